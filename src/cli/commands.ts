@@ -1,0 +1,10 @@
+/**
+ * The list of subcommands. Each register function only declares options;
+ * the implementation is imported lazily inside its action.
+ */
+import type { Command } from 'commander';
+
+/** Adds one subcommand to the program. */
+export type RegisterCommand = (program: Command) => void;
+
+export const commands: RegisterCommand[] = [];

@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+/**
+ * `rearview` command-line entry point. Each subcommand lives in its own file
+ * and is loaded only when run, so `rearview --help` and short commands start fast.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { CliError, ExitCode } from './exit-codes.js';
+import { commands } from './commands.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** Builds the program; exported for tests. */
+export function buildProgram(): Command {
+  const program = new Command('rearview')
+    .description('Velovision Rearview camera: the camera daemon (serve) and the tools to use it')
+    .version(pkg.version, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const register of commands) register(program);
+  return program;
+}
+
+/** Prints an error as one line and exits with its code (no stack trace for expected failures). */
+export function exitWithError(err: unknown): never {
+  if (err instanceof CliError) {
+    process.stderr.write(`rearview: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+  if (err instanceof CommanderError) {
+    process.exit(err.exitCode === 0 ? 0 : ExitCode.USAGE);
+  }
+  const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`rearview: internal error: ${message}\n`);
+  process.exit(ExitCode.INTERNAL);
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (err) {
+    exitWithError(err);
+  }
+}
+
+void main();

@@ -1,0 +1,229 @@
+/**
+ * Streaming Annex-B byte-stream scanner, H.264 Annex B.2.
+ *
+ * Finds 3- and 4-byte start codes (mixed freely), drops leading_zero_8bits
+ * and trailing_zero_8bits, and emits each NAL unit exactly once with the same
+ * result for any chunking of the input. NAL data is handed out as a view
+ * into the pushed chunk; only a NAL that spans chunks is copied (once).
+ *
+ * Speed: start codes are located with `indexOf(1)` (native memchr-like
+ * search) and checked for two preceding zero bytes, so payload bytes are
+ * never visited one by one in JavaScript.
+ */
+import { H264Error } from '../errors.js';
+import type { NalUnit } from './nal-unit.js';
+
+/** Options of {@link AnnexBScanner}. */
+export interface AnnexBScannerOptions {
+  /**
+   * Largest NAL unit kept in memory, in bytes (default 16 MiB). A NAL that
+   * grows past it is dropped with an `ERR_H264_NAL_TOO_LARGE` error and the
+   * scanner resynchronises at the next start code.
+   */
+  maxNalBytes?: number;
+  /** Called for each complete NAL unit, synchronously from push()/flush(). */
+  onNal: (nal: NalUnit) => void;
+  /** Called for recoverable stream errors (NAL over the cap). Default: ignore. */
+  onError?: (error: H264Error) => void;
+  /**
+   * Called as soon as the header byte after a start code is seen, before the
+   * NAL is complete. Lets an access-unit assembler close a picture the moment
+   * the next AUD/SPS/PPS/SEI begins instead of waiting for that NAL to end.
+   */
+  onNalStart?: (type: number, offset: number) => void;
+}
+
+/** Default cap on a pending NAL unit: 16 MiB. */
+export const DEFAULT_MAX_NAL_BYTES = 16 * 1024 * 1024;
+
+/** Streaming Annex-B scanner; see the file comment. */
+export class AnnexBScanner {
+  private readonly maxNalBytes: number;
+  private readonly onNal: (nal: NalUnit) => void;
+  private readonly onError: (error: H264Error) => void;
+  private readonly onNalStart: ((type: number, offset: number) => void) | undefined;
+  /** A start code was seen at the very end of the last chunk; its header byte is still to come. */
+  private headerPending = false;
+
+  /** Bytes pushed before the current chunk. */
+  private streamOffset = 0;
+  /** True once a start code was seen (bytes before it are discarded). */
+  private inNal = false;
+  /** True while discarding the rest of a NAL that went over the cap. */
+  private skipping = false;
+  /** Stream offset of the current NAL's start code and its length. */
+  private nalStartCodeOffset = 0;
+  private nalStartCodeLength: 3 | 4 = 4;
+  /** Parts of the current NAL from earlier chunks (views). */
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  /**
+   * Zero bytes at the end of everything pushed so far, counted only within
+   * the current NAL's data (or the pre-start-code garbage), for start codes
+   * that straddle a chunk boundary.
+   */
+  private tailZeros = 0;
+  /** Total NAL units emitted. */
+  nalCount = 0;
+
+  constructor(options: AnnexBScannerOptions) {
+    const max = options.maxNalBytes ?? DEFAULT_MAX_NAL_BYTES;
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxNalBytes must be a positive integer, got ${max}`);
+    this.maxNalBytes = max;
+    this.onNal = options.onNal;
+    this.onError = options.onError ?? (() => {});
+    this.onNalStart = options.onNalStart;
+  }
+
+  /** Total bytes pushed so far. */
+  get bytesSeen(): number {
+    return this.streamOffset;
+  }
+
+  /** True once at least one start code has been found. */
+  get foundStartCode(): boolean {
+    return this.inNal;
+  }
+
+  /** Feeds the next chunk of the byte stream. Do not modify `chunk` afterwards. */
+  push(chunk: Uint8Array): void {
+    const length = chunk.length;
+    if (this.headerPending && length > 0) {
+      this.headerPending = false;
+      this.onNalStart?.((chunk[0] as number) & 0x1f, this.nalStartCodeOffset);
+    }
+    // Start of the current NAL's bytes inside this chunk.
+    let segStart = 0;
+    let search = 0;
+    while (search < length) {
+      const one = chunk.indexOf(1, search);
+      if (one < 0) break;
+      search = one + 1;
+      // Count zero bytes before the 0x01, never past the current NAL's first byte.
+      let zeros = 0;
+      let i = one - 1;
+      while (i >= segStart && chunk[i] === 0) {
+        zeros++;
+        i--;
+      }
+      const reachedChunkStart = i < segStart && segStart === 0;
+      if (reachedChunkStart) zeros += this.tailZeros;
+      if (zeros < 2) continue;
+      // Start code at `one`: the NAL in progress ends before these zeros.
+      const zerosInChunk = Math.min(zeros, one - segStart);
+      this.endNal(chunk, segStart, one - zerosInChunk, zeros - zerosInChunk);
+      const startCodeLength: 3 | 4 = zeros >= 3 ? 4 : 3;
+      this.inNal = true;
+      this.skipping = false;
+      this.nalStartCodeOffset = this.streamOffset + one - (startCodeLength - 1);
+      this.nalStartCodeLength = startCodeLength;
+      this.tailZeros = 0;
+      segStart = one + 1;
+      if (this.onNalStart) {
+        if (segStart < length) this.onNalStart((chunk[segStart] as number) & 0x1f, this.nalStartCodeOffset);
+        else this.headerPending = true;
+      }
+    }
+    // Keep the unfinished tail of this chunk.
+    let trailing = 0;
+    for (let i = length - 1; i >= segStart && chunk[i] === 0; i--) trailing++;
+    this.tailZeros = trailing === length - segStart && segStart === 0 ? this.tailZeros + trailing : trailing;
+    if (this.inNal && !this.skipping && segStart < length) {
+      const tail = chunk.subarray(segStart);
+      if (this.pendingBytes + tail.length > this.maxNalBytes) {
+        this.overflow();
+      } else {
+        this.pending.push(tail);
+        this.pendingBytes += tail.length;
+      }
+    }
+    this.streamOffset += length;
+  }
+
+  /** Ends the stream: emits the last NAL unit (without its trailing zero bytes). */
+  flush(): void {
+    if (this.inNal && !this.skipping) {
+      const dropFromPending = Math.min(this.tailZeros, this.pendingBytes);
+      this.endNal(EMPTY, 0, 0, dropFromPending);
+    }
+    this.inNal = false;
+    this.skipping = false;
+    this.headerPending = false;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.tailZeros = 0;
+  }
+
+  private overflow(): void {
+    this.onError(
+      new H264Error(
+        'ERR_H264_NAL_TOO_LARGE',
+        `NAL unit at byte ${this.nalStartCodeOffset} exceeds ${this.maxNalBytes} bytes; skipped to the next start code`,
+      ),
+    );
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.skipping = true;
+  }
+
+  /**
+   * Completes the current NAL: its bytes are `pending` (minus `dropFromPending`
+   * trailing zero bytes) followed by `chunk[from, to)`.
+   */
+  private endNal(chunk: Uint8Array, from: number, to: number, dropFromPending: number): void {
+    if (!this.inNal || this.skipping) {
+      this.pending = [];
+      this.pendingBytes = 0;
+      return;
+    }
+    let data: Uint8Array;
+    if (this.pendingBytes === 0) {
+      data = chunk.subarray(from, to);
+    } else {
+      const keepPending = this.pendingBytes - dropFromPending;
+      const total = keepPending + (to - from);
+      if (total > this.maxNalBytes) {
+        this.overflow();
+        this.skipping = false;
+        return;
+      }
+      data = new Uint8Array(total);
+      let at = 0;
+      for (const part of this.pending) {
+        const n = Math.min(part.length, keepPending - at);
+        if (n <= 0) break;
+        data.set(n === part.length ? part : part.subarray(0, n), at);
+        at += n;
+      }
+      if (to > from) data.set(chunk.subarray(from, to), at);
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
+    if (data.length === 0) return; // two start codes in a row: nothing between them
+    if (data.length > this.maxNalBytes) {
+      this.overflow();
+      this.skipping = false;
+      return;
+    }
+    const header = data[0] as number;
+    this.nalCount++;
+    this.onNal({
+      data,
+      type: header & 0x1f,
+      refIdc: (header >> 5) & 3,
+      offset: this.nalStartCodeOffset,
+      startCodeLength: this.nalStartCodeLength,
+    });
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Splits a complete Annex-B buffer into NAL units (one-chunk convenience). */
+export function splitAnnexB(bytes: Uint8Array, options: Omit<AnnexBScannerOptions, 'onNal'> = {}): NalUnit[] {
+  const nals: NalUnit[] = [];
+  const scanner = new AnnexBScanner({ ...options, onNal: (nal) => nals.push(nal) });
+  scanner.push(bytes);
+  scanner.flush();
+  return nals;
+}
