@@ -1,0 +1,251 @@
+/**
+ * The daemon's one typed configuration object, with documented defaults
+ * (docs/config.md). Sources of values, lowest to highest priority: defaults,
+ * the JSON config file (`--config FILE`), command-line options. Human units
+ * ("60s", "2GB") are accepted in the file and on the command line and parsed
+ * once here; inside, everything is integers with the unit in the name.
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './errors.js';
+import type { LogLevel } from './log/logger.js';
+import { parseBytes, parseDurationMs } from './util/units.js';
+
+/** How a new TCP/WebSocket client joins the live stream. */
+export type JoinPolicy = 'latest-keyframe' | 'next-keyframe';
+
+/** simultaneous: stream and record always; exclusive: the device's earlier streaming window. */
+export type CameraMode = 'simultaneous' | 'exclusive';
+
+/** Which hardware backends to use: real Linux devices, simulated stand-ins, or detect. */
+export type DeviceBackend = 'auto' | 'linux' | 'simulated';
+
+/** Encoder settings used by the process sources (rpicam, gstreamer, ffmpeg). */
+export interface VideoSettings {
+  /** Pixels. Default 640x360 as on the device. */
+  width: number;
+  height: number;
+  /** Frames per second. Default 30. */
+  fps: number;
+  /** Bits per second. Default 1_000_000. */
+  bitrateBps: number;
+  /** Frames between IDR pictures. Default 30 (one per second). */
+  intraPeriod: number;
+  /** H.264 profile for encoders that take one. Default 'baseline'. */
+  profile: 'baseline' | 'main' | 'high';
+  /** H.264 level string. Default '4.1'. */
+  level: string;
+}
+
+/** The complete daemon configuration. */
+export interface RearviewConfig {
+  /** Capture source: sample | rpicam | gstreamer | ffmpeg | file:PATH | - | tcp://host:port. Default 'sample'. */
+  source: string;
+  video: VideoSettings;
+  /** V4L2 device for the ffmpeg source; undefined means a test pattern. */
+  captureDevice: string | undefined;
+  /** Overrides the gstreamer source's pipeline (everything before `! fdsink`). */
+  gstPipeline: string | undefined;
+  /** Frame rate for file sources without VUI timing. Default 30. */
+  fileFps: number;
+  /** A source with no data for this long is restarted. Default 5000 ms. */
+  sourceStallMs: number;
+
+  /** TCP port of the raw H.264 stream; 0 picks a free port. Default 5000. */
+  streamPort: number;
+  /** HTTP API and web page port; 0 picks a free port. Default 8000. */
+  apiPort: number;
+  /** Address to bind both servers to. Default '0.0.0.0'. */
+  bind: string;
+  /** How new clients join. Default 'latest-keyframe'. */
+  join: JoinPolicy;
+  /** Most simultaneous stream clients (TCP + WebSocket). Default 32. */
+  maxClients: number;
+  /** A client whose backlog exceeds this many bytes or ms skips to the next keyframe. Defaults 2 MB, 500 ms. */
+  clientSoftLimitBytes: number;
+  clientSoftLimitMs: number;
+  /** A client over the soft limit that makes no progress for this long is disconnected. Default 10000 ms. */
+  clientHardLimitMs: number;
+  /** Insert the capture-time SEI in every access unit. Default true. */
+  timestamps: boolean;
+  /** Bounds of the cache that lets a new client start at the latest keyframe. Defaults 8 MB, 300 frames. */
+  gopCacheMaxBytes: number;
+  gopCacheMaxFrames: number;
+
+  /** Record to segments while streaming. Default true. */
+  record: boolean;
+  /** Folder of the segments. Default './recordings'. */
+  recordingsDir: string;
+  /** Segment length; cut at the first keyframe after it. Default 60000 ms. */
+  segmentMs: number;
+  /** Rotation limits (whichever comes first). Defaults: 900 files, no byte limit (0). */
+  maxFiles: number;
+  maxBytes: number;
+  /** Keep at least this much disk free: bytes and percent, both enforced. Defaults 500 MB, 5 %. */
+  minFreeBytes: number;
+  minFreePercent: number;
+
+  /** Streaming/recording modes. Default 'simultaneous'. */
+  mode: CameraMode;
+  /** Exclusive mode: how long the stream stays open waiting for a client. Default 60000 ms. */
+  streamWindowMs: number;
+
+  /** When set, every API request must carry this token (Authorization: Bearer, or ?token=). */
+  apiToken: string | undefined;
+  /** When non-empty, only these client networks (CIDR) may use ports 5000 and 8000. */
+  allowNetworks: string[];
+  /** Advertise the camera over mDNS/DNS-SD. Default true. */
+  mdns: boolean;
+  /** Name advertised over mDNS and shown in the web page. Default 'velovision-rearview'. */
+  cameraName: string;
+  /** Hardware backends. Default 'auto'. */
+  deviceBackend: DeviceBackend;
+  /** Log level. Default 'info'. */
+  logLevel: LogLevel;
+}
+
+/** The defaults, as documented in docs/config.md. */
+export function defaultConfig(): RearviewConfig {
+  return {
+    source: 'sample',
+    video: { width: 640, height: 360, fps: 30, bitrateBps: 1_000_000, intraPeriod: 30, profile: 'baseline', level: '4.1' },
+    captureDevice: undefined,
+    gstPipeline: undefined,
+    fileFps: 30,
+    sourceStallMs: 5000,
+    streamPort: 5000,
+    apiPort: 8000,
+    bind: '0.0.0.0',
+    join: 'latest-keyframe',
+    maxClients: 32,
+    clientSoftLimitBytes: 2_000_000,
+    clientSoftLimitMs: 500,
+    clientHardLimitMs: 10_000,
+    timestamps: true,
+    gopCacheMaxBytes: 8_000_000,
+    gopCacheMaxFrames: 300,
+    record: true,
+    recordingsDir: './recordings',
+    segmentMs: 60_000,
+    maxFiles: 900,
+    maxBytes: 0,
+    minFreeBytes: 500_000_000,
+    minFreePercent: 5,
+    mode: 'simultaneous',
+    streamWindowMs: 60_000,
+    apiToken: undefined,
+    allowNetworks: [],
+    mdns: true,
+    cameraName: 'velovision-rearview',
+    deviceBackend: 'auto',
+    logLevel: 'info',
+  };
+}
+
+/**
+ * A partial config as written in a JSON file or given on the command line:
+ * durations and sizes may be strings ("60s", "2GB"), video settings partial.
+ */
+export type ConfigInput = {
+  [K in keyof RearviewConfig]?: K extends 'video'
+    ? Partial<Record<keyof VideoSettings, string | number>>
+    : RearviewConfig[K] | string | number | boolean | string[];
+};
+
+const DURATION_KEYS = new Set(['sourceStallMs', 'clientSoftLimitMs', 'clientHardLimitMs', 'segmentMs', 'streamWindowMs']);
+const BYTE_KEYS = new Set(['clientSoftLimitBytes', 'gopCacheMaxBytes', 'maxBytes', 'minFreeBytes', 'video.bitrateBps']);
+const INT_KEYS = new Set([
+  'streamPort', 'apiPort', 'maxClients', 'gopCacheMaxFrames', 'maxFiles', 'minFreePercent', 'fileFps',
+  'video.width', 'video.height', 'video.fps', 'video.intraPeriod',
+]);
+const ENUMS: Record<string, readonly string[]> = {
+  join: ['latest-keyframe', 'next-keyframe'],
+  mode: ['simultaneous', 'exclusive'],
+  deviceBackend: ['auto', 'linux', 'simulated'],
+  logLevel: ['debug', 'info', 'warn', 'error', 'silent'],
+  'video.profile': ['baseline', 'main', 'high'],
+};
+const BOOL_KEYS = new Set(['timestamps', 'record', 'mdns']);
+const OPTIONAL_STRING_KEYS = new Set(['captureDevice', 'gstPipeline', 'apiToken']);
+
+function normaliseValue(key: string, value: unknown): unknown {
+  if (DURATION_KEYS.has(key)) return parseDurationMs(value as string | number, key);
+  if (BYTE_KEYS.has(key)) {
+    // Bitrates are written like sizes ("1M" = 1,000,000 bits per second).
+    return parseBytes(value as string | number, key);
+  }
+  if (INT_KEYS.has(key)) {
+    const n = typeof value === 'string' ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new ConfigError(`${key}: expected a non-negative integer, got ${JSON.stringify(value)}`);
+    if ((key === 'streamPort' || key === 'apiPort') && n > 65535) throw new ConfigError(`${key}: port out of range: ${n}`);
+    return n;
+  }
+  if (BOOL_KEYS.has(key)) {
+    if (typeof value === 'boolean') return value;
+    if (value === 'true' || value === 'false') return value === 'true';
+    throw new ConfigError(`${key}: expected true or false, got ${JSON.stringify(value)}`);
+  }
+  const allowed = ENUMS[key];
+  if (allowed) {
+    if (typeof value !== 'string' || !allowed.includes(value)) throw new ConfigError(`${key}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+    return value;
+  }
+  if (key === 'allowNetworks') {
+    const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
+    if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw new ConfigError(`allowNetworks: expected a list of CIDR networks`);
+    return list;
+  }
+  if (OPTIONAL_STRING_KEYS.has(key)) {
+    if (value === undefined || value === null || value === '') return undefined;
+  }
+  if (typeof value !== 'string') throw new ConfigError(`${key}: expected a string, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/**
+ * Applies `input` over `base` (neither is modified), validating and
+ * converting every value. Unknown keys are an error, so typos are caught.
+ */
+export function mergeConfig(base: RearviewConfig, input: ConfigInput): RearviewConfig {
+  const out: RearviewConfig = { ...base, video: { ...base.video }, allowNetworks: [...base.allowNetworks] };
+  const defaults = defaultConfig();
+  for (const [key, value] of Object.entries(input)) {
+    if (value === undefined) continue;
+    if (key === 'video') {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError('video: expected an object');
+      for (const [vk, vv] of Object.entries(value as Record<string, unknown>)) {
+        if (!(vk in defaults.video)) throw new ConfigError(`unknown setting video.${vk}`);
+        if (vv === undefined) continue;
+        (out.video as unknown as Record<string, unknown>)[vk] = normaliseValue(`video.${vk}`, vv);
+      }
+      continue;
+    }
+    if (!(key in defaults)) throw new ConfigError(`unknown setting ${key}`);
+    (out as unknown as Record<string, unknown>)[key] = normaliseValue(key, value);
+  }
+  return out;
+}
+
+/** Reads a JSON config file into a ConfigInput; errors name the file. */
+export function readConfigFile(path: string): ConfigInput {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('top level must be an object');
+    return parsed as ConfigInput;
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** defaults ← file ← overrides, validated. */
+export function loadConfig(options: { file?: string | undefined; overrides?: ConfigInput } = {}): RearviewConfig {
+  let config = defaultConfig();
+  if (options.file) config = mergeConfig(config, readConfigFile(options.file));
+  if (options.overrides) config = mergeConfig(config, options.overrides);
+  return config;
+}
