@@ -1,0 +1,116 @@
+/**
+ * Rearview's capture-time SEI: a user_data_unregistered SEI message
+ * (H.264 D.1.7 / D.2.7, payloadType 5) carrying the wall-clock time at which
+ * the camera captured the frame it precedes. Wire format (docs/protocol.md,
+ * "Capture-time SEI"):
+ *
+ *   06                      NAL header (nal_ref_idc 0, nal_unit_type 6)
+ *   05                      payloadType 5 (user_data_unregistered)
+ *   18                      payloadSize 24
+ *   43 5c 1e 1b ... 3b 41   uuid_iso_iec_11578 = CAPTURE_TIME_SEI_UUID
+ *   tt tt tt tt tt tt tt tt capture time: unsigned 64-bit big-endian,
+ *                           MICROSECONDS since the Unix epoch
+ *   80                      rbsp_trailing_bits
+ *
+ * Emulation-prevention bytes (00 00 0x -> 00 00 03 0x) may appear inside the
+ * 8 time bytes; the UUID was chosen without zero bytes so the 19-byte prefix
+ * never needs escaping and can be matched byte for byte.
+ *
+ * This file builds and reads that one layout on a fast path (it runs once per
+ * frame).
+ */
+
+/**
+ * The UUID that marks Rearview's capture-time SEI:
+ * 435c1e1b-bf10-469e-8205-c3dba5eb3b41 (random, version 4). Generated once;
+ * never change it (clients match on it).
+ */
+export const CAPTURE_TIME_SEI_UUID: Uint8Array = new Uint8Array([
+  0x43, 0x5c, 0x1e, 0x1b, 0xbf, 0x10, 0x46, 0x9e, 0x82, 0x05, 0xc3, 0xdb, 0xa5, 0xeb, 0x3b, 0x41,
+]);
+
+/** The same UUID as text, as written in docs/protocol.md. */
+export const CAPTURE_TIME_SEI_UUID_TEXT = '435c1e1b-bf10-469e-8205-c3dba5eb3b41';
+
+/** payloadType of user_data_unregistered (H.264 D.1). */
+const USER_DATA_UNREGISTERED = 5;
+/** 16-byte UUID + 8-byte time. */
+const PAYLOAD_SIZE = 24;
+/** NAL header + payloadType + payloadSize + UUID: identical in every capture-time SEI. */
+const PREFIX = new Uint8Array([0x06, USER_DATA_UNREGISTERED, PAYLOAD_SIZE, ...CAPTURE_TIME_SEI_UUID]);
+const PREFIX_LENGTH = PREFIX.length; // 19
+const TWO_POW_32 = 0x1_0000_0000;
+
+/**
+ * Builds the capture-time SEI NAL unit (header byte first, no start code) for
+ * a frame captured at `capturedAtMs` (wall-clock ms since the Unix epoch,
+ * fractions kept to the microsecond). 28 bytes, or a few more when the time
+ * bytes need emulation prevention. Throws RangeError for a negative or
+ * non-finite time.
+ */
+export function buildCaptureTimeSei(capturedAtMs: number): Uint8Array {
+  const us = Math.round(capturedAtMs * 1000);
+  if (!Number.isFinite(us) || us < 0 || us > Number.MAX_SAFE_INTEGER) {
+    throw new RangeError(`capturedAtMs must be a non-negative finite time, got ${capturedAtMs}`);
+  }
+  const hi = Math.floor(us / TWO_POW_32);
+  const lo = us - hi * TWO_POW_32;
+  const time = [hi >>> 24, (hi >>> 16) & 0xff, (hi >>> 8) & 0xff, hi & 0xff, lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff];
+  // At most 4 emulation-prevention bytes can be needed in 8 bytes (one per 2 zeros).
+  const out = new Uint8Array(PREFIX_LENGTH + 8 + 4 + 1);
+  out.set(PREFIX, 0);
+  let at = PREFIX_LENGTH;
+  // The byte before the time is the UUID's last byte (non-zero): no zero run carries in.
+  let zeros = 0;
+  for (const b of time) {
+    if (zeros >= 2 && b <= 3) {
+      out[at++] = 3;
+      zeros = 0;
+    }
+    out[at++] = b;
+    zeros = b === 0 ? zeros + 1 : 0;
+  }
+  // 0x80 after 00 00 is legal (only 00..03 need escaping).
+  out[at++] = 0x80;
+  return at === out.length ? out : out.slice(0, at);
+}
+
+/**
+ * Fast check: is `nal` (header byte first, no start code) a SEI NAL whose
+ * first message is Rearview's capture-time SEI? Compares 19 bytes, no parsing.
+ */
+export function isCaptureTimeSei(nal: Uint8Array): boolean {
+  if (nal.length < PREFIX_LENGTH + 8 + 1 || (nal[0]! & 0x1f) !== 6) return false;
+  for (let i = 1; i < PREFIX_LENGTH; i++) if (nal[i] !== PREFIX[i]) return false;
+  return true;
+}
+
+/**
+ * Reads the capture time from a SEI NAL unit (header byte first, no start
+ * code). Returns wall-clock ms since the Unix epoch (fractional, microsecond
+ * precision), or undefined when the NAL carries no capture-time message or
+ * is malformed. Never throws.
+ */
+export function readCaptureTimeSei(nal: Uint8Array): number | undefined {
+  if (isCaptureTimeSei(nal)) {
+    // Fast path: unescape the 8 time bytes in place of a full RBSP pass.
+    let hi = 0;
+    let lo = 0;
+    let n = 0;
+    let zeros = 0;
+    for (let i = PREFIX_LENGTH; i < nal.length && n < 8; i++) {
+      const b = nal[i]!;
+      if (zeros >= 2 && b === 3) {
+        zeros = 0;
+        continue;
+      }
+      if (n < 4) hi = hi * 256 + b;
+      else lo = lo * 256 + b;
+      n++;
+      zeros = b === 0 ? zeros + 1 : 0;
+    }
+    if (n < 8) return undefined;
+    return (hi * TWO_POW_32 + lo) / 1000;
+  }
+  return undefined;
+}
