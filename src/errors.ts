@@ -26,7 +26,14 @@ export type ErrorCode =
   | 'ERR_CLIENT_CONNECT'
   | 'ERR_CLIENT_TIMEOUT'
   | 'ERR_NOT_REARVIEW'
-  | 'ERR_ABORTED';
+  | 'ERR_ABORTED'
+  | 'ERR_API_BAD_REQUEST'
+  | 'ERR_API_UNAUTHORIZED'
+  | 'ERR_API_FORBIDDEN'
+  | 'ERR_API_CROSS_SITE'
+  | 'ERR_API_TOO_MANY_DOWNLOADS'
+  | 'ERR_API_METHOD'
+  | 'ERR_API_RANGE';
 
 /** Base class of every error this project raises on purpose. */
 export class RearviewError extends Error {
