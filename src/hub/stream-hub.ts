@@ -1,0 +1,377 @@
+/**
+ * The StreamHub: the one place every access unit passes through on its way
+ * from the capture source to the readers (TCP clients, WebSocket viewers, the
+ * recorder). It is the only writer and never waits for a reader.
+ *
+ * Per access unit, once:
+ * - strips AUDs (and end-of-sequence/stream, filler), remembers SPS/PPS and
+ *   puts the current ones in front of every IDR (parameter-set ownership);
+ * - starts a new StreamParams generation on a parameter-set change or a
+ *   source restart, publishing nothing until the next IDR;
+ * - optionally inserts the capture-time SEI;
+ * - assigns pts90k/dts90k from the capture time (B-frame streams: pts from
+ *   the picture order count, dts monotonic);
+ * - builds the Annex-B bytes for raw TCP once: 4-byte start codes plus a
+ *   trailing access unit delimiter, so receivers close the frame at once;
+ * - caches the current GOP (bounded) for `join: latest-keyframe`;
+ * - hands the frame to every reader's bounded queue, synchronously.
+ */
+import { EventEmitter } from 'node:events';
+import type { AccessUnit } from '../h264/access-unit.js';
+import { NalUnitType, isVclNalType, nalUnitFromBytes, type NalUnit } from '../h264/nal-unit.js';
+import type { SourceSink } from '../sources/capture-source.js';
+import { RateLimitedCounter, silentLogger, type Logger } from '../log/logger.js';
+import { GopCache } from './gop-cache.js';
+import { HubReader, type HubReaderOptions, type ReaderJoin } from './hub-reader.js';
+import { ParameterSetStore, fallbackPps, fallbackSps, parameterSetIds } from './parameter-sets.js';
+import type { StreamFrame, StreamParams } from './stream-frame.js';
+
+/** The access unit delimiter appended after every frame: start code, nal_unit_type 9, primary_pic_type 7 (any slice type), stop bit. */
+export const TRAILING_AUD = Uint8Array.of(0, 0, 0, 1, 0x09, 0xf0);
+
+const START_CODE = Uint8Array.of(0, 0, 0, 1);
+
+/** Options of {@link StreamHub}. Defaults match defaultConfig(). */
+export interface StreamHubOptions {
+  logger?: Logger;
+  /** Monotonic clock in ms. Default performance.now(). Inject a fake one in tests. */
+  clock?: () => number;
+  /**
+   * Builds the capture-time SEI NAL unit (header byte first, no start code)
+   * for a capture time in ms since the epoch. When set, every frame carries it.
+   */
+  captureTimeSei?: ((capturedAtMs: number) => Uint8Array) | undefined;
+  /** Append an AUD after every frame on raw TCP. Default true (turn off only to measure its effect). */
+  trailingAud?: boolean;
+  /** GOP cache bounds. Defaults 8 MB and 300 frames. */
+  gopCacheMaxBytes?: number;
+  gopCacheMaxFrames?: number;
+  /** Defaults for readers that do not set their own. */
+  readerDefaults?: Partial<Omit<HubReaderOptions, 'name'>>;
+  /** Size and rate used when no parsed SPS (or no VUI timing) is available. Default 640x360 at 30 fps. */
+  fallbackVideo?: { width: number; height: number; fps: number };
+  /** Window over which stats() measures fps and bitrate, ms. Default 2000. */
+  statsWindowMs?: number;
+}
+
+/** Hub-wide figures for status pages and logs. */
+export interface StreamHubStats {
+  /** Frames and bytes (Annex-B as served) published since start. */
+  frames: number;
+  bytes: number;
+  /** Measured over the last statsWindowMs. */
+  fps: number;
+  bitrateBps: number;
+  readers: number;
+  /** Access units dropped because no parameter sets or keyframe were seen yet. */
+  framesWaitingForKey: number;
+  discontinuities: number;
+  /** Current StreamParams generation (0 before the first). */
+  generation: number;
+  gopCacheFrames: number;
+  gopCacheBytes: number;
+  /** ms since the last frame was published; undefined before the first. */
+  lastFrameAgeMs: number | undefined;
+}
+
+/** Typed status events (emitted after the frame is delivered, never on the media path). */
+export interface StreamHubEvents {
+  /** A new parameter-set generation took effect (first keyframe, resolution change, source restart). */
+  params: [StreamParams];
+  /** The source reported a new run. */
+  discontinuity: [string];
+  'reader-added': [string];
+  'reader-removed': [string];
+}
+
+function hex2(n: number): string {
+  return n.toString(16).padStart(2, '0');
+}
+
+/** The live stream hub; see the file comment. Implements SourceSink. */
+export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSink {
+  private readonly logger: Logger;
+  private readonly clock: () => number;
+  private readonly captureTimeSei: ((capturedAtMs: number) => Uint8Array) | undefined;
+  private readonly trailingAud: boolean;
+  private readonly gop: GopCache;
+  private readonly readerDefaults: Partial<Omit<HubReaderOptions, 'name'>>;
+  private readonly fallbackVideo: { width: number; height: number; fps: number };
+  private readonly statsWindowMs: number;
+  private readonly paramSets = new ParameterSetStore();
+  private readers: HubReader[] = [];
+  private currentParams: StreamParams | undefined;
+  private generation = 0;
+  /** Publish nothing until the next IDR (start, discontinuity, parameter change). */
+  private waitingForKey = true;
+  /** Start a new generation at the next IDR even if the parameter sets are byte-identical. */
+  private newRun = true;
+  private seq = 0;
+  private frames = 0;
+  private bytes = 0;
+  private framesWaitingForKey = 0;
+  private discontinuities = 0;
+  private lastPublishMs: number | undefined;
+  // Timestamps.
+  private baseCapturedAtMs: number | undefined;
+  private lastDts90k = -1;
+  private keyDts90k = 0;
+  private keyPoc = 0;
+  // Sliding window for fps/bitrate: parallel arrays used as a queue.
+  private windowTimes: number[] = [];
+  private windowBytes: number[] = [];
+  private windowHead = 0;
+  private windowByteSum = 0;
+  private readonly waitLog: RateLimitedCounter;
+  private closed = false;
+
+  constructor(options: StreamHubOptions = {}) {
+    super();
+    this.logger = options.logger ?? silentLogger;
+    this.clock = options.clock ?? (() => performance.now());
+    this.captureTimeSei = options.captureTimeSei;
+    this.trailingAud = options.trailingAud ?? true;
+    this.gop = new GopCache(options.gopCacheMaxBytes ?? 8_000_000, options.gopCacheMaxFrames ?? 300);
+    this.readerDefaults = options.readerDefaults ?? {};
+    this.fallbackVideo = options.fallbackVideo ?? { width: 640, height: 360, fps: 30 };
+    this.statsWindowMs = options.statsWindowMs ?? 2000;
+    this.waitLog = new RateLimitedCounter(
+      (n, total) => this.logger.debug(`dropped ${n} access unit(s) while waiting for parameter sets and a keyframe (${total} in all)`),
+      1000,
+      this.clock,
+    );
+  }
+
+  /** Nothing to start (the hub is passive); present for the common lifecycle. */
+  async start(): Promise<void> {}
+
+  /** Closes every reader. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const reader of this.readers.slice()) reader.close();
+    this.gop.clear();
+  }
+
+  /** Parameter sets in force, undefined before the first keyframe. */
+  get params(): StreamParams | undefined {
+    return this.currentParams;
+  }
+
+  /** Adds a reader with its own bounded queue (see HubReader). Close it to detach. */
+  addReader(options: HubReaderOptions): HubReader {
+    const reader = new HubReader(
+      { ...this.readerDefaults, ...stripUndefined(options) } as HubReaderOptions,
+      this.clock,
+      this.logger,
+      (r) => this.removeReader(r),
+    );
+    if (this.closed) {
+      reader.close();
+      return reader;
+    }
+    reader.seed(this.gop.snapshot());
+    this.readers = [...this.readers, reader];
+    queueMicrotask(() => this.emit('reader-added', reader.name));
+    return reader;
+  }
+
+  /** Current readers (a copy). */
+  get readerList(): readonly HubReader[] {
+    return this.readers.slice();
+  }
+
+  private removeReader(reader: HubReader): void {
+    const before = this.readers.length;
+    this.readers = this.readers.filter((r) => r !== reader);
+    if (this.readers.length !== before) queueMicrotask(() => this.emit('reader-removed', reader.name));
+  }
+
+  /** SourceSink: the source started a new run; wait for its next IDR and start a new generation. */
+  discontinuity(reason: string): void {
+    if (this.closed) return;
+    this.discontinuities++;
+    this.waitingForKey = true;
+    this.newRun = true;
+    this.gop.clear();
+    this.logger.info(`source discontinuity: ${reason}; waiting for the next keyframe`);
+    queueMicrotask(() => this.emit('discontinuity', reason));
+  }
+
+  /** SourceSink: one complete access unit with its wall-clock capture time (ms since epoch). */
+  accessUnit(au: AccessUnit, capturedAtMs: number): void {
+    if (this.closed) return;
+    const now = this.clock();
+    const body: NalUnit[] = [];
+    let hasVcl = false;
+    for (const nal of au.nals) {
+      switch (nal.type) {
+        case NalUnitType.AUD:
+        case NalUnitType.END_OF_SEQUENCE:
+        case NalUnitType.END_OF_STREAM:
+        case NalUnitType.FILLER:
+          break; // the hub writes its own delimiters; the others only confuse live receivers
+        case NalUnitType.SPS:
+        case NalUnitType.PPS: {
+          const kind = nal.type === NalUnitType.SPS ? 'sps' : 'pps';
+          if (this.paramSets.store(kind, parameterSetIds(nal.data).id, nal.data) && this.currentParams) {
+            this.logger.info(`${kind.toUpperCase()} changed: new parameters take effect at the next keyframe`);
+          }
+          break;
+        }
+        default:
+          if (isVclNalType(nal.type)) hasVcl = true;
+          body.push(nal);
+      }
+    }
+    if (!hasVcl) return; // parameter sets only: stored above
+    const isKey = au.isKey;
+    if (!this.paramSets.complete || (this.waitingForKey && !isKey)) {
+      this.framesWaitingForKey++;
+      this.waitLog.add();
+      return;
+    }
+    if (isKey && (this.paramSets.changed || this.newRun || !this.currentParams)) this.newGeneration(au);
+    // A changed SPS/PPS applies only from an IDR: before it, keep publishing the old generation.
+    this.waitingForKey = false;
+    const params = this.currentParams as StreamParams;
+
+    const { pts90k, dts90k } = this.timestamps(au, capturedAtMs, isKey, params);
+
+    // Build the served bytes once; frame.nals are views into them.
+    const parts: Uint8Array[] = [];
+    if (isKey) parts.push(...this.paramSets.all());
+    if (this.captureTimeSei) parts.push(this.captureTimeSei(capturedAtMs));
+    for (const nal of body) parts.push(nal.data);
+    let total = this.trailingAud ? TRAILING_AUD.length : 0;
+    for (const p of parts) total += START_CODE.length + p.length;
+    const annexB = new Uint8Array(total);
+    const nals: NalUnit[] = [];
+    let at = 0;
+    for (const p of parts) {
+      annexB.set(START_CODE, at);
+      at += START_CODE.length;
+      annexB.set(p, at);
+      nals.push(nalUnitFromBytes(annexB.subarray(at, at + p.length), at - START_CODE.length, 4));
+      at += p.length;
+    }
+    if (this.trailingAud) annexB.set(TRAILING_AUD, at);
+
+    const frame: StreamFrame = {
+      seq: this.seq++,
+      isKey,
+      pts90k,
+      dts90k,
+      capturedAtMs,
+      deliveredAtMono: now,
+      nals,
+      annexB,
+      params,
+    };
+    this.frames++;
+    this.bytes += annexB.length;
+    this.lastPublishMs = now;
+    this.countWindow(now, annexB.length);
+    this.gop.add(frame);
+    for (const reader of this.readers) reader.push(frame);
+  }
+
+  private newGeneration(au: AccessUnit): void {
+    const store = this.paramSets;
+    const ppsId = au.pps?.ppsId ?? store.latestPpsId ?? 0;
+    const ppsNal = store.pps(ppsId) ?? (store.pps(store.latestPpsId ?? 0) as Uint8Array);
+    const spsId = au.pps?.spsId ?? parameterSetIds(ppsNal).spsId;
+    const spsNal = store.sps(spsId) ?? (store.sps(store.latestSpsId ?? 0) as Uint8Array);
+    const sps = au.sps ?? fallbackSps(spsNal, this.fallbackVideo);
+    const pps = au.pps ?? fallbackPps(sps.spsId);
+    const fps = sps.fps && sps.fps > 0 && sps.fps <= 240 ? sps.fps : this.fallbackVideo.fps;
+    const params: StreamParams = {
+      generation: ++this.generation,
+      sps,
+      pps,
+      spsNal,
+      ppsNal,
+      codec: `avc1.${hex2(spsNal[1] ?? 0)}${hex2(spsNal[2] ?? 0)}${hex2(spsNal[3] ?? 0)}`,
+      width: sps.width,
+      height: sps.height,
+      fps,
+    };
+    const old = this.currentParams;
+    this.currentParams = params;
+    store.changed = false;
+    this.newRun = false;
+    if (old && (old.width !== params.width || old.height !== params.height)) {
+      this.logger.info(`resolution changed from ${old.width}x${old.height} to ${params.width}x${params.height}`);
+    }
+    queueMicrotask(() => this.emit('params', params));
+  }
+
+  /**
+   * dts from the capture time (90 kHz, from the first frame, strictly
+   * increasing). pts equals dts unless the stream can reorder (not Baseline)
+   * and the POC is known: then pts follows display order from the last IDR,
+   * two frame intervals after dts so it never precedes it.
+   */
+  private timestamps(au: AccessUnit, capturedAtMs: number, isKey: boolean, params: StreamParams): { pts90k: number; dts90k: number } {
+    this.baseCapturedAtMs ??= capturedAtMs;
+    let dts90k = Math.round((capturedAtMs - this.baseCapturedAtMs) * 90);
+    if (dts90k <= this.lastDts90k) dts90k = this.lastDts90k + 1;
+    this.lastDts90k = dts90k;
+    const canReorder = params.sps.profileIdc !== 66 && au.poc !== null;
+    if (!canReorder) return { pts90k: dts90k, dts90k };
+    const poc = au.poc as number;
+    if (isKey) {
+      this.keyDts90k = dts90k;
+      this.keyPoc = poc;
+    }
+    const frame90k = 90_000 / params.fps;
+    const pts90k = Math.round(this.keyDts90k + ((poc - this.keyPoc) / 2) * frame90k + 2 * frame90k);
+    return { pts90k: Math.max(pts90k, dts90k), dts90k };
+  }
+
+  private countWindow(now: number, bytes: number): void {
+    this.windowTimes.push(now);
+    this.windowBytes.push(bytes);
+    this.windowByteSum += bytes;
+    this.pruneWindow(now);
+  }
+
+  private pruneWindow(now: number): void {
+    while (this.windowHead < this.windowTimes.length && (this.windowTimes[this.windowHead] as number) <= now - this.statsWindowMs) {
+      this.windowByteSum -= this.windowBytes[this.windowHead] as number;
+      this.windowHead++;
+    }
+    if (this.windowHead > 256) {
+      this.windowTimes = this.windowTimes.slice(this.windowHead);
+      this.windowBytes = this.windowBytes.slice(this.windowHead);
+      this.windowHead = 0;
+    }
+  }
+
+  /** Hub-wide counters and rates (see StreamHubStats). */
+  stats(): StreamHubStats {
+    const now = this.clock();
+    this.pruneWindow(now);
+    const n = this.windowTimes.length - this.windowHead;
+    const seconds = this.statsWindowMs / 1000;
+    return {
+      frames: this.frames,
+      bytes: this.bytes,
+      fps: n / seconds,
+      bitrateBps: (this.windowByteSum * 8) / seconds,
+      readers: this.readers.length,
+      framesWaitingForKey: this.framesWaitingForKey,
+      discontinuities: this.discontinuities,
+      generation: this.generation,
+      gopCacheFrames: this.gop.frameCount,
+      gopCacheBytes: this.gop.byteCount,
+      lastFrameAgeMs: this.lastPublishMs === undefined ? undefined : now - this.lastPublishMs,
+    };
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export type { ReaderJoin };

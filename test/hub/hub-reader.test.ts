@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { AccessUnit } from '../../src/h264/access-unit.js';
+import { StreamHub } from '../../src/hub/stream-hub.js';
+import { FakeClock, accessUnitsOfFile, samplePath } from './access-units.js';
+
+const sample = accessUnitsOfFile(samplePath);
+const FRAME_MS = 1000 / 30;
+
+function feed(hub: StreamHub, clock: FakeClock, aus: AccessUnit[]): void {
+  for (const au of aus) {
+    hub.accessUnit(au, Date.now());
+    clock.advance(FRAME_MS);
+  }
+}
+
+describe('HubReader', () => {
+  it('joins at the latest keyframe with the cached GOP, or waits for the next one', () => {
+    const clock = new FakeClock();
+    const hub = new StreamHub({ clock: clock.now });
+    feed(hub, clock, sample.slice(0, 40));
+    const latest = hub.addReader({ name: 'latest', join: 'latest-keyframe' });
+    const next = hub.addReader({ name: 'next', join: 'next-keyframe' });
+    assert.equal(latest.stats.queuedFrames, 10);
+    assert.equal(latest.read()?.seq, 30);
+    assert.equal(next.read(), undefined);
+    feed(hub, clock, sample.slice(40, 61));
+    assert.equal(next.read()?.seq, 60);
+    assert.equal(next.stats.framesDropped, 20);
+  });
+
+  it('calls onReadable synchronously when a frame lands in an empty queue', () => {
+    const clock = new FakeClock();
+    const hub = new StreamHub({ clock: clock.now });
+    const reader = hub.addReader({ name: 'r' });
+    let calls = 0;
+    reader.onReadable(() => calls++);
+    feed(hub, clock, sample.slice(0, 3));
+    assert.equal(calls, 1); // queue went empty -> non-empty once
+    while (reader.read());
+    feed(hub, clock, sample.slice(3, 4));
+    assert.equal(calls, 2);
+  });
+
+  it('skips a slow reader to the next keyframe, never delivering a frame without its reference', () => {
+    const clock = new FakeClock();
+    const hub = new StreamHub({ clock: clock.now });
+    const reader = hub.addReader({ name: 'slow', join: 'next-keyframe', softLimitBytes: 60_000, softLimitMs: 10_000, hardLimitMs: 60_000 });
+    feed(hub, clock, sample.slice(0, 45)); // never read: backlog passes 60 kB within the first GOP
+    assert.ok(reader.stats.dropEvents >= 1);
+    assert.ok(reader.stats.queuedBytes <= 60_000 + 100_000);
+    // Everything still queued or delivered from now on decodes: the queue starts at a keyframe...
+    const first = reader.read();
+    assert.ok(first === undefined || first.isKey);
+    // ...and, when waiting, the next thing delivered is the next keyframe.
+    while (reader.read());
+    feed(hub, clock, sample.slice(45, 70));
+    const after = reader.read();
+    assert.ok(after?.isKey, 'after a skip the reader resumes at a keyframe');
+    assert.equal(after.seq, 60);
+    let prev = after.seq;
+    for (let f = reader.read(); f; f = reader.read()) {
+      assert.equal(f.seq, prev + 1, 'no gaps after resuming');
+      prev = f.seq;
+    }
+    assert.ok(reader.stats.framesDropped > 0);
+  });
+
+  it('skips when the oldest queued frame waited longer than softLimitMs', () => {
+    const clock = new FakeClock();
+    const hub = new StreamHub({ clock: clock.now });
+    const reader = hub.addReader({ name: 'late', join: 'next-keyframe', softLimitBytes: 1e9, softLimitMs: 200, hardLimitMs: 60_000 });
+    feed(hub, clock, sample.slice(0, 10)); // 10 frames = 333 ms > 200 ms
+    assert.equal(reader.stats.dropEvents, 1);
+    assert.equal(reader.stats.queuedFrames, 0);
+    assert.equal(reader.stats.framesDropped, 10);
+  });
+
+  it('reports a stalled reader once, after hardLimitMs over the soft limit without progress', () => {
+    const clock = new FakeClock();
+    const hub = new StreamHub({ clock: clock.now });
+    const reader = hub.addReader({ name: 'stalled', softLimitBytes: 100_000, softLimitMs: 500, hardLimitMs: 3000 });
+    let stalled = 0;
+    reader.onStalled(() => stalled++);
+    feed(hub, clock, sample.slice(0, 60)); // 2 s
+    assert.equal(stalled, 0);
+    feed(hub, clock, sample.slice(60, 120)); // 4 s
+    assert.equal(stalled, 1);
+    feed(hub, clock, sample.slice(120, 180));
+    assert.equal(stalled, 1);
+  });
+
+  it('does not report a reader that keeps reading, however slowly', () => {
+    const clock = new FakeClock();
+    const hub = new StreamHub({ clock: clock.now });
+    const reader = hub.addReader({ name: 'slowish', softLimitBytes: 30_000, softLimitMs: 500, hardLimitMs: 1000 });
+    let stalled = 0;
+    reader.onStalled(() => stalled++);
+    sample.slice(0, 280).forEach((au, i) => {
+      hub.accessUnit(au, Date.now());
+      clock.advance(FRAME_MS);
+      if (i % 10 === 0) reader.read();
+    });
+    assert.equal(stalled, 0);
+    assert.ok(reader.stats.dropEvents > 0);
+  });
+
+  it('keeps memory bounded for a reader that never reads', () => {
+    const clock = new FakeClock();
+    const hub = new StreamHub({ clock: clock.now });
+    const reader = hub.addReader({ name: 'never', softLimitBytes: 200_000, softLimitMs: 100_000, hardLimitMs: 1e9 });
+    let maxQueued = 0;
+    for (let loop = 0; loop < 3; loop++) {
+      for (const au of sample) {
+        hub.accessUnit(au, Date.now());
+        clock.advance(FRAME_MS);
+        maxQueued = Math.max(maxQueued, reader.stats.queuedBytes);
+      }
+    }
+    assert.ok(maxQueued <= 200_000 + 150_000, `queued ${maxQueued}`);
+  });
+
+  it('close() detaches from the hub and is idempotent', () => {
+    const hub = new StreamHub();
+    const r = hub.addReader({ name: 'r' });
+    assert.equal(hub.stats().readers, 1);
+    r.close();
+    r.close();
+    assert.equal(hub.stats().readers, 0);
+    hub.accessUnit(sample[0]!, Date.now());
+    assert.equal(r.read(), undefined);
+  });
+});
