@@ -4,8 +4,6 @@
  * encoder sent them only once, and notices when they change (new resolution)
  * so it can publish a new StreamParams generation.
  */
-import type { PictureParameterSet } from '../h264/pps.js';
-import type { SequenceParameterSet } from '../h264/sps.js';
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -76,33 +74,9 @@ export class ParameterSetStore {
   }
 }
 
-/** A minimal SPS description from the NAL header bytes, for when no parsed SPS is available. */
-export function fallbackSps(spsNal: Uint8Array, size: { width: number; height: number; fps: number }): SequenceParameterSet {
-  return {
-    spsId: 0,
-    profileIdc: spsNal[1] ?? 0,
-    constraintFlags: spsNal[2] ?? 0,
-    levelIdc: spsNal[3] ?? 0,
-    chromaFormatIdc: 1,
-    bitDepthLuma: 8,
-    bitDepthChroma: 8,
-    width: size.width,
-    height: size.height,
-    codedWidth: Math.ceil(size.width / 16) * 16,
-    codedHeight: Math.ceil(size.height / 16) * 16,
-    frameMbsOnly: true,
-    sar: null,
-    fps: null,
-  };
-}
-
-/** A minimal PPS description for when no parsed PPS is available. */
-export function fallbackPps(spsId: number): PictureParameterSet {
-  return { ppsId: 0, spsId, entropyCodingModeFlag: false };
-}
-
 /**
- * Reads the first one or two ue(v) values after the NAL header byte:
+ * Reads the first one or two ue(v) values after the NAL header byte, enough
+ * to key the store without a full parse:
  * seq_parameter_set_id of an SPS sits after profile/constraints/level (3 bytes),
  * pic_parameter_set_id and seq_parameter_set_id open a PPS. Emulation
  * prevention cannot occur this early in a valid SPS/PPS, so no RBSP unescaping.

@@ -18,12 +18,15 @@
  */
 import { EventEmitter } from 'node:events';
 import type { AccessUnit } from '../h264/access-unit.js';
+import { codecString } from '../h264/codec-string.js';
 import { NalUnitType, isVclNalType, nalUnitFromBytes, type NalUnit } from '../h264/nal-unit.js';
 import type { SourceSink } from '../sources/capture-source.js';
 import { RateLimitedCounter, silentLogger, type Logger } from '../log/logger.js';
 import { GopCache } from './gop-cache.js';
 import { HubReader, type HubReaderOptions, type ReaderJoin } from './hub-reader.js';
-import { ParameterSetStore, fallbackPps, fallbackSps, parameterSetIds } from './parameter-sets.js';
+import { ParameterSetStore, parameterSetIds } from './parameter-sets.js';
+import { parseSps, type SequenceParameterSet } from '../h264/sps.js';
+import { parsePps, type PictureParameterSet } from '../h264/pps.js';
 import type { StreamFrame, StreamParams } from './stream-frame.js';
 
 /** The access unit delimiter appended after every frame: start code, nal_unit_type 9, primary_pic_type 7 (any slice type), stop bit. */
@@ -48,8 +51,8 @@ export interface StreamHubOptions {
   gopCacheMaxFrames?: number;
   /** Defaults for readers that do not set their own. */
   readerDefaults?: Partial<Omit<HubReaderOptions, 'name'>>;
-  /** Size and rate used when no parsed SPS (or no VUI timing) is available. Default 640x360 at 30 fps. */
-  fallbackVideo?: { width: number; height: number; fps: number };
+  /** Frame rate used when the SPS has no VUI timing (fps field only). Default 30 fps. */
+  fallbackVideo?: { fps: number };
   /** Window over which stats() measures fps and bitrate, ms. Default 2000. */
   statsWindowMs?: number;
 }
@@ -84,10 +87,6 @@ export interface StreamHubEvents {
   'reader-removed': [string];
 }
 
-function hex2(n: number): string {
-  return n.toString(16).padStart(2, '0');
-}
-
 /** The live stream hub; see the file comment. Implements SourceSink. */
 export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSink {
   private readonly logger: Logger;
@@ -96,7 +95,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
   private readonly trailingAud: boolean;
   private readonly gop: GopCache;
   private readonly readerDefaults: Partial<Omit<HubReaderOptions, 'name'>>;
-  private readonly fallbackVideo: { width: number; height: number; fps: number };
+  private readonly fallbackVideo: { fps: number };
   private readonly statsWindowMs: number;
   private readonly paramSets = new ParameterSetStore();
   private readers: HubReader[] = [];
@@ -123,6 +122,8 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
   private windowHead = 0;
   private windowByteSum = 0;
   private readonly waitLog: RateLimitedCounter;
+  private readonly badSpsLog: RateLimitedCounter;
+  private lastSpsError = '';
   private closed = false;
 
   constructor(options: StreamHubOptions = {}) {
@@ -133,10 +134,15 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
     this.trailingAud = options.trailingAud ?? true;
     this.gop = new GopCache(options.gopCacheMaxBytes ?? 8_000_000, options.gopCacheMaxFrames ?? 300);
     this.readerDefaults = options.readerDefaults ?? {};
-    this.fallbackVideo = options.fallbackVideo ?? { width: 640, height: 360, fps: 30 };
+    this.fallbackVideo = options.fallbackVideo ?? { fps: 30 };
     this.statsWindowMs = options.statsWindowMs ?? 2000;
     this.waitLog = new RateLimitedCounter(
       (n, total) => this.logger.debug(`dropped ${n} access unit(s) while waiting for parameter sets and a keyframe (${total} in all)`),
+      1000,
+      this.clock,
+    );
+    this.badSpsLog = new RateLimitedCounter(
+      (n, total) => this.logger.error(`cannot parse the stream's SPS/PPS (${this.lastSpsError}): dropped ${n} keyframe(s), ${total} in all`),
       1000,
       this.clock,
     );
@@ -231,7 +237,10 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
       this.waitLog.add();
       return;
     }
-    if (isKey && (this.paramSets.changed || this.newRun || !this.currentParams)) this.newGeneration(au);
+    if (isKey && (this.paramSets.changed || this.newRun || !this.currentParams) && !this.newGeneration(au)) {
+      this.framesWaitingForKey++;
+      return;
+    }
     // A changed SPS/PPS applies only from an IDR: before it, keep publishing the old generation.
     this.waitingForKey = false;
     const params = this.currentParams as StreamParams;
@@ -276,14 +285,23 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
     for (const reader of this.readers) reader.push(frame);
   }
 
-  private newGeneration(au: AccessUnit): void {
+  /** Builds the next StreamParams; false (and nothing published) when the SPS cannot be parsed. */
+  private newGeneration(au: AccessUnit): boolean {
     const store = this.paramSets;
     const ppsId = au.pps?.ppsId ?? store.latestPpsId ?? 0;
     const ppsNal = store.pps(ppsId) ?? (store.pps(store.latestPpsId ?? 0) as Uint8Array);
-    const spsId = au.pps?.spsId ?? parameterSetIds(ppsNal).spsId;
-    const spsNal = store.sps(spsId) ?? (store.sps(store.latestSpsId ?? 0) as Uint8Array);
-    const sps = au.sps ?? fallbackSps(spsNal, this.fallbackVideo);
-    const pps = au.pps ?? fallbackPps(sps.spsId);
+    const ppsIds = parameterSetIds(ppsNal);
+    const spsNal = store.sps(au.pps?.spsId ?? ppsIds.spsId) ?? (store.sps(store.latestSpsId ?? 0) as Uint8Array);
+    let sps: SequenceParameterSet;
+    let pps: PictureParameterSet;
+    try {
+      sps = au.sps ?? parseSps(spsNal);
+      pps = au.pps ?? parsePps(ppsNal, (id) => (id === sps.spsId ? sps : undefined));
+    } catch (err) {
+      this.badSpsLog.add();
+      this.lastSpsError = (err as Error).message;
+      return false;
+    }
     const fps = sps.fps && sps.fps > 0 && sps.fps <= 240 ? sps.fps : this.fallbackVideo.fps;
     const params: StreamParams = {
       generation: ++this.generation,
@@ -291,7 +309,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
       pps,
       spsNal,
       ppsNal,
-      codec: `avc1.${hex2(spsNal[1] ?? 0)}${hex2(spsNal[2] ?? 0)}${hex2(spsNal[3] ?? 0)}`,
+      codec: codecString(spsNal),
       width: sps.width,
       height: sps.height,
       fps,
@@ -304,6 +322,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
       this.logger.info(`resolution changed from ${old.width}x${old.height} to ${params.width}x${params.height}`);
     }
     queueMicrotask(() => this.emit('params', params));
+    return true;
   }
 
   /**

@@ -5,6 +5,7 @@ import { splitAnnexB } from '../../src/h264/annexb-scanner.js';
 import { StreamHub, TRAILING_AUD } from '../../src/hub/stream-hub.js';
 import type { StreamFrame, StreamParams } from '../../src/hub/stream-frame.js';
 import { FakeClock, accessUnitsOfFile, samplePath } from './access-units.js';
+import { corpusFile } from '../support/paths.js';
 
 const FRAME_MS = 1000 / 30;
 
@@ -105,6 +106,23 @@ describe('StreamHub', () => {
     assert.equal(first.params.generation, 3);
     await Promise.resolve();
     assert.deepEqual(seen.map((p) => p.generation), [1, 2, 3]);
+  });
+
+  it('handles a resolution change without a discontinuity: new generation with the new size at its IDR', () => {
+    const clock = new FakeClock();
+    const hub = new StreamHub({ clock: clock.now });
+    const reader = hub.addReader({ name: 'r', softLimitBytes: 1e9, softLimitMs: 1e9 });
+    feed(hub, clock, sample.slice(0, 40));
+    const big = accessUnitsOfFile(corpusFile('test_1920x1080.h264'));
+    feed(hub, clock, big);
+    assert.equal(hub.params!.width, 1920);
+    assert.equal(hub.params!.height, 1080);
+    assert.equal(hub.params!.generation, 2);
+    const frames: StreamFrame[] = [];
+    for (let f = reader.read(); f; f = reader.read()) frames.push(f);
+    const firstBig = frames.findIndex((f) => f.params.width === 1920);
+    assert.ok(firstBig === 40 && frames[firstBig]!.isKey);
+    assert.deepEqual(types(frames[firstBig]!).slice(0, 2), [7, 8]);
   });
 
   it('timestamps frames from capture time with monotonic 90 kHz dts', () => {
