@@ -34,6 +34,8 @@ export interface AvcDecoderConfigurationRecord {
 
 /** profile_idc values whose avcC carries the High-profile extension (14496-15 5.3.3.1.2). */
 const PROFILES_WITH_EXTENSION = new Set([100, 110, 122, 144]);
+/** Profiles whose SPS has no chroma/bit-depth fields: an avcC for them never has the extension. */
+const PROFILES_WITHOUT_EXTENSION = new Set([66, 77, 88]);
 
 /**
  * Builds an AVCDecoderConfigurationRecord from SPS and PPS NAL units (header
@@ -92,7 +94,8 @@ export function buildAvcDecoderConfigurationRecord(sps: Uint8Array[], pps: Uint8
 /**
  * Parses an AVCDecoderConfigurationRecord (the payload of an avcC box, or a
  * Matroska CodecPrivate / WebCodecs `description`). The High-profile
- * extension is read when present (many writers omit it: fields are then null).
+ * extension is read when present for any profile other than 66/77/88 (many
+ * writers omit it: the fields are then null).
  * Throws H264Error ERR_H264_TRUNCATED / ERR_H264_INVALID on malformed input.
  */
 export function parseAvcDecoderConfigurationRecord(bytes: Uint8Array): AvcDecoderConfigurationRecord {
@@ -122,8 +125,10 @@ export function parseAvcDecoderConfigurationRecord(bytes: Uint8Array): AvcDecode
   let bitDepthLuma: number | null = null;
   let bitDepthChroma: number | null = null;
   let spsExt: Uint8Array[] | null = null;
-  // The extension is optional in practice (older writers stop after the PPS list).
-  if (PROFILES_WITH_EXTENSION.has(profileIdc) && at + 4 <= bytes.length) {
+  // The extension is optional in practice (older writers stop after the PPS
+  // list), and FFmpeg also writes it for other high profiles (e.g. 244): read
+  // it whenever it is there and the profile is not Baseline/Main/Extended.
+  if (!PROFILES_WITHOUT_EXTENSION.has(profileIdc) && at + 4 <= bytes.length) {
     chromaFormatIdc = bytes[at]! & 3;
     bitDepthLuma = (bytes[at + 1]! & 7) + 8;
     bitDepthChroma = (bytes[at + 2]! & 7) + 8;
