@@ -1,0 +1,386 @@
+/**
+ * The WebSocket output of the hub: the live stream for web browsers
+ * (docs/protocol.md, "WebSocket stream").
+ *
+ * Each client is its own hub reader with the slow-reader policy (the hub
+ * skips a lagging reader to the next keyframe, or gives up on it), so one
+ * slow phone never delays the camera or the other clients. Every access unit
+ * is one binary message: a 32-byte header (version, flags, sequence number,
+ * parameter generation, pts90k, capture wall-clock time) followed by the
+ * Annex-B payload without the trailing AUD that raw TCP receivers need (a
+ * WebSocket message already ends the frame). Encoded once per frame and
+ * shared by all clients. JSON text messages carry the stream configuration
+ * (on connect and on every parameter change) and answer clock pings so the
+ * page can show capture-to-display latency across two clocks.
+ */
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { JoinPolicy } from '../config.js';
+import { silentLogger, type Logger } from '../log/logger.js';
+import type { StreamFrame, StreamParams } from '../hub/stream-frame.js';
+
+/** Protocol version in byte 0 of every binary message. */
+export const WS_PROTOCOL_VERSION = 1;
+/** Bytes of the binary header in version 1 (a receiver must honour byte 2..3 instead). */
+export const WS_HEADER_BYTES = 32;
+/** Bits of the flags byte (byte 1). */
+export const WsFrameFlags = {
+  /** An IDR access unit: decoding can start here. */
+  KEY: 1,
+  /** The payload starts with SPS and PPS (always true for KEY frames from the hub). */
+  CONFIG: 2,
+  /** First frame a client receives after a gap (join, skip to keyframe, new generation). */
+  DISCONTINUITY: 4,
+} as const;
+
+/** The `type: "config"` text message, sent on connect and whenever the parameters change. */
+export interface WsConfigMessage {
+  type: 'config';
+  /** RFC 6381 codec string for VideoDecoder / MediaSource ("avc1.42c01e"). */
+  codec: string;
+  /** Display size in pixels. */
+  width: number;
+  height: number;
+  /** Nominal frames per second. */
+  fps: number;
+  /** Parameter generation: frames carry it too. */
+  generation: number;
+  /** Camera name for the page title. */
+  cameraName: string;
+  /** Server wall clock (ms since the Unix epoch) when the message was sent. */
+  serverTimeMs: number;
+}
+
+/** `{"type":"ping","id":n,"clientTimeMs":t}` from the page; answered with a pong. */
+export interface WsPongMessage {
+  type: 'pong';
+  id: number;
+  clientTimeMs: number;
+  /** Server wall clock (ms since the Unix epoch) when the ping was answered. */
+  serverTimeMs: number;
+}
+
+/** What the server needs from a hub reader (src/hub/stream-hub.ts HubReader). */
+export interface WsHubReader {
+  /** Next frame, or undefined when the queue is empty. */
+  read(): StreamFrame | undefined;
+  /** Called when frames become available after read() returned undefined. */
+  onReadable(callback: () => void): void;
+  /** Called when the hub gives up on this reader (over the hard limit). */
+  onStalled(callback: () => void): void;
+  /** Counters kept by the hub (frames, skips, lag), passed through to status. */
+  readonly stats: unknown;
+  close(): void;
+}
+
+/** What the server needs from the hub (src/hub/stream-hub.ts StreamHub). */
+export interface WsHub {
+  addReader(options: {
+    name: string;
+    join?: JoinPolicy;
+    softLimitBytes?: number;
+    softLimitMs?: number;
+    hardLimitMs?: number;
+  }): WsHubReader;
+}
+
+/** Options of {@link WsStreamServer}. */
+export interface WsStreamServerOptions {
+  hub: WsHub;
+  logger?: Logger;
+  /** How a new client joins. Default 'latest-keyframe' (a picture at once). */
+  join?: JoinPolicy;
+  /** Slow-reader limits passed to the hub (defaults: the hub's own). */
+  softLimitBytes?: number;
+  softLimitMs?: number;
+  hardLimitMs?: number;
+  /** Most WebSocket clients at once; more are refused with HTTP 503. Default 32. */
+  maxClients?: number;
+  /** Socket send-buffer bytes above which we stop taking frames from the hub (its queue then applies the policy). Default 256 KiB. */
+  sendHighWaterBytes?: number;
+  /** Camera name sent in the config message. Default 'rearview'. */
+  cameraName?: string;
+  /** Wall clock, ms since the Unix epoch (injected in tests). Default Date.now. */
+  now?: () => number;
+}
+
+/** Per-client figures for /api/v1/status. */
+export interface WsClientInfo {
+  /** Remote address:port. */
+  remote: string;
+  /** Milliseconds since the client connected. */
+  connectedMs: number;
+  framesSent: number;
+  bytesSent: number;
+  /** Bytes waiting in the socket's send buffer. */
+  bufferedBytes: number;
+  /** The hub reader's own counters (lag, skips). */
+  hub: unknown;
+}
+
+const EMPTY = new Uint8Array(0);
+const encodedCache = new WeakMap<StreamFrame, Uint8Array>();
+
+/** Annex-B bytes of a frame without the trailing access unit delimiter. */
+function payloadOf(frame: StreamFrame): Uint8Array {
+  const a = frame.annexB;
+  const n = a.length;
+  // The hub appends exactly one AUD (00 00 00 01 09 xx) after the last NAL.
+  if (n >= 6 && a[n - 6] === 0 && a[n - 5] === 0 && a[n - 4] === 0 && a[n - 3] === 1 && ((a[n - 2] as number) & 0x1f) === 9) {
+    return a.subarray(0, n - 6);
+  }
+  if (n > 0) return a;
+  // No prebuilt bytes: build them from the NAL list.
+  let total = 0;
+  for (const nal of frame.nals) if (nal.type !== 9) total += 4 + nal.data.length;
+  if (total === 0) return EMPTY;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const nal of frame.nals) {
+    if (nal.type === 9) continue;
+    out[at + 3] = 1;
+    out.set(nal.data, at + 4);
+    at += 4 + nal.data.length;
+  }
+  return out;
+}
+
+/**
+ * Encodes one frame as a version-1 binary message (docs/protocol.md):
+ * header (32 bytes, big-endian) then the Annex-B payload. `extraFlags`
+ * adds DISCONTINUITY for a client's first frame after a gap. Frames without
+ * extra flags are cached, so N clients cost one encoding.
+ */
+export function encodeWsFrame(frame: StreamFrame, extraFlags = 0): Uint8Array {
+  if (extraFlags === 0) {
+    const cached = encodedCache.get(frame);
+    if (cached) return cached;
+  }
+  const payload = payloadOf(frame);
+  const out = new Uint8Array(WS_HEADER_BYTES + payload.length);
+  const view = new DataView(out.buffer, out.byteOffset, WS_HEADER_BYTES);
+  let flags = extraFlags;
+  if (frame.isKey) flags |= WsFrameFlags.KEY;
+  // The hub puts SPS and PPS first in every key frame; check rather than assume.
+  const first = frame.nals[0];
+  if (first && first.type === 7) flags |= WsFrameFlags.CONFIG;
+  view.setUint8(0, WS_PROTOCOL_VERSION);
+  view.setUint8(1, flags);
+  view.setUint16(2, WS_HEADER_BYTES);
+  view.setUint32(4, frame.seq >>> 0);
+  view.setUint32(8, frame.params.generation >>> 0);
+  view.setUint32(12, 0); // reserved
+  view.setFloat64(16, frame.pts90k);
+  view.setFloat64(24, frame.capturedAtMs);
+  out.set(payload, WS_HEADER_BYTES);
+  if (extraFlags === 0) encodedCache.set(frame, out);
+  return out;
+}
+
+/** Builds the config text message for `params`. */
+export function configMessage(params: StreamParams, cameraName: string, serverTimeMs: number): WsConfigMessage {
+  return {
+    type: 'config',
+    codec: params.codec,
+    width: params.width,
+    height: params.height,
+    fps: params.fps,
+    generation: params.generation,
+    cameraName,
+    serverTimeMs,
+  };
+}
+
+class WsClient {
+  framesSent = 0;
+  bytesSent = 0;
+  private params: StreamParams | undefined;
+  private gap = true;
+  private lastSeq: number | undefined;
+  private inFlight = 0;
+  private closed = false;
+  readonly connectedAtMs: number;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly remote: string,
+    readonly reader: WsHubReader,
+    private readonly server: WsStreamServer,
+    private readonly highWater: number,
+  ) {
+    this.connectedAtMs = server.now();
+    reader.onReadable(() => this.pump());
+    reader.onStalled(() => {
+      server.log.info(`${remote}: too slow for the stream, disconnecting`);
+      // 1013 "try again later": the page reconnects and starts at a fresh keyframe.
+      this.close(1013, 'too slow');
+    });
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) this.onText(String(data));
+    });
+    ws.on('close', () => this.close());
+    ws.on('error', (err) => {
+      server.log.debug(`${remote}: ${err.message}`);
+      this.close();
+    });
+  }
+
+  /** Moves frames from the hub queue to the socket while the socket keeps up. */
+  pump(): void {
+    while (!this.closed && this.ws.bufferedAmount < this.highWater) {
+      const frame = this.reader.read();
+      if (!frame) return;
+      if (frame.params !== this.params) {
+        if (this.params && frame.params.generation !== this.params.generation) this.gap = true;
+        this.params = frame.params;
+        this.ws.send(JSON.stringify(configMessage(frame.params, this.server.cameraName, this.server.now())));
+      }
+      // The hub may skip a slow reader forward to a keyframe: a jump in seq is a gap too.
+      if (this.lastSeq !== undefined && frame.seq !== this.lastSeq + 1) this.gap = true;
+      this.lastSeq = frame.seq;
+      const msg = encodeWsFrame(frame, this.gap ? WsFrameFlags.DISCONTINUITY : 0);
+      this.gap = false;
+      this.inFlight++;
+      this.framesSent++;
+      this.bytesSent += msg.length;
+      this.ws.send(msg, { binary: true }, () => {
+        this.inFlight--;
+        // The kernel took the bytes: more room in the socket, fetch more.
+        if (this.inFlight === 0) this.pump();
+      });
+    }
+  }
+
+  private onText(text: string): void {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (typeof msg !== 'object' || msg === null) return;
+    const m = msg as { type?: unknown; id?: unknown; clientTimeMs?: unknown };
+    if (m.type === 'ping' && typeof m.id === 'number' && typeof m.clientTimeMs === 'number') {
+      const pong: WsPongMessage = { type: 'pong', id: m.id, clientTimeMs: m.clientTimeMs, serverTimeMs: this.server.now() };
+      this.ws.send(JSON.stringify(pong));
+    }
+  }
+
+  info(): WsClientInfo {
+    return {
+      remote: this.remote,
+      connectedMs: this.server.now() - this.connectedAtMs,
+      framesSent: this.framesSent,
+      bytesSent: this.bytesSent,
+      bufferedBytes: this.ws.bufferedAmount,
+      hub: this.reader.stats,
+    };
+  }
+
+  close(code?: number, reason?: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.reader.close();
+    this.server.forget(this);
+    try {
+      if (code !== undefined) this.ws.close(code, reason);
+      else this.ws.terminate();
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Serves the hub's live stream to WebSocket clients. Mount it on an HTTP
+ * server with {@link attach} (listens for `upgrade` on one path) or call
+ * {@link handleUpgrade} from your own upgrade listener.
+ */
+export class WsStreamServer {
+  /** @internal */ readonly log: Logger;
+  /** @internal */ readonly cameraName: string;
+  /** @internal */ readonly now: () => number;
+  private readonly hub: WsHub;
+  private readonly wss: WebSocketServer;
+  private readonly clientSet = new Set<WsClient>();
+  private readonly options: WsStreamServerOptions;
+  private readonly detachers: Array<() => void> = [];
+  private closed = false;
+
+  constructor(options: WsStreamServerOptions) {
+    this.options = options;
+    this.hub = options.hub;
+    this.log = (options.logger ?? silentLogger).child('ws');
+    this.cameraName = options.cameraName ?? 'rearview';
+    this.now = options.now ?? Date.now;
+    // Video does not compress; deflate would only add CPU time and latency.
+    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024, clientTracking: false });
+  }
+
+  /** Nothing to start (clients arrive through upgrades); present for the lifecycle convention. */
+  async start(): Promise<void> {}
+
+  /** Number of connected clients. */
+  get clientCount(): number {
+    return this.clientSet.size;
+  }
+
+  /** Per-client figures for status pages. */
+  clients(): WsClientInfo[] {
+    return [...this.clientSet].map((c) => c.info());
+  }
+
+  /** Handles upgrades to `path` (e.g. '/api/v1/live') on `server`; other paths are left alone. */
+  attach(server: HttpServer, path: string): void {
+    const listener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      const pathname = (req.url ?? '').split('?')[0];
+      if (pathname === path) this.handleUpgrade(req, socket, head);
+    };
+    server.on('upgrade', listener);
+    this.detachers.push(() => server.off('upgrade', listener));
+  }
+
+  /** Completes a WebSocket upgrade and starts streaming to the new client. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const max = this.options.maxClients ?? 32;
+    if (this.closed || this.clientSet.size >= max) {
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+  }
+
+  private accept(ws: WebSocket, req: IncomingMessage): void {
+    if (this.closed) {
+      ws.terminate();
+      return;
+    }
+    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
+    const reader = this.hub.addReader({
+      name: `ws ${remote}`,
+      join: this.options.join ?? 'latest-keyframe',
+      ...(this.options.softLimitBytes !== undefined ? { softLimitBytes: this.options.softLimitBytes } : {}),
+      ...(this.options.softLimitMs !== undefined ? { softLimitMs: this.options.softLimitMs } : {}),
+      ...(this.options.hardLimitMs !== undefined ? { hardLimitMs: this.options.hardLimitMs } : {}),
+    });
+    const client = new WsClient(ws, remote, reader, this, this.options.sendHighWaterBytes ?? 256 * 1024);
+    this.clientSet.add(client);
+    this.log.info(`${remote}: connected (${this.clientSet.size} WebSocket clients)`);
+    client.pump();
+  }
+
+  /** @internal Called by a client when it goes away. */
+  forget(client: WsClient): void {
+    if (this.clientSet.delete(client)) this.log.info(`${client.remote}: disconnected after ${client.framesSent} frames`);
+  }
+
+  /** Disconnects every client (code 1001, going away) and stops accepting. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const detach of this.detachers.splice(0)) detach();
+    for (const client of [...this.clientSet]) client.close(1001, 'server closing');
+    this.wss.close();
+  }
+}

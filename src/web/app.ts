@@ -1,0 +1,141 @@
+/**
+ * Entry point of the web app (bundled by scripts/build-web.mjs into
+ * assets/app.js): the live view, the recordings gallery and the status
+ * page, switched by the URL hash (#live, #recordings, #status).
+ *
+ * Page URL options: `?path=mse` forces the fallback decoder, `?ws=URL`
+ * takes the stream from another WebSocket, `?token=T` is passed to the API.
+ */
+import { Gallery } from './gallery.js';
+import { LivePlayer, type LiveStats } from './live-player.js';
+import { StatusPanel } from './status-panel.js';
+import { withToken } from './web-api.js';
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
+
+/** Default path of the live WebSocket on the camera's API port. */
+const LIVE_PATH = '/api/v1/live';
+
+function liveUrl(): string {
+  const given = new URLSearchParams(location.search).get('ws');
+  if (given) return given;
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return withToken(`${scheme}//${location.host}${LIVE_PATH}`);
+}
+
+function formatLatency(stats: LiveStats): string {
+  if (stats.latencyMs === undefined) return '–';
+  return `${Math.round(stats.latencyMs)} ms`;
+}
+
+const stateText: Record<LiveStats['state'], string> = {
+  connecting: 'Connecting to the camera…',
+  live: 'Live',
+  'no-video': 'Connected, but the camera is not sending video.',
+  offline: 'Camera offline',
+};
+
+function showStats(stats: LiveStats): void {
+  $('ov-latency').textContent = formatLatency(stats);
+  $('ov-fps').textContent = String(stats.fps);
+  $('ov-bitrate').textContent = stats.bitrateBps > 0 ? `${(stats.bitrateBps / 1e6).toFixed(2)} Mb/s` : '–';
+  $('ov-size').textContent = stats.width ? `${stats.width}×${stats.height}` : '–';
+  $('ov-drops').textContent = String(stats.drops);
+  $('ov-path').textContent = stats.path === 'webcodecs' ? 'WebCodecs' : 'MSE';
+  const state = $('live-state');
+  let text = stateText[stats.state];
+  if (stats.state === 'offline' && stats.retryInS !== undefined) text += ` — retrying in ${stats.retryInS} s`;
+  if (state.textContent !== text) state.textContent = text;
+  state.className = `state ${stats.state}`;
+  state.dataset.state = stats.state;
+  if (stats.clockOffsetMs !== undefined) {
+    const off = Math.round(stats.clockOffsetMs);
+    $('clock-note').textContent =
+      `Latency is measured from the camera's capture time to the moment the picture is shown here. ` +
+      `The camera's clock is ${Math.abs(off)} ms ${off >= 0 ? 'ahead of' : 'behind'} this device's; ` +
+      `that difference is corrected, to within ±${Math.ceil((stats.clockRttMs ?? 0) / 2)} ms.`;
+  }
+}
+
+function setupLive(): { start: () => void; stop: () => void } {
+  const canvas = $<HTMLCanvasElement>('live-canvas');
+  const video = $<HTMLVideoElement>('live-video');
+  const mirror = $<HTMLInputElement>('mirror');
+  // A rear-view camera is watched like a mirror: default on, remembered per browser.
+  mirror.checked = localStorage.getItem('rearview.mirror') !== 'off';
+  const applyMirror = (): void => {
+    canvas.classList.toggle('mirrored', mirror.checked);
+    video.classList.toggle('mirrored', mirror.checked);
+    localStorage.setItem('rearview.mirror', mirror.checked ? 'on' : 'off');
+  };
+  mirror.addEventListener('change', applyMirror);
+  applyMirror();
+  const showOverlay = $<HTMLInputElement>('show-overlay');
+  showOverlay.addEventListener('change', () => ($('overlay').hidden = !showOverlay.checked));
+  $('fullscreen').addEventListener('click', () => {
+    if (document.fullscreenElement) void document.exitFullscreen();
+    else void $('stage').requestFullscreen?.().catch(() => {});
+  });
+
+  const forced = new URLSearchParams(location.search).get('path');
+  let player: LivePlayer | undefined;
+  return {
+    start() {
+      if (player) return;
+      player = new LivePlayer({
+        url: liveUrl(),
+        canvas,
+        video,
+        onStats: showStats,
+        onConfig: (config) => {
+          if (config.cameraName) {
+            $('camera-name').textContent = config.cameraName;
+            document.title = `${config.cameraName} — Rearview`;
+          }
+        },
+        ...(forced === 'mse' || forced === 'webcodecs' ? { forcePath: forced } : {}),
+      });
+      $('path-note').textContent =
+        player.path === 'webcodecs'
+          ? 'Decoding with WebCodecs (lowest latency).'
+          : 'Decoding with Media Source Extensions (fallback: WebCodecs needs a secure context such as https or localhost). Expect more latency.';
+      document.body.dataset.path = player.path;
+      player.start();
+    },
+    stop() {
+      player?.close();
+      player = undefined;
+    },
+  };
+}
+
+function main(): void {
+  const live = setupLive();
+  const viewerOnly = document.body.dataset.viewer === '1';
+  if (viewerOnly) {
+    for (const id of ['nav-recordings', 'nav-status']) $(id).hidden = true;
+  }
+  const gallery = viewerOnly ? undefined : new Gallery();
+  const status = viewerOnly ? undefined : new StatusPanel();
+  const sections = ['live', 'recordings', 'status'];
+  const route = (): void => {
+    let name = location.hash.replace('#', '') || 'live';
+    if (!sections.includes(name) || (viewerOnly && name !== 'live')) name = 'live';
+    for (const s of sections) {
+      $(s).hidden = s !== name;
+      const link = $(`nav-${s}`);
+      if (s === name) link.setAttribute('aria-current', 'page');
+      else link.removeAttribute('aria-current');
+    }
+    // Stream only while the live view is shown: the camera's bandwidth is precious.
+    if (name === 'live') live.start();
+    else live.stop();
+    if (name === 'recordings') void gallery?.refresh();
+    if (name === 'status') status?.start();
+    else status?.stop();
+  };
+  window.addEventListener('hashchange', route);
+  route();
+}
+
+main();

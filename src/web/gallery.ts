@@ -1,0 +1,135 @@
+/**
+ * The recordings gallery: thumbnails with date, time, duration and size;
+ * play in the page (MP4, seekable), download, delete one, delete all (each
+ * destructive action confirmed with the browser's own dialog, which screen
+ * readers and keyboards handle), and the storage use.
+ */
+import { formatBytes } from '../util/units.js';
+import { apiJson, listRecordings, withToken, type RecordingView } from './web-api.js';
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: Array<Node | string>): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  Object.assign(node, props);
+  node.append(...children);
+  return node;
+}
+
+/** "1:05" from milliseconds. */
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** The gallery section; call refresh() when it is shown. */
+export class Gallery {
+  private readonly list = document.getElementById('recording-list') as HTMLUListElement;
+  private readonly message = document.getElementById('recordings-message') as HTMLElement;
+  private readonly storage = document.getElementById('storage') as HTMLElement;
+  private readonly player = document.getElementById('player') as HTMLDialogElement;
+  private readonly playerVideo = document.getElementById('player-video') as HTMLVideoElement;
+  private readonly playerTitle = document.getElementById('player-title') as HTMLElement;
+
+  constructor() {
+    document.getElementById('refresh-recordings')?.addEventListener('click', () => void this.refresh());
+    document.getElementById('wipe')?.addEventListener('click', () => void this.wipe());
+    this.player.addEventListener('close', () => {
+      this.playerVideo.pause();
+      this.playerVideo.removeAttribute('src');
+      this.playerVideo.load();
+    });
+  }
+
+  /** Reloads the list and the storage figures. */
+  async refresh(): Promise<void> {
+    try {
+      const { recordings } = await listRecordings();
+      this.render(recordings);
+      this.message.textContent = recordings.length === 0 ? 'No recordings yet.' : '';
+    } catch (err) {
+      this.message.textContent = `Could not load the recordings: ${(err as Error).message}`;
+    }
+    void this.refreshStorage();
+  }
+
+  private async refreshStorage(): Promise<void> {
+    try {
+      const status = await apiJson<Record<string, unknown>>('/api/v1/status');
+      this.storage.textContent = storageText(status);
+    } catch {
+      this.storage.textContent = '';
+    }
+  }
+
+  private render(recordings: RecordingView[]): void {
+    const total = recordings.reduce((sum, r) => sum + (r.sizeBytes ?? 0), 0);
+    this.list.replaceChildren(...recordings.map((r) => this.card(r)));
+    this.list.setAttribute('aria-label', `${recordings.length} recordings, ${formatBytes(total)}`);
+  }
+
+  private card(r: RecordingView): HTMLLIElement {
+    const date = Number.isFinite(r.startedAtMs) ? new Date(r.startedAtMs) : undefined;
+    const when = date ? `${date.toLocaleDateString()} ${date.toLocaleTimeString()}` : r.name;
+    const facts = [
+      r.durationMs !== undefined ? formatDuration(r.durationMs) : undefined,
+      r.sizeBytes !== undefined ? formatBytes(r.sizeBytes) : undefined,
+      r.width && r.height ? `${r.width}×${r.height}` : undefined,
+    ].filter(Boolean).join(' · ');
+    const thumb = r.thumbnailUrl
+      ? el('img', { src: withToken(r.thumbnailUrl), alt: `First picture of the recording from ${when}`, loading: 'lazy', decoding: 'async' })
+      : el('div', { className: 'nothumb', role: 'img', ariaLabel: 'No thumbnail' } as Partial<HTMLDivElement>);
+    const play = el('button', { type: 'button', textContent: 'Play' });
+    play.setAttribute('aria-label', `Play recording from ${when}`);
+    play.addEventListener('click', () => this.play(r, when));
+    const download = el('a', { href: withToken(r.downloadUrl), textContent: 'Download' });
+    download.setAttribute('download', r.name.replace(/\.mkv$/, '.mp4'));
+    download.setAttribute('aria-label', `Download recording from ${when}`);
+    const del = el('button', { type: 'button', textContent: 'Delete' });
+    del.setAttribute('aria-label', `Delete recording from ${when}`);
+    del.addEventListener('click', () => void this.remove(r, when));
+    const li = el('li', { className: 'card' }, thumb, el('div', { className: 'meta' }, el('strong', { textContent: when }), facts), el('div', { className: 'actions' }, play, download, del));
+    li.dataset.name = r.name;
+    return li;
+  }
+
+  private play(r: RecordingView, when: string): void {
+    this.playerTitle.textContent = `Recording from ${when}`;
+    this.playerVideo.src = withToken(r.playUrl);
+    this.player.showModal();
+    void this.playerVideo.play().catch(() => {});
+  }
+
+  private async remove(r: RecordingView, when: string): Promise<void> {
+    if (!confirm(`Delete the recording from ${when}? This cannot be undone.`)) return;
+    try {
+      await apiJson(r.deleteUrl, { method: 'DELETE' });
+      this.message.textContent = `Deleted the recording from ${when}.`;
+    } catch (err) {
+      this.message.textContent = `Could not delete it: ${(err as Error).message}`;
+    }
+    await this.refresh();
+  }
+
+  private async wipe(): Promise<void> {
+    if (!confirm('Delete ALL recordings on the camera? This cannot be undone.')) return;
+    try {
+      await apiJson('/api/v1/recordings', { method: 'DELETE' });
+      this.message.textContent = 'All recordings deleted.';
+    } catch (err) {
+      this.message.textContent = `Could not delete the recordings: ${(err as Error).message}`;
+    }
+    await this.refresh();
+  }
+}
+
+/** "Recordings use 1.2 GB; 20 GB free of 32 GB" from whatever disk figures /api/v1/status has. */
+export function storageText(status: Record<string, unknown>): string {
+  const disk = (status.disk ?? status.storage ?? status.recordings ?? {}) as Record<string, unknown>;
+  const n = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  const used = n(disk.usedBytes) ?? n(disk.recordingsBytes) ?? n(disk.bytes);
+  const free = n(disk.freeBytes) ?? n(disk.availableBytes);
+  const total = n(disk.totalBytes) ?? n(disk.sizeBytes);
+  const parts: string[] = [];
+  if (used !== undefined) parts.push(`Recordings use ${formatBytes(used)}`);
+  if (free !== undefined) parts.push(`${formatBytes(free)} free${total !== undefined ? ` of ${formatBytes(total)}` : ''}`);
+  return parts.join('; ');
+}

@@ -1,0 +1,264 @@
+/**
+ * The live view: connects to the camera's WebSocket stream, feeds a
+ * renderer (WebCodecs, or the MSE fallback), reconnects with backoff, and
+ * keeps the figures shown in the overlay. Exposes its state on
+ * `window.__rearview` for the browser tests and the latency benchmark.
+ */
+import { ClockSync } from './clock-sync.js';
+import { hasWebCodecs, MseRenderer, WebCodecsRenderer, type DecodePath, type LiveRenderer } from './live-renderers.js';
+import { parseLiveFrame, parseLiveText, type LiveConfig } from './ws-frame-parser.js';
+
+/** Connection state shown to the viewer. */
+export type LiveState = 'connecting' | 'live' | 'no-video' | 'offline';
+
+/** Figures of the last second, for the overlay. */
+export interface LiveStats {
+  path: DecodePath;
+  state: LiveState;
+  /** Pictures shown per second. */
+  fps: number;
+  /** Received stream bits per second. */
+  bitrateBps: number;
+  width: number;
+  height: number;
+  /** Frames received but not shown (skipped to a keyframe, waiting after a gap). */
+  drops: number;
+  /** Median capture-to-display latency over the last second, ms; undefined without pictures. */
+  latencyMs: number | undefined;
+  /** Camera clock minus browser clock, ms (undefined until measured). */
+  clockOffsetMs: number | undefined;
+  /** Round trip of the clock measurement: latency is known to within half of it. */
+  clockRttMs: number | undefined;
+  /** Milliseconds from navigation start to the first picture. */
+  firstPictureMs: number | undefined;
+  /** Seconds until the next reconnection attempt (offline state). */
+  retryInS: number | undefined;
+}
+
+/** What tests and the benchmark read from `window.__rearview`. */
+export interface LiveProbe {
+  path: DecodePath;
+  state: LiveState;
+  framesShown: number;
+  /** Every capture-to-display latency sample so far (ms, clock-corrected), capped at 200k. */
+  latencies: number[];
+  firstPictureMs: number | undefined;
+  config: LiveConfig | undefined;
+  stats: LiveStats | undefined;
+  errors: string[];
+}
+
+/** Options of {@link LivePlayer}. */
+export interface LivePlayerOptions {
+  /** WebSocket URL of the stream. */
+  url: string;
+  canvas: HTMLCanvasElement;
+  video: HTMLVideoElement;
+  /** Called about once a second and on state changes. */
+  onStats: (stats: LiveStats) => void;
+  /** Called with the config message (camera name, size). */
+  onConfig?: (config: LiveConfig) => void;
+  /** Force a path (tests, `?path=mse`); default: WebCodecs when available. */
+  forcePath?: DecodePath;
+}
+
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 10_000;
+/** Connected but no frame for this long: the camera is not sending video. */
+const NO_VIDEO_MS = 3000;
+
+/** The live view controller; see the file comment. */
+export class LivePlayer {
+  readonly path: DecodePath;
+  private readonly renderer: LiveRenderer;
+  private readonly clock = new ClockSync();
+  private ws: WebSocket | undefined;
+  private state: LiveState = 'connecting';
+  private backoffMs = BACKOFF_MIN_MS;
+  private retryAtMs: number | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private tick: ReturnType<typeof setInterval> | undefined;
+  private lastFrameAtMs = 0;
+  private config: LiveConfig | undefined;
+  private closed = false;
+  private hidden = false;
+  // Per-second window.
+  private windowBytes = 0;
+  private windowPictures = 0;
+  private windowLatencies: number[] = [];
+  private width = 0;
+  private height = 0;
+  private lastStats: LiveStats | undefined;
+  private readonly probe: LiveProbe;
+
+  constructor(private readonly options: LivePlayerOptions) {
+    this.path = options.forcePath ?? (hasWebCodecs() ? 'webcodecs' : 'mse');
+    const onError = (message: string): void => {
+      this.probe.errors.push(message);
+      if (this.probe.errors.length > 50) this.probe.errors.shift();
+      console.warn(`rearview live: ${message}`);
+    };
+    const onPicture = (capturedAtMs: number, width: number, height: number): void => this.picture(capturedAtMs, width, height);
+    this.renderer =
+      this.path === 'webcodecs'
+        ? new WebCodecsRenderer(options.canvas, onPicture, onError)
+        : new MseRenderer(options.video, onPicture, onError);
+    options.canvas.hidden = this.path !== 'webcodecs';
+    options.video.hidden = this.path !== 'mse';
+    this.probe = { path: this.path, state: this.state, framesShown: 0, latencies: [], firstPictureMs: undefined, config: undefined, stats: undefined, errors: [] };
+    (globalThis as { __rearview?: LiveProbe }).__rearview = this.probe;
+  }
+
+  /** Connects and keeps connecting until closed. */
+  start(): void {
+    this.connect();
+    this.tick = setInterval(() => this.everySecond(), 1000);
+    document.addEventListener('visibilitychange', this.onVisibility);
+  }
+
+  private readonly onVisibility = (): void => {
+    this.hidden = document.visibilityState === 'hidden';
+    // Back from hidden: never play the frames of the time away.
+    if (!this.hidden) this.renderer.resync();
+  };
+
+  private connect(): void {
+    if (this.closed) return;
+    this.setState('connecting');
+    this.retryAtMs = undefined;
+    const ws = new WebSocket(this.options.url);
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    this.clock.reset();
+    ws.onopen = () => {
+      ws.send(JSON.stringify(this.clock.ping()));
+      this.lastFrameAtMs = performance.now();
+    };
+    ws.onmessage = (event: MessageEvent) => {
+      if (typeof event.data === 'string') this.onText(event.data);
+      else this.onBinary(event.data as ArrayBuffer);
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      this.scheduleReconnect();
+    };
+    ws.onerror = () => {
+      // onclose follows and schedules the retry.
+    };
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed) return;
+    this.setState('offline');
+    const delay = this.backoffMs * (0.8 + Math.random() * 0.4);
+    this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+    this.retryAtMs = performance.now() + delay;
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+    this.emitStats();
+  }
+
+  private onText(text: string): void {
+    const msg = parseLiveText(text);
+    if (!msg) return;
+    if (msg.type === 'config') {
+      this.config = msg;
+      this.probe.config = msg;
+      this.renderer.configure(msg);
+      this.options.onConfig?.(msg);
+    } else {
+      this.clock.pong(msg.id, msg.serverTimeMs);
+    }
+  }
+
+  private onBinary(data: ArrayBuffer): void {
+    let frame;
+    try {
+      frame = parseLiveFrame(data);
+    } catch (err) {
+      this.probe.errors.push((err as Error).message);
+      return;
+    }
+    this.windowBytes += data.byteLength;
+    this.lastFrameAtMs = performance.now();
+    if (this.state !== 'live') {
+      this.setState('live');
+      // A working stream resets the backoff.
+      this.backoffMs = BACKOFF_MIN_MS;
+    }
+    if (this.hidden) {
+      // Nobody is looking: decode nothing, resync on return.
+      this.renderer.resync();
+      return;
+    }
+    this.renderer.push(frame);
+  }
+
+  private picture(capturedAtMs: number, width: number, height: number): void {
+    this.probe.framesShown++;
+    this.windowPictures++;
+    this.width = width;
+    this.height = height;
+    if (this.probe.firstPictureMs === undefined) {
+      this.probe.firstPictureMs = performance.now();
+      this.emitStats();
+    }
+    const latency = this.clock.cameraNowMs() - capturedAtMs;
+    this.windowLatencies.push(latency);
+    if (this.probe.latencies.length < 200_000) this.probe.latencies.push(latency);
+  }
+
+  private everySecond(): void {
+    const ws = this.ws;
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify(this.clock.ping()));
+      if (this.state === 'live' && performance.now() - this.lastFrameAtMs > NO_VIDEO_MS) this.setState('no-video');
+    }
+    this.emitStats();
+    this.windowBytes = 0;
+    this.windowPictures = 0;
+    this.windowLatencies = [];
+  }
+
+  private setState(state: LiveState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.probe.state = state;
+    this.emitStats();
+  }
+
+  private emitStats(): void {
+    const sorted = [...this.windowLatencies].sort((a, b) => a - b);
+    const median = sorted.length > 0 ? sorted[Math.floor(sorted.length / 2)] : undefined;
+    const stats: LiveStats = {
+      path: this.path,
+      state: this.state,
+      fps: this.windowPictures,
+      bitrateBps: this.windowBytes * 8,
+      width: this.width || this.config?.width || 0,
+      height: this.height || this.config?.height || 0,
+      drops: this.renderer.drops,
+      latencyMs: median ?? this.lastStats?.latencyMs,
+      clockOffsetMs: this.clock.offsetMs,
+      clockRttMs: this.clock.rttMs,
+      firstPictureMs: this.probe.firstPictureMs,
+      retryInS: this.retryAtMs !== undefined ? Math.max(0, Math.ceil((this.retryAtMs - performance.now()) / 1000)) : undefined,
+    };
+    this.lastStats = stats;
+    this.probe.stats = stats;
+    this.options.onStats(stats);
+  }
+
+  /** Stops streaming and releases the decoder. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.tick);
+    document.removeEventListener('visibilitychange', this.onVisibility);
+    const ws = this.ws;
+    this.ws = undefined;
+    ws?.close();
+    this.renderer.close();
+  }
+}
