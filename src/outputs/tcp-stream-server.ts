@@ -1,0 +1,285 @@
+/**
+ * The raw H.264 output on TCP port 5000: every client receives the hub's
+ * Annex-B bytes (SPS+PPS before every IDR, an AUD after every frame), no
+ * container, as the Velovision device and its apps expect.
+ *
+ * Each client is a HubReader. Frames move from the reader's bounded queue to
+ * the socket only while the socket's own buffer is small (write() returned
+ * true and writableLength is under socketBufferBytes); otherwise we wait for
+ * 'drain'. So the backlog lives in the reader's queue, where the slow-client
+ * policy (skip to the next keyframe, disconnect on the hard limit) applies,
+ * and never piles up inside Node's socket buffer.
+ */
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { silentLogger, type Logger } from '../log/logger.js';
+import type { HubReader, ReaderJoin } from '../hub/hub-reader.js';
+import { LatencyWindow, type LatencySummary } from '../hub/latency-window.js';
+import type { StreamHub } from '../hub/stream-hub.js';
+
+/** Options of {@link TcpStreamServer}. Defaults match defaultConfig(). */
+export interface TcpStreamServerOptions {
+  hub: StreamHub;
+  /** Bind address: '0.0.0.0' (default), '::' for IPv4+IPv6, '127.0.0.1', ... */
+  host?: string;
+  /** TCP port; 0 picks a free one. Default 5000. */
+  port?: number;
+  /** Most simultaneous clients; more are accepted and closed at once. Default 32. */
+  maxClients?: number;
+  /** Join policy of new clients. Default 'latest-keyframe'. */
+  join?: ReaderJoin;
+  /** Slow-client limits handed to each client's HubReader (defaults 2 MB, 500 ms, 10000 ms). */
+  softLimitBytes?: number;
+  softLimitMs?: number;
+  hardLimitMs?: number;
+  /** Most bytes left in a socket's own send buffer before waiting for 'drain'. Default 64 KiB. */
+  socketBufferBytes?: number;
+  /** TCP keepalive initial delay, ms. Default 5000. */
+  keepAliveMs?: number;
+  /** Optional admission check on the remote address (e.g. an allow-list); false closes the connection. */
+  allow?: (remoteAddress: string) => boolean;
+  logger?: Logger;
+  /** Monotonic clock in ms, the hub's clock. Default performance.now(). */
+  clock?: () => number;
+}
+
+/** Figures of one connected client. */
+export interface TcpClientStats {
+  id: number;
+  /** "address:port" of the client. */
+  remote: string;
+  /** Monotonic ms since connection. */
+  connectedMs: number;
+  framesSent: number;
+  bytesSent: number;
+  /** Frames skipped by the slow-client policy. */
+  framesDropped: number;
+  dropEvents: number;
+  /** Backlog in the client's queue. */
+  queuedFrames: number;
+  queuedBytes: number;
+  /** Bytes waiting in the socket's own buffer. */
+  socketBufferedBytes: number;
+  /** Age of the oldest queued frame, ms. */
+  lagMs: number;
+}
+
+/** Figures of the whole TCP output. */
+export interface TcpServerStats {
+  clients: TcpClientStats[];
+  /** Connections accepted and refused (over maxClients or not allowed) since start. */
+  accepted: number;
+  refused: number;
+  /** Clients disconnected for staying past the hard limit. */
+  stalledDisconnects: number;
+  /**
+   * Server-added latency: from the hub receiving a complete access unit
+   * (deliveredAtMono) to its bytes being handed to a client socket, over the
+   * last 4096 writes of all clients.
+   */
+  serverLatency: LatencySummary;
+}
+
+interface Client {
+  id: number;
+  socket: Socket;
+  reader: HubReader;
+  remote: string;
+  connectedAtMs: number;
+  framesSent: number;
+  bytesSent: number;
+  waitingForDrain: boolean;
+  closed: boolean;
+}
+
+/** Formats a host for a URL (brackets around IPv6). */
+export function formatHostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The TCP output; see the file comment. start() binds, close() disconnects everyone. */
+export class TcpStreamServer {
+  private readonly hub: StreamHub;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly maxClients: number;
+  private readonly join: ReaderJoin;
+  private readonly softLimitBytes: number | undefined;
+  private readonly softLimitMs: number | undefined;
+  private readonly hardLimitMs: number | undefined;
+  private readonly socketBufferBytes: number;
+  private readonly keepAliveMs: number;
+  private readonly allow: ((remoteAddress: string) => boolean) | undefined;
+  private readonly logger: Logger;
+  private readonly clock: () => number;
+  private server: Server | undefined;
+  private readonly clients = new Map<number, Client>();
+  private nextId = 1;
+  private accepted = 0;
+  private refused = 0;
+  private stalledDisconnects = 0;
+  private readonly latency = new LatencyWindow(4096);
+  private closing: Promise<void> | undefined;
+  private bound: { host: string; port: number } | undefined;
+
+  constructor(options: TcpStreamServerOptions) {
+    this.hub = options.hub;
+    this.host = options.host ?? '0.0.0.0';
+    this.port = options.port ?? 5000;
+    this.maxClients = options.maxClients ?? 32;
+    this.join = options.join ?? 'latest-keyframe';
+    this.softLimitBytes = options.softLimitBytes;
+    this.softLimitMs = options.softLimitMs;
+    this.hardLimitMs = options.hardLimitMs;
+    this.socketBufferBytes = options.socketBufferBytes ?? 64 * 1024;
+    this.keepAliveMs = options.keepAliveMs ?? 5000;
+    this.allow = options.allow;
+    this.logger = options.logger ?? silentLogger;
+    this.clock = options.clock ?? (() => performance.now());
+  }
+
+  /** Binds and listens. Resolves with the bound address (the real port when 0 was asked). */
+  async start(): Promise<{ host: string; port: number }> {
+    if (this.server) throw new Error('TcpStreamServer already started');
+    const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: this.keepAliveMs }, (socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      server.once('error', onError);
+      server.listen({ host: this.host, port: this.port }, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.logger.error(`server error: ${err.message}`));
+    const address = server.address() as AddressInfo;
+    this.bound = { host: this.host, port: address.port };
+    this.logger.info(`stream listening on tcp://${formatHostForUrl(this.host)}:${address.port}`);
+    return this.bound;
+  }
+
+  /** The bound address; undefined before start(). */
+  get address(): { host: string; port: number } | undefined {
+    return this.bound;
+  }
+
+  /** Number of connected clients. */
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Stops listening and disconnects every client. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const server = this.server;
+      for (const client of [...this.clients.values()]) this.drop(client, 'server closing', true);
+      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    })();
+    return this.closing;
+  }
+
+  /** Per-client and server-wide figures (a fresh object). */
+  stats(): TcpServerStats {
+    const now = this.clock();
+    return {
+      clients: [...this.clients.values()].map((c) => {
+        const r = c.reader.stats;
+        return {
+          id: c.id,
+          remote: c.remote,
+          connectedMs: now - c.connectedAtMs,
+          framesSent: c.framesSent,
+          bytesSent: c.bytesSent,
+          framesDropped: r.framesDropped,
+          dropEvents: r.dropEvents,
+          queuedFrames: r.queuedFrames,
+          queuedBytes: r.queuedBytes,
+          socketBufferedBytes: c.socket.writableLength,
+          lagMs: r.lagMs,
+        };
+      }),
+      accepted: this.accepted,
+      refused: this.refused,
+      stalledDisconnects: this.stalledDisconnects,
+      serverLatency: this.latency.summary(),
+    };
+  }
+
+  private accept(socket: Socket): void {
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    if (this.closing || this.clients.size >= this.maxClients || (this.allow && !this.allow(socket.remoteAddress ?? ''))) {
+      this.refused++;
+      this.logger.warn(`refused ${remote}: ${this.closing ? 'closing' : this.clients.size >= this.maxClients ? `already ${this.maxClients} clients` : 'not allowed'}`);
+      // Polite refusal: FIN, not RST; then make sure the socket goes away.
+      socket.on('error', () => {});
+      socket.end();
+      socket.setTimeout(2000, () => socket.destroy());
+      return;
+    }
+    this.accepted++;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, this.keepAliveMs);
+    const reader = this.hub.addReader({
+      name: `tcp ${remote}`,
+      join: this.join,
+      softLimitBytes: this.softLimitBytes,
+      softLimitMs: this.softLimitMs,
+      hardLimitMs: this.hardLimitMs,
+    });
+    const client: Client = {
+      id: this.nextId++,
+      socket,
+      reader,
+      remote,
+      connectedAtMs: this.clock(),
+      framesSent: 0,
+      bytesSent: 0,
+      waitingForDrain: false,
+      closed: false,
+    };
+    this.clients.set(client.id, client);
+    this.logger.info(`client ${client.id} connected from ${remote} (${this.clients.size} connected)`);
+    reader.onReadable(() => this.pump(client));
+    reader.onStalled(() => {
+      this.stalledDisconnects++;
+      this.drop(client, `no progress for ${this.hardLimitMs ?? 10_000} ms past the backlog limit`, false);
+    });
+    socket.on('drain', () => {
+      client.waitingForDrain = false;
+      this.pump(client);
+    });
+    // Clients have nothing to say on this port; read and discard so their sends never block.
+    socket.on('data', () => {});
+    socket.on('error', (err) => this.logger.debug(`client ${client.id} ${remote}: ${err.message}`));
+    socket.on('close', () => this.drop(client, 'disconnected', false));
+    this.pump(client);
+  }
+
+  /** Moves frames from the reader's queue into the socket while its buffer is small. */
+  private pump(client: Client): void {
+    if (client.closed || client.waitingForDrain) return;
+    const socket = client.socket;
+    // Never below the socket's high-water mark, or 'drain' (which follows a false write()) would never come.
+    const limit = Math.max(this.socketBufferBytes, socket.writableHighWaterMark);
+    while (socket.writableLength < limit) {
+      const frame = client.reader.read();
+      if (!frame) return;
+      const ok = socket.write(frame.annexB);
+      this.latency.add(this.clock() - frame.deliveredAtMono);
+      client.framesSent++;
+      client.bytesSent += frame.annexB.length;
+      if (!ok) break;
+    }
+    client.waitingForDrain = true;
+  }
+
+  private drop(client: Client, why: string, quiet: boolean): void {
+    if (client.closed) return;
+    client.closed = true;
+    this.clients.delete(client.id);
+    client.reader.close();
+    if (!client.socket.destroyed) client.socket.destroy();
+    const msg = `client ${client.id} ${client.remote} ${why}: ${client.framesSent} frames, ${client.bytesSent} bytes sent, ${client.reader.stats.framesDropped} dropped`;
+    if (quiet) this.logger.debug(msg);
+    else this.logger.info(msg);
+  }
+}
