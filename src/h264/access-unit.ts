@@ -29,4 +29,13 @@ export interface AccessUnit {
   offset: number;
   /** Bytes the access unit occupied in the input stream (start codes and NAL data, trailing zeros excluded). */
   byteLength: number;
+  /** nal_ref_idc of the primary picture is non-zero (other pictures may reference it). Set by AccessUnitAssembler. */
+  isReference?: boolean;
+  /** frame_num of the primary picture, null when its slice header could not be read. Set by AccessUnitAssembler. */
+  frameNum?: number | null;
+  /**
+   * The picture starts a new picture-order-count epoch (IDR, or memory_management_control_operation 5):
+   * `poc` values before and after it are not comparable. Set by AccessUnitAssembler.
+   */
+  pocReset?: boolean;
 }

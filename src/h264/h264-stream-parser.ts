@@ -1,0 +1,121 @@
+/**
+ * Bytes in, access units out: AnnexBScanner wired to AccessUnitAssembler,
+ * including the scanner's early NAL-start signal so an access unit is
+ * emitted as soon as the next one's AUD/SPS/PPS/SEI begins.
+ */
+import type { H264Error } from '../errors.js';
+import type { AccessUnit } from './access-unit.js';
+import { AccessUnitAssembler } from './access-unit-assembler.js';
+import { AnnexBScanner } from './annexb-scanner.js';
+import type { NalUnit } from './nal-unit.js';
+import type { PictureParameterSet } from './pps.js';
+import type { SequenceParameterSet } from './sps.js';
+
+/** Options of {@link H264StreamParser}. */
+export interface H264StreamParserOptions {
+  /** Called with each complete access unit, synchronously from push()/flush(). */
+  onAccessUnit(au: AccessUnit): void;
+  /** Called with each NAL unit as it completes, before the assembler sees it. */
+  onNal?(nal: NalUnit): void;
+  /** Recoverable stream problems (scanner and assembler), always H264Error. Default: ignore. */
+  onError?(err: H264Error): void;
+  /** Largest pending NAL unit in bytes (default 16 MiB, see AnnexBScanner). */
+  maxNalBytes?: number;
+  /** Largest number of NAL units per access unit (default 16384, see AccessUnitAssembler). */
+  maxNalsPerAccessUnit?: number;
+  /** Largest access unit in bytes (default 64 MiB, see AccessUnitAssembler). */
+  maxAccessUnitBytes?: number;
+}
+
+/** Streaming H.264 Annex-B parser: push chunks, receive NAL units and access units. */
+export class H264StreamParser {
+  private readonly scanner: AnnexBScanner;
+  private readonly assembler: AccessUnitAssembler;
+
+  constructor(options: H264StreamParserOptions) {
+    const onNal = options.onNal;
+    const onError = options.onError ?? (() => {});
+    this.assembler = new AccessUnitAssembler({
+      onAccessUnit: options.onAccessUnit,
+      onError,
+      ...(options.maxNalsPerAccessUnit !== undefined ? { maxNalsPerAccessUnit: options.maxNalsPerAccessUnit } : {}),
+      ...(options.maxAccessUnitBytes !== undefined ? { maxAccessUnitBytes: options.maxAccessUnitBytes } : {}),
+    });
+    const assembler = this.assembler;
+    this.scanner = new AnnexBScanner({
+      ...(options.maxNalBytes !== undefined ? { maxNalBytes: options.maxNalBytes } : {}),
+      onNal: onNal
+        ? (nal) => {
+            onNal(nal);
+            assembler.push(nal);
+          }
+        : (nal) => assembler.push(nal),
+      onNalStart: (type) => assembler.nalStart(type),
+      onError,
+    });
+  }
+
+  /** Feeds the next chunk of the byte stream. Do not modify `chunk` afterwards (NAL units are views into it). */
+  push(chunk: Uint8Array): void {
+    this.scanner.push(chunk);
+  }
+
+  /** Ends the input: emits the last NAL unit and access unit. The parser can be reused for a new stream after. */
+  flush(): void {
+    this.scanner.flush();
+    this.assembler.flush();
+  }
+
+  /** Total bytes pushed. */
+  get bytesSeen(): number {
+    return this.scanner.bytesSeen;
+  }
+
+  /** True once a start code was found. */
+  get foundStartCode(): boolean {
+    return this.scanner.foundStartCode;
+  }
+
+  /** NAL units emitted so far. */
+  get nalCount(): number {
+    return this.scanner.nalCount;
+  }
+
+  /** Access units emitted so far. */
+  get accessUnitCount(): number {
+    return this.assembler.accessUnitCount;
+  }
+
+  /** The SPS with this id, as last received. */
+  getSps(id: number): SequenceParameterSet | undefined {
+    return this.assembler.getSps(id);
+  }
+
+  /** The PPS with this id, as last received. */
+  getPps(id: number): PictureParameterSet | undefined {
+    return this.assembler.getPps(id);
+  }
+}
+
+/** Result of {@link parseAnnexB}. */
+export interface ParsedAnnexB {
+  nals: NalUnit[];
+  accessUnits: AccessUnit[];
+  errors: H264Error[];
+}
+
+/** Parses a whole Annex-B buffer at once (NAL units are views into `bytes`). */
+export function parseAnnexB(bytes: Uint8Array, options: Omit<H264StreamParserOptions, 'onAccessUnit' | 'onNal' | 'onError'> = {}): ParsedAnnexB {
+  const nals: NalUnit[] = [];
+  const accessUnits: AccessUnit[] = [];
+  const errors: H264Error[] = [];
+  const parser = new H264StreamParser({
+    ...options,
+    onNal: (nal) => nals.push(nal),
+    onAccessUnit: (au) => accessUnits.push(au),
+    onError: (err) => errors.push(err),
+  });
+  parser.push(bytes);
+  parser.flush();
+  return { nals, accessUnits, errors };
+}
