@@ -1,0 +1,539 @@
+/**
+ * `CameraClient`: typed access to every HTTP endpoint of a Rearview camera on
+ * port 8000, the device's documented legacy routes and the `/api/v1` JSON API
+ * (docs/client.md). Uses the global `fetch` of Node >= 20 (undici) or the
+ * browser, a timeout on every request, and errors that say what failed.
+ */
+import { createWriteStream } from 'node:fs';
+import { rename, stat, truncate } from 'node:fs/promises';
+import { ClientError, describeNetworkError } from './client-error.js';
+
+/** Options of {@link CameraClient}. */
+export interface CameraClientOptions {
+  /** Time allowed for a request to answer, in ms. Default 5000. For downloads, the longest pause between two chunks. */
+  timeoutMs?: number;
+  /** Access token sent as `Authorization: Bearer` when the camera was started with `--api-token`. */
+  token?: string;
+  /** The fetch implementation (tests, proxies). Default: the global fetch. */
+  fetch?: typeof fetch;
+}
+
+/** One entry of the legacy `GET /list-local-videos`. */
+export interface LegacyVideoEntry {
+  /** Absolute path of the `.mkv` segment on the camera. */
+  path: string;
+  /** Last modification time, Unix seconds as a string (older firmware: an ISO-like date). */
+  date_updated: string;
+}
+
+/** One recording as listed by `GET /api/v1/recordings`, normalised. */
+export interface Recording {
+  /** File name, e.g. `log0001.mkv`. */
+  name: string;
+  /** Size of the `.mkv` in bytes (undefined when the camera did not say). */
+  sizeBytes: number | undefined;
+  /** Start (or last modification) time, ISO 8601, when known. */
+  startedAt: string | undefined;
+  /** Duration in ms, when known. */
+  durationMs: number | undefined;
+  /** Video size in pixels, when known. */
+  width: number | undefined;
+  height: number | undefined;
+  /** True while the camera is still writing this segment. */
+  inProgress: boolean;
+  /** Absolute URL of the thumbnail JPEG, when there is one. */
+  thumbnailUrl: string | undefined;
+  /** The entry exactly as the camera sent it. */
+  raw: Record<string, unknown>;
+}
+
+/** `GET /api/v1/status`: the camera's state. Fields as documented in docs/protocol.md; unknown ones kept. */
+export interface CameraStatus {
+  mode?: string;
+  version?: string;
+  uptimeMs?: number;
+  [key: string]: unknown;
+}
+
+/** `GET/PATCH /api/v1/settings`: resolution, bitrate, fps, segment length, streaming window, ... */
+export type CameraSettings = Record<string, unknown>;
+
+/** Progress of a download: bytes on disk so far (including a resumed part) and the total when known. */
+export type DownloadProgress = (receivedBytes: number, totalBytes: number | undefined) => void;
+
+/** Options of {@link CameraClient.download}. */
+export interface DownloadOptions {
+  /** `'mkv'` (default): the segment itself, byte for byte; `'mp4'`: converted by the camera. */
+  format?: 'mkv' | 'mp4';
+  /** Called as bytes arrive (at most once per chunk). */
+  onProgress?: DownloadProgress;
+  /**
+   * Continue a previous attempt from `<dest>.part` with an HTTP Range request
+   * (default true). The part file is renamed to `dest` only once complete.
+   */
+  resume?: boolean;
+  /** Cancels the download; the part file stays for a later resume. */
+  signal?: AbortSignal;
+}
+
+/** What {@link CameraClient.download} did. */
+export interface DownloadResult {
+  /** Final file path. */
+  path: string;
+  /** Size of the complete file in bytes. */
+  bytes: number;
+  /** Bytes transferred by this call (less than `bytes` when resumed). */
+  transferredBytes: number;
+  /** True when an earlier partial download was continued. */
+  resumed: boolean;
+}
+
+/** The greeting the camera answers on `GET /`; anything else is not a Rearview. */
+export const REARVIEW_GREETING = 'Welcome to Velovision Rearview';
+
+/** Default API port of the camera. */
+export const DEFAULT_API_PORT = 8000;
+
+/**
+ * Turns `host`, `host:port`, `http://host:port` or `[v6]:port` into the API
+ * base URL (`http://host:8000` by default), without a trailing slash.
+ */
+export function cameraBaseUrl(camera: string, defaultPort = DEFAULT_API_PORT): string {
+  const text = camera.trim();
+  if (text === '') throw new TypeError('camera: expected a host name or address');
+  const withScheme = /^[a-z]+:\/\//i.test(text) ? text : `http://${text}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new TypeError(`camera: cannot read "${camera}" as host[:port]`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`camera: expected http:// or a host name, got "${camera}"`);
+  if (!url.port) url.port = String(defaultPort);
+  return `${url.protocol}//${url.host}`;
+}
+
+/** Typed client of one camera's HTTP API. Stateless apart from its options: no close() needed. */
+export class CameraClient {
+  /** Base URL such as `http://192.168.9.1:8000`. */
+  readonly baseUrl: string;
+  private readonly timeoutMs: number;
+  private readonly token: string | undefined;
+  private readonly fetchImpl: typeof fetch;
+
+  /** `camera`: `host`, `host:port` or `http://host:port` (port 8000 by default). */
+  constructor(camera: string, options: CameraClientOptions = {}) {
+    this.baseUrl = cameraBaseUrl(camera);
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    if (!Number.isFinite(this.timeoutMs) || this.timeoutMs <= 0) throw new RangeError(`timeoutMs must be a positive number, got ${this.timeoutMs}`);
+    this.token = options.token;
+    this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  // ---- legacy routes (the device's documented API) ----
+
+  /** `GET /`: the greeting text. */
+  async greeting(): Promise<string> {
+    return this.text('GET', '/');
+  }
+
+  /** Throws ERR_NOT_REARVIEW unless `GET /` answers the Rearview greeting. */
+  async assertRearview(): Promise<void> {
+    let text: string;
+    try {
+      text = await this.greeting();
+    } catch (err) {
+      if (err instanceof ClientError && err.code === 'ERR_CLIENT_HTTP') {
+        throw new ClientError('ERR_NOT_REARVIEW', `${this.baseUrl} is not a Rearview camera (GET / answered HTTP ${err.status})`, { url: err.url, status: err.status, cause: err });
+      }
+      throw err;
+    }
+    if (text.trim() !== REARVIEW_GREETING) {
+      throw new ClientError('ERR_NOT_REARVIEW', `${this.baseUrl} is not a Rearview camera (GET / answered ${JSON.stringify(text.slice(0, 40))})`, { url: `${this.baseUrl}/` });
+    }
+  }
+
+  /** `GET /battery-percent`: state of charge in percent (may exceed 100). */
+  async batteryPercent(): Promise<number> {
+    return this.integer('/battery-percent');
+  }
+
+  /** `GET /battery-millivolts`: cell voltage in mV. */
+  async batteryMillivolts(): Promise<number> {
+    return this.integer('/battery-millivolts');
+  }
+
+  /** `GET /cpu-temp`: CPU temperature in whole degrees Celsius. */
+  async cpuTemperatureC(): Promise<number> {
+    return this.integer('/cpu-temp');
+  }
+
+  /** `GET /is-charging`. */
+  async isCharging(): Promise<boolean> {
+    return this.boolean('/is-charging');
+  }
+
+  /** `GET /camera-stream-status`: true while the port-5000 stream is served. */
+  async cameraStreamStatus(): Promise<boolean> {
+    return this.boolean('/camera-stream-status');
+  }
+
+  /** `GET /list-local-videos`: segments sorted old to new, with absolute camera paths. */
+  async listLocalVideos(): Promise<LegacyVideoEntry[]> {
+    const body = await this.json('GET', '/list-local-videos');
+    if (!Array.isArray(body)) throw this.badBody('/list-local-videos', 'expected a JSON array');
+    return body as LegacyVideoEntry[];
+  }
+
+  /** `GET /download-thumbnail?<absolute path>`: the JPEG bytes. */
+  async legacyThumbnail(cameraPath: string): Promise<Uint8Array> {
+    return (await this.call('GET', `/download-thumbnail?${cameraPath}`)).body;
+  }
+
+  /**
+   * Legacy download to a file: `'mp4'` uses `GET /download-video?<path>` (converted),
+   * `'mkv'` the older `POST /download-video` with the path as body (the segment itself).
+   * No resume: the legacy routes have no Range support.
+   */
+  async legacyDownload(cameraPath: string, dest: string, options: Omit<DownloadOptions, 'resume'> = {}): Promise<DownloadResult> {
+    const format = options.format ?? 'mp4';
+    const res =
+      format === 'mp4'
+        ? await this.request('GET', `/download-video?${cameraPath}`, { signal: options.signal })
+        : await this.request('POST', '/download-video', { body: cameraPath, signal: options.signal });
+    return this.saveBody(res, dest, { offset: 0, onProgress: options.onProgress, signal: options.signal });
+  }
+
+  /** `GET /wipe-local-videos`: deletes every recording (legacy route). */
+  async legacyWipe(): Promise<string> {
+    return this.text('GET', '/wipe-local-videos');
+  }
+
+  /** `PUT /blink-on`: LED blink pattern on. */
+  async blinkOn(): Promise<string> {
+    return this.text('PUT', '/blink-on');
+  }
+
+  /** `PUT /blink-off`: LED blink pattern off. */
+  async blinkOff(): Promise<string> {
+    return this.text('PUT', '/blink-off');
+  }
+
+  /** `PUT /restart-stream-mode`: (re)opens the streaming window (exclusive mode). */
+  async restartStreamMode(): Promise<string> {
+    return this.text('PUT', '/restart-stream-mode');
+  }
+
+  // ---- /api/v1 ----
+
+  /** `GET /api/v1/status`. */
+  async status(): Promise<CameraStatus> {
+    return (await this.json('GET', '/api/v1/status')) as CameraStatus;
+  }
+
+  /** True when the camera has the `/api/v1` API (ours), false for the original device firmware. */
+  async hasV1(): Promise<boolean> {
+    try {
+      await this.status();
+      return true;
+    } catch (err) {
+      if (err instanceof ClientError && err.code === 'ERR_CLIENT_HTTP' && (err.status === 404 || err.status === 501)) return false;
+      throw err;
+    }
+  }
+
+  /** `GET /api/v1/recordings`, normalised, old to new. */
+  async recordings(): Promise<Recording[]> {
+    const body = await this.json('GET', '/api/v1/recordings');
+    const list = Array.isArray(body) ? body : (body as { recordings?: unknown })?.recordings;
+    if (!Array.isArray(list)) throw this.badBody('/api/v1/recordings', 'expected a list of recordings');
+    return list.map((entry) => this.normaliseRecording(entry as Record<string, unknown>));
+  }
+
+  /** URL of a recording's bytes (`/api/v1/recordings/:name`), optionally as MP4. */
+  recordingUrl(name: string, format: 'mkv' | 'mp4' = 'mkv'): string {
+    const file = format === 'mp4' ? name.replace(/\.mkv$/i, '.mp4') : name;
+    return `${this.baseUrl}/api/v1/recordings/${encodeURIComponent(file)}`;
+  }
+
+  /**
+   * Downloads a recording to `dest` through `GET /api/v1/recordings/:name`,
+   * streaming to disk with flat memory. With `resume` (default) bytes go to
+   * `<dest>.part`, a later call continues it with a Range request, and the
+   * part is renamed to `dest` once its size matches the server's.
+   */
+  async download(name: string, dest: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+    const path = `/api/v1/recordings/${encodeURIComponent(options.format === 'mp4' ? name.replace(/\.mkv$/i, '.mp4') : name)}`;
+    const part = `${dest}.part`;
+    let offset = 0;
+    if (options.resume !== false) {
+      offset = await stat(part).then((s) => s.size, () => 0);
+    }
+    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    const res = await this.request('GET', path, { headers, signal: options.signal, okStatuses: [416] });
+    if (res.status === 416) {
+      // The part already holds everything (or more: the file shrank). Check against the real size.
+      await res.body?.cancel();
+      const total = parseContentRangeTotal(res.headers.get('content-range'));
+      if (total !== undefined && total === offset) {
+        await rename(part, dest);
+        options.onProgress?.(offset, total);
+        return { path: dest, bytes: offset, transferredBytes: 0, resumed: true };
+      }
+      await truncate(part, 0);
+      return this.download(name, dest, { ...options, resume: false });
+    }
+    const resumed = res.status === 206 && offset > 0;
+    if (!resumed) offset = 0; // a 200 answers with the whole file: start over
+    const result = await this.saveBody(res, part, { offset, onProgress: options.onProgress, signal: options.signal });
+    await rename(part, dest);
+    return { ...result, path: dest, resumed };
+  }
+
+  /** The thumbnail JPEG of a recording (from its listed `thumbnailUrl`). */
+  async thumbnail(recording: Recording): Promise<Uint8Array> {
+    if (!recording.thumbnailUrl) throw new ClientError('ERR_CLIENT_HTTP', `${recording.name} has no thumbnail`, { url: this.recordingUrl(recording.name), status: 404 });
+    return (await this.call('GET', recording.thumbnailUrl)).body;
+  }
+
+  /** `DELETE /api/v1/recordings/:name` (and its thumbnail). */
+  async deleteRecording(name: string): Promise<void> {
+    await this.call('DELETE', `/api/v1/recordings/${encodeURIComponent(name)}`);
+  }
+
+  /** `DELETE /api/v1/recordings`: deletes every recording that is not being written. */
+  async deleteAllRecordings(): Promise<unknown> {
+    const text = new TextDecoder().decode((await this.call('DELETE', '/api/v1/recordings')).body);
+    try {
+      return text ? (JSON.parse(text) as unknown) : undefined;
+    } catch {
+      return text;
+    }
+  }
+
+  /** `GET /api/v1/settings`. */
+  async settings(): Promise<CameraSettings> {
+    return (await this.json('GET', '/api/v1/settings')) as CameraSettings;
+  }
+
+  /** `PATCH /api/v1/settings`: validated and persisted by the camera; resolves to the new settings. */
+  async patchSettings(patch: CameraSettings): Promise<CameraSettings> {
+    return (await this.json('PATCH', '/api/v1/settings', JSON.stringify(patch))) as CameraSettings;
+  }
+
+  /** `GET /api/v1/openapi.json`. */
+  async openApi(): Promise<Record<string, unknown>> {
+    return (await this.json('GET', '/api/v1/openapi.json')) as Record<string, unknown>;
+  }
+
+  // ---- plumbing ----
+
+  private normaliseRecording(entry: Record<string, unknown>): Recording {
+    const num = (...keys: string[]): number | undefined => {
+      for (const k of keys) if (typeof entry[k] === 'number') return entry[k] as number;
+      return undefined;
+    };
+    const str = (...keys: string[]): string | undefined => {
+      for (const k of keys) if (typeof entry[k] === 'string') return entry[k] as string;
+      return undefined;
+    };
+    const name = str('name', 'file', 'fileName') ?? String(str('path')?.split('/').pop() ?? '');
+    if (!name) throw this.badBody('/api/v1/recordings', 'a recording without a name');
+    const thumb = str('thumbnailUrl', 'thumbnail');
+    const resolution = str('resolution');
+    const res = resolution ? /^(\d+)x(\d+)$/.exec(resolution) : null;
+    return {
+      name,
+      sizeBytes: num('sizeBytes', 'size', 'bytes'),
+      startedAt: str('startedAt', 'start', 'date', 'modifiedAt', 'updatedAt'),
+      durationMs: num('durationMs') ?? (typeof entry.duration === 'number' ? Math.round((entry.duration as number) * 1000) : undefined),
+      width: num('width') ?? (res ? Number(res[1]) : undefined),
+      height: num('height') ?? (res ? Number(res[2]) : undefined),
+      inProgress: entry.inProgress === true || entry.recording === true || entry.writing === true,
+      thumbnailUrl: thumb ? new URL(thumb, this.baseUrl + '/').toString() : undefined,
+      raw: entry,
+    };
+  }
+
+  private badBody(path: string, what: string): ClientError {
+    return new ClientError('ERR_NOT_REARVIEW', `${this.baseUrl}${path}: unexpected answer (${what}); is this a Rearview camera?`, { url: this.baseUrl + path });
+  }
+
+  /**
+   * One request whose whole (small) answer is read within the timeout.
+   * Non-2xx answers become ERR_CLIENT_HTTP carrying the status and the
+   * server's message; network failures ERR_CLIENT_CONNECT; no complete
+   * answer in time ERR_CLIENT_TIMEOUT.
+   */
+  private async call(method: string, path: string, options: { body?: string; headers?: Record<string, string> } = {}): Promise<{ res: Response; body: Uint8Array }> {
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), this.timeoutMs);
+    const url = /^https?:\/\//.test(path) ? path : this.baseUrl + path;
+    try {
+      const res = await this.request(method, path, { ...options, signal: timeout.signal });
+      try {
+        return { res, body: new Uint8Array(await res.arrayBuffer()) };
+      } catch (err) {
+        if (timeout.signal.aborted) throw new ClientError('ERR_CLIENT_TIMEOUT', `${method} ${url}: answer not complete within ${this.timeoutMs} ms`, { url, cause: err });
+        throw this.networkError(err, url, `reading the answer of ${method}`);
+      }
+    } catch (err) {
+      if (err instanceof ClientError && err.code === 'ERR_ABORTED' && timeout.signal.aborted) {
+        throw new ClientError('ERR_CLIENT_TIMEOUT', `${method} ${url}: no answer within ${this.timeoutMs} ms`, { url, cause: err });
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async text(method: string, path: string): Promise<string> {
+    return new TextDecoder().decode((await this.call(method, path)).body);
+  }
+
+  private async json(method: string, path: string, body?: string): Promise<unknown> {
+    const answer = await this.call(method, path, body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } });
+    const text = new TextDecoder().decode(answer.body);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw this.badBody(path, 'not JSON');
+    }
+  }
+
+  private async integer(path: string): Promise<number> {
+    const text = (await this.text('GET', path)).trim();
+    if (!/^-?\d+$/.test(text)) throw this.badBody(path, `expected an integer, got ${JSON.stringify(text.slice(0, 40))}`);
+    return Number(text);
+  }
+
+  private async boolean(path: string): Promise<boolean> {
+    const text = (await this.text('GET', path)).trim();
+    if (text !== 'true' && text !== 'false') throw this.badBody(path, `expected true or false, got ${JSON.stringify(text.slice(0, 40))}`);
+    return text === 'true';
+  }
+
+  /**
+   * Sends one request and resolves once the headers are in (the body is left
+   * to the caller). The timeout covers the wait for the headers.
+   */
+  private async request(
+    method: string,
+    pathOrUrl: string,
+    options: { body?: string; headers?: Record<string, string>; signal?: AbortSignal | undefined; okStatuses?: number[] } = {},
+  ): Promise<Response> {
+    const url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : this.baseUrl + pathOrUrl;
+    const headers: Record<string, string> = { ...options.headers };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), this.timeoutMs);
+    const signal = options.signal ? AbortSignal.any([timeout.signal, options.signal]) : timeout.signal;
+    let res: Response;
+    try {
+      res = await this.fetchImpl(url, { method, headers, body: options.body, signal, redirect: 'follow' });
+    } catch (err) {
+      if (options.signal?.aborted) throw new ClientError('ERR_ABORTED', `${method} ${url}: aborted`, { url, cause: err });
+      if (timeout.signal.aborted) throw new ClientError('ERR_CLIENT_TIMEOUT', `${method} ${url}: no answer within ${this.timeoutMs} ms`, { url, cause: err });
+      throw this.networkError(err, url, method);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!res.ok && !options.okStatuses?.includes(res.status)) {
+      let message = '';
+      let remoteCode: string | undefined;
+      try {
+        const text = await res.text();
+        try {
+          const parsed = JSON.parse(text) as { error?: { code?: string; message?: string } };
+          remoteCode = parsed.error?.code;
+          message = parsed.error?.message ?? text;
+        } catch {
+          message = text;
+        }
+      } catch {
+        // body unreadable: the status alone says enough
+      }
+      const detail = message.trim().split('\n')[0]?.slice(0, 200) ?? '';
+      throw new ClientError('ERR_CLIENT_HTTP', `${method} ${url}: HTTP ${res.status}${detail ? ` (${detail})` : ''}`, {
+        url,
+        status: res.status,
+        ...(remoteCode ? { remoteCode } : {}),
+      });
+    }
+    return res;
+  }
+
+  private networkError(err: unknown, url: string, what: string): ClientError {
+    if (err instanceof ClientError) return err;
+    return new ClientError('ERR_CLIENT_CONNECT', `cannot reach camera: ${what} ${url}: ${describeNetworkError(err)}`, { url, cause: err });
+  }
+
+  /**
+   * Streams a response body into `file` (appending after `offset` bytes),
+   * with an idle timeout between chunks. Disk errors (ENOSPC, EACCES) are
+   * rethrown as they are, so callers can tell a full disk from a network problem.
+   */
+  private async saveBody(
+    res: Response,
+    file: string,
+    options: { offset: number; onProgress?: DownloadProgress | undefined; signal?: AbortSignal | undefined },
+  ): Promise<DownloadResult> {
+    const url = res.url;
+    const length = Number(res.headers.get('content-length') ?? NaN);
+    const total = res.status === 206 ? parseContentRangeTotal(res.headers.get('content-range')) : Number.isFinite(length) ? length : undefined;
+    const out = createWriteStream(file, { flags: options.offset > 0 ? 'a' : 'w' });
+    let outError: unknown;
+    out.on('error', (err) => {
+      outError = err;
+    });
+    let received = options.offset;
+    let transferred = 0;
+    const reader = res.body?.getReader();
+    let idle: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const armIdle = (): void => {
+      clearTimeout(idle);
+      idle = setTimeout(() => {
+        timedOut = true;
+        void reader?.cancel();
+      }, this.timeoutMs);
+    };
+    try {
+      if (reader) {
+        armIdle();
+        for (;;) {
+          let chunk: ReadableStreamReadResult<Uint8Array>;
+          try {
+            chunk = await reader.read();
+          } catch (err) {
+            if (options.signal?.aborted) throw new ClientError('ERR_ABORTED', `download of ${url} aborted`, { url, cause: err });
+            throw new ClientError('ERR_CLIENT_CONNECT', `download of ${url} interrupted after ${received} bytes: ${describeNetworkError(err)}`, { url, cause: err });
+          }
+          if (chunk.done) break;
+          if (outError) throw outError;
+          armIdle();
+          const value = chunk.value;
+          received += value.length;
+          transferred += value.length;
+          if (!out.write(value)) await new Promise<void>((resolve) => out.once('drain', resolve).once('error', () => resolve()));
+          options.onProgress?.(received, total);
+        }
+      }
+    } finally {
+      clearTimeout(idle);
+      await new Promise<void>((resolve) => out.end(() => resolve()));
+    }
+    if (outError) throw outError;
+    if (timedOut) throw new ClientError('ERR_CLIENT_TIMEOUT', `download of ${url} stalled: no data for ${this.timeoutMs} ms after ${received} bytes`, { url });
+    if (total !== undefined && received !== total) {
+      throw new ClientError('ERR_CLIENT_CONNECT', `download of ${url} ended early: ${received} of ${total} bytes`, { url });
+    }
+    return { path: file, bytes: received, transferredBytes: transferred, resumed: options.offset > 0 };
+  }
+}
+
+/** The total size from a `Content-Range: bytes a-b/total` (or `bytes * /total`) header. */
+export function parseContentRangeTotal(header: string | null): number | undefined {
+  const m = header ? /\/(\d+)\s*$/.exec(header) : null;
+  return m ? Number(m[1]) : undefined;
+}

@@ -1,0 +1,163 @@
+/**
+ * Advertises the camera on the LAN with mDNS/DNS-SD (bonjour-service), so
+ * apps and `rearview discover` find it without knowing its address.
+ *
+ * One service of type `_rearview._tcp` on the API port, with TXT records
+ * (docs/protocol.md, "Discovery"):
+ *   stream=5000  api=8000  model=velovision-rearview  res=640x360
+ *   fps=30  version=0.1.0  proto=h264-annexb
+ * The raw stream has no DNS-SD service type of its own (there is no
+ * registered one for bare H.264 over TCP), so its port travels in TXT.
+ *
+ * A machine without multicast (no route, EADDRINUSE on 5353, a container
+ * without the interface) must not lose the camera: every error is logged
+ * and advertising is given up, never thrown.
+ */
+import { Bonjour, type Service } from 'bonjour-service';
+import { silentLogger, type Logger } from '../log/logger.js';
+
+/** DNS-SD service type (without the leading underscore and protocol): `_rearview._tcp`. */
+export const REARVIEW_SERVICE_TYPE = 'rearview';
+
+/** What the advertiser publishes. */
+export interface MdnsAdvertisement {
+  /** Instance name shown to users. Default config.cameraName ('velovision-rearview'). */
+  name: string;
+  /** TCP port of the raw H.264 stream (config.streamPort, default 5000). */
+  streamPort: number;
+  /** HTTP API port (config.apiPort, default 8000); the SRV record points here. */
+  apiPort: number;
+  /** Camera model. Default 'velovision-rearview'. */
+  model?: string;
+  /** Video size in pixels and frame rate, when known. */
+  width?: number;
+  height?: number;
+  fps?: number;
+  /** Software version (package.json). */
+  version?: string;
+}
+
+/** The part of bonjour-service the advertiser and browser use (injectable for tests). */
+export interface BonjourLike {
+  publish(options: { name: string; type: string; port: number; protocol?: 'tcp' | 'udp'; txt?: Record<string, string>; probe?: boolean }): Pick<Service, 'on' | 'stop'>;
+  find(options: { type: string; protocol?: 'tcp' | 'udp' }, onUp?: (service: Service) => void): { on(event: 'up' | 'down', listener: (service: Service) => void): unknown; stop(): void; update?(): void };
+  unpublishAll(callback?: () => void): void;
+  destroy(callback?: () => void): void;
+}
+
+/** Creates a bonjour instance whose socket errors are reported to `onError` instead of crashing the process. */
+export function createBonjour(onError: (err: Error) => void): BonjourLike {
+  const bonjour = new Bonjour({}, (err: Error) => onError(err));
+  // multicast-dns emits 'error' (EADDRINUSE, EACCES, ...) with no listener attached by bonjour-service: an
+  // unhandled 'error' event would kill the daemon, so attach one.
+  const mdns = (bonjour as unknown as { server?: { mdns?: { on(event: string, fn: (err: Error) => void): void } } }).server?.mdns;
+  mdns?.on('error', onError);
+  mdns?.on('warning', onError);
+  return bonjour as unknown as BonjourLike;
+}
+
+/** The TXT record of an advertisement (all values strings, per DNS-SD). */
+export function advertisementTxt(ad: MdnsAdvertisement): Record<string, string> {
+  const txt: Record<string, string> = {
+    stream: String(ad.streamPort),
+    api: String(ad.apiPort),
+    model: ad.model ?? 'velovision-rearview',
+    proto: 'h264-annexb',
+  };
+  if (ad.width && ad.height) txt.res = `${ad.width}x${ad.height}`;
+  if (ad.fps) txt.fps = String(ad.fps);
+  if (ad.version) txt.version = ad.version;
+  return txt;
+}
+
+/** Options of {@link MdnsAdvertiser}. */
+export interface MdnsAdvertiserOptions {
+  logger?: Logger;
+  /** Bonjour factory (tests inject a fake). Default: bonjour-service on the default interfaces. */
+  createBonjour?: (onError: (err: Error) => void) => BonjourLike;
+}
+
+/** Publishes one `_rearview._tcp` service while started. */
+export class MdnsAdvertiser {
+  private readonly log: Logger;
+  private readonly factory: (onError: (err: Error) => void) => BonjourLike;
+  private bonjour: BonjourLike | undefined;
+  private closed = false;
+  private failed = false;
+
+  constructor(
+    private readonly ad: MdnsAdvertisement,
+    options: MdnsAdvertiserOptions = {},
+  ) {
+    this.log = (options.logger ?? silentLogger).child('mdns');
+    this.factory = options.createBonjour ?? createBonjour;
+  }
+
+  /** True while the service is published (false after an error or close()). */
+  get active(): boolean {
+    return this.bonjour !== undefined && !this.failed && !this.closed;
+  }
+
+  /** Starts advertising. Never throws for network reasons: failures are logged and advertising stops. */
+  start(): Promise<void> {
+    if (this.closed || this.bonjour) return Promise.resolve();
+    const onError = (err: Error): void => {
+      if (this.failed || this.closed) return;
+      this.failed = true;
+      this.log.warn(`mDNS advertising disabled: ${err.message} (the camera still works; find it by address)`);
+      this.shutdown();
+    };
+    try {
+      this.bonjour = this.factory(onError);
+      const service = this.bonjour.publish({
+        name: this.ad.name,
+        type: REARVIEW_SERVICE_TYPE,
+        protocol: 'tcp',
+        port: this.ad.apiPort,
+        txt: advertisementTxt(this.ad),
+      });
+      service.on('error', (err: Error) => onError(err));
+      this.log.info(`advertising "${this.ad.name}" as _${REARVIEW_SERVICE_TYPE}._tcp (api ${this.ad.apiPort}, stream ${this.ad.streamPort})`);
+    } catch (err) {
+      onError(err instanceof Error ? err : new Error(String(err)));
+    }
+    return Promise.resolve();
+  }
+
+  /** Sends goodbye packets and releases the socket. Idempotent. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return new Promise((resolve) => {
+      const bonjour = this.bonjour;
+      this.bonjour = undefined;
+      if (!bonjour) return resolve();
+      // Goodbyes are best effort: do not hang shutdown on a dead socket.
+      const timer = setTimeout(finish, 500);
+      function finish(): void {
+        clearTimeout(timer);
+        try {
+          bonjour?.destroy();
+        } catch {
+          // already gone
+        }
+        resolve();
+      }
+      try {
+        bonjour.unpublishAll(finish);
+      } catch {
+        finish();
+      }
+    });
+  }
+
+  private shutdown(): void {
+    const bonjour = this.bonjour;
+    this.bonjour = undefined;
+    try {
+      bonjour?.destroy();
+    } catch {
+      // the socket may already be unusable
+    }
+  }
+}
