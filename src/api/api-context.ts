@@ -1,0 +1,31 @@
+/** Everything the route files share: options, the event feed, the download limiter. */
+import type { RearviewConfig } from '../config.js';
+import type { CameraDevice } from '../device/camera-device.js';
+import type { Logger } from '../log/logger.js';
+import type { ModeController } from '../modes/mode-controller.js';
+import type { ApiEvents } from './api-events.js';
+import type { Mp4Streamer, RecordingStore, StreamStatus } from './api-services.js';
+import type { DownloadLimiter } from './file-responses.js';
+import type { SettingsStore } from './settings-store.js';
+
+/** Shared by the route builders. */
+export interface ApiContext {
+  config: () => RearviewConfig;
+  logger: Logger;
+  recordings: RecordingStore;
+  mp4: Mp4Streamer | undefined;
+  device: CameraDevice;
+  modes: ModeController;
+  stream: () => StreamStatus;
+  settings: SettingsStore;
+  events: ApiEvents;
+  downloads: DownloadLimiter;
+  /** A download with no progress for this long is dropped, ms. */
+  downloadIdleTimeoutMs: number;
+  version: string;
+  /** Process start, ms since the epoch (uptime). */
+  startedAtMs: number;
+  now: () => number;
+  /** Request counters for /metrics, by route pattern and status. */
+  requestCounts: Map<string, number>;
+}

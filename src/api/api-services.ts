@@ -1,0 +1,103 @@
+/**
+ * What the HTTP API needs from the rest of the daemon, as small interfaces so
+ * the API can be tested against real files without a camera and the daemon
+ * can plug in its parts (recordings library, MP4 converter, stream stats).
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+
+/** One recording (the recorder's RecordingInfo). Times in ms since the epoch. */
+export interface RecordingEntry {
+  /** File name, e.g. "log0001.mkv". */
+  name: string;
+  /** Absolute path of the .mkv. */
+  path: string;
+  startedAtMs: number | null;
+  durationMs: number | null;
+  sizeBytes: number;
+  modifiedAtMs: number;
+  width: number | null;
+  height: number | null;
+  thumbnail: { name: string; path: string } | null;
+  /** True while the recorder is still writing it. */
+  inProgress: boolean;
+}
+
+/** Disk use of the recordings folder. */
+export interface RecordingsUsage {
+  /** Bytes taken by recordings and thumbnails. */
+  usedBytes: number;
+  /** Free and total bytes of the filesystem holding the folder (null when unknown). */
+  freeBytes: number | null;
+  totalBytes: number | null;
+  /** Number of segments. */
+  files: number;
+}
+
+/**
+ * The recordings folder as the API uses it (the recorder's RecordingLibrary
+ * satisfies it). `resolveSegment`/`resolveThumbnail` take a name or an
+ * absolute path and answer the real absolute path of a file inside the
+ * folder, or throw RearviewError ERR_PATH_OUTSIDE (-> 400) / ERR_NOT_FOUND (-> 404).
+ */
+export interface RecordingStore {
+  list(): Promise<RecordingEntry[]>;
+  resolveSegment(nameOrPath: string): Promise<string>;
+  resolveThumbnail(nameOrPath: string): Promise<string>;
+  /** Deletes one segment and its thumbnail. */
+  remove(name: string): Promise<void>;
+  /** Deletes every finished segment; resolves to how many were deleted. */
+  removeAll(): Promise<number>;
+  usage(): Promise<RecordingsUsage>;
+}
+
+/**
+ * Answers a request for the MP4 remux of a .mkv segment: writes status,
+ * headers (`video/mp4`) and the body to `res`, streaming with flat memory
+ * and honouring a `Range` header when it can (206/416), and resolves when
+ * done; rejects with ERR_CONVERT before anything was sent when the segment
+ * cannot be converted. `signal` aborts when the client goes away.
+ */
+export type Mp4Streamer = (mkvPath: string, req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => Promise<void>;
+
+/** One live-stream client as shown in /api/v1/status and /metrics. */
+export interface StreamClientStatus {
+  /** 'tcp' (port 5000) or 'ws' (web page). */
+  kind: 'tcp' | 'ws';
+  /** Remote address:port. */
+  remote: string;
+  connectedMs: number;
+  /** Age of the oldest unsent frame, ms. */
+  lagMs: number;
+  framesDropped: number;
+  bytesSent: number;
+}
+
+/** Live stream figures from the daemon. */
+export interface StreamStatus {
+  /** Source name ("sample", "rpicam", ...). */
+  source: string;
+  /** True while the source delivers frames. */
+  sourceRunning: boolean;
+  width: number | null;
+  height: number | null;
+  fps: number | null;
+  /** Configured bitrate, bits per second. */
+  bitrateBps: number;
+  /** Measured bitrate over the last seconds, bits per second (null when unknown). */
+  measuredBitrateBps: number | null;
+  framesPublished: number;
+  clients: StreamClientStatus[];
+  /** True while the recorder writes segments. */
+  recording: boolean;
+  /** Name of the segment being written. */
+  currentSegment: string | null;
+}
+
+/**
+ * The web engineer's handlers mounted on the API server: the page and its
+ * assets (answers true when it handled the request) and WebSocket upgrades.
+ */
+export interface WebMount {
+  handleRequest?(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean>;
+  attach?(server: Server): void;
+}

@@ -1,0 +1,272 @@
+/**
+ * The HTTP server on port 8000: the device's legacy API, `/api/v1`, `/metrics`,
+ * Server-Sent Events, and the web engineer's page/assets and WebSocket mounted
+ * on the same server.
+ *
+ * Order of checks for every request: client network allow-list (the socket is
+ * dropped at connect), API token (401), route lookup, cross-site check for
+ * destructive routes (403), handler. `GET /` content negotiation: a request
+ * whose Accept header includes text/html (a browser navigating there) gets
+ * the web page; curl and the app (Accept: star/star or none) get the greeting.
+ * Paths no route knows are offered to the web handler (assets), then answered
+ * with the legacy `Unknown GET request` 501.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { RearviewConfig } from '../config.js';
+import type { CameraDevice } from '../device/camera-device.js';
+import { RearviewError } from '../errors.js';
+import { silentLogger, type Logger } from '../log/logger.js';
+import type { ModeController } from '../modes/mode-controller.js';
+import type { ApiContext } from './api-context.js';
+import { ApiEvents } from './api-events.js';
+import { ApiError, sendJsonError, sendText, statusOf } from './api-responses.js';
+import { ApiRouter } from './api-router.js';
+import type { Mp4Streamer, RecordingStore, StreamStatus, WebMount } from './api-services.js';
+import { DownloadLimiter } from './file-responses.js';
+import { addLegacyRoutes } from './legacy-routes.js';
+import { compileAllowList, type AllowList } from './network-allow-list.js';
+import { isCrossSiteRequest, requestToken, splitTokenFromQuery, tokenMatches } from './request-guard.js';
+import type { SettingsStore } from './settings-store.js';
+import { buildStatus } from './status-document.js';
+import { addV1Routes, recordingView } from './v1-routes.js';
+
+/** Options of ApiServer. */
+export interface ApiServerOptions {
+  /** Current config (apiPort, bind, apiToken, allowNetworks, cameraName, ... are read from it). */
+  config: () => RearviewConfig;
+  recordings: RecordingStore;
+  /** MP4 conversion; without it the MP4 endpoints answer 503 ERR_CONVERT. */
+  mp4?: Mp4Streamer | undefined;
+  device: CameraDevice;
+  modes: ModeController;
+  stream: () => StreamStatus;
+  settings: SettingsStore;
+  /** The web page, its assets and the WebSocket live stream. */
+  web?: WebMount | undefined;
+  logger?: Logger;
+  /** Reported in status. Default '0.0.0'. */
+  version?: string;
+  /** Process start for uptime, ms since the epoch. Default: now. */
+  startedAtMs?: number;
+  now?: () => number;
+  /** Most downloads at once; 429 beyond. Default 4. */
+  maxConcurrentDownloads?: number;
+  /** A download with no progress for this long is dropped, ms. Default 30000. */
+  downloadIdleTimeoutMs?: number;
+  /** How often SSE clients get a status event, ms. Default 2000. */
+  statusIntervalMs?: number;
+  /** How often the recordings list is compared for added/removed events, ms. Default 5000. */
+  recordingsPollMs?: number;
+}
+
+/** The API server. start(port?, host?) / idempotent close(). */
+export class ApiServer {
+  readonly server: Server;
+  readonly router = new ApiRouter();
+  readonly events = new ApiEvents();
+  private readonly ctx: ApiContext;
+  private readonly logger: Logger;
+  private readonly allowList: AllowList;
+  private readonly sockets = new Set<Socket>();
+  private timers: NodeJS.Timeout[] = [];
+  private unsubscribeMode: (() => void) | undefined;
+  private knownRecordings: Set<string> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: ApiServerOptions) {
+    this.logger = options.logger ?? silentLogger;
+    const now = options.now ?? Date.now;
+    this.allowList = compileAllowList(options.config().allowNetworks);
+    this.ctx = {
+      config: options.config,
+      logger: this.logger,
+      recordings: options.recordings,
+      mp4: options.mp4,
+      device: options.device,
+      modes: options.modes,
+      stream: options.stream,
+      settings: options.settings,
+      events: this.events,
+      downloads: new DownloadLimiter(options.maxConcurrentDownloads ?? 4),
+      downloadIdleTimeoutMs: options.downloadIdleTimeoutMs ?? 30_000,
+      version: options.version ?? '0.0.0',
+      startedAtMs: options.startedAtMs ?? now(),
+      now,
+      requestCounts: new Map(),
+    };
+    addLegacyRoutes(this.router, this.ctx);
+    addV1Routes(this.router, this.ctx);
+    this.server = createServer((req, res) => void this.handle(req, res));
+    // Bound slow or idle clients: headers within 10 s, keep-alive 5 s.
+    this.server.headersTimeout = 10_000;
+    this.server.requestTimeout = 60_000;
+    this.server.keepAliveTimeout = 5_000;
+    this.server.on('connection', (socket: Socket) => {
+      if (!this.allowList.allows(socket.remoteAddress)) {
+        this.logger.warn(`refused ${socket.remoteAddress ?? '?'}: not in allowNetworks`);
+        socket.destroy();
+        return;
+      }
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    options.web?.attach?.(this.server);
+  }
+
+  /** The download limiter (for status and tests). */
+  get downloads(): DownloadLimiter { return this.ctx.downloads; }
+
+  /** The bound port (after start). */
+  get port(): number {
+    return (this.server.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  /**
+   * Listens on `port` (default config.apiPort; 0 = a free port) and `host`
+   * (default config.bind); resolves to the bound port.
+   */
+  async start(port = this.options.config().apiPort, host = this.options.config().bind): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+    this.unsubscribeMode = this.options.modes.onChange((state) => {
+      this.events.publish('mode', state);
+      void this.publishStatus();
+    });
+    const statusTimer = setInterval(() => {
+      if (this.events.clientCount > 0) void this.publishStatus();
+    }, this.options.statusIntervalMs ?? 2000);
+    const pollTimer = setInterval(() => void this.pollRecordings(), this.options.recordingsPollMs ?? 5000);
+    statusTimer.unref();
+    pollTimer.unref();
+    this.timers.push(statusTimer, pollTimer);
+    return this.port;
+  }
+
+  /** Stops listening and drops every connection (downloads, event feeds). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.unsubscribeMode?.();
+    this.events.close();
+    const done = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of this.sockets) s.destroy();
+    if (!this.server.listening) return;
+    await done;
+  }
+
+  private async publishStatus(): Promise<void> {
+    try {
+      this.events.publish('status', await buildStatus(this.ctx));
+    } catch (err) {
+      this.logger.debug(`status event failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Compares the recordings list with the last one: recording-added / recording-removed events. */
+  private async pollRecordings(): Promise<void> {
+    if (this.events.clientCount === 0) {
+      this.knownRecordings = undefined;
+      return;
+    }
+    try {
+      const list = await this.ctx.recordings.list();
+      const names = new Set(list.map((r) => r.name));
+      if (this.knownRecordings) {
+        for (const r of list) if (!this.knownRecordings.has(r.name)) this.events.publish('recording-added', recordingView(r));
+        for (const n of this.knownRecordings) if (!names.has(n)) this.events.publish('recording-removed', { name: n });
+      }
+      this.knownRecordings = names;
+    } catch (err) {
+      this.logger.debug(`recordings poll failed: ${(err as Error).message}`);
+    }
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const pathname = q >= 0 ? url.slice(0, q) : url;
+    const { rest: rawQuery, token: queryToken } = splitTokenFromQuery(q >= 0 ? url.slice(q + 1) : '');
+    const method = req.method ?? 'GET';
+    const jsonErrors = pathname.startsWith('/api/') || pathname === '/metrics';
+    let routeKey = 'unmatched';
+    res.on('finish', () => {
+      const key = `${routeKey} ${res.statusCode}`;
+      this.ctx.requestCounts.set(key, (this.ctx.requestCounts.get(key) ?? 0) + 1);
+    });
+    try {
+      if (!this.allowList.allows(req.socket.remoteAddress)) throw new ApiError('ERR_API_FORBIDDEN', 'client network not allowed');
+      const token = this.options.config().apiToken;
+      if (token !== undefined && !tokenMatches(requestToken(req, queryToken), token)) {
+        throw new ApiError('ERR_API_UNAUTHORIZED', 'missing or wrong API token (Authorization: Bearer TOKEN or ?token=TOKEN)');
+      }
+      const wantsHtml = /\btext\/html\b/i.test(req.headers.accept ?? '');
+      if (pathname === '/' && (method === 'GET' || method === 'HEAD') && wantsHtml && this.options.web?.handleRequest) {
+        routeKey = 'web';
+        if (await this.options.web.handleRequest(req, res)) return;
+      }
+      const match = this.router.match(method, pathname);
+      if (match.kind === 'bad-path') throw new ApiError('ERR_PATH_OUTSIDE', 'invalid name');
+      if (match.kind === 'none') {
+        if (this.options.web?.handleRequest && (method === 'GET' || method === 'HEAD') && !pathname.startsWith('/api/')) {
+          routeKey = 'web';
+          if (await this.options.web.handleRequest(req, res)) return;
+        }
+        routeKey = 'unmatched';
+        if (jsonErrors && match.allowed.length > 0) {
+          throw new ApiError('ERR_API_METHOD', `${method} is not allowed on ${pathname} (allowed: ${match.allowed.join(', ')})`);
+        }
+        if (jsonErrors) throw new ApiError('ERR_NOT_FOUND', `no such endpoint: ${method} ${pathname}`);
+        sendText(res, 501, `Unknown ${method} request`);
+        return;
+      }
+      routeKey = match.route.path;
+      if (match.route.destructive && isCrossSiteRequest(req)) {
+        throw new ApiError('ERR_API_CROSS_SITE', 'Cross-site request refused');
+      }
+      await match.route.handler({ req, res, method, pathname, rawQuery, query: new URLSearchParams(rawQuery), params: match.params });
+    } catch (err) {
+      this.answerError(res, err, jsonErrors, pathname);
+    }
+  }
+
+  private answerError(res: ServerResponse, err: unknown, json: boolean, pathname: string): void {
+    const status = statusOf(err);
+    if (status >= 500) this.logger.error(`${pathname}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    else this.logger.debug(`${pathname}: ${status} ${(err as Error).message}`);
+    if (res.headersSent) {
+      // Mid-stream failure: the only honest signal left is a cut connection.
+      res.destroy();
+      return;
+    }
+    const extra: Record<string, string> = status === 401 ? { 'www-authenticate': 'Bearer' } : {};
+    if (err instanceof ApiError && err.code === 'ERR_API_METHOD') {
+      const m = /allowed: ([^)]*)/.exec(err.message);
+      if (m?.[1]) extra.allow = m[1];
+    }
+    if (json) {
+      sendJsonError(res, err, extra);
+      return;
+    }
+    sendText(res, status, legacyMessage(err, status), extra);
+  }
+}
+
+/** Plain-text error bodies of the legacy routes (never a file system path). */
+function legacyMessage(err: unknown, status: number): string {
+  if (err instanceof ApiError) return err.message;
+  if (err instanceof RearviewError) {
+    if (err.code === 'ERR_PATH_OUTSIDE') return 'Invalid path';
+    if (err.code === 'ERR_NOT_FOUND') return 'Not found';
+    if (err.code === 'ERR_CONFIG') return err.message;
+  }
+  return status >= 500 ? 'Internal error' : 'Bad request';
+}

@@ -1,0 +1,178 @@
+/**
+ * The device's documented HTTP API (port 8000), answered exactly as the iOS
+ * app and the developer docs' curl examples expect: same paths, methods,
+ * plain-text bodies and status codes. What changed is safety: file
+ * endpoints only serve files inside the recordings folder, the wipe is
+ * refused cross-site, and files stream instead of being read into memory.
+ */
+import type { ApiContext } from './api-context.js';
+import { ApiError, readBody, sendText } from './api-responses.js';
+import type { ApiRequest, ApiRouter } from './api-router.js';
+import { sendFile } from './file-responses.js';
+
+/** The greeting of `GET /` (how apps recognise the camera). */
+export const LEGACY_GREETING = 'Welcome to Velovision Rearview';
+
+/** The bare path a legacy file request names: percent-decoded, NUL-free, non-empty (else 400). */
+export function legacyPathArgument(raw: string): string {
+  let path = raw;
+  if (path.includes('%')) {
+    try {
+      path = decodeURIComponent(path);
+    } catch {
+      throw new ApiError('ERR_API_BAD_REQUEST', 'Invalid path');
+    }
+  }
+  path = path.trim();
+  if (path === '') throw new ApiError('ERR_API_BAD_REQUEST', 'Missing path');
+  if (path.includes('\0')) throw new ApiError('ERR_API_BAD_REQUEST', 'Invalid path');
+  return path;
+}
+
+const text = (s: string): [string, string] => ['text/plain', s];
+
+/** Adds the legacy routes to `router`. */
+export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
+  const t = 'legacy' as const;
+  router.add({
+    method: 'GET', path: '/',
+    doc: { tag: t, summary: 'Greeting', description: `Answers "${LEGACY_GREETING}" to curl and the app; a browser asking for text/html gets the web page instead.`, responses: { 200: text(LEGACY_GREETING) } },
+    handler: ({ res }) => sendText(res, 200, LEGACY_GREETING),
+  });
+  router.add({
+    method: 'GET', path: '/battery-percent',
+    doc: { tag: t, summary: 'Battery state of charge, integer percent (may exceed 100)', responses: { 200: text('e.g. 87'), 500: text('Failed to get battery state of charge') } },
+    handler: async ({ res }) => {
+      const v = await ctx.device.battery.readPercent().catch(() => null);
+      if (v === null) sendText(res, 500, 'Failed to get battery state of charge');
+      else sendText(res, 200, String(Math.round(v)));
+    },
+  });
+  router.add({
+    method: 'GET', path: '/battery-millivolts',
+    doc: { tag: t, summary: 'Battery cell voltage, integer mV', responses: { 200: text('e.g. 4078'), 500: text('Failed to get battery voltage') } },
+    handler: async ({ res }) => {
+      const v = await ctx.device.battery.readMillivolts().catch(() => null);
+      if (v === null) sendText(res, 500, 'Failed to get battery voltage');
+      else sendText(res, 200, String(Math.round(v)));
+    },
+  });
+  router.add({
+    method: 'GET', path: '/cpu-temp',
+    doc: { tag: t, summary: 'CPU temperature, integer degrees Celsius', responses: { 200: text('e.g. 48'), 500: text('Failed to read CPU temperature') } },
+    handler: async ({ res }) => {
+      const v = await ctx.device.thermal.readCelsius().catch(() => null);
+      if (v === null) sendText(res, 500, 'Failed to read CPU temperature');
+      else sendText(res, 200, String(Math.round(v)));
+    },
+  });
+  router.add({
+    method: 'GET', path: '/is-charging',
+    doc: { tag: t, summary: 'Charging state', responses: { 200: text('true or false'), 500: text('Failed to get charging status') } },
+    handler: async ({ res }) => {
+      const v = await ctx.device.charging.isCharging().catch(() => null);
+      if (v === null) sendText(res, 500, 'Failed to get charging status');
+      else sendText(res, 200, String(v));
+    },
+  });
+  router.add({
+    method: 'GET', path: '/camera-stream-status',
+    doc: { tag: t, summary: 'Whether port 5000 is serving the live stream', responses: { 200: text('true or false') } },
+    handler: ({ res }) => sendText(res, 200, String(ctx.stream().sourceRunning && ctx.modes.acceptsStreamClients())),
+  });
+  router.add({
+    method: 'GET', path: '/list-local-videos',
+    doc: { tag: t, summary: 'Recorded segments, old to new', description: 'JSON array of {"path": absolute .mkv path, "date_updated": last-modified time as a string of Unix seconds}.', responses: { 200: ['application/json', '[{"path":"/opt/velovision/standalone_videos/log0001.mkv","date_updated":"1713198307"}]'] } },
+    handler: async ({ res }) => {
+      const list = await ctx.recordings.list();
+      const sorted = [...list].sort((a, b) => a.modifiedAtMs - b.modifiedAtMs || a.name.localeCompare(b.name));
+      const body = JSON.stringify(sorted.map((r) => ({ path: r.path, date_updated: String(Math.floor(r.modifiedAtMs / 1000)) })));
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+      res.end(body);
+    },
+  });
+  router.add({
+    method: 'GET', path: '/download-video',
+    doc: {
+      tag: t, summary: 'A segment converted to MP4 (streamed)',
+      description: 'The query is the absolute path of a .mkv from /list-local-videos: GET /download-video?/opt/velovision/standalone_videos/log0001.mkv. Only files inside the recordings folder are served.',
+      query: { '{path}': 'absolute path of the .mkv (the whole query string)' },
+      responses: { 200: ['video/mp4', 'the MP4'], 400: text('Invalid path'), 404: text('Video not found'), 429: text('Too many downloads') },
+    },
+    handler: async ({ req, res, rawQuery }) => {
+      const mkv = await ctx.recordings.resolveSegment(legacyPathArgument(rawQuery));
+      await serveMp4(ctx, req, res, mkv);
+    },
+  });
+  router.add({
+    method: 'POST', path: '/download-video',
+    doc: { tag: t, summary: 'A segment as .mkv', description: 'The body is the absolute path of the .mkv (earliest firmware).', requestBody: ['text/plain', 'absolute path of the .mkv'], responses: { 200: ['video/x-matroska', 'the .mkv'], 400: text('Invalid path'), 404: text('Video not found'), 429: text('Too many downloads') } },
+    handler: async ({ req, res }) => {
+      const mkv = await ctx.recordings.resolveSegment(legacyPathArgument(await readBody(req, 4096)));
+      const release = ctx.downloads.acquire();
+      try {
+        await sendFile(req, res, mkv, { contentType: 'video/x-matroska', idleTimeoutMs: ctx.downloadIdleTimeoutMs });
+      } finally {
+        release();
+      }
+    },
+  });
+  router.add({
+    method: 'GET', path: '/download-thumbnail',
+    doc: { tag: t, summary: 'A segment thumbnail JPEG', description: 'GET /download-thumbnail?/opt/velovision/standalone_videos/log0001_1713198307.jpg', query: { '{path}': 'absolute path of the .jpg (the whole query string)' }, responses: { 200: ['image/jpeg', 'the JPEG'], 400: text('Invalid path'), 404: text('Thumbnail not found') } },
+    handler: async ({ req, res, rawQuery }) => {
+      const jpg = await ctx.recordings.resolveThumbnail(legacyPathArgument(rawQuery));
+      await sendFile(req, res, jpg, { contentType: 'image/jpeg', idleTimeoutMs: ctx.downloadIdleTimeoutMs });
+    },
+  });
+  router.add({
+    method: 'GET', path: '/wipe-local-videos', destructive: true,
+    doc: { tag: t, summary: 'Deletes all finished recordings', description: 'Kept as GET for the app; refused (403) when a browser says the request is cross-site.', responses: { 200: text('Wiped N local videos'), 403: text('Cross-site request refused') } },
+    handler: async ({ res }) => {
+      const n = await ctx.recordings.removeAll();
+      ctx.events.publish('recording-removed', { all: true, count: n });
+      sendText(res, 200, `Wiped ${n} local videos`);
+    },
+  });
+  router.add({
+    method: 'PUT', path: '/blink-on', destructive: true,
+    doc: { tag: t, summary: 'LED blink pattern on (100 ms on, 1000 ms off)', responses: { 200: text('Turned on LED') } },
+    handler: ({ res }) => {
+      ctx.device.led.setBlink(true);
+      sendText(res, 200, 'Turned on LED');
+    },
+  });
+  router.add({
+    method: 'PUT', path: '/blink-off', destructive: true,
+    doc: { tag: t, summary: 'LED blink pattern off (back to the mode pattern)', responses: { 200: text('Turned off LED') } },
+    handler: ({ res }) => {
+      ctx.device.led.setBlink(false);
+      sendText(res, 200, 'Turned off LED');
+    },
+  });
+  router.add({
+    method: 'PUT', path: '/restart-stream-mode', destructive: true,
+    doc: { tag: t, summary: '(Re)opens the streaming window (exclusive mode); extends it when open', responses: { 200: text('Restarted streaming mode') } },
+    handler: ({ res }) => {
+      ctx.modes.restartStreamMode();
+      sendText(res, 200, 'Restarted streaming mode');
+    },
+  });
+}
+
+/** Serves the MP4 conversion of `mkv` under the download cap. */
+export async function serveMp4(ctx: ApiContext, req: ApiRequest['req'], res: ApiRequest['res'], mkv: string): Promise<void> {
+  if (!ctx.mp4) throw new ApiError('ERR_CONVERT', 'MP4 conversion is not available in this build', 503);
+  const release = ctx.downloads.acquire();
+  const abort = new AbortController();
+  const onClose = (): void => abort.abort();
+  res.on('close', onClose);
+  try {
+    const s = res.socket;
+    if (s && ctx.downloadIdleTimeoutMs > 0) s.setTimeout(ctx.downloadIdleTimeoutMs, () => s.destroy(new Error('download idle timeout')));
+    await ctx.mp4(mkv, req, res, abort.signal);
+  } finally {
+    res.off('close', onClose);
+    release();
+  }
+}

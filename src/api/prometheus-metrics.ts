@@ -1,0 +1,49 @@
+/** `GET /metrics`: the status in Prometheus text exposition format (version 0.0.4). */
+import type { StatusDocument } from './status-document.js';
+
+/** Content type of the exposition format. */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+/** Renders the metrics; `requests` counts HTTP answers by "route status". */
+export function renderMetrics(status: StatusDocument, requests: ReadonlyMap<string, number>, downloadsRefused: number): string {
+  const lines: string[] = [];
+  const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: Array<[Record<string, string>, number | null]>): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) {
+      if (value === null || !Number.isFinite(value)) continue;
+      const l = Object.entries(labels).map(([k, v]) => `${k}="${esc(v)}"`).join(',');
+      lines.push(`${name}${l ? `{${l}}` : ''} ${value}`);
+    }
+  };
+  metric('rearview_info', 'gauge', 'Version and mode (always 1).', [[{ version: status.version, mode: status.mode, activity: status.activity }, 1]]);
+  metric('rearview_uptime_seconds', 'gauge', 'Seconds since the daemon started.', [[{}, status.uptimeMs / 1000]]);
+  metric('rearview_source_running', 'gauge', '1 while the capture source delivers frames.', [[{ source: status.stream.source }, status.stream.running ? 1 : 0]]);
+  metric('rearview_stream_serving', 'gauge', '1 while port 5000 serves the stream.', [[{}, status.stream.serving ? 1 : 0]]);
+  metric('rearview_frames_published_total', 'counter', 'Access units published by the hub.', [[{}, status.stream.framesPublished]]);
+  metric('rearview_stream_fps', 'gauge', 'Nominal frame rate.', [[{}, status.stream.fps]]);
+  metric('rearview_stream_bitrate_bps', 'gauge', 'Configured bitrate, bits per second.', [[{}, status.stream.bitrateBps]]);
+  metric('rearview_stream_measured_bitrate_bps', 'gauge', 'Measured bitrate, bits per second.', [[{}, status.stream.measuredBitrateBps]]);
+  metric('rearview_stream_clients', 'gauge', 'Connected live-stream clients.', [[{ kind: 'tcp' }, status.stream.clients.filter((c) => c.kind === 'tcp').length], [{ kind: 'ws' }, status.stream.clients.filter((c) => c.kind === 'ws').length]]);
+  metric('rearview_stream_client_lag_ms', 'gauge', 'Age of the oldest unsent frame per client, ms.', status.stream.clients.map((c) => [{ kind: c.kind, remote: c.remote }, c.lagMs]));
+  metric('rearview_stream_client_dropped_frames_total', 'counter', 'Frames skipped for a slow client.', status.stream.clients.map((c) => [{ kind: c.kind, remote: c.remote }, c.framesDropped]));
+  metric('rearview_recording_active', 'gauge', '1 while segments are being written.', [[{}, status.recording.active ? 1 : 0]]);
+  metric('rearview_recordings', 'gauge', 'Segments in the recordings folder.', [[{}, status.disk?.files ?? null]]);
+  metric('rearview_recordings_bytes', 'gauge', 'Bytes used by recordings.', [[{}, status.disk?.usedBytes ?? null]]);
+  metric('rearview_disk_free_bytes', 'gauge', 'Free bytes on the recordings filesystem.', [[{}, status.disk?.freeBytes ?? null]]);
+  metric('rearview_battery_percent', 'gauge', 'Battery state of charge, percent.', [[{}, status.battery.percent]]);
+  metric('rearview_battery_millivolts', 'gauge', 'Battery cell voltage, mV.', [[{}, status.battery.millivolts]]);
+  metric('rearview_charging', 'gauge', '1 while charging.', [[{}, status.battery.charging === null ? null : status.battery.charging ? 1 : 0]]);
+  metric('rearview_cpu_temperature_celsius', 'gauge', 'CPU temperature.', [[{}, status.temperatureC]]);
+  metric('rearview_device_simulated', 'gauge', '1 for each simulated hardware part.', Object.entries(status.simulated).map(([part, sim]) => [{ part }, sim ? 1 : 0]));
+  metric('rearview_downloads_active', 'gauge', 'Recording downloads in progress.', [[{}, status.downloads.active]]);
+  metric('rearview_downloads_refused_total', 'counter', 'Downloads refused (429) over the concurrency cap.', [[{}, downloadsRefused]]);
+  metric('rearview_http_requests_total', 'counter', 'HTTP answers by route and status.', [...requests].map(([key, n]) => {
+    const [route = '', code = ''] = key.split(' ');
+    return [{ route, code }, n];
+  }));
+  return lines.join('\n') + '\n';
+}

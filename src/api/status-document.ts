@@ -1,0 +1,97 @@
+/** The `/api/v1/status` document, also the source of `/metrics` and the `status` events. */
+import type { ApiContext } from './api-context.js';
+import type { RecordingsUsage, StreamClientStatus } from './api-services.js';
+
+/** `GET /api/v1/status`. Times in ms; ISO strings beside them for people. */
+export interface StatusDocument {
+  version: string;
+  cameraName: string;
+  uptimeMs: number;
+  /** 'simultaneous' or 'exclusive'. */
+  mode: string;
+  /** 'streaming', 'recording' or 'both'. */
+  activity: string;
+  /** Why (start-up, no client within the window, last client left, ...). */
+  modeReason: string;
+  /** End of the exclusive-mode streaming window; null when none is running. */
+  windowEndsAtMs: number | null;
+  windowEndsAt: string | null;
+  streamWindowMs: number;
+  stream: {
+    source: string;
+    running: boolean;
+    /** Port 5000 is open to clients (false while exclusive mode records). */
+    serving: boolean;
+    width: number | null;
+    height: number | null;
+    resolution: string | null;
+    fps: number | null;
+    bitrateBps: number;
+    measuredBitrateBps: number | null;
+    framesPublished: number;
+    clients: StreamClientStatus[];
+  };
+  recording: { active: boolean; currentSegment: string | null; segmentMs: number };
+  disk: RecordingsUsage | null;
+  battery: { percent: number | null; millivolts: number | null; charging: boolean | null };
+  temperatureC: number | null;
+  led: string;
+  /** Which hardware parts are simulated stand-ins. */
+  simulated: { battery: boolean; thermal: boolean; charging: boolean; led: boolean; button: boolean };
+  downloads: { active: number; max: number };
+  eventClients: number;
+}
+
+async function orNull<T>(p: Promise<T>): Promise<T | null> {
+  try {
+    return await p;
+  } catch {
+    return null;
+  }
+}
+
+/** Gathers the status; hardware that cannot be read shows as null, never as an error. */
+export async function buildStatus(ctx: ApiContext): Promise<StatusDocument> {
+  const config = ctx.config();
+  const stream = ctx.stream();
+  const mode = ctx.modes.state;
+  const [disk, percent, millivolts, charging, temp] = await Promise.all([
+    orNull(ctx.recordings.usage()),
+    orNull(ctx.device.battery.readPercent()),
+    orNull(ctx.device.battery.readMillivolts()),
+    orNull(ctx.device.charging.isCharging()),
+    orNull(ctx.device.thermal.readCelsius()),
+  ]);
+  return {
+    version: ctx.version,
+    cameraName: config.cameraName,
+    uptimeMs: Math.max(0, ctx.now() - ctx.startedAtMs),
+    mode: mode.mode,
+    activity: mode.activity,
+    modeReason: mode.reason,
+    windowEndsAtMs: mode.windowEndsAtMs,
+    windowEndsAt: mode.windowEndsAtMs === null ? null : new Date(mode.windowEndsAtMs).toISOString(),
+    streamWindowMs: ctx.modes.streamWindowMs,
+    stream: {
+      source: stream.source,
+      running: stream.sourceRunning,
+      serving: stream.sourceRunning && mode.streaming,
+      width: stream.width,
+      height: stream.height,
+      resolution: stream.width !== null && stream.height !== null ? `${stream.width}x${stream.height}` : null,
+      fps: stream.fps,
+      bitrateBps: stream.bitrateBps,
+      measuredBitrateBps: stream.measuredBitrateBps,
+      framesPublished: stream.framesPublished,
+      clients: stream.clients,
+    },
+    recording: { active: stream.recording && mode.recording, currentSegment: stream.currentSegment, segmentMs: config.segmentMs },
+    disk,
+    battery: { percent, millivolts, charging },
+    temperatureC: temp === null ? null : Math.round(temp * 10) / 10,
+    led: ctx.device.led.describe,
+    simulated: { ...ctx.device.simulated },
+    downloads: { active: ctx.downloads.inProgress, max: ctx.downloads.max },
+    eventClients: ctx.events.clientCount,
+  };
+}

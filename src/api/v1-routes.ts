@@ -1,0 +1,174 @@
+/**
+ * The JSON API under `/api/v1` (docs/api.md): status, recordings (list,
+ * download as .mkv/.mp4/.jpg with Range, delete), settings, live events,
+ * plus `/metrics` and the OpenAPI document. Errors are
+ * `{ "error": { "code", "message" } }` with a real status.
+ */
+import { ConfigError } from '../errors.js';
+import type { ApiContext } from './api-context.js';
+import { ApiError, readBody, sendJson, sendText } from './api-responses.js';
+import type { RecordingEntry } from './api-services.js';
+import type { ApiRouter } from './api-router.js';
+import { sendFile } from './file-responses.js';
+import { serveMp4 } from './legacy-routes.js';
+import { openApiDocument } from './openapi-document.js';
+import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from './prometheus-metrics.js';
+import { buildStatus } from './status-document.js';
+
+/** Base path of the JSON API. */
+export const API_V1 = '/api/v1';
+
+/** One recording in `GET /api/v1/recordings`. */
+export interface RecordingView {
+  name: string;
+  /** ISO 8601 start (null when unknown) and last modification. */
+  startedAt: string | null;
+  modifiedAt: string;
+  durationMs: number | null;
+  sizeBytes: number;
+  width: number | null;
+  height: number | null;
+  resolution: string | null;
+  inProgress: boolean;
+  /** Relative URLs. */
+  downloadUrl: string;
+  mp4Url: string;
+  thumbnailUrl: string | null;
+}
+
+/** The public view of a recording (no absolute paths). */
+export function recordingView(r: RecordingEntry): RecordingView {
+  const base = `${API_V1}/recordings/`;
+  return {
+    name: r.name,
+    startedAt: r.startedAtMs === null ? null : new Date(r.startedAtMs).toISOString(),
+    modifiedAt: new Date(r.modifiedAtMs).toISOString(),
+    durationMs: r.durationMs,
+    sizeBytes: r.sizeBytes,
+    width: r.width,
+    height: r.height,
+    resolution: r.width !== null && r.height !== null ? `${r.width}x${r.height}` : null,
+    inProgress: r.inProgress,
+    downloadUrl: base + encodeURIComponent(r.name),
+    mp4Url: base + encodeURIComponent(r.name.replace(/\.mkv$/i, '.mp4')),
+    thumbnailUrl: r.thumbnail ? base + encodeURIComponent(r.thumbnail.name) : null,
+  };
+}
+
+const json = (s: string): [string, string] => ['application/json', s];
+const ERR = json('{"error":{"code","message"}}');
+
+/** Adds /api/v1, /metrics and the OpenAPI document to `router`. */
+export function addV1Routes(router: ApiRouter, ctx: ApiContext): void {
+  const t = 'v1' as const;
+  router.add({
+    method: 'GET', path: `${API_V1}/status`,
+    doc: { tag: t, summary: 'Camera status: mode and window, stream clients with lag and drops, resolution, fps, bitrate, recording, disk, battery, temperature, charging, simulated parts, uptime, version', responses: { 200: json('StatusDocument') } },
+    handler: async ({ res }) => sendJson(res, 200, await buildStatus(ctx)),
+  });
+  router.add({
+    method: 'GET', path: `${API_V1}/recordings`,
+    doc: { tag: t, summary: 'Recordings, old to new, with ISO dates, duration, size, resolution and URLs', responses: { 200: json('{"recordings":[RecordingView],"usage":{...}}') } },
+    handler: async ({ res }) => {
+      const [list, usage] = await Promise.all([ctx.recordings.list(), ctx.recordings.usage().catch(() => null)]);
+      const sorted = [...list].sort((a, b) => (a.startedAtMs ?? a.modifiedAtMs) - (b.startedAtMs ?? b.modifiedAtMs) || a.name.localeCompare(b.name));
+      sendJson(res, 200, { recordings: sorted.map(recordingView), usage });
+    },
+  });
+  router.add({
+    method: 'DELETE', path: `${API_V1}/recordings`, destructive: true,
+    doc: { tag: t, summary: 'Deletes every finished recording', responses: { 200: json('{"deleted":N}'), 403: ERR } },
+    handler: async ({ res }) => {
+      const deleted = await ctx.recordings.removeAll();
+      ctx.events.publish('recording-removed', { all: true, count: deleted });
+      sendJson(res, 200, { deleted });
+    },
+  });
+  router.add({
+    method: 'GET', path: `${API_V1}/recordings/:name`,
+    doc: {
+      tag: t, summary: 'One recording: NAME.mkv (Matroska), NAME.mp4 (converted on the fly) or its thumbnail .jpg; Range supported',
+      responses: { 200: ['video/x-matroska', 'the file (video/mp4 for .mp4, image/jpeg for .jpg)'], 206: ['video/x-matroska', 'a byte range'], 400: ERR, 404: ERR, 416: ERR, 429: ERR },
+    },
+    handler: async ({ req, res, params }) => {
+      const name = params.name as string;
+      if (/\.mp4$/i.test(name)) {
+        const mkv = await ctx.recordings.resolveSegment(name.replace(/\.mp4$/i, '.mkv'));
+        await serveMp4(ctx, req, res, mkv);
+      } else if (/\.jpe?g$/i.test(name)) {
+        const jpg = await ctx.recordings.resolveThumbnail(name);
+        await sendFile(req, res, jpg, { contentType: 'image/jpeg', idleTimeoutMs: ctx.downloadIdleTimeoutMs });
+      } else if (/\.mkv$/i.test(name)) {
+        const mkv = await ctx.recordings.resolveSegment(name);
+        const release = ctx.downloads.acquire();
+        try {
+          await sendFile(req, res, mkv, { contentType: 'video/x-matroska', idleTimeoutMs: ctx.downloadIdleTimeoutMs });
+        } finally {
+          release();
+        }
+      } else {
+        throw new ApiError('ERR_NOT_FOUND', `no such recording: ${name} (names end in .mkv, .mp4 or .jpg)`);
+      }
+    },
+  });
+  router.add({
+    method: 'DELETE', path: `${API_V1}/recordings/:name`, destructive: true,
+    doc: { tag: t, summary: 'Deletes one recording and its thumbnail', responses: { 200: json('{"deleted":"log0001.mkv"}'), 400: ERR, 403: ERR, 404: ERR } },
+    handler: async ({ res, params }) => {
+      const name = params.name as string;
+      await ctx.recordings.resolveSegment(name); // 400/404 before anything is touched
+      await ctx.recordings.remove(name);
+      ctx.events.publish('recording-removed', { name });
+      sendJson(res, 200, { deleted: name });
+    },
+  });
+  router.add({
+    method: 'GET', path: `${API_V1}/settings`,
+    doc: { tag: t, summary: 'Settings that can be changed at run time', responses: { 200: json('SettingsView') } },
+    handler: ({ res }) => sendJson(res, 200, ctx.settings.view()),
+  });
+  router.add({
+    method: 'PATCH', path: `${API_V1}/settings`, destructive: true,
+    doc: {
+      tag: t, summary: 'Changes settings: validated, persisted, applied (video changes restart the source)',
+      requestBody: ['application/json', '{"resolution":"1280x720","video":{"bitrateBps":"4M","fps":30},"segmentMs":"60s","streamWindowMs":"90s",...}'],
+      responses: { 200: json('SettingsView plus {"changed":[...],"applied":{"restartedSource":bool}}'), 400: ERR, 403: ERR },
+    },
+    handler: async ({ req, res }) => {
+      let body: unknown;
+      try {
+        body = JSON.parse(await readBody(req, 64 * 1024));
+      } catch (err) {
+        if (err instanceof ApiError) throw err;
+        throw new ApiError('ERR_API_BAD_REQUEST', 'body is not valid JSON');
+      }
+      try {
+        const result = await ctx.settings.patch(body);
+        if (result.changed.includes('streamWindowMs')) ctx.modes.setStreamWindowMs(result.streamWindowMs);
+        ctx.events.publish('settings', result);
+        sendJson(res, 200, result);
+      } catch (err) {
+        if (err instanceof ConfigError) throw err;
+        throw err;
+      }
+    },
+  });
+  router.add({
+    method: 'GET', path: `${API_V1}/events`,
+    doc: { tag: t, summary: 'Server-Sent Events: hello, status (every 2 s), mode, recording-added, recording-removed, settings', responses: { 200: ['text/event-stream', 'the event feed'] } },
+    handler: ({ res }) => ctx.events.attach(res),
+  });
+  router.add({
+    method: 'GET', path: `${API_V1}/openapi.json`,
+    doc: { tag: t, summary: 'This OpenAPI 3.1 document', responses: { 200: json('OpenAPI document') } },
+    handler: ({ res }) => sendJson(res, 200, openApiDocument(router, ctx.version)),
+  });
+  router.add({
+    method: 'GET', path: '/metrics',
+    doc: { tag: 'ops', summary: 'Prometheus metrics (text exposition format 0.0.4)', responses: { 200: ['text/plain', 'metrics'] } },
+    handler: async ({ res }) => {
+      const status = await buildStatus(ctx);
+      sendText(res, 200, renderMetrics(status, ctx.requestCounts, ctx.downloads.refused), { 'content-type': PROMETHEUS_CONTENT_TYPE });
+    },
+  });
+}

@@ -1,0 +1,99 @@
+/**
+ * Everything the web app needs on the API server, in one object the HTTP
+ * API mounts (its `WebMount`): the page and assets (`handleRequest`) and the
+ * live WebSocket stream on `/api/v1/live` (`attach`), plus the per-client
+ * figures for /api/v1/status.
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { JoinPolicy } from '../config.js';
+import type { Logger } from '../log/logger.js';
+import { WsStreamServer, type WsHub } from '../outputs/ws-stream-server.js';
+import { createWebAssetsHandler, wantsHtml, type WebAssetsHandler } from './static-assets.js';
+
+/** Path of the live WebSocket stream on the API port. */
+export const LIVE_WS_PATH = '/api/v1/live';
+
+/** Options of {@link createWebMount}. */
+export interface WebMountOptions {
+  hub: WsHub;
+  logger?: Logger;
+  /** Folder of the built app (default dist/web). */
+  root?: string;
+  /** Stand-alone live viewer without gallery/status (`rearview view`). Default false. */
+  viewerOnly?: boolean;
+  /** Passed to WsStreamServer (join policy, slow-reader limits, client cap, camera name). */
+  join?: JoinPolicy;
+  softLimitBytes?: number;
+  softLimitMs?: number;
+  hardLimitMs?: number;
+  maxClients?: number;
+  cameraName?: string;
+}
+
+/** One WebSocket client in the shape of the API's StreamClientStatus. */
+export interface WebStreamClientStatus {
+  kind: 'ws';
+  remote: string;
+  connectedMs: number;
+  lagMs: number;
+  framesDropped: number;
+  bytesSent: number;
+}
+
+/** The mounted web app. */
+export interface WebMountHandle {
+  /** Serves `/` (only when the browser asks for HTML) and `/assets/*`; false for anything else. */
+  handleRequest(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  /** Listens for WebSocket upgrades on {@link LIVE_WS_PATH}. */
+  attach(server: Server): void;
+  /** The stream server (for tests and custom upgrade routing). */
+  readonly ws: WsStreamServer;
+  /** Connected WebSocket clients, for /api/v1/status. */
+  streamClients(): WebStreamClientStatus[];
+  /** Disconnects every client. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Builds the web mount; see {@link WebMountHandle}. */
+export function createWebMount(options: WebMountOptions): WebMountHandle {
+  const assets: WebAssetsHandler = createWebAssetsHandler({
+    ...(options.root !== undefined ? { root: options.root } : {}),
+    viewerOnly: options.viewerOnly ?? false,
+  });
+  const ws = new WsStreamServer({
+    hub: options.hub,
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.join ? { join: options.join } : {}),
+    ...(options.softLimitBytes !== undefined ? { softLimitBytes: options.softLimitBytes } : {}),
+    ...(options.softLimitMs !== undefined ? { softLimitMs: options.softLimitMs } : {}),
+    ...(options.hardLimitMs !== undefined ? { hardLimitMs: options.hardLimitMs } : {}),
+    ...(options.maxClients !== undefined ? { maxClients: options.maxClients } : {}),
+    ...(options.cameraName !== undefined ? { cameraName: options.cameraName } : {}),
+  });
+  return {
+    ws,
+    async handleRequest(req, res) {
+      const pathname = (req.url ?? '/').split('?')[0];
+      // `curl /` keeps the device's greeting: only a browser gets the page.
+      if ((pathname === '/' || pathname === '/index.html') && !wantsHtml(req)) return false;
+      return assets(req, res);
+    },
+    attach(server) {
+      ws.attach(server, LIVE_WS_PATH);
+    },
+    streamClients() {
+      return ws.clients().map((c) => {
+        const hub = (c.hub ?? {}) as { lagMs?: number; framesDropped?: number };
+        return {
+          kind: 'ws' as const,
+          remote: c.remote,
+          connectedMs: c.connectedMs,
+          lagMs: hub.lagMs ?? 0,
+          framesDropped: hub.framesDropped ?? 0,
+          bytesSent: c.bytesSent,
+        };
+      });
+    },
+    close: () => ws.close(),
+  };
+}
