@@ -28,6 +28,12 @@ export interface CaptureSource {
   /** Short name for logs and status ("sample", "rpicam", "tcp://cam:5000"). */
   readonly name: string;
   /**
+   * False when starting a fresh instance cannot bring video back (standard
+   * input after end of file): the supervisor then stops instead of
+   * retrying. Absent means true.
+   */
+  readonly restartable?: boolean;
+  /**
    * Starts delivering to `sink`. Resolves once running; rejects with a
    * SourceError when it cannot start at all. Runtime failures after that are
    * reported through `onExit` so a supervisor can restart the source.

@@ -1,0 +1,86 @@
+/**
+ * Chooses the capture backend from `config.source`:
+ *
+ * | value | source |
+ * |---|---|
+ * | `sample` (default) | the bundled 640x360 clip, looped in real time |
+ * | `file:PATH` | an Annex-B file, looped in real time |
+ * | `rpicam` | `rpicam-vid` / `libcamera-vid` |
+ * | `gstreamer` | the device's gst-launch pipeline (`gstPipeline` overrides) |
+ * | `ffmpeg` | a V4L2 webcam (`captureDevice`) or a test pattern, libx264 |
+ * | `-` | standard input |
+ * | `tcp://host:port` | another camera's stream |
+ *
+ * The daemon wraps the result in a SourceSupervisor (pass
+ * `() => createSource(config, logger)` as its factory).
+ */
+import { fileURLToPath } from 'node:url';
+import type { Readable } from 'node:stream';
+import type { RearviewConfig } from '../config.js';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { CaptureSource } from './capture-source.js';
+import { createFfmpegSource } from './ffmpeg-source.js';
+import { FileSource, SAMPLE_ASSET_URL } from './file-source.js';
+import { createGstreamerSource } from './gstreamer-source.js';
+import { createRpicamSource } from './rpicam-source.js';
+import type { SourceClock } from './source-clock.js';
+import { createStdinSource } from './stream-source.js';
+import { TcpRelaySource } from './tcp-relay-source.js';
+
+/** The accepted forms of `config.source`, for help texts and error messages. */
+export const SOURCE_FORMS = ['sample', 'rpicam', 'gstreamer', 'ffmpeg', 'file:PATH', '-', 'tcp://host:port'] as const;
+
+/** Optional wiring for tests and embedders; the daemon passes none of it. */
+export interface CreateSourceOptions {
+  /** Environment of encoder processes; its PATH is searched. Default: process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Standard input replacement for `-`. Default: process.stdin. */
+  stdin?: Readable;
+  /**
+   * Idle-close grace for pipes (encoders, stdin), ms; 0 disables. Default
+   * `config.sourceIdleCloseMs` when the config has it, else 2.
+   */
+  idleCloseMs?: number;
+  /** SIGTERM to SIGKILL grace when stopping an encoder, ms. Default 2000. */
+  killGraceMs?: number;
+  clock?: SourceClock;
+}
+
+/**
+ * A new, unstarted capture source for `config.source`. Throws ConfigError
+ * (listing the valid forms) for an unknown value, SourceError
+ * ERR_SOURCE_SPAWN when `rpicam` finds neither rpicam-vid nor libcamera-vid.
+ */
+export function createSource(config: RearviewConfig, logger: Logger, options: CreateSourceOptions = {}): CaptureSource {
+  const spec = config.source.trim();
+  const configIdle = (config as Partial<Record<'sourceIdleCloseMs', number>>).sourceIdleCloseMs;
+  const idleCloseMs = options.idleCloseMs ?? configIdle;
+  const common = {
+    ...(options.env ? { env: options.env } : {}),
+    ...(idleCloseMs !== undefined ? { idleCloseMs } : {}),
+    ...(options.killGraceMs !== undefined ? { killGraceMs: options.killGraceMs } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+  };
+  const clock = options.clock ? { clock: options.clock } : {};
+  if (spec === 'sample') {
+    return new FileSource(fileURLToPath(SAMPLE_ASSET_URL), { name: 'sample', logger: logger.child('sample'), fallbackFps: config.fileFps, ...clock });
+  }
+  if (spec.startsWith('file:')) {
+    const path = spec.slice('file:'.length);
+    if (!path) throw new ConfigError(`source "file:" needs a path, e.g. file:clip.h264`);
+    return new FileSource(path, { logger: logger.child('file'), fallbackFps: config.fileFps, ...clock });
+  }
+  if (spec === 'rpicam') return createRpicamSource(config, logger.child('rpicam'), common);
+  if (spec === 'gstreamer') return createGstreamerSource(config, logger.child('gstreamer'), common);
+  if (spec === 'ffmpeg') return createFfmpegSource(config, logger.child('ffmpeg'), common);
+  if (spec === '-') {
+    return createStdinSource(logger.child('stdin'), {
+      ...(options.stdin ? { input: options.stdin } : {}),
+      ...(idleCloseMs !== undefined ? { idleCloseMs } : {}),
+      ...clock,
+    });
+  }
+  if (spec.startsWith('tcp://')) return new TcpRelaySource(spec, { logger: logger.child('relay'), ...clock });
+  throw new ConfigError(`unknown source ${JSON.stringify(config.source)}: expected one of ${SOURCE_FORMS.join(', ')}`);
+}

@@ -1,0 +1,81 @@
+/**
+ * The device's own capture pipeline through `gst-launch-1.0`: libcamera,
+ * the Pi's V4L2 hardware encoder with SPS/PPS repeated before every IDR,
+ * `h264parse config-interval=-1` (parameter sets in front of every IDR even
+ * when the encoder forgets), written as Annex-B to stdout by `fdsink fd=1`.
+ * `config.gstPipeline` replaces everything before `! fdsink`.
+ */
+import type { RearviewConfig, VideoSettings } from '../config.js';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { ProcessSource, type CommandLine } from './process-source.js';
+import type { ProcessSourceFactoryOptions } from './rpicam-source.js';
+
+/** The default pipeline (before `! fdsink fd=1`), as gst-launch arguments. */
+export function defaultGstPipeline(video: VideoSettings): string[] {
+  return [
+    'libcamerasrc', '!',
+    'videoconvert', '!',
+    `video/x-raw,width=${video.width},height=${video.height},framerate=${video.fps}/1`, '!',
+    'v4l2h264enc',
+    `extra-controls=controls,video_bitrate=${video.bitrateBps},repeat_sequence_header=1,h264_i_frame_period=${video.intraPeriod}`, '!',
+    `video/x-h264,level=(string)${video.level},stream-format=byte-stream`, '!',
+    'h264parse', 'config-interval=-1',
+  ];
+}
+
+/**
+ * Splits a pipeline description into arguments the way a POSIX shell would
+ * for plain words, 'single' and "double" quotes and backslash escapes, so a
+ * pipeline copied from a shell command line works unchanged. gst-launch
+ * re-joins its arguments, so the split only has to keep quoted values whole.
+ */
+export function splitPipeline(text: string): string[] {
+  const args: string[] = [];
+  let current = '';
+  let inWord = false;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (quote) {
+      if (c === quote) quote = undefined;
+      else if (c === '\\' && quote === '"' && i + 1 < text.length) current += text[++i];
+      else current += c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      inWord = true;
+    } else if (c === '\\' && i + 1 < text.length) {
+      current += text[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) args.push(current);
+      current = '';
+      inWord = false;
+    } else {
+      current += c;
+      inWord = true;
+    }
+  }
+  if (quote) throw new ConfigError(`gstPipeline: unterminated ${quote} quote`);
+  if (inWord) args.push(current);
+  return args;
+}
+
+/** The gst-launch command line for the config (its pipeline, or the default). */
+export function gstreamerCommandLine(config: Pick<RearviewConfig, 'video' | 'gstPipeline'>): CommandLine {
+  let pipeline = defaultGstPipeline(config.video);
+  if (config.gstPipeline !== undefined && config.gstPipeline.trim() !== '') {
+    pipeline = splitPipeline(config.gstPipeline.trim());
+    // Accept a pipeline pasted with a trailing '!' or with its own fdsink.
+    const sinkAt = pipeline.indexOf('fdsink');
+    if (sinkAt >= 0) pipeline = pipeline.slice(0, sinkAt);
+    while (pipeline[pipeline.length - 1] === '!') pipeline.pop();
+    if (pipeline.length === 0) throw new ConfigError('gstPipeline: empty pipeline');
+  }
+  return { command: 'gst-launch-1.0', args: ['-q', ...pipeline, '!', 'fdsink', 'fd=1'] };
+}
+
+/** A `gstreamer` capture source built from the config. */
+export function createGstreamerSource(config: RearviewConfig, logger: Logger, options: ProcessSourceFactoryOptions = {}): ProcessSource {
+  return new ProcessSource({ ...options, name: 'gstreamer', commandLine: gstreamerCommandLine(config), logger, env: options.env ?? process.env });
+}

@@ -1,0 +1,128 @@
+/**
+ * Relays another camera's raw H.264 stream (`tcp://host:port`, e.g. a
+ * Velovision Rearview or another rearview daemon). One instance is one
+ * connection: start() resolves once connected, and a dropped connection is
+ * reported through onExit so the SourceSupervisor reconnects with backoff
+ * (and logs a failure only when it differs from the previous one).
+ *
+ * Idle close is off by default here: a frame can arrive in several TCP
+ * segments with gaps, and a sender like ours ends every frame with an AUD,
+ * which closes it at once anyway.
+ */
+import { connect, type Socket } from 'node:net';
+import { ConfigError, SourceError, type RearviewError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { CaptureSource, SourceSink } from './capture-source.js';
+import type { SourceClock } from './source-clock.js';
+import { StreamSource } from './stream-source.js';
+
+/** Host and port of a `tcp://host:port` source. */
+export interface TcpAddress {
+  host: string;
+  port: number;
+}
+
+/** Parses `tcp://host:port` (IPv6 as `tcp://[::1]:5000`). Throws ConfigError on anything else. */
+export function parseTcpSource(spec: string): TcpAddress {
+  let url: URL;
+  try {
+    url = new URL(spec);
+  } catch {
+    throw new ConfigError(`source ${JSON.stringify(spec)}: expected tcp://host:port`);
+  }
+  const port = Number(url.port);
+  if (url.protocol !== 'tcp:' || !url.hostname || !Number.isInteger(port) || port < 1 || port > 65535 || (url.pathname && url.pathname !== '/')) {
+    throw new ConfigError(`source ${JSON.stringify(spec)}: expected tcp://host:port with a port from 1 to 65535`);
+  }
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/** Options of {@link TcpRelaySource}. */
+export interface TcpRelaySourceOptions {
+  logger: Logger;
+  /** Idle-close grace in ms, 0 disables. Default 0 (see the file comment). */
+  idleCloseMs?: number;
+  /** Give up connecting after this long, in ms. Default 5000. */
+  connectTimeoutMs?: number;
+  clock?: SourceClock;
+}
+
+/** One connection to a remote H.264-over-TCP camera; see the file comment. */
+export class TcpRelaySource implements CaptureSource {
+  readonly name: string;
+  readonly address: TcpAddress;
+  private readonly options: TcpRelaySourceOptions;
+  private socket: Socket | undefined;
+  private stream: StreamSource | undefined;
+  private exitCallbacks: Array<(error: RearviewError | undefined) => void> = [];
+  private exitReported = false;
+  private closed = false;
+
+  constructor(spec: string, options: TcpRelaySourceOptions) {
+    this.address = parseTcpSource(spec);
+    this.name = spec;
+    this.options = options;
+  }
+
+  /** Connects. Rejects with ERR_SOURCE_CONNECT when the connection fails or times out. */
+  start(sink: SourceSink): Promise<void> {
+    if (this.socket) throw new Error(`${this.name}: start() called twice`);
+    const { host, port } = this.address;
+    const { logger } = this.options;
+    return new Promise<void>((resolve, reject) => {
+      const socket = connect({ host, port });
+      this.socket = socket;
+      const timeoutMs = this.options.connectTimeoutMs ?? 5000;
+      socket.setTimeout(timeoutMs);
+      const fail = (err: Error) => {
+        socket.destroy();
+        reject(new SourceError('ERR_SOURCE_CONNECT', `cannot connect to ${this.name}: ${err.message}`, { cause: err }));
+      };
+      socket.once('timeout', () => fail(new Error(`no answer within ${timeoutMs} ms`)));
+      socket.once('error', fail);
+      socket.once('connect', () => {
+        socket.off('error', fail);
+        socket.setTimeout(0);
+        socket.setKeepAlive(true, 5000);
+        if (this.closed) {
+          socket.destroy();
+          reject(new SourceError('ERR_ABORTED', `${this.name}: closed while connecting`));
+          return;
+        }
+        logger.info(`connected to ${host}:${port}`);
+        const stream = new StreamSource({
+          name: this.name,
+          input: socket,
+          logger,
+          idleCloseMs: this.options.idleCloseMs ?? 0,
+          ...(this.options.clock ? { clock: this.options.clock } : {}),
+        });
+        this.stream = stream;
+        stream.onExit((error) => {
+          socket.destroy();
+          const reason = error?.message.replace(/end of stream$/, 'connection closed by the sender') ?? 'connection closed';
+          this.reportExit(new SourceError('ERR_SOURCE_CONNECT', reason, error ? { cause: error } : undefined));
+        });
+        stream.start(sink).then(resolve, reject);
+      });
+    });
+  }
+
+  onExit(callback: (error: RearviewError | undefined) => void): void {
+    this.exitCallbacks.push(callback);
+  }
+
+  /** Closes the connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.stream?.close();
+    this.socket?.destroy();
+  }
+
+  private reportExit(error: RearviewError | undefined): void {
+    if (this.exitReported || this.closed) return;
+    this.exitReported = true;
+    for (const cb of this.exitCallbacks) cb(error);
+  }
+}
