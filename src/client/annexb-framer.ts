@@ -1,23 +1,22 @@
 /**
  * Turns the bytes of a raw Annex-B stream (any port-5000 camera) into
- * decodable access units for the client library.
+ * self-contained access units for the client library.
  *
- * Frame boundaries (H.264 7.4.1.2.3, the cases a receiver can see without
- * parsing slice headers fully): an access unit ends when, after its first
- * slice, the next NAL is an AUD, SPS, PPS, SEI or type 14..18, or a slice
- * whose first_mb_in_slice is 0. The non-slice cases are caught from the
- * scanner's `onNalStart`, that is, as soon as the next start code and header
- * byte arrive: Rearview's server sends an AUD right after every frame, so a
- * frame is handed out the moment its last byte is in, not one frame later.
+ * Framing is the H.264 library's H264StreamParser (clauses 7.4.1.2.3/4),
+ * wired through the scanner's NAL-start signal: Rearview's server sends an
+ * AUD right after every frame, so a frame is handed out the moment its last
+ * byte is in, not when the next frame begins.
  *
- * Each output is self-contained: AUDs are dropped, and a keyframe (IDR) that
- * arrived without SPS/PPS gets the last ones seen put in front, so any
- * decoder can start on it.
+ * Each output is self-contained: AUDs (and end-of-sequence/stream, filler)
+ * are dropped, and a keyframe (IDR) that arrived without SPS/PPS gets the
+ * last ones seen put in front, so any decoder can start on it.
  */
-import { AnnexBScanner } from '../h264/annexb-scanner.js';
 import { readCaptureTimeSei } from '../h264/capture-time-sei.js';
-import { NalUnitType, isVclNalType, type NalUnit } from '../h264/nal-unit.js';
+import { H264StreamParser } from '../h264/h264-stream-parser.js';
+import { NalUnitType } from '../h264/nal-unit.js';
+import type { SequenceParameterSet } from '../h264/sps.js';
 import type { H264Error } from '../errors.js';
+import type { AccessUnit } from '../h264/access-unit.js';
 
 /** One access unit as framed from the byte stream. */
 export interface FramedAccessUnit {
@@ -29,103 +28,85 @@ export interface FramedAccessUnit {
   isKey: boolean;
   /** Capture time from Rearview's capture-time SEI, ms since the epoch, when present. */
   capturedAtMs: number | undefined;
-  /** The SPS NAL in force (the latest seen), when one was seen. */
+  /** The raw SPS NAL in force (the latest seen), when one was seen. */
   sps: Uint8Array | undefined;
+  /** That SPS parsed (size, timing), when the parser knew it. */
+  parsedSps: SequenceParameterSet | undefined;
 }
 
 /** Options of {@link AnnexBFramer}. */
 export interface AnnexBFramerOptions {
   /** Called for each complete access unit, synchronously from push(). */
   onAccessUnit: (au: FramedAccessUnit) => void;
-  /** Recoverable stream problems (a NAL over the cap). */
+  /** Recoverable stream problems (a NAL over the cap, a bad parameter set). */
   onError?: (err: H264Error) => void;
   /** Largest NAL unit in bytes. Default the scanner's (16 MiB). */
   maxNalBytes?: number;
-  /** Most NAL units in one access unit before it is cut (defence against garbage). Default 1024. */
-  maxNalsPerAccessUnit?: number;
 }
 
-const START_CODE = Uint8Array.of(0, 0, 0, 1);
+const DROPPED_TYPES = new Set<number>([NalUnitType.AUD, NalUnitType.END_OF_SEQUENCE, NalUnitType.END_OF_STREAM, NalUnitType.FILLER]);
 
 /** Streaming framer; see the file comment. */
 export class AnnexBFramer {
-  private readonly scanner: AnnexBScanner;
-  private readonly onAccessUnit: (au: FramedAccessUnit) => void;
-  private readonly maxNals: number;
-  private nals: NalUnit[] = [];
-  private hasVcl = false;
+  private parser: H264StreamParser;
+  private readonly options: AnnexBFramerOptions;
   private sps: Uint8Array | undefined;
   private pps: Uint8Array | undefined;
   /** Access units emitted. */
   count = 0;
 
   constructor(options: AnnexBFramerOptions) {
-    this.onAccessUnit = options.onAccessUnit;
-    this.maxNals = options.maxNalsPerAccessUnit ?? 1024;
-    this.scanner = new AnnexBScanner({
-      ...(options.maxNalBytes === undefined ? {} : { maxNalBytes: options.maxNalBytes }),
-      ...(options.onError ? { onError: options.onError } : {}),
-      onNal: (nal) => this.nal(nal),
-      onNalStart: (type) => {
-        // A non-VCL NAL that can only begin a new access unit: the current one is complete now.
-        if (this.hasVcl && (type === NalUnitType.AUD || type === NalUnitType.SPS || type === NalUnitType.PPS || type === NalUnitType.SEI || (type >= 14 && type <= 18))) {
-          this.emit();
-        }
+    this.options = options;
+    this.parser = this.createParser();
+  }
+
+  private createParser(): H264StreamParser {
+    return new H264StreamParser({
+      ...(this.options.maxNalBytes === undefined ? {} : { maxNalBytes: this.options.maxNalBytes }),
+      ...(this.options.onError ? { onError: this.options.onError } : {}),
+      onNal: (nal) => {
+        // Copies: parameter sets outlive the socket chunk they arrived in.
+        if (nal.type === NalUnitType.SPS) this.sps = Uint8Array.from(nal.data);
+        else if (nal.type === NalUnitType.PPS) this.pps = Uint8Array.from(nal.data);
       },
+      onAccessUnit: (au) => this.emit(au),
     });
   }
 
-  /** Bytes pushed so far. */
+  /** Bytes pushed since the last reset. */
   get bytesSeen(): number {
-    return this.scanner.bytesSeen;
+    return this.parser.bytesSeen;
   }
 
   /** Feeds bytes; complete access units are reported synchronously. The chunk must not be modified afterwards. */
   push(chunk: Uint8Array): void {
-    this.scanner.push(chunk);
+    this.parser.push(chunk);
   }
 
-  /** End of stream: emits the last access unit when it has a slice. */
+  /** End of stream: emits the last access unit. */
   flush(): void {
-    this.scanner.flush();
-    if (this.hasVcl) this.emit();
-    this.nals = [];
+    this.parser.flush();
   }
 
-  /** Drops a partial access unit and the remembered parameter sets (a new connection). */
+  /** Forgets a partial access unit and the remembered parameter sets (a new connection). */
   reset(): void {
-    this.nals = [];
-    this.hasVcl = false;
+    this.parser = this.createParser();
     this.sps = undefined;
     this.pps = undefined;
   }
 
-  private nal(nal: NalUnit): void {
-    const type = nal.type;
-    if (isVclNalType(type)) {
-      // first_mb_in_slice is ue(v) right after the header: 0 is coded as a single '1' bit.
-      const firstMbIsZero = ((nal.data[1] ?? 0) & 0x80) !== 0;
-      if (this.hasVcl && firstMbIsZero) this.emit();
-      this.hasVcl = true;
-    } else if (type === NalUnitType.SPS) {
-      this.sps = Uint8Array.from(nal.data);
-    } else if (type === NalUnitType.PPS) {
-      this.pps = Uint8Array.from(nal.data);
+  private emit(au: AccessUnit): void {
+    const data: Uint8Array[] = [];
+    const types: number[] = [];
+    let hasVcl = false;
+    for (const nal of au.nals) {
+      if (DROPPED_TYPES.has(nal.type)) continue;
+      if (nal.type >= 1 && nal.type <= 5) hasVcl = true;
+      data.push(nal.data);
+      types.push(nal.type);
     }
-    if (type === NalUnitType.AUD || type === NalUnitType.END_OF_SEQUENCE || type === NalUnitType.END_OF_STREAM || type === NalUnitType.FILLER) return;
-    this.nals.push(nal);
-    if (this.nals.length >= this.maxNals) this.emit();
-  }
-
-  private emit(): void {
-    const nals = this.nals;
-    this.nals = [];
-    const hadVcl = this.hasVcl;
-    this.hasVcl = false;
-    if (!hadVcl) return;
-    const types = nals.map((n) => n.type);
-    const isKey = types.includes(NalUnitType.IDR);
-    const data = nals.map((n) => n.data);
+    if (!hasVcl) return;
+    const isKey = au.isKey;
     if (isKey) {
       // A bare IDR (encoder sent SPS/PPS once): make it decodable on its own.
       if (!types.includes(NalUnitType.PPS) && this.pps) {
@@ -145,9 +126,11 @@ export class AnnexBFramer {
       }
     }
     this.count++;
-    this.onAccessUnit({ nals: data, types, isKey, capturedAtMs, sps: this.sps });
+    this.options.onAccessUnit({ nals: data, types, isKey, capturedAtMs, sps: this.sps, parsedSps: au.sps });
   }
 }
+
+const START_CODE = Uint8Array.of(0, 0, 0, 1);
 
 /** Joins NAL units into one Annex-B buffer with 4-byte start codes (one copy). */
 export function joinAnnexB(nals: readonly Uint8Array[], trailer?: Uint8Array): Uint8Array {

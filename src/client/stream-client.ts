@@ -1,0 +1,479 @@
+/**
+ * `connect(url)`: the live stream of a camera as an async iterable of
+ * decodable access units, for app developers (docs/client.md).
+ *
+ * ```ts
+ * import { connect } from 'rearview/client';
+ * for await (const frame of connect('tcp://velovision-rearview.local:5000')) {
+ *   console.log(frame.seq, frame.isKey, frame.width, frame.height, frame.data.length);
+ * }
+ * ```
+ *
+ * Works with any raw H.264 Annex-B stream over TCP (Rearview, the original
+ * device, GStreamer tcpserversink, rpicam-vid --listen). Reconnects with
+ * exponential backoff, resuming at the next keyframe; a typed event is
+ * emitted for every state change; an AbortSignal or close() ends it.
+ */
+import { EventEmitter } from 'node:events';
+import { connect as netConnect, type Socket } from 'node:net';
+import { codecString } from '../h264/codec-string.js';
+import type { SequenceParameterSet } from '../h264/sps.js';
+import type { H264Error } from '../errors.js';
+import { AnnexBFramer, joinAnnexB, type FramedAccessUnit } from './annexb-framer.js';
+import { ClientError, describeNetworkError } from './client-error.js';
+import { FrameQueue, type ConsumerPolicy } from './frame-queue.js';
+
+/** Default port of the raw H.264 stream. */
+export const DEFAULT_STREAM_PORT = 5000;
+
+/** One access unit as delivered to the application. */
+export interface ClientFrame {
+  /** Annex-B bytes (4-byte start codes), decodable: a key frame starts with SPS and PPS. No AUD. */
+  readonly data: Uint8Array;
+  /** An IDR access unit: a decoder can start here. */
+  readonly isKey: boolean;
+  /**
+   * Presentation time in 90 kHz units: from the capture-time SEI when the
+   * camera sends it (relative to the first frame of this connection object),
+   * else frame count x 90000 / fps (VUI timing, else `options.fps`).
+   */
+  readonly pts90k: number;
+  /** Camera capture wall-clock time, ms since the Unix epoch, from Rearview's capture-time SEI; undefined for other cameras. */
+  readonly capturedAtMs: number | undefined;
+  /** Wall-clock time (ms since the epoch, the injected clock) when the frame's last byte arrived. */
+  readonly receivedAtMs: number;
+  /** Frames received since connect() (across reconnects), starting at 0; gaps are frames skipped by the 'latest' policy. */
+  readonly seq: number;
+  /** RFC 6381 codec string of the SPS in force, e.g. "avc1.42c01e"; '' before any SPS. */
+  readonly codec: string;
+  /** Picture size in pixels after cropping, from the SPS in force; 0 before any SPS. */
+  readonly width: number;
+  readonly height: number;
+  /** nal_unit_type of each NAL unit in `data`, in order. */
+  readonly nalTypes: readonly number[];
+}
+
+/** Connection states, in the order they normally happen. */
+export type StreamState = 'connecting' | 'connected' | 'disconnected' | 'reconnecting' | 'closed';
+
+/** Payload of every state-change event. */
+export interface StreamStateEvent {
+  readonly state: StreamState;
+  /** tcp://host:port */
+  readonly url: string;
+  /** Connection attempts since the last successful connection (1 = first try). */
+  readonly attempt: number;
+  /** 'reconnecting': wait before the next attempt, ms. */
+  readonly delayMs?: number;
+  /** 'disconnected' / 'closed': what went wrong, when something did. */
+  readonly error?: ClientError;
+}
+
+/** Options of {@link connect}. */
+export interface ConnectOptions {
+  /** 'latest' (default): a slow consumer skips to the newest keyframe. 'all': every frame, with backpressure on the socket. */
+  policy?: ConsumerPolicy;
+  /** Reconnect after a failure or a dropped connection. Default true. */
+  reconnect?: boolean;
+  /** Failed attempts in a row before giving up (the iterator then throws ERR_CLIENT_CONNECT). Default Infinity. */
+  maxRetries?: number;
+  /** First reconnect delay, ms; doubled per failed attempt up to maxBackoffMs. Defaults 250 and 5000. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** TCP connect timeout, ms. Default 5000. */
+  connectTimeoutMs?: number;
+  /** A connection that delivers no bytes for this long (and is not paused by backpressure) is dropped. Default 5000 ms; 0 disables. */
+  idleTimeoutMs?: number;
+  /** 'all': pause the socket when this many frames wait. Default 60. */
+  highWaterFrames?: number;
+  /** 'latest': most frames kept while no keyframe comes. Default 300. */
+  maxQueueFrames?: number;
+  /** Largest NAL unit accepted, bytes. Default 16 MiB. */
+  maxNalBytes?: number;
+  /** Frame rate assumed for pts90k when the stream has neither capture times nor VUI timing. Default 30. */
+  fps?: number;
+  /** Ends the stream (iteration finishes normally) when aborted. */
+  signal?: AbortSignal;
+  /** Called on every state change (same payload as the 'state' event). */
+  onState?: (event: StreamStateEvent) => void;
+  /** Wall clock for receivedAtMs, ms since the epoch. Default Date.now. */
+  clock?: () => number;
+}
+
+/** Counters of a {@link StreamConnection}. */
+export interface StreamStats {
+  /** Access units received (including skipped ones and those before the first keyframe). */
+  framesReceived: number;
+  /** Frames handed to the consumer. */
+  framesDelivered: number;
+  /** Frames dropped by the 'latest' policy. */
+  framesSkipped: number;
+  /** Frames dropped while waiting for a keyframe after (re)connecting. */
+  framesBeforeKey: number;
+  /** Bytes read from sockets. */
+  bytesReceived: number;
+  /** Successful connections (1 + reconnects). */
+  connections: number;
+}
+
+/** Events of a {@link StreamConnection}: 'state' for every change, and one event per state name. */
+export interface StreamConnectionEvents {
+  state: [StreamStateEvent];
+  connecting: [StreamStateEvent];
+  connected: [StreamStateEvent];
+  disconnected: [StreamStateEvent];
+  reconnecting: [StreamStateEvent];
+  closed: [StreamStateEvent];
+  /** Recoverable bitstream problems (a NAL over the cap); the stream continues. */
+  streamError: [H264Error];
+}
+
+/** Parses `tcp://host:port`, `host:port` or `host` (port 5000) into host and port. */
+export function parseStreamUrl(url: string): { host: string; port: number; url: string } {
+  const text = url.trim();
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `tcp://${text}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(withScheme);
+  } catch {
+    throw new TypeError(`stream url: cannot read "${url}" (expected tcp://host:port)`);
+  }
+  if (parsed.protocol !== 'tcp:') throw new TypeError(`stream url: expected tcp://host:port, got "${url}"`);
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!host) throw new TypeError(`stream url: no host in "${url}"`);
+  const port = parsed.port ? Number(parsed.port) : DEFAULT_STREAM_PORT;
+  return { host, port, url: `tcp://${parsed.hostname}:${port}` };
+}
+
+interface SpsInfo {
+  nal: Uint8Array;
+  codec: string;
+  width: number;
+  height: number;
+  fps: number | null;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * A live stream connection: an async iterable of {@link ClientFrame} (one
+ * consumer) and an event emitter of state changes. Created and started by
+ * {@link connect}.
+ */
+export class StreamConnection extends EventEmitter<StreamConnectionEvents> implements AsyncIterable<ClientFrame> {
+  /** Normalised `tcp://host:port`. */
+  readonly url: string;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly options: Required<Pick<ConnectOptions, 'policy' | 'reconnect' | 'maxRetries' | 'initialBackoffMs' | 'maxBackoffMs' | 'connectTimeoutMs' | 'idleTimeoutMs' | 'fps'>>;
+  private readonly clock: () => number;
+  private readonly queue: FrameQueue<ClientFrame>;
+  private readonly framer: AnnexBFramer;
+  private socket: Socket | undefined;
+  private currentState: StreamState = 'closed';
+  private started = false;
+  private closing = false;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private waitingForKey = true;
+  private seq = 0;
+  private spsInfo: SpsInfo | undefined;
+  private firstCapturedAtMs: number | undefined;
+  private failure: ClientError | undefined;
+  private waiter: { resolve: () => void } | undefined;
+  private readonly signal: AbortSignal | undefined;
+  private readonly onAbort = (): void => void this.close();
+  /** Counters, updated live. */
+  readonly stats: StreamStats = { framesReceived: 0, framesDelivered: 0, framesSkipped: 0, framesBeforeKey: 0, bytesReceived: 0, connections: 0 };
+
+  constructor(url: string, options: ConnectOptions = {}) {
+    super();
+    const parsed = parseStreamUrl(url);
+    this.url = parsed.url;
+    this.host = parsed.host;
+    this.port = parsed.port;
+    const policy = options.policy ?? 'latest';
+    if (policy !== 'all' && policy !== 'latest') throw new TypeError(`policy must be 'all' or 'latest', got ${JSON.stringify(policy)}`);
+    this.options = {
+      policy,
+      reconnect: options.reconnect ?? true,
+      maxRetries: options.maxRetries ?? Infinity,
+      initialBackoffMs: options.initialBackoffMs ?? 250,
+      maxBackoffMs: options.maxBackoffMs ?? 5000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 5000,
+      fps: options.fps ?? 30,
+    };
+    for (const key of ['initialBackoffMs', 'maxBackoffMs', 'connectTimeoutMs', 'idleTimeoutMs', 'fps'] as const) {
+      const v = this.options[key];
+      if (!Number.isFinite(v) || v < 0) throw new RangeError(`${key} must be a non-negative number, got ${v}`);
+    }
+    this.clock = options.clock ?? Date.now;
+    this.signal = options.signal;
+    if (options.onState) this.on('state', options.onState);
+    this.queue = new FrameQueue<ClientFrame>({
+      policy,
+      ...(options.highWaterFrames === undefined ? {} : { highWaterFrames: options.highWaterFrames }),
+      ...(options.maxQueueFrames === undefined ? {} : { maxFrames: options.maxQueueFrames }),
+      onPause: (pause) => {
+        if (!this.socket) return;
+        if (pause) {
+          this.socket.pause();
+          this.stopIdleTimer();
+        } else {
+          this.socket.resume();
+          this.armIdleTimer();
+        }
+      },
+    });
+    this.framer = new AnnexBFramer({
+      ...(options.maxNalBytes === undefined ? {} : { maxNalBytes: options.maxNalBytes }),
+      onAccessUnit: (au) => this.accessUnit(au),
+      onError: (err) => {
+        if (this.listenerCount('streamError') > 0) this.emit('streamError', err);
+      },
+    });
+  }
+
+  /** The current state. */
+  get state(): StreamState {
+    return this.currentState;
+  }
+
+  /** Frames waiting for the consumer. */
+  get queuedFrames(): number {
+    return this.queue.length;
+  }
+
+  /** Starts connecting (connect() already did). Idempotent. */
+  start(): void {
+    if (this.started || this.closing) return;
+    this.started = true;
+    if (this.signal?.aborted) {
+      void this.close();
+      return;
+    }
+    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+    // Next microtask, so listeners attached right after connect() see 'connecting'.
+    queueMicrotask(() => this.open());
+  }
+
+  /** Stops: closes the socket, cancels reconnects, ends the iteration (queued frames are discarded). Idempotent. */
+  close(): Promise<void> {
+    if (this.closing) return Promise.resolve();
+    this.closing = true;
+    this.signal?.removeEventListener('abort', this.onAbort);
+    clearTimeout(this.retryTimer);
+    this.stopIdleTimer();
+    const socket = this.socket;
+    this.socket = undefined;
+    this.queue.clear();
+    const done = new Promise<void>((resolve) => {
+      if (!socket || socket.destroyed) return resolve();
+      socket.once('close', () => resolve());
+      socket.destroy();
+    });
+    this.setState('closed', {});
+    this.wake();
+    return done;
+  }
+
+  /** The next frame; undefined when the connection was closed. Throws ClientError when it gave up reconnecting. */
+  async next(): Promise<ClientFrame | undefined> {
+    if (!this.started) this.start();
+    for (;;) {
+      const frame = this.queue.shift();
+      if (frame) {
+        this.stats.framesDelivered++;
+        return frame;
+      }
+      if (this.failure) throw this.failure;
+      if (this.closing) return undefined;
+      await new Promise<void>((resolve) => {
+        this.waiter = { resolve };
+      });
+    }
+  }
+
+  /** Iterates frames until close(), abort, or a final failure (thrown). Breaking out of the loop closes the connection. */
+  [Symbol.asyncIterator](): AsyncIterator<ClientFrame> {
+    return {
+      next: async (): Promise<IteratorResult<ClientFrame>> => {
+        const frame = await this.next();
+        return frame ? { value: frame, done: false } : { value: undefined, done: true };
+      },
+      return: async (): Promise<IteratorResult<ClientFrame>> => {
+        await this.close();
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.resolve();
+  }
+
+  private setState(state: StreamState, extra: { delayMs?: number; error?: ClientError }): void {
+    this.currentState = state;
+    const event: StreamStateEvent = { state, url: this.url, attempt: this.attempt, ...extra };
+    this.emit('state', event);
+    this.emit(state, event);
+  }
+
+  private open(): void {
+    if (this.closing) return;
+    this.attempt++;
+    this.setState('connecting', {});
+    this.framer.reset();
+    this.waitingForKey = true;
+    this.queue.resetPause();
+    const socket = netConnect({ host: this.host, port: this.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000 });
+    this.socket = socket;
+    let connected = false;
+    let lastError: unknown;
+    const connectTimer = setTimeout(() => {
+      lastError = Object.assign(new Error(`no connection within ${this.options.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' });
+      socket.destroy();
+    }, this.options.connectTimeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(connectTimer);
+      connected = true;
+      this.stats.connections++;
+      this.setState('connected', {});
+      this.armIdleTimer();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      this.stats.bytesReceived += chunk.length;
+      this.idleTimer?.refresh();
+      try {
+        this.framer.push(chunk);
+      } catch (err) {
+        lastError = err;
+        socket.destroy();
+      }
+    });
+    socket.on('error', (err) => {
+      lastError = err;
+    });
+    socket.on('end', () => {
+      lastError ??= Object.assign(new Error('the camera closed the connection'), { code: 'EOF' });
+    });
+    socket.once('close', () => {
+      clearTimeout(connectTimer);
+      this.stopIdleTimer();
+      if (this.socket !== socket) return; // closed by close()
+      this.socket = undefined;
+      this.framer.flush();
+      const what = connected ? 'connection lost' : 'cannot connect';
+      const reason = lastError === undefined ? 'closed' : describeNetworkError(lastError);
+      const error = new ClientError('ERR_CLIENT_CONNECT', `${this.url}: ${what}: ${reason}`, { url: this.url, cause: lastError });
+      this.setState('disconnected', { error });
+      this.scheduleReconnect(error);
+    });
+  }
+
+  private scheduleReconnect(error: ClientError): void {
+    if (this.closing) return;
+    if (!this.options.reconnect || this.attempt > this.options.maxRetries) {
+      this.failure = error;
+      this.closing = true;
+      this.signal?.removeEventListener('abort', this.onAbort);
+      this.setState('closed', { error });
+      this.wake();
+      return;
+    }
+    const base = Math.min(this.options.maxBackoffMs, this.options.initialBackoffMs * 2 ** Math.max(0, this.attempt - 1));
+    // Up to 20 % jitter so many clients do not reconnect to a rebooted camera in lockstep.
+    const delayMs = Math.round(base * (1 + Math.random() * 0.2));
+    this.setState('reconnecting', { delayMs, error });
+    this.retryTimer = setTimeout(() => this.open(), delayMs);
+  }
+
+  private armIdleTimer(): void {
+    if (this.options.idleTimeoutMs <= 0 || this.closing) return;
+    this.stopIdleTimer();
+    const socket = this.socket;
+    this.idleTimer = setTimeout(() => {
+      if (this.queue.isPaused || this.socket !== socket || !socket) return;
+      socket.destroy(Object.assign(new Error(`no data for ${this.options.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
+    }, this.options.idleTimeoutMs);
+  }
+
+  private stopIdleTimer(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private describeSps(nal: Uint8Array, sps: SequenceParameterSet | undefined): SpsInfo {
+    if (this.spsInfo && sameBytes(this.spsInfo.nal, nal) && (this.spsInfo.width > 0 || !sps)) return this.spsInfo;
+    let codec = '';
+    try {
+      codec = codecString(nal);
+    } catch {
+      // An SPS we cannot read: still pass the frames on; the decoder may know better.
+    }
+    const width = sps?.width ?? 0;
+    const height = sps?.height ?? 0;
+    const fps = sps?.fps ?? null;
+    this.spsInfo = { nal: Uint8Array.from(nal), codec, width, height, fps };
+    return this.spsInfo;
+  }
+
+  private accessUnit(au: FramedAccessUnit): void {
+    if (this.closing) return;
+    const receivedAtMs = this.clock();
+    const seq = this.seq++;
+    this.stats.framesReceived++;
+    if (this.waitingForKey) {
+      if (!au.isKey) {
+        this.stats.framesBeforeKey++;
+        return;
+      }
+      this.waitingForKey = false;
+      this.attempt = 0; // a working connection: the next failure starts the backoff again
+    }
+    const info = au.sps ? this.describeSps(au.sps, au.parsedSps) : undefined;
+    let pts90k: number;
+    if (au.capturedAtMs !== undefined) {
+      this.firstCapturedAtMs ??= au.capturedAtMs;
+      pts90k = Math.round((au.capturedAtMs - this.firstCapturedAtMs) * 90);
+    } else {
+      const fps = info?.fps ?? this.options.fps;
+      pts90k = Math.round((seq * 90000) / (fps > 0 ? fps : 30));
+    }
+    const frame: ClientFrame = {
+      data: joinAnnexB(au.nals),
+      isKey: au.isKey,
+      pts90k,
+      capturedAtMs: au.capturedAtMs,
+      receivedAtMs,
+      seq,
+      codec: info?.codec ?? '',
+      width: info?.width ?? 0,
+      height: info?.height ?? 0,
+      nalTypes: au.types,
+    };
+    const before = this.queue.skipped;
+    this.queue.push(frame);
+    this.stats.framesSkipped += this.queue.skipped - before;
+    this.wake();
+  }
+}
+
+/**
+ * Connects to a live stream (`tcp://host:port`, `host:port` or `host`, port
+ * 5000 by default) and returns the started connection: iterate it with
+ * `for await`, listen to its 'state' events, close() it or abort its signal.
+ */
+export function connect(url: string, options: ConnectOptions = {}): StreamConnection {
+  const connection = new StreamConnection(url, options);
+  connection.start();
+  return connection;
+}
