@@ -1,0 +1,433 @@
+/**
+ * The recorder: one more reader of the stream hub, writing 1-minute (by
+ * default) Matroska segments `log%04d.mkv` into the recordings folder, with
+ * a thumbnail per segment and rotation of old segments.
+ *
+ * Never stalls the live stream: the hub never waits for its readers, and the
+ * recorder's reader has a bounded queue. When the disk is slow the reader
+ * drops to the next keyframe (counted, logged); when writing fails (ENOSPC,
+ * read-only filesystem, folder deleted underneath) the error is logged and
+ * kept in `status`, the segment is closed as it is, and recording resumes at
+ * a keyframe after a backoff (1 s doubling to 30 s), with rotation run first
+ * when the disk was full.
+ *
+ * Crash safety: see SegmentWriter (append-only, unbuffered) and docs/recording.md.
+ * A marker file names the segment being written; at start-up a segment left
+ * unfinished by a crash is repaired (`repairMatroska`) and numbering
+ * continues after the most recently written file, as the device did.
+ */
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { RearviewError } from '../errors.js';
+import type { HubReaderOptions } from '../hub/hub-reader.js';
+import type { StreamFrame, StreamParams } from '../hub/stream-frame.js';
+import type { Logger } from '../log/logger.js';
+import { RateLimitedCounter, silentLogger } from '../log/logger.js';
+import { readMatroskaHeader, repairMatroska } from './matroska-file.js';
+import { enforceRetention, listSegmentFiles, removeSegmentFiles, type DiskSpaceFn, type RetentionLimits } from './retention.js';
+import { SegmentWriter, type SegmentSummary } from './segment-writer.js';
+import { nextSegmentNumber, parseSegmentName, segmentName, thumbnailName } from './segment-names.js';
+import { ThumbnailMaker } from './thumbnails.js';
+
+/** File in the recordings folder naming the segment being written (JSON: {name, startedAtMs, pid}). */
+export const RECORDING_MARKER = '.recording.json';
+
+/** The part of a hub reader the recorder uses (StreamHub's HubReader has it). */
+export interface RecorderReader {
+  read(): StreamFrame | undefined;
+  onReadable(cb: () => void): void;
+  onStalled(cb: () => void): void;
+  readonly stats: { framesDropped: number; dropEvents: number };
+  close(): void;
+}
+
+/** The part of the stream hub the recorder uses (StreamHub has it). */
+export interface RecorderHub {
+  addReader(options: HubReaderOptions): RecorderReader;
+}
+
+/** Options of {@link Recorder}. Defaults follow defaultConfig(). */
+export interface RecorderOptions {
+  hub: RecorderHub;
+  /** Recordings folder (created if missing). */
+  dir: string;
+  /** Cut at the first keyframe once a segment is this long. Default 60000 ms. */
+  segmentMs?: number;
+  /** Rotation limits. Default 900 files, no byte limit, 500 MB and 5 % free. */
+  limits?: Partial<RetentionLimits>;
+  /** Free-space probe. Default statfs. */
+  diskSpace?: DiskSpaceFn;
+  /** Thumbnail maker; `false` for none. Default a new ThumbnailMaker. */
+  thumbnails?: ThumbnailMaker | false;
+  /** Reader queue bounds: past them the recorder skips to the next keyframe. Defaults 16 MB and 3000 ms. */
+  queueLimitBytes?: number;
+  queueLimitMs?: number;
+  /** First and largest retry delay after a write error. Defaults 1000 and 30000 ms. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** Rotation is also checked this often while a segment is written. Default 10000 ms; 0 turns it off. */
+  retentionIntervalMs?: number;
+  /** Wall clock for status times, ms since the epoch. Default Date.now. */
+  now?: () => number;
+  logger?: Logger;
+}
+
+/** The last error the recorder met. */
+export interface RecorderError {
+  /** ENOSPC, EROFS, ENOENT, EACCES, ... or a RearviewError code. */
+  code: string;
+  message: string;
+  atMs: number;
+}
+
+/** What the recorder is doing (for the status API and logs). */
+export interface RecorderStatus {
+  /** starting; waiting (for a keyframe); recording; retrying (after an error, until retryAtMs); closed. */
+  state: 'starting' | 'waiting' | 'recording' | 'retrying' | 'closed';
+  dir: string;
+  currentSegment: string | null;
+  currentSegmentStartedAtMs: number | null;
+  segmentsCompleted: number;
+  framesWritten: number;
+  bytesWritten: number;
+  /** Frames the reader dropped because the recorder fell behind (slow disk), and how many times it skipped. */
+  framesDropped: number;
+  dropEvents: number;
+  /** Frames discarded while retrying after an error or waiting for a keyframe. */
+  framesSkipped: number;
+  errors: number;
+  lastError: RecorderError | null;
+  /** When the next attempt is due (ms since the epoch), while retrying. */
+  retryAtMs: number | null;
+  /** Segments deleted by rotation since start. */
+  rotatedSegments: number;
+  /** Segments repaired at start-up after a crash. */
+  repairedSegments: string[];
+}
+
+/** Records the hub's stream into rotating segments; see the file comment. */
+export class Recorder {
+  readonly dir: string;
+  private readonly hub: RecorderHub;
+  private readonly segmentMs: number;
+  private readonly limits: RetentionLimits;
+  private readonly diskSpace: DiskSpaceFn | undefined;
+  private readonly thumbnails: ThumbnailMaker | undefined;
+  private readonly queueLimitBytes: number;
+  private readonly queueLimitMs: number;
+  private readonly retryMinMs: number;
+  private readonly retryMaxMs: number;
+  private readonly retentionIntervalMs: number;
+  private readonly now: () => number;
+  private readonly logger: Logger;
+  private reader: RecorderReader | undefined;
+  private writer: SegmentWriter | undefined;
+  private nextNumber = 0;
+  private pumping: Promise<void> | undefined;
+  private retryAtMs: number | null = null;
+  private retryDelayMs: number;
+  private lastErrorCode: string | undefined;
+  private retentionTimer: ReturnType<typeof setInterval> | undefined;
+  private retentionRunning: Promise<void> | undefined;
+  private started = false;
+  private closed = false;
+  private readonly skipLog: RateLimitedCounter;
+  private readonly st: RecorderStatus;
+
+  constructor(options: RecorderOptions) {
+    this.hub = options.hub;
+    this.dir = resolve(options.dir);
+    this.segmentMs = options.segmentMs ?? 60_000;
+    if (!(this.segmentMs > 0)) throw new RangeError(`segmentMs must be positive, got ${this.segmentMs}`);
+    this.limits = { maxFiles: 900, maxBytes: 0, minFreeBytes: 500_000_000, minFreePercent: 5, ...options.limits };
+    this.diskSpace = options.diskSpace;
+    this.thumbnails = options.thumbnails === false ? undefined : (options.thumbnails ?? new ThumbnailMaker({ logger: options.logger?.child('thumbnails') }));
+    this.queueLimitBytes = options.queueLimitBytes ?? 16_000_000;
+    this.queueLimitMs = options.queueLimitMs ?? 3000;
+    this.retryMinMs = options.retryMinMs ?? 1000;
+    this.retryMaxMs = options.retryMaxMs ?? 30_000;
+    this.retryDelayMs = this.retryMinMs;
+    this.retentionIntervalMs = options.retentionIntervalMs ?? 10_000;
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger ?? silentLogger;
+    this.skipLog = new RateLimitedCounter((n, total) => this.logger.warn(`skipped ${n} frame(s) while not recording (${total} in all)`), 5000);
+    this.st = {
+      state: 'starting', dir: this.dir, currentSegment: null, currentSegmentStartedAtMs: null, segmentsCompleted: 0, framesWritten: 0,
+      bytesWritten: 0, framesDropped: 0, dropEvents: 0, framesSkipped: 0, errors: 0, lastError: null, retryAtMs: null,
+      rotatedSegments: 0, repairedSegments: [],
+    };
+  }
+
+  /** A snapshot of what the recorder is doing. */
+  get status(): RecorderStatus {
+    if (this.reader) {
+      const s = this.reader.stats;
+      this.st.framesDropped = s.framesDropped;
+      this.st.dropEvents = s.dropEvents;
+    }
+    return { ...this.st, retryAtMs: this.retryAtMs, repairedSegments: [...this.st.repairedSegments] };
+  }
+
+  /** The segment being written (absolute path), or undefined. */
+  get currentSegmentPath(): string | undefined {
+    return this.writer?.path;
+  }
+
+  /**
+   * Prepares the folder (repairs a segment left by a crash, finds the next
+   * number, runs rotation) and starts reading the hub. A folder that cannot
+   * be prepared is reported in the status and retried, never thrown.
+   */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    try {
+      await this.prepareFolder();
+    } catch (err) {
+      this.fail(err, 'preparing the recordings folder');
+    }
+    if (this.closed) return;
+    this.reader = this.hub.addReader({
+      name: 'recorder',
+      join: 'next-keyframe',
+      softLimitBytes: this.queueLimitBytes,
+      softLimitMs: this.queueLimitMs,
+      // Never disconnect the recorder: a hung disk is reported, the reader keeps skipping to keyframes.
+      hardLimitMs: 24 * 3_600_000,
+    });
+    this.reader.onReadable(() => this.kick());
+    this.reader.onStalled(() => this.logger.warn('recorder is not keeping up with the stream (disk too slow?)'));
+    if (this.retryAtMs === null) this.st.state = 'waiting';
+    if (this.retentionIntervalMs > 0) {
+      this.retentionTimer = setInterval(() => void this.runRetention(), this.retentionIntervalMs);
+      this.retentionTimer.unref();
+    }
+    this.kick();
+  }
+
+  /** Stops reading, finishes the current segment (sealed, playable), waits for the thumbnail. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) {
+      await this.pumping;
+      return;
+    }
+    this.closed = true;
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.reader?.close();
+    await this.pumping;
+    await this.retentionRunning;
+    await this.finishSegment();
+    await this.thumbnails?.whenIdle();
+    await this.thumbnails?.close();
+    this.st.state = 'closed';
+  }
+
+  /** Resolves when every frame handed out so far has been written (tests, shutdown). */
+  async flush(): Promise<void> {
+    while (this.pumping) await this.pumping;
+  }
+
+  /** Resolves when no thumbnail is being made. */
+  async thumbnailsIdle(): Promise<void> {
+    await this.thumbnails?.whenIdle();
+  }
+
+  private kick(): void {
+    if (this.pumping || this.closed || !this.reader) return;
+    this.pumping = this.pump().finally(() => {
+      this.pumping = undefined;
+    });
+  }
+
+  private async pump(): Promise<void> {
+    for (;;) {
+      const reader = this.reader;
+      if (!reader || this.closed) return;
+      const frame = reader.read();
+      if (!frame) return;
+      try {
+        await this.handle(frame);
+      } catch (err) {
+        // handle() reports its own errors; this is a bug guard so the loop never dies.
+        this.fail(err, 'recording');
+      }
+    }
+  }
+
+  private async handle(frame: StreamFrame): Promise<void> {
+    if (this.retryAtMs !== null) {
+      if (this.now() < this.retryAtMs || !frame.isKey) return this.skip();
+      this.retryAtMs = null;
+    }
+    if (this.writer && frame.isKey && this.shouldCut(this.writer, frame)) await this.finishSegment();
+    if (!this.writer) {
+      if (!frame.isKey) return this.skip();
+      if (!(await this.openSegment(frame.params, frame))) return;
+    }
+    const writer = this.writer as SegmentWriter;
+    try {
+      await writer.write(frame);
+      this.st.framesWritten++;
+      this.retryDelayMs = this.retryMinMs;
+    } catch (err) {
+      this.fail(err, `writing ${writer.path}`);
+      this.writer = undefined;
+      this.st.currentSegment = null;
+      await writer.abort();
+      await this.repairAfterError(writer.path);
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') await this.runRetention();
+    }
+  }
+
+  private shouldCut(writer: SegmentWriter, frame: StreamFrame): boolean {
+    if (frame.params.generation !== writer.params.generation) return true; // new SPS/PPS: new file, new avcC
+    const elapsedMs = frame.capturedAtMs - writer.startedAtMs;
+    const byStream = (frame.dts90k - this.segmentStartDts90k) / 90;
+    // The capture clock decides; the stream clock covers a wall clock that jumped. Half a frame of
+    // slack so that 60 frames at 30 fps (1999.99 ms in floating point) count as 2 s.
+    const halfFrameMs = 500 / (frame.params.fps > 0 ? frame.params.fps : 30);
+    return (elapsedMs >= 0 && elapsedMs < 10 * this.segmentMs ? elapsedMs : byStream) + halfFrameMs >= this.segmentMs;
+  }
+
+  private segmentStartDts90k = 0;
+
+  private skip(): void {
+    this.st.framesSkipped++;
+    this.skipLog.add();
+  }
+
+  private async openSegment(params: StreamParams, first: StreamFrame): Promise<boolean> {
+    const name = segmentName(this.nextNumber);
+    const path = join(this.dir, name);
+    try {
+      await mkdir(this.dir, { recursive: true }); // also brings back a folder deleted underneath us
+      // After a wrap the number may still be taken by an old segment: it is the oldest, replace it.
+      await removeSegmentFiles(this.dir, name);
+      await this.writeMarker(name, first.capturedAtMs);
+      const writer = new SegmentWriter({ path, params });
+      await writer.start();
+      this.writer = writer;
+    } catch (err) {
+      this.fail(err, `creating ${path}`);
+      return false;
+    }
+    this.nextNumber = nextSegmentNumber(this.nextNumber);
+    this.segmentStartDts90k = first.dts90k;
+    this.st.state = 'recording';
+    this.st.currentSegment = name;
+    this.st.currentSegmentStartedAtMs = first.capturedAtMs;
+    if (this.lastErrorCode) {
+      this.logger.info(`recording again after ${this.lastErrorCode}`);
+      this.lastErrorCode = undefined;
+    }
+    this.logger.debug(`segment ${name} started`);
+    this.thumbnails?.request({ annexB: first.annexB, path: join(this.dir, thumbnailName(name, first.capturedAtMs)) });
+    void this.runRetention();
+    return true;
+  }
+
+  private async finishSegment(): Promise<void> {
+    const writer = this.writer;
+    if (!writer) return;
+    this.writer = undefined;
+    this.st.currentSegment = null;
+    this.st.currentSegmentStartedAtMs = null;
+    let summary: SegmentSummary | undefined;
+    try {
+      summary = await writer.close();
+      await unlink(join(this.dir, RECORDING_MARKER)).catch(() => {});
+    } catch (err) {
+      this.fail(err, `closing ${writer.path}`);
+      await writer.abort();
+      await this.repairAfterError(writer.path);
+      return;
+    }
+    this.st.segmentsCompleted++;
+    this.st.bytesWritten += summary.bytes;
+    if (!this.closed) this.st.state = 'waiting';
+    this.logger.info(`segment ${summary.path} closed: ${summary.frames} frames, ${(summary.durationMs / 1000).toFixed(2)} s, ${summary.bytes} bytes`);
+  }
+
+  /** Leaves a segment cut by a write error playable (best effort: the disk may still be failing). */
+  private async repairAfterError(path: string): Promise<void> {
+    try {
+      await repairMatroska(path);
+    } catch (err) {
+      this.logger.debug(`could not repair ${path} after the error: ${(err as Error).message}`);
+    }
+  }
+
+  private fail(err: unknown, what: string): void {
+    const code = (err as NodeJS.ErrnoException).code ?? (err instanceof RearviewError ? err.code : 'ERR_RECORDER_IO');
+    const message = `${what}: ${(err as Error).message ?? String(err)}`;
+    this.st.errors++;
+    this.st.lastError = { code: String(code), message, atMs: this.now() };
+    this.retryAtMs = this.now() + this.retryDelayMs;
+    this.st.state = 'retrying';
+    if (this.lastErrorCode !== code) this.logger.error(`${message}; retrying in ${this.retryDelayMs} ms`);
+    else this.logger.debug(`${message}; retrying in ${this.retryDelayMs} ms`);
+    this.lastErrorCode = String(code);
+    this.retryDelayMs = Math.min(this.retryMaxMs, this.retryDelayMs * 2);
+  }
+
+  private async runRetention(): Promise<void> {
+    if (this.retentionRunning) return this.retentionRunning;
+    this.retentionRunning = (async () => {
+      try {
+        const protect = new Set<string>();
+        if (this.st.currentSegment) protect.add(this.st.currentSegment);
+        const r = await enforceRetention(this.dir, this.limits, { diskSpace: this.diskSpace, protect, logger: this.logger });
+        this.st.rotatedSegments += r.deleted.length;
+        if (r.stillOver) this.logger.debug('rotation: limits still exceeded with only the current segment left');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.logger.warn(`rotation failed: ${(err as Error).message}`);
+      }
+    })().finally(() => {
+      this.retentionRunning = undefined;
+    });
+    return this.retentionRunning;
+  }
+
+  private async writeMarker(name: string, startedAtMs: number): Promise<void> {
+    const path = join(this.dir, RECORDING_MARKER);
+    await writeFile(`${path}.tmp`, JSON.stringify({ name, startedAtMs, pid: process.pid }));
+    await rename(`${path}.tmp`, path);
+  }
+
+  /** Repairs what a crash left, finds the next number, applies rotation. */
+  private async prepareFolder(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const files = await listSegmentFiles(this.dir);
+    const newest = files[files.length - 1];
+    if (newest) this.nextNumber = nextSegmentNumber(parseSegmentName(newest.name) as number);
+    const suspects = new Set<string>();
+    try {
+      const marker = JSON.parse(await readFile(join(this.dir, RECORDING_MARKER), 'utf8')) as { name?: unknown };
+      if (typeof marker.name === 'string' && parseSegmentName(marker.name) !== undefined) suspects.add(marker.name);
+    } catch {
+      // no marker: clean shutdown (or never recorded)
+    }
+    if (newest) suspects.add(newest.name);
+    for (const name of suspects) await this.recover(name);
+    await unlink(join(this.dir, RECORDING_MARKER)).catch(() => {});
+    await this.runRetention();
+  }
+
+  private async recover(name: string): Promise<void> {
+    const path = join(this.dir, name);
+    let durationMs: number | null;
+    try {
+      durationMs = (await readMatroskaHeader(path)).durationMs;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      // Cut before even the header reached the disk: nothing playable in it.
+      this.logger.warn(`${name} has no readable header (cut before its first frame); deleting it`);
+      await removeSegmentFiles(this.dir, name);
+      return;
+    }
+    if (durationMs !== null) return; // sealed: finished cleanly
+    const r = await repairMatroska(path);
+    this.st.repairedSegments.push(name);
+    this.logger.warn(`${name} was left unfinished (crash or power cut): repaired, ${r.blocks} frames, ${(r.durationMs / 1000).toFixed(2)} s kept, ${r.truncatedBytes} bytes of a partial frame cut`);
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Rotation of the recordings folder: deletes the oldest segments (and their
+ * thumbnails and cached MP4s) until every limit holds. Limits, whichever
+ * bites first: a file count, a total byte size, and free disk space (bytes
+ * and percent, both). The segment being written is never deleted.
+ */
+import { readdir, stat, statfs, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log/logger.js';
+import { silentLogger } from '../log/logger.js';
+import { parseSegmentName, parseThumbnailName } from './segment-names.js';
+
+/** Rotation limits. 0 disables a limit. Defaults (daemon config): 900 files, no byte limit, 500 MB and 5 % free. */
+export interface RetentionLimits {
+  /** Most segment files kept, the one being written included. */
+  maxFiles: number;
+  /** Most bytes of segment files kept, the one being written included. */
+  maxBytes: number;
+  /** Keep at least this many bytes free on the disk. */
+  minFreeBytes: number;
+  /** Keep at least this percentage (0..100) of the disk free. */
+  minFreePercent: number;
+}
+
+/** Free and total bytes of the filesystem holding `dir`. */
+export interface DiskSpace {
+  freeBytes: number;
+  diskBytes: number;
+}
+
+/** Measures free space (injectable in tests). */
+export type DiskSpaceFn = (dir: string) => Promise<DiskSpace>;
+
+/** statfs(2): bytes available to unprivileged users and the filesystem size. */
+export const statfsDiskSpace: DiskSpaceFn = async (dir) => {
+  const s = await statfs(dir);
+  return { freeBytes: s.bavail * s.bsize, diskBytes: s.blocks * s.bsize };
+};
+
+/** Name of the folder (inside the recordings folder) that holds converted MP4 files. */
+export const MP4_CACHE_DIR = '.mp4-cache';
+
+/** One segment on disk. */
+export interface SegmentFile {
+  name: string;
+  path: string;
+  sizeBytes: number;
+  modifiedAtMs: number;
+}
+
+/** The `log%04d.mkv` files of `dir`, oldest first (modification time, then name). Missing folder: []. */
+export async function listSegmentFiles(dir: string): Promise<SegmentFile[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const out: SegmentFile[] = [];
+  for (const name of names) {
+    if (parseSegmentName(name) === undefined) continue;
+    const path = join(dir, name);
+    try {
+      const s = await stat(path);
+      if (s.isFile()) out.push({ name, path, sizeBytes: s.size, modifiedAtMs: s.mtimeMs });
+    } catch {
+      // Deleted between readdir and stat: not there any more.
+    }
+  }
+  return out.sort((a, b) => a.modifiedAtMs - b.modifiedAtMs || a.name.localeCompare(b.name));
+}
+
+/**
+ * Deletes a segment, its thumbnail(s) and cached MP4 files. Returns the bytes
+ * freed. Missing files are not an error.
+ */
+export async function removeSegmentFiles(dir: string, name: string): Promise<number> {
+  const stem = name.replace(/\.mkv$/, '');
+  let freed = 0;
+  const rm = async (path: string): Promise<void> => {
+    try {
+      const s = await stat(path);
+      await unlink(path);
+      freed += s.size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  };
+  await rm(join(dir, name));
+  let names: string[] = [];
+  try {
+    names = await readdir(dir);
+  } catch {
+    // folder gone
+  }
+  for (const n of names) if (parseThumbnailName(n)?.stem === stem) await rm(join(dir, n));
+  let cached: string[] = [];
+  try {
+    cached = await readdir(join(dir, MP4_CACHE_DIR));
+  } catch {
+    // no cache
+  }
+  for (const n of cached) if (n.startsWith(`${stem}-`)) await rm(join(dir, MP4_CACHE_DIR, n));
+  return freed;
+}
+
+/** What one rotation pass did. */
+export interface RetentionResult {
+  deleted: string[];
+  freedBytes: number;
+  /** True when limits still do not hold after deleting everything allowed (only protected files are left). */
+  stillOver: boolean;
+}
+
+/**
+ * Deletes the oldest segments of `dir` until the limits hold. `protect`
+ * names files never deleted (the segment being written).
+ */
+export async function enforceRetention(
+  dir: string,
+  limits: RetentionLimits,
+  options: { diskSpace?: DiskSpaceFn; protect?: ReadonlySet<string>; logger?: Logger } = {},
+): Promise<RetentionResult> {
+  const diskSpace = options.diskSpace ?? statfsDiskSpace;
+  const protect = options.protect ?? new Set<string>();
+  const logger = options.logger ?? silentLogger;
+  const files = await listSegmentFiles(dir);
+  let count = files.length;
+  let total = files.reduce((n, f) => n + f.sizeBytes, 0);
+  let space: DiskSpace | undefined;
+  if (limits.minFreeBytes > 0 || limits.minFreePercent > 0) space = await diskSpace(dir);
+  const needFree = space ? Math.max(limits.minFreeBytes, (limits.minFreePercent / 100) * space.diskBytes) : 0;
+  let free = space?.freeBytes ?? Infinity;
+  const over = (): boolean =>
+    (limits.maxFiles > 0 && count > limits.maxFiles) || (limits.maxBytes > 0 && total > limits.maxBytes) || free < needFree;
+  const result: RetentionResult = { deleted: [], freedBytes: 0, stillOver: false };
+  for (const f of files) {
+    if (!over()) break;
+    if (protect.has(f.name)) continue;
+    const freed = await removeSegmentFiles(dir, f.name);
+    count--;
+    total -= f.sizeBytes;
+    free += freed;
+    result.deleted.push(f.name);
+    result.freedBytes += freed;
+  }
+  result.stillOver = over();
+  if (result.deleted.length > 0) {
+    logger.info(`rotation: deleted ${result.deleted.length} segment(s) (${result.deleted.join(', ')}), ${result.freedBytes} bytes freed`);
+  }
+  return result;
+}

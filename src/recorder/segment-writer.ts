@@ -1,0 +1,197 @@
+/**
+ * Writes one recording segment: hub frames in, one append-only Matroska file
+ * out (mediabunny muxes; we only feed it and seal the result).
+ *
+ * Crash safety: the file is opened without a write buffer (every packet is
+ * handed to the OS as soon as mediabunny has it) and written append-only
+ * (sizes left "unknown"), so whatever reached the disk before a power cut
+ * plays. What append-only cannot write in place (Duration) is patched into
+ * the Info element when the segment is closed (`patchMatroskaInfo`); after a
+ * crash `repairMatroska` does the same for the file that was open.
+ *
+ * Timestamps: from capture time, rebased to zero at the segment's first
+ * keyframe. Frames arrive in decode order; a frame's presentation time adds
+ * its (pts90k - dts90k) reorder delay, so B-frame streams come out in picture
+ * order count order.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { EncodedPacket, EncodedVideoPacketSource, MkvOutputFormat, Output, StreamTarget, type StreamTargetChunk } from 'mediabunny';
+import { annexBToLengthPrefixed, buildAvcDecoderConfigurationRecord } from '../h264/avcc.js';
+import { NalUnitType } from '../h264/nal-unit.js';
+import type { StreamFrame, StreamParams } from '../hub/stream-frame.js';
+import { patchMatroskaInfo } from './matroska-file.js';
+
+/** Options of {@link SegmentWriter}. */
+export interface SegmentWriterOptions {
+  /** File to create (replaced if it exists). */
+  path: string;
+  /** Parameter sets of the stream; a segment holds one generation only. */
+  params: StreamParams;
+  /**
+   * Minimum Matroska cluster length in seconds (default 1, mediabunny's):
+   * a cluster's index entry is what a player seeks to.
+   */
+  clusterSeconds?: number;
+}
+
+/** What a closed segment holds. */
+export interface SegmentSummary {
+  path: string;
+  frames: number;
+  keyFrames: number;
+  /** Presentation span: last frame's time + one frame, ms. */
+  durationMs: number;
+  /** Wall-clock capture time of the first keyframe, ms since the epoch. */
+  startedAtMs: number;
+  /** Bytes written to the file. */
+  bytes: number;
+}
+
+/** Longest believable gap between two frames' capture times; beyond it (clock jump) the stream's own timing is used. */
+const MAX_CAPTURE_GAP_MS = 5000;
+
+/** One segment file being written. Create, `start()`, `write()` frames starting with a keyframe, `close()`. */
+export class SegmentWriter {
+  readonly path: string;
+  readonly params: StreamParams;
+  private readonly clusterSeconds: number;
+  private fh: FileHandle | undefined;
+  private output: Output | undefined;
+  private source: EncodedVideoPacketSource | undefined;
+  private frames = 0;
+  private keyFrames = 0;
+  private bytes = 0;
+  private firstCapturedAtMs = 0;
+  private firstDelayMs = 0;
+  private lastDecodeMs = 0;
+  private lastCapturedAtMs = 0;
+  private lastDts90k = 0;
+  private maxEndMs = 0;
+  private readonly frameMs: number;
+  private closed = false;
+  private dateWritten = false;
+
+  constructor(options: SegmentWriterOptions) {
+    this.path = options.path;
+    this.params = options.params;
+    this.clusterSeconds = options.clusterSeconds ?? 1;
+    this.frameMs = 1000 / (options.params.fps > 0 ? options.params.fps : 30);
+  }
+
+  /** Frames written so far. */
+  get frameCount(): number {
+    return this.frames;
+  }
+
+  /** Decode time of the last frame written, ms since the segment's first keyframe. */
+  get elapsedMs(): number {
+    return this.lastDecodeMs;
+  }
+
+  /** Capture time of the segment's first keyframe (ms since the epoch); 0 before the first write. */
+  get startedAtMs(): number {
+    return this.firstCapturedAtMs;
+  }
+
+  /** Opens the file. Rejects with the fs error (ENOENT, ENOSPC, EROFS, ...) when it cannot. */
+  async start(): Promise<void> {
+    this.fh = await open(this.path, 'w');
+    const fh = this.fh;
+    const writable = new WritableStream<StreamTargetChunk>({
+      write: async (chunk) => {
+        await fh.write(chunk.data, 0, chunk.data.byteLength, chunk.position);
+        this.bytes = Math.max(this.bytes, chunk.position + chunk.data.byteLength);
+      },
+    });
+    this.output = new Output({
+      format: new MkvOutputFormat({ appendOnly: true, minimumClusterDuration: this.clusterSeconds }),
+      // Unchunked: nothing is held back in memory, so a power cut loses only what the OS had not written.
+      target: new StreamTarget(writable, { chunked: false }),
+    });
+    this.source = new EncodedVideoPacketSource('avc');
+    this.output.addVideoTrack(this.source, { frameRate: this.params.fps > 0 ? this.params.fps : undefined });
+    await this.output.start();
+  }
+
+  /**
+   * Appends one frame (decode order; the first must be a keyframe). Rejects
+   * with the fs error when the write fails; the writer is then unusable
+   * (call `abort()`).
+   */
+  async write(frame: StreamFrame): Promise<void> {
+    if (!this.source || this.closed) throw new Error('SegmentWriter: write() before start() or after close()');
+    if (this.frames === 0 && !frame.isKey) throw new RangeError('SegmentWriter: the first frame of a segment must be a keyframe');
+    const delayMs = (frame.pts90k - frame.dts90k) / 90;
+    let decodeMs: number;
+    if (this.frames === 0) {
+      this.firstCapturedAtMs = frame.capturedAtMs;
+      this.firstDelayMs = delayMs;
+      decodeMs = 0;
+    } else {
+      let stepMs = frame.capturedAtMs - this.lastCapturedAtMs;
+      if (!(stepMs > 0 && stepMs <= MAX_CAPTURE_GAP_MS)) {
+        // Capture clock stalled or jumped: fall back to the stream's own clock, then to the nominal rate.
+        const dtsStep = (frame.dts90k - this.lastDts90k) / 90;
+        stepMs = dtsStep > 0 && dtsStep <= MAX_CAPTURE_GAP_MS ? dtsStep : this.frameMs;
+      }
+      decodeMs = this.lastDecodeMs + stepMs;
+    }
+    const ptsMs = Math.max(0, decodeMs + delayMs - this.firstDelayMs);
+    const nals: Uint8Array[] = [];
+    // SPS/PPS live in the track's avcC; AUDs have no place in a container.
+    for (const nal of frame.nals) if (nal.type !== NalUnitType.SPS && nal.type !== NalUnitType.PPS && nal.type !== NalUnitType.AUD) nals.push(nal.data);
+    const data = annexBToLengthPrefixed(nals);
+    const packet = new EncodedPacket(data, frame.isKey ? 'key' : 'delta', ptsMs / 1000, this.frameMs / 1000);
+    const meta = this.frames === 0
+      ? {
+          decoderConfig: {
+            codec: this.params.codec,
+            codedWidth: this.params.sps.codedWidth || this.params.width,
+            codedHeight: this.params.sps.codedHeight || this.params.height,
+            displayAspectWidth: this.params.width,
+            displayAspectHeight: this.params.height,
+            description: buildAvcDecoderConfigurationRecord([this.params.spsNal], [this.params.ppsNal]),
+          },
+        }
+      : undefined;
+    this.lastDecodeMs = decodeMs;
+    this.lastCapturedAtMs = frame.capturedAtMs;
+    this.lastDts90k = frame.dts90k;
+    this.frames++;
+    if (frame.isKey) this.keyFrames++;
+    this.maxEndMs = Math.max(this.maxEndMs, ptsMs + this.frameMs);
+    await this.source.add(packet, meta);
+    if (!this.dateWritten && this.bytes > 0) {
+      // The header is on disk once the first packet is: record the start time in it now, so even a
+      // segment cut by a crash says when it began.
+      this.dateWritten = true;
+      await patchMatroskaInfo(this.path, { startedAtMs: this.firstCapturedAtMs });
+    }
+  }
+
+  /** Finishes the file (Cues, then Duration patched into Info) and closes it. Idempotent. */
+  async close(): Promise<SegmentSummary> {
+    const summary = (): SegmentSummary => ({
+      path: this.path, frames: this.frames, keyFrames: this.keyFrames, durationMs: Math.round(this.maxEndMs),
+      startedAtMs: this.firstCapturedAtMs, bytes: this.bytes,
+    });
+    if (this.closed) return summary();
+    this.closed = true;
+    try {
+      if (this.output && this.output.state === 'started') await this.output.finalize();
+    } finally {
+      await this.fh?.close().catch(() => {});
+      this.fh = undefined;
+    }
+    if (this.frames > 0) await patchMatroskaInfo(this.path, { durationMs: Math.round(this.maxEndMs), startedAtMs: this.firstCapturedAtMs });
+    return summary();
+  }
+
+  /** Abandons the file after a write error (leaves what was written). Never throws. Idempotent. */
+  async abort(): Promise<void> {
+    this.closed = true;
+    await this.output?.cancel().catch(() => {});
+    await this.fh?.close().catch(() => {});
+    this.fh = undefined;
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * JPEG thumbnails of segments, made off the live path: the keyframe's
+ * Annex-B bytes (SPS + PPS + IDR) are piped into an ffmpeg child process
+ * (`-f h264 -i pipe:0`), never the MKV being written. One child at a time
+ * and a queue of one: a newer request replaces a waiting one, so a slow
+ * machine makes fewer thumbnails, never a backlog.
+ *
+ * Decoder: the system ffmpeg when present (it starts faster), otherwise the
+ * static binary shipped in the npm package @ffmpeg-installer/ffmpeg, so it
+ * works right after `npm ci` with no system packages. Both decode Baseline,
+ * Main and High profile.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { rename, unlink } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import type { Logger } from '../log/logger.js';
+import { silentLogger } from '../log/logger.js';
+
+/** The system ffmpeg checked first. */
+export const SYSTEM_FFMPEG = '/usr/bin/ffmpeg';
+
+/** Path of the ffmpeg binary shipped in @ffmpeg-installer/ffmpeg, or undefined when not installed for this platform. */
+export function bundledFfmpegPath(): string | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    const mod = require('@ffmpeg-installer/ffmpeg') as { path?: string };
+    return mod.path && existsSync(mod.path) ? mod.path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The ffmpeg to use: the system one when present, else the bundled static binary. Throws Error when neither exists. */
+export function findFfmpeg(): string {
+  if (existsSync(SYSTEM_FFMPEG)) return SYSTEM_FFMPEG;
+  const bundled = bundledFfmpegPath();
+  if (bundled) return bundled;
+  throw new Error('no ffmpeg found: neither the system one nor @ffmpeg-installer/ffmpeg');
+}
+
+/** One thumbnail to make. */
+export interface ThumbnailJob {
+  /** Annex-B bytes of one keyframe access unit: SPS, PPS, (SEI,) IDR slices. */
+  annexB: Uint8Array;
+  /** Where the JPEG goes (written to a temporary name, then renamed). */
+  path: string;
+}
+
+/** Options of {@link ThumbnailMaker}. */
+export interface ThumbnailMakerOptions {
+  /** ffmpeg binary. Default: findFfmpeg() (resolved at the first job). */
+  ffmpegPath?: string;
+  /** A child taking longer is killed. Default 15000 ms. */
+  timeoutMs?: number;
+  /** JPEG quality for ffmpeg's -q:v (2 best .. 31 worst). Default 4. */
+  quality?: number;
+  logger?: Logger;
+}
+
+/** Counters of a ThumbnailMaker. */
+export interface ThumbnailStats {
+  made: number;
+  failed: number;
+  /** Requests replaced by a newer one before they started. */
+  skipped: number;
+}
+
+/** Makes thumbnails in a child process, one at a time; see the file comment. */
+export class ThumbnailMaker {
+  private readonly timeoutMs: number;
+  private readonly quality: number;
+  private readonly logger: Logger;
+  private ffmpegPath: string | undefined;
+  private pending: ThumbnailJob | undefined;
+  private running: Promise<void> | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private closed = false;
+  private child: ReturnType<typeof spawn> | undefined;
+  /** Counters since creation. */
+  readonly stats: ThumbnailStats = { made: 0, failed: 0, skipped: 0 };
+
+  constructor(options: ThumbnailMakerOptions = {}) {
+    this.ffmpegPath = options.ffmpegPath;
+    this.timeoutMs = options.timeoutMs ?? 15_000;
+    this.quality = options.quality ?? 4;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** Queues a job (replacing a waiting one). Never throws; failures are logged and counted. */
+  request(job: ThumbnailJob): void {
+    if (this.closed) return;
+    if (this.pending) this.stats.skipped++;
+    this.pending = job;
+    if (!this.running) this.running = this.drain();
+  }
+
+  /** Resolves when no job is running or waiting. */
+  whenIdle(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Drops a waiting job, kills a running child, resolves when it has exited. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.pending = undefined;
+    this.child?.kill('SIGKILL');
+    await this.whenIdle();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending && !this.closed) {
+      const job = this.pending;
+      this.pending = undefined;
+      try {
+        await this.make(job);
+        this.stats.made++;
+      } catch (err) {
+        this.stats.failed++;
+        if (!this.closed) this.logger.warn(`thumbnail ${job.path} failed: ${(err as Error).message}`);
+      }
+    }
+    this.running = undefined;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private async make(job: ThumbnailJob): Promise<void> {
+    this.ffmpegPath ??= findFfmpeg();
+    const tmp = `${job.path}.part`;
+    const args = ['-v', 'error', '-y', '-f', 'h264', '-i', 'pipe:0', '-frames:v', '1', '-q:v', String(this.quality), '-f', 'image2', '-c:v', 'mjpeg', tmp];
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(this.ffmpegPath as string, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+      this.child = child;
+      let stderr = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), this.timeoutMs);
+      child.stderr?.on('data', (d: Buffer) => {
+        if (stderr.length < 2000) stderr += d.toString();
+      });
+      child.stdin?.on('error', () => {}); // EPIPE when ffmpeg exits early: reported through the exit code
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        this.child = undefined;
+        if (code === 0) resolve();
+        else reject(new Error(`ffmpeg exited with ${signal ?? code}: ${stderr.trim().split('\n').slice(-2).join(' / ')}`));
+      });
+      child.stdin?.end(Buffer.from(job.annexB.buffer, job.annexB.byteOffset, job.annexB.byteLength));
+    });
+    try {
+      await rename(tmp, job.path);
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
+  }
+}
