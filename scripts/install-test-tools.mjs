@@ -26,6 +26,7 @@ const needs = [
     packages: ['python3-opencv'],
   },
   { check: () => existsSync('/usr/bin/chromium'), packages: ['chromium'] },
+  { check: () => existsSync('/usr/bin/curl'), packages: ['curl'] },
 ];
 
 const missing = needs.filter((n) => !n.check()).flatMap((n) => n.packages);

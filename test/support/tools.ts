@@ -16,6 +16,8 @@ export const tools = {
   /** Debian's python3, which has python3-opencv (a pyenv python on PATH may not). */
   python3: '/usr/bin/python3',
   x264: '/usr/bin/x264',
+  /** HTTP API tests talk to the server with plain curl, as the device's docs do. */
+  curl: '/usr/bin/curl',
 } as const;
 
 /** Throws a clear error when a tool is missing (the install step should have put it there). */
