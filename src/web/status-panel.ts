@@ -32,25 +32,29 @@ export function statusRows(s: Json): Array<[string, string]> {
   const add = (label: string, value: unknown, fmt: (v: never) => string = (v) => String(v)): void => {
     if (value !== undefined && value !== null && value !== '') rows.push([label, fmt(value as never)]);
   };
-  add('Mode', first(s, 'mode.mode', 'mode.current', 'mode'), (v: unknown) => (typeof v === 'object' ? JSON.stringify(v) : String(v)));
-  const windowEnd = first(s, 'mode.windowEndsAt', 'mode.streamWindowEndsAt', 'streamWindowEndsAt');
-  add('Streaming window ends', windowEnd, (v: string | number) => new Date(v).toLocaleTimeString());
-  add('Battery', first(s, 'battery.percent', 'battery.stateOfChargePercent', 'batteryPercent'), (v: number) => `${v} %`);
-  add('Battery voltage', first(s, 'battery.millivolts', 'battery.voltageMv', 'batteryMillivolts'), (v: number) => `${(v / 1000).toFixed(2)} V`);
-  add('Charging', first(s, 'battery.charging', 'charging', 'isCharging'), (v: boolean) => (v ? 'yes' : 'no'));
-  add('Temperature', first(s, 'temperature.celsius', 'temperatureC', 'cpuTempC', 'temperature'), (v: number) => `${v} °C`);
-  const clients = first(s, 'stream.clients', 'clients');
-  add('Stream clients', clients, (v: unknown) => (Array.isArray(v) ? String(v.length) : String(v)));
-  add('Resolution', first(s, 'stream.resolution', 'resolution'), (v: unknown) => (typeof v === 'object' && v ? `${get(v, 'width')}×${get(v, 'height')}` : String(v)));
-  add('Frame rate', first(s, 'stream.fps', 'fps'), (v: number) => `${Math.round(v * 10) / 10} fps`);
-  add('Bitrate', first(s, 'stream.bitrateBps', 'bitrateBps'), (v: number) => `${(v / 1e6).toFixed(2)} Mbit/s`);
-  add('Recording', first(s, 'recording.state', 'recording.active', 'recording'), (v: unknown) =>
-    typeof v === 'boolean' ? (v ? 'recording' : 'stopped') : typeof v === 'object' ? String(get(v, 'state') ?? JSON.stringify(v)) : String(v));
-  add('Disk used', first(s, 'disk.usedBytes', 'disk.recordingsBytes'), (v: number) => formatBytes(v));
-  add('Disk free', first(s, 'disk.freeBytes'), (v: number) => formatBytes(v));
-  add('Uptime', first(s, 'uptimeMs', 'uptime'), (v: number) => `${Math.floor(v / (v > 1e6 ? 3_600_000 : 3600))} h`);
+  // Field names of the /api/v1/status document (src/api/status-document.ts), with a few aliases.
+  add('Mode', first(s, 'mode'), (v: unknown) => String(v));
+  add('Now', first(s, 'activity'), (v: unknown) => String(v) + (s.modeReason ? ` (${String(s.modeReason)})` : ''));
+  add('Streaming window ends', first(s, 'windowEndsAtMs', 'windowEndsAt'), (v: string | number) => new Date(v).toLocaleTimeString());
+  add('Battery', first(s, 'battery.percent'), (v: number) => `${v} %`);
+  add('Battery voltage', first(s, 'battery.millivolts'), (v: number) => `${(v / 1000).toFixed(2)} V`);
+  add('Charging', first(s, 'battery.charging'), (v: boolean) => (v ? 'yes' : 'no'));
+  add('Temperature', first(s, 'temperatureC'), (v: number) => `${v} °C`);
+  add('Stream clients', first(s, 'stream.clients'), (v: unknown) => (Array.isArray(v) ? String(v.length) : String(v)));
+  add('Resolution', first(s, 'stream.resolution'), (v: unknown) => String(v).replace('x', '×'));
+  add('Frame rate', first(s, 'stream.fps'), (v: number) => `${Math.round(v * 10) / 10} fps`);
+  add('Bitrate', first(s, 'stream.measuredBitrateBps', 'stream.bitrateBps'), (v: number) => `${(v / 1e6).toFixed(2)} Mbit/s`);
+  add('Recording', first(s, 'recording.active'), (v: unknown) =>
+    typeof v === 'boolean' ? (v ? `recording${get(s, 'recording.currentSegment') ? ` (${String(get(s, 'recording.currentSegment'))})` : ''}` : 'not recording') : String(v));
+  add('Disk used by recordings', first(s, 'disk.usedBytes'), (v: number) => formatBytes(v));
+  add('Disk free', first(s, 'disk.freeBytes'), (v: number) => formatBytes(v) + (typeof get(s, 'disk.totalBytes') === 'number' ? ` of ${formatBytes(get(s, 'disk.totalBytes') as number)}` : ''));
+  add('Uptime', first(s, 'uptimeMs'), (v: number) => `${Math.floor(v / 3_600_000)} h ${Math.floor((v % 3_600_000) / 60_000)} min`);
   add('Version', first(s, 'version'));
-  if (first(s, 'simulated', 'device.simulated') === true) rows.push(['Hardware', 'simulated stand-ins']);
+  const simulated = get(s, 'simulated');
+  if (typeof simulated === 'object' && simulated !== null) {
+    const parts = Object.entries(simulated as Json).filter(([, v]) => v === true).map(([k]) => k);
+    if (parts.length > 0) rows.push(['Simulated hardware', parts.join(', ')]);
+  }
   return rows;
 }
 
@@ -92,6 +96,7 @@ export class StatusPanel {
       };
       es.onmessage = onEvent;
       es.addEventListener('status', onEvent as EventListener);
+      es.addEventListener('mode', onEvent as EventListener);
       es.onerror = () => {
         this.live.textContent = 'Live updates interrupted; retrying.';
       };
