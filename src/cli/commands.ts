@@ -3,8 +3,9 @@
  * the implementation is imported lazily inside its action.
  */
 import type { Command } from 'commander';
+import { registerServe } from './serve-command.js';
 
 /** Adds one subcommand to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [registerServe];

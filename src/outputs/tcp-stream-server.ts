@@ -10,6 +10,7 @@
  * policy (skip to the next keyframe, disconnect on the hard limit) applies,
  * and never piles up inside Node's socket buffer.
  */
+import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { silentLogger, type Logger } from '../log/logger.js';
 import type { HubReader, ReaderJoin } from '../hub/hub-reader.js';
@@ -96,8 +97,21 @@ export function formatHostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/** Typed events of the TCP output (status only, never on the media path). */
+export interface TcpStreamServerEvents {
+  /** A client was accepted: its id and "address:port". */
+  'client-connected': [id: number, remote: string];
+  /** A client left or was disconnected, with the reason. */
+  'client-disconnected': [id: number, remote: string, reason: string];
+}
+
 /** The TCP output; see the file comment. start() binds, close() disconnects everyone. */
-export class TcpStreamServer {
+export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
+  /**
+   * While false, new connections are closed at once (exclusive mode while
+   * recording). Default true.
+   */
+  accepting = true;
   private readonly hub: StreamHub;
   private readonly host: string;
   private readonly port: number;
@@ -122,6 +136,7 @@ export class TcpStreamServer {
   private bound: { host: string; port: number } | undefined;
 
   constructor(options: TcpStreamServerOptions) {
+    super();
     this.hub = options.hub;
     this.host = options.host ?? '0.0.0.0';
     this.port = options.port ?? 5000;
@@ -206,9 +221,18 @@ export class TcpStreamServer {
 
   private accept(socket: Socket): void {
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-    if (this.closing || this.clients.size >= this.maxClients || (this.allow && !this.allow(socket.remoteAddress ?? ''))) {
+    const refusal = this.closing
+      ? 'closing'
+      : !this.accepting
+        ? 'not streaming now'
+        : this.clients.size >= this.maxClients
+          ? `already ${this.maxClients} clients`
+          : this.allow && !this.allow(socket.remoteAddress ?? '')
+            ? 'address not allowed'
+            : undefined;
+    if (refusal) {
       this.refused++;
-      this.logger.warn(`refused ${remote}: ${this.closing ? 'closing' : this.clients.size >= this.maxClients ? `already ${this.maxClients} clients` : 'not allowed'}`);
+      this.logger.warn(`refused ${remote}: ${refusal}`);
       // Polite refusal: FIN, not RST; then make sure the socket goes away.
       socket.on('error', () => {});
       socket.end();
@@ -238,6 +262,7 @@ export class TcpStreamServer {
     };
     this.clients.set(client.id, client);
     this.logger.info(`client ${client.id} connected from ${remote} (${this.clients.size} connected)`);
+    queueMicrotask(() => this.emit('client-connected', client.id, remote));
     reader.onReadable(() => this.pump(client));
     reader.onStalled(() => {
       this.stalledDisconnects++;
@@ -281,5 +306,11 @@ export class TcpStreamServer {
     const msg = `client ${client.id} ${client.remote} ${why}: ${client.framesSent} frames, ${client.bytesSent} bytes sent, ${client.reader.stats.framesDropped} dropped`;
     if (quiet) this.logger.debug(msg);
     else this.logger.info(msg);
+    queueMicrotask(() => this.emit('client-disconnected', client.id, client.remote, why));
+  }
+
+  /** Disconnects every current client (e.g. when exclusive mode switches to recording). */
+  disconnectAll(reason: string): void {
+    for (const client of [...this.clients.values()]) this.drop(client, reason, false);
   }
 }

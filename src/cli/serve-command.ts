@@ -1,0 +1,178 @@
+/**
+ * `rearview serve`: runs the camera daemon. With no options it streams the
+ * bundled sample on 0.0.0.0:5000 and prints how to watch it. Options override
+ * the config file (`--config FILE`), which overrides the defaults
+ * (docs/config.md). The daemon itself is imported only when the command runs.
+ */
+import { Command, Option } from 'commander';
+import { CliError, ExitCode, type ExitCodeValue } from './exit-codes.js';
+import type { ConfigInput, RearviewConfig } from '../config.js';
+
+/** One command-line option and the config key it sets ("video.width" for nested keys). */
+interface ServeOption {
+  flags: string;
+  key: string;
+  help: string;
+  choices?: string[];
+}
+
+/** Every serve option; defaults are those of defaultConfig() (docs/config.md). */
+const SERVE_OPTIONS: ServeOption[] = [
+  { flags: '--source <spec>', key: 'source', help: 'capture source: sample | rpicam | gstreamer | ffmpeg | file:PATH | - (stdin) | tcp://HOST:PORT (default: sample)' },
+  { flags: '--stream-port <port>', key: 'streamPort', help: 'TCP port of the raw H.264 stream; 0 picks a free port (default: 5000)' },
+  { flags: '--api-port <port>', key: 'apiPort', help: 'HTTP API and web page port; 0 picks a free port (default: 8000)' },
+  { flags: '--bind <address>', key: 'bind', help: 'address to listen on, e.g. 0.0.0.0, ::, 127.0.0.1 (default: 0.0.0.0)' },
+  { flags: '--join <policy>', key: 'join', help: 'how new clients start (default: latest-keyframe)', choices: ['latest-keyframe', 'next-keyframe'] },
+  { flags: '--no-record', key: 'record', help: 'do not record segments' },
+  { flags: '--log-level <level>', key: 'logLevel', help: 'log level (default: info)', choices: ['debug', 'info', 'warn', 'error', 'silent'] },
+  { flags: '--width <pixels>', key: 'video.width', help: 'capture width for camera sources (default: 640)' },
+  { flags: '--height <pixels>', key: 'video.height', help: 'capture height (default: 360)' },
+  { flags: '--fps <n>', key: 'video.fps', help: 'capture frame rate (default: 30)' },
+  { flags: '--bitrate <bps>', key: 'video.bitrateBps', help: 'encoder bitrate, e.g. 1M, 8M (default: 1M)' },
+  { flags: '--intra <frames>', key: 'video.intraPeriod', help: 'frames between IDR pictures (default: 30)' },
+  { flags: '--profile <profile>', key: 'video.profile', help: 'H.264 profile (default: baseline)', choices: ['baseline', 'main', 'high'] },
+  { flags: '--level <level>', key: 'video.level', help: 'H.264 level (default: 4.1)' },
+  { flags: '--device <path>', key: 'captureDevice', help: 'V4L2 device for the ffmpeg source (default: a test pattern)' },
+  { flags: '--gst-pipeline <pipeline>', key: 'gstPipeline', help: 'gstreamer source pipeline, everything before "! fdsink"' },
+  { flags: '--file-fps <n>', key: 'fileFps', help: 'frame rate of file sources without VUI timing (default: 30)' },
+  { flags: '--source-stall <duration>', key: 'sourceStallMs', help: 'restart a source silent for this long (default: 5s)' },
+  { flags: '--max-clients <n>', key: 'maxClients', help: 'most simultaneous stream clients (default: 32)' },
+  { flags: '--client-soft-limit <size>', key: 'clientSoftLimitBytes', help: 'client backlog that makes it skip to the next keyframe (default: 2MB)' },
+  { flags: '--client-soft-limit-time <duration>', key: 'clientSoftLimitMs', help: 'client backlog age that makes it skip to the next keyframe (default: 500ms)' },
+  { flags: '--client-hard-limit <duration>', key: 'clientHardLimitMs', help: 'disconnect a client behind with no progress for this long (default: 10s)' },
+  { flags: '--no-timestamps', key: 'timestamps', help: 'do not insert the capture-time SEI in each frame' },
+  { flags: '--gop-cache <size>', key: 'gopCacheMaxBytes', help: 'most bytes of the join cache (default: 8MB)' },
+  { flags: '--gop-cache-frames <n>', key: 'gopCacheMaxFrames', help: 'most frames of the join cache (default: 300)' },
+  { flags: '--recordings <dir>', key: 'recordingsDir', help: 'folder of the recorded segments (default: ./recordings)' },
+  { flags: '--segment <duration>', key: 'segmentMs', help: 'segment length (default: 60s)' },
+  { flags: '--max-files <n>', key: 'maxFiles', help: 'keep at most this many segments (default: 900)' },
+  { flags: '--max-bytes <size>', key: 'maxBytes', help: 'keep at most this many bytes of segments; 0 = no limit (default: 0)' },
+  { flags: '--min-free <size>', key: 'minFreeBytes', help: 'keep this much disk free (default: 500MB)' },
+  { flags: '--min-free-percent <n>', key: 'minFreePercent', help: 'keep this percentage of the disk free (default: 5)' },
+  { flags: '--mode <mode>', key: 'mode', help: 'simultaneous (stream and record) or exclusive (default: simultaneous)', choices: ['simultaneous', 'exclusive'] },
+  { flags: '--stream-window <duration>', key: 'streamWindowMs', help: 'exclusive mode: how long the stream waits for a client (default: 60s)' },
+  { flags: '--api-token <token>', key: 'apiToken', help: 'require this token on API requests' },
+  { flags: '--allow <cidrs>', key: 'allowNetworks', help: 'comma-separated client networks allowed on both ports (default: all)' },
+  { flags: '--no-mdns', key: 'mdns', help: 'do not advertise the camera over mDNS' },
+  { flags: '--name <name>', key: 'cameraName', help: 'camera name for mDNS and the web page (default: velovision-rearview)' },
+  { flags: '--device-backend <backend>', key: 'deviceBackend', help: 'battery/LED hardware (default: auto)', choices: ['auto', 'linux', 'simulated'] },
+];
+
+/** Registers `rearview serve` (options only; the daemon is loaded when it runs). */
+export function registerServe(program: Command): void {
+  const cmd = program
+    .command('serve')
+    .description('run the camera daemon: raw H.264 on TCP port 5000, recording, HTTP API (defaults: the sample source on 0.0.0.0:5000)')
+    .option('--config <file>', 'JSON config file (docs/config.md); options given here override it');
+  for (const o of SERVE_OPTIONS) {
+    const option = new Option(o.flags, o.help);
+    if (o.choices) option.choices(o.choices);
+    cmd.addOption(option);
+  }
+  cmd.action(async (_opts: Record<string, unknown>, command: Command) => {
+    await runServe(command);
+  });
+}
+
+/** Only the options the user actually gave, as a ConfigInput (so the file and defaults show through). */
+function overridesFrom(command: Command): ConfigInput {
+  const out: Record<string, unknown> = {};
+  const video: Record<string, unknown> = {};
+  const values = command.opts<Record<string, unknown>>();
+  for (const o of SERVE_OPTIONS) {
+    const attr = new Option(o.flags).attributeName();
+    if (command.getOptionValueSource(attr) !== 'cli') continue;
+    const value = values[attr];
+    if (o.key.startsWith('video.')) video[o.key.slice(6)] = value;
+    else out[o.key] = value;
+  }
+  if (Object.keys(video).length > 0) out.video = video;
+  return out as ConfigInput;
+}
+
+/** A host clients can use for a bound address (wildcards become localhost). */
+function watchHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** How to watch the stream: ffplay with low-latency flags, rearview nalu, the tutorial's OpenCV snippet. */
+export function watchInstructions(host: string, port: number, fps: number): string[] {
+  const h = watchHost(host);
+  return [
+    'watch it with:',
+    `  ffplay -fflags nobuffer -flags low_delay -framedrop -probesize 32 -analyzeduration 0 -f h264 -framerate ${fps} tcp://${h}:${port}`,
+    `  rearview nalu tcp://localhost:${port}`,
+    '  python3 with OpenCV:',
+    '    import cv2',
+    `    cap = cv2.VideoCapture('tcp://${h}:${port}')`,
+    '    while True:',
+    '        ret, frame = cap.read()',
+    '        if not ret:',
+    "            print('Error: Could not read frame.')",
+    '            break',
+    "        cv2.imshow('Video Stream', frame)",
+    "        if cv2.waitKey(1) & 0xFF == ord('q'):",
+    '            break',
+  ];
+}
+
+function exitCodeFor(err: unknown): ExitCodeValue {
+  const code = (err as { code?: unknown }).code;
+  if (code === 'ERR_CONFIG') return ExitCode.USAGE;
+  if (typeof code === 'string' && code.startsWith('ERR_H264')) return ExitCode.BAD_STREAM;
+  return ExitCode.IO;
+}
+
+async function runServe(command: Command): Promise<void> {
+  const { loadConfig } = await import('../config.js');
+  const opts = command.opts<{ config?: string }>();
+  let config: RearviewConfig;
+  try {
+    config = loadConfig({ file: opts.config, overrides: overridesFrom(command) });
+  } catch (err) {
+    throw new CliError((err as Error).message, ExitCode.USAGE);
+  }
+  const { Logger } = await import('../log/logger.js');
+  const { RearviewDaemon } = await import('../daemon.js');
+  const logger = new Logger({ level: config.logLevel });
+  const daemon = new RearviewDaemon(config, { logger });
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      process.exit(ExitCode.INTERRUPTED); // second Ctrl-C: do not wait
+    }
+    stopping = true;
+    logger.info(`${signal}: stopping`);
+    daemon.close().then(
+      () => process.exit(ExitCode.OK),
+      (err: unknown) => {
+        process.stderr.write(`rearview: error while stopping: ${(err as Error).message}\n`);
+        process.exit(ExitCode.INTERNAL);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
+  try {
+    await daemon.start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    let message = e.message;
+    if (e.code === 'EADDRINUSE') message = `cannot listen: address in use (${message}); pick another port with --stream-port / --api-port`;
+    else if (e.code === 'EACCES') message = `cannot listen: permission denied (${message}); ports below 1024 need privileges`;
+    throw new CliError(message, exitCodeFor(err));
+  }
+  const stream = daemon.streamAddress as { host: string; port: number };
+  const lines = [`stream listening on tcp://${urlHost(stream.host)}:${stream.port}`];
+  if (daemon.apiAddress) lines.push(`api listening on http://${urlHost(daemon.apiAddress.host)}:${daemon.apiAddress.port}`);
+  lines.push(...watchInstructions(stream.host, stream.port, config.video.fps));
+  process.stdout.write(lines.join('\n') + '\n');
+  // Runs until a signal closes the daemon.
+}

@@ -1,0 +1,190 @@
+/**
+ * RearviewDaemon: the camera daemon that `rearview serve` runs. It composes
+ * the parts in one place:
+ *
+ *   capture source (SourceSupervisor) -> StreamHub -> TCP output (port 5000)
+ *                                                  -> optional services
+ *                                                     (recorder, HTTP API + web
+ *                                                      page + WebSocket, mDNS,
+ *                                                      mode controller)
+ *
+ * start() starts them in that order (readers before the source, so the first
+ * keyframe reaches everyone); close() stops them in reverse order and is
+ * idempotent. Optional services implement DaemonService and are created from
+ * the config in one commented block of start().
+ */
+import type { RearviewConfig } from './config.js';
+import { buildCaptureTimeSei } from './h264/capture-time-sei.js';
+import { StreamHub } from './hub/stream-hub.js';
+import { silentLogger, type Logger } from './log/logger.js';
+import { TcpStreamServer } from './outputs/tcp-stream-server.js';
+import type { CaptureSource } from './sources/capture-source.js';
+import { FileSource, SAMPLE_ASSET_URL } from './sources/file-source.js';
+import { SourceSupervisor } from './sources/source-supervisor.js';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from './errors.js';
+
+/** A long-lived optional part of the daemon (recorder, HTTP API, mDNS, ...). */
+export interface DaemonService {
+  /** Short name for logs ("recorder", "api", "mdns"). */
+  readonly name: string;
+  /** Starts the service; a rejection aborts daemon start-up (and closes what started). */
+  start(): Promise<void>;
+  /** Stops it and releases everything it holds. Must be idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link RearviewDaemon}. */
+export interface RearviewDaemonOptions {
+  logger?: Logger;
+  /** Monotonic clock in ms for the hub and outputs. Default performance.now(). */
+  clock?: () => number;
+  /** Makes the capture source of each run. Default: from config.source. Tests inject fakes here. */
+  createSource?: (config: RearviewConfig, logger: Logger) => CaptureSource;
+  /** Extra services to run after the built-in ones (embedding, tests). */
+  services?: DaemonService[];
+  /** Append an AUD after every frame on raw TCP. Default true (false only to measure its effect). */
+  trailingAud?: boolean;
+}
+
+/**
+ * TEMPORARY default source factory: plays the sample or a `file:` path.
+ * The sources layer's own factory (every --source kind) replaces it.
+ */
+function defaultCreateSource(config: RearviewConfig, logger: Logger): CaptureSource {
+  const log = logger.child('source');
+  if (config.source === 'sample') {
+    return new FileSource(fileURLToPath(SAMPLE_ASSET_URL), { name: 'sample', logger: log, fallbackFps: config.fileFps });
+  }
+  if (config.source.startsWith('file:')) {
+    return new FileSource(config.source.slice('file:'.length), { logger: log, fallbackFps: config.fileFps });
+  }
+  throw new ConfigError(`source ${config.source} is not supported yet`);
+}
+
+/** The camera daemon; see the file comment. */
+export class RearviewDaemon {
+  /** The configuration it runs with (never modified). */
+  readonly config: RearviewConfig;
+  readonly logger: Logger;
+  readonly clock: () => number;
+  /** The stream hub every video consumer reads from. */
+  readonly hub: StreamHub;
+  /** The raw H.264 output (port 5000); per-client stats via tcpServer.stats(). */
+  readonly tcpServer: TcpStreamServer;
+  /** Keeps the capture source running (restarts with backoff). */
+  readonly sourceSupervisor: SourceSupervisor;
+  /** Optional services in start order. Add before start(), or in the block in start(). */
+  readonly services: DaemonService[] = [];
+  /** Where the TCP stream listens (the real port when 0 was configured); set by start(). */
+  streamAddress: { host: string; port: number } | undefined;
+  /** Where the HTTP API listens; the API service sets it when it has bound. */
+  apiAddress: { host: string; port: number } | undefined;
+  /** performance.now() when start() was called. */
+  startedAtMono: number | undefined;
+  private started: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  /** What has started, to close in reverse order. */
+  private readonly running: { name: string; close: () => Promise<void> }[] = [];
+
+  constructor(config: RearviewConfig, options: RearviewDaemonOptions = {}) {
+    this.config = config;
+    this.logger = options.logger ?? silentLogger;
+    this.clock = options.clock ?? (() => performance.now());
+    this.hub = new StreamHub({
+      logger: this.logger.child('hub'),
+      clock: this.clock,
+      captureTimeSei: config.timestamps ? buildCaptureTimeSei : undefined,
+      trailingAud: options.trailingAud ?? true,
+      gopCacheMaxBytes: config.gopCacheMaxBytes,
+      gopCacheMaxFrames: config.gopCacheMaxFrames,
+      fallbackVideo: { fps: config.video.fps },
+      readerDefaults: {
+        join: config.join,
+        softLimitBytes: config.clientSoftLimitBytes,
+        softLimitMs: config.clientSoftLimitMs,
+        hardLimitMs: config.clientHardLimitMs,
+      },
+    });
+    this.tcpServer = new TcpStreamServer({
+      hub: this.hub,
+      host: config.bind,
+      port: config.streamPort,
+      maxClients: config.maxClients,
+      join: config.join,
+      softLimitBytes: config.clientSoftLimitBytes,
+      softLimitMs: config.clientSoftLimitMs,
+      hardLimitMs: config.clientHardLimitMs,
+      logger: this.logger.child('tcp'),
+      clock: this.clock,
+    });
+    const createSource = options.createSource ?? defaultCreateSource;
+    this.sourceSupervisor = new SourceSupervisor({
+      factory: () => createSource(config, this.logger),
+      sink: this.hub,
+      logger: this.logger.child('source'),
+      stallMs: config.sourceStallMs,
+    });
+    this.services.push(...(options.services ?? []));
+  }
+
+  /**
+   * Starts hub, TCP output, optional services, then the source. Rejects
+   * (after closing whatever started) when a part cannot start, e.g. the port
+   * is taken or the source cannot run at all.
+   */
+  start(): Promise<void> {
+    this.started ??= this.doStart();
+    return this.started;
+  }
+
+  private async doStart(): Promise<void> {
+    this.startedAtMono = this.clock();
+    const { config } = this;
+    try {
+      await this.hub.start();
+      this.running.push({ name: 'hub', close: () => this.hub.close() });
+
+      this.streamAddress = await this.tcpServer.start();
+      this.running.push({ name: 'tcp', close: () => this.tcpServer.close() });
+
+      // ---- Optional services, created from the config. -------------------
+      // Each part adds its block here, pushing a DaemonService onto
+      // `this.services` (it gets the daemon: hub, config, logger, tcpServer):
+      //   if (config.record) this.services.push(new RecorderService(this));
+      //   this.services.push(new ApiService(this)); // sets this.apiAddress
+      //   if (config.mdns) this.services.push(new MdnsService(this));
+      //   if (config.mode === 'exclusive') this.services.push(new ModeService(this));
+      void config;
+      // ---------------------------------------------------------------------
+
+      for (const service of this.services) {
+        await service.start();
+        this.running.push({ name: service.name, close: () => service.close() });
+      }
+
+      await this.sourceSupervisor.start();
+      this.running.push({ name: 'source', close: () => this.sourceSupervisor.close() });
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  /** Stops everything in reverse start order (source first, hub last). Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      while (this.running.length > 0) {
+        const part = this.running.pop() as { name: string; close: () => Promise<void> };
+        try {
+          await part.close();
+        } catch (err) {
+          this.logger.error(`closing ${part.name}: ${(err as Error).message}`);
+        }
+      }
+      // Parts constructed but never started still hold nothing; make sure of the source's process.
+      await this.sourceSupervisor.close().catch(() => {});
+    })();
+    return this.closing;
+  }
+}
