@@ -130,8 +130,11 @@ function readHeader(
   const sps = getSps(pps.spsId);
   if (!sps) throw new H264Error('ERR_H264_MISSING_PARAMETER_SET', `PPS ${pps.ppsId} refers to unknown SPS ${pps.spsId}`);
   const idrPicFlag = nal.type === 5;
+  // A literal with every field (no spread): a spread object goes to dictionary mode and costs ~15 us per slice.
   const h: SliceHeader = {
-    ...start,
+    firstMbInSlice: start.firstMbInSlice,
+    sliceType: start.sliceType,
+    ppsId: start.ppsId,
     nalUnitType: nal.type,
     nalRefIdc: nal.refIdc,
     idrPicFlag,
