@@ -1,0 +1,210 @@
+/**
+ * Shared set-up of the HTTP API tests: a recordings folder with real MKV
+ * segments (made by ffmpeg) and thumbnails, a RecordingStore over it, a
+ * simulated device, and an ApiServer on 127.0.0.1 port 0; plus a `curl`
+ * runner, since the device's docs use curl.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import { basename, isAbsolute, join, resolve, sep } from 'node:path';
+import { defaultConfig, mergeConfig, type ConfigInput, type RearviewConfig } from '../../src/config.js';
+import { createCameraDevice, type CameraDevice } from '../../src/device/camera-device.js';
+import { FakeClock } from '../../src/device/timer-clock.js';
+import { RearviewError } from '../../src/errors.js';
+import type { Mp4Streamer, RecordingEntry, RecordingStore, StreamStatus } from '../../src/api/api-services.js';
+import { ApiServer, type ApiServerOptions } from '../../src/api/http-api.js';
+import { SettingsStore, type SettingsApplyResult } from '../../src/api/settings-store.js';
+import { ModeController } from '../../src/modes/mode-controller.js';
+import { requireTool } from '../support/tools.js';
+
+/** Unix seconds of the fixtures' modification times: log0001 oldest. */
+export const FIXTURE_MTIMES_S = [1713198307, 1713198367, 1713198427];
+
+/** Makes `count` one-second MKV segments log0001.mkv.. with thumbnails log000N_<unix>.jpg. */
+export function makeRecordings(dir: string, count = 3): string[] {
+  const ffmpeg = requireTool('ffmpeg');
+  const first = join(dir, 'log0001.mkv');
+  const r = spawnSync(ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30', '-t', '1', '-c:v', 'libx264', '-bf', '0', '-g', '30', '-pix_fmt', 'yuv420p', first]);
+  if (r.status !== 0) throw new Error(`ffmpeg failed: ${r.stderr}`);
+  const thumb = spawnSync(ffmpeg, ['-v', 'error', '-y', '-i', first, '-frames:v', '1', '-q:v', '5', join(dir, 'thumb.tmp.jpg')]);
+  if (thumb.status !== 0) throw new Error(`ffmpeg thumbnail failed: ${thumb.stderr}`);
+  const names: string[] = [];
+  for (let i = 1; i <= count; i++) {
+    const name = `log${String(i).padStart(4, '0')}.mkv`;
+    if (i > 1) copyFileSync(first, join(dir, name));
+    const mtime = FIXTURE_MTIMES_S[i - 1] ?? FIXTURE_MTIMES_S[0]! + 60 * i;
+    copyFileSync(join(dir, 'thumb.tmp.jpg'), join(dir, `log${String(i).padStart(4, '0')}_${mtime}.jpg`));
+    utimesSync(join(dir, name), mtime, mtime);
+    names.push(name);
+  }
+  rmSync(join(dir, 'thumb.tmp.jpg'));
+  return names;
+}
+
+/**
+ * A RecordingStore over a plain folder, for the API tests (the daemon uses
+ * the recorder's RecordingLibrary). Names resolve inside the folder only:
+ * the real path of the file must be inside the real path of the folder.
+ */
+export class FolderRecordingStore implements RecordingStore {
+  constructor(readonly dir: string) {}
+
+  async list(): Promise<RecordingEntry[]> {
+    const files = readdirSync(this.dir).filter((f) => /^log\d+\.mkv$/.test(f));
+    const thumbs = readdirSync(this.dir).filter((f) => f.endsWith('.jpg'));
+    return files.map((name) => {
+      const path = join(this.dir, name);
+      const st = statSync(path);
+      const stem = name.replace(/\.mkv$/, '');
+      const t = thumbs.find((j) => j.startsWith(`${stem}_`));
+      return {
+        name, path, startedAtMs: null, durationMs: 1000, sizeBytes: st.size, modifiedAtMs: st.mtimeMs,
+        width: 320, height: 180, thumbnail: t ? { name: t, path: join(this.dir, t) } : null, inProgress: false,
+      };
+    });
+  }
+
+  private async resolveInside(nameOrPath: string, ext: RegExp): Promise<string> {
+    if (nameOrPath.includes('\0')) throw new RearviewError('ERR_PATH_OUTSIDE', 'NUL in name');
+    const dirReal = await realpath(this.dir);
+    const candidate = isAbsolute(nameOrPath) ? resolve(nameOrPath) : resolve(this.dir, nameOrPath);
+    if (!ext.test(candidate)) throw new RearviewError('ERR_PATH_OUTSIDE', 'wrong kind of file');
+    if (!candidate.startsWith(resolve(this.dir) + sep) && !candidate.startsWith(dirReal + sep)) throw new RearviewError('ERR_PATH_OUTSIDE', 'outside the recordings folder');
+    if (!existsSync(candidate)) throw new RearviewError('ERR_NOT_FOUND', `no such file: ${basename(candidate)}`);
+    const real = await realpath(candidate);
+    if (!real.startsWith(dirReal + sep) || !lstatSync(real).isFile()) throw new RearviewError('ERR_PATH_OUTSIDE', 'outside the recordings folder');
+    return real;
+  }
+
+  resolveSegment(nameOrPath: string): Promise<string> { return this.resolveInside(nameOrPath, /\.mkv$/i); }
+  resolveThumbnail(nameOrPath: string): Promise<string> { return this.resolveInside(nameOrPath, /\.jpe?g$/i); }
+
+  async remove(name: string): Promise<void> {
+    const path = await this.resolveSegment(name);
+    rmSync(path);
+    const stem = basename(path, '.mkv');
+    for (const f of readdirSync(this.dir)) if (f.startsWith(`${stem}_`) && f.endsWith('.jpg')) rmSync(join(this.dir, f));
+  }
+
+  async removeAll(): Promise<number> {
+    const list = await this.list();
+    for (const r of list) await this.remove(r.name);
+    return list.length;
+  }
+
+  async usage() {
+    let used = 0;
+    for (const f of readdirSync(this.dir)) used += statSync(join(this.dir, f)).size;
+    return { usedBytes: used, freeBytes: null, totalBytes: null, files: (await this.list()).length };
+  }
+}
+
+/** MP4 conversion for the tests: ffmpeg remuxes to fragmented MP4 on stdout (the daemon uses the recorder's converter). */
+export const ffmpegMp4Streamer: Mp4Streamer = (mkvPath, _req, res, signal) =>
+  new Promise((resolveDone, reject) => {
+    const child = spawn(requireTool('ffmpeg'), ['-v', 'error', '-i', mkvPath, '-c', 'copy', '-movflags', 'frag_keyframe+empty_moov', '-f', 'mp4', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    signal.addEventListener('abort', () => child.kill('SIGKILL'));
+    res.writeHead(200, { 'content-type': 'video/mp4' });
+    child.stdout.pipe(res);
+    child.on('error', reject);
+    child.on('close', () => resolveDone());
+  });
+
+/** A stream status as the daemon would report it. */
+export function fakeStreamStatus(overrides: Partial<StreamStatus> = {}): StreamStatus {
+  return {
+    source: 'sample', sourceRunning: true, width: 640, height: 360, fps: 30, bitrateBps: 1_000_000, measuredBitrateBps: 990_000,
+    framesPublished: 1234, recording: true, currentSegment: 'log0004.mkv',
+    clients: [{ kind: 'tcp', remote: '127.0.0.1:50000', connectedMs: 5000, lagMs: 12, framesDropped: 3, bytesSent: 600_000 }],
+    ...overrides,
+  };
+}
+
+/** A running test API and what it was built from. */
+export interface TestApi {
+  server: ApiServer;
+  url: string;
+  port: number;
+  config: () => RearviewConfig;
+  device: CameraDevice;
+  modes: ModeController;
+  store: FolderRecordingStore;
+  applied: Array<{ changed: string[]; sourceChanged: boolean }>;
+  close(): Promise<void>;
+}
+
+/** Starts an ApiServer over `recordingsDir` with a simulated device. */
+export async function startTestApi(
+  recordingsDir: string,
+  options: { config?: ConfigInput; configFile?: string; api?: Partial<ApiServerOptions>; clock?: FakeClock } = {},
+): Promise<TestApi> {
+  let config = mergeConfig(defaultConfig(), { recordingsDir, apiPort: 0, bind: '127.0.0.1', ...(options.config ?? {}) });
+  const device = await createCameraDevice({ backend: 'simulated', watchPower: false });
+  device.start();
+  const modes = new ModeController({ mode: config.mode, streamWindowMs: config.streamWindowMs, ...(options.clock ? { clock: options.clock } : {}) });
+  modes.start();
+  const store = new FolderRecordingStore(recordingsDir);
+  const applied: TestApi['applied'] = [];
+  const settings = new SettingsStore({
+    get: () => config,
+    configFile: options.configFile,
+    apply: async (next, changed, sourceChanged): Promise<SettingsApplyResult> => {
+      config = next;
+      applied.push({ changed, sourceChanged });
+      return { restartedSource: sourceChanged };
+    },
+  });
+  const server = new ApiServer({
+    config: () => config, recordings: store, mp4: ffmpegMp4Streamer, device, modes, stream: () => fakeStreamStatus(), settings,
+    version: '0.1.0-test', ...(options.api ?? {}),
+  });
+  const port = await server.start();
+  return {
+    server, port, url: `http://127.0.0.1:${port}`, config: () => config, device, modes, store, applied,
+    async close() {
+      await server.close();
+      modes.close();
+      await device.close();
+    },
+  };
+}
+
+/** What curl got. */
+export interface CurlResult {
+  status: number;
+  body: Buffer;
+  text: string;
+  headers: Record<string, string>;
+  exitCode: number;
+}
+
+/** Runs /usr/bin/curl with `args` (URL included) and collects status, headers and body. */
+export function curl(args: string[], scratch: string): Promise<CurlResult> {
+  const out = join(scratch, `curl-${process.hrtime.bigint()}.out`);
+  const hdr = `${out}.headers`;
+  return new Promise((resolveDone, reject) => {
+    const child = spawn(requireTool('curl'), ['-s', '-S', '--max-time', '30', '-o', out, '-D', hdr, '-w', '%{http_code}', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const body = existsSync(out) ? readFileSync(out) : Buffer.alloc(0);
+      const headers: Record<string, string> = {};
+      if (existsSync(hdr)) {
+        for (const line of readFileSync(hdr, 'utf8').split(/\r?\n/)) {
+          const i = line.indexOf(':');
+          if (i > 0) headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+        }
+      }
+      rmSync(out, { force: true });
+      rmSync(hdr, { force: true });
+      resolveDone({ status: Number(stdout.trim() || 0), body, text: body.toString('utf8'), headers, exitCode: code ?? -1 });
+    });
+  });
+}
+
+/** Writes a file (helper for symlink/escape fixtures). */
+export function writeText(path: string, text: string): void {
+  writeFileSync(path, text);
+}
