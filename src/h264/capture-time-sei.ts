@@ -17,8 +17,12 @@
  * never needs escaping and can be matched byte for byte.
  *
  * This file builds and reads that one layout on a fast path (it runs once per
- * frame).
+ * frame); readCaptureTimeSei also finds the message after other messages in
+ * the same SEI NAL (as another writer might put it), through the generic SEI
+ * iterator.
  */
+import { nalToRbsp } from './rbsp.js';
+import { iterateSeiMessages } from './sei.js';
 
 /**
  * The UUID that marks Rearview's capture-time SEI:
@@ -87,7 +91,8 @@ export function isCaptureTimeSei(nal: Uint8Array): boolean {
 
 /**
  * Reads the capture time from a SEI NAL unit (header byte first, no start
- * code). Returns wall-clock ms since the Unix epoch (fractional, microsecond
+ * code): the fast path for Rearview's own layout, else any position among
+ * the NAL's messages. Returns wall-clock ms since the Unix epoch (fractional, microsecond
  * precision), or undefined when the NAL carries no capture-time message or
  * is malformed. Never throws.
  */
@@ -111,6 +116,24 @@ export function readCaptureTimeSei(nal: Uint8Array): number | undefined {
     }
     if (n < 8) return undefined;
     return (hi * TWO_POW_32 + lo) / 1000;
+  }
+  if (nal.length < PREFIX_LENGTH + 8 || (nal[0]! & 0x1f) !== 6) return undefined;
+  // Slow path: another message may come first.
+  try {
+    for (const message of iterateSeiMessages(nalToRbsp(nal.subarray(1)))) {
+      if (message.payloadType !== USER_DATA_UNREGISTERED || message.payloadSize < PAYLOAD_SIZE) continue;
+      const p = message.payload;
+      let match = true;
+      for (let i = 0; i < 16 && match; i++) match = p[i] === CAPTURE_TIME_SEI_UUID[i];
+      if (!match) continue;
+      let hi = 0;
+      let lo = 0;
+      for (let i = 16; i < 20; i++) hi = hi * 256 + p[i]!;
+      for (let i = 20; i < 24; i++) lo = lo * 256 + p[i]!;
+      return (hi * TWO_POW_32 + lo) / 1000;
+    }
+  } catch {
+    // A malformed SEI carries no capture time.
   }
   return undefined;
 }
