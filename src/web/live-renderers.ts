@@ -45,8 +45,8 @@ export function hasWebCodecs(): boolean {
 
 /** Decode queue length that counts as "behind": reset at the next keyframe. */
 const BEHIND_QUEUE = 3;
-/** Decode queue length at which we stop feeding deltas and wait for a keyframe. */
-const GIVE_UP_QUEUE = 10;
+/** Decode queue length at which we stop feeding deltas and wait for a keyframe (above a GOP: the join burst from the GOP cache must decode). */
+const GIVE_UP_QUEUE = 45;
 
 /** WebCodecs renderer; see the file comment. */
 export class WebCodecsRenderer implements LiveRenderer {

@@ -59,7 +59,10 @@ export interface LiveServer {
 }
 
 /** Starts a live server on 127.0.0.1:0; `extra` answers requests the mount does not. */
-export async function startLiveServer(extra?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void): Promise<LiveServer> {
+export async function startLiveServer(
+  extra?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void,
+  listen: { host?: string; port?: number } = {},
+): Promise<LiveServer> {
   ensureWebBuilt();
   const hub = new StreamHub();
   const mount = createWebMount({ hub, cameraName: 'test camera' });
@@ -74,7 +77,8 @@ export async function startLiveServer(extra?: (req: import('node:http').Incoming
     });
   });
   mount.attach(server);
-  server.listen(0, '127.0.0.1');
+  const host = listen.host ?? '127.0.0.1';
+  server.listen(listen.port ?? 0, host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   let closed = false;
@@ -83,7 +87,7 @@ export async function startLiveServer(extra?: (req: import('node:http').Incoming
     mount,
     server,
     port,
-    url: `http://127.0.0.1:${port}/`,
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/`,
     async close() {
       if (closed) return;
       closed = true;
