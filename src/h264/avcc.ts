@@ -5,6 +5,7 @@
  * between Annex-B and length-prefixed NAL unit framing (what MP4/MKV store).
  */
 import { H264Error } from '../errors.js';
+import { parseSps } from './sps.js';
 
 /** A parsed AVCDecoderConfigurationRecord. NAL units are views into the parsed bytes. */
 export interface AvcDecoderConfigurationRecord {
@@ -55,7 +56,7 @@ export function buildAvcDecoderConfigurationRecord(sps: Uint8Array[], pps: Uint8
   for (const nal of [...sps, ...pps, ...spsExt]) {
     if (nal.length === 0 || nal.length > 0xffff) throw new RangeError(`buildAvcDecoderConfigurationRecord: parameter set of ${nal.length} bytes (1..65535 allowed)`);
   }
-  const format = readSpsFormat(first);
+  const format = parseSps(first);
   const extension = PROFILES_WITH_EXTENSION.has(format.profileIdc);
   let size = 6 + 1;
   for (const nal of sps) size += 2 + nal.length;
@@ -214,64 +215,4 @@ export function nalsToAnnexB(nals: Uint8Array[]): Uint8Array {
 
 function checkLengthSize(lengthSize: number): void {
   if (lengthSize !== 1 && lengthSize !== 2 && lengthSize !== 4) throw new RangeError(`lengthSize must be 1, 2 or 4, got ${lengthSize}`);
-}
-
-/** The SPS fields the avcC record needs (H.264 7.3.2.1.1, up to bit_depth_chroma_minus8). */
-interface SpsFormat {
-  profileIdc: number;
-  constraintFlags: number;
-  levelIdc: number;
-  chromaFormatIdc: number;
-  bitDepthLuma: number;
-  bitDepthChroma: number;
-}
-
-/** profile_idc values whose SPS carries chroma_format_idc and bit depths (7.3.2.1.1). */
-const HIGH_SPS_PROFILES = new Set([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135]);
-
-/**
- * Reads the leading SPS fields needed for avcC: only the first few bytes,
- * so this does not need the full SPS parser.
- */
-function readSpsFormat(spsNal: Uint8Array): SpsFormat {
-  if (((spsNal[0] ?? 0) & 0x1f) !== 7) throw new H264Error('ERR_H264_INVALID', `avcC: the first SPS is not an SPS NAL unit (type ${(spsNal[0] ?? 0) & 0x1f})`);
-  // Unescape at most the first 32 bytes: the fields read here fit well within.
-  const rbsp: number[] = [];
-  let zeros = 0;
-  for (let i = 1; i < spsNal.length && rbsp.length < 32; i++) {
-    const b = spsNal[i]!;
-    if (zeros >= 2 && b === 3) {
-      zeros = 0;
-      continue;
-    }
-    rbsp.push(b);
-    zeros = b === 0 ? zeros + 1 : 0;
-  }
-  if (rbsp.length < 4) throw new H264Error('ERR_H264_TRUNCATED', `avcC: SPS of ${spsNal.length} bytes is too short`);
-  const profileIdc = rbsp[0]!;
-  const format: SpsFormat = { profileIdc, constraintFlags: rbsp[1]!, levelIdc: rbsp[2]!, chromaFormatIdc: 1, bitDepthLuma: 8, bitDepthChroma: 8 };
-  if (!HIGH_SPS_PROFILES.has(profileIdc)) return format;
-  let bit = 24;
-  const readBit = (): number => {
-    const byte = rbsp[bit >> 3];
-    if (byte === undefined) throw new H264Error('ERR_H264_TRUNCATED', 'avcC: SPS ends inside its header fields');
-    const value = (byte >> (7 - (bit & 7))) & 1;
-    bit++;
-    return value;
-  };
-  const readUE = (): number => {
-    let leadingZeros = 0;
-    while (readBit() === 0) {
-      if (++leadingZeros > 31) throw new H264Error('ERR_H264_INVALID', 'avcC: SPS exp-Golomb code longer than 32 bits');
-    }
-    let value = 0;
-    for (let i = 0; i < leadingZeros; i++) value = value * 2 + readBit();
-    return 2 ** leadingZeros - 1 + value;
-  };
-  readUE(); // seq_parameter_set_id
-  format.chromaFormatIdc = readUE();
-  if (format.chromaFormatIdc === 3) readBit(); // separate_colour_plane_flag
-  format.bitDepthLuma = readUE() + 8;
-  format.bitDepthChroma = readUE() + 8;
-  return format;
 }
