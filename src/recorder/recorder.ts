@@ -87,6 +87,8 @@ export interface RecorderStatus {
   dir: string;
   currentSegment: string | null;
   currentSegmentStartedAtMs: number | null;
+  /** Frames written to the current segment. */
+  currentSegmentFrames: number;
   segmentsCompleted: number;
   framesWritten: number;
   bytesWritten: number;
@@ -152,7 +154,7 @@ export class Recorder {
     this.logger = options.logger ?? silentLogger;
     this.skipLog = new RateLimitedCounter((n, total) => this.logger.warn(`skipped ${n} frame(s) while not recording (${total} in all)`), 5000);
     this.st = {
-      state: 'starting', dir: this.dir, currentSegment: null, currentSegmentStartedAtMs: null, segmentsCompleted: 0, framesWritten: 0,
+      state: 'starting', dir: this.dir, currentSegment: null, currentSegmentStartedAtMs: null, currentSegmentFrames: 0, segmentsCompleted: 0, framesWritten: 0,
       bytesWritten: 0, framesDropped: 0, dropEvents: 0, framesSkipped: 0, errors: 0, lastError: null, retryAtMs: null,
       rotatedSegments: 0, repairedSegments: [],
     };
@@ -165,6 +167,7 @@ export class Recorder {
       this.st.framesDropped = s.framesDropped;
       this.st.dropEvents = s.dropEvents;
     }
+    this.st.currentSegmentFrames = this.writer?.frameCount ?? 0;
     return { ...this.st, retryAtMs: this.retryAtMs, repairedSegments: [...this.st.repairedSegments] };
   }
 
