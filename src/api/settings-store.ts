@@ -161,7 +161,8 @@ function toConfigInput(patch: unknown): ConfigInput {
     } else if (key === 'settingsFile') {
       continue; // read-only, echoed back by GET
     } else if ((SETTABLE_KEYS as readonly string[]).includes(key)) {
-      out[key] = value;
+      // A JSON number on a key named ...Ms means milliseconds (mergeConfig reads bare numbers as seconds).
+      out[key] = key.endsWith('Ms') && typeof value === 'number' ? `${value}ms` : value;
     } else {
       throw new ConfigError(`${key} cannot be changed at run time (settable: resolution, video.{${SETTABLE_VIDEO_KEYS.join(',')}}, ${SETTABLE_KEYS.join(', ')})`);
     }
