@@ -5,8 +5,9 @@
 import type { Command } from 'commander';
 import { registerServe } from './serve-command.js';
 import { registerNaluCommand } from './nalu-command.js';
+import { registerView } from './view-command.js';
 
 /** Adds one subcommand to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerServe, registerNaluCommand];
+export const commands: RegisterCommand[] = [registerServe, registerNaluCommand, registerView];
