@@ -107,7 +107,8 @@ export class BitReader {
   /** Reads a signed Exp-Golomb code, se(v) (clause 9.1.1). */
   readSE(): number {
     const k = this.readUE();
-    return k % 2 === 1 ? (k + 1) / 2 : -(k / 2);
+    // k = 0 must give +0, not -0 (Object.is-based comparisons tell them apart).
+    return k % 2 === 1 ? (k + 1) / 2 : k === 0 ? 0 : -(k / 2);
   }
 
   /** Skips `n` bits. */

@@ -1,0 +1,261 @@
+/**
+ * Helpers shared by the H.264 tests: feeding a buffer through the parser in
+ * chunks, a flat comparable view of access units, FFmpeg-style raw views of
+ * parsed parameter sets, a seeded PRNG and a bit writer for synthetic streams.
+ */
+import { createHash } from 'node:crypto';
+import type { H264Error } from '../../src/errors.js';
+import type { AccessUnit } from '../../src/h264/access-unit.js';
+import { H264StreamParser, type H264StreamParserOptions } from '../../src/h264/h264-stream-parser.js';
+import type { NalUnit } from '../../src/h264/nal-unit.js';
+import type { PictureParameterSet } from '../../src/h264/pps.js';
+import type { HrdParameters, SequenceParameterSet } from '../../src/h264/sps.js';
+
+/** Everything a parse produced. */
+export interface ParseResult {
+  nals: NalUnit[];
+  accessUnits: AccessUnit[];
+  errors: H264Error[];
+}
+
+/**
+ * Parses `bytes` pushed as the chunks between `splits` (ascending offsets).
+ * NAL data is copied on receipt so results stay valid whatever the chunking.
+ */
+export function parseInChunks(
+  bytes: Uint8Array,
+  splits: number[] = [],
+  options: Omit<H264StreamParserOptions, 'onAccessUnit' | 'onNal' | 'onError'> = {},
+): ParseResult {
+  const nals: NalUnit[] = [];
+  const accessUnits: AccessUnit[] = [];
+  const errors: H264Error[] = [];
+  const parser = new H264StreamParser({
+    ...options,
+    onNal: (n) => nals.push(n),
+    onAccessUnit: (au) => accessUnits.push(au),
+    onError: (e) => errors.push(e),
+  });
+  let at = 0;
+  for (const s of splits) {
+    parser.push(bytes.subarray(at, s));
+    at = s;
+  }
+  parser.push(bytes.subarray(at));
+  parser.flush();
+  return { nals, accessUnits, errors };
+}
+
+/** A comparable, JSON-friendly view of one access unit (NAL data as a hash). */
+export function flatAccessUnit(au: AccessUnit): Record<string, unknown> {
+  const hash = createHash('sha1');
+  for (const n of au.nals) hash.update(n.data);
+  return {
+    offset: au.offset,
+    byteLength: au.byteLength,
+    isKey: au.isKey,
+    poc: au.poc,
+    structure: au.structure,
+    sliceTypes: au.sliceTypes.join(','),
+    nals: au.nals.map((n) => `${n.type}@${n.offset}/${n.startCodeLength}+${n.data.length}`).join(' '),
+    spsId: au.sps?.spsId ?? null,
+    ppsId: au.pps?.ppsId ?? null,
+    frameNum: au.frameNum ?? null,
+    data: hash.digest('hex'),
+  };
+}
+
+/**
+ * Presentation order of access units from their POC: decode-order index
+ * sorted by (POC epoch, POC), where an IDR or MMCO5 picture starts an epoch.
+ */
+export function presentationOrder(aus: AccessUnit[]): number[] {
+  let epoch = -1;
+  const keyed = aus.map((au, index) => {
+    if (au.pocReset || epoch < 0) epoch++;
+    return { index, epoch, poc: au.poc ?? 0 };
+  });
+  keyed.sort((a, b) => a.epoch - b.epoch || a.poc - b.poc || a.index - b.index);
+  return keyed.map((k) => k.index);
+}
+
+const b = (flag: boolean): number => (flag ? 1 : 0);
+
+function hrdToRaw(out: Record<string, number>, h: HrdParameters): void {
+  out['cpb_cnt_minus1'] = h.cpbCntMinus1;
+  out['bit_rate_scale'] = h.bitRateScale;
+  out['cpb_size_scale'] = h.cpbSizeScale;
+  h.bitRateValueMinus1.forEach((v, i) => (out[`bit_rate_value_minus1[${i}]`] = v));
+  h.cpbSizeValueMinus1.forEach((v, i) => (out[`cpb_size_value_minus1[${i}]`] = v));
+  h.cbrFlag.forEach((v, i) => (out[`cbr_flag[${i}]`] = b(v)));
+  out['initial_cpb_removal_delay_length_minus1'] = h.initialCpbRemovalDelayLengthMinus1;
+  out['cpb_removal_delay_length_minus1'] = h.cpbRemovalDelayLengthMinus1;
+  out['dpb_output_delay_length_minus1'] = h.dpbOutputDelayLengthMinus1;
+  out['time_offset_length'] = h.timeOffsetLength;
+}
+
+/**
+ * A parsed SPS in FFmpeg trace_headers naming (`seq_scaling_list[0].delta_scale[3]`,
+ * `cbr_flag[0]`, flags as 0/1), so it can be compared key by key with
+ * GROUND_TRUTH.json's sps_raw. Fields that were not coded are included with
+ * their inferred values; the comparison only looks at keys FFmpeg printed.
+ */
+export function spsToRaw(sps: SequenceParameterSet, nal: NalUnit): Record<string, number> {
+  const o: Record<string, number> = {
+    nal_ref_idc: nal.refIdc,
+    nal_unit_type: nal.type,
+    profile_idc: sps.profileIdc,
+    level_idc: sps.levelIdc,
+    reserved_zero_2bits: sps.constraintFlags & 3,
+    seq_parameter_set_id: sps.spsId,
+    chroma_format_idc: sps.chromaFormatIdc,
+    separate_colour_plane_flag: b(sps.separateColourPlaneFlag),
+    bit_depth_luma_minus8: sps.bitDepthLumaMinus8,
+    bit_depth_chroma_minus8: sps.bitDepthChromaMinus8,
+    qpprime_y_zero_transform_bypass_flag: b(sps.qpprimeYZeroTransformBypassFlag),
+    seq_scaling_matrix_present_flag: b(sps.seqScalingMatrixPresentFlag),
+    log2_max_frame_num_minus4: sps.log2MaxFrameNumMinus4,
+    pic_order_cnt_type: sps.picOrderCntType,
+    log2_max_pic_order_cnt_lsb_minus4: sps.log2MaxPicOrderCntLsbMinus4,
+    delta_pic_order_always_zero_flag: b(sps.deltaPicOrderAlwaysZeroFlag),
+    offset_for_non_ref_pic: sps.offsetForNonRefPic,
+    offset_for_top_to_bottom_field: sps.offsetForTopToBottomField,
+    num_ref_frames_in_pic_order_cnt_cycle: sps.numRefFramesInPicOrderCntCycle,
+    max_num_ref_frames: sps.maxNumRefFrames,
+    gaps_in_frame_num_allowed_flag: b(sps.gapsInFrameNumAllowedFlag),
+    pic_width_in_mbs_minus1: sps.picWidthInMbsMinus1,
+    pic_height_in_map_units_minus1: sps.picHeightInMapUnitsMinus1,
+    frame_mbs_only_flag: b(sps.frameMbsOnly),
+    mb_adaptive_frame_field_flag: b(sps.mbAdaptiveFrameFieldFlag),
+    direct_8x8_inference_flag: b(sps.direct8x8InferenceFlag),
+    frame_cropping_flag: b(sps.frameCroppingFlag),
+    frame_crop_left_offset: sps.frameCropLeftOffset,
+    frame_crop_right_offset: sps.frameCropRightOffset,
+    frame_crop_top_offset: sps.frameCropTopOffset,
+    frame_crop_bottom_offset: sps.frameCropBottomOffset,
+    vui_parameters_present_flag: b(sps.vuiParametersPresentFlag),
+  };
+  for (let k = 0; k < 6; k++) o[`constraint_set${k}_flag`] = (sps.constraintFlags >> (7 - k)) & 1;
+  sps.seqScalingListPresentFlag.forEach((p, i) => (o[`seq_scaling_list_present_flag[${i}]`] = b(p)));
+  sps.seqScalingLists.forEach((list, i) => list?.deltaScale.forEach((d, j) => (o[`seq_scaling_list[${i}].delta_scale[${j}]`] = d)));
+  sps.offsetForRefFrame.forEach((v, i) => (o[`offset_for_ref_frame[${i}]`] = v));
+  const v = sps.vui;
+  if (v) {
+    Object.assign(o, {
+      aspect_ratio_info_present_flag: b(v.aspectRatioInfoPresentFlag),
+      aspect_ratio_idc: v.aspectRatioIdc,
+      sar_width: v.sarWidth,
+      sar_height: v.sarHeight,
+      overscan_info_present_flag: b(v.overscanInfoPresentFlag),
+      overscan_appropriate_flag: b(v.overscanAppropriateFlag),
+      video_signal_type_present_flag: b(v.videoSignalTypePresentFlag),
+      video_format: v.videoFormat,
+      video_full_range_flag: b(v.videoFullRangeFlag),
+      colour_description_present_flag: b(v.colourDescriptionPresentFlag),
+      colour_primaries: v.colourPrimaries,
+      transfer_characteristics: v.transferCharacteristics,
+      matrix_coefficients: v.matrixCoefficients,
+      chroma_loc_info_present_flag: b(v.chromaLocInfoPresentFlag),
+      chroma_sample_loc_type_top_field: v.chromaSampleLocTypeTopField,
+      chroma_sample_loc_type_bottom_field: v.chromaSampleLocTypeBottomField,
+      timing_info_present_flag: b(v.timingInfoPresentFlag),
+      num_units_in_tick: v.numUnitsInTick,
+      time_scale: v.timeScale,
+      fixed_frame_rate_flag: b(v.fixedFrameRateFlag),
+      nal_hrd_parameters_present_flag: b(v.nalHrdParametersPresentFlag),
+      vcl_hrd_parameters_present_flag: b(v.vclHrdParametersPresentFlag),
+      low_delay_hrd_flag: b(v.lowDelayHrdFlag),
+      pic_struct_present_flag: b(v.picStructPresentFlag),
+      bitstream_restriction_flag: b(v.bitstreamRestrictionFlag),
+      motion_vectors_over_pic_boundaries_flag: b(v.motionVectorsOverPicBoundariesFlag),
+      max_bytes_per_pic_denom: v.maxBytesPerPicDenom,
+      max_bits_per_mb_denom: v.maxBitsPerMbDenom,
+      log2_max_mv_length_horizontal: v.log2MaxMvLengthHorizontal,
+      log2_max_mv_length_vertical: v.log2MaxMvLengthVertical,
+    });
+    if (v.maxNumReorderFrames !== null) o['max_num_reorder_frames'] = v.maxNumReorderFrames;
+    if (v.maxDecFrameBuffering !== null) o['max_dec_frame_buffering'] = v.maxDecFrameBuffering;
+    // FFmpeg's trace prints NAL and VCL HRD under the same names; no corpus file has both, the NAL values win here.
+    if (v.vclHrd) hrdToRaw(o, v.vclHrd);
+    if (v.nalHrd) hrdToRaw(o, v.nalHrd);
+  }
+  return o;
+}
+
+/** A parsed PPS in the naming of GROUND_TRUTH.json's pps_summary. */
+export function ppsToRaw(pps: PictureParameterSet): Record<string, number> {
+  const tail: Record<string, number> = pps.hasHighProfileTail
+    ? { transform_8x8_mode_flag: b(pps.transform8x8ModeFlag), pic_scaling_matrix_present_flag: b(pps.picScalingMatrixPresentFlag) }
+    : {};
+  return {
+    pic_parameter_set_id: pps.ppsId,
+    seq_parameter_set_id: pps.spsId,
+    entropy_coding_mode_flag: b(pps.entropyCodingModeFlag),
+    bottom_field_pic_order_in_frame_present_flag: b(pps.bottomFieldPicOrderInFramePresentFlag),
+    num_slice_groups_minus1: pps.numSliceGroupsMinus1,
+    num_ref_idx_l0_default_active_minus1: pps.numRefIdxL0DefaultActiveMinus1,
+    num_ref_idx_l1_default_active_minus1: pps.numRefIdxL1DefaultActiveMinus1,
+    weighted_pred_flag: b(pps.weightedPredFlag),
+    weighted_bipred_idc: pps.weightedBipredIdc,
+    constrained_intra_pred_flag: b(pps.constrainedIntraPredFlag),
+    redundant_pic_cnt_present_flag: b(pps.redundantPicCntPresentFlag),
+    ...tail,
+  };
+}
+
+/** Deterministic PRNG (mulberry32): the same seed gives the same sequence. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Writes bits MSB first, with Exp-Golomb codes, for building synthetic NAL units. */
+export class BitWriter {
+  private readonly bits: number[] = [];
+
+  /** Appends `value` as `n` bits. */
+  u(n: number, value: number): this {
+    for (let i = n - 1; i >= 0; i--) this.bits.push(Math.floor(value / 2 ** i) % 2);
+    return this;
+  }
+
+  /** Appends a flag. */
+  flag(v: boolean | number): this {
+    return this.u(1, v ? 1 : 0);
+  }
+
+  /** Appends ue(v). */
+  ue(value: number): this {
+    const v = value + 1;
+    const len = Math.floor(Math.log2(v));
+    this.u(len, 0);
+    return this.u(len + 1, v);
+  }
+
+  /** Appends se(v). */
+  se(value: number): this {
+    return this.ue(value > 0 ? 2 * value - 1 : -2 * value);
+  }
+
+  /** Appends rbsp_trailing_bits() and returns the bytes. */
+  trailing(): Uint8Array {
+    this.bits.push(1);
+    while (this.bits.length % 8) this.bits.push(0);
+    return this.bytes();
+  }
+
+  /** The bits written so far, zero-padded to a byte boundary. */
+  bytes(): Uint8Array {
+    const out = new Uint8Array(Math.ceil(this.bits.length / 8));
+    this.bits.forEach((bit, i) => {
+      if (bit) out[i >> 3] = (out[i >> 3] as number) | (0x80 >> (i & 7));
+    });
+    return out;
+  }
+}
