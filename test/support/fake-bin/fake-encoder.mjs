@@ -21,6 +21,7 @@ if (env.FAKE_ENCODER_IGNORE_TERM === '1') process.on('SIGTERM', () => process.st
 let childPid;
 if (env.FAKE_ENCODER_CHILD === '1') {
   const child = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"], { stdio: 'ignore' });
+  child.unref(); // the helper must not keep the fake itself alive
   childPid = child.pid;
 }
 if (env.FAKE_ENCODER_LOG) appendFileSync(env.FAKE_ENCODER_LOG, JSON.stringify({ tool, args, pid: process.pid, childPid }) + '\n');
