@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { describe, it } from 'node:test';
+import { defaultConfig, mergeConfig } from '../../src/config.js';
+import { hasCode, type RearviewError } from '../../src/errors.js';
+import { parseAnnexB } from '../../src/h264/h264-stream-parser.js';
+import { createSource } from '../../src/sources/create-source.js';
+import { SourceSupervisor } from '../../src/sources/source-supervisor.js';
+import { createStdinSource } from '../../src/sources/stream-source.js';
+import { parseTcpSource, TcpRelaySource } from '../../src/sources/tcp-relay-source.js';
+import { CollectingSink, fakeBinDir, fakeSourceClock, memoryLogger, samplePath, waitFor } from './source-fixtures.js';
+
+const sample = readFileSync(samplePath);
+const sampleAus = parseAnnexB(sample).accessUnits;
+const AUD = Buffer.from([0, 0, 0, 1, 0x09, 0xf0]);
+
+function frameBytes(i: number): Buffer {
+  const au = sampleAus[i % sampleAus.length]!;
+  return sample.subarray(au.offset, au.offset + au.byteLength);
+}
+
+async function listen(onConnection: (socket: Socket) => void): Promise<{ server: Server; port: number; sockets: Set<Socket> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    onConnection(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port, sockets };
+}
+
+async function stop(server: Server, sockets: Set<Socket>): Promise<void> {
+  for (const s of sockets) s.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+describe('stdin source', () => {
+  it('reads a stream from standard input and reports its end as final', async () => {
+    const input = new PassThrough();
+    const config = mergeConfig(defaultConfig(), { source: '-' });
+    const sink = new CollectingSink();
+    const { clock } = fakeSourceClock();
+    const src = createSource(config, memoryLogger().logger, { stdin: input, clock });
+    const exits: Array<RearviewError | undefined> = [];
+    src.onExit((e) => exits.push(e));
+    await src.start(sink);
+    assert.equal(src.restartable, true, 'a stall could still be recovered');
+    for (let i = 0; i < 10; i++) input.write(frameBytes(i));
+    input.end();
+    await waitFor(() => exits.length === 1, 'end of input');
+    assert.equal(sink.accessUnits.length, 10, 'the last frame is delivered at end of input');
+    assert.ok(hasCode(exits[0], 'ERR_SOURCE_EXITED'));
+    assert.equal(src.restartable, false);
+    await src.close();
+  });
+
+  it('a pipe from an encoder: frames arrive while it runs (idle close), the supervisor stops at EOF', async () => {
+    // The fake rpicam-vid writes 20 frames paced at 100 fps into our "stdin", then exits.
+    const child = spawn(process.execPath, [`${fakeBinDir}/fake-encoder.mjs`, 'rpicam-vid'], {
+      env: { ...process.env, FAKE_ENCODER_FRAMES: '20', FAKE_ENCODER_FPS: '100' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const sink = new CollectingSink();
+    const { logger } = memoryLogger();
+    const supervisor = new SourceSupervisor({ factory: () => createStdinSource(logger, { input: child.stdout! }), sink, logger, stallMs: 0 });
+    const stopped: RearviewError[] = [];
+    supervisor.onStopped((e) => stopped.push(e));
+    try {
+      await supervisor.start();
+      await waitFor(() => stopped.length === 1, 'the supervisor to give up at EOF');
+      assert.equal(sink.accessUnits.length, 20);
+      assert.equal(supervisor.state, 'stopped');
+      // Frames were delivered as they were written, not all at the end.
+      const first = sink.accessUnits[0]!.atMono;
+      const last = sink.accessUnits[19]!.atMono;
+      assert.ok(last - first > 100, `frames spread over the run (${(last - first).toFixed(1)} ms)`);
+    } finally {
+      await supervisor.close();
+      child.kill();
+    }
+  });
+});
+
+describe('tcp relay source', () => {
+  it('parses tcp://host:port, IPv6 included, and rejects anything else', () => {
+    assert.deepEqual(parseTcpSource('tcp://camera.local:5000'), { host: 'camera.local', port: 5000 });
+    assert.deepEqual(parseTcpSource('tcp://[::1]:5001'), { host: '::1', port: 5001 });
+    for (const bad of ['tcp://host', 'tcp://host:0', 'tcp://host:70000', 'tcp://host:5000/path', 'http://host:5000']) {
+      assert.throws(() => parseTcpSource(bad), (err) => hasCode(err, 'ERR_CONFIG'), bad);
+    }
+  });
+
+  it('closes each frame as soon as the sender’s trailing AUD arrives', async () => {
+    // The server sends frame n + AUD, then waits until the relay delivered frame n
+    // before sending n+1: if the relay waited for the next frame to start, this would hang.
+    const sink = new CollectingSink();
+    let sent = 0;
+    const { server, port, sockets } = await listen((socket) => {
+      const sendNext = () => {
+        if (sent === 10) return;
+        socket.write(Buffer.concat([frameBytes(sent), AUD]));
+        sent++;
+        const want = sent;
+        void waitFor(() => sink.accessUnits.length >= want, `frame ${want}`).then(sendNext, () => {});
+      };
+      sendNext();
+    });
+    const relay = new TcpRelaySource(`tcp://127.0.0.1:${port}`, { logger: memoryLogger().logger });
+    try {
+      await relay.start(sink);
+      await waitFor(() => sink.accessUnits.length === 10, '10 frames');
+      assert.equal(sink.accessUnits[0]!.au.isKey, true);
+      assert.deepEqual(sink.accessUnits[1]!.au.nals.map((n) => n.type), [9, 1, 1]);
+    } finally {
+      await relay.close();
+      await stop(server, sockets);
+    }
+  });
+
+  it('reconnects through the supervisor with backoff, announcing each new connection', async () => {
+    let connections = 0;
+    const { server, port, sockets } = await listen((socket) => {
+      connections++;
+      // Each connection: one GOP, then the sender hangs up.
+      const gop = Buffer.concat(Array.from({ length: 30 }, (_, i) => frameBytes(i)));
+      socket.end(Buffer.concat([gop, AUD]));
+    });
+    const { clock, fake } = fakeSourceClock(0);
+    const sink = new CollectingSink();
+    const { logger, lines } = memoryLogger();
+    const config = mergeConfig(defaultConfig(), { source: `tcp://127.0.0.1:${port}` });
+    const supervisor = new SourceSupervisor({ factory: () => createSource(config, logger, { clock }), sink, logger, clock, stallMs: 0 });
+    try {
+      await supervisor.start();
+      await waitFor(() => supervisor.state === 'backoff', 'the first connection to end');
+      assert.equal(sink.accessUnits.length, 30);
+      assert.equal(supervisor.status().lastError?.code, 'ERR_SOURCE_CONNECT');
+      fake.advance(250);
+      await waitFor(() => connections === 2 && supervisor.state === 'backoff' && sink.accessUnits.length === 60, 'the second connection');
+      assert.deepEqual(sink.discontinuities, [`source restarted after: ${supervisor.status().lastError!.message}`]);
+      assert.equal(sink.accessUnits[30]!.au.isKey, true);
+    } finally {
+      await supervisor.close();
+      await stop(server, sockets);
+    }
+    assert.ok(lines.some((l) => l.includes('connection closed by the sender')), lines.join('\n'));
+  });
+
+  it('a refused connection is ERR_SOURCE_CONNECT, retried, and logged once', async () => {
+    // A port that was just free: nothing listens there.
+    const { server, port, sockets } = await listen(() => {});
+    await stop(server, sockets);
+    const { clock, fake } = fakeSourceClock(0);
+    const { logger, lines } = memoryLogger();
+    const config = mergeConfig(defaultConfig(), { source: `tcp://127.0.0.1:${port}` });
+    let attempts = 0;
+    const supervisor = new SourceSupervisor({
+      factory: () => {
+        attempts++;
+        return createSource(config, logger, { clock });
+      },
+      sink: new CollectingSink(),
+      logger,
+      clock,
+      stallMs: 0,
+    });
+    try {
+      await supervisor.start();
+      assert.equal(supervisor.state, 'backoff', 'a camera that is not up yet is retried, not fatal');
+      for (let i = 1; i <= 3; i++) {
+        fake.advance(10_000);
+        await waitFor(() => attempts === i + 1 && supervisor.state === 'backoff', `attempt ${i + 1}`);
+      }
+      assert.equal(supervisor.status().lastError?.code, 'ERR_SOURCE_CONNECT');
+      assert.equal(lines.filter((l) => l.includes('ECONNREFUSED') && l.includes(' WARN ')).length, 1, lines.join('\n'));
+    } finally {
+      await supervisor.close();
+    }
+  });
+});
