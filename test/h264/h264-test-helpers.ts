@@ -10,6 +10,7 @@ import { H264StreamParser, type H264StreamParserOptions } from '../../src/h264/h
 import type { NalUnit } from '../../src/h264/nal-unit.js';
 import type { PictureParameterSet } from '../../src/h264/pps.js';
 import type { HrdParameters, SequenceParameterSet } from '../../src/h264/sps.js';
+import { rbspToNal } from '../../src/h264/rbsp.js';
 
 /** Everything a parse produced. */
 export interface ParseResult {
@@ -258,4 +259,144 @@ export class BitWriter {
     });
     return out;
   }
+}
+
+/** Options of {@link buildSps}: a small 4:2:0 8-bit Baseline/Main SPS. */
+export interface SyntheticSps {
+  spsId?: number;
+  profileIdc?: number;
+  log2MaxFrameNumMinus4?: number;
+  picOrderCntType?: number;
+  log2MaxPicOrderCntLsbMinus4?: number;
+  deltaPicOrderAlwaysZeroFlag?: boolean;
+  offsetForNonRefPic?: number;
+  offsetForTopToBottomField?: number;
+  offsetForRefFrame?: number[];
+  frameMbsOnly?: boolean;
+  widthMbs?: number;
+  heightMapUnits?: number;
+}
+
+/** Builds an SPS NAL unit (header byte first, emulation prevention applied). */
+export function buildSps(o: SyntheticSps = {}): Uint8Array {
+  const w = new BitWriter().u(8, o.profileIdc ?? 77).u(8, 0).u(8, 30).ue(o.spsId ?? 0);
+  w.ue(o.log2MaxFrameNumMinus4 ?? 0);
+  const pocType = o.picOrderCntType ?? 0;
+  w.ue(pocType);
+  if (pocType === 0) w.ue(o.log2MaxPicOrderCntLsbMinus4 ?? 0);
+  if (pocType === 1) {
+    w.flag(o.deltaPicOrderAlwaysZeroFlag ?? false).se(o.offsetForNonRefPic ?? 0).se(o.offsetForTopToBottomField ?? 0);
+    const offsets = o.offsetForRefFrame ?? [];
+    w.ue(offsets.length);
+    for (const off of offsets) w.se(off);
+  }
+  w.ue(1).flag(false).ue((o.widthMbs ?? 2) - 1).ue((o.heightMapUnits ?? 2) - 1);
+  const frameMbsOnly = o.frameMbsOnly ?? true;
+  w.flag(frameMbsOnly);
+  if (!frameMbsOnly) w.flag(false);
+  w.flag(true).flag(false).flag(false); // direct_8x8_inference, no cropping, no VUI
+  return nalBytes(0x67, w.trailing());
+}
+
+/** Options of {@link buildPps}. */
+export interface SyntheticPps {
+  ppsId?: number;
+  spsId?: number;
+  bottomFieldPicOrderInFramePresentFlag?: boolean;
+  redundantPicCntPresentFlag?: boolean;
+}
+
+/** Builds a PPS NAL unit (CAVLC, one slice group, no High-profile tail). */
+export function buildPps(o: SyntheticPps = {}): Uint8Array {
+  const w = new BitWriter().ue(o.ppsId ?? 0).ue(o.spsId ?? 0).flag(false).flag(o.bottomFieldPicOrderInFramePresentFlag ?? false);
+  w.ue(0).ue(0).ue(0).flag(false).u(2, 0).se(0).se(0).se(0);
+  w.flag(true).flag(false).flag(o.redundantPicCntPresentFlag ?? false);
+  return nalBytes(0x68, w.trailing());
+}
+
+/** Options of {@link buildSlice}; the SPS/PPS options must match the ones the slice refers to. */
+export interface SyntheticSlice {
+  idr?: boolean;
+  refIdc?: number;
+  firstMb?: number;
+  sliceType?: number;
+  ppsId?: number;
+  frameNum?: number;
+  field?: 'top' | 'bottom';
+  idrPicId?: number;
+  pocLsb?: number;
+  deltaPocBottom?: number;
+  deltaPoc?: [number, number];
+  redundantPicCnt?: number;
+  mmco5?: boolean;
+  sps?: SyntheticSps;
+  pps?: SyntheticPps;
+}
+
+/** Builds a slice NAL unit: a real slice header followed by a few filler bytes of "slice data". */
+export function buildSlice(o: SyntheticSlice = {}): Uint8Array {
+  const sps = o.sps ?? {};
+  const pps = o.pps ?? {};
+  const idr = o.idr ?? false;
+  const refIdc = o.refIdc ?? (idr ? 3 : 2);
+  const sliceType = o.sliceType ?? (idr ? 7 : 5);
+  const w = new BitWriter().ue(o.firstMb ?? 0).ue(sliceType).ue(o.ppsId ?? pps.ppsId ?? 0);
+  w.u((sps.log2MaxFrameNumMinus4 ?? 0) + 4, o.frameNum ?? 0);
+  if (sps.frameMbsOnly === false) {
+    w.flag(o.field !== undefined);
+    if (o.field) w.flag(o.field === 'bottom');
+  }
+  if (idr) w.ue(o.idrPicId ?? 0);
+  const pocType = sps.picOrderCntType ?? 0;
+  if (pocType === 0) {
+    w.u((sps.log2MaxPicOrderCntLsbMinus4 ?? 0) + 4, o.pocLsb ?? 0);
+    if (pps.bottomFieldPicOrderInFramePresentFlag && !o.field) w.se(o.deltaPocBottom ?? 0);
+  }
+  if (pocType === 1 && !sps.deltaPicOrderAlwaysZeroFlag) {
+    w.se(o.deltaPoc?.[0] ?? 0);
+    if (pps.bottomFieldPicOrderInFramePresentFlag && !o.field) w.se(o.deltaPoc?.[1] ?? 0);
+  }
+  if (pps.redundantPicCntPresentFlag) w.ue(o.redundantPicCnt ?? 0);
+  const kind = sliceType % 5;
+  if (kind === 0 || kind === 3) w.flag(false); // num_ref_idx_active_override_flag
+  if (kind === 1) w.flag(true).flag(false); // direct_spatial_mv_pred_flag, override
+  if (kind !== 2 && kind !== 4) w.flag(false); // ref_pic_list_modification_flag_l0
+  if (kind === 1) w.flag(false); // ..._l1
+  if (refIdc !== 0) {
+    if (idr) w.flag(false).flag(false);
+    else if (o.mmco5) w.flag(true).ue(5).ue(0);
+    else w.flag(false);
+  }
+  w.ue(0); // slice_qp_delta stand-in; the parser stops before it
+  const header = w.trailing();
+  const body = new Uint8Array(header.length + 4);
+  body.set(header);
+  body.set([0x5a, 0xa5, 0x5a, 0x80], header.length);
+  return nalBytes((refIdc << 5) | (idr ? 5 : 1), body);
+}
+
+/** Builds an access unit delimiter NAL unit. */
+export function buildAud(primaryPicType = 7): Uint8Array {
+  return Uint8Array.of(0x09, (primaryPicType << 5) | 0x10);
+}
+
+function nalBytes(header: number, rbsp: Uint8Array): Uint8Array {
+  const escaped = rbspToNal(rbsp);
+  const out = new Uint8Array(escaped.length + 1);
+  out[0] = header;
+  out.set(escaped, 1);
+  return out;
+}
+
+/** Joins NAL units into an Annex-B byte stream with 4-byte start codes. */
+export function annexB(nals: Uint8Array[]): Uint8Array {
+  const total = nals.reduce((n, x) => n + x.length + 4, 0);
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const n of nals) {
+    out.set([0, 0, 0, 1], at);
+    out.set(n, at + 4);
+    at += n.length + 4;
+  }
+  return out;
 }
