@@ -49,6 +49,8 @@ export interface RearviewConfig {
   fileFps: number;
   /** A source with no data for this long is restarted. Default 5000 ms. */
   sourceStallMs: number;
+  /** Encoder pipes: a frame whose bytes stopped arriving this long ago is complete (ms, integer); 0 disables. Default 2. */
+  sourceIdleCloseMs: number;
 
   /** TCP port of the raw H.264 stream; 0 picks a free port. Default 5000. */
   streamPort: number;
@@ -112,6 +114,7 @@ export function defaultConfig(): RearviewConfig {
     gstPipeline: undefined,
     fileFps: 30,
     sourceStallMs: 5000,
+    sourceIdleCloseMs: 2,
     streamPort: 5000,
     apiPort: 8000,
     bind: '0.0.0.0',
@@ -154,7 +157,7 @@ export type ConfigInput = {
 const DURATION_KEYS = new Set(['sourceStallMs', 'clientSoftLimitMs', 'clientHardLimitMs', 'segmentMs', 'streamWindowMs']);
 const BYTE_KEYS = new Set(['clientSoftLimitBytes', 'gopCacheMaxBytes', 'maxBytes', 'minFreeBytes', 'video.bitrateBps']);
 const INT_KEYS = new Set([
-  'streamPort', 'apiPort', 'maxClients', 'gopCacheMaxFrames', 'maxFiles', 'minFreePercent', 'fileFps',
+  'streamPort', 'apiPort', 'maxClients', 'sourceIdleCloseMs', 'gopCacheMaxFrames', 'maxFiles', 'minFreePercent', 'fileFps',
   'video.width', 'video.height', 'video.fps', 'video.intraPeriod',
 ]);
 const ENUMS: Record<string, readonly string[]> = {

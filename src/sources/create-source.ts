@@ -39,7 +39,7 @@ export interface CreateSourceOptions {
   stdin?: Readable;
   /**
    * Idle-close grace for pipes (encoders, stdin), ms; 0 disables. Default
-   * `config.sourceIdleCloseMs` when the config has it, else 2.
+   * `config.sourceIdleCloseMs` (2).
    */
   idleCloseMs?: number;
   /** SIGTERM to SIGKILL grace when stopping an encoder, ms. Default 2000. */
@@ -54,8 +54,7 @@ export interface CreateSourceOptions {
  */
 export function createSource(config: RearviewConfig, logger: Logger, options: CreateSourceOptions = {}): CaptureSource {
   const spec = config.source.trim();
-  const configIdle = (config as Partial<Record<'sourceIdleCloseMs', number>>).sourceIdleCloseMs;
-  const idleCloseMs = options.idleCloseMs ?? configIdle;
+  const idleCloseMs = options.idleCloseMs ?? config.sourceIdleCloseMs;
   const common = {
     ...(options.env ? { env: options.env } : {}),
     ...(idleCloseMs !== undefined ? { idleCloseMs } : {}),
