@@ -42,13 +42,14 @@ export class Gallery {
   /** Reloads the list and the storage figures. */
   async refresh(): Promise<void> {
     try {
-      const { recordings } = await listRecordings();
+      const { recordings, usage } = await listRecordings();
       this.render(recordings);
       this.message.textContent = recordings.length === 0 ? 'No recordings yet.' : '';
+      if (usage) this.storage.textContent = storageText({ disk: usage });
+      else void this.refreshStorage();
     } catch (err) {
       this.message.textContent = `Could not load the recordings: ${(err as Error).message}`;
     }
-    void this.refreshStorage();
   }
 
   private async refreshStorage(): Promise<void> {
@@ -83,10 +84,13 @@ export class Gallery {
     const download = el('a', { href: withToken(r.downloadUrl), textContent: 'Download' });
     download.setAttribute('download', r.name.replace(/\.mkv$/, '.mp4'));
     download.setAttribute('aria-label', `Download recording from ${when}`);
+    const mkv = r.mkvUrl ? el('a', { href: withToken(r.mkvUrl), textContent: 'MKV' }) : undefined;
+    mkv?.setAttribute('download', r.name);
+    mkv?.setAttribute('aria-label', `Download the original Matroska file of the recording from ${when}`);
     const del = el('button', { type: 'button', textContent: 'Delete' });
     del.setAttribute('aria-label', `Delete recording from ${when}`);
     del.addEventListener('click', () => void this.remove(r, when));
-    const li = el('li', { className: 'card' }, thumb, el('div', { className: 'meta' }, el('strong', { textContent: when }), facts), el('div', { className: 'actions' }, play, download, del));
+    const li = el('li', { className: 'card' }, thumb, el('div', { className: 'meta' }, el('strong', { textContent: when }), facts), el('div', { className: 'actions' }, play, download, ...(mkv ? [mkv] : []), del));
     li.dataset.name = r.name;
     return li;
   }

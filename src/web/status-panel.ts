@@ -58,6 +58,73 @@ export function statusRows(s: Json): Array<[string, string]> {
   return rows;
 }
 
+/** How one setting is edited. `scale`: stored value = shown value × scale (ms shown as s). */
+interface SettingField {
+  key: string;
+  label: string;
+  kind: 'text' | 'number' | 'bool' | 'select';
+  options?: string[];
+  scale?: number;
+  min?: number;
+}
+
+/** The /api/v1/settings values the form knows, in display order. */
+const SETTING_FIELDS: SettingField[] = [
+  { key: 'cameraName', label: 'Camera name', kind: 'text' },
+  { key: 'resolution', label: 'Resolution', kind: 'select', options: ['640x360', '1280x720', '1920x1080'] },
+  { key: 'video.fps', label: 'Frame rate (fps)', kind: 'number', min: 1 },
+  { key: 'video.bitrateBps', label: 'Bitrate (kbit/s)', kind: 'number', scale: 1000, min: 1 },
+  { key: 'video.intraPeriod', label: 'Keyframe every (frames)', kind: 'number', min: 1 },
+  { key: 'video.profile', label: 'H.264 profile', kind: 'select', options: ['baseline', 'main', 'high'] },
+  { key: 'record', label: 'Record while streaming', kind: 'bool' },
+  { key: 'segmentMs', label: 'Segment length (seconds)', kind: 'number', scale: 1000, min: 1 },
+  { key: 'maxFiles', label: 'Keep at most this many segments', kind: 'number', min: 1 },
+  { key: 'maxBytes', label: 'Recordings may use at most (MB, 0 = no limit)', kind: 'number', scale: 1_000_000, min: 0 },
+  { key: 'minFreeBytes', label: 'Keep free on the card (MB)', kind: 'number', scale: 1_000_000, min: 0 },
+  { key: 'minFreePercent', label: 'Keep free on the card (%)', kind: 'number', min: 0 },
+  { key: 'streamWindowMs', label: 'Streaming window in exclusive mode (seconds)', kind: 'number', scale: 1000, min: 1 },
+  { key: 'join', label: 'New viewers start at', kind: 'select', options: ['latest-keyframe', 'next-keyframe'] },
+  { key: 'timestamps', label: 'Capture-time stamps in the stream', kind: 'bool' },
+];
+
+function settingInput(spec: SettingField, value: unknown): HTMLElement {
+  const id = `setting-${spec.key.replace('.', '-')}`;
+  const label = document.createElement('label');
+  label.htmlFor = id;
+  let input: HTMLInputElement | HTMLSelectElement;
+  if (spec.kind === 'select') {
+    const select = document.createElement('select');
+    const options = [...(spec.options ?? [])];
+    if (!options.includes(String(value))) options.unshift(String(value));
+    for (const o of options) select.append(new Option(o.replace(/^(\d+)x(\d+)$/, '$1×$2'), o, false, o === String(value)));
+    input = select;
+  } else {
+    const el = document.createElement('input');
+    if (spec.kind === 'bool') {
+      el.type = 'checkbox';
+      el.checked = value === true;
+      label.className = 'check';
+    } else if (spec.kind === 'number') {
+      el.type = 'number';
+      el.step = 'any';
+      if (spec.min !== undefined) el.min = String(spec.min);
+      el.value = String(Number(value) / (spec.scale ?? 1));
+    } else {
+      el.type = 'text';
+      el.value = String(value ?? '');
+    }
+    input = el;
+  }
+  input.id = id;
+  input.name = spec.key;
+  input.dataset.key = spec.key;
+  input.dataset.kind = spec.kind === 'select' ? 'text' : spec.kind;
+  if (spec.scale) input.dataset.scale = String(spec.scale);
+  if (spec.kind === 'bool') label.append(input, spec.label);
+  else label.append(spec.label, input);
+  return label;
+}
+
 /** The status section; start() when shown, stop() when hidden. */
 export class StatusPanel {
   private readonly list = document.getElementById('status-list') as HTMLElement;
@@ -142,49 +209,55 @@ export class StatusPanel {
     }
   }
 
-  /** One labelled input per setting, typed from its current value. */
+  /** One labelled input per setting: the known ones with friendly labels and units, then any others. */
   private renderSettings(): void {
     const inputs: HTMLElement[] = [];
+    const seen = new Set<string>(['settingsFile', 'video']);
+    for (const spec of SETTING_FIELDS) {
+      const value = get(this.settings, spec.key);
+      if (value === undefined) continue;
+      seen.add(spec.key);
+      inputs.push(settingInput(spec, value));
+    }
     for (const [key, value] of Object.entries(this.settings)) {
-      if (typeof value === 'object' && value !== null) continue;
-      const id = `setting-${key}`;
-      const label = document.createElement('label');
-      const input = document.createElement('input');
-      input.id = id;
-      input.name = key;
-      if (typeof value === 'boolean') {
-        label.className = 'check';
-        input.type = 'checkbox';
-        input.checked = value;
-        label.append(input, key);
-      } else {
-        input.type = typeof value === 'number' ? 'number' : 'text';
-        input.value = String(value ?? '');
-        label.append(key, input);
-      }
-      label.htmlFor = id;
-      inputs.push(label);
+      if (seen.has(key) || (typeof value === 'object' && value !== null)) continue;
+      inputs.push(settingInput({ key, label: key, kind: typeof value === 'boolean' ? 'bool' : typeof value === 'number' ? 'number' : 'text' }, value));
     }
     this.fields.replaceChildren(...inputs);
   }
 
   private async save(): Promise<void> {
     const patch: Json = {};
-    for (const [key, old] of Object.entries(this.settings)) {
-      const input = this.form.elements.namedItem(key) as HTMLInputElement | null;
-      if (!input) continue;
-      const value = typeof old === 'boolean' ? input.checked : typeof old === 'number' ? Number(input.value) : input.value;
-      if (value !== old) patch[key] = value;
+    const video: Json = {};
+    for (const input of Array.from(this.form.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-key]'))) {
+      const key = input.dataset.key as string;
+      const kind = input.dataset.kind as SettingField['kind'];
+      const scale = Number(input.dataset.scale ?? '1');
+      const old = get(this.settings, key);
+      let value: unknown;
+      if (kind === 'bool') value = (input as HTMLInputElement).checked;
+      else if (kind === 'number') value = Math.round(Number(input.value) * scale);
+      else value = input.value;
+      if (value === old) continue;
+      if (kind === 'number' && !Number.isFinite(value as number)) {
+        this.formMessage.textContent = `${key}: not a number`;
+        input.focus();
+        return;
+      }
+      if (key.startsWith('video.')) video[key.slice(6)] = value;
+      else patch[key] = value;
     }
+    if (Object.keys(video).length > 0) patch.video = video;
     if (Object.keys(patch).length === 0) {
       this.formMessage.textContent = 'Nothing changed.';
       return;
     }
     try {
       const body = await apiJson<Json>('/api/v1/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(patch) });
-      this.settings = (body?.settings as Json | undefined) ?? body ?? { ...this.settings, ...patch };
+      if (body && typeof body === 'object') this.settings = body;
       this.renderSettings();
-      this.formMessage.textContent = 'Saved.';
+      const applied = body?.applied as { restartedSource?: boolean } | undefined;
+      this.formMessage.textContent = applied?.restartedSource ? 'Saved; the camera restarted its encoder.' : 'Saved.';
     } catch (err) {
       this.formMessage.textContent = `Not saved: ${(err as Error).message}`;
     }

@@ -55,8 +55,10 @@ export interface RecordingView {
   thumbnailUrl: string | undefined;
   /** Plays in the page (MP4). */
   playUrl: string;
-  /** Download link (MP4 when offered, else the MKV). */
+  /** Download link of the MP4 (plays everywhere, phones included). */
   downloadUrl: string;
+  /** The original Matroska segment. */
+  mkvUrl: string | undefined;
   /** DELETE this to remove it. */
   deleteUrl: string;
 }
@@ -90,13 +92,14 @@ export function toRecordingView(raw: Record<string, unknown>): RecordingView | u
     height: num(raw.height) ?? (Number.isFinite(rh) ? rh : undefined),
     thumbnailUrl: str(raw.thumbnailUrl) ?? str(urls.thumbnail) ?? str(raw.thumbnail),
     playUrl: mp4,
-    downloadUrl: str(raw.downloadUrl) ?? str(urls.download) ?? mp4,
+    downloadUrl: mp4,
+    mkvUrl: str(raw.downloadUrl) ?? str(urls.download) ?? (name.endsWith('.mkv') ? base : undefined),
     deleteUrl: str(raw.deleteUrl) ?? base,
   };
 }
 
 /** GET /api/v1/recordings: accepts a bare array or `{ recordings: [...] }`. */
-export async function listRecordings(): Promise<{ recordings: RecordingView[]; raw: unknown }> {
+export async function listRecordings(): Promise<{ recordings: RecordingView[]; usage: Record<string, unknown> | undefined }> {
   const body = await apiJson<unknown>('/api/v1/recordings');
   const list = Array.isArray(body) ? body : ((body as { recordings?: unknown[]; items?: unknown[] } | undefined)?.recordings ?? (body as { items?: unknown[] } | undefined)?.items ?? []);
   const recordings = list
@@ -105,5 +108,6 @@ export async function listRecordings(): Promise<{ recordings: RecordingView[]; r
     .filter((x): x is RecordingView => x !== undefined);
   // Newest first in the gallery.
   recordings.sort((a, b) => (b.startedAtMs || 0) - (a.startedAtMs || 0));
-  return { recordings, raw: body };
+  const usage = (body as { usage?: Record<string, unknown> } | undefined)?.usage ?? undefined;
+  return { recordings, usage: usage ?? undefined };
 }
