@@ -17,6 +17,8 @@ export const ExitCode = {
   IO: 5,
   /** The remote answered, but not as a Rearview camera, or with an HTTP error. */
   REMOTE: 6,
+  /** `rearview doctor` found something wrong (each problem is printed in plain words). */
+  CHECK_FAILED: 7,
   /** Interrupted by the user (Ctrl-C) where that is not a normal way to stop. */
   INTERRUPTED: 130,
 } as const;

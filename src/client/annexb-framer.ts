@@ -132,17 +132,21 @@ export class AnnexBFramer {
 
 const START_CODE = Uint8Array.of(0, 0, 0, 1);
 
-/** Joins NAL units into one Annex-B buffer with 4-byte start codes (one copy). */
-export function joinAnnexB(nals: readonly Uint8Array[], trailer?: Uint8Array): Uint8Array {
-  let total = trailer?.length ?? 0;
+/**
+ * Joins NAL units into one Annex-B buffer with 4-byte start codes (one copy)
+ * and returns it with a view of each NAL unit inside it.
+ */
+export function joinAnnexB(nals: readonly Uint8Array[]): { data: Uint8Array; views: Uint8Array[] } {
+  let total = 0;
   for (const n of nals) total += 4 + n.length;
-  const out = new Uint8Array(total);
+  const data = new Uint8Array(total);
+  const views: Uint8Array[] = [];
   let at = 0;
   for (const n of nals) {
-    out.set(START_CODE, at);
-    out.set(n, at + 4);
+    data.set(START_CODE, at);
+    data.set(n, at + 4);
+    views.push(data.subarray(at + 4, at + 4 + n.length));
     at += 4 + n.length;
   }
-  if (trailer) out.set(trailer, at);
-  return out;
+  return { data, views };
 }

@@ -56,5 +56,8 @@ export function describeNetworkError(err: unknown): string {
     }
     e = (e as { cause?: unknown }).cause;
   }
+  // undici wraps the real reason ("bad port", "invalid URL") in a generic "fetch failed".
+  const cause = (err as { cause?: unknown })?.cause;
+  if (err instanceof Error && err.message === 'fetch failed' && cause instanceof Error) return cause.message;
   return err instanceof Error ? err.message : String(err);
 }

@@ -51,6 +51,8 @@ export interface ClientFrame {
   readonly height: number;
   /** nal_unit_type of each NAL unit in `data`, in order. */
   readonly nalTypes: readonly number[];
+  /** The NAL units of `data` without start codes (views into `data`), in order. */
+  readonly nals: readonly Uint8Array[];
 }
 
 /** Connection states, in the order they normally happen. */
@@ -448,8 +450,10 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
       const fps = info?.fps ?? this.options.fps;
       pts90k = Math.round((seq * 90000) / (fps > 0 ? fps : 30));
     }
+    const joined = joinAnnexB(au.nals);
     const frame: ClientFrame = {
-      data: joinAnnexB(au.nals),
+      data: joined.data,
+      nals: joined.views,
       isKey: au.isKey,
       pts90k,
       capturedAtMs: au.capturedAtMs,

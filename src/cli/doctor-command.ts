@@ -1,0 +1,265 @@
+/**
+ * `rearview doctor`: checks what the camera daemon needs on this machine and
+ * says what is wrong in plain words: the camera tools on PATH, the hardware
+ * encoder, the recordings folder (writable, free space), ports 5000/8000
+ * (free, or held by a running Rearview), the clock, and Node itself.
+ * Exit code 0 when nothing failed (warnings allowed), 7 otherwise.
+ */
+import type { Command } from 'commander';
+import { CliError, ExitCode } from './exit-codes.js';
+import { colours, printJson, toCliError } from './camera-helpers.js';
+
+/** Outcome of one check. */
+export interface DoctorCheck {
+  /** Short name: 'camera tools', 'encoder', 'recordings folder', 'disk space', 'stream port', 'api port', 'clock', 'node'. */
+  name: string;
+  status: 'ok' | 'warn' | 'fail';
+  /** What was found, in plain words, and what to do about it. */
+  message: string;
+}
+
+/** What the checks look at (from the daemon's config, overridable for tests). */
+export interface DoctorInputs {
+  source: string;
+  recordingsDir: string;
+  streamPort: number;
+  apiPort: number;
+  bind: string;
+  minFreeBytes: number;
+  /** PATH to search for tools. Default process.env.PATH. */
+  path?: string;
+  /** Device nodes of the hardware encoder to look for. Default ['/dev/video11'] (Raspberry Pi bcm2835-codec). */
+  encoderDevices?: string[];
+  /** Wall clock, ms since the epoch. Default Date.now(). */
+  nowMs?: number;
+}
+
+interface DoctorOptions {
+  config?: string;
+  recordings?: string;
+  streamPort?: string;
+  apiPort?: string;
+  json?: boolean;
+}
+
+/** Registers `rearview doctor`. */
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description('check this machine for what the camera daemon needs, in plain words')
+    .option('--config <file>', 'the daemon config file to check against (recordings folder, ports, source)')
+    .option('--recordings <dir>', 'recordings folder to check (default: from the config, else ./recordings)')
+    .option('--stream-port <port>', 'stream port to check (default 5000)')
+    .option('--api-port <port>', 'API port to check (default 8000)')
+    .option('--json', 'print the checks as one JSON array')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  rearview doctor
+  rearview doctor --config /etc/rearview/config.json
+  rearview doctor --recordings /opt/velovision/standalone_videos --json
+
+Exit codes: 0 nothing wrong (warnings allowed), 2 bad option, 7 at least one check failed.`,
+    )
+    .action(async (opts: DoctorOptions) => {
+      let inputs: DoctorInputs;
+      try {
+        const { loadConfig } = await import('../config.js');
+        const overrides: Record<string, string> = {};
+        if (opts.recordings) overrides.recordingsDir = opts.recordings;
+        if (opts.streamPort) overrides.streamPort = opts.streamPort;
+        if (opts.apiPort) overrides.apiPort = opts.apiPort;
+        const config = loadConfig({ file: opts.config, overrides });
+        inputs = { source: config.source, recordingsDir: config.recordingsDir, streamPort: config.streamPort, apiPort: config.apiPort, bind: config.bind, minFreeBytes: config.minFreeBytes };
+      } catch (err) {
+        throw toCliError(err);
+      }
+      const checks = await runDoctor(inputs);
+      if (opts.json) printJson(checks);
+      else {
+        const c = colours();
+        const mark = { ok: c.green('ok  '), warn: c.yellow('warn'), fail: c.red('FAIL') };
+        for (const check of checks) process.stdout.write(`${mark[check.status]}  ${check.name.padEnd(18)} ${check.message}\n`);
+      }
+      const failed = checks.filter((ch) => ch.status === 'fail');
+      if (failed.length > 0) {
+        throw new CliError(`${failed.length} check(s) failed: ${failed.map((f) => f.name).join(', ')}`, ExitCode.CHECK_FAILED);
+      }
+    });
+}
+
+async function findOnPath(names: string[], pathEnv: string): Promise<string | undefined> {
+  const { access, constants } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  for (const name of names) {
+    for (const dir of pathEnv.split(':').filter(Boolean)) {
+      const candidate = join(dir, name);
+      if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
+    }
+  }
+  return undefined;
+}
+
+/** Tries to bind `port`; answers 'free', 'in-use' or the error code. */
+async function probePort(port: number, host: string): Promise<string> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRINUSE' ? 'in-use' : (err.code ?? err.message)));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve('free')));
+  });
+}
+
+/** True when the HTTP server on `port` answers the Rearview greeting. */
+async function isRearviewApi(port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1500) });
+    return (await res.text()).trim() === 'Welcome to Velovision Rearview';
+  } catch {
+    return false;
+  }
+}
+
+/** True when the TCP server on `port` starts sending an Annex-B start code within 2 s. */
+async function servesH264(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    let buf = Buffer.alloc(0);
+    const done = (v: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(false), 2000);
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]).subarray(0, 64);
+      if (buf.indexOf(Buffer.from([0, 0, 1])) >= 0) done(true);
+      else if (buf.length >= 64) done(false);
+    });
+    socket.on('error', () => done(false));
+    socket.on('close', () => done(false));
+  });
+}
+
+/** Runs every check; never throws for what it finds (that is what the result says). */
+export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  const pathEnv = inputs.path ?? process.env.PATH ?? '';
+  const { formatBytes } = await import('../util/units.js');
+
+  // Camera tools: what the configured source runs.
+  const rpicam = await findOnPath(['rpicam-vid', 'libcamera-vid'], pathEnv);
+  const gst = await findOnPath(['gst-launch-1.0'], pathEnv);
+  const ffmpeg = await findOnPath(['ffmpeg'], pathEnv);
+  const needs: Record<string, [string | undefined, string]> = {
+    rpicam: [rpicam, 'rpicam-vid (or libcamera-vid): install rpicam-apps (apt-get install rpicam-apps)'],
+    gstreamer: [gst, 'gst-launch-1.0: install gstreamer1.0-tools and the libcamera/v4l2 plugins'],
+    ffmpeg: [ffmpeg, 'ffmpeg: install it (apt-get install ffmpeg)'],
+  };
+  const need = needs[inputs.source];
+  const found = [rpicam && `camera: ${rpicam}`, gst && `gstreamer: ${gst}`, ffmpeg && `ffmpeg: ${ffmpeg}`].filter(Boolean).join(', ');
+  if (need && !need[0]) {
+    checks.push({ name: 'camera tools', status: 'fail', message: `the configured source "${inputs.source}" needs ${need[1]}` });
+  } else if (!rpicam && !need) {
+    checks.push({ name: 'camera tools', status: 'warn', message: `no rpicam-vid/libcamera-vid on PATH: only the "${inputs.source}" source works here${found ? ` (found ${found})` : ''}` });
+  } else {
+    checks.push({ name: 'camera tools', status: 'ok', message: found || 'found' });
+  }
+  if (!ffmpeg) checks.push({ name: 'ffmpeg', status: 'warn', message: 'no ffmpeg on PATH: thumbnails and decode() use the slower bundled copy' });
+
+  // Hardware encoder.
+  const { access, constants, writeFile, unlink, statfs } = await import('node:fs/promises');
+  const encoders = inputs.encoderDevices ?? ['/dev/video11'];
+  const present: string[] = [];
+  for (const dev of encoders) if (await access(dev, constants.R_OK | constants.W_OK).then(() => true, () => false)) present.push(dev);
+  if (present.length > 0) checks.push({ name: 'encoder', status: 'ok', message: `hardware H.264 encoder at ${present.join(', ')}` });
+  else {
+    const hardwareSource = inputs.source === 'rpicam' || inputs.source === 'gstreamer';
+    checks.push({
+      name: 'encoder',
+      status: 'warn',
+      message: `no hardware H.264 encoder (${encoders.join(', ')}): ${hardwareSource ? 'rpicam/gstreamer will fail or encode in software (Raspberry Pi 5 has none; on a Pi Zero 2W/3/4 check that the camera stack is installed)' : 'fine for the current source'}`,
+    });
+  }
+
+  // Recordings folder: exists and is writable, or its nearest existing parent is (the daemon creates it).
+  // The check itself creates nothing but a probe file it removes at once.
+  const { dirname, resolve } = await import('node:path');
+  const dir = resolve(inputs.recordingsDir);
+  let writable = false;
+  let existing = dir;
+  while (!(await access(existing).then(() => true, () => false)) && dirname(existing) !== existing) existing = dirname(existing);
+  try {
+    const probe = `${existing.replace(/\/+$/, '')}/.rearview-doctor-${process.pid}`;
+    await writeFile(probe, 'ok');
+    await unlink(probe);
+    writable = true;
+    checks.push({
+      name: 'recordings folder',
+      status: 'ok',
+      message: existing === dir ? `${dir} is writable` : `${dir} does not exist yet; the daemon will create it (${existing} is writable)`,
+    });
+  } catch (err) {
+    checks.push({ name: 'recordings folder', status: 'fail', message: `${existing}: ${toCliError(err, '').message.replace(/^: /, '')}: create ${dir} and give the service user write access` });
+  }
+  if (writable) {
+    const s = await statfs(existing).catch(() => undefined);
+    if (!s) checks.push({ name: 'disk space', status: 'warn', message: `cannot read the free space of ${dir}` });
+    else {
+      const free = s.bavail * s.bsize;
+      const total = s.blocks * s.bsize;
+      // One hour at the device's 8 Mbps recording rate is about 3.6 GB.
+      const hourBytes = 3_600_000_000;
+      if (free < inputs.minFreeBytes) {
+        checks.push({ name: 'disk space', status: 'fail', message: `only ${formatBytes(free)} free of ${formatBytes(total)} on ${dir}, below the ${formatBytes(inputs.minFreeBytes)} the recorder keeps free: it will delete old segments or stop recording` });
+      } else if (free < hourBytes) {
+        checks.push({ name: 'disk space', status: 'warn', message: `${formatBytes(free)} free of ${formatBytes(total)}: less than about one hour of 720p recording` });
+      } else {
+        checks.push({ name: 'disk space', status: 'ok', message: `${formatBytes(free)} free of ${formatBytes(total)} (about ${Math.floor(free / hourBytes)} h of 720p at 8 Mbps)` });
+      }
+    }
+  }
+
+  // Ports: free, or held by a running Rearview.
+  const apiState = await probePort(inputs.apiPort, inputs.bind);
+  const apiOurs = apiState === 'in-use' && (await isRearviewApi(inputs.apiPort));
+  for (const [name, port, state] of [['api port', inputs.apiPort, apiState], ['stream port', inputs.streamPort, await probePort(inputs.streamPort, inputs.bind)]] as const) {
+    if (state === 'free') checks.push({ name, status: 'ok', message: `port ${port} is free` });
+    else if (state === 'in-use') {
+      const ours = name === 'api port' ? apiOurs : apiOurs && (await servesH264(port));
+      if (ours) checks.push({ name, status: 'ok', message: `port ${port} is in use by a running Rearview` });
+      else checks.push({ name, status: 'fail', message: `port ${port} is taken by another program: stop it (ss -ltnp 'sport = :${port}' shows which) or choose another port` });
+    } else if (state === 'EACCES') {
+      checks.push({ name, status: 'fail', message: `not allowed to listen on port ${port}: ports below 1024 need root or CAP_NET_BIND_SERVICE` });
+    } else checks.push({ name, status: 'fail', message: `cannot listen on ${inputs.bind}:${port}: ${state}` });
+  }
+
+  // Clock: a Pi has no real-time clock; recordings and thumbnails are named and sorted by time.
+  const now = inputs.nowMs ?? Date.now();
+  const year = new Date(now).getUTCFullYear();
+  if (year < 2024) {
+    checks.push({ name: 'clock', status: 'fail', message: `the clock says ${new Date(now).toISOString()}: it was never set (no network time yet?); recording dates and latency figures will be wrong` });
+  } else {
+    const sync = await ntpSynchronized();
+    if (sync === false) checks.push({ name: 'clock', status: 'warn', message: `${new Date(now).toISOString()}, but not synchronised with network time: capture-to-display latency across machines will be off` });
+    else checks.push({ name: 'clock', status: 'ok', message: `${new Date(now).toISOString()}${sync ? ', synchronised' : ''}` });
+  }
+
+  const major = Number(process.versions.node.split('.')[0]);
+  checks.push(major >= 20 ? { name: 'node', status: 'ok', message: `Node.js ${process.versions.node}` } : { name: 'node', status: 'fail', message: `Node.js ${process.versions.node} is too old: 20 or newer is needed` });
+  return checks;
+}
+
+/** true/false from timedatectl when systemd runs, undefined when unknown. */
+async function ntpSynchronized(): Promise<boolean | undefined> {
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) => {
+    execFile('timedatectl', ['show', '-p', 'NTPSynchronized', '--value'], { timeout: 2000 }, (err, stdout) => {
+      if (err) return resolve(undefined);
+      const v = stdout.trim();
+      resolve(v === 'yes' ? true : v === 'no' ? false : undefined);
+    });
+  });
+}

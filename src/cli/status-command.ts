@@ -1,0 +1,111 @@
+/**
+ * `rearview status --camera host[:port]`: the camera's state in plain words,
+ * or as one JSON document with --json. Works with Rearview (`/api/v1/status`)
+ * and with the original device firmware (legacy routes only).
+ */
+import type { Command } from 'commander';
+import { addCameraOptions, cameraFromOptions, colours, printJson, toCliError, type CameraCommandOptions } from './camera-helpers.js';
+
+/** Registers `rearview status`. */
+export function registerStatus(program: Command): void {
+  const cmd = program
+    .command('status')
+    .description("show a camera's state: mode, stream, recording, disk, battery, temperature")
+    .option('--json', 'print one JSON document (the /api/v1/status fields, or the legacy values)');
+  addCameraOptions(cmd).addHelpText(
+    'after',
+    `
+Examples:
+  rearview status                              the camera at velovision-rearview.local:8000
+  rearview status --camera 192.168.9.1         the device's own hotspot address
+  rearview status --camera localhost:8000 --json | jq .battery
+
+Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 6 not a Rearview / HTTP error.`,
+  );
+  cmd.action(async (opts: CameraCommandOptions) => {
+    try {
+      await runStatus(opts);
+    } catch (err) {
+      throw toCliError(err);
+    }
+  });
+}
+
+async function orNull<T>(p: Promise<T>): Promise<T | null> {
+  try {
+    return await p;
+  } catch (err) {
+    // Unreachable mid-way is still an error; a route that answers 500 (no battery gauge) is just unknown.
+    if ((err as { code?: string }).code === 'ERR_CLIENT_HTTP') return null;
+    throw err;
+  }
+}
+
+async function runStatus(opts: CameraCommandOptions): Promise<void> {
+  const client = await cameraFromOptions(opts);
+  await client.assertRearview();
+  const v1 = await client.hasV1();
+  if (v1) {
+    const status = await client.status();
+    if (opts.json) return printJson({ camera: client.baseUrl, api: 'v1', ...status });
+    return printV1(client.baseUrl, status);
+  }
+  const [percent, millivolts, temperatureC, charging, streaming] = await Promise.all([
+    orNull(client.batteryPercent()),
+    orNull(client.batteryMillivolts()),
+    orNull(client.cpuTemperatureC()),
+    orNull(client.isCharging()),
+    orNull(client.cameraStreamStatus()),
+  ]);
+  const videos = await orNull(client.listLocalVideos());
+  const legacy = { camera: client.baseUrl, api: 'legacy', battery: { percent, millivolts, charging }, temperatureC, streaming, recordings: videos?.length ?? null };
+  if (opts.json) return printJson(legacy);
+  const c = colours();
+  const lines = [
+    `${c.bold('camera')}       ${client.baseUrl} (original firmware: legacy API only)`,
+    `stream       ${streaming === null ? 'unknown' : streaming ? c.green('serving on port 5000') : 'not serving'}`,
+    `recordings   ${videos === null ? 'unknown' : `${videos.length} segments`}`,
+    `battery      ${percent === null ? 'unknown' : `${percent} %`}${millivolts === null ? '' : `, ${millivolts} mV`}${charging ? ', charging' : ''}`,
+    `temperature  ${temperatureC === null ? 'unknown' : `${temperatureC} °C`}`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function obj(v: unknown): Record<string, unknown> {
+  return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
+}
+
+function duration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min ${s % 60} s` : `${s} s`;
+}
+
+async function printV1(baseUrl: string, status: Record<string, unknown>): Promise<void> {
+  const { formatBytes } = await import('../util/units.js');
+  const c = colours();
+  const stream = obj(status.stream);
+  const recording = obj(status.recording);
+  const disk = status.disk === null ? null : obj(status.disk);
+  const battery = obj(status.battery);
+  const clients = Array.isArray(stream.clients) ? (stream.clients as Record<string, unknown>[]) : [];
+  const bitrate = num(stream.measuredBitrateBps) ?? num(stream.bitrateBps);
+  const simulated = Object.entries(obj(status.simulated)).filter(([, v]) => v === true).map(([k]) => k);
+  const lines = [
+    `${c.bold('camera')}       ${String(status.cameraName ?? '')} at ${baseUrl}, version ${String(status.version ?? '?')}, up ${duration(num(status.uptimeMs) ?? 0)}`,
+    `mode         ${String(status.mode ?? '?')} (${String(status.activity ?? '?')}${status.modeReason ? `: ${String(status.modeReason)}` : ''})${status.windowEndsAt ? `, stream window until ${String(status.windowEndsAt)}` : ''}`,
+    `stream       ${stream.serving ? c.green('serving') : stream.running ? 'running, not serving' : c.red('source not running')} ${String(stream.resolution ?? '')}${num(stream.fps) ? ` @ ${num(stream.fps)} fps` : ''}${bitrate ? `, ${(bitrate / 1e6).toFixed(2)} Mbit/s` : ''}, source ${String(stream.source ?? '?')}`,
+    `clients      ${clients.length}${clients.map((cl) => `\n  ${String(cl.kind)} ${String(cl.remote)}: lag ${num(cl.lagMs) ?? '?'} ms, ${num(cl.framesDropped) ?? 0} dropped`).join('')}`,
+    `recording    ${recording.active ? c.green(`on${recording.currentSegment ? `, writing ${String(recording.currentSegment)}` : ''}`) : 'off'}`,
+    `disk         ${disk === null ? 'unknown' : `${num(disk.files) ?? '?'} segments, ${formatBytes(num(disk.usedBytes) ?? 0)} used${num(disk.freeBytes) === null ? '' : `, ${formatBytes(num(disk.freeBytes) ?? 0)} free`}`}`,
+    `battery      ${num(battery.percent) === null ? 'unknown' : `${num(battery.percent)} %`}${num(battery.millivolts) === null ? '' : `, ${num(battery.millivolts)} mV`}${battery.charging === true ? ', charging' : ''}`,
+    `temperature  ${num(status.temperatureC) === null ? 'unknown' : `${num(status.temperatureC)} °C`}`,
+  ];
+  if (simulated.length > 0) lines.push(c.dim(`simulated    ${simulated.join(', ')} (no such hardware on this machine)`));
+  process.stdout.write(lines.join('\n') + '\n');
+}

@@ -1,0 +1,383 @@
+/**
+ * `rearview videos list|download|sync|thumbs|wipe --camera host[:port]`:
+ * the camera's recordings from the command line.
+ *
+ * `sync DIR` mirrors every finished recording into DIR: files already there
+ * with the right size are skipped, a download cut earlier (`NAME.part`) is
+ * resumed with an HTTP Range request, sizes are verified before a file takes
+ * its final name, and a summary is printed at the end. Progress bars go to
+ * stderr, only on a terminal.
+ *
+ * Against the original device firmware (no /api/v1) the legacy routes are
+ * used: no sizes and no Range, so existing files are skipped by name and the
+ * newest segment (the one being recorded) is left for the next sync.
+ */
+import type { Command } from 'commander';
+import { CliError, ExitCode } from './exit-codes.js';
+import { addCameraOptions, cameraFromOptions, colours, printJson, toCliError, type CameraCommandOptions } from './camera-helpers.js';
+import type { CameraClient, Recording } from '../client/camera-client.js';
+
+/** One recording as the commands see it, from either API. */
+interface RemoteVideo {
+  name: string;
+  sizeBytes: number | undefined;
+  startedAt: string | undefined;
+  durationMs: number | undefined;
+  resolution: string | undefined;
+  inProgress: boolean;
+  /** Legacy API: the absolute path on the camera. */
+  legacyPath: string | undefined;
+  recording: Recording | undefined;
+}
+
+/** Registers `rearview videos` and its subcommands. */
+export function registerVideos(program: Command): void {
+  const videos = program
+    .command('videos')
+    .description("list, download, mirror and delete the camera's recordings")
+    .addHelpText(
+      'after',
+      `
+Examples:
+  rearview videos list --camera 192.168.9.1
+  rearview videos download log0042.mkv --camera 192.168.9.1 -o ~/rides
+  rearview videos sync ~/rides --camera 192.168.9.1      mirror every new recording
+  rearview videos thumbs ./thumbs --camera 192.168.9.1
+  rearview videos wipe --camera 192.168.9.1 --yes
+
+Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full / cannot write,
+6 not a Rearview or an HTTP error.`,
+    );
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const wrap = <A extends any[]>(fn: (...args: A) => Promise<void>) => async (...args: A): Promise<void> => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      throw toCliError(err);
+    }
+  };
+
+  addCameraOptions(videos.command('list').description('list recordings, old to new').option('--json', 'print one JSON array')).action(
+    wrap(async (opts: CameraCommandOptions) => {
+      const client = await cameraFromOptions(opts);
+      const list = await listVideos(client);
+      if (opts.json) return printJson(list.map(({ recording: _r, legacyPath: _p, ...rest }) => rest));
+      const { formatBytes } = await import('../util/units.js');
+      const c = colours();
+      for (const v of list) {
+        const when = v.startedAt ? v.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '';
+        const dur = v.durationMs === undefined ? '' : `${(v.durationMs / 1000).toFixed(0)} s`;
+        const size = v.sizeBytes === undefined ? '' : formatBytes(v.sizeBytes);
+        process.stdout.write(`${v.name.padEnd(14)} ${when.padEnd(21)} ${dur.padStart(6)} ${size.padStart(9)} ${v.resolution ?? ''}${v.inProgress ? c.yellow('  (recording)') : ''}\n`);
+      }
+      if (list.length === 0) process.stderr.write('no recordings\n');
+    }),
+  );
+
+  addCameraOptions(
+    videos
+      .command('download')
+      .description('download recordings by name (resumes a cut download)')
+      .argument('<names...>', 'recording names as listed (log0001.mkv ...)')
+      .option('-o, --output <dir>', 'folder to write into', '.')
+      .option('--format <mkv|mp4>', 'mkv: the segment as recorded; mp4: converted by the camera (no resume)', 'mkv'),
+  ).action(
+    wrap(async (names: string[], opts: CameraCommandOptions & { output: string; format: string }) => {
+      const format = checkFormat(opts.format);
+      const client = await cameraFromOptions(opts);
+      const list = await listVideos(client);
+      const { mkdir } = await import('node:fs/promises');
+      await mkdir(opts.output, { recursive: true }).catch((err: unknown) => {
+        throw toCliError(err, opts.output);
+      });
+      const progress = await createProgress();
+      try {
+        for (const name of names) {
+          const video = list.find((v) => v.name === name || v.name === `${name}.mkv`);
+          if (!video) throw new CliError(`no recording named ${name} on ${client.baseUrl}`, ExitCode.REMOTE);
+          await fetchVideo(client, video, opts.output, format, progress);
+        }
+      } finally {
+        progress.stop();
+      }
+    }),
+  );
+
+  addCameraOptions(
+    videos
+      .command('sync')
+      .description('mirror every new recording into a folder (skip, resume, verify)')
+      .argument('<dir>', 'destination folder (created when missing)')
+      .option('--format <mkv|mp4>', 'mkv (default, resumable and size-checked) or mp4 converted by the camera', 'mkv')
+      .option('--json', 'print the summary as JSON'),
+  ).action(
+    wrap(async (dir: string, opts: CameraCommandOptions & { format: string; json?: boolean }) => {
+      const format = checkFormat(opts.format);
+      const client = await cameraFromOptions(opts);
+      const summary = await syncVideos(client, dir, format, await createProgress());
+      if (opts.json) printJson(summary);
+      else {
+        const { formatBytes } = await import('../util/units.js');
+        process.stdout.write(
+          `synced ${summary.downloaded.length} new (${formatBytes(summary.bytesTransferred)})` +
+            `${summary.resumed.length ? `, ${summary.resumed.length} resumed` : ''}, ${summary.skipped.length} already there` +
+            `${summary.pending.length ? `, ${summary.pending.length} still recording` : ''}` +
+            `${summary.failed.length ? `, ${summary.failed.length} failed` : ''}\n`,
+        );
+      }
+      if (summary.failed.length > 0) {
+        const first = summary.failed[0] as { name: string; error: string; exitCode: number };
+        throw new CliError(`${summary.failed.length} download(s) failed; first: ${first.name}: ${first.error}`, first.exitCode as ExitCodeValueLike);
+      }
+    }),
+  );
+
+  addCameraOptions(
+    videos.command('thumbs').description('download the thumbnail JPEG of every recording').argument('<dir>', 'destination folder'),
+  ).action(
+    wrap(async (dir: string, opts: CameraCommandOptions) => {
+      const client = await cameraFromOptions(opts);
+      const { mkdir, writeFile, stat } = await import('node:fs/promises');
+      const { join } = await import('node:path');
+      await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+        throw toCliError(err, dir);
+      });
+      let written = 0;
+      let skipped = 0;
+      if (await client.hasV1()) {
+        for (const r of await client.recordings()) {
+          if (!r.thumbnailUrl) continue;
+          const file = join(dir, decodeURIComponent(new URL(r.thumbnailUrl).pathname.split('/').pop() ?? `${r.name}.jpg`));
+          if (await stat(file).then(() => true, () => false)) {
+            skipped++;
+            continue;
+          }
+          await writeFile(file, await client.thumbnail(r)).catch((err: unknown) => {
+            throw toCliError(err, file);
+          });
+          written++;
+        }
+      } else {
+        // Legacy: thumbnails sit beside the segments as logNNNN_<unix>.jpg; the list names only the .mkv,
+        // so the thumbnail is asked for by the segment path with the date the list gives.
+        for (const v of await client.listLocalVideos()) {
+          const jpg = v.path.replace(/\.mkv$/i, `_${v.date_updated}.jpg`);
+          const file = join(dir, jpg.split('/').pop() ?? 'thumb.jpg');
+          if (await stat(file).then(() => true, () => false)) {
+            skipped++;
+            continue;
+          }
+          try {
+            await writeFile(file, await client.legacyThumbnail(jpg));
+            written++;
+          } catch (err) {
+            if ((err as { code?: string }).code !== 'ERR_CLIENT_HTTP') throw err;
+          }
+        }
+      }
+      process.stdout.write(`${written} thumbnails written to ${dir}${skipped ? `, ${skipped} already there` : ''}\n`);
+    }),
+  );
+
+  addCameraOptions(
+    videos.command('wipe').description('delete every recording on the camera (asks first)').option('-y, --yes', 'do not ask'),
+  ).action(
+    wrap(async (opts: CameraCommandOptions & { yes?: boolean }) => {
+      const client = await cameraFromOptions(opts);
+      const list = await listVideos(client);
+      if (!opts.yes) {
+        if (!process.stdin.isTTY) throw new CliError('wipe deletes every recording: confirm with --yes (no terminal to ask on)', ExitCode.USAGE);
+        const { createInterface } = await import('node:readline/promises');
+        const rl = createInterface({ input: process.stdin, output: process.stderr });
+        const answer = await rl.question(`Delete all ${list.length} recordings on ${client.baseUrl}? This cannot be undone. [y/N] `);
+        rl.close();
+        if (!/^y(es)?$/i.test(answer.trim())) {
+          process.stderr.write('nothing deleted\n');
+          return;
+        }
+      }
+      if (await client.hasV1()) {
+        const result = (await client.deleteAllRecordings()) as { deleted?: number } | undefined;
+        process.stdout.write(`deleted ${result?.deleted ?? list.length} recordings\n`);
+      } else {
+        await client.legacyWipe();
+        process.stdout.write(`deleted ${list.length} recordings\n`);
+      }
+    }),
+  );
+}
+
+type ExitCodeValueLike = (typeof ExitCode)[keyof typeof ExitCode];
+
+function checkFormat(format: string): 'mkv' | 'mp4' {
+  if (format !== 'mkv' && format !== 'mp4') throw new CliError(`--format: expected mkv or mp4, got ${JSON.stringify(format)}`, ExitCode.USAGE);
+  return format;
+}
+
+function basename(path: string): string {
+  return path.split('/').pop() ?? path;
+}
+
+/** Lists recordings through /api/v1 when the camera has it, else the legacy list. Checks it is a Rearview first. */
+async function listVideos(client: CameraClient): Promise<RemoteVideo[]> {
+  await client.assertRearview();
+  if (await client.hasV1()) {
+    return (await client.recordings()).map((r) => ({
+      name: r.name,
+      sizeBytes: r.sizeBytes,
+      startedAt: r.startedAt,
+      durationMs: r.durationMs,
+      resolution: r.width && r.height ? `${r.width}x${r.height}` : undefined,
+      inProgress: r.inProgress,
+      legacyPath: undefined,
+      recording: r,
+    }));
+  }
+  const legacy = await client.listLocalVideos();
+  return legacy.map((v, i) => {
+    const seconds = Number(v.date_updated);
+    return {
+      name: basename(v.path),
+      sizeBytes: undefined,
+      startedAt: Number.isFinite(seconds) ? new Date(seconds * 1000).toISOString() : v.date_updated,
+      durationMs: undefined,
+      resolution: undefined,
+      // The device records all the time: its newest segment is still being written.
+      inProgress: i === legacy.length - 1,
+      legacyPath: v.path,
+      recording: undefined,
+    };
+  });
+}
+
+/** Progress display: cli-progress bars on a TTY stderr, nothing otherwise. */
+interface Progress {
+  start(name: string, total: number | undefined, done: number): (bytes: number, total: number | undefined) => void;
+  stop(): void;
+}
+
+async function createProgress(): Promise<Progress> {
+  if (!process.stderr.isTTY) return { start: () => () => {}, stop: () => {} };
+  const { MultiBar, Presets } = await import('cli-progress');
+  const bars = new MultiBar(
+    { stream: process.stderr, format: ' {bar} {percentage}% | {name} | {value_mb}/{total_mb} MB', hideCursor: true, clearOnComplete: false, stopOnComplete: false },
+    Presets.shades_classic,
+  );
+  return {
+    start(name, total, done) {
+      const mb = (n: number): string => (n / 1e6).toFixed(1);
+      const bar = bars.create(total ?? 0, done, { name, value_mb: mb(done), total_mb: total === undefined ? '?' : mb(total) });
+      return (bytes, t) => {
+        if (t !== undefined) bar.setTotal(t);
+        bar.update(bytes, { value_mb: mb(bytes), total_mb: t === undefined ? '?' : mb(t) });
+      };
+    },
+    stop: () => bars.stop(),
+  };
+}
+
+/** Fails early with "disk full" when `dir` has less free space than `bytes`. */
+async function checkFreeSpace(dir: string, bytes: number | undefined): Promise<void> {
+  if (!bytes) return;
+  const { statfs } = await import('node:fs/promises');
+  const s = await statfs(dir).catch(() => undefined);
+  if (!s) return;
+  const free = s.bavail * s.bsize;
+  if (free < bytes) {
+    const { formatBytes } = await import('../util/units.js');
+    throw new CliError(`${dir}: disk full (need ${formatBytes(bytes)}, ${formatBytes(free)} free)`, ExitCode.IO);
+  }
+}
+
+/** Downloads one video into `dir`; resumes a `.part` left by an earlier attempt (v1 API, mkv). */
+async function fetchVideo(
+  client: CameraClient,
+  video: RemoteVideo,
+  dir: string,
+  format: 'mkv' | 'mp4',
+  progress: Progress,
+): Promise<{ path: string; transferredBytes: number; resumed: boolean; bytes: number }> {
+  const { join } = await import('node:path');
+  const { stat } = await import('node:fs/promises');
+  const fileName = format === 'mp4' ? video.name.replace(/\.mkv$/i, '.mp4') : video.name;
+  const dest = join(dir, fileName);
+  const partBytes = await stat(`${dest}.part`).then((s) => s.size, () => 0);
+  await checkFreeSpace(dir, video.sizeBytes === undefined ? undefined : video.sizeBytes - partBytes);
+  const update = progress.start(fileName, format === 'mkv' ? video.sizeBytes : undefined, partBytes);
+  try {
+    if (video.legacyPath) {
+      const { rename } = await import('node:fs/promises');
+      const result = await client.legacyDownload(video.legacyPath, `${dest}.part`, { format, onProgress: update });
+      await rename(`${dest}.part`, dest);
+      return { ...result, path: dest };
+    }
+    const result = await client.download(video.name, dest, { format, resume: format === 'mkv', onProgress: update });
+    if (format === 'mkv' && video.sizeBytes !== undefined && result.bytes !== video.sizeBytes) {
+      // The listing and the transfer disagree (the file changed on the camera): keep it, but say so.
+      throw new CliError(`${video.name}: size ${result.bytes} differs from the listed ${video.sizeBytes} bytes`, ExitCode.REMOTE);
+    }
+    return result;
+  } catch (err) {
+    throw toCliError(err, dest);
+  }
+}
+
+/** The result of `videos sync`. */
+export interface SyncSummary {
+  camera: string;
+  dir: string;
+  /** Names downloaded in full by this run. */
+  downloaded: string[];
+  /** Names whose earlier partial download was completed. */
+  resumed: string[];
+  /** Names already present with the right size. */
+  skipped: string[];
+  /** Names still being recorded (left for the next run). */
+  pending: string[];
+  failed: { name: string; error: string; exitCode: number }[];
+  /** Bytes moved over the network by this run. */
+  bytesTransferred: number;
+}
+
+/**
+ * Mirrors the camera's finished recordings into `dir`; see the file comment.
+ * Stops at the first disk error (a full disk will not get better); other
+ * failures are collected and the rest continue.
+ */
+export async function syncVideos(client: CameraClient, dir: string, format: 'mkv' | 'mp4', progress: Progress): Promise<SyncSummary> {
+  const { mkdir, stat } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const list = await listVideos(client);
+  await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+    throw toCliError(err, dir);
+  });
+  const summary: SyncSummary = { camera: client.baseUrl, dir, downloaded: [], resumed: [], skipped: [], pending: [], failed: [], bytesTransferred: 0 };
+  try {
+    for (const video of list) {
+      if (video.inProgress) {
+        summary.pending.push(video.name);
+        continue;
+      }
+      const fileName = format === 'mp4' ? video.name.replace(/\.mkv$/i, '.mp4') : video.name;
+      const existing = await stat(join(dir, fileName)).then((s) => s.size, () => undefined);
+      // mkv: verify by size; mp4 (converted on the fly) and legacy lists carry no size to compare.
+      if (existing !== undefined && (format === 'mp4' || video.sizeBytes === undefined || existing === video.sizeBytes)) {
+        summary.skipped.push(video.name);
+        continue;
+      }
+      try {
+        const result = await fetchVideo(client, video, dir, format, progress);
+        summary.bytesTransferred += result.transferredBytes;
+        (result.resumed ? summary.resumed : summary.downloaded).push(video.name);
+      } catch (err) {
+        const cli = toCliError(err);
+        if (cli.exitCode === ExitCode.IO || cli.exitCode === ExitCode.CONNECT) throw cli;
+        summary.failed.push({ name: video.name, error: cli.message, exitCode: cli.exitCode });
+      }
+    }
+  } finally {
+    progress.stop();
+  }
+  return summary;
+}
