@@ -23,6 +23,7 @@ import { FileSource, SAMPLE_ASSET_URL } from './sources/file-source.js';
 import { SourceSupervisor } from './sources/source-supervisor.js';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from './errors.js';
+import { MdnsService } from './discovery/mdns-service.js';
 
 /** A long-lived optional part of the daemon (recorder, HTTP API, mDNS, ...). */
 export interface DaemonService {
@@ -155,6 +156,8 @@ export class RearviewDaemon {
       //   this.services.push(new ApiService(this)); // sets this.apiAddress
       //   if (config.mdns) this.services.push(new MdnsService(this));
       //   if (config.mode === 'exclusive') this.services.push(new ModeService(this));
+      // mDNS last: it advertises the ports the services above really bound.
+      if (config.mdns) this.services.push(new MdnsService(this));
       void config;
       // ---------------------------------------------------------------------
 
