@@ -156,10 +156,10 @@ export class SegmentWriter {
       ? {
           decoderConfig: {
             codec: this.params.codec,
-            codedWidth: this.params.sps.codedWidth || this.params.width,
-            codedHeight: this.params.sps.codedHeight || this.params.height,
-            displayAspectWidth: this.params.width,
-            displayAspectHeight: this.params.height,
+            // The cropped size, as ffmpeg writes it: Matroska's PixelWidth/Height come from these, and
+            // players and the MP4 conversion show that size (the SPS carries the cropping anyway).
+            codedWidth: this.params.width,
+            codedHeight: this.params.height,
             description: buildAvcDecoderConfigurationRecord([this.params.spsNal], [this.params.ppsNal]),
           },
         }

@@ -13,8 +13,7 @@ import { requireTool } from '../support/tools.js';
 export class HubFeeder {
   readonly hub: StreamHub;
   private index = 0;
-  /** Capture time of the next frame, ms since the epoch. */
-  nextCapturedAtMs: number;
+  private readonly startMs: number;
 
   constructor(
     readonly units: AccessUnit[],
@@ -23,7 +22,7 @@ export class HubFeeder {
     hub?: StreamHub,
   ) {
     this.hub = hub ?? new StreamHub();
-    this.nextCapturedAtMs = startMs;
+    this.startMs = startMs;
   }
 
   /** A feeder over the access units of a file. */
@@ -31,14 +30,19 @@ export class HubFeeder {
     return new HubFeeder(accessUnitsOfFile(path), fps, startMs);
   }
 
+  /** Capture time of the next frame, ms since the epoch. */
+  get nextCapturedAtMs(): number {
+    return Math.round(this.startMs + (this.index * 1000) / this.fps);
+  }
+
   /** Pushes `n` frames (looping over the file), synchronously. */
   push(n: number): void {
     for (let i = 0; i < n; i++) {
       const au = this.units[this.index % this.units.length] as AccessUnit;
       if (this.index > 0 && this.index % this.units.length === 0) this.hub.discontinuity('loop');
+      // Whole milliseconds, as capture clocks give.
       this.hub.accessUnit(au, this.nextCapturedAtMs);
       this.index++;
-      this.nextCapturedAtMs += 1000 / this.fps;
     }
   }
 }

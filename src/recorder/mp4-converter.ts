@@ -1,0 +1,400 @@
+/**
+ * MKV segment -> MP4 for download (iOS cannot play Matroska), with flat
+ * memory whatever the segment length.
+ *
+ * Layout: fragmented MP4 (ftyp, moov, then one moof+mdat per second of
+ * video). mediabunny writes it strictly front to back, so bytes flow to the
+ * consumer while the MKV is being read, and nothing larger than one fragment
+ * is held. Browsers (<video>, MSE) and AVFoundation play fragmented MP4.
+ *
+ * Range requests: a converted file is kept in a cache folder next to the
+ * segments (`.mp4-cache/log0001-<mkv size>-<mkv mtime>.mp4`, written to a
+ * `.part` name and renamed, so a reader never sees half a file). The first
+ * request streams while converting and fills the cache at the same time;
+ * once cached, the size is known and any byte range is served from the
+ * file. The cache is bounded (oldest entries deleted) and an entry dies with
+ * its segment (rotation and delete remove `log0001-*`); its key changes when
+ * the segment changes, so a stale entry is never served.
+ *
+ * A segment still being recorded is converted from what is on disk up to
+ * its last complete frame, streamed without caching and without ranges
+ * (its content changes every frame).
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { ALL_FORMATS, Conversion, CustomSource, Input, Mp4OutputFormat, Output, StreamTarget, type StreamTargetChunk } from 'mediabunny';
+import { RearviewError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { silentLogger } from '../log/logger.js';
+import { scanMatroska } from './matroska-file.js';
+
+/** An inclusive byte range, as in an HTTP Range header (`bytes=start-end`). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * A converted (or converting) MP4 for one segment, as handed to the HTTP layer.
+ *
+ * - `size` known (cache hit, or after `whenComplete()`): answer with
+ *   Content-Length and Accept-Ranges, serve `stream(range)` for 206.
+ * - `size` undefined: the first conversion is running; `stream()` gives the
+ *   whole MP4 as it is produced (200, chunked). For a Range request on such a
+ *   handle, `await whenComplete()` first (about 0.3 s per minute of 8 Mbps
+ *   video) and then serve the range.
+ * - `rangeable` false (segment being recorded): only `stream()` (whole, 200).
+ */
+export interface Mp4Source {
+  /** Name for Content-Disposition: `log0001.mp4`. */
+  readonly name: string;
+  /** Byte size when known, else undefined. */
+  readonly size: number | undefined;
+  /** False for a segment being recorded: ranges cannot be served. */
+  readonly rangeable: boolean;
+  /**
+   * The MP4 bytes: all of them, or an inclusive range (only when `rangeable`;
+   * waits for the conversion to finish first). The stream errors with
+   * RearviewError ERR_CONVERT when the conversion fails.
+   */
+  stream(range?: ByteRange): Readable;
+  /** Resolves with the final size once the MP4 is complete in the cache. Rejects with ERR_CONVERT. Not for in-progress segments. */
+  whenComplete(): Promise<number>;
+}
+
+/** What a conversion produced. */
+export interface ConversionResult {
+  /** Bytes of MP4 written. */
+  bytes: number;
+  /** Video samples written (counted from the moof/trun boxes of the output). */
+  samples: number;
+}
+
+/**
+ * Converts the MKV at `mkvPath` into fragmented MP4, handing each chunk to
+ * `write` in order (await it for backpressure). `limitBytes` reads the file
+ * as if it were that long (a segment still being written). Checks the
+ * result (a corrupt input makes mediabunny produce an empty file without
+ * throwing): rejects with RearviewError ERR_CONVERT when there is no video
+ * track or no sample came out.
+ */
+export async function convertMkvToMp4(mkvPath: string, write: (chunk: Uint8Array) => Promise<void>, options: { limitBytes?: number } = {}): Promise<ConversionResult> {
+  let fh: FileHandle;
+  try {
+    fh = await open(mkvPath, 'r');
+  } catch (err) {
+    throw new RearviewError((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_CONVERT', `cannot open ${basename(mkvPath)}: ${(err as Error).message}`, { cause: err });
+  }
+  const size = options.limitBytes ?? (await fh.stat()).size;
+  const source = new CustomSource({
+    getSize: () => size,
+    read: async (start, end) => {
+      const buf = new Uint8Array(end - start);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, start);
+      return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+    },
+    // A small cache: we read the file once, front to back.
+    maxCacheSize: 2 * 1024 * 1024,
+    prefetchProfile: 'fileSystem',
+  });
+  const input = new Input({ source, formats: ALL_FORMATS });
+  let written = 0;
+  const counter = new FragmentSampleCounter();
+  const writable = new WritableStream<StreamTargetChunk>({
+    write: async (chunk) => {
+      if (chunk.position !== written) throw new Error(`MP4 writer went back to offset ${chunk.position} (at ${written})`);
+      counter.push(chunk.data);
+      written += chunk.data.byteLength;
+      await write(chunk.data);
+    },
+  });
+  const output = new Output({
+    format: new Mp4OutputFormat({ fastStart: 'fragmented', minimumFragmentDuration: 1 }),
+    target: new StreamTarget(writable, { chunked: true, chunkSize: 256 * 1024 }),
+  });
+  try {
+    let conversion: Conversion;
+    try {
+      conversion = await Conversion.init({ input, output, tracks: 'primary', audio: { discard: true } });
+    } catch (err) {
+      throw new RearviewError('ERR_CONVERT', `${basename(mkvPath)} is not a readable recording: ${(err as Error).message}`, { cause: err });
+    }
+    if (!conversion.isValid || !conversion.utilizedTracks.some((t) => t.isVideoTrack())) {
+      const why = conversion.discardedTracks.map((d) => d.reason).join(', ') || 'no video track';
+      throw new RearviewError('ERR_CONVERT', `${basename(mkvPath)} cannot be converted to MP4: ${why}`);
+    }
+    try {
+      await conversion.execute();
+    } catch (err) {
+      throw err instanceof RearviewError ? err : new RearviewError('ERR_CONVERT', `converting ${basename(mkvPath)} failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (counter.samples === 0) throw new RearviewError('ERR_CONVERT', `converting ${basename(mkvPath)} produced no video samples (damaged file?)`);
+    return { bytes: written, samples: counter.samples };
+  } finally {
+    input.dispose();
+    await fh.close().catch(() => {});
+  }
+}
+
+/**
+ * Counts samples in a fragmented MP4 as it streams past: top-level boxes are
+ * tracked by size; each `moof` (small) is collected and its `trun`
+ * sample_count fields summed. `mdat` payloads are skipped, not copied.
+ */
+class FragmentSampleCounter {
+  samples = 0;
+  private header = new Uint8Array(16);
+  private headerFill = 0;
+  /** Bytes left in the current top-level box (after its header). */
+  private remaining = 0;
+  private moof: Uint8Array | undefined;
+  private moofFill = 0;
+
+  push(chunk: Uint8Array): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.remaining === 0 && !this.moof) {
+        // Reading a box header (8 bytes; 16 with a 64-bit size).
+        const need = this.headerFill >= 8 && this.sizeField() === 1 ? 16 : 8;
+        const take = Math.min(need - this.headerFill, chunk.length - at);
+        this.header.set(chunk.subarray(at, at + take), this.headerFill);
+        this.headerFill += take;
+        at += take;
+        if (this.headerFill < need) continue;
+        if (need === 8 && this.sizeField() === 1) continue;
+        const size = need === 16 ? Number(new DataView(this.header.buffer).getBigUint64(8)) : this.sizeField();
+        const type = String.fromCharCode(...this.header.subarray(4, 8));
+        this.headerFill = 0;
+        const body = size === 0 ? Infinity : size - need;
+        if (type === 'moof' && body < 4 * 1024 * 1024) {
+          this.moof = new Uint8Array(body);
+          this.moofFill = 0;
+          if (body === 0) this.finishMoof();
+        } else {
+          this.remaining = body;
+        }
+        continue;
+      }
+      if (this.moof) {
+        const take = Math.min(this.moof.length - this.moofFill, chunk.length - at);
+        this.moof.set(chunk.subarray(at, at + take), this.moofFill);
+        this.moofFill += take;
+        at += take;
+        if (this.moofFill === this.moof.length) this.finishMoof();
+        continue;
+      }
+      const take = Math.min(this.remaining, chunk.length - at);
+      this.remaining -= take;
+      at += take;
+    }
+  }
+
+  private sizeField(): number {
+    return new DataView(this.header.buffer).getUint32(0);
+  }
+
+  private finishMoof(): void {
+    const moof = this.moof as Uint8Array;
+    this.moof = undefined;
+    const view = new DataView(moof.buffer, moof.byteOffset, moof.byteLength);
+    // moof children: mfhd, traf*; traf children: tfhd, tfdt, trun*.
+    const walk = (start: number, end: number, inTraf: boolean): void => {
+      for (let p = start; p + 8 <= end;) {
+        const size = view.getUint32(p);
+        const type = String.fromCharCode(moof[p + 4] as number, moof[p + 5] as number, moof[p + 6] as number, moof[p + 7] as number);
+        if (size < 8 || p + size > end) return;
+        if (type === 'traf') walk(p + 8, p + size, true);
+        else if (inTraf && type === 'trun' && p + 16 <= end) this.samples += view.getUint32(p + 12);
+        p += size;
+      }
+    };
+    walk(0, moof.length, false);
+  }
+}
+
+/** Options of {@link Mp4Cache}. */
+export interface Mp4CacheOptions {
+  /** Folder of the cached MP4 files (created when needed). */
+  dir: string;
+  /** Most cached files kept (oldest deleted first). Default 8. */
+  maxFiles?: number;
+  logger?: Logger;
+}
+
+/** Converted MP4 files kept for Range requests; see the file comment. */
+export class Mp4Cache {
+  readonly dir: string;
+  private readonly maxFiles: number;
+  private readonly logger: Logger;
+  /** Conversions in flight, by cache file name: one per segment version. */
+  private readonly inFlight = new Map<string, Promise<number>>();
+  /** Conversions run since creation (tests check the cache is used). */
+  conversions = 0;
+
+  constructor(options: Mp4CacheOptions) {
+    this.dir = options.dir;
+    this.maxFiles = options.maxFiles ?? 8;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /**
+   * The MP4 of the segment at `mkvPath` (already resolved and checked by
+   * the caller). `inProgress`: the segment is being recorded (converted up
+   * to its last complete frame, not cached, no ranges).
+   */
+  async open(mkvPath: string, options: { inProgress?: boolean } = {}): Promise<Mp4Source> {
+    const name = basename(mkvPath).replace(/\.mkv$/, '.mp4');
+    if (options.inProgress) {
+      const scan = await scanMatroska(mkvPath);
+      const limitBytes = scan.endOfLastBlock;
+      const fail = (): Promise<number> => Promise.reject(new RearviewError('ERR_CONVERT', `${name}: the segment is still being recorded; its size is not final`));
+      return {
+        name,
+        size: undefined,
+        rangeable: false,
+        stream: (range) => {
+          if (range) throw new RearviewError('ERR_CONVERT', `${name}: byte ranges are not available while the segment is being recorded`);
+          return this.streamConversion(mkvPath, undefined, limitBytes);
+        },
+        whenComplete: fail,
+      };
+    }
+    const s = await stat(mkvPath);
+    const key = `${basename(mkvPath, '.mkv')}-${s.size}-${Math.floor(s.mtimeMs)}.mp4`;
+    const cachePath = join(this.dir, key);
+    let size: number | undefined;
+    try {
+      size = (await stat(cachePath)).size;
+    } catch {
+      size = undefined;
+    }
+    const state = { size };
+    const complete = async (): Promise<number> => {
+      state.size ??= await this.convertToCache(mkvPath, key);
+      return state.size;
+    };
+    return {
+      name,
+      get size() {
+        return state.size;
+      },
+      rangeable: true,
+      stream: (range) => {
+        if (state.size !== undefined) return fileStream(cachePath, range);
+        if (!range && !this.inFlight.has(key)) return this.streamConversion(mkvPath, key);
+        // A range, or another request already converting: wait for the cache.
+        const out = new PassThrough();
+        complete().then(
+          () => fileStream(cachePath, range).pipe(out),
+          (err: unknown) => out.destroy(err as Error),
+        );
+        return out;
+      },
+      whenComplete: complete,
+    };
+  }
+
+  /** Converts into the cache without a consumer; resolves with the size. Deduplicates concurrent calls. */
+  private async convertToCache(mkvPath: string, key: string): Promise<number> {
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    try {
+      return (await stat(join(this.dir, key))).size; // converted meanwhile by a streaming request
+    } catch {
+      // not cached yet
+    }
+    const sink = new PassThrough();
+    sink.resume(); // nobody reads: discard
+    return this.runConversion(mkvPath, key, sink, undefined);
+  }
+
+  /** Streams a conversion to a new Readable; with a key, also fills the cache. */
+  private streamConversion(mkvPath: string, key: string | undefined, limitBytes?: number): Readable {
+    const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+    this.runConversion(mkvPath, key, out, limitBytes).then(
+      () => out.end(),
+      (err: unknown) => out.destroy(err as Error),
+    );
+    return out;
+  }
+
+  private runConversion(mkvPath: string, key: string | undefined, out: PassThrough, limitBytes: number | undefined): Promise<number> {
+    const job = (async () => {
+      this.conversions++;
+      let fh: FileHandle | undefined;
+      const partPath = key ? join(this.dir, `${key}.${process.pid}.part`) : undefined;
+      if (partPath) {
+        await mkdir(this.dir, { recursive: true });
+        fh = await open(partPath, 'w');
+      }
+      let consumerGone = false;
+      out.on('close', () => (consumerGone = true));
+      try {
+        const result = await convertMkvToMp4(mkvPath, async (chunk) => {
+          if (fh) await fh.write(chunk);
+          if (!consumerGone && !out.destroyed && !out.write(chunk)) {
+            // Backpressure from the consumer keeps memory flat; a consumer that left stops mattering.
+            await new Promise<void>((resolve) => {
+              const done = (): void => {
+                out.off('drain', done);
+                out.off('close', done);
+                resolve();
+              };
+              out.on('drain', done);
+              out.on('close', done);
+            });
+          }
+        }, { limitBytes });
+        if (fh && partPath && key) {
+          await fh.close();
+          fh = undefined;
+          await rename(partPath, join(this.dir, key));
+          void this.prune();
+        }
+        return result.bytes;
+      } catch (err) {
+        if (partPath) await unlink(partPath).catch(() => {});
+        this.logger.warn(`MP4 conversion of ${basename(mkvPath)} failed: ${(err as Error).message}`);
+        throw err;
+      } finally {
+        await fh?.close().catch(() => {});
+      }
+    })();
+    if (key) {
+      this.inFlight.set(key, job);
+      job.then(
+        () => this.inFlight.delete(key),
+        () => this.inFlight.delete(key),
+      );
+    }
+    return job;
+  }
+
+  /** Deletes the oldest cached files beyond maxFiles (and stray .part files of dead processes). */
+  private async prune(): Promise<void> {
+    try {
+      const names = await readdir(this.dir);
+      const entries: { path: string; mtimeMs: number }[] = [];
+      for (const n of names) {
+        if (!n.endsWith('.mp4')) continue;
+        const p = join(this.dir, n);
+        try {
+          entries.push({ path: p, mtimeMs: (await stat(p)).mtimeMs });
+        } catch {
+          // gone
+        }
+      }
+      entries.sort((a, b) => a.mtimeMs - b.mtimeMs);
+      for (const e of entries.slice(0, Math.max(0, entries.length - this.maxFiles))) await unlink(e.path).catch(() => {});
+    } catch {
+      // cache folder gone: nothing to prune
+    }
+  }
+}
+
+/** A file (or an inclusive range of it) as a Readable. */
+export function fileStream(path: string, range?: ByteRange): Readable {
+  return range ? createReadStream(path, { start: range.start, end: range.end }) : createReadStream(path);
+}

@@ -1,0 +1,352 @@
+/**
+ * The recordings folder as a library: list, resolve safely, download (raw
+ * MKV or converted MP4), delete. Everything is derived from the folder, so
+ * it survives restarts and works without the recorder running.
+ *
+ * Cheap on 900 files: one readdir and one stat per file per `list()`; the
+ * Matroska header (a few KB: start time, duration, size) is read only for
+ * files whose size or mtime changed since the last call.
+ *
+ * Path safety lives here, not only in the HTTP layer: every name or path a
+ * client gives is resolved inside the folder or refused (see
+ * `resolveSegment`).
+ */
+import { readdir, readFile, realpath, lstat, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { RearviewError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { silentLogger } from '../log/logger.js';
+import { readMatroskaHeader, scanMatroska } from './matroska-file.js';
+import { fileStream, Mp4Cache, type ByteRange, type Mp4Source } from './mp4-converter.js';
+import { RECORDING_MARKER } from './recorder.js';
+import { MP4_CACHE_DIR, removeSegmentFiles, statfsDiskSpace, type DiskSpaceFn } from './retention.js';
+import { parseSegmentName, parseThumbnailName } from './segment-names.js';
+
+/** One recorded segment as listed. */
+export interface RecordingInfo {
+  /** File name, `log0001.mkv`. */
+  name: string;
+  /** Absolute path. */
+  path: string;
+  /** When recording of the segment began, ms since the epoch (from the file; else its thumbnail name; else mtime - duration). */
+  startedAtMs: number;
+  /** Length in ms; null while being recorded (or when unreadable). */
+  durationMs: number | null;
+  sizeBytes: number;
+  /** Last modification, ms since the epoch (what the device's list endpoint returned). */
+  modifiedAtMs: number;
+  /** Video size in pixels, null when unknown. */
+  width: number | null;
+  height: number | null;
+  /** Its JPEG thumbnail, when made. */
+  thumbnail: { name: string; path: string } | null;
+  /** True while the recorder is writing it. */
+  inProgress: boolean;
+}
+
+/** Folder totals. */
+export interface RecordingUsage {
+  /** Segment files and their total size in bytes. */
+  files: number;
+  totalBytes: number;
+  /** Free and total bytes of the filesystem holding the folder. */
+  freeBytes: number;
+  diskBytes: number;
+}
+
+/** The raw MKV of a segment, for download. */
+export interface SegmentSource {
+  name: string;
+  /** Size when opened (a segment being recorded keeps growing: serve this much). */
+  size: number;
+  inProgress: boolean;
+  /** The bytes, whole (up to `size`) or an inclusive range. */
+  stream(range?: ByteRange): Readable;
+}
+
+/** Options of {@link RecordingLibrary}. */
+export interface RecordingLibraryOptions {
+  /**
+   * Tells whether the segment at this absolute path is being recorded. The
+   * daemon passes the recorder's answer; default: the recorder's marker file
+   * in the folder names it and the process that wrote the marker is alive.
+   */
+  isRecording?: (path: string) => boolean;
+  /** Free-space probe. Default statfs. */
+  diskSpace?: DiskSpaceFn;
+  /** Converted MP4 files kept for Range requests. Default 8. */
+  mp4CacheFiles?: number;
+  logger?: Logger;
+}
+
+interface CacheEntry {
+  sizeBytes: number;
+  mtimeMs: number;
+  startedAtMs: number | null;
+  durationMs: number | null;
+  width: number | null;
+  height: number | null;
+}
+
+/** Characters that have no business in a recording name: separators, NUL, percent-encoding left over. */
+const SUSPICIOUS = /[\0\\]|%[0-9a-f]{2}/i;
+
+/** The recordings library; see the file comment. */
+export class RecordingLibrary {
+  /** Absolute path of the folder. */
+  readonly dir: string;
+  private readonly isRecordingOption: ((path: string) => boolean) | undefined;
+  private readonly diskSpace: DiskSpaceFn;
+  private readonly logger: Logger;
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly mp4: Mp4Cache;
+  /** Counters: headers read and full scans made (tests check the cache works). */
+  readonly stats = { headerReads: 0, scans: 0 };
+
+  constructor(dir: string, options: RecordingLibraryOptions = {}) {
+    this.dir = resolve(dir);
+    this.isRecordingOption = options.isRecording;
+    this.diskSpace = options.diskSpace ?? statfsDiskSpace;
+    this.logger = options.logger ?? silentLogger;
+    this.mp4 = new Mp4Cache({ dir: join(this.dir, MP4_CACHE_DIR), maxFiles: options.mp4CacheFiles ?? 8, logger: this.logger });
+  }
+
+  /** MP4 conversions run so far (a cached MP4 is not converted again). */
+  get mp4Conversions(): number {
+    return this.mp4.conversions;
+  }
+
+  /** Every segment, oldest first (start time, then name). A missing folder lists as empty. */
+  async list(): Promise<RecordingInfo[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const recording = await this.recordingCheck();
+    const thumbs = new Map<string, { name: string; seconds: number }>();
+    for (const n of names) {
+      const t = parseThumbnailName(n);
+      if (t && (thumbs.get(t.stem)?.seconds ?? -1) < t.unixSeconds) thumbs.set(t.stem, { name: n, seconds: t.unixSeconds });
+    }
+    const out: RecordingInfo[] = [];
+    const seen = new Set<string>();
+    for (const name of names) {
+      if (parseSegmentName(name) === undefined) continue;
+      const path = join(this.dir, name);
+      let s;
+      try {
+        s = await lstat(path);
+      } catch {
+        continue; // deleted meanwhile
+      }
+      if (!s.isFile()) continue; // symlinks and folders are never listed
+      seen.add(name);
+      const inProgress = recording(path);
+      const entry = await this.entryFor(name, path, s.size, s.mtimeMs, inProgress);
+      const thumb = thumbs.get(name.replace(/\.mkv$/, ''));
+      const startedAtMs = entry.startedAtMs ?? (thumb ? thumb.seconds * 1000 : s.mtimeMs - (entry.durationMs ?? 0));
+      out.push({
+        name,
+        path,
+        startedAtMs,
+        durationMs: inProgress ? null : entry.durationMs,
+        sizeBytes: s.size,
+        modifiedAtMs: s.mtimeMs,
+        width: entry.width,
+        height: entry.height,
+        thumbnail: thumb ? { name: thumb.name, path: join(this.dir, thumb.name) } : null,
+        inProgress,
+      });
+    }
+    for (const key of this.cache.keys()) if (!seen.has(key)) this.cache.delete(key);
+    return out.sort((a, b) => a.startedAtMs - b.startedAtMs || a.modifiedAtMs - b.modifiedAtMs || a.name.localeCompare(b.name));
+  }
+
+  private async entryFor(name: string, path: string, sizeBytes: number, mtimeMs: number, inProgress: boolean): Promise<CacheEntry> {
+    const cached = this.cache.get(name);
+    if (cached && cached.sizeBytes === sizeBytes && cached.mtimeMs === mtimeMs) return cached;
+    // A growing segment keeps its header: re-read nothing while it grows.
+    if (cached && inProgress && cached.startedAtMs !== null) return cached;
+    const entry: CacheEntry = { sizeBytes, mtimeMs, startedAtMs: null, durationMs: null, width: null, height: null };
+    try {
+      this.stats.headerReads++;
+      const h = await readMatroskaHeader(path);
+      entry.startedAtMs = h.startedAtMs;
+      entry.durationMs = h.durationMs;
+      entry.width = h.width;
+      entry.height = h.height;
+      if (h.durationMs === null && !inProgress) {
+        // Not sealed (a crash the recorder has not repaired yet): measure the blocks.
+        this.stats.scans++;
+        const scan = await scanMatroska(path);
+        if (scan.lastBlockMs !== null) entry.durationMs = Math.round(scan.lastBlockMs - (scan.firstBlockMs ?? 0) + (h.defaultFrameMs ?? 1000 / 30));
+      }
+    } catch (err) {
+      this.logger.debug(`cannot read ${name}: ${(err as Error).message}`);
+    }
+    this.cache.set(name, entry);
+    return entry;
+  }
+
+  /** Builds the in-progress test for one list() call. */
+  private async recordingCheck(): Promise<(path: string) => boolean> {
+    if (this.isRecordingOption) return this.isRecordingOption;
+    try {
+      const marker = JSON.parse(await readFile(join(this.dir, RECORDING_MARKER), 'utf8')) as { name?: unknown; pid?: unknown };
+      if (typeof marker.name !== 'string' || typeof marker.pid !== 'number' || !processAlive(marker.pid)) return () => false;
+      const current = join(this.dir, marker.name);
+      return (path) => path === current;
+    } catch {
+      return () => false;
+    }
+  }
+
+  private async isRecording(path: string): Promise<boolean> {
+    return (await this.recordingCheck())(path);
+  }
+
+  /**
+   * Resolves a segment given as a bare name (`log0001.mkv`) or an absolute
+   * path inside the folder (what the device's API used) to its absolute
+   * path. The caller decodes URL encoding once; anything still encoded is
+   * refused. Throws RearviewError:
+   * - ERR_PATH_OUTSIDE (HTTP 400): empty, NUL byte, backslash, leftover
+   *   %xx, `..` or any other folder part, an absolute path elsewhere, a name
+   *   that is not `log%04d.mkv`, a symlink (or a folder symlink) leading
+   *   out of the folder;
+   * - ERR_NOT_FOUND (HTTP 404): a well-formed name with no such file.
+   */
+  async resolveSegment(nameOrPath: string): Promise<string> {
+    const name = this.checkedName(nameOrPath, 'segment');
+    if (parseSegmentName(name) === undefined) throw outside(nameOrPath, 'not a recording name (log0001.mkv)');
+    return this.checkedFile(name, nameOrPath);
+  }
+
+  /**
+   * Resolves a thumbnail given as its name (`log0001_1713198307.jpg`), an
+   * absolute path inside the folder, or the name/path of its segment
+   * (`log0001.mkv`: its newest thumbnail). Same refusals as resolveSegment.
+   */
+  async resolveThumbnail(nameOrPath: string): Promise<string> {
+    const name = this.checkedName(nameOrPath, 'thumbnail');
+    if (parseSegmentName(name) !== undefined) {
+      const stem = name.replace(/\.mkv$/, '');
+      let best: { name: string; seconds: number } | undefined;
+      for (const n of await readdir(this.dir).catch(() => [] as string[])) {
+        const t = parseThumbnailName(n);
+        if (t?.stem === stem && (!best || t.unixSeconds > best.seconds)) best = { name: n, seconds: t.unixSeconds };
+      }
+      if (!best) throw new RearviewError('ERR_NOT_FOUND', `no thumbnail for ${name}`);
+      return this.checkedFile(best.name, nameOrPath);
+    }
+    if (!parseThumbnailName(name)) throw outside(nameOrPath, 'not a thumbnail name (log0001_1713198307.jpg)');
+    return this.checkedFile(name, nameOrPath);
+  }
+
+  /** Syntax checks common to segments and thumbnails; returns the bare file name. */
+  private checkedName(nameOrPath: string, what: string): string {
+    if (typeof nameOrPath !== 'string' || nameOrPath.length === 0 || nameOrPath.length > 4096) throw outside(String(nameOrPath), `empty or oversized ${what} name`);
+    if (SUSPICIOUS.test(nameOrPath)) throw outside(nameOrPath, 'NUL byte, backslash or percent-encoding in the name');
+    if (isAbsolute(nameOrPath)) {
+      // Compare the path as given, not normalised: "/rec/../etc/log0001.mkv" must not sneak back in.
+      if (nameOrPath.split('/').some((part) => part === '..' || part === '.')) throw outside(nameOrPath, '".." in the path');
+      if (nameOrPath.endsWith('/')) throw outside(nameOrPath, 'a file path is expected');
+      if (dirname(nameOrPath) !== this.dir) throw outside(nameOrPath, 'not inside the recordings folder');
+      return basename(nameOrPath);
+    }
+    if (nameOrPath.includes('/') || nameOrPath === '..' || nameOrPath === '.') throw outside(nameOrPath, 'a bare file name is expected');
+    return nameOrPath;
+  }
+
+  /** The file must exist, be a regular file, and really be in the folder (no symlink out). */
+  private async checkedFile(name: string, asGiven: string): Promise<string> {
+    const path = join(this.dir, name);
+    let s;
+    try {
+      s = await lstat(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new RearviewError('ERR_NOT_FOUND', `no recording named ${name}`);
+      throw err;
+    }
+    if (s.isSymbolicLink()) {
+      // A link is only followed when it stays inside the folder.
+      const [realDir, realFile] = await Promise.all([realpath(this.dir), realpath(path).catch(() => '')]);
+      if (dirname(realFile) !== realDir) throw outside(asGiven, 'symbolic link leading out of the recordings folder');
+      s = await stat(path);
+    }
+    if (!s.isFile()) throw new RearviewError('ERR_NOT_FOUND', `${name} is not a file`);
+    return path;
+  }
+
+  /** Deletes a segment with its thumbnail and cached MP4. Refuses the one being recorded (ERR_SEGMENT_IN_PROGRESS). */
+  async remove(nameOrPath: string): Promise<void> {
+    const path = await this.resolveSegment(nameOrPath);
+    if (await this.isRecording(path)) throw new RearviewError('ERR_SEGMENT_IN_PROGRESS', `${basename(path)} is being recorded and cannot be deleted`);
+    await removeSegmentFiles(this.dir, basename(path));
+    this.cache.delete(basename(path));
+  }
+
+  /** Deletes every segment except the one being recorded; returns how many were deleted. */
+  async removeAll(): Promise<number> {
+    let n = 0;
+    for (const r of await this.list()) {
+      if (r.inProgress) continue;
+      await removeSegmentFiles(this.dir, r.name);
+      this.cache.delete(r.name);
+      n++;
+    }
+    return n;
+  }
+
+  /** Segment count and bytes, and the disk's free and total bytes. */
+  async usage(): Promise<RecordingUsage> {
+    const list = await this.list();
+    let space = { freeBytes: 0, diskBytes: 0 };
+    try {
+      space = await this.diskSpace(this.dir);
+    } catch {
+      // folder missing: report zeros
+    }
+    return { files: list.length, totalBytes: list.reduce((n, r) => n + r.sizeBytes, 0), ...space };
+  }
+
+  /** The raw MKV for download (resolved as resolveSegment does). A segment being recorded is served up to its size now. */
+  async openSegment(nameOrPath: string): Promise<SegmentSource> {
+    const path = await this.resolveSegment(nameOrPath);
+    const { size } = await stat(path);
+    const inProgress = await this.isRecording(path);
+    return {
+      name: basename(path),
+      size,
+      inProgress,
+      stream: (range) => fileStream(path, range ?? (size > 0 ? { start: 0, end: size - 1 } : undefined)),
+    };
+  }
+
+  /**
+   * The segment converted to MP4 (resolved as resolveSegment does); see
+   * Mp4Source for how to serve it with or without Range.
+   */
+  async openMp4(nameOrPath: string): Promise<Mp4Source> {
+    const path = await this.resolveSegment(nameOrPath);
+    return this.mp4.open(path, { inProgress: await this.isRecording(path) });
+  }
+}
+
+function outside(given: string, why: string): RearviewError {
+  const shown = given.length > 200 ? `${given.slice(0, 200)}...` : given;
+  return new RearviewError('ERR_PATH_OUTSIDE', `refused ${JSON.stringify(shown)}: ${why}`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
