@@ -70,7 +70,7 @@ export function parsePps(
   getSps: (id: number) => SequenceParameterSet | undefined,
 ): PictureParameterSet {
   const type = (nal[0] ?? 0) & 0x1f;
-  if (nal.length < 2 || type !== 8) {
+  if (type !== 8) {
     throw new H264Error('ERR_H264_INVALID', `not a picture parameter set (nal_unit_type ${type}, ${nal.length} bytes)`);
   }
   const r = new BitReader(nalToRbsp(nal.subarray(1)));

@@ -176,7 +176,7 @@ const EXTENDED_SAR = 255;
  */
 export function parseSps(nal: Uint8Array): SequenceParameterSet {
   const type = (nal[0] ?? 0) & 0x1f;
-  if (nal.length < 4 || (type !== 7 && type !== 15)) {
+  if (type !== 7 && type !== 15) {
     throw new H264Error('ERR_H264_INVALID', `not a sequence parameter set (nal_unit_type ${type}, ${nal.length} bytes)`);
   }
   const r = new BitReader(nalToRbsp(nal.subarray(1)));
