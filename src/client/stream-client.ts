@@ -116,6 +116,8 @@ export interface StreamStats {
   bytesReceived: number;
   /** Successful connections (1 + reconnects). */
   connections: number;
+  /** Times the 'all' policy paused the socket because the consumer fell behind. */
+  pauses: number;
 }
 
 /** Events of a {@link StreamConnection}: 'state' for every change, and one event per state name. */
@@ -191,7 +193,7 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
   private readonly signal: AbortSignal | undefined;
   private readonly onAbort = (): void => void this.close();
   /** Counters, updated live. */
-  readonly stats: StreamStats = { framesReceived: 0, framesDelivered: 0, framesSkipped: 0, framesBeforeKey: 0, bytesReceived: 0, connections: 0 };
+  readonly stats: StreamStats = { framesReceived: 0, framesDelivered: 0, framesSkipped: 0, framesBeforeKey: 0, bytesReceived: 0, connections: 0, pauses: 0 };
 
   constructor(url: string, options: ConnectOptions = {}) {
     super();
@@ -225,6 +227,7 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
       onPause: (pause) => {
         if (!this.socket) return;
         if (pause) {
+          this.stats.pauses++;
           this.socket.pause();
           this.stopIdleTimer();
         } else {

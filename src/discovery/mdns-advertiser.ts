@@ -25,7 +25,7 @@ export interface MdnsAdvertisement {
   name: string;
   /** TCP port of the raw H.264 stream (config.streamPort, default 5000). */
   streamPort: number;
-  /** HTTP API port (config.apiPort, default 8000); the SRV record points here. */
+  /** HTTP API port (config.apiPort, default 8000); the SRV record points here (at the stream port when 0: no API). */
   apiPort: number;
   /** Camera model. Default 'velovision-rearview'. */
   model?: string;
@@ -60,10 +60,10 @@ export function createBonjour(onError: (err: Error) => void): BonjourLike {
 export function advertisementTxt(ad: MdnsAdvertisement): Record<string, string> {
   const txt: Record<string, string> = {
     stream: String(ad.streamPort),
-    api: String(ad.apiPort),
     model: ad.model ?? 'velovision-rearview',
     proto: 'h264-annexb',
   };
+  if (ad.apiPort > 0) txt.api = String(ad.apiPort);
   if (ad.width && ad.height) txt.res = `${ad.width}x${ad.height}`;
   if (ad.fps) txt.fps = String(ad.fps);
   if (ad.version) txt.version = ad.version;
@@ -113,7 +113,8 @@ export class MdnsAdvertiser {
         name: this.ad.name,
         type: REARVIEW_SERVICE_TYPE,
         protocol: 'tcp',
-        port: this.ad.apiPort,
+        // SRV points at the API; a daemon without one (API port unknown) points it at the stream.
+        port: this.ad.apiPort > 0 ? this.ad.apiPort : this.ad.streamPort,
         txt: advertisementTxt(this.ad),
       });
       service.on('error', (err: Error) => onError(err));

@@ -14,7 +14,7 @@ export interface DiscoveredCamera {
   host: string;
   /** IP addresses from the A/AAAA records, IPv4 first. */
   addresses: string[];
-  /** HTTP API port (SRV record). */
+  /** HTTP API port (TXT `api`, else the SRV port). */
   apiPort: number;
   /** Raw H.264 stream port (TXT `stream`), default 5000 when absent. */
   streamPort: number;
@@ -52,7 +52,7 @@ export function cameraFromService(service: Pick<Service, 'name' | 'host' | 'port
   for (const [k, v] of Object.entries((service.txt ?? {}) as Record<string, unknown>)) txt[k] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
   const addresses = [...(service.addresses ?? [])].sort((a, b) => Number(a.includes(':')) - Number(b.includes(':')));
   const streamPort = Number(txt.stream) > 0 ? Number(txt.stream) : 5000;
-  const apiPort = service.port || (Number(txt.api) > 0 ? Number(txt.api) : 8000);
+  const apiPort = Number(txt.api) > 0 ? Number(txt.api) : service.port || 8000;
   const target = addresses[0] ?? service.host;
   return {
     name: service.name,
