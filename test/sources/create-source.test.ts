@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig, mergeConfig } from '../../src/config.js';
 import { hasCode } from '../../src/errors.js';
@@ -10,9 +7,8 @@ import { FileSource } from '../../src/sources/file-source.js';
 import { ProcessSource } from '../../src/sources/process-source.js';
 import { StreamSource } from '../../src/sources/stream-source.js';
 import { TcpRelaySource } from '../../src/sources/tcp-relay-source.js';
-import { requireTool } from '../support/tools.js';
 import { scratchDir } from '../support/paths.js';
-import { CollectingSink, fakeEnv, fakeSourceClock, memoryLogger, pidAlive, waitFor } from './source-fixtures.js';
+import { CollectingSink, fakeEnv, fakeSourceClock, memoryLogger } from './source-fixtures.js';
 
 const logger = memoryLogger().logger;
 const make = (source: string) => createSource(mergeConfig(defaultConfig(), { source }), logger, { env: fakeEnv() });
@@ -68,43 +64,5 @@ describe('createSource', () => {
       process.chdir(cwd);
       cleanup();
     }
-  });
-});
-
-describe('ffmpeg source with the real ffmpeg', () => {
-  it('delivers decodable access units from the test pattern, one IDR per intra period', async () => {
-    const ffmpeg = requireTool('ffmpeg');
-    const { dir, cleanup } = scratchDir();
-    const config = mergeConfig(defaultConfig(), { source: 'ffmpeg', video: { width: 320, height: 180, fps: 30, intraPeriod: 10, bitrateBps: '500k' } });
-    const { logger: log, lines } = memoryLogger();
-    const src = createSource(config, log) as ProcessSource;
-    const sink = new CollectingSink();
-    try {
-      assert.equal(src.commandLine.command, 'ffmpeg', 'the ffmpeg on PATH');
-      await src.start(sink);
-      await waitFor(() => sink.accessUnits.length >= 25, '25 access units from ffmpeg', 20_000);
-      const pid = src.pid!;
-      await src.close();
-      assert.equal(pidAlive(pid), false);
-      const aus = sink.accessUnits.slice(0, 25).map((e) => e.au);
-      assert.equal(aus[0]!.isKey, true);
-      assert.deepEqual(aus.map((a, i) => (a.isKey ? i : -1)).filter((i) => i >= 0), [0, 10, 20]);
-      for (const a of aus.filter((x) => x.isKey)) assert.deepEqual(a.nals.slice(0, 2).map((n) => n.type), [7, 8], 'SPS/PPS before every IDR');
-      assert.ok(aus.every((a) => a.sliceTypes.every((t) => t !== 1)), 'no B slices');
-      assert.equal(aus[0]!.sps?.width, 320);
-      // Decode what we received with ffmpeg itself: every frame, no error.
-      const file = join(dir, 'got.h264');
-      const parts: Buffer[] = [];
-      for (const a of aus) for (const n of a.nals) parts.push(Buffer.from([0, 0, 0, 1]), Buffer.from(n.data));
-      writeFileSync(file, Buffer.concat(parts));
-      const r = spawnSync(ffmpeg, ['-v', 'error', '-xerror', '-f', 'h264', '-i', file, '-f', 'framemd5', '-'], { encoding: 'utf8' });
-      assert.equal(r.status, 0, r.stderr);
-      assert.equal(r.stderr, '');
-      assert.equal(r.stdout.split('\n').filter((l) => /^0,/.test(l)).length, 25);
-    } finally {
-      await src.close();
-      cleanup();
-    }
-    assert.ok(!lines.some((l) => / ERROR /.test(l)), lines.join('\n'));
   });
 });
