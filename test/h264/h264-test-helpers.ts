@@ -21,7 +21,8 @@ export interface ParseResult {
 
 /**
  * Parses `bytes` pushed as the chunks between `splits` (ascending offsets).
- * NAL data is copied on receipt so results stay valid whatever the chunking.
+ * NAL data are views into `bytes` (or the scanner's copy for a NAL spanning
+ * chunks), so `bytes` must stay unmodified while the result is used.
  */
 export function parseInChunks(
   bytes: Uint8Array,

@@ -1,0 +1,62 @@
+/**
+ * H264StreamParser gives the same NAL units and access units for any
+ * chunking of the input: every split offset of small corpus files, byte-by-
+ * byte feeding, and seeded random multi-way splits of larger ones.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { parseAnnexB } from '../../src/h264/h264-stream-parser.js';
+import { corpusFile } from '../support/paths.js';
+import { flatAccessUnit, parseInChunks, seededRandom } from './h264-test-helpers.js';
+
+function flatAll(bytes: Uint8Array, splits: number[]): string {
+  const r = parseInChunks(bytes, splits);
+  return JSON.stringify({ aus: r.accessUnits.map(flatAccessUnit), errors: r.errors.map((e) => e.code) });
+}
+
+describe('H264StreamParser chunking', () => {
+  for (const file of ['input-sps-pps-non-idr-sps-pps-idr.h264', 'SarVui.264', 'blackframe.264']) {
+    it(`every split offset of ${file} gives the one-chunk result`, () => {
+      const bytes = readFileSync(corpusFile(file));
+      const whole = flatAll(bytes, []);
+      assert.ok(JSON.parse(whole).aus.length > 0);
+      for (let at = 1; at < bytes.length; at++) {
+        const split = flatAll(bytes, [at]);
+        if (split !== whole) assert.equal(split, whole, `split at ${at}`);
+      }
+    });
+  }
+
+  it('one byte at a time gives the one-chunk result (Static.264, input-10-720a.h264)', () => {
+    for (const file of ['Static.264', 'input-10-720a.h264']) {
+      const bytes = readFileSync(corpusFile(file));
+      const splits = Array.from({ length: bytes.length - 1 }, (_, i) => i + 1);
+      assert.equal(flatAll(bytes, splits), flatAll(bytes, []), file);
+    }
+  });
+
+  it('random multi-way splits of larger files (AUD, EOS, fields, ASO, 8160 slices) give the one-chunk result', () => {
+    const rand = seededRandom(7);
+    for (const file of ['CAPA1_TOSHIBA_B.264', 'FM1_FT_E.264', 'FRExt1_Panasonic.avc', 'jm_1080p_allslice.264', 'CAPAMA3_Sand_F.264']) {
+      const bytes = readFileSync(corpusFile(file));
+      const whole = flatAll(bytes, []);
+      for (let round = 0; round < 4; round++) {
+        const cuts = new Set<number>();
+        const n = 1 + Math.floor(rand() * 200);
+        for (let i = 0; i < n; i++) cuts.add(1 + Math.floor(rand() * (bytes.length - 1)));
+        const splits = [...cuts].sort((a, b) => a - b);
+        assert.equal(flatAll(bytes, splits), whole, `${file} round ${round}`);
+      }
+    }
+  });
+
+  it('parseAnnexB returns NAL units, access units and errors of a whole buffer', () => {
+    const bytes = readFileSync(corpusFile('MPS_MW_A.264'));
+    const r = parseAnnexB(bytes);
+    assert.equal(r.nals.length, 153);
+    assert.equal(r.accessUnits.length, 150);
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(new Set(r.accessUnits.map((a) => a.pps?.ppsId)), new Set([0, 1]), 'two PPS ids in use');
+  });
+});
