@@ -24,6 +24,7 @@ import { SourceSupervisor } from './sources/source-supervisor.js';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from './errors.js';
 import { MdnsService } from './discovery/mdns-service.js';
+import { RecorderService } from './recorder/recorder-service.js';
 
 /** A long-lived optional part of the daemon (recorder, HTTP API, mDNS, ...). */
 export interface DaemonService {
@@ -157,6 +158,7 @@ export class RearviewDaemon {
       //   if (config.mdns) this.services.push(new MdnsService(this));
       //   if (config.mode === 'exclusive') this.services.push(new ModeService(this));
       // mDNS last: it advertises the ports the services above really bound.
+      if (config.record) this.services.push(new RecorderService(this));
       if (config.mdns) this.services.push(new MdnsService(this));
       void config;
       // ---------------------------------------------------------------------

@@ -1,0 +1,54 @@
+/**
+ * The recorder as a daemon service: built from the daemon's config, hub and
+ * logger (`config.record`, `recordingsDir`, `segmentMs`, `maxFiles`,
+ * `maxBytes`, `minFreeBytes`, `minFreePercent`), with the recordings library
+ * over the same folder, wired so the library knows which segment is being
+ * written.
+ */
+import type { RearviewConfig } from '../config.js';
+import type { Logger } from '../log/logger.js';
+import { Recorder, type RecorderHub, type RecorderOptions } from './recorder.js';
+import { RecordingLibrary } from './recording-library.js';
+
+/** What the service needs from the daemon (RearviewDaemon has it). */
+export interface RecorderServiceHost {
+  readonly config: RearviewConfig;
+  readonly hub: RecorderHub;
+  readonly logger: Logger;
+}
+
+/** DaemonService wrapper of Recorder + RecordingLibrary. Find it as `daemon.services.find((s) => s.name === 'recorder')`. */
+export class RecorderService {
+  readonly name = 'recorder';
+  readonly recorder: Recorder;
+  /** The library over the recordings folder (for the HTTP API). */
+  readonly library: RecordingLibrary;
+
+  constructor(host: RecorderServiceHost, overrides: Partial<RecorderOptions> = {}) {
+    const { config } = host;
+    const logger = host.logger.child('recorder');
+    this.recorder = new Recorder({
+      hub: host.hub,
+      dir: config.recordingsDir,
+      segmentMs: config.segmentMs,
+      limits: { maxFiles: config.maxFiles, maxBytes: config.maxBytes, minFreeBytes: config.minFreeBytes, minFreePercent: config.minFreePercent },
+      logger,
+      ...overrides,
+    });
+    this.library = new RecordingLibrary(config.recordingsDir, {
+      isRecording: (path) => path === this.recorder.currentSegmentPath,
+      diskSpace: overrides.diskSpace,
+      logger: logger.child('library'),
+    });
+  }
+
+  /** Starts recording (folder problems are reported in recorder.status and retried, never thrown). */
+  async start(): Promise<void> {
+    await this.recorder.start();
+  }
+
+  /** Finishes the current segment and stops. Idempotent. */
+  async close(): Promise<void> {
+    await this.recorder.close();
+  }
+}
