@@ -195,7 +195,7 @@ export async function runNalu(spec: string, options: NaluOptions, io: NaluIo = d
     if (!stopped && !(live && abort.signal.aborted)) parser.flush();
     if (fatal) throw fatal;
     if (!sawStartCode && !parser.foundStartCode) {
-      throw notH264(stats.bytes === 0 ? `${source.name} is empty` : `no start code in the ${stats.bytes} bytes of ${source.name}`);
+      throw notH264(stats.bytes === 0 ? `${source.name} is empty` : `no start code in the ${stats.bytes} byte${stats.bytes === 1 ? '' : 's'} of ${source.name}`);
     }
   } finally {
     if (timer) clearTimeout(timer);
