@@ -167,6 +167,9 @@ function connectTcp(spec: string, address: TcpAddress, timeoutMs: number, signal
     };
     function ok(): void {
       done();
+      // Errors are taken from the stream's iterator; this keeps one raised before
+      // iteration starts from becoming an uncaught exception.
+      socket.on('error', () => {});
       resolve(socket);
     }
     function fail(err: unknown): void {
