@@ -1,0 +1,144 @@
+/**
+ * CameraClient against the real ApiServer (legacy routes and /api/v1) over a
+ * folder of real MKV segments, and its errors against servers that are not
+ * cameras, answer too late, or are not there.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { CameraClient, ClientError, cameraBaseUrl } from '../../src/client/index.js';
+import { makeRecordings, startTestApi, type TestApi } from '../api/api-harness.js';
+import { scratchDir } from '../support/paths.js';
+
+let api: TestApi;
+let recordings: { dir: string; cleanup: () => void };
+let out: { dir: string; cleanup: () => void };
+let client: CameraClient;
+
+before(async () => {
+  recordings = scratchDir();
+  out = scratchDir();
+  makeRecordings(recordings.dir, 3);
+  api = await startTestApi(recordings.dir);
+  client = new CameraClient(`127.0.0.1:${api.port}`, { timeoutMs: 5000 });
+});
+
+after(async () => {
+  await api.close();
+  recordings.cleanup();
+  out.cleanup();
+});
+
+async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; port: number }> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+test('cameraBaseUrl accepts host, host:port and URLs', () => {
+  assert.equal(cameraBaseUrl('velovision-rearview.local'), 'http://velovision-rearview.local:8000');
+  assert.equal(cameraBaseUrl('192.168.9.1:8080'), 'http://192.168.9.1:8080');
+  assert.equal(cameraBaseUrl('http://[::1]:9000/'), 'http://[::1]:9000');
+  assert.throws(() => cameraBaseUrl(''), TypeError);
+});
+
+test('legacy routes: greeting, battery, temperature, charging, stream status, list', async () => {
+  await client.assertRearview();
+  assert.equal(typeof (await client.batteryPercent()), 'number');
+  assert.equal(typeof (await client.batteryMillivolts()), 'number');
+  assert.equal(typeof (await client.cpuTemperatureC()), 'number');
+  assert.equal(typeof (await client.isCharging()), 'boolean');
+  assert.equal(typeof (await client.cameraStreamStatus()), 'boolean');
+  const list = await client.listLocalVideos();
+  assert.deepEqual(list.map((v) => v.path.split('/').pop()), ['log0001.mkv', 'log0002.mkv', 'log0003.mkv']);
+  assert.match(list[0]?.date_updated ?? '', /^\d+$/);
+  assert.match(await client.blinkOn(), /LED/);
+  assert.match(await client.blinkOff(), /LED/);
+  assert.match(await client.restartStreamMode(), /stream/i);
+});
+
+test('v1: status, recordings, settings', async () => {
+  assert.equal(await client.hasV1(), true);
+  const status = await client.status();
+  assert.equal(status.version, '0.1.0-test');
+  const recs = await client.recordings();
+  assert.equal(recs.length, 3);
+  const first = recs[0]!;
+  assert.equal(first.name, 'log0001.mkv');
+  assert.equal(first.sizeBytes, statSync(join(recordings.dir, 'log0001.mkv')).size);
+  assert.equal(first.inProgress, false);
+  assert.match(first.thumbnailUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+\/api\/v1\/recordings\/log0001_\d+\.jpg$/);
+  const jpeg = await client.thumbnail(first);
+  assert.deepEqual([...jpeg.subarray(0, 2)], [0xff, 0xd8], 'a JPEG');
+  const settings = await client.settings();
+  assert.equal(typeof settings, 'object');
+  const spec = await client.openApi();
+  assert.ok(spec.paths, 'the OpenAPI document has paths');
+});
+
+test('download with progress, then resume a partial download with Range', async () => {
+  const source = readFileSync(join(recordings.dir, 'log0002.mkv'));
+  const dest = join(out.dir, 'log0002.mkv');
+  const seen: number[] = [];
+  const full = await client.download('log0002.mkv', dest, { onProgress: (bytes, total) => {
+    seen.push(bytes);
+    assert.equal(total, source.length);
+  } });
+  assert.equal(full.resumed, false);
+  assert.equal(full.bytes, source.length);
+  assert.deepEqual(readFileSync(dest), source);
+  assert.equal(seen.at(-1), source.length);
+  assert.ok(seen.every((v, i) => i === 0 || v >= (seen[i - 1] as number)), 'progress never goes back');
+
+  // A cut download: the first 1000 bytes are in the .part file.
+  const dest3 = join(out.dir, 'log0003.mkv');
+  const source3 = readFileSync(join(recordings.dir, 'log0003.mkv'));
+  writeFileSync(`${dest3}.part`, source3.subarray(0, 1000));
+  const resumed = await client.download('log0003.mkv', dest3);
+  assert.equal(resumed.resumed, true);
+  assert.equal(resumed.transferredBytes, source3.length - 1000);
+  assert.deepEqual(readFileSync(dest3), source3);
+  assert.equal(existsSync(`${dest3}.part`), false);
+
+  // A part that already holds the whole file: 416 from the server, renamed without a transfer.
+  const dest1 = join(out.dir, 'log0001.mkv');
+  const source1 = readFileSync(join(recordings.dir, 'log0001.mkv'));
+  writeFileSync(`${dest1}.part`, source1);
+  const complete = await client.download('log0001.mkv', dest1);
+  assert.equal(complete.transferredBytes, 0);
+  assert.deepEqual(readFileSync(dest1), source1);
+});
+
+test('delete one recording, then all', async () => {
+  await client.deleteRecording('log0001.mkv');
+  assert.deepEqual((await client.recordings()).map((r) => r.name), ['log0002.mkv', 'log0003.mkv']);
+  await assert.rejects(client.deleteRecording('log0001.mkv'), (err: ClientError) => err.code === 'ERR_CLIENT_HTTP' && err.status === 404 && err.remoteCode !== undefined);
+  await client.deleteAllRecordings();
+  assert.deepEqual(await client.recordings(), []);
+});
+
+test('errors say what failed: not a Rearview, HTTP status, timeout, unreachable', async () => {
+  const other = await listen((_req, res) => res.end('hello from a router'));
+  const silent = await listen(() => {
+    // never answers
+  });
+  try {
+    await assert.rejects(new CameraClient(`127.0.0.1:${other.port}`).assertRearview(), (err: ClientError) => err.code === 'ERR_NOT_REARVIEW' && /not a Rearview/.test(err.message));
+    await assert.rejects(new CameraClient(`127.0.0.1:${other.port}`).batteryPercent(), (err: ClientError) => err.code === 'ERR_NOT_REARVIEW');
+    await assert.rejects(
+      new CameraClient(`127.0.0.1:${silent.port}`, { timeoutMs: 200 }).status(),
+      (err: ClientError) => err.code === 'ERR_CLIENT_TIMEOUT' && /200 ms/.test(err.message),
+    );
+    const unused = await listen(() => {});
+    const closedPort = unused.port;
+    await new Promise<void>((resolve) => unused.server.close(() => resolve()));
+    await assert.rejects(new CameraClient(`127.0.0.1:${closedPort}`).status(), (err: ClientError) => err.code === 'ERR_CLIENT_CONNECT' && /connection refused/.test(err.message));
+  } finally {
+    other.server.closeAllConnections();
+    other.server.close();
+    silent.server.closeAllConnections();
+    silent.server.close();
+  }
+});
