@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { AnnexBScanner } from '../src/h264/annexb-scanner.js';
 import { H264StreamParser } from '../src/h264/h264-stream-parser.js';
+import { buildCaptureTimeSei, readCaptureTimeSei } from '../src/h264/capture-time-sei.js';
 import { ensureCameraStream, findFfmpeg } from './camera-stream.js';
 
 const runsArg = process.argv.indexOf('--runs');
@@ -133,3 +134,20 @@ const best = (prefix: string): number => Math.max(...rows.filter((r) => r.name.s
 const scanBest = best('scan');
 const assembleBest = best('assemble');
 console.log(`goals: scanning >= 2000 MB/s: ${scanBest >= 2000 ? 'met' : 'MISSED'} (${scanBest.toFixed(0)}); assembly >= 1000 MB/s: ${assembleBest >= 1000 ? 'met' : 'MISSED'} (${assembleBest.toFixed(0)})`);
+
+// Capture-time SEI: built once per frame by the daemon, read once per frame by clients.
+{
+  const n = 1_000_000;
+  const base = Date.now();
+  let sink = 0;
+  const build = measure(3, () => {
+    for (let i = 0; i < n; i++) sink += buildCaptureTimeSei(base + i * 33.333).length;
+  });
+  const nal = buildCaptureTimeSei(base);
+  const read = measure(3, () => {
+    for (let i = 0; i < n; i++) sink += readCaptureTimeSei(nal) ?? 0;
+  });
+  console.log(
+    `capture-time SEI: build ${((build.bestMs * 1e6) / n).toFixed(0)} ns, read ${((read.bestMs * 1e6) / n).toFixed(0)} ns per frame (${sink > 0 ? 'ok' : ''})`,
+  );
+}
