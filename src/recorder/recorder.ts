@@ -16,8 +16,8 @@
  * unfinished by a crash is repaired (`repairMatroska`) and numbering
  * continues after the most recently written file, as the device did.
  */
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { RearviewError } from '../errors.js';
 import type { HubReaderOptions } from '../hub/hub-reader.js';
 import type { StreamFrame, StreamParams } from '../hub/stream-frame.js';
@@ -262,6 +262,16 @@ export class Recorder {
       if (this.now() < this.retryAtMs || !frame.isKey) return this.skip();
       this.retryAtMs = null;
     }
+    if (this.writer && frame.isKey && !(await this.stillThere(this.writer))) {
+      const lost = this.writer;
+      this.writer = undefined;
+      this.st.currentSegment = null;
+      const err = Object.assign(new Error(`${lost.path} (or its folder) was deleted while being recorded`), { code: 'ENOENT' });
+      this.fail(err, 'recording');
+      this.retryAtMs = null; // start a new segment at once (the folder is created again)
+      this.st.state = 'waiting';
+      await lost.abort();
+    }
     if (this.writer && frame.isKey && this.shouldCut(this.writer, frame)) await this.finishSegment();
     if (!this.writer) {
       if (!frame.isKey) return this.skip();
@@ -276,9 +286,25 @@ export class Recorder {
       this.fail(err, `writing ${writer.path}`);
       this.writer = undefined;
       this.st.currentSegment = null;
+      this.st.currentSegmentStartedAtMs = null;
       await writer.abort();
       await this.repairAfterError(writer.path);
-      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') await this.runRetention();
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') await this.makeRoom();
+    }
+  }
+
+  /** Disk full although the limits held (another writer filled it): rotation, then the oldest segment goes too. */
+  private async makeRoom(): Promise<void> {
+    await this.runRetention();
+    try {
+      const oldest = (await listSegmentFiles(this.dir)).find((f) => f.name !== this.st.currentSegment);
+      if (oldest) {
+        await removeSegmentFiles(this.dir, oldest.name);
+        this.st.rotatedSegments++;
+        this.logger.warn(`disk full: deleted the oldest segment ${oldest.name}`);
+      }
+    } catch (err) {
+      this.logger.debug(`could not make room: ${(err as Error).message}`);
     }
   }
 
@@ -293,6 +319,16 @@ export class Recorder {
   }
 
   private segmentStartDts90k = 0;
+
+  /** One stat per keyframe: notices a segment (or the whole folder) deleted underneath us. */
+  private async stillThere(writer: SegmentWriter): Promise<boolean> {
+    try {
+      await stat(writer.path);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+    }
+  }
 
   private skip(): void {
     this.st.framesSkipped++;
@@ -325,7 +361,8 @@ export class Recorder {
     }
     this.logger.debug(`segment ${name} started`);
     this.thumbnails?.request({ annexB: first.annexB, path: join(this.dir, thumbnailName(name, first.capturedAtMs)) });
-    void this.runRetention();
+    // Awaited: a readdir and a stat per file, absorbed by the reader's queue; keeps the folder within limits at every cut.
+    await this.runRetention();
     return true;
   }
 
@@ -354,7 +391,8 @@ export class Recorder {
   /** Leaves a segment cut by a write error playable (best effort: the disk may still be failing). */
   private async repairAfterError(path: string): Promise<void> {
     try {
-      await repairMatroska(path);
+      const r = await repairMatroska(path);
+      if (r.blocks === 0) await removeSegmentFiles(this.dir, basename(path)); // nothing playable in it
     } catch (err) {
       this.logger.debug(`could not repair ${path} after the error: ${(err as Error).message}`);
     }
@@ -430,6 +468,11 @@ export class Recorder {
     }
     if (durationMs !== null) return; // sealed: finished cleanly
     const r = await repairMatroska(path);
+    if (r.blocks === 0) {
+      this.logger.warn(`${name} was cut before its first frame; deleting it`);
+      await removeSegmentFiles(this.dir, name);
+      return;
+    }
     this.st.repairedSegments.push(name);
     this.logger.warn(`${name} was left unfinished (crash or power cut): repaired, ${r.blocks} frames, ${(r.durationMs / 1000).toFixed(2)} s kept, ${r.truncatedBytes} bytes of a partial frame cut`);
   }

@@ -1,0 +1,180 @@
+/**
+ * Rotation and disk trouble: file and byte limits, free space (an injected
+ * probe and a real 8 MB tmpfs), a full disk (ENOSPC), a read-only remount and
+ * the folder deleted underneath. The recorder must report, retry and carry
+ * on, never throw.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, statfsSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Recorder } from '../../src/recorder/recorder.js';
+import { enforceRetention, type DiskSpaceFn } from '../../src/recorder/retention.js';
+import { segmentName } from '../../src/recorder/segment-names.js';
+import { samplePath } from '../hub/access-units.js';
+import { scratchDir } from '../support/paths.js';
+import { decodeErrors, HubFeeder, probe } from './recording-fixtures.js';
+
+const noLimits = { maxFiles: 0, maxBytes: 0, minFreeBytes: 0, minFreePercent: 0 };
+
+/** Pushes `seconds` of video in 0.5 s steps, letting the recorder catch up (as fast as it can, not real time). */
+async function feed(feeder: HubFeeder, recorder: Recorder, seconds: number, thumbs = false): Promise<void> {
+  for (let i = 0; i < seconds * 2; i++) {
+    feeder.push(15);
+    await recorder.flush();
+    if (thumbs) await recorder.thumbnailsIdle();
+  }
+}
+
+const mkvs = (dir: string): string[] => readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort();
+
+/** A tmpfs of `size` mounted on a fresh folder; cleanup unmounts it. */
+function tmpfs(size: string): { dir: string; cleanup: () => void } {
+  const scratch = scratchDir('rearview-tmpfs-');
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', scratch.dir]);
+  return {
+    dir: scratch.dir,
+    cleanup: () => {
+        execFileSync('umount', [scratch.dir]);
+      scratch.cleanup();
+    },
+  };
+}
+
+test('maxFiles: only the newest segments (and their thumbnails) are kept', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const feeder = HubFeeder.ofFile(samplePath);
+    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: { ...noLimits, maxFiles: 3 }, retentionIntervalMs: 0 });
+    await recorder.start();
+    await feed(feeder, recorder, 6, true);
+    await recorder.close();
+    assert.deepEqual(mkvs(dir), ['log0003.mkv', 'log0004.mkv', 'log0005.mkv']);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.jpg')).map((n) => n.slice(0, 7)).sort(), ['log0003', 'log0004', 'log0005']);
+    assert.equal(recorder.status.rotatedSegments, 3);
+  } finally {
+    cleanup();
+  }
+});
+
+test('maxBytes and free space: oldest first, never the protected one', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const t0 = Date.now() / 1000 - 100;
+    for (let i = 0; i < 6; i++) {
+      const p = join(dir, segmentName(i));
+      writeFileSync(p, Buffer.alloc(1000));
+      writeFileSync(join(dir, `log000${i}_${1700000000 + i}.jpg`), 'j');
+      utimesSync(p, t0 + i, t0 + i);
+    }
+    // Bytes: 6000 > 3500, the oldest (log0000) is protected as if being written.
+    let r = await enforceRetention(dir, { ...noLimits, maxBytes: 3500 }, { protect: new Set(['log0000.mkv']) });
+    assert.deepEqual(r.deleted, ['log0001.mkv', 'log0002.mkv', 'log0003.mkv']);
+    assert.deepEqual(mkvs(dir), ['log0000.mkv', 'log0004.mkv', 'log0005.mkv']);
+    assert.ok(!readdirSync(dir).some((n) => n.startsWith('log0001_')), 'thumbnail deleted with its segment');
+    // Free space from an injected probe: a 10 kB disk whose free space is what the segments leave.
+    const disk: DiskSpaceFn = async (d) => ({ diskBytes: 10_000, freeBytes: 10_000 - 4000 - mkvs(d).length * 1000 });
+    r = await enforceRetention(dir, { ...noLimits, minFreePercent: 40 }, { diskSpace: disk });
+    assert.deepEqual(r.deleted, ['log0000.mkv'], '3000 used + 4000 other = 3000 free < 4000: one segment goes');
+    r = await enforceRetention(dir, { ...noLimits, minFreeBytes: 9000 }, { diskSpace: disk, protect: new Set(['log0005.mkv']) });
+    assert.deepEqual(r.deleted, ['log0004.mkv']);
+    assert.equal(r.stillOver, true, 'only the protected segment is left');
+    assert.deepEqual(mkvs(dir), ['log0005.mkv']);
+  } finally {
+    cleanup();
+  }
+});
+
+test('min free space on a real 8 MB tmpfs: rotation keeps the free space, segments stay whole', async () => {
+  const fs = tmpfs('8m');
+  let recorder: Recorder | undefined;
+  try {
+    const feeder = HubFeeder.ofFile(samplePath);
+    const minFree = 5_000_000;
+    recorder = new Recorder({ hub: feeder.hub, dir: fs.dir, segmentMs: 2000, limits: { ...noLimits, minFreeBytes: minFree }, thumbnails: false, retentionIntervalMs: 0 });
+    await recorder.start();
+    await feed(feeder, recorder, 40); // about 4.8 MB of video: more than the 3 MB allowed
+    const freeBeforeClose = statfsSync(fs.dir).bavail * statfsSync(fs.dir).bsize;
+    await recorder.close();
+    assert.equal(recorder.status.errors, 0, JSON.stringify(recorder.status.lastError));
+    assert.ok(recorder.status.rotatedSegments > 0, 'segments were rotated');
+    // Checked at each cut: below the floor by at most the segment being written (2 s, about 250 kB).
+    assert.ok(freeBeforeClose >= minFree - 400_000, `free ${freeBeforeClose}`);
+    const left = mkvs(fs.dir);
+    assert.equal(left[left.length - 1], 'log0019.mkv');
+    for (const name of left) assert.equal(decodeErrors(join(fs.dir, name)), '', name);
+  } finally {
+    await recorder?.close();
+    fs.cleanup();
+  }
+});
+
+test('ENOSPC on a full tmpfs: reported and retried, never thrown; recording resumes when space returns', async () => {
+  const fs = tmpfs('4m');
+  let recorder: Recorder | undefined;
+  try {
+    const junk = join(fs.dir, 'junk.bin');
+    writeFileSync(junk, Buffer.alloc(4 * 1024 * 1024 - 200 * 1024));
+    let nowMs = Date.now();
+    const feeder = HubFeeder.ofFile(samplePath);
+    recorder = new Recorder({ hub: feeder.hub, dir: fs.dir, segmentMs: 1000, limits: noLimits, thumbnails: false, retentionIntervalMs: 0, now: () => nowMs });
+    await recorder.start();
+    await feed(feeder, recorder, 4);
+    const st = recorder.status;
+    assert.equal(st.lastError?.code, 'ENOSPC', JSON.stringify(st.lastError));
+    assert.equal(st.state, 'retrying');
+    assert.ok(st.framesSkipped > 0);
+    rmSync(junk);
+    nowMs += 60_000; // past any backoff
+    await feed(feeder, recorder, 3);
+    assert.equal(recorder.status.state, 'recording');
+    await recorder.close();
+    const left = mkvs(fs.dir);
+    const newest = left[left.length - 1] as string;
+    assert.ok(probe(join(fs.dir, newest)).frames >= 30, `${newest} recorded after the disk had room again`);
+    for (const name of left) assert.equal(decodeErrors(join(fs.dir, name)), '', `${name} (written until the disk filled) still plays`);
+  } finally {
+    await recorder?.close();
+    fs.cleanup();
+  }
+});
+
+test('read-only remount and a deleted folder: reported, retried, recording resumes', async () => {
+  const fs = tmpfs('16m');
+  let recorder: Recorder | undefined;
+  try {
+    let nowMs = Date.now();
+    const dir = join(fs.dir, 'rec');
+    mkdirSync(dir);
+    const feeder = HubFeeder.ofFile(samplePath);
+    // Read-only before the recorder opens anything (a filesystem with files open for writing cannot be remounted).
+    execFileSync('mount', ['-o', 'remount,ro', fs.dir]);
+    try {
+      recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: noLimits, thumbnails: false, retentionIntervalMs: 0, now: () => nowMs });
+      await recorder.start();
+      await feed(feeder, recorder, 2);
+      assert.equal(recorder.status.lastError?.code, 'EROFS', JSON.stringify(recorder.status.lastError));
+      assert.equal(recorder.status.state, 'retrying');
+    } finally {
+      execFileSync('mount', ['-o', 'remount,rw', fs.dir]);
+    }
+    nowMs += 60_000;
+    await feed(feeder, recorder, 2);
+    assert.equal(recorder.status.state, 'recording');
+    const errorsBefore = recorder.status.errors;
+
+    rmSync(dir, { recursive: true });
+    await feed(feeder, recorder, 2);
+    assert.ok(recorder.status.errors > errorsBefore, 'the deletion was reported');
+    assert.equal(recorder.status.lastError?.code, 'ENOENT');
+    assert.equal(recorder.status.state, 'recording', 'a new segment in a re-created folder');
+    await recorder.close();
+    const left = mkvs(dir);
+    assert.ok(left.length >= 1);
+    for (const name of left) assert.equal(decodeErrors(join(dir, name)), '', name);
+  } finally {
+    await recorder?.close();
+    fs.cleanup();
+  }
+});
