@@ -60,6 +60,11 @@ export class AccessUnitAssembler {
   private readonly maxBytes: number;
   private readonly spsById: (SequenceParameterSet | undefined)[] = new Array(32);
   private readonly ppsById: (PictureParameterSet | undefined)[] = new Array(256);
+  /**
+   * Copies of PPS NAL units whose meaning depends on their SPS (8x8 scaling
+   * lists: 2 or 6 of them by chroma_format_idc), re-parsed when that SPS changes.
+   */
+  private readonly spsDependentPps = new Map<number, Uint8Array>();
   private readonly poc = new PictureOrderCounter();
   /** Missing-parameter-set messages already reported (cleared when a parameter set arrives). */
   private readonly reportedMissing = new Set<string>();
@@ -162,15 +167,33 @@ export class AccessUnitAssembler {
     try {
       if (nal.type === 7) {
         const sps = parseSps(nal.data);
+        const previous = this.spsById[sps.spsId];
         this.spsById[sps.spsId] = sps;
         this.reportedMissing.clear();
+        if (previous?.chromaFormatIdc !== sps.chromaFormatIdc) this.reparseDependentPps(sps.spsId);
       } else {
         const pps = parsePps(nal.data, this.getSpsFn);
         this.ppsById[pps.ppsId] = pps;
         this.reportedMissing.clear();
+        if (pps.picScalingMatrixPresentFlag && pps.transform8x8ModeFlag) this.spsDependentPps.set(pps.ppsId, nal.data.slice());
+        else this.spsDependentPps.delete(pps.ppsId);
       }
     } catch (err) {
       this.report(err, nal);
+    }
+  }
+
+  /** A PPS parsed before its SPS (or under an SPS with another chroma format) is read again. */
+  private reparseDependentPps(spsId: number): void {
+    for (const [ppsId, data] of this.spsDependentPps) {
+      if (this.ppsById[ppsId]?.spsId !== spsId) continue;
+      try {
+        this.ppsById[ppsId] = parsePps(data, this.getSpsFn);
+      } catch (err) {
+        this.ppsById[ppsId] = undefined;
+        this.spsDependentPps.delete(ppsId);
+        this.report(err, { data, type: 8, refIdc: (data[0]! >> 5) & 3, offset: -1, startCodeLength: 4 });
+      }
     }
   }
 
