@@ -128,8 +128,11 @@ async function runRecord(url: string, opts: RecordOptions): Promise<RecordSummar
     try {
       yield* connection;
     } catch (err) {
+      const lost = (err as { code?: string }).code === 'ERR_CLIENT_CONNECT';
       // --no-reconnect: the camera closing the stream after we recorded something is the normal end.
-      if (!opts.reconnect && frames > 0 && (err as { code?: string }).code === 'ERR_CLIENT_CONNECT') return;
+      if (!opts.reconnect && frames > 0 && lost) return;
+      // Bytes came but never a frame: the peer is not an H.264 camera.
+      if (lost && everConnected && frames === 0 && connection.stats.bytesReceived > 0) return;
       throw err;
     }
   };
@@ -178,7 +181,8 @@ async function runRecord(url: string, opts: RecordOptions): Promise<RecordSummar
   if (startupError) throw startupError;
   if (frames === 0) {
     if (stoppedBy === 'signal') throw new CliError('interrupted before the first keyframe: nothing recorded', ExitCode.INTERRUPTED);
-    throw new CliError(`${connection.url}: the stream ended before its first keyframe: nothing recorded`, ExitCode.BAD_STREAM);
+    const what = connection.stats.framesReceived === 0 ? `not an H.264 stream (no access unit in ${connection.stats.bytesReceived} bytes)` : 'the stream ended before its first keyframe';
+    throw new CliError(`${connection.url}: ${what}: nothing recorded`, ExitCode.BAD_STREAM);
   }
   const frameMs = 1000 / (params?.fps || fps);
   return {
