@@ -42,6 +42,8 @@ export interface LiveProbe {
   framesShown: number;
   /** Every capture-to-display latency sample so far (ms, clock-corrected), capped at 200k. */
   latencies: number[];
+  /** The same samples without the clock correction (browser clock minus capture time). */
+  latenciesRaw: number[];
   firstPictureMs: number | undefined;
   config: LiveConfig | undefined;
   stats: LiveStats | undefined;
@@ -105,7 +107,7 @@ export class LivePlayer {
         : new MseRenderer(options.video, onPicture, onError);
     options.canvas.hidden = this.path !== 'webcodecs';
     options.video.hidden = this.path !== 'mse';
-    this.probe = { path: this.path, state: this.state, framesShown: 0, latencies: [], firstPictureMs: undefined, config: undefined, stats: undefined, errors: [] };
+    this.probe = { path: this.path, state: this.state, framesShown: 0, latencies: [], latenciesRaw: [], firstPictureMs: undefined, config: undefined, stats: undefined, errors: [] };
     (globalThis as { __rearview?: LiveProbe }).__rearview = this.probe;
   }
 
@@ -203,9 +205,13 @@ export class LivePlayer {
       this.probe.firstPictureMs = performance.now();
       this.emitStats();
     }
-    const latency = this.clock.cameraNowMs() - capturedAtMs;
+    const nowMs = Date.now();
+    const latency = nowMs + (this.clock.offsetMs ?? 0) - capturedAtMs;
     this.windowLatencies.push(latency);
-    if (this.probe.latencies.length < 200_000) this.probe.latencies.push(latency);
+    if (this.probe.latencies.length < 200_000) {
+      this.probe.latencies.push(latency);
+      this.probe.latenciesRaw.push(nowMs - capturedAtMs);
+    }
   }
 
   private everySecond(): void {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { createWebMount, type WebMountHandle } from '../../src/api/web-mount.js';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
-import { StreamHub } from '../../src/hub/stream-hub.js';
+import { StreamHub, type StreamHubOptions } from '../../src/hub/stream-hub.js';
 import { repoRoot } from '../support/paths.js';
 import { requireTool } from '../support/tools.js';
 
@@ -62,9 +62,10 @@ export interface LiveServer {
 export async function startLiveServer(
   extra?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void,
   listen: { host?: string; port?: number } = {},
+  hubOptions: StreamHubOptions = {},
 ): Promise<LiveServer> {
   ensureWebBuilt();
-  const hub = new StreamHub();
+  const hub = new StreamHub(hubOptions);
   const mount = createWebMount({ hub, cameraName: 'test camera' });
   const server = createServer((req, res) => {
     void mount.handleRequest(req, res).then((handled) => {
