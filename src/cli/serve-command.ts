@@ -65,9 +65,8 @@ export function registerServe(program: Command): void {
     .description('run the camera daemon: raw H.264 on TCP port 5000, recording, HTTP API (defaults: the sample source on 0.0.0.0:5000)')
     .option('--config <file>', 'JSON config file (docs/config.md); options given here override it');
   for (const o of SERVE_OPTIONS) {
-    const option = new Option(o.flags, o.help);
-    if (o.choices) option.choices(o.choices);
-    cmd.addOption(option);
+    // Choices are listed in the help but checked by the config loader, so a bad value is one line and exit 2.
+    cmd.addOption(new Option(o.flags, o.choices ? `${o.help}; one of ${o.choices.join(', ')}` : o.help));
   }
   cmd.action(async (_opts: Record<string, unknown>, command: Command) => {
     await runServe(command);
