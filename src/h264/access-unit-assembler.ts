@@ -114,13 +114,41 @@ export class AccessUnitAssembler {
   }
 
   /**
-   * Announces that a NAL unit of `type` has begun (AnnexBScanner onNalStart).
-   * When that type always starts a new access unit after a primary picture
-   * (AUD, SPS, PPS, SEI, 14..18, or anything after end of sequence), the
-   * pending access unit is emitted at once instead of when this NAL completes.
+   * Announces that a NAL unit of `type` has begun (AnnexBScanner onNalStart),
+   * so the pending access unit is emitted at once instead of when this NAL
+   * completes: when the type always starts a new access unit after a primary
+   * picture (AUD, SPS, PPS, SEI, 14..18, or anything after end of sequence),
+   * or, given `head` (the NAL's first bytes, header byte first), when it is a
+   * slice whose header shows a new primary picture. Without the latter a
+   * stream with no AUD/SEI between pictures (a Raspberry Pi encoder's) would
+   * get each access unit only once the next picture's first slice was
+   * complete, up to two frame intervals late.
    */
-  nalStart(type: number): void {
-    if (this.endOfSequence ? type !== 11 : this.hasPrimary && startsAccessUnit(type)) this.close();
+  nalStart(type: number, head?: Uint8Array): void {
+    if (this.endOfSequence) {
+      if (type !== 11) this.close();
+      return;
+    }
+    if (!this.hasPrimary) return;
+    if (startsAccessUnit(type)) {
+      this.close();
+      return;
+    }
+    const prev = this.prevSlice;
+    if (!head || !prev || (type !== 1 && type !== 5 && type !== 2) || head.length < 2) return;
+    let header: SliceHeader;
+    try {
+      header = parseSliceHeader(
+        { data: head, type, refIdc: ((head[0] as number) >> 5) & 3, offset: -1, startCodeLength: 4 },
+        this.getPpsFn,
+        this.getSpsFn,
+        { boundaryOnly: true },
+      );
+    } catch {
+      return; // not enough bytes yet, or malformed: push() decides and reports
+    }
+    const sps = this.spsById[this.ppsById[header.ppsId]?.spsId ?? -1];
+    if (header.redundantPicCnt === 0 && isFirstSliceOfNewPicture(prev, header, sps)) this.close();
   }
 
   /** Adds the next NAL unit in decoding order. Never throws for bad input: problems go to onError. */

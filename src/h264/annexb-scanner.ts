@@ -29,9 +29,17 @@ export interface AnnexBScannerOptions {
    * Called as soon as the header byte after a start code is seen, before the
    * NAL is complete. Lets an access-unit assembler close a picture the moment
    * the next AUD/SPS/PPS/SEI begins instead of waiting for that NAL to end.
+   * `head` is a view of the NAL's first bytes that are already in the current
+   * chunk (header byte first, 1 to NAL_START_HEAD_BYTES bytes, emulation
+   * prevention in place): enough, usually, to read a slice header and tell
+   * whether a new picture begins. When the NAL is shorter, the view runs on
+   * into the bytes after it. Valid only during the call.
    */
-  onNalStart?: (type: number, offset: number) => void;
+  onNalStart?: (type: number, offset: number, head: Uint8Array) => void;
 }
+
+/** Most bytes of a starting NAL unit handed to onNalStart (`head`). */
+export const NAL_START_HEAD_BYTES = 32;
 
 /** Default cap on a pending NAL unit: 16 MiB. */
 export const DEFAULT_MAX_NAL_BYTES = 16 * 1024 * 1024;
@@ -41,7 +49,7 @@ export class AnnexBScanner {
   private readonly maxNalBytes: number;
   private readonly onNal: (nal: NalUnit) => void;
   private readonly onError: (error: H264Error) => void;
-  private readonly onNalStart: ((type: number, offset: number) => void) | undefined;
+  private readonly onNalStart: ((type: number, offset: number, head: Uint8Array) => void) | undefined;
   /** A start code was seen at the very end of the last chunk; its header byte is still to come. */
   private headerPending = false;
 
@@ -90,7 +98,7 @@ export class AnnexBScanner {
     const length = chunk.length;
     if (this.headerPending && length > 0) {
       this.headerPending = false;
-      this.onNalStart?.((chunk[0] as number) & 0x1f, this.nalStartCodeOffset);
+      this.onNalStart?.((chunk[0] as number) & 0x1f, this.nalStartCodeOffset, chunk.subarray(0, NAL_START_HEAD_BYTES));
     }
     // Start of the current NAL's bytes inside this chunk.
     let segStart = 0;
@@ -120,7 +128,13 @@ export class AnnexBScanner {
       this.tailZeros = 0;
       segStart = one + 1;
       if (this.onNalStart) {
-        if (segStart < length) this.onNalStart((chunk[segStart] as number) & 0x1f, this.nalStartCodeOffset);
+        if (segStart < length) {
+          this.onNalStart(
+            (chunk[segStart] as number) & 0x1f,
+            this.nalStartCodeOffset,
+            chunk.subarray(segStart, segStart + NAL_START_HEAD_BYTES),
+          );
+        }
         else this.headerPending = true;
       }
     }

@@ -1,7 +1,9 @@
 /**
  * Bytes in, access units out: AnnexBScanner wired to AccessUnitAssembler,
- * including the scanner's early NAL-start signal so an access unit is
- * emitted as soon as the next one's AUD/SPS/PPS/SEI begins.
+ * including the scanner's early NAL-start signal, so an access unit is
+ * emitted as soon as the first bytes of the next one arrive (its AUD, SPS,
+ * PPS or SEI header byte, or enough of its first slice to read the slice
+ * header), not when that NAL unit completes.
  */
 import type { H264Error } from '../errors.js';
 import type { AccessUnit } from './access-unit.js';
@@ -50,7 +52,7 @@ export class H264StreamParser {
             assembler.push(nal);
           }
         : (nal) => assembler.push(nal),
-      onNalStart: (type) => assembler.nalStart(type),
+      onNalStart: (type, _offset, head) => assembler.nalStart(type, head),
       onError,
     });
   }

@@ -88,13 +88,14 @@ export function parseSliceHeader(
   nal: NalUnit,
   getPps: (id: number) => PictureParameterSet | undefined,
   getSps: (id: number) => SequenceParameterSet | undefined,
+  options: SliceHeaderOptions = {},
 ): SliceHeader {
   const data = nal.data;
   let prefix = SLICE_HEADER_PREFIX_BYTES;
   for (;;) {
     const rbsp = nalToRbsp(data.subarray(1), prefix);
     try {
-      return readHeader(new BitReader(rbsp), nal, getPps, getSps, prefix >= data.length - 1);
+      return readHeader(new BitReader(rbsp), nal, getPps, getSps, prefix >= data.length - 1, options.boundaryOnly === true);
     } catch (err) {
       // Cut short by our own prefix: read further (weighted prediction tables can be long).
       if (err instanceof RetryLonger) {
@@ -106,6 +107,15 @@ export function parseSliceHeader(
   }
 }
 
+/** Options of {@link parseSliceHeader}. */
+export interface SliceHeaderOptions {
+  /**
+   * Stop after redundant_pic_cnt: enough for access-unit boundaries, not for
+   * MMCO5 (`decRefPicMarkingParsed` stays false). Default false.
+   */
+  boundaryOnly?: boolean;
+}
+
 /** Internal signal: the prefix was too short, not the NAL. */
 class RetryLonger extends Error {}
 
@@ -115,6 +125,7 @@ function readHeader(
   getPps: (id: number) => PictureParameterSet | undefined,
   getSps: (id: number) => SequenceParameterSet | undefined,
   wholeNal: boolean,
+  boundaryOnly: boolean,
 ): SliceHeader {
   const guard = <T>(read: () => T): T => {
     try {
@@ -171,6 +182,7 @@ function readHeader(
     }
     if (pps.redundantPicCntPresentFlag) h.redundantPicCnt = r.readUE();
   });
+  if (boundaryOnly) return h;
   try {
     readTail(r, h, sps, pps);
     h.decRefPicMarkingParsed = true;

@@ -218,6 +218,43 @@ describe('AccessUnitAssembler on corpus files', () => {
   });
 });
 
+describe('AccessUnitAssembler latency on streams without AUD/SEI between pictures', () => {
+  it('emits a picture as soon as the next picture\'s slice header has arrived (test.h264, Raspberry Pi encoder)', () => {
+    // Regression: the access unit was emitted only when the next picture's
+    // first slice NAL was complete (when the start code after it arrived),
+    // up to two frame intervals after the picture itself had arrived.
+    const bytes = readFileSync(corpusFile('test.h264'));
+    const { nals, accessUnits: all } = parseAnnexB(bytes);
+    assert.ok(!nals.some((n) => n.type === 9 || n.type === 6), 'no AUD/SEI in this stream');
+    const seen: AccessUnit[] = [];
+    const parser = new H264StreamParser({ onAccessUnit: (au) => seen.push(au) });
+    let at = 0;
+    for (let k = 1; k <= 5; k++) {
+      const next = all[k]!.nals[0]!;
+      // Up to 16 bytes into the next picture's first slice.
+      const upTo = next.offset + next.startCodeLength + 16;
+      parser.push(bytes.subarray(at, upTo));
+      at = upTo;
+      assert.equal(seen.length, k, `picture ${k - 1} is out once picture ${k} begins`);
+      assert.equal(seen[k - 1]?.offset, all[k - 1]?.offset);
+      assert.equal(seen[k - 1]?.byteLength, all[k - 1]?.byteLength);
+    }
+    parser.push(bytes.subarray(at));
+    parser.flush();
+    assert.deepEqual(seen.map((a) => a.offset), all.map((a) => a.offset));
+  });
+
+  it('does not close a multi-slice picture early (SL1_SVA_B: 3 slices per picture, no AUD)', () => {
+    const bytes = readFileSync(corpusFile('SL1_SVA_B.264'));
+    const { accessUnits: all } = parseAnnexB(bytes);
+    const seen: AccessUnit[] = [];
+    const parser = new H264StreamParser({ onAccessUnit: (au) => seen.push(au) });
+    const second = all[0]!.nals.filter((n) => n.type === 1 || n.type === 5)[1]!;
+    parser.push(bytes.subarray(0, second.offset + second.startCodeLength + 16));
+    assert.equal(seen.length, 0, 'the second slice of the same picture does not close it');
+  });
+});
+
 describe('AccessUnitAssembler limits and errors', () => {
   it('drops an access unit over maxNalsPerAccessUnit with ERR_H264_AU_TOO_LARGE (jm_1080p_allslice: 8162 NAL units)', () => {
     const bytes = readFileSync(corpusFile('jm_1080p_allslice.264'));
