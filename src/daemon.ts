@@ -143,12 +143,20 @@ export class RearviewDaemon {
   private async doStart(): Promise<void> {
     this.startedAtMono = this.clock();
     const { config } = this;
+    // close() during start-up: stop at the next step (what started is closed by close()).
+    const track = (name: string, close: () => Promise<void>): void => {
+      if (this.closing) {
+        void close();
+        throw new Error(`daemon closed while starting (${name})`);
+      }
+      this.running.push({ name, close });
+    };
     try {
       await this.hub.start();
-      this.running.push({ name: 'hub', close: () => this.hub.close() });
+      track('hub', () => this.hub.close());
 
       this.streamAddress = await this.tcpServer.start();
-      this.running.push({ name: 'tcp', close: () => this.tcpServer.close() });
+      track('tcp', () => this.tcpServer.close());
 
       // ---- Optional services, created from the config. -------------------
       // Each part adds its block here, pushing a DaemonService onto
@@ -165,11 +173,11 @@ export class RearviewDaemon {
 
       for (const service of this.services) {
         await service.start();
-        this.running.push({ name: service.name, close: () => service.close() });
+        track(service.name, () => service.close());
       }
 
       await this.sourceSupervisor.start();
-      this.running.push({ name: 'source', close: () => this.sourceSupervisor.close() });
+      track('source', () => this.sourceSupervisor.close());
     } catch (err) {
       await this.close();
       throw err;
