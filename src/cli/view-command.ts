@@ -17,6 +17,9 @@ import { CliError, ExitCode } from './exit-codes.js';
 /** Default camera: the device's mDNS name and stream port. */
 export const DEFAULT_VIEW_SOURCE = 'tcp://velovision-rearview.local:5000';
 
+/** A camera's capture-time stamp is used only when within this of the arrival time, ms. */
+export const CAMERA_CLOCK_TRUST_MS = 2000;
+
 /** Options of {@link runView}. */
 export interface ViewOptions {
   /** HTTP port of the local page; 0 picks a free one. Default 0. */
@@ -73,13 +76,14 @@ export function openBrowser(url: string, env: NodeJS.ProcessEnv = process.env, p
 export async function runView(source: string, options: ViewOptions): Promise<number> {
   if (options.player === 'ffplay') return runFfplay(source, options.fps);
 
-  const [{ loadConfig }, { Logger }, { StreamHub }, { SourceSupervisor }, { createSource }, { createWebMount }] = await Promise.all([
+  const [{ loadConfig }, { Logger }, { StreamHub }, { SourceSupervisor }, { createSource }, { createWebMount }, { readCaptureTimeSei }] = await Promise.all([
     import('../config.js'),
     import('../log/logger.js'),
     import('../hub/stream-hub.js'),
     import('../sources/source-supervisor.js'),
     import('../sources/create-source.js'),
     import('../api/web-mount.js'),
+    import('../h264/capture-time-sei.js'),
   ]);
   const logger = new Logger({ level: options.logLevel });
   let config;
@@ -92,7 +96,23 @@ export async function runView(source: string, options: ViewOptions): Promise<num
   const hub = new StreamHub({ logger: logger.child('hub'), fallbackVideo: { fps: options.fps } });
   const supervisor = new SourceSupervisor({
     factory: () => createSource(config, logger),
-    sink: hub,
+    sink: {
+      // A camera that stamps frames (our capture-time SEI) gives the real
+      // capture time, so the page's latency covers the camera too. Trusted
+      // only when it is within CAMERA_CLOCK_TRUST_MS of the arrival time: a
+      // camera on its own hotspot often has no NTP and a clock hours off.
+      accessUnit(au, arrivedAtMs) {
+        let capturedAtMs = arrivedAtMs;
+        for (const nal of au.nals) {
+          if (nal.type !== 6) continue;
+          const stamped = readCaptureTimeSei(nal.data);
+          if (stamped !== undefined && Math.abs(arrivedAtMs - stamped) < CAMERA_CLOCK_TRUST_MS) capturedAtMs = stamped;
+          break;
+        }
+        hub.accessUnit(au, capturedAtMs);
+      },
+      discontinuity: (reason) => hub.discontinuity(reason),
+    },
     logger: logger.child('source'),
     stallMs: config.sourceStallMs,
   });

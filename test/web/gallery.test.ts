@@ -7,15 +7,15 @@
  * wipes all; shows status values and saves a setting.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { createWebMount } from '../../src/api/web-mount.js';
 import { StreamHub } from '../../src/hub/stream-hub.js';
 import { makeRecordings, startTestApi, type TestApi } from '../api/api-harness.js';
-import { repoRoot, scratchDir } from '../support/paths.js';
-import { ensureWebBuilt, launchChromium } from './web-fixture.js';
+import { scratchDir } from '../support/paths.js';
+import { ensureWebBuilt, launchChromium, screenshotPath } from './web-fixture.js';
 
 const cleanups: (() => unknown)[] = [];
 let browser: Browser;
@@ -59,8 +59,7 @@ describe('recordings gallery in headless Chromium', () => {
     const download = await page.getAttribute('#recording-list li a', 'href');
     assert.match(download ?? '', /\/api\/v1\/recordings\/log000\d\.mp4$/);
 
-    mkdirSync(join(repoRoot, 'docs', 'screenshots'), { recursive: true });
-    await page.screenshot({ path: join(repoRoot, 'docs', 'screenshots', 'gallery.png') });
+    await page.screenshot({ path: screenshotPath('gallery.png') });
 
     // Play in the page: the MP4 loads and its picture has the recording's size.
     await page.click('#recording-list li:first-child button:has-text("Play")');
@@ -114,6 +113,6 @@ describe('recordings gallery in headless Chromium', () => {
     assert.equal(api.config().segmentMs, 30_000);
     assert.deepEqual(api.applied.at(-1)?.changed, ['segmentMs']);
     await page.evaluate('window.scrollTo(0, 0)');
-    await page.screenshot({ path: join(repoRoot, 'docs', 'screenshots', 'status.png') });
+    await page.screenshot({ path: screenshotPath('status.png') });
   });
 });

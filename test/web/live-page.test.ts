@@ -8,14 +8,11 @@
  * server goes away and comes back by itself.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { accessUnitsOfFile, samplePath } from '../hub/access-units.js';
-import { repoRoot } from '../support/paths.js';
-import { launchChromium, RealtimeFeeder, startLiveServer, type LiveServer } from './web-fixture.js';
+import { launchChromium, RealtimeFeeder, screenshotPath, startLiveServer, type LiveServer } from './web-fixture.js';
 
 const sample = accessUnitsOfFile(samplePath);
 const cleanups: (() => unknown)[] = [];
@@ -92,7 +89,6 @@ function assertSampleColours(c: Colours, what: string): void {
   assert.ok(c.redPixels > 500, `${what}: the red box is visible (${c.redPixels} red pixels)`);
 }
 
-const screenshots = join(repoRoot, 'docs', 'screenshots');
 
 describe('live page in headless Chromium', () => {
   it('decodes with WebCodecs: picture matches the sample, changes over time, reports latency', async () => {
@@ -123,9 +119,8 @@ describe('live page in headless Chromium', () => {
     assert.equal(await page.textContent('#ov-size'), '640×360');
     assert.equal(await page.isChecked('#mirror'), true, 'mirrored by default');
     assert.match((await page.getAttribute('#live-canvas', 'class')) ?? '', /mirrored/);
-    mkdirSync(screenshots, { recursive: true });
     await waitInPage(page, `document.getElementById('clock-note').textContent.length > 0`, 'clock note');
-    await page.screenshot({ path: join(screenshots, 'live-view.png') });
+    await page.screenshot({ path: screenshotPath('live-view.png') });
     await page.click('#mirror');
     assert.doesNotMatch((await page.getAttribute('#live-canvas', 'class')) ?? '', /mirrored/);
   });

@@ -7,7 +7,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -23,6 +24,20 @@ export function ensureWebBuilt(): void {
   if (existsSync(join(repoRoot, 'dist', 'web', 'assets', 'app.js'))) return;
   const r = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'build-web.mjs')], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error('scripts/build-web.mjs failed');
+}
+
+/**
+ * Where a test saves a screenshot: docs/screenshots/NAME when
+ * REARVIEW_UPDATE_SCREENSHOTS=1 (to refresh the README images), else the OS
+ * temp folder, so a normal test run never changes tracked files.
+ */
+export function screenshotPath(name: string): string {
+  if (process.env.REARVIEW_UPDATE_SCREENSHOTS === '1') {
+    const dir = join(repoRoot, 'docs', 'screenshots');
+    mkdirSync(dir, { recursive: true });
+    return join(dir, name);
+  }
+  return join(tmpdir(), `rearview-screenshot-${process.pid}-${name}`);
 }
 
 /** Launch arguments for headless Chromium on a build box (platform notes). */
