@@ -8,6 +8,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { JoinPolicy } from '../config.js';
 import type { Logger } from '../log/logger.js';
 import { WsStreamServer, type WsHub } from '../outputs/ws-stream-server.js';
+import { isAllowed } from './network-allow-list.js';
+import { isCrossSiteRequest, requestToken, tokenMatches } from './request-guard.js';
 import { createWebAssetsHandler, wantsHtml, type WebAssetsHandler } from './static-assets.js';
 
 /** Path of the live WebSocket stream on the API port. */
@@ -28,6 +30,27 @@ export interface WebMountOptions {
   hardLimitMs?: number;
   maxClients?: number;
   cameraName?: string;
+  /** When set, the live stream needs it (`?token=` or `Authorization: Bearer`), as every API endpoint does. */
+  apiToken?: string | undefined;
+  /** When non-empty, only these client networks (CIDR) may open the live stream. */
+  allowNetworks?: readonly string[];
+}
+
+/**
+ * The upgrade check: network allow-list, token, and no cross-site pages (a
+ * browser always sends Origin on a WebSocket; another site's page must not
+ * be able to watch the camera through a visitor's browser).
+ */
+export function liveStreamGuard(options: Pick<WebMountOptions, 'apiToken' | 'allowNetworks'>): (req: IncomingMessage) => { status: number; reason: string } | undefined {
+  return (req) => {
+    if (options.allowNetworks && !isAllowed(req.socket.remoteAddress, options.allowNetworks)) return { status: 403, reason: 'Forbidden' };
+    if (options.apiToken) {
+      const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+      if (!tokenMatches(requestToken(req, query.get('token')), options.apiToken)) return { status: 401, reason: 'Unauthorized' };
+    }
+    if (isCrossSiteRequest(req)) return { status: 403, reason: 'Forbidden' };
+    return undefined;
+  };
 }
 
 /** One WebSocket client in the shape of the API's StreamClientStatus. */
@@ -69,6 +92,7 @@ export function createWebMount(options: WebMountOptions): WebMountHandle {
     ...(options.hardLimitMs !== undefined ? { hardLimitMs: options.hardLimitMs } : {}),
     ...(options.maxClients !== undefined ? { maxClients: options.maxClients } : {}),
     ...(options.cameraName !== undefined ? { cameraName: options.cameraName } : {}),
+    authorize: liveStreamGuard(options),
   });
   return {
     ws,

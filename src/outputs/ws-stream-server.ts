@@ -103,6 +103,12 @@ export interface WsStreamServerOptions {
   cameraName?: string;
   /** Wall clock, ms since the Unix epoch (injected in tests). Default Date.now. */
   now?: () => number;
+  /**
+   * Decides whether an upgrade may proceed (token, network allow-list,
+   * cross-site check): return undefined to accept, or the HTTP status and
+   * reason to refuse with. Default: accept everything.
+   */
+  authorize?: (req: IncomingMessage) => { status: number; reason: string } | undefined;
 }
 
 /** Per-client figures for /api/v1/status. */
@@ -343,6 +349,12 @@ export class WsStreamServer {
 
   /** Completes a WebSocket upgrade and starts streaming to the new client. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refusal = this.options.authorize?.(req);
+    if (refusal) {
+      this.log.info(`${req.socket.remoteAddress ?? '?'}: refused live stream: ${refusal.reason}`);
+      socket.end(`HTTP/1.1 ${refusal.status} ${refusal.reason.replace(/[^\x20-\x7e]/g, '')}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
     const max = this.options.maxClients ?? 32;
     if (this.closed || this.clientSet.size >= max) {
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);

@@ -27,7 +27,7 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function setup(options: { maxClients?: number } = {}) {
+async function setup(options: { maxClients?: number; apiToken?: string; allowNetworks?: string[] } = {}) {
   ensureWebBuilt();
   const hub = new StreamHub();
   const mount = createWebMount({ hub, cameraName: 'test-cam', ...options });
@@ -59,8 +59,8 @@ interface Received {
   ws: WebSocket;
 }
 
-async function connect(port: number): Promise<Received> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}${LIVE_WS_PATH}`);
+async function connect(port: number, query = '', headers: Record<string, string> = {}): Promise<Received> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${LIVE_WS_PATH}${query}`, { headers });
   const got: Received = { texts: [], binaries: [], ws };
   ws.on('error', () => {}); // closed by the server in some tests
   ws.on('message', (data, isBinary) => {
@@ -210,6 +210,27 @@ describe('WsStreamServer', () => {
     assert.equal((await get(port, '/assets/nope.js', '*/*')).status, 404);
     assert.equal((await get(port, '/assets/..%2F..%2Fpackage.json', '*/*')).status, 404);
     assert.equal((await get(port, '/assets/%2e%2e/index.html', '*/*')).status, 404);
+  });
+
+  it('asks for the API token when one is set, and refuses other sites and other networks', async () => {
+    const refusedWith = async (url: string, headers: Record<string, string> = {}): Promise<number> => {
+      const ws = new WebSocket(url, { headers });
+      ws.on('error', () => {});
+      cleanups.push(() => ws.terminate());
+      const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number }];
+      return res.statusCode;
+    };
+    const { port } = await setup({ apiToken: 's3cret' });
+    const url = `ws://127.0.0.1:${port}${LIVE_WS_PATH}`;
+    assert.equal(await refusedWith(url), 401);
+    assert.equal(await refusedWith(`${url}?token=wrong`), 401);
+    assert.equal((await connect(port, '?token=s3cret')).ws.readyState, WebSocket.OPEN);
+    assert.equal((await connect(port, '', { authorization: 'Bearer s3cret' })).ws.readyState, WebSocket.OPEN);
+    // Another site's page in a visitor's browser must not watch the camera.
+    assert.equal(await refusedWith(`${url}?token=s3cret`, { origin: 'http://evil.example' }), 403);
+    assert.equal((await connect(port, '?token=s3cret', { origin: `http://127.0.0.1:${port}` })).ws.readyState, WebSocket.OPEN);
+    const other = await setup({ allowNetworks: ['10.0.0.0/8'] });
+    assert.equal(await refusedWith(`ws://127.0.0.1:${other.port}${LIVE_WS_PATH}`), 403);
   });
 
   it('closes clients and is idempotent on close()', async () => {
