@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Installs the Rearview camera daemon on Raspberry Pi OS (Bookworm or newer), as root:
+#   sudo ./deploy/install.sh [--hostname velovision-rearview] [--no-start]
+# Installs Node.js and the camera tools (rpicam-apps), copies this checkout to /opt/rearview and
+# builds it, creates the service user and /opt/velovision/standalone_videos, writes the device
+# config (/etc/rearview/config.json: stream port 5000, API port 8000), enables and starts the
+# systemd service, then runs `rearview doctor`. Safe to run again (upgrades in place; an existing
+# config is kept). See docs/deploy.md.
+set -euo pipefail
+
+APP_DIR=/opt/rearview
+RECORDINGS_DIR=/opt/velovision/standalone_videos
+CONFIG_DIR=/etc/rearview
+CONFIG_FILE="$CONFIG_DIR/config.json"
+SERVICE_USER=rearview
+NEW_HOSTNAME=""
+START=1
+
+usage() {
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --hostname) NEW_HOSTNAME="${2:?--hostname needs a name}"; shift 2 ;;
+    --no-start) START=0; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install.sh: run as root (sudo $0)" >&2
+  exit 1
+fi
+
+SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ ! -f "$SRC_DIR/package.json" ]; then
+  echo "install.sh: $SRC_DIR is not a Rearview checkout (no package.json)" >&2
+  exit 1
+fi
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Installing system packages (Node.js, npm, rpicam-apps, ffmpeg, rsync)"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y nodejs npm ffmpeg rsync
+# The camera tools: rpicam-apps on current Raspberry Pi OS, libcamera-apps on older releases.
+apt-get install -y rpicam-apps || apt-get install -y libcamera-apps || echo "warning: no rpicam-apps package: the rpicam source will not work" >&2
+
+NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if [ "$NODE_MAJOR" -lt 20 ]; then
+  echo "install.sh: Node.js $(node --version 2>/dev/null || echo '(none)') is too old; Rearview needs 20 or newer." >&2
+  echo "Install Node.js 20+ (for example the official Linux ARM binaries) so that /usr/bin/node is 20+, then run this again." >&2
+  exit 1
+fi
+
+step "Creating the service user and folders"
+if ! id "$SERVICE_USER" >/dev/null 2>&1; then
+  useradd --system --home-dir "$APP_DIR" --shell /usr/sbin/nologin "$SERVICE_USER"
+fi
+for group in video gpio i2c; do
+  if getent group "$group" >/dev/null; then usermod -a -G "$group" "$SERVICE_USER"; fi
+done
+install -d -o "$SERVICE_USER" -g "$SERVICE_USER" -m 0755 "$RECORDINGS_DIR"
+install -d -o "$SERVICE_USER" -g "$SERVICE_USER" -m 0755 "$CONFIG_DIR"
+
+step "Copying the application to $APP_DIR and building it"
+install -d "$APP_DIR"
+rsync -a --delete --exclude node_modules --exclude dist --exclude .git "$SRC_DIR/" "$APP_DIR/"
+cd "$APP_DIR"
+npm ci --no-audit --no-fund
+npm run build
+npm prune --omit=dev --no-audit --no-fund
+chown -R root:root "$APP_DIR"
+ln -sf "$APP_DIR/dist/src/cli/main.js" /usr/local/bin/rearview
+chmod 0755 "$APP_DIR/dist/src/cli/main.js"
+
+step "Writing the device config $CONFIG_FILE"
+if [ -f "$CONFIG_FILE" ]; then
+  echo "keeping the existing $CONFIG_FILE"
+else
+  cat > "$CONFIG_FILE" <<JSON
+{
+  "source": "rpicam",
+  "streamPort": 5000,
+  "apiPort": 8000,
+  "bind": "0.0.0.0",
+  "recordingsDir": "$RECORDINGS_DIR",
+  "segmentMs": "60s",
+  "maxFiles": 900,
+  "mode": "simultaneous",
+  "mdns": true,
+  "cameraName": "velovision-rearview",
+  "video": { "width": 640, "height": 360, "fps": 30, "bitrateBps": "1M", "intraPeriod": 30 }
+}
+JSON
+  chown "$SERVICE_USER:$SERVICE_USER" "$CONFIG_FILE"
+  chmod 0644 "$CONFIG_FILE"
+fi
+
+if [ -n "$NEW_HOSTNAME" ]; then
+  step "Setting the host name to $NEW_HOSTNAME ($NEW_HOSTNAME.local on the network)"
+  hostnamectl set-hostname "$NEW_HOSTNAME"
+fi
+
+step "Installing and enabling the systemd service"
+install -m 0644 "$APP_DIR/deploy/rearview.service" /etc/systemd/system/rearview.service
+systemctl daemon-reload
+systemctl enable rearview.service
+if [ "$START" -eq 1 ]; then
+  systemctl restart rearview.service
+fi
+
+step "Checking the installation (rearview doctor)"
+# Runs as the service user so permission problems show up here, not at the first recording.
+if ! runuser -u "$SERVICE_USER" -- node "$APP_DIR/dist/src/cli/main.js" doctor --config "$CONFIG_FILE"; then
+  echo "rearview doctor found problems (above); fix them and run: sudo systemctl restart rearview" >&2
+  exit 1
+fi
+echo
+echo "Done. Stream: tcp://$(hostname).local:5000   Web page and API: http://$(hostname).local:8000/"
