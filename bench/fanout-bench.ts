@@ -1,0 +1,281 @@
+/**
+ * Fan-out benchmark (issue 3 section 5): an 8 Mbps 720p30 H.264 stream served
+ * to 1, 10 and 50 loopback clients by `rearview serve`'s TCP output and, in
+ * the same run, by GStreamer's tcpserversink (the pipeline of the platform
+ * notes), reporting ratios.
+ *
+ * Figures per server and client count: server CPU seconds per GB delivered
+ * (from /proc, user+system), peak RSS (VmHWM), server-added latency p50/p99
+ * (ours: hub delivery -> socket write, from the server's own stats; GStreamer
+ * cannot report it), and the first-frame time of a client joining mid-stream
+ * (connect -> a complete keyframe received). Then an RSS-flat check with one
+ * stalled client (connects, never reads) beside a reading one.
+ *
+ * Usage: node dist/bench/fanout-bench.js [--seconds 8] [--clients 1,10,50]
+ *        [--stall-seconds 30] (use --stall-seconds 300 for the 5-minute check)
+ * The input is generated once with ffmpeg into the OS temp dir.
+ *
+ * Internally the bench forks itself with `--server-child FILE` to run our
+ * daemon in its own process, so server CPU and memory are measured apart
+ * from the clients.
+ */
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const argv = process.argv.slice(2);
+function arg(name: string, fallback: string): string {
+  const i = argv.indexOf(name);
+  return i >= 0 && argv[i + 1] !== undefined ? (argv[i + 1] as string) : fallback;
+}
+
+const FFMPEG = '/usr/bin/ffmpeg';
+const GST = '/usr/bin/gst-launch-1.0';
+
+/** 20 s of 1280x720 30 fps at 8 Mbps, SPS/PPS before every IDR, one IDR per second, no B-frames. */
+function makeInput(): string {
+  const path = join(tmpdir(), 'rearview-bench-720p-8M-20s.h264');
+  if (existsSync(path)) return path;
+  process.stderr.write(`generating ${path} with ffmpeg...\n`);
+  execFileSync(FFMPEG, [
+    '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-t', '20',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'high', '-bf', '0',
+    '-b:v', '8M', '-maxrate', '8M', '-bufsize', '8M', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0',
+    '-x264-params', 'repeat-headers=1', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', path,
+  ]);
+  return path;
+}
+
+/** CPU seconds (user+system) and memory of a process, from /proc. */
+function procStats(pid: number): { cpuS: number; rssKb: number; hwmKb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  return { cpuS: ticks / 100, rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A reading client counting bytes. */
+class CountingClient {
+  bytes = 0;
+  readonly socket: Socket;
+  constructor(port: number) {
+    this.socket = connect({ port, host: '127.0.0.1' });
+    this.socket.on('data', (d: Buffer) => (this.bytes += d.length));
+    this.socket.on('error', () => {});
+  }
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Connects and resolves with ms until a complete keyframe arrived (an IDR followed by the next start code). */
+function firstFrameMs(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const socket = connect({ port, host: '127.0.0.1' });
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('no keyframe within 10 s'));
+    }, 10_000);
+    socket.on('error', reject);
+    socket.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      // Find an IDR NAL (type 5) and any start code after it.
+      for (let i = buf.indexOf(Buffer.of(0, 0, 1)); i >= 0 && i + 3 < buf.length; i = buf.indexOf(Buffer.of(0, 0, 1), i + 3)) {
+        if (((buf[i + 3] as number) & 0x1f) === 5 && buf.indexOf(Buffer.of(0, 0, 1), i + 4) > 0) {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve(performance.now() - t0);
+          return;
+        }
+      }
+    });
+  });
+}
+
+interface ServerHandle {
+  name: string;
+  pid: number;
+  port: number;
+  latency(): Promise<{ p50Ms: number; p99Ms: number; count: number } | undefined>;
+  close(): Promise<void>;
+}
+
+/** Our daemon in a child process (this script with --server-child). */
+async function startOurs(input: string): Promise<ServerHandle> {
+  const child = fork(fileURLToPath(import.meta.url), ['--server-child', input], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { port?: number }) => (m.port ? resolve(m.port) : reject(new Error('no port'))));
+    child.once('exit', () => reject(new Error('server child exited')));
+  });
+  return {
+    name: 'rearview',
+    pid: child.pid as number,
+    port,
+    latency: () =>
+      new Promise((resolve) => {
+        child.once('message', (m: { latency?: { p50Ms: number; p99Ms: number; count: number } }) => resolve(m.latency));
+        child.send('latency');
+      }),
+    close: () => stopChild(child),
+  };
+}
+
+/** GStreamer tcpserversink, paced at the frame rate (sync=true). */
+async function startGst(input: string): Promise<ServerHandle> {
+  const port = await freePort();
+  const child = spawn(GST, [
+    '-q', 'filesrc', `location=${input}`, '!', 'h264parse', 'config-interval=-1', '!',
+    'video/x-h264,stream-format=byte-stream,alignment=au', '!',
+    'tcpserversink', 'host=127.0.0.1', `port=${port}`, 'sync-method=latest-keyframe', 'sync=true',
+  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // Wait until it accepts connections.
+  for (let i = 0; ; i++) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = connect({ port, host: '127.0.0.1' }, () => {
+        s.destroy();
+        r(true);
+      });
+      s.on('error', () => r(false));
+    });
+    if (ok) break;
+    if (i > 200) throw new Error('gst did not listen');
+    await sleep(25);
+  }
+  return { name: 'gstreamer', pid: child.pid as number, port, latency: async () => undefined, close: () => stopChild(child) };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(t);
+}
+
+interface RunResult {
+  server: string;
+  clients: number;
+  gb: number;
+  cpuSPerGb: number;
+  peakRssMb: number;
+  latency: { p50Ms: number; p99Ms: number; count: number } | undefined;
+  firstFrameMs: number;
+}
+
+async function fanout(start: (input: string) => Promise<ServerHandle>, input: string, clients: number, seconds: number): Promise<RunResult> {
+  const server = await start(input);
+  try {
+    const list = Array.from({ length: clients }, () => new CountingClient(server.port));
+    await sleep(1500); // warm-up: clients joined, caches filled
+    const cpu0 = procStats(server.pid).cpuS;
+    const bytes0 = list.reduce((s, c) => s + c.bytes, 0);
+    await sleep(seconds * 1000);
+    const cpu1 = procStats(server.pid).cpuS;
+    const bytes1 = list.reduce((s, c) => s + c.bytes, 0);
+    const latency = await server.latency();
+    const ff = await firstFrameMs(server.port);
+    const mem = procStats(server.pid);
+    for (const c of list) c.close();
+    const gb = (bytes1 - bytes0) / 1e9;
+    return { server: server.name, clients, gb, cpuSPerGb: (cpu1 - cpu0) / gb, peakRssMb: mem.hwmKb / 1024, latency, firstFrameMs: ff };
+  } finally {
+    await server.close();
+  }
+}
+
+async function stallCheck(start: (input: string) => Promise<ServerHandle>, input: string, seconds: number): Promise<{ server: string; rssMb: number[] }> {
+  const server = await start(input);
+  try {
+    const reader = new CountingClient(server.port);
+    const stalled = connect({ port: server.port, host: '127.0.0.1' });
+    stalled.on('error', () => {});
+    stalled.pause();
+    const rssMb: number[] = [];
+    const step = Math.max(1, Math.round(seconds / 10));
+    for (let t = 0; t <= seconds; t += step) {
+      rssMb.push(Math.round(procStats(server.pid).rssKb / 102.4) / 10);
+      if (t < seconds) await sleep(step * 1000);
+    }
+    reader.close();
+    stalled.destroy();
+    return { server: server.name, rssMb };
+  } finally {
+    await server.close();
+  }
+}
+
+async function serverChild(input: string): Promise<void> {
+  const { loadConfig } = await import('../src/config.js');
+  const { RearviewDaemon } = await import('../src/daemon.js');
+  const config = loadConfig({ overrides: { source: `file:${input}`, bind: '127.0.0.1', streamPort: 0, record: false, mdns: false, maxClients: 100 } });
+  const daemon = new RearviewDaemon(config);
+  await daemon.start();
+  process.on('message', (m) => {
+    if (m === 'latency') process.send?.({ latency: daemon.tcpServer.stats().serverLatency });
+  });
+  process.on('SIGTERM', () => void daemon.close().then(() => process.exit(0)));
+  process.send?.({ port: daemon.streamAddress?.port });
+}
+
+async function main(): Promise<void> {
+  if (argv[0] === '--server-child') return serverChild(argv[1] as string);
+  const seconds = Number(arg('--seconds', '8'));
+  const clientCounts = arg('--clients', '1,10,50').split(',').map(Number);
+  const stallSeconds = Number(arg('--stall-seconds', '30'));
+  const input = makeInput();
+  const results: RunResult[] = [];
+  for (const n of clientCounts) {
+    for (const start of [startOurs, startGst]) {
+      const r = await fanout(start, input, n, seconds);
+      results.push(r);
+      process.stderr.write(`${r.server} x${n}: ${r.gb.toFixed(3)} GB, ${r.cpuSPerGb.toFixed(2)} CPU s/GB\n`);
+    }
+  }
+  const fmt = (v: number | undefined, d = 2): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
+  console.log(`fan-out of ${input} (720p30, 8 Mbps), ${seconds} s measured per run, loopback, node ${process.version}`);
+  console.log('server     clients  GB     CPU s/GB  peak RSS MB  added p50 ms  added p99 ms  first frame ms');
+  for (const r of results) {
+    console.log(
+      `${r.server.padEnd(10)} ${String(r.clients).padStart(7)}  ${r.gb.toFixed(3)}  ${fmt(r.cpuSPerGb).padStart(8)}  ${fmt(r.peakRssMb, 1).padStart(11)}  ${fmt(r.latency?.p50Ms, 3).padStart(12)}  ${fmt(r.latency?.p99Ms, 3).padStart(12)}  ${fmt(r.firstFrameMs, 1).padStart(14)}`,
+    );
+  }
+  console.log('ratios rearview / gstreamer (lower is better):');
+  for (const n of clientCounts) {
+    const ours = results.find((r) => r.server === 'rearview' && r.clients === n);
+    const gst = results.find((r) => r.server === 'gstreamer' && r.clients === n);
+    if (!ours || !gst) continue;
+    console.log(`  ${n} clients: CPU/GB ${fmt(ours.cpuSPerGb / gst.cpuSPerGb)}, peak RSS ${fmt(ours.peakRssMb / gst.peakRssMb)}, first frame ${fmt(ours.firstFrameMs / gst.firstFrameMs)}`);
+  }
+  if (stallSeconds > 0) {
+    console.log(`RSS (MB) over ${stallSeconds} s with one stalled client and one reading client:`);
+    for (const start of [startOurs, startGst]) {
+      const s = await stallCheck(start, input, stallSeconds);
+      console.log(`  ${s.server.padEnd(10)} ${s.rssMb.join(' ')}  (first ${s.rssMb[0]}, last ${s.rssMb[s.rssMb.length - 1]}, max ${Math.max(...s.rssMb)})`);
+    }
+  }
+}
+
+void main().catch((err: unknown) => {
+  process.stderr.write(`fanout-bench: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
