@@ -24,7 +24,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { ALL_FORMATS, Conversion, CustomSource, Input, Mp4OutputFormat, Output, StreamTarget, type StreamTargetChunk } from 'mediabunny';
+import { ALL_FORMATS, Conversion, CustomSource, FilePathSource, Input, Mp4OutputFormat, Output, StreamTarget, type StreamTargetChunk } from 'mediabunny';
 import { RearviewError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
@@ -87,18 +87,20 @@ export async function convertMkvToMp4(mkvPath: string, write: (chunk: Uint8Array
   } catch (err) {
     throw new RearviewError((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_CONVERT', `cannot open ${basename(mkvPath)}: ${(err as Error).message}`, { cause: err });
   }
-  const size = options.limitBytes ?? (await fh.stat()).size;
-  const source = new CustomSource({
-    getSize: () => size,
-    read: async (start, end) => {
-      const buf = new Uint8Array(end - start);
-      const { bytesRead } = await fh.read(buf, 0, buf.length, start);
-      return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
-    },
-    // A small cache: we read the file once, front to back.
-    maxCacheSize: 2 * 1024 * 1024,
-    prefetchProfile: 'fileSystem',
-  });
+  // A segment still being written is read only up to its last complete frame; a finished one straight
+  // from the file (mediabunny's file source is the faster of the two).
+  const limitBytes = options.limitBytes;
+  const source = limitBytes === undefined
+    ? new FilePathSource(mkvPath, { maxCacheSize: 4 * 1024 * 1024 })
+    : new CustomSource({
+        getSize: () => limitBytes,
+        read: async (start, end) => {
+          const buf = new Uint8Array(end - start);
+          const { bytesRead } = await fh.read(buf, 0, buf.length, start);
+          return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+        },
+        maxCacheSize: 4 * 1024 * 1024,
+      });
   const input = new Input({ source, formats: ALL_FORMATS });
   let written = 0;
   const counter = new FragmentSampleCounter();
@@ -112,7 +114,7 @@ export async function convertMkvToMp4(mkvPath: string, write: (chunk: Uint8Array
   });
   const output = new Output({
     format: new Mp4OutputFormat({ fastStart: 'fragmented', minimumFragmentDuration: 1 }),
-    target: new StreamTarget(writable, { chunked: true, chunkSize: 256 * 1024 }),
+    target: new StreamTarget(writable, { chunked: false }),
   });
   try {
     let conversion: Conversion;

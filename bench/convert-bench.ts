@@ -1,0 +1,141 @@
+/**
+ * MKV -> MP4 conversion for download: our streaming converter
+ * (convertMkvToMp4, fragmented MP4, flat memory) beside
+ * `ffmpeg -i seg.mkv -c copy out.mp4` on the same segments in the same run.
+ * Segments are recorded by our Recorder from the camera-like 720p30 8 Mbit/s
+ * stream: one of 60 s and a long one (default 10 min; `--long-minutes 60`
+ * for an hour, about 3.6 GB in the OS temp folder).
+ *
+ * Each conversion runs in its own process under /usr/bin/time, so the
+ * figures are wall seconds and peak RSS of that process alone.
+ * Goals: >= 200x real time, peak RSS < 80 MB for any segment length.
+ *
+ * Run: npm run bench, or `node dist/bench/convert-bench.js [--runs N] [--long-minutes M]`.
+ */
+import { spawnSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAnnexB } from '../src/h264/h264-stream-parser.js';
+import { StreamHub } from '../src/hub/stream-hub.js';
+import { convertMkvToMp4 } from '../src/recorder/mp4-converter.js';
+import { Recorder } from '../src/recorder/recorder.js';
+import { ensureCameraStream, findFfmpeg } from './camera-stream.js';
+
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+
+/** Child mode: convert one file and exit (measured from outside). */
+async function childConvert(input: string, output: string): Promise<void> {
+  const t0 = performance.now();
+  const out = createWriteStream(output);
+  const result = await convertMkvToMp4(input, (chunk) =>
+    new Promise<void>((resolve, reject) => {
+      if (out.write(chunk)) resolve();
+      else out.once('drain', resolve).once('error', reject);
+    }),
+  );
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  process.stdout.write(JSON.stringify({ ...result, convertMs: performance.now() - t0 }) + '\n');
+}
+
+/** Records `seconds` of the stream (looping it) into one segment, as fast as the disk takes it. */
+async function recordSegment(dir: string, seconds: number): Promise<string> {
+  const path = join(dir, 'log0000.mkv');
+  if (existsSync(path) && existsSync(join(dir, 'done'))) return path;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  process.stderr.write(`bench: recording a ${seconds} s segment into ${dir} ...\n`);
+  const units = parseAnnexB(readFileSync(ensureCameraStream())).accessUnits;
+  const hub = new StreamHub();
+  const recorder = new Recorder({
+    hub, dir, segmentMs: (seconds + 10) * 1000, thumbnails: false, retentionIntervalMs: 0,
+    limits: { maxFiles: 0, maxBytes: 0, minFreeBytes: 0, minFreePercent: 0 },
+    queueLimitBytes: 512 * 1024 * 1024, queueLimitMs: 3_600_000,
+  });
+  await recorder.start();
+  const frames = seconds * 30;
+  const t0 = Date.UTC(2026, 0, 1);
+  for (let i = 0; i < frames; i++) {
+    // Looping needs no discontinuity: every second starts with SPS+PPS+IDR, and the same parameter sets keep one segment.
+    hub.accessUnit(units[i % units.length]!, t0 + Math.round((i * 1000) / 30));
+    if (i % 60 === 59) await recorder.flush();
+  }
+  await recorder.flush();
+  await recorder.close();
+  spawnSync('touch', [join(dir, 'done')]);
+  return path;
+}
+
+interface Timed {
+  seconds: number;
+  /** Conversion alone, inside the process (without Node start-up and module loading). */
+  innerSeconds?: number;
+  maxRssMb: number;
+  stdout: string;
+}
+
+/** Runs a command under /usr/bin/time: wall seconds and peak RSS. */
+function timed(cmd: string, args: string[]): Timed {
+  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', cmd, ...args], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  const m = /TIME ([\d.]+) (\d+)/.exec(r.stderr);
+  if (r.status !== 0 || !m) throw new Error(`${cmd} failed: ${r.stderr}`);
+  return { seconds: Number(m[1]), maxRssMb: Number(m[2]) / 1024, stdout: r.stdout };
+}
+
+function packets(path: string): number {
+  const r = spawnSync('ffprobe', ['-v', 'error', '-count_packets', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', path], { encoding: 'utf8' });
+  return Number(r.stdout.trim());
+}
+
+async function main(): Promise<void> {
+  const runs = arg('--runs', 3);
+  const longMinutes = arg('--long-minutes', 10);
+  const base = join(tmpdir(), 'rearview-bench', 'convert');
+  const self = fileURLToPath(import.meta.url);
+  const ffmpeg = findFfmpeg();
+  const cases = [
+    { label: '60 s', seconds: 60 },
+    { label: `${longMinutes} min`, seconds: longMinutes * 60 },
+  ];
+  console.log('MKV -> MP4, 720p30 8 Mbit/s segments recorded by our Recorder; best of', runs, 'runs (wall s, peak RSS of the converting process)');
+  console.log('ours s = whole process (Node start-up included); in-process = the conversion alone, as in the running daemon');
+  console.log('segment   | MB     | ours s  | x real time | in-process s | x real time | ours RSS MB | ffmpeg -c copy s | x real time | ffmpeg RSS MB | ours/ffmpeg time');
+  for (const c of cases) {
+    const dir = join(base, `${c.seconds}s`);
+    const mkv = await recordSegment(dir, c.seconds);
+    const oursOut = join(dir, 'ours.mp4');
+    const ffOut = join(dir, 'ffmpeg.mp4');
+    let ours: Timed | undefined;
+    let ff: Timed | undefined;
+    for (let i = 0; i < runs; i++) {
+      const o = timed(process.execPath, [self, '--child-convert', mkv, oursOut]);
+      o.innerSeconds = (JSON.parse(o.stdout) as { convertMs: number }).convertMs / 1000;
+      if (!ours || o.seconds < ours.seconds) ours = { ...o, maxRssMb: Math.max(o.maxRssMb, ours?.maxRssMb ?? 0), innerSeconds: Math.min(o.innerSeconds, ours?.innerSeconds ?? Infinity) };
+      else ours.maxRssMb = Math.max(ours.maxRssMb, o.maxRssMb);
+      const f = timed(ffmpeg, ['-v', 'error', '-y', '-i', mkv, '-c', 'copy', ffOut]);
+      if (!ff || f.seconds < ff.seconds) ff = { ...f, maxRssMb: Math.max(f.maxRssMb, ff?.maxRssMb ?? 0) };
+      else ff.maxRssMb = Math.max(ff.maxRssMb, f.maxRssMb);
+    }
+    const expected = c.seconds * 30;
+    const got = packets(oursOut);
+    if (got !== expected) throw new Error(`our MP4 of ${c.label} has ${got} packets, expected ${expected}`);
+    const o = ours as Timed;
+    const f = ff as Timed;
+    console.log(
+      `${c.label.padEnd(9)} | ${(statSync(mkv).size / 1e6).toFixed(0).padStart(6)} | ${o.seconds.toFixed(2).padStart(7)} | ${(c.seconds / Math.max(o.seconds, 0.01)).toFixed(0).padStart(11)} | ${(o.innerSeconds ?? NaN).toFixed(2).padStart(12)} | ${(c.seconds / Math.max(o.innerSeconds ?? NaN, 0.01)).toFixed(0).padStart(11)} | ${o.maxRssMb.toFixed(0).padStart(11)} | ${f.seconds.toFixed(2).padStart(16)} | ${(c.seconds / Math.max(f.seconds, 0.01)).toFixed(0).padStart(11)} | ${f.maxRssMb.toFixed(0).padStart(13)} | ${(o.seconds / Math.max(f.seconds, 0.01)).toFixed(2).padStart(16)}`,
+    );
+    rmSync(oursOut, { force: true });
+    rmSync(ffOut, { force: true });
+  }
+  console.log('(inputs are kept in', base, 'for the next run; delete the folder to re-record)');
+}
+
+if (process.argv[2] === '--child-convert') {
+  await childConvert(process.argv[3] as string, process.argv[4] as string);
+} else {
+  await main();
+}
