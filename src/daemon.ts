@@ -19,10 +19,8 @@ import { StreamHub } from './hub/stream-hub.js';
 import { silentLogger, type Logger } from './log/logger.js';
 import { TcpStreamServer } from './outputs/tcp-stream-server.js';
 import type { CaptureSource } from './sources/capture-source.js';
-import { FileSource, SAMPLE_ASSET_URL } from './sources/file-source.js';
+import { createSource as createSourceFromConfig } from './sources/create-source.js';
 import { SourceSupervisor } from './sources/source-supervisor.js';
-import { fileURLToPath } from 'node:url';
-import { ConfigError } from './errors.js';
 import { MdnsService } from './discovery/mdns-service.js';
 import { RecorderService } from './recorder/recorder-service.js';
 
@@ -47,21 +45,6 @@ export interface RearviewDaemonOptions {
   services?: DaemonService[];
   /** Append an AUD after every frame on raw TCP. Default true (false only to measure its effect). */
   trailingAud?: boolean;
-}
-
-/**
- * TEMPORARY default source factory: plays the sample or a `file:` path.
- * The sources layer's own factory (every --source kind) replaces it.
- */
-function defaultCreateSource(config: RearviewConfig, logger: Logger): CaptureSource {
-  const log = logger.child('source');
-  if (config.source === 'sample') {
-    return new FileSource(fileURLToPath(SAMPLE_ASSET_URL), { name: 'sample', logger: log, fallbackFps: config.fileFps });
-  }
-  if (config.source.startsWith('file:')) {
-    return new FileSource(config.source.slice('file:'.length), { logger: log, fallbackFps: config.fileFps });
-  }
-  throw new ConfigError(`source ${config.source} is not supported yet`);
 }
 
 /** The camera daemon; see the file comment. */
@@ -120,7 +103,7 @@ export class RearviewDaemon {
       logger: this.logger.child('tcp'),
       clock: this.clock,
     });
-    const createSource = options.createSource ?? defaultCreateSource;
+    const createSource = options.createSource ?? createSourceFromConfig;
     this.sourceSupervisor = new SourceSupervisor({
       factory: () => createSource(config, this.logger),
       sink: this.hub,
