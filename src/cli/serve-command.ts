@@ -36,6 +36,7 @@ const SERVE_OPTIONS: ServeOption[] = [
   { flags: '--gst-pipeline <pipeline>', key: 'gstPipeline', help: 'gstreamer source pipeline, everything before "! fdsink"' },
   { flags: '--file-fps <n>', key: 'fileFps', help: 'frame rate of file sources without VUI timing (default: 30)' },
   { flags: '--source-stall <duration>', key: 'sourceStallMs', help: 'restart a source silent for this long (default: 5s)' },
+  { flags: '--source-idle-close <ms>', key: 'sourceIdleCloseMs', help: 'encoder pipes: a frame whose bytes stopped this many ms ago is complete; 0 disables (default: 2)' },
   { flags: '--max-clients <n>', key: 'maxClients', help: 'most simultaneous stream clients (default: 32)' },
   { flags: '--client-soft-limit <size>', key: 'clientSoftLimitBytes', help: 'client backlog that makes it skip to the next keyframe (default: 2MB)' },
   { flags: '--client-soft-limit-time <duration>', key: 'clientSoftLimitMs', help: 'client backlog age that makes it skip to the next keyframe (default: 500ms)' },
