@@ -21,6 +21,7 @@ import { TcpStreamServer } from './outputs/tcp-stream-server.js';
 import type { CaptureSource } from './sources/capture-source.js';
 import { createSource as createSourceFromConfig } from './sources/create-source.js';
 import { SourceSupervisor } from './sources/source-supervisor.js';
+import { compileAllowList } from './api/network-allow-list.js';
 import { MdnsService } from './discovery/mdns-service.js';
 import { RecorderService } from './recorder/recorder-service.js';
 
@@ -100,6 +101,7 @@ export class RearviewDaemon {
       softLimitBytes: config.clientSoftLimitBytes,
       softLimitMs: config.clientSoftLimitMs,
       hardLimitMs: config.clientHardLimitMs,
+      allow: config.allowNetworks.length > 0 ? ((list) => (address: string) => list.allows(address))(compileAllowList(config.allowNetworks)) : undefined,
       logger: this.logger.child('tcp'),
       clock: this.clock,
     });

@@ -140,7 +140,12 @@ async function runServe(command: Command): Promise<void> {
   const { Logger } = await import('../log/logger.js');
   const { RearviewDaemon } = await import('../daemon.js');
   const logger = new Logger({ level: config.logLevel });
-  const daemon = new RearviewDaemon(config, { logger });
+  let daemon: InstanceType<typeof RearviewDaemon>;
+  try {
+    daemon = new RearviewDaemon(config, { logger });
+  } catch (err) {
+    throw new CliError((err as Error).message, exitCodeFor(err));
+  }
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

@@ -92,6 +92,21 @@ describe('RearviewDaemon', () => {
     await daemon.close();
   });
 
+  it('refuses stream clients outside allowNetworks', async () => {
+    const d = await startDaemonInProcess({ allowNetworks: ['10.0.0.0/8'] });
+    cleanups.push(() => d.close());
+    const outside = new RawClient(d.streamPort);
+    await outside.ended;
+    assert.equal(outside.bytes, 0);
+    assert.equal(d.daemon.tcpServer.stats().refused, 1);
+    await d.close();
+    const open = await startDaemonInProcess({ allowNetworks: ['127.0.0.0/8'] });
+    cleanups.push(() => open.close());
+    const inside = new RawClient(open.streamPort);
+    cleanups.push(() => inside.close());
+    await waitFor(() => inside.bytes > 0, 'data for an allowed client');
+  });
+
   it('a taken stream port is a clear start-up error', async () => {
     const first = await startDaemonInProcess();
     cleanups.push(() => first.close());
