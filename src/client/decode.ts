@@ -57,6 +57,12 @@ export interface DecodeOptions {
   ffmpegPath?: string;
   /** Decoder threads (0 = ffmpeg's choice). Default 0. */
   threads?: number;
+  /**
+   * Default true: `-flags low_delay`, every frame leaves the decoder as soon as it is decoded.
+   * false: frame threading (about 1.4x the throughput at 720p on 2 cores) at the cost of
+   * holding a frame per thread; for offline processing, not for live use.
+   */
+  lowLatency?: boolean;
 }
 
 /** ERR_CLIENT_DECODE: no usable ffmpeg, or ffmpeg failed. */
@@ -139,11 +145,13 @@ export async function* decode(stream: AsyncIterable<EncodedFrameLike>, options: 
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'error',
     // No '-fflags nobuffer': with -vsync passthrough it made ffmpeg drop whole GOPs (0 or 90 of 120 frames).
-    '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0',
+    ...(options.lowLatency === false ? [] : ['-flags', 'low_delay']),
+    '-probesize', '32', '-analyzeduration', '0',
     '-threads', String(options.threads ?? 0),
     '-f', 'h264', '-i', 'pipe:0',
     // One output frame per decoded frame: no duplication or dropping to a guessed rate.
     '-vsync', 'passthrough',
+    // Always scale: a mid-stream resolution change must not change the size of the frames we cut from the pipe.
     '-vf', `scale=${width}:${height}`,
     '-f', 'rawvideo', '-pix_fmt', format, 'pipe:1',
   ];
@@ -169,7 +177,15 @@ export async function* decode(stream: AsyncIterable<EncodedFrameLike>, options: 
       while (!item.done && !stopped) {
         pending.push(item.value);
         const ok = child.stdin.write(item.value.data) && child.stdin.write(TRAILING_AUD);
-        if (!ok) await new Promise<void>((resolve) => child.stdin.once('drain', resolve).once('close', resolve));
+        if (!ok) {
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              child.stdin.off('drain', done).off('close', done);
+              resolve();
+            };
+            child.stdin.on('drain', done).on('close', done);
+          });
+        }
         if (stopped || child.stdin.destroyed) break;
         item = await iterator.next();
       }
@@ -181,17 +197,31 @@ export async function* decode(stream: AsyncIterable<EncodedFrameLike>, options: 
     }
   })();
 
-  let buffer: Buffer = Buffer.alloc(0);
+  // Pipe chunks (64 KiB) are collected and copied once into each frame: concatenating as they
+  // arrive would copy a 2.7 MB 720p frame dozens of times.
+  let parts: Buffer[] = [];
+  let partBytes = 0;
   try {
     for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
-      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
-      while (buffer.length >= frameBytes) {
-        const data = new Uint8Array(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + frameBytes));
-        buffer = buffer.subarray(frameBytes);
+      parts.push(chunk);
+      partBytes += chunk.length;
+      while (partBytes >= frameBytes) {
+        const data = new Uint8Array(frameBytes);
+        let at = 0;
+        while (at < frameBytes) {
+          const part = parts[0] as Buffer;
+          const n = Math.min(part.length, frameBytes - at);
+          data.set(n === part.length ? part : part.subarray(0, n), at);
+          at += n;
+          if (n === part.length) parts.shift();
+          else parts[0] = part.subarray(n);
+        }
+        partBytes -= frameBytes;
         const meta = pending.shift();
         yield { data, width, height, format, pts90k: meta?.pts90k ?? 0, seq: meta?.seq, capturedAtMs: meta?.capturedAtMs };
       }
     }
+    parts = [];
     const code = await exited;
     await feed;
     // The source's own error (a dropped connection, say) says more than ffmpeg's exit.
