@@ -9,6 +9,11 @@ import assert from 'node:assert/strict';
 import { connect, decode, DecodeError, type DecodedFrame } from '../../src/client/index.js';
 import { startServe } from '../support/daemon.js';
 import { requireTool } from '../support/tools.js';
+import { scratchDir } from '../support/paths.js';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 
 async function take(frames: AsyncIterable<DecodedFrame>, n: number): Promise<DecodedFrame[]> {
   const out: DecodedFrame[] = [];
@@ -43,6 +48,36 @@ test('decode() yields rgb24 and scaled yuv420p frames from rearview serve', asyn
     assert.equal(yuv[0]?.format, 'yuv420p');
   } finally {
     await serve.close();
+  }
+});
+
+test('decode() returns every frame of a finite stream (regression)', async () => {
+  // Regression: decode() once passed '-fflags nobuffer' to ffmpeg, which with '-vsync passthrough'
+  // dropped whole GOPs: 0 or 90 frames came out of a 120-frame stream.
+  const ffmpeg = requireTool('ffmpeg');
+  const scratch = scratchDir();
+  try {
+    const file = join(scratch.dir, 'four-seconds.h264');
+    const gen = spawnSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-t', '4', '-c:v', 'libx264', '-g', '30', '-bf', '0', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', file]);
+    assert.equal(gen.status, 0, gen.stderr.toString());
+    const bytes = readFileSync(file);
+    const server = createServer((sock) => sock.end(bytes));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    let frames = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const f of decode(connect(`tcp://127.0.0.1:${port}`, { policy: 'all', reconnect: false }), { ffmpegPath: ffmpeg })) {
+          assert.equal(f.data.length, 320 * 240 * 3);
+          frames++;
+        }
+      })(),
+      (err: Error & { code?: string }) => err.code === 'ERR_CLIENT_CONNECT', // the server closes after the last byte
+    );
+    server.close();
+    assert.equal(frames, 120);
+  } finally {
+    scratch.cleanup();
   }
 });
 

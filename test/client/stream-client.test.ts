@@ -99,6 +99,7 @@ test('reconnects across a server restart on the same port and resumes at a keyfr
     while (frame.seq < secondStartSeq);
     assert.equal(frame.isKey, true);
     const names = states.map((s) => s.state);
+    // Regression: 'connecting' was emitted synchronously inside connect(), before any listener could be attached.
     assert.deepEqual(names.slice(0, 2), ['connecting', 'connected']);
     assert.ok(names.includes('disconnected'));
     assert.ok(names.lastIndexOf('connected') > names.indexOf('reconnecting'));

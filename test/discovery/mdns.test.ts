@@ -45,6 +45,8 @@ test('discover() finds a camera advertised on this machine, with its TXT records
 });
 
 test('the daemon advertises itself with the ports it bound when mdns is on', async () => {
+  // Regression: a daemon without an HTTP API (API port 0) asked bonjour for an SRV on port 0, which it
+  // refuses, so advertising was silently disabled; the SRV now points at the stream port then.
   const name = `test-daemon-${randomUUID().slice(0, 8)}`;
   const d = await startDaemonInProcess({ mdns: true, cameraName: name });
   try {
