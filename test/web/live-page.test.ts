@@ -125,6 +125,31 @@ describe('live page in headless Chromium', () => {
     assert.doesNotMatch((await page.getAttribute('#live-canvas', 'class')) ?? '', /mirrored/);
   });
 
+  it('decodes nothing while the tab is hidden and resumes at a fresh keyframe when visible', async () => {
+    const { live, feeder } = await liveServer();
+    const page = await browser.newPage({ bypassCSP: true });
+    cleanups.push(() => page.close());
+    await page.goto(live.url);
+    await waitInPage(page, 'window.__rearview && window.__rearview.framesShown >= 10', '10 pictures');
+    const setVisibility = (state: string): Promise<unknown> =>
+      page.evaluate(`(() => {
+        Object.defineProperty(document, 'visibilityState', { value: '${state}', configurable: true });
+        document.dispatchEvent(new Event('visibilitychange'));
+      })()`);
+    await setVisibility('hidden');
+    const hiddenAt = (await page.evaluate('__rearview.framesShown')) as number;
+    // Wait (on the camera side) for more than a GOP to be published while hidden.
+    const target = feeder.delivered + 45;
+    while (feeder.delivered < target) await new Promise((r) => setTimeout(r, 20));
+    const whileHidden = ((await page.evaluate('__rearview.framesShown')) as number) - hiddenAt;
+    assert.ok(whileHidden <= 3, `${whileHidden} pictures decoded while hidden (only those already in the decoder)`);
+    const samplesBefore = (await page.evaluate('__rearview.latenciesRaw.length')) as number;
+    await setVisibility('visible');
+    await waitInPage(page, `__rearview.framesShown >= ${hiddenAt + whileHidden + 10}`, 'pictures after becoming visible');
+    const after = (await page.evaluate(`__rearview.latenciesRaw.slice(${samplesBefore})`)) as number[];
+    assert.ok(after.every((l) => l < 1000), `no stale frames after resuming: ${after.map(Math.round).join(',')}`);
+  });
+
   it('falls back to Media Source Extensions when VideoDecoder is missing', async () => {
     const { live } = await liveServer();
     const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, bypassCSP: true });
