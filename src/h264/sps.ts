@@ -152,7 +152,7 @@ export interface SequenceParameterSet {
   maxPicOrderCntLsb: number;
   /** ChromaArrayType: 0 when separate_colour_plane_flag, else chroma_format_idc. */
   chromaArrayType: number;
-  /** Cropping in luma samples (CropUnitX/Y applied). */
+  /** Cropping in luma samples (CropUnitX/Y applied); all 0 when the coded cropping would leave no picture. */
   crop: { left: number; right: number; top: number; bottom: number };
 }
 
@@ -244,8 +244,8 @@ export function parseSps(nal: Uint8Array): SequenceParameterSet {
   const gapsInFrameNumAllowedFlag = r.readFlag();
   const picWidthInMbsMinus1 = r.readUE();
   const picHeightInMapUnitsMinus1 = r.readUE();
-  // Level 6.2 allows 139264 macroblocks; anything much larger is corrupt.
-  if (picWidthInMbsMinus1 > 1023 || picHeightInMapUnitsMinus1 > 1023) {
+  // Level 6.2 allows 139264 macroblocks (at most ~1055 across); 4096 (65536 pixels) is surely corrupt.
+  if (picWidthInMbsMinus1 > 4095 || picHeightInMapUnitsMinus1 > 4095) {
     throw new H264Error('ERR_H264_INVALID', `picture size ${picWidthInMbsMinus1 + 1}x${picHeightInMapUnitsMinus1 + 1} macroblocks is out of range`);
   }
   const frameMbsOnly = r.readFlag();
@@ -274,15 +274,14 @@ export function parseSps(nal: Uint8Array): SequenceParameterSet {
   const cropUnitY = (chromaArrayType === 0 ? 1 : subHeightC) * frameHeightFactor;
   const codedWidth = (picWidthInMbsMinus1 + 1) * 16;
   const codedHeight = (picHeightInMapUnitsMinus1 + 1) * 16 * frameHeightFactor;
-  const crop = {
+  let crop = {
     left: frameCropLeftOffset * cropUnitX,
     right: frameCropRightOffset * cropUnitX,
     top: frameCropTopOffset * cropUnitY,
     bottom: frameCropBottomOffset * cropUnitY,
   };
-  if (crop.left + crop.right >= codedWidth || crop.top + crop.bottom >= codedHeight) {
-    throw new H264Error('ERR_H264_INVALID', `frame cropping ${JSON.stringify(crop)} leaves no picture of ${codedWidth}x${codedHeight}`);
-  }
+  // Cropping that leaves no picture is ignored (as FFmpeg does) rather than making the SPS unusable.
+  if (crop.left + crop.right >= codedWidth || crop.top + crop.bottom >= codedHeight) crop = { left: 0, right: 0, top: 0, bottom: 0 };
 
   let sar: [number, number] | null = null;
   let fps: number | null = null;

@@ -126,6 +126,14 @@ describe('parseSps', () => {
     );
   });
 
+  it('ignores frame cropping that would leave no picture (as FFmpeg does) instead of rejecting the SPS', () => {
+    const w = new BitWriter().u(8, 66).u(8, 0).u(8, 30).ue(0).ue(0).ue(2).ue(1).flag(false).ue(1).ue(1); // 32x32
+    w.flag(true).flag(true).flag(true).ue(8).ue(8).ue(0).ue(0).flag(false); // crop 16 + 16 columns
+    const sps = parseSps(nal(0x67, w));
+    assert.deepEqual([sps.width, sps.height, sps.frameCropLeftOffset], [32, 32, 8]);
+    assert.deepEqual(sps.crop, { left: 0, right: 0, top: 0, bottom: 0 });
+  });
+
   it('reads the seq_parameter_set_data() of a subset SPS (type 15)', () => {
     const sps = buildSps({ profileIdc: 66 });
     const subset = Uint8Array.from(sps);
