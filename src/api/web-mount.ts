@@ -5,7 +5,7 @@
  * figures for /api/v1/status.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { JoinPolicy } from '../config.js';
+import type { JoinPolicy, RearviewConfig } from '../config.js';
 import type { Logger } from '../log/logger.js';
 import { WsStreamServer, type WsHub } from '../outputs/ws-stream-server.js';
 import { isAllowed } from './network-allow-list.js';
@@ -120,4 +120,25 @@ export function createWebMount(options: WebMountOptions): WebMountHandle {
     },
     close: () => ws.close(),
   };
+}
+
+/**
+ * The web mount as the daemon configures it: slow-reader limits, join
+ * policy, client cap, camera name, token and allow-list from the config.
+ * Pass the result as the API server's `web` option and close it after the
+ * API server.
+ */
+export function webMountFromConfig(hub: WsHub, config: RearviewConfig, logger?: Logger): WebMountHandle {
+  return createWebMount({
+    hub,
+    ...(logger ? { logger: logger.child('web') } : {}),
+    join: config.join,
+    softLimitBytes: config.clientSoftLimitBytes,
+    softLimitMs: config.clientSoftLimitMs,
+    hardLimitMs: config.clientHardLimitMs,
+    maxClients: config.maxClients,
+    cameraName: config.cameraName,
+    apiToken: config.apiToken,
+    allowNetworks: config.allowNetworks,
+  });
 }
