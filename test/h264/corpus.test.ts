@@ -22,7 +22,7 @@ import {
   expectedSummary,
   groundTruth,
 } from '../support/ground-truth.js';
-import { parseInChunks, ppsToRaw, presentationOrder, spsToRaw } from './h264-test-helpers.js';
+import { framesInPresentationOrder, framesOf, parseInChunks, ppsToRaw, presentationOrder, spsToRaw } from './h264-test-helpers.js';
 
 function countBy<T>(items: T[], key: (t: T) => string | undefined): Record<string, number> {
   const out: Record<string, number> = {};
@@ -157,6 +157,29 @@ describe('corpus against GROUND_TRUTH.json', () => {
   }
 });
 
+function ffprobeFramePositions(file: string): number[] {
+  const r = spawnSync(requireTool('ffprobe'), ['-v', 'error', '-f', 'h264', '-show_entries', 'frame=pkt_pos', '-of', 'json', corpusFile(file)], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { frames: Array<{ pkt_pos: string }> }).frames.map((f) => Number(f.pkt_pos));
+}
+
+describe('POC presentation order of field pictures against ffprobe -show_frames', () => {
+  // Field pairs are one decoded frame at Min(TopFieldOrderCnt, BottomFieldOrderCnt);
+  // ffprobe reports the position of one of the pair's two access units.
+  for (const file of ['CVFI1_SVA_C.264', 'CAFI1_SVA_C.264', 'CAPA1_TOSHIBA_B.264', 'CABREF3_Sand_D.264', 'HCAFF1_HHI.264', 'CAPAMA3_Sand_F.264']) {
+    it(file, () => {
+      const { accessUnits } = parseInChunks(readFileSync(corpusFile(file)));
+      const frames = framesInPresentationOrder(framesOf(accessUnits));
+      assert.ok(frames.some((f) => f.offsets.length === 2), 'has field pairs');
+      const positions = ffprobeFramePositions(file);
+      assert.equal(frames.length, positions.length, 'decoded frames');
+      frames.forEach((f, i) => assert.ok(f.offsets.includes(positions[i]!), `frame ${i}: ${f.offsets.join('/')} vs ffprobe ${positions[i]}`));
+    });
+  }
+});
+
 describe('POC presentation order against ffprobe -show_frames', () => {
   // Frame-coded files FFmpeg decodes whose presentation order differs from decode order.
   const reordered = [
@@ -171,16 +194,11 @@ describe('POC presentation order against ffprobe -show_frames', () => {
   ];
   for (const file of reordered) {
     it(file, () => {
-      const ffprobe = requireTool('ffprobe');
       const bytes = readFileSync(corpusFile(file));
       const { accessUnits } = parseInChunks(bytes);
       const order = presentationOrder(accessUnits);
       assert.notDeepEqual(order, accessUnits.map((_, i) => i), 'the file reorders pictures');
-      const r = spawnSync(ffprobe, ['-v', 'error', '-f', 'h264', '-show_entries', 'frame=pkt_pos', '-of', 'json', corpusFile(file)], {
-        encoding: 'utf8',
-      });
-      assert.equal(r.status, 0, r.stderr);
-      const ffOrder = (JSON.parse(r.stdout) as { frames: Array<{ pkt_pos: string }> }).frames.map((f) => Number(f.pkt_pos));
+      const ffOrder = ffprobeFramePositions(file);
       assert.deepEqual(order.map((i) => accessUnits[i]!.offset), ffOrder);
     });
   }

@@ -81,6 +81,48 @@ export function presentationOrder(aus: AccessUnit[]): number[] {
   return keyed.map((k) => k.index);
 }
 
+/** A decoded frame for presentation-order checks: a frame access unit, or a field pair. */
+export interface OrderedFrame {
+  /** Offsets of its access units (one, or one per field). */
+  offsets: number[];
+  /** PicOrderCnt of the frame: Min(top, bottom) for a field pair. */
+  poc: number;
+  pocReset: boolean;
+}
+
+/**
+ * Groups access units into frames as a decoder outputs them: a field
+ * followed by the opposite-parity field with the same frame_num (and no POC
+ * reset) forms one frame; everything else stands alone.
+ */
+export function framesOf(aus: AccessUnit[]): OrderedFrame[] {
+  const frames: OrderedFrame[] = [];
+  let open: { frame: OrderedFrame; au: AccessUnit } | null = null;
+  for (const au of aus) {
+    if (au.structure !== 'frame' && open && open.au.structure !== au.structure && open.au.frameNum === au.frameNum && !au.pocReset) {
+      open.frame.offsets.push(au.offset);
+      open.frame.poc = Math.min(open.frame.poc, au.poc ?? 0);
+      open = null;
+      continue;
+    }
+    const frame = { offsets: [au.offset], poc: au.poc ?? 0, pocReset: au.pocReset ?? false };
+    frames.push(frame);
+    open = au.structure === 'frame' ? null : { frame, au };
+  }
+  return frames;
+}
+
+/** Frames sorted into presentation order by (POC epoch, POC); see presentationOrder. */
+export function framesInPresentationOrder(frames: OrderedFrame[]): OrderedFrame[] {
+  let epoch = -1;
+  const keyed = frames.map((frame, index) => {
+    if (frame.pocReset || epoch < 0) epoch++;
+    return { frame, index, epoch };
+  });
+  keyed.sort((a, b) => a.epoch - b.epoch || a.frame.poc - b.frame.poc || a.index - b.index);
+  return keyed.map((k) => k.frame);
+}
+
 const b = (flag: boolean): number => (flag ? 1 : 0);
 
 function hrdToRaw(out: Record<string, number>, h: HrdParameters): void {
