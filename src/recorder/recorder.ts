@@ -134,6 +134,8 @@ export class Recorder {
   private started = false;
   private closed = false;
   private readonly skipLog: RateLimitedCounter;
+  private readonly dropLog: RateLimitedCounter;
+  private dropEventsSeen = 0;
   private readonly st: RecorderStatus;
 
   constructor(options: RecorderOptions) {
@@ -152,6 +154,10 @@ export class Recorder {
     this.retentionIntervalMs = options.retentionIntervalMs ?? 10_000;
     this.now = options.now ?? Date.now;
     this.logger = options.logger ?? silentLogger;
+    this.dropLog = new RateLimitedCounter(
+      (n, total) => this.logger.warn(`disk too slow: skipped to the next keyframe ${n} time(s) (${total} in all, ${this.reader?.stats.framesDropped ?? 0} frames dropped)`),
+      5000,
+    );
     this.skipLog = new RateLimitedCounter((n, total) => this.logger.warn(`skipped ${n} frame(s) while not recording (${total} in all)`), 5000);
     this.st = {
       state: 'starting', dir: this.dir, currentSegment: null, currentSegmentStartedAtMs: null, currentSegmentFrames: 0, segmentsCompleted: 0, framesWritten: 0,
@@ -248,6 +254,11 @@ export class Recorder {
       if (!reader || this.closed) return;
       const frame = reader.read();
       if (!frame) return;
+      const drops = reader.stats.dropEvents;
+      if (drops > this.dropEventsSeen) {
+        this.dropLog.add(drops - this.dropEventsSeen);
+        this.dropEventsSeen = drops;
+      }
       try {
         await this.handle(frame);
       } catch (err) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Logger } from '../../src/log/logger.js';
 import { Recorder } from '../../src/recorder/recorder.js';
 import { readMatroskaHeader } from '../../src/recorder/matroska-file.js';
 import { samplePath } from '../hub/access-units.js';
@@ -48,6 +49,35 @@ test('records several segments cut at keyframes, each valid per ffprobe and star
     assert.ok(!existsSync(join(dir, '.recording.json')), 'marker removed on clean close');
     assert.equal(recorder.status.state, 'closed');
     assert.equal(recorder.status.segmentsCompleted, 4);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a recorder that falls behind (slow disk) skips to the next keyframe: counted, logged, files still whole', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const lines: string[] = [];
+    const feeder = HubFeeder.ofFile(samplePath, 30);
+    const recorder = new Recorder({
+      hub: feeder.hub, dir, segmentMs: 2000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false,
+      queueLimitBytes: 150_000, // about 1.2 s of the sample: pushing 4 s at once overflows it
+      logger: new Logger({ level: 'warn', sink: (l) => lines.push(l) }),
+    });
+    await recorder.start();
+    feeder.push(120); // all at once: the recorder cannot write that fast, its queue overflows
+    await recorder.flush();
+    feeder.push(60);
+    await recorder.flush();
+    await recorder.close();
+    const st = recorder.status;
+    assert.ok(st.dropEvents > 0 && st.framesDropped > 0, `drops: ${st.dropEvents} events, ${st.framesDropped} frames`);
+    assert.ok(lines.some((l) => l.includes('disk too slow')), lines.join('\n'));
+    assert.equal(st.framesWritten + st.framesDropped, 180, 'every frame either written or counted as dropped');
+    for (const name of readdirSync(dir).filter((n) => n.endsWith('.mkv'))) {
+      assert.equal(decodeErrors(join(dir, name)), '', `${name} decodes cleanly despite the gap`);
+      assert.ok(probe(join(dir, name)).firstFrameKey);
+    }
   } finally {
     cleanup();
   }
