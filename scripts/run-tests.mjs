@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// Runs every compiled test file (dist/test/**/*.test.js) with Node's test
+// runner. Listing the files ourselves keeps helper modules under dist/test
+// (fixtures, harnesses, child-process runners) from being run as tests, which
+// Node 20's directory matching would do. Optional arguments filter by path
+// substring: `node scripts/run-tests.mjs h264 recorder`.
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const testDir = join(root, 'dist', 'test');
+
+function collect(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return collect(path);
+    return entry.name.endsWith('.test.js') ? [path] : [];
+  });
+}
+
+const filters = process.argv.slice(2);
+const files = collect(testDir)
+  .filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)))
+  .sort();
+if (files.length === 0) {
+  console.error(`run-tests: no test files found under ${relative(root, testDir)}${filters.length ? ` matching ${filters.join(', ')}` : ''}`);
+  process.exit(1);
+}
+const child = spawn(process.execPath, ['--test', '--test-concurrency=3', '--test-timeout=180000', ...files], {
+  stdio: 'inherit',
+  cwd: root,
+});
+child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));
