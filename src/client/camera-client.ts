@@ -1,8 +1,8 @@
 /**
  * `CameraClient`: typed access to every HTTP endpoint of a Rearview camera on
  * port 8000, the device's documented legacy routes and the `/api/v1` JSON API
- * (docs/client.md). Uses the global `fetch` of Node >= 20 (undici) or the
- * browser, a timeout on every request, and errors that say what failed.
+ * (docs/client.md). Node only (downloads write files): the global `fetch` of Node >= 20 (undici),
+ * a timeout on every request, and errors that say what failed.
  */
 import { createWriteStream } from 'node:fs';
 import { rename, stat, truncate } from 'node:fs/promises';
