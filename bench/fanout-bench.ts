@@ -139,11 +139,11 @@ async function startOurs(input: string): Promise<ServerHandle> {
   };
 }
 
-/** GStreamer tcpserversink, paced at the frame rate (sync=true). */
+/** GStreamer tcpserversink (the platform notes' pipeline), looping the file like our file source, paced at the frame rate (sync=true). */
 async function startGst(input: string): Promise<ServerHandle> {
   const port = await freePort();
   const child = spawn(GST, [
-    '-q', 'filesrc', `location=${input}`, '!', 'h264parse', 'config-interval=-1', '!',
+    '-q', 'multifilesrc', `location=${input}`, 'loop=true', '!', 'h264parse', 'config-interval=-1', '!',
     'video/x-h264,stream-format=byte-stream,alignment=au', '!',
     'tcpserversink', 'host=127.0.0.1', `port=${port}`, 'sync-method=latest-keyframe', 'sync=true',
   ], { stdio: ['ignore', 'ignore', 'inherit'] });

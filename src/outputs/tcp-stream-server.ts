@@ -75,7 +75,8 @@ export interface TcpServerStats {
   /**
    * Server-added latency: from the hub receiving a complete access unit
    * (deliveredAtMono) to its bytes being handed to a client socket, over the
-   * last 4096 writes of all clients.
+   * last 4096 writes of live frames to any client (frames replayed from the
+   * join cache are not counted: their age is the cache's, not the server's delay).
    */
   serverLatency: LatencySummary;
 }
@@ -90,6 +91,8 @@ interface Client {
   bytesSent: number;
   waitingForDrain: boolean;
   closed: boolean;
+  /** Frames before this hub sequence number came from the join cache: not live, so not latency samples. */
+  firstLiveSeq: number;
 }
 
 /** Formats a host for a URL (brackets around IPv6). */
@@ -259,6 +262,7 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
       bytesSent: 0,
       waitingForDrain: false,
       closed: false,
+      firstLiveSeq: this.hub.stats().frames,
     };
     this.clients.set(client.id, client);
     this.logger.info(`client ${client.id} connected from ${remote} (${this.clients.size} connected)`);
@@ -289,7 +293,7 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
       const frame = client.reader.read();
       if (!frame) return;
       const ok = socket.write(frame.annexB);
-      this.latency.add(this.clock() - frame.deliveredAtMono);
+      if (frame.seq >= client.firstLiveSeq) this.latency.add(this.clock() - frame.deliveredAtMono);
       client.framesSent++;
       client.bytesSent += frame.annexB.length;
       if (!ok) break;
