@@ -23,7 +23,7 @@ import type { AccessUnit } from './access-unit.js';
 import type { NalUnit } from './nal-unit.js';
 import { PictureOrderCounter } from './picture-order-count.js';
 import { parsePps, type PictureParameterSet } from './pps.js';
-import { parseSliceHeader, parseSliceHeaderStart, type SliceHeader } from './slice-header.js';
+import { SLICE_HEADER_PREFIX_BYTES, parseSliceHeader, parseSliceHeaderAt, parseSliceHeaderStart, type SliceHeader } from './slice-header.js';
 import { parseSps, type SequenceParameterSet } from './sps.js';
 
 /** Default cap on NAL units per access unit (one slice per macroblock of a 2560x1600 picture fits). */
@@ -118,13 +118,14 @@ export class AccessUnitAssembler {
    * so the pending access unit is emitted at once instead of when this NAL
    * completes: when the type always starts a new access unit after a primary
    * picture (AUD, SPS, PPS, SEI, 14..18, or anything after end of sequence),
-   * or, given `head` (the NAL's first bytes, header byte first), when it is a
-   * slice whose header shows a new primary picture. Without the latter a
-   * stream with no AUD/SEI between pictures (a Raspberry Pi encoder's) would
-   * get each access unit only once the next picture's first slice was
-   * complete, up to two frame intervals late.
+   * or, given the NAL's first bytes (`bytes[index]` is its header byte, the
+   * bytes up to `bytes.length` follow it), when it is a slice whose header
+   * shows a new primary picture. Without the latter a stream with no AUD/SEI
+   * between pictures (a Raspberry Pi encoder's) would get each access unit
+   * only once the next picture's first slice was complete, up to two frame
+   * intervals late.
    */
-  nalStart(type: number, head?: Uint8Array): void {
+  nalStart(type: number, bytes?: Uint8Array, index = 0): void {
     if (this.endOfSequence) {
       if (type !== 11) this.close();
       return;
@@ -135,15 +136,11 @@ export class AccessUnitAssembler {
       return;
     }
     const prev = this.prevSlice;
-    if (!head || !prev || (type !== 1 && type !== 5 && type !== 2) || head.length < 2) return;
+    if (!bytes || !prev || (type !== 1 && type !== 5 && type !== 2) || index + 1 >= bytes.length) return;
     let header: SliceHeader;
     try {
-      header = parseSliceHeader(
-        { data: head, type, refIdc: ((head[0] as number) >> 5) & 3, offset: -1, startCodeLength: 4 },
-        this.getPpsFn,
-        this.getSpsFn,
-        { boundaryOnly: true },
-      );
+      const end = Math.min(bytes.length, index + 1 + SLICE_HEADER_PREFIX_BYTES);
+      header = parseSliceHeaderAt(bytes, index, end, type, ((bytes[index] as number) >> 5) & 3, this.getPpsFn, this.getSpsFn, true);
     } catch {
       return; // not enough bytes yet, or malformed: push() decides and reports
     }

@@ -29,17 +29,14 @@ export interface AnnexBScannerOptions {
    * Called as soon as the header byte after a start code is seen, before the
    * NAL is complete. Lets an access-unit assembler close a picture the moment
    * the next AUD/SPS/PPS/SEI begins instead of waiting for that NAL to end.
-   * `head` is a view of the NAL's first bytes that are already in the current
-   * chunk (header byte first, 1 to NAL_START_HEAD_BYTES bytes, emulation
-   * prevention in place): enough, usually, to read a slice header and tell
-   * whether a new picture begins. When the NAL is shorter, the view runs on
-   * into the bytes after it. Valid only during the call.
+   * The header byte is `bytes[index]`; the bytes after it, up to
+   * `bytes.length`, are the NAL's first bytes that have arrived (emulation
+   * prevention in place; when the NAL is short they run on into the next
+   * ones): usually enough to read a slice header and tell whether a new
+   * picture begins. `bytes` is the pushed chunk, valid only during the call.
    */
-  onNalStart?: (type: number, offset: number, head: Uint8Array) => void;
+  onNalStart?: (type: number, offset: number, bytes: Uint8Array, index: number) => void;
 }
-
-/** Most bytes of a starting NAL unit handed to onNalStart (`head`). */
-export const NAL_START_HEAD_BYTES = 32;
 
 /** Default cap on a pending NAL unit: 16 MiB. */
 export const DEFAULT_MAX_NAL_BYTES = 16 * 1024 * 1024;
@@ -49,7 +46,7 @@ export class AnnexBScanner {
   private readonly maxNalBytes: number;
   private readonly onNal: (nal: NalUnit) => void;
   private readonly onError: (error: H264Error) => void;
-  private readonly onNalStart: ((type: number, offset: number, head: Uint8Array) => void) | undefined;
+  private readonly onNalStart: ((type: number, offset: number, bytes: Uint8Array, index: number) => void) | undefined;
   /** A start code was seen at the very end of the last chunk; its header byte is still to come. */
   private headerPending = false;
 
@@ -98,7 +95,7 @@ export class AnnexBScanner {
     const length = chunk.length;
     if (this.headerPending && length > 0) {
       this.headerPending = false;
-      this.onNalStart?.((chunk[0] as number) & 0x1f, this.nalStartCodeOffset, chunk.subarray(0, NAL_START_HEAD_BYTES));
+      this.onNalStart?.((chunk[0] as number) & 0x1f, this.nalStartCodeOffset, chunk, 0);
     }
     // Start of the current NAL's bytes inside this chunk.
     let segStart = 0;
@@ -128,13 +125,7 @@ export class AnnexBScanner {
       this.tailZeros = 0;
       segStart = one + 1;
       if (this.onNalStart) {
-        if (segStart < length) {
-          this.onNalStart(
-            (chunk[segStart] as number) & 0x1f,
-            this.nalStartCodeOffset,
-            chunk.subarray(segStart, segStart + NAL_START_HEAD_BYTES),
-          );
-        }
+        if (segStart < length) this.onNalStart((chunk[segStart] as number) & 0x1f, this.nalStartCodeOffset, chunk, segStart);
         else this.headerPending = true;
       }
     }

@@ -15,15 +15,24 @@ export const MAX_EXP_GOLOMB_LEADING_ZEROS = 31;
 export class BitReader {
   private readonly bytes: Uint8Array;
   /** Position in bits from the start of `bytes`. */
-  private pos = 0;
+  private pos: number;
+  /** Bit positions of the first bit and one past the last readable bit. */
+  private readonly startBit: number;
   private readonly totalBits: number;
   /** Bit position of the rbsp_stop_one_bit, computed on first use (-1: none found). */
   private stopBit: number | undefined;
 
-  /** Reads from `bytes` (an RBSP: use nalToRbsp first) starting at bit 0. */
-  constructor(bytes: Uint8Array) {
+  /**
+   * Reads `bytes[start, end)` (an RBSP: use nalToRbsp first), from its first
+   * bit. `start`/`end` default to the whole array; they let a caller read
+   * part of a NAL without making a view.
+   */
+  constructor(bytes: Uint8Array, start = 0, end: number = bytes.length) {
+    if (start < 0 || end > bytes.length || start > end) throw new RangeError(`BitReader: bad range [${start}, ${end}) of ${bytes.length} bytes`);
     this.bytes = bytes;
-    this.totalBits = bytes.length * 8;
+    this.startBit = start * 8;
+    this.pos = this.startBit;
+    this.totalBits = end * 8;
   }
 
   /** Bits not yet read. */
@@ -31,9 +40,9 @@ export class BitReader {
     return this.totalBits - this.pos;
   }
 
-  /** Bits read so far (position from the start, in bits). */
+  /** Bits read so far (position from the start of the range, in bits). */
   get bitPosition(): number {
-    return this.pos;
+    return this.pos - this.startBit;
   }
 
   /** True when the next bit is the first bit of a byte. */
@@ -78,6 +87,26 @@ export class BitReader {
 
   /** Reads an unsigned Exp-Golomb code, ue(v) (clause 9.1). */
   readUE(): number {
+    const pos = this.pos;
+    // Fast path: a 32-bit window holds codes of up to 31 bits (15 leading zeros).
+    if (pos + 40 <= this.totalBits) {
+      const i = pos >> 3;
+      const shift = pos & 7;
+      const b = this.bytes;
+      const window =
+        ((((b[i] as number) << 24) | ((b[i + 1] as number) << 16) | ((b[i + 2] as number) << 8) | (b[i + 3] as number)) << shift) |
+        ((b[i + 4] as number) >> (8 - shift));
+      const lz = Math.clz32(window);
+      if (lz <= 15) {
+        const length = 2 * lz + 1;
+        this.pos = pos + length;
+        return (window >>> (32 - length)) - 1;
+      }
+    }
+    return this.readUESlow();
+  }
+
+  private readUESlow(): number {
     let zeros = 0;
     // Count leading zeros a byte at a time where possible.
     for (;;) {
@@ -125,9 +154,10 @@ export class BitReader {
    */
   moreRbspData(): boolean {
     if (this.stopBit === undefined) {
-      let i = this.bytes.length - 1;
-      while (i >= 0 && this.bytes[i] === 0) i--;
-      if (i < 0) {
+      const first = this.startBit >> 3;
+      let i = (this.totalBits >> 3) - 1;
+      while (i >= first && this.bytes[i] === 0) i--;
+      if (i < first) {
         this.stopBit = -1;
       } else {
         const byte = this.bytes[i] as number;
@@ -141,7 +171,7 @@ export class BitReader {
   private truncated(wanted: number): never {
     throw new H264Error(
       'ERR_H264_TRUNCATED',
-      `bitstream ends after ${this.totalBits} bits; needed ${wanted} more bit(s) at bit ${this.pos}`,
+      `bitstream ends after ${this.totalBits - this.startBit} bits; needed ${wanted} more bit(s) at bit ${this.pos - this.startBit}`,
     );
   }
 }

@@ -52,7 +52,7 @@ export class H264StreamParser {
             assembler.push(nal);
           }
         : (nal) => assembler.push(nal),
-      onNalStart: (type, _offset, head) => assembler.nalStart(type, head),
+      onNalStart: (type, _offset, bytes, index) => assembler.nalStart(type, bytes, index),
       onError,
     });
   }

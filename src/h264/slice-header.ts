@@ -59,12 +59,29 @@ export interface SliceHeader extends SliceHeaderStart {
 }
 
 /**
+ * A BitReader over the RBSP of `bytes[start + 1, min(end, start + 1 + maxBytes))`
+ * (`start` is the NAL header byte): the bytes themselves when they hold no
+ * emulation-prevention byte (the usual case, no allocation but the reader),
+ * else an unescaped copy of that prefix.
+ */
+function headerReader(bytes: Uint8Array, start: number, end: number, maxBytes: number): BitReader {
+  const from = start + 1;
+  const to = Math.min(end, from + maxBytes);
+  let zeros = 0;
+  for (let i = from; i < to; i++) {
+    const b = bytes[i] as number;
+    if (b === 3 && zeros >= 2) return new BitReader(nalToRbsp(bytes.subarray(from, end), maxBytes));
+    zeros = b === 0 ? zeros + 1 : 0;
+  }
+  return new BitReader(bytes, from, to);
+}
+
+/**
  * Reads first_mb_in_slice, slice_type and pic_parameter_set_id of a slice NAL
  * (header byte first). Throws H264Error when they cannot be read.
  */
 export function parseSliceHeaderStart(nal: Uint8Array): SliceHeaderStart {
-  const r = new BitReader(nalToRbsp(nal.subarray(1), 16));
-  return readStart(r);
+  return readStart(headerReader(nal, 0, nal.length, 16));
 }
 
 function readStart(r: BitReader): SliceHeaderStart {
@@ -90,20 +107,32 @@ export function parseSliceHeader(
   getSps: (id: number) => SequenceParameterSet | undefined,
   options: SliceHeaderOptions = {},
 ): SliceHeader {
-  const data = nal.data;
+  return parseSliceHeaderAt(nal.data, 0, nal.data.length, nal.type, nal.refIdc, getPps, getSps, options.boundaryOnly === true);
+}
+
+/**
+ * parseSliceHeader for a slice NAL unit whose header byte is `bytes[start]`
+ * and which ends at `end` (or of which only `bytes[start, end)` has arrived):
+ * reads in place, without making a view. `nalType`/`nalRefIdc` come from the
+ * header byte.
+ */
+export function parseSliceHeaderAt(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  nalType: number,
+  nalRefIdc: number,
+  getPps: (id: number) => PictureParameterSet | undefined,
+  getSps: (id: number) => SequenceParameterSet | undefined,
+  boundaryOnly = false,
+): SliceHeader {
   let prefix = SLICE_HEADER_PREFIX_BYTES;
   for (;;) {
-    const rbsp = nalToRbsp(data.subarray(1), prefix);
-    try {
-      return readHeader(new BitReader(rbsp), nal, getPps, getSps, prefix >= data.length - 1, options.boundaryOnly === true);
-    } catch (err) {
-      // Cut short by our own prefix: read further (weighted prediction tables can be long).
-      if (err instanceof RetryLonger) {
-        prefix *= 8;
-        continue;
-      }
-      throw err;
-    }
+    const wholeNal = start + 1 + prefix >= end;
+    const h = readHeader(headerReader(bytes, start, end, prefix), nalType, nalRefIdc, getPps, getSps, wholeNal, boundaryOnly);
+    if (h) return h;
+    // Cut short by our own prefix, not by the NAL: read further (weighted prediction tables can be long).
+    prefix *= 8;
   }
 }
 
@@ -116,38 +145,39 @@ export interface SliceHeaderOptions {
   boundaryOnly?: boolean;
 }
 
-/** Internal signal: the prefix was too short, not the NAL. */
-class RetryLonger extends Error {}
+function isTruncation(err: unknown): boolean {
+  return err instanceof H264Error && err.code === 'ERR_H264_TRUNCATED';
+}
 
+/** The header, or null when the prefix read was too short (and more of the NAL exists). */
 function readHeader(
   r: BitReader,
-  nal: NalUnit,
+  nalType: number,
+  nalRefIdc: number,
   getPps: (id: number) => PictureParameterSet | undefined,
   getSps: (id: number) => SequenceParameterSet | undefined,
   wholeNal: boolean,
   boundaryOnly: boolean,
-): SliceHeader {
-  const guard = <T>(read: () => T): T => {
-    try {
-      return read();
-    } catch (err) {
-      if (!wholeNal && err instanceof H264Error && err.code === 'ERR_H264_TRUNCATED') throw new RetryLonger();
-      throw err;
-    }
-  };
-  const start = guard(() => readStart(r));
+): SliceHeader | null {
+  let start: SliceHeaderStart;
+  try {
+    start = readStart(r);
+  } catch (err) {
+    if (!wholeNal && isTruncation(err)) return null;
+    throw err;
+  }
   const pps = getPps(start.ppsId);
   if (!pps) throw new H264Error('ERR_H264_MISSING_PARAMETER_SET', `slice refers to unknown PPS ${start.ppsId}`);
   const sps = getSps(pps.spsId);
   if (!sps) throw new H264Error('ERR_H264_MISSING_PARAMETER_SET', `PPS ${pps.ppsId} refers to unknown SPS ${pps.spsId}`);
-  const idrPicFlag = nal.type === 5;
+  const idrPicFlag = nalType === 5;
   // A literal with every field (no spread): a spread object goes to dictionary mode and costs ~15 us per slice.
   const h: SliceHeader = {
     firstMbInSlice: start.firstMbInSlice,
     sliceType: start.sliceType,
     ppsId: start.ppsId,
-    nalUnitType: nal.type,
-    nalRefIdc: nal.refIdc,
+    nalUnitType: nalType,
+    nalRefIdc,
     idrPicFlag,
     sliceKind: start.sliceType % 5,
     colourPlaneId: 0,
@@ -164,7 +194,7 @@ function readHeader(
     noOutputOfPriorPicsFlag: false,
     longTermReferenceFlag: false,
   };
-  guard(() => {
+  try {
     if (sps.separateColourPlaneFlag) h.colourPlaneId = r.readBits(2);
     h.frameNum = r.readBits(sps.log2MaxFrameNumMinus4 + 4);
     if (!sps.frameMbsOnly) {
@@ -181,13 +211,16 @@ function readHeader(
       if (pps.bottomFieldPicOrderInFramePresentFlag && !h.fieldPicFlag) h.deltaPicOrderCnt[1] = r.readSE();
     }
     if (pps.redundantPicCntPresentFlag) h.redundantPicCnt = r.readUE();
-  });
+  } catch (err) {
+    if (!wholeNal && isTruncation(err)) return null;
+    throw err;
+  }
   if (boundaryOnly) return h;
   try {
     readTail(r, h, sps, pps);
     h.decRefPicMarkingParsed = true;
   } catch (err) {
-    if (!wholeNal && err instanceof H264Error && err.code === 'ERR_H264_TRUNCATED') throw new RetryLonger();
+    if (!wholeNal && isTruncation(err)) return null;
     h.hasMmco5 = false;
     h.tailError =
       err instanceof H264Error ? err : new H264Error('ERR_H264_INVALID', `slice header: ${String(err)}`, { cause: err });

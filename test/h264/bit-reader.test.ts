@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hasCode } from '../../src/errors.js';
 import { BitReader } from '../../src/h264/bit-reader.js';
-import { BitWriter } from './h264-test-helpers.js';
+import { BitWriter, seededRandom } from './h264-test-helpers.js';
 
 /** Bytes from a bit string ("0101 1"), zero-padded to whole bytes. */
 function bits(s: string): Uint8Array {
@@ -47,6 +47,46 @@ describe('BitReader', () => {
     const r = new BitReader(w.trailing());
     for (const v of ues) assert.equal(r.readUE(), v);
     for (const v of ses) assert.equal(r.readSE(), v);
+  });
+
+  it('decodes random ue/se sequences at every bit alignment (fast 32-bit window and slow path agree)', () => {
+    const rand = seededRandom(11);
+    for (let round = 0; round < 200; round++) {
+      const values: Array<['u' | 'ue' | 'se', number]> = [];
+      const w = new BitWriter();
+      const lead = Math.floor(rand() * 8);
+      w.u(lead, 0);
+      for (let k = 0; k < 40; k++) {
+        const magnitude = 2 ** Math.floor(rand() * 32);
+        const pick = rand();
+        if (pick < 0.45) values.push(['ue', Math.min(2 ** 32 - 2, Math.floor(rand() * magnitude))]);
+        else if (pick < 0.9) values.push(['se', Math.floor((rand() - 0.5) * Math.min(magnitude, 2 ** 31 - 1))]);
+        else values.push(['u', Math.floor(rand() * 8)]);
+        const [kind, v] = values[values.length - 1]!;
+        if (kind === 'ue') w.ue(v);
+        else if (kind === 'se') w.se(v);
+        else w.u(3, v);
+      }
+      const r = new BitReader(w.trailing());
+      r.skipBits(lead);
+      for (const [kind, v] of values) {
+        const got = kind === 'ue' ? r.readUE() : kind === 'se' ? r.readSE() : r.readBits(3);
+        assert.equal(got, v + 0, `round ${round}: ${kind} ${v}`);
+      }
+    }
+  });
+
+  it('reads a byte range of a larger array without a view', () => {
+    const bytes = Uint8Array.of(0xff, 0b0100_0000, 0x80, 0xff);
+    const r = new BitReader(bytes, 1, 3);
+    assert.equal(r.readUE(), 1);
+    assert.equal(r.bitPosition, 3);
+    assert.equal(r.moreRbspData(), true);
+    r.readBits(5);
+    assert.equal(r.moreRbspData(), false, 'stop bit at the first bit of byte 2; byte 3 is outside the range');
+    assert.equal(r.bitsLeft, 8);
+    assert.throws(() => r.readBits(9), (e) => hasCode(e, 'ERR_H264_TRUNCATED'));
+    assert.throws(() => new BitReader(bytes, 3, 5), RangeError);
   });
 
   it('takes exactly 31 leading zeros (2^32 - 2) and rejects 32 as ERR_H264_INVALID', () => {
