@@ -183,9 +183,24 @@ export class AccessUnitAssembler {
     }
   }
 
-  /** Emits the pending access unit (end of input, or a boundary known from elsewhere). */
+  /** Emits the pending access unit (end of input, or a boundary known from elsewhere). State is kept. */
   flush(): void {
     this.close();
+  }
+
+  /**
+   * Forgets everything (for a new, unrelated stream, e.g. after a source
+   * restart): the pending access unit is dropped, parameter sets and POC
+   * state are cleared. flush() first to keep the pending access unit.
+   */
+  reset(): void {
+    this.dropping = true; // makes close() discard the pending access unit
+    this.close();
+    this.spsById.fill(undefined);
+    this.ppsById.fill(undefined);
+    this.spsDependentPps.clear();
+    this.reportedMissing.clear();
+    this.poc.reset();
   }
 
   private parseParameterSet(nal: NalUnit): void {

@@ -33,6 +33,8 @@ export interface H264StreamParserOptions {
 export class H264StreamParser {
   private readonly scanner: AnnexBScanner;
   private readonly assembler: AccessUnitAssembler;
+  /** Set while reset() flushes the scanner: the partial NAL it hands out is dropped. */
+  private discarding = false;
 
   constructor(options: H264StreamParserOptions) {
     const onNal = options.onNal;
@@ -46,12 +48,11 @@ export class H264StreamParser {
     const assembler = this.assembler;
     this.scanner = new AnnexBScanner({
       ...(options.maxNalBytes !== undefined ? { maxNalBytes: options.maxNalBytes } : {}),
-      onNal: onNal
-        ? (nal) => {
-            onNal(nal);
-            assembler.push(nal);
-          }
-        : (nal) => assembler.push(nal),
+      onNal: (nal) => {
+        if (this.discarding) return;
+        onNal?.(nal);
+        assembler.push(nal);
+      },
       onNalStart: (type, _offset, bytes, index) => assembler.nalStart(type, bytes, index),
       onError,
     });
@@ -62,10 +63,29 @@ export class H264StreamParser {
     this.scanner.push(chunk);
   }
 
-  /** Ends the input: emits the last NAL unit and access unit. The parser can be reused for a new stream after. */
+  /**
+   * Ends the input: emits the last NAL unit and access unit. Parameter sets
+   * and POC state are kept, so the same stream may continue (e.g. after an
+   * idle close); use reset() for an unrelated stream.
+   */
   flush(): void {
     this.scanner.flush();
     this.assembler.flush();
+  }
+
+  /**
+   * Drops any partial NAL unit and access unit and forgets parameter sets and
+   * POC state, for a new, unrelated stream (a source restart). Byte offsets
+   * keep counting from the bytes pushed so far.
+   */
+  reset(): void {
+    this.discarding = true;
+    try {
+      this.scanner.flush();
+    } finally {
+      this.discarding = false;
+    }
+    this.assembler.reset();
   }
 
   /** Total bytes pushed. */

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { parseAnnexB } from '../../src/h264/h264-stream-parser.js';
+import { H264StreamParser, parseAnnexB } from '../../src/h264/h264-stream-parser.js';
 import { corpusFile } from '../support/paths.js';
 import { flatAccessUnit, parseInChunks, seededRandom } from './h264-test-helpers.js';
 
@@ -49,6 +49,33 @@ describe('H264StreamParser chunking', () => {
         assert.equal(flatAll(bytes, splits), whole, `${file} round ${round}`);
       }
     }
+  });
+
+  it('reset() drops the partial NAL and access unit and forgets parameter sets; flush() keeps them', () => {
+    const bytes = readFileSync(corpusFile('MIDR_MW_D.264'));
+    const whole = parseAnnexB(bytes);
+    const third = whole.accessUnits[2]!;
+    const aus: string[] = [];
+    const errors: string[] = [];
+    const parser = new H264StreamParser({ onAccessUnit: (au) => aus.push(`${au.offset}:${au.poc}`), onError: (e) => errors.push(e.code) });
+    // Stop in the middle of the third picture's slice.
+    parser.push(bytes.subarray(0, third.offset + 10));
+    parser.reset();
+    assert.equal(aus.length, 2, 'the partial third picture is not emitted');
+    assert.equal(parser.getSps(0), undefined);
+    assert.equal(parser.getPps(0), undefined);
+    // Mid-stream bytes without parameter sets now: one missing-parameter-set report.
+    parser.push(bytes.subarray(third.offset + third.byteLength));
+    parser.flush();
+    assert.deepEqual([...new Set(errors)], ['ERR_H264_MISSING_PARAMETER_SET']);
+    // flush() keeps state: the same stream continues and still parses.
+    const kept: number[] = [];
+    const p2 = new H264StreamParser({ onAccessUnit: (au) => kept.push(au.poc ?? -1) });
+    p2.push(bytes.subarray(0, third.offset));
+    p2.flush();
+    p2.push(bytes.subarray(third.offset));
+    p2.flush();
+    assert.deepEqual(kept, whole.accessUnits.map((a) => a.poc ?? -1));
   });
 
   it('parseAnnexB returns NAL units, access units and errors of a whole buffer', () => {
