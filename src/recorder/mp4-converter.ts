@@ -112,8 +112,9 @@ export async function convertMkvToMp4(mkvPath: string, write: (chunk: Uint8Array
       await write(chunk.data);
     },
   });
-  const output = new Output({
-    format: new Mp4OutputFormat({ fastStart: 'fragmented', minimumFragmentDuration: 1 }),
+  let trimmed = 0;
+  const output: Output = new Output({
+    format: new Mp4OutputFormat({ fastStart: 'fragmented', minimumFragmentDuration: 1, onMoof: () => (trimmed = trimFinishedFragments(output, trimmed)) }),
     target: new StreamTarget(writable, { chunked: false }),
   });
   try {
@@ -138,6 +139,25 @@ export async function convertMkvToMp4(mkvPath: string, write: (chunk: Uint8Array
     input.dispose();
     await fh.close().catch(() => {});
   }
+}
+
+/**
+ * mediabunny's fragmented-MP4 muxer keeps every written sample's metadata
+ * (timestamps, size) until the end, only to write the `mfra` index, which
+ * needs the first sample of each fragment. For a 1-hour segment that is
+ * over 100k objects. After each fragment we cut the finished fragments'
+ * sample lists down to their first sample. The internals are looked up
+ * defensively: if a mediabunny release renames them, nothing is trimmed
+ * (memory grows with length again, output stays correct).
+ */
+function trimFinishedFragments(output: Output, from: number): number {
+  const chunks = (output as unknown as { _muxer?: { finalizedChunks?: unknown } })._muxer?.finalizedChunks;
+  if (!Array.isArray(chunks)) return from;
+  for (let i = from; i < chunks.length; i++) {
+    const samples = (chunks[i] as { samples?: unknown }).samples;
+    if (Array.isArray(samples) && samples.length > 1) samples.length = 1;
+  }
+  return chunks.length;
 }
 
 /**
@@ -380,6 +400,13 @@ export class Mp4Cache {
       const names = await readdir(this.dir);
       const entries: { path: string; mtimeMs: number }[] = [];
       for (const n of names) {
+        if (n.endsWith('.part')) {
+          // Left by a process killed mid-conversion: anything this old is not being written any more.
+          const p = join(this.dir, n);
+          const age = Date.now() - (await stat(p).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+          if (age > 10 * 60_000) await unlink(p).catch(() => {});
+          continue;
+        }
         if (!n.endsWith('.mp4')) continue;
         const p = join(this.dir, n);
         try {
