@@ -35,7 +35,8 @@ export interface ClientFrame {
   /**
    * Presentation time in 90 kHz units: from the capture-time SEI when the
    * camera sends it (relative to the first frame of this connection object),
-   * else frame count x 90000 / fps (VUI timing, else `options.fps`).
+   * else frame count x 90000 / fps (VUI timing, else `options.fps`). Always increasing: where
+   * capture times stall or step back, the nominal frame interval is used.
    */
   readonly pts90k: number;
   /** Camera capture wall-clock time, ms since the Unix epoch, from Rearview's capture-time SEI; undefined for other cameras. */
@@ -188,6 +189,7 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
   private seq = 0;
   private spsInfo: SpsInfo | undefined;
   private firstCapturedAtMs: number | undefined;
+  private lastPts90k: number | undefined;
   private failure: ClientError | undefined;
   private waiter: { resolve: () => void } | undefined;
   private readonly signal: AbortSignal | undefined;
@@ -445,14 +447,19 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
       this.attempt = 0; // a working connection: the next failure starts the backoff again
     }
     const info = au.sps ? this.describeSps(au.sps, au.parsedSps) : undefined;
+    const fps = info?.fps ?? this.options.fps;
+    const frame90k = Math.round(90000 / (fps > 0 ? fps : 30));
     let pts90k: number;
     if (au.capturedAtMs !== undefined) {
       this.firstCapturedAtMs ??= au.capturedAtMs;
       pts90k = Math.round((au.capturedAtMs - this.firstCapturedAtMs) * 90);
     } else {
-      const fps = info?.fps ?? this.options.fps;
-      pts90k = Math.round((seq * 90000) / (fps > 0 ? fps : 30));
+      pts90k = seq * frame90k;
     }
+    // Keep timestamps increasing: a capture clock that stalls or steps back (a loaded camera, an NTP
+    // correction) gets the nominal frame interval instead, as muxers and decoders require.
+    if (this.lastPts90k !== undefined && pts90k <= this.lastPts90k) pts90k = this.lastPts90k + frame90k;
+    this.lastPts90k = pts90k;
     const joined = joinAnnexB(au.nals);
     const frame: ClientFrame = {
       data: joined.data,

@@ -64,6 +64,7 @@ test('frames from rearview serve decode with ffmpeg with zero errors', async () 
     assert.equal(typeof first.capturedAtMs, 'number', 'our daemon sends the capture-time SEI');
     for (let i = 1; i < frames.length; i++) {
       assert.equal((frames[i] as ClientFrame).seq, (frames[i - 1] as ClientFrame).seq + 1);
+      // Regression: under load the daemon's capture times could repeat, and pts90k (taken from them) did too.
       assert.ok((frames[i] as ClientFrame).pts90k > (frames[i - 1] as ClientFrame).pts90k, 'pts90k increases');
       assert.ok(!(frames[i] as ClientFrame).nalTypes.includes(9), 'no AUD inside a frame');
     }
