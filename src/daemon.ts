@@ -24,6 +24,7 @@ import { SourceSupervisor } from './sources/source-supervisor.js';
 import { compileAllowList } from './api/network-allow-list.js';
 import { MdnsService } from './discovery/mdns-service.js';
 import { RecorderService } from './recorder/recorder-service.js';
+import { ApiService } from './api/api-service.js';
 
 /** A long-lived optional part of the daemon (recorder, HTTP API, mDNS, ...). */
 export interface DaemonService {
@@ -44,6 +45,8 @@ export interface RearviewDaemonOptions {
   createSource?: (config: RearviewConfig, logger: Logger) => CaptureSource;
   /** Extra services to run after the built-in ones (embedding, tests). */
   services?: DaemonService[];
+  /** The --config file: the HTTP API saves settings changes there. */
+  configFile?: string | undefined;
   /** Append an AUD after every frame on raw TCP. Default true (false only to measure its effect). */
   trailingAud?: boolean;
 }
@@ -51,7 +54,9 @@ export interface RearviewDaemonOptions {
 /** The camera daemon; see the file comment. */
 export class RearviewDaemon {
   /** The configuration it runs with (never modified). */
-  readonly config: RearviewConfig;
+  config: RearviewConfig;
+  /** The --config file, if any (settings changes are saved there). */
+  readonly configFile: string | undefined;
   readonly logger: Logger;
   readonly clock: () => number;
   /** The stream hub every video consumer reads from. */
@@ -59,7 +64,7 @@ export class RearviewDaemon {
   /** The raw H.264 output (port 5000); per-client stats via tcpServer.stats(). */
   readonly tcpServer: TcpStreamServer;
   /** Keeps the capture source running (restarts with backoff). */
-  readonly sourceSupervisor: SourceSupervisor;
+  sourceSupervisor: SourceSupervisor;
   /** Optional services in start order. Add before start(), or in the block in start(). */
   readonly services: DaemonService[] = [];
   /** Where the TCP stream listens (the real port when 0 was configured); set by start(). */
@@ -70,11 +75,13 @@ export class RearviewDaemon {
   startedAtMono: number | undefined;
   private started: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  private readonly supervisorOptions: ConstructorParameters<typeof SourceSupervisor>[0];
   /** What has started, to close in reverse order. */
   private readonly running: { name: string; close: () => Promise<void> }[] = [];
 
   constructor(config: RearviewConfig, options: RearviewDaemonOptions = {}) {
     this.config = config;
+    this.configFile = options.configFile;
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? (() => performance.now());
     this.hub = new StreamHub({
@@ -106,12 +113,14 @@ export class RearviewDaemon {
       clock: this.clock,
     });
     const createSource = options.createSource ?? createSourceFromConfig;
-    this.sourceSupervisor = new SourceSupervisor({
-      factory: () => createSource(config, this.logger),
+    this.supervisorOptions = {
+      // this.config, not the constructor's: applyConfig() may have replaced it.
+      factory: () => createSource(this.config, this.logger),
       sink: this.hub,
       logger: this.logger.child('source'),
       stallMs: config.sourceStallMs,
-    });
+    };
+    this.sourceSupervisor = new SourceSupervisor(this.supervisorOptions);
     this.services.push(...(options.services ?? []));
   }
 
@@ -152,6 +161,7 @@ export class RearviewDaemon {
       //   if (config.mode === 'exclusive') this.services.push(new ModeService(this));
       // mDNS last: it advertises the ports the services above really bound.
       if (config.record) this.services.push(new RecorderService(this));
+      this.services.push(new ApiService(this)); // HTTP API, web page, modes, device
       if (config.mdns) this.services.push(new MdnsService(this));
       void config;
       // ---------------------------------------------------------------------
@@ -167,6 +177,20 @@ export class RearviewDaemon {
       await this.close();
       throw err;
     }
+  }
+
+  /**
+   * Applies changed settings (PATCH /api/v1/settings): `next` replaces the
+   * config; with `restartSource` the capture source is stopped and started
+   * again with the new video settings (the hub starts a new generation).
+   * Other parts keep the settings they started with until the next start.
+   */
+  async applyConfig(next: RearviewConfig, restartSource: boolean): Promise<void> {
+    this.config = next;
+    if (!restartSource || this.closing || this.sourceSupervisor.state === 'idle') return;
+    await this.sourceSupervisor.close();
+    this.sourceSupervisor = new SourceSupervisor(this.supervisorOptions);
+    await this.sourceSupervisor.start();
   }
 
   /** Stops everything in reverse start order (source first, hub last). Idempotent. */

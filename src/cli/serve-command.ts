@@ -134,6 +134,13 @@ async function runServe(command: Command): Promise<void> {
   let config: RearviewConfig;
   try {
     config = loadConfig({ file: opts.config, overrides: overridesFrom(command) });
+    // Without --config, settings changed over the API live beside the recordings folder (docs/api.md).
+    if (!opts.config) {
+      const { defaultSettingsPath } = await import('../api/settings-store.js');
+      const { existsSync } = await import('node:fs');
+      const saved = defaultSettingsPath(config.recordingsDir);
+      if (existsSync(saved)) config = loadConfig({ file: saved, overrides: overridesFrom(command) });
+    }
   } catch (err) {
     throw new CliError((err as Error).message, ExitCode.USAGE);
   }
@@ -142,7 +149,7 @@ async function runServe(command: Command): Promise<void> {
   const logger = new Logger({ level: config.logLevel });
   let daemon: InstanceType<typeof RearviewDaemon>;
   try {
-    daemon = new RearviewDaemon(config, { logger });
+    daemon = new RearviewDaemon(config, { logger, configFile: opts.config });
   } catch (err) {
     throw new CliError((err as Error).message, exitCodeFor(err));
   }

@@ -1,0 +1,215 @@
+/**
+ * The HTTP API as a daemon service: builds the device (hardware or
+ * stand-ins), the mode controller, the recordings store (the recorder's
+ * RecordingLibrary), MP4 downloads (the recorder's MP4 cache), settings and
+ * the web mount, and wires the modes to the TCP output, the LED and the
+ * recorder. Sets `daemon.apiAddress` once bound.
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { RearviewConfig } from '../config.js';
+import { createCameraDevice, type CameraDevice } from '../device/camera-device.js';
+import type { StreamHub } from '../hub/stream-hub.js';
+import type { Logger } from '../log/logger.js';
+import { ModeController, type ModeState } from '../modes/mode-controller.js';
+import type { TcpStreamServer } from '../outputs/tcp-stream-server.js';
+import type { RecorderService } from '../recorder/recorder-service.js';
+import { RecordingLibrary } from '../recorder/recording-library.js';
+import type { SourceSupervisor } from '../sources/source-supervisor.js';
+import type { Mp4Streamer, RecordingStore, StreamStatus } from './api-services.js';
+import { parseRange } from './file-responses.js';
+import { ApiServer } from './http-api.js';
+import { SettingsStore } from './settings-store.js';
+import { webMountFromConfig, type WebMountHandle } from './web-mount.js';
+
+/** What the service needs from the daemon (RearviewDaemon has it). */
+export interface ApiServiceHost {
+  readonly config: RearviewConfig;
+  readonly logger: Logger;
+  readonly hub: StreamHub;
+  readonly tcpServer: TcpStreamServer;
+  readonly sourceSupervisor: SourceSupervisor;
+  readonly services: ReadonlyArray<{ readonly name: string }>;
+  /** The --config file, where settings changes are saved. */
+  readonly configFile?: string | undefined;
+  apiAddress: { host: string; port: number } | undefined;
+  /** Applies changed settings; restarts the source when asked. */
+  applyConfig(next: RearviewConfig, restartSource: boolean): Promise<void>;
+}
+
+/** The package version, for status. */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** The recorder's library as the API's RecordingStore. */
+export function recordingStoreFromLibrary(library: RecordingLibrary): RecordingStore {
+  return {
+    list: () => library.list(),
+    resolveSegment: (n) => library.resolveSegment(n),
+    resolveThumbnail: (n) => library.resolveThumbnail(n),
+    remove: (n) => library.remove(n),
+    removeAll: () => library.removeAll(),
+    usage: async () => {
+      const u = await library.usage();
+      return { usedBytes: u.totalBytes, freeBytes: u.diskBytes > 0 ? u.freeBytes : null, totalBytes: u.diskBytes > 0 ? u.diskBytes : null, files: u.files };
+    },
+  };
+}
+
+/**
+ * MP4 downloads from the library's MP4 cache: a cached conversion is served
+ * with Content-Length and Range; the first request streams the conversion
+ * as it is produced (chunked); a Range request waits for the conversion.
+ */
+export function mp4StreamerFromLibrary(library: RecordingLibrary): Mp4Streamer {
+  return async (mkvPath: string, req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => {
+    const source = await library.openMp4(mkvPath);
+    const headers: Record<string, string | number> = {
+      'content-type': 'video/mp4',
+      'content-disposition': `attachment; filename="${source.name.replace(/[^\w.-]/g, '_')}"`,
+      'cache-control': 'no-store',
+      'accept-ranges': source.rangeable ? 'bytes' : 'none',
+    };
+    let size = source.size;
+    if (req.headers.range && source.rangeable && size === undefined) size = await source.whenComplete();
+    const range = size !== undefined && source.rangeable ? parseRange(req.headers.range, size) : undefined;
+    if (range === 'unsatisfiable') {
+      res.writeHead(416, { ...headers, 'content-range': `bytes */${size}`, 'content-length': 0 });
+      res.end();
+      return;
+    }
+    if (range) {
+      headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`;
+      headers['content-length'] = range.end - range.start + 1;
+    } else if (size !== undefined) headers['content-length'] = size;
+    res.writeHead(range ? 206 : 200, headers);
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    await pipeline(source.stream(range ?? undefined), res, { signal }).catch((err: NodeJS.ErrnoException) => {
+      if (err.name === 'AbortError' || err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'EPIPE' || err.code === 'ECONNRESET') return;
+      throw err;
+    });
+  };
+}
+
+/** DaemonService for port 8000; find it as `daemon.services.find((s) => s.name === 'api')`. */
+export class ApiService {
+  readonly name = 'api';
+  device: CameraDevice | undefined;
+  modes: ModeController | undefined;
+  server: ApiServer | undefined;
+  private web: WebMountHandle | undefined;
+  private detach: Array<() => void> = [];
+  private closed = false;
+
+  constructor(private readonly host: ApiServiceHost) {}
+
+  async start(): Promise<void> {
+    const host = this.host;
+    const logger = host.logger.child('api');
+    const config = host.config;
+    const recorderService = host.services.find((s) => s.name === 'recorder') as RecorderService | undefined;
+    const library = recorderService?.library ?? new RecordingLibrary(config.recordingsDir, { logger: logger.child('library') });
+
+    this.device = await createCameraDevice({ backend: config.deviceBackend, logger: host.logger.child('device') });
+    this.device.start();
+    const sim = Object.entries(this.device.simulated).filter(([, s]) => s).map(([k]) => k);
+    if (sim.length > 0) logger.info(`simulated hardware: ${sim.join(', ')}`);
+
+    const modes = new ModeController({ mode: config.mode, streamWindowMs: config.streamWindowMs, logger: host.logger.child('mode') });
+    this.modes = modes;
+    this.detach.push(modes.onChange((state) => this.applyMode(state, recorderService)));
+    const onConnected = (): void => modes.clientConnected();
+    const onDisconnected = (): void => modes.clientDisconnected();
+    host.tcpServer.on('client-connected', onConnected);
+    host.tcpServer.on('client-disconnected', onDisconnected);
+    this.detach.push(() => {
+      host.tcpServer.off('client-connected', onConnected);
+      host.tcpServer.off('client-disconnected', onDisconnected);
+    });
+
+    this.web = webMountFromConfig(host.hub, config, host.logger);
+    const settings = new SettingsStore({
+      get: () => host.config,
+      configFile: host.configFile,
+      apply: async (next, changed, sourceChanged) => {
+        await host.applyConfig(next, sourceChanged);
+        if (changed.includes('streamWindowMs')) modes.setStreamWindowMs(next.streamWindowMs);
+        logger.info(`settings changed: ${changed.join(', ')}${sourceChanged ? ' (source restarted)' : ''}`);
+        return { restartedSource: sourceChanged };
+      },
+    });
+    this.server = new ApiServer({
+      config: () => host.config,
+      recordings: recordingStoreFromLibrary(library),
+      mp4: mp4StreamerFromLibrary(library),
+      device: this.device,
+      modes,
+      stream: () => this.streamStatus(recorderService),
+      settings,
+      web: this.web,
+      logger,
+      version: packageVersion(),
+    });
+    const port = await this.server.start(config.apiPort, config.bind);
+    host.apiAddress = { host: config.bind, port };
+    modes.start();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const d of this.detach) d();
+    this.detach = [];
+    await this.server?.close();
+    await this.web?.close();
+    this.modes?.close();
+    await this.device?.close();
+  }
+
+  /** Exclusive mode: open/close port 5000, LED pattern, recorder pause (when the recorder offers it). */
+  private applyMode(state: ModeState, recorderService: RecorderService | undefined): void {
+    const tcp = this.host.tcpServer;
+    tcp.accepting = state.streaming;
+    if (!state.streaming) tcp.disconnectAll(`exclusive mode: recording (${state.reason})`);
+    this.device?.led.setMode(state.activity === 'recording' ? 'recording' : 'streaming');
+    const recorder = recorderService?.recorder as { pause?: () => void; resume?: () => void } | undefined;
+    if (recorder && state.mode === 'exclusive') {
+      if (state.recording) recorder.resume?.();
+      else recorder.pause?.();
+      if (!recorder.pause) this.host.logger.child('mode').warn('the recorder cannot pause: it keeps recording while streaming');
+    }
+  }
+
+  private streamStatus(recorderService: RecorderService | undefined): StreamStatus {
+    const host = this.host;
+    const params = host.hub.params;
+    const hubStats = host.hub.stats();
+    const tcp = host.tcpServer.stats();
+    const recorder = recorderService?.recorder.status;
+    return {
+      source: host.sourceSupervisor.status().source ?? host.config.source,
+      sourceRunning: host.sourceSupervisor.state === 'running',
+      width: params?.width ?? null,
+      height: params?.height ?? null,
+      fps: params?.fps ?? null,
+      bitrateBps: host.config.video.bitrateBps,
+      measuredBitrateBps: Math.round(hubStats.bitrateBps),
+      framesPublished: hubStats.frames,
+      clients: [
+        ...tcp.clients.map((c) => ({ kind: 'tcp' as const, remote: c.remote, connectedMs: Math.round(c.connectedMs), lagMs: Math.round(c.lagMs), framesDropped: c.framesDropped, bytesSent: c.bytesSent })),
+        ...(this.web?.streamClients() ?? []),
+      ],
+      recording: recorder?.state === 'recording',
+      currentSegment: recorder?.currentSegment ?? null,
+    };
+  }
+}
