@@ -16,6 +16,8 @@ import type { Mp4Streamer, RecordingEntry, RecordingStore, StreamStatus } from '
 import { ApiServer, type ApiServerOptions } from '../../src/api/http-api.js';
 import { SettingsStore, type SettingsApplyResult } from '../../src/api/settings-store.js';
 import { ModeController } from '../../src/modes/mode-controller.js';
+import { RecordingLibrary } from '../../src/recorder/recording-library.js';
+import { mp4StreamerFromLibrary, recordingStoreFromLibrary } from '../../src/api/api-service.js';
 import { requireTool } from '../support/tools.js';
 
 /** Unix seconds of the fixtures' modification times: log0001 oldest. */
@@ -129,7 +131,7 @@ export interface TestApi {
   config: () => RearviewConfig;
   device: CameraDevice;
   modes: ModeController;
-  store: FolderRecordingStore;
+  store: RecordingStore;
   applied: Array<{ changed: string[]; sourceChanged: boolean }>;
   close(): Promise<void>;
 }
@@ -137,14 +139,25 @@ export interface TestApi {
 /** Starts an ApiServer over `recordingsDir` with a simulated device. */
 export async function startTestApi(
   recordingsDir: string,
-  options: { config?: ConfigInput; configFile?: string; api?: Partial<ApiServerOptions>; clock?: FakeClock } = {},
+  options: {
+    config?: ConfigInput;
+    configFile?: string;
+    api?: Partial<ApiServerOptions>;
+    clock?: FakeClock;
+    /** 'library' (default): the recorder's RecordingLibrary and MP4 cache, as the daemon wires them; 'folder': FolderRecordingStore + ffmpeg. */
+    store?: 'library' | 'folder';
+  } = {},
 ): Promise<TestApi> {
   let config = mergeConfig(defaultConfig(), { recordingsDir, apiPort: 0, bind: '127.0.0.1', ...(options.config ?? {}) });
   const device = await createCameraDevice({ backend: 'simulated', watchPower: false });
   device.start();
   const modes = new ModeController({ mode: config.mode, streamWindowMs: config.streamWindowMs, ...(options.clock ? { clock: options.clock } : {}) });
   modes.start();
-  const store = new FolderRecordingStore(recordingsDir);
+  const folder = new FolderRecordingStore(recordingsDir);
+  const library = new RecordingLibrary(recordingsDir);
+  const useLibrary = (options.store ?? 'library') === 'library';
+  const store: RecordingStore = useLibrary ? recordingStoreFromLibrary(library) : folder;
+  const mp4: Mp4Streamer = useLibrary ? mp4StreamerFromLibrary(library) : ffmpegMp4Streamer;
   const applied: TestApi['applied'] = [];
   const settings = new SettingsStore({
     get: () => config,
@@ -156,7 +169,7 @@ export async function startTestApi(
     },
   });
   const server = new ApiServer({
-    config: () => config, recordings: store, mp4: ffmpegMp4Streamer, device, modes, stream: () => fakeStreamStatus(), settings,
+    config: () => config, recordings: store, mp4, device, modes, stream: () => fakeStreamStatus(), settings,
     version: '0.1.0-test', ...(options.api ?? {}),
   });
   const port = await server.start();
