@@ -254,7 +254,8 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
     for (const nal of body) parts.push(nal.data);
     let total = this.trailingAud ? TRAILING_AUD.length : 0;
     for (const p of parts) total += START_CODE.length + p.length;
-    const annexB = new Uint8Array(total);
+    // Every byte is written below: skip zero-filling; own backing store (not the shared pool), so readers may use .buffer.
+    const annexB: Uint8Array = Buffer.allocUnsafeSlow(total);
     const nals: NalUnit[] = [];
     let at = 0;
     for (const p of parts) {

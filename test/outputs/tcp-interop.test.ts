@@ -137,6 +137,20 @@ describe('TCP output with real clients', () => {
     }
   });
 
+  it('rearview nalu tcp://... lists SPS, PPS, SEI, IDR and the trailing AUD, like the tutorial tool', async () => {
+    const d = await startDaemonInProcess();
+    cleanups.push(() => d.close());
+    const r = await run(process.execPath, [cliPath, 'nalu', `tcp://127.0.0.1:${d.streamPort}`, '--count', '12']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 12);
+    assert.match(lines[0]!, /^Found NALU, Type: Sequence parameter set, Length: \d+ bytes$/);
+    assert.match(lines[1]!, /Picture parameter set/);
+    assert.match(lines[2]!, /Supplemental enhancement information/);
+    assert.ok(lines.some((l) => l.includes('Coded slice of an IDR picture')));
+    assert.ok(lines.some((l) => l === 'Found NALU, Type: Access unit delimiter, Length: 6 bytes'));
+  });
+
   it('rearview serve exits 2 with one line on a bad option', async () => {
     for (const args of [['--join', 'sideways'], ['--stream-port', '70000'], ['--segment', 'soon']]) {
       const child = spawn(process.execPath, [cliPath, 'serve', ...args]);
