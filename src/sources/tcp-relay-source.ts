@@ -8,13 +8,22 @@
  * Idle close is off by default here: a frame can arrive in several TCP
  * segments with gaps, and a sender like ours ends every frame with an AUD,
  * which closes it at once anyway.
+ *
+ * When the sender is a rearview camera, its capture-time SEI becomes the
+ * relayed frame's capturedAtMs, so latency measured downstream still starts
+ * at the real camera.
  */
 import { connect, type Socket } from 'node:net';
 import { ConfigError, SourceError, type RearviewError } from '../errors.js';
+import { isCaptureTimeSei, readCaptureTimeSei } from '../h264/capture-time-sei.js';
+import type { NalUnit } from '../h264/nal-unit.js';
 import type { Logger } from '../log/logger.js';
 import type { CaptureSource, SourceSink } from './capture-source.js';
 import type { SourceClock } from './source-clock.js';
 import { StreamSource } from './stream-source.js';
+
+/** Largest difference between a relayed capture time and our clock that is still trusted: 60 s. */
+export const MAX_CLOCK_SKEW_MS = 60_000;
 
 /** Host and port of a `tcp://host:port` source. */
 export interface TcpAddress {
@@ -103,9 +112,41 @@ export class TcpRelaySource implements CaptureSource {
           const reason = error?.message.replace(/end of stream$/, 'connection closed by the sender') ?? 'connection closed';
           this.reportExit(new SourceError('ERR_SOURCE_CONNECT', reason, error ? { cause: error } : undefined));
         });
-        stream.start(sink).then(resolve, reject);
+        stream.start(this.captureTimeSink(sink)).then(resolve, reject);
       });
     });
+  }
+
+  /**
+   * Keeps the sender's capture time: when an access unit carries Rearview's
+   * capture-time SEI (another rearview upstream), that time is the frame's
+   * capturedAtMs (so glass-to-glass latency still starts at the real camera)
+   * and the SEI is removed (the hub adds its own). A time more than
+   * MAX_CLOCK_SKEW_MS away from our clock is ignored: the two clocks disagree
+   * (a Raspberry Pi without a real-time clock before NTP), and the arrival
+   * time is used instead.
+   */
+  private captureTimeSink(sink: SourceSink): SourceSink {
+    let warnedSkew = false;
+    return {
+      accessUnit: (au, arrivedAtMs) => {
+        const at = au.nals.findIndex((nal) => nal.type === 6 && isCaptureTimeSei(nal.data));
+        if (at < 0) {
+          sink.accessUnit(au, arrivedAtMs);
+          return;
+        }
+        const sentAtMs = readCaptureTimeSei((au.nals[at] as NalUnit).data);
+        const nals = au.nals.filter((_, i) => i !== at);
+        let capturedAtMs = arrivedAtMs;
+        if (sentAtMs !== undefined && Math.abs(sentAtMs - arrivedAtMs) <= MAX_CLOCK_SKEW_MS) capturedAtMs = sentAtMs;
+        else if (sentAtMs !== undefined && !warnedSkew) {
+          warnedSkew = true;
+          this.options.logger.warn(`the sender's clock is ${Math.round((sentAtMs - arrivedAtMs) / 1000)} s off ours: using arrival times as capture times`);
+        }
+        sink.accessUnit({ ...au, nals }, capturedAtMs);
+      },
+      discontinuity: (reason) => sink.discontinuity(reason),
+    };
   }
 
   onExit(callback: (error: RearviewError | undefined) => void): void {

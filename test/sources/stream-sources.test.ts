@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { defaultConfig, mergeConfig } from '../../src/config.js';
 import { hasCode, type RearviewError } from '../../src/errors.js';
+import { buildCaptureTimeSei } from '../../src/h264/capture-time-sei.js';
 import { parseAnnexB } from '../../src/h264/h264-stream-parser.js';
 import { createSource } from '../../src/sources/create-source.js';
 import { SourceSupervisor } from '../../src/sources/source-supervisor.js';
@@ -116,6 +117,33 @@ describe('tcp relay source', () => {
       await waitFor(() => sink.accessUnits.length === 10, '10 frames');
       assert.equal(sink.accessUnits[0]!.au.isKey, true);
       assert.deepEqual(sink.accessUnits[1]!.au.nals.map((n) => n.type), [9, 1, 1]);
+    } finally {
+      await relay.close();
+      await stop(server, sockets);
+    }
+  });
+
+  it("keeps a rearview sender's capture time (capture-time SEI) unless the clocks disagree", async () => {
+    const now = Date.now();
+    const sei = (t: number) => Buffer.concat([Buffer.from([0, 0, 0, 1]), Buffer.from(buildCaptureTimeSei(t))]);
+    const { server, port, sockets } = await listen((socket) => {
+      const parts: Buffer[] = [frameBytes(0), AUD];
+      parts.push(sei(now - 50), frameBytes(1), AUD);
+      parts.push(sei(now - 3_600_000), frameBytes(2), AUD);
+      socket.write(Buffer.concat(parts));
+    });
+    const sink = new CollectingSink();
+    const { logger, lines } = memoryLogger();
+    const relay = new TcpRelaySource(`tcp://127.0.0.1:${port}`, { logger });
+    try {
+      await relay.start(sink);
+      await waitFor(() => sink.accessUnits.length === 3, '3 frames');
+      const [a, b, c] = sink.accessUnits;
+      assert.ok(Math.abs(a!.capturedAtMs - Date.now()) < 10_000, 'no SEI: arrival time');
+      assert.equal(b!.capturedAtMs, now - 50, "the sender's capture time");
+      assert.deepEqual(b!.au.nals.map((n) => n.type), [9, 1, 1], 'its SEI is removed (the hub adds its own)');
+      assert.ok(c!.capturedAtMs > now - 1000, 'an hour of clock skew: arrival time');
+      assert.ok(lines.some((l) => l.includes("the sender's clock is -3600 s off ours")), lines.join('\n'));
     } finally {
       await relay.close();
       await stop(server, sockets);
