@@ -33,7 +33,8 @@ function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<{ code: n
 /** ffmpeg decoding `frames` frames from tcp://; zero errors means empty stderr at -v error. */
 function ffmpegDecode(port: number, frames: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return run(requireTool('ffmpeg'), [
-    '-hide_banner', '-nostdin', '-v', 'error', '-f', 'h264', '-i', `tcp://127.0.0.1:${port}`,
+    // Small probe so the test does not wait seconds of live stream; the probed packets are still decoded.
+    '-hide_banner', '-nostdin', '-v', 'error', '-probesize', '32', '-analyzeduration', '0', '-f', 'h264', '-i', `tcp://127.0.0.1:${port}`,
     '-frames:v', String(frames), '-f', 'framemd5', '-',
   ]);
 }
