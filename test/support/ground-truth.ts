@@ -135,7 +135,10 @@ export function groundTruth(file: string): GroundTruthEntry {
   return entry;
 }
 
-/** Level name as "1b", "3.1", "4.0" from level_idc and the constraint flags (Table A-1). */
+/**
+ * Level name as "1b", "3.1", "4.0" from level_idc and the constraint flags (Table A-1).
+ * Written here on purpose rather than imported from src/h264: this file is the oracle.
+ */
 function levelString(levelIdc: number, profileIdc: number, cs3: number): string {
   if (levelIdc === 9 || (levelIdc === 11 && cs3 === 1 && [66, 77, 88].includes(profileIdc))) return '1b';
   return (levelIdc / 10).toFixed(1);
