@@ -5,7 +5,10 @@ import { splitAnnexB } from '../../src/h264/annexb-scanner.js';
 import { StreamHub, TRAILING_AUD } from '../../src/hub/stream-hub.js';
 import type { StreamFrame, StreamParams } from '../../src/hub/stream-frame.js';
 import { FakeClock, accessUnitsOfFile, samplePath } from './access-units.js';
-import { corpusFile } from '../support/paths.js';
+import { corpusFile, scratchDir } from '../support/paths.js';
+import { requireTool } from '../support/tools.js';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 
 const FRAME_MS = 1000 / 30;
 
@@ -138,6 +141,42 @@ describe('StreamHub', () => {
     for (let i = 1; i < frames.length; i++) assert.ok(frames[i]!.dts90k > frames[i - 1]!.dts90k);
     for (const f of frames) assert.equal(f.pts90k, f.dts90k); // Baseline: no reordering
     assert.equal(frames[3]!.capturedAtMs, t0 + 99);
+  });
+
+  it('B-frame streams: pts follows picture order, dts strictly increases, pts never precedes dts', () => {
+    const scratch = scratchDir();
+    try {
+      const file = join(scratch.dir, 'bframes.h264');
+      execFileSync(requireTool('ffmpeg'), ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-t', '2', '-c:v', 'libx264', '-profile:v', 'high', '-bf', '2', '-g', '12', '-f', 'h264', file]);
+      const aus = accessUnitsOfFile(file);
+      assert.ok(aus.some((au) => au.sliceTypes.includes(1)), 'the stream has B slices');
+      const clock = new FakeClock();
+      const hub = new StreamHub({ clock: clock.now });
+      const reader = hub.addReader({ name: 'r', softLimitBytes: 1e9, softLimitMs: 1e9 });
+      feed(hub, clock, aus);
+      const frames: StreamFrame[] = [];
+      for (let f = reader.read(); f; f = reader.read()) frames.push(f);
+      assert.equal(frames.length, aus.length);
+      for (let i = 1; i < frames.length; i++) assert.ok(frames[i]!.dts90k > frames[i - 1]!.dts90k, `dts ${i}`);
+      for (const f of frames) assert.ok(f.pts90k >= f.dts90k, `pts >= dts at ${f.seq}`);
+      // Within each GOP, presentation order by pts equals picture order count order.
+      let gop: { pts: number; poc: number }[] = [];
+      const check = (): void => {
+        const byPts = [...gop].sort((a, b) => a.pts - b.pts).map((x) => x.poc);
+        assert.deepEqual(byPts, [...byPts].sort((a, b) => a - b));
+        assert.equal(new Set(gop.map((x) => x.pts)).size, gop.length, 'distinct pts');
+      };
+      frames.forEach((f, i) => {
+        if (f.isKey && gop.length > 0) {
+          check();
+          gop = [];
+        }
+        gop.push({ pts: f.pts90k, poc: aus[i]!.poc! });
+      });
+      check();
+    } finally {
+      scratch.cleanup();
+    }
   });
 
   it('inserts the capture-time SEI after the parameter sets when configured', () => {
