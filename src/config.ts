@@ -91,6 +91,8 @@ export interface RearviewConfig {
   /** Exclusive mode: how long the stream stays open waiting for a client. Default 60000 ms. */
   streamWindowMs: number;
 
+  /** Most recording downloads served at once by the HTTP API; more get 429. Default 4. */
+  maxDownloads: number;
   /** When set, every API request must carry this token (Authorization: Bearer, or ?token=). */
   apiToken: string | undefined;
   /** When non-empty, only these client networks (CIDR) may use ports 5000 and 8000. */
@@ -135,6 +137,7 @@ export function defaultConfig(): RearviewConfig {
     minFreePercent: 5,
     mode: 'simultaneous',
     streamWindowMs: 60_000,
+    maxDownloads: 4,
     apiToken: undefined,
     allowNetworks: [],
     mdns: true,
@@ -157,7 +160,7 @@ export type ConfigInput = {
 const DURATION_KEYS = new Set(['sourceStallMs', 'clientSoftLimitMs', 'clientHardLimitMs', 'segmentMs', 'streamWindowMs']);
 const BYTE_KEYS = new Set(['clientSoftLimitBytes', 'gopCacheMaxBytes', 'maxBytes', 'minFreeBytes', 'video.bitrateBps']);
 const INT_KEYS = new Set([
-  'streamPort', 'apiPort', 'maxClients', 'sourceIdleCloseMs', 'gopCacheMaxFrames', 'maxFiles', 'minFreePercent', 'fileFps',
+  'streamPort', 'apiPort', 'maxClients', 'maxDownloads', 'sourceIdleCloseMs', 'gopCacheMaxFrames', 'maxFiles', 'minFreePercent', 'fileFps',
   'video.width', 'video.height', 'video.fps', 'video.intraPeriod',
 ]);
 const ENUMS: Record<string, readonly string[]> = {

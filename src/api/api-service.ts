@@ -158,6 +158,7 @@ export class ApiService {
       web: this.web,
       logger,
       version: packageVersion(),
+      maxConcurrentDownloads: config.maxDownloads,
     });
     const port = await this.server.start(config.apiPort, config.bind);
     host.apiAddress = { host: config.bind, port };

@@ -53,6 +53,7 @@ const SERVE_OPTIONS: ServeOption[] = [
   { flags: '--mode <mode>', key: 'mode', help: 'simultaneous (stream and record) or exclusive (default: simultaneous)', choices: ['simultaneous', 'exclusive'] },
   { flags: '--stream-window <duration>', key: 'streamWindowMs', help: 'exclusive mode: how long the stream waits for a client (default: 60s)' },
   { flags: '--api-token <token>', key: 'apiToken', help: 'require this token on API requests' },
+  { flags: '--max-downloads <n>', key: 'maxDownloads', help: 'most recording downloads served at once; more get HTTP 429 (default: 4)' },
   { flags: '--allow <cidrs>', key: 'allowNetworks', help: 'comma-separated client networks allowed on both ports (default: all)' },
   { flags: '--no-mdns', key: 'mdns', help: 'do not advertise the camera over mDNS' },
   { flags: '--name <name>', key: 'cameraName', help: 'camera name for mDNS and the web page (default: velovision-rearview)' },
