@@ -110,6 +110,8 @@ export class SourceSupervisor {
   private startPromise: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private stoppedCallbacks: Array<(error: RearviewError) => void> = [];
+  private signalClosed: () => void = () => {};
+  private readonly closedSignal = new Promise<void>((resolve) => (this.signalClosed = resolve));
 
   constructor(options: SourceSupervisorOptions) {
     this.options = options;
@@ -167,7 +169,8 @@ export class SourceSupervisor {
    * option), so `serve` can exit with a clear message. Idempotent.
    */
   start(): Promise<void> {
-    this.startPromise ??= this.launch(undefined);
+    // close() settles start() even when the source's own start() never does.
+    this.startPromise ??= Promise.race([this.launch(undefined), this.closedSignal]);
     return this.startPromise;
   }
 
@@ -179,6 +182,7 @@ export class SourceSupervisor {
 
   private async doClose(): Promise<void> {
     this.currentState = 'closed';
+    this.signalClosed();
     this.clearStallTimer();
     if (this.backoffTimer !== undefined) this.clock.clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;

@@ -66,6 +66,7 @@ export class TcpRelaySource implements CaptureSource {
   private exitCallbacks: Array<(error: RearviewError | undefined) => void> = [];
   private exitReported = false;
   private closed = false;
+  private abortConnect: (() => void) | undefined;
 
   constructor(spec: string, options: TcpRelaySourceOptions) {
     this.address = parseTcpSource(spec);
@@ -81,6 +82,11 @@ export class TcpRelaySource implements CaptureSource {
     return new Promise<void>((resolve, reject) => {
       const socket = connect({ host, port });
       this.socket = socket;
+      // close() while connecting must settle start(), or a supervisor closing during start-up would wait forever.
+      this.abortConnect = () => {
+        socket.destroy();
+        reject(new SourceError('ERR_ABORTED', `${this.name}: closed while connecting`));
+      };
       const timeoutMs = this.options.connectTimeoutMs ?? 5000;
       socket.setTimeout(timeoutMs);
       const fail = (err: Error) => {
@@ -90,6 +96,7 @@ export class TcpRelaySource implements CaptureSource {
       socket.once('timeout', () => fail(new Error(`no answer within ${timeoutMs} ms`)));
       socket.once('error', fail);
       socket.once('connect', () => {
+        this.abortConnect = undefined;
         socket.off('error', fail);
         socket.setTimeout(0);
         socket.setKeepAlive(true, 5000);
@@ -157,6 +164,8 @@ export class TcpRelaySource implements CaptureSource {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.abortConnect?.();
+    this.abortConnect = undefined;
     await this.stream?.close();
     this.socket?.destroy();
   }

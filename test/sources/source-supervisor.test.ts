@@ -214,6 +214,18 @@ describe('SourceSupervisor', () => {
     await t.supervisor.close();
   });
 
+  it('close() settles start() even when the source never finishes starting', async () => {
+    const source = new ScriptedSource('cam', () => new Promise<void>(() => {}));
+    const t = setup(() => source);
+    const started = t.supervisor.start();
+    await settle();
+    assert.equal(t.supervisor.state, 'starting');
+    await t.supervisor.close();
+    await started;
+    assert.equal(source.closed, 1);
+    assert.equal(t.fake.pending, 0);
+  });
+
   it('close() during backoff stops everything and is idempotent', async () => {
     const runs: ScriptedSource[] = [];
     const t = setup(() => {

@@ -179,6 +179,20 @@ describe('tcp relay source', () => {
     assert.ok(lines.some((l) => l.includes('connection closed by the sender')), lines.join('\n'));
   });
 
+  it('close() while connecting settles start()', async () => {
+    // Regression: start() never settled when closed before the connection was made,
+    // so a daemon stopped during start-up waited forever.
+    const { server, port, sockets } = await listen(() => {});
+    try {
+      const relay = new TcpRelaySource(`tcp://127.0.0.1:${port}`, { logger: memoryLogger().logger });
+      const started = relay.start(new CollectingSink());
+      await relay.close();
+      await assert.rejects(started, (err) => hasCode(err, 'ERR_ABORTED'));
+    } finally {
+      await stop(server, sockets);
+    }
+  });
+
   it('a refused connection is ERR_SOURCE_CONNECT, retried, and logged once', async () => {
     // A port that was just free: nothing listens there.
     const { server, port, sockets } = await listen(() => {});
