@@ -4,6 +4,7 @@
  * through {@link TcpRelaySource}, a socket. Bytes go through the
  * ByteStreamFramer; the end of the stream is reported through onExit.
  */
+import { fstatSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { SourceError, type RearviewError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -107,8 +108,15 @@ export class StreamSource implements CaptureSource {
   }
 }
 
-/** The `-` source: standard input (or `input` in tests). */
+/**
+ * The `-` source: standard input (or `input` in tests). Meant for a live
+ * pipe from an encoder; a regular file on standard input is read as fast as
+ * possible (a warning says to use `file:PATH`, which plays in real time).
+ */
 export function createStdinSource(logger: Logger, options: { input?: Readable; idleCloseMs?: number; clock?: SourceClock } = {}): StreamSource {
+  if (!options.input && stdinIsRegularFile()) {
+    logger.warn('standard input is a regular file: it is read as fast as possible, not in real time (use --source file:PATH to play a file)');
+  }
   return new StreamSource({
     name: 'stdin',
     input: options.input ?? process.stdin,
@@ -117,4 +125,12 @@ export function createStdinSource(logger: Logger, options: { input?: Readable; i
     ...(options.idleCloseMs !== undefined ? { idleCloseMs: options.idleCloseMs } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
+}
+
+function stdinIsRegularFile(): boolean {
+  try {
+    return fstatSync(0).isFile();
+  } catch {
+    return false;
+  }
 }
