@@ -23,7 +23,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import type { AccessUnit } from '../src/h264/access-unit.js';
@@ -84,7 +84,7 @@ function make720p(): string {
 }
 
 /** Streams `c` for SECONDS into a page using `path`; returns latency samples and first-picture times. */
-async function runBrowser(browser: Browser, c: Case, path: 'webcodecs' | 'mse'): Promise<{ latency: Summary; firstPicture: Summary; drops: number }> {
+async function runBrowser(browser: Browser, c: Case, path: 'webcodecs' | 'mse'): Promise<{ latency: Summary; received: Summary; firstPicture: Summary; drops: number }> {
   const live = await startLiveServer(undefined, {}, { captureTimeSei: buildCaptureTimeSei });
   const feeder = new RealtimeFeeder(live.hub, c.aus).start();
   try {
@@ -103,11 +103,13 @@ async function runBrowser(browser: Browser, c: Case, path: 'webcodecs' | 'mse'):
     // Skip the join burst (the cached GOP is old by design), then measure.
     await page.waitForTimeout(1500);
     const skip = (await page.evaluate('__rearview.latenciesRaw.length')) as number;
+    const skipReceived = (await page.evaluate('__rearview.receiveLatenciesRaw.length')) as number;
     await page.waitForTimeout(SECONDS * 1000);
     const samples = (await page.evaluate(`__rearview.latenciesRaw.slice(${skip})`)) as number[];
+    const received = (await page.evaluate(`__rearview.receiveLatenciesRaw.slice(${skipReceived})`)) as number[];
     const drops = (await page.evaluate('__rearview.stats ? __rearview.stats.drops : 0')) as number;
     await page.close();
-    return { latency: summarise(samples), firstPicture: summarise(firsts), drops };
+    return { latency: summarise(samples), received: summarise(received), firstPicture: summarise(firsts), drops };
   } finally {
     feeder.close();
     await live.close();
@@ -162,16 +164,18 @@ async function main(): Promise<void> {
   const cases: Case[] = [];
   if (ONLY !== '720p') cases.push({ name: 'sample 640x360 1 Mbps', aus: accessUnitsOf(readFileSync(samplePath)), width: 640, height: 360 });
   if (ONLY !== 'sample') cases.push({ name: '720p 8 Mbps', aus: accessUnitsOf(readFileSync(make720p())), width: 1280, height: 720 });
-  console.log(`web-latency-bench: ${SECONDS} s per run, ${LOADS} page loads for first picture, Chromium ${requireTool('chromium')}`);
+  console.log(`web-latency-bench: ${SECONDS} s per run, ${LOADS} page loads for first picture, Chromium ${requireTool('chromium')}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const browser = await launchChromium();
   try {
     for (const c of cases) {
       console.log(`\n== ${c.name}`);
       const wc = await runBrowser(browser, c, 'webcodecs');
       console.log(`WebCodecs  capture->decoded  ${fmt(wc.latency)}  drops ${wc.drops}`);
+      console.log(`           capture->received ${fmt(wc.received)}  (server + WebSocket + page event loop)`);
       console.log(`WebCodecs  first picture     p50 ${wc.firstPicture.p50.toFixed(0)} ms  max ${Math.max(wc.firstPicture.p99, wc.firstPicture.p95).toFixed(0)} ms (n=${wc.firstPicture.n})`);
       const mse = await runBrowser(browser, c, 'mse');
       console.log(`MSE        capture->shown    ${fmt(mse.latency)}  drops ${mse.drops}`);
+      console.log(`           capture->received ${fmt(mse.received)}`);
       console.log(`MSE        first picture     p50 ${mse.firstPicture.p50.toFixed(0)} ms  max ${mse.firstPicture.p99.toFixed(0)} ms (n=${mse.firstPicture.n})`);
       const ff = await runFfmpeg(c);
       console.log(`FFmpeg tcp capture->decoded  ${fmt(ff)}`);
@@ -180,6 +184,7 @@ async function main(): Promise<void> {
   } finally {
     await browser.close();
   }
+  console.log(`\nload average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 cores shared with everything else running)`);
 }
 
 await main();

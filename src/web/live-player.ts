@@ -44,6 +44,8 @@ export interface LiveProbe {
   latencies: number[];
   /** The same samples without the clock correction (browser clock minus capture time). */
   latenciesRaw: number[];
+  /** Capture to message received (browser clock minus capture time, uncorrected), per frame received: the server and network share. */
+  receiveLatenciesRaw: number[];
   firstPictureMs: number | undefined;
   config: LiveConfig | undefined;
   stats: LiveStats | undefined;
@@ -107,7 +109,7 @@ export class LivePlayer {
         : new MseRenderer(options.video, onPicture, onError);
     options.canvas.hidden = this.path !== 'webcodecs';
     options.video.hidden = this.path !== 'mse';
-    this.probe = { path: this.path, state: this.state, framesShown: 0, latencies: [], latenciesRaw: [], firstPictureMs: undefined, config: undefined, stats: undefined, errors: [] };
+    this.probe = { path: this.path, state: this.state, framesShown: 0, latencies: [], latenciesRaw: [], receiveLatenciesRaw: [], firstPictureMs: undefined, config: undefined, stats: undefined, errors: [] };
     (globalThis as { __rearview?: LiveProbe }).__rearview = this.probe;
   }
 
@@ -183,6 +185,7 @@ export class LivePlayer {
     }
     this.windowBytes += data.byteLength;
     this.lastFrameAtMs = performance.now();
+    if (this.probe.receiveLatenciesRaw.length < 200_000) this.probe.receiveLatenciesRaw.push(Date.now() - frame.capturedAtMs);
     if (this.state !== 'live') {
       this.setState('live');
       // A working stream resets the backoff.

@@ -118,7 +118,13 @@ export class WebCodecsRenderer implements LiveRenderer {
     const timestamp = this.timestampUs;
     this.captureTimes.set(timestamp, frame.capturedAtMs);
     if (this.captureTimes.size > 256) this.captureTimes.delete(this.captureTimes.keys().next().value as number);
-    this.decoder?.decode(new EncodedVideoChunk({ type: frame.isKey ? 'key' : 'delta', timestamp, data: frame.payload }));
+    try {
+      decoder.decode(new EncodedVideoChunk({ type: frame.isKey ? 'key' : 'delta', timestamp, data: frame.payload }));
+    } catch (err) {
+      // Closed or unconfigured after an error: start again at the next keyframe.
+      this.onError(`decode failed: ${(err as Error).message}`);
+      this.needKey = true;
+    }
   }
 
   private output(frame: VideoFrame): void {
@@ -160,6 +166,8 @@ export class MseRenderer implements LiveRenderer {
   private sourceBuffer: SourceBuffer | undefined;
   private config: LiveConfig | undefined;
   private needInit = true;
+  /** Frames were skipped (tab hidden): the next appended frame must be a keyframe. */
+  private needKey = false;
   private readonly queue: Uint8Array[] = [];
   private sequence = 1;
   private decodeTime90k = 0;
@@ -197,6 +205,13 @@ export class MseRenderer implements LiveRenderer {
   push(frame: LiveFrame): void {
     if (!this.config || this.closed) return;
     if (frame.discontinuity && !frame.isKey) this.needInit = true;
+    if (this.needKey) {
+      if (!frame.isKey) {
+        this.drops++;
+        return;
+      }
+      this.needKey = false;
+    }
     const nals = splitAnnexB(frame.payload).map((n) => n.data);
     if (this.needInit) {
       if (!frame.isKey) {
@@ -315,6 +330,7 @@ export class MseRenderer implements LiveRenderer {
   }
 
   resync(): void {
+    this.needKey = true;
     this.keepLive();
   }
 
