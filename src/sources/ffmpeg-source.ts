@@ -9,8 +9,7 @@ import { createRequire } from 'node:module';
 import type { RearviewConfig, VideoSettings } from '../config.js';
 import type { Logger } from '../log/logger.js';
 import { findOnPath } from './process-runner.js';
-import { ProcessSource, type CommandLine } from './process-source.js';
-import type { ProcessSourceFactoryOptions } from './rpicam-source.js';
+import { ProcessSource, type CommandLine, type ProcessSourceFactoryOptions } from './process-source.js';
 
 /** The encoder half of the ffmpeg arguments (after the input). */
 export function ffmpegEncodeArgs(video: VideoSettings): string[] {

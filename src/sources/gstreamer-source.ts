@@ -8,8 +8,7 @@
 import type { RearviewConfig, VideoSettings } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { ProcessSource, type CommandLine } from './process-source.js';
-import type { ProcessSourceFactoryOptions } from './rpicam-source.js';
+import { ProcessSource, type CommandLine, type ProcessSourceFactoryOptions } from './process-source.js';
 
 /** The default pipeline (before `! fdsink fd=1`), as gst-launch arguments. */
 export function defaultGstPipeline(video: VideoSettings): string[] {

@@ -18,6 +18,17 @@ export interface CommandLine {
   args: string[];
 }
 
+/** Options shared by the process-source factories. */
+export interface ProcessSourceFactoryOptions {
+  /** Child environment; its PATH is searched. Default: this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  /** Idle-close grace in ms, 0 disables. Default 2. */
+  idleCloseMs?: number;
+  /** SIGTERM to SIGKILL grace on close, in ms. Default 2000. */
+  killGraceMs?: number;
+  clock?: SourceClock;
+}
+
 /** Options of {@link ProcessSource}. */
 export interface ProcessSourceOptions {
   /** Short name for logs and status ("rpicam", "ffmpeg"). */

@@ -9,8 +9,7 @@ import type { RearviewConfig, VideoSettings } from '../config.js';
 import { SourceError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { findOnPath } from './process-runner.js';
-import { ProcessSource, type CommandLine } from './process-source.js';
-import type { SourceClock } from './source-clock.js';
+import { ProcessSource, type CommandLine, type ProcessSourceFactoryOptions } from './process-source.js';
 
 /** Executables tried in order. */
 export const RPICAM_COMMANDS = ['rpicam-vid', 'libcamera-vid'] as const;
@@ -42,17 +41,6 @@ export function rpicamCommandLine(video: VideoSettings, pathVar: string | undefi
     'ERR_SOURCE_SPAWN',
     `neither ${RPICAM_COMMANDS.join(' nor ')} was found on PATH (install rpicam-apps, or choose another --source)`,
   );
-}
-
-/** Options shared by the process-source factories. */
-export interface ProcessSourceFactoryOptions {
-  /** Child environment; its PATH is searched. Default: this process's environment. */
-  env?: NodeJS.ProcessEnv;
-  /** Idle-close grace in ms, 0 disables. Default 2. */
-  idleCloseMs?: number;
-  /** SIGTERM to SIGKILL grace on close, in ms. Default 2000. */
-  killGraceMs?: number;
-  clock?: SourceClock;
 }
 
 /** A `rpicam` capture source built from the config. */
