@@ -56,6 +56,9 @@ export interface SegmentSummary {
 /** Longest believable gap between two frames' capture times; beyond it (clock jump) the stream's own timing is used. */
 const MAX_CAPTURE_GAP_MS = 5000;
 
+/** Frames the grid may run ahead of the capture clock before it is abandoned for the segment. */
+const MAX_GRID_LEAD_FRAMES = 10;
+
 /** One segment file being written. Create, `start()`, `write()` frames starting with a keyframe, `close()`. */
 export class SegmentWriter {
   readonly path: string;
@@ -68,9 +71,16 @@ export class SegmentWriter {
   private keyFrames = 0;
   private bytes = 0;
   private firstCapturedAtMs = 0;
-  private firstDelayMs = 0;
   private lastDecodeMs = 0;
-  private lastCapturedAtMs = 0;
+  private anchorCapturedAtMs = 0;
+  private anchorDecodeMs = 0;
+  /** Snapping decode times to the nominal frame grid (until the stream proves faster than it). */
+  private onGrid = true;
+  private lastSlot = 0;
+  private gopKeyDecodeMs = 0;
+  private gopKeyPts90k = 0;
+  /** The hub gives this GOP presentation times apart from decode times (a stream that can reorder). */
+  private gopReorders = false;
   private lastDts90k = 0;
   private maxEndMs = 0;
   private readonly frameMs: number;
@@ -131,22 +141,48 @@ export class SegmentWriter {
   async write(frame: StreamFrame): Promise<void> {
     if (!this.source || this.closed) throw new Error('SegmentWriter: write() before start() or after close()');
     if (this.frames === 0 && !frame.isKey) throw new RangeError('SegmentWriter: the first frame of a segment must be a keyframe');
-    const delayMs = (frame.pts90k - frame.dts90k) / 90;
     let decodeMs: number;
     if (this.frames === 0) {
       this.firstCapturedAtMs = frame.capturedAtMs;
-      this.firstDelayMs = delayMs;
+      this.anchorCapturedAtMs = frame.capturedAtMs;
+      this.anchorDecodeMs = 0;
+      this.lastSlot = 0;
       decodeMs = 0;
     } else {
-      let stepMs = frame.capturedAtMs - this.lastCapturedAtMs;
-      if (!(stepMs > 0 && stepMs <= MAX_CAPTURE_GAP_MS)) {
-        // Capture clock stalled or jumped: fall back to the stream's own clock, then to the nominal rate.
+      // The capture clock, measured from an anchor (not summed deltas), so a burst of frames after a stall
+      // does not push the rest of the segment late.
+      let capturedMs = frame.capturedAtMs - this.anchorCapturedAtMs + this.anchorDecodeMs;
+      if (Math.abs(capturedMs - this.lastDecodeMs) > MAX_CAPTURE_GAP_MS) {
+        // Capture clock jumped: continue on the stream's own clock, then the nominal rate, and re-anchor.
         const dtsStep = (frame.dts90k - this.lastDts90k) / 90;
-        stepMs = dtsStep > 0 && dtsStep <= MAX_CAPTURE_GAP_MS ? dtsStep : this.frameMs;
+        capturedMs = this.lastDecodeMs + (dtsStep > 0 && dtsStep <= MAX_CAPTURE_GAP_MS ? dtsStep : this.frameMs);
+        this.anchorCapturedAtMs = frame.capturedAtMs;
+        this.anchorDecodeMs = capturedMs;
       }
-      decodeMs = this.lastDecodeMs + stepMs;
+      decodeMs = capturedMs;
+      if (this.onGrid) {
+        // Snap to the nominal frame grid: jitter and bursts (several frames stamped in the same
+        // millisecond) become one frame interval apart, gaps (dropped frames) stay gaps. Players and
+        // ffmpeg see a clean constant rate.
+        const slot = Math.max(Math.round(capturedMs / this.frameMs), this.lastSlot + 1);
+        if ((slot * this.frameMs - capturedMs) > MAX_GRID_LEAD_FRAMES * this.frameMs) {
+          this.onGrid = false; // the stream runs faster than its nominal rate: follow the capture clock instead
+        } else {
+          this.lastSlot = slot;
+          decodeMs = slot * this.frameMs;
+        }
+      }
+      // At least one Matroska tick (1 ms) apart.
+      decodeMs = Math.max(decodeMs, this.lastDecodeMs + 1);
     }
-    const ptsMs = Math.max(0, decodeMs + delayMs - this.firstDelayMs);
+    if (frame.isKey) {
+      this.gopKeyDecodeMs = decodeMs;
+      this.gopKeyPts90k = frame.pts90k;
+      this.gopReorders = frame.pts90k !== frame.dts90k;
+    }
+    // Presentation: the hub's pts90k follows picture order count on a frame grid from the GOP's keyframe
+    // (equal to dts90k when the stream cannot reorder), so B-frames come out in display order.
+    const ptsMs = this.gopReorders ? Math.max(0, this.gopKeyDecodeMs + (frame.pts90k - this.gopKeyPts90k) / 90) : decodeMs;
     const nals: Uint8Array[] = [];
     // SPS/PPS live in the track's avcC; AUDs have no place in a container.
     for (const nal of frame.nals) if (nal.type !== NalUnitType.SPS && nal.type !== NalUnitType.PPS && nal.type !== NalUnitType.AUD) nals.push(nal.data);
@@ -165,7 +201,6 @@ export class SegmentWriter {
         }
       : undefined;
     this.lastDecodeMs = decodeMs;
-    this.lastCapturedAtMs = frame.capturedAtMs;
     this.lastDts90k = frame.dts90k;
     this.frames++;
     if (frame.isKey) this.keyFrames++;

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Logger } from '../../src/log/logger.js';
 import { Recorder } from '../../src/recorder/recorder.js';
 import { readMatroskaHeader } from '../../src/recorder/matroska-file.js';
-import { samplePath } from '../hub/access-units.js';
+import type { AccessUnit } from '../../src/h264/access-unit.js';
+import { StreamHub } from '../../src/hub/stream-hub.js';
+import { accessUnitsOfFile, samplePath } from '../hub/access-units.js';
+import { requireTool } from '../support/tools.js';
 import { scratchDir } from '../support/paths.js';
 import { decodeErrors, HubFeeder, probe } from './recording-fixtures.js';
 
@@ -26,6 +30,8 @@ test('records several segments cut at keyframes, each valid per ffprobe and star
     await recorder.close();
     const segments = readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort();
     assert.deepEqual(segments, ['log0000.mkv', 'log0001.mkv', 'log0002.mkv', 'log0003.mkv']);
+    // Regression: 60 frames at 30 fps add up to 1999.99 ms in floating point, and segments were cut a
+    // keyframe late (90 frames); the cut now allows half a frame of slack.
     const expectedFrames = [60, 60, 60, 45];
     for (const [i, name] of segments.entries()) {
       const path = join(dir, name);
@@ -78,6 +84,69 @@ test('a recorder that falls behind (slow disk) skips to the next keyframe: count
       assert.equal(decodeErrors(join(dir, name)), '', `${name} decodes cleanly despite the gap`);
       assert.ok(probe(join(dir, name)).firstFrameKey);
     }
+  } finally {
+    cleanup();
+  }
+});
+
+test('frames delivered in bursts with the same capture time get increasing timestamps, one frame apart', async () => {
+  // Regression: under load the daemon's source delivered several frames in the same millisecond; they got
+  // timestamps 1/90 ms apart, equal after rounding to Matroska's 1 ms, and ffmpeg reported
+  // "non monotonically increasing dts" on the recorded file.
+  const { dir, cleanup } = scratchDir();
+  try {
+    const units = accessUnitsOfFile(samplePath);
+    const hub = new StreamHub();
+    const recorder = new Recorder({ hub, dir, segmentMs: 600_000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+    await recorder.start();
+    const t0 = Date.UTC(2026, 0, 2);
+    for (let i = 0; i < 90; i++) {
+      hub.accessUnit(units[i] as AccessUnit, t0 + Math.floor(i / 3) * 100); // three frames per 100 ms, same stamp
+      if (i % 15 === 14) await recorder.flush();
+    }
+    await recorder.close();
+    const path = join(dir, 'log0000.mkv');
+    assert.equal(decodeErrors(path), '');
+    assert.equal(probe(path).frames, 90);
+    const r = spawnSync(requireTool('ffprobe'), ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path], { encoding: 'utf8' });
+    const pts = r.stdout.split('\n').filter((l) => l.trim()).map(Number);
+    // On the nominal 30 fps grid: the bursts are spread one frame interval apart.
+    for (let i = 1; i < pts.length; i++) {
+      const step = (pts[i] as number) - (pts[i - 1] as number);
+      assert.ok(Math.abs(step - 1 / 30) <= 0.0015, `packet ${i}: ${pts[i]} after ${pts[i - 1]}`);
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+test('a dropped stretch stays a gap in the timestamps; a capture clock jump does not break the segment', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const units = accessUnitsOfFile(samplePath);
+    const hub = new StreamHub();
+    const recorder = new Recorder({ hub, dir, segmentMs: 600_000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+    await recorder.start();
+    const t0 = Date.UTC(2026, 0, 2);
+    const stamps: number[] = [];
+    // 0..59 at 30 fps; 60..89 never arrive (a second lost); 90..119 at their time; then the wall clock jumps back an hour.
+    for (let i = 0; i < 60; i++) stamps.push(t0 + Math.round((i * 1000) / 30));
+    for (let i = 90; i < 120; i++) stamps.push(t0 + Math.round((i * 1000) / 30));
+    for (let i = 120; i < 150; i++) stamps.push(t0 - 3_600_000 + Math.round((i * 1000) / 30));
+    const order = [...Array(60).keys(), ...Array.from({ length: 60 }, (_, k) => 90 + k)];
+    for (const [k, i] of order.entries()) {
+      hub.accessUnit(units[i % units.length] as AccessUnit, stamps[k] as number);
+      if (k % 15 === 14) await recorder.flush();
+    }
+    await recorder.close();
+    const path = join(dir, 'log0000.mkv');
+    assert.equal(decodeErrors(path), '');
+    const r = spawnSync(requireTool('ffprobe'), ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path], { encoding: 'utf8' });
+    const pts = r.stdout.split('\n').filter((l) => l.trim()).map(Number);
+    assert.equal(pts.length, 120);
+    assert.ok(Math.abs((pts[60] as number) - 3.0) < 0.002, `the frame after the lost second is at 3.0 s, got ${pts[60]}`);
+    for (let i = 1; i < pts.length; i++) assert.ok((pts[i] as number) > (pts[i - 1] as number), `packet ${i} increases`);
+    assert.ok(Math.abs((pts[119] as number) - (pts[89] as number) - 30 / 30) < 0.002, 'after the jump the stream continues at 30 fps');
   } finally {
     cleanup();
   }

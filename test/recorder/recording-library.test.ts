@@ -38,6 +38,7 @@ test('list: names, start times, durations, sizes, resolution, thumbnails, old to
       assert.equal(r.startedAtMs, START_MS + i * 1000);
       assert.ok(r.durationMs !== null && Math.abs(r.durationMs - 1000) <= 34, `duration ${r.durationMs}`);
       assert.equal(r.width, 640);
+      // Regression: the track once carried the coded size (640x368, whole macroblocks) instead of the picture's.
       assert.equal(r.height, 360);
       assert.ok(r.sizeBytes > 10_000);
       assert.equal(r.inProgress, false);
@@ -99,7 +100,8 @@ test('path safety: every trick is refused with ERR_PATH_OUTSIDE, missing files w
     const refusedSegments = [
       '', '..', '.', '../log0001.mkv', 'sub/log0000.mkv', 'linkdir/secret.mkv', './log0001.mkv',
       '/etc/passwd', '/etc/log0001.mkv', `${dir}/../log0001.mkv`, `${dir}/./log0001.mkv`, `${dir}/sub/log0000.mkv`, `${dir}//log0001.mkv`,
-      `${dir}/log0001.mkv/`, 'log0001.mkv\0.jpg', 'log0001.mkv\0', '%2e%2e%2flog0001.mkv', '..%2flog0001.mkv', '%2E%2E/log0001.mkv',
+      `${dir}/log0001.mkv/`, // regression: a trailing slash once resolved to the file
+      'log0001.mkv\0.jpg', 'log0001.mkv\0', '%2e%2e%2flog0001.mkv', '..%2flog0001.mkv', '%2E%2E/log0001.mkv',
       'log0001%2emkv', '%6cog0001.mkv', '..\\log0001.mkv', 'log0001.mkv\\', 'log0001.mp4', 'log0001.MKV', 'log0001.mkv.jpg', 'log1.mkv',
       'log00001.mkv', 'passwd', thumb, 'log0007.mkv', outsideDir.dir + '/secret.mkv',
     ];

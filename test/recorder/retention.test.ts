@@ -133,6 +133,8 @@ test('ENOSPC on a full tmpfs: reported and retried, never thrown; recording resu
     const left = mkvs(fs.dir);
     const newest = left[left.length - 1] as string;
     assert.ok(probe(join(fs.dir, newest)).frames >= 30, `${newest} recorded after the disk had room again`);
+    // Regression: a segment that hit ENOSPC before its first frame was "repaired" into a header-only file
+    // that ffmpeg rejects ("End of file"); frameless leftovers are now deleted.
     for (const name of left) assert.equal(decodeErrors(join(fs.dir, name)), '', `${name} (written until the disk filled) still plays`);
   } finally {
     await recorder?.close();
