@@ -11,7 +11,7 @@
  * (connect -> a complete keyframe received). Then an RSS-flat check with one
  * stalled client (connects, never reads) beside a reading one.
  *
- * Usage: node dist/bench/fanout-bench.js [--seconds 8] [--clients 1,10,50]
+ * Usage: node dist/bench/fanout-bench.js [--seconds 15] [--clients 1,10,50]
  *        [--stall-seconds 30] (use --stall-seconds 300 for the 5-minute check)
  * The input is generated once with ffmpeg into the OS temp dir.
  *
@@ -35,13 +35,17 @@ function arg(name: string, fallback: string): string {
 const FFMPEG = '/usr/bin/ffmpeg';
 const GST = '/usr/bin/gst-launch-1.0';
 
-/** 20 s of 1280x720 30 fps at 8 Mbps, SPS/PPS before every IDR, one IDR per second, no B-frames. */
+/**
+ * 5 s of 1280x720 30 fps at 8 Mbps (5 MB), SPS/PPS before every IDR, one IDR
+ * per second, no B-frames; both servers loop it. Short on purpose: our file
+ * source keeps the whole file in memory, a camera source holds nothing.
+ */
 function makeInput(): string {
-  const path = join(tmpdir(), 'rearview-bench-720p-8M-20s.h264');
+  const path = join(tmpdir(), 'rearview-bench-720p-8M-5s.h264');
   if (existsSync(path)) return path;
   process.stderr.write(`generating ${path} with ffmpeg...\n`);
   execFileSync(FFMPEG, [
-    '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-t', '20',
+    '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-t', '5',
     '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'high', '-bf', '0',
     '-b:v', '8M', '-maxrate', '8M', '-bufsize', '8M', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0',
     '-x264-params', 'repeat-headers=1', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', path,
@@ -115,7 +119,7 @@ interface ServerHandle {
   name: string;
   pid: number;
   port: number;
-  latency(): Promise<{ p50Ms: number; p99Ms: number; count: number } | undefined>;
+  latency(): Promise<{ p50Ms: number; p99Ms: number; count: number; heapMb: number; externalMb: number } | undefined>;
   close(): Promise<void>;
 }
 
@@ -132,7 +136,7 @@ async function startOurs(input: string): Promise<ServerHandle> {
     port,
     latency: () =>
       new Promise((resolve) => {
-        child.once('message', (m: { latency?: { p50Ms: number; p99Ms: number; count: number } }) => resolve(m.latency));
+        child.once('message', (m: { latency?: { p50Ms: number; p99Ms: number; count: number; heapMb: number; externalMb: number } }) => resolve(m.latency));
         child.send('latency');
       }),
     close: () => stopChild(child),
@@ -178,7 +182,7 @@ interface RunResult {
   gb: number;
   cpuSPerGb: number;
   peakRssMb: number;
-  latency: { p50Ms: number; p99Ms: number; count: number } | undefined;
+  latency: { p50Ms: number; p99Ms: number; count: number; heapMb: number; externalMb: number } | undefined;
   firstFrameMs: number;
 }
 
@@ -231,7 +235,9 @@ async function serverChild(input: string): Promise<void> {
   const daemon = new RearviewDaemon(config);
   await daemon.start();
   process.on('message', (m) => {
-    if (m === 'latency') process.send?.({ latency: daemon.tcpServer.stats().serverLatency });
+    if (m !== 'latency') return;
+    const mem = process.memoryUsage();
+    process.send?.({ latency: { ...daemon.tcpServer.stats().serverLatency, heapMb: mem.heapUsed / 1e6, externalMb: mem.external / 1e6 } });
   });
   process.on('SIGTERM', () => void daemon.close().then(() => process.exit(0)));
   process.send?.({ port: daemon.streamAddress?.port });
@@ -239,7 +245,7 @@ async function serverChild(input: string): Promise<void> {
 
 async function main(): Promise<void> {
   if (argv[0] === '--server-child') return serverChild(argv[1] as string);
-  const seconds = Number(arg('--seconds', '8'));
+  const seconds = Number(arg('--seconds', '15'));
   const clientCounts = arg('--clients', '1,10,50').split(',').map(Number);
   const stallSeconds = Number(arg('--stall-seconds', '30'));
   const input = makeInput();
@@ -252,11 +258,11 @@ async function main(): Promise<void> {
     }
   }
   const fmt = (v: number | undefined, d = 2): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
-  console.log(`fan-out of ${input} (720p30, 8 Mbps), ${seconds} s measured per run, loopback, node ${process.version}`);
-  console.log('server     clients  GB     CPU s/GB  peak RSS MB  added p50 ms  added p99 ms  first frame ms');
+  console.log(`fan-out of ${input} (720p30, 8 Mbps, looped), ${seconds} s measured per run, loopback, node ${process.version}`);
+  console.log('server     clients  GB     CPU s/GB  peak RSS MB  added p50 ms  added p99 ms  first frame ms  heap/external MB');
   for (const r of results) {
     console.log(
-      `${r.server.padEnd(10)} ${String(r.clients).padStart(7)}  ${r.gb.toFixed(3)}  ${fmt(r.cpuSPerGb).padStart(8)}  ${fmt(r.peakRssMb, 1).padStart(11)}  ${fmt(r.latency?.p50Ms, 3).padStart(12)}  ${fmt(r.latency?.p99Ms, 3).padStart(12)}  ${fmt(r.firstFrameMs, 1).padStart(14)}`,
+      `${r.server.padEnd(10)} ${String(r.clients).padStart(7)}  ${r.gb.toFixed(3)}  ${fmt(r.cpuSPerGb).padStart(8)}  ${fmt(r.peakRssMb, 1).padStart(11)}  ${fmt(r.latency?.p50Ms, 3).padStart(12)}  ${fmt(r.latency?.p99Ms, 3).padStart(12)}  ${fmt(r.firstFrameMs, 1).padStart(14)}  ${r.latency ? `${r.latency.heapMb.toFixed(0)}/${r.latency.externalMb.toFixed(0)}` : 'n/a'}`,
     );
   }
   console.log('ratios rearview / gstreamer (lower is better):');
