@@ -226,6 +226,8 @@ export class SourceSupervisor {
   }
 
   private startFailed(run: Run, error: RearviewError): void {
+    // Already ended (stalled while starting, or closed): its replacement is scheduled or not wanted.
+    if (run.ended || this.closing) return;
     if (run.id === 1 && PERMANENT_CODES.has(error.code)) {
       run.ended = true;
       this.clearStallTimer();
