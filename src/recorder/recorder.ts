@@ -321,15 +321,11 @@ export class Recorder {
 
   private shouldCut(writer: SegmentWriter, frame: StreamFrame): boolean {
     if (frame.params.generation !== writer.params.generation) return true; // new SPS/PPS: new file, new avcC
-    const elapsedMs = frame.capturedAtMs - writer.startedAtMs;
-    const byStream = (frame.dts90k - this.segmentStartDts90k) / 90;
-    // The capture clock decides; the stream clock covers a wall clock that jumped. Half a frame of
-    // slack so that 60 frames at 30 fps (1999.99 ms in floating point) count as 2 s.
+    // The writer's timeline: capture clock snapped to the frame grid, with clock jumps handled.
     const halfFrameMs = 500 / (frame.params.fps > 0 ? frame.params.fps : 30);
-    return (elapsedMs >= 0 && elapsedMs < 10 * this.segmentMs ? elapsedMs : byStream) + halfFrameMs >= this.segmentMs;
+    return writer.projectedMs(frame) + halfFrameMs >= this.segmentMs;
   }
 
-  private segmentStartDts90k = 0;
 
   /** One stat per keyframe: notices a segment (or the whole folder) deleted underneath us. */
   private async stillThere(writer: SegmentWriter): Promise<boolean> {
@@ -362,7 +358,6 @@ export class Recorder {
       return false;
     }
     this.nextNumber = nextSegmentNumber(this.nextNumber);
-    this.segmentStartDts90k = first.dts90k;
     this.st.state = 'recording';
     this.st.currentSegment = name;
     this.st.currentSegmentStartedAtMs = first.capturedAtMs;

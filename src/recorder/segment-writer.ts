@@ -108,6 +108,19 @@ export class SegmentWriter {
     return this.lastDecodeMs;
   }
 
+  /**
+   * Where `frame` would land on this segment's timeline (ms from its first keyframe) if written
+   * next: the capture clock snapped to the frame grid, as write() does. Used to decide cuts, so
+   * delivery jitter does not make a 1 s segment 2 s long.
+   */
+  projectedMs(frame: StreamFrame): number {
+    if (this.frames === 0) return 0;
+    const capturedMs = frame.capturedAtMs - this.anchorCapturedAtMs + this.anchorDecodeMs;
+    if (Math.abs(capturedMs - this.lastDecodeMs) > MAX_CAPTURE_GAP_MS) return this.lastDecodeMs + this.frameMs;
+    if (!this.onGrid) return Math.max(capturedMs, this.lastDecodeMs + 1);
+    return Math.max(Math.round(capturedMs / this.frameMs), this.lastSlot + 1) * this.frameMs;
+  }
+
   /** Capture time of the segment's first keyframe (ms since the epoch); 0 before the first write. */
   get startedAtMs(): number {
     return this.firstCapturedAtMs;
