@@ -153,8 +153,10 @@ export class WebCodecsRenderer implements LiveRenderer {
   }
 }
 
-/** Buffered seconds past the playhead that count as "behind the live edge". */
+/** Buffered seconds past the playhead past which the playhead jumps to the live edge. */
 const MSE_MAX_BEHIND_S = 0.3;
+/** Past this (but under MSE_MAX_BEHIND_S) the video plays slightly fast to catch up without a visible jump. */
+const MSE_CATCH_UP_S = 0.08;
 
 /** MSE + fragmented MP4 renderer; see the file comment. */
 export class MseRenderer implements LiveRenderer {
@@ -288,10 +290,13 @@ export class MseRenderer implements LiveRenderer {
     if (!sb || video.buffered.length === 0) return;
     const end = video.buffered.end(video.buffered.length - 1);
     const start = video.buffered.start(video.buffered.length - 1);
-    if (end - video.currentTime > MSE_MAX_BEHIND_S || video.currentTime < start) {
+    const behind = end - video.currentTime;
+    if (behind > MSE_MAX_BEHIND_S || video.currentTime < start) {
       video.currentTime = Math.max(start, end - 0.02);
       this.jumps++;
     }
+    const rate = behind > MSE_CATCH_UP_S ? 1.15 : 1;
+    if (video.playbackRate !== rate) video.playbackRate = rate;
     if (video.paused) void video.play().catch(() => {});
     if (!sb.updating && video.currentTime - this.lastTrimS > 20) {
       const trimTo = video.currentTime - 10;
