@@ -82,8 +82,8 @@ export interface RecorderError {
 
 /** What the recorder is doing (for the status API and logs). */
 export interface RecorderStatus {
-  /** starting; waiting (for a keyframe); recording; retrying (after an error, until retryAtMs); closed. */
-  state: 'starting' | 'waiting' | 'recording' | 'retrying' | 'closed';
+  /** starting; waiting (for a keyframe); recording; retrying (after an error, until retryAtMs); paused (pause()); closed. */
+  state: 'starting' | 'waiting' | 'recording' | 'retrying' | 'paused' | 'closed';
   dir: string;
   currentSegment: string | null;
   currentSegmentStartedAtMs: number | null;
@@ -133,6 +133,7 @@ export class Recorder {
   private retentionRunning: Promise<void> | undefined;
   private started = false;
   private closed = false;
+  private paused = false;
   private readonly skipLog: RateLimitedCounter;
   private readonly dropLog: RateLimitedCounter;
   private dropEventsSeen = 0;
@@ -231,6 +232,30 @@ export class Recorder {
     this.st.state = 'closed';
   }
 
+  /**
+   * Stops recording until resume() (the device's exclusive streaming mode): the current segment is
+   * finished at the next frame and frames are skipped. Idempotent.
+   */
+  pause(): void {
+    if (this.closed || this.paused) return;
+    this.paused = true;
+    this.st.state = 'paused';
+    this.logger.info('recording paused');
+  }
+
+  /** Records again from the next keyframe (a new segment). Idempotent. */
+  resume(): void {
+    if (this.closed || !this.paused) return;
+    this.paused = false;
+    if (this.st.state === 'paused') this.st.state = this.retryAtMs !== null ? 'retrying' : 'waiting';
+    this.logger.info('recording resumed');
+  }
+
+  /** True between pause() and resume(). */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
   /** Resolves when every frame handed out so far has been written (tests, shutdown). */
   async flush(): Promise<void> {
     while (this.pumping) await this.pumping;
@@ -269,6 +294,13 @@ export class Recorder {
   }
 
   private async handle(frame: StreamFrame): Promise<void> {
+    if (this.paused) {
+      if (this.writer) {
+        await this.finishSegment();
+        this.st.state = 'paused';
+      }
+      return this.skip();
+    }
     if (this.retryAtMs !== null) {
       if (this.now() < this.retryAtMs || !frame.isKey) return this.skip();
       this.retryAtMs = null;

@@ -151,3 +151,30 @@ test('a dropped stretch stays a gap in the timestamps; a capture clock jump does
     cleanup();
   }
 });
+
+test('pause() finishes the segment and skips frames; resume() starts a new segment at the next keyframe', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const feeder = HubFeeder.ofFile(samplePath, 30);
+    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 600_000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+    await recorder.start();
+    feeder.push(45);
+    await recorder.flush();
+    recorder.pause();
+    recorder.pause();
+    feeder.push(40);
+    await recorder.flush();
+    assert.equal(recorder.status.state, 'paused');
+    assert.equal(recorder.status.currentSegment, null);
+    recorder.resume();
+    feeder.push(50); // resumes at the keyframe of frame 90
+    await recorder.flush();
+    await recorder.close();
+    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort(), ['log0000.mkv', 'log0001.mkv']);
+    assert.equal(probe(join(dir, 'log0000.mkv')).frames, 45);
+    assert.equal(probe(join(dir, 'log0001.mkv')).frames, 45);
+    assert.equal(recorder.status.framesSkipped, 40 + 5);
+  } finally {
+    cleanup();
+  }
+});
