@@ -71,6 +71,7 @@ export class Gallery {
     const date = Number.isFinite(r.startedAtMs) ? new Date(r.startedAtMs) : undefined;
     const when = date ? `${date.toLocaleDateString()} ${date.toLocaleTimeString()}` : r.name;
     const facts = [
+      r.inProgress ? '● recording now' : undefined,
       r.durationMs !== undefined ? formatDuration(r.durationMs) : undefined,
       r.sizeBytes !== undefined ? formatBytes(r.sizeBytes) : undefined,
       r.width && r.height ? `${r.width}×${r.height}` : undefined,
@@ -90,7 +91,7 @@ export class Gallery {
     const del = el('button', { type: 'button', textContent: 'Delete' });
     del.setAttribute('aria-label', `Delete recording from ${when}`);
     del.addEventListener('click', () => void this.remove(r, when));
-    const li = el('li', { className: 'card' }, thumb, el('div', { className: 'meta' }, el('strong', { textContent: when }), facts), el('div', { className: 'actions' }, play, download, ...(mkv ? [mkv] : []), del));
+    const li = el('li', { className: 'card' }, thumb, el('div', { className: 'meta' }, el('strong', { textContent: when }), facts), el('div', { className: 'actions' }, ...(r.inProgress ? [] : [play, download, ...(mkv ? [mkv] : []), del])));
     li.dataset.name = r.name;
     return li;
   }

@@ -61,6 +61,8 @@ export interface RecordingView {
   mkvUrl: string | undefined;
   /** DELETE this to remove it. */
   deleteUrl: string;
+  /** The segment being written now (not playable or deletable yet). */
+  inProgress: boolean;
 }
 
 function str(v: unknown): string | undefined {
@@ -95,6 +97,7 @@ export function toRecordingView(raw: Record<string, unknown>): RecordingView | u
     downloadUrl: mp4,
     mkvUrl: str(raw.downloadUrl) ?? str(urls.download) ?? (name.endsWith('.mkv') ? base : undefined),
     deleteUrl: str(raw.deleteUrl) ?? base,
+    inProgress: raw.inProgress === true,
   };
 }
 

@@ -59,7 +59,7 @@ describe('recordings gallery in headless Chromium', () => {
     const download = await page.getAttribute('#recording-list li a', 'href');
     assert.match(download ?? '', /\/api\/v1\/recordings\/log000\d\.mp4$/);
 
-    await page.screenshot({ path: screenshotPath('gallery.png') });
+    await page.screenshot({ path: screenshotPath('gallery-fixture.png') });
 
     // Play in the page: the MP4 loads and its picture has the recording's size.
     await page.click('#recording-list li:first-child button:has-text("Play")');
