@@ -39,16 +39,16 @@ export class Gallery {
     });
   }
 
-  /** Reloads the list and the storage figures. */
-  async refresh(): Promise<void> {
+  /** Reloads the list and the storage figures; `note` is shown as the result of the last action. */
+  async refresh(note?: string): Promise<void> {
     try {
       const { recordings, usage } = await listRecordings();
       this.render(recordings);
-      this.message.textContent = recordings.length === 0 ? 'No recordings yet.' : '';
+      this.message.textContent = [note, recordings.length === 0 ? 'No recordings yet.' : ''].filter(Boolean).join(' ');
       if (usage) this.storage.textContent = storageText({ disk: usage });
       else void this.refreshStorage();
     } catch (err) {
-      this.message.textContent = `Could not load the recordings: ${(err as Error).message}`;
+      this.message.textContent = [note, `Could not load the recordings: ${(err as Error).message}`].filter(Boolean).join(' ');
     }
   }
 
@@ -105,24 +105,29 @@ export class Gallery {
 
   private async remove(r: RecordingView, when: string): Promise<void> {
     if (!confirm(`Delete the recording from ${when}? This cannot be undone.`)) return;
+    let note: string;
     try {
       await apiJson(r.deleteUrl, { method: 'DELETE' });
-      this.message.textContent = `Deleted the recording from ${when}.`;
+      note = `Deleted the recording from ${when}.`;
     } catch (err) {
-      this.message.textContent = `Could not delete it: ${(err as Error).message}`;
+      note = `Could not delete it: ${(err as Error).message}`;
     }
-    await this.refresh();
+    await this.refresh(note);
+    // The focused card is gone: keep keyboard users in place, on the result.
+    this.message.focus();
   }
 
   private async wipe(): Promise<void> {
     if (!confirm('Delete ALL recordings on the camera? This cannot be undone.')) return;
+    let note: string;
     try {
       await apiJson('/api/v1/recordings', { method: 'DELETE' });
-      this.message.textContent = 'All recordings deleted.';
+      note = 'All recordings deleted.';
     } catch (err) {
-      this.message.textContent = `Could not delete the recordings: ${(err as Error).message}`;
+      note = `Could not delete the recordings: ${(err as Error).message}`;
     }
-    await this.refresh();
+    await this.refresh(note);
+    this.message.focus();
   }
 }
 

@@ -86,6 +86,8 @@ describe('recordings gallery in headless Chromium', () => {
     assert.match(asked[0] ?? '', /cannot be undone/);
     assert.equal(existsSync(join(dir, first)), false);
     assert.ok(!(await cards(page)).includes(first));
+    assert.match((await page.textContent('#recordings-message')) ?? '', /^Deleted the recording from /);
+    assert.equal(await page.evaluate('document.activeElement.id'), 'recordings-message', 'focus stays on the result');
   });
 
   it('wipes all recordings after confirming', async () => {
