@@ -17,7 +17,7 @@ import type { StreamFrame } from '../../src/hub/stream-frame.js';
 import { createWebMount, LIVE_WS_PATH } from '../../src/api/web-mount.js';
 import { encodeWsFrame, WS_HEADER_BYTES, WsFrameFlags } from '../../src/outputs/ws-stream-server.js';
 import { parseLiveFrame, parseLiveText, type LiveConfig } from '../../src/web/ws-frame-parser.js';
-import { accessUnitsOfFile, samplePath } from '../hub/access-units.js';
+import { accessUnitsOfFile, FakeClock, samplePath } from '../hub/access-units.js';
 import { PacedFeeder, waitFor } from '../outputs/tcp-feed.js';
 import { ensureWebBuilt } from './web-fixture.js';
 
@@ -27,9 +27,9 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function setup(options: { maxClients?: number; apiToken?: string; allowNetworks?: string[] } = {}) {
+async function setup(options: { maxClients?: number; apiToken?: string; allowNetworks?: string[]; softLimitBytes?: number; softLimitMs?: number; hardLimitMs?: number } = {}, clock?: FakeClock) {
   ensureWebBuilt();
-  const hub = new StreamHub();
+  const hub = new StreamHub(clock ? { clock: clock.now } : {});
   const mount = createWebMount({ hub, cameraName: 'test-cam', ...options });
   const server: Server = createServer((req, res) => {
     void mount.handleRequest(req, res).then((handled) => {
@@ -231,6 +231,37 @@ describe('WsStreamServer', () => {
     assert.equal((await connect(port, '?token=s3cret', { origin: `http://127.0.0.1:${port}` })).ws.readyState, WebSocket.OPEN);
     const other = await setup({ allowNetworks: ['10.0.0.0/8'] });
     assert.equal(await refusedWith(`ws://127.0.0.1:${other.port}${LIVE_WS_PATH}`), 403);
+  });
+
+  it('skips a slow client to the next keyframe (flagged DISCONTINUITY) and closes a stalled one with 1013', async () => {
+    const clock = new FakeClock();
+    const { port, feeder, mount } = await setup({ softLimitBytes: 100_000, softLimitMs: 10_000, hardLimitMs: 1000 }, clock);
+    feeder.step(1);
+    const client = await connect(port);
+    await waitFor(() => client.binaries.length >= 1, 'first frame');
+    const socket = (client.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.pause();
+    // Far more than the kernel's socket buffers hold: the server stops reading
+    // from the hub, whose queue goes over the soft limit and skips to keyframes.
+    feeder.step(3000);
+    await waitFor(() => (mount.streamClients()[0]?.framesDropped ?? 0) > 0, 'frames dropped by the slow-reader policy');
+    socket.resume();
+    await waitFor(() => client.binaries.some((b, i) => i > 0 && parseLiveFrame(b).discontinuity), 'a discontinuity');
+    const frames = client.binaries.map((b) => parseLiveFrame(b));
+    const gapAt = frames.findIndex((f, i) => i > 0 && f.discontinuity);
+    assert.ok(frames[gapAt]!.isKey, 'after a skip the client restarts at a keyframe');
+    assert.ok(frames[gapAt]!.seq > frames[gapAt - 1]!.seq + 1, 'sequence numbers show the gap');
+    for (let i = gapAt + 1; i < frames.length; i++) assert.equal(frames[i]!.seq, frames[i - 1]!.seq + 1);
+
+    // Stalled: over the soft limit and no progress for hardLimitMs.
+    socket.pause();
+    const closed = new Promise<number>((resolve) => client.ws.once('close', (code) => resolve(code)));
+    feeder.step(3000);
+    clock.advance(1500);
+    feeder.step(30);
+    await waitFor(() => mount.ws.clientCount === 0, 'stalled client dropped');
+    socket.resume();
+    assert.equal(await closed, 1013);
   });
 
   it('closes clients and is idempotent on close()', async () => {
