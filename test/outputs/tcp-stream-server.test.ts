@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { splitAnnexB } from '../../src/h264/annexb-scanner.js';
-import { StreamHub } from '../../src/hub/stream-hub.js';
+import { StreamHub, TRAILING_AUD } from '../../src/hub/stream-hub.js';
 import { TcpStreamServer } from '../../src/outputs/tcp-stream-server.js';
 import { FakeClock, accessUnitsOfFile, samplePath } from '../hub/access-units.js';
 import { PacedFeeder, RawClient, waitFor } from './tcp-feed.js';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { scratchDir } from '../support/paths.js';
+import { requireTool } from '../support/tools.js';
 
 const sample = accessUnitsOfFile(samplePath);
 const cleanups: (() => unknown)[] = [];
@@ -65,6 +70,39 @@ describe('TcpStreamServer', () => {
     feeder.step(31);
     await waitFor(() => client.bytes > 0, 'data over IPv6');
     assert.equal(server.address?.host, '::1');
+  });
+
+  it('a client that falls behind skips to the next keyframe: what it receives still decodes with zero errors (ffmpeg)', async () => {
+    const clock = new FakeClock();
+    const { server, port, feeder } = await setup({ softLimitBytes: 100_000, softLimitMs: 300, hardLimitMs: 600_000 }, clock);
+    const slow = new RawClient(port);
+    cleanups.push(() => slow.close());
+    await slow.connected;
+    await waitFor(() => server.clientCount === 1, 'client connected');
+    slow.socket.pause(); // stop reading until the server had to skip
+    for (let i = 0; (server.stats().clients[0]?.dropEvents ?? 0) < 2; i++) {
+      feeder.step();
+      clock.advance(1000 / 30);
+      await new Promise((r) => setImmediate(r));
+      if (i > 20_000) assert.fail('the client never fell behind');
+    }
+    slow.socket.resume();
+    feeder.step(60);
+    await waitFor(() => slow.bytes === server.stats().clients[0]!.bytesSent, 'everything sent was received');
+    const st = server.stats().clients[0]!;
+    assert.ok(st.framesDropped > 0);
+    const scratch = scratchDir();
+    cleanups.push(scratch.cleanup);
+    const file = join(scratch.dir, 'slow-client.h264');
+    // The capture ends with the trailing AUD, the start of an access unit that never came; FFmpeg
+    // would report that unfinished unit at end of file (docs/protocol.md), so it is cut off here.
+    const data = slow.data();
+    assert.deepEqual([...data.subarray(data.length - 6)], [...TRAILING_AUD]);
+    writeFileSync(file, data.subarray(0, data.length - 6));
+    const r = spawnSync(requireTool('ffmpeg'), ['-v', 'error', '-f', 'h264', '-i', file, '-f', 'framemd5', '-'], { maxBuffer: 1 << 26 });
+    assert.equal(r.stderr.toString().trim(), '', 'no decoding errors: no frame arrived without its reference');
+    const decoded = r.stdout.toString().split('\n').filter((l) => l && !l.startsWith('#')).length;
+    assert.equal(decoded, st.framesSent);
   });
 
   it('disconnects a client that stops reading once past the hard limit, and keeps serving the others', async () => {
