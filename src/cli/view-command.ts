@@ -162,7 +162,9 @@ async function runFfplay(source: string, fps: number): Promise<number> {
   } catch (err) {
     throw new CliError(`cannot run ffplay: ${(err as Error).message}`, ExitCode.IO);
   }
+  let stopRequested = false;
   const forward = (sig: NodeJS.Signals): void => {
+    stopRequested = true;
     child.kill(sig);
   };
   process.on('SIGINT', forward);
@@ -175,6 +177,8 @@ async function runFfplay(source: string, fps: number): Promise<number> {
   ])) as [number | null];
   process.off('SIGINT', forward);
   process.off('SIGTERM', forward);
+  // Ctrl-C is the normal way to stop a viewer (ffplay itself reports 123 for it).
+  if (stopRequested) return ExitCode.OK;
   return code ?? ExitCode.INTERRUPTED;
 }
 

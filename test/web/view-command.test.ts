@@ -14,7 +14,12 @@ import type { Browser } from 'playwright-core';
 import { ffplayArgs, openBrowser } from '../../src/cli/view-command.js';
 import { startServe } from '../support/daemon.js';
 import { cliPath } from '../support/paths.js';
-import { launchChromium } from './web-fixture.js';
+import { StreamHub } from '../../src/hub/stream-hub.js';
+import { TcpStreamServer } from '../../src/outputs/tcp-stream-server.js';
+import { accessUnitsOfFile, samplePath } from '../hub/access-units.js';
+import { waitFor } from '../outputs/tcp-feed.js';
+import { requireTool } from '../support/tools.js';
+import { launchChromium, RealtimeFeeder } from './web-fixture.js';
 
 const cleanups: (() => unknown)[] = [];
 let browser: Browser;
@@ -89,6 +94,28 @@ describe('rearview view', () => {
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     assert.equal(code, 2, stderr);
     assert.match(stderr, /source/);
+  });
+
+  it('--player ffplay plays the stream with ffplay and stops cleanly', async () => {
+    requireTool('ffmpeg'); // ffplay comes in the same Debian package; a missing one fails below
+    const hub = new StreamHub();
+    const tcp = new TcpStreamServer({ hub, host: '127.0.0.1', port: 0 });
+    const { port } = await tcp.start();
+    const feeder = new RealtimeFeeder(hub, accessUnitsOfFile(samplePath)).start();
+    cleanups.push(() => hub.close(), () => tcp.close(), () => feeder.close());
+    // SDL's dummy drivers: ffplay decodes and "shows" without a display.
+    const child = spawn(process.execPath, [cliPath, 'view', '--player', 'ffplay', `tcp://127.0.0.1:${port}`], {
+      env: { ...process.env, SDL_VIDEODRIVER: 'dummy', SDL_AUDIODRIVER: 'dummy' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    cleanups.push(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    await waitFor(() => (tcp.stats().clients[0]?.framesSent ?? 0) >= 30, 'ffplay reading 30 frames', 20_000);
+    assert.match(out, /^ffplay .*-fflags nobuffer -flags low_delay -framedrop/m);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
   });
 
   it('builds the ffplay low-latency command line', () => {
