@@ -21,9 +21,11 @@ after(async () => {
 
 describe('rearview serve', () => {
   it('streams the sample on all interfaces by default, prints how to watch it, and stops on SIGINT with exit 0', async () => {
-    const serve = await startServe(['--stream-port', '0'], { rawArgs: true });
+    // Defaults except the ports (free ones) and no recording/mDNS side effects.
+    const serve = await startServe(['--stream-port', '0', '--api-port', '0', '--no-record', '--no-mdns'], { rawArgs: true, waitForApi: true });
     cleanups.push(() => serve.close());
     assert.match(serve.stdoutLines[0]!, /^stream listening on tcp:\/\/0\.0\.0\.0:\d+$/);
+    assert.match(serve.stdoutLines[1]!, /^api listening on http:\/\/0\.0\.0\.0:\d+$/);
     const out = serve.stdoutLines.join('\n');
     assert.ok(out.includes(`ffplay -fflags nobuffer -flags low_delay -framedrop -probesize 32 -analyzeduration 0 -f h264 -framerate 30 tcp://localhost:${serve.streamPort}`));
     assert.ok(out.includes(`rearview nalu tcp://localhost:${serve.streamPort}`));
@@ -41,7 +43,7 @@ describe('rearview serve', () => {
     const scratch = scratchDir();
     cleanups.push(scratch.cleanup);
     const file = join(scratch.dir, 'rearview.json');
-    writeFileSync(file, JSON.stringify({ bind: '127.0.0.1', streamPort: 0, maxClients: 1, join: 'next-keyframe' }));
+    writeFileSync(file, JSON.stringify({ bind: '127.0.0.1', streamPort: 0, apiPort: 0, record: false, mdns: false, maxClients: 1, join: 'next-keyframe' }));
     const serve = await startServe(['--config', file, '--max-clients', '2', '--no-timestamps', '--log-level', 'debug'], { rawArgs: true });
     cleanups.push(() => serve.close());
     assert.match(serve.stdoutLines[0]!, /^stream listening on tcp:\/\/127\.0\.0\.1:\d+$/);
