@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Logger } from '../../src/log/logger.js';
@@ -174,6 +174,33 @@ test('pause() finishes the segment and skips frames; resume() starts a new segme
     assert.equal(probe(join(dir, 'log0000.mkv')).frames, 45);
     assert.equal(probe(join(dir, 'log0001.mkv')).frames, 45);
     assert.equal(recorder.status.framesSkipped, 40 + 5);
+  } finally {
+    cleanup();
+  }
+});
+
+test('numbering continues after the most recently written file and wraps after log9999', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const feeder = HubFeeder.ofFile(samplePath, 30);
+    let recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+    await recorder.start();
+    feeder.push(30);
+    await recorder.flush();
+    await recorder.close();
+    // An old log0000 and a newer log9999 (the device wrapped): the next segment is log0000, replacing the old one.
+    const seg = join(dir, 'log0000.mkv');
+    copyFileSync(seg, join(dir, 'log9999.mkv'));
+    const now = Date.now() / 1000;
+    utimesSync(seg, now - 100, now - 100);
+    utimesSync(join(dir, 'log9999.mkv'), now - 50, now - 50);
+    recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+    await recorder.start();
+    feeder.push(60);
+    await recorder.flush();
+    await recorder.close();
+    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort(), ['log0000.mkv', 'log0001.mkv', 'log9999.mkv']);
+    assert.ok(statSync(seg).mtimeMs > (now - 10) * 1000, 'log0000 was rewritten, not the old one kept');
   } finally {
     cleanup();
   }
