@@ -178,11 +178,6 @@ export class HubReader {
     this.waitingForKey = false;
   }
 
-  /** @internal Source discontinuity: whatever is queued is still decodable, but nothing after it until a keyframe. */
-  discontinuity(): void {
-    this.waitingForKey = true;
-  }
-
   /** @internal Called by the hub for every published frame. Never blocks. */
   push(frame: StreamFrame): void {
     if (this.closed) return;
