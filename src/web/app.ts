@@ -57,6 +57,14 @@ function showStats(stats: LiveStats): void {
   }
 }
 
+function showPath(path: 'webcodecs' | 'mse', whyFallback: string): void {
+  $('path-note').textContent =
+    path === 'webcodecs'
+      ? 'Decoding with WebCodecs (lowest latency).'
+      : `Decoding with Media Source Extensions (fallback: ${whyFallback}) Expect more latency.`;
+  document.body.dataset.path = path;
+}
+
 function setupLive(): { start: () => void; stop: () => void } {
   const canvas = $<HTMLCanvasElement>('live-canvas');
   const video = $<HTMLVideoElement>('live-video');
@@ -94,12 +102,9 @@ function setupLive(): { start: () => void; stop: () => void } {
           }
         },
         ...(forced === 'mse' || forced === 'webcodecs' ? { forcePath: forced } : {}),
+        onPathChange: (path) => showPath(path, 'WebCodecs in this browser cannot decode this stream.'),
       });
-      $('path-note').textContent =
-        player.path === 'webcodecs'
-          ? 'Decoding with WebCodecs (lowest latency).'
-          : 'Decoding with Media Source Extensions (fallback: WebCodecs needs a secure context such as https or localhost). Expect more latency.';
-      document.body.dataset.path = player.path;
+      showPath(player.path, 'WebCodecs needs a secure context such as https or localhost.');
       player.start();
     },
     stop() {

@@ -5,7 +5,7 @@
  * `window.__rearview` for the browser tests and the latency benchmark.
  */
 import { ClockSync } from './clock-sync.js';
-import { hasWebCodecs, MseRenderer, WebCodecsRenderer, type DecodePath, type LiveRenderer } from './live-renderers.js';
+import { hasWebCodecs, MseRenderer, WebCodecsRenderer, type DecodePath, type LiveRenderer, type PictureCallback } from './live-renderers.js';
 import { parseLiveFrame, parseLiveText, type LiveConfig } from './ws-frame-parser.js';
 
 /** Connection state shown to the viewer. */
@@ -64,6 +64,8 @@ export interface LivePlayerOptions {
   onConfig?: (config: LiveConfig) => void;
   /** Force a path (tests, `?path=mse`); default: WebCodecs when available. */
   forcePath?: DecodePath;
+  /** Called when the player had to change its decoding path. */
+  onPathChange?: (path: DecodePath) => void;
 }
 
 const BACKOFF_MIN_MS = 500;
@@ -73,8 +75,9 @@ const NO_VIDEO_MS = 3000;
 
 /** The live view controller; see the file comment. */
 export class LivePlayer {
-  readonly path: DecodePath;
-  private readonly renderer: LiveRenderer;
+  /** The decoding path in use (can change once: WebCodecs -> MSE when the codec is unsupported). */
+  path: DecodePath;
+  private renderer: LiveRenderer;
   private readonly clock = new ClockSync();
   private ws: WebSocket | undefined;
   private state: LiveState = 'connecting';
@@ -105,12 +108,27 @@ export class LivePlayer {
     const onPicture = (capturedAtMs: number, width: number, height: number): void => this.picture(capturedAtMs, width, height);
     this.renderer =
       this.path === 'webcodecs'
-        ? new WebCodecsRenderer(options.canvas, onPicture, onError)
+        ? new WebCodecsRenderer(options.canvas, onPicture, onError, () => this.fallBackToMse(onPicture, onError))
         : new MseRenderer(options.video, onPicture, onError);
     options.canvas.hidden = this.path !== 'webcodecs';
     options.video.hidden = this.path !== 'mse';
     this.probe = { path: this.path, state: this.state, framesShown: 0, latencies: [], latenciesRaw: [], receiveLatenciesRaw: [], firstPictureMs: undefined, config: undefined, stats: undefined, errors: [] };
     (globalThis as { __rearview?: LiveProbe }).__rearview = this.probe;
+  }
+
+  /** WebCodecs cannot decode this stream here (unsupported profile or codec): use MSE from now on. */
+  private fallBackToMse(onPicture: PictureCallback, onError: (message: string) => void): void {
+    if (this.path === 'mse' || this.closed) return;
+    onError('WebCodecs cannot decode this stream here; switching to Media Source Extensions');
+    this.renderer.close();
+    this.path = 'mse';
+    this.probe.path = 'mse';
+    this.renderer = new MseRenderer(this.options.video, onPicture, onError);
+    this.options.canvas.hidden = true;
+    this.options.video.hidden = false;
+    if (this.config) this.renderer.configure(this.config);
+    this.options.onPathChange?.('mse');
+    this.emitStats();
   }
 
   /** Connects and keeps connecting until closed. */

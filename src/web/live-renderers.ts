@@ -64,6 +64,8 @@ export class WebCodecsRenderer implements LiveRenderer {
     readonly element: HTMLCanvasElement,
     private readonly onPicture: PictureCallback,
     private readonly onError: (message: string) => void,
+    /** Called when the browser's WebCodecs cannot decode the stream at all (the player then uses MSE). */
+    private readonly onUnsupported: () => void = () => {},
   ) {
     const ctx = element.getContext('2d', { alpha: false, desynchronized: true });
     if (!ctx) throw new Error('canvas 2d context unavailable');
@@ -73,6 +75,18 @@ export class WebCodecsRenderer implements LiveRenderer {
   configure(config: LiveConfig): void {
     this.config = config;
     this.reset();
+    // Configure at once (no first keyframe lost to waiting), and ask in parallel
+    // whether this browser can decode it at all.
+    void VideoDecoder.isConfigSupported(this.decoderConfig(config)).then(
+      (support) => {
+        if (support.supported === false && this.config === config) this.onUnsupported();
+      },
+      () => {},
+    );
+  }
+
+  private decoderConfig(config: LiveConfig): VideoDecoderConfig {
+    return { codec: config.codec, optimizeForLatency: true, hardwareAcceleration: 'no-preference' };
   }
 
   private reset(): void {
@@ -81,6 +95,10 @@ export class WebCodecsRenderer implements LiveRenderer {
       this.decoder = new VideoDecoder({
         output: (frame) => this.output(frame),
         error: (err) => {
+          if (err.name === 'NotSupportedError' || /unsupported config/i.test(err.message)) {
+            this.onUnsupported();
+            return;
+          }
           // The decoder is closed after an error: a new one starts at the next keyframe.
           this.onError(`decoder error: ${err.message}`);
           this.decoder = undefined;
@@ -91,8 +109,15 @@ export class WebCodecsRenderer implements LiveRenderer {
       this.decoder.reset();
     }
     this.captureTimes.clear();
-    this.decoder.configure({ codec: this.config.codec, optimizeForLatency: true, hardwareAcceleration: 'no-preference' });
     this.needKey = true;
+    try {
+      this.decoder.configure(this.decoderConfig(this.config));
+    } catch (err) {
+      // A codec string this browser's WebCodecs does not even parse.
+      this.onError(`decoder configure failed: ${(err as Error).message}`);
+      this.decoder = undefined;
+      this.onUnsupported();
+    }
   }
 
   push(frame: LiveFrame): void {

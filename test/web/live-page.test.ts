@@ -170,6 +170,26 @@ describe('live page in headless Chromium', () => {
     assert.ok(behind < 1, `playhead ${behind} s behind the buffered end`);
   });
 
+  it('switches to MSE when WebCodecs cannot decode the stream', async () => {
+    const { live } = await liveServer();
+    const context = await browser.newContext({ bypassCSP: true });
+    cleanups.push(() => context.close());
+    // A WebCodecs that supports no H.264 at all (as some browsers ship it): HEVC is unsupported here.
+    await context.addInitScript(`{
+      const Real = window.VideoDecoder;
+      const hevc = (c) => ({ ...c, codec: 'hev1.1.6.L93.B0' });
+      window.VideoDecoder = class extends Real {
+        configure(c) { return super.configure(hevc(c)); }
+        static isConfigSupported(c) { return Real.isConfigSupported(hevc(c)); }
+      };
+    }`);
+    const page = await context.newPage();
+    await page.goto(live.url);
+    await waitInPage(page, 'window.__rearview && window.__rearview.path === "mse" && window.__rearview.framesShown >= 10', 'pictures via MSE after the switch');
+    assert.match((await page.textContent('#path-note')) ?? '', /cannot decode this stream/);
+    assert.equal(await page.isVisible('#live-video'), true);
+  });
+
   it('uses the fallback on a non-local address (no secure context there)', async () => {
     const lan = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
     assert.ok(lan, 'this test needs a non-loopback IPv4 address');
