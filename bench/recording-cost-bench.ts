@@ -14,7 +14,11 @@
  * Peer in the same run: `ffmpeg -f h264 -i stream -c copy -f segment
  * -segment_time 60 out%04d.mkv` on the same bytes (CPU from /usr/bin/time).
  *
- * Run: npm run bench, or `node dist/bench/recording-cost-bench.js [--minutes M]` (default 5).
+ * A second measurement feeds the same stream in real time (30 fps against
+ * the wall clock, default 20 s, `--realtime-seconds S`, 0 to skip), where
+ * every per-second fdatasync happens, and extrapolates the same way.
+ *
+ * Run: npm run bench, or `node dist/bench/recording-cost-bench.js [--minutes M] [--realtime-seconds S]`.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,7 +40,7 @@ function cpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-async function run(withRecorder: boolean, frames: number, units: ReturnType<typeof parseAnnexB>['accessUnits'], dir: string): Promise<{ cpuS: number; wallS: number }> {
+async function run(withRecorder: boolean, frames: number, units: ReturnType<typeof parseAnnexB>['accessUnits'], dir: string, realTime = false): Promise<{ cpuS: number; wallS: number }> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const hub = new StreamHub();
@@ -61,6 +65,16 @@ async function run(withRecorder: boolean, frames: number, units: ReturnType<type
   const cpu0 = cpuSeconds();
   const wall0 = performance.now();
   for (let i = 0; i < frames; i++) {
+    if (realTime) {
+      // Paced at 30 fps against the wall clock (drift-free), as a camera delivers.
+      const due = wall0 + (i * 1000) / 30;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      hub.accessUnit(units[i % units.length]!, t0 + Math.round((i * 1000) / 30));
+      if (recorder) await recorder.flush();
+      else await drain?.();
+      continue;
+    }
     hub.accessUnit(units[i % units.length]!, t0 + Math.round((i * 1000) / 30));
     if (i % 30 === 29) {
       if (recorder) await recorder.flush();
@@ -74,6 +88,7 @@ async function run(withRecorder: boolean, frames: number, units: ReturnType<type
 
 async function main(): Promise<void> {
   const minutes = arg('--minutes', 5);
+  const realTimeSeconds = arg('--realtime-seconds', 20);
   const frames = minutes * 60 * 30;
   const stream = ensureCameraStream();
   const bytes = readFileSync(stream);
@@ -120,6 +135,17 @@ async function main(): Promise<void> {
   console.log(`  total:                           ${(perHour(recorderCpuS) + thumbCpuS * 60).toFixed(1)} CPU s per hour`);
   console.log(`  peer ffmpeg -c copy -f segment:  ${ffCpuS.toFixed(2)} CPU s for the same ${minutes} min -> ${perHour(ffCpuS).toFixed(1)} CPU s per hour (${fm[3]} s wall)`);
   console.log(`  ratio ours/ffmpeg (recorder alone): ${(recorderCpuS / Math.max(ffCpuS, 0.001)).toFixed(2)}`);
+  if (realTimeSeconds > 0) {
+    // Real time: 30 frames a second against the wall clock; every fdatasync (one per second) happens.
+    const rtFrames = realTimeSeconds * 30;
+    const rtBase = await run(false, rtFrames, units, dir, true);
+    const rtRec = await run(true, rtFrames, units, dir, true);
+    const rtCpu = Math.max(0, rtRec.cpuS - rtBase.cpuS);
+    console.log(`Real time, ${realTimeSeconds} s at 30 fps (paced), extrapolated to 1 hour:`);
+    console.log(`  hub + draining reader only:      ${rtBase.cpuS.toFixed(2)} CPU s - subtracted`);
+    console.log(`  hub + recorder:                  ${rtRec.cpuS.toFixed(2)} CPU s`);
+    console.log(`  recorder alone:                  ${rtCpu.toFixed(2)} CPU s -> ${((rtCpu * 3600) / realTimeSeconds).toFixed(1)} CPU s per hour (${((rtCpu / realTimeSeconds) * 100).toFixed(2)} % of one core), plus thumbnails as above`);
+  }
   rmSync(dir, { recursive: true, force: true });
 }
 
