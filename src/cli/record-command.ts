@@ -117,6 +117,7 @@ async function runRecord(url: string, opts: RecordOptions): Promise<RecordSummar
   let lastReport = 0;
   // Frames without a capture-time SEI are timed from pts90k on the receive clock of the first frame.
   let baseReceivedMs: number | undefined;
+  let lastTimestampMs: number | undefined;
   const closeWriter = async (): Promise<void> => {
     if (!writer) return;
     const w = writer;
@@ -139,7 +140,11 @@ async function runRecord(url: string, opts: RecordOptions): Promise<RecordSummar
   try {
     for await (const frame of frameStream()) {
       baseReceivedMs ??= frame.receivedAtMs - frame.pts90k / 90;
-      const capturedAtMs = frame.capturedAtMs ?? baseReceivedMs + frame.pts90k / 90;
+      // Containers count in whole ms: frames captured less than 1 ms apart (a camera delivering a burst
+      // after a stall) would share a timestamp, which players reject, so each frame gets at least +1 ms.
+      const rawMs = frame.capturedAtMs ?? baseReceivedMs + frame.pts90k / 90;
+      const capturedAtMs = lastTimestampMs === undefined ? rawMs : Math.max(rawMs, lastTimestampMs + 1);
+      lastTimestampMs = capturedAtMs;
       firstMs ??= capturedAtMs;
       if (durationMs !== undefined && capturedAtMs - firstMs >= durationMs) {
         stoppedBy = 'duration';
