@@ -156,12 +156,12 @@ async function main(): Promise<void> {
   const daemon = spawn(process.execPath, [cli, 'serve', '--stream-port', '0', '--api-port', '0', '--bind', '127.0.0.1', '--recordings', rec, '--max-files', '5000', '--min-free', '0', '--min-free-percent', '0', '--no-mdns', '--log-level', 'warn', '--max-downloads', String(DOWNLOADS)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let peer: ChildProcess | undefined;
   try {
-    const api = await waitForLine(daemon, /api listening on (http:\/\/[^\s]+)/);
-    const stream = await waitForLine(daemon, /stream listening on tcp:\/\/([^:\s]+):(\d+)/).catch(() => undefined);
-    const base = api[1] as string;
+    // serve prints the stream line, then the api line: wait for both at once.
+    const both = await waitForLine(daemon, /stream listening on tcp:\/\/[^\s]*:(\d+)\s+api listening on (http:\/\/[^\s]+)/);
+    const base = both[2] as string;
     // A live client on port 5000 consuming the 1 Mbit/s stream while we measure.
     let streamBytes = 0;
-    const streamPort = stream ? Number(stream[2]) : 0;
+    const streamPort = Number(both[1]);
     const client = streamPort ? connect(streamPort, '127.0.0.1') : undefined;
     client?.on('data', (c: Buffer) => (streamBytes += c.length));
     client?.on('error', () => undefined);

@@ -23,6 +23,7 @@ import { ApiEvents } from './api-events.js';
 import { ApiError, sendJsonError, sendText, statusOf } from './api-responses.js';
 import { ApiRouter } from './api-router.js';
 import type { Mp4Streamer, RecordingStore, StreamStatus, WebMount } from './api-services.js';
+import { cachedRecordingStore } from './cached-recording-store.js';
 import { DownloadLimiter } from './file-responses.js';
 import { addLegacyRoutes } from './legacy-routes.js';
 import { compileAllowList, type AllowList } from './network-allow-list.js';
@@ -54,6 +55,8 @@ export interface ApiServerOptions {
   maxConcurrentDownloads?: number;
   /** A download with no progress for this long is dropped, ms. Default 30000. */
   downloadIdleTimeoutMs?: number;
+  /** How long a recordings listing is reused by concurrent and back-to-back requests, ms (0: never). Default 1000. */
+  listCacheMs?: number;
   /** How often SSE clients get a status event, ms. Default 2000. */
   statusIntervalMs?: number;
   /** How often the recordings list is compared for added/removed events, ms. Default 5000. */
@@ -81,7 +84,7 @@ export class ApiServer {
     this.ctx = {
       config: options.config,
       logger: this.logger,
-      recordings: options.recordings,
+      recordings: options.listCacheMs === 0 ? options.recordings : cachedRecordingStore(options.recordings, { listTtlMs: options.listCacheMs ?? 1000 }),
       mp4: options.mp4,
       device: options.device,
       modes: options.modes,

@@ -8,6 +8,7 @@
 import type { ApiContext } from './api-context.js';
 import { ApiError, readBody, sendText } from './api-responses.js';
 import type { ApiRequest, ApiRouter } from './api-router.js';
+import type { RecordingEntry } from './api-services.js';
 import { sendFile } from './file-responses.js';
 
 /** The greeting of `GET /` (how apps recognise the camera). */
@@ -30,6 +31,20 @@ export function legacyPathArgument(raw: string): string {
 }
 
 const text = (s: string): [string, string] => ['text/plain', s];
+
+/** The list body per listing: the store reuses one listing for a second, so the JSON is built once for it. */
+const legacyListBodies = new WeakMap<readonly RecordingEntry[], Buffer>();
+
+/** `GET /list-local-videos` body: old to new, `date_updated` as a string of Unix seconds. */
+export function legacyListBody(list: readonly RecordingEntry[]): Buffer {
+  let body = legacyListBodies.get(list);
+  if (!body) {
+    const sorted = [...list].sort((a, b) => a.modifiedAtMs - b.modifiedAtMs || a.name.localeCompare(b.name));
+    body = Buffer.from(JSON.stringify(sorted.map((r) => ({ path: r.path, date_updated: String(Math.floor(r.modifiedAtMs / 1000)) }))));
+    legacyListBodies.set(list, body);
+  }
+  return body;
+}
 
 /** Adds the legacy routes to `router`. */
 export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
@@ -84,10 +99,8 @@ export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
     method: 'GET', path: '/list-local-videos',
     doc: { tag: t, summary: 'Recorded segments, old to new', description: 'JSON array of {"path": absolute .mkv path, "date_updated": last-modified time as a string of Unix seconds}.', responses: { 200: ['application/json', '[{"path":"/opt/velovision/standalone_videos/log0001.mkv","date_updated":"1713198307"}]'] } },
     handler: async ({ res }) => {
-      const list = await ctx.recordings.list();
-      const sorted = [...list].sort((a, b) => a.modifiedAtMs - b.modifiedAtMs || a.name.localeCompare(b.name));
-      const body = JSON.stringify(sorted.map((r) => ({ path: r.path, date_updated: String(Math.floor(r.modifiedAtMs / 1000)) })));
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+      const body = legacyListBody(await ctx.recordings.list());
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' });
       res.end(body);
     },
   });

@@ -56,6 +56,19 @@ export function recordingView(r: RecordingEntry): RecordingView {
 }
 
 const json = (s: string): [string, string] => ['application/json', s];
+
+/** Recording views per listing (the store reuses one listing for a second). */
+const viewCache = new WeakMap<readonly RecordingEntry[], RecordingView[]>();
+
+function sortedViews(list: readonly RecordingEntry[]): RecordingView[] {
+  let views = viewCache.get(list);
+  if (!views) {
+    const sorted = [...list].sort((a, b) => (a.startedAtMs ?? a.modifiedAtMs) - (b.startedAtMs ?? b.modifiedAtMs) || a.name.localeCompare(b.name));
+    views = sorted.map(recordingView);
+    viewCache.set(list, views);
+  }
+  return views;
+}
 const ERR = json('{"error":{"code","message"}}');
 
 /** Adds /api/v1, /metrics and the OpenAPI document to `router`. */
@@ -71,8 +84,7 @@ export function addV1Routes(router: ApiRouter, ctx: ApiContext): void {
     doc: { tag: t, summary: 'Recordings, old to new, with ISO dates, duration, size, resolution and URLs', responses: { 200: json('{"recordings":[RecordingView],"usage":{...}}') } },
     handler: async ({ res }) => {
       const [list, usage] = await Promise.all([ctx.recordings.list(), ctx.recordings.usage().catch(() => null)]);
-      const sorted = [...list].sort((a, b) => (a.startedAtMs ?? a.modifiedAtMs) - (b.startedAtMs ?? b.modifiedAtMs) || a.name.localeCompare(b.name));
-      sendJson(res, 200, { recordings: sorted.map(recordingView), usage });
+      sendJson(res, 200, { recordings: sortedViews(list), usage });
     },
   });
   router.add({
