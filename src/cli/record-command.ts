@@ -140,10 +140,14 @@ async function runRecord(url: string, opts: RecordOptions): Promise<RecordSummar
   try {
     for await (const frame of frameStream()) {
       baseReceivedMs ??= frame.receivedAtMs - frame.pts90k / 90;
-      // Containers count in whole ms: frames captured less than 1 ms apart (a camera delivering a burst
-      // after a stall) would share a timestamp, which players reject, so each frame gets at least +1 ms.
+      // Frames captured very close together (a camera delivering a burst after a stall) would share a
+      // timestamp once the recorder's segment writer snaps times to the nominal frame rate, and players
+      // (ffmpeg among them) reject frames closer than one interval of the rate they detect: each frame
+      // gets at least one nominal frame interval after the previous one; the times catch up with the
+      // capture clock after the burst.
       const rawMs = frame.capturedAtMs ?? baseReceivedMs + frame.pts90k / 90;
-      const capturedAtMs = lastTimestampMs === undefined ? rawMs : Math.max(rawMs, lastTimestampMs + 1);
+      const minStepMs = 1000 / (params?.fps || fps);
+      const capturedAtMs = lastTimestampMs === undefined ? rawMs : Math.max(rawMs, lastTimestampMs + minStepMs);
       lastTimestampMs = capturedAtMs;
       firstMs ??= capturedAtMs;
       if (durationMs !== undefined && capturedAtMs - firstMs >= durationMs) {

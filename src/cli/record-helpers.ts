@@ -150,7 +150,8 @@ export class Mp4RecordingWriter implements RecordingWriter {
       target: new StreamTarget(writable, { chunked: false }),
     });
     this.source = new EncodedVideoPacketSource('avc');
-    this.output.addVideoTrack(this.source, { frameRate: this.params.fps > 0 ? this.params.fps : undefined });
+    // No frameRate: mediabunny would snap every timestamp to that grid, merging frames captured close together.
+    this.output.addVideoTrack(this.source);
     await this.output.start();
   }
 
