@@ -14,7 +14,7 @@ import type { StreamHub } from '../hub/stream-hub.js';
 import type { Logger } from '../log/logger.js';
 import { ModeController, type ModeState } from '../modes/mode-controller.js';
 import type { TcpStreamServer } from '../outputs/tcp-stream-server.js';
-import type { RecorderService } from '../recorder/recorder-service.js';
+import { RecorderService } from '../recorder/recorder-service.js';
 import { RecordingLibrary } from '../recorder/recording-library.js';
 import type { SourceSupervisor } from '../sources/source-supervisor.js';
 import type { Mp4Streamer, RecordingStore, StreamStatus } from './api-services.js';
@@ -107,6 +107,13 @@ export class ApiService {
   modes: ModeController | undefined;
   server: ApiServer | undefined;
   private web: WebMountHandle | undefined;
+  /**
+   * Exclusive mode: the recorder of the current recording period. The
+   * recorder is one-shot (no pause), so each recording period gets a fresh
+   * one and leaving recording closes it (its segment is sealed).
+   */
+  private exclusiveRecorder: RecorderService | undefined;
+  private recorderSwitch: Promise<void> = Promise.resolve();
   private detach: Array<() => void> = [];
   private closed = false;
 
@@ -117,7 +124,12 @@ export class ApiService {
     const logger = host.logger.child('api');
     const config = host.config;
     const recorderService = host.services.find((s) => s.name === 'recorder') as RecorderService | undefined;
-    const library = recorderService?.library ?? new RecordingLibrary(config.recordingsDir, { logger: logger.child('library') });
+    const exclusive = config.mode === 'exclusive' && recorderService !== undefined;
+    this.exclusiveRecorder = exclusive ? recorderService : undefined;
+    // In exclusive mode the recorder changes over time: the library asks whichever is current.
+    const library = exclusive
+      ? new RecordingLibrary(config.recordingsDir, { isRecording: (p) => p === this.exclusiveRecorder?.recorder.currentSegmentPath, logger: logger.child('library') })
+      : (recorderService?.library ?? new RecordingLibrary(config.recordingsDir, { logger: logger.child('library') }));
 
     this.device = await createCameraDevice({ backend: config.deviceBackend, logger: host.logger.child('device') });
     this.device.start();
@@ -126,7 +138,7 @@ export class ApiService {
 
     const modes = new ModeController({ mode: config.mode, streamWindowMs: config.streamWindowMs, logger: host.logger.child('mode') });
     this.modes = modes;
-    this.detach.push(modes.onChange((state) => this.applyMode(state, recorderService)));
+    this.detach.push(modes.onChange((state) => this.applyMode(state)));
     const onConnected = (): void => modes.clientConnected();
     const onDisconnected = (): void => modes.clientDisconnected();
     host.tcpServer.on('client-connected', onConnected);
@@ -153,7 +165,7 @@ export class ApiService {
       mp4: mp4StreamerFromLibrary(library),
       device: this.device,
       modes,
-      stream: () => this.streamStatus(recorderService),
+      stream: () => this.streamStatus(this.exclusiveRecorder ?? recorderService),
       settings,
       web: this.web,
       logger,
@@ -170,24 +182,34 @@ export class ApiService {
     this.closed = true;
     for (const d of this.detach) d();
     this.detach = [];
+    await this.recorderSwitch;
+    await this.exclusiveRecorder?.close();
     await this.server?.close();
     await this.web?.close();
     this.modes?.close();
     await this.device?.close();
   }
 
-  /** Exclusive mode: open/close port 5000, LED pattern, recorder pause (when the recorder offers it). */
-  private applyMode(state: ModeState, recorderService: RecorderService | undefined): void {
+  /** Mode change: open/close port 5000, LED pattern, and in exclusive mode stop/start recording. */
+  private applyMode(state: ModeState): void {
     const tcp = this.host.tcpServer;
     tcp.accepting = state.streaming;
     if (!state.streaming) tcp.disconnectAll(`exclusive mode: recording (${state.reason})`);
     this.device?.led.setMode(state.activity === 'recording' ? 'recording' : 'streaming');
-    const recorder = recorderService?.recorder as { pause?: () => void; resume?: () => void } | undefined;
-    if (recorder && state.mode === 'exclusive') {
-      if (state.recording) recorder.resume?.();
-      else recorder.pause?.();
-      if (!recorder.pause) this.host.logger.child('mode').warn('the recorder cannot pause: it keeps recording while streaming');
-    }
+    if (state.mode !== 'exclusive' || !this.host.config.record) return;
+    // Serialised: a quick streaming -> recording -> streaming never runs two recorders at once.
+    this.recorderSwitch = this.recorderSwitch.then(async () => {
+      if (this.closed) return;
+      if (state.recording && !this.exclusiveRecorder) {
+        const next = new RecorderService(this.host);
+        this.exclusiveRecorder = next;
+        await next.start();
+      } else if (!state.recording && this.exclusiveRecorder) {
+        const current = this.exclusiveRecorder;
+        this.exclusiveRecorder = undefined;
+        await current.close();
+      }
+    }).catch((err: Error) => this.host.logger.child('mode').error(`switching the recorder: ${err.message}`));
   }
 
   private streamStatus(recorderService: RecorderService | undefined): StreamStatus {
