@@ -73,6 +73,11 @@ export class AnnexBFramer {
     });
   }
 
+  /** True once a start code was seen since the last reset. */
+  get foundStartCode(): boolean {
+    return this.parser.foundStartCode;
+  }
+
   /** Bytes pushed since the last reset. */
   get bytesSeen(): number {
     return this.parser.bytesSeen;

@@ -18,10 +18,13 @@ import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import { codecString } from '../h264/codec-string.js';
 import type { SequenceParameterSet } from '../h264/sps.js';
-import type { H264Error } from '../errors.js';
+import { H264Error, type RearviewError } from '../errors.js';
 import { AnnexBFramer, joinAnnexB, type FramedAccessUnit } from './annexb-framer.js';
 import { ClientError, describeNetworkError } from './client-error.js';
 import { FrameQueue, type ConsumerPolicy } from './frame-queue.js';
+
+/** A peer that sent this many bytes without an Annex-B start code is not an H.264 camera: 1 MiB. */
+export const NO_START_CODE_LIMIT_BYTES = 1024 * 1024;
 
 /** Default port of the raw H.264 stream. */
 export const DEFAULT_STREAM_PORT = 5000;
@@ -190,7 +193,9 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
   private spsInfo: SpsInfo | undefined;
   private firstCapturedAtMs: number | undefined;
   private lastPts90k: number | undefined;
-  private failure: ClientError | undefined;
+  private failure: RearviewError | undefined;
+  /** Set when the peer is not an H.264 stream: ends the connection without retrying. */
+  private fatal: H264Error | undefined;
   private waiter: { resolve: () => void } | undefined;
   private readonly signal: AbortSignal | undefined;
   private readonly onAbort = (): void => void this.close();
@@ -290,7 +295,11 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
     return done;
   }
 
-  /** The next frame; undefined when the connection was closed. Throws ClientError when it gave up reconnecting. */
+  /**
+   * The next frame; undefined when the connection was closed. Throws ClientError (ERR_CLIENT_CONNECT)
+   * when it gave up reconnecting, H264Error (ERR_H264_NO_START_CODE) when the peer sent 1 MiB that is
+   * not H.264 (never retried).
+   */
   async next(): Promise<ClientFrame | undefined> {
     if (!this.started) this.start();
     for (;;) {
@@ -365,6 +374,10 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
         lastError = err;
         socket.destroy();
       }
+      if (!this.framer.foundStartCode && this.framer.bytesSeen > NO_START_CODE_LIMIT_BYTES) {
+        this.fatal = new H264Error('ERR_H264_NO_START_CODE', `${this.url}: not an H.264 stream: no start code in the first ${this.framer.bytesSeen} bytes`);
+        socket.destroy();
+      }
     });
     socket.on('error', (err) => {
       lastError = err;
@@ -388,8 +401,8 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
 
   private scheduleReconnect(error: ClientError): void {
     if (this.closing) return;
-    if (!this.options.reconnect || this.attempt > this.options.maxRetries) {
-      this.failure = error;
+    if (this.fatal || !this.options.reconnect || this.attempt > this.options.maxRetries) {
+      this.failure = this.fatal ?? error;
       this.closing = true;
       this.signal?.removeEventListener('abort', this.onAbort);
       this.setState('closed', { error });

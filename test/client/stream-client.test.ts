@@ -217,3 +217,24 @@ test('an unreachable camera with reconnect off fails with ERR_CLIENT_CONNECT; ab
   assert.equal(await retrying.next(), undefined);
   assert.equal(states.at(-1), 'closed');
 });
+
+test('a peer that sends 1 MiB without a start code is reported as not H.264, without retrying', async () => {
+  const junk = Buffer.alloc(2 * 1024 * 1024, 0xaa);
+  let connections = 0;
+  const server = createServer((s) => {
+    connections++;
+    s.on('error', () => {});
+    s.write(junk);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const conn = connect(`tcp://127.0.0.1:${port}`, { initialBackoffMs: 10 }); // reconnect on, as by default
+  try {
+    await assert.rejects(conn.next(), (err: Error & { code?: string }) => err.code === 'ERR_H264_NO_START_CODE' && /not an H\.264 stream/.test(err.message));
+    assert.equal(connections, 1, 'no reconnect to something that is not a camera');
+    assert.equal(conn.state, 'closed');
+  } finally {
+    await conn.close();
+    server.close();
+  }
+});
