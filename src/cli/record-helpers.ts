@@ -89,10 +89,12 @@ export class MkvRecordingWriter implements RecordingWriter {
   /** Video payload bytes written (the file adds a little container overhead). */
   bytes = 0;
 
+  /** Opens the file (rejects with the fs error). */
   start(): Promise<void> {
     return this.writer.start();
   }
 
+  /** Appends one frame at `capturedAtMs` (ms since the epoch); the first must be a keyframe. */
   write(frame: ClientFrame, capturedAtMs: number): Promise<void> {
     // SegmentWriter reads a hub StreamFrame: wrap the client frame's NAL views (no copy).
     const hubFrame: StreamFrame = {
@@ -110,6 +112,7 @@ export class MkvRecordingWriter implements RecordingWriter {
     return this.writer.write(hubFrame);
   }
 
+  /** Finishes the file (cues, duration). Idempotent. */
   async close(): Promise<void> {
     await this.writer.close();
   }
@@ -135,6 +138,7 @@ export class Mp4RecordingWriter implements RecordingWriter {
     this.frameMs = 1000 / (params.fps > 0 ? params.fps : 30);
   }
 
+  /** Opens the file and writes the MP4 header (rejects with the fs error). */
   async start(): Promise<void> {
     this.fh = await open(this.path, 'w');
     const fh = this.fh;
@@ -155,6 +159,7 @@ export class Mp4RecordingWriter implements RecordingWriter {
     await this.output.start();
   }
 
+  /** Appends one frame at `capturedAtMs` (ms since the epoch); the first must be a keyframe. */
   async write(frame: ClientFrame, capturedAtMs: number): Promise<void> {
     if (!this.source || this.closed) throw new Error('Mp4RecordingWriter: write() before start() or after close()');
     if (this.frames === 0 && !frame.isKey) throw new RangeError('Mp4RecordingWriter: the first frame must be a keyframe');
@@ -188,6 +193,7 @@ export class Mp4RecordingWriter implements RecordingWriter {
     await this.source.add(packet, meta);
   }
 
+  /** Writes the last fragment and closes the file. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
