@@ -130,7 +130,9 @@ export class SettingsStore {
         video[vk] = next.video[vk];
         doc.video = video;
       } else {
-        doc[key] = next[key as keyof RearviewConfig];
+        const value = next[key as keyof RearviewConfig];
+        // The config file reads a bare number as seconds: durations are written with their unit.
+        doc[key] = key.endsWith('Ms') && typeof value === 'number' ? `${value}ms` : value;
       }
     }
     await mkdir(dirname(path), { recursive: true });

@@ -40,8 +40,9 @@ export interface I2cBus {
 
 /**
  * Opens I2C bus `busNumber` with the optional `i2c-bus` package. Throws
- * ERR_DEVICE_UNAVAILABLE when the package is not installed or the bus
- * cannot be opened.
+ * ERR_DEVICE_UNAVAILABLE when the package is not installed. The package opens
+ * `/dev/i2c-N` lazily, so a missing bus shows up on the first read (which
+ * Lc709203fGauge reports as ERR_DEVICE_UNAVAILABLE).
  */
 export async function openI2cBus(busNumber: number): Promise<I2cBus> {
   // A variable module name keeps TypeScript and bundlers from requiring the package.

@@ -148,7 +148,7 @@ describe('/api/v1', () => {
     assert.equal(file.cameraName, 'bike', 'other keys of the file are kept');
     assert.equal(file.video.width, 1280);
     assert.equal(file.video.bitrateBps, 4_000_000);
-    assert.equal(file.segmentMs, 30_000);
+    assert.equal(file.segmentMs, '30000ms');
     // Regression: a JSON number on segmentMs was read as seconds (30000 s), not ms.
     const same = await curl(['-X', 'PATCH', '-d', '{"segmentMs":30000}', `${api.url}/api/v1/settings`], scratch.dir);
     assert.deepEqual((JSON.parse(same.text) as { changed: string[] }).changed, []);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Lc709203fGauge, SimulatedBattery, type I2cBus } from '../../src/device/battery-gauge.js';
+import { Lc709203fGauge, openI2cBus, SimulatedBattery, type I2cBus } from '../../src/device/battery-gauge.js';
 import { createCameraDevice } from '../../src/device/camera-device.js';
 import { GpioChargingSensor } from '../../src/device/charging-sensor.js';
 import { LED_PATTERNS, LedController } from '../../src/device/led-controller.js';
@@ -163,6 +163,15 @@ describe('Linux backends on a fixture tree', () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('the optional i2c-bus package', () => {
+  it('loads, and a bus that does not exist fails the first gauge read with ERR_DEVICE_UNAVAILABLE', async () => {
+    // i2c-bus opens /dev/i2c-N lazily: the error surfaces on the first read, which createCameraDevice makes.
+    const bus = await openI2cBus(250);
+    await assert.rejects(new Lc709203fGauge(bus).readMillivolts(), (e) => hasCode(e, 'ERR_DEVICE_UNAVAILABLE'));
+    await bus.close().catch(() => undefined);
   });
 });
 

@@ -1,0 +1,74 @@
+/** Settings persistence without --config, validation, and one PATCH at a time. */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { defaultSettingsPath, readPersistedSettings, SettingsStore } from '../../src/api/settings-store.js';
+import { defaultConfig, mergeConfig, type RearviewConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { scratchDir } from '../support/paths.js';
+
+describe('SettingsStore', () => {
+  it('without --config saves rearview-settings.json beside the recordings folder, which loads back', async () => {
+    const s = scratchDir('rearview-settings-');
+    try {
+      const rec = join(s.dir, 'standalone_videos');
+      mkdirSync(rec);
+      let config: RearviewConfig = mergeConfig(defaultConfig(), { recordingsDir: rec });
+      const store = new SettingsStore({ get: () => config, apply: async (next) => { config = next; return { restartedSource: false }; } });
+      assert.equal(store.path, join(s.dir, 'rearview-settings.json'));
+      assert.equal(defaultSettingsPath(rec), store.path);
+      const result = await store.patch({ streamWindowMs: '90s', video: { bitrateBps: '2M' } });
+      assert.deepEqual(result.changed.sort(), ['streamWindowMs', 'video.bitrateBps']);
+      assert.ok(existsSync(store.path));
+      // Regression: durations were saved as bare numbers, which the config file reads as seconds (90000 s).
+      assert.deepEqual(JSON.parse(readFileSync(store.path, 'utf8')), { video: { bitrateBps: 2_000_000 }, streamWindowMs: '90000ms' });
+      const reloaded = mergeConfig(defaultConfig(), readPersistedSettings(store.path));
+      assert.equal(reloaded.streamWindowMs, 90_000);
+      assert.equal(reloaded.video.bitrateBps, 2_000_000);
+      assert.deepEqual(readPersistedSettings(join(s.dir, 'none.json')), {});
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it('refuses read-only keys and bad values without writing anything', async () => {
+    const s = scratchDir('rearview-settings-');
+    try {
+      const config = mergeConfig(defaultConfig(), { recordingsDir: join(s.dir, 'r') });
+      const store = new SettingsStore({ get: () => config, apply: async () => ({ restartedSource: false }) });
+      for (const bad of [{ apiPort: 1 }, { source: 'rpicam' }, { video: { width: 15 } }, { resolution: '1280*720' }, { video: { fps: 0 } }, { segmentMs: '10ms' }, [], 'x']) {
+        await assert.rejects(store.patch(bad), ConfigError, JSON.stringify(bad));
+      }
+      assert.equal(existsSync(store.path), false);
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it('applies PATCHes one at a time, in order', async () => {
+    const s = scratchDir('rearview-settings-');
+    try {
+      let config = mergeConfig(defaultConfig(), { recordingsDir: join(s.dir, 'r') });
+      const order: number[] = [];
+      let active = 0;
+      const store = new SettingsStore({
+        get: () => config,
+        apply: async (next) => {
+          active++;
+          assert.equal(active, 1, 'never two applies at once');
+          await new Promise((r) => setImmediate(r));
+          order.push(next.maxFiles);
+          config = next;
+          active--;
+          return { restartedSource: false };
+        },
+      });
+      await Promise.all([store.patch({ maxFiles: 10 }), store.patch({ maxFiles: 20 }), store.patch({ maxFiles: 30 })]);
+      assert.deepEqual(order, [10, 20, 30]);
+      assert.equal(JSON.parse(readFileSync(store.path, 'utf8')).maxFiles, 30);
+    } finally {
+      s.cleanup();
+    }
+  });
+});
