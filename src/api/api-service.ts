@@ -120,6 +120,7 @@ export class ApiService {
   constructor(private readonly host: ApiServiceHost) {}
 
   async start(): Promise<void> {
+    if (this.server) return;
     const host = this.host;
     const logger = host.logger.child('api');
     const config = host.config;

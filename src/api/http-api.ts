@@ -130,6 +130,8 @@ export class ApiServer {
    * (default config.bind); resolves to the bound port.
    */
   async start(port = this.options.config().apiPort, host = this.options.config().bind): Promise<number> {
+    if (this.server.listening) return this.port;
+    if (this.closed) throw new Error('ApiServer: start() after close()');
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.server.once('error', onError);
