@@ -8,7 +8,7 @@
  * folder (beside it, so a wipe of recordings never deletes settings). The
  * daemon reads that default file at start-up (see `readPersistedSettings`).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { mergeConfig, readConfigFile, type ConfigInput, type RearviewConfig } from '../config.js';

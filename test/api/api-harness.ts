@@ -1,18 +1,16 @@
 /**
  * Shared set-up of the HTTP API tests: a recordings folder with real MKV
- * segments (made by ffmpeg) and thumbnails, a RecordingStore over it, a
+ * segments (made by ffmpeg) and thumbnails, the recorder's library over it, a
  * simulated device, and an ApiServer on 127.0.0.1 port 0; plus a `curl`
  * runner, since the device's docs use curl.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { realpath } from 'node:fs/promises';
-import { basename, isAbsolute, join, resolve, sep } from 'node:path';
+import { copyFileSync, existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { defaultConfig, mergeConfig, type ConfigInput, type RearviewConfig } from '../../src/config.js';
 import { createCameraDevice, type CameraDevice } from '../../src/device/camera-device.js';
 import { FakeClock } from '../../src/device/timer-clock.js';
-import { RearviewError } from '../../src/errors.js';
-import type { Mp4Streamer, RecordingEntry, RecordingStore, StreamStatus } from '../../src/api/api-services.js';
+import type { Mp4Streamer, RecordingStore, StreamStatus } from '../../src/api/api-services.js';
 import { ApiServer, type ApiServerOptions } from '../../src/api/http-api.js';
 import { SettingsStore, type SettingsApplyResult } from '../../src/api/settings-store.js';
 import { ModeController } from '../../src/modes/mode-controller.js';
@@ -43,75 +41,6 @@ export function makeRecordings(dir: string, count = 3): string[] {
   rmSync(join(dir, 'thumb.tmp.jpg'));
   return names;
 }
-
-/**
- * A RecordingStore over a plain folder, for the API tests (the daemon uses
- * the recorder's RecordingLibrary). Names resolve inside the folder only:
- * the real path of the file must be inside the real path of the folder.
- */
-export class FolderRecordingStore implements RecordingStore {
-  constructor(readonly dir: string) {}
-
-  async list(): Promise<RecordingEntry[]> {
-    const files = readdirSync(this.dir).filter((f) => /^log\d+\.mkv$/.test(f));
-    const thumbs = readdirSync(this.dir).filter((f) => f.endsWith('.jpg'));
-    return files.map((name) => {
-      const path = join(this.dir, name);
-      const st = statSync(path);
-      const stem = name.replace(/\.mkv$/, '');
-      const t = thumbs.find((j) => j.startsWith(`${stem}_`));
-      return {
-        name, path, startedAtMs: null, durationMs: 1000, sizeBytes: st.size, modifiedAtMs: st.mtimeMs,
-        width: 320, height: 180, thumbnail: t ? { name: t, path: join(this.dir, t) } : null, inProgress: false,
-      };
-    });
-  }
-
-  private async resolveInside(nameOrPath: string, ext: RegExp): Promise<string> {
-    if (nameOrPath.includes('\0')) throw new RearviewError('ERR_PATH_OUTSIDE', 'NUL in name');
-    const dirReal = await realpath(this.dir);
-    const candidate = isAbsolute(nameOrPath) ? resolve(nameOrPath) : resolve(this.dir, nameOrPath);
-    if (!ext.test(candidate)) throw new RearviewError('ERR_PATH_OUTSIDE', 'wrong kind of file');
-    if (!candidate.startsWith(resolve(this.dir) + sep) && !candidate.startsWith(dirReal + sep)) throw new RearviewError('ERR_PATH_OUTSIDE', 'outside the recordings folder');
-    if (!existsSync(candidate)) throw new RearviewError('ERR_NOT_FOUND', `no such file: ${basename(candidate)}`);
-    const real = await realpath(candidate);
-    if (!real.startsWith(dirReal + sep) || !lstatSync(real).isFile()) throw new RearviewError('ERR_PATH_OUTSIDE', 'outside the recordings folder');
-    return real;
-  }
-
-  resolveSegment(nameOrPath: string): Promise<string> { return this.resolveInside(nameOrPath, /\.mkv$/i); }
-  resolveThumbnail(nameOrPath: string): Promise<string> { return this.resolveInside(nameOrPath, /\.jpe?g$/i); }
-
-  async remove(name: string): Promise<void> {
-    const path = await this.resolveSegment(name);
-    rmSync(path);
-    const stem = basename(path, '.mkv');
-    for (const f of readdirSync(this.dir)) if (f.startsWith(`${stem}_`) && f.endsWith('.jpg')) rmSync(join(this.dir, f));
-  }
-
-  async removeAll(): Promise<number> {
-    const list = await this.list();
-    for (const r of list) await this.remove(r.name);
-    return list.length;
-  }
-
-  async usage() {
-    let used = 0;
-    for (const f of readdirSync(this.dir)) used += statSync(join(this.dir, f)).size;
-    return { usedBytes: used, freeBytes: null, totalBytes: null, files: (await this.list()).length };
-  }
-}
-
-/** MP4 conversion for the tests: ffmpeg remuxes to fragmented MP4 on stdout (the daemon uses the recorder's converter). */
-export const ffmpegMp4Streamer: Mp4Streamer = (mkvPath, _req, res, signal) =>
-  new Promise((resolveDone, reject) => {
-    const child = spawn(requireTool('ffmpeg'), ['-v', 'error', '-i', mkvPath, '-c', 'copy', '-movflags', 'frag_keyframe+empty_moov', '-f', 'mp4', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    signal.addEventListener('abort', () => child.kill('SIGKILL'));
-    res.writeHead(200, { 'content-type': 'video/mp4' });
-    child.stdout.pipe(res);
-    child.on('error', reject);
-    child.on('close', () => resolveDone());
-  });
 
 /** A stream status as the daemon would report it. */
 export function fakeStreamStatus(overrides: Partial<StreamStatus> = {}): StreamStatus {
@@ -144,8 +73,6 @@ export async function startTestApi(
     configFile?: string;
     api?: Partial<ApiServerOptions>;
     clock?: FakeClock;
-    /** 'library' (default): the recorder's RecordingLibrary and MP4 cache, as the daemon wires them; 'folder': FolderRecordingStore + ffmpeg. */
-    store?: 'library' | 'folder';
   } = {},
 ): Promise<TestApi> {
   let config = mergeConfig(defaultConfig(), { recordingsDir, apiPort: 0, bind: '127.0.0.1', ...(options.config ?? {}) });
@@ -153,11 +80,10 @@ export async function startTestApi(
   device.start();
   const modes = new ModeController({ mode: config.mode, streamWindowMs: config.streamWindowMs, ...(options.clock ? { clock: options.clock } : {}) });
   modes.start();
-  const folder = new FolderRecordingStore(recordingsDir);
+  // The recorder's RecordingLibrary and MP4 cache, wired as the daemon wires them.
   const library = new RecordingLibrary(recordingsDir);
-  const useLibrary = (options.store ?? 'library') === 'library';
-  const store: RecordingStore = useLibrary ? recordingStoreFromLibrary(library) : folder;
-  const mp4: Mp4Streamer = useLibrary ? mp4StreamerFromLibrary(library) : ffmpegMp4Streamer;
+  const store: RecordingStore = recordingStoreFromLibrary(library);
+  const mp4: Mp4Streamer = mp4StreamerFromLibrary(library);
   const applied: TestApi['applied'] = [];
   const settings = new SettingsStore({
     get: () => config,

@@ -113,6 +113,8 @@ describe('Linux backends on a fixture tree', () => {
       const gauge = new Lc709203fGauge(bus);
       assert.equal(await gauge.readPercent(), 72);
       assert.equal(await gauge.readMillivolts(), 3987);
+      setRegister(root, 0x09, 3301);
+      assert.equal(await gauge.readMillivolts(), 3301, 'read live, never cached');
       await assert.rejects(new Lc709203fGauge(bus, 0x36).readPercent(), (e) => hasCode(e, 'ERR_DEVICE_UNAVAILABLE'));
       await gauge.close();
       assert.equal(bus.closed, true);
