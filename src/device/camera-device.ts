@@ -37,7 +37,7 @@ export interface CameraDeviceOptions {
   chargingGpio?: number;
   /** Powers the machine off. Default: `systemctl poweroff` with Linux GPIO, a log line when simulated. */
   shutdown?: (reason: string) => void | Promise<void>;
-  /** Run the low-battery guard and the power button. Default true. */
+  /** Run the low-battery guard and (with Linux GPIO) the power button. Default true. */
   watchPower?: boolean;
   clock?: TimerClock;
   logger?: Logger;
@@ -159,7 +159,8 @@ export async function createCameraDevice(options: CameraDeviceOptions = {}): Pro
 
   const shutdown = options.shutdown ?? (gpioLinux ? runPoweroff(logger) : (reason: string) => logger.warn(`simulated shutdown: ${reason}`));
   const watch = options.watchPower ?? true;
-  const button = watch ? new PowerButton(buttonLine, () => void shutdown('power button long press'), { clock }) : undefined;
+  // A simulated button can never be pressed: do not poll it 20 times a second.
+  const button = watch && gpioLinux ? new PowerButton(buttonLine, () => void shutdown('power button long press'), { clock }) : undefined;
   const guard = watch ? new LowBatteryGuard({ battery, charging, led, shutdown, clock, logger }) : undefined;
 
   const simulated: SimulatedFlags = {
