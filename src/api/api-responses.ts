@@ -39,7 +39,7 @@ export function sendText(res: ServerResponse, status: number, text: string, head
     return;
   }
   const body = Buffer.from(text);
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length, ...headers });
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length, 'x-content-type-options': 'nosniff', ...headers });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
@@ -50,7 +50,7 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, he
     return;
   }
   const body = Buffer.from(JSON.stringify(value));
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length, 'cache-control': 'no-store', ...headers });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 

@@ -116,6 +116,8 @@ export async function sendFile(req: IncomingMessage, res: ServerResponse, path: 
       'content-disposition': `attachment; filename="${(options.downloadName ?? basename(path)).replace(/[^\w.-]/g, '_')}"`,
       'last-modified': stats.mtime.toUTCString(),
       'cache-control': 'no-store',
+      // Browsers must not guess a type (a crafted file rendered as HTML on the camera's origin).
+      'x-content-type-options': 'nosniff',
     };
     if (range === 'unsatisfiable') {
       res.writeHead(416, { ...headers, 'content-range': `bytes */${size}`, 'content-length': 0 });
