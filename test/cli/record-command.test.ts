@@ -98,3 +98,23 @@ test('an MP4 recording killed with SIGKILL still plays up to its last fragment',
   assert.doesNotMatch(p.errors, /moov atom not found|Invalid data found/);
   assert.deepEqual(readdirSync(scratch.dir).filter((f) => f.startsWith('killed')), ['killed.mp4']);
 });
+
+test('Ctrl-C (SIGINT) finishes the file cleanly and exits 0 with the summary', async () => {
+  const file = join(scratch.dir, 'interrupted.mkv');
+  const child = spawn(process.execPath, [cliPath, 'record', `tcp://127.0.0.1:${serve.streamPort}`, '-o', file, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  const deadline = Date.now() + 20_000;
+  while (!(existsSync(file) && statSync(file).size > 50_000)) {
+    if (Date.now() > deadline) throw new Error('the recording did not grow');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill('SIGINT');
+  assert.equal(await exited, 0);
+  const summary = JSON.parse(stdout) as { frames: number; stoppedBy: string };
+  assert.equal(summary.stoppedBy, 'signal');
+  const p = probe(file);
+  assert.equal(p.errors, '');
+  assert.equal(p.frames, summary.frames, 'every frame counted is in the file');
+});

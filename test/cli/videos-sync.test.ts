@@ -109,6 +109,12 @@ test('videos list, download and thumbs', async () => {
     assert.equal(dl.code, 0, dl.stderr);
     assert.deepEqual(readFileSync(join(out.dir, 'log0002.mkv')), readFileSync(join(recordings.dir, 'log0002.mkv')));
 
+    // MP4 converted by the camera.
+    const mp4 = await runCli(['videos', 'download', 'log0001.mkv', '--format', 'mp4', '-o', out.dir, '--camera', `127.0.0.1:${api.port}`]);
+    assert.equal(mp4.code, 0, mp4.stderr);
+    const head = readFileSync(join(out.dir, 'log0001.mp4')).subarray(4, 8).toString('latin1');
+    assert.equal(head, 'ftyp', 'an MP4 file');
+
     const thumbs = await runCli(['videos', 'thumbs', join(out.dir, 'thumbs'), '--camera', `127.0.0.1:${api.port}`]);
     assert.equal(thumbs.code, 0, thumbs.stderr);
     assert.equal(readdirSync(join(out.dir, 'thumbs')).filter((f) => /^log000\d_\d+\.jpg$/.test(f)).length, 3);
