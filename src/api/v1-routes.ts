@@ -57,17 +57,16 @@ export function recordingView(r: RecordingEntry): RecordingView {
 
 const json = (s: string): [string, string] => ['application/json', s];
 
-/** Recording views per listing (the store reuses one listing for a second). */
-const viewCache = new WeakMap<readonly RecordingEntry[], RecordingView[]>();
+/** The list body per listing and usage (the store reuses both for a second or two): built once for them. */
+const listBodies = new WeakMap<readonly RecordingEntry[], { usage: unknown; body: Buffer }>();
 
-function sortedViews(list: readonly RecordingEntry[]): RecordingView[] {
-  let views = viewCache.get(list);
-  if (!views) {
-    const sorted = [...list].sort((a, b) => (a.startedAtMs ?? a.modifiedAtMs) - (b.startedAtMs ?? b.modifiedAtMs) || a.name.localeCompare(b.name));
-    views = sorted.map(recordingView);
-    viewCache.set(list, views);
-  }
-  return views;
+function recordingsBody(list: readonly RecordingEntry[], usage: unknown): Buffer {
+  const cached = listBodies.get(list);
+  if (cached && cached.usage === usage) return cached.body;
+  const sorted = [...list].sort((a, b) => (a.startedAtMs ?? a.modifiedAtMs) - (b.startedAtMs ?? b.modifiedAtMs) || a.name.localeCompare(b.name));
+  const body = Buffer.from(JSON.stringify({ recordings: sorted.map(recordingView), usage }));
+  listBodies.set(list, { usage, body });
+  return body;
 }
 const ERR = json('{"error":{"code","message"}}');
 
@@ -82,9 +81,11 @@ export function addV1Routes(router: ApiRouter, ctx: ApiContext): void {
   router.add({
     method: 'GET', path: `${API_V1}/recordings`,
     doc: { tag: t, summary: 'Recordings, old to new, with ISO dates, duration, size, resolution and URLs', responses: { 200: json('{"recordings":[RecordingView],"usage":{...}}') } },
-    handler: async ({ res }) => {
+    handler: async ({ req, res }) => {
       const [list, usage] = await Promise.all([ctx.recordings.list(), ctx.recordings.usage().catch(() => null)]);
-      sendJson(res, 200, { recordings: sortedViews(list), usage });
+      const body = recordingsBody(list, usage);
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+      res.end(req.method === 'HEAD' ? undefined : body);
     },
   });
   router.add({
