@@ -12,6 +12,12 @@
  *    local stream, against `ffmpeg -f h264 -i FILE -f rawvideo -pix_fmt rgb24`
  *    writing to a pipe that is read and discarded, as a ratio.
  *
+ * 3. Delivery latency from `rearview serve` (sample source, loopback): the
+ *    capture time the daemon stamps (capture-time SEI) to the moment
+ *    connect() hands the frame out, p50/p99 over 300 frames. The trailing AUD
+ *    lets the library close each frame on arrival; without it a receiver waits
+ *    a frame interval (33 ms) for the next frame to start.
+ *
  * Inputs are generated with ffmpeg/libx264 into the OS temp folder (cached
  * between runs). Set REPEAT (default 25) to change the volume.
  */
@@ -19,7 +25,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { connect, decode } from '../src/client/index.js';
 
 const FFMPEG = process.env.FFMPEG ?? '/usr/bin/ffmpeg';
@@ -134,6 +141,35 @@ async function decodeBench(label: string, file: string, width: number, height: n
   console.log(`decode() rgb24 ${label}: ${ours.toFixed(0)} fps (${frames} frames); ffmpeg to a pipe: ${theirs.toFixed(0)} fps; ratio ${(ours / theirs).toFixed(2)}x`);
 }
 
+async function latencyBench(): Promise<void> {
+  const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+  const child = spawn(process.execPath, [cli, 'serve', '--stream-port', '0', '--api-port', '0', '--no-record', '--no-mdns', '--bind', '127.0.0.1', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => {
+        text += d.toString();
+        const m = /stream listening on tcp:\/\/[^\s]+:(\d+)/.exec(text);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once('exit', () => reject(new Error('rearview serve exited')));
+    });
+    const lat: number[] = [];
+    // Sub-millisecond wall clock: Date.now() counts whole ms.
+    const clock = (): number => performance.timeOrigin + performance.now();
+    for await (const f of connect(`tcp://127.0.0.1:${port}`, { policy: 'latest', clock })) {
+      // Skip the join burst (the cached GOP is sent at once): measure live frames only.
+      if (f.seq >= 30 && f.capturedAtMs !== undefined) lat.push(f.receivedAtMs - f.capturedAtMs);
+      if (lat.length === 300) break;
+    }
+    lat.sort((a, b) => a - b);
+    const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
+    console.log(`delivery latency, rearview serve capture stamp -> connect() frame (loopback, 300 frames): p50 ${q(0.5).toFixed(2)} ms, p99 ${q(0.99).toFixed(2)} ms, max ${(lat.at(-1) ?? NaN).toFixed(2)} ms`);
+  } finally {
+    child.kill();
+  }
+}
+
 const hd = generate('720p-8M', '1280x720', '8M', 20);
 const sd = generate('360p-1M', '640x360', '1M', 20);
 writeFileSync(join(tmpdir(), 'rearview-client-bench.last'), new Date().toISOString());
@@ -141,3 +177,4 @@ console.log(`node ${process.version}, ffmpeg ${FFMPEG}`);
 await receiveBench(hd);
 await decodeBench('640x360', sd, 640, 360);
 await decodeBench('1280x720', hd, 1280, 720);
+await latencyBench();
