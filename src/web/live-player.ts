@@ -44,6 +44,8 @@ export interface LiveProbe {
   latencies: number[];
   /** The same samples without the clock correction (browser clock minus capture time). */
   latenciesRaw: number[];
+  /** Capture to decoder output, before drawing (WebCodecs only; uncorrected). */
+  decodedLatenciesRaw: number[];
   /** Capture to message received (browser clock minus capture time, uncorrected), per frame received: the server and network share. */
   receiveLatenciesRaw: number[];
   firstPictureMs: number | undefined;
@@ -105,14 +107,14 @@ export class LivePlayer {
       if (this.probe.errors.length > 50) this.probe.errors.shift();
       console.warn(`rearview live: ${message}`);
     };
-    const onPicture = (capturedAtMs: number, width: number, height: number): void => this.picture(capturedAtMs, width, height);
+    const onPicture: PictureCallback = (capturedAtMs, width, height, decodedAtMs) => this.picture(capturedAtMs, width, height, decodedAtMs);
     this.renderer =
       this.path === 'webcodecs'
         ? new WebCodecsRenderer(options.canvas, onPicture, onError, () => this.fallBackToMse(onPicture, onError))
         : new MseRenderer(options.video, onPicture, onError);
     options.canvas.hidden = this.path !== 'webcodecs';
     options.video.hidden = this.path !== 'mse';
-    this.probe = { path: this.path, state: this.state, framesShown: 0, latencies: [], latenciesRaw: [], receiveLatenciesRaw: [], firstPictureMs: undefined, config: undefined, stats: undefined, errors: [] };
+    this.probe = { path: this.path, state: this.state, framesShown: 0, latencies: [], latenciesRaw: [], decodedLatenciesRaw: [], receiveLatenciesRaw: [], firstPictureMs: undefined, config: undefined, stats: undefined, errors: [] };
     (globalThis as { __rearview?: LiveProbe }).__rearview = this.probe;
   }
 
@@ -217,7 +219,7 @@ export class LivePlayer {
     this.renderer.push(frame);
   }
 
-  private picture(capturedAtMs: number, width: number, height: number): void {
+  private picture(capturedAtMs: number, width: number, height: number, decodedAtMs?: number): void {
     this.probe.framesShown++;
     this.windowPictures++;
     this.width = width;
@@ -232,6 +234,7 @@ export class LivePlayer {
     if (this.probe.latencies.length < 200_000) {
       this.probe.latencies.push(latency);
       this.probe.latenciesRaw.push(nowMs - capturedAtMs);
+      if (decodedAtMs !== undefined) this.probe.decodedLatenciesRaw.push(decodedAtMs - capturedAtMs);
     }
   }
 

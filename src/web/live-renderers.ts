@@ -19,8 +19,11 @@ import type { LiveConfig, LiveFrame } from './ws-frame-parser.js';
 /** Which decoding path the page uses. */
 export type DecodePath = 'webcodecs' | 'mse';
 
-/** Called for each picture shown: capture time (camera clock) and size. */
-export type PictureCallback = (capturedAtMs: number, width: number, height: number) => void;
+/**
+ * Called for each picture shown: capture time (camera clock), size, and the
+ * browser wall-clock time the decoder delivered it (before drawing), when known.
+ */
+export type PictureCallback = (capturedAtMs: number, width: number, height: number, decodedAtMs?: number) => void;
 
 /** What the live player needs from a renderer. */
 export interface LiveRenderer {
@@ -153,6 +156,7 @@ export class WebCodecsRenderer implements LiveRenderer {
   }
 
   private output(frame: VideoFrame): void {
+    const decodedAtMs = Date.now();
     const canvas = this.element;
     const w = frame.displayWidth;
     const h = frame.displayHeight;
@@ -164,7 +168,7 @@ export class WebCodecsRenderer implements LiveRenderer {
     const captured = this.captureTimes.get(frame.timestamp);
     this.captureTimes.delete(frame.timestamp);
     frame.close();
-    if (captured !== undefined) this.onPicture(captured, w, h);
+    if (captured !== undefined) this.onPicture(captured, w, h, decodedAtMs);
   }
 
   resync(): void {
