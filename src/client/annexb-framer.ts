@@ -52,6 +52,8 @@ export class AnnexBFramer {
   private readonly options: AnnexBFramerOptions;
   private sps: Uint8Array | undefined;
   private pps: Uint8Array | undefined;
+  /** The stream uses access unit delimiters. */
+  private sawAud = false;
   /** Access units emitted. */
   count = 0;
 
@@ -65,6 +67,7 @@ export class AnnexBFramer {
       ...(this.options.maxNalBytes === undefined ? {} : { maxNalBytes: this.options.maxNalBytes }),
       ...(this.options.onError ? { onError: this.options.onError } : {}),
       onNal: (nal) => {
+        if (nal.type === NalUnitType.AUD) this.sawAud = true;
         // Copies: parameter sets outlive the socket chunk they arrived in.
         if (nal.type === NalUnitType.SPS) this.sps = Uint8Array.from(nal.data);
         else if (nal.type === NalUnitType.PPS) this.pps = Uint8Array.from(nal.data);
@@ -88,9 +91,14 @@ export class AnnexBFramer {
     this.parser.push(chunk);
   }
 
-  /** End of stream: emits the last access unit. */
+  /**
+   * End of stream: emits the last access unit, unless the stream delimits
+   * its frames with AUDs (Rearview sends one after every frame): then every
+   * complete frame was already emitted and what is pending is a frame cut short.
+   */
   flush(): void {
-    this.parser.flush();
+    if (this.sawAud) this.parser = this.createParser();
+    else this.parser.flush();
   }
 
   /** Forgets a partial access unit and the remembered parameter sets (a new connection). */
@@ -98,6 +106,7 @@ export class AnnexBFramer {
     this.parser = this.createParser();
     this.sps = undefined;
     this.pps = undefined;
+    this.sawAud = false;
   }
 
   private emit(au: AccessUnit): void {

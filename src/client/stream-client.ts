@@ -382,7 +382,9 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
     socket.on('error', (err) => {
       lastError = err;
     });
+    let cleanEnd = false;
     socket.on('end', () => {
+      cleanEnd = lastError === undefined;
       lastError ??= Object.assign(new Error('the camera closed the connection'), { code: 'EOF' });
     });
     socket.once('close', () => {
@@ -390,7 +392,10 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
       this.stopIdleTimer();
       if (this.socket !== socket) return; // closed by close()
       this.socket = undefined;
-      this.framer.flush();
+      // The sender closed cleanly: a raw stream without AUDs ends its last frame only at EOF, so emit it
+      // (the framer drops it when AUDs showed that it is a frame cut short). After a reset or a timeout
+      // the pending frame may be cut anywhere: dropped.
+      if (cleanEnd) this.framer.flush();
       const what = connected ? 'connection lost' : 'cannot connect';
       const reason = lastError === undefined ? 'closed' : describeNetworkError(lastError);
       const error = new ClientError('ERR_CLIENT_CONNECT', `${this.url}: ${what}: ${reason}`, { url: this.url, cause: lastError });

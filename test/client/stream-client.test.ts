@@ -238,3 +238,31 @@ test('a peer that sends 1 MiB without a start code is reported as not H.264, wit
     server.close();
   }
 });
+
+test('a connection cut in the middle of a frame never hands out the truncated frame', async () => {
+  // Regression: the pending access unit was flushed when the connection closed, so a frame cut
+  // mid-way reached the decoder.
+  const serve = await startServe([]);
+  const proxy = await startTcpProxy(serve.streamPort);
+  proxy.cutAfterBytes = 150_003; // inside some frame of the join burst
+  const conn = connect(`tcp://127.0.0.1:${proxy.port}`, { policy: 'all', reconnect: false });
+  const frames: ClientFrame[] = [];
+  try {
+    await assert.rejects(
+      (async () => {
+        for await (const f of conn) frames.push(f);
+      })(),
+      (err: Error & { code?: string }) => err.code === 'ERR_CLIENT_CONNECT',
+    );
+  } finally {
+    await conn.close();
+    await proxy.close();
+    await serve.close();
+  }
+  assert.ok(frames.length > 0);
+  const delivered = frames.reduce((n, f) => n + f.data.length, 0);
+  assert.ok(delivered < 150_003, 'only complete frames');
+  const decoded = ffmpegDecode(concat(frames), 640, 360);
+  assert.equal(decoded.stderr, '', 'every frame handed out decodes');
+  assert.equal(decoded.frames, frames.length);
+});
