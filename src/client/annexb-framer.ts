@@ -54,6 +54,8 @@ export class AnnexBFramer {
   private pps: Uint8Array | undefined;
   /** The stream uses access unit delimiters. */
   private sawAud = false;
+  /** nal_unit_type of the first NAL unit since the last reset. */
+  private firstNalType: number | undefined;
   /** Access units emitted. */
   count = 0;
 
@@ -67,6 +69,7 @@ export class AnnexBFramer {
       ...(this.options.maxNalBytes === undefined ? {} : { maxNalBytes: this.options.maxNalBytes }),
       ...(this.options.onError ? { onError: this.options.onError } : {}),
       onNal: (nal) => {
+        this.firstNalType ??= nal.type;
         if (nal.type === NalUnitType.AUD) this.sawAud = true;
         // Copies: parameter sets outlive the socket chunk they arrived in.
         if (nal.type === NalUnitType.SPS) this.sps = Uint8Array.from(nal.data);
@@ -92,12 +95,15 @@ export class AnnexBFramer {
   }
 
   /**
-   * End of stream: emits the last access unit, unless the stream delimits
-   * its frames with AUDs (Rearview sends one after every frame): then every
-   * complete frame was already emitted and what is pending is a frame cut short.
+   * End of stream: emits the last access unit, unless the stream ends its
+   * frames with AUDs (Rearview sends one after every frame: AUDs appear but
+   * the stream did not start with one): then every complete frame was
+   * already emitted and what is pending is a frame cut short. Streams with
+   * leading AUDs (x264 `aud=1`) or none end their last frame only here.
    */
   flush(): void {
-    if (this.sawAud) this.parser = this.createParser();
+    const trailingAuds = this.sawAud && this.firstNalType !== NalUnitType.AUD;
+    if (trailingAuds) this.parser = this.createParser();
     else this.parser.flush();
   }
 
@@ -107,6 +113,7 @@ export class AnnexBFramer {
     this.sps = undefined;
     this.pps = undefined;
     this.sawAud = false;
+    this.firstNalType = undefined;
   }
 
   private emit(au: AccessUnit): void {

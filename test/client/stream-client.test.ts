@@ -168,7 +168,8 @@ test("'all' delivers every frame in order, pausing the socket when the consumer 
   const ffmpeg = requireTool('ffmpeg');
   const scratch = scratchDir();
   const file = join(scratch.dir, 'burst.h264');
-  const gen = spawnSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-t', '4', '-c:v', 'libx264', '-profile:v', 'baseline', '-g', '30', '-bf', '0', '-bsf:v', 'h264_mp4toannexb', '-x264-params', 'repeat-headers=1', '-f', 'h264', file]);
+  // With leading AUDs (x264 aud=1): the last frame ends only at EOF and must still be delivered.
+  const gen = spawnSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-t', '4', '-c:v', 'libx264', '-profile:v', 'baseline', '-g', '30', '-bf', '0', '-bsf:v', 'h264_mp4toannexb', '-x264-params', 'repeat-headers=1:aud=1', '-f', 'h264', file]);
   assert.equal(gen.status, 0, gen.stderr.toString());
   const bytes = readFileSync(file);
   const server = createServer((s) => s.end(bytes));
