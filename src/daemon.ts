@@ -25,6 +25,7 @@ import { compileAllowList } from './api/network-allow-list.js';
 import { MdnsService } from './discovery/mdns-service.js';
 import { RecorderService } from './recorder/recorder-service.js';
 import { ApiService } from './api/api-service.js';
+import type { RearviewError } from './errors.js';
 
 /** A long-lived optional part of the daemon (recorder, HTTP API, mDNS, ...). */
 export interface DaemonService {
@@ -78,6 +79,7 @@ export class RearviewDaemon {
   private readonly supervisorOptions: ConstructorParameters<typeof SourceSupervisor>[0];
   /** What has started, to close in reverse order. */
   private readonly running: { name: string; close: () => Promise<void> }[] = [];
+  private readonly sourceStoppedCallbacks: ((error: RearviewError) => void)[] = [];
 
   constructor(config: RearviewConfig, options: RearviewDaemonOptions = {}) {
     this.config = config;
@@ -120,8 +122,25 @@ export class RearviewDaemon {
       logger: this.logger.child('source'),
       stallMs: config.sourceStallMs,
     };
-    this.sourceSupervisor = new SourceSupervisor(this.supervisorOptions);
+    this.sourceSupervisor = this.newSupervisor();
     this.services.push(...(options.services ?? []));
+  }
+
+  /**
+   * Calls `callback` when the capture source stops for good: a source that
+   * cannot be restarted (standard input) reached its end or failed. The
+   * daemon keeps serving what it has; `rearview serve` then shuts down.
+   */
+  onSourceStopped(callback: (error: RearviewError) => void): void {
+    this.sourceStoppedCallbacks.push(callback);
+  }
+
+  private newSupervisor(): SourceSupervisor {
+    const supervisor = new SourceSupervisor(this.supervisorOptions);
+    supervisor.onStopped((error) => {
+      for (const callback of this.sourceStoppedCallbacks) callback(error);
+    });
+    return supervisor;
   }
 
   /**
@@ -189,7 +208,7 @@ export class RearviewDaemon {
     this.config = next;
     if (!restartSource || this.closing || this.sourceSupervisor.state === 'idle') return;
     await this.sourceSupervisor.close();
-    this.sourceSupervisor = new SourceSupervisor(this.supervisorOptions);
+    this.sourceSupervisor = this.newSupervisor();
     await this.sourceSupervisor.start();
   }
 

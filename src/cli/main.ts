@@ -15,7 +15,8 @@ export function buildProgram(): Command {
   const program = new Command('rearview')
     .description('Velovision Rearview camera: the camera daemon (serve) and the tools to use it')
     .version(pkg.version, '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
+    // Errors stay on one line: commander puts its "Did you mean" hint on a second one.
+    .configureOutput({ writeErr: (text) => process.stderr.write(text.replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')) })
     .exitOverride();
   for (const register of commands) register(program);
   return program;

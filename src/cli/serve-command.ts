@@ -172,6 +172,17 @@ async function runServe(command: Command): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Standard input (`rpicam-vid ... | rearview serve --source -`) cannot be
+  // restarted: when it ends, finish recordings and exit like any pipe consumer.
+  daemon.onSourceStopped((error) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`source stopped (${error.message}): stopping`);
+    daemon.close().then(
+      () => process.exit(ExitCode.OK),
+      () => process.exit(ExitCode.INTERNAL),
+    );
+  });
 
   try {
     await daemon.start();
