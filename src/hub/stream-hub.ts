@@ -116,6 +116,15 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
   private lastDts90k = -1;
   private keyDts90k = 0;
   private keyPoc = 0;
+  /** POC step per picture: gcd of the POC distances seen (2 until shown otherwise). */
+  private pocStep = 2;
+  /** Pictures by which pts trails dts so reordered pictures never precede their decode time. */
+  private reorderDepth = 0;
+  /** Measured interval between access units (90 kHz, moving average); 0 before two frames. */
+  private interval90k = 0;
+  /** StreamParams generation and SPS the timing state above belongs to (kept while the SPS is unchanged). */
+  private timingGeneration = -1;
+  private timingSps: Uint8Array | undefined;
   // Sliding window for fps/bitrate: parallel arrays used as a queue.
   private windowTimes: number[] = [];
   private windowBytes: number[] = [];
@@ -328,24 +337,59 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
 
   /**
    * dts from the capture time (90 kHz, from the first frame, strictly
-   * increasing). pts equals dts unless the stream can reorder (not Baseline)
-   * and the POC is known: then pts follows display order from the last IDR,
-   * two frame intervals after dts so it never precedes it.
+   * increasing). pts equals dts unless the stream can reorder pictures and
+   * the POC is known: then pts follows display order within each POC epoch
+   * (from an IDR or MMCO5, `au.pocReset`), delayed by the reorder depth so it
+   * never precedes dts. Everything is learnt from the stream rather than
+   * assumed: the POC step per picture (2 per frame for most encoders, 1 for
+   * some and per field), the picture interval (measured from capture times,
+   * so field pictures and odd rates work) and the reorder depth (VUI
+   * max_num_reorder_frames, else 2, raised when a picture shows it is deeper).
+   * Without VUI bitstream_restriction, pictures of the first epoch that
+   * reveal a smaller POC step or deeper reordering can be misordered; later
+   * epochs are exact.
    */
   private timestamps(au: AccessUnit, capturedAtMs: number, isKey: boolean, params: StreamParams): { pts90k: number; dts90k: number } {
     this.baseCapturedAtMs ??= capturedAtMs;
     let dts90k = Math.round((capturedAtMs - this.baseCapturedAtMs) * 90);
     if (dts90k <= this.lastDts90k) dts90k = this.lastDts90k + 1;
+    const nominal90k = 90_000 / params.fps / (au.structure === 'frame' ? 1 : 2);
+    if (this.lastDts90k >= 0) {
+      const step = dts90k - this.lastDts90k;
+      if (step < 10 * nominal90k) this.interval90k = this.interval90k === 0 ? step : this.interval90k * 0.9 + step * 0.1;
+    }
     this.lastDts90k = dts90k;
-    const canReorder = params.sps.profileIdc !== 66 && au.poc !== null;
-    if (!canReorder) return { pts90k: dts90k, dts90k };
-    const poc = au.poc as number;
-    if (isKey) {
+    // What was learnt about reordering holds until the SPS itself changes.
+    if (params.generation !== this.timingGeneration) {
+      this.timingGeneration = params.generation;
+      if (!this.timingSps || !equalBytes(this.timingSps, params.spsNal)) {
+        this.timingSps = params.spsNal;
+        this.pocStep = 2;
+        const frames = params.sps.profileIdc === 66 ? 0 : (params.sps.vui?.maxNumReorderFrames ?? 2);
+        this.reorderDepth = au.structure === 'frame' ? frames : 2 * frames;
+      }
+    }
+    return this.reorderedTimestamps(au, dts90k, isKey, nominal90k);
+  }
+
+  private reorderedTimestamps(au: AccessUnit, dts90k: number, isKey: boolean, nominal90k: number): { pts90k: number; dts90k: number } {
+    if (this.reorderDepth === 0 || au.poc === null) return { pts90k: dts90k, dts90k };
+    const poc = au.poc;
+    if (au.pocReset ?? isKey) {
       this.keyDts90k = dts90k;
       this.keyPoc = poc;
     }
-    const frame90k = 90_000 / params.fps;
-    const pts90k = Math.round(this.keyDts90k + ((poc - this.keyPoc) / 2) * frame90k + 2 * frame90k);
+    // The step is the greatest common divisor of POC distances from the epoch's first picture.
+    if (poc !== this.keyPoc) this.pocStep = gcd(this.pocStep, Math.abs(poc - this.keyPoc));
+    const interval90k = this.interval90k > 0 ? this.interval90k : nominal90k;
+    const picturesFromKey = (poc - this.keyPoc) / this.pocStep;
+    // Half a picture of margin absorbs capture-time jitter, so pts never has to be clamped to dts.
+    const pts90k = Math.round(this.keyDts90k + (picturesFromKey + this.reorderDepth + 0.5) * interval90k);
+    if (pts90k < dts90k) {
+      // Reordered deeper than assumed: later pictures get the deeper delay; this one is clamped.
+      this.reorderDepth = Math.ceil((dts90k - this.keyDts90k) / interval90k - picturesFromKey);
+      this.logger.debug(`picture reordering deeper than assumed: delaying pts by ${this.reorderDepth} pictures`);
+    }
     return { pts90k: Math.max(pts90k, dts90k), dts90k };
   }
 
@@ -388,6 +432,17 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
       lastFrameAgeMs: this.lastPublishMs === undefined ? undefined : now - this.lastPublishMs,
     };
   }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

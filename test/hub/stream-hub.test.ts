@@ -143,6 +143,42 @@ describe('StreamHub', () => {
     assert.equal(frames[3]!.capturedAtMs, t0 + 99);
   });
 
+  /**
+   * Feeds `aus` through a hub and checks: dts strictly increases, pts never
+   * precedes dts, and within each POC epoch (IDR or MMCO5) presentation order
+   * by pts equals picture order count order with distinct pts. The first
+   * `skipEpochs` epochs are not checked: without VUI bitstream_restriction
+   * the hub learns the POC step and reorder depth from them.
+   */
+  function checkPresentationOrder(aus: AccessUnit[], skipEpochs = 0): void {
+    const clock = new FakeClock();
+    const hub = new StreamHub({ clock: clock.now });
+    const reader = hub.addReader({ name: 'r', softLimitBytes: 1e9, softLimitMs: 1e9 });
+    feed(hub, clock, aus);
+    const frames: StreamFrame[] = [];
+    for (let f = reader.read(); f; f = reader.read()) frames.push(f);
+    assert.equal(frames.length, aus.length);
+    for (let i = 1; i < frames.length; i++) assert.ok(frames[i]!.dts90k > frames[i - 1]!.dts90k, `dts ${i}`);
+    for (const f of frames) assert.ok(f.pts90k >= f.dts90k, `pts >= dts at ${f.seq}`);
+    let epoch: { pts: number; poc: number }[] = [];
+    let epochIndex = 0;
+    const check = (): void => {
+      if (epochIndex++ < skipEpochs) return;
+      const byPts = [...epoch].sort((a, b) => a.pts - b.pts).map((x) => x.poc);
+      assert.deepEqual(byPts, [...byPts].sort((a, b) => a - b));
+      assert.equal(new Set(epoch.map((x) => x.pts)).size, epoch.length, 'distinct pts');
+    };
+    frames.forEach((f, i) => {
+      const au = aus[i]!;
+      if ((au.pocReset ?? au.isKey) && epoch.length > 0) {
+        check();
+        epoch = [];
+      }
+      epoch.push({ pts: f.pts90k, poc: au.poc! });
+    });
+    check();
+  }
+
   it('B-frame streams: pts follows picture order, dts strictly increases, pts never precedes dts', () => {
     const scratch = scratchDir();
     try {
@@ -150,34 +186,23 @@ describe('StreamHub', () => {
       execFileSync(requireTool('ffmpeg'), ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-t', '2', '-c:v', 'libx264', '-profile:v', 'high', '-bf', '2', '-g', '12', '-f', 'h264', file]);
       const aus = accessUnitsOfFile(file);
       assert.ok(aus.some((au) => au.sliceTypes.includes(1)), 'the stream has B slices');
-      const clock = new FakeClock();
-      const hub = new StreamHub({ clock: clock.now });
-      const reader = hub.addReader({ name: 'r', softLimitBytes: 1e9, softLimitMs: 1e9 });
-      feed(hub, clock, aus);
-      const frames: StreamFrame[] = [];
-      for (let f = reader.read(); f; f = reader.read()) frames.push(f);
-      assert.equal(frames.length, aus.length);
-      for (let i = 1; i < frames.length; i++) assert.ok(frames[i]!.dts90k > frames[i - 1]!.dts90k, `dts ${i}`);
-      for (const f of frames) assert.ok(f.pts90k >= f.dts90k, `pts >= dts at ${f.seq}`);
-      // Within each GOP, presentation order by pts equals picture order count order.
-      let gop: { pts: number; poc: number }[] = [];
-      const check = (): void => {
-        const byPts = [...gop].sort((a, b) => a.pts - b.pts).map((x) => x.poc);
-        assert.deepEqual(byPts, [...byPts].sort((a, b) => a - b));
-        assert.equal(new Set(gop.map((x) => x.pts)).size, gop.length, 'distinct pts');
-      };
-      frames.forEach((f, i) => {
-        if (f.isKey && gop.length > 0) {
-          check();
-          gop = [];
-        }
-        gop.push({ pts: f.pts90k, poc: aus[i]!.poc! });
-      });
-      check();
+      checkPresentationOrder(aus);
     } finally {
       scratch.cleanup();
     }
   });
+
+  // Regression: pts assumed a POC step of 2 per picture and an epoch per IDR only, so streams
+  // whose POC steps by 1 (or per field) or resets with MMCO5 got colliding or misordered pts.
+  // These streams have no VUI bitstream_restriction and a single IDR: played twice, the first
+  // pass teaches the hub and the second (a new epoch from its IDR) must come out exactly ordered.
+  for (const name of ['CVFI1_SVA_C.264', 'CABREF3_Sand_D.264', 'FRExt_MMCO4_Sony_B.264', 'CAPAMA3_Sand_F.264']) {
+    it(`presentation order of the corpus stream ${name}`, () => {
+      const aus = accessUnitsOfFile(corpusFile(name)).filter((au) => au.sliceTypes.length > 0);
+      assert.equal(aus.filter((au) => au.pocReset ?? au.isKey).length, 1);
+      checkPresentationOrder([...aus, ...aus], 1);
+    });
+  }
 
   it('inserts the capture-time SEI after the parameter sets when configured', () => {
     const clock = new FakeClock();
