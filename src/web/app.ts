@@ -50,10 +50,13 @@ function showStats(stats: LiveStats): void {
   state.dataset.state = stats.state;
   if (stats.clockOffsetMs !== undefined) {
     const off = Math.round(stats.clockOffsetMs);
+    const within = Math.ceil((stats.clockRttMs ?? 0) / 2) + 1;
     $('clock-note').textContent =
       `Latency is measured from the camera's capture time to the moment the picture is shown here. ` +
-      `The camera's clock is ${Math.abs(off)} ms ${off >= 0 ? 'ahead of' : 'behind'} this device's; ` +
-      `that difference is corrected, to within ±${Math.ceil((stats.clockRttMs ?? 0) / 2)} ms.`;
+      (stats.clockCorrectionMs === 0
+        ? `The camera's clock and this device's agree to within ±${within} ms, so no correction is applied.`
+        : `The camera's clock is ${Math.abs(off)} ms ${off >= 0 ? 'ahead of' : 'behind'} this device's; ` +
+          `that difference is corrected, to within ±${within} ms.`);
   }
 }
 

@@ -53,9 +53,20 @@ export class ClockSync {
     return this.best()?.rttMs;
   }
 
-  /** The camera's clock now, estimated (browser clock when unknown). */
+  /**
+   * The offset to apply: 0 while the measured offset is within its own
+   * uncertainty (half the round trip, +1 ms for clock granularity), so two
+   * clocks that agree are not "corrected" by the noise of one slow reply.
+   */
+  get correctionMs(): number {
+    const best = this.best();
+    if (!best || Math.abs(best.offsetMs) <= best.rttMs / 2 + 1) return 0;
+    return best.offsetMs;
+  }
+
+  /** The camera's clock now, estimated (browser clock when unknown or in agreement). */
   cameraNowMs(): number {
-    return this.now() + (this.offsetMs ?? 0);
+    return this.now() + this.correctionMs;
   }
 
   /** Forgets everything (new connection, possibly another camera). */

@@ -27,6 +27,8 @@ export interface LiveStats {
   latencyMs: number | undefined;
   /** Camera clock minus browser clock, ms (undefined until measured). */
   clockOffsetMs: number | undefined;
+  /** The part of the offset applied: 0 while the clocks agree within the measurement's uncertainty. */
+  clockCorrectionMs: number;
   /** Round trip of the clock measurement: latency is known to within half of it. */
   clockRttMs: number | undefined;
   /** Milliseconds from navigation start to the first picture. */
@@ -94,6 +96,9 @@ export class LivePlayer {
   // Per-second window.
   private windowBytes = 0;
   private windowPictures = 0;
+  /** Capture times of the first and last picture shown in the window. */
+  private windowFirstCaptureMs: number | undefined;
+  private windowLastCaptureMs = 0;
   private windowLatencies: number[] = [];
   private width = 0;
   private height = 0;
@@ -155,8 +160,16 @@ export class LivePlayer {
     this.ws = ws;
     this.clock.reset();
     ws.onopen = () => {
-      ws.send(JSON.stringify(this.clock.ping()));
       this.lastFrameAtMs = performance.now();
+      // A burst of pings at the start (the first replies are often slow while
+      // the first pictures decode), then one a second from everySecond().
+      let n = 0;
+      const burst = (): void => {
+        if (this.ws !== ws || ws.readyState !== WebSocket.OPEN) return;
+        ws.send(JSON.stringify(this.clock.ping()));
+        if (++n < 8) setTimeout(burst, 150);
+      };
+      burst();
     };
     ws.onmessage = (event: MessageEvent) => {
       if (typeof event.data === 'string') this.onText(event.data);
@@ -222,6 +235,8 @@ export class LivePlayer {
   private picture(capturedAtMs: number, width: number, height: number, decodedAtMs?: number): void {
     this.probe.framesShown++;
     this.windowPictures++;
+    this.windowFirstCaptureMs ??= capturedAtMs;
+    this.windowLastCaptureMs = capturedAtMs;
     this.width = width;
     this.height = height;
     if (this.probe.firstPictureMs === undefined) {
@@ -229,7 +244,7 @@ export class LivePlayer {
       this.emitStats();
     }
     const nowMs = Date.now();
-    const latency = nowMs + (this.clock.offsetMs ?? 0) - capturedAtMs;
+    const latency = nowMs + this.clock.correctionMs - capturedAtMs;
     this.windowLatencies.push(latency);
     if (this.probe.latencies.length < 200_000) {
       this.probe.latencies.push(latency);
@@ -247,7 +262,18 @@ export class LivePlayer {
     this.emitStats();
     this.windowBytes = 0;
     this.windowPictures = 0;
+    this.windowFirstCaptureMs = undefined;
     this.windowLatencies = [];
+  }
+
+  /**
+   * Pictures per second of camera time: a catch-up burst (joining with the
+   * cached GOP) shows many pictures in one wall-clock second but is still 30 fps.
+   */
+  private pictureRate(): number {
+    const span = this.windowLastCaptureMs - (this.windowFirstCaptureMs ?? this.windowLastCaptureMs);
+    if (this.windowPictures < 2 || span <= 0) return this.windowPictures;
+    return Math.round(((this.windowPictures - 1) * 1000) / span);
   }
 
   private setState(state: LiveState): void {
@@ -263,13 +289,14 @@ export class LivePlayer {
     const stats: LiveStats = {
       path: this.path,
       state: this.state,
-      fps: this.windowPictures,
+      fps: this.pictureRate(),
       bitrateBps: this.windowBytes * 8,
       width: this.width || this.config?.width || 0,
       height: this.height || this.config?.height || 0,
       drops: this.renderer.drops,
       latencyMs: median ?? this.lastStats?.latencyMs,
       clockOffsetMs: this.clock.offsetMs,
+      clockCorrectionMs: this.clock.correctionMs,
       clockRttMs: this.clock.rttMs,
       firstPictureMs: this.probe.firstPictureMs,
       retryInS: this.retryAtMs !== undefined ? Math.max(0, Math.ceil((this.retryAtMs - performance.now()) / 1000)) : undefined,

@@ -42,7 +42,7 @@ after(async () => {
 
 describe('web app on rearview serve', () => {
   it('shows the live stream from the API port with WebCodecs and appears in the status', async () => {
-    const page = await browser.newPage({ bypassCSP: true });
+    const page = await browser.newPage({ bypassCSP: true, viewport: { width: 1280, height: 860 } });
     cleanups.push(() => page.close());
     await page.goto(`${base}/`);
     await page.waitForFunction('window.__rearview && window.__rearview.framesShown >= 30', undefined, { timeout: 30_000, polling: 50 });
@@ -52,6 +52,8 @@ describe('web app on rearview serve', () => {
     assert.ok(latencies.every((l) => Number.isFinite(l) && l < 5000), `latency figures ${latencies.join(',')}`);
     const status = (await (await fetch(`${base}/api/v1/status`)).json()) as { stream: { clients: Array<{ kind: string }> } };
     assert.ok(status.stream.clients.some((c) => c.kind === 'ws'), 'the page is listed as a ws client');
+    await page.waitForFunction(`/\\d+ ms/.test(document.getElementById('ov-latency').textContent) && document.getElementById('clock-note').textContent.length > 0`, undefined, { timeout: 10_000 });
+    await page.screenshot({ path: screenshotPath('live-view.png') });
     const greeting = await (await fetch(`${base}/`, { headers: { accept: '*/*' } })).text();
     assert.equal(greeting, 'Welcome to Velovision Rearview', 'curl / keeps the greeting');
   });

@@ -89,11 +89,27 @@ describe('ClockSync', () => {
     clock.pong(fast.id, browserMs + 5000 - 1);
     assert.equal(clock.rttMs, 2);
     assert.equal(clock.offsetMs, 5000);
+    assert.equal(clock.correctionMs, 5000);
     assert.equal(clock.cameraNowMs(), browserMs + 5000);
     clock.pong(999, 0); // unknown id: ignored
     assert.equal(clock.offsetMs, 5000);
     clock.reset();
     assert.equal(clock.offsetMs, undefined);
+    assert.equal(clock.correctionMs, 0);
+  });
+
+  it('applies no correction while the offset is within its uncertainty', () => {
+    // Regression: the page showed a latency of -15 ms on the camera's own
+    // machine because one slow pong (busy page while the first pictures
+    // decoded) made the clocks look 18 ms apart.
+    let browserMs = 0;
+    const clock = new ClockSync(8, () => browserMs);
+    const p = clock.ping();
+    browserMs += 40;
+    clock.pong(p.id, 2); // same clock, reply stamped early, received late
+    assert.equal(clock.offsetMs, -18);
+    assert.equal(clock.correctionMs, 0);
+    assert.equal(clock.cameraNowMs(), browserMs);
   });
 });
 

@@ -120,7 +120,7 @@ describe('live page in headless Chromium', () => {
     assert.equal(await page.isChecked('#mirror'), true, 'mirrored by default');
     assert.match((await page.getAttribute('#live-canvas', 'class')) ?? '', /mirrored/);
     await waitInPage(page, `document.getElementById('clock-note').textContent.length > 0`, 'clock note');
-    await page.screenshot({ path: screenshotPath('live-view.png') });
+    await page.screenshot({ path: screenshotPath('live-view-fixture.png') });
     await page.click('#mirror');
     assert.doesNotMatch((await page.getAttribute('#live-canvas', 'class')) ?? '', /mirrored/);
   });
