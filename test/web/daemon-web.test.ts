@@ -53,7 +53,7 @@ describe('web app on rearview serve', () => {
     const status = (await (await fetch(`${base}/api/v1/status`)).json()) as { stream: { clients: Array<{ kind: string }> } };
     assert.ok(status.stream.clients.some((c) => c.kind === 'ws'), 'the page is listed as a ws client');
     await page.waitForFunction(`/\\d+ ms/.test(document.getElementById('ov-latency').textContent) && document.getElementById('clock-note').textContent.length > 0`, undefined, { timeout: 10_000 });
-    await page.screenshot({ path: screenshotPath('live-view.png') });
+    assert.ok((await page.screenshot({ path: screenshotPath('live-view.png') })).length > 10_000);
     const greeting = await (await fetch(`${base}/`, { headers: { accept: '*/*' } })).text();
     assert.equal(greeting, 'Welcome to Velovision Rearview', 'curl / keeps the greeting');
   });
@@ -74,7 +74,7 @@ describe('web app on rearview serve', () => {
     await page.goto(`${base}/#recordings`);
     await page.waitForFunction(`document.querySelectorAll('#recording-list li').length >= 2`, undefined, { timeout: 15_000 });
     await page.waitForFunction(`[...document.querySelectorAll('#recording-list img')].every((i) => i.complete && i.naturalWidth > 0)`, undefined, { timeout: 15_000 });
-    await page.screenshot({ path: screenshotPath('gallery.png') });
+    assert.ok((await page.screenshot({ path: screenshotPath('gallery.png') })).length > 10_000);
     const target = list[0]!.name;
     const card = `#recording-list li[data-name="${target}"]`;
     await page.waitForFunction(`(() => { const i = document.querySelector('${card} img'); return i && i.complete && i.naturalWidth === 640; })()`, undefined, { timeout: 15_000 });

@@ -8,7 +8,6 @@
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -27,17 +26,15 @@ export function ensureWebBuilt(): void {
 }
 
 /**
- * Where a test saves a screenshot: docs/screenshots/NAME when
- * REARVIEW_UPDATE_SCREENSHOTS=1 (to refresh the README images), else the OS
- * temp folder, so a normal test run never changes tracked files.
+ * Where a test saves a README screenshot: docs/screenshots/NAME when
+ * REARVIEW_UPDATE_SCREENSHOTS=1, else undefined (page.screenshot() then only
+ * returns the image), so a normal test run never writes files.
  */
-export function screenshotPath(name: string): string {
-  if (process.env.REARVIEW_UPDATE_SCREENSHOTS === '1') {
-    const dir = join(repoRoot, 'docs', 'screenshots');
-    mkdirSync(dir, { recursive: true });
-    return join(dir, name);
-  }
-  return join(tmpdir(), `rearview-screenshot-${process.pid}-${name}`);
+export function screenshotPath(name: string): string | undefined {
+  if (process.env.REARVIEW_UPDATE_SCREENSHOTS !== '1') return undefined;
+  const dir = join(repoRoot, 'docs', 'screenshots');
+  mkdirSync(dir, { recursive: true });
+  return join(dir, name);
 }
 
 /** Launch arguments for headless Chromium on a build box (platform notes). */
