@@ -8,6 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
@@ -30,6 +32,16 @@ before(async () => {
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
+
+/** A TCP port that was free a moment ago (for a peer that cannot bind port 0 and report it). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
 
 /** Starts `rearview view ARGS` and resolves with the URL it prints. */
 async function startView(args: string[]): Promise<{ url: string; exited: Promise<number | null>; stop: () => Promise<number | null> }> {
@@ -85,6 +97,24 @@ describe('rearview view', () => {
     assert.ok(top[2]! > top[0]! + 40, `sky blue at the top, got ${top.map(Math.round)}`);
     assert.equal(await page.isVisible('#nav-recordings'), false, 'viewer only: no gallery');
     assert.equal(await view.stop(), 0, 'exits cleanly on SIGTERM');
+  });
+
+  it("shows another camera's stream (FFmpeg serving raw H.264 over TCP, no AUDs, no capture stamps)", async () => {
+    const port = await freePort();
+    // Like rpicam-vid --listen: one TCP client, raw Annex-B paced at 30 fps.
+    const camera = spawn(requireTool('ffmpeg'), [
+      '-v', 'error', '-re', '-framerate', '30', '-stream_loop', '-1', '-f', 'h264', '-i', samplePath,
+      '-c', 'copy', '-f', 'h264', `tcp://127.0.0.1:${port}?listen=1`,
+    ], { stdio: 'ignore' });
+    cleanups.push(() => { camera.kill('SIGKILL'); });
+    const view = await startView([`tcp://127.0.0.1:${port}`, '--no-open', '--log-level', 'warn']);
+    const page = await browser.newPage({ bypassCSP: true });
+    cleanups.push(() => page.close());
+    await page.goto(view.url);
+    await page.waitForFunction('window.__rearview && window.__rearview.framesShown >= 30', undefined, { timeout: 30_000, polling: 50 });
+    assert.equal(await page.evaluate('__rearview.path'), 'webcodecs');
+    assert.equal(await page.evaluate('__rearview.config.width'), 640);
+    assert.equal(await view.stop(), 0);
   });
 
   it('refuses a malformed source with the usage exit code', async () => {
