@@ -44,6 +44,32 @@ async function setup(count = 3): Promise<{ api: TestApi; dir: string; page: Page
 const cards = (page: Page): Promise<string[]> => page.$$eval('#recording-list li', (lis) => lis.map((li) => (li as HTMLElement).dataset.name ?? ''));
 
 describe('recordings gallery in headless Chromium', () => {
+  it('works from the keyboard, and every control has an accessible name', async () => {
+    const { api, page } = await setup(1);
+    await page.goto(`${api.url}/`);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate('document.activeElement.textContent'), 'Skip to content');
+    await page.keyboard.press('Tab'); // Live
+    await page.keyboard.press('Tab'); // Recordings
+    assert.equal(await page.evaluate('document.activeElement.id'), 'nav-recordings');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction('document.querySelectorAll("#recording-list li").length === 1', undefined, { timeout: 15_000 });
+    assert.equal(await page.getAttribute('#nav-recordings', 'aria-current'), 'page');
+    assert.equal(await page.isVisible('#live'), false);
+    await page.click('#nav-status');
+    await page.waitForSelector('#setting-video-fps', { timeout: 10_000 });
+    for (const section of ['#live', '#recordings', '#status']) {
+      await page.evaluate(`location.hash = '${section}'`);
+      await page.waitForFunction(`!document.querySelector('${section}').hidden`);
+      const unnamed = (await page.evaluate(`[...document.querySelectorAll('${section} button, ${section} input, ${section} select, ${section} a')]
+        .filter((e) => e.offsetParent !== null)
+        .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+        .map((e) => e.outerHTML)`)) as string[];
+      assert.deepEqual(unnamed, [], `controls without a name in ${section}`);
+    }
+  });
+
+
   it('lists recordings with thumbnails and facts, plays one, deletes one after confirming', async () => {
     const { api, dir, page } = await setup(3);
     await page.goto(`${api.url}/#recordings`);
