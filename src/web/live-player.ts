@@ -257,7 +257,8 @@ export class LivePlayer {
     const ws = this.ws;
     if (ws && ws.readyState === WebSocket.OPEN) {
       ws.send(JSON.stringify(this.clock.ping()));
-      if (this.state === 'live' && performance.now() - this.lastFrameAtMs > NO_VIDEO_MS) this.setState('no-video');
+      // Connected (just now, or streaming before) but no frames: say so rather than "connecting".
+      if ((this.state === 'live' || this.state === 'connecting') && performance.now() - this.lastFrameAtMs > NO_VIDEO_MS) this.setState('no-video');
     }
     this.emitStats();
     this.windowBytes = 0;

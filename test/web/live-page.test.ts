@@ -202,6 +202,16 @@ describe('live page in headless Chromium', () => {
     assert.equal(await page.evaluate('__rearview.path'), 'mse');
   });
 
+  it('says so when connected but the camera sends no video', async () => {
+    const live = await startLiveServer();
+    cleanups.push(() => live.close());
+    const page = await browser.newPage({ bypassCSP: true });
+    cleanups.push(() => page.close());
+    await page.goto(live.url);
+    await waitInPage(page, `__rearview.state === 'no-video'`, 'no-video state');
+    assert.match((await page.textContent('#live-state')) ?? '', /not sending video/);
+  });
+
   it('shows "Camera offline" when the server goes away and reconnects when it is back', async () => {
     const first = await liveServer();
     const port = first.live.port;
