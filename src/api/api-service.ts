@@ -107,13 +107,8 @@ export class ApiService {
   modes: ModeController | undefined;
   server: ApiServer | undefined;
   private web: WebMountHandle | undefined;
-  /**
-   * Exclusive mode: the recorder of the current recording period. The
-   * recorder is one-shot (no pause), so each recording period gets a fresh
-   * one and leaving recording closes it (its segment is sealed).
-   */
-  private exclusiveRecorder: RecorderService | undefined;
-  private recorderSwitch: Promise<void> = Promise.resolve();
+  /** The daemon's recorder (absent with record off): paused while exclusive mode streams. */
+  private recorderService: RecorderService | undefined;
   private detach: Array<() => void> = [];
   private closed = false;
 
@@ -125,14 +120,10 @@ export class ApiService {
     const logger = host.logger.child('api');
     const config = host.config;
     const recorderService = host.services.find((s) => s.name === 'recorder') as RecorderService | undefined;
-    const exclusive = config.mode === 'exclusive' && recorderService !== undefined;
-    this.exclusiveRecorder = exclusive ? recorderService : undefined;
-    // In exclusive mode the recorder changes over time: the library asks whichever is current.
-    const library = exclusive
-      ? new RecordingLibrary(config.recordingsDir, { isRecording: (p) => p === this.exclusiveRecorder?.recorder.currentSegmentPath, logger: logger.child('library') })
-      : (recorderService?.library ?? new RecordingLibrary(config.recordingsDir, { logger: logger.child('library') }));
+    this.recorderService = recorderService;
+    const library = recorderService?.library ?? new RecordingLibrary(config.recordingsDir, { logger: logger.child('library') });
 
-    this.device = await createCameraDevice({ backend: config.deviceBackend, logger: host.logger.child('device') });
+    this.device = await createCameraDevice({ backend: config.deviceBackend, chargingGpio: config.chargingGpio, logger: host.logger.child('device') });
     this.device.start();
     const sim = Object.entries(this.device.simulated).filter(([, s]) => s).map(([k]) => k);
     if (sim.length > 0) logger.info(`simulated hardware: ${sim.join(', ')}`);
@@ -150,14 +141,17 @@ export class ApiService {
     });
 
     this.web = webMountFromConfig(host.hub, config, host.logger);
+    // The web page's live view is a stream client like port 5000's: it holds the window open and follows the mode.
+    this.detach.push(this.web.ws.onClients((event) => (event === 'connected' ? modes.clientConnected() : modes.clientDisconnected())));
     const settings = new SettingsStore({
       get: () => host.config,
       configFile: host.configFile,
       apply: async (next, changed, sourceChanged) => {
         await host.applyConfig(next, sourceChanged);
-        if (changed.includes('streamWindowMs')) modes.setStreamWindowMs(next.streamWindowMs);
-        logger.info(`settings changed: ${changed.join(', ')}${sourceChanged ? ' (source restarted)' : ''}`);
-        return { restartedSource: sourceChanged };
+        const restartRequired = await this.applySettings(next, changed);
+        const pending = restartRequired.length > 0 ? `; at the next start: ${restartRequired.join(', ')}` : '';
+        logger.info(`settings changed: ${changed.join(', ')}${sourceChanged ? ' (source restarted)' : ''}${pending}`);
+        return { restartedSource: sourceChanged, restartRequired };
       },
     });
     this.server = new ApiServer({
@@ -166,7 +160,7 @@ export class ApiService {
       mp4: mp4StreamerFromLibrary(library),
       device: this.device,
       modes,
-      stream: () => this.streamStatus(this.exclusiveRecorder ?? recorderService),
+      stream: () => this.streamStatus(recorderService),
       settings,
       web: this.web,
       logger,
@@ -183,34 +177,79 @@ export class ApiService {
     this.closed = true;
     for (const d of this.detach) d();
     this.detach = [];
-    await this.recorderSwitch;
-    await this.exclusiveRecorder?.close();
     await this.server?.close();
     await this.web?.close();
     this.modes?.close();
     await this.device?.close();
   }
 
-  /** Mode change: open/close port 5000, LED pattern, and in exclusive mode stop/start recording. */
+  /**
+   * Mode change: open/close port 5000 and the web page's live WebSocket, LED
+   * pattern, and pause/resume the recorder (it stays one recorder: pausing
+   * seals the current segment, resuming starts a new one at a keyframe).
+   */
   private applyMode(state: ModeState): void {
     const tcp = this.host.tcpServer;
     tcp.accepting = state.streaming;
     if (!state.streaming) tcp.disconnectAll(`exclusive mode: recording (${state.reason})`);
+    const ws = this.web?.ws;
+    if (ws) {
+      ws.accepting = state.streaming;
+      ws.refusalReason = 'Camera Recording';
+      if (!state.streaming) ws.disconnectAll(`camera recording (${state.reason})`);
+    }
     this.device?.led.setMode(state.activity === 'recording' ? 'recording' : 'streaming');
-    if (state.mode !== 'exclusive' || !this.host.config.record) return;
-    // Serialised: a quick streaming -> recording -> streaming never runs two recorders at once.
-    this.recorderSwitch = this.recorderSwitch.then(async () => {
-      if (this.closed) return;
-      if (state.recording && !this.exclusiveRecorder) {
-        const next = new RecorderService(this.host);
-        this.exclusiveRecorder = next;
-        await next.start();
-      } else if (!state.recording && this.exclusiveRecorder) {
-        const current = this.exclusiveRecorder;
-        this.exclusiveRecorder = undefined;
-        await current.close();
+    this.syncRecorder();
+  }
+
+  /** Records when the config asks for it and the mode allows it. */
+  private syncRecorder(): void {
+    const recorder = this.recorderService?.recorder;
+    if (!recorder || this.closed) return;
+    const record = this.host.config.record && (this.modes?.state.recording ?? true);
+    if (record) recorder.resume();
+    else recorder.pause();
+  }
+
+  /**
+   * Applies changed settings to the running parts (the source was already
+   * restarted for video.*). Returns the changed keys that only take effect
+   * at the next start.
+   */
+  private async applySettings(next: RearviewConfig, changed: string[]): Promise<string[]> {
+    const restartRequired: string[] = [];
+    const recorder = this.recorderService?.recorder;
+    const limitKeys = ['maxFiles', 'maxBytes', 'minFreeBytes', 'minFreePercent'] as const;
+    for (const key of changed) {
+      if (key.startsWith('video.')) continue; // applied by restarting the source
+      switch (key) {
+        case 'segmentMs':
+          recorder?.setSegmentMs(next.segmentMs);
+          break;
+        case 'streamWindowMs':
+          this.modes?.setStreamWindowMs(next.streamWindowMs);
+          break;
+        case 'record':
+          // Without a recorder (started with record off) there is nothing to resume.
+          if (!recorder && next.record) restartRequired.push(key);
+          else this.syncRecorder();
+          break;
+        case 'join':
+          // The web live view takes it for its next clients; port 5000 keeps the policy it started with.
+          if (this.web) this.web.ws.join = next.join;
+          restartRequired.push(key);
+          break;
+        case 'maxFiles': case 'maxBytes': case 'minFreeBytes': case 'minFreePercent':
+          break; // below, in one retention pass
+        default:
+          // timestamps (the hub's capture-time SEI), cameraName (mDNS, page title): fixed at start.
+          restartRequired.push(key);
       }
-    }).catch((err: Error) => this.host.logger.child('mode').error(`switching the recorder: ${err.message}`));
+    }
+    if (recorder && changed.some((k) => (limitKeys as readonly string[]).includes(k))) {
+      await recorder.setLimits({ maxFiles: next.maxFiles, maxBytes: next.maxBytes, minFreeBytes: next.minFreeBytes, minFreePercent: next.minFreePercent });
+    }
+    return restartRequired;
   }
 
   private streamStatus(recorderService: RecorderService | undefined): StreamStatus {

@@ -55,7 +55,15 @@ export function readPersistedSettings(path: string): ConfigInput {
 /** What applying changed settings did. */
 export interface SettingsApplyResult {
   restartedSource: boolean;
+  /**
+   * Changed keys saved but not applied to the running daemon: they take
+   * effect at the next start (e.g. `timestamps`, `cameraName`). Default [].
+   */
+  restartRequired?: string[];
 }
+
+/** The PATCH answer: the new settings, what changed, what was applied and what waits for a restart. */
+export type SettingsPatchResult = SettingsView & { applied: SettingsApplyResult; changed: string[]; restartRequired: string[] };
 
 /** Options of SettingsStore. */
 export interface SettingsStoreOptions {
@@ -100,13 +108,13 @@ export class SettingsStore {
    * Validates `patch` (unknown or read-only keys, bad values: ConfigError),
    * writes it to the settings file, applies it. Resolves to the new view.
    */
-  patch(patch: unknown): Promise<SettingsView & { applied: SettingsApplyResult; changed: string[] }> {
+  patch(patch: unknown): Promise<SettingsPatchResult> {
     const run = this.queue.then(() => this.doPatch(patch));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async doPatch(patch: unknown): Promise<SettingsView & { applied: SettingsApplyResult; changed: string[] }> {
+  private async doPatch(patch: unknown): Promise<SettingsPatchResult> {
     const input = toConfigInput(patch);
     const current = this.options.get();
     const next = mergeConfig(current, input);
@@ -117,7 +125,7 @@ export class SettingsStore {
     if (changed.length > 0) await this.persist(next, changed);
     const sourceChanged = changed.some((k) => k.startsWith('video.'));
     const applied = changed.length > 0 ? await this.options.apply(next, changed, sourceChanged) : { restartedSource: false };
-    return { ...this.view(next), applied, changed };
+    return { ...this.view(next), applied, changed, restartRequired: applied.restartRequired ?? [] };
   }
 
   private async persist(next: RearviewConfig, changed: string[]): Promise<void> {

@@ -312,13 +312,24 @@ export class WsStreamServer {
   private readonly clientSet = new Set<WsClient>();
   private readonly options: WsStreamServerOptions;
   private readonly detachers: Array<() => void> = [];
+  private readonly clientListeners = new Set<(event: 'connected' | 'disconnected', remote: string) => void>();
   private closed = false;
+  /**
+   * When false, new clients are refused with HTTP 503 and {@link refusalReason}
+   * (exclusive mode while recording). Default true.
+   */
+  accepting = true;
+  /** How new clients join (settings may change it at run time; connected clients keep theirs). From options.join. */
+  join: JoinPolicy;
+  /** Why clients are refused while {@link accepting} is false (sent as the HTTP reason phrase). */
+  refusalReason = 'Service Unavailable';
 
   constructor(options: WsStreamServerOptions) {
     this.options = options;
     this.hub = options.hub;
     this.log = (options.logger ?? silentLogger).child('ws');
     this.cameraName = options.cameraName ?? 'rearview';
+    this.join = options.join ?? 'latest-keyframe';
     this.now = options.now ?? Date.now;
     // Video does not compress; deflate would only add CPU time and latency.
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024, clientTracking: false });
@@ -335,6 +346,26 @@ export class WsStreamServer {
   /** Per-client figures for status pages. */
   clients(): WsClientInfo[] {
     return [...this.clientSet].map((c) => c.info());
+  }
+
+  /**
+   * Listens for clients joining and leaving (the mode controller counts them
+   * as stream clients); returns an unsubscribe function. Called once per
+   * client for each event, `remote` is address:port.
+   */
+  onClients(listener: (event: 'connected' | 'disconnected', remote: string) => void): () => void {
+    this.clientListeners.add(listener);
+    return () => this.clientListeners.delete(listener);
+  }
+
+  /**
+   * Closes every client with code 1013 ("try again later") and `reason`
+   * (at most 120 bytes are sent), e.g. when exclusive mode switches to
+   * recording. Does not change {@link accepting}.
+   */
+  disconnectAll(reason: string): void {
+    const why = Buffer.from(reason).subarray(0, 120).toString();
+    for (const client of [...this.clientSet]) client.close(1013, why);
   }
 
   /** Handles upgrades to `path` (e.g. '/api/v1/live') on `server`; other paths are left alone. */
@@ -355,6 +386,11 @@ export class WsStreamServer {
       socket.end(`HTTP/1.1 ${refusal.status} ${refusal.reason.replace(/[^\x20-\x7e]/g, '')}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
+    if (!this.accepting && !this.closed) {
+      this.log.info(`${req.socket.remoteAddress ?? '?'}: refused live stream: ${this.refusalReason}`);
+      socket.end(`HTTP/1.1 503 ${this.refusalReason.replace(/[^\x20-\x7e]/g, '')}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
     const max = this.options.maxClients ?? 32;
     if (this.closed || this.clientSet.size >= max) {
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
@@ -364,14 +400,15 @@ export class WsStreamServer {
   }
 
   private accept(ws: WebSocket, req: IncomingMessage): void {
-    if (this.closed) {
+    // The mode may have switched while the handshake was in flight.
+    if (this.closed || !this.accepting) {
       ws.terminate();
       return;
     }
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
     const reader = this.hub.addReader({
       name: `ws ${remote}`,
-      join: this.options.join ?? 'latest-keyframe',
+      join: this.join,
       ...(this.options.softLimitBytes !== undefined ? { softLimitBytes: this.options.softLimitBytes } : {}),
       ...(this.options.softLimitMs !== undefined ? { softLimitMs: this.options.softLimitMs } : {}),
       ...(this.options.hardLimitMs !== undefined ? { hardLimitMs: this.options.hardLimitMs } : {}),
@@ -379,12 +416,26 @@ export class WsStreamServer {
     const client = new WsClient(ws, remote, reader, this, this.options.sendHighWaterBytes ?? 256 * 1024);
     this.clientSet.add(client);
     this.log.info(`${remote}: connected (${this.clientSet.size} WebSocket clients)`);
+    this.notify('connected', remote);
     client.pump();
   }
 
   /** @internal Called by a client when it goes away. */
   forget(client: WsClient): void {
-    if (this.clientSet.delete(client)) this.log.info(`${client.remote}: disconnected after ${client.framesSent} frames`);
+    if (this.clientSet.delete(client)) {
+      this.log.info(`${client.remote}: disconnected after ${client.framesSent} frames`);
+      this.notify('disconnected', client.remote);
+    }
+  }
+
+  private notify(event: 'connected' | 'disconnected', remote: string): void {
+    for (const listener of this.clientListeners) {
+      try {
+        listener(event, remote);
+      } catch (err) {
+        this.log.error(`client listener failed: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** Disconnects every client (code 1001, going away) and stops accepting. Idempotent. */

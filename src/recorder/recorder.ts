@@ -111,8 +111,8 @@ export interface RecorderStatus {
 export class Recorder {
   readonly dir: string;
   private readonly hub: RecorderHub;
-  private readonly segmentMs: number;
-  private readonly limits: RetentionLimits;
+  private segmentMs: number;
+  private limits: RetentionLimits;
   private readonly diskSpace: DiskSpaceFn | undefined;
   private readonly thumbnails: ThumbnailMaker | undefined;
   private readonly queueLimitBytes: number;
@@ -249,6 +249,28 @@ export class Recorder {
     this.paused = false;
     if (this.st.state === 'paused') this.st.state = this.retryAtMs !== null ? 'retrying' : 'waiting';
     this.logger.info('recording resumed');
+  }
+
+  /**
+   * Changes the segment length (settings, ms): the segment being written is
+   * cut at the first keyframe past the new length, later ones follow it.
+   */
+  setSegmentMs(segmentMs: number): void {
+    if (!(segmentMs > 0)) throw new RangeError(`segmentMs must be positive, got ${segmentMs}`);
+    this.segmentMs = segmentMs;
+  }
+
+  /** Changes rotation limits (settings) and applies them at once; the limits not given are kept. */
+  async setLimits(limits: Partial<RetentionLimits>): Promise<void> {
+    this.limits = { ...this.limits, ...limits };
+    if (!this.started || this.closed) return;
+    await this.retentionRunning; // a pass already running uses the old limits: run another one
+    await this.runRetention();
+  }
+
+  /** The current segment length (ms) and rotation limits. */
+  get settings(): { segmentMs: number; limits: RetentionLimits } {
+    return { segmentMs: this.segmentMs, limits: { ...this.limits } };
   }
 
   /** True between pause() and resume(). */
