@@ -103,6 +103,8 @@ export interface RearviewConfig {
   cameraName: string;
   /** Hardware backends. Default 'auto'. */
   deviceBackend: DeviceBackend;
+  /** BCM GPIO line of the charging-detect input (high = charging). Default 27, the device's I/O board. */
+  chargingGpio: number;
   /** Log level. Default 'info'. */
   logLevel: LogLevel;
 }
@@ -143,6 +145,7 @@ export function defaultConfig(): RearviewConfig {
     mdns: true,
     cameraName: 'velovision-rearview',
     deviceBackend: 'auto',
+    chargingGpio: 27,
     logLevel: 'info',
   };
 }
@@ -160,7 +163,7 @@ export type ConfigInput = {
 const DURATION_KEYS = new Set(['sourceStallMs', 'clientSoftLimitMs', 'clientHardLimitMs', 'segmentMs', 'streamWindowMs']);
 const BYTE_KEYS = new Set(['clientSoftLimitBytes', 'gopCacheMaxBytes', 'maxBytes', 'minFreeBytes', 'video.bitrateBps']);
 const INT_KEYS = new Set([
-  'streamPort', 'apiPort', 'maxClients', 'maxDownloads', 'sourceIdleCloseMs', 'gopCacheMaxFrames', 'maxFiles', 'minFreePercent', 'fileFps',
+  'streamPort', 'apiPort', 'maxClients', 'maxDownloads', 'sourceIdleCloseMs', 'gopCacheMaxFrames', 'maxFiles', 'minFreePercent', 'fileFps', 'chargingGpio',
   'video.width', 'video.height', 'video.fps', 'video.intraPeriod',
 ]);
 const ENUMS: Record<string, readonly string[]> = {

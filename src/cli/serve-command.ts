@@ -58,6 +58,7 @@ const SERVE_OPTIONS: ServeOption[] = [
   { flags: '--no-mdns', key: 'mdns', help: 'do not advertise the camera over mDNS' },
   { flags: '--name <name>', key: 'cameraName', help: 'camera name for mDNS and the web page (default: velovision-rearview)' },
   { flags: '--device-backend <backend>', key: 'deviceBackend', help: 'battery/LED hardware (default: auto)', choices: ['auto', 'linux', 'simulated'] },
+  { flags: '--charging-gpio <line>', key: 'chargingGpio', help: 'BCM GPIO line of the charging-detect input, high = charging (default: 27)' },
 ];
 
 /** Registers `rearview serve` (options only; the daemon is loaded when it runs). */
