@@ -1,0 +1,125 @@
+/**
+ * Exclusive mode and the web page's live view (WebSocket /api/v1/live) in
+ * the real daemon. Round 1 gated only port 5000: the live view kept
+ * streaming while the camera recorded and did not hold the window open.
+ * Proves: a WebSocket client is counted as a stream client (window
+ * cleared while it is connected, its leaving switches to recording), the
+ * live view is refused with 503 while recording, and the daemon's one
+ * recorder is paused and resumed (never replaced). Polls status with
+ * deadlines; the window (60 s) never expires here.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { readdirSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { WebSocket } from 'ws';
+import { ApiService } from '../../src/api/api-service.js';
+import { LIVE_WS_PATH } from '../../src/api/web-mount.js';
+import { defaultConfig, mergeConfig } from '../../src/config.js';
+import { RearviewDaemon } from '../../src/daemon.js';
+import type { RecorderService } from '../../src/recorder/recorder-service.js';
+import { scratchDir } from '../support/paths.js';
+
+async function status(base: string): Promise<Record<string, any>> {
+  return (await (await fetch(`${base}/api/v1/status`)).json()) as Record<string, any>;
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, deadlineMs = 15_000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!(await check())) {
+    assert.ok(Date.now() < end, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20)); // poll interval, bounded by the deadline
+  }
+}
+
+/** Opens the live view; resolves once it has received `frames` binary messages. */
+async function liveClient(port: number, frames: number): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${LIVE_WS_PATH}`);
+  let n = 0;
+  const enough = new Promise<void>((resolve, reject) => {
+    ws.on('message', (_d, isBinary) => {
+      if (isBinary && ++n >= frames) resolve();
+    });
+    ws.on('error', reject);
+    ws.on('close', () => reject(new Error(`closed after ${n} frames`)));
+  });
+  await enough;
+  return ws;
+}
+
+/** The HTTP status a refused upgrade answered with. */
+function refusedStatus(port: number): Promise<number> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${LIVE_WS_PATH}`);
+  return new Promise((resolve, reject) => {
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      ws.terminate();
+      reject(new Error('the live view was accepted while recording'));
+    });
+    ws.on('error', () => undefined);
+  });
+}
+
+describe('exclusive mode gates the web live view too', () => {
+  const scratch = scratchDir('rearview-exclusive-ws-');
+  let daemon: RearviewDaemon;
+  let base = '';
+  let apiPort = 0;
+  let recorderService: RecorderService;
+
+  before(async () => {
+    const config = mergeConfig(defaultConfig(), {
+      mode: 'exclusive', streamWindowMs: '60s', streamPort: 0, apiPort: 0, bind: '127.0.0.1',
+      recordingsDir: scratch.dir, mdns: false, deviceBackend: 'simulated', segmentMs: '2s', minFreeBytes: 0, minFreePercent: 0,
+    });
+    daemon = new RearviewDaemon(config);
+    await daemon.start();
+    apiPort = daemon.apiAddress!.port;
+    base = `http://127.0.0.1:${apiPort}`;
+    recorderService = daemon.services.find((s) => s.name === 'recorder') as RecorderService;
+    assert.ok(daemon.services.find((s) => s.name === 'api') instanceof ApiService);
+  });
+  after(async () => {
+    await daemon?.close();
+    scratch.cleanup();
+  });
+
+  it('pauses the recorder during the start-up window', async () => {
+    await until('the recorder paused', () => recorderService.recorder.isPaused);
+    assert.equal((await status(base)).recording.active, false);
+  });
+
+  it('counts a live-view client as a stream client; its leaving switches to recording', async () => {
+    const ws = await liveClient(apiPort, 5);
+    await until('the client to hold the window open', async () => (await status(base)).windowEndsAtMs === null);
+    const s = await status(base);
+    assert.equal(s.activity, 'streaming');
+    assert.equal(s.modeReason, 'client connected');
+    ws.close();
+    await once(ws, 'close');
+    await until('recording', async () => (await status(base)).activity === 'recording');
+    assert.equal((await status(base)).modeReason, 'last stream client left');
+    assert.equal(recorderService.recorder.isPaused, false, 'the same recorder resumed');
+    await until('a segment being recorded', async () => (await status(base)).recording.active === true && readdirSync(scratch.dir).some((f) => f.endsWith('.mkv')));
+  });
+
+  it('refuses the live view with 503 while recording', async () => {
+    assert.equal(await refusedStatus(apiPort), 503);
+    assert.equal((await status(base)).activity, 'recording', 'a refused client does not reopen the stream');
+  });
+
+  it('PUT /restart-stream-mode reopens the live view and pauses the same recorder', async () => {
+    const before = recorderService.recorder;
+    assert.equal(await (await fetch(`${base}/restart-stream-mode`, { method: 'PUT' })).text(), 'Restarted streaming mode');
+    await until('recording paused', async () => (await status(base)).recording.active === false);
+    assert.equal(recorderService.recorder, before);
+    assert.equal(before.isPaused, true);
+    const ws = await liveClient(apiPort, 3);
+    ws.close();
+    await once(ws, 'close');
+    await until('recording again after the live view left', async () => (await status(base)).activity === 'recording');
+  });
+});
