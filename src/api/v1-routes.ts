@@ -143,9 +143,9 @@ export function addV1Routes(router: ApiRouter, ctx: ApiContext): void {
   router.add({
     method: 'PATCH', path: `${API_V1}/settings`, destructive: true,
     doc: {
-      tag: t, summary: 'Changes settings: validated, persisted, applied (video changes restart the source)',
+      tag: t, summary: 'Changes settings: validated, persisted, applied live where possible (video changes restart the source); restartRequired lists what waits for the next start',
       requestBody: ['application/json', '{"resolution":"1280x720","video":{"bitrateBps":"4M","fps":30},"segmentMs":"60s","streamWindowMs":"90s",...}'],
-      responses: { 200: json('SettingsView plus {"changed":[...],"applied":{"restartedSource":bool}}'), 400: ERR, 403: ERR },
+      responses: { 200: json('SettingsView plus {"changed":[...],"applied":{"restartedSource":bool,"restartRequired":[...]},"restartRequired":[...]}'), 400: ERR, 403: ERR },
     },
     handler: async ({ req, res }) => {
       let body: unknown;
