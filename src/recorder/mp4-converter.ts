@@ -28,6 +28,7 @@ import { ALL_FORMATS, Conversion, CustomSource, FilePathSource, Input, Mp4Output
 import { RearviewError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
+import { sharedConvertPool } from './convert-pool.js';
 import { scanMatroska } from './matroska-file.js';
 
 /** An inclusive byte range, as in an HTTP Range header (`bytes=start-end`). */
@@ -70,6 +71,13 @@ export interface ConversionResult {
   bytes: number;
   /** Video samples written (counted from the moof/trun boxes of the output). */
   samples: number;
+  /**
+   * Finished fragments whose per-sample bookkeeping was released inside
+   * mediabunny (see trimFinishedFragments). 0 for a long file means the
+   * workaround no longer finds mediabunny's internals: memory then grows
+   * with length. A test checks it stays above 0.
+   */
+  trimmedFragments: number;
 }
 
 /**
@@ -134,7 +142,7 @@ export async function convertMkvToMp4(mkvPath: string, write: (chunk: Uint8Array
       throw err instanceof RearviewError ? err : new RearviewError('ERR_CONVERT', `converting ${basename(mkvPath)} failed: ${(err as Error).message}`, { cause: err });
     }
     if (counter.samples === 0) throw new RearviewError('ERR_CONVERT', `converting ${basename(mkvPath)} produced no video samples (damaged file?)`);
-    return { bytes: written, samples: counter.samples };
+    return { bytes: written, samples: counter.samples, trimmedFragments: trimmed };
   } finally {
     input.dispose();
     await fh.close().catch(() => {});
@@ -155,7 +163,8 @@ function trimFinishedFragments(output: Output, from: number): number {
   if (!Array.isArray(chunks)) return from;
   for (let i = from; i < chunks.length; i++) {
     const samples = (chunks[i] as { samples?: unknown }).samples;
-    if (Array.isArray(samples) && samples.length > 1) samples.length = 1;
+    if (!Array.isArray(samples)) return i; // shape changed: report only what was really trimmed
+    if (samples.length > 1) samples.length = 1;
   }
   return chunks.length;
 }
@@ -242,14 +251,24 @@ export interface Mp4CacheOptions {
   dir: string;
   /** Most cached files kept (oldest deleted first). Default 8. */
   maxFiles?: number;
+  /**
+   * Runs one conversion. Default: the process-wide ConvertPool (child
+   * processes, at most 2 at once, memory kept out of the daemon);
+   * convertMkvToMp4 converts in this process.
+   */
+  convert?: ConvertFn;
   logger?: Logger;
 }
+
+/** The signature of convertMkvToMp4 and ConvertPool.convert. */
+export type ConvertFn = (mkvPath: string, write: (chunk: Uint8Array) => Promise<void>, options: { limitBytes?: number }) => Promise<ConversionResult>;
 
 /** Converted MP4 files kept for Range requests; see the file comment. */
 export class Mp4Cache {
   readonly dir: string;
   private readonly maxFiles: number;
   private readonly logger: Logger;
+  private readonly convert: ConvertFn;
   /** Conversions in flight, by cache file name: one per segment version. */
   private readonly inFlight = new Map<string, Promise<number>>();
   /** Conversions run since creation (tests check the cache is used). */
@@ -259,6 +278,7 @@ export class Mp4Cache {
     this.dir = options.dir;
     this.maxFiles = options.maxFiles ?? 8;
     this.logger = options.logger ?? silentLogger;
+    this.convert = options.convert ?? ((path, write, opts) => sharedConvertPool().convert(path, write, opts));
   }
 
   /**
@@ -354,7 +374,7 @@ export class Mp4Cache {
       let consumerGone = false;
       out.on('close', () => (consumerGone = true));
       try {
-        const result = await convertMkvToMp4(mkvPath, async (chunk) => {
+        const result = await this.convert(mkvPath, async (chunk) => {
           if (fh) await fh.write(chunk);
           if (!consumerGone && !out.destroyed && !out.write(chunk)) {
             // Backpressure from the consumer keeps memory flat; a consumer that left stops mattering.
@@ -368,7 +388,7 @@ export class Mp4Cache {
               out.on('close', done);
             });
           }
-        }, { limitBytes });
+        }, limitBytes === undefined ? {} : { limitBytes });
         if (fh && partPath && key) {
           await fh.close();
           fh = undefined;

@@ -1,0 +1,73 @@
+/**
+ * Child-process entry of {@link ConvertPool}: converts MKV segments to MP4
+ * one at a time, on request from the parent over the IPC channel, writing
+ * the MP4 bytes to stdout (with backpressure) and answering each job with
+ * one message. Run by the pool as `node <flags> convert-worker.js`; not a
+ * public command.
+ *
+ * Messages: parent -> child {@link ConvertJobMessage}; child -> parent
+ * {@link ConvertReplyMessage}. The reply carries the byte count so the
+ * parent knows when the last stdout byte of the job has arrived (IPC and
+ * stdout are separate pipes, and either may be read first).
+ *
+ * The child exits when the parent goes away (IPC disconnect), so a killed
+ * daemon never leaves converters behind.
+ */
+import { hasCode, RearviewError } from '../errors.js';
+import { convertMkvToMp4 } from './mp4-converter.js';
+
+/** A conversion request from the parent. */
+export interface ConvertJobMessage {
+  type: 'convert';
+  mkvPath: string;
+  /** Read the file as if it were this long (segment being recorded). */
+  limitBytes?: number;
+}
+
+/** The child's answer to one {@link ConvertJobMessage}. */
+export type ConvertReplyMessage =
+  | { type: 'done'; bytes: number; samples: number; trimmedFragments: number }
+  | { type: 'error'; code: string; message: string; bytes: number };
+
+function send(msg: ConvertReplyMessage): Promise<void> {
+  return new Promise((resolve) => process.send?.(msg, undefined, {}, () => resolve()) ?? resolve());
+}
+
+/** Writes to stdout, waiting for 'drain' when the parent reads slower than we convert. */
+function writeOut(chunk: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (process.stdout.write(chunk)) resolve();
+    else {
+      const onDrain = (): void => {
+        process.stdout.off('error', onError);
+        resolve();
+      };
+      const onError = (err: Error): void => {
+        process.stdout.off('drain', onDrain);
+        reject(err);
+      };
+      process.stdout.once('drain', onDrain).once('error', onError);
+    }
+  });
+}
+
+let queue = Promise.resolve();
+
+process.on('message', (msg: ConvertJobMessage) => {
+  if (msg?.type !== 'convert') return;
+  // One job at a time: the parent never sends a second before the reply, but be safe.
+  queue = queue.then(async () => {
+    let written = 0;
+    try {
+      const result = await convertMkvToMp4(msg.mkvPath, async (chunk) => {
+        written += chunk.byteLength;
+        await writeOut(chunk);
+      }, msg.limitBytes === undefined ? {} : { limitBytes: msg.limitBytes });
+      await send({ type: 'done', bytes: result.bytes, samples: result.samples, trimmedFragments: result.trimmedFragments });
+    } catch (err) {
+      const code = err instanceof RearviewError && (hasCode(err, 'ERR_NOT_FOUND') || hasCode(err, 'ERR_CONVERT')) ? err.code : 'ERR_CONVERT';
+      await send({ type: 'error', code, message: (err as Error).message, bytes: written });
+    }
+  });
+});
+process.on('disconnect', () => process.exit(0));
