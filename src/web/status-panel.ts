@@ -257,7 +257,10 @@ export class StatusPanel {
       if (body && typeof body === 'object') this.settings = body;
       this.renderSettings();
       const applied = body?.applied as { restartedSource?: boolean } | undefined;
-      this.formMessage.textContent = applied?.restartedSource ? 'Saved; the camera restarted its encoder.' : 'Saved.';
+      // Keys the daemon saved but cannot apply while running (PATCH answer's restartRequired).
+      const pending = Array.isArray(body?.restartRequired) ? (body.restartRequired as unknown[]).map(String) : [];
+      const later = pending.length > 0 ? ` ${pending.join(', ')}: takes effect when the camera restarts.` : '';
+      this.formMessage.textContent = (applied?.restartedSource ? 'Saved; the camera restarted its encoder.' : 'Saved.') + later;
     } catch (err) {
       this.formMessage.textContent = `Not saved: ${(err as Error).message}`;
     }
