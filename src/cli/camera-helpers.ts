@@ -26,6 +26,30 @@ export function addCameraOptions(cmd: Command): Command {
     .option('--token <token>', 'API token, when the camera was started with --api-token (env REARVIEW_TOKEN)', process.env.REARVIEW_TOKEN);
 }
 
+/** The options {@link addCameraOptions} adds, by their commander keys. */
+const SHARED_CAMERA_KEYS = ['camera', 'timeout', 'token'] as const;
+
+/**
+ * Lets a command group (`videos`) take the camera options before its
+ * subcommand as well as after it: `rearview videos --camera X list` and
+ * `rearview videos list --camera X` do the same. The group stops reading its
+ * own options at the subcommand's name (positional options), so each
+ * position is parsed by its own command; a value given after the
+ * subcommand wins over one given before it.
+ */
+export function addGroupCameraOptions(group: Command): Command {
+  addCameraOptions(group).enablePositionalOptions();
+  // Hooks of a parent run before each subcommand's action.
+  group.hook('preAction', (parent, action) => {
+    if (action === parent) return;
+    for (const key of SHARED_CAMERA_KEYS) {
+      if (action.getOptionValueSource(key) === 'cli' || parent.getOptionValueSource(key) !== 'cli') continue;
+      action.setOptionValueWithSource(key, parent.getOptionValue(key), 'cli');
+    }
+  });
+  return group;
+}
+
 const FS_WORDS: Record<string, string> = {
   ENOSPC: 'disk full',
   EDQUOT: 'disk quota exceeded',

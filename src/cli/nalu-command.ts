@@ -18,6 +18,18 @@ export function registerNaluCommand(program: Command): void {
     .option('--duration <time>', 'stop after this long (seconds, or 500ms, 2m)')
     .option('--retry', 'reconnect when a tcp:// source refuses or drops (until Ctrl-C)')
     .option('--max-nal-bytes <size>', 'largest NAL unit accepted; a larger one is an error', '16MiB')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  rearview nalu tcp://velovision-rearview.local:5000            one line per NAL unit, like the tutorial's tool
+  rearview nalu ride.h264 --frames --count 100
+  rearview nalu tcp://192.168.9.1:5000 --summary --duration 10s --json
+  ffmpeg -i clip.mp4 -c copy -bsf h264_mp4toannexb -f h264 - | rearview nalu -
+
+Exit codes: 0 ok (or stopped with Ctrl-C), 2 bad option, 3 not an H.264 stream, 4 cannot connect,
+5 cannot read the file.`,
+    )
     .action(async (source: string, options: Record<string, unknown>) => {
       const { runNalu } = await import('./nalu-run.js');
       await runNalu(source, options);

@@ -66,7 +66,21 @@ export function registerServe(program: Command): void {
   const cmd = program
     .command('serve')
     .description('run the camera daemon: raw H.264 on TCP port 5000, recording, HTTP API (defaults: the sample source on 0.0.0.0:5000)')
-    .option('--config <file>', 'JSON config file (docs/config.md); options given here override it');
+    .option('--config <file>', 'JSON config file (docs/config.md); options given here override it')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  rearview serve                                        the bundled sample on 0.0.0.0:5000, API and web page on :8000
+  rearview serve --source rpicam --width 1280 --height 720 --bitrate 4M   the Pi camera at 720p
+  rpicam-vid -t 0 --inline --codec h264 -o - | rearview serve --source -
+  rearview serve --config /etc/rearview.json --mode exclusive --stream-window 90s
+  rearview serve --no-record --api-port 0 --stream-port 0   free ports, printed on standard output
+
+Exit codes: 0 stopped by Ctrl-C/SIGTERM (or standard input ended), 2 bad option or config file,
+3 the source is not H.264, 5 cannot listen (port in use) or cannot write, 130 second Ctrl-C.
+Every option and its config-file key: docs/config.md.`,
+    );
   for (const o of SERVE_OPTIONS) {
     // Choices are listed in the help but checked by the config loader, so a bad value is one line and exit 2.
     cmd.addOption(new Option(o.flags, o.choices ? `${o.help}; one of ${o.choices.join(', ')}` : o.help));

@@ -14,7 +14,7 @@
  */
 import type { Command } from 'commander';
 import { CliError, ExitCode } from './exit-codes.js';
-import { addCameraOptions, cameraFromOptions, colours, printJson, toCliError, type CameraCommandOptions } from './camera-helpers.js';
+import { addCameraOptions, addGroupCameraOptions, cameraFromOptions, colours, printJson, toCliError, type CameraCommandOptions } from './camera-helpers.js';
 import type { CameraClient, Recording } from '../client/camera-client.js';
 
 /** One recording as the commands see it, from either API. */
@@ -30,16 +30,21 @@ interface RemoteVideo {
   recording: Recording | undefined;
 }
 
+/** Help text of a `videos` subcommand: its examples and where the exit codes are. */
+function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n\nThe camera options (--camera, --timeout, --token) may also come before the subcommand.\nExit codes: see rearview videos --help.`;
+}
+
 /** Registers `rearview videos` and its subcommands. */
 export function registerVideos(program: Command): void {
-  const videos = program
-    .command('videos')
+  const videos = addGroupCameraOptions(program.command('videos'))
     .description("list, download, mirror and delete the camera's recordings")
     .addHelpText(
       'after',
       `
 Examples:
   rearview videos list --camera 192.168.9.1
+  rearview videos --camera 192.168.9.1 list              the camera options work before the subcommand too
   rearview videos download log0042.mkv --camera 192.168.9.1 -o ~/rides
   rearview videos sync ~/rides --camera 192.168.9.1      mirror every new recording
   rearview videos thumbs ./thumbs --camera 192.168.9.1
@@ -58,7 +63,8 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
     }
   };
 
-  addCameraOptions(videos.command('list').description('list recordings, old to new').option('--json', 'print one JSON array')).action(
+  addCameraOptions(videos.command('list').description('list recordings, old to new').option('--json', 'print one JSON array'))
+    .addHelpText('after', examples('rearview videos list --camera 192.168.9.1', 'rearview videos --camera 192.168.9.1 list --json')).action(
     wrap(async (opts: CameraCommandOptions) => {
       const client = await cameraFromOptions(opts);
       const list = await listVideos(client);
@@ -82,7 +88,7 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
       .argument('<names...>', 'recording names as listed (log0001.mkv ...)')
       .option('-o, --output <dir>', 'folder to write into', '.')
       .option('--format <mkv|mp4>', 'mkv: the segment as recorded; mp4: converted by the camera (no resume)', 'mkv'),
-  ).action(
+  ).addHelpText('after', examples('rearview videos download log0042.mkv --camera 192.168.9.1 -o ~/rides', 'rearview videos --camera 192.168.9.1 download log0042 --format mp4')).action(
     wrap(async (names: string[], opts: CameraCommandOptions & { output: string; format: string }) => {
       const format = checkFormat(opts.format);
       const client = await cameraFromOptions(opts);
@@ -111,7 +117,7 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
       .argument('<dir>', 'destination folder (created when missing)')
       .option('--format <mkv|mp4>', 'mkv (default, resumable and size-checked) or mp4 converted by the camera', 'mkv')
       .option('--json', 'print the summary as JSON'),
-  ).action(
+  ).addHelpText('after', examples('rearview videos sync ~/rides --camera 192.168.9.1', 'rearview videos --camera 192.168.9.1 --token s3cret sync ~/rides --json')).action(
     wrap(async (dir: string, opts: CameraCommandOptions & { format: string; json?: boolean }) => {
       const format = checkFormat(opts.format);
       const client = await cameraFromOptions(opts);
@@ -135,7 +141,7 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
 
   addCameraOptions(
     videos.command('thumbs').description('download the thumbnail JPEG of every recording').argument('<dir>', 'destination folder'),
-  ).action(
+  ).addHelpText('after', examples('rearview videos thumbs ./thumbs --camera 192.168.9.1', 'rearview videos --camera 192.168.9.1 thumbs ./thumbs')).action(
     wrap(async (dir: string, opts: CameraCommandOptions) => {
       const client = await cameraFromOptions(opts);
       const { mkdir, writeFile, stat } = await import('node:fs/promises');
@@ -182,7 +188,7 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
 
   addCameraOptions(
     videos.command('wipe').description('delete every recording on the camera (asks first)').option('-y, --yes', 'do not ask'),
-  ).action(
+  ).addHelpText('after', examples('rearview videos wipe --camera 192.168.9.1            asks on the terminal first', 'rearview videos --camera 192.168.9.1 wipe --yes')).action(
     wrap(async (opts: CameraCommandOptions & { yes?: boolean }) => {
       const client = await cameraFromOptions(opts);
       const list = await listVideos(client);

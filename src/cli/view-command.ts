@@ -194,6 +194,18 @@ export function registerView(program: Command): void {
     .option('--player <name>', 'browser, or ffplay to run ffplay with low-latency flags', 'browser')
     .option('--fps <n>', 'frame rate of streams without timing information', '30')
     .option('--log-level <level>', 'debug, info, warn, error or silent', 'info')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  rearview view                                   the camera at tcp://velovision-rearview.local:5000, in the browser
+  rearview view tcp://192.168.9.1:5000 --port 8080 --no-open
+  rearview view tcp://192.168.9.1:5000 --player ffplay
+  rearview view file:ride.h264 --fps 30           a recorded raw H.264 file, paced at 30 fps
+
+Exit codes: 0 stopped with Ctrl-C, 2 bad option, bad source or the page port cannot be bound,
+5 ffplay cannot be run; with --player ffplay, ffplay's own exit code otherwise.`,
+    )
     .action(async (source: string, opts: { port: string; host: string; open: boolean; player: string; fps: string; logLevel: string }) => {
       const port = Number(opts.port);
       const fps = Number(opts.fps);
