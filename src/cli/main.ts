@@ -15,6 +15,19 @@ export function buildProgram(): Command {
   const program = new Command('rearview')
     .description('Velovision Rearview camera: the camera daemon (serve) and the tools to use it')
     .version(pkg.version, '-V, --version')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  rearview serve                                        run the camera daemon (the sample clip without a camera)
+  rearview view tcp://192.168.9.1:5000                  watch a camera in the browser
+  rearview nalu tcp://192.168.9.1:5000 --frames         look inside the stream
+  rearview record tcp://192.168.9.1:5000 -o ride.mkv --duration 10m
+  rearview videos --camera 192.168.9.1 sync ~/rides     mirror the camera's recordings
+  rearview status --camera 192.168.9.1
+
+Each command has its own --help with examples; exit codes are listed in docs/cli.md.`,
+    )
     // Errors stay on one line: commander puts its "Did you mean" hint on a second one.
     .configureOutput({ writeErr: (text) => process.stderr.write(text.replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')) })
     .exitOverride();
