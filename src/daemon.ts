@@ -202,7 +202,8 @@ export class RearviewDaemon {
    * Applies changed settings (PATCH /api/v1/settings): `next` replaces the
    * config; with `restartSource` the capture source is stopped and started
    * again with the new video settings (the hub starts a new generation).
-   * Other parts keep the settings they started with until the next start.
+   * The API service then applies what it can to the running parts and
+   * reports the rest as needing a restart (ApiService.applySettings).
    */
   async applyConfig(next: RearviewConfig, restartSource: boolean): Promise<void> {
     this.config = next;
