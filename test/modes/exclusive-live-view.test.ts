@@ -122,4 +122,16 @@ describe('exclusive mode gates the web live view too', () => {
     await once(ws, 'close');
     await until('recording again after the live view left', async () => (await status(base)).activity === 'recording');
   });
+
+  it('a stream window shortened over PATCH /api/v1/settings applies to the next window', async () => {
+    const patched = await fetch(`${base}/api/v1/settings`, { method: 'PATCH', body: JSON.stringify({ streamWindowMs: '1s' }) });
+    assert.deepEqual(((await patched.json()) as { restartRequired: string[] }).restartRequired, []);
+    await fetch(`${base}/restart-stream-mode`, { method: 'PUT' });
+    const s = await status(base);
+    assert.equal(s.activity, 'streaming');
+    assert.ok(s.windowEndsAtMs - Date.now() <= 1000, `window of 1 s, ends in ${s.windowEndsAtMs - Date.now()} ms`);
+    await until('the 1 s window to expire without a client', async () => (await status(base)).activity === 'recording');
+    assert.equal((await status(base)).modeReason, 'no stream client within 1 s');
+    assert.equal(await refusedStatus(apiPort), 503);
+  });
 });
