@@ -74,6 +74,16 @@ function rssKb(pid: number): number {
   }
 }
 
+/** Summed RSS of a process's children (the daemon's MP4 converter processes), KB. */
+function childrenRssKb(pid: number): number {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return kids.reduce((sum, k) => sum + rssKb(Number(k)), 0);
+  } catch {
+    return 0;
+  }
+}
+
 function waitForLine(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     let buf = '';
@@ -196,7 +206,15 @@ async function main(): Promise<void> {
     const pid = daemon.pid as number;
     const rssBefore = rssKb(pid);
     let rssPeak = rssBefore;
-    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssKb(pid))), 20);
+    let kidsPeak = 0;
+    let totalPeak = rssBefore;
+    const sampler = setInterval(() => {
+      const own = rssKb(pid);
+      const kids = childrenRssKb(pid);
+      rssPeak = Math.max(rssPeak, own);
+      kidsPeak = Math.max(kidsPeak, kids);
+      totalPeak = Math.max(totalPeak, own + kids);
+    }, 20);
     const t0 = performance.now();
     const sizes = await Promise.all(big.map((name) => download(`${base}/api/v1/recordings/${name.replace('.mkv', '.mp4')}`).catch((e: Error) => {
       console.log(`download failed: ${e.message}`);
@@ -208,6 +226,7 @@ async function main(): Promise<void> {
     console.log(`\n${DOWNLOADS} concurrent MP4 downloads (30 s 720p 8 Mbit/s each, --max-downloads ${DOWNLOADS}):`);
     const ok = sizes.filter((s) => s > 0).length;
     console.log(`  ours: ${ok} served, ${totalMb.toFixed(1)} MB in ${wallS.toFixed(2)} s; daemon RSS ${(rssBefore / 1024).toFixed(0)} MB before, peak ${(rssPeak / 1024).toFixed(0)} MB (+${((rssPeak - rssBefore) / 1024).toFixed(0)} MB)`);
+    console.log(`  ours: converter child processes summed peak RSS ${(kidsPeak / 1024).toFixed(0)} MB; daemon + converters peak ${(totalPeak / 1024).toFixed(0)} MB (+${((totalPeak - rssBefore) / 1024).toFixed(0)} MB)`);
 
     // Peer: 10 concurrent ffmpeg remuxes, summed RSS.
     const bigPath = join(rec, big[0] as string);

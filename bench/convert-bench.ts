@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAnnexB } from '../src/h264/h264-stream-parser.js';
 import { StreamHub } from '../src/hub/stream-hub.js';
+import { ConvertPool } from '../src/recorder/convert-pool.js';
 import { convertMkvToMp4 } from '../src/recorder/mp4-converter.js';
 import { Recorder } from '../src/recorder/recorder.js';
 import { ensureCameraStream, findFfmpeg } from './camera-stream.js';
@@ -35,11 +36,49 @@ async function childConvert(input: string, output: string): Promise<void> {
   const result = await convertMkvToMp4(input, (chunk) =>
     new Promise<void>((resolve, reject) => {
       if (out.write(chunk)) resolve();
-      else out.once('drain', resolve).once('error', reject);
+      else {
+        // (an 'error' listener left per drain warned of a listener leak)
+        const onError = (err: Error): void => reject(err);
+        out.once('error', onError).once('drain', () => {
+          out.off('error', onError);
+          resolve();
+        });
+      }
     }),
   );
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   process.stdout.write(JSON.stringify({ ...result, convertMs: performance.now() - t0 }) + '\n');
+}
+
+/**
+ * Child mode: convert through a ConvertPool (the daemon's path) `runs` times
+ * into `output`: the first conversion starts the converter process (cold),
+ * later ones reuse it (warm). Prints wall ms of each and the converter's
+ * peak RSS (VmHWM), read before the pool closes it.
+ */
+async function childPool(input: string, output: string, runs: number): Promise<void> {
+  const pool = new ConvertPool({ maxWorkers: 1 });
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const out = createWriteStream(output);
+    await pool.convert(input, (chunk) => new Promise<void>((resolve, reject) => {
+      if (out.write(chunk)) resolve();
+      else {
+        const onError = (err: Error): void => reject(err);
+        out.once('error', onError).once('drain', () => {
+          out.off('error', onError);
+          resolve();
+        });
+      }
+    }));
+    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    ms.push(performance.now() - t0);
+  }
+  const pid = pool.pids[0];
+  const hwm = pid === undefined ? 0 : Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  await pool.close();
+  process.stdout.write(JSON.stringify({ ms, converterPeakRssMb: hwm / 1024 }) + '\n');
 }
 
 /** Records `seconds` of the stream (looping it) into one segment, as fast as the disk takes it. */
@@ -134,7 +173,9 @@ async function main(): Promise<void> {
   console.log('(inputs are kept in', base, 'for the next run; delete the folder to re-record)');
 }
 
-if (process.argv[2] === '--child-convert') {
+if (process.argv[2] === '--child-pool') {
+  await childPool(process.argv[3] as string, process.argv[4] as string, Number(process.argv[5] ?? 3));
+} else if (process.argv[2] === '--child-convert') {
   await childConvert(process.argv[3] as string, process.argv[4] as string);
 } else {
   await main();

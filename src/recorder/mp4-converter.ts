@@ -20,11 +20,12 @@
  * its last complete frame, streamed without caching and without ranges
  * (its content changes every frame).
  */
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { access, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { ALL_FORMATS, Conversion, CustomSource, FilePathSource, Input, Mp4OutputFormat, Output, StreamTarget, type StreamTargetChunk } from 'mediabunny';
+import { ALL_FORMATS, Conversion, CustomSource, EncodedPacket, EncodedVideoPacketSource, FilePathSource, Input, Mp4OutputFormat, Output, StreamTarget, type StreamTargetChunk } from 'mediabunny';
+import { openMkvVideo, type MkvVideoReader } from './convert-mkv-reader.js';
 import { RearviewError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
@@ -78,6 +79,23 @@ export interface ConversionResult {
    * with length. A test checks it stays above 0.
    */
   trimmedFragments: number;
+  /** Which demuxer read the MKV: 'rearview' (convert-mkv-reader.ts) or 'mediabunny' (the fallback). */
+  demuxer: 'rearview' | 'mediabunny';
+}
+
+/** Options of convertMkvToMp4. */
+export interface ConvertOptions {
+  /** Read the file as if it were this long, bytes (a segment still being written). Default: its size. */
+  limitBytes?: number;
+  /**
+   * Called once per finished fragment (about 1 s of video). The converter
+   * process uses it for a minor GC: each fragment leaves about 3 MB of
+   * short-lived buffers, and V8 otherwise lets 25-40 MB of them pile up
+   * before collecting (measured), most of the 80 MB budget.
+   */
+  afterFragment?: () => void;
+  /** 'auto' (default): our Matroska reader, mediabunny's demuxer for files it does not handle; 'mediabunny': always mediabunny's (tests, bench). */
+  demuxer?: 'auto' | 'mediabunny';
 }
 
 /**
@@ -88,28 +106,31 @@ export interface ConversionResult {
  * throwing): rejects with RearviewError ERR_CONVERT when there is no video
  * track or no sample came out.
  */
-export async function convertMkvToMp4(mkvPath: string, write: (chunk: Uint8Array) => Promise<void>, options: { limitBytes?: number } = {}): Promise<ConversionResult> {
-  let fh: FileHandle;
+export async function convertMkvToMp4(mkvPath: string, write: (chunk: Uint8Array) => Promise<void>, options: ConvertOptions = {}): Promise<ConversionResult> {
+  let reader: MkvVideoReader | undefined;
   try {
-    fh = await open(mkvPath, 'r');
+    reader = options.demuxer === 'mediabunny' ? undefined : await openMkvVideo(mkvPath, options.limitBytes);
+    if (!reader) await access(mkvPath, constants.R_OK);
   } catch (err) {
     throw new RearviewError((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_CONVERT', `cannot open ${basename(mkvPath)}: ${(err as Error).message}`, { cause: err });
   }
-  // A segment still being written is read only up to its last complete frame; a finished one straight
-  // from the file (mediabunny's file source is the faster of the two).
-  const limitBytes = options.limitBytes;
-  const source = limitBytes === undefined
-    ? new FilePathSource(mkvPath, { maxCacheSize: 4 * 1024 * 1024 })
-    : new CustomSource({
-        getSize: () => limitBytes,
-        read: async (start, end) => {
-          const buf = new Uint8Array(end - start);
-          const { bytesRead } = await fh.read(buf, 0, buf.length, start);
-          return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
-        },
-        maxCacheSize: 4 * 1024 * 1024,
-      });
-  const input = new Input({ source, formats: ALL_FORMATS });
+  const out = mp4Output(write, options);
+  try {
+    if (reader) await muxFrames(reader, out.output, mkvPath);
+    else await convertWithMediabunny(mkvPath, out.output, options.limitBytes);
+  } catch (err) {
+    await out.output.cancel().catch(() => {});
+    throw err instanceof RearviewError ? err : new RearviewError('ERR_CONVERT', `converting ${basename(mkvPath)} failed: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await reader?.close();
+  }
+  const result = out.result();
+  if (result.samples === 0) throw new RearviewError('ERR_CONVERT', `converting ${basename(mkvPath)} produced no video samples (damaged file?)`);
+  return { ...result, demuxer: reader ? 'rearview' : 'mediabunny' };
+}
+
+/** The fragmented-MP4 Output shared by both demuxers, with its byte, sample and trim counts. */
+function mp4Output(write: (chunk: Uint8Array) => Promise<void>, options: ConvertOptions): { output: Output; result: () => Omit<ConversionResult, 'demuxer'> } {
   let written = 0;
   const counter = new FragmentSampleCounter();
   const writable = new WritableStream<StreamTargetChunk>({
@@ -122,9 +143,51 @@ export async function convertMkvToMp4(mkvPath: string, write: (chunk: Uint8Array
   });
   let trimmed = 0;
   const output: Output = new Output({
-    format: new Mp4OutputFormat({ fastStart: 'fragmented', minimumFragmentDuration: 1, onMoof: () => (trimmed = trimFinishedFragments(output, trimmed)) }),
+    format: new Mp4OutputFormat({ fastStart: 'fragmented', minimumFragmentDuration: 1, onMoof: () => {
+      trimmed = trimFinishedFragments(output, trimmed);
+      options.afterFragment?.();
+    } }),
     target: new StreamTarget(writable, { chunked: false }),
   });
+  return { output, result: () => ({ bytes: written, samples: counter.samples, trimmedFragments: trimmed }) };
+}
+
+/** Our demuxer's frames into mediabunny's muxer: no decoding, one copy per frame (see convert-mkv-reader.ts). */
+async function muxFrames(reader: MkvVideoReader, output: Output, mkvPath: string): Promise<void> {
+  const { track } = reader;
+  const source = new EncodedVideoPacketSource('avc');
+  output.addVideoTrack(source);
+  await output.start();
+  let started = false;
+  for await (const f of reader.frames()) {
+    if (!started && !f.key) continue; // an MP4 must start on a keyframe; ours always do
+    const packet = new EncodedPacket(f.data, f.key ? 'key' : 'delta', f.timestampS, track.frameSeconds);
+    if (started) await source.add(packet);
+    else {
+      await source.add(packet, { decoderConfig: { codec: track.codec, codedWidth: track.codedWidth, codedHeight: track.codedHeight, description: track.description } });
+      started = true;
+    }
+  }
+  if (!started) throw new RearviewError('ERR_CONVERT', `${basename(mkvPath)} holds no complete keyframe`);
+  await output.finalize();
+}
+
+/** mediabunny's Matroska demuxer and Conversion: the fallback for files our reader does not handle. */
+async function convertWithMediabunny(mkvPath: string, output: Output, limitBytes: number | undefined): Promise<void> {
+  const fh = await open(mkvPath, 'r');
+  // A segment still being written is read only up to its last complete frame.
+  const source = limitBytes === undefined
+    ? new FilePathSource(mkvPath, { maxCacheSize: 4 * 1024 * 1024 })
+    : new CustomSource({
+        getSize: () => limitBytes,
+        read: async (start, end) => {
+          const buf = new Uint8Array(end - start);
+          const { bytesRead } = await fh.read(buf, 0, buf.length, start);
+          return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+        },
+        maxCacheSize: 4 * 1024 * 1024,
+      });
+  const input = new Input({ source, formats: ALL_FORMATS });
   try {
     let conversion: Conversion;
     try {
@@ -136,13 +199,7 @@ export async function convertMkvToMp4(mkvPath: string, write: (chunk: Uint8Array
       const why = conversion.discardedTracks.map((d) => d.reason).join(', ') || 'no video track';
       throw new RearviewError('ERR_CONVERT', `${basename(mkvPath)} cannot be converted to MP4: ${why}`);
     }
-    try {
-      await conversion.execute();
-    } catch (err) {
-      throw err instanceof RearviewError ? err : new RearviewError('ERR_CONVERT', `converting ${basename(mkvPath)} failed: ${(err as Error).message}`, { cause: err });
-    }
-    if (counter.samples === 0) throw new RearviewError('ERR_CONVERT', `converting ${basename(mkvPath)} produced no video samples (damaged file?)`);
-    return { bytes: written, samples: counter.samples, trimmedFragments: trimmed };
+    await conversion.execute();
   } finally {
     input.dispose();
     await fh.close().catch(() => {});
