@@ -6,8 +6,10 @@
  * stream: one of 60 s and a long one (default 10 min; `--long-minutes 60`
  * for an hour, about 3.6 GB in the OS temp folder).
  *
- * Each conversion runs in its own process under /usr/bin/time, so the
- * figures are wall seconds and peak RSS of that process alone.
+ * Two ways of running ours: through a ConvertPool (what the daemon does:
+ * a converter child process, started once and reused; cold and warm wall
+ * times and the child's peak RSS), and as a one-off node process under
+ * /usr/bin/time (start-up included). ffmpeg runs under /usr/bin/time too.
  * Goals: >= 200x real time, peak RSS < 80 MB for any segment length.
  *
  * Run: npm run bench, or `node dist/bench/convert-bench.js [--runs N] [--long-minutes M]`.
@@ -140,13 +142,15 @@ async function main(): Promise<void> {
     { label: '60 s', seconds: 60 },
     { label: `${longMinutes} min`, seconds: longMinutes * 60 },
   ];
-  console.log('MKV -> MP4, 720p30 8 Mbit/s segments recorded by our Recorder; best of', runs, 'runs (wall s, peak RSS of the converting process)');
-  console.log('ours s = whole process (Node start-up included); in-process = the conversion alone, as in the running daemon');
-  console.log('segment   | MB     | ours s  | x real time | in-process s | x real time | ours RSS MB | ffmpeg -c copy s | x real time | ffmpeg RSS MB | ours/ffmpeg time');
+  console.log('MKV -> MP4, 720p30 8 Mbit/s segments recorded by our Recorder; best of', runs, 'runs; ffmpeg -c copy in the same run');
+  console.log('pool = the daemon\'s path (ConvertPool: a converter child process, reused): cold = first conversion incl. starting the child,');
+  console.log('  warm = best later one, RSS = the converter\'s peak (VmHWM). one-off = a fresh node process converting in-process (under /usr/bin/time).');
+  console.log('segment   | MB     | pool warm s | x real time | pool cold s | x real time | converter RSS MB | one-off s | x real time | one-off RSS MB | ffmpeg s | x real time | ffmpeg RSS MB | warm/ffmpeg time');
   for (const c of cases) {
     const dir = join(base, `${c.seconds}s`);
     const mkv = await recordSegment(dir, c.seconds);
     const oursOut = join(dir, 'ours.mp4');
+    const poolOut = join(dir, 'pool.mp4');
     const ffOut = join(dir, 'ffmpeg.mp4');
     let ours: Timed | undefined;
     let ff: Timed | undefined;
@@ -159,15 +163,24 @@ async function main(): Promise<void> {
       if (!ff || f.seconds < ff.seconds) ff = { ...f, maxRssMb: Math.max(f.maxRssMb, ff?.maxRssMb ?? 0) };
       else ff.maxRssMb = Math.max(ff.maxRssMb, f.maxRssMb);
     }
+    const poolRun = spawnSync(process.execPath, [self, '--child-pool', mkv, poolOut, String(runs + 1)], { encoding: 'utf8' });
+    if (poolRun.status !== 0) throw new Error(`pool conversion failed: ${poolRun.stderr}`);
+    const pool = JSON.parse(poolRun.stdout) as { ms: number[]; converterPeakRssMb: number };
+    const coldS = (pool.ms[0] ?? NaN) / 1000;
+    const warmS = Math.min(...pool.ms.slice(1)) / 1000;
     const expected = c.seconds * 30;
-    const got = packets(oursOut);
-    if (got !== expected) throw new Error(`our MP4 of ${c.label} has ${got} packets, expected ${expected}`);
+    for (const out of [oursOut, poolOut]) {
+      const got = packets(out);
+      if (got !== expected) throw new Error(`our MP4 of ${c.label} (${out}) has ${got} packets, expected ${expected}`);
+    }
     const o = ours as Timed;
     const f = ff as Timed;
+    const x = (s: number): string => (c.seconds / Math.max(s, 0.01)).toFixed(0).padStart(11);
     console.log(
-      `${c.label.padEnd(9)} | ${(statSync(mkv).size / 1e6).toFixed(0).padStart(6)} | ${o.seconds.toFixed(2).padStart(7)} | ${(c.seconds / Math.max(o.seconds, 0.01)).toFixed(0).padStart(11)} | ${(o.innerSeconds ?? NaN).toFixed(2).padStart(12)} | ${(c.seconds / Math.max(o.innerSeconds ?? NaN, 0.01)).toFixed(0).padStart(11)} | ${o.maxRssMb.toFixed(0).padStart(11)} | ${f.seconds.toFixed(2).padStart(16)} | ${(c.seconds / Math.max(f.seconds, 0.01)).toFixed(0).padStart(11)} | ${f.maxRssMb.toFixed(0).padStart(13)} | ${(o.seconds / Math.max(f.seconds, 0.01)).toFixed(2).padStart(16)}`,
+      `${c.label.padEnd(9)} | ${(statSync(mkv).size / 1e6).toFixed(0).padStart(6)} | ${warmS.toFixed(2).padStart(11)} | ${x(warmS)} | ${coldS.toFixed(2).padStart(11)} | ${x(coldS)} | ${pool.converterPeakRssMb.toFixed(0).padStart(16)} | ${o.seconds.toFixed(2).padStart(9)} | ${x(o.seconds)} | ${o.maxRssMb.toFixed(0).padStart(14)} | ${f.seconds.toFixed(2).padStart(8)} | ${x(f.seconds)} | ${f.maxRssMb.toFixed(0).padStart(13)} | ${(warmS / Math.max(f.seconds, 0.01)).toFixed(2).padStart(16)}`,
     );
     rmSync(oursOut, { force: true });
+    rmSync(poolOut, { force: true });
     rmSync(ffOut, { force: true });
   }
   console.log('(inputs are kept in', base, 'for the next run; delete the folder to re-record)');

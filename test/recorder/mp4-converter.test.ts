@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -7,6 +8,9 @@ import type { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { hasCode } from '../../src/errors.js';
+import { parseAnnexB } from '../../src/h264/h264-stream-parser.js';
+import { ConvertPool } from '../../src/recorder/convert-pool.js';
+import { convertMkvToMp4, type ConversionResult } from '../../src/recorder/mp4-converter.js';
 import { Recorder } from '../../src/recorder/recorder.js';
 import { RecordingLibrary } from '../../src/recorder/recording-library.js';
 import type { Mp4Source } from '../../src/recorder/mp4-converter.js';
@@ -180,6 +184,145 @@ test('headless Chromium plays the MP4 in <video>, served with Range: duration, p
   } finally {
     await browser.close();
     await new Promise((r) => (server ? server.close(r) : r(undefined)));
+    cleanup();
+  }
+});
+
+/** Converts in this process into a Buffer. */
+async function convertToBuffer(mkv: string, options: Parameters<typeof convertMkvToMp4>[2] = {}): Promise<{ bytes: Buffer; result: ConversionResult }> {
+  const parts: Uint8Array[] = [];
+  const result = await convertMkvToMp4(mkv, async (c) => void parts.push(Uint8Array.from(c)), options);
+  return { bytes: Buffer.concat(parts), result };
+}
+
+/** Every packet of the first video stream: pts, dts, duration and key flag, as ffprobe reads them. */
+function packetTable(path: string): string[] {
+  const r = spawnSync(requireTool('ffprobe'), ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,dts_time,duration_time,flags,size', '-of', 'csv=p=0', path], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim().split('\n');
+}
+
+test('our Matroska reader gives the same MP4 packets as mediabunny\'s demuxer, B-frames included', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    // High profile, 3 B-frames: presentation order differs from decode order.
+    const src = join(dir, 'high.h264');
+    const enc = spawnSync(requireTool('ffmpeg'), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30', '-t', '4',
+      '-c:v', 'libx264', '-profile:v', 'high', '-bf', '3', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0',
+      '-x264-params', 'repeat-headers=1', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', src]);
+    assert.equal(enc.status, 0, enc.stderr?.toString());
+    const parsed = parseAnnexB(readFileSync(src));
+    const feeder = new HubFeeder(parsed.accessUnits, 30);
+    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 600_000, limits: noLimits, thumbnails: false, retentionIntervalMs: 0 });
+    await recorder.start();
+    for (let i = 0; i < parsed.accessUnits.length; i += 15) {
+      feeder.push(Math.min(15, parsed.accessUnits.length - i));
+      await recorder.flush();
+    }
+    await recorder.close();
+    const mkv = join(dir, 'log0000.mkv');
+    const ours = await convertToBuffer(mkv);
+    const theirs = await convertToBuffer(mkv, { demuxer: 'mediabunny' });
+    assert.equal(ours.result.demuxer, 'rearview', 'the fast path is used for our own recordings');
+    assert.equal(theirs.result.demuxer, 'mediabunny');
+    assert.equal(ours.result.samples, 120);
+    // Regression guard for the mediabunny workaround: if an upgrade renames its internals, this fails
+    // (instead of memory silently growing with segment length again).
+    assert.ok(ours.result.trimmedFragments >= 2, `trimmed ${ours.result.trimmedFragments} fragments`);
+    const a = join(dir, 'ours.mp4');
+    const b = join(dir, 'theirs.mp4');
+    writeFileSync(a, ours.bytes);
+    writeFileSync(b, theirs.bytes);
+    assert.deepEqual(packetTable(a), packetTable(b), 'same pts, dts, durations, flags and sizes');
+    assert.equal(decodeErrors(a), '');
+    assert.equal(probe(a).frames, 120);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a segment cut mid-frame (being written) converts up to its last whole frame with our reader', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    await recordOne(dir, 90);
+    const mkv = join(dir, 'log0000.mkv');
+    const full = readFileSync(mkv);
+    // Cut 1000 bytes into the last frame's block: that frame must be left out, not half-written.
+    const cut = join(dir, 'cut.mkv');
+    writeFileSync(cut, full.subarray(0, full.length - 1000));
+    const { bytes, result } = await convertToBuffer(cut);
+    assert.equal(result.demuxer, 'rearview');
+    const out = join(dir, 'cut.mp4');
+    writeFileSync(out, bytes);
+    assert.equal(decodeErrors(out), '');
+    assert.ok(result.samples >= 85 && result.samples < 90, `${result.samples} samples`);
+    // limitBytes does the same on the whole file.
+    const limited = await convertToBuffer(mkv, { limitBytes: full.length - 1000 });
+    assert.deepEqual(limited.bytes, bytes);
+  } finally {
+    cleanup();
+  }
+});
+
+test('ConvertPool: one child reused for queued jobs, results match in-process conversion, errors keep their codes', async () => {
+  const { dir, cleanup } = scratchDir();
+  const pool = new ConvertPool({ maxWorkers: 1, idleMs: 60_000 });
+  try {
+    await recordOne(dir, 60);
+    const mkv = join(dir, 'log0000.mkv');
+    const expected = (await convertToBuffer(mkv)).bytes;
+    const run = async (): Promise<Buffer> => {
+      const parts: Uint8Array[] = [];
+      // A slow consumer: the child must wait (backpressure), and bytes must arrive whole and in order.
+      await pool.convert(mkv, async (c) => {
+        parts.push(Uint8Array.from(c));
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      });
+      return Buffer.concat(parts);
+    };
+    const jobs = [run(), run(), run()];
+    assert.equal(pool.queued, 2, 'one runs, two wait');
+    for (const got of await Promise.all(jobs)) assert.deepEqual(got, expected);
+    assert.equal(pool.spawned, 1, 'the child is reused');
+    await assert.rejects(pool.convert(join(dir, 'missing.mkv'), async () => {}), (e: unknown) => hasCode(e, 'ERR_NOT_FOUND'));
+    writeFileSync(join(dir, 'junk.mkv'), Buffer.alloc(20_000, 7));
+    await assert.rejects(pool.convert(join(dir, 'junk.mkv'), async () => {}), (e: unknown) => hasCode(e, 'ERR_CONVERT'));
+    // A consumer that throws fails its job only; the child finishes the job and stays usable.
+    await assert.rejects(pool.convert(mkv, async () => {
+      throw new Error('consumer gone');
+    }), /consumer gone/);
+    assert.deepEqual(await run(), expected);
+    assert.equal(pool.spawned, 1);
+  } finally {
+    await pool.close();
+    await pool.close(); // idempotent
+    cleanup();
+  }
+});
+
+test('ConvertPool: a converter process that dies fails its job with ERR_CONVERT; the next job gets a new one', async () => {
+  const { dir, cleanup } = scratchDir();
+  const pool = new ConvertPool({ maxWorkers: 1 });
+  try {
+    await recordOne(dir, 60);
+    const mkv = join(dir, 'log0000.mkv');
+    let killed = false;
+    await assert.rejects(pool.convert(mkv, async () => {
+      if (!killed) {
+        killed = true;
+        process.kill(pool.pids[0] as number, 'SIGKILL');
+      }
+      // Hold this chunk until the child is gone, so the job cannot finish first.
+      const deadline = Date.now() + 10_000;
+      while (pool.workerCount > 0 && Date.now() < deadline) await new Promise<void>((resolve) => setImmediate(resolve));
+    }), (e: unknown) => hasCode(e, 'ERR_CONVERT'));
+    const r = await pool.convert(mkv, async () => {});
+    assert.equal(r.samples, 60);
+    assert.equal(pool.spawned, 2);
+    await pool.close();
+    await assert.rejects(pool.convert(mkv, async () => {}), (e: unknown) => hasCode(e, 'ERR_CONVERT'));
+  } finally {
+    await pool.close();
     cleanup();
   }
 });
