@@ -368,11 +368,20 @@ export class WsStreamServer {
     for (const client of [...this.clientSet]) client.close(1013, why);
   }
 
-  /** Handles upgrades to `path` (e.g. '/api/v1/live') on `server`; other paths are left alone. */
+  /**
+   * Handles upgrades to `path` (e.g. '/api/v1/live') on `server`. This
+   * server owns every upgrade of `server`: an upgrade to any other path is
+   * answered 404 and destroyed (Node stops managing a socket once it emits
+   * 'upgrade', so an unclaimed one would otherwise be held forever).
+   */
   attach(server: HttpServer, path: string): void {
     const listener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      // Node removes its own 'error' listener before 'upgrade': without
+      // this, a peer that resets the connection crashes the process.
+      socket.on('error', () => {});
       const pathname = (req.url ?? '').split('?')[0];
       if (pathname === path) this.handleUpgrade(req, socket, head);
+      else refuseUpgrade(socket, 404, 'Not Found');
     };
     server.on('upgrade', listener);
     this.detachers.push(() => server.off('upgrade', listener));
@@ -380,20 +389,22 @@ export class WsStreamServer {
 
   /** Completes a WebSocket upgrade and starts streaming to the new client. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Also set by attach(); repeated for callers that route upgrades themselves.
+    if (socket.listenerCount('error') === 0) socket.on('error', () => {});
     const refusal = this.options.authorize?.(req);
     if (refusal) {
       this.log.info(`${req.socket.remoteAddress ?? '?'}: refused live stream: ${refusal.reason}`);
-      socket.end(`HTTP/1.1 ${refusal.status} ${refusal.reason.replace(/[^\x20-\x7e]/g, '')}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      refuseUpgrade(socket, refusal.status, refusal.reason);
       return;
     }
     if (!this.accepting && !this.closed) {
       this.log.info(`${req.socket.remoteAddress ?? '?'}: refused live stream: ${this.refusalReason}`);
-      socket.end(`HTTP/1.1 503 ${this.refusalReason.replace(/[^\x20-\x7e]/g, '')}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      refuseUpgrade(socket, 503, this.refusalReason);
       return;
     }
     const max = this.options.maxClients ?? 32;
     if (this.closed || this.clientSet.size >= max) {
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      refuseUpgrade(socket, 503, 'Service Unavailable');
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
@@ -446,4 +457,21 @@ export class WsStreamServer {
     for (const client of [...this.clientSet]) client.close(1001, 'server closing');
     this.wss.close();
   }
+}
+
+/** Time a refused upgrade socket gets to flush its answer before it is destroyed, ms. */
+const REFUSAL_LINGER_MS = 2000;
+
+/**
+ * Answers a refused upgrade with `status` and makes sure the socket goes
+ * away: FIN first (polite), then destroy after {@link REFUSAL_LINGER_MS}
+ * in case the peer never closes its side (headersTimeout no longer applies).
+ */
+function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
+  if (socket.listenerCount('error') === 0) socket.on('error', () => {});
+  const text = reason.replace(/[^\x20-\x7e]/g, '');
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
