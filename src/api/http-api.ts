@@ -28,6 +28,7 @@ import { DownloadLimiter } from './file-responses.js';
 import { addLegacyRoutes } from './legacy-routes.js';
 import { compileAllowList, type AllowList } from './network-allow-list.js';
 import { isCrossSiteRequest, requestToken, splitTokenFromQuery, tokenMatches } from './request-guard.js';
+import { isWebAppRequest } from './static-assets.js';
 import type { SettingsStore } from './settings-store.js';
 import { buildStatus } from './status-document.js';
 import { addV1Routes, recordingView } from './v1-routes.js';
@@ -209,14 +210,15 @@ export class ApiServer {
     });
     try {
       if (!this.allowList.allows(req.socket.remoteAddress)) throw new ApiError('ERR_API_FORBIDDEN', 'client network not allowed');
+      // The page and its assets are public build output (no secrets), so they
+      // load without the token; the page passes its ?token= to every API call.
+      if (this.options.web?.handleRequest && isWebAppRequest(req, pathname)) {
+        routeKey = 'web';
+        if (await this.options.web.handleRequest(req, res)) return;
+      }
       const token = this.options.config().apiToken;
       if (token !== undefined && !tokenMatches(requestToken(req, queryToken), token)) {
         throw new ApiError('ERR_API_UNAUTHORIZED', 'missing or wrong API token (Authorization: Bearer TOKEN or ?token=TOKEN)');
-      }
-      const wantsHtml = /\btext\/html\b/i.test(req.headers.accept ?? '');
-      if (pathname === '/' && (method === 'GET' || method === 'HEAD') && wantsHtml && this.options.web?.handleRequest) {
-        routeKey = 'web';
-        if (await this.options.web.handleRequest(req, res)) return;
       }
       const match = this.router.match(method, pathname);
       if (match.kind === 'bad-path') throw new ApiError('ERR_PATH_OUTSIDE', 'invalid name');

@@ -29,6 +29,8 @@ export interface WebAssetsOptions {
   root?: string;
   /** Mark the page as the stand-alone live viewer (no gallery or status: `rearview view`). Default false. */
   viewerOnly?: boolean;
+  /** Reads a file (default fs/promises readFile); injectable so tests can make a read fail. */
+  readFile?: (file: string) => Promise<Buffer>;
 }
 
 /**
@@ -38,14 +40,28 @@ export interface WebAssetsOptions {
  */
 export type WebAssetsHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
-/** True when the request is for the web page: a browser asking for HTML. */
+/**
+ * True when the request is for the web page: a browser asking for HTML
+ * (`Accept` names text/html, any case). The one test the API server and
+ * the web mount share.
+ */
 export function wantsHtml(req: IncomingMessage): boolean {
-  return /\btext\/html\b/.test(req.headers.accept ?? '');
+  return /\btext\/html\b/i.test(req.headers.accept ?? '');
+}
+
+/** True for the public part of the web app: the page (when a browser asks for HTML) and `/assets/*`. */
+export function isWebAppRequest(req: IncomingMessage, pathname: string): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  if (pathname.startsWith('/assets/')) return true;
+  return (pathname === '/' || pathname === '/index.html') && wantsHtml(req);
 }
 
 /** Creates the handler; see {@link WebAssetsHandler}. */
 export function createWebAssetsHandler(options: WebAssetsOptions = {}): WebAssetsHandler {
   const root = options.root ?? defaultWebRoot;
+  const read = options.readFile ?? ((file: string) => readFile(file));
+  // Last body read per file, reused while its ETag (size + mtime) is unchanged.
+  const cache = new Map<string, { etag: string; body: Buffer }>();
   return async (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const pathname = decodeSafe((req.url ?? '/').split('?')[0] ?? '/');
@@ -96,8 +112,20 @@ export function createWebAssetsHandler(options: WebAssetsOptions = {}): WebAsset
       res.end();
       return true;
     }
-    let body = await readFile(file);
-    if (ext === '.html' && options.viewerOnly) body = Buffer.from(body.toString('utf8').replace('<body>', '<body data-viewer="1">'));
+    let body = cache.get(file)?.etag === etag ? cache.get(file)?.body : undefined;
+    if (!body) {
+      try {
+        body = await read(file);
+      } catch {
+        // Deleted or rebuilt between stat and read, or unreadable: never a rejection for the caller.
+        cache.delete(file);
+        if (!res.headersSent) res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+        res.end('The web app is being rebuilt or cannot be read: reload in a moment.\n');
+        return true;
+      }
+      if (ext === '.html' && options.viewerOnly) body = Buffer.from(body.toString('utf8').replace('<body>', '<body data-viewer="1">'));
+      cache.set(file, { etag, body });
+    }
     headers['Content-Length'] = String(body.length);
     res.writeHead(200, headers);
     res.end(req.method === 'HEAD' ? undefined : body);

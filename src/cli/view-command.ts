@@ -118,11 +118,19 @@ export async function runView(source: string, options: ViewOptions): Promise<num
   });
   const mount = createWebMount({ hub, logger, viewerOnly: true, cameraName: source });
   const server = createServer((req, res) => {
-    void mount.handleRequest(req, res).then((handled) => {
-      if (handled) return;
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end('rearview view serves only the live page\n');
-    });
+    mount.handleRequest(req, res).then(
+      (handled) => {
+        if (handled) return;
+        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('rearview view serves only the live page\n');
+      },
+      // A rejection here used to be unhandled and ended the process.
+      (err: unknown) => {
+        logger.debug(`${req.url ?? '?'}: ${(err as Error).message}`);
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end();
+      },
+    );
   });
   mount.attach(server);
   server.listen(options.port, options.host);
