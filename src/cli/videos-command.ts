@@ -154,12 +154,26 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
       if (await client.hasV1()) {
         for (const r of await client.recordings()) {
           if (!r.thumbnailUrl) continue;
-          const file = join(dir, decodeURIComponent(new URL(r.thumbnailUrl).pathname.split('/').pop() ?? `${r.name}.jpg`));
+          const name = safeDecode(new URL(r.thumbnailUrl).pathname.split('/').pop() ?? `${r.name}.jpg`);
+          if (!isSafeLocalName(name)) {
+            warnUnsafe(name);
+            continue;
+          }
+          const file = await fileInside(dir, name);
           if (await stat(file).then(() => true, () => false)) {
             skipped++;
             continue;
           }
-          await writeFile(file, await client.thumbnail(r)).catch((err: unknown) => {
+          let jpeg: Uint8Array;
+          try {
+            jpeg = await client.thumbnail(r);
+          } catch (err) {
+            // One missing or refused thumbnail (e.g. a URL off the camera) does not stop the rest.
+            if ((err as { code?: string }).code !== 'ERR_CLIENT_HTTP') throw err;
+            process.stderr.write(`warning: ${(err as Error).message}\n`);
+            continue;
+          }
+          await writeFile(file, jpeg).catch((err: unknown) => {
             throw toCliError(err, file);
           });
           written++;
@@ -169,7 +183,12 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
         // so the thumbnail is asked for by the segment path with the date the list gives.
         for (const v of await client.listLocalVideos()) {
           const jpg = v.path.replace(/\.mkv$/i, `_${v.date_updated}.jpg`);
-          const file = join(dir, jpg.split('/').pop() ?? 'thumb.jpg');
+          const name = jpg.split('/').pop() ?? 'thumb.jpg';
+          if (!isSafeLocalName(name)) {
+            warnUnsafe(name);
+            continue;
+          }
+          const file = await fileInside(dir, name);
           if (await stat(file).then(() => true, () => false)) {
             skipped++;
             continue;
@@ -225,8 +244,41 @@ function basename(path: string): string {
   return path.split('/').pop() ?? path;
 }
 
+/**
+ * True for a name that is safe to write inside the target folder: a plain
+ * file name (letters, digits, `_`, `-`, `.`; no separator, NUL or `..`,
+ * not hidden), at most 255 bytes. Names come from the camera's list, and a
+ * spoofed camera must not be able to write outside the folder.
+ */
+export function isSafeLocalName(name: string): boolean {
+  return name.length > 0 && Buffer.byteLength(name) <= 255 && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name) && !name.includes('..');
+}
+
+/** `join(dir, name)` after checking that the result is a direct child of `dir`; throws otherwise. */
+async function fileInside(dir: string, name: string): Promise<string> {
+  const { join, resolve, dirname } = await import('node:path');
+  const file = join(dir, name);
+  if (!isSafeLocalName(name) || dirname(resolve(file)) !== resolve(dir)) {
+    throw new CliError(`refusing to write ${JSON.stringify(name)} from the camera: not a plain file name`, ExitCode.REMOTE);
+  }
+  return file;
+}
+
+function warnUnsafe(name: string): void {
+  process.stderr.write(`warning: skipping ${JSON.stringify(name)} from the camera: not a plain file name\n`);
+}
+
 /** Lists recordings through /api/v1 when the camera has it, else the legacy list. Checks it is a Rearview first. */
 async function listVideos(client: CameraClient): Promise<RemoteVideo[]> {
+  const all = await listAllVideos(client);
+  return all.filter((v) => {
+    if (isSafeLocalName(v.name)) return true;
+    warnUnsafe(v.name);
+    return false;
+  });
+}
+
+async function listAllVideos(client: CameraClient): Promise<RemoteVideo[]> {
   await client.assertRearview();
   if (await client.hasV1()) {
     return (await client.recordings()).map((r) => ({
@@ -307,7 +359,7 @@ async function fetchVideo(
   const { join } = await import('node:path');
   const { stat } = await import('node:fs/promises');
   const fileName = format === 'mp4' ? video.name.replace(/\.mkv$/i, '.mp4') : video.name;
-  const dest = join(dir, fileName);
+  const dest = await fileInside(dir, fileName);
   const partBytes = await stat(`${dest}.part`).then((s) => s.size, () => 0);
   await checkFreeSpace(dir, video.sizeBytes === undefined ? undefined : video.sizeBytes - partBytes);
   const update = progress.start(fileName, format === 'mkv' ? video.sizeBytes : undefined, partBytes);
@@ -366,7 +418,7 @@ export async function syncVideos(client: CameraClient, dir: string, format: 'mkv
         continue;
       }
       const fileName = format === 'mp4' ? video.name.replace(/\.mkv$/i, '.mp4') : video.name;
-      const existing = await stat(join(dir, fileName)).then((s) => s.size, () => undefined);
+      const existing = await stat(await fileInside(dir, fileName)).then((s) => s.size, () => undefined);
       // mkv: verify by size; mp4 (converted on the fly) and legacy lists carry no size to compare.
       if (existing !== undefined && (format === 'mp4' || video.sizeBytes === undefined || existing === video.sizeBytes)) {
         summary.skipped.push(video.name);
@@ -386,4 +438,12 @@ export async function syncVideos(client: CameraClient, dir: string, format: 'mkv
     progress.stop();
   }
   return summary;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }

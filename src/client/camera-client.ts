@@ -293,6 +293,10 @@ export class CameraClient {
   /** The thumbnail JPEG of a recording (from its listed `thumbnailUrl`). */
   async thumbnail(recording: Recording): Promise<Uint8Array> {
     if (!recording.thumbnailUrl) throw new ClientError('ERR_CLIENT_HTTP', `${recording.name} has no thumbnail`, { url: this.recordingUrl(recording.name), status: 404 });
+    // The URL comes from the camera's list: follow it only on the camera itself.
+    if (new URL(recording.thumbnailUrl).origin !== new URL(this.baseUrl).origin) {
+      throw new ClientError('ERR_CLIENT_HTTP', `${recording.name}: thumbnail URL ${recording.thumbnailUrl} is not on the camera ${this.baseUrl}; refused`, { url: recording.thumbnailUrl });
+    }
     return (await this.call('GET', recording.thumbnailUrl)).body;
   }
 
@@ -424,7 +428,8 @@ export class CameraClient {
   ): Promise<Response> {
     const url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : this.baseUrl + pathOrUrl;
     const headers: Record<string, string> = { ...options.headers };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    // The token goes to the camera's own origin only, never to a URL the camera listed elsewhere.
+    if (this.token && new URL(url).origin === new URL(this.baseUrl).origin) headers.authorization = `Bearer ${this.token}`;
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), this.timeoutMs);
     const signal = options.signal ? AbortSignal.any([timeout.signal, options.signal]) : timeout.signal;
