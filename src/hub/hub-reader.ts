@@ -111,11 +111,14 @@ export class HubReader {
     const entry = this.queue[this.head] as Queued;
     this.queue[this.head] = undefined as unknown as Queued; // let the frame be collected
     this.head++;
+    // Reuse the array in place: a live client empties its queue on every frame,
+    // and a fresh array each time was per-client per-frame garbage.
     if (this.head === this.queue.length) {
-      this.queue = [];
+      this.queue.length = 0;
       this.head = 0;
     } else if (this.head > 64 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
+      this.queue.copyWithin(0, this.head);
+      this.queue.length -= this.head;
       this.head = 0;
     }
     const bytes = entry.frame.annexB.length;
@@ -197,7 +200,7 @@ export class HubReader {
     if (overBytes || overMs) {
       // Skip to the next keyframe: drop the backlog; keep this frame only if it is one.
       this.framesDropped += queued;
-      this.queue = [];
+      this.queue.length = 0;
       this.head = 0;
       this.queuedBytes = 0;
       this.dropEvents++;
