@@ -20,7 +20,7 @@ import { silentLogger } from '../log/logger.js';
 import { readMatroskaHeader, scanMatroska } from './matroska-file.js';
 import { fileStream, Mp4Cache, type ByteRange, type Mp4Source } from './mp4-converter.js';
 import { RECORDING_MARKER } from './recorder.js';
-import { MP4_CACHE_DIR, removeSegmentFiles, statfsDiskSpace, type DiskSpaceFn } from './retention.js';
+import { MP4_CACHE_DIR, readFolderListing, removeSegmentFiles, statfsDiskSpace, type DiskSpaceFn } from './retention.js';
 import { parseSegmentName, parseThumbnailName } from './segment-names.js';
 
 /** One recorded segment as listed. */
@@ -293,9 +293,10 @@ export class RecordingLibrary {
   /** Deletes every segment except the one being recorded; returns how many were deleted. */
   async removeAll(): Promise<number> {
     let n = 0;
+    const listing = await readFolderListing(this.dir); // read once: O(n) for 900 segments, not O(n²)
     for (const r of await this.list()) {
       if (r.inProgress) continue;
-      await removeSegmentFiles(this.dir, r.name);
+      await removeSegmentFiles(this.dir, r.name, listing);
       this.cache.delete(r.name);
       n++;
     }

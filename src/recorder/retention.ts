@@ -72,10 +72,26 @@ export async function listSegmentFiles(dir: string): Promise<SegmentFile[]> {
 }
 
 /**
- * Deletes a segment, its thumbnail(s) and cached MP4 files. Returns the bytes
- * freed. Missing files are not an error.
+ * The names in `dir` and its MP4 cache, read once for a batch of
+ * removeSegmentFiles calls (deleting 900 segments must not read the folder 900 times).
  */
-export async function removeSegmentFiles(dir: string, name: string): Promise<number> {
+export interface FolderListing {
+  names: string[];
+  cached: string[];
+}
+
+/** Reads `dir` and its MP4 cache folder once; a missing folder gives empty lists. */
+export async function readFolderListing(dir: string): Promise<FolderListing> {
+  const [names, cached] = await Promise.all([readdir(dir).catch(() => []), readdir(join(dir, MP4_CACHE_DIR)).catch(() => [])]);
+  return { names, cached };
+}
+
+/**
+ * Deletes a segment, its thumbnail(s) and cached MP4 files. Returns the bytes
+ * freed. Missing files are not an error. Pass `listing` (readFolderListing)
+ * when deleting many segments, so the folder is read once, not per segment.
+ */
+export async function removeSegmentFiles(dir: string, name: string, listing?: FolderListing): Promise<number> {
   const stem = name.replace(/\.mkv$/, '');
   let freed = 0;
   const rm = async (path: string): Promise<void> => {
@@ -88,19 +104,8 @@ export async function removeSegmentFiles(dir: string, name: string): Promise<num
     }
   };
   await rm(join(dir, name));
-  let names: string[] = [];
-  try {
-    names = await readdir(dir);
-  } catch {
-    // folder gone
-  }
+  const { names, cached } = listing ?? (await readFolderListing(dir));
   for (const n of names) if (parseThumbnailName(n)?.stem === stem) await rm(join(dir, n));
-  let cached: string[] = [];
-  try {
-    cached = await readdir(join(dir, MP4_CACHE_DIR));
-  } catch {
-    // no cache
-  }
   for (const n of cached) if (n.startsWith(`${stem}-`)) await rm(join(dir, MP4_CACHE_DIR, n));
   return freed;
 }
@@ -135,10 +140,12 @@ export async function enforceRetention(
   const over = (): boolean =>
     (limits.maxFiles > 0 && count > limits.maxFiles) || (limits.maxBytes > 0 && total > limits.maxBytes) || free < needFree;
   const result: RetentionResult = { deleted: [], freedBytes: 0, stillOver: false };
+  let listing: FolderListing | undefined;
   for (const f of files) {
     if (!over()) break;
     if (protect.has(f.name)) continue;
-    const freed = await removeSegmentFiles(dir, f.name);
+    listing ??= await readFolderListing(dir);
+    const freed = await removeSegmentFiles(dir, f.name, listing);
     count--;
     total -= f.sizeBytes;
     free += freed;

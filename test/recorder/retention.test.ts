@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, rmSync, statfsSync, utimesSync, writeFileSync }
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Recorder } from '../../src/recorder/recorder.js';
-import { enforceRetention, type DiskSpaceFn } from '../../src/recorder/retention.js';
+import { enforceRetention, readFolderListing, removeSegmentFiles, type DiskSpaceFn } from '../../src/recorder/retention.js';
 import { segmentName } from '../../src/recorder/segment-names.js';
 import { samplePath } from '../hub/access-units.js';
 import { scratchDir } from '../support/paths.js';
@@ -178,5 +178,28 @@ test('read-only remount and a deleted folder: reported, retried, recording resum
   } finally {
     await recorder?.close();
     fs.cleanup();
+  }
+});
+
+// Regression: removeSegmentFiles read the whole folder for every segment, so deleting 900
+// segments (removeAll, a big rotation pass) read 900 × 900 directory entries. A listing read once
+// is now passed in; this proves the listing is what is used (a name missing from it is not read).
+test('removeSegmentFiles uses a listing read once instead of reading the folder per segment', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    for (let i = 0; i < 3; i++) {
+      writeFileSync(join(dir, segmentName(i)), Buffer.alloc(10));
+      writeFileSync(join(dir, `log000${i}_${1700000000 + i}.jpg`), 'j');
+    }
+    const listing = await readFolderListing(dir);
+    assert.equal(listing.names.length, 6);
+    writeFileSync(join(dir, 'log0001_1800000000.jpg'), 'late'); // not in the listing: left alone
+    for (let i = 0; i < 3; i++) await removeSegmentFiles(dir, segmentName(i), listing);
+    assert.deepEqual(readdirSync(dir), ['log0001_1800000000.jpg']);
+    // Without a listing the folder is read (the old behaviour, one segment at a time).
+    await removeSegmentFiles(dir, segmentName(1));
+    assert.deepEqual(readdirSync(dir), []);
+  } finally {
+    cleanup();
   }
 });
