@@ -42,10 +42,19 @@ export interface SettingsView {
   settingsFile: string;
 }
 
-/** Default settings file when there is no --config: beside the recordings folder. */
+/**
+ * Default settings file when there is no --config: `.rearview-settings.json`
+ * inside the recordings folder itself, so it never lands in the folder's
+ * parent (the checkout, the OS temp dir, the SD card's root). The library
+ * lists only `log%04d.mkv` and wipe deletes only segments and their
+ * thumbnails, so neither sees it.
+ */
 export function defaultSettingsPath(recordingsDir: string): string {
-  return join(dirname(resolve(recordingsDir)), 'rearview-settings.json');
+  return join(resolve(recordingsDir), SETTINGS_FILE_NAME);
 }
+
+/** Name of the settings file inside the recordings folder (hidden: not a recording). */
+export const SETTINGS_FILE_NAME = '.rearview-settings.json';
 
 /** Reads the persisted settings file when it exists (for the daemon at start-up), else {}. */
 export function readPersistedSettings(path: string): ConfigInput {

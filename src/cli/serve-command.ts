@@ -150,7 +150,7 @@ async function runServe(command: Command): Promise<void> {
   let config: RearviewConfig;
   try {
     config = loadConfig({ file: opts.config, overrides: overridesFrom(command) });
-    // Without --config, settings changed over the API live beside the recordings folder (docs/api.md).
+    // Without --config, settings changed over the API live in the recordings folder (docs/api.md).
     if (!opts.config) {
       const { defaultSettingsPath } = await import('../api/settings-store.js');
       const { existsSync } = await import('node:fs');

@@ -1,22 +1,26 @@
 /** Settings persistence without --config, validation, and one PATCH at a time. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultSettingsPath, readPersistedSettings, SettingsStore } from '../../src/api/settings-store.js';
 import { defaultConfig, mergeConfig, type RearviewConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
+import { RecordingLibrary } from '../../src/recorder/recording-library.js';
 import { scratchDir } from '../support/paths.js';
+import { makeRecordings, startTestApi } from './api-harness.js';
 
 describe('SettingsStore', () => {
-  it('without --config saves rearview-settings.json beside the recordings folder, which loads back', async () => {
+  it('without --config saves .rearview-settings.json inside the recordings folder, which loads back', async () => {
     const s = scratchDir('rearview-settings-');
     try {
       const rec = join(s.dir, 'standalone_videos');
       mkdirSync(rec);
       let config: RearviewConfig = mergeConfig(defaultConfig(), { recordingsDir: rec });
       const store = new SettingsStore({ get: () => config, apply: async (next) => { config = next; return { restartedSource: false }; } });
-      assert.equal(store.path, join(s.dir, 'rearview-settings.json'));
+      // Regression: it was saved in the recordings folder's parent (the OS temp dir for tests, the checkout for ./recordings).
+      assert.equal(store.path, join(rec, '.rearview-settings.json'));
       assert.equal(defaultSettingsPath(rec), store.path);
       const result = await store.patch({ streamWindowMs: '90s', video: { bitrateBps: '2M' } });
       assert.deepEqual(result.changed.sort(), ['streamWindowMs', 'video.bitrateBps']);
@@ -68,6 +72,30 @@ describe('SettingsStore', () => {
       assert.deepEqual(order, [10, 20, 30]);
       assert.equal(JSON.parse(readFileSync(store.path, 'utf8')).maxFiles, 30);
     } finally {
+      s.cleanup();
+    }
+  });
+
+  it('a PATCH through the API without --config writes nothing outside the recordings folder; listing and wipe ignore the file', async () => {
+    // Regression: the API tests (recordings folder = a scratch folder in the OS temp dir) left
+    // rearview-settings.json in the OS temp dir, and every later `serve` there loaded it.
+    const leaked = join(tmpdir(), 'rearview-settings.json');
+    rmSync(leaked, { force: true });
+    const s = scratchDir('rearview-settings-');
+    const api = await startTestApi(s.dir);
+    try {
+      makeRecordings(s.dir, 1);
+      const res = await fetch(`${api.url}/api/v1/settings`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ segmentMs: '30s' }) });
+      assert.equal(res.status, 200, await res.text());
+      assert.equal(existsSync(leaked), false);
+      const file = join(s.dir, '.rearview-settings.json');
+      assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { segmentMs: '30000ms' });
+      const library = new RecordingLibrary(s.dir);
+      assert.deepEqual((await library.list()).map((r) => r.name), ['log0001.mkv']);
+      assert.equal(await library.removeAll(), 1);
+      assert.ok(existsSync(file), 'wipe keeps the settings');
+    } finally {
+      await api.close();
       s.cleanup();
     }
   });

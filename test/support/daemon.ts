@@ -8,7 +8,8 @@ import { createInterface } from 'node:readline';
 import { defaultConfig, mergeConfig, type ConfigInput, type RearviewConfig } from '../../src/config.js';
 import { RearviewDaemon, type RearviewDaemonOptions } from '../../src/daemon.js';
 import { Logger, silentLogger } from '../../src/log/logger.js';
-import { cliPath } from './paths.js';
+import { join } from 'node:path';
+import { cliPath, scratchDir } from './paths.js';
 
 /** A running `rearview serve` child. */
 export interface ServeProcess {
@@ -34,8 +35,16 @@ export interface StartServeOptions {
   waitForApi?: boolean;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Leave out the default `--stream-port 0 --api-port 0 --no-record --no-mdns`. */
+  /** Leave out the default `--stream-port 0 --api-port 0 --no-record --no-mdns` (not the scratch `--recordings`). */
   rawArgs?: boolean;
+}
+
+/**
+ * True when `args` choose a recordings folder themselves (`--recordings`, or
+ * a `--config` file that may set recordingsDir).
+ */
+function choosesRecordings(args: readonly string[]): boolean {
+  return args.some((a) => a === '--recordings' || a.startsWith('--recordings=') || a === '--config' || a.startsWith('--config='));
 }
 
 /**
@@ -43,9 +52,14 @@ export interface StartServeOptions {
  * --no-record --no-mdns ...args` (later args win) and resolves once it
  * printed "stream listening on tcp://HOST:PORT" (and the API line when
  * asked). Rejects with the output when it exits or times out first.
+ * Unless `args` give `--recordings` or `--config`, the daemon gets
+ * `--recordings <a fresh scratch folder>` (removed by close()), so no test
+ * reads or writes the checkout's ./recordings or settings left elsewhere.
  */
 export async function startServe(args: string[] = [], opts: StartServeOptions = {}): Promise<ServeProcess> {
   const base = opts.rawArgs ? [] : ['--stream-port', '0', '--api-port', '0', '--no-record', '--no-mdns'];
+  const scratch = choosesRecordings(args) ? undefined : scratchDir('rearview-serve-');
+  if (scratch) base.push('--recordings', join(scratch.dir, 'recordings'));
   const child = spawn(process.execPath, [cliPath, 'serve', ...base, ...args], {
     env: opts.env ?? process.env,
     cwd: opts.cwd,
@@ -54,6 +68,7 @@ export async function startServe(args: string[] = [], opts: StartServeOptions = 
   const stdoutLines: string[] = [];
   const stderrLines: string[] = [];
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  void exited.then(() => scratch?.cleanup());
   createInterface({ input: child.stderr }).on('line', (l) => stderrLines.push(l));
   let streamPort: number | undefined;
   let apiPort: number | undefined;
@@ -116,14 +131,32 @@ export interface InProcessDaemon {
 
 /**
  * Starts a RearviewDaemon in this process on 127.0.0.1 with free ports, no
- * recording and no mDNS unless `overrides` say otherwise. Logs are silent
- * unless REARVIEW_TEST_LOG=debug|info is set.
+ * recording and no mDNS unless `overrides` say otherwise; the recordings
+ * folder is a fresh scratch folder (removed by close()) unless `overrides`
+ * name one. Logs are silent unless REARVIEW_TEST_LOG=debug|info is set.
  */
 export async function startDaemonInProcess(overrides: ConfigInput = {}, options: RearviewDaemonOptions = {}): Promise<InProcessDaemon> {
-  const config = mergeConfig(defaultConfig(), { bind: '127.0.0.1', streamPort: 0, apiPort: 0, record: false, mdns: false, ...overrides });
+  const scratch = overrides.recordingsDir === undefined ? scratchDir('rearview-daemon-') : undefined;
+  const config = mergeConfig(defaultConfig(), {
+    bind: '127.0.0.1', streamPort: 0, apiPort: 0, record: false, mdns: false,
+    ...(scratch ? { recordingsDir: join(scratch.dir, 'recordings') } : {}),
+    ...overrides,
+  });
   const level = process.env.REARVIEW_TEST_LOG;
   const logger = level === 'debug' || level === 'info' ? new Logger({ level }) : silentLogger;
   const daemon = new RearviewDaemon(config, { logger, ...options });
-  await daemon.start();
-  return { daemon, config, streamPort: (daemon.streamAddress as { port: number }).port, close: () => daemon.close() };
+  try {
+    await daemon.start();
+  } catch (err) {
+    await daemon.close();
+    scratch?.cleanup();
+    throw err;
+  }
+  return {
+    daemon, config, streamPort: (daemon.streamAddress as { port: number }).port,
+    close: async () => {
+      await daemon.close();
+      scratch?.cleanup();
+    },
+  };
 }
