@@ -83,7 +83,7 @@ export class MkvRecordingWriter implements RecordingWriter {
     readonly path: string,
     readonly params: StreamParams,
   ) {
-    this.writer = new SegmentWriter({ path, params });
+    this.writer = new SegmentWriter({ path, params, overwrite: true }); // the user named the file: replace it, as before
   }
 
   /** Video payload bytes written (the file adds a little container overhead). */

@@ -13,10 +13,14 @@
  *
  * Crash safety: see SegmentWriter (append-only, unbuffered) and docs/recording.md.
  * A marker file names the segment being written; at start-up a segment left
- * unfinished by a crash is repaired (`repairMatroska`) and numbering
- * continues after the most recently written file, as the device did.
+ * unfinished by a crash is repaired (`repairMatroska`). Numbering continues
+ * after the last segment opened, kept in a state file, else after the end of
+ * the circular run of numbers on disk (the device's "most recently written
+ * file" only breaks ties), never by modification times alone: a Pi without a
+ * real-time clock may stamp a ride 1970. Opening a segment never deletes or
+ * truncates a file (a taken number is skipped); only rotation deletes.
  */
-import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { RearviewError } from '../errors.js';
 import type { HubReaderOptions } from '../hub/hub-reader.js';
@@ -24,13 +28,19 @@ import type { StreamFrame, StreamParams } from '../hub/stream-frame.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedCounter, silentLogger } from '../log/logger.js';
 import { readMatroskaHeader, repairMatroska } from './matroska-file.js';
-import { enforceRetention, listSegmentFiles, removeSegmentFiles, type DiskSpaceFn, type RetentionLimits } from './retention.js';
+import { enforceRetention, listSegmentFiles, newestSegmentNumber, orderSegments, removeSegmentFiles, type DiskSpaceFn, type RetentionLimits } from './retention.js';
 import { SegmentWriter, type SegmentSummary } from './segment-writer.js';
-import { nextSegmentNumber, parseSegmentName, segmentName, thumbnailName } from './segment-names.js';
+import { MAX_SEGMENT_NUMBER, nextSegmentNumber, parseSegmentName, segmentName, thumbnailName } from './segment-names.js';
 import { ThumbnailMaker } from './thumbnails.js';
 
 /** File in the recordings folder naming the segment being written (JSON: {name, startedAtMs, pid}). */
 export const RECORDING_MARKER = '.recording.json';
+
+/** File in the recordings folder naming the last segment opened (JSON: {lastSegment}); numbering continues after it. */
+export const RECORDER_STATE = '.recorder-state.json';
+
+/** Below this size a file that does not parse as Matroska was cut before its header was complete, so before any frame. */
+const MIN_HEADER_BYTES = 1024;
 
 /** The part of a hub reader the recorder uses (StreamHub's HubReader has it). */
 export interface RecorderReader {
@@ -125,6 +135,8 @@ export class Recorder {
   private reader: RecorderReader | undefined;
   private writer: SegmentWriter | undefined;
   private nextNumber = 0;
+  /** Number of the last segment opened (or found newest at start-up): the end of the recording order. */
+  private lastNumber: number | undefined;
   private pumping: Promise<void> | undefined;
   private retryAtMs: number | null = null;
   private retryDelayMs: number;
@@ -362,7 +374,7 @@ export class Recorder {
   private async makeRoom(): Promise<void> {
     await this.runRetention();
     try {
-      const oldest = (await listSegmentFiles(this.dir)).find((f) => f.name !== this.st.currentSegment);
+      const oldest = (await listSegmentFiles(this.dir, this.lastNumber)).find((f) => f.name !== this.st.currentSegment);
       if (oldest) {
         await removeSegmentFiles(this.dir, oldest.name);
         this.st.rotatedSegments++;
@@ -397,20 +409,39 @@ export class Recorder {
   }
 
   private async openSegment(params: StreamParams, first: StreamFrame): Promise<boolean> {
-    const name = segmentName(this.nextNumber);
-    const path = join(this.dir, name);
+    let name = segmentName(this.nextNumber);
+    let path = join(this.dir, name);
     try {
       await mkdir(this.dir, { recursive: true }); // also brings back a folder deleted underneath us
-      // After a wrap the number may still be taken by an old segment: it is the oldest, replace it.
-      await removeSegmentFiles(this.dir, name);
-      await this.writeMarker(name, first.capturedAtMs);
-      const writer = new SegmentWriter({ path, params });
-      await writer.start();
-      this.writer = writer;
+      // A taken number is skipped, never replaced: it may hold a ride (clock trouble, files copied back).
+      const taken = new Set(await readdir(this.dir));
+      for (let attempt = 0; ; attempt++) {
+        let n = this.nextNumber;
+        for (let i = 0; taken.has(segmentName(n)); i++) {
+          if (i > MAX_SEGMENT_NUMBER) throw new RearviewError('ERR_RECORDER_IO', 'every segment number is taken (log0000..log9999): set a rotation limit');
+          n = nextSegmentNumber(n);
+        }
+        if (n !== this.nextNumber) this.logger.warn(`${segmentName(this.nextNumber)} already exists: kept, recording into ${segmentName(n)}`);
+        this.nextNumber = n;
+        name = segmentName(n);
+        path = join(this.dir, name);
+        await this.writeMarker(name, first.capturedAtMs);
+        const writer = new SegmentWriter({ path, params });
+        try {
+          await writer.start(); // exclusive create: never truncates a file that appeared meanwhile
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err;
+          taken.add(name);
+          continue;
+        }
+        this.writer = writer;
+        break;
+      }
     } catch (err) {
       this.fail(err, `creating ${path}`);
       return false;
     }
+    this.lastNumber = this.nextNumber;
     this.nextNumber = nextSegmentNumber(this.nextNumber);
     this.st.state = 'recording';
     this.st.currentSegment = name;
@@ -477,7 +508,7 @@ export class Recorder {
       try {
         const protect = new Set<string>();
         if (this.st.currentSegment) protect.add(this.st.currentSegment);
-        const r = await enforceRetention(this.dir, this.limits, { diskSpace: this.diskSpace, protect, logger: this.logger });
+        const r = await enforceRetention(this.dir, this.limits, { diskSpace: this.diskSpace, protect, logger: this.logger, newest: this.lastNumber });
         this.st.rotatedSegments += r.deleted.length;
         if (r.stillOver) this.logger.debug('rotation: limits still exceeded with only the current segment left');
       } catch (err) {
@@ -489,18 +520,45 @@ export class Recorder {
     return this.retentionRunning;
   }
 
+  /** Writes the in-progress marker and the numbering state (each atomically: temp file, then rename). */
   private async writeMarker(name: string, startedAtMs: number): Promise<void> {
     const path = join(this.dir, RECORDING_MARKER);
     await writeFile(`${path}.tmp`, JSON.stringify({ name, startedAtMs, pid: process.pid }));
     await rename(`${path}.tmp`, path);
+    const state = join(this.dir, RECORDER_STATE);
+    await writeFile(`${state}.tmp`, JSON.stringify({ lastSegment: name }));
+    await rename(`${state}.tmp`, state);
+  }
+
+  /** The last segment number recorded in the state file, or undefined (none, unreadable). */
+  private async readStateNumber(): Promise<number | undefined> {
+    try {
+      const state = JSON.parse(await readFile(join(this.dir, RECORDER_STATE), 'utf8')) as { lastSegment?: unknown };
+      return typeof state.lastSegment === 'string' ? parseSegmentName(state.lastSegment) : undefined;
+    } catch {
+      return undefined; // first run in this folder, or written by an older version
+    }
+  }
+
+  /** Removes temp files a crash or a failed thumbnail left (`*.part`, the markers' `.tmp`). */
+  private async sweepTempFiles(): Promise<void> {
+    for (const n of await readdir(this.dir)) {
+      if (!n.endsWith('.part') && n !== `${RECORDING_MARKER}.tmp` && n !== `${RECORDER_STATE}.tmp`) continue;
+      await unlink(join(this.dir, n)).catch((err: Error) => this.logger.debug(`could not remove ${n}: ${err.message}`));
+      this.logger.info(`removed ${n} left by an earlier run`);
+    }
   }
 
   /** Repairs what a crash left, finds the next number, applies rotation. */
   private async prepareFolder(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
+    await this.sweepTempFiles();
     const files = await listSegmentFiles(this.dir);
-    const newest = files[files.length - 1];
-    if (newest) this.nextNumber = nextSegmentNumber(parseSegmentName(newest.name) as number);
+    // Persisted state first, then the numbers on disk (modification times only break ties). An empty
+    // folder (wiped) starts again at log0000, as the device did: there is nothing to overwrite.
+    this.lastNumber = files.length === 0 ? undefined : ((await this.readStateNumber()) ?? newestSegmentNumber(files));
+    if (this.lastNumber !== undefined) this.nextNumber = nextSegmentNumber(this.lastNumber);
+    const newest = orderSegments(files, this.lastNumber).at(-1);
     const suspects = new Set<string>();
     try {
       const marker = JSON.parse(await readFile(join(this.dir, RECORDING_MARKER), 'utf8')) as { name?: unknown };
@@ -514,20 +572,38 @@ export class Recorder {
     await this.runRetention();
   }
 
+  /**
+   * Repairs a segment a crash may have left unfinished. Deletes it only when
+   * proven to hold no frame; an I/O error (EIO, EACCES, EMFILE, ...) or a file
+   * we cannot parse is logged and left alone.
+   */
   private async recover(name: string): Promise<void> {
     const path = join(this.dir, name);
     let durationMs: number | null;
     try {
       durationMs = (await readMatroskaHeader(path)).durationMs;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      // Cut before even the header reached the disk: nothing playable in it.
-      this.logger.warn(`${name} has no readable header (cut before its first frame); deleting it`);
-      await removeSegmentFiles(this.dir, name);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      let sizeBytes = Infinity;
+      if (code === undefined) sizeBytes = await stat(path).then((s) => s.size, () => Infinity);
+      if (sizeBytes < MIN_HEADER_BYTES) {
+        // Not Matroska and smaller than a header: cut before its first frame, nothing playable in it.
+        this.logger.warn(`${name} was cut before its header was complete (${sizeBytes} bytes, no frame); deleting it`);
+        await removeSegmentFiles(this.dir, name);
+      } else {
+        this.logger.warn(`${name}: could not read its header (${(err as Error).message}); left as it is`);
+      }
       return;
     }
     if (durationMs !== null) return; // sealed: finished cleanly
-    const r = await repairMatroska(path);
+    let r;
+    try {
+      r = await repairMatroska(path);
+    } catch (err) {
+      this.logger.warn(`${name} looks unfinished but could not be repaired (${(err as Error).message}); left as it is`);
+      return;
+    }
     if (r.blocks === 0) {
       this.logger.warn(`${name} was cut before its first frame; deleting it`);
       await removeSegmentFiles(this.dir, name);

@@ -2,13 +2,14 @@
  * Rotation of the recordings folder: deletes the oldest segments (and their
  * thumbnails and cached MP4s) until every limit holds. Limits, whichever
  * bites first: a file count, a total byte size, and free disk space (bytes
- * and percent, both). The segment being written is never deleted.
+ * and percent, both). The segment being written is never deleted. Rotation
+ * is the only thing in the recorder that deletes a segment with frames in it.
  */
 import { readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
-import { parseSegmentName, parseThumbnailName } from './segment-names.js';
+import { MAX_SEGMENT_NUMBER, nextSegmentNumber, parseSegmentName, parseThumbnailName } from './segment-names.js';
 
 /** Rotation limits. 0 disables a limit. Defaults (daemon config): 900 files, no byte limit, 500 MB and 5 % free. */
 export interface RetentionLimits {
@@ -48,8 +49,45 @@ export interface SegmentFile {
   modifiedAtMs: number;
 }
 
-/** The `log%04d.mkv` files of `dir`, oldest first (modification time, then name). Missing folder: []. */
-export async function listSegmentFiles(dir: string): Promise<SegmentFile[]> {
+/**
+ * The number of the most recently written segment among `files`, judged by
+ * the numbers themselves, never by modification times alone (a Pi without a
+ * real-time clock may stamp a later ride 1970): with fewer files than numbers
+ * in use, the newest is the end of the circular run, the used number whose
+ * successor (mod 10000) is free. Several runs (segments deleted by hand):
+ * the run end most recently modified, as the device did. Undefined for no files.
+ */
+export function newestSegmentNumber(files: readonly SegmentFile[]): number | undefined {
+  const used = new Set<number>();
+  for (const f of files) used.add(parseSegmentName(f.name) as number);
+  let best: { n: number; mtimeMs: number } | undefined;
+  for (const f of files) {
+    const n = parseSegmentName(f.name) as number;
+    if (used.has(nextSegmentNumber(n))) continue;
+    if (!best || f.modifiedAtMs > best.mtimeMs || (f.modifiedAtMs === best.mtimeMs && n > best.n)) best = { n, mtimeMs: f.modifiedAtMs };
+  }
+  if (best) return best.n;
+  return used.size > 0 ? MAX_SEGMENT_NUMBER : undefined; // every number taken: no run end
+}
+
+/**
+ * Sorts segments oldest first in recording order: the numbers after
+ * `newest` (mod 10000) come first, `newest` last. `newest` defaults to
+ * newestSegmentNumber(files).
+ */
+export function orderSegments(files: SegmentFile[], newest = newestSegmentNumber(files)): SegmentFile[] {
+  if (newest === undefined) return files;
+  const span = MAX_SEGMENT_NUMBER + 1;
+  const age = (f: SegmentFile): number => (((parseSegmentName(f.name) as number) - newest - 1) % span + span) % span;
+  return files.sort((a, b) => age(a) - age(b));
+}
+
+/**
+ * The `log%04d.mkv` files of `dir`, oldest first in recording order (see
+ * orderSegments; `newest` is the number known to be the latest, e.g. the
+ * recorder's last segment). Missing folder: [].
+ */
+export async function listSegmentFiles(dir: string, newest?: number): Promise<SegmentFile[]> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -68,7 +106,7 @@ export async function listSegmentFiles(dir: string): Promise<SegmentFile[]> {
       // Deleted between readdir and stat: not there any more.
     }
   }
-  return out.sort((a, b) => a.modifiedAtMs - b.modifiedAtMs || a.name.localeCompare(b.name));
+  return newest === undefined ? orderSegments(out) : orderSegments(out, newest);
 }
 
 /**
@@ -119,18 +157,19 @@ export interface RetentionResult {
 }
 
 /**
- * Deletes the oldest segments of `dir` until the limits hold. `protect`
- * names files never deleted (the segment being written).
+ * Deletes the oldest segments of `dir` (recording order, see listSegmentFiles;
+ * `newest` as there) until the limits hold. `protect` names files never
+ * deleted (the segment being written).
  */
 export async function enforceRetention(
   dir: string,
   limits: RetentionLimits,
-  options: { diskSpace?: DiskSpaceFn; protect?: ReadonlySet<string>; logger?: Logger } = {},
+  options: { diskSpace?: DiskSpaceFn; protect?: ReadonlySet<string>; logger?: Logger; newest?: number } = {},
 ): Promise<RetentionResult> {
   const diskSpace = options.diskSpace ?? statfsDiskSpace;
   const protect = options.protect ?? new Set<string>();
   const logger = options.logger ?? silentLogger;
-  const files = await listSegmentFiles(dir);
+  const files = await listSegmentFiles(dir, options.newest);
   let count = files.length;
   let total = files.reduce((n, f) => n + f.sizeBytes, 0);
   let space: DiskSpace | undefined;

@@ -23,8 +23,13 @@ import { patchMatroskaInfo } from './matroska-file.js';
 
 /** Options of {@link SegmentWriter}. */
 export interface SegmentWriterOptions {
-  /** File to create (replaced if it exists). */
+  /** File to create. */
   path: string;
+  /**
+   * Replace the file if it exists (a CLI recording the user named). Default false: start() rejects
+   * with EEXIST, so the recorder can never write a segment over an earlier one.
+   */
+  overwrite?: boolean;
   /** Parameter sets of the stream; a segment holds one generation only. */
   params: StreamParams;
   /**
@@ -64,6 +69,7 @@ export class SegmentWriter {
   readonly path: string;
   readonly params: StreamParams;
   private readonly clusterSeconds: number;
+  private readonly overwrite: boolean;
   private fh: FileHandle | undefined;
   private output: Output | undefined;
   private source: EncodedVideoPacketSource | undefined;
@@ -94,6 +100,7 @@ export class SegmentWriter {
     this.path = options.path;
     this.params = options.params;
     this.clusterSeconds = options.clusterSeconds ?? 1;
+    this.overwrite = options.overwrite ?? false;
     this.syncIntervalMs = options.syncIntervalMs ?? 1000;
     this.frameMs = 1000 / (options.params.fps > 0 ? options.params.fps : 30);
   }
@@ -126,9 +133,12 @@ export class SegmentWriter {
     return this.firstCapturedAtMs;
   }
 
-  /** Opens the file. Rejects with the fs error (ENOENT, ENOSPC, EROFS, ...) when it cannot. */
+  /**
+   * Creates the file. Rejects with the fs error (ENOENT, ENOSPC, EROFS, ...) when it cannot, and with
+   * EEXIST when the file exists unless `overwrite` was given.
+   */
   async start(): Promise<void> {
-    this.fh = await open(this.path, 'w');
+    this.fh = await open(this.path, this.overwrite ? 'w' : 'wx');
     const fh = this.fh;
     const writable = new WritableStream<StreamTargetChunk>({
       write: async (chunk) => {

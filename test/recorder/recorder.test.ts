@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, statSync, utimesSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Logger } from '../../src/log/logger.js';
-import { Recorder } from '../../src/recorder/recorder.js';
+import { Recorder, RECORDER_STATE } from '../../src/recorder/recorder.js';
 import { readMatroskaHeader } from '../../src/recorder/matroska-file.js';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { StreamHub } from '../../src/hub/stream-hub.js';
@@ -179,7 +179,9 @@ test('pause() finishes the segment and skips frames; resume() starts a new segme
   }
 });
 
-test('numbering continues after the most recently written file and wraps after log9999', async () => {
+// Behaviour change (F21): the next segment used to replace an old file holding its number after a
+// wrap; opening a segment now never deletes or truncates anything, a taken number is skipped.
+test('numbering wraps after log9999 and skips a taken number instead of replacing it', async () => {
   const { dir, cleanup } = scratchDir();
   try {
     const feeder = HubFeeder.ofFile(samplePath, 30);
@@ -188,19 +190,83 @@ test('numbering continues after the most recently written file and wraps after l
     feeder.push(30);
     await recorder.flush();
     await recorder.close();
-    // An old log0000 and a newer log9999 (the device wrapped): the next segment is log0000, replacing the old one.
+    // A folder where the device wrapped: log9998, log9999 newest, log0000 an old file not rotated yet.
     const seg = join(dir, 'log0000.mkv');
+    copyFileSync(seg, join(dir, 'log9998.mkv'));
     copyFileSync(seg, join(dir, 'log9999.mkv'));
+    rmSync(join(dir, RECORDER_STATE)); // no state: the numbers on disk decide
+    const before = readFileSync(seg);
     const now = Date.now() / 1000;
     utimesSync(seg, now - 100, now - 100);
-    utimesSync(join(dir, 'log9999.mkv'), now - 50, now - 50);
     recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
     await recorder.start();
     feeder.push(60);
     await recorder.flush();
     await recorder.close();
-    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort(), ['log0000.mkv', 'log0001.mkv', 'log9999.mkv']);
-    assert.ok(statSync(seg).mtimeMs > (now - 10) * 1000, 'log0000 was rewritten, not the old one kept');
+    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort(), ['log0000.mkv', 'log0001.mkv', 'log0002.mkv', 'log9998.mkv', 'log9999.mkv']);
+    assert.deepEqual(readFileSync(seg), before, 'log0000 kept as it was: the taken number was skipped');
+    assert.equal(JSON.parse(readFileSync(join(dir, RECORDER_STATE), 'utf8')).lastSegment, 'log0002.mkv');
+  } finally {
+    cleanup();
+  }
+});
+
+// Regression (F21, data loss): numbering followed the newest modification time, and opening a
+// segment deleted whatever held its number. A ride recorded while the clock was wrong (a Pi without
+// a real-time clock) looked older than the ride before it, so the next ride was numbered right after
+// that earlier ride and overwrote the back-dated one, a segment per cut.
+test('a clock that went backwards never makes the recorder overwrite an earlier ride', async () => {
+  for (const withState of [true, false]) {
+    const { dir, cleanup } = scratchDir();
+    try {
+      const feeder = HubFeeder.ofFile(samplePath, 30);
+      const ride = async (frames: number): Promise<void> => {
+        if (!withState) rmSync(join(dir, RECORDER_STATE), { force: true });
+        const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+        await recorder.start();
+        feeder.push(frames);
+        await recorder.flush();
+        await recorder.close();
+      };
+      await ride(180); // ride A: log0000..log0005
+      await ride(180); // ride B: log0006..log0011
+      const rideB = ['log0006.mkv', 'log0007.mkv', 'log0008.mkv', 'log0009.mkv', 'log0010.mkv', 'log0011.mkv'];
+      const bytesB = rideB.map((n) => readFileSync(join(dir, n)));
+      for (const n of rideB) utimesSync(join(dir, n), 1000, 1000); // ride B stamped 1970 (no RTC, no NTP yet)
+      await ride(90); // ride C
+      const mkvNames = readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort();
+      assert.equal(mkvNames.length, 15, `withState=${withState}: ${mkvNames.join(' ')}`);
+      assert.deepEqual(mkvNames.slice(12), ['log0012.mkv', 'log0013.mkv', 'log0014.mkv'], 'ride C continues after ride B');
+      rideB.forEach((n, i) => assert.deepEqual(readFileSync(join(dir, n)), bytesB[i], `${n} byte-identical (withState=${withState})`));
+    } finally {
+      cleanup();
+    }
+  }
+});
+
+// Regression (F21): recover() deleted the newest segment (and its thumbnail) on ANY error reading its
+// header: an I/O error on a flaky card or a file from another muxer cost a ride. Only a file proven to
+// hold no frame (smaller than a header and not Matroska) is deleted now.
+test('recovery at start-up deletes only a file proven to hold no frame', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const feeder = HubFeeder.ofFile(samplePath, 30);
+    // log0001: not Matroska, 4 KB (another muxer, a damaged header): kept. log0002: 10 bytes, cut
+    // before its header: deleted. The marker names a folder, so reading it fails with EISDIR: kept.
+    writeFileSync(join(dir, 'log0001.mkv'), Buffer.alloc(4096, 7));
+    writeFileSync(join(dir, 'log0002.mkv'), Buffer.alloc(10, 7));
+    writeFileSync(join(dir, 'log0002_1700000000.jpg'), 'j');
+    mkdirSync(join(dir, 'log0003.mkv'));
+    writeFileSync(join(dir, '.recording.json'), JSON.stringify({ name: 'log0003.mkv', startedAtMs: 0, pid: 1 }));
+    writeFileSync(join(dir, RECORDER_STATE), JSON.stringify({ lastSegment: 'log0002.mkv' }));
+    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+    await recorder.start();
+    assert.equal(recorder.status.errors, 0, JSON.stringify(recorder.status.lastError));
+    await recorder.close();
+    assert.ok(existsSync(join(dir, 'log0001.mkv')), 'unreadable header, not proven empty: kept');
+    assert.equal(statSync(join(dir, 'log0001.mkv')).size, 4096);
+    assert.ok(!existsSync(join(dir, 'log0002.mkv')) && !existsSync(join(dir, 'log0002_1700000000.jpg')), 'cut before its header: deleted');
+    assert.ok(statSync(join(dir, 'log0003.mkv')).isDirectory(), 'I/O error: left alone');
   } finally {
     cleanup();
   }

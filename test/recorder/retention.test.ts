@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, rmSync, statfsSync, utimesSync, writeFileSync }
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Recorder } from '../../src/recorder/recorder.js';
-import { enforceRetention, readFolderListing, removeSegmentFiles, type DiskSpaceFn } from '../../src/recorder/retention.js';
+import { enforceRetention, listSegmentFiles, newestSegmentNumber, readFolderListing, removeSegmentFiles, type DiskSpaceFn } from '../../src/recorder/retention.js';
 import { segmentName } from '../../src/recorder/segment-names.js';
 import { samplePath } from '../hub/access-units.js';
 import { scratchDir } from '../support/paths.js';
@@ -199,6 +199,32 @@ test('removeSegmentFiles uses a listing read once instead of reading the folder 
     // Without a listing the folder is read (the old behaviour, one segment at a time).
     await removeSegmentFiles(dir, segmentName(1));
     assert.deepEqual(readdirSync(dir), []);
+  } finally {
+    cleanup();
+  }
+});
+
+// Regression (F21): segments were ordered by modification time, so a ride recorded while the clock
+// was wrong (a Pi without a real-time clock boots in 1970) counted as the oldest: numbering resumed
+// in the middle and rotation deleted the newest ride first. Order now follows the numbers.
+test('recording order follows the circular numbering, not modification times', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const now = Date.now() / 1000;
+    // A wrapped folder: 9997..9999 then 0000..0002; 0001 and 0002 back-dated to 1970.
+    for (const n of [9997, 9998, 9999, 0, 1, 2]) {
+      const p = join(dir, segmentName(n));
+      writeFileSync(p, Buffer.alloc(100));
+      utimesSync(p, n <= 2 && n > 0 ? 1000 + n : now - 100 + (n % 100), n <= 2 && n > 0 ? 1000 + n : now - 100 + (n % 100));
+    }
+    const files = await listSegmentFiles(dir);
+    assert.equal(newestSegmentNumber(files), 2);
+    assert.deepEqual(files.map((f) => f.name), ['log9997.mkv', 'log9998.mkv', 'log9999.mkv', 'log0000.mkv', 'log0001.mkv', 'log0002.mkv']);
+    const r = await enforceRetention(dir, { ...noLimits, maxFiles: 4 });
+    assert.deepEqual(r.deleted, ['log9997.mkv', 'log9998.mkv'], 'the oldest by number went, not the back-dated newest');
+    // Two runs (log0001 deleted by hand): the run end modified last is the newest.
+    rmSync(join(dir, 'log0001.mkv'));
+    assert.equal(newestSegmentNumber(await listSegmentFiles(dir)), 0, 'log0000 (now) is newer than log0002 (1970)');
   } finally {
     cleanup();
   }
