@@ -44,7 +44,7 @@ export interface RearviewDaemonOptions {
   clock?: () => number;
   /** Makes the capture source of each run. Default: from config.source. Tests inject fakes here. */
   createSource?: (config: RearviewConfig, logger: Logger) => CaptureSource;
-  /** Extra services to run after the built-in ones (embedding, tests). */
+  /** Extra services (embedding, tests), started before the built-in ones (recorder, API, mDNS) and closed after them. */
   services?: DaemonService[];
   /** The --config file: the HTTP API saves settings changes there. */
   configFile?: string | undefined;
@@ -66,7 +66,7 @@ export class RearviewDaemon {
   readonly tcpServer: TcpStreamServer;
   /** Keeps the capture source running (restarts with backoff). */
   sourceSupervisor: SourceSupervisor;
-  /** Optional services in start order. Add before start(), or in the block in start(). */
+  /** Optional services in start order (extra ones first, then the built-in ones start() adds). Add before start(). */
   readonly services: DaemonService[] = [];
   /** Where the TCP stream listens (the real port when 0 was configured); set by start(). */
   streamAddress: { host: string; port: number } | undefined;
@@ -76,6 +76,8 @@ export class RearviewDaemon {
   startedAtMono: number | undefined;
   private started: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  /** The source restart of an applyConfig() in progress, if any. */
+  private applying: Promise<void> | undefined;
   private readonly supervisorOptions: ConstructorParameters<typeof SourceSupervisor>[0];
   /** What has started, to close in reverse order. */
   private readonly running: { name: string; close: () => Promise<void> }[] = [];
@@ -156,42 +158,37 @@ export class RearviewDaemon {
   private async doStart(): Promise<void> {
     this.startedAtMono = this.clock();
     const { config } = this;
-    // close() during start-up: stop at the next step (what started is closed by close()).
+    // Each part is tracked *before* its start(): one whose start() fails half-way
+    // (EADDRINUSE after its timers and handles exist) is closed too; close() is
+    // idempotent by contract. close() during start-up stops at the next step.
     const track = (name: string, close: () => Promise<void>): void => {
       if (this.closing) {
-        void close();
+        close().catch((err: unknown) => this.logger.error(`closing ${name}: ${(err as Error).message}`));
         throw new Error(`daemon closed while starting (${name})`);
       }
       this.running.push({ name, close });
     };
     try {
-      await this.hub.start();
       track('hub', () => this.hub.close());
+      await this.hub.start();
 
-      this.streamAddress = await this.tcpServer.start();
       track('tcp', () => this.tcpServer.close());
+      this.streamAddress = await this.tcpServer.start();
 
-      // ---- Optional services, created from the config. -------------------
-      // Each part adds its block here, pushing a DaemonService onto
-      // `this.services` (it gets the daemon: hub, config, logger, tcpServer):
-      //   if (config.record) this.services.push(new RecorderService(this));
-      //   this.services.push(new ApiService(this)); // sets this.apiAddress
-      //   if (config.mdns) this.services.push(new MdnsService(this));
-      //   if (config.mode === 'exclusive') this.services.push(new ModeService(this));
-      // mDNS last: it advertises the ports the services above really bound.
+      // Built-in services after the extra ones given to the constructor; mDNS
+      // last: it advertises the ports the services above really bound.
       if (config.record) this.services.push(new RecorderService(this));
       this.services.push(new ApiService(this)); // HTTP API, web page, modes, device
       if (config.mdns) this.services.push(new MdnsService(this));
-      void config;
-      // ---------------------------------------------------------------------
 
       for (const service of this.services) {
-        await service.start();
         track(service.name, () => service.close());
+        await service.start();
       }
 
-      await this.sourceSupervisor.start();
+      // The closure reads this.sourceSupervisor when it runs: applyConfig() may have replaced it.
       track('source', () => this.sourceSupervisor.close());
+      await this.sourceSupervisor.start();
     } catch (err) {
       await this.close();
       throw err;
@@ -208,14 +205,30 @@ export class RearviewDaemon {
   async applyConfig(next: RearviewConfig, restartSource: boolean): Promise<void> {
     this.config = next;
     if (!restartSource || this.closing || this.sourceSupervisor.state === 'idle') return;
-    await this.sourceSupervisor.close();
-    this.sourceSupervisor = this.newSupervisor();
-    await this.sourceSupervisor.start();
+    const previous = this.applying;
+    const run = (async () => {
+      await previous?.catch(() => {}); // one source restart at a time
+      if (this.closing) return;
+      await this.sourceSupervisor.close();
+      // close() may have run while the old source stopped: then start nothing.
+      if (this.closing) return;
+      this.sourceSupervisor = this.newSupervisor();
+      await this.sourceSupervisor.start();
+    })();
+    this.applying = run;
+    try {
+      await run;
+    } finally {
+      if (this.applying === run) this.applying = undefined;
+    }
   }
 
   /** Stops everything in reverse start order (source first, hub last). Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // A source restart in flight sees `closing` and stops; wait for it so
+      // the supervisor closed below is the last one.
+      await this.applying?.catch(() => {});
       while (this.running.length > 0) {
         const part = this.running.pop() as { name: string; close: () => Promise<void> };
         try {

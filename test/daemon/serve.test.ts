@@ -90,7 +90,8 @@ describe('RearviewDaemon', () => {
       ],
     });
     await assert.rejects(daemon.start(), /no way/);
-    assert.deepEqual(events, ['start ok', 'close ok']);
+    // Regression: the failing service itself was never closed (it was tracked only after a successful start).
+    assert.deepEqual(events, ['start ok', 'close bad', 'close ok']);
     await daemon.close();
   });
 
