@@ -129,7 +129,24 @@ export class ThumbnailMaker {
     this.ffmpegPath ??= findFfmpeg();
     const tmp = `${job.path}.part`;
     const args = ['-v', 'error', '-y', '-f', 'h264', '-i', 'pipe:0', '-frames:v', '1', '-q:v', String(this.quality), '-f', 'image2', '-c:v', 'mjpeg', tmp];
-    await new Promise<void>((resolve, reject) => {
+    try {
+      await this.run(args, job);
+    } catch (err) {
+      // ffmpeg may have created the file before failing (image2 writes on the first frame), or been
+      // killed by the timeout or close(): never leave a .part behind on the card.
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
+    try {
+      await rename(tmp, job.path);
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
+  }
+
+  private run(args: string[], job: ThumbnailJob): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const child = spawn(this.ffmpegPath as string, args, { stdio: ['pipe', 'ignore', 'pipe'] });
       this.child = child;
       let stderr = '';
@@ -150,11 +167,5 @@ export class ThumbnailMaker {
       });
       child.stdin?.end(Buffer.from(job.annexB.buffer, job.annexB.byteOffset, job.annexB.byteLength));
     });
-    try {
-      await rename(tmp, job.path);
-    } catch (err) {
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
   }
 }

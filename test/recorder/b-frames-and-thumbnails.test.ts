@@ -7,12 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseAnnexB } from '../../src/h264/h264-stream-parser.js';
 import { Recorder } from '../../src/recorder/recorder.js';
 import { bundledFfmpegPath, ThumbnailMaker } from '../../src/recorder/thumbnails.js';
+import { samplePath } from '../hub/access-units.js';
 import { scratchDir } from '../support/paths.js';
 import { requireTool } from '../support/tools.js';
 import { decodeErrors, HubFeeder, probe } from './recording-fixtures.js';
@@ -120,6 +121,44 @@ test('thumbnail queue of one: a burst of requests makes the first and the latest
     bad.request({ annexB: new Uint8Array([0, 0, 0, 1, 0x65, 1, 2, 3]), path: join(dir, 'bad.jpg') });
     await bad.whenIdle();
     assert.equal(bad.stats.failed, 1);
+  } finally {
+    cleanup();
+  }
+});
+
+// Regression (F6): the temporary `<name>.jpg.part` was only removed when the final rename failed, so
+// an ffmpeg that wrote the file and then failed (or was killed by the timeout) left a .part on the
+// card for ever; the recorder now also sweeps stale .part files at start-up.
+test('a failed or timed-out thumbnail leaves no .part file; the recorder sweeps stale ones at start-up', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    // A fake ffmpeg that writes its output file, then fails (exit 1) or hangs until killed.
+    const fake = (name: string, tail: string): string => {
+      const path = join(dir, name);
+      writeFileSync(path, `#!/bin/sh\nfor a; do last="$a"; done\ncat > /dev/null\nprintf partial > "$last"\n${tail}\n`);
+      chmodSync(path, 0o755);
+      return path;
+    };
+    const failing = new ThumbnailMaker({ ffmpegPath: fake('ffmpeg-exit1', 'exit 1') });
+    failing.request({ annexB: new Uint8Array([0, 0, 0, 1, 0x65]), path: join(dir, 'log0000_1.jpg') });
+    await failing.whenIdle();
+    assert.equal(failing.stats.failed, 1);
+    const hanging = new ThumbnailMaker({ ffmpegPath: fake('ffmpeg-hang', 'exec sleep 60'), timeoutMs: 300 });
+    hanging.request({ annexB: new Uint8Array([0, 0, 0, 1, 0x65]), path: join(dir, 'log0001_1.jpg') });
+    await hanging.whenIdle();
+    assert.equal(hanging.stats.failed, 1);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.jpg')), [], 'no .part and no thumbnail left');
+
+    // Left by an older version or a power cut: removed when the recorder starts.
+    const rec = join(dir, 'rec');
+    mkdirSync(rec);
+    writeFileSync(join(rec, 'log0003_1700000000.jpg.part'), 'x');
+    writeFileSync(join(rec, '.recording.json.tmp'), '{');
+    const feeder = HubFeeder.ofFile(samplePath, 30);
+    const recorder = new Recorder({ hub: feeder.hub, dir: rec, limits: noLimits, thumbnails: false, retentionIntervalMs: 0 });
+    await recorder.start();
+    await recorder.close();
+    assert.deepEqual(readdirSync(rec), []);
   } finally {
     cleanup();
   }
