@@ -144,6 +144,9 @@ function exitCodeFor(err: unknown): ExitCodeValue {
   return ExitCode.IO;
 }
 
+/** How long the last-resort handler waits for the daemon to close before exiting anyway, ms. */
+const FATAL_CLOSE_TIMEOUT_MS = 3000;
+
 async function runServe(command: Command): Promise<void> {
   const { loadConfig } = await import('../config.js');
   const opts = command.opts<{ config?: string }>();
@@ -187,6 +190,23 @@ async function runServe(command: Command): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Last resort: a bug that escapes (one missing 'error' listener is enough)
+  // must not leave encoder process groups running (they are detached) or the
+  // current segment unfinished. One log line, close with a cap, exit 1.
+  let fatal = false;
+  const lastResort = (what: string) => (err: unknown): void => {
+    if (fatal) return; // a second fault while closing: the timer below still ends the process
+    fatal = true;
+    stopping = true;
+    const e = err instanceof Error ? err : new Error(String(err));
+    const where = (e.stack ?? '').split('\n').find((l) => l.trim().startsWith('at '))?.trim() ?? '';
+    logger.error(`${what}: ${e.message}${where ? ` (${where})` : ''}; stopping`);
+    logger.debug(e.stack ?? e.message);
+    setTimeout(() => process.exit(ExitCode.INTERNAL), FATAL_CLOSE_TIMEOUT_MS);
+    daemon.close().finally(() => process.exit(ExitCode.INTERNAL));
+  };
+  process.on('uncaughtException', lastResort('uncaught exception'));
+  process.on('unhandledRejection', lastResort('unhandled rejection'));
   // Standard input (`rpicam-vid ... | rearview serve --source -`) cannot be
   // restarted: when it ends, finish recordings and exit like any pipe consumer.
   daemon.onSourceStopped((error) => {
