@@ -23,7 +23,8 @@
 import { constants, createReadStream } from 'node:fs';
 import { access, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import { PassThrough, Readable } from 'node:stream';
 import { ALL_FORMATS, Conversion, CustomSource, EncodedPacket, EncodedVideoPacketSource, FilePathSource, Input, Mp4OutputFormat, Output, StreamTarget, type StreamTargetChunk } from 'mediabunny';
 import { openMkvVideo, type MkvVideoReader } from './convert-mkv-reader.js';
 import { RearviewError } from '../errors.js';
@@ -404,36 +405,51 @@ export class Mp4Cache {
     } catch {
       // not cached yet
     }
-    const sink = new PassThrough();
-    sink.resume(); // nobody reads: discard
-    return this.runConversion(mkvPath, key, sink, undefined);
+    return this.runConversion(mkvPath, key, undefined, undefined, undefined);
   }
 
-  /** Streams a conversion to a new Readable; with a key, also fills the cache. */
+  /**
+   * Streams a conversion to a new Readable. With a key (a finished segment) the conversion runs
+   * at full speed into the cache's .part file and the Readable follows that file as it grows: the
+   * converter is busy for the conversion time only, not for the client's download time (a slow
+   * client on Wi-Fi would otherwise hold one of the few converter processes for the whole
+   * transfer). Without a key (segment being recorded, not cached) the consumer's backpressure
+   * paces the conversion.
+   */
   private streamConversion(mkvPath: string, key: string | undefined, limitBytes?: number): Readable {
+    if (key !== undefined) {
+      const progress = new PartProgress();
+      this.runConversion(mkvPath, key, undefined, limitBytes, progress).catch(() => {
+        // reported to the follower through progress.error
+      });
+      return followPart(progress);
+    }
     const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-    this.runConversion(mkvPath, key, out, limitBytes).then(
+    this.runConversion(mkvPath, key, out, limitBytes, undefined).then(
       () => out.end(),
       (err: unknown) => out.destroy(err as Error),
     );
     return out;
   }
 
-  private runConversion(mkvPath: string, key: string | undefined, out: PassThrough, limitBytes: number | undefined): Promise<number> {
+  private runConversion(mkvPath: string, key: string | undefined, out: PassThrough | undefined, limitBytes: number | undefined, progress: PartProgress | undefined): Promise<number> {
     const job = (async () => {
       this.conversions++;
       let fh: FileHandle | undefined;
-      const partPath = key ? join(this.dir, `${key}.${process.pid}.part`) : undefined;
-      if (partPath) {
-        await mkdir(this.dir, { recursive: true });
-        fh = await open(partPath, 'w');
-      }
-      let consumerGone = false;
-      out.on('close', () => (consumerGone = true));
+      const partPath = key ? join(this.dir, `${key}.${process.pid}.${this.conversions}.part`) : undefined;
       try {
+        if (partPath) {
+          await mkdir(this.dir, { recursive: true });
+          fh = await open(partPath, 'w');
+          // The follower reads through its own descriptor: it stays valid across the rename (and an unlink).
+          if (progress) progress.readFh = await open(partPath, 'r');
+        }
+        let consumerGone = false;
+        out?.on('close', () => (consumerGone = true));
         const result = await this.convert(mkvPath, async (chunk) => {
           if (fh) await fh.write(chunk);
-          if (!consumerGone && !out.destroyed && !out.write(chunk)) {
+          if (progress) progress.advance(chunk.byteLength);
+          if (out && !consumerGone && !out.destroyed && !out.write(chunk)) {
             // Backpressure from the consumer keeps memory flat; a consumer that left stops mattering.
             await new Promise<void>((resolve) => {
               const done = (): void => {
@@ -452,8 +468,10 @@ export class Mp4Cache {
           await rename(partPath, join(this.dir, key));
           void this.prune();
         }
+        progress?.finish(undefined);
         return result.bytes;
       } catch (err) {
+        progress?.finish(err as Error);
         if (partPath) await unlink(partPath).catch(() => {});
         this.logger.warn(`MP4 conversion of ${basename(mkvPath)} failed: ${(err as Error).message}`);
         throw err;
@@ -498,6 +516,92 @@ export class Mp4Cache {
       // cache folder gone: nothing to prune
     }
   }
+}
+
+/** How far a conversion into a .part file got, for {@link followPart}. */
+class PartProgress extends EventEmitter {
+  /** Bytes written to the file so far. */
+  written = 0;
+  done = false;
+  error: Error | undefined;
+  /** A read descriptor of the .part file, opened by the conversion; the follower closes it. */
+  readFh: FileHandle | undefined;
+
+  advance(bytes: number): void {
+    this.written += bytes;
+    this.emit('progress');
+  }
+
+  finish(error: Error | undefined): void {
+    this.done = true;
+    this.error = error;
+    this.emit('progress');
+  }
+}
+
+/** Bytes per read of a followed .part file. */
+const FOLLOW_READ_BYTES = 256 * 1024;
+
+/**
+ * A Readable of a file being written by a conversion: reads what is written, waits for more,
+ * ends when the conversion is done, errors with the conversion's error. Reads are paced by the
+ * consumer (nothing is read ahead beyond the stream's buffer).
+ */
+function followPart(progress: PartProgress): Readable {
+  let pos = 0;
+  let pumping = false;
+  const stream = new Readable({
+    highWaterMark: FOLLOW_READ_BYTES,
+    read: () => void pump(),
+  });
+  stream.on('close', () => {
+    // Closed by the consumer or at the end: the descriptor is ours to close (pending reads finish first).
+    const fh = progress.readFh;
+    progress.readFh = undefined;
+    if (fh) void fh.close().catch(() => {});
+    else progress.once('progress', () => void progress.readFh?.close().catch(() => {})); // opened later
+  });
+  const waitForProgress = (): Promise<void> => new Promise((resolve) => {
+    const wake = (): void => {
+      progress.off('progress', wake);
+      stream.off('close', wake);
+      resolve();
+    };
+    progress.on('progress', wake);
+    stream.on('close', wake);
+  });
+  const pump = async (): Promise<void> => {
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (!stream.destroyed) {
+        const fh = progress.readFh;
+        const available = progress.written - pos;
+        if (fh && available > 0) {
+          const buf = Buffer.allocUnsafe(Math.min(available, FOLLOW_READ_BYTES));
+          const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+          if (bytesRead === 0) throw new Error('MP4 cache file shorter than written');
+          pos += bytesRead;
+          if (!stream.push(buf.subarray(0, bytesRead))) return; // the consumer calls read() again
+          continue;
+        }
+        if (progress.error) {
+          stream.destroy(progress.error);
+          return;
+        }
+        if (progress.done) {
+          stream.push(null);
+          return;
+        }
+        await waitForProgress();
+      }
+    } catch (err) {
+      stream.destroy(err as Error);
+    } finally {
+      pumping = false;
+    }
+  };
+  return stream;
 }
 
 /** A file (or an inclusive range of it) as a Readable. */
