@@ -27,7 +27,7 @@ import { cachedRecordingStore } from './cached-recording-store.js';
 import { DownloadLimiter } from './file-responses.js';
 import { addLegacyRoutes } from './legacy-routes.js';
 import { compileAllowList, type AllowList } from './network-allow-list.js';
-import { isCrossSiteRequest, requestToken, splitTokenFromQuery, tokenMatches } from './request-guard.js';
+import { isCrossSiteRequest, isTrustedHost, requestToken, splitTokenFromQuery, tokenMatches } from './request-guard.js';
 import { isWebAppRequest } from './static-assets.js';
 import type { SettingsStore } from './settings-store.js';
 import { buildStatus } from './status-document.js';
@@ -238,6 +238,10 @@ export class ApiServer {
       routeKey = match.route.path;
       if (match.route.destructive && isCrossSiteRequest(req)) {
         throw new ApiError('ERR_API_CROSS_SITE', 'Cross-site request refused');
+      }
+      // DNS rebinding makes another site's page same-origin; its Host header still names that site.
+      if (match.route.destructive && token === undefined && !isTrustedHost(req, this.options.config().cameraName)) {
+        throw new ApiError('ERR_API_CROSS_SITE', 'Host not recognised as this camera (use its IP address, a .local name or localhost)');
       }
       await match.route.handler({ req, res, method, pathname, rawQuery, query: new URLSearchParams(rawQuery), params: match.params });
     } catch (err) {

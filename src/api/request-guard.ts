@@ -3,9 +3,12 @@
  * keeps another web page from triggering destructive requests (wipe, delete,
  * settings, LED, mode restart) in a visitor's browser. Direct clients (curl,
  * the iOS app) send neither `Sec-Fetch-Site` nor `Origin` and keep working.
+ * Without a token, destructive requests also need a `Host` that DNS
+ * rebinding cannot produce ({@link isTrustedHost}). Limits: docs/api.md "Security".
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 
 /**
  * True when a browser says the request comes from another site: Sec-Fetch-Site
@@ -27,7 +30,42 @@ export function isCrossSiteRequest(req: IncomingMessage): boolean {
     }
   }
   if (site === 'same-site') return originMatches !== true;
-  return originMatches === false;
+  if (originMatches !== undefined) return !originMatches;
+  // No Fetch Metadata and no Origin (e.g. an <img> on Safari before 16.4):
+  // a Referer from another host still gives the page away.
+  const referer = headerOf(req, 'referer');
+  if (referer !== undefined && site === undefined) {
+    try {
+      return host === undefined || new URL(referer).host.toLowerCase() !== host;
+    } catch {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * DNS-rebinding check: true when the `Host` header names the camera in a
+ * way a rebinding attack cannot fake: an IP literal (`192.168.9.1:8000`,
+ * `[fe80::1]`), `localhost` (or `*.localhost`), an mDNS `.local` name, or
+ * the configured camera name. A page on `evil.example` rebound to the
+ * camera's address still sends `Host: evil.example` and is refused. No
+ * Host header (HTTP/1.0 tools) passes: browsers always send one.
+ */
+export function isTrustedHost(req: IncomingMessage, cameraName: string | undefined): boolean {
+  const raw = headerOf(req, 'host')?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return true;
+  let name: string;
+  if (raw.startsWith('[')) {
+    const end = raw.indexOf(']');
+    return end > 0 && isIP(raw.slice(1, end)) === 6;
+  } else {
+    name = raw.replace(/:\d*$/, '').replace(/\.$/, '');
+  }
+  if (isIP(name) !== 0) return true;
+  if (name === 'localhost' || name.endsWith('.localhost') || name.endsWith('.local')) return true;
+  const camera = cameraName?.trim().toLowerCase();
+  return camera !== undefined && camera !== '' && name === camera;
 }
 
 /** The token a request carries: `Authorization: Bearer X` or the `token` query parameter. */

@@ -9,7 +9,7 @@ import type { JoinPolicy, RearviewConfig } from '../config.js';
 import type { Logger } from '../log/logger.js';
 import { WsStreamServer, type WsHub } from '../outputs/ws-stream-server.js';
 import { isAllowed } from './network-allow-list.js';
-import { isCrossSiteRequest, requestToken, tokenMatches } from './request-guard.js';
+import { isCrossSiteRequest, isTrustedHost, requestToken, tokenMatches } from './request-guard.js';
 import { createWebAssetsHandler, wantsHtml, type WebAssetsHandler } from './static-assets.js';
 
 /** Path of the live WebSocket stream on the API port. */
@@ -39,9 +39,11 @@ export interface WebMountOptions {
 /**
  * The upgrade check: network allow-list, token, and no cross-site pages (a
  * browser always sends Origin on a WebSocket; another site's page must not
- * be able to watch the camera through a visitor's browser).
+ * be able to watch the camera through a visitor's browser). On the camera
+ * (not `rearview view`, a local viewer) without a token, the Host must also
+ * be one DNS rebinding cannot produce (isTrustedHost).
  */
-export function liveStreamGuard(options: Pick<WebMountOptions, 'apiToken' | 'allowNetworks'>): (req: IncomingMessage) => { status: number; reason: string } | undefined {
+export function liveStreamGuard(options: Pick<WebMountOptions, 'apiToken' | 'allowNetworks' | 'cameraName' | 'viewerOnly'>): (req: IncomingMessage) => { status: number; reason: string } | undefined {
   return (req) => {
     if (options.allowNetworks && !isAllowed(req.socket.remoteAddress, options.allowNetworks)) return { status: 403, reason: 'Forbidden' };
     if (options.apiToken) {
@@ -49,6 +51,8 @@ export function liveStreamGuard(options: Pick<WebMountOptions, 'apiToken' | 'all
       if (!tokenMatches(requestToken(req, query.get('token')), options.apiToken)) return { status: 401, reason: 'Unauthorized' };
     }
     if (isCrossSiteRequest(req)) return { status: 403, reason: 'Forbidden' };
+    // Without a token, a DNS-rebound page is same-origin: refuse a Host that is not the camera's.
+    if (!options.viewerOnly && !options.apiToken && !isTrustedHost(req, options.cameraName)) return { status: 403, reason: 'Forbidden' };
     return undefined;
   };
 }

@@ -8,7 +8,8 @@ import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { compileAllowList, isAllowed } from '../../src/api/network-allow-list.js';
-import { isCrossSiteRequest } from '../../src/api/request-guard.js';
+import { isCrossSiteRequest, isTrustedHost } from '../../src/api/request-guard.js';
+import { liveStreamGuard } from '../../src/api/web-mount.js';
 import { ConfigError } from '../../src/errors.js';
 import { scratchDir } from '../support/paths.js';
 import { curl, FIXTURE_MTIMES_S, makeRecordings, startTestApi, type TestApi } from './api-harness.js';
@@ -221,5 +222,59 @@ describe('client network allow-list', () => {
     assert.throws(() => compileAllowList(['10.0.0.0/33']), ConfigError);
     assert.throws(() => compileAllowList(['camera.local']), ConfigError);
     assert.throws(() => compileAllowList(['10.0.0.0/8/1']), ConfigError);
+  });
+});
+
+describe('DNS rebinding and Referer (no token set)', () => {
+  // Regression: a page on evil.example rebound to the camera's address is same-origin (Origin host
+  // equals Host), so every destructive route passed; and an <img> on a browser without Fetch
+  // Metadata (Safari before 16.4) sends neither Sec-Fetch-Site nor Origin, only a Referer.
+  const scratch = scratchDir('rearview-rebind-');
+  let api: TestApi;
+  before(async () => {
+    makeRecordings(scratch.dir, 2);
+    api = await startTestApi(scratch.dir, { config: { cameraName: 'bike-cam' } });
+  });
+  after(async () => {
+    await api?.close();
+    scratch.cleanup();
+  });
+
+  it('refuses destructive routes whose Host is a foreign name, keeps IP literals, .local, localhost and the camera name', async () => {
+    const mkvs = (): number => readdirSync(scratch.dir).filter((f) => f.endsWith('.mkv')).length;
+    const rebound = await curl(['-H', `Host: evil.example:${api.port}`, '-H', `Origin: http://evil.example:${api.port}`, `${api.url}/wipe-local-videos`], scratch.dir);
+    assert.equal(rebound.status, 403);
+    const del = await curl(['-H', 'Host: evil.example', '-X', 'DELETE', `${api.url}/api/v1/recordings/log0001.mkv`], scratch.dir);
+    assert.equal(del.status, 403);
+    assert.equal((JSON.parse(del.text) as { error: { code: string } }).error.code, 'ERR_API_CROSS_SITE');
+    const img = await curl(['-H', `Referer: http://evil.example/page`, `${api.url}/wipe-local-videos`], scratch.dir);
+    assert.equal(img.status, 403, 'a Referer from another host, without Origin or Sec-Fetch-Site');
+    assert.equal(mkvs(), 2);
+    assert.equal((await curl(['-H', 'Host: evil.example', `${api.url}/battery-percent`], scratch.dir)).status, 200, 'reads are not destructive');
+    for (const host of ['192.168.9.1:8000', 'bike-cam.local', 'localhost:8000', 'bike-cam', '[fe80::1]:8000']) {
+      const r = await curl(['-H', `Host: ${host}`, '-X', 'PUT', `${api.url}/blink-on`], scratch.dir);
+      assert.equal(r.status, 200, host);
+    }
+    assert.equal((await curl(['-H', 'Host: 192.168.9.1:8000', '-X', 'DELETE', `${api.url}/api/v1/recordings/log0001.mkv`], scratch.dir)).status, 200);
+    assert.equal(mkvs(), 1);
+  });
+
+  it('isTrustedHost, the Referer rule and the live WebSocket guard', () => {
+    const req = (h: Record<string, string>): IncomingMessage => ({ headers: h, url: '/api/v1/live', socket: { remoteAddress: '127.0.0.1' } }) as unknown as IncomingMessage;
+    for (const host of ['192.168.9.1', '192.168.9.1:8000', '[::1]:8000', 'localhost', 'a.localhost:1', 'cam.local', 'cam.local.:8000', 'Bike-Cam:8000']) {
+      assert.equal(isTrustedHost(req({ host }), 'bike-cam'), true, host);
+    }
+    for (const host of ['evil.example', 'evil.example:8000', 'bike-cam.evil.example', 'local', '[evil]:80', '1.2.3.4.evil.example']) {
+      assert.equal(isTrustedHost(req({ host }), 'bike-cam'), false, host);
+    }
+    assert.equal(isTrustedHost(req({}), 'bike-cam'), true, 'no Host: not a browser');
+    assert.equal(isCrossSiteRequest(req({ host: 'cam.local:8000', referer: 'http://evil.example/x' })), true);
+    assert.equal(isCrossSiteRequest(req({ host: 'cam.local:8000', referer: 'http://cam.local:8000/' })), false);
+    assert.equal(isCrossSiteRequest(req({ host: 'cam.local:8000', referer: 'http://evil.example/x', 'sec-fetch-site': 'same-origin' })), false, 'Fetch Metadata wins');
+    const guard = liveStreamGuard({ cameraName: 'bike-cam' });
+    assert.deepEqual(guard(req({ host: 'evil.example:8000', origin: 'http://evil.example:8000' })), { status: 403, reason: 'Forbidden' });
+    assert.equal(guard(req({ host: '192.168.9.1:8000', origin: 'http://192.168.9.1:8000' })), undefined);
+    assert.equal(liveStreamGuard({ cameraName: 'x', viewerOnly: true })(req({ host: 'laptop:8080', origin: 'http://laptop:8080' })), undefined, 'rearview view is a local viewer');
+    assert.equal(liveStreamGuard({ apiToken: 't' })(req({ host: 'evil.example', origin: 'http://evil.example' }))?.status, 401, 'with a token the token decides');
   });
 });
