@@ -153,6 +153,9 @@ export class HubReader {
     };
   }
 
+  /** Times this reader skipped to a keyframe; a cheap read (no object, no clock) for per-frame checks. */
+  get dropEventCount(): number { return this.dropEvents; }
+
   /** True once closed. */
   get isClosed(): boolean {
     return this.closed;

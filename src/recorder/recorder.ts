@@ -47,7 +47,9 @@ export interface RecorderReader {
   read(): StreamFrame | undefined;
   onReadable(cb: () => void): void;
   onStalled(cb: () => void): void;
-  readonly stats: { framesDropped: number; dropEvents: number };
+  readonly stats: { framesDropped: number; dropEvents: number; queuedFrames: number };
+  /** Same as stats.dropEvents without building the stats object (read per frame). */
+  readonly dropEventCount: number;
   close(): void;
 }
 
@@ -145,6 +147,7 @@ export class Recorder {
   private retentionRunning: Promise<void> | undefined;
   private started = false;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private paused = false;
   private readonly skipLog: RateLimitedCounter;
   private readonly dropLog: RateLimitedCounter;
@@ -227,16 +230,32 @@ export class Recorder {
     this.kick();
   }
 
-  /** Stops reading, finishes the current segment (sealed, playable), waits for the thumbnail. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) {
-      await this.pumping;
-      return;
-    }
+  /**
+   * Stops reading, writes the frames already queued, finishes the current segment (sealed,
+   * playable), waits for the thumbnail. Idempotent (every call resolves when shutdown is done).
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
     this.closed = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
-    this.reader?.close();
     await this.pumping;
+    // Write what is queued now (up to queueLimitMs behind a slow card) into the final segment before
+    // closing the reader, which would discard it. Only what is queued now: a live hub keeps pushing.
+    const reader = this.reader;
+    for (let queued = reader?.stats.queuedFrames ?? 0; queued > 0; queued--) {
+      const frame = reader?.read();
+      if (!frame) break;
+      try {
+        await this.handle(frame);
+      } catch (err) {
+        this.fail(err, 'recording');
+      }
+    }
+    reader?.close();
     await this.retentionRunning;
     await this.finishSegment();
     await this.thumbnails?.whenIdle();
@@ -313,7 +332,7 @@ export class Recorder {
       if (!reader || this.closed) return;
       const frame = reader.read();
       if (!frame) return;
-      const drops = reader.stats.dropEvents;
+      const drops = reader.dropEventCount; // per frame: a plain getter, not the stats snapshot
       if (drops > this.dropEventsSeen) {
         this.dropLog.add(drops - this.dropEventsSeen);
         this.dropEventsSeen = drops;

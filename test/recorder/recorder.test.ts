@@ -271,3 +271,24 @@ test('recovery at start-up deletes only a file proven to hold no frame', async (
     cleanup();
   }
 });
+
+// Regression (F16): close() closed the reader first, which cleared its queue, so the frames queued
+// behind a slow card (up to queueLimitMs) were discarded on every shutdown instead of being written
+// into the final segment.
+test('close() writes the frames still queued into the final segment', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const feeder = HubFeeder.ofFile(samplePath, 30);
+    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 600_000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+    await recorder.start();
+    feeder.push(90); // all queued at once: the recorder has written at most the first when close() runs
+    const closing = recorder.close();
+    const again = recorder.close();
+    await closing;
+    await again;
+    assert.equal(recorder.status.framesWritten, 90);
+    assert.equal(probe(join(dir, 'log0000.mkv')).frames, 90, 'every queued frame is in the file');
+  } finally {
+    cleanup();
+  }
+});
