@@ -160,10 +160,11 @@ export type ConfigInput = {
     : RearviewConfig[K] | string | number | boolean | string[];
 };
 
-const DURATION_KEYS = new Set(['sourceStallMs', 'clientSoftLimitMs', 'clientHardLimitMs', 'segmentMs', 'streamWindowMs']);
+// Every key named ...Ms: a string takes a unit ("60s"), a bare number (JSON or CLI) is milliseconds.
+const DURATION_KEYS = new Set(['sourceStallMs', 'sourceIdleCloseMs', 'clientSoftLimitMs', 'clientHardLimitMs', 'segmentMs', 'streamWindowMs']);
 const BYTE_KEYS = new Set(['clientSoftLimitBytes', 'gopCacheMaxBytes', 'maxBytes', 'minFreeBytes', 'video.bitrateBps']);
 const INT_KEYS = new Set([
-  'streamPort', 'apiPort', 'maxClients', 'maxDownloads', 'sourceIdleCloseMs', 'gopCacheMaxFrames', 'maxFiles', 'minFreePercent', 'fileFps', 'chargingGpio',
+  'streamPort', 'apiPort', 'maxClients', 'maxDownloads', 'gopCacheMaxFrames', 'maxFiles', 'minFreePercent', 'fileFps', 'chargingGpio',
   'video.width', 'video.height', 'video.fps', 'video.intraPeriod',
 ]);
 const ENUMS: Record<string, readonly string[]> = {
@@ -173,11 +174,19 @@ const ENUMS: Record<string, readonly string[]> = {
   logLevel: ['debug', 'info', 'warn', 'error', 'silent'],
   'video.profile': ['baseline', 'main', 'high'],
 };
+/** Integers where 0 makes no sense (a 0 fps reaches 90000 / fps in the hub). */
+const POSITIVE_INT_KEYS = new Set(['maxClients', 'maxDownloads', 'fileFps', 'video.width', 'video.height', 'video.fps', 'video.intraPeriod']);
 const BOOL_KEYS = new Set(['timestamps', 'record', 'mdns']);
 const OPTIONAL_STRING_KEYS = new Set(['captureDevice', 'gstPipeline', 'apiToken']);
 
 function normaliseValue(key: string, value: unknown): unknown {
-  if (DURATION_KEYS.has(key)) return parseDurationMs(value as string | number, key);
+  if (DURATION_KEYS.has(key)) {
+    const ms = parseDurationMs(value as string | number, key, 'ms');
+    if (key === 'segmentMs' && ms < 1000) {
+      throw new ConfigError(`segmentMs: ${ms} ms is below 1 s (a bare number is milliseconds: write "60s" for a minute)`);
+    }
+    return ms;
+  }
   if (BYTE_KEYS.has(key)) {
     // Bitrates are written like sizes ("1M" = 1,000,000 bits per second).
     return parseBytes(value as string | number, key);
@@ -186,6 +195,7 @@ function normaliseValue(key: string, value: unknown): unknown {
     const n = typeof value === 'string' ? Number(value) : value;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new ConfigError(`${key}: expected a non-negative integer, got ${JSON.stringify(value)}`);
     if ((key === 'streamPort' || key === 'apiPort') && n > 65535) throw new ConfigError(`${key}: port out of range: ${n}`);
+    if (POSITIVE_INT_KEYS.has(key) && n === 0) throw new ConfigError(`${key}: expected a positive integer, got 0`);
     return n;
   }
   if (BOOL_KEYS.has(key)) {

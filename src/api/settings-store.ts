@@ -148,7 +148,7 @@ export class SettingsStore {
         doc.video = video;
       } else {
         const value = next[key as keyof RearviewConfig];
-        // The config file reads a bare number as seconds: durations are written with their unit.
+        // Durations are written with their unit ("30000ms"): unambiguous for a reader of the file.
         doc[key] = key.endsWith('Ms') && typeof value === 'number' ? `${value}ms` : value;
       }
     }
@@ -180,7 +180,7 @@ function toConfigInput(patch: unknown): ConfigInput {
     } else if (key === 'settingsFile') {
       continue; // read-only, echoed back by GET
     } else if ((SETTABLE_KEYS as readonly string[]).includes(key)) {
-      // A JSON number on a key named ...Ms means milliseconds (mergeConfig reads bare numbers as seconds).
+      // A JSON number on a key named ...Ms means milliseconds (as in mergeConfig); made explicit here.
       out[key] = key.endsWith('Ms') && typeof value === 'number' ? `${value}ms` : value;
     } else {
       throw new ConfigError(`${key} cannot be changed at run time (settable: resolution, video.{${SETTABLE_VIDEO_KEYS.join(',')}}, ${SETTABLE_KEYS.join(', ')})`);

@@ -1,0 +1,55 @@
+/**
+ * Config durations and integers. Regression: a bare number on a key named
+ * ...Ms meant seconds (`"segmentMs": 60000` was 16.7 hours) except on
+ * sourceIdleCloseMs, where it meant milliseconds; now every ...Ms key reads
+ * a bare number as milliseconds, in a file and on the command line, and
+ * strings keep their units. Also: 0 fps / width / clients were accepted
+ * (0 fps reached 90000 / fps in the hub).
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { defaultConfig, loadConfig, mergeConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { scratchDir } from '../support/paths.js';
+import { runCli } from '../cli/cli-run.js';
+
+const scratch = scratchDir('rearview-config-');
+after(() => scratch.cleanup());
+
+describe('config durations', () => {
+  it('a bare number on every ...Ms key is milliseconds, strings keep their unit', () => {
+    const keys = ['sourceStallMs', 'sourceIdleCloseMs', 'clientSoftLimitMs', 'clientHardLimitMs', 'segmentMs', 'streamWindowMs'] as const;
+    for (const key of keys) {
+      assert.equal(mergeConfig(defaultConfig(), { [key]: 5000 })[key], 5000, `${key} number`);
+      assert.equal(mergeConfig(defaultConfig(), { [key]: '5000' })[key], 5000, `${key} numeric string (CLI)`);
+      assert.equal(mergeConfig(defaultConfig(), { [key]: '5s' })[key], 5000, `${key} with unit`);
+      assert.equal(mergeConfig(defaultConfig(), { [key]: '5000ms' })[key], 5000, `${key} as the settings store writes it`);
+    }
+  });
+
+  it('a config file with bare numbers means milliseconds', () => {
+    const file = join(scratch.dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ segmentMs: 60000, sourceStallMs: 5000, sourceIdleCloseMs: 3 }));
+    const c = loadConfig({ file });
+    assert.equal(c.segmentMs, 60_000);
+    assert.equal(c.sourceStallMs, 5000);
+    assert.equal(c.sourceIdleCloseMs, 3);
+  });
+
+  it('refuses a segment below 1 s (so --segment 60 cannot mean 60 ms) and zero fps/size/clients', () => {
+    assert.throws(() => mergeConfig(defaultConfig(), { segmentMs: 60 }), ConfigError);
+    for (const bad of [{ video: { fps: 0 } }, { video: { width: 0 } }, { maxClients: 0 }, { fileFps: 0 }, { video: { intraPeriod: 0 } }]) {
+      assert.throws(() => mergeConfig(defaultConfig(), bad), ConfigError, JSON.stringify(bad));
+    }
+    assert.equal(mergeConfig(defaultConfig(), { sourceIdleCloseMs: 0 }).sourceIdleCloseMs, 0, '0 still disables idle close');
+    assert.equal(mergeConfig(defaultConfig(), { maxBytes: 0 }).maxBytes, 0);
+  });
+
+  it('rearview serve --segment 60 exits 2 with one line that says how to write a minute', async () => {
+    const r = await runCli(['serve', '--segment', '60', '--recordings', join(scratch.dir, 'rec'), '--stream-port', '0', '--api-port', '0', '--no-mdns', '--no-record']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /segmentMs: 60 ms is below 1 s.*60s/);
+  });
+});
