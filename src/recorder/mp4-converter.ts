@@ -19,6 +19,13 @@
  * A segment still being recorded is converted from what is on disk up to
  * its last complete frame, streamed without caching and without ranges
  * (its content changes every frame).
+ *
+ * Mp4Cache runs conversions in converter child processes (convert-pool.ts;
+ * at most 2 at once, queued) so their memory never lands in the daemon, and
+ * a first download follows the cache's .part file, so a slow client does not
+ * hold a converter. convertMkvToMp4 reads our recordings with
+ * convert-mkv-reader.ts (mediabunny's demuxer is the fallback for other
+ * files) and muxes with mediabunny. Figures: docs/recording.md.
  */
 import { constants, createReadStream } from 'node:fs';
 import { access, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
