@@ -36,7 +36,7 @@ export type ErrorCode =
   | 'ERR_API_CROSS_SITE'
   | 'ERR_API_TOO_MANY_DOWNLOADS'
   | 'ERR_API_METHOD'
-  | 'ERR_API_RANGE';
+  | 'ERR_INTERNAL';
 
 /** Base class of every error this project raises on purpose. */
 export class RearviewError extends Error {

@@ -122,7 +122,7 @@ export function watchInstructions(host: string, port: number, fps: number): stri
   return [
     'watch it with:',
     `  ffplay -fflags nobuffer -flags low_delay -framedrop -probesize 32 -analyzeduration 0 -f h264 -framerate ${fps} tcp://${h}:${port}`,
-    `  rearview nalu tcp://localhost:${port}`,
+    `  rearview nalu tcp://${h}:${port}`,
     '  python3 with OpenCV:',
     '    import cv2',
     `    cap = cv2.VideoCapture('tcp://${h}:${port}')`,

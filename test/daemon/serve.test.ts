@@ -47,6 +47,8 @@ describe('rearview serve', () => {
     const serve = await startServe(['--config', file, '--max-clients', '2', '--no-timestamps', '--log-level', 'debug'], { rawArgs: true });
     cleanups.push(() => serve.close());
     assert.match(serve.stdoutLines[0]!, /^stream listening on tcp:\/\/127\.0\.0\.1:\d+$/);
+    // Regression: the nalu line said localhost even when bound to one address.
+    assert.ok(serve.stdoutLines.includes(`  rearview nalu tcp://127.0.0.1:${serve.streamPort}`), serve.stdoutLines.join('\n'));
     const a = new RawClient(serve.streamPort);
     const b = new RawClient(serve.streamPort);
     cleanups.push(() => a.close(), () => b.close());
