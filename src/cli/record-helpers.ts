@@ -10,12 +10,13 @@
  *   second is lost. A plain MP4 would be unreadable without its final moov.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { EncodedPacket, EncodedVideoPacketSource, Mp4OutputFormat, Output, StreamTarget, type StreamTargetChunk } from 'mediabunny';
+import { EncodedPacket, EncodedVideoPacketSource, Mp4OutputFormat, Output } from 'mediabunny';
 import { annexBToLengthPrefixed, buildAvcDecoderConfigurationRecord } from '../h264/avcc.js';
 import { NalUnitType, nalUnitFromBytes } from '../h264/nal-unit.js';
 import { parsePps } from '../h264/pps.js';
 import { parseSps } from '../h264/sps.js';
 import type { StreamFrame, StreamParams } from '../hub/stream-frame.js';
+import { fileTarget, type FileTarget } from '../recorder/file-target.js';
 import { SegmentWriter } from '../recorder/segment-writer.js';
 import type { ClientFrame } from '../client/stream-client.js';
 
@@ -128,8 +129,12 @@ export class Mp4RecordingWriter implements RecordingWriter {
   private lastMs = 0;
   private closed = false;
   private readonly frameMs: number;
+  private file: FileTarget | undefined;
+
   /** Bytes written so far. */
-  bytes = 0;
+  get bytes(): number {
+    return this.file?.bytes ?? 0;
+  }
 
   constructor(
     readonly path: string,
@@ -141,17 +146,10 @@ export class Mp4RecordingWriter implements RecordingWriter {
   /** Opens the file and writes the MP4 header (rejects with the fs error). */
   async start(): Promise<void> {
     this.fh = await open(this.path, 'w');
-    const fh = this.fh;
-    const writable = new WritableStream<StreamTargetChunk>({
-      write: async (chunk) => {
-        await fh.write(chunk.data, 0, chunk.data.byteLength, chunk.position);
-        this.bytes = Math.max(this.bytes, chunk.position + chunk.data.byteLength);
-      },
-    });
+    this.file = fileTarget(this.fh);
     this.output = new Output({
       format: new Mp4OutputFormat({ fastStart: 'fragmented', minimumFragmentDuration: 1 }),
-      // Unchunked: every fragment reaches the OS as soon as it is complete.
-      target: new StreamTarget(writable, { chunked: false }),
+      target: this.file.target, // unchunked: every fragment reaches the OS as soon as it is complete
     });
     this.source = new EncodedVideoPacketSource('avc');
     // No frameRate: mediabunny would snap every timestamp to that grid, merging frames captured close together.

@@ -15,10 +15,11 @@
  * order count order.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { EncodedPacket, EncodedVideoPacketSource, MkvOutputFormat, Output, StreamTarget, type StreamTargetChunk } from 'mediabunny';
+import { EncodedPacket, EncodedVideoPacketSource, MkvOutputFormat, Output } from 'mediabunny';
 import { annexBToLengthPrefixed, buildAvcDecoderConfigurationRecord } from '../h264/avcc.js';
 import { NalUnitType } from '../h264/nal-unit.js';
 import type { StreamFrame, StreamParams } from '../hub/stream-frame.js';
+import { fileTarget, type FileTarget } from './file-target.js';
 import { patchMatroskaInfo } from './matroska-file.js';
 
 /** Options of {@link SegmentWriter}. */
@@ -75,7 +76,7 @@ export class SegmentWriter {
   private source: EncodedVideoPacketSource | undefined;
   private frames = 0;
   private keyFrames = 0;
-  private bytes = 0;
+  private file: FileTarget | undefined;
   private firstCapturedAtMs = 0;
   private lastDecodeMs = 0;
   private anchorCapturedAtMs = 0;
@@ -103,6 +104,11 @@ export class SegmentWriter {
     this.overwrite = options.overwrite ?? false;
     this.syncIntervalMs = options.syncIntervalMs ?? 1000;
     this.frameMs = 1000 / (options.params.fps > 0 ? options.params.fps : 30);
+  }
+
+  /** Bytes of the file written so far. */
+  private get bytes(): number {
+    return this.file?.bytes ?? 0;
   }
 
   /** Frames written so far. */
@@ -139,17 +145,10 @@ export class SegmentWriter {
    */
   async start(): Promise<void> {
     this.fh = await open(this.path, this.overwrite ? 'w' : 'wx');
-    const fh = this.fh;
-    const writable = new WritableStream<StreamTargetChunk>({
-      write: async (chunk) => {
-        await fh.write(chunk.data, 0, chunk.data.byteLength, chunk.position);
-        this.bytes = Math.max(this.bytes, chunk.position + chunk.data.byteLength);
-      },
-    });
+    this.file = fileTarget(this.fh);
     this.output = new Output({
       format: new MkvOutputFormat({ appendOnly: true, minimumClusterDuration: this.clusterSeconds }),
-      // Unchunked: nothing is held back in memory, so a power cut loses only what the OS had not written.
-      target: new StreamTarget(writable, { chunked: false }),
+      target: this.file.target, // unchunked: a power cut loses only what the OS had not written
     });
     this.source = new EncodedVideoPacketSource('avc');
     this.output.addVideoTrack(this.source, { frameRate: this.params.fps > 0 ? this.params.fps : undefined });
