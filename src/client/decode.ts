@@ -2,11 +2,11 @@
  * `decode(stream, { format })`: raw pixels from a stream of access units, for
  * Node apps that feed a model. Decoding runs in an ffmpeg child process:
  *
- * 1. `options.ffmpegPath`, else the `REARVIEW_FFMPEG` environment variable,
- * 2. else `ffmpeg` on PATH (the system one: Debian/Homebrew builds are the fastest),
- * 3. else the static binary of the npm package `@ffmpeg-installer/ffmpeg`
- *    (a dependency of this package), when it runs on this machine.
- * When none works, decode() throws ERR_CLIENT_DECODE saying so.
+ * `options.ffmpegPath` (checked by running it), else the project's
+ * findFfmpeg(): the `REARVIEW_FFMPEG` environment variable, else `ffmpeg` on
+ * PATH (the system one: Debian/Homebrew builds are the fastest), else the
+ * static binary of the npm package `@ffmpeg-installer/ffmpeg` (a dependency
+ * of this package). When there is none, decode() throws ERR_CLIENT_DECODE saying so.
  *
  * Each access unit is written to ffmpeg's stdin followed by an access unit
  * delimiter, so ffmpeg's parser closes the frame at once instead of waiting
@@ -15,9 +15,9 @@
  * (streams without B-frames, as cameras send, give one frame per access unit).
  */
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
-import { createRequire } from 'node:module';
 import type { Readable, Writable } from 'node:stream';
 import { RearviewError } from '../errors.js';
+import { findFfmpeg as findProjectFfmpeg } from '../util/ffmpeg-path.js';
 
 /** Pixel layout of decoded frames: packed RGB (3 bytes per pixel) or planar YUV 4:2:0 (I420, 1.5 bytes per pixel). */
 export type PixelFormat = 'rgb24' | 'yuv420p';
@@ -82,8 +82,6 @@ function runs(path: string): boolean {
   }
 }
 
-let cachedFfmpeg: string | undefined;
-
 /**
  * The ffmpeg decode() uses (see the file comment), or throws DecodeError
  * explaining how to get one. The result is cached.
@@ -93,23 +91,8 @@ export function findFfmpeg(explicit?: string): string {
     if (!runs(explicit)) throw new DecodeError(`ffmpeg not usable at ${explicit}`);
     return explicit;
   }
-  if (cachedFfmpeg) return cachedFfmpeg;
-  const candidates: string[] = [];
-  if (process.env.REARVIEW_FFMPEG) candidates.push(process.env.REARVIEW_FFMPEG);
-  candidates.push('ffmpeg');
-  try {
-    const require = createRequire(import.meta.url);
-    const installer = require('@ffmpeg-installer/ffmpeg') as { path?: string };
-    if (installer.path) candidates.push(installer.path);
-  } catch {
-    // optional fallback not installed for this platform
-  }
-  for (const candidate of candidates) {
-    if (runs(candidate)) {
-      cachedFfmpeg = candidate;
-      return candidate;
-    }
-  }
+  const found = findProjectFfmpeg();
+  if (found) return found;
   throw new DecodeError(
     'decode() needs ffmpeg and found none: install it (apt-get install ffmpeg, brew install ffmpeg) or set REARVIEW_FFMPEG to its path',
   );

@@ -5,39 +5,15 @@
  * and a queue of one: a newer request replaces a waiting one, so a slow
  * machine makes fewer thumbnails, never a backlog.
  *
- * Decoder: the system ffmpeg when present (it starts faster), otherwise the
- * static binary shipped in the npm package @ffmpeg-installer/ffmpeg, so it
- * works right after `npm ci` with no system packages. Both decode Baseline,
- * Main and High profile.
+ * Decoder: findFfmpeg() (REARVIEW_FFMPEG, else ffmpeg on PATH, else the
+ * static binary of @ffmpeg-installer/ffmpeg, so it works right after `npm ci`
+ * with no system packages). Both decode Baseline, Main and High profile.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
-
-/** The system ffmpeg checked first. */
-export const SYSTEM_FFMPEG = '/usr/bin/ffmpeg';
-
-/** Path of the ffmpeg binary shipped in @ffmpeg-installer/ffmpeg, or undefined when not installed for this platform. */
-export function bundledFfmpegPath(): string | undefined {
-  try {
-    const require = createRequire(import.meta.url);
-    const mod = require('@ffmpeg-installer/ffmpeg') as { path?: string };
-    return mod.path && existsSync(mod.path) ? mod.path : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The ffmpeg to use: the system one when present, else the bundled static binary. Throws Error when neither exists. */
-export function findFfmpeg(): string {
-  if (existsSync(SYSTEM_FFMPEG)) return SYSTEM_FFMPEG;
-  const bundled = bundledFfmpegPath();
-  if (bundled) return bundled;
-  throw new Error('no ffmpeg found: neither the system one nor @ffmpeg-installer/ffmpeg');
-}
+import { findFfmpeg } from '../util/ffmpeg-path.js';
 
 /** One thumbnail to make. */
 export interface ThumbnailJob {
@@ -127,6 +103,7 @@ export class ThumbnailMaker {
 
   private async make(job: ThumbnailJob): Promise<void> {
     this.ffmpegPath ??= findFfmpeg();
+    if (!this.ffmpegPath) throw new Error('no ffmpeg found: set REARVIEW_FFMPEG, install ffmpeg, or reinstall @ffmpeg-installer/ffmpeg');
     const tmp = `${job.path}.part`;
     const args = ['-v', 'error', '-y', '-f', 'h264', '-i', 'pipe:0', '-frames:v', '1', '-q:v', String(this.quality), '-f', 'image2', '-c:v', 'mjpeg', tmp];
     try {

@@ -3,12 +3,11 @@
  * pattern when none is configured, encoded by ffmpeg's libx264 tuned like
  * the camera: zero latency, no B-frames, one IDR per intra period, SPS/PPS
  * repeated before every IDR, each packet flushed to stdout at once.
- * Uses `ffmpeg` from PATH, else the static binary bundled with the package.
+ * The ffmpeg is the project's findFfmpeg(): REARVIEW_FFMPEG, else PATH, else the bundled static binary.
  */
-import { createRequire } from 'node:module';
 import type { RearviewConfig, VideoSettings } from '../config.js';
 import type { Logger } from '../log/logger.js';
-import { findOnPath } from './process-runner.js';
+import { findFfmpeg } from '../util/ffmpeg-path.js';
 import { ProcessSource, type CommandLine, type ProcessSourceFactoryOptions } from './process-source.js';
 
 /** The encoder half of the ffmpeg arguments (after the input). */
@@ -47,24 +46,18 @@ export function ffmpegArgs(video: VideoSettings, captureDevice: string | undefin
   return [...common, ...input, ...ffmpegEncodeArgs(video)];
 }
 
-/** `ffmpeg` when it is on PATH, else the bundled static binary, else plain `ffmpeg` (spawn reports it missing). */
-export function ffmpegExecutable(pathVar: string | undefined): string {
-  if (findOnPath('ffmpeg', pathVar)) return 'ffmpeg';
-  try {
-    const bundled = createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string };
-    return bundled.path;
-  } catch {
-    return 'ffmpeg';
-  }
+/** The project's ffmpeg (findFfmpeg: REARVIEW_FFMPEG, PATH, bundled) for `env`, else plain `ffmpeg` (spawn reports it missing). */
+export function ffmpegExecutable(env: NodeJS.ProcessEnv): string {
+  return findFfmpeg(env) ?? 'ffmpeg';
 }
 
 /** The ffmpeg command line for the config. */
-export function ffmpegCommandLine(config: Pick<RearviewConfig, 'video' | 'captureDevice'>, pathVar: string | undefined): CommandLine {
-  return { command: ffmpegExecutable(pathVar), args: ffmpegArgs(config.video, config.captureDevice) };
+export function ffmpegCommandLine(config: Pick<RearviewConfig, 'video' | 'captureDevice'>, env: NodeJS.ProcessEnv): CommandLine {
+  return { command: ffmpegExecutable(env), args: ffmpegArgs(config.video, config.captureDevice) };
 }
 
 /** An `ffmpeg` capture source built from the config. */
 export function createFfmpegSource(config: RearviewConfig, logger: Logger, options: ProcessSourceFactoryOptions = {}): ProcessSource {
   const env = options.env ?? process.env;
-  return new ProcessSource({ ...options, name: 'ffmpeg', commandLine: ffmpegCommandLine(config, env.PATH), logger, env });
+  return new ProcessSource({ ...options, name: 'ffmpeg', commandLine: ffmpegCommandLine(config, env), logger, env });
 }
