@@ -75,11 +75,26 @@ export function parseRange(header: string | undefined, sizeBytes: number): ByteR
   return { start, end };
 }
 
-/** Drops the connection when it makes no progress for `idleMs`. */
+/**
+ * Drops the connection when the response makes no progress for `idleMs`.
+ * The listener is removed when the response finishes or closes: on a
+ * keep-alive socket it would otherwise stay and cut a later request on the
+ * same connection at its next 'timeout' event.
+ */
 export function armIdleTimeout(res: ServerResponse, idleMs: number): void {
   const socket = res.socket;
   if (!socket || idleMs <= 0) return;
-  socket.setTimeout(idleMs, () => socket.destroy(new Error('download idle timeout')));
+  const onTimeout = (): void => {
+    socket.destroy(new Error('download idle timeout'));
+  };
+  socket.setTimeout(idleMs, onTimeout);
+  // Only our listener goes: the timer itself belongs to the HTTP server again
+  // (it sets its keep-alive timeout when the response finishes).
+  const disarm = (): void => {
+    socket.off('timeout', onTimeout);
+  };
+  res.once('finish', disarm);
+  res.once('close', disarm);
 }
 
 /** Options of sendFile. */

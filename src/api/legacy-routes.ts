@@ -9,7 +9,7 @@ import type { ApiContext } from './api-context.js';
 import { ApiError, readBody, sendText } from './api-responses.js';
 import type { ApiRequest, ApiRouter } from './api-router.js';
 import type { RecordingEntry } from './api-services.js';
-import { sendFile } from './file-responses.js';
+import { armIdleTimeout, sendFile } from './file-responses.js';
 
 /** The greeting of `GET /` (how apps recognise the camera). */
 export const LEGACY_GREETING = 'Welcome to Velovision Rearview';
@@ -181,8 +181,7 @@ export async function serveMp4(ctx: ApiContext, req: ApiRequest['req'], res: Api
   const onClose = (): void => abort.abort();
   res.on('close', onClose);
   try {
-    const s = res.socket;
-    if (s && ctx.downloadIdleTimeoutMs > 0) s.setTimeout(ctx.downloadIdleTimeoutMs, () => s.destroy(new Error('download idle timeout')));
+    armIdleTimeout(res, ctx.downloadIdleTimeoutMs);
     await ctx.mp4(mkv, req, res, abort.signal);
   } finally {
     res.off('close', onClose);
