@@ -5,6 +5,10 @@
  * client that stops reading is dropped, never buffered without limit.
  */
 import type { ServerResponse } from 'node:http';
+import { ApiError } from './api-responses.js';
+
+/** Default cap on simultaneous SSE clients: each holds a socket with no timeout. */
+export const DEFAULT_MAX_EVENT_CLIENTS = 16;
 
 /** Event names on the feed. */
 export type ApiEventType = 'status' | 'mode' | 'recording-added' | 'recording-removed' | 'settings' | 'hello';
@@ -15,14 +19,23 @@ export class ApiEvents {
   private nextId = 1;
   private heartbeat: NodeJS.Timeout | undefined;
 
-  /** @param maxBacklogBytes a client with more unsent bytes is dropped (default 256 KiB) */
-  constructor(private readonly maxBacklogBytes = 256 * 1024) {}
+  /**
+   * @param maxBacklogBytes a client with more unsent bytes is dropped (default 256 KiB)
+   * @param maxClients most simultaneous feeds; one more is refused with 429 (default {@link DEFAULT_MAX_EVENT_CLIENTS})
+   */
+  constructor(
+    private readonly maxBacklogBytes = 256 * 1024,
+    private readonly maxClients = DEFAULT_MAX_EVENT_CLIENTS,
+  ) {}
 
   /** Connected SSE clients. */
   get clientCount(): number { return this.clients.size; }
 
-  /** Takes over `res` as an event stream. */
+  /** Takes over `res` as an event stream; throws ERR_API_TOO_MANY_CLIENTS (429) when the cap is reached. */
   attach(res: ServerResponse): void {
+    if (this.clients.size >= this.maxClients) {
+      throw new ApiError('ERR_API_TOO_MANY_CLIENTS', `already ${this.maxClients} event feeds open; close one and retry`);
+    }
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
