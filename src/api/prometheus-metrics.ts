@@ -28,8 +28,11 @@ export function renderMetrics(status: StatusDocument, requests: ReadonlyMap<stri
   metric('rearview_stream_bitrate_bps', 'gauge', 'Configured bitrate, bits per second.', [[{}, status.stream.bitrateBps]]);
   metric('rearview_stream_measured_bitrate_bps', 'gauge', 'Measured bitrate, bits per second.', [[{}, status.stream.measuredBitrateBps]]);
   metric('rearview_stream_clients', 'gauge', 'Connected live-stream clients.', [[{ kind: 'tcp' }, status.stream.clients.filter((c) => c.kind === 'tcp').length], [{ kind: 'ws' }, status.stream.clients.filter((c) => c.kind === 'ws').length]]);
-  metric('rearview_stream_client_lag_ms', 'gauge', 'Age of the oldest unsent frame per client, ms.', status.stream.clients.map((c) => [{ kind: c.kind, remote: c.remote }, c.lagMs]));
-  metric('rearview_stream_client_dropped_frames_total', 'counter', 'Frames skipped for a slow client.', status.stream.clients.map((c) => [{ kind: c.kind, remote: c.remote }, c.framesDropped]));
+  // Labelled by kind only: an ip:port label made a new series per connection (unbounded cardinality).
+  const byKind = (pick: (c: StatusDocument['stream']['clients'][number]) => number, fold: (a: number, b: number) => number): Array<[Record<string, string>, number]> =>
+    (['tcp', 'ws'] as const).map((kind) => [{ kind }, status.stream.clients.filter((c) => c.kind === kind).map(pick).reduce(fold, 0)]);
+  metric('rearview_stream_client_lag_ms', 'gauge', 'Largest age of the oldest unsent frame among connected clients of a kind, ms.', byKind((c) => c.lagMs, Math.max));
+  metric('rearview_stream_client_dropped_frames', 'gauge', 'Frames skipped for slow clients, summed over the connected clients of a kind.', byKind((c) => c.framesDropped, (a, b) => a + b));
   metric('rearview_recording_active', 'gauge', '1 while segments are being written.', [[{}, status.recording.active ? 1 : 0]]);
   metric('rearview_recordings', 'gauge', 'Segments in the recordings folder.', [[{}, status.disk?.files ?? null]]);
   metric('rearview_recordings_bytes', 'gauge', 'Bytes used by recordings.', [[{}, status.disk?.usedBytes ?? null]]);

@@ -191,7 +191,10 @@ describe('/api/v1', () => {
     assert.equal(r.status, 200);
     assert.match(r.headers['content-type'] ?? '', /^text\/plain; version=0\.0\.4/);
     assert.match(r.text, /^# TYPE rearview_uptime_seconds gauge$/m);
-    assert.match(r.text, /^rearview_stream_client_lag_ms\{kind="tcp",remote="127\.0\.0\.1:50000"\} 12$/m);
+    // Regression: series were labelled by remote ip:port, a new series per connection.
+    assert.match(r.text, /^rearview_stream_client_lag_ms\{kind="tcp"\} 12$/m);
+    assert.match(r.text, /^rearview_stream_client_dropped_frames\{kind="tcp"\} 3$/m);
+    assert.doesNotMatch(r.text, /remote=/);
     assert.match(r.text, /^rearview_device_simulated\{part="battery"\} 1$/m);
     assert.match(r.text, /^rearview_http_requests_total\{route="\/api\/v1\/status",code="200"\} \d+$/m);
     for (const line of r.text.trim().split('\n')) assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+-]+)$/, line);
