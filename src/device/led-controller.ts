@@ -32,6 +32,8 @@ export class LedController {
   private timer: TimerHandle | undefined;
   private level: 0 | 1 = 0;
   private running = false;
+  /** The low-battery flash in progress: its end timer and its promise's resolve. */
+  private flash: { timer: TimerHandle; resolve: () => void } | undefined;
 
   constructor(private readonly gpio: GpioLine, private readonly clock: TimerClock = systemClock) {}
 
@@ -71,24 +73,42 @@ export class LedController {
     this.apply();
   }
 
-  /** Fast flashing for `durationMs` (default 3000) before a low-battery shutdown; resolves when done. */
+  /**
+   * Fast flashing for `durationMs` (default 3000) before a low-battery
+   * shutdown; resolves when done, or at once when close() ends it early.
+   */
   flashLowBattery(durationMs = 3000): Promise<void> {
+    this.endFlash();
     this.lowBatteryUntilMs = this.clock.now() + durationMs;
     this.apply();
     return new Promise((resolve) => {
-      this.clock.setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
+        this.flash = undefined;
         this.lowBatteryUntilMs = undefined;
         this.apply();
         resolve();
       }, durationMs);
+      this.flash = { timer, resolve };
     });
   }
 
+  /** Stops blinking and the low-battery flash timer (its promise resolves). Idempotent. */
   close(): void {
+    this.endFlash();
     if (!this.running) return;
     this.running = false;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  /** Ends a flash in progress early: clears its timer and resolves its promise. */
+  private endFlash(): void {
+    const flash = this.flash;
+    if (!flash) return;
+    this.flash = undefined;
+    this.lowBatteryUntilMs = undefined;
+    this.clock.clearTimeout(flash.timer);
+    flash.resolve();
   }
 
   private apply(): void {

@@ -246,6 +246,22 @@ describe('LED patterns', () => {
     led.close();
     assert.equal(clock.pending, 0);
   });
+
+  it('close() during a low-battery flash clears its timer and resolves it', async () => {
+    // Regression: the flash's end timer was not tracked, so close() left it pending (and apply() ran 3 s later).
+    const clock = new FakeClock();
+    const line = new SimulatedGpioLine(21);
+    const led = new LedController(line, clock);
+    led.start();
+    const done = led.flashLowBattery(3000);
+    clock.advance(500);
+    led.close();
+    assert.equal(clock.pending, 0);
+    await done;
+    const level = line.level;
+    clock.advance(5000);
+    assert.equal(line.level, level, 'nothing written after close');
+  });
 });
 
 describe('low-battery shutdown', () => {
