@@ -45,9 +45,20 @@ export interface BonjourLike {
   destroy(callback?: () => void): void;
 }
 
-/** Creates a bonjour instance whose socket errors are reported to `onError` instead of crashing the process. */
-export function createBonjour(onError: (err: Error) => void): BonjourLike {
-  const bonjour = new Bonjour({}, (err: Error) => onError(err));
+/**
+ * Creates a bonjour instance whose socket errors are reported to `onError`
+ * instead of crashing the process. `networkInterface` (an address, e.g.
+ * `127.0.0.1`) limits mDNS to that interface; default: the
+ * `REARVIEW_MDNS_INTERFACE` environment variable, else every interface. The
+ * tests set it to 127.0.0.1, so they need no multicast route and announce
+ * nothing on the LAN.
+ */
+export function createBonjour(onError: (err: Error) => void, networkInterface = process.env.REARVIEW_MDNS_INTERFACE): BonjourLike {
+  // bonjour-service hands these options to multicast-dns (its type does not list them). Sends go
+  // out of `interface` only; the socket still binds the wildcard, since Linux delivers multicast
+  // only to sockets bound to the group or to the wildcard (multicast-dns would bind the interface).
+  const socketOptions = (networkInterface ? { interface: networkInterface, bind: '0.0.0.0' } : {}) as ConstructorParameters<typeof Bonjour>[0];
+  const bonjour = new Bonjour(socketOptions, (err: Error) => onError(err));
   // multicast-dns emits 'error' (EADDRINUSE, EACCES, ...) with no listener attached by bonjour-service: an
   // unhandled 'error' event would kill the daemon, so attach one.
   const mdns = (bonjour as unknown as { server?: { mdns?: { on(event: string, fn: (err: Error) => void): void } } }).server?.mdns;

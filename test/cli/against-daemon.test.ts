@@ -18,6 +18,8 @@ import { ExitCode } from '../../src/cli/exit-codes.js';
 import { runCli } from './cli-run.js';
 
 const name = `daemon-${randomUUID().slice(0, 8)}`;
+// mDNS on loopback only (inherited by the serve child): see test/discovery/mdns.test.ts.
+process.env.REARVIEW_MDNS_INTERFACE = '127.0.0.1';
 let serve: ServeProcess;
 let recordings: { dir: string; cleanup: () => void };
 let client: CameraClient;

@@ -1,6 +1,7 @@
 /**
- * mDNS: a real advertiser is found by discover() over this machine's
- * multicast (it works here: the test fails rather than skips if it stops
+ * mDNS: a real advertiser is found by discover() over real multicast on the
+ * loopback interface (REARVIEW_MDNS_INTERFACE=127.0.0.1: works without a
+ * multicast route or a LAN; the test fails rather than skips if it stops
  * working), the daemon advertises itself when config.mdns is true, and with
  * an injected bonjour the wiring (service type, TXT records, error handling
  * without crashing, goodbyes on close) is checked without the network.
@@ -12,6 +13,10 @@ import { randomUUID } from 'node:crypto';
 import { MdnsAdvertiser, advertisementTxt, type BonjourLike } from '../../src/discovery/mdns-advertiser.js';
 import { discover, cameraFromService, type DiscoveredCamera } from '../../src/discovery/mdns-browser.js';
 import { startDaemonInProcess } from '../support/daemon.js';
+
+// mDNS on loopback only: no multicast route needed (network-isolated CI), and
+// no fake cameras announced on whatever LAN the tests run on.
+process.env.REARVIEW_MDNS_INTERFACE = '127.0.0.1';
 
 test('discover() finds a camera advertised on this machine, with its TXT records', async () => {
   const name = `test-camera-${randomUUID().slice(0, 8)}`;
