@@ -6,9 +6,12 @@
  * ECONNRESET and the daemon died (recording stopped, every client cut).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { startServe } from '../support/daemon.js';
+import { cliPath } from '../support/paths.js';
 
 const cleanups: (() => unknown)[] = [];
 after(async () => {
@@ -58,5 +61,30 @@ describe('upgrade requests that are not served', () => {
     assert.equal(serve.process.exitCode, null, serve.stderrLines.join('\n'));
     assert.equal(await serve.close(), 0);
     assert.ok(!serve.stderrLines.some((l) => /ECONNRESET|uncaught/i.test(l)), serve.stderrLines.join('\n'));
+  });
+
+  it('the same against rearview view (it mounts the same WebSocket server)', async () => {
+    const serve = await startServe(['--bind', '127.0.0.1']);
+    cleanups.push(() => serve.close());
+    const child = spawn(process.execPath, [cliPath, 'view', `tcp://127.0.0.1:${serve.streamPort}`, '--no-open', '--port', '0', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    cleanups.push(async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    });
+    const stderr: string[] = [];
+    createInterface({ input: child.stderr }).on('line', (l) => stderr.push(l));
+    const port = await new Promise<number>((resolve, reject) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const m = /^viewer on http:\/\/[^:]+:(\d+)\//.exec(line);
+        if (m) resolve(Number(m[1]));
+      });
+      void exited.then((code) => reject(new Error(`rearview view exited (${code}): ${stderr.join('\n')}`)));
+    });
+    for (let i = 0; i < 3; i++) assert.match(await upgradeAndReset(port, '/nothing'), /^HTTP\/1\.1 404/);
+    const page = await fetch(`http://127.0.0.1:${port}/`, { headers: { accept: 'text/html' } });
+    await page.arrayBuffer();
+    assert.equal(page.status, 200);
+    assert.equal(child.exitCode, null, stderr.join('\n'));
   });
 });
