@@ -46,6 +46,31 @@ export interface ProcessRunnerOptions {
   clock?: SourceClock;
 }
 
+/**
+ * Process groups of runners whose leader has not finished yet. Encoders run
+ * detached (own group), so they do not die with us: if this process exits
+ * without close() (a crash, or `serve`'s last-resort handler giving up on a
+ * slow close), the 'exit' hook below SIGKILLs what is left, so no orphan
+ * keeps the camera busy for the next start.
+ */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function trackGroup(pid: number): void {
+  liveGroups.add(pid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const group of liveGroups) {
+      try {
+        process.kill(-group, 'SIGKILL');
+      } catch {
+        // ESRCH: already gone.
+      }
+    }
+  });
+}
+
 /** One child process in its own process group; see the file comment. */
 export class ProcessRunner {
   private readonly options: ProcessRunnerOptions;
@@ -95,6 +120,7 @@ export class ProcessRunner {
       let spawned = false;
       child.once('spawn', () => {
         spawned = true;
+        if (child.pid !== undefined) trackGroup(child.pid);
         resolve();
       });
       child.on('error', (err: NodeJS.ErrnoException) => {
@@ -117,6 +143,8 @@ export class ProcessRunner {
         this.notifyExitWaiters();
       });
       child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+        // The leader has exited and its group was signalled: forget the id before the OS can reuse it.
+        if (child.pid !== undefined) liveGroups.delete(child.pid);
         if (!spawned) return;
         if (this.stderrPartial) this.onStderrLine(this.stderrPartial);
         this.stderrPartial = '';

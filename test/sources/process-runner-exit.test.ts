@@ -1,0 +1,63 @@
+/**
+ * Encoders run in their own process group (detached), so they do not die
+ * with the daemon. Regression: a daemon process that exited without close()
+ * (a crash, or serve's last-resort handler giving up on a slow close) left
+ * the encoder group running, holding the camera. Now an 'exit' hook SIGKILLs
+ * every group still live. A child Node process starts a runner (`sleep 60`
+ * in a shell, so the group has a helper) and exits without close().
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import { after, describe, it } from 'node:test';
+import { repoRoot, scratchDir } from '../support/paths.js';
+
+const scratch = scratchDir('rearview-runner-exit-');
+after(() => scratch.cleanup());
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('ProcessRunner exit hook', () => {
+  it('kills the encoder process group when the process exits without close()', async () => {
+    const runnerUrl = pathToFileURL(join(repoRoot, 'dist', 'src', 'sources', 'process-runner.js')).href;
+    const loggerUrl = pathToFileURL(join(repoRoot, 'dist', 'src', 'log', 'logger.js')).href;
+    const script = join(scratch.dir, 'run.mjs');
+    writeFileSync(
+      script,
+      `import { ProcessRunner } from ${JSON.stringify(runnerUrl)};\n` +
+        `import { silentLogger } from ${JSON.stringify(loggerUrl)};\n` +
+        `const r = new ProcessRunner({ command: 'sh', args: ['-c', 'sleep 60 & sleep 60'], logger: silentLogger, onStdout: () => {}, onExit: () => {} });\n` +
+        `await r.start();\n` +
+        `console.log(r.pid);\n` +
+        `process.exitCode = 1;\n` +
+        `setImmediate(() => process.exit(1));\n`,
+    );
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const pid = await new Promise<number>((resolve, reject) => {
+      createInterface({ input: child.stdout }).once('line', (l) => resolve(Number(l)));
+      child.once('error', reject);
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    assert.equal(code, 1);
+    assert.ok(pid > 0);
+    // SIGKILL is sent synchronously in the hook; the kernel tears the group down right after.
+    const deadline = Date.now() + 5000;
+    while (groupAlive(pid)) {
+      if (Date.now() > deadline) {
+        process.kill(-pid, 'SIGKILL');
+        assert.fail(`process group ${pid} outlived its parent`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+});
