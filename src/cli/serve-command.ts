@@ -99,6 +99,11 @@ function overridesFrom(command: Command): ConfigInput {
     const attr = new Option(o.flags).attributeName();
     if (command.getOptionValueSource(attr) !== 'cli') continue;
     const value = values[attr];
+    // `--segment 60`: seconds to some readers, milliseconds to the config (its key is segmentMs).
+    // Refuse the guess: a duration option needs a unit (0 is 0 either way).
+    if (o.flags.includes('<duration>') && typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) && Number(value) !== 0) {
+      throw new CliError(`${o.flags.split(' ')[0]} ${value.trim()}: give a unit, e.g. ${value.trim()}s or ${value.trim()}ms`, ExitCode.USAGE);
+    }
     if (o.key.startsWith('video.')) video[o.key.slice(6)] = value;
     else out[o.key] = value;
   }

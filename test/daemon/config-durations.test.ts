@@ -2,8 +2,9 @@
  * Config durations and integers. Regression: a bare number on a key named
  * ...Ms meant seconds (`"segmentMs": 60000` was 16.7 hours) except on
  * sourceIdleCloseMs, where it meant milliseconds; now every ...Ms key reads
- * a bare number as milliseconds, in a file and on the command line, and
- * strings keep their units. Also: 0 fps / width / clients were accepted
+ * a bare number as milliseconds (config file, API), strings keep their
+ * units, and serve's duration options (`--segment 60`) refuse a bare number
+ * instead of guessing. Also: 0 fps / width / clients were accepted
  * (0 fps reached 90000 / fps in the hub).
  */
 import assert from 'node:assert/strict';
@@ -47,9 +48,12 @@ describe('config durations', () => {
     assert.equal(mergeConfig(defaultConfig(), { maxBytes: 0 }).maxBytes, 0);
   });
 
-  it('rearview serve --segment 60 exits 2 with one line that says how to write a minute', async () => {
-    const r = await runCli(['serve', '--segment', '60', '--recordings', join(scratch.dir, 'rec'), '--stream-port', '0', '--api-port', '0', '--no-mdns', '--no-record']);
-    assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /segmentMs: 60 ms is below 1 s.*60s/);
+  it('rearview serve refuses a duration option without a unit (seconds or milliseconds?) with one line, exit 2', async () => {
+    for (const args of [['--segment', '60'], ['--source-stall', '5000'], ['--stream-window', '90']]) {
+      const r = await runCli(['serve', ...args, '--recordings', join(scratch.dir, 'rec'), '--stream-port', '0', '--api-port', '0', '--no-mdns', '--no-record']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`${args[0]} ${args[1]}: give a unit, e.g. ${args[1]}s or ${args[1]}ms`));
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
   });
 });
