@@ -39,7 +39,7 @@ describe('config durations', () => {
     assert.equal(c.sourceIdleCloseMs, 3);
   });
 
-  it('refuses a segment below 1 s (so --segment 60 cannot mean 60 ms) and zero fps/size/clients', () => {
+  it('refuses a segment below 1 s ("segmentMs": 60 in a file is 60 ms, never meant) and zero fps/size/clients', () => {
     assert.throws(() => mergeConfig(defaultConfig(), { segmentMs: 60 }), ConfigError);
     for (const bad of [{ video: { fps: 0 } }, { video: { width: 0 } }, { maxClients: 0 }, { fileFps: 0 }, { video: { intraPeriod: 0 } }]) {
       assert.throws(() => mergeConfig(defaultConfig(), bad), ConfigError, JSON.stringify(bad));
