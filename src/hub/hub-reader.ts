@@ -61,6 +61,8 @@ export class HubReader {
   private queue: Queued[] = [];
   private head = 0;
   private queuedBytes = 0;
+  /** Bytes of the join-time GOP burst not yet read: allowed on top of softLimitBytes. */
+  private joinBurstBytes = 0;
   /** Waiting for a keyframe (joining with next-keyframe, or after a skip). */
   private waitingForKey: boolean;
   /** Clock time of the last read() call, or of creation. */
@@ -123,6 +125,7 @@ export class HubReader {
     }
     const bytes = entry.frame.annexB.length;
     this.queuedBytes -= bytes;
+    this.joinBurstBytes = Math.max(0, this.joinBurstBytes - bytes);
     this.framesDelivered++;
     this.bytesDelivered += bytes;
     if (this.queuedBytes <= this.softLimitBytes / 2) this.behindSinceMs = undefined;
@@ -168,6 +171,7 @@ export class HubReader {
     this.queue = [];
     this.head = 0;
     this.queuedBytes = 0;
+    this.joinBurstBytes = 0;
     this.readableCb = undefined;
     this.stalledCb = undefined;
     this.detach(this);
@@ -181,6 +185,9 @@ export class HubReader {
       this.queue.push({ frame, enqueuedAtMs: now });
       this.queuedBytes += frame.annexB.length;
     }
+    // The cached GOP may exceed the soft limit on its own (high bitrate, long GOP): it is
+    // allowed on top of the limit until read, so a new client is not skipped at its first frame.
+    this.joinBurstBytes = this.queuedBytes;
     this.waitingForKey = false;
   }
 
@@ -198,7 +205,7 @@ export class HubReader {
     }
     const queued = this.queue.length - this.head;
     const oldest = this.queue[this.head];
-    const overBytes = this.queuedBytes + frame.annexB.length > this.softLimitBytes && queued > 0;
+    const overBytes = this.queuedBytes + frame.annexB.length > this.softLimitBytes + this.joinBurstBytes && queued > 0;
     const overMs = oldest !== undefined && now - oldest.enqueuedAtMs > this.softLimitMs;
     if (overBytes || overMs) {
       // Skip to the next keyframe: drop the backlog; keep this frame only if it is one.
@@ -206,6 +213,7 @@ export class HubReader {
       this.queue.length = 0;
       this.head = 0;
       this.queuedBytes = 0;
+      this.joinBurstBytes = 0;
       this.dropEvents++;
       this.behindSinceMs ??= now;
       this.dropLog.add();

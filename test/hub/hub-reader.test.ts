@@ -29,6 +29,24 @@ describe('HubReader', () => {
     assert.equal(next.stats.framesDropped, 20);
   });
 
+  // Regression: a cached GOP bigger than the client's soft byte limit was queued at join and
+  // then dropped whole at the next published frame, so the new client waited a GOP for a picture.
+  it('delivers a join-time GOP larger than the soft byte limit, then applies the limit again', () => {
+    const clock = new FakeClock();
+    const hub = new StreamHub({ clock: clock.now });
+    feed(hub, clock, sample.slice(0, 50)); // cache: keyframe 30 and 19 frames after it
+    const cachedBytes = hub.stats().gopCacheBytes;
+    const reader = hub.addReader({ name: 'big-gop', softLimitBytes: Math.floor(cachedBytes / 4), softLimitMs: 60_000 });
+    feed(hub, clock, sample.slice(50, 52)); // the client has not read yet: still within the burst allowance
+    assert.equal(reader.stats.framesDropped, 0);
+    const seqs: number[] = [];
+    for (let f = reader.read(); f; f = reader.read()) seqs.push(f.seq);
+    assert.deepEqual(seqs, Array.from({ length: 22 }, (_, i) => 30 + i));
+    // Burst consumed: a backlog over the limit skips to the next keyframe as usual.
+    feed(hub, clock, sample.slice(52, 59));
+    assert.ok(reader.stats.dropEvents > 0, 'the soft limit applies once the join burst is read');
+  });
+
   it('calls onReadable synchronously when a frame lands in an empty queue', () => {
     const clock = new FakeClock();
     const hub = new StreamHub({ clock: clock.now });
