@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { CliError, ExitCode } from './exit-codes.js';
 import { colours, printJson, toCliError } from './camera-helpers.js';
+import { findOnPath } from '../util/find-on-path.js';
 
 /** Outcome of one check. */
 export interface DoctorCheck {
@@ -89,14 +90,10 @@ Exit codes: 0 nothing wrong (warnings allowed), 2 bad option, 7 at least one che
     });
 }
 
-async function findOnPath(names: string[], pathEnv: string): Promise<string | undefined> {
-  const { access, constants } = await import('node:fs/promises');
-  const { join } = await import('node:path');
+function findFirstOnPath(names: string[], pathEnv: string): string | undefined {
   for (const name of names) {
-    for (const dir of pathEnv.split(':').filter(Boolean)) {
-      const candidate = join(dir, name);
-      if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
-    }
+    const found = findOnPath(name, pathEnv);
+    if (found) return found;
   }
   return undefined;
 }
@@ -150,9 +147,9 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
   const { formatBytes } = await import('../util/units.js');
 
   // Camera tools: what the configured source runs.
-  const rpicam = await findOnPath(['rpicam-vid', 'libcamera-vid'], pathEnv);
-  const gst = await findOnPath(['gst-launch-1.0'], pathEnv);
-  const ffmpeg = await findOnPath(['ffmpeg'], pathEnv);
+  const rpicam = findFirstOnPath(['rpicam-vid', 'libcamera-vid'], pathEnv);
+  const gst = findFirstOnPath(['gst-launch-1.0'], pathEnv);
+  const ffmpeg = findFirstOnPath(['ffmpeg'], pathEnv);
   const needs: Record<string, [string | undefined, string]> = {
     rpicam: [rpicam, 'rpicam-vid (or libcamera-vid): install rpicam-apps (apt-get install rpicam-apps)'],
     gstreamer: [gst, 'gst-launch-1.0: install gstreamer1.0-tools and the libcamera/v4l2 plugins'],

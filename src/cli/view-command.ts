@@ -103,10 +103,12 @@ export async function runView(source: string, options: ViewOptions): Promise<num
       // camera on its own hotspot often has no NTP and a clock hours off.
       accessUnit(au, arrivedAtMs) {
         let capturedAtMs = arrivedAtMs;
+        // Every SEI NAL is looked at: ours follows the encoder's own SEI messages.
         for (const nal of au.nals) {
           if (nal.type !== 6) continue;
           const stamped = readCaptureTimeSei(nal.data);
-          if (stamped !== undefined && Math.abs(arrivedAtMs - stamped) < CAMERA_CLOCK_TRUST_MS) capturedAtMs = stamped;
+          if (stamped === undefined) continue;
+          if (Math.abs(arrivedAtMs - stamped) < CAMERA_CLOCK_TRUST_MS) capturedAtMs = stamped;
           break;
         }
         hub.accessUnit(au, capturedAtMs);

@@ -18,6 +18,7 @@ import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { RearviewError } from '../errors.js';
 import { findFfmpeg as findProjectFfmpeg } from '../util/ffmpeg-path.js';
+import { TRAILING_AUD } from '../h264/nal-unit.js';
 
 /** Pixel layout of decoded frames: packed RGB (3 bytes per pixel) or planar YUV 4:2:0 (I420, 1.5 bytes per pixel). */
 export type PixelFormat = 'rgb24' | 'yuv420p';
@@ -72,7 +73,6 @@ export class DecodeError extends RearviewError {
   }
 }
 
-const TRAILING_AUD = Uint8Array.of(0, 0, 0, 1, 0x09, 0xf0);
 
 function runs(path: string): boolean {
   try {

@@ -95,3 +95,11 @@ export function nalUnitFromBytes(data: Uint8Array, offset = 0, startCodeLength: 
   const header = data[0] ?? 0;
   return { data, type: header & 0x1f, refIdc: (header >> 5) & 3, offset, startCodeLength };
 }
+
+/**
+ * An access unit delimiter with a 4-byte start code (nal_unit_type 9,
+ * primary_pic_type 7: any slice type). Sent right after each frame on raw
+ * TCP so Annex-B receivers (FFmpeg, OpenCV) close the frame at once instead
+ * of when the next frame starts; see docs/protocol.md.
+ */
+export const TRAILING_AUD: Uint8Array = Uint8Array.of(0, 0, 0, 1, 0x09, 0xf0);

@@ -19,7 +19,7 @@
 import { EventEmitter } from 'node:events';
 import type { AccessUnit } from '../h264/access-unit.js';
 import { codecString } from '../h264/codec-string.js';
-import { NalUnitType, isVclNalType, nalUnitFromBytes, type NalUnit } from '../h264/nal-unit.js';
+import { NalUnitType, TRAILING_AUD, isVclNalType, nalUnitFromBytes, type NalUnit } from '../h264/nal-unit.js';
 import type { SourceSink } from '../sources/capture-source.js';
 import { RateLimitedCounter, silentLogger, type Logger } from '../log/logger.js';
 import { GopCache } from './gop-cache.js';
@@ -29,8 +29,7 @@ import { parseSps, type SequenceParameterSet } from '../h264/sps.js';
 import { parsePps, type PictureParameterSet } from '../h264/pps.js';
 import type { StreamFrame, StreamParams } from './stream-frame.js';
 
-/** The access unit delimiter appended after every frame: start code, nal_unit_type 9, primary_pic_type 7 (any slice type), stop bit. */
-export const TRAILING_AUD = Uint8Array.of(0, 0, 0, 1, 0x09, 0xf0);
+export { TRAILING_AUD };
 
 const START_CODE = Uint8Array.of(0, 0, 0, 1);
 
@@ -259,8 +258,16 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
     // Build the served bytes once; frame.nals are views into them.
     const parts: Uint8Array[] = [];
     if (isKey) parts.push(...this.paramSets.all());
-    if (this.captureTimeSei) parts.push(this.captureTimeSei(capturedAtMs));
-    for (const nal of body) parts.push(nal.data);
+    // Our SEI goes after the encoder's own SEI NAL units, right before the picture
+    // (7.4.1.2.3: a buffering-period SEI, when present, must stay first).
+    let sei = this.captureTimeSei?.(capturedAtMs);
+    for (const nal of body) {
+      if (sei && isVclNalType(nal.type)) {
+        parts.push(sei);
+        sei = undefined;
+      }
+      parts.push(nal.data);
+    }
     let total = this.trailingAud ? TRAILING_AUD.length : 0;
     for (const p of parts) total += START_CODE.length + p.length;
     // Every byte is written below: skip zero-filling; own backing store (not the shared pool), so readers may use .buffer.

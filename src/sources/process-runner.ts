@@ -7,8 +7,6 @@
  * exit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { SourceError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { systemSourceClock, type SourceClock } from './source-clock.js';
@@ -271,21 +269,4 @@ export function describeExit(command: string, exit: ProcessExit): string {
   return last ? `${command} ${how}: ${last}` : `${command} ${how}`;
 }
 
-/**
- * The full path of an executable found on `pathVar` (a PATH value, ':'
- * separated), or undefined. Used to choose between alternatives
- * (rpicam-vid or libcamera-vid) before spawning.
- */
-export function findOnPath(name: string, pathVar: string | undefined): string | undefined {
-  for (const dir of (pathVar ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
+export { findOnPath } from '../util/find-on-path.js';

@@ -8,7 +8,7 @@
 import type { RearviewConfig, VideoSettings } from '../config.js';
 import { SourceError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { findOnPath } from './process-runner.js';
+import { findOnPath } from '../util/find-on-path.js';
 import { ProcessSource, type CommandLine, type ProcessSourceFactoryOptions } from './process-source.js';
 
 /** Executables tried in order. */

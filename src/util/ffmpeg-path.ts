@@ -13,7 +13,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { findOnPath } from '../sources/process-runner.js';
+import { findOnPath } from './find-on-path.js';
 
 /** Path of the ffmpeg binary shipped in @ffmpeg-installer/ffmpeg, or undefined when not installed for this platform. */
 export function bundledFfmpegPath(): string | undefined {

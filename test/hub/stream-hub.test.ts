@@ -204,15 +204,17 @@ describe('StreamHub', () => {
     });
   }
 
-  it('inserts the capture-time SEI after the parameter sets when configured', () => {
+  // Regression: our SEI went before the encoder's own SEI NAL units; 7.4.1.2.3 keeps a
+  // buffering-period SEI first, so ours now goes last, right before the picture.
+  it("inserts the capture-time SEI after the parameter sets and the encoder's SEI, before the picture", () => {
     const clock = new FakeClock();
     const sei = (ms: number): Uint8Array => Uint8Array.of(0x06, 0x05, 0x01, ms & 0xff, 0x80);
     const hub = new StreamHub({ clock: clock.now, captureTimeSei: sei });
     const reader = hub.addReader({ name: 'r', softLimitBytes: 1e9, softLimitMs: 1e9 });
     feed(hub, clock, sample.slice(0, 3));
     const key = reader.read()!;
-    assert.deepEqual(types(key).slice(0, 4), [7, 8, 6, 6]); // ours, then the encoder's own SEI
-    assert.deepEqual([...key.nals[2]!.data], [...sei(key.capturedAtMs)]);
+    assert.deepEqual(types(key).slice(0, 5), [7, 8, 6, 6, 5]); // the encoder's own SEI, then ours, then the IDR
+    assert.deepEqual([...key.nals[3]!.data], [...sei(key.capturedAtMs)]);
     assert.equal(types(reader.read()!)[0], 6);
   });
 
