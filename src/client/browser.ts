@@ -15,7 +15,7 @@
  * WebCodecs exists only in a secure context: pages on https or on
  * localhost/127.0.0.1 (not on a plain-http LAN address; use `rearview view`).
  */
-import { parseLiveFrame, type LiveConfig } from '../web/ws-frame-parser.js';
+import { parseLiveFrame, type LiveConfig } from '../outputs/ws-protocol.js';
 
 /** One access unit received over the WebSocket. */
 export interface BrowserFrame {

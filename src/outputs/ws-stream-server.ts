@@ -19,47 +19,10 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { JoinPolicy } from '../config.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import type { StreamFrame, StreamParams } from '../hub/stream-frame.js';
+import { encodeWsMessage, WsFrameFlags, type WsConfigMessage, type WsPongMessage } from './ws-protocol.js';
 
-/** Protocol version in byte 0 of every binary message. */
-export const WS_PROTOCOL_VERSION = 1;
-/** Bytes of the binary header in version 1 (a receiver must honour byte 2..3 instead). */
-export const WS_HEADER_BYTES = 32;
-/** Bits of the flags byte (byte 1). */
-export const WsFrameFlags = {
-  /** An IDR access unit: decoding can start here. */
-  KEY: 1,
-  /** The payload starts with SPS and PPS (always true for KEY frames from the hub). */
-  CONFIG: 2,
-  /** First frame a client receives after a gap (join, skip to keyframe, new generation). */
-  DISCONTINUITY: 4,
-} as const;
-
-/** The `type: "config"` text message, sent on connect and whenever the parameters change. */
-export interface WsConfigMessage {
-  type: 'config';
-  /** RFC 6381 codec string for VideoDecoder / MediaSource ("avc1.42c01e"). */
-  codec: string;
-  /** Display size in pixels. */
-  width: number;
-  height: number;
-  /** Nominal frames per second. */
-  fps: number;
-  /** Parameter generation: frames carry it too. */
-  generation: number;
-  /** Camera name for the page title. */
-  cameraName: string;
-  /** Server wall clock (ms since the Unix epoch) when the message was sent. */
-  serverTimeMs: number;
-}
-
-/** `{"type":"ping","id":n,"clientTimeMs":t}` from the page; answered with a pong. */
-export interface WsPongMessage {
-  type: 'pong';
-  id: number;
-  clientTimeMs: number;
-  /** Server wall clock (ms since the Unix epoch) when the ping was answered. */
-  serverTimeMs: number;
-}
+// The wire format lives in ws-protocol.ts (pure, shared with the web page); re-exported for existing importers.
+export { WS_HEADER_BYTES, WS_PROTOCOL_VERSION, WsFrameFlags, type WsConfigMessage, type WsPongMessage } from './ws-protocol.js';
 
 /** What the server needs from a hub reader (src/hub/stream-hub.ts HubReader). */
 export interface WsHubReader {
@@ -164,22 +127,15 @@ export function encodeWsFrame(frame: StreamFrame, extraFlags = 0): Uint8Array {
     if (cached) return cached;
   }
   const payload = payloadOf(frame);
-  const out = new Uint8Array(WS_HEADER_BYTES + payload.length);
-  const view = new DataView(out.buffer, out.byteOffset, WS_HEADER_BYTES);
   let flags = extraFlags;
   if (frame.isKey) flags |= WsFrameFlags.KEY;
   // The hub puts SPS and PPS first in every key frame; check rather than assume.
   const first = frame.nals[0];
   if (first && first.type === 7) flags |= WsFrameFlags.CONFIG;
-  view.setUint8(0, WS_PROTOCOL_VERSION);
-  view.setUint8(1, flags);
-  view.setUint16(2, WS_HEADER_BYTES);
-  view.setUint32(4, frame.seq >>> 0);
-  view.setUint32(8, frame.params.generation >>> 0);
-  view.setUint32(12, 0); // reserved
-  view.setFloat64(16, frame.pts90k);
-  view.setFloat64(24, frame.capturedAtMs);
-  out.set(payload, WS_HEADER_BYTES);
+  const out = encodeWsMessage(
+    { flags, seq: frame.seq, generation: frame.params.generation, pts90k: frame.pts90k, capturedAtMs: frame.capturedAtMs },
+    payload,
+  );
   if (extraFlags === 0) encodedCache.set(frame, out);
   return out;
 }

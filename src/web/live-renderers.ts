@@ -14,7 +14,7 @@
  */
 import { splitAnnexB } from '../h264/annexb-scanner.js';
 import { FMP4_TIMESCALE, initSegment, mediaSegment } from './fmp4-writer.js';
-import type { LiveConfig, LiveFrame } from './ws-frame-parser.js';
+import type { LiveConfig, LiveFrame } from '../outputs/ws-protocol.js';
 
 /** Which decoding path the page uses. */
 export type DecodePath = 'webcodecs' | 'mse';

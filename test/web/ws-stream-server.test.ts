@@ -16,7 +16,7 @@ import { StreamHub } from '../../src/hub/stream-hub.js';
 import type { StreamFrame } from '../../src/hub/stream-frame.js';
 import { createWebMount, LIVE_WS_PATH } from '../../src/api/web-mount.js';
 import { encodeWsFrame, WS_HEADER_BYTES, WsFrameFlags } from '../../src/outputs/ws-stream-server.js';
-import { parseLiveFrame, parseLiveText, type LiveConfig } from '../../src/web/ws-frame-parser.js';
+import { parseLiveFrame, parseLiveText, type LiveConfig } from '../../src/outputs/ws-protocol.js';
 import { accessUnitsOfFile, FakeClock, samplePath } from '../hub/access-units.js';
 import { PacedFeeder, waitFor } from '../outputs/tcp-feed.js';
 import { ensureWebBuilt } from './web-fixture.js';
