@@ -46,6 +46,12 @@ const PREFIX_LENGTH = PREFIX.length; // 19
 const TWO_POW_32 = 0x1_0000_0000;
 
 /**
+ * Most bytes a capture-time SEI NAL unit can take: the 28-byte layout plus
+ * up to 4 emulation-prevention bytes in the 8 time bytes (one per 2 zeros).
+ */
+export const CAPTURE_TIME_SEI_MAX_LENGTH = PREFIX_LENGTH + 8 + 4 + 1;
+
+/**
  * Builds the capture-time SEI NAL unit (header byte first, no start code) for
  * a frame captured at `capturedAtMs` (wall-clock ms since the Unix epoch,
  * fractions kept to the microsecond). 28 bytes, or a few more when the time
@@ -53,20 +59,33 @@ const TWO_POW_32 = 0x1_0000_0000;
  * non-finite time.
  */
 export function buildCaptureTimeSei(capturedAtMs: number): Uint8Array {
+  const out = new Uint8Array(CAPTURE_TIME_SEI_MAX_LENGTH);
+  const length = writeCaptureTimeSei(capturedAtMs, out, 0);
+  return length === out.length ? out : out.slice(0, length);
+}
+
+/**
+ * Writes the same NAL unit as buildCaptureTimeSei into `out` at `offset`
+ * (byte index) without allocating, for the once-per-frame path that builds a
+ * frame's bytes in one buffer. `out` must have CAPTURE_TIME_SEI_MAX_LENGTH
+ * bytes free at `offset` (or exactly the length a previous call for the same
+ * time returned). Returns the number of bytes written (28 to 32). Throws
+ * RangeError like buildCaptureTimeSei.
+ */
+export function writeCaptureTimeSei(capturedAtMs: number, out: Uint8Array, offset: number): number {
   const us = Math.round(capturedAtMs * 1000);
   if (!Number.isFinite(us) || us < 0 || us > Number.MAX_SAFE_INTEGER) {
     throw new RangeError(`capturedAtMs must be a non-negative finite time, got ${capturedAtMs}`);
   }
   const hi = Math.floor(us / TWO_POW_32);
   const lo = us - hi * TWO_POW_32;
-  const time = [hi >>> 24, (hi >>> 16) & 0xff, (hi >>> 8) & 0xff, hi & 0xff, lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff];
-  // At most 4 emulation-prevention bytes can be needed in 8 bytes (one per 2 zeros).
-  const out = new Uint8Array(PREFIX_LENGTH + 8 + 4 + 1);
-  out.set(PREFIX, 0);
-  let at = PREFIX_LENGTH;
+  out.set(PREFIX, offset);
+  let at = offset + PREFIX_LENGTH;
   // The byte before the time is the UUID's last byte (non-zero): no zero run carries in.
   let zeros = 0;
-  for (const b of time) {
+  // Big-endian, most significant byte first; no per-call array of the 8 bytes.
+  for (let i = 0; i < 8; i++) {
+    const b = i < 4 ? (hi >>> (24 - 8 * i)) & 0xff : (lo >>> (56 - 8 * i)) & 0xff;
     if (zeros >= 2 && b <= 3) {
       out[at++] = 3;
       zeros = 0;
@@ -76,7 +95,7 @@ export function buildCaptureTimeSei(capturedAtMs: number): Uint8Array {
   }
   // 0x80 after 00 00 is legal (only 00..03 need escaping).
   out[at++] = 0x80;
-  return at === out.length ? out : out.slice(0, at);
+  return at - offset;
 }
 
 /**

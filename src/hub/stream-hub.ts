@@ -27,6 +27,7 @@ import { HubReader, type HubReaderOptions, type ReaderJoin } from './hub-reader.
 import { ParameterSetStore, parameterSetIds } from './parameter-sets.js';
 import { parseSps, type SequenceParameterSet } from '../h264/sps.js';
 import { parsePps, type PictureParameterSet } from '../h264/pps.js';
+import { CAPTURE_TIME_SEI_MAX_LENGTH, buildCaptureTimeSei, writeCaptureTimeSei } from '../h264/capture-time-sei.js';
 import type { StreamFrame, StreamParams } from './stream-frame.js';
 
 export { TRAILING_AUD };
@@ -133,12 +134,21 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
   private readonly badSpsLog: RateLimitedCounter;
   private lastSpsError = '';
   private closed = false;
+  /** The standard capture-time SEI is written straight into each frame's buffer (no per-frame NAL allocation). */
+  private readonly directSei: boolean;
+  private readonly seiScratch = new Uint8Array(CAPTURE_TIME_SEI_MAX_LENGTH);
+  /** Reused per access unit: the NAL units kept (accessUnit() is never re-entered). */
+  private readonly body: NalUnit[] = [];
+  /** Output of timestamps(): fields, not a per-frame object. */
+  private outPts90k = 0;
+  private outDts90k = 0;
 
   constructor(options: StreamHubOptions = {}) {
     super();
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? (() => performance.now());
     this.captureTimeSei = options.captureTimeSei;
+    this.directSei = options.captureTimeSei === buildCaptureTimeSei;
     this.trailingAud = options.trailingAud ?? true;
     this.gop = new GopCache(options.gopCacheMaxBytes ?? 8_000_000, options.gopCacheMaxFrames ?? 300);
     this.readerDefaults = options.readerDefaults ?? {};
@@ -216,7 +226,8 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
   accessUnit(au: AccessUnit, capturedAtMs: number): void {
     if (this.closed) return;
     const now = this.clock();
-    const body: NalUnit[] = [];
+    const body = this.body;
+    body.length = 0;
     let hasVcl = false;
     for (const nal of au.nals) {
       switch (nal.type) {
@@ -253,35 +264,64 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
     this.waitingForKey = false;
     const params = this.currentParams as StreamParams;
 
-    const { pts90k, dts90k } = this.timestamps(au, capturedAtMs, isKey, params);
+    this.timestamps(au, capturedAtMs, isKey, params);
+    const pts90k = this.outPts90k;
+    const dts90k = this.outDts90k;
 
     // Build the served bytes once; frame.nals are views into them.
-    const parts: Uint8Array[] = [];
-    if (isKey) parts.push(...this.paramSets.all());
     // Our SEI goes after the encoder's own SEI NAL units, right before the picture
     // (7.4.1.2.3: a buffering-period SEI, when present, must stay first).
-    let sei = this.captureTimeSei?.(capturedAtMs);
-    for (const nal of body) {
-      if (sei && isVclNalType(nal.type)) {
-        parts.push(sei);
-        sei = undefined;
-      }
-      parts.push(nal.data);
+    // The standard SEI is sized here and written straight into annexB below.
+    let seiLength = 0;
+    let seiBytes: Uint8Array | undefined;
+    if (this.directSei) seiLength = writeCaptureTimeSei(capturedAtMs, this.seiScratch, 0);
+    else if (this.captureTimeSei) {
+      seiBytes = this.captureTimeSei(capturedAtMs);
+      seiLength = seiBytes.length;
     }
-    let total = this.trailingAud ? TRAILING_AUD.length : 0;
-    for (const p of parts) total += START_CODE.length + p.length;
+    const paramNals = isKey ? this.paramSets.all() : undefined;
+    let count = body.length + (seiLength > 0 ? 1 : 0);
+    let total = (this.trailingAud ? TRAILING_AUD.length : 0) + (seiLength > 0 ? START_CODE.length + seiLength : 0);
+    if (paramNals) {
+      count += paramNals.length;
+      for (const p of paramNals) total += START_CODE.length + p.length;
+    }
+    for (const nal of body) total += START_CODE.length + nal.data.length;
     // Every byte is written below: skip zero-filling; own backing store (not the shared pool), so readers may use .buffer.
     const annexB: Uint8Array = Buffer.allocUnsafeSlow(total);
-    const nals: NalUnit[] = [];
+    const nals: NalUnit[] = new Array<NalUnit>(count);
     let at = 0;
-    for (const p of parts) {
+    let n = 0;
+    if (paramNals) {
+      for (const p of paramNals) {
+        annexB.set(START_CODE, at);
+        at += START_CODE.length;
+        annexB.set(p, at);
+        nals[n++] = nalUnitFromBytes(annexB.subarray(at, at + p.length), at - START_CODE.length, 4);
+        at += p.length;
+      }
+    }
+    let seiPending = seiLength > 0;
+    for (const nal of body) {
+      if (seiPending && isVclNalType(nal.type)) {
+        seiPending = false;
+        annexB.set(START_CODE, at);
+        at += START_CODE.length;
+        // Same time, same bytes: writing again costs less than copying from the scratch through a view.
+        if (seiBytes) annexB.set(seiBytes, at);
+        else writeCaptureTimeSei(capturedAtMs, annexB, at);
+        nals[n++] = nalUnitFromBytes(annexB.subarray(at, at + seiLength), at - START_CODE.length, 4);
+        at += seiLength;
+      }
+      const data = nal.data;
       annexB.set(START_CODE, at);
       at += START_CODE.length;
-      annexB.set(p, at);
-      nals.push(nalUnitFromBytes(annexB.subarray(at, at + p.length), at - START_CODE.length, 4));
-      at += p.length;
+      annexB.set(data, at);
+      nals[n++] = nalUnitFromBytes(annexB.subarray(at, at + data.length), at - START_CODE.length, 4);
+      at += data.length;
     }
     if (this.trailingAud) annexB.set(TRAILING_AUD, at);
+    body.length = 0; // drop references to the source's buffers
 
     const frame: StreamFrame = {
       seq: this.seq++,
@@ -343,7 +383,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
   }
 
   /**
-   * dts from the capture time (90 kHz, from the first frame, strictly
+   * Sets outDts90k and outPts90k. dts from the capture time (90 kHz, from the first frame, strictly
    * increasing). pts equals dts unless the stream can reorder pictures and
    * the POC is known: then pts follows display order within each POC epoch
    * (from an IDR or MMCO5, `au.pocReset`), delayed by the reorder depth so it
@@ -356,7 +396,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
    * reveal a smaller POC step or deeper reordering can be misordered; later
    * epochs are exact.
    */
-  private timestamps(au: AccessUnit, capturedAtMs: number, isKey: boolean, params: StreamParams): { pts90k: number; dts90k: number } {
+  private timestamps(au: AccessUnit, capturedAtMs: number, isKey: boolean, params: StreamParams): void {
     this.baseCapturedAtMs ??= capturedAtMs;
     let dts90k = Math.round((capturedAtMs - this.baseCapturedAtMs) * 90);
     if (dts90k <= this.lastDts90k) dts90k = this.lastDts90k + 1;
@@ -376,11 +416,13 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
         this.reorderDepth = au.structure === 'frame' ? frames : 2 * frames;
       }
     }
-    return this.reorderedTimestamps(au, dts90k, isKey, nominal90k);
+    this.outDts90k = dts90k;
+    this.outPts90k = this.reorderedPts90k(au, dts90k, isKey, nominal90k);
   }
 
-  private reorderedTimestamps(au: AccessUnit, dts90k: number, isKey: boolean, nominal90k: number): { pts90k: number; dts90k: number } {
-    if (this.reorderDepth === 0 || au.poc === null) return { pts90k: dts90k, dts90k };
+  /** pts for a picture decoded at dts90k (equal to it without reordering). */
+  private reorderedPts90k(au: AccessUnit, dts90k: number, isKey: boolean, nominal90k: number): number {
+    if (this.reorderDepth === 0 || au.poc === null) return dts90k;
     const poc = au.poc;
     if (au.pocReset ?? isKey) {
       this.keyDts90k = dts90k;
@@ -397,7 +439,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
       this.reorderDepth = Math.ceil((dts90k - this.keyDts90k) / interval90k - picturesFromKey);
       this.logger.debug(`picture reordering deeper than assumed: delaying pts by ${this.reorderDepth} pictures`);
     }
-    return { pts90k: Math.max(pts90k, dts90k), dts90k };
+    return Math.max(pts90k, dts90k);
   }
 
   private countWindow(now: number, bytes: number): void {

@@ -289,11 +289,16 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
     const socket = client.socket;
     // Never below the socket's high-water mark, or 'drain' (which follows a false write()) would never come.
     const limit = Math.max(this.socketBufferBytes, socket.writableHighWaterMark);
+    // One clock read per pump, not per frame: the frames of one pump are written within microseconds.
+    let now = -1;
     while (socket.writableLength < limit) {
       const frame = client.reader.read();
       if (!frame) return;
       const ok = socket.write(frame.annexB);
-      if (frame.seq >= client.firstLiveSeq) this.latency.add(this.clock() - frame.deliveredAtMono);
+      if (frame.seq >= client.firstLiveSeq) {
+        if (now < 0) now = this.clock();
+        this.latency.add(now - frame.deliveredAtMono);
+      }
       client.framesSent++;
       client.bytesSent += frame.annexB.length;
       if (!ok) break;

@@ -137,7 +137,16 @@ export class TcpRelaySource implements CaptureSource {
     let warnedSkew = false;
     return {
       accessUnit: (au, arrivedAtMs) => {
-        const at = au.nals.findIndex((nal) => nal.type === 6 && isCaptureTimeSei(nal.data));
+        // A plain loop, no closure: this runs once per frame.
+        let at = -1;
+        const all = au.nals;
+        for (let i = 0; i < all.length; i++) {
+          const nal = all[i] as NalUnit;
+          if (nal.type === 6 && isCaptureTimeSei(nal.data)) {
+            at = i;
+            break;
+          }
+        }
         if (at < 0) {
           sink.accessUnit(au, arrivedAtMs);
           return;
