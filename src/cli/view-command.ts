@@ -76,7 +76,7 @@ export function openBrowser(url: string, env: NodeJS.ProcessEnv = process.env, p
 export async function runView(source: string, options: ViewOptions): Promise<number> {
   if (options.player === 'ffplay') return runFfplay(source, options.fps);
 
-  const [{ loadConfig }, { Logger }, { StreamHub }, { SourceSupervisor }, { createSource }, { createWebMount }, { readCaptureTimeSei }] = await Promise.all([
+  const [{ loadConfig }, { Logger }, { StreamHub }, { SourceSupervisor }, { createSource }, { createWebMount }, { captureTimeOf }] = await Promise.all([
     import('../config.js'),
     import('../log/logger.js'),
     import('../hub/stream-hub.js'),
@@ -102,15 +102,8 @@ export async function runView(source: string, options: ViewOptions): Promise<num
       // only when it is within CAMERA_CLOCK_TRUST_MS of the arrival time: a
       // camera on its own hotspot often has no NTP and a clock hours off.
       accessUnit(au, arrivedAtMs) {
-        let capturedAtMs = arrivedAtMs;
-        // Every SEI NAL is looked at: ours follows the encoder's own SEI messages.
-        for (const nal of au.nals) {
-          if (nal.type !== 6) continue;
-          const stamped = readCaptureTimeSei(nal.data);
-          if (stamped === undefined) continue;
-          if (Math.abs(arrivedAtMs - stamped) < CAMERA_CLOCK_TRUST_MS) capturedAtMs = stamped;
-          break;
-        }
+        const stamp = captureTimeOf(au.nals, arrivedAtMs, CAMERA_CLOCK_TRUST_MS);
+        const capturedAtMs = stamp?.trusted ? stamp.stampedAtMs : arrivedAtMs;
         hub.accessUnit(au, capturedAtMs);
       },
       discontinuity: (reason) => hub.discontinuity(reason),

@@ -11,7 +11,7 @@
  * are dropped, and a keyframe (IDR) that arrived without SPS/PPS gets the
  * last ones seen put in front, so any decoder can start on it.
  */
-import { readCaptureTimeSei } from '../h264/capture-time-sei.js';
+import { captureTimeOf } from '../h264/capture-time-sei.js';
 import { H264StreamParser } from '../h264/h264-stream-parser.js';
 import { NalUnitType } from '../h264/nal-unit.js';
 import type { SequenceParameterSet } from '../h264/sps.js';
@@ -43,6 +43,13 @@ export interface AnnexBFramerOptions {
   /** Largest NAL unit in bytes. Default the scanner's (16 MiB). */
   maxNalBytes?: number;
 }
+
+/**
+ * The client passes the camera's capture-time stamp through unchecked
+ * (Infinity ms): it has no arrival clock of its own to judge it, and
+ * applications compare the camera clock with theirs (docs/client.md).
+ */
+const CLIENT_CAPTURE_SKEW_MS = Number.POSITIVE_INFINITY;
 
 const DROPPED_TYPES = new Set<number>([NalUnitType.AUD, NalUnitType.END_OF_SEQUENCE, NalUnitType.END_OF_STREAM, NalUnitType.FILLER]);
 
@@ -139,13 +146,8 @@ export class AnnexBFramer {
         types.unshift(NalUnitType.SPS);
       }
     }
-    let capturedAtMs: number | undefined;
-    for (let i = 0; i < data.length; i++) {
-      if (types[i] === NalUnitType.SEI) {
-        capturedAtMs = readCaptureTimeSei(data[i] as Uint8Array);
-        if (capturedAtMs !== undefined) break;
-      }
-    }
+    // SPS/PPS put in front above are never SEI, so scanning the access unit's own NALs is the same.
+    const capturedAtMs = captureTimeOf(au.nals, 0, CLIENT_CAPTURE_SKEW_MS)?.stampedAtMs;
     this.count++;
     this.options.onAccessUnit({ nals: data, types, isKey, capturedAtMs, sps: this.sps, parsedSps: au.sps });
   }

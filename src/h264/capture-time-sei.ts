@@ -156,3 +156,37 @@ export function readCaptureTimeSei(nal: Uint8Array): number | undefined {
   }
   return undefined;
 }
+
+/** Where an access unit's capture-time SEI is, what it says, and whether to believe it. */
+export interface AccessUnitCaptureTime {
+  /** Index of the SEI NAL unit carrying the stamp in the list passed in. */
+  index: number;
+  /** The stamped capture time, wall-clock ms since the Unix epoch (camera clock). */
+  stampedAtMs: number;
+  /** True when the stamp is within the caller's maxSkewMs of the arrival time. */
+  trusted: boolean;
+}
+
+/**
+ * The capture-time SEI of one access unit: scans every SEI NAL unit (ours
+ * comes after the encoder's own SEI, H.264 7.4.1.2.3) and reads the first
+ * stamp found. The stamp is `trusted` when it is at most `maxSkewMs` away from
+ * `arrivedAtMs` (both ms since the Unix epoch): two clocks without NTP can be
+ * hours apart, and each caller decides how much disagreement it accepts
+ * (`Infinity` accepts any stamp). Undefined when no NAL carries a stamp.
+ * Pure; runs once per frame, so a plain loop.
+ */
+export function captureTimeOf(
+  nals: readonly { readonly type: number; readonly data: Uint8Array }[],
+  arrivedAtMs: number,
+  maxSkewMs: number,
+): AccessUnitCaptureTime | undefined {
+  for (let i = 0; i < nals.length; i++) {
+    const nal = nals[i]!;
+    if (nal.type !== 6) continue;
+    const stampedAtMs = readCaptureTimeSei(nal.data);
+    if (stampedAtMs === undefined) continue;
+    return { index: i, stampedAtMs, trusted: Math.abs(stampedAtMs - arrivedAtMs) <= maxSkewMs };
+  }
+  return undefined;
+}

@@ -15,8 +15,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { ConfigError, SourceError, type RearviewError } from '../errors.js';
-import { isCaptureTimeSei, readCaptureTimeSei } from '../h264/capture-time-sei.js';
-import type { NalUnit } from '../h264/nal-unit.js';
+import { captureTimeOf } from '../h264/capture-time-sei.js';
 import type { Logger } from '../log/logger.js';
 import type { CaptureSource, SourceSink } from './capture-source.js';
 import type { SourceClock } from './source-clock.js';
@@ -137,27 +136,17 @@ export class TcpRelaySource implements CaptureSource {
     let warnedSkew = false;
     return {
       accessUnit: (au, arrivedAtMs) => {
-        // A plain loop, no closure: this runs once per frame.
-        let at = -1;
-        const all = au.nals;
-        for (let i = 0; i < all.length; i++) {
-          const nal = all[i] as NalUnit;
-          if (nal.type === 6 && isCaptureTimeSei(nal.data)) {
-            at = i;
-            break;
-          }
-        }
-        if (at < 0) {
+        const stamp = captureTimeOf(au.nals, arrivedAtMs, MAX_CLOCK_SKEW_MS);
+        if (stamp === undefined) {
           sink.accessUnit(au, arrivedAtMs);
           return;
         }
-        const sentAtMs = readCaptureTimeSei((au.nals[at] as NalUnit).data);
-        const nals = au.nals.filter((_, i) => i !== at);
+        const nals = au.nals.filter((_, i) => i !== stamp.index);
         let capturedAtMs = arrivedAtMs;
-        if (sentAtMs !== undefined && Math.abs(sentAtMs - arrivedAtMs) <= MAX_CLOCK_SKEW_MS) capturedAtMs = sentAtMs;
-        else if (sentAtMs !== undefined && !warnedSkew) {
+        if (stamp.trusted) capturedAtMs = stamp.stampedAtMs;
+        else if (!warnedSkew) {
           warnedSkew = true;
-          this.options.logger.warn(`the sender's clock is ${Math.round((sentAtMs - arrivedAtMs) / 1000)} s off ours: using arrival times as capture times`);
+          this.options.logger.warn(`the sender's clock is ${Math.round((stamp.stampedAtMs - arrivedAtMs) / 1000)} s off ours: using arrival times as capture times`);
         }
         sink.accessUnit({ ...au, nals }, capturedAtMs);
       },

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  captureTimeOf,
   buildCaptureTimeSei,
   CAPTURE_TIME_SEI_UUID,
   CAPTURE_TIME_SEI_UUID_TEXT,
@@ -123,4 +124,20 @@ test('the Python reader published in docs/protocol.md reads what we write', () =
     values.map((v) => Math.round(v * 1000)),
     TIMES_MS.map((ms) => Math.round(ms * 1000)),
   );
+});
+
+test('captureTimeOf finds our stamp after the encoder SEI and applies the caller skew limit', () => {
+  // The encoder's own SEI (a user_data_unregistered with another UUID) comes first.
+  const encoderSei = Uint8Array.of(0x06, 0x05, 0x11, ...new Array<number>(16).fill(0x11), 0x41, 0x80);
+  const ours = buildCaptureTimeSei(1_700_000_000_000);
+  const nals = [
+    { type: 7, data: Uint8Array.of(0x67, 0x42) },
+    { type: 6, data: encoderSei },
+    { type: 6, data: ours },
+    { type: 5, data: Uint8Array.of(0x65, 0x88) },
+  ];
+  assert.deepEqual(captureTimeOf(nals, 1_700_000_001_000, 2000), { index: 2, stampedAtMs: 1_700_000_000_000, trusted: true });
+  assert.equal(captureTimeOf(nals, 1_700_000_003_000, 2000)?.trusted, false);
+  assert.equal(captureTimeOf(nals, 0, Number.POSITIVE_INFINITY)?.trusted, true);
+  assert.equal(captureTimeOf([nals[0]!, nals[1]!, nals[3]!], 0, 2000), undefined);
 });
