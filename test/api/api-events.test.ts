@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, describe, it } from 'node:test';
-import { FakeClock } from '../../src/device/timer-clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { scratchDir } from '../support/paths.js';
 import { startTestApi } from './api-harness.js';
 

@@ -16,7 +16,7 @@ import { LowBatteryGuard } from '../../src/device/low-battery-guard.js';
 import { PowerButton } from '../../src/device/power-button.js';
 import { SimulatedGpioLine, SysfsGpioLine, sysfsGpioNumber } from '../../src/device/sysfs-gpio.js';
 import { LinuxThermalSensor } from '../../src/device/thermal-sensor.js';
-import { FakeClock } from '../../src/device/timer-clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { hasCode } from '../../src/errors.js';
 import { SimulatedChargingSensor } from '../../src/device/charging-sensor.js';
 import { repoRoot, scratchDir } from '../support/paths.js';

@@ -1,6 +1,6 @@
 /**
  * Test helpers for hub and output tests: access units of a file (via the
- * project's parser, as sources deliver them) and a fake monotonic clock.
+ * project's parser, as sources deliver them).
  */
 import { readFileSync } from 'node:fs';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
@@ -19,14 +19,4 @@ export function accessUnitsOf(bytes: Uint8Array): AccessUnit[] {
 /** Access units of a file. */
 export function accessUnitsOfFile(path: string): AccessUnit[] {
   return accessUnitsOf(readFileSync(path));
-}
-
-/** A controllable monotonic clock for deterministic tests. */
-export class FakeClock {
-  constructor(public nowMs = 1000) {}
-  /** The clock function to inject. */
-  readonly now = (): number => this.nowMs;
-  advance(ms: number): void {
-    this.nowMs += ms;
-  }
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { StreamHub } from '../../src/hub/stream-hub.js';
-import { FakeClock, accessUnitsOfFile, samplePath } from './access-units.js';
+import { accessUnitsOfFile, samplePath } from './access-units.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 const sample = accessUnitsOfFile(samplePath);
 const FRAME_MS = 1000 / 30;
@@ -16,7 +17,7 @@ function feed(hub: StreamHub, clock: FakeClock, aus: AccessUnit[]): void {
 
 describe('HubReader', () => {
   it('joins at the latest keyframe with the cached GOP, or waits for the next one', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
     feed(hub, clock, sample.slice(0, 40));
     const latest = hub.addReader({ name: 'latest', join: 'latest-keyframe' });
@@ -32,7 +33,7 @@ describe('HubReader', () => {
   // Regression: a cached GOP bigger than the client's soft byte limit was queued at join and
   // then dropped whole at the next published frame, so the new client waited a GOP for a picture.
   it('delivers a join-time GOP larger than the soft byte limit, then applies the limit again', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
     feed(hub, clock, sample.slice(0, 50)); // cache: keyframe 30 and 19 frames after it
     const cachedBytes = hub.stats().gopCacheBytes;
@@ -48,7 +49,7 @@ describe('HubReader', () => {
   });
 
   it('calls onReadable synchronously when a frame lands in an empty queue', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
     const reader = hub.addReader({ name: 'r' });
     let calls = 0;
@@ -61,7 +62,7 @@ describe('HubReader', () => {
   });
 
   it('skips a slow reader to the next keyframe, never delivering a frame without its reference', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
     const reader = hub.addReader({ name: 'slow', join: 'next-keyframe', softLimitBytes: 60_000, softLimitMs: 10_000, hardLimitMs: 60_000 });
     feed(hub, clock, sample.slice(0, 45)); // never read: backlog passes 60 kB within the first GOP
@@ -85,7 +86,7 @@ describe('HubReader', () => {
   });
 
   it('skips when the oldest queued frame waited longer than softLimitMs', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
     const reader = hub.addReader({ name: 'late', join: 'next-keyframe', softLimitBytes: 1e9, softLimitMs: 200, hardLimitMs: 60_000 });
     feed(hub, clock, sample.slice(0, 10)); // 10 frames = 333 ms > 200 ms
@@ -95,7 +96,7 @@ describe('HubReader', () => {
   });
 
   it('reports a stalled reader once, after hardLimitMs over the soft limit without progress', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
     const reader = hub.addReader({ name: 'stalled', softLimitBytes: 100_000, softLimitMs: 500, hardLimitMs: 3000 });
     let stalled = 0;
@@ -109,7 +110,7 @@ describe('HubReader', () => {
   });
 
   it('does not report a reader that keeps reading, however slowly', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
     const reader = hub.addReader({ name: 'slowish', softLimitBytes: 30_000, softLimitMs: 500, hardLimitMs: 1000 });
     let stalled = 0;
@@ -124,7 +125,7 @@ describe('HubReader', () => {
   });
 
   it('keeps memory bounded for a reader that never reads', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
     const reader = hub.addReader({ name: 'never', softLimitBytes: 200_000, softLimitMs: 100_000, hardLimitMs: 1e9 });
     let maxQueued = 0;
@@ -141,7 +142,7 @@ describe('HubReader', () => {
   it('delivers every frame once and in order while its queue array is compacted and reused in place', () => {
     // The queue array is emptied and compacted in place (no fresh array per frame): check that
     // partial reads across a compaction neither lose, repeat nor reorder frames, and the counts stay right.
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
     const reader = hub.addReader({ name: 'r', softLimitBytes: 1e12, softLimitMs: 1e9, hardLimitMs: 1e9 });
     const seqs: number[] = [];

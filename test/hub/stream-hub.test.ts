@@ -4,7 +4,8 @@ import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { splitAnnexB } from '../../src/h264/annexb-scanner.js';
 import { StreamHub, TRAILING_AUD } from '../../src/hub/stream-hub.js';
 import type { StreamFrame, StreamParams } from '../../src/hub/stream-frame.js';
-import { FakeClock, accessUnitsOfFile, samplePath } from './access-units.js';
+import { accessUnitsOfFile, samplePath } from './access-units.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { corpusFile, scratchDir } from '../support/paths.js';
 import { requireTool } from '../support/tools.js';
 import { execFileSync } from 'node:child_process';
@@ -32,7 +33,7 @@ const sample = accessUnitsOfFile(samplePath);
 
 describe('StreamHub', () => {
   it('publishes keyframes with SPS+PPS first, no AUDs, and a trailing AUD in the served bytes', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
     const reader = hub.addReader({ name: 'all', join: 'next-keyframe', softLimitBytes: 1e9, softLimitMs: 1e9 });
     feed(hub, clock, sample.slice(0, 90));
@@ -55,7 +56,7 @@ describe('StreamHub', () => {
   });
 
   it('puts the SPS and PPS in front of every IDR even when the encoder sent them once', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
     const reader = hub.addReader({ name: 'r', join: 'next-keyframe', softLimitBytes: 1e9, softLimitMs: 1e9 });
     feed(hub, clock, withoutParameterSetsAfterFirst(sample.slice(0, 120)));
@@ -75,7 +76,7 @@ describe('StreamHub', () => {
   });
 
   it('drops everything before the first parameter sets and IDR', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
     const reader = hub.addReader({ name: 'r', softLimitBytes: 1e9, softLimitMs: 1e9 });
     feed(hub, clock, sample.slice(5, 40)); // starts mid-GOP: frames 5..29 have no usable reference
@@ -85,7 +86,7 @@ describe('StreamHub', () => {
   });
 
   it('starts a new generation on a parameter-set change and on a discontinuity, at the next IDR', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
     const seen: StreamParams[] = [];
     hub.on('params', (p) => seen.push(p));
@@ -112,7 +113,7 @@ describe('StreamHub', () => {
   });
 
   it('handles a resolution change without a discontinuity: new generation with the new size at its IDR', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
     const reader = hub.addReader({ name: 'r', softLimitBytes: 1e9, softLimitMs: 1e9 });
     feed(hub, clock, sample.slice(0, 40));
@@ -129,7 +130,7 @@ describe('StreamHub', () => {
   });
 
   it('timestamps frames from capture time with monotonic 90 kHz dts', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
     const reader = hub.addReader({ name: 'r', softLimitBytes: 1e9, softLimitMs: 1e9 });
     const t0 = 1_700_000_000_000;
@@ -151,7 +152,7 @@ describe('StreamHub', () => {
    * the hub learns the POC step and reorder depth from them.
    */
   function checkPresentationOrder(aus: AccessUnit[], skipEpochs = 0): void {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
     const reader = hub.addReader({ name: 'r', softLimitBytes: 1e9, softLimitMs: 1e9 });
     feed(hub, clock, aus);
@@ -207,7 +208,7 @@ describe('StreamHub', () => {
   // Regression: our SEI went before the encoder's own SEI NAL units; 7.4.1.2.3 keeps a
   // buffering-period SEI first, so ours now goes last, right before the picture.
   it("inserts the capture-time SEI after the parameter sets and the encoder's SEI, before the picture", () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const sei = (ms: number): Uint8Array => Uint8Array.of(0x06, 0x05, 0x01, ms & 0xff, 0x80);
     const hub = new StreamHub({ clock: clock.now, captureTimeSei: sei });
     const reader = hub.addReader({ name: 'r', softLimitBytes: 1e9, softLimitMs: 1e9 });
@@ -219,7 +220,7 @@ describe('StreamHub', () => {
   });
 
   it('measures fps and bitrate over a sliding window', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now, statsWindowMs: 1000 });
     feed(hub, clock, sample.slice(0, 90));
     const s = hub.stats();
@@ -231,7 +232,7 @@ describe('StreamHub', () => {
   });
 
   it('keeps a bounded GOP cache: an oversized GOP is not cached and joiners wait for the next keyframe', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now, gopCacheMaxFrames: 10 });
     feed(hub, clock, sample.slice(0, 35));
     assert.equal(hub.stats().gopCacheFrames, 5); // frames 30..34

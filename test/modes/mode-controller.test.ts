@@ -1,7 +1,7 @@
 /** Modes and the streaming window, driven by a fake clock (no sleeping). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FakeClock } from '../../src/device/timer-clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { Logger } from '../../src/log/logger.js';
 import { ModeController, type ModeState } from '../../src/modes/mode-controller.js';
 

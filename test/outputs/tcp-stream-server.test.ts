@@ -3,7 +3,8 @@ import { after, describe, it } from 'node:test';
 import { splitAnnexB } from '../../src/h264/annexb-scanner.js';
 import { StreamHub, TRAILING_AUD } from '../../src/hub/stream-hub.js';
 import { TcpStreamServer } from '../../src/outputs/tcp-stream-server.js';
-import { FakeClock, accessUnitsOfFile, samplePath } from '../hub/access-units.js';
+import { accessUnitsOfFile, samplePath } from '../hub/access-units.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { PacedFeeder, RawClient, waitFor } from './tcp-feed.js';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -73,7 +74,7 @@ describe('TcpStreamServer', () => {
   });
 
   it('a client that falls behind skips to the next keyframe: what it receives still decodes with zero errors (ffmpeg)', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const { server, port, feeder } = await setup({ softLimitBytes: 100_000, softLimitMs: 300, hardLimitMs: 600_000 }, clock);
     const slow = new RawClient(port);
     cleanups.push(() => slow.close());
@@ -106,7 +107,7 @@ describe('TcpStreamServer', () => {
   });
 
   it('disconnects a client that stops reading once past the hard limit, and keeps serving the others', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const { server, port, feeder } = await setup({ softLimitBytes: 100_000, softLimitMs: 300, hardLimitMs: 2000 }, clock);
     const stalled = new RawClient(port);
     const good = new RawClient(port);

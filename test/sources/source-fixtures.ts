@@ -5,7 +5,7 @@ import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { Logger } from '../../src/log/logger.js';
 import type { SourceSink } from '../../src/sources/capture-source.js';
 import type { SourceClock } from '../../src/sources/source-clock.js';
-import { FakeClock } from '../../src/device/timer-clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { repoRoot } from '../support/paths.js';
 
 export { waitFor } from '../outputs/tcp-feed.js';
@@ -39,7 +39,7 @@ export class CollectingSink implements SourceSink {
   }
 }
 
-/** A SourceClock over the device FakeClock: one time for both monotonic and wall readings. */
+/** A SourceClock over the shared test FakeClock: one time for both monotonic and wall readings. */
 export function fakeSourceClock(startMs = 1_700_000_000_000): { clock: SourceClock; fake: FakeClock } {
   const fake = new FakeClock(startMs);
   return {

@@ -17,7 +17,8 @@ import type { StreamFrame } from '../../src/hub/stream-frame.js';
 import { createWebMount, LIVE_WS_PATH } from '../../src/api/web-mount.js';
 import { encodeWsFrame, WS_HEADER_BYTES, WsFrameFlags } from '../../src/outputs/ws-stream-server.js';
 import { parseLiveFrame, parseLiveText, type LiveConfig } from '../../src/outputs/ws-protocol.js';
-import { accessUnitsOfFile, FakeClock, samplePath } from '../hub/access-units.js';
+import { accessUnitsOfFile, samplePath } from '../hub/access-units.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { PacedFeeder, waitFor } from '../outputs/tcp-feed.js';
 import { ensureWebBuilt } from './web-fixture.js';
 
@@ -234,7 +235,7 @@ describe('WsStreamServer', () => {
   });
 
   it('skips a slow client to the next keyframe (flagged DISCONTINUITY) and closes a stalled one with 1013', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1000);
     const { port, feeder, mount } = await setup({ softLimitBytes: 100_000, softLimitMs: 10_000, hardLimitMs: 1000 }, clock);
     feeder.step(1);
     const client = await connect(port);
