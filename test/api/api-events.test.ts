@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { FakeClock } from '../support/fake-clock.js';
 import { scratchDir } from '../support/paths.js';
+import { waitFor } from '../support/wait.js';
 import { startTestApi } from './api-harness.js';
 
 describe('/api/v1/events', () => {
@@ -58,11 +59,7 @@ describe('/api/v1/events', () => {
       req.on('error', () => undefined);
       req.end();
       await opened;
-      const deadline = Date.now() + 10_000;
-      while (api.server.events.clientCount === 0) {
-        assert.ok(Date.now() < deadline, 'feed never registered');
-        await new Promise((r) => setTimeout(r, 5)); // poll interval, bounded by the deadline
-      }
+      await waitFor(() => api.server.events.clientCount > 0, 'the feed to register', 10_000, 5);
       const big = { filler: 'x'.repeat(64 * 1024) };
       for (let i = 0; i < 2000 && api.server.events.clientCount > 0; i++) {
         api.server.events.publish('status', big);

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { DEFAULT_MAX_EVENT_CLIENTS } from '../../src/api/api-events.js';
 import { scratchDir } from '../support/paths.js';
+import { waitFor } from '../support/wait.js';
 import { makeRecordings, startTestApi } from './api-harness.js';
 
 describe('API limits', () => {
@@ -40,11 +41,7 @@ describe('API limits', () => {
       assert.equal((JSON.parse(refused.body) as { error: { code: string } }).error.code, 'ERR_API_TOO_MANY_CLIENTS');
       const first = open.shift();
       first?.destroy();
-      const deadline = Date.now() + 10_000;
-      while (api.server.events.clientCount >= DEFAULT_MAX_EVENT_CLIENTS) {
-        if (Date.now() > deadline) throw new Error('the closed feed was never forgotten');
-        await new Promise((r) => setImmediate(r));
-      }
+      await waitFor(() => api.server.events.clientCount < DEFAULT_MAX_EVENT_CLIENTS, 'the closed feed to be forgotten', 10_000, 1);
       assert.equal((await openFeed()).status, 200);
     } finally {
       for (const r of open) r.destroy();

@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { scratchDir } from '../support/paths.js';
+import { waitFor } from '../support/wait.js';
 import { requireTool } from '../support/tools.js';
 import { curl, startTestApi, type TestApi } from './api-harness.js';
 
@@ -61,11 +62,7 @@ describe('large downloads', () => {
     stalled.on('error', () => undefined);
     stalled.write('GET /api/v1/recordings/log0001.mkv HTTP/1.1\r\nHost: x\r\n\r\n');
     // Wait until the server counts it as a download in progress.
-    const deadline = Date.now() + 5000;
-    while (api.server.downloads.inProgress === 0) {
-      assert.ok(Date.now() < deadline, 'download never started');
-      await new Promise((r) => setTimeout(r, 5)); // poll interval, bounded by the deadline
-    }
+    await waitFor(() => api.server.downloads.inProgress > 0, 'the download to start', 5000, 5);
     const refused = await curl([`${api.url}/api/v1/recordings/log0001.mkv`], scratch.dir);
     assert.equal(refused.status, 429);
     assert.equal((JSON.parse(refused.text) as { error: { code: string } }).error.code, 'ERR_API_TOO_MANY_DOWNLOADS');
@@ -73,11 +70,7 @@ describe('large downloads', () => {
     assert.equal(legacy.status, 429);
     // The idle timeout (400 ms here) cuts the stalled reader and frees its slot
     // (the paused client itself never sees the close: it does not read).
-    const until = Date.now() + 5000;
-    while (api.server.downloads.inProgress > 0) {
-      assert.ok(Date.now() < until, 'slot never freed');
-      await new Promise((r) => setTimeout(r, 5)); // poll interval, bounded by the deadline
-    }
+    await waitFor(() => api.server.downloads.inProgress === 0, 'the slot to be freed', 5000, 5);
     stalled.destroy();
     const ok = await curl(['-H', 'Range: bytes=0-3', `${api.url}/api/v1/recordings/log0001.mkv`], scratch.dir);
     assert.equal(ok.status, 206);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { CameraClient, discover, type DiscoveredCamera, type Recording } from '../../src/client/index.js';
 import { startServe, type ServeProcess } from '../support/daemon.js';
 import { scratchDir } from '../support/paths.js';
+import { waitFor } from '../support/wait.js';
 import { startTcpProxy } from '../client/tcp-proxy.js';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { runCli } from './cli-run.js';
@@ -26,13 +27,12 @@ let client: CameraClient;
 
 /** Polls the camera until at least `n` finished recordings exist. */
 async function finished(n: number): Promise<Recording[]> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const done = (await client.recordings()).filter((r) => !r.inProgress);
-    if (done.length >= n) return done;
-    if (Date.now() > deadline) throw new Error(`only ${done.length} finished recordings`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  let done: Recording[] = [];
+  await waitFor(async () => {
+    done = (await client.recordings()).filter((r) => !r.inProgress);
+    return done.length >= n;
+  }, `${n} finished recordings`, 20_000, 100);
+  return done;
 }
 
 before(async () => {

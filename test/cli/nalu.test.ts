@@ -13,6 +13,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { join } from 'node:path';
 import { cliPath, corpusFile, scratchDir } from '../support/paths.js';
 import { requireTool } from '../support/tools.js';
+import { waitFor } from '../support/wait.js';
 import { corpusFileNames, expectedSummary } from '../support/ground-truth.js';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { splitAnnexB } from '../../src/h264/annexb-scanner.js';
@@ -310,15 +311,6 @@ function startCli(args: string[]): { stdout: () => string; stderr: () => string;
   return { stdout: () => stdout, stderr: () => stderr, exited, kill: (signal) => child.kill(signal) };
 }
 
-/** Polls `condition` every 10 ms until it holds; fails after `timeoutMs`. */
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 test('Ctrl-C and --duration end a live source normally, with the summary', async () => {
   const file = readFileSync(corpusFile('test_640x360.h264'));
   // Sends part of the stream and keeps the connection open: only Ctrl-C or --duration end the command.
@@ -326,7 +318,7 @@ test('Ctrl-C and --duration end a live source normally, with the summary', async
   try {
     // Listing: interrupt once NAL units have been printed; they are all flushed, exit 0.
     const listing = startCli(['nalu', `tcp://127.0.0.1:${server.port}`, '--json']);
-    await until(() => listing.stdout().split('\n').length > 3, 'the first NAL units');
+    await waitFor(() => listing.stdout().split('\n').length > 3, 'the first NAL units', 15_000);
     listing.kill('SIGINT');
     assert.equal(await listing.exited, 0, listing.stderr());
     const nals = listing.stdout().trim().split('\n').map((l) => JSON.parse(l) as { type: number });
@@ -360,7 +352,7 @@ test('--retry keeps trying a camera that is not up yet', async () => {
   const port = probe.port;
   await probe.close();
   const client = startCli(['nalu', `tcp://127.0.0.1:${port}`, '--frames', '--json', '--retry', '--count', '5']);
-  await until(() => /connection refused; reconnecting/.test(client.stderr()), 'the first refused attempt');
+  await waitFor(() => /connection refused; reconnecting/.test(client.stderr()), 'the first refused attempt', 15_000);
   // The camera comes up on the same port.
   const server = createServer((socket) => {
     socket.on('error', () => {});

@@ -11,6 +11,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServe, type ServeProcess } from '../support/daemon.js';
 import { cliPath, scratchDir } from '../support/paths.js';
+import { waitFor } from '../support/wait.js';
 import { requireTool } from '../support/tools.js';
 import { runCli } from './cli-run.js';
 
@@ -82,11 +83,7 @@ test('an MP4 recording killed with SIGKILL still plays up to its last fragment',
   const child = spawn(process.execPath, [cliPath, 'record', `tcp://127.0.0.1:${serve.streamPort}`, '-o', file], { stdio: 'ignore' });
   try {
     // Wait (polling, with a deadline) until about two fragments (one per second) are on disk.
-    const deadline = Date.now() + 20_000;
-    while (!(existsSync(file) && statSync(file).size > 200_000)) {
-      if (Date.now() > deadline) throw new Error('the recording did not grow');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(() => existsSync(file) && statSync(file).size > 200_000, 'the recording to grow', 20_000, 20);
   } finally {
     child.kill('SIGKILL');
     await new Promise((r) => child.once('close', r));
@@ -105,11 +102,7 @@ test('Ctrl-C (SIGINT) finishes the file cleanly and exits 0 with the summary', a
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  const deadline = Date.now() + 20_000;
-  while (!(existsSync(file) && statSync(file).size > 50_000)) {
-    if (Date.now() > deadline) throw new Error('the recording did not grow');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(() => existsSync(file) && statSync(file).size > 50_000, 'the recording to grow', 20_000, 20);
   child.kill('SIGINT');
   assert.equal(await exited, 0);
   const summary = JSON.parse(stdout) as { frames: number; stoppedBy: string };

@@ -16,6 +16,7 @@ import { connect, type ClientFrame, type StreamStateEvent } from '../../src/clie
 import { startServe } from '../support/daemon.js';
 import { requireTool } from '../support/tools.js';
 import { scratchDir } from '../support/paths.js';
+import { waitFor } from '../support/wait.js';
 import { startTcpProxy } from './tcp-proxy.js';
 
 /** The sample source: one IDR per second at 30 fps. */
@@ -23,15 +24,6 @@ const GOP_FRAMES = 30;
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Waits until `cond()` holds, polling, or fails after `timeoutMs`. */
-async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
 }
 
 /** Decodes Annex-B bytes with ffmpeg; returns decoded frame count and stderr. */
@@ -91,9 +83,9 @@ test('reconnects across a server restart on the same port and resumes at a keyfr
     const it = conn[Symbol.asyncIterator]();
     for (let i = 0; i < 10; i++) await it.next();
     await serve.close();
-    await until(() => states.some((s) => s.state === 'reconnecting'), 'reconnecting');
+    await waitFor(() => states.some((s) => s.state === 'reconnecting'), 'reconnecting', 15_000);
     serve = await startServe(['--stream-port', String(port)]);
-    await until(() => conn.stats.connections === 2, 'second connection');
+    await waitFor(() => conn.stats.connections === 2, 'second connection', 15_000);
     // Drain what the old connection left; the first frame handed out from the new one must be a keyframe.
     let frame: ClientFrame;
     do frame = (await it.next()).value as ClientFrame;
@@ -213,7 +205,7 @@ test('an unreachable camera with reconnect off fails with ERR_CLIENT_CONNECT; ab
   const controller = new AbortController();
   const states: string[] = [];
   const retrying = connect(`tcp://127.0.0.1:${port}`, { signal: controller.signal, initialBackoffMs: 10, onState: (e) => states.push(e.state) });
-  await until(() => states.includes('reconnecting'), 'a retry');
+  await waitFor(() => states.includes('reconnecting'), 'a retry', 15_000);
   controller.abort();
   assert.equal(await retrying.next(), undefined);
   assert.equal(states.at(-1), 'closed');

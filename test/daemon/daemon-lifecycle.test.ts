@@ -14,7 +14,7 @@ import type { Logger } from '../../src/log/logger.js';
 import { createSource } from '../../src/sources/create-source.js';
 import { startDaemonInProcess } from '../support/daemon.js';
 import { scratchDir } from '../support/paths.js';
-import { waitFor } from '../outputs/tcp-feed.js';
+import { waitFor } from '../support/wait.js';
 
 describe('RearviewDaemon lifecycle', () => {
   it('closes the API service when it fails to bind its port', async () => {

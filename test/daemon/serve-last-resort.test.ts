@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { startServe } from '../support/daemon.js';
 import { scratchDir } from '../support/paths.js';
-import { waitFor } from '../outputs/tcp-feed.js';
+import { waitFor } from '../support/wait.js';
 
 const scratch = scratchDir('rearview-fatal-');
 after(() => scratch.cleanup());

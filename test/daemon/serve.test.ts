@@ -12,7 +12,8 @@ import { loadConfig } from '../../src/config.js';
 import { RearviewDaemon, type DaemonService } from '../../src/daemon.js';
 import { startDaemonInProcess, startServe } from '../support/daemon.js';
 import { scratchDir } from '../support/paths.js';
-import { RawClient, waitFor } from '../outputs/tcp-feed.js';
+import { RawClient } from '../outputs/tcp-feed.js';
+import { waitFor } from '../support/wait.js';
 
 const cleanups: (() => unknown)[] = [];
 after(async () => {

@@ -13,17 +13,10 @@ import { after, before, describe, it } from 'node:test';
 import { defaultConfig, mergeConfig } from '../../src/config.js';
 import { RearviewDaemon } from '../../src/daemon.js';
 import { scratchDir } from '../support/paths.js';
+import { waitFor } from '../support/wait.js';
 
 async function status(base: string): Promise<Record<string, any>> {
   return (await (await fetch(`${base}/api/v1/status`)).json()) as Record<string, any>;
-}
-
-async function until(what: string, check: () => Promise<boolean>, deadlineMs = 15_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await check())) {
-    assert.ok(Date.now() < end, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20)); // poll interval, bounded by the deadline
-  }
 }
 
 /** Connects to port 5000 and resolves with the bytes received before close, or once `enough` bytes arrived. */
@@ -68,23 +61,23 @@ describe('exclusive mode in the daemon', () => {
     assert.equal(s.activity, 'streaming');
     assert.equal(s.modeReason, 'start-up');
     assert.ok(s.windowEndsAtMs > Date.now());
-    await until('the start-up recorder to stop', async () => (await status(base)).recording.active === false);
+    await waitFor(async () => (await status(base)).recording.active === false, 'the start-up recorder to stop', 15_000, 20);
   });
 
   it('serves a client; the last client leaving switches to recording and port 5000 refuses', async () => {
     const first = streamClient(streamPort, 10_000);
     const got = await first.result;
     assert.equal(got.closed, false, 'the stream is served in the window');
-    await until('the client to be counted', async () => (await status(base)).windowEndsAtMs === null);
+    await waitFor(async () => (await status(base)).windowEndsAtMs === null, 'the client to be counted', 15_000, 20);
     first.socket.destroy();
-    await until('recording', async () => (await status(base)).activity === 'recording');
+    await waitFor(async () => (await status(base)).activity === 'recording', 'recording', 15_000, 20);
     const s = await status(base);
     assert.equal(s.modeReason, 'last stream client left');
     assert.equal(s.stream.serving, false);
     assert.equal(await (await fetch(`${base}/camera-stream-status`)).text(), 'false');
     const refused = streamClient(streamPort, 1);
     assert.deepEqual(await refused.result, { bytes: 0, closed: true });
-    await until('a segment being recorded', async () => (await status(base)).recording.active === true && readdirSync(scratch.dir).some((f) => f.endsWith('.mkv')));
+    await waitFor(async () => (await status(base)).recording.active === true && readdirSync(scratch.dir).some((f) => f.endsWith('.mkv')), 'a segment being recorded', 15_000, 20);
   });
 
   it('PUT /restart-stream-mode reopens the stream and stops recording', async () => {
@@ -93,10 +86,10 @@ describe('exclusive mode in the daemon', () => {
     const s = await status(base);
     assert.equal(s.activity, 'streaming');
     assert.equal(s.modeReason, 'restart-stream-mode request');
-    await until('recording stopped while streaming', async () => (await status(base)).recording.active === false);
+    await waitFor(async () => (await status(base)).recording.active === false, 'recording stopped while streaming', 15_000, 20);
     const c = streamClient(streamPort, 10_000);
     assert.equal((await c.result).closed, false);
     c.socket.destroy();
-    await until('recording again after the client left', async () => (await status(base)).activity === 'recording');
+    await waitFor(async () => (await status(base)).activity === 'recording', 'recording again after the client left', 15_000, 20);
   });
 });

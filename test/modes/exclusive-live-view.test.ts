@@ -19,17 +19,10 @@ import { defaultConfig, mergeConfig } from '../../src/config.js';
 import { RearviewDaemon } from '../../src/daemon.js';
 import type { RecorderService } from '../../src/recorder/recorder-service.js';
 import { scratchDir } from '../support/paths.js';
+import { waitFor } from '../support/wait.js';
 
 async function status(base: string): Promise<Record<string, any>> {
   return (await (await fetch(`${base}/api/v1/status`)).json()) as Record<string, any>;
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, deadlineMs = 15_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await check())) {
-    assert.ok(Date.now() < end, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20)); // poll interval, bounded by the deadline
-  }
 }
 
 /** Opens the live view; resolves once it has received `frames` binary messages. */
@@ -88,22 +81,22 @@ describe('exclusive mode gates the web live view too', () => {
   });
 
   it('pauses the recorder during the start-up window', async () => {
-    await until('the recorder paused', () => recorderService.recorder.isPaused);
+    await waitFor(() => recorderService.recorder.isPaused, 'the recorder paused', 15_000, 20);
     assert.equal((await status(base)).recording.active, false);
   });
 
   it('counts a live-view client as a stream client; its leaving switches to recording', async () => {
     const ws = await liveClient(apiPort, 5);
-    await until('the client to hold the window open', async () => (await status(base)).windowEndsAtMs === null);
+    await waitFor(async () => (await status(base)).windowEndsAtMs === null, 'the client to hold the window open', 15_000, 20);
     const s = await status(base);
     assert.equal(s.activity, 'streaming');
     assert.equal(s.modeReason, 'client connected');
     ws.close();
     await once(ws, 'close');
-    await until('recording', async () => (await status(base)).activity === 'recording');
+    await waitFor(async () => (await status(base)).activity === 'recording', 'recording', 15_000, 20);
     assert.equal((await status(base)).modeReason, 'last stream client left');
     assert.equal(recorderService.recorder.isPaused, false, 'the same recorder resumed');
-    await until('a segment being recorded', async () => (await status(base)).recording.active === true && readdirSync(scratch.dir).some((f) => f.endsWith('.mkv')));
+    await waitFor(async () => (await status(base)).recording.active === true && readdirSync(scratch.dir).some((f) => f.endsWith('.mkv')), 'a segment being recorded', 15_000, 20);
   });
 
   it('refuses the live view with 503 while recording', async () => {
@@ -114,13 +107,13 @@ describe('exclusive mode gates the web live view too', () => {
   it('PUT /restart-stream-mode reopens the live view and pauses the same recorder', async () => {
     const before = recorderService.recorder;
     assert.equal(await (await fetch(`${base}/restart-stream-mode`, { method: 'PUT' })).text(), 'Restarted streaming mode');
-    await until('recording paused', async () => (await status(base)).recording.active === false);
+    await waitFor(async () => (await status(base)).recording.active === false, 'recording paused', 15_000, 20);
     assert.equal(recorderService.recorder, before);
     assert.equal(before.isPaused, true);
     const ws = await liveClient(apiPort, 3);
     ws.close();
     await once(ws, 'close');
-    await until('recording again after the live view left', async () => (await status(base)).activity === 'recording');
+    await waitFor(async () => (await status(base)).activity === 'recording', 'recording again after the live view left', 15_000, 20);
   });
 
   it('a stream window shortened over PATCH /api/v1/settings applies to the next window', async () => {
@@ -130,7 +123,7 @@ describe('exclusive mode gates the web live view too', () => {
     const s = await status(base);
     assert.equal(s.activity, 'streaming');
     assert.ok(s.windowEndsAtMs - Date.now() <= 1000, `window of 1 s, ends in ${s.windowEndsAtMs - Date.now()} ms`);
-    await until('the 1 s window to expire without a client', async () => (await status(base)).activity === 'recording');
+    await waitFor(async () => (await status(base)).activity === 'recording', 'the 1 s window to expire without a client', 15_000, 20);
     assert.equal((await status(base)).modeReason, 'no stream client within 1 s');
     assert.equal(await refusedStatus(apiPort), 503);
   });

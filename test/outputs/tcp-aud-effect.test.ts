@@ -22,7 +22,7 @@ import { StreamHub, TRAILING_AUD } from '../../src/hub/stream-hub.js';
 import { TcpStreamServer } from '../../src/outputs/tcp-stream-server.js';
 import { requireTool } from '../support/tools.js';
 import { accessUnitsOfFile, samplePath } from '../hub/access-units.js';
-import { waitFor } from './tcp-feed.js';
+import { waitFor } from '../support/wait.js';
 
 const sample = accessUnitsOfFile(samplePath);
 const cleanups: (() => unknown)[] = [];

@@ -75,12 +75,3 @@ export class RawClient {
     this.socket.destroy();
   }
 }
-
-/** Polls `cond` every 10 ms until true, failing after `timeoutMs` with `what`. */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -13,7 +13,8 @@ import { splitAnnexB } from '../../src/h264/annexb-scanner.js';
 import { startDaemonInProcess, startServe } from '../support/daemon.js';
 import { cliPath, scratchDir } from '../support/paths.js';
 import { requireTool } from '../support/tools.js';
-import { RawClient, waitFor } from './tcp-feed.js';
+import { RawClient } from './tcp-feed.js';
+import { waitFor } from '../support/wait.js';
 
 const cleanups: (() => unknown)[] = [];
 after(async () => {

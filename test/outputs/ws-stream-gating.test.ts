@@ -13,6 +13,7 @@ import { after, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { StreamHub } from '../../src/hub/stream-hub.js';
 import { WsStreamServer } from '../../src/outputs/ws-stream-server.js';
+import { waitFor } from '../support/wait.js';
 
 describe('WsStreamServer gate', () => {
   const hub = new StreamHub({});
@@ -43,11 +44,7 @@ describe('WsStreamServer gate', () => {
     const b = new WebSocket(`ws://127.0.0.1:${p}/live`);
     await Promise.all([once(a, 'open'), once(b, 'open')]);
     // 'open' on the client can precede the server's accept callback by a tick: wait for the count.
-    const end = Date.now() + 5000;
-    while (ws.clientCount < 2) {
-      assert.ok(Date.now() < end, 'clients not counted');
-      await new Promise((r) => setImmediate(r));
-    }
+    await waitFor(() => ws.clientCount >= 2, 'both clients to be counted', 5000, 1);
     assert.deepEqual(events, ['connected', 'connected']);
 
     ws.accepting = false;
@@ -74,11 +71,7 @@ describe('WsStreamServer gate', () => {
     await once(c, 'open');
     c.close();
     await once(c, 'close');
-    const end2 = Date.now() + 5000;
-    while (events.length < 6) {
-      assert.ok(Date.now() < end2, 'connect/disconnect not reported');
-      await new Promise((r) => setImmediate(r));
-    }
+    await waitFor(() => events.length >= 6, 'connect/disconnect to be reported', 5000, 1);
     assert.deepEqual(events.slice(4), ['connected', 'disconnected']);
   });
 });

@@ -11,18 +11,10 @@ import { readMatroskaHeader } from '../../src/recorder/matroska-file.js';
 import { parseSegmentName } from '../../src/recorder/segment-names.js';
 import { startServe } from '../support/daemon.js';
 import { scratchDir } from '../support/paths.js';
+import { waitFor } from '../support/wait.js';
 import { decodeErrors, probe } from './recording-fixtures.js';
 
 const mkvs = (dir: string): string[] => readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort();
-
-/** Polls `cond` every 50 ms until it holds or `timeoutMs` passes. */
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function serveArgs(dir: string): string[] {
   return ['--stream-port', '0', '--api-port', '0', '--no-mdns', '--bind', '127.0.0.1', '--recordings', dir, '--segment', '1s', '--log-level', 'warn'];
@@ -34,7 +26,7 @@ test('rearview serve records 1 s segments; SIGTERM seals the last one; SIGKILL i
     // Clean run: stop after three segments are complete.
     let serve = await startServe(serveArgs(dir), { rawArgs: true });
     try {
-      await waitFor(() => mkvs(dir).length >= 4, 20_000, 'four segments');
+      await waitFor(() => mkvs(dir).length >= 4, 'four segments', 20_000, 50);
     } finally {
       await serve.close();
     }
@@ -56,7 +48,7 @@ test('rearview serve records 1 s segments; SIGTERM seals the last one; SIGKILL i
       const before = mkvs(dir).length;
       serve = await startServe(serveArgs(dir), { rawArgs: true });
       try {
-        await waitFor(() => mkvs(dir).length >= before + 2, 20_000, 'two more segments');
+        await waitFor(() => mkvs(dir).length >= before + 2, 'two more segments', 20_000, 50);
         serve.process.kill('SIGKILL');
         await serve.exited;
       } finally {

@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { repoRoot, scratchDir } from '../support/paths.js';
+import { waitFor } from '../support/wait.js';
 
 const scratch = scratchDir('rearview-runner-exit-');
 after(() => scratch.cleanup());
@@ -51,13 +52,9 @@ describe('ProcessRunner exit hook', () => {
     assert.equal(code, 1);
     assert.ok(pid > 0);
     // SIGKILL is sent synchronously in the hook; the kernel tears the group down right after.
-    const deadline = Date.now() + 5000;
-    while (groupAlive(pid)) {
-      if (Date.now() > deadline) {
-        process.kill(-pid, 'SIGKILL');
-        assert.fail(`process group ${pid} outlived its parent`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(() => !groupAlive(pid), `process group ${pid} to end with its parent`, 5000, 20).catch((err: unknown) => {
+      process.kill(-pid, 'SIGKILL'); // never leave the group behind, even when the test fails
+      throw err;
+    });
   });
 });

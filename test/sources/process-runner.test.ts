@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hasCode } from '../../src/errors.js';
 import { describeExit, findOnPath, ProcessRunner, type ProcessExit } from '../../src/sources/process-runner.js';
-import { fakeBinDir, fakeSourceClock, memoryLogger, pidAlive, waitFor } from './source-fixtures.js';
+import { fakeBinDir, fakeSourceClock, memoryLogger, pidAlive } from './source-fixtures.js';
+import { waitFor } from '../support/wait.js';
 
 function run(script: string, options: { clock?: ReturnType<typeof fakeSourceClock>['clock'] } = {}) {
   const { logger, lines } = memoryLogger();

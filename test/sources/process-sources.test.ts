@@ -9,7 +9,8 @@ import { ffmpegArgs } from '../../src/sources/ffmpeg-source.js';
 import { gstreamerCommandLine, splitPipeline } from '../../src/sources/gstreamer-source.js';
 import type { ProcessSource } from '../../src/sources/process-source.js';
 import { scratchDir } from '../support/paths.js';
-import { CollectingSink, fakeBinDir, fakeEnv, memoryLogger, pidAlive, readLaunches, waitFor } from './source-fixtures.js';
+import { CollectingSink, fakeBinDir, fakeEnv, memoryLogger, pidAlive, readLaunches } from './source-fixtures.js';
+import { waitFor } from '../support/wait.js';
 
 /** Starts the source for `config.source` with the fakes on PATH; returns what the fake recorded. */
 async function launch(source: string, extraEnv: Record<string, string> = {}, configInput = {}, binDir = fakeBinDir) {

@@ -14,7 +14,8 @@ import { createSource } from '../../src/sources/create-source.js';
 import type { ProcessSource } from '../../src/sources/process-source.js';
 import { scratchDir } from '../support/paths.js';
 import { requireTool } from '../support/tools.js';
-import { CollectingSink, memoryLogger, pidAlive, waitFor } from './source-fixtures.js';
+import { CollectingSink, memoryLogger, pidAlive } from './source-fixtures.js';
+import { waitFor } from '../support/wait.js';
 
 /** Runs the source until `count` access units arrived, stops it, and checks the process is gone. */
 async function capture(input: ConfigInput, count: number): Promise<{ aus: AccessUnit[]; lines: string[]; src: ProcessSource }> {

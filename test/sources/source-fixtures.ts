@@ -8,8 +8,6 @@ import type { SourceClock } from '../../src/sources/source-clock.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { repoRoot } from '../support/paths.js';
 
-export { waitFor } from '../outputs/tcp-feed.js';
-
 /** The fake rpicam-vid / libcamera-vid / gst-launch-1.0 / ffmpeg executables. */
 export const fakeBinDir = join(repoRoot, 'test', 'support', 'fake-bin');
 

@@ -9,7 +9,8 @@ import { createSource } from '../../src/sources/create-source.js';
 import type { ProcessSource } from '../../src/sources/process-source.js';
 import { SourceSupervisor } from '../../src/sources/source-supervisor.js';
 import { scratchDir } from '../support/paths.js';
-import { CollectingSink, fakeEnv, fakeSourceClock, memoryLogger, pidAlive, readLaunches, waitFor } from './source-fixtures.js';
+import { CollectingSink, fakeEnv, fakeSourceClock, memoryLogger, pidAlive, readLaunches } from './source-fixtures.js';
+import { waitFor } from '../support/wait.js';
 
 const au = (isKey: boolean): AccessUnit => ({
   nals: [], isKey, sliceTypes: [], poc: null, structure: 'frame', sps: undefined, pps: undefined, offset: 0, byteLength: 0,

@@ -12,7 +12,8 @@ import { createSource } from '../../src/sources/create-source.js';
 import { SourceSupervisor } from '../../src/sources/source-supervisor.js';
 import { createStdinSource } from '../../src/sources/stream-source.js';
 import { parseTcpSource, TcpRelaySource } from '../../src/sources/tcp-relay-source.js';
-import { CollectingSink, fakeBinDir, fakeSourceClock, memoryLogger, samplePath, waitFor } from './source-fixtures.js';
+import { CollectingSink, fakeBinDir, fakeSourceClock, memoryLogger, samplePath } from './source-fixtures.js';
+import { waitFor } from '../support/wait.js';
 
 const sample = readFileSync(samplePath);
 const sampleAus = parseAnnexB(sample).accessUnits;

@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { startServe, type ServeProcess } from '../support/daemon.js';
 import { scratchDir } from '../support/paths.js';
+import { waitFor } from '../support/wait.js';
 import { ensureWebBuilt, launchChromium, screenshotPath } from './web-fixture.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -60,15 +61,12 @@ describe('web app on rearview serve', () => {
 
   it("lists the recorder's segments, plays one, deletes one after confirming", async () => {
     // Wait for two finished segments with thumbnails.
-    const deadline = Date.now() + 30_000;
     let list: Array<{ name: string; inProgress: boolean; thumbnailUrl: string | null }> = [];
-    for (;;) {
+    await waitFor(async () => {
       const body = (await (await fetch(`${base}/api/v1/recordings`)).json()) as { recordings: typeof list };
       list = body.recordings.filter((r) => !r.inProgress && r.thumbnailUrl);
-      if (list.length >= 2) break;
-      if (Date.now() > deadline) throw new Error(`no finished segments: ${JSON.stringify(body)}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+      return list.length >= 2;
+    }, 'two finished segments with thumbnails', 30_000, 200);
     const page = await browser.newPage({ bypassCSP: true, viewport: { width: 1100, height: 700 } });
     cleanups.push(() => page.close());
     await page.goto(`${base}/#recordings`);

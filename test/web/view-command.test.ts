@@ -19,7 +19,7 @@ import { cliPath } from '../support/paths.js';
 import { StreamHub } from '../../src/hub/stream-hub.js';
 import { TcpStreamServer } from '../../src/outputs/tcp-stream-server.js';
 import { accessUnitsOfFile, samplePath } from '../hub/access-units.js';
-import { waitFor } from '../outputs/tcp-feed.js';
+import { waitFor } from '../support/wait.js';
 import { requireTool } from '../support/tools.js';
 import { launchChromium, RealtimeFeeder } from './web-fixture.js';
 

@@ -19,7 +19,8 @@ import { encodeWsFrame, WS_HEADER_BYTES, WsFrameFlags } from '../../src/outputs/
 import { parseLiveFrame, parseLiveText, type LiveConfig } from '../../src/outputs/ws-protocol.js';
 import { accessUnitsOfFile, samplePath } from '../hub/access-units.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { PacedFeeder, waitFor } from '../outputs/tcp-feed.js';
+import { PacedFeeder } from '../outputs/tcp-feed.js';
+import { waitFor } from '../support/wait.js';
 import { ensureWebBuilt } from './web-fixture.js';
 
 const sample = accessUnitsOfFile(samplePath);
