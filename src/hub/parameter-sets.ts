@@ -4,6 +4,8 @@
  * encoder sent them only once, and notices when they change (new resolution)
  * so it can publish a new StreamParams generation.
  */
+import { BitReader } from '../h264/bit-reader.js';
+import { nalToRbsp } from '../h264/rbsp.js';
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -75,32 +77,25 @@ export class ParameterSetStore {
 }
 
 /**
+ * Bytes of a parameter set read for its ids: header (1) + SPS profile/level
+ * (3) + two ue(v) of at most 63 bits each, with room for emulation prevention.
+ */
+const ID_PREFIX_BYTES = 24;
+
+/**
  * Reads the first one or two ue(v) values after the NAL header byte, enough
  * to key the store without a full parse:
  * seq_parameter_set_id of an SPS sits after profile/constraints/level (3 bytes),
- * pic_parameter_set_id and seq_parameter_set_id open a PPS. Emulation
- * prevention cannot occur this early in a valid SPS/PPS, so no RBSP unescaping.
+ * pic_parameter_set_id and seq_parameter_set_id open a PPS. Only a short
+ * prefix is unescaped (runs per SPS/PPS NAL, not per frame). A truncated or
+ * malformed NAL reads as ids 0.
  */
 export function parameterSetIds(nal: Uint8Array): { id: number; spsId: number } {
   const type = (nal[0] ?? 0) & 0x1f;
-  let bit = (type === 7 ? 4 : 1) * 8;
-  const readBit = (): number => {
-    const byte = nal[bit >> 3];
-    if (byte === undefined) throw new RangeError('parameter set truncated');
-    const v = (byte >> (7 - (bit & 7))) & 1;
-    bit++;
-    return v;
-  };
-  const readUe = (): number => {
-    let zeros = 0;
-    while (readBit() === 0) if (++zeros > 31) throw new RangeError('bad ue(v)');
-    let v = 0;
-    for (let i = 0; i < zeros; i++) v = v * 2 + readBit();
-    return (1 << zeros) - 1 + v;
-  };
   try {
-    const id = readUe();
-    return { id, spsId: type === 8 ? readUe() : id };
+    const reader = new BitReader(nalToRbsp(nal, ID_PREFIX_BYTES), type === 7 ? 4 : 1);
+    const id = reader.readUE();
+    return { id, spsId: type === 8 ? reader.readUE() : id };
   } catch {
     return { id: 0, spsId: 0 };
   }

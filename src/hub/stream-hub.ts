@@ -105,8 +105,8 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
   private waitingForKey = true;
   /** Start a new generation at the next IDR even if the parameter sets are byte-identical. */
   private newRun = true;
+  /** Sequence number of the next frame, so also the number of frames published. */
   private seq = 0;
-  private frames = 0;
   private bytes = 0;
   private framesWaitingForKey = 0;
   private discontinuities = 0;
@@ -334,7 +334,6 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
       annexB,
       params,
     };
-    this.frames++;
     this.bytes += annexB.length;
     this.lastPublishMs = now;
     this.countWindow(now, annexB.length);
@@ -468,7 +467,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
     const n = this.windowTimes.length - this.windowHead;
     const seconds = this.statsWindowMs / 1000;
     return {
-      frames: this.frames,
+      frames: this.seq,
       bytes: this.bytes,
       fps: n / seconds,
       bitrateBps: (this.windowByteSum * 8) / seconds,

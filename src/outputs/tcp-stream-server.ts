@@ -130,7 +130,7 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
   private readonly clock: () => number;
   private server: Server | undefined;
   private readonly clients = new Map<number, Client>();
-  private nextId = 1;
+  /** Connections accepted since start; also the id of the latest client (ids start at 1). */
   private accepted = 0;
   private refused = 0;
   private stalledDisconnects = 0;
@@ -253,7 +253,7 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
       hardLimitMs: this.hardLimitMs,
     });
     const client: Client = {
-      id: this.nextId++,
+      id: this.accepted,
       socket,
       reader,
       remote,
