@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -19,13 +19,30 @@ import { waitFor } from '../support/wait.js';
 const scratch = scratchDir('rearview-runner-exit-');
 after(() => scratch.cleanup());
 
+/**
+ * True while a member of the process group is still running. Zombies do not
+ * count: orphans are reparented to PID 1, which in some containers never reaps
+ * them, and kill(-pgid, 0) would keep succeeding for a group that is dead.
+ */
 function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch {
     return false;
   }
+  // /proc/<pid>/stat: "pid (comm) state ppid pgrp ...": fields after the last ')'.
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z') return true;
+  }
+  return false;
 }
 
 describe('ProcessRunner exit hook', () => {
