@@ -174,6 +174,20 @@ const ENUMS: Record<string, readonly string[]> = {
   logLevel: ['debug', 'info', 'warn', 'error', 'silent'],
   'video.profile': ['baseline', 'main', 'high'],
 };
+/**
+ * Lowest sensible value of each duration. A bare number is milliseconds, so an
+ * old file's `"sourceStallMs": 5` meant as seconds would otherwise load as 5 ms
+ * (a restart loop) instead of being refused with a hint.
+ */
+const DURATION_MIN_MS: Record<string, number> = {
+  segmentMs: 1000,
+  sourceStallMs: 500,
+  clientSoftLimitMs: 50,
+  clientHardLimitMs: 1000,
+  streamWindowMs: 1000,
+};
+/** Segment numbers run log0000..log9999 and wrap: more files than that cannot be kept apart. */
+const MAX_FILES_LIMIT = 9999;
 /** Integers where 0 makes no sense (a 0 fps reaches 90000 / fps in the hub). */
 const POSITIVE_INT_KEYS = new Set(['maxClients', 'maxDownloads', 'fileFps', 'video.width', 'video.height', 'video.fps', 'video.intraPeriod']);
 const BOOL_KEYS = new Set(['timestamps', 'record', 'mdns']);
@@ -182,8 +196,9 @@ const OPTIONAL_STRING_KEYS = new Set(['captureDevice', 'gstPipeline', 'apiToken'
 function normaliseValue(key: string, value: unknown): unknown {
   if (DURATION_KEYS.has(key)) {
     const ms = parseDurationMs(value as string | number, key, 'ms');
-    if (key === 'segmentMs' && ms < 1000) {
-      throw new ConfigError(`segmentMs: ${ms} ms is below 1 s (a bare number is milliseconds: write "60s" for a minute)`);
+    const min = DURATION_MIN_MS[key] ?? 0;
+    if (ms < min) {
+      throw new ConfigError(`${key}: ${ms} ms is below ${min} ms (a bare number is milliseconds: write "5s" for seconds)`);
     }
     return ms;
   }
@@ -196,6 +211,9 @@ function normaliseValue(key: string, value: unknown): unknown {
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new ConfigError(`${key}: expected a non-negative integer, got ${JSON.stringify(value)}`);
     if ((key === 'streamPort' || key === 'apiPort') && n > 65535) throw new ConfigError(`${key}: port out of range: ${n}`);
     if (POSITIVE_INT_KEYS.has(key) && n === 0) throw new ConfigError(`${key}: expected a positive integer, got 0`);
+    if (key === 'maxFiles' && (n < 1 || n > MAX_FILES_LIMIT)) {
+      throw new ConfigError(`maxFiles: expected 1 to ${MAX_FILES_LIMIT} (segments are numbered log0000..log9999), got ${n}`);
+    }
     return n;
   }
   if (BOOL_KEYS.has(key)) {

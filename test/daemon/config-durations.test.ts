@@ -48,6 +48,21 @@ describe('config durations', () => {
     assert.equal(mergeConfig(defaultConfig(), { maxBytes: 0 }).maxBytes, 0);
   });
 
+  // Regression: bare numbers became milliseconds with no floor but segmentMs, so an old
+  // file's "sourceStallMs": 5 (meant as seconds) loaded as 5 ms: a source restart loop.
+  it('refuses durations below their floor, with the unit hint', () => {
+    for (const [key, value] of [['sourceStallMs', 5], ['clientHardLimitMs', 10], ['clientSoftLimitMs', 5], ['streamWindowMs', 60]] as const) {
+      assert.throws(() => mergeConfig(defaultConfig(), { [key]: value }), /write "5s" for seconds/, key);
+    }
+  });
+
+  // Regression: maxFiles 0 or above 9999 was accepted; once the 10000 numbers were used the
+  // recorder could not open a new segment and stopped for good.
+  it('keeps maxFiles within the 10000 segment numbers', () => {
+    for (const bad of [0, 10_000, 20_000]) assert.throws(() => mergeConfig(defaultConfig(), { maxFiles: bad }), /maxFiles/, String(bad));
+    assert.equal(mergeConfig(defaultConfig(), { maxFiles: 9999 }).maxFiles, 9999);
+  });
+
   it('rearview serve refuses a duration option without a unit (seconds or milliseconds?) with one line, exit 2', async () => {
     for (const args of [['--segment', '60'], ['--source-stall', '5000'], ['--stream-window', '90']]) {
       const r = await runCli(['serve', ...args, '--recordings', join(scratch.dir, 'rec'), '--stream-port', '0', '--api-port', '0', '--no-mdns', '--no-record']);
