@@ -5,7 +5,6 @@
  * the web mount, and wires the modes to the TCP output, the LED and the
  * recorder. Sets `daemon.apiAddress` once bound.
  */
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { RearviewConfig } from '../config.js';
@@ -22,6 +21,7 @@ import { parseRange } from './file-responses.js';
 import { ApiServer } from './http-api.js';
 import { SettingsStore } from './settings-store.js';
 import { webMountFromConfig, type WebMountHandle } from './web-mount.js';
+import { packageVersion } from '../util/package-version.js';
 
 /** What the service needs from the daemon (RearviewDaemon has it). */
 export interface ApiServiceHost {
@@ -36,15 +36,6 @@ export interface ApiServiceHost {
   apiAddress: { host: string; port: number } | undefined;
   /** Applies changed settings; restarts the source when asked. */
   applyConfig(next: RearviewConfig, restartSource: boolean): Promise<void>;
-}
-
-/** The package version, for status. */
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
 }
 
 /** The recorder's library as the API's RecordingStore. */
@@ -164,7 +155,7 @@ export class ApiService {
       settings,
       web: this.web,
       logger,
-      version: packageVersion(),
+      version: packageVersion() ?? '0.0.0',
       maxConcurrentDownloads: config.maxDownloads,
     });
     const port = await this.server.start(config.apiPort, config.bind);

@@ -4,17 +4,15 @@
  * and is loaded only when run, so `rearview --help` and short commands start fast.
  */
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
 import { CliError, ExitCode } from './exit-codes.js';
 import { commands } from './commands.js';
-
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+import { packageVersion } from '../util/package-version.js';
 
 /** Builds the program; exported for tests. */
 export function buildProgram(): Command {
   const program = new Command('rearview')
     .description('Velovision Rearview camera: the camera daemon (serve) and the tools to use it')
-    .version(pkg.version, '-V, --version')
+    .version(packageVersion() ?? '0.0.0', '-V, --version')
     .addHelpText(
       'after',
       `

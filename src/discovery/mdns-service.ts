@@ -4,25 +4,28 @@
  * is true (default; `--no-mdns` turns it off). Never fails daemon start-up:
  * a machine without multicast just is not advertised (logged once).
  */
-import { readFileSync } from 'node:fs';
-import type { DaemonService, RearviewDaemon } from '../daemon.js';
+import type { RearviewConfig } from '../config.js';
+import type { Logger } from '../log/logger.js';
+import { packageVersion } from '../util/package-version.js';
 import { MdnsAdvertiser, type BonjourLike } from './mdns-advertiser.js';
 
-function packageVersion(): string | undefined {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string }).version;
-  } catch {
-    return undefined;
-  }
+/** What the service needs from the daemon (RearviewDaemon has it). */
+export interface MdnsServiceHost {
+  readonly config: RearviewConfig;
+  readonly logger: Logger;
+  /** Where the TCP stream really listens (port 0 resolved); undefined before it started. */
+  readonly streamAddress: { port: number } | undefined;
+  /** Where the HTTP API really listens; undefined before it started. */
+  readonly apiAddress: { port: number } | undefined;
 }
 
 /** DaemonService wrapper of MdnsAdvertiser; start it after the API so the real API port is known. */
-export class MdnsService implements DaemonService {
+export class MdnsService {
   readonly name = 'mdns';
   private advertiser: MdnsAdvertiser | undefined;
 
   constructor(
-    private readonly daemon: Pick<RearviewDaemon, 'config' | 'logger' | 'streamAddress' | 'apiAddress'>,
+    private readonly daemon: MdnsServiceHost,
     private readonly options: { createBonjour?: (onError: (err: Error) => void) => BonjourLike } = {},
   ) {}
 
@@ -30,6 +33,7 @@ export class MdnsService implements DaemonService {
   async start(): Promise<void> {
     if (this.advertiser) return;
     const { config } = this.daemon;
+    const version = packageVersion();
     this.advertiser = new MdnsAdvertiser(
       {
         name: config.cameraName,
@@ -38,7 +42,7 @@ export class MdnsService implements DaemonService {
         width: config.video.width,
         height: config.video.height,
         fps: config.video.fps,
-        ...(packageVersion() ? { version: packageVersion() as string } : {}),
+        ...(version ? { version } : {}),
       },
       { logger: this.daemon.logger, ...(this.options.createBonjour ? { createBonjour: this.options.createBonjour } : {}) },
     );
