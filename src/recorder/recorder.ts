@@ -33,6 +33,9 @@ import { SegmentWriter, type SegmentSummary } from './segment-writer.js';
 import { MAX_SEGMENT_NUMBER, nextSegmentNumber, parseSegmentName, segmentName, thumbnailName } from './segment-names.js';
 import { ThumbnailMaker } from './thumbnails.js';
 
+/** Temp files this recorder and its thumbnailer write: `log0001_1713198307.jpg.part`. */
+const OWN_PART_FILE = /^log\d{4}[\w.-]*\.part$/;
+
 /** File in the recordings folder naming the segment being written (JSON: {name, startedAtMs, pid}). */
 export const RECORDING_MARKER = '.recording.json';
 
@@ -559,10 +562,13 @@ export class Recorder {
     }
   }
 
-  /** Removes temp files a crash or a failed thumbnail left (`*.part`, the markers' `.tmp`). */
+  /**
+   * Removes temp files a crash or a failed thumbnail left (our `logNNNN*.part`, the markers'
+   * `.tmp`). Only our own names: the folder may be shared, e.g. a browser's downloads in progress.
+   */
   private async sweepTempFiles(): Promise<void> {
     for (const n of await readdir(this.dir)) {
-      if (!n.endsWith('.part') && n !== `${RECORDING_MARKER}.tmp` && n !== `${RECORDER_STATE}.tmp`) continue;
+      if (!OWN_PART_FILE.test(n) && n !== `${RECORDING_MARKER}.tmp` && n !== `${RECORDER_STATE}.tmp`) continue;
       await unlink(join(this.dir, n)).catch((err: Error) => this.logger.debug(`could not remove ${n}: ${err.message}`));
       this.logger.info(`removed ${n} left by an earlier run`);
     }

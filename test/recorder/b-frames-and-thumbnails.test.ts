@@ -155,11 +155,13 @@ test('a failed or timed-out thumbnail leaves no .part file; the recorder sweeps 
     mkdirSync(rec);
     writeFileSync(join(rec, 'log0003_1700000000.jpg.part'), 'x');
     writeFileSync(join(rec, '.recording.json.tmp'), '{');
+    // Regression: the sweep removed every *.part, including other programs' files in a shared folder.
+    writeFileSync(join(rec, 'holiday.mp4.part'), 'a browser download in progress');
     const feeder = HubFeeder.ofFile(samplePath, 30);
     const recorder = new Recorder({ hub: feeder.hub, dir: rec, limits: noLimits, thumbnails: false, retentionIntervalMs: 0 });
     await recorder.start();
     await recorder.close();
-    assert.deepEqual(readdirSync(rec), []);
+    assert.deepEqual(readdirSync(rec), ['holiday.mp4.part']);
   } finally {
     cleanup();
   }
