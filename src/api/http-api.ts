@@ -239,8 +239,9 @@ export class ApiServer {
       if (match.route.destructive && isCrossSiteRequest(req)) {
         throw new ApiError('ERR_API_CROSS_SITE', 'Cross-site request refused');
       }
-      // DNS rebinding makes another site's page same-origin; its Host header still names that site.
-      if (match.route.destructive && token === undefined && !isTrustedHost(req, this.options.config().cameraName)) {
+      // DNS rebinding makes another site's page same-origin, able to read recordings as well as
+      // wipe them; its Host header still names that site. Every route, not only destructive ones.
+      if (token === undefined && !isTrustedHost(req, this.options.config().cameraName)) {
         throw new ApiError('ERR_API_CROSS_SITE', 'Host not recognised as this camera (use its IP address, a .local name or localhost)');
       }
       await match.route.handler({ req, res, method, pathname, rawQuery, query: new URLSearchParams(rawQuery), params: match.params });

@@ -57,8 +57,9 @@ export function isTrustedHost(req: IncomingMessage, cameraName: string | undefin
   if (raw === undefined || raw === '') return true;
   let name: string;
   if (raw.startsWith('[')) {
+    // "[v6]" or "[v6]:port", nothing else after the bracket.
     const end = raw.indexOf(']');
-    return end > 0 && isIP(raw.slice(1, end)) === 6;
+    return end > 0 && isIP(raw.slice(1, end)) === 6 && /^(:\d*)?$/.test(raw.slice(end + 1));
   } else {
     name = raw.replace(/:\d*$/, '').replace(/\.$/, '');
   }

@@ -250,7 +250,9 @@ describe('DNS rebinding and Referer (no token set)', () => {
     const img = await curl(['-H', `Referer: http://evil.example/page`, `${api.url}/wipe-local-videos`], scratch.dir);
     assert.equal(img.status, 403, 'a Referer from another host, without Origin or Sec-Fetch-Site');
     assert.equal(mkvs(), 2);
-    assert.equal((await curl(['-H', 'Host: evil.example', `${api.url}/battery-percent`], scratch.dir)).status, 200, 'reads are not destructive');
+    // Regression: reads were open to a rebound page, which could copy every recording out.
+    assert.equal((await curl(['-H', 'Host: evil.example', `${api.url}/battery-percent`], scratch.dir)).status, 403, 'reads need a trusted Host too');
+    assert.equal((await curl(['-H', `Host: evil.example:${api.port}`, `${api.url}/api/v1/recordings/log0001.mkv`], scratch.dir)).status, 403, 'no recording for a rebound page');
     for (const host of ['192.168.9.1:8000', 'bike-cam.local', 'localhost:8000', 'bike-cam', '[fe80::1]:8000']) {
       const r = await curl(['-H', `Host: ${host}`, '-X', 'PUT', `${api.url}/blink-on`], scratch.dir);
       assert.equal(r.status, 200, host);
@@ -264,7 +266,7 @@ describe('DNS rebinding and Referer (no token set)', () => {
     for (const host of ['192.168.9.1', '192.168.9.1:8000', '[::1]:8000', 'localhost', 'a.localhost:1', 'cam.local', 'cam.local.:8000', 'Bike-Cam:8000']) {
       assert.equal(isTrustedHost(req({ host }), 'bike-cam'), true, host);
     }
-    for (const host of ['evil.example', 'evil.example:8000', 'bike-cam.evil.example', 'local', '[evil]:80', '1.2.3.4.evil.example']) {
+    for (const host of ['evil.example', 'evil.example:8000', 'bike-cam.evil.example', 'local', '[evil]:80', '1.2.3.4.evil.example', '[::1]x', '[::1]:80x']) {
       assert.equal(isTrustedHost(req({ host }), 'bike-cam'), false, host);
     }
     assert.equal(isTrustedHost(req({}), 'bike-cam'), true, 'no Host: not a browser');

@@ -60,7 +60,7 @@ describe('large downloads', () => {
     const stalled = connect(api.port, '127.0.0.1');
     stalled.pause();
     stalled.on('error', () => undefined);
-    stalled.write('GET /api/v1/recordings/log0001.mkv HTTP/1.1\r\nHost: x\r\n\r\n');
+    stalled.write('GET /api/v1/recordings/log0001.mkv HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
     // Wait until the server counts it as a download in progress.
     await waitFor(() => api.server.downloads.inProgress > 0, 'the download to start', 5000, 5);
     const refused = await curl([`${api.url}/api/v1/recordings/log0001.mkv`], scratch.dir);
