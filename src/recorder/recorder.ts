@@ -581,7 +581,13 @@ export class Recorder {
     const files = await listSegmentFiles(this.dir);
     // Persisted state first, then the numbers on disk (modification times only break ties). An empty
     // folder (wiped) starts again at log0000, as the device did: there is nothing to overwrite.
-    this.lastNumber = files.length === 0 ? undefined : ((await this.readStateNumber()) ?? newestSegmentNumber(files));
+    // The state is trusted only when it names the end of a run on disk: if the number after it
+    // exists, something else recorded here since (another firmware, files copied back), and the
+    // stale state would rank those newest rides as the oldest for rotation.
+    const stateNumber = files.length === 0 ? undefined : await this.readStateNumber();
+    const names = new Set(files.map((f) => f.name));
+    const stateIsRunEnd = stateNumber !== undefined && !names.has(segmentName(nextSegmentNumber(stateNumber)));
+    this.lastNumber = files.length === 0 ? undefined : stateIsRunEnd ? stateNumber : newestSegmentNumber(files);
     if (this.lastNumber !== undefined) this.nextNumber = nextSegmentNumber(this.lastNumber);
     const newest = orderSegments(files, this.lastNumber).at(-1);
     const suspects = new Set<string>();

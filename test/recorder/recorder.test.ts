@@ -244,6 +244,37 @@ test('a clock that went backwards never makes the recorder overwrite an earlier 
   }
 });
 
+// Regression (second review, N8): a state file naming log0002 while log0003..log0005 had been
+// recorded after it (another firmware on the same card) made rotation rank those newest
+// segments as the oldest and delete them first.
+test('a stale state file does not make rotation delete the newest segments', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    const feeder = HubFeeder.ofFile(samplePath, 30);
+    let recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+    await recorder.start();
+    feeder.push(30);
+    await recorder.flush();
+    await recorder.close();
+    const seg = join(dir, 'log0000.mkv');
+    const now = Date.now() / 1000;
+    for (let n = 1; n <= 5; n++) {
+      const name = join(dir, `log000${n}.mkv`);
+      copyFileSync(seg, name);
+      utimesSync(name, now - 100 + n, now - 100 + n);
+    }
+    writeFileSync(join(dir, RECORDER_STATE), JSON.stringify({ lastSegment: 'log0002.mkv' }));
+    recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: { ...noLimits, maxFiles: 5 }, retentionIntervalMs: 0, thumbnails: false });
+    await recorder.start();
+    await recorder.close();
+    const mkv = readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort();
+    assert.ok(!mkv.includes('log0000.mkv'), `the oldest segment goes first: ${mkv.join(' ')}`);
+    for (const n of ['log0003.mkv', 'log0004.mkv', 'log0005.mkv']) assert.ok(mkv.includes(n), `${n} kept: ${mkv.join(' ')}`);
+  } finally {
+    cleanup();
+  }
+});
+
 // Regression (F21): recover() deleted the newest segment (and its thumbnail) on ANY error reading its
 // header: an I/O error on a flaky card or a file from another muxer cost a ride. Only a file proven to
 // hold no frame (smaller than a header and not Matroska) is deleted now.
