@@ -81,6 +81,8 @@ export class RearviewDaemon {
   private readonly supervisorOptions: ConstructorParameters<typeof SourceSupervisor>[0];
   /** What has started, to close in reverse order. */
   private readonly running: { name: string; close: () => Promise<void> }[] = [];
+  /** The start() of a part that is running now, during start-up (see stepOf). */
+  private startingStep: Promise<unknown> | undefined;
   private readonly sourceStoppedCallbacks: ((error: RearviewError) => void)[] = [];
 
   constructor(config: RearviewConfig, options: RearviewDaemonOptions = {}) {
@@ -170,10 +172,10 @@ export class RearviewDaemon {
     };
     try {
       track('hub', () => this.hub.close());
-      await this.hub.start();
+      await this.stepOf(this.hub.start());
 
       track('tcp', () => this.tcpServer.close());
-      this.streamAddress = await this.tcpServer.start();
+      this.streamAddress = await this.stepOf(this.tcpServer.start());
 
       // Built-in services after the extra ones given to the constructor; mDNS
       // last: it advertises the ports the services above really bound.
@@ -183,7 +185,7 @@ export class RearviewDaemon {
 
       for (const service of this.services) {
         track(service.name, () => service.close());
-        await service.start();
+        await this.stepOf(service.start());
       }
 
       // The closure reads this.sourceSupervisor when it runs: applyConfig() may have replaced it.
@@ -223,12 +225,25 @@ export class RearviewDaemon {
     }
   }
 
+  /**
+   * Remembers the start() in flight so close() can wait for it. The source
+   * supervisor is not waited for: its start() may retry until closed, and
+   * its close() handles a start in flight itself.
+   */
+  private stepOf<T>(step: Promise<T>): Promise<T> {
+    this.startingStep = step;
+    return step;
+  }
+
   /** Stops everything in reverse start order (source first, hub last). Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       // A source restart in flight sees `closing` and stops; wait for it so
       // the supervisor closed below is the last one.
       await this.applying?.catch(() => {});
+      // A part still starting is closed only once its start() has settled: closing it
+      // half-way (a server not listening yet) left that start() pending for ever.
+      await this.startingStep?.catch(() => {});
       while (this.running.length > 0) {
         const part = this.running.pop() as { name: string; close: () => Promise<void> };
         try {

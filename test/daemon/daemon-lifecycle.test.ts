@@ -36,6 +36,41 @@ describe('RearviewDaemon lifecycle', () => {
     }
   });
 
+  // Regression (second review, N1): close() during a part's start() closed that part half-way,
+  // and daemon.start() never settled (the API server's listen callback never came).
+  it('close() during start-up waits for the part that is starting, then start() rejects', async () => {
+    const scratch = scratchDir();
+    try {
+      const events: string[] = [];
+      let releaseStart: (() => void) | undefined;
+      const slow = {
+        name: 'slow',
+        start: () => new Promise<void>((resolve) => {
+          releaseStart = () => {
+            events.push('started');
+            resolve();
+          };
+        }),
+        close: async () => {
+          events.push('closed');
+        },
+      };
+      const config = loadConfig({ overrides: { bind: '127.0.0.1', streamPort: 0, apiPort: 0, record: false, mdns: false, deviceBackend: 'simulated', recordingsDir: scratch.dir } });
+      const daemon = new RearviewDaemon(config, { services: [slow] });
+      const starting = daemon.start();
+      await waitFor(() => releaseStart !== undefined, 'the slow service to be starting');
+      const closing = daemon.close();
+      // Let close() run as far as it can before the start finishes.
+      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+      releaseStart?.();
+      await closing;
+      await assert.rejects(starting, /closed while starting/);
+      assert.deepEqual(events, ['started', 'closed']);
+    } finally {
+      scratch.cleanup();
+    }
+  });
+
   it('applyConfig racing close() starts no source, and after close() it is a no-op', async () => {
     let created = 0;
     const counting = (config: RearviewConfig, logger: Logger): ReturnType<typeof createSource> => {
