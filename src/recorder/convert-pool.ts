@@ -29,6 +29,12 @@ export interface ConvertPoolOptions {
   maxWorkers?: number;
   /** An idle child exits after this long, ms. Default 30 000. */
   idleMs?: number;
+  /**
+   * Conversions allowed to wait for a child; one more is refused at once with
+   * ERR_CONVERT_BUSY (HTTP 503), so clients that start and abort many downloads
+   * cannot pile up work and open files. Default 16.
+   */
+  maxQueued?: number;
   /** V8 flags of the children. Default a 64 MB old space, 1 MB semi-spaces and --expose-gc (a minor GC per fragment): the lowest peak RSS measured. */
   execArgv?: string[];
   logger?: Logger;
@@ -67,6 +73,7 @@ const DEFAULT_EXEC_ARGV = ['--max-old-space-size=64', '--max-semi-space-size=1',
 export class ConvertPool {
   private readonly maxWorkers: number;
   private readonly idleMs: number;
+  private readonly maxQueued: number;
   private readonly execArgv: string[];
   private readonly logger: Logger;
   private readonly workers = new Set<Worker>();
@@ -78,6 +85,7 @@ export class ConvertPool {
   constructor(options: ConvertPoolOptions = {}) {
     this.maxWorkers = Math.max(1, options.maxWorkers ?? 2);
     this.idleMs = options.idleMs ?? 30_000;
+    this.maxQueued = Math.max(0, options.maxQueued ?? 16);
     this.execArgv = options.execArgv ?? DEFAULT_EXEC_ARGV;
     this.logger = options.logger ?? silentLogger;
   }
@@ -100,6 +108,10 @@ export class ConvertPool {
   /** Converts `mkvPath` in a child; see the file comment. */
   convert(mkvPath: string, write: (chunk: Uint8Array) => Promise<void>, options: { limitBytes?: number } = {}): Promise<ConversionResult> {
     if (this.closed) return Promise.reject(new RearviewError('ERR_CONVERT', 'the MP4 converter is closed'));
+    const allBusy = [...this.workers].filter((w) => !w.job).length === 0 && this.workers.size >= this.maxWorkers;
+    if (allBusy && this.queue.length >= this.maxQueued) {
+      return Promise.reject(new RearviewError('ERR_CONVERT_BUSY', `too many MP4 conversions waiting (${this.queue.length}); try again later`));
+    }
     return new Promise<ConversionResult>((resolve, reject) => {
       this.queue.push({ mkvPath, limitBytes: options.limitBytes, write, resolve, reject });
       this.dispatch();

@@ -312,6 +312,24 @@ test('ConvertPool: one child reused for queued jobs, results match in-process co
   }
 });
 
+// Regression (second review, N4): the queue had no bound, so a client starting and aborting many
+// MP4 downloads piled up conversions (each holding open files) until file handles ran out.
+test('ConvertPool refuses work beyond its queue with ERR_CONVERT_BUSY', async () => {
+  const { dir, cleanup } = scratchDir();
+  const pool = new ConvertPool({ maxWorkers: 1, maxQueued: 1, idleMs: 60_000 });
+  try {
+    await recordOne(dir, 60);
+    const mkv = join(dir, 'log0000.mkv');
+    const running = pool.convert(mkv, async () => {});
+    const waiting = pool.convert(mkv, async () => {});
+    await assert.rejects(pool.convert(mkv, async () => {}), (e: unknown) => hasCode(e, 'ERR_CONVERT_BUSY'));
+    await Promise.all([running, waiting]);
+  } finally {
+    await pool.close();
+    cleanup();
+  }
+});
+
 test('ConvertPool: a converter process that dies fails its job with ERR_CONVERT; the next job gets a new one', async () => {
   const { dir, cleanup } = scratchDir();
   const pool = new ConvertPool({ maxWorkers: 1 });
