@@ -291,7 +291,7 @@ async function stallCheck(start: (input: string) => Promise<ServerHandle>, input
 async function serverChild(input: string): Promise<void> {
   const { loadConfig } = await import('../src/config.js');
   const { RearviewDaemon } = await import('../src/daemon.js');
-  const config = loadConfig({ overrides: { source: input.startsWith('tcp://') ? input : `file:${input}`, bind: '127.0.0.1', streamPort: 0, record: false, mdns: false, maxClients: 100 } });
+  const config = loadConfig({ overrides: { source: input.startsWith('tcp://') ? input : `file:${input}`, bind: '127.0.0.1', streamPort: 0, apiPort: 0, record: false, mdns: false, maxClients: 100 } });
   const daemon = new RearviewDaemon(config);
   await daemon.start();
   process.on('message', (m) => {
