@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { splitAnnexB } from '../../src/h264/annexb-scanner.js';
 import { StreamHub, TRAILING_AUD } from '../../src/hub/stream-hub.js';
+import { buildCaptureTimeSei, isCaptureTimeSei, readCaptureTimeSei } from '../../src/h264/capture-time-sei.js';
 import type { StreamFrame, StreamParams } from '../../src/hub/stream-frame.js';
 import { accessUnitsOfFile, samplePath } from './access-units.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -217,6 +218,34 @@ describe('StreamHub', () => {
     assert.deepEqual(types(key).slice(0, 5), [7, 8, 6, 6, 5]); // the encoder's own SEI, then ours, then the IDR
     assert.deepEqual([...key.nals[3]!.data], [...sei(key.capturedAtMs)]);
     assert.equal(types(reader.read()!)[0], 6);
+  });
+
+  // The daemon passes buildCaptureTimeSei itself, which the hub writes straight into the frame
+  // buffer (no per-frame allocation): it must give the same bytes as any other SEI function.
+  it('writes the standard capture-time SEI in place, byte-identical to the copying path', () => {
+    const run = (captureTimeSei: (ms: number) => Uint8Array): StreamFrame[] => {
+      const clock = new FakeClock(1000);
+      const hub = new StreamHub({ clock: clock.now, captureTimeSei });
+      const reader = hub.addReader({ name: 'r', softLimitBytes: 1e9, softLimitMs: 1e9 });
+      // Capture times whose microsecond bytes need emulation prevention are among them.
+      sample.slice(0, 90).forEach((au, i) => {
+        hub.accessUnit(au, 1_700_000_000_000 + i * 33.367 + (i % 7) * 0.256);
+        clock.advance(FRAME_MS);
+      });
+      const frames: StreamFrame[] = [];
+      for (let f = reader.read(); f; f = reader.read()) frames.push(f);
+      return frames;
+    };
+    const direct = run(buildCaptureTimeSei);
+    const copied = run((ms) => buildCaptureTimeSei(ms));
+    assert.equal(direct.length, 90);
+    direct.forEach((f, i) => {
+      assert.deepEqual(Buffer.from(f.annexB), Buffer.from(copied[i]!.annexB), `frame ${i}`);
+      const sei = f.nals.find((n) => isCaptureTimeSei(n.data));
+      assert.ok(sei, `frame ${i} carries the SEI`);
+      assert.ok(Math.abs(readCaptureTimeSei(sei.data)! - f.capturedAtMs) < 0.001, `frame ${i} time`);
+    });
+    assert.deepEqual(types(direct[0]!).slice(0, 5), [7, 8, 6, 6, 5], 'after the encoder SEI, before the IDR');
   });
 
   it('measures fps and bitrate over a sliding window', () => {
