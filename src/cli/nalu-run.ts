@@ -194,7 +194,9 @@ export async function runNalu(spec: string, options: NaluOptions, io: NaluIo = d
     // --duration may have stopped mid-frame, so its unfinished tail is not reported.
     if (!stopped && !(live && abort.signal.aborted)) parser.flush();
     if (fatal) throw fatal;
-    if (!sawStartCode && !parser.foundStartCode) {
+    // A live source stopped by Ctrl-C or --duration before any video arrived is a normal stop
+    // (an empty summary), not a bad stream.
+    if (!sawStartCode && !parser.foundStartCode && !(live && abort.signal.aborted)) {
       throw notH264(stats.bytes === 0 ? `${source.name} is empty` : `no start code in the ${stats.bytes} byte${stats.bytes === 1 ? '' : 's'} of ${source.name}`);
     }
   } finally {

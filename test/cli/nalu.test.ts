@@ -315,6 +315,8 @@ test('Ctrl-C and --duration end a live source normally, with the summary', async
   const file = readFileSync(corpusFile('test_640x360.h264'));
   // Sends part of the stream and keeps the connection open: only Ctrl-C or --duration end the command.
   const server = await tcpServer((socket) => socket.write(file.subarray(0, 100_000)));
+  // Accepts and never sends: a camera that is up but has no video yet.
+  const silent = await tcpServer(() => {});
   try {
     // Listing: interrupt once NAL units have been printed; they are all flushed, exit 0.
     const listing = startCli(['nalu', `tcp://127.0.0.1:${server.port}`, '--json']);
@@ -324,7 +326,17 @@ test('Ctrl-C and --duration end a live source normally, with the summary', async
     const nals = listing.stdout().trim().split('\n').map((l) => JSON.parse(l) as { type: number });
     assert.equal(nals[0]?.type, 7);
 
-    // Summary: Ctrl-C prints exactly one JSON summary object and exits 0.
+    // Summary: Ctrl-C prints exactly one JSON summary object and exits 0. Regression: a Ctrl-C
+    // landing after the connection but before the first byte was reported as an empty stream (exit 3).
+    const early = startCli(['nalu', `tcp://127.0.0.1:${silent.port}`, '--summary', '--json']);
+    await new Promise<void>((resolve) => {
+      const poll = (): void => void silent.server.getConnections((_e, n) => (n > 0 ? resolve() : setTimeout(poll, 10)));
+      poll();
+    });
+    early.kill('SIGINT');
+    assert.equal(await early.exited, 0, early.stderr());
+    assert.equal((JSON.parse(early.stdout()) as { nalUnits: number }).nalUnits, 0);
+
     const summary = startCli(['nalu', `tcp://127.0.0.1:${server.port}`, '--summary', '--json']);
     await new Promise<void>((resolve) => {
       const poll = (): void => void server.server.getConnections((_e, n) => (n > 0 ? resolve() : setTimeout(poll, 10)));
@@ -343,6 +355,7 @@ test('Ctrl-C and --duration end a live source normally, with the summary', async
     if (d.sps) assert.equal(d.sps.height, 360);
   } finally {
     await server.close();
+    await silent.close();
   }
 });
 
