@@ -142,6 +142,8 @@ export class Recorder {
   private nextNumber = 0;
   /** Number of the last segment opened (or found newest at start-up): the end of the recording order. */
   private lastNumber: number | undefined;
+  /** A segment is being created: rotation waits (see openSegment). */
+  private opening = false;
   private pumping: Promise<void> | undefined;
   private retryAtMs: number | null = null;
   private retryDelayMs: number;
@@ -431,6 +433,11 @@ export class Recorder {
   }
 
   private async openSegment(params: StreamParams, first: StreamFrame): Promise<boolean> {
+    // A rotation pass that took its protected set and newest number before this segment existed
+    // would rank the new file as the oldest and delete it: let it finish first, and start none
+    // until the new segment is current (regression: retention.test's maxFiles case, intermittent).
+    this.opening = true;
+    await this.retentionRunning?.catch(() => {});
     let name = segmentName(this.nextNumber);
     let path = join(this.dir, name);
     try {
@@ -460,6 +467,7 @@ export class Recorder {
         break;
       }
     } catch (err) {
+      this.opening = false;
       this.fail(err, `creating ${path}`);
       return false;
     }
@@ -467,6 +475,7 @@ export class Recorder {
     this.nextNumber = nextSegmentNumber(this.nextNumber);
     this.st.state = 'recording';
     this.st.currentSegment = name;
+    this.opening = false;
     this.st.currentSegmentStartedAtMs = first.capturedAtMs;
     if (this.lastErrorCode) {
       this.logger.info(`recording again after ${this.lastErrorCode}`);
@@ -525,6 +534,7 @@ export class Recorder {
   }
 
   private async runRetention(): Promise<void> {
+    if (this.opening) return; // openSegment runs a pass once the new segment is current
     if (this.retentionRunning) return this.retentionRunning;
     this.retentionRunning = (async () => {
       try {
