@@ -42,6 +42,8 @@ export interface LiveProbe {
   path: DecodePath;
   state: LiveState;
   framesShown: number;
+  /** Frames handed to the decoder (WebCodecs or MSE); frames skipped while the tab is hidden are not. */
+  framesFed: number;
   /** Every capture-to-display latency sample so far (ms, clock-corrected), capped at 200k. */
   latencies: number[];
   /** The same samples without the clock correction (browser clock minus capture time). */
@@ -119,7 +121,7 @@ export class LivePlayer {
         : new MseRenderer(options.video, onPicture, onError);
     options.canvas.hidden = this.path !== 'webcodecs';
     options.video.hidden = this.path !== 'mse';
-    this.probe = { path: this.path, state: this.state, framesShown: 0, latencies: [], latenciesRaw: [], decodedLatenciesRaw: [], receiveLatenciesRaw: [], firstPictureMs: undefined, config: undefined, stats: undefined, errors: [] };
+    this.probe = { path: this.path, state: this.state, framesShown: 0, framesFed: 0, latencies: [], latenciesRaw: [], decodedLatenciesRaw: [], receiveLatenciesRaw: [], firstPictureMs: undefined, config: undefined, stats: undefined, errors: [] };
     (globalThis as { __rearview?: LiveProbe }).__rearview = this.probe;
   }
 
@@ -229,6 +231,7 @@ export class LivePlayer {
       this.renderer.resync();
       return;
     }
+    this.probe.framesFed++;
     this.renderer.push(frame);
   }
 

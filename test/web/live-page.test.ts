@@ -138,11 +138,14 @@ describe('live page in headless Chromium', () => {
       })()`);
     await setVisibility('hidden');
     const hiddenAt = (await page.evaluate('__rearview.framesShown')) as number;
+    const fedAt = (await page.evaluate('__rearview.framesFed')) as number;
     // Wait (on the camera side) for more than a GOP to be published while hidden.
     const target = feeder.delivered + 45;
     while (feeder.delivered < target) await new Promise((r) => setTimeout(r, 20));
+    // Nothing new reaches the decoder while hidden. (Counting pictures shown instead was flaky:
+    // on a loaded machine more than a few frames were still inside the decoder when it hid.)
+    assert.equal((await page.evaluate('__rearview.framesFed')) as number, fedAt, 'no frame fed to the decoder while hidden');
     const whileHidden = ((await page.evaluate('__rearview.framesShown')) as number) - hiddenAt;
-    assert.ok(whileHidden <= 3, `${whileHidden} pictures decoded while hidden (only those already in the decoder)`);
     const samplesBefore = (await page.evaluate('__rearview.latenciesRaw.length')) as number;
     await setVisibility('visible');
     await waitInPage(page, `__rearview.framesShown >= ${hiddenAt + whileHidden + 10}`, 'pictures after becoming visible');
