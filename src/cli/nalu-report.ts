@@ -157,24 +157,12 @@ function round3(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
 
-/** The `sps` member of the summary. */
-export interface SummarySps {
-  profileIdc: number;
-  profile: string;
-  constraintFlags: number;
-  levelIdc: number;
-  level: string;
-  chromaFormatIdc: number;
-  bitDepthLuma: number;
-  bitDepthChroma: number;
-  width: number;
-  height: number;
-  codedWidth: number;
-  codedHeight: number;
-  frameMbsOnly: boolean;
-  sar: [number, number] | null;
-  fps: number | null;
-}
+/** The `sps` member of the summary: the first SPS's fields as parsed, plus the profile and level names. */
+export type SummarySps = Pick<
+  SequenceParameterSet,
+  | 'profileIdc' | 'constraintFlags' | 'levelIdc' | 'chromaFormatIdc' | 'bitDepthLuma' | 'bitDepthChroma'
+  | 'width' | 'height' | 'codedWidth' | 'codedHeight' | 'frameMbsOnly' | 'sar' | 'fps'
+> & { profile: string; level: string };
 
 /** The --summary object (docs/cli.md). */
 export interface NaluSummary {
