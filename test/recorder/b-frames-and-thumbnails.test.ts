@@ -17,9 +17,8 @@ import { bundledFfmpegPath } from '../../src/util/ffmpeg-path.js';
 import { samplePath } from '../hub/access-units.js';
 import { scratchDir } from '../support/paths.js';
 import { requireTool } from '../support/tools.js';
-import { decodeErrors, HubFeeder, probe } from './recording-fixtures.js';
+import { decodeErrors, HubFeeder, probe, noLimits, recordFrames } from './recording-fixtures.js';
 
-const noLimits = { maxFiles: 0, maxBytes: 0, minFreeBytes: 0, minFreePercent: 0 };
 
 /** Encodes a short test clip with x264 through ffmpeg (Annex-B, SPS/PPS before each IDR). */
 function encode(path: string, profile: 'main' | 'high', size: string, seconds: number, bframes: number): void {
@@ -43,14 +42,7 @@ test('High profile with B-frames: recorded pictures match the source in presenta
     encode(src, 'high', '640x360', 3, 3);
     const parsed = parseAnnexB(readFileSync(src));
     assert.ok(parsed.accessUnits.some((au) => au.sliceTypes.includes(1)), 'the clip has B slices');
-    const feeder = new HubFeeder(parsed.accessUnits, 30);
-    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 600_000, limits: noLimits, thumbnails: false, retentionIntervalMs: 0 });
-    await recorder.start();
-    for (let i = 0; i < parsed.accessUnits.length; i += 15) {
-      feeder.push(Math.min(15, parsed.accessUnits.length - i));
-      await recorder.flush();
-    }
-    await recorder.close();
+    await recordFrames(new HubFeeder(parsed.accessUnits, 30), dir, parsed.accessUnits.length);
     const mkv = join(dir, 'log0000.mkv');
     assert.equal(decodeErrors(mkv), '');
     const p = probe(mkv);

@@ -17,9 +17,8 @@ import type { Mp4Source } from '../../src/recorder/mp4-converter.js';
 import { samplePath } from '../hub/access-units.js';
 import { scratchDir } from '../support/paths.js';
 import { requireTool } from '../support/tools.js';
-import { decodeErrors, HubFeeder, probe } from './recording-fixtures.js';
+import { decodeErrors, HubFeeder, probe, noLimits, recordFrames } from './recording-fixtures.js';
 
-const noLimits = { maxFiles: 0, maxBytes: 0, minFreeBytes: 0, minFreePercent: 0 };
 
 async function collect(stream: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -28,15 +27,9 @@ async function collect(stream: Readable): Promise<Buffer> {
 }
 
 /** Records `frames` frames of the sample into one segment. */
-async function recordOne(dir: string, frames: number): Promise<void> {
-  const feeder = HubFeeder.ofFile(samplePath, 30);
-  const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 600_000, limits: noLimits, thumbnails: false, retentionIntervalMs: 0 });
-  await recorder.start();
-  for (let i = 0; i < frames; i += 30) {
-    feeder.push(30);
-    await recorder.flush();
-  }
-  await recorder.close();
+/** Records `frames` frames of the sample into one segment of `dir`. */
+function recordOne(dir: string, frames: number): Promise<void> {
+  return recordFrames(HubFeeder.ofFile(samplePath, 30), dir, frames, { step: 30 });
 }
 
 test('MP4 conversion streams every frame, fills the cache, then serves ranges from it', async () => {
@@ -224,14 +217,7 @@ test('our Matroska reader gives the same MP4 packets as mediabunny\'s demuxer, B
       '-x264-params', 'repeat-headers=1', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', src]);
     assert.equal(enc.status, 0, enc.stderr?.toString());
     const parsed = parseAnnexB(readFileSync(src));
-    const feeder = new HubFeeder(parsed.accessUnits, 30);
-    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 600_000, limits: noLimits, thumbnails: false, retentionIntervalMs: 0 });
-    await recorder.start();
-    for (let i = 0; i < parsed.accessUnits.length; i += 15) {
-      feeder.push(Math.min(15, parsed.accessUnits.length - i));
-      await recorder.flush();
-    }
-    await recorder.close();
+    await recordFrames(new HubFeeder(parsed.accessUnits, 30), dir, parsed.accessUnits.length);
     const mkv = join(dir, 'log0000.mkv');
     const ours = await convertToBuffer(mkv);
     const theirs = await convertToBuffer(mkv, { demuxer: 'mediabunny' });

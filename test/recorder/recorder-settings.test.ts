@@ -12,9 +12,8 @@ import { test } from 'node:test';
 import { Recorder } from '../../src/recorder/recorder.js';
 import { samplePath } from '../hub/access-units.js';
 import { scratchDir } from '../support/paths.js';
-import { HubFeeder, probe } from './recording-fixtures.js';
+import { HubFeeder, probe, noLimits } from './recording-fixtures.js';
 
-const noLimits = { maxFiles: 0, maxBytes: 0, minFreeBytes: 0, minFreePercent: 0 };
 
 test('setSegmentMs and setLimits apply to the running recorder', async () => {
   const { dir, cleanup } = scratchDir();

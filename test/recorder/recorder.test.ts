@@ -11,9 +11,8 @@ import { StreamHub } from '../../src/hub/stream-hub.js';
 import { accessUnitsOfFile, samplePath } from '../hub/access-units.js';
 import { requireTool } from '../support/tools.js';
 import { scratchDir } from '../support/paths.js';
-import { decodeErrors, HubFeeder, probe } from './recording-fixtures.js';
+import { decodeErrors, HubFeeder, probe, noLimits, recordFrames } from './recording-fixtures.js';
 
-const noLimits = { maxFiles: 0, maxBytes: 0, minFreeBytes: 0, minFreePercent: 0 };
 
 test('records several segments cut at keyframes, each valid per ffprobe and starting with a keyframe', async () => {
   const { dir, cleanup } = scratchDir();
@@ -185,11 +184,7 @@ test('numbering wraps after log9999 and skips a taken number instead of replacin
   const { dir, cleanup } = scratchDir();
   try {
     const feeder = HubFeeder.ofFile(samplePath, 30);
-    let recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
-    await recorder.start();
-    feeder.push(30);
-    await recorder.flush();
-    await recorder.close();
+    await recordFrames(feeder, dir, 30, { segmentMs: 1000, step: 30 });
     // A folder where the device wrapped: log9998, log9999 newest, log0000 an old file not rotated yet.
     const seg = join(dir, 'log0000.mkv');
     copyFileSync(seg, join(dir, 'log9998.mkv'));
@@ -198,7 +193,7 @@ test('numbering wraps after log9999 and skips a taken number instead of replacin
     const before = readFileSync(seg);
     const now = Date.now() / 1000;
     utimesSync(seg, now - 100, now - 100);
-    recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
     await recorder.start();
     feeder.push(60);
     await recorder.flush();
@@ -251,11 +246,7 @@ test('a stale state file does not make rotation delete the newest segments', asy
   const { dir, cleanup } = scratchDir();
   try {
     const feeder = HubFeeder.ofFile(samplePath, 30);
-    let recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
-    await recorder.start();
-    feeder.push(30);
-    await recorder.flush();
-    await recorder.close();
+    await recordFrames(feeder, dir, 30, { segmentMs: 1000, step: 30 });
     const seg = join(dir, 'log0000.mkv');
     const now = Date.now() / 1000;
     for (let n = 1; n <= 5; n++) {
@@ -264,7 +255,7 @@ test('a stale state file does not make rotation delete the newest segments', asy
       utimesSync(name, now - 100 + n, now - 100 + n);
     }
     writeFileSync(join(dir, RECORDER_STATE), JSON.stringify({ lastSegment: 'log0002.mkv' }));
-    recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: { ...noLimits, maxFiles: 5 }, retentionIntervalMs: 0, thumbnails: false });
+    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: { ...noLimits, maxFiles: 5 }, retentionIntervalMs: 0, thumbnails: false });
     await recorder.start();
     await recorder.close();
     const mkv = readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort();

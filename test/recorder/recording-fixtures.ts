@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { StreamHub } from '../../src/hub/stream-hub.js';
+import { Recorder } from '../../src/recorder/recorder.js';
 import { accessUnitsOfFile } from '../hub/access-units.js';
 import { requireTool } from '../support/tools.js';
 
@@ -45,6 +46,25 @@ export class HubFeeder {
       this.index++;
     }
   }
+}
+
+/** Rotation limits that never delete anything. */
+export const noLimits = { maxFiles: 0, maxBytes: 0, minFreeBytes: 0, minFreePercent: 0 };
+
+/**
+ * Records `frames` frames from `feeder` into `dir` with a fresh Recorder
+ * (no rotation, no thumbnails), pushing `step` frames at a time and letting
+ * the recorder catch up after each, then closes it.
+ */
+export async function recordFrames(feeder: HubFeeder, dir: string, frames: number, options: { segmentMs?: number; step?: number } = {}): Promise<void> {
+  const step = options.step ?? 15;
+  const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: options.segmentMs ?? 600_000, limits: noLimits, thumbnails: false, retentionIntervalMs: 0 });
+  await recorder.start();
+  for (let i = 0; i < frames; i += step) {
+    feeder.push(Math.min(step, frames - i));
+    await recorder.flush();
+  }
+  await recorder.close();
 }
 
 /** What ffprobe says about a file. */

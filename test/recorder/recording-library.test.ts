@@ -8,9 +8,8 @@ import { RecordingLibrary } from '../../src/recorder/recording-library.js';
 import { segmentName } from '../../src/recorder/segment-names.js';
 import { samplePath } from '../hub/access-units.js';
 import { scratchDir } from '../support/paths.js';
-import { HubFeeder } from './recording-fixtures.js';
+import { HubFeeder, noLimits } from './recording-fixtures.js';
 
-const noLimits = { maxFiles: 0, maxBytes: 0, minFreeBytes: 0, minFreePercent: 0 };
 const START_MS = Date.UTC(2026, 0, 2, 3, 4, 5);
 
 /** Records `seconds` of the sample into `dir` in 1 s segments, thumbnails included. */

@@ -14,9 +14,8 @@ import { enforceRetention, listSegmentFiles, newestSegmentNumber, readFolderList
 import { segmentName } from '../../src/recorder/segment-names.js';
 import { samplePath } from '../hub/access-units.js';
 import { scratchDir } from '../support/paths.js';
-import { decodeErrors, HubFeeder, probe } from './recording-fixtures.js';
+import { decodeErrors, HubFeeder, probe, noLimits } from './recording-fixtures.js';
 
-const noLimits = { maxFiles: 0, maxBytes: 0, minFreeBytes: 0, minFreePercent: 0 };
 
 /** Pushes `seconds` of video in 0.5 s steps, letting the recorder catch up (as fast as it can, not real time). */
 async function feed(feeder: HubFeeder, recorder: Recorder, seconds: number, thumbs = false): Promise<void> {
