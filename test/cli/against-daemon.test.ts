@@ -10,13 +10,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CameraClient, discover, type DiscoveredCamera, type Recording } from '../../src/client/index.js';
+import { CameraClient, type Recording } from '../../src/client/index.js';
 import { startServe, type ServeProcess } from '../support/daemon.js';
 import { scratchDir } from '../support/paths.js';
 import { waitFor } from '../support/wait.js';
 import { startTcpProxy } from '../client/tcp-proxy.js';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { runCli } from './cli-run.js';
+import { listenForCamera } from '../support/mdns.js';
 
 const name = `daemon-${randomUUID().slice(0, 8)}`;
 // mDNS on loopback only (inherited by the serve child): see test/discovery/mdns.test.ts.
@@ -101,14 +102,7 @@ test('a sync cut in the middle resumes against the daemon', async () => {
 });
 
 test('the daemon advertises the API and stream ports it bound over mDNS', async () => {
-  const controller = new AbortController();
-  let mine: DiscoveredCamera | undefined;
-  await discover({ timeoutMs: 10_000, signal: controller.signal, onCamera: (cam) => {
-    if (cam.name === name) {
-      mine = cam;
-      controller.abort();
-    }
-  } });
+  const mine = await listenForCamera(name);
   assert.ok(mine, 'heard the daemon');
   assert.equal(mine.apiPort, serve.apiPort);
   assert.equal(mine.streamPort, serve.streamPort);

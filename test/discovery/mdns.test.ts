@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { MdnsAdvertiser, advertisementTxt, type BonjourLike } from '../../src/discovery/mdns-advertiser.js';
 import { discover, cameraFromService, type DiscoveredCamera } from '../../src/discovery/mdns-browser.js';
 import { startDaemonInProcess } from '../support/daemon.js';
+import { listenForCamera } from '../support/mdns.js';
 
 // mDNS on loopback only: no multicast route needed (network-isolated CI), and
 // no fake cameras announced on whatever LAN the tests run on.
@@ -55,14 +56,7 @@ test('the daemon advertises itself with the ports it bound when mdns is on', asy
   const name = `test-daemon-${randomUUID().slice(0, 8)}`;
   const d = await startDaemonInProcess({ mdns: true, cameraName: name });
   try {
-    const controller = new AbortController();
-    let mine: DiscoveredCamera | undefined;
-    await discover({ timeoutMs: 10_000, signal: controller.signal, onCamera: (cam) => {
-      if (cam.name === name) {
-        mine = cam;
-        controller.abort();
-      }
-    } });
+    const mine = await listenForCamera(name);
     assert.ok(mine, 'the daemon was heard');
     assert.equal(mine.streamPort, d.streamPort);
   } finally {
