@@ -15,7 +15,7 @@
  * Run: npm run bench, or `node dist/bench/convert-bench.js [--runs N] [--long-minutes M]`.
  */
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,21 +35,23 @@ const arg = (name: string, fallback: number): number => {
 async function childConvert(input: string, output: string): Promise<void> {
   const t0 = performance.now();
   const out = createWriteStream(output);
-  const result = await convertMkvToMp4(input, (chunk) =>
-    new Promise<void>((resolve, reject) => {
-      if (out.write(chunk)) resolve();
-      else {
-        // (an 'error' listener left per drain warned of a listener leak)
-        const onError = (err: Error): void => reject(err);
-        out.once('error', onError).once('drain', () => {
-          out.off('error', onError);
-          resolve();
-        });
-      }
-    }),
-  );
+  const result = await convertMkvToMp4(input, writerTo(out));
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   process.stdout.write(JSON.stringify({ ...result, convertMs: performance.now() - t0 }) + '\n');
+}
+
+/** A converter `write` callback onto a file stream that resolves when the stream can take more. */
+function writerTo(out: WriteStream): (chunk: Uint8Array) => Promise<void> {
+  return (chunk) =>
+    new Promise<void>((resolve, reject) => {
+      if (out.write(chunk)) return resolve();
+      // One 'error' listener per wait, removed on drain (one left per drain warned of a listener leak).
+      const onError = (err: Error): void => reject(err);
+      out.once('error', onError).once('drain', () => {
+        out.off('error', onError);
+        resolve();
+      });
+    });
 }
 
 /**
@@ -64,16 +66,7 @@ async function childPool(input: string, output: string, runs: number): Promise<v
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     const out = createWriteStream(output);
-    await pool.convert(input, (chunk) => new Promise<void>((resolve, reject) => {
-      if (out.write(chunk)) resolve();
-      else {
-        const onError = (err: Error): void => reject(err);
-        out.once('error', onError).once('drain', () => {
-          out.off('error', onError);
-          resolve();
-        });
-      }
-    }));
+    await pool.convert(input, writerTo(out));
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     ms.push(performance.now() - t0);
   }
