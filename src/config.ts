@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import type { LogLevel } from './log/logger.js';
+import { readSecretFile } from './util/secret-file.js';
 import { parseBytes, parseDurationMs } from './util/units.js';
 
 /** How a new TCP/WebSocket client joins the live stream. */
@@ -93,8 +94,12 @@ export interface RearviewConfig {
 
   /** Most recording downloads served at once by the HTTP API; more get 429. Default 4. */
   maxDownloads: number;
-  /** When set, every API request must carry this token (Authorization: Bearer, or ?token=). */
+  /** When set, every API request must carry this token (Authorization: Bearer, or the pairing cookie). */
   apiToken: string | undefined;
+  /** File the token was read from (by mergeConfig, into apiToken), so it never appears on a command line. */
+  apiTokenFile: string | undefined;
+  /** Without a token, only clients in these networks (CIDR) may make state-changing requests. */
+  trustedNetworks: string[];
   /** When non-empty, only these client networks (CIDR) may use ports 5000 and 8000. */
   allowNetworks: string[];
   /** Advertise the camera over mDNS/DNS-SD. Default true. */
@@ -108,6 +113,23 @@ export interface RearviewConfig {
   /** Log level. Default 'info'. */
   logLevel: LogLevel;
 }
+
+/**
+ * Default `trustedNetworks`: loopback and the device's own hotspot subnet
+ * (the camera is 192.168.9.1 on its Wi-Fi; docs/config.md says why a fixed
+ * list rather than the host's interfaces).
+ */
+export const DEFAULT_TRUSTED_NETWORKS: readonly string[] = ['127.0.0.0/8', '::1/128', '192.168.9.0/24'];
+
+/**
+ * What an API token may contain: cookie-safe printable ASCII (RFC 6265
+ * cookie-octet: no space, quote, comma, semicolon or backslash), so it
+ * travels unchanged in `Authorization: Bearer` and in the pairing cookie.
+ */
+export const API_TOKEN_PATTERN = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]{1,1024}$/;
+
+/** Environment variable `rearview serve` reads the API token from (not shown by `ps`, unlike --api-token). */
+export const API_TOKEN_ENV = 'REARVIEW_API_TOKEN';
 
 /** The defaults, as documented in docs/config.md. */
 export function defaultConfig(): RearviewConfig {
@@ -141,6 +163,8 @@ export function defaultConfig(): RearviewConfig {
     streamWindowMs: 60_000,
     maxDownloads: 4,
     apiToken: undefined,
+    apiTokenFile: undefined,
+    trustedNetworks: [...DEFAULT_TRUSTED_NETWORKS],
     allowNetworks: [],
     mdns: true,
     cameraName: 'velovision-rearview',
@@ -191,7 +215,7 @@ const MAX_FILES_LIMIT = 9999;
 /** Integers where 0 makes no sense (a 0 fps reaches 90000 / fps in the hub). */
 const POSITIVE_INT_KEYS = new Set(['maxClients', 'maxDownloads', 'fileFps', 'video.width', 'video.height', 'video.fps', 'video.intraPeriod']);
 const BOOL_KEYS = new Set(['timestamps', 'record', 'mdns']);
-const OPTIONAL_STRING_KEYS = new Set(['captureDevice', 'gstPipeline', 'apiToken']);
+const OPTIONAL_STRING_KEYS = new Set(['captureDevice', 'gstPipeline', 'apiToken', 'apiTokenFile']);
 
 function normaliseValue(key: string, value: unknown): unknown {
   if (DURATION_KEYS.has(key)) {
@@ -226,13 +250,17 @@ function normaliseValue(key: string, value: unknown): unknown {
     if (typeof value !== 'string' || !allowed.includes(value)) throw new ConfigError(`${key}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
     return value;
   }
-  if (key === 'allowNetworks') {
+  if (key === 'allowNetworks' || key === 'trustedNetworks') {
     const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
-    if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw new ConfigError(`allowNetworks: expected a list of CIDR networks`);
+    if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw new ConfigError(`${key}: expected a list of CIDR networks`);
     return list;
   }
   if (OPTIONAL_STRING_KEYS.has(key)) {
     if (value === undefined || value === null || value === '') return undefined;
+  }
+  if (key === 'apiToken' && (typeof value !== 'string' || !API_TOKEN_PATTERN.test(value))) {
+    // Never echo the value: it is a secret.
+    throw new ConfigError('apiToken: use printable ASCII without spaces, quotes, commas, semicolons or backslashes (e.g. the output of: openssl rand -hex 32)');
   }
   if (typeof value !== 'string') throw new ConfigError(`${key}: expected a string, got ${JSON.stringify(value)}`);
   return value;
@@ -243,8 +271,9 @@ function normaliseValue(key: string, value: unknown): unknown {
  * converting every value. Unknown keys are an error, so typos are caught.
  */
 export function mergeConfig(base: RearviewConfig, input: ConfigInput): RearviewConfig {
-  const out: RearviewConfig = { ...base, video: { ...base.video }, allowNetworks: [...base.allowNetworks] };
+  const out: RearviewConfig = { ...base, video: { ...base.video }, allowNetworks: [...base.allowNetworks], trustedNetworks: [...base.trustedNetworks] };
   const defaults = defaultConfig();
+  if (input.apiToken !== undefined && input.apiTokenFile !== undefined) throw new ConfigError('give either apiToken or apiTokenFile, not both');
   for (const [key, value] of Object.entries(input)) {
     if (value === undefined) continue;
     if (key === 'video') {
@@ -258,6 +287,11 @@ export function mergeConfig(base: RearviewConfig, input: ConfigInput): RearviewC
     }
     if (!(key in defaults)) throw new ConfigError(`unknown setting ${key}`);
     (out as unknown as Record<string, unknown>)[key] = normaliseValue(key, value);
+    // A later layer's token replaces an earlier layer's token file and the other way round.
+    if (key === 'apiToken') out.apiTokenFile = undefined;
+    if (key === 'apiTokenFile') {
+      out.apiToken = out.apiTokenFile === undefined ? undefined : normaliseValue('apiToken', readSecretFile(out.apiTokenFile, 'apiTokenFile')) as string;
+    }
   }
   return out;
 }
@@ -279,10 +313,15 @@ export function readConfigFile(path: string): ConfigInput {
   }
 }
 
-/** defaults ← file ← overrides, validated. */
-export function loadConfig(options: { file?: string | undefined; overrides?: ConfigInput } = {}): RearviewConfig {
+/**
+ * defaults ← file ← environment (`REARVIEW_API_TOKEN`) ← overrides, validated.
+ * `env` is read only when given (`rearview serve` passes process.env).
+ */
+export function loadConfig(options: { file?: string | undefined; overrides?: ConfigInput; env?: Readonly<Record<string, string | undefined>> } = {}): RearviewConfig {
   let config = defaultConfig();
   if (options.file) config = mergeConfig(config, readConfigFile(options.file));
+  const envToken = options.env?.[API_TOKEN_ENV];
+  if (envToken !== undefined && envToken !== '') config = mergeConfig(config, { apiToken: envToken });
   if (options.overrides) config = mergeConfig(config, options.overrides);
   return config;
 }

@@ -14,7 +14,7 @@ export interface ApiRequest {
   res: ServerResponse;
   method: string;
   pathname: string;
-  /** The raw query after '?', with a `token=` parameter removed (legacy routes take a bare path here). */
+  /** The raw query after '?' (legacy routes take a bare path here). */
   rawQuery: string;
   query: URLSearchParams;
   /** Decoded `:name` parameters. */
@@ -40,8 +40,13 @@ export interface Route {
   method: Exclude<HttpMethod, 'HEAD'>;
   /** '/api/v1/recordings/:name' style pattern. */
   path: string;
-  /** Changes state: refused for cross-site browser requests. */
+  /**
+   * Changes state: refused for cross-site browser requests and, without an
+   * API token, for clients outside the trusted networks.
+   */
   destructive?: boolean;
+  /** Answers without the API token (pairing checks the token itself). */
+  public?: boolean;
   doc: RouteDoc;
   handler: (request: ApiRequest) => void | Promise<void>;
 }

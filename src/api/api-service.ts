@@ -20,6 +20,7 @@ import type { Mp4Streamer, RecordingStore, StreamStatus } from './api-services.j
 import { parseRange } from './file-responses.js';
 import { ApiServer } from './http-api.js';
 import { SettingsStore } from './settings-store.js';
+import { TokenAttemptLimiter } from './token-attempt-limiter.js';
 import { webMountFromConfig, type WebMountHandle } from './web-mount.js';
 import { packageVersion } from '../util/package-version.js';
 
@@ -131,7 +132,9 @@ export class ApiService {
       host.tcpServer.off('client-disconnected', onDisconnected);
     });
 
-    this.web = webMountFromConfig(host.hub, config, host.logger);
+    // One wrong-token count for the API and the live view, so neither is a free guessing oracle.
+    const tokenAttempts = new TokenAttemptLimiter();
+    this.web = webMountFromConfig(host.hub, config, host.logger, tokenAttempts);
     // The web page's live view is a stream client like port 5000's: it holds the window open and follows the mode.
     this.detach.push(this.web.ws.onClients((event) => (event === 'connected' ? modes.clientConnected() : modes.clientDisconnected())));
     const settings = new SettingsStore({
@@ -157,6 +160,7 @@ export class ApiService {
       logger,
       version: packageVersion() ?? '0.0.0',
       maxConcurrentDownloads: config.maxDownloads,
+      tokenAttempts,
     });
     const port = await this.server.start(config.apiPort, config.bind);
     host.apiAddress = { host: config.bind, port };

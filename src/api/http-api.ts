@@ -4,8 +4,10 @@
  * on the same server.
  *
  * Order of checks for every request: client network allow-list (the socket is
- * dropped at connect), API token (401), route lookup, cross-site check for
- * destructive routes (403), handler. `GET /` content negotiation: a request
+ * dropped at connect), route lookup, API token unless the route is public
+ * (401; 429 while an address is blocked for wrong tokens), cross-site check
+ * for destructive routes (403), without a token the Host check and, for
+ * destructive routes, the trusted networks (403), handler. `GET /` content negotiation: a request
  * whose Accept header includes text/html (a browser navigating there) gets
  * the web page; curl and the app (Accept: star/star or none) get the greeting.
  * Paths no route knows are offered to the web handler (assets), then answered
@@ -15,7 +17,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { RearviewConfig } from '../config.js';
 import type { CameraDevice } from '../device/camera-device.js';
-import { RearviewError } from '../errors.js';
+import { ConfigError, RearviewError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import type { ModeController } from '../modes/mode-controller.js';
 import type { ApiContext } from './api-context.js';
@@ -27,10 +29,12 @@ import { cachedRecordingStore } from './cached-recording-store.js';
 import { DownloadLimiter } from './file-responses.js';
 import { addLegacyRoutes } from './legacy-routes.js';
 import { compileAllowList, type AllowList } from './network-allow-list.js';
-import { isCrossSiteRequest, isTrustedHost, requestToken, splitTokenFromQuery, tokenMatches } from './request-guard.js';
+import { addPairingRoutes, checkPresentedToken } from './pairing-routes.js';
+import { isCrossSiteRequest, isTrustedHost, requestToken } from './request-guard.js';
 import { isWebAppRequest } from './static-assets.js';
 import type { SettingsStore } from './settings-store.js';
 import { buildStatus } from './status-document.js';
+import { TokenAttemptLimiter } from './token-attempt-limiter.js';
 import { addV1Routes, recordingView } from './v1-routes.js';
 
 /** Options of ApiServer. */
@@ -62,6 +66,8 @@ export interface ApiServerOptions {
   statusIntervalMs?: number;
   /** How often the recordings list is compared for added/removed events, ms. Default 5000. */
   recordingsPollMs?: number;
+  /** Wrong-token counter, shared with the live WebSocket's check. Default: a new one. */
+  tokenAttempts?: TokenAttemptLimiter;
 }
 
 /** The API server. start(port?, host?) / idempotent close(). */
@@ -72,6 +78,8 @@ export class ApiServer {
   private readonly ctx: ApiContext;
   private readonly logger: Logger;
   private readonly allowList: AllowList;
+  private readonly trustedNetworks: AllowList;
+  private readonly tokenAttempts: TokenAttemptLimiter;
   private readonly sockets = new Set<Socket>();
   private timers: NodeJS.Timeout[] = [];
   private unsubscribeMode: (() => void) | undefined;
@@ -82,6 +90,8 @@ export class ApiServer {
     this.logger = options.logger ?? silentLogger;
     const now = options.now ?? Date.now;
     this.allowList = compileAllowList(options.config().allowNetworks);
+    this.trustedNetworks = compileTrustedNetworks(options.config().trustedNetworks);
+    this.tokenAttempts = options.tokenAttempts ?? new TokenAttemptLimiter({ now });
     this.ctx = {
       config: options.config,
       logger: this.logger,
@@ -101,6 +111,7 @@ export class ApiServer {
     };
     addLegacyRoutes(this.router, this.ctx);
     addV1Routes(this.router, this.ctx);
+    addPairingRoutes(this.router, this.ctx, this.tokenAttempts);
     this.server = createServer((req, res) => void this.handle(req, res));
     // Bound slow or idle clients: headers within 10 s, keep-alive 5 s.
     this.server.headersTimeout = 10_000;
@@ -200,7 +211,7 @@ export class ApiServer {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const pathname = q >= 0 ? url.slice(0, q) : url;
-    const { rest: rawQuery, token: queryToken } = splitTokenFromQuery(q >= 0 ? url.slice(q + 1) : '');
+    const rawQuery = q >= 0 ? url.slice(q + 1) : '';
     const method = req.method ?? 'GET';
     const jsonErrors = pathname.startsWith('/api/') || pathname === '/metrics';
     let routeKey = 'unmatched';
@@ -211,16 +222,16 @@ export class ApiServer {
     try {
       if (!this.allowList.allows(req.socket.remoteAddress)) throw new ApiError('ERR_API_FORBIDDEN', 'client network not allowed');
       // The page and its assets are public build output (no secrets), so they
-      // load without the token; the page passes its ?token= to every API call.
+      // load without the token; the page then pairs (docs/web.md).
       if (this.options.web?.handleRequest && isWebAppRequest(req, pathname)) {
         routeKey = 'web';
         if (await this.options.web.handleRequest(req, res)) return;
       }
       const token = this.options.config().apiToken;
-      if (token !== undefined && !tokenMatches(requestToken(req, queryToken), token)) {
-        throw new ApiError('ERR_API_UNAUTHORIZED', 'missing or wrong API token (Authorization: Bearer TOKEN or ?token=TOKEN)');
-      }
       const match = this.router.match(method, pathname);
+      if (token !== undefined && !(match.kind === 'found' && match.route.public)) {
+        checkPresentedToken(requestToken(req), token, req.socket.remoteAddress, this.tokenAttempts);
+      }
       if (match.kind === 'bad-path') throw new ApiError('ERR_PATH_OUTSIDE', 'invalid name');
       if (match.kind === 'none') {
         if (this.options.web?.handleRequest && (method === 'GET' || method === 'HEAD') && !pathname.startsWith('/api/')) {
@@ -244,6 +255,11 @@ export class ApiServer {
       if (token === undefined && !isTrustedHost(req, this.options.config().cameraName)) {
         throw new ApiError('ERR_API_CROSS_SITE', 'Host not recognised as this camera (use its IP address, a .local name or localhost)');
       }
+      // Without a token anyone who can reach the port could wipe or reconfigure the camera:
+      // only loopback and the camera's own hotspot (trustedNetworks) may change state.
+      if (token === undefined && match.route.destructive && !this.trustedNetworks.allows(req.socket.remoteAddress)) {
+        throw new ApiError('ERR_API_UNTRUSTED_NETWORK', 'state-changing requests need an API token, or a client on a trusted network (--trusted-networks)');
+      }
       await match.route.handler({ req, res, method, pathname, rawQuery, query: new URLSearchParams(rawQuery), params: match.params });
     } catch (err) {
       this.answerError(res, err, jsonErrors, pathname);
@@ -260,6 +276,10 @@ export class ApiServer {
       return;
     }
     const extra: Record<string, string> = status === 401 ? { 'www-authenticate': 'Bearer' } : {};
+    if (err instanceof ApiError && err.code === 'ERR_API_TOO_MANY_ATTEMPTS') {
+      const m = /in (\d+) s/.exec(err.message);
+      if (m?.[1]) extra['retry-after'] = m[1];
+    }
     if (err instanceof ApiError && err.code === 'ERR_API_METHOD') {
       const m = /allowed: ([^)]*)/.exec(err.message);
       if (m?.[1]) extra.allow = m[1];
@@ -269,6 +289,18 @@ export class ApiServer {
       return;
     }
     sendText(res, status, legacyMessage(err, status), extra);
+  }
+}
+
+/**
+ * The trusted networks as an allow-list. An empty list would allow everyone
+ * (compileAllowList's meaning); here it means loopback only.
+ */
+function compileTrustedNetworks(networks: readonly string[]): AllowList {
+  try {
+    return compileAllowList(networks.length > 0 ? networks : ['127.0.0.0/8', '::1/128']);
+  } catch (err) {
+    throw new ConfigError((err as Error).message.replace(/^allowNetworks/, 'trustedNetworks'));
   }
 }
 

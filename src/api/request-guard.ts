@@ -1,12 +1,14 @@
 /**
- * Who may ask what: the optional API token, and the cross-site check that
- * keeps another web page from triggering destructive requests (wipe, delete,
- * settings, LED, mode restart) in a visitor's browser. Direct clients (curl,
- * the iOS app) send neither `Sec-Fetch-Site` nor `Origin` and keep working.
- * Without a token, destructive requests also need a `Host` that DNS
- * rebinding cannot produce ({@link isTrustedHost}). Limits: docs/api.md "Security".
+ * Who may ask what: the optional API token (a Bearer header or the pairing
+ * cookie), and the cross-site check that keeps another web page from
+ * triggering destructive requests (wipe, delete, settings, LED, mode
+ * restart) in a visitor's browser. Direct clients (curl, the iOS app) send
+ * neither `Sec-Fetch-Site` nor `Origin` and keep working. Without a token,
+ * requests also need a `Host` that DNS rebinding cannot produce
+ * ({@link isTrustedHost}), and destructive ones a client on a trusted
+ * network (http-api.ts). Limits: docs/api.md "Security".
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 
@@ -69,44 +71,64 @@ export function isTrustedHost(req: IncomingMessage, cameraName: string | undefin
   return camera !== undefined && camera !== '' && name === camera;
 }
 
-/** The token a request carries: `Authorization: Bearer X` or the `token` query parameter. */
-export function requestToken(req: IncomingMessage, queryToken: string | null): string | undefined {
+/** Name of the pairing cookie that carries the API token for the web page. */
+export const TOKEN_COOKIE = 'rearview_token';
+
+/** How long a pairing lasts in the browser: a year, in seconds. */
+const TOKEN_COOKIE_MAX_AGE_S = 365 * 24 * 3600;
+
+/**
+ * The token a request carries: `Authorization: Bearer X` (apps, curl, the
+ * client library) or the pairing cookie (the web page, its SSE feed and
+ * WebSocket). Never the URL: a query string ends up in logs, history and
+ * Referer headers.
+ */
+export function requestToken(req: IncomingMessage): string | undefined {
   const auth = headerOf(req, 'authorization');
-  const m = auth ? /^Bearer\s+(.+)$/i.exec(auth.trim()) : null;
+  const m = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth.trim()) : null;
   if (m) return m[1];
-  return queryToken ?? undefined;
+  return cookieOf(req, TOKEN_COOKIE);
 }
 
-/** Constant-time comparison of a presented token with the configured one. */
+/**
+ * `Set-Cookie` value that pairs a browser: HttpOnly (page scripts cannot read
+ * it), SameSite=Strict (other sites' pages never send it). No `Secure`: the
+ * camera serves plain http:// on its own Wi-Fi, where a Secure cookie would
+ * never be sent back (docs/api.md says what that costs).
+ */
+export function pairingCookie(token: string): string {
+  return `${TOKEN_COOKIE}=${token}; Path=/; Max-Age=${TOKEN_COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Strict`;
+}
+
+/** `Set-Cookie` value that removes the pairing cookie. */
+export function clearedPairingCookie(): string {
+  return `${TOKEN_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict`;
+}
+
+/** The value of cookie `name` in the request's Cookie header(s), if any. */
+function cookieOf(req: IncomingMessage, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    const value = part.slice(eq + 1).trim();
+    return value === '' ? undefined : value;
+  }
+  return undefined;
+}
+
+/**
+ * Constant-time comparison of a presented token with the configured one.
+ * Digests are compared, so the time does not give the token's length away either.
+ */
 export function tokenMatches(presented: string | undefined, expected: string): boolean {
   if (presented === undefined) return false;
-  const a = Buffer.from(presented);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(presented), digest(expected));
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-/**
- * Splits a raw query into the token (if any) and the rest. Legacy routes use
- * the whole query as a file path, so only a leading `token=...&` or a
- * trailing `&token=...` is taken out.
- */
-export function splitTokenFromQuery(rawQuery: string): { rest: string; token: string | null } {
-  const lead = /^token=([^&]*)(?:&|$)/.exec(rawQuery);
-  if (lead) return { rest: rawQuery.slice(lead[0].length), token: safeDecode(lead[1] as string) };
-  const trail = /&token=([^&]*)$/.exec(rawQuery);
-  if (trail) return { rest: rawQuery.slice(0, trail.index), token: safeDecode(trail[1] as string) };
-  return { rest: rawQuery, token: null };
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }

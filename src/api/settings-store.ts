@@ -9,7 +9,7 @@
  * daemon reads that default file at start-up (see `readPersistedSettings`).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { mergeConfig, readConfigFile, type ConfigInput, type RearviewConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
@@ -154,8 +154,11 @@ export class SettingsStore {
     }
     await mkdir(dirname(path), { recursive: true });
     // Write then rename: a power cut never leaves a half-written config.
+    // Mode 0600: a config file may name or hold the API token. A fresh file
+    // (exclusive create) so a link planted under the temporary name is not followed.
     const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n');
+    await unlink(tmp).catch(() => undefined);
+    await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
     await rename(tmp, path);
   }
 }

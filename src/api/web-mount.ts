@@ -10,6 +10,7 @@ import type { Logger } from '../log/logger.js';
 import { WsStreamServer, type WsHub } from '../outputs/ws-stream-server.js';
 import { isAllowed } from './network-allow-list.js';
 import { isCrossSiteRequest, isTrustedHost, requestToken, tokenMatches } from './request-guard.js';
+import type { TokenAttemptLimiter } from './token-attempt-limiter.js';
 import { createWebAssetsHandler, wantsHtml, type WebAssetsHandler } from './static-assets.js';
 
 /** Path of the live WebSocket stream on the API port. */
@@ -30,8 +31,10 @@ export interface WebMountOptions {
   hardLimitMs?: number;
   maxClients?: number;
   cameraName?: string;
-  /** When set, the live stream needs it (`?token=` or `Authorization: Bearer`), as every API endpoint does. */
+  /** When set, the live stream needs it (the pairing cookie or `Authorization: Bearer`), as every API endpoint does. */
   apiToken?: string | undefined;
+  /** Wrong-token counter shared with the API server: a blocked address is refused here too (429). */
+  tokenAttempts?: TokenAttemptLimiter | undefined;
   /** When non-empty, only these client networks (CIDR) may open the live stream. */
   allowNetworks?: readonly string[];
 }
@@ -43,12 +46,18 @@ export interface WebMountOptions {
  * (not `rearview view`, a local viewer) without a token, the Host must also
  * be one DNS rebinding cannot produce (isTrustedHost).
  */
-export function liveStreamGuard(options: Pick<WebMountOptions, 'apiToken' | 'allowNetworks' | 'cameraName' | 'viewerOnly'>): (req: IncomingMessage) => { status: number; reason: string } | undefined {
+export function liveStreamGuard(options: Pick<WebMountOptions, 'apiToken' | 'allowNetworks' | 'cameraName' | 'viewerOnly' | 'tokenAttempts'>): (req: IncomingMessage) => { status: number; reason: string } | undefined {
   return (req) => {
     if (options.allowNetworks && !isAllowed(req.socket.remoteAddress, options.allowNetworks)) return { status: 403, reason: 'Forbidden' };
     if (options.apiToken) {
-      const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
-      if (!tokenMatches(requestToken(req, query.get('token')), options.apiToken)) return { status: 401, reason: 'Unauthorized' };
+      // Never from the URL (`?token=` is ignored): the pairing cookie or a Bearer header.
+      const presented = requestToken(req);
+      const address = req.socket.remoteAddress;
+      if (presented !== undefined && (options.tokenAttempts?.retryAfterMs(address) ?? 0) > 0) return { status: 429, reason: 'Too Many Requests' };
+      if (!tokenMatches(presented, options.apiToken)) {
+        if (presented !== undefined) options.tokenAttempts?.failed(address);
+        return { status: 401, reason: 'Unauthorized' };
+      }
     }
     if (isCrossSiteRequest(req)) return { status: 403, reason: 'Forbidden' };
     // Without a token, a DNS-rebound page is same-origin: refuse a Host that is not the camera's.
@@ -132,7 +141,7 @@ export function createWebMount(options: WebMountOptions): WebMountHandle {
  * Pass the result as the API server's `web` option and close it after the
  * API server.
  */
-export function webMountFromConfig(hub: WsHub, config: RearviewConfig, logger?: Logger): WebMountHandle {
+export function webMountFromConfig(hub: WsHub, config: RearviewConfig, logger?: Logger, tokenAttempts?: TokenAttemptLimiter): WebMountHandle {
   return createWebMount({
     hub,
     ...(logger ? { logger: logger.child('web') } : {}),
@@ -143,6 +152,7 @@ export function webMountFromConfig(hub: WsHub, config: RearviewConfig, logger?: 
     maxClients: config.maxClients,
     cameraName: config.cameraName,
     apiToken: config.apiToken,
+    tokenAttempts,
     allowNetworks: config.allowNetworks,
   });
 }

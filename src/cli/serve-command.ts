@@ -52,7 +52,9 @@ const SERVE_OPTIONS: ServeOption[] = [
   { flags: '--min-free-percent <n>', key: 'minFreePercent', help: 'keep this percentage of the disk free (default: 5)' },
   { flags: '--mode <mode>', key: 'mode', help: 'simultaneous (stream and record) or exclusive (default: simultaneous)', choices: ['simultaneous', 'exclusive'] },
   { flags: '--stream-window <duration>', key: 'streamWindowMs', help: 'exclusive mode: how long the stream waits for a client (default: 60s)' },
-  { flags: '--api-token <token>', key: 'apiToken', help: 'require this token on API requests' },
+  { flags: '--api-token <token>', key: 'apiToken', help: 'require this token on API requests; visible to every user in ps: prefer --api-token-file or the environment variable REARVIEW_API_TOKEN (default: none)' },
+  { flags: '--api-token-file <path>', key: 'apiTokenFile', help: 'read the API token from the first line of this file (mode 0600; not a symbolic link)' },
+  { flags: '--trusted-networks <cidrs>', key: 'trustedNetworks', help: 'without a token, only these comma-separated client networks may change state (default: 127.0.0.0/8,::1/128,192.168.9.0/24)' },
   { flags: '--max-downloads <n>', key: 'maxDownloads', help: 'most recording downloads served at once; more get HTTP 429 (default: 4)' },
   { flags: '--allow <cidrs>', key: 'allowNetworks', help: 'comma-separated client networks allowed on both ports (default: all)' },
   { flags: '--no-mdns', key: 'mdns', help: 'do not advertise the camera over mDNS' },
@@ -157,13 +159,14 @@ async function runServe(command: Command): Promise<void> {
   const opts = command.opts<{ config?: string }>();
   let config: RearviewConfig;
   try {
-    config = loadConfig({ file: opts.config, overrides: overridesFrom(command) });
+    // The token may come from the environment (REARVIEW_API_TOKEN), which ps does not show.
+    config = loadConfig({ file: opts.config, overrides: overridesFrom(command), env: process.env });
     // Without --config, settings changed over the API live in the recordings folder (docs/api.md).
     if (!opts.config) {
       const { defaultSettingsPath } = await import('../api/settings-store.js');
       const { existsSync } = await import('node:fs');
       const saved = defaultSettingsPath(config.recordingsDir);
-      if (existsSync(saved)) config = loadConfig({ file: saved, overrides: overridesFrom(command) });
+      if (existsSync(saved)) config = loadConfig({ file: saved, overrides: overridesFrom(command), env: process.env });
     }
   } catch (err) {
     throw new CliError((err as Error).message, ExitCode.USAGE);
