@@ -1,29 +1,33 @@
 #!/usr/bin/env bash
 # Installs the Rearview camera daemon on Raspberry Pi OS (Bookworm or newer), as root:
-#   sudo ./deploy/install.sh [--hostname velovision-rearview] [--no-start]
+#   sudo ./deploy/install.sh [--hostname velovision-rearview] [--no-start] [--no-token]
 # Installs Node.js and the camera tools (rpicam-apps), copies this checkout to /opt/rearview and
-# builds it, creates the service user and /opt/velovision/standalone_videos, writes the device
-# config (/etc/rearview/config.json: stream port 5000, API port 8000), enables and starts the
-# systemd service, then runs `rearview doctor`. Safe to run again (upgrades in place; an existing
-# config is kept). See docs/deploy.md.
+# builds it, creates the service user and /opt/velovision/standalone_videos, generates the API
+# token (/etc/rearview/api-token, 0600, shown once), writes the device config
+# (/etc/rearview/config.json, 0600), enables and starts the systemd service, then runs
+# `rearview doctor`. --no-token skips the token (for the original app, which cannot send one).
+# Safe to run again (an existing token and config are kept). See docs/deploy.md.
 set -euo pipefail
 
 APP_DIR=/opt/rearview
 RECORDINGS_DIR=/opt/velovision/standalone_videos
 CONFIG_DIR=/etc/rearview
 CONFIG_FILE="$CONFIG_DIR/config.json"
+TOKEN_FILE="$CONFIG_DIR/api-token"
 SERVICE_USER=rearview
 NEW_HOSTNAME=""
 START=1
+WITH_TOKEN=1
 
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --hostname) NEW_HOSTNAME="${2:?--hostname needs a name}"; shift 2 ;;
     --no-start) START=0; shift ;;
+    --no-token) WITH_TOKEN=0; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -64,7 +68,8 @@ for group in video gpio i2c; do
   if getent group "$group" >/dev/null; then usermod -a -G "$group" "$SERVICE_USER"; fi
 done
 install -d -o "$SERVICE_USER" -g "$SERVICE_USER" -m 0755 "$RECORDINGS_DIR"
-install -d -o "$SERVICE_USER" -g "$SERVICE_USER" -m 0755 "$CONFIG_DIR"
+# 0700: the folder holds the API token and the config (which the daemon rewrites).
+install -d -o "$SERVICE_USER" -g "$SERVICE_USER" -m 0700 "$CONFIG_DIR"
 
 step "Copying the application to $APP_DIR and building it"
 install -d "$APP_DIR"
@@ -77,11 +82,38 @@ chown -R root:root "$APP_DIR"
 ln -sf "$APP_DIR/dist/src/cli/main.js" /usr/local/bin/rearview
 chmod 0755 "$APP_DIR/dist/src/cli/main.js"
 
+NEW_TOKEN=""
+TOKEN_LINE=""
+show_new_token() {
+  if [ -n "$NEW_TOKEN" ]; then
+    # Shown this once (even when a later step fails); afterwards only root and the service user can read it.
+    printf '\nAPI token (pair a phone with it on the web page, give it to apps; shown only now):\n  %s\n' "$NEW_TOKEN"
+  fi
+}
+trap show_new_token EXIT
+if [ "$WITH_TOKEN" -eq 1 ]; then
+  step "Generating the API token $TOKEN_FILE"
+  if [ -f "$TOKEN_FILE" ] && [ ! -L "$TOKEN_FILE" ]; then
+    echo "keeping the existing $TOKEN_FILE"
+  else
+    rm -f "$TOKEN_FILE"
+    # 32 random bytes as 64 hex digits; written with umask 077, so never readable by others.
+    NEW_TOKEN="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
+    (umask 077 && printf '%s\n' "$NEW_TOKEN" > "$TOKEN_FILE")
+  fi
+  chown "$SERVICE_USER:$SERVICE_USER" "$TOKEN_FILE"
+  chmod 0600 "$TOKEN_FILE"
+  TOKEN_LINE="\"apiTokenFile\": \"$TOKEN_FILE\","
+fi
+
 step "Writing the device config $CONFIG_FILE"
 if [ -f "$CONFIG_FILE" ]; then
   echo "keeping the existing $CONFIG_FILE"
+  if [ "$WITH_TOKEN" -eq 1 ] && ! grep -q '"apiToken' "$CONFIG_FILE"; then
+    echo "note: $CONFIG_FILE requires no token; add  $TOKEN_LINE  to it to require $TOKEN_FILE" >&2
+  fi
 else
-  cat > "$CONFIG_FILE" <<JSON
+  (umask 077 && cat > "$CONFIG_FILE") <<JSON
 {
   "source": "rpicam",
   "streamPort": 5000,
@@ -93,12 +125,14 @@ else
   "mode": "simultaneous",
   "mdns": true,
   "cameraName": "velovision-rearview",
+  $TOKEN_LINE
   "video": { "width": 640, "height": 360, "fps": 30, "bitrateBps": "1M", "intraPeriod": 30 }
 }
 JSON
-  chown "$SERVICE_USER:$SERVICE_USER" "$CONFIG_FILE"
-  chmod 0644 "$CONFIG_FILE"
 fi
+# Also tightens a config left 0644 by an earlier version of this script.
+chown "$SERVICE_USER:$SERVICE_USER" "$CONFIG_FILE"
+chmod 0600 "$CONFIG_FILE"
 
 if [ -n "$NEW_HOSTNAME" ]; then
   step "Setting the host name to $NEW_HOSTNAME ($NEW_HOSTNAME.local on the network)"

@@ -15,19 +15,40 @@ export interface CameraCommandOptions {
   camera: string;
   timeout: string;
   token?: string;
+  apiTokenFile?: string;
   json?: boolean;
 }
 
-/** Adds --camera, --timeout and --token to a command. */
+/** Adds --camera, --timeout, --token and --api-token-file to a command. */
 export function addCameraOptions(cmd: Command): Command {
   return cmd
     .option('-c, --camera <host[:port]>', `camera address, API port 8000 by default (env REARVIEW_CAMERA)`, process.env.REARVIEW_CAMERA ?? DEFAULT_CAMERA)
     .option('--timeout <duration>', 'how long to wait for each answer (e.g. 5s, 500ms)', '5s')
-    .option('--token <token>', 'API token, when the camera was started with --api-token (env REARVIEW_TOKEN)', process.env.REARVIEW_TOKEN);
+    .option('--token <token>', 'API token of a camera that has one; visible to every user in ps: prefer --api-token-file or env REARVIEW_API_TOKEN')
+    .option('--api-token-file <path>', 'read the API token from the first line of this file (mode 0600)');
 }
 
 /** The options {@link addCameraOptions} adds, by their commander keys. */
-const SHARED_CAMERA_KEYS = ['camera', 'timeout', 'token'] as const;
+const SHARED_CAMERA_KEYS = ['camera', 'timeout', 'token', 'apiTokenFile'] as const;
+
+/**
+ * The API token for a camera command: `--token`, else `--api-token-file`,
+ * else the environment (`REARVIEW_API_TOKEN`, or the older `REARVIEW_TOKEN`).
+ */
+export async function tokenFromOptions(opts: Pick<CameraCommandOptions, 'token' | 'apiTokenFile'>, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  if (opts.token !== undefined && opts.apiTokenFile !== undefined) throw new CliError('give either --token or --api-token-file, not both', ExitCode.USAGE);
+  if (opts.token !== undefined) return opts.token;
+  if (opts.apiTokenFile !== undefined) {
+    const { readSecretFile } = await import('../util/secret-file.js');
+    try {
+      return readSecretFile(opts.apiTokenFile, '--api-token-file');
+    } catch (err) {
+      throw new CliError((err as Error).message, ExitCode.USAGE);
+    }
+  }
+  const fromEnv = env.REARVIEW_API_TOKEN || env.REARVIEW_TOKEN;
+  return fromEnv ? fromEnv : undefined;
+}
 
 /**
  * Lets a command group (`videos`) take the camera options before its
@@ -120,8 +141,9 @@ export async function durationOption(value: string, name: string): Promise<numbe
 export async function cameraFromOptions(opts: CameraCommandOptions): Promise<import('../client/camera-client.js').CameraClient> {
   const { CameraClient } = await import('../client/camera-client.js');
   const timeoutMs = await durationOption(opts.timeout, '--timeout');
+  const token = await tokenFromOptions(opts);
   try {
-    return new CameraClient(opts.camera, { timeoutMs: Math.max(1, timeoutMs), ...(opts.token ? { token: opts.token } : {}) });
+    return new CameraClient(opts.camera, { timeoutMs: Math.max(1, timeoutMs), ...(token ? { token } : {}) });
   } catch (err) {
     throw new CliError(`--camera: ${(err as Error).message}`, ExitCode.USAGE);
   }

@@ -32,7 +32,7 @@ interface RemoteVideo {
 
 /** Help text of a `videos` subcommand: its examples and where the exit codes are. */
 function examples(...lines: string[]): string {
-  return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n\nThe camera options (--camera, --timeout, --token) may also come before the subcommand.\nExit codes: see rearview videos --help.`;
+  return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n\nThe camera options (--camera, --timeout, --token, --api-token-file) may also come before the subcommand.\nExit codes: see rearview videos --help.`;
 }
 
 /** Registers `rearview videos` and its subcommands. */
@@ -117,7 +117,7 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
       .argument('<dir>', 'destination folder (created when missing)')
       .option('--format <mkv|mp4>', 'mkv (default, resumable and size-checked) or mp4 converted by the camera', 'mkv')
       .option('--json', 'print the summary as JSON'),
-  ).addHelpText('after', examples('rearview videos sync ~/rides --camera 192.168.9.1', 'rearview videos --camera 192.168.9.1 --token s3cret sync ~/rides --json')).action(
+  ).addHelpText('after', examples('rearview videos sync ~/rides --camera 192.168.9.1', 'rearview videos --camera 192.168.9.1 --api-token-file ~/.rearview-token sync ~/rides --json')).action(
     wrap(async (dir: string, opts: CameraCommandOptions & { format: string; json?: boolean }) => {
       const format = checkFormat(opts.format);
       const client = await cameraFromOptions(opts);

@@ -4,12 +4,14 @@
  * page, switched by the URL hash (#live, #recordings, #status).
  *
  * Page URL options: `?path=mse` forces the fallback decoder, `?ws=URL`
- * takes the stream from another WebSocket, `?token=T` is passed to the API.
+ * takes the stream from another WebSocket. A camera with an API token is
+ * paired once in the Pair section (#pair); the token never goes in a URL
+ * sent to the camera.
  */
 import { Gallery } from './gallery.js';
 import { LivePlayer, type LiveStats } from './live-player.js';
+import { PairingPanel, takePairingFragment } from './pairing-panel.js';
 import { StatusPanel } from './status-panel.js';
-import { withToken } from './web-api.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -20,7 +22,7 @@ function liveUrl(): string {
   const given = new URLSearchParams(location.search).get('ws');
   if (given) return given;
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return withToken(`${scheme}//${location.host}${LIVE_PATH}`);
+  return `${scheme}//${location.host}${LIVE_PATH}`;
 }
 
 function formatLatency(stats: LiveStats): string {
@@ -117,17 +119,30 @@ function setupLive(): { start: () => void; stop: () => void } {
   };
 }
 
-function main(): void {
+async function main(): Promise<void> {
+  // First of all: a token scanned from a QR code leaves the address bar and history at once.
+  const scannedToken = takePairingFragment();
   const live = setupLive();
   const viewerOnly = document.body.dataset.viewer === '1';
   if (viewerOnly) {
-    for (const id of ['nav-recordings', 'nav-status']) $(id).hidden = true;
+    for (const id of ['nav-recordings', 'nav-status', 'nav-pair']) $(id).hidden = true;
   }
   const gallery = viewerOnly ? undefined : new Gallery();
   const status = viewerOnly ? undefined : new StatusPanel();
-  const sections = ['live', 'recordings', 'status'];
+  const sections = ['live', 'recordings', 'status', 'pair'];
+  // Until this browser is paired with a camera that needs a token, only the Pair section works.
+  let mustPair = false;
+  const pairing = viewerOnly
+    ? undefined
+    : new PairingPanel((state) => {
+        const wasLocked = mustPair;
+        mustPair = state.tokenRequired && !state.paired;
+        if (wasLocked && !mustPair) location.hash = '#live';
+        route();
+      });
   const route = (): void => {
     let name = location.hash.replace('#', '') || 'live';
+    if (mustPair) name = 'pair';
     if (!sections.includes(name) || (viewerOnly && name !== 'live')) name = 'live';
     for (const s of sections) {
       $(s).hidden = s !== name;
@@ -143,7 +158,15 @@ function main(): void {
     else status?.stop();
   };
   window.addEventListener('hashchange', route);
+  if (pairing) {
+    const state = await pairing.refresh();
+    mustPair = state.tokenRequired && !state.paired;
+    if (scannedToken !== undefined && state.tokenRequired && !state.paired) {
+      await pairing.pair(scannedToken);
+      return;
+    }
+  }
   route();
 }
 
-main();
+void main();

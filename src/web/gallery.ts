@@ -5,7 +5,7 @@
  * readers and keyboards handle), and the storage use.
  */
 import { formatBytes } from '../util/units.js';
-import { apiJson, listRecordings, withToken, type RecordingView } from './web-api.js';
+import { apiJson, listRecordings, type RecordingView } from './web-api.js';
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: Array<Node | string>): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
@@ -77,15 +77,15 @@ export class Gallery {
       r.width && r.height ? `${r.width}×${r.height}` : undefined,
     ].filter(Boolean).join(' · ');
     const thumb = r.thumbnailUrl
-      ? el('img', { src: withToken(r.thumbnailUrl), alt: `First picture of the recording from ${when}`, loading: 'lazy', decoding: 'async' })
+      ? el('img', { src: r.thumbnailUrl, alt: `First picture of the recording from ${when}`, loading: 'lazy', decoding: 'async' })
       : el('div', { className: 'nothumb', role: 'img', ariaLabel: 'No thumbnail' } as Partial<HTMLDivElement>);
     const play = el('button', { type: 'button', textContent: 'Play' });
     play.setAttribute('aria-label', `Play recording from ${when}`);
     play.addEventListener('click', () => this.play(r, when));
-    const download = el('a', { href: withToken(r.downloadUrl), textContent: 'Download' });
+    const download = el('a', { href: r.downloadUrl, textContent: 'Download' });
     download.setAttribute('download', r.name.replace(/\.mkv$/, '.mp4'));
     download.setAttribute('aria-label', `Download recording from ${when}`);
-    const mkv = r.mkvUrl ? el('a', { href: withToken(r.mkvUrl), textContent: 'MKV' }) : undefined;
+    const mkv = r.mkvUrl ? el('a', { href: r.mkvUrl, textContent: 'MKV' }) : undefined;
     mkv?.setAttribute('download', r.name);
     mkv?.setAttribute('aria-label', `Download the original Matroska file of the recording from ${when}`);
     const del = el('button', { type: 'button', textContent: 'Delete' });
@@ -98,7 +98,7 @@ export class Gallery {
 
   private play(r: RecordingView, when: string): void {
     this.playerTitle.textContent = `Recording from ${when}`;
-    this.playerVideo.src = withToken(r.playUrl);
+    this.playerVideo.src = r.playUrl;
     this.player.showModal();
     void this.playerVideo.play().catch(() => {});
   }

@@ -5,7 +5,7 @@
  * built from the values the camera reports.
  */
 import { formatBytes } from '../util/units.js';
-import { apiJson, withToken } from './web-api.js';
+import { apiJson } from './web-api.js';
 
 type Json = Record<string, unknown>;
 
@@ -148,7 +148,7 @@ export class StatusPanel {
     void this.load();
     void this.loadSettings();
     if (typeof EventSource === 'function' && !this.events) {
-      const es = new EventSource(withToken('/api/v1/events'));
+      const es = new EventSource('/api/v1/events');
       this.events = es;
       const onEvent = (ev: MessageEvent): void => {
         try {

@@ -1,20 +1,9 @@
 /**
- * The page's view of the camera's HTTP API (/api/v1, issue 5 section 3):
- * fetch helpers that carry the access token from the page URL, and tolerant
- * readers that turn the JSON into the few fields the page shows.
+ * The page's view of the camera's HTTP API (/api/v1): fetch helpers and
+ * tolerant readers that turn the JSON into the few fields the page shows.
+ * Requests carry no token of their own: once the browser is paired, its
+ * HttpOnly cookie goes with every same-origin request (pairing-panel.ts).
  */
-
-/** `?token=` of the page, passed on to every API request when present. */
-export function pageToken(): string | undefined {
-  return new URLSearchParams(location.search).get('token') ?? undefined;
-}
-
-/** Adds the page token to a same-origin URL. */
-export function withToken(url: string): string {
-  const token = pageToken();
-  if (!token) return url;
-  return url + (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token);
-}
 
 /** An API answer that was not 2xx, with the stable error body's message when there is one. */
 export class ApiError extends Error {
@@ -28,7 +17,7 @@ export class ApiError extends Error {
 
 /** fetch + JSON, throwing ApiError with `{error:{message}}` text on failure. */
 export async function apiJson<T>(url: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(withToken(url), { ...init, headers: { Accept: 'application/json', ...(init.headers ?? {}) } });
+  const res = await fetch(url, { ...init, headers: { Accept: 'application/json', ...(init.headers ?? {}) } });
   const text = await res.text();
   let body: unknown;
   try {
