@@ -179,12 +179,13 @@ describe('API token', () => {
     assert.equal((JSON.parse(wrong.text) as { error: { code: string } }).error.code, 'ERR_API_UNAUTHORIZED');
   });
 
-  it('accepts Authorization: Bearer and ?token=, also beside a legacy path query', async () => {
+  it('accepts Authorization: Bearer and the pairing cookie, never ?token=', async () => {
     assert.equal((await curl(['-H', 'Authorization: Bearer s3cret', `${api.url}/api/v1/status`], scratch.dir)).status, 200);
-    assert.equal((await curl([`${api.url}/battery-percent?token=s3cret`], scratch.dir)).status, 200);
+    assert.equal((await curl(['-H', 'Cookie: rearview_token=s3cret', `${api.url}/battery-percent`], scratch.dir)).status, 200);
+    assert.equal((await curl([`${api.url}/battery-percent?token=s3cret`], scratch.dir)).status, 401);
     const thumb = `${scratch.dir}/log0001_${FIXTURE_MTIMES_S[0]}.jpg`;
-    const r = await curl([`${api.url}/download-thumbnail?${thumb}&token=s3cret`], scratch.dir);
-    assert.equal(r.status, 200);
+    assert.equal((await curl(['-H', 'Authorization: Bearer s3cret', `${api.url}/download-thumbnail?${thumb}`], scratch.dir)).status, 200);
+    assert.equal((await curl([`${api.url}/download-thumbnail?${thumb}&token=s3cret`], scratch.dir)).status, 401);
   });
 });
 

@@ -56,7 +56,8 @@ describe('web page and assets with an API token', () => {
       assert.equal((await curl([`${api.url}${path}`], scratch.dir)).status, 401, path);
     }
     assert.equal((await curl(['-X', 'POST', `${api.url}/assets/app.js`], scratch.dir)).status, 401, 'only GET/HEAD are public');
-    assert.equal((await curl([`${api.url}/api/v1/status?token=s3cret`], scratch.dir)).status, 200);
+    assert.equal((await curl([`${api.url}/api/v1/status?token=s3cret`], scratch.dir)).status, 401, 'never a token in the URL');
+    assert.equal((await curl(['-H', 'Cookie: rearview_token=s3cret', `${api.url}/api/v1/status`], scratch.dir)).status, 200);
   });
 });
 

@@ -225,12 +225,13 @@ describe('WsStreamServer', () => {
     const { port } = await setup({ apiToken: 's3cret' });
     const url = `ws://127.0.0.1:${port}${LIVE_WS_PATH}`;
     assert.equal(await refusedWith(url), 401);
-    assert.equal(await refusedWith(`${url}?token=wrong`), 401);
-    assert.equal((await connect(port, '?token=s3cret')).ws.readyState, WebSocket.OPEN);
+    assert.equal(await refusedWith(`${url}?token=s3cret`), 401, 'never a token in the URL');
+    assert.equal(await refusedWith(url, { cookie: 'rearview_token=wrong' }), 401);
+    assert.equal((await connect(port, '', { cookie: 'rearview_token=s3cret' })).ws.readyState, WebSocket.OPEN);
     assert.equal((await connect(port, '', { authorization: 'Bearer s3cret' })).ws.readyState, WebSocket.OPEN);
     // Another site's page in a visitor's browser must not watch the camera.
-    assert.equal(await refusedWith(`${url}?token=s3cret`, { origin: 'http://evil.example' }), 403);
-    assert.equal((await connect(port, '?token=s3cret', { origin: `http://127.0.0.1:${port}` })).ws.readyState, WebSocket.OPEN);
+    assert.equal(await refusedWith(url, { cookie: 'rearview_token=s3cret', origin: 'http://evil.example' }), 403);
+    assert.equal((await connect(port, '', { cookie: 'rearview_token=s3cret', origin: `http://127.0.0.1:${port}` })).ws.readyState, WebSocket.OPEN);
     const other = await setup({ allowNetworks: ['10.0.0.0/8'] });
     assert.equal(await refusedWith(`ws://127.0.0.1:${other.port}${LIVE_WS_PATH}`), 403);
   });
