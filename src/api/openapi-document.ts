@@ -41,7 +41,7 @@ export function openApiDocument(router: ApiRouter, version: string): Record<stri
     info: {
       title: 'Velovision Rearview camera API',
       version,
-      description: 'The device\'s documented plain-text API (tag legacy) and the JSON API under /api/v1. JSON errors are {"error":{"code","message"}}. With --api-token every request needs Authorization: Bearer TOKEN or ?token=TOKEN.',
+      description: 'The device\'s documented plain-text API (tag legacy) and the JSON API under /api/v1. JSON errors are {"error":{"code","message"}}. With an API token every request needs Authorization: Bearer TOKEN or the pairing cookie (POST /api/v1/pair); never a token in the URL.',
     },
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     paths,
