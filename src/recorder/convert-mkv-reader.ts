@@ -14,7 +14,8 @@
  * answer undefined, and the caller falls back to mediabunny's demuxer, so
  * foreign files still convert.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { EbmlFileReader, EbmlId, forEachChild, readUint } from './ebml.js';
 
 /** The video track of a Matroska file, as the MP4 muxer needs it. */
 export interface MkvVideoTrack {
@@ -44,107 +45,8 @@ export interface MkvVideoReader {
   close(): Promise<void>;
 }
 
-const ID = {
-  EBML: 0x1a45dfa3,
-  Segment: 0x18538067,
-  Info: 0x1549a966,
-  TimestampScale: 0x2ad7b1,
-  Tracks: 0x1654ae6b,
-  TrackEntry: 0xae,
-  TrackNumber: 0xd7,
-  TrackType: 0x83,
-  CodecID: 0x86,
-  CodecPrivate: 0x63a2,
-  DefaultDuration: 0x23e383,
-  Video: 0xe0,
-  PixelWidth: 0xb0,
-  PixelHeight: 0xba,
-  Cluster: 0x1f43b675,
-  Timestamp: 0xe7,
-  SimpleBlock: 0xa3,
-  BlockGroup: 0xa0,
-  Block: 0xa1,
-  ReferenceBlock: 0xfb,
-} as const;
-
 /** Read size: large sequential reads (the old path read through a 4 MB cache in small pieces). */
 const READ_BYTES = 1024 * 1024;
-
-/** Sequential reader over a file handle with one growable buffer. */
-class SequentialReader {
-  private buf = Buffer.allocUnsafe(READ_BYTES);
-  /** File offset of buf[0], and valid bytes in buf. */
-  private start = 0;
-  private length = 0;
-
-  constructor(private readonly fh: FileHandle, readonly size: number) {}
-
-  /** Makes [pos, pos+n) available; returns the buffer offset of pos, or -1 at end of file. */
-  async ensure(pos: number, n: number): Promise<number> {
-    if (pos + n > this.size) return -1;
-    if (pos >= this.start && pos + n <= this.start + this.length) return pos - this.start;
-    if (n > this.buf.length) {
-      this.buf = Buffer.allocUnsafe(Math.max(n, READ_BYTES));
-      this.length = 0;
-    }
-    // Keep the bytes from pos on (if buffered), read the rest after them.
-    let keep = 0;
-    if (pos >= this.start && pos < this.start + this.length) {
-      keep = this.start + this.length - pos;
-      this.buf.copy(this.buf, 0, pos - this.start, this.start + this.length);
-    }
-    this.start = pos;
-    this.length = keep;
-    const want = Math.min(this.buf.length, this.size - pos);
-    while (this.length < want) {
-      const { bytesRead } = await this.fh.read(this.buf, this.length, want - this.length, pos + this.length);
-      if (bytesRead === 0) break;
-      this.length += bytesRead;
-    }
-    return this.length >= n ? 0 : -1;
-  }
-
-  get bytes(): Buffer {
-    return this.buf;
-  }
-}
-
-interface Head {
-  id: number;
-  /** -1: unknown size. */
-  size: number;
-  dataOffset: number;
-}
-
-/** Reads an element ID and size at `pos`; undefined at end of file or on a malformed vint. */
-async function readHead(r: SequentialReader, pos: number): Promise<Head | undefined> {
-  const at = await r.ensure(pos, Math.min(12, r.size - pos));
-  if (at < 0 || pos >= r.size) return undefined;
-  const b = r.bytes;
-  const first = b[at] as number;
-  const idLen = first >= 0x80 ? 1 : first >= 0x40 ? 2 : first >= 0x20 ? 3 : first >= 0x10 ? 4 : 0;
-  if (idLen === 0 || pos + idLen >= r.size) return undefined;
-  let id = 0;
-  for (let i = 0; i < idLen; i++) id = id * 256 + (b[at + i] as number);
-  const s0 = b[at + idLen] as number;
-  let sizeLen = 1;
-  while (sizeLen <= 8 && !(s0 & (0x100 >> sizeLen))) sizeLen++;
-  if (sizeLen > 8 || pos + idLen + sizeLen > r.size) return undefined;
-  let size = s0 & (0xff >> sizeLen);
-  let allOnes = size === 0xff >> sizeLen;
-  for (let i = 1; i < sizeLen; i++) {
-    const v = b[at + idLen + i] as number;
-    if (v !== 0xff) allOnes = false;
-    size = size * 256 + v;
-  }
-  return { id, size: allOnes ? -1 : size, dataOffset: pos + idLen + sizeLen };
-}
-
-function uint(b: Buffer, at: number, n: number): number {
-  let v = 0;
-  for (let i = 0; i < n; i++) v = v * 256 + (b[at + i] as number);
-  return v;
-}
 
 interface TrackInfo {
   number: number;
@@ -156,43 +58,21 @@ interface TrackInfo {
   height: number;
 }
 
-/** Parses the children of a master element held in `body` (a small element: Tracks). */
-function children(body: Buffer, visit: (id: number, data: Buffer) => void): boolean {
-  let p = 0;
-  while (p < body.length) {
-    const first = body[p] as number;
-    const idLen = first >= 0x80 ? 1 : first >= 0x40 ? 2 : first >= 0x20 ? 3 : first >= 0x10 ? 4 : 0;
-    if (idLen === 0 || p + idLen >= body.length) return false;
-    const id = uint(body, p, idLen);
-    const s0 = body[p + idLen] as number;
-    let sizeLen = 1;
-    while (sizeLen <= 8 && !(s0 & (0x100 >> sizeLen))) sizeLen++;
-    if (sizeLen > 8) return false;
-    let size = s0 & (0xff >> sizeLen);
-    for (let i = 1; i < sizeLen; i++) size = size * 256 + (body[p + idLen + i] as number);
-    const data = p + idLen + sizeLen;
-    if (data + size > body.length) return false;
-    visit(id, body.subarray(data, data + size));
-    p = data + size;
-  }
-  return true;
-}
-
 function parseTracks(body: Buffer): TrackInfo[] | undefined {
   const tracks: TrackInfo[] = [];
-  const ok = children(body, (id, entry) => {
-    if (id !== ID.TrackEntry) return;
+  const ok = forEachChild(body, (id, entry) => {
+    if (id !== EbmlId.TrackEntry) return;
     const t: TrackInfo = { number: 0, video: false, codecId: '', codecPrivate: undefined, defaultDurationNs: undefined, width: 0, height: 0 };
-    children(entry, (cid, d) => {
-      if (cid === ID.TrackNumber) t.number = uint(d, 0, d.length);
-      else if (cid === ID.TrackType) t.video = uint(d, 0, d.length) === 1;
-      else if (cid === ID.CodecID) t.codecId = d.toString('latin1');
-      else if (cid === ID.CodecPrivate) t.codecPrivate = Uint8Array.from(d);
-      else if (cid === ID.DefaultDuration) t.defaultDurationNs = uint(d, 0, d.length);
-      else if (cid === ID.Video) {
-        children(d, (vid, v) => {
-          if (vid === ID.PixelWidth) t.width = uint(v, 0, v.length);
-          else if (vid === ID.PixelHeight) t.height = uint(v, 0, v.length);
+    forEachChild(entry, (cid, d) => {
+      if (cid === EbmlId.TrackNumber) t.number = readUint(d);
+      else if (cid === EbmlId.TrackType) t.video = readUint(d) === 1;
+      else if (cid === EbmlId.CodecID) t.codecId = d.toString('latin1');
+      else if (cid === EbmlId.CodecPrivate) t.codecPrivate = Uint8Array.from(d);
+      else if (cid === EbmlId.DefaultDuration) t.defaultDurationNs = readUint(d);
+      else if (cid === EbmlId.Video) {
+        forEachChild(d, (vid, v) => {
+          if (vid === EbmlId.PixelWidth) t.width = readUint(v);
+          else if (vid === EbmlId.PixelHeight) t.height = readUint(v);
         });
       }
     });
@@ -221,27 +101,27 @@ export async function openMkvVideo(path: string, limitBytes?: number): Promise<M
   try {
     const realSize = (await fh.stat()).size;
     const size = limitBytes === undefined ? realSize : Math.min(realSize, limitBytes);
-    const r = new SequentialReader(fh, size);
+    const r = new EbmlFileReader(fh, size, READ_BYTES);
     let pos = 0;
     let scaleNs = 1_000_000;
     let track: TrackInfo | undefined;
     // Header: EBML, then into Segment; Info and Tracks before the first Cluster.
     for (;;) {
-      const h = await readHead(r, pos);
+      const h = await r.head(pos);
       if (!h) return (await close(), undefined);
-      if (h.id === ID.Segment) {
+      if (h.id === EbmlId.Segment) {
         pos = h.dataOffset;
         continue;
       }
-      if (h.id === ID.Cluster) break;
+      if (h.id === EbmlId.Cluster) break;
       if (h.size < 0) return (await close(), undefined);
-      if (h.id === ID.Info || h.id === ID.Tracks) {
+      if (h.id === EbmlId.Info || h.id === EbmlId.Tracks) {
         const at = await r.ensure(h.dataOffset, h.size);
         if (at < 0) return (await close(), undefined);
         const body = Buffer.from(r.bytes.subarray(at, at + h.size));
-        if (h.id === ID.Info) {
-          children(body, (id, d) => {
-            if (id === ID.TimestampScale) scaleNs = uint(d, 0, d.length);
+        if (h.id === EbmlId.Info) {
+          forEachChild(body, (id, d) => {
+            if (id === EbmlId.TimestampScale) scaleNs = readUint(d);
           });
         } else {
           const tracks = parseTracks(body);
@@ -273,29 +153,29 @@ export async function openMkvVideo(path: string, limitBytes?: number): Promise<M
           let p = firstCluster;
           let clusterTicks = 0;
           while (p < size) {
-            const h = await readHead(r, p);
+            const h = await r.head(p);
             if (!h) return;
-            if (h.id === ID.Cluster || h.id === ID.Segment) {
+            if (h.id === EbmlId.Cluster || h.id === EbmlId.Segment) {
               p = h.dataOffset; // walk into it: its children follow
               continue;
             }
             if (h.size < 0 || h.dataOffset + h.size > size) return; // cut short (segment being written): stop at the last whole frame
-            if (h.id === ID.Timestamp) {
+            if (h.id === EbmlId.Timestamp) {
               const at = await r.ensure(h.dataOffset, h.size);
-              clusterTicks = uint(r.bytes, at, h.size);
-            } else if (h.id === ID.SimpleBlock || h.id === ID.BlockGroup) {
+              clusterTicks = readUint(r.bytes, at, h.size);
+            } else if (h.id === EbmlId.SimpleBlock || h.id === EbmlId.BlockGroup) {
               let blockOffset = h.dataOffset;
               let blockSize = h.size;
               let key = true;
-              if (h.id === ID.BlockGroup) {
+              if (h.id === EbmlId.BlockGroup) {
                 // Children: Block, and ReferenceBlock for a non-key frame.
                 const at = await r.ensure(h.dataOffset, h.size);
                 const group = r.bytes.subarray(at, at + h.size);
                 let block: [number, number] | undefined;
                 let hasRef = false;
-                children(group, (id, d) => {
-                  if (id === ID.Block) block = [d.byteOffset - group.byteOffset, d.length];
-                  else if (id === ID.ReferenceBlock) hasRef = true;
+                forEachChild(group, (id, d) => {
+                  if (id === EbmlId.Block) block = [d.byteOffset - group.byteOffset, d.length];
+                  else if (id === EbmlId.ReferenceBlock) hasRef = true;
                 });
                 if (!block) {
                   p = h.dataOffset + h.size;
@@ -309,13 +189,13 @@ export async function openMkvVideo(path: string, limitBytes?: number): Promise<M
               if (at < 0) return;
               const b = r.bytes;
               const trackLen = (b[at] as number) >= 0x80 ? 1 : 2;
-              const num = trackLen === 1 ? (b[at] as number) & 0x7f : uint(b, at, 2) & 0x3fff;
+              const num = trackLen === 1 ? (b[at] as number) & 0x7f : readUint(b, at, 2) & 0x3fff;
               const headLen = trackLen + 3;
               const flags = b[at + trackLen + 2] as number;
               if (flags & 0x06) throw new Error('laced Matroska blocks are not supported');
               if (num === trackNumber && blockSize > headLen) {
                 const rel = b.readInt16BE(at + trackLen);
-                if (h.id === ID.SimpleBlock) key = (flags & 0x80) !== 0;
+                if (h.id === EbmlId.SimpleBlock) key = (flags & 0x80) !== 0;
                 // A copy: the muxer keeps the frame until its fragment is written, while the read buffer moves on.
                 const data = new Uint8Array(blockSize - headLen);
                 data.set(b.subarray(at + headLen, at + blockSize));

@@ -6,51 +6,17 @@
  * (Duration, DateUTC, Cues).
  *
  * Muxing itself is mediabunny's; this file never rewrites media data. Reads
- * go through a small window buffer, so memory stays flat for any file size.
+ * go through one small buffer (EbmlFileReader, ebml.ts), so memory stays
+ * flat for any file size.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { EbmlFileReader, EbmlId, LEVEL1_IDS, encodeElement, encodeSize, encodeUint, readUint, type EbmlHead } from './ebml.js';
 
-/** Element IDs we use (RFC 9559 section 5). */
-export const EbmlId = {
-  EBML: 0x1a45dfa3,
-  Segment: 0x18538067,
-  SeekHead: 0x114d9b74,
-  Info: 0x1549a966,
-  TimestampScale: 0x2ad7b1,
-  Duration: 0x4489,
-  DateUTC: 0x4461,
-  MuxingApp: 0x4d80,
-  WritingApp: 0x5741,
-  Tracks: 0x1654ae6b,
-  TrackEntry: 0xae,
-  Video: 0xe0,
-  PixelWidth: 0xb0,
-  PixelHeight: 0xba,
-  DefaultDuration: 0x23e383,
-  Cluster: 0x1f43b675,
-  Timestamp: 0xe7,
-  SimpleBlock: 0xa3,
-  BlockGroup: 0xa0,
-  Block: 0xa1,
-  Cues: 0x1c53bb6b,
-  CuePoint: 0xbb,
-  CueTime: 0xb3,
-  CueTrackPositions: 0xb7,
-  CueTrack: 0xf7,
-  CueClusterPosition: 0xf1,
-  Tags: 0x1254c367,
-  Chapters: 0x1043a770,
-  Attachments: 0x1941a469,
-  Void: 0xec,
-} as const;
+/** Read size of the header walk and the block-header scan: blocks of our segments are 10-100 KB apart. */
+const WINDOW_BYTES = 64 * 1024;
 
 /** Milliseconds between the Unix epoch and Matroska's DateUTC origin (2001-01-01T00:00:00Z). */
 const MATROSKA_EPOCH_MS = Date.UTC(2001, 0, 1);
-
-/** Level-1 elements: a cluster of unknown size ends where one of these starts. */
-const LEVEL1_IDS = new Set<number>([
-  EbmlId.SeekHead, EbmlId.Info, EbmlId.Tracks, EbmlId.Cluster, EbmlId.Cues, EbmlId.Tags, EbmlId.Chapters, EbmlId.Attachments,
-]);
 
 /** What the header of a Matroska file says (everything before the first cluster). */
 export interface MatroskaHeader {
@@ -98,62 +64,9 @@ export interface MatroskaScan {
   fileSize: number;
 }
 
-/** Window reader over a file handle: small positional reads, one 64 KiB buffer. */
-class WindowReader {
-  private buf = Buffer.alloc(64 * 1024);
-  private bufStart = 0;
-  private bufLength = 0;
-  constructor(private readonly fh: FileHandle, readonly size: number) {}
-
-  /** Returns `length` bytes at `pos` (a view valid until the next call), or fewer at end of file. */
-  async bytes(pos: number, length: number): Promise<Buffer> {
-    if (pos >= this.bufStart && pos + length <= this.bufStart + this.bufLength) {
-      return this.buf.subarray(pos - this.bufStart, pos - this.bufStart + length);
-    }
-    if (length > this.buf.length) this.buf = Buffer.alloc(length);
-    const { bytesRead } = await this.fh.read(this.buf, 0, this.buf.length, pos);
-    this.bufStart = pos;
-    this.bufLength = bytesRead;
-    return this.buf.subarray(0, Math.min(length, bytesRead));
-  }
-}
-
-interface ElementHead {
-  id: number;
-  /** Body size in bytes, or -1 for unknown size. */
-  size: number;
-  /** Offset of the element (its ID) and of its body. */
-  offset: number;
-  dataOffset: number;
-}
-
-/** Reads an element ID and size at `pos`; undefined when the file ends first or the bytes are not EBML. */
-async function readHead(r: WindowReader, pos: number): Promise<ElementHead | undefined> {
-  const b = await r.bytes(pos, 12);
-  if (b.length < 2) return undefined;
-  const first = b[0] as number;
-  const idLength = first >= 0x80 ? 1 : first >= 0x40 ? 2 : first >= 0x20 ? 3 : first >= 0x10 ? 4 : 0;
-  if (idLength === 0 || b.length < idLength + 1) return undefined;
-  let id = 0;
-  for (let i = 0; i < idLength; i++) id = id * 256 + (b[i] as number);
-  const s0 = b[idLength] as number;
-  let sizeLength = 1;
-  while (sizeLength <= 8 && (s0 & (0x100 >> sizeLength)) === 0) sizeLength++;
-  if (sizeLength > 8 || b.length < idLength + sizeLength) return undefined;
-  let size = s0 & (0xff >> sizeLength);
-  let allOnes = size === 0xff >> sizeLength;
-  for (let i = 1; i < sizeLength; i++) {
-    const v = b[idLength + i] as number;
-    if (v !== 0xff) allOnes = false;
-    size = size * 256 + v;
-  }
-  return { id, size: allOnes ? -1 : size, offset: pos, dataOffset: pos + idLength + sizeLength };
-}
-
-function readUint(b: Uint8Array): number {
-  let v = 0;
-  for (const x of b) v = v * 256 + x;
-  return v;
+/** An unsigned integer element's value (at most 8 bytes are read: a longer body is not a valid uint, and its size came from the file). */
+async function readUintBody(r: EbmlFileReader, el: EbmlHead): Promise<number> {
+  return readUint(await r.read(el.dataOffset, Math.min(el.size, 8)));
 }
 
 function readFloat(b: Buffer): number {
@@ -163,10 +76,10 @@ function readFloat(b: Buffer): number {
 }
 
 /** Parses the header of an open file. Throws Error when it is not a Matroska file we can read. */
-async function readHeaderFrom(r: WindowReader): Promise<MatroskaHeader> {
-  const ebml = await readHead(r, 0);
+async function readHeaderFrom(r: EbmlFileReader): Promise<MatroskaHeader> {
+  const ebml = await r.head(0);
   if (!ebml || ebml.id !== EbmlId.EBML || ebml.size < 0) throw new Error('not a Matroska file (no EBML header)');
-  const seg = await readHead(r, ebml.dataOffset + ebml.size);
+  const seg = await r.head(ebml.dataOffset + ebml.size);
   if (!seg || seg.id !== EbmlId.Segment) throw new Error('not a Matroska file (no Segment)');
   const header: MatroskaHeader = {
     durationMs: null, startedAtMs: null, width: null, height: null, timestampScaleNs: 1_000_000, defaultFrameMs: null,
@@ -176,7 +89,7 @@ async function readHeaderFrom(r: WindowReader): Promise<MatroskaHeader> {
   let pos = seg.dataOffset;
   const segEnd = seg.size < 0 ? r.size : Math.min(r.size, seg.dataOffset + seg.size);
   while (pos < segEnd) {
-    const el = await readHead(r, pos);
+    const el = await r.head(pos);
     if (!el || el.size < 0 && el.id !== EbmlId.Cluster) break;
     if (el.id === EbmlId.Cluster) {
       header.firstClusterOffset = el.offset;
@@ -188,9 +101,9 @@ async function readHeaderFrom(r: WindowReader): Promise<MatroskaHeader> {
       header.infoBodyOffset = el.dataOffset;
       header.infoBodyLength = el.size;
       for (let p = el.dataOffset; p < el.dataOffset + el.size;) {
-        const c = await readHead(r, p);
+        const c = await r.head(p);
         if (!c || c.size < 0) break;
-        const body = Buffer.from(await r.bytes(c.dataOffset, Math.min(c.size, 16)));
+        const body = Buffer.from(await r.read(c.dataOffset, Math.min(c.size, 16)));
         if (c.id === EbmlId.TimestampScale) header.timestampScaleNs = readUint(body) || 1_000_000;
         else if (c.id === EbmlId.Duration) rawDuration = readFloat(body);
         else if (c.id === EbmlId.DateUTC && body.length === 8) header.startedAtMs = MATROSKA_EPOCH_MS + Number(body.readBigInt64BE(0) / 1_000_000n);
@@ -206,21 +119,21 @@ async function readHeaderFrom(r: WindowReader): Promise<MatroskaHeader> {
   return header;
 }
 
-async function readTracks(r: WindowReader, tracks: ElementHead, header: MatroskaHeader): Promise<void> {
+async function readTracks(r: EbmlFileReader, tracks: EbmlHead, header: MatroskaHeader): Promise<void> {
   for (let p = tracks.dataOffset; p < tracks.dataOffset + tracks.size;) {
-    const entry = await readHead(r, p);
+    const entry = await r.head(p);
     if (!entry || entry.size < 0) return;
     if (entry.id === EbmlId.TrackEntry) {
       for (let q = entry.dataOffset; q < entry.dataOffset + entry.size;) {
-        const c = await readHead(r, q);
+        const c = await r.head(q);
         if (!c || c.size < 0) return;
-        if (c.id === EbmlId.DefaultDuration) header.defaultFrameMs = readUint(await r.bytes(c.dataOffset, c.size)) / 1e6;
+        if (c.id === EbmlId.DefaultDuration) header.defaultFrameMs = await readUintBody(r, c) / 1e6;
         if (c.id === EbmlId.Video && header.width === null) {
           for (let v = c.dataOffset; v < c.dataOffset + c.size;) {
-            const f = await readHead(r, v);
+            const f = await r.head(v);
             if (!f || f.size < 0) break;
-            if (f.id === EbmlId.PixelWidth) header.width = readUint(await r.bytes(f.dataOffset, f.size));
-            if (f.id === EbmlId.PixelHeight) header.height = readUint(await r.bytes(f.dataOffset, f.size));
+            if (f.id === EbmlId.PixelWidth) header.width = await readUintBody(r, f);
+            if (f.id === EbmlId.PixelHeight) header.height = await readUintBody(r, f);
             v = f.dataOffset + f.size;
           }
         }
@@ -239,7 +152,7 @@ export async function readMatroskaHeader(path: string): Promise<MatroskaHeader> 
   const fh = await open(path, 'r');
   try {
     const { size } = await fh.stat();
-    return await readHeaderFrom(new WindowReader(fh, size));
+    return await readHeaderFrom(new EbmlFileReader(fh, size, WINDOW_BYTES));
   } finally {
     await fh.close();
   }
@@ -256,7 +169,7 @@ export async function scanMatroska(path: string, limitBytes?: number): Promise<M
   try {
     const { size: realSize } = await fh.stat();
     const size = limitBytes === undefined ? realSize : Math.min(realSize, limitBytes);
-    const r = new WindowReader(fh, size);
+    const r = new EbmlFileReader(fh, size, WINDOW_BYTES);
     const header = await readHeaderFrom(r);
     const tickMs = header.timestampScaleNs / 1e6;
     const scan: MatroskaScan = {
@@ -269,7 +182,7 @@ export async function scanMatroska(path: string, limitBytes?: number): Promise<M
     let clusterEnd = Infinity;
     let clusterOffset = 0;
     while (pos < size) {
-      const el = await readHead(r, pos);
+      const el = await r.head(pos);
       if (!el) {
         scan.truncated = true;
         break;
@@ -289,17 +202,17 @@ export async function scanMatroska(path: string, limitBytes?: number): Promise<M
       if (el.id === EbmlId.Cues) scan.hasCues = true;
       if (inCluster) {
         if (el.id === EbmlId.Timestamp) {
-          clusterTs = readUint(await r.bytes(el.dataOffset, el.size));
+          clusterTs = await readUintBody(r, el);
           scan.clusters.push({ offset: clusterOffset, timestampMs: clusterTs * tickMs });
         } else if (el.id === EbmlId.SimpleBlock || el.id === EbmlId.BlockGroup) {
           let blockOffset = el.dataOffset;
           if (el.id === EbmlId.BlockGroup) {
-            const inner = await readHead(r, el.dataOffset);
+            const inner = await r.head(el.dataOffset);
             if (!inner || inner.id !== EbmlId.Block) blockOffset = -1;
             else blockOffset = inner.dataOffset;
           }
           if (blockOffset >= 0) {
-            const b = await r.bytes(blockOffset, 4);
+            const b = await r.read(blockOffset, 4);
             // Track number (1-byte vint for our single track), int16 relative time, flags.
             const trackLength = (b[0] as number) >= 0x80 ? 1 : 2;
             const rel = Buffer.from(b).readInt16BE(trackLength);
@@ -321,47 +234,6 @@ export async function scanMatroska(path: string, limitBytes?: number): Promise<M
   }
 }
 
-function ebmlUintBytes(v: number): Uint8Array {
-  const out: number[] = [];
-  let x = Math.max(0, Math.floor(v));
-  do {
-    out.unshift(x % 256);
-    x = Math.floor(x / 256);
-  } while (x > 0);
-  return Uint8Array.from(out);
-}
-
-function idBytes(id: number): Uint8Array {
-  return ebmlUintBytes(id);
-}
-
-/** Size as an EBML vint of the shortest length (at most 8 bytes). */
-function sizeBytes(size: number): Uint8Array {
-  for (let len = 1; len <= 8; len++) {
-    if (size < 2 ** (7 * len) - 1) {
-      const out = new Uint8Array(len);
-      let x = size;
-      for (let i = len - 1; i >= 0; i--) {
-        out[i] = x % 256;
-        x = Math.floor(x / 256);
-      }
-      out[0] = (out[0] as number) | (0x100 >> len);
-      return out;
-    }
-  }
-  throw new RangeError(`EBML size too large: ${size}`);
-}
-
-function element(id: number, body: Uint8Array): Uint8Array {
-  const head = idBytes(id);
-  const size = sizeBytes(body.length);
-  const out = new Uint8Array(head.length + size.length + body.length);
-  out.set(head, 0);
-  out.set(size, head.length);
-  out.set(body, head.length + size.length);
-  return out;
-}
-
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
@@ -374,7 +246,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 /** A Void element of exactly `n` bytes (n >= 2). */
 function voidElement(n: number): Uint8Array {
-  const size = n - 2 < 127 ? sizeBytes(n - 2) : (() => {
+  const size = n - 2 < 127 ? encodeSize(n - 2) : (() => {
     const s = new Uint8Array(2);
     s[0] = 0x40 | ((n - 3) >> 8);
     s[1] = (n - 3) & 0xff;
@@ -392,25 +264,25 @@ function voidElement(n: number): Uint8Array {
  * and a Void filler. Undefined when it cannot fit.
  */
 export function buildInfoBody(length: number, fields: { timestampScaleNs: number; durationMs: number | null; startedAtMs: number | null }): Uint8Array | undefined {
-  const fixed: Uint8Array[] = [element(EbmlId.TimestampScale, ebmlUintBytes(fields.timestampScaleNs))];
+  const fixed: Uint8Array[] = [encodeElement(EbmlId.TimestampScale, encodeUint(fields.timestampScaleNs))];
   if (fields.durationMs !== null) {
     const d = Buffer.alloc(8);
     d.writeDoubleBE((fields.durationMs * 1e6) / fields.timestampScaleNs);
-    fixed.push(element(EbmlId.Duration, d));
+    fixed.push(encodeElement(EbmlId.Duration, d));
   }
   if (fields.startedAtMs !== null) {
     const d = Buffer.alloc(8);
     d.writeBigInt64BE(BigInt(Math.round(fields.startedAtMs - MATROSKA_EPOCH_MS)) * 1_000_000n);
-    fixed.push(element(EbmlId.DateUTC, d));
+    fixed.push(encodeElement(EbmlId.DateUTC, d));
   }
   const fixedLength = fixed.reduce((n, p) => n + p.length, 0);
   for (const [muxing, writing] of [['mediabunny', 'rearview'], ['mb', 'rv'], ['', '']] as const) {
-    const apps = [element(EbmlId.MuxingApp, Buffer.from(muxing)), element(EbmlId.WritingApp, Buffer.from(writing))];
+    const apps = [encodeElement(EbmlId.MuxingApp, Buffer.from(muxing)), encodeElement(EbmlId.WritingApp, Buffer.from(writing))];
     let rest = length - fixedLength - apps[0]!.length - apps[1]!.length;
     if (rest < 0) continue;
     if (rest === 1) {
       // A Void needs two bytes: grow WritingApp by one character instead.
-      apps[1] = element(EbmlId.WritingApp, Buffer.from(writing + ' '));
+      apps[1] = encodeElement(EbmlId.WritingApp, Buffer.from(writing + ' '));
       rest = 0;
     }
     return concat([...fixed, ...apps, ...(rest > 0 ? [voidElement(rest)] : [])]);
@@ -429,7 +301,7 @@ export async function patchMatroskaInfo(path: string, fields: { durationMs?: num
   const fh = await open(path, 'r+');
   try {
     const { size } = await fh.stat();
-    const header = await readHeaderFrom(new WindowReader(fh, size));
+    const header = await readHeaderFrom(new EbmlFileReader(fh, size, WINDOW_BYTES));
     if (header.infoBodyOffset < 0) return false;
     const body = buildInfoBody(header.infoBodyLength, {
       timestampScaleNs: header.timestampScaleNs,
@@ -447,15 +319,15 @@ export async function patchMatroskaInfo(path: string, fields: { durationMs?: num
 /** Builds a Cues element with one CuePoint per cluster (track 1), positions relative to the segment data. */
 export function buildCues(clusters: { offset: number; timestampMs: number }[], segmentDataOffset: number, timestampScaleNs = 1_000_000): Uint8Array {
   const points = clusters.map((c) =>
-    element(EbmlId.CuePoint, concat([
-      element(EbmlId.CueTime, ebmlUintBytes(Math.round((c.timestampMs * 1e6) / timestampScaleNs))),
-      element(EbmlId.CueTrackPositions, concat([
-        element(EbmlId.CueTrack, ebmlUintBytes(1)),
-        element(EbmlId.CueClusterPosition, ebmlUintBytes(c.offset - segmentDataOffset)),
+    encodeElement(EbmlId.CuePoint, concat([
+      encodeElement(EbmlId.CueTime, encodeUint(Math.round((c.timestampMs * 1e6) / timestampScaleNs))),
+      encodeElement(EbmlId.CueTrackPositions, concat([
+        encodeElement(EbmlId.CueTrack, encodeUint(1)),
+        encodeElement(EbmlId.CueClusterPosition, encodeUint(c.offset - segmentDataOffset)),
       ])),
     ])),
   );
-  return element(EbmlId.Cues, concat(points));
+  return encodeElement(EbmlId.Cues, concat(points));
 }
 
 /** What `repairMatroska` did. */

@@ -12,38 +12,25 @@
  * when the disk was full.
  *
  * Crash safety: see SegmentWriter (append-only, unbuffered) and docs/recording.md.
- * A marker file names the segment being written; at start-up a segment left
- * unfinished by a crash is repaired (`repairMatroska`). Numbering continues
- * after the last segment opened, kept in a state file, else after the end of
- * the circular run of numbers on disk (the device's "most recently written
- * file" only breaks ties), never by modification times alone: a Pi without a
- * real-time clock may stamp a ride 1970. Opening a segment never deletes or
- * truncates a file (a taken number is skipped); only rotation deletes.
+ * A marker file names the segment being written, and at start-up a segment
+ * left unfinished by a crash is repaired (crash-recovery.ts). Numbering
+ * continues after the last segment opened (segment-numbering.ts). Opening a
+ * segment never deletes or truncates a file (a taken number is skipped);
+ * only rotation deletes.
  */
-import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { RearviewError } from '../errors.js';
 import type { HubReaderOptions } from '../hub/hub-reader.js';
 import type { StreamFrame, StreamParams } from '../hub/stream-frame.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedCounter, silentLogger } from '../log/logger.js';
-import { readMatroskaHeader, repairMatroska } from './matroska-file.js';
-import { enforceRetention, listSegmentFiles, newestSegmentNumber, orderSegments, removeSegmentFiles, type DiskSpaceFn, type RetentionLimits } from './retention.js';
+import { recoverUnfinishedSegments, removeRecordingMarker, repairCutSegment, sweepTempFiles, writeRecordingMarker } from './crash-recovery.js';
+import { enforceRetention, listSegmentFiles, removeSegmentFiles, type DiskSpaceFn, type RetentionLimits } from './retention.js';
 import { SegmentWriter, type SegmentSummary } from './segment-writer.js';
-import { MAX_SEGMENT_NUMBER, nextSegmentNumber, parseSegmentName, segmentName, thumbnailName } from './segment-names.js';
+import { MAX_SEGMENT_NUMBER, nextSegmentNumber, segmentName, thumbnailName } from './segment-names.js';
+import { lastSegmentNumber, saveLastSegment } from './segment-numbering.js';
 import { ThumbnailMaker } from './thumbnails.js';
-
-/** Temp files this recorder and its thumbnailer write: `log0001_1713198307.jpg.part`. */
-const OWN_PART_FILE = /^log\d{4}[\w.-]*\.part$/;
-
-/** File in the recordings folder naming the segment being written (JSON: {name, startedAtMs, pid}). */
-export const RECORDING_MARKER = '.recording.json';
-
-/** File in the recordings folder naming the last segment opened (JSON: {lastSegment}); numbering continues after it. */
-export const RECORDER_STATE = '.recorder-state.json';
-
-/** Below this size a file that does not parse as Matroska was cut before its header was complete, so before any frame. */
-const MIN_HEADER_BYTES = 1024;
 
 /** The part of a hub reader the recorder uses (StreamHub's HubReader has it). */
 export interface RecorderReader {
@@ -389,7 +376,7 @@ export class Recorder {
       this.st.currentSegment = null;
       this.st.currentSegmentStartedAtMs = null;
       await writer.abort();
-      await this.repairAfterError(writer.path);
+      await repairCutSegment(this.dir, writer.path, this.logger);
       if ((err as NodeJS.ErrnoException).code === 'ENOSPC') await this.makeRoom();
     }
   }
@@ -454,7 +441,8 @@ export class Recorder {
         this.nextNumber = n;
         name = segmentName(n);
         path = join(this.dir, name);
-        await this.writeMarker(name, first.capturedAtMs);
+        await writeRecordingMarker(this.dir, name, first.capturedAtMs);
+        await saveLastSegment(this.dir, name);
         const writer = new SegmentWriter({ path, params });
         try {
           await writer.start(); // exclusive create: never truncates a file that appeared meanwhile
@@ -497,27 +485,17 @@ export class Recorder {
     let summary: SegmentSummary | undefined;
     try {
       summary = await writer.close();
-      await unlink(join(this.dir, RECORDING_MARKER)).catch(() => {});
+      await removeRecordingMarker(this.dir);
     } catch (err) {
       this.fail(err, `closing ${writer.path}`);
       await writer.abort();
-      await this.repairAfterError(writer.path);
+      await repairCutSegment(this.dir, writer.path, this.logger);
       return;
     }
     this.st.segmentsCompleted++;
     this.st.bytesWritten += summary.bytes;
     if (!this.closed) this.st.state = 'waiting';
     this.logger.info(`segment ${summary.path} closed: ${summary.frames} frames, ${(summary.durationMs / 1000).toFixed(2)} s, ${summary.bytes} bytes`);
-  }
-
-  /** Leaves a segment cut by a write error playable (best effort: the disk may still be failing). */
-  private async repairAfterError(path: string): Promise<void> {
-    try {
-      const r = await repairMatroska(path);
-      if (r.blocks === 0) await removeSegmentFiles(this.dir, basename(path)); // nothing playable in it
-    } catch (err) {
-      this.logger.debug(`could not repair ${path} after the error: ${(err as Error).message}`);
-    }
   }
 
   private fail(err: unknown, what: string): void {
@@ -552,105 +530,17 @@ export class Recorder {
     return this.retentionRunning;
   }
 
-  /** Writes the in-progress marker and the numbering state (each atomically: temp file, then rename). */
-  private async writeMarker(name: string, startedAtMs: number): Promise<void> {
-    const path = join(this.dir, RECORDING_MARKER);
-    await writeFile(`${path}.tmp`, JSON.stringify({ name, startedAtMs, pid: process.pid }));
-    await rename(`${path}.tmp`, path);
-    const state = join(this.dir, RECORDER_STATE);
-    await writeFile(`${state}.tmp`, JSON.stringify({ lastSegment: name }));
-    await rename(`${state}.tmp`, state);
-  }
-
-  /** The last segment number recorded in the state file, or undefined (none, unreadable). */
-  private async readStateNumber(): Promise<number | undefined> {
-    try {
-      const state = JSON.parse(await readFile(join(this.dir, RECORDER_STATE), 'utf8')) as { lastSegment?: unknown };
-      return typeof state.lastSegment === 'string' ? parseSegmentName(state.lastSegment) : undefined;
-    } catch {
-      return undefined; // first run in this folder, or written by an older version
-    }
-  }
-
-  /**
-   * Removes temp files a crash or a failed thumbnail left (our `logNNNN*.part`, the markers'
-   * `.tmp`). Only our own names: the folder may be shared, e.g. a browser's downloads in progress.
-   */
-  private async sweepTempFiles(): Promise<void> {
-    for (const n of await readdir(this.dir)) {
-      if (!OWN_PART_FILE.test(n) && n !== `${RECORDING_MARKER}.tmp` && n !== `${RECORDER_STATE}.tmp`) continue;
-      await unlink(join(this.dir, n)).catch((err: Error) => this.logger.debug(`could not remove ${n}: ${err.message}`));
-      this.logger.info(`removed ${n} left by an earlier run`);
-    }
-  }
-
-  /** Repairs what a crash left, finds the next number, applies rotation. */
+  /** Sweeps what an earlier run left, finds where numbering continues, repairs what a crash left, applies rotation. */
   private async prepareFolder(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    await this.sweepTempFiles();
+    await sweepTempFiles(this.dir, this.logger);
     const files = await listSegmentFiles(this.dir);
-    // Persisted state first, then the numbers on disk (modification times only break ties). An empty
-    // folder (wiped) starts again at log0000, as the device did: there is nothing to overwrite.
-    // The state is trusted only when it names the end of a run on disk: if the number after it
-    // exists, something else recorded here since (another firmware, files copied back), and the
-    // stale state would rank those newest rides as the oldest for rotation.
-    const stateNumber = files.length === 0 ? undefined : await this.readStateNumber();
-    const names = new Set(files.map((f) => f.name));
-    const stateIsRunEnd = stateNumber !== undefined && !names.has(segmentName(nextSegmentNumber(stateNumber)));
-    this.lastNumber = files.length === 0 ? undefined : stateIsRunEnd ? stateNumber : newestSegmentNumber(files);
+    this.lastNumber = await lastSegmentNumber(this.dir, files);
     if (this.lastNumber !== undefined) this.nextNumber = nextSegmentNumber(this.lastNumber);
-    const newest = orderSegments(files, this.lastNumber).at(-1);
-    const suspects = new Set<string>();
-    try {
-      const marker = JSON.parse(await readFile(join(this.dir, RECORDING_MARKER), 'utf8')) as { name?: unknown };
-      if (typeof marker.name === 'string' && parseSegmentName(marker.name) !== undefined) suspects.add(marker.name);
-    } catch {
-      // no marker: clean shutdown (or never recorded)
-    }
-    if (newest) suspects.add(newest.name);
-    for (const name of suspects) await this.recover(name);
-    await unlink(join(this.dir, RECORDING_MARKER)).catch(() => {});
+    await recoverUnfinishedSegments(this.dir, files, this.lastNumber, {
+      logger: this.logger,
+      onRepaired: (name) => this.st.repairedSegments.push(name),
+    });
     await this.runRetention();
-  }
-
-  /**
-   * Repairs a segment a crash may have left unfinished. Deletes it only when
-   * proven to hold no frame; an I/O error (EIO, EACCES, EMFILE, ...) or a file
-   * we cannot parse is logged and left alone.
-   */
-  private async recover(name: string): Promise<void> {
-    const path = join(this.dir, name);
-    let durationMs: number | null;
-    try {
-      durationMs = (await readMatroskaHeader(path)).durationMs;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return;
-      let sizeBytes = Infinity;
-      if (code === undefined) sizeBytes = await stat(path).then((s) => s.size, () => Infinity);
-      if (sizeBytes < MIN_HEADER_BYTES) {
-        // Not Matroska and smaller than a header: cut before its first frame, nothing playable in it.
-        this.logger.warn(`${name} was cut before its header was complete (${sizeBytes} bytes, no frame); deleting it`);
-        await removeSegmentFiles(this.dir, name);
-      } else {
-        this.logger.warn(`${name}: could not read its header (${(err as Error).message}); left as it is`);
-      }
-      return;
-    }
-    if (durationMs !== null) return; // sealed: finished cleanly
-    let r;
-    try {
-      r = await repairMatroska(path);
-    } catch (err) {
-      this.logger.warn(`${name} looks unfinished but could not be repaired (${(err as Error).message}); left as it is`);
-      return;
-    }
-    if (r.blocks === 0) {
-      this.logger.warn(`${name} was cut before its first frame; deleting it`);
-      await removeSegmentFiles(this.dir, name);
-      return;
-    }
-    this.st.repairedSegments.push(name);
-    this.logger.warn(`${name} was left unfinished (crash or power cut): repaired, ${r.blocks} frames, ${(r.durationMs / 1000).toFixed(2)} s kept, ${r.truncatedBytes} bytes of a partial frame cut`);
   }
 }

@@ -17,9 +17,9 @@ import type { Readable } from 'node:stream';
 import { RearviewError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
+import { RECORDING_MARKER } from './crash-recovery.js';
 import { readMatroskaHeader, scanMatroska } from './matroska-file.js';
 import { fileStream, Mp4Cache, type ByteRange, type Mp4Source } from './mp4-converter.js';
-import { RECORDING_MARKER } from './recorder.js';
 import { MP4_CACHE_DIR, readFolderListing, removeSegmentFiles, statfsDiskSpace, type DiskSpaceFn } from './retention.js';
 import { parseSegmentName, parseThumbnailName } from './segment-names.js';
 

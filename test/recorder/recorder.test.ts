@@ -4,8 +4,9 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Logger } from '../../src/log/logger.js';
-import { Recorder, RECORDER_STATE } from '../../src/recorder/recorder.js';
+import { Recorder } from '../../src/recorder/recorder.js';
 import { readMatroskaHeader } from '../../src/recorder/matroska-file.js';
+import { RECORDER_STATE } from '../../src/recorder/segment-numbering.js';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { StreamHub } from '../../src/hub/stream-hub.js';
 import { accessUnitsOfFile, samplePath } from '../hub/access-units.js';
