@@ -20,6 +20,7 @@ import type { Mp4Streamer, RecordingStore, StreamStatus } from './api-services.j
 import { parseRange } from './file-responses.js';
 import { ApiServer } from './http-api.js';
 import { SettingsStore } from './settings-store.js';
+import type { AllowList } from './network-allow-list.js';
 import { webMountFromConfig, type WebMountHandle } from './web-mount.js';
 import { packageVersion } from '../util/package-version.js';
 
@@ -29,6 +30,10 @@ export interface ApiServiceHost {
   readonly logger: Logger;
   readonly hub: StreamHub;
   readonly tcpServer: TcpStreamServer;
+  /** allowNetworks compiled once by the daemon. */
+  readonly allowList: AllowList;
+  /** The daemon's monotonic clock, ms. */
+  readonly clock: () => number;
   readonly sourceSupervisor: SourceSupervisor;
   readonly services: ReadonlyArray<{ readonly name: string }>;
   /** The --config file, where settings changes are saved. */
@@ -131,7 +136,7 @@ export class ApiService {
       host.tcpServer.off('client-disconnected', onDisconnected);
     });
 
-    this.web = webMountFromConfig(host.hub, config, host.logger);
+    this.web = webMountFromConfig(host.hub, config, { allowList: host.allowList, clock: host.clock, logger: host.logger });
     // The web page's live view is a stream client like port 5000's: it holds the window open and follows the mode.
     this.detach.push(this.web.ws.onClients((event) => (event === 'connected' ? modes.clientConnected() : modes.clientDisconnected())));
     const settings = new SettingsStore({
@@ -147,6 +152,7 @@ export class ApiService {
     });
     this.server = new ApiServer({
       config: () => host.config,
+      allowList: host.allowList,
       recordings: recordingStoreFromLibrary(library),
       mp4: mp4StreamerFromLibrary(library),
       device: this.device,
@@ -262,6 +268,7 @@ export class ApiService {
         ...tcp.clients.map((c) => ({ kind: 'tcp' as const, remote: c.remote, connectedMs: Math.round(c.connectedMs), lagMs: Math.round(c.lagMs), framesDropped: c.framesDropped, bytesSent: c.bytesSent })),
         ...(this.web?.streamClients() ?? []),
       ],
+      slots: { tcp: tcp.slots, ws: this.web?.ws.slotStats() ?? null },
       recording: recorder?.state === 'recording',
       currentSegment: recorder?.currentSegment ?? null,
     };

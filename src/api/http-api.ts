@@ -26,7 +26,7 @@ import type { Mp4Streamer, RecordingStore, StreamStatus, WebMount } from './api-
 import { cachedRecordingStore } from './cached-recording-store.js';
 import { DownloadLimiter } from './file-responses.js';
 import { addLegacyRoutes } from './legacy-routes.js';
-import { compileAllowList, type AllowList } from './network-allow-list.js';
+import type { AllowList } from './network-allow-list.js';
 import { isCrossSiteRequest, isTrustedHost, requestToken, splitTokenFromQuery, tokenMatches } from './request-guard.js';
 import { isWebAppRequest } from './static-assets.js';
 import type { SettingsStore } from './settings-store.js';
@@ -35,8 +35,10 @@ import { addV1Routes, recordingView } from './v1-routes.js';
 
 /** Options of ApiServer. */
 export interface ApiServerOptions {
-  /** Current config (apiPort, bind, apiToken, allowNetworks, cameraName, ... are read from it). */
+  /** Current config (apiPort, bind, apiToken, cameraName, ... are read from it). */
   config: () => RearviewConfig;
+  /** The daemon's compiled allowNetworks: connections from elsewhere are dropped at connect. */
+  allowList: Pick<AllowList, 'allows'>;
   recordings: RecordingStore;
   /** MP4 conversion; without it the MP4 endpoints answer 503 ERR_CONVERT. */
   mp4?: Mp4Streamer | undefined;
@@ -71,7 +73,7 @@ export class ApiServer {
   readonly events = new ApiEvents();
   private readonly ctx: ApiContext;
   private readonly logger: Logger;
-  private readonly allowList: AllowList;
+  private readonly allowList: Pick<AllowList, 'allows'>;
   private readonly sockets = new Set<Socket>();
   private timers: NodeJS.Timeout[] = [];
   private unsubscribeMode: (() => void) | undefined;
@@ -81,7 +83,7 @@ export class ApiServer {
   constructor(private readonly options: ApiServerOptions) {
     this.logger = options.logger ?? silentLogger;
     const now = options.now ?? Date.now;
-    this.allowList = compileAllowList(options.config().allowNetworks);
+    this.allowList = options.allowList;
     this.ctx = {
       config: options.config,
       logger: this.logger,
