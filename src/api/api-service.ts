@@ -110,6 +110,11 @@ export class ApiService {
 
   constructor(private readonly host: ApiServiceHost) {}
 
+  /** The web page and its WebSocket viewers (after start()). */
+  get webMount(): WebMountHandle | undefined {
+    return this.web;
+  }
+
   async start(): Promise<void> {
     if (this.server) return;
     const host = this.host;
@@ -265,7 +270,7 @@ export class ApiService {
       measuredBitrateBps: Math.round(hubStats.bitrateBps),
       framesPublished: hubStats.frames,
       clients: [
-        ...tcp.clients.map((c) => ({ kind: 'tcp' as const, remote: c.remote, connectedMs: Math.round(c.connectedMs), lagMs: Math.round(c.lagMs), framesDropped: c.framesDropped, bytesSent: c.bytesSent })),
+        ...tcp.clients.map((c) => ({ kind: 'tcp' as const, remote: c.remote, connectedMs: Math.round(c.connectedMs), lagMs: Math.round(c.lagMs), framesDropped: c.framesDropped, bytesSent: c.bytesSent, behindMs: Math.round(c.behindMs) })),
         ...(this.web?.streamClients() ?? []),
       ],
       slots: { tcp: tcp.slots, ws: this.web?.ws.slotStats() ?? null },

@@ -70,6 +70,8 @@ export interface StreamClientStatus {
   lagMs: number;
   framesDropped: number;
   bytesSent: number;
+  /** Time spent behind the soft limit in the last 30 s, ms; 10 s (clientBehindLimitMs) drops the client. */
+  behindMs?: number;
 }
 
 /** One slot pool (src/outputs/client-slots.ts SlotPoolStats), as shown in /api/v1/status. */

@@ -69,6 +69,7 @@ export interface WebStreamClientStatus {
   lagMs: number;
   framesDropped: number;
   bytesSent: number;
+  behindMs: number;
 }
 
 /** The mounted web app. */
@@ -126,6 +127,7 @@ export function createWebMount(options: WebMountOptions): WebMountHandle {
           lagMs: hub.lagMs ?? 0,
           framesDropped: hub.framesDropped ?? 0,
           bytesSent: c.bytesSent,
+          behindMs: Math.round(c.behindMs),
         };
       });
     },

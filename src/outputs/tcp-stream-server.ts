@@ -79,6 +79,8 @@ export interface TcpClientStats {
   socketBufferedBytes: number;
   /** Age of the oldest queued frame, ms. */
   lagMs: number;
+  /** Time spent behind the soft limit in the last 30 s, ms (the slot rules' measure). */
+  behindMs: number;
 }
 
 /** Figures of the whole TCP output. */
@@ -244,6 +246,7 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
           queuedBytes: r.queuedBytes,
           socketBufferedBytes: c.socket.writableLength,
           lagMs: r.lagMs,
+          behindMs: c.slot.behindMs(now),
         };
       }),
       accepted: this.accepted,

@@ -98,6 +98,8 @@ export interface WsClientInfo {
   bytesSent: number;
   /** Bytes waiting in the socket's send buffer. */
   bufferedBytes: number;
+  /** Time spent behind the soft limit in the last 30 s, ms (the slot rules' measure). */
+  behindMs: number;
   /** The hub reader's own counters (lag, skips). */
   hub: unknown;
 }
@@ -252,6 +254,7 @@ class WsClient {
       framesSent: this.framesSent,
       bytesSent: this.bytesSent,
       bufferedBytes: this.ws.bufferedAmount,
+      behindMs: this.slot?.behindMs() ?? 0,
       hub: this.reader.stats,
     };
   }
