@@ -114,7 +114,8 @@ interface Client {
   closed: boolean;
   /** Frames before this hub sequence number came from the join cache: not live, so not latency samples. */
   firstLiveSeq: number;
-  slot: ClientSlot<Client>;
+  /** Set right after the client is built (the slot refers back to it). */
+  slot?: ClientSlot<Client>;
 }
 
 /** Formats a host for a URL (brackets around IPv6). */
@@ -246,7 +247,7 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
           queuedBytes: r.queuedBytes,
           socketBufferedBytes: c.socket.writableLength,
           lagMs: r.lagMs,
-          behindMs: c.slot.behindMs(now),
+          behindMs: c.slot?.behindMs(now) ?? 0,
         };
       }),
       accepted: this.accepted,
@@ -303,10 +304,10 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
       waitingForDrain: false,
       closed: false,
       firstLiveSeq: this.hub.stats().frames,
-      slot: undefined as unknown as ClientSlot<Client>,
     };
-    client.slot = this.slots.add(socket.remoteAddress, client);
-    reader.onBehindChange((behind) => client.slot.setBehind(behind));
+    const slot = this.slots.add(socket.remoteAddress, client);
+    client.slot = slot;
+    reader.onBehindChange((behind) => slot.setBehind(behind));
     this.clients.set(client.id, client);
     this.logger.info(`client ${client.id} connected from ${remote} (${this.clients.size} connected)`);
     queueMicrotask(() => this.emit('client-connected', client.id, remote));
@@ -353,7 +354,7 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
     if (client.closed) return;
     client.closed = true;
     this.clients.delete(client.id);
-    client.slot.release();
+    client.slot?.release();
     client.reader.close();
     if (!client.socket.destroyed) client.socket.destroy();
     const msg = `client ${client.id} ${client.remote} ${why}: ${client.framesSent} frames, ${client.bytesSent} bytes sent, ${client.reader.stats.framesDropped} dropped`;
