@@ -10,6 +10,7 @@ import { ConfigError } from './errors.js';
 import type { LogLevel } from './log/logger.js';
 import { readSecretFile } from './util/secret-file.js';
 import { parseBytes, parseDurationMs } from './util/units.js';
+import { compileAllowList } from './api/network-allow-list.js';
 
 /** How a new TCP/WebSocket client joins the live stream. */
 export type JoinPolicy = 'latest-keyframe' | 'next-keyframe';
@@ -61,8 +62,12 @@ export interface RearviewConfig {
   bind: string;
   /** How new clients join. Default 'latest-keyframe'. */
   join: JoinPolicy;
-  /** Most simultaneous stream clients (TCP + WebSocket). Default 32. */
+  /** Most simultaneous stream clients of each kind (TCP on port 5000; WebSocket viewers): one slot pool per kind. Default 32. */
   maxClients: number;
+  /** Most simultaneous stream clients from one address, per kind. Default 4. */
+  maxClientsPerAddress: number;
+  /** A client behind its soft limit for this long out of any 30 s is dropped. Default 10000 ms. */
+  clientBehindLimitMs: number;
   /** A client whose backlog exceeds this many bytes or ms skips to the next keyframe. Defaults 2 MB, 500 ms. */
   clientSoftLimitBytes: number;
   clientSoftLimitMs: number;
@@ -146,6 +151,8 @@ export function defaultConfig(): RearviewConfig {
     bind: '0.0.0.0',
     join: 'latest-keyframe',
     maxClients: 32,
+    maxClientsPerAddress: 4,
+    clientBehindLimitMs: 10_000,
     clientSoftLimitBytes: 2_000_000,
     clientSoftLimitMs: 500,
     clientHardLimitMs: 10_000,
@@ -185,10 +192,10 @@ export type ConfigInput = {
 };
 
 // Every key named ...Ms: a string takes a unit ("60s"), a bare number (JSON or CLI) is milliseconds.
-const DURATION_KEYS = new Set(['sourceStallMs', 'sourceIdleCloseMs', 'clientSoftLimitMs', 'clientHardLimitMs', 'segmentMs', 'streamWindowMs']);
+const DURATION_KEYS = new Set(['sourceStallMs', 'sourceIdleCloseMs', 'clientSoftLimitMs', 'clientHardLimitMs', 'clientBehindLimitMs', 'segmentMs', 'streamWindowMs']);
 const BYTE_KEYS = new Set(['clientSoftLimitBytes', 'gopCacheMaxBytes', 'maxBytes', 'minFreeBytes', 'video.bitrateBps']);
 const INT_KEYS = new Set([
-  'streamPort', 'apiPort', 'maxClients', 'maxDownloads', 'gopCacheMaxFrames', 'maxFiles', 'minFreePercent', 'fileFps', 'chargingGpio',
+  'streamPort', 'apiPort', 'maxClients', 'maxClientsPerAddress', 'maxDownloads', 'gopCacheMaxFrames', 'maxFiles', 'minFreePercent', 'fileFps', 'chargingGpio',
   'video.width', 'video.height', 'video.fps', 'video.intraPeriod',
 ]);
 const ENUMS: Record<string, readonly string[]> = {
@@ -208,12 +215,13 @@ const DURATION_MIN_MS: Record<string, number> = {
   sourceStallMs: 500,
   clientSoftLimitMs: 50,
   clientHardLimitMs: 1000,
+  clientBehindLimitMs: 1000,
   streamWindowMs: 1000,
 };
 /** Segment numbers run log0000..log9999 and wrap: more files than that cannot be kept apart. */
 const MAX_FILES_LIMIT = 9999;
 /** Integers where 0 makes no sense (a 0 fps reaches 90000 / fps in the hub). */
-const POSITIVE_INT_KEYS = new Set(['maxClients', 'maxDownloads', 'fileFps', 'video.width', 'video.height', 'video.fps', 'video.intraPeriod']);
+const POSITIVE_INT_KEYS = new Set(['maxClients', 'maxClientsPerAddress', 'maxDownloads', 'fileFps', 'video.width', 'video.height', 'video.fps', 'video.intraPeriod']);
 const BOOL_KEYS = new Set(['timestamps', 'record', 'mdns']);
 const OPTIONAL_STRING_KEYS = new Set(['captureDevice', 'gstPipeline', 'apiToken', 'apiTokenFile']);
 
@@ -224,6 +232,8 @@ function normaliseValue(key: string, value: unknown): unknown {
     if (ms < min) {
       throw new ConfigError(`${key}: ${ms} ms is below ${min} ms (a bare number is milliseconds: write "5s" for seconds)`);
     }
+    // Behind time is summed over a sliding 30 s window (src/outputs/client-slots.ts): a longer limit could never be reached.
+    if (key === 'clientBehindLimitMs' && ms > 30_000) throw new ConfigError(`clientBehindLimitMs: ${ms} ms is over the 30 s window it is counted in`);
     return ms;
   }
   if (BYTE_KEYS.has(key)) {
@@ -253,6 +263,7 @@ function normaliseValue(key: string, value: unknown): unknown {
   if (key === 'allowNetworks' || key === 'trustedNetworks') {
     const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
     if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw new ConfigError(`${key}: expected a list of CIDR networks`);
+    compileAllowList(list); // a bad network is refused when the config loads, naming the entry
     return list;
   }
   if (OPTIONAL_STRING_KEYS.has(key)) {

@@ -21,7 +21,7 @@ import { TcpStreamServer } from './outputs/tcp-stream-server.js';
 import type { CaptureSource } from './sources/capture-source.js';
 import { createSource as createSourceFromConfig } from './sources/create-source.js';
 import { SourceSupervisor } from './sources/source-supervisor.js';
-import { compileAllowList } from './api/network-allow-list.js';
+import { compileAllowList, type AllowList } from './api/network-allow-list.js';
 import { MdnsService } from './discovery/mdns-service.js';
 import { RecorderService } from './recorder/recorder-service.js';
 import { ApiService } from './api/api-service.js';
@@ -62,6 +62,8 @@ export class RearviewDaemon {
   readonly clock: () => number;
   /** The stream hub every video consumer reads from. */
   readonly hub: StreamHub;
+  /** allowNetworks compiled once, for the TCP output, the HTTP API and the WebSocket viewers. */
+  readonly allowList: AllowList;
   /** The raw H.264 output (port 5000); per-client stats via tcpServer.stats(). */
   readonly tcpServer: TcpStreamServer;
   /** Keeps the capture source running (restarts with backoff). */
@@ -105,16 +107,19 @@ export class RearviewDaemon {
         hardLimitMs: config.clientHardLimitMs,
       },
     });
+    this.allowList = compileAllowList(config.allowNetworks);
     this.tcpServer = new TcpStreamServer({
       hub: this.hub,
       host: config.bind,
       port: config.streamPort,
       maxClients: config.maxClients,
+      maxClientsPerAddress: config.maxClientsPerAddress,
+      behindLimitMs: config.clientBehindLimitMs,
       join: config.join,
       softLimitBytes: config.clientSoftLimitBytes,
       softLimitMs: config.clientSoftLimitMs,
       hardLimitMs: config.clientHardLimitMs,
-      allow: config.allowNetworks.length > 0 ? ((list) => (address: string) => list.allows(address))(compileAllowList(config.allowNetworks)) : undefined,
+      allowList: this.allowList,
       logger: this.logger.child('tcp'),
       clock: this.clock,
     });

@@ -21,6 +21,7 @@ import { parseRange } from './file-responses.js';
 import { ApiServer } from './http-api.js';
 import { SettingsStore } from './settings-store.js';
 import { TokenAttemptLimiter } from './token-attempt-limiter.js';
+import type { AllowList } from './network-allow-list.js';
 import { webMountFromConfig, type WebMountHandle } from './web-mount.js';
 import { packageVersion } from '../util/package-version.js';
 
@@ -30,6 +31,10 @@ export interface ApiServiceHost {
   readonly logger: Logger;
   readonly hub: StreamHub;
   readonly tcpServer: TcpStreamServer;
+  /** allowNetworks compiled once by the daemon. */
+  readonly allowList: AllowList;
+  /** The daemon's monotonic clock, ms. */
+  readonly clock: () => number;
   readonly sourceSupervisor: SourceSupervisor;
   readonly services: ReadonlyArray<{ readonly name: string }>;
   /** The --config file, where settings changes are saved. */
@@ -106,6 +111,11 @@ export class ApiService {
 
   constructor(private readonly host: ApiServiceHost) {}
 
+  /** The web page and its WebSocket viewers (after start()). */
+  get webMount(): WebMountHandle | undefined {
+    return this.web;
+  }
+
   async start(): Promise<void> {
     if (this.server) return;
     const host = this.host;
@@ -134,7 +144,7 @@ export class ApiService {
 
     // One wrong-token count for the API and the live view, so neither is a free guessing oracle.
     const tokenAttempts = new TokenAttemptLimiter();
-    this.web = webMountFromConfig(host.hub, config, host.logger, tokenAttempts);
+    this.web = webMountFromConfig(host.hub, config, { allowList: host.allowList, clock: host.clock, logger: host.logger, tokenAttempts });
     // The web page's live view is a stream client like port 5000's: it holds the window open and follows the mode.
     this.detach.push(this.web.ws.onClients((event) => (event === 'connected' ? modes.clientConnected() : modes.clientDisconnected())));
     const settings = new SettingsStore({
@@ -150,6 +160,7 @@ export class ApiService {
     });
     this.server = new ApiServer({
       config: () => host.config,
+      allowList: host.allowList,
       recordings: recordingStoreFromLibrary(library),
       mp4: mp4StreamerFromLibrary(library),
       device: this.device,
@@ -263,9 +274,10 @@ export class ApiService {
       measuredBitrateBps: Math.round(hubStats.bitrateBps),
       framesPublished: hubStats.frames,
       clients: [
-        ...tcp.clients.map((c) => ({ kind: 'tcp' as const, remote: c.remote, connectedMs: Math.round(c.connectedMs), lagMs: Math.round(c.lagMs), framesDropped: c.framesDropped, bytesSent: c.bytesSent })),
+        ...tcp.clients.map((c) => ({ kind: 'tcp' as const, remote: c.remote, connectedMs: Math.round(c.connectedMs), lagMs: Math.round(c.lagMs), framesDropped: c.framesDropped, bytesSent: c.bytesSent, behindMs: Math.round(c.behindMs) })),
         ...(this.web?.streamClients() ?? []),
       ],
+      slots: { tcp: tcp.slots, ws: this.web?.ws.slotStats() ?? null },
       recording: recorder?.state === 'recording',
       currentSegment: recorder?.currentSegment ?? null,
     };

@@ -70,6 +70,23 @@ export interface StreamClientStatus {
   lagMs: number;
   framesDropped: number;
   bytesSent: number;
+  /** Time spent behind the soft limit in the last 30 s, ms; 10 s (clientBehindLimitMs) drops the client. */
+  behindMs?: number;
+}
+
+/** One slot pool (src/outputs/client-slots.ts SlotPoolStats), as shown in /api/v1/status. */
+export interface StreamSlotPoolStatus {
+  clients: number;
+  maxClients: number;
+  maxPerAddress: number;
+  behindLimitMs: number;
+  windowMs: number;
+  /** Clients refused since start, by reason: full, per-address, not-allowed, not-streaming, closing. */
+  refused: Record<string, number>;
+  /** Clients that gave way to a new one while the pool was full. */
+  evicted: number;
+  /** Clients dropped for being behind too long in the window. */
+  droppedBehind: number;
 }
 
 /** Live stream figures from the daemon. */
@@ -87,6 +104,8 @@ export interface StreamStatus {
   measuredBitrateBps: number | null;
   framesPublished: number;
   clients: StreamClientStatus[];
+  /** The slot pools, one per kind of client (ws: null without the web page). Absent when the host has none. */
+  slots?: { tcp: StreamSlotPoolStatus; ws: StreamSlotPoolStatus | null };
   /** True while the recorder writes segments. */
   recording: boolean;
   /** Name of the segment being written. */

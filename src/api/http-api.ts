@@ -39,8 +39,10 @@ import { addV1Routes, recordingView } from './v1-routes.js';
 
 /** Options of ApiServer. */
 export interface ApiServerOptions {
-  /** Current config (apiPort, bind, apiToken, allowNetworks, cameraName, ... are read from it). */
+  /** Current config (apiPort, bind, apiToken, cameraName, ... are read from it). */
   config: () => RearviewConfig;
+  /** The daemon's compiled allowNetworks: connections from elsewhere are dropped at connect. */
+  allowList: Pick<AllowList, 'allows'>;
   recordings: RecordingStore;
   /** MP4 conversion; without it the MP4 endpoints answer 503 ERR_CONVERT. */
   mp4?: Mp4Streamer | undefined;
@@ -77,7 +79,7 @@ export class ApiServer {
   readonly events = new ApiEvents();
   private readonly ctx: ApiContext;
   private readonly logger: Logger;
-  private readonly allowList: AllowList;
+  private readonly allowList: Pick<AllowList, 'allows'>;
   private readonly trustedNetworks: AllowList;
   private readonly tokenAttempts: TokenAttemptLimiter;
   private readonly sockets = new Set<Socket>();
@@ -89,7 +91,7 @@ export class ApiServer {
   constructor(private readonly options: ApiServerOptions) {
     this.logger = options.logger ?? silentLogger;
     const now = options.now ?? Date.now;
-    this.allowList = compileAllowList(options.config().allowNetworks);
+    this.allowList = options.allowList;
     this.trustedNetworks = compileTrustedNetworks(options.config().trustedNetworks);
     this.tokenAttempts = options.tokenAttempts ?? new TokenAttemptLimiter({ now });
     this.ctx = {

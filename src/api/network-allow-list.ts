@@ -1,6 +1,8 @@
 /**
  * Allow-list of client networks (CIDR, IPv4 and IPv6) for ports 5000 and
- * 8000, built on Node's own `net.BlockList`. An empty list allows everyone
+ * 8000, built on Node's own `net.BlockList`. The config loader validates
+ * `allowNetworks` with it; the daemon compiles it once and hands the same
+ * list to the TCP output, the HTTP API and the WebSocket viewers. An empty list allows everyone
  * (the device's default). IPv4-mapped IPv6 addresses (`::ffff:10.0.0.5`, as
  * a dual-stack server reports IPv4 clients) are checked as IPv4.
  */
@@ -55,23 +57,4 @@ export function compileAllowList(networks: readonly string[]): AllowList {
       return n !== undefined && list.check(n.address, n.family);
     },
   };
-}
-
-const cache = new Map<string, AllowList>();
-
-/**
- * True when `address` (a socket's remoteAddress) is inside one of `networks`,
- * or `networks` is empty. For the TCP stream server and the HTTP API; the
- * compiled list is cached per distinct network list.
- */
-export function isAllowed(address: string | undefined, networks: readonly string[]): boolean {
-  if (networks.length === 0) return true;
-  const key = networks.join(',');
-  let list = cache.get(key);
-  if (!list) {
-    list = compileAllowList(networks);
-    if (cache.size > 16) cache.clear();
-    cache.set(key, list);
-  }
-  return list.allows(address);
 }

@@ -33,6 +33,14 @@ export function renderMetrics(status: StatusDocument, requests: ReadonlyMap<stri
     (['tcp', 'ws'] as const).map((kind) => [{ kind }, status.stream.clients.filter((c) => c.kind === kind).map(pick).reduce(fold, 0)]);
   metric('rearview_stream_client_lag_ms', 'gauge', 'Largest age of the oldest unsent frame among connected clients of a kind, ms.', byKind((c) => c.lagMs, Math.max));
   metric('rearview_stream_client_dropped_frames', 'gauge', 'Frames skipped for slow clients, summed over the connected clients of a kind.', byKind((c) => c.framesDropped, (a, b) => a + b));
+  const pools = (['tcp', 'ws'] as const).flatMap((kind) => {
+    const pool = status.stream.slots[kind];
+    return pool ? [{ kind, pool }] : [];
+  });
+  metric('rearview_stream_clients_refused_total', 'counter', 'Live-stream clients refused, by kind and reason (full, per-address, not-allowed, not-streaming, closing).',
+    pools.flatMap(({ kind, pool }) => Object.entries(pool.refused).map(([reason, n]): [Record<string, string>, number] => [{ kind, reason }, n])));
+  metric('rearview_stream_clients_evicted_total', 'counter', 'Live-stream clients that gave way to a new one while all slots were taken, by kind.', pools.map(({ kind, pool }) => [{ kind }, pool.evicted]));
+  metric('rearview_stream_clients_dropped_behind_total', 'counter', 'Live-stream clients dropped for being behind too long in the 30 s window, by kind.', pools.map(({ kind, pool }) => [{ kind }, pool.droppedBehind]));
   metric('rearview_recording_active', 'gauge', '1 while segments are being written.', [[{}, status.recording.active ? 1 : 0]]);
   metric('rearview_recordings', 'gauge', 'Segments in the recordings folder.', [[{}, status.disk?.files ?? null]]);
   metric('rearview_recordings_bytes', 'gauge', 'Bytes used by recordings.', [[{}, status.disk?.usedBytes ?? null]]);

@@ -1,6 +1,6 @@
 /** The `/api/v1/status` document, also the source of `/metrics` and the `status` events. */
 import type { ApiContext } from './api-context.js';
-import type { RecordingsUsage, StreamClientStatus } from './api-services.js';
+import type { RecordingsUsage, StreamClientStatus, StreamSlotPoolStatus } from './api-services.js';
 
 /** `GET /api/v1/status`. Times in ms; ISO strings beside them for people. */
 export interface StatusDocument {
@@ -30,6 +30,8 @@ export interface StatusDocument {
     measuredBitrateBps: number | null;
     framesPublished: number;
     clients: StreamClientStatus[];
+    /** One slot pool per kind of client: caps, refusals by reason, evictions, clients dropped for being behind. */
+    slots: { tcp: StreamSlotPoolStatus | null; ws: StreamSlotPoolStatus | null };
   };
   recording: { active: boolean; currentSegment: string | null; segmentMs: number };
   disk: RecordingsUsage | null;
@@ -84,6 +86,7 @@ export async function buildStatus(ctx: ApiContext): Promise<StatusDocument> {
       measuredBitrateBps: stream.measuredBitrateBps,
       framesPublished: stream.framesPublished,
       clients: stream.clients,
+      slots: { tcp: stream.slots?.tcp ?? null, ws: stream.slots?.ws ?? null },
     },
     recording: { active: stream.recording && mode.recording, currentSegment: stream.currentSegment, segmentMs: config.segmentMs },
     disk,

@@ -8,7 +8,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { JoinPolicy, RearviewConfig } from '../config.js';
 import type { Logger } from '../log/logger.js';
 import { WsStreamServer, type WsHub } from '../outputs/ws-stream-server.js';
-import { isAllowed } from './network-allow-list.js';
+import type { AllowList } from './network-allow-list.js';
 import { isCrossSiteRequest, isTrustedHost, requestToken, tokenMatches } from './request-guard.js';
 import type { TokenAttemptLimiter } from './token-attempt-limiter.js';
 import { createWebAssetsHandler, wantsHtml, type WebAssetsHandler } from './static-assets.js';
@@ -24,19 +24,23 @@ export interface WebMountOptions {
   root?: string;
   /** Stand-alone live viewer without gallery/status (`rearview view`). Default false. */
   viewerOnly?: boolean;
-  /** Passed to WsStreamServer (join policy, slow-reader limits, client cap, camera name). */
+  /** Passed to WsStreamServer (join policy, slow-reader limits, slot rules, camera name). */
   join?: JoinPolicy;
   softLimitBytes?: number;
   softLimitMs?: number;
   hardLimitMs?: number;
   maxClients?: number;
+  maxClientsPerAddress?: number;
+  behindLimitMs?: number;
+  /** Monotonic clock of the slot rules, ms (the daemon's clock). */
+  clock?: () => number;
   cameraName?: string;
   /** When set, the live stream needs it (the pairing cookie or `Authorization: Bearer`), as every API endpoint does. */
   apiToken?: string | undefined;
   /** Wrong-token counter shared with the API server: a blocked address is refused here too (429). */
   tokenAttempts?: TokenAttemptLimiter | undefined;
-  /** When non-empty, only these client networks (CIDR) may open the live stream. */
-  allowNetworks?: readonly string[];
+  /** The daemon's compiled allowNetworks: only these client networks may open the live stream. Default: everyone. */
+  allowList?: Pick<AllowList, 'allows'>;
 }
 
 /**
@@ -46,9 +50,9 @@ export interface WebMountOptions {
  * (not `rearview view`, a local viewer) without a token, the Host must also
  * be one DNS rebinding cannot produce (isTrustedHost).
  */
-export function liveStreamGuard(options: Pick<WebMountOptions, 'apiToken' | 'allowNetworks' | 'cameraName' | 'viewerOnly' | 'tokenAttempts'>): (req: IncomingMessage) => { status: number; reason: string } | undefined {
+export function liveStreamGuard(options: Pick<WebMountOptions, 'apiToken' | 'allowList' | 'cameraName' | 'viewerOnly' | 'tokenAttempts'>): (req: IncomingMessage) => { status: number; reason: string } | undefined {
   return (req) => {
-    if (options.allowNetworks && !isAllowed(req.socket.remoteAddress, options.allowNetworks)) return { status: 403, reason: 'Forbidden' };
+    if (options.allowList && !options.allowList.allows(req.socket.remoteAddress)) return { status: 403, reason: 'Forbidden' };
     if (options.apiToken) {
       // Never from the URL (`?token=` is ignored): the pairing cookie or a Bearer header.
       const presented = requestToken(req);
@@ -74,6 +78,7 @@ export interface WebStreamClientStatus {
   lagMs: number;
   framesDropped: number;
   bytesSent: number;
+  behindMs: number;
 }
 
 /** The mounted web app. */
@@ -104,6 +109,9 @@ export function createWebMount(options: WebMountOptions): WebMountHandle {
     ...(options.softLimitMs !== undefined ? { softLimitMs: options.softLimitMs } : {}),
     ...(options.hardLimitMs !== undefined ? { hardLimitMs: options.hardLimitMs } : {}),
     ...(options.maxClients !== undefined ? { maxClients: options.maxClients } : {}),
+    ...(options.maxClientsPerAddress !== undefined ? { maxClientsPerAddress: options.maxClientsPerAddress } : {}),
+    ...(options.behindLimitMs !== undefined ? { behindLimitMs: options.behindLimitMs } : {}),
+    ...(options.clock !== undefined ? { clock: options.clock } : {}),
     ...(options.cameraName !== undefined ? { cameraName: options.cameraName } : {}),
     authorize: liveStreamGuard(options),
   });
@@ -128,6 +136,7 @@ export function createWebMount(options: WebMountOptions): WebMountHandle {
           lagMs: hub.lagMs ?? 0,
           framesDropped: hub.framesDropped ?? 0,
           bytesSent: c.bytesSent,
+          behindMs: Math.round(c.behindMs),
         };
       });
     },
@@ -137,11 +146,16 @@ export function createWebMount(options: WebMountOptions): WebMountHandle {
 
 /**
  * The web mount as the daemon configures it: slow-reader limits, join
- * policy, client cap, camera name, token and allow-list from the config.
- * Pass the result as the API server's `web` option and close it after the
- * API server.
+ * policy, slot rules, camera name and token from the config, and the
+ * daemon's compiled allow-list and clock. Pass the result as the API
+ * server's `web` option and close it after the API server.
  */
-export function webMountFromConfig(hub: WsHub, config: RearviewConfig, logger?: Logger, tokenAttempts?: TokenAttemptLimiter): WebMountHandle {
+export function webMountFromConfig(
+  hub: WsHub,
+  config: RearviewConfig,
+  daemon: { allowList: Pick<AllowList, 'allows'>; clock?: () => number; logger?: Logger; tokenAttempts?: TokenAttemptLimiter },
+): WebMountHandle {
+  const logger = daemon.logger;
   return createWebMount({
     hub,
     ...(logger ? { logger: logger.child('web') } : {}),
@@ -150,9 +164,12 @@ export function webMountFromConfig(hub: WsHub, config: RearviewConfig, logger?: 
     softLimitMs: config.clientSoftLimitMs,
     hardLimitMs: config.clientHardLimitMs,
     maxClients: config.maxClients,
+    maxClientsPerAddress: config.maxClientsPerAddress,
+    behindLimitMs: config.clientBehindLimitMs,
+    ...(daemon.clock ? { clock: daemon.clock } : {}),
     cameraName: config.cameraName,
     apiToken: config.apiToken,
-    tokenAttempts,
-    allowNetworks: config.allowNetworks,
+    tokenAttempts: daemon.tokenAttempts,
+    allowList: daemon.allowList,
   });
 }

@@ -72,6 +72,7 @@ export class HubReader {
   private stalledFired = false;
   private readableCb: (() => void) | undefined;
   private stalledCb: (() => void) | undefined;
+  private behindCb: ((behind: boolean) => void) | undefined;
   private closed = false;
   private framesDelivered = 0;
   private bytesDelivered = 0;
@@ -107,7 +108,7 @@ export class HubReader {
   read(): StreamFrame | undefined {
     this.lastProgressMs = this.clock();
     if (this.head >= this.queue.length) {
-      this.behindSinceMs = undefined;
+      if (this.behindSinceMs !== undefined) this.caughtUp();
       return undefined;
     }
     const entry = this.queue[this.head] as Queued;
@@ -128,8 +129,13 @@ export class HubReader {
     this.joinBurstBytes = Math.max(0, this.joinBurstBytes - bytes);
     this.framesDelivered++;
     this.bytesDelivered += bytes;
-    if (this.queuedBytes <= this.softLimitBytes / 2) this.behindSinceMs = undefined;
+    if (this.behindSinceMs !== undefined && this.queuedBytes <= this.softLimitBytes / 2) this.caughtUp();
     return entry.frame;
+  }
+
+  private caughtUp(): void {
+    this.behindSinceMs = undefined;
+    this.behindCb?.(false);
   }
 
   /** `cb` runs synchronously from publish when a frame is queued into an empty queue. */
@@ -140,6 +146,20 @@ export class HubReader {
   /** `cb` runs once when the reader is over its soft limit with no progress for hardLimitMs. */
   onStalled(cb: () => void): void {
     this.stalledCb = cb;
+  }
+
+  /**
+   * `cb(true)` runs when the reader goes over its soft limit (it skipped to
+   * the next keyframe), `cb(false)` when it has caught up again; the owner's
+   * client slots account the time in between (src/outputs/client-slots.ts).
+   */
+  onBehindChange(cb: (behind: boolean) => void): void {
+    this.behindCb = cb;
+  }
+
+  /** True from a skip over the soft limit until the reader catches up. */
+  get behind(): boolean {
+    return this.behindSinceMs !== undefined;
   }
 
   /** Counters (a fresh object). */
@@ -174,6 +194,7 @@ export class HubReader {
     this.joinBurstBytes = 0;
     this.readableCb = undefined;
     this.stalledCb = undefined;
+    this.behindCb = undefined;
     this.detach(this);
   }
 
@@ -215,7 +236,10 @@ export class HubReader {
       this.queuedBytes = 0;
       this.joinBurstBytes = 0;
       this.dropEvents++;
-      this.behindSinceMs ??= now;
+      if (this.behindSinceMs === undefined) {
+        this.behindSinceMs = now;
+        this.behindCb?.(true);
+      }
       this.dropLog.add();
       if (!frame.isKey) {
         this.framesDropped++;

@@ -9,6 +9,10 @@
  * 'drain'. So the backlog lives in the reader's queue, where the slow-client
  * policy (skip to the next keyframe, disconnect on the hard limit) applies,
  * and never piles up inside Node's socket buffer.
+ *
+ * Who gets a connection slot is decided by ClientSlots (client-slots.ts):
+ * a cap per address, dropping clients that stay behind, and letting the
+ * client behind longest give way to a new one when all slots are taken.
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -16,6 +20,15 @@ import { silentLogger, type Logger } from '../log/logger.js';
 import type { HubReader, ReaderJoin } from '../hub/hub-reader.js';
 import { LatencyWindow, type LatencySummary } from '../hub/latency-window.js';
 import type { StreamHub } from '../hub/stream-hub.js';
+import { ClientSlots, type ClientSlot, type SlotPoolStats, type SlotRefusalReason } from './client-slots.js';
+
+/** A compiled network allow-list (src/api/network-allow-list.ts AllowList). */
+export interface AddressFilter {
+  allows(address: string | undefined): boolean;
+}
+
+/** How often the outputs look for clients behind too long, ms (real time; the accounting uses the injected clock). */
+export const SLOT_SWEEP_INTERVAL_MS = 250;
 
 /** Options of {@link TcpStreamServer}. Defaults match defaultConfig(). */
 export interface TcpStreamServerOptions {
@@ -24,8 +37,12 @@ export interface TcpStreamServerOptions {
   host?: string;
   /** TCP port; 0 picks a free one. Default 5000. */
   port?: number;
-  /** Most simultaneous clients; more are accepted and closed at once. Default 32. */
+  /** Most simultaneous clients; more are accepted and closed at once (unless one behind gives way). Default 32. */
   maxClients?: number;
+  /** Most simultaneous clients from one address. Default 4. */
+  maxClientsPerAddress?: number;
+  /** A client behind its soft limit for this long out of any 30 s is dropped, ms. Default 10000. */
+  behindLimitMs?: number;
   /** Join policy of new clients. Default 'latest-keyframe'. */
   join?: ReaderJoin;
   /** Slow-client limits handed to each client's HubReader (defaults 2 MB, 500 ms, 10000 ms). */
@@ -36,8 +53,8 @@ export interface TcpStreamServerOptions {
   socketBufferBytes?: number;
   /** TCP keepalive initial delay, ms. Default 5000. */
   keepAliveMs?: number;
-  /** Optional admission check on the remote address (e.g. an allow-list); false closes the connection. */
-  allow?: (remoteAddress: string) => boolean;
+  /** The daemon's compiled network allow-list; a client outside it is closed at once. Default: everyone. */
+  allowList?: AddressFilter;
   logger?: Logger;
   /** Monotonic clock in ms, the hub's clock. Default performance.now(). */
   clock?: () => number;
@@ -62,16 +79,20 @@ export interface TcpClientStats {
   socketBufferedBytes: number;
   /** Age of the oldest queued frame, ms. */
   lagMs: number;
+  /** Time spent behind the soft limit in the last 30 s, ms (the slot rules' measure). */
+  behindMs: number;
 }
 
 /** Figures of the whole TCP output. */
 export interface TcpServerStats {
   clients: TcpClientStats[];
-  /** Connections accepted and refused (over maxClients or not allowed) since start. */
+  /** Connections accepted and refused (any reason; by reason in `slots.refused`) since start. */
   accepted: number;
   refused: number;
   /** Clients disconnected for staying past the hard limit. */
   stalledDisconnects: number;
+  /** The slot pool: caps, refusals by reason, evictions, clients dropped for being behind. */
+  slots: SlotPoolStats;
   /**
    * Server-added latency: from the hub receiving a complete access unit
    * (deliveredAtMono) to its bytes being handed to a client socket, over the
@@ -93,6 +114,8 @@ interface Client {
   closed: boolean;
   /** Frames before this hub sequence number came from the join cache: not live, so not latency samples. */
   firstLiveSeq: number;
+  /** Set right after the client is built (the slot refers back to it). */
+  slot?: ClientSlot<Client>;
 }
 
 /** Formats a host for a URL (brackets around IPv6). */
@@ -125,7 +148,9 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
   private readonly hardLimitMs: number | undefined;
   private readonly socketBufferBytes: number;
   private readonly keepAliveMs: number;
-  private readonly allow: ((remoteAddress: string) => boolean) | undefined;
+  private readonly allowList: AddressFilter | undefined;
+  private readonly slots: ClientSlots<Client>;
+  private sweepTimer: NodeJS.Timeout | undefined;
   private readonly logger: Logger;
   private readonly clock: () => number;
   private server: Server | undefined;
@@ -150,9 +175,15 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
     this.hardLimitMs = options.hardLimitMs;
     this.socketBufferBytes = options.socketBufferBytes ?? 64 * 1024;
     this.keepAliveMs = options.keepAliveMs ?? 5000;
-    this.allow = options.allow;
+    this.allowList = options.allowList;
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? (() => performance.now());
+    this.slots = new ClientSlots<Client>({
+      maxClients: this.maxClients,
+      maxPerAddress: options.maxClientsPerAddress ?? 4,
+      behindLimitMs: options.behindLimitMs ?? 10_000,
+      clock: this.clock,
+    });
   }
 
   /** Binds and listens. Resolves with the bound address (the real port when 0 was asked). */
@@ -169,6 +200,8 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
       });
     });
     server.on('error', (err) => this.logger.error(`server error: ${err.message}`));
+    this.sweepTimer = setInterval(() => this.sweep(), SLOT_SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
     const address = server.address() as AddressInfo;
     this.bound = { host: this.host, port: address.port };
     this.logger.info(`stream listening on tcp://${formatHostForUrl(this.host)}:${address.port}`);
@@ -189,6 +222,7 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       const server = this.server;
+      if (this.sweepTimer) clearInterval(this.sweepTimer);
       for (const client of [...this.clients.values()]) this.drop(client, 'server closing', true);
       if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     })();
@@ -213,27 +247,30 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
           queuedBytes: r.queuedBytes,
           socketBufferedBytes: c.socket.writableLength,
           lagMs: r.lagMs,
+          behindMs: c.slot?.behindMs(now) ?? 0,
         };
       }),
       accepted: this.accepted,
       refused: this.refused,
       stalledDisconnects: this.stalledDisconnects,
+      slots: this.slots.stats(),
       serverLatency: this.latency.summary(),
     };
   }
 
   private accept(socket: Socket): void {
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-    const refusal = this.closing
-      ? 'closing'
+    const early: [SlotRefusalReason, string] | undefined = this.closing
+      ? ['closing', 'closing']
       : !this.accepting
-        ? 'not streaming now'
-        : this.clients.size >= this.maxClients
-          ? `already ${this.maxClients} clients`
-          : this.allow && !this.allow(socket.remoteAddress ?? '')
-            ? 'address not allowed'
-            : undefined;
-    if (refusal) {
+        ? ['not-streaming', 'not streaming now']
+        : this.allowList && !this.allowList.allows(socket.remoteAddress)
+          ? ['not-allowed', 'address not in allowNetworks']
+          : undefined;
+    if (early) this.slots.noteRefused(early[0]);
+    const admission = early ? undefined : this.slots.admit(socket.remoteAddress);
+    const refusal = early ? early[1] : admission && !admission.ok ? admission.message : undefined;
+    if (refusal !== undefined) {
       this.refused++;
       this.logger.warn(`refused ${remote}: ${refusal}`);
       // Polite refusal: FIN, not RST; then make sure the socket goes away.
@@ -241,6 +278,10 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
       socket.end();
       socket.setTimeout(2000, () => socket.destroy());
       return;
+    }
+    if (admission?.ok && admission.evict) {
+      const victim = admission.evict.client;
+      this.drop(victim, `gave way to ${remote}: behind for ${Math.round(admission.evict.behindMs())} ms of the last ${this.slots.stats().windowMs / 1000} s with all ${this.maxClients} slots taken`, false);
     }
     this.accepted++;
     socket.setNoDelay(true);
@@ -264,6 +305,9 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
       closed: false,
       firstLiveSeq: this.hub.stats().frames,
     };
+    const slot = this.slots.add(socket.remoteAddress, client);
+    client.slot = slot;
+    reader.onBehindChange((behind) => slot.setBehind(behind));
     this.clients.set(client.id, client);
     this.logger.info(`client ${client.id} connected from ${remote} (${this.clients.size} connected)`);
     queueMicrotask(() => this.emit('client-connected', client.id, remote));
@@ -310,12 +354,21 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
     if (client.closed) return;
     client.closed = true;
     this.clients.delete(client.id);
+    client.slot?.release();
     client.reader.close();
     if (!client.socket.destroyed) client.socket.destroy();
     const msg = `client ${client.id} ${client.remote} ${why}: ${client.framesSent} frames, ${client.bytesSent} bytes sent, ${client.reader.stats.framesDropped} dropped`;
     if (quiet) this.logger.debug(msg);
     else this.logger.info(msg);
     queueMicrotask(() => this.emit('client-disconnected', client.id, client.remote, why));
+  }
+
+  /** Drops the clients that were behind too long in the window. */
+  private sweep(): void {
+    for (const slot of this.slots.sweep()) {
+      const behindMs = Math.round(slot.behindMs());
+      this.drop(slot.client, `behind the stream for ${behindMs} ms of the last ${this.slots.stats().windowMs / 1000} s`, false);
+    }
   }
 
   /** Disconnects every current client (e.g. when exclusive mode switches to recording). */

@@ -12,6 +12,10 @@
  * shared by all clients. JSON text messages carry the stream configuration
  * (on connect and on every parameter change) and answer clock pings so the
  * page can show capture-to-display latency across two clocks.
+ *
+ * WebSocket viewers have their own pool of slots with the same rules as
+ * port 5000 (client-slots.ts): a cap per address, dropping clients that stay
+ * behind, and the client behind longest giving way to a new one when full.
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -19,6 +23,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { JoinPolicy } from '../config.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import type { StreamFrame, StreamParams } from '../hub/stream-frame.js';
+import { ClientSlots, type ClientSlot, type SlotPoolStats } from './client-slots.js';
+import { SLOT_SWEEP_INTERVAL_MS } from './tcp-stream-server.js';
 import { encodeWsMessage, WsFrameFlags, type WsConfigMessage, type WsPongMessage } from './ws-protocol.js';
 
 // The wire format lives in ws-protocol.ts (pure, shared with the web page); re-exported for existing importers.
@@ -32,6 +38,8 @@ export interface WsHubReader {
   onReadable(callback: () => void): void;
   /** Called when the hub gives up on this reader (over the hard limit). */
   onStalled(callback: () => void): void;
+  /** Called with true when the reader goes over its soft limit, false when it caught up. */
+  onBehindChange(callback: (behind: boolean) => void): void;
   /** Counters kept by the hub (frames, skips, lag), passed through to status. */
   readonly stats: unknown;
   close(): void;
@@ -58,8 +66,14 @@ export interface WsStreamServerOptions {
   softLimitBytes?: number;
   softLimitMs?: number;
   hardLimitMs?: number;
-  /** Most WebSocket clients at once; more are refused with HTTP 503. Default 32. */
+  /** Most WebSocket clients at once; more are refused with HTTP 503 (unless one behind gives way). Default 32. */
   maxClients?: number;
+  /** Most WebSocket clients from one address; more are refused with HTTP 429. Default 4. */
+  maxClientsPerAddress?: number;
+  /** A client behind its soft limit for this long out of any 30 s is dropped, ms. Default 10000. */
+  behindLimitMs?: number;
+  /** Monotonic clock for the slot rules, ms. Default performance.now(). */
+  clock?: () => number;
   /** Socket send-buffer bytes above which we stop taking frames from the hub (its queue then applies the policy). Default 256 KiB. */
   sendHighWaterBytes?: number;
   /** Camera name sent in the config message. Default 'rearview'. */
@@ -84,6 +98,8 @@ export interface WsClientInfo {
   bytesSent: number;
   /** Bytes waiting in the socket's send buffer. */
   bufferedBytes: number;
+  /** Time spent behind the soft limit in the last 30 s, ms (the slot rules' measure). */
+  behindMs: number;
   /** The hub reader's own counters (lag, skips). */
   hub: unknown;
 }
@@ -163,6 +179,8 @@ class WsClient {
   private inFlight = 0;
   private closed = false;
   readonly connectedAtMs: number;
+  /** Set by the server right after construction. */
+  slot: ClientSlot<WsClient> | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -174,10 +192,10 @@ class WsClient {
     this.connectedAtMs = server.now();
     reader.onReadable(() => this.pump());
     reader.onStalled(() => {
-      server.log.info(`${remote}: too slow for the stream, disconnecting`);
       // 1013 "try again later": the page reconnects and starts at a fresh keyframe.
-      this.close(1013, 'too slow');
+      this.close(1013, 'too slow', 'too slow for the stream (no progress past the backlog limit)');
     });
+    reader.onBehindChange((behind) => this.slot?.setBehind(behind));
     ws.on('message', (data, isBinary) => {
       if (!isBinary) this.onText(String(data));
     });
@@ -236,15 +254,18 @@ class WsClient {
       framesSent: this.framesSent,
       bytesSent: this.bytesSent,
       bufferedBytes: this.ws.bufferedAmount,
+      behindMs: this.slot?.behindMs() ?? 0,
       hub: this.reader.stats,
     };
   }
 
-  close(code?: number, reason?: string): void {
+  /** Closes with `code` and `reason` (or terminates); `why` is logged (once, with the figures). */
+  close(code?: number, reason?: string, why?: string): void {
     if (this.closed) return;
     this.closed = true;
     this.reader.close();
-    this.server.forget(this);
+    this.slot?.release();
+    this.server.forget(this, why ?? reason);
     try {
       if (code !== undefined) this.ws.close(code, reason);
       else this.ws.terminate();
@@ -270,6 +291,8 @@ export class WsStreamServer {
   private readonly detachers: Array<() => void> = [];
   private readonly clientListeners = new Set<(event: 'connected' | 'disconnected', remote: string) => void>();
   private closed = false;
+  private readonly slots: ClientSlots<WsClient>;
+  private readonly sweepTimer: NodeJS.Timeout;
   /**
    * When false, new clients are refused with HTTP 503 and {@link refusalReason}
    * (exclusive mode while recording). Default true.
@@ -289,6 +312,14 @@ export class WsStreamServer {
     this.now = options.now ?? Date.now;
     // Video does not compress; deflate would only add CPU time and latency.
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024, clientTracking: false });
+    this.slots = new ClientSlots<WsClient>({
+      maxClients: options.maxClients ?? 32,
+      maxPerAddress: options.maxClientsPerAddress ?? 4,
+      behindLimitMs: options.behindLimitMs ?? 10_000,
+      clock: options.clock ?? (() => performance.now()),
+    });
+    this.sweepTimer = setInterval(() => this.sweep(), SLOT_SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
   }
 
   /** Nothing to start (clients arrive through upgrades); present for the lifecycle convention. */
@@ -297,6 +328,11 @@ export class WsStreamServer {
   /** Number of connected clients. */
   get clientCount(): number {
     return this.clientSet.size;
+  }
+
+  /** The slot pool's figures (caps, refusals by reason, evictions, clients dropped for being behind). */
+  slotStats(): SlotPoolStats {
+    return this.slots.stats();
   }
 
   /** Per-client figures for status pages. */
@@ -347,22 +383,38 @@ export class WsStreamServer {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Also set by attach(); repeated for callers that route upgrades themselves.
     if (socket.listenerCount('error') === 0) socket.on('error', () => {});
+    const address = req.socket.remoteAddress ?? '?';
     const refusal = this.options.authorize?.(req);
     if (refusal) {
-      this.log.info(`${req.socket.remoteAddress ?? '?'}: refused live stream: ${refusal.reason}`);
+      this.slots.noteRefused('not-allowed');
+      this.log.info(`${address}: refused live stream: ${refusal.reason}`);
       refuseUpgrade(socket, refusal.status, refusal.reason);
       return;
     }
-    if (!this.accepting && !this.closed) {
-      this.log.info(`${req.socket.remoteAddress ?? '?'}: refused live stream: ${this.refusalReason}`);
-      refuseUpgrade(socket, 503, this.refusalReason);
-      return;
-    }
-    const max = this.options.maxClients ?? 32;
-    if (this.closed || this.clientSet.size >= max) {
+    if (this.closed) {
+      this.slots.noteRefused('closing');
       refuseUpgrade(socket, 503, 'Service Unavailable');
       return;
     }
+    if (!this.accepting) {
+      this.slots.noteRefused('not-streaming');
+      this.log.info(`${address}: refused live stream: ${this.refusalReason}`);
+      refuseUpgrade(socket, 503, this.refusalReason);
+      return;
+    }
+    const admission = this.slots.admit(req.socket.remoteAddress);
+    if (!admission.ok) {
+      this.log.info(`${address}: refused live stream: ${admission.message}`);
+      // 429 names the per-address cap; 503 a full pool, as before.
+      if (admission.reason === 'per-address') refuseUpgrade(socket, 429, 'Too Many Connections From This Address');
+      else refuseUpgrade(socket, 503, 'Service Unavailable');
+      return;
+    }
+    if (admission.evict) {
+      const victim = admission.evict;
+      victim.client.close(1013, 'gave way to a new viewer', `gave way to ${address}: behind for ${Math.round(victim.behindMs())} ms of the last ${this.slots.stats().windowMs / 1000} s with all slots taken`);
+    }
+    // Without verifyClient the handshake completes synchronously: accept() takes the slot before another upgrade is looked at.
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
   }
 
@@ -381,6 +433,7 @@ export class WsStreamServer {
       ...(this.options.hardLimitMs !== undefined ? { hardLimitMs: this.options.hardLimitMs } : {}),
     });
     const client = new WsClient(ws, remote, reader, this, this.options.sendHighWaterBytes ?? 256 * 1024);
+    client.slot = this.slots.add(req.socket.remoteAddress, client);
     this.clientSet.add(client);
     this.log.info(`${remote}: connected (${this.clientSet.size} WebSocket clients)`);
     this.notify('connected', remote);
@@ -388,9 +441,9 @@ export class WsStreamServer {
   }
 
   /** @internal Called by a client when it goes away. */
-  forget(client: WsClient): void {
+  forget(client: WsClient, why: string | undefined): void {
     if (this.clientSet.delete(client)) {
-      this.log.info(`${client.remote}: disconnected after ${client.framesSent} frames`);
+      this.log.info(`${client.remote}: ${why ?? 'disconnected'} after ${client.framesSent} frames`);
       this.notify('disconnected', client.remote);
     }
   }
@@ -405,10 +458,18 @@ export class WsStreamServer {
     }
   }
 
+  /** Drops the clients that were behind too long in the window. */
+  private sweep(): void {
+    for (const slot of this.slots.sweep()) {
+      slot.client.close(1013, 'too slow', `behind the stream for ${Math.round(slot.behindMs())} ms of the last ${this.slots.stats().windowMs / 1000} s`);
+    }
+  }
+
   /** Disconnects every client (code 1001, going away) and stops accepting. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.sweepTimer);
     for (const detach of this.detachers.splice(0)) detach();
     for (const client of [...this.clientSet]) client.close(1001, 'server closing');
     this.wss.close();

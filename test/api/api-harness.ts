@@ -12,6 +12,7 @@ import { createCameraDevice, type CameraDevice } from '../../src/device/camera-d
 import { FakeClock } from '../support/fake-clock.js';
 import type { Mp4Streamer, RecordingStore, StreamStatus } from '../../src/api/api-services.js';
 import { ApiServer, type ApiServerOptions } from '../../src/api/http-api.js';
+import { compileAllowList } from '../../src/api/network-allow-list.js';
 import { SettingsStore, type SettingsApplyResult } from '../../src/api/settings-store.js';
 import { ModeController } from '../../src/modes/mode-controller.js';
 import { RecordingLibrary } from '../../src/recorder/recording-library.js';
@@ -95,7 +96,7 @@ export async function startTestApi(
     },
   });
   const server = new ApiServer({
-    config: () => config, recordings: store, mp4, device, modes, stream: () => fakeStreamStatus(), settings,
+    config: () => config, allowList: compileAllowList(config.allowNetworks), recordings: store, mp4, device, modes, stream: () => fakeStreamStatus(), settings,
     version: '0.1.0-test', ...(options.api ?? {}),
   });
   const port = await server.start();

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { compileAllowList, isAllowed } from '../../src/api/network-allow-list.js';
+import { compileAllowList } from '../../src/api/network-allow-list.js';
+import { mergeConfig, defaultConfig } from '../../src/config.js';
 import { isCrossSiteRequest, isTrustedHost } from '../../src/api/request-guard.js';
 import { liveStreamGuard } from '../../src/api/web-mount.js';
 import { ConfigError } from '../../src/errors.js';
@@ -210,7 +211,8 @@ describe('client network allow-list', () => {
     }
   });
 
-  it('isAllowed: IPv4, IPv6, mapped addresses, hosts, empty list', () => {
+  it('compileAllowList: IPv4, IPv6, mapped addresses, hosts, empty list', () => {
+    const isAllowed = (address: string | undefined, networks: string[]): boolean => compileAllowList(networks).allows(address);
     assert.equal(isAllowed('192.168.9.7', []), true);
     assert.equal(isAllowed('192.168.9.7', ['192.168.9.0/24']), true);
     assert.equal(isAllowed('192.168.10.7', ['192.168.9.0/24']), false);
@@ -223,6 +225,12 @@ describe('client network allow-list', () => {
     assert.throws(() => compileAllowList(['10.0.0.0/33']), ConfigError);
     assert.throws(() => compileAllowList(['camera.local']), ConfigError);
     assert.throws(() => compileAllowList(['10.0.0.0/8/1']), ConfigError);
+  });
+
+  it('a bad network in allowNetworks is refused when the config loads, naming the entry', () => {
+    assert.throws(() => mergeConfig(defaultConfig(), { allowNetworks: '10.0.0.0/8,192.168.1.0/40' }), (err: Error) => err instanceof ConfigError && err.message.includes('"192.168.1.0/40"'));
+    assert.throws(() => mergeConfig(defaultConfig(), { allowNetworks: ['camera.local'] }), ConfigError);
+    assert.deepEqual(mergeConfig(defaultConfig(), { allowNetworks: '10.0.0.0/8, fd00::/8' }).allowNetworks, ['10.0.0.0/8', 'fd00::/8']);
   });
 });
 

@@ -41,7 +41,7 @@ describe('config durations', () => {
 
   it('refuses a segment below 1 s ("segmentMs": 60 in a file is 60 ms, never meant) and zero fps/size/clients', () => {
     assert.throws(() => mergeConfig(defaultConfig(), { segmentMs: 60 }), ConfigError);
-    for (const bad of [{ video: { fps: 0 } }, { video: { width: 0 } }, { maxClients: 0 }, { fileFps: 0 }, { video: { intraPeriod: 0 } }]) {
+    for (const bad of [{ video: { fps: 0 } }, { video: { width: 0 } }, { maxClients: 0 }, { maxClientsPerAddress: 0 }, { fileFps: 0 }, { video: { intraPeriod: 0 } }]) {
       assert.throws(() => mergeConfig(defaultConfig(), bad), ConfigError, JSON.stringify(bad));
     }
     assert.equal(mergeConfig(defaultConfig(), { sourceIdleCloseMs: 0 }).sourceIdleCloseMs, 0, '0 still disables idle close');
@@ -51,9 +51,12 @@ describe('config durations', () => {
   // Regression: bare numbers became milliseconds with no floor but segmentMs, so an old
   // file's "sourceStallMs": 5 (meant as seconds) loaded as 5 ms: a source restart loop.
   it('refuses durations below their floor, with the unit hint', () => {
-    for (const [key, value] of [['sourceStallMs', 5], ['clientHardLimitMs', 10], ['clientSoftLimitMs', 5], ['streamWindowMs', 60]] as const) {
+    for (const [key, value] of [['sourceStallMs', 5], ['clientHardLimitMs', 10], ['clientSoftLimitMs', 5], ['clientBehindLimitMs', 10], ['streamWindowMs', 60]] as const) {
       assert.throws(() => mergeConfig(defaultConfig(), { [key]: value }), /write "5s" for seconds/, key);
     }
+    // Behind time is counted over 30 s: a longer limit could never be reached.
+    assert.throws(() => mergeConfig(defaultConfig(), { clientBehindLimitMs: '31s' }), /over the 30 s window/);
+    assert.equal(mergeConfig(defaultConfig(), { clientBehindLimitMs: '30s' }).clientBehindLimitMs, 30_000);
   });
 
   // Regression: maxFiles 0 or above 9999 was accepted; once the 10000 numbers were used the

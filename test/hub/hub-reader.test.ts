@@ -109,6 +109,24 @@ describe('HubReader', () => {
     assert.equal(stalled, 1);
   });
 
+  it('reports going behind at a skip over the soft limit and catching up when its queue empties', () => {
+    const clock = new FakeClock(1000);
+    const hub = new StreamHub({ clock: clock.now });
+    const reader = hub.addReader({ name: 'behind', join: 'next-keyframe', softLimitBytes: 2_000_000, softLimitMs: 500, hardLimitMs: 60_000 });
+    const changes: Array<[boolean, number]> = [];
+    reader.onBehindChange((behind) => changes.push([behind, clock.now()]));
+    feed(hub, clock, sample.slice(0, 31)); // from the IDR at 0: the oldest frame is 1 s old, over 500 ms
+    assert.equal(changes.length, 1);
+    assert.equal(changes[0]![0], true);
+    assert.equal(reader.behind, true);
+    while (reader.read()) {}
+    assert.deepEqual(changes.map(([b]) => b), [true, false]);
+    assert.equal(reader.behind, false);
+    feed(hub, clock, sample.slice(31, 33));
+    reader.read();
+    assert.equal(changes.length, 2, 'a reader that keeps up reports nothing');
+  });
+
   it('does not report a reader that keeps reading, however slowly', () => {
     const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });

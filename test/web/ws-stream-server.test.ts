@@ -15,6 +15,7 @@ import { splitAnnexB } from '../../src/h264/annexb-scanner.js';
 import { StreamHub } from '../../src/hub/stream-hub.js';
 import type { StreamFrame } from '../../src/hub/stream-frame.js';
 import { createWebMount, LIVE_WS_PATH } from '../../src/api/web-mount.js';
+import { compileAllowList } from '../../src/api/network-allow-list.js';
 import { encodeWsFrame, WS_HEADER_BYTES, WsFrameFlags } from '../../src/outputs/ws-stream-server.js';
 import { parseLiveFrame, parseLiveText, type LiveConfig } from '../../src/outputs/ws-protocol.js';
 import { accessUnitsOfFile, samplePath } from '../hub/access-units.js';
@@ -32,7 +33,8 @@ after(async () => {
 async function setup(options: { maxClients?: number; apiToken?: string; allowNetworks?: string[]; softLimitBytes?: number; softLimitMs?: number; hardLimitMs?: number } = {}, clock?: FakeClock) {
   ensureWebBuilt();
   const hub = new StreamHub(clock ? { clock: clock.now } : {});
-  const mount = createWebMount({ hub, cameraName: 'test-cam', ...options });
+  const { allowNetworks, ...rest } = options;
+  const mount = createWebMount({ hub, cameraName: 'test-cam', ...rest, ...(allowNetworks ? { allowList: compileAllowList(allowNetworks) } : {}) });
   const server: Server = createServer((req, res) => {
     void mount.handleRequest(req, res).then((handled) => {
       if (!handled) {
