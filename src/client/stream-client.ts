@@ -19,7 +19,9 @@ import { codecString } from '../h264/codec-string.js';
 import type { SequenceParameterSet } from '../h264/sps.js';
 import { H264Error } from '../errors.js';
 import { parseStreamAddress } from '../util/stream-address.js';
-import { AnnexBFramer, joinAnnexB, type FramedAccessUnit } from './annexb-framer.js';
+import { joinAnnexB } from '../h264/avcc.js';
+import { sameBytes } from '../h264/parameter-set-store.js';
+import { AnnexBFramer, type FramedAccessUnit } from './annexb-framer.js';
 import { FrameQueue, type ConsumerPolicy } from './frame-queue.js';
 import { ReconnectingTcpReader, type ReconnectOptions, type StreamState, type StreamStateEvent } from './reconnecting-tcp-reader.js';
 
@@ -125,12 +127,6 @@ interface SpsInfo {
   width: number;
   height: number;
   fps: number | null;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**

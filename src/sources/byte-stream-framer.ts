@@ -21,6 +21,14 @@
  * that fell between a header write and the picture, or by a sender's
  * trailing AUD) is not delivered: its NAL units go in front of the next
  * picture, where they belong.
+ *
+ * Why this is not the client library's AnnexBFramer (src/client): this one
+ * closes frames by time (encoder pipes give no trailing AUD) and hands raw
+ * access units to the StreamHub, which alone drops delimiters, owns the
+ * parameter sets and writes the start codes (with the same src/h264 parts
+ * the client uses: isDelimiterNalType, ParameterSetStore, START_CODE). The
+ * client's framer has no timer and makes each frame self-contained itself,
+ * because it has no hub behind it.
  */
 import type { AccessUnit } from '../h264/access-unit.js';
 import { H264StreamParser } from '../h264/h264-stream-parser.js';
