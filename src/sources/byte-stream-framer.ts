@@ -35,7 +35,7 @@ import { H264StreamParser } from '../h264/h264-stream-parser.js';
 import { isVclNalType, type NalUnit } from '../h264/nal-unit.js';
 import type { H264Error } from '../errors.js';
 import { RateLimitedCounter, type Logger } from '../log/logger.js';
-import { systemSourceClock, type SourceClock, type SourceTimer } from './source-clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
 /** Default idle-close grace: 2 ms. */
 export const DEFAULT_IDLE_CLOSE_MS = 2;
@@ -61,7 +61,7 @@ export interface ByteStreamFramerOptions {
   readBufferBytes?: number;
   /** Cap on one pending NAL unit, in bytes. Default: the parser's (16 MiB). */
   maxNalBytes?: number;
-  clock?: SourceClock;
+  clock?: Clock;
 }
 
 /** Counters for status pages and tests. */
@@ -83,12 +83,12 @@ export class ByteStreamFramer {
   /** Counters since creation. */
   readonly stats: ByteStreamFramerStats = { bytes: 0, accessUnits: 0, idleCloses: 0, prematureIdleCloses: 0, errors: 0 };
   private readonly parser: H264StreamParser;
-  private readonly clock: SourceClock;
+  private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly readBufferBytes: number;
   private readonly onAccessUnit: (au: AccessUnit, capturedAtMs: number) => void;
   private idleCloseMs: number;
-  private idleTimer: SourceTimer | undefined;
+  private idleTimer: TimerHandle | undefined;
   /** Wall time of the latest push: the arrival time of the bytes that complete an access unit. */
   private lastPushWallMs = 0;
   /** Bytes since the last idle close, when not all zeros: whether they begin with a start code is still open. */
@@ -107,7 +107,7 @@ export class ByteStreamFramer {
     const idle = options.idleCloseMs ?? DEFAULT_IDLE_CLOSE_MS;
     if (!Number.isFinite(idle) || idle < 0) throw new RangeError(`idleCloseMs must be >= 0, got ${idle}`);
     this.idleCloseMs = idle;
-    this.clock = options.clock ?? systemSourceClock;
+    this.clock = options.clock ?? systemClock;
     this.logger = options.logger;
     this.readBufferBytes = options.readBufferBytes ?? DEFAULT_READ_BUFFER_BYTES;
     this.onAccessUnit = options.onAccessUnit;

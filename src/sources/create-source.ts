@@ -24,7 +24,7 @@ import { createFfmpegSource } from './ffmpeg-source.js';
 import { FileSource, SAMPLE_ASSET_URL } from './file-source.js';
 import { createGstreamerSource } from './gstreamer-source.js';
 import { createRpicamSource } from './rpicam-source.js';
-import type { SourceClock } from './source-clock.js';
+import type { Clock } from '../util/clock.js';
 import { createStdinSource } from './stream-source.js';
 import { TcpRelaySource } from './tcp-relay-source.js';
 import { isTcpUrl } from '../util/stream-address.js';
@@ -45,7 +45,7 @@ export interface CreateSourceOptions {
   idleCloseMs?: number;
   /** SIGTERM to SIGKILL grace when stopping an encoder, ms. Default 2000. */
   killGraceMs?: number;
-  clock?: SourceClock;
+  clock?: Clock;
 }
 
 /**

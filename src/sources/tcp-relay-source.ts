@@ -20,7 +20,7 @@ import type { Logger } from '../log/logger.js';
 import { cannotConnectText } from '../util/describe-network-error.js';
 import { parseStreamAddress, type StreamAddress } from '../util/stream-address.js';
 import type { CaptureSource, SourceSink } from './capture-source.js';
-import type { SourceClock } from './source-clock.js';
+import type { Clock } from '../util/clock.js';
 import { StreamSource } from './stream-source.js';
 
 /** Largest difference between a relayed capture time and our clock that is still trusted: 60 s. */
@@ -33,7 +33,7 @@ export interface TcpRelaySourceOptions {
   idleCloseMs?: number;
   /** Give up connecting after this long, in ms. Default 5000. */
   connectTimeoutMs?: number;
-  clock?: SourceClock;
+  clock?: Clock;
 }
 
 /** One connection to a remote H.264-over-TCP camera; see the file comment. */
