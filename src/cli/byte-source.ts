@@ -1,30 +1,31 @@
 /**
- * Opens what a command names as its input (`tcp://host:port`, a file path,
+ * Opens what a command names as its input (`tcp://host[:port]`, a file path,
  * or `-` for standard input) as an async iterable of byte chunks. Connection
- * and file problems become a CliError (one line, documented exit code); with
+ * and file problems become a CliError (one line, documented exit code). TCP
+ * goes through the client library's ReconnectingTcpReader, so `nalu` and
+ * `connect()` parse addresses, retry and word failures the same way; with
  * `retry`, a TCP source that cannot connect or drops is reconnected until the
  * caller aborts.
  */
 import { createReadStream, fstatSync, statSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { ReconnectingTcpReader } from '../client/reconnecting-tcp-reader.js';
+import { ConfigError } from '../errors.js';
+import { reconnectingText } from '../util/describe-network-error.js';
+import { isTcpUrl, parseStreamAddress, type StreamAddress } from '../util/stream-address.js';
 import { CliError, ExitCode } from './exit-codes.js';
 
 /** Options of {@link openByteSource}. */
 export interface ByteSourceOptions {
-  /** Reconnect a TCP source that refuses, fails or drops (default false: those are errors). */
+  /** Reconnect a TCP source that refuses, fails or drops (default false: those are errors), with the reader's backoff. */
   retry?: boolean;
-  /** Wait between reconnect attempts in ms (default 1000). */
-  retryDelayMs?: number;
-  /** TCP connect timeout in ms (default 10 000). */
-  connectTimeoutMs?: number;
   /** Ends the iteration (normally, without error) when aborted. */
   signal?: AbortSignal;
   /**
    * Called when a TCP source lost its connection and is about to reconnect
    * (with `retry`): what follows is a new stream, so parsers should flush.
-   * `reason` is one line for the user.
+   * `message` is one line for the user ("...: connection refused; reconnecting in 0.3 s").
    */
-  onDisconnect?: (reason: string) => void;
+  onDisconnect?: (message: string) => void;
   /** Called after each successful (re)connection. */
   onConnect?: (address: string) => void;
   /** Read size for files in bytes (default 1 MiB). */
@@ -43,26 +44,18 @@ export interface ByteSource extends AsyncIterable<Uint8Array> {
   readonly live: boolean;
 }
 
-/** A parsed `tcp://host:port`. */
-export interface TcpAddress {
-  host: string;
-  port: number;
-}
-
-/** Parses `tcp://host:port` (IPv6 as `tcp://[::1]:5000`); undefined for anything else. Throws CliError (USAGE) for a tcp:// URL without a valid port. */
-export function parseTcpAddress(spec: string): TcpAddress | undefined {
-  if (!/^tcp:\/\//i.test(spec)) return undefined;
-  let url: URL;
+/**
+ * The stream address of a `tcp://` spec, undefined for anything else (a file, `-`).
+ * Throws CliError (USAGE) for a tcp:// URL the shared parser rejects.
+ */
+export function parseTcpAddress(spec: string): StreamAddress | undefined {
+  if (!isTcpUrl(spec)) return undefined;
   try {
-    url = new URL(spec);
-  } catch {
-    throw new CliError(`invalid address "${spec}" (expected tcp://host:port)`, ExitCode.USAGE);
+    return parseStreamAddress(spec);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, ExitCode.USAGE);
+    throw err;
   }
-  const port = Number(url.port);
-  if (!url.hostname || !url.port || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new CliError(`invalid address "${spec}" (expected tcp://host:port with a port 1-65535)`, ExitCode.USAGE);
-  }
-  return { host: url.hostname.replace(/^\[|\]$/g, ''), port };
 }
 
 /**
@@ -72,7 +65,7 @@ export function parseTcpAddress(spec: string): TcpAddress | undefined {
  */
 export function openByteSource(spec: string, options: ByteSourceOptions = {}): ByteSource {
   const tcp = parseTcpAddress(spec);
-  if (tcp) return { name: spec, live: true, [Symbol.asyncIterator]: () => readTcp(spec, tcp, options)[Symbol.asyncIterator]() };
+  if (tcp) return { name: tcp.url, live: true, [Symbol.asyncIterator]: () => readTcp(tcp, options)[Symbol.asyncIterator]() };
   if (spec === '-') return { name: 'stdin', live: stdinIsLive(), [Symbol.asyncIterator]: () => readStdin(options)[Symbol.asyncIterator]() };
   return { name: spec, live: false, [Symbol.asyncIterator]: () => readFile(spec, options)[Symbol.asyncIterator]() };
 }
@@ -123,106 +116,85 @@ async function* readStream(
   }
 }
 
-async function* readTcp(spec: string, address: TcpAddress, options: ByteSourceOptions): AsyncGenerator<Uint8Array> {
+/** Most chunks queued for a consumer that is busy before the socket is paused. */
+const MAX_QUEUED_CHUNKS = 64;
+
+/** A queued item: bytes, or the marker that the connection ended and a new one is on its way. */
+type TcpItem = Uint8Array | { reconnecting: string };
+
+async function* readTcp(address: StreamAddress, options: ByteSourceOptions): AsyncGenerator<Uint8Array> {
   const signal = options.signal;
-  const retryDelayMs = options.retryDelayMs ?? 1000;
-  for (;;) {
+  if (signal?.aborted) return;
+  const queue: TcpItem[] = [];
+  let head = 0;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  let closed = false;
+  let gotBytes = false;
+  // Without retry, a clean end from the server is the end of the input, not a failure.
+  let cleanEnd = false;
+  const reader = new ReconnectingTcpReader(
+    address,
+    { reconnect: options.retry === true, ...(signal ? { signal } : {}) },
+    {
+      onData: (chunk) => {
+        if (!gotBytes) {
+          gotBytes = true;
+          reader.connectionWorks();
+        }
+        queue.push(chunk);
+        if (queue.length - head >= MAX_QUEUED_CHUNKS) reader.pause();
+        notify();
+      },
+      onEnd: (clean) => {
+        cleanEnd = clean;
+      },
+      onState: (event) => {
+        if (event.state === 'connecting') gotBytes = false;
+        else if (event.state === 'connected') options.onConnect?.(event.url);
+        else if (event.state === 'reconnecting') queue.push({ reconnecting: reconnectingText(event.error?.message ?? event.url, event.delayMs ?? 0) });
+        else if (event.state === 'closed') closed = true;
+        notify();
+      },
+    },
+  );
+  reader.start();
+  try {
+    for (;;) {
+      if (head < queue.length) {
+        const item = queue[head] as TcpItem;
+        queue[head++] = EMPTY;
+        if (head > 1024 && head * 2 > queue.length) {
+          queue.splice(0, head);
+          head = 0;
+        }
+        if (queue.length - head < MAX_QUEUED_CHUNKS / 2) reader.resume();
+        if (item instanceof Uint8Array) yield item;
+        else options.onDisconnect?.(item.reconnecting);
+        if (signal?.aborted) return;
+        continue;
+      }
+      if (closed) break;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
     if (signal?.aborted) return;
-    let socket: Socket;
-    try {
-      socket = await connectTcp(spec, address, options.connectTimeoutMs ?? 10_000, signal);
-    } catch (err) {
-      if (signal?.aborted) return;
-      if (!options.retry || !(err instanceof CliError)) throw err;
-      options.onDisconnect?.(err.message);
-      if (!(await delay(retryDelayMs, signal))) return;
-      continue;
-    }
-    options.onConnect?.(spec);
-    let reason = `${spec}: connection closed by the server`;
-    try {
-      yield* readStream(socket, signal, (err) => new CliError(`${spec}: connection lost: ${describeNetError(err)}`, ExitCode.CONNECT));
-    } catch (err) {
-      if (!options.retry || !(err instanceof CliError)) throw err;
-      reason = err.message;
-    }
-    if (signal?.aborted || !options.retry) return;
-    options.onDisconnect?.(reason);
-    if (!(await delay(retryDelayMs, signal))) return;
+    const failure = reader.failure;
+    if (failure && !(cleanEnd && options.retry !== true)) throw new CliError(failure.message, ExitCode.CONNECT);
+  } finally {
+    await reader.close();
   }
 }
 
-/** Connects, mapping failures to one-line CliErrors (exit code CONNECT). */
-function connectTcp(spec: string, address: TcpAddress, timeoutMs: number, signal: AbortSignal | undefined): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: address.host, port: address.port, noDelay: true });
-    const timer = setTimeout(() => fail(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
-    const onAbort = (): void => fail(new Error('aborted'));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.removeListener('error', fail);
-      socket.removeListener('connect', ok);
-    };
-    function ok(): void {
-      done();
-      // Errors are taken from the stream's iterator; this keeps one raised before
-      // iteration starts from becoming an uncaught exception.
-      socket.on('error', () => {});
-      resolve(socket);
-    }
-    function fail(err: unknown): void {
-      done();
-      socket.destroy();
-      reject(new CliError(`cannot connect to ${spec}: ${describeNetError(err)}`, ExitCode.CONNECT));
-    }
-    socket.once('connect', ok);
-    socket.once('error', fail);
-  });
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function delay(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve(false);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+const EMPTY = new Uint8Array(0);
 
 function errorCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}
-
-/** Short human text for a socket error. */
-export function describeNetError(err: unknown): string {
-  switch (errorCode(err)) {
-    case 'ECONNREFUSED':
-      return 'connection refused';
-    case 'ENOTFOUND':
-    case 'EAI_NONAME':
-      return 'unknown host';
-    case 'EAI_AGAIN':
-      return 'host name lookup failed (temporary DNS failure)';
-    case 'ETIMEDOUT':
-      return 'timed out';
-    case 'ECONNRESET':
-      return 'connection reset by the server';
-    case 'EHOSTUNREACH':
-      return 'host unreachable';
-    case 'ENETUNREACH':
-      return 'network unreachable';
-    default:
-      return err instanceof Error ? err.message : String(err);
-  }
 }
 
 /** Short human text for a file-system error. */

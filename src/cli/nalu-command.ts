@@ -9,14 +9,14 @@ import type { Command } from 'commander';
 export function registerNaluCommand(program: Command): void {
   program
     .command('nalu')
-    .description('list the NAL units of an H.264 Annex-B stream (file, - for stdin, or tcp://host:port), or its access units, or summarise it')
-    .argument('<source>', 'tcp://host:port, a file path, or - for standard input')
+    .description('list the NAL units of an H.264 Annex-B stream (file, - for stdin, or tcp://host[:port]), or its access units, or summarise it')
+    .argument('<source>', 'tcp://host[:port] (port 5000 by default), a file path, or - for standard input')
     .option('--json', 'one JSON object per line (with --summary: one JSON object)')
     .option('--frames', 'one line per access unit (frame or field) instead of per NAL unit')
     .option('--summary', 'print only a summary at the end of the input, on Ctrl-C, or at --count/--duration')
     .option('--count <n>', 'stop after n NAL units (n access units with --frames)')
     .option('--duration <time>', 'stop after this long (seconds, or 500ms, 2m)')
-    .option('--retry', 'reconnect when a tcp:// source refuses or drops (until Ctrl-C)')
+    .option('--retry', 'reconnect with backoff when a tcp:// source refuses or drops (until Ctrl-C)')
     .option('--max-nal-bytes <size>', 'largest NAL unit accepted; a larger one is an error', '16MiB')
     .addHelpText(
       'after',

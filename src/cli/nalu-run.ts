@@ -151,10 +151,10 @@ export async function runNalu(spec: string, options: NaluOptions, io: NaluIo = d
   const source = openByteSource(spec, {
     retry: options.retry === true,
     signal: abort.signal,
-    onDisconnect: (reason) => {
+    onDisconnect: (message) => {
       // A new connection is a new stream: close the last access unit of the old one.
       if (!stopped) parser.flush();
-      io.stderr(`rearview: ${reason}; reconnecting`);
+      io.stderr(`rearview: ${message}`);
     },
   });
   const live = source.live;

@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { CliError, ExitCode } from './exit-codes.js';
 import { durationOption, printJson, toCliError } from './camera-helpers.js';
+import { reconnectingText } from '../util/describe-network-error.js';
 
 interface RecordOptions {
   output: string;
@@ -36,7 +37,7 @@ export function registerRecord(program: Command): void {
   program
     .command('record')
     .description('record a live stream to a crash-safe MKV or fragmented MP4 file')
-    .argument('<url>', 'stream address: tcp://host:5000, host:port or host')
+    .argument('<url>', 'stream address: tcp://host[:port], host:port or host (port 5000 by default)')
     .requiredOption('-o, --output <file>', 'output file, .mkv or .mp4')
     .option('-d, --duration <duration>', 'stop after this much video (e.g. 10m, 90s)')
     .option('-s, --segment <duration>', 'start a new file (NAME-0001.mkv, ...) at the first keyframe after this long (e.g. 1m)')
@@ -94,7 +95,10 @@ async function runRecord(url: string, opts: RecordOptions): Promise<RecordSummar
     if (!everConnected) {
       startupError = e.error;
       void connection.close();
-    } else if (process.stderr.isTTY) process.stderr.write(`\nstream dropped (${e.error?.message ?? 'closed'}), reconnecting...\n`);
+    }
+  });
+  connection.on('reconnecting', (e) => {
+    if (everConnected && process.stderr.isTTY) process.stderr.write(`\nrearview: ${reconnectingText(e.error?.message ?? connection.url, e.delayMs ?? 0)}\n`);
   });
   let stoppedBy = 'end';
   const onSignal = (): void => {

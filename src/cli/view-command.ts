@@ -13,6 +13,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { CliError, ExitCode } from './exit-codes.js';
+import { isTcpUrl, parseStreamAddress } from '../util/stream-address.js';
 
 /** Default camera: the device's mDNS name and stream port. */
 export const DEFAULT_VIEW_SOURCE = 'tcp://velovision-rearview.local:5000';
@@ -156,8 +157,15 @@ export async function runView(source: string, options: ViewOptions): Promise<num
 }
 
 async function runFfplay(source: string, fps: number): Promise<number> {
-  if (!source.startsWith('tcp://')) throw new CliError('--player ffplay needs a tcp://host:port source', ExitCode.USAGE);
-  const args = ffplayArgs(source, fps);
+  if (!isTcpUrl(source)) throw new CliError('--player ffplay needs a tcp://host[:port] source', ExitCode.USAGE);
+  let address;
+  try {
+    address = parseStreamAddress(source);
+  } catch (err) {
+    throw new CliError((err as Error).message, ExitCode.USAGE);
+  }
+  // The normalised URL: always a port, never a query (ffplay would take `?listen` as an order to listen).
+  const args = ffplayArgs(address.url, fps);
   process.stdout.write(`ffplay ${args.join(' ')}\n`);
   let child: ChildProcess;
   try {

@@ -7,13 +7,25 @@
  * AUD right after every frame, so a frame is handed out the moment its last
  * byte is in, not when the next frame begins.
  *
- * Each output is self-contained: AUDs (and end-of-sequence/stream, filler)
- * are dropped, and a keyframe (IDR) that arrived without SPS/PPS gets the
- * last ones seen put in front, so any decoder can start on it.
+ * Each output is self-contained, with the same src/h264 parts as the
+ * daemon's StreamHub: delimiters dropped (isDelimiterNalType), SPS/PPS
+ * remembered per id (ParameterSetStore), and a keyframe (IDR) that arrived
+ * without them gets the stored ones put in front, so any decoder can start
+ * on it. Unlike the hub, in-band SPS/PPS stay where the sender put them.
+ *
+ * Why this is not the daemon's ByteStreamFramer (src/sources): that one runs
+ * a timer (idle close, for encoder pipes that pause between frames) and
+ * carries picture-less units over, then hands raw access units to the hub,
+ * which owns parameter sets, timestamps and the outgoing bytes. Here the
+ * peer is a camera's TCP output: frames are closed by its trailing AUD or by
+ * the next frame (no timer, so no clock in the library), a cut is a reconnect
+ * (reset()), and the end of a connection decides whether the pending frame
+ * is complete (flush()). The library also may not import the daemon's layers.
  */
 import { captureTimeOf } from '../h264/capture-time-sei.js';
 import { H264StreamParser } from '../h264/h264-stream-parser.js';
-import { NalUnitType } from '../h264/nal-unit.js';
+import { NalUnitType, isDelimiterNalType, isVclNalType } from '../h264/nal-unit.js';
+import { ParameterSetStore, parameterSetIds } from '../h264/parameter-set-store.js';
 import type { SequenceParameterSet } from '../h264/sps.js';
 import type { H264Error } from '../errors.js';
 import type { AccessUnit } from '../h264/access-unit.js';
@@ -51,14 +63,11 @@ export interface AnnexBFramerOptions {
  */
 const CLIENT_CAPTURE_SKEW_MS = Number.POSITIVE_INFINITY;
 
-const DROPPED_TYPES = new Set<number>([NalUnitType.AUD, NalUnitType.END_OF_SEQUENCE, NalUnitType.END_OF_STREAM, NalUnitType.FILLER]);
-
 /** Streaming framer; see the file comment. */
 export class AnnexBFramer {
   private parser: H264StreamParser;
   private readonly options: AnnexBFramerOptions;
-  private sps: Uint8Array | undefined;
-  private pps: Uint8Array | undefined;
+  private readonly paramSets = new ParameterSetStore();
   /** The stream uses access unit delimiters. */
   private sawAud = false;
   /** nal_unit_type of the first NAL unit since the last reset. */
@@ -78,9 +87,9 @@ export class AnnexBFramer {
       onNal: (nal) => {
         this.firstNalType ??= nal.type;
         if (nal.type === NalUnitType.AUD) this.sawAud = true;
-        // Copies: parameter sets outlive the socket chunk they arrived in.
-        if (nal.type === NalUnitType.SPS) this.sps = Uint8Array.from(nal.data);
-        else if (nal.type === NalUnitType.PPS) this.pps = Uint8Array.from(nal.data);
+        // The store copies: parameter sets outlive the socket chunk they arrived in.
+        if (nal.type === NalUnitType.SPS) this.paramSets.store('sps', parameterSetIds(nal.data).id, nal.data);
+        else if (nal.type === NalUnitType.PPS) this.paramSets.store('pps', parameterSetIds(nal.data).id, nal.data);
       },
       onAccessUnit: (au) => this.emit(au),
     });
@@ -117,8 +126,7 @@ export class AnnexBFramer {
   /** Forgets a partial access unit and the remembered parameter sets (a new connection). */
   reset(): void {
     this.parser = this.createParser();
-    this.sps = undefined;
-    this.pps = undefined;
+    this.paramSets.clear();
     this.sawAud = false;
     this.firstNalType = undefined;
   }
@@ -128,48 +136,29 @@ export class AnnexBFramer {
     const types: number[] = [];
     let hasVcl = false;
     for (const nal of au.nals) {
-      if (DROPPED_TYPES.has(nal.type)) continue;
-      if (nal.type >= 1 && nal.type <= 5) hasVcl = true;
+      if (isDelimiterNalType(nal.type)) continue;
+      if (isVclNalType(nal.type)) hasVcl = true;
       data.push(nal.data);
       types.push(nal.type);
     }
     if (!hasVcl) return;
     const isKey = au.isKey;
     if (isKey) {
-      // A bare IDR (encoder sent SPS/PPS once): make it decodable on its own.
-      if (!types.includes(NalUnitType.PPS) && this.pps) {
-        data.unshift(this.pps);
-        types.unshift(NalUnitType.PPS);
-      }
-      if (!types.includes(NalUnitType.SPS) && this.sps) {
-        data.unshift(this.sps);
-        types.unshift(NalUnitType.SPS);
+      // A bare IDR (encoder sent SPS/PPS once): make it decodable on its own with the stored
+      // sets of the kind it lacks, every id, the latest-seen last (as the hub does).
+      const store = this.paramSets;
+      const missingSps = !types.includes(NalUnitType.SPS);
+      const missingPps = !types.includes(NalUnitType.PPS);
+      if (missingSps || missingPps) {
+        const front = store.all().filter((nal) => ((nal[0] ?? 0) & 0x1f) === NalUnitType.SPS ? missingSps : missingPps);
+        data.unshift(...front);
+        types.unshift(...front.map((nal) => (nal[0] ?? 0) & 0x1f));
       }
     }
     // SPS/PPS put in front above are never SEI, so scanning the access unit's own NALs is the same.
     const capturedAtMs = captureTimeOf(au.nals, 0, CLIENT_CAPTURE_SKEW_MS)?.stampedAtMs;
     this.count++;
-    this.options.onAccessUnit({ nals: data, types, isKey, capturedAtMs, sps: this.sps, parsedSps: au.sps });
+    const sps = this.paramSets.latestSpsId === undefined ? undefined : this.paramSets.sps(this.paramSets.latestSpsId);
+    this.options.onAccessUnit({ nals: data, types, isKey, capturedAtMs, sps, parsedSps: au.sps });
   }
-}
-
-const START_CODE = Uint8Array.of(0, 0, 0, 1);
-
-/**
- * Joins NAL units into one Annex-B buffer with 4-byte start codes (one copy)
- * and returns it with a view of each NAL unit inside it.
- */
-export function joinAnnexB(nals: readonly Uint8Array[]): { data: Uint8Array; views: Uint8Array[] } {
-  let total = 0;
-  for (const n of nals) total += 4 + n.length;
-  const data = new Uint8Array(total);
-  const views: Uint8Array[] = [];
-  let at = 0;
-  for (const n of nals) {
-    data.set(START_CODE, at);
-    data.set(n, at + 4);
-    views.push(data.subarray(at + 4, at + 4 + n.length));
-    at += 4 + n.length;
-  }
-  return { data, views };
 }

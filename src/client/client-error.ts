@@ -29,35 +29,5 @@ export class ClientError extends RearviewError {
   }
 }
 
-/**
- * Describes a low-level network error in plain words ("connection refused",
- * "unknown host"), looking through `cause` chains as undici nests them.
- */
-export function describeNetworkError(err: unknown): string {
-  let e: unknown = err;
-  for (let depth = 0; depth < 5 && e; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') {
-      const words: Record<string, string> = {
-        ECONNREFUSED: 'connection refused',
-        ENOTFOUND: 'unknown host',
-        EAI_AGAIN: 'host name lookup failed',
-        EHOSTUNREACH: 'host unreachable',
-        ENETUNREACH: 'network unreachable',
-        ECONNRESET: 'connection reset',
-        ETIMEDOUT: 'connection timed out',
-        EPIPE: 'connection closed',
-        UND_ERR_SOCKET: 'connection closed by the camera',
-        UND_ERR_HEADERS_TIMEOUT: 'no answer in time',
-        UND_ERR_BODY_TIMEOUT: 'download stalled',
-      };
-      const word = words[code];
-      if (word) return word;
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  // undici wraps the real reason ("bad port", "invalid URL") in a generic "fetch failed".
-  const cause = (err as { cause?: unknown })?.cause;
-  if (err instanceof Error && err.message === 'fetch failed' && cause instanceof Error) return cause.message;
-  return err instanceof Error ? err.message : String(err);
-}
+/** Plain words for a network error; shared with the commands and the relay source. */
+export { describeNetworkError } from '../util/describe-network-error.js';

@@ -15,19 +15,21 @@
  * emitted for every state change; an AbortSignal or close() ends it.
  */
 import { EventEmitter } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
 import { codecString } from '../h264/codec-string.js';
 import type { SequenceParameterSet } from '../h264/sps.js';
-import { H264Error, type RearviewError } from '../errors.js';
-import { AnnexBFramer, joinAnnexB, type FramedAccessUnit } from './annexb-framer.js';
-import { ClientError, describeNetworkError } from './client-error.js';
+import { H264Error } from '../errors.js';
+import { parseStreamAddress } from '../util/stream-address.js';
+import { joinAnnexB } from '../h264/avcc.js';
+import { sameBytes } from '../h264/parameter-set-store.js';
+import { AnnexBFramer, type FramedAccessUnit } from './annexb-framer.js';
 import { FrameQueue, type ConsumerPolicy } from './frame-queue.js';
+import { ReconnectingTcpReader, type ReconnectOptions, type StreamState, type StreamStateEvent } from './reconnecting-tcp-reader.js';
+
+export { DEFAULT_STREAM_PORT } from '../util/stream-address.js';
+export type { StreamState, StreamStateEvent } from './reconnecting-tcp-reader.js';
 
 /** A peer that sent this many bytes without an Annex-B start code is not an H.264 camera: 1 MiB. */
 export const NO_START_CODE_LIMIT_BYTES = 1024 * 1024;
-
-/** Default port of the raw H.264 stream. */
-export const DEFAULT_STREAM_PORT = 5000;
 
 /** One access unit as delivered to the application. */
 export interface ClientFrame {
@@ -59,37 +61,14 @@ export interface ClientFrame {
   readonly nals: readonly Uint8Array[];
 }
 
-/** Connection states, in the order they normally happen. */
-export type StreamState = 'connecting' | 'connected' | 'disconnected' | 'reconnecting' | 'closed';
-
-/** Payload of every state-change event. */
-export interface StreamStateEvent {
-  readonly state: StreamState;
-  /** tcp://host:port */
-  readonly url: string;
-  /** Connection attempts since the last successful connection (1 = first try). */
-  readonly attempt: number;
-  /** 'reconnecting': wait before the next attempt, ms. */
-  readonly delayMs?: number;
-  /** 'disconnected' / 'closed': what went wrong, when something did. */
-  readonly error?: ClientError;
-}
-
 /** Options of {@link connect}. */
-export interface ConnectOptions {
+export interface ConnectOptions extends ReconnectOptions {
   /** 'latest' (default): a slow consumer skips to the newest keyframe. 'all': every frame, with backpressure on the socket. */
   policy?: ConsumerPolicy;
-  /** Reconnect after a failure or a dropped connection. Default true. */
-  reconnect?: boolean;
-  /** Failed attempts in a row before giving up (the iterator then throws ERR_CLIENT_CONNECT). Default Infinity. */
-  maxRetries?: number;
-  /** First reconnect delay, ms; doubled per failed attempt up to maxBackoffMs. Defaults 250 and 5000. */
-  initialBackoffMs?: number;
-  maxBackoffMs?: number;
-  /** TCP connect timeout, ms. Default 5000. */
-  connectTimeoutMs?: number;
-  /** A connection that delivers no bytes for this long (and is not paused by backpressure) is dropped. Default 5000 ms; 0 disables. */
-  idleTimeoutMs?: number;
+  /*
+   * Reconnecting (reconnect, maxRetries: the iterator then throws ERR_CLIENT_CONNECT, initialBackoffMs,
+   * maxBackoffMs, connectTimeoutMs, idleTimeoutMs) and signal: see ReconnectOptions.
+   */
   /** 'all': pause the socket when this many frames wait. Default 60. */
   highWaterFrames?: number;
   /** 'latest': most frames kept while no keyframe comes. Default 300. */
@@ -98,8 +77,6 @@ export interface ConnectOptions {
   maxNalBytes?: number;
   /** Frame rate assumed for pts90k when the stream has neither capture times nor VUI timing. Default 30. */
   fps?: number;
-  /** Ends the stream (iteration finishes normally) when aborted. */
-  signal?: AbortSignal;
   /** Called on every state change (same payload as the 'state' event). */
   onState?: (event: StreamStateEvent) => void;
   /** Wall clock for receivedAtMs, ms since the epoch. Default Date.now. */
@@ -136,21 +113,12 @@ export interface StreamConnectionEvents {
   streamError: [H264Error];
 }
 
-/** Parses `tcp://host:port`, `host:port` or `host` (port 5000) into host and port. */
+/**
+ * Parses `tcp://host:port`, `host:port` or `host` (port 5000) into host and port.
+ * Throws ConfigError (ERR_CONFIG) for anything else.
+ */
 export function parseStreamUrl(url: string): { host: string; port: number; url: string } {
-  const text = url.trim();
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `tcp://${text}`;
-  let parsed: URL;
-  try {
-    parsed = new URL(withScheme);
-  } catch {
-    throw new TypeError(`stream url: cannot read "${url}" (expected tcp://host:port)`);
-  }
-  if (parsed.protocol !== 'tcp:') throw new TypeError(`stream url: expected tcp://host:port, got "${url}"`);
-  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
-  if (!host) throw new TypeError(`stream url: no host in "${url}"`);
-  const port = parsed.port ? Number(parsed.port) : DEFAULT_STREAM_PORT;
-  return { host, port, url: `tcp://${parsed.hostname}:${port}` };
+  return parseStreamAddress(url);
 }
 
 interface SpsInfo {
@@ -161,12 +129,6 @@ interface SpsInfo {
   fps: number | null;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * A live stream connection: an async iterable of {@link ClientFrame} (one
  * consumer) and an event emitter of state changes. Created and started by
@@ -175,72 +137,49 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 export class StreamConnection extends EventEmitter<StreamConnectionEvents> implements AsyncIterable<ClientFrame> {
   /** Normalised `tcp://host:port`. */
   readonly url: string;
-  private readonly host: string;
-  private readonly port: number;
-  private readonly options: Required<Pick<ConnectOptions, 'policy' | 'reconnect' | 'maxRetries' | 'initialBackoffMs' | 'maxBackoffMs' | 'connectTimeoutMs' | 'idleTimeoutMs' | 'fps'>>;
+  private readonly fps: number;
   private readonly clock: () => number;
   private readonly queue: FrameQueue<ClientFrame>;
   private readonly framer: AnnexBFramer;
-  private socket: Socket | undefined;
-  private currentState: StreamState = 'closed';
-  private started = false;
-  private closing = false;
-  private attempt = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly reader: ReconnectingTcpReader;
   private waitingForKey = true;
   private seq = 0;
   private spsInfo: SpsInfo | undefined;
   private firstCapturedAtMs: number | undefined;
   private lastPts90k: number | undefined;
-  private failure: RearviewError | undefined;
-  /** Set when the peer is not an H.264 stream: ends the connection without retrying. */
-  private fatal: H264Error | undefined;
   private waiter: { resolve: () => void } | undefined;
-  private readonly signal: AbortSignal | undefined;
-  private readonly onAbort = (): void => void this.close();
   /** Counters, updated live. */
   readonly stats: StreamStats = { framesReceived: 0, framesDelivered: 0, framesSkipped: 0, framesBeforeKey: 0, bytesReceived: 0, connections: 0, pauses: 0 };
 
+  /** Throws ConfigError (ERR_CONFIG) for a bad address, TypeError/RangeError for a bad option. */
   constructor(url: string, options: ConnectOptions = {}) {
     super();
-    const parsed = parseStreamUrl(url);
-    this.url = parsed.url;
-    this.host = parsed.host;
-    this.port = parsed.port;
     const policy = options.policy ?? 'latest';
     if (policy !== 'all' && policy !== 'latest') throw new TypeError(`policy must be 'all' or 'latest', got ${JSON.stringify(policy)}`);
-    this.options = {
-      policy,
-      reconnect: options.reconnect ?? true,
-      maxRetries: options.maxRetries ?? Infinity,
-      initialBackoffMs: options.initialBackoffMs ?? 250,
-      maxBackoffMs: options.maxBackoffMs ?? 5000,
-      connectTimeoutMs: options.connectTimeoutMs ?? 5000,
-      idleTimeoutMs: options.idleTimeoutMs ?? 5000,
-      fps: options.fps ?? 30,
-    };
-    for (const key of ['initialBackoffMs', 'maxBackoffMs', 'connectTimeoutMs', 'idleTimeoutMs', 'fps'] as const) {
-      const v = this.options[key];
-      if (!Number.isFinite(v) || v < 0) throw new RangeError(`${key} must be a non-negative number, got ${v}`);
-    }
+    this.fps = options.fps ?? 30;
+    if (!Number.isFinite(this.fps) || this.fps < 0) throw new RangeError(`fps must be a non-negative number, got ${this.fps}`);
     this.clock = options.clock ?? Date.now;
-    this.signal = options.signal;
     if (options.onState) this.on('state', options.onState);
+    this.reader = new ReconnectingTcpReader(url, options, {
+      onData: (chunk) => this.onData(chunk),
+      onState: (event) => this.onState(event),
+      // The sender closed cleanly: a raw stream without AUDs ends its last frame only at EOF, so emit it
+      // (the framer drops it when AUDs showed that it is a frame cut short). After a reset or a timeout
+      // the pending frame may be cut anywhere: dropped.
+      onEnd: (clean) => {
+        if (clean) this.framer.flush();
+      },
+    });
+    this.url = this.reader.url;
     this.queue = new FrameQueue<ClientFrame>({
       policy,
       ...(options.highWaterFrames === undefined ? {} : { highWaterFrames: options.highWaterFrames }),
       ...(options.maxQueueFrames === undefined ? {} : { maxFrames: options.maxQueueFrames }),
       onPause: (pause) => {
-        if (!this.socket) return;
         if (pause) {
           this.stats.pauses++;
-          this.socket.pause();
-          this.stopIdleTimer();
-        } else {
-          this.socket.resume();
-          this.armIdleTimer();
-        }
+          this.reader.pause();
+        } else this.reader.resume();
       },
     });
     this.framer = new AnnexBFramer({
@@ -254,7 +193,7 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
 
   /** The current state. */
   get state(): StreamState {
-    return this.currentState;
+    return this.reader.state;
   }
 
   /** Frames waiting for the consumer. */
@@ -264,35 +203,14 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
 
   /** Starts connecting (connect() already did). Idempotent. */
   start(): void {
-    if (this.started || this.closing) return;
-    this.started = true;
-    if (this.signal?.aborted) {
-      void this.close();
-      return;
-    }
-    this.signal?.addEventListener('abort', this.onAbort, { once: true });
-    // Next microtask, so listeners attached right after connect() see 'connecting'.
-    queueMicrotask(() => this.open());
+    this.reader.start();
   }
 
   /** Stops: closes the socket, cancels reconnects, ends the iteration (queued frames are discarded). Idempotent. */
   close(): Promise<void> {
-    if (this.closing) return Promise.resolve();
-    this.closing = true;
-    this.signal?.removeEventListener('abort', this.onAbort);
-    clearTimeout(this.retryTimer);
-    this.stopIdleTimer();
-    const socket = this.socket;
-    this.socket = undefined;
+    if (this.reader.closed) return Promise.resolve();
     this.queue.clear();
-    const done = new Promise<void>((resolve) => {
-      if (!socket || socket.destroyed) return resolve();
-      socket.once('close', () => resolve());
-      socket.destroy();
-    });
-    this.setState('closed', {});
-    this.wake();
-    return done;
+    return this.reader.close();
   }
 
   /**
@@ -301,15 +219,15 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
    * not H.264 (never retried).
    */
   async next(): Promise<ClientFrame | undefined> {
-    if (!this.started) this.start();
+    this.start();
     for (;;) {
       const frame = this.queue.shift();
       if (frame) {
         this.stats.framesDelivered++;
         return frame;
       }
-      if (this.failure) throw this.failure;
-      if (this.closing) return undefined;
+      if (this.reader.failure) throw this.reader.failure;
+      if (this.reader.closed) return undefined;
       await new Promise<void>((resolve) => {
         this.waiter = { resolve };
       });
@@ -336,104 +254,24 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
     waiter?.resolve();
   }
 
-  private setState(state: StreamState, extra: { delayMs?: number; error?: ClientError }): void {
-    this.currentState = state;
-    const event: StreamStateEvent = { state, url: this.url, attempt: this.attempt, ...extra };
+  private onState(event: StreamStateEvent): void {
+    if (event.state === 'connecting') {
+      // A new connection is a new byte stream: forget the partial frame and wait for a keyframe.
+      this.framer.reset();
+      this.waitingForKey = true;
+      this.queue.resetPause();
+    } else if (event.state === 'connected') this.stats.connections++;
     this.emit('state', event);
-    this.emit(state, event);
+    this.emit(event.state, event);
+    if (event.state === 'closed') this.wake();
   }
 
-  private open(): void {
-    if (this.closing) return;
-    this.attempt++;
-    this.setState('connecting', {});
-    this.framer.reset();
-    this.waitingForKey = true;
-    this.queue.resetPause();
-    const socket = netConnect({ host: this.host, port: this.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000 });
-    this.socket = socket;
-    let connected = false;
-    let lastError: unknown;
-    const connectTimer = setTimeout(() => {
-      lastError = Object.assign(new Error(`no connection within ${this.options.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' });
-      socket.destroy();
-    }, this.options.connectTimeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(connectTimer);
-      connected = true;
-      this.stats.connections++;
-      this.setState('connected', {});
-      this.armIdleTimer();
-    });
-    socket.on('data', (chunk: Buffer) => {
-      this.stats.bytesReceived += chunk.length;
-      this.idleTimer?.refresh();
-      try {
-        this.framer.push(chunk);
-      } catch (err) {
-        lastError = err;
-        socket.destroy();
-      }
-      if (!this.framer.foundStartCode && this.framer.bytesSeen > NO_START_CODE_LIMIT_BYTES) {
-        this.fatal = new H264Error('ERR_H264_NO_START_CODE', `${this.url}: not an H.264 stream: no start code in the first ${this.framer.bytesSeen} bytes`);
-        socket.destroy();
-      }
-    });
-    socket.on('error', (err) => {
-      lastError = err;
-    });
-    let cleanEnd = false;
-    socket.on('end', () => {
-      cleanEnd = lastError === undefined;
-      lastError ??= Object.assign(new Error('the camera closed the connection'), { code: 'EOF' });
-    });
-    socket.once('close', () => {
-      clearTimeout(connectTimer);
-      this.stopIdleTimer();
-      if (this.socket !== socket) return; // closed by close()
-      this.socket = undefined;
-      // The sender closed cleanly: a raw stream without AUDs ends its last frame only at EOF, so emit it
-      // (the framer drops it when AUDs showed that it is a frame cut short). After a reset or a timeout
-      // the pending frame may be cut anywhere: dropped.
-      if (cleanEnd) this.framer.flush();
-      const what = connected ? 'connection lost' : 'cannot connect';
-      const reason = lastError === undefined ? 'closed' : describeNetworkError(lastError);
-      const error = new ClientError('ERR_CLIENT_CONNECT', `${this.url}: ${what}: ${reason}`, { url: this.url, cause: lastError });
-      this.setState('disconnected', { error });
-      this.scheduleReconnect(error);
-    });
-  }
-
-  private scheduleReconnect(error: ClientError): void {
-    if (this.closing) return;
-    if (this.fatal || !this.options.reconnect || this.attempt > this.options.maxRetries) {
-      this.failure = this.fatal ?? error;
-      this.closing = true;
-      this.signal?.removeEventListener('abort', this.onAbort);
-      this.setState('closed', { error });
-      this.wake();
-      return;
+  private onData(chunk: Buffer): void {
+    this.stats.bytesReceived += chunk.length;
+    this.framer.push(chunk);
+    if (!this.framer.foundStartCode && this.framer.bytesSeen > NO_START_CODE_LIMIT_BYTES) {
+      this.reader.fail(new H264Error('ERR_H264_NO_START_CODE', `${this.url}: not an H.264 stream: no start code in the first ${this.framer.bytesSeen} bytes`));
     }
-    const base = Math.min(this.options.maxBackoffMs, this.options.initialBackoffMs * 2 ** Math.max(0, this.attempt - 1));
-    // Up to 20 % jitter so many clients do not reconnect to a rebooted camera in lockstep.
-    const delayMs = Math.round(base * (1 + Math.random() * 0.2));
-    this.setState('reconnecting', { delayMs, error });
-    this.retryTimer = setTimeout(() => this.open(), delayMs);
-  }
-
-  private armIdleTimer(): void {
-    if (this.options.idleTimeoutMs <= 0 || this.closing) return;
-    this.stopIdleTimer();
-    const socket = this.socket;
-    this.idleTimer = setTimeout(() => {
-      if (this.queue.isPaused || this.socket !== socket || !socket) return;
-      socket.destroy(Object.assign(new Error(`no data for ${this.options.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
-    }, this.options.idleTimeoutMs);
-  }
-
-  private stopIdleTimer(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
   }
 
   private describeSps(nal: Uint8Array, sps: SequenceParameterSet | undefined): SpsInfo {
@@ -452,7 +290,7 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
   }
 
   private accessUnit(au: FramedAccessUnit): void {
-    if (this.closing) return;
+    if (this.reader.closed) return;
     const receivedAtMs = this.clock();
     const seq = this.seq++;
     this.stats.framesReceived++;
@@ -462,10 +300,10 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
         return;
       }
       this.waitingForKey = false;
-      this.attempt = 0; // a working connection: the next failure starts the backoff again
+      this.reader.connectionWorks(); // the next failure starts the backoff again
     }
     const info = au.sps ? this.describeSps(au.sps, au.parsedSps) : undefined;
-    const fps = info?.fps ?? this.options.fps;
+    const fps = info?.fps ?? this.fps;
     const frame90k = Math.round(90000 / (fps > 0 ? fps : 30));
     let pts90k: number;
     if (au.capturedAtMs !== undefined) {

@@ -18,7 +18,7 @@ import { LowBatteryGuard } from './low-battery-guard.js';
 import { PowerButton } from './power-button.js';
 import { gpioSysfsDir, hasSysfsGpio, SimulatedGpioLine, SysfsGpioLine, type GpioLine } from './sysfs-gpio.js';
 import { hasThermalZone, LinuxThermalSensor, SimulatedThermalSensor, type ThermalSensor } from './thermal-sensor.js';
-import { systemClock, type TimerClock } from './timer-clock.js';
+import { systemClock, type Clock } from '../util/clock.js';
 
 /** BCM lines of the device's I/O board. */
 export const DEVICE_GPIO = { led: 21, powerButton: 17 } as const;
@@ -39,7 +39,7 @@ export interface CameraDeviceOptions {
   shutdown?: (reason: string) => void | Promise<void>;
   /** Run the low-battery guard and (with Linux GPIO) the power button. Default true. */
   watchPower?: boolean;
-  clock?: TimerClock;
+  clock?: Clock;
   logger?: Logger;
 }
 
@@ -131,7 +131,7 @@ export async function createCameraDevice(options: CameraDeviceOptions = {}): Pro
       logger.info(`battery gauge not available (${(err as Error).message}): using the simulated battery`);
     }
   }
-  battery ??= new SimulatedBattery(() => clock.now());
+  battery ??= new SimulatedBattery(() => clock.monoNow());
 
   let thermal: ThermalSensor;
   if (tryLinux && (strict || hasThermalZone(root))) {

@@ -5,7 +5,7 @@
  * before shutdown. blink-on overrides the mode pattern until blink-off.
  */
 import type { GpioLine } from './sysfs-gpio.js';
-import { systemClock, type TimerClock, type TimerHandle } from './timer-clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
 /** A blink pattern: on and off times in ms. */
 export interface BlinkPattern {
@@ -35,7 +35,7 @@ export class LedController {
   /** The low-battery flash in progress: its end timer and its promise's resolve. */
   private flash: { timer: TimerHandle; resolve: () => void } | undefined;
 
-  constructor(private readonly gpio: GpioLine, private readonly clock: TimerClock = systemClock) {}
+  constructor(private readonly gpio: GpioLine, private readonly clock: Clock = systemClock) {}
 
   /** The pattern in force now (null = steady level). */
   get pattern(): BlinkPattern | null {
@@ -79,7 +79,7 @@ export class LedController {
    */
   flashLowBattery(durationMs = 3000): Promise<void> {
     this.endFlash();
-    this.lowBatteryUntilMs = this.clock.now() + durationMs;
+    this.lowBatteryUntilMs = this.clock.monoNow() + durationMs;
     this.apply();
     return new Promise((resolve) => {
       const timer = this.clock.setTimeout(() => {

@@ -9,7 +9,7 @@ import { silentLogger } from '../log/logger.js';
 import type { BatteryGauge } from './battery-gauge.js';
 import type { ChargingSensor } from './charging-sensor.js';
 import type { LedController } from './led-controller.js';
-import { systemClock, type TimerClock, type TimerHandle } from './timer-clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
 /** Thresholds of the device. */
 export const LOW_BATTERY_MILLIVOLTS = 3450;
@@ -24,7 +24,7 @@ export interface LowBatteryGuardOptions {
   shutdown: (reason: string) => void | Promise<void>;
   /** Check interval, ms. Default 30000. */
   intervalMs?: number;
-  clock?: TimerClock;
+  clock?: Clock;
   logger?: Logger;
 }
 
@@ -33,7 +33,7 @@ export class LowBatteryGuard {
   private timer: TimerHandle | undefined;
   private running = false;
   private triggered = false;
-  private readonly clock: TimerClock;
+  private readonly clock: Clock;
   private readonly logger: Logger;
 
   constructor(private readonly options: LowBatteryGuardOptions) {

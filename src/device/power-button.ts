@@ -5,7 +5,7 @@
  * poll()ed from Node, so the line is sampled every `pollMs` (default 50 ms).
  */
 import type { GpioLine } from './sysfs-gpio.js';
-import { systemClock, type TimerClock, type TimerHandle } from './timer-clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
 /** Options of PowerButton. */
 export interface PowerButtonOptions {
@@ -15,7 +15,7 @@ export interface PowerButtonOptions {
   pollMs?: number;
   /** Level when pressed. Default 0 (active low). */
   pressedLevel?: 0 | 1;
-  clock?: TimerClock;
+  clock?: Clock;
 }
 
 /** Watches the button and calls `onLongPress` once per long press. */
@@ -23,7 +23,7 @@ export class PowerButton {
   private readonly longPressMs: number;
   private readonly pollMs: number;
   private readonly pressedLevel: number;
-  private readonly clock: TimerClock;
+  private readonly clock: Clock;
   private timer: TimerHandle | undefined;
   private pressedSinceMs: number | undefined;
   private fired = false;
@@ -56,7 +56,7 @@ export class PowerButton {
     } catch {
       pressed = false;
     }
-    const now = this.clock.now();
+    const now = this.clock.monoNow();
     if (!pressed) {
       this.pressedSinceMs = undefined;
       this.fired = false;

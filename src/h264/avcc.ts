@@ -5,6 +5,7 @@
  * between Annex-B and length-prefixed NAL unit framing (what MP4/MKV store).
  */
 import { H264Error } from '../errors.js';
+import { START_CODE } from './nal-unit.js';
 import { parseSps } from './sps.js';
 
 /** A parsed AVCDecoderConfigurationRecord. NAL units are views into the parsed bytes. */
@@ -200,17 +201,28 @@ export function lengthPrefixedToNals(bytes: Uint8Array, lengthSize = 4): Uint8Ar
 }
 
 /** Joins NAL units (header byte first) into an Annex-B byte stream with 4-byte start codes. */
-export function nalsToAnnexB(nals: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const nal of nals) size += 4 + nal.length;
-  const out = new Uint8Array(size);
+export function nalsToAnnexB(nals: readonly Uint8Array[]): Uint8Array {
+  return joinAnnexB(nals).data;
+}
+
+/**
+ * Joins NAL units into one Annex-B buffer with 4-byte start codes (one copy)
+ * and returns it with a view of each NAL unit inside it.
+ */
+export function joinAnnexB(nals: readonly Uint8Array[]): { data: Uint8Array; views: Uint8Array[] } {
+  let total = 0;
+  for (const n of nals) total += START_CODE.length + n.length;
+  const data = new Uint8Array(total);
+  const views: Uint8Array[] = [];
   let at = 0;
-  for (const nal of nals) {
-    out[at + 3] = 1; // 00 00 00 01 (the first three bytes are already zero)
-    out.set(nal, at + 4);
-    at += 4 + nal.length;
+  for (const n of nals) {
+    data.set(START_CODE, at);
+    at += START_CODE.length;
+    data.set(n, at);
+    views.push(data.subarray(at, at + n.length));
+    at += n.length;
   }
-  return out;
+  return { data, views };
 }
 
 function checkLengthSize(lengthSize: number): void {

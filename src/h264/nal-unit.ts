@@ -72,6 +72,19 @@ export function isVclNalType(type: number): boolean {
   return type >= 1 && type <= 5;
 }
 
+/**
+ * True for the NAL units that only mark boundaries or pad (access unit
+ * delimiter, end of sequence, end of stream, filler data). Live framing (the
+ * StreamHub and the client's AnnexBFramer) drops them: the hub writes its own
+ * trailing delimiter, and the others only confuse live receivers.
+ */
+export function isDelimiterNalType(type: number): boolean {
+  return type === NalUnitType.AUD || type === NalUnitType.END_OF_SEQUENCE || type === NalUnitType.END_OF_STREAM || type === NalUnitType.FILLER;
+}
+
+/** The 4-byte Annex-B start code every writer here uses (00 00 00 01). */
+export const START_CODE: Uint8Array = Uint8Array.of(0, 0, 0, 1);
+
 /** One NAL unit as found in an Annex-B byte stream. */
 export interface NalUnit {
   /**

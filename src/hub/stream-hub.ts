@@ -5,7 +5,8 @@
  *
  * Per access unit, once:
  * - strips AUDs (and end-of-sequence/stream, filler), remembers SPS/PPS and
- *   puts the current ones in front of every IDR (parameter-set ownership);
+ *   puts the current ones in front of every IDR (parameter-set ownership;
+ *   the client's AnnexBFramer uses the same src/h264 parts);
  * - starts a new StreamParams generation on a parameter-set change or a
  *   source restart, publishing nothing until the next IDR;
  * - optionally inserts the capture-time SEI;
@@ -19,20 +20,18 @@
 import { EventEmitter } from 'node:events';
 import type { AccessUnit } from '../h264/access-unit.js';
 import { codecString } from '../h264/codec-string.js';
-import { NalUnitType, TRAILING_AUD, isVclNalType, nalUnitFromBytes, type NalUnit } from '../h264/nal-unit.js';
+import { NalUnitType, START_CODE, TRAILING_AUD, isDelimiterNalType, isVclNalType, nalUnitFromBytes, type NalUnit } from '../h264/nal-unit.js';
 import type { SourceSink } from '../sources/capture-source.js';
 import { RateLimitedCounter, silentLogger, type Logger } from '../log/logger.js';
 import { GopCache } from './gop-cache.js';
 import { HubReader, type HubReaderOptions, type ReaderJoin } from './hub-reader.js';
-import { ParameterSetStore, parameterSetIds } from './parameter-sets.js';
+import { ParameterSetStore, parameterSetIds } from '../h264/parameter-set-store.js';
 import { parseSps, type SequenceParameterSet } from '../h264/sps.js';
 import { parsePps, type PictureParameterSet } from '../h264/pps.js';
 import { CAPTURE_TIME_SEI_MAX_LENGTH, buildCaptureTimeSei, writeCaptureTimeSei } from '../h264/capture-time-sei.js';
 import type { StreamFrame, StreamParams } from './stream-frame.js';
 
 export { TRAILING_AUD };
-
-const START_CODE = Uint8Array.of(0, 0, 0, 1);
 
 /** Options of {@link StreamHub}. Defaults match defaultConfig(). */
 export interface StreamHubOptions {
@@ -230,12 +229,8 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
     body.length = 0;
     let hasVcl = false;
     for (const nal of au.nals) {
+      if (isDelimiterNalType(nal.type)) continue; // the hub writes its own delimiter
       switch (nal.type) {
-        case NalUnitType.AUD:
-        case NalUnitType.END_OF_SEQUENCE:
-        case NalUnitType.END_OF_STREAM:
-        case NalUnitType.FILLER:
-          break; // the hub writes its own delimiters; the others only confuse live receivers
         case NalUnitType.SPS:
         case NalUnitType.PPS: {
           const kind = nal.type === NalUnitType.SPS ? 'sps' : 'pps';

@@ -14,7 +14,7 @@
  */
 import type { CameraMode } from '../config.js';
 import { silentLogger, type Logger } from '../log/logger.js';
-import { systemClock, type TimerClock, type TimerHandle } from '../device/timer-clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
 /** What the camera is doing. `both` only in simultaneous mode. */
 export type CameraActivity = 'streaming' | 'recording' | 'both';
@@ -43,7 +43,7 @@ export interface ModeControllerOptions {
   mode?: CameraMode;
   /** Exclusive mode window, ms. Default 60000. */
   streamWindowMs?: number;
-  clock?: TimerClock;
+  clock?: Clock;
   logger?: Logger;
 }
 
@@ -51,7 +51,7 @@ export interface ModeControllerOptions {
 export class ModeController {
   readonly mode: CameraMode;
   private windowMs: number;
-  private readonly clock: TimerClock;
+  private readonly clock: Clock;
   private readonly logger: Logger;
   private activity: CameraActivity;
   private reason = 'not started';
@@ -68,7 +68,7 @@ export class ModeController {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.activity = this.mode === 'simultaneous' ? 'both' : 'streaming';
-    this.sinceMs = this.clock.now();
+    this.sinceMs = this.clock.wallNow();
   }
 
   /** The streaming window length, ms. */
@@ -139,7 +139,7 @@ export class ModeController {
 
   private openWindow(reason: string): void {
     this.clearTimer();
-    const endsAt = this.clock.now() + this.windowMs;
+    const endsAt = this.clock.wallNow() + this.windowMs;
     if (this.clients > 0 && this.activity === 'streaming') {
       // Already held open by a client: nothing to wait for.
       return;
@@ -167,7 +167,7 @@ export class ModeController {
     this.activity = activity;
     this.reason = reason;
     this.windowEndsAtMs = windowEndsAtMs;
-    if (changed || this.sinceMs === undefined) this.sinceMs = this.clock.now();
+    if (changed || this.sinceMs === undefined) this.sinceMs = this.clock.wallNow();
     const until = windowEndsAtMs === null ? '' : ` until ${new Date(windowEndsAtMs).toISOString()}`;
     this.logger.info(`mode ${this.mode}: ${activity}${until} (${reason})`);
     const state = this.state;

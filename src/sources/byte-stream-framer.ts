@@ -21,13 +21,21 @@
  * that fell between a header write and the picture, or by a sender's
  * trailing AUD) is not delivered: its NAL units go in front of the next
  * picture, where they belong.
+ *
+ * Why this is not the client library's AnnexBFramer (src/client): this one
+ * closes frames by time (encoder pipes give no trailing AUD) and hands raw
+ * access units to the StreamHub, which alone drops delimiters, owns the
+ * parameter sets and writes the start codes (with the same src/h264 parts
+ * the client uses: isDelimiterNalType, ParameterSetStore, START_CODE). The
+ * client's framer has no timer and makes each frame self-contained itself,
+ * because it has no hub behind it.
  */
 import type { AccessUnit } from '../h264/access-unit.js';
 import { H264StreamParser } from '../h264/h264-stream-parser.js';
 import { isVclNalType, type NalUnit } from '../h264/nal-unit.js';
 import type { H264Error } from '../errors.js';
 import { RateLimitedCounter, type Logger } from '../log/logger.js';
-import { systemSourceClock, type SourceClock, type SourceTimer } from './source-clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
 /** Default idle-close grace: 2 ms. */
 export const DEFAULT_IDLE_CLOSE_MS = 2;
@@ -53,7 +61,7 @@ export interface ByteStreamFramerOptions {
   readBufferBytes?: number;
   /** Cap on one pending NAL unit, in bytes. Default: the parser's (16 MiB). */
   maxNalBytes?: number;
-  clock?: SourceClock;
+  clock?: Clock;
 }
 
 /** Counters for status pages and tests. */
@@ -75,12 +83,12 @@ export class ByteStreamFramer {
   /** Counters since creation. */
   readonly stats: ByteStreamFramerStats = { bytes: 0, accessUnits: 0, idleCloses: 0, prematureIdleCloses: 0, errors: 0 };
   private readonly parser: H264StreamParser;
-  private readonly clock: SourceClock;
+  private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly readBufferBytes: number;
   private readonly onAccessUnit: (au: AccessUnit, capturedAtMs: number) => void;
   private idleCloseMs: number;
-  private idleTimer: SourceTimer | undefined;
+  private idleTimer: TimerHandle | undefined;
   /** Wall time of the latest push: the arrival time of the bytes that complete an access unit. */
   private lastPushWallMs = 0;
   /** Bytes since the last idle close, when not all zeros: whether they begin with a start code is still open. */
@@ -99,7 +107,7 @@ export class ByteStreamFramer {
     const idle = options.idleCloseMs ?? DEFAULT_IDLE_CLOSE_MS;
     if (!Number.isFinite(idle) || idle < 0) throw new RangeError(`idleCloseMs must be >= 0, got ${idle}`);
     this.idleCloseMs = idle;
-    this.clock = options.clock ?? systemSourceClock;
+    this.clock = options.clock ?? systemClock;
     this.logger = options.logger;
     this.readBufferBytes = options.readBufferBytes ?? DEFAULT_READ_BUFFER_BYTES;
     this.onAccessUnit = options.onAccessUnit;

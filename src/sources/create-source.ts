@@ -9,7 +9,7 @@
  * | `gstreamer` | the device's gst-launch pipeline (`gstPipeline` overrides) |
  * | `ffmpeg` | a V4L2 webcam (`captureDevice`) or a test pattern, libx264 |
  * | `-` | standard input |
- * | `tcp://host:port` | another camera's stream |
+ * | `tcp://host[:port]` | another camera's stream (port 5000 by default) |
  *
  * The daemon wraps the result in a SourceSupervisor (pass
  * `() => createSource(config, logger)` as its factory).
@@ -24,9 +24,10 @@ import { createFfmpegSource } from './ffmpeg-source.js';
 import { FileSource, SAMPLE_ASSET_URL } from './file-source.js';
 import { createGstreamerSource } from './gstreamer-source.js';
 import { createRpicamSource } from './rpicam-source.js';
-import type { SourceClock } from './source-clock.js';
+import type { Clock } from '../util/clock.js';
 import { createStdinSource } from './stream-source.js';
 import { TcpRelaySource } from './tcp-relay-source.js';
+import { isTcpUrl } from '../util/stream-address.js';
 
 /** The accepted forms of `config.source`, for help texts and error messages. */
 export const SOURCE_FORMS = ['sample', 'rpicam', 'gstreamer', 'ffmpeg', 'file:PATH', '-', 'tcp://host:port'] as const;
@@ -44,7 +45,7 @@ export interface CreateSourceOptions {
   idleCloseMs?: number;
   /** SIGTERM to SIGKILL grace when stopping an encoder, ms. Default 2000. */
   killGraceMs?: number;
-  clock?: SourceClock;
+  clock?: Clock;
 }
 
 /**
@@ -80,6 +81,6 @@ export function createSource(config: RearviewConfig, logger: Logger, options: Cr
       ...clock,
     });
   }
-  if (spec.startsWith('tcp://')) return new TcpRelaySource(spec, { logger: logger.child('relay'), ...clock });
+  if (isTcpUrl(spec)) return new TcpRelaySource(spec, { logger: logger.child('relay'), ...clock });
   throw new ConfigError(`unknown source ${JSON.stringify(config.source)}: expected one of ${SOURCE_FORMS.join(', ')}`);
 }

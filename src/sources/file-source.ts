@@ -18,7 +18,7 @@ import { parseAnnexB } from '../h264/h264-stream-parser.js';
 import { SourceError, type RearviewError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { CaptureSource, SourceSink } from './capture-source.js';
-import { systemSourceClock, type SourceClock, type SourceTimer } from './source-clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
 /** The bundled sample clip, located from this module (not the working directory). */
 export const SAMPLE_ASSET_URL = new URL('../../../assets/sample-640x360.h264', import.meta.url);
@@ -35,7 +35,7 @@ export interface FileSourceOptions {
   fallbackFps?: number;
   /** See DEFAULT_MAX_LATE_MS. */
   maxLateMs?: number;
-  clock?: SourceClock;
+  clock?: Clock;
 }
 
 /** What a parsed file plays: its access units from the first IDR, and the rate. */
@@ -83,10 +83,10 @@ export class FileSource implements CaptureSource {
   /** The file played. */
   readonly path: string;
   private readonly options: FileSourceOptions;
-  private readonly clock: SourceClock;
+  private readonly clock: Clock;
   private playlist: FilePlaylist | undefined;
   private sink: SourceSink | undefined;
-  private timer: SourceTimer | undefined;
+  private timer: TimerHandle | undefined;
   private closed = false;
   /** Monotonic time of tick 0. */
   private startMono = 0;
@@ -103,7 +103,7 @@ export class FileSource implements CaptureSource {
     this.path = path;
     this.options = options;
     this.name = options.name ?? `file:${path}`;
-    this.clock = options.clock ?? systemSourceClock;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Frames per second being played (after start). */

@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { SourceError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { systemSourceClock, type SourceClock } from './source-clock.js';
+import { systemClock, type Clock } from '../util/clock.js';
 
 /** How a process ended. */
 export interface ProcessExit {
@@ -41,7 +41,7 @@ export interface ProcessRunnerOptions {
   stderrLinesPerSecond?: number;
   /** stderr lines kept for the exit message. Default 20. */
   stderrTailLines?: number;
-  clock?: SourceClock;
+  clock?: Clock;
 }
 
 /**
@@ -72,7 +72,7 @@ function trackGroup(pid: number): void {
 /** One child process in its own process group; see the file comment. */
 export class ProcessRunner {
   private readonly options: ProcessRunnerOptions;
-  private readonly clock: SourceClock;
+  private readonly clock: Clock;
   private child: ChildProcess | undefined;
   private exited = false;
   private closing: Promise<void> | undefined;
@@ -86,7 +86,7 @@ export class ProcessRunner {
 
   constructor(options: ProcessRunnerOptions) {
     this.options = options;
-    this.clock = options.clock ?? systemSourceClock;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Process id of the group leader (also the process group id), once spawned. */

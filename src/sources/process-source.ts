@@ -10,7 +10,7 @@ import type { Logger } from '../log/logger.js';
 import { ByteStreamFramer } from './byte-stream-framer.js';
 import type { CaptureSource, SourceSink } from './capture-source.js';
 import { describeExit, ProcessRunner } from './process-runner.js';
-import type { SourceClock } from './source-clock.js';
+import type { Clock } from '../util/clock.js';
 
 /** An executable and its arguments. */
 export interface CommandLine {
@@ -26,7 +26,7 @@ export interface ProcessSourceFactoryOptions {
   idleCloseMs?: number;
   /** SIGTERM to SIGKILL grace on close, in ms. Default 2000. */
   killGraceMs?: number;
-  clock?: SourceClock;
+  clock?: Clock;
 }
 
 /** Options of {@link ProcessSource}. */
@@ -41,7 +41,7 @@ export interface ProcessSourceOptions {
   idleCloseMs?: number;
   /** SIGTERM to SIGKILL grace on close, in ms. Default 2000. */
   killGraceMs?: number;
-  clock?: SourceClock;
+  clock?: Clock;
 }
 
 /** An encoder process as a capture source; see the file comment. */

@@ -15,7 +15,7 @@ import { SourceError, RearviewError } from '../errors.js';
 import type { AccessUnit } from '../h264/access-unit.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import type { CaptureSource, SourceSink } from './capture-source.js';
-import { systemSourceClock, type SourceClock, type SourceTimer } from './source-clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
 /** Where the supervisor is. */
 export type SupervisorState =
@@ -54,7 +54,7 @@ export interface SourceSupervisorOptions {
   backoff?: BackoffOptions;
   /** A run that delivered video for this long resets the backoff to its first delay. Default 10000 ms. */
   stableMs?: number;
-  clock?: SourceClock;
+  clock?: Clock;
 }
 
 /** A snapshot for status pages. */
@@ -91,7 +91,7 @@ interface Run {
 /** Supervises one capture source; see the file comment. */
 export class SourceSupervisor {
   private readonly options: SourceSupervisorOptions;
-  private readonly clock: SourceClock;
+  private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly stallMs: number;
   private currentState: SupervisorState = 'idle';
@@ -103,8 +103,8 @@ export class SourceSupervisor {
   private lastError: SupervisorStatus['lastError'];
   private lastFailureKey: string | undefined;
   private failuresInRow = 0;
-  private stallTimer: SourceTimer | undefined;
-  private backoffTimer: SourceTimer | undefined;
+  private stallTimer: TimerHandle | undefined;
+  private backoffTimer: TimerHandle | undefined;
   private backoffUntilMono: number | undefined;
   private previousClose: Promise<void> = Promise.resolve();
   private startPromise: Promise<void> | undefined;
@@ -115,7 +115,7 @@ export class SourceSupervisor {
 
   constructor(options: SourceSupervisorOptions) {
     this.options = options;
-    this.clock = options.clock ?? systemSourceClock;
+    this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.stallMs = options.stallMs ?? 5000;
     if (!Number.isFinite(this.stallMs) || this.stallMs < 0) throw new RangeError(`stallMs must be >= 0, got ${this.stallMs}`);

@@ -10,7 +10,7 @@ import { SourceError, type RearviewError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { ByteStreamFramer } from './byte-stream-framer.js';
 import type { CaptureSource, SourceSink } from './capture-source.js';
-import type { SourceClock } from './source-clock.js';
+import type { Clock } from '../util/clock.js';
 
 /** Options of {@link StreamSource}. */
 export interface StreamSourceOptions {
@@ -23,7 +23,7 @@ export interface StreamSourceOptions {
   idleCloseMs?: number;
   /** False when a new run cannot bring data back (standard input after EOF). Default true. */
   restartable?: boolean;
-  clock?: SourceClock;
+  clock?: Clock;
 }
 
 /** A readable byte stream as a capture source; see the file comment. */
@@ -113,7 +113,7 @@ export class StreamSource implements CaptureSource {
  * pipe from an encoder; a regular file on standard input is read as fast as
  * possible (a warning says to use `file:PATH`, which plays in real time).
  */
-export function createStdinSource(logger: Logger, options: { input?: Readable; idleCloseMs?: number; clock?: SourceClock } = {}): StreamSource {
+export function createStdinSource(logger: Logger, options: { input?: Readable; idleCloseMs?: number; clock?: Clock } = {}): StreamSource {
   if (!options.input && stdinIsRegularFile()) {
     logger.warn('standard input is a regular file: it is read as fast as possible, not in real time (use --source file:PATH to play a file)');
   }

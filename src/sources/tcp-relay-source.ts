@@ -14,36 +14,17 @@
  * at the real camera.
  */
 import { connect, type Socket } from 'node:net';
-import { ConfigError, SourceError, type RearviewError } from '../errors.js';
+import { SourceError, type RearviewError } from '../errors.js';
 import { captureTimeOf } from '../h264/capture-time-sei.js';
 import type { Logger } from '../log/logger.js';
+import { cannotConnectText } from '../util/describe-network-error.js';
+import { parseStreamAddress, type StreamAddress } from '../util/stream-address.js';
 import type { CaptureSource, SourceSink } from './capture-source.js';
-import type { SourceClock } from './source-clock.js';
+import type { Clock } from '../util/clock.js';
 import { StreamSource } from './stream-source.js';
 
 /** Largest difference between a relayed capture time and our clock that is still trusted: 60 s. */
 export const MAX_CLOCK_SKEW_MS = 60_000;
-
-/** Host and port of a `tcp://host:port` source. */
-export interface TcpAddress {
-  host: string;
-  port: number;
-}
-
-/** Parses `tcp://host:port` (IPv6 as `tcp://[::1]:5000`). Throws ConfigError on anything else. */
-export function parseTcpSource(spec: string): TcpAddress {
-  let url: URL;
-  try {
-    url = new URL(spec);
-  } catch {
-    throw new ConfigError(`source ${JSON.stringify(spec)}: expected tcp://host:port`);
-  }
-  const port = Number(url.port);
-  if (url.protocol !== 'tcp:' || !url.hostname || !Number.isInteger(port) || port < 1 || port > 65535 || (url.pathname && url.pathname !== '/')) {
-    throw new ConfigError(`source ${JSON.stringify(spec)}: expected tcp://host:port with a port from 1 to 65535`);
-  }
-  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
-}
 
 /** Options of {@link TcpRelaySource}. */
 export interface TcpRelaySourceOptions {
@@ -52,13 +33,13 @@ export interface TcpRelaySourceOptions {
   idleCloseMs?: number;
   /** Give up connecting after this long, in ms. Default 5000. */
   connectTimeoutMs?: number;
-  clock?: SourceClock;
+  clock?: Clock;
 }
 
 /** One connection to a remote H.264-over-TCP camera; see the file comment. */
 export class TcpRelaySource implements CaptureSource {
   readonly name: string;
-  readonly address: TcpAddress;
+  readonly address: StreamAddress;
   private readonly options: TcpRelaySourceOptions;
   private socket: Socket | undefined;
   private stream: StreamSource | undefined;
@@ -67,9 +48,10 @@ export class TcpRelaySource implements CaptureSource {
   private closed = false;
   private abortConnect: (() => void) | undefined;
 
+  /** Throws ConfigError (ERR_CONFIG) for a bad address (the one parser every command uses, port 5000 by default). */
   constructor(spec: string, options: TcpRelaySourceOptions) {
-    this.address = parseTcpSource(spec);
-    this.name = spec;
+    this.address = parseStreamAddress(spec);
+    this.name = this.address.url;
     this.options = options;
   }
 
@@ -90,9 +72,9 @@ export class TcpRelaySource implements CaptureSource {
       socket.setTimeout(timeoutMs);
       const fail = (err: Error) => {
         socket.destroy();
-        reject(new SourceError('ERR_SOURCE_CONNECT', `cannot connect to ${this.name}: ${err.message}`, { cause: err }));
+        reject(new SourceError('ERR_SOURCE_CONNECT', cannotConnectText(this.name, err), { cause: err }));
       };
-      socket.once('timeout', () => fail(new Error(`no answer within ${timeoutMs} ms`)));
+      socket.once('timeout', () => fail(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       socket.once('error', fail);
       socket.once('connect', () => {
         this.abortConnect = undefined;

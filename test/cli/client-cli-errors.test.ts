@@ -66,7 +66,7 @@ function assertOneLine(r: CliResult, code: number, pattern: RegExp): void {
 test('camera unreachable: connection refused and unknown host exit 4', async () => {
   assertOneLine(await runCli(['status', '--camera', `127.0.0.1:${closedPort}`]), ExitCode.CONNECT, /cannot reach camera.*connection refused/);
   assertOneLine(await runCli(['videos', 'list', '--camera', 'no-such-camera.invalid']), ExitCode.CONNECT, /unknown host/);
-  assertOneLine(await runCli(['record', `tcp://127.0.0.1:${closedPort}`, '-o', join(scratch.dir, 'x.mkv')]), ExitCode.CONNECT, /cannot connect: connection refused/);
+  assertOneLine(await runCli(['record', `tcp://127.0.0.1:${closedPort}`, '-o', join(scratch.dir, 'x.mkv')]), ExitCode.CONNECT, /cannot connect to tcp:\/\/127\.0\.0\.1:\d+: connection refused/);
 });
 
 test('not a Rearview, and HTTP errors, exit 6', async () => {

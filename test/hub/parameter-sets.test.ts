@@ -3,7 +3,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parameterSetIds } from '../../src/hub/parameter-sets.js';
+import { parameterSetIds } from '../../src/h264/parameter-set-store.js';
 
 test('reads SPS and PPS ids; a truncated NAL reads as 0', () => {
   // SPS: profile 66, constraints 0xc0, level 30, then ue(v) 1 = "010".

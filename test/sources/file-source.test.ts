@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { hasCode } from '../../src/errors.js';
 import { parseAnnexB } from '../../src/h264/h264-stream-parser.js';
 import { FileSource } from '../../src/sources/file-source.js';
-import type { SourceClock } from '../../src/sources/source-clock.js';
+import type { Clock } from '../../src/util/clock.js';
 import { corpusFile, scratchDir } from '../support/paths.js';
 import { CollectingSink, fakeSourceClock, memoryLogger, samplePath } from './source-fixtures.js';
 
@@ -77,7 +77,7 @@ describe('FileSource', () => {
     const { clock: base, fake } = fakeSourceClock(T0);
     let jumpMs = 0;
     // A clock whose monotonic time jumps without firing timers, as after a blocked event loop.
-    const clock: SourceClock = { ...base, monoNow: () => fake.now() + jumpMs };
+    const clock: Clock = { ...base, monoNow: () => fake.now() + jumpMs };
     const sink = new CollectingSink(() => fake.now());
     const { logger, lines } = memoryLogger();
     const source = new FileSource(samplePath, { logger, clock });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { AccessUnit } from '../../src/h264/access-unit.js';
 import { Logger } from '../../src/log/logger.js';
 import type { SourceSink } from '../../src/sources/capture-source.js';
-import type { SourceClock } from '../../src/sources/source-clock.js';
+import type { Clock } from '../../src/util/clock.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { repoRoot } from '../support/paths.js';
 
@@ -37,14 +37,15 @@ export class CollectingSink implements SourceSink {
   }
 }
 
-/** A SourceClock over the shared test FakeClock: one time for both monotonic and wall readings. */
-export function fakeSourceClock(startMs = 1_700_000_000_000): { clock: SourceClock; fake: FakeClock } {
+/** The shared test FakeClock as the sources' Clock (one time for both monotonic and wall readings). */
+export function fakeSourceClock(startMs = 1_700_000_000_000): { clock: Clock; fake: FakeClock } {
   const fake = new FakeClock(startMs);
+  // A plain object (not the instance), so tests can spread it and replace one reading.
   return {
     fake,
     clock: {
-      monoNow: () => fake.now(),
-      wallNow: () => fake.now(),
+      monoNow: fake.monoNow,
+      wallNow: fake.wallNow,
       setTimeout: (fn, ms) => fake.setTimeout(fn, ms),
       clearTimeout: (h) => fake.clearTimeout(h),
     },

@@ -11,7 +11,7 @@ import { parseAnnexB } from '../../src/h264/h264-stream-parser.js';
 import { createSource } from '../../src/sources/create-source.js';
 import { SourceSupervisor } from '../../src/sources/source-supervisor.js';
 import { createStdinSource } from '../../src/sources/stream-source.js';
-import { parseTcpSource, TcpRelaySource } from '../../src/sources/tcp-relay-source.js';
+import { TcpRelaySource } from '../../src/sources/tcp-relay-source.js';
 import { CollectingSink, fakeBinDir, fakeSourceClock, memoryLogger, samplePath } from './source-fixtures.js';
 import { waitFor } from '../support/wait.js';
 
@@ -89,14 +89,6 @@ describe('stdin source', () => {
 });
 
 describe('tcp relay source', () => {
-  it('parses tcp://host:port, IPv6 included, and rejects anything else', () => {
-    assert.deepEqual(parseTcpSource('tcp://camera.local:5000'), { host: 'camera.local', port: 5000 });
-    assert.deepEqual(parseTcpSource('tcp://[::1]:5001'), { host: '::1', port: 5001 });
-    for (const bad of ['tcp://host', 'tcp://host:0', 'tcp://host:70000', 'tcp://host:5000/path', 'http://host:5000']) {
-      assert.throws(() => parseTcpSource(bad), (err) => hasCode(err, 'ERR_CONFIG'), bad);
-    }
-  });
-
   it('closes each frame as soon as the sender’s trailing AUD arrives', async () => {
     // The server sends frame n + AUD, then waits until the relay delivered frame n
     // before sending n+1: if the relay waited for the next frame to start, this would hang.
@@ -220,7 +212,7 @@ describe('tcp relay source', () => {
         await waitFor(() => attempts === i + 1 && supervisor.state === 'backoff', `attempt ${i + 1}`);
       }
       assert.equal(supervisor.status().lastError?.code, 'ERR_SOURCE_CONNECT');
-      assert.equal(lines.filter((l) => l.includes('ECONNREFUSED') && l.includes(' WARN ')).length, 1, lines.join('\n'));
+      assert.equal(lines.filter((l) => l.includes(`cannot connect to tcp://127.0.0.1:${port}: connection refused`) && l.includes(' WARN ')).length, 1, lines.join('\n'));
     } finally {
       await supervisor.close();
     }

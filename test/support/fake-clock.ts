@@ -1,13 +1,14 @@
 /**
  * The one manual clock of the tests: time moves only when `advance()` is
- * called, and due timers fire in order during the advance. It satisfies the
- * device/modes TimerClock, the sources' SourceClock (through
- * fakeSourceClock) and the hub's `now` function, so no test sleeps.
+ * called, and due timers fire in order during the advance. It is the
+ * project's Clock (src/util/clock.ts: device, modes, sources; one time for
+ * both monotonic and wall readings) and the hub's `now` function, so no test
+ * sleeps.
  */
-import type { TimerClock, TimerHandle } from '../../src/device/timer-clock.js';
+import type { Clock, TimerHandle } from '../../src/util/clock.js';
 
 /** A manual clock (ms) with one-shot timers. */
-export class FakeClock implements TimerClock {
+export class FakeClock implements Clock {
   /** Current time in ms (since the epoch for wall-clock users; any origin for monotonic ones). */
   nowMs: number;
   private nextId = 1;
@@ -20,6 +21,12 @@ export class FakeClock implements TimerClock {
 
   /** The current time; an arrow so `clock.now` can be injected as a bare function. */
   readonly now = (): number => this.nowMs;
+
+  /** Clock: the monotonic reading (the same time as `now`). */
+  readonly monoNow = (): number => this.nowMs;
+
+  /** Clock: the wall-clock reading (the same time as `now`). */
+  readonly wallNow = (): number => this.nowMs;
 
   /** Calls `fn` once when `advance()` passes `delayMs` from now. */
   setTimeout(fn: () => void, delayMs: number): TimerHandle {

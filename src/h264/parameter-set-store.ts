@@ -1,13 +1,14 @@
 /**
- * Parameter-set ownership: the hub remembers the latest SPS and PPS of each
- * id, so every keyframe it publishes can start with them even when the
- * encoder sent them only once, and notices when they change (new resolution)
- * so it can publish a new StreamParams generation.
+ * Parameter-set ownership for live framing, shared by the StreamHub (the
+ * daemon) and the client library's AnnexBFramer: the latest SPS and PPS of
+ * each id, so a keyframe can be made decodable on its own even when the
+ * encoder sent them only once, and whether they changed (a new resolution).
  */
-import { BitReader } from '../h264/bit-reader.js';
-import { nalToRbsp } from '../h264/rbsp.js';
+import { BitReader } from './bit-reader.js';
+import { nalToRbsp } from './rbsp.js';
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+/** True when two byte arrays hold the same bytes. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
