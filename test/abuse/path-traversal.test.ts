@@ -153,12 +153,14 @@ describe('path traversal on every file route', () => {
   });
 
   it('the real files are still served, the secrets are untouched and the daemon serves', async () => {
-    assert.equal((await d.http('GET', `/download-video?${d.recordingsDir}/log0001.mkv`)).status, 200);
+    // GET /download-video converts to MP4: HEAD checks the path without the conversion.
+    assert.equal((await d.http('HEAD', `/download-video?${d.recordingsDir}/log0001.mkv`)).status, 200);
     assert.equal((await d.http('POST', '/download-video', { body: `${d.recordingsDir}/log0001.mkv` })).status, 200);
     assert.equal((await d.http('GET', '/api/v1/recordings/log0002.mkv')).status, 200);
-    const thumbs = await d.http('GET', '/api/v1/recordings');
-    const name = (JSON.parse(thumbs.body.toString()) as { recordings: Array<{ name: string }> }).recordings[0]?.name;
-    assert.equal(name, 'log0001.mkv');
+    const list = JSON.parse((await d.http('GET', '/list-local-videos')).body.toString()) as Array<{ path: string; date_updated: string }>;
+    assert.equal(list[0]?.path, `${d.recordingsDir}/log0001.mkv`);
+    assert.equal((await d.http('GET', `/download-thumbnail?${d.recordingsDir}/log0001_${list[0]?.date_updated}.jpg`)).status, 200);
+    assert.equal((await d.http('GET', `/api/v1/recordings/log0001_${list[0]?.date_updated}.jpg`)).status, 200);
     d.secretsIntact();
     await d.assertServing();
   });
