@@ -34,6 +34,12 @@ import { makeRecordings } from '../api/api-harness.js';
 import { startServe, type ServeProcess } from '../support/daemon.js';
 import { scratchDir } from '../support/paths.js';
 
+/**
+ * How long a daemon may take to report its ports. Longer than the usual
+ * 20 s: the suite starts a dozen daemons, often beside other test files.
+ */
+export const START_TIMEOUT_MS = 60_000;
+
 /** Marker in every secret file; an answer containing it leaked one. */
 export const SECRET_MARKER = 'ABUSE-SECRET-7f3a91';
 
@@ -270,7 +276,7 @@ export async function startAbuseDaemon(options: AbuseDaemonOptions = {}): Promis
   const tokenArgs = options.apiToken === undefined ? [] : ['--api-token', options.apiToken];
   let serve: ServeProcess;
   try {
-    serve = await startServe(['--bind', '127.0.0.1', '--recordings', recordingsDir, ...tokenArgs, ...(options.args ?? [])], { waitForApi: true });
+    serve = await startServe(['--bind', '127.0.0.1', '--recordings', recordingsDir, ...tokenArgs, ...(options.args ?? [])], { waitForApi: true, timeoutMs: START_TIMEOUT_MS });
   } catch (err) {
     dir.cleanup();
     throw err;

@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test';
 import { startServe, type ServeProcess } from '../support/daemon.js';
 import { repoRoot, scratchDir } from '../support/paths.js';
 import { waitFor } from '../support/wait.js';
-import { rawExchange, streamBytes } from './abuse-daemon.js';
+import { rawExchange, START_TIMEOUT_MS, streamBytes } from './abuse-daemon.js';
 
 const sample = readFileSync(join(repoRoot, 'assets', 'sample-640x360.h264'));
 
@@ -65,7 +65,7 @@ describe('garbage H.264 on standard input', () => {
   it('skips the garbage, keeps serving and recording, and publishes the good video after it', async () => {
     serve = await startServe(
       ['--stream-port', '0', '--api-port', '0', '--no-mdns', '--bind', '127.0.0.1', '--source', '-', '--recordings', join(scratch.dir, 'recordings')],
-      { waitForApi: true, rawArgs: true },
+      { waitForApi: true, rawArgs: true, timeoutMs: START_TIMEOUT_MS },
     );
     const s = serve;
     await write(s, sample);
@@ -92,7 +92,7 @@ describe('garbage H.264 on standard input', () => {
   });
 
   it('input that is garbage from the first byte ends in a clean stop too', async () => {
-    const s = await startServe(['--bind', '127.0.0.1', '--source', '-'], { waitForApi: true });
+    const s = await startServe(['--bind', '127.0.0.1', '--source', '-'], { waitForApi: true, timeoutMs: START_TIMEOUT_MS });
     try {
       await write(s, pseudoRandom(256 * 1024, 42));
       assert.equal(s.process.exitCode, null);

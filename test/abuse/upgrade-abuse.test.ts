@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { startServe } from '../support/daemon.js';
 import { cliPath } from '../support/paths.js';
-import { startAbuseDaemon, type AbuseDaemon } from './abuse-daemon.js';
+import { START_TIMEOUT_MS, startAbuseDaemon, type AbuseDaemon } from './abuse-daemon.js';
 
 const KEY = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
 const WS = `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n${KEY}`;
@@ -47,7 +47,7 @@ async function upgradeAndReset(port: number, path: string): Promise<string> {
 
 describe('upgrade requests that are not served, then a reset', () => {
   it('an upgrade to an unserved path or refused by the token check, then a reset, leaves the daemon serving', async () => {
-    const serve = await startServe(['--bind', '127.0.0.1', '--api-token', 's3cret'], { waitForApi: true });
+    const serve = await startServe(['--bind', '127.0.0.1', '--api-token', 's3cret'], { waitForApi: true, timeoutMs: START_TIMEOUT_MS });
     cleanups.push(() => serve.close());
     const apiPort = serve.apiPort as number;
     for (let i = 0; i < 3; i++) {
@@ -63,7 +63,7 @@ describe('upgrade requests that are not served, then a reset', () => {
   });
 
   it('the same against rearview view (it mounts the same WebSocket server)', async () => {
-    const serve = await startServe(['--bind', '127.0.0.1']);
+    const serve = await startServe(['--bind', '127.0.0.1'], { timeoutMs: START_TIMEOUT_MS });
     cleanups.push(() => serve.close());
     const child = spawn(process.execPath, [cliPath, 'view', `tcp://127.0.0.1:${serve.streamPort}`, '--no-open', '--port', '0', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
