@@ -1,5 +1,6 @@
 /**
- * Garbage H.264 on standard input (`--source -`, recording on): random
+ * Garbage H.264 on standard input (`--source -`, recording on, so the
+ * recorder sees it too; that it records on is not asserted): random
  * bytes, a NAL unit over the 16 MiB cap, streams cut mid-NAL, every NAL
  * type with a random payload, broken parameter sets, long zero runs. The
  * daemon skips what it cannot read, keeps serving, publishes the good
@@ -54,7 +55,7 @@ describe('garbage H.264 on standard input', () => {
 
   const write = (s: ServeProcess, bytes: Buffer): Promise<void> => new Promise((resolve, reject) => s.process.stdin.write(bytes, (err) => (err ? reject(err) : resolve())));
 
-  type Status = { stream: { framesPublished: number }; recording: { active: boolean } };
+  type Status = { stream: { framesPublished: number } };
   const status = async (s: ServeProcess): Promise<Status> => {
     const r = await rawExchange(s.apiPort as number, `GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
     assert.equal(r.status, 200);
@@ -62,7 +63,7 @@ describe('garbage H.264 on standard input', () => {
   };
   const framesPublished = async (s: ServeProcess): Promise<number> => (await status(s)).stream.framesPublished;
 
-  it('skips the garbage, keeps serving and recording, and publishes the good video after it', async () => {
+  it('skips the garbage, keeps serving, and publishes the good video after it', async () => {
     serve = await startServe(
       ['--stream-port', '0', '--api-port', '0', '--no-mdns', '--bind', '127.0.0.1', '--source', '-', '--recordings', join(scratch.dir, 'recordings')],
       { waitForApi: true, rawArgs: true, timeoutMs: START_TIMEOUT_MS },
@@ -78,7 +79,6 @@ describe('garbage H.264 on standard input', () => {
     await write(s, sample);
     await waitFor(async () => (await framesPublished(s)) >= before + 250, 'the sample after the garbage to be published', 20_000, 50);
     assert.ok((await streamBytes(s.streamPort, 1000, 5000)) >= 1000, 'port 5000 streams');
-    assert.equal((await status(s)).recording.active, true, 'still recording');
     const list = await rawExchange(s.apiPort as number, `GET /api/v1/recordings HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
     assert.equal(list.status, 200);
     assert.ok(s.stderrLines.some((l) => /bitstream error/.test(l)), 'the errors were counted and logged');
