@@ -23,6 +23,8 @@ export function parseDurationMs(input: string | number, what = 'duration', bareU
     if (!Number.isFinite(input) || input < 0) throw new ConfigError(`${what}: expected a non-negative duration, got ${input}`);
     return Math.round(input * (bareUnit === 's' ? 1000 : 1));
   }
+  // Settings arrive as JSON from the network: an array or object is a client error, not a crash.
+  if (typeof input !== 'string') throw new ConfigError(`${what}: expected a duration such as "60s" or a number, got ${JSON.stringify(input)}`);
   const text = input.trim().toLowerCase();
   if (/^\d+(\.\d+)?$/.test(text)) return parseDurationMs(Number(text), what, bareUnit);
   const re = /(\d+(?:\.\d+)?)\s*(ms|min|s|m|h)/gy;
