@@ -263,7 +263,7 @@ function normaliseValue(key: string, value: unknown): unknown {
   if (key === 'allowNetworks' || key === 'trustedNetworks') {
     const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
     if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw new ConfigError(`${key}: expected a list of CIDR networks`);
-    compileAllowList(list); // a bad network is refused when the config loads, naming the entry
+    compileAllowList(list, key); // a bad network is refused when the config loads, naming the entry
     return list;
   }
   if (OPTIONAL_STRING_KEYS.has(key)) {

@@ -300,7 +300,7 @@ export class ApiServer {
  */
 function compileTrustedNetworks(networks: readonly string[]): AllowList {
   try {
-    return compileAllowList(networks.length > 0 ? networks : ['127.0.0.0/8', '::1/128']);
+    return compileAllowList(networks.length > 0 ? networks : ['127.0.0.0/8', '::1/128'], 'trustedNetworks');
   } catch (err) {
     throw new ConfigError((err as Error).message.replace(/^allowNetworks/, 'trustedNetworks'));
   }
