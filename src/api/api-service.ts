@@ -264,6 +264,7 @@ export class ApiService {
       ],
       recording: recorder?.state === 'recording',
       currentSegment: recorder?.currentSegment ?? null,
+      thumbnails: recorder?.thumbnails ?? null,
     };
   }
 }

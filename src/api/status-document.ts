@@ -31,7 +31,13 @@ export interface StatusDocument {
     framesPublished: number;
     clients: StreamClientStatus[];
   };
-  recording: { active: boolean; currentSegment: string | null; segmentMs: number };
+  recording: {
+    active: boolean;
+    currentSegment: string | null;
+    segmentMs: number;
+    /** Thumbnails on or off; `reason` says why they are off (no ffmpeg). null without a recorder. */
+    thumbnails: { enabled: boolean; reason: string | null } | null;
+  };
   disk: RecordingsUsage | null;
   battery: { percent: number | null; millivolts: number | null; charging: boolean | null };
   temperatureC: number | null;
@@ -85,7 +91,12 @@ export async function buildStatus(ctx: ApiContext): Promise<StatusDocument> {
       framesPublished: stream.framesPublished,
       clients: stream.clients,
     },
-    recording: { active: stream.recording && mode.recording, currentSegment: stream.currentSegment, segmentMs: config.segmentMs },
+    recording: {
+      active: stream.recording && mode.recording,
+      currentSegment: stream.currentSegment,
+      segmentMs: config.segmentMs,
+      thumbnails: stream.thumbnails ?? null,
+    },
     disk,
     battery: { percent, millivolts, charging },
     temperatureC: temp === null ? null : Math.round(temp * 10) / 10,

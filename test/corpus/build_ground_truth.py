@@ -94,9 +94,6 @@ ENTRIES = OrderedDict([
         "Main CABAC PAFF (frame/field per picture); AUD + PPS every AU, SPS repeated; end-of-stream NAL (11)")),
     ("FM1_FT_E.264", (FUZZ, "h264/FM1_FT_E.264", "ITU-T conformance", FATE_VERIFIED,
         "Baseline FMO (slice groups) + ASO; 22 SPS/11 PPS; recovery-point SEI; ffmpeg decodes it with errors")),
-    ("MVCSPS-2_old.264", (FUZZ, "h264/MVCSPS-2_old.264", "ITU-T MVC conformance (older draft, per file name)",
-        "NOT verified: name matches JVT-MVC suite (MVCSPS-2) but no official checksum compared",
-        "MVC: prefix NAL (14), subset SPS (15), slice extension (20), MVC SEI")),
     # ---- FRExt conformance from the FATE mirror ----------------------------
     ("FRExt1_Panasonic.avc", (FATE, "h264-conformance/FRext/FRExt1_Panasonic.avc", "ITU-T conformance (FRExt)", FATE_MD5,
         "High profile, 8x8 transform, SPS/PPS scaling matrices; SPS id 0 re-sent with DIFFERENT scaling lists; end-of-seq (10) and end-of-stream (11) NALs")),
