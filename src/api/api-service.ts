@@ -280,6 +280,7 @@ export class ApiService {
       slots: { tcp: tcp.slots, ws: this.web?.ws.slotStats() ?? null },
       recording: recorder?.state === 'recording',
       currentSegment: recorder?.currentSegment ?? null,
+      thumbnails: recorder?.thumbnails ?? null,
     };
   }
 }

@@ -110,6 +110,8 @@ export interface StreamStatus {
   recording: boolean;
   /** Name of the segment being written. */
   currentSegment: string | null;
+  /** Whether segments get thumbnails and, when not, why (no ffmpeg); null without a recorder. */
+  thumbnails?: { enabled: boolean; reason: string | null } | null;
 }
 
 /**

@@ -33,7 +33,13 @@ export interface StatusDocument {
     /** One slot pool per kind of client: caps, refusals by reason, evictions, clients dropped for being behind. */
     slots: { tcp: StreamSlotPoolStatus | null; ws: StreamSlotPoolStatus | null };
   };
-  recording: { active: boolean; currentSegment: string | null; segmentMs: number };
+  recording: {
+    active: boolean;
+    currentSegment: string | null;
+    segmentMs: number;
+    /** Thumbnails on or off; `reason` says why they are off (no ffmpeg). null without a recorder. */
+    thumbnails: { enabled: boolean; reason: string | null } | null;
+  };
   disk: RecordingsUsage | null;
   battery: { percent: number | null; millivolts: number | null; charging: boolean | null };
   temperatureC: number | null;
@@ -88,7 +94,12 @@ export async function buildStatus(ctx: ApiContext): Promise<StatusDocument> {
       clients: stream.clients,
       slots: { tcp: stream.slots?.tcp ?? null, ws: stream.slots?.ws ?? null },
     },
-    recording: { active: stream.recording && mode.recording, currentSegment: stream.currentSegment, segmentMs: config.segmentMs },
+    recording: {
+      active: stream.recording && mode.recording,
+      currentSegment: stream.currentSegment,
+      segmentMs: config.segmentMs,
+      thumbnails: stream.thumbnails ?? null,
+    },
     disk,
     battery: { percent, millivolts, charging },
     temperatureC: temp === null ? null : Math.round(temp * 10) / 10,

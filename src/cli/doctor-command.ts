@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { CliError, ExitCode } from './exit-codes.js';
 import { colours, printJson, toCliError } from './camera-helpers.js';
 import { findOnPath } from '../util/find-on-path.js';
+import { FFMPEG_MISSING, findFfmpeg } from '../util/ffmpeg-path.js';
 
 /** Outcome of one check. */
 export interface DoctorCheck {
@@ -29,6 +30,8 @@ export interface DoctorInputs {
   minFreeBytes: number;
   /** PATH to search for tools. Default process.env.PATH. */
   path?: string;
+  /** The REARVIEW_FFMPEG override. Default process.env.REARVIEW_FFMPEG. */
+  ffmpegOverride?: string;
   /** Device nodes of the hardware encoder to look for. Default ['/dev/video11'] (Raspberry Pi bcm2835-codec). */
   encoderDevices?: string[];
   /** Wall clock, ms since the epoch. Default Date.now(). */
@@ -164,7 +167,14 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
   } else {
     checks.push({ name: 'camera tools', status: 'ok', message: found || 'found' });
   }
-  if (!ffmpeg) checks.push({ name: 'ffmpeg', status: 'warn', message: 'no ffmpeg on PATH: thumbnails and decode() use the slower bundled copy' });
+  // Thumbnails and decode() use the daemon's locator; no ffmpeg ships with the package.
+  const override = 'ffmpegOverride' in inputs ? inputs.ffmpegOverride : process.env.REARVIEW_FFMPEG;
+  const { basename, dirname: parentOf } = await import('node:path');
+  const thumbnailFfmpeg = findFfmpeg({ REARVIEW_FFMPEG: override, PATH: pathEnv });
+  const resolved = thumbnailFfmpeg?.includes('/') ? findOnPath(basename(thumbnailFfmpeg), parentOf(thumbnailFfmpeg)) : thumbnailFfmpeg && findOnPath(thumbnailFfmpeg, pathEnv);
+  if (!thumbnailFfmpeg) checks.push({ name: 'ffmpeg', status: 'warn', message: `thumbnails are off and decode() fails: ${FFMPEG_MISSING}` });
+  else if (!resolved) checks.push({ name: 'ffmpeg', status: 'warn', message: `REARVIEW_FFMPEG=${thumbnailFfmpeg} is not an executable file: thumbnails will fail` });
+  else checks.push({ name: 'ffmpeg', status: 'ok', message: `${resolved} (thumbnails, decode())` });
 
   // Hardware encoder.
   const { access, constants, writeFile, unlink, statfs } = await import('node:fs/promises');

@@ -4,9 +4,8 @@
  *
  * `options.ffmpegPath` (checked by running it), else the project's
  * findFfmpeg(): the `REARVIEW_FFMPEG` environment variable, else `ffmpeg` on
- * PATH (the system one: Debian/Homebrew builds are the fastest), else the
- * static binary of the npm package `@ffmpeg-installer/ffmpeg` (a dependency
- * of this package). When there is none, decode() throws ERR_CLIENT_DECODE saying so.
+ * PATH (the system one; none ships with this package). When there is none,
+ * decode() throws ERR_CLIENT_DECODE saying how to get one.
  *
  * Each access unit is written to ffmpeg's stdin followed by an access unit
  * delimiter, so ffmpeg's parser closes the frame at once instead of waiting
@@ -17,7 +16,7 @@
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { RearviewError } from '../errors.js';
-import { findFfmpeg as findProjectFfmpeg } from '../util/ffmpeg-path.js';
+import { FFMPEG_MISSING, findFfmpeg as findProjectFfmpeg } from '../util/ffmpeg-path.js';
 import { TRAILING_AUD } from '../h264/nal-unit.js';
 
 /** Pixel layout of decoded frames: packed RGB (3 bytes per pixel) or planar YUV 4:2:0 (I420, 1.5 bytes per pixel). */
@@ -93,9 +92,7 @@ export function findFfmpeg(explicit?: string): string {
   }
   const found = findProjectFfmpeg();
   if (found) return found;
-  throw new DecodeError(
-    'decode() needs ffmpeg and found none: install it (apt-get install ffmpeg, brew install ffmpeg) or set REARVIEW_FFMPEG to its path',
-  );
+  throw new DecodeError(`decode() needs ffmpeg: ${FFMPEG_MISSING}`);
 }
 
 function bytesPerFrame(format: PixelFormat, width: number, height: number): number {

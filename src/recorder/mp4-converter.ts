@@ -222,6 +222,12 @@ async function convertWithMediabunny(mkvPath: string, output: Output, limitBytes
  * sample lists down to their first sample. The internals are looked up
  * defensively: if a mediabunny release renames them, nothing is trimmed
  * (memory grows with length again, output stays correct).
+ *
+ * This reaches into the private `_muxer.finalizedChunks`, so package.json pins
+ * mediabunny exactly (no `^`), and test/recorder/mp4-converter.test.ts fails
+ * when `trimmedFragments` drops to 0 after an upgrade. A public option
+ * (release finished fragments' sample metadata, or skip the `mfra` index) is
+ * to be requested upstream: https://github.com/Vanilagy/mediabunny/issues
  */
 function trimFinishedFragments(output: Output, from: number): number {
   const chunks = (output as unknown as { _muxer?: { finalizedChunks?: unknown } })._muxer?.finalizedChunks;

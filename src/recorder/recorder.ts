@@ -107,6 +107,8 @@ export interface RecorderStatus {
   rotatedSegments: number;
   /** Segments repaired at start-up after a crash. */
   repairedSegments: string[];
+  /** Whether a thumbnail is made per segment; `reason` says why not (no ffmpeg, or turned off). */
+  thumbnails: { enabled: boolean; reason: string | null };
 }
 
 /** Records the hub's stream into rotating segments; see the file comment. */
@@ -171,6 +173,9 @@ export class Recorder {
       state: 'starting', dir: this.dir, currentSegment: null, currentSegmentStartedAtMs: null, currentSegmentFrames: 0, segmentsCompleted: 0, framesWritten: 0,
       bytesWritten: 0, framesDropped: 0, dropEvents: 0, framesSkipped: 0, errors: 0, lastError: null, retryAtMs: null,
       rotatedSegments: 0, repairedSegments: [],
+      thumbnails: this.thumbnails
+        ? { enabled: this.thumbnails.unavailableReason === null, reason: this.thumbnails.unavailableReason }
+        : { enabled: false, reason: 'thumbnails are turned off' },
     };
   }
 
@@ -182,7 +187,7 @@ export class Recorder {
       this.st.dropEvents = s.dropEvents;
     }
     this.st.currentSegmentFrames = this.writer?.frameCount ?? 0;
-    return { ...this.st, retryAtMs: this.retryAtMs, repairedSegments: [...this.st.repairedSegments] };
+    return { ...this.st, retryAtMs: this.retryAtMs, repairedSegments: [...this.st.repairedSegments], thumbnails: { ...this.st.thumbnails } };
   }
 
   /** The segment being written (absolute path), or undefined. */

@@ -5,15 +5,16 @@
  * and a queue of one: a newer request replaces a waiting one, so a slow
  * machine makes fewer thumbnails, never a backlog.
  *
- * Decoder: findFfmpeg() (REARVIEW_FFMPEG, else ffmpeg on PATH, else the
- * static binary of @ffmpeg-installer/ffmpeg, so it works right after `npm ci`
- * with no system packages). Both decode Baseline, Main and High profile.
+ * Decoder: findFfmpeg() (REARVIEW_FFMPEG, else ffmpeg on PATH), looked up
+ * once, when the maker is made. Without one, thumbnails are off: one warning
+ * is logged, requests are counted as `unavailable`, and `unavailableReason`
+ * says why (the status API shows it); recording itself is unaffected.
  */
 import { spawn } from 'node:child_process';
 import { rename, unlink } from 'node:fs/promises';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
-import { findFfmpeg } from '../util/ffmpeg-path.js';
+import { FFMPEG_MISSING, findFfmpeg } from '../util/ffmpeg-path.js';
 
 /** One thumbnail to make. */
 export interface ThumbnailJob {
@@ -25,7 +26,7 @@ export interface ThumbnailJob {
 
 /** Options of {@link ThumbnailMaker}. */
 export interface ThumbnailMakerOptions {
-  /** ffmpeg binary. Default: findFfmpeg() (resolved at the first job). */
+  /** ffmpeg binary. Default: findFfmpeg() at construction; none turns thumbnails off (see the file comment). */
   ffmpegPath?: string;
   /** A child taking longer is killed. Default 15000 ms. */
   timeoutMs?: number;
@@ -40,6 +41,8 @@ export interface ThumbnailStats {
   failed: number;
   /** Requests replaced by a newer one before they started. */
   skipped: number;
+  /** Requests dropped because there is no ffmpeg. */
+  unavailable: number;
 }
 
 /** Makes thumbnails in a child process, one at a time; see the file comment. */
@@ -47,25 +50,33 @@ export class ThumbnailMaker {
   private readonly timeoutMs: number;
   private readonly quality: number;
   private readonly logger: Logger;
-  private ffmpegPath: string | undefined;
+  private readonly ffmpegPath: string | undefined;
   private pending: ThumbnailJob | undefined;
   private running: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
   private child: ReturnType<typeof spawn> | undefined;
   /** Counters since creation. */
-  readonly stats: ThumbnailStats = { made: 0, failed: 0, skipped: 0 };
+  readonly stats: ThumbnailStats = { made: 0, failed: 0, skipped: 0, unavailable: 0 };
+  /** Why no thumbnails are made (no ffmpeg), or null when they are. */
+  readonly unavailableReason: string | null;
 
   constructor(options: ThumbnailMakerOptions = {}) {
-    this.ffmpegPath = options.ffmpegPath;
+    this.ffmpegPath = options.ffmpegPath ?? findFfmpeg();
     this.timeoutMs = options.timeoutMs ?? 15_000;
     this.quality = options.quality ?? 4;
     this.logger = options.logger ?? silentLogger;
+    this.unavailableReason = this.ffmpegPath ? null : `thumbnails are off: ${FFMPEG_MISSING}`;
+    if (this.unavailableReason) this.logger.warn(this.unavailableReason);
   }
 
   /** Queues a job (replacing a waiting one). Never throws; failures are logged and counted. */
   request(job: ThumbnailJob): void {
     if (this.closed) return;
+    if (!this.ffmpegPath) {
+      this.stats.unavailable++; // said once, at construction
+      return;
+    }
     if (this.pending) this.stats.skipped++;
     this.pending = job;
     if (!this.running) this.running = this.drain();
@@ -102,8 +113,6 @@ export class ThumbnailMaker {
   }
 
   private async make(job: ThumbnailJob): Promise<void> {
-    this.ffmpegPath ??= findFfmpeg();
-    if (!this.ffmpegPath) throw new Error('no ffmpeg found: set REARVIEW_FFMPEG, install ffmpeg, or reinstall @ffmpeg-installer/ffmpeg');
     const tmp = `${job.path}.part`;
     const args = ['-v', 'error', '-y', '-f', 'h264', '-i', 'pipe:0', '-frames:v', '1', '-q:v', String(this.quality), '-f', 'image2', '-c:v', 'mjpeg', tmp];
     try {

@@ -3,7 +3,7 @@
  * pattern when none is configured, encoded by ffmpeg's libx264 tuned like
  * the camera: zero latency, no B-frames, one IDR per intra period, SPS/PPS
  * repeated before every IDR, each packet flushed to stdout at once.
- * The ffmpeg is the project's findFfmpeg(): REARVIEW_FFMPEG, else PATH, else the bundled static binary.
+ * The ffmpeg is the project's findFfmpeg(): REARVIEW_FFMPEG, else PATH.
  */
 import type { RearviewConfig, VideoSettings } from '../config.js';
 import type { Logger } from '../log/logger.js';
@@ -46,7 +46,7 @@ export function ffmpegArgs(video: VideoSettings, captureDevice: string | undefin
   return [...common, ...input, ...ffmpegEncodeArgs(video)];
 }
 
-/** The project's ffmpeg (findFfmpeg: REARVIEW_FFMPEG, PATH, bundled) for `env`, else plain `ffmpeg` (spawn reports it missing). */
+/** The project's ffmpeg (findFfmpeg: REARVIEW_FFMPEG, else PATH) for `env`, else plain `ffmpeg` (spawn reports it missing). */
 export function ffmpegExecutable(env: NodeJS.ProcessEnv): string {
   return findFfmpeg(env) ?? 'ffmpeg';
 }

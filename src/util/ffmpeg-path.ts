@@ -1,30 +1,22 @@
 /**
  * The one ffmpeg locator of the project (thumbnails, decode(), the ffmpeg
- * capture source). Order:
+ * capture source, `rearview doctor`). Order:
  *
  * 1. the `REARVIEW_FFMPEG` environment variable (a path),
- * 2. `ffmpeg` on PATH (the system build: it starts faster and encodes with
- *    the machine's libraries),
- * 3. the static binary of the npm package `@ffmpeg-installer/ffmpeg`, so it
- *    works right after `npm ci` with no system packages.
+ * 2. `ffmpeg` on PATH (the system build; the Raspberry Pi installer puts
+ *    Debian's there).
+ *
+ * No ffmpeg ships with the npm package: a bundled static build cost every
+ * install 66 MB, the Pi's included, where the system one is there anyway.
+ * Callers say clearly what is off when there is none ({@link FFMPEG_MISSING}).
  *
  * Only existence is checked (nothing is run). Results are cached per
  * (REARVIEW_FFMPEG, PATH) pair.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { findOnPath } from './find-on-path.js';
 
-/** Path of the ffmpeg binary shipped in @ffmpeg-installer/ffmpeg, or undefined when not installed for this platform. */
-export function bundledFfmpegPath(): string | undefined {
-  try {
-    const require = createRequire(import.meta.url);
-    const mod = require('@ffmpeg-installer/ffmpeg') as { path?: string };
-    return mod.path && existsSync(mod.path) ? mod.path : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** What to do when findFfmpeg() finds none; callers put it after what is off. */
+export const FFMPEG_MISSING = 'no ffmpeg found: install it (apt-get install ffmpeg, brew install ffmpeg) or set REARVIEW_FFMPEG to its path';
 
 const cache = new Map<string, string | undefined>();
 
@@ -40,7 +32,6 @@ export function findFfmpeg(env: NodeJS.ProcessEnv = process.env): string | undef
   let found: string | undefined;
   if (env.REARVIEW_FFMPEG) found = env.REARVIEW_FFMPEG;
   else if (findOnPath('ffmpeg', env.PATH)) found = 'ffmpeg';
-  else found = bundledFfmpegPath();
   cache.set(key, found);
   return found;
 }

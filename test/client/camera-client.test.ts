@@ -5,12 +5,15 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CameraClient, ClientError, cameraBaseUrl } from '../../src/client/index.js';
-import { makeRecordings, startTestApi, type TestApi } from '../api/api-harness.js';
+import { FIXTURE_MTIMES_S, makeRecordings, startTestApi, type TestApi } from '../api/api-harness.js';
 import { scratchDir } from '../support/paths.js';
+import { requireTool } from '../support/tools.js';
+import { waitFor } from '../support/wait.js';
 
 let api: TestApi;
 let recordings: { dir: string; cleanup: () => void };
@@ -46,11 +49,13 @@ test('cameraBaseUrl accepts host, host:port and URLs', () => {
 
 test('legacy routes: greeting, battery, temperature, charging, stream status, list', async () => {
   await client.assertRearview();
-  assert.equal(typeof (await client.batteryPercent()), 'number');
-  assert.equal(typeof (await client.batteryMillivolts()), 'number');
-  assert.equal(typeof (await client.cpuTemperatureC()), 'number');
-  assert.equal(typeof (await client.isCharging()), 'boolean');
-  assert.equal(typeof (await client.cameraStreamStatus()), 'boolean');
+  // The simulated device: battery 87 % at start (1 % less every 6 minutes), 3600 + 550 * 87 / 100 mV,
+  // 48.3 degC, not charging; the harness's stream is running and the mode accepts clients.
+  assert.equal(await client.batteryPercent(), 87);
+  assert.equal(await client.batteryMillivolts(), 4079);
+  assert.equal(await client.cpuTemperatureC(), 48);
+  assert.equal(await client.isCharging(), false);
+  assert.equal(await client.cameraStreamStatus(), true);
   const list = await client.listLocalVideos();
   assert.deepEqual(list.map((v) => v.path.split('/').pop()), ['log0001.mkv', 'log0002.mkv', 'log0003.mkv']);
   assert.match(list[0]?.date_updated ?? '', /^\d+$/);
@@ -73,9 +78,43 @@ test('v1: status, recordings, settings', async () => {
   const jpeg = await client.thumbnail(first);
   assert.deepEqual([...jpeg.subarray(0, 2)], [0xff, 0xd8], 'a JPEG');
   const settings = await client.settings();
-  assert.equal(typeof settings, 'object');
+  assert.equal(settings.segmentMs, 60_000);
+  assert.equal(settings.cameraName, 'velovision-rearview');
   const spec = await client.openApi();
   assert.ok(spec.paths, 'the OpenAPI document has paths');
+});
+
+test('patchSettings: the camera validates, applies and answers with the new settings', async () => {
+  const next = await client.patchSettings({ segmentMs: '30s', cameraName: 'rear-test' });
+  assert.equal(next.segmentMs, 30_000, 'durations as text are parsed by the camera');
+  assert.equal(next.cameraName, 'rear-test');
+  assert.deepEqual(api.applied.at(-1)?.changed.sort(), ['cameraName', 'segmentMs']);
+  assert.equal((await client.settings()).segmentMs, 30_000);
+  await assert.rejects(client.patchSettings({ streamPort: 6000 }), (err: ClientError) => err.code === 'ERR_CLIENT_HTTP' && err.status === 400);
+  await assert.rejects(client.patchSettings({ segmentMs: -5 }), (err: ClientError) => err.code === 'ERR_CLIENT_HTTP' && err.status === 400);
+  assert.equal((await client.settings()).segmentMs, 30_000, 'a refused patch changes nothing');
+  await client.patchSettings({ segmentMs: 60_000, cameraName: 'velovision-rearview' });
+});
+
+test('legacy thumbnail and downloads: the thumbnail bytes, the MKV itself, and an MP4 of the same frames', async () => {
+  const list = await client.listLocalVideos();
+  const second = list[1]!;
+  assert.equal(second.path, join(recordings.dir, 'log0002.mkv'));
+  const thumbName = `log0002_${FIXTURE_MTIMES_S[1]}.jpg`;
+  assert.deepEqual(Buffer.from(await client.legacyThumbnail(second.path)), readFileSync(join(recordings.dir, thumbName)));
+
+  const mkv = await client.legacyDownload(second.path, join(out.dir, 'legacy.mkv'), { format: 'mkv' });
+  const source = readFileSync(join(recordings.dir, 'log0002.mkv'));
+  assert.equal(mkv.bytes, source.length);
+  assert.deepEqual(readFileSync(join(out.dir, 'legacy.mkv')), source);
+
+  const mp4 = await client.legacyDownload(second.path, join(out.dir, 'legacy.mp4'));
+  assert.equal(mp4.bytes, statSync(join(out.dir, 'legacy.mp4')).size);
+  const probe = spawnSync(requireTool('ffprobe'), ['-v', 'error', '-count_frames', '-show_entries', 'format=format_name:stream=codec_name,width,height,nb_read_frames', '-of', 'json', join(out.dir, 'legacy.mp4')], { encoding: 'utf8' });
+  const info = JSON.parse(probe.stdout) as { format: { format_name: string }; streams: { codec_name: string; width: number; height: number; nb_read_frames: string }[] };
+  assert.match(info.format.format_name, /mp4/);
+  assert.deepEqual(info.streams.map((st) => [st.codec_name, st.width, st.height, Number(st.nb_read_frames)]), [['h264', 320, 180, 30]], 'the fixture: 1 s of 320x180 at 30 fps');
+  await assert.rejects(client.legacyThumbnail('/etc/passwd'), (err: ClientError) => err.code === 'ERR_CLIENT_HTTP' && (err.status === 400 || err.status === 404));
 });
 
 test('download with progress, then resume a partial download with Range', async () => {
@@ -117,6 +156,13 @@ test('delete one recording, then all', async () => {
   await assert.rejects(client.deleteRecording('log0001.mkv'), (err: ClientError) => err.code === 'ERR_CLIENT_HTTP' && err.status === 404 && err.remoteCode !== undefined);
   await client.deleteAllRecordings();
   assert.deepEqual(await client.recordings(), []);
+  // The legacy wipe, on a fresh set (copies of earlier downloads): says how many it deleted and leaves none.
+  copyFileSync(join(out.dir, 'log0002.mkv'), join(recordings.dir, 'log0005.mkv'));
+  copyFileSync(join(out.dir, 'log0003.mkv'), join(recordings.dir, 'log0006.mkv'));
+  // The camera caches its folder listing briefly: wait until it shows the copies.
+  await waitFor(async () => (await client.listLocalVideos()).length === 2, 'the copied segments in the list');
+  assert.equal(await client.legacyWipe(), 'Wiped 2 local videos');
+  assert.deepEqual(await client.listLocalVideos(), []);
 });
 
 test('errors say what failed: not a Rearview, HTTP status, timeout, unreachable', async () => {

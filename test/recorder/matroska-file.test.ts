@@ -1,10 +1,12 @@
 /**
  * The Matroska helpers on their own: the in-place Info patch, and the repair
  * of a segment cut at any byte (the power-cut case without the timing luck
- * of a real kill): every complete frame before the cut is kept, the file
- * decodes without errors and has the right duration.
+ * of a real kill): every complete frame before the cut is kept (counted
+ * independently, by ffprobe on the uncut file), the file decodes without
+ * errors and has the right duration.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -12,6 +14,7 @@ import { buildInfoBody, patchMatroskaInfo, readMatroskaHeader, repairMatroska, s
 import { Recorder } from '../../src/recorder/recorder.js';
 import { samplePath } from '../hub/access-units.js';
 import { scratchDir } from '../support/paths.js';
+import { requireTool } from '../support/tools.js';
 import { decodeErrors, HubFeeder, probe } from './recording-fixtures.js';
 
 async function recordSegment(dir: string, frames: number): Promise<string> {
@@ -58,27 +61,27 @@ test('a segment cut at any byte is repaired: every complete frame kept, no decod
     const full = await scanMatroska(path);
     assert.equal(full.blocks, 90);
     assert.equal(full.hasCues, true);
-    // Block end offsets, to know how many frames a cut keeps.
-    const ends: number[] = [];
-    for (let limit = full.header.firstClusterOffset as number; ;) {
-      const s = await scanMatroska(path, limit);
-      if (s.blocks > ends.length) ends.push(s.endOfLastBlock);
-      if (limit >= bytes.length) break;
-      limit = Math.min(bytes.length, limit + 997);
-    }
+    // Where each block ends, from ffprobe on the uncut file (independent of scanMatroska, which the
+    // repair itself uses): a SimpleBlock without lacing ends where its frame data ends, pos + size.
+    const packets = spawnSync(requireTool('ffprobe'), ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pos,size', '-of', 'csv=p=0', path], { encoding: 'utf8' });
+    const ends = packets.stdout.trim().split('\n').map((line) => {
+      const [pos, size] = line.split(',').map(Number);
+      return (pos as number) + (size as number);
+    });
+    assert.equal(ends.length, 90, packets.stderr);
     const cuts = Array.from({ length: 24 }, (_, k) => Math.floor(((k + 1) * (bytes.length - 200)) / 25) + 100);
     for (const cut of cuts) {
       const copy = join(dir, `cut-${cut}.mkv`);
       writeFileSync(copy, bytes.subarray(0, cut));
-      const before = await scanMatroska(copy);
+      const complete = ends.filter((end) => end <= cut).length;
       const r = await repairMatroska(copy);
-      assert.equal(r.blocks, before.blocks);
-      if (r.blocks === 0) continue; // cut inside the first frame: the recorder deletes such a file
+      assert.equal(r.blocks, complete, `cut at ${cut}: ${complete} complete blocks before it (ffprobe on the uncut file)`);
+      if (complete === 0) continue; // cut inside the first frame: the recorder deletes such a file
       assert.equal(decodeErrors(copy), '', `cut at ${cut}: decodes cleanly`);
       const p = probe(copy);
-      assert.equal(p.frames, r.blocks, `cut at ${cut}: ${p.frames} frames, ${r.blocks} complete blocks`);
+      assert.equal(p.frames, complete, `cut at ${cut}: ${p.frames} frames kept, ${complete} complete blocks before the cut`);
       assert.ok(p.firstFrameKey);
-      assert.ok(Math.abs(p.durationS - r.blocks / 30) <= 1 / 30 + 1e-3, `cut at ${cut}: duration ${p.durationS} for ${r.blocks} frames`);
+      assert.ok(Math.abs(p.durationS - complete / 30) <= 1 / 30 + 1e-3, `cut at ${cut}: duration ${p.durationS} for ${r.blocks} frames`);
       const again = await scanMatroska(copy);
       assert.equal(again.hasCues, true, 'Cues appended');
       assert.equal((await repairMatroska(copy)).truncatedBytes, 0, 'repair is idempotent');

@@ -1,7 +1,7 @@
-/** Paths the tests need: the repository root, the shared corpus, scratch folders. */
+/** Paths the tests need: the repository root, the H.264 corpus, scratch folders. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 
@@ -18,8 +18,8 @@ function findRoot(start: string): string {
 /** The repository root (folder with package.json). */
 export const repoRoot = findRoot(dirname(fileURLToPath(import.meta.url)));
 
-/** The read-only external H.264 corpus beside the repository. */
-export const corpusDir = resolve(repoRoot, '..', 'shared', 'h264-corpus');
+/** The H.264 test corpus (third-party streams and their ground truth, see its README and NOTICE); read-only. */
+export const corpusDir = join(repoRoot, 'test', 'corpus');
 
 /** Path of one corpus file. */
 export function corpusFile(name: string): string {
