@@ -191,7 +191,7 @@ const ENUMS: Record<string, readonly string[]> = {
 const DURATION_RANGE_MS: Record<string, readonly [number, number]> = {
   segmentMs: [1000, 3_600_000],
   sourceStallMs: [500, 600_000],
-  sourceIdleCloseMs: [0, 1000],
+  sourceIdleCloseMs: [0, 10_000],
   clientSoftLimitMs: [50, 60_000],
   clientHardLimitMs: [1000, 3_600_000],
   streamWindowMs: [1000, 86_400_000],

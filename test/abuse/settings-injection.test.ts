@@ -15,10 +15,10 @@
  * values with one line and exit code 2.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SETTINGS_FILE_NAME } from '../../src/api/settings-store.js';
+import { SETTINGS_FILE_NAME, SettingsStore } from '../../src/api/settings-store.js';
 import { defaultConfig, H264_LEVELS, mergeConfig, type H264Level } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { ffmpegArgs } from '../../src/sources/ffmpeg-source.js';
@@ -188,6 +188,26 @@ describe('settings injection: the config file and the command line refuse the sa
     await refused(['--recordings', recordings], /source cannot be set in .*\.rearview-settings\.json/);
     writeFileSync(saved, JSON.stringify({ video: { level: TAB_LEVEL } }));
     await refused(['--recordings', recordings, '--source', 'gstreamer'], /video\.level: expected one of/, fakeEnv());
+ 
+    // A link planted in its place is not followed (it could point at any file the daemon can read).
+    const elsewhere = join(scratch.dir, 'elsewhere.json');
+    writeFileSync(elsewhere, JSON.stringify({ video: { fps: 25 } }));
+    rmSync(saved);
+    symlinkSync(elsewhere, saved);
+    await refused(['--recordings', recordings], /cannot read settings file .*\.rearview-settings\.json/);
+  });
+
+  it('PATCH never writes through a link planted at the temporary file name', async () => {
+    const recordings = join(scratch.dir, 'link-rec');
+    mkdirSync(recordings, { recursive: true });
+    const victim = join(scratch.dir, 'victim.txt');
+    writeFileSync(victim, 'untouched');
+    let config = mergeConfig(defaultConfig(), { recordingsDir: recordings });
+    const store = new SettingsStore({ get: () => config, apply: async (next) => { config = next; return { restartedSource: false }; } });
+    symlinkSync(victim, `${store.path}.${process.pid}.tmp`);
+    await store.patch({ video: { fps: 25 } });
+    assert.equal(readFileSync(victim, 'utf8'), 'untouched');
+    assert.deepEqual(JSON.parse(readFileSync(store.path, 'utf8')), { video: { fps: 25 } });
   });
 });
 
