@@ -202,7 +202,7 @@ const MAX_FILES_LIMIT = 9999;
  * Inclusive range of every integer. Video values reach the encoders' command
  * lines, so they are bounded by what an H.264 encoder can take: sizes up to
  * 4096 (even: 4:2:0 chroma), 1..120 fps, an IDR at least every 3600 frames
- * (a minute at 60 fps; a longer GOP would outlast a segment).
+ * (a minute at 60 fps, the default segment length).
  */
 const INT_RANGES: Record<string, readonly [number, number]> = {
   streamPort: [0, 65_535],
@@ -221,7 +221,7 @@ const INT_RANGES: Record<string, readonly [number, number]> = {
 };
 /** Integers that must be even (the frame size: 4:2:0 chroma halves it). */
 const EVEN_INT_KEYS = new Set(['video.width', 'video.height']);
-/** Inclusive range of every size; a bitrate from 10 kbit/s to 200 Mbit/s (above level 5.2's High profile limit). */
+/** Inclusive range of every size; bitrates from 10 kbit/s to 200 Mbit/s (the Pi's encoder tops out near 25). */
 const BYTE_RANGES: Record<string, readonly [number, number]> = {
   'video.bitrateBps': [10_000, 200_000_000],
   clientSoftLimitBytes: [0, 1_000_000_000],
