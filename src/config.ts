@@ -34,9 +34,15 @@ export interface VideoSettings {
   intraPeriod: number;
   /** H.264 profile for encoders that take one. Default 'baseline'. */
   profile: 'baseline' | 'main' | 'high';
-  /** H.264 level string. Default '4.1'. */
-  level: string;
+  /** H.264 level, one of H264_LEVELS. Default '4.1'. */
+  level: H264Level;
 }
+
+/** The H.264 levels of the standard (ITU-T H.264 Table A-1), as encoders spell them. */
+export const H264_LEVELS = ['1', '1b', '1.1', '1.2', '1.3', '2', '2.1', '2.2', '3', '3.1', '3.2', '4', '4.1', '4.2', '5', '5.1', '5.2', '6', '6.1', '6.2'] as const;
+
+/** One H.264 level. */
+export type H264Level = (typeof H264_LEVELS)[number];
 
 /** The complete daemon configuration. */
 export interface RearviewConfig {
@@ -191,63 +197,115 @@ export type ConfigInput = {
     : RearviewConfig[K] | string | number | boolean | string[];
 };
 
-// Every key named ...Ms: a string takes a unit ("60s"), a bare number (JSON or CLI) is milliseconds.
-const DURATION_KEYS = new Set(['sourceStallMs', 'sourceIdleCloseMs', 'clientSoftLimitMs', 'clientHardLimitMs', 'clientBehindLimitMs', 'segmentMs', 'streamWindowMs']);
-const BYTE_KEYS = new Set(['clientSoftLimitBytes', 'gopCacheMaxBytes', 'maxBytes', 'minFreeBytes', 'video.bitrateBps']);
-const INT_KEYS = new Set([
-  'streamPort', 'apiPort', 'maxClients', 'maxClientsPerAddress', 'maxDownloads', 'gopCacheMaxFrames', 'maxFiles', 'minFreePercent', 'fileFps', 'chargingGpio',
-  'video.width', 'video.height', 'video.fps', 'video.intraPeriod',
-]);
+/*
+ * The one schema of every setting: a closed set or an inclusive range per key.
+ * The config file, the command line and PATCH /api/v1/settings all go through
+ * mergeConfig, so a value refused here is refused everywhere, and the command
+ * lines of the capture sources are built only from values that passed here.
+ * Every key named ...Ms is a duration: a string takes a unit ("60s"), a bare
+ * number (JSON or CLI) is milliseconds.
+ */
 const ENUMS: Record<string, readonly string[]> = {
   join: ['latest-keyframe', 'next-keyframe'],
   mode: ['simultaneous', 'exclusive'],
   deviceBackend: ['auto', 'linux', 'simulated'],
   logLevel: ['debug', 'info', 'warn', 'error', 'silent'],
   'video.profile': ['baseline', 'main', 'high'],
+  'video.level': H264_LEVELS,
 };
 /**
- * Lowest sensible value of each duration. A bare number is milliseconds, so an
- * old file's `"sourceStallMs": 5` meant as seconds would otherwise load as 5 ms
- * (a restart loop) instead of being refused with a hint.
+ * Lowest and highest sensible value of each duration. A bare number is
+ * milliseconds, so an old file's `"sourceStallMs": 5` meant as seconds would
+ * otherwise load as 5 ms (a restart loop) instead of being refused with a
+ * hint. The highest values stay far below the 24.8-day limit of timers.
  */
-const DURATION_MIN_MS: Record<string, number> = {
-  segmentMs: 1000,
-  sourceStallMs: 500,
-  clientSoftLimitMs: 50,
-  clientHardLimitMs: 1000,
-  clientBehindLimitMs: 1000,
-  streamWindowMs: 1000,
+const DURATION_RANGE_MS: Record<string, readonly [number, number]> = {
+  segmentMs: [1000, 3_600_000],
+  sourceStallMs: [500, 600_000],
+  sourceIdleCloseMs: [0, 10_000],
+  clientSoftLimitMs: [50, 60_000],
+  clientHardLimitMs: [1000, 3_600_000],
+  clientBehindLimitMs: [1000, 30_000],
+  streamWindowMs: [1000, 86_400_000],
 };
 /** Segment numbers run log0000..log9999 and wrap: more files than that cannot be kept apart. */
 const MAX_FILES_LIMIT = 9999;
-/** Integers where 0 makes no sense (a 0 fps reaches 90000 / fps in the hub). */
-const POSITIVE_INT_KEYS = new Set(['maxClients', 'maxClientsPerAddress', 'maxDownloads', 'fileFps', 'video.width', 'video.height', 'video.fps', 'video.intraPeriod']);
+/**
+ * Inclusive range of every integer. Video values reach the encoders' command
+ * lines, so they are bounded by what an H.264 encoder can take: sizes up to
+ * 4096 (even: 4:2:0 chroma), 1..120 fps, an IDR at least every 3600 frames
+ * (a minute at 60 fps, the default segment length).
+ */
+const INT_RANGES: Record<string, readonly [number, number]> = {
+  streamPort: [0, 65_535],
+  apiPort: [0, 65_535],
+  maxClients: [1, 10_000],
+  maxClientsPerAddress: [1, 10_000],
+  maxDownloads: [1, 1000],
+  gopCacheMaxFrames: [0, 100_000],
+  maxFiles: [1, MAX_FILES_LIMIT],
+  minFreePercent: [0, 100],
+  fileFps: [1, 120],
+  chargingGpio: [0, 1023],
+  'video.width': [16, 4096],
+  'video.height': [16, 4096],
+  'video.fps': [1, 120],
+  'video.intraPeriod': [1, 3600],
+};
+/** Integers that must be even (the frame size: 4:2:0 chroma halves it). */
+const EVEN_INT_KEYS = new Set(['video.width', 'video.height']);
+/** Inclusive range of every size; bitrates from 10 kbit/s to 200 Mbit/s (the Pi's encoder tops out near 25). */
+const BYTE_RANGES: Record<string, readonly [number, number]> = {
+  'video.bitrateBps': [10_000, 200_000_000],
+  clientSoftLimitBytes: [0, 1_000_000_000],
+  gopCacheMaxBytes: [0, 1_000_000_000],
+  maxBytes: [0, Number.MAX_SAFE_INTEGER],
+  minFreeBytes: [0, Number.MAX_SAFE_INTEGER],
+};
 const BOOL_KEYS = new Set(['timestamps', 'record', 'mdns']);
 const OPTIONAL_STRING_KEYS = new Set(['captureDevice', 'gstPipeline', 'apiToken', 'apiTokenFile']);
+/**
+ * A camera name is a DNS host name: labels of letters, digits and inner
+ * hyphens (1 to 63 characters), joined by dots, 253 at most. It is advertised
+ * over mDNS and compared with the Host header (docs/api.md).
+ */
+const CAMERA_NAME_RE = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+/** Control characters (NUL, tab, newline, ...): never part of a path, an address, a source or a token. */
+const CONTROL_CHAR_RE = /[\u0000-\u001f\u007f]/;
 
 function normaliseValue(key: string, value: unknown): unknown {
-  if (DURATION_KEYS.has(key)) {
+  const durationRange = DURATION_RANGE_MS[key];
+  if (durationRange) {
     const ms = parseDurationMs(value as string | number, key, 'ms');
-    const min = DURATION_MIN_MS[key] ?? 0;
+    const [min, max] = durationRange;
     if (ms < min) {
       throw new ConfigError(`${key}: ${ms} ms is below ${min} ms (a bare number is milliseconds: write "5s" for seconds)`);
     }
     // Behind time is summed over a sliding 30 s window (src/outputs/client-slots.ts): a longer limit could never be reached.
     if (key === 'clientBehindLimitMs' && ms > 30_000) throw new ConfigError(`clientBehindLimitMs: ${ms} ms is over the 30 s window it is counted in`);
+    if (ms > max) throw new ConfigError(`${key}: ${ms} ms is above ${max} ms`);
     return ms;
   }
-  if (BYTE_KEYS.has(key)) {
+  const byteRange = BYTE_RANGES[key];
+  if (byteRange) {
     // Bitrates are written like sizes ("1M" = 1,000,000 bits per second).
-    return parseBytes(value as string | number, key);
+    const n = parseBytes(value as string | number, key);
+    const [min, max] = byteRange;
+    if (n < min || n > max) throw new ConfigError(`${key}: expected ${min} to ${max}, got ${n}`);
+    return n;
   }
-  if (INT_KEYS.has(key)) {
-    const n = typeof value === 'string' ? Number(value) : value;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new ConfigError(`${key}: expected a non-negative integer, got ${JSON.stringify(value)}`);
-    if ((key === 'streamPort' || key === 'apiPort') && n > 65535) throw new ConfigError(`${key}: port out of range: ${n}`);
-    if (POSITIVE_INT_KEYS.has(key) && n === 0) throw new ConfigError(`${key}: expected a positive integer, got 0`);
-    if (key === 'maxFiles' && (n < 1 || n > MAX_FILES_LIMIT)) {
+  const intRange = INT_RANGES[key];
+  if (intRange) {
+    // Only plain decimal digits: Number() would also take " 30", "0x1e", "1e3".
+    const n = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value;
+    const [min, max] = intRange;
+    if (key === 'maxFiles' && typeof n === 'number' && Number.isInteger(n) && (n < min || n > max)) {
       throw new ConfigError(`maxFiles: expected 1 to ${MAX_FILES_LIMIT} (segments are numbered log0000..log9999), got ${n}`);
     }
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+      throw new ConfigError(`${key}: expected an integer from ${min} to ${max}${EVEN_INT_KEYS.has(key) ? ' (even)' : ''}, got ${JSON.stringify(value)}`);
+    }
+    if (EVEN_INT_KEYS.has(key) && n % 2 !== 0) throw new ConfigError(`${key}: expected an even number (4:2:0 video), got ${n}`);
     return n;
   }
   if (BOOL_KEYS.has(key)) {
@@ -257,14 +315,22 @@ function normaliseValue(key: string, value: unknown): unknown {
   }
   const allowed = ENUMS[key];
   if (allowed) {
-    if (typeof value !== 'string' || !allowed.includes(value)) throw new ConfigError(`${key}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
-    return value;
+    // A JSON file may write a level as a number (4.1); it is the same level.
+    const text = key === 'video.level' && typeof value === 'number' ? String(value) : value;
+    if (typeof text !== 'string' || !allowed.includes(text)) throw new ConfigError(`${key}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+    return text;
   }
   if (key === 'allowNetworks' || key === 'trustedNetworks') {
     const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
-    if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw new ConfigError(`${key}: expected a list of CIDR networks`);
+    if (!Array.isArray(list) || !list.every((s) => typeof s === 'string' && !CONTROL_CHAR_RE.test(s))) throw new ConfigError(`${key}: expected a list of CIDR networks`);
     compileAllowList(list, key); // a bad network is refused when the config loads, naming the entry
     return list;
+  }
+  if (key === 'cameraName') {
+    if (typeof value !== 'string' || !CAMERA_NAME_RE.test(value)) {
+      throw new ConfigError(`cameraName: expected a DNS name (letters, digits and inner hyphens, 1 to 63 per dot-separated label), got ${JSON.stringify(value)}`);
+    }
+    return value;
   }
   if (OPTIONAL_STRING_KEYS.has(key)) {
     if (value === undefined || value === null || value === '') return undefined;
@@ -274,6 +340,9 @@ function normaliseValue(key: string, value: unknown): unknown {
     throw new ConfigError('apiToken: use printable ASCII without spaces, quotes, commas, semicolons or backslashes (e.g. the output of: openssl rand -hex 32)');
   }
   if (typeof value !== 'string') throw new ConfigError(`${key}: expected a string, got ${JSON.stringify(value)}`);
+  // The pipeline is split on whitespace (tabs, newlines) like a shell line; nothing else takes control characters.
+  if (key !== 'gstPipeline' && CONTROL_CHAR_RE.test(value)) throw new ConfigError(`${key}: control characters are not allowed, got ${JSON.stringify(value)}`);
+  if (key === 'captureDevice' && !value.startsWith('/')) throw new ConfigError(`captureDevice: expected an absolute device path such as /dev/video0, got ${JSON.stringify(value)}`);
   return value;
 }
 

@@ -8,8 +8,8 @@
  * folder (beside it, so a wipe of recordings never deletes settings). The
  * daemon reads that default file at start-up (see `readPersistedSettings`).
  */
-import { existsSync } from 'node:fs';
-import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { mergeConfig, readConfigFile, type ConfigInput, type RearviewConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
@@ -56,9 +56,51 @@ export function defaultSettingsPath(recordingsDir: string): string {
 /** Name of the settings file inside the recordings folder (hidden: not a recording). */
 export const SETTINGS_FILE_NAME = '.rearview-settings.json';
 
-/** Reads the persisted settings file when it exists (for the daemon at start-up), else {}. */
+/** Largest settings file read from the recordings folder (a real one is a few hundred bytes). */
+const MAX_SETTINGS_FILE_BYTES = 64 * 1024;
+
+/**
+ * Reads the settings file saved in the recordings folder (for the daemon at
+ * start-up), else {} when there is none. That folder is not trusted (an SD
+ * card, anything the recorder's user can write), so the file is opened once
+ * without following a link, must be a small regular file, and may hold only
+ * the keys PATCH can set: a `source` or `gstPipeline` in it is refused
+ * (ConfigError), never run. Values are validated by mergeConfig as usual.
+ */
 export function readPersistedSettings(path: string): ConfigInput {
-  return existsSync(path) ? readConfigFile(path) : {};
+  const doc = readSettingsDocument(path);
+  return doc === undefined ? {} : settableInput(doc, (key) => `${key} cannot be set in ${path} (it holds only settings changed over the API; put it in a --config file)`);
+}
+
+/** The JSON object in the settings file, or undefined when there is none. */
+function readSettingsDocument(path: string): unknown {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError(`cannot read settings file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new ConfigError(`settings file ${path} is not a regular file`);
+    if (stat.size > MAX_SETTINGS_FILE_BYTES) throw new ConfigError(`settings file ${path} is larger than ${MAX_SETTINGS_FILE_BYTES} bytes`);
+    const buf = Buffer.alloc(stat.size);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    const parsed: unknown = JSON.parse(buf.subarray(0, got).toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('top level must be an object');
+    return parsed;
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`settings file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** What applying changed settings did. */
@@ -124,10 +166,10 @@ export class SettingsStore {
   }
 
   private async doPatch(patch: unknown): Promise<SettingsPatchResult> {
-    const input = toConfigInput(patch);
+    const input = settableInput(patch, (key) => `${key} cannot be changed at run time (settable: resolution, video.{${SETTABLE_VIDEO_KEYS.join(',')}}, ${SETTABLE_KEYS.join(', ')})`);
     const current = this.options.get();
+    // The one validation of every value (config.ts): the same closed sets and ranges as the config file and the command line.
     const next = mergeConfig(current, input);
-    checkSane(next);
     const changed: string[] = [];
     for (const k of SETTABLE_VIDEO_KEYS) if (next.video[k] !== current.video[k]) changed.push(`video.${k}`);
     for (const k of SETTABLE_KEYS) if (next[k] !== current[k]) changed.push(k);
@@ -139,7 +181,9 @@ export class SettingsStore {
 
   private async persist(next: RearviewConfig, changed: string[]): Promise<void> {
     const path = this.path;
-    const doc = (existsSync(path) ? readConfigFile(path) : {}) as Record<string, unknown>;
+    // The --config file is the operator's (any key); the one in the recordings folder is read like at start-up.
+    const existing = this.options.configFile !== undefined ? (existsSync(path) ? readConfigFile(path) : {}) : readSettingsDocument(path);
+    const doc = (existing ?? {}) as Record<string, unknown>;
     for (const key of changed) {
       if (key.startsWith('video.')) {
         const vk = key.slice(6) as keyof RearviewConfig['video'];
@@ -154,30 +198,35 @@ export class SettingsStore {
     }
     await mkdir(dirname(path), { recursive: true });
     // Write then rename: a power cut never leaves a half-written config.
-    // Mode 0600: a config file may name or hold the API token. A fresh file
-    // (exclusive create) so a link planted under the temporary name is not followed.
+    // 'wx' creates the file and never follows a link planted at its name; rename replaces a link at `path` itself.
+    // Mode 0600: a config file may name or hold the API token.
     const tmp = `${path}.${process.pid}.tmp`;
-    await unlink(tmp).catch(() => undefined);
+    await rm(tmp, { force: true });
     await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
     await rename(tmp, path);
   }
 }
 
-/** Turns a PATCH body into a ConfigInput with only settable keys. */
-function toConfigInput(patch: unknown): ConfigInput {
+/**
+ * Turns a PATCH body (or the saved settings file) into a ConfigInput with only
+ * settable keys; `refused(key)` is the message for any other key. Free-form
+ * keys (`source`, `gstPipeline`, `captureDevice`, paths, token, ...) are never
+ * settable, so nothing reaching a command line or a path comes from here.
+ */
+function settableInput(patch: unknown, refused: (key: string) => string): ConfigInput {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new ConfigError('settings: expected a JSON object');
   const out: Record<string, unknown> = {};
   const video: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(patch as Record<string, unknown>)) {
     if (key === 'resolution') {
-      const m = typeof value === 'string' ? /^(\d+)x(\d+)$/.exec(value.trim()) : null;
+      const m = typeof value === 'string' ? /^(\d{1,5})x(\d{1,5})$/.exec(value) : null;
       if (!m) throw new ConfigError(`resolution: expected WIDTHxHEIGHT (e.g. 1280x720), got ${JSON.stringify(value)}`);
       video.width = Number(m[1]);
       video.height = Number(m[2]);
     } else if (key === 'video') {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError('video: expected an object');
       for (const [vk, vv] of Object.entries(value as Record<string, unknown>)) {
-        if (!(SETTABLE_VIDEO_KEYS as readonly string[]).includes(vk)) throw new ConfigError(`video.${vk} cannot be changed here`);
+        if (!(SETTABLE_VIDEO_KEYS as readonly string[]).includes(vk)) throw new ConfigError(refused(`video.${vk}`));
         video[vk] = vv;
       }
     } else if (key === 'settingsFile') {
@@ -186,23 +235,9 @@ function toConfigInput(patch: unknown): ConfigInput {
       // A JSON number on a key named ...Ms means milliseconds (as in mergeConfig); made explicit here.
       out[key] = key.endsWith('Ms') && typeof value === 'number' ? `${value}ms` : value;
     } else {
-      throw new ConfigError(`${key} cannot be changed at run time (settable: resolution, video.{${SETTABLE_VIDEO_KEYS.join(',')}}, ${SETTABLE_KEYS.join(', ')})`);
+      throw new ConfigError(refused(key));
     }
   }
   if (Object.keys(video).length > 0) out.video = video;
   return out as ConfigInput;
-}
-
-/** Checks mergeConfig leaves to us: sizes an encoder accepts. */
-function checkSane(config: RearviewConfig): void {
-  const v = config.video;
-  if (v.width < 16 || v.height < 16 || v.width > 4096 || v.height > 4096 || v.width % 2 || v.height % 2) {
-    throw new ConfigError(`resolution: ${v.width}x${v.height} is not an even size between 16 and 4096`);
-  }
-  if (v.fps < 1 || v.fps > 120) throw new ConfigError(`video.fps: ${v.fps} is outside 1..120`);
-  if (v.bitrateBps < 10_000) throw new ConfigError(`video.bitrateBps: ${v.bitrateBps} is below 10 kbit/s`);
-  if (v.intraPeriod < 1) throw new ConfigError('video.intraPeriod: must be at least 1');
-  if (config.segmentMs < 1000) throw new ConfigError(`segmentMs: ${config.segmentMs} ms is below 1 s`);
-  if (config.streamWindowMs < 1000) throw new ConfigError(`streamWindowMs: ${config.streamWindowMs} ms is below 1 s`);
-  if (config.minFreePercent > 100) throw new ConfigError('minFreePercent: above 100');
 }

@@ -31,7 +31,7 @@ const SERVE_OPTIONS: ServeOption[] = [
   { flags: '--bitrate <bps>', key: 'video.bitrateBps', help: 'encoder bitrate, e.g. 1M, 8M (default: 1M)' },
   { flags: '--intra <frames>', key: 'video.intraPeriod', help: 'frames between IDR pictures (default: 30)' },
   { flags: '--profile <profile>', key: 'video.profile', help: 'H.264 profile (default: baseline)', choices: ['baseline', 'main', 'high'] },
-  { flags: '--level <level>', key: 'video.level', help: 'H.264 level (default: 4.1)' },
+  { flags: '--level <level>', key: 'video.level', help: 'H.264 level from the standard: 1, 1b, 1.1 .. 1.3, 2 .. 2.2, 3 .. 3.2, 4 .. 4.2, 5 .. 5.2, 6 .. 6.2 (default: 4.1)' },
   { flags: '--device <path>', key: 'captureDevice', help: 'V4L2 device for the ffmpeg source (default: a test pattern)' },
   { flags: '--gst-pipeline <pipeline>', key: 'gstPipeline', help: 'gstreamer source pipeline, everything before "! fdsink"' },
   { flags: '--file-fps <n>', key: 'fileFps', help: 'frame rate of file sources without VUI timing (default: 30)' },
@@ -60,7 +60,7 @@ const SERVE_OPTIONS: ServeOption[] = [
   { flags: '--max-downloads <n>', key: 'maxDownloads', help: 'most recording downloads served at once; more get HTTP 429 (default: 4)' },
   { flags: '--allow <cidrs>', key: 'allowNetworks', help: 'comma-separated client networks allowed on both ports (default: all)' },
   { flags: '--no-mdns', key: 'mdns', help: 'do not advertise the camera over mDNS' },
-  { flags: '--name <name>', key: 'cameraName', help: 'camera name for mDNS and the web page (default: velovision-rearview)' },
+  { flags: '--name <name>', key: 'cameraName', help: 'camera name for mDNS and the web page, a DNS name: letters, digits, inner hyphens and dots (default: velovision-rearview)' },
   { flags: '--device-backend <backend>', key: 'deviceBackend', help: 'battery/LED hardware (default: auto)', choices: ['auto', 'linux', 'simulated'] },
   { flags: '--charging-gpio <line>', key: 'chargingGpio', help: 'BCM GPIO line of the charging-detect input, high = charging (default: 27)' },
 ];
@@ -157,18 +157,18 @@ function exitCodeFor(err: unknown): ExitCodeValue {
 const FATAL_CLOSE_TIMEOUT_MS = 3000;
 
 async function runServe(command: Command): Promise<void> {
-  const { loadConfig } = await import('../config.js');
+  const { loadConfig, mergeConfig } = await import('../config.js');
   const opts = command.opts<{ config?: string }>();
   let config: RearviewConfig;
   try {
     // The token may come from the environment (REARVIEW_API_TOKEN), which ps does not show.
     config = loadConfig({ file: opts.config, overrides: overridesFrom(command), env: process.env });
     // Without --config, settings changed over the API live in the recordings folder (docs/api.md).
+    // That file may hold only the keys PATCH sets (never source or gstPipeline), read without following links.
     if (!opts.config) {
-      const { defaultSettingsPath } = await import('../api/settings-store.js');
-      const { existsSync } = await import('node:fs');
-      const saved = defaultSettingsPath(config.recordingsDir);
-      if (existsSync(saved)) config = loadConfig({ file: saved, overrides: overridesFrom(command), env: process.env });
+      const { defaultSettingsPath, readPersistedSettings } = await import('../api/settings-store.js');
+      const saved = readPersistedSettings(defaultSettingsPath(config.recordingsDir));
+      if (Object.keys(saved).length > 0) config = mergeConfig(mergeConfig(loadConfig({ env: process.env }), saved), overridesFrom(command));
     }
   } catch (err) {
     throw new CliError((err as Error).message, ExitCode.USAGE);

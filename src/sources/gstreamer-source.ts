@@ -10,9 +10,18 @@ import { ConfigError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { ProcessSource, type CommandLine, type ProcessSourceFactoryOptions } from './process-source.js';
 
-/** The default pipeline (before `! fdsink fd=1`), as gst-launch arguments. */
+/**
+ * What an argument of the default pipeline may contain. gst-launch joins its
+ * arguments and parses the text again (escaping spaces but not tabs), so a
+ * value with whitespace, a quote or a backslash would add pipeline elements.
+ * The values come validated from the config (integers in range, levels from
+ * a closed set); this is the last check before the command line.
+ */
+const GST_ARG_RE = /^[A-Za-z0-9_.,=()/:!-]+$/;
+
+/** The default pipeline (before `! fdsink fd=1`), as gst-launch arguments. Throws ConfigError if a value would not stay one argument. */
 export function defaultGstPipeline(video: VideoSettings): string[] {
-  return [
+  const args = [
     'libcamerasrc', '!',
     'videoconvert', '!',
     `video/x-raw,width=${video.width},height=${video.height},framerate=${video.fps}/1`, '!',
@@ -21,6 +30,9 @@ export function defaultGstPipeline(video: VideoSettings): string[] {
     `video/x-h264,level=(string)${video.level},stream-format=byte-stream`, '!',
     'h264parse', 'config-interval=-1',
   ];
+  const bad = args.find((a) => !GST_ARG_RE.test(a));
+  if (bad !== undefined) throw new ConfigError(`gstreamer: refusing a pipeline argument gst-launch would split: ${JSON.stringify(bad)}`);
+  return args;
 }
 
 /**
