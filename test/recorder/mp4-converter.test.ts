@@ -13,6 +13,7 @@ import { ConvertPool } from '../../src/recorder/convert-pool.js';
 import { convertMkvToMp4, Mp4Cache, type ConversionResult } from '../../src/recorder/mp4-converter.js';
 import { Recorder } from '../../src/recorder/recorder.js';
 import { RecordingLibrary } from '../../src/recorder/recording-library.js';
+import { openRecordingFile } from '../../src/recorder/recording-file.js';
 import type { Mp4Source } from '../../src/recorder/mp4-converter.js';
 import { samplePath } from '../hub/access-units.js';
 import { scratchDir } from '../support/paths.js';
@@ -349,14 +350,14 @@ test('a first download that is not read does not hold the converter: the convers
   try {
     await recordOne(dir, 90);
     const cache = new Mp4Cache({ dir: join(dir, '.mp4-cache'), convert: (p, w, o) => pool.convert(p, w, o) });
-    const mp4 = await cache.open(join(dir, 'log0000.mkv'));
+    const mp4 = await cache.open(await openRecordingFile(dir, 'log0000.mkv'));
     const stream = mp4.stream(); // a client that has not read a byte yet (a slow link)
     // Before the cache followed the .part file, the conversion waited for this consumer: this never resolved.
     const size = await mp4.whenComplete();
     assert.equal(pool.queued, 0);
     const got = await collect(stream);
     assert.equal(got.length, size);
-    const again = await cache.open(join(dir, 'log0000.mkv'));
+    const again = await cache.open(await openRecordingFile(dir, 'log0000.mkv'));
     assert.deepEqual(await collect(again.stream()), got, 'the follower read exactly what was cached');
     assert.equal(cache.conversions, 1);
   } finally {
