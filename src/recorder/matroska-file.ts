@@ -8,6 +8,7 @@
  * Muxing itself is mediabunny's; this file never rewrites media data. Reads
  * go through a small window buffer, so memory stays flat for any file size.
  */
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 /** Element IDs we use (RFC 9559 section 5). */
@@ -426,7 +427,7 @@ export function buildInfoBody(length: number, fields: { timestampScaleNs: number
  * left untouched).
  */
 export async function patchMatroskaInfo(path: string, fields: { durationMs?: number; startedAtMs?: number }): Promise<boolean> {
-  const fh = await open(path, 'r+');
+  const fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW); // a planted link is never written through
   try {
     const { size } = await fh.stat();
     const header = await readHeaderFrom(new WindowReader(fh, size));
@@ -483,7 +484,7 @@ export async function repairMatroska(path: string, frameMs = 1000 / 30): Promise
   const durationMs = scan.lastBlockMs === null ? 0 : Math.round(scan.lastBlockMs - (scan.firstBlockMs ?? 0) + frame);
   let truncatedBytes = 0;
   let addedCues = false;
-  const fh = await open(path, 'r+');
+  const fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW); // a planted link is never written through
   try {
     if (!scan.hasCues) {
       truncatedBytes = scan.fileSize - scan.endOfLastBlock;

@@ -32,9 +32,12 @@ import { enforceRetention, listSegmentFiles, newestSegmentNumber, orderSegments,
 import { SegmentWriter, type SegmentSummary } from './segment-writer.js';
 import { MAX_SEGMENT_NUMBER, nextSegmentNumber, parseSegmentName, segmentName, thumbnailName } from './segment-names.js';
 import { ThumbnailMaker } from './thumbnails.js';
+import { writeFileReplacing } from './recording-file.js';
 
 /** Temp files this recorder and its thumbnailer write: `log0001_1713198307.jpg.part`. */
 const OWN_PART_FILE = /^log\d{4}[\w.-]*\.part$/;
+/** Temp files of the markers: `.recording.json.<random>.tmp` (and the older fixed `.recording.json.tmp`). */
+const OWN_MARKER_TMP = /^\.(recording|recorder-state)\.json(\.[0-9a-f]+)?\.tmp$/;
 
 /** File in the recordings folder naming the segment being written (JSON: {name, startedAtMs, pid}). */
 export const RECORDING_MARKER = '.recording.json';
@@ -554,12 +557,9 @@ export class Recorder {
 
   /** Writes the in-progress marker and the numbering state (each atomically: temp file, then rename). */
   private async writeMarker(name: string, startedAtMs: number): Promise<void> {
-    const path = join(this.dir, RECORDING_MARKER);
-    await writeFile(`${path}.tmp`, JSON.stringify({ name, startedAtMs, pid: process.pid }));
-    await rename(`${path}.tmp`, path);
-    const state = join(this.dir, RECORDER_STATE);
-    await writeFile(`${state}.tmp`, JSON.stringify({ lastSegment: name }));
-    await rename(`${state}.tmp`, state);
+    // Temp names are unpredictable and created exclusively: a link planted in the folder cannot redirect the write.
+    await writeFileReplacing(join(this.dir, RECORDING_MARKER), JSON.stringify({ name, startedAtMs, pid: process.pid }));
+    await writeFileReplacing(join(this.dir, RECORDER_STATE), JSON.stringify({ lastSegment: name }));
   }
 
   /** The last segment number recorded in the state file, or undefined (none, unreadable). */
@@ -578,7 +578,7 @@ export class Recorder {
    */
   private async sweepTempFiles(): Promise<void> {
     for (const n of await readdir(this.dir)) {
-      if (!OWN_PART_FILE.test(n) && n !== `${RECORDING_MARKER}.tmp` && n !== `${RECORDER_STATE}.tmp`) continue;
+      if (!OWN_PART_FILE.test(n) && !OWN_MARKER_TMP.test(n)) continue;
       await unlink(join(this.dir, n)).catch((err: Error) => this.logger.debug(`could not remove ${n}: ${err.message}`));
       this.logger.info(`removed ${n} left by an earlier run`);
     }

@@ -161,8 +161,8 @@ export function createExclusive(path: string, mode = 0o644): Promise<FileHandle>
  * temporary file under an unpredictable name, created exclusively, then
  * renamed over `path` (rename replaces a planted link itself, never its target).
  */
-export async function writeFileReplacing(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.${randomSuffix()}.tmp`;
+export async function writeFileReplacing(path: string, data: string | Uint8Array, suffix = '.tmp'): Promise<void> {
+  const tmp = `${path}.${randomSuffix()}${suffix}`;
   const fh = await createExclusive(tmp);
   try {
     await fh.writeFile(data);
