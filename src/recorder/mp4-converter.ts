@@ -32,6 +32,7 @@ import { access, lstat, open, rename, unlink, type FileHandle } from 'node:fs/pr
 import { basename, join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { ALL_FORMATS, Conversion, CustomSource, EncodedPacket, EncodedVideoPacketSource, FilePathSource, Input, Mp4OutputFormat, Output, StreamTarget, type StreamTargetChunk } from 'mediabunny';
 import { openMkvVideo, type MkvVideoReader } from './convert-mkv-reader.js';
 import { hasCode, RearviewError } from '../errors.js';
@@ -408,10 +409,8 @@ export class Mp4Cache {
         complete().then(async () => {
           const file = await this.openCached(key, s.dev);
           if (!file) throw new RearviewError('ERR_NOT_FOUND', `${name}: the cached MP4 was deleted`);
-          const from = file.stream(range);
-          from.once('close', () => void file.close());
-          from.pipe(out);
-          from.once('error', (err) => out.destroy(err));
+          // pipeline ends the file stream when the consumer leaves; the descriptor is closed either way.
+          await pipeline(file.stream(range), out).finally(() => file.close());
         }).catch((err: unknown) => out.destroy(err as Error));
         return out;
       },
