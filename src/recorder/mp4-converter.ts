@@ -8,8 +8,11 @@
  * is held. Browsers (<video>, MSE) and AVFoundation play fragmented MP4.
  *
  * Range requests: a converted file is kept in a cache folder next to the
- * segments (`.mp4-cache/log0001-<mkv size>-<mkv mtime>.mp4`, written to a
- * `.part` name and renamed, so a reader never sees half a file). The first
+ * segments (`.mp4-cache/log0001-<mkv size>-<mkv mtime>.mp4`, written to an
+ * unpredictable `.part` name created exclusively and renamed, so a reader
+ * never sees half a file). The folder and its files are hostile input: see
+ * recording-file.ts (private folder reached through its descriptor, files
+ * checked after opening, only the inode we wrote is served). The first
  * request streams while converting and fills the cache at the same time;
  * once cached, the size is known and any byte range is served from the
  * file. The cache is bounded (oldest entries deleted) and an entry dies with
