@@ -6,7 +6,6 @@
  * recorder. Sets `daemon.apiAddress` once bound.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import type { RearviewConfig } from '../config.js';
 import { createCameraDevice, type CameraDevice } from '../device/camera-device.js';
 import type { StreamHub } from '../hub/stream-hub.js';
@@ -17,7 +16,7 @@ import { RecorderService } from '../recorder/recorder-service.js';
 import { RecordingLibrary } from '../recorder/recording-library.js';
 import type { SourceSupervisor } from '../sources/source-supervisor.js';
 import type { Mp4Streamer, RecordingStore, StreamStatus } from './api-services.js';
-import { parseRange } from './file-responses.js';
+import { attachment, sendRangeable } from './file-responses.js';
 import { ApiServer } from './http-api.js';
 import { SettingsStore } from './settings-store.js';
 import { TokenAttemptLimiter } from './token-attempt-limiter.js';
@@ -50,6 +49,8 @@ export function recordingStoreFromLibrary(library: RecordingLibrary): RecordingS
     list: () => library.list(),
     resolveSegment: (n) => library.resolveSegment(n),
     resolveThumbnail: (n) => library.resolveThumbnail(n),
+    openSegment: (n) => library.openSegmentFile(n),
+    openThumbnail: (n) => library.openThumbnailFile(n),
     remove: (n) => library.remove(n),
     removeAll: () => library.removeAll(),
     usage: async () => {
@@ -65,35 +66,20 @@ export function recordingStoreFromLibrary(library: RecordingLibrary): RecordingS
  * as it is produced (chunked); a Range request waits for the conversion.
  */
 export function mp4StreamerFromLibrary(library: RecordingLibrary): Mp4Streamer {
-  return async (mkvPath: string, req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => {
-    const source = await library.openMp4(mkvPath);
-    const headers: Record<string, string | number> = {
-      'content-type': 'video/mp4',
-      'content-disposition': `attachment; filename="${source.name.replace(/[^\w.-]/g, '_')}"`,
-      'cache-control': 'no-store',
-      'accept-ranges': source.rangeable ? 'bytes' : 'none',
-    };
-    let size = source.size;
-    if (req.headers.range && source.rangeable && size === undefined) size = await source.whenComplete();
-    const range = size !== undefined && source.rangeable ? parseRange(req.headers.range, size) : undefined;
-    if (range === 'unsatisfiable') {
-      res.writeHead(416, { ...headers, 'content-range': `bytes */${size}`, 'content-length': 0 });
-      res.end();
-      return;
+  return async (segment: string, req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => {
+    const source = await library.openMp4(segment);
+    try {
+      let size = source.size;
+      if (req.headers.range && source.rangeable && size === undefined) size = await source.whenComplete();
+      await sendRangeable(req, res, { size, rangeable: source.rangeable, stream: (range) => source.stream(range) }, {
+        'content-type': 'video/mp4',
+        'content-disposition': attachment(source.name),
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      }, signal);
+    } finally {
+      await source.close();
     }
-    if (range) {
-      headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`;
-      headers['content-length'] = range.end - range.start + 1;
-    } else if (size !== undefined) headers['content-length'] = size;
-    res.writeHead(range ? 206 : 200, headers);
-    if (req.method === 'HEAD') {
-      res.end();
-      return;
-    }
-    await pipeline(source.stream(range ?? undefined), res, { signal }).catch((err: NodeJS.ErrnoException) => {
-      if (err.name === 'AbortError' || err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'EPIPE' || err.code === 'ECONNRESET') return;
-      throw err;
-    });
   };
 }
 

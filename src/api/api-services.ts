@@ -4,6 +4,7 @@
  * can plug in its parts (recordings library, MP4 converter, stream stats).
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { RecordingFile } from '../recorder/recording-file.js';
 
 /** One recording (the recorder's RecordingInfo). Times in ms since the epoch. */
 export interface RecordingEntry {
@@ -36,13 +37,18 @@ export interface RecordingsUsage {
 /**
  * The recordings folder as the API uses it (the recorder's RecordingLibrary
  * satisfies it). `resolveSegment`/`resolveThumbnail` take a name or an
- * absolute path and answer the real absolute path of a file inside the
- * folder, or throw RearviewError ERR_PATH_OUTSIDE (-> 400) / ERR_NOT_FOUND (-> 404).
+ * absolute path and answer the absolute path of a file inside the folder,
+ * or throw RearviewError ERR_PATH_OUTSIDE (-> 400) / ERR_NOT_FOUND (-> 404).
+ * `openSegment`/`openThumbnail` do the same checks on the opened descriptor
+ * and return it: file routes send from it (a path checked first could be
+ * swapped for a link before it is opened); the caller closes it.
  */
 export interface RecordingStore {
   list(): Promise<RecordingEntry[]>;
   resolveSegment(nameOrPath: string): Promise<string>;
   resolveThumbnail(nameOrPath: string): Promise<string>;
+  openSegment(nameOrPath: string): Promise<RecordingFile>;
+  openThumbnail(nameOrPath: string): Promise<RecordingFile>;
   /** Deletes one segment and its thumbnail. */
   remove(name: string): Promise<void>;
   /** Deletes every finished segment; resolves to how many were deleted. */
@@ -56,8 +62,9 @@ export interface RecordingStore {
  * and honouring a `Range` header when it can (206/416), and resolves when
  * done; rejects with ERR_CONVERT before anything was sent when the segment
  * cannot be converted. `signal` aborts when the client goes away.
+ * `segment` is a name or path as the client gave it (checked like openSegment).
  */
-export type Mp4Streamer = (mkvPath: string, req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => Promise<void>;
+export type Mp4Streamer = (segment: string, req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => Promise<void>;
 
 /** One live-stream client as shown in /api/v1/status and /metrics. */
 export interface StreamClientStatus {

@@ -47,6 +47,8 @@ export function cachedRecordingStore(
     usage: () => usage.get(),
     resolveSegment: (n) => store.resolveSegment(n),
     resolveThumbnail: (n) => store.resolveThumbnail(n),
+    openSegment: (n) => store.openSegment(n),
+    openThumbnail: (n) => store.openThumbnail(n),
     async remove(name) {
       try {
         await store.remove(name);

@@ -1,15 +1,14 @@
 /**
- * Serving recordings: files stream from disk through `pipeline` (so memory
- * stays flat and a slow reader slows the read, never buffers it), with
- * single-range `Range` support, a cap on concurrent downloads (429 beyond)
- * and an idle timeout that drops readers who stop reading.
+ * Serving recordings: files stream from their checked descriptor through
+ * `pipeline` (so memory stays flat and a slow reader slows the read, never
+ * buffers it), with one single-range `Range` implementation for files and
+ * MP4 conversions, a cap on concurrent downloads (429 beyond) and an idle
+ * timeout that drops readers who stop reading.
  */
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { RearviewError } from '../errors.js';
+import type { ByteRange, RecordingFile } from '../recorder/recording-file.js';
 import { ApiError } from './api-responses.js';
 
 /** Caps concurrent downloads. */
@@ -43,11 +42,7 @@ export class DownloadLimiter {
   }
 }
 
-/** A parsed single byte range, inclusive. */
-export interface ByteRange {
-  start: number;
-  end: number;
-}
+export type { ByteRange };
 
 /**
  * Parses a `Range` header for a file of `sizeBytes`. Returns undefined for
@@ -97,6 +92,49 @@ export function armIdleTimeout(res: ServerResponse, idleMs: number): void {
   res.once('close', disarm);
 }
 
+/**
+ * A body that may be served in ranges: a file opened and checked
+ * (RecordingFile) or an MP4 (Mp4Source once its size is known).
+ */
+export interface RangeableBody {
+  /** Byte size, or undefined when not known yet (then the body streams whole, chunked). */
+  size: number | undefined;
+  /** False: Range headers are ignored (200, the whole body, `Accept-Ranges: none`). */
+  rangeable: boolean;
+  /** The bytes, whole or an inclusive range. */
+  stream(range?: ByteRange): Readable;
+}
+
+/**
+ * The one Range/206/416 implementation, for files and MP4 conversions:
+ * writes the status, `headers` plus Accept-Ranges, Content-Length (when the
+ * size is known) and Content-Range, then streams the body (nothing for HEAD
+ * or an empty body). A client going away ends it quietly; `signal` aborts it.
+ */
+export async function sendRangeable(req: IncomingMessage, res: ServerResponse, body: RangeableBody, headers: Record<string, string | number>, signal?: AbortSignal): Promise<void> {
+  const size = body.size;
+  const all: Record<string, string | number> = { ...headers, 'accept-ranges': body.rangeable ? 'bytes' : 'none' };
+  const range = body.rangeable && size !== undefined ? parseRange(req.headers.range, size) : undefined;
+  if (range === 'unsatisfiable') {
+    res.writeHead(416, { ...all, 'content-range': `bytes */${size}`, 'content-length': 0 });
+    res.end();
+    return;
+  }
+  if (range) all['content-range'] = `bytes ${range.start}-${range.end}/${size}`;
+  const length = range ? range.end - range.start + 1 : size;
+  if (length !== undefined) all['content-length'] = length;
+  res.writeHead(range ? 206 : 200, all);
+  if (req.method === 'HEAD' || length === 0) {
+    res.end();
+    return;
+  }
+  await pipeline(body.stream(range), res, ...(signal ? [{ signal }] : [])).catch((err: NodeJS.ErrnoException) => {
+    // A client that went away is normal; anything else is logged by the caller.
+    if (err.name === 'AbortError' || err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'ECONNRESET' || err.code === 'EPIPE') return;
+    throw err;
+  });
+}
+
 /** Options of sendFile. */
 export interface SendFileOptions {
   contentType: string;
@@ -107,57 +145,25 @@ export interface SendFileOptions {
   idleTimeoutMs: number;
 }
 
+/** `Content-Disposition: attachment` with a name reduced to safe characters. */
+export function attachment(name: string): string {
+  return `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`;
+}
+
 /**
- * Streams `path` to `res`. The size is taken when the file is opened, so a
- * segment still being written is served as it was at that moment.
+ * Streams a recording file to `res` from its checked descriptor (the path
+ * is never opened again). The size is the one when the file was opened, so
+ * a segment still being written is served as it was at that moment. The
+ * caller closes the file.
  */
-export async function sendFile(req: IncomingMessage, res: ServerResponse, path: string, options: SendFileOptions): Promise<void> {
-  let handle;
-  try {
-    handle = await open(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new RearviewError('ERR_NOT_FOUND', `no such recording: ${basename(path)}`);
-    throw err;
-  }
-  try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) throw new RearviewError('ERR_NOT_FOUND', `no such recording: ${basename(path)}`);
-    const size = stats.size;
-    const range = options.ranges === false ? undefined : parseRange(req.headers.range, size);
-    const headers: Record<string, string | number> = {
-      'content-type': options.contentType,
-      'accept-ranges': options.ranges === false ? 'none' : 'bytes',
-      'content-disposition': `attachment; filename="${(options.downloadName ?? basename(path)).replace(/[^\w.-]/g, '_')}"`,
-      'last-modified': stats.mtime.toUTCString(),
-      'cache-control': 'no-store',
-      // Browsers must not guess a type (a crafted file rendered as HTML on the camera's origin).
-      'x-content-type-options': 'nosniff',
-    };
-    if (range === 'unsatisfiable') {
-      res.writeHead(416, { ...headers, 'content-range': `bytes */${size}`, 'content-length': 0 });
-      res.end();
-      return;
-    }
-    const start = range?.start ?? 0;
-    const end = range?.end ?? size - 1;
-    const length = size === 0 ? 0 : end - start + 1;
-    if (range) headers['content-range'] = `bytes ${start}-${end}/${size}`;
-    headers['content-length'] = length;
-    res.writeHead(range ? 206 : 200, headers);
-    if (req.method === 'HEAD' || length === 0) {
-      res.end();
-      return;
-    }
-    armIdleTimeout(res, options.idleTimeoutMs);
-    // The stream owns the handle from here (autoClose).
-    const stream = createReadStream('', { fd: handle, start, end, highWaterMark: 64 * 1024 });
-    handle = undefined;
-    await pipeline(stream, res).catch((err: NodeJS.ErrnoException) => {
-      // A client that went away is normal; anything else is logged by the caller.
-      if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE' && err.code !== 'ECONNRESET' && err.code !== 'EPIPE') throw err;
-    });
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
+export async function sendFile(req: IncomingMessage, res: ServerResponse, file: RecordingFile, options: SendFileOptions): Promise<void> {
+  armIdleTimeout(res, options.idleTimeoutMs);
+  await sendRangeable(req, res, { size: file.size, rangeable: options.ranges !== false, stream: (range) => file.stream(range) }, {
+    'content-type': options.contentType,
+    'content-disposition': attachment(options.downloadName ?? file.name),
+    'last-modified': file.stats.mtime.toUTCString(),
+    'cache-control': 'no-store',
+    // Browsers must not guess a type (a crafted file rendered as HTML on the camera's origin).
+    'x-content-type-options': 'nosniff',
+  });
 }

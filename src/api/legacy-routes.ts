@@ -9,6 +9,7 @@ import type { ApiContext } from './api-context.js';
 import { ApiError, readBody, sendText } from './api-responses.js';
 import type { ApiRequest, ApiRouter } from './api-router.js';
 import type { RecordingEntry } from './api-services.js';
+import type { RecordingFile } from '../recorder/recording-file.js';
 import { armIdleTimeout, sendFile } from './file-responses.js';
 
 /** The greeting of `GET /` (how apps recognise the camera). */
@@ -113,29 +114,21 @@ export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
       responses: { 200: ['video/mp4', 'the MP4'], 400: text('Invalid path'), 404: text('Video not found'), 429: text('Too many downloads') },
     },
     handler: async ({ req, res, rawQuery }) => {
-      const mkv = await ctx.recordings.resolveSegment(legacyPathArgument(rawQuery));
-      await serveMp4(ctx, req, res, mkv);
+      await serveMp4(ctx, req, res, legacyPathArgument(rawQuery));
     },
   });
   router.add({
     method: 'POST', path: '/download-video',
     doc: { tag: t, summary: 'A segment as .mkv', description: 'The body is the absolute path of the .mkv (earliest firmware).', requestBody: ['text/plain', 'absolute path of the .mkv'], responses: { 200: ['video/x-matroska', 'the .mkv'], 400: text('Invalid path'), 404: text('Video not found'), 429: text('Too many downloads') } },
     handler: async ({ req, res }) => {
-      const mkv = await ctx.recordings.resolveSegment(legacyPathArgument(await readBody(req, 4096)));
-      const release = ctx.downloads.acquire();
-      try {
-        await sendFile(req, res, mkv, { contentType: 'video/x-matroska', idleTimeoutMs: ctx.downloadIdleTimeoutMs });
-      } finally {
-        release();
-      }
+      await sendRecording(ctx, req, res, await ctx.recordings.openSegment(legacyPathArgument(await readBody(req, 4096))), 'video/x-matroska');
     },
   });
   router.add({
     method: 'GET', path: '/download-thumbnail',
     doc: { tag: t, summary: 'A segment thumbnail JPEG', description: 'GET /download-thumbnail?/opt/velovision/standalone_videos/log0001_1713198307.jpg', query: { '{path}': 'absolute path of the .jpg (the whole query string)' }, responses: { 200: ['image/jpeg', 'the JPEG'], 400: text('Invalid path'), 404: text('Thumbnail not found') } },
     handler: async ({ req, res, rawQuery }) => {
-      const jpg = await ctx.recordings.resolveThumbnail(legacyPathArgument(rawQuery));
-      await sendFile(req, res, jpg, { contentType: 'image/jpeg', idleTimeoutMs: ctx.downloadIdleTimeoutMs });
+      await sendRecording(ctx, req, res, await ctx.recordings.openThumbnail(legacyPathArgument(rawQuery)), 'image/jpeg');
     },
   });
   router.add({
@@ -173,8 +166,25 @@ export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
   });
 }
 
-/** Serves the MP4 conversion of `mkv` under the download cap. */
-export async function serveMp4(ctx: ApiContext, req: ApiRequest['req'], res: ApiRequest['res'], mkv: string): Promise<void> {
+/**
+ * Sends an opened and checked recording file and closes it; segments
+ * (video) count against the download cap, thumbnails do not.
+ */
+export async function sendRecording(ctx: ApiContext, req: ApiRequest['req'], res: ApiRequest['res'], file: RecordingFile, contentType: string): Promise<void> {
+  let release: (() => void) | undefined;
+  try {
+    if (contentType.startsWith('video/')) release = ctx.downloads.acquire();
+    await sendFile(req, res, file, { contentType, idleTimeoutMs: ctx.downloadIdleTimeoutMs });
+  } finally {
+    release?.();
+    await file.close();
+  }
+}
+
+/** Serves the MP4 conversion of the segment named `segment` (as the client gave it) under the download cap. */
+export async function serveMp4(ctx: ApiContext, req: ApiRequest['req'], res: ApiRequest['res'], segment: string): Promise<void> {
+  // 400/404 before the 503/429 answers; the conversion opens and checks the segment again itself.
+  await ctx.recordings.resolveSegment(segment);
   if (!ctx.mp4) throw new ApiError('ERR_CONVERT', 'MP4 conversion is not available in this build', 503);
   const release = ctx.downloads.acquire();
   const abort = new AbortController();
@@ -182,7 +192,7 @@ export async function serveMp4(ctx: ApiContext, req: ApiRequest['req'], res: Api
   res.on('close', onClose);
   try {
     armIdleTimeout(res, ctx.downloadIdleTimeoutMs);
-    await ctx.mp4(mkv, req, res, abort.signal);
+    await ctx.mp4(segment, req, res, abort.signal);
   } finally {
     res.off('close', onClose);
     release();

@@ -9,8 +9,7 @@ import type { ApiContext } from './api-context.js';
 import { ApiError, readBody, sendJson, sendText } from './api-responses.js';
 import type { RecordingEntry } from './api-services.js';
 import type { ApiRouter } from './api-router.js';
-import { sendFile } from './file-responses.js';
-import { serveMp4 } from './legacy-routes.js';
+import { sendRecording, serveMp4 } from './legacy-routes.js';
 import { openApiDocument } from './openapi-document.js';
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from './prometheus-metrics.js';
 import { buildStatus } from './status-document.js';
@@ -106,19 +105,11 @@ export function addV1Routes(router: ApiRouter, ctx: ApiContext): void {
     handler: async ({ req, res, params }) => {
       const name = params.name as string;
       if (/\.mp4$/i.test(name)) {
-        const mkv = await ctx.recordings.resolveSegment(name.replace(/\.mp4$/i, '.mkv'));
-        await serveMp4(ctx, req, res, mkv);
+        await serveMp4(ctx, req, res, name.replace(/\.mp4$/i, '.mkv'));
       } else if (/\.jpe?g$/i.test(name)) {
-        const jpg = await ctx.recordings.resolveThumbnail(name);
-        await sendFile(req, res, jpg, { contentType: 'image/jpeg', idleTimeoutMs: ctx.downloadIdleTimeoutMs });
+        await sendRecording(ctx, req, res, await ctx.recordings.openThumbnail(name), 'image/jpeg');
       } else if (/\.mkv$/i.test(name)) {
-        const mkv = await ctx.recordings.resolveSegment(name);
-        const release = ctx.downloads.acquire();
-        try {
-          await sendFile(req, res, mkv, { contentType: 'video/x-matroska', idleTimeoutMs: ctx.downloadIdleTimeoutMs });
-        } finally {
-          release();
-        }
+        await sendRecording(ctx, req, res, await ctx.recordings.openSegment(name), 'video/x-matroska');
       } else {
         throw new ApiError('ERR_NOT_FOUND', `no such recording: ${name} (names end in .mkv, .mp4 or .jpg)`);
       }

@@ -6,28 +6,30 @@
  * written). A file is deleted only when proven to hold no frame. Temp files
  * an earlier run left are swept first. See docs/recording.md.
  */
-import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { readMatroskaHeader, repairMatroska } from './matroska-file.js';
 import { orderSegments, removeSegmentFiles, type SegmentFile } from './retention.js';
 import { RECORDER_STATE } from './segment-numbering.js';
 import { parseSegmentName } from './segment-names.js';
+import { writeFileReplacing } from './recording-file.js';
 
 /** File in the recordings folder naming the segment being written (JSON: {name, startedAtMs, pid}). */
 export const RECORDING_MARKER = '.recording.json';
 
 /** Temp files the recorder and its thumbnailer write: `log0001_1713198307.jpg.part`. */
 const OWN_PART_FILE = /^log\d{4}[\w.-]*\.part$/;
+/** Temp files of the markers: `.recording.json.<random>.tmp` (and the older fixed `.recording.json.tmp`). */
+const OWN_MARKER_TMP = /^\.(recording|recorder-state)\.json(\.[0-9a-f]+)?\.tmp$/;
 
 /** Below this size a file that does not parse as Matroska was cut before its header was complete, so before any frame. */
 const MIN_HEADER_BYTES = 1024;
 
 /** Names `name` as the segment being written (atomically: temp file, then rename). */
 export async function writeRecordingMarker(dir: string, name: string, startedAtMs: number): Promise<void> {
-  const path = join(dir, RECORDING_MARKER);
-  await writeFile(`${path}.tmp`, JSON.stringify({ name, startedAtMs, pid: process.pid }));
-  await rename(`${path}.tmp`, path);
+  // Temp names are unpredictable and created exclusively: a link planted in the folder cannot redirect the write.
+  await writeFileReplacing(join(dir, RECORDING_MARKER), JSON.stringify({ name, startedAtMs, pid: process.pid }));
 }
 
 /** Removes the marker: no segment is being written (best effort). */
@@ -41,7 +43,7 @@ export async function removeRecordingMarker(dir: string): Promise<void> {
  */
 export async function sweepTempFiles(dir: string, logger: Logger): Promise<void> {
   for (const n of await readdir(dir)) {
-    if (!OWN_PART_FILE.test(n) && n !== `${RECORDING_MARKER}.tmp` && n !== `${RECORDER_STATE}.tmp`) continue;
+    if (!OWN_PART_FILE.test(n) && !OWN_MARKER_TMP.test(n)) continue;
     await unlink(join(dir, n)).catch((err: Error) => logger.debug(`could not remove ${n}: ${err.message}`));
     logger.info(`removed ${n} left by an earlier run`);
   }

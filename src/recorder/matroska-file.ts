@@ -9,6 +9,7 @@
  * go through one small buffer (EbmlFileReader, ebml.ts), so memory stays
  * flat for any file size.
  */
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { EbmlFileReader, EbmlId, LEVEL1_IDS, encodeElement, encodeSize, encodeUint, readUint, type EbmlHead } from './ebml.js';
 
@@ -298,7 +299,7 @@ export function buildInfoBody(length: number, fields: { timestampScaleNs: number
  * left untouched).
  */
 export async function patchMatroskaInfo(path: string, fields: { durationMs?: number; startedAtMs?: number }): Promise<boolean> {
-  const fh = await open(path, 'r+');
+  const fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW); // a planted link is never written through
   try {
     const { size } = await fh.stat();
     const header = await readHeaderFrom(new EbmlFileReader(fh, size, WINDOW_BYTES));
@@ -355,7 +356,7 @@ export async function repairMatroska(path: string, frameMs = 1000 / 30): Promise
   const durationMs = scan.lastBlockMs === null ? 0 : Math.round(scan.lastBlockMs - (scan.firstBlockMs ?? 0) + frame);
   let truncatedBytes = 0;
   let addedCues = false;
-  const fh = await open(path, 'r+');
+  const fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW); // a planted link is never written through
   try {
     if (!scan.hasCues) {
       truncatedBytes = scan.fileSize - scan.endOfLastBlock;

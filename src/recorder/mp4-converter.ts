@@ -8,8 +8,11 @@
  * is held. Browsers (<video>, MSE) and AVFoundation play fragmented MP4.
  *
  * Range requests: a converted file is kept in a cache folder next to the
- * segments (`.mp4-cache/log0001-<mkv size>-<mkv mtime>.mp4`, written to a
- * `.part` name and renamed, so a reader never sees half a file). The first
+ * segments (`.mp4-cache/log0001-<mkv size>-<mkv mtime>.mp4`, written to an
+ * unpredictable `.part` name created exclusively and renamed, so a reader
+ * never sees half a file). The folder and its files are hostile input: see
+ * recording-file.ts (private folder reached through its descriptor, files
+ * checked after opening, only the inode we wrote is served). The first
  * request streams while converting and fills the cache at the same time;
  * once cached, the size is known and any byte range is served from the
  * file. The cache is bounded (oldest entries deleted) and an entry dies with
@@ -27,24 +30,22 @@
  * convert-mkv-reader.ts (mediabunny's demuxer is the fallback for other
  * files) and muxes with mediabunny. Figures: docs/recording.md.
  */
-import { constants, createReadStream } from 'node:fs';
-import { access, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { ALL_FORMATS, Conversion, CustomSource, EncodedPacket, EncodedVideoPacketSource, FilePathSource, Input, Mp4OutputFormat, Output, StreamTarget, type StreamTargetChunk } from 'mediabunny';
 import { openMkvVideo, type MkvVideoReader } from './convert-mkv-reader.js';
-import { RearviewError } from '../errors.js';
+import { hasCode, RearviewError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { sharedConvertPool } from './convert-pool.js';
 import { scanMatroska } from './matroska-file.js';
+import { createExclusive, descriptorPath, openPrivateFolder, openRecordingFile, randomSuffix, type ByteRange, type PrivateFolder, type RecordingFile } from './recording-file.js';
 
-/** An inclusive byte range, as in an HTTP Range header (`bytes=start-end`). */
-export interface ByteRange {
-  start: number;
-  end: number;
-}
+export type { ByteRange } from './recording-file.js';
 
 /**
  * A converted (or converting) MP4 for one segment, as handed to the HTTP layer.
@@ -62,7 +63,7 @@ export interface Mp4Source {
   readonly name: string;
   /** Byte size when known, else undefined. */
   readonly size: number | undefined;
-  /** False for a segment being recorded: ranges cannot be served. */
+  /** False for a segment being recorded (or an unusable cache folder): ranges cannot be served. */
   readonly rangeable: boolean;
   /**
    * The MP4 bytes: all of them, or an inclusive range (only when `rangeable`;
@@ -72,6 +73,8 @@ export interface Mp4Source {
   stream(range?: ByteRange): Readable;
   /** Resolves with the final size once the MP4 is complete in the cache. Rejects with ERR_CONVERT. Not for in-progress segments. */
   whenComplete(): Promise<number>;
+  /** Lets go of the segment (a conversion already started keeps it until it ends). Idempotent. */
+  close(): Promise<void>;
 }
 
 /** What a conversion produced. */
@@ -318,7 +321,7 @@ class FragmentSampleCounter {
 
 /** Options of {@link Mp4Cache}. */
 export interface Mp4CacheOptions {
-  /** Folder of the cached MP4 files (created when needed). */
+  /** Folder of the cached MP4 files (created 0700 when needed; refused when it is a link or not ours). */
   dir: string;
   /** Most cached files kept (oldest deleted first). Default 8. */
   maxFiles?: number;
@@ -334,6 +337,12 @@ export interface Mp4CacheOptions {
 /** The signature of convertMkvToMp4 and ConvertPool.convert. */
 export type ConvertFn = (mkvPath: string, write: (chunk: Uint8Array) => Promise<void>, options: { limitBytes?: number }) => Promise<ConversionResult>;
 
+/** A cache file this process wrote: only this inode is ever served under its name. */
+interface CachedFile {
+  ino: number;
+  size: number;
+}
+
 /** Converted MP4 files kept for Range requests; see the file comment. */
 export class Mp4Cache {
   readonly dir: string;
@@ -342,6 +351,8 @@ export class Mp4Cache {
   private readonly convert: ConvertFn;
   /** Conversions in flight, by cache file name: one per segment version. */
   private readonly inFlight = new Map<string, Promise<number>>();
+  /** Files written by this process, by cache file name (see CachedFile). */
+  private readonly written = new Map<string, CachedFile>();
   /** Conversions run since creation (tests check the cache is used). */
   conversions = 0;
 
@@ -353,39 +364,45 @@ export class Mp4Cache {
   }
 
   /**
-   * The MP4 of the segment at `mkvPath` (already resolved and checked by
-   * the caller). `inProgress`: the segment is being recorded (converted up
-   * to its last complete frame, not cached, no ranges).
+   * The MP4 of `segment`, a segment file already opened and checked
+   * (openRecordingFile). The conversion reads that descriptor, never the
+   * path again. `inProgress`: the segment is being recorded (converted up to
+   * its last complete frame, not cached, no ranges). The source holds the
+   * segment open until `close()` and any conversion it started ends.
    */
-  async open(mkvPath: string, options: { inProgress?: boolean } = {}): Promise<Mp4Source> {
-    const name = basename(mkvPath).replace(/\.mkv$/, '.mp4');
+  async open(segment: RecordingFile, options: { inProgress?: boolean } = {}): Promise<Mp4Source> {
+    const name = segment.name.replace(/\.mkv$/, '.mp4');
+    const mkvPath = descriptorPath(segment.handle) ?? segment.path;
+    const close = (): Promise<void> => segment.close();
+    const uncached = (limitBytes: number | undefined, why: string): Mp4Source => ({
+      name,
+      size: undefined,
+      rangeable: false,
+      stream: (range) => {
+        if (range) throw new RearviewError('ERR_CONVERT', `${name}: byte ranges are not available (${why})`);
+        return this.streamConversion(segment, mkvPath, undefined, limitBytes);
+      },
+      whenComplete: () => Promise.reject(new RearviewError('ERR_CONVERT', `${name}: ${why}; its size is not known in advance`)),
+      close,
+    });
     if (options.inProgress) {
       const scan = await scanMatroska(mkvPath);
-      const limitBytes = scan.endOfLastBlock;
-      const fail = (): Promise<number> => Promise.reject(new RearviewError('ERR_CONVERT', `${name}: the segment is still being recorded; its size is not final`));
-      return {
-        name,
-        size: undefined,
-        rangeable: false,
-        stream: (range) => {
-          if (range) throw new RearviewError('ERR_CONVERT', `${name}: byte ranges are not available while the segment is being recorded`);
-          return this.streamConversion(mkvPath, undefined, limitBytes);
-        },
-        whenComplete: fail,
-      };
+      return uncached(scan.endOfLastBlock, 'the segment is still being recorded');
     }
-    const s = await stat(mkvPath);
-    const key = `${basename(mkvPath, '.mkv')}-${s.size}-${Math.floor(s.mtimeMs)}.mp4`;
-    const cachePath = join(this.dir, key);
-    let size: number | undefined;
+    const s = segment.stats;
+    const key = `${segment.name.replace(/\.mkv$/, '')}-${s.size}-${Math.floor(s.mtimeMs)}.mp4`;
+    let cached: RecordingFile | undefined;
     try {
-      size = (await stat(cachePath)).size;
-    } catch {
-      size = undefined;
+      cached = await this.openCached(key, s.dev);
+    } catch (err) {
+      // The cache folder is a link or not ours: convert without it rather than write through it.
+      this.logger.warn(`MP4 cache not used: ${(err as Error).message}`);
+      return uncached(undefined, 'the MP4 cache folder is unusable');
     }
-    const state = { size };
+    const state = { size: cached?.size };
+    await cached?.close();
     const complete = async (): Promise<number> => {
-      state.size ??= await this.convertToCache(mkvPath, key);
+      state.size ??= await this.convertToCache(segment, mkvPath, key);
       return state.size;
     };
     return {
@@ -395,30 +412,56 @@ export class Mp4Cache {
       },
       rangeable: true,
       stream: (range) => {
-        if (state.size !== undefined) return fileStream(cachePath, range);
-        if (!range && !this.inFlight.has(key)) return this.streamConversion(mkvPath, key);
-        // A range, or another request already converting: wait for the cache.
+        if (state.size === undefined && !range && !this.inFlight.has(key)) return this.streamConversion(segment, mkvPath, key);
+        // Cached, a range, or another request already converting: serve from the cache once it is there.
         const out = new PassThrough();
-        complete().then(
-          () => fileStream(cachePath, range).pipe(out),
-          (err: unknown) => out.destroy(err as Error),
-        );
+        complete().then(async () => {
+          const file = await this.openCached(key, s.dev);
+          if (!file) throw new RearviewError('ERR_NOT_FOUND', `${name}: the cached MP4 was deleted`);
+          // pipeline ends the file stream when the consumer leaves; the descriptor is closed either way.
+          await pipeline(file.stream(range), out).finally(() => file.close());
+        }).catch((err: unknown) => out.destroy(err as Error));
         return out;
       },
       whenComplete: complete,
+      close,
     };
   }
 
+  /**
+   * Opens the cache file `key`, checked: a regular file with one link, ours,
+   * on the recordings' device, and the very inode we wrote when this process
+   * wrote it. Undefined when absent; a file failing the checks (a planted
+   * link, a hard link, a FIFO) is deleted (the name only, never a target)
+   * and reported as absent. Throws when the cache folder itself is unusable.
+   */
+  private async openCached(key: string, dev: number): Promise<RecordingFile | undefined> {
+    const folder = await openPrivateFolder(this.dir, dev);
+    try {
+      const known = this.written.get(key);
+      const uid = process.getuid?.();
+      return await openRecordingFile(this.dir, key, { dev, ...(known ? { ino: known.ino } : {}), ...(uid === undefined ? {} : { uid }) }, folder.ref(key));
+    } catch (err) {
+      if (hasCode(err, 'ERR_NOT_FOUND') && !this.written.has(key)) return undefined;
+      this.logger.warn(`MP4 cache: ${(err as Error).message}; removed`);
+      this.written.delete(key);
+      await unlink(folder.ref(key)).catch(() => {});
+      return undefined;
+    } finally {
+      await folder.close();
+    }
+  }
+
   /** Converts into the cache without a consumer; resolves with the size. Deduplicates concurrent calls. */
-  private async convertToCache(mkvPath: string, key: string): Promise<number> {
+  private async convertToCache(segment: RecordingFile, mkvPath: string, key: string): Promise<number> {
     const running = this.inFlight.get(key);
     if (running) return running;
-    try {
-      return (await stat(join(this.dir, key))).size; // converted meanwhile by a streaming request
-    } catch {
-      // not cached yet
+    const cached = await this.openCached(key, segment.stats.dev); // converted meanwhile by a streaming request
+    if (cached) {
+      await cached.close();
+      return cached.size;
     }
-    return this.runConversion(mkvPath, key, undefined, undefined, undefined);
+    return this.runConversion(segment, mkvPath, key, undefined, undefined, undefined);
   }
 
   /**
@@ -426,36 +469,42 @@ export class Mp4Cache {
    * at full speed into the cache's .part file and the Readable follows that file as it grows: the
    * converter is busy for the conversion time only, not for the client's download time (a slow
    * client on Wi-Fi would otherwise hold one of the few converter processes for the whole
-   * transfer). Without a key (segment being recorded, not cached) the consumer's backpressure
-   * paces the conversion.
+   * transfer). Without a key (segment being recorded, or no usable cache) the consumer's
+   * backpressure paces the conversion.
    */
-  private streamConversion(mkvPath: string, key: string | undefined, limitBytes?: number): Readable {
+  private streamConversion(segment: RecordingFile, mkvPath: string, key: string | undefined, limitBytes?: number): Readable {
     if (key !== undefined) {
       const progress = new PartProgress();
-      this.runConversion(mkvPath, key, undefined, limitBytes, progress).catch(() => {
+      this.runConversion(segment, mkvPath, key, undefined, limitBytes, progress).catch(() => {
         // reported to the follower through progress.error
       });
       return followPart(progress);
     }
     const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-    this.runConversion(mkvPath, key, out, limitBytes, undefined).then(
+    this.runConversion(segment, mkvPath, key, out, limitBytes, undefined).then(
       () => out.end(),
       (err: unknown) => out.destroy(err as Error),
     );
     return out;
   }
 
-  private runConversion(mkvPath: string, key: string | undefined, out: PassThrough | undefined, limitBytes: number | undefined, progress: PartProgress | undefined): Promise<number> {
+  private runConversion(segment: RecordingFile, mkvPath: string, key: string | undefined, out: PassThrough | undefined, limitBytes: number | undefined, progress: PartProgress | undefined): Promise<number> {
+    // The conversion keeps the segment's descriptor open even when the request that started it ends first.
+    const release = segment.retain();
     const job = (async () => {
       this.conversions++;
       let fh: FileHandle | undefined;
-      const partPath = key ? join(this.dir, `${key}.${process.pid}.${this.conversions}.part`) : undefined;
+      let folder: PrivateFolder | undefined;
+      // An unpredictable name, created exclusively: a link planted at a guessed name cannot redirect the write.
+      const partName = key ? `${key}.${randomSuffix()}.part` : undefined;
       try {
-        if (partPath) {
-          await mkdir(this.dir, { recursive: true });
-          fh = await open(partPath, 'w');
+        let ino = 0;
+        if (partName) {
+          folder = await openPrivateFolder(this.dir, segment.stats.dev);
+          fh = await createExclusive(folder.ref(partName), 0o600);
+          ino = (await fh.stat()).ino;
           // The follower reads through its own descriptor: it stays valid across the rename (and an unlink).
-          if (progress) progress.readFh = await open(partPath, 'r');
+          if (progress) progress.readFh = (await openRecordingFile(this.dir, partName, { dev: segment.stats.dev, ino }, folder.ref(partName))).handle;
         }
         let consumerGone = false;
         out?.on('close', () => (consumerGone = true));
@@ -475,21 +524,25 @@ export class Mp4Cache {
             });
           }
         }, limitBytes === undefined ? {} : { limitBytes });
-        if (fh && partPath && key) {
+        if (fh && folder && partName && key) {
           await fh.close();
           fh = undefined;
-          await rename(partPath, join(this.dir, key));
-          void this.prune();
+          // Renamed through the folder's descriptor: the folder swapped for a link meanwhile changes nothing.
+          await rename(folder.ref(partName), folder.ref(key));
+          this.written.set(key, { ino, size: result.bytes });
+          void this.prune(segment.stats.dev);
         }
         progress?.finish(undefined);
         return result.bytes;
       } catch (err) {
         progress?.finish(err as Error);
-        if (partPath) await unlink(partPath).catch(() => {});
-        this.logger.warn(`MP4 conversion of ${basename(mkvPath)} failed: ${(err as Error).message}`);
+        if (folder && partName) await unlink(folder.ref(partName)).catch(() => {});
+        this.logger.warn(`MP4 conversion of ${segment.name} failed: ${(err as Error).message}`);
         throw err;
       } finally {
         await fh?.close().catch(() => {});
+        await folder?.close();
+        await release();
       }
     })();
     if (key) {
@@ -503,30 +556,33 @@ export class Mp4Cache {
   }
 
   /** Deletes the oldest cached files beyond maxFiles (and stray .part files of dead processes). */
-  private async prune(): Promise<void> {
+  private async prune(dev: number): Promise<void> {
+    let folder: PrivateFolder | undefined;
     try {
-      const names = await readdir(this.dir);
-      const entries: { path: string; mtimeMs: number }[] = [];
+      folder = await openPrivateFolder(this.dir, dev, { create: false });
+      const names = await folder.list();
+      const entries: { name: string; mtimeMs: number }[] = [];
       for (const n of names) {
+        if (n === '.' || n === '..') continue;
+        const p = folder.ref(n);
+        const mtimeMs = (await lstat(p).catch(() => undefined))?.mtimeMs;
+        if (mtimeMs === undefined) continue; // gone
         if (n.endsWith('.part')) {
           // Left by a process killed mid-conversion: anything this old is not being written any more.
-          const p = join(this.dir, n);
-          const age = Date.now() - (await stat(p).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-          if (age > 10 * 60_000) await unlink(p).catch(() => {});
+          if (Date.now() - mtimeMs > 10 * 60_000) await unlink(p).catch(() => {});
           continue;
         }
-        if (!n.endsWith('.mp4')) continue;
-        const p = join(this.dir, n);
-        try {
-          entries.push({ path: p, mtimeMs: (await stat(p)).mtimeMs });
-        } catch {
-          // gone
-        }
+        if (n.endsWith('.mp4')) entries.push({ name: n, mtimeMs });
       }
       entries.sort((a, b) => a.mtimeMs - b.mtimeMs);
-      for (const e of entries.slice(0, Math.max(0, entries.length - this.maxFiles))) await unlink(e.path).catch(() => {});
+      for (const e of entries.slice(0, Math.max(0, entries.length - this.maxFiles))) {
+        this.written.delete(e.name);
+        await unlink(folder.ref(e.name)).catch(() => {});
+      }
     } catch {
-      // cache folder gone: nothing to prune
+      // cache folder gone or unusable: nothing to prune
+    } finally {
+      await folder?.close();
     }
   }
 }
@@ -615,9 +671,4 @@ function followPart(progress: PartProgress): Readable {
     }
   };
   return stream;
-}
-
-/** A file (or an inclusive range of it) as a Readable. */
-export function fileStream(path: string, range?: ByteRange): Readable {
-  return range ? createReadStream(path, { start: range.start, end: range.end }) : createReadStream(path);
 }

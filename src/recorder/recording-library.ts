@@ -11,15 +11,15 @@
  * client gives is resolved inside the folder or refused (see
  * `resolveSegment`).
  */
-import { readdir, readFile, realpath, lstat, stat } from 'node:fs/promises';
+import { readdir, readFile, lstat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
-import { RearviewError } from '../errors.js';
+import { hasCode, RearviewError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { RECORDING_MARKER } from './crash-recovery.js';
 import { readMatroskaHeader, scanMatroska } from './matroska-file.js';
-import { fileStream, Mp4Cache, type ByteRange, type Mp4Source } from './mp4-converter.js';
+import { Mp4Cache, type Mp4Source } from './mp4-converter.js';
+import { openRecordingFile, type RecordingFile } from './recording-file.js';
 import { MP4_CACHE_DIR, readFolderListing, removeSegmentFiles, statfsDiskSpace, type DiskSpaceFn } from './retention.js';
 import { parseSegmentName, parseThumbnailName } from './segment-names.js';
 
@@ -53,16 +53,6 @@ export interface RecordingUsage {
   /** Free and total bytes of the filesystem holding the folder. */
   freeBytes: number;
   diskBytes: number;
-}
-
-/** The raw MKV of a segment, for download. */
-export interface SegmentSource {
-  name: string;
-  /** Size when opened (a segment being recorded keeps growing: serve this much). */
-  size: number;
-  inProgress: boolean;
-  /** The bytes, whole (up to `size`) or an inclusive range. */
-  stream(range?: ByteRange): Readable;
 }
 
 /** Options of {@link RecordingLibrary}. */
@@ -216,14 +206,22 @@ export class RecordingLibrary {
    * refused. Throws RearviewError:
    * - ERR_PATH_OUTSIDE (HTTP 400): empty, NUL byte, backslash, leftover
    *   %xx, `..` or any other folder part, an absolute path elsewhere, a name
-   *   that is not `log%04d.mkv`, a symlink (or a folder symlink) leading
-   *   out of the folder;
-   * - ERR_NOT_FOUND (HTTP 404): a well-formed name with no such file.
+   *   that is not `log%04d.mkv`, a symbolic link, a hard link, a file on
+   *   another filesystem (see openRecordingFile);
+   * - ERR_NOT_FOUND (HTTP 404): a well-formed name with no such file, or not a regular file.
+   * To read the file, use openSegmentFile: a path checked now may be swapped before it is opened.
    */
   async resolveSegment(nameOrPath: string): Promise<string> {
+    const file = await this.openSegmentFile(nameOrPath);
+    await file.close();
+    return file.path;
+  }
+
+  /** The segment opened once and checked (see resolveSegment); read it through the returned file, then close it. */
+  async openSegmentFile(nameOrPath: string): Promise<RecordingFile> {
     const name = this.checkedName(nameOrPath, 'segment');
     if (parseSegmentName(name) === undefined) throw outside(nameOrPath, 'not a recording name (log0001.mkv)');
-    return this.checkedFile(name, nameOrPath);
+    return this.openChecked(name, nameOrPath);
   }
 
   /**
@@ -232,6 +230,13 @@ export class RecordingLibrary {
    * (`log0001.mkv`: its newest thumbnail). Same refusals as resolveSegment.
    */
   async resolveThumbnail(nameOrPath: string): Promise<string> {
+    const file = await this.openThumbnailFile(nameOrPath);
+    await file.close();
+    return file.path;
+  }
+
+  /** The thumbnail opened once and checked (see resolveThumbnail); read it through the returned file, then close it. */
+  async openThumbnailFile(nameOrPath: string): Promise<RecordingFile> {
     const name = this.checkedName(nameOrPath, 'thumbnail');
     if (parseSegmentName(name) !== undefined) {
       const stem = name.replace(/\.mkv$/, '');
@@ -241,10 +246,10 @@ export class RecordingLibrary {
         if (t?.stem === stem && (!best || t.unixSeconds > best.seconds)) best = { name: n, seconds: t.unixSeconds };
       }
       if (!best) throw new RearviewError('ERR_NOT_FOUND', `no thumbnail for ${name}`);
-      return this.checkedFile(best.name, nameOrPath);
+      return this.openChecked(best.name, nameOrPath);
     }
     if (!parseThumbnailName(name)) throw outside(nameOrPath, 'not a thumbnail name (log0001_1713198307.jpg)');
-    return this.checkedFile(name, nameOrPath);
+    return this.openChecked(name, nameOrPath);
   }
 
   /** Syntax checks common to segments and thumbnails; returns the bare file name. */
@@ -262,24 +267,14 @@ export class RecordingLibrary {
     return nameOrPath;
   }
 
-  /** The file must exist, be a regular file, and really be in the folder (no symlink out). */
-  private async checkedFile(name: string, asGiven: string): Promise<string> {
-    const path = join(this.dir, name);
-    let s;
+  /** Opens `name` in the folder without following links and checks the descriptor (openRecordingFile). */
+  private async openChecked(name: string, asGiven: string): Promise<RecordingFile> {
     try {
-      s = await lstat(path);
+      return await openRecordingFile(this.dir, name);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new RearviewError('ERR_NOT_FOUND', `no recording named ${name}`);
+      if (hasCode(err, 'ERR_PATH_OUTSIDE')) throw outside(asGiven, (err as Error).message.replace(/^refused [^:]*: /, ''));
       throw err;
     }
-    if (s.isSymbolicLink()) {
-      // A link is only followed when it stays inside the folder.
-      const [realDir, realFile] = await Promise.all([realpath(this.dir), realpath(path).catch(() => '')]);
-      if (dirname(realFile) !== realDir) throw outside(asGiven, 'symbolic link leading out of the recordings folder');
-      s = await stat(path);
-    }
-    if (!s.isFile()) throw new RearviewError('ERR_NOT_FOUND', `${name} is not a file`);
-    return path;
   }
 
   /** Deletes a segment with its thumbnail and cached MP4. Refuses the one being recorded (ERR_SEGMENT_IN_PROGRESS). */
@@ -315,17 +310,13 @@ export class RecordingLibrary {
     return { files: list.length, totalBytes: list.reduce((n, r) => n + r.sizeBytes, 0), ...space };
   }
 
-  /** The raw MKV for download (resolved as resolveSegment does). A segment being recorded is served up to its size now. */
-  async openSegment(nameOrPath: string): Promise<SegmentSource> {
-    const path = await this.resolveSegment(nameOrPath);
-    const { size } = await stat(path);
-    const inProgress = await this.isRecording(path);
-    return {
-      name: basename(path),
-      size,
-      inProgress,
-      stream: (range) => fileStream(path, range ?? (size > 0 ? { start: 0, end: size - 1 } : undefined)),
-    };
+  /**
+   * The raw MKV for download, opened once and checked (as openSegmentFile);
+   * `inProgress` tells whether it is being recorded (then serve `size`, its size when opened).
+   */
+  async openSegment(nameOrPath: string): Promise<RecordingFile & { inProgress: boolean }> {
+    const file = await this.openSegmentFile(nameOrPath);
+    return Object.assign(file, { inProgress: await this.isRecording(file.path) });
   }
 
   /**
@@ -333,8 +324,13 @@ export class RecordingLibrary {
    * Mp4Source for how to serve it with or without Range.
    */
   async openMp4(nameOrPath: string): Promise<Mp4Source> {
-    const path = await this.resolveSegment(nameOrPath);
-    return this.mp4.open(path, { inProgress: await this.isRecording(path) });
+    const file = await this.openSegmentFile(nameOrPath);
+    try {
+      return await this.mp4.open(file, { inProgress: await this.isRecording(file.path) });
+    } catch (err) {
+      await file.close();
+      throw err;
+    }
   }
 }
 

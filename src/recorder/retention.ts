@@ -5,11 +5,12 @@
  * and percent, both). The segment being written is never deleted. Rotation
  * is the only thing in the recorder that deletes a segment with frames in it.
  */
-import { readdir, stat, statfs, unlink } from 'node:fs/promises';
+import { lstat, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { MAX_SEGMENT_NUMBER, nextSegmentNumber, parseSegmentName, parseThumbnailName } from './segment-names.js';
+import { openPrivateFolder, type PrivateFolder } from './recording-file.js';
 
 /** Rotation limits. 0 disables a limit. Defaults (daemon config): 900 files, no byte limit, 500 MB and 5 % free. */
 export interface RetentionLimits {
@@ -120,8 +121,27 @@ export interface FolderListing {
 
 /** Reads `dir` and its MP4 cache folder once; a missing folder gives empty lists. */
 export async function readFolderListing(dir: string): Promise<FolderListing> {
-  const [names, cached] = await Promise.all([readdir(dir).catch(() => []), readdir(join(dir, MP4_CACHE_DIR)).catch(() => [])]);
+  const [names, cached] = await Promise.all([readdir(dir).catch(() => []), withCacheFolder(dir, (f) => f.list(), [])]);
   return { names, cached };
+}
+
+/**
+ * Runs `use` on the MP4 cache folder opened and checked (a real folder of
+ * ours, never a link: deleting `log0001-*` through a planted link would
+ * delete files elsewhere). `fallback` when it is missing or refused.
+ */
+async function withCacheFolder<T>(dir: string, use: (folder: PrivateFolder) => Promise<T>, fallback: T): Promise<T> {
+  let folder: PrivateFolder;
+  try {
+    folder = await openPrivateFolder(join(dir, MP4_CACHE_DIR), (await stat(dir)).dev, { create: false });
+  } catch {
+    return fallback;
+  }
+  try {
+    return await use(folder);
+  } finally {
+    await folder.close();
+  }
 }
 
 /**
@@ -134,7 +154,7 @@ export async function removeSegmentFiles(dir: string, name: string, listing?: Fo
   let freed = 0;
   const rm = async (path: string): Promise<void> => {
     try {
-      const s = await stat(path);
+      const s = await lstat(path);
       await unlink(path);
       freed += s.size;
     } catch (err) {
@@ -144,7 +164,10 @@ export async function removeSegmentFiles(dir: string, name: string, listing?: Fo
   await rm(join(dir, name));
   const { names, cached } = listing ?? (await readFolderListing(dir));
   for (const n of names) if (parseThumbnailName(n)?.stem === stem) await rm(join(dir, n));
-  for (const n of cached) if (n.startsWith(`${stem}-`)) await rm(join(dir, MP4_CACHE_DIR, n));
+  const ours = cached.filter((n) => n.startsWith(`${stem}-`));
+  if (ours.length > 0) await withCacheFolder(dir, async (folder) => {
+    for (const n of ours) await rm(folder.ref(n));
+  }, undefined);
   return freed;
 }
 

@@ -6,10 +6,11 @@
  * by modification times alone: a Pi without a real-time clock may stamp a
  * ride 1970.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { newestSegmentNumber, type SegmentFile } from './retention.js';
 import { nextSegmentNumber, parseSegmentName, segmentName } from './segment-names.js';
+import { writeFileReplacing } from './recording-file.js';
 
 /** File in the recordings folder naming the last segment opened (JSON: {lastSegment}); numbering continues after it. */
 export const RECORDER_STATE = '.recorder-state.json';
@@ -17,8 +18,8 @@ export const RECORDER_STATE = '.recorder-state.json';
 /** Saves `name` as the last segment opened (atomically: temp file, then rename). */
 export async function saveLastSegment(dir: string, name: string): Promise<void> {
   const state = join(dir, RECORDER_STATE);
-  await writeFile(`${state}.tmp`, JSON.stringify({ lastSegment: name }));
-  await rename(`${state}.tmp`, state);
+  // An unpredictable temp name, created exclusively: a link planted in the folder cannot redirect the write.
+  await writeFileReplacing(state, JSON.stringify({ lastSegment: name }));
 }
 
 /** The last segment number recorded in the state file, or undefined (none, unreadable). */

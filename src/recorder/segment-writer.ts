@@ -14,6 +14,7 @@
  * its (pts90k - dts90k) reorder delay, so B-frame streams come out in picture
  * order count order.
  */
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { EncodedPacket, EncodedVideoPacketSource, MkvOutputFormat, Output } from 'mediabunny';
 import { annexBToLengthPrefixed, buildAvcDecoderConfigurationRecord } from '../h264/avcc.js';
@@ -144,7 +145,8 @@ export class SegmentWriter {
    * EEXIST when the file exists unless `overwrite` was given.
    */
   async start(): Promise<void> {
-    this.fh = await open(this.path, this.overwrite ? 'w' : 'wx');
+    // Never through a link: O_EXCL refuses one anyway, O_NOFOLLOW covers the overwrite mode.
+    this.fh = await open(this.path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (this.overwrite ? constants.O_TRUNC : constants.O_EXCL), 0o644);
     this.file = fileTarget(this.fh);
     this.output = new Output({
       format: new MkvOutputFormat({ appendOnly: true, minimumClusterDuration: this.clusterSeconds }),

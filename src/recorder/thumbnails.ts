@@ -11,16 +11,19 @@
  * says why (the status API shows it); recording itself is unaffected.
  */
 import { spawn } from 'node:child_process';
-import { rename, unlink } from 'node:fs/promises';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { FFMPEG_MISSING, findFfmpeg } from '../util/ffmpeg-path.js';
+import { writeFileReplacing } from './recording-file.js';
+
+/** A JPEG of one frame is tens of KB; more than this is not a thumbnail. */
+const MAX_THUMBNAIL_BYTES = 16 * 1024 * 1024;
 
 /** One thumbnail to make. */
 export interface ThumbnailJob {
   /** Annex-B bytes of one keyframe access unit: SPS, PPS, (SEI,) IDR slices. */
   annexB: Uint8Array;
-  /** Where the JPEG goes (written to a temporary name, then renamed). */
+  /** Where the JPEG goes (written to an unpredictable temporary name, then renamed). */
   path: string;
 }
 
@@ -113,29 +116,27 @@ export class ThumbnailMaker {
   }
 
   private async make(job: ThumbnailJob): Promise<void> {
-    const tmp = `${job.path}.part`;
-    const args = ['-v', 'error', '-y', '-f', 'h264', '-i', 'pipe:0', '-frames:v', '1', '-q:v', String(this.quality), '-f', 'image2', '-c:v', 'mjpeg', tmp];
-    try {
-      await this.run(args, job);
-    } catch (err) {
-      // ffmpeg may have created the file before failing (image2 writes on the first frame), or been
-      // killed by the timeout or close(): never leave a .part behind on the card.
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
-    try {
-      await rename(tmp, job.path);
-    } catch (err) {
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
+    // ffmpeg writes the JPEG to its stdout, never to a path: it would follow a link planted at a
+    // predictable temp name. We write it under an unpredictable name, created exclusively, then rename.
+    const args = ['-v', 'error', '-f', 'h264', '-i', 'pipe:0', '-frames:v', '1', '-q:v', String(this.quality), '-f', 'image2pipe', '-c:v', 'mjpeg', 'pipe:1'];
+    const jpeg = await this.run(args, job);
+    if (jpeg.length === 0) throw new Error('ffmpeg produced no image');
+    await writeFileReplacing(job.path, jpeg, '.part');
   }
 
-  private run(args: string[], job: ThumbnailJob): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const child = spawn(this.ffmpegPath as string, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+  /** Runs ffmpeg on the job's bytes; resolves with what it wrote to stdout (one JPEG, capped). */
+  private run(args: string[], job: ThumbnailJob): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      const child = spawn(this.ffmpegPath as string, args, { stdio: ['pipe', 'pipe', 'pipe'] });
       this.child = child;
       let stderr = '';
+      const out: Buffer[] = [];
+      let outBytes = 0;
+      child.stdout?.on('data', (d: Buffer) => {
+        outBytes += d.length;
+        if (outBytes > MAX_THUMBNAIL_BYTES) child.kill('SIGKILL');
+        else out.push(d);
+      });
       const timer = setTimeout(() => child.kill('SIGKILL'), this.timeoutMs);
       child.stderr?.on('data', (d: Buffer) => {
         if (stderr.length < 2000) stderr += d.toString();
@@ -148,7 +149,7 @@ export class ThumbnailMaker {
       child.on('close', (code, signal) => {
         clearTimeout(timer);
         this.child = undefined;
-        if (code === 0) resolve();
+        if (code === 0 && outBytes <= MAX_THUMBNAIL_BYTES) resolve(Buffer.concat(out));
         else reject(new Error(`ffmpeg exited with ${signal ?? code}: ${stderr.trim().split('\n').slice(-2).join(' / ')}`));
       });
       child.stdin?.end(Buffer.from(job.annexB.buffer, job.annexB.byteOffset, job.annexB.byteLength));

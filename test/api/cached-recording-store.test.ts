@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RecordingEntry, RecordingStore } from '../../src/api/api-services.js';
 import { cachedRecordingStore } from '../../src/api/cached-recording-store.js';
+import { openRecordingFile } from '../../src/recorder/recording-file.js';
 
 function countingStore(): RecordingStore & { lists: number; names: string[] } {
   const store = {
@@ -14,6 +15,8 @@ function countingStore(): RecordingStore & { lists: number; names: string[] } {
     },
     resolveSegment: async (n: string) => `/r/${n}`,
     resolveThumbnail: async (n: string) => `/r/${n}`,
+    openSegment: async (n: string) => openRecordingFile('/r', n),
+    openThumbnail: async (n: string) => openRecordingFile('/r', n),
     async remove(name: string) { store.names = store.names.filter((n) => n !== name); },
     async removeAll() { const n = store.names.length; store.names = []; return n; },
     usage: async () => ({ usedBytes: 0, freeBytes: null, totalBytes: null, files: store.names.length }),

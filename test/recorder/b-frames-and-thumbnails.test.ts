@@ -122,10 +122,10 @@ test('thumbnail queue of one: a burst of requests makes the first and the latest
 test('a failed or timed-out thumbnail leaves no .part file; the recorder sweeps stale ones at start-up', async () => {
   const { dir, cleanup } = scratchDir();
   try {
-    // A fake ffmpeg that writes its output file, then fails (exit 1) or hangs until killed.
+    // A fake ffmpeg that writes part of its output (to stdout: ffmpeg never gets a path), then fails (exit 1) or hangs until killed.
     const fake = (name: string, tail: string): string => {
       const path = join(dir, name);
-      writeFileSync(path, `#!/bin/sh\nfor a; do last="$a"; done\ncat > /dev/null\nprintf partial > "$last"\n${tail}\n`);
+      writeFileSync(path, `#!/bin/sh\ncat > /dev/null\nprintf partial\n${tail}\n`);
       chmodSync(path, 0o755);
       return path;
     };
@@ -144,6 +144,8 @@ test('a failed or timed-out thumbnail leaves no .part file; the recorder sweeps 
     mkdirSync(rec);
     writeFileSync(join(rec, 'log0003_1700000000.jpg.part'), 'x');
     writeFileSync(join(rec, '.recording.json.tmp'), '{');
+    writeFileSync(join(rec, '.recorder-state.json.0123456789abcdef.tmp'), '{');
+    writeFileSync(join(rec, 'log0003_1700000000.jpg.0123456789abcdef.part'), 'x');
     // Regression: the sweep removed every *.part, including other programs' files in a shared folder.
     writeFileSync(join(rec, 'holiday.mp4.part'), 'a browser download in progress');
     const feeder = HubFeeder.ofFile(samplePath, 30);

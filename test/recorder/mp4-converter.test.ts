@@ -13,6 +13,7 @@ import { ConvertPool } from '../../src/recorder/convert-pool.js';
 import { convertMkvToMp4, Mp4Cache, type ConversionResult } from '../../src/recorder/mp4-converter.js';
 import { Recorder } from '../../src/recorder/recorder.js';
 import { RecordingLibrary } from '../../src/recorder/recording-library.js';
+import { openRecordingFile } from '../../src/recorder/recording-file.js';
 import type { Mp4Source } from '../../src/recorder/mp4-converter.js';
 import { samplePath } from '../hub/access-units.js';
 import { scratchDir } from '../support/paths.js';
@@ -44,6 +45,7 @@ test('MP4 conversion streams every frame, fills the cache, then serves ranges fr
     const size = await first.whenComplete();
     assert.equal(size, streamed.length);
     assert.equal(lib.mp4Conversions, 1);
+    await first.close();
     const out = join(dir, 'out.mp4');
     writeFileSync(out, streamed);
     const p = probe(out);
@@ -58,16 +60,19 @@ test('MP4 conversion streams every frame, fills the cache, then serves ranges fr
     assert.deepEqual(await collect(second.stream()), streamed, 'cache holds the same bytes');
     assert.deepEqual(await collect(second.stream({ start: 1000, end: 1999 })), streamed.subarray(1000, 2000));
     assert.equal(lib.mp4Conversions, 1, 'no second conversion');
+    await second.close();
 
     // A range asked before the conversion ran waits for the cache.
     const raw = await lib.openSegment('log0000.mkv');
     assert.equal((await collect(raw.stream())).length, raw.size);
+    await raw.close();
     await lib.remove('log0000.mkv');
     await recordOne(dir, 60);
     const fresh = await lib.openMp4('log0000.mkv');
     assert.equal(fresh.size, undefined, 'the cache entry died with the segment');
     const head = await collect(fresh.stream({ start: 0, end: 7 }));
     assert.equal(head.subarray(4, 8).toString(), 'ftyp');
+    await fresh.close();
   } finally {
     cleanup();
   }
@@ -81,6 +86,7 @@ test('a damaged segment fails with ERR_CONVERT instead of an empty MP4', async (
     const mp4 = await lib.openMp4('log0003.mkv');
     await assert.rejects(collect(mp4.stream()), (e: unknown) => hasCode(e, 'ERR_CONVERT'));
     await assert.rejects(mp4.whenComplete(), (e: unknown) => hasCode(e, 'ERR_CONVERT'));
+    await mp4.close();
   } finally {
     cleanup();
   }
@@ -103,6 +109,7 @@ test('the segment being recorded converts up to its last complete frame, without
     writeFileSync(out, bytes);
     assert.equal(probe(out).frames, 75);
     assert.equal(decodeErrors(out), '');
+    await mp4.close();
     await recorder.close();
   } finally {
     cleanup();
@@ -118,6 +125,7 @@ function serve(source: () => Promise<Mp4Source>): Promise<Server> {
         return;
       }
       const mp4 = await source();
+      res.once('close', () => void mp4.close());
       const size = await mp4.whenComplete();
       const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
       if (m) {
@@ -349,16 +357,18 @@ test('a first download that is not read does not hold the converter: the convers
   try {
     await recordOne(dir, 90);
     const cache = new Mp4Cache({ dir: join(dir, '.mp4-cache'), convert: (p, w, o) => pool.convert(p, w, o) });
-    const mp4 = await cache.open(join(dir, 'log0000.mkv'));
+    const mp4 = await cache.open(await openRecordingFile(dir, 'log0000.mkv'));
     const stream = mp4.stream(); // a client that has not read a byte yet (a slow link)
     // Before the cache followed the .part file, the conversion waited for this consumer: this never resolved.
     const size = await mp4.whenComplete();
     assert.equal(pool.queued, 0);
     const got = await collect(stream);
     assert.equal(got.length, size);
-    const again = await cache.open(join(dir, 'log0000.mkv'));
+    const again = await cache.open(await openRecordingFile(dir, 'log0000.mkv'));
     assert.deepEqual(await collect(again.stream()), got, 'the follower read exactly what was cached');
     assert.equal(cache.conversions, 1);
+    await mp4.close();
+    await again.close();
   } finally {
     await pool.close();
     cleanup();

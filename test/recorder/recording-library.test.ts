@@ -94,7 +94,6 @@ test('path safety: every trick is refused with ERR_PATH_OUTSIDE, missing files w
     mkdirSync(join(dir, 'sub'));
     copyFileSync(join(dir, 'log0000.mkv'), join(dir, 'sub', 'log0000.mkv'));
     symlinkSync(outsideDir.dir, join(dir, 'linkdir'));
-    assert.equal(await lib.resolveSegment('log0008.mkv'), join(dir, 'log0008.mkv'), 'a link inside the folder is fine');
 
     const refusedSegments = [
       '', '..', '.', '../log0001.mkv', 'sub/log0000.mkv', 'linkdir/secret.mkv', './log0001.mkv',
@@ -103,6 +102,7 @@ test('path safety: every trick is refused with ERR_PATH_OUTSIDE, missing files w
       'log0001.mkv\0.jpg', 'log0001.mkv\0', '%2e%2e%2flog0001.mkv', '..%2flog0001.mkv', '%2E%2E/log0001.mkv',
       'log0001%2emkv', '%6cog0001.mkv', '..\\log0001.mkv', 'log0001.mkv\\', 'log0001.mp4', 'log0001.MKV', 'log0001.mkv.jpg', 'log1.mkv',
       'log00001.mkv', 'passwd', thumb, 'log0007.mkv', outsideDir.dir + '/secret.mkv',
+      'log0008.mkv', // any link is refused, even one to a segment inside: the file is opened without following links
     ];
     for (const bad of refusedSegments) {
       await assert.rejects(lib.resolveSegment(bad), (e: unknown) => hasCode(e, 'ERR_PATH_OUTSIDE'), `segment ${JSON.stringify(bad)} must be refused`);
