@@ -14,7 +14,7 @@
  * its (pts90k - dts90k) reorder delay, so B-frame streams come out in picture
  * order count order.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { EncodedPacket, EncodedVideoPacketSource, MkvOutputFormat, Output } from 'mediabunny';
 import { annexBToLengthPrefixed, buildAvcDecoderConfigurationRecord } from '../h264/avcc.js';
 import { NalUnitType } from '../h264/nal-unit.js';
@@ -44,6 +44,8 @@ export interface SegmentWriterOptions {
    * loses nothing that was written. 0 turns syncing off.
    */
   syncIntervalMs?: number;
+  /** Opens the file (default fs.promises.open); tests pass one that delays writes, like a slow card. */
+  openFile?: (path: string, flags: string) => Promise<FileHandle>;
 }
 
 /** What a closed segment holds. */
@@ -93,6 +95,10 @@ export class SegmentWriter {
   private readonly frameMs: number;
   private closed = false;
   private dateWritten = false;
+  /** End of the Segment header (Info, Tracks) in the file, once mediabunny has produced it. */
+  private headerEnd: number | undefined;
+  private waitingForHeader = false;
+  private readonly openFile: (path: string, flags: string) => Promise<FileHandle>;
   private readonly syncIntervalMs: number;
   private lastSyncMs = 0;
   private syncing = false;
@@ -103,6 +109,7 @@ export class SegmentWriter {
     this.clusterSeconds = options.clusterSeconds ?? 1;
     this.overwrite = options.overwrite ?? false;
     this.syncIntervalMs = options.syncIntervalMs ?? 1000;
+    this.openFile = options.openFile ?? open;
     this.frameMs = 1000 / (options.params.fps > 0 ? options.params.fps : 30);
   }
 
@@ -144,15 +151,33 @@ export class SegmentWriter {
    * EEXIST when the file exists unless `overwrite` was given.
    */
   async start(): Promise<void> {
-    this.fh = await open(this.path, this.overwrite ? 'w' : 'wx');
-    this.file = fileTarget(this.fh);
-    this.output = new Output({
-      format: new MkvOutputFormat({ appendOnly: true, minimumClusterDuration: this.clusterSeconds }),
-      target: this.file.target, // unchunked: a power cut loses only what the OS had not written
-    });
-    this.source = new EncodedVideoPacketSource('avc');
-    this.output.addVideoTrack(this.source, { frameRate: this.params.fps > 0 ? this.params.fps : undefined });
-    await this.output.start();
+    this.fh = await this.openFile(this.path, this.overwrite ? 'w' : 'wx');
+    try {
+      this.file = fileTarget(this.fh);
+      this.output = new Output({
+        format: new MkvOutputFormat({
+          appendOnly: true,
+          minimumClusterDuration: this.clusterSeconds,
+          onSegmentHeader: (data, position) => {
+            this.headerEnd = position + data.byteLength;
+          },
+        }),
+        target: this.file.target, // unchunked: a power cut loses only what the OS had not written
+      });
+      this.source = new EncodedVideoPacketSource('avc');
+      this.output.addVideoTrack(this.source, { frameRate: this.params.fps > 0 ? this.params.fps : undefined });
+      await this.output.start();
+    } catch (err) {
+      // Ours (created here): leave no header-less file behind.
+      await this.abort();
+      if (!this.overwrite) await unlink(this.path).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** True while write() waits for the Segment header to reach the file before patching it (tests). */
+  get awaitingHeaderWrite(): boolean {
+    return this.waitingForHeader;
   }
 
   /**
@@ -228,10 +253,17 @@ export class SegmentWriter {
     if (frame.isKey) this.keyFrames++;
     this.maxEndMs = Math.max(this.maxEndMs, ptsMs + this.frameMs);
     await this.source.add(packet, meta);
-    if (!this.dateWritten && this.bytes > 0) {
-      // The header is on disk once the first packet is: record the start time in it now, so even a
-      // segment cut by a crash says when it began.
+    if (!this.dateWritten && this.headerEnd !== undefined && this.file) {
+      // Record the start time in the header now, so even a segment cut by a crash says when it
+      // began. Only once the header is in the file: mediabunny's add() resolves when its bytes are
+      // queued, not written (regression: "not a Matroska file (no Segment)" on a healthy disk).
       this.dateWritten = true;
+      this.waitingForHeader = true;
+      try {
+        await this.file.whenWritten(this.headerEnd);
+      } finally {
+        this.waitingForHeader = false;
+      }
       await patchMatroskaInfo(this.path, { startedAtMs: this.firstCapturedAtMs });
     }
     if (this.syncIntervalMs > 0 && decodeMs - this.lastSyncMs >= this.syncIntervalMs && !this.syncing && this.fh) {
