@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { mergeConfig, readConfigFile, type ConfigInput, type RearviewConfig } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, RearviewError } from '../errors.js';
 
 /** Top-level keys PATCH accepts (besides `video` and `resolution`). */
 export const SETTABLE_KEYS = [
@@ -152,14 +152,19 @@ export class SettingsStore {
         doc[key] = key.endsWith('Ms') && typeof value === 'number' ? `${value}ms` : value;
       }
     }
-    await mkdir(dirname(path), { recursive: true });
     // Write then rename: a power cut never leaves a half-written config.
     // Mode 0600: a config file may name or hold the API token. A fresh file
     // (exclusive create) so a link planted under the temporary name is not followed.
     const tmp = `${path}.${process.pid}.tmp`;
-    await unlink(tmp).catch(() => undefined);
-    await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
-    await rename(tmp, path);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      await unlink(tmp).catch(() => undefined);
+      await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+      await rename(tmp, path);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw settingsWriteError(path, err);
+    }
   }
 }
 
@@ -205,4 +210,21 @@ function checkSane(config: RearviewConfig): void {
   if (config.segmentMs < 1000) throw new ConfigError(`segmentMs: ${config.segmentMs} ms is below 1 s`);
   if (config.streamWindowMs < 1000) throw new ConfigError(`streamWindowMs: ${config.streamWindowMs} ms is below 1 s`);
   if (config.minFreePercent > 100) throw new ConfigError('minFreePercent: above 100');
+}
+
+/** Why the settings file could not be written, in words (the device's disk is read-only, full, ...). */
+const WRITE_FAILURES: Record<string, string> = {
+  EROFS: 'the filesystem is read-only',
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is used up',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EIO: 'an I/O error (failing card?)',
+};
+
+/** ERR_SETTINGS_WRITE for a failed save: nothing was changed. */
+function settingsWriteError(path: string, err: unknown): RearviewError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = (code && WRITE_FAILURES[code]) ?? (err as Error).message ?? String(err);
+  return new RearviewError('ERR_SETTINGS_WRITE', `cannot save settings to ${path}: ${why}${code ? ` (${code})` : ''}; nothing was changed`, { cause: err });
 }

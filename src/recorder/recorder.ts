@@ -27,7 +27,7 @@ import type { StreamFrame, StreamParams } from '../hub/stream-frame.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedCounter, silentLogger } from '../log/logger.js';
 import { recoverUnfinishedSegments, removeRecordingMarker, repairCutSegment, sweepTempFiles, writeRecordingMarker } from './crash-recovery.js';
-import { enforceRetention, listSegmentFiles, type DiskSpaceFn, type RetentionInputs, type RetentionLimits, type RetentionResult } from './retention.js';
+import { enforceRetention, listSegmentFiles, statfsDiskSpace, type DiskSpaceFn, type RetentionInputs, type RetentionLimits, type RetentionResult } from './retention.js';
 import { SegmentWriter, type SegmentSummary } from './segment-writer.js';
 import { MAX_SEGMENT_NUMBER, nextSegmentNumber, segmentName, thumbnailName } from './segment-names.js';
 import { lastSegmentNumber, saveLastSegment } from './segment-numbering.js';
@@ -62,6 +62,8 @@ export interface RecorderOptions {
   diskSpace?: DiskSpaceFn;
   /** Protection and upload state of segments for the retention rule. Default: unprotected, needing no upload. */
   retention?: Pick<RetentionInputs, 'isProtected' | 'uploadState'>;
+  /** Most space protected segments keep their protection in: bytes or a percentage of the disk. Default 25 %. */
+  maxProtected?: { bytes: number } | { percent: number };
   /** Thumbnail maker; `false` for none. Default a new ThumbnailMaker. */
   thumbnails?: ThumbnailMaker | false;
   /** Reader queue bounds: past them the recorder skips to the next keyframe. Defaults 16 MB and 3000 ms. */
@@ -124,6 +126,7 @@ export class Recorder {
   private limits: RetentionLimits;
   private readonly diskSpace: DiskSpaceFn | undefined;
   private readonly retention: Pick<RetentionInputs, 'isProtected' | 'uploadState'>;
+  private readonly maxProtected: { bytes: number } | { percent: number };
   private readonly thumbnails: ThumbnailMaker | undefined;
   private readonly queueLimitBytes: number;
   private readonly queueLimitMs: number;
@@ -162,6 +165,7 @@ export class Recorder {
     this.limits = { maxFiles: 900, maxBytes: 0, minFreeBytes: 500_000_000, minFreePercent: 5, ...options.limits };
     this.diskSpace = options.diskSpace;
     this.retention = options.retention ?? {};
+    this.maxProtected = options.maxProtected ?? { percent: 25 };
     this.thumbnails = options.thumbnails === false ? undefined : (options.thumbnails ?? new ThumbnailMaker({ logger: options.logger?.child('thumbnails') }));
     this.queueLimitBytes = options.queueLimitBytes ?? 16_000_000;
     this.queueLimitMs = options.queueLimitMs ?? 3000;
@@ -577,8 +581,14 @@ export class Recorder {
     const inProgress = new Set<string>();
     if (this.st.currentSegment) inProgress.add(this.st.currentSegment);
     if (keep) inProgress.add(keep);
+    let maxProtectedBytes: number | undefined;
+    if (this.retention.isProtected) {
+      // Only measured when something can be protected.
+      const cap = this.maxProtected;
+      maxProtectedBytes = 'bytes' in cap ? cap.bytes : (cap.percent / 100) * (await (this.diskSpace ?? statfsDiskSpace)(this.dir)).diskBytes;
+    }
     const r = await enforceRetention(this.dir, this.limits, {
-      ...this.retention, diskSpace: this.diskSpace, inProgress, logger: this.logger, newest: this.lastNumber, freeBytes,
+      ...this.retention, maxProtectedBytes, diskSpace: this.diskSpace, inProgress, logger: this.logger, newest: this.lastNumber, freeBytes,
     });
     this.st.rotatedSegments += r.deleted.length;
     this.st.rotatedNotUploaded += r.deletedNotUploaded.length;
