@@ -332,3 +332,23 @@ test('ENOSPC while creating a segment on a full tmpfs: the oldest segment is del
     fs.cleanup();
   }
 });
+
+test('a recorder whose segments are all protected rotates only what is past --max-protected', async () => {
+  for (const [maxProtected, kept] of [[{ percent: 100 }, 5], [{ bytes: 0 }, 2]] as const) {
+    const { dir, cleanup } = scratchDir();
+    try {
+      const feeder = HubFeeder.ofFile(samplePath);
+      const recorder = new Recorder({
+        hub: feeder.hub, dir, segmentMs: 1000, limits: { ...noLimits, maxFiles: 2 }, thumbnails: false, retentionIntervalMs: 0,
+        retention: { isProtected: () => true }, maxProtected,
+      });
+      await recorder.start();
+      await feed(feeder, recorder, 5);
+      await recorder.close();
+      const left = mkvs(dir).length;
+      assert.ok(kept === 2 ? left === 2 : left >= kept, `${JSON.stringify(maxProtected)}: ${left} kept`);
+    } finally {
+      cleanup();
+    }
+  }
+});
