@@ -97,6 +97,11 @@ export interface RearviewConfig {
   /** Keep at least this much disk free: bytes and percent, both enforced. Defaults 500 MB, 5 %. */
   minFreeBytes: number;
   minFreePercent: number;
+  /**
+   * Cap on protected segments (moments, ...): a size, or a percentage of the disk.
+   * Older protected segments past it may be deleted, so recording never stops. Default 25 %.
+   */
+  maxProtected: ProtectedCap;
 
   /** Streaming/recording modes. Default 'simultaneous'. */
   mode: CameraMode;
@@ -172,6 +177,7 @@ export function defaultConfig(): RearviewConfig {
     maxBytes: 0,
     minFreeBytes: 500_000_000,
     minFreePercent: 5,
+    maxProtected: { percent: 25 },
     mode: 'simultaneous',
     streamWindowMs: 60_000,
     maxDownloads: 4,
@@ -273,7 +279,27 @@ const CAMERA_NAME_RE = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[
 /** Control characters (NUL, tab, newline, ...): never part of a path, an address, a source or a token. */
 const CONTROL_CHAR_RE = /[\u0000-\u001f\u007f]/;
 
+/** A size cap: bytes, or a percentage of the disk. */
+export type ProtectedCap = { bytes: number } | { percent: number };
+
+/** "25%" (of the disk), "2GB" or a number of bytes (as in a config file); an object as normalised already. */
+function parseProtectedCap(value: unknown): ProtectedCap {
+  if (typeof value === 'object' && value !== null) {
+    const v = value as Record<string, unknown>;
+    if (Object.keys(v).length === 1 && typeof v.percent === 'number') return parseProtectedCap(`${v.percent}%`);
+    if (Object.keys(v).length === 1 && typeof v.bytes === 'number') return { bytes: parseBytes(v.bytes, 'maxProtected') };
+  }
+  if (typeof value === 'string' && value.trim().endsWith('%')) {
+    const percent = Number(value.trim().slice(0, -1));
+    if (!(percent >= 0 && percent <= 100)) throw new ConfigError(`maxProtected: expected a percentage from 0% to 100%, got ${JSON.stringify(value)}`);
+    return { percent };
+  }
+  if (typeof value === 'string' || typeof value === 'number') return { bytes: parseBytes(value, 'maxProtected') };
+  throw new ConfigError(`maxProtected: expected a size (2GB) or a percentage of the disk (25%), got ${JSON.stringify(value)}`);
+}
+
 function normaliseValue(key: string, value: unknown): unknown {
+  if (key === 'maxProtected') return parseProtectedCap(value);
   const durationRange = DURATION_RANGE_MS[key];
   if (durationRange) {
     const ms = parseDurationMs(value as string | number, key, 'ms');

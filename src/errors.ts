@@ -41,6 +41,7 @@ export type ErrorCode =
   | 'ERR_API_TOO_MANY_DOWNLOADS'
   | 'ERR_API_TOO_MANY_CLIENTS'
   | 'ERR_API_METHOD'
+  | 'ERR_SETTINGS_WRITE'
   | 'ERR_INTERNAL';
 
 /** Base class of every error this project raises on purpose. */

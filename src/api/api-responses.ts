@@ -20,6 +20,7 @@ export const STATUS_OF_CODE: Partial<Record<ErrorCode, number>> = {
   ERR_API_TOO_MANY_CLIENTS: 429,
   ERR_DEVICE_UNAVAILABLE: 503,
   ERR_CONVERT_BUSY: 503,
+  ERR_SETTINGS_WRITE: 503,
 };
 
 /** An error the API answers with a given status. */

@@ -270,7 +270,9 @@ export class ApiServer {
 
   private answerError(res: ServerResponse, err: unknown, json: boolean, pathname: string): void {
     const status = statusOf(err);
-    if (status >= 500) this.logger.error(`${pathname}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    // A stack only for the unexpected (a bug): a known condition (read-only disk, ...) is said in words.
+    if (status >= 500 && err instanceof RearviewError && err.code !== 'ERR_INTERNAL') this.logger.error(`${pathname}: ${err.code}: ${err.message}`);
+    else if (status >= 500) this.logger.error(`${pathname}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     else this.logger.debug(`${pathname}: ${status} ${(err as Error).message}`);
     if (res.headersSent) {
       // Mid-stream failure: the only honest signal left is a cut connection.

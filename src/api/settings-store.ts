@@ -12,7 +12,7 @@ import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from 
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { mergeConfig, readConfigFile, type ConfigInput, type RearviewConfig } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, RearviewError } from '../errors.js';
 
 /** Top-level keys PATCH accepts (besides `video` and `resolution`). */
 export const SETTABLE_KEYS = [
@@ -196,14 +196,19 @@ export class SettingsStore {
         doc[key] = key.endsWith('Ms') && typeof value === 'number' ? `${value}ms` : value;
       }
     }
-    await mkdir(dirname(path), { recursive: true });
     // Write then rename: a power cut never leaves a half-written config.
     // 'wx' creates the file and never follows a link planted at its name; rename replaces a link at `path` itself.
     // Mode 0600: a config file may name or hold the API token.
     const tmp = `${path}.${process.pid}.tmp`;
-    await rm(tmp, { force: true });
-    await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
-    await rename(tmp, path);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      await rm(tmp, { force: true });
+      await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => undefined); // best effort: the error below is what matters
+      throw settingsWriteError(path, err);
+    }
   }
 }
 
@@ -240,4 +245,21 @@ function settableInput(patch: unknown, refused: (key: string) => string): Config
   }
   if (Object.keys(video).length > 0) out.video = video;
   return out as ConfigInput;
+}
+
+/** Why the settings file could not be written, in words (the device's disk is read-only, full, ...). */
+const WRITE_FAILURES: Record<string, string> = {
+  EROFS: 'the filesystem is read-only',
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is used up',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EIO: 'an I/O error (failing card?)',
+};
+
+/** ERR_SETTINGS_WRITE for a failed save: nothing was changed. */
+function settingsWriteError(path: string, err: unknown): RearviewError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = (code && WRITE_FAILURES[code]) ?? (err as Error).message ?? String(err);
+  return new RearviewError('ERR_SETTINGS_WRITE', `cannot save settings to ${path}: ${why}${code ? ` (${code})` : ''}; nothing was changed`, { cause: err });
 }

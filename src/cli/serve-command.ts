@@ -52,6 +52,7 @@ const SERVE_OPTIONS: ServeOption[] = [
   { flags: '--max-bytes <size>', key: 'maxBytes', help: 'keep at most this many bytes of segments; 0 = no limit (default: 0)' },
   { flags: '--min-free <size>', key: 'minFreeBytes', help: 'keep this much disk free (default: 500MB)' },
   { flags: '--min-free-percent <n>', key: 'minFreePercent', help: 'keep this percentage of the disk free (default: 5)' },
+  { flags: '--max-protected <size|n%>', key: 'maxProtected', help: 'most space protected segments may hold, a size or a percentage of the disk; older protected ones past it may be deleted (default: 25%)' },
   { flags: '--mode <mode>', key: 'mode', help: 'simultaneous (stream and record) or exclusive (default: simultaneous)', choices: ['simultaneous', 'exclusive'] },
   { flags: '--stream-window <duration>', key: 'streamWindowMs', help: 'exclusive mode: how long the stream waits for a client (default: 60s)' },
   { flags: '--api-token <token>', key: 'apiToken', help: 'require this token on API requests; visible to every user in ps: prefer --api-token-file or the environment variable REARVIEW_API_TOKEN (default: none)' },

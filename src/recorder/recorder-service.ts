@@ -32,6 +32,7 @@ export class RecorderService {
       dir: config.recordingsDir,
       segmentMs: config.segmentMs,
       limits: { maxFiles: config.maxFiles, maxBytes: config.maxBytes, minFreeBytes: config.minFreeBytes, minFreePercent: config.minFreePercent },
+      maxProtected: config.maxProtected,
       logger,
       ...overrides,
     });

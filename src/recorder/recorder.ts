@@ -8,8 +8,9 @@
  * drops to the next keyframe (counted, logged); when writing fails (ENOSPC,
  * read-only filesystem, folder deleted underneath) the error is logged and
  * kept in `status`, the segment is closed as it is, and recording resumes at
- * a keyframe after a backoff (1 s doubling to 30 s), with rotation run first
- * when the disk was full.
+ * a keyframe after a backoff (1 s doubling to 30 s). A full disk (ENOSPC) on
+ * any write path makes room first (the retention rule, retention.ts) and
+ * retries at once.
  *
  * Crash safety: see SegmentWriter (append-only, unbuffered) and docs/recording.md.
  * A marker file names the segment being written, and at start-up a segment
@@ -19,14 +20,14 @@
  * only rotation deletes.
  */
 import { mkdir, readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { RearviewError } from '../errors.js';
 import type { HubReaderOptions } from '../hub/hub-reader.js';
 import type { StreamFrame, StreamParams } from '../hub/stream-frame.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedCounter, silentLogger } from '../log/logger.js';
 import { recoverUnfinishedSegments, removeRecordingMarker, repairCutSegment, sweepTempFiles, writeRecordingMarker } from './crash-recovery.js';
-import { enforceRetention, listSegmentFiles, removeSegmentFiles, type DiskSpaceFn, type RetentionLimits } from './retention.js';
+import { enforceRetention, listSegmentFiles, statfsDiskSpace, type DiskSpaceFn, type RetentionInputs, type RetentionLimits, type RetentionResult } from './retention.js';
 import { SegmentWriter, type SegmentSummary } from './segment-writer.js';
 import { MAX_SEGMENT_NUMBER, nextSegmentNumber, segmentName, thumbnailName } from './segment-names.js';
 import { lastSegmentNumber, saveLastSegment } from './segment-numbering.js';
@@ -59,6 +60,10 @@ export interface RecorderOptions {
   limits?: Partial<RetentionLimits>;
   /** Free-space probe. Default statfs. */
   diskSpace?: DiskSpaceFn;
+  /** Protection and upload state of segments for the retention rule. Default: unprotected, needing no upload. */
+  retention?: Pick<RetentionInputs, 'isProtected' | 'uploadState'>;
+  /** Most space protected segments keep their protection in: bytes or a percentage of the disk. Default 25 %. */
+  maxProtected?: { bytes: number } | { percent: number };
   /** Thumbnail maker; `false` for none. Default a new ThumbnailMaker. */
   thumbnails?: ThumbnailMaker | false;
   /** Reader queue bounds: past them the recorder skips to the next keyframe. Defaults 16 MB and 3000 ms. */
@@ -105,6 +110,10 @@ export interface RecorderStatus {
   retryAtMs: number | null;
   /** Segments deleted by rotation since start. */
   rotatedSegments: number;
+  /** Of those, segments deleted while still queued for upload. */
+  rotatedNotUploaded: number;
+  /** Times a full disk (ENOSPC) was met and rotation made room. */
+  diskFullEvents: number;
   /** Segments repaired at start-up after a crash. */
   repairedSegments: string[];
   /** Whether a thumbnail is made per segment; `reason` says why not (no ffmpeg, or turned off). */
@@ -118,6 +127,8 @@ export class Recorder {
   private segmentMs: number;
   private limits: RetentionLimits;
   private readonly diskSpace: DiskSpaceFn | undefined;
+  private readonly retention: Pick<RetentionInputs, 'isProtected' | 'uploadState'>;
+  private readonly maxProtected: { bytes: number } | { percent: number };
   private readonly thumbnails: ThumbnailMaker | undefined;
   private readonly queueLimitBytes: number;
   private readonly queueLimitMs: number;
@@ -155,6 +166,8 @@ export class Recorder {
     if (!(this.segmentMs > 0)) throw new RangeError(`segmentMs must be positive, got ${this.segmentMs}`);
     this.limits = { maxFiles: 900, maxBytes: 0, minFreeBytes: 500_000_000, minFreePercent: 5, ...options.limits };
     this.diskSpace = options.diskSpace;
+    this.retention = options.retention ?? {};
+    this.maxProtected = options.maxProtected ?? { percent: 25 };
     this.thumbnails = options.thumbnails === false ? undefined : (options.thumbnails ?? new ThumbnailMaker({ logger: options.logger?.child('thumbnails') }));
     this.queueLimitBytes = options.queueLimitBytes ?? 16_000_000;
     this.queueLimitMs = options.queueLimitMs ?? 3000;
@@ -172,7 +185,7 @@ export class Recorder {
     this.st = {
       state: 'starting', dir: this.dir, currentSegment: null, currentSegmentStartedAtMs: null, currentSegmentFrames: 0, segmentsCompleted: 0, framesWritten: 0,
       bytesWritten: 0, framesDropped: 0, dropEvents: 0, framesSkipped: 0, errors: 0, lastError: null, retryAtMs: null,
-      rotatedSegments: 0, repairedSegments: [],
+      rotatedSegments: 0, rotatedNotUploaded: 0, diskFullEvents: 0, repairedSegments: [],
       thumbnails: this.thumbnails
         ? { enabled: this.thumbnails.unavailableReason === null, reason: this.thumbnails.unavailableReason }
         : { enabled: false, reason: 'thumbnails are turned off' },
@@ -366,38 +379,60 @@ export class Recorder {
       await lost.abort();
     }
     if (this.writer && frame.isKey && this.shouldCut(this.writer, frame)) await this.finishSegment();
-    if (!this.writer) {
-      if (!frame.isKey) return this.skip();
-      if (!(await this.openSegment(frame.params, frame))) return;
-    }
-    const writer = this.writer as SegmentWriter;
-    try {
-      await writer.write(frame);
-      this.st.framesWritten++;
-      this.retryDelayMs = this.retryMinMs;
-    } catch (err) {
-      this.fail(err, `writing ${writer.path}`);
-      this.writer = undefined;
-      this.st.currentSegment = null;
-      this.st.currentSegmentStartedAtMs = null;
-      await writer.abort();
-      await repairCutSegment(this.dir, writer.path, this.logger);
-      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') await this.makeRoom();
+    // A keyframe that met a full disk is written again into a new segment once room is made (once).
+    for (let attempt = 0; ; attempt++) {
+      if (!this.writer) {
+        if (!frame.isKey) return this.skip();
+        if (!(await this.openSegment(frame.params, frame))) return;
+      }
+      const writer = this.writer as SegmentWriter;
+      try {
+        await writer.write(frame);
+        this.st.framesWritten++;
+        this.retryDelayMs = this.retryMinMs;
+        return;
+      } catch (err) {
+        this.writer = undefined;
+        this.st.currentSegment = null;
+        this.st.currentSegmentStartedAtMs = null;
+        await writer.abort();
+        // Room first: the repair appends Cues, which needs space too. The cut segment is kept.
+        const roomMade = isDiskFull(err) && (await this.makeRoom(`writing ${writer.path}`, basename(writer.path)));
+        await repairCutSegment(this.dir, writer.path, this.logger);
+        if (!roomMade) return this.fail(err, `writing ${writer.path}`);
+        if (!frame.isKey || attempt > 0) {
+          this.st.state = 'waiting'; // next keyframe, no backoff: the room is there now
+          return this.skip();
+        }
+      }
     }
   }
 
-  /** Disk full although the limits held (another writer filled it): rotation, then the oldest segment goes too. */
-  private async makeRoom(): Promise<void> {
-    await this.runRetention();
+  /**
+   * The disk filled (ENOSPC) although the limits held (another writer, a
+   * limit set too loose): deletes by the retention rule until one more
+   * segment fits. `keep` (the segment just cut) is never deleted. True when
+   * something was deleted.
+   */
+  private async makeRoom(what: string, keep?: string): Promise<boolean> {
+    this.st.diskFullEvents++;
+    this.st.errors++;
+    this.st.lastError = { code: 'ENOSPC', message: `${what}: disk full`, atMs: this.now() };
     try {
-      const oldest = (await listSegmentFiles(this.dir, this.lastNumber)).find((f) => f.name !== this.st.currentSegment);
-      if (oldest) {
-        await removeSegmentFiles(this.dir, oldest.name);
-        this.st.rotatedSegments++;
-        this.logger.warn(`disk full: deleted the oldest segment ${oldest.name}`);
+      const files = await listSegmentFiles(this.dir, this.lastNumber);
+      // Room for one more segment: about the size of the newest finished one.
+      const finished = files.filter((f) => f.name !== keep && f.name !== this.st.currentSegment);
+      const freeBytes = Math.max(1, finished[finished.length - 1]?.sizeBytes ?? 1);
+      const r = await this.retain(freeBytes, keep);
+      if (r.deleted.length === 0) {
+        this.logger.error(`disk full ${what}: nothing left that may be deleted (only protected or in-progress segments)`);
+        return false;
       }
+      this.logger.warn(`disk full ${what}: deleted ${r.deleted.join(', ')} (${r.freedBytes} bytes) to make room; recording again`);
+      return true;
     } catch (err) {
-      this.logger.debug(`could not make room: ${(err as Error).message}`);
+      this.logger.error(`disk full ${what}: could not make room: ${(err as Error).message}`);
+      return false;
     }
   }
 
@@ -431,37 +466,19 @@ export class Recorder {
     this.opening = true;
     await this.retentionRunning?.catch(() => {});
     let name = segmentName(this.nextNumber);
-    let path = join(this.dir, name);
     try {
-      await mkdir(this.dir, { recursive: true }); // also brings back a folder deleted underneath us
-      // A taken number is skipped, never replaced: it may hold a ride (clock trouble, files copied back).
-      const taken = new Set(await readdir(this.dir));
       for (let attempt = 0; ; attempt++) {
-        let n = this.nextNumber;
-        for (let i = 0; taken.has(segmentName(n)); i++) {
-          if (i > MAX_SEGMENT_NUMBER) throw new RearviewError('ERR_RECORDER_IO', 'every segment number is taken (log0000..log9999): set a rotation limit');
-          n = nextSegmentNumber(n);
-        }
-        if (n !== this.nextNumber) this.logger.warn(`${segmentName(this.nextNumber)} already exists: kept, recording into ${segmentName(n)}`);
-        this.nextNumber = n;
-        name = segmentName(n);
-        path = join(this.dir, name);
-        await writeRecordingMarker(this.dir, name, first.capturedAtMs);
-        await saveLastSegment(this.dir, name);
-        const writer = new SegmentWriter({ path, params });
         try {
-          await writer.start(); // exclusive create: never truncates a file that appeared meanwhile
+          name = await this.createSegment(params, first);
+          break;
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err;
-          taken.add(name);
-          continue;
+          // Disk full (the marker, the state file or the header): make room and try once more.
+          if (!isDiskFull(err) || attempt > 0 || !(await this.makeRoom(`creating ${segmentName(this.nextNumber)}`))) throw err;
         }
-        this.writer = writer;
-        break;
       }
     } catch (err) {
       this.opening = false;
-      this.fail(err, `creating ${path}`);
+      this.fail(err, `creating ${join(this.dir, segmentName(this.nextNumber))}`);
       return false;
     }
     this.lastNumber = this.nextNumber;
@@ -481,6 +498,35 @@ export class Recorder {
     return true;
   }
 
+  /** Creates the next free segment (marker, state, header); sets this.writer and returns its name. */
+  private async createSegment(params: StreamParams, first: StreamFrame): Promise<string> {
+    await mkdir(this.dir, { recursive: true }); // also brings back a folder deleted underneath us
+    // A taken number is skipped, never replaced: it may hold a ride (clock trouble, files copied back).
+    const taken = new Set(await readdir(this.dir));
+    for (let attempt = 0; ; attempt++) {
+      let n = this.nextNumber;
+      for (let i = 0; taken.has(segmentName(n)); i++) {
+        if (i > MAX_SEGMENT_NUMBER) throw new RearviewError('ERR_RECORDER_IO', 'every segment number is taken (log0000..log9999): set a rotation limit');
+        n = nextSegmentNumber(n);
+      }
+      if (n !== this.nextNumber) this.logger.warn(`${segmentName(this.nextNumber)} already exists: kept, recording into ${segmentName(n)}`);
+      this.nextNumber = n;
+      const name = segmentName(n);
+      await writeRecordingMarker(this.dir, name, first.capturedAtMs);
+      await saveLastSegment(this.dir, name);
+      const writer = new SegmentWriter({ path: join(this.dir, name), params });
+      try {
+        await writer.start(); // exclusive create: never truncates a file that appeared meanwhile
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err;
+        taken.add(name);
+        continue;
+      }
+      this.writer = writer;
+      return name;
+    }
+  }
+
   private async finishSegment(): Promise<void> {
     const writer = this.writer;
     if (!writer) return;
@@ -492,9 +538,12 @@ export class Recorder {
       summary = await writer.close();
       await removeRecordingMarker(this.dir);
     } catch (err) {
-      this.fail(err, `closing ${writer.path}`);
       await writer.abort();
+      // Sealing needs room too (Cues): make it, then the repair seals what was written.
+      const roomMade = isDiskFull(err) && (await this.makeRoom(`closing ${writer.path}`, basename(writer.path)));
       await repairCutSegment(this.dir, writer.path, this.logger);
+      if (!roomMade) this.fail(err, `closing ${writer.path}`);
+      else if (!this.closed) this.st.state = 'waiting';
       return;
     }
     this.st.segmentsCompleted++;
@@ -521,11 +570,8 @@ export class Recorder {
     if (this.retentionRunning) return this.retentionRunning;
     this.retentionRunning = (async () => {
       try {
-        const protect = new Set<string>();
-        if (this.st.currentSegment) protect.add(this.st.currentSegment);
-        const r = await enforceRetention(this.dir, this.limits, { diskSpace: this.diskSpace, protect, logger: this.logger, newest: this.lastNumber });
-        this.st.rotatedSegments += r.deleted.length;
-        if (r.stillOver) this.logger.debug('rotation: limits still exceeded with only the current segment left');
+        const r = await this.retain(0);
+        if (r.stillOver) this.logger.debug('rotation: limits still exceeded with only protected or in-progress segments left');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.logger.warn(`rotation failed: ${(err as Error).message}`);
       }
@@ -533,6 +579,25 @@ export class Recorder {
       this.retentionRunning = undefined;
     });
     return this.retentionRunning;
+  }
+
+  /** One pass of the retention rule (rotation and a full disk alike); `keep` is a segment just cut, also never deleted. */
+  private async retain(freeBytes: number, keep?: string): Promise<RetentionResult> {
+    const inProgress = new Set<string>();
+    if (this.st.currentSegment) inProgress.add(this.st.currentSegment);
+    if (keep) inProgress.add(keep);
+    let maxProtectedBytes: number | undefined;
+    if (this.retention.isProtected) {
+      // Only measured when something can be protected.
+      const cap = this.maxProtected;
+      maxProtectedBytes = 'bytes' in cap ? cap.bytes : (cap.percent / 100) * (await (this.diskSpace ?? statfsDiskSpace)(this.dir)).diskBytes;
+    }
+    const r = await enforceRetention(this.dir, this.limits, {
+      ...this.retention, maxProtectedBytes, diskSpace: this.diskSpace, inProgress, logger: this.logger, newest: this.lastNumber, freeBytes,
+    });
+    this.st.rotatedSegments += r.deleted.length;
+    this.st.rotatedNotUploaded += r.deletedNotUploaded.length;
+    return r;
   }
 
   /** Sweeps what an earlier run left, finds where numbering continues, repairs what a crash left, applies rotation. */
@@ -548,4 +613,9 @@ export class Recorder {
     });
     await this.runRetention();
   }
+}
+
+/** ENOSPC: the disk (or the folder's quota) is full. */
+function isDiskFull(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC';
 }

@@ -1,9 +1,17 @@
 /**
- * Rotation of the recordings folder: deletes the oldest segments (and their
- * thumbnails and cached MP4s) until every limit holds. Limits, whichever
- * bites first: a file count, a total byte size, and free disk space (bytes
- * and percent, both). The segment being written is never deleted. Rotation
- * is the only thing in the recorder that deletes a segment with frames in it.
+ * Retention: the one rule for deleting segments, used by every part that
+ * deletes (rotation, a full disk, and later event protection and uploads).
+ *
+ * Candidates, oldest first within each tier (recording order):
+ *   1. finished, unprotected segments already uploaded or needing no upload;
+ *   2. finished, unprotected segments still queued for upload (logged and counted);
+ *   never the segment being written, never a protected one. Protection is capped
+ *   (maxProtectedBytes): the oldest protected segments past the cap count as
+ *   unprotected, so protected data can never stop recording.
+ * (deletionOrder). enforceRetention deletes in that order until the limits
+ * (files, bytes, free space) hold, plus `freeBytes` more when the disk filled
+ * anyway. Rotation is the only thing in the recorder that deletes a segment
+ * with frames in it.
  */
 import { lstat, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -171,26 +179,97 @@ export async function removeSegmentFiles(dir: string, name: string, listing?: Fo
   return freed;
 }
 
+/** Upload state of a segment: `none` = needs no upload (no archive configured). */
+export type UploadState = 'none' | 'uploaded' | 'queued';
+
+/**
+ * What the retention rule needs to know about segments beyond the files
+ * themselves. Protection (moments) and uploads (an archive) plug in here;
+ * the defaults are "unprotected" and "needs no upload".
+ */
+export interface RetentionInputs {
+  /** True for a segment to keep however old (within maxProtectedBytes). Default: none. */
+  isProtected?: (name: string) => boolean;
+  /** Default: 'none' for every segment. */
+  uploadState?: (name: string) => UploadState;
+  /** Most bytes of protected segments honoured; older protected ones past it are deletable. Default: no cap. */
+  maxProtectedBytes?: number;
+}
+
+/** Why a segment may be deleted. */
+export type DeletionReason = 'done' | 'upload-queued';
+
+/** A segment the rule allows deleting, with the tier it came from. */
+export interface DeletionCandidate {
+  file: SegmentFile;
+  reason: DeletionReason;
+  /** Protected, but past the protection cap. */
+  overProtectedCap: boolean;
+}
+
+/**
+ * The retention rule (see the file comment): the segments that may be deleted,
+ * in the order they must be. `files` oldest first (listSegmentFiles);
+ * `inProgress` names segments being written.
+ */
+export function deletionOrder(files: readonly SegmentFile[], inProgress: ReadonlySet<string>, inputs: RetentionInputs = {}): DeletionCandidate[] {
+  const isProtected = inputs.isProtected ?? (() => false);
+  const uploadState = inputs.uploadState ?? (() => 'none' as const);
+  const cap = inputs.maxProtectedBytes ?? Infinity;
+  // The newest protected segments keep their protection up to the cap.
+  const overCap = new Set<string>();
+  let protectedBytes = 0;
+  for (let i = files.length - 1; i >= 0; i--) {
+    const f = files[i] as SegmentFile;
+    if (inProgress.has(f.name) || !isProtected(f.name)) continue;
+    protectedBytes += f.sizeBytes;
+    if (protectedBytes > cap) overCap.add(f.name);
+  }
+  const done: DeletionCandidate[] = [];
+  const queued: DeletionCandidate[] = [];
+  for (const file of files) {
+    if (inProgress.has(file.name)) continue;
+    const overProtectedCap = overCap.has(file.name);
+    if (!overProtectedCap && isProtected(file.name)) continue;
+    if (uploadState(file.name) === 'queued') queued.push({ file, reason: 'upload-queued', overProtectedCap });
+    else done.push({ file, reason: 'done', overProtectedCap });
+  }
+  return [...done, ...queued];
+}
+
 /** What one rotation pass did. */
 export interface RetentionResult {
   deleted: string[];
   freedBytes: number;
-  /** True when limits still do not hold after deleting everything allowed (only protected files are left). */
+  /** Deleted although still queued for upload (tier 2). */
+  deletedNotUploaded: string[];
+  /** Deleted although protected, because protected data was over its cap. */
+  deletedOverProtectedCap: string[];
+  /** True when limits still do not hold after deleting everything allowed (only protected or in-progress files are left). */
   stillOver: boolean;
 }
 
+/** Options of {@link enforceRetention}. */
+export interface RetentionOptions extends RetentionInputs {
+  diskSpace?: DiskSpaceFn;
+  /** Segments being written: never deleted. */
+  inProgress?: ReadonlySet<string>;
+  logger?: Logger;
+  /** The newest segment's number (see listSegmentFiles). */
+  newest?: number;
+  /**
+   * Free at least this many bytes even when the limits hold (the disk filled anyway,
+   * e.g. another writer): room for one more segment. Default 0.
+   */
+  freeBytes?: number;
+}
+
 /**
- * Deletes the oldest segments of `dir` (recording order, see listSegmentFiles;
- * `newest` as there) until the limits hold. `protect` names files never
- * deleted (the segment being written).
+ * Deletes segments of `dir` in the order of the retention rule (deletionOrder)
+ * until the limits hold and `freeBytes` are freed.
  */
-export async function enforceRetention(
-  dir: string,
-  limits: RetentionLimits,
-  options: { diskSpace?: DiskSpaceFn; protect?: ReadonlySet<string>; logger?: Logger; newest?: number } = {},
-): Promise<RetentionResult> {
+export async function enforceRetention(dir: string, limits: RetentionLimits, options: RetentionOptions = {}): Promise<RetentionResult> {
   const diskSpace = options.diskSpace ?? statfsDiskSpace;
-  const protect = options.protect ?? new Set<string>();
   const logger = options.logger ?? silentLogger;
   const files = await listSegmentFiles(dir, options.newest);
   let count = files.length;
@@ -199,13 +278,13 @@ export async function enforceRetention(
   if (limits.minFreeBytes > 0 || limits.minFreePercent > 0) space = await diskSpace(dir);
   const needFree = space ? Math.max(limits.minFreeBytes, (limits.minFreePercent / 100) * space.diskBytes) : 0;
   let free = space?.freeBytes ?? Infinity;
+  const mustFree = options.freeBytes ?? 0;
   const over = (): boolean =>
     (limits.maxFiles > 0 && count > limits.maxFiles) || (limits.maxBytes > 0 && total > limits.maxBytes) || free < needFree;
-  const result: RetentionResult = { deleted: [], freedBytes: 0, stillOver: false };
+  const result: RetentionResult = { deleted: [], freedBytes: 0, deletedNotUploaded: [], deletedOverProtectedCap: [], stillOver: false };
   let listing: FolderListing | undefined;
-  for (const f of files) {
-    if (!over()) break;
-    if (protect.has(f.name)) continue;
+  for (const { file: f, reason, overProtectedCap } of deletionOrder(files, options.inProgress ?? new Set(), options)) {
+    if (!over() && result.freedBytes >= mustFree) break;
     listing ??= await readFolderListing(dir);
     const freed = await removeSegmentFiles(dir, f.name, listing);
     count--;
@@ -213,10 +292,18 @@ export async function enforceRetention(
     free += freed;
     result.deleted.push(f.name);
     result.freedBytes += freed;
+    if (reason === 'upload-queued') result.deletedNotUploaded.push(f.name);
+    if (overProtectedCap) result.deletedOverProtectedCap.push(f.name);
   }
-  result.stillOver = over();
+  result.stillOver = over() || result.freedBytes < mustFree;
   if (result.deleted.length > 0) {
     logger.info(`rotation: deleted ${result.deleted.length} segment(s) (${result.deleted.join(', ')}), ${result.freedBytes} bytes freed`);
+  }
+  if (result.deletedNotUploaded.length > 0) {
+    logger.warn(`rotation: deleted ${result.deletedNotUploaded.length} segment(s) not uploaded yet to make room: ${result.deletedNotUploaded.join(', ')}`);
+  }
+  if (result.deletedOverProtectedCap.length > 0) {
+    logger.warn(`rotation: protected segments over the --max-protected cap deleted: ${result.deletedOverProtectedCap.join(', ')}`);
   }
   return result;
 }

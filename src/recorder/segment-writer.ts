@@ -15,7 +15,7 @@
  * order count order.
  */
 import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { EncodedPacket, EncodedVideoPacketSource, MkvOutputFormat, Output } from 'mediabunny';
 import { annexBToLengthPrefixed, buildAvcDecoderConfigurationRecord } from '../h264/avcc.js';
 import { NalUnitType } from '../h264/nal-unit.js';
@@ -45,6 +45,8 @@ export interface SegmentWriterOptions {
    * loses nothing that was written. 0 turns syncing off.
    */
   syncIntervalMs?: number;
+  /** Opens the file (default fs.promises.open); tests pass one that delays writes, like a slow card. */
+  openFile?: (path: string, flags: number) => Promise<FileHandle>;
 }
 
 /** What a closed segment holds. */
@@ -94,6 +96,10 @@ export class SegmentWriter {
   private readonly frameMs: number;
   private closed = false;
   private dateWritten = false;
+  /** End of the Segment header (Info, Tracks) in the file, once mediabunny has produced it. */
+  private headerEnd: number | undefined;
+  private waitingForHeader = false;
+  private readonly openFile: (path: string, flags: number) => Promise<FileHandle>;
   private readonly syncIntervalMs: number;
   private lastSyncMs = 0;
   private syncing = false;
@@ -104,6 +110,7 @@ export class SegmentWriter {
     this.clusterSeconds = options.clusterSeconds ?? 1;
     this.overwrite = options.overwrite ?? false;
     this.syncIntervalMs = options.syncIntervalMs ?? 1000;
+    this.openFile = options.openFile ?? ((path, flags) => open(path, flags, 0o644));
     this.frameMs = 1000 / (options.params.fps > 0 ? options.params.fps : 30);
   }
 
@@ -146,15 +153,33 @@ export class SegmentWriter {
    */
   async start(): Promise<void> {
     // Never through a link: O_EXCL refuses one anyway, O_NOFOLLOW covers the overwrite mode.
-    this.fh = await open(this.path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (this.overwrite ? constants.O_TRUNC : constants.O_EXCL), 0o644);
-    this.file = fileTarget(this.fh);
-    this.output = new Output({
-      format: new MkvOutputFormat({ appendOnly: true, minimumClusterDuration: this.clusterSeconds }),
-      target: this.file.target, // unchunked: a power cut loses only what the OS had not written
-    });
-    this.source = new EncodedVideoPacketSource('avc');
-    this.output.addVideoTrack(this.source, { frameRate: this.params.fps > 0 ? this.params.fps : undefined });
-    await this.output.start();
+    this.fh = await this.openFile(this.path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (this.overwrite ? constants.O_TRUNC : constants.O_EXCL));
+    try {
+      this.file = fileTarget(this.fh);
+      this.output = new Output({
+        format: new MkvOutputFormat({
+          appendOnly: true,
+          minimumClusterDuration: this.clusterSeconds,
+          onSegmentHeader: (data, position) => {
+            this.headerEnd = position + data.byteLength;
+          },
+        }),
+        target: this.file.target, // unchunked: a power cut loses only what the OS had not written
+      });
+      this.source = new EncodedVideoPacketSource('avc');
+      this.output.addVideoTrack(this.source, { frameRate: this.params.fps > 0 ? this.params.fps : undefined });
+      await this.output.start();
+    } catch (err) {
+      // Ours (created here): leave no header-less file behind.
+      await this.abort();
+      if (!this.overwrite) await unlink(this.path).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** True while write() waits for the Segment header to reach the file before patching it (tests). */
+  get awaitingHeaderWrite(): boolean {
+    return this.waitingForHeader;
   }
 
   /**
@@ -230,10 +255,17 @@ export class SegmentWriter {
     if (frame.isKey) this.keyFrames++;
     this.maxEndMs = Math.max(this.maxEndMs, ptsMs + this.frameMs);
     await this.source.add(packet, meta);
-    if (!this.dateWritten && this.bytes > 0) {
-      // The header is on disk once the first packet is: record the start time in it now, so even a
-      // segment cut by a crash says when it began.
+    if (!this.dateWritten && this.headerEnd !== undefined && this.file) {
+      // Record the start time in the header now, so even a segment cut by a crash says when it
+      // began. Only once the header is in the file: mediabunny's add() resolves when its bytes are
+      // queued, not written (regression: "not a Matroska file (no Segment)" on a healthy disk).
       this.dateWritten = true;
+      this.waitingForHeader = true;
+      try {
+        await this.file.whenWritten(this.headerEnd);
+      } finally {
+        this.waitingForHeader = false;
+      }
       await patchMatroskaInfo(this.path, { startedAtMs: this.firstCapturedAtMs });
     }
     if (this.syncIntervalMs > 0 && decodeMs - this.lastSyncMs >= this.syncIntervalMs && !this.syncing && this.fh) {

@@ -1,13 +1,16 @@
 /** Settings persistence without --config, validation, and one PATCH at a time. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultSettingsPath, readPersistedSettings, SettingsStore } from '../../src/api/settings-store.js';
 import { defaultConfig, mergeConfig, type RearviewConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
+import { Logger } from '../../src/log/logger.js';
 import { RecordingLibrary } from '../../src/recorder/recording-library.js';
+import { startDaemonInProcess } from '../support/daemon.js';
 import { scratchDir } from '../support/paths.js';
 import { makeRecordings, startTestApi } from './api-harness.js';
 
@@ -99,4 +102,33 @@ describe('SettingsStore', () => {
       s.cleanup();
     }
   });
+});
+
+// Regression: PATCH settings with the settings file on a read-only filesystem answered
+// 500 ERR_INTERNAL "internal error" and logged a stack trace.
+it('PATCH settings on a read-only filesystem: 503 ERR_SETTINGS_WRITE saying why, nothing changed, no stack', async () => {
+  const s = scratchDir('rearview-settings-ro-');
+  const lines: string[] = [];
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', s.dir]);
+  let d: Awaited<ReturnType<typeof startDaemonInProcess>> | undefined;
+  try {
+    const configFile = join(s.dir, 'config.json');
+    writeFileSync(configFile, '{"maxFiles": 100}\n', { mode: 0o600 });
+    execFileSync('mount', ['-o', 'remount,ro', s.dir]);
+    d = await startDaemonInProcess({ maxFiles: 100 }, { configFile, logger: new Logger({ level: 'error', sink: (l) => lines.push(l) }) });
+    const base = `http://127.0.0.1:${d.daemon.apiAddress?.port}`;
+    const res = await fetch(`${base}/api/v1/settings`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ maxFiles: 200 }) });
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal(res.status, 503);
+    assert.equal(body.error.code, 'ERR_SETTINGS_WRITE');
+    assert.match(body.error.message, /cannot save settings to .*config\.json: the filesystem is read-only \(EROFS\); nothing was changed/);
+    const after = (await (await fetch(`${base}/api/v1/settings`)).json()) as { maxFiles: number };
+    assert.equal(after.maxFiles, 100, 'not applied when it could not be saved');
+    assert.ok(lines.some((l) => l.includes('ERR_SETTINGS_WRITE: cannot save settings')), lines.join('\n'));
+    assert.ok(!lines.some((l) => /\n\s+at /.test(l)), `no stack trace in the log:\n${lines.join('\n')}`);
+  } finally {
+    await d?.close();
+    execFileSync('umount', [s.dir]);
+    s.cleanup();
+  }
 });

@@ -66,6 +66,16 @@ describe('config durations', () => {
     assert.equal(mergeConfig(defaultConfig(), { maxFiles: 9999 }).maxFiles, 9999);
   });
 
+  it('maxProtected: a percentage of the disk (default 25%) or a size; anything else refused', () => {
+    assert.deepEqual(defaultConfig().maxProtected, { percent: 25 });
+    assert.deepEqual(mergeConfig(defaultConfig(), { maxProtected: '10%' }).maxProtected, { percent: 10 });
+    assert.deepEqual(mergeConfig(defaultConfig(), { maxProtected: '2GB' }).maxProtected, { bytes: 2_000_000_000 });
+    assert.deepEqual(mergeConfig(defaultConfig(), { maxProtected: 1000 }).maxProtected, { bytes: 1000 });
+    for (const bad of ['101%', '-1%', 'x%', 'lots', true, -5]) {
+      assert.throws(() => mergeConfig(defaultConfig(), { maxProtected: bad as string }), ConfigError, String(bad));
+    }
+  });
+
   it('rearview serve refuses a duration option without a unit (seconds or milliseconds?) with one line, exit 2', async () => {
     for (const args of [['--segment', '60'], ['--source-stall', '5000'], ['--stream-window', '90']]) {
       const r = await runCli(['serve', ...args, '--recordings', join(scratch.dir, 'rec'), '--stream-port', '0', '--api-port', '0', '--no-mdns', '--no-record']);
