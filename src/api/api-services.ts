@@ -4,6 +4,7 @@
  * can plug in its parts (recordings library, MP4 converter, stream stats).
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { RecordingHealth } from '../recorder/recording-health.js';
 
 /** One recording (the recorder's RecordingInfo). Times in ms since the epoch. */
 export interface RecordingEntry {
@@ -91,6 +92,8 @@ export interface StreamStatus {
   recording: boolean;
   /** Name of the segment being written. */
   currentSegment: string | null;
+  /** Recording or not, and why not (src/recorder/recording-health.ts); derived from `recording` when absent. */
+  recordingHealth?: RecordingHealth;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** The `/api/v1/status` document, also the source of `/metrics` and the `status` events. */
 import type { ApiContext } from './api-context.js';
 import type { RecordingsUsage, StreamClientStatus } from './api-services.js';
+import type { RecordingState } from '../recorder/recording-health.js';
 
 /** `GET /api/v1/status`. Times in ms; ISO strings beside them for people. */
 export interface StatusDocument {
@@ -31,7 +32,18 @@ export interface StatusDocument {
     framesPublished: number;
     clients: StreamClientStatus[];
   };
-  recording: { active: boolean; currentSegment: string | null; segmentMs: number };
+  recording: {
+    active: boolean;
+    /** recording, starting, off (turned off), paused (exclusive mode streams), failed. */
+    state: RecordingState;
+    /** Why it is not recording, for people; null while recording. */
+    reason: string | null;
+    /** Set only when not recording is a failure: NOT RECORDING and why. */
+    error: string | null;
+    errorCode: string | null;
+    currentSegment: string | null;
+    segmentMs: number;
+  };
   disk: RecordingsUsage | null;
   battery: { percent: number | null; millivolts: number | null; charging: boolean | null };
   temperatureC: number | null;
@@ -55,6 +67,13 @@ export async function buildStatus(ctx: ApiContext): Promise<StatusDocument> {
   const config = ctx.config();
   const stream = ctx.stream();
   const mode = ctx.modes.state;
+  const recording = stream.recording && mode.recording;
+  const health = stream.recordingHealth ?? {
+    state: recording ? 'recording' : 'off',
+    reason: recording ? null : 'not recording',
+    error: null,
+    errorCode: null,
+  };
   const [disk, percent, millivolts, charging, temp] = await Promise.all([
     orNull(ctx.recordings.usage()),
     orNull(ctx.device.battery.readPercent()),
@@ -85,7 +104,15 @@ export async function buildStatus(ctx: ApiContext): Promise<StatusDocument> {
       framesPublished: stream.framesPublished,
       clients: stream.clients,
     },
-    recording: { active: stream.recording && mode.recording, currentSegment: stream.currentSegment, segmentMs: config.segmentMs },
+    recording: {
+      active: health.state === 'recording',
+      state: health.state,
+      reason: health.reason,
+      error: health.error,
+      errorCode: health.errorCode,
+      currentSegment: stream.currentSegment,
+      segmentMs: config.segmentMs,
+    },
     disk,
     battery: { percent, millivolts, charging },
     temperatureC: temp === null ? null : Math.round(temp * 10) / 10,
