@@ -8,6 +8,7 @@
  * paired once in the Pair section (#pair); the token never goes in a URL
  * sent to the camera.
  */
+import { CameraWatch } from './camera-watch.js';
 import { Gallery } from './gallery.js';
 import { LivePlayer, type LiveStats } from './live-player.js';
 import { PairingPanel, takePairingFragment } from './pairing-panel.js';
@@ -140,6 +141,8 @@ async function main(): Promise<void> {
         if (wasLocked && !mustPair) location.hash = '#live';
         route();
       });
+  // Recording alarm and offline state on every section (not on the viewer-only page: it has no API).
+  const watch = viewerOnly ? undefined : new CameraWatch();
   const route = (): void => {
     let name = location.hash.replace('#', '') || 'live';
     if (mustPair) name = 'pair';
@@ -158,6 +161,7 @@ async function main(): Promise<void> {
     else status?.stop();
   };
   window.addEventListener('hashchange', route);
+  watch?.start();
   if (pairing) {
     const state = await pairing.refresh();
     mustPair = state.tokenRequired && !state.paired;
