@@ -159,9 +159,11 @@ async function main(): Promise<void> {
     if (name === 'recordings') void gallery?.refresh();
     if (name === 'status') status?.start();
     else status?.stop();
+    // Not before pairing: the status needs the token (and a wrong one counts against this address).
+    if (mustPair) watch?.stop();
+    else watch?.start();
   };
   window.addEventListener('hashchange', route);
-  watch?.start();
   if (pairing) {
     const state = await pairing.refresh();
     mustPair = state.tokenRequired && !state.paired;

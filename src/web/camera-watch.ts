@@ -50,9 +50,15 @@ export class CameraWatch {
   /** When the camera last answered (ms, this browser's clock); undefined before the first answer. */
   private lastSeenMs: number | undefined;
   private online = true;
+  private running = false;
+  /** A status request is out: its answer schedules the next one. */
+  private inFlight = false;
 
+  /** Starts polling; idempotent. */
   start(): void {
-    void this.check();
+    if (this.running) return;
+    this.running = true;
+    if (!this.inFlight) void this.check();
     // The "last seen" count moves every second, between polls too.
     this.ticker ??= setInterval(() => this.renderOffline(), 1000);
   }
@@ -63,19 +69,28 @@ export class CameraWatch {
   }
 
   private async check(): Promise<void> {
+    this.poll = undefined;
+    if (!this.running) return;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+    let again = true;
+    this.inFlight = true;
     try {
       const status = await apiJson<Json>('/api/v1/status', { signal: abort.signal });
       this.seen();
       this.renderRecording(status);
     } catch (err) {
-      // An HTTP error (not paired yet, 5xx) still means the camera answered.
-      if (err instanceof ApiError && err.status > 0) this.seen();
-      else this.setOnline(false);
+      // An HTTP error still means the camera answered. 401/429: this browser is not paired (or
+      // holds an old pairing); asking again every 2 s would only count as wrong tokens.
+      if (err instanceof ApiError && err.status > 0) {
+        this.seen();
+        if (err.status === 401 || err.status === 429) again = false;
+      } else this.setOnline(false);
     } finally {
+      this.inFlight = false;
       clearTimeout(timer);
-      this.poll = setTimeout(() => void this.check(), POLL_MS);
+      if (again && this.running) this.poll = setTimeout(() => void this.check(), POLL_MS);
+      else this.running = false;
     }
   }
 
@@ -112,7 +127,9 @@ export class CameraWatch {
     if (this.offline.textContent !== seen) this.offline.textContent = seen;
   }
 
+  /** Stops polling (while the page must be paired first). */
   stop(): void {
+    this.running = false;
     clearTimeout(this.poll);
     clearInterval(this.ticker);
     this.poll = undefined;
