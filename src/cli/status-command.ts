@@ -86,10 +86,11 @@ function duration(ms: number): string {
   return h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min ${s % 60} s` : `${s} s`;
 }
 
-/** The mode's activity, never claiming recording when the recording section says otherwise. */
-function activityWords(activity: string, recording: Record<string, unknown>): string {
-  if (activity !== 'both' || recording.state === undefined || recording.state === 'recording') return activity;
-  return 'streaming, not recording';
+/** The mode's activity and why, never claiming recording when the recording section says otherwise. */
+function modeWords(status: Record<string, unknown>, recording: Record<string, unknown>): string {
+  const activity = String(status.activity ?? '?');
+  if (activity === 'both' && (recording.state === 'off' || recording.state === 'paused' || recording.state === 'failed')) return 'streaming, not recording';
+  return `${activity}${status.modeReason ? `: ${String(status.modeReason)}` : ''}`;
 }
 
 /**
@@ -121,7 +122,7 @@ async function printV1(baseUrl: string, status: Record<string, unknown>): Promis
   const simulated = Object.entries(obj(status.simulated)).filter(([, v]) => v === true).map(([k]) => k);
   const lines = [
     `${c.bold('camera')}       ${String(status.cameraName ?? '')} at ${baseUrl}, version ${String(status.version ?? '?')}, up ${duration(num(status.uptimeMs) ?? 0)}`,
-    `mode         ${String(status.mode ?? '?')} (${activityWords(String(status.activity ?? '?'), recording)}${status.modeReason ? `: ${String(status.modeReason)}` : ''})${status.windowEndsAt ? `, stream window until ${String(status.windowEndsAt)}` : ''}`,
+    `mode         ${String(status.mode ?? '?')} (${modeWords(status, recording)})${status.windowEndsAt ? `, stream window until ${String(status.windowEndsAt)}` : ''}`,
     `stream       ${stream.serving ? c.green('serving') : stream.running ? 'running, not serving' : c.red('source not running')} ${String(stream.resolution ?? '')}${num(stream.fps) ? ` @ ${num(stream.fps)} fps` : ''}${bitrate ? `, ${(bitrate / 1e6).toFixed(2)} Mbit/s` : ''}, source ${String(stream.source ?? '?')}`,
     `clients      ${clients.length}${clients.map((cl) => `\n  ${String(cl.kind)} ${String(cl.remote)}: lag ${num(cl.lagMs) ?? '?'} ms, ${num(cl.framesDropped) ?? 0} dropped`).join('')}`,
     `recording    ${recordingLine(recording, c)}`,

@@ -373,7 +373,7 @@ export class Recorder {
       this.st.state = 'waiting';
       await lost.abort();
     }
-    if (this.writer && frame.isKey && this.shouldCut(this.writer, frame)) await this.finishSegment();
+    if (this.writer && frame.isKey && this.shouldCut(this.writer, frame)) await this.finishSegment(true);
     if (!this.writer) {
       if (!frame.isKey) return this.skip();
       if (!(await this.openSegment(frame.params, frame))) return;
@@ -488,7 +488,8 @@ export class Recorder {
     return true;
   }
 
-  private async finishSegment(): Promise<void> {
+  /** Seals the current segment. `cutting`: the next one opens at once, so the state stays 'recording' (no false "not recording" between two segments). */
+  private async finishSegment(cutting = false): Promise<void> {
     const writer = this.writer;
     if (!writer) return;
     this.writer = undefined;
@@ -506,7 +507,7 @@ export class Recorder {
     }
     this.st.segmentsCompleted++;
     this.st.bytesWritten += summary.bytes;
-    if (!this.closed) this.st.state = 'waiting';
+    if (!this.closed && !cutting) this.st.state = 'waiting';
     this.logger.info(`segment ${summary.path} closed: ${summary.frames} frames, ${(summary.durationMs / 1000).toFixed(2)} s, ${summary.bytes} bytes`);
   }
 

@@ -36,8 +36,8 @@ export function statusRows(s: Json): Array<[string, string]> {
   add('Mode', first(s, 'mode'), (v: unknown) => String(v));
   const recordingState = get(s, 'recording.state');
   // The mode's 'both' is what the mode allows; the recording section says whether it really records.
-  const activity = (v: unknown): string => (v === 'both' && recordingState !== undefined && recordingState !== 'recording' ? 'streaming, not recording' : String(v));
-  add('Now', first(s, 'activity'), (v: unknown) => activity(v) + (s.modeReason ? ` (${String(s.modeReason)})` : ''));
+  const notRecording = recordingState === 'off' || recordingState === 'paused' || recordingState === 'failed';
+  add('Now', first(s, 'activity'), (v: unknown) => (v === 'both' && notRecording ? 'streaming, not recording' : String(v) + (s.modeReason ? ` (${String(s.modeReason)})` : '')));
   add('Streaming window ends', first(s, 'windowEndsAtMs', 'windowEndsAt'), (v: string | number) => new Date(v).toLocaleTimeString());
   add('Battery', first(s, 'battery.percent'), (v: number) => `${v} %`);
   add('Battery voltage', first(s, 'battery.millivolts'), (v: number) => `${(v / 1000).toFixed(2)} V`);
