@@ -14,6 +14,7 @@ import { ModeController, type ModeState } from '../modes/mode-controller.js';
 import type { TcpStreamServer } from '../outputs/tcp-stream-server.js';
 import { RecorderService } from '../recorder/recorder-service.js';
 import { RecordingLibrary } from '../recorder/recording-library.js';
+import { recordingHealth, sameHealth, type RecordingHealth } from '../recorder/recording-health.js';
 import type { SourceSupervisor } from '../sources/source-supervisor.js';
 import type { Mp4Streamer, RecordingStore, StreamStatus } from './api-services.js';
 import { attachment, sendRangeable } from './file-responses.js';
@@ -83,6 +84,9 @@ export function mp4StreamerFromLibrary(library: RecordingLibrary): Mp4Streamer {
   };
 }
 
+/** How often recording health is checked for a change (log line, LED, status event), ms. */
+const HEALTH_CHECK_MS = 1000;
+
 /** DaemonService for port 8000; find it as `daemon.services.find((s) => s.name === 'api')`. */
 export class ApiService {
   readonly name = 'api';
@@ -94,6 +98,8 @@ export class ApiService {
   private recorderService: RecorderService | undefined;
   private detach: Array<() => void> = [];
   private closed = false;
+  private lastHealth: RecordingHealth | undefined;
+  private logger: Logger | undefined;
 
   constructor(private readonly host: ApiServiceHost) {}
 
@@ -106,6 +112,7 @@ export class ApiService {
     if (this.server) return;
     const host = this.host;
     const logger = host.logger.child('api');
+    this.logger = host.logger.child('recording');
     const config = host.config;
     const recorderService = host.services.find((s) => s.name === 'recorder') as RecorderService | undefined;
     this.recorderService = recorderService;
@@ -162,6 +169,41 @@ export class ApiService {
     const port = await this.server.start(config.apiPort, config.bind);
     host.apiAddress = { host: config.bind, port };
     modes.start();
+    this.checkRecordingHealth();
+    const healthTimer = setInterval(() => this.checkRecordingHealth(), HEALTH_CHECK_MS);
+    healthTimer.unref();
+    this.detach.push(() => clearInterval(healthTimer));
+  }
+
+  /**
+   * Recording or not, and why not: decided by recordingHealth() from the
+   * recorder, the settings, the mode and the source. Everything that shows
+   * it (status, events, page, CLI, LED) reads it from here.
+   */
+  recordingHealth(): RecordingHealth {
+    const source = this.host.sourceSupervisor.status();
+    return recordingHealth({
+      recorder: this.recorderService?.recorder.status,
+      recordEnabled: this.host.config.record,
+      modeAllowsRecording: this.modes?.state.recording ?? true,
+      sourceState: source.state,
+      sourceError: source.lastError,
+    });
+  }
+
+  /** On a change of recording health: one log line, the LED alarm, a status event. */
+  private checkRecordingHealth(): void {
+    if (this.closed) return;
+    const health = this.recordingHealth();
+    // 'starting' is passing (start-up, the moment between two segments): no log line, no LED change.
+    if (health.state === 'starting' || sameHealth(this.lastHealth, health)) return;
+    const wasFailed = this.lastHealth?.state === 'failed';
+    this.lastHealth = health;
+    if (health.state === 'failed') this.logger?.error(`NOT RECORDING: ${health.error}`);
+    else if (health.state === 'recording') this.logger?.info(wasFailed ? 'recording again' : 'recording');
+    else this.logger?.info(`not recording: ${health.reason}`);
+    this.device?.led.setNotRecording(health.state === 'failed');
+    void this.server?.publishStatus();
   }
 
   async close(): Promise<void> {
@@ -267,6 +309,7 @@ export class ApiService {
       recording: recorder?.state === 'recording',
       currentSegment: recorder?.currentSegment ?? null,
       thumbnails: recorder?.thumbnails ?? null,
+      recordingHealth: this.recordingHealth(),
     };
   }
 }

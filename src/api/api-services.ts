@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { RecordingFile } from '../recorder/recording-file.js';
+import type { RecordingHealth } from '../recorder/recording-health.js';
 
 /** One recording (the recorder's RecordingInfo). Times in ms since the epoch. */
 export interface RecordingEntry {
@@ -119,6 +120,8 @@ export interface StreamStatus {
   currentSegment: string | null;
   /** Whether segments get thumbnails and, when not, why (no ffmpeg); null without a recorder. */
   thumbnails?: { enabled: boolean; reason: string | null } | null;
+  /** Recording or not, and why not (src/recorder/recording-health.ts); derived from `recording` when absent. */
+  recordingHealth?: RecordingHealth;
 }
 
 /**

@@ -182,7 +182,8 @@ export class ApiServer {
     await done;
   }
 
-  private async publishStatus(): Promise<void> {
+  /** Sends a `status` event now (on changes that should not wait for the next periodic one). */
+  async publishStatus(): Promise<void> {
     try {
       this.events.publish('status', await buildStatus(this.ctx));
     } catch (err) {

@@ -3,12 +3,13 @@
  * page at `/` and its files under `/assets/`. The HTTP API mounts it for
  * `GET /` when the browser asks for HTML (so `curl /` still gets the
  * device's `Welcome to Velovision Rearview`) and for `/assets/*`;
- * `rearview view` mounts it alone.
+ * `rearview view` mounts it alone. `/favicon.ico` is drawn in code (favicon.ts).
  */
 import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { faviconIco } from './favicon.js';
 
 /** Folder of the built web app: dist/web beside dist/src. */
 export const defaultWebRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web');
@@ -52,7 +53,7 @@ export function wantsHtml(req: IncomingMessage): boolean {
 /** True for the public part of the web app: the page (when a browser asks for HTML) and `/assets/*`. */
 export function isWebAppRequest(req: IncomingMessage, pathname: string): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-  if (pathname.startsWith('/assets/')) return true;
+  if (pathname.startsWith('/assets/') || pathname === '/favicon.ico') return true;
   return (pathname === '/' || pathname === '/index.html') && wantsHtml(req);
 }
 
@@ -65,6 +66,12 @@ export function createWebAssetsHandler(options: WebAssetsOptions = {}): WebAsset
   return async (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const pathname = decodeSafe((req.url ?? '/').split('?')[0] ?? '/');
+    if (pathname === '/favicon.ico') {
+      const icon = faviconIco();
+      res.writeHead(200, { 'Content-Type': 'image/x-icon', 'Content-Length': String(icon.length), 'Cache-Control': 'max-age=86400', 'X-Content-Type-Options': 'nosniff' });
+      res.end(req.method === 'HEAD' ? undefined : icon);
+      return true;
+    }
     let file: string;
     if (pathname === '/' || pathname === '/index.html') {
       file = join(root, 'index.html');

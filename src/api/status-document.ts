@@ -1,6 +1,7 @@
 /** The `/api/v1/status` document, also the source of `/metrics` and the `status` events. */
 import type { ApiContext } from './api-context.js';
 import type { RecordingsUsage, StreamClientStatus, StreamSlotPoolStatus } from './api-services.js';
+import type { RecordingState } from '../recorder/recording-health.js';
 
 /** `GET /api/v1/status`. Times in ms; ISO strings beside them for people. */
 export interface StatusDocument {
@@ -35,6 +36,13 @@ export interface StatusDocument {
   };
   recording: {
     active: boolean;
+    /** recording, starting, off (turned off), paused (exclusive mode streams), failed. */
+    state: RecordingState;
+    /** Why it is not recording, for people; null while recording. */
+    reason: string | null;
+    /** Set only when not recording is a failure: NOT RECORDING and why. */
+    error: string | null;
+    errorCode: string | null;
     currentSegment: string | null;
     segmentMs: number;
     /** Thumbnails on or off; `reason` says why they are off (no ffmpeg). null without a recorder. */
@@ -63,6 +71,13 @@ export async function buildStatus(ctx: ApiContext): Promise<StatusDocument> {
   const config = ctx.config();
   const stream = ctx.stream();
   const mode = ctx.modes.state;
+  const recording = stream.recording && mode.recording;
+  const health = stream.recordingHealth ?? {
+    state: recording ? 'recording' : 'off',
+    reason: recording ? null : 'not recording',
+    error: null,
+    errorCode: null,
+  };
   const [disk, percent, millivolts, charging, temp] = await Promise.all([
     orNull(ctx.recordings.usage()),
     orNull(ctx.device.battery.readPercent()),
@@ -95,7 +110,11 @@ export async function buildStatus(ctx: ApiContext): Promise<StatusDocument> {
       slots: { tcp: stream.slots?.tcp ?? null, ws: stream.slots?.ws ?? null },
     },
     recording: {
-      active: stream.recording && mode.recording,
+      active: health.state === 'recording',
+      state: health.state,
+      reason: health.reason,
+      error: health.error,
+      errorCode: health.errorCode,
       currentSegment: stream.currentSegment,
       segmentMs: config.segmentMs,
       thumbnails: stream.thumbnails ?? null,

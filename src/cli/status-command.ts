@@ -86,6 +86,30 @@ function duration(ms: number): string {
   return h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min ${s % 60} s` : `${s} s`;
 }
 
+/** The mode's activity and why, never claiming recording when the recording section says otherwise. */
+function modeWords(status: Record<string, unknown>, recording: Record<string, unknown>): string {
+  const activity = String(status.activity ?? '?');
+  if (activity === 'both' && (recording.state === 'off' || recording.state === 'paused' || recording.state === 'failed')) return 'streaming, not recording';
+  return `${activity}${status.modeReason ? `: ${String(status.modeReason)}` : ''}`;
+}
+
+/**
+ * The recording line: a failure is a red NOT RECORDING with its reason; off
+ * (a choice) and paused (exclusive mode streams) are said plainly.
+ */
+function recordingLine(recording: Record<string, unknown>, c: ReturnType<typeof colours>): string {
+  const segment = recording.currentSegment ? `, writing ${String(recording.currentSegment)}` : '';
+  const reason = typeof recording.reason === 'string' ? recording.reason : '';
+  switch (recording.state) {
+    case 'failed': return c.red(c.bold(`NOT RECORDING: ${String(recording.error ?? reason)}`));
+    case 'off': return c.yellow(`off: ${reason}`);
+    case 'paused': return `paused: ${reason}`;
+    case 'starting': return `starting: ${reason}`;
+    case 'recording': return c.green(`on${segment}`);
+    default: return recording.active ? c.green(`on${segment}`) : 'off'; // a daemon older than recording.state
+  }
+}
+
 async function printV1(baseUrl: string, status: Record<string, unknown>): Promise<void> {
   const { formatBytes } = await import('../util/units.js');
   const c = colours();
@@ -98,10 +122,10 @@ async function printV1(baseUrl: string, status: Record<string, unknown>): Promis
   const simulated = Object.entries(obj(status.simulated)).filter(([, v]) => v === true).map(([k]) => k);
   const lines = [
     `${c.bold('camera')}       ${String(status.cameraName ?? '')} at ${baseUrl}, version ${String(status.version ?? '?')}, up ${duration(num(status.uptimeMs) ?? 0)}`,
-    `mode         ${String(status.mode ?? '?')} (${String(status.activity ?? '?')}${status.modeReason ? `: ${String(status.modeReason)}` : ''})${status.windowEndsAt ? `, stream window until ${String(status.windowEndsAt)}` : ''}`,
+    `mode         ${String(status.mode ?? '?')} (${modeWords(status, recording)})${status.windowEndsAt ? `, stream window until ${String(status.windowEndsAt)}` : ''}`,
     `stream       ${stream.serving ? c.green('serving') : stream.running ? 'running, not serving' : c.red('source not running')} ${String(stream.resolution ?? '')}${num(stream.fps) ? ` @ ${num(stream.fps)} fps` : ''}${bitrate ? `, ${(bitrate / 1e6).toFixed(2)} Mbit/s` : ''}, source ${String(stream.source ?? '?')}`,
     `clients      ${clients.length}${clients.map((cl) => `\n  ${String(cl.kind)} ${String(cl.remote)}: lag ${num(cl.lagMs) ?? '?'} ms, ${num(cl.framesDropped) ?? 0} dropped`).join('')}`,
-    `recording    ${recording.active ? c.green(`on${recording.currentSegment ? `, writing ${String(recording.currentSegment)}` : ''}`) : 'off'}`,
+    `recording    ${recordingLine(recording, c)}`,
     `disk         ${disk === null ? 'unknown' : `${num(disk.files) ?? '?'} segments, ${formatBytes(num(disk.usedBytes) ?? 0)} used${num(disk.freeBytes) === null ? '' : `, ${formatBytes(num(disk.freeBytes) ?? 0)} free`}`}`,
     `battery      ${num(battery.percent) === null ? 'unknown' : `${num(battery.percent)} %`}${num(battery.millivolts) === null ? '' : `, ${num(battery.millivolts)} mV`}${battery.charging === true ? ', charging' : ''}`,
     `temperature  ${num(status.temperatureC) === null ? 'unknown' : `${num(status.temperatureC)} °C`}`,

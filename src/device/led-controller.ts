@@ -2,56 +2,83 @@
  * The status LED (GPIO 21 on the device) and its blink patterns, copied from
  * the device: streaming 1200 ms on / 100 ms off (mostly on), recording
  * 100/1200 (mostly off), `PUT /blink-on` 100/1000, low battery 50/50 for 3 s
- * before shutdown. blink-on overrides the mode pattern until blink-off.
+ * before shutdown; and ours: not recording, 3 flashes of 100 ms every 2 s.
+ * Which one shows is decided here only (see LedController).
  */
 import type { GpioLine } from './sysfs-gpio.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
-/** A blink pattern: on and off times in ms. */
+/**
+ * A blink pattern: on and off times in ms. With `flashes`, that many on/off
+ * pulses make a burst and the last off time stretches so a burst starts
+ * every `periodMs`.
+ */
 export interface BlinkPattern {
   readonly onMs: number;
   readonly offMs: number;
+  readonly flashes?: number;
+  readonly periodMs?: number;
 }
 
-/** The device's patterns by name. */
+/** The device's patterns by name (`error` is ours: the camera is not recording). */
 export const LED_PATTERNS = {
   streaming: { onMs: 1200, offMs: 100 },
   recording: { onMs: 100, offMs: 1200 },
   blink: { onMs: 100, offMs: 1000 },
   lowBattery: { onMs: 50, offMs: 50 },
+  error: { onMs: 100, offMs: 100, flashes: 3, periodMs: 2000 },
 } as const satisfies Record<string, BlinkPattern>;
 
 /** What the LED shows: a mode pattern, solid on, or off. */
 export type LedState = 'streaming' | 'recording' | 'on' | 'off';
 
-/** Drives one LED line with the device's patterns. start()/close() lifecycle. */
+/** How long a marked moment holds the LED solid on, ms. */
+export const MOMENT_MS = 1000;
+
+/**
+ * Drives one LED line. Everything that wants the LED goes through here, and
+ * the one rule of who wins, highest first: low battery > not recording
+ * (`error`) > a moment marked (solid 1 s) > `blink-on` > the mode pattern.
+ * So `blink-off` (or a blink at all) never hides the not-recording alarm.
+ * start()/close() lifecycle.
+ */
 export class LedController {
   private modeState: LedState = 'off';
   private blinkOverride = false;
+  private alarm = false;
   private lowBatteryUntilMs: number | undefined;
+  private momentTimer: TimerHandle | undefined;
   private timer: TimerHandle | undefined;
   private level: 0 | 1 = 0;
+  /** Position in a burst pattern: on/off half-periods since the burst started. */
+  private step = 0;
   private running = false;
   /** The low-battery flash in progress: its end timer and its promise's resolve. */
   private flash: { timer: TimerHandle; resolve: () => void } | undefined;
 
   constructor(private readonly gpio: GpioLine, private readonly clock: Clock = systemClock) {}
 
-  /** The pattern in force now (null = steady level). */
+  /** The pattern in force now (null = a steady level: solid for a moment or mode 'on', else off). */
   get pattern(): BlinkPattern | null {
-    if (this.lowBatteryUntilMs !== undefined) return LED_PATTERNS.lowBattery;
-    if (this.blinkOverride) return LED_PATTERNS.blink;
-    if (this.modeState === 'streaming') return LED_PATTERNS.streaming;
-    if (this.modeState === 'recording') return LED_PATTERNS.recording;
-    return null;
+    switch (this.describe) {
+      case 'low-battery': return LED_PATTERNS.lowBattery;
+      case 'not-recording': return LED_PATTERNS.error;
+      case 'moment': return null;
+      case 'blink': return LED_PATTERNS.blink;
+      case 'streaming': return LED_PATTERNS.streaming;
+      case 'recording': return LED_PATTERNS.recording;
+      default: return null;
+    }
   }
 
-  /** True while `PUT /blink-on` is in force. */
+  /** True while `PUT /blink-on` is in force (even when a higher priority hides it). */
   get blinking(): boolean { return this.blinkOverride; }
 
-  /** Name of what the LED shows, for status. */
+  /** Name of what the LED shows, for status: the winner of the priority rule. */
   get describe(): string {
     if (this.lowBatteryUntilMs !== undefined) return 'low-battery';
+    if (this.alarm) return 'not-recording';
+    if (this.momentTimer !== undefined) return 'moment';
     if (this.blinkOverride) return 'blink';
     return this.modeState;
   }
@@ -70,6 +97,23 @@ export class LedController {
   /** `PUT /blink-on` / `/blink-off`. */
   setBlink(on: boolean): void {
     this.blinkOverride = on;
+    this.apply();
+  }
+
+  /** The not-recording alarm (the `error` pattern) on or off; set from the recording health. */
+  setNotRecording(on: boolean): void {
+    if (this.alarm === on) return;
+    this.alarm = on;
+    this.apply();
+  }
+
+  /** Solid on for `durationMs` (default {@link MOMENT_MS}): a moment was marked. A new mark restarts it. */
+  markMoment(durationMs = MOMENT_MS): void {
+    if (this.momentTimer !== undefined) this.clock.clearTimeout(this.momentTimer);
+    this.momentTimer = this.clock.setTimeout(() => {
+      this.momentTimer = undefined;
+      this.apply();
+    }, durationMs);
     this.apply();
   }
 
@@ -95,6 +139,8 @@ export class LedController {
   /** Stops blinking and the low-battery flash timer (its promise resolves). Idempotent. */
   close(): void {
     this.endFlash();
+    if (this.momentTimer !== undefined) this.clock.clearTimeout(this.momentTimer);
+    this.momentTimer = undefined;
     if (!this.running) return;
     this.running = false;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
@@ -117,18 +163,29 @@ export class LedController {
     this.timer = undefined;
     const pattern = this.pattern;
     if (!pattern) {
-      this.set(this.modeState === 'on' ? 1 : 0);
+      this.set(this.describe === 'moment' || this.modeState === 'on' ? 1 : 0);
       return;
     }
+    this.step = 0;
     this.set(1);
     this.schedule(pattern);
   }
 
+  /** How long the current half-period lasts: on, off, or a burst's stretched last off. */
+  private delayOf(pattern: BlinkPattern): number {
+    if (this.level === 1) return pattern.onMs;
+    const flashes = pattern.flashes ?? 1;
+    const lastOff = this.step === flashes * 2 - 1;
+    if (lastOff && pattern.periodMs !== undefined) return Math.max(pattern.offMs, pattern.periodMs - flashes * (pattern.onMs + pattern.offMs) + pattern.offMs);
+    return pattern.offMs;
+  }
+
   private schedule(pattern: BlinkPattern): void {
-    const delay = this.level === 1 ? pattern.onMs : pattern.offMs;
+    const delay = this.delayOf(pattern);
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       if (!this.running) return;
+      this.step = (this.step + 1) % ((pattern.flashes ?? 1) * 2);
       this.set(this.level === 1 ? 0 : 1);
       const now = this.pattern;
       if (now) this.schedule(now);

@@ -104,7 +104,7 @@ export class ModeController {
   start(): void {
     if (this.started) return;
     this.started = true;
-    if (this.mode === 'simultaneous') this.set('both', 'simultaneous mode: streaming and recording', null);
+    if (this.mode === 'simultaneous') this.set('both', 'simultaneous mode: streaming, and recording unless turned off', null);
     else this.openWindow('start-up');
   }
 

@@ -378,7 +378,7 @@ export class Recorder {
       this.st.state = 'waiting';
       await lost.abort();
     }
-    if (this.writer && frame.isKey && this.shouldCut(this.writer, frame)) await this.finishSegment();
+    if (this.writer && frame.isKey && this.shouldCut(this.writer, frame)) await this.finishSegment(true);
     // A keyframe that met a full disk is written again into a new segment once room is made (once).
     for (let attempt = 0; ; attempt++) {
       if (!this.writer) {
@@ -527,7 +527,8 @@ export class Recorder {
     }
   }
 
-  private async finishSegment(): Promise<void> {
+  /** Seals the current segment. `cutting`: the next one opens at once, so the state stays 'recording' (no false "not recording" between two segments). */
+  private async finishSegment(cutting = false): Promise<void> {
     const writer = this.writer;
     if (!writer) return;
     this.writer = undefined;
@@ -548,7 +549,7 @@ export class Recorder {
     }
     this.st.segmentsCompleted++;
     this.st.bytesWritten += summary.bytes;
-    if (!this.closed) this.st.state = 'waiting';
+    if (!this.closed && !cutting) this.st.state = 'waiting';
     this.logger.info(`segment ${summary.path} closed: ${summary.frames} frames, ${(summary.durationMs / 1000).toFixed(2)} s, ${summary.bytes} bytes`);
   }
 

@@ -8,6 +8,7 @@
  * paired once in the Pair section (#pair); the token never goes in a URL
  * sent to the camera.
  */
+import { CameraWatch } from './camera-watch.js';
 import { Gallery } from './gallery.js';
 import { LivePlayer, type LiveStats } from './live-player.js';
 import { PairingPanel, takePairingFragment } from './pairing-panel.js';
@@ -140,6 +141,8 @@ async function main(): Promise<void> {
         if (wasLocked && !mustPair) location.hash = '#live';
         route();
       });
+  // Recording alarm and offline state on every section (not on the viewer-only page: it has no API).
+  const watch = viewerOnly ? undefined : new CameraWatch();
   const route = (): void => {
     let name = location.hash.replace('#', '') || 'live';
     if (mustPair) name = 'pair';
@@ -156,6 +159,9 @@ async function main(): Promise<void> {
     if (name === 'recordings') void gallery?.refresh();
     if (name === 'status') status?.start();
     else status?.stop();
+    // Not before pairing: the status needs the token (and a wrong one counts against this address).
+    if (mustPair) watch?.stop();
+    else watch?.start();
   };
   window.addEventListener('hashchange', route);
   if (pairing) {

@@ -90,6 +90,9 @@ export class Gallery {
     mkv?.setAttribute('aria-label', `Download the original Matroska file of the recording from ${when}`);
     const del = el('button', { type: 'button', textContent: 'Delete' });
     del.setAttribute('aria-label', `Delete recording from ${when}`);
+    // Deleting needs the camera: disabled while it does not answer (camera-watch.ts).
+    del.dataset.needsCamera = '';
+    del.disabled = document.body.dataset.offline === '1';
     del.addEventListener('click', () => void this.remove(r, when));
     const li = el('li', { className: 'card' }, thumb, el('div', { className: 'meta' }, el('strong', { textContent: when }), facts), el('div', { className: 'actions' }, ...(r.inProgress ? [] : [play, download, ...(mkv ? [mkv] : []), del])));
     li.dataset.name = r.name;

@@ -34,7 +34,10 @@ export function statusRows(s: Json): Array<[string, string]> {
   };
   // Field names of the /api/v1/status document (src/api/status-document.ts), with a few aliases.
   add('Mode', first(s, 'mode'), (v: unknown) => String(v));
-  add('Now', first(s, 'activity'), (v: unknown) => String(v) + (s.modeReason ? ` (${String(s.modeReason)})` : ''));
+  const recordingState = get(s, 'recording.state');
+  // The mode's 'both' is what the mode allows; the recording section says whether it really records.
+  const notRecording = recordingState === 'off' || recordingState === 'paused' || recordingState === 'failed';
+  add('Now', first(s, 'activity'), (v: unknown) => (v === 'both' && notRecording ? 'streaming, not recording' : String(v) + (s.modeReason ? ` (${String(s.modeReason)})` : '')));
   add('Streaming window ends', first(s, 'windowEndsAtMs', 'windowEndsAt'), (v: string | number) => new Date(v).toLocaleTimeString());
   add('Battery', first(s, 'battery.percent'), (v: number) => `${v} %`);
   add('Battery voltage', first(s, 'battery.millivolts'), (v: number) => `${(v / 1000).toFixed(2)} V`);
@@ -44,8 +47,17 @@ export function statusRows(s: Json): Array<[string, string]> {
   add('Resolution', first(s, 'stream.resolution'), (v: unknown) => String(v).replace('x', '×'));
   add('Frame rate', first(s, 'stream.fps'), (v: number) => `${Math.round(v * 10) / 10} fps`);
   add('Bitrate', first(s, 'stream.measuredBitrateBps', 'stream.bitrateBps'), (v: number) => `${(v / 1e6).toFixed(2)} Mbit/s`);
-  add('Recording', first(s, 'recording.active'), (v: unknown) =>
-    typeof v === 'boolean' ? (v ? `recording${get(s, 'recording.currentSegment') ? ` (${String(get(s, 'recording.currentSegment'))})` : ''}` : 'not recording') : String(v));
+  const segment = get(s, 'recording.currentSegment') ? ` (${String(get(s, 'recording.currentSegment'))})` : '';
+  const reason = String(get(s, 'recording.reason') ?? '');
+  add('Recording', first(s, 'recording.active'), (v: unknown) => {
+    switch (recordingState) {
+      case 'failed': return `NOT RECORDING: ${String(get(s, 'recording.error') ?? reason)}`;
+      case 'off': return `off: ${reason}`;
+      case 'paused': return `paused: ${reason}`;
+      case 'starting': return `starting: ${reason}`;
+      default: return typeof v === 'boolean' ? (v ? `recording${segment}` : 'not recording') : String(v);
+    }
+  });
   add('Disk used by recordings', first(s, 'disk.usedBytes'), (v: number) => formatBytes(v));
   add('Disk free', first(s, 'disk.freeBytes'), (v: number) => formatBytes(v) + (typeof get(s, 'disk.totalBytes') === 'number' ? ` of ${formatBytes(get(s, 'disk.totalBytes') as number)}` : ''));
   add('Uptime', first(s, 'uptimeMs'), (v: number) => `${Math.floor(v / 3_600_000)} h ${Math.floor((v % 3_600_000) / 60_000)} min`);

@@ -15,9 +15,20 @@ export class ApiError extends Error {
   }
 }
 
-/** fetch + JSON, throwing ApiError with `{error:{message}}` text on failure. */
+/** What the page says when the camera does not answer at all (instead of the browser's "Failed to fetch"). */
+export const NO_ANSWER = 'the camera did not answer (switched off, or out of Wi-Fi range?)';
+
+/**
+ * fetch + JSON, throwing ApiError with `{error:{message}}` text on failure;
+ * no answer at all is ApiError status 0 with {@link NO_ANSWER}.
+ */
 export async function apiJson<T>(url: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(url, { ...init, headers: { Accept: 'application/json', ...(init.headers ?? {}) } });
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, headers: { Accept: 'application/json', ...(init.headers ?? {}) } });
+  } catch {
+    throw new ApiError(0, NO_ANSWER);
+  }
   const text = await res.text();
   let body: unknown;
   try {
