@@ -78,7 +78,10 @@ function readSettingsDocument(path: string): unknown {
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // No saved settings: none yet, or the recordings folder is missing or not a folder (the recorder
+    // reports that one loudly as NOT RECORDING; the stream must still start).
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw new ConfigError(`cannot read settings file ${path}: ${(err as Error).message}`, { cause: err });
   }
   try {
