@@ -19,7 +19,7 @@ import { readFile } from 'node:fs/promises';
 import type { AccessUnit } from '../h264/access-unit.js';
 import { readCaptureTimeSei } from '../h264/capture-time-sei.js';
 import { H264StreamParser, parseAnnexB } from '../h264/h264-stream-parser.js';
-import { ACCEPTED_FILE_FORMS, demuxH264Container, detectMediaFileKind, type DemuxedH264Track } from './demux-h264-container.js';
+import { demuxH264Container, detectMediaFileKind, type DemuxedH264Track } from './demux-h264-container.js';
 import { SourceError, type RearviewError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { CaptureSource, SourceSink } from './capture-source.js';
@@ -147,7 +147,7 @@ export async function buildFilePlaylist(bytes: Uint8Array, what: string, fallbac
   if (kind === 'mp4' || kind === 'matroska') {
     return buildContainerPlaylist(await demuxH264Container(bytes, what, fallbackFps), what, kind);
   }
-  throw new SourceError('ERR_H264_NO_START_CODE', `${what} is not a video file this source can play (expected ${ACCEPTED_FILE_FORMS})`);
+  throw new SourceError('ERR_H264_NO_START_CODE', `${what} is not an H.264 Annex-B stream, MP4 or Matroska file (it begins with neither a start code nor a container header)`);
 }
 
 /**
