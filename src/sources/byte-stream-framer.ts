@@ -92,7 +92,7 @@ export class ByteStreamFramer {
   /** Stream byte count after each recent read, and its wall time: when each access unit's last byte arrived. */
   private readonly arrivalEnds: number[] = [];
   private readonly arrivalTimes: number[] = [];
-  /** Bytes since the last idle close, when not all zeros: whether they begin with a start code is still open. */
+  /** Bytes since the last idle point, when not all zeros: whether they begin with a start code is still open. */
   private checkingAfterIdle = false;
   private zerosAfterIdle = 0;
   /** Set while the parser holds bytes not yet delivered in an access unit. */
@@ -211,7 +211,7 @@ export class ByteStreamFramer {
   private deliver(au: AccessUnit): void {
     if (this.closed) return;
     if (!au.nals.some((nal) => isVclNalType(nal.type))) {
-      // No picture: an idle close (or the end) cut after SPS/PPS/SEI or after a
+      // No picture: the end of the stream cut after SPS/PPS/SEI, or a
       // sender's trailing AUD. Those NAL units belong to the next picture.
       this.carry.push(...au.nals);
       if (this.carry.length > MAX_CARRIED_NALS) this.carry.splice(0, this.carry.length - MAX_CARRIED_NALS);

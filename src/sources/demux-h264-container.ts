@@ -144,8 +144,8 @@ function toAnnexB(data: Uint8Array, lengthSize: number, parameterSets: Uint8Arra
  * from the sorted presentation timestamps (decode-order deltas are wrong with
  * B-frames, and Matroska blocks often have no duration), so the i-th sample
  * in decode order gets the i-th presentation interval: the total and the
- * cadence are right. The last interval is the last sample's own duration,
- * else the median; anything unusable (0, negative, over 10 s) becomes 1/fallbackFps.
+ * cadence are right. The last interval is the median (the sample's own
+ * duration for a one-sample file); anything unusable (0, negative, over 10 s) becomes 1/fallbackFps.
  */
 function sampleDurationsUs(samples: ReadonlyArray<{ timestamp: number; duration: number }>, fallbackFps: number): number[] {
   const fallbackUs = Math.round(1e6 / fallbackFps);
@@ -155,7 +155,9 @@ function sampleDurationsUs(samples: ReadonlyArray<{ timestamp: number; duration:
   for (let i = 0; i + 1 < times.length; i++) deltas.push(Math.round(((times[i + 1] as number) - (times[i] as number)) * 1e6));
   const good = deltas.filter(usable).sort((a, b) => a - b);
   const median = good.length > 0 ? (good[Math.floor(good.length / 2)] as number) : fallbackUs;
+  // The last interval: the median when there is one (muxers often store an odd last duration, and
+  // the loop's cadence should stay even), else the sample's own duration.
   const lastOwn = Math.round((samples[samples.length - 1]?.duration ?? 0) * 1e6);
-  deltas.push(usable(lastOwn) ? lastOwn : median);
+  deltas.push(good.length > 0 || !usable(lastOwn) ? median : lastOwn);
   return deltas.map((us) => (usable(us) ? us : median));
 }
