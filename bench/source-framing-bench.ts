@@ -63,7 +63,7 @@ async function runRearview(idleCloseMs: number): Promise<ReturnType<typeof summa
   await finished;
   await new Promise((r) => setTimeout(r, 1200));
   const stats = source.framerStats;
-  if (stats) console.log(`  (idle close ${idleCloseMs} ms: ${stats.idleCloses} idle closes, ${stats.prematureIdleCloses} premature)`);
+  if (stats) console.log(`  (idle close ${idleCloseMs} ms: ${stats.idlePauses} idle pauses, ${stats.midFramePauses} mid-frame)`);
   await source.close();
   return summarise(JSON.parse(readFileSync(stampsPath, 'utf8')) as number[], delivered);
 }

@@ -57,7 +57,7 @@ export interface RearviewConfig {
   fileFps: number;
   /** A source with no data for this long is restarted. Default 5000 ms. */
   sourceStallMs: number;
-  /** Encoder pipes: a frame whose bytes stopped arriving this long ago is complete (ms, integer); 0 disables. Default 2. */
+  /** Encoder pipes and stdin: a pause this long after a drained read counts as an idle point (ms, integer; statistics only, it never ends a frame); 0 disables. Default 2. */
   sourceIdleCloseMs: number;
 
   /** TCP port of the raw H.264 stream; 0 picks a free port. Default 5000. */

@@ -8,6 +8,9 @@
  * caller aborts.
  */
 import { createReadStream, fstatSync, statSync } from 'node:fs';
+import { open, readFile as readWholeFile } from 'node:fs/promises';
+import { RearviewError } from '../errors.js';
+import { demuxH264Container, detectMediaFileKind } from '../sources/demux-h264-container.js';
 import { ReconnectingTcpReader } from '../client/reconnecting-tcp-reader.js';
 import { ConfigError } from '../errors.js';
 import { reconnectingText } from '../util/describe-network-error.js';
@@ -85,8 +88,44 @@ async function* readFile(path: string, options: ByteSourceOptions): AsyncGenerat
     if (err instanceof CliError) throw err;
     throw new CliError(`cannot read ${path}: ${describeFsError(err)}`, ExitCode.IO);
   }
+  if (await isContainerFile(path)) {
+    yield* readContainer(path);
+    return;
+  }
   const stream = createReadStream(path, { highWaterMark: options.fileChunkBytes ?? 1024 * 1024 });
   yield* readStream(stream, options.signal, (err) => new CliError(`cannot read ${path}: ${describeFsError(err)}`, ExitCode.IO));
+}
+
+/** True when the file begins like MP4 or Matroska (by content, never by name). */
+async function isContainerFile(path: string): Promise<boolean> {
+  let head: Uint8Array;
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const buf = new Uint8Array(64);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      head = buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    throw new CliError(`cannot read ${path}: ${describeFsError(err)}`, ExitCode.IO);
+  }
+  const kind = detectMediaFileKind(head);
+  return kind === 'mp4' || kind === 'matroska';
+}
+
+/** The H.264 track of an MP4/Matroska file as Annex-B, one access unit per chunk. */
+async function* readContainer(path: string): AsyncGenerator<Uint8Array> {
+  let track;
+  try {
+    track = await demuxH264Container(await readWholeFile(path), path);
+  } catch (err) {
+    // A container without a usable H.264 track is "not an H.264 stream", like Annex-B garbage.
+    if (err instanceof RearviewError) throw new CliError(err.message, ExitCode.BAD_STREAM);
+    throw new CliError(`cannot read ${path}: ${describeFsError(err)}`, ExitCode.IO);
+  }
+  for (const au of track.accessUnits) yield au.annexB;
 }
 
 async function* readStdin(options: ByteSourceOptions): AsyncGenerator<Uint8Array> {

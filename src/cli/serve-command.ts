@@ -36,7 +36,7 @@ const SERVE_OPTIONS: ServeOption[] = [
   { flags: '--gst-pipeline <pipeline>', key: 'gstPipeline', help: 'gstreamer source pipeline, everything before "! fdsink"' },
   { flags: '--file-fps <n>', key: 'fileFps', help: 'frame rate of file sources without VUI timing (default: 30)' },
   { flags: '--source-stall <duration>', key: 'sourceStallMs', help: 'restart a source silent for this long (default: 5s)' },
-  { flags: '--source-idle-close <ms>', key: 'sourceIdleCloseMs', help: 'encoder pipes: a frame whose bytes stopped this many ms ago is complete; 0 disables (default: 2)' },
+  { flags: '--source-idle-close <ms>', key: 'sourceIdleCloseMs', help: 'encoder pipes and stdin: a pause this long counts as an idle point (statistics; a frame ends only when the next begins); 0 disables (default: 2)' },
   { flags: '--max-clients <n>', key: 'maxClients', help: 'most simultaneous stream clients of each kind, TCP and WebSocket (default: 32)' },
   { flags: '--max-clients-per-address <n>', key: 'maxClientsPerAddress', help: 'most simultaneous stream clients of each kind from one address (default: 4)' },
   { flags: '--client-behind-limit <duration>', key: 'clientBehindLimitMs', help: 'disconnect a client behind its soft limit for this long out of any 30 s, 1s to 30s (default: 10s)' },

@@ -1,34 +1,34 @@
 /**
  * Turns a live Annex-B byte stream (an encoder's stdout, standard input, a
- * TCP relay) into access units as early as possible.
+ * TCP relay) into access units, as early as the bytes prove a frame ended,
+ * and never earlier.
  *
- * A byte-stream receiver normally learns that an access unit ended only when
- * the next one starts, one whole frame interval later. Two things close it
- * sooner:
- * - the H.264 parser closes an access unit as soon as the header byte of the
- *   next AUD/SPS/PPS/SEI arrives (our own server sends an AUD right after
- *   every frame, so relaying our stream costs nothing);
- * - idle close, for encoder pipes that write each frame in one go
- *   (`rpicam-vid --flush`): when a read did not fill the read buffer (the pipe
- *   was drained) and nothing more arrives within a short grace (default 2 ms),
- *   the pending NAL unit and access unit are treated as complete. If bytes
- *   then arrive that do not begin with a start code, the close was premature
- *   (the writer paused mid-frame): it is counted and logged, and the grace
- *   doubles (up to 32 ms) so it does not happen again. docs/sources.md has
- *   the trade-off.
+ * A byte-stream receiver learns that an access unit ended only when the next
+ * one begins. The H.264 parser recognises that from the first bytes of the
+ * next access unit: its AUD, SPS, PPS or SEI header byte, or the first bytes
+ * of a slice whose header shows a new picture (first_mb_in_slice 0, a new
+ * frame_num, ...). Our own server sends an AUD right after every frame, so
+ * relaying our stream costs nothing; the encoders we start put an AUD (or
+ * SPS/PPS) in front of every frame where they can.
  *
- * A unit without a picture (only SPS/PPS/SEI/AUD, as left by an idle close
- * that fell between a header write and the picture, or by a sender's
+ * A pause in the bytes is never a frame boundary by itself: a writer can stop
+ * in the middle of a frame for any length of time (a frame larger than the
+ * pipe buffer, a loaded machine), and a frame cut there decodes with damage
+ * until the next IDR. The framer still notes pauses of `idleCloseMs` after a
+ * drained read ("idle points"), and counts those the next bytes proved to be
+ * mid-frame (`stats.midFramePauses`): where a cut on idle alone would have
+ * damaged a frame. docs/sources.md has the rule and its latency cost.
+ *
+ * A unit without a picture (only SPS/PPS/SEI/AUD, as left by a sender's
  * trailing AUD) is not delivered: its NAL units go in front of the next
  * picture, where they belong.
  *
  * Why this is not the client library's AnnexBFramer (src/client): this one
- * closes frames by time (encoder pipes give no trailing AUD) and hands raw
- * access units to the StreamHub, which alone drops delimiters, owns the
- * parameter sets and writes the start codes (with the same src/h264 parts
- * the client uses: isDelimiterNalType, ParameterSetStore, START_CODE). The
- * client's framer has no timer and makes each frame self-contained itself,
- * because it has no hub behind it.
+ * hands raw access units to the StreamHub, which alone drops delimiters,
+ * owns the parameter sets and writes the start codes (with the same src/h264
+ * parts the client uses: isDelimiterNalType, ParameterSetStore, START_CODE).
+ * The client's framer makes each frame self-contained itself, because it has
+ * no hub behind it.
  */
 import type { AccessUnit } from '../h264/access-unit.js';
 import { H264StreamParser } from '../h264/h264-stream-parser.js';
@@ -37,12 +37,12 @@ import type { H264Error } from '../errors.js';
 import { RateLimitedCounter, type Logger } from '../log/logger.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
-/** Default idle-close grace: 2 ms. */
+/** Default pause after a drained read that counts as an idle point: 2 ms. */
 export const DEFAULT_IDLE_CLOSE_MS = 2;
 /** Bytes Node reads from a pipe or socket at most per chunk (libuv's 64 KiB read buffer). */
 export const DEFAULT_READ_BUFFER_BYTES = 65_536;
-/** Largest grace the automatic back-off after premature closes reaches, in ms. */
-export const MAX_IDLE_CLOSE_MS = 32;
+/** Recent reads remembered to date an access unit's last byte. */
+const ARRIVALS_KEPT = 32;
 
 /** Most NAL units kept from picture-less units for the next picture (a bound against garbage). */
 const MAX_CARRIED_NALS = 64;
@@ -51,11 +51,11 @@ const MAX_CARRIED_NALS = 64;
 export interface ByteStreamFramerOptions {
   /**
    * Each complete access unit with its capture time: the wall-clock time
-   * (ms since the Unix epoch) of the read that brought its last bytes.
+   * (ms since the Unix epoch) of the read that brought its last byte.
    */
   onAccessUnit: (au: AccessUnit, capturedAtMs: number) => void;
   logger: Logger;
-  /** Idle-close grace in ms; 0 disables idle close. Default 2 (DEFAULT_IDLE_CLOSE_MS). */
+  /** A pause this long (ms) after a drained read is an idle point (statistics only, see the file comment); 0: none. Default 2. */
   idleCloseMs?: number;
   /** A chunk shorter than this means the pipe was drained. Default 65536 (DEFAULT_READ_BUFFER_BYTES). */
   readBufferBytes?: number;
@@ -70,10 +70,10 @@ export interface ByteStreamFramerStats {
   bytes: number;
   /** Access units delivered. */
   accessUnits: number;
-  /** Times the idle timer closed a pending access unit. */
-  idleCloses: number;
-  /** Idle closes followed by bytes without a start code (the frame was cut). */
-  prematureIdleCloses: number;
+  /** Idle points: pauses of the grace after a drained read with bytes pending. */
+  idlePauses: number;
+  /** Idle points followed by bytes without a start code: mid-frame pauses, where a cut on idle alone would have damaged the frame. */
+  midFramePauses: number;
   /** Recoverable bitstream errors reported by the parser. */
   errors: number;
 }
@@ -81,25 +81,25 @@ export interface ByteStreamFramerStats {
 /** Live byte stream to access units; see the file comment. */
 export class ByteStreamFramer {
   /** Counters since creation. */
-  readonly stats: ByteStreamFramerStats = { bytes: 0, accessUnits: 0, idleCloses: 0, prematureIdleCloses: 0, errors: 0 };
+  readonly stats: ByteStreamFramerStats = { bytes: 0, accessUnits: 0, idlePauses: 0, midFramePauses: 0, errors: 0 };
   private readonly parser: H264StreamParser;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly readBufferBytes: number;
   private readonly onAccessUnit: (au: AccessUnit, capturedAtMs: number) => void;
-  private idleCloseMs: number;
+  private readonly idleCloseMs: number;
   private idleTimer: TimerHandle | undefined;
-  /** Wall time of the latest push: the arrival time of the bytes that complete an access unit. */
-  private lastPushWallMs = 0;
-  /** Bytes since the last idle close, when not all zeros: whether they begin with a start code is still open. */
+  /** Stream byte count after each recent read, and its wall time: when each access unit's last byte arrived. */
+  private readonly arrivalEnds: number[] = [];
+  private readonly arrivalTimes: number[] = [];
+  /** Bytes since the last idle point, when not all zeros: whether they begin with a start code is still open. */
   private checkingAfterIdle = false;
   private zerosAfterIdle = 0;
-  /** Set while the parser holds bytes that an idle close could complete. */
+  /** Set while the parser holds bytes not yet delivered in an access unit. */
   private pendingBytes = false;
   private closed = false;
   /** NAL units of a picture-less unit, waiting to be put in front of the next picture. */
   private carry: NalUnit[] = [];
-  private readonly prematureCounter: RateLimitedCounter;
   private readonly errorCounter: RateLimitedCounter;
   private lastError: H264Error | undefined;
 
@@ -121,14 +121,6 @@ export class ByteStreamFramer {
       },
     });
     const now = () => this.clock.monoNow();
-    this.prematureCounter = new RateLimitedCounter(
-      (n, total) =>
-        this.logger.warn(
-          `idle close cut ${n} frame(s) short (${total} in all): the writer paused mid-frame; idle-close grace is now ${this.idleCloseMs} ms`,
-        ),
-      1000,
-      now,
-    );
     this.errorCounter = new RateLimitedCounter(
       (n, total) => this.logger.warn(`${n} bitstream error(s) (${total} in all), last: ${this.lastError?.message ?? '?'}`),
       1000,
@@ -136,7 +128,7 @@ export class ByteStreamFramer {
     );
   }
 
-  /** Current idle-close grace in ms (0: disabled). Grows after premature closes. */
+  /** The pause in ms after a drained read that counts as an idle point (0: none). */
   get idleCloseGraceMs(): number {
     return this.idleCloseMs;
   }
@@ -144,8 +136,13 @@ export class ByteStreamFramer {
   /** Feeds one chunk as read from the pipe or socket. Do not reuse `chunk` afterwards. */
   push(chunk: Uint8Array): void {
     if (this.closed || chunk.length === 0) return;
-    this.lastPushWallMs = this.clock.wallNow();
     this.stats.bytes += chunk.length;
+    this.arrivalEnds.push(this.stats.bytes);
+    this.arrivalTimes.push(this.clock.wallNow());
+    if (this.arrivalEnds.length > ARRIVALS_KEPT) {
+      this.arrivalEnds.shift();
+      this.arrivalTimes.shift();
+    }
     if (this.idleTimer !== undefined) {
       this.clock.clearTimeout(this.idleTimer);
       this.idleTimer = undefined;
@@ -154,7 +151,7 @@ export class ByteStreamFramer {
     this.pendingBytes = true;
     this.parser.push(chunk);
     if (this.idleCloseMs > 0 && chunk.length < this.readBufferBytes) {
-      this.idleTimer = this.clock.setTimeout(() => this.idleClose(), this.idleCloseMs);
+      this.idleTimer = this.clock.setTimeout(() => this.idlePoint(), this.idleCloseMs);
     }
   }
 
@@ -180,18 +177,16 @@ export class ByteStreamFramer {
     }
   }
 
-  private idleClose(): void {
+  /** The writer paused after a drained read. Not a boundary by itself: the next bytes tell. */
+  private idlePoint(): void {
     this.idleTimer = undefined;
     if (this.closed || !this.pendingBytes) return;
-    this.pendingBytes = false;
-    const before = this.stats.accessUnits;
-    this.parser.flush();
-    if (this.stats.accessUnits > before) this.stats.idleCloses++;
+    this.stats.idlePauses++;
     this.checkingAfterIdle = true;
     this.zerosAfterIdle = 0;
   }
 
-  /** After an idle close the next bytes must start with zero bytes and a 0x01 (a start code). */
+  /** After an idle point, bytes that do not begin with a start code prove the pause was mid-frame. */
   private checkStartAfterIdle(chunk: Uint8Array): void {
     for (let i = 0; i < chunk.length; i++) {
       const byte = chunk[i] as number;
@@ -200,21 +195,23 @@ export class ByteStreamFramer {
         continue;
       }
       this.checkingAfterIdle = false;
-      if (byte !== 1 || this.zerosAfterIdle < 2) this.premature();
+      if (byte !== 1 || this.zerosAfterIdle < 2) this.stats.midFramePauses++;
       return;
     }
   }
 
-  private premature(): void {
-    this.stats.prematureIdleCloses++;
-    this.idleCloseMs = Math.min(MAX_IDLE_CLOSE_MS, this.idleCloseMs * 2);
-    this.prematureCounter.add();
+  /** Wall time of the read that brought stream byte `end - 1`. */
+  private arrivalOf(end: number): number {
+    for (let i = 0; i < this.arrivalEnds.length; i++) {
+      if ((this.arrivalEnds[i] as number) >= end) return this.arrivalTimes[i] as number;
+    }
+    return this.arrivalTimes[this.arrivalTimes.length - 1] ?? this.clock.wallNow();
   }
 
   private deliver(au: AccessUnit): void {
     if (this.closed) return;
     if (!au.nals.some((nal) => isVclNalType(nal.type))) {
-      // No picture: an idle close (or the end) cut after SPS/PPS/SEI or after a
+      // No picture: the end of the stream cut after SPS/PPS/SEI, or a
       // sender's trailing AUD. Those NAL units belong to the next picture.
       this.carry.push(...au.nals);
       if (this.carry.length > MAX_CARRIED_NALS) this.carry.splice(0, this.carry.length - MAX_CARRIED_NALS);
@@ -228,6 +225,7 @@ export class ByteStreamFramer {
       au = { ...au, nals, offset: first.offset, byteLength: last.offset + last.startCodeLength + last.data.length - first.offset };
     }
     this.stats.accessUnits++;
-    this.onAccessUnit(au, this.lastPushWallMs);
+    this.pendingBytes = this.stats.bytes > au.offset + au.byteLength;
+    this.onAccessUnit(au, this.arrivalOf(au.offset + au.byteLength));
   }
 }

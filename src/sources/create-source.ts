@@ -4,7 +4,7 @@
  * | value | source |
  * |---|---|
  * | `sample` (default) | the bundled 640x360 clip, looped in real time |
- * | `file:PATH` | an Annex-B file, looped in real time |
+ * | `file:PATH` | an Annex-B, MP4 or Matroska file (H.264), looped in real time |
  * | `rpicam` | `rpicam-vid` / `libcamera-vid` |
  * | `gstreamer` | the device's gst-launch pipeline (`gstPipeline` overrides) |
  * | `ffmpeg` | a V4L2 webcam (`captureDevice`) or a test pattern, libx264 |
@@ -39,8 +39,8 @@ export interface CreateSourceOptions {
   /** Standard input replacement for `-`. Default: process.stdin. */
   stdin?: Readable;
   /**
-   * Idle-close grace for pipes (encoders, stdin), ms; 0 disables. Default
-   * `config.sourceIdleCloseMs` (2).
+   * Idle-point grace for pipes (encoders, stdin), ms; 0 disables. Statistics
+   * only: a pause never ends a frame. Default `config.sourceIdleCloseMs` (2).
    */
   idleCloseMs?: number;
   /** SIGTERM to SIGKILL grace when stopping an encoder, ms. Default 2000. */

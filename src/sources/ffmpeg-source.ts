@@ -2,7 +2,7 @@
  * A V4L2 webcam (`config.captureDevice`, e.g. /dev/video0), or a moving test
  * pattern when none is configured, encoded by ffmpeg's libx264 tuned like
  * the camera: zero latency, no B-frames, one IDR per intra period, SPS/PPS
- * repeated before every IDR, each packet flushed to stdout at once.
+ * repeated before every IDR, an AUD opening every frame, each packet flushed to stdout at once.
  * The ffmpeg is the project's findFfmpeg(): REARVIEW_FFMPEG, else PATH.
  */
 import type { RearviewConfig, VideoSettings } from '../config.js';
@@ -30,7 +30,8 @@ export function ffmpegEncodeArgs(video: VideoSettings): string[] {
     '-b:v', bitrate,
     '-maxrate', bitrate,
     '-bufsize', bitrate,
-    '-x264-params', 'repeat-headers=1',
+    // aud=1: an access unit delimiter opens every frame, so the frame before it is known complete.
+    '-x264-params', 'repeat-headers=1:aud=1',
     '-flush_packets', '1',
     '-f', 'h264',
     '-',

@@ -2,7 +2,8 @@
  * The device's own capture pipeline through `gst-launch-1.0`: libcamera,
  * the Pi's V4L2 hardware encoder with SPS/PPS repeated before every IDR,
  * `h264parse config-interval=-1` (parameter sets in front of every IDR even
- * when the encoder forgets), written as Annex-B to stdout by `fdsink fd=1`.
+ * when the encoder forgets) and `alignment=au` (whole access units, each
+ * opened by an AUD), written as Annex-B to stdout by `fdsink fd=1`.
  * `config.gstPipeline` replaces everything before `! fdsink`.
  */
 import type { RearviewConfig, VideoSettings } from '../config.js';
@@ -28,7 +29,9 @@ export function defaultGstPipeline(video: VideoSettings): string[] {
     'v4l2h264enc',
     `extra-controls=controls,video_bitrate=${video.bitrateBps},repeat_sequence_header=1,h264_i_frame_period=${video.intraPeriod}`, '!',
     `video/x-h264,level=(string)${video.level},stream-format=byte-stream`, '!',
-    'h264parse', 'config-interval=-1',
+    'h264parse', 'config-interval=-1', '!',
+    // Whole access units: h264parse then opens each with an AUD, the frame boundary the framer needs.
+    'video/x-h264,stream-format=byte-stream,alignment=au',
   ];
   const bad = args.find((a) => !GST_ARG_RE.test(a));
   if (bad !== undefined) throw new ConfigError(`gstreamer: refusing a pipeline argument gst-launch would split: ${JSON.stringify(bad)}`);

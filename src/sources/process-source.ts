@@ -2,8 +2,9 @@
  * A capture source that runs an encoder process and reads H.264 Annex-B from
  * its stdout: the shared base of the rpicam, gstreamer and ffmpeg sources.
  * The process runs in its own process group (killed as a whole on close);
- * stdout goes through the ByteStreamFramer (idle close on, since encoders
- * write each frame in one go); stderr goes to the logger.
+ * stdout goes through the ByteStreamFramer (a frame ends when the next one
+ * begins: the encoders are told to open frames with an AUD or SPS where
+ * they can); stderr goes to the logger.
  */
 import { SourceError, type RearviewError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -22,7 +23,7 @@ export interface CommandLine {
 export interface ProcessSourceFactoryOptions {
   /** Child environment; its PATH is searched. Default: this process's environment. */
   env?: NodeJS.ProcessEnv;
-  /** Idle-close grace in ms, 0 disables. Default 2. */
+  /** Idle-point grace in ms (statistics only), 0 disables. Default 2. */
   idleCloseMs?: number;
   /** SIGTERM to SIGKILL grace on close, in ms. Default 2000. */
   killGraceMs?: number;
@@ -37,7 +38,7 @@ export interface ProcessSourceOptions {
   logger: Logger;
   /** Child environment (PATH is used to find the executable). Default: this process's. */
   env?: NodeJS.ProcessEnv;
-  /** Idle-close grace in ms, 0 disables. Default 2. */
+  /** Idle-point grace in ms (statistics only), 0 disables. Default 2. */
   idleCloseMs?: number;
   /** SIGTERM to SIGKILL grace on close, in ms. Default 2000. */
   killGraceMs?: number;
@@ -67,7 +68,7 @@ export class ProcessSource implements CaptureSource {
     return this.runner?.pid;
   }
 
-  /** Framing counters (bytes, access units, idle closes). */
+  /** Framing counters (bytes, access units, idle points). */
   get framerStats(): ByteStreamFramer['stats'] | undefined {
     return this.framer?.stats;
   }

@@ -2,7 +2,7 @@
  * The Raspberry Pi camera through `rpicam-vid` (or `libcamera-vid` on older
  * systems where only that exists), writing H.264 Annex-B to stdout.
  * `--inline` repeats SPS/PPS before every IDR, `--flush` writes each frame
- * as soon as it is encoded (which lets idle close end it at once), `-t 0`
+ * as soon as it is encoded, `-t 0`
  * runs forever, `-n` disables the preview window.
  */
 import type { RearviewConfig, VideoSettings } from '../config.js';

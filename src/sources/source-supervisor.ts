@@ -14,6 +14,7 @@
 import { SourceError, RearviewError } from '../errors.js';
 import type { AccessUnit } from '../h264/access-unit.js';
 import { silentLogger, type Logger } from '../log/logger.js';
+import { StreamCompatibilityCheck } from './stream-compatibility-check.js';
 import type { CaptureSource, SourceSink } from './capture-source.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
@@ -74,6 +75,8 @@ export interface SupervisorStatus {
   lastError: { code: string; message: string; atMs: number } | undefined;
   /** Delay before the next attempt while in 'backoff', ms. */
   nextAttemptInMs: number | undefined;
+  /** Problems with the video itself, each said once (not playable in browsers, keyframes too far apart). */
+  warnings: string[];
 }
 
 /** Codes for which retrying cannot help at start-up (a missing program, a bad file, a bad option). */
@@ -99,6 +102,7 @@ export class SourceSupervisor {
   private runCount = 0;
   private attempt = 0;
   private auCount = 0;
+  private compatibility: StreamCompatibilityCheck;
   private lastAuWallMs: number | undefined;
   private lastError: SupervisorStatus['lastError'];
   private lastFailureKey: string | undefined;
@@ -117,6 +121,7 @@ export class SourceSupervisor {
     this.options = options;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+    this.compatibility = new StreamCompatibilityCheck(this.logger);
     this.stallMs = options.stallMs ?? 5000;
     if (!Number.isFinite(this.stallMs) || this.stallMs < 0) throw new RangeError(`stallMs must be >= 0, got ${this.stallMs}`);
   }
@@ -146,6 +151,7 @@ export class SourceSupervisor {
       accessUnits: this.auCount,
       lastAccessUnitAtMs: this.lastAuWallMs,
       lastError: this.lastError,
+      warnings: [...this.compatibility.warnings],
       nextAttemptInMs:
         this.currentState === 'backoff' && this.backoffUntilMono !== undefined
           ? Math.max(0, Math.round(this.backoffUntilMono - this.clock.monoNow()))
@@ -255,6 +261,7 @@ export class SourceSupervisor {
           if (this.failuresInRow > 1) this.logger.info(`${run.source?.name ?? 'source'} delivering video again after ${this.failuresInRow} failed attempts`);
           this.failuresInRow = 0;
         }
+        this.compatibility.check(au, capturedAtMs);
         sink.accessUnit(au, capturedAtMs);
       },
       discontinuity: (reason: string) => {

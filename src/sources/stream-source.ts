@@ -19,7 +19,7 @@ export interface StreamSourceOptions {
   /** The byte stream. Not destroyed on close (standard input can be read again by the next run). */
   input: Readable;
   logger: Logger;
-  /** Idle-close grace in ms, 0 disables. Default 2 (a pipe from an encoder). */
+  /** Idle-point grace in ms (statistics only), 0 disables. Default 2. */
   idleCloseMs?: number;
   /** False when a new run cannot bring data back (standard input after EOF). Default true. */
   restartable?: boolean;
@@ -60,7 +60,7 @@ export class StreamSource implements CaptureSource {
     return (this.options.restartable ?? true) || !(this.ended || this.options.input.readableEnded);
   }
 
-  /** Framing counters (bytes, access units, idle closes). */
+  /** Framing counters (bytes, access units, idle points). */
   get framerStats(): ByteStreamFramer['stats'] | undefined {
     return this.framer?.stats;
   }

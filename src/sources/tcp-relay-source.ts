@@ -29,7 +29,7 @@ export const MAX_CLOCK_SKEW_MS = 60_000;
 /** Options of {@link TcpRelaySource}. */
 export interface TcpRelaySourceOptions {
   logger: Logger;
-  /** Idle-close grace in ms, 0 disables. Default 0 (see the file comment). */
+  /** Idle-point grace in ms (statistics only), 0 disables. Default 0. */
   idleCloseMs?: number;
   /** Give up connecting after this long, in ms. Default 5000. */
   connectTimeoutMs?: number;

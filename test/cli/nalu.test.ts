@@ -454,3 +454,30 @@ test('piping into head ends quietly (EPIPE) with exit code 0', () => {
   });
   assert.match(r.stderr, /^exit=0\n$/, r.stderr);
 });
+
+test('nalu reads the H.264 track of MP4 and Matroska files (by content), and names a container without one', async () => {
+  const ffmpeg = requireTool('ffmpeg');
+  const { dir, cleanup } = scratchDir();
+  try {
+    const annexB = join(dir, 'clip.h264');
+    const mp4 = join(dir, 'clip.mp4');
+    const mkv = join(dir, 'clip.bin');
+    const webm = join(dir, 'clip.webm');
+    const gen = spawnSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-frames:v', '20', '-c:v', 'libx264', '-g', '10', '-bf', '0', '-f', 'h264', annexB]);
+    assert.equal(gen.status, 0, String(gen.stderr));
+    for (const [out, format] of [[mp4, 'mp4'], [mkv, 'matroska']] as const) {
+      assert.equal(spawnSync(ffmpeg, ['-v', 'error', '-r', '10', '-i', annexB, '-c', 'copy', '-f', format, out]).status, 0);
+    }
+    assert.equal(spawnSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-frames:v', '3', '-c:v', 'libvpx', webm]).status, 0);
+    for (const file of [mp4, mkv]) {
+      const r = await runCli(['nalu', file, '--summary', '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      const s = JSON.parse(r.stdout) as { accessUnits: number; keyframes: number };
+      assert.equal(s.accessUnits, 20, file);
+      assert.equal(s.keyframes, 2, file);
+    }
+    assertOneLineError(await runCli(['nalu', webm]), ExitCode.BAD_STREAM, /vp8, not H\.264/);
+  } finally {
+    cleanup();
+  }
+});

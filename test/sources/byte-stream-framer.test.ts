@@ -48,22 +48,18 @@ describe('ByteStreamFramer', () => {
     }
   });
 
-  it('idle close: a drained read completes its frame after the grace, not one frame later', () => {
+  it('a pause is not a frame boundary: a frame closes when the next one begins, dated by its last byte', () => {
     const { framer, fake, got } = setup(2);
     framer.push(auBytes(0));
-    assert.equal(got.length, 0, 'nothing yet: the frame could still continue');
-    fake.advance(1);
-    assert.equal(got.length, 0);
-    fake.advance(1);
-    assert.equal(got.length, 1, 'closed 2 ms after the drained read');
-    assert.equal(got[0]!.au.isKey, true);
+    fake.advance(1000);
+    assert.equal(got.length, 0, 'the writer may only have paused mid-frame');
+    assert.equal(framer.stats.idlePauses, 1);
+    framer.push(auBytes(1).subarray(0, 16)); // the next picture's first bytes
+    assert.equal(got.length, 1, "the next picture's first slice header closed frame 0");
     assert.deepEqual(got[0]!.au.nals.map((n) => n.type), [7, 8, 6, 5, 5]);
-    assert.equal(got[0]!.capturedAtMs, 1_700_000_000_000, 'capture time is the arrival of the last bytes, not the close');
-    framer.push(auBytes(1));
-    fake.advance(2);
-    assert.equal(got.length, 2);
-    assert.equal(framer.stats.idleCloses, 2);
-    assert.equal(framer.stats.prematureIdleCloses, 0);
+    assert.equal(got[0]!.au.byteLength, reference[0]!.byteLength);
+    assert.equal(got[0]!.capturedAtMs, 1_700_000_000_000, 'capture time is the arrival of its last byte, not the close');
+    assert.equal(framer.stats.midFramePauses, 0);
   });
 
   it('without idle close the frame waits for the next one to start', () => {
@@ -83,20 +79,19 @@ describe('ByteStreamFramer', () => {
     assert.equal(got.length, 0, 'a full read means more bytes are waiting');
   });
 
-  it('counts a premature idle close and doubles the grace', () => {
-    const { framer, fake, got, lines } = setup(2);
+  it('a writer pausing mid-frame does not cut the frame: the pause is counted, the frame stays whole', () => {
+    const { framer, fake, got } = setup(2);
     const frame = auBytes(0);
     framer.push(frame.subarray(0, 2000));
-    fake.advance(2);
+    fake.advance(50);
     framer.push(frame.subarray(2000));
-    assert.equal(framer.stats.prematureIdleCloses, 1);
-    assert.equal(framer.idleCloseGraceMs, 4);
-    assert.ok(lines.some((l) => l.includes('idle close cut 1 frame(s) short')), lines.join('\n'));
-    // The stream resynchronises at the next start code.
+    fake.advance(50);
+    assert.equal(framer.stats.midFramePauses, 1);
     framer.push(auBytes(1));
     framer.push(auBytes(2));
-    fake.advance(4);
-    assert.equal(got[got.length - 1]!.au.byteLength, reference[2]!.byteLength);
+    assert.equal(got.length, 2);
+    assert.equal(got[0]!.au.byteLength, reference[0]!.byteLength);
+    assert.equal(got[1]!.au.byteLength, reference[1]!.byteLength);
   });
 
   it('a start code split across reads after an idle close is not premature', () => {
@@ -106,7 +101,7 @@ describe('ByteStreamFramer', () => {
     const next = auBytes(1);
     framer.push(next.subarray(0, 2)); // 00 00
     framer.push(next.subarray(2));
-    assert.equal(framer.stats.prematureIdleCloses, 0);
+    assert.equal(framer.stats.midFramePauses, 0);
   });
 
   it("closes a frame as soon as the sender's trailing AUD arrives, and never delivers a picture-less unit", () => {
@@ -118,21 +113,11 @@ describe('ByteStreamFramer', () => {
     assert.equal(got.length, 2);
     assert.deepEqual(got[1]!.au.nals.map((n) => n.type), [9, 1, 1], 'the AUD stays in front of the next picture');
     fake.advance(10);
-    // With idle close on, the trailing AUD is flushed but carried into the next picture.
-    const idle = setup(2);
-    idle.framer.push(concat(auBytes(0), AUD));
-    idle.fake.advance(2);
-    assert.equal(idle.got.length, 1);
-    idle.framer.push(concat(auBytes(1), AUD));
-    idle.fake.advance(2);
-    assert.equal(idle.got.length, 2);
-    assert.ok(idle.got.every((g) => g.au.nals.some((n) => n.type === 1 || n.type === 5)), 'every delivered unit has a picture');
-    assert.deepEqual(idle.got[1]!.au.nals.map((n) => n.type), [9, 1, 1]);
-    assert.equal(idle.framer.stats.prematureIdleCloses, 0);
+    assert.ok(got.every((g) => g.au.nals.some((n) => n.type === 1 || n.type === 5)), 'every delivered unit has a picture');
   });
 
   it('parameter sets written separately from their IDR still arrive with it', () => {
-    // An encoder may write SPS/PPS in one write and the picture in the next; an idle close can fall between.
+    // An encoder may write SPS/PPS in one write and the picture in the next, with a pause between.
     const { framer, fake, got } = setup(2);
     const frame = auBytes(0);
     const idr = reference[0]!.nals.find((n) => n.type === 5)!;
@@ -142,6 +127,7 @@ describe('ByteStreamFramer', () => {
     assert.equal(got.length, 0, 'a unit without a picture is held back');
     framer.push(frame.subarray(split));
     fake.advance(2);
+    framer.end();
     assert.equal(got.length, 1);
     assert.deepEqual(got[0]!.au.nals.map((n) => n.type), [7, 8, 6, 5, 5]);
     assert.equal(got[0]!.au.isKey, true);

@@ -81,7 +81,7 @@ describe('process sources: argv', () => {
       assert.deepEqual(t.launched.args, [
         '-q', 'libcamerasrc', '!', 'videoconvert', '!', 'video/x-raw,width=640,height=360,framerate=30/1', '!',
         'v4l2h264enc', 'extra-controls=controls,video_bitrate=1000000,repeat_sequence_header=1,h264_i_frame_period=30', '!',
-        'video/x-h264,level=(string)4.1,stream-format=byte-stream', '!', 'h264parse', 'config-interval=-1', '!', 'fdsink', 'fd=1',
+        'video/x-h264,level=(string)4.1,stream-format=byte-stream', '!', 'h264parse', 'config-interval=-1', '!', 'video/x-h264,stream-format=byte-stream,alignment=au', '!', 'fdsink', 'fd=1',
       ]);
     } finally {
       await t.src.close();
@@ -109,7 +109,7 @@ describe('process sources: argv', () => {
       const encode = [
         '-an', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level:v', '4.1',
         '-pix_fmt', 'yuv420p', '-bf', '0', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0',
-        '-b:v', '1000000', '-maxrate', '1000000', '-bufsize', '1000000', '-x264-params', 'repeat-headers=1',
+        '-b:v', '1000000', '-maxrate', '1000000', '-bufsize', '1000000', '-x264-params', 'repeat-headers=1:aud=1',
         '-flush_packets', '1', '-f', 'h264', '-',
       ];
       assert.deepEqual(t.launched.args, [
@@ -144,13 +144,14 @@ describe('process sources: running', () => {
     }
   });
 
-  it('idle close delivers the last frame written while the encoder is still running', async () => {
-    // The fake writes 5 frames (one write each) and then goes silent. Without
-    // idle close the 5th frame would wait for a 6th that never comes.
+  it('a pause never ends a frame: the last frame written waits for the next one while the encoder runs', async () => {
+    // The fake writes 5 frames (one write each) and then goes silent. The 5th
+    // frame could still continue, so only 4 are complete.
     const t = await launch('rpicam', { FAKE_ENCODER_FRAMES: '5', FAKE_ENCODER_AFTER: 'hang' });
     try {
-      await waitFor(() => t.sink.accessUnits.length === 5, '5 access units');
-      assert.equal(t.src.framerStats?.prematureIdleCloses, 0);
+      await waitFor(() => t.sink.accessUnits.length === 4 && (t.src.framerStats?.idlePauses ?? 0) > 0, '4 access units and an idle pause');
+      assert.equal(t.sink.accessUnits.length, 4);
+      assert.equal(t.src.framerStats?.midFramePauses, 0);
       assert.ok(pidAlive(t.launched.pid), 'the encoder is still running');
     } finally {
       await t.src.close();

@@ -58,7 +58,8 @@ describe('process sources with real encoders', () => {
     const { aus, lines, src } = await capture({ source: 'ffmpeg', video: { width: 320, height: 180, fps: 30, intraPeriod: 10, bitrateBps: '500k' } }, 25);
     assert.equal(src.commandLine.command, 'ffmpeg', 'the ffmpeg on PATH');
     assert.deepEqual(aus.map((a, i) => (a.isKey ? i : -1)).filter((i) => i >= 0), [0, 10, 20]);
-    for (const a of aus.filter((x) => x.isKey)) assert.deepEqual(a.nals.slice(0, 2).map((n) => n.type), [7, 8], 'SPS/PPS before every IDR');
+    for (const a of aus.filter((x) => x.isKey)) assert.deepEqual(a.nals.slice(0, 3).map((n) => n.type), [9, 7, 8], 'AUD, then SPS/PPS before every IDR');
+    assert.ok(aus.every((a) => a.nals[0]!.type === 9), 'an AUD opens every frame (the boundary signal)');
     assert.ok(aus.every((a) => a.sliceTypes.every((t) => t !== 1)), 'no B slices');
     assert.equal(aus[0]!.sps?.width, 320);
     assert.equal(decodeFrames(aus), 25);
@@ -69,10 +70,11 @@ describe('process sources with real encoders', () => {
     requireTool('gstLaunch');
     const gstPipeline =
       'videotestsrc is-live=true ! video/x-raw,width=320,height=180,framerate=30/1 ! openh264enc gop-size=10 ' +
-      '! "video/x-h264,stream-format=byte-stream" ! h264parse config-interval=-1';
+      '! "video/x-h264,stream-format=byte-stream" ! h264parse config-interval=-1 ! video/x-h264,alignment=au';
     const { aus, src } = await capture({ source: 'gstreamer', gstPipeline }, 15);
     assert.equal(src.commandLine.command, 'gst-launch-1.0');
     assert.equal(aus[0]!.isKey, true);
+    assert.ok(aus.every((a) => a.nals[0]!.type === 9), 'alignment=au: h264parse opens every frame with an AUD');
     assert.deepEqual(aus[0]!.nals.filter((n) => n.type === 7 || n.type === 8).map((n) => n.type), [7, 8]);
     assert.equal(aus[0]!.sps?.width, 320);
     assert.equal(decodeFrames(aus), 15);
