@@ -131,7 +131,7 @@ describe('settings injection: PATCH to a real daemon with the gstreamer source',
     assert.deepEqual(last.args, [
       '-q', 'libcamerasrc', '!', 'videoconvert', '!', 'video/x-raw,width=640,height=360,framerate=25/1', '!',
       'v4l2h264enc', 'extra-controls=controls,video_bitrate=1000000,repeat_sequence_header=1,h264_i_frame_period=50', '!',
-      'video/x-h264,level=(string)4.2,stream-format=byte-stream', '!', 'h264parse', 'config-interval=-1', '!', 'fdsink', 'fd=1',
+      'video/x-h264,level=(string)4.2,stream-format=byte-stream', '!', 'h264parse', 'config-interval=-1', '!', 'video/x-h264,stream-format=byte-stream,alignment=au', '!', 'fdsink', 'fd=1',
     ]);
     assert.ok(launches.every((l) => l.tool === 'gst-launch-1.0'));
     for (const arg of allArgs(launches)) {
