@@ -37,32 +37,32 @@ t0 = time.monotonic()
 import cv2
 t1 = time.monotonic()
 cap = cv2.VideoCapture(sys.argv[1])
-ok, frame = cap.read()
 t2 = time.monotonic()
-print(f"{t2 - t1:.3f} {int(ok)} {frame.shape[1] if ok else 0}x{frame.shape[0] if ok else 0}")
+ok, frame = cap.read()
+t3 = time.monotonic()
+print(f"{t3 - t1:.3f} {t2 - t1:.3f} {int(ok)} {frame.shape[1] if ok else 0}x{frame.shape[0] if ok else 0}")
 `;
 
-function firstFrameSeconds(options: string | undefined): { seconds: number; size: string } {
+/** Seconds from VideoCapture() to the first frame out of read(), and of those in VideoCapture() alone. */
+function firstFrameSeconds(options: string | undefined): { seconds: number; openSeconds: number; size: string } {
   const env = { ...process.env };
   delete env.OPENCV_FFMPEG_CAPTURE_OPTIONS;
   if (options !== undefined) env.OPENCV_FFMPEG_CAPTURE_OPTIONS = options;
   const r = spawnSync(PYTHON, ['-c', script, `tcp://127.0.0.1:${port}`], { env, encoding: 'utf8', timeout: 60_000 });
-  const [seconds, ok, size] = (r.stdout ?? '').trim().split(' ');
+  const [seconds, openSeconds, ok, size] = (r.stdout ?? '').trim().split(' ');
   if (r.status !== 0 || ok !== '1') throw new Error(`python3/cv2 did not read a frame: ${r.stderr || r.stdout}`);
-  return { seconds: Number(seconds), size: size ?? '?' };
+  return { seconds: Number(seconds), openSeconds: Number(openSeconds), size: size ?? '?' };
 }
 
 try {
   for (const [label, options] of [['default', undefined], ['fast open', FAST_OPEN]] as const) {
-    const times: number[] = [];
-    let size = '';
-    for (let i = 0; i < RUNS; i++) {
-      const run = firstFrameSeconds(options);
-      times.push(run.seconds);
-      size = run.size;
-    }
-    times.sort((a, b) => a - b);
-    console.log(`${label.padEnd(10)} open to first frame (${size}): ${times.map((t) => t.toFixed(2)).join(', ')} s (min ${times[0]?.toFixed(2)}, max ${times.at(-1)?.toFixed(2)})`);
+    const runs = Array.from({ length: RUNS }, () => firstFrameSeconds(options));
+    const list = (values: number[]): string => {
+      const sorted = [...values].sort((a, b) => a - b);
+      return `${sorted.map((t) => t.toFixed(2)).join(', ')} s (min ${sorted[0]?.toFixed(2)}, max ${sorted.at(-1)?.toFixed(2)})`;
+    };
+    console.log(`${label.padEnd(10)} VideoCapture() to first frame (${runs[0]?.size}): ${list(runs.map((r) => r.seconds))}`);
+    console.log(`${''.padEnd(10)} of which VideoCapture() itself:   ${list(runs.map((r) => r.openSeconds))}`);
   }
 } finally {
   serve.kill('SIGINT');

@@ -3,6 +3,8 @@
  * when the reader of its output goes away (`| head`), overtake-warning says
  * that it runs, and frame-grabber's schedule keeps the interval asked for
  * (checked as the pure function it uses, over simulated keyframe arrivals).
+ * Also the OpenCV lines `rearview serve` prints: run as printed (with the
+ * fast-open options), they read frames of the right size.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../support/paths.js';
 import { startServe, type ServeProcess } from '../support/daemon.js';
 import { waitFor } from '../support/wait.js';
+import { requireTool } from '../support/tools.js';
 import { nextShotTime } from '../../examples/next-shot-time.js';
 
 const examples = join(repoRoot, 'dist', 'examples');
@@ -95,4 +98,28 @@ test('frame-grabber schedule: shots on a fixed grid keep the interval; counting 
   assert.equal(nextShotTime(10_000, 10_000, everyMs), 15_000);
   assert.equal(nextShotTime(10_000, 9_000, everyMs), 10_000);
   assert.throws(() => nextShotTime(0, 0, 0), RangeError);
+});
+
+test("serve's OpenCV lines, fast-open options included, read frames of the right size", async () => {
+  const start = serve.stdoutLines.findIndex((l) => l.startsWith('  python3 with OpenCV'));
+  assert.ok(start > 0, serve.stdoutLines.join('\n'));
+  const printed = serve.stdoutLines.slice(start + 1).filter((l) => l.startsWith('    ')).map((l) => l.slice(4));
+  assert.deepEqual(printed.slice(0, 4), [
+    'import os',
+    "os.environ['OPENCV_FFMPEG_CAPTURE_OPTIONS'] = 'probesize;32|analyzeduration;0|fflags;nobuffer'",
+    'import cv2',
+    `cap = cv2.VideoCapture('tcp://127.0.0.1:${serve.streamPort}')`,
+  ]);
+  // The printed set-up as it is, then a window-less read loop in place of imshow.
+  const script = [...printed.slice(0, 4), 'for i in range(10):', '    ret, frame = cap.read()', "    assert ret, 'no frame %d' % i", '    print(frame.shape[1], frame.shape[0])'].join('\n');
+  const env = { ...process.env };
+  delete env.OPENCV_FFMPEG_CAPTURE_OPTIONS;
+  const child = spawn(requireTool('python3'), ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
+  child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(stdout.trim().split('\n'), Array.from({ length: 10 }, () => '640 360'));
 });
