@@ -10,6 +10,7 @@
  * full tool; this is the minimal version to copy into your own code.
  *
  *   node dist/examples/nal-debug.js velovision-rearview.local 5000
+ *   node dist/examples/nal-debug.js localhost 5000 | head -20     exits quietly when head is done
  */
 import { connect as tcpConnect } from 'node:net';
 import { AnnexBScanner } from '../src/h264/annexb-scanner.js';
@@ -27,3 +28,9 @@ socket.on('data', (chunk) => scanner.push(chunk));
 socket.on('end', () => scanner.flush());
 socket.on('error', (err) => console.log(`Error: ${err.message}`));
 process.once('SIGINT', () => socket.destroy());
+// `nal-debug.js ... | head` closes our output early: stop quietly, as shell tools do, not with an EPIPE stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  socket.destroy();
+  process.exit(0);
+});

@@ -29,11 +29,15 @@ function regionLuma(y: Uint8Array): number {
   return sum / ((x1 - x0) * (height - Math.floor(height / 3)));
 }
 
+// Status lines go to stderr, the warnings alone to stdout (so they can be piped on).
+console.error(`overtake-warning: connecting to ${url} ...`);
 const stream = connect(url, { policy: 'latest' });
 process.once('SIGINT', () => void stream.close());
 let previous: number | undefined;
 let quietUntilMs = 0;
 for await (const frame of decode(stream, { format: 'yuv420p', width, height })) {
+  // Without this line a quiet road looks exactly like a program that never started.
+  if (previous === undefined) console.error(`overtake-warning: running: watching the ${side} third of ${url} (threshold ${threshold}); Ctrl-C to stop`);
   // yuv420p: the first width*height bytes are the Y (brightness) plane.
   const luma = regionLuma(frame.data.subarray(0, width * height));
   const now = Date.now();
@@ -44,3 +48,4 @@ for await (const frame of decode(stream, { format: 'yuv420p', width, height })) 
   }
   previous = luma;
 }
+console.error('overtake-warning: stream closed, stopped');

@@ -120,6 +120,20 @@ export function toCliError(err: unknown, what?: string): CliError {
   return new CliError(`internal error: ${message}`, ExitCode.INTERNAL);
 }
 
+/**
+ * Adds where to look to a "cannot reach" error when the camera address was
+ * not given with --camera (the default mDNS name, or REARVIEW_CAMERA): the
+ * usual cause is a camera on another address, which `rearview discover`
+ * finds. Other errors come back unchanged.
+ */
+export function withCameraHint(err: CliError, command: Pick<Command, 'getOptionValueSource' | 'opts'> | undefined): CliError {
+  if (err.exitCode !== ExitCode.CONNECT || typeof command?.getOptionValueSource !== 'function') return err;
+  if (command.getOptionValueSource('camera') === 'cli') return err;
+  const camera = String((command.opts() as { camera?: unknown }).camera ?? DEFAULT_CAMERA);
+  const tried = process.env.REARVIEW_CAMERA ? `REARVIEW_CAMERA=${camera}` : `${camera}, the device's default name`;
+  return new CliError(`${err.message} (no --camera given, so tried ${tried}; give --camera HOST[:PORT], or find cameras with \`rearview discover\`)`, err.exitCode);
+}
+
 /** ANSI styles that are no-ops unless `stream` is a TTY and NO_COLOR is unset. */
 export function colours(stream: NodeJS.WriteStream = process.stdout): { green: (s: string) => string; red: (s: string) => string; yellow: (s: string) => string; bold: (s: string) => string; dim: (s: string) => string } {
   const on = stream.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb';

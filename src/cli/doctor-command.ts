@@ -1,7 +1,7 @@
 /**
  * `rearview doctor`: checks what the camera daemon needs on this machine and
  * says what is wrong in plain words: the camera tools on PATH, the hardware
- * encoder, the recordings folder (writable, free space), ports 5000/8000
+ * encoder, webcams (/dev/video*), the recordings folder (writable, free space), ports 5000/8000
  * (free, or held by a running Rearview), the clock, and Node itself.
  * Exit code 0 when nothing failed (warnings allowed), 7 otherwise.
  */
@@ -13,7 +13,7 @@ import { FFMPEG_MISSING, findFfmpeg } from '../util/ffmpeg-path.js';
 
 /** Outcome of one check. */
 export interface DoctorCheck {
-  /** Short name: 'camera tools', 'encoder', 'recordings folder', 'disk space', 'stream port', 'api port', 'clock', 'node'. */
+  /** Short name: 'camera tools', 'ffmpeg', 'encoder', 'webcams', 'recordings folder', 'disk space', 'stream port', 'api port', 'clock', 'node'. */
   name: string;
   status: 'ok' | 'warn' | 'fail';
   /** What was found, in plain words, and what to do about it. */
@@ -32,8 +32,14 @@ export interface DoctorInputs {
   path?: string;
   /** The REARVIEW_FFMPEG override. Default process.env.REARVIEW_FFMPEG. */
   ffmpegOverride?: string;
+  /** The ffmpeg source's V4L2 device (`--device`), when configured. */
+  captureDevice?: string | undefined;
   /** Device nodes of the hardware encoder to look for. Default ['/dev/video11'] (Raspberry Pi bcm2835-codec). */
   encoderDevices?: string[];
+  /** Folder of the device nodes searched for webcams (`video<N>`). Default '/dev'. */
+  deviceDir?: string;
+  /** Folder with a `video<N>/name` and `video<N>/index` per V4L2 node. Default '/sys/class/video4linux'. */
+  video4linuxDir?: string;
   /** Wall clock, ms since the epoch. Default Date.now(). */
   nowMs?: number;
 }
@@ -75,7 +81,15 @@ Exit codes: 0 nothing wrong (warnings allowed), 2 bad option, 7 at least one che
         if (opts.streamPort) overrides.streamPort = opts.streamPort;
         if (opts.apiPort) overrides.apiPort = opts.apiPort;
         const config = loadConfig({ file: opts.config, overrides });
-        inputs = { source: config.source, recordingsDir: config.recordingsDir, streamPort: config.streamPort, apiPort: config.apiPort, bind: config.bind, minFreeBytes: config.minFreeBytes };
+        inputs = {
+          source: config.source,
+          captureDevice: config.captureDevice,
+          recordingsDir: config.recordingsDir,
+          streamPort: config.streamPort,
+          apiPort: config.apiPort,
+          bind: config.bind,
+          minFreeBytes: config.minFreeBytes,
+        };
       } catch (err) {
         throw toCliError(err);
       }
@@ -163,7 +177,11 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
   if (need && !need[0]) {
     checks.push({ name: 'camera tools', status: 'fail', message: `the configured source "${inputs.source}" needs ${need[1]}` });
   } else if (!rpicam && !need) {
-    checks.push({ name: 'camera tools', status: 'warn', message: `no rpicam-vid/libcamera-vid on PATH: only the "${inputs.source}" source works here${found ? ` (found ${found})` : ''}` });
+    // Say every source that works here, not only the configured one: with ffmpeg a webcam or a test pattern does.
+    const usable = ['sample', 'file:PATH', '- (standard input)', 'tcp://HOST:PORT (relay)'];
+    if (ffmpeg) usable.push(`ffmpeg (${ffmpeg}: a webcam with --device, else a test pattern)`);
+    if (gst) usable.push(`gstreamer (${gst})`);
+    checks.push({ name: 'camera tools', status: 'warn', message: `no rpicam-vid/libcamera-vid on PATH, so no Raspberry Pi camera; sources that work here: ${usable.join(', ')}` });
   } else {
     checks.push({ name: 'camera tools', status: 'ok', message: found || 'found' });
   }
@@ -190,6 +208,8 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
       message: `no hardware H.264 encoder (${encoders.join(', ')}): ${hardwareSource ? 'rpicam/gstreamer will fail or encode in software (Raspberry Pi 5 has none; on a Pi Zero 2W/3/4 check that the camera stack is installed)' : 'fine for the current source'}`,
     });
   }
+
+  checks.push(await webcamCheck(inputs, encoders, Boolean(ffmpeg)));
 
   // Recordings folder: exists and is writable, or its nearest existing parent is (the daemon creates it).
   // The check itself creates nothing but a probe file it removes at once.
@@ -257,6 +277,57 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
   const major = Number(process.versions.node.split('.')[0]);
   checks.push(major >= 20 ? { name: 'node', status: 'ok', message: `Node.js ${process.versions.node}` } : { name: 'node', status: 'fail', message: `Node.js ${process.versions.node} is too old: 20 or newer is needed` });
   return checks;
+}
+
+/** The Raspberry Pi's own V4L2 nodes (codec, ISP, CSI receiver, HEVC decoder): not webcams. */
+const PI_INTERNAL_NODE = /^(bcm2835-|rpi-|pispbe|rp1-cfe|unicam)/;
+
+/**
+ * The V4L2 capture nodes (`video<N>`) in the device folder that can be
+ * webcams: not the hardware encoder, not the Pi's internal nodes, and only
+ * the first node of each device (a UVC webcam adds a metadata node, index 1).
+ */
+async function findWebcams(deviceDir: string, video4linuxDir: string, encoders: string[]): Promise<{ path: string; label: string; usable: boolean }[]> {
+  const { readdir, readFile, access, constants } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const names = await readdir(deviceDir).catch(() => [] as string[]);
+  const nodes = names.filter((n) => /^video\d{1,4}$/.test(n)).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
+  const cams: { path: string; label: string; usable: boolean }[] = [];
+  for (const node of nodes) {
+    const path = join(deviceDir, node);
+    if (encoders.includes(path)) continue;
+    const sysName = (await readFile(join(video4linuxDir, node, 'name'), 'utf8').catch(() => '')).trim().slice(0, 64);
+    const index = (await readFile(join(video4linuxDir, node, 'index'), 'utf8').catch(() => '0')).trim();
+    if (PI_INTERNAL_NODE.test(sysName) || index !== '0') continue;
+    const usable = await access(path, constants.R_OK | constants.W_OK).then(() => true, () => false);
+    // The name comes from the kernel's driver; keep it printable.
+    cams.push({ path, label: sysName.replace(/[^\x20-\x7e]/g, '?'), usable });
+  }
+  return cams;
+}
+
+/** The webcams check: what `--source ffmpeg --device` could use, and whether a configured device is there. */
+async function webcamCheck(inputs: DoctorInputs, encoders: string[], hasFfmpeg: boolean): Promise<DoctorCheck> {
+  const cams = await findWebcams(inputs.deviceDir ?? '/dev', inputs.video4linuxDir ?? '/sys/class/video4linux', encoders);
+  const listed = cams.map((c) => `${c.path}${c.label ? ` (${c.label})` : ''}${c.usable ? '' : ' (no access)'}`).join(', ');
+  const configured = inputs.source === 'ffmpeg' ? inputs.captureDevice : undefined;
+  if (configured !== undefined) {
+    const { access, constants } = await import('node:fs/promises');
+    if (!(await access(configured, constants.F_OK).then(() => true, () => false))) {
+      return { name: 'webcams', status: 'fail', message: `the configured --device ${configured} is not there${listed ? `; found ${listed}` : ' and no /dev/video* webcam was found'}: plug it in or pick another` };
+    }
+    if (!(await access(configured, constants.R_OK | constants.W_OK).then(() => true, () => false))) {
+      return { name: 'webcams', status: 'fail', message: `cannot open the configured --device ${configured}: add the service user to the "video" group` };
+    }
+    return { name: 'webcams', status: 'ok', message: `${configured} (the configured --device)` };
+  }
+  if (cams.length === 0) {
+    return { name: 'webcams', status: 'ok', message: `none (no /dev/video* capture device)${inputs.source === 'ffmpeg' ? ': the ffmpeg source makes a test pattern' : ''}` };
+  }
+  const first = cams.find((c) => c.usable) ?? cams[0]!;
+  const how = hasFfmpeg ? `rearview serve --source ffmpeg --device ${first.path}` : `install ffmpeg, then rearview serve --source ffmpeg --device ${first.path}`;
+  if (!cams.some((c) => c.usable)) return { name: 'webcams', status: 'warn', message: `found ${listed}, but this user cannot open it: add it to the "video" group` };
+  return { name: 'webcams', status: 'ok', message: `found ${listed}: ${how}` };
 }
 
 /** true/false from timedatectl when systemd runs, undefined when unknown. */

@@ -4,7 +4,7 @@
  * and with the original device firmware (legacy routes only).
  */
 import type { Command } from 'commander';
-import { addCameraOptions, cameraFromOptions, colours, printJson, toCliError, type CameraCommandOptions } from './camera-helpers.js';
+import { addCameraOptions, cameraFromOptions, colours, printJson, toCliError, withCameraHint, type CameraCommandOptions } from './camera-helpers.js';
 
 /** Registers `rearview status`. */
 export function registerStatus(program: Command): void {
@@ -19,14 +19,16 @@ Examples:
   rearview status                              the camera at velovision-rearview.local:8000
   rearview status --camera 192.168.9.1         the device's own hotspot address
   rearview status --camera localhost:8000 --json | jq .battery
+  rearview discover                            find the cameras on this network first
 
-Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 6 not a Rearview / HTTP error.`,
+Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out (without --camera the
+message says which address was tried and to run rearview discover), 6 not a Rearview / HTTP error.`,
   );
-  cmd.action(async (opts: CameraCommandOptions) => {
+  cmd.action(async (opts: CameraCommandOptions, command: Command) => {
     try {
       await runStatus(opts);
     } catch (err) {
-      throw toCliError(err);
+      throw withCameraHint(toCliError(err), command);
     }
   });
 }

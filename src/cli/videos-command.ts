@@ -5,8 +5,9 @@
  * `sync DIR` mirrors every finished recording into DIR: files already there
  * with the right size are skipped, a download cut earlier (`NAME.part`) is
  * resumed with an HTTP Range request, sizes are verified before a file takes
- * its final name, and a summary is printed at the end. Progress bars go to
- * stderr, only on a terminal.
+ * its final name, and a summary is printed at the end. Progress (each file
+ * and overall: files and bytes) goes to stderr: bars on a terminal, JSON
+ * lines with `--progress json`.
  *
  * Against the original device firmware (no /api/v1) the legacy routes are
  * used: no sizes and no Range, so existing files are skipped by name and the
@@ -14,7 +15,8 @@
  */
 import type { Command } from 'commander';
 import { CliError, ExitCode } from './exit-codes.js';
-import { addCameraOptions, addGroupCameraOptions, cameraFromOptions, colours, printJson, toCliError, type CameraCommandOptions } from './camera-helpers.js';
+import { addCameraOptions, addGroupCameraOptions, cameraFromOptions, colours, printJson, toCliError, withCameraHint, type CameraCommandOptions } from './camera-helpers.js';
+import { createTransferProgress, progressMode, PROGRESS_MODES, type TransferProgress } from './transfer-progress.js';
 import type { CameraClient, Recording } from '../client/camera-client.js';
 
 /** One recording as the commands see it, from either API. */
@@ -59,7 +61,8 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
     try {
       await fn(...args);
     } catch (err) {
-      throw toCliError(err);
+      // commander passes (...arguments, options, command): the command says where --camera came from.
+      throw withCameraHint(toCliError(err), args.at(-1) as Command);
     }
   };
 
@@ -87,23 +90,24 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
       .description('download recordings by name (resumes a cut download)')
       .argument('<names...>', 'recording names as listed (log0001.mkv ...)')
       .option('-o, --output <dir>', 'folder to write into', '.')
-      .option('--format <mkv|mp4>', 'mkv: the segment as recorded; mp4: converted by the camera (no resume)', 'mkv'),
+      .option('--format <mkv|mp4>', 'mkv: the segment as recorded; mp4: converted by the camera (no resume)', 'mkv')
+      .option('--progress <mode>', `${PROGRESS_MODES.join('|')}: bars on a terminal (auto), JSON lines on stderr, or nothing`, 'auto'),
   ).addHelpText('after', examples('rearview videos download log0042.mkv --camera 192.168.9.1 -o ~/rides', 'rearview videos --camera 192.168.9.1 download log0042 --format mp4')).action(
-    wrap(async (names: string[], opts: CameraCommandOptions & { output: string; format: string }) => {
+    wrap(async (names: string[], opts: CameraCommandOptions & { output: string; format: string; progress: string }) => {
       const format = checkFormat(opts.format);
+      const mode = progressMode(opts.progress);
       const client = await cameraFromOptions(opts);
       const list = await listVideos(client);
-      const { mkdir } = await import('node:fs/promises');
-      await mkdir(opts.output, { recursive: true }).catch((err: unknown) => {
-        throw toCliError(err, opts.output);
+      const wanted = names.map((name) => {
+        const video = list.find((v) => v.name === name || v.name === `${name}.mkv`);
+        if (!video) throw new CliError(`no recording named ${name} on ${client.baseUrl}`, ExitCode.REMOTE);
+        return video;
       });
-      const progress = await createProgress();
+      await makeFolder(opts.output);
+      const progress = await createTransferProgress(mode);
       try {
-        for (const name of names) {
-          const video = list.find((v) => v.name === name || v.name === `${name}.mkv`);
-          if (!video) throw new CliError(`no recording named ${name} on ${client.baseUrl}`, ExitCode.REMOTE);
-          await fetchVideo(client, video, opts.output, format, progress);
-        }
+        progress.plan(wanted.length, totalSize(wanted, format));
+        for (const video of wanted) await fetchVideo(client, video, opts.output, format, progress);
       } finally {
         progress.stop();
       }
@@ -116,12 +120,14 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
       .description('mirror every new recording into a folder (skip, resume, verify)')
       .argument('<dir>', 'destination folder (created when missing)')
       .option('--format <mkv|mp4>', 'mkv (default, resumable and size-checked) or mp4 converted by the camera', 'mkv')
+      .option('--progress <mode>', `${PROGRESS_MODES.join('|')}: bars on a terminal (auto), JSON lines on stderr, or nothing`, 'auto')
       .option('--json', 'print the summary as JSON'),
   ).addHelpText('after', examples('rearview videos sync ~/rides --camera 192.168.9.1', 'rearview videos --camera 192.168.9.1 --api-token-file ~/.rearview-token sync ~/rides --json')).action(
-    wrap(async (dir: string, opts: CameraCommandOptions & { format: string; json?: boolean }) => {
+    wrap(async (dir: string, opts: CameraCommandOptions & { format: string; progress: string; json?: boolean }) => {
       const format = checkFormat(opts.format);
+      const mode = progressMode(opts.progress);
       const client = await cameraFromOptions(opts);
-      const summary = await syncVideos(client, dir, format, await createProgress());
+      const summary = await syncVideos(client, dir, format, await createTransferProgress(mode));
       if (opts.json) printJson(summary);
       else {
         const { formatBytes } = await import('../util/units.js');
@@ -144,11 +150,8 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
   ).addHelpText('after', examples('rearview videos thumbs ./thumbs --camera 192.168.9.1', 'rearview videos --camera 192.168.9.1 thumbs ./thumbs')).action(
     wrap(async (dir: string, opts: CameraCommandOptions) => {
       const client = await cameraFromOptions(opts);
-      const { mkdir, writeFile, stat } = await import('node:fs/promises');
-      const { join } = await import('node:path');
-      await mkdir(dir, { recursive: true }).catch((err: unknown) => {
-        throw toCliError(err, dir);
-      });
+      const { writeFile, stat } = await import('node:fs/promises');
+      await makeFolder(dir);
       let written = 0;
       let skipped = 0;
       if (await client.hasV1()) {
@@ -309,30 +312,28 @@ async function listAllVideos(client: CameraClient): Promise<RemoteVideo[]> {
   });
 }
 
-/** Progress display: cli-progress bars on a TTY stderr, nothing otherwise. */
-interface Progress {
-  start(name: string, total: number | undefined, done: number): (bytes: number, total: number | undefined) => void;
-  stop(): void;
+/**
+ * Creates the destination folder (and its parents), or fails with one line
+ * naming it: a regular file in the way, no permission, a read-only disk.
+ */
+async function makeFolder(dir: string): Promise<void> {
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+    // mkdir -p over a regular file answers EEXIST: say what it means here.
+    if ((err as { code?: unknown }).code === 'EEXIST') throw new CliError(`${dir}: not a folder (a file of that name is in the way)`, ExitCode.IO);
+    throw toCliError(err, dir);
+  });
 }
 
-async function createProgress(): Promise<Progress> {
-  if (!process.stderr.isTTY) return { start: () => () => {}, stop: () => {} };
-  const { MultiBar, Presets } = await import('cli-progress');
-  const bars = new MultiBar(
-    { stream: process.stderr, format: ' {bar} {percentage}% | {name} | {value_mb}/{total_mb} MB', hideCursor: true, clearOnComplete: false, stopOnComplete: false },
-    Presets.shades_classic,
-  );
-  return {
-    start(name, total, done) {
-      const mb = (n: number): string => (n / 1e6).toFixed(1);
-      const bar = bars.create(total ?? 0, done, { name, value_mb: mb(done), total_mb: total === undefined ? '?' : mb(total) });
-      return (bytes, t) => {
-        if (t !== undefined) bar.setTotal(t);
-        bar.update(bytes, { value_mb: mb(bytes), total_mb: t === undefined ? '?' : mb(t) });
-      };
-    },
-    stop: () => bars.stop(),
-  };
+/** Bytes the run will hold once done (mkv with every size listed), else undefined. */
+function totalSize(videos: RemoteVideo[], format: 'mkv' | 'mp4'): number | undefined {
+  if (format !== 'mkv') return undefined;
+  let total = 0;
+  for (const v of videos) {
+    if (v.sizeBytes === undefined) return undefined;
+    total += v.sizeBytes;
+  }
+  return total;
 }
 
 /** Fails early with "disk full" when `dir` has less free space than `bytes`. */
@@ -354,29 +355,36 @@ async function fetchVideo(
   video: RemoteVideo,
   dir: string,
   format: 'mkv' | 'mp4',
-  progress: Progress,
+  progress: TransferProgress,
 ): Promise<{ path: string; transferredBytes: number; resumed: boolean; bytes: number }> {
-  const { join } = await import('node:path');
   const { stat } = await import('node:fs/promises');
   const fileName = format === 'mp4' ? video.name.replace(/\.mkv$/i, '.mp4') : video.name;
   const dest = await fileInside(dir, fileName);
   const partBytes = await stat(`${dest}.part`).then((s) => s.size, () => 0);
   await checkFreeSpace(dir, video.sizeBytes === undefined ? undefined : video.sizeBytes - partBytes);
-  const update = progress.start(fileName, format === 'mkv' ? video.sizeBytes : undefined, partBytes);
+  const show = progress.start(fileName, format === 'mkv' ? video.sizeBytes : undefined, partBytes);
+  let onDisk = partBytes;
+  const update = (bytes: number, total: number | undefined): void => {
+    onDisk = bytes;
+    show(bytes, total);
+  };
   try {
+    let result: { path: string; transferredBytes: number; resumed: boolean; bytes: number };
     if (video.legacyPath) {
       const { rename } = await import('node:fs/promises');
-      const result = await client.legacyDownload(video.legacyPath, `${dest}.part`, { format, onProgress: update });
+      result = { ...(await client.legacyDownload(video.legacyPath, `${dest}.part`, { format, onProgress: update })), path: dest };
       await rename(`${dest}.part`, dest);
-      return { ...result, path: dest };
+    } else {
+      result = await client.download(video.name, dest, { format, resume: format === 'mkv', onProgress: update });
     }
-    const result = await client.download(video.name, dest, { format, resume: format === 'mkv', onProgress: update });
+    progress.finish(fileName, result.bytes, true);
     if (format === 'mkv' && video.sizeBytes !== undefined && result.bytes !== video.sizeBytes) {
       // The listing and the transfer disagree (the file changed on the camera): keep it, but say so.
       throw new CliError(`${video.name}: size ${result.bytes} differs from the listed ${video.sizeBytes} bytes`, ExitCode.REMOTE);
     }
     return result;
   } catch (err) {
+    if (!(err instanceof CliError)) progress.finish(fileName, onDisk, false);
     throw toCliError(err, dest);
   }
 }
@@ -403,15 +411,14 @@ export interface SyncSummary {
  * Stops at the first disk error (a full disk will not get better); other
  * failures are collected and the rest continue.
  */
-export async function syncVideos(client: CameraClient, dir: string, format: 'mkv' | 'mp4', progress: Progress): Promise<SyncSummary> {
-  const { mkdir, stat } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  const list = await listVideos(client);
-  await mkdir(dir, { recursive: true }).catch((err: unknown) => {
-    throw toCliError(err, dir);
-  });
+export async function syncVideos(client: CameraClient, dir: string, format: 'mkv' | 'mp4', progress: TransferProgress): Promise<SyncSummary> {
+  const { stat } = await import('node:fs/promises');
   const summary: SyncSummary = { camera: client.baseUrl, dir, downloaded: [], resumed: [], skipped: [], pending: [], failed: [], bytesTransferred: 0 };
   try {
+    const list = await listVideos(client);
+    await makeFolder(dir);
+    // Sort out what is already there first, so the overall progress knows the whole run.
+    const toFetch: RemoteVideo[] = [];
     for (const video of list) {
       if (video.inProgress) {
         summary.pending.push(video.name);
@@ -424,6 +431,10 @@ export async function syncVideos(client: CameraClient, dir: string, format: 'mkv
         summary.skipped.push(video.name);
         continue;
       }
+      toFetch.push(video);
+    }
+    progress.plan(toFetch.length, totalSize(toFetch, format));
+    for (const video of toFetch) {
       try {
         const result = await fetchVideo(client, video, dir, format, progress);
         summary.bytesTransferred += result.transferredBytes;

@@ -4,8 +4,9 @@
  * (docs/client.md). Node only (downloads write files): the global `fetch` of Node >= 20 (undici),
  * a timeout on every request, and errors that say what failed.
  */
-import { createWriteStream } from 'node:fs';
-import { rename, stat, truncate } from 'node:fs/promises';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, rename, stat, truncate } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { ClientError, describeNetworkError } from './client-error.js';
 
 /** Options of {@link CameraClient}. */
@@ -197,6 +198,7 @@ export class CameraClient {
    */
   async legacyDownload(cameraPath: string, dest: string, options: Omit<DownloadOptions, 'resume'> = {}): Promise<DownloadResult> {
     const format = options.format ?? 'mp4';
+    await ensureFolder(dirname(dest));
     const res =
       format === 'mp4'
         ? await this.request('GET', `/download-video?${cameraPath}`, { signal: options.signal })
@@ -265,6 +267,7 @@ export class CameraClient {
   async download(name: string, dest: string, options: DownloadOptions = {}): Promise<DownloadResult> {
     const path = `/api/v1/recordings/${encodeURIComponent(options.format === 'mp4' ? name.replace(/\.mkv$/i, '.mp4') : name)}`;
     const part = `${dest}.part`;
+    await ensureFolder(dirname(dest));
     let offset = 0;
     if (options.resume !== false) {
       offset = await stat(part).then((s) => s.size, () => 0);
@@ -520,7 +523,7 @@ export class CameraClient {
           const value = chunk.value;
           received += value.length;
           transferred += value.length;
-          if (!out.write(value)) await new Promise<void>((resolve) => out.once('drain', resolve).once('error', () => resolve()));
+          if (!out.write(value)) await drained(out);
           options.onProgress?.(received, total);
         }
       }
@@ -534,6 +537,41 @@ export class CameraClient {
       throw new ClientError('ERR_CLIENT_CONNECT', `download of ${url} ended early: ${received} of ${total} bytes`, { url });
     }
     return { path: file, bytes: received, transferredBytes: transferred, resumed: options.offset > 0 };
+  }
+}
+
+/**
+ * Resolves once `out` has drained or failed. Both listeners go when either
+ * fires: one left behind per wait would pile up on a long download (Node's
+ * MaxListenersExceededWarning after ten waits).
+ */
+function drained(out: WriteStream): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      out.off('drain', done);
+      out.off('error', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('error', done);
+  });
+}
+
+/**
+ * Creates the folder a download goes into (and its parents). When it cannot
+ * be (a regular file in the way, no permission), the error names the folder
+ * and keeps the file-system code (ENOTDIR, EACCES, ...) and `path`, so
+ * callers still tell a disk problem from a network one.
+ */
+async function ensureFolder(folder: string): Promise<void> {
+  try {
+    await mkdir(folder, { recursive: true });
+  } catch (err) {
+    const fsCode = (err as NodeJS.ErrnoException).code;
+    // mkdir answers EEXIST when the path is a regular file: for the caller it is "not a folder".
+    const code = fsCode === 'EEXIST' ? 'ENOTDIR' : fsCode;
+    const why = code === 'ENOTDIR' ? 'a file is in the way' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (err as Error).message;
+    throw Object.assign(new Error(`cannot create the download folder ${folder}: ${why}`, { cause: err }), { code, path: folder });
   }
 }
 

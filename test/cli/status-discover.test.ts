@@ -1,6 +1,7 @@
 /**
  * `rearview status` (human and --json) against the real ApiServer, and
- * `rearview discover --json` hearing an advertiser on this machine.
+ * `rearview discover --json` hearing an advertiser on this machine, and the
+ * hint at --camera and discover when no camera address was given.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { makeRecordings, startTestApi } from '../api/api-harness.js';
 import { scratchDir } from '../support/paths.js';
 import { MdnsAdvertiser } from '../../src/discovery/mdns-advertiser.js';
+import { ExitCode } from '../../src/cli/exit-codes.js';
+import { createServer } from 'node:net';
 import { runCli } from './cli-run.js';
 
 test('status prints the camera state, or the /api/v1/status document with --json', async () => {
@@ -51,5 +54,37 @@ test('discover --json lists a camera advertised on this machine', async () => {
     assert.equal(mine.resolution, '1280x720');
   } finally {
     await advertiser.close();
+  }
+});
+
+test('status without --camera: the error says which address was tried and points at --camera and discover (exit 4)', async () => {
+  const unused = createServer();
+  await new Promise<void>((resolve) => unused.listen(0, '127.0.0.1', resolve));
+  const closedPort = (unused.address() as { port: number }).port;
+  await new Promise<void>((resolve) => unused.close(() => resolve()));
+
+  const r = await runCli(['status'], { env: { REARVIEW_CAMERA: `127.0.0.1:${closedPort}` } });
+  assert.equal(r.code, ExitCode.CONNECT, r.stderr);
+  const lines = r.stderr.split('\n').filter(Boolean);
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0] as string, /^rearview: cannot reach camera: .*connection refused/);
+  assert.ok(
+    (lines[0] as string).endsWith(`(no --camera given, so tried REARVIEW_CAMERA=127.0.0.1:${closedPort}; give --camera HOST[:PORT], or find cameras with \`rearview discover\`)`),
+    lines[0],
+  );
+
+  // Given with --camera, the address was meant: no hint.
+  const given = await runCli(['status', '--camera', `127.0.0.1:${closedPort}`]);
+  assert.equal(given.code, ExitCode.CONNECT);
+  assert.doesNotMatch(given.stderr, /discover/);
+
+  // videos says the same, with --camera before or after the subcommand counting as given.
+  const videos = await runCli(['videos', 'list'], { env: { REARVIEW_CAMERA: `127.0.0.1:${closedPort}` } });
+  assert.equal(videos.code, ExitCode.CONNECT);
+  assert.match(videos.stderr, /no --camera given, so tried REARVIEW_CAMERA=.*rearview discover/);
+  for (const args of [['videos', '--camera', `127.0.0.1:${closedPort}`, 'list'], ['videos', 'list', '--camera', `127.0.0.1:${closedPort}`]]) {
+    const r2 = await runCli(args);
+    assert.equal(r2.code, ExitCode.CONNECT);
+    assert.doesNotMatch(r2.stderr, /discover/, args.join(' '));
   }
 });
