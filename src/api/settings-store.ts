@@ -9,10 +9,11 @@
  * daemon reads that default file at start-up (see `readPersistedSettings`).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { mergeConfig, readConfigFile, type ConfigInput, type RearviewConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
+import { makeDirectory } from '../util/make-directory.js';
 
 /** Top-level keys PATCH accepts (besides `video` and `resolution`). */
 export const SETTABLE_KEYS = [
@@ -152,7 +153,7 @@ export class SettingsStore {
         doc[key] = key.endsWith('Ms') && typeof value === 'number' ? `${value}ms` : value;
       }
     }
-    await mkdir(dirname(path), { recursive: true });
+    await makeDirectory(dirname(path));
     // Write then rename: a power cut never leaves a half-written config.
     // Mode 0600: a config file may name or hold the API token. A fresh file
     // (exclusive create) so a link planted under the temporary name is not followed.

@@ -28,7 +28,7 @@
  * files) and muxes with mediabunny. Figures: docs/recording.md.
  */
 import { constants, createReadStream } from 'node:fs';
-import { access, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { access, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
@@ -39,6 +39,7 @@ import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { sharedConvertPool } from './convert-pool.js';
 import { scanMatroska } from './matroska-file.js';
+import { makeDirectory } from '../util/make-directory.js';
 
 /** An inclusive byte range, as in an HTTP Range header (`bytes=start-end`). */
 export interface ByteRange {
@@ -446,7 +447,7 @@ export class Mp4Cache {
       const partPath = key ? join(this.dir, `${key}.${process.pid}.${this.conversions}.part`) : undefined;
       try {
         if (partPath) {
-          await mkdir(this.dir, { recursive: true });
+          await makeDirectory(this.dir);
           fh = await open(partPath, 'w');
           // The follower reads through its own descriptor: it stays valid across the rename (and an unlink).
           if (progress) progress.readFh = await open(partPath, 'r');
