@@ -36,8 +36,9 @@ export async function makeDirectory(path: string): Promise<void> {
   }
 }
 
+/** `path` exists: fine if it is a folder (or a link to one); a dangling link is ENOENT, anything else ENOTDIR. */
 async function checkIsDirectory(path: string, cause: unknown): Promise<void> {
-  const st = await stat(path).catch(() => undefined);
-  if (st?.isDirectory()) return;
+  const st = await stat(path);
+  if (st.isDirectory()) return;
   throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${path}'`, { cause }), { code: 'ENOTDIR', path });
 }
