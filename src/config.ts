@@ -285,6 +285,7 @@ const SOURCE_NAMES = ['sample', 'rpicam', 'gstreamer', 'ffmpeg', '-'];
 function checkSourceForm(value: unknown): string {
   const expected = `expected one of ${SOURCE_NAMES.join(', ')}, file:PATH, tcp://HOST:PORT`;
   if (typeof value !== 'string') throw new ConfigError(`source: ${expected}, got ${JSON.stringify(value)}`);
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new ConfigError(`source: control characters are not allowed, got ${JSON.stringify(value)}`);
   const spec = value.trim();
   if (SOURCE_NAMES.includes(spec)) return spec;
   if (spec.startsWith('file:')) {
