@@ -86,14 +86,14 @@ describe('serve: SIGTERM ends the daemon with exit 0 in every state', () => {
   it('while the source fails (connection refused, retrying)', async () => {
     const port = await closedPort();
     const serve = await startServe(['--source', `tcp://127.0.0.1:${port}`]);
-    await waitFor(() => serve.stderrLines.some((l) => /connection refused/.test(l)), 'the source failing');
+    await waitFor(() => serve.stderrLines.some((l) => /connection refused/.test(l)), 'the source failing', 30_000);
     assert.equal(await serve.close(), 0, serve.stderrLines.join('\n'));
   });
 
   it('while recording (the sample)', async () => {
     // Recording on (rawArgs leaves out --no-record), into a scratch folder.
     const serve = await startServe(['--stream-port', '0', '--api-port', '0', '--no-mdns', '--bind', '127.0.0.1', '--log-level', 'debug'], { rawArgs: true });
-    await waitFor(() => serve.stderrLines.some((l) => /segment log\d+\.mkv started/.test(l)), 'a segment being recorded');
+    await waitFor(() => serve.stderrLines.some((l) => /segment log\d+\.mkv started/.test(l)), 'a segment being recorded', 30_000);
     assert.equal(await serve.close(), 0, serve.stderrLines.join('\n'));
   });
 });
