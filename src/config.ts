@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import type { LogLevel } from './log/logger.js';
 import { readSecretFile } from './util/secret-file.js';
+import { isTcpUrl, parseStreamAddress } from './util/stream-address.js';
 import { parseBytes, parseDurationMs } from './util/units.js';
 import { compileAllowList } from './api/network-allow-list.js';
 
@@ -358,6 +359,7 @@ function normaliseValue(key: string, value: unknown): unknown {
     }
     return value;
   }
+  if (key === 'source') return checkSourceForm(value);
   if (OPTIONAL_STRING_KEYS.has(key)) {
     if (value === undefined || value === null || value === '') return undefined;
   }
@@ -370,6 +372,26 @@ function normaliseValue(key: string, value: unknown): unknown {
   if (key !== 'gstPipeline' && CONTROL_CHAR_RE.test(value)) throw new ConfigError(`${key}: control characters are not allowed, got ${JSON.stringify(value)}`);
   if (key === 'captureDevice' && !value.startsWith('/')) throw new ConfigError(`captureDevice: expected an absolute device path such as /dev/video0, got ${JSON.stringify(value)}`);
   return value;
+}
+
+/** The forms of `source`: checked when the config loads, before any port is bound. */
+const SOURCE_NAMES = ['sample', 'rpicam', 'gstreamer', 'ffmpeg', '-'];
+
+function checkSourceForm(value: unknown): string {
+  const expected = `expected one of ${SOURCE_NAMES.join(', ')}, file:PATH, tcp://HOST:PORT`;
+  if (typeof value !== 'string') throw new ConfigError(`source: ${expected}, got ${JSON.stringify(value)}`);
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new ConfigError(`source: control characters are not allowed, got ${JSON.stringify(value)}`);
+  const spec = value.trim();
+  if (SOURCE_NAMES.includes(spec)) return spec;
+  if (spec.startsWith('file:')) {
+    if (spec.length === 'file:'.length) throw new ConfigError('source "file:" needs a path, e.g. file:ride.h264');
+    return spec;
+  }
+  if (isTcpUrl(spec)) {
+    parseStreamAddress(spec); // throws ConfigError naming what is wrong with the address
+    return spec;
+  }
+  throw new ConfigError(`source: unknown source ${JSON.stringify(value)}: ${expected}`);
 }
 
 /**

@@ -50,6 +50,8 @@ export interface RearviewDaemonOptions {
   configFile?: string | undefined;
   /** Append an AUD after every frame on raw TCP. Default true (false only to measure its effect). */
   trailingAud?: boolean;
+  /** close() waits this long for a part still starting before closing it anyway, ms. Default 1000. */
+  startingGraceMs?: number;
 }
 
 /** The camera daemon; see the file comment. */
@@ -86,6 +88,14 @@ export class RearviewDaemon {
   /** The start() of a part that is running now, during start-up (see stepOf). */
   private startingStep: Promise<unknown> | undefined;
   private readonly sourceStoppedCallbacks: ((error: RearviewError) => void)[] = [];
+  private readonly startingGraceMs: number;
+  /** Rejects when close() is called: a start step that never settles cannot hold start() for ever. */
+  private readonly closeRequested: Promise<never>;
+  private rejectCloseRequested: (err: Error) => void = () => {};
+  /** The part close() is stopping now (for "still stopping" messages). */
+  private closingPart: string | undefined;
+  /** Whether the default source factory is used (then start() checks the source can be built before binding). */
+  private readonly checkSourceFirst: boolean;
 
   constructor(config: RearviewConfig, options: RearviewDaemonOptions = {}) {
     this.config = config;
@@ -123,6 +133,12 @@ export class RearviewDaemon {
       logger: this.logger.child('tcp'),
       clock: this.clock,
     });
+    this.startingGraceMs = options.startingGraceMs ?? 1000;
+    this.closeRequested = new Promise<never>((_resolve, reject) => {
+      this.rejectCloseRequested = reject;
+    });
+    this.closeRequested.catch(() => {}); // only ever awaited in a race
+    this.checkSourceFirst = options.createSource === undefined;
     const createSource = options.createSource ?? createSourceFromConfig;
     this.supervisorOptions = {
       // this.config, not the constructor's: applyConfig() may have replaced it.
@@ -176,17 +192,19 @@ export class RearviewDaemon {
       this.running.push({ name, close });
     };
     try {
+      // A source that cannot be built (a missing encoder program, a bad pipeline) is refused before
+      // any port is bound or the camera is advertised. Building one starts nothing and holds nothing.
+      if (this.checkSourceFirst) createSourceFromConfig(config, silentLogger);
+
       track('hub', () => this.hub.close());
       await this.stepOf(this.hub.start());
 
       track('tcp', () => this.tcpServer.close());
       this.streamAddress = await this.stepOf(this.tcpServer.start());
 
-      // Built-in services after the extra ones given to the constructor; mDNS
-      // last: it advertises the ports the services above really bound.
+      // Built-in services after the extra ones given to the constructor.
       if (config.record) this.services.push(new RecorderService(this));
       this.services.push(new ApiService(this)); // HTTP API, web page, modes, device
-      if (config.mdns) this.services.push(new MdnsService(this));
 
       for (const service of this.services) {
         track(service.name, () => service.close());
@@ -195,7 +213,15 @@ export class RearviewDaemon {
 
       // The closure reads this.sourceSupervisor when it runs: applyConfig() may have replaced it.
       track('source', () => this.sourceSupervisor.close());
-      await this.sourceSupervisor.start();
+      await this.sourceSupervisor.start(); // not a step: it settles when closed (see stepOf)
+
+      // mDNS last: it advertises the ports really bound, and only once the source has not been refused.
+      if (config.mdns) {
+        const mdns = new MdnsService(this);
+        this.services.push(mdns);
+        track(mdns.name, () => mdns.close());
+        await this.stepOf(mdns.start());
+      }
     } catch (err) {
       await this.close();
       throw err;
@@ -233,24 +259,40 @@ export class RearviewDaemon {
   /**
    * Remembers the start() in flight so close() can wait for it. The source
    * supervisor is not waited for: its start() may retry until closed, and
-   * its close() handles a start in flight itself.
+   * its close() handles a start in flight itself. The step rejects as soon
+   * as close() is called, so start() ends even if the part's start() never does.
    */
   private stepOf<T>(step: Promise<T>): Promise<T> {
     this.startingStep = step;
-    return step;
+    return Promise.race([step, this.closeRequested]);
+  }
+
+  /** The part close() is stopping at the moment ("recorder", "api", ...), or undefined. */
+  get stoppingPart(): string | undefined {
+    return this.closingPart;
   }
 
   /** Stops everything in reverse start order (source first, hub last). Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.rejectCloseRequested(new Error('daemon closed while starting'));
       // A source restart in flight sees `closing` and stops; wait for it so
       // the supervisor closed below is the last one.
       await this.applying?.catch(() => {});
-      // A part still starting is closed only once its start() has settled: closing it
-      // half-way (a server not listening yet) left that start() pending for ever.
-      await this.startingStep?.catch(() => {});
+      // A part still starting is closed once its start() has settled: closing it half-way
+      // (a server not listening yet) left that start() pending for ever. But a start() that
+      // never settles (a stuck disk) must not keep the daemon from stopping: wait a bounded time.
+      if (this.startingStep) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const grace = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.startingGraceMs);
+        });
+        await Promise.race([this.startingStep.catch(() => {}), grace]);
+        clearTimeout(timer);
+      }
       while (this.running.length > 0) {
         const part = this.running.pop() as { name: string; close: () => Promise<void> };
+        this.closingPart = part.name;
         try {
           await part.close();
         } catch (err) {
@@ -258,7 +300,9 @@ export class RearviewDaemon {
         }
       }
       // Parts constructed but never started still hold nothing; make sure of the source's process.
+      this.closingPart = 'source';
       await this.sourceSupervisor.close().catch(() => {});
+      this.closingPart = undefined;
     })();
     return this.closing;
   }

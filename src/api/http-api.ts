@@ -270,6 +270,13 @@ export class ApiServer {
   }
 
   private answerError(res: ServerResponse, err: unknown, json: boolean, pathname: string): void {
+    // A client that went away mid-request (an aborted upload, a closed tab) is expected, not a fault:
+    // one debug line, no answer (nobody is there to read it), no stack trace.
+    if (clientWentAway(res, err)) {
+      this.logger.debug(`${pathname}: request aborted by the client (${(err as Error).message})`);
+      res.destroy();
+      return;
+    }
     const status = statusOf(err);
     // A stack only for the unexpected (a bug): a known condition (read-only disk, ...) is said in words.
     if (status >= 500 && err instanceof RearviewError && err.code !== 'ERR_INTERNAL') this.logger.error(`${pathname}: ${err.code}: ${err.message}`);
@@ -295,6 +302,18 @@ export class ApiServer {
     }
     sendText(res, status, legacyMessage(err, status), extra);
   }
+}
+
+/** Error codes of a connection the client closed or reset. */
+const CLIENT_GONE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/** True when `err` comes from the client closing the connection (or the connection is gone with the request unread). */
+function clientWentAway(res: ServerResponse, err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && CLIENT_GONE_CODES.has(code)) return true;
+  if ((err as { name?: unknown } | null)?.name === 'AbortError') return true;
+  const req = res.req as IncomingMessage | undefined;
+  return req !== undefined && req.destroyed && !req.complete;
 }
 
 /**

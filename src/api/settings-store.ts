@@ -9,10 +9,11 @@
  * daemon reads that default file at start-up (see `readPersistedSettings`).
  */
 import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { mergeConfig, readConfigFile, type ConfigInput, type RearviewConfig } from '../config.js';
 import { ConfigError, RearviewError } from '../errors.js';
+import { makeDirectory } from '../util/make-directory.js';
 
 /** Top-level keys PATCH accepts (besides `video` and `resolution`). */
 export const SETTABLE_KEYS = [
@@ -204,7 +205,7 @@ export class SettingsStore {
     // Mode 0600: a config file may name or hold the API token.
     const tmp = `${path}.${process.pid}.tmp`;
     try {
-      await mkdir(dirname(path), { recursive: true });
+      await makeDirectory(dirname(path));
       await rm(tmp, { force: true });
       await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
       await rename(tmp, path);

@@ -7,6 +7,7 @@
 import { Command, Option } from 'commander';
 import { CliError, ExitCode, type ExitCodeValue } from './exit-codes.js';
 import type { ConfigInput, RearviewConfig } from '../config.js';
+import type { RecorderService } from '../recorder/recorder-service.js';
 
 /** One command-line option and the config key it sets ("video.width" for nested keys). */
 interface ServeOption {
@@ -166,6 +167,9 @@ function exitCodeFor(err: unknown): ExitCodeValue {
 /** How long the last-resort handler waits for the daemon to close before exiting anyway, ms. */
 const FATAL_CLOSE_TIMEOUT_MS = 3000;
 
+/** SIGTERM/Ctrl-C: the most the daemon may take to close before the process exits anyway, ms (systemd waits 90 s; riders do not). */
+const STOP_TIMEOUT_MS = 4000;
+
 async function runServe(command: Command): Promise<void> {
   const { loadConfig, mergeConfig } = await import('../config.js');
   const opts = command.opts<{ config?: string }>();
@@ -200,6 +204,11 @@ async function runServe(command: Command): Promise<void> {
     }
     stopping = true;
     logger.info(`${signal}: stopping`);
+    // A part that cannot finish (a hung disk) must not keep the process alive: exit anyway, and say which.
+    setTimeout(() => {
+      logger.error(`still stopping after ${STOP_TIMEOUT_MS / 1000} s (${daemon.stoppingPart ?? 'start-up'}): exiting without waiting for it`);
+      process.exit(ExitCode.INTERNAL);
+    }, STOP_TIMEOUT_MS).unref();
     daemon.close().then(
       () => process.exit(ExitCode.OK),
       (err: unknown) => {
@@ -251,6 +260,9 @@ async function runServe(command: Command): Promise<void> {
   const stream = daemon.streamAddress as { host: string; port: number };
   const lines = [`stream listening on tcp://${urlHost(stream.host)}:${stream.port}`];
   if (daemon.apiAddress) lines.push(`api listening on http://${urlHost(daemon.apiAddress.host)}:${daemon.apiAddress.port}`);
+  // Streaming without recording is a dashcam that does not do its job: say so where the user looks.
+  const recorder = daemon.services.find((s) => s.name === 'recorder') as RecorderService | undefined;
+  if (recorder?.error) lines.push(recorder.error);
   lines.push(...watchInstructions(stream.host, stream.port, config.video.fps));
   process.stdout.write(lines.join('\n') + '\n');
   // Runs until a signal closes the daemon.

@@ -317,10 +317,12 @@ async function listAllVideos(client: CameraClient): Promise<RemoteVideo[]> {
  * naming it: a regular file in the way, no permission, a read-only disk.
  */
 async function makeFolder(dir: string): Promise<void> {
-  const { mkdir } = await import('node:fs/promises');
-  await mkdir(dir, { recursive: true }).catch((err: unknown) => {
-    // mkdir -p over a regular file answers EEXIST: say what it means here.
-    if ((err as { code?: unknown }).code === 'EEXIST') throw new CliError(`${dir}: not a folder (a file of that name is in the way)`, ExitCode.IO);
+  const { makeDirectory } = await import('../util/make-directory.js');
+  // makeDirectory, not mkdir -p: that loops for ever under /proc or a dangling link.
+  await makeDirectory(dir).catch((err: unknown) => {
+    // A regular file in the way: say what it means here.
+    const code = (err as { code?: unknown }).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new CliError(`${dir}: not a folder (a file of that name is in the way)`, ExitCode.IO);
     throw toCliError(err, dir);
   });
 }

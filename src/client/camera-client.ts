@@ -5,7 +5,8 @@
  * a timeout on every request, and errors that say what failed.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, stat, truncate } from 'node:fs/promises';
+import { rename, stat, truncate } from 'node:fs/promises';
+import { makeDirectory } from '../util/make-directory.js';
 import { dirname } from 'node:path';
 import { ClientError, describeNetworkError } from './client-error.js';
 
@@ -565,7 +566,7 @@ function drained(out: WriteStream): Promise<void> {
  */
 async function ensureFolder(folder: string): Promise<void> {
   try {
-    await mkdir(folder, { recursive: true });
+    await makeDirectory(folder); // not mkdir -p: that loops for ever under /proc or a dangling link
   } catch (err) {
     const fsCode = (err as NodeJS.ErrnoException).code;
     // mkdir answers EEXIST when the path is a regular file: for the caller it is "not a folder".

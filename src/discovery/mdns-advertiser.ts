@@ -12,7 +12,15 @@
  * A machine without multicast (no route, EADDRINUSE on 5353, a container
  * without the interface) must not lose the camera: every error is logged
  * and advertising is given up, never thrown.
+ *
+ * A name already taken on the network gets a number (`name (2)`, `name (3)`,
+ * ...) with one warning: the names in use are heard first (a browse of
+ * `_rearview._tcp` for `probeMs`), then the free one is published without
+ * bonjour-service's own probe, which on a conflict only prints a stack trace
+ * and withdraws the camera. Only addresses the daemon listens on are
+ * advertised: its bind address, or every IPv4 address for 0.0.0.0.
  */
+import { isIP } from 'node:net';
 import { Bonjour, type Service } from 'bonjour-service';
 import { silentLogger, type Logger } from '../log/logger.js';
 
@@ -35,11 +43,16 @@ export interface MdnsAdvertisement {
   fps?: number;
   /** Software version (package.json). */
   version?: string;
+  /**
+   * The address the ports are bound to (config.bind): only it is advertised
+   * (`0.0.0.0`: every IPv4 address, no IPv6; `::` or unset: every address).
+   */
+  bindAddress?: string;
 }
 
 /** The part of bonjour-service the advertiser and browser use (injectable for tests). */
 export interface BonjourLike {
-  publish(options: { name: string; type: string; port: number; protocol?: 'tcp' | 'udp'; txt?: Record<string, string>; probe?: boolean }): Pick<Service, 'on' | 'stop'>;
+  publish(options: { name: string; type: string; port: number; protocol?: 'tcp' | 'udp'; txt?: Record<string, string>; probe?: boolean; disableIPv6?: boolean }): Pick<Service, 'on' | 'stop'>;
   find(options: { type: string; protocol?: 'tcp' | 'udp' }, onUp?: (service: Service) => void): { on(event: 'up' | 'down', listener: (service: Service) => void): unknown; stop(): void; update?(): void };
   unpublishAll(callback?: () => void): void;
   destroy(callback?: () => void): void;
@@ -53,7 +66,7 @@ export interface BonjourLike {
  * tests set it to 127.0.0.1, so they need no multicast route and announce
  * nothing on the LAN.
  */
-export function createBonjour(onError: (err: Error) => void, networkInterface = process.env.REARVIEW_MDNS_INTERFACE): BonjourLike {
+export function createBonjour(onError: (err: Error) => void, networkInterface = process.env.REARVIEW_MDNS_INTERFACE, bindAddress?: string): BonjourLike {
   // bonjour-service hands these options to multicast-dns (its type does not list them). Sends go
   // out of `interface` only; the socket still binds the wildcard, since Linux delivers multicast
   // only to sockets bound to the group or to the wildcard (multicast-dns would bind the interface).
@@ -64,7 +77,49 @@ export function createBonjour(onError: (err: Error) => void, networkInterface = 
   const mdns = (bonjour as unknown as { server?: { mdns?: { on(event: string, fn: (err: Error) => void): void } } }).server?.mdns;
   mdns?.on('error', onError);
   mdns?.on('warning', onError);
+  if (bindAddress && isIP(bindAddress) && bindAddress !== '0.0.0.0' && bindAddress !== '::') advertiseOnly(bonjour, bindAddress);
   return bonjour as unknown as BonjourLike;
+}
+
+/** A DNS record as bonjour-service builds them. */
+interface DnsRecord {
+  name: string;
+  type: string;
+  ttl?: number;
+  data: unknown;
+}
+
+/**
+ * Makes `bonjour` announce `address` as the only address of its host names:
+ * bonjour-service lists every non-loopback interface, so a daemon bound to
+ * one address (127.0.0.1, a hotspot's address) was advertised at addresses
+ * where nothing listens. Its announcements pass the same record array to
+ * register() and then to respond(), and queries are answered from what was
+ * registered, so rewriting that array in register() covers both.
+ */
+function advertiseOnly(bonjour: Bonjour, address: string): void {
+  const server = (bonjour as unknown as { server?: { register?: (records: DnsRecord[] | DnsRecord) => void } }).server;
+  const register = server?.register?.bind(server);
+  if (!server || !register) return;
+  const type = isIP(address) === 6 ? 'AAAA' : 'A';
+  server.register = (records) => {
+    if (Array.isArray(records)) {
+      const hosts = new Set(records.filter((r) => r.type === 'SRV').map((r) => (r.data as { target: string }).target));
+      const kept = records.filter((r) => r.type !== 'A' && r.type !== 'AAAA');
+      records.splice(0, records.length, ...kept, ...[...hosts].map((name) => ({ name, type, ttl: 120, data: address })));
+    }
+    register(records);
+  };
+}
+
+/** `name`, else `name (2)`, `name (3)`, ...: the first one not in `taken` (compared as DNS does, ignoring case). */
+export function freeServiceName(name: string, taken: Iterable<string>): string {
+  const used = new Set([...taken].map((n) => n.toLowerCase()));
+  if (!used.has(name.toLowerCase())) return name;
+  for (let n = 2; ; n++) {
+    const candidate = `${name} (${n})`;
+    if (!used.has(candidate.toLowerCase())) return candidate;
+  }
 }
 
 /** The TXT record of an advertisement (all values strings, per DNS-SD). */
@@ -86,6 +141,8 @@ export interface MdnsAdvertiserOptions {
   logger?: Logger;
   /** Bonjour factory (tests inject a fake). Default: bonjour-service on the default interfaces. */
   createBonjour?: (onError: (err: Error) => void) => BonjourLike;
+  /** How long to listen for cameras already using the name before publishing, ms; 0 skips it. Default 1000. */
+  probeMs?: number;
 }
 
 /** Publishes one `_rearview._tcp` service while started. */
@@ -95,13 +152,20 @@ export class MdnsAdvertiser {
   private bonjour: BonjourLike | undefined;
   private closed = false;
   private failed = false;
+  private readonly probeMs: number;
+  private starting: Promise<void> | undefined;
+  /** Ends the name probe at once (close() during start()). */
+  private endProbe: (() => void) | undefined;
+  /** The name published (the configured one, or `name (2)`... when it was taken). */
+  publishedName: string | undefined;
 
   constructor(
     private readonly ad: MdnsAdvertisement,
     options: MdnsAdvertiserOptions = {},
   ) {
     this.log = (options.logger ?? silentLogger).child('mdns');
-    this.factory = options.createBonjour ?? createBonjour;
+    this.factory = options.createBonjour ?? ((onError) => createBonjour(onError, undefined, ad.bindAddress));
+    this.probeMs = options.probeMs ?? 1000;
   }
 
   /** True while the service is published (false after an error or close()). */
@@ -109,9 +173,18 @@ export class MdnsAdvertiser {
     return this.bonjour !== undefined && !this.failed && !this.closed;
   }
 
-  /** Starts advertising. Never throws for network reasons: failures are logged and advertising stops. */
+  /**
+   * Starts advertising: listens for the name in use (probeMs), then publishes.
+   * Resolves once published (or given up). Never throws for network reasons:
+   * failures are logged and advertising stops. Idempotent.
+   */
   start(): Promise<void> {
-    if (this.closed || this.bonjour) return Promise.resolve();
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    if (this.closed) return;
     const onError = (err: Error): void => {
       if (this.failed || this.closed) return;
       this.failed = true;
@@ -119,27 +192,59 @@ export class MdnsAdvertiser {
       this.shutdown();
     };
     try {
-      this.bonjour = this.factory(onError);
-      const service = this.bonjour.publish({
-        name: this.ad.name,
+      const bonjour = this.factory(onError);
+      this.bonjour = bonjour;
+      const taken = await this.namesInUse(bonjour);
+      if (this.closed || this.failed) return;
+      const name = freeServiceName(this.ad.name, taken);
+      if (name !== this.ad.name) this.log.warn(`the name "${this.ad.name}" is already used by another camera on the network: advertising as "${name}"`);
+      const service = bonjour.publish({
+        name,
         type: REARVIEW_SERVICE_TYPE,
         protocol: 'tcp',
         // SRV points at the API; a daemon without one (API port unknown) points it at the stream.
         port: this.ad.apiPort > 0 ? this.ad.apiPort : this.ad.streamPort,
         txt: advertisementTxt(this.ad),
+        probe: false, // names in use were heard above; bonjour's probe would print a stack trace and give up
+        ...(this.ad.bindAddress === '0.0.0.0' ? { disableIPv6: true } : {}),
       });
+      this.publishedName = name;
       service.on('error', (err: Error) => onError(err));
-      this.log.info(`advertising "${this.ad.name}" as _${REARVIEW_SERVICE_TYPE}._tcp (api ${this.ad.apiPort}, stream ${this.ad.streamPort})`);
+      this.log.info(`advertising "${name}" as _${REARVIEW_SERVICE_TYPE}._tcp (api ${this.ad.apiPort}, stream ${this.ad.streamPort})`);
     } catch (err) {
       onError(err instanceof Error ? err : new Error(String(err)));
     }
-    return Promise.resolve();
+  }
+
+  /** Names of the `_rearview._tcp` services heard within probeMs. */
+  private namesInUse(bonjour: BonjourLike): Promise<string[]> {
+    if (this.probeMs <= 0) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      const names: string[] = [];
+      const browser = bonjour.find({ type: REARVIEW_SERVICE_TYPE, protocol: 'tcp' }, (service) => {
+        if (typeof service.name === 'string') names.push(service.name);
+      });
+      const end = (): void => {
+        clearTimeout(timer);
+        this.endProbe = undefined;
+        try {
+          browser.stop();
+        } catch {
+          // the socket may already be gone (an error stopped advertising)
+        }
+        resolve(names);
+      };
+      const timer = setTimeout(end, this.probeMs);
+      this.endProbe = end;
+    });
   }
 
   /** Sends goodbye packets and releases the socket. Idempotent. */
-  close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
+    this.endProbe?.();
+    await this.starting;
     return new Promise((resolve) => {
       const bonjour = this.bonjour;
       this.bonjour = undefined;

@@ -29,7 +29,10 @@ export class MdnsService {
     private readonly options: { createBonjour?: (onError: (err: Error) => void) => BonjourLike } = {},
   ) {}
 
-  /** Publishes the advertisement. Resolves even when multicast is unavailable. */
+  /**
+   * Starts advertising in the background (it first listens a moment for the
+   * name in use) so daemon start-up does not wait for it. Never rejects.
+   */
   async start(): Promise<void> {
     if (this.advertiser) return;
     const { config } = this.daemon;
@@ -43,10 +46,16 @@ export class MdnsService {
         height: config.video.height,
         fps: config.video.fps,
         ...(version ? { version } : {}),
+        bindAddress: config.bind,
       },
       { logger: this.daemon.logger, ...(this.options.createBonjour ? { createBonjour: this.options.createBonjour } : {}) },
     );
-    await this.advertiser.start();
+    void this.advertiser.start(); // never rejects: failures are logged
+  }
+
+  /** The name advertised (the configured one, or `name (2)`... when it was taken); undefined until published. */
+  get advertisedName(): string | undefined {
+    return this.advertiser?.publishedName;
   }
 
   /** Sends goodbyes and releases the socket. Idempotent. */

@@ -43,6 +43,18 @@ export class RecorderService {
     });
   }
 
+  /**
+   * Why the recorder is not recording because of a failure ("not recording:
+   * cannot create ...: ENOENT ..."), or undefined while it records, waits
+   * for a keyframe, is paused or closed. Read from the recorder's status, the
+   * one place the reason is kept; it clears when a segment opens again.
+   */
+  get error(): string | undefined {
+    const { state, lastError } = this.recorder.status;
+    if (state !== 'retrying' || !lastError) return undefined;
+    return `not recording: ${lastError.message}`;
+  }
+
   /** Starts recording (folder problems are reported in recorder.status and retried, never thrown). */
   async start(): Promise<void> {
     await this.recorder.start();

@@ -19,7 +19,7 @@
  * segment never deletes or truncates a file (a taken number is skipped);
  * only rotation deletes.
  */
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { RearviewError } from '../errors.js';
 import type { HubReaderOptions } from '../hub/hub-reader.js';
@@ -32,6 +32,7 @@ import { SegmentWriter, type SegmentSummary } from './segment-writer.js';
 import { MAX_SEGMENT_NUMBER, nextSegmentNumber, segmentName, thumbnailName } from './segment-names.js';
 import { lastSegmentNumber, saveLastSegment } from './segment-numbering.js';
 import { ThumbnailMaker } from './thumbnails.js';
+import { makeDirectory } from '../util/make-directory.js';
 
 /** The part of a hub reader the recorder uses (StreamHub's HubReader has it). */
 export interface RecorderReader {
@@ -500,7 +501,7 @@ export class Recorder {
 
   /** Creates the next free segment (marker, state, header); sets this.writer and returns its name. */
   private async createSegment(params: StreamParams, first: StreamFrame): Promise<string> {
-    await mkdir(this.dir, { recursive: true }); // also brings back a folder deleted underneath us
+    await makeDirectory(this.dir); // also brings back a folder deleted underneath us
     // A taken number is skipped, never replaced: it may hold a ride (clock trouble, files copied back).
     const taken = new Set(await readdir(this.dir));
     for (let attempt = 0; ; attempt++) {
@@ -603,7 +604,7 @@ export class Recorder {
 
   /** Sweeps what an earlier run left, finds where numbering continues, repairs what a crash left, applies rotation. */
   private async prepareFolder(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await makeDirectory(this.dir);
     await sweepTempFiles(this.dir, this.logger);
     const files = await listSegmentFiles(this.dir);
     this.lastNumber = await lastSegmentNumber(this.dir, files);

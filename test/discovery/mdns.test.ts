@@ -10,9 +10,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { MdnsAdvertiser, advertisementTxt, type BonjourLike } from '../../src/discovery/mdns-advertiser.js';
+import { MdnsAdvertiser, advertisementTxt, freeServiceName, type BonjourLike } from '../../src/discovery/mdns-advertiser.js';
 import { discover, cameraFromService, type DiscoveredCamera } from '../../src/discovery/mdns-browser.js';
-import { startDaemonInProcess } from '../support/daemon.js';
+import { startDaemonInProcess, startServe } from '../support/daemon.js';
 import { listenForCamera } from '../support/mdns.js';
 
 // mDNS on loopback only: no multicast route needed (network-isolated CI), and
@@ -77,7 +77,10 @@ class FakeBonjour implements BonjourLike {
     this.published.push(options);
     return this.service as never;
   }
-  find() {
+  /** Names of cameras already on the "network": heard by the advertiser's probe. */
+  others: string[] = [];
+  find(_options: { type: string }, onUp?: (service: never) => void) {
+    for (const name of this.others) onUp?.({ name } as never);
     return { on: () => undefined, stop: () => {} };
   }
   unpublishAll(callback?: () => void) {
@@ -99,7 +102,7 @@ test('advertiser wiring with an injected bonjour: type, TXT, errors never thrown
   );
   await advertiser.start();
   assert.ok(fake);
-  assert.deepEqual(fake.published, [{ name: 'cam', type: 'rearview', protocol: 'tcp', port: 8000, txt: advertisementTxt({ name: 'cam', streamPort: 5000, apiPort: 8000, width: 1280, height: 720, version: '1.2.3' }) }]);
+  assert.deepEqual(fake.published, [{ name: 'cam', type: 'rearview', protocol: 'tcp', port: 8000, probe: false, txt: advertisementTxt({ name: 'cam', streamPort: 5000, apiPort: 8000, width: 1280, height: 720, version: '1.2.3' }) }]);
   assert.deepEqual(fake.published[0]?.txt, { stream: '5000', api: '8000', model: 'velovision-rearview', proto: 'h264-annexb', res: '1280x720', version: '1.2.3' });
   // A socket error (no multicast on this machine) is logged once and advertising stops; nothing throws.
   fake.onError(Object.assign(new Error('bind EADDRINUSE 0.0.0.0:5353'), { code: 'EADDRINUSE' }));
@@ -114,6 +117,61 @@ test('advertiser wiring with an injected bonjour: type, TXT, errors never thrown
   await broken.start();
   assert.equal(broken.active, false);
   await broken.close();
+});
+
+test('a name already taken gets the first free number, with one warning and no stack trace', async () => {
+  assert.equal(freeServiceName('cam', []), 'cam');
+  assert.equal(freeServiceName('cam', ['CAM', 'cam (2)', 'other']), 'cam (3)');
+  const lines: string[] = [];
+  const { Logger } = await import('../../src/log/logger.js');
+  let fake: FakeBonjour | undefined;
+  const advertiser = new MdnsAdvertiser(
+    { name: 'cam', streamPort: 5000, apiPort: 8000 },
+    {
+      probeMs: 20,
+      createBonjour: (onError) => {
+        fake = new FakeBonjour(onError);
+        fake.others = ['cam', 'cam (2)'];
+        return fake;
+      },
+      logger: new Logger({ level: 'warn', sink: (l) => lines.push(l) }),
+    },
+  );
+  await advertiser.start();
+  assert.equal(fake?.published[0]?.name, 'cam (3)');
+  assert.equal(advertiser.publishedName, 'cam (3)');
+  assert.equal(lines.length, 1);
+  assert.match(lines[0] as string, /WARN .*"cam" is already used by another camera on the network: advertising as "cam \(3\)"/);
+  await advertiser.close();
+});
+
+test('a real daemon whose name is taken advertises "name (2)" at the loopback address it listens on, with one warning', async () => {
+  // Regressions: bonjour printed a stack trace and the camera ran unadvertised; a loopback-bound
+  // daemon was advertised at the machine's LAN addresses, where nothing listens.
+  const name = `test-taken-${randomUUID().slice(0, 8)}`;
+  const other = new MdnsAdvertiser({ name, streamPort: 15001, apiPort: 18001 });
+  await other.start();
+  try {
+    // mDNS on (rawArgs leaves out --no-mdns), on loopback only.
+    const args = ['--stream-port', '0', '--api-port', '0', '--no-record', '--name', name, '--bind', '127.0.0.1'];
+    const serve = await startServe(args, { rawArgs: true, env: { ...process.env, REARVIEW_MDNS_INTERFACE: '127.0.0.1' } });
+    try {
+      const mine = await listenForCamera(`${name} (2)`);
+      assert.ok(mine, `"${name} (2)" was heard\n${serve.stderrLines.join('\n')}`);
+      assert.equal(mine.streamPort, serve.streamPort);
+      assert.deepEqual(mine.addresses, ['127.0.0.1']);
+      const warnings = serve.stderrLines.filter((l) => / (WARN|ERROR) /.test(l));
+      assert.equal(warnings.length, 1, serve.stderrLines.join('\n'));
+      assert.match(warnings[0] as string, /already used by another camera on the network: advertising as ".+ \(2\)"/);
+      const output = [...serve.stdoutLines, ...serve.stderrLines];
+      assert.ok(!output.some((l) => /already in use|^\s+at .+:\d+/.test(l)), output.join('\n'));
+      assert.equal(await serve.close(), 0);
+    } finally {
+      await serve.close();
+    }
+  } finally {
+    await other.close();
+  }
 });
 
 test('cameraFromService reads TXT records (strings or buffers) and prefers IPv4', () => {
