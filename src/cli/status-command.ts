@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { addCameraOptions, cameraFromOptions, colours, printJson, toCliError, type CameraCommandOptions } from './camera-helpers.js';
+import type { StatusDocument } from '../api/wire-types.js';
 
 /** Registers `rearview status`. */
 export function registerStatus(program: Command): void {
@@ -86,7 +87,7 @@ function duration(ms: number): string {
   return h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min ${s % 60} s` : `${s} s`;
 }
 
-async function printV1(baseUrl: string, status: Record<string, unknown>): Promise<void> {
+async function printV1(baseUrl: string, status: StatusDocument): Promise<void> {
   const { formatBytes } = await import('../util/units.js');
   const c = colours();
   const stream = obj(status.stream);
