@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAnnexB } from '../src/h264/h264-stream-parser.js';
 import { StreamHub } from '../src/hub/stream-hub.js';
 import { ConvertPool } from '../src/recorder/convert-pool.js';
-import { convertMkvToMp4 } from '../src/recorder/mp4-converter.js';
+import { convertMkvToMp4 } from '../src/recorder/convert-mkv-to-mp4.js';
 import { Recorder } from '../src/recorder/recorder.js';
 import { ensureCameraStream, findFfmpeg } from './camera-stream.js';
 

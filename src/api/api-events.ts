@@ -6,12 +6,12 @@
  */
 import type { ServerResponse } from 'node:http';
 import { ApiError } from './api-responses.js';
+import type { ApiEventData, ApiEventType } from './wire-types.js';
 
 /** Default cap on simultaneous SSE clients: each holds a socket with no timeout. */
 export const DEFAULT_MAX_EVENT_CLIENTS = 16;
 
-/** Event names on the feed. */
-export type ApiEventType = 'status' | 'mode' | 'recording-added' | 'recording-removed' | 'settings' | 'hello';
+export type { ApiEventType } from './wire-types.js';
 
 /** The SSE hub. */
 export class ApiEvents {
@@ -58,7 +58,7 @@ export class ApiEvents {
   }
 
   /** Sends one event to every client. */
-  publish(type: ApiEventType, data: unknown): void {
+  publish<T extends ApiEventType>(type: T, data: ApiEventData[T]): void {
     for (const c of this.clients) this.send(c, type, data);
   }
 

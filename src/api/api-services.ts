@@ -6,6 +6,9 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { RecordingFile } from '../recorder/recording-file.js';
 import type { RecordingHealth } from '../recorder/recording-health.js';
+import type { RecordingsUsage, StreamClientStatus, StreamSlotPoolStatus } from './wire-types.js';
+
+export type { RecordingsUsage, StreamClientStatus, StreamSlotPoolStatus } from './wire-types.js';
 
 /** One recording (the recorder's RecordingInfo). Times in ms since the epoch. */
 export interface RecordingEntry {
@@ -22,17 +25,6 @@ export interface RecordingEntry {
   thumbnail: { name: string; path: string } | null;
   /** True while the recorder is still writing it. */
   inProgress: boolean;
-}
-
-/** Disk use of the recordings folder. */
-export interface RecordingsUsage {
-  /** Bytes taken by recordings and thumbnails. */
-  usedBytes: number;
-  /** Free and total bytes of the filesystem holding the folder (null when unknown). */
-  freeBytes: number | null;
-  totalBytes: number | null;
-  /** Number of segments. */
-  files: number;
 }
 
 /**
@@ -66,36 +58,6 @@ export interface RecordingStore {
  * `segment` is a name or path as the client gave it (checked like openSegment).
  */
 export type Mp4Streamer = (segment: string, req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => Promise<void>;
-
-/** One live-stream client as shown in /api/v1/status and /metrics. */
-export interface StreamClientStatus {
-  /** 'tcp' (port 5000) or 'ws' (web page). */
-  kind: 'tcp' | 'ws';
-  /** Remote address:port. */
-  remote: string;
-  connectedMs: number;
-  /** Age of the oldest unsent frame, ms. */
-  lagMs: number;
-  framesDropped: number;
-  bytesSent: number;
-  /** Time spent behind the soft limit in the last 30 s, ms; 10 s (clientBehindLimitMs) drops the client. */
-  behindMs?: number;
-}
-
-/** One slot pool (src/outputs/client-slots.ts SlotPoolStats), as shown in /api/v1/status. */
-export interface StreamSlotPoolStatus {
-  clients: number;
-  maxClients: number;
-  maxPerAddress: number;
-  behindLimitMs: number;
-  windowMs: number;
-  /** Clients refused since start, by reason: full, per-address, not-allowed, not-streaming, closing. */
-  refused: Record<string, number>;
-  /** Clients that gave way to a new one while the pool was full. */
-  evicted: number;
-  /** Clients dropped for being behind too long in the window. */
-  droppedBehind: number;
-}
 
 /** Live stream figures from the daemon. */
 export interface StreamStatus {

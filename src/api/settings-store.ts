@@ -14,6 +14,9 @@ import { dirname, join, resolve } from 'node:path';
 import { mergeConfig, readConfigFile, type ConfigInput, type RearviewConfig } from '../config.js';
 import { ConfigError, RearviewError } from '../errors.js';
 import { makeDirectory } from '../util/make-directory.js';
+import type { SettingsApplyResult, SettingsDocument, SettingsPatch, SettingsPatchResult } from './wire-types.js';
+
+export type { SettingsApplyResult, SettingsPatchResult } from './wire-types.js';
 
 /** Top-level keys PATCH accepts (besides `video` and `resolution`). */
 export const SETTABLE_KEYS = [
@@ -24,24 +27,10 @@ export const SETTABLE_KEYS = [
 /** Video keys PATCH accepts; changing any of them restarts the source. */
 export const SETTABLE_VIDEO_KEYS = ['width', 'height', 'fps', 'bitrateBps', 'intraPeriod', 'profile', 'level'] as const;
 
-/** The settings document (GET answer). */
-export interface SettingsView {
-  /** "640x360". */
-  resolution: string;
-  video: RearviewConfig['video'];
-  segmentMs: number;
-  streamWindowMs: number;
-  maxFiles: number;
-  maxBytes: number;
-  minFreeBytes: number;
-  minFreePercent: number;
-  record: boolean;
-  join: RearviewConfig['join'];
-  timestamps: boolean;
-  cameraName: string;
-  /** Where changes are saved. */
-  settingsFile: string;
-}
+// The wire type of a PATCH body names exactly these keys (a compile error here when they drift apart).
+type SettablePatchKey = (typeof SETTABLE_KEYS)[number] | 'resolution' | 'video';
+const patchKeysMatch: [Exclude<SettablePatchKey, keyof SettingsPatch>, Exclude<keyof SettingsPatch, SettablePatchKey>] extends [never, never] ? true : never = true;
+void patchKeysMatch;
 
 /**
  * Default settings file when there is no --config: `.rearview-settings.json`
@@ -107,19 +96,6 @@ function readSettingsDocument(path: string): unknown {
   }
 }
 
-/** What applying changed settings did. */
-export interface SettingsApplyResult {
-  restartedSource: boolean;
-  /**
-   * Changed keys saved but not applied to the running daemon: they take
-   * effect at the next start (e.g. `timestamps`, `cameraName`). Default [].
-   */
-  restartRequired?: string[];
-}
-
-/** The PATCH answer: the new settings, what changed, what was applied and what waits for a restart. */
-export type SettingsPatchResult = SettingsView & { applied: SettingsApplyResult; changed: string[]; restartRequired: string[] };
-
 /** Options of SettingsStore. */
 export interface SettingsStoreOptions {
   /** Current config (read on every request). */
@@ -141,7 +117,7 @@ export class SettingsStore {
     return this.options.configFile ?? defaultSettingsPath(this.options.get().recordingsDir);
   }
 
-  view(config = this.options.get()): SettingsView {
+  view(config = this.options.get()): SettingsDocument {
     return {
       resolution: `${config.video.width}x${config.video.height}`,
       video: { ...config.video },

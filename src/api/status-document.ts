@@ -1,62 +1,9 @@
 /** The `/api/v1/status` document, also the source of `/metrics` and the `status` events. */
 import type { ApiContext } from './api-context.js';
-import type { RecordingsUsage, StreamClientStatus, StreamSlotPoolStatus } from './api-services.js';
-import type { RecordingState } from '../recorder/recording-health.js';
+import type { StatusDocument } from './wire-types.js';
 
-/** `GET /api/v1/status`. Times in ms; ISO strings beside them for people. */
-export interface StatusDocument {
-  version: string;
-  cameraName: string;
-  uptimeMs: number;
-  /** 'simultaneous' or 'exclusive'. */
-  mode: string;
-  /** 'streaming', 'recording' or 'both'. */
-  activity: string;
-  /** Why (start-up, no client within the window, last client left, ...). */
-  modeReason: string;
-  /** End of the exclusive-mode streaming window; null when none is running. */
-  windowEndsAtMs: number | null;
-  windowEndsAt: string | null;
-  streamWindowMs: number;
-  stream: {
-    source: string;
-    running: boolean;
-    /** Port 5000 is open to clients (false while exclusive mode records). */
-    serving: boolean;
-    width: number | null;
-    height: number | null;
-    resolution: string | null;
-    fps: number | null;
-    bitrateBps: number;
-    measuredBitrateBps: number | null;
-    framesPublished: number;
-    clients: StreamClientStatus[];
-    /** One slot pool per kind of client: caps, refusals by reason, evictions, clients dropped for being behind. */
-    slots: { tcp: StreamSlotPoolStatus | null; ws: StreamSlotPoolStatus | null };
-  };
-  recording: {
-    active: boolean;
-    /** recording, starting, off (turned off), paused (exclusive mode streams), failed. */
-    state: RecordingState;
-    /** Why it is not recording, for people; null while recording. */
-    reason: string | null;
-    /** Set only when not recording is a failure: NOT RECORDING and why. */
-    error: string | null;
-    errorCode: string | null;
-    currentSegment: string | null;
-    segmentMs: number;
-    /** Thumbnails on or off; `reason` says why they are off (no ffmpeg). null without a recorder. */
-    thumbnails: { enabled: boolean; reason: string | null } | null;
-  };
-  disk: RecordingsUsage | null;
-  battery: { percent: number | null; millivolts: number | null; charging: boolean | null };
-  temperatureC: number | null;
-  led: string;
-  /** Which hardware parts are simulated stand-ins. */
-  simulated: { battery: boolean; thermal: boolean; charging: boolean; led: boolean; button: boolean };
-  downloads: { active: number; max: number };
-  eventClients: number;
-}
+export type { StatusDocument } from './wire-types.js';
+
 
 async function orNull<T>(p: Promise<T>): Promise<T | null> {
   try {

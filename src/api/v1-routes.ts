@@ -8,6 +8,7 @@ import { ConfigError } from '../errors.js';
 import type { ApiContext } from './api-context.js';
 import { ApiError, readBody, sendJson, sendText } from './api-responses.js';
 import type { RecordingEntry } from './api-services.js';
+import type { RecordingDocument, RecordingsListDocument, RecordingsUsage } from './wire-types.js';
 import type { ApiRouter } from './api-router.js';
 import { sendRecording, serveMp4 } from './legacy-routes.js';
 import { openApiDocument } from './openapi-document.js';
@@ -17,26 +18,8 @@ import { buildStatus } from './status-document.js';
 /** Base path of the JSON API. */
 export const API_V1 = '/api/v1';
 
-/** One recording in `GET /api/v1/recordings`. */
-export interface RecordingView {
-  name: string;
-  /** ISO 8601 start (null when unknown) and last modification. */
-  startedAt: string | null;
-  modifiedAt: string;
-  durationMs: number | null;
-  sizeBytes: number;
-  width: number | null;
-  height: number | null;
-  resolution: string | null;
-  inProgress: boolean;
-  /** Relative URLs. */
-  downloadUrl: string;
-  mp4Url: string;
-  thumbnailUrl: string | null;
-}
-
 /** The public view of a recording (no absolute paths). */
-export function recordingView(r: RecordingEntry): RecordingView {
+export function recordingView(r: RecordingEntry): RecordingDocument {
   const base = `${API_V1}/recordings/`;
   return {
     name: r.name,
@@ -57,13 +40,14 @@ export function recordingView(r: RecordingEntry): RecordingView {
 const json = (s: string): [string, string] => ['application/json', s];
 
 /** The list body per listing and usage (the store reuses both for a second or two): built once for them. */
-const listBodies = new WeakMap<readonly RecordingEntry[], { usage: unknown; body: Buffer }>();
+const listBodies = new WeakMap<readonly RecordingEntry[], { usage: RecordingsUsage | null; body: Buffer }>();
 
-function recordingsBody(list: readonly RecordingEntry[], usage: unknown): Buffer {
+function recordingsBody(list: readonly RecordingEntry[], usage: RecordingsUsage | null): Buffer {
   const cached = listBodies.get(list);
   if (cached && cached.usage === usage) return cached.body;
   const sorted = [...list].sort((a, b) => (a.startedAtMs ?? a.modifiedAtMs) - (b.startedAtMs ?? b.modifiedAtMs) || a.name.localeCompare(b.name));
-  const body = Buffer.from(JSON.stringify({ recordings: sorted.map(recordingView), usage }));
+  const doc: RecordingsListDocument = { recordings: sorted.map(recordingView), usage };
+  const body = Buffer.from(JSON.stringify(doc));
   listBodies.set(list, { usage, body });
   return body;
 }
@@ -79,7 +63,7 @@ export function addV1Routes(router: ApiRouter, ctx: ApiContext): void {
   });
   router.add({
     method: 'GET', path: `${API_V1}/recordings`,
-    doc: { tag: t, summary: 'Recordings, old to new, with ISO dates, duration, size, resolution and URLs', responses: { 200: json('{"recordings":[RecordingView],"usage":{...}}') } },
+    doc: { tag: t, summary: 'Recordings, old to new, with ISO dates, duration, size, resolution and URLs', responses: { 200: json('RecordingsListDocument: {"recordings":[RecordingDocument],"usage":{...}}') } },
     handler: async ({ req, res }) => {
       const [list, usage] = await Promise.all([ctx.recordings.list(), ctx.recordings.usage().catch(() => null)]);
       const body = recordingsBody(list, usage);
@@ -128,15 +112,15 @@ export function addV1Routes(router: ApiRouter, ctx: ApiContext): void {
   });
   router.add({
     method: 'GET', path: `${API_V1}/settings`,
-    doc: { tag: t, summary: 'Settings that can be changed at run time', responses: { 200: json('SettingsView') } },
+    doc: { tag: t, summary: 'Settings that can be changed at run time', responses: { 200: json('SettingsDocument') } },
     handler: ({ res }) => sendJson(res, 200, ctx.settings.view()),
   });
   router.add({
     method: 'PATCH', path: `${API_V1}/settings`, destructive: true,
     doc: {
       tag: t, summary: 'Changes settings: validated, persisted, applied live where possible (video changes restart the source); restartRequired lists what waits for the next start',
-      requestBody: ['application/json', '{"resolution":"1280x720","video":{"bitrateBps":"4M","fps":30},"segmentMs":"60s","streamWindowMs":"90s",...}'],
-      responses: { 200: json('SettingsView plus {"changed":[...],"applied":{"restartedSource":bool,"restartRequired":[...]},"restartRequired":[...]}'), 400: ERR, 403: ERR },
+      requestBody: ['application/json', 'SettingsPatch: {"resolution":"1280x720","video":{"bitrateBps":"4M","fps":30},"segmentMs":"60s","streamWindowMs":"90s",...}'],
+      responses: { 200: json('SettingsPatchResult: SettingsDocument plus {"changed":[...],"applied":{"restartedSource":bool,"restartRequired":[...]},"restartRequired":[...]}'), 400: ERR, 403: ERR },
     },
     handler: async ({ req, res }) => {
       let body: unknown;

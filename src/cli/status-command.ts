@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { addCameraOptions, cameraFromOptions, colours, printJson, toCliError, withCameraHint, type CameraCommandOptions } from './camera-helpers.js';
+import type { StatusDocument } from '../api/wire-types.js';
 
 /** Registers `rearview status`. */
 export function registerStatus(program: Command): void {
@@ -89,7 +90,7 @@ function duration(ms: number): string {
 }
 
 /** The mode's activity and why, never claiming recording when the recording section says otherwise. */
-function modeWords(status: Record<string, unknown>, recording: Record<string, unknown>): string {
+function modeWords(status: StatusDocument, recording: Record<string, unknown>): string {
   const activity = String(status.activity ?? '?');
   if (activity === 'both' && (recording.state === 'off' || recording.state === 'paused' || recording.state === 'failed')) return 'streaming, not recording';
   return `${activity}${status.modeReason ? `: ${String(status.modeReason)}` : ''}`;
@@ -112,7 +113,7 @@ function recordingLine(recording: Record<string, unknown>, c: ReturnType<typeof 
   }
 }
 
-async function printV1(baseUrl: string, status: Record<string, unknown>): Promise<void> {
+async function printV1(baseUrl: string, status: StatusDocument): Promise<void> {
   const { formatBytes } = await import('../util/units.js');
   const c = colours();
   const stream = obj(status.stream);

@@ -8,7 +8,10 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { rename, stat, truncate } from 'node:fs/promises';
 import { makeDirectory } from '../util/make-directory.js';
 import { dirname } from 'node:path';
+import type { RecordingDocument, RecordingsListDocument, SettingsDocument, SettingsPatch, SettingsPatchResult, StatusDocument } from '../api/wire-types.js';
 import { ClientError, describeNetworkError } from './client-error.js';
+
+export type { RecordingDocument, RecordingsListDocument, SettingsDocument, SettingsPatch, SettingsPatchResult, StatusDocument } from '../api/wire-types.js';
 
 /** Options of {@link CameraClient}. */
 export interface CameraClientOptions {
@@ -28,14 +31,14 @@ export interface LegacyVideoEntry {
   date_updated: string;
 }
 
-/** One recording as listed by `GET /api/v1/recordings`, normalised. */
+/** One recording as listed by `GET /api/v1/recordings` ({@link RecordingDocument}), with an absolute thumbnail URL. */
 export interface Recording {
   /** File name, e.g. `log0001.mkv`. */
   name: string;
-  /** Size of the `.mkv` in bytes (undefined when the camera did not say). */
-  sizeBytes: number | undefined;
-  /** Start (or last modification) time, ISO 8601, when known. */
-  startedAt: string | undefined;
+  /** Size of the `.mkv` in bytes. */
+  sizeBytes: number;
+  /** Start time, ISO 8601; the last modification time when the start is not known. */
+  startedAt: string;
   /** Duration in ms, when known. */
   durationMs: number | undefined;
   /** Video size in pixels, when known. */
@@ -46,19 +49,14 @@ export interface Recording {
   /** Absolute URL of the thumbnail JPEG, when there is one. */
   thumbnailUrl: string | undefined;
   /** The entry exactly as the camera sent it. */
-  raw: Record<string, unknown>;
+  raw: RecordingDocument;
 }
 
-/** `GET /api/v1/status`: the camera's state. Fields as documented in docs/protocol.md; unknown ones kept. */
-export interface CameraStatus {
-  mode?: string;
-  version?: string;
-  uptimeMs?: number;
-  [key: string]: unknown;
-}
+/** `GET /api/v1/status`: the camera's state (docs/api.md). */
+export type CameraStatus = StatusDocument;
 
-/** `GET/PATCH /api/v1/settings`: resolution, bitrate, fps, segment length, streaming window, ... */
-export type CameraSettings = Record<string, unknown>;
+/** `GET /api/v1/settings`: resolution, bitrate, fps, segment length, streaming window, ... (docs/api.md). */
+export type CameraSettings = SettingsDocument;
 
 /** Progress of a download: bytes on disk so far (including a resumed part) and the total when known. */
 export type DownloadProgress = (receivedBytes: number, totalBytes: number | undefined) => void;
@@ -248,9 +246,9 @@ export class CameraClient {
   /** `GET /api/v1/recordings`, normalised, old to new. */
   async recordings(): Promise<Recording[]> {
     const body = await this.json('GET', '/api/v1/recordings');
-    const list = Array.isArray(body) ? body : (body as { recordings?: unknown })?.recordings;
-    if (!Array.isArray(list)) throw this.badBody('/api/v1/recordings', 'expected a list of recordings');
-    return list.map((entry) => this.normaliseRecording(entry as Record<string, unknown>));
+    const list = typeof body === 'object' && body !== null ? (body as Partial<RecordingsListDocument>).recordings : undefined;
+    if (!Array.isArray(list)) throw this.badBody('/api/v1/recordings', 'expected {"recordings":[...]}');
+    return list.map((entry) => this.toRecording(entry));
   }
 
   /** URL of a recording's bytes (`/api/v1/recordings/:name`), optionally as MP4. */
@@ -324,9 +322,9 @@ export class CameraClient {
     return (await this.json('GET', '/api/v1/settings')) as CameraSettings;
   }
 
-  /** `PATCH /api/v1/settings`: validated and persisted by the camera; resolves to the new settings. */
-  async patchSettings(patch: CameraSettings): Promise<CameraSettings> {
-    return (await this.json('PATCH', '/api/v1/settings', JSON.stringify(patch))) as CameraSettings;
+  /** `PATCH /api/v1/settings`: validated and persisted by the camera; resolves to the new settings, what changed and what waits for a restart. */
+  async patchSettings(patch: SettingsPatch): Promise<SettingsPatchResult> {
+    return (await this.json('PATCH', '/api/v1/settings', JSON.stringify(patch))) as SettingsPatchResult;
   }
 
   /** `GET /api/v1/openapi.json`. */
@@ -336,30 +334,27 @@ export class CameraClient {
 
   // ---- plumbing ----
 
-  private normaliseRecording(entry: Record<string, unknown>): Recording {
-    const num = (...keys: string[]): number | undefined => {
-      for (const k of keys) if (typeof entry[k] === 'number') return entry[k] as number;
-      return undefined;
-    };
-    const str = (...keys: string[]): string | undefined => {
-      for (const k of keys) if (typeof entry[k] === 'string') return entry[k] as string;
-      return undefined;
-    };
-    const name = str('name', 'file', 'fileName') ?? String(str('path')?.split('/').pop() ?? '');
-    if (!name) throw this.badBody('/api/v1/recordings', 'a recording without a name');
-    const thumb = str('thumbnailUrl', 'thumbnail');
-    const resolution = str('resolution');
-    const res = resolution ? /^(\d+)x(\d+)$/.exec(resolution) : null;
+  /**
+   * One entry of the list, read by its documented fields (RecordingDocument).
+   * The URLs in it come from the camera: only its name and the thumbnail URL
+   * are used, the latter resolved against the camera (thumbnail() refuses other origins).
+   */
+  private toRecording(value: unknown): Recording {
+    const entry = (typeof value === 'object' && value !== null ? value : {}) as Partial<RecordingDocument>;
+    if (typeof entry.name !== 'string' || entry.name === '' || typeof entry.sizeBytes !== 'number' || typeof entry.modifiedAt !== 'string') {
+      throw this.badBody('/api/v1/recordings', 'a recording without name, sizeBytes or modifiedAt');
+    }
+    const orUndefined = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
     return {
-      name,
-      sizeBytes: num('sizeBytes', 'size', 'bytes'),
-      startedAt: str('startedAt', 'start', 'date', 'modifiedAt', 'updatedAt'),
-      durationMs: num('durationMs') ?? (typeof entry.duration === 'number' ? Math.round((entry.duration as number) * 1000) : undefined),
-      width: num('width') ?? (res ? Number(res[1]) : undefined),
-      height: num('height') ?? (res ? Number(res[2]) : undefined),
-      inProgress: entry.inProgress === true || entry.recording === true || entry.writing === true,
-      thumbnailUrl: thumb ? new URL(thumb, this.baseUrl + '/').toString() : undefined,
-      raw: entry,
+      name: entry.name,
+      sizeBytes: entry.sizeBytes,
+      startedAt: entry.startedAt ?? entry.modifiedAt,
+      durationMs: orUndefined(entry.durationMs),
+      width: orUndefined(entry.width),
+      height: orUndefined(entry.height),
+      inProgress: entry.inProgress === true,
+      thumbnailUrl: typeof entry.thumbnailUrl === 'string' ? new URL(entry.thumbnailUrl, this.baseUrl + '/').toString() : undefined,
+      raw: entry as RecordingDocument,
     };
   }
 

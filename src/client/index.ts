@@ -23,6 +23,12 @@ export type {
   DownloadResult,
   LegacyVideoEntry,
   Recording,
+  RecordingDocument,
+  RecordingsListDocument,
+  SettingsDocument,
+  SettingsPatch,
+  SettingsPatchResult,
+  StatusDocument,
 } from './camera-client.js';
 export { ClientError } from './client-error.js';
 export type { ClientErrorCode } from './client-error.js';

@@ -21,7 +21,7 @@ import { RearviewError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { ConvertJobMessage, ConvertReplyMessage } from './convert-worker.js';
-import type { ConversionResult } from './mp4-converter.js';
+import type { ConversionResult } from './conversion-result.js';
 
 /** Options of {@link ConvertPool}. */
 export interface ConvertPoolOptions {

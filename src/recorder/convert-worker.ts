@@ -14,7 +14,7 @@
  * daemon never leaves converters behind.
  */
 import { hasCode, RearviewError } from '../errors.js';
-import { convertMkvToMp4 } from './mp4-converter.js';
+import { convertMkvToMp4 } from './convert-mkv-to-mp4.js';
 
 /** A conversion request from the parent. */
 export interface ConvertJobMessage {

@@ -18,7 +18,7 @@ import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { RECORDING_MARKER } from './crash-recovery.js';
 import { readMatroskaHeader, scanMatroska } from './matroska-file.js';
-import { Mp4Cache, type Mp4Source } from './mp4-converter.js';
+import { Mp4Cache, type Mp4Source } from './mp4-cache.js';
 import { openRecordingFile, type RecordingFile } from './recording-file.js';
 import { MP4_CACHE_DIR, readFolderListing, removeSegmentFiles, statfsDiskSpace, type DiskSpaceFn } from './retention.js';
 import { parseSegmentName, parseThumbnailName } from './segment-names.js';

@@ -5,6 +5,7 @@
  * readers and keyboards handle), and the storage use.
  */
 import { formatBytes } from '../util/units.js';
+import type { RecordingsUsage, StatusDocument } from '../api/wire-types.js';
 import { apiJson, listRecordings, type RecordingView } from './web-api.js';
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: Array<Node | string>): HTMLElementTagNameMap[K] {
@@ -45,7 +46,7 @@ export class Gallery {
       const { recordings, usage } = await listRecordings();
       this.render(recordings);
       this.message.textContent = [note, recordings.length === 0 ? 'No recordings yet.' : ''].filter(Boolean).join(' ');
-      if (usage) this.storage.textContent = storageText({ disk: usage });
+      if (usage) this.storage.textContent = storageText(usage);
       else void this.refreshStorage();
     } catch (err) {
       this.message.textContent = [note, `Could not load the recordings: ${(err as Error).message}`].filter(Boolean).join(' ');
@@ -54,15 +55,15 @@ export class Gallery {
 
   private async refreshStorage(): Promise<void> {
     try {
-      const status = await apiJson<Record<string, unknown>>('/api/v1/status');
-      this.storage.textContent = storageText(status);
+      const status = await apiJson<StatusDocument>('/api/v1/status');
+      this.storage.textContent = storageText(status.disk);
     } catch {
       this.storage.textContent = '';
     }
   }
 
   private render(recordings: RecordingView[]): void {
-    const total = recordings.reduce((sum, r) => sum + (r.sizeBytes ?? 0), 0);
+    const total = recordings.reduce((sum, r) => sum + r.sizeBytes, 0);
     this.list.replaceChildren(...recordings.map((r) => this.card(r)));
     this.list.setAttribute('aria-label', `${recordings.length} recordings, ${formatBytes(total)}`);
   }
@@ -73,7 +74,7 @@ export class Gallery {
     const facts = [
       r.inProgress ? '● recording now' : undefined,
       r.durationMs !== undefined ? formatDuration(r.durationMs) : undefined,
-      r.sizeBytes !== undefined ? formatBytes(r.sizeBytes) : undefined,
+      formatBytes(r.sizeBytes),
       r.width && r.height ? `${r.width}×${r.height}` : undefined,
     ].filter(Boolean).join(' · ');
     const thumb = r.thumbnailUrl
@@ -134,15 +135,10 @@ export class Gallery {
   }
 }
 
-/** "Recordings use 1.2 GB; 20 GB free of 32 GB" from whatever disk figures /api/v1/status has. */
-export function storageText(status: Record<string, unknown>): string {
-  const disk = (status.disk ?? status.storage ?? status.recordings ?? {}) as Record<string, unknown>;
-  const n = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-  const used = n(disk.usedBytes) ?? n(disk.recordingsBytes) ?? n(disk.bytes);
-  const free = n(disk.freeBytes) ?? n(disk.availableBytes);
-  const total = n(disk.totalBytes) ?? n(disk.sizeBytes);
-  const parts: string[] = [];
-  if (used !== undefined) parts.push(`Recordings use ${formatBytes(used)}`);
-  if (free !== undefined) parts.push(`${formatBytes(free)} free${total !== undefined ? ` of ${formatBytes(total)}` : ''}`);
+/** "Recordings use 1.2 GB; 20 GB free of 32 GB" from the disk figures of /api/v1/recordings or /api/v1/status. */
+export function storageText(disk: RecordingsUsage | null): string {
+  if (!disk) return '';
+  const parts = [`Recordings use ${formatBytes(disk.usedBytes)}`];
+  if (disk.freeBytes !== null) parts.push(`${formatBytes(disk.freeBytes)} free${disk.totalBytes !== null ? ` of ${formatBytes(disk.totalBytes)}` : ''}`);
   return parts.join('; ');
 }

@@ -60,9 +60,9 @@ describe('/api/v1/events', () => {
       req.end();
       await opened;
       await waitFor(() => api.server.events.clientCount > 0, 'the feed to register', 10_000, 5);
-      const big = { filler: 'x'.repeat(64 * 1024) };
+      const big = { name: 'x'.repeat(64 * 1024) };
       for (let i = 0; i < 2000 && api.server.events.clientCount > 0; i++) {
-        api.server.events.publish('status', big);
+        api.server.events.publish('recording-removed', big);
         // Let the socket flush what the kernel takes, so the backlog is what is really stuck.
         await new Promise((r) => setImmediate(r));
       }

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { copyFileSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CameraClient, ClientError, cameraBaseUrl } from '../../src/client/index.js';
+import { CameraClient, ClientError, cameraBaseUrl, type SettingsPatch } from '../../src/client/index.js';
 import { FIXTURE_MTIMES_S, makeRecordings, startTestApi, type TestApi } from '../api/api-harness.js';
 import { scratchDir } from '../support/paths.js';
 import { requireTool } from '../support/tools.js';
@@ -90,7 +90,8 @@ test('patchSettings: the camera validates, applies and answers with the new sett
   assert.equal(next.cameraName, 'rear-test');
   assert.deepEqual(api.applied.at(-1)?.changed.sort(), ['cameraName', 'segmentMs']);
   assert.equal((await client.settings()).segmentMs, 30_000);
-  await assert.rejects(client.patchSettings({ streamPort: 6000 }), (err: ClientError) => err.code === 'ERR_CLIENT_HTTP' && err.status === 400);
+  // Not a settable key (nor in the SettingsPatch type): the camera refuses it.
+  await assert.rejects(client.patchSettings({ streamPort: 6000 } as SettingsPatch), (err: ClientError) => err.code === 'ERR_CLIENT_HTTP' && err.status === 400);
   await assert.rejects(client.patchSettings({ segmentMs: -5 }), (err: ClientError) => err.code === 'ERR_CLIENT_HTTP' && err.status === 400);
   assert.equal((await client.settings()).segmentMs, 30_000, 'a refused patch changes nothing');
   await client.patchSettings({ segmentMs: 60_000, cameraName: 'velovision-rearview' });

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FMP4_TIMESCALE, initSegment, mediaSegment } from '../../src/web/fmp4-writer.js';
 import { ClockSync } from '../../src/web/clock-sync.js';
+import type { RecordingDocument } from '../../src/api/wire-types.js';
 import { toRecordingView } from '../../src/web/web-api.js';
 import { statusRows } from '../../src/web/status-panel.js';
 import { accessUnitsOfFile, samplePath } from '../hub/access-units.js';
@@ -126,7 +127,7 @@ describe('page readers of the API JSON', () => {
     assert.equal(r.downloadUrl, '/api/v1/recordings/log0007.mp4');
     assert.equal(r.mkvUrl, '/api/v1/recordings/log0007.mkv');
     assert.equal(r.deleteUrl, '/api/v1/recordings/log0007.mkv');
-    assert.equal(toRecordingView({ nothing: 1 }), undefined);
+    assert.equal(toRecordingView({ nothing: 1 } as unknown as RecordingDocument), undefined, 'an entry without a name is skipped');
   });
 
   it('turns a /api/v1/status document into labelled rows', () => {

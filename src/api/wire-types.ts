@@ -1,0 +1,245 @@
+/**
+ * The JSON shapes of the `/api/v1` API (docs/api.md), in one place: the
+ * server builds its answers as these types (status-document.ts,
+ * v1-routes.ts, settings-store.ts, api-events.ts), the client library reads
+ * them (src/client/camera-client.ts) and so does the web page
+ * (src/web/web-api.ts). Types only, importing nothing, so the browser bundle
+ * can use them too. A test checks a real daemon's answers have exactly these
+ * keys (test/api/wire-types.test.ts).
+ */
+
+/** `{ "error": { "code", "message" } }`, the body of every JSON error (codes: docs/errors.md). */
+export interface ApiErrorDocument {
+  error: { code: string; message: string };
+}
+
+/** simultaneous: stream and record always; exclusive: the device's streaming window. */
+export type CameraModeName = 'simultaneous' | 'exclusive';
+
+/** What the camera does now. */
+export type CameraActivityName = 'streaming' | 'recording' | 'both';
+
+/** Whether the camera records and, when not, the kind of reason (src/recorder/recording-health.ts decides). */
+export type RecordingStateName = 'recording' | 'starting' | 'off' | 'paused' | 'failed';
+
+/** One live-stream client as shown in /api/v1/status and /metrics. */
+export interface StreamClientStatus {
+  /** 'tcp' (port 5000) or 'ws' (web page). */
+  kind: 'tcp' | 'ws';
+  /** Remote address:port. */
+  remote: string;
+  connectedMs: number;
+  /** Age of the oldest unsent frame, ms. */
+  lagMs: number;
+  framesDropped: number;
+  bytesSent: number;
+  /** Time spent behind the soft limit in the last 30 s, ms; 10 s (clientBehindLimitMs) drops the client. */
+  behindMs?: number;
+}
+
+/** One slot pool (src/outputs/client-slots.ts SlotPoolStats), as shown in /api/v1/status. */
+export interface StreamSlotPoolStatus {
+  clients: number;
+  maxClients: number;
+  maxPerAddress: number;
+  behindLimitMs: number;
+  windowMs: number;
+  /** Clients refused since start, by reason: full, per-address, not-allowed, not-streaming, closing. */
+  refused: Record<string, number>;
+  /** Clients that gave way to a new one while the pool was full. */
+  evicted: number;
+  /** Clients dropped for being behind too long in the window. */
+  droppedBehind: number;
+}
+
+/** Disk use of the recordings folder. */
+export interface RecordingsUsage {
+  /** Bytes taken by recordings and thumbnails. */
+  usedBytes: number;
+  /** Free and total bytes of the filesystem holding the folder (null when unknown). */
+  freeBytes: number | null;
+  totalBytes: number | null;
+  /** Number of segments. */
+  files: number;
+}
+
+/** `GET /api/v1/status`. Times in ms; ISO strings beside them for people. */
+export interface StatusDocument {
+  version: string;
+  cameraName: string;
+  uptimeMs: number;
+  mode: CameraModeName;
+  activity: CameraActivityName;
+  /** Why (start-up, no client within the window, last client left, ...). */
+  modeReason: string;
+  /** End of the exclusive-mode streaming window; null when none is running. */
+  windowEndsAtMs: number | null;
+  windowEndsAt: string | null;
+  streamWindowMs: number;
+  stream: {
+    source: string;
+    running: boolean;
+    /** Port 5000 is open to clients (false while exclusive mode records). */
+    serving: boolean;
+    width: number | null;
+    height: number | null;
+    resolution: string | null;
+    fps: number | null;
+    bitrateBps: number;
+    measuredBitrateBps: number | null;
+    framesPublished: number;
+    clients: StreamClientStatus[];
+    /** One slot pool per kind of client: caps, refusals by reason, evictions, clients dropped for being behind. */
+    slots: { tcp: StreamSlotPoolStatus | null; ws: StreamSlotPoolStatus | null };
+  };
+  recording: {
+    active: boolean;
+    /** recording, starting, off (turned off), paused (exclusive mode streams), failed. */
+    state: RecordingStateName;
+    /** Why it is not recording, for people; null while recording. */
+    reason: string | null;
+    /** Set only when not recording is a failure: NOT RECORDING and why. */
+    error: string | null;
+    errorCode: string | null;
+    currentSegment: string | null;
+    segmentMs: number;
+    /** Thumbnails on or off; `reason` says why they are off (no ffmpeg). null without a recorder. */
+    thumbnails: { enabled: boolean; reason: string | null } | null;
+  };
+  disk: RecordingsUsage | null;
+  battery: { percent: number | null; millivolts: number | null; charging: boolean | null };
+  temperatureC: number | null;
+  led: string;
+  /** Which hardware parts are simulated stand-ins. */
+  simulated: { battery: boolean; thermal: boolean; charging: boolean; led: boolean; button: boolean };
+  downloads: { active: number; max: number };
+  eventClients: number;
+}
+
+/** One recording in `GET /api/v1/recordings` (and the `recording-added` event). No absolute paths. */
+export interface RecordingDocument {
+  /** File name, e.g. `log0001.mkv`. */
+  name: string;
+  /** ISO 8601 start (null when unknown) and last modification. */
+  startedAt: string | null;
+  modifiedAt: string;
+  durationMs: number | null;
+  sizeBytes: number;
+  width: number | null;
+  height: number | null;
+  /** `"640x360"`, null when unknown. */
+  resolution: string | null;
+  /** True while the recorder is still writing it. */
+  inProgress: boolean;
+  /** Relative URLs: the .mkv, its MP4 conversion, the thumbnail (null when there is none). */
+  downloadUrl: string;
+  mp4Url: string;
+  thumbnailUrl: string | null;
+}
+
+/** `GET /api/v1/recordings`: old to new; `usage` null when the folder cannot be measured. */
+export interface RecordingsListDocument {
+  recordings: RecordingDocument[];
+  usage: RecordingsUsage | null;
+}
+
+/** H.264 profiles the encoders take. */
+export type H264ProfileName = 'baseline' | 'main' | 'high';
+
+/** Encoder settings (config.ts VideoSettings) as `GET /api/v1/settings` shows them. */
+export interface VideoSettingsDocument {
+  width: number;
+  height: number;
+  fps: number;
+  bitrateBps: number;
+  intraPeriod: number;
+  profile: H264ProfileName;
+  /** One of the H.264 levels of config.ts H264_LEVELS ("4.1"). */
+  level: string;
+}
+
+/** How new clients join the live stream. */
+export type JoinPolicyName = 'latest-keyframe' | 'next-keyframe';
+
+/** `GET /api/v1/settings`: what can be changed at run time, plus where it is saved. */
+export interface SettingsDocument {
+  /** "640x360". */
+  resolution: string;
+  video: VideoSettingsDocument;
+  segmentMs: number;
+  streamWindowMs: number;
+  maxFiles: number;
+  maxBytes: number;
+  minFreeBytes: number;
+  minFreePercent: number;
+  record: boolean;
+  join: JoinPolicyName;
+  timestamps: boolean;
+  cameraName: string;
+  /** Where changes are saved. */
+  settingsFile: string;
+}
+
+/**
+ * `PATCH /api/v1/settings` body: any of the settable keys. Durations and
+ * sizes may be text with a unit ("30s", "2GB", "4M"); a number on a key
+ * ending in Ms is milliseconds. The camera validates every value.
+ */
+export interface SettingsPatch {
+  /** "WIDTHxHEIGHT": sets video.width and video.height. */
+  resolution?: string;
+  video?: Partial<Record<keyof VideoSettingsDocument, string | number>>;
+  segmentMs?: number | string;
+  streamWindowMs?: number | string;
+  maxFiles?: number;
+  maxBytes?: number | string;
+  minFreeBytes?: number | string;
+  minFreePercent?: number;
+  record?: boolean;
+  join?: JoinPolicyName;
+  timestamps?: boolean;
+  cameraName?: string;
+}
+
+/** What applying changed settings did. */
+export interface SettingsApplyResult {
+  restartedSource: boolean;
+  /**
+   * Changed keys saved but not applied to the running daemon: they take
+   * effect at the next start (e.g. `timestamps`, `cameraName`). Default [].
+   */
+  restartRequired?: string[];
+}
+
+/** The `PATCH /api/v1/settings` answer (and the `settings` event): the new settings, what changed, what was applied and what waits for a restart. */
+export type SettingsPatchResult = SettingsDocument & { applied: SettingsApplyResult; changed: string[]; restartRequired: string[] };
+
+/** The `mode` event: the mode controller's state. */
+export interface ModeEventData {
+  mode: CameraModeName;
+  activity: CameraActivityName;
+  /** True when port 5000 accepts clients. */
+  streaming: boolean;
+  /** True when the recorder should write segments. */
+  recording: boolean;
+  /** When the streaming window closes, ms since the epoch; null when no window is running. */
+  windowEndsAtMs: number | null;
+  reason: string;
+  /** When the activity last changed, ms since the epoch. */
+  sinceMs: number;
+  /** Stream clients the controller knows about. */
+  clients: number;
+}
+
+/** The data of each event on `GET /api/v1/events`, by event name. */
+export interface ApiEventData {
+  hello: { connectedAtMs: number };
+  status: StatusDocument;
+  mode: ModeEventData;
+  'recording-added': RecordingDocument;
+  'recording-removed': { name: string } | { all: true; count: number };
+  settings: SettingsPatchResult;
+}
+
+/** Event names on the feed. */
+export type ApiEventType = keyof ApiEventData;
