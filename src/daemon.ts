@@ -214,7 +214,8 @@ export class RearviewDaemon {
     if (!restartSource || this.closing || this.sourceSupervisor.state === 'idle') return;
     const previous = this.applying;
     const run = (async () => {
-      await previous?.catch(() => {}); // one source restart at a time
+      // One source restart at a time; the previous one's failure went to its own caller.
+      await previous?.catch(() => undefined);
       if (this.closing) return;
       await this.sourceSupervisor.close();
       // close() may have run while the old source stopped: then start nothing.
@@ -245,10 +246,14 @@ export class RearviewDaemon {
     this.closing ??= (async () => {
       // A source restart in flight sees `closing` and stops; wait for it so
       // the supervisor closed below is the last one.
-      await this.applying?.catch(() => {});
+      await this.applying?.catch(() => {
+        // its failure went to the applyConfig() caller
+      });
       // A part still starting is closed only once its start() has settled: closing it
       // half-way (a server not listening yet) left that start() pending for ever.
-      await this.startingStep?.catch(() => {});
+      await this.startingStep?.catch(() => {
+        // a failed step already rejected start() for its caller
+      });
       while (this.running.length > 0) {
         const part = this.running.pop() as { name: string; close: () => Promise<void> };
         try {
@@ -258,7 +263,9 @@ export class RearviewDaemon {
         }
       }
       // Parts constructed but never started still hold nothing; make sure of the source's process.
-      await this.sourceSupervisor.close().catch(() => {});
+      await this.sourceSupervisor.close().catch(() => {
+        // close() is idempotent: if it failed, the loop above logged it
+      });
     })();
     return this.closing;
   }

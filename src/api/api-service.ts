@@ -13,7 +13,7 @@ import type { StreamHub } from '../hub/stream-hub.js';
 import type { Logger } from '../log/logger.js';
 import { ModeController, type ModeState } from '../modes/mode-controller.js';
 import type { TcpStreamServer } from '../outputs/tcp-stream-server.js';
-import { RecorderService } from '../recorder/recorder-service.js';
+import type { RecorderService } from '../recorder/recorder-service.js';
 import { RecordingLibrary } from '../recorder/recording-library.js';
 import type { SourceSupervisor } from '../sources/source-supervisor.js';
 import type { Mp4Streamer, RecordingStore, StreamStatus } from './api-services.js';

@@ -181,7 +181,7 @@ function toConfigInput(patch: unknown): ConfigInput {
         video[vk] = vv;
       }
     } else if (key === 'settingsFile') {
-      continue; // read-only, echoed back by GET
+      // read-only, echoed back by GET: accepted and ignored
     } else if ((SETTABLE_KEYS as readonly string[]).includes(key)) {
       // A JSON number on a key named ...Ms means milliseconds (as in mergeConfig); made explicit here.
       out[key] = key.endsWith('Ms') && typeof value === 'number' ? `${value}ms` : value;

@@ -4,7 +4,7 @@
  * summarises it. Output and exit codes are documented in docs/cli.md.
  */
 import { performance } from 'node:perf_hooks';
-import { H264Error } from '../errors.js';
+import type { H264Error } from '../errors.js';
 import type { AccessUnit } from '../h264/access-unit.js';
 import { H264StreamParser } from '../h264/h264-stream-parser.js';
 import type { NalUnit } from '../h264/nal-unit.js';

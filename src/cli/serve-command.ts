@@ -4,7 +4,7 @@
  * the config file (`--config FILE`), which overrides the defaults
  * (docs/config.md). The daemon itself is imported only when the command runs.
  */
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { CliError, ExitCode, type ExitCodeValue } from './exit-codes.js';
 import type { ConfigInput, RearviewConfig } from '../config.js';
 

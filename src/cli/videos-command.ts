@@ -316,7 +316,7 @@ interface Progress {
 }
 
 async function createProgress(): Promise<Progress> {
-  if (!process.stderr.isTTY) return { start: () => () => {}, stop: () => {} };
+  if (!process.stderr.isTTY) return { start: () => () => undefined, stop: () => undefined };
   const { MultiBar, Presets } = await import('cli-progress');
   const bars = new MultiBar(
     { stream: process.stderr, format: ' {bar} {percentage}% | {name} | {value_mb}/{total_mb} MB', hideCursor: true, clearOnComplete: false, stopOnComplete: false },

@@ -65,7 +65,7 @@ export function openBrowser(url: string, env: NodeJS.ProcessEnv = process.env, p
   }
   try {
     const child = spawn(cmd, args, { stdio: 'ignore', detached: true });
-    child.on('error', () => {});
+    child.on('error', (err) => process.stderr.write(`could not open a browser (${err.message}): open the URL above\n`));
     child.unref();
     return true;
   } catch {

@@ -96,7 +96,9 @@ export async function openMkvVideo(path: string, limitBytes?: number): Promise<M
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
-    await fh.close().catch(() => {});
+    await fh.close().catch(() => {
+      // opened read-only: a failing close loses nothing
+    });
   };
   try {
     const realSize = (await fh.stat()).size;

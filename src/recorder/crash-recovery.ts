@@ -32,7 +32,9 @@ export async function writeRecordingMarker(dir: string, name: string, startedAtM
 
 /** Removes the marker: no segment is being written (best effort). */
 export async function removeRecordingMarker(dir: string): Promise<void> {
-  await unlink(join(dir, RECORDING_MARKER)).catch(() => {});
+  await unlink(join(dir, RECORDING_MARKER)).catch(() => {
+    // usually absent already; one left behind only makes the next start check a sealed segment
+  });
 }
 
 /**

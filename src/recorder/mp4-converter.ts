@@ -127,7 +127,9 @@ export async function convertMkvToMp4(mkvPath: string, write: (chunk: Uint8Array
     if (reader) await muxFrames(reader, out.output, mkvPath);
     else await convertWithMediabunny(mkvPath, out.output, options.limitBytes);
   } catch (err) {
-    await out.output.cancel().catch(() => {});
+    await out.output.cancel().catch(() => {
+      // the conversion error thrown below is the one to report
+    });
     throw err instanceof RearviewError ? err : new RearviewError('ERR_CONVERT', `converting ${basename(mkvPath)} failed: ${(err as Error).message}`, { cause: err });
   } finally {
     await reader?.close();
@@ -210,7 +212,9 @@ async function convertWithMediabunny(mkvPath: string, output: Output, limitBytes
     await conversion.execute();
   } finally {
     input.dispose();
-    await fh.close().catch(() => {});
+    await fh.close().catch(() => {
+      // opened read-only: a failing close loses nothing
+    });
   }
 }
 
@@ -485,11 +489,14 @@ export class Mp4Cache {
         return result.bytes;
       } catch (err) {
         progress?.finish(err as Error);
-        if (partPath) await unlink(partPath).catch(() => {});
+        // A .part file that cannot be removed now is swept by prune() once stale.
+        if (partPath) await unlink(partPath).catch(() => undefined);
         this.logger.warn(`MP4 conversion of ${basename(mkvPath)} failed: ${(err as Error).message}`);
         throw err;
       } finally {
-        await fh?.close().catch(() => {});
+        await fh?.close().catch(() => {
+          // only still open after a failure, reported above; its .part file is discarded
+        });
       }
     })();
     if (key) {
@@ -512,7 +519,7 @@ export class Mp4Cache {
           // Left by a process killed mid-conversion: anything this old is not being written any more.
           const p = join(this.dir, n);
           const age = Date.now() - (await stat(p).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-          if (age > 10 * 60_000) await unlink(p).catch(() => {});
+          if (age > 10 * 60_000) await unlink(p).catch((err: Error) => this.logger.warn(`could not remove ${n} from the MP4 cache: ${err.message}`));
           continue;
         }
         if (!n.endsWith('.mp4')) continue;
@@ -524,7 +531,9 @@ export class Mp4Cache {
         }
       }
       entries.sort((a, b) => a.mtimeMs - b.mtimeMs);
-      for (const e of entries.slice(0, Math.max(0, entries.length - this.maxFiles))) await unlink(e.path).catch(() => {});
+      for (const e of entries.slice(0, Math.max(0, entries.length - this.maxFiles))) {
+        await unlink(e.path).catch((err: Error) => this.logger.warn(`could not remove ${basename(e.path)} from the MP4 cache: ${err.message}`));
+      }
     } catch {
       // cache folder gone: nothing to prune
     }
@@ -571,8 +580,9 @@ function followPart(progress: PartProgress): Readable {
     // Closed by the consumer or at the end: the descriptor is ours to close (pending reads finish first).
     const fh = progress.readFh;
     progress.readFh = undefined;
-    if (fh) void fh.close().catch(() => {});
-    else progress.once('progress', () => void progress.readFh?.close().catch(() => {})); // opened later
+    // Read-only descriptors: a failing close loses nothing.
+    if (fh) void fh.close().catch(() => undefined);
+    else progress.once('progress', () => void progress.readFh?.close().catch(() => undefined)); // opened later
   });
   const waitForProgress = (): Promise<void> => new Promise((resolve) => {
     const wake = (): void => {

@@ -119,14 +119,16 @@ export class ThumbnailMaker {
       await this.run(args, job);
     } catch (err) {
       // ffmpeg may have created the file before failing (image2 writes on the first frame), or been
-      // killed by the timeout or close(): never leave a .part behind on the card.
-      await unlink(tmp).catch(() => {});
+      // killed by the timeout or close(): never leave a .part behind on the card. Usually there is
+      // none, and the error to report is ffmpeg's.
+      await unlink(tmp).catch(() => undefined);
       throw err;
     }
     try {
       await rename(tmp, job.path);
     } catch (err) {
-      await unlink(tmp).catch(() => {});
+      // The rename error is the one to report; a .part left behind is swept at the next start.
+      await unlink(tmp).catch(() => undefined);
       throw err;
     }
   }
@@ -140,7 +142,9 @@ export class ThumbnailMaker {
       child.stderr?.on('data', (d: Buffer) => {
         if (stderr.length < 2000) stderr += d.toString();
       });
-      child.stdin?.on('error', () => {}); // EPIPE when ffmpeg exits early: reported through the exit code
+      child.stdin?.on('error', () => {
+        // EPIPE when ffmpeg exits early: reported through the exit code
+      });
       child.on('error', (err) => {
         clearTimeout(timer);
         reject(err);

@@ -71,14 +71,14 @@ class FakeBonjour implements BonjourLike {
   unpublished = 0;
   destroyed = 0;
   constructor(readonly onError: (err: Error) => void) {
-    this.service.stop = () => {};
+    this.service.stop = () => undefined;
   }
   publish(options: { name: string; type: string; port: number; txt?: Record<string, string> }) {
     this.published.push(options);
     return this.service as never;
   }
   find() {
-    return { on: () => undefined, stop: () => {} };
+    return { on: () => undefined, stop: () => undefined };
   }
   unpublishAll(callback?: () => void) {
     this.unpublished++;

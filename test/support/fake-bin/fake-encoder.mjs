@@ -76,7 +76,9 @@ for (let n = 0; n < total; n++) {
   await writeFrame(frames[n % frames.length]);
 }
 if (env.FAKE_ENCODER_AFTER === 'hang') {
-  setInterval(() => {}, 1000);
+  setInterval(() => {
+    // keeps the process alive, hanging, until it is killed
+  }, 1000);
 } else {
   process.stderr.write(`fake ${tool}: done after ${total} frames\n`);
   process.exitCode = Number(env.FAKE_ENCODER_EXIT_CODE || 0);
