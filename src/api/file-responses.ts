@@ -5,7 +5,7 @@
  * and an idle timeout that drops readers who stop reading.
  */
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -112,7 +112,7 @@ export interface SendFileOptions {
  * segment still being written is served as it was at that moment.
  */
 export async function sendFile(req: IncomingMessage, res: ServerResponse, path: string, options: SendFileOptions): Promise<void> {
-  let handle;
+  let handle: FileHandle | undefined;
   try {
     handle = await open(path, 'r');
   } catch (err) {

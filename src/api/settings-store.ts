@@ -158,7 +158,7 @@ export class SettingsStore {
     // (exclusive create) so a link planted under the temporary name is not followed.
     const tmp = `${path}.${process.pid}.tmp`;
     await unlink(tmp).catch(() => undefined);
-    await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+    await writeFile(tmp, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
     await rename(tmp, path);
   }
 }

@@ -49,7 +49,7 @@ const START_CODE_SEARCH_BYTES = 1024 * 1024;
 
 const defaultIo = (): NaluIo => ({
   stdout: process.stdout,
-  stderr: (line) => process.stderr.write(line + '\n'),
+  stderr: (line) => process.stderr.write(`${line}\n`),
   onInterrupt: (handler) => {
     let interrupts = 0;
     const listener = (): void => {

@@ -242,6 +242,6 @@ async function runServe(command: Command): Promise<void> {
   const lines = [`stream listening on tcp://${urlHost(stream.host)}:${stream.port}`];
   if (daemon.apiAddress) lines.push(`api listening on http://${urlHost(daemon.apiAddress.host)}:${daemon.apiAddress.port}`);
   lines.push(...watchInstructions(stream.host, stream.port, config.video.fps));
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
   // Runs until a signal closes the daemon.
 }

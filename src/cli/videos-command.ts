@@ -54,8 +54,7 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
 6 not a Rearview or an HTTP error.`,
     );
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const wrap = <A extends any[]>(fn: (...args: A) => Promise<void>) => async (...args: A): Promise<void> => {
+  const wrap = <A extends unknown[]>(fn: (...args: A) => Promise<void>) => async (...args: A): Promise<void> => {
     try {
       await fn(...args);
     } catch (err) {
@@ -145,7 +144,6 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
     wrap(async (dir: string, opts: CameraCommandOptions) => {
       const client = await cameraFromOptions(opts);
       const { mkdir, writeFile, stat } = await import('node:fs/promises');
-      const { join } = await import('node:path');
       await mkdir(dir, { recursive: true }).catch((err: unknown) => {
         throw toCliError(err, dir);
       });
@@ -356,7 +354,6 @@ async function fetchVideo(
   format: 'mkv' | 'mp4',
   progress: Progress,
 ): Promise<{ path: string; transferredBytes: number; resumed: boolean; bytes: number }> {
-  const { join } = await import('node:path');
   const { stat } = await import('node:fs/promises');
   const fileName = format === 'mp4' ? video.name.replace(/\.mkv$/i, '.mp4') : video.name;
   const dest = await fileInside(dir, fileName);
@@ -405,7 +402,6 @@ export interface SyncSummary {
  */
 export async function syncVideos(client: CameraClient, dir: string, format: 'mkv' | 'mp4', progress: Progress): Promise<SyncSummary> {
   const { mkdir, stat } = await import('node:fs/promises');
-  const { join } = await import('node:path');
   const list = await listVideos(client);
   await mkdir(dir, { recursive: true }).catch((err: unknown) => {
     throw toCliError(err, dir);

@@ -354,7 +354,7 @@ export class CameraClient {
       width: num('width') ?? (res ? Number(res[1]) : undefined),
       height: num('height') ?? (res ? Number(res[2]) : undefined),
       inProgress: entry.inProgress === true || entry.recording === true || entry.writing === true,
-      thumbnailUrl: thumb ? new URL(thumb, this.baseUrl + '/').toString() : undefined,
+      thumbnailUrl: thumb ? new URL(thumb, `${this.baseUrl}/`).toString() : undefined,
       raw: entry,
     };
   }

@@ -9,7 +9,7 @@
 import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../log/logger.js';
-import { readMatroskaHeader, repairMatroska } from './matroska-file.js';
+import { readMatroskaHeader, repairMatroska, type MatroskaRepair } from './matroska-file.js';
 import { orderSegments, removeSegmentFiles, type SegmentFile } from './retention.js';
 import { RECORDER_STATE } from './segment-numbering.js';
 import { parseSegmentName } from './segment-names.js';
@@ -98,7 +98,7 @@ async function recoverSegment(dir: string, name: string, { logger, onRepaired }:
     return;
   }
   if (durationMs !== null) return; // sealed: finished cleanly
-  let r;
+  let r: MatroskaRepair;
   try {
     r = await repairMatroska(path);
   } catch (err) {

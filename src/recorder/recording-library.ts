@@ -11,6 +11,7 @@
  * client gives is resolved inside the folder or refused (see
  * `resolveSegment`).
  */
+import type { Stats } from 'node:fs';
 import { readdir, readFile, realpath, lstat, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -137,7 +138,7 @@ export class RecordingLibrary {
     for (const name of names) {
       if (parseSegmentName(name) === undefined) continue;
       const path = join(this.dir, name);
-      let s;
+      let s: Stats;
       try {
         s = await lstat(path);
       } catch {
@@ -265,7 +266,7 @@ export class RecordingLibrary {
   /** The file must exist, be a regular file, and really be in the folder (no symlink out). */
   private async checkedFile(name: string, asGiven: string): Promise<string> {
     const path = join(this.dir, name);
-    let s;
+    let s: Stats;
     try {
       s = await lstat(path);
     } catch (err) {

@@ -216,11 +216,22 @@ test("default lines equal the tutorial tool's output on files with only 4-byte s
   }
 });
 
+/** The fields of one `nalu --json` line that the test below reads. */
+interface NaluJsonLine {
+  offset: number;
+  startCodeLength: number;
+  type: number;
+  sps?: { width: number; fps: number };
+  pps?: { ppsId: number };
+  slice?: { sliceKind: number };
+  sei?: Array<{ payloadType: number }>;
+}
+
 test('--json lists every NAL unit with offsets, sizes and parsed fields', async () => {
   const name = '4pics.264';
   const r = await runCli(['nalu', corpusFile(name), '--json']);
   assert.equal(r.status, 0, r.stderr);
-  const nals = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+  const nals = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as NaluJsonLine);
   const bytes = readFileSync(corpusFile(name));
   assert.equal(nals.length, expectedSummary(name).nalUnits);
   for (const nal of nals) {
@@ -234,7 +245,7 @@ test('--json lists every NAL unit with offsets, sizes and parsed fields', async 
   assert.equal(sps?.sps?.fps, 50);
   assert.equal(nals.find((n) => n.type === 8)?.pps?.ppsId, 0);
   assert.equal(nals.find((n) => n.type === 5)?.slice?.sliceKind, 2);
-  assert.deepEqual(nals.find((n) => n.type === 6)?.sei.map((m: { payloadType: number }) => m.payloadType), [0, 1]);
+  assert.deepEqual(nals.find((n) => n.type === 6)?.sei?.map((m) => m.payloadType), [0, 1]);
 });
 
 test('--frames lists access units; a live TCP source adds arrival times; --count stops it', async () => {

@@ -36,7 +36,7 @@ test('decode() yields rgb24 and scaled yuv420p frames from rearview serve', asyn
       assert.equal(f.data.length, 640 * 360 * 3);
     }
     // Metadata follows the input frames in order.
-    rgb.forEach((f, i) => i > 0 && assert.ok(f.pts90k > (rgb[i - 1] as DecodedFrame).pts90k));
+    for (const [i, f] of rgb.entries()) if (i > 0) assert.ok(f.pts90k > (rgb[i - 1] as DecodedFrame).pts90k);
     assert.equal(typeof rgb[0]?.capturedAtMs, 'number');
     // A camera picture, not a blank buffer: the frame has many distinct values.
     const values = new Set(rgb[0]?.data.subarray(0, 640 * 3 * 10));

@@ -187,7 +187,7 @@ test("'all' delivers every frame in order, pausing the socket when the consumer 
     scratch.cleanup();
   }
   assert.equal(frames.length, 120, 'every frame');
-  frames.forEach((f, i) => assert.equal(f.seq, i, 'in order'));
+  for (const [i, f] of frames.entries()) assert.equal(f.seq, i, 'in order');
   assert.ok(conn.stats.pauses >= 1, 'the socket was paused');
   // One socket read can hold dozens of these small frames, so the queue overshoots the mark by up to a read.
   assert.ok(maxQueued < 100, `the queue did not take the whole stream at once (max ${maxQueued})`);
