@@ -126,7 +126,7 @@ async function decodeBench(label: string, file: string, width: number, height: n
   let frames = 0;
   try {
     for await (const f of decode(connect(`tcp://127.0.0.1:${port}`, { policy: 'all', reconnect: false }), { format: 'rgb24', ffmpegPath: FFMPEG })) {
-      if (f.width !== width) throw new Error('unexpected size');
+      if (f.width !== width || f.height !== height) throw new Error('unexpected size');
       frames++;
     }
   } catch (err) {

@@ -37,7 +37,7 @@ async function childConvert(input: string, output: string): Promise<void> {
   const out = createWriteStream(output);
   const result = await convertMkvToMp4(input, writerTo(out));
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-  process.stdout.write(JSON.stringify({ ...result, convertMs: performance.now() - t0 }) + '\n');
+  process.stdout.write(`${JSON.stringify({ ...result, convertMs: performance.now() - t0 })}\n`);
 }
 
 /** A converter `write` callback onto a file stream that resolves when the stream can take more. */
@@ -73,7 +73,7 @@ async function childPool(input: string, output: string, runs: number): Promise<v
   const pid = pool.pids[0];
   const hwm = pid === undefined ? 0 : Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
   await pool.close();
-  process.stdout.write(JSON.stringify({ ms, converterPeakRssMb: hwm / 1024 }) + '\n');
+  process.stdout.write(`${JSON.stringify({ ms, converterPeakRssMb: hwm / 1024 })}\n`);
 }
 
 /** Records `seconds` of the stream (looping it) into one segment, as fast as the disk takes it. */

@@ -58,7 +58,7 @@ async function runRearview(idleCloseMs: number): Promise<ReturnType<typeof summa
       // Without idle close the last frame only closes at exit: stop one frame early.
       if (delivered.length === frames - 1) done();
     },
-    discontinuity: () => {},
+    discontinuity: () => undefined,
   });
   await finished;
   await new Promise((r) => setTimeout(r, 1200));

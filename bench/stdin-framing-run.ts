@@ -79,7 +79,7 @@ export async function runChunkedFraming(options: ChunkedFramingOptions): Promise
         deliveredAt.push(nowMs());
         got.push(au);
       },
-      discontinuity: () => {},
+      discontinuity: () => undefined, // the bench counts frames, not restarts
     });
     const writerEnded = new Promise<number>((resolve) => writer.once('exit', (code) => resolve(code ?? -1)));
     await ended;

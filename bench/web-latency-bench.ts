@@ -144,7 +144,7 @@ async function runFfmpeg(c: Case): Promise<Summary> {
     for (const line of lines) {
       const m = / User Data=([0-9a-f]{16})/.exec(line);
       if (!m) continue;
-      const capturedAtMs = Number(BigInt('0x' + m[1])) / 1000;
+      const capturedAtMs = Number(BigInt(`0x${m[1]}`)) / 1000;
       if (capturedAtMs >= measureFromMs) samples.push(now - capturedAtMs);
     }
   });

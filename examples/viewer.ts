@@ -25,7 +25,9 @@ ffplay.on('error', () => {
   viewer = false;
   console.error('ffplay not found: printing frames instead (install ffmpeg to see the picture)');
 });
-ffplay.stdin.on('error', () => {}); // reported by 'exit'
+ffplay.stdin.on('error', () => {
+  // EPIPE when ffplay quits: reported by 'exit'
+});
 ffplay.on('exit', (code) => {
   if (code === 0) return void stream.close(); // window closed ("press q")
   if (viewer) console.error('ffplay cannot show a window here: printing frames instead');

@@ -278,6 +278,7 @@ const OPTIONAL_STRING_KEYS = new Set(['captureDevice', 'gstPipeline', 'apiToken'
  */
 const CAMERA_NAME_RE = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 /** Control characters (NUL, tab, newline, ...): never part of a path, an address, a source or a token. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL_CHAR_RE = /[\u0000-\u001f\u007f]/;
 
 /** A size cap: bytes, or a percentage of the disk. */
@@ -380,7 +381,7 @@ const SOURCE_NAMES = ['sample', 'rpicam', 'gstreamer', 'ffmpeg', '-'];
 function checkSourceForm(value: unknown): string {
   const expected = `expected one of ${SOURCE_NAMES.join(', ')}, file:PATH, tcp://HOST:PORT`;
   if (typeof value !== 'string') throw new ConfigError(`source: ${expected}, got ${JSON.stringify(value)}`);
-  if (/[\u0000-\u001f\u007f]/.test(value)) throw new ConfigError(`source: control characters are not allowed, got ${JSON.stringify(value)}`);
+  if (CONTROL_CHAR_RE.test(value)) throw new ConfigError(`source: control characters are not allowed, got ${JSON.stringify(value)}`);
   const spec = value.trim();
   if (SOURCE_NAMES.includes(spec)) return spec;
   if (spec.startsWith('file:')) {

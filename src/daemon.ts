@@ -91,7 +91,7 @@ export class RearviewDaemon {
   private readonly startingGraceMs: number;
   /** Rejects when close() is called: a start step that never settles cannot hold start() for ever. */
   private readonly closeRequested: Promise<never>;
-  private rejectCloseRequested: (err: Error) => void = () => {};
+  private rejectCloseRequested: (err: Error) => void = () => undefined; // replaced once close() is awaited
   /** The part close() is stopping now (for "still stopping" messages). */
   private closingPart: string | undefined;
   /** Whether the default source factory is used (then start() checks the source can be built before binding). */
@@ -137,7 +137,7 @@ export class RearviewDaemon {
     this.closeRequested = new Promise<never>((_resolve, reject) => {
       this.rejectCloseRequested = reject;
     });
-    this.closeRequested.catch(() => {}); // only ever awaited in a race
+    this.closeRequested.catch(() => undefined); // only ever awaited in a race: no unhandled rejection
     this.checkSourceFirst = options.createSource === undefined;
     const createSource = options.createSource ?? createSourceFromConfig;
     this.supervisorOptions = {
@@ -240,7 +240,7 @@ export class RearviewDaemon {
     if (!restartSource || this.closing || this.sourceSupervisor.state === 'idle') return;
     const previous = this.applying;
     const run = (async () => {
-      await previous?.catch(() => {}); // one source restart at a time
+      await previous?.catch(() => undefined); // one source restart at a time; the earlier one logged its own failure
       if (this.closing) return;
       await this.sourceSupervisor.close();
       // close() may have run while the old source stopped: then start nothing.
@@ -278,7 +278,7 @@ export class RearviewDaemon {
       this.rejectCloseRequested(new Error('daemon closed while starting'));
       // A source restart in flight sees `closing` and stops; wait for it so
       // the supervisor closed below is the last one.
-      await this.applying?.catch(() => {});
+      await this.applying?.catch(() => undefined); // a failed apply logged its own error; only its end matters
       // A part still starting is closed once its start() has settled: closing it half-way
       // (a server not listening yet) left that start() pending for ever. But a start() that
       // never settles (a stuck disk) must not keep the daemon from stopping: wait a bounded time.
@@ -287,7 +287,7 @@ export class RearviewDaemon {
         const grace = new Promise<void>((resolve) => {
           timer = setTimeout(resolve, this.startingGraceMs);
         });
-        await Promise.race([this.startingStep.catch(() => {}), grace]);
+        await Promise.race([this.startingStep.catch(() => undefined /* start() reports its own failure */), grace]);
         clearTimeout(timer);
       }
       while (this.running.length > 0) {
@@ -301,7 +301,7 @@ export class RearviewDaemon {
       }
       // Parts constructed but never started still hold nothing; make sure of the source's process.
       this.closingPart = 'source';
-      await this.sourceSupervisor.close().catch(() => {});
+      await this.sourceSupervisor.close().catch(() => undefined); // closing anyway: the supervisor logs its own errors
       this.closingPart = undefined;
     })();
     return this.closing;

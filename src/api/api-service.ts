@@ -12,7 +12,7 @@ import type { StreamHub } from '../hub/stream-hub.js';
 import type { Logger } from '../log/logger.js';
 import { ModeController, type ModeState } from '../modes/mode-controller.js';
 import type { TcpStreamServer } from '../outputs/tcp-stream-server.js';
-import { RecorderService } from '../recorder/recorder-service.js';
+import type { RecorderService } from '../recorder/recorder-service.js';
 import { RecordingLibrary } from '../recorder/recording-library.js';
 import { recordingHealth, sameHealth, type RecordingHealth } from '../recorder/recording-health.js';
 import type { SourceSupervisor } from '../sources/source-supervisor.js';

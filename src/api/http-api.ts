@@ -313,7 +313,7 @@ function clientWentAway(res: ServerResponse, err: unknown): boolean {
   if (typeof code === 'string' && CLIENT_GONE_CODES.has(code)) return true;
   if ((err as { name?: unknown } | null)?.name === 'AbortError') return true;
   const req = res.req as IncomingMessage | undefined;
-  return req !== undefined && req.destroyed && !req.complete;
+  return req?.destroyed === true && !req.complete;
 }
 
 /**

@@ -14,7 +14,8 @@ export function openApiDocument(router: ApiRouter, version: string): Record<stri
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of router.routes) {
     const path = openApiPath(route.path);
-    const item = (paths[path] ??= {});
+    const item = paths[path] ?? {};
+    paths[path] = item;
     const params = [...route.path.matchAll(/:([A-Za-z_]\w*)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
     const responses: Record<string, unknown> = {};
     for (const [status, [type, description]] of Object.entries(route.doc.responses)) {

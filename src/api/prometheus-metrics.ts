@@ -56,5 +56,5 @@ export function renderMetrics(status: StatusDocument, requests: ReadonlyMap<stri
     const [route = '', code = ''] = key.split(' ');
     return [{ route, code }, n];
   }));
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

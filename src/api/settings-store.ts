@@ -183,7 +183,7 @@ export class SettingsStore {
     try {
       await makeDirectory(dirname(path));
       await rm(tmp, { force: true });
-      await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+      await writeFile(tmp, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
       await rename(tmp, path);
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => undefined); // best effort: the error below is what matters
@@ -215,7 +215,7 @@ function settableInput(patch: unknown, refused: (key: string) => string): Config
         video[vk] = vv;
       }
     } else if (key === 'settingsFile') {
-      continue; // read-only, echoed back by GET
+      // Where the settings are saved, not a setting: ignored in a PATCH body.
     } else if ((SETTABLE_KEYS as readonly string[]).includes(key)) {
       // A JSON number on a key named ...Ms means milliseconds (as in mergeConfig); made explicit here.
       out[key] = key.endsWith('Ms') && typeof value === 'number' ? `${value}ms` : value;

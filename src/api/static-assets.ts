@@ -5,6 +5,7 @@
  * device's `Welcome to Velovision Rearview`) and for `/assets/*`;
  * `rearview view` mounts it alone. `/favicon.ico` is drawn in code (favicon.ts).
  */
+import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
@@ -86,7 +87,7 @@ export function createWebAssetsHandler(options: WebAssetsOptions = {}): WebAsset
     } else {
       return false;
     }
-    let info;
+    let info: Stats;
     try {
       info = await stat(file);
       if (!info.isFile()) throw new Error('not a file');
@@ -150,5 +151,5 @@ function decodeSafe(path: string): string {
 
 function notFound(res: ServerResponse): void {
   res.writeHead(404, { 'Content-Type': 'application/json; charset=utf-8' });
-  res.end(JSON.stringify({ error: { code: 'ERR_NOT_FOUND', message: 'no such asset' } }) + '\n');
+  res.end(`${JSON.stringify({ error: { code: 'ERR_NOT_FOUND', message: 'no such asset' } })}\n`);
 }

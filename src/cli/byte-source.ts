@@ -117,7 +117,7 @@ async function isContainerFile(path: string): Promise<boolean> {
 
 /** The H.264 track of an MP4/Matroska file as Annex-B, one access unit per chunk. */
 async function* readContainer(path: string): AsyncGenerator<Uint8Array> {
-  let track;
+  let track: Awaited<ReturnType<typeof demuxH264Container>>;
   try {
     track = await demuxH264Container(await readWholeFile(path), path);
   } catch (err) {

@@ -165,5 +165,5 @@ export async function cameraFromOptions(opts: CameraCommandOptions): Promise<imp
 
 /** Writes a JSON document to stdout (one line, newline-terminated). */
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value) + '\n');
+  process.stdout.write(`${JSON.stringify(value)}\n`);
 }

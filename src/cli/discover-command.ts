@@ -3,6 +3,7 @@
  * (`_rearview._tcp`), each as soon as it answers.
  */
 import type { Command } from 'commander';
+import type { DiscoveredCamera } from '../discovery/mdns-browser.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { colours, durationOption, printJson, toCliError } from './camera-helpers.js';
 
@@ -27,7 +28,7 @@ Exit codes: 0 at least one camera found, 4 none found or mDNS unusable here.`,
       const timeoutMs = await durationOption(opts.timeout, '--timeout');
       const { discover } = await import('../discovery/mdns-browser.js');
       const c = colours();
-      let cameras;
+      let cameras: DiscoveredCamera[];
       try {
         cameras = await discover({
           timeoutMs,

@@ -53,7 +53,7 @@ export class NaluOutput {
   /** Writes what is queued now. */
   flush(): void {
     if (this.closedFlag || this.parts.length === 0) return;
-    const text = this.parts.join('\n') + '\n';
+    const text = `${this.parts.join('\n')}\n`;
     this.parts = [];
     this.chars = 0;
     try {

@@ -4,7 +4,7 @@
  * summarises it. Output and exit codes are documented in docs/cli.md.
  */
 import { performance } from 'node:perf_hooks';
-import { H264Error } from '../errors.js';
+import type { H264Error } from '../errors.js';
 import type { AccessUnit } from '../h264/access-unit.js';
 import { H264StreamParser } from '../h264/h264-stream-parser.js';
 import type { NalUnit } from '../h264/nal-unit.js';
@@ -49,7 +49,7 @@ const START_CODE_SEARCH_BYTES = 1024 * 1024;
 
 const defaultIo = (): NaluIo => ({
   stdout: process.stdout,
-  stderr: (line) => process.stderr.write(line + '\n'),
+  stderr: (line) => process.stderr.write(`${line}\n`),
   onInterrupt: (handler) => {
     let interrupts = 0;
     const listener = (): void => {

@@ -6,6 +6,7 @@
  * Ctrl-C / SIGTERM finish the file cleanly.
  */
 import type { Command } from 'commander';
+import type { StreamConnection } from '../client/stream-client.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { durationOption, printJson, toCliError } from './camera-helpers.js';
 import { reconnectingText } from '../util/describe-network-error.js';
@@ -78,7 +79,7 @@ async function runRecord(url: string, opts: RecordOptions): Promise<RecordSummar
 
   const { connect } = await import('../client/stream-client.js');
   const helpers = await import('./record-helpers.js');
-  let stream;
+  let stream: StreamConnection;
   try {
     stream = connect(url, { policy: 'all', reconnect: opts.reconnect, fps });
   } catch (err) {

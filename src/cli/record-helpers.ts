@@ -198,7 +198,9 @@ export class Mp4RecordingWriter implements RecordingWriter {
     try {
       if (this.output && this.output.state === 'started') await this.output.finalize();
     } finally {
-      await this.fh?.close().catch(() => {});
+      await this.fh?.close().catch(() => {
+        // the data was written (or its error thrown) above: a failing close adds nothing to report
+      });
       this.fh = undefined;
     }
   }

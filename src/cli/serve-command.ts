@@ -4,7 +4,7 @@
  * the config file (`--config FILE`), which overrides the defaults
  * (docs/config.md). The daemon itself is imported only when the command runs.
  */
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { CliError, ExitCode, type ExitCodeValue } from './exit-codes.js';
 import type { ConfigInput, RearviewConfig } from '../config.js';
 import type { RecorderService } from '../recorder/recorder-service.js';
@@ -264,6 +264,6 @@ async function runServe(command: Command): Promise<void> {
   const recorder = daemon.services.find((s) => s.name === 'recorder') as RecorderService | undefined;
   if (recorder?.error) lines.push(recorder.error);
   lines.push(...watchInstructions(stream.host, stream.port, config.video.fps));
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
   // Runs until a signal closes the daemon.
 }

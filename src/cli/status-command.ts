@@ -71,7 +71,7 @@ async function runStatus(opts: CameraCommandOptions): Promise<void> {
     `battery      ${percent === null ? 'unknown' : `${percent} %`}${millivolts === null ? '' : `, ${millivolts} mV`}${charging ? ', charging' : ''}`,
     `temperature  ${temperatureC === null ? 'unknown' : `${temperatureC} °C`}`,
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 function num(v: unknown): number | null {
@@ -134,5 +134,5 @@ async function printV1(baseUrl: string, status: StatusDocument): Promise<void> {
     `temperature  ${num(status.temperatureC) === null ? 'unknown' : `${num(status.temperatureC)} °C`}`,
   ];
   if (simulated.length > 0) lines.push(c.dim(`simulated    ${simulated.join(', ')} (no such hardware on this machine)`));
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -70,7 +70,7 @@ export function jsonProgress(write: (line: string) => void): TransferProgress {
   let nextMark = 0;
   const emit = (event: ProgressEvent['event'], extra: Partial<ProgressEvent> = {}): void => {
     const line: ProgressEvent = { event, ...extra, filesDone: t.filesDone, filesTotal: t.filesTotal, bytesDone: t.bytesDone, bytesTotal: t.bytesTotal ?? null };
-    write(JSON.stringify(line) + '\n');
+    write(`${JSON.stringify(line)}\n`);
   };
   const step = (): number => (t.bytesTotal ? Math.max(1, Math.ceil(t.bytesTotal / 100)) : 1 << 20);
   return {
@@ -148,7 +148,7 @@ async function barsProgress(stream: NodeJS.WriteStream): Promise<TransferProgres
   };
 }
 
-const SILENT: TransferProgress = { plan: () => {}, start: () => () => {}, finish: () => {}, stop: () => {} };
+const SILENT: TransferProgress = { plan: () => undefined, start: () => () => undefined, finish: () => undefined, stop: () => undefined };
 
 /** The progress display for `mode` on stderr. */
 export async function createTransferProgress(mode: ProgressMode, stream: NodeJS.WriteStream = process.stderr): Promise<TransferProgress> {

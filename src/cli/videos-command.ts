@@ -57,7 +57,7 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
     );
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const wrap = <A extends any[]>(fn: (...args: A) => Promise<void>) => async (...args: A): Promise<void> => {
+  const wrap = <A extends unknown[]>(fn: (...args: A) => Promise<void>) => async (...args: A): Promise<void> => {
     try {
       await fn(...args);
     } catch (err) {

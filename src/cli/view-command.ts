@@ -13,7 +13,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { CliError, ExitCode } from './exit-codes.js';
-import { isTcpUrl, parseStreamAddress } from '../util/stream-address.js';
+import { isTcpUrl, parseStreamAddress, type StreamAddress } from '../util/stream-address.js';
+import type { RearviewConfig } from '../config.js';
 
 /** Default camera: the device's mDNS name and stream port. */
 export const DEFAULT_VIEW_SOURCE = 'tcp://velovision-rearview.local:5000';
@@ -65,7 +66,7 @@ export function openBrowser(url: string, env: NodeJS.ProcessEnv = process.env, p
   }
   try {
     const child = spawn(cmd, args, { stdio: 'ignore', detached: true });
-    child.on('error', () => {});
+    child.on('error', (err) => process.stderr.write(`could not open a browser (${err.message}): open the URL above\n`));
     child.unref();
     return true;
   } catch {
@@ -87,7 +88,7 @@ export async function runView(source: string, options: ViewOptions): Promise<num
     import('../h264/capture-time-sei.js'),
   ]);
   const logger = new Logger({ level: options.logLevel });
-  let config;
+  let config: RearviewConfig;
   try {
     config = loadConfig({ overrides: { source, fileFps: options.fps } });
     createSource(config, logger); // validates the source form before anything listens
@@ -158,7 +159,7 @@ export async function runView(source: string, options: ViewOptions): Promise<num
 
 async function runFfplay(source: string, fps: number): Promise<number> {
   if (!isTcpUrl(source)) throw new CliError('--player ffplay needs a tcp://host[:port] source', ExitCode.USAGE);
-  let address;
+  let address: StreamAddress;
   try {
     address = parseStreamAddress(source);
   } catch (err) {

@@ -353,7 +353,7 @@ export class CameraClient {
       width: orUndefined(entry.width),
       height: orUndefined(entry.height),
       inProgress: entry.inProgress === true,
-      thumbnailUrl: typeof entry.thumbnailUrl === 'string' ? new URL(entry.thumbnailUrl, this.baseUrl + '/').toString() : undefined,
+      thumbnailUrl: typeof entry.thumbnailUrl === 'string' ? new URL(entry.thumbnailUrl, `${this.baseUrl}/`).toString() : undefined,
       raw: entry as RecordingDocument,
     };
   }

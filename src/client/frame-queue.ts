@@ -53,7 +53,7 @@ export class FrameQueue<T extends QueueItem> {
     this.maxFrames = options.maxFrames ?? 300;
     if (!Number.isInteger(this.highWater) || this.highWater < 1) throw new RangeError(`highWaterFrames must be a positive integer, got ${this.highWater}`);
     if (!Number.isInteger(this.maxFrames) || this.maxFrames < 1) throw new RangeError(`maxFrames must be a positive integer, got ${this.maxFrames}`);
-    this.onPause = options.onPause ?? (() => {});
+    this.onPause = options.onPause ?? (() => undefined);
   }
 
   /** Frames waiting. */

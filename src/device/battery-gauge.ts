@@ -115,5 +115,7 @@ export class SimulatedBattery implements BatteryGauge {
     return Math.round(3600 + (550 * percent) / 100);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    // simulated: nothing to release
+  }
 }

@@ -125,5 +125,7 @@ export class SimulatedGpioLine implements GpioLine {
     this.level = value;
     this.history.push(value);
   }
-  close(): void {}
+  close(): void {
+    // in memory: nothing to release
+  }
 }

@@ -100,7 +100,8 @@ export class AccessUnitAssembler {
     this.maxNals = maxNals;
     this.maxBytes = maxBytes;
     this.onAccessUnit = options.onAccessUnit;
-    this.onError = options.onError ?? (() => {});
+    // Without a handler, stream errors are recovered from silently (the documented default).
+    this.onError = options.onError ?? (() => undefined);
   }
 
   /** The SPS with this seq_parameter_set_id, as last received. */

@@ -76,7 +76,8 @@ export class AnnexBScanner {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxNalBytes must be a positive integer, got ${max}`);
     this.maxNalBytes = max;
     this.onNal = options.onNal;
-    this.onError = options.onError ?? (() => {});
+    // Without a handler, stream errors are recovered from silently (the documented default).
+    this.onError = options.onError ?? (() => undefined);
     this.onNalStart = options.onNalStart;
   }
 

@@ -61,7 +61,7 @@ export class BitReader {
     while (left > 0) {
       const byte = this.bytes[pos >> 3] as number;
       const avail = 8 - (pos & 7);
-      const take = avail < left ? avail : left;
+      const take = Math.min(avail, left);
       const bits = (byte >> (avail - take)) & ((1 << take) - 1);
       // Multiplication, not <<, so 32-bit values stay positive.
       result = result * (1 << take) + bits;

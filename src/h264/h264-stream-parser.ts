@@ -38,7 +38,8 @@ export class H264StreamParser {
 
   constructor(options: H264StreamParserOptions) {
     const onNal = options.onNal;
-    const onError = options.onError ?? (() => {});
+    // Without a handler, stream errors are recovered from silently (the documented default).
+    const onError = options.onError ?? (() => undefined);
     this.assembler = new AccessUnitAssembler({
       onAccessUnit: options.onAccessUnit,
       onError,

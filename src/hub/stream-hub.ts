@@ -166,7 +166,9 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
   }
 
   /** Nothing to start (the hub is passive); present for the common lifecycle. */
-  async start(): Promise<void> {}
+  async start(): Promise<void> {
+    // passive: sources push into it and readers pull from it
+  }
 
   /** Closes every reader. Idempotent. */
   async close(): Promise<void> {

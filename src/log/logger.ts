@@ -20,7 +20,7 @@ export class Logger {
   constructor(options: { level?: LogLevel; prefix?: string; sink?: LogSink } = {}) {
     this.level = options.level ?? 'info';
     this.prefix = options.prefix ?? '';
-    this.sink = options.sink ?? ((line) => process.stderr.write(line + '\n'));
+    this.sink = options.sink ?? ((line) => process.stderr.write(`${line}\n`));
   }
 
   /** A logger whose lines carry `[name]` after this logger's prefix. */

@@ -274,7 +274,9 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
       this.refused++;
       this.logger.warn(`refused ${remote}: ${refusal}`);
       // Polite refusal: FIN, not RST; then make sure the socket goes away.
-      socket.on('error', () => {});
+      socket.on('error', () => {
+        // a refused peer's reset needs no report: the refusal was logged above
+      });
       socket.end();
       socket.setTimeout(2000, () => socket.destroy());
       return;
@@ -321,7 +323,7 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
       this.pump(client);
     });
     // Clients have nothing to say on this port; read and discard so their sends never block.
-    socket.on('data', () => {});
+    socket.on('data', () => undefined);
     socket.on('error', (err) => this.logger.debug(`client ${client.id} ${remote}: ${err.message}`));
     socket.on('close', () => this.drop(client, 'disconnected', false));
     this.pump(client);

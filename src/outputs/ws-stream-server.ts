@@ -323,7 +323,9 @@ export class WsStreamServer {
   }
 
   /** Nothing to start (clients arrive through upgrades); present for the lifecycle convention. */
-  async start(): Promise<void> {}
+  async start(): Promise<void> {
+    // clients arrive through upgrades
+  }
 
   /** Number of connected clients. */
   get clientCount(): number {
@@ -370,7 +372,7 @@ export class WsStreamServer {
     const listener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
       // Node removes its own 'error' listener before 'upgrade': without
       // this, a peer that resets the connection crashes the process.
-      socket.on('error', () => {});
+      socket.on('error', ignoreSocketError);
       const pathname = (req.url ?? '').split('?')[0];
       if (pathname === path) this.handleUpgrade(req, socket, head);
       else refuseUpgrade(socket, 404, 'Not Found');
@@ -382,7 +384,7 @@ export class WsStreamServer {
   /** Completes a WebSocket upgrade and starts streaming to the new client. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Also set by attach(); repeated for callers that route upgrades themselves.
-    if (socket.listenerCount('error') === 0) socket.on('error', () => {});
+    if (socket.listenerCount('error') === 0) socket.on('error', ignoreSocketError);
     const address = req.socket.remoteAddress ?? '?';
     const refusal = this.options.authorize?.(req);
     if (refusal) {
@@ -476,6 +478,11 @@ export class WsStreamServer {
   }
 }
 
+/** 'error' listener for upgrade sockets (one is needed, or a reset crashes the process). */
+function ignoreSocketError(): void {
+  // A peer that resets mid-upgrade is simply gone: the socket closes and nothing needs reporting.
+}
+
 /** Time a refused upgrade socket gets to flush its answer before it is destroyed, ms. */
 const REFUSAL_LINGER_MS = 2000;
 
@@ -485,7 +492,7 @@ const REFUSAL_LINGER_MS = 2000;
  * in case the peer never closes its side (headersTimeout no longer applies).
  */
 function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
-  if (socket.listenerCount('error') === 0) socket.on('error', () => {});
+  if (socket.listenerCount('error') === 0) socket.on('error', ignoreSocketError);
   const text = reason.replace(/[^\x20-\x7e]/g, '');
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);

@@ -96,7 +96,14 @@ export async function openMkvVideo(path: string, limitBytes?: number): Promise<M
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
-    await fh.close().catch(() => {});
+    await fh.close().catch(() => {
+      // opened read-only: a failing close loses nothing
+    });
+  };
+  // Outside what this reader handles: the caller falls back to mediabunny.
+  const unsupported = async (): Promise<undefined> => {
+    await close();
+    return undefined;
   };
   try {
     const realSize = (await fh.stat()).size;
@@ -108,16 +115,16 @@ export async function openMkvVideo(path: string, limitBytes?: number): Promise<M
     // Header: EBML, then into Segment; Info and Tracks before the first Cluster.
     for (;;) {
       const h = await r.head(pos);
-      if (!h) return (await close(), undefined);
+      if (!h) return unsupported();
       if (h.id === EbmlId.Segment) {
         pos = h.dataOffset;
         continue;
       }
       if (h.id === EbmlId.Cluster) break;
-      if (h.size < 0) return (await close(), undefined);
+      if (h.size < 0) return unsupported();
       if (h.id === EbmlId.Info || h.id === EbmlId.Tracks) {
         const at = await r.ensure(h.dataOffset, h.size);
-        if (at < 0) return (await close(), undefined);
+        if (at < 0) return unsupported();
         const body = Buffer.from(r.bytes.subarray(at, at + h.size));
         if (h.id === EbmlId.Info) {
           forEachChild(body, (id, d) => {
@@ -125,15 +132,15 @@ export async function openMkvVideo(path: string, limitBytes?: number): Promise<M
           });
         } else {
           const tracks = parseTracks(body);
-          if (!tracks || tracks.length !== 1) return (await close(), undefined);
+          if (tracks?.length !== 1) return unsupported();
           track = tracks[0];
         }
       }
       pos = h.dataOffset + h.size;
     }
     const avcC = track?.codecPrivate;
-    if (!track || !track.video || track.codecId !== 'V_MPEG4/ISO/AVC' || !avcC || avcC.length < 7 || avcC[0] !== 1 || !track.width || !track.height) {
-      return (await close(), undefined);
+    if (!track?.video || track.codecId !== 'V_MPEG4/ISO/AVC' || !avcC || avcC.length < 7 || avcC[0] !== 1 || !track.width || !track.height) {
+      return unsupported();
     }
     const info: MkvVideoTrack = {
       codec: `avc1.${hex2(avcC[1] as number)}${hex2(avcC[2] as number)}${hex2(avcC[3] as number)}`,

@@ -45,7 +45,7 @@ export async function convertMkvToMp4(mkvPath: string, write: (chunk: Uint8Array
     if (reader) await muxFrames(reader, out.output, mkvPath);
     else await convertWithMediabunny(mkvPath, out.output, options.limitBytes);
   } catch (err) {
-    await out.output.cancel().catch(() => {});
+    await out.output.cancel().catch(() => undefined); // already failing: the first error is the one reported
     throw err instanceof RearviewError ? err : new RearviewError('ERR_CONVERT', `converting ${basename(mkvPath)} failed: ${(err as Error).message}`, { cause: err });
   } finally {
     await reader?.close();
@@ -128,6 +128,6 @@ async function convertWithMediabunny(mkvPath: string, output: Output, limitBytes
     await conversion.execute();
   } finally {
     input.dispose();
-    await fh.close().catch(() => {});
+    await fh.close().catch(() => undefined); // read-only handle: nothing to lose
   }
 }

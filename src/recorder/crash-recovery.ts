@@ -9,9 +9,8 @@
 import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../log/logger.js';
-import { readMatroskaHeader, repairMatroska } from './matroska-file.js';
+import { readMatroskaHeader, repairMatroska, type MatroskaRepair } from './matroska-file.js';
 import { orderSegments, removeSegmentFiles, type SegmentFile } from './retention.js';
-import { RECORDER_STATE } from './segment-numbering.js';
 import { parseSegmentName } from './segment-names.js';
 import { writeFileReplacing } from './recording-file.js';
 
@@ -34,7 +33,9 @@ export async function writeRecordingMarker(dir: string, name: string, startedAtM
 
 /** Removes the marker: no segment is being written (best effort). */
 export async function removeRecordingMarker(dir: string): Promise<void> {
-  await unlink(join(dir, RECORDING_MARKER)).catch(() => {});
+  await unlink(join(dir, RECORDING_MARKER)).catch(() => {
+    // usually absent already; one left behind only makes the next start check a sealed segment
+  });
 }
 
 /**
@@ -98,7 +99,7 @@ async function recoverSegment(dir: string, name: string, { logger, onRepaired }:
     return;
   }
   if (durationMs !== null) return; // sealed: finished cleanly
-  let r;
+  let r: MatroskaRepair;
   try {
     r = await repairMatroska(path);
   } catch (err) {

@@ -283,7 +283,7 @@ export function buildInfoBody(length: number, fields: { timestampScaleNs: number
     if (rest < 0) continue;
     if (rest === 1) {
       // A Void needs two bytes: grow WritingApp by one character instead.
-      apps[1] = encodeElement(EbmlId.WritingApp, Buffer.from(writing + ' '));
+      apps[1] = encodeElement(EbmlId.WritingApp, Buffer.from(`${writing} `));
       rest = 0;
     }
     return concat([...fixed, ...apps, ...(rest > 0 ? [voidElement(rest)] : [])]);

@@ -189,7 +189,7 @@ export class Mp4Cache {
       if (hasCode(err, 'ERR_NOT_FOUND') && !this.written.has(key)) return undefined;
       this.logger.warn(`MP4 cache: ${(err as Error).message}; removed`);
       this.written.delete(key);
-      await unlink(folder.ref(key)).catch(() => {});
+      await unlink(folder.ref(key)).catch((err: Error) => this.logger.warn(`could not remove a refused cache entry: ${err.message}`));
       return undefined;
     } finally {
       await folder.close();
@@ -280,11 +280,11 @@ export class Mp4Cache {
         return result.bytes;
       } catch (err) {
         progress?.finish(err as Error);
-        if (folder && partName) await unlink(folder.ref(partName)).catch(() => {});
+        if (folder && partName) await unlink(folder.ref(partName)).catch(() => undefined); // the next start-up sweep removes a leftover .part
         this.logger.warn(`MP4 conversion of ${segment.name} failed: ${(err as Error).message}`);
         throw err;
       } finally {
-        await fh?.close().catch(() => {});
+        await fh?.close().catch(() => undefined); // the conversion result (or its error) is what is reported
         await folder?.close();
         await release();
       }
@@ -313,7 +313,7 @@ export class Mp4Cache {
         if (mtimeMs === undefined) continue; // gone
         if (n.endsWith('.part')) {
           // Left by a process killed mid-conversion: anything this old is not being written any more.
-          if (Date.now() - mtimeMs > 10 * 60_000) await unlink(p).catch(() => {});
+          if (Date.now() - mtimeMs > 10 * 60_000) await unlink(p).catch((err: Error) => this.logger.warn(`could not remove a stale cache file: ${err.message}`));
           continue;
         }
         if (n.endsWith('.mp4')) entries.push({ name: n, mtimeMs });
@@ -321,7 +321,7 @@ export class Mp4Cache {
       entries.sort((a, b) => a.mtimeMs - b.mtimeMs);
       for (const e of entries.slice(0, Math.max(0, entries.length - this.maxFiles))) {
         this.written.delete(e.name);
-        await unlink(folder.ref(e.name)).catch(() => {});
+        await unlink(folder.ref(e.name)).catch((err: Error) => this.logger.warn(`could not remove cache file ${e.name}: ${err.message}`));
       }
     } catch {
       // cache folder gone or unusable: nothing to prune

@@ -465,7 +465,9 @@ export class Recorder {
     // would rank the new file as the oldest and delete it: let it finish first, and start none
     // until the new segment is current (regression: retention.test's maxFiles case, intermittent).
     this.opening = true;
-    await this.retentionRunning?.catch(() => {});
+    await this.retentionRunning?.catch(() => {
+      // a failed pass logs its own error; only its end matters here
+    });
     let name = segmentName(this.nextNumber);
     try {
       for (let attempt = 0; ; attempt++) {

@@ -91,7 +91,7 @@ export class RecordingFile {
   }
 
   private async release(): Promise<void> {
-    if (--this.refs === 0) await this.handle.close().catch(() => {});
+    if (--this.refs === 0) await this.handle.close().catch(() => undefined); // read-only folder handle: nothing to lose
   }
 }
 
@@ -138,7 +138,7 @@ export async function openRecordingFile(dir: string, name: string, expect?: File
     if (expect?.uid !== undefined && s.uid !== expect.uid) throw new RearviewError('ERR_PATH_OUTSIDE', `refused ${name}: owned by another user`);
     return new RecordingFile(name, path, handle, s);
   } catch (err) {
-    await handle.close().catch(() => {});
+    await handle.close().catch(() => undefined); // refused before use: the refusal is what is reported
     throw err;
   }
 }
@@ -167,15 +167,15 @@ export async function writeFileReplacing(path: string, data: string | Uint8Array
   try {
     await fh.writeFile(data);
   } catch (err) {
-    await fh.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
+    await fh.close().catch(() => undefined); // failing already: the write error is what is reported
+    await unlink(tmp).catch(() => undefined); // best effort: the start-up sweep removes a leftover temp file
     throw err;
   }
   await fh.close();
   try {
     await rename(tmp, path);
   } catch (err) {
-    await unlink(tmp).catch(() => {});
+    await unlink(tmp).catch(() => undefined); // best effort: the start-up sweep removes a leftover temp file
     throw err;
   }
 }
@@ -221,7 +221,7 @@ export async function openPrivateFolder(path: string, dev: number, options: { cr
     if (uid !== undefined && s.uid !== uid) throw new RearviewError('ERR_PATH_OUTSIDE', `${basename(path)} belongs to another user: refused`);
     if ((s.mode & 0o077) !== 0) await handle.chmod(0o700);
   } catch (err) {
-    await handle.close().catch(() => {});
+    await handle.close().catch(() => undefined); // refused before use: the refusal is what is reported
     throw err;
   }
   const fd = handle.fd;
@@ -233,6 +233,6 @@ export async function openPrivateFolder(path: string, dev: number, options: { cr
       return PROC_FD ? `/proc/self/fd/${fd}/${name}` : join(path, name);
     },
     list: () => readdir(PROC_FD ? `/proc/self/fd/${fd}` : path),
-    close: () => handle.close().catch(() => {}),
+    close: () => handle.close().catch(() => undefined), // read-only: a failed close loses nothing
   };
 }

@@ -127,7 +127,7 @@ export class RecordingLibrary {
     for (const name of names) {
       if (parseSegmentName(name) === undefined) continue;
       const path = join(this.dir, name);
-      let s;
+      let s: Awaited<ReturnType<typeof lstat>>;
       try {
         s = await lstat(path);
       } catch {

@@ -172,7 +172,7 @@ export class SegmentWriter {
     } catch (err) {
       // Ours (created here): leave no header-less file behind.
       await this.abort();
-      if (!this.overwrite) await unlink(this.path).catch(() => {});
+      if (!this.overwrite) await unlink(this.path).catch(() => undefined); // start() failing already: its error is what is reported
       throw err;
     }
   }
@@ -273,7 +273,8 @@ export class SegmentWriter {
       this.lastSyncMs = decodeMs;
       this.syncing = true;
       const fh = this.fh;
-      fh.datasync().catch(() => {}).finally(() => {
+      // A failing card also fails the next write or the datasync in close(), which report it.
+      fh.datasync().catch(() => undefined).finally(() => {
         this.syncing = false;
       });
     }
@@ -292,7 +293,9 @@ export class SegmentWriter {
       if (this.frames > 0) await patchMatroskaInfo(this.path, { durationMs: Math.round(this.maxEndMs), startedAtMs: this.firstCapturedAtMs });
       await this.fh?.datasync(); // the sealed segment is on the card before we call it done
     } finally {
-      await this.fh?.close().catch(() => {});
+      await this.fh?.close().catch(() => {
+        // after the datasync above the data is on the card (or that failure was thrown)
+      });
       this.fh = undefined;
     }
     return summary();
@@ -301,8 +304,9 @@ export class SegmentWriter {
   /** Abandons the file after a write error (leaves what was written). Never throws. Idempotent. */
   async abort(): Promise<void> {
     this.closed = true;
-    await this.output?.cancel().catch(() => {});
-    await this.fh?.close().catch(() => {});
+    // Never throws: the write error that led here is the one the caller reports.
+    await this.output?.cancel().catch(() => undefined);
+    await this.fh?.close().catch(() => undefined);
     this.fh = undefined;
   }
 }

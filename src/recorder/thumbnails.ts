@@ -141,7 +141,7 @@ export class ThumbnailMaker {
       child.stderr?.on('data', (d: Buffer) => {
         if (stderr.length < 2000) stderr += d.toString();
       });
-      child.stdin?.on('error', () => {}); // EPIPE when ffmpeg exits early: reported through the exit code
+      child.stdin?.on('error', () => undefined); // EPIPE when ffmpeg exits early: reported through the exit code
       child.on('error', (err) => {
         clearTimeout(timer);
         reject(err);

@@ -69,7 +69,7 @@ export async function demuxH264Container(bytes: Uint8Array, what: string, fallba
     : bytes.slice().buffer;
   const input = new Input({ source: new BufferSource(buffer), formats: ALL_FORMATS });
   try {
-    let track;
+    let track: Awaited<ReturnType<Input["getPrimaryVideoTrack"]>>;
     try {
       track = await input.getPrimaryVideoTrack();
     } catch (err) {

@@ -114,7 +114,7 @@ export class SourceSupervisor {
   private startPromise: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private stoppedCallbacks: Array<(error: RearviewError) => void> = [];
-  private signalClosed: () => void = () => {};
+  private signalClosed: () => void = () => undefined; // replaced just below
   private readonly closedSignal = new Promise<void>((resolve) => (this.signalClosed = resolve));
 
   constructor(options: SourceSupervisorOptions) {

@@ -104,7 +104,9 @@ export class Gallery {
     this.playerTitle.textContent = `Recording from ${when}`;
     this.playerVideo.src = r.playUrl;
     this.player.showModal();
-    void this.playerVideo.play().catch(() => {});
+    void this.playerVideo.play().catch(() => {
+      // autoplay refused: the player's own controls start it
+    });
   }
 
   private async remove(r: RecordingView, when: string): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import { ClockSync } from './clock-sync.js';
 import { hasWebCodecs, MseRenderer, WebCodecsRenderer, type DecodePath, type LiveRenderer, type PictureCallback } from './live-renderers.js';
-import { parseLiveFrame, parseLiveText, type LiveConfig } from '../outputs/ws-protocol.js';
+import { parseLiveFrame, parseLiveText, type LiveConfig, type LiveFrame } from '../outputs/ws-protocol.js';
 
 /** Connection state shown to the viewer. */
 export type LiveState = 'connecting' | 'live' | 'no-video' | 'offline';
@@ -211,7 +211,7 @@ export class LivePlayer {
   }
 
   private onBinary(data: ArrayBuffer): void {
-    let frame;
+    let frame: LiveFrame;
     try {
       frame = parseLiveFrame(data);
     } catch (err) {

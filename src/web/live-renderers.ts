@@ -68,7 +68,7 @@ export class WebCodecsRenderer implements LiveRenderer {
     private readonly onPicture: PictureCallback,
     private readonly onError: (message: string) => void,
     /** Called when the browser's WebCodecs cannot decode the stream at all (the player then uses MSE). */
-    private readonly onUnsupported: () => void = () => {},
+    private readonly onUnsupported: () => void = () => undefined,
   ) {
     const ctx = element.getContext('2d', { alpha: false, desynchronized: true });
     if (!ctx) throw new Error('canvas 2d context unavailable');
@@ -84,7 +84,9 @@ export class WebCodecsRenderer implements LiveRenderer {
       (support) => {
         if (support.supported === false && this.config === config) this.onUnsupported();
       },
-      () => {},
+      () => {
+        // cannot tell: configure() itself reports a decoder that fails
+      },
     );
   }
 
@@ -326,7 +328,11 @@ export class MseRenderer implements LiveRenderer {
     }
     const rate = behind > MSE_CATCH_UP_S ? 1.15 : 1;
     if (video.playbackRate !== rate) video.playbackRate = rate;
-    if (video.paused) void video.play().catch(() => {});
+    if (video.paused) {
+      void video.play().catch(() => {
+        // autoplay refused: tried again on the next append
+      });
+    }
     if (!sb.updating && video.currentTime - this.lastTrimS > 20) {
       const trimTo = video.currentTime - 10;
       if (trimTo > 0) {

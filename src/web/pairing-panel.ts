@@ -52,9 +52,11 @@ export function drawQrCode(canvas: HTMLCanvasElement, text: string, modulePx = 6
   g.fillStyle = '#fff';
   g.fillRect(0, 0, canvas.width, canvas.height);
   g.fillStyle = '#000';
-  qr.data.forEach((row, y) => row.forEach((dark, x) => {
-    if (dark) g.fillRect(x * modulePx, y * modulePx, modulePx, modulePx);
-  }));
+  for (const [y, row] of qr.data.entries()) {
+    for (const [x, dark] of row.entries()) {
+      if (dark) g.fillRect(x * modulePx, y * modulePx, modulePx, modulePx);
+    }
+  }
 }
 
 /** The Pair section: form, QR code, unpair button. */

@@ -94,9 +94,11 @@ describe('settings injection: PATCH to a real daemon with the gstreamer source',
     scratch.cleanup();
   });
 
-  async function patch(body: unknown): Promise<{ status: number; json: Record<string, any> }> {
+  /** A PATCH answer: the applied result or an error body (docs/api.md). */
+  type PatchAnswer = { error: { code: string; message: string }; applied: { restartedSource: boolean } };
+  async function patch(body: unknown): Promise<{ status: number; json: PatchAnswer }> {
     const r = await fetch(`${base}/api/v1/settings`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    return { status: r.status, json: (await r.json()) as Record<string, any> };
+    return { status: r.status, json: (await r.json()) as PatchAnswer };
   }
 
   it('refuses a tab-separated level with 400; nothing is saved and nothing reaches the argv', async () => {

@@ -67,7 +67,9 @@ class FedSource implements CaptureSource {
   async start(sink: SourceSink): Promise<void> {
     this.sink = sink;
   }
-  onExit(): void {}
+  onExit(): void {
+    // this source never exits on its own
+  }
   async close(): Promise<void> {
     this.sink = undefined;
   }
@@ -117,8 +119,10 @@ async function startCamera(): Promise<Camera> {
 /** A raw TCP client that reads about 2 KB/s: it never stalls, it only falls behind. */
 function slowTcpClient(port: number, localAddress: string): Socket {
   const socket = connect({ port, host: '127.0.0.1', localAddress });
-  socket.on('error', () => {});
-  socket.on('data', () => {});
+  socket.on('error', () => {
+    // the server may drop a client that falls behind: that is what is tested
+  });
+  socket.on('data', () => undefined);
   socket.pause();
   const timer = setInterval(() => socket.read(2048), 1000);
   socket.once('close', () => clearInterval(timer));
@@ -134,7 +138,9 @@ function tcpViewer(port: number): { socket: Socket; frames: () => number; firstF
   let frames = 0;
   let tail = Buffer.alloc(0);
   let closed = false;
-  socket.on('error', () => {});
+  socket.on('error', () => {
+    // a dropped client is seen through 'close'
+  });
   socket.on('close', () => (closed = true));
   socket.on('data', (chunk: Buffer) => {
     const data = Buffer.concat([tail, chunk]);
@@ -213,7 +219,7 @@ describe('slot hogging (security issue 4)', () => {
     const slow = await Promise.all(SLOW_ADDRESSES.map((a) => open(a)));
     for (const socket of slow) {
       const raw = (socket as unknown as { _socket: Socket })._socket;
-      socket.on('message', () => {});
+      socket.on('message', () => undefined);
       raw.pause();
       const timer = setInterval(() => raw.read(2048), 1000);
       socket.once('close', () => clearInterval(timer));
@@ -236,7 +242,9 @@ describe('slot hogging (security issue 4)', () => {
       const fifth = new WebSocket(url, { localAddress: '127.0.0.1' });
       fifth.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
       fifth.once('open', () => resolve(101));
-      fifth.on('error', () => {});
+      fifth.on('error', () => {
+        // a refusal arrives as 'unexpected-response'
+      });
     });
     assert.equal(refused, 429, 'the fifth connection from 127.0.0.1 is refused: Too Many Connections From This Address');
     assert.equal(clients().slotStats().evicted, 4);

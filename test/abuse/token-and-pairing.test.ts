@@ -50,7 +50,9 @@ const codeOf = (a: Answer): string | undefined => (JSON.parse(a.text) as { error
 /** Status of a WebSocket upgrade of the live view: 101 when it opened. */
 async function liveUpgrade(port: number, query: string, headers: Record<string, string> = {}): Promise<number> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/live${query}`, { headers });
-  ws.on('error', () => {});
+  ws.on('error', () => {
+    // a refused upgrade also emits 'error'; the status comes from 'unexpected-response'
+  });
   try {
     const first = await Promise.race([once(ws, 'open').then(() => 101), once(ws, 'unexpected-response').then(([, res]) => (res as { statusCode: number }).statusCode)]);
     return first;

@@ -18,7 +18,10 @@ const UPGRADE = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Vers
 function randomGuesses(count: number): string[] {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-';
   let seed = 0x2545f491;
-  const next = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8;
+  const next = (): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed >>> 8;
+  };
   return Array.from({ length: count }, () => Array.from({ length: TOKEN.length }, () => alphabet[next() % alphabet.length]).join(''));
 }
 

@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, readFileSync, rmSync, utimesSync, writeFileSy
 import { join } from 'node:path';
 import { defaultConfig, mergeConfig, type ConfigInput, type RearviewConfig } from '../../src/config.js';
 import { createCameraDevice, type CameraDevice } from '../../src/device/camera-device.js';
-import { FakeClock } from '../support/fake-clock.js';
+import type { FakeClock } from '../support/fake-clock.js';
 import type { Mp4Streamer, RecordingStore, StreamStatus } from '../../src/api/api-services.js';
 import { ApiServer, type ApiServerOptions } from '../../src/api/http-api.js';
 import { compileAllowList } from '../../src/api/network-allow-list.js';

@@ -13,14 +13,16 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ApiService } from '../../src/api/api-service.js';
+import type { SettingsPatchResult } from '../../src/api/settings-store.js';
+import type { StatusDocument } from '../../src/api/status-document.js';
 import { defaultConfig, mergeConfig } from '../../src/config.js';
 import { RearviewDaemon } from '../../src/daemon.js';
 import type { RecorderService } from '../../src/recorder/recorder-service.js';
 import { scratchDir } from '../support/paths.js';
 
-async function patch(base: string, body: unknown): Promise<Record<string, any>> {
+async function patch(base: string, body: unknown): Promise<SettingsPatchResult> {
   const r = await fetch(`${base}/api/v1/settings`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const json = (await r.json()) as Record<string, any>;
+  const json = (await r.json()) as SettingsPatchResult;
   assert.equal(r.status, 200, JSON.stringify(json));
   return json;
 }
@@ -60,7 +62,7 @@ describe('settings applied live', () => {
     assert.deepEqual(r.applied, { restartedSource: false, restartRequired: [] });
     assert.equal(recorder.settings.segmentMs, 5000);
     assert.equal(api.modes?.streamWindowMs, 90_000);
-    const status = (await (await fetch(`${base}/api/v1/status`)).json()) as Record<string, any>;
+    const status = (await (await fetch(`${base}/api/v1/status`)).json()) as StatusDocument;
     assert.equal(status.recording.segmentMs, 5000);
   });
 

@@ -9,6 +9,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openApiPath } from '../../src/api/openapi-document.js';
+import type { RecordingDocument, SettingsDocument, SettingsPatchResult, StatusDocument } from '../../src/api/wire-types.js';
 import { scratchDir } from '../support/paths.js';
 import { curl, FIXTURE_MTIMES_S, makeRecordings, startTestApi, type TestApi } from './api-harness.js';
 
@@ -52,7 +53,7 @@ describe('/api/v1', () => {
     const r = await curl([`${api.url}/api/v1/status`], scratch.dir);
     assert.equal(r.status, 200);
     assert.match(r.headers['content-type'] ?? '', /application\/json/);
-    const s = JSON.parse(r.text) as Record<string, any>;
+    const s = JSON.parse(r.text) as StatusDocument;
     assert.equal(s.mode, 'simultaneous');
     assert.equal(s.activity, 'both');
     assert.equal(s.windowEndsAt, null);
@@ -61,10 +62,10 @@ describe('/api/v1', () => {
     assert.equal(s.stream.resolution, '640x360');
     assert.equal(s.stream.fps, 30);
     assert.equal(s.stream.bitrateBps, 1_000_000);
-    assert.equal(s.stream.clients[0].lagMs, 12);
-    assert.equal(s.stream.clients[0].framesDropped, 3);
+    assert.equal(s.stream.clients[0]?.lagMs, 12);
+    assert.equal(s.stream.clients[0]?.framesDropped, 3);
     assert.equal(s.recording.active, true);
-    assert.equal(s.disk.files, 3);
+    assert.equal(s.disk?.files, 3);
     assert.equal(typeof s.battery.percent, 'number');
     assert.equal(typeof s.battery.millivolts, 'number');
     assert.equal(s.battery.charging, false);
@@ -74,7 +75,7 @@ describe('/api/v1', () => {
 
   it('GET /api/v1/recordings lists ISO dates, duration, size, resolution and URLs, old to new', async () => {
     const r = await curl([`${api.url}/api/v1/recordings`], scratch.dir);
-    const body = JSON.parse(r.text) as { recordings: Array<Record<string, any>> };
+    const body = JSON.parse(r.text) as { recordings: RecordingDocument[] };
     assert.deepEqual(body.recordings.map((x) => x.name), ['log0001.mkv', 'log0002.mkv', 'log0003.mkv']);
     const first = body.recordings[0]!;
     assert.equal(first.modifiedAt, new Date(FIXTURE_MTIMES_S[0]! * 1000).toISOString());
@@ -123,7 +124,7 @@ describe('/api/v1', () => {
   });
 
   it('GET/PATCH /api/v1/settings: validated, persisted to the config file, applied', async () => {
-    const before = JSON.parse((await curl([`${api.url}/api/v1/settings`], scratch.dir)).text) as Record<string, any>;
+    const before = JSON.parse((await curl([`${api.url}/api/v1/settings`], scratch.dir)).text) as SettingsDocument;
     assert.equal(before.resolution, '640x360');
     assert.equal(before.settingsFile, configFile);
     const bad = await curl(['-X', 'PATCH', '-H', 'content-type: application/json', '-d', '{"video":{"fps":"fast"}}', `${api.url}/api/v1/settings`], scratch.dir);
@@ -137,14 +138,14 @@ describe('/api/v1', () => {
     assert.equal((JSON.parse(notJson.text) as ErrorBody).error.code, 'ERR_API_BAD_REQUEST');
     const ok = await curl(['-X', 'PATCH', '-d', '{"resolution":"1280x720","video":{"bitrateBps":"4M"},"segmentMs":"30s","streamWindowMs":"90s"}', `${api.url}/api/v1/settings`], scratch.dir);
     assert.equal(ok.status, 200, ok.text);
-    const body = JSON.parse(ok.text) as Record<string, any>;
+    const body = JSON.parse(ok.text) as SettingsPatchResult;
     assert.equal(body.resolution, '1280x720');
     assert.equal(body.video.bitrateBps, 4_000_000);
     assert.equal(body.segmentMs, 30_000);
     assert.equal(body.applied.restartedSource, true);
     assert.deepEqual(api.applied.at(-1)?.sourceChanged, true);
     assert.equal(api.modes.streamWindowMs, 90_000);
-    const file = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, any>;
+    const file = JSON.parse(readFileSync(configFile, 'utf8')) as { cameraName: string; segmentMs: string; video: { width: number; bitrateBps: number } };
     assert.equal(file.cameraName, 'bike', 'other keys of the file are kept');
     assert.equal(file.video.width, 1280);
     assert.equal(file.video.bitrateBps, 4_000_000);

@@ -39,7 +39,9 @@ function runCli(args: string[], input?: Uint8Array): Promise<CliResult> {
     child.on('close', (status, signal) =>
       resolve({ status, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
     );
-    child.stdin.on('error', () => {}); // the CLI may exit before reading all of stdin
+    child.stdin.on('error', () => {
+      // the CLI may exit before reading all of stdin
+    });
     if (input) child.stdin.end(input);
     else child.stdin.end();
   });
@@ -62,7 +64,9 @@ async function tcpServer(onConnection: (socket: Socket, index: number) => void):
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
+    socket.on('error', () => {
+      // the CLI under test may drop the connection at any time
+    });
     onConnection(socket, index++);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -212,11 +216,22 @@ test("default lines equal the tutorial tool's output on files with only 4-byte s
   }
 });
 
+/** The fields of one `nalu --json` line that the test below reads. */
+interface NaluJsonLine {
+  offset: number;
+  startCodeLength: number;
+  type: number;
+  sps?: { width: number; fps: number };
+  pps?: { ppsId: number };
+  slice?: { sliceKind: number };
+  sei?: Array<{ payloadType: number }>;
+}
+
 test('--json lists every NAL unit with offsets, sizes and parsed fields', async () => {
   const name = '4pics.264';
   const r = await runCli(['nalu', corpusFile(name), '--json']);
   assert.equal(r.status, 0, r.stderr);
-  const nals = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+  const nals = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as NaluJsonLine);
   const bytes = readFileSync(corpusFile(name));
   assert.equal(nals.length, expectedSummary(name).nalUnits);
   for (const nal of nals) {
@@ -230,7 +245,7 @@ test('--json lists every NAL unit with offsets, sizes and parsed fields', async 
   assert.equal(sps?.sps?.fps, 50);
   assert.equal(nals.find((n) => n.type === 8)?.pps?.ppsId, 0);
   assert.equal(nals.find((n) => n.type === 5)?.slice?.sliceKind, 2);
-  assert.deepEqual(nals.find((n) => n.type === 6)?.sei.map((m: { payloadType: number }) => m.payloadType), [0, 1]);
+  assert.deepEqual(nals.find((n) => n.type === 6)?.sei?.map((m) => m.payloadType), [0, 1]);
 });
 
 test('--frames lists access units; a live TCP source adds arrival times; --count stops it', async () => {
@@ -316,7 +331,7 @@ test('Ctrl-C and --duration end a live source normally, with the summary', async
   // Sends part of the stream and keeps the connection open: only Ctrl-C or --duration end the command.
   const server = await tcpServer((socket) => socket.write(file.subarray(0, 100_000)));
   // Accepts and never sends: a camera that is up but has no video yet.
-  const silent = await tcpServer(() => {});
+  const silent = await tcpServer(() => undefined);
   try {
     // Listing: interrupt once NAL units have been printed; they are all flushed, exit 0.
     const listing = startCli(['nalu', `tcp://127.0.0.1:${server.port}`, '--json']);
@@ -361,14 +376,16 @@ test('Ctrl-C and --duration end a live source normally, with the summary', async
 
 test('--retry keeps trying a camera that is not up yet', async () => {
   const file = readFileSync(corpusFile('test_640x360.h264'));
-  const probe = await tcpServer(() => {});
+  const probe = await tcpServer(() => undefined);
   const port = probe.port;
   await probe.close();
   const client = startCli(['nalu', `tcp://127.0.0.1:${port}`, '--frames', '--json', '--retry', '--count', '5']);
   await waitFor(() => /connection refused; reconnecting/.test(client.stderr()), 'the first refused attempt', 15_000);
   // The camera comes up on the same port.
   const server = createServer((socket) => {
-    socket.on('error', () => {});
+    socket.on('error', () => {
+      // the CLI under test may drop the connection at any time
+    });
     writePaced(socket, file, 10, 1, false);
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -416,7 +433,7 @@ test('error paths: one line, documented exit code, no stack trace', async () => 
   const { dir, cleanup } = scratchDir();
   try {
     // Connection refused: a port that was just free.
-    const probe = await tcpServer(() => {});
+    const probe = await tcpServer(() => undefined);
     const port = probe.port;
     await probe.close();
     assertOneLineError(await runCli(['nalu', `tcp://127.0.0.1:${port}`]), ExitCode.CONNECT, /cannot connect to tcp:\/\/127\.0\.0\.1:\d+: connection refused/);

@@ -50,7 +50,7 @@ test('connectWebSocket + decodeVideoFrames decode the live stream in Chromium', 
     const upstream = tcpConnect({ host: '127.0.0.1', port: serve.apiPort as number }, () => {
       const lines = [`${req.method} ${req.url} HTTP/1.1`];
       for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-      upstream.write(lines.join('\r\n') + '\r\n\r\n');
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
       upstream.write(head);
       upstream.pipe(socket).pipe(upstream);
     });

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { copyFileSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CameraClient, ClientError, cameraBaseUrl, type SettingsPatch } from '../../src/client/index.js';
+import { CameraClient, type ClientError, cameraBaseUrl, type SettingsPatch } from '../../src/client/index.js';
 import { FIXTURE_MTIMES_S, makeRecordings, startTestApi, type TestApi } from '../api/api-harness.js';
 import { scratchDir } from '../support/paths.js';
 import { requireTool } from '../support/tools.js';
@@ -178,7 +178,7 @@ test('errors say what failed: not a Rearview, HTTP status, timeout, unreachable'
       new CameraClient(`127.0.0.1:${silent.port}`, { timeoutMs: 200 }).status(),
       (err: ClientError) => err.code === 'ERR_CLIENT_TIMEOUT' && /200 ms/.test(err.message),
     );
-    const unused = await listen(() => {});
+    const unused = await listen(() => undefined);
     const closedPort = unused.port;
     await new Promise<void>((resolve) => unused.server.close(() => resolve()));
     await assert.rejects(new CameraClient(`127.0.0.1:${closedPort}`).status(), (err: ClientError) => err.code === 'ERR_CLIENT_CONNECT' && /connection refused/.test(err.message));

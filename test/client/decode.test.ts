@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, decode, DecodeError, type DecodedFrame } from '../../src/client/index.js';
+import { connect, decode, type DecodeError, type DecodedFrame } from '../../src/client/index.js';
 import { startServe } from '../support/daemon.js';
 import { requireTool } from '../support/tools.js';
 import { scratchDir } from '../support/paths.js';
@@ -36,7 +36,7 @@ test('decode() yields rgb24 and scaled yuv420p frames from rearview serve', asyn
       assert.equal(f.data.length, 640 * 360 * 3);
     }
     // Metadata follows the input frames in order.
-    rgb.forEach((f, i) => i > 0 && assert.ok(f.pts90k > (rgb[i - 1] as DecodedFrame).pts90k));
+    for (const [i, f] of rgb.entries()) if (i > 0) assert.ok(f.pts90k > (rgb[i - 1] as DecodedFrame).pts90k);
     assert.equal(typeof rgb[0]?.capturedAtMs, 'number');
     // A camera picture, not a blank buffer: the frame has many distinct values.
     const values = new Set(rgb[0]?.data.subarray(0, 640 * 3 * 10));
@@ -82,7 +82,9 @@ test('decode() returns every frame of a finite stream (regression)', async () =>
 });
 
 test('decode() without a usable ffmpeg throws ERR_CLIENT_DECODE saying how to fix it', async () => {
-  async function* none(): AsyncGenerator<never> {}
+  async function* none(): AsyncGenerator<never> {
+    // yields nothing
+  }
   await assert.rejects(take(decode(none(), { ffmpegPath: '/nonexistent/ffmpeg' }), 1), (err: DecodeError) => err.code === 'ERR_CLIENT_DECODE' && /ffmpeg not usable/.test(err.message));
   await assert.rejects(take(decode(none(), { format: 'bgr' as never }), 1), TypeError);
 });

@@ -17,7 +17,9 @@ import { waitFor } from '../support/wait.js';
 
 async function listen(onSocket: (socket: Socket) => void): Promise<{ server: Server; port: number }> {
   const server = createServer((socket) => {
-    socket.on('error', () => {});
+    socket.on('error', () => {
+      // the reader under test drops connections at will
+    });
     onSocket(socket);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -26,7 +28,7 @@ async function listen(onSocket: (socket: Socket) => void): Promise<{ server: Ser
 
 /** A port nothing listens on (it was free a moment ago). */
 async function closedPort(): Promise<number> {
-  const { server, port } = await listen(() => {});
+  const { server, port } = await listen(() => undefined);
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
@@ -34,7 +36,7 @@ async function closedPort(): Promise<number> {
 test('refused: connecting, disconnected, reconnecting with doubling backoff; the words are the shared ones', async () => {
   const port = await closedPort();
   const events: StreamStateEvent[] = [];
-  const reader = new ReconnectingTcpReader(`tcp://127.0.0.1:${port}`, { initialBackoffMs: 20, maxBackoffMs: 60 }, { onData: () => {}, onState: (e) => events.push(e) });
+  const reader = new ReconnectingTcpReader(`tcp://127.0.0.1:${port}`, { initialBackoffMs: 20, maxBackoffMs: 60 }, { onData: () => undefined, onState: (e) => events.push(e) });
   reader.start();
   await waitFor(() => events.filter((e) => e.state === 'reconnecting').length >= 3, 'three retries', 15_000);
   await reader.close();

@@ -91,7 +91,10 @@ describe('RearviewDaemon lifecycle', () => {
 
   it('applyConfig restarts the source while running', async () => {
     let created = 0;
-    const d = await startDaemonInProcess({}, { createSource: (c, l) => (created++, createSource(c, l)) });
+    const d = await startDaemonInProcess({}, { createSource: (c, l) => {
+        created++;
+        return createSource(c, l);
+      } });
     try {
       await waitFor(() => created >= 1, 'first source');
       const before = created;

@@ -150,7 +150,7 @@ describe('RearviewDaemon: a part whose start never ends', () => {
     let closed = false;
     const daemon = new RearviewDaemon(config, {
       startingGraceMs: 50,
-      services: [{ name: 'stuck', start: () => new Promise<void>(() => {}), close: async () => void (closed = true) }],
+      services: [{ name: 'stuck', start: () => new Promise<void>(() => undefined), close: async () => { closed = true; } }],
     });
     const started = daemon.start();
     await waitFor(() => daemon.streamAddress !== undefined, 'the TCP output bound');

@@ -270,7 +270,7 @@ describe('low-battery shutdown', () => {
     const line = new SimulatedGpioLine(21);
     const led = new LedController(line, clock);
     led.start();
-    const battery = { simulated: true, readPercent: async () => pct, readMillivolts: async () => mv, close: async () => {} };
+    const battery = { simulated: true, readPercent: async () => pct, readMillivolts: async () => mv, close: async () => undefined };
     const calls: string[] = [];
     const guard = new LowBatteryGuard({ battery, charging: new SimulatedChargingSensor(charging), led, clock, shutdown: (r) => { calls.push(r); } });
     const checking = guard.check();

@@ -71,7 +71,7 @@ class FakeBonjour implements BonjourLike {
   unpublished = 0;
   destroyed = 0;
   constructor(readonly onError: (err: Error) => void) {
-    this.service.stop = () => {};
+    this.service.stop = () => undefined;
   }
   publish(options: { name: string; type: string; port: number; txt?: Record<string, string> }) {
     this.published.push(options);
@@ -81,7 +81,7 @@ class FakeBonjour implements BonjourLike {
   others: string[] = [];
   find(_options: { type: string }, onUp?: (service: never) => void) {
     for (const name of this.others) onUp?.({ name } as never);
-    return { on: () => undefined, stop: () => {} };
+    return { on: () => undefined, stop: () => undefined };
   }
   unpublishAll(callback?: () => void) {
     this.unpublished++;

@@ -305,6 +305,6 @@ describe('AccessUnitAssembler limits and errors', () => {
     assembler.flush();
     assert.deepEqual(errors.map((e) => e.code), ['ERR_H264_TRUNCATED', 'ERR_H264_INVALID', 'ERR_H264_TRUNCATED']);
     assert.equal(aus.length, 1);
-    assert.throws(() => new AccessUnitAssembler({ onAccessUnit: () => {}, maxNalsPerAccessUnit: 0 }), RangeError);
+    assert.throws(() => new AccessUnitAssembler({ onAccessUnit: () => undefined, maxNalsPerAccessUnit: 0 }), RangeError);
   });
 });

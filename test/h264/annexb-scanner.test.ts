@@ -98,7 +98,7 @@ describe('AnnexBScanner', () => {
 
   it('reports the start of each NAL as soon as its header byte arrives', () => {
     const starts: number[] = [];
-    const scanner = new AnnexBScanner({ onNal: () => {}, onNalStart: (type) => starts.push(type) });
+    const scanner = new AnnexBScanner({ onNal: () => undefined, onNalStart: (type) => starts.push(type) });
     scanner.push(b(0, 0, 0, 1, 0x65, 1, 2, 0, 0, 0, 1));
     assert.deepEqual(starts, [5]);
     scanner.push(b(0x09));
@@ -106,7 +106,7 @@ describe('AnnexBScanner', () => {
   });
 
   it('rejects a bad cap', () => {
-    assert.throws(() => new AnnexBScanner({ onNal: () => {}, maxNalBytes: 0 }), RangeError);
+    assert.throws(() => new AnnexBScanner({ onNal: () => undefined, maxNalBytes: 0 }), RangeError);
     assert.equal(hasCode(new Error('x'), 'ERR_H264_TRUNCATED'), false);
   });
 });

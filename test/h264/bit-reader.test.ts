@@ -90,9 +90,9 @@ describe('BitReader', () => {
   });
 
   it('takes exactly 31 leading zeros (2^32 - 2) and rejects 32 as ERR_H264_INVALID', () => {
-    const max = new BitReader(bits('0'.repeat(31) + '1' + '1'.repeat(31)));
+    const max = new BitReader(bits(`${'0'.repeat(31)}1${'1'.repeat(31)}`));
     assert.equal(max.readUE(), 2 ** 32 - 2);
-    const tooLong = bits('0'.repeat(32) + '1' + '0'.repeat(32));
+    const tooLong = bits(`${'0'.repeat(32)}1${'0'.repeat(32)}`);
     assert.throws(() => new BitReader(tooLong).readUE(), (e) => hasCode(e, 'ERR_H264_INVALID'));
     assert.throws(() => new BitReader(tooLong).readSE(), (e) => hasCode(e, 'ERR_H264_INVALID'));
     // Many zero bytes: invalid, not a long loop.

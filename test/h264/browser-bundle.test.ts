@@ -34,8 +34,8 @@ describe('rearview/h264 in a browser-like context', () => {
     assert.deepEqual(names, Object.keys(h264).sort(), 'every export of the Node module is in the bundle');
 
     const bytes = readFileSync(corpusFile('CAPAMA3_Sand_F.264'));
-    context['input'] = runInContext('new Uint8Array(' + bytes.length + ')', context);
-    (context['input'] as Uint8Array).set(bytes);
+    context.input = runInContext(`new Uint8Array(${bytes.length})`, context);
+    (context.input as Uint8Array).set(bytes);
     const summary = runInContext(
       'const r = h264.parseAnnexB(input); JSON.stringify(r.accessUnits.map((a) => [a.offset, a.poc, a.structure, a.isKey]))',
       context,

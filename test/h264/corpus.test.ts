@@ -175,7 +175,7 @@ describe('POC presentation order of field pictures against ffprobe -show_frames'
       assert.ok(frames.some((f) => f.offsets.length === 2), 'has field pairs');
       const positions = ffprobeFramePositions(file);
       assert.equal(frames.length, positions.length, 'decoded frames');
-      frames.forEach((f, i) => assert.ok(f.offsets.includes(positions[i]!), `frame ${i}: ${f.offsets.join('/')} vs ffprobe ${positions[i]}`));
+      for (const [i, f] of frames.entries()) assert.ok(f.offsets.includes(positions[i]!), `frame ${i}: ${f.offsets.join('/')} vs ffprobe ${positions[i]}`);
     });
   }
 });

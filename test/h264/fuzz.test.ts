@@ -169,7 +169,7 @@ describe('memory stays bounded by the caps', () => {
 
   it('a NAL unit that never ends: 128 MiB in fresh 1 MiB chunks with maxNalBytes 4 MiB', () => {
     const errors: H264Error[] = [];
-    const parser = new H264StreamParser({ maxNalBytes: 4 * 2 ** 20, onAccessUnit: () => {}, onError: (e) => errors.push(e) });
+    const parser = new H264StreamParser({ maxNalBytes: 4 * 2 ** 20, onAccessUnit: () => undefined, onError: (e) => errors.push(e) });
     const before = retainedMiB();
     parser.push(Uint8Array.of(0, 0, 0, 1, 0x65));
     for (let i = 0; i < 128; i++) parser.push(new Uint8Array(2 ** 20).fill(0x5a));

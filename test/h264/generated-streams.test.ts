@@ -15,7 +15,7 @@ import { requireTool } from '../support/tools.js';
 import { presentationOrder } from './h264-test-helpers.js';
 
 let dir = '';
-let cleanup = () => {};
+let cleanup: () => void = () => undefined;
 
 function run(tool: string, args: string[]): string {
   const r = spawnSync(tool, args, { encoding: 'utf8', timeout: 30_000 });

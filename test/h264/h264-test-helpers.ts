@@ -126,16 +126,16 @@ export function framesInPresentationOrder(frames: OrderedFrame[]): OrderedFrame[
 const b = (flag: boolean): number => (flag ? 1 : 0);
 
 function hrdToRaw(out: Record<string, number>, h: HrdParameters): void {
-  out['cpb_cnt_minus1'] = h.cpbCntMinus1;
-  out['bit_rate_scale'] = h.bitRateScale;
-  out['cpb_size_scale'] = h.cpbSizeScale;
-  h.bitRateValueMinus1.forEach((v, i) => (out[`bit_rate_value_minus1[${i}]`] = v));
-  h.cpbSizeValueMinus1.forEach((v, i) => (out[`cpb_size_value_minus1[${i}]`] = v));
-  h.cbrFlag.forEach((v, i) => (out[`cbr_flag[${i}]`] = b(v)));
-  out['initial_cpb_removal_delay_length_minus1'] = h.initialCpbRemovalDelayLengthMinus1;
-  out['cpb_removal_delay_length_minus1'] = h.cpbRemovalDelayLengthMinus1;
-  out['dpb_output_delay_length_minus1'] = h.dpbOutputDelayLengthMinus1;
-  out['time_offset_length'] = h.timeOffsetLength;
+  out.cpb_cnt_minus1 = h.cpbCntMinus1;
+  out.bit_rate_scale = h.bitRateScale;
+  out.cpb_size_scale = h.cpbSizeScale;
+  for (const [i, v] of h.bitRateValueMinus1.entries()) out[`bit_rate_value_minus1[${i}]`] = v;
+  for (const [i, v] of h.cpbSizeValueMinus1.entries()) out[`cpb_size_value_minus1[${i}]`] = v;
+  for (const [i, v] of h.cbrFlag.entries()) out[`cbr_flag[${i}]`] = b(v);
+  out.initial_cpb_removal_delay_length_minus1 = h.initialCpbRemovalDelayLengthMinus1;
+  out.cpb_removal_delay_length_minus1 = h.cpbRemovalDelayLengthMinus1;
+  out.dpb_output_delay_length_minus1 = h.dpbOutputDelayLengthMinus1;
+  out.time_offset_length = h.timeOffsetLength;
 }
 
 /**
@@ -180,9 +180,11 @@ export function spsToRaw(sps: SequenceParameterSet, nal: NalUnit): Record<string
     vui_parameters_present_flag: b(sps.vuiParametersPresentFlag),
   };
   for (let k = 0; k < 6; k++) o[`constraint_set${k}_flag`] = (sps.constraintFlags >> (7 - k)) & 1;
-  sps.seqScalingListPresentFlag.forEach((p, i) => (o[`seq_scaling_list_present_flag[${i}]`] = b(p)));
-  sps.seqScalingLists.forEach((list, i) => list?.deltaScale.forEach((d, j) => (o[`seq_scaling_list[${i}].delta_scale[${j}]`] = d)));
-  sps.offsetForRefFrame.forEach((v, i) => (o[`offset_for_ref_frame[${i}]`] = v));
+  for (const [i, p] of sps.seqScalingListPresentFlag.entries()) o[`seq_scaling_list_present_flag[${i}]`] = b(p);
+  for (const [i, list] of sps.seqScalingLists.entries()) {
+    for (const [j, d] of (list?.deltaScale ?? []).entries()) o[`seq_scaling_list[${i}].delta_scale[${j}]`] = d;
+  }
+  for (const [i, v] of sps.offsetForRefFrame.entries()) o[`offset_for_ref_frame[${i}]`] = v;
   const v = sps.vui;
   if (v) {
     Object.assign(o, {
@@ -217,8 +219,8 @@ export function spsToRaw(sps: SequenceParameterSet, nal: NalUnit): Record<string
       log2_max_mv_length_horizontal: v.log2MaxMvLengthHorizontal,
       log2_max_mv_length_vertical: v.log2MaxMvLengthVertical,
     });
-    if (v.maxNumReorderFrames !== null) o['max_num_reorder_frames'] = v.maxNumReorderFrames;
-    if (v.maxDecFrameBuffering !== null) o['max_dec_frame_buffering'] = v.maxDecFrameBuffering;
+    if (v.maxNumReorderFrames !== null) o.max_num_reorder_frames = v.maxNumReorderFrames;
+    if (v.maxDecFrameBuffering !== null) o.max_dec_frame_buffering = v.maxDecFrameBuffering;
     // FFmpeg's trace prints NAL and VCL HRD under the same names; no corpus file has both, the NAL values win here.
     if (v.vclHrd) hrdToRaw(o, v.vclHrd);
     if (v.nalHrd) hrdToRaw(o, v.nalHrd);

@@ -185,7 +185,7 @@ describe('parsePps', () => {
   it('reads slice groups of every map type (FMO 0..6)', () => {
     const p0 = parsePps(fmoPps(0, 3, (w) => w.ue(4).ue(5).ue(6)), () => undefined);
     assert.deepEqual([p0.numSliceGroupsMinus1, p0.sliceGroupMapType, p0.runLengthMinus1], [2, 0, [4, 5, 6]]);
-    assert.equal(parsePps(fmoPps(1, 2, () => {}), () => undefined).sliceGroupMapType, 1);
+    assert.equal(parsePps(fmoPps(1, 2, () => undefined), () => undefined).sliceGroupMapType, 1);
     const p2 = parsePps(fmoPps(2, 3, (w) => w.ue(0).ue(10).ue(2).ue(20)), () => undefined);
     assert.deepEqual([p2.topLeft, p2.bottomRight], [[0, 2], [10, 20]]);
     for (const type of [3, 4, 5]) {
@@ -234,7 +234,7 @@ describe('parsePps', () => {
     w.se(5);
     const ppsNal = nal(0x68, w);
     const errors: H264Error[] = [];
-    const assembler = new AccessUnitAssembler({ onAccessUnit: (_au: AccessUnit) => {}, onError: (e) => errors.push(e) });
+    const assembler = new AccessUnitAssembler({ onAccessUnit: (_au: AccessUnit) => undefined, onError: (e) => errors.push(e) });
     assembler.push(nalUnitFromBytes(ppsNal));
     // Read as 4:2:0 (8 lists), the 9th list flag is taken for second_chroma_qp_index_offset.
     assert.notEqual(assembler.getPps(0)?.secondChromaQpIndexOffset, 5);

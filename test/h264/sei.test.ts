@@ -92,7 +92,10 @@ test('truncated and malformed SEI raise typed H264Errors only', () => {
   assert.throws(() => buildUserDataUnregisteredSei(new Uint8Array(15), new Uint8Array(0)), RangeError);
   // Random bytes never raise anything but H264Error.
   let seed = 12345;
-  const rand = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff;
+  const rand = (): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed & 0xff;
+  };
   for (let i = 0; i < 2000; i++) {
     const bytes = Uint8Array.from({ length: 1 + (i % 40) }, rand);
     try {

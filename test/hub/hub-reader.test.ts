@@ -119,7 +119,9 @@ describe('HubReader', () => {
     assert.equal(changes.length, 1);
     assert.equal(changes[0]![0], true);
     assert.equal(reader.behind, true);
-    while (reader.read()) {}
+    while (reader.read()) {
+      // drain
+    }
     assert.deepEqual(changes.map(([b]) => b), [true, false]);
     assert.equal(reader.behind, false);
     feed(hub, clock, sample.slice(31, 33));

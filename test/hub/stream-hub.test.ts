@@ -135,7 +135,7 @@ describe('StreamHub', () => {
     const hub = new StreamHub({ clock: clock.now });
     const reader = hub.addReader({ name: 'r', softLimitBytes: 1e9, softLimitMs: 1e9 });
     const t0 = 1_700_000_000_000;
-    sample.slice(0, 10).forEach((au, i) => hub.accessUnit(au, i === 5 ? t0 + 100 : t0 + i * 33)); // frame 5 jumps ahead of 6
+    for (const [i, au] of sample.slice(0, 10).entries()) hub.accessUnit(au, i === 5 ? t0 + 100 : t0 + i * 33); // frame 5 jumps ahead of 6
     const frames: StreamFrame[] = [];
     for (let f = reader.read(); f; f = reader.read()) frames.push(f);
     assert.equal(frames[0]!.dts90k, 0);

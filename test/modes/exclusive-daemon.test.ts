@@ -11,12 +11,13 @@ import { readdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { defaultConfig, mergeConfig } from '../../src/config.js';
+import type { StatusDocument } from '../../src/api/status-document.js';
 import { RearviewDaemon } from '../../src/daemon.js';
 import { scratchDir } from '../support/paths.js';
 import { waitFor } from '../support/wait.js';
 
-async function status(base: string): Promise<Record<string, any>> {
-  return (await (await fetch(`${base}/api/v1/status`)).json()) as Record<string, any>;
+async function status(base: string): Promise<StatusDocument> {
+  return (await (await fetch(`${base}/api/v1/status`)).json()) as StatusDocument;
 }
 
 /** Connects to port 5000 and resolves with the bytes received before close, or once `enough` bytes arrived. */
@@ -60,7 +61,7 @@ describe('exclusive mode in the daemon', () => {
     assert.equal(s.mode, 'exclusive');
     assert.equal(s.activity, 'streaming');
     assert.equal(s.modeReason, 'start-up');
-    assert.ok(s.windowEndsAtMs > Date.now());
+    assert.ok((s.windowEndsAtMs ?? 0) > Date.now());
     await waitFor(async () => (await status(base)).recording.active === false, 'the start-up recorder to stop', 15_000, 20);
   });
 

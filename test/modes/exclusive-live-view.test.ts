@@ -16,13 +16,14 @@ import { WebSocket } from 'ws';
 import { ApiService } from '../../src/api/api-service.js';
 import { LIVE_WS_PATH } from '../../src/api/web-mount.js';
 import { defaultConfig, mergeConfig } from '../../src/config.js';
+import type { StatusDocument } from '../../src/api/status-document.js';
 import { RearviewDaemon } from '../../src/daemon.js';
 import type { RecorderService } from '../../src/recorder/recorder-service.js';
 import { scratchDir } from '../support/paths.js';
 import { waitFor } from '../support/wait.js';
 
-async function status(base: string): Promise<Record<string, any>> {
-  return (await (await fetch(`${base}/api/v1/status`)).json()) as Record<string, any>;
+async function status(base: string): Promise<StatusDocument> {
+  return (await (await fetch(`${base}/api/v1/status`)).json()) as StatusDocument;
 }
 
 /** Opens the live view; resolves once it has received `frames` binary messages. */
@@ -122,7 +123,8 @@ describe('exclusive mode gates the web live view too', () => {
     await fetch(`${base}/restart-stream-mode`, { method: 'PUT' });
     const s = await status(base);
     assert.equal(s.activity, 'streaming');
-    assert.ok(s.windowEndsAtMs - Date.now() <= 1000, `window of 1 s, ends in ${s.windowEndsAtMs - Date.now()} ms`);
+    const endsInMs = (s.windowEndsAtMs ?? Number.NaN) - Date.now();
+    assert.ok(endsInMs <= 1000, `window of 1 s, ends in ${endsInMs} ms`);
     await waitFor(async () => (await status(base)).activity === 'recording', 'the 1 s window to expire without a client', 15_000, 20);
     assert.equal((await status(base)).modeReason, 'no stream client within 1 s');
     assert.equal(await refusedStatus(apiPort), 503);

@@ -58,7 +58,9 @@ export class RawClient {
       this.socket.once('error', reject);
     });
     this.ended = new Promise((resolve) => this.socket.once('close', () => { this.closed = true; resolve(); }));
-    this.socket.on('error', () => {});
+    this.socket.on('error', () => {
+      // a reset by the server ends the feed through 'close'
+    });
     this.socket.on('data', (d: Buffer) => {
       this.chunks.push(d);
       this.bytes += d.length;

@@ -122,7 +122,7 @@ describe('TcpStreamServer', () => {
       feeder.step();
       clock.advance(1000 / 30);
       await new Promise((r) => setImmediate(r));
-      if (i > 20_000) assert.fail('stalled client was never disconnected: ' + JSON.stringify(server.stats()));
+      if (i > 20_000) assert.fail(`stalled client was never disconnected: ${JSON.stringify(server.stats())}`);
     }
     assert.equal(server.stats().stalledDisconnects, 1);
     assert.equal(server.clientCount, 1);

@@ -291,9 +291,9 @@ test('ConvertPool: one child reused for queued jobs, results match in-process co
     assert.equal(pool.queued, 2, 'one runs, two wait');
     for (const got of await Promise.all(jobs)) sameMedia(got, expected);
     assert.equal(pool.spawned, 1, 'the child is reused');
-    await assert.rejects(pool.convert(join(dir, 'missing.mkv'), async () => {}), (e: unknown) => hasCode(e, 'ERR_NOT_FOUND'));
+    await assert.rejects(pool.convert(join(dir, 'missing.mkv'), async () => undefined), (e: unknown) => hasCode(e, 'ERR_NOT_FOUND'));
     writeFileSync(join(dir, 'junk.mkv'), Buffer.alloc(20_000, 7));
-    await assert.rejects(pool.convert(join(dir, 'junk.mkv'), async () => {}), (e: unknown) => hasCode(e, 'ERR_CONVERT'));
+    await assert.rejects(pool.convert(join(dir, 'junk.mkv'), async () => undefined), (e: unknown) => hasCode(e, 'ERR_CONVERT'));
     // A consumer that throws fails its job only; the child finishes the job and stays usable.
     await assert.rejects(pool.convert(mkv, async () => {
       throw new Error('consumer gone');
@@ -315,9 +315,9 @@ test('ConvertPool refuses work beyond its queue with ERR_CONVERT_BUSY', async ()
   try {
     await recordOne(dir, 60);
     const mkv = join(dir, 'log0000.mkv');
-    const running = pool.convert(mkv, async () => {});
-    const waiting = pool.convert(mkv, async () => {});
-    await assert.rejects(pool.convert(mkv, async () => {}), (e: unknown) => hasCode(e, 'ERR_CONVERT_BUSY'));
+    const running = pool.convert(mkv, async () => undefined);
+    const waiting = pool.convert(mkv, async () => undefined);
+    await assert.rejects(pool.convert(mkv, async () => undefined), (e: unknown) => hasCode(e, 'ERR_CONVERT_BUSY'));
     await Promise.all([running, waiting]);
   } finally {
     await pool.close();
@@ -341,11 +341,11 @@ test('ConvertPool: a converter process that dies fails its job with ERR_CONVERT;
       const deadline = Date.now() + 10_000;
       while (pool.workerCount > 0 && Date.now() < deadline) await new Promise<void>((resolve) => setImmediate(resolve));
     }), (e: unknown) => hasCode(e, 'ERR_CONVERT'));
-    const r = await pool.convert(mkv, async () => {});
+    const r = await pool.convert(mkv, async () => undefined);
     assert.equal(r.samples, 60);
     assert.equal(pool.spawned, 2);
     await pool.close();
-    await assert.rejects(pool.convert(mkv, async () => {}), (e: unknown) => hasCode(e, 'ERR_CONVERT'));
+    await assert.rejects(pool.convert(mkv, async () => undefined), (e: unknown) => hasCode(e, 'ERR_CONVERT'));
   } finally {
     await pool.close();
     cleanup();

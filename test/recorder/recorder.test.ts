@@ -233,7 +233,7 @@ test('a clock that went backwards never makes the recorder overwrite an earlier 
       const mkvNames = readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort();
       assert.equal(mkvNames.length, 15, `withState=${withState}: ${mkvNames.join(' ')}`);
       assert.deepEqual(mkvNames.slice(12), ['log0012.mkv', 'log0013.mkv', 'log0014.mkv'], 'ride C continues after ride B');
-      rideB.forEach((n, i) => assert.deepEqual(readFileSync(join(dir, n)), bytesB[i], `${n} byte-identical (withState=${withState})`));
+      for (const [i, n] of rideB.entries()) assert.deepEqual(readFileSync(join(dir, n)), bytesB[i], `${n} byte-identical (withState=${withState})`);
     } finally {
       cleanup();
     }

@@ -101,7 +101,7 @@ test('path safety: every trick is refused with ERR_PATH_OUTSIDE, missing files w
       `${dir}/log0001.mkv/`, // regression: a trailing slash once resolved to the file
       'log0001.mkv\0.jpg', 'log0001.mkv\0', '%2e%2e%2flog0001.mkv', '..%2flog0001.mkv', '%2E%2E/log0001.mkv',
       'log0001%2emkv', '%6cog0001.mkv', '..\\log0001.mkv', 'log0001.mkv\\', 'log0001.mp4', 'log0001.MKV', 'log0001.mkv.jpg', 'log1.mkv',
-      'log00001.mkv', 'passwd', thumb, 'log0007.mkv', outsideDir.dir + '/secret.mkv',
+      'log00001.mkv', 'passwd', thumb, 'log0007.mkv', `${outsideDir.dir}/secret.mkv`,
       'log0008.mkv', // any link is refused, even one to a segment inside: the file is opened without following links
     ];
     for (const bad of refusedSegments) {

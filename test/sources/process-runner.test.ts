@@ -56,7 +56,7 @@ describe('ProcessRunner', () => {
 
   it('a missing program is ERR_SOURCE_SPAWN', async () => {
     const { logger } = memoryLogger();
-    const runner = new ProcessRunner({ command: 'no-such-encoder-here', args: [], logger, onStdout: () => {}, onExit: () => {}, env: { PATH: fakeBinDir } });
+    const runner = new ProcessRunner({ command: 'no-such-encoder-here', args: [], logger, onStdout: () => undefined, onExit: () => undefined, env: { PATH: fakeBinDir } });
     await assert.rejects(runner.start(), (err) => hasCode(err, 'ERR_SOURCE_SPAWN') && /not found on PATH/.test((err as Error).message));
     await runner.close();
   });

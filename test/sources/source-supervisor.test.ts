@@ -103,7 +103,7 @@ describe('SourceSupervisor', () => {
   it('restarts a source that stalls, and one that never finishes starting', async () => {
     const runs: ScriptedSource[] = [];
     const t = setup(() => {
-      const s = runs.length === 1 ? new ScriptedSource('cam', () => new Promise<void>(() => {})) : new ScriptedSource('cam');
+      const s = runs.length === 1 ? new ScriptedSource('cam', () => new Promise<void>(() => undefined)) : new ScriptedSource('cam');
       runs.push(s);
       return s;
     }, 1000);
@@ -216,7 +216,7 @@ describe('SourceSupervisor', () => {
   });
 
   it('close() settles start() even when the source never finishes starting', async () => {
-    const source = new ScriptedSource('cam', () => new Promise<void>(() => {}));
+    const source = new ScriptedSource('cam', () => new Promise<void>(() => undefined));
     const t = setup(() => source);
     const started = t.supervisor.start();
     await settle();

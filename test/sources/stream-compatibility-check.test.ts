@@ -30,7 +30,7 @@ describe('StreamCompatibilityCheck', () => {
         const { logger, lines } = memoryLogger();
         const check = new StreamCompatibilityCheck(logger);
         const aus = encode(dir, name, args);
-        for (let round = 0; round < 3; round++) aus.forEach((au, i) => check.check(au, i * 33));
+        for (let round = 0; round < 3; round++) aus.forEach((au, i) => { check.check(au, i * 33); });
         assert.equal(check.warnings.length, 1, `${name}: once, ${lines.join('\n')}`);
         assert.match(check.warnings[0]!, /will not play in web browsers/);
         assert.match(check.warnings[0]!, expected);
@@ -38,7 +38,7 @@ describe('StreamCompatibilityCheck', () => {
       }
       const { logger } = memoryLogger();
       const check = new StreamCompatibilityCheck(logger);
-      parseAnnexB(readFileSync(samplePath)).accessUnits.forEach((au, i) => check.check(au, i * 33));
+      parseAnnexB(readFileSync(samplePath)).accessUnits.forEach((au, i) => { check.check(au, i * 33); });
       assert.deepEqual(check.warnings, []);
     } finally {
       cleanup();

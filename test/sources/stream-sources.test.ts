@@ -29,7 +29,9 @@ async function listen(onConnection: (socket: Socket) => void): Promise<{ server:
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
+    socket.on('error', () => {
+      // the relay under test drops connections at will
+    });
     onConnection(socket);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -100,7 +102,9 @@ describe('tcp relay source', () => {
         socket.write(Buffer.concat([frameBytes(sent), AUD]));
         sent++;
         const want = sent;
-        void waitFor(() => sink.accessUnits.length >= want, `frame ${want}`).then(sendNext, () => {});
+        void waitFor(() => sink.accessUnits.length >= want, `frame ${want}`).then(sendNext, () => {
+          // the relay stalled: the test's wait for all ten frames reports it
+        });
       };
       sendNext();
     });
@@ -175,7 +179,7 @@ describe('tcp relay source', () => {
   it('close() while connecting settles start()', async () => {
     // Regression: start() never settled when closed before the connection was made,
     // so a daemon stopped during start-up waited forever.
-    const { server, port, sockets } = await listen(() => {});
+    const { server, port, sockets } = await listen(() => undefined);
     try {
       const relay = new TcpRelaySource(`tcp://127.0.0.1:${port}`, { logger: memoryLogger().logger });
       const started = relay.start(new CollectingSink());
@@ -188,7 +192,7 @@ describe('tcp relay source', () => {
 
   it('a refused connection is ERR_SOURCE_CONNECT, retried, and logged once', async () => {
     // A port that was just free: nothing listens there.
-    const { server, port, sockets } = await listen(() => {});
+    const { server, port, sockets } = await listen(() => undefined);
     await stop(server, sockets);
     const { clock, fake } = fakeSourceClock(0);
     const { logger, lines } = memoryLogger();

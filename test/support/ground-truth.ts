@@ -117,7 +117,7 @@ let cache: Record<string, GroundTruthEntry> | undefined;
 function load(): Record<string, GroundTruthEntry> {
   if (!cache) {
     const json = JSON.parse(readFileSync(corpusFile('GROUND_TRUTH.json'), 'utf8')) as Record<string, unknown>;
-    delete json['_about'];
+    delete json._about;
     cache = json as Record<string, GroundTruthEntry>;
   }
   return cache;
@@ -157,17 +157,17 @@ export function expectedSummary(file: string): ExpectedSummary {
   };
   let constraintFlags = 0;
   for (let k = 0; k < 6; k++) constraintFlags |= (raw[`constraint_set${k}_flag`] ?? 0) << (7 - k);
-  constraintFlags |= raw['reserved_zero_2bits'] ?? 0;
+  constraintFlags |= raw.reserved_zero_2bits ?? 0;
   const profileIdc = num('profile_idc');
   const levelIdc = num('level_idc');
   let sar: [number, number] | null = null;
-  const derivedSar = d['sar'];
+  const derivedSar = d.sar;
   if (Array.isArray(derivedSar)) sar = [Number(derivedSar[0]), Number(derivedSar[1])];
   else if (gt.ffprobe.sample_aspect_ratio) {
     const [n, m] = gt.ffprobe.sample_aspect_ratio.split(':').map(Number);
     if (n && m) sar = [n, m];
   }
-  const fpsValue = d['fps_time_scale_over_2_num_units_in_tick'];
+  const fpsValue = d.fps_time_scale_over_2_num_units_in_tick;
   const exception = ACCESS_UNIT_EXCEPTIONS[file];
   const packets = gt.ffprobe.nb_read_packets;
   if (!exception && packets === undefined) throw new Error(`${file}: no nb_read_packets and no named exception`);
@@ -184,10 +184,10 @@ export function expectedSummary(file: string): ExpectedSummary {
       profile: gt.ffprobe.profile ?? null,
       constraintFlags,
       levelIdc,
-      level: levelString(levelIdc, profileIdc, raw['constraint_set3_flag'] ?? 0),
+      level: levelString(levelIdc, profileIdc, raw.constraint_set3_flag ?? 0),
       chromaFormatIdc: num('chroma_format_idc'),
       bitDepthLuma: num('bit_depth_luma'),
-      bitDepthChroma: (raw['bit_depth_chroma_minus8'] ?? 0) + 8,
+      bitDepthChroma: (raw.bit_depth_chroma_minus8 ?? 0) + 8,
       width: num('width'),
       height: num('height'),
       codedWidth: num('coded_width'),

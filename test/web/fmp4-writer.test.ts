@@ -138,19 +138,19 @@ describe('page readers of the API JSON', () => {
       recording: { active: false, currentSegment: null }, disk: { usedBytes: 2_000_000, freeBytes: 3e9, totalBytes: 3.2e10 },
       uptimeMs: 3_900_000, version: '0.1.0', simulated: { battery: true, thermal: false },
     }));
-    assert.equal(rows['Mode'], 'exclusive');
-    assert.equal(rows['Now'], 'streaming (start-up)');
+    assert.equal(rows.Mode, 'exclusive');
+    assert.equal(rows.Now, 'streaming (start-up)');
     assert.ok(rows['Streaming window ends']);
-    assert.equal(rows['Battery'], '87 %');
+    assert.equal(rows.Battery, '87 %');
     assert.equal(rows['Battery voltage'], '4.08 V');
-    assert.equal(rows['Charging'], 'no');
-    assert.equal(rows['Temperature'], '48.3 °C');
+    assert.equal(rows.Charging, 'no');
+    assert.equal(rows.Temperature, '48.3 °C');
     assert.equal(rows['Stream clients'], '2');
-    assert.equal(rows['Resolution'], '640×360');
-    assert.equal(rows['Bitrate'], '0.99 Mbit/s');
-    assert.equal(rows['Recording'], 'not recording');
+    assert.equal(rows.Resolution, '640×360');
+    assert.equal(rows.Bitrate, '0.99 Mbit/s');
+    assert.equal(rows.Recording, 'not recording');
     assert.equal(rows['Disk free'], '3.0 GB of 32 GB');
-    assert.equal(rows['Uptime'], '1 h 5 min');
+    assert.equal(rows.Uptime, '1 h 5 min');
     assert.equal(rows['Simulated hardware'], 'battery');
   });
 });

@@ -66,7 +66,10 @@ describe('recording folder that cannot be written', () => {
 
   it('says NOT RECORDING in the status document, in `rearview status` and in the log', async () => {
     let rec = await recordingOf(base);
-    await waitFor(async () => (rec = await recordingOf(base)).error !== null, 'recording.error in /api/v1/status');
+    await waitFor(async () => {
+      rec = await recordingOf(base);
+      return rec.error !== null;
+    }, 'recording.error in /api/v1/status');
     assert.equal(rec.state, 'failed');
     assert.equal(rec.active, false);
     assert.equal(rec.errorCode, 'ENOTDIR');
@@ -109,7 +112,7 @@ describe('recording folder that cannot be written', () => {
     assert.equal(await page.isDisabled('#settings-form button[type=submit]'), true, 'Save disabled');
     assert.equal(await page.evaluate(`getComputedStyle(document.getElementById('status-list')).filter`), 'grayscale(1)', 'stale values greyed');
     assert.ok((await page.textContent('#status-list'))!.length > 0, 'the last values stay on screen');
-    await page.goto(`${base}/#recordings`).catch(() => {}); // the page cannot load any more: stay on the loaded app
+    await page.goto(`${base}/#recordings`).catch(() => undefined); // the page cannot load any more: stay on the loaded app
     await page.evaluate(`location.hash = '#recordings'`);
     await page.waitForFunction(`document.getElementById('recordings-message').textContent.includes('the camera did not answer')`, undefined, { timeout: 10_000 });
     assert.doesNotMatch((await page.textContent('#recordings-message'))!, /Failed to fetch/);

@@ -66,7 +66,9 @@ interface Received {
 async function connect(port: number, query = '', headers: Record<string, string> = {}): Promise<Received> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}${LIVE_WS_PATH}${query}`, { headers });
   const got: Received = { texts: [], binaries: [], ws };
-  ws.on('error', () => {}); // closed by the server in some tests
+  ws.on('error', () => {
+    // closed by the server in some tests
+  });
   ws.on('message', (data, isBinary) => {
     if (isBinary) got.binaries.push(new Uint8Array(data as Buffer));
     else got.texts.push(String(data));
@@ -189,7 +191,9 @@ describe('WsStreamServer', () => {
     const { port, mount } = await setup({ maxClients: 1 });
     const a = await connect(port);
     const refused = new WebSocket(`ws://127.0.0.1:${port}${LIVE_WS_PATH}`);
-    refused.on('error', () => {}); // the refusal itself
+    refused.on('error', () => {
+      // the refusal itself
+    });
     cleanups.push(() => refused.terminate());
     const [, res] = (await once(refused, 'unexpected-response')) as [unknown, { statusCode: number }];
     assert.equal(res.statusCode, 503);
@@ -219,7 +223,9 @@ describe('WsStreamServer', () => {
   it('asks for the API token when one is set, and refuses other sites and other networks', async () => {
     const refusedWith = async (url: string, headers: Record<string, string> = {}): Promise<number> => {
       const ws = new WebSocket(url, { headers });
-      ws.on('error', () => {});
+      ws.on('error', () => {
+        // the refusal itself; the status comes from 'unexpected-response'
+      });
       cleanups.push(() => ws.terminate());
       const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number }];
       return res.statusCode;

@@ -24,7 +24,7 @@ if (env.FAKE_ENCODER_CHILD === '1') {
   child.unref(); // the helper must not keep the fake itself alive
   childPid = child.pid;
 }
-if (env.FAKE_ENCODER_LOG) appendFileSync(env.FAKE_ENCODER_LOG, JSON.stringify({ tool, args, pid: process.pid, childPid }) + '\n');
+if (env.FAKE_ENCODER_LOG) appendFileSync(env.FAKE_ENCODER_LOG, `${JSON.stringify({ tool, args, pid: process.pid, childPid })}\n`);
 process.stderr.write(`fake ${tool}: started\n`);
 
 const streamPath = env.FAKE_ENCODER_STREAM || new URL('../../../assets/sample-640x360.h264', import.meta.url);
@@ -76,7 +76,9 @@ for (let n = 0; n < total; n++) {
   await writeFrame(frames[n % frames.length]);
 }
 if (env.FAKE_ENCODER_AFTER === 'hang') {
-  setInterval(() => {}, 1000);
+  setInterval(() => {
+    // keeps the process alive, hanging, until it is killed
+  }, 1000);
 } else {
   process.stderr.write(`fake ${tool}: done after ${total} frames\n`);
   process.exitCode = Number(env.FAKE_ENCODER_EXIT_CODE || 0);
