@@ -43,7 +43,24 @@ function prepareFolder(root: string): { rec: string; big: string[] } {
   mkdirSync(rec, { recursive: true });
   const small = join(root, 'small.mkv');
   const thumb = join(root, 'small.jpg');
-  if (!existsSync(small)) run(['-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30', '-t', '1', '-c:v', 'libx264', '-bf', '0', '-g', '30', '-pix_fmt', 'yuv420p', small]);
+  if (!existsSync(small))
+    run([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x180:rate=30',
+      '-t',
+      '1',
+      '-c:v',
+      'libx264',
+      '-bf',
+      '0',
+      '-g',
+      '30',
+      '-pix_fmt',
+      'yuv420p',
+      small,
+    ]);
   if (!existsSync(thumb)) run(['-i', small, '-frames:v', '1', thumb]);
   const t0 = Math.floor(Date.now() / 1000) - SEGMENTS * 60 - 3600;
   for (let i = 1; i <= SEGMENTS; i++) {
@@ -53,7 +70,20 @@ function prepareFolder(root: string): { rec: string; big: string[] } {
     utimesSync(join(rec, `${name}.mkv`), t0 + i * 60 + 60, t0 + i * 60 + 60);
   }
   const bigSrc = join(root, 'big.mkv');
-  if (!existsSync(bigSrc)) run(['-f', 'h264', '-framerate', '30', '-i', ensureCameraStream({ seconds: 40, minBytes: 30 * 1024 * 1024 }), '-t', '30', '-c', 'copy', bigSrc]);
+  if (!existsSync(bigSrc))
+    run([
+      '-f',
+      'h264',
+      '-framerate',
+      '30',
+      '-i',
+      ensureCameraStream({ seconds: 40, minBytes: 30 * 1024 * 1024 }),
+      '-t',
+      '30',
+      '-c',
+      'copy',
+      bigSrc,
+    ]);
   // The big ones are the 10 oldest names, so rotation would delete them last.
   const big: string[] = [];
   for (let i = 1; i <= DOWNLOADS; i++) {
@@ -100,7 +130,14 @@ function waitForLine(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> 
   });
 }
 
-interface LoadResult { requests: number; rps: number; p50Ms: number; p99Ms: number; errors: number; bytes: number }
+interface LoadResult {
+  requests: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  bytes: number;
+}
 
 async function load(url: string, seconds: number): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
@@ -132,7 +169,14 @@ async function load(url: string, seconds: number): Promise<LoadResult> {
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? NaN;
-  return { requests: latencies.length, rps: latencies.length / elapsed, p50Ms: pct(0.5), p99Ms: pct(0.99), errors, bytes };
+  return {
+    requests: latencies.length,
+    rps: latencies.length / elapsed,
+    p50Ms: pct(0.5),
+    p99Ms: pct(0.99),
+    errors,
+    bytes,
+  };
 }
 
 function fmt(r: LoadResult): string {
@@ -163,11 +207,40 @@ async function main(): Promise<void> {
   console.log(`preparing ${SEGMENTS} segments and ${DOWNLOADS} 30 s 720p segments in ${root} ...`);
   const { rec, big } = prepareFolder(root);
 
-  const daemon = spawn(process.execPath, [cli, 'serve', '--stream-port', '0', '--api-port', '0', '--bind', '127.0.0.1', '--recordings', rec, '--max-files', '5000', '--min-free', '0', '--min-free-percent', '0', '--no-mdns', '--log-level', 'warn', '--max-downloads', String(DOWNLOADS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const daemon = spawn(
+    process.execPath,
+    [
+      cli,
+      'serve',
+      '--stream-port',
+      '0',
+      '--api-port',
+      '0',
+      '--bind',
+      '127.0.0.1',
+      '--recordings',
+      rec,
+      '--max-files',
+      '5000',
+      '--min-free',
+      '0',
+      '--min-free-percent',
+      '0',
+      '--no-mdns',
+      '--log-level',
+      'warn',
+      '--max-downloads',
+      String(DOWNLOADS),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let peer: ChildProcess | undefined;
   try {
     // serve prints the stream line, then the api line: wait for both at once.
-    const both = await waitForLine(daemon, /stream listening on tcp:\/\/[^\s]*:(\d+)\s+api listening on (http:\/\/[^\s]+)/);
+    const both = await waitForLine(
+      daemon,
+      /stream listening on tcp:\/\/[^\s]*:(\d+)\s+api listening on (http:\/\/[^\s]+)/,
+    );
     const base = both[2] as string;
     // A live client on port 5000 consuming the 1 Mbit/s stream while we measure.
     let streamBytes = 0;
@@ -180,7 +253,9 @@ async function main(): Promise<void> {
     await download(`${base}/list-local-videos`);
     await download(`${base}/api/v1/status`);
 
-    console.log(`\nload: ${CONCURRENCY} keep-alive connections, ${RUN_SECONDS} s per endpoint, ${SEGMENTS}+ segments, stream and recording running`);
+    console.log(
+      `\nload: ${CONCURRENCY} keep-alive connections, ${RUN_SECONDS} s per endpoint, ${SEGMENTS}+ segments, stream and recording running`,
+    );
     const status = await load(`${base}/api/v1/status`, RUN_SECONDS);
     console.log(`GET /api/v1/status            ${fmt(status)}`);
     const list = await load(`${base}/list-local-videos`, RUN_SECONDS);
@@ -190,17 +265,26 @@ async function main(): Promise<void> {
 
     const bodyFile = join(root, 'list.json');
     const { writeFileSync } = await import('node:fs');
-    writeFileSync(bodyFile, await new Promise<Buffer>((resolve) => get(`${base}/list-local-videos`, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(Buffer.concat(chunks)));
-    })));
+    writeFileSync(
+      bodyFile,
+      await new Promise<Buffer>((resolve) =>
+        get(`${base}/list-local-videos`, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(Buffer.concat(chunks)));
+        }),
+      ),
+    );
     const p = await startPeer(bodyFile);
     peer = p.child;
     const peerList = await load(p.url, RUN_SECONDS);
     console.log(`peer: bare node:http, same JSON ${fmt(peerList)}`);
-    console.log(`ratio /list-local-videos vs bare node:http: ${(list.rps / peerList.rps).toFixed(2)}x req/s, p99 ${(list.p99Ms / peerList.p99Ms).toFixed(2)}x`);
-    console.log(`stream client received ${(streamBytes / 1e6).toFixed(1)} MB during the run (${((streamBytes * 8) / 1e6 / (RUN_SECONDS * 4)).toFixed(2)} Mbit/s)`);
+    console.log(
+      `ratio /list-local-videos vs bare node:http: ${(list.rps / peerList.rps).toFixed(2)}x req/s, p99 ${(list.p99Ms / peerList.p99Ms).toFixed(2)}x`,
+    );
+    console.log(
+      `stream client received ${(streamBytes / 1e6).toFixed(1)} MB during the run (${((streamBytes * 8) / 1e6 / (RUN_SECONDS * 4)).toFixed(2)} Mbit/s)`,
+    );
 
     // 10 concurrent MP4 downloads, each a fresh conversion.
     const pid = daemon.pid as number;
@@ -216,31 +300,61 @@ async function main(): Promise<void> {
       totalPeak = Math.max(totalPeak, own + kids);
     }, 20);
     const t0 = performance.now();
-    const sizes = await Promise.all(big.map((name) => download(`${base}/api/v1/recordings/${name.replace('.mkv', '.mp4')}`).catch((e: Error) => {
-      console.log(`download failed: ${e.message}`);
-      return 0;
-    })));
+    const sizes = await Promise.all(
+      big.map((name) =>
+        download(`${base}/api/v1/recordings/${name.replace('.mkv', '.mp4')}`).catch((e: Error) => {
+          console.log(`download failed: ${e.message}`);
+          return 0;
+        }),
+      ),
+    );
     const wallS = (performance.now() - t0) / 1000;
     clearInterval(sampler);
     const totalMb = sizes.reduce((a, b) => a + b, 0) / 1e6;
     console.log(`\n${DOWNLOADS} concurrent MP4 downloads (30 s 720p 8 Mbit/s each, --max-downloads ${DOWNLOADS}):`);
     const ok = sizes.filter((s) => s > 0).length;
-    console.log(`  ours: ${ok} served, ${totalMb.toFixed(1)} MB in ${wallS.toFixed(2)} s; daemon RSS ${(rssBefore / 1024).toFixed(0)} MB before, peak ${(rssPeak / 1024).toFixed(0)} MB (+${((rssPeak - rssBefore) / 1024).toFixed(0)} MB)`);
-    console.log(`  ours: converter child processes summed peak RSS ${(kidsPeak / 1024).toFixed(0)} MB; daemon + converters peak ${(totalPeak / 1024).toFixed(0)} MB (+${((totalPeak - rssBefore) / 1024).toFixed(0)} MB)`);
+    console.log(
+      `  ours: ${ok} served, ${totalMb.toFixed(1)} MB in ${wallS.toFixed(2)} s; daemon RSS ${(rssBefore / 1024).toFixed(0)} MB before, peak ${(rssPeak / 1024).toFixed(0)} MB (+${((rssPeak - rssBefore) / 1024).toFixed(0)} MB)`,
+    );
+    console.log(
+      `  ours: converter child processes summed peak RSS ${(kidsPeak / 1024).toFixed(0)} MB; daemon + converters peak ${(totalPeak / 1024).toFixed(0)} MB (+${((totalPeak - rssBefore) / 1024).toFixed(0)} MB)`,
+    );
 
     // Peer: 10 concurrent ffmpeg remuxes, summed RSS.
     const bigPath = join(rec, big[0] as string);
-    const kids = Array.from({ length: DOWNLOADS }, () => spawn(ffmpeg, ['-v', 'error', '-i', bigPath, '-c', 'copy', '-movflags', 'frag_keyframe+empty_moov', '-f', 'mp4', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] }));
+    const kids = Array.from({ length: DOWNLOADS }, () =>
+      spawn(
+        ffmpeg,
+        ['-v', 'error', '-i', bigPath, '-c', 'copy', '-movflags', 'frag_keyframe+empty_moov', '-f', 'mp4', 'pipe:1'],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      ),
+    );
     let peerPeak = 0;
     const t1 = performance.now();
-    const peerSampler = setInterval(() => (peerPeak = Math.max(peerPeak, kids.reduce((s, k) => s + rssKb(k.pid as number), 0))), 20);
-    await Promise.all(kids.map((k) => new Promise<void>((resolve) => {
-      k.stdout?.resume();
-      k.on('close', () => resolve());
-    })));
+    const peerSampler = setInterval(
+      () =>
+        (peerPeak = Math.max(
+          peerPeak,
+          kids.reduce((s, k) => s + rssKb(k.pid as number), 0),
+        )),
+      20,
+    );
+    await Promise.all(
+      kids.map(
+        (k) =>
+          new Promise<void>((resolve) => {
+            k.stdout?.resume();
+            k.on('close', () => resolve());
+          }),
+      ),
+    );
     clearInterval(peerSampler);
-    console.log(`  peer: ${DOWNLOADS} concurrent ffmpeg -c copy remuxes: ${((performance.now() - t1) / 1000).toFixed(2)} s, summed peak RSS ${(peerPeak / 1024).toFixed(0)} MB`);
-    console.log(`  ratio: daemon RSS growth / ffmpeg summed RSS = ${((rssPeak - rssBefore) / Math.max(1, peerPeak)).toFixed(2)}x`);
+    console.log(
+      `  peer: ${DOWNLOADS} concurrent ffmpeg -c copy remuxes: ${((performance.now() - t1) / 1000).toFixed(2)} s, summed peak RSS ${(peerPeak / 1024).toFixed(0)} MB`,
+    );
+    console.log(
+      `  ratio: daemon RSS growth / ffmpeg summed RSS = ${((rssPeak - rssBefore) / Math.max(1, peerPeak)).toFixed(2)}x`,
+    );
     client?.destroy();
   } finally {
     peer?.kill();

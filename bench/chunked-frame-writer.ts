@@ -43,7 +43,9 @@ const stamps: number[] = [];
 for (const frame of frames) {
   const parts = 2 + Math.floor(random() * 4);
   // Cut points anywhere in the frame: inside start codes, NAL headers and slice data alike.
-  const cuts = Array.from({ length: parts - 1 }, () => 1 + Math.floor(random() * (frame.length - 1))).sort((a, b) => a - b);
+  const cuts = Array.from({ length: parts - 1 }, () => 1 + Math.floor(random() * (frame.length - 1))).sort(
+    (a, b) => a - b,
+  );
   let at = 0;
   for (const cut of [...cuts, frame.length]) {
     if (cut > at) writeAll(frame.subarray(at, cut));

@@ -35,11 +35,48 @@ const REPEAT = Number(process.env.REPEAT ?? 25);
 function generate(name: string, size: string, bitrate: string, seconds: number): string {
   const file = join(tmpdir(), `rearview-client-bench-${name}.h264`);
   if (existsSync(file) && statSync(file).size > 0) return file;
-  const r = spawnSync(FFMPEG, [
-    '-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=30`, '-t', String(seconds),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-profile:v', 'high', '-bf', '0', '-b:v', bitrate, '-maxrate', bitrate, '-bufsize', bitrate,
-    '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-x264-params', 'repeat-headers=1:aud=1', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', file,
-  ], { stdio: 'inherit' });
+  const r = spawnSync(
+    FFMPEG,
+    [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=${size}:rate=30`,
+      '-t',
+      String(seconds),
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-profile:v',
+      'high',
+      '-bf',
+      '0',
+      '-b:v',
+      bitrate,
+      '-maxrate',
+      bitrate,
+      '-bufsize',
+      bitrate,
+      '-g',
+      '30',
+      '-keyint_min',
+      '30',
+      '-sc_threshold',
+      '0',
+      '-x264-params',
+      'repeat-headers=1:aud=1',
+      '-bsf:v',
+      'h264_mp4toannexb',
+      '-f',
+      'h264',
+      file,
+    ],
+    { stdio: 'inherit' },
+  );
   if (r.status !== 0) throw new Error('ffmpeg could not generate the bench input');
   return file;
 }
@@ -56,7 +93,9 @@ async function startServer(file: string, repeat: number): Promise<{ port: number
     });
     server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));`;
   const child = spawn(process.execPath, ['-e', script, file, String(repeat)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  const port = await new Promise<number>((resolve) =>
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
+  );
   return { port, stop: () => child.kill() };
 }
 
@@ -65,7 +104,9 @@ function timed(cmd: string, args: string[]): Promise<{ wallS: number; cpuS: numb
   return new Promise((resolve, reject) => {
     const start = performance.now();
     const quoted = [cmd, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    const child = spawn('bash', ['-c', `${quoted} 2>/dev/null | cat >/dev/null; times >&2`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('bash', ['-c', `${quoted} 2>/dev/null | cat >/dev/null; times >&2`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
@@ -106,14 +147,30 @@ async function receiveBench(file: string): Promise<void> {
   const ours = { ausPerS: aus / wallS, mbPerS: received / 1e6 / wallS, cpuPerGb: (cpu.user + cpu.system) / 1e6 / gb };
 
   const peerServer = await startServer(file, REPEAT);
-  const peer = await timed(FFMPEG, ['-v', 'error', '-f', 'h264', '-i', `tcp://127.0.0.1:${peerServer.port}`, '-c', 'copy', '-f', 'null', '-']);
+  const peer = await timed(FFMPEG, [
+    '-v',
+    'error',
+    '-f',
+    'h264',
+    '-i',
+    `tcp://127.0.0.1:${peerServer.port}`,
+    '-c',
+    'copy',
+    '-f',
+    'null',
+    '-',
+  ]);
   peerServer.stop();
   const peerMbPerS = (bytesPerPass * REPEAT) / 1e6 / peer.wallS;
   const peerCpuPerGb = peer.cpuS / ((bytesPerPass * REPEAT) / 1e9);
   console.log(`receive 720p 8 Mbps x${REPEAT} (${((bytesPerPass * REPEAT) / 1e6).toFixed(0)} MB over loopback):`);
-  console.log(`  rearview connect(): ${ours.ausPerS.toFixed(0)} AU/s, ${ours.mbPerS.toFixed(0)} MB/s, ${ours.cpuPerGb.toFixed(2)} CPU s/GB (${aus} AUs, ${(bytes / 1e6).toFixed(0)} MB of frames)`);
+  console.log(
+    `  rearview connect(): ${ours.ausPerS.toFixed(0)} AU/s, ${ours.mbPerS.toFixed(0)} MB/s, ${ours.cpuPerGb.toFixed(2)} CPU s/GB (${aus} AUs, ${(bytes / 1e6).toFixed(0)} MB of frames)`,
+  );
   console.log(`  ffmpeg -c copy -f null: ${peerMbPerS.toFixed(0)} MB/s, ${peerCpuPerGb.toFixed(2)} CPU s/GB`);
-  console.log(`  ratio (ours/ffmpeg): throughput ${(ours.mbPerS / peerMbPerS).toFixed(2)}x, CPU per GB ${(ours.cpuPerGb / peerCpuPerGb).toFixed(2)}x`);
+  console.log(
+    `  ratio (ours/ffmpeg): throughput ${(ours.mbPerS / peerMbPerS).toFixed(2)}x, CPU per GB ${(ours.cpuPerGb / peerCpuPerGb).toFixed(2)}x`,
+  );
 }
 
 async function decodeBench(label: string, file: string, width: number, height: number): Promise<void> {
@@ -125,7 +182,10 @@ async function decodeBench(label: string, file: string, width: number, height: n
   const t0 = performance.now();
   let frames = 0;
   try {
-    for await (const f of decode(connect(`tcp://127.0.0.1:${port}`, { policy: 'all', reconnect: false }), { format: 'rgb24', ffmpegPath: FFMPEG })) {
+    for await (const f of decode(connect(`tcp://127.0.0.1:${port}`, { policy: 'all', reconnect: false }), {
+      format: 'rgb24',
+      ffmpegPath: FFMPEG,
+    })) {
       if (f.width !== width || f.height !== height) throw new Error('unexpected size');
       frames++;
     }
@@ -134,16 +194,47 @@ async function decodeBench(label: string, file: string, width: number, height: n
   }
   const wallS = (performance.now() - t0) / 1000;
   server.close();
-  const peer = await timed(FFMPEG, ['-v', 'error', '-f', 'h264', '-i', file, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+  const peer = await timed(FFMPEG, [
+    '-v',
+    'error',
+    '-f',
+    'h264',
+    '-i',
+    file,
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    'pipe:1',
+  ]);
   const peerFrames = frames; // same file, same frames
   const ours = frames / wallS;
   const theirs = peerFrames / peer.wallS;
-  console.log(`decode() rgb24 ${label}: ${ours.toFixed(0)} fps (${frames} frames); ffmpeg to a pipe: ${theirs.toFixed(0)} fps; ratio ${(ours / theirs).toFixed(2)}x`);
+  console.log(
+    `decode() rgb24 ${label}: ${ours.toFixed(0)} fps (${frames} frames); ffmpeg to a pipe: ${theirs.toFixed(0)} fps; ratio ${(ours / theirs).toFixed(2)}x`,
+  );
 }
 
 async function latencyBench(): Promise<void> {
   const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-  const child = spawn(process.execPath, [cli, 'serve', '--stream-port', '0', '--api-port', '0', '--no-record', '--no-mdns', '--bind', '127.0.0.1', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      cli,
+      'serve',
+      '--stream-port',
+      '0',
+      '--api-port',
+      '0',
+      '--no-record',
+      '--no-mdns',
+      '--bind',
+      '127.0.0.1',
+      '--log-level',
+      'warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   try {
     const port = await new Promise<number>((resolve, reject) => {
       let text = '';
@@ -164,7 +255,9 @@ async function latencyBench(): Promise<void> {
     }
     lat.sort((a, b) => a - b);
     const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
-    console.log(`delivery latency, rearview serve capture stamp -> connect() frame (loopback, 300 frames): p50 ${q(0.5).toFixed(2)} ms, p99 ${q(0.99).toFixed(2)} ms, max ${(lat.at(-1) ?? NaN).toFixed(2)} ms`);
+    console.log(
+      `delivery latency, rearview serve capture stamp -> connect() frame (loopback, 300 frames): p50 ${q(0.5).toFixed(2)} ms, p99 ${q(0.99).toFixed(2)} ms, max ${(lat.at(-1) ?? NaN).toFixed(2)} ms`,
+    );
   } finally {
     child.kill();
   }

@@ -71,7 +71,8 @@ async function childPool(input: string, output: string, runs: number): Promise<v
     ms.push(performance.now() - t0);
   }
   const pid = pool.pids[0];
-  const hwm = pid === undefined ? 0 : Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  const hwm =
+    pid === undefined ? 0 : Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
   await pool.close();
   process.stdout.write(`${JSON.stringify({ ms, converterPeakRssMb: hwm / 1024 })}\n`);
 }
@@ -86,9 +87,14 @@ async function recordSegment(dir: string, seconds: number): Promise<string> {
   const units = parseAnnexB(readFileSync(ensureCameraStream())).accessUnits;
   const hub = new StreamHub();
   const recorder = new Recorder({
-    hub, dir, segmentMs: (seconds + 10) * 1000, thumbnails: false, retentionIntervalMs: 0,
+    hub,
+    dir,
+    segmentMs: (seconds + 10) * 1000,
+    thumbnails: false,
+    retentionIntervalMs: 0,
     limits: { maxFiles: 0, maxBytes: 0, minFreeBytes: 0, minFreePercent: 0 },
-    queueLimitBytes: 512 * 1024 * 1024, queueLimitMs: 3_600_000,
+    queueLimitBytes: 512 * 1024 * 1024,
+    queueLimitMs: 3_600_000,
   });
   await recorder.start();
   const frames = seconds * 30;
@@ -121,7 +127,22 @@ function timed(cmd: string, args: string[]): Timed {
 }
 
 function packets(path: string): number {
-  const r = spawnSync('ffprobe', ['-v', 'error', '-count_packets', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', path], { encoding: 'utf8' });
+  const r = spawnSync(
+    'ffprobe',
+    [
+      '-v',
+      'error',
+      '-count_packets',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream=nb_read_packets',
+      '-of',
+      'csv=p=0',
+      path,
+    ],
+    { encoding: 'utf8' },
+  );
   return Number(r.stdout.trim());
 }
 
@@ -135,10 +156,20 @@ async function main(): Promise<void> {
     { label: '60 s', seconds: 60 },
     { label: `${longMinutes} min`, seconds: longMinutes * 60 },
   ];
-  console.log('MKV -> MP4, 720p30 8 Mbit/s segments recorded by our Recorder; best of', runs, 'runs; ffmpeg -c copy in the same run');
-  console.log('pool = the daemon\'s path (ConvertPool: a converter child process, reused): cold = first conversion incl. starting the child,');
-  console.log('  warm = best later one, RSS = the converter\'s peak (VmHWM). one-off = a fresh node process converting in-process (under /usr/bin/time).');
-  console.log('segment   | MB     | pool warm s | x real time | pool cold s | x real time | converter RSS MB | one-off s | x real time | one-off RSS MB | ffmpeg s | x real time | ffmpeg RSS MB | warm/ffmpeg time');
+  console.log(
+    'MKV -> MP4, 720p30 8 Mbit/s segments recorded by our Recorder; best of',
+    runs,
+    'runs; ffmpeg -c copy in the same run',
+  );
+  console.log(
+    "pool = the daemon's path (ConvertPool: a converter child process, reused): cold = first conversion incl. starting the child,",
+  );
+  console.log(
+    "  warm = best later one, RSS = the converter's peak (VmHWM). one-off = a fresh node process converting in-process (under /usr/bin/time).",
+  );
+  console.log(
+    'segment   | MB     | pool warm s | x real time | pool cold s | x real time | converter RSS MB | one-off s | x real time | one-off RSS MB | ffmpeg s | x real time | ffmpeg RSS MB | warm/ffmpeg time',
+  );
   for (const c of cases) {
     const dir = join(base, `${c.seconds}s`);
     const mkv = await recordSegment(dir, c.seconds);
@@ -150,13 +181,20 @@ async function main(): Promise<void> {
     for (let i = 0; i < runs; i++) {
       const o = timed(process.execPath, [self, '--child-convert', mkv, oursOut]);
       o.innerSeconds = (JSON.parse(o.stdout) as { convertMs: number }).convertMs / 1000;
-      if (!ours || o.seconds < ours.seconds) ours = { ...o, maxRssMb: Math.max(o.maxRssMb, ours?.maxRssMb ?? 0), innerSeconds: Math.min(o.innerSeconds, ours?.innerSeconds ?? Infinity) };
+      if (!ours || o.seconds < ours.seconds)
+        ours = {
+          ...o,
+          maxRssMb: Math.max(o.maxRssMb, ours?.maxRssMb ?? 0),
+          innerSeconds: Math.min(o.innerSeconds, ours?.innerSeconds ?? Infinity),
+        };
       else ours.maxRssMb = Math.max(ours.maxRssMb, o.maxRssMb);
       const f = timed(ffmpeg, ['-v', 'error', '-y', '-i', mkv, '-c', 'copy', ffOut]);
       if (!ff || f.seconds < ff.seconds) ff = { ...f, maxRssMb: Math.max(f.maxRssMb, ff?.maxRssMb ?? 0) };
       else ff.maxRssMb = Math.max(ff.maxRssMb, f.maxRssMb);
     }
-    const poolRun = spawnSync(process.execPath, [self, '--child-pool', mkv, poolOut, String(runs + 1)], { encoding: 'utf8' });
+    const poolRun = spawnSync(process.execPath, [self, '--child-pool', mkv, poolOut, String(runs + 1)], {
+      encoding: 'utf8',
+    });
     if (poolRun.status !== 0) throw new Error(`pool conversion failed: ${poolRun.stderr}`);
     const pool = JSON.parse(poolRun.stdout) as { ms: number[]; converterPeakRssMb: number };
     const coldS = (pool.ms[0] ?? NaN) / 1000;

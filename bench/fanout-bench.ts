@@ -70,10 +70,44 @@ function makeInput(): string {
   if (existsSync(path)) return path;
   process.stderr.write(`generating ${path} with ffmpeg...\n`);
   execFileSync(FFMPEG, [
-    '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-t', '5',
-    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-profile:v', 'high', '-bf', '0',
-    '-b:v', '8M', '-maxrate', '8M', '-bufsize', '8M', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0',
-    '-x264-params', 'repeat-headers=1', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', path,
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=1280x720:rate=30',
+    '-t',
+    '5',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-tune',
+    'zerolatency',
+    '-profile:v',
+    'high',
+    '-bf',
+    '0',
+    '-b:v',
+    '8M',
+    '-maxrate',
+    '8M',
+    '-bufsize',
+    '8M',
+    '-g',
+    '30',
+    '-keyint_min',
+    '30',
+    '-sc_threshold',
+    '0',
+    '-x264-params',
+    'repeat-headers=1',
+    '-bsf:v',
+    'h264_mp4toannexb',
+    '-f',
+    'h264',
+    path,
   ]);
   return path;
 }
@@ -130,7 +164,11 @@ function firstFrameMs(port: number): Promise<number> {
     socket.on('data', (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
       // Find an IDR NAL (type 5) and any start code after it.
-      for (let i = buf.indexOf(Buffer.of(0, 0, 1)); i >= 0 && i + 3 < buf.length; i = buf.indexOf(Buffer.of(0, 0, 1), i + 3)) {
+      for (
+        let i = buf.indexOf(Buffer.of(0, 0, 1));
+        i >= 0 && i + 3 < buf.length;
+        i = buf.indexOf(Buffer.of(0, 0, 1), i + 3)
+      ) {
         if (((buf[i + 3] as number) & 0x1f) === 5 && buf.indexOf(Buffer.of(0, 0, 1), i + 4) > 0) {
           clearTimeout(timer);
           socket.destroy();
@@ -153,7 +191,10 @@ interface ServerHandle {
 /** Our daemon in a child process (this script with --server-child). */
 async function startOurs(input: string): Promise<ServerHandle> {
   const execArgv = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-  const child = fork(fileURLToPath(import.meta.url), ['--server-child', await sourceSpec(input)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+  const child = fork(fileURLToPath(import.meta.url), ['--server-child', await sourceSpec(input)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv,
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port?: number }) => (m.port ? resolve(m.port) : reject(new Error('no port'))));
     child.once('exit', () => reject(new Error('server child exited')));
@@ -164,7 +205,11 @@ async function startOurs(input: string): Promise<ServerHandle> {
     port,
     latency: () =>
       new Promise((resolve) => {
-        child.once('message', (m: { latency?: { p50Ms: number; p99Ms: number; count: number; heapMb: number; externalMb: number } }) => resolve(m.latency));
+        child.once(
+          'message',
+          (m: { latency?: { p50Ms: number; p99Ms: number; count: number; heapMb: number; externalMb: number } }) =>
+            resolve(m.latency),
+        );
         child.send('latency');
       }),
     close: () => stopChild(child),
@@ -179,13 +224,33 @@ async function startGst(input: string): Promise<ServerHandle> {
   const src = spec.startsWith('tcp://')
     ? ['tcpclientsrc', 'host=127.0.0.1', `port=${new URL(spec).port}`]
     : ['multifilesrc', `location=${input}`, 'loop=true'];
-  const child = spawn(GST, [
-    '-q', ...src, '!', 'h264parse', 'config-interval=-1', '!',
-    'video/x-h264,stream-format=byte-stream,alignment=au', '!',
-    'tcpserversink', 'host=127.0.0.1', `port=${port}`, 'sync-method=latest-keyframe', `sync=${spec.startsWith('tcp://') ? 'false' : 'true'}`,
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    GST,
+    [
+      '-q',
+      ...src,
+      '!',
+      'h264parse',
+      'config-interval=-1',
+      '!',
+      'video/x-h264,stream-format=byte-stream,alignment=au',
+      '!',
+      'tcpserversink',
+      'host=127.0.0.1',
+      `port=${port}`,
+      'sync-method=latest-keyframe',
+      `sync=${spec.startsWith('tcp://') ? 'false' : 'true'}`,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   await waitListening(port);
-  return { name: 'gstreamer', pid: child.pid as number, port, latency: async () => undefined, close: () => stopChild(child) };
+  return {
+    name: 'gstreamer',
+    pid: child.pid as number,
+    port,
+    latency: async () => undefined,
+    close: () => stopChild(child),
+  };
 }
 
 /** Camera processes started for --source tcp, stopped after each run. */
@@ -195,11 +260,27 @@ const cameras: ChildProcess[] = [];
 async function sourceSpec(input: string): Promise<string> {
   if (sourceMode !== 'tcp') return input;
   const port = await freePort();
-  const camera = spawn(GST, [
-    '-q', 'multifilesrc', `location=${input}`, 'loop=true', '!', 'h264parse', 'config-interval=-1', '!',
-    'video/x-h264,stream-format=byte-stream,alignment=au', '!',
-    'tcpserversink', 'host=127.0.0.1', `port=${port}`, 'sync-method=latest-keyframe', 'sync=true',
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const camera = spawn(
+    GST,
+    [
+      '-q',
+      'multifilesrc',
+      `location=${input}`,
+      'loop=true',
+      '!',
+      'h264parse',
+      'config-interval=-1',
+      '!',
+      'video/x-h264,stream-format=byte-stream,alignment=au',
+      '!',
+      'tcpserversink',
+      'host=127.0.0.1',
+      `port=${port}`,
+      'sync-method=latest-keyframe',
+      'sync=true',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   cameras.push(camera);
   await waitListening(port);
   return `tcp://127.0.0.1:${port}`;
@@ -245,7 +326,12 @@ interface RunResult {
   firstFrameMs: number;
 }
 
-async function fanout(start: (input: string) => Promise<ServerHandle>, input: string, clients: number, seconds: number): Promise<RunResult> {
+async function fanout(
+  start: (input: string) => Promise<ServerHandle>,
+  input: string,
+  clients: number,
+  seconds: number,
+): Promise<RunResult> {
   const server = await start(input);
   try {
     const list = Array.from({ length: clients }, () => new CountingClient(server.port));
@@ -261,14 +347,27 @@ async function fanout(start: (input: string) => Promise<ServerHandle>, input: st
     for (const c of list) c.close();
     const gb = (bytes1 - bytes0) / 1e9;
     const expectedBytes = (clients * seconds * statSync(input).size) / INPUT_SECONDS;
-    return { server: server.name, clients, gb, deliveredPct: ((bytes1 - bytes0) / expectedBytes) * 100, cpuSPerGb: (cpu1 - cpu0) / gb, peakRssMb: mem.hwmKb / 1024, latency, firstFrameMs: ff };
+    return {
+      server: server.name,
+      clients,
+      gb,
+      deliveredPct: ((bytes1 - bytes0) / expectedBytes) * 100,
+      cpuSPerGb: (cpu1 - cpu0) / gb,
+      peakRssMb: mem.hwmKb / 1024,
+      latency,
+      firstFrameMs: ff,
+    };
   } finally {
     await server.close();
     await stopCameras();
   }
 }
 
-async function stallCheck(start: (input: string) => Promise<ServerHandle>, input: string, seconds: number): Promise<{ server: string; rssMb: number[] }> {
+async function stallCheck(
+  start: (input: string) => Promise<ServerHandle>,
+  input: string,
+  seconds: number,
+): Promise<{ server: string; rssMb: number[] }> {
   const server = await start(input);
   try {
     const reader = new CountingClient(server.port);
@@ -295,13 +394,29 @@ async function stallCheck(start: (input: string) => Promise<ServerHandle>, input
 async function serverChild(input: string): Promise<void> {
   const { loadConfig } = await import('../src/config.js');
   const { RearviewDaemon } = await import('../src/daemon.js');
-  const config = loadConfig({ overrides: { source: input.startsWith('tcp://') ? input : `file:${input}`, bind: '127.0.0.1', streamPort: 0, apiPort: 0, record: false, mdns: false, maxClients: 100 } });
+  const config = loadConfig({
+    overrides: {
+      source: input.startsWith('tcp://') ? input : `file:${input}`,
+      bind: '127.0.0.1',
+      streamPort: 0,
+      apiPort: 0,
+      record: false,
+      mdns: false,
+      maxClients: 100,
+    },
+  });
   const daemon = new RearviewDaemon(config);
   await daemon.start();
   process.on('message', (m) => {
     if (m !== 'latency') return;
     const mem = process.memoryUsage();
-    process.send?.({ latency: { ...daemon.tcpServer.stats().serverLatency, heapMb: mem.heapUsed / 1e6, externalMb: mem.external / 1e6 } });
+    process.send?.({
+      latency: {
+        ...daemon.tcpServer.stats().serverLatency,
+        heapMb: mem.heapUsed / 1e6,
+        externalMb: mem.external / 1e6,
+      },
+    });
   });
   process.on('SIGTERM', () => void daemon.close().then(() => process.exit(0)));
   process.send?.({ port: daemon.streamAddress?.port });
@@ -314,18 +429,27 @@ async function main(): Promise<void> {
   const stallSeconds = Number(arg('--stall-seconds', '30'));
   const input = makeInput();
   const servers = arg('--servers', 'rearview,gstreamer').split(',');
-  const starts = [...(servers.includes('rearview') ? [startOurs] : []), ...(servers.includes('gstreamer') ? [startGst] : [])];
+  const starts = [
+    ...(servers.includes('rearview') ? [startOurs] : []),
+    ...(servers.includes('gstreamer') ? [startGst] : []),
+  ];
   const results: RunResult[] = [];
   for (const n of clientCounts) {
     for (const start of starts) {
       const r = await fanout(start, input, n, seconds);
       results.push(r);
-      process.stderr.write(`${r.server} x${n}: ${r.gb.toFixed(3)} GB (${r.deliveredPct.toFixed(0)} %), ${r.cpuSPerGb.toFixed(2)} CPU s/GB\n`);
+      process.stderr.write(
+        `${r.server} x${n}: ${r.gb.toFixed(3)} GB (${r.deliveredPct.toFixed(0)} %), ${r.cpuSPerGb.toFixed(2)} CPU s/GB\n`,
+      );
     }
   }
   const fmt = (v: number | undefined, d = 2): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
-  console.log(`fan-out of ${input} (720p30, 8 Mbps, looped; source ${sourceMode}), ${warmupMs / 1000} s warm-up then ${seconds} s measured per run, loopback, node ${process.version}`);
-  console.log('server     clients  GB     delivered  CPU s/GB  peak RSS MB  added p50 ms  added p99 ms  first frame ms  heap/external MB');
+  console.log(
+    `fan-out of ${input} (720p30, 8 Mbps, looped; source ${sourceMode}), ${warmupMs / 1000} s warm-up then ${seconds} s measured per run, loopback, node ${process.version}`,
+  );
+  console.log(
+    'server     clients  GB     delivered  CPU s/GB  peak RSS MB  added p50 ms  added p99 ms  first frame ms  heap/external MB',
+  );
   for (const r of results) {
     console.log(
       `${r.server.padEnd(10)} ${String(r.clients).padStart(7)}  ${r.gb.toFixed(3)}  ${`${r.deliveredPct.toFixed(0)} %`.padStart(9)}  ${fmt(r.cpuSPerGb).padStart(8)}  ${fmt(r.peakRssMb, 1).padStart(11)}  ${fmt(r.latency?.p50Ms, 3).padStart(12)}  ${fmt(r.latency?.p99Ms, 3).padStart(12)}  ${fmt(r.firstFrameMs, 1).padStart(14)}  ${r.latency ? `${r.latency.heapMb.toFixed(0)}/${r.latency.externalMb.toFixed(0)}` : 'n/a'}`,
@@ -336,13 +460,17 @@ async function main(): Promise<void> {
     const ours = results.find((r) => r.server === 'rearview' && r.clients === n);
     const gst = results.find((r) => r.server === 'gstreamer' && r.clients === n);
     if (!ours || !gst) continue;
-    console.log(`  ${n} clients: CPU/GB ${fmt(ours.cpuSPerGb / gst.cpuSPerGb)}, peak RSS ${fmt(ours.peakRssMb / gst.peakRssMb)}, first frame ${fmt(ours.firstFrameMs / gst.firstFrameMs)}`);
+    console.log(
+      `  ${n} clients: CPU/GB ${fmt(ours.cpuSPerGb / gst.cpuSPerGb)}, peak RSS ${fmt(ours.peakRssMb / gst.peakRssMb)}, first frame ${fmt(ours.firstFrameMs / gst.firstFrameMs)}`,
+    );
   }
   if (stallSeconds > 0) {
     console.log(`RSS (MB) over ${stallSeconds} s with one stalled client and one reading client:`);
     for (const start of starts) {
       const s = await stallCheck(start, input, stallSeconds);
-      console.log(`  ${s.server.padEnd(10)} ${s.rssMb.join(' ')}  (first ${s.rssMb[0]}, last ${s.rssMb[s.rssMb.length - 1]}, max ${Math.max(...s.rssMb)})`);
+      console.log(
+        `  ${s.server.padEnd(10)} ${s.rssMb.join(' ')}  (first ${s.rssMb[0]}, last ${s.rssMb[s.rssMb.length - 1]}, max ${Math.max(...s.rssMb)})`,
+      );
     }
   }
 }

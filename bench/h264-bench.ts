@@ -45,7 +45,9 @@ function mbPerS(bytes: number, ms: number): number {
 const file = ensureCameraStream();
 const bytes = readFileSync(file);
 const size = bytes.length;
-console.log(`h264-bench: ${file}, ${(size / 1e6).toFixed(1)} MB, ${RUNS} runs each (best / median), node ${process.version}`);
+console.log(
+  `h264-bench: ${file}, ${(size / 1e6).toFixed(1)} MB, ${RUNS} runs each (best / median), node ${process.version}`,
+);
 
 interface Row {
   name: string;
@@ -83,7 +85,11 @@ for (const chunkSize of [64 * 1024, 1024 * 1024]) {
     for (const c of chunks) parser.push(c);
     parser.flush();
   });
-  rows.push({ name: `assemble (H264StreamParser), ${chunkSize / 1024} KiB chunks`, ...assemble, detail: `${aus} access units, ${keys} keyframes, ${errors} errors` });
+  rows.push({
+    name: `assemble (H264StreamParser), ${chunkSize / 1024} KiB chunks`,
+    ...assemble,
+    detail: `${aus} access units, ${keys} keyframes, ${errors} errors`,
+  });
 }
 
 // The peer: FFmpeg's raw H.264 demuxer + parser, stream copy to the null muxer.
@@ -93,7 +99,11 @@ function timeFfmpeg(input: string): { bestMs: number; medianMs: number; packets:
   let packets = '';
   for (let i = 0; i < Math.max(3, Math.min(RUNS, 5)); i++) {
     const start = performance.now();
-    const r = spawnSync(ffmpeg, ['-hide_banner', '-nostats', '-f', 'h264', '-i', input, '-c', 'copy', '-f', 'null', '-'], { encoding: 'utf8' });
+    const r = spawnSync(
+      ffmpeg,
+      ['-hide_banner', '-nostats', '-f', 'h264', '-i', input, '-c', 'copy', '-f', 'null', '-'],
+      { encoding: 'utf8' },
+    );
     times.push(performance.now() - start);
     if (r.status !== 0) throw new Error(`ffmpeg failed: ${r.stderr}`);
     packets = /video:\S+/.exec(r.stderr)?.[0] ?? '';
@@ -130,10 +140,13 @@ for (const r of rows) {
     `${r.name.padEnd(width)}  ${mbPerS(size, r.bestMs).toFixed(0).padStart(6)} MB/s best, ${mbPerS(size, r.medianMs).toFixed(0).padStart(6)} MB/s median, ${r.bestMs.toFixed(1).padStart(8)} ms  x${ratio.toFixed(1)} vs ffmpeg, x${netRatio.toFixed(1)} vs ffmpeg minus start-up  (${r.detail})`,
   );
 }
-const best = (prefix: string): number => Math.max(...rows.filter((r) => r.name.startsWith(prefix)).map((r) => mbPerS(size, r.bestMs)));
+const best = (prefix: string): number =>
+  Math.max(...rows.filter((r) => r.name.startsWith(prefix)).map((r) => mbPerS(size, r.bestMs)));
 const scanBest = best('scan');
 const assembleBest = best('assemble');
-console.log(`goals: scanning >= 2000 MB/s: ${scanBest >= 2000 ? 'met' : 'MISSED'} (${scanBest.toFixed(0)}); assembly >= 1000 MB/s: ${assembleBest >= 1000 ? 'met' : 'MISSED'} (${assembleBest.toFixed(0)})`);
+console.log(
+  `goals: scanning >= 2000 MB/s: ${scanBest >= 2000 ? 'met' : 'MISSED'} (${scanBest.toFixed(0)}); assembly >= 1000 MB/s: ${assembleBest >= 1000 ? 'met' : 'MISSED'} (${assembleBest.toFixed(0)})`,
+);
 
 // Capture-time SEI: built once per frame by the daemon, read once per frame by clients.
 {

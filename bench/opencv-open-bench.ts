@@ -20,9 +20,13 @@ const RUNS = Number(process.env.RUNS ?? 5);
 const FAST_OPEN = 'probesize;32|analyzeduration;0|fflags;nobuffer';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-const serve = spawn(process.execPath, [cli, 'serve', '--no-record', '--no-mdns', '--stream-port', '0', '--api-port', '0', '--bind', '127.0.0.1'], {
-  stdio: ['ignore', 'pipe', 'ignore'],
-});
+const serve = spawn(
+  process.execPath,
+  [cli, 'serve', '--no-record', '--no-mdns', '--stream-port', '0', '--api-port', '0', '--bind', '127.0.0.1'],
+  {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  },
+);
 const port = await new Promise<number>((resolve, reject) => {
   serve.once('exit', (code) => reject(new Error(`rearview serve exited with ${code}`)));
   createInterface({ input: serve.stdout }).on('line', (line) => {
@@ -55,13 +59,18 @@ function firstFrameSeconds(options: string | undefined): { seconds: number; open
 }
 
 try {
-  for (const [label, options] of [['default', undefined], ['fast open', FAST_OPEN]] as const) {
+  for (const [label, options] of [
+    ['default', undefined],
+    ['fast open', FAST_OPEN],
+  ] as const) {
     const runs = Array.from({ length: RUNS }, () => firstFrameSeconds(options));
     const list = (values: number[]): string => {
       const sorted = [...values].sort((a, b) => a - b);
       return `${sorted.map((t) => t.toFixed(2)).join(', ')} s (min ${sorted[0]?.toFixed(2)}, max ${sorted.at(-1)?.toFixed(2)})`;
     };
-    console.log(`${label.padEnd(10)} VideoCapture() to first frame (${runs[0]?.size}): ${list(runs.map((r) => r.seconds))}`);
+    console.log(
+      `${label.padEnd(10)} VideoCapture() to first frame (${runs[0]?.size}): ${list(runs.map((r) => r.seconds))}`,
+    );
     console.log(`${''.padEnd(10)} of which VideoCapture() itself:   ${list(runs.map((r) => r.openSeconds))}`);
   }
 } finally {

@@ -40,7 +40,13 @@ function cpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-async function run(withRecorder: boolean, frames: number, units: ReturnType<typeof parseAnnexB>['accessUnits'], dir: string, realTime = false): Promise<{ cpuS: number; wallS: number }> {
+async function run(
+  withRecorder: boolean,
+  frames: number,
+  units: ReturnType<typeof parseAnnexB>['accessUnits'],
+  dir: string,
+  realTime = false,
+): Promise<{ cpuS: number; wallS: number }> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const hub = new StreamHub();
@@ -48,13 +54,23 @@ async function run(withRecorder: boolean, frames: number, units: ReturnType<type
   let drain: (() => Promise<void>) | undefined;
   if (withRecorder) {
     recorder = new Recorder({
-      hub, dir, segmentMs: 60_000, thumbnails: false, retentionIntervalMs: 0,
+      hub,
+      dir,
+      segmentMs: 60_000,
+      thumbnails: false,
+      retentionIntervalMs: 0,
       limits: { maxFiles: 900, maxBytes: 0, minFreeBytes: 0, minFreePercent: 0 },
-      queueLimitBytes: 512 * 1024 * 1024, queueLimitMs: 3_600_000,
+      queueLimitBytes: 512 * 1024 * 1024,
+      queueLimitMs: 3_600_000,
     });
     await recorder.start();
   } else {
-    const reader = hub.addReader({ name: 'null', join: 'next-keyframe', softLimitBytes: 512 * 1024 * 1024, softLimitMs: 3_600_000 });
+    const reader = hub.addReader({
+      name: 'null',
+      join: 'next-keyframe',
+      softLimitBytes: 512 * 1024 * 1024,
+      softLimitMs: 3_600_000,
+    });
     drain = async () => {
       while (reader.read()) {
         // discard
@@ -111,7 +127,27 @@ async function main(): Promise<void> {
     await maker.whenIdle();
   }
   await maker.close();
-  const childCpu = spawnSync('/usr/bin/time', ['-f', 'TIME %U %S', findFfmpeg(), '-v', 'error', '-y', '-f', 'h264', '-i', '-', '-frames:v', '1', '-q:v', '4', join(dir, 'x.jpg')], { input: keyBytes, encoding: 'utf8' });
+  const childCpu = spawnSync(
+    '/usr/bin/time',
+    [
+      '-f',
+      'TIME %U %S',
+      findFfmpeg(),
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'h264',
+      '-i',
+      '-',
+      '-frames:v',
+      '1',
+      '-q:v',
+      '4',
+      join(dir, 'x.jpg'),
+    ],
+    { input: keyBytes, encoding: 'utf8' },
+  );
   const tm = /TIME ([\d.]+) ([\d.]+)/.exec(childCpu.stderr);
   const thumbCpuS = tm ? Number(tm[1]) + Number(tm[2]) : NaN;
 
@@ -121,19 +157,60 @@ async function main(): Promise<void> {
   const loops = Math.ceil(mediaS / (units.length / 30));
   const list = join(dir, 'list.txt');
   writeFileSync(list, Array.from({ length: loops }, () => `file '${stream}'`).join('\n'));
-  const ff = spawnSync('/usr/bin/time', ['-f', 'TIME %U %S %e', findFfmpeg(), '-v', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-t', String(mediaS),
-    '-c', 'copy', '-f', 'segment', '-segment_time', '60', '-reset_timestamps', '1', join(dir, 'ff%04d.mkv')], { encoding: 'utf8' });
+  const ff = spawnSync(
+    '/usr/bin/time',
+    [
+      '-f',
+      'TIME %U %S %e',
+      findFfmpeg(),
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'concat',
+      '-safe',
+      '0',
+      '-i',
+      list,
+      '-t',
+      String(mediaS),
+      '-c',
+      'copy',
+      '-f',
+      'segment',
+      '-segment_time',
+      '60',
+      '-reset_timestamps',
+      '1',
+      join(dir, 'ff%04d.mkv'),
+    ],
+    { encoding: 'utf8' },
+  );
   const fm = /TIME ([\d.]+) ([\d.]+) ([\d.]+)/.exec(ff.stderr);
   if (ff.status !== 0 || !fm) throw new Error(`ffmpeg failed: ${ff.stderr}`);
   const ffCpuS = Number(fm[1]) + Number(fm[2]);
 
-  console.log(`Recording cost, 720p30 ~8 Mbit/s, ${minutes} min of video fed as fast as possible (not real time), extrapolated to 1 hour:`);
-  console.log(`  hub + draining reader only:      ${base.cpuS.toFixed(2)} CPU s (${base.wallS.toFixed(1)} s wall) - subtracted`);
-  console.log(`  hub + recorder:                  ${rec.cpuS.toFixed(2)} CPU s (${rec.wallS.toFixed(1)} s wall, ${(mediaS / rec.wallS).toFixed(0)}x real time)`);
-  console.log(`  recorder alone:                  ${recorderCpuS.toFixed(2)} CPU s -> ${perHour(recorderCpuS).toFixed(1)} CPU s per hour (${((perHour(recorderCpuS) / 3600) * 100).toFixed(2)} % of one core)`);
-  console.log(`  thumbnails (child ffmpeg):       ${thumbCpuS.toFixed(3)} CPU s each -> ${(thumbCpuS * 60).toFixed(1)} CPU s per hour (60 segments)`);
-  console.log(`  total:                           ${(perHour(recorderCpuS) + thumbCpuS * 60).toFixed(1)} CPU s per hour`);
-  console.log(`  peer ffmpeg -c copy -f segment:  ${ffCpuS.toFixed(2)} CPU s for the same ${minutes} min -> ${perHour(ffCpuS).toFixed(1)} CPU s per hour (${fm[3]} s wall)`);
+  console.log(
+    `Recording cost, 720p30 ~8 Mbit/s, ${minutes} min of video fed as fast as possible (not real time), extrapolated to 1 hour:`,
+  );
+  console.log(
+    `  hub + draining reader only:      ${base.cpuS.toFixed(2)} CPU s (${base.wallS.toFixed(1)} s wall) - subtracted`,
+  );
+  console.log(
+    `  hub + recorder:                  ${rec.cpuS.toFixed(2)} CPU s (${rec.wallS.toFixed(1)} s wall, ${(mediaS / rec.wallS).toFixed(0)}x real time)`,
+  );
+  console.log(
+    `  recorder alone:                  ${recorderCpuS.toFixed(2)} CPU s -> ${perHour(recorderCpuS).toFixed(1)} CPU s per hour (${((perHour(recorderCpuS) / 3600) * 100).toFixed(2)} % of one core)`,
+  );
+  console.log(
+    `  thumbnails (child ffmpeg):       ${thumbCpuS.toFixed(3)} CPU s each -> ${(thumbCpuS * 60).toFixed(1)} CPU s per hour (60 segments)`,
+  );
+  console.log(
+    `  total:                           ${(perHour(recorderCpuS) + thumbCpuS * 60).toFixed(1)} CPU s per hour`,
+  );
+  console.log(
+    `  peer ffmpeg -c copy -f segment:  ${ffCpuS.toFixed(2)} CPU s for the same ${minutes} min -> ${perHour(ffCpuS).toFixed(1)} CPU s per hour (${fm[3]} s wall)`,
+  );
   console.log(`  ratio ours/ffmpeg (recorder alone): ${(recorderCpuS / Math.max(ffCpuS, 0.001)).toFixed(2)}`);
   if (realTimeSeconds > 0) {
     // Real time: 30 frames a second against the wall clock; every fdatasync (one per second) happens.
@@ -144,7 +221,9 @@ async function main(): Promise<void> {
     console.log(`Real time, ${realTimeSeconds} s at 30 fps (paced), extrapolated to 1 hour:`);
     console.log(`  hub + draining reader only:      ${rtBase.cpuS.toFixed(2)} CPU s - subtracted`);
     console.log(`  hub + recorder:                  ${rtRec.cpuS.toFixed(2)} CPU s`);
-    console.log(`  recorder alone:                  ${rtCpu.toFixed(2)} CPU s -> ${((rtCpu * 3600) / realTimeSeconds).toFixed(1)} CPU s per hour (${((rtCpu / realTimeSeconds) * 100).toFixed(2)} % of one core), plus thumbnails as above`);
+    console.log(
+      `  recorder alone:                  ${rtCpu.toFixed(2)} CPU s -> ${((rtCpu * 3600) / realTimeSeconds).toFixed(1)} CPU s per hour (${((rtCpu / realTimeSeconds) * 100).toFixed(2)} % of one core), plus thumbnails as above`,
+    );
   }
   rmSync(dir, { recursive: true, force: true });
 }

@@ -36,7 +36,8 @@ function percentile(sorted: number[], p: number): number {
 function summarise(written: number[], delivered: number[]): { p50: number; p99: number; max: number; n: number } {
   const lat: number[] = [];
   // The last frame is left out: without idle close it only closes when the writer exits.
-  for (let i = WARMUP; i < Math.min(written.length - 1, delivered.length); i++) lat.push((delivered[i] as number) - (written[i] as number));
+  for (let i = WARMUP; i < Math.min(written.length - 1, delivered.length); i++)
+    lat.push((delivered[i] as number) - (written[i] as number));
   lat.sort((a, b) => a - b);
   return { p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1] ?? NaN, n: lat.length };
 }
@@ -63,7 +64,8 @@ async function runRearview(idleCloseMs: number): Promise<ReturnType<typeof summa
   await finished;
   await new Promise((r) => setTimeout(r, 1200));
   const stats = source.framerStats;
-  if (stats) console.log(`  (idle close ${idleCloseMs} ms: ${stats.idlePauses} idle pauses, ${stats.midFramePauses} mid-frame)`);
+  if (stats)
+    console.log(`  (idle close ${idleCloseMs} ms: ${stats.idlePauses} idle pauses, ${stats.midFramePauses} mid-frame)`);
   await source.close();
   return summarise(JSON.parse(readFileSync(stampsPath, 'utf8')) as number[], delivered);
 }
@@ -71,12 +73,39 @@ async function runRearview(idleCloseMs: number): Promise<ReturnType<typeof summa
 async function runFfmpeg(): Promise<ReturnType<typeof summarise>> {
   const stampsPath = join(work, 'stamps-ffmpeg.json');
   const delivered: number[] = [];
-  const w = spawn(process.execPath, [writer, stampsPath, String(frames), '30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const w = spawn(process.execPath, [writer, stampsPath, String(frames), '30'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const ff = spawn(
     'ffmpeg',
-    ['-hide_banner', '-loglevel', 'error', '-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0',
-      '-fpsprobesize', '0',
-      '-f', 'h264', '-framerate', '30', '-i', 'pipe:0', '-c', 'copy', '-f', 'framemd5', '-flush_packets', '1', 'pipe:1'],
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-fflags',
+      'nobuffer',
+      '-flags',
+      'low_delay',
+      '-probesize',
+      '32',
+      '-analyzeduration',
+      '0',
+      '-fpsprobesize',
+      '0',
+      '-f',
+      'h264',
+      '-framerate',
+      '30',
+      '-i',
+      'pipe:0',
+      '-c',
+      'copy',
+      '-f',
+      'framemd5',
+      '-flush_packets',
+      '1',
+      'pipe:1',
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   w.stdout.pipe(ff.stdin);
@@ -97,10 +126,28 @@ async function runFfmpeg(): Promise<ReturnType<typeof summarise>> {
 async function runGstreamer(): Promise<ReturnType<typeof summarise>> {
   const stampsPath = join(work, 'stamps-gst.json');
   const delivered: number[] = [];
-  const w = spawn(process.execPath, [writer, stampsPath, String(frames), '30'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const gst = spawn('gst-launch-1.0', ['-v', 'fdsrc', 'fd=0', '!', 'h264parse', '!', 'video/x-h264,alignment=au', '!', 'fakesink', 'silent=false', 'sync=false'], {
-    stdio: ['pipe', 'pipe', 'ignore'],
+  const w = spawn(process.execPath, [writer, stampsPath, String(frames), '30'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const gst = spawn(
+    'gst-launch-1.0',
+    [
+      '-v',
+      'fdsrc',
+      'fd=0',
+      '!',
+      'h264parse',
+      '!',
+      'video/x-h264,alignment=au',
+      '!',
+      'fakesink',
+      'silent=false',
+      'sync=false',
+    ],
+    {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    },
+  );
   w.stdout.pipe(gst.stdin);
   let partial = '';
   gst.stdout.setEncoding('utf8');
@@ -117,7 +164,9 @@ async function runGstreamer(): Promise<ReturnType<typeof summarise>> {
 }
 
 try {
-  console.log(`frame-close latency, ${frames} frames of the 640x360 sample at 30 fps through a pipe (first ${WARMUP} skipped), ms`);
+  console.log(
+    `frame-close latency, ${frames} frames of the 640x360 sample at 30 fps through a pipe (first ${WARMUP} skipped), ms`,
+  );
   const results: Array<[string, ReturnType<typeof summarise>]> = [];
   results.push(['ffmpeg -c copy (peer)', await runFfmpeg()]);
   results.push(['gst h264parse (peer)', await runGstreamer()]);

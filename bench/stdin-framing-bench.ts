@@ -18,14 +18,39 @@ const frames = Number(process.argv[2] ?? 5000);
 const work = mkdtempSync(join(tmpdir(), 'rearview-stdin-bench-'));
 try {
   const input = join(work, '720p.h264');
-  const gen = spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-frames:v', String(frames),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '30', '-b:v', '8M', '-f', 'h264', input]);
+  const gen = spawnSync('ffmpeg', [
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=1280x720:rate=30',
+    '-frames:v',
+    String(frames),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-bf',
+    '0',
+    '-g',
+    '30',
+    '-b:v',
+    '8M',
+    '-f',
+    'h264',
+    input,
+  ]);
   if (gen.status !== 0) throw new Error(`ffmpeg failed: ${gen.stderr}`);
   const r = await runChunkedFraming({ input, seed: 20240601, maxGapMs: 4, busyLoops: 2, busyLimitMs: 15 * 60_000 });
   const lat = r.closeLatenciesMs;
   console.log(`frames ${r.expected}, delivered ${r.delivered}, corrupted ${r.corrupted}`);
-  console.log(`close latency ms: p50 ${percentile(lat, 50).toFixed(2)}, p99 ${percentile(lat, 99).toFixed(2)}, max ${percentile(lat, 100).toFixed(2)} (${lat.length} frames)`);
-  console.log(`idle pauses ${r.idlePauses}, of them mid-frame (a cut on idle alone would have damaged the frame) ${r.midFramePauses}`);
+  console.log(
+    `close latency ms: p50 ${percentile(lat, 50).toFixed(2)}, p99 ${percentile(lat, 99).toFixed(2)}, max ${percentile(lat, 100).toFixed(2)} (${lat.length} frames)`,
+  );
+  console.log(
+    `idle pauses ${r.idlePauses}, of them mid-frame (a cut on idle alone would have damaged the frame) ${r.midFramePauses}`,
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

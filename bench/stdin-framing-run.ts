@@ -62,9 +62,19 @@ export async function runChunkedFraming(options: ChunkedFramingOptions): Promise
   const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
   try {
     for (let i = 0; i < options.busyLoops; i++) {
-      busy.push(spawn(process.execPath, ['-e', `const end = Date.now() + ${Math.round(options.busyLimitMs)}; while (Date.now() < end) {}`], { stdio: 'ignore' }));
+      busy.push(
+        spawn(
+          process.execPath,
+          ['-e', `const end = Date.now() + ${Math.round(options.busyLimitMs)}; while (Date.now() < end) {}`],
+          { stdio: 'ignore' },
+        ),
+      );
     }
-    const writer = spawn(process.execPath, [writerPath, options.input, stampsPath, String(options.seed), String(options.maxGapMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const writer = spawn(
+      process.execPath,
+      [writerPath, options.input, stampsPath, String(options.seed), String(options.maxGapMs)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const got: AccessUnit[] = [];
     const deliveredAt: number[] = [];
     const source = new StreamSource({
@@ -94,7 +104,8 @@ export async function runChunkedFraming(options: ChunkedFramingOptions): Promise
     const stamps = JSON.parse(readFileSync(stampsPath, 'utf8')) as number[];
     // The last frame closes only at the end of the stream, not by a signal: left out.
     const closeLatenciesMs: number[] = [];
-    for (let i = 0; i < Math.min(stamps.length, deliveredAt.length) - 1; i++) closeLatenciesMs.push((deliveredAt[i] as number) - (stamps[i] as number));
+    for (let i = 0; i < Math.min(stamps.length, deliveredAt.length) - 1; i++)
+      closeLatenciesMs.push((deliveredAt[i] as number) - (stamps[i] as number));
     return {
       expected: reference.length,
       delivered: got.length,

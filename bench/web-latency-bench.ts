@@ -67,7 +67,8 @@ function summarise(samples: number[]): Summary {
   return { n: s.length, p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99) };
 }
 
-const fmt = (s: Summary): string => `p50 ${s.p50.toFixed(1)} ms  p95 ${s.p95.toFixed(1)} ms  p99 ${s.p99.toFixed(1)} ms  (n=${s.n})`;
+const fmt = (s: Summary): string =>
+  `p50 ${s.p50.toFixed(1)} ms  p95 ${s.p95.toFixed(1)} ms  p99 ${s.p99.toFixed(1)} ms  (n=${s.n})`;
 
 /** 10 s of 1280x720 30 fps High profile without B-frames at 8 Mbps, SPS/PPS before each IDR, IDR every second. */
 function make720p(): string {
@@ -75,17 +76,55 @@ function make720p(): string {
   if (existsSync(out)) return out;
   const ffmpeg = requireTool('ffmpeg');
   const r = spawnSync(ffmpeg, [
-    '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-t', '10',
-    '-c:v', 'libx264', '-profile:v', 'high', '-bf', '0', '-preset', 'veryfast', '-tune', 'zerolatency',
-    '-b:v', '8M', '-maxrate', '8M', '-bufsize', '8M', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0',
-    '-x264-params', 'repeat-headers=1', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', out,
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=1280x720:rate=30',
+    '-t',
+    '10',
+    '-c:v',
+    'libx264',
+    '-profile:v',
+    'high',
+    '-bf',
+    '0',
+    '-preset',
+    'veryfast',
+    '-tune',
+    'zerolatency',
+    '-b:v',
+    '8M',
+    '-maxrate',
+    '8M',
+    '-bufsize',
+    '8M',
+    '-g',
+    '30',
+    '-keyint_min',
+    '30',
+    '-sc_threshold',
+    '0',
+    '-x264-params',
+    'repeat-headers=1',
+    '-bsf:v',
+    'h264_mp4toannexb',
+    '-f',
+    'h264',
+    out,
   ]);
   if (r.status !== 0) throw new Error(`ffmpeg failed: ${r.stderr}`);
   return out;
 }
 
 /** Streams `c` for SECONDS into a page using `path`; returns latency samples and first-picture times. */
-async function runBrowser(browser: Browser, c: Case, path: 'webcodecs' | 'mse'): Promise<{ latency: Summary; decoded: Summary; received: Summary; firstPicture: Summary; drops: number }> {
+async function runBrowser(
+  browser: Browser,
+  c: Case,
+  path: 'webcodecs' | 'mse',
+): Promise<{ latency: Summary; decoded: Summary; received: Summary; firstPicture: Summary; drops: number }> {
   const live = await startLiveServer(undefined, {}, { captureTimeSei: buildCaptureTimeSei });
   const feeder = new RealtimeFeeder(live.hub, c.aus).start();
   try {
@@ -94,13 +133,18 @@ async function runBrowser(browser: Browser, c: Case, path: 'webcodecs' | 'mse'):
     for (let i = 0; i < LOADS; i++) {
       const page = await browser.newPage({ bypassCSP: true });
       await page.goto(`${live.url}?path=${path}`);
-      await page.waitForFunction('window.__rearview && window.__rearview.firstPictureMs !== undefined', undefined, { timeout: 20_000, polling: 10 });
+      await page.waitForFunction('window.__rearview && window.__rearview.firstPictureMs !== undefined', undefined, {
+        timeout: 20_000,
+        polling: 10,
+      });
       firsts.push((await page.evaluate('__rearview.firstPictureMs')) as number);
       await page.close();
     }
     const page = await browser.newPage({ bypassCSP: true });
     await page.goto(`${live.url}?path=${path}`);
-    await page.waitForFunction('window.__rearview && window.__rearview.framesShown > 0', undefined, { timeout: 20_000 });
+    await page.waitForFunction('window.__rearview && window.__rearview.framesShown > 0', undefined, {
+      timeout: 20_000,
+    });
     // Skip the join burst (the cached GOP is old by design), then measure.
     await page.waitForTimeout(1500);
     const skip = (await page.evaluate('__rearview.latenciesRaw.length')) as number;
@@ -112,7 +156,13 @@ async function runBrowser(browser: Browser, c: Case, path: 'webcodecs' | 'mse'):
     const decoded = (await page.evaluate(`__rearview.decodedLatenciesRaw.slice(${skipDecoded})`)) as number[];
     const drops = (await page.evaluate('__rearview.stats ? __rearview.stats.drops : 0')) as number;
     await page.close();
-    return { latency: summarise(samples), decoded: summarise(decoded), received: summarise(received), firstPicture: summarise(firsts), drops };
+    return {
+      latency: summarise(samples),
+      decoded: summarise(decoded),
+      received: summarise(received),
+      firstPicture: summarise(firsts),
+      drops,
+    };
   } finally {
     feeder.close();
     await live.close();
@@ -129,10 +179,33 @@ async function runFfmpeg(c: Case): Promise<Summary> {
   const live = await startLiveServer(undefined, {}, { captureTimeSei: buildCaptureTimeSei });
   const tcp = new TcpStreamServer({ hub: live.hub, host: '127.0.0.1', port: 0 });
   const { port } = await tcp.start();
-  const ffmpeg = spawn(requireTool('ffmpeg'), [
-    '-hide_banner', '-loglevel', 'info', '-nostats', '-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0',
-    '-f', 'h264', '-i', `tcp://127.0.0.1:${port}`, '-vf', 'showinfo', '-f', 'null', '-',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ffmpeg = spawn(
+    requireTool('ffmpeg'),
+    [
+      '-hide_banner',
+      '-loglevel',
+      'info',
+      '-nostats',
+      '-fflags',
+      'nobuffer',
+      '-flags',
+      'low_delay',
+      '-probesize',
+      '32',
+      '-analyzeduration',
+      '0',
+      '-f',
+      'h264',
+      '-i',
+      `tcp://127.0.0.1:${port}`,
+      '-vf',
+      'showinfo',
+      '-f',
+      'null',
+      '-',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   const samples: number[] = [];
   let measureFromMs = Infinity;
   let buffered = '';
@@ -165,9 +238,20 @@ async function runFfmpeg(c: Case): Promise<Summary> {
 
 async function main(): Promise<void> {
   const cases: Case[] = [];
-  if (ONLY !== '720p') cases.push({ name: 'sample 640x360 1 Mbps', aus: accessUnitsOf(readFileSync(samplePath)), width: 640, height: 360 });
-  if (ONLY !== 'sample') cases.push({ name: '720p 8 Mbps', aus: accessUnitsOf(readFileSync(make720p())), width: 1280, height: 720 });
-  console.log(`web-latency-bench: ${SECONDS} s per run, ${LOADS} page loads for first picture, Chromium ${requireTool('chromium')}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  if (ONLY !== '720p')
+    cases.push({
+      name: 'sample 640x360 1 Mbps',
+      aus: accessUnitsOf(readFileSync(samplePath)),
+      width: 640,
+      height: 360,
+    });
+  if (ONLY !== 'sample')
+    cases.push({ name: '720p 8 Mbps', aus: accessUnitsOf(readFileSync(make720p())), width: 1280, height: 720 });
+  console.log(
+    `web-latency-bench: ${SECONDS} s per run, ${LOADS} page loads for first picture, Chromium ${requireTool('chromium')}, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   const browser = await launchChromium();
   try {
     for (const c of cases) {
@@ -176,19 +260,29 @@ async function main(): Promise<void> {
       console.log(`WebCodecs  capture->decoded  ${fmt(wc.decoded)}  (decoder output, before drawing)`);
       console.log(`           capture->drawn    ${fmt(wc.latency)}  drops ${wc.drops}`);
       console.log(`           capture->received ${fmt(wc.received)}  (server + WebSocket + page event loop)`);
-      console.log(`WebCodecs  first picture     p50 ${wc.firstPicture.p50.toFixed(0)} ms  max ${Math.max(wc.firstPicture.p99, wc.firstPicture.p95).toFixed(0)} ms (n=${wc.firstPicture.n})`);
+      console.log(
+        `WebCodecs  first picture     p50 ${wc.firstPicture.p50.toFixed(0)} ms  max ${Math.max(wc.firstPicture.p99, wc.firstPicture.p95).toFixed(0)} ms (n=${wc.firstPicture.n})`,
+      );
       const mse = await runBrowser(browser, c, 'mse');
       console.log(`MSE        capture->shown    ${fmt(mse.latency)}  drops ${mse.drops}`);
       console.log(`           capture->received ${fmt(mse.received)}`);
-      console.log(`MSE        first picture     p50 ${mse.firstPicture.p50.toFixed(0)} ms  max ${mse.firstPicture.p99.toFixed(0)} ms (n=${mse.firstPicture.n})`);
+      console.log(
+        `MSE        first picture     p50 ${mse.firstPicture.p50.toFixed(0)} ms  max ${mse.firstPicture.p99.toFixed(0)} ms (n=${mse.firstPicture.n})`,
+      );
       const ff = await runFfmpeg(c);
       console.log(`FFmpeg tcp capture->decoded  ${fmt(ff)}`);
-      console.log(`ratio WebCodecs decoded/FFmpeg decoded: p50 ${(wc.decoded.p50 / ff.p50).toFixed(2)}  p95 ${(wc.decoded.p95 / ff.p95).toFixed(2)}; MSE shown/WebCodecs drawn p50 ${(mse.latency.p50 / wc.latency.p50).toFixed(1)}`);
+      console.log(
+        `ratio WebCodecs decoded/FFmpeg decoded: p50 ${(wc.decoded.p50 / ff.p50).toFixed(2)}  p95 ${(wc.decoded.p95 / ff.p95).toFixed(2)}; MSE shown/WebCodecs drawn p50 ${(mse.latency.p50 / wc.latency.p50).toFixed(1)}`,
+      );
     }
   } finally {
     await browser.close();
   }
-  console.log(`\nload average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 cores shared with everything else running)`);
+  console.log(
+    `\nload average at the end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (2 cores shared with everything else running)`,
+  );
 }
 
 await main();

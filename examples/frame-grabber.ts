@@ -17,7 +17,9 @@ const url = process.argv[2] ?? 'tcp://velovision-rearview.local:5000';
 const dir = process.argv[3] ?? 'shots';
 const everyMs = Number(process.argv[4] ?? 5) * 1000;
 if (!(everyMs > 0)) {
-  console.error(`frame-grabber: the interval must be a positive number of seconds, got ${JSON.stringify(process.argv[4])}`);
+  console.error(
+    `frame-grabber: the interval must be a positive number of seconds, got ${JSON.stringify(process.argv[4])}`,
+  );
   process.exit(2);
 }
 mkdirSync(dir, { recursive: true });
@@ -25,7 +27,11 @@ const ffmpeg = findFfmpeg();
 
 function saveJpeg(annexB: Uint8Array, file: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(ffmpeg, ['-v', 'error', '-y', '-f', 'h264', '-i', 'pipe:0', '-frames:v', '1', '-q:v', '3', file], { stdio: ['pipe', 'ignore', 'inherit'] });
+    const child = spawn(
+      ffmpeg,
+      ['-v', 'error', '-y', '-f', 'h264', '-i', 'pipe:0', '-frames:v', '1', '-q:v', '3', file],
+      { stdio: ['pipe', 'ignore', 'inherit'] },
+    );
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited with ${code}`))));
     child.stdin.end(annexB);

@@ -20,7 +20,10 @@ const host = process.argv[2] ?? 'velovision-rearview.local';
 const port = Number(process.argv[3] ?? 5000);
 
 const scanner = new AnnexBScanner({
-  onNal: (nal) => console.log(`Found NALU, Type: ${nalTypeName(nal.type, true)}, Length: ${nal.data.length + nal.startCodeLength} bytes`),
+  onNal: (nal) =>
+    console.log(
+      `Found NALU, Type: ${nalTypeName(nal.type, true)}, Length: ${nal.data.length + nal.startCodeLength} bytes`,
+    ),
   onError: (err) => console.log(`Error: ${err.message}`),
 });
 const socket = tcpConnect({ host, port }, () => console.log(`Connected to ${host}:${port}`));

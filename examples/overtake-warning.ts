@@ -37,13 +37,18 @@ let previous: number | undefined;
 let quietUntilMs = 0;
 for await (const frame of decode(stream, { format: 'yuv420p', width, height })) {
   // Without this line a quiet road looks exactly like a program that never started.
-  if (previous === undefined) console.error(`overtake-warning: running: watching the ${side} third of ${url} (threshold ${threshold}); Ctrl-C to stop`);
+  if (previous === undefined)
+    console.error(
+      `overtake-warning: running: watching the ${side} third of ${url} (threshold ${threshold}); Ctrl-C to stop`,
+    );
   // yuv420p: the first width*height bytes are the Y (brightness) plane.
   const luma = regionLuma(frame.data.subarray(0, width * height));
   const now = Date.now();
   if (previous !== undefined && Math.abs(luma - previous) > threshold && now > quietUntilMs) {
     const age = frame.capturedAtMs === undefined ? '' : ` (${(now - frame.capturedAtMs).toFixed(0)} ms after capture)`;
-    console.log(`${new Date(now).toISOString()} WARNING: something moving in on the ${side}: brightness ${previous.toFixed(0)} -> ${luma.toFixed(0)}${age}`);
+    console.log(
+      `${new Date(now).toISOString()} WARNING: something moving in on the ${side}: brightness ${previous.toFixed(0)} -> ${luma.toFixed(0)}${age}`,
+    );
     quietUntilMs = now + 1000; // one warning per second at most
   }
   previous = luma;

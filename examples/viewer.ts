@@ -14,12 +14,39 @@ import { connect } from '../src/client/index.js';
 
 const url = process.argv[2] ?? 'tcp://velovision-rearview.local:5000';
 const stream = connect(url, { policy: 'latest' });
-stream.on('state', (e) => console.error(`[${e.state}] ${e.url}${e.error ? `: ${e.error.message}` : ''}${e.delayMs ? ` (retry in ${e.delayMs} ms)` : ''}`));
+stream.on('state', (e) =>
+  console.error(
+    `[${e.state}] ${e.url}${e.error ? `: ${e.error.message}` : ''}${e.delayMs ? ` (retry in ${e.delayMs} ms)` : ''}`,
+  ),
+);
 process.once('SIGINT', () => void stream.close());
 
-const ffplay = spawn('ffplay', ['-hide_banner', '-loglevel', 'error', '-fflags', 'nobuffer', '-flags', 'low_delay', '-framedrop', '-probesize', '32', '-analyzeduration', '0', '-window_title', `Video Stream ${url}`, '-f', 'h264', '-i', 'pipe:0'], {
-  stdio: ['pipe', 'ignore', 'inherit'],
-});
+const ffplay = spawn(
+  'ffplay',
+  [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-fflags',
+    'nobuffer',
+    '-flags',
+    'low_delay',
+    '-framedrop',
+    '-probesize',
+    '32',
+    '-analyzeduration',
+    '0',
+    '-window_title',
+    `Video Stream ${url}`,
+    '-f',
+    'h264',
+    '-i',
+    'pipe:0',
+  ],
+  {
+    stdio: ['pipe', 'ignore', 'inherit'],
+  },
+);
 let viewer = true;
 ffplay.on('error', () => {
   viewer = false;
@@ -41,8 +68,13 @@ for await (const frame of stream) {
     ffplay.stdin.write(frame.data);
     ffplay.stdin.write(AUD);
   } else {
-    const latency = frame.capturedAtMs === undefined ? '' : `, ${(frame.receivedAtMs - frame.capturedAtMs).toFixed(1)} ms after capture`;
-    console.log(`frame ${frame.seq}: ${frame.width}x${frame.height} ${frame.isKey ? 'key' : 'delta'} ${frame.data.length} bytes${latency}`);
+    const latency =
+      frame.capturedAtMs === undefined
+        ? ''
+        : `, ${(frame.receivedAtMs - frame.capturedAtMs).toFixed(1)} ms after capture`;
+    console.log(
+      `frame ${frame.seq}: ${frame.width}x${frame.height} ${frame.isKey ? 'key' : 'delta'} ${frame.data.length} bytes${latency}`,
+    );
   }
 }
 ffplay.kill();

@@ -8,7 +8,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const needs = [
-  { check: () => existsSync('/usr/bin/ffmpeg') && existsSync('/usr/bin/ffprobe') && existsSync('/usr/bin/ffplay'), packages: ['ffmpeg'] },
+  {
+    check: () => existsSync('/usr/bin/ffmpeg') && existsSync('/usr/bin/ffprobe') && existsSync('/usr/bin/ffplay'),
+    packages: ['ffmpeg'],
+  },
   // test/h264/generated-streams.test.ts encodes with the x264 command-line tool.
   { check: () => existsSync('/usr/bin/x264'), packages: ['x264'] },
   // bench/recording-cost-bench.ts measures FFmpeg's CPU time with /usr/bin/time.
@@ -42,15 +45,23 @@ console.log(`install-test-tools: installing ${missing.join(' ')}`);
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const apt = existsSync('/usr/bin/apt-get');
 // A non-root CI runner usually has password-less sudo: use it rather than fail.
-const sudo = !isRoot && existsSync('/usr/bin/sudo') && spawnSync('/usr/bin/sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
+const sudo =
+  !isRoot &&
+  existsSync('/usr/bin/sudo') &&
+  spawnSync('/usr/bin/sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
 if ((!isRoot && !sudo) || !apt) {
-  console.error(`install-test-tools: cannot install ${missing.join(' ')} (need root or password-less sudo, and apt-get); install them by hand`);
+  console.error(
+    `install-test-tools: cannot install ${missing.join(' ')} (need root or password-less sudo, and apt-get); install them by hand`,
+  );
   process.exit(1);
 }
 const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
 const aptGet = (args) =>
   sudo
-    ? execFileSync('/usr/bin/sudo', ['-n', 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args], { stdio: 'inherit', env })
+    ? execFileSync('/usr/bin/sudo', ['-n', 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args], {
+        stdio: 'inherit',
+        env,
+      })
     : execFileSync('apt-get', args, { stdio: 'inherit', env });
 try {
   aptGet(['update', '-qq']);

@@ -25,7 +25,9 @@ const files = collect(testDir)
   .filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)))
   .sort();
 if (files.length === 0) {
-  console.error(`run-tests: no test files found under ${relative(root, testDir)}${filters.length ? ` matching ${filters.join(', ')}` : ''}`);
+  console.error(
+    `run-tests: no test files found under ${relative(root, testDir)}${filters.length ? ` matching ${filters.join(', ')}` : ''}`,
+  );
   process.exit(1);
 }
 const child = spawn(process.execPath, ['--test', '--test-concurrency=3', '--test-timeout=180000', ...files], {

@@ -40,7 +40,28 @@ export interface VideoSettings {
 }
 
 /** The H.264 levels of the standard (ITU-T H.264 Table A-1), as encoders spell them. */
-export const H264_LEVELS = ['1', '1b', '1.1', '1.2', '1.3', '2', '2.1', '2.2', '3', '3.1', '3.2', '4', '4.1', '4.2', '5', '5.1', '5.2', '6', '6.1', '6.2'] as const;
+export const H264_LEVELS = [
+  '1',
+  '1b',
+  '1.1',
+  '1.2',
+  '1.3',
+  '2',
+  '2.1',
+  '2.2',
+  '3',
+  '3.1',
+  '3.2',
+  '4',
+  '4.1',
+  '4.2',
+  '5',
+  '5.1',
+  '5.2',
+  '6',
+  '6.1',
+  '6.2',
+] as const;
 
 /** One H.264 level. */
 export type H264Level = (typeof H264_LEVELS)[number];
@@ -152,7 +173,15 @@ export const API_TOKEN_ENV = 'REARVIEW_API_TOKEN';
 export function defaultConfig(): RearviewConfig {
   return {
     source: 'sample',
-    video: { width: 640, height: 360, fps: 30, bitrateBps: 1_000_000, intraPeriod: 30, profile: 'baseline', level: '4.1' },
+    video: {
+      width: 640,
+      height: 360,
+      fps: 30,
+      bitrateBps: 1_000_000,
+      intraPeriod: 30,
+      profile: 'baseline',
+      level: '4.1',
+    },
     captureDevice: undefined,
     gstPipeline: undefined,
     fileFps: 30,
@@ -276,7 +305,8 @@ const OPTIONAL_STRING_KEYS = new Set(['captureDevice', 'gstPipeline', 'apiToken'
  * hyphens (1 to 63 characters), joined by dots, 253 at most. It is advertised
  * over mDNS and compared with the Host header (docs/api.md).
  */
-const CAMERA_NAME_RE = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const CAMERA_NAME_RE =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 /** Control characters (NUL, tab, newline, ...): never part of a path, an address, a source or a token. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL_CHAR_RE = /[\u0000-\u001f\u007f]/;
@@ -289,15 +319,19 @@ function parseProtectedCap(value: unknown): ProtectedCap {
   if (typeof value === 'object' && value !== null) {
     const v = value as Record<string, unknown>;
     if (Object.keys(v).length === 1 && typeof v.percent === 'number') return parseProtectedCap(`${v.percent}%`);
-    if (Object.keys(v).length === 1 && typeof v.bytes === 'number') return { bytes: parseBytes(v.bytes, 'maxProtected') };
+    if (Object.keys(v).length === 1 && typeof v.bytes === 'number')
+      return { bytes: parseBytes(v.bytes, 'maxProtected') };
   }
   if (typeof value === 'string' && value.trim().endsWith('%')) {
     const percent = Number(value.trim().slice(0, -1));
-    if (!(percent >= 0 && percent <= 100)) throw new ConfigError(`maxProtected: expected a percentage from 0% to 100%, got ${JSON.stringify(value)}`);
+    if (!(percent >= 0 && percent <= 100))
+      throw new ConfigError(`maxProtected: expected a percentage from 0% to 100%, got ${JSON.stringify(value)}`);
     return { percent };
   }
   if (typeof value === 'string' || typeof value === 'number') return { bytes: parseBytes(value, 'maxProtected') };
-  throw new ConfigError(`maxProtected: expected a size (2GB) or a percentage of the disk (25%), got ${JSON.stringify(value)}`);
+  throw new ConfigError(
+    `maxProtected: expected a size (2GB) or a percentage of the disk (25%), got ${JSON.stringify(value)}`,
+  );
 }
 
 function normaliseValue(key: string, value: unknown): unknown {
@@ -307,10 +341,13 @@ function normaliseValue(key: string, value: unknown): unknown {
     const ms = parseDurationMs(value as string | number, key, 'ms');
     const [min, max] = durationRange;
     if (ms < min) {
-      throw new ConfigError(`${key}: ${ms} ms is below ${min} ms (a bare number is milliseconds: write "5s" for seconds)`);
+      throw new ConfigError(
+        `${key}: ${ms} ms is below ${min} ms (a bare number is milliseconds: write "5s" for seconds)`,
+      );
     }
     // Behind time is summed over a sliding 30 s window (src/outputs/client-slots.ts): a longer limit could never be reached.
-    if (key === 'clientBehindLimitMs' && ms > 30_000) throw new ConfigError(`clientBehindLimitMs: ${ms} ms is over the 30 s window it is counted in`);
+    if (key === 'clientBehindLimitMs' && ms > 30_000)
+      throw new ConfigError(`clientBehindLimitMs: ${ms} ms is over the 30 s window it is counted in`);
     if (ms > max) throw new ConfigError(`${key}: ${ms} ms is above ${max} ms`);
     return ms;
   }
@@ -328,12 +365,17 @@ function normaliseValue(key: string, value: unknown): unknown {
     const n = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value;
     const [min, max] = intRange;
     if (key === 'maxFiles' && typeof n === 'number' && Number.isInteger(n) && (n < min || n > max)) {
-      throw new ConfigError(`maxFiles: expected 1 to ${MAX_FILES_LIMIT} (segments are numbered log0000..log9999), got ${n}`);
+      throw new ConfigError(
+        `maxFiles: expected 1 to ${MAX_FILES_LIMIT} (segments are numbered log0000..log9999), got ${n}`,
+      );
     }
     if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-      throw new ConfigError(`${key}: expected an integer from ${min} to ${max}${EVEN_INT_KEYS.has(key) ? ' (even)' : ''}, got ${JSON.stringify(value)}`);
+      throw new ConfigError(
+        `${key}: expected an integer from ${min} to ${max}${EVEN_INT_KEYS.has(key) ? ' (even)' : ''}, got ${JSON.stringify(value)}`,
+      );
     }
-    if (EVEN_INT_KEYS.has(key) && n % 2 !== 0) throw new ConfigError(`${key}: expected an even number (4:2:0 video), got ${n}`);
+    if (EVEN_INT_KEYS.has(key) && n % 2 !== 0)
+      throw new ConfigError(`${key}: expected an even number (4:2:0 video), got ${n}`);
     return n;
   }
   if (BOOL_KEYS.has(key)) {
@@ -345,18 +387,28 @@ function normaliseValue(key: string, value: unknown): unknown {
   if (allowed) {
     // A JSON file may write a level as a number (4.1); it is the same level.
     const text = key === 'video.level' && typeof value === 'number' ? String(value) : value;
-    if (typeof text !== 'string' || !allowed.includes(text)) throw new ConfigError(`${key}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+    if (typeof text !== 'string' || !allowed.includes(text))
+      throw new ConfigError(`${key}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
     return text;
   }
   if (key === 'allowNetworks' || key === 'trustedNetworks') {
-    const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
-    if (!Array.isArray(list) || !list.every((s) => typeof s === 'string' && !CONTROL_CHAR_RE.test(s))) throw new ConfigError(`${key}: expected a list of CIDR networks`);
+    const list =
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : value;
+    if (!Array.isArray(list) || !list.every((s) => typeof s === 'string' && !CONTROL_CHAR_RE.test(s)))
+      throw new ConfigError(`${key}: expected a list of CIDR networks`);
     compileAllowList(list, key); // a bad network is refused when the config loads, naming the entry
     return list;
   }
   if (key === 'cameraName') {
     if (typeof value !== 'string' || !CAMERA_NAME_RE.test(value)) {
-      throw new ConfigError(`cameraName: expected a DNS name (letters, digits and inner hyphens, 1 to 63 per dot-separated label), got ${JSON.stringify(value)}`);
+      throw new ConfigError(
+        `cameraName: expected a DNS name (letters, digits and inner hyphens, 1 to 63 per dot-separated label), got ${JSON.stringify(value)}`,
+      );
     }
     return value;
   }
@@ -366,12 +418,18 @@ function normaliseValue(key: string, value: unknown): unknown {
   }
   if (key === 'apiToken' && (typeof value !== 'string' || !API_TOKEN_PATTERN.test(value))) {
     // Never echo the value: it is a secret.
-    throw new ConfigError('apiToken: use printable ASCII without spaces, quotes, commas, semicolons or backslashes (e.g. the output of: openssl rand -hex 32)');
+    throw new ConfigError(
+      'apiToken: use printable ASCII without spaces, quotes, commas, semicolons or backslashes (e.g. the output of: openssl rand -hex 32)',
+    );
   }
   if (typeof value !== 'string') throw new ConfigError(`${key}: expected a string, got ${JSON.stringify(value)}`);
   // The pipeline is split on whitespace (tabs, newlines) like a shell line; nothing else takes control characters.
-  if (key !== 'gstPipeline' && CONTROL_CHAR_RE.test(value)) throw new ConfigError(`${key}: control characters are not allowed, got ${JSON.stringify(value)}`);
-  if (key === 'captureDevice' && !value.startsWith('/')) throw new ConfigError(`captureDevice: expected an absolute device path such as /dev/video0, got ${JSON.stringify(value)}`);
+  if (key !== 'gstPipeline' && CONTROL_CHAR_RE.test(value))
+    throw new ConfigError(`${key}: control characters are not allowed, got ${JSON.stringify(value)}`);
+  if (key === 'captureDevice' && !value.startsWith('/'))
+    throw new ConfigError(
+      `captureDevice: expected an absolute device path such as /dev/video0, got ${JSON.stringify(value)}`,
+    );
   return value;
 }
 
@@ -381,7 +439,8 @@ const SOURCE_NAMES = ['sample', 'rpicam', 'gstreamer', 'ffmpeg', '-'];
 function checkSourceForm(value: unknown): string {
   const expected = `expected one of ${SOURCE_NAMES.join(', ')}, file:PATH, tcp://HOST:PORT`;
   if (typeof value !== 'string') throw new ConfigError(`source: ${expected}, got ${JSON.stringify(value)}`);
-  if (CONTROL_CHAR_RE.test(value)) throw new ConfigError(`source: control characters are not allowed, got ${JSON.stringify(value)}`);
+  if (CONTROL_CHAR_RE.test(value))
+    throw new ConfigError(`source: control characters are not allowed, got ${JSON.stringify(value)}`);
   const spec = value.trim();
   if (SOURCE_NAMES.includes(spec)) return spec;
   if (spec.startsWith('file:')) {
@@ -400,13 +459,20 @@ function checkSourceForm(value: unknown): string {
  * converting every value. Unknown keys are an error, so typos are caught.
  */
 export function mergeConfig(base: RearviewConfig, input: ConfigInput): RearviewConfig {
-  const out: RearviewConfig = { ...base, video: { ...base.video }, allowNetworks: [...base.allowNetworks], trustedNetworks: [...base.trustedNetworks] };
+  const out: RearviewConfig = {
+    ...base,
+    video: { ...base.video },
+    allowNetworks: [...base.allowNetworks],
+    trustedNetworks: [...base.trustedNetworks],
+  };
   const defaults = defaultConfig();
-  if (input.apiToken !== undefined && input.apiTokenFile !== undefined) throw new ConfigError('give either apiToken or apiTokenFile, not both');
+  if (input.apiToken !== undefined && input.apiTokenFile !== undefined)
+    throw new ConfigError('give either apiToken or apiTokenFile, not both');
   for (const [key, value] of Object.entries(input)) {
     if (value === undefined) continue;
     if (key === 'video') {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError('video: expected an object');
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw new ConfigError('video: expected an object');
       for (const [vk, vv] of Object.entries(value as Record<string, unknown>)) {
         if (!(vk in defaults.video)) throw new ConfigError(`unknown setting video.${vk}`);
         if (vv === undefined) continue;
@@ -419,7 +485,10 @@ export function mergeConfig(base: RearviewConfig, input: ConfigInput): RearviewC
     // A later layer's token replaces an earlier layer's token file and the other way round.
     if (key === 'apiToken') out.apiTokenFile = undefined;
     if (key === 'apiTokenFile') {
-      out.apiToken = out.apiTokenFile === undefined ? undefined : normaliseValue('apiToken', readSecretFile(out.apiTokenFile, 'apiTokenFile')) as string;
+      out.apiToken =
+        out.apiTokenFile === undefined
+          ? undefined
+          : (normaliseValue('apiToken', readSecretFile(out.apiTokenFile, 'apiTokenFile')) as string);
     }
   }
   return out;
@@ -435,7 +504,8 @@ export function readConfigFile(path: string): ConfigInput {
   }
   try {
     const parsed: unknown = JSON.parse(text);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('top level must be an object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('top level must be an object');
     return parsed as ConfigInput;
   } catch (err) {
     throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
@@ -446,7 +516,13 @@ export function readConfigFile(path: string): ConfigInput {
  * defaults ← file ← environment (`REARVIEW_API_TOKEN`) ← overrides, validated.
  * `env` is read only when given (`rearview serve` passes process.env).
  */
-export function loadConfig(options: { file?: string | undefined; overrides?: ConfigInput; env?: Readonly<Record<string, string | undefined>> } = {}): RearviewConfig {
+export function loadConfig(
+  options: {
+    file?: string | undefined;
+    overrides?: ConfigInput;
+    env?: Readonly<Record<string, string | undefined>>;
+  } = {},
+): RearviewConfig {
   let config = defaultConfig();
   if (options.file) config = mergeConfig(config, readConfigFile(options.file));
   const envToken = options.env?.[API_TOKEN_ENV];

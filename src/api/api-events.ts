@@ -29,12 +29,17 @@ export class ApiEvents {
   ) {}
 
   /** Connected SSE clients. */
-  get clientCount(): number { return this.clients.size; }
+  get clientCount(): number {
+    return this.clients.size;
+  }
 
   /** Takes over `res` as an event stream; throws ERR_API_TOO_MANY_CLIENTS (429) when the cap is reached. */
   attach(res: ServerResponse): void {
     if (this.clients.size >= this.maxClients) {
-      throw new ApiError('ERR_API_TOO_MANY_CLIENTS', `already ${this.maxClients} event feeds open; close one and retry`);
+      throw new ApiError(
+        'ERR_API_TOO_MANY_CLIENTS',
+        `already ${this.maxClients} event feeds open; close one and retry`,
+      );
     }
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',

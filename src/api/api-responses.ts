@@ -25,7 +25,11 @@ export const STATUS_OF_CODE: Partial<Record<ErrorCode, number>> = {
 
 /** An error the API answers with a given status. */
 export class ApiError extends RearviewError {
-  constructor(code: ErrorCode, message: string, readonly status = STATUS_OF_CODE[code] ?? 500) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly status = STATUS_OF_CODE[code] ?? 500,
+  ) {
     super(code, message);
   }
 }
@@ -38,24 +42,45 @@ export function statusOf(err: unknown): number {
 }
 
 /** Plain-text answer (the legacy API's style). */
-export function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+export function sendText(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = Buffer.from(text);
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length, 'x-content-type-options': 'nosniff', ...headers });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': body.length,
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
 /** JSON answer. */
-export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = Buffer.from(JSON.stringify(value));
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': body.length,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 

@@ -56,7 +56,12 @@ export function recordingStoreFromLibrary(library: RecordingLibrary): RecordingS
     removeAll: () => library.removeAll(),
     usage: async () => {
       const u = await library.usage();
-      return { usedBytes: u.totalBytes, freeBytes: u.diskBytes > 0 ? u.freeBytes : null, totalBytes: u.diskBytes > 0 ? u.diskBytes : null, files: u.files };
+      return {
+        usedBytes: u.totalBytes,
+        freeBytes: u.diskBytes > 0 ? u.freeBytes : null,
+        totalBytes: u.diskBytes > 0 ? u.diskBytes : null,
+        files: u.files,
+      };
     },
   };
 }
@@ -72,12 +77,18 @@ export function mp4StreamerFromLibrary(library: RecordingLibrary): Mp4Streamer {
     try {
       let size = source.size;
       if (req.headers.range && source.rangeable && size === undefined) size = await source.whenComplete();
-      await sendRangeable(req, res, { size, rangeable: source.rangeable, stream: (range) => source.stream(range) }, {
-        'content-type': 'video/mp4',
-        'content-disposition': attachment(source.name),
-        'cache-control': 'no-store',
-        'x-content-type-options': 'nosniff',
-      }, signal);
+      await sendRangeable(
+        req,
+        res,
+        { size, rangeable: source.rangeable, stream: (range) => source.stream(range) },
+        {
+          'content-type': 'video/mp4',
+          'content-disposition': attachment(source.name),
+          'cache-control': 'no-store',
+          'x-content-type-options': 'nosniff',
+        },
+        signal,
+      );
     } finally {
       await source.close();
     }
@@ -116,14 +127,25 @@ export class ApiService {
     const config = host.config;
     const recorderService = host.services.find((s) => s.name === 'recorder') as RecorderService | undefined;
     this.recorderService = recorderService;
-    const library = recorderService?.library ?? new RecordingLibrary(config.recordingsDir, { logger: logger.child('library') });
+    const library =
+      recorderService?.library ?? new RecordingLibrary(config.recordingsDir, { logger: logger.child('library') });
 
-    this.device = await createCameraDevice({ backend: config.deviceBackend, chargingGpio: config.chargingGpio, logger: host.logger.child('device') });
+    this.device = await createCameraDevice({
+      backend: config.deviceBackend,
+      chargingGpio: config.chargingGpio,
+      logger: host.logger.child('device'),
+    });
     this.device.start();
-    const sim = Object.entries(this.device.simulated).filter(([, s]) => s).map(([k]) => k);
+    const sim = Object.entries(this.device.simulated)
+      .filter(([, s]) => s)
+      .map(([k]) => k);
     if (sim.length > 0) logger.info(`simulated hardware: ${sim.join(', ')}`);
 
-    const modes = new ModeController({ mode: config.mode, streamWindowMs: config.streamWindowMs, logger: host.logger.child('mode') });
+    const modes = new ModeController({
+      mode: config.mode,
+      streamWindowMs: config.streamWindowMs,
+      logger: host.logger.child('mode'),
+    });
     this.modes = modes;
     this.detach.push(modes.onChange((state) => this.applyMode(state)));
     const onConnected = (): void => modes.clientConnected();
@@ -137,9 +159,16 @@ export class ApiService {
 
     // One wrong-token count for the API and the live view, so neither is a free guessing oracle.
     const tokenAttempts = new TokenAttemptLimiter();
-    this.web = webMountFromConfig(host.hub, config, { allowList: host.allowList, clock: host.clock, logger: host.logger, tokenAttempts });
+    this.web = webMountFromConfig(host.hub, config, {
+      allowList: host.allowList,
+      clock: host.clock,
+      logger: host.logger,
+      tokenAttempts,
+    });
     // The web page's live view is a stream client like port 5000's: it holds the window open and follows the mode.
-    this.detach.push(this.web.ws.onClients((event) => (event === 'connected' ? modes.clientConnected() : modes.clientDisconnected())));
+    this.detach.push(
+      this.web.ws.onClients((event) => (event === 'connected' ? modes.clientConnected() : modes.clientDisconnected())),
+    );
     const settings = new SettingsStore({
       get: () => host.config,
       configFile: host.configFile,
@@ -273,7 +302,10 @@ export class ApiService {
           if (this.web) this.web.ws.join = next.join;
           restartRequired.push(key);
           break;
-        case 'maxFiles': case 'maxBytes': case 'minFreeBytes': case 'minFreePercent':
+        case 'maxFiles':
+        case 'maxBytes':
+        case 'minFreeBytes':
+        case 'minFreePercent':
           break; // below, in one retention pass
         default:
           // timestamps (the hub's capture-time SEI), cameraName (mDNS, page title): fixed at start.
@@ -281,7 +313,12 @@ export class ApiService {
       }
     }
     if (recorder && changed.some((k) => (limitKeys as readonly string[]).includes(k))) {
-      await recorder.setLimits({ maxFiles: next.maxFiles, maxBytes: next.maxBytes, minFreeBytes: next.minFreeBytes, minFreePercent: next.minFreePercent });
+      await recorder.setLimits({
+        maxFiles: next.maxFiles,
+        maxBytes: next.maxBytes,
+        minFreeBytes: next.minFreeBytes,
+        minFreePercent: next.minFreePercent,
+      });
     }
     return restartRequired;
   }
@@ -302,7 +339,15 @@ export class ApiService {
       measuredBitrateBps: Math.round(hubStats.bitrateBps),
       framesPublished: hubStats.frames,
       clients: [
-        ...tcp.clients.map((c) => ({ kind: 'tcp' as const, remote: c.remote, connectedMs: Math.round(c.connectedMs), lagMs: Math.round(c.lagMs), framesDropped: c.framesDropped, bytesSent: c.bytesSent, behindMs: Math.round(c.behindMs) })),
+        ...tcp.clients.map((c) => ({
+          kind: 'tcp' as const,
+          remote: c.remote,
+          connectedMs: Math.round(c.connectedMs),
+          lagMs: Math.round(c.lagMs),
+          framesDropped: c.framesDropped,
+          bytesSent: c.bytesSent,
+          behindMs: Math.round(c.behindMs),
+        })),
         ...(this.web?.streamClients() ?? []),
       ],
       slots: { tcp: tcp.slots, ws: this.web?.ws.slotStats() ?? null },

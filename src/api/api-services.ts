@@ -57,7 +57,12 @@ export interface RecordingStore {
  * cannot be converted. `signal` aborts when the client goes away.
  * `segment` is a name or path as the client gave it (checked like openSegment).
  */
-export type Mp4Streamer = (segment: string, req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => Promise<void>;
+export type Mp4Streamer = (
+  segment: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  signal: AbortSignal,
+) => Promise<void>;
 
 /** Live stream figures from the daemon. */
 export interface StreamStatus {

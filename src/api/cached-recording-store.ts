@@ -10,7 +10,11 @@ import type { RecordingEntry, RecordingStore, RecordingsUsage } from './api-serv
 /** Single-flight value with a time-to-live. */
 class Memo<T> {
   private value: { atMs: number; promise: Promise<T> } | undefined;
-  constructor(private readonly load: () => Promise<T>, private readonly ttlMs: number, private readonly now: () => number) {}
+  constructor(
+    private readonly load: () => Promise<T>,
+    private readonly ttlMs: number,
+    private readonly now: () => number,
+  ) {}
 
   get(): Promise<T> {
     const t = this.now();

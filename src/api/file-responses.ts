@@ -23,13 +23,18 @@ export class DownloadLimiter {
   constructor(readonly max = 4) {}
 
   /** Downloads in progress. */
-  get inProgress(): number { return this.active; }
+  get inProgress(): number {
+    return this.active;
+  }
 
   /** Takes a slot or throws ApiError 429; call the returned function exactly once when done. */
   acquire(): () => void {
     if (this.active >= this.max) {
       this.refused++;
-      throw new ApiError('ERR_API_TOO_MANY_DOWNLOADS', `too many downloads at once (limit ${this.max}); retry when one finishes`);
+      throw new ApiError(
+        'ERR_API_TOO_MANY_DOWNLOADS',
+        `too many downloads at once (limit ${this.max}); retry when one finishes`,
+      );
     }
     this.active++;
     this.served++;
@@ -111,7 +116,13 @@ export interface RangeableBody {
  * size is known) and Content-Range, then streams the body (nothing for HEAD
  * or an empty body). A client going away ends it quietly; `signal` aborts it.
  */
-export async function sendRangeable(req: IncomingMessage, res: ServerResponse, body: RangeableBody, headers: Record<string, string | number>, signal?: AbortSignal): Promise<void> {
+export async function sendRangeable(
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: RangeableBody,
+  headers: Record<string, string | number>,
+  signal?: AbortSignal,
+): Promise<void> {
   const size = body.size;
   const all: Record<string, string | number> = { ...headers, 'accept-ranges': body.rangeable ? 'bytes' : 'none' };
   const range = body.rangeable && size !== undefined ? parseRange(req.headers.range, size) : undefined;
@@ -130,7 +141,13 @@ export async function sendRangeable(req: IncomingMessage, res: ServerResponse, b
   }
   await pipeline(body.stream(range), res, ...(signal ? [{ signal }] : [])).catch((err: NodeJS.ErrnoException) => {
     // A client that went away is normal; anything else is logged by the caller.
-    if (err.name === 'AbortError' || err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'ECONNRESET' || err.code === 'EPIPE') return;
+    if (
+      err.name === 'AbortError' ||
+      err.code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+      err.code === 'ECONNRESET' ||
+      err.code === 'EPIPE'
+    )
+      return;
     throw err;
   });
 }
@@ -156,14 +173,24 @@ export function attachment(name: string): string {
  * a segment still being written is served as it was at that moment. The
  * caller closes the file.
  */
-export async function sendFile(req: IncomingMessage, res: ServerResponse, file: RecordingFile, options: SendFileOptions): Promise<void> {
+export async function sendFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  file: RecordingFile,
+  options: SendFileOptions,
+): Promise<void> {
   armIdleTimeout(res, options.idleTimeoutMs);
-  await sendRangeable(req, res, { size: file.size, rangeable: options.ranges !== false, stream: (range) => file.stream(range) }, {
-    'content-type': options.contentType,
-    'content-disposition': attachment(options.downloadName ?? file.name),
-    'last-modified': file.stats.mtime.toUTCString(),
-    'cache-control': 'no-store',
-    // Browsers must not guess a type (a crafted file rendered as HTML on the camera's origin).
-    'x-content-type-options': 'nosniff',
-  });
+  await sendRangeable(
+    req,
+    res,
+    { size: file.size, rangeable: options.ranges !== false, stream: (range) => file.stream(range) },
+    {
+      'content-type': options.contentType,
+      'content-disposition': attachment(options.downloadName ?? file.name),
+      'last-modified': file.stats.mtime.toUTCString(),
+      'cache-control': 'no-store',
+      // Browsers must not guess a type (a crafted file rendered as HTML on the camera's origin).
+      'x-content-type-options': 'nosniff',
+    },
+  );
 }

@@ -97,7 +97,10 @@ export class ApiServer {
     this.ctx = {
       config: options.config,
       logger: this.logger,
-      recordings: options.listCacheMs === 0 ? options.recordings : cachedRecordingStore(options.recordings, { listTtlMs: options.listCacheMs ?? 1000 }),
+      recordings:
+        options.listCacheMs === 0
+          ? options.recordings
+          : cachedRecordingStore(options.recordings, { listTtlMs: options.listCacheMs ?? 1000 }),
       mp4: options.mp4,
       device: options.device,
       modes: options.modes,
@@ -132,7 +135,9 @@ export class ApiServer {
   }
 
   /** The download limiter (for status and tests). */
-  get downloads(): DownloadLimiter { return this.ctx.downloads; }
+  get downloads(): DownloadLimiter {
+    return this.ctx.downloads;
+  }
 
   /** The bound port (after start). */
   get port(): number {
@@ -201,7 +206,8 @@ export class ApiServer {
       const list = await this.ctx.recordings.list();
       const names = new Set(list.map((r) => r.name));
       if (this.knownRecordings) {
-        for (const r of list) if (!this.knownRecordings.has(r.name)) this.events.publish('recording-added', recordingView(r));
+        for (const r of list)
+          if (!this.knownRecordings.has(r.name)) this.events.publish('recording-added', recordingView(r));
         for (const n of this.knownRecordings) if (!names.has(n)) this.events.publish('recording-removed', { name: n });
       }
       this.knownRecordings = names;
@@ -223,7 +229,8 @@ export class ApiServer {
       this.ctx.requestCounts.set(key, (this.ctx.requestCounts.get(key) ?? 0) + 1);
     });
     try {
-      if (!this.allowList.allows(req.socket.remoteAddress)) throw new ApiError('ERR_API_FORBIDDEN', 'client network not allowed');
+      if (!this.allowList.allows(req.socket.remoteAddress))
+        throw new ApiError('ERR_API_FORBIDDEN', 'client network not allowed');
       // The page and its assets are public build output (no secrets), so they
       // load without the token; the page then pairs (docs/web.md).
       if (this.options.web?.handleRequest && isWebAppRequest(req, pathname)) {
@@ -237,13 +244,20 @@ export class ApiServer {
       }
       if (match.kind === 'bad-path') throw new ApiError('ERR_PATH_OUTSIDE', 'invalid name');
       if (match.kind === 'none') {
-        if (this.options.web?.handleRequest && (method === 'GET' || method === 'HEAD') && !pathname.startsWith('/api/')) {
+        if (
+          this.options.web?.handleRequest &&
+          (method === 'GET' || method === 'HEAD') &&
+          !pathname.startsWith('/api/')
+        ) {
           routeKey = 'web';
           if (await this.options.web.handleRequest(req, res)) return;
         }
         routeKey = 'unmatched';
         if (jsonErrors && match.allowed.length > 0) {
-          throw new ApiError('ERR_API_METHOD', `${method} is not allowed on ${pathname} (allowed: ${match.allowed.join(', ')})`);
+          throw new ApiError(
+            'ERR_API_METHOD',
+            `${method} is not allowed on ${pathname} (allowed: ${match.allowed.join(', ')})`,
+          );
         }
         if (jsonErrors) throw new ApiError('ERR_NOT_FOUND', `no such endpoint: ${method} ${pathname}`);
         sendText(res, 501, `Unknown ${method} request`);
@@ -256,14 +270,28 @@ export class ApiServer {
       // DNS rebinding makes another site's page same-origin, able to read recordings as well as
       // wipe them; its Host header still names that site. Every route, not only destructive ones.
       if (token === undefined && !isTrustedHost(req, this.options.config().cameraName)) {
-        throw new ApiError('ERR_API_CROSS_SITE', 'Host not recognised as this camera (use its IP address, a .local name or localhost)');
+        throw new ApiError(
+          'ERR_API_CROSS_SITE',
+          'Host not recognised as this camera (use its IP address, a .local name or localhost)',
+        );
       }
       // Without a token anyone who can reach the port could wipe or reconfigure the camera:
       // only loopback and the camera's own hotspot (trustedNetworks) may change state.
       if (token === undefined && match.route.destructive && !this.trustedNetworks.allows(req.socket.remoteAddress)) {
-        throw new ApiError('ERR_API_UNTRUSTED_NETWORK', 'state-changing requests need an API token, or a client on a trusted network (--trusted-networks)');
+        throw new ApiError(
+          'ERR_API_UNTRUSTED_NETWORK',
+          'state-changing requests need an API token, or a client on a trusted network (--trusted-networks)',
+        );
       }
-      await match.route.handler({ req, res, method, pathname, rawQuery, query: new URLSearchParams(rawQuery), params: match.params });
+      await match.route.handler({
+        req,
+        res,
+        method,
+        pathname,
+        rawQuery,
+        query: new URLSearchParams(rawQuery),
+        params: match.params,
+      });
     } catch (err) {
       this.answerError(res, err, jsonErrors, pathname);
     }
@@ -279,8 +307,10 @@ export class ApiServer {
     }
     const status = statusOf(err);
     // A stack only for the unexpected (a bug): a known condition (read-only disk, ...) is said in words.
-    if (status >= 500 && err instanceof RearviewError && err.code !== 'ERR_INTERNAL') this.logger.error(`${pathname}: ${err.code}: ${err.message}`);
-    else if (status >= 500) this.logger.error(`${pathname}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    if (status >= 500 && err instanceof RearviewError && err.code !== 'ERR_INTERNAL')
+      this.logger.error(`${pathname}: ${err.code}: ${err.message}`);
+    else if (status >= 500)
+      this.logger.error(`${pathname}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     else this.logger.debug(`${pathname}: ${status} ${(err as Error).message}`);
     if (res.headersSent) {
       // Mid-stream failure: the only honest signal left is a cut connection.

@@ -41,7 +41,9 @@ export function legacyListBody(list: readonly RecordingEntry[]): Buffer {
   let body = legacyListBodies.get(list);
   if (!body) {
     const sorted = [...list].sort((a, b) => a.modifiedAtMs - b.modifiedAtMs || a.name.localeCompare(b.name));
-    body = Buffer.from(JSON.stringify(sorted.map((r) => ({ path: r.path, date_updated: String(Math.floor(r.modifiedAtMs / 1000)) }))));
+    body = Buffer.from(
+      JSON.stringify(sorted.map((r) => ({ path: r.path, date_updated: String(Math.floor(r.modifiedAtMs / 1000)) }))),
+    );
     legacyListBodies.set(list, body);
   }
   return body;
@@ -51,13 +53,24 @@ export function legacyListBody(list: readonly RecordingEntry[]): Buffer {
 export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
   const t = 'legacy' as const;
   router.add({
-    method: 'GET', path: '/',
-    doc: { tag: t, summary: 'Greeting', description: `Answers "${LEGACY_GREETING}" to curl and the app; a browser asking for text/html gets the web page instead.`, responses: { 200: text(LEGACY_GREETING) } },
+    method: 'GET',
+    path: '/',
+    doc: {
+      tag: t,
+      summary: 'Greeting',
+      description: `Answers "${LEGACY_GREETING}" to curl and the app; a browser asking for text/html gets the web page instead.`,
+      responses: { 200: text(LEGACY_GREETING) },
+    },
     handler: ({ res }) => sendText(res, 200, LEGACY_GREETING),
   });
   router.add({
-    method: 'GET', path: '/battery-percent',
-    doc: { tag: t, summary: 'Battery state of charge, integer percent (may exceed 100)', responses: { 200: text('e.g. 87'), 500: text('Failed to get battery state of charge') } },
+    method: 'GET',
+    path: '/battery-percent',
+    doc: {
+      tag: t,
+      summary: 'Battery state of charge, integer percent (may exceed 100)',
+      responses: { 200: text('e.g. 87'), 500: text('Failed to get battery state of charge') },
+    },
     handler: async ({ res }) => {
       const v = await ctx.device.battery.readPercent().catch(() => null);
       if (v === null) sendText(res, 500, 'Failed to get battery state of charge');
@@ -65,8 +78,13 @@ export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
     },
   });
   router.add({
-    method: 'GET', path: '/battery-millivolts',
-    doc: { tag: t, summary: 'Battery cell voltage, integer mV', responses: { 200: text('e.g. 4078'), 500: text('Failed to get battery voltage') } },
+    method: 'GET',
+    path: '/battery-millivolts',
+    doc: {
+      tag: t,
+      summary: 'Battery cell voltage, integer mV',
+      responses: { 200: text('e.g. 4078'), 500: text('Failed to get battery voltage') },
+    },
     handler: async ({ res }) => {
       const v = await ctx.device.battery.readMillivolts().catch(() => null);
       if (v === null) sendText(res, 500, 'Failed to get battery voltage');
@@ -74,8 +92,13 @@ export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
     },
   });
   router.add({
-    method: 'GET', path: '/cpu-temp',
-    doc: { tag: t, summary: 'CPU temperature, integer degrees Celsius', responses: { 200: text('e.g. 48'), 500: text('Failed to read CPU temperature') } },
+    method: 'GET',
+    path: '/cpu-temp',
+    doc: {
+      tag: t,
+      summary: 'CPU temperature, integer degrees Celsius',
+      responses: { 200: text('e.g. 48'), 500: text('Failed to read CPU temperature') },
+    },
     handler: async ({ res }) => {
       const v = await ctx.device.thermal.readCelsius().catch(() => null);
       if (v === null) sendText(res, 500, 'Failed to read CPU temperature');
@@ -83,8 +106,13 @@ export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
     },
   });
   router.add({
-    method: 'GET', path: '/is-charging',
-    doc: { tag: t, summary: 'Charging state', responses: { 200: text('true or false'), 500: text('Failed to get charging status') } },
+    method: 'GET',
+    path: '/is-charging',
+    doc: {
+      tag: t,
+      summary: 'Charging state',
+      responses: { 200: text('true or false'), 500: text('Failed to get charging status') },
+    },
     handler: async ({ res }) => {
       const v = await ctx.device.charging.isCharging().catch(() => null);
       if (v === null) sendText(res, 500, 'Failed to get charging status');
@@ -92,48 +120,111 @@ export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
     },
   });
   router.add({
-    method: 'GET', path: '/camera-stream-status',
+    method: 'GET',
+    path: '/camera-stream-status',
     doc: { tag: t, summary: 'Whether port 5000 is serving the live stream', responses: { 200: text('true or false') } },
     handler: ({ res }) => sendText(res, 200, String(ctx.stream().sourceRunning && ctx.modes.acceptsStreamClients())),
   });
   router.add({
-    method: 'GET', path: '/list-local-videos',
-    doc: { tag: t, summary: 'Recorded segments, old to new', description: 'JSON array of {"path": absolute .mkv path, "date_updated": last-modified time as a string of Unix seconds}.', responses: { 200: ['application/json', '[{"path":"/opt/velovision/standalone_videos/log0001.mkv","date_updated":"1713198307"}]'] } },
+    method: 'GET',
+    path: '/list-local-videos',
+    doc: {
+      tag: t,
+      summary: 'Recorded segments, old to new',
+      description:
+        'JSON array of {"path": absolute .mkv path, "date_updated": last-modified time as a string of Unix seconds}.',
+      responses: {
+        200: [
+          'application/json',
+          '[{"path":"/opt/velovision/standalone_videos/log0001.mkv","date_updated":"1713198307"}]',
+        ],
+      },
+    },
     handler: async ({ res }) => {
       const body = legacyListBody(await ctx.recordings.list());
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': body.length,
+        'cache-control': 'no-store',
+      });
       res.end(body);
     },
   });
   router.add({
-    method: 'GET', path: '/download-video',
+    method: 'GET',
+    path: '/download-video',
     doc: {
-      tag: t, summary: 'A segment converted to MP4 (streamed)',
-      description: 'The query is the absolute path of a .mkv from /list-local-videos: GET /download-video?/opt/velovision/standalone_videos/log0001.mkv. Only files inside the recordings folder are served.',
+      tag: t,
+      summary: 'A segment converted to MP4 (streamed)',
+      description:
+        'The query is the absolute path of a .mkv from /list-local-videos: GET /download-video?/opt/velovision/standalone_videos/log0001.mkv. Only files inside the recordings folder are served.',
       query: { '{path}': 'absolute path of the .mkv (the whole query string)' },
-      responses: { 200: ['video/mp4', 'the MP4'], 400: text('Invalid path'), 404: text('Video not found'), 429: text('Too many downloads') },
+      responses: {
+        200: ['video/mp4', 'the MP4'],
+        400: text('Invalid path'),
+        404: text('Video not found'),
+        429: text('Too many downloads'),
+      },
     },
     handler: async ({ req, res, rawQuery }) => {
       await serveMp4(ctx, req, res, legacyPathArgument(rawQuery));
     },
   });
   router.add({
-    method: 'POST', path: '/download-video',
-    doc: { tag: t, summary: 'A segment as .mkv', description: 'The body is the absolute path of the .mkv (earliest firmware).', requestBody: ['text/plain', 'absolute path of the .mkv'], responses: { 200: ['video/x-matroska', 'the .mkv'], 400: text('Invalid path'), 404: text('Video not found'), 429: text('Too many downloads') } },
+    method: 'POST',
+    path: '/download-video',
+    doc: {
+      tag: t,
+      summary: 'A segment as .mkv',
+      description: 'The body is the absolute path of the .mkv (earliest firmware).',
+      requestBody: ['text/plain', 'absolute path of the .mkv'],
+      responses: {
+        200: ['video/x-matroska', 'the .mkv'],
+        400: text('Invalid path'),
+        404: text('Video not found'),
+        429: text('Too many downloads'),
+      },
+    },
     handler: async ({ req, res }) => {
-      await sendRecording(ctx, req, res, await ctx.recordings.openSegment(legacyPathArgument(await readBody(req, 4096))), 'video/x-matroska');
+      await sendRecording(
+        ctx,
+        req,
+        res,
+        await ctx.recordings.openSegment(legacyPathArgument(await readBody(req, 4096))),
+        'video/x-matroska',
+      );
     },
   });
   router.add({
-    method: 'GET', path: '/download-thumbnail',
-    doc: { tag: t, summary: 'A segment thumbnail JPEG', description: 'GET /download-thumbnail?/opt/velovision/standalone_videos/log0001_1713198307.jpg', query: { '{path}': 'absolute path of the .jpg (the whole query string)' }, responses: { 200: ['image/jpeg', 'the JPEG'], 400: text('Invalid path'), 404: text('Thumbnail not found') } },
+    method: 'GET',
+    path: '/download-thumbnail',
+    doc: {
+      tag: t,
+      summary: 'A segment thumbnail JPEG',
+      description: 'GET /download-thumbnail?/opt/velovision/standalone_videos/log0001_1713198307.jpg',
+      query: { '{path}': 'absolute path of the .jpg (the whole query string)' },
+      responses: { 200: ['image/jpeg', 'the JPEG'], 400: text('Invalid path'), 404: text('Thumbnail not found') },
+    },
     handler: async ({ req, res, rawQuery }) => {
-      await sendRecording(ctx, req, res, await ctx.recordings.openThumbnail(legacyPathArgument(rawQuery)), 'image/jpeg');
+      await sendRecording(
+        ctx,
+        req,
+        res,
+        await ctx.recordings.openThumbnail(legacyPathArgument(rawQuery)),
+        'image/jpeg',
+      );
     },
   });
   router.add({
-    method: 'GET', path: '/wipe-local-videos', destructive: true,
-    doc: { tag: t, summary: 'Deletes all finished recordings', description: 'Kept as GET for the app; refused (403) when a browser says the request is cross-site.', responses: { 200: text('Wiped N local videos'), 403: text('Cross-site request refused') } },
+    method: 'GET',
+    path: '/wipe-local-videos',
+    destructive: true,
+    doc: {
+      tag: t,
+      summary: 'Deletes all finished recordings',
+      description: 'Kept as GET for the app; refused (403) when a browser says the request is cross-site.',
+      responses: { 200: text('Wiped N local videos'), 403: text('Cross-site request refused') },
+    },
     handler: async ({ res }) => {
       const n = await ctx.recordings.removeAll();
       ctx.events.publish('recording-removed', { all: true, count: n });
@@ -141,24 +232,42 @@ export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
     },
   });
   router.add({
-    method: 'PUT', path: '/blink-on', destructive: true,
-    doc: { tag: t, summary: 'LED blink pattern on (100 ms on, 1000 ms off)', responses: { 200: text('Turned on LED') } },
+    method: 'PUT',
+    path: '/blink-on',
+    destructive: true,
+    doc: {
+      tag: t,
+      summary: 'LED blink pattern on (100 ms on, 1000 ms off)',
+      responses: { 200: text('Turned on LED') },
+    },
     handler: ({ res }) => {
       ctx.device.led.setBlink(true);
       sendText(res, 200, 'Turned on LED');
     },
   });
   router.add({
-    method: 'PUT', path: '/blink-off', destructive: true,
-    doc: { tag: t, summary: 'LED blink pattern off (back to the mode pattern)', responses: { 200: text('Turned off LED') } },
+    method: 'PUT',
+    path: '/blink-off',
+    destructive: true,
+    doc: {
+      tag: t,
+      summary: 'LED blink pattern off (back to the mode pattern)',
+      responses: { 200: text('Turned off LED') },
+    },
     handler: ({ res }) => {
       ctx.device.led.setBlink(false);
       sendText(res, 200, 'Turned off LED');
     },
   });
   router.add({
-    method: 'PUT', path: '/restart-stream-mode', destructive: true,
-    doc: { tag: t, summary: '(Re)opens the streaming window (exclusive mode); extends it when open', responses: { 200: text('Restarted streaming mode') } },
+    method: 'PUT',
+    path: '/restart-stream-mode',
+    destructive: true,
+    doc: {
+      tag: t,
+      summary: '(Re)opens the streaming window (exclusive mode); extends it when open',
+      responses: { 200: text('Restarted streaming mode') },
+    },
     handler: ({ res }) => {
       ctx.modes.restartStreamMode();
       sendText(res, 200, 'Restarted streaming mode');
@@ -170,7 +279,13 @@ export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
  * Sends an opened and checked recording file and closes it; segments
  * (video) count against the download cap, thumbnails do not.
  */
-export async function sendRecording(ctx: ApiContext, req: ApiRequest['req'], res: ApiRequest['res'], file: RecordingFile, contentType: string): Promise<void> {
+export async function sendRecording(
+  ctx: ApiContext,
+  req: ApiRequest['req'],
+  res: ApiRequest['res'],
+  file: RecordingFile,
+  contentType: string,
+): Promise<void> {
   let release: (() => void) | undefined;
   try {
     if (contentType.startsWith('video/')) release = ctx.downloads.acquire();
@@ -182,7 +297,12 @@ export async function sendRecording(ctx: ApiContext, req: ApiRequest['req'], res
 }
 
 /** Serves the MP4 conversion of the segment named `segment` (as the client gave it) under the download cap. */
-export async function serveMp4(ctx: ApiContext, req: ApiRequest['req'], res: ApiRequest['res'], segment: string): Promise<void> {
+export async function serveMp4(
+  ctx: ApiContext,
+  req: ApiRequest['req'],
+  res: ApiRequest['res'],
+  segment: string,
+): Promise<void> {
   // 400/404 before the 503/429 answers; the conversion opens and checks the segment again itself.
   await ctx.recordings.resolveSegment(segment);
   if (!ctx.mp4) throw new ApiError('ERR_CONVERT', 'MP4 conversion is not available in this build', 503);

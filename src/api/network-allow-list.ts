@@ -39,10 +39,16 @@ export function compileAllowList(networks: readonly string[], setting = 'allowNe
   for (const entry of networks) {
     const [addr = '', prefixText, extra] = entry.trim().split('/');
     const n = normalise(addr);
-    if (!n || extra !== undefined) throw new ConfigError(`${setting}: "${entry}" is not an IPv4 or IPv6 network (example: 192.168.9.0/24)`);
+    if (!n || extra !== undefined)
+      throw new ConfigError(`${setting}: "${entry}" is not an IPv4 or IPv6 network (example: 192.168.9.0/24)`);
     const max = n.family === 'ipv4' ? 32 : 128;
     const prefix = prefixText === undefined ? max : Number(prefixText);
-    if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (prefixText !== undefined && !/^\d+$/.test(prefixText))) {
+    if (
+      !Number.isInteger(prefix) ||
+      prefix < 0 ||
+      prefix > max ||
+      (prefixText !== undefined && !/^\d+$/.test(prefixText))
+    ) {
       throw new ConfigError(`${setting}: "${entry}" has a bad prefix length (0..${max})`);
     }
     list.addSubnet(n.address, prefix, n.family);

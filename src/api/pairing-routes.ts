@@ -25,14 +25,26 @@ const ERR = json('{"error":{"code","message"}}');
  * ones per address; throws 429 while the address is blocked and 401 for a
  * wrong or missing token. Shared by the request guard and pairing.
  */
-export function checkPresentedToken(presented: string | undefined, expected: string, address: string | undefined, attempts: TokenAttemptLimiter): void {
+export function checkPresentedToken(
+  presented: string | undefined,
+  expected: string,
+  address: string | undefined,
+  attempts: TokenAttemptLimiter,
+): void {
   if (presented !== undefined) {
     const waitMs = attempts.retryAfterMs(address);
-    if (waitMs > 0) throw new ApiError('ERR_API_TOO_MANY_ATTEMPTS', `too many wrong tokens from this address; try again in ${Math.ceil(waitMs / 1000)} s`);
+    if (waitMs > 0)
+      throw new ApiError(
+        'ERR_API_TOO_MANY_ATTEMPTS',
+        `too many wrong tokens from this address; try again in ${Math.ceil(waitMs / 1000)} s`,
+      );
   }
   if (!tokenMatches(presented, expected)) {
     if (presented !== undefined) attempts.failed(address);
-    throw new ApiError('ERR_API_UNAUTHORIZED', 'missing or wrong API token (Authorization: Bearer TOKEN, or pair this browser: POST /api/v1/pair)');
+    throw new ApiError(
+      'ERR_API_UNAUTHORIZED',
+      'missing or wrong API token (Authorization: Bearer TOKEN, or pair this browser: POST /api/v1/pair)',
+    );
   }
 }
 
@@ -40,10 +52,14 @@ export function checkPresentedToken(presented: string | undefined, expected: str
 export function addPairingRoutes(router: ApiRouter, ctx: ApiContext, attempts: TokenAttemptLimiter): void {
   const t = 'v1' as const;
   router.add({
-    method: 'GET', path: PAIR_PATH, public: true,
+    method: 'GET',
+    path: PAIR_PATH,
+    public: true,
     doc: {
-      tag: t, summary: 'Whether this client is paired',
-      description: '{"tokenRequired": bool, "paired": bool}, plus "token" for a client that presents the right token (cookie or Bearer), so a paired page can show it as a QR code.',
+      tag: t,
+      summary: 'Whether this client is paired',
+      description:
+        '{"tokenRequired": bool, "paired": bool}, plus "token" for a client that presents the right token (cookie or Bearer), so a paired page can show it as a QR code.',
       responses: { 200: json('pairing state'), 401: ERR, 429: ERR },
     },
     handler: ({ req, res }) => {
@@ -62,16 +78,25 @@ export function addPairingRoutes(router: ApiRouter, ctx: ApiContext, attempts: T
     },
   });
   router.add({
-    method: 'POST', path: PAIR_PATH, public: true, destructive: true,
+    method: 'POST',
+    path: PAIR_PATH,
+    public: true,
+    destructive: true,
     doc: {
-      tag: t, summary: 'Pair this browser: sets the token cookie',
-      description: 'The token in the JSON body {"token": "..."} or in Authorization: Bearer. Answers {"paired": true} with Set-Cookie rearview_token (HttpOnly, SameSite=Strict). Wrong tokens are rate-limited per address (429).',
+      tag: t,
+      summary: 'Pair this browser: sets the token cookie',
+      description:
+        'The token in the JSON body {"token": "..."} or in Authorization: Bearer. Answers {"paired": true} with Set-Cookie rearview_token (HttpOnly, SameSite=Strict). Wrong tokens are rate-limited per address (429).',
       requestBody: json('{"token": "..."} (optional when Authorization: Bearer is sent)'),
       responses: { 200: json('{"paired": true}'), 400: ERR, 401: ERR, 409: ERR, 429: ERR },
     },
     handler: async ({ req, res }) => {
       const expected = ctx.config().apiToken;
-      if (expected === undefined) throw new ApiError('ERR_API_NO_TOKEN', 'this camera has no API token to pair with (set one with --api-token-file)');
+      if (expected === undefined)
+        throw new ApiError(
+          'ERR_API_NO_TOKEN',
+          'this camera has no API token to pair with (set one with --api-token-file)',
+        );
       let presented = requestToken(req);
       const body = await readBody(req, 4096);
       if (body.trim() !== '') {
@@ -82,7 +107,8 @@ export function addPairingRoutes(router: ApiRouter, ctx: ApiContext, attempts: T
           throw new ApiError('ERR_API_BAD_REQUEST', 'body must be JSON: {"token": "..."}');
         }
         const token = (parsed as { token?: unknown } | null)?.token;
-        if (typeof token !== 'string' || token === '') throw new ApiError('ERR_API_BAD_REQUEST', 'body must be JSON: {"token": "..."}');
+        if (typeof token !== 'string' || token === '')
+          throw new ApiError('ERR_API_BAD_REQUEST', 'body must be JSON: {"token": "..."}');
         presented = token.trim();
       }
       checkPresentedToken(presented, expected, req.socket.remoteAddress, attempts);
@@ -91,9 +117,13 @@ export function addPairingRoutes(router: ApiRouter, ctx: ApiContext, attempts: T
     },
   });
   router.add({
-    method: 'DELETE', path: PAIR_PATH, public: true, destructive: true,
+    method: 'DELETE',
+    path: PAIR_PATH,
+    public: true,
+    destructive: true,
     doc: {
-      tag: t, summary: 'Unpair this browser: removes the token cookie',
+      tag: t,
+      summary: 'Unpair this browser: removes the token cookie',
       responses: { 200: json('{"paired": false}') },
     },
     handler: ({ res }) => {

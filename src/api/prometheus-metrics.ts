@@ -9,52 +9,134 @@ function esc(v: string): string {
 }
 
 /** Renders the metrics; `requests` counts HTTP answers by "route status". */
-export function renderMetrics(status: StatusDocument, requests: ReadonlyMap<string, number>, downloadsRefused: number): string {
+export function renderMetrics(
+  status: StatusDocument,
+  requests: ReadonlyMap<string, number>,
+  downloadsRefused: number,
+): string {
   const lines: string[] = [];
-  const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: Array<[Record<string, string>, number | null]>): void => {
+  const metric = (
+    name: string,
+    type: 'gauge' | 'counter',
+    help: string,
+    samples: Array<[Record<string, string>, number | null]>,
+  ): void => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value] of samples) {
       if (value === null || !Number.isFinite(value)) continue;
-      const l = Object.entries(labels).map(([k, v]) => `${k}="${esc(v)}"`).join(',');
+      const l = Object.entries(labels)
+        .map(([k, v]) => `${k}="${esc(v)}"`)
+        .join(',');
       lines.push(`${name}${l ? `{${l}}` : ''} ${value}`);
     }
   };
-  metric('rearview_info', 'gauge', 'Version and mode (always 1).', [[{ version: status.version, mode: status.mode, activity: status.activity }, 1]]);
+  metric('rearview_info', 'gauge', 'Version and mode (always 1).', [
+    [{ version: status.version, mode: status.mode, activity: status.activity }, 1],
+  ]);
   metric('rearview_uptime_seconds', 'gauge', 'Seconds since the daemon started.', [[{}, status.uptimeMs / 1000]]);
-  metric('rearview_source_running', 'gauge', '1 while the capture source delivers frames.', [[{ source: status.stream.source }, status.stream.running ? 1 : 0]]);
-  metric('rearview_stream_serving', 'gauge', '1 while port 5000 serves the stream.', [[{}, status.stream.serving ? 1 : 0]]);
-  metric('rearview_frames_published_total', 'counter', 'Access units published by the hub.', [[{}, status.stream.framesPublished]]);
+  metric('rearview_source_running', 'gauge', '1 while the capture source delivers frames.', [
+    [{ source: status.stream.source }, status.stream.running ? 1 : 0],
+  ]);
+  metric('rearview_stream_serving', 'gauge', '1 while port 5000 serves the stream.', [
+    [{}, status.stream.serving ? 1 : 0],
+  ]);
+  metric('rearview_frames_published_total', 'counter', 'Access units published by the hub.', [
+    [{}, status.stream.framesPublished],
+  ]);
   metric('rearview_stream_fps', 'gauge', 'Nominal frame rate.', [[{}, status.stream.fps]]);
-  metric('rearview_stream_bitrate_bps', 'gauge', 'Configured bitrate, bits per second.', [[{}, status.stream.bitrateBps]]);
-  metric('rearview_stream_measured_bitrate_bps', 'gauge', 'Measured bitrate, bits per second.', [[{}, status.stream.measuredBitrateBps]]);
-  metric('rearview_stream_clients', 'gauge', 'Connected live-stream clients.', [[{ kind: 'tcp' }, status.stream.clients.filter((c) => c.kind === 'tcp').length], [{ kind: 'ws' }, status.stream.clients.filter((c) => c.kind === 'ws').length]]);
+  metric('rearview_stream_bitrate_bps', 'gauge', 'Configured bitrate, bits per second.', [
+    [{}, status.stream.bitrateBps],
+  ]);
+  metric('rearview_stream_measured_bitrate_bps', 'gauge', 'Measured bitrate, bits per second.', [
+    [{}, status.stream.measuredBitrateBps],
+  ]);
+  metric('rearview_stream_clients', 'gauge', 'Connected live-stream clients.', [
+    [{ kind: 'tcp' }, status.stream.clients.filter((c) => c.kind === 'tcp').length],
+    [{ kind: 'ws' }, status.stream.clients.filter((c) => c.kind === 'ws').length],
+  ]);
   // Labelled by kind only: an ip:port label made a new series per connection (unbounded cardinality).
-  const byKind = (pick: (c: StatusDocument['stream']['clients'][number]) => number, fold: (a: number, b: number) => number): Array<[Record<string, string>, number]> =>
-    (['tcp', 'ws'] as const).map((kind) => [{ kind }, status.stream.clients.filter((c) => c.kind === kind).map(pick).reduce(fold, 0)]);
-  metric('rearview_stream_client_lag_ms', 'gauge', 'Largest age of the oldest unsent frame among connected clients of a kind, ms.', byKind((c) => c.lagMs, Math.max));
-  metric('rearview_stream_client_dropped_frames', 'gauge', 'Frames skipped for slow clients, summed over the connected clients of a kind.', byKind((c) => c.framesDropped, (a, b) => a + b));
+  const byKind = (
+    pick: (c: StatusDocument['stream']['clients'][number]) => number,
+    fold: (a: number, b: number) => number,
+  ): Array<[Record<string, string>, number]> =>
+    (['tcp', 'ws'] as const).map((kind) => [
+      { kind },
+      status.stream.clients
+        .filter((c) => c.kind === kind)
+        .map(pick)
+        .reduce(fold, 0),
+    ]);
+  metric(
+    'rearview_stream_client_lag_ms',
+    'gauge',
+    'Largest age of the oldest unsent frame among connected clients of a kind, ms.',
+    byKind((c) => c.lagMs, Math.max),
+  );
+  metric(
+    'rearview_stream_client_dropped_frames',
+    'gauge',
+    'Frames skipped for slow clients, summed over the connected clients of a kind.',
+    byKind(
+      (c) => c.framesDropped,
+      (a, b) => a + b,
+    ),
+  );
   const pools = (['tcp', 'ws'] as const).flatMap((kind) => {
     const pool = status.stream.slots[kind];
     return pool ? [{ kind, pool }] : [];
   });
-  metric('rearview_stream_clients_refused_total', 'counter', 'Live-stream clients refused, by kind and reason (full, per-address, not-allowed, not-streaming, closing).',
-    pools.flatMap(({ kind, pool }) => Object.entries(pool.refused).map(([reason, n]): [Record<string, string>, number] => [{ kind, reason }, n])));
-  metric('rearview_stream_clients_evicted_total', 'counter', 'Live-stream clients that gave way to a new one while all slots were taken, by kind.', pools.map(({ kind, pool }) => [{ kind }, pool.evicted]));
-  metric('rearview_stream_clients_dropped_behind_total', 'counter', 'Live-stream clients dropped for being behind too long in the 30 s window, by kind.', pools.map(({ kind, pool }) => [{ kind }, pool.droppedBehind]));
-  metric('rearview_recording_active', 'gauge', '1 while segments are being written.', [[{}, status.recording.active ? 1 : 0]]);
+  metric(
+    'rearview_stream_clients_refused_total',
+    'counter',
+    'Live-stream clients refused, by kind and reason (full, per-address, not-allowed, not-streaming, closing).',
+    pools.flatMap(({ kind, pool }) =>
+      Object.entries(pool.refused).map(([reason, n]): [Record<string, string>, number] => [{ kind, reason }, n]),
+    ),
+  );
+  metric(
+    'rearview_stream_clients_evicted_total',
+    'counter',
+    'Live-stream clients that gave way to a new one while all slots were taken, by kind.',
+    pools.map(({ kind, pool }) => [{ kind }, pool.evicted]),
+  );
+  metric(
+    'rearview_stream_clients_dropped_behind_total',
+    'counter',
+    'Live-stream clients dropped for being behind too long in the 30 s window, by kind.',
+    pools.map(({ kind, pool }) => [{ kind }, pool.droppedBehind]),
+  );
+  metric('rearview_recording_active', 'gauge', '1 while segments are being written.', [
+    [{}, status.recording.active ? 1 : 0],
+  ]);
   metric('rearview_recordings', 'gauge', 'Segments in the recordings folder.', [[{}, status.disk?.files ?? null]]);
   metric('rearview_recordings_bytes', 'gauge', 'Bytes used by recordings.', [[{}, status.disk?.usedBytes ?? null]]);
-  metric('rearview_disk_free_bytes', 'gauge', 'Free bytes on the recordings filesystem.', [[{}, status.disk?.freeBytes ?? null]]);
+  metric('rearview_disk_free_bytes', 'gauge', 'Free bytes on the recordings filesystem.', [
+    [{}, status.disk?.freeBytes ?? null],
+  ]);
   metric('rearview_battery_percent', 'gauge', 'Battery state of charge, percent.', [[{}, status.battery.percent]]);
   metric('rearview_battery_millivolts', 'gauge', 'Battery cell voltage, mV.', [[{}, status.battery.millivolts]]);
-  metric('rearview_charging', 'gauge', '1 while charging.', [[{}, status.battery.charging === null ? null : status.battery.charging ? 1 : 0]]);
+  metric('rearview_charging', 'gauge', '1 while charging.', [
+    [{}, status.battery.charging === null ? null : status.battery.charging ? 1 : 0],
+  ]);
   metric('rearview_cpu_temperature_celsius', 'gauge', 'CPU temperature.', [[{}, status.temperatureC]]);
-  metric('rearview_device_simulated', 'gauge', '1 for each simulated hardware part.', Object.entries(status.simulated).map(([part, sim]) => [{ part }, sim ? 1 : 0]));
+  metric(
+    'rearview_device_simulated',
+    'gauge',
+    '1 for each simulated hardware part.',
+    Object.entries(status.simulated).map(([part, sim]) => [{ part }, sim ? 1 : 0]),
+  );
   metric('rearview_downloads_active', 'gauge', 'Recording downloads in progress.', [[{}, status.downloads.active]]);
-  metric('rearview_downloads_refused_total', 'counter', 'Downloads refused (429) over the concurrency cap.', [[{}, downloadsRefused]]);
-  metric('rearview_http_requests_total', 'counter', 'HTTP answers by route and status.', [...requests].map(([key, n]) => {
-    const [route = '', code = ''] = key.split(' ');
-    return [{ route, code }, n];
-  }));
+  metric('rearview_downloads_refused_total', 'counter', 'Downloads refused (429) over the concurrency cap.', [
+    [{}, downloadsRefused],
+  ]);
+  metric(
+    'rearview_http_requests_total',
+    'counter',
+    'HTTP answers by route and status.',
+    [...requests].map(([key, n]) => {
+      const [route = '', code = ''] = key.split(' ');
+      return [{ route, code }, n];
+    }),
+  );
   return `${lines.join('\n')}\n`;
 }

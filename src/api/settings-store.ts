@@ -20,8 +20,16 @@ export type { SettingsApplyResult, SettingsPatchResult } from './wire-types.js';
 
 /** Top-level keys PATCH accepts (besides `video` and `resolution`). */
 export const SETTABLE_KEYS = [
-  'segmentMs', 'streamWindowMs', 'maxFiles', 'maxBytes', 'minFreeBytes', 'minFreePercent',
-  'record', 'join', 'timestamps', 'cameraName',
+  'segmentMs',
+  'streamWindowMs',
+  'maxFiles',
+  'maxBytes',
+  'minFreeBytes',
+  'minFreePercent',
+  'record',
+  'join',
+  'timestamps',
+  'cameraName',
 ] as const;
 
 /** Video keys PATCH accepts; changing any of them restarts the source. */
@@ -29,7 +37,12 @@ export const SETTABLE_VIDEO_KEYS = ['width', 'height', 'fps', 'bitrateBps', 'int
 
 // The wire type of a PATCH body names exactly these keys (a compile error here when they drift apart).
 type SettablePatchKey = (typeof SETTABLE_KEYS)[number] | 'resolution' | 'video';
-const patchKeysMatch: [Exclude<SettablePatchKey, keyof SettingsPatch>, Exclude<keyof SettingsPatch, SettablePatchKey>] extends [never, never] ? true : never = true;
+const patchKeysMatch: [
+  Exclude<SettablePatchKey, keyof SettingsPatch>,
+  Exclude<keyof SettingsPatch, SettablePatchKey>,
+] extends [never, never]
+  ? true
+  : never = true;
 void patchKeysMatch;
 
 /**
@@ -59,7 +72,13 @@ const MAX_SETTINGS_FILE_BYTES = 64 * 1024;
  */
 export function readPersistedSettings(path: string): ConfigInput {
   const doc = readSettingsDocument(path);
-  return doc === undefined ? {} : settableInput(doc, (key) => `${key} cannot be set in ${path} (it holds only settings changed over the API; put it in a --config file)`);
+  return doc === undefined
+    ? {}
+    : settableInput(
+        doc,
+        (key) =>
+          `${key} cannot be set in ${path} (it holds only settings changed over the API; put it in a --config file)`,
+      );
 }
 
 /** The JSON object in the settings file, or undefined when there is none. */
@@ -77,7 +96,8 @@ function readSettingsDocument(path: string): unknown {
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new ConfigError(`settings file ${path} is not a regular file`);
-    if (stat.size > MAX_SETTINGS_FILE_BYTES) throw new ConfigError(`settings file ${path} is larger than ${MAX_SETTINGS_FILE_BYTES} bytes`);
+    if (stat.size > MAX_SETTINGS_FILE_BYTES)
+      throw new ConfigError(`settings file ${path} is larger than ${MAX_SETTINGS_FILE_BYTES} bytes`);
     const buf = Buffer.alloc(stat.size);
     let got = 0;
     while (got < buf.length) {
@@ -86,7 +106,8 @@ function readSettingsDocument(path: string): unknown {
       got += n;
     }
     const parsed: unknown = JSON.parse(buf.subarray(0, got).toString('utf8'));
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('top level must be an object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('top level must be an object');
     return parsed;
   } catch (err) {
     if (err instanceof ConfigError) throw err;
@@ -146,7 +167,11 @@ export class SettingsStore {
   }
 
   private async doPatch(patch: unknown): Promise<SettingsPatchResult> {
-    const input = settableInput(patch, (key) => `${key} cannot be changed at run time (settable: resolution, video.{${SETTABLE_VIDEO_KEYS.join(',')}}, ${SETTABLE_KEYS.join(', ')})`);
+    const input = settableInput(
+      patch,
+      (key) =>
+        `${key} cannot be changed at run time (settable: resolution, video.{${SETTABLE_VIDEO_KEYS.join(',')}}, ${SETTABLE_KEYS.join(', ')})`,
+    );
     const current = this.options.get();
     // The one validation of every value (config.ts): the same closed sets and ranges as the config file and the command line.
     const next = mergeConfig(current, input);
@@ -155,14 +180,20 @@ export class SettingsStore {
     for (const k of SETTABLE_KEYS) if (next[k] !== current[k]) changed.push(k);
     if (changed.length > 0) await this.persist(next, changed);
     const sourceChanged = changed.some((k) => k.startsWith('video.'));
-    const applied = changed.length > 0 ? await this.options.apply(next, changed, sourceChanged) : { restartedSource: false };
+    const applied =
+      changed.length > 0 ? await this.options.apply(next, changed, sourceChanged) : { restartedSource: false };
     return { ...this.view(next), applied, changed, restartRequired: applied.restartRequired ?? [] };
   }
 
   private async persist(next: RearviewConfig, changed: string[]): Promise<void> {
     const path = this.path;
     // The --config file is the operator's (any key); the one in the recordings folder is read like at start-up.
-    const existing = this.options.configFile !== undefined ? (existsSync(path) ? readConfigFile(path) : {}) : readSettingsDocument(path);
+    const existing =
+      this.options.configFile !== undefined
+        ? existsSync(path)
+          ? readConfigFile(path)
+          : {}
+        : readSettingsDocument(path);
     const doc = (existing ?? {}) as Record<string, unknown>;
     for (const key of changed) {
       if (key.startsWith('video.')) {
@@ -199,7 +230,8 @@ export class SettingsStore {
  * settable, so nothing reaching a command line or a path comes from here.
  */
 function settableInput(patch: unknown, refused: (key: string) => string): ConfigInput {
-  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new ConfigError('settings: expected a JSON object');
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch))
+    throw new ConfigError('settings: expected a JSON object');
   const out: Record<string, unknown> = {};
   const video: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(patch as Record<string, unknown>)) {
@@ -209,7 +241,8 @@ function settableInput(patch: unknown, refused: (key: string) => string): Config
       video.width = Number(m[1]);
       video.height = Number(m[2]);
     } else if (key === 'video') {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError('video: expected an object');
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw new ConfigError('video: expected an object');
       for (const [vk, vv] of Object.entries(value as Record<string, unknown>)) {
         if (!(SETTABLE_VIDEO_KEYS as readonly string[]).includes(vk)) throw new ConfigError(refused(`video.${vk}`));
         video[vk] = vv;
@@ -241,5 +274,9 @@ const WRITE_FAILURES: Record<string, string> = {
 function settingsWriteError(path: string, err: unknown): RearviewError {
   const code = (err as NodeJS.ErrnoException).code;
   const why = (code && WRITE_FAILURES[code]) ?? (err as Error).message ?? String(err);
-  return new RearviewError('ERR_SETTINGS_WRITE', `cannot save settings to ${path}: ${why}${code ? ` (${code})` : ''}; nothing was changed`, { cause: err });
+  return new RearviewError(
+    'ERR_SETTINGS_WRITE',
+    `cannot save settings to ${path}: ${why}${code ? ` (${code})` : ''}; nothing was changed`,
+    { cause: err },
+  );
 }

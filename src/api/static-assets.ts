@@ -69,7 +69,12 @@ export function createWebAssetsHandler(options: WebAssetsOptions = {}): WebAsset
     const pathname = decodeSafe((req.url ?? '/').split('?')[0] ?? '/');
     if (pathname === '/favicon.ico') {
       const icon = faviconIco();
-      res.writeHead(200, { 'Content-Type': 'image/x-icon', 'Content-Length': String(icon.length), 'Cache-Control': 'max-age=86400', 'X-Content-Type-Options': 'nosniff' });
+      res.writeHead(200, {
+        'Content-Type': 'image/x-icon',
+        'Content-Length': String(icon.length),
+        'Cache-Control': 'max-age=86400',
+        'X-Content-Type-Options': 'nosniff',
+      });
       res.end(req.method === 'HEAD' ? undefined : icon);
       return true;
     }
@@ -127,11 +132,13 @@ export function createWebAssetsHandler(options: WebAssetsOptions = {}): WebAsset
       } catch {
         // Deleted or rebuilt between stat and read, or unreadable: never a rejection for the caller.
         cache.delete(file);
-        if (!res.headersSent) res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+        if (!res.headersSent)
+          res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
         res.end('The web app is being rebuilt or cannot be read: reload in a moment.\n');
         return true;
       }
-      if (ext === '.html' && options.viewerOnly) body = Buffer.from(body.toString('utf8').replace('<body>', '<body data-viewer="1">'));
+      if (ext === '.html' && options.viewerOnly)
+        body = Buffer.from(body.toString('utf8').replace('<body>', '<body data-viewer="1">'));
       cache.set(file, { etag, body });
     }
     headers['Content-Length'] = String(body.length);

@@ -4,7 +4,6 @@ import type { StatusDocument } from './wire-types.js';
 
 export type { StatusDocument } from './wire-types.js';
 
-
 async function orNull<T>(p: Promise<T>): Promise<T | null> {
   try {
     return await p;

@@ -45,7 +45,9 @@ const listBodies = new WeakMap<readonly RecordingEntry[], { usage: RecordingsUsa
 function recordingsBody(list: readonly RecordingEntry[], usage: RecordingsUsage | null): Buffer {
   const cached = listBodies.get(list);
   if (cached && cached.usage === usage) return cached.body;
-  const sorted = [...list].sort((a, b) => (a.startedAtMs ?? a.modifiedAtMs) - (b.startedAtMs ?? b.modifiedAtMs) || a.name.localeCompare(b.name));
+  const sorted = [...list].sort(
+    (a, b) => (a.startedAtMs ?? a.modifiedAtMs) - (b.startedAtMs ?? b.modifiedAtMs) || a.name.localeCompare(b.name),
+  );
   const doc: RecordingsListDocument = { recordings: sorted.map(recordingView), usage };
   const body = Buffer.from(JSON.stringify(doc));
   listBodies.set(list, { usage, body });
@@ -57,22 +59,40 @@ const ERR = json('{"error":{"code","message"}}');
 export function addV1Routes(router: ApiRouter, ctx: ApiContext): void {
   const t = 'v1' as const;
   router.add({
-    method: 'GET', path: `${API_V1}/status`,
-    doc: { tag: t, summary: 'Camera status: mode and window, stream clients with lag and drops, resolution, fps, bitrate, recording, disk, battery, temperature, charging, simulated parts, uptime, version', responses: { 200: json('StatusDocument') } },
+    method: 'GET',
+    path: `${API_V1}/status`,
+    doc: {
+      tag: t,
+      summary:
+        'Camera status: mode and window, stream clients with lag and drops, resolution, fps, bitrate, recording, disk, battery, temperature, charging, simulated parts, uptime, version',
+      responses: { 200: json('StatusDocument') },
+    },
     handler: async ({ res }) => sendJson(res, 200, await buildStatus(ctx)),
   });
   router.add({
-    method: 'GET', path: `${API_V1}/recordings`,
-    doc: { tag: t, summary: 'Recordings, old to new, with ISO dates, duration, size, resolution and URLs', responses: { 200: json('RecordingsListDocument: {"recordings":[RecordingDocument],"usage":{...}}') } },
+    method: 'GET',
+    path: `${API_V1}/recordings`,
+    doc: {
+      tag: t,
+      summary: 'Recordings, old to new, with ISO dates, duration, size, resolution and URLs',
+      responses: { 200: json('RecordingsListDocument: {"recordings":[RecordingDocument],"usage":{...}}') },
+    },
     handler: async ({ req, res }) => {
       const [list, usage] = await Promise.all([ctx.recordings.list(), ctx.recordings.usage().catch(() => null)]);
       const body = recordingsBody(list, usage);
-      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': body.length,
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
     },
   });
   router.add({
-    method: 'DELETE', path: `${API_V1}/recordings`, destructive: true,
+    method: 'DELETE',
+    path: `${API_V1}/recordings`,
+    destructive: true,
     doc: { tag: t, summary: 'Deletes every finished recording', responses: { 200: json('{"deleted":N}'), 403: ERR } },
     handler: async ({ res }) => {
       const deleted = await ctx.recordings.removeAll();
@@ -81,10 +101,20 @@ export function addV1Routes(router: ApiRouter, ctx: ApiContext): void {
     },
   });
   router.add({
-    method: 'GET', path: `${API_V1}/recordings/:name`,
+    method: 'GET',
+    path: `${API_V1}/recordings/:name`,
     doc: {
-      tag: t, summary: 'One recording: NAME.mkv (Matroska), NAME.mp4 (converted on the fly) or its thumbnail .jpg; Range supported',
-      responses: { 200: ['video/x-matroska', 'the file (video/mp4 for .mp4, image/jpeg for .jpg)'], 206: ['video/x-matroska', 'a byte range'], 400: ERR, 404: ERR, 416: ERR, 429: ERR },
+      tag: t,
+      summary:
+        'One recording: NAME.mkv (Matroska), NAME.mp4 (converted on the fly) or its thumbnail .jpg; Range supported',
+      responses: {
+        200: ['video/x-matroska', 'the file (video/mp4 for .mp4, image/jpeg for .jpg)'],
+        206: ['video/x-matroska', 'a byte range'],
+        400: ERR,
+        404: ERR,
+        416: ERR,
+        429: ERR,
+      },
     },
     handler: async ({ req, res, params }) => {
       const name = params.name as string;
@@ -100,8 +130,14 @@ export function addV1Routes(router: ApiRouter, ctx: ApiContext): void {
     },
   });
   router.add({
-    method: 'DELETE', path: `${API_V1}/recordings/:name`, destructive: true,
-    doc: { tag: t, summary: 'Deletes one recording and its thumbnail', responses: { 200: json('{"deleted":"log0001.mkv"}'), 400: ERR, 403: ERR, 404: ERR } },
+    method: 'DELETE',
+    path: `${API_V1}/recordings/:name`,
+    destructive: true,
+    doc: {
+      tag: t,
+      summary: 'Deletes one recording and its thumbnail',
+      responses: { 200: json('{"deleted":"log0001.mkv"}'), 400: ERR, 403: ERR, 404: ERR },
+    },
     handler: async ({ res, params }) => {
       const name = params.name as string;
       await ctx.recordings.resolveSegment(name); // 400/404 before anything is touched
@@ -111,16 +147,30 @@ export function addV1Routes(router: ApiRouter, ctx: ApiContext): void {
     },
   });
   router.add({
-    method: 'GET', path: `${API_V1}/settings`,
+    method: 'GET',
+    path: `${API_V1}/settings`,
     doc: { tag: t, summary: 'Settings that can be changed at run time', responses: { 200: json('SettingsDocument') } },
     handler: ({ res }) => sendJson(res, 200, ctx.settings.view()),
   });
   router.add({
-    method: 'PATCH', path: `${API_V1}/settings`, destructive: true,
+    method: 'PATCH',
+    path: `${API_V1}/settings`,
+    destructive: true,
     doc: {
-      tag: t, summary: 'Changes settings: validated, persisted, applied live where possible (video changes restart the source); restartRequired lists what waits for the next start',
-      requestBody: ['application/json', 'SettingsPatch: {"resolution":"1280x720","video":{"bitrateBps":"4M","fps":30},"segmentMs":"60s","streamWindowMs":"90s",...}'],
-      responses: { 200: json('SettingsPatchResult: SettingsDocument plus {"changed":[...],"applied":{"restartedSource":bool,"restartRequired":[...]},"restartRequired":[...]}'), 400: ERR, 403: ERR },
+      tag: t,
+      summary:
+        'Changes settings: validated, persisted, applied live where possible (video changes restart the source); restartRequired lists what waits for the next start',
+      requestBody: [
+        'application/json',
+        'SettingsPatch: {"resolution":"1280x720","video":{"bitrateBps":"4M","fps":30},"segmentMs":"60s","streamWindowMs":"90s",...}',
+      ],
+      responses: {
+        200: json(
+          'SettingsPatchResult: SettingsDocument plus {"changed":[...],"applied":{"restartedSource":bool,"restartRequired":[...]},"restartRequired":[...]}',
+        ),
+        400: ERR,
+        403: ERR,
+      },
     },
     handler: async ({ req, res }) => {
       let body: unknown;
@@ -142,21 +192,34 @@ export function addV1Routes(router: ApiRouter, ctx: ApiContext): void {
     },
   });
   router.add({
-    method: 'GET', path: `${API_V1}/events`,
-    doc: { tag: t, summary: 'Server-Sent Events: hello, status (every 2 s), mode, recording-added, recording-removed, settings', responses: { 200: ['text/event-stream', 'the event feed'] } },
+    method: 'GET',
+    path: `${API_V1}/events`,
+    doc: {
+      tag: t,
+      summary: 'Server-Sent Events: hello, status (every 2 s), mode, recording-added, recording-removed, settings',
+      responses: { 200: ['text/event-stream', 'the event feed'] },
+    },
     handler: ({ res }) => ctx.events.attach(res),
   });
   router.add({
-    method: 'GET', path: `${API_V1}/openapi.json`,
+    method: 'GET',
+    path: `${API_V1}/openapi.json`,
     doc: { tag: t, summary: 'This OpenAPI 3.1 document', responses: { 200: json('OpenAPI document') } },
     handler: ({ res }) => sendJson(res, 200, openApiDocument(router, ctx.version)),
   });
   router.add({
-    method: 'GET', path: '/metrics',
-    doc: { tag: 'ops', summary: 'Prometheus metrics (text exposition format 0.0.4)', responses: { 200: ['text/plain', 'metrics'] } },
+    method: 'GET',
+    path: '/metrics',
+    doc: {
+      tag: 'ops',
+      summary: 'Prometheus metrics (text exposition format 0.0.4)',
+      responses: { 200: ['text/plain', 'metrics'] },
+    },
     handler: async ({ res }) => {
       const status = await buildStatus(ctx);
-      sendText(res, 200, renderMetrics(status, ctx.requestCounts, ctx.downloads.refused), { 'content-type': PROMETHEUS_CONTENT_TYPE });
+      sendText(res, 200, renderMetrics(status, ctx.requestCounts, ctx.downloads.refused), {
+        'content-type': PROMETHEUS_CONTENT_TYPE,
+      });
     },
   });
 }

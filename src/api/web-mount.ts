@@ -50,14 +50,18 @@ export interface WebMountOptions {
  * (not `rearview view`, a local viewer) without a token, the Host must also
  * be one DNS rebinding cannot produce (isTrustedHost).
  */
-export function liveStreamGuard(options: Pick<WebMountOptions, 'apiToken' | 'allowList' | 'cameraName' | 'viewerOnly' | 'tokenAttempts'>): (req: IncomingMessage) => { status: number; reason: string } | undefined {
+export function liveStreamGuard(
+  options: Pick<WebMountOptions, 'apiToken' | 'allowList' | 'cameraName' | 'viewerOnly' | 'tokenAttempts'>,
+): (req: IncomingMessage) => { status: number; reason: string } | undefined {
   return (req) => {
-    if (options.allowList && !options.allowList.allows(req.socket.remoteAddress)) return { status: 403, reason: 'Forbidden' };
+    if (options.allowList && !options.allowList.allows(req.socket.remoteAddress))
+      return { status: 403, reason: 'Forbidden' };
     if (options.apiToken) {
       // Never from the URL (`?token=` is ignored): the pairing cookie or a Bearer header.
       const presented = requestToken(req);
       const address = req.socket.remoteAddress;
-      if (presented !== undefined && (options.tokenAttempts?.retryAfterMs(address) ?? 0) > 0) return { status: 429, reason: 'Too Many Requests' };
+      if (presented !== undefined && (options.tokenAttempts?.retryAfterMs(address) ?? 0) > 0)
+        return { status: 429, reason: 'Too Many Requests' };
       if (!tokenMatches(presented, options.apiToken)) {
         if (presented !== undefined) options.tokenAttempts?.failed(address);
         return { status: 401, reason: 'Unauthorized' };
@@ -65,7 +69,8 @@ export function liveStreamGuard(options: Pick<WebMountOptions, 'apiToken' | 'all
     }
     if (isCrossSiteRequest(req)) return { status: 403, reason: 'Forbidden' };
     // Without a token, a DNS-rebound page is same-origin: refuse a Host that is not the camera's.
-    if (!options.viewerOnly && !options.apiToken && !isTrustedHost(req, options.cameraName)) return { status: 403, reason: 'Forbidden' };
+    if (!options.viewerOnly && !options.apiToken && !isTrustedHost(req, options.cameraName))
+      return { status: 403, reason: 'Forbidden' };
     return undefined;
   };
 }
@@ -153,7 +158,12 @@ export function createWebMount(options: WebMountOptions): WebMountHandle {
 export function webMountFromConfig(
   hub: WsHub,
   config: RearviewConfig,
-  daemon: { allowList: Pick<AllowList, 'allows'>; clock?: () => number; logger?: Logger; tokenAttempts?: TokenAttemptLimiter },
+  daemon: {
+    allowList: Pick<AllowList, 'allows'>;
+    clock?: () => number;
+    logger?: Logger;
+    tokenAttempts?: TokenAttemptLimiter;
+  },
 ): WebMountHandle {
   const logger = daemon.logger;
   return createWebMount({

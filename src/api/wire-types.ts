@@ -212,7 +212,11 @@ export interface SettingsApplyResult {
 }
 
 /** The `PATCH /api/v1/settings` answer (and the `settings` event): the new settings, what changed, what was applied and what waits for a restart. */
-export type SettingsPatchResult = SettingsDocument & { applied: SettingsApplyResult; changed: string[]; restartRequired: string[] };
+export type SettingsPatchResult = SettingsDocument & {
+  applied: SettingsApplyResult;
+  changed: string[];
+  restartRequired: string[];
+};
 
 /** The `mode` event: the mode controller's state. */
 export interface ModeEventData {

@@ -68,8 +68,14 @@ export function parseTcpAddress(spec: string): StreamAddress | undefined {
  */
 export function openByteSource(spec: string, options: ByteSourceOptions = {}): ByteSource {
   const tcp = parseTcpAddress(spec);
-  if (tcp) return { name: tcp.url, live: true, [Symbol.asyncIterator]: () => readTcp(tcp, options)[Symbol.asyncIterator]() };
-  if (spec === '-') return { name: 'stdin', live: stdinIsLive(), [Symbol.asyncIterator]: () => readStdin(options)[Symbol.asyncIterator]() };
+  if (tcp)
+    return { name: tcp.url, live: true, [Symbol.asyncIterator]: () => readTcp(tcp, options)[Symbol.asyncIterator]() };
+  if (spec === '-')
+    return {
+      name: 'stdin',
+      live: stdinIsLive(),
+      [Symbol.asyncIterator]: () => readStdin(options)[Symbol.asyncIterator](),
+    };
   return { name: spec, live: false, [Symbol.asyncIterator]: () => readFile(spec, options)[Symbol.asyncIterator]() };
 }
 
@@ -93,7 +99,11 @@ async function* readFile(path: string, options: ByteSourceOptions): AsyncGenerat
     return;
   }
   const stream = createReadStream(path, { highWaterMark: options.fileChunkBytes ?? 1024 * 1024 });
-  yield* readStream(stream, options.signal, (err) => new CliError(`cannot read ${path}: ${describeFsError(err)}`, ExitCode.IO));
+  yield* readStream(
+    stream,
+    options.signal,
+    (err) => new CliError(`cannot read ${path}: ${describeFsError(err)}`, ExitCode.IO),
+  );
 }
 
 /** True when the file begins like MP4 or Matroska (by content, never by name). */
@@ -129,7 +139,11 @@ async function* readContainer(path: string): AsyncGenerator<Uint8Array> {
 }
 
 async function* readStdin(options: ByteSourceOptions): AsyncGenerator<Uint8Array> {
-  yield* readStream(process.stdin, options.signal, (err) => new CliError(`cannot read standard input: ${describeFsError(err)}`, ExitCode.IO));
+  yield* readStream(
+    process.stdin,
+    options.signal,
+    (err) => new CliError(`cannot read standard input: ${describeFsError(err)}`, ExitCode.IO),
+  );
 }
 
 /** Iterates a readable stream until it ends, the signal aborts, or it fails (mapped through `mapError`). */
@@ -195,7 +209,8 @@ async function* readTcp(address: StreamAddress, options: ByteSourceOptions): Asy
       onState: (event) => {
         if (event.state === 'connecting') gotBytes = false;
         else if (event.state === 'connected') options.onConnect?.(event.url);
-        else if (event.state === 'reconnecting') queue.push({ reconnecting: reconnectingText(event.error?.message ?? event.url, event.delayMs ?? 0) });
+        else if (event.state === 'reconnecting')
+          queue.push({ reconnecting: reconnectingText(event.error?.message ?? event.url, event.delayMs ?? 0) });
         else if (event.state === 'closed') closed = true;
         notify();
       },

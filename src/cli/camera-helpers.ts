@@ -22,9 +22,16 @@ export interface CameraCommandOptions {
 /** Adds --camera, --timeout, --token and --api-token-file to a command. */
 export function addCameraOptions(cmd: Command): Command {
   return cmd
-    .option('-c, --camera <host[:port]>', `camera address, API port 8000 by default (env REARVIEW_CAMERA)`, process.env.REARVIEW_CAMERA ?? DEFAULT_CAMERA)
+    .option(
+      '-c, --camera <host[:port]>',
+      `camera address, API port 8000 by default (env REARVIEW_CAMERA)`,
+      process.env.REARVIEW_CAMERA ?? DEFAULT_CAMERA,
+    )
     .option('--timeout <duration>', 'how long to wait for each answer (e.g. 5s, 500ms)', '5s')
-    .option('--token <token>', 'API token of a camera that has one; visible to every user in ps: prefer --api-token-file or env REARVIEW_API_TOKEN')
+    .option(
+      '--token <token>',
+      'API token of a camera that has one; visible to every user in ps: prefer --api-token-file or env REARVIEW_API_TOKEN',
+    )
     .option('--api-token-file <path>', 'read the API token from the first line of this file (mode 0600)');
 }
 
@@ -35,8 +42,12 @@ const SHARED_CAMERA_KEYS = ['camera', 'timeout', 'token', 'apiTokenFile'] as con
  * The API token for a camera command: `--token`, else `--api-token-file`,
  * else the environment (`REARVIEW_API_TOKEN`, or the older `REARVIEW_TOKEN`).
  */
-export async function tokenFromOptions(opts: Pick<CameraCommandOptions, 'token' | 'apiTokenFile'>, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  if (opts.token !== undefined && opts.apiTokenFile !== undefined) throw new CliError('give either --token or --api-token-file, not both', ExitCode.USAGE);
+export async function tokenFromOptions(
+  opts: Pick<CameraCommandOptions, 'token' | 'apiTokenFile'>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
+  if (opts.token !== undefined && opts.apiTokenFile !== undefined)
+    throw new CliError('give either --token or --api-token-file, not both', ExitCode.USAGE);
   if (opts.token !== undefined) return opts.token;
   if (opts.apiTokenFile !== undefined) {
     const { readSecretFile } = await import('../util/secret-file.js');
@@ -126,18 +137,33 @@ export function toCliError(err: unknown, what?: string): CliError {
  * usual cause is a camera on another address, which `rearview discover`
  * finds. Other errors come back unchanged.
  */
-export function withCameraHint(err: CliError, command: Pick<Command, 'getOptionValueSource' | 'opts'> | undefined): CliError {
+export function withCameraHint(
+  err: CliError,
+  command: Pick<Command, 'getOptionValueSource' | 'opts'> | undefined,
+): CliError {
   if (err.exitCode !== ExitCode.CONNECT || typeof command?.getOptionValueSource !== 'function') return err;
   if (command.getOptionValueSource('camera') === 'cli') return err;
   const camera = String((command.opts() as { camera?: unknown }).camera ?? DEFAULT_CAMERA);
   const tried = process.env.REARVIEW_CAMERA ? `REARVIEW_CAMERA=${camera}` : `${camera}, the device's default name`;
-  return new CliError(`${err.message} (no --camera given, so tried ${tried}; give --camera HOST[:PORT], or find cameras with \`rearview discover\`)`, err.exitCode);
+  return new CliError(
+    `${err.message} (no --camera given, so tried ${tried}; give --camera HOST[:PORT], or find cameras with \`rearview discover\`)`,
+    err.exitCode,
+  );
 }
 
 /** ANSI styles that are no-ops unless `stream` is a TTY and NO_COLOR is unset. */
-export function colours(stream: NodeJS.WriteStream = process.stdout): { green: (s: string) => string; red: (s: string) => string; yellow: (s: string) => string; bold: (s: string) => string; dim: (s: string) => string } {
+export function colours(stream: NodeJS.WriteStream = process.stdout): {
+  green: (s: string) => string;
+  red: (s: string) => string;
+  yellow: (s: string) => string;
+  bold: (s: string) => string;
+  dim: (s: string) => string;
+} {
   const on = stream.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
-  const wrap = (open: number, close: number) => (s: string): string => (on ? `\u001b[${open}m${s}\u001b[${close}m` : s);
+  const wrap =
+    (open: number, close: number) =>
+    (s: string): string =>
+      on ? `\u001b[${open}m${s}\u001b[${close}m` : s;
   return { green: wrap(32, 39), red: wrap(31, 39), yellow: wrap(33, 39), bold: wrap(1, 22), dim: wrap(2, 22) };
 }
 
@@ -152,7 +178,9 @@ export async function durationOption(value: string, name: string): Promise<numbe
 }
 
 /** Creates the CameraClient for a command's options (lazy import keeps --help fast). */
-export async function cameraFromOptions(opts: CameraCommandOptions): Promise<import('../client/camera-client.js').CameraClient> {
+export async function cameraFromOptions(
+  opts: CameraCommandOptions,
+): Promise<import('../client/camera-client.js').CameraClient> {
   const { CameraClient } = await import('../client/camera-client.js');
   const timeoutMs = await durationOption(opts.timeout, '--timeout');
   const token = await tokenFromOptions(opts);

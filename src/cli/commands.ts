@@ -15,4 +15,13 @@ import { registerDoctor } from './doctor-command.js';
 /** Adds one subcommand to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerServe, registerNaluCommand, registerView, registerRecord, registerVideos, registerStatus, registerDiscover, registerDoctor];
+export const commands: RegisterCommand[] = [
+  registerServe,
+  registerNaluCommand,
+  registerView,
+  registerRecord,
+  registerVideos,
+  registerStatus,
+  registerDiscover,
+  registerDoctor,
+];

@@ -43,6 +43,10 @@ Exit codes: 0 at least one camera found, 4 none found or mDNS unusable here.`,
         throw new CliError(`mDNS is not usable on this machine: ${toCliError(err).message}`, ExitCode.CONNECT);
       }
       if (opts.json) printJson(cameras);
-      if (cameras.length === 0) throw new CliError(`no camera answered within ${opts.timeout} (is this computer on the camera's Wi-Fi?)`, ExitCode.CONNECT);
+      if (cameras.length === 0)
+        throw new CliError(
+          `no camera answered within ${opts.timeout} (is this computer on the camera's Wi-Fi?)`,
+          ExitCode.CONNECT,
+        );
     });
 }

@@ -98,11 +98,15 @@ Exit codes: 0 nothing wrong (warnings allowed), 2 bad option, 7 at least one che
       else {
         const c = colours();
         const mark = { ok: c.green('ok  '), warn: c.yellow('warn'), fail: c.red('FAIL') };
-        for (const check of checks) process.stdout.write(`${mark[check.status]}  ${check.name.padEnd(18)} ${check.message}\n`);
+        for (const check of checks)
+          process.stdout.write(`${mark[check.status]}  ${check.name.padEnd(18)} ${check.message}\n`);
       }
       const failed = checks.filter((ch) => ch.status === 'fail');
       if (failed.length > 0) {
-        throw new CliError(`${failed.length} check(s) failed: ${failed.map((f) => f.name).join(', ')}`, ExitCode.CHECK_FAILED);
+        throw new CliError(
+          `${failed.length} check(s) failed: ${failed.map((f) => f.name).join(', ')}`,
+          ExitCode.CHECK_FAILED,
+        );
       }
     });
 }
@@ -120,7 +124,9 @@ async function probePort(port: number, host: string): Promise<string> {
   const { createServer } = await import('node:net');
   return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRINUSE' ? 'in-use' : (err.code ?? err.message)));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      resolve(err.code === 'EADDRINUSE' ? 'in-use' : (err.code ?? err.message)),
+    );
     server.listen({ port, host, exclusive: true }, () => server.close(() => resolve('free')));
   });
 }
@@ -173,15 +179,25 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
     ffmpeg: [ffmpeg, 'ffmpeg: install it (apt-get install ffmpeg)'],
   };
   const need = needs[inputs.source];
-  const found = [rpicam && `camera: ${rpicam}`, gst && `gstreamer: ${gst}`, ffmpeg && `ffmpeg: ${ffmpeg}`].filter(Boolean).join(', ');
+  const found = [rpicam && `camera: ${rpicam}`, gst && `gstreamer: ${gst}`, ffmpeg && `ffmpeg: ${ffmpeg}`]
+    .filter(Boolean)
+    .join(', ');
   if (need && !need[0]) {
-    checks.push({ name: 'camera tools', status: 'fail', message: `the configured source "${inputs.source}" needs ${need[1]}` });
+    checks.push({
+      name: 'camera tools',
+      status: 'fail',
+      message: `the configured source "${inputs.source}" needs ${need[1]}`,
+    });
   } else if (!rpicam && !need) {
     // Say every source that works here, not only the configured one: with ffmpeg a webcam or a test pattern does.
     const usable = ['sample', 'file:PATH', '- (standard input)', 'tcp://HOST:PORT (relay)'];
     if (ffmpeg) usable.push(`ffmpeg (${ffmpeg}: a webcam with --device, else a test pattern)`);
     if (gst) usable.push(`gstreamer (${gst})`);
-    checks.push({ name: 'camera tools', status: 'warn', message: `no rpicam-vid/libcamera-vid on PATH, so no Raspberry Pi camera; sources that work here: ${usable.join(', ')}` });
+    checks.push({
+      name: 'camera tools',
+      status: 'warn',
+      message: `no rpicam-vid/libcamera-vid on PATH, so no Raspberry Pi camera; sources that work here: ${usable.join(', ')}`,
+    });
   } else {
     checks.push({ name: 'camera tools', status: 'ok', message: found || 'found' });
   }
@@ -189,17 +205,37 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
   const override = 'ffmpegOverride' in inputs ? inputs.ffmpegOverride : process.env.REARVIEW_FFMPEG;
   const { basename, dirname: parentOf } = await import('node:path');
   const thumbnailFfmpeg = findFfmpeg({ REARVIEW_FFMPEG: override, PATH: pathEnv });
-  const resolved = thumbnailFfmpeg?.includes('/') ? findOnPath(basename(thumbnailFfmpeg), parentOf(thumbnailFfmpeg)) : thumbnailFfmpeg && findOnPath(thumbnailFfmpeg, pathEnv);
-  if (!thumbnailFfmpeg) checks.push({ name: 'ffmpeg', status: 'warn', message: `thumbnails are off and decode() fails: ${FFMPEG_MISSING}` });
-  else if (!resolved) checks.push({ name: 'ffmpeg', status: 'warn', message: `REARVIEW_FFMPEG=${thumbnailFfmpeg} is not an executable file: thumbnails will fail` });
+  const resolved = thumbnailFfmpeg?.includes('/')
+    ? findOnPath(basename(thumbnailFfmpeg), parentOf(thumbnailFfmpeg))
+    : thumbnailFfmpeg && findOnPath(thumbnailFfmpeg, pathEnv);
+  if (!thumbnailFfmpeg)
+    checks.push({
+      name: 'ffmpeg',
+      status: 'warn',
+      message: `thumbnails are off and decode() fails: ${FFMPEG_MISSING}`,
+    });
+  else if (!resolved)
+    checks.push({
+      name: 'ffmpeg',
+      status: 'warn',
+      message: `REARVIEW_FFMPEG=${thumbnailFfmpeg} is not an executable file: thumbnails will fail`,
+    });
   else checks.push({ name: 'ffmpeg', status: 'ok', message: `${resolved} (thumbnails, decode())` });
 
   // Hardware encoder.
   const { access, constants, writeFile, unlink, statfs } = await import('node:fs/promises');
   const encoders = inputs.encoderDevices ?? ['/dev/video11'];
   const present: string[] = [];
-  for (const dev of encoders) if (await access(dev, constants.R_OK | constants.W_OK).then(() => true, () => false)) present.push(dev);
-  if (present.length > 0) checks.push({ name: 'encoder', status: 'ok', message: `hardware H.264 encoder at ${present.join(', ')}` });
+  for (const dev of encoders)
+    if (
+      await access(dev, constants.R_OK | constants.W_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      present.push(dev);
+  if (present.length > 0)
+    checks.push({ name: 'encoder', status: 'ok', message: `hardware H.264 encoder at ${present.join(', ')}` });
   else {
     const hardwareSource = inputs.source === 'rpicam' || inputs.source === 'gstreamer';
     checks.push({
@@ -217,7 +253,14 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
   const dir = resolve(inputs.recordingsDir);
   let writable = false;
   let existing = dir;
-  while (!(await access(existing).then(() => true, () => false)) && dirname(existing) !== existing) existing = dirname(existing);
+  while (
+    !(await access(existing).then(
+      () => true,
+      () => false,
+    )) &&
+    dirname(existing) !== existing
+  )
+    existing = dirname(existing);
   try {
     const probe = `${existing.replace(/\/+$/, '')}/.rearview-doctor-${process.pid}`;
     await writeFile(probe, 'ok');
@@ -226,10 +269,17 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
     checks.push({
       name: 'recordings folder',
       status: 'ok',
-      message: existing === dir ? `${dir} is writable` : `${dir} does not exist yet; the daemon will create it (${existing} is writable)`,
+      message:
+        existing === dir
+          ? `${dir} is writable`
+          : `${dir} does not exist yet; the daemon will create it (${existing} is writable)`,
     });
   } catch (err) {
-    checks.push({ name: 'recordings folder', status: 'fail', message: `${existing}: ${toCliError(err, '').message.replace(/^: /, '')}: create ${dir} and give the service user write access` });
+    checks.push({
+      name: 'recordings folder',
+      status: 'fail',
+      message: `${existing}: ${toCliError(err, '').message.replace(/^: /, '')}: create ${dir} and give the service user write access`,
+    });
   }
   if (writable) {
     const s = await statfs(existing).catch(() => undefined);
@@ -240,11 +290,23 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
       // One hour at the device's 8 Mbps recording rate is about 3.6 GB.
       const hourBytes = 3_600_000_000;
       if (free < inputs.minFreeBytes) {
-        checks.push({ name: 'disk space', status: 'fail', message: `only ${formatBytes(free)} free of ${formatBytes(total)} on ${dir}, below the ${formatBytes(inputs.minFreeBytes)} the recorder keeps free: it will delete old segments or stop recording` });
+        checks.push({
+          name: 'disk space',
+          status: 'fail',
+          message: `only ${formatBytes(free)} free of ${formatBytes(total)} on ${dir}, below the ${formatBytes(inputs.minFreeBytes)} the recorder keeps free: it will delete old segments or stop recording`,
+        });
       } else if (free < hourBytes) {
-        checks.push({ name: 'disk space', status: 'warn', message: `${formatBytes(free)} free of ${formatBytes(total)}: less than about one hour of 720p recording` });
+        checks.push({
+          name: 'disk space',
+          status: 'warn',
+          message: `${formatBytes(free)} free of ${formatBytes(total)}: less than about one hour of 720p recording`,
+        });
       } else {
-        checks.push({ name: 'disk space', status: 'ok', message: `${formatBytes(free)} free of ${formatBytes(total)} (about ${Math.floor(free / hourBytes)} h of 720p at 8 Mbps)` });
+        checks.push({
+          name: 'disk space',
+          status: 'ok',
+          message: `${formatBytes(free)} free of ${formatBytes(total)} (about ${Math.floor(free / hourBytes)} h of 720p at 8 Mbps)`,
+        });
       }
     }
   }
@@ -252,14 +314,26 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
   // Ports: free, or held by a running Rearview.
   const apiState = await probePort(inputs.apiPort, inputs.bind);
   const apiOurs = apiState === 'in-use' && (await isRearviewApi(inputs.apiPort));
-  for (const [name, port, state] of [['api port', inputs.apiPort, apiState], ['stream port', inputs.streamPort, await probePort(inputs.streamPort, inputs.bind)]] as const) {
+  for (const [name, port, state] of [
+    ['api port', inputs.apiPort, apiState],
+    ['stream port', inputs.streamPort, await probePort(inputs.streamPort, inputs.bind)],
+  ] as const) {
     if (state === 'free') checks.push({ name, status: 'ok', message: `port ${port} is free` });
     else if (state === 'in-use') {
       const ours = name === 'api port' ? apiOurs : apiOurs && (await servesH264(port));
       if (ours) checks.push({ name, status: 'ok', message: `port ${port} is in use by a running Rearview` });
-      else checks.push({ name, status: 'fail', message: `port ${port} is taken by another program: stop it (ss -ltnp 'sport = :${port}' shows which) or choose another port` });
+      else
+        checks.push({
+          name,
+          status: 'fail',
+          message: `port ${port} is taken by another program: stop it (ss -ltnp 'sport = :${port}' shows which) or choose another port`,
+        });
     } else if (state === 'EACCES') {
-      checks.push({ name, status: 'fail', message: `not allowed to listen on port ${port}: ports below 1024 need root or CAP_NET_BIND_SERVICE` });
+      checks.push({
+        name,
+        status: 'fail',
+        message: `not allowed to listen on port ${port}: ports below 1024 need root or CAP_NET_BIND_SERVICE`,
+      });
     } else checks.push({ name, status: 'fail', message: `cannot listen on ${inputs.bind}:${port}: ${state}` });
   }
 
@@ -267,15 +341,33 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
   const now = inputs.nowMs ?? Date.now();
   const year = new Date(now).getUTCFullYear();
   if (year < 2024) {
-    checks.push({ name: 'clock', status: 'fail', message: `the clock says ${new Date(now).toISOString()}: it was never set (no network time yet?); recording dates and latency figures will be wrong` });
+    checks.push({
+      name: 'clock',
+      status: 'fail',
+      message: `the clock says ${new Date(now).toISOString()}: it was never set (no network time yet?); recording dates and latency figures will be wrong`,
+    });
   } else {
     const sync = await ntpSynchronized();
-    if (sync === false) checks.push({ name: 'clock', status: 'warn', message: `${new Date(now).toISOString()}, but not synchronised with network time: capture-to-display latency across machines will be off` });
-    else checks.push({ name: 'clock', status: 'ok', message: `${new Date(now).toISOString()}${sync ? ', synchronised' : ''}` });
+    if (sync === false)
+      checks.push({
+        name: 'clock',
+        status: 'warn',
+        message: `${new Date(now).toISOString()}, but not synchronised with network time: capture-to-display latency across machines will be off`,
+      });
+    else
+      checks.push({
+        name: 'clock',
+        status: 'ok',
+        message: `${new Date(now).toISOString()}${sync ? ', synchronised' : ''}`,
+      });
   }
 
   const major = Number(process.versions.node.split('.')[0]);
-  checks.push(major >= 20 ? { name: 'node', status: 'ok', message: `Node.js ${process.versions.node}` } : { name: 'node', status: 'fail', message: `Node.js ${process.versions.node} is too old: 20 or newer is needed` });
+  checks.push(
+    major >= 20
+      ? { name: 'node', status: 'ok', message: `Node.js ${process.versions.node}` }
+      : { name: 'node', status: 'fail', message: `Node.js ${process.versions.node} is too old: 20 or newer is needed` },
+  );
   return checks;
 }
 
@@ -287,7 +379,11 @@ const PI_INTERNAL_NODE = /^(bcm2835-|rpi-|pispbe|rp1-cfe|unicam)/;
  * webcams: not the hardware encoder, not the Pi's internal nodes, and only
  * the first node of each device (a UVC webcam adds a metadata node, index 1).
  */
-async function findWebcams(deviceDir: string, video4linuxDir: string, encoders: string[]): Promise<{ path: string; label: string; usable: boolean }[]> {
+async function findWebcams(
+  deviceDir: string,
+  video4linuxDir: string,
+  encoders: string[],
+): Promise<{ path: string; label: string; usable: boolean }[]> {
   const { readdir, readFile, access, constants } = await import('node:fs/promises');
   const { join } = await import('node:path');
   const names = await readdir(deviceDir).catch(() => [] as string[]);
@@ -299,7 +395,10 @@ async function findWebcams(deviceDir: string, video4linuxDir: string, encoders: 
     const sysName = (await readFile(join(video4linuxDir, node, 'name'), 'utf8').catch(() => '')).trim().slice(0, 64);
     const index = (await readFile(join(video4linuxDir, node, 'index'), 'utf8').catch(() => '0')).trim();
     if (PI_INTERNAL_NODE.test(sysName) || index !== '0') continue;
-    const usable = await access(path, constants.R_OK | constants.W_OK).then(() => true, () => false);
+    const usable = await access(path, constants.R_OK | constants.W_OK).then(
+      () => true,
+      () => false,
+    );
     // The name comes from the kernel's driver; keep it printable.
     cams.push({ path, label: sysName.replace(/[^\x20-\x7e]/g, '?'), usable });
   }
@@ -308,25 +407,60 @@ async function findWebcams(deviceDir: string, video4linuxDir: string, encoders: 
 
 /** The webcams check: what `--source ffmpeg --device` could use, and whether a configured device is there. */
 async function webcamCheck(inputs: DoctorInputs, encoders: string[], hasFfmpeg: boolean): Promise<DoctorCheck> {
-  const cams = await findWebcams(inputs.deviceDir ?? '/dev', inputs.video4linuxDir ?? '/sys/class/video4linux', encoders);
-  const listed = cams.map((c) => `${c.path}${c.label ? ` (${c.label})` : ''}${c.usable ? '' : ' (no access)'}`).join(', ');
+  const cams = await findWebcams(
+    inputs.deviceDir ?? '/dev',
+    inputs.video4linuxDir ?? '/sys/class/video4linux',
+    encoders,
+  );
+  const listed = cams
+    .map((c) => `${c.path}${c.label ? ` (${c.label})` : ''}${c.usable ? '' : ' (no access)'}`)
+    .join(', ');
   const configured = inputs.source === 'ffmpeg' ? inputs.captureDevice : undefined;
   if (configured !== undefined) {
     const { access, constants } = await import('node:fs/promises');
-    if (!(await access(configured, constants.F_OK).then(() => true, () => false))) {
-      return { name: 'webcams', status: 'fail', message: `the configured --device ${configured} is not there${listed ? `; found ${listed}` : ' and no /dev/video* webcam was found'}: plug it in or pick another` };
+    if (
+      !(await access(configured, constants.F_OK).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      return {
+        name: 'webcams',
+        status: 'fail',
+        message: `the configured --device ${configured} is not there${listed ? `; found ${listed}` : ' and no /dev/video* webcam was found'}: plug it in or pick another`,
+      };
     }
-    if (!(await access(configured, constants.R_OK | constants.W_OK).then(() => true, () => false))) {
-      return { name: 'webcams', status: 'fail', message: `cannot open the configured --device ${configured}: add the service user to the "video" group` };
+    if (
+      !(await access(configured, constants.R_OK | constants.W_OK).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      return {
+        name: 'webcams',
+        status: 'fail',
+        message: `cannot open the configured --device ${configured}: add the service user to the "video" group`,
+      };
     }
     return { name: 'webcams', status: 'ok', message: `${configured} (the configured --device)` };
   }
   if (cams.length === 0) {
-    return { name: 'webcams', status: 'ok', message: `none (no /dev/video* capture device)${inputs.source === 'ffmpeg' ? ': the ffmpeg source makes a test pattern' : ''}` };
+    return {
+      name: 'webcams',
+      status: 'ok',
+      message: `none (no /dev/video* capture device)${inputs.source === 'ffmpeg' ? ': the ffmpeg source makes a test pattern' : ''}`,
+    };
   }
   const first = cams.find((c) => c.usable) ?? cams[0]!;
-  const how = hasFfmpeg ? `rearview serve --source ffmpeg --device ${first.path}` : `install ffmpeg, then rearview serve --source ffmpeg --device ${first.path}`;
-  if (!cams.some((c) => c.usable)) return { name: 'webcams', status: 'warn', message: `found ${listed}, but this user cannot open it: add it to the "video" group` };
+  const how = hasFfmpeg
+    ? `rearview serve --source ffmpeg --device ${first.path}`
+    : `install ffmpeg, then rearview serve --source ffmpeg --device ${first.path}`;
+  if (!cams.some((c) => c.usable))
+    return {
+      name: 'webcams',
+      status: 'warn',
+      message: `found ${listed}, but this user cannot open it: add it to the "video" group`,
+    };
   return { name: 'webcams', status: 'ok', message: `found ${listed}: ${how}` };
 }
 

@@ -27,7 +27,9 @@ Examples:
 Each command has its own --help with examples; exit codes are listed in docs/cli.md.`,
     )
     // Errors stay on one line: commander puts its "Did you mean" hint on a second one.
-    .configureOutput({ writeErr: (text) => process.stderr.write(text.replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')) })
+    .configureOutput({
+      writeErr: (text) => process.stderr.write(text.replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')),
+    })
     .exitOverride();
   for (const register of commands) register(program);
   return program;

@@ -9,7 +9,9 @@ import type { Command } from 'commander';
 export function registerNaluCommand(program: Command): void {
   program
     .command('nalu')
-    .description('list the NAL units of an H.264 Annex-B stream (file, - for stdin, or tcp://host[:port]), or its access units, or summarise it')
+    .description(
+      'list the NAL units of an H.264 Annex-B stream (file, - for stdin, or tcp://host[:port]), or its access units, or summarise it',
+    )
     .argument('<source>', 'tcp://host[:port] (port 5000 by default), a file path, or - for standard input')
     .option('--json', 'one JSON object per line (with --summary: one JSON object)')
     .option('--frames', 'one line per access unit (frame or field) instead of per NAL unit')

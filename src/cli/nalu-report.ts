@@ -88,7 +88,8 @@ export function nalJson(nal: NalUnit, details: NalDetails): string {
 
 /** Typed arrays (scaling lists) as plain arrays; errors as their message. */
 function jsonReplacer(_key: string, value: unknown): unknown {
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number>);
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView))
+    return Array.from(value as unknown as ArrayLike<number>);
   if (value instanceof Error) return value.message;
   return value;
 }
@@ -160,8 +161,19 @@ function round3(value: number): number {
 /** The `sps` member of the summary: the first SPS's fields as parsed, plus the profile and level names. */
 export type SummarySps = Pick<
   SequenceParameterSet,
-  | 'profileIdc' | 'constraintFlags' | 'levelIdc' | 'chromaFormatIdc' | 'bitDepthLuma' | 'bitDepthChroma'
-  | 'width' | 'height' | 'codedWidth' | 'codedHeight' | 'frameMbsOnly' | 'sar' | 'fps'
+  | 'profileIdc'
+  | 'constraintFlags'
+  | 'levelIdc'
+  | 'chromaFormatIdc'
+  | 'bitDepthLuma'
+  | 'bitDepthChroma'
+  | 'width'
+  | 'height'
+  | 'codedWidth'
+  | 'codedHeight'
+  | 'frameMbsOnly'
+  | 'sar'
+  | 'fps'
 > & { profile: string; level: string };
 
 /** The --summary object (docs/cli.md). */
@@ -250,7 +262,10 @@ export class NaluStats {
   summary(): NaluSummary {
     const nalCounts: Record<string, number> = {};
     for (const [type, count] of [...this.nalCounts].sort((a, b) => a[0] - b[0])) nalCounts[String(type)] = count;
-    const spanMs = this.firstArrivalMs !== undefined && this.lastArrivalMs !== undefined ? this.lastArrivalMs - this.firstArrivalMs : 0;
+    const spanMs =
+      this.firstArrivalMs !== undefined && this.lastArrivalMs !== undefined
+        ? this.lastArrivalMs - this.firstArrivalMs
+        : 0;
     return {
       bytes: this.bytes,
       nalUnits: this.nalUnits,
@@ -259,7 +274,10 @@ export class NaluStats {
       keyframes: this.keyframes,
       sps: this.firstSps,
       codec: this.codec,
-      gop: this.gaps > 0 ? { min: this.gapMin, max: this.gapMax, mean: Math.round((this.gapSum / this.gaps) * 100) / 100 } : null,
+      gop:
+        this.gaps > 0
+          ? { min: this.gapMin, max: this.gapMax, mean: Math.round((this.gapSum / this.gaps) * 100) / 100 }
+          : null,
       measured:
         this.timedAccessUnits >= 2 && spanMs > 0
           ? {
@@ -297,7 +315,9 @@ export function summarySps(sps: SequenceParameterSet): SummarySps {
 export function summaryText(s: NaluSummary): string[] {
   const lines = [
     `Bytes: ${s.bytes}`,
-    `NAL units: ${s.nalUnits} (${Object.entries(s.nalCounts).map(([t, n]) => `${t}: ${n}`).join(', ')})`,
+    `NAL units: ${s.nalUnits} (${Object.entries(s.nalCounts)
+      .map(([t, n]) => `${t}: ${n}`)
+      .join(', ')})`,
     `Access units: ${s.accessUnits}, keyframes: ${s.keyframes}`,
   ];
   if (s.sps) {
@@ -309,7 +329,9 @@ export function summaryText(s: NaluSummary): string[] {
     lines.push('SPS: none');
   }
   lines.push(`Codec: ${s.codec ?? 'unknown'}`);
-  lines.push(`GOP: ${s.gop ? `min ${s.gop.min}, max ${s.gop.max}, mean ${s.gop.mean} access units` : 'unknown (fewer than two keyframes)'}`);
+  lines.push(
+    `GOP: ${s.gop ? `min ${s.gop.min}, max ${s.gop.max}, mean ${s.gop.mean} access units` : 'unknown (fewer than two keyframes)'}`,
+  );
   if (s.measured) lines.push(`Measured: ${s.measured.fps} fps, ${(s.measured.bitrateBps / 1e6).toFixed(3)} Mbit/s`);
   if (s.errors > 0) lines.push(`Stream errors: ${s.errors}`);
   return lines;

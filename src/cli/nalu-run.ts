@@ -16,7 +16,17 @@ import { ConfigError } from '../errors.js';
 import { openByteSource } from './byte-source.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { NaluOutput, type LineSink } from './nalu-output.js';
-import { describeSei, frameJson, frameLine, nalJson, NaluStats, seedLine, summaryText, type FrameTiming, type NalDetails } from './nalu-report.js';
+import {
+  describeSei,
+  frameJson,
+  frameLine,
+  nalJson,
+  NaluStats,
+  seedLine,
+  summaryText,
+  type FrameTiming,
+  type NalDetails,
+} from './nalu-report.js';
 
 /** Options of `rearview nalu` as commander hands them over (strings are parsed here). */
 export interface NaluOptions {
@@ -63,11 +73,16 @@ const defaultIo = (): NaluIo => ({
 });
 
 /** Parses the numeric options, throwing CliError (USAGE) naming the bad one. */
-function parseOptions(options: NaluOptions): { count: number | undefined; durationMs: number | undefined; maxNalBytes: number } {
+function parseOptions(options: NaluOptions): {
+  count: number | undefined;
+  durationMs: number | undefined;
+  maxNalBytes: number;
+} {
   let count: number | undefined;
   if (options.count !== undefined) {
     count = Number(options.count);
-    if (!Number.isInteger(count) || count < 1) throw new CliError(`--count: expected a positive integer, got "${options.count}"`, ExitCode.USAGE);
+    if (!Number.isInteger(count) || count < 1)
+      throw new CliError(`--count: expected a positive integer, got "${options.count}"`, ExitCode.USAGE);
   }
   try {
     const durationMs = options.duration !== undefined ? parseDurationMs(options.duration, '--duration') : undefined;
@@ -131,7 +146,8 @@ export async function runNalu(spec: string, options: NaluOptions, io: NaluIo = d
     const timing = timingOf(au);
     stats.addAccessUnit(au, timing?.arrivalMs);
     if (frames) {
-      if (!summaryOnly) out.line(json ? frameJson(stats.accessUnits - 1, au, timing) : frameLine(stats.accessUnits - 1, au, timing));
+      if (!summaryOnly)
+        out.line(json ? frameJson(stats.accessUnits - 1, au, timing) : frameLine(stats.accessUnits - 1, au, timing));
       countUnit();
     }
   };
@@ -197,7 +213,11 @@ export async function runNalu(spec: string, options: NaluOptions, io: NaluIo = d
     // A live source stopped by Ctrl-C or --duration before any video arrived is a normal stop
     // (an empty summary), not a bad stream.
     if (!sawStartCode && !parser.foundStartCode && !(live && abort.signal.aborted)) {
-      throw notH264(stats.bytes === 0 ? `${source.name} is empty` : `no start code in the ${stats.bytes} byte${stats.bytes === 1 ? '' : 's'} of ${source.name}`);
+      throw notH264(
+        stats.bytes === 0
+          ? `${source.name} is empty`
+          : `no start code in the ${stats.bytes} byte${stats.bytes === 1 ? '' : 's'} of ${source.name}`,
+      );
     }
   } finally {
     if (timer) clearTimeout(timer);
@@ -229,7 +249,13 @@ function nalDetails(nal: NalUnit, parser: H264StreamParser): NalDetails {
       case 1:
       case 2:
       case 5:
-        return { slice: parseSliceHeader(nal, (id) => parser.getPps(id), (id) => parser.getSps(id)) };
+        return {
+          slice: parseSliceHeader(
+            nal,
+            (id) => parser.getPps(id),
+            (id) => parser.getSps(id),
+          ),
+        };
       case 6: {
         const sei = describeSei(nal.data);
         return sei.error ? { sei: sei.messages, error: sei.error } : { sei: sei.messages };

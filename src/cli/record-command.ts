@@ -41,7 +41,10 @@ export function registerRecord(program: Command): void {
     .argument('<url>', 'stream address: tcp://host[:port], host:port or host (port 5000 by default)')
     .requiredOption('-o, --output <file>', 'output file, .mkv or .mp4')
     .option('-d, --duration <duration>', 'stop after this much video (e.g. 10m, 90s)')
-    .option('-s, --segment <duration>', 'start a new file (NAME-0001.mkv, ...) at the first keyframe after this long (e.g. 1m)')
+    .option(
+      '-s, --segment <duration>',
+      'start a new file (NAME-0001.mkv, ...) at the first keyframe after this long (e.g. 1m)',
+    )
     .option('--no-reconnect', 'stop instead of reconnecting when the stream drops')
     .option('--fps <n>', 'frame rate for timestamps when the stream carries neither capture times nor VUI timing', '30')
     .option('--json', 'print a JSON summary at the end')
@@ -61,7 +64,10 @@ Exit codes: 0 ok, 2 bad option, 3 not an H.264 stream, 4 cannot connect, 5 canno
       try {
         const summary = await runRecord(url, opts);
         if (opts.json) printJson(summary);
-        else process.stdout.write(`recorded ${summary.frames} frames (${(summary.durationMs / 1000).toFixed(1)} s) to ${summary.files.join(', ')}\n`);
+        else
+          process.stdout.write(
+            `recorded ${summary.frames} frames (${(summary.durationMs / 1000).toFixed(1)} s) to ${summary.files.join(', ')}\n`,
+          );
       } catch (err) {
         throw toCliError(err, opts.output);
       }
@@ -99,7 +105,8 @@ async function runRecord(url: string, opts: RecordOptions): Promise<RecordSummar
     }
   });
   connection.on('reconnecting', (e) => {
-    if (everConnected && process.stderr.isTTY) process.stderr.write(`\nrearview: ${reconnectingText(e.error?.message ?? connection.url, e.delayMs ?? 0)}\n`);
+    if (everConnected && process.stderr.isTTY)
+      process.stderr.write(`\nrearview: ${reconnectingText(e.error?.message ?? connection.url, e.delayMs ?? 0)}\n`);
   });
   let stoppedBy = 'end';
   const onSignal = (): void => {
@@ -160,14 +167,18 @@ async function runRecord(url: string, opts: RecordOptions): Promise<RecordSummar
         break;
       }
       const newParams = frame.isKey && (!params || helpers.parametersChanged(frame, params));
-      const segmentDue = frame.isKey && segmentMs !== undefined && writer !== undefined && capturedAtMs - segmentStartMs >= segmentMs;
+      const segmentDue =
+        frame.isKey && segmentMs !== undefined && writer !== undefined && capturedAtMs - segmentStartMs >= segmentMs;
       if (!writer || newParams || segmentDue) {
         if (!frame.isKey) continue;
         await closeWriter();
         if (newParams || !params) params = helpers.paramsFromKeyFrame(frame, fps);
         if (segmentIndex !== undefined) segmentIndex++;
         const path = helpers.segmentPath(opts.output, segmentIndex);
-        writer = format === 'mkv' ? new helpers.MkvRecordingWriter(path, params) : new helpers.Mp4RecordingWriter(path, params);
+        writer =
+          format === 'mkv'
+            ? new helpers.MkvRecordingWriter(path, params)
+            : new helpers.Mp4RecordingWriter(path, params);
         await writer.start().catch((err: unknown) => {
           throw toCliError(err, path);
         });
@@ -182,7 +193,9 @@ async function runRecord(url: string, opts: RecordOptions): Promise<RecordSummar
       lastMs = capturedAtMs;
       if (process.stderr.isTTY && frame.receivedAtMs - lastReport > 500) {
         lastReport = frame.receivedAtMs;
-        process.stderr.write(`\rrecording ${writer.path}: ${((lastMs - firstMs) / 1000).toFixed(1)} s, ${frames} frames   `);
+        process.stderr.write(
+          `\rrecording ${writer.path}: ${((lastMs - firstMs) / 1000).toFixed(1)} s, ${frames} frames   `,
+        );
       }
     }
   } finally {
@@ -194,8 +207,12 @@ async function runRecord(url: string, opts: RecordOptions): Promise<RecordSummar
   }
   if (startupError) throw startupError;
   if (frames === 0) {
-    if (stoppedBy === 'signal') throw new CliError('interrupted before the first keyframe: nothing recorded', ExitCode.INTERRUPTED);
-    const what = connection.stats.framesReceived === 0 ? `not an H.264 stream (no access unit in ${connection.stats.bytesReceived} bytes)` : 'the stream ended before its first keyframe';
+    if (stoppedBy === 'signal')
+      throw new CliError('interrupted before the first keyframe: nothing recorded', ExitCode.INTERRUPTED);
+    const what =
+      connection.stats.framesReceived === 0
+        ? `not an H.264 stream (no access unit in ${connection.stats.bytesReceived} bytes)`
+        : 'the stream ended before its first keyframe';
     throw new CliError(`${connection.url}: ${what}: nothing recorded`, ExitCode.BAD_STREAM);
   }
   const frameMs = 1000 / (params?.fps || fps);

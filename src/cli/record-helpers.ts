@@ -50,7 +50,10 @@ export function parameterSetsOf(frame: ClientFrame): { sps: Uint8Array; pps: Uin
 }
 
 /** True when `frame` carries parameter sets that differ from `params` (a new resolution needs a new file). */
-export function parametersChanged(frame: ClientFrame, params: { spsNal: Uint8Array; ppsNal: Uint8Array } | undefined): boolean {
+export function parametersChanged(
+  frame: ClientFrame,
+  params: { spsNal: Uint8Array; ppsNal: Uint8Array } | undefined,
+): boolean {
   const sets = parameterSetsOf(frame);
   if (!sets || !params) return false;
   return !sameBytes(sets.sps, params.spsNal) || !sameBytes(sets.pps, params.ppsNal);
@@ -160,7 +163,8 @@ export class Mp4RecordingWriter implements RecordingWriter {
   /** Appends one frame at `capturedAtMs` (ms since the epoch); the first must be a keyframe. */
   async write(frame: ClientFrame, capturedAtMs: number): Promise<void> {
     if (!this.source || this.closed) throw new Error('Mp4RecordingWriter: write() before start() or after close()');
-    if (this.frames === 0 && !frame.isKey) throw new RangeError('Mp4RecordingWriter: the first frame must be a keyframe');
+    if (this.frames === 0 && !frame.isKey)
+      throw new RangeError('Mp4RecordingWriter: the first frame must be a keyframe');
     let ms: number;
     if (this.frames === 0) {
       this.firstCapturedAtMs = capturedAtMs;
@@ -172,9 +176,15 @@ export class Mp4RecordingWriter implements RecordingWriter {
     }
     const nals: Uint8Array[] = [];
     frame.nalTypes.forEach((type, i) => {
-      if (type !== NalUnitType.SPS && type !== NalUnitType.PPS && type !== NalUnitType.AUD) nals.push(frame.nals[i] as Uint8Array);
+      if (type !== NalUnitType.SPS && type !== NalUnitType.PPS && type !== NalUnitType.AUD)
+        nals.push(frame.nals[i] as Uint8Array);
     });
-    const packet = new EncodedPacket(annexBToLengthPrefixed(nals), frame.isKey ? 'key' : 'delta', ms / 1000, this.frameMs / 1000);
+    const packet = new EncodedPacket(
+      annexBToLengthPrefixed(nals),
+      frame.isKey ? 'key' : 'delta',
+      ms / 1000,
+      this.frameMs / 1000,
+    );
     const meta =
       this.frames === 0
         ? {

@@ -19,59 +19,194 @@ interface ServeOption {
 
 /** Every serve option; defaults are those of defaultConfig() (docs/config.md). */
 const SERVE_OPTIONS: ServeOption[] = [
-  { flags: '--source <spec>', key: 'source', help: 'capture source: sample | rpicam | gstreamer | ffmpeg | file:PATH | - (stdin) | tcp://HOST:PORT (default: sample)' },
-  { flags: '--stream-port <port>', key: 'streamPort', help: 'TCP port of the raw H.264 stream; 0 picks a free port (default: 5000)' },
-  { flags: '--api-port <port>', key: 'apiPort', help: 'HTTP API and web page port; 0 picks a free port (default: 8000)' },
-  { flags: '--bind <address>', key: 'bind', help: 'address to listen on, e.g. 0.0.0.0, ::, 127.0.0.1 (default: 0.0.0.0)' },
-  { flags: '--join <policy>', key: 'join', help: 'how new clients start (default: latest-keyframe)', choices: ['latest-keyframe', 'next-keyframe'] },
+  {
+    flags: '--source <spec>',
+    key: 'source',
+    help: 'capture source: sample | rpicam | gstreamer | ffmpeg | file:PATH | - (stdin) | tcp://HOST:PORT (default: sample)',
+  },
+  {
+    flags: '--stream-port <port>',
+    key: 'streamPort',
+    help: 'TCP port of the raw H.264 stream; 0 picks a free port (default: 5000)',
+  },
+  {
+    flags: '--api-port <port>',
+    key: 'apiPort',
+    help: 'HTTP API and web page port; 0 picks a free port (default: 8000)',
+  },
+  {
+    flags: '--bind <address>',
+    key: 'bind',
+    help: 'address to listen on, e.g. 0.0.0.0, ::, 127.0.0.1 (default: 0.0.0.0)',
+  },
+  {
+    flags: '--join <policy>',
+    key: 'join',
+    help: 'how new clients start (default: latest-keyframe)',
+    choices: ['latest-keyframe', 'next-keyframe'],
+  },
   { flags: '--no-record', key: 'record', help: 'do not record segments' },
-  { flags: '--log-level <level>', key: 'logLevel', help: 'log level (default: info)', choices: ['debug', 'info', 'warn', 'error', 'silent'] },
+  {
+    flags: '--log-level <level>',
+    key: 'logLevel',
+    help: 'log level (default: info)',
+    choices: ['debug', 'info', 'warn', 'error', 'silent'],
+  },
   { flags: '--width <pixels>', key: 'video.width', help: 'capture width for camera sources (default: 640)' },
   { flags: '--height <pixels>', key: 'video.height', help: 'capture height (default: 360)' },
   { flags: '--fps <n>', key: 'video.fps', help: 'capture frame rate (default: 30)' },
   { flags: '--bitrate <bps>', key: 'video.bitrateBps', help: 'encoder bitrate, e.g. 1M, 8M (default: 1M)' },
   { flags: '--intra <frames>', key: 'video.intraPeriod', help: 'frames between IDR pictures (default: 30)' },
-  { flags: '--profile <profile>', key: 'video.profile', help: 'H.264 profile (default: baseline)', choices: ['baseline', 'main', 'high'] },
-  { flags: '--level <level>', key: 'video.level', help: 'H.264 level from the standard: 1, 1b, 1.1 .. 1.3, 2 .. 2.2, 3 .. 3.2, 4 .. 4.2, 5 .. 5.2, 6 .. 6.2 (default: 4.1)' },
-  { flags: '--device <path>', key: 'captureDevice', help: 'V4L2 device for the ffmpeg source (default: a test pattern)' },
-  { flags: '--gst-pipeline <pipeline>', key: 'gstPipeline', help: 'gstreamer source pipeline, everything before "! fdsink"' },
+  {
+    flags: '--profile <profile>',
+    key: 'video.profile',
+    help: 'H.264 profile (default: baseline)',
+    choices: ['baseline', 'main', 'high'],
+  },
+  {
+    flags: '--level <level>',
+    key: 'video.level',
+    help: 'H.264 level from the standard: 1, 1b, 1.1 .. 1.3, 2 .. 2.2, 3 .. 3.2, 4 .. 4.2, 5 .. 5.2, 6 .. 6.2 (default: 4.1)',
+  },
+  {
+    flags: '--device <path>',
+    key: 'captureDevice',
+    help: 'V4L2 device for the ffmpeg source (default: a test pattern)',
+  },
+  {
+    flags: '--gst-pipeline <pipeline>',
+    key: 'gstPipeline',
+    help: 'gstreamer source pipeline, everything before "! fdsink"',
+  },
   { flags: '--file-fps <n>', key: 'fileFps', help: 'frame rate of file sources without VUI timing (default: 30)' },
-  { flags: '--source-stall <duration>', key: 'sourceStallMs', help: 'restart a source silent for this long (default: 5s)' },
-  { flags: '--source-idle-close <ms>', key: 'sourceIdleCloseMs', help: 'encoder pipes and stdin: a pause this long counts as an idle point (statistics; a frame ends only when the next begins); 0 disables (default: 2)' },
-  { flags: '--max-clients <n>', key: 'maxClients', help: 'most simultaneous stream clients of each kind, TCP and WebSocket (default: 32)' },
-  { flags: '--max-clients-per-address <n>', key: 'maxClientsPerAddress', help: 'most simultaneous stream clients of each kind from one address (default: 4)' },
-  { flags: '--client-behind-limit <duration>', key: 'clientBehindLimitMs', help: 'disconnect a client behind its soft limit for this long out of any 30 s, 1s to 30s (default: 10s)' },
-  { flags: '--client-soft-limit <size>', key: 'clientSoftLimitBytes', help: 'client backlog that makes it skip to the next keyframe (default: 2MB)' },
-  { flags: '--client-soft-limit-time <duration>', key: 'clientSoftLimitMs', help: 'client backlog age that makes it skip to the next keyframe (default: 500ms)' },
-  { flags: '--client-hard-limit <duration>', key: 'clientHardLimitMs', help: 'disconnect a client behind with no progress for this long (default: 10s)' },
+  {
+    flags: '--source-stall <duration>',
+    key: 'sourceStallMs',
+    help: 'restart a source silent for this long (default: 5s)',
+  },
+  {
+    flags: '--source-idle-close <ms>',
+    key: 'sourceIdleCloseMs',
+    help: 'encoder pipes and stdin: a pause this long counts as an idle point (statistics; a frame ends only when the next begins); 0 disables (default: 2)',
+  },
+  {
+    flags: '--max-clients <n>',
+    key: 'maxClients',
+    help: 'most simultaneous stream clients of each kind, TCP and WebSocket (default: 32)',
+  },
+  {
+    flags: '--max-clients-per-address <n>',
+    key: 'maxClientsPerAddress',
+    help: 'most simultaneous stream clients of each kind from one address (default: 4)',
+  },
+  {
+    flags: '--client-behind-limit <duration>',
+    key: 'clientBehindLimitMs',
+    help: 'disconnect a client behind its soft limit for this long out of any 30 s, 1s to 30s (default: 10s)',
+  },
+  {
+    flags: '--client-soft-limit <size>',
+    key: 'clientSoftLimitBytes',
+    help: 'client backlog that makes it skip to the next keyframe (default: 2MB)',
+  },
+  {
+    flags: '--client-soft-limit-time <duration>',
+    key: 'clientSoftLimitMs',
+    help: 'client backlog age that makes it skip to the next keyframe (default: 500ms)',
+  },
+  {
+    flags: '--client-hard-limit <duration>',
+    key: 'clientHardLimitMs',
+    help: 'disconnect a client behind with no progress for this long (default: 10s)',
+  },
   { flags: '--no-timestamps', key: 'timestamps', help: 'do not insert the capture-time SEI in each frame' },
   { flags: '--gop-cache <size>', key: 'gopCacheMaxBytes', help: 'most bytes of the join cache (default: 8MB)' },
   { flags: '--gop-cache-frames <n>', key: 'gopCacheMaxFrames', help: 'most frames of the join cache (default: 300)' },
-  { flags: '--recordings <dir>', key: 'recordingsDir', help: 'folder of the recorded segments (default: ./recordings)' },
+  {
+    flags: '--recordings <dir>',
+    key: 'recordingsDir',
+    help: 'folder of the recorded segments (default: ./recordings)',
+  },
   { flags: '--segment <duration>', key: 'segmentMs', help: 'segment length (default: 60s)' },
   { flags: '--max-files <n>', key: 'maxFiles', help: 'keep at most this many segments (default: 900)' },
-  { flags: '--max-bytes <size>', key: 'maxBytes', help: 'keep at most this many bytes of segments; 0 = no limit (default: 0)' },
+  {
+    flags: '--max-bytes <size>',
+    key: 'maxBytes',
+    help: 'keep at most this many bytes of segments; 0 = no limit (default: 0)',
+  },
   { flags: '--min-free <size>', key: 'minFreeBytes', help: 'keep this much disk free (default: 500MB)' },
-  { flags: '--min-free-percent <n>', key: 'minFreePercent', help: 'keep this percentage of the disk free (default: 5)' },
-  { flags: '--max-protected <size|n%>', key: 'maxProtected', help: 'most space protected segments may hold, a size or a percentage of the disk; older protected ones past it may be deleted (default: 25%)' },
-  { flags: '--mode <mode>', key: 'mode', help: 'simultaneous (stream and record) or exclusive (default: simultaneous)', choices: ['simultaneous', 'exclusive'] },
-  { flags: '--stream-window <duration>', key: 'streamWindowMs', help: 'exclusive mode: how long the stream waits for a client (default: 60s)' },
-  { flags: '--api-token <token>', key: 'apiToken', help: 'require this token on API requests; visible to every user in ps: prefer --api-token-file or the environment variable REARVIEW_API_TOKEN (default: none)' },
-  { flags: '--api-token-file <path>', key: 'apiTokenFile', help: 'read the API token from the first line of this file (mode 0600; not a symbolic link)' },
-  { flags: '--trusted-networks <cidrs>', key: 'trustedNetworks', help: 'without a token, only these comma-separated client networks may change state (default: 127.0.0.0/8,::1/128,192.168.9.0/24)' },
-  { flags: '--max-downloads <n>', key: 'maxDownloads', help: 'most recording downloads served at once; more get HTTP 429 (default: 4)' },
-  { flags: '--allow <cidrs>', key: 'allowNetworks', help: 'comma-separated client networks allowed on both ports (default: all)' },
+  {
+    flags: '--min-free-percent <n>',
+    key: 'minFreePercent',
+    help: 'keep this percentage of the disk free (default: 5)',
+  },
+  {
+    flags: '--max-protected <size|n%>',
+    key: 'maxProtected',
+    help: 'most space protected segments may hold, a size or a percentage of the disk; older protected ones past it may be deleted (default: 25%)',
+  },
+  {
+    flags: '--mode <mode>',
+    key: 'mode',
+    help: 'simultaneous (stream and record) or exclusive (default: simultaneous)',
+    choices: ['simultaneous', 'exclusive'],
+  },
+  {
+    flags: '--stream-window <duration>',
+    key: 'streamWindowMs',
+    help: 'exclusive mode: how long the stream waits for a client (default: 60s)',
+  },
+  {
+    flags: '--api-token <token>',
+    key: 'apiToken',
+    help: 'require this token on API requests; visible to every user in ps: prefer --api-token-file or the environment variable REARVIEW_API_TOKEN (default: none)',
+  },
+  {
+    flags: '--api-token-file <path>',
+    key: 'apiTokenFile',
+    help: 'read the API token from the first line of this file (mode 0600; not a symbolic link)',
+  },
+  {
+    flags: '--trusted-networks <cidrs>',
+    key: 'trustedNetworks',
+    help: 'without a token, only these comma-separated client networks may change state (default: 127.0.0.0/8,::1/128,192.168.9.0/24)',
+  },
+  {
+    flags: '--max-downloads <n>',
+    key: 'maxDownloads',
+    help: 'most recording downloads served at once; more get HTTP 429 (default: 4)',
+  },
+  {
+    flags: '--allow <cidrs>',
+    key: 'allowNetworks',
+    help: 'comma-separated client networks allowed on both ports (default: all)',
+  },
   { flags: '--no-mdns', key: 'mdns', help: 'do not advertise the camera over mDNS' },
-  { flags: '--name <name>', key: 'cameraName', help: 'camera name for mDNS and the web page, a DNS name: letters, digits, inner hyphens and dots (default: velovision-rearview)' },
-  { flags: '--device-backend <backend>', key: 'deviceBackend', help: 'battery/LED hardware (default: auto)', choices: ['auto', 'linux', 'simulated'] },
-  { flags: '--charging-gpio <line>', key: 'chargingGpio', help: 'BCM GPIO line of the charging-detect input, high = charging (default: 27)' },
+  {
+    flags: '--name <name>',
+    key: 'cameraName',
+    help: 'camera name for mDNS and the web page, a DNS name: letters, digits, inner hyphens and dots (default: velovision-rearview)',
+  },
+  {
+    flags: '--device-backend <backend>',
+    key: 'deviceBackend',
+    help: 'battery/LED hardware (default: auto)',
+    choices: ['auto', 'linux', 'simulated'],
+  },
+  {
+    flags: '--charging-gpio <line>',
+    key: 'chargingGpio',
+    help: 'BCM GPIO line of the charging-detect input, high = charging (default: 27)',
+  },
 ];
 
 /** Registers `rearview serve` (options only; the daemon is loaded when it runs). */
 export function registerServe(program: Command): void {
   const cmd = program
     .command('serve')
-    .description('run the camera daemon: raw H.264 on TCP port 5000, recording, HTTP API (defaults: the sample source on 0.0.0.0:5000)')
+    .description(
+      'run the camera daemon: raw H.264 on TCP port 5000, recording, HTTP API (defaults: the sample source on 0.0.0.0:5000)',
+    )
     .option('--config <file>', 'JSON config file (docs/config.md); options given here override it')
     .addHelpText(
       'after',
@@ -107,8 +242,16 @@ function overridesFrom(command: Command): ConfigInput {
     const value = values[attr];
     // `--segment 60`: seconds to some readers, milliseconds to the config (its key is segmentMs).
     // Refuse the guess: a duration option needs a unit (0 is 0 either way).
-    if (o.flags.includes('<duration>') && typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) && Number(value) !== 0) {
-      throw new CliError(`${o.flags.split(' ')[0]} ${value.trim()}: give a unit, e.g. ${value.trim()}s or ${value.trim()}ms`, ExitCode.USAGE);
+    if (
+      o.flags.includes('<duration>') &&
+      typeof value === 'string' &&
+      /^\s*\d+(\.\d+)?\s*$/.test(value) &&
+      Number(value) !== 0
+    ) {
+      throw new CliError(
+        `${o.flags.split(' ')[0]} ${value.trim()}: give a unit, e.g. ${value.trim()}s or ${value.trim()}ms`,
+        ExitCode.USAGE,
+      );
     }
     if (o.key.startsWith('video.')) video[o.key.slice(6)] = value;
     else out[o.key] = value;
@@ -182,7 +325,8 @@ async function runServe(command: Command): Promise<void> {
     if (!opts.config) {
       const { defaultSettingsPath, readPersistedSettings } = await import('../api/settings-store.js');
       const saved = readPersistedSettings(defaultSettingsPath(config.recordingsDir));
-      if (Object.keys(saved).length > 0) config = mergeConfig(mergeConfig(loadConfig({ env: process.env }), saved), overridesFrom(command));
+      if (Object.keys(saved).length > 0)
+        config = mergeConfig(mergeConfig(loadConfig({ env: process.env }), saved), overridesFrom(command));
     }
   } catch (err) {
     throw new CliError((err as Error).message, ExitCode.USAGE);
@@ -206,7 +350,9 @@ async function runServe(command: Command): Promise<void> {
     logger.info(`${signal}: stopping`);
     // A part that cannot finish (a hung disk) must not keep the process alive: exit anyway, and say which.
     setTimeout(() => {
-      logger.error(`still stopping after ${STOP_TIMEOUT_MS / 1000} s (${daemon.stoppingPart ?? 'start-up'}): exiting without waiting for it`);
+      logger.error(
+        `still stopping after ${STOP_TIMEOUT_MS / 1000} s (${daemon.stoppingPart ?? 'start-up'}): exiting without waiting for it`,
+      );
       process.exit(ExitCode.INTERNAL);
     }, STOP_TIMEOUT_MS).unref();
     daemon.close().then(
@@ -223,17 +369,23 @@ async function runServe(command: Command): Promise<void> {
   // must not leave encoder process groups running (they are detached) or the
   // current segment unfinished. One log line, close with a cap, exit 1.
   let fatal = false;
-  const lastResort = (what: string) => (err: unknown): void => {
-    if (fatal) return; // a second fault while closing: the timer below still ends the process
-    fatal = true;
-    stopping = true;
-    const e = err instanceof Error ? err : new Error(String(err));
-    const where = (e.stack ?? '').split('\n').find((l) => l.trim().startsWith('at '))?.trim() ?? '';
-    logger.error(`${what}: ${e.message}${where ? ` (${where})` : ''}; stopping`);
-    logger.debug(e.stack ?? e.message);
-    setTimeout(() => process.exit(ExitCode.INTERNAL), FATAL_CLOSE_TIMEOUT_MS);
-    daemon.close().finally(() => process.exit(ExitCode.INTERNAL));
-  };
+  const lastResort =
+    (what: string) =>
+    (err: unknown): void => {
+      if (fatal) return; // a second fault while closing: the timer below still ends the process
+      fatal = true;
+      stopping = true;
+      const e = err instanceof Error ? err : new Error(String(err));
+      const where =
+        (e.stack ?? '')
+          .split('\n')
+          .find((l) => l.trim().startsWith('at '))
+          ?.trim() ?? '';
+      logger.error(`${what}: ${e.message}${where ? ` (${where})` : ''}; stopping`);
+      logger.debug(e.stack ?? e.message);
+      setTimeout(() => process.exit(ExitCode.INTERNAL), FATAL_CLOSE_TIMEOUT_MS);
+      daemon.close().finally(() => process.exit(ExitCode.INTERNAL));
+    };
   process.on('uncaughtException', lastResort('uncaught exception'));
   process.on('unhandledRejection', lastResort('unhandled rejection'));
   // Standard input (`rpicam-vid ... | rearview serve --source -`) cannot be
@@ -253,13 +405,16 @@ async function runServe(command: Command): Promise<void> {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     let message = e.message;
-    if (e.code === 'EADDRINUSE') message = `cannot listen: address in use (${message}); pick another port with --stream-port / --api-port`;
-    else if (e.code === 'EACCES') message = `cannot listen: permission denied (${message}); ports below 1024 need privileges`;
+    if (e.code === 'EADDRINUSE')
+      message = `cannot listen: address in use (${message}); pick another port with --stream-port / --api-port`;
+    else if (e.code === 'EACCES')
+      message = `cannot listen: permission denied (${message}); ports below 1024 need privileges`;
     throw new CliError(message, exitCodeFor(err));
   }
   const stream = daemon.streamAddress as { host: string; port: number };
   const lines = [`stream listening on tcp://${urlHost(stream.host)}:${stream.port}`];
-  if (daemon.apiAddress) lines.push(`api listening on http://${urlHost(daemon.apiAddress.host)}:${daemon.apiAddress.port}`);
+  if (daemon.apiAddress)
+    lines.push(`api listening on http://${urlHost(daemon.apiAddress.host)}:${daemon.apiAddress.port}`);
   // Streaming without recording is a dashcam that does not do its job: say so where the user looks.
   const recorder = daemon.services.find((s) => s.name === 'recorder') as RecorderService | undefined;
   if (recorder?.error) lines.push(recorder.error);

@@ -4,7 +4,15 @@
  * and with the original device firmware (legacy routes only).
  */
 import type { Command } from 'commander';
-import { addCameraOptions, cameraFromOptions, colours, printJson, toCliError, withCameraHint, type CameraCommandOptions } from './camera-helpers.js';
+import {
+  addCameraOptions,
+  cameraFromOptions,
+  colours,
+  printJson,
+  toCliError,
+  withCameraHint,
+  type CameraCommandOptions,
+} from './camera-helpers.js';
 import type { StatusDocument } from '../api/wire-types.js';
 
 /** Registers `rearview status`. */
@@ -61,7 +69,14 @@ async function runStatus(opts: CameraCommandOptions): Promise<void> {
     orNull(client.cameraStreamStatus()),
   ]);
   const videos = await orNull(client.listLocalVideos());
-  const legacy = { camera: client.baseUrl, api: 'legacy', battery: { percent, millivolts, charging }, temperatureC, streaming, recordings: videos?.length ?? null };
+  const legacy = {
+    camera: client.baseUrl,
+    api: 'legacy',
+    battery: { percent, millivolts, charging },
+    temperatureC,
+    streaming,
+    recordings: videos?.length ?? null,
+  };
   if (opts.json) return printJson(legacy);
   const c = colours();
   const lines = [
@@ -92,7 +107,11 @@ function duration(ms: number): string {
 /** The mode's activity and why, never claiming recording when the recording section says otherwise. */
 function modeWords(status: StatusDocument, recording: Record<string, unknown>): string {
   const activity = String(status.activity ?? '?');
-  if (activity === 'both' && (recording.state === 'off' || recording.state === 'paused' || recording.state === 'failed')) return 'streaming, not recording';
+  if (
+    activity === 'both' &&
+    (recording.state === 'off' || recording.state === 'paused' || recording.state === 'failed')
+  )
+    return 'streaming, not recording';
   return `${activity}${status.modeReason ? `: ${String(status.modeReason)}` : ''}`;
 }
 
@@ -104,12 +123,18 @@ function recordingLine(recording: Record<string, unknown>, c: ReturnType<typeof 
   const segment = recording.currentSegment ? `, writing ${String(recording.currentSegment)}` : '';
   const reason = typeof recording.reason === 'string' ? recording.reason : '';
   switch (recording.state) {
-    case 'failed': return c.red(c.bold(`NOT RECORDING: ${String(recording.error ?? reason)}`));
-    case 'off': return c.yellow(`off: ${reason}`);
-    case 'paused': return `paused: ${reason}`;
-    case 'starting': return `starting: ${reason}`;
-    case 'recording': return c.green(`on${segment}`);
-    default: return recording.active ? c.green(`on${segment}`) : 'off'; // a daemon older than recording.state
+    case 'failed':
+      return c.red(c.bold(`NOT RECORDING: ${String(recording.error ?? reason)}`));
+    case 'off':
+      return c.yellow(`off: ${reason}`);
+    case 'paused':
+      return `paused: ${reason}`;
+    case 'starting':
+      return `starting: ${reason}`;
+    case 'recording':
+      return c.green(`on${segment}`);
+    default:
+      return recording.active ? c.green(`on${segment}`) : 'off'; // a daemon older than recording.state
   }
 }
 
@@ -122,7 +147,9 @@ async function printV1(baseUrl: string, status: StatusDocument): Promise<void> {
   const battery = obj(status.battery);
   const clients = Array.isArray(stream.clients) ? (stream.clients as Record<string, unknown>[]) : [];
   const bitrate = num(stream.measuredBitrateBps) ?? num(stream.bitrateBps);
-  const simulated = Object.entries(obj(status.simulated)).filter(([, v]) => v === true).map(([k]) => k);
+  const simulated = Object.entries(obj(status.simulated))
+    .filter(([, v]) => v === true)
+    .map(([k]) => k);
   const lines = [
     `${c.bold('camera')}       ${String(status.cameraName ?? '')} at ${baseUrl}, version ${String(status.version ?? '?')}, up ${duration(num(status.uptimeMs) ?? 0)}`,
     `mode         ${String(status.mode ?? '?')} (${modeWords(status, recording)})${status.windowEndsAt ? `, stream window until ${String(status.windowEndsAt)}` : ''}`,
@@ -133,6 +160,7 @@ async function printV1(baseUrl: string, status: StatusDocument): Promise<void> {
     `battery      ${num(battery.percent) === null ? 'unknown' : `${num(battery.percent)} %`}${num(battery.millivolts) === null ? '' : `, ${num(battery.millivolts)} mV`}${battery.charging === true ? ', charging' : ''}`,
     `temperature  ${num(status.temperatureC) === null ? 'unknown' : `${num(status.temperatureC)} °C`}`,
   ];
-  if (simulated.length > 0) lines.push(c.dim(`simulated    ${simulated.join(', ')} (no such hardware on this machine)`));
+  if (simulated.length > 0)
+    lines.push(c.dim(`simulated    ${simulated.join(', ')} (no such hardware on this machine)`));
   process.stdout.write(`${lines.join('\n')}\n`);
 }

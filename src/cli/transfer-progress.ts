@@ -43,7 +43,10 @@ export interface ProgressEvent {
 /** Checks a `--progress` value against the closed set. */
 export function progressMode(value: string): ProgressMode {
   if (!(PROGRESS_MODES as readonly string[]).includes(value)) {
-    throw new CliError(`--progress: expected ${PROGRESS_MODES.join(', ')}, got ${JSON.stringify(value)}`, ExitCode.USAGE);
+    throw new CliError(
+      `--progress: expected ${PROGRESS_MODES.join(', ')}, got ${JSON.stringify(value)}`,
+      ExitCode.USAGE,
+    );
   }
   return value as ProgressMode;
 }
@@ -69,7 +72,14 @@ export function jsonProgress(write: (line: string) => void): TransferProgress {
   let current: { name: string; total: number | undefined } | undefined;
   let nextMark = 0;
   const emit = (event: ProgressEvent['event'], extra: Partial<ProgressEvent> = {}): void => {
-    const line: ProgressEvent = { event, ...extra, filesDone: t.filesDone, filesTotal: t.filesTotal, bytesDone: t.bytesDone, bytesTotal: t.bytesTotal ?? null };
+    const line: ProgressEvent = {
+      event,
+      ...extra,
+      filesDone: t.filesDone,
+      filesTotal: t.filesTotal,
+      bytesDone: t.bytesDone,
+      bytesTotal: t.bytesTotal ?? null,
+    };
     write(`${JSON.stringify(line)}\n`);
   };
   const step = (): number => (t.bytesTotal ? Math.max(1, Math.ceil(t.bytesTotal / 100)) : 1 << 20);
@@ -109,14 +119,24 @@ export function jsonProgress(write: (line: string) => void): TransferProgress {
 async function barsProgress(stream: NodeJS.WriteStream): Promise<TransferProgress> {
   const { MultiBar, Presets } = await import('cli-progress');
   const bars = new MultiBar(
-    { stream, format: ' {bar} {percentage}% | {name} | {value_mb}/{total_mb} MB', hideCursor: true, clearOnComplete: false, stopOnComplete: false },
+    {
+      stream,
+      format: ' {bar} {percentage}% | {name} | {value_mb}/{total_mb} MB',
+      hideCursor: true,
+      clearOnComplete: false,
+      stopOnComplete: false,
+    },
     Presets.shades_classic,
   );
   const mb = (n: number): string => (n / 1e6).toFixed(1);
   const t = new Totals();
   let overall: SingleBar | undefined;
   const redraw = (): void => {
-    overall?.update(t.bytesTotal === undefined ? t.filesDone : t.bytesDone, { files: `${t.filesDone}/${t.filesTotal}`, value_mb: mb(t.bytesDone), total_mb: t.bytesTotal === undefined ? '?' : mb(t.bytesTotal) });
+    overall?.update(t.bytesTotal === undefined ? t.filesDone : t.bytesDone, {
+      files: `${t.filesDone}/${t.filesTotal}`,
+      value_mb: mb(t.bytesDone),
+      total_mb: t.bytesTotal === undefined ? '?' : mb(t.bytesTotal),
+    });
   };
   return {
     plan(files, totalBytes) {
@@ -124,13 +144,22 @@ async function barsProgress(stream: NodeJS.WriteStream): Promise<TransferProgres
       t.bytesTotal = totalBytes;
       if (files === 0) return;
       // Without every size the overall bar counts files; the MB figure still grows.
-      overall = bars.create(totalBytes ?? files, 0, {}, { format: ' {bar} {percentage}% | all: {files} files | {value_mb}/{total_mb} MB' });
+      overall = bars.create(
+        totalBytes ?? files,
+        0,
+        {},
+        { format: ' {bar} {percentage}% | all: {files} files | {value_mb}/{total_mb} MB' },
+      );
       redraw();
     },
     start(name, total, done) {
       t.currentBytes = done;
       redraw();
-      const bar = bars.create(total ?? 0, done, { name, value_mb: mb(done), total_mb: total === undefined ? '?' : mb(total) });
+      const bar = bars.create(total ?? 0, done, {
+        name,
+        value_mb: mb(done),
+        total_mb: total === undefined ? '?' : mb(total),
+      });
       return (bytes, fileTotal) => {
         if (fileTotal !== undefined) bar.setTotal(fileTotal);
         bar.update(bytes, { value_mb: mb(bytes), total_mb: fileTotal === undefined ? '?' : mb(fileTotal) });
@@ -148,10 +177,18 @@ async function barsProgress(stream: NodeJS.WriteStream): Promise<TransferProgres
   };
 }
 
-const SILENT: TransferProgress = { plan: () => undefined, start: () => () => undefined, finish: () => undefined, stop: () => undefined };
+const SILENT: TransferProgress = {
+  plan: () => undefined,
+  start: () => () => undefined,
+  finish: () => undefined,
+  stop: () => undefined,
+};
 
 /** The progress display for `mode` on stderr. */
-export async function createTransferProgress(mode: ProgressMode, stream: NodeJS.WriteStream = process.stderr): Promise<TransferProgress> {
+export async function createTransferProgress(
+  mode: ProgressMode,
+  stream: NodeJS.WriteStream = process.stderr,
+): Promise<TransferProgress> {
   if (mode === 'json') return jsonProgress((line) => stream.write(line));
   if (mode === 'auto' && stream.isTTY) return barsProgress(stream);
   return SILENT;

@@ -15,7 +15,16 @@
  */
 import type { Command } from 'commander';
 import { CliError, ExitCode } from './exit-codes.js';
-import { addCameraOptions, addGroupCameraOptions, cameraFromOptions, colours, printJson, toCliError, withCameraHint, type CameraCommandOptions } from './camera-helpers.js';
+import {
+  addCameraOptions,
+  addGroupCameraOptions,
+  cameraFromOptions,
+  colours,
+  printJson,
+  toCliError,
+  withCameraHint,
+  type CameraCommandOptions,
+} from './camera-helpers.js';
 import { createTransferProgress, progressMode, PROGRESS_MODES, type TransferProgress } from './transfer-progress.js';
 import type { CameraClient, Recording } from '../client/camera-client.js';
 
@@ -57,32 +66,42 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
     );
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const wrap = <A extends unknown[]>(fn: (...args: A) => Promise<void>) => async (...args: A): Promise<void> => {
-    try {
-      await fn(...args);
-    } catch (err) {
-      // commander passes (...arguments, options, command): the command says where --camera came from.
-      throw withCameraHint(toCliError(err), args.at(-1) as Command);
-    }
-  };
-
-  addCameraOptions(videos.command('list').description('list recordings, old to new').option('--json', 'print one JSON array'))
-    .addHelpText('after', examples('rearview videos list --camera 192.168.9.1', 'rearview videos --camera 192.168.9.1 list --json')).action(
-    wrap(async (opts: CameraCommandOptions) => {
-      const client = await cameraFromOptions(opts);
-      const list = await listVideos(client);
-      if (opts.json) return printJson(list.map(({ recording: _r, legacyPath: _p, ...rest }) => rest));
-      const { formatBytes } = await import('../util/units.js');
-      const c = colours();
-      for (const v of list) {
-        const when = v.startedAt ? v.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '';
-        const dur = v.durationMs === undefined ? '' : `${(v.durationMs / 1000).toFixed(0)} s`;
-        const size = v.sizeBytes === undefined ? '' : formatBytes(v.sizeBytes);
-        process.stdout.write(`${v.name.padEnd(14)} ${when.padEnd(21)} ${dur.padStart(6)} ${size.padStart(9)} ${v.resolution ?? ''}${v.inProgress ? c.yellow('  (recording)') : ''}\n`);
+  const wrap =
+    <A extends unknown[]>(fn: (...args: A) => Promise<void>) =>
+    async (...args: A): Promise<void> => {
+      try {
+        await fn(...args);
+      } catch (err) {
+        // commander passes (...arguments, options, command): the command says where --camera came from.
+        throw withCameraHint(toCliError(err), args.at(-1) as Command);
       }
-      if (list.length === 0) process.stderr.write('no recordings\n');
-    }),
-  );
+    };
+
+  addCameraOptions(
+    videos.command('list').description('list recordings, old to new').option('--json', 'print one JSON array'),
+  )
+    .addHelpText(
+      'after',
+      examples('rearview videos list --camera 192.168.9.1', 'rearview videos --camera 192.168.9.1 list --json'),
+    )
+    .action(
+      wrap(async (opts: CameraCommandOptions) => {
+        const client = await cameraFromOptions(opts);
+        const list = await listVideos(client);
+        if (opts.json) return printJson(list.map(({ recording: _r, legacyPath: _p, ...rest }) => rest));
+        const { formatBytes } = await import('../util/units.js');
+        const c = colours();
+        for (const v of list) {
+          const when = v.startedAt ? v.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '';
+          const dur = v.durationMs === undefined ? '' : `${(v.durationMs / 1000).toFixed(0)} s`;
+          const size = v.sizeBytes === undefined ? '' : formatBytes(v.sizeBytes);
+          process.stdout.write(
+            `${v.name.padEnd(14)} ${when.padEnd(21)} ${dur.padStart(6)} ${size.padStart(9)} ${v.resolution ?? ''}${v.inProgress ? c.yellow('  (recording)') : ''}\n`,
+          );
+        }
+        if (list.length === 0) process.stderr.write('no recordings\n');
+      }),
+    );
 
   addCameraOptions(
     videos
@@ -91,28 +110,42 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
       .argument('<names...>', 'recording names as listed (log0001.mkv ...)')
       .option('-o, --output <dir>', 'folder to write into', '.')
       .option('--format <mkv|mp4>', 'mkv: the segment as recorded; mp4: converted by the camera (no resume)', 'mkv')
-      .option('--progress <mode>', `${PROGRESS_MODES.join('|')}: bars on a terminal (auto), JSON lines on stderr, or nothing`, 'auto'),
-  ).addHelpText('after', examples('rearview videos download log0042.mkv --camera 192.168.9.1 -o ~/rides', 'rearview videos --camera 192.168.9.1 download log0042 --format mp4')).action(
-    wrap(async (names: string[], opts: CameraCommandOptions & { output: string; format: string; progress: string }) => {
-      const format = checkFormat(opts.format);
-      const mode = progressMode(opts.progress);
-      const client = await cameraFromOptions(opts);
-      const list = await listVideos(client);
-      const wanted = names.map((name) => {
-        const video = list.find((v) => v.name === name || v.name === `${name}.mkv`);
-        if (!video) throw new CliError(`no recording named ${name} on ${client.baseUrl}`, ExitCode.REMOTE);
-        return video;
-      });
-      await makeFolder(opts.output);
-      const progress = await createTransferProgress(mode);
-      try {
-        progress.plan(wanted.length, totalSize(wanted, format));
-        for (const video of wanted) await fetchVideo(client, video, opts.output, format, progress);
-      } finally {
-        progress.stop();
-      }
-    }),
-  );
+      .option(
+        '--progress <mode>',
+        `${PROGRESS_MODES.join('|')}: bars on a terminal (auto), JSON lines on stderr, or nothing`,
+        'auto',
+      ),
+  )
+    .addHelpText(
+      'after',
+      examples(
+        'rearview videos download log0042.mkv --camera 192.168.9.1 -o ~/rides',
+        'rearview videos --camera 192.168.9.1 download log0042 --format mp4',
+      ),
+    )
+    .action(
+      wrap(
+        async (names: string[], opts: CameraCommandOptions & { output: string; format: string; progress: string }) => {
+          const format = checkFormat(opts.format);
+          const mode = progressMode(opts.progress);
+          const client = await cameraFromOptions(opts);
+          const list = await listVideos(client);
+          const wanted = names.map((name) => {
+            const video = list.find((v) => v.name === name || v.name === `${name}.mkv`);
+            if (!video) throw new CliError(`no recording named ${name} on ${client.baseUrl}`, ExitCode.REMOTE);
+            return video;
+          });
+          await makeFolder(opts.output);
+          const progress = await createTransferProgress(mode);
+          try {
+            progress.plan(wanted.length, totalSize(wanted, format));
+            for (const video of wanted) await fetchVideo(client, video, opts.output, format, progress);
+          } finally {
+            progress.stop();
+          }
+        },
+      ),
+    );
 
   addCameraOptions(
     videos
@@ -120,126 +153,180 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
       .description('mirror every new recording into a folder (skip, resume, verify)')
       .argument('<dir>', 'destination folder (created when missing)')
       .option('--format <mkv|mp4>', 'mkv (default, resumable and size-checked) or mp4 converted by the camera', 'mkv')
-      .option('--progress <mode>', `${PROGRESS_MODES.join('|')}: bars on a terminal (auto), JSON lines on stderr, or nothing`, 'auto')
+      .option(
+        '--progress <mode>',
+        `${PROGRESS_MODES.join('|')}: bars on a terminal (auto), JSON lines on stderr, or nothing`,
+        'auto',
+      )
       .option('--json', 'print the summary as JSON'),
-  ).addHelpText('after', examples('rearview videos sync ~/rides --camera 192.168.9.1', 'rearview videos --camera 192.168.9.1 --api-token-file ~/.rearview-token sync ~/rides --json')).action(
-    wrap(async (dir: string, opts: CameraCommandOptions & { format: string; progress: string; json?: boolean }) => {
-      const format = checkFormat(opts.format);
-      const mode = progressMode(opts.progress);
-      const client = await cameraFromOptions(opts);
-      const summary = await syncVideos(client, dir, format, await createTransferProgress(mode));
-      if (opts.json) printJson(summary);
-      else {
-        const { formatBytes } = await import('../util/units.js');
-        process.stdout.write(
-          `synced ${summary.downloaded.length} new (${formatBytes(summary.bytesTransferred)})` +
-            `${summary.resumed.length ? `, ${summary.resumed.length} resumed` : ''}, ${summary.skipped.length} already there` +
-            `${summary.pending.length ? `, ${summary.pending.length} still recording` : ''}` +
-            `${summary.failed.length ? `, ${summary.failed.length} failed` : ''}\n`,
-        );
-      }
-      if (summary.failed.length > 0) {
-        const first = summary.failed[0] as { name: string; error: string; exitCode: number };
-        throw new CliError(`${summary.failed.length} download(s) failed; first: ${first.name}: ${first.error}`, first.exitCode as ExitCodeValueLike);
-      }
-    }),
-  );
+  )
+    .addHelpText(
+      'after',
+      examples(
+        'rearview videos sync ~/rides --camera 192.168.9.1',
+        'rearview videos --camera 192.168.9.1 --api-token-file ~/.rearview-token sync ~/rides --json',
+      ),
+    )
+    .action(
+      wrap(async (dir: string, opts: CameraCommandOptions & { format: string; progress: string; json?: boolean }) => {
+        const format = checkFormat(opts.format);
+        const mode = progressMode(opts.progress);
+        const client = await cameraFromOptions(opts);
+        const summary = await syncVideos(client, dir, format, await createTransferProgress(mode));
+        if (opts.json) printJson(summary);
+        else {
+          const { formatBytes } = await import('../util/units.js');
+          process.stdout.write(
+            `synced ${summary.downloaded.length} new (${formatBytes(summary.bytesTransferred)})` +
+              `${summary.resumed.length ? `, ${summary.resumed.length} resumed` : ''}, ${summary.skipped.length} already there` +
+              `${summary.pending.length ? `, ${summary.pending.length} still recording` : ''}` +
+              `${summary.failed.length ? `, ${summary.failed.length} failed` : ''}\n`,
+          );
+        }
+        if (summary.failed.length > 0) {
+          const first = summary.failed[0] as { name: string; error: string; exitCode: number };
+          throw new CliError(
+            `${summary.failed.length} download(s) failed; first: ${first.name}: ${first.error}`,
+            first.exitCode as ExitCodeValueLike,
+          );
+        }
+      }),
+    );
 
   addCameraOptions(
-    videos.command('thumbs').description('download the thumbnail JPEG of every recording').argument('<dir>', 'destination folder'),
-  ).addHelpText('after', examples('rearview videos thumbs ./thumbs --camera 192.168.9.1', 'rearview videos --camera 192.168.9.1 thumbs ./thumbs')).action(
-    wrap(async (dir: string, opts: CameraCommandOptions) => {
-      const client = await cameraFromOptions(opts);
-      const { writeFile, stat } = await import('node:fs/promises');
-      await makeFolder(dir);
-      let written = 0;
-      let skipped = 0;
-      if (await client.hasV1()) {
-        for (const r of await client.recordings()) {
-          if (!r.thumbnailUrl) continue;
-          const name = safeDecode(new URL(r.thumbnailUrl).pathname.split('/').pop() ?? `${r.name}.jpg`);
-          if (!isSafeLocalName(name)) {
-            warnUnsafe(name);
-            continue;
-          }
-          const file = await fileInside(dir, name);
-          if (await stat(file).then(() => true, () => false)) {
-            skipped++;
-            continue;
-          }
-          let jpeg: Uint8Array;
-          try {
-            jpeg = await client.thumbnail(r);
-          } catch (err) {
-            // One missing or refused thumbnail (e.g. a URL off the camera) does not stop the rest.
-            if ((err as { code?: string }).code !== 'ERR_CLIENT_HTTP') throw err;
-            process.stderr.write(`warning: ${(err as Error).message}\n`);
-            continue;
-          }
-          await writeFile(file, jpeg).catch((err: unknown) => {
-            throw toCliError(err, file);
-          });
-          written++;
-        }
-      } else {
-        // Legacy: thumbnails sit beside the segments as logNNNN_<unix>.jpg; the list names only the .mkv,
-        // so the thumbnail is asked for by the segment path with the date the list gives.
-        for (const v of await client.listLocalVideos()) {
-          const jpg = v.path.replace(/\.mkv$/i, `_${v.date_updated}.jpg`);
-          const name = jpg.split('/').pop() ?? 'thumb.jpg';
-          if (!isSafeLocalName(name)) {
-            warnUnsafe(name);
-            continue;
-          }
-          const file = await fileInside(dir, name);
-          if (await stat(file).then(() => true, () => false)) {
-            skipped++;
-            continue;
-          }
-          try {
-            await writeFile(file, await client.legacyThumbnail(jpg));
+    videos
+      .command('thumbs')
+      .description('download the thumbnail JPEG of every recording')
+      .argument('<dir>', 'destination folder'),
+  )
+    .addHelpText(
+      'after',
+      examples(
+        'rearview videos thumbs ./thumbs --camera 192.168.9.1',
+        'rearview videos --camera 192.168.9.1 thumbs ./thumbs',
+      ),
+    )
+    .action(
+      wrap(async (dir: string, opts: CameraCommandOptions) => {
+        const client = await cameraFromOptions(opts);
+        const { writeFile, stat } = await import('node:fs/promises');
+        await makeFolder(dir);
+        let written = 0;
+        let skipped = 0;
+        if (await client.hasV1()) {
+          for (const r of await client.recordings()) {
+            if (!r.thumbnailUrl) continue;
+            const name = safeDecode(new URL(r.thumbnailUrl).pathname.split('/').pop() ?? `${r.name}.jpg`);
+            if (!isSafeLocalName(name)) {
+              warnUnsafe(name);
+              continue;
+            }
+            const file = await fileInside(dir, name);
+            if (
+              await stat(file).then(
+                () => true,
+                () => false,
+              )
+            ) {
+              skipped++;
+              continue;
+            }
+            let jpeg: Uint8Array;
+            try {
+              jpeg = await client.thumbnail(r);
+            } catch (err) {
+              // One missing or refused thumbnail (e.g. a URL off the camera) does not stop the rest.
+              if ((err as { code?: string }).code !== 'ERR_CLIENT_HTTP') throw err;
+              process.stderr.write(`warning: ${(err as Error).message}\n`);
+              continue;
+            }
+            await writeFile(file, jpeg).catch((err: unknown) => {
+              throw toCliError(err, file);
+            });
             written++;
-          } catch (err) {
-            if ((err as { code?: string }).code !== 'ERR_CLIENT_HTTP') throw err;
+          }
+        } else {
+          // Legacy: thumbnails sit beside the segments as logNNNN_<unix>.jpg; the list names only the .mkv,
+          // so the thumbnail is asked for by the segment path with the date the list gives.
+          for (const v of await client.listLocalVideos()) {
+            const jpg = v.path.replace(/\.mkv$/i, `_${v.date_updated}.jpg`);
+            const name = jpg.split('/').pop() ?? 'thumb.jpg';
+            if (!isSafeLocalName(name)) {
+              warnUnsafe(name);
+              continue;
+            }
+            const file = await fileInside(dir, name);
+            if (
+              await stat(file).then(
+                () => true,
+                () => false,
+              )
+            ) {
+              skipped++;
+              continue;
+            }
+            try {
+              await writeFile(file, await client.legacyThumbnail(jpg));
+              written++;
+            } catch (err) {
+              if ((err as { code?: string }).code !== 'ERR_CLIENT_HTTP') throw err;
+            }
           }
         }
-      }
-      process.stdout.write(`${written} thumbnails written to ${dir}${skipped ? `, ${skipped} already there` : ''}\n`);
-    }),
-  );
+        process.stdout.write(`${written} thumbnails written to ${dir}${skipped ? `, ${skipped} already there` : ''}\n`);
+      }),
+    );
 
   addCameraOptions(
-    videos.command('wipe').description('delete every recording on the camera (asks first)').option('-y, --yes', 'do not ask'),
-  ).addHelpText('after', examples('rearview videos wipe --camera 192.168.9.1            asks on the terminal first', 'rearview videos --camera 192.168.9.1 wipe --yes')).action(
-    wrap(async (opts: CameraCommandOptions & { yes?: boolean }) => {
-      const client = await cameraFromOptions(opts);
-      const list = await listVideos(client);
-      if (!opts.yes) {
-        if (!process.stdin.isTTY) throw new CliError('wipe deletes every recording: confirm with --yes (no terminal to ask on)', ExitCode.USAGE);
-        const { createInterface } = await import('node:readline/promises');
-        const rl = createInterface({ input: process.stdin, output: process.stderr });
-        const answer = await rl.question(`Delete all ${list.length} recordings on ${client.baseUrl}? This cannot be undone. [y/N] `);
-        rl.close();
-        if (!/^y(es)?$/i.test(answer.trim())) {
-          process.stderr.write('nothing deleted\n');
-          return;
+    videos
+      .command('wipe')
+      .description('delete every recording on the camera (asks first)')
+      .option('-y, --yes', 'do not ask'),
+  )
+    .addHelpText(
+      'after',
+      examples(
+        'rearview videos wipe --camera 192.168.9.1            asks on the terminal first',
+        'rearview videos --camera 192.168.9.1 wipe --yes',
+      ),
+    )
+    .action(
+      wrap(async (opts: CameraCommandOptions & { yes?: boolean }) => {
+        const client = await cameraFromOptions(opts);
+        const list = await listVideos(client);
+        if (!opts.yes) {
+          if (!process.stdin.isTTY)
+            throw new CliError(
+              'wipe deletes every recording: confirm with --yes (no terminal to ask on)',
+              ExitCode.USAGE,
+            );
+          const { createInterface } = await import('node:readline/promises');
+          const rl = createInterface({ input: process.stdin, output: process.stderr });
+          const answer = await rl.question(
+            `Delete all ${list.length} recordings on ${client.baseUrl}? This cannot be undone. [y/N] `,
+          );
+          rl.close();
+          if (!/^y(es)?$/i.test(answer.trim())) {
+            process.stderr.write('nothing deleted\n');
+            return;
+          }
         }
-      }
-      if (await client.hasV1()) {
-        const result = (await client.deleteAllRecordings()) as { deleted?: number } | undefined;
-        process.stdout.write(`deleted ${result?.deleted ?? list.length} recordings\n`);
-      } else {
-        await client.legacyWipe();
-        process.stdout.write(`deleted ${list.length} recordings\n`);
-      }
-    }),
-  );
+        if (await client.hasV1()) {
+          const result = (await client.deleteAllRecordings()) as { deleted?: number } | undefined;
+          process.stdout.write(`deleted ${result?.deleted ?? list.length} recordings\n`);
+        } else {
+          await client.legacyWipe();
+          process.stdout.write(`deleted ${list.length} recordings\n`);
+        }
+      }),
+    );
 }
 
 type ExitCodeValueLike = (typeof ExitCode)[keyof typeof ExitCode];
 
 function checkFormat(format: string): 'mkv' | 'mp4' {
-  if (format !== 'mkv' && format !== 'mp4') throw new CliError(`--format: expected mkv or mp4, got ${JSON.stringify(format)}`, ExitCode.USAGE);
+  if (format !== 'mkv' && format !== 'mp4')
+    throw new CliError(`--format: expected mkv or mp4, got ${JSON.stringify(format)}`, ExitCode.USAGE);
   return format;
 }
 
@@ -254,7 +341,12 @@ function basename(path: string): string {
  * spoofed camera must not be able to write outside the folder.
  */
 export function isSafeLocalName(name: string): boolean {
-  return name.length > 0 && Buffer.byteLength(name) <= 255 && /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name) && !name.includes('..');
+  return (
+    name.length > 0 &&
+    Buffer.byteLength(name) <= 255 &&
+    /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name) &&
+    !name.includes('..')
+  );
 }
 
 /** `join(dir, name)` after checking that the result is a direct child of `dir`; throws otherwise. */
@@ -262,7 +354,10 @@ async function fileInside(dir: string, name: string): Promise<string> {
   const { join, resolve, dirname } = await import('node:path');
   const file = join(dir, name);
   if (!isSafeLocalName(name) || dirname(resolve(file)) !== resolve(dir)) {
-    throw new CliError(`refusing to write ${JSON.stringify(name)} from the camera: not a plain file name`, ExitCode.REMOTE);
+    throw new CliError(
+      `refusing to write ${JSON.stringify(name)} from the camera: not a plain file name`,
+      ExitCode.REMOTE,
+    );
   }
   return file;
 }
@@ -322,7 +417,8 @@ async function makeFolder(dir: string): Promise<void> {
   await makeDirectory(dir).catch((err: unknown) => {
     // A regular file in the way: say what it means here.
     const code = (err as { code?: unknown }).code;
-    if (code === 'EEXIST' || code === 'ENOTDIR') throw new CliError(`${dir}: not a folder (a file of that name is in the way)`, ExitCode.IO);
+    if (code === 'EEXIST' || code === 'ENOTDIR')
+      throw new CliError(`${dir}: not a folder (a file of that name is in the way)`, ExitCode.IO);
     throw toCliError(err, dir);
   });
 }
@@ -362,7 +458,10 @@ async function fetchVideo(
   const { stat } = await import('node:fs/promises');
   const fileName = format === 'mp4' ? video.name.replace(/\.mkv$/i, '.mp4') : video.name;
   const dest = await fileInside(dir, fileName);
-  const partBytes = await stat(`${dest}.part`).then((s) => s.size, () => 0);
+  const partBytes = await stat(`${dest}.part`).then(
+    (s) => s.size,
+    () => 0,
+  );
   await checkFreeSpace(dir, video.sizeBytes === undefined ? undefined : video.sizeBytes - partBytes);
   const show = progress.start(fileName, format === 'mkv' ? video.sizeBytes : undefined, partBytes);
   let onDisk = partBytes;
@@ -374,7 +473,10 @@ async function fetchVideo(
     let result: { path: string; transferredBytes: number; resumed: boolean; bytes: number };
     if (video.legacyPath) {
       const { rename } = await import('node:fs/promises');
-      result = { ...(await client.legacyDownload(video.legacyPath, `${dest}.part`, { format, onProgress: update })), path: dest };
+      result = {
+        ...(await client.legacyDownload(video.legacyPath, `${dest}.part`, { format, onProgress: update })),
+        path: dest,
+      };
       await rename(`${dest}.part`, dest);
     } else {
       result = await client.download(video.name, dest, { format, resume: format === 'mkv', onProgress: update });
@@ -382,7 +484,10 @@ async function fetchVideo(
     progress.finish(fileName, result.bytes, true);
     if (format === 'mkv' && video.sizeBytes !== undefined && result.bytes !== video.sizeBytes) {
       // The listing and the transfer disagree (the file changed on the camera): keep it, but say so.
-      throw new CliError(`${video.name}: size ${result.bytes} differs from the listed ${video.sizeBytes} bytes`, ExitCode.REMOTE);
+      throw new CliError(
+        `${video.name}: size ${result.bytes} differs from the listed ${video.sizeBytes} bytes`,
+        ExitCode.REMOTE,
+      );
     }
     return result;
   } catch (err) {
@@ -413,9 +518,23 @@ export interface SyncSummary {
  * Stops at the first disk error (a full disk will not get better); other
  * failures are collected and the rest continue.
  */
-export async function syncVideos(client: CameraClient, dir: string, format: 'mkv' | 'mp4', progress: TransferProgress): Promise<SyncSummary> {
+export async function syncVideos(
+  client: CameraClient,
+  dir: string,
+  format: 'mkv' | 'mp4',
+  progress: TransferProgress,
+): Promise<SyncSummary> {
   const { stat } = await import('node:fs/promises');
-  const summary: SyncSummary = { camera: client.baseUrl, dir, downloaded: [], resumed: [], skipped: [], pending: [], failed: [], bytesTransferred: 0 };
+  const summary: SyncSummary = {
+    camera: client.baseUrl,
+    dir,
+    downloaded: [],
+    resumed: [],
+    skipped: [],
+    pending: [],
+    failed: [],
+    bytesTransferred: 0,
+  };
   try {
     const list = await listVideos(client);
     await makeFolder(dir);
@@ -427,9 +546,15 @@ export async function syncVideos(client: CameraClient, dir: string, format: 'mkv
         continue;
       }
       const fileName = format === 'mp4' ? video.name.replace(/\.mkv$/i, '.mp4') : video.name;
-      const existing = await stat(await fileInside(dir, fileName)).then((s) => s.size, () => undefined);
+      const existing = await stat(await fileInside(dir, fileName)).then(
+        (s) => s.size,
+        () => undefined,
+      );
       // mkv: verify by size; mp4 (converted on the fly) and legacy lists carry no size to compare.
-      if (existing !== undefined && (format === 'mp4' || video.sizeBytes === undefined || existing === video.sizeBytes)) {
+      if (
+        existing !== undefined &&
+        (format === 'mp4' || video.sizeBytes === undefined || existing === video.sizeBytes)
+      ) {
         summary.skipped.push(video.name);
         continue;
       }

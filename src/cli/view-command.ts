@@ -41,11 +41,26 @@ export interface ViewOptions {
 /** The ffplay command line for a raw H.264 TCP stream, tuned for latency (platform notes). */
 export function ffplayArgs(url: string, fps: number): string[] {
   return [
-    '-hide_banner', '-loglevel', 'warning',
-    '-fflags', 'nobuffer', '-flags', 'low_delay', '-framedrop',
-    '-probesize', '32', '-analyzeduration', '0', '-sync', 'ext',
-    '-f', 'h264', '-framerate', String(fps),
-    '-window_title', `rearview ${url}`,
+    '-hide_banner',
+    '-loglevel',
+    'warning',
+    '-fflags',
+    'nobuffer',
+    '-flags',
+    'low_delay',
+    '-framedrop',
+    '-probesize',
+    '32',
+    '-analyzeduration',
+    '0',
+    '-sync',
+    'ext',
+    '-f',
+    'h264',
+    '-framerate',
+    String(fps),
+    '-window_title',
+    `rearview ${url}`,
     url,
   ];
 }
@@ -54,7 +69,11 @@ export function ffplayArgs(url: string, fps: number): string[] {
  * Opens `url` in the default browser when the desktop has one. Never throws
  * and never waits: a headless machine just gets the printed URL.
  */
-export function openBrowser(url: string, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): boolean {
+export function openBrowser(
+  url: string,
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): boolean {
   let cmd: string;
   let args: string[];
   if (platform === 'darwin') [cmd, args] = ['open', [url]];
@@ -78,7 +97,15 @@ export function openBrowser(url: string, env: NodeJS.ProcessEnv = process.env, p
 export async function runView(source: string, options: ViewOptions): Promise<number> {
   if (options.player === 'ffplay') return runFfplay(source, options.fps);
 
-  const [{ loadConfig }, { Logger }, { StreamHub }, { SourceSupervisor }, { createSource }, { createWebMount }, { captureTimeOf }] = await Promise.all([
+  const [
+    { loadConfig },
+    { Logger },
+    { StreamHub },
+    { SourceSupervisor },
+    { createSource },
+    { createWebMount },
+    { captureTimeOf },
+  ] = await Promise.all([
     import('../config.js'),
     import('../log/logger.js'),
     import('../hub/stream-hub.js'),
@@ -137,7 +164,8 @@ export async function runView(source: string, options: ViewOptions): Promise<num
     throw new CliError(`cannot listen on ${options.host}:${options.port}: ${(err as Error).message}`, ExitCode.USAGE);
   }
   const { port } = server.address() as AddressInfo;
-  const shownHost = options.host === '127.0.0.1' || options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
+  const shownHost =
+    options.host === '127.0.0.1' || options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
   const url = `http://${shownHost}:${port}/`;
   await hub.start();
   await supervisor.start();
@@ -184,7 +212,10 @@ async function runFfplay(source: string, fps: number): Promise<number> {
   const [code] = (await Promise.race([
     once(child, 'exit'),
     once(child, 'error').then(([err]) => {
-      throw new CliError(`cannot run ffplay (is it installed? it comes with ffmpeg): ${(err as Error).message}`, ExitCode.IO);
+      throw new CliError(
+        `cannot run ffplay (is it installed? it comes with ffmpeg): ${(err as Error).message}`,
+        ExitCode.IO,
+      );
     }),
   ])) as [number | null];
   process.off('SIGINT', forward);
@@ -201,7 +232,11 @@ export function registerView(program: Command): void {
     .description('watch a camera in the browser with the lowest latency (WebCodecs on a local page), or with ffplay')
     .argument('[source]', 'the camera stream: tcp://host:port (also file:PATH or sample)', DEFAULT_VIEW_SOURCE)
     .option('--port <n>', 'HTTP port of the local page (0 = any free port)', '0')
-    .option('--host <addr>', 'address the page listens on (keep it local: WebCodecs needs a secure context)', '127.0.0.1')
+    .option(
+      '--host <addr>',
+      'address the page listens on (keep it local: WebCodecs needs a secure context)',
+      '127.0.0.1',
+    )
     .option('--no-open', 'do not open a browser, just print the URL')
     .option('--player <name>', 'browser, or ffplay to run ffplay with low-latency flags', 'browser')
     .option('--fps <n>', 'frame rate of streams without timing information', '30')
@@ -218,21 +253,30 @@ Examples:
 Exit codes: 0 stopped with Ctrl-C, 2 bad option, bad source or the page port cannot be bound,
 5 ffplay cannot be run; with --player ffplay, ffplay's own exit code otherwise.`,
     )
-    .action(async (source: string, opts: { port: string; host: string; open: boolean; player: string; fps: string; logLevel: string }) => {
-      const port = Number(opts.port);
-      const fps = Number(opts.fps);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port: expected 0..65535, got ${opts.port}`, ExitCode.USAGE);
-      if (!(fps > 0 && fps <= 1000)) throw new CliError(`--fps: expected a positive number, got ${opts.fps}`, ExitCode.USAGE);
-      if (opts.player !== 'browser' && opts.player !== 'ffplay') throw new CliError(`--player: expected browser or ffplay, got ${opts.player}`, ExitCode.USAGE);
-      if (!['debug', 'info', 'warn', 'error', 'silent'].includes(opts.logLevel)) throw new CliError(`--log-level: unknown level ${opts.logLevel}`, ExitCode.USAGE);
-      const code = await runView(source, {
-        port,
-        host: opts.host,
-        open: opts.open,
-        player: opts.player,
-        fps,
-        logLevel: opts.logLevel as ViewOptions['logLevel'],
-      });
-      process.exitCode = code;
-    });
+    .action(
+      async (
+        source: string,
+        opts: { port: string; host: string; open: boolean; player: string; fps: string; logLevel: string },
+      ) => {
+        const port = Number(opts.port);
+        const fps = Number(opts.fps);
+        if (!Number.isInteger(port) || port < 0 || port > 65535)
+          throw new CliError(`--port: expected 0..65535, got ${opts.port}`, ExitCode.USAGE);
+        if (!(fps > 0 && fps <= 1000))
+          throw new CliError(`--fps: expected a positive number, got ${opts.fps}`, ExitCode.USAGE);
+        if (opts.player !== 'browser' && opts.player !== 'ffplay')
+          throw new CliError(`--player: expected browser or ffplay, got ${opts.player}`, ExitCode.USAGE);
+        if (!['debug', 'info', 'warn', 'error', 'silent'].includes(opts.logLevel))
+          throw new CliError(`--log-level: unknown level ${opts.logLevel}`, ExitCode.USAGE);
+        const code = await runView(source, {
+          port,
+          host: opts.host,
+          open: opts.open,
+          player: opts.player,
+          fps,
+          logLevel: opts.logLevel as ViewOptions['logLevel'],
+        });
+        process.exitCode = code;
+      },
+    );
 }

@@ -150,7 +150,9 @@ export class AnnexBFramer {
       const missingSps = !types.includes(NalUnitType.SPS);
       const missingPps = !types.includes(NalUnitType.PPS);
       if (missingSps || missingPps) {
-        const front = store.all().filter((nal) => ((nal[0] ?? 0) & 0x1f) === NalUnitType.SPS ? missingSps : missingPps);
+        const front = store
+          .all()
+          .filter((nal) => (((nal[0] ?? 0) & 0x1f) === NalUnitType.SPS ? missingSps : missingPps));
         data.unshift(...front);
         types.unshift(...front.map((nal) => (nal[0] ?? 0) & 0x1f));
       }

@@ -48,7 +48,10 @@ export interface BrowserConnectOptions {
  * 'latest' policy of connect()). Ends when the socket closes; reconnecting
  * is left to the caller (wrap it in a loop with a delay).
  */
-export async function* connectWebSocket(url: string, options: BrowserConnectOptions = {}): AsyncGenerator<BrowserFrame, void, undefined> {
+export async function* connectWebSocket(
+  url: string,
+  options: BrowserConnectOptions = {},
+): AsyncGenerator<BrowserFrame, void, undefined> {
   const ws = new WebSocket(url);
   ws.binaryType = 'arraybuffer';
   const maxQueue = options.maxQueueFrames ?? 60;
@@ -141,7 +144,9 @@ export interface EncodedChunkLike {
  * from the first frame's codec string and reconfigured when it changes.
  * Throws when WebCodecs is missing (not a secure context).
  */
-export async function* decodeVideoFrames(frames: AsyncIterable<EncodedChunkLike>): AsyncGenerator<VideoFrame, void, undefined> {
+export async function* decodeVideoFrames(
+  frames: AsyncIterable<EncodedChunkLike>,
+): AsyncGenerator<VideoFrame, void, undefined> {
   if (typeof VideoDecoder === 'undefined') {
     throw new Error('WebCodecs VideoDecoder is not available: open the page over https or on localhost');
   }
@@ -178,7 +183,13 @@ export async function* decodeVideoFrames(frames: AsyncIterable<EncodedChunkLike>
           decoder.configure({ codec, optimizeForLatency: true });
         }
         if (!codec) continue;
-        decoder.decode(new EncodedVideoChunk({ type: frame.isKey ? 'key' : 'delta', timestamp: Math.round(frame.pts90k / 0.09), data: frame.data }));
+        decoder.decode(
+          new EncodedVideoChunk({
+            type: frame.isKey ? 'key' : 'delta',
+            timestamp: Math.round(frame.pts90k / 0.09),
+            data: frame.data,
+          }),
+        );
         // Backpressure: let the decoder drain before taking more input.
         while (decoder.decodeQueueSize > 2 && !failure) await new Promise((r) => setTimeout(r, 1));
       }

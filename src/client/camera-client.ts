@@ -8,10 +8,24 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { rename, stat, truncate } from 'node:fs/promises';
 import { makeDirectory } from '../util/make-directory.js';
 import { dirname } from 'node:path';
-import type { RecordingDocument, RecordingsListDocument, SettingsDocument, SettingsPatch, SettingsPatchResult, StatusDocument } from '../api/wire-types.js';
+import type {
+  RecordingDocument,
+  RecordingsListDocument,
+  SettingsDocument,
+  SettingsPatch,
+  SettingsPatchResult,
+  StatusDocument,
+} from '../api/wire-types.js';
 import { ClientError, describeNetworkError } from './client-error.js';
 
-export type { RecordingDocument, RecordingsListDocument, SettingsDocument, SettingsPatch, SettingsPatchResult, StatusDocument } from '../api/wire-types.js';
+export type {
+  RecordingDocument,
+  RecordingsListDocument,
+  SettingsDocument,
+  SettingsPatch,
+  SettingsPatchResult,
+  StatusDocument,
+} from '../api/wire-types.js';
 
 /** Options of {@link CameraClient}. */
 export interface CameraClientOptions {
@@ -108,7 +122,8 @@ export function cameraBaseUrl(camera: string, defaultPort = DEFAULT_API_PORT): s
   } catch {
     throw new TypeError(`camera: cannot read "${camera}" as host[:port]`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`camera: expected http:// or a host name, got "${camera}"`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new TypeError(`camera: expected http:// or a host name, got "${camera}"`);
   if (!url.port) url.port = String(defaultPort);
   return `${url.protocol}//${url.host}`;
 }
@@ -125,7 +140,8 @@ export class CameraClient {
   constructor(camera: string, options: CameraClientOptions = {}) {
     this.baseUrl = cameraBaseUrl(camera);
     this.timeoutMs = options.timeoutMs ?? 5000;
-    if (!Number.isFinite(this.timeoutMs) || this.timeoutMs <= 0) throw new RangeError(`timeoutMs must be a positive number, got ${this.timeoutMs}`);
+    if (!Number.isFinite(this.timeoutMs) || this.timeoutMs <= 0)
+      throw new RangeError(`timeoutMs must be a positive number, got ${this.timeoutMs}`);
     this.token = options.token;
     this.fetchImpl = options.fetch ?? fetch;
   }
@@ -144,12 +160,20 @@ export class CameraClient {
       text = await this.greeting();
     } catch (err) {
       if (err instanceof ClientError && err.code === 'ERR_CLIENT_HTTP') {
-        throw new ClientError('ERR_NOT_REARVIEW', `${this.baseUrl} is not a Rearview camera (GET / answered HTTP ${err.status})`, { url: err.url, status: err.status, cause: err });
+        throw new ClientError(
+          'ERR_NOT_REARVIEW',
+          `${this.baseUrl} is not a Rearview camera (GET / answered HTTP ${err.status})`,
+          { url: err.url, status: err.status, cause: err },
+        );
       }
       throw err;
     }
     if (text.trim() !== REARVIEW_GREETING) {
-      throw new ClientError('ERR_NOT_REARVIEW', `${this.baseUrl} is not a Rearview camera (GET / answered ${JSON.stringify(text.slice(0, 40))})`, { url: `${this.baseUrl}/` });
+      throw new ClientError(
+        'ERR_NOT_REARVIEW',
+        `${this.baseUrl} is not a Rearview camera (GET / answered ${JSON.stringify(text.slice(0, 40))})`,
+        { url: `${this.baseUrl}/` },
+      );
     }
   }
 
@@ -195,7 +219,11 @@ export class CameraClient {
    * `'mkv'` the older `POST /download-video` with the path as body (the segment itself).
    * No resume: the legacy routes have no Range support.
    */
-  async legacyDownload(cameraPath: string, dest: string, options: Omit<DownloadOptions, 'resume'> = {}): Promise<DownloadResult> {
+  async legacyDownload(
+    cameraPath: string,
+    dest: string,
+    options: Omit<DownloadOptions, 'resume'> = {},
+  ): Promise<DownloadResult> {
     const format = options.format ?? 'mp4';
     await ensureFolder(dirname(dest));
     const res =
@@ -238,7 +266,8 @@ export class CameraClient {
       await this.status();
       return true;
     } catch (err) {
-      if (err instanceof ClientError && err.code === 'ERR_CLIENT_HTTP' && (err.status === 404 || err.status === 501)) return false;
+      if (err instanceof ClientError && err.code === 'ERR_CLIENT_HTTP' && (err.status === 404 || err.status === 501))
+        return false;
       throw err;
     }
   }
@@ -246,7 +275,8 @@ export class CameraClient {
   /** `GET /api/v1/recordings`, normalised, old to new. */
   async recordings(): Promise<Recording[]> {
     const body = await this.json('GET', '/api/v1/recordings');
-    const list = typeof body === 'object' && body !== null ? (body as Partial<RecordingsListDocument>).recordings : undefined;
+    const list =
+      typeof body === 'object' && body !== null ? (body as Partial<RecordingsListDocument>).recordings : undefined;
     if (!Array.isArray(list)) throw this.badBody('/api/v1/recordings', 'expected {"recordings":[...]}');
     return list.map((entry) => this.toRecording(entry));
   }
@@ -269,7 +299,10 @@ export class CameraClient {
     await ensureFolder(dirname(dest));
     let offset = 0;
     if (options.resume !== false) {
-      offset = await stat(part).then((s) => s.size, () => 0);
+      offset = await stat(part).then(
+        (s) => s.size,
+        () => 0,
+      );
     }
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
     const res = await this.request('GET', path, { headers, signal: options.signal, okStatuses: [416] });
@@ -294,10 +327,18 @@ export class CameraClient {
 
   /** The thumbnail JPEG of a recording (from its listed `thumbnailUrl`). */
   async thumbnail(recording: Recording): Promise<Uint8Array> {
-    if (!recording.thumbnailUrl) throw new ClientError('ERR_CLIENT_HTTP', `${recording.name} has no thumbnail`, { url: this.recordingUrl(recording.name), status: 404 });
+    if (!recording.thumbnailUrl)
+      throw new ClientError('ERR_CLIENT_HTTP', `${recording.name} has no thumbnail`, {
+        url: this.recordingUrl(recording.name),
+        status: 404,
+      });
     // The URL comes from the camera's list: follow it only on the camera itself.
     if (new URL(recording.thumbnailUrl).origin !== new URL(this.baseUrl).origin) {
-      throw new ClientError('ERR_CLIENT_HTTP', `${recording.name}: thumbnail URL ${recording.thumbnailUrl} is not on the camera ${this.baseUrl}; refused`, { url: recording.thumbnailUrl });
+      throw new ClientError(
+        'ERR_CLIENT_HTTP',
+        `${recording.name}: thumbnail URL ${recording.thumbnailUrl} is not on the camera ${this.baseUrl}; refused`,
+        { url: recording.thumbnailUrl },
+      );
     }
     return (await this.call('GET', recording.thumbnailUrl)).body;
   }
@@ -341,7 +382,12 @@ export class CameraClient {
    */
   private toRecording(value: unknown): Recording {
     const entry = (typeof value === 'object' && value !== null ? value : {}) as Partial<RecordingDocument>;
-    if (typeof entry.name !== 'string' || entry.name === '' || typeof entry.sizeBytes !== 'number' || typeof entry.modifiedAt !== 'string') {
+    if (
+      typeof entry.name !== 'string' ||
+      entry.name === '' ||
+      typeof entry.sizeBytes !== 'number' ||
+      typeof entry.modifiedAt !== 'string'
+    ) {
       throw this.badBody('/api/v1/recordings', 'a recording without name, sizeBytes or modifiedAt');
     }
     const orUndefined = <T>(v: T | null | undefined): T | undefined => (v === null ? undefined : v);
@@ -353,13 +399,18 @@ export class CameraClient {
       width: orUndefined(entry.width),
       height: orUndefined(entry.height),
       inProgress: entry.inProgress === true,
-      thumbnailUrl: typeof entry.thumbnailUrl === 'string' ? new URL(entry.thumbnailUrl, `${this.baseUrl}/`).toString() : undefined,
+      thumbnailUrl:
+        typeof entry.thumbnailUrl === 'string' ? new URL(entry.thumbnailUrl, `${this.baseUrl}/`).toString() : undefined,
       raw: entry as RecordingDocument,
     };
   }
 
   private badBody(path: string, what: string): ClientError {
-    return new ClientError('ERR_NOT_REARVIEW', `${this.baseUrl}${path}: unexpected answer (${what}); is this a Rearview camera?`, { url: this.baseUrl + path });
+    return new ClientError(
+      'ERR_NOT_REARVIEW',
+      `${this.baseUrl}${path}: unexpected answer (${what}); is this a Rearview camera?`,
+      { url: this.baseUrl + path },
+    );
   }
 
   /**
@@ -368,7 +419,11 @@ export class CameraClient {
    * server's message; network failures ERR_CLIENT_CONNECT; no complete
    * answer in time ERR_CLIENT_TIMEOUT.
    */
-  private async call(method: string, path: string, options: { body?: string; headers?: Record<string, string> } = {}): Promise<{ res: Response; body: Uint8Array }> {
+  private async call(
+    method: string,
+    path: string,
+    options: { body?: string; headers?: Record<string, string> } = {},
+  ): Promise<{ res: Response; body: Uint8Array }> {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), this.timeoutMs);
     const url = /^https?:\/\//.test(path) ? path : this.baseUrl + path;
@@ -377,12 +432,20 @@ export class CameraClient {
       try {
         return { res, body: new Uint8Array(await res.arrayBuffer()) };
       } catch (err) {
-        if (timeout.signal.aborted) throw new ClientError('ERR_CLIENT_TIMEOUT', `${method} ${url}: answer not complete within ${this.timeoutMs} ms`, { url, cause: err });
+        if (timeout.signal.aborted)
+          throw new ClientError(
+            'ERR_CLIENT_TIMEOUT',
+            `${method} ${url}: answer not complete within ${this.timeoutMs} ms`,
+            { url, cause: err },
+          );
         throw this.networkError(err, url, `reading the answer of ${method}`);
       }
     } catch (err) {
       if (err instanceof ClientError && err.code === 'ERR_ABORTED' && timeout.signal.aborted) {
-        throw new ClientError('ERR_CLIENT_TIMEOUT', `${method} ${url}: no answer within ${this.timeoutMs} ms`, { url, cause: err });
+        throw new ClientError('ERR_CLIENT_TIMEOUT', `${method} ${url}: no answer within ${this.timeoutMs} ms`, {
+          url,
+          cause: err,
+        });
       }
       throw err;
     } finally {
@@ -395,7 +458,11 @@ export class CameraClient {
   }
 
   private async json(method: string, path: string, body?: string): Promise<unknown> {
-    const answer = await this.call(method, path, body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } });
+    const answer = await this.call(
+      method,
+      path,
+      body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } },
+    );
     const text = new TextDecoder().decode(answer.body);
     try {
       return JSON.parse(text) as unknown;
@@ -406,13 +473,15 @@ export class CameraClient {
 
   private async integer(path: string): Promise<number> {
     const text = (await this.text('GET', path)).trim();
-    if (!/^-?\d+$/.test(text)) throw this.badBody(path, `expected an integer, got ${JSON.stringify(text.slice(0, 40))}`);
+    if (!/^-?\d+$/.test(text))
+      throw this.badBody(path, `expected an integer, got ${JSON.stringify(text.slice(0, 40))}`);
     return Number(text);
   }
 
   private async boolean(path: string): Promise<boolean> {
     const text = (await this.text('GET', path)).trim();
-    if (text !== 'true' && text !== 'false') throw this.badBody(path, `expected true or false, got ${JSON.stringify(text.slice(0, 40))}`);
+    if (text !== 'true' && text !== 'false')
+      throw this.badBody(path, `expected true or false, got ${JSON.stringify(text.slice(0, 40))}`);
     return text === 'true';
   }
 
@@ -423,12 +492,18 @@ export class CameraClient {
   private async request(
     method: string,
     pathOrUrl: string,
-    options: { body?: string; headers?: Record<string, string>; signal?: AbortSignal | undefined; okStatuses?: number[] } = {},
+    options: {
+      body?: string;
+      headers?: Record<string, string>;
+      signal?: AbortSignal | undefined;
+      okStatuses?: number[];
+    } = {},
   ): Promise<Response> {
     const url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : this.baseUrl + pathOrUrl;
     const headers: Record<string, string> = { ...options.headers };
     // The token goes to the camera's own origin only, never to a URL the camera listed elsewhere.
-    if (this.token && new URL(url).origin === new URL(this.baseUrl).origin) headers.authorization = `Bearer ${this.token}`;
+    if (this.token && new URL(url).origin === new URL(this.baseUrl).origin)
+      headers.authorization = `Bearer ${this.token}`;
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), this.timeoutMs);
     const signal = options.signal ? AbortSignal.any([timeout.signal, options.signal]) : timeout.signal;
@@ -436,8 +511,13 @@ export class CameraClient {
     try {
       res = await this.fetchImpl(url, { method, headers, body: options.body, signal, redirect: 'follow' });
     } catch (err) {
-      if (options.signal?.aborted) throw new ClientError('ERR_ABORTED', `${method} ${url}: aborted`, { url, cause: err });
-      if (timeout.signal.aborted) throw new ClientError('ERR_CLIENT_TIMEOUT', `${method} ${url}: no answer within ${this.timeoutMs} ms`, { url, cause: err });
+      if (options.signal?.aborted)
+        throw new ClientError('ERR_ABORTED', `${method} ${url}: aborted`, { url, cause: err });
+      if (timeout.signal.aborted)
+        throw new ClientError('ERR_CLIENT_TIMEOUT', `${method} ${url}: no answer within ${this.timeoutMs} ms`, {
+          url,
+          cause: err,
+        });
       throw this.networkError(err, url, method);
     } finally {
       clearTimeout(timer);
@@ -469,7 +549,10 @@ export class CameraClient {
 
   private networkError(err: unknown, url: string, what: string): ClientError {
     if (err instanceof ClientError) return err;
-    return new ClientError('ERR_CLIENT_CONNECT', `cannot reach camera: ${what} ${url}: ${describeNetworkError(err)}`, { url, cause: err });
+    return new ClientError('ERR_CLIENT_CONNECT', `cannot reach camera: ${what} ${url}: ${describeNetworkError(err)}`, {
+      url,
+      cause: err,
+    });
   }
 
   /**
@@ -484,7 +567,12 @@ export class CameraClient {
   ): Promise<DownloadResult> {
     const url = res.url;
     const length = Number(res.headers.get('content-length') ?? NaN);
-    const total = res.status === 206 ? parseContentRangeTotal(res.headers.get('content-range')) : Number.isFinite(length) ? length : undefined;
+    const total =
+      res.status === 206
+        ? parseContentRangeTotal(res.headers.get('content-range'))
+        : Number.isFinite(length)
+          ? length
+          : undefined;
     const out = createWriteStream(file, { flags: options.offset > 0 ? 'a' : 'w' });
     let outError: unknown;
     out.on('error', (err) => {
@@ -510,8 +598,13 @@ export class CameraClient {
           try {
             chunk = await reader.read();
           } catch (err) {
-            if (options.signal?.aborted) throw new ClientError('ERR_ABORTED', `download of ${url} aborted`, { url, cause: err });
-            throw new ClientError('ERR_CLIENT_CONNECT', `download of ${url} interrupted after ${received} bytes: ${describeNetworkError(err)}`, { url, cause: err });
+            if (options.signal?.aborted)
+              throw new ClientError('ERR_ABORTED', `download of ${url} aborted`, { url, cause: err });
+            throw new ClientError(
+              'ERR_CLIENT_CONNECT',
+              `download of ${url} interrupted after ${received} bytes: ${describeNetworkError(err)}`,
+              { url, cause: err },
+            );
           }
           if (chunk.done) break;
           if (outError) throw outError;
@@ -528,9 +621,16 @@ export class CameraClient {
       await new Promise<void>((resolve) => out.end(() => resolve()));
     }
     if (outError) throw outError;
-    if (timedOut) throw new ClientError('ERR_CLIENT_TIMEOUT', `download of ${url} stalled: no data for ${this.timeoutMs} ms after ${received} bytes`, { url });
+    if (timedOut)
+      throw new ClientError(
+        'ERR_CLIENT_TIMEOUT',
+        `download of ${url} stalled: no data for ${this.timeoutMs} ms after ${received} bytes`,
+        { url },
+      );
     if (total !== undefined && received !== total) {
-      throw new ClientError('ERR_CLIENT_CONNECT', `download of ${url} ended early: ${received} of ${total} bytes`, { url });
+      throw new ClientError('ERR_CLIENT_CONNECT', `download of ${url} ended early: ${received} of ${total} bytes`, {
+        url,
+      });
     }
     return { path: file, bytes: received, transferredBytes: transferred, resumed: options.offset > 0 };
   }
@@ -566,8 +666,16 @@ async function ensureFolder(folder: string): Promise<void> {
     const fsCode = (err as NodeJS.ErrnoException).code;
     // mkdir answers EEXIST when the path is a regular file: for the caller it is "not a folder".
     const code = fsCode === 'EEXIST' ? 'ENOTDIR' : fsCode;
-    const why = code === 'ENOTDIR' ? 'a file is in the way' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (err as Error).message;
-    throw Object.assign(new Error(`cannot create the download folder ${folder}: ${why}`, { cause: err }), { code, path: folder });
+    const why =
+      code === 'ENOTDIR'
+        ? 'a file is in the way'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : (err as Error).message;
+    throw Object.assign(new Error(`cannot create the download folder ${folder}: ${why}`, { cause: err }), {
+      code,
+      path: folder,
+    });
   }
 }
 

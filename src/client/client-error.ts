@@ -6,7 +6,10 @@
 import { RearviewError, type ErrorCode } from '../errors.js';
 
 /** Codes the client raises: ERR_CLIENT_CONNECT, ERR_CLIENT_TIMEOUT, ERR_CLIENT_HTTP, ERR_NOT_REARVIEW, ERR_ABORTED. */
-export type ClientErrorCode = Extract<ErrorCode, 'ERR_CLIENT_CONNECT' | 'ERR_CLIENT_TIMEOUT' | 'ERR_CLIENT_HTTP' | 'ERR_NOT_REARVIEW' | 'ERR_ABORTED'>;
+export type ClientErrorCode = Extract<
+  ErrorCode,
+  'ERR_CLIENT_CONNECT' | 'ERR_CLIENT_TIMEOUT' | 'ERR_CLIENT_HTTP' | 'ERR_NOT_REARVIEW' | 'ERR_ABORTED'
+>;
 
 /** A failed request or connection of the client library. */
 export class ClientError extends RearviewError {

@@ -72,7 +72,6 @@ export class DecodeError extends RearviewError {
   }
 }
 
-
 function runs(path: string): boolean {
   try {
     return spawnSync(path, ['-hide_banner', '-version'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
@@ -106,12 +105,18 @@ function bytesPerFrame(format: PixelFormat, width: number, height: number): numb
  * consumer skips whole GOPs before the decoder, never mid-GOP. Breaking out
  * of the loop stops ffmpeg.
  */
-export async function* decode(stream: AsyncIterable<EncodedFrameLike>, options: DecodeOptions = {}): AsyncGenerator<DecodedFrame, void, undefined> {
+export async function* decode(
+  stream: AsyncIterable<EncodedFrameLike>,
+  options: DecodeOptions = {},
+): AsyncGenerator<DecodedFrame, void, undefined> {
   const format = options.format ?? 'rgb24';
-  if (format !== 'rgb24' && format !== 'yuv420p') throw new TypeError(`format must be 'rgb24' or 'yuv420p', got ${JSON.stringify(format)}`);
-  if ((options.width === undefined) !== (options.height === undefined)) throw new TypeError('width and height must be given together');
+  if (format !== 'rgb24' && format !== 'yuv420p')
+    throw new TypeError(`format must be 'rgb24' or 'yuv420p', got ${JSON.stringify(format)}`);
+  if ((options.width === undefined) !== (options.height === undefined))
+    throw new TypeError('width and height must be given together');
   for (const v of [options.width, options.height]) {
-    if (v !== undefined && (!Number.isInteger(v) || v <= 0 || v % 2 !== 0)) throw new RangeError(`width/height must be positive even integers, got ${v}`);
+    if (v !== undefined && (!Number.isInteger(v) || v <= 0 || v % 2 !== 0))
+      throw new RangeError(`width/height must be positive even integers, got ${v}`);
   }
   const ffmpeg = findFfmpeg(options.ffmpegPath);
   const iterator = stream[Symbol.asyncIterator]();
@@ -119,23 +124,42 @@ export async function* decode(stream: AsyncIterable<EncodedFrameLike>, options: 
   if (first.done) return;
   const width = options.width ?? first.value.width ?? 0;
   const height = options.height ?? first.value.height ?? 0;
-  if (!width || !height) throw new DecodeError('decode(): the stream size is unknown (no SPS parsed): pass width and height');
+  if (!width || !height)
+    throw new DecodeError('decode(): the stream size is unknown (no SPS parsed): pass width and height');
   const frameBytes = bytesPerFrame(format, width, height);
 
   const args = [
-    '-hide_banner', '-nostdin', '-loglevel', 'error',
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
     // No '-fflags nobuffer': with -vsync passthrough it made ffmpeg drop whole GOPs (0 or 90 of 120 frames).
     ...(options.lowLatency === false ? [] : ['-flags', 'low_delay']),
-    '-probesize', '32', '-analyzeduration', '0',
-    '-threads', String(options.threads ?? 0),
-    '-f', 'h264', '-i', 'pipe:0',
+    '-probesize',
+    '32',
+    '-analyzeduration',
+    '0',
+    '-threads',
+    String(options.threads ?? 0),
+    '-f',
+    'h264',
+    '-i',
+    'pipe:0',
     // One output frame per decoded frame: no duplication or dropping to a guessed rate.
-    '-vsync', 'passthrough',
+    '-vsync',
+    'passthrough',
     // Always scale: a mid-stream resolution change must not change the size of the frames we cut from the pipe.
-    '-vf', `scale=${width}:${height}`,
-    '-f', 'rawvideo', '-pix_fmt', format, 'pipe:1',
+    '-vf',
+    `scale=${width}:${height}`,
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    format,
+    'pipe:1',
   ];
-  const child: ChildProcessByStdio<Writable, Readable, Readable> = spawn(ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child: ChildProcessByStdio<Writable, Readable, Readable> = spawn(ffmpeg, args, {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (text: string) => {
@@ -198,7 +222,15 @@ export async function* decode(stream: AsyncIterable<EncodedFrameLike>, options: 
         }
         partBytes -= frameBytes;
         const meta = pending.shift();
-        yield { data, width, height, format, pts90k: meta?.pts90k ?? 0, seq: meta?.seq, capturedAtMs: meta?.capturedAtMs };
+        yield {
+          data,
+          width,
+          height,
+          format,
+          pts90k: meta?.pts90k ?? 0,
+          seq: meta?.seq,
+          capturedAtMs: meta?.capturedAtMs,
+        };
       }
     }
     parts = [];
@@ -207,7 +239,9 @@ export async function* decode(stream: AsyncIterable<EncodedFrameLike>, options: 
     // The source's own error (a dropped connection, say) says more than ffmpeg's exit.
     if (feedError !== undefined) throw feedError;
     if (code !== 0 && !stopped) {
-      throw new DecodeError(`ffmpeg exited with code ${code}${stderr ? `: ${stderr.trim().split('\n').slice(-1)[0]}` : ''}`);
+      throw new DecodeError(
+        `ffmpeg exited with code ${code}${stderr ? `: ${stderr.trim().split('\n').slice(-1)[0]}` : ''}`,
+      );
     }
   } finally {
     stopped = true;

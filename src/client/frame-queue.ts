@@ -51,8 +51,10 @@ export class FrameQueue<T extends QueueItem> {
     this.policy = options.policy;
     this.highWater = options.highWaterFrames ?? 60;
     this.maxFrames = options.maxFrames ?? 300;
-    if (!Number.isInteger(this.highWater) || this.highWater < 1) throw new RangeError(`highWaterFrames must be a positive integer, got ${this.highWater}`);
-    if (!Number.isInteger(this.maxFrames) || this.maxFrames < 1) throw new RangeError(`maxFrames must be a positive integer, got ${this.maxFrames}`);
+    if (!Number.isInteger(this.highWater) || this.highWater < 1)
+      throw new RangeError(`highWaterFrames must be a positive integer, got ${this.highWater}`);
+    if (!Number.isInteger(this.maxFrames) || this.maxFrames < 1)
+      throw new RangeError(`maxFrames must be a positive integer, got ${this.maxFrames}`);
     this.onPause = options.onPause ?? (() => undefined);
   }
 

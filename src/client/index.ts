@@ -9,11 +9,24 @@
  * The browser entry (WebCodecs) is `rearview/client/browser` (src/client/browser.ts).
  */
 export { connect, parseStreamUrl, StreamConnection, DEFAULT_STREAM_PORT } from './stream-client.js';
-export type { ClientFrame, ConnectOptions, StreamState, StreamStateEvent, StreamStats, StreamConnectionEvents } from './stream-client.js';
+export type {
+  ClientFrame,
+  ConnectOptions,
+  StreamState,
+  StreamStateEvent,
+  StreamStats,
+  StreamConnectionEvents,
+} from './stream-client.js';
 export type { ConsumerPolicy } from './frame-queue.js';
 export { decode, findFfmpeg, DecodeError } from './decode.js';
 export type { DecodeOptions, DecodedFrame, EncodedFrameLike, PixelFormat } from './decode.js';
-export { CameraClient, cameraBaseUrl, parseContentRangeTotal, REARVIEW_GREETING, DEFAULT_API_PORT } from './camera-client.js';
+export {
+  CameraClient,
+  cameraBaseUrl,
+  parseContentRangeTotal,
+  REARVIEW_GREETING,
+  DEFAULT_API_PORT,
+} from './camera-client.js';
 export type {
   CameraClientOptions,
   CameraSettings,

@@ -189,12 +189,20 @@ export class ReconnectingTcpReader {
     this.paused = false;
     this.setState('connecting', {});
     if (this.closing) return; // closed by the 'connecting' handler
-    const socket = netConnect({ host: this.address.host, port: this.address.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000 });
+    const socket = netConnect({
+      host: this.address.host,
+      port: this.address.port,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: 1000,
+    });
     this.socket = socket;
     let connected = false;
     let lastError: unknown;
     const connectTimer = setTimeout(() => {
-      lastError = Object.assign(new Error(`no connection within ${this.settings.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' });
+      lastError = Object.assign(new Error(`no connection within ${this.settings.connectTimeoutMs} ms`), {
+        code: 'ETIMEDOUT',
+      });
       socket.destroy();
     }, this.settings.connectTimeoutMs);
     socket.once('connect', () => {
@@ -226,7 +234,9 @@ export class ReconnectingTcpReader {
       if (this.socket !== socket) return; // closed by close()
       this.socket = undefined;
       this.handlers.onEnd?.(cleanEnd && this.fatal === undefined);
-      const message = connected ? connectionLostText(this.url, lastError ?? new Error('closed')) : cannotConnectText(this.url, lastError ?? new Error('closed'));
+      const message = connected
+        ? connectionLostText(this.url, lastError ?? new Error('closed'))
+        : cannotConnectText(this.url, lastError ?? new Error('closed'));
       const error = new ClientError('ERR_CLIENT_CONNECT', message, { url: this.url, cause: lastError });
       this.setState('disconnected', { error });
       this.scheduleReconnect(error);
@@ -242,7 +252,10 @@ export class ReconnectingTcpReader {
       this.setState('closed', { error });
       return;
     }
-    const base = Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** Math.max(0, this.attempt - 1));
+    const base = Math.min(
+      this.settings.maxBackoffMs,
+      this.settings.initialBackoffMs * 2 ** Math.max(0, this.attempt - 1),
+    );
     // Up to 20 % jitter so many clients do not reconnect to a rebooted camera in lockstep.
     const delayMs = Math.round(base * (1 + Math.random() * 0.2));
     this.setState('reconnecting', { delayMs, error });

@@ -23,7 +23,12 @@ import { joinAnnexB } from '../h264/avcc.js';
 import { sameBytes } from '../h264/parameter-set-store.js';
 import { AnnexBFramer, type FramedAccessUnit } from './annexb-framer.js';
 import { FrameQueue, type ConsumerPolicy } from './frame-queue.js';
-import { ReconnectingTcpReader, type ReconnectOptions, type StreamState, type StreamStateEvent } from './reconnecting-tcp-reader.js';
+import {
+  ReconnectingTcpReader,
+  type ReconnectOptions,
+  type StreamState,
+  type StreamStateEvent,
+} from './reconnecting-tcp-reader.js';
 
 export { DEFAULT_STREAM_PORT } from '../util/stream-address.js';
 export type { StreamState, StreamStateEvent } from './reconnecting-tcp-reader.js';
@@ -149,15 +154,25 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
   private lastPts90k: number | undefined;
   private waiter: { resolve: () => void } | undefined;
   /** Counters, updated live. */
-  readonly stats: StreamStats = { framesReceived: 0, framesDelivered: 0, framesSkipped: 0, framesBeforeKey: 0, bytesReceived: 0, connections: 0, pauses: 0 };
+  readonly stats: StreamStats = {
+    framesReceived: 0,
+    framesDelivered: 0,
+    framesSkipped: 0,
+    framesBeforeKey: 0,
+    bytesReceived: 0,
+    connections: 0,
+    pauses: 0,
+  };
 
   /** Throws ConfigError (ERR_CONFIG) for a bad address, TypeError/RangeError for a bad option. */
   constructor(url: string, options: ConnectOptions = {}) {
     super();
     const policy = options.policy ?? 'latest';
-    if (policy !== 'all' && policy !== 'latest') throw new TypeError(`policy must be 'all' or 'latest', got ${JSON.stringify(policy)}`);
+    if (policy !== 'all' && policy !== 'latest')
+      throw new TypeError(`policy must be 'all' or 'latest', got ${JSON.stringify(policy)}`);
     this.fps = options.fps ?? 30;
-    if (!Number.isFinite(this.fps) || this.fps < 0) throw new RangeError(`fps must be a non-negative number, got ${this.fps}`);
+    if (!Number.isFinite(this.fps) || this.fps < 0)
+      throw new RangeError(`fps must be a non-negative number, got ${this.fps}`);
     this.clock = options.clock ?? Date.now;
     if (options.onState) this.on('state', options.onState);
     this.reader = new ReconnectingTcpReader(url, options, {
@@ -270,7 +285,12 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
     this.stats.bytesReceived += chunk.length;
     this.framer.push(chunk);
     if (!this.framer.foundStartCode && this.framer.bytesSeen > NO_START_CODE_LIMIT_BYTES) {
-      this.reader.fail(new H264Error('ERR_H264_NO_START_CODE', `${this.url}: not an H.264 stream: no start code in the first ${this.framer.bytesSeen} bytes`));
+      this.reader.fail(
+        new H264Error(
+          'ERR_H264_NO_START_CODE',
+          `${this.url}: not an H.264 stream: no start code in the first ${this.framer.bytesSeen} bytes`,
+        ),
+      );
     }
   }
 

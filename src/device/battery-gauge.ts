@@ -52,12 +52,18 @@ export async function openI2cBus(busNumber: number): Promise<I2cBus> {
     const imported = (await import(moduleName)) as { default?: typeof mod } & typeof mod;
     mod = imported.default ?? imported;
   } catch (err) {
-    throw new RearviewError('ERR_DEVICE_UNAVAILABLE', 'the optional i2c-bus package is not installed (npm install i2c-bus)', { cause: err });
+    throw new RearviewError(
+      'ERR_DEVICE_UNAVAILABLE',
+      'the optional i2c-bus package is not installed (npm install i2c-bus)',
+      { cause: err },
+    );
   }
   try {
     return await mod.openPromisified(busNumber);
   } catch (err) {
-    throw new RearviewError('ERR_DEVICE_UNAVAILABLE', `cannot open I2C bus ${busNumber}: ${(err as Error).message}`, { cause: err });
+    throw new RearviewError('ERR_DEVICE_UNAVAILABLE', `cannot open I2C bus ${busNumber}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -69,7 +75,10 @@ export class Lc709203fGauge implements BatteryGauge {
    * @param bus an open bus (from openI2cBus, or a fixture bus in tests)
    * @param address I2C address, default 0x0B
    */
-  constructor(private readonly bus: I2cBus, private readonly address = LC709203F_ADDRESS) {}
+  constructor(
+    private readonly bus: I2cBus,
+    private readonly address = LC709203F_ADDRESS,
+  ) {}
 
   async readPercent(): Promise<number> {
     return this.readRegister(Lc709203fRegister.RSOC, 'state of charge');
@@ -101,7 +110,10 @@ export class SimulatedBattery implements BatteryGauge {
   readonly simulated = true;
   private readonly startedAtMs: number;
 
-  constructor(private readonly now: () => number = Date.now, private readonly startPercent = 87) {
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly startPercent = 87,
+  ) {
     this.startedAtMs = now();
   }
 

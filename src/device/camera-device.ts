@@ -12,7 +12,12 @@ import type { DeviceBackend } from '../config.js';
 import { RearviewError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { Lc709203fGauge, openI2cBus, SimulatedBattery, type BatteryGauge, type I2cBus } from './battery-gauge.js';
-import { DEFAULT_CHARGING_GPIO, GpioChargingSensor, SimulatedChargingSensor, type ChargingSensor } from './charging-sensor.js';
+import {
+  DEFAULT_CHARGING_GPIO,
+  GpioChargingSensor,
+  SimulatedChargingSensor,
+  type ChargingSensor,
+} from './charging-sensor.js';
 import { LedController } from './led-controller.js';
 import { LowBatteryGuard } from './low-battery-guard.js';
 import { PowerButton } from './power-button.js';
@@ -157,10 +162,15 @@ export async function createCameraDevice(options: CameraDeviceOptions = {}): Pro
   const charging: ChargingSensor = gpioLinux ? new GpioChargingSensor(chargingLine) : new SimulatedChargingSensor();
   const led = new LedController(ledLine, clock);
 
-  const shutdown = options.shutdown ?? (gpioLinux ? runPoweroff(logger) : (reason: string) => logger.warn(`simulated shutdown: ${reason}`));
+  const shutdown =
+    options.shutdown ??
+    (gpioLinux ? runPoweroff(logger) : (reason: string) => logger.warn(`simulated shutdown: ${reason}`));
   const watch = options.watchPower ?? true;
   // A simulated button can never be pressed: do not poll it 20 times a second.
-  const button = watch && gpioLinux ? new PowerButton(buttonLine, () => void shutdown('power button long press'), { clock }) : undefined;
+  const button =
+    watch && gpioLinux
+      ? new PowerButton(buttonLine, () => void shutdown('power button long press'), { clock })
+      : undefined;
   const guard = watch ? new LowBatteryGuard({ battery, charging, led, shutdown, clock, logger }) : undefined;
 
   const simulated: SimulatedFlags = {

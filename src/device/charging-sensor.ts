@@ -18,7 +18,10 @@ export interface ChargingSensor {
 export class GpioChargingSensor implements ChargingSensor {
   readonly simulated = false;
   /** @param activeLow true when 0 means charging (default false) */
-  constructor(private readonly gpio: GpioLine, private readonly activeLow = false) {}
+  constructor(
+    private readonly gpio: GpioLine,
+    private readonly activeLow = false,
+  ) {}
   async isCharging(): Promise<boolean> {
     const level = this.gpio.read();
     return this.activeLow ? level === 0 : level === 1;
@@ -29,5 +32,7 @@ export class GpioChargingSensor implements ChargingSensor {
 export class SimulatedChargingSensor implements ChargingSensor {
   readonly simulated = true;
   constructor(public charging = false) {}
-  async isCharging(): Promise<boolean> { return this.charging; }
+  async isCharging(): Promise<boolean> {
+    return this.charging;
+  }
 }

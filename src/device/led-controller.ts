@@ -56,23 +56,35 @@ export class LedController {
   /** The low-battery flash in progress: its end timer and its promise's resolve. */
   private flash: { timer: TimerHandle; resolve: () => void } | undefined;
 
-  constructor(private readonly gpio: GpioLine, private readonly clock: Clock = systemClock) {}
+  constructor(
+    private readonly gpio: GpioLine,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /** The pattern in force now (null = a steady level: solid for a moment or mode 'on', else off). */
   get pattern(): BlinkPattern | null {
     switch (this.describe) {
-      case 'low-battery': return LED_PATTERNS.lowBattery;
-      case 'not-recording': return LED_PATTERNS.error;
-      case 'moment': return null;
-      case 'blink': return LED_PATTERNS.blink;
-      case 'streaming': return LED_PATTERNS.streaming;
-      case 'recording': return LED_PATTERNS.recording;
-      default: return null;
+      case 'low-battery':
+        return LED_PATTERNS.lowBattery;
+      case 'not-recording':
+        return LED_PATTERNS.error;
+      case 'moment':
+        return null;
+      case 'blink':
+        return LED_PATTERNS.blink;
+      case 'streaming':
+        return LED_PATTERNS.streaming;
+      case 'recording':
+        return LED_PATTERNS.recording;
+      default:
+        return null;
     }
   }
 
   /** True while `PUT /blink-on` is in force (even when a higher priority hides it). */
-  get blinking(): boolean { return this.blinkOverride; }
+  get blinking(): boolean {
+    return this.blinkOverride;
+  }
 
   /** Name of what the LED shows, for status: the winner of the priority rule. */
   get describe(): string {
@@ -176,7 +188,8 @@ export class LedController {
     if (this.level === 1) return pattern.onMs;
     const flashes = pattern.flashes ?? 1;
     const lastOff = this.step === flashes * 2 - 1;
-    if (lastOff && pattern.periodMs !== undefined) return Math.max(pattern.offMs, pattern.periodMs - flashes * (pattern.onMs + pattern.offMs) + pattern.offMs);
+    if (lastOff && pattern.periodMs !== undefined)
+      return Math.max(pattern.offMs, pattern.periodMs - flashes * (pattern.onMs + pattern.offMs) + pattern.offMs);
     return pattern.offMs;
   }
 

@@ -59,7 +59,10 @@ export class LowBatteryGuard {
     let millivolts: number;
     let percent: number;
     try {
-      [millivolts, percent] = await Promise.all([this.options.battery.readMillivolts(), this.options.battery.readPercent()]);
+      [millivolts, percent] = await Promise.all([
+        this.options.battery.readMillivolts(),
+        this.options.battery.readPercent(),
+      ]);
     } catch {
       return false; // An unreadable gauge is not a flat battery.
     }

@@ -29,7 +29,11 @@ export class PowerButton {
   private fired = false;
   private running = false;
 
-  constructor(private readonly gpio: GpioLine, private readonly onLongPress: () => void, options: PowerButtonOptions = {}) {
+  constructor(
+    private readonly gpio: GpioLine,
+    private readonly onLongPress: () => void,
+    options: PowerButtonOptions = {},
+  ) {
     this.longPressMs = options.longPressMs ?? 1000;
     this.pollMs = options.pollMs ?? 50;
     this.pressedLevel = options.pressedLevel ?? 0;

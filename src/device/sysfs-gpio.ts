@@ -85,7 +85,9 @@ export class SysfsGpioLine implements GpioLine {
       const current = existsSync(dirPath) ? readFileSync(dirPath, 'utf8').trim() : '';
       if (current !== direction) writeFileSync(dirPath, direction);
     } catch (err) {
-      throw new RearviewError('ERR_DEVICE_UNAVAILABLE', `GPIO ${line} (sysfs gpio${n}): ${(err as Error).message}`, { cause: err });
+      throw new RearviewError('ERR_DEVICE_UNAVAILABLE', `GPIO ${line} (sysfs gpio${n}): ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     this.valuePath = join(lineDir, 'value');
   }
@@ -118,8 +120,13 @@ export class SysfsGpioLine implements GpioLine {
 export class SimulatedGpioLine implements GpioLine {
   /** Every level written, in order (handy for checking blink patterns). */
   readonly history: Array<0 | 1> = [];
-  constructor(readonly line: number, public level = 0) {}
-  read(): number { return this.level; }
+  constructor(
+    readonly line: number,
+    public level = 0,
+  ) {}
+  read(): number {
+    return this.level;
+  }
   write(value: 0 | 1): void {
     if (this.level === value && this.history.length > 0) return;
     this.level = value;

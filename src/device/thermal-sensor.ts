@@ -32,10 +32,13 @@ export class LinuxThermalSensor implements ThermalSensor {
     try {
       text = await readFile(path, 'utf8');
     } catch (err) {
-      throw new RearviewError('ERR_DEVICE_UNAVAILABLE', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+      throw new RearviewError('ERR_DEVICE_UNAVAILABLE', `cannot read ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     const milli = Number(text.trim());
-    if (!Number.isFinite(milli) || text.trim() === '') throw new RearviewError('ERR_DEVICE_UNAVAILABLE', `${path}: not a number: ${JSON.stringify(text.trim())}`);
+    if (!Number.isFinite(milli) || text.trim() === '')
+      throw new RearviewError('ERR_DEVICE_UNAVAILABLE', `${path}: not a number: ${JSON.stringify(text.trim())}`);
     return milli / 1000;
   }
 }
@@ -44,5 +47,7 @@ export class LinuxThermalSensor implements ThermalSensor {
 export class SimulatedThermalSensor implements ThermalSensor {
   readonly simulated = true;
   constructor(private readonly celsius = 48.3) {}
-  async readCelsius(): Promise<number> { return this.celsius; }
+  async readCelsius(): Promise<number> {
+    return this.celsius;
+  }
 }

@@ -52,8 +52,19 @@ export interface MdnsAdvertisement {
 
 /** The part of bonjour-service the advertiser and browser use (injectable for tests). */
 export interface BonjourLike {
-  publish(options: { name: string; type: string; port: number; protocol?: 'tcp' | 'udp'; txt?: Record<string, string>; probe?: boolean; disableIPv6?: boolean }): Pick<Service, 'on' | 'stop'>;
-  find(options: { type: string; protocol?: 'tcp' | 'udp' }, onUp?: (service: Service) => void): { on(event: 'up' | 'down', listener: (service: Service) => void): unknown; stop(): void; update?(): void };
+  publish(options: {
+    name: string;
+    type: string;
+    port: number;
+    protocol?: 'tcp' | 'udp';
+    txt?: Record<string, string>;
+    probe?: boolean;
+    disableIPv6?: boolean;
+  }): Pick<Service, 'on' | 'stop'>;
+  find(
+    options: { type: string; protocol?: 'tcp' | 'udp' },
+    onUp?: (service: Service) => void,
+  ): { on(event: 'up' | 'down', listener: (service: Service) => void): unknown; stop(): void; update?(): void };
   unpublishAll(callback?: () => void): void;
   destroy(callback?: () => void): void;
 }
@@ -66,18 +77,26 @@ export interface BonjourLike {
  * tests set it to 127.0.0.1, so they need no multicast route and announce
  * nothing on the LAN.
  */
-export function createBonjour(onError: (err: Error) => void, networkInterface = process.env.REARVIEW_MDNS_INTERFACE, bindAddress?: string): BonjourLike {
+export function createBonjour(
+  onError: (err: Error) => void,
+  networkInterface = process.env.REARVIEW_MDNS_INTERFACE,
+  bindAddress?: string,
+): BonjourLike {
   // bonjour-service hands these options to multicast-dns (its type does not list them). Sends go
   // out of `interface` only; the socket still binds the wildcard, since Linux delivers multicast
   // only to sockets bound to the group or to the wildcard (multicast-dns would bind the interface).
-  const socketOptions = (networkInterface ? { interface: networkInterface, bind: '0.0.0.0' } : {}) as ConstructorParameters<typeof Bonjour>[0];
+  const socketOptions = (
+    networkInterface ? { interface: networkInterface, bind: '0.0.0.0' } : {}
+  ) as ConstructorParameters<typeof Bonjour>[0];
   const bonjour = new Bonjour(socketOptions, (err: Error) => onError(err));
   // multicast-dns emits 'error' (EADDRINUSE, EACCES, ...) with no listener attached by bonjour-service: an
   // unhandled 'error' event would kill the daemon, so attach one.
-  const mdns = (bonjour as unknown as { server?: { mdns?: { on(event: string, fn: (err: Error) => void): void } } }).server?.mdns;
+  const mdns = (bonjour as unknown as { server?: { mdns?: { on(event: string, fn: (err: Error) => void): void } } })
+    .server?.mdns;
   mdns?.on('error', onError);
   mdns?.on('warning', onError);
-  if (bindAddress && isIP(bindAddress) && bindAddress !== '0.0.0.0' && bindAddress !== '::') advertiseOnly(bonjour, bindAddress);
+  if (bindAddress && isIP(bindAddress) && bindAddress !== '0.0.0.0' && bindAddress !== '::')
+    advertiseOnly(bonjour, bindAddress);
   return bonjour as unknown as BonjourLike;
 }
 
@@ -106,7 +125,12 @@ function advertiseOnly(bonjour: Bonjour, address: string): void {
     if (Array.isArray(records)) {
       const hosts = new Set(records.filter((r) => r.type === 'SRV').map((r) => (r.data as { target: string }).target));
       const kept = records.filter((r) => r.type !== 'A' && r.type !== 'AAAA');
-      records.splice(0, records.length, ...kept, ...[...hosts].map((name) => ({ name, type, ttl: 120, data: address })));
+      records.splice(
+        0,
+        records.length,
+        ...kept,
+        ...[...hosts].map((name) => ({ name, type, ttl: 120, data: address })),
+      );
     }
     register(records);
   };
@@ -197,7 +221,10 @@ export class MdnsAdvertiser {
       const taken = await this.namesInUse(bonjour);
       if (this.closed || this.failed) return;
       const name = freeServiceName(this.ad.name, taken);
-      if (name !== this.ad.name) this.log.warn(`the name "${this.ad.name}" is already used by another camera on the network: advertising as "${name}"`);
+      if (name !== this.ad.name)
+        this.log.warn(
+          `the name "${this.ad.name}" is already used by another camera on the network: advertising as "${name}"`,
+        );
       const service = bonjour.publish({
         name,
         type: REARVIEW_SERVICE_TYPE,
@@ -210,7 +237,9 @@ export class MdnsAdvertiser {
       });
       this.publishedName = name;
       service.on('error', (err: Error) => onError(err));
-      this.log.info(`advertising "${name}" as _${REARVIEW_SERVICE_TYPE}._tcp (api ${this.ad.apiPort}, stream ${this.ad.streamPort})`);
+      this.log.info(
+        `advertising "${name}" as _${REARVIEW_SERVICE_TYPE}._tcp (api ${this.ad.apiPort}, stream ${this.ad.streamPort})`,
+      );
     } catch (err) {
       onError(err instanceof Error ? err : new Error(String(err)));
     }

@@ -47,9 +47,12 @@ function hostForUrl(address: string): string {
 }
 
 /** Converts a bonjour-service record into a DiscoveredCamera. */
-export function cameraFromService(service: Pick<Service, 'name' | 'host' | 'port' | 'addresses' | 'txt'>): DiscoveredCamera {
+export function cameraFromService(
+  service: Pick<Service, 'name' | 'host' | 'port' | 'addresses' | 'txt'>,
+): DiscoveredCamera {
   const txt: Record<string, string> = {};
-  for (const [k, v] of Object.entries((service.txt ?? {}) as Record<string, unknown>)) txt[k] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+  for (const [k, v] of Object.entries((service.txt ?? {}) as Record<string, unknown>))
+    txt[k] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
   const addresses = [...(service.addresses ?? [])].sort((a, b) => Number(a.includes(':')) - Number(b.includes(':')));
   const streamPort = Number(txt.stream) > 0 ? Number(txt.stream) : 5000;
   const apiPort = Number(txt.api) > 0 ? Number(txt.api) : service.port || 8000;
@@ -76,7 +79,8 @@ export function cameraFromService(service: Pick<Service, 'name' | 'host' | 'port
  */
 export function discover(options: DiscoverOptions = {}): Promise<DiscoveredCamera[]> {
   const timeoutMs = options.timeoutMs ?? 2000;
-  if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new RangeError(`timeoutMs must be a non-negative number, got ${timeoutMs}`);
+  if (!Number.isFinite(timeoutMs) || timeoutMs < 0)
+    throw new RangeError(`timeoutMs must be a non-negative number, got ${timeoutMs}`);
   return new Promise((resolve, reject) => {
     const found = new Map<string, DiscoveredCamera>();
     let done = false;

@@ -48,7 +48,10 @@ export class MdnsService {
         ...(version ? { version } : {}),
         bindAddress: config.bind,
       },
-      { logger: this.daemon.logger, ...(this.options.createBonjour ? { createBonjour: this.options.createBonjour } : {}) },
+      {
+        logger: this.daemon.logger,
+        ...(this.options.createBonjour ? { createBonjour: this.options.createBonjour } : {}),
+      },
     );
     void this.advertiser.start(); // never rejects: failures are logged
   }

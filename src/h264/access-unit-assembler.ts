@@ -23,7 +23,13 @@ import type { AccessUnit } from './access-unit.js';
 import type { NalUnit } from './nal-unit.js';
 import { PictureOrderCounter } from './picture-order-count.js';
 import { parsePps, type PictureParameterSet } from './pps.js';
-import { SLICE_HEADER_PREFIX_BYTES, parseSliceHeader, parseSliceHeaderAt, parseSliceHeaderStart, type SliceHeader } from './slice-header.js';
+import {
+  SLICE_HEADER_PREFIX_BYTES,
+  parseSliceHeader,
+  parseSliceHeaderAt,
+  parseSliceHeaderStart,
+  type SliceHeader,
+} from './slice-header.js';
 import { parseSps, type SequenceParameterSet } from './sps.js';
 
 /** Default cap on NAL units per access unit (one slice per macroblock of a 2560x1600 picture fits). */
@@ -95,8 +101,10 @@ export class AccessUnitAssembler {
   constructor(options: AccessUnitAssemblerOptions) {
     const maxNals = options.maxNalsPerAccessUnit ?? DEFAULT_MAX_NALS_PER_ACCESS_UNIT;
     const maxBytes = options.maxAccessUnitBytes ?? DEFAULT_MAX_ACCESS_UNIT_BYTES;
-    if (!Number.isInteger(maxNals) || maxNals < 1) throw new RangeError(`maxNalsPerAccessUnit must be a positive integer, got ${maxNals}`);
-    if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new RangeError(`maxAccessUnitBytes must be a positive integer, got ${maxBytes}`);
+    if (!Number.isInteger(maxNals) || maxNals < 1)
+      throw new RangeError(`maxNalsPerAccessUnit must be a positive integer, got ${maxNals}`);
+    if (!Number.isInteger(maxBytes) || maxBytes < 1)
+      throw new RangeError(`maxAccessUnitBytes must be a positive integer, got ${maxBytes}`);
     this.maxNals = maxNals;
     this.maxBytes = maxBytes;
     this.onAccessUnit = options.onAccessUnit;
@@ -141,7 +149,16 @@ export class AccessUnitAssembler {
     let header: SliceHeader;
     try {
       const end = Math.min(bytes.length, index + 1 + SLICE_HEADER_PREFIX_BYTES);
-      header = parseSliceHeaderAt(bytes, index, end, type, ((bytes[index] as number) >> 5) & 3, this.getPpsFn, this.getSpsFn, true);
+      header = parseSliceHeaderAt(
+        bytes,
+        index,
+        end,
+        type,
+        ((bytes[index] as number) >> 5) & 3,
+        this.getPpsFn,
+        this.getSpsFn,
+        true,
+      );
     } catch {
       return; // not enough bytes yet, or malformed: push() decides and reports
     }
@@ -216,7 +233,8 @@ export class AccessUnitAssembler {
         const pps = parsePps(nal.data, this.getSpsFn);
         this.ppsById[pps.ppsId] = pps;
         this.reportedMissing.clear();
-        if (pps.picScalingMatrixPresentFlag && pps.transform8x8ModeFlag) this.spsDependentPps.set(pps.ppsId, nal.data.slice());
+        if (pps.picScalingMatrixPresentFlag && pps.transform8x8ModeFlag)
+          this.spsDependentPps.set(pps.ppsId, nal.data.slice());
         else this.spsDependentPps.delete(pps.ppsId);
       }
     } catch (err) {
@@ -388,17 +406,27 @@ function safeStart(nal: NalUnit): ReturnType<typeof parseSliceHeaderStart> | nul
  * 7.4.1.2.4: true when `cur` (a primary slice) begins a different primary
  * picture than `prev`, the previous primary slice.
  */
-export function isFirstSliceOfNewPicture(prev: SliceHeader, cur: SliceHeader, sps: SequenceParameterSet | undefined): boolean {
+export function isFirstSliceOfNewPicture(
+  prev: SliceHeader,
+  cur: SliceHeader,
+  sps: SequenceParameterSet | undefined,
+): boolean {
   if (cur.frameNum !== prev.frameNum) return true;
   if (cur.ppsId !== prev.ppsId) return true;
   if (cur.fieldPicFlag !== prev.fieldPicFlag) return true;
   if (cur.fieldPicFlag && cur.bottomFieldFlag !== prev.bottomFieldFlag) return true;
   if ((cur.nalRefIdc === 0) !== (prev.nalRefIdc === 0)) return true;
   const pocType = sps?.picOrderCntType;
-  if (pocType === 0 && (cur.picOrderCntLsb !== prev.picOrderCntLsb || cur.deltaPicOrderCntBottom !== prev.deltaPicOrderCntBottom)) {
+  if (
+    pocType === 0 &&
+    (cur.picOrderCntLsb !== prev.picOrderCntLsb || cur.deltaPicOrderCntBottom !== prev.deltaPicOrderCntBottom)
+  ) {
     return true;
   }
-  if (pocType === 1 && (cur.deltaPicOrderCnt[0] !== prev.deltaPicOrderCnt[0] || cur.deltaPicOrderCnt[1] !== prev.deltaPicOrderCnt[1])) {
+  if (
+    pocType === 1 &&
+    (cur.deltaPicOrderCnt[0] !== prev.deltaPicOrderCnt[0] || cur.deltaPicOrderCnt[1] !== prev.deltaPicOrderCnt[1])
+  ) {
     return true;
   }
   if (cur.idrPicFlag !== prev.idrPicFlag) return true;

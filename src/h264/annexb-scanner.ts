@@ -126,7 +126,8 @@ export class AnnexBScanner {
       this.tailZeros = 0;
       segStart = one + 1;
       if (this.onNalStart) {
-        if (segStart < length) this.onNalStart((chunk[segStart] as number) & 0x1f, this.nalStartCodeOffset, chunk, segStart);
+        if (segStart < length)
+          this.onNalStart((chunk[segStart] as number) & 0x1f, this.nalStartCodeOffset, chunk, segStart);
         else this.headerPending = true;
       }
     }

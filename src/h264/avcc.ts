@@ -48,14 +48,22 @@ const PROFILES_WITHOUT_EXTENSION = new Set([66, 77, 88]);
  * Throws RangeError for misuse (no SPS, too many parameter sets, a NAL over
  * 65535 bytes) and H264Error when the first SPS cannot be read.
  */
-export function buildAvcDecoderConfigurationRecord(sps: Uint8Array[], pps: Uint8Array[], spsExt: Uint8Array[] = []): Uint8Array {
+export function buildAvcDecoderConfigurationRecord(
+  sps: Uint8Array[],
+  pps: Uint8Array[],
+  spsExt: Uint8Array[] = [],
+): Uint8Array {
   const first = sps[0];
   if (first === undefined) throw new RangeError('buildAvcDecoderConfigurationRecord: at least one SPS is required');
   if (sps.length > 31) throw new RangeError(`buildAvcDecoderConfigurationRecord: at most 31 SPS, got ${sps.length}`);
   if (pps.length > 255) throw new RangeError(`buildAvcDecoderConfigurationRecord: at most 255 PPS, got ${pps.length}`);
-  if (spsExt.length > 255) throw new RangeError(`buildAvcDecoderConfigurationRecord: at most 255 SPS extensions, got ${spsExt.length}`);
+  if (spsExt.length > 255)
+    throw new RangeError(`buildAvcDecoderConfigurationRecord: at most 255 SPS extensions, got ${spsExt.length}`);
   for (const nal of [...sps, ...pps, ...spsExt]) {
-    if (nal.length === 0 || nal.length > 0xffff) throw new RangeError(`buildAvcDecoderConfigurationRecord: parameter set of ${nal.length} bytes (1..65535 allowed)`);
+    if (nal.length === 0 || nal.length > 0xffff)
+      throw new RangeError(
+        `buildAvcDecoderConfigurationRecord: parameter set of ${nal.length} bytes (1..65535 allowed)`,
+      );
   }
   const format = parseSps(first);
   const extension = PROFILES_WITH_EXTENSION.has(format.profileIdc);
@@ -103,7 +111,8 @@ export function buildAvcDecoderConfigurationRecord(sps: Uint8Array[], pps: Uint8
 export function parseAvcDecoderConfigurationRecord(bytes: Uint8Array): AvcDecoderConfigurationRecord {
   if (bytes.length < 7) throw new H264Error('ERR_H264_TRUNCATED', `avcC: ${bytes.length} bytes, at least 7 needed`);
   const configurationVersion = bytes[0]!;
-  if (configurationVersion !== 1) throw new H264Error('ERR_H264_INVALID', `avcC: configurationVersion ${configurationVersion}, expected 1`);
+  if (configurationVersion !== 1)
+    throw new H264Error('ERR_H264_INVALID', `avcC: configurationVersion ${configurationVersion}, expected 1`);
   const lengthSize = (bytes[4]! & 3) + 1;
   if (lengthSize === 3) throw new H264Error('ERR_H264_INVALID', 'avcC: lengthSizeMinusOne 2 is not allowed');
   let at = 5;
@@ -113,7 +122,8 @@ export function parseAvcDecoderConfigurationRecord(bytes: Uint8Array): AvcDecode
       if (at + 2 > bytes.length) throw new H264Error('ERR_H264_TRUNCATED', `avcC: ${what} ${i} length past the end`);
       const length = (bytes[at]! << 8) | bytes[at + 1]!;
       at += 2;
-      if (at + length > bytes.length) throw new H264Error('ERR_H264_TRUNCATED', `avcC: ${what} ${i} (${length} bytes) past the end`);
+      if (at + length > bytes.length)
+        throw new H264Error('ERR_H264_TRUNCATED', `avcC: ${what} ${i} (${length} bytes) past the end`);
       list.push(bytes.subarray(at, at + length));
       at += length;
     }
@@ -164,7 +174,10 @@ export function annexBToLengthPrefixed(nals: Uint8Array[], lengthSize = 4): Uint
   const max = lengthSize === 4 ? 0xffff_ffff : (1 << (8 * lengthSize)) - 1;
   let size = 0;
   for (const nal of nals) {
-    if (nal.length > max) throw new RangeError(`annexBToLengthPrefixed: NAL of ${nal.length} bytes does not fit a ${lengthSize}-byte length`);
+    if (nal.length > max)
+      throw new RangeError(
+        `annexBToLengthPrefixed: NAL of ${nal.length} bytes does not fit a ${lengthSize}-byte length`,
+      );
     size += lengthSize + nal.length;
   }
   const out = new Uint8Array(size);
@@ -189,11 +202,19 @@ export function lengthPrefixedToNals(bytes: Uint8Array, lengthSize = 4): Uint8Ar
   const nals: Uint8Array[] = [];
   let at = 0;
   while (at < bytes.length) {
-    if (at + lengthSize > bytes.length) throw new H264Error('ERR_H264_TRUNCATED', `length prefix at byte ${at} runs past the end (${bytes.length} bytes)`);
+    if (at + lengthSize > bytes.length)
+      throw new H264Error(
+        'ERR_H264_TRUNCATED',
+        `length prefix at byte ${at} runs past the end (${bytes.length} bytes)`,
+      );
     let n = 0;
     for (let i = 0; i < lengthSize; i++) n = n * 256 + bytes[at + i]!;
     at += lengthSize;
-    if (at + n > bytes.length) throw new H264Error('ERR_H264_TRUNCATED', `NAL unit of ${n} bytes at byte ${at - lengthSize} runs past the end (${bytes.length} bytes)`);
+    if (at + n > bytes.length)
+      throw new H264Error(
+        'ERR_H264_TRUNCATED',
+        `NAL unit of ${n} bytes at byte ${at - lengthSize} runs past the end (${bytes.length} bytes)`,
+      );
     nals.push(bytes.subarray(at, at + n));
     at += n;
   }
@@ -226,5 +247,6 @@ export function joinAnnexB(nals: readonly Uint8Array[]): { data: Uint8Array; vie
 }
 
 function checkLengthSize(lengthSize: number): void {
-  if (lengthSize !== 1 && lengthSize !== 2 && lengthSize !== 4) throw new RangeError(`lengthSize must be 1, 2 or 4, got ${lengthSize}`);
+  if (lengthSize !== 1 && lengthSize !== 2 && lengthSize !== 4)
+    throw new RangeError(`lengthSize must be 1, 2 or 4, got ${lengthSize}`);
 }

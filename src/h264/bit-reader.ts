@@ -28,7 +28,8 @@ export class BitReader {
    * part of a NAL without making a view.
    */
   constructor(bytes: Uint8Array, start = 0, end: number = bytes.length) {
-    if (start < 0 || end > bytes.length || start > end) throw new RangeError(`BitReader: bad range [${start}, ${end}) of ${bytes.length} bytes`);
+    if (start < 0 || end > bytes.length || start > end)
+      throw new RangeError(`BitReader: bad range [${start}, ${end}) of ${bytes.length} bytes`);
     this.bytes = bytes;
     this.startBit = start * 8;
     this.pos = this.startBit;
@@ -94,7 +95,11 @@ export class BitReader {
       const shift = pos & 7;
       const b = this.bytes;
       const window =
-        ((((b[i] as number) << 24) | ((b[i + 1] as number) << 16) | ((b[i + 2] as number) << 8) | (b[i + 3] as number)) << shift) |
+        ((((b[i] as number) << 24) |
+          ((b[i + 1] as number) << 16) |
+          ((b[i + 2] as number) << 8) |
+          (b[i + 3] as number)) <<
+          shift) |
         ((b[i + 4] as number) >> (8 - shift));
       const lz = Math.clz32(window);
       if (lz <= 15) {
@@ -127,7 +132,10 @@ export class BitReader {
       if (zeros > MAX_EXP_GOLOMB_LEADING_ZEROS) break;
     }
     if (zeros > MAX_EXP_GOLOMB_LEADING_ZEROS) {
-      throw new H264Error('ERR_H264_INVALID', `Exp-Golomb code with more than ${MAX_EXP_GOLOMB_LEADING_ZEROS} leading zero bits`);
+      throw new H264Error(
+        'ERR_H264_INVALID',
+        `Exp-Golomb code with more than ${MAX_EXP_GOLOMB_LEADING_ZEROS} leading zero bits`,
+      );
     }
     if (zeros === 0) return 0;
     return 2 ** zeros - 1 + this.readBits(zeros);

@@ -14,7 +14,10 @@ import { H264Error } from '../errors.js';
 export function codecString(spsNal: Uint8Array): string {
   const header = spsNal[0];
   if (header === undefined || (header & 0x1f) !== 7) {
-    throw new H264Error('ERR_H264_INVALID', `codecString: expected an SPS NAL unit (type 7), got type ${header === undefined ? 'none' : header & 0x1f}`);
+    throw new H264Error(
+      'ERR_H264_INVALID',
+      `codecString: expected an SPS NAL unit (type 7), got type ${header === undefined ? 'none' : header & 0x1f}`,
+    );
   }
   // The 3 bytes after the header cannot hold an emulation-prevention byte in a
   // valid SPS (profile_idc is never 0), but be exact anyway.
@@ -29,7 +32,8 @@ export function codecString(spsNal: Uint8Array): string {
     bytes.push(b);
     zeros = b === 0 ? zeros + 1 : 0;
   }
-  if (bytes.length < 3) throw new H264Error('ERR_H264_TRUNCATED', `codecString: SPS NAL unit too short (${spsNal.length} bytes)`);
+  if (bytes.length < 3)
+    throw new H264Error('ERR_H264_TRUNCATED', `codecString: SPS NAL unit too short (${spsNal.length} bytes)`);
   return codecStringFromFields(bytes[0]!, bytes[1]!, bytes[2]!);
 }
 

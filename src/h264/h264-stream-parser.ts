@@ -128,7 +128,10 @@ export interface ParsedAnnexB {
 }
 
 /** Parses a whole Annex-B buffer at once (NAL units are views into `bytes`). */
-export function parseAnnexB(bytes: Uint8Array, options: Omit<H264StreamParserOptions, 'onAccessUnit' | 'onNal' | 'onError'> = {}): ParsedAnnexB {
+export function parseAnnexB(
+  bytes: Uint8Array,
+  options: Omit<H264StreamParserOptions, 'onAccessUnit' | 'onNal' | 'onError'> = {},
+): ParsedAnnexB {
   const nals: NalUnit[] = [];
   const accessUnits: AccessUnit[] = [];
   const errors: H264Error[] = [];

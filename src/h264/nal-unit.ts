@@ -79,7 +79,12 @@ export function isVclNalType(type: number): boolean {
  * trailing delimiter, and the others only confuse live receivers.
  */
 export function isDelimiterNalType(type: number): boolean {
-  return type === NalUnitType.AUD || type === NalUnitType.END_OF_SEQUENCE || type === NalUnitType.END_OF_STREAM || type === NalUnitType.FILLER;
+  return (
+    type === NalUnitType.AUD ||
+    type === NalUnitType.END_OF_SEQUENCE ||
+    type === NalUnitType.END_OF_STREAM ||
+    type === NalUnitType.FILLER
+  );
 }
 
 /** The 4-byte Annex-B start code every writer here uses (00 00 00 01). */

@@ -145,7 +145,12 @@ export class PictureOrderCounter {
         else bottom = 0;
       }
     }
-    return { topFieldOrderCnt: top, bottomFieldOrderCnt: bottom, picOrderCnt: poc, pocReset: h.idrPicFlag || h.hasMmco5 };
+    return {
+      topFieldOrderCnt: top,
+      bottomFieldOrderCnt: bottom,
+      picOrderCnt: poc,
+      pocReset: h.idrPicFlag || h.hasMmco5,
+    };
   }
 }
 

@@ -81,7 +81,8 @@ export function parsePps(
   const entropyCodingModeFlag = r.readFlag();
   const bottomFieldPicOrderInFramePresentFlag = r.readFlag();
   const numSliceGroupsMinus1 = r.readUE();
-  if (numSliceGroupsMinus1 > 7) throw new H264Error('ERR_H264_INVALID', `num_slice_groups_minus1 ${numSliceGroupsMinus1} > 7`);
+  if (numSliceGroupsMinus1 > 7)
+    throw new H264Error('ERR_H264_INVALID', `num_slice_groups_minus1 ${numSliceGroupsMinus1} > 7`);
   let sliceGroupMapType = 0;
   const runLengthMinus1: number[] = [];
   const topLeft: number[] = [];
@@ -108,7 +109,10 @@ export function parsePps(
       // One id per map unit; bounded by the bits actually present.
       const bits = Math.ceil(Math.log2(numSliceGroupsMinus1 + 1));
       if ((picSizeInMapUnitsMinus1 + 1) * bits > r.bitsLeft) {
-        throw new H264Error('ERR_H264_TRUNCATED', `slice_group_id list of ${picSizeInMapUnitsMinus1 + 1} entries exceeds the PPS`);
+        throw new H264Error(
+          'ERR_H264_TRUNCATED',
+          `slice_group_id list of ${picSizeInMapUnitsMinus1 + 1} entries exceeds the PPS`,
+        );
       }
       for (let i = 0; i <= picSizeInMapUnitsMinus1; i++) sliceGroupId.push(r.readBits(bits));
     }

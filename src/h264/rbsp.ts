@@ -19,7 +19,8 @@ export function nalToRbsp(nal: Uint8Array, maxBytes: number = nal.length): Uint8
   const end = maxBytes < nal.length ? Math.max(0, maxBytes) : nal.length;
   let three = nal.indexOf(3, 2);
   // Fast path: no 00 00 03 in range.
-  while (three >= 0 && three < end && !(nal[three - 1] === 0 && nal[three - 2] === 0)) three = nal.indexOf(3, three + 1);
+  while (three >= 0 && three < end && !(nal[three - 1] === 0 && nal[three - 2] === 0))
+    three = nal.indexOf(3, three + 1);
   if (three < 0 || three >= end) return end === nal.length ? nal : nal.subarray(0, end);
   const out = new Uint8Array(end);
   let written = 0;

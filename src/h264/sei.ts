@@ -52,13 +52,17 @@ export function* iterateSeiMessages(rbsp: Uint8Array): Iterable<SeiMessage> {
     }
     let payloadSize = 0;
     for (;;) {
-      if (at >= length) throw new H264Error('ERR_H264_TRUNCATED', `SEI: payloadSize of type ${payloadType} runs past the end`);
+      if (at >= length)
+        throw new H264Error('ERR_H264_TRUNCATED', `SEI: payloadSize of type ${payloadType} runs past the end`);
       const b = rbsp[at++]!;
       payloadSize += b;
       if (b !== 0xff) break;
     }
     if (at + payloadSize > length) {
-      throw new H264Error('ERR_H264_TRUNCATED', `SEI: payload of type ${payloadType} (${payloadSize} bytes) runs past the end (${length - at} left)`);
+      throw new H264Error(
+        'ERR_H264_TRUNCATED',
+        `SEI: payload of type ${payloadType} (${payloadSize} bytes) runs past the end (${length - at} left)`,
+      );
     }
     yield { payloadType, payloadSize, payload: rbsp.subarray(at, at + payloadSize) };
     at += payloadSize;
@@ -80,7 +84,8 @@ function moreRbspData(rbsp: Uint8Array, at: number): boolean {
  * `uuid` is not 16 bytes.
  */
 export function buildUserDataUnregisteredSei(uuid: Uint8Array, payload: Uint8Array): Uint8Array {
-  if (uuid.length !== 16) throw new RangeError(`buildUserDataUnregisteredSei: uuid must be 16 bytes, got ${uuid.length}`);
+  if (uuid.length !== 16)
+    throw new RangeError(`buildUserDataUnregisteredSei: uuid must be 16 bytes, got ${uuid.length}`);
   const size = 16 + payload.length;
   const sizeBytes = Math.floor(size / 255) + 1;
   const rbsp = new Uint8Array(1 + sizeBytes + size + 1);
@@ -105,9 +110,16 @@ export function buildUserDataUnregisteredSei(uuid: Uint8Array, payload: Uint8Arr
  */
 export function readUserDataUnregistered(message: SeiMessage): UserDataUnregistered {
   if (message.payloadType !== SeiPayloadType.USER_DATA_UNREGISTERED) {
-    throw new H264Error('ERR_H264_INVALID', `SEI: payloadType ${message.payloadType} is not user_data_unregistered (5)`);
+    throw new H264Error(
+      'ERR_H264_INVALID',
+      `SEI: payloadType ${message.payloadType} is not user_data_unregistered (5)`,
+    );
   }
-  if (message.payload.length < 16) throw new H264Error('ERR_H264_TRUNCATED', `SEI: user_data_unregistered of ${message.payload.length} bytes has no 16-byte UUID`);
+  if (message.payload.length < 16)
+    throw new H264Error(
+      'ERR_H264_TRUNCATED',
+      `SEI: user_data_unregistered of ${message.payload.length} bytes has no 16-byte UUID`,
+    );
   return { uuid: message.payload.subarray(0, 16), data: message.payload.subarray(16) };
 }
 

@@ -107,7 +107,16 @@ export function parseSliceHeader(
   getSps: (id: number) => SequenceParameterSet | undefined,
   options: SliceHeaderOptions = {},
 ): SliceHeader {
-  return parseSliceHeaderAt(nal.data, 0, nal.data.length, nal.type, nal.refIdc, getPps, getSps, options.boundaryOnly === true);
+  return parseSliceHeaderAt(
+    nal.data,
+    0,
+    nal.data.length,
+    nal.type,
+    nal.refIdc,
+    getPps,
+    getSps,
+    options.boundaryOnly === true,
+  );
 }
 
 /**
@@ -129,7 +138,15 @@ export function parseSliceHeaderAt(
   let prefix = SLICE_HEADER_PREFIX_BYTES;
   for (;;) {
     const wholeNal = start + 1 + prefix >= end;
-    const h = readHeader(headerReader(bytes, start, end, prefix), nalType, nalRefIdc, getPps, getSps, wholeNal, boundaryOnly);
+    const h = readHeader(
+      headerReader(bytes, start, end, prefix),
+      nalType,
+      nalRefIdc,
+      getPps,
+      getSps,
+      wholeNal,
+      boundaryOnly,
+    );
     if (h) return h;
     // Cut short by our own prefix, not by the NAL: read further (weighted prediction tables can be long).
     prefix *= 8;
@@ -169,7 +186,8 @@ function readHeader(
   const pps = getPps(start.ppsId);
   if (!pps) throw new H264Error('ERR_H264_MISSING_PARAMETER_SET', `slice refers to unknown PPS ${start.ppsId}`);
   const sps = getSps(pps.spsId);
-  if (!sps) throw new H264Error('ERR_H264_MISSING_PARAMETER_SET', `PPS ${pps.ppsId} refers to unknown SPS ${pps.spsId}`);
+  if (!sps)
+    throw new H264Error('ERR_H264_MISSING_PARAMETER_SET', `PPS ${pps.ppsId} refers to unknown SPS ${pps.spsId}`);
   const idrPicFlag = nalType === 5;
   // A literal with every field (no spread): a spread object goes to dictionary mode and costs ~15 us per slice.
   const h: SliceHeader = {
@@ -223,7 +241,9 @@ function readHeader(
     if (!wholeNal && isTruncation(err)) return null;
     h.hasMmco5 = false;
     h.tailError =
-      err instanceof H264Error ? err : new H264Error('ERR_H264_INVALID', `slice header: ${String(err)}`, { cause: err });
+      err instanceof H264Error
+        ? err
+        : new H264Error('ERR_H264_INVALID', `slice header: ${String(err)}`, { cause: err });
   }
   return h;
 }

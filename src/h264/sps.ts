@@ -163,8 +163,23 @@ export function hasHighProfileFields(profileIdc: number): boolean {
 
 /** Table E-1: sample aspect ratios for aspect_ratio_idc 1..16. */
 const SAR_TABLE: ReadonlyArray<readonly [number, number]> = [
-  [0, 0], [1, 1], [12, 11], [10, 11], [16, 11], [40, 33], [24, 11], [20, 11], [32, 11],
-  [80, 33], [18, 11], [15, 11], [64, 33], [160, 99], [4, 3], [3, 2], [2, 1],
+  [0, 0],
+  [1, 1],
+  [12, 11],
+  [10, 11],
+  [16, 11],
+  [40, 33],
+  [24, 11],
+  [20, 11],
+  [32, 11],
+  [80, 33],
+  [18, 11],
+  [15, 11],
+  [64, 33],
+  [160, 99],
+  [4, 3],
+  [3, 2],
+  [2, 1],
 ];
 
 const EXTENDED_SAR = 255;
@@ -177,7 +192,10 @@ const EXTENDED_SAR = 255;
 export function parseSps(nal: Uint8Array): SequenceParameterSet {
   const type = (nal[0] ?? 0) & 0x1f;
   if (type !== 7 && type !== 15) {
-    throw new H264Error('ERR_H264_INVALID', `not a sequence parameter set (nal_unit_type ${type}, ${nal.length} bytes)`);
+    throw new H264Error(
+      'ERR_H264_INVALID',
+      `not a sequence parameter set (nal_unit_type ${type}, ${nal.length} bytes)`,
+    );
   }
   const r = new BitReader(nalToRbsp(nal.subarray(1)));
   const profileIdc = r.readBits(8);
@@ -201,7 +219,10 @@ export function parseSps(nal: Uint8Array): SequenceParameterSet {
     bitDepthLumaMinus8 = r.readUE();
     bitDepthChromaMinus8 = r.readUE();
     if (bitDepthLumaMinus8 > 6 || bitDepthChromaMinus8 > 6) {
-      throw new H264Error('ERR_H264_INVALID', `bit depth out of range (luma ${bitDepthLumaMinus8 + 8}, chroma ${bitDepthChromaMinus8 + 8})`);
+      throw new H264Error(
+        'ERR_H264_INVALID',
+        `bit depth out of range (luma ${bitDepthLumaMinus8 + 8}, chroma ${bitDepthChromaMinus8 + 8})`,
+      );
     }
     qpprimeYZeroTransformBypassFlag = r.readFlag();
     seqScalingMatrixPresentFlag = r.readFlag();
@@ -216,7 +237,8 @@ export function parseSps(nal: Uint8Array): SequenceParameterSet {
   }
 
   const log2MaxFrameNumMinus4 = r.readUE();
-  if (log2MaxFrameNumMinus4 > 12) throw new H264Error('ERR_H264_INVALID', `log2_max_frame_num_minus4 ${log2MaxFrameNumMinus4} > 12`);
+  if (log2MaxFrameNumMinus4 > 12)
+    throw new H264Error('ERR_H264_INVALID', `log2_max_frame_num_minus4 ${log2MaxFrameNumMinus4} > 12`);
   const picOrderCntType = r.readUE();
   if (picOrderCntType > 2) throw new H264Error('ERR_H264_INVALID', `pic_order_cnt_type ${picOrderCntType} > 2`);
   let log2MaxPicOrderCntLsbMinus4 = 0;
@@ -236,7 +258,10 @@ export function parseSps(nal: Uint8Array): SequenceParameterSet {
     offsetForTopToBottomField = r.readSE();
     numRefFramesInPicOrderCntCycle = r.readUE();
     if (numRefFramesInPicOrderCntCycle > 255) {
-      throw new H264Error('ERR_H264_INVALID', `num_ref_frames_in_pic_order_cnt_cycle ${numRefFramesInPicOrderCntCycle} > 255`);
+      throw new H264Error(
+        'ERR_H264_INVALID',
+        `num_ref_frames_in_pic_order_cnt_cycle ${numRefFramesInPicOrderCntCycle} > 255`,
+      );
     }
     for (let i = 0; i < numRefFramesInPicOrderCntCycle; i++) offsetForRefFrame.push(r.readSE());
   }
@@ -246,7 +271,10 @@ export function parseSps(nal: Uint8Array): SequenceParameterSet {
   const picHeightInMapUnitsMinus1 = r.readUE();
   // Level 6.2 allows 139264 macroblocks (at most ~1055 across); 4096 (65536 pixels) is surely corrupt.
   if (picWidthInMbsMinus1 > 4095 || picHeightInMapUnitsMinus1 > 4095) {
-    throw new H264Error('ERR_H264_INVALID', `picture size ${picWidthInMbsMinus1 + 1}x${picHeightInMapUnitsMinus1 + 1} macroblocks is out of range`);
+    throw new H264Error(
+      'ERR_H264_INVALID',
+      `picture size ${picWidthInMbsMinus1 + 1}x${picHeightInMapUnitsMinus1 + 1} macroblocks is out of range`,
+    );
   }
   const frameMbsOnly = r.readFlag();
   const mbAdaptiveFrameFieldFlag = frameMbsOnly ? false : r.readFlag();
@@ -281,7 +309,8 @@ export function parseSps(nal: Uint8Array): SequenceParameterSet {
     bottom: frameCropBottomOffset * cropUnitY,
   };
   // Cropping that leaves no picture is ignored (as FFmpeg does) rather than making the SPS unusable.
-  if (crop.left + crop.right >= codedWidth || crop.top + crop.bottom >= codedHeight) crop = { left: 0, right: 0, top: 0, bottom: 0 };
+  if (crop.left + crop.right >= codedWidth || crop.top + crop.bottom >= codedHeight)
+    crop = { left: 0, right: 0, top: 0, bottom: 0 };
 
   let sar: [number, number] | null = null;
   let fps: number | null = null;

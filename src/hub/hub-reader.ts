@@ -92,13 +92,20 @@ export class HubReader {
     this.softLimitBytes = options.softLimitBytes ?? 2_000_000;
     this.softLimitMs = options.softLimitMs ?? 500;
     this.hardLimitMs = options.hardLimitMs ?? 10_000;
-    for (const [k, v] of [['softLimitBytes', this.softLimitBytes], ['softLimitMs', this.softLimitMs], ['hardLimitMs', this.hardLimitMs]] as const) {
+    for (const [k, v] of [
+      ['softLimitBytes', this.softLimitBytes],
+      ['softLimitMs', this.softLimitMs],
+      ['hardLimitMs', this.hardLimitMs],
+    ] as const) {
       if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${k} must be a positive number, got ${v}`);
     }
     this.waitingForKey = true;
     this.lastProgressMs = clock();
     this.dropLog = new RateLimitedCounter(
-      (n, total) => logger.warn(`reader ${this.name} is slow: skipped to the next keyframe ${n} time(s) (${total} in all, ${this.framesDropped} frames dropped)`),
+      (n, total) =>
+        logger.warn(
+          `reader ${this.name} is slow: skipped to the next keyframe ${n} time(s) (${total} in all, ${this.framesDropped} frames dropped)`,
+        ),
       1000,
       clock,
     );
@@ -177,7 +184,9 @@ export class HubReader {
   }
 
   /** Times this reader skipped to a keyframe; a cheap read (no object, no clock) for per-frame checks. */
-  get dropEventCount(): number { return this.dropEvents; }
+  get dropEventCount(): number {
+    return this.dropEvents;
+  }
 
   /** True once closed. */
   get isClosed(): boolean {

@@ -20,7 +20,15 @@
 import { EventEmitter } from 'node:events';
 import type { AccessUnit } from '../h264/access-unit.js';
 import { codecString } from '../h264/codec-string.js';
-import { NalUnitType, START_CODE, TRAILING_AUD, isDelimiterNalType, isVclNalType, nalUnitFromBytes, type NalUnit } from '../h264/nal-unit.js';
+import {
+  NalUnitType,
+  START_CODE,
+  TRAILING_AUD,
+  isDelimiterNalType,
+  isVclNalType,
+  nalUnitFromBytes,
+  type NalUnit,
+} from '../h264/nal-unit.js';
 import type { SourceSink } from '../sources/capture-source.js';
 import { RateLimitedCounter, silentLogger, type Logger } from '../log/logger.js';
 import { GopCache } from './gop-cache.js';
@@ -154,12 +162,18 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
     this.fallbackVideo = options.fallbackVideo ?? { fps: 30 };
     this.statsWindowMs = options.statsWindowMs ?? 2000;
     this.waitLog = new RateLimitedCounter(
-      (n, total) => this.logger.debug(`dropped ${n} access unit(s) while waiting for parameter sets and a keyframe (${total} in all)`),
+      (n, total) =>
+        this.logger.debug(
+          `dropped ${n} access unit(s) while waiting for parameter sets and a keyframe (${total} in all)`,
+        ),
       1000,
       this.clock,
     );
     this.badSpsLog = new RateLimitedCounter(
-      (n, total) => this.logger.error(`cannot parse the stream's SPS/PPS (${this.lastSpsError}): dropped ${n} keyframe(s), ${total} in all`),
+      (n, total) =>
+        this.logger.error(
+          `cannot parse the stream's SPS/PPS (${this.lastSpsError}): dropped ${n} keyframe(s), ${total} in all`,
+        ),
       1000,
       this.clock,
     );
@@ -399,7 +413,8 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
     const nominal90k = 90_000 / params.fps / (au.structure === 'frame' ? 1 : 2);
     if (this.lastDts90k >= 0) {
       const step = dts90k - this.lastDts90k;
-      if (step < 10 * nominal90k) this.interval90k = this.interval90k === 0 ? step : this.interval90k * 0.9 + step * 0.1;
+      if (step < 10 * nominal90k)
+        this.interval90k = this.interval90k === 0 ? step : this.interval90k * 0.9 + step * 0.1;
     }
     this.lastDts90k = dts90k;
     // What was learnt about reordering holds until the SPS itself changes.
@@ -446,7 +461,10 @@ export class StreamHub extends EventEmitter<StreamHubEvents> implements SourceSi
   }
 
   private pruneWindow(now: number): void {
-    while (this.windowHead < this.windowTimes.length && (this.windowTimes[this.windowHead] as number) <= now - this.statsWindowMs) {
+    while (
+      this.windowHead < this.windowTimes.length &&
+      (this.windowTimes[this.windowHead] as number) <= now - this.statsWindowMs
+    ) {
       this.windowByteSum -= this.windowBytes[this.windowHead] as number;
       this.windowHead++;
     }

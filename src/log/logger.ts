@@ -33,10 +33,18 @@ export class Logger {
     return LEVEL_RANK[level] >= LEVEL_RANK[this.level] && this.level !== 'silent';
   }
 
-  debug(message: string): void { this.write('debug', message); }
-  info(message: string): void { this.write('info', message); }
-  warn(message: string): void { this.write('warn', message); }
-  error(message: string): void { this.write('error', message); }
+  debug(message: string): void {
+    this.write('debug', message);
+  }
+  info(message: string): void {
+    this.write('info', message);
+  }
+  warn(message: string): void {
+    this.write('warn', message);
+  }
+  error(message: string): void {
+    this.write('error', message);
+  }
 
   private write(level: Exclude<LogLevel, 'silent'>, message: string): void {
     if (!this.enabled(level)) return;

@@ -72,10 +72,14 @@ export class ModeController {
   }
 
   /** The streaming window length, ms. */
-  get streamWindowMs(): number { return this.windowMs; }
+  get streamWindowMs(): number {
+    return this.windowMs;
+  }
 
   /** Changes the window length (settings); applies from the next window. */
-  setStreamWindowMs(ms: number): void { this.windowMs = ms; }
+  setStreamWindowMs(ms: number): void {
+    this.windowMs = ms;
+  }
 
   /** Current state. */
   get state(): ModeState {
@@ -92,7 +96,9 @@ export class ModeController {
   }
 
   /** True when a new stream client may connect now. */
-  acceptsStreamClients(): boolean { return this.activity !== 'recording'; }
+  acceptsStreamClients(): boolean {
+    return this.activity !== 'recording';
+  }
 
   /** Listens for activity or window changes; returns an unsubscribe function. */
   onChange(listener: (state: ModeState) => void): () => void {
@@ -104,7 +110,8 @@ export class ModeController {
   start(): void {
     if (this.started) return;
     this.started = true;
-    if (this.mode === 'simultaneous') this.set('both', 'simultaneous mode: streaming, and recording unless turned off', null);
+    if (this.mode === 'simultaneous')
+      this.set('both', 'simultaneous mode: streaming, and recording unless turned off', null);
     else this.openWindow('start-up');
   }
 
@@ -127,7 +134,12 @@ export class ModeController {
   /** A stream client left. The last one leaving switches exclusive mode to recording. */
   clientDisconnected(): void {
     this.clients = Math.max(0, this.clients - 1);
-    if (this.mode === 'exclusive' && this.clients === 0 && this.activity === 'streaming' && this.windowEndsAtMs === null) {
+    if (
+      this.mode === 'exclusive' &&
+      this.clients === 0 &&
+      this.activity === 'streaming' &&
+      this.windowEndsAtMs === null
+    ) {
       this.set('recording', 'last stream client left', null);
     }
   }

@@ -23,7 +23,13 @@
 export type SlotRefusalReason = 'full' | 'per-address' | 'not-allowed' | 'not-streaming' | 'closing';
 
 /** Every refusal reason, in the order status and /metrics list them. */
-export const SLOT_REFUSAL_REASONS: readonly SlotRefusalReason[] = ['full', 'per-address', 'not-allowed', 'not-streaming', 'closing'];
+export const SLOT_REFUSAL_REASONS: readonly SlotRefusalReason[] = [
+  'full',
+  'per-address',
+  'not-allowed',
+  'not-streaming',
+  'closing',
+];
 
 /** Default sliding window over which behind time is summed, ms. */
 export const BEHIND_WINDOW_MS = 30_000;
@@ -111,7 +117,10 @@ export class ClientSlot<T> {
     const from = now - this.pool.windowMs;
     let total = 0;
     for (let i = 0; i < this.stretches.length; i += 2) {
-      total += Math.max(0, Math.min(this.stretches[i + 1] as number, now) - Math.max(this.stretches[i] as number, from));
+      total += Math.max(
+        0,
+        Math.min(this.stretches[i + 1] as number, now) - Math.max(this.stretches[i] as number, from),
+      );
     }
     if (this.behindSince !== undefined) total += Math.max(0, now - Math.max(this.behindSince, from));
     return total;
@@ -139,7 +148,13 @@ export class ClientSlots<T> {
   private readonly behindLimitMs: number;
   private readonly slots = new Set<ClientSlot<T>>();
   private readonly perAddress = new Map<string, number>();
-  private readonly refused: Record<SlotRefusalReason, number> = { full: 0, 'per-address': 0, 'not-allowed': 0, 'not-streaming': 0, closing: 0 };
+  private readonly refused: Record<SlotRefusalReason, number> = {
+    full: 0,
+    'per-address': 0,
+    'not-allowed': 0,
+    'not-streaming': 0,
+    closing: 0,
+  };
   private evicted = 0;
   private droppedBehind = 0;
 
@@ -149,7 +164,12 @@ export class ClientSlots<T> {
     this.behindLimitMs = options.behindLimitMs;
     this.windowMs = options.windowMs ?? BEHIND_WINDOW_MS;
     this.clock = options.clock;
-    for (const [k, v] of [['maxClients', this.maxClients], ['maxPerAddress', this.maxPerAddress], ['behindLimitMs', this.behindLimitMs], ['windowMs', this.windowMs]] as const) {
+    for (const [k, v] of [
+      ['maxClients', this.maxClients],
+      ['maxPerAddress', this.maxPerAddress],
+      ['behindLimitMs', this.behindLimitMs],
+      ['windowMs', this.windowMs],
+    ] as const) {
       if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${k} must be a positive number, got ${v}`);
     }
   }
@@ -168,7 +188,11 @@ export class ClientSlots<T> {
     const address = slotAddressOf(remoteAddress);
     if ((this.perAddress.get(address) ?? 0) >= this.maxPerAddress) {
       this.refused['per-address']++;
-      return { ok: false, reason: 'per-address', message: `already ${this.maxPerAddress} stream connections from ${address}` };
+      return {
+        ok: false,
+        reason: 'per-address',
+        message: `already ${this.maxPerAddress} stream connections from ${address}`,
+      };
     }
     if (this.slots.size < this.maxClients) return { ok: true, evict: undefined };
     const now = this.clock();
@@ -177,7 +201,10 @@ export class ClientSlots<T> {
     for (const slot of this.slots) {
       const ms = slot.behindMs(now);
       // The longest behind; on a tie, the one connected first.
-      if (ms >= MIN_BEHIND_TO_EVICT_MS && (ms > victimMs || (ms === victimMs && victim && slot.sinceMs < victim.sinceMs))) {
+      if (
+        ms >= MIN_BEHIND_TO_EVICT_MS &&
+        (ms > victimMs || (ms === victimMs && victim && slot.sinceMs < victim.sinceMs))
+      ) {
         victim = slot;
         victimMs = ms;
       }

@@ -189,7 +189,9 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
   /** Binds and listens. Resolves with the bound address (the real port when 0 was asked). */
   async start(): Promise<{ host: string; port: number }> {
     if (this.server) throw new Error('TcpStreamServer already started');
-    const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: this.keepAliveMs }, (socket) => this.accept(socket));
+    const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: this.keepAliveMs }, (socket) =>
+      this.accept(socket),
+    );
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
@@ -283,7 +285,11 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
     }
     if (admission?.ok && admission.evict) {
       const victim = admission.evict.client;
-      this.drop(victim, `gave way to ${remote}: behind for ${Math.round(admission.evict.behindMs())} ms of the last ${this.slots.stats().windowMs / 1000} s with all ${this.maxClients} slots taken`, false);
+      this.drop(
+        victim,
+        `gave way to ${remote}: behind for ${Math.round(admission.evict.behindMs())} ms of the last ${this.slots.stats().windowMs / 1000} s with all ${this.maxClients} slots taken`,
+        false,
+      );
     }
     this.accepted++;
     socket.setNoDelay(true);
@@ -369,7 +375,11 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
   private sweep(): void {
     for (const slot of this.slots.sweep()) {
       const behindMs = Math.round(slot.behindMs());
-      this.drop(slot.client, `behind the stream for ${behindMs} ms of the last ${this.slots.stats().windowMs / 1000} s`, false);
+      this.drop(
+        slot.client,
+        `behind the stream for ${behindMs} ms of the last ${this.slots.stats().windowMs / 1000} s`,
+        false,
+      );
     }
   }
 

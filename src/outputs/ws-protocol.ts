@@ -121,7 +121,8 @@ export function parseLiveFrame(message: ArrayBuffer | Uint8Array): LiveFrame {
   if (version !== WS_PROTOCOL_VERSION) throw new LiveFrameError(`unsupported frame version ${version}`);
   const headerLength = view.getUint16(2);
   // A longer header (future fields) is allowed: skip what we do not know.
-  if (headerLength < WS_HEADER_BYTES || bytes.length < headerLength) throw new LiveFrameError(`bad header length ${headerLength}`);
+  if (headerLength < WS_HEADER_BYTES || bytes.length < headerLength)
+    throw new LiveFrameError(`bad header length ${headerLength}`);
   const flags = view.getUint8(1);
   return {
     version,
@@ -153,7 +154,12 @@ export function parseLiveText(text: string): LiveConfig | LivePong | undefined {
   }
   if (typeof msg !== 'object' || msg === null) return undefined;
   const m = msg as Record<string, unknown>;
-  if (m.type === 'config' && typeof m.codec === 'string' && typeof m.width === 'number' && typeof m.height === 'number') {
+  if (
+    m.type === 'config' &&
+    typeof m.codec === 'string' &&
+    typeof m.width === 'number' &&
+    typeof m.height === 'number'
+  ) {
     return msg as LiveConfig;
   }
   if (m.type === 'pong' && typeof m.id === 'number' && typeof m.serverTimeMs === 'number') return msg as LivePong;

@@ -28,7 +28,13 @@ import { SLOT_SWEEP_INTERVAL_MS } from './tcp-stream-server.js';
 import { encodeWsMessage, WsFrameFlags, type WsConfigMessage, type WsPongMessage } from './ws-protocol.js';
 
 // The wire format lives in ws-protocol.ts (pure, shared with the web page); re-exported for existing importers.
-export { WS_HEADER_BYTES, WS_PROTOCOL_VERSION, WsFrameFlags, type WsConfigMessage, type WsPongMessage } from './ws-protocol.js';
+export {
+  WS_HEADER_BYTES,
+  WS_PROTOCOL_VERSION,
+  WsFrameFlags,
+  type WsConfigMessage,
+  type WsPongMessage,
+} from './ws-protocol.js';
 
 /** What the server needs from a hub reader (src/hub/stream-hub.ts HubReader). */
 export interface WsHubReader {
@@ -112,7 +118,14 @@ function payloadOf(frame: StreamFrame): Uint8Array {
   const a = frame.annexB;
   const n = a.length;
   // The hub appends exactly one AUD (00 00 00 01 09 xx) after the last NAL.
-  if (n >= 6 && a[n - 6] === 0 && a[n - 5] === 0 && a[n - 4] === 0 && a[n - 3] === 1 && ((a[n - 2] as number) & 0x1f) === 9) {
+  if (
+    n >= 6 &&
+    a[n - 6] === 0 &&
+    a[n - 5] === 0 &&
+    a[n - 4] === 0 &&
+    a[n - 3] === 1 &&
+    ((a[n - 2] as number) & 0x1f) === 9
+  ) {
     return a.subarray(0, n - 6);
   }
   if (n > 0) return a;
@@ -149,7 +162,13 @@ export function encodeWsFrame(frame: StreamFrame, extraFlags = 0): Uint8Array {
   const first = frame.nals[0];
   if (first && first.type === 7) flags |= WsFrameFlags.CONFIG;
   const out = encodeWsMessage(
-    { flags, seq: frame.seq, generation: frame.params.generation, pts90k: frame.pts90k, capturedAtMs: frame.capturedAtMs },
+    {
+      flags,
+      seq: frame.seq,
+      generation: frame.params.generation,
+      pts90k: frame.pts90k,
+      capturedAtMs: frame.capturedAtMs,
+    },
     payload,
   );
   if (extraFlags === 0) encodedCache.set(frame, out);
@@ -242,7 +261,12 @@ class WsClient {
     if (typeof msg !== 'object' || msg === null) return;
     const m = msg as { type?: unknown; id?: unknown; clientTimeMs?: unknown };
     if (m.type === 'ping' && typeof m.id === 'number' && typeof m.clientTimeMs === 'number') {
-      const pong: WsPongMessage = { type: 'pong', id: m.id, clientTimeMs: m.clientTimeMs, serverTimeMs: this.server.now() };
+      const pong: WsPongMessage = {
+        type: 'pong',
+        id: m.id,
+        clientTimeMs: m.clientTimeMs,
+        serverTimeMs: this.server.now(),
+      };
       this.ws.send(JSON.stringify(pong));
     }
   }
@@ -311,7 +335,12 @@ export class WsStreamServer {
     this.join = options.join ?? 'latest-keyframe';
     this.now = options.now ?? Date.now;
     // Video does not compress; deflate would only add CPU time and latency.
-    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024, clientTracking: false });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: 64 * 1024,
+      clientTracking: false,
+    });
     this.slots = new ClientSlots<WsClient>({
       maxClients: options.maxClients ?? 32,
       maxPerAddress: options.maxClientsPerAddress ?? 4,
@@ -414,7 +443,11 @@ export class WsStreamServer {
     }
     if (admission.evict) {
       const victim = admission.evict;
-      victim.client.close(1013, 'gave way to a new viewer', `gave way to ${address}: behind for ${Math.round(victim.behindMs())} ms of the last ${this.slots.stats().windowMs / 1000} s with all slots taken`);
+      victim.client.close(
+        1013,
+        'gave way to a new viewer',
+        `gave way to ${address}: behind for ${Math.round(victim.behindMs())} ms of the last ${this.slots.stats().windowMs / 1000} s with all slots taken`,
+      );
     }
     // Without verifyClient the handshake completes synchronously: accept() takes the slot before another upgrade is looked at.
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
@@ -463,7 +496,11 @@ export class WsStreamServer {
   /** Drops the clients that were behind too long in the window. */
   private sweep(): void {
     for (const slot of this.slots.sweep()) {
-      slot.client.close(1013, 'too slow', `behind the stream for ${Math.round(slot.behindMs())} ms of the last ${this.slots.stats().windowMs / 1000} s`);
+      slot.client.close(
+        1013,
+        'too slow',
+        `behind the stream for ${Math.round(slot.behindMs())} ms of the last ${this.slots.stats().windowMs / 1000} s`,
+      );
     }
   }
 

@@ -37,4 +37,8 @@ export interface ConvertOptions {
 }
 
 /** The signature of convertMkvToMp4 and ConvertPool.convert. */
-export type ConvertFn = (mkvPath: string, write: (chunk: Uint8Array) => Promise<void>, options: { limitBytes?: number }) => Promise<ConversionResult>;
+export type ConvertFn = (
+  mkvPath: string,
+  write: (chunk: Uint8Array) => Promise<void>,
+  options: { limitBytes?: number },
+) => Promise<ConversionResult>;

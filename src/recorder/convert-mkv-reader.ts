@@ -62,7 +62,15 @@ function parseTracks(body: Buffer): TrackInfo[] | undefined {
   const tracks: TrackInfo[] = [];
   const ok = forEachChild(body, (id, entry) => {
     if (id !== EbmlId.TrackEntry) return;
-    const t: TrackInfo = { number: 0, video: false, codecId: '', codecPrivate: undefined, defaultDurationNs: undefined, width: 0, height: 0 };
+    const t: TrackInfo = {
+      number: 0,
+      video: false,
+      codecId: '',
+      codecPrivate: undefined,
+      defaultDurationNs: undefined,
+      width: 0,
+      height: 0,
+    };
     forEachChild(entry, (cid, d) => {
       if (cid === EbmlId.TrackNumber) t.number = readUint(d);
       else if (cid === EbmlId.TrackType) t.video = readUint(d) === 1;
@@ -139,7 +147,15 @@ export async function openMkvVideo(path: string, limitBytes?: number): Promise<M
       pos = h.dataOffset + h.size;
     }
     const avcC = track?.codecPrivate;
-    if (!track?.video || track.codecId !== 'V_MPEG4/ISO/AVC' || !avcC || avcC.length < 7 || avcC[0] !== 1 || !track.width || !track.height) {
+    if (
+      !track?.video ||
+      track.codecId !== 'V_MPEG4/ISO/AVC' ||
+      !avcC ||
+      avcC.length < 7 ||
+      avcC[0] !== 1 ||
+      !track.width ||
+      !track.height
+    ) {
       return unsupported();
     }
     const info: MkvVideoTrack = {

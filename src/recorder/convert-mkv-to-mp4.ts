@@ -15,7 +15,19 @@
 import { constants } from 'node:fs';
 import { access, open } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { ALL_FORMATS, Conversion, CustomSource, EncodedPacket, EncodedVideoPacketSource, FilePathSource, Input, Mp4OutputFormat, Output, StreamTarget, type StreamTargetChunk } from 'mediabunny';
+import {
+  ALL_FORMATS,
+  Conversion,
+  CustomSource,
+  EncodedPacket,
+  EncodedVideoPacketSource,
+  FilePathSource,
+  Input,
+  Mp4OutputFormat,
+  Output,
+  StreamTarget,
+  type StreamTargetChunk,
+} from 'mediabunny';
 import { RearviewError } from '../errors.js';
 import type { ConversionResult, ConvertOptions } from './conversion-result.js';
 import { openMkvVideo, type MkvVideoReader } from './convert-mkv-reader.js';
@@ -32,13 +44,21 @@ export type { ConversionResult, ConvertOptions } from './conversion-result.js';
  * throwing): rejects with RearviewError ERR_CONVERT when there is no video
  * track or no sample came out.
  */
-export async function convertMkvToMp4(mkvPath: string, write: (chunk: Uint8Array) => Promise<void>, options: ConvertOptions = {}): Promise<ConversionResult> {
+export async function convertMkvToMp4(
+  mkvPath: string,
+  write: (chunk: Uint8Array) => Promise<void>,
+  options: ConvertOptions = {},
+): Promise<ConversionResult> {
   let reader: MkvVideoReader | undefined;
   try {
     reader = options.demuxer === 'mediabunny' ? undefined : await openMkvVideo(mkvPath, options.limitBytes);
     if (!reader) await access(mkvPath, constants.R_OK);
   } catch (err) {
-    throw new RearviewError((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_CONVERT', `cannot open ${basename(mkvPath)}: ${(err as Error).message}`, { cause: err });
+    throw new RearviewError(
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'ERR_NOT_FOUND' : 'ERR_CONVERT',
+      `cannot open ${basename(mkvPath)}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const out = mp4Output(write, options);
   try {
@@ -46,22 +66,31 @@ export async function convertMkvToMp4(mkvPath: string, write: (chunk: Uint8Array
     else await convertWithMediabunny(mkvPath, out.output, options.limitBytes);
   } catch (err) {
     await out.output.cancel().catch(() => undefined); // already failing: the first error is the one reported
-    throw err instanceof RearviewError ? err : new RearviewError('ERR_CONVERT', `converting ${basename(mkvPath)} failed: ${(err as Error).message}`, { cause: err });
+    throw err instanceof RearviewError
+      ? err
+      : new RearviewError('ERR_CONVERT', `converting ${basename(mkvPath)} failed: ${(err as Error).message}`, {
+          cause: err,
+        });
   } finally {
     await reader?.close();
   }
   const result = out.result();
-  if (result.samples === 0) throw new RearviewError('ERR_CONVERT', `converting ${basename(mkvPath)} produced no video samples (damaged file?)`);
+  if (result.samples === 0)
+    throw new RearviewError('ERR_CONVERT', `converting ${basename(mkvPath)} produced no video samples (damaged file?)`);
   return { ...result, demuxer: reader ? 'rearview' : 'mediabunny' };
 }
 
 /** The fragmented-MP4 Output shared by both demuxers, with its byte, sample and trim counts. */
-function mp4Output(write: (chunk: Uint8Array) => Promise<void>, options: ConvertOptions): { output: Output; result: () => Omit<ConversionResult, 'demuxer'> } {
+function mp4Output(
+  write: (chunk: Uint8Array) => Promise<void>,
+  options: ConvertOptions,
+): { output: Output; result: () => Omit<ConversionResult, 'demuxer'> } {
   let written = 0;
   const counter = new FragmentSampleCounter();
   const writable = new WritableStream<StreamTargetChunk>({
     write: async (chunk) => {
-      if (chunk.position !== written) throw new Error(`MP4 writer went back to offset ${chunk.position} (at ${written})`);
+      if (chunk.position !== written)
+        throw new Error(`MP4 writer went back to offset ${chunk.position} (at ${written})`);
       counter.push(chunk.data);
       written += chunk.data.byteLength;
       await write(chunk.data);
@@ -69,10 +98,14 @@ function mp4Output(write: (chunk: Uint8Array) => Promise<void>, options: Convert
   });
   let trimmed = 0;
   const output: Output = new Output({
-    format: new Mp4OutputFormat({ fastStart: 'fragmented', minimumFragmentDuration: 1, onMoof: () => {
-      trimmed = trimFinishedFragments(output, trimmed);
-      options.afterFragment?.();
-    } }),
+    format: new Mp4OutputFormat({
+      fastStart: 'fragmented',
+      minimumFragmentDuration: 1,
+      onMoof: () => {
+        trimmed = trimFinishedFragments(output, trimmed);
+        options.afterFragment?.();
+      },
+    }),
     target: new StreamTarget(writable, { chunked: false }),
   });
   return { output, result: () => ({ bytes: written, samples: counter.samples, trimmedFragments: trimmed }) };
@@ -90,7 +123,14 @@ async function muxFrames(reader: MkvVideoReader, output: Output, mkvPath: string
     const packet = new EncodedPacket(f.data, f.key ? 'key' : 'delta', f.timestampS, track.frameSeconds);
     if (started) await source.add(packet);
     else {
-      await source.add(packet, { decoderConfig: { codec: track.codec, codedWidth: track.codedWidth, codedHeight: track.codedHeight, description: track.description } });
+      await source.add(packet, {
+        decoderConfig: {
+          codec: track.codec,
+          codedWidth: track.codedWidth,
+          codedHeight: track.codedHeight,
+          description: track.description,
+        },
+      });
       started = true;
     }
   }
@@ -102,24 +142,29 @@ async function muxFrames(reader: MkvVideoReader, output: Output, mkvPath: string
 async function convertWithMediabunny(mkvPath: string, output: Output, limitBytes: number | undefined): Promise<void> {
   const fh = await open(mkvPath, 'r');
   // A segment still being written is read only up to its last complete frame.
-  const source = limitBytes === undefined
-    ? new FilePathSource(mkvPath, { maxCacheSize: 4 * 1024 * 1024 })
-    : new CustomSource({
-        getSize: () => limitBytes,
-        read: async (start, end) => {
-          const buf = new Uint8Array(end - start);
-          const { bytesRead } = await fh.read(buf, 0, buf.length, start);
-          return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
-        },
-        maxCacheSize: 4 * 1024 * 1024,
-      });
+  const source =
+    limitBytes === undefined
+      ? new FilePathSource(mkvPath, { maxCacheSize: 4 * 1024 * 1024 })
+      : new CustomSource({
+          getSize: () => limitBytes,
+          read: async (start, end) => {
+            const buf = new Uint8Array(end - start);
+            const { bytesRead } = await fh.read(buf, 0, buf.length, start);
+            return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+          },
+          maxCacheSize: 4 * 1024 * 1024,
+        });
   const input = new Input({ source, formats: ALL_FORMATS });
   try {
     let conversion: Conversion;
     try {
       conversion = await Conversion.init({ input, output, tracks: 'primary', audio: { discard: true } });
     } catch (err) {
-      throw new RearviewError('ERR_CONVERT', `${basename(mkvPath)} is not a readable recording: ${(err as Error).message}`, { cause: err });
+      throw new RearviewError(
+        'ERR_CONVERT',
+        `${basename(mkvPath)} is not a readable recording: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     if (!conversion.isValid || !conversion.utilizedTracks.some((t) => t.isVideoTrack())) {
       const why = conversion.discardedTracks.map((d) => d.reason).join(', ') || 'no video track';

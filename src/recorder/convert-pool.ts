@@ -106,11 +106,20 @@ export class ConvertPool {
   }
 
   /** Converts `mkvPath` in a child; see the file comment. */
-  convert(mkvPath: string, write: (chunk: Uint8Array) => Promise<void>, options: { limitBytes?: number } = {}): Promise<ConversionResult> {
+  convert(
+    mkvPath: string,
+    write: (chunk: Uint8Array) => Promise<void>,
+    options: { limitBytes?: number } = {},
+  ): Promise<ConversionResult> {
     if (this.closed) return Promise.reject(new RearviewError('ERR_CONVERT', 'the MP4 converter is closed'));
     const allBusy = [...this.workers].filter((w) => !w.job).length === 0 && this.workers.size >= this.maxWorkers;
     if (allBusy && this.queue.length >= this.maxQueued) {
-      return Promise.reject(new RearviewError('ERR_CONVERT_BUSY', `too many MP4 conversions waiting (${this.queue.length}); try again later`));
+      return Promise.reject(
+        new RearviewError(
+          'ERR_CONVERT_BUSY',
+          `too many MP4 conversions waiting (${this.queue.length}); try again later`,
+        ),
+      );
     }
     return new Promise<ConversionResult>((resolve, reject) => {
       this.queue.push({ mkvPath, limitBytes: options.limitBytes, write, resolve, reject });
@@ -123,16 +132,19 @@ export class ConvertPool {
     if (this.closed) return;
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new RearviewError('ERR_CONVERT', 'the MP4 converter closed'));
-    const exits = [...this.workers].map((w) => new Promise<void>((resolve) => {
-      if (w.child.exitCode !== null || w.child.signalCode !== null) resolve();
-      else {
-        // An idle child is unref'd: ref it again, or nothing keeps the loop alive until its exit (the await would never end).
-        this.setRef(w, true);
-        if (w.idleTimer) clearTimeout(w.idleTimer);
-        w.child.once('exit', () => resolve());
-        w.child.kill('SIGKILL');
-      }
-    }));
+    const exits = [...this.workers].map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          if (w.child.exitCode !== null || w.child.signalCode !== null) resolve();
+          else {
+            // An idle child is unref'd: ref it again, or nothing keeps the loop alive until its exit (the await would never end).
+            this.setRef(w, true);
+            if (w.idleTimer) clearTimeout(w.idleTimer);
+            w.child.once('exit', () => resolve());
+            w.child.kill('SIGKILL');
+          }
+        }),
+    );
     await Promise.all(exits);
   }
 
@@ -149,8 +161,21 @@ export class ConvertPool {
 
   private spawn(): Worker {
     this.spawned++;
-    const child = fork(WORKER_PATH, [], { execArgv: this.execArgv, stdio: ['ignore', 'pipe', 'inherit', 'ipc'], serialization: 'json' });
-    const w: Worker = { child, job: undefined, idleTimer: undefined, received: 0, reply: undefined, writing: Promise.resolve(), writeError: undefined, pending: 0 };
+    const child = fork(WORKER_PATH, [], {
+      execArgv: this.execArgv,
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      serialization: 'json',
+    });
+    const w: Worker = {
+      child,
+      job: undefined,
+      idleTimer: undefined,
+      received: 0,
+      reply: undefined,
+      writing: Promise.resolve(),
+      writeError: undefined,
+      pending: 0,
+    };
     this.workers.add(w);
     child.stdout?.on('data', (chunk: Buffer) => this.onData(w, chunk));
     child.on('message', (msg: ConvertReplyMessage) => {
@@ -163,7 +188,13 @@ export class ConvertPool {
       if (w.idleTimer) clearTimeout(w.idleTimer);
       const job = w.job;
       w.job = undefined;
-      if (job) job.reject(new RearviewError('ERR_CONVERT', `converting ${job.mkvPath.split('/').pop()} failed: converter process ended (${signal ?? `code ${code}`})`));
+      if (job)
+        job.reject(
+          new RearviewError(
+            'ERR_CONVERT',
+            `converting ${job.mkvPath.split('/').pop()} failed: converter process ended (${signal ?? `code ${code}`})`,
+          ),
+        );
       if (!this.closed) this.dispatch();
     });
     return w;
@@ -179,7 +210,11 @@ export class ConvertPool {
     w.writeError = undefined;
     w.pending = 0;
     this.setRef(w, true);
-    const msg: ConvertJobMessage = { type: 'convert', mkvPath: job.mkvPath, ...(job.limitBytes === undefined ? {} : { limitBytes: job.limitBytes }) };
+    const msg: ConvertJobMessage = {
+      type: 'convert',
+      mkvPath: job.mkvPath,
+      ...(job.limitBytes === undefined ? {} : { limitBytes: job.limitBytes }),
+    };
     w.child.send(msg);
   }
 
@@ -198,10 +233,12 @@ export class ConvertPool {
       if (w.job === job && w.pending < PENDING_CHUNKS) stdout?.resume();
       this.maybeFinish(w);
     };
-    w.writing = w.writing.then(() => (w.writeError ? undefined : job.write(chunk))).then(settled, (err: unknown) => {
-      w.writeError = err as Error; // keep draining the child so it can finish this job
-      settled();
-    });
+    w.writing = w.writing
+      .then(() => (w.writeError ? undefined : job.write(chunk)))
+      .then(settled, (err: unknown) => {
+        w.writeError = err as Error; // keep draining the child so it can finish this job
+        settled();
+      });
   }
 
   /** Settles the job once its reply and all its bytes (written) are in. */
@@ -213,7 +250,13 @@ export class ConvertPool {
       if (w.job !== job) return;
       w.job = undefined;
       if (w.writeError) job.reject(w.writeError);
-      else if (reply.type === 'done') job.resolve({ bytes: reply.bytes, samples: reply.samples, trimmedFragments: reply.trimmedFragments, demuxer: reply.demuxer });
+      else if (reply.type === 'done')
+        job.resolve({
+          bytes: reply.bytes,
+          samples: reply.samples,
+          trimmedFragments: reply.trimmedFragments,
+          demuxer: reply.demuxer,
+        });
       else job.reject(new RearviewError(reply.code as ErrorCode, reply.message));
       this.idle(w);
     });
@@ -232,7 +275,11 @@ export class ConvertPool {
   }
 
   private setRef(w: Worker, ref: boolean): void {
-    const handles = [w.child, w.child.stdout, w.child.channel] as ({ ref?: () => void; unref?: () => void } | null | undefined)[];
+    const handles = [w.child, w.child.stdout, w.child.channel] as (
+      | { ref?: () => void; unref?: () => void }
+      | null
+      | undefined
+    )[];
     for (const h of handles) {
       if (ref) h?.ref?.();
       else h?.unref?.();

@@ -68,13 +68,26 @@ process.on('message', (msg: ConvertJobMessage) => {
   queue = queue.then(async () => {
     let written = 0;
     try {
-      const result = await convertMkvToMp4(msg.mkvPath, async (chunk) => {
-        written += chunk.byteLength;
-        await writeOut(chunk);
-      }, { ...(msg.limitBytes === undefined ? {} : { limitBytes: msg.limitBytes }), afterFragment: fragmentGc });
-      await send({ type: 'done', bytes: result.bytes, samples: result.samples, trimmedFragments: result.trimmedFragments, demuxer: result.demuxer });
+      const result = await convertMkvToMp4(
+        msg.mkvPath,
+        async (chunk) => {
+          written += chunk.byteLength;
+          await writeOut(chunk);
+        },
+        { ...(msg.limitBytes === undefined ? {} : { limitBytes: msg.limitBytes }), afterFragment: fragmentGc },
+      );
+      await send({
+        type: 'done',
+        bytes: result.bytes,
+        samples: result.samples,
+        trimmedFragments: result.trimmedFragments,
+        demuxer: result.demuxer,
+      });
     } catch (err) {
-      const code = err instanceof RearviewError && (hasCode(err, 'ERR_NOT_FOUND') || hasCode(err, 'ERR_CONVERT')) ? err.code : 'ERR_CONVERT';
+      const code =
+        err instanceof RearviewError && (hasCode(err, 'ERR_NOT_FOUND') || hasCode(err, 'ERR_CONVERT'))
+          ? err.code
+          : 'ERR_CONVERT';
       await send({ type: 'error', code, message: (err as Error).message, bytes: written });
     }
   });

@@ -79,7 +79,11 @@ export async function recoverUnfinishedSegments(
  * proven to hold no frame; an I/O error (EIO, EACCES, EMFILE, ...) or a file
  * we cannot parse is logged and left alone.
  */
-async function recoverSegment(dir: string, name: string, { logger, onRepaired }: { logger: Logger; onRepaired: (name: string) => void }): Promise<void> {
+async function recoverSegment(
+  dir: string,
+  name: string,
+  { logger, onRepaired }: { logger: Logger; onRepaired: (name: string) => void },
+): Promise<void> {
   const path = join(dir, name);
   let durationMs: number | null;
   try {
@@ -88,7 +92,11 @@ async function recoverSegment(dir: string, name: string, { logger, onRepaired }:
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return;
     let sizeBytes = Infinity;
-    if (code === undefined) sizeBytes = await stat(path).then((s) => s.size, () => Infinity);
+    if (code === undefined)
+      sizeBytes = await stat(path).then(
+        (s) => s.size,
+        () => Infinity,
+      );
     if (sizeBytes < MIN_HEADER_BYTES) {
       // Not Matroska and smaller than a header: cut before its first frame, nothing playable in it.
       logger.warn(`${name} was cut before its header was complete (${sizeBytes} bytes, no frame); deleting it`);
@@ -112,7 +120,9 @@ async function recoverSegment(dir: string, name: string, { logger, onRepaired }:
     return;
   }
   onRepaired(name);
-  logger.warn(`${name} was left unfinished (crash or power cut): repaired, ${r.blocks} frames, ${(r.durationMs / 1000).toFixed(2)} s kept, ${r.truncatedBytes} bytes of a partial frame cut`);
+  logger.warn(
+    `${name} was left unfinished (crash or power cut): repaired, ${r.blocks} frames, ${(r.durationMs / 1000).toFixed(2)} s kept, ${r.truncatedBytes} bytes of a partial frame cut`,
+  );
 }
 
 /** Leaves a segment cut by a write error playable (best effort: the disk may still be failing); one with no frame is deleted. */

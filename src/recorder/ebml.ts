@@ -52,7 +52,14 @@ export const EbmlId = {
 
 /** Level-1 elements: a cluster of unknown size ends where one of these starts. */
 export const LEVEL1_IDS: ReadonlySet<number> = new Set<number>([
-  EbmlId.SeekHead, EbmlId.Info, EbmlId.Tracks, EbmlId.Cluster, EbmlId.Cues, EbmlId.Tags, EbmlId.Chapters, EbmlId.Attachments,
+  EbmlId.SeekHead,
+  EbmlId.Info,
+  EbmlId.Tracks,
+  EbmlId.Cluster,
+  EbmlId.Cues,
+  EbmlId.Tags,
+  EbmlId.Chapters,
+  EbmlId.Attachments,
 ]);
 
 /** The longest element header: a 4-byte ID and an 8-byte size. */
@@ -181,7 +188,11 @@ export class EbmlFileReader {
   private start = 0;
   private length = 0;
 
-  constructor(private readonly fh: FileHandle, readonly size: number, private readonly chunkBytes: number) {
+  constructor(
+    private readonly fh: FileHandle,
+    readonly size: number,
+    private readonly chunkBytes: number,
+  ) {
     this.buf = Buffer.allocUnsafe(chunkBytes);
   }
 

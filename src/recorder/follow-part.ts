@@ -43,18 +43,20 @@ export function followPart(progress: PartProgress): Readable {
     // Closed by the consumer or at the end: the descriptor is ours to close (pending reads finish first).
     const fh = progress.readFh;
     progress.readFh = undefined;
-    if (fh) void fh.close().catch(() => undefined); // read-only handle: nothing to lose
+    if (fh)
+      void fh.close().catch(() => undefined); // read-only handle: nothing to lose
     else progress.once('progress', () => void progress.readFh?.close().catch(() => undefined /* read-only handle */)); // opened later
   });
-  const waitForProgress = (): Promise<void> => new Promise((resolve) => {
-    const wake = (): void => {
-      progress.off('progress', wake);
-      stream.off('close', wake);
-      resolve();
-    };
-    progress.on('progress', wake);
-    stream.on('close', wake);
-  });
+  const waitForProgress = (): Promise<void> =>
+    new Promise((resolve) => {
+      const wake = (): void => {
+        progress.off('progress', wake);
+        stream.off('close', wake);
+        resolve();
+      };
+      progress.on('progress', wake);
+      stream.on('close', wake);
+    });
   const pump = async (): Promise<void> => {
     if (pumping) return;
     pumping = true;

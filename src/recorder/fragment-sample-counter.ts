@@ -61,9 +61,14 @@ export class FragmentSampleCounter {
     const view = new DataView(moof.buffer, moof.byteOffset, moof.byteLength);
     // moof children: mfhd, traf*; traf children: tfhd, tfdt, trun*.
     const walk = (start: number, end: number, inTraf: boolean): void => {
-      for (let p = start; p + 8 <= end;) {
+      for (let p = start; p + 8 <= end; ) {
         const size = view.getUint32(p);
-        const type = String.fromCharCode(moof[p + 4] as number, moof[p + 5] as number, moof[p + 6] as number, moof[p + 7] as number);
+        const type = String.fromCharCode(
+          moof[p + 4] as number,
+          moof[p + 5] as number,
+          moof[p + 6] as number,
+          moof[p + 7] as number,
+        );
         if (size < 8 || p + size > end) return;
         if (type === 'traf') walk(p + 8, p + size, true);
         else if (inTraf && type === 'trun' && p + 16 <= end) this.samples += view.getUint32(p + 12);

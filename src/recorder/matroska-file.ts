@@ -11,7 +11,16 @@
  */
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { EbmlFileReader, EbmlId, LEVEL1_IDS, encodeElement, encodeSize, encodeUint, readUint, type EbmlHead } from './ebml.js';
+import {
+  EbmlFileReader,
+  EbmlId,
+  LEVEL1_IDS,
+  encodeElement,
+  encodeSize,
+  encodeUint,
+  readUint,
+  type EbmlHead,
+} from './ebml.js';
 
 /** Read size of the header walk and the block-header scan: blocks of our segments are 10-100 KB apart. */
 const WINDOW_BYTES = 64 * 1024;
@@ -83,15 +92,25 @@ async function readHeaderFrom(r: EbmlFileReader): Promise<MatroskaHeader> {
   const seg = await r.head(ebml.dataOffset + ebml.size);
   if (!seg || seg.id !== EbmlId.Segment) throw new Error('not a Matroska file (no Segment)');
   const header: MatroskaHeader = {
-    durationMs: null, startedAtMs: null, width: null, height: null, timestampScaleNs: 1_000_000, defaultFrameMs: null,
-    segmentDataOffset: seg.dataOffset, infoOffset: -1, infoLength: 0, infoBodyOffset: -1, infoBodyLength: 0, firstClusterOffset: null,
+    durationMs: null,
+    startedAtMs: null,
+    width: null,
+    height: null,
+    timestampScaleNs: 1_000_000,
+    defaultFrameMs: null,
+    segmentDataOffset: seg.dataOffset,
+    infoOffset: -1,
+    infoLength: 0,
+    infoBodyOffset: -1,
+    infoBodyLength: 0,
+    firstClusterOffset: null,
   };
   let rawDuration: number | null = null;
   let pos = seg.dataOffset;
   const segEnd = seg.size < 0 ? r.size : Math.min(r.size, seg.dataOffset + seg.size);
   while (pos < segEnd) {
     const el = await r.head(pos);
-    if (!el || el.size < 0 && el.id !== EbmlId.Cluster) break;
+    if (!el || (el.size < 0 && el.id !== EbmlId.Cluster)) break;
     if (el.id === EbmlId.Cluster) {
       header.firstClusterOffset = el.offset;
       break;
@@ -101,13 +120,14 @@ async function readHeaderFrom(r: EbmlFileReader): Promise<MatroskaHeader> {
       header.infoLength = el.dataOffset - el.offset + el.size;
       header.infoBodyOffset = el.dataOffset;
       header.infoBodyLength = el.size;
-      for (let p = el.dataOffset; p < el.dataOffset + el.size;) {
+      for (let p = el.dataOffset; p < el.dataOffset + el.size; ) {
         const c = await r.head(p);
         if (!c || c.size < 0) break;
         const body = Buffer.from(await r.read(c.dataOffset, Math.min(c.size, 16)));
         if (c.id === EbmlId.TimestampScale) header.timestampScaleNs = readUint(body) || 1_000_000;
         else if (c.id === EbmlId.Duration) rawDuration = readFloat(body);
-        else if (c.id === EbmlId.DateUTC && body.length === 8) header.startedAtMs = MATROSKA_EPOCH_MS + Number(body.readBigInt64BE(0) / 1_000_000n);
+        else if (c.id === EbmlId.DateUTC && body.length === 8)
+          header.startedAtMs = MATROSKA_EPOCH_MS + Number(body.readBigInt64BE(0) / 1_000_000n);
         p = c.dataOffset + c.size;
       }
     } else if (el.id === EbmlId.Tracks) {
@@ -116,21 +136,22 @@ async function readHeaderFrom(r: EbmlFileReader): Promise<MatroskaHeader> {
     if (el.size < 0) break;
     pos = el.dataOffset + el.size;
   }
-  if (rawDuration !== null && Number.isFinite(rawDuration)) header.durationMs = Math.round((rawDuration * header.timestampScaleNs) / 1e6);
+  if (rawDuration !== null && Number.isFinite(rawDuration))
+    header.durationMs = Math.round((rawDuration * header.timestampScaleNs) / 1e6);
   return header;
 }
 
 async function readTracks(r: EbmlFileReader, tracks: EbmlHead, header: MatroskaHeader): Promise<void> {
-  for (let p = tracks.dataOffset; p < tracks.dataOffset + tracks.size;) {
+  for (let p = tracks.dataOffset; p < tracks.dataOffset + tracks.size; ) {
     const entry = await r.head(p);
     if (!entry || entry.size < 0) return;
     if (entry.id === EbmlId.TrackEntry) {
-      for (let q = entry.dataOffset; q < entry.dataOffset + entry.size;) {
+      for (let q = entry.dataOffset; q < entry.dataOffset + entry.size; ) {
         const c = await r.head(q);
         if (!c || c.size < 0) return;
-        if (c.id === EbmlId.DefaultDuration) header.defaultFrameMs = await readUintBody(r, c) / 1e6;
+        if (c.id === EbmlId.DefaultDuration) header.defaultFrameMs = (await readUintBody(r, c)) / 1e6;
         if (c.id === EbmlId.Video && header.width === null) {
-          for (let v = c.dataOffset; v < c.dataOffset + c.size;) {
+          for (let v = c.dataOffset; v < c.dataOffset + c.size; ) {
             const f = await r.head(v);
             if (!f || f.size < 0) break;
             if (f.id === EbmlId.PixelWidth) header.width = await readUintBody(r, f);
@@ -174,8 +195,16 @@ export async function scanMatroska(path: string, limitBytes?: number): Promise<M
     const header = await readHeaderFrom(r);
     const tickMs = header.timestampScaleNs / 1e6;
     const scan: MatroskaScan = {
-      header, blocks: 0, keyBlocks: 0, firstBlockMs: null, lastBlockMs: null, endOfLastBlock: header.firstClusterOffset ?? size,
-      clusters: [], hasCues: false, truncated: false, fileSize: size,
+      header,
+      blocks: 0,
+      keyBlocks: 0,
+      firstBlockMs: null,
+      lastBlockMs: null,
+      endOfLastBlock: header.firstClusterOffset ?? size,
+      clusters: [],
+      hasCues: false,
+      truncated: false,
+      fileSize: size,
     };
     let pos = header.firstClusterOffset ?? size;
     let clusterTs = 0;
@@ -247,12 +276,15 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 /** A Void element of exactly `n` bytes (n >= 2). */
 function voidElement(n: number): Uint8Array {
-  const size = n - 2 < 127 ? encodeSize(n - 2) : (() => {
-    const s = new Uint8Array(2);
-    s[0] = 0x40 | ((n - 3) >> 8);
-    s[1] = (n - 3) & 0xff;
-    return s;
-  })();
+  const size =
+    n - 2 < 127
+      ? encodeSize(n - 2)
+      : (() => {
+          const s = new Uint8Array(2);
+          s[0] = 0x40 | ((n - 3) >> 8);
+          s[1] = (n - 3) & 0xff;
+          return s;
+        })();
   const out = new Uint8Array(n);
   out[0] = EbmlId.Void;
   out.set(size, 1);
@@ -264,7 +296,10 @@ function voidElement(n: number): Uint8Array {
  * optional Duration and DateUTC, MuxingApp and WritingApp (shortened to fit)
  * and a Void filler. Undefined when it cannot fit.
  */
-export function buildInfoBody(length: number, fields: { timestampScaleNs: number; durationMs: number | null; startedAtMs: number | null }): Uint8Array | undefined {
+export function buildInfoBody(
+  length: number,
+  fields: { timestampScaleNs: number; durationMs: number | null; startedAtMs: number | null },
+): Uint8Array | undefined {
   const fixed: Uint8Array[] = [encodeElement(EbmlId.TimestampScale, encodeUint(fields.timestampScaleNs))];
   if (fields.durationMs !== null) {
     const d = Buffer.alloc(8);
@@ -277,8 +312,15 @@ export function buildInfoBody(length: number, fields: { timestampScaleNs: number
     fixed.push(encodeElement(EbmlId.DateUTC, d));
   }
   const fixedLength = fixed.reduce((n, p) => n + p.length, 0);
-  for (const [muxing, writing] of [['mediabunny', 'rearview'], ['mb', 'rv'], ['', '']] as const) {
-    const apps = [encodeElement(EbmlId.MuxingApp, Buffer.from(muxing)), encodeElement(EbmlId.WritingApp, Buffer.from(writing))];
+  for (const [muxing, writing] of [
+    ['mediabunny', 'rearview'],
+    ['mb', 'rv'],
+    ['', ''],
+  ] as const) {
+    const apps = [
+      encodeElement(EbmlId.MuxingApp, Buffer.from(muxing)),
+      encodeElement(EbmlId.WritingApp, Buffer.from(writing)),
+    ];
     let rest = length - fixedLength - apps[0]!.length - apps[1]!.length;
     if (rest < 0) continue;
     if (rest === 1) {
@@ -298,7 +340,10 @@ export function buildInfoBody(length: number, fields: { timestampScaleNs: number
  * cannot damage the media. Returns false when Info has no room (the file is
  * left untouched).
  */
-export async function patchMatroskaInfo(path: string, fields: { durationMs?: number; startedAtMs?: number }): Promise<boolean> {
+export async function patchMatroskaInfo(
+  path: string,
+  fields: { durationMs?: number; startedAtMs?: number },
+): Promise<boolean> {
   const fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW); // a planted link is never written through
   try {
     const { size } = await fh.stat();
@@ -318,15 +363,25 @@ export async function patchMatroskaInfo(path: string, fields: { durationMs?: num
 }
 
 /** Builds a Cues element with one CuePoint per cluster (track 1), positions relative to the segment data. */
-export function buildCues(clusters: { offset: number; timestampMs: number }[], segmentDataOffset: number, timestampScaleNs = 1_000_000): Uint8Array {
+export function buildCues(
+  clusters: { offset: number; timestampMs: number }[],
+  segmentDataOffset: number,
+  timestampScaleNs = 1_000_000,
+): Uint8Array {
   const points = clusters.map((c) =>
-    encodeElement(EbmlId.CuePoint, concat([
-      encodeElement(EbmlId.CueTime, encodeUint(Math.round((c.timestampMs * 1e6) / timestampScaleNs))),
-      encodeElement(EbmlId.CueTrackPositions, concat([
-        encodeElement(EbmlId.CueTrack, encodeUint(1)),
-        encodeElement(EbmlId.CueClusterPosition, encodeUint(c.offset - segmentDataOffset)),
-      ])),
-    ])),
+    encodeElement(
+      EbmlId.CuePoint,
+      concat([
+        encodeElement(EbmlId.CueTime, encodeUint(Math.round((c.timestampMs * 1e6) / timestampScaleNs))),
+        encodeElement(
+          EbmlId.CueTrackPositions,
+          concat([
+            encodeElement(EbmlId.CueTrack, encodeUint(1)),
+            encodeElement(EbmlId.CueClusterPosition, encodeUint(c.offset - segmentDataOffset)),
+          ]),
+        ),
+      ]),
+    ),
   );
   return encodeElement(EbmlId.Cues, concat(points));
 }
@@ -375,4 +430,3 @@ export async function repairMatroska(path: string, frameMs = 1000 / 30): Promise
   await patchMatroskaInfo(path, { durationMs });
   return { truncatedBytes, durationMs, blocks: scan.blocks, addedCues };
 }
-

@@ -34,7 +34,16 @@ import type { ConvertFn } from './conversion-result.js';
 import { sharedConvertPool } from './convert-pool.js';
 import { followPart, PartProgress } from './follow-part.js';
 import { scanMatroska } from './matroska-file.js';
-import { createExclusive, descriptorPath, openPrivateFolder, openRecordingFile, randomSuffix, type ByteRange, type PrivateFolder, type RecordingFile } from './recording-file.js';
+import {
+  createExclusive,
+  descriptorPath,
+  openPrivateFolder,
+  openRecordingFile,
+  randomSuffix,
+  type ByteRange,
+  type PrivateFolder,
+  type RecordingFile,
+} from './recording-file.js';
 
 /**
  * A converted (or converting) MP4 for one segment, as handed to the HTTP layer.
@@ -126,7 +135,8 @@ export class Mp4Cache {
         if (range) throw new RearviewError('ERR_CONVERT', `${name}: byte ranges are not available (${why})`);
         return this.streamConversion(segment, mkvPath, undefined, limitBytes);
       },
-      whenComplete: () => Promise.reject(new RearviewError('ERR_CONVERT', `${name}: ${why}; its size is not known in advance`)),
+      whenComplete: () =>
+        Promise.reject(new RearviewError('ERR_CONVERT', `${name}: ${why}; its size is not known in advance`)),
       close,
     });
     if (options.inProgress) {
@@ -156,15 +166,18 @@ export class Mp4Cache {
       },
       rangeable: true,
       stream: (range) => {
-        if (state.size === undefined && !range && !this.inFlight.has(key)) return this.streamConversion(segment, mkvPath, key);
+        if (state.size === undefined && !range && !this.inFlight.has(key))
+          return this.streamConversion(segment, mkvPath, key);
         // Cached, a range, or another request already converting: serve from the cache once it is there.
         const out = new PassThrough();
-        complete().then(async () => {
-          const file = await this.openCached(key, s.dev);
-          if (!file) throw new RearviewError('ERR_NOT_FOUND', `${name}: the cached MP4 was deleted`);
-          // pipeline ends the file stream when the consumer leaves; the descriptor is closed either way.
-          await pipeline(file.stream(range), out).finally(() => file.close());
-        }).catch((err: unknown) => out.destroy(err as Error));
+        complete()
+          .then(async () => {
+            const file = await this.openCached(key, s.dev);
+            if (!file) throw new RearviewError('ERR_NOT_FOUND', `${name}: the cached MP4 was deleted`);
+            // pipeline ends the file stream when the consumer leaves; the descriptor is closed either way.
+            await pipeline(file.stream(range), out).finally(() => file.close());
+          })
+          .catch((err: unknown) => out.destroy(err as Error));
         return out;
       },
       whenComplete: complete,
@@ -184,12 +197,19 @@ export class Mp4Cache {
     try {
       const known = this.written.get(key);
       const uid = process.getuid?.();
-      return await openRecordingFile(this.dir, key, { dev, ...(known ? { ino: known.ino } : {}), ...(uid === undefined ? {} : { uid }) }, folder.ref(key));
+      return await openRecordingFile(
+        this.dir,
+        key,
+        { dev, ...(known ? { ino: known.ino } : {}), ...(uid === undefined ? {} : { uid }) },
+        folder.ref(key),
+      );
     } catch (err) {
       if (hasCode(err, 'ERR_NOT_FOUND') && !this.written.has(key)) return undefined;
       this.logger.warn(`MP4 cache: ${(err as Error).message}; removed`);
       this.written.delete(key);
-      await unlink(folder.ref(key)).catch((err: Error) => this.logger.warn(`could not remove a refused cache entry: ${err.message}`));
+      await unlink(folder.ref(key)).catch((err: Error) =>
+        this.logger.warn(`could not remove a refused cache entry: ${err.message}`),
+      );
       return undefined;
     } finally {
       await folder.close();
@@ -216,7 +236,12 @@ export class Mp4Cache {
    * transfer). Without a key (segment being recorded, or no usable cache) the consumer's
    * backpressure paces the conversion.
    */
-  private streamConversion(segment: RecordingFile, mkvPath: string, key: string | undefined, limitBytes?: number): Readable {
+  private streamConversion(
+    segment: RecordingFile,
+    mkvPath: string,
+    key: string | undefined,
+    limitBytes?: number,
+  ): Readable {
     if (key !== undefined) {
       const progress = new PartProgress();
       this.runConversion(segment, mkvPath, key, undefined, limitBytes, progress).catch(() => {
@@ -232,7 +257,14 @@ export class Mp4Cache {
     return out;
   }
 
-  private runConversion(segment: RecordingFile, mkvPath: string, key: string | undefined, out: PassThrough | undefined, limitBytes: number | undefined, progress: PartProgress | undefined): Promise<number> {
+  private runConversion(
+    segment: RecordingFile,
+    mkvPath: string,
+    key: string | undefined,
+    out: PassThrough | undefined,
+    limitBytes: number | undefined,
+    progress: PartProgress | undefined,
+  ): Promise<number> {
     // The conversion keeps the segment's descriptor open even when the request that started it ends first.
     const release = segment.retain();
     const job = (async () => {
@@ -248,26 +280,33 @@ export class Mp4Cache {
           fh = await createExclusive(folder.ref(partName), 0o600);
           ino = (await fh.stat()).ino;
           // The follower reads through its own descriptor: it stays valid across the rename (and an unlink).
-          if (progress) progress.readFh = (await openRecordingFile(this.dir, partName, { dev: segment.stats.dev, ino }, folder.ref(partName))).handle;
+          if (progress)
+            progress.readFh = (
+              await openRecordingFile(this.dir, partName, { dev: segment.stats.dev, ino }, folder.ref(partName))
+            ).handle;
         }
         let consumerGone = false;
         out?.on('close', () => (consumerGone = true));
-        const result = await this.convert(mkvPath, async (chunk) => {
-          if (fh) await fh.write(chunk);
-          if (progress) progress.advance(chunk.byteLength);
-          if (out && !consumerGone && !out.destroyed && !out.write(chunk)) {
-            // Backpressure from the consumer keeps memory flat; a consumer that left stops mattering.
-            await new Promise<void>((resolve) => {
-              const done = (): void => {
-                out.off('drain', done);
-                out.off('close', done);
-                resolve();
-              };
-              out.on('drain', done);
-              out.on('close', done);
-            });
-          }
-        }, limitBytes === undefined ? {} : { limitBytes });
+        const result = await this.convert(
+          mkvPath,
+          async (chunk) => {
+            if (fh) await fh.write(chunk);
+            if (progress) progress.advance(chunk.byteLength);
+            if (out && !consumerGone && !out.destroyed && !out.write(chunk)) {
+              // Backpressure from the consumer keeps memory flat; a consumer that left stops mattering.
+              await new Promise<void>((resolve) => {
+                const done = (): void => {
+                  out.off('drain', done);
+                  out.off('close', done);
+                  resolve();
+                };
+                out.on('drain', done);
+                out.on('close', done);
+              });
+            }
+          },
+          limitBytes === undefined ? {} : { limitBytes },
+        );
         if (fh && folder && partName && key) {
           await fh.close();
           fh = undefined;
@@ -313,7 +352,10 @@ export class Mp4Cache {
         if (mtimeMs === undefined) continue; // gone
         if (n.endsWith('.part')) {
           // Left by a process killed mid-conversion: anything this old is not being written any more.
-          if (Date.now() - mtimeMs > 10 * 60_000) await unlink(p).catch((err: Error) => this.logger.warn(`could not remove a stale cache file: ${err.message}`));
+          if (Date.now() - mtimeMs > 10 * 60_000)
+            await unlink(p).catch((err: Error) =>
+              this.logger.warn(`could not remove a stale cache file: ${err.message}`),
+            );
           continue;
         }
         if (n.endsWith('.mp4')) entries.push({ name: n, mtimeMs });
@@ -321,7 +363,9 @@ export class Mp4Cache {
       entries.sort((a, b) => a.mtimeMs - b.mtimeMs);
       for (const e of entries.slice(0, Math.max(0, entries.length - this.maxFiles))) {
         this.written.delete(e.name);
-        await unlink(folder.ref(e.name)).catch((err: Error) => this.logger.warn(`could not remove cache file ${e.name}: ${err.message}`));
+        await unlink(folder.ref(e.name)).catch((err: Error) =>
+          this.logger.warn(`could not remove cache file ${e.name}: ${err.message}`),
+        );
       }
     } catch {
       // cache folder gone or unusable: nothing to prune

@@ -31,7 +31,12 @@ export class RecorderService {
       hub: host.hub,
       dir: config.recordingsDir,
       segmentMs: config.segmentMs,
-      limits: { maxFiles: config.maxFiles, maxBytes: config.maxBytes, minFreeBytes: config.minFreeBytes, minFreePercent: config.minFreePercent },
+      limits: {
+        maxFiles: config.maxFiles,
+        maxBytes: config.maxBytes,
+        minFreeBytes: config.minFreeBytes,
+        minFreePercent: config.minFreePercent,
+      },
       maxProtected: config.maxProtected,
       logger,
       ...overrides,

@@ -26,8 +26,22 @@ import type { HubReaderOptions } from '../hub/hub-reader.js';
 import type { StreamFrame, StreamParams } from '../hub/stream-frame.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedCounter, silentLogger } from '../log/logger.js';
-import { recoverUnfinishedSegments, removeRecordingMarker, repairCutSegment, sweepTempFiles, writeRecordingMarker } from './crash-recovery.js';
-import { enforceRetention, listSegmentFiles, statfsDiskSpace, type DiskSpaceFn, type RetentionInputs, type RetentionLimits, type RetentionResult } from './retention.js';
+import {
+  recoverUnfinishedSegments,
+  removeRecordingMarker,
+  repairCutSegment,
+  sweepTempFiles,
+  writeRecordingMarker,
+} from './crash-recovery.js';
+import {
+  enforceRetention,
+  listSegmentFiles,
+  statfsDiskSpace,
+  type DiskSpaceFn,
+  type RetentionInputs,
+  type RetentionLimits,
+  type RetentionResult,
+} from './retention.js';
 import { SegmentWriter, type SegmentSummary } from './segment-writer.js';
 import { MAX_SEGMENT_NUMBER, nextSegmentNumber, segmentName, thumbnailName } from './segment-names.js';
 import { lastSegmentNumber, saveLastSegment } from './segment-numbering.js';
@@ -169,7 +183,10 @@ export class Recorder {
     this.diskSpace = options.diskSpace;
     this.retention = options.retention ?? {};
     this.maxProtected = options.maxProtected ?? { percent: 25 };
-    this.thumbnails = options.thumbnails === false ? undefined : (options.thumbnails ?? new ThumbnailMaker({ logger: options.logger?.child('thumbnails') }));
+    this.thumbnails =
+      options.thumbnails === false
+        ? undefined
+        : (options.thumbnails ?? new ThumbnailMaker({ logger: options.logger?.child('thumbnails') }));
     this.queueLimitBytes = options.queueLimitBytes ?? 16_000_000;
     this.queueLimitMs = options.queueLimitMs ?? 3000;
     this.retryMinMs = options.retryMinMs ?? 1000;
@@ -179,14 +196,35 @@ export class Recorder {
     this.now = options.now ?? Date.now;
     this.logger = options.logger ?? silentLogger;
     this.dropLog = new RateLimitedCounter(
-      (n, total) => this.logger.warn(`disk too slow: skipped to the next keyframe ${n} time(s) (${total} in all, ${this.reader?.stats.framesDropped ?? 0} frames dropped)`),
+      (n, total) =>
+        this.logger.warn(
+          `disk too slow: skipped to the next keyframe ${n} time(s) (${total} in all, ${this.reader?.stats.framesDropped ?? 0} frames dropped)`,
+        ),
       5000,
     );
-    this.skipLog = new RateLimitedCounter((n, total) => this.logger.warn(`skipped ${n} frame(s) while not recording (${total} in all)`), 5000);
+    this.skipLog = new RateLimitedCounter(
+      (n, total) => this.logger.warn(`skipped ${n} frame(s) while not recording (${total} in all)`),
+      5000,
+    );
     this.st = {
-      state: 'starting', dir: this.dir, currentSegment: null, currentSegmentStartedAtMs: null, currentSegmentFrames: 0, segmentsCompleted: 0, framesWritten: 0,
-      bytesWritten: 0, framesDropped: 0, dropEvents: 0, framesSkipped: 0, errors: 0, lastError: null, retryAtMs: null,
-      rotatedSegments: 0, rotatedNotUploaded: 0, diskFullEvents: 0, repairedSegments: [],
+      state: 'starting',
+      dir: this.dir,
+      currentSegment: null,
+      currentSegmentStartedAtMs: null,
+      currentSegmentFrames: 0,
+      segmentsCompleted: 0,
+      framesWritten: 0,
+      bytesWritten: 0,
+      framesDropped: 0,
+      dropEvents: 0,
+      framesSkipped: 0,
+      errors: 0,
+      lastError: null,
+      retryAtMs: null,
+      rotatedSegments: 0,
+      rotatedNotUploaded: 0,
+      diskFullEvents: 0,
+      repairedSegments: [],
       thumbnails: this.thumbnails
         ? { enabled: this.thumbnails.unavailableReason === null, reason: this.thumbnails.unavailableReason }
         : { enabled: false, reason: 'thumbnails are turned off' },
@@ -201,7 +239,12 @@ export class Recorder {
       this.st.dropEvents = s.dropEvents;
     }
     this.st.currentSegmentFrames = this.writer?.frameCount ?? 0;
-    return { ...this.st, retryAtMs: this.retryAtMs, repairedSegments: [...this.st.repairedSegments], thumbnails: { ...this.st.thumbnails } };
+    return {
+      ...this.st,
+      retryAtMs: this.retryAtMs,
+      repairedSegments: [...this.st.repairedSegments],
+      thumbnails: { ...this.st.thumbnails },
+    };
   }
 
   /** The segment being written (absolute path), or undefined. */
@@ -373,7 +416,9 @@ export class Recorder {
       const lost = this.writer;
       this.writer = undefined;
       this.st.currentSegment = null;
-      const err = Object.assign(new Error(`${lost.path} (or its folder) was deleted while being recorded`), { code: 'ENOENT' });
+      const err = Object.assign(new Error(`${lost.path} (or its folder) was deleted while being recorded`), {
+        code: 'ENOENT',
+      });
       this.fail(err, 'recording');
       this.retryAtMs = null; // start a new segment at once (the folder is created again)
       this.st.state = 'waiting';
@@ -426,10 +471,14 @@ export class Recorder {
       const freeBytes = Math.max(1, finished[finished.length - 1]?.sizeBytes ?? 1);
       const r = await this.retain(freeBytes, keep);
       if (r.deleted.length === 0) {
-        this.logger.error(`disk full ${what}: nothing left that may be deleted (only protected or in-progress segments)`);
+        this.logger.error(
+          `disk full ${what}: nothing left that may be deleted (only protected or in-progress segments)`,
+        );
         return false;
       }
-      this.logger.warn(`disk full ${what}: deleted ${r.deleted.join(', ')} (${r.freedBytes} bytes) to make room; recording again`);
+      this.logger.warn(
+        `disk full ${what}: deleted ${r.deleted.join(', ')} (${r.freedBytes} bytes) to make room; recording again`,
+      );
       return true;
     } catch (err) {
       this.logger.error(`disk full ${what}: could not make room: ${(err as Error).message}`);
@@ -443,7 +492,6 @@ export class Recorder {
     const halfFrameMs = 500 / (frame.params.fps > 0 ? frame.params.fps : 30);
     return writer.projectedMs(frame) + halfFrameMs >= this.segmentMs;
   }
-
 
   /** One stat per keyframe: notices a segment (or the whole folder) deleted underneath us. */
   private async stillThere(writer: SegmentWriter): Promise<boolean> {
@@ -476,7 +524,8 @@ export class Recorder {
           break;
         } catch (err) {
           // Disk full (the marker, the state file or the header): make room and try once more.
-          if (!isDiskFull(err) || attempt > 0 || !(await this.makeRoom(`creating ${segmentName(this.nextNumber)}`))) throw err;
+          if (!isDiskFull(err) || attempt > 0 || !(await this.makeRoom(`creating ${segmentName(this.nextNumber)}`)))
+            throw err;
         }
       }
     } catch (err) {
@@ -509,10 +558,15 @@ export class Recorder {
     for (let attempt = 0; ; attempt++) {
       let n = this.nextNumber;
       for (let i = 0; taken.has(segmentName(n)); i++) {
-        if (i > MAX_SEGMENT_NUMBER) throw new RearviewError('ERR_RECORDER_IO', 'every segment number is taken (log0000..log9999): set a rotation limit');
+        if (i > MAX_SEGMENT_NUMBER)
+          throw new RearviewError(
+            'ERR_RECORDER_IO',
+            'every segment number is taken (log0000..log9999): set a rotation limit',
+          );
         n = nextSegmentNumber(n);
       }
-      if (n !== this.nextNumber) this.logger.warn(`${segmentName(this.nextNumber)} already exists: kept, recording into ${segmentName(n)}`);
+      if (n !== this.nextNumber)
+        this.logger.warn(`${segmentName(this.nextNumber)} already exists: kept, recording into ${segmentName(n)}`);
       this.nextNumber = n;
       const name = segmentName(n);
       await writeRecordingMarker(this.dir, name, first.capturedAtMs);
@@ -553,7 +607,9 @@ export class Recorder {
     this.st.segmentsCompleted++;
     this.st.bytesWritten += summary.bytes;
     if (!this.closed && !cutting) this.st.state = 'waiting';
-    this.logger.info(`segment ${summary.path} closed: ${summary.frames} frames, ${(summary.durationMs / 1000).toFixed(2)} s, ${summary.bytes} bytes`);
+    this.logger.info(
+      `segment ${summary.path} closed: ${summary.frames} frames, ${(summary.durationMs / 1000).toFixed(2)} s, ${summary.bytes} bytes`,
+    );
   }
 
   private fail(err: unknown, what: string): void {
@@ -575,9 +631,11 @@ export class Recorder {
     this.retentionRunning = (async () => {
       try {
         const r = await this.retain(0);
-        if (r.stillOver) this.logger.debug('rotation: limits still exceeded with only protected or in-progress segments left');
+        if (r.stillOver)
+          this.logger.debug('rotation: limits still exceeded with only protected or in-progress segments left');
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.logger.warn(`rotation failed: ${(err as Error).message}`);
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+          this.logger.warn(`rotation failed: ${(err as Error).message}`);
       }
     })().finally(() => {
       this.retentionRunning = undefined;
@@ -594,10 +652,19 @@ export class Recorder {
     if (this.retention.isProtected) {
       // Only measured when something can be protected.
       const cap = this.maxProtected;
-      maxProtectedBytes = 'bytes' in cap ? cap.bytes : (cap.percent / 100) * (await (this.diskSpace ?? statfsDiskSpace)(this.dir)).diskBytes;
+      maxProtectedBytes =
+        'bytes' in cap
+          ? cap.bytes
+          : (cap.percent / 100) * (await (this.diskSpace ?? statfsDiskSpace)(this.dir)).diskBytes;
     }
     const r = await enforceRetention(this.dir, this.limits, {
-      ...this.retention, maxProtectedBytes, diskSpace: this.diskSpace, inProgress, logger: this.logger, newest: this.lastNumber, freeBytes,
+      ...this.retention,
+      maxProtectedBytes,
+      diskSpace: this.diskSpace,
+      inProgress,
+      logger: this.logger,
+      newest: this.lastNumber,
+      freeBytes,
     });
     this.st.rotatedSegments += r.deleted.length;
     this.st.rotatedNotUploaded += r.deletedNotUploaded.length;

@@ -113,7 +113,12 @@ export interface FileExpectation {
  *   it may be a file from elsewhere on the card), another device, or not
  *   the inode/owner expected.
  */
-export async function openRecordingFile(dir: string, name: string, expect?: FileExpectation, at?: string): Promise<RecordingFile> {
+export async function openRecordingFile(
+  dir: string,
+  name: string,
+  expect?: FileExpectation,
+  at?: string,
+): Promise<RecordingFile> {
   if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
     throw new RearviewError('ERR_PATH_OUTSIDE', `refused ${JSON.stringify(name)}: a bare file name is expected`);
   }
@@ -126,16 +131,21 @@ export async function openRecordingFile(dir: string, name: string, expect?: File
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new RearviewError('ERR_NOT_FOUND', `no recording named ${name}`);
     if (code === 'ELOOP') throw new RearviewError('ERR_PATH_OUTSIDE', `refused ${name}: a symbolic link`);
-    if (code === 'ENXIO' || code === 'ENODEV' || code === 'EACCES' || code === 'EPERM') throw new RearviewError('ERR_NOT_FOUND', `${name} cannot be opened (${code})`);
+    if (code === 'ENXIO' || code === 'ENODEV' || code === 'EACCES' || code === 'EPERM')
+      throw new RearviewError('ERR_NOT_FOUND', `${name} cannot be opened (${code})`);
     throw err;
   }
   try {
     const s = await handle.stat();
     if (!s.isFile()) throw new RearviewError('ERR_NOT_FOUND', `${name} is not a regular file`);
-    if (s.nlink !== 1) throw new RearviewError('ERR_PATH_OUTSIDE', `refused ${name}: it has ${s.nlink} names (a hard link)`);
-    if (s.dev !== dev) throw new RearviewError('ERR_PATH_OUTSIDE', `refused ${name}: not on the recordings folder's filesystem`);
-    if (expect?.ino !== undefined && s.ino !== expect.ino) throw new RearviewError('ERR_PATH_OUTSIDE', `refused ${name}: not the file written here`);
-    if (expect?.uid !== undefined && s.uid !== expect.uid) throw new RearviewError('ERR_PATH_OUTSIDE', `refused ${name}: owned by another user`);
+    if (s.nlink !== 1)
+      throw new RearviewError('ERR_PATH_OUTSIDE', `refused ${name}: it has ${s.nlink} names (a hard link)`);
+    if (s.dev !== dev)
+      throw new RearviewError('ERR_PATH_OUTSIDE', `refused ${name}: not on the recordings folder's filesystem`);
+    if (expect?.ino !== undefined && s.ino !== expect.ino)
+      throw new RearviewError('ERR_PATH_OUTSIDE', `refused ${name}: not the file written here`);
+    if (expect?.uid !== undefined && s.uid !== expect.uid)
+      throw new RearviewError('ERR_PATH_OUTSIDE', `refused ${name}: owned by another user`);
     return new RecordingFile(name, path, handle, s);
   } catch (err) {
     await handle.close().catch(() => undefined); // refused before use: the refusal is what is reported
@@ -198,7 +208,11 @@ export interface PrivateFolder {
  * a folder, owned by someone else, or on another filesystem; a folder of
  * ours with wider permissions is made private again.
  */
-export async function openPrivateFolder(path: string, dev: number, options: { create?: boolean } = {}): Promise<PrivateFolder> {
+export async function openPrivateFolder(
+  path: string,
+  dev: number,
+  options: { create?: boolean } = {},
+): Promise<PrivateFolder> {
   if (options.create !== false) {
     await mkdir(path, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'EEXIST') throw err;
@@ -209,7 +223,8 @@ export async function openPrivateFolder(path: string, dev: number, options: { cr
     handle = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP' || code === 'ENOTDIR') throw new RearviewError('ERR_PATH_OUTSIDE', `${basename(path)} is not a real folder (a link or a file): refused`);
+    if (code === 'ELOOP' || code === 'ENOTDIR')
+      throw new RearviewError('ERR_PATH_OUTSIDE', `${basename(path)} is not a real folder (a link or a file): refused`);
     if (code === 'ENOENT') throw new RearviewError('ERR_NOT_FOUND', `no folder ${basename(path)}`);
     throw err;
   }
@@ -217,8 +232,13 @@ export async function openPrivateFolder(path: string, dev: number, options: { cr
     const s = await handle.stat();
     const uid = process.getuid?.();
     if (!s.isDirectory()) throw new RearviewError('ERR_PATH_OUTSIDE', `${basename(path)} is not a folder: refused`);
-    if (s.dev !== dev) throw new RearviewError('ERR_PATH_OUTSIDE', `${basename(path)} is on another filesystem (a mount or a link): refused`);
-    if (uid !== undefined && s.uid !== uid) throw new RearviewError('ERR_PATH_OUTSIDE', `${basename(path)} belongs to another user: refused`);
+    if (s.dev !== dev)
+      throw new RearviewError(
+        'ERR_PATH_OUTSIDE',
+        `${basename(path)} is on another filesystem (a mount or a link): refused`,
+      );
+    if (uid !== undefined && s.uid !== uid)
+      throw new RearviewError('ERR_PATH_OUTSIDE', `${basename(path)} belongs to another user: refused`);
     if ((s.mode & 0o077) !== 0) await handle.chmod(0o700);
   } catch (err) {
     await handle.close().catch(() => undefined); // refused before use: the refusal is what is reported
@@ -229,7 +249,8 @@ export async function openPrivateFolder(path: string, dev: number, options: { cr
     path,
     dev,
     ref: (name) => {
-      if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new RearviewError('ERR_PATH_OUTSIDE', `refused ${JSON.stringify(name)}: a bare file name is expected`);
+      if (name === '' || name === '.' || name === '..' || name.includes('/'))
+        throw new RearviewError('ERR_PATH_OUTSIDE', `refused ${JSON.stringify(name)}: a bare file name is expected`);
       return PROC_FD ? `/proc/self/fd/${fd}/${name}` : join(path, name);
     },
     list: () => readdir(PROC_FD ? `/proc/self/fd/${fd}` : path),

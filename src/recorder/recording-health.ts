@@ -61,9 +61,15 @@ export function recordingHealth(input: RecordingHealthInput): RecordingHealth {
     return { state: 'off', reason, error: null, errorCode: null };
   }
   if (!input.modeAllowsRecording || recorder.state === 'paused') {
-    return { state: 'paused', reason: 'exclusive mode is streaming; recording resumes when the stream window ends', error: null, errorCode: null };
+    return {
+      state: 'paused',
+      reason: 'exclusive mode is streaming; recording resumes when the stream window ends',
+      error: null,
+      errorCode: null,
+    };
   }
-  if (recorder.state === 'closed') return { state: 'off', reason: 'the recorder has stopped (camera shutting down)', error: null, errorCode: null };
+  if (recorder.state === 'closed')
+    return { state: 'off', reason: 'the recorder has stopped (camera shutting down)', error: null, errorCode: null };
   if (recorder.state === 'retrying') {
     const err = recorder.lastError;
     const code = err?.code ?? 'ERR_RECORDER_IO';

@@ -20,7 +20,13 @@ import { RECORDING_MARKER } from './crash-recovery.js';
 import { readMatroskaHeader, scanMatroska } from './matroska-file.js';
 import { Mp4Cache, type Mp4Source } from './mp4-cache.js';
 import { openRecordingFile, type RecordingFile } from './recording-file.js';
-import { MP4_CACHE_DIR, readFolderListing, removeSegmentFiles, statfsDiskSpace, type DiskSpaceFn } from './retention.js';
+import {
+  MP4_CACHE_DIR,
+  readFolderListing,
+  removeSegmentFiles,
+  statfsDiskSpace,
+  type DiskSpaceFn,
+} from './retention.js';
 import { parseSegmentName, parseThumbnailName } from './segment-names.js';
 
 /** One recorded segment as listed. */
@@ -99,7 +105,11 @@ export class RecordingLibrary {
     this.isRecordingOption = options.isRecording;
     this.diskSpace = options.diskSpace ?? statfsDiskSpace;
     this.logger = options.logger ?? silentLogger;
-    this.mp4 = new Mp4Cache({ dir: join(this.dir, MP4_CACHE_DIR), maxFiles: options.mp4CacheFiles ?? 8, logger: this.logger });
+    this.mp4 = new Mp4Cache({
+      dir: join(this.dir, MP4_CACHE_DIR),
+      maxFiles: options.mp4CacheFiles ?? 8,
+      logger: this.logger,
+    });
   }
 
   /** MP4 conversions run so far (a cached MP4 is not converted again). */
@@ -120,7 +130,8 @@ export class RecordingLibrary {
     const thumbs = new Map<string, { name: string; seconds: number }>();
     for (const n of names) {
       const t = parseThumbnailName(n);
-      if (t && (thumbs.get(t.stem)?.seconds ?? -1) < t.unixSeconds) thumbs.set(t.stem, { name: n, seconds: t.unixSeconds });
+      if (t && (thumbs.get(t.stem)?.seconds ?? -1) < t.unixSeconds)
+        thumbs.set(t.stem, { name: n, seconds: t.unixSeconds });
     }
     const out: RecordingInfo[] = [];
     const seen = new Set<string>();
@@ -153,10 +164,18 @@ export class RecordingLibrary {
       });
     }
     for (const key of this.cache.keys()) if (!seen.has(key)) this.cache.delete(key);
-    return out.sort((a, b) => a.startedAtMs - b.startedAtMs || a.modifiedAtMs - b.modifiedAtMs || a.name.localeCompare(b.name));
+    return out.sort(
+      (a, b) => a.startedAtMs - b.startedAtMs || a.modifiedAtMs - b.modifiedAtMs || a.name.localeCompare(b.name),
+    );
   }
 
-  private async entryFor(name: string, path: string, sizeBytes: number, mtimeMs: number, inProgress: boolean): Promise<CacheEntry> {
+  private async entryFor(
+    name: string,
+    path: string,
+    sizeBytes: number,
+    mtimeMs: number,
+    inProgress: boolean,
+  ): Promise<CacheEntry> {
     const cached = this.cache.get(name);
     if (cached && cached.sizeBytes === sizeBytes && cached.mtimeMs === mtimeMs) return cached;
     // A growing segment keeps its header: re-read nothing while it grows.
@@ -173,7 +192,8 @@ export class RecordingLibrary {
         // Not sealed (a crash the recorder has not repaired yet): measure the blocks.
         this.stats.scans++;
         const scan = await scanMatroska(path);
-        if (scan.lastBlockMs !== null) entry.durationMs = Math.round(scan.lastBlockMs - (scan.firstBlockMs ?? 0) + (h.defaultFrameMs ?? 1000 / 30));
+        if (scan.lastBlockMs !== null)
+          entry.durationMs = Math.round(scan.lastBlockMs - (scan.firstBlockMs ?? 0) + (h.defaultFrameMs ?? 1000 / 30));
       }
     } catch (err) {
       this.logger.debug(`cannot read ${name}: ${(err as Error).message}`);
@@ -186,8 +206,12 @@ export class RecordingLibrary {
   private async recordingCheck(): Promise<(path: string) => boolean> {
     if (this.isRecordingOption) return this.isRecordingOption;
     try {
-      const marker = JSON.parse(await readFile(join(this.dir, RECORDING_MARKER), 'utf8')) as { name?: unknown; pid?: unknown };
-      if (typeof marker.name !== 'string' || typeof marker.pid !== 'number' || !processAlive(marker.pid)) return () => false;
+      const marker = JSON.parse(await readFile(join(this.dir, RECORDING_MARKER), 'utf8')) as {
+        name?: unknown;
+        pid?: unknown;
+      };
+      if (typeof marker.name !== 'string' || typeof marker.pid !== 'number' || !processAlive(marker.pid))
+        return () => false;
       const current = join(this.dir, marker.name);
       return (path) => path === current;
     } catch {
@@ -254,16 +278,19 @@ export class RecordingLibrary {
 
   /** Syntax checks common to segments and thumbnails; returns the bare file name. */
   private checkedName(nameOrPath: string, what: string): string {
-    if (typeof nameOrPath !== 'string' || nameOrPath.length === 0 || nameOrPath.length > 4096) throw outside(String(nameOrPath), `empty or oversized ${what} name`);
+    if (typeof nameOrPath !== 'string' || nameOrPath.length === 0 || nameOrPath.length > 4096)
+      throw outside(String(nameOrPath), `empty or oversized ${what} name`);
     if (SUSPICIOUS.test(nameOrPath)) throw outside(nameOrPath, 'NUL byte, backslash or percent-encoding in the name');
     if (isAbsolute(nameOrPath)) {
       // Compare the path as given, not normalised: "/rec/../etc/log0001.mkv" must not sneak back in.
-      if (nameOrPath.split('/').some((part) => part === '..' || part === '.')) throw outside(nameOrPath, '".." in the path');
+      if (nameOrPath.split('/').some((part) => part === '..' || part === '.'))
+        throw outside(nameOrPath, '".." in the path');
       if (nameOrPath.endsWith('/')) throw outside(nameOrPath, 'a file path is expected');
       if (dirname(nameOrPath) !== this.dir) throw outside(nameOrPath, 'not inside the recordings folder');
       return basename(nameOrPath);
     }
-    if (nameOrPath.includes('/') || nameOrPath === '..' || nameOrPath === '.') throw outside(nameOrPath, 'a bare file name is expected');
+    if (nameOrPath.includes('/') || nameOrPath === '..' || nameOrPath === '.')
+      throw outside(nameOrPath, 'a bare file name is expected');
     return nameOrPath;
   }
 
@@ -272,7 +299,8 @@ export class RecordingLibrary {
     try {
       return await openRecordingFile(this.dir, name);
     } catch (err) {
-      if (hasCode(err, 'ERR_PATH_OUTSIDE')) throw outside(asGiven, (err as Error).message.replace(/^refused [^:]*: /, ''));
+      if (hasCode(err, 'ERR_PATH_OUTSIDE'))
+        throw outside(asGiven, (err as Error).message.replace(/^refused [^:]*: /, ''));
       throw err;
     }
   }
@@ -280,7 +308,8 @@ export class RecordingLibrary {
   /** Deletes a segment with its thumbnail and cached MP4. Refuses the one being recorded (ERR_SEGMENT_IN_PROGRESS). */
   async remove(nameOrPath: string): Promise<void> {
     const path = await this.resolveSegment(nameOrPath);
-    if (await this.isRecording(path)) throw new RearviewError('ERR_SEGMENT_IN_PROGRESS', `${basename(path)} is being recorded and cannot be deleted`);
+    if (await this.isRecording(path))
+      throw new RearviewError('ERR_SEGMENT_IN_PROGRESS', `${basename(path)} is being recorded and cannot be deleted`);
     await removeSegmentFiles(this.dir, basename(path));
     this.cache.delete(basename(path));
   }

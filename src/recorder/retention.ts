@@ -73,7 +73,8 @@ export function newestSegmentNumber(files: readonly SegmentFile[]): number | und
   for (const f of files) {
     const n = parseSegmentName(f.name) as number;
     if (used.has(nextSegmentNumber(n))) continue;
-    if (!best || f.modifiedAtMs > best.mtimeMs || (f.modifiedAtMs === best.mtimeMs && n > best.n)) best = { n, mtimeMs: f.modifiedAtMs };
+    if (!best || f.modifiedAtMs > best.mtimeMs || (f.modifiedAtMs === best.mtimeMs && n > best.n))
+      best = { n, mtimeMs: f.modifiedAtMs };
   }
   if (best) return best.n;
   return used.size > 0 ? MAX_SEGMENT_NUMBER : undefined; // every number taken: no run end
@@ -87,7 +88,7 @@ export function newestSegmentNumber(files: readonly SegmentFile[]): number | und
 export function orderSegments(files: SegmentFile[], newest = newestSegmentNumber(files)): SegmentFile[] {
   if (newest === undefined) return files;
   const span = MAX_SEGMENT_NUMBER + 1;
-  const age = (f: SegmentFile): number => (((parseSegmentName(f.name) as number) - newest - 1) % span + span) % span;
+  const age = (f: SegmentFile): number => ((((parseSegmentName(f.name) as number) - newest - 1) % span) + span) % span;
   return files.sort((a, b) => age(a) - age(b));
 }
 
@@ -173,9 +174,14 @@ export async function removeSegmentFiles(dir: string, name: string, listing?: Fo
   const { names, cached } = listing ?? (await readFolderListing(dir));
   for (const n of names) if (parseThumbnailName(n)?.stem === stem) await rm(join(dir, n));
   const ours = cached.filter((n) => n.startsWith(`${stem}-`));
-  if (ours.length > 0) await withCacheFolder(dir, async (folder) => {
-    for (const n of ours) await rm(folder.ref(n));
-  }, undefined);
+  if (ours.length > 0)
+    await withCacheFolder(
+      dir,
+      async (folder) => {
+        for (const n of ours) await rm(folder.ref(n));
+      },
+      undefined,
+    );
   return freed;
 }
 
@@ -212,7 +218,11 @@ export interface DeletionCandidate {
  * in the order they must be. `files` oldest first (listSegmentFiles);
  * `inProgress` names segments being written.
  */
-export function deletionOrder(files: readonly SegmentFile[], inProgress: ReadonlySet<string>, inputs: RetentionInputs = {}): DeletionCandidate[] {
+export function deletionOrder(
+  files: readonly SegmentFile[],
+  inProgress: ReadonlySet<string>,
+  inputs: RetentionInputs = {},
+): DeletionCandidate[] {
   const isProtected = inputs.isProtected ?? (() => false);
   const uploadState = inputs.uploadState ?? (() => 'none' as const);
   const cap = inputs.maxProtectedBytes ?? Infinity;
@@ -268,7 +278,11 @@ export interface RetentionOptions extends RetentionInputs {
  * Deletes segments of `dir` in the order of the retention rule (deletionOrder)
  * until the limits hold and `freeBytes` are freed.
  */
-export async function enforceRetention(dir: string, limits: RetentionLimits, options: RetentionOptions = {}): Promise<RetentionResult> {
+export async function enforceRetention(
+  dir: string,
+  limits: RetentionLimits,
+  options: RetentionOptions = {},
+): Promise<RetentionResult> {
   const diskSpace = options.diskSpace ?? statfsDiskSpace;
   const logger = options.logger ?? silentLogger;
   const files = await listSegmentFiles(dir, options.newest);
@@ -280,8 +294,16 @@ export async function enforceRetention(dir: string, limits: RetentionLimits, opt
   let free = space?.freeBytes ?? Infinity;
   const mustFree = options.freeBytes ?? 0;
   const over = (): boolean =>
-    (limits.maxFiles > 0 && count > limits.maxFiles) || (limits.maxBytes > 0 && total > limits.maxBytes) || free < needFree;
-  const result: RetentionResult = { deleted: [], freedBytes: 0, deletedNotUploaded: [], deletedOverProtectedCap: [], stillOver: false };
+    (limits.maxFiles > 0 && count > limits.maxFiles) ||
+    (limits.maxBytes > 0 && total > limits.maxBytes) ||
+    free < needFree;
+  const result: RetentionResult = {
+    deleted: [],
+    freedBytes: 0,
+    deletedNotUploaded: [],
+    deletedOverProtectedCap: [],
+    stillOver: false,
+  };
   let listing: FolderListing | undefined;
   for (const { file: f, reason, overProtectedCap } of deletionOrder(files, options.inProgress ?? new Set(), options)) {
     if (!over() && result.freedBytes >= mustFree) break;
@@ -297,13 +319,19 @@ export async function enforceRetention(dir: string, limits: RetentionLimits, opt
   }
   result.stillOver = over() || result.freedBytes < mustFree;
   if (result.deleted.length > 0) {
-    logger.info(`rotation: deleted ${result.deleted.length} segment(s) (${result.deleted.join(', ')}), ${result.freedBytes} bytes freed`);
+    logger.info(
+      `rotation: deleted ${result.deleted.length} segment(s) (${result.deleted.join(', ')}), ${result.freedBytes} bytes freed`,
+    );
   }
   if (result.deletedNotUploaded.length > 0) {
-    logger.warn(`rotation: deleted ${result.deletedNotUploaded.length} segment(s) not uploaded yet to make room: ${result.deletedNotUploaded.join(', ')}`);
+    logger.warn(
+      `rotation: deleted ${result.deletedNotUploaded.length} segment(s) not uploaded yet to make room: ${result.deletedNotUploaded.join(', ')}`,
+    );
   }
   if (result.deletedOverProtectedCap.length > 0) {
-    logger.warn(`rotation: protected segments over the --max-protected cap deleted: ${result.deletedOverProtectedCap.join(', ')}`);
+    logger.warn(
+      `rotation: protected segments over the --max-protected cap deleted: ${result.deletedOverProtectedCap.join(', ')}`,
+    );
   }
   return result;
 }

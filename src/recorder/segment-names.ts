@@ -12,7 +12,8 @@ const THUMBNAIL_RE = /^(log\d{4})_(\d+)\.jpg$/;
 
 /** `log0001.mkv` for 1. Throws RangeError outside 0..9999. */
 export function segmentName(n: number): string {
-  if (!Number.isInteger(n) || n < 0 || n > MAX_SEGMENT_NUMBER) throw new RangeError(`segment number must be 0..${MAX_SEGMENT_NUMBER}, got ${n}`);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_SEGMENT_NUMBER)
+    throw new RangeError(`segment number must be 0..${MAX_SEGMENT_NUMBER}, got ${n}`);
   return `log${String(n).padStart(4, '0')}.mkv`;
 }
 

@@ -153,7 +153,13 @@ export class SegmentWriter {
    */
   async start(): Promise<void> {
     // Never through a link: O_EXCL refuses one anyway, O_NOFOLLOW covers the overwrite mode.
-    this.fh = await this.openFile(this.path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (this.overwrite ? constants.O_TRUNC : constants.O_EXCL));
+    this.fh = await this.openFile(
+      this.path,
+      constants.O_WRONLY |
+        constants.O_CREAT |
+        constants.O_NOFOLLOW |
+        (this.overwrite ? constants.O_TRUNC : constants.O_EXCL),
+    );
     try {
       this.file = fileTarget(this.fh);
       this.output = new Output({
@@ -189,7 +195,8 @@ export class SegmentWriter {
    */
   async write(frame: StreamFrame): Promise<void> {
     if (!this.source || this.closed) throw new Error('SegmentWriter: write() before start() or after close()');
-    if (this.frames === 0 && !frame.isKey) throw new RangeError('SegmentWriter: the first frame of a segment must be a keyframe');
+    if (this.frames === 0 && !frame.isKey)
+      throw new RangeError('SegmentWriter: the first frame of a segment must be a keyframe');
     let decodeMs: number;
     if (this.frames === 0) {
       this.firstCapturedAtMs = frame.capturedAtMs;
@@ -214,7 +221,7 @@ export class SegmentWriter {
         // millisecond) become one frame interval apart, gaps (dropped frames) stay gaps. Players and
         // ffmpeg see a clean constant rate.
         const slot = Math.max(Math.round(capturedMs / this.frameMs), this.lastSlot + 1);
-        if ((slot * this.frameMs - capturedMs) > MAX_GRID_LEAD_FRAMES * this.frameMs) {
+        if (slot * this.frameMs - capturedMs > MAX_GRID_LEAD_FRAMES * this.frameMs) {
           this.onGrid = false; // the stream runs faster than its nominal rate: follow the capture clock instead
         } else {
           this.lastSlot = slot;
@@ -231,24 +238,29 @@ export class SegmentWriter {
     }
     // Presentation: the hub's pts90k follows picture order count on a frame grid from the GOP's keyframe
     // (equal to dts90k when the stream cannot reorder), so B-frames come out in display order.
-    const ptsMs = this.gopReorders ? Math.max(0, this.gopKeyDecodeMs + (frame.pts90k - this.gopKeyPts90k) / 90) : decodeMs;
+    const ptsMs = this.gopReorders
+      ? Math.max(0, this.gopKeyDecodeMs + (frame.pts90k - this.gopKeyPts90k) / 90)
+      : decodeMs;
     const nals: Uint8Array[] = [];
     // SPS/PPS live in the track's avcC; AUDs have no place in a container.
-    for (const nal of frame.nals) if (nal.type !== NalUnitType.SPS && nal.type !== NalUnitType.PPS && nal.type !== NalUnitType.AUD) nals.push(nal.data);
+    for (const nal of frame.nals)
+      if (nal.type !== NalUnitType.SPS && nal.type !== NalUnitType.PPS && nal.type !== NalUnitType.AUD)
+        nals.push(nal.data);
     const data = annexBToLengthPrefixed(nals);
     const packet = new EncodedPacket(data, frame.isKey ? 'key' : 'delta', ptsMs / 1000, this.frameMs / 1000);
-    const meta = this.frames === 0
-      ? {
-          decoderConfig: {
-            codec: this.params.codec,
-            // The cropped size, as ffmpeg writes it: Matroska's PixelWidth/Height come from these, and
-            // players and the MP4 conversion show that size (the SPS carries the cropping anyway).
-            codedWidth: this.params.width,
-            codedHeight: this.params.height,
-            description: buildAvcDecoderConfigurationRecord([this.params.spsNal], [this.params.ppsNal]),
-          },
-        }
-      : undefined;
+    const meta =
+      this.frames === 0
+        ? {
+            decoderConfig: {
+              codec: this.params.codec,
+              // The cropped size, as ffmpeg writes it: Matroska's PixelWidth/Height come from these, and
+              // players and the MP4 conversion show that size (the SPS carries the cropping anyway).
+              codedWidth: this.params.width,
+              codedHeight: this.params.height,
+              description: buildAvcDecoderConfigurationRecord([this.params.spsNal], [this.params.ppsNal]),
+            },
+          }
+        : undefined;
     this.lastDecodeMs = decodeMs;
     this.lastDts90k = frame.dts90k;
     this.frames++;
@@ -274,23 +286,33 @@ export class SegmentWriter {
       this.syncing = true;
       const fh = this.fh;
       // A failing card also fails the next write or the datasync in close(), which report it.
-      fh.datasync().catch(() => undefined).finally(() => {
-        this.syncing = false;
-      });
+      fh.datasync()
+        .catch(() => undefined)
+        .finally(() => {
+          this.syncing = false;
+        });
     }
   }
 
   /** Finishes the file (Cues, then Duration patched into Info) and closes it. Idempotent. */
   async close(): Promise<SegmentSummary> {
     const summary = (): SegmentSummary => ({
-      path: this.path, frames: this.frames, keyFrames: this.keyFrames, durationMs: Math.round(this.maxEndMs),
-      startedAtMs: this.firstCapturedAtMs, bytes: this.bytes,
+      path: this.path,
+      frames: this.frames,
+      keyFrames: this.keyFrames,
+      durationMs: Math.round(this.maxEndMs),
+      startedAtMs: this.firstCapturedAtMs,
+      bytes: this.bytes,
     });
     if (this.closed) return summary();
     this.closed = true;
     try {
       if (this.output && this.output.state === 'started') await this.output.finalize();
-      if (this.frames > 0) await patchMatroskaInfo(this.path, { durationMs: Math.round(this.maxEndMs), startedAtMs: this.firstCapturedAtMs });
+      if (this.frames > 0)
+        await patchMatroskaInfo(this.path, {
+          durationMs: Math.round(this.maxEndMs),
+          startedAtMs: this.firstCapturedAtMs,
+        });
       await this.fh?.datasync(); // the sealed segment is on the card before we call it done
     } finally {
       await this.fh?.close().catch(() => {

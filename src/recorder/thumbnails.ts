@@ -118,7 +118,23 @@ export class ThumbnailMaker {
   private async make(job: ThumbnailJob): Promise<void> {
     // ffmpeg writes the JPEG to its stdout, never to a path: it would follow a link planted at a
     // predictable temp name. We write it under an unpredictable name, created exclusively, then rename.
-    const args = ['-v', 'error', '-f', 'h264', '-i', 'pipe:0', '-frames:v', '1', '-q:v', String(this.quality), '-f', 'image2pipe', '-c:v', 'mjpeg', 'pipe:1'];
+    const args = [
+      '-v',
+      'error',
+      '-f',
+      'h264',
+      '-i',
+      'pipe:0',
+      '-frames:v',
+      '1',
+      '-q:v',
+      String(this.quality),
+      '-f',
+      'image2pipe',
+      '-c:v',
+      'mjpeg',
+      'pipe:1',
+    ];
     const jpeg = await this.run(args, job);
     if (jpeg.length === 0) throw new Error('ffmpeg produced no image');
     await writeFileReplacing(job.path, jpeg, '.part');
@@ -150,7 +166,8 @@ export class ThumbnailMaker {
         clearTimeout(timer);
         this.child = undefined;
         if (code === 0 && outBytes <= MAX_THUMBNAIL_BYTES) resolve(Buffer.concat(out));
-        else reject(new Error(`ffmpeg exited with ${signal ?? code}: ${stderr.trim().split('\n').slice(-2).join(' / ')}`));
+        else
+          reject(new Error(`ffmpeg exited with ${signal ?? code}: ${stderr.trim().split('\n').slice(-2).join(' / ')}`));
       });
       child.stdin?.end(Buffer.from(job.annexB.buffer, job.annexB.byteOffset, job.annexB.byteLength));
     });

@@ -122,7 +122,8 @@ export class ByteStreamFramer {
     });
     const now = () => this.clock.monoNow();
     this.errorCounter = new RateLimitedCounter(
-      (n, total) => this.logger.warn(`${n} bitstream error(s) (${total} in all), last: ${this.lastError?.message ?? '?'}`),
+      (n, total) =>
+        this.logger.warn(`${n} bitstream error(s) (${total} in all), last: ${this.lastError?.message ?? '?'}`),
       1000,
       now,
     );
@@ -222,7 +223,12 @@ export class ByteStreamFramer {
       this.carry = [];
       const first = nals[0] as NalUnit;
       const last = au.nals[au.nals.length - 1] as NalUnit;
-      au = { ...au, nals, offset: first.offset, byteLength: last.offset + last.startCodeLength + last.data.length - first.offset };
+      au = {
+        ...au,
+        nals,
+        offset: first.offset,
+        byteLength: last.offset + last.startCodeLength + last.data.length - first.offset,
+      };
     }
     this.stats.accessUnits++;
     this.pendingBytes = this.stats.bytes > au.offset + au.byteLength;

@@ -64,7 +64,12 @@ export function createSource(config: RearviewConfig, logger: Logger, options: Cr
   };
   const clock = options.clock ? { clock: options.clock } : {};
   if (spec === 'sample') {
-    return new FileSource(fileURLToPath(SAMPLE_ASSET_URL), { name: 'sample', logger: logger.child('sample'), fallbackFps: config.fileFps, ...clock });
+    return new FileSource(fileURLToPath(SAMPLE_ASSET_URL), {
+      name: 'sample',
+      logger: logger.child('sample'),
+      fallbackFps: config.fileFps,
+      ...clock,
+    });
   }
   if (spec.startsWith('file:')) {
     const path = spec.slice('file:'.length);

@@ -25,10 +25,20 @@ export const ACCEPTED_FILE_FORMS = 'H.264 Annex-B, or MP4/Matroska with an H.264
  * with the EBML magic 1A 45 DF A3.
  */
 export function detectMediaFileKind(head: Uint8Array): MediaFileKind {
-  if (head.length >= 4 && head[0] === 0x1a && head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3) return 'matroska';
+  if (head.length >= 4 && head[0] === 0x1a && head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3)
+    return 'matroska';
   if (head.length >= 8) {
     const type = String.fromCharCode(head[4] as number, head[5] as number, head[6] as number, head[7] as number);
-    if (type === 'ftyp' || type === 'moov' || type === 'mdat' || type === 'free' || type === 'skip' || type === 'wide' || type === 'styp') return 'mp4';
+    if (
+      type === 'ftyp' ||
+      type === 'moov' ||
+      type === 'mdat' ||
+      type === 'free' ||
+      type === 'skip' ||
+      type === 'wide' ||
+      type === 'styp'
+    )
+      return 'mp4';
   }
   let zeros = 0;
   while (zeros < head.length && head[zeros] === 0) zeros++;
@@ -64,33 +74,46 @@ const MAX_SAMPLE_BYTES = 16 * 1024 * 1024;
  * `what` names the file in messages.
  */
 export async function demuxH264Container(bytes: Uint8Array, what: string, fallbackFps = 30): Promise<DemuxedH264Track> {
-  const buffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-    ? (bytes.buffer as ArrayBuffer)
-    : bytes.slice().buffer;
+  const buffer =
+    bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+      ? (bytes.buffer as ArrayBuffer)
+      : bytes.slice().buffer;
   const input = new Input({ source: new BufferSource(buffer), formats: ALL_FORMATS });
   try {
-    let track: Awaited<ReturnType<Input["getPrimaryVideoTrack"]>>;
+    let track: Awaited<ReturnType<Input['getPrimaryVideoTrack']>>;
     try {
       track = await input.getPrimaryVideoTrack();
     } catch (err) {
-      throw new SourceError('ERR_H264_INVALID', `${what} cannot be read as MP4/Matroska: ${(err as Error).message}`, { cause: err });
+      throw new SourceError('ERR_H264_INVALID', `${what} cannot be read as MP4/Matroska: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
-    if (!track) throw new SourceError('ERR_H264_UNSUPPORTED', `${what} has no video track (expected ${ACCEPTED_FILE_FORMS})`);
+    if (!track)
+      throw new SourceError('ERR_H264_UNSUPPORTED', `${what} has no video track (expected ${ACCEPTED_FILE_FORMS})`);
     if (track.codec !== 'avc') {
-      throw new SourceError('ERR_H264_UNSUPPORTED', `${what}: its video track is ${track.codec ?? 'an unknown codec'}, not H.264 (expected ${ACCEPTED_FILE_FORMS})`);
+      throw new SourceError(
+        'ERR_H264_UNSUPPORTED',
+        `${what}: its video track is ${track.codec ?? 'an unknown codec'}, not H.264 (expected ${ACCEPTED_FILE_FORMS})`,
+      );
     }
     const config = await track.getDecoderConfig().catch(() => null);
     let lengthSize = 0; // 0: samples are Annex-B already (avc3 without a record)
     let parameterSets: Uint8Array[] = [];
     if (config?.description) {
       const d = config.description;
-      const description = ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d);
+      const description = ArrayBuffer.isView(d)
+        ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
+        : new Uint8Array(d);
       try {
         const record = parseAvcDecoderConfigurationRecord(description);
         lengthSize = record.lengthSize;
         parameterSets = [...record.sps, ...record.pps];
       } catch (err) {
-        throw new SourceError('ERR_H264_INVALID', `${what}: its H.264 decoder configuration (avcC) is invalid: ${(err as Error).message}`, { cause: err });
+        throw new SourceError(
+          'ERR_H264_INVALID',
+          `${what}: its H.264 decoder configuration (avcC) is invalid: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
     }
     const samples: Array<{ annexB: Uint8Array; key: boolean; timestamp: number; duration: number }> = [];
@@ -99,7 +122,10 @@ export async function demuxH264Container(bytes: Uint8Array, what: string, fallba
       for await (const packet of sink.packets()) {
         if (packet.data.length === 0) continue;
         if (packet.data.length > MAX_SAMPLE_BYTES) {
-          throw new SourceError('ERR_H264_INVALID', `${what}: a sample of ${packet.data.length} bytes (at most ${MAX_SAMPLE_BYTES})`);
+          throw new SourceError(
+            'ERR_H264_INVALID',
+            `${what}: a sample of ${packet.data.length} bytes (at most ${MAX_SAMPLE_BYTES})`,
+          );
         }
         samples.push({
           annexB: toAnnexB(packet.data, lengthSize, packet.type === 'key' ? parameterSets : [], what),
@@ -133,7 +159,11 @@ function toAnnexB(data: Uint8Array, lengthSize: number, parameterSets: Uint8Arra
   try {
     nals = lengthPrefixedToNals(data, lengthSize);
   } catch (err) {
-    throw new SourceError('ERR_H264_INVALID', `${what}: a sample is not length-prefixed H.264: ${(err as Error).message}`, { cause: err });
+    throw new SourceError(
+      'ERR_H264_INVALID',
+      `${what}: a sample is not length-prefixed H.264: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const hasSps = nals.some((nal) => ((nal[0] as number) & 0x1f) === 7);
   return nalsToAnnexB(hasSps || parameterSets.length === 0 ? nals : [...parameterSets, ...nals]);
@@ -147,12 +177,16 @@ function toAnnexB(data: Uint8Array, lengthSize: number, parameterSets: Uint8Arra
  * cadence are right. The last interval is the median (the sample's own
  * duration for a one-sample file); anything unusable (0, negative, over 10 s) becomes 1/fallbackFps.
  */
-function sampleDurationsUs(samples: ReadonlyArray<{ timestamp: number; duration: number }>, fallbackFps: number): number[] {
+function sampleDurationsUs(
+  samples: ReadonlyArray<{ timestamp: number; duration: number }>,
+  fallbackFps: number,
+): number[] {
   const fallbackUs = Math.round(1e6 / fallbackFps);
   const usable = (us: number): boolean => Number.isFinite(us) && us >= 100 && us <= 10e6;
   const times = samples.map((s) => s.timestamp).sort((a, b) => a - b);
   const deltas: number[] = [];
-  for (let i = 0; i + 1 < times.length; i++) deltas.push(Math.round(((times[i + 1] as number) - (times[i] as number)) * 1e6));
+  for (let i = 0; i + 1 < times.length; i++)
+    deltas.push(Math.round(((times[i + 1] as number) - (times[i] as number)) * 1e6));
   const good = deltas.filter(usable).sort((a, b) => a - b);
   const median = good.length > 0 ? (good[Math.floor(good.length / 2)] as number) : fallbackUs;
   // The last interval: the median when there is one (muxers often store an odd last duration, and

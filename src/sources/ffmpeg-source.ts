@@ -16,24 +16,40 @@ export function ffmpegEncodeArgs(video: VideoSettings): string[] {
   const bitrate = String(video.bitrateBps);
   return [
     '-an',
-    '-c:v', 'libx264',
-    '-preset', 'ultrafast',
-    '-tune', 'zerolatency',
-    '-profile:v', video.profile,
-    '-level:v', video.level,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-tune',
+    'zerolatency',
+    '-profile:v',
+    video.profile,
+    '-level:v',
+    video.level,
     // Webcams often deliver 4:2:2; Baseline/Main need 4:2:0.
-    '-pix_fmt', 'yuv420p',
-    '-bf', '0',
-    '-g', intra,
-    '-keyint_min', intra,
-    '-sc_threshold', '0',
-    '-b:v', bitrate,
-    '-maxrate', bitrate,
-    '-bufsize', bitrate,
+    '-pix_fmt',
+    'yuv420p',
+    '-bf',
+    '0',
+    '-g',
+    intra,
+    '-keyint_min',
+    intra,
+    '-sc_threshold',
+    '0',
+    '-b:v',
+    bitrate,
+    '-maxrate',
+    bitrate,
+    '-bufsize',
+    bitrate,
     // aud=1: an access unit delimiter opens every frame, so the frame before it is known complete.
-    '-x264-params', 'repeat-headers=1:aud=1',
-    '-flush_packets', '1',
-    '-f', 'h264',
+    '-x264-params',
+    'repeat-headers=1:aud=1',
+    '-flush_packets',
+    '1',
+    '-f',
+    'h264',
     '-',
   ];
 }
@@ -42,7 +58,16 @@ export function ffmpegEncodeArgs(video: VideoSettings): string[] {
 export function ffmpegArgs(video: VideoSettings, captureDevice: string | undefined): string[] {
   const common = ['-hide_banner', '-nostdin', '-loglevel', 'warning'];
   const input = captureDevice
-    ? ['-f', 'v4l2', '-framerate', String(video.fps), '-video_size', `${video.width}x${video.height}`, '-i', captureDevice]
+    ? [
+        '-f',
+        'v4l2',
+        '-framerate',
+        String(video.fps),
+        '-video_size',
+        `${video.width}x${video.height}`,
+        '-i',
+        captureDevice,
+      ]
     : ['-re', '-f', 'lavfi', '-i', `testsrc2=size=${video.width}x${video.height}:rate=${video.fps}`];
   return [...common, ...input, ...ffmpegEncodeArgs(video)];
 }
@@ -53,12 +78,19 @@ export function ffmpegExecutable(env: NodeJS.ProcessEnv): string {
 }
 
 /** The ffmpeg command line for the config. */
-export function ffmpegCommandLine(config: Pick<RearviewConfig, 'video' | 'captureDevice'>, env: NodeJS.ProcessEnv): CommandLine {
+export function ffmpegCommandLine(
+  config: Pick<RearviewConfig, 'video' | 'captureDevice'>,
+  env: NodeJS.ProcessEnv,
+): CommandLine {
   return { command: ffmpegExecutable(env), args: ffmpegArgs(config.video, config.captureDevice) };
 }
 
 /** An `ffmpeg` capture source built from the config. */
-export function createFfmpegSource(config: RearviewConfig, logger: Logger, options: ProcessSourceFactoryOptions = {}): ProcessSource {
+export function createFfmpegSource(
+  config: RearviewConfig,
+  logger: Logger,
+  options: ProcessSourceFactoryOptions = {},
+): ProcessSource {
   const env = options.env ?? process.env;
   return new ProcessSource({ ...options, name: 'ffmpeg', commandLine: ffmpegCommandLine(config, env), logger, env });
 }

@@ -99,7 +99,11 @@ export function buildPlaylist(bytes: Uint8Array, what: string, fallbackFps: numb
  * from the first IDR, each with its own duration. Throws SourceError
  * ERR_H264_INVALID when no sample is an IDR picture.
  */
-export function buildContainerPlaylist(track: DemuxedH264Track, what: string, format: 'mp4' | 'matroska'): FilePlaylist {
+export function buildContainerPlaylist(
+  track: DemuxedH264Track,
+  what: string,
+  format: 'mp4' | 'matroska',
+): FilePlaylist {
   const accessUnits: AccessUnit[] = [];
   const durationTicks: number[] = [];
   let produced: AccessUnit[] = [];
@@ -147,7 +151,10 @@ export async function buildFilePlaylist(bytes: Uint8Array, what: string, fallbac
   if (kind === 'mp4' || kind === 'matroska') {
     return buildContainerPlaylist(await demuxH264Container(bytes, what, fallbackFps), what, kind);
   }
-  throw new SourceError('ERR_H264_NO_START_CODE', `${what} is not an H.264 Annex-B stream, MP4 or Matroska file (it begins with neither a start code nor a container header)`);
+  throw new SourceError(
+    'ERR_H264_NO_START_CODE',
+    `${what} is not an H.264 Annex-B stream, MP4 or Matroska file (it begins with neither a start code nor a container header)`,
+  );
 }
 
 /**
@@ -208,10 +215,17 @@ export class FileSource implements CaptureSource {
     this.playlist = playlist;
     if (this.closed) return;
     const { logger } = this.options;
-    const timing = { vui: 'SPS VUI timing', fallback: 'no VUI timing: configured rate', timestamps: 'container timestamps' }[playlist.fpsFrom];
+    const timing = {
+      vui: 'SPS VUI timing',
+      fallback: 'no VUI timing: configured rate',
+      timestamps: 'container timestamps',
+    }[playlist.fpsFrom];
     const what = playlist.format === 'annexb' ? '' : ` from ${playlist.format === 'mp4' ? 'MP4' : 'Matroska'}`;
-    logger.info(`playing ${playlist.accessUnits.length} access units${what} at ${playlist.fps} fps (${timing}), looped`);
-    if (playlist.skippedBeforeIdr > 0) logger.info(`skipping ${playlist.skippedBeforeIdr} access units before the first IDR`);
+    logger.info(
+      `playing ${playlist.accessUnits.length} access units${what} at ${playlist.fps} fps (${timing}), looped`,
+    );
+    if (playlist.skippedBeforeIdr > 0)
+      logger.info(`skipping ${playlist.skippedBeforeIdr} access units before the first IDR`);
     this.tickMs = playlist.tickMs;
     this.startMono = this.clock.monoNow();
     this.ticks = 0;

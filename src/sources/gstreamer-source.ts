@@ -23,18 +23,26 @@ const GST_ARG_RE = /^[A-Za-z0-9_.,=()/:!-]+$/;
 /** The default pipeline (before `! fdsink fd=1`), as gst-launch arguments. Throws ConfigError if a value would not stay one argument. */
 export function defaultGstPipeline(video: VideoSettings): string[] {
   const args = [
-    'libcamerasrc', '!',
-    'videoconvert', '!',
-    `video/x-raw,width=${video.width},height=${video.height},framerate=${video.fps}/1`, '!',
+    'libcamerasrc',
+    '!',
+    'videoconvert',
+    '!',
+    `video/x-raw,width=${video.width},height=${video.height},framerate=${video.fps}/1`,
+    '!',
     'v4l2h264enc',
-    `extra-controls=controls,video_bitrate=${video.bitrateBps},repeat_sequence_header=1,h264_i_frame_period=${video.intraPeriod}`, '!',
-    `video/x-h264,level=(string)${video.level},stream-format=byte-stream`, '!',
-    'h264parse', 'config-interval=-1', '!',
+    `extra-controls=controls,video_bitrate=${video.bitrateBps},repeat_sequence_header=1,h264_i_frame_period=${video.intraPeriod}`,
+    '!',
+    `video/x-h264,level=(string)${video.level},stream-format=byte-stream`,
+    '!',
+    'h264parse',
+    'config-interval=-1',
+    '!',
     // Whole access units: h264parse then opens each with an AUD, the frame boundary the framer needs.
     'video/x-h264,stream-format=byte-stream,alignment=au',
   ];
   const bad = args.find((a) => !GST_ARG_RE.test(a));
-  if (bad !== undefined) throw new ConfigError(`gstreamer: refusing a pipeline argument gst-launch would split: ${JSON.stringify(bad)}`);
+  if (bad !== undefined)
+    throw new ConfigError(`gstreamer: refusing a pipeline argument gst-launch would split: ${JSON.stringify(bad)}`);
   return args;
 }
 
@@ -90,6 +98,16 @@ export function gstreamerCommandLine(config: Pick<RearviewConfig, 'video' | 'gst
 }
 
 /** A `gstreamer` capture source built from the config. */
-export function createGstreamerSource(config: RearviewConfig, logger: Logger, options: ProcessSourceFactoryOptions = {}): ProcessSource {
-  return new ProcessSource({ ...options, name: 'gstreamer', commandLine: gstreamerCommandLine(config), logger, env: options.env ?? process.env });
+export function createGstreamerSource(
+  config: RearviewConfig,
+  logger: Logger,
+  options: ProcessSourceFactoryOptions = {},
+): ProcessSource {
+  return new ProcessSource({
+    ...options,
+    name: 'gstreamer',
+    commandLine: gstreamerCommandLine(config),
+    logger,
+    env: options.env ?? process.env,
+  });
 }

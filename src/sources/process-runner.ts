@@ -171,7 +171,9 @@ export class ProcessRunner {
       const graceMs = this.options.killGraceMs ?? 2000;
       const timedOut = await this.waitForExit(graceMs);
       if (timedOut) {
-        this.options.logger.warn(`${this.options.command} did not stop within ${graceMs} ms of SIGTERM; sending SIGKILL`);
+        this.options.logger.warn(
+          `${this.options.command} did not stop within ${graceMs} ms of SIGTERM; sending SIGKILL`,
+        );
         this.killGroup('SIGKILL');
         await this.waitForExit(Infinity);
       }
@@ -224,7 +226,8 @@ export class ProcessRunner {
       process.kill(-pid, signal);
     } catch (err) {
       // ESRCH: the group is already gone.
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') this.options.logger.warn(`cannot signal process group ${pid}: ${(err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH')
+        this.options.logger.warn(`cannot signal process group ${pid}: ${(err as Error).message}`);
     }
   }
 

@@ -17,14 +17,28 @@ export const RPICAM_COMMANDS = ['rpicam-vid', 'libcamera-vid'] as const;
 /** The arguments for `rpicam-vid`/`libcamera-vid` from the video settings. */
 export function rpicamArgs(video: VideoSettings): string[] {
   return [
-    '--inline', '--flush', '-t', '0', '--codec', 'h264', '-o', '-',
-    '--width', String(video.width),
-    '--height', String(video.height),
-    '--framerate', String(video.fps),
-    '--bitrate', String(video.bitrateBps),
-    '--intra', String(video.intraPeriod),
-    '--profile', video.profile,
-    '--level', video.level,
+    '--inline',
+    '--flush',
+    '-t',
+    '0',
+    '--codec',
+    'h264',
+    '-o',
+    '-',
+    '--width',
+    String(video.width),
+    '--height',
+    String(video.height),
+    '--framerate',
+    String(video.fps),
+    '--bitrate',
+    String(video.bitrateBps),
+    '--intra',
+    String(video.intraPeriod),
+    '--profile',
+    video.profile,
+    '--level',
+    video.level,
     '-n',
   ];
 }
@@ -44,7 +58,17 @@ export function rpicamCommandLine(video: VideoSettings, pathVar: string | undefi
 }
 
 /** A `rpicam` capture source built from the config. */
-export function createRpicamSource(config: RearviewConfig, logger: Logger, options: ProcessSourceFactoryOptions = {}): ProcessSource {
+export function createRpicamSource(
+  config: RearviewConfig,
+  logger: Logger,
+  options: ProcessSourceFactoryOptions = {},
+): ProcessSource {
   const env = options.env ?? process.env;
-  return new ProcessSource({ ...options, name: 'rpicam', commandLine: rpicamCommandLine(config.video, env.PATH), logger, env });
+  return new ProcessSource({
+    ...options,
+    name: 'rpicam',
+    commandLine: rpicamCommandLine(config.video, env.PATH),
+    logger,
+    env,
+  });
 }

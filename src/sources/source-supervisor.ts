@@ -80,7 +80,14 @@ export interface SupervisorStatus {
 }
 
 /** Codes for which retrying cannot help at start-up (a missing program, a bad file, a bad option). */
-const PERMANENT_CODES = new Set(['ERR_CONFIG', 'ERR_SOURCE_SPAWN', 'ERR_NOT_FOUND', 'ERR_H264_NO_START_CODE', 'ERR_H264_INVALID', 'ERR_H264_UNSUPPORTED']);
+const PERMANENT_CODES = new Set([
+  'ERR_CONFIG',
+  'ERR_SOURCE_SPAWN',
+  'ERR_NOT_FOUND',
+  'ERR_H264_NO_START_CODE',
+  'ERR_H264_INVALID',
+  'ERR_H264_UNSUPPORTED',
+]);
 
 interface Run {
   id: number;
@@ -123,7 +130,8 @@ export class SourceSupervisor {
     this.logger = options.logger ?? silentLogger;
     this.compatibility = new StreamCompatibilityCheck(this.logger);
     this.stallMs = options.stallMs ?? 5000;
-    if (!Number.isFinite(this.stallMs) || this.stallMs < 0) throw new RangeError(`stallMs must be >= 0, got ${this.stallMs}`);
+    if (!Number.isFinite(this.stallMs) || this.stallMs < 0)
+      throw new RangeError(`stallMs must be >= 0, got ${this.stallMs}`);
   }
 
   /** Current state. */
@@ -204,7 +212,14 @@ export class SourceSupervisor {
     // The previous run must be gone first: a camera can only be opened by one process.
     await this.previousClose;
     if (this.closing) return;
-    const run: Run = { id: ++this.runCount, source: undefined, startedMono: this.clock.monoNow(), firstAuMono: undefined, lastAuMono: undefined, ended: false };
+    const run: Run = {
+      id: ++this.runCount,
+      source: undefined,
+      startedMono: this.clock.monoNow(),
+      firstAuMono: undefined,
+      lastAuMono: undefined,
+      ended: false,
+    };
     this.run = run;
     this.currentState = 'starting';
     this.armStallTimer(run);
@@ -258,7 +273,10 @@ export class SourceSupervisor {
         this.auCount++;
         this.lastAuWallMs = capturedAtMs;
         if (this.failuresInRow > 0 && run.firstAuMono === now) {
-          if (this.failuresInRow > 1) this.logger.info(`${run.source?.name ?? 'source'} delivering video again after ${this.failuresInRow} failed attempts`);
+          if (this.failuresInRow > 1)
+            this.logger.info(
+              `${run.source?.name ?? 'source'} delivering video again after ${this.failuresInRow} failed attempts`,
+            );
           this.failuresInRow = 0;
         }
         this.compatibility.check(au, capturedAtMs);
@@ -328,7 +346,10 @@ export class SourceSupervisor {
       const idleMs = now - since;
       if (idleMs >= this.stallMs) {
         const what = this.currentState === 'starting' ? 'did not start' : 'delivered no video';
-        this.fail(run, new SourceError('ERR_SOURCE_STALLED', `${run.source?.name ?? 'source'} ${what} for ${this.stallMs} ms`));
+        this.fail(
+          run,
+          new SourceError('ERR_SOURCE_STALLED', `${run.source?.name ?? 'source'} ${what} for ${this.stallMs} ms`),
+        );
         return;
       }
       // Re-armed lazily from the latest frame, so frames cost no timer work.

@@ -38,9 +38,14 @@ export class StreamCompatibilityCheck {
     if (sps && sps !== this.lastSps) {
       this.lastSps = sps;
       const why: string[] = [];
-      if (sps.chromaFormatIdc !== 1) why.push(`chroma format ${['4:0:0 (monochrome)', '4:2:0', '4:2:2', '4:4:4'][sps.chromaFormatIdc] ?? sps.chromaFormatIdc}`);
-      if (sps.bitDepthLuma !== 8 || sps.bitDepthChroma !== 8) why.push(`${Math.max(sps.bitDepthLuma, sps.bitDepthChroma)}-bit samples`);
-      if (!BROWSER_PROFILES.has(sps.profileIdc)) why.push(`the ${profileName(sps.profileIdc, sps.constraintFlags)} profile (profile_idc ${sps.profileIdc})`);
+      if (sps.chromaFormatIdc !== 1)
+        why.push(
+          `chroma format ${['4:0:0 (monochrome)', '4:2:0', '4:2:2', '4:4:4'][sps.chromaFormatIdc] ?? sps.chromaFormatIdc}`,
+        );
+      if (sps.bitDepthLuma !== 8 || sps.bitDepthChroma !== 8)
+        why.push(`${Math.max(sps.bitDepthLuma, sps.bitDepthChroma)}-bit samples`);
+      if (!BROWSER_PROFILES.has(sps.profileIdc))
+        why.push(`the ${profileName(sps.profileIdc, sps.constraintFlags)} profile (profile_idc ${sps.profileIdc})`);
       if (why.length > 0) {
         this.warnOnce(
           `format:${why.join()}`,

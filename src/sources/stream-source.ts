@@ -113,9 +113,14 @@ export class StreamSource implements CaptureSource {
  * pipe from an encoder; a regular file on standard input is read as fast as
  * possible (a warning says to use `file:PATH`, which plays in real time).
  */
-export function createStdinSource(logger: Logger, options: { input?: Readable; idleCloseMs?: number; clock?: Clock } = {}): StreamSource {
+export function createStdinSource(
+  logger: Logger,
+  options: { input?: Readable; idleCloseMs?: number; clock?: Clock } = {},
+): StreamSource {
   if (!options.input && stdinIsRegularFile()) {
-    logger.warn('standard input is a regular file: it is read as fast as possible, not in real time (use --source file:PATH to play a file)');
+    logger.warn(
+      'standard input is a regular file: it is read as fast as possible, not in real time (use --source file:PATH to play a file)',
+    );
   }
   return new StreamSource({
     name: 'stdin',

@@ -74,7 +74,9 @@ export class TcpRelaySource implements CaptureSource {
         socket.destroy();
         reject(new SourceError('ERR_SOURCE_CONNECT', cannotConnectText(this.name, err), { cause: err }));
       };
-      socket.once('timeout', () => fail(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      socket.once('timeout', () =>
+        fail(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+      );
       socket.once('error', fail);
       socket.once('connect', () => {
         this.abortConnect = undefined;
@@ -97,7 +99,8 @@ export class TcpRelaySource implements CaptureSource {
         this.stream = stream;
         stream.onExit((error) => {
           socket.destroy();
-          const reason = error?.message.replace(/end of stream$/, 'connection closed by the sender') ?? 'connection closed';
+          const reason =
+            error?.message.replace(/end of stream$/, 'connection closed by the sender') ?? 'connection closed';
           this.reportExit(new SourceError('ERR_SOURCE_CONNECT', reason, error ? { cause: error } : undefined));
         });
         stream.start(this.captureTimeSink(sink)).then(resolve, reject);
@@ -128,7 +131,9 @@ export class TcpRelaySource implements CaptureSource {
         if (stamp.trusted) capturedAtMs = stamp.stampedAtMs;
         else if (!warnedSkew) {
           warnedSkew = true;
-          this.options.logger.warn(`the sender's clock is ${Math.round((stamp.stampedAtMs - arrivedAtMs) / 1000)} s off ours: using arrival times as capture times`);
+          this.options.logger.warn(
+            `the sender's clock is ${Math.round((stamp.stampedAtMs - arrivedAtMs) / 1000)} s off ours: using arrival times as capture times`,
+          );
         }
         sink.accessUnit({ ...au, nals }, capturedAtMs);
       },

@@ -16,7 +16,8 @@
 import { findOnPath } from './find-on-path.js';
 
 /** What to do when findFfmpeg() finds none; callers put it after what is off. */
-export const FFMPEG_MISSING = 'no ffmpeg found: install it (apt-get install ffmpeg, brew install ffmpeg) or set REARVIEW_FFMPEG to its path';
+export const FFMPEG_MISSING =
+  'no ffmpeg found: install it (apt-get install ffmpeg, brew install ffmpeg) or set REARVIEW_FFMPEG to its path';
 
 const cache = new Map<string, string | undefined>();
 

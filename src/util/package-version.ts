@@ -14,7 +14,9 @@ export function packageVersion(): string | undefined {
   if (!cached) {
     try {
       // Compiled to dist/src/util/: the package root is three levels up.
-      const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+      const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+        version?: unknown;
+      };
       cached = { version: typeof pkg.version === 'string' ? pkg.version : undefined };
     } catch {
       cached = { version: undefined };

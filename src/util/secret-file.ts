@@ -22,15 +22,25 @@ export function readSecretFile(path: string, what: string): string {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ELOOP' ? 'is a symbolic link' : code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    const why =
+      code === 'ELOOP'
+        ? 'is a symbolic link'
+        : code === 'ENOENT'
+          ? 'does not exist'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (err as Error).message;
     throw new ConfigError(`${what} ${path}: ${why}`, { cause: err });
   }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new ConfigError(`${what} ${path}: not a regular file`);
-    if (st.size > MAX_SECRET_FILE_BYTES) throw new ConfigError(`${what} ${path}: over ${MAX_SECRET_FILE_BYTES} bytes, not a token file`);
+    if (st.size > MAX_SECRET_FILE_BYTES)
+      throw new ConfigError(`${what} ${path}: over ${MAX_SECRET_FILE_BYTES} bytes, not a token file`);
     if ((st.mode & 0o004) !== 0) {
-      throw new ConfigError(`${what} ${path}: readable by every user (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); run chmod 600 ${path}`);
+      throw new ConfigError(
+        `${what} ${path}: readable by every user (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); run chmod 600 ${path}`,
+      );
     }
     const buf = Buffer.alloc(MAX_SECRET_FILE_BYTES + 1);
     let length = 0;
@@ -38,7 +48,8 @@ export function readSecretFile(path: string, what: string): string {
       const n = readSync(fd, buf, length, buf.length - length, null);
       if (n === 0) break;
       length += n;
-      if (length > MAX_SECRET_FILE_BYTES) throw new ConfigError(`${what} ${path}: over ${MAX_SECRET_FILE_BYTES} bytes, not a token file`);
+      if (length > MAX_SECRET_FILE_BYTES)
+        throw new ConfigError(`${what} ${path}: over ${MAX_SECRET_FILE_BYTES} bytes, not a token file`);
     }
     const value = (buf.subarray(0, length).toString('utf8').split(/\r?\n/)[0] ?? '').trim();
     if (value === '') throw new ConfigError(`${what} ${path}: the file is empty`);

@@ -34,7 +34,10 @@ const IPV6_IN_BRACKETS = /^\[[0-9A-Fa-f:.]+\]$/;
  */
 export function parseStreamAddress(spec: string): StreamAddress {
   const text = spec.trim();
-  const bad = (): ConfigError => new ConfigError(`invalid stream address ${JSON.stringify(spec)}: expected tcp://host[:port] with a port from 1 to 65535 (default ${DEFAULT_STREAM_PORT})`);
+  const bad = (): ConfigError =>
+    new ConfigError(
+      `invalid stream address ${JSON.stringify(spec)}: expected tcp://host[:port] with a port from 1 to 65535 (default ${DEFAULT_STREAM_PORT})`,
+    );
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `tcp://${text}`;
   let url: URL;
   try {
@@ -42,7 +45,15 @@ export function parseStreamAddress(spec: string): StreamAddress {
   } catch {
     throw bad();
   }
-  if (url.protocol !== 'tcp:' || url.username || url.password || url.search || url.hash || (url.pathname !== '' && url.pathname !== '/')) throw bad();
+  if (
+    url.protocol !== 'tcp:' ||
+    url.username ||
+    url.password ||
+    url.search ||
+    url.hash ||
+    (url.pathname !== '' && url.pathname !== '/')
+  )
+    throw bad();
   const hostname = url.hostname;
   if (!HOST_NAME.test(hostname) && !IPV6_IN_BRACKETS.test(hostname)) throw bad();
   const port = url.port === '' ? DEFAULT_STREAM_PORT : Number(url.port);

@@ -20,11 +20,13 @@ const DURATION_UNITS_MS: Record<string, number> = {
  */
 export function parseDurationMs(input: string | number, what = 'duration', bareUnit: 's' | 'ms' = 's'): number {
   if (typeof input === 'number') {
-    if (!Number.isFinite(input) || input < 0) throw new ConfigError(`${what}: expected a non-negative duration, got ${input}`);
+    if (!Number.isFinite(input) || input < 0)
+      throw new ConfigError(`${what}: expected a non-negative duration, got ${input}`);
     return Math.round(input * (bareUnit === 's' ? 1000 : 1));
   }
   // Settings arrive as JSON from the network: an array or object is a client error, not a crash.
-  if (typeof input !== 'string') throw new ConfigError(`${what}: expected a duration such as "60s" or a number, got ${JSON.stringify(input)}`);
+  if (typeof input !== 'string')
+    throw new ConfigError(`${what}: expected a duration such as "60s" or a number, got ${JSON.stringify(input)}`);
   const text = input.trim().toLowerCase();
   if (/^\d+(\.\d+)?$/.test(text)) return parseDurationMs(Number(text), what, bareUnit);
   const re = /(\d+(?:\.\d+)?)\s*(ms|min|s|m|h)/gy;
@@ -42,10 +44,18 @@ export function parseDurationMs(input: string | number, what = 'duration', bareU
 
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
-  k: 1000, kb: 1000, kib: 1024,
-  m: 1e6, mb: 1e6, mib: 1024 ** 2,
-  g: 1e9, gb: 1e9, gib: 1024 ** 3,
-  t: 1e12, tb: 1e12, tib: 1024 ** 4,
+  k: 1000,
+  kb: 1000,
+  kib: 1024,
+  m: 1e6,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  g: 1e9,
+  gb: 1e9,
+  gib: 1024 ** 3,
+  t: 1e12,
+  tb: 1e12,
+  tib: 1024 ** 4,
 };
 
 /**
@@ -55,12 +65,14 @@ const SIZE_UNITS: Record<string, number> = {
  */
 export function parseBytes(input: string | number, what = 'size'): number {
   if (typeof input === 'number') {
-    if (!Number.isFinite(input) || input < 0) throw new ConfigError(`${what}: expected a non-negative size, got ${input}`);
+    if (!Number.isFinite(input) || input < 0)
+      throw new ConfigError(`${what}: expected a non-negative size, got ${input}`);
     return Math.round(input);
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(input);
   const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase() || 'b'];
-  if (!m || unit === undefined) throw new ConfigError(`${what}: cannot read "${input}" as a size (examples: 500MB, 2GB, 64KiB)`);
+  if (!m || unit === undefined)
+    throw new ConfigError(`${what}: cannot read "${input}" as a size (examples: 500MB, 2GB, 64KiB)`);
   return Math.round(Number(m[1]) * unit);
 }
 

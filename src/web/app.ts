@@ -88,9 +88,12 @@ function setupLive(): { start: () => void; stop: () => void } {
   showOverlay.addEventListener('change', () => ($('overlay').hidden = !showOverlay.checked));
   $('fullscreen').addEventListener('click', () => {
     if (document.fullscreenElement) void document.exitFullscreen();
-    else void $('stage').requestFullscreen?.().catch(() => {
-      // refused by the browser: the page simply stays as it is
-    });
+    else
+      void $('stage')
+        .requestFullscreen?.()
+        .catch(() => {
+          // refused by the browser: the page simply stays as it is
+        });
   });
 
   const forced = new URLSearchParams(location.search).get('path');

@@ -26,10 +26,14 @@ export function recordingBanner(status: Json): RecordingBanner | undefined {
   const rec = (typeof status.recording === 'object' && status.recording !== null ? status.recording : {}) as Json;
   const reason = typeof rec.reason === 'string' ? rec.reason : '';
   switch (rec.state) {
-    case 'failed': return { level: 'error', text: `NOT RECORDING: ${typeof rec.error === 'string' ? rec.error : reason}` };
-    case 'off': return { level: 'off', text: `Recording off: ${reason}` };
-    case 'paused': return { level: 'paused', text: `Not recording now: ${reason}` };
-    default: return undefined;
+    case 'failed':
+      return { level: 'error', text: `NOT RECORDING: ${typeof rec.error === 'string' ? rec.error : reason}` };
+    case 'off':
+      return { level: 'off', text: `Recording off: ${reason}` };
+    case 'paused':
+      return { level: 'paused', text: `Not recording now: ${reason}` };
+    default:
+      return undefined;
   }
 }
 
@@ -105,7 +109,10 @@ export class CameraWatch {
     if (online) delete document.body.dataset.offline;
     else document.body.dataset.offline = '1';
     if (changed) {
-      for (const el of Array.from(document.querySelectorAll<HTMLButtonElement | HTMLInputElement>('[data-needs-camera]'))) el.disabled = !online;
+      for (const el of Array.from(
+        document.querySelectorAll<HTMLButtonElement | HTMLInputElement>('[data-needs-camera]'),
+      ))
+        el.disabled = !online;
     }
     this.renderOffline();
   }
@@ -121,9 +128,10 @@ export class CameraWatch {
   private renderOffline(): void {
     this.offline.hidden = this.online;
     if (this.online) return;
-    const seen = this.lastSeenMs === undefined
-      ? 'The camera does not answer: it may be switched off or out of Wi-Fi range.'
-      : `Camera offline: last seen ${agoText(Date.now() - this.lastSeenMs)} ago. The values shown are from then; changes wait until it is back.`;
+    const seen =
+      this.lastSeenMs === undefined
+        ? 'The camera does not answer: it may be switched off or out of Wi-Fi range.'
+        : `Camera offline: last seen ${agoText(Date.now() - this.lastSeenMs)} ago. The values shown are from then; changes wait until it is back.`;
     if (this.offline.textContent !== seen) this.offline.textContent = seen;
   }
 

@@ -73,25 +73,43 @@ export const FMP4_TIMESCALE = 90_000;
 export function initSegment(track: Fmp4Track): Uint8Array {
   const { width, height } = track;
   const ftyp = box('ftyp', ascii('isom'), be([0x200, 4]), ascii('isomiso5avc1mp41'));
-  const mvhd = fullBox('mvhd', 0, 0,
+  const mvhd = fullBox(
+    'mvhd',
+    0,
+    0,
     be([0, 4], [0, 4], [1000, 4], [0, 4], [0x10000, 4], [0x100, 2], [0, 2], [0, 4], [0, 4]),
-    MATRIX, new Uint8Array(24), be([2, 4]));
-  const tkhd = fullBox('tkhd', 0, 3,
+    MATRIX,
+    new Uint8Array(24),
+    be([2, 4]),
+  );
+  const tkhd = fullBox(
+    'tkhd',
+    0,
+    3,
     be([0, 4], [0, 4], [1, 4], [0, 4], [0, 4], [0, 4], [0, 4], [0, 2], [0, 2], [0, 2], [0, 2]),
-    MATRIX, be([width * 0x10000, 4], [height * 0x10000, 4]));
+    MATRIX,
+    be([width * 0x10000, 4], [height * 0x10000, 4]),
+  );
   const mdhd = fullBox('mdhd', 0, 0, be([0, 4], [0, 4], [FMP4_TIMESCALE, 4], [0, 4], [0x55c4, 2], [0, 2]));
   const hdlr = fullBox('hdlr', 0, 0, be([0, 4]), ascii('vide'), new Uint8Array(12), ascii('VideoHandler\0'));
-  const avc1 = box('avc1',
-    new Uint8Array(6), be([1, 2]), // reserved, data_reference_index
-    new Uint8Array(16), be([width, 2], [height, 2], [0x480000, 4], [0x480000, 4], [0, 4], [1, 2]),
-    new Uint8Array(32), be([0x18, 2], [0xffff, 2]),
-    box('avcC', buildAvcDecoderConfigurationRecord([track.sps], [track.pps])));
-  const stbl = box('stbl',
+  const avc1 = box(
+    'avc1',
+    new Uint8Array(6),
+    be([1, 2]), // reserved, data_reference_index
+    new Uint8Array(16),
+    be([width, 2], [height, 2], [0x480000, 4], [0x480000, 4], [0, 4], [1, 2]),
+    new Uint8Array(32),
+    be([0x18, 2], [0xffff, 2]),
+    box('avcC', buildAvcDecoderConfigurationRecord([track.sps], [track.pps])),
+  );
+  const stbl = box(
+    'stbl',
     fullBox('stsd', 0, 0, be([1, 4]), avc1),
     fullBox('stts', 0, 0, be([0, 4])),
     fullBox('stsc', 0, 0, be([0, 4])),
     fullBox('stsz', 0, 0, be([0, 4], [0, 4])),
-    fullBox('stco', 0, 0, be([0, 4])));
+    fullBox('stco', 0, 0, be([0, 4])),
+  );
   const dinf = box('dinf', fullBox('dref', 0, 0, be([1, 4]), fullBox('url ', 0, 1)));
   const minf = box('minf', fullBox('vmhd', 0, 1, be([0, 2], [0, 2], [0, 2], [0, 2])), dinf, stbl);
   const trak = box('trak', tkhd, box('mdia', mdhd, hdlr, minf));
@@ -122,12 +140,16 @@ export function mediaSegment(sample: Fmp4Sample): Uint8Array {
   for (const n of sample.nals) dataSize += 4 + n.length;
   const flags = sample.isKey ? 0x02000000 : 0x01010000; // depends-on-none / non-sync
   const build = (dataOffset: number): Uint8Array =>
-    box('moof',
+    box(
+      'moof',
       fullBox('mfhd', 0, 0, be([sample.sequence, 4])),
-      box('traf',
+      box(
+        'traf',
         fullBox('tfhd', 0, 0x020000, be([1, 4])), // default-base-is-moof
         fullBox('tfdt', 1, 0, be([sample.decodeTime90k, 8])),
-        fullBox('trun', 0, 0x000701, be([1, 4], [dataOffset, 4], [sample.duration90k, 4], [dataSize, 4], [flags, 4]))));
+        fullBox('trun', 0, 0x000701, be([1, 4], [dataOffset, 4], [sample.duration90k, 4], [dataSize, 4], [flags, 4])),
+      ),
+    );
   const moofSize = build(0).length;
   const moof = build(moofSize + 8);
   const out = new Uint8Array(moof.length + 8 + dataSize);

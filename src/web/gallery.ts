@@ -8,7 +8,11 @@ import { formatBytes } from '../util/units.js';
 import type { RecordingsUsage, StatusDocument } from '../api/wire-types.js';
 import { apiJson, listRecordings, type RecordingView } from './web-api.js';
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: Array<Node | string>): HTMLElementTagNameMap[K] {
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Partial<HTMLElementTagNameMap[K]> = {},
+  ...children: Array<Node | string>
+): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   Object.assign(node, props);
   node.append(...children);
@@ -49,7 +53,9 @@ export class Gallery {
       if (usage) this.storage.textContent = storageText(usage);
       else void this.refreshStorage();
     } catch (err) {
-      this.message.textContent = [note, `Could not load the recordings: ${(err as Error).message}`].filter(Boolean).join(' ');
+      this.message.textContent = [note, `Could not load the recordings: ${(err as Error).message}`]
+        .filter(Boolean)
+        .join(' ');
     }
   }
 
@@ -76,9 +82,16 @@ export class Gallery {
       r.durationMs !== undefined ? formatDuration(r.durationMs) : undefined,
       formatBytes(r.sizeBytes),
       r.width && r.height ? `${r.width}×${r.height}` : undefined,
-    ].filter(Boolean).join(' · ');
+    ]
+      .filter(Boolean)
+      .join(' · ');
     const thumb = r.thumbnailUrl
-      ? el('img', { src: r.thumbnailUrl, alt: `First picture of the recording from ${when}`, loading: 'lazy', decoding: 'async' })
+      ? el('img', {
+          src: r.thumbnailUrl,
+          alt: `First picture of the recording from ${when}`,
+          loading: 'lazy',
+          decoding: 'async',
+        })
       : el('div', { className: 'nothumb', role: 'img', ariaLabel: 'No thumbnail' } as Partial<HTMLDivElement>);
     const play = el('button', { type: 'button', textContent: 'Play' });
     play.setAttribute('aria-label', `Play recording from ${when}`);
@@ -95,7 +108,13 @@ export class Gallery {
     del.dataset.needsCamera = '';
     del.disabled = document.body.dataset.offline === '1';
     del.addEventListener('click', () => void this.remove(r, when));
-    const li = el('li', { className: 'card' }, thumb, el('div', { className: 'meta' }, el('strong', { textContent: when }), facts), el('div', { className: 'actions' }, ...(r.inProgress ? [] : [play, download, ...(mkv ? [mkv] : []), del])));
+    const li = el(
+      'li',
+      { className: 'card' },
+      thumb,
+      el('div', { className: 'meta' }, el('strong', { textContent: when }), facts),
+      el('div', { className: 'actions' }, ...(r.inProgress ? [] : [play, download, ...(mkv ? [mkv] : []), del])),
+    );
     li.dataset.name = r.name;
     return li;
   }
@@ -141,6 +160,9 @@ export class Gallery {
 export function storageText(disk: RecordingsUsage | null): string {
   if (!disk) return '';
   const parts = [`Recordings use ${formatBytes(disk.usedBytes)}`];
-  if (disk.freeBytes !== null) parts.push(`${formatBytes(disk.freeBytes)} free${disk.totalBytes !== null ? ` of ${formatBytes(disk.totalBytes)}` : ''}`);
+  if (disk.freeBytes !== null)
+    parts.push(
+      `${formatBytes(disk.freeBytes)} free${disk.totalBytes !== null ? ` of ${formatBytes(disk.totalBytes)}` : ''}`,
+    );
   return parts.join('; ');
 }

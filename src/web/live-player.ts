@@ -5,7 +5,14 @@
  * `window.__rearview` for the browser tests and the latency benchmark.
  */
 import { ClockSync } from './clock-sync.js';
-import { hasWebCodecs, MseRenderer, WebCodecsRenderer, type DecodePath, type LiveRenderer, type PictureCallback } from './live-renderers.js';
+import {
+  hasWebCodecs,
+  MseRenderer,
+  WebCodecsRenderer,
+  type DecodePath,
+  type LiveRenderer,
+  type PictureCallback,
+} from './live-renderers.js';
 import { parseLiveFrame, parseLiveText, type LiveConfig, type LiveFrame } from '../outputs/ws-protocol.js';
 
 /** Connection state shown to the viewer. */
@@ -114,14 +121,28 @@ export class LivePlayer {
       if (this.probe.errors.length > 50) this.probe.errors.shift();
       console.warn(`rearview live: ${message}`);
     };
-    const onPicture: PictureCallback = (capturedAtMs, width, height, decodedAtMs) => this.picture(capturedAtMs, width, height, decodedAtMs);
+    const onPicture: PictureCallback = (capturedAtMs, width, height, decodedAtMs) =>
+      this.picture(capturedAtMs, width, height, decodedAtMs);
     this.renderer =
       this.path === 'webcodecs'
         ? new WebCodecsRenderer(options.canvas, onPicture, onError, () => this.fallBackToMse(onPicture, onError))
         : new MseRenderer(options.video, onPicture, onError);
     options.canvas.hidden = this.path !== 'webcodecs';
     options.video.hidden = this.path !== 'mse';
-    this.probe = { path: this.path, state: this.state, framesShown: 0, framesFed: 0, latencies: [], latenciesRaw: [], decodedLatenciesRaw: [], receiveLatenciesRaw: [], firstPictureMs: undefined, config: undefined, stats: undefined, errors: [] };
+    this.probe = {
+      path: this.path,
+      state: this.state,
+      framesShown: 0,
+      framesFed: 0,
+      latencies: [],
+      latenciesRaw: [],
+      decodedLatenciesRaw: [],
+      receiveLatenciesRaw: [],
+      firstPictureMs: undefined,
+      config: undefined,
+      stats: undefined,
+      errors: [],
+    };
     (globalThis as { __rearview?: LiveProbe }).__rearview = this.probe;
   }
 
@@ -220,7 +241,8 @@ export class LivePlayer {
     }
     this.windowBytes += data.byteLength;
     this.lastFrameAtMs = performance.now();
-    if (this.probe.receiveLatenciesRaw.length < 200_000) this.probe.receiveLatenciesRaw.push(Date.now() - frame.capturedAtMs);
+    if (this.probe.receiveLatenciesRaw.length < 200_000)
+      this.probe.receiveLatenciesRaw.push(Date.now() - frame.capturedAtMs);
     if (this.state !== 'live') {
       this.setState('live');
       // A working stream resets the backoff.
@@ -261,7 +283,11 @@ export class LivePlayer {
     if (ws && ws.readyState === WebSocket.OPEN) {
       ws.send(JSON.stringify(this.clock.ping()));
       // Connected (just now, or streaming before) but no frames: say so rather than "connecting".
-      if ((this.state === 'live' || this.state === 'connecting') && performance.now() - this.lastFrameAtMs > NO_VIDEO_MS) this.setState('no-video');
+      if (
+        (this.state === 'live' || this.state === 'connecting') &&
+        performance.now() - this.lastFrameAtMs > NO_VIDEO_MS
+      )
+        this.setState('no-video');
     }
     this.emitStats();
     this.windowBytes = 0;
@@ -303,7 +329,8 @@ export class LivePlayer {
       clockCorrectionMs: this.clock.correctionMs,
       clockRttMs: this.clock.rttMs,
       firstPictureMs: this.probe.firstPictureMs,
-      retryInS: this.retryAtMs !== undefined ? Math.max(0, Math.ceil((this.retryAtMs - performance.now()) / 1000)) : undefined,
+      retryInS:
+        this.retryAtMs !== undefined ? Math.max(0, Math.ceil((this.retryAtMs - performance.now()) / 1000)) : undefined,
     };
     this.lastStats = stats;
     this.probe.stats = stats;

@@ -270,7 +270,15 @@ export class MseRenderer implements LiveRenderer {
       const t = (n[0] ?? 0) & 0x1f;
       return t !== 7 && t !== 8 && t !== 9;
     });
-    this.queue.push(mediaSegment({ sequence: this.sequence++, decodeTime90k: this.decodeTime90k, duration90k: nominal, isKey: frame.isKey, nals: samples }));
+    this.queue.push(
+      mediaSegment({
+        sequence: this.sequence++,
+        decodeTime90k: this.decodeTime90k,
+        duration90k: nominal,
+        isKey: frame.isKey,
+        nals: samples,
+      }),
+    );
     this.times.push({ mediaTimeS: this.decodeTime90k / FMP4_TIMESCALE, capturedAtMs: frame.capturedAtMs });
     if (this.times.length > 600) this.times.splice(0, this.times.length - 600);
     this.flush();
@@ -344,7 +352,9 @@ export class MseRenderer implements LiveRenderer {
 
   private watchFrames(): void {
     const video = this.element as HTMLVideoElement & {
-      requestVideoFrameCallback?: (cb: (now: number, meta: { mediaTime: number; width: number; height: number }) => void) => number;
+      requestVideoFrameCallback?: (
+        cb: (now: number, meta: { mediaTime: number; width: number; height: number }) => void,
+      ) => number;
     };
     if (typeof video.requestVideoFrameCallback !== 'function') return;
     const onFrame = (_now: number, meta: { mediaTime: number; width: number; height: number }): void => {

@@ -99,7 +99,11 @@ export class PairingPanel {
     }
     this.message.textContent = 'Pairing…';
     try {
-      await apiJson('/api/v1/pair', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token }) });
+      await apiJson('/api/v1/pair', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ token }),
+      });
       this.input.value = '';
       this.message.textContent = 'This browser is paired.';
     } catch (err) {

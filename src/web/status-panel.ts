@@ -37,8 +37,14 @@ export function statusRows(s: Json): Array<[string, string]> {
   const recordingState = get(s, 'recording.state');
   // The mode's 'both' is what the mode allows; the recording section says whether it really records.
   const notRecording = recordingState === 'off' || recordingState === 'paused' || recordingState === 'failed';
-  add('Now', first(s, 'activity'), (v: unknown) => (v === 'both' && notRecording ? 'streaming, not recording' : String(v) + (s.modeReason ? ` (${String(s.modeReason)})` : '')));
-  add('Streaming window ends', first(s, 'windowEndsAtMs', 'windowEndsAt'), (v: string | number) => new Date(v).toLocaleTimeString());
+  add('Now', first(s, 'activity'), (v: unknown) =>
+    v === 'both' && notRecording
+      ? 'streaming, not recording'
+      : String(v) + (s.modeReason ? ` (${String(s.modeReason)})` : ''),
+  );
+  add('Streaming window ends', first(s, 'windowEndsAtMs', 'windowEndsAt'), (v: string | number) =>
+    new Date(v).toLocaleTimeString(),
+  );
   add('Battery', first(s, 'battery.percent'), (v: number) => `${v} %`);
   add('Battery voltage', first(s, 'battery.millivolts'), (v: number) => `${(v / 1000).toFixed(2)} V`);
   add('Charging', first(s, 'battery.charging'), (v: boolean) => (v ? 'yes' : 'no'));
@@ -46,25 +52,46 @@ export function statusRows(s: Json): Array<[string, string]> {
   add('Stream clients', first(s, 'stream.clients'), (v: unknown) => (Array.isArray(v) ? String(v.length) : String(v)));
   add('Resolution', first(s, 'stream.resolution'), (v: unknown) => String(v).replace('x', '×'));
   add('Frame rate', first(s, 'stream.fps'), (v: number) => `${Math.round(v * 10) / 10} fps`);
-  add('Bitrate', first(s, 'stream.measuredBitrateBps', 'stream.bitrateBps'), (v: number) => `${(v / 1e6).toFixed(2)} Mbit/s`);
+  add(
+    'Bitrate',
+    first(s, 'stream.measuredBitrateBps', 'stream.bitrateBps'),
+    (v: number) => `${(v / 1e6).toFixed(2)} Mbit/s`,
+  );
   const segment = get(s, 'recording.currentSegment') ? ` (${String(get(s, 'recording.currentSegment'))})` : '';
   const reason = String(get(s, 'recording.reason') ?? '');
   add('Recording', first(s, 'recording.active'), (v: unknown) => {
     switch (recordingState) {
-      case 'failed': return `NOT RECORDING: ${String(get(s, 'recording.error') ?? reason)}`;
-      case 'off': return `off: ${reason}`;
-      case 'paused': return `paused: ${reason}`;
-      case 'starting': return `starting: ${reason}`;
-      default: return typeof v === 'boolean' ? (v ? `recording${segment}` : 'not recording') : String(v);
+      case 'failed':
+        return `NOT RECORDING: ${String(get(s, 'recording.error') ?? reason)}`;
+      case 'off':
+        return `off: ${reason}`;
+      case 'paused':
+        return `paused: ${reason}`;
+      case 'starting':
+        return `starting: ${reason}`;
+      default:
+        return typeof v === 'boolean' ? (v ? `recording${segment}` : 'not recording') : String(v);
     }
   });
   add('Disk used by recordings', first(s, 'disk.usedBytes'), (v: number) => formatBytes(v));
-  add('Disk free', first(s, 'disk.freeBytes'), (v: number) => formatBytes(v) + (typeof get(s, 'disk.totalBytes') === 'number' ? ` of ${formatBytes(get(s, 'disk.totalBytes') as number)}` : ''));
-  add('Uptime', first(s, 'uptimeMs'), (v: number) => `${Math.floor(v / 3_600_000)} h ${Math.floor((v % 3_600_000) / 60_000)} min`);
+  add(
+    'Disk free',
+    first(s, 'disk.freeBytes'),
+    (v: number) =>
+      formatBytes(v) +
+      (typeof get(s, 'disk.totalBytes') === 'number' ? ` of ${formatBytes(get(s, 'disk.totalBytes') as number)}` : ''),
+  );
+  add(
+    'Uptime',
+    first(s, 'uptimeMs'),
+    (v: number) => `${Math.floor(v / 3_600_000)} h ${Math.floor((v % 3_600_000) / 60_000)} min`,
+  );
   add('Version', first(s, 'version'));
   const simulated = get(s, 'simulated');
   if (typeof simulated === 'object' && simulated !== null) {
-    const parts = Object.entries(simulated as Json).filter(([, v]) => v === true).map(([k]) => k);
+    const parts = Object.entries(simulated as Json)
+      .filter(([, v]) => v === true)
+      .map(([k]) => k);
     if (parts.length > 0) rows.push(['Simulated hardware', parts.join(', ')]);
   }
   return rows;
@@ -108,7 +135,8 @@ function settingInput(spec: SettingField, value: unknown): HTMLElement {
     const select = document.createElement('select');
     const options = [...(spec.options ?? [])];
     if (!options.includes(String(value))) options.unshift(String(value));
-    for (const o of options) select.append(new Option(o.replace(/^(\d+)x(\d+)$/, '$1×$2'), o, false, o === String(value)));
+    for (const o of options)
+      select.append(new Option(o.replace(/^(\d+)x(\d+)$/, '$1×$2'), o, false, o === String(value)));
     input = select;
   } else {
     const el = document.createElement('input');
@@ -202,13 +230,15 @@ export class StatusPanel {
 
   private render(): void {
     const rows = statusRows(this.status);
-    this.list.replaceChildren(...rows.flatMap(([k, v]) => {
-      const dt = document.createElement('dt');
-      dt.textContent = k;
-      const dd = document.createElement('dd');
-      dd.textContent = v;
-      return [dt, dd];
-    }));
+    this.list.replaceChildren(
+      ...rows.flatMap(([k, v]) => {
+        const dt = document.createElement('dt');
+        dt.textContent = k;
+        const dd = document.createElement('dd');
+        dd.textContent = v;
+        return [dt, dd];
+      }),
+    );
   }
 
   private async loadSettings(): Promise<void> {
@@ -233,7 +263,16 @@ export class StatusPanel {
     }
     for (const [key, value] of Object.entries(this.settings)) {
       if (seen.has(key) || (typeof value === 'object' && value !== null)) continue;
-      inputs.push(settingInput({ key, label: key, kind: typeof value === 'boolean' ? 'bool' : typeof value === 'number' ? 'number' : 'text' }, value));
+      inputs.push(
+        settingInput(
+          {
+            key,
+            label: key,
+            kind: typeof value === 'boolean' ? 'bool' : typeof value === 'number' ? 'number' : 'text',
+          },
+          value,
+        ),
+      );
     }
     this.fields.replaceChildren(...inputs);
   }
@@ -265,14 +304,19 @@ export class StatusPanel {
       return;
     }
     try {
-      const body = await apiJson<Json>('/api/v1/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(patch) });
+      const body = await apiJson<Json>('/api/v1/settings', {
+        method: 'PATCH',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(patch),
+      });
       if (body && typeof body === 'object') this.settings = body;
       this.renderSettings();
       const applied = body?.applied as { restartedSource?: boolean } | undefined;
       // Keys the daemon saved but cannot apply while running (PATCH answer's restartRequired).
       const pending = Array.isArray(body?.restartRequired) ? (body.restartRequired as unknown[]).map(String) : [];
       const later = pending.length > 0 ? ` ${pending.join(', ')}: takes effect when the camera restarts.` : '';
-      this.formMessage.textContent = (applied?.restartedSource ? 'Saved; the camera restarted its encoder.' : 'Saved.') + later;
+      this.formMessage.textContent =
+        (applied?.restartedSource ? 'Saved; the camera restarted its encoder.' : 'Saved.') + later;
     } catch (err) {
       this.formMessage.textContent = `Not saved: ${(err as Error).message}`;
     }

@@ -5,7 +5,12 @@
  * Requests carry no token of their own: once the browser is paired, its
  * HttpOnly cookie goes with every same-origin request (pairing-panel.ts).
  */
-import type { ApiErrorDocument, RecordingDocument, RecordingsListDocument, RecordingsUsage } from '../api/wire-types.js';
+import type {
+  ApiErrorDocument,
+  RecordingDocument,
+  RecordingsListDocument,
+  RecordingsUsage,
+} from '../api/wire-types.js';
 
 /** An API answer that was not 2xx, with the stable error body's message when there is one. */
 export class ApiError extends Error {
@@ -39,7 +44,8 @@ export async function apiJson<T>(url: string, init: RequestInit = {}): Promise<T
     body = undefined;
   }
   if (!res.ok) {
-    const message = (body as Partial<ApiErrorDocument> | undefined)?.error?.message ?? `${res.status} ${res.statusText}`;
+    const message =
+      (body as Partial<ApiErrorDocument> | undefined)?.error?.message ?? `${res.status} ${res.statusText}`;
     throw new ApiError(res.status, message);
   }
   return body as T;

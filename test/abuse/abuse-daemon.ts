@@ -135,8 +135,16 @@ export interface RawExchangeOptions {
  * Writes `data` to a fresh connection and collects what comes back until
  * the server closes it (or the first response head, or the deadline).
  */
-export function rawExchange(port: number, data: string | Buffer | ReadonlyArray<string | Buffer>, options: RawExchangeOptions = {}): Promise<RawExchange> {
-  const socket: Socket = connect({ port, host: options.host ?? '127.0.0.1', ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
+export function rawExchange(
+  port: number,
+  data: string | Buffer | ReadonlyArray<string | Buffer>,
+  options: RawExchangeOptions = {},
+): Promise<RawExchange> {
+  const socket: Socket = connect({
+    port,
+    host: options.host ?? '127.0.0.1',
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+  });
   const chunks: Buffer[] = [];
   return new Promise((resolve) => {
     let timedOut = false;
@@ -145,7 +153,13 @@ export function rawExchange(port: number, data: string | Buffer | ReadonlyArray<
       socket.destroy();
       const raw = Buffer.concat(chunks);
       const responses = parseResponses(raw);
-      resolve({ responses, status: responses[0]?.status ?? 0, body: responses[0]?.body ?? Buffer.alloc(0), raw, timedOut });
+      resolve({
+        responses,
+        status: responses[0]?.status ?? 0,
+        body: responses[0]?.body ?? Buffer.alloc(0),
+        raw,
+        timedOut,
+      });
     };
     const timer = setTimeout(() => {
       timedOut = true;
@@ -250,7 +264,17 @@ export interface AbuseDaemon {
    * Content-Length added unless `headers` name them; the token when one
    * is set, unless `auth: false`). `target` goes on the wire as given.
    */
-  http(method: string, target: string, options?: { headers?: Record<string, string>; body?: string | Buffer; auth?: boolean; timeoutMs?: number; localAddress?: string }): Promise<RawExchange>;
+  http(
+    method: string,
+    target: string,
+    options?: {
+      headers?: Record<string, string>;
+      body?: string | Buffer;
+      auth?: boolean;
+      timeoutMs?: number;
+      localAddress?: string;
+    },
+  ): Promise<RawExchange>;
   /** Raw bytes to the API port. */
   raw(data: string | Buffer | ReadonlyArray<string | Buffer>, options?: RawExchangeOptions): Promise<RawExchange>;
   /** Fails unless every secret file is still there, unchanged. */
@@ -274,8 +298,10 @@ export async function startAbuseDaemon(options: AbuseDaemonOptions = {}): Promis
   mkdirSync(recordingsDir);
   mkdirSync(outsideDir);
   const secrets = [
-    join(scratch, SECRET_NAMES.parentMkv), join(scratch, SECRET_NAMES.parentJpg),
-    join(outsideDir, SECRET_NAMES.outsideMkv), join(outsideDir, SECRET_NAMES.outsideJpg),
+    join(scratch, SECRET_NAMES.parentMkv),
+    join(scratch, SECRET_NAMES.parentJpg),
+    join(outsideDir, SECRET_NAMES.outsideMkv),
+    join(outsideDir, SECRET_NAMES.outsideJpg),
   ];
   for (const file of secrets) writeFileSync(file, `${SECRET_MARKER} ${file}\n`);
   if ((options.recordings ?? 2) > 0) makeRecordings(recordingsDir, options.recordings ?? 2);
@@ -283,28 +309,50 @@ export async function startAbuseDaemon(options: AbuseDaemonOptions = {}): Promis
   const tokenArgs = options.apiToken === undefined ? [] : ['--api-token', options.apiToken];
   let serve: ServeProcess;
   try {
-    serve = await startServe(['--bind', '127.0.0.1', '--recordings', recordingsDir, ...tokenArgs, ...(options.args ?? [])], { waitForApi: true, timeoutMs: START_TIMEOUT_MS });
+    serve = await startServe(
+      ['--bind', '127.0.0.1', '--recordings', recordingsDir, ...tokenArgs, ...(options.args ?? [])],
+      { waitForApi: true, timeoutMs: START_TIMEOUT_MS },
+    );
   } catch (err) {
     dir.cleanup();
     throw err;
   }
   const apiPort = serve.apiPort as number;
   const hostHeader = `127.0.0.1:${apiPort}`;
-  const raw = (data: string | Buffer | ReadonlyArray<string | Buffer>, o?: RawExchangeOptions): Promise<RawExchange> => rawExchange(apiPort, data, o);
+  const raw = (data: string | Buffer | ReadonlyArray<string | Buffer>, o?: RawExchangeOptions): Promise<RawExchange> =>
+    rawExchange(apiPort, data, o);
   const http: AbuseDaemon['http'] = (method, target, o = {}) => {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
     const has = (name: string): boolean => Object.keys(headers).some((h) => h.toLowerCase() === name);
     if (!has('host')) headers.Host = hostHeader;
     if (!has('connection')) headers.Connection = 'close';
-    if (o.body !== undefined && !has('content-length') && !has('transfer-encoding')) headers['Content-Length'] = String(Buffer.byteLength(o.body));
-    if (options.apiToken !== undefined && o.auth !== false && !has('authorization')) headers.Authorization = `Bearer ${options.apiToken}`;
-    const head = `${method} ${target} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
-    const bytes = Buffer.concat([Buffer.from(head, 'latin1'), o.body === undefined ? Buffer.alloc(0) : Buffer.from(o.body)]);
-    return raw(bytes, { ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }), ...(o.localAddress ? { localAddress: o.localAddress } : {}) });
+    if (o.body !== undefined && !has('content-length') && !has('transfer-encoding'))
+      headers['Content-Length'] = String(Buffer.byteLength(o.body));
+    if (options.apiToken !== undefined && o.auth !== false && !has('authorization'))
+      headers.Authorization = `Bearer ${options.apiToken}`;
+    const head = `${method} ${target} HTTP/1.1\r\n${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}\r\n`;
+    const bytes = Buffer.concat([
+      Buffer.from(head, 'latin1'),
+      o.body === undefined ? Buffer.alloc(0) : Buffer.from(o.body),
+    ]);
+    return raw(bytes, {
+      ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+      ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+    });
   };
   let closing: Promise<number | string> | undefined;
   return {
-    serve, apiPort, streamPort: serve.streamPort, hostHeader, scratch, recordingsDir, outsideDir, http, raw,
+    serve,
+    apiPort,
+    streamPort: serve.streamPort,
+    hostHeader,
+    scratch,
+    recordingsDir,
+    outsideDir,
+    http,
+    raw,
     secretsIntact() {
       for (const file of secrets) {
         assert.ok(existsSync(file), `${file} was removed`);
@@ -312,7 +360,9 @@ export async function startAbuseDaemon(options: AbuseDaemonOptions = {}): Promis
       }
     },
     segmentNames() {
-      return readdirSync(recordingsDir).filter((n) => n.endsWith('.mkv')).sort();
+      return readdirSync(recordingsDir)
+        .filter((n) => n.endsWith('.mkv'))
+        .sort();
     },
     async assertServing() {
       assert.equal(serve.process.exitCode, null, `daemon exited:\n${serve.stderrLines.join('\n')}`);

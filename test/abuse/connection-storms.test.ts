@@ -50,7 +50,11 @@ function hitAndRun(port: number, ending: Ending, request: string): Promise<void>
 
 async function storm(port: number, count: number, endings: Ending[], request: string): Promise<void> {
   for (let i = 0; i < count; i += 50) {
-    await Promise.all(Array.from({ length: Math.min(50, count - i) }, (_, j) => hitAndRun(port, endings[(i + j) % endings.length] as Ending, request)));
+    await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, (_, j) =>
+        hitAndRun(port, endings[(i + j) % endings.length] as Ending, request),
+      ),
+    );
   }
 }
 
@@ -88,6 +92,9 @@ describe('connection storms', () => {
     await d.assertServing();
     const grownMiB = (d.rssKiB() - rssBeforeKiB) / 1024;
     assert.ok(grownMiB < 64, `RSS grew by ${grownMiB.toFixed(0)} MiB`);
-    assert.ok(!d.serve.stderrLines.some((l) => /ECONNRESET|EPIPE/.test(l) && /uncaught|unhandled/i.test(l)), d.serve.stderrLines.join('\n'));
+    assert.ok(
+      !d.serve.stderrLines.some((l) => /ECONNRESET|EPIPE/.test(l) && /uncaught|unhandled/i.test(l)),
+      d.serve.stderrLines.join('\n'),
+    );
   });
 });

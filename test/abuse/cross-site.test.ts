@@ -20,16 +20,26 @@ interface Operation {
 async function operations(d: AbuseDaemon): Promise<Operation[]> {
   const r = await d.http('GET', '/api/v1/openapi.json');
   assert.equal(r.status, 200);
-  const doc = JSON.parse(r.body.toString()) as { paths: Record<string, Record<string, { 'x-refused-cross-site'?: boolean }>> };
+  const doc = JSON.parse(r.body.toString()) as {
+    paths: Record<string, Record<string, { 'x-refused-cross-site'?: boolean }>>;
+  };
   return Object.entries(doc.paths).flatMap(([path, item]) =>
-    Object.entries(item).map(([method, op]) => ({ method: method.toUpperCase(), path, destructive: op['x-refused-cross-site'] === true })));
+    Object.entries(item).map(([method, op]) => ({
+      method: method.toUpperCase(),
+      path,
+      destructive: op['x-refused-cross-site'] === true,
+    })),
+  );
 }
 
 /** A request for `op` against the fixture recordings (log0001.mkv for `{name}`). */
 function send(d: AbuseDaemon, op: Operation, headers: Record<string, string>): Promise<RawExchange> {
   const target = op.path.replace('{name}', 'log0001.mkv');
   const body = op.method === 'PATCH' ? '{"segmentMs":"30s"}' : undefined;
-  return d.http(op.method, target, { headers: body ? { ...headers, 'Content-Type': 'application/json' } : headers, ...(body ? { body } : {}) });
+  return d.http(op.method, target, {
+    headers: body ? { ...headers, 'Content-Type': 'application/json' } : headers,
+    ...(body ? { body } : {}),
+  });
 }
 
 describe('cross-site requests to state-changing routes', () => {
@@ -45,9 +55,17 @@ describe('cross-site requests to state-changing routes', () => {
 
   it('every route of the OpenAPI document is in the abuse suite, with the right kind', () => {
     const documented = ops.map((o) => `${o.method} ${o.path}`).sort();
-    assert.deepEqual(documented, Object.keys(COVERED_ROUTES).sort(), 'a route was added or removed: list it in COVERED_ROUTES (test/abuse/abuse-daemon.ts) and give it its abuse cases');
+    assert.deepEqual(
+      documented,
+      Object.keys(COVERED_ROUTES).sort(),
+      'a route was added or removed: list it in COVERED_ROUTES (test/abuse/abuse-daemon.ts) and give it its abuse cases',
+    );
     for (const op of ops) {
-      assert.equal(COVERED_ROUTES[`${op.method} ${op.path}`] === 'destructive', op.destructive, `${op.method} ${op.path}: destructive in the document and in COVERED_ROUTES must agree`);
+      assert.equal(
+        COVERED_ROUTES[`${op.method} ${op.path}`] === 'destructive',
+        op.destructive,
+        `${op.method} ${op.path}: destructive in the document and in COVERED_ROUTES must agree`,
+      );
     }
   });
 
@@ -79,13 +97,17 @@ describe('cross-site requests to state-changing routes', () => {
       for (const headers of hostile) {
         const r = await send(d, op, headers);
         if (r.status !== 403) problems.push(`${op.method} ${op.path} ${JSON.stringify(headers)}: ${r.status}`);
-        else if (op.path.startsWith('/api/') && !r.body.toString().includes('ERR_API_CROSS_SITE')) problems.push(`${op.method} ${op.path}: ${r.body.toString()}`);
+        else if (op.path.startsWith('/api/') && !r.body.toString().includes('ERR_API_CROSS_SITE'))
+          problems.push(`${op.method} ${op.path}: ${r.body.toString()}`);
       }
     }
     assert.deepEqual(problems, []);
     assert.deepEqual(d.segmentNames(), ['log0001.mkv', 'log0002.mkv', 'log0003.mkv']);
     assert.equal((await d.http('GET', '/api/v1/settings')).body.toString(), settingsBefore);
-    assert.equal((JSON.parse((await d.http('GET', '/api/v1/status')).body.toString()) as { led: string }).led, ledBefore);
+    assert.equal(
+      (JSON.parse((await d.http('GET', '/api/v1/status')).body.toString()) as { led: string }).led,
+      ledBefore,
+    );
     d.secretsIntact();
   });
 
@@ -94,9 +116,17 @@ describe('cross-site requests to state-changing routes', () => {
     assert.equal((await d.http('GET', '/battery-percent', { headers: evil })).status, 200, 'reads are not destructive');
     const own = { Origin: `http://${d.hostHeader}`, 'Sec-Fetch-Site': 'same-origin' };
     assert.equal((await d.http('PUT', '/blink-on', { headers: own })).status, 200);
-    assert.equal((await d.http('PUT', '/blink-off', { headers: { 'Sec-Fetch-Site': 'none' } })).status, 200, 'typed into the address bar');
+    assert.equal(
+      (await d.http('PUT', '/blink-off', { headers: { 'Sec-Fetch-Site': 'none' } })).status,
+      200,
+      'typed into the address bar',
+    );
     assert.equal((await d.http('DELETE', '/api/v1/recordings/log0001.mkv', { headers: own })).status, 200);
-    assert.equal((await d.http('DELETE', '/api/v1/recordings/log0002.mkv', { headers: { Referer: `http://${d.hostHeader}/` } })).status, 200);
+    assert.equal(
+      (await d.http('DELETE', '/api/v1/recordings/log0002.mkv', { headers: { Referer: `http://${d.hostHeader}/` } }))
+        .status,
+      200,
+    );
     const wipe = await d.http('GET', '/wipe-local-videos');
     assert.equal(wipe.status, 200);
     assert.deepEqual(d.segmentNames(), []);

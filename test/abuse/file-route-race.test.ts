@@ -62,21 +62,48 @@ test('swapping a recording for a link to a secret never leaks it through any fil
     const mp4 = Buffer.from(await mp4Response.arrayBuffer());
     assert.equal(mp4.subarray(4, 8).toString(), 'ftyp');
 
-    interface Route { label: string; url: string; init?: RequestInit; expected: Buffer }
+    interface Route {
+      label: string;
+      url: string;
+      init?: RequestInit;
+      expected: Buffer;
+    }
     const range = (start: number, end: number): RequestInit => ({ headers: { range: `bytes=${start}-${end}` } });
     const routes: Route[] = [
       { label: 'legacy GET MP4', url: `${base}/download-video?${join(rec, mkvName)}`, expected: mp4 },
-      { label: 'legacy POST MKV', url: `${base}/download-video`, init: { method: 'POST', body: join(rec, mkvName) }, expected: mkv },
+      {
+        label: 'legacy POST MKV',
+        url: `${base}/download-video`,
+        init: { method: 'POST', body: join(rec, mkvName) },
+        expected: mkv,
+      },
       { label: 'legacy thumbnail', url: `${base}/download-thumbnail?${join(rec, jpgName)}`, expected: jpg },
       { label: 'v1 MKV', url: `${base}/api/v1/recordings/${mkvName}`, expected: mkv },
-      { label: 'v1 MKV range', url: `${base}/api/v1/recordings/${mkvName}`, init: range(0, 99), expected: mkv.subarray(0, 100) },
+      {
+        label: 'v1 MKV range',
+        url: `${base}/api/v1/recordings/${mkvName}`,
+        init: range(0, 99),
+        expected: mkv.subarray(0, 100),
+      },
       { label: 'v1 thumbnail', url: `${base}/api/v1/recordings/${jpgName}`, expected: jpg },
-      { label: 'v1 thumbnail range', url: `${base}/api/v1/recordings/${jpgName}`, init: range(10, 400), expected: jpg.subarray(10, 401) },
+      {
+        label: 'v1 thumbnail range',
+        url: `${base}/api/v1/recordings/${jpgName}`,
+        init: range(10, 400),
+        expected: jpg.subarray(10, 401),
+      },
       { label: 'v1 MP4', url: `${base}/api/v1/recordings/log0001.mp4`, expected: mp4 },
-      { label: 'v1 MP4 range', url: `${base}/api/v1/recordings/log0001.mp4`, init: range(0, 999), expected: mp4.subarray(0, 1000) },
+      {
+        label: 'v1 MP4 range',
+        url: `${base}/api/v1/recordings/log0001.mp4`,
+        init: range(0, 999),
+        expected: mp4.subarray(0, 1000),
+      },
     ];
 
-    swapper = spawn(process.execPath, ['-e', SWAPPER, rec, side, secretPath, mkvName, jpgName], { stdio: ['ignore', 'ignore', 'pipe'] });
+    swapper = spawn(process.execPath, ['-e', SWAPPER, rec, side, secretPath, mkvName, jpgName], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let swapperError = '';
     swapper.stderr?.on('data', (d: Buffer) => (swapperError += d.toString()));
 
@@ -93,17 +120,24 @@ test('swapping a recording for a link to a secret never leaks it through any fil
         if (body.includes('TOP-SECRET')) leaks.push(`${route.label}: ${res.status} with the secret`);
         else if (res.status < 300) {
           served++;
-          if (!body.equals(route.expected)) leaks.push(`${route.label}: ${res.status} with ${body.length} bytes that are not the recording's`);
-        } else if (res.status !== 400 && res.status !== 404) leaks.push(`${route.label}: unexpected status ${res.status}`);
+          if (!body.equals(route.expected))
+            leaks.push(`${route.label}: ${res.status} with ${body.length} bytes that are not the recording's`);
+        } else if (res.status !== 400 && res.status !== 404)
+          leaks.push(`${route.label}: unexpected status ${res.status}`);
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     assert.equal(swapperError, '', 'the swapper ran without errors');
     // The figures, for the record: how many were tried, served, refused.
-    console.log(`race: ${REQUESTS} requests, ${served} served the recording, ${leaks.length} leaks; ${[...statuses].map(([k, v]) => `${k}: ${v}`).join(', ')}`);
+    console.log(
+      `race: ${REQUESTS} requests, ${served} served the recording, ${leaks.length} leaks; ${[...statuses].map(([k, v]) => `${k}: ${v}`).join(', ')}`,
+    );
     assert.deepEqual(leaks.slice(0, 10), [], `${leaks.length} of ${REQUESTS} requests leaked`);
     assert.ok(served > 0, 'some requests hit the real file (the race was really run)');
-    assert.ok([...statuses.keys()].some((k) => / 400$/.test(k)), 'some requests hit a link (the race was really run)');
+    assert.ok(
+      [...statuses.keys()].some((k) => / 400$/.test(k)),
+      'some requests hit a link (the race was really run)',
+    );
   } finally {
     swapper?.kill('SIGKILL');
     await daemon.close();

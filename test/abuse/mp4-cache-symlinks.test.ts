@@ -8,7 +8,17 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
 import { makeRecordings } from '../api/api-harness.js';
@@ -67,7 +77,10 @@ describe('hostile files in the recordings folder', () => {
     assert.equal(full.status, 200);
     assert.equal(full.body.subarray(4, 8).toString(), 'ftyp');
     assert.equal(readFileSync(secretPath, 'utf8'), SECRET, 'the secret was not overwritten');
-    assert.ok(!statSync(join(cache, key), { throwIfNoEntry: false })?.isSymbolicLink?.(), 'the planted link was replaced');
+    assert.ok(
+      !statSync(join(cache, key), { throwIfNoEntry: false })?.isSymbolicLink?.(),
+      'the planted link was replaced',
+    );
     assert.equal(statSync(cache).mode & 0o777, 0o700, 'the cache folder is private');
   });
 
@@ -85,7 +98,11 @@ describe('hostile files in the recordings folder', () => {
     assert.equal(r.headers.get('accept-ranges'), 'none');
     const del = await get('/api/v1/recordings/log0002.mkv', { method: 'DELETE' });
     assert.equal(del.status, 200);
-    assert.deepEqual(readdirSync(victimDir), ['log0002-precious.mp4'], 'nothing written to or deleted from the linked folder');
+    assert.deepEqual(
+      readdirSync(victimDir),
+      ['log0002-precious.mp4'],
+      'nothing written to or deleted from the linked folder',
+    );
     execFileSync('rm', [cache]);
   });
 
@@ -98,11 +115,19 @@ describe('hostile files in the recordings folder', () => {
     symlinkSync(outside, join(rec, 'sub'));
     const attempts: Array<[string, RequestInit?]> = [];
     for (const n of ['log0005', 'log0006', 'log0007', 'log0008']) {
-      attempts.push([`/api/v1/recordings/${n}.mkv`], [`/api/v1/recordings/${n}.mp4`], [`/api/v1/recordings/${n}_1713199999.jpg`],
-        [`/download-video?${join(rec, `${n}.mkv`)}`], [`/download-thumbnail?${join(rec, `${n}_1713199999.jpg`)}`],
-        ['/download-video', { method: 'POST', body: join(rec, `${n}.mkv`) }]);
+      attempts.push(
+        [`/api/v1/recordings/${n}.mkv`],
+        [`/api/v1/recordings/${n}.mp4`],
+        [`/api/v1/recordings/${n}_1713199999.jpg`],
+        [`/download-video?${join(rec, `${n}.mkv`)}`],
+        [`/download-thumbnail?${join(rec, `${n}_1713199999.jpg`)}`],
+        ['/download-video', { method: 'POST', body: join(rec, `${n}.mkv`) }],
+      );
     }
-    attempts.push([`/download-video?${join(rec, 'sub', 'secret.txt')}`], [`/api/v1/recordings/${encodeURIComponent('sub/log0001.mkv')}`]);
+    attempts.push(
+      [`/download-video?${join(rec, 'sub', 'secret.txt')}`],
+      [`/api/v1/recordings/${encodeURIComponent('sub/log0001.mkv')}`],
+    );
     for (const [path, init] of attempts) {
       const r = await get(path, init);
       assert.ok(r.status === 400 || r.status === 404, `${init?.method ?? 'GET'} ${path}: ${r.status}`);
@@ -123,7 +148,12 @@ describe('hostile files in the recordings folder', () => {
       assert.deepEqual(Buffer.from(await mkv.arrayBuffer()), readFileSync(join(rec, 'log0003.mkv')));
       const mp4 = await fetch(`${url}/api/v1/recordings/log0003.mp4`, { headers: { range: 'bytes=0-7' } });
       assert.ok(mp4.status === 206, `MP4 range: ${mp4.status}`);
-      assert.equal(Buffer.from(await mp4.arrayBuffer()).subarray(4, 8).toString(), 'ftyp');
+      assert.equal(
+        Buffer.from(await mp4.arrayBuffer())
+          .subarray(4, 8)
+          .toString(),
+        'ftyp',
+      );
     } finally {
       await other.close();
     }
@@ -148,10 +178,19 @@ describe('the recorder never writes through a link planted at its temp names', (
       for (const n of planted) symlinkSync(victim, join(rec, n));
       // A thumbnail after the first (one at a time: some segments get none) and a marker rewrite.
       const thumbs = (): string[] => readdirSync(rec).filter((n) => /^log\d{4}_\d+\.jpg$/.test(n));
-      await waitFor(() => thumbs().length >= 2 && readdirSync(rec).includes('log0002.mkv'), 'two thumbnails and a third segment', 30_000);
+      await waitFor(
+        () => thumbs().length >= 2 && readdirSync(rec).includes('log0002.mkv'),
+        'two thumbnails and a third segment',
+        30_000,
+      );
       assert.equal(readFileSync(victim, 'utf8'), 'precious', 'nothing was written through a planted link');
       const thumb = thumbs().at(-1) as string;
-      assert.ok(readFileSync(join(rec, thumb)).subarray(0, 2).equals(Buffer.from([0xff, 0xd8])), 'the thumbnail is a JPEG');
+      assert.ok(
+        readFileSync(join(rec, thumb))
+          .subarray(0, 2)
+          .equals(Buffer.from([0xff, 0xd8])),
+        'the thumbnail is a JPEG',
+      );
       assert.ok(existsSync(join(rec, '.recording.json')));
     } finally {
       await daemon.close();

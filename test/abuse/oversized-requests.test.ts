@@ -17,7 +17,12 @@ const MiB = 1024 * 1024;
  * stopping early when the server answers or closes; resolves with what
  * came back and how much was written.
  */
-function pushBytes(port: number, head: string, totalBytes: number, filler = 'a'): Promise<{ answer: string; written: number }> {
+function pushBytes(
+  port: number,
+  head: string,
+  totalBytes: number,
+  filler = 'a',
+): Promise<{ answer: string; written: number }> {
   const socket = connect(port, '127.0.0.1');
   const block = Buffer.alloc(64 * 1024, filler);
   let answer = '';
@@ -65,7 +70,7 @@ describe('oversized and hostile requests', () => {
     await d?.close();
   });
 
-    /**
+  /**
    * The server answered `status` and closed, or closed first: when it closes
    * while bytes are still arriving, the kernel resets the connection and the
    * answer in flight may be lost. Either way it stopped reading early.
@@ -81,24 +86,41 @@ describe('oversized and hostile requests', () => {
   };
 
   it('header sections over the limit: one huge header, thousands of headers, a long URL', async () => {
-    refusedWith(await d.http('GET', '/api/v1/status', { headers: { 'X-Big': 'a'.repeat(64 * 1024) } }), [431], 'one 64 KiB header');
+    refusedWith(
+      await d.http('GET', '/api/v1/status', { headers: { 'X-Big': 'a'.repeat(64 * 1024) } }),
+      [431],
+      'one 64 KiB header',
+    );
     const many: Record<string, string> = {};
     for (let i = 0; i < 3000; i++) many[`X-H${i}`] = 'v';
     refusedWith(await d.http('GET', '/api/v1/status', { headers: many }), [431], '3000 headers');
     refusedWith(await d.http('GET', `/api/v1/status?${'a=1&'.repeat(20_000)}`), [414, 431], '80 KB URL');
-    refusedWith(await d.http('GET', `/download-video?/${'a/'.repeat(40_000)}log0001.mkv`), [414, 431], '80 KB legacy path');
+    refusedWith(
+      await d.http('GET', `/download-video?/${'a/'.repeat(40_000)}log0001.mkv`),
+      [414, 431],
+      '80 KB legacy path',
+    );
   });
 
   it('an endless header line is cut off long before it ends', async () => {
-    const r = await pushBytes(d.apiPort, `GET /api/v1/status HTTP/1.1\r\nHost: ${d.hostHeader}\r\nX-Endless: `, 16 * MiB);
+    const r = await pushBytes(
+      d.apiPort,
+      `GET /api/v1/status HTTP/1.1\r\nHost: ${d.hostHeader}\r\nX-Endless: `,
+      16 * MiB,
+    );
     cutShort(r, 431, 16 * MiB, 'endless header');
   });
 
   it('bodies over the limits: declared, chunked, and a Content-Length that lies', async () => {
-    const post = (body: number, extra = ''): string => `POST /download-video HTTP/1.1\r\nHost: ${d.hostHeader}\r\nConnection: close\r\n${extra}Content-Length: ${body}\r\n\r\n`;
+    const post = (body: number, extra = ''): string =>
+      `POST /download-video HTTP/1.1\r\nHost: ${d.hostHeader}\r\nConnection: close\r\n${extra}Content-Length: ${body}\r\n\r\n`;
     const declared = await pushBytes(d.apiPort, post(16 * MiB), 16 * MiB, '/');
     cutShort(declared, 413, 16 * MiB, 'POST /download-video over 4 KiB');
-    const patch = await pushBytes(d.apiPort, `PATCH /api/v1/settings HTTP/1.1\r\nHost: ${d.hostHeader}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${16 * MiB}\r\n\r\n{"x":"`, 16 * MiB);
+    const patch = await pushBytes(
+      d.apiPort,
+      `PATCH /api/v1/settings HTTP/1.1\r\nHost: ${d.hostHeader}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${16 * MiB}\r\n\r\n{"x":"`,
+      16 * MiB,
+    );
     cutShort(patch, 413, 16 * MiB, 'PATCH /api/v1/settings over 64 KiB');
     // Chunked: one 1 MiB chunk header and its bytes, repeated.
     const chunkHead = `PATCH /api/v1/settings HTTP/1.1\r\nHost: ${d.hostHeader}\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n${(16 * MiB).toString(16)}\r\n`;
@@ -111,8 +133,13 @@ describe('oversized and hostile requests', () => {
 
   it('a body on a route that takes none is dropped, and the keep-alive connection goes on', async () => {
     const body = 'x'.repeat(MiB);
-    const r = await d.raw(`GET /battery-percent HTTP/1.1\r\nHost: ${d.hostHeader}\r\nContent-Length: ${body.length}\r\n\r\n${body}GET /cpu-temp HTTP/1.1\r\nHost: ${d.hostHeader}\r\nConnection: close\r\n\r\n`);
-    assert.deepEqual(r.responses.map((x) => x.status), [200, 200]);
+    const r = await d.raw(
+      `GET /battery-percent HTTP/1.1\r\nHost: ${d.hostHeader}\r\nContent-Length: ${body.length}\r\n\r\n${body}GET /cpu-temp HTTP/1.1\r\nHost: ${d.hostHeader}\r\nConnection: close\r\n\r\n`,
+    );
+    assert.deepEqual(
+      r.responses.map((x) => x.status),
+      [200, 200],
+    );
   });
 
   it('JSON built to hurt: deep nesting, prototype keys, huge numbers, wrong types', async () => {
@@ -128,14 +155,21 @@ describe('oversized and hostile requests', () => {
       '{"segmentMs":true}',
       '{"video":"x"}',
       '{"video":{"fps":{"$gt":0}}}',
-      'null', '[]', '"string"', '1', '',
+      'null',
+      '[]',
+      '"string"',
+      '1',
+      '',
       '\uFEFF{}',
       Buffer.from([0xff, 0xfe, 0x00, 0x7b]).toString('latin1'),
     ];
     const before = (await d.http('GET', '/api/v1/settings')).body.toString();
     const problems: string[] = [];
     for (const body of bodies) {
-      const r = await d.http('PATCH', '/api/v1/settings', { headers: { 'Content-Type': 'application/json' }, body: Buffer.from(body, 'latin1') });
+      const r = await d.http('PATCH', '/api/v1/settings', {
+        headers: { 'Content-Type': 'application/json' },
+        body: Buffer.from(body, 'latin1'),
+      });
       if (r.status !== 400 && r.status !== 200) problems.push(`${body.slice(0, 30)}: ${r.status}`);
       if (r.status >= 500) problems.push(`${body.slice(0, 30)}: server error ${r.body.toString()}`);
     }

@@ -96,7 +96,12 @@ describe('path traversal on every file route', () => {
   let jpg: Target;
   before(async () => {
     d = await startAbuseDaemon();
-    mkv = { parent: SECRET_NAMES.parentMkv, outside: SECRET_NAMES.outsideMkv, rec: d.recordingsDir, scratch: d.scratch };
+    mkv = {
+      parent: SECRET_NAMES.parentMkv,
+      outside: SECRET_NAMES.outsideMkv,
+      rec: d.recordingsDir,
+      scratch: d.scratch,
+    };
     jpg = { ...mkv, parent: SECRET_NAMES.parentJpg, outside: SECRET_NAMES.outsideJpg };
   });
   after(async () => {
@@ -104,7 +109,11 @@ describe('path traversal on every file route', () => {
   });
 
   /** Sends `request(shape)` for every shape; fails listing each shape that got a wrong status or leaked. */
-  async function everyShape(route: string, ok: Set<number>, request: (make: (t: Target) => string) => Promise<RawExchange>): Promise<void> {
+  async function everyShape(
+    route: string,
+    ok: Set<number>,
+    request: (make: (t: Target) => string) => Promise<RawExchange>,
+  ): Promise<void> {
     const failures: string[] = [];
     for (const [name, make] of SHAPES) {
       const r = await request(make);
@@ -122,23 +131,33 @@ describe('path traversal on every file route', () => {
 
   it('GET /download-video?<shape> and ?<recordings folder>/<shape>', async () => {
     await everyShape('GET /download-video', LEGACY_OK, (make) => d.http('GET', `/download-video?${make(mkv)}`));
-    await everyShape('GET /download-video (prefixed)', LEGACY_OK, (make) => d.http('GET', `/download-video?${d.recordingsDir}/${make(mkv)}`));
+    await everyShape('GET /download-video (prefixed)', LEGACY_OK, (make) =>
+      d.http('GET', `/download-video?${d.recordingsDir}/${make(mkv)}`),
+    );
   });
 
   it('GET /download-thumbnail?<shape> and ?<recordings folder>/<shape>', async () => {
     await everyShape('GET /download-thumbnail', LEGACY_OK, (make) => d.http('GET', `/download-thumbnail?${make(jpg)}`));
-    await everyShape('GET /download-thumbnail (prefixed)', LEGACY_OK, (make) => d.http('GET', `/download-thumbnail?${d.recordingsDir}/${make(jpg)}`));
+    await everyShape('GET /download-thumbnail (prefixed)', LEGACY_OK, (make) =>
+      d.http('GET', `/download-thumbnail?${d.recordingsDir}/${make(jpg)}`),
+    );
   });
 
   it('POST /download-video with the shape as the body (decoded: the body is not a URL)', async () => {
-    await everyShape('POST /download-video', LEGACY_OK, (make) => d.http('POST', '/download-video', { body: Buffer.from(safeDecode(make(mkv)), 'utf8') }));
-    await everyShape('POST /download-video (raw)', LEGACY_OK, (make) => d.http('POST', '/download-video', { body: Buffer.from(make(mkv), 'latin1') }));
+    await everyShape('POST /download-video', LEGACY_OK, (make) =>
+      d.http('POST', '/download-video', { body: Buffer.from(safeDecode(make(mkv)), 'utf8') }),
+    );
+    await everyShape('POST /download-video (raw)', LEGACY_OK, (make) =>
+      d.http('POST', '/download-video', { body: Buffer.from(make(mkv), 'latin1') }),
+    );
   });
 
   it('GET and HEAD /api/v1/recordings/<shape> as .mkv, .mp4 and .jpg', async () => {
     await everyShape('GET v1 .mkv', V1_OK, (make) => d.http('GET', `/api/v1/recordings/${make(mkv)}`));
     await everyShape('HEAD v1 .mkv', V1_OK, (make) => d.http('HEAD', `/api/v1/recordings/${make(mkv)}`));
-    await everyShape('GET v1 .mp4', V1_OK, (make) => d.http('GET', `/api/v1/recordings/${make(mkv).replace(/\.mkv/g, '.mp4')}`));
+    await everyShape('GET v1 .mp4', V1_OK, (make) =>
+      d.http('GET', `/api/v1/recordings/${make(mkv).replace(/\.mkv/g, '.mp4')}`),
+    );
     await everyShape('GET v1 .jpg', V1_OK, (make) => d.http('GET', `/api/v1/recordings/${make(jpg)}`));
   });
 
@@ -157,9 +176,15 @@ describe('path traversal on every file route', () => {
     assert.equal((await d.http('HEAD', `/download-video?${d.recordingsDir}/log0001.mkv`)).status, 200);
     assert.equal((await d.http('POST', '/download-video', { body: `${d.recordingsDir}/log0001.mkv` })).status, 200);
     assert.equal((await d.http('GET', '/api/v1/recordings/log0002.mkv')).status, 200);
-    const list = JSON.parse((await d.http('GET', '/list-local-videos')).body.toString()) as Array<{ path: string; date_updated: string }>;
+    const list = JSON.parse((await d.http('GET', '/list-local-videos')).body.toString()) as Array<{
+      path: string;
+      date_updated: string;
+    }>;
     assert.equal(list[0]?.path, `${d.recordingsDir}/log0001.mkv`);
-    assert.equal((await d.http('GET', `/download-thumbnail?${d.recordingsDir}/log0001_${list[0]?.date_updated}.jpg`)).status, 200);
+    assert.equal(
+      (await d.http('GET', `/download-thumbnail?${d.recordingsDir}/log0001_${list[0]?.date_updated}.jpg`)).status,
+      200,
+    );
     assert.equal((await d.http('GET', `/api/v1/recordings/log0001_${list[0]?.date_updated}.jpg`)).status, 200);
     d.secretsIntact();
     await d.assertServing();

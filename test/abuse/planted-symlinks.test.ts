@@ -67,11 +67,20 @@ describe('links, FIFOs and folders planted in the recordings folder', () => {
       const abs = `${d.recordingsDir}/${name}`;
       const o = { timeoutMs: 5000 };
       problems.push(...refused(`GET /download-video ${what}`, await d.http('GET', `/download-video?${abs}`, o)));
-      problems.push(...refused(`POST /download-video ${what}`, await d.http('POST', '/download-video', { ...o, body: abs })));
+      problems.push(
+        ...refused(`POST /download-video ${what}`, await d.http('POST', '/download-video', { ...o, body: abs })),
+      );
       problems.push(...refused(`GET v1 ${what}`, await d.http('GET', `/api/v1/recordings/${name}`, o)));
       problems.push(...refused(`HEAD v1 ${what}`, await d.http('HEAD', `/api/v1/recordings/${name}`, o)));
-      problems.push(...refused(`GET v1 .mp4 ${what}`, await d.http('GET', `/api/v1/recordings/${name.replace('.mkv', '.mp4')}`, o)));
-      problems.push(...refused(`GET v1 Range ${what}`, await d.http('GET', `/api/v1/recordings/${name}`, { ...o, headers: { Range: 'bytes=0-10' } })));
+      problems.push(
+        ...refused(`GET v1 .mp4 ${what}`, await d.http('GET', `/api/v1/recordings/${name.replace('.mkv', '.mp4')}`, o)),
+      );
+      problems.push(
+        ...refused(
+          `GET v1 Range ${what}`,
+          await d.http('GET', `/api/v1/recordings/${name}`, { ...o, headers: { Range: 'bytes=0-10' } }),
+        ),
+      );
     }
     assert.deepEqual(problems, []);
   });
@@ -79,8 +88,15 @@ describe('links, FIFOs and folders planted in the recordings folder', () => {
   it('both thumbnail routes refuse planted thumbnails', async () => {
     const problems: string[] = [];
     for (const name of PLANTED_JPG) {
-      problems.push(...refused(`GET /download-thumbnail ${name}`, await d.http('GET', `/download-thumbnail?${d.recordingsDir}/${name}`, { timeoutMs: 5000 })));
-      problems.push(...refused(`GET v1 ${name}`, await d.http('GET', `/api/v1/recordings/${name}`, { timeoutMs: 5000 })));
+      problems.push(
+        ...refused(
+          `GET /download-thumbnail ${name}`,
+          await d.http('GET', `/download-thumbnail?${d.recordingsDir}/${name}`, { timeoutMs: 5000 }),
+        ),
+      );
+      problems.push(
+        ...refused(`GET v1 ${name}`, await d.http('GET', `/api/v1/recordings/${name}`, { timeoutMs: 5000 })),
+      );
     }
     assert.deepEqual(problems, []);
   });
@@ -95,9 +111,14 @@ describe('links, FIFOs and folders planted in the recordings folder', () => {
   it('the listings name only the real segments', async () => {
     const legacy = await d.http('GET', '/list-local-videos');
     const paths = (JSON.parse(legacy.body.toString()) as Array<{ path: string }>).map((e) => e.path);
-    assert.deepEqual(paths, ['log0001.mkv', 'log0002.mkv'].map((n) => `${d.recordingsDir}/${n}`));
+    assert.deepEqual(
+      paths,
+      ['log0001.mkv', 'log0002.mkv'].map((n) => `${d.recordingsDir}/${n}`),
+    );
     const v1 = await d.http('GET', '/api/v1/recordings');
-    const names = (JSON.parse(v1.body.toString()) as { recordings: Array<{ name: string }> }).recordings.map((r) => r.name);
+    const names = (JSON.parse(v1.body.toString()) as { recordings: Array<{ name: string }> }).recordings.map(
+      (r) => r.name,
+    );
     assert.deepEqual(names, ['log0001.mkv', 'log0002.mkv']);
     assert.ok(!leaks(legacy.raw) && !leaks(v1.raw));
   });
@@ -110,7 +131,10 @@ describe('links, FIFOs and folders planted in the recordings folder', () => {
     const wipe = await d.http('GET', '/wipe-local-videos');
     assert.equal(wipe.status, 200);
     assert.equal(wipe.body.toString(), 'Wiped 2 local videos');
-    assert.deepEqual(d.segmentNames().filter((n) => !(n in PLANTED_MKV)), []);
+    assert.deepEqual(
+      d.segmentNames().filter((n) => !(n in PLANTED_MKV)),
+      [],
+    );
     d.secretsIntact();
     await d.assertServing();
   });

@@ -92,8 +92,13 @@ describe('request smuggling and malformed framing', () => {
   });
 
   it('pipelined well-formed requests are still answered in order (the control case)', async () => {
-    const r = await d.raw(`GET /battery-percent HTTP/1.1\r\nHost: ${host}\r\n\r\nGET /api/v1/recordings HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
-    assert.deepEqual(r.responses.map((x) => x.status), [200, 200]);
+    const r = await d.raw(
+      `GET /battery-percent HTTP/1.1\r\nHost: ${host}\r\n\r\nGET /api/v1/recordings HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    );
+    assert.deepEqual(
+      r.responses.map((x) => x.status),
+      [200, 200],
+    );
     assert.match(r.responses[1]?.body.toString() ?? '', /"log0001\.mkv"/);
     d.secretsIntact();
     await d.assertServing();

@@ -81,11 +81,14 @@ describe('settings injection: PATCH to a real daemon with the gstreamer source',
   let base = '';
 
   before(async () => {
-    serve = await startServe(['--source', 'gstreamer', '--bind', '127.0.0.1', '--recordings', recordings, '--source-stall', '60s'], {
-      waitForApi: true,
-      // The fake writes a few frames and then stays alive, so every launch in the log is one the daemon asked for.
-      env: fakeEnv({ FAKE_ENCODER_LOG: log, FAKE_ENCODER_FRAMES: '30', FAKE_ENCODER_AFTER: 'hang' }),
-    });
+    serve = await startServe(
+      ['--source', 'gstreamer', '--bind', '127.0.0.1', '--recordings', recordings, '--source-stall', '60s'],
+      {
+        waitForApi: true,
+        // The fake writes a few frames and then stays alive, so every launch in the log is one the daemon asked for.
+        env: fakeEnv({ FAKE_ENCODER_LOG: log, FAKE_ENCODER_FRAMES: '30', FAKE_ENCODER_AFTER: 'hang' }),
+      },
+    );
     base = `http://127.0.0.1:${serve.apiPort}`;
     await waitFor(() => readLaunches(log).length > 0, 'the first gst-launch-1.0');
   });
@@ -97,7 +100,11 @@ describe('settings injection: PATCH to a real daemon with the gstreamer source',
   /** A PATCH answer: the applied result or an error body (docs/api.md). */
   type PatchAnswer = { error: { code: string; message: string }; applied: { restartedSource: boolean } };
   async function patch(body: unknown): Promise<{ status: number; json: PatchAnswer }> {
-    const r = await fetch(`${base}/api/v1/settings`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const r = await fetch(`${base}/api/v1/settings`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: r.status, json: (await r.json()) as PatchAnswer };
   }
 
@@ -131,9 +138,25 @@ describe('settings injection: PATCH to a real daemon with the gstreamer source',
     const last = launches[launches.length - 1]!;
     assert.equal(last.tool, 'gst-launch-1.0');
     assert.deepEqual(last.args, [
-      '-q', 'libcamerasrc', '!', 'videoconvert', '!', 'video/x-raw,width=640,height=360,framerate=25/1', '!',
-      'v4l2h264enc', 'extra-controls=controls,video_bitrate=1000000,repeat_sequence_header=1,h264_i_frame_period=50', '!',
-      'video/x-h264,level=(string)4.2,stream-format=byte-stream', '!', 'h264parse', 'config-interval=-1', '!', 'video/x-h264,stream-format=byte-stream,alignment=au', '!', 'fdsink', 'fd=1',
+      '-q',
+      'libcamerasrc',
+      '!',
+      'videoconvert',
+      '!',
+      'video/x-raw,width=640,height=360,framerate=25/1',
+      '!',
+      'v4l2h264enc',
+      'extra-controls=controls,video_bitrate=1000000,repeat_sequence_header=1,h264_i_frame_period=50',
+      '!',
+      'video/x-h264,level=(string)4.2,stream-format=byte-stream',
+      '!',
+      'h264parse',
+      'config-interval=-1',
+      '!',
+      'video/x-h264,stream-format=byte-stream,alignment=au',
+      '!',
+      'fdsink',
+      'fd=1',
     ]);
     assert.ok(launches.every((l) => l.tool === 'gst-launch-1.0'));
     for (const arg of allArgs(launches)) {
@@ -164,10 +187,16 @@ describe('settings injection: the config file and the command line refuse the sa
   it('serve with hostile options, a hostile config file, a hostile saved settings file: one line, exit 2', async () => {
     const recordings = join(scratch.dir, 'cli-rec');
     const configFile = join(scratch.dir, 'hostile.json');
-    writeFileSync(configFile, JSON.stringify({ video: { level: TAB_LEVEL }, recordingsDir: join(scratch.dir, 'file-rec') }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({ video: { level: TAB_LEVEL }, recordingsDir: join(scratch.dir, 'file-rec') }),
+    );
     const savedRecordings = join(scratch.dir, 'saved-rec');
     mkdirSync(savedRecordings, { recursive: true });
-    writeFileSync(join(savedRecordings, SETTINGS_FILE_NAME), JSON.stringify({ gstPipeline: 'filesrc location=/etc/passwd ! filesink location=/tmp/stolen' }));
+    writeFileSync(
+      join(savedRecordings, SETTINGS_FILE_NAME),
+      JSON.stringify({ gstPipeline: 'filesrc location=/etc/passwd ! filesink location=/tmp/stolen' }),
+    );
     // A link planted in place of the saved file is not followed (it could point at any file the daemon can read).
     const linkRecordings = join(scratch.dir, 'link-saved-rec');
     mkdirSync(linkRecordings, { recursive: true });
@@ -176,11 +205,18 @@ describe('settings injection: the config file and the command line refuse the sa
     symlinkSync(elsewhere, join(linkRecordings, SETTINGS_FILE_NAME));
     await Promise.all([
       refused(['--recordings', recordings, '--level', TAB_LEVEL], /^rearview: video\.level: expected one of 1, 1b, /),
-      refused(['--recordings', recordings, '--intra', '999999999999'], /video\.intraPeriod: expected an integer from 1 to 3600, got "999999999999"/),
+      refused(
+        ['--recordings', recordings, '--intra', '999999999999'],
+        /video\.intraPeriod: expected an integer from 1 to 3600, got "999999999999"/,
+      ),
       refused(['--recordings', recordings, '--name', ''], /^rearview: cameraName: expected a DNS name/),
       refused(['--recordings', recordings, '--name', 'cam\tfilesrc'], /^rearview: cameraName: expected a DNS name/),
       refused(['--config', configFile], /^rearview: video\.level: expected one of 1, 1b, /),
-      refused(['--recordings', savedRecordings, '--source', 'gstreamer'], /gstPipeline cannot be set in .*\.rearview-settings\.json/, fakeEnv()),
+      refused(
+        ['--recordings', savedRecordings, '--source', 'gstreamer'],
+        /gstPipeline cannot be set in .*\.rearview-settings\.json/,
+        fakeEnv(),
+      ),
       refused(['--recordings', linkRecordings], /cannot read settings file .*\.rearview-settings\.json/),
     ]);
   });
@@ -189,8 +225,13 @@ describe('settings injection: the config file and the command line refuse the sa
     for (const [i, body] of HOSTILE_PATCHES.filter((b) => !('resolution' in b)).entries()) {
       const file = join(scratch.dir, `c${i}.json`);
       writeFileSync(file, JSON.stringify(body));
-      const key = Object.keys(body)[0] === 'video' ? `video.${Object.keys(body.video as object)[0]}` : Object.keys(body)[0]!;
-      assert.throws(() => loadConfig({ file }), (err: Error) => err instanceof ConfigError && err.message.startsWith(`${key}: `) && !err.message.includes('\n'), JSON.stringify(body));
+      const key =
+        Object.keys(body)[0] === 'video' ? `video.${Object.keys(body.video as object)[0]}` : Object.keys(body)[0]!;
+      assert.throws(
+        () => loadConfig({ file }),
+        (err: Error) => err instanceof ConfigError && err.message.startsWith(`${key}: `) && !err.message.includes('\n'),
+        JSON.stringify(body),
+      );
     }
   });
 
@@ -202,11 +243,19 @@ describe('settings injection: the config file and the command line refuse the sa
     const saved = join(recordings, SETTINGS_FILE_NAME);
     for (const body of FREE_FORM_PATCHES) {
       writeFileSync(saved, JSON.stringify(body));
-      assert.throws(() => readPersistedSettings(saved), new RegExp(`: ${Object.keys(body)[0]} cannot be set in .*\\.rearview-settings\\.json`), JSON.stringify(body));
+      assert.throws(
+        () => readPersistedSettings(saved),
+        new RegExp(`: ${Object.keys(body)[0]} cannot be set in .*\\.rearview-settings\\.json`),
+        JSON.stringify(body),
+      );
     }
     for (const body of HOSTILE_PATCHES) {
       writeFileSync(saved, JSON.stringify(body));
-      assert.throws(() => mergeConfig(defaultConfig(), readPersistedSettings(saved)), ConfigError, JSON.stringify(body));
+      assert.throws(
+        () => mergeConfig(defaultConfig(), readPersistedSettings(saved)),
+        ConfigError,
+        JSON.stringify(body),
+      );
     }
     writeFileSync(saved, JSON.stringify({ video: { level: '4.2' }, segmentMs: '30000ms' }));
     assert.deepEqual(readPersistedSettings(saved), { video: { level: '4.2' }, segmentMs: '30000ms' });
@@ -218,7 +267,13 @@ describe('settings injection: the config file and the command line refuse the sa
     const victim = join(scratch.dir, 'victim.txt');
     writeFileSync(victim, 'untouched');
     let config = mergeConfig(defaultConfig(), { recordingsDir: recordings });
-    const store = new SettingsStore({ get: () => config, apply: async (next) => { config = next; return { restartedSource: false }; } });
+    const store = new SettingsStore({
+      get: () => config,
+      apply: async (next) => {
+        config = next;
+        return { restartedSource: false };
+      },
+    });
     symlinkSync(victim, `${store.path}.${process.pid}.tmp`);
     await store.patch({ video: { fps: 25 } });
     assert.equal(readFileSync(victim, 'utf8'), 'untouched');
@@ -229,8 +284,13 @@ describe('settings injection: the config file and the command line refuse the sa
 describe('settings injection: the command builders', () => {
   it('every level of the standard and the extreme sizes build; each value is one argv element', () => {
     for (const level of H264_LEVELS) {
-      for (const [width, height, fps, intraPeriod, bitrateBps] of [[16, 16, 1, 1, 10_000], [4096, 4096, 120, 3600, 200_000_000]] as const) {
-        const video = mergeConfig(defaultConfig(), { video: { level, width, height, fps, intraPeriod, bitrateBps } }).video;
+      for (const [width, height, fps, intraPeriod, bitrateBps] of [
+        [16, 16, 1, 1, 10_000],
+        [4096, 4096, 120, 3600, 200_000_000],
+      ] as const) {
+        const video = mergeConfig(defaultConfig(), {
+          video: { level, width, height, fps, intraPeriod, bitrateBps },
+        }).video;
         const gst = gstreamerCommandLine({ video, gstPipeline: undefined }).args;
         assert.ok(gst.includes(`video/x-h264,level=(string)${level},stream-format=byte-stream`));
         const rpicam = rpicamArgs(video);
@@ -254,7 +314,11 @@ describe('settings injection: the command builders', () => {
     assert.equal(mergeConfig(defaultConfig(), { video: { level: 4.1 } }).video.level, '4.1');
     assert.equal(mergeConfig(defaultConfig(), { video: { level: 4 } }).video.level, '4');
     for (const bad of ['4.10', ' 4.1', 'level4.1', '41', 6.3, '1B']) {
-      assert.throws(() => mergeConfig(defaultConfig(), { video: { level: bad } }), /video\.level: expected one of/, String(bad));
+      assert.throws(
+        () => mergeConfig(defaultConfig(), { video: { level: bad } }),
+        /video\.level: expected one of/,
+        String(bad),
+      );
     }
   });
 
@@ -262,8 +326,23 @@ describe('settings injection: the command builders', () => {
     for (const good of ['velovision-rearview', 'bike', 'Cam1', 'rearview.lan', 'a'.repeat(63)]) {
       assert.equal(mergeConfig(defaultConfig(), { cameraName: good }).cameraName, good);
     }
-    for (const bad of ['', 'bike cam', 'cam-', '-cam', 'a..b', 'cam.', 'a'.repeat(64), 'caméra', 'cam_1', 'cam\u0000']) {
-      assert.throws(() => mergeConfig(defaultConfig(), { cameraName: bad }), /cameraName: expected a DNS name/, JSON.stringify(bad));
+    for (const bad of [
+      '',
+      'bike cam',
+      'cam-',
+      '-cam',
+      'a..b',
+      'cam.',
+      'a'.repeat(64),
+      'caméra',
+      'cam_1',
+      'cam\u0000',
+    ]) {
+      assert.throws(
+        () => mergeConfig(defaultConfig(), { cameraName: bad }),
+        /cameraName: expected a DNS name/,
+        JSON.stringify(bad),
+      );
     }
   });
 });

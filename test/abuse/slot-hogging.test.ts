@@ -95,11 +95,17 @@ async function startCamera(): Promise<Camera> {
   const source = new FedSource();
   // The hard limit (no read() at all while behind) is put past the behind limit: it stands for
   // readers that take a little now and then, which the hard limit alone never drops.
-  const daemon = await startDaemonInProcess({ clientHardLimitMs: '60s' }, { clock: clock.now, createSource: () => source });
+  const daemon = await startDaemonInProcess(
+    { clientHardLimitMs: '60s' },
+    { clock: clock.now, createSource: () => source },
+  );
   cleanups.push(() => daemon.close());
   const apiPort = daemon.daemon.apiAddress?.port as number;
   return {
-    daemon, clock, source, apiPort,
+    daemon,
+    clock,
+    source,
+    apiPort,
     async feedUntil(done, what, maxFrames = 3000) {
       for (let frames = 0; frames < maxFrames; frames++) {
         if (done()) return frames;
@@ -131,7 +137,12 @@ function slowTcpClient(port: number, localAddress: string): Socket {
 }
 
 /** A raw TCP viewer that reads everything; counts frames by their trailing AUD. */
-function tcpViewer(port: number): { socket: Socket; frames: () => number; firstFrameMs: () => number | undefined; closed: () => boolean } {
+function tcpViewer(port: number): {
+  socket: Socket;
+  frames: () => number;
+  firstFrameMs: () => number | undefined;
+  closed: () => boolean;
+} {
   const socket = connect({ port, host: '127.0.0.1', localAddress: '127.0.0.1' });
   const startedMs = performance.now();
   let firstFrameMs: number | undefined;
@@ -157,7 +168,11 @@ function tcpViewer(port: number): { socket: Socket; frames: () => number; firstF
 const AUD = Buffer.from([0, 0, 0, 1, 9]);
 
 function report(t: TestContext, figures: Record<string, number | string>): void {
-  t.diagnostic(Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(' '));
+  t.diagnostic(
+    Object.entries(figures)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' '),
+  );
 }
 
 describe('slot hogging (security issue 4)', () => {
@@ -169,7 +184,10 @@ describe('slot hogging (security issue 4)', () => {
     const slow = SLOW_ADDRESSES.map((address) => slowTcpClient(port, address));
     await cam.feedUntil(() => tcp.clientCount === SLOW_CLIENTS, `${SLOW_CLIENTS} slow clients connected`);
     // Their kernel buffers fill, the server stops writing to them, their backlog goes over the soft limit.
-    await cam.feedUntil(() => tcp.stats().clients.filter((c) => c.behindMs >= 1500).length === SLOW_CLIENTS, 'every slow client behind for 1.5 s');
+    await cam.feedUntil(
+      () => tcp.stats().clients.filter((c) => c.behindMs >= 1500).length === SLOW_CLIENTS,
+      'every slow client behind for 1.5 s',
+    );
     assert.equal(tcp.stats().slots.refused.full, 0);
 
     const viewer = tcpViewer(port);
@@ -197,10 +215,22 @@ describe('slot hogging (security issue 4)', () => {
     // The slow clients left are dropped when they reach 10 s behind out of 30 s; the viewers stay.
     await cam.feedUntil(() => tcp.clientCount === 4, 'slow clients dropped for being behind');
     assert.equal(tcp.stats().slots.droppedBehind, SLOW_CLIENTS - 4);
-    assert.ok(tcp.stats().clients.every((c) => c.remote.startsWith('127.0.0.1:')), 'only the viewers are left');
+    assert.ok(
+      tcp.stats().clients.every((c) => c.remote.startsWith('127.0.0.1:')),
+      'only the viewers are left',
+    );
     assert.equal(slow.length, SLOW_CLIENTS);
-    assert.ok([viewer, ...more].every((v) => !v.closed()), 'the viewers are still connected');
-    report(t, { slowClients: SLOW_CLIENTS, viewerFirstFrameMs: Math.round(firstFrameMs), evicted: s.evicted, refusedPerAddress: 1, droppedBehind: tcp.stats().slots.droppedBehind });
+    assert.ok(
+      [viewer, ...more].every((v) => !v.closed()),
+      'the viewers are still connected',
+    );
+    report(t, {
+      slowClients: SLOW_CLIENTS,
+      viewerFirstFrameMs: Math.round(firstFrameMs),
+      evicted: s.evicted,
+      refusedPerAddress: 1,
+      droppedBehind: tcp.stats().slots.droppedBehind,
+    });
   });
 
   it('WebSocket viewers: the same rules in their own pool (429 for the 5th connection from one address)', async (t) => {
@@ -224,7 +254,13 @@ describe('slot hogging (security issue 4)', () => {
       const timer = setInterval(() => raw.read(2048), 1000);
       socket.once('close', () => clearInterval(timer));
     }
-    await cam.feedUntil(() => clients().clients().filter((c) => c.behindMs >= 1500).length === SLOW_CLIENTS, 'every slow WebSocket client behind for 1.5 s');
+    await cam.feedUntil(
+      () =>
+        clients()
+          .clients()
+          .filter((c) => c.behindMs >= 1500).length === SLOW_CLIENTS,
+      'every slow WebSocket client behind for 1.5 s',
+    );
 
     const startedMs = performance.now();
     const viewer = await open('127.0.0.1');
@@ -246,13 +282,23 @@ describe('slot hogging (security issue 4)', () => {
         // a refusal arrives as 'unexpected-response'
       });
     });
-    assert.equal(refused, 429, 'the fifth connection from 127.0.0.1 is refused: Too Many Connections From This Address');
+    assert.equal(
+      refused,
+      429,
+      'the fifth connection from 127.0.0.1 is refused: Too Many Connections From This Address',
+    );
     assert.equal(clients().slotStats().evicted, 4);
     const status = await cam.status();
     assert.equal(status.stream.slots.ws?.refused['per-address'], 1);
     await cam.feedUntil(() => clients().clientCount === 4, 'slow WebSocket clients dropped for being behind');
     assert.equal(clients().slotStats().droppedBehind, SLOW_CLIENTS - 4);
     assert.equal(viewer.readyState, WebSocket.OPEN);
-    report(t, { slowClients: SLOW_CLIENTS, viewerFirstFrameMs: Math.round(firstFrameMs as number), evicted: 4, refusedPerAddress: 1, droppedBehind: clients().slotStats().droppedBehind });
+    report(t, {
+      slowClients: SLOW_CLIENTS,
+      viewerFirstFrameMs: Math.round(firstFrameMs as number),
+      evicted: 4,
+      refusedPerAddress: 1,
+      droppedBehind: clients().slotStats().droppedBehind,
+    });
   });
 });

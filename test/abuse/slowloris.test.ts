@@ -46,7 +46,8 @@ describe('slowloris', () => {
       ...Array<string>(40).fill(`PATCH /api/v1/settings HTTP/1.1\r\nHost: ${h}\r\nContent-Length: 65536\r\n\r\n{`),
       ...Array<string>(40).fill(''),
     ];
-    for (let i = 0; i < starts.length; i += 50) open.push(...(await Promise.all(starts.slice(i, i + 50).map((s) => openSlow(d.apiPort, s)))));
+    for (let i = 0; i < starts.length; i += 50)
+      open.push(...(await Promise.all(starts.slice(i, i + 50).map((s) => openSlow(d.apiPort, s)))));
     assert.equal(open.length, 200);
     const answered = await d.http('GET', '/api/v1/status', { timeoutMs: 5000 });
     assert.ok(!answered.timedOut, 'no answer within 5 s while 200 requests hang');
@@ -72,7 +73,9 @@ describe('slowloris', () => {
           // A refusal is complete at close; an accepted feed at its first event.
           if (m && m[1] === '200' && text.includes('\r\n\r\n')) resolve({ status: 200, text, socket });
         });
-        socket.once('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text, socket }));
+        socket.once('close', () =>
+          resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text, socket }),
+        );
         socket.write(`GET /api/v1/events HTTP/1.1\r\nHost: ${d.hostHeader}\r\nConnection: close\r\n\r\n`);
       });
     try {
@@ -85,11 +88,16 @@ describe('slowloris', () => {
       assert.equal(refused.status, 429);
       assert.match(refused.text, /ERR_API_TOO_MANY_CLIENTS/);
       feeds.shift()?.destroy();
-      await waitFor(async () => {
-        const f = await openFeed();
-        if (f.status === 200) feeds.push(f.socket);
-        return f.status === 200;
-      }, 'a feed to be taken again after one closed', 10_000, 50);
+      await waitFor(
+        async () => {
+          const f = await openFeed();
+          if (f.status === 200) feeds.push(f.socket);
+          return f.status === 200;
+        },
+        'a feed to be taken again after one closed',
+        10_000,
+        50,
+      );
     } finally {
       for (const s of feeds) s.destroy();
     }

@@ -30,14 +30,28 @@ interface Answer {
 }
 
 /** One HTTP request from `localAddress` (a 127.0.0.x address stands for another client). */
-function send(port: number, path: string, opts: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string } = {}): Promise<Answer> {
+function send(
+  port: number,
+  path: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: opts.headers ?? {}, localAddress: opts.localAddress ?? '127.0.0.1', agent: false },
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: opts.method ?? 'GET',
+        headers: opts.headers ?? {},
+        localAddress: opts.localAddress ?? '127.0.0.1',
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
+        );
       },
     );
     req.on('error', reject);
@@ -54,7 +68,10 @@ async function liveUpgrade(port: number, query: string, headers: Record<string, 
     // a refused upgrade also emits 'error'; the status comes from 'unexpected-response'
   });
   try {
-    const first = await Promise.race([once(ws, 'open').then(() => 101), once(ws, 'unexpected-response').then(([, res]) => (res as { statusCode: number }).statusCode)]);
+    const first = await Promise.race([
+      once(ws, 'open').then(() => 101),
+      once(ws, 'unexpected-response').then(([, res]) => (res as { statusCode: number }).statusCode),
+    ]);
     return first;
   } finally {
     ws.terminate();
@@ -67,7 +84,10 @@ after(async () => {
 });
 
 async function serve(args: string[], env?: NodeJS.ProcessEnv): Promise<ServeProcess> {
-  const s = await startServe(['--bind', '127.0.0.1', ...args], { waitForApi: true, ...(env ? { env: { ...process.env, ...env } } : {}) });
+  const s = await startServe(['--bind', '127.0.0.1', ...args], {
+    waitForApi: true,
+    ...(env ? { env: { ...process.env, ...env } } : {}),
+  });
   cleanups.push(() => s.close());
   return s;
 }
@@ -80,8 +100,18 @@ describe('without a token: state changes only from trusted networks', () => {
     const legacyWipe = await send(port, '/wipe-local-videos', other);
     assert.equal(legacyWipe.status, 403);
     assert.match(legacyWipe.text, /trusted network/);
-    for (const [method, path] of [['DELETE', '/api/v1/recordings'], ['PATCH', '/api/v1/settings'], ['PUT', '/blink-on'], ['PUT', '/restart-stream-mode']] as const) {
-      const r = await send(port, path, { ...other, method, body: method === 'PATCH' ? '{"segmentMs":"30s"}' : '', headers: { 'content-type': 'application/json' } });
+    for (const [method, path] of [
+      ['DELETE', '/api/v1/recordings'],
+      ['PATCH', '/api/v1/settings'],
+      ['PUT', '/blink-on'],
+      ['PUT', '/restart-stream-mode'],
+    ] as const) {
+      const r = await send(port, path, {
+        ...other,
+        method,
+        body: method === 'PATCH' ? '{"segmentMs":"30s"}' : '',
+        headers: { 'content-type': 'application/json' },
+      });
       assert.equal(r.status, 403, `${method} ${path}`);
       if (path.startsWith('/api/')) assert.equal(codeOf(r), 'ERR_API_UNTRUSTED_NETWORK');
     }
@@ -104,7 +134,10 @@ describe('without a token: state changes only from trusted networks', () => {
   });
 
   it('refuses a malformed trusted network at start-up', async () => {
-    await assert.rejects(startDaemonInProcess({ trustedNetworks: ['192.168.9.0/33'] }), /trustedNetworks: "192\.168\.9\.0\/33"/);
+    await assert.rejects(
+      startDaemonInProcess({ trustedNetworks: ['192.168.9.0/33'] }),
+      /trustedNetworks: "192\.168\.9\.0\/33"/,
+    );
   });
 });
 
@@ -136,19 +169,32 @@ describe('with a token from a file', () => {
   it('pairs with the token in the body: exact cookie flags (HttpOnly, SameSite=Strict, no Secure on http), then the cookie authenticates API, SSE and WebSocket', async () => {
     const unpaired = await send(port, '/api/v1/pair');
     assert.deepEqual(JSON.parse(unpaired.text), { tokenRequired: true, paired: false });
-    const pair = await send(port, '/api/v1/pair', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: TOKEN }) });
+    const pair = await send(port, '/api/v1/pair', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: TOKEN }),
+    });
     assert.equal(pair.status, 200, pair.text);
-    assert.deepEqual(pair.headers['set-cookie'], [`rearview_token=${TOKEN}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict`]);
+    assert.deepEqual(pair.headers['set-cookie'], [
+      `rearview_token=${TOKEN}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict`,
+    ]);
     const cookie = { cookie: `rearview_token=${TOKEN}` };
     assert.equal((await send(port, '/api/v1/recordings', { headers: cookie })).status, 200);
-    assert.deepEqual(JSON.parse((await send(port, '/api/v1/pair', { headers: cookie })).text), { tokenRequired: true, paired: true, token: TOKEN });
+    assert.deepEqual(JSON.parse((await send(port, '/api/v1/pair', { headers: cookie })).text), {
+      tokenRequired: true,
+      paired: true,
+      token: TOKEN,
+    });
     assert.equal(await liveUpgrade(port, '', cookie), 101);
     // The SSE feed: headers arrive at once, then the request is dropped.
     const events = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port, path: '/api/v1/events', headers: cookie, agent: false }, (res) => {
-        resolve(res.statusCode ?? 0);
-        req.destroy();
-      });
+      const req = httpRequest(
+        { host: '127.0.0.1', port, path: '/api/v1/events', headers: cookie, agent: false },
+        (res) => {
+          resolve(res.statusCode ?? 0);
+          req.destroy();
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -158,7 +204,11 @@ describe('with a token from a file', () => {
   });
 
   it('refuses a cross-site pairing and a wrong cookie', async () => {
-    const cross = await send(port, '/api/v1/pair', { method: 'POST', headers: { 'content-type': 'application/json', origin: 'http://evil.example' }, body: JSON.stringify({ token: TOKEN }) });
+    const cross = await send(port, '/api/v1/pair', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'http://evil.example' },
+      body: JSON.stringify({ token: TOKEN }),
+    });
     assert.equal(cross.status, 403);
     assert.equal((await send(port, '/api/v1/status', { headers: { cookie: 'rearview_token=wrong' } })).status, 401);
   });
@@ -169,7 +219,12 @@ describe('with a token from a file', () => {
     let last: Answer | undefined;
     while (tries < 30) {
       tries++;
-      last = await send(port, '/api/v1/pair', { ...guesser, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: `guess-${tries}` }) });
+      last = await send(port, '/api/v1/pair', {
+        ...guesser,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: `guess-${tries}` }),
+      });
       if (last.status !== 401) break;
     }
     assert.equal(last?.status, 429, last?.text);
@@ -178,7 +233,11 @@ describe('with a token from a file', () => {
     assert.ok(tries >= 11, `blocked after ${tries - 1} wrong tokens, expected 10`);
     const right = await send(port, '/api/v1/status', { ...guesser, headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(right.status, 429, 'a blocked address cannot test guesses on other routes');
-    assert.equal(await liveUpgrade(port, '', { authorization: 'Bearer guess' }).catch(() => 0), 401, 'from 127.0.0.1, not blocked');
+    assert.equal(
+      await liveUpgrade(port, '', { authorization: 'Bearer guess' }).catch(() => 0),
+      401,
+      'from 127.0.0.1, not blocked',
+    );
     assert.equal((await send(port, '/api/v1/status', { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
   });
 
@@ -187,7 +246,11 @@ describe('with a token from a file', () => {
     writeFileSync(config, JSON.stringify({ apiTokenFile: tokenFile }), { mode: 0o644 });
     const d = await startDaemonInProcess({ apiTokenFile: tokenFile }, { configFile: config });
     cleanups.push(() => d.close());
-    const r = await send((d.daemon.apiAddress as { port: number }).port, '/api/v1/settings', { method: 'PATCH', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: '{"segmentMs":"30s"}' });
+    const r = await send((d.daemon.apiAddress as { port: number }).port, '/api/v1/settings', {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: '{"segmentMs":"30s"}',
+    });
     assert.equal(r.status, 200, r.text);
     assert.equal(statSync(config).mode & 0o777, 0o600);
     assert.match(readFileSync(config, 'utf8'), /"segmentMs": "30000ms"/);
@@ -203,13 +266,21 @@ describe('token by environment; token files checked', () => {
     const { stdout } = await promisify(execFile)('ps', ['-eo', 'pid,args', '-ww']);
     assert.ok(!stdout.includes(TOKEN));
     assert.equal((await send(s.apiPort as number, '/api/v1/status')).status, 401);
-    assert.equal((await send(s.apiPort as number, '/api/v1/status', { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
+    assert.equal(
+      (await send(s.apiPort as number, '/api/v1/status', { headers: { authorization: `Bearer ${TOKEN}` } })).status,
+      200,
+    );
     // The client commands read the same variable, or a file.
-    const status = await runCli(['status', '--camera', `127.0.0.1:${s.apiPort as number}`, '--json'], { env: { REARVIEW_API_TOKEN: TOKEN } });
+    const status = await runCli(['status', '--camera', `127.0.0.1:${s.apiPort as number}`, '--json'], {
+      env: { REARVIEW_API_TOKEN: TOKEN },
+    });
     assert.equal(status.code, 0, status.stderr);
     const file = join(scratch.dir, 'client-token');
     writeFileSync(file, TOKEN, { mode: 0o600 });
-    const byFile = await runCli(['status', '--camera', `127.0.0.1:${s.apiPort as number}`, '--api-token-file', file, '--json'], { env: { REARVIEW_API_TOKEN: '', REARVIEW_TOKEN: '' } });
+    const byFile = await runCli(
+      ['status', '--camera', `127.0.0.1:${s.apiPort as number}`, '--api-token-file', file, '--json'],
+      { env: { REARVIEW_API_TOKEN: '', REARVIEW_TOKEN: '' } },
+    );
     assert.equal(byFile.code, 0, byFile.stderr);
   });
 
@@ -223,8 +294,24 @@ describe('token by environment; token files checked', () => {
     symlinkSync(tight, link);
     const empty = join(scratch.dir, 'empty');
     writeFileSync(empty, '\n', { mode: 0o600 });
-    for (const [file, why] of [[loose, /chmod 600/], [link, /symbolic link/], [empty, /empty/]] as const) {
-      const r = await runCli(['serve', '--no-mdns', '--no-record', '--api-port', '0', '--stream-port', '0', '--recordings', join(scratch.dir, 'rec'), '--api-token-file', file]);
+    for (const [file, why] of [
+      [loose, /chmod 600/],
+      [link, /symbolic link/],
+      [empty, /empty/],
+    ] as const) {
+      const r = await runCli([
+        'serve',
+        '--no-mdns',
+        '--no-record',
+        '--api-port',
+        '0',
+        '--stream-port',
+        '0',
+        '--recordings',
+        join(scratch.dir, 'rec'),
+        '--api-token-file',
+        file,
+      ]);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, why);
       assert.ok(!r.stderr.includes(TOKEN), 'errors never print the token');
@@ -243,14 +330,27 @@ describe('token configuration', () => {
     writeFileSync(configFile, JSON.stringify({ apiTokenFile: file }));
     assert.equal(loadConfig({ file: configFile }).apiToken, 'from-file');
     assert.equal(loadConfig({ file: configFile, env: { REARVIEW_API_TOKEN: 'from-env' } }).apiToken, 'from-env');
-    assert.equal(loadConfig({ file: configFile, env: { REARVIEW_API_TOKEN: 'from-env' }, overrides: { apiToken: 'from-cli' } }).apiToken, 'from-cli');
-    assert.equal(loadConfig({ env: { REARVIEW_API_TOKEN: 'from-env' }, overrides: { apiTokenFile: file } }).apiToken, 'from-file');
-    assert.throws(() => mergeConfig(defaultConfig(), { apiToken: 'a', apiTokenFile: file }), /either apiToken or apiTokenFile/);
+    assert.equal(
+      loadConfig({ file: configFile, env: { REARVIEW_API_TOKEN: 'from-env' }, overrides: { apiToken: 'from-cli' } })
+        .apiToken,
+      'from-cli',
+    );
+    assert.equal(
+      loadConfig({ env: { REARVIEW_API_TOKEN: 'from-env' }, overrides: { apiTokenFile: file } }).apiToken,
+      'from-file',
+    );
+    assert.throws(
+      () => mergeConfig(defaultConfig(), { apiToken: 'a', apiTokenFile: file }),
+      /either apiToken or apiTokenFile/,
+    );
   });
 
   it('refuses tokens that cannot travel in a header or cookie, without echoing them', () => {
     for (const bad of ['has space', 'semi;colon', 'quote"', 'comma,', 'back\\slash', 'n\u00e9']) {
-      assert.throws(() => mergeConfig(defaultConfig(), { apiToken: bad }), (err: Error) => /apiToken: use printable ASCII/.test(err.message) && !err.message.includes(bad));
+      assert.throws(
+        () => mergeConfig(defaultConfig(), { apiToken: bad }),
+        (err: Error) => /apiToken: use printable ASCII/.test(err.message) && !err.message.includes(bad),
+      );
     }
   });
 });

@@ -12,7 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { startAbuseDaemon, type AbuseDaemon } from './abuse-daemon.js';
 
 const TOKEN = 'Tk7-s3cret-9QzX';
-const UPGRADE = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+const UPGRADE =
+  'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
 
 /** Deterministic guesses of the token's length over its alphabet (a fixed-seed LCG). */
 function randomGuesses(count: number): string[] {
@@ -22,7 +23,9 @@ function randomGuesses(count: number): string[] {
     seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
     return seed >>> 8;
   };
-  return Array.from({ length: count }, () => Array.from({ length: TOKEN.length }, () => alphabet[next() % alphabet.length]).join(''));
+  return Array.from({ length: count }, () =>
+    Array.from({ length: TOKEN.length }, () => alphabet[next() % alphabet.length]).join(''),
+  );
 }
 
 describe('API token guessing', () => {
@@ -35,14 +38,17 @@ describe('API token guessing', () => {
   });
 
   it('refuses every documented route and unknown paths without the token (401, WWW-Authenticate: Bearer)', async () => {
-    const doc = JSON.parse((await d.http('GET', '/api/v1/openapi.json')).body.toString()) as { paths: Record<string, Record<string, unknown>> };
+    const doc = JSON.parse((await d.http('GET', '/api/v1/openapi.json')).body.toString()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
     const problems: string[] = [];
     for (const [path, item] of Object.entries(doc.paths)) {
       // Pairing is public by design: it checks the token itself (the next case and token-and-pairing.test.ts).
       if (path === '/api/v1/pair') continue;
       for (const method of Object.keys(item).map((m) => m.toUpperCase())) {
         const r = await d.http(method, path.replace('{name}', 'log0001.mkv'), { auth: false, timeoutMs: 5000 });
-        if (r.status !== 401 || r.responses[0]?.headers['www-authenticate'] !== 'Bearer') problems.push(`${method} ${path}: ${r.status}`);
+        if (r.status !== 401 || r.responses[0]?.headers['www-authenticate'] !== 'Bearer')
+          problems.push(`${method} ${path}: ${r.status}`);
       }
     }
     for (const path of ['/no-such', '/api/v1/no-such', '/metrics']) {
@@ -52,16 +58,35 @@ describe('API token guessing', () => {
     assert.deepEqual(problems, []);
     const pairState = await d.http('GET', '/api/v1/pair', { auth: false });
     assert.equal(pairState.status, 200);
-    assert.ok(!pairState.body.toString().includes(TOKEN), 'the pairing state never shows the token to a client without it');
+    assert.ok(
+      !pairState.body.toString().includes(TOKEN),
+      'the pairing state never shows the token to a client without it',
+    );
     const wrong = await d.http('GET', '/api/v1/status', { headers: { Authorization: 'Bearer nope' } });
     assert.equal((JSON.parse(wrong.body.toString()) as { error: { code: string } }).error.code, 'ERR_API_UNAUTHORIZED');
   });
 
   it('a bounded run of guesses gets only 401, then 429 once the address passed the wrong-token limit', async () => {
     const near = [
-      '', 'nope', TOKEN.slice(0, -1), TOKEN.slice(1), `${TOKEN}x`, `x${TOKEN}`, TOKEN.toUpperCase(), TOKEN.toLowerCase(),
-      TOKEN.slice(0, 1), TOKEN.slice(0, TOKEN.length / 2), `${TOKEN}\u0000`, `${TOKEN}%00`, TOKEN.split('').reverse().join(''),
-      `${TOKEN.slice(0, -1)}${String.fromCharCode(TOKEN.charCodeAt(TOKEN.length - 1) + 1)}`, 'null', 'undefined', '*', 'true', TOKEN.repeat(2),
+      '',
+      'nope',
+      TOKEN.slice(0, -1),
+      TOKEN.slice(1),
+      `${TOKEN}x`,
+      `x${TOKEN}`,
+      TOKEN.toUpperCase(),
+      TOKEN.toLowerCase(),
+      TOKEN.slice(0, 1),
+      TOKEN.slice(0, TOKEN.length / 2),
+      `${TOKEN}\u0000`,
+      `${TOKEN}%00`,
+      TOKEN.split('').reverse().join(''),
+      `${TOKEN.slice(0, -1)}${String.fromCharCode(TOKEN.charCodeAt(TOKEN.length - 1) + 1)}`,
+      'null',
+      'undefined',
+      '*',
+      'true',
+      TOKEN.repeat(2),
     ];
     const guesses = [...near, ...randomGuesses(150)];
     const problems: string[] = [];
@@ -75,10 +100,16 @@ describe('API token guessing', () => {
     let limited = 0;
     const guesser = '127.0.0.2';
     for (const g of guesses) {
-      await expectRefused(`Bearer ${JSON.stringify(g)}`, d.http('GET', '/api/v1/status', { headers: { Authorization: `Bearer ${g}` }, localAddress: guesser }));
+      await expectRefused(
+        `Bearer ${JSON.stringify(g)}`,
+        d.http('GET', '/api/v1/status', { headers: { Authorization: `Bearer ${g}` }, localAddress: guesser }),
+      );
     }
     for (const g of near) {
-      await expectRefused(`?token=${JSON.stringify(g)}`, d.http('GET', `/api/v1/status?token=${encodeURIComponent(g)}`, { auth: false, localAddress: guesser }));
+      await expectRefused(
+        `?token=${JSON.stringify(g)}`,
+        d.http('GET', `/api/v1/status?token=${encodeURIComponent(g)}`, { auth: false, localAddress: guesser }),
+      );
     }
     // The right token in places that are not the token's.
     const elsewhere: Array<[string, Record<string, string>, string]> = [
@@ -101,8 +132,20 @@ describe('API token guessing', () => {
   });
 
   it('path and method tricks do not pass the check', async () => {
-    const targets = ['//api/v1/status', '/api/v1/status/', '/API/V1/STATUS', '/api/v1/../api/v1/status', '/./api/v1/status', '/%61pi/v1/status',
-      `http://${d.hostHeader}/api/v1/status`, '/assets/../api/v1/status', '/assets/%2e%2e/api/v1/status', '/assets/..%2fapi%2fv1%2fstatus', '*', '/api/v1/recordings/log0001.mkv'];
+    const targets = [
+      '//api/v1/status',
+      '/api/v1/status/',
+      '/API/V1/STATUS',
+      '/api/v1/../api/v1/status',
+      '/./api/v1/status',
+      '/%61pi/v1/status',
+      `http://${d.hostHeader}/api/v1/status`,
+      '/assets/../api/v1/status',
+      '/assets/%2e%2e/api/v1/status',
+      '/assets/..%2fapi%2fv1%2fstatus',
+      '*',
+      '/api/v1/recordings/log0001.mkv',
+    ];
     const problems: string[] = [];
     for (const target of targets) {
       for (const method of ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PROPFIND', 'DELETE']) {
@@ -117,20 +160,32 @@ describe('API token guessing', () => {
 
   it('the live WebSocket and the event feed refuse a wrong or missing token', async () => {
     for (const q of ['', '?token=wrong', `?token=${TOKEN.slice(0, -1)}`]) {
-      const r = await d.raw(`GET /api/v1/live${q} HTTP/1.1\r\nHost: ${d.hostHeader}\r\n${UPGRADE}\r\n`, { untilHead: true, timeoutMs: 5000 });
+      const r = await d.raw(`GET /api/v1/live${q} HTTP/1.1\r\nHost: ${d.hostHeader}\r\n${UPGRADE}\r\n`, {
+        untilHead: true,
+        timeoutMs: 5000,
+      });
       assert.equal(r.status, 401, `live${q}`);
       const feed = await d.http('GET', `/api/v1/events${q}`, { auth: false, timeoutMs: 5000 });
       assert.equal(feed.status, 401, `events${q}`);
     }
-    const ok = await d.raw(`GET /api/v1/live HTTP/1.1\r\nHost: ${d.hostHeader}\r\nAuthorization: Bearer ${TOKEN}\r\n${UPGRADE}\r\n`, { untilHead: true, timeoutMs: 5000 });
+    const ok = await d.raw(
+      `GET /api/v1/live HTTP/1.1\r\nHost: ${d.hostHeader}\r\nAuthorization: Bearer ${TOKEN}\r\n${UPGRADE}\r\n`,
+      { untilHead: true, timeoutMs: 5000 },
+    );
     assert.equal(ok.status, 101);
   });
 
   it('the right token works as Authorization: Bearer or the pairing cookie, never as ?token=, also beside a legacy path query', async () => {
     assert.equal((await d.http('GET', '/api/v1/status')).status, 200);
     assert.equal((await d.http('GET', `/battery-percent?token=${TOKEN}`, { auth: false })).status, 401);
-    assert.equal((await d.http('GET', '/battery-percent', { auth: false, headers: { Cookie: `rearview_token=${TOKEN}` } })).status, 200);
-    const list = JSON.parse((await d.http('GET', '/list-local-videos')).body.toString()) as Array<{ path: string; date_updated: string }>;
+    assert.equal(
+      (await d.http('GET', '/battery-percent', { auth: false, headers: { Cookie: `rearview_token=${TOKEN}` } })).status,
+      200,
+    );
+    const list = JSON.parse((await d.http('GET', '/list-local-videos')).body.toString()) as Array<{
+      path: string;
+      date_updated: string;
+    }>;
     const thumb = `${d.recordingsDir}/log0001_${list[0]?.date_updated}.jpg`;
     assert.equal((await d.http('GET', `/download-thumbnail?${thumb}&token=${TOKEN}`, { auth: false })).status, 401);
     assert.equal((await d.http('GET', `/download-thumbnail?${thumb}`)).status, 200);

@@ -49,14 +49,19 @@ async function upgradeAndReset(port: number, path: string): Promise<string> {
 
 describe('upgrade requests that are not served, then a reset', () => {
   it('an upgrade to an unserved path or refused by the token check, then a reset, leaves the daemon serving', async () => {
-    const serve = await startServe(['--bind', '127.0.0.1', '--api-token', 's3cret'], { waitForApi: true, timeoutMs: START_TIMEOUT_MS });
+    const serve = await startServe(['--bind', '127.0.0.1', '--api-token', 's3cret'], {
+      waitForApi: true,
+      timeoutMs: START_TIMEOUT_MS,
+    });
     cleanups.push(() => serve.close());
     const apiPort = serve.apiPort as number;
     for (let i = 0; i < 3; i++) {
       assert.match(await upgradeAndReset(apiPort, '/nothing'), /^HTTP\/1\.1 404/);
       assert.match(await upgradeAndReset(apiPort, '/api/v1/live?token=wrong'), /^HTTP\/1\.1 401/);
     }
-    const res = await fetch(`http://127.0.0.1:${apiPort}/api/v1/status`, { headers: { authorization: 'Bearer s3cret' } });
+    const res = await fetch(`http://127.0.0.1:${apiPort}/api/v1/status`, {
+      headers: { authorization: 'Bearer s3cret' },
+    });
     await res.arrayBuffer();
     assert.equal(res.status, 200);
     assert.equal(serve.process.exitCode, null, serve.stderrLines.join('\n'));
@@ -67,7 +72,11 @@ describe('upgrade requests that are not served, then a reset', () => {
   it('the same against rearview view (it mounts the same WebSocket server)', async () => {
     const serve = await startServe(['--bind', '127.0.0.1'], { timeoutMs: START_TIMEOUT_MS });
     cleanups.push(() => serve.close());
-    const child = spawn(process.execPath, [cliPath, 'view', `tcp://127.0.0.1:${serve.streamPort}`, '--no-open', '--port', '0', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [cliPath, 'view', `tcp://127.0.0.1:${serve.streamPort}`, '--no-open', '--port', '0', '--log-level', 'warn'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     cleanups.push(async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
@@ -100,10 +109,20 @@ describe('cross-origin WebSocket and broken upgrades', () => {
   });
 
   const live = (headers: string): ReturnType<AbuseDaemon['raw']> =>
-    d.raw(`GET /api/v1/live HTTP/1.1\r\nHost: ${d.hostHeader}\r\n${headers}${WS}\r\n`, { untilHead: true, timeoutMs: 5000 });
+    d.raw(`GET /api/v1/live HTTP/1.1\r\nHost: ${d.hostHeader}\r\n${headers}${WS}\r\n`, {
+      untilHead: true,
+      timeoutMs: 5000,
+    });
 
-  it('refuses the live view to other sites\' pages, accepts our page and non-browser clients', async () => {
-    for (const h of ['Origin: http://evil.example\r\n', 'Origin: null\r\n', `Origin: http://${d.hostHeader}.evil.example\r\n`, `Origin: http://${d.hostHeader}\r\nSec-Fetch-Site: cross-site\r\n`, 'Sec-Fetch-Site: cross-site\r\n', 'Referer: http://evil.example/\r\n']) {
+  it("refuses the live view to other sites' pages, accepts our page and non-browser clients", async () => {
+    for (const h of [
+      'Origin: http://evil.example\r\n',
+      'Origin: null\r\n',
+      `Origin: http://${d.hostHeader}.evil.example\r\n`,
+      `Origin: http://${d.hostHeader}\r\nSec-Fetch-Site: cross-site\r\n`,
+      'Sec-Fetch-Site: cross-site\r\n',
+      'Referer: http://evil.example/\r\n',
+    ]) {
       const r = await live(h);
       assert.equal(r.status, 403, h);
     }
@@ -142,13 +161,19 @@ describe('cross-origin WebSocket and broken upgrades', () => {
     const frames: Record<string, Buffer> = {
       'unmasked text frame': Buffer.from([0x81, 0x02, 0x68, 0x69]),
       'reserved opcode': Buffer.from([0x83, 0x80, 0, 0, 0, 0]),
-      'declared 2^63-byte frame': Buffer.concat([Buffer.from([0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), Buffer.alloc(4)]),
+      'declared 2^63-byte frame': Buffer.concat([
+        Buffer.from([0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+        Buffer.alloc(4),
+      ]),
       // 128 KiB declared in the 64-bit length, masked, no payload yet.
       'over the 64 KiB message cap': Buffer.from([0x82, 0xff, 0, 0, 0, 0, 0, 0x02, 0, 0, 0, 0, 0, 0]),
       'random bytes': Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131 + 7) & 0xff)),
     };
     for (const [name, frame] of Object.entries(frames)) {
-      const r = await d.raw([Buffer.from(`GET /api/v1/live HTTP/1.1\r\nHost: ${d.hostHeader}\r\n${WS}\r\n`, 'latin1'), frame], { timeoutMs: 8000 });
+      const r = await d.raw(
+        [Buffer.from(`GET /api/v1/live HTTP/1.1\r\nHost: ${d.hostHeader}\r\n${WS}\r\n`, 'latin1'), frame],
+        { timeoutMs: 8000 },
+      );
       assert.equal(r.status, 101, name);
       assert.ok(!r.timedOut, `${name}: the daemon kept the connection`);
     }

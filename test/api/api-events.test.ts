@@ -32,7 +32,8 @@ describe('/api/v1/events', () => {
               const ev = /^event: (.*)$/m.exec(block)?.[1];
               // The window expires once the feed is open.
               if (ev === 'hello') clock.advance(60_000);
-              if (ev === 'mode') resolve(JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? '{}') as Record<string, unknown>);
+              if (ev === 'mode')
+                resolve(JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? '{}') as Record<string, unknown>);
             }
           });
         });
@@ -52,10 +53,12 @@ describe('/api/v1/events', () => {
     const api = await startTestApi(scratch.dir);
     try {
       const req = request(`${api.url}/api/v1/events`);
-      const opened = new Promise<void>((resolve) => req.on('response', (res) => {
-        res.pause(); // never reads again
-        resolve();
-      }));
+      const opened = new Promise<void>((resolve) =>
+        req.on('response', (res) => {
+          res.pause(); // never reads again
+          resolve();
+        }),
+      );
       req.on('error', () => undefined);
       req.end();
       await opened;

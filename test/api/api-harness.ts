@@ -26,9 +26,39 @@ export const FIXTURE_MTIMES_S = [1713198307, 1713198367, 1713198427];
 export function makeRecordings(dir: string, count = 3): string[] {
   const ffmpeg = requireTool('ffmpeg');
   const first = join(dir, 'log0001.mkv');
-  const r = spawnSync(ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30', '-t', '1', '-c:v', 'libx264', '-bf', '0', '-g', '30', '-pix_fmt', 'yuv420p', first]);
+  const r = spawnSync(ffmpeg, [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=320x180:rate=30',
+    '-t',
+    '1',
+    '-c:v',
+    'libx264',
+    '-bf',
+    '0',
+    '-g',
+    '30',
+    '-pix_fmt',
+    'yuv420p',
+    first,
+  ]);
   if (r.status !== 0) throw new Error(`ffmpeg failed: ${r.stderr}`);
-  const thumb = spawnSync(ffmpeg, ['-v', 'error', '-y', '-i', first, '-frames:v', '1', '-q:v', '5', join(dir, 'thumb.tmp.jpg')]);
+  const thumb = spawnSync(ffmpeg, [
+    '-v',
+    'error',
+    '-y',
+    '-i',
+    first,
+    '-frames:v',
+    '1',
+    '-q:v',
+    '5',
+    join(dir, 'thumb.tmp.jpg'),
+  ]);
   if (thumb.status !== 0) throw new Error(`ffmpeg thumbnail failed: ${thumb.stderr}`);
   const names: string[] = [];
   for (let i = 1; i <= count; i++) {
@@ -46,9 +76,19 @@ export function makeRecordings(dir: string, count = 3): string[] {
 /** A stream status as the daemon would report it. */
 export function fakeStreamStatus(overrides: Partial<StreamStatus> = {}): StreamStatus {
   return {
-    source: 'sample', sourceRunning: true, width: 640, height: 360, fps: 30, bitrateBps: 1_000_000, measuredBitrateBps: 990_000,
-    framesPublished: 1234, recording: true, currentSegment: 'log0004.mkv',
-    clients: [{ kind: 'tcp', remote: '127.0.0.1:50000', connectedMs: 5000, lagMs: 12, framesDropped: 3, bytesSent: 600_000 }],
+    source: 'sample',
+    sourceRunning: true,
+    width: 640,
+    height: 360,
+    fps: 30,
+    bitrateBps: 1_000_000,
+    measuredBitrateBps: 990_000,
+    framesPublished: 1234,
+    recording: true,
+    currentSegment: 'log0004.mkv',
+    clients: [
+      { kind: 'tcp', remote: '127.0.0.1:50000', connectedMs: 5000, lagMs: 12, framesDropped: 3, bytesSent: 600_000 },
+    ],
     ...overrides,
   };
 }
@@ -76,10 +116,19 @@ export async function startTestApi(
     clock?: FakeClock;
   } = {},
 ): Promise<TestApi> {
-  let config = mergeConfig(defaultConfig(), { recordingsDir, apiPort: 0, bind: '127.0.0.1', ...(options.config ?? {}) });
+  let config = mergeConfig(defaultConfig(), {
+    recordingsDir,
+    apiPort: 0,
+    bind: '127.0.0.1',
+    ...(options.config ?? {}),
+  });
   const device = await createCameraDevice({ backend: 'simulated', watchPower: false });
   device.start();
-  const modes = new ModeController({ mode: config.mode, streamWindowMs: config.streamWindowMs, ...(options.clock ? { clock: options.clock } : {}) });
+  const modes = new ModeController({
+    mode: config.mode,
+    streamWindowMs: config.streamWindowMs,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   modes.start();
   // The recorder's RecordingLibrary and MP4 cache, wired as the daemon wires them.
   const library = new RecordingLibrary(recordingsDir);
@@ -96,12 +145,27 @@ export async function startTestApi(
     },
   });
   const server = new ApiServer({
-    config: () => config, allowList: compileAllowList(config.allowNetworks), recordings: store, mp4, device, modes, stream: () => fakeStreamStatus(), settings,
-    version: '0.1.0-test', ...(options.api ?? {}),
+    config: () => config,
+    allowList: compileAllowList(config.allowNetworks),
+    recordings: store,
+    mp4,
+    device,
+    modes,
+    stream: () => fakeStreamStatus(),
+    settings,
+    version: '0.1.0-test',
+    ...(options.api ?? {}),
   });
   const port = await server.start();
   return {
-    server, port, url: `http://127.0.0.1:${port}`, config: () => config, device, modes, store, applied,
+    server,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    config: () => config,
+    device,
+    modes,
+    store,
+    applied,
     async close() {
       await server.close();
       modes.close();
@@ -124,7 +188,11 @@ export function curl(args: string[], scratch: string): Promise<CurlResult> {
   const out = join(scratch, `curl-${process.hrtime.bigint()}.out`);
   const hdr = `${out}.headers`;
   return new Promise((resolveDone, reject) => {
-    const child = spawn(requireTool('curl'), ['-s', '-S', '--max-time', '30', '-o', out, '-D', hdr, '-w', '%{http_code}', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      requireTool('curl'),
+      ['-s', '-S', '--max-time', '30', '-o', out, '-D', hdr, '-w', '%{http_code}', ...args],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.on('error', reject);
@@ -139,7 +207,13 @@ export function curl(args: string[], scratch: string): Promise<CurlResult> {
       }
       rmSync(out, { force: true });
       rmSync(hdr, { force: true });
-      resolveDone({ status: Number(stdout.trim() || 0), body, text: body.toString('utf8'), headers, exitCode: code ?? -1 });
+      resolveDone({
+        status: Number(stdout.trim() || 0),
+        body,
+        text: body.toString('utf8'),
+        headers,
+        exitCode: code ?? -1,
+      });
     });
   });
 }

@@ -24,14 +24,17 @@ describe('API limits', () => {
         request(`${api.url}${path}`, { agent }, (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));
-        }).on('error', reject).end();
+        })
+          .on('error', reject)
+          .end();
       });
     try {
       assert.equal(await get('/battery-percent'), 200);
       assert.equal(serverSockets.length, 1);
       const socket = serverSockets[0]!;
       const before = socket.listenerCount('timeout');
-      for (const path of ['/api/v1/recordings/log0001.mkv', '/api/v1/recordings/log0001.mkv', '/battery-percent']) assert.equal(await get(path), 200, path);
+      for (const path of ['/api/v1/recordings/log0001.mkv', '/api/v1/recordings/log0001.mkv', '/battery-percent'])
+        assert.equal(await get(path), 200, path);
       assert.equal(serverSockets.length, 1, 'one keep-alive connection throughout');
       assert.equal(socket.listenerCount('timeout'), before, 'no download listener left on the socket');
     } finally {

@@ -17,7 +17,8 @@ import type { IncomingMessage } from 'node:http';
 
 describe('cross-site protection of destructive requests', () => {
   it('isCrossSiteRequest: the header combinations', () => {
-    const req = (h: Record<string, string>): IncomingMessage => ({ headers: { host: 'cam.local:8000', ...h } }) as unknown as IncomingMessage;
+    const req = (h: Record<string, string>): IncomingMessage =>
+      ({ headers: { host: 'cam.local:8000', ...h } }) as unknown as IncomingMessage;
     assert.equal(isCrossSiteRequest(req({})), false);
     assert.equal(isCrossSiteRequest(req({ 'sec-fetch-site': 'none' })), false);
     assert.equal(isCrossSiteRequest(req({ 'sec-fetch-site': 'same-origin', origin: 'http://cam.local:8000' })), false);
@@ -51,7 +52,8 @@ describe('client network allow-list', () => {
   });
 
   it('compileAllowList: IPv4, IPv6, mapped addresses, hosts, empty list', () => {
-    const isAllowed = (address: string | undefined, networks: string[]): boolean => compileAllowList(networks).allows(address);
+    const isAllowed = (address: string | undefined, networks: string[]): boolean =>
+      compileAllowList(networks).allows(address);
     assert.equal(isAllowed('192.168.9.7', []), true);
     assert.equal(isAllowed('192.168.9.7', ['192.168.9.0/24']), true);
     assert.equal(isAllowed('192.168.10.7', ['192.168.9.0/24']), false);
@@ -67,29 +69,73 @@ describe('client network allow-list', () => {
   });
 
   it('a bad network in allowNetworks is refused when the config loads, naming the entry', () => {
-    assert.throws(() => mergeConfig(defaultConfig(), { allowNetworks: '10.0.0.0/8,192.168.1.0/40' }), (err: Error) => err instanceof ConfigError && err.message.includes('"192.168.1.0/40"'));
+    assert.throws(
+      () => mergeConfig(defaultConfig(), { allowNetworks: '10.0.0.0/8,192.168.1.0/40' }),
+      (err: Error) => err instanceof ConfigError && err.message.includes('"192.168.1.0/40"'),
+    );
     assert.throws(() => mergeConfig(defaultConfig(), { allowNetworks: ['camera.local'] }), ConfigError);
-    assert.deepEqual(mergeConfig(defaultConfig(), { allowNetworks: '10.0.0.0/8, fd00::/8' }).allowNetworks, ['10.0.0.0/8', 'fd00::/8']);
+    assert.deepEqual(mergeConfig(defaultConfig(), { allowNetworks: '10.0.0.0/8, fd00::/8' }).allowNetworks, [
+      '10.0.0.0/8',
+      'fd00::/8',
+    ]);
   });
 });
 
 describe('DNS rebinding and Referer (no token set)', () => {
   it('isTrustedHost, the Referer rule and the live WebSocket guard', () => {
-    const req = (h: Record<string, string>): IncomingMessage => ({ headers: h, url: '/api/v1/live', socket: { remoteAddress: '127.0.0.1' } }) as unknown as IncomingMessage;
-    for (const host of ['192.168.9.1', '192.168.9.1:8000', '[::1]:8000', 'localhost', 'a.localhost:1', 'cam.local', 'cam.local.:8000', 'Bike-Cam:8000']) {
+    const req = (h: Record<string, string>): IncomingMessage =>
+      ({ headers: h, url: '/api/v1/live', socket: { remoteAddress: '127.0.0.1' } }) as unknown as IncomingMessage;
+    for (const host of [
+      '192.168.9.1',
+      '192.168.9.1:8000',
+      '[::1]:8000',
+      'localhost',
+      'a.localhost:1',
+      'cam.local',
+      'cam.local.:8000',
+      'Bike-Cam:8000',
+    ]) {
       assert.equal(isTrustedHost(req({ host }), 'bike-cam'), true, host);
     }
-    for (const host of ['evil.example', 'evil.example:8000', 'bike-cam.evil.example', 'local', '[evil]:80', '1.2.3.4.evil.example', '[::1]x', '[::1]:80x']) {
+    for (const host of [
+      'evil.example',
+      'evil.example:8000',
+      'bike-cam.evil.example',
+      'local',
+      '[evil]:80',
+      '1.2.3.4.evil.example',
+      '[::1]x',
+      '[::1]:80x',
+    ]) {
       assert.equal(isTrustedHost(req({ host }), 'bike-cam'), false, host);
     }
     assert.equal(isTrustedHost(req({}), 'bike-cam'), true, 'no Host: not a browser');
     assert.equal(isCrossSiteRequest(req({ host: 'cam.local:8000', referer: 'http://evil.example/x' })), true);
     assert.equal(isCrossSiteRequest(req({ host: 'cam.local:8000', referer: 'http://cam.local:8000/' })), false);
-    assert.equal(isCrossSiteRequest(req({ host: 'cam.local:8000', referer: 'http://evil.example/x', 'sec-fetch-site': 'same-origin' })), false, 'Fetch Metadata wins');
+    assert.equal(
+      isCrossSiteRequest(
+        req({ host: 'cam.local:8000', referer: 'http://evil.example/x', 'sec-fetch-site': 'same-origin' }),
+      ),
+      false,
+      'Fetch Metadata wins',
+    );
     const guard = liveStreamGuard({ cameraName: 'bike-cam' });
-    assert.deepEqual(guard(req({ host: 'evil.example:8000', origin: 'http://evil.example:8000' })), { status: 403, reason: 'Forbidden' });
+    assert.deepEqual(guard(req({ host: 'evil.example:8000', origin: 'http://evil.example:8000' })), {
+      status: 403,
+      reason: 'Forbidden',
+    });
     assert.equal(guard(req({ host: '192.168.9.1:8000', origin: 'http://192.168.9.1:8000' })), undefined);
-    assert.equal(liveStreamGuard({ cameraName: 'x', viewerOnly: true })(req({ host: 'laptop:8080', origin: 'http://laptop:8080' })), undefined, 'rearview view is a local viewer');
-    assert.equal(liveStreamGuard({ apiToken: 't' })(req({ host: 'evil.example', origin: 'http://evil.example' }))?.status, 401, 'with a token the token decides');
+    assert.equal(
+      liveStreamGuard({ cameraName: 'x', viewerOnly: true })(
+        req({ host: 'laptop:8080', origin: 'http://laptop:8080' }),
+      ),
+      undefined,
+      'rearview view is a local viewer',
+    );
+    assert.equal(
+      liveStreamGuard({ apiToken: 't' })(req({ host: 'evil.example', origin: 'http://evil.example' }))?.status,
+      401,
+      'with a token the token decides',
+    );
   });
 });

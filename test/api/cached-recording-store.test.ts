@@ -11,14 +11,31 @@ function countingStore(): RecordingStore & { lists: number; names: string[] } {
     names: ['log0001.mkv', 'log0002.mkv'],
     async list(): Promise<RecordingEntry[]> {
       store.lists++;
-      return store.names.map((name) => ({ name, path: `/r/${name}`, startedAtMs: 0, durationMs: 1, sizeBytes: 1, modifiedAtMs: 0, width: 1, height: 1, thumbnail: null, inProgress: false }));
+      return store.names.map((name) => ({
+        name,
+        path: `/r/${name}`,
+        startedAtMs: 0,
+        durationMs: 1,
+        sizeBytes: 1,
+        modifiedAtMs: 0,
+        width: 1,
+        height: 1,
+        thumbnail: null,
+        inProgress: false,
+      }));
     },
     resolveSegment: async (n: string) => `/r/${n}`,
     resolveThumbnail: async (n: string) => `/r/${n}`,
     openSegment: async (n: string) => openRecordingFile('/r', n),
     openThumbnail: async (n: string) => openRecordingFile('/r', n),
-    async remove(name: string) { store.names = store.names.filter((n) => n !== name); },
-    async removeAll() { const n = store.names.length; store.names = []; return n; },
+    async remove(name: string) {
+      store.names = store.names.filter((n) => n !== name);
+    },
+    async removeAll() {
+      const n = store.names.length;
+      store.names = [];
+      return n;
+    },
     usage: async () => ({ usedBytes: 0, freeBytes: null, totalBytes: null, files: store.names.length }),
   };
   return store;
@@ -44,7 +61,10 @@ describe('cachedRecordingStore', () => {
     const cached = cachedRecordingStore(inner, { listTtlMs: 60_000, now: () => 0 });
     assert.equal((await cached.list()).length, 2);
     await cached.remove('log0001.mkv');
-    assert.deepEqual((await cached.list()).map((r) => r.name), ['log0002.mkv']);
+    assert.deepEqual(
+      (await cached.list()).map((r) => r.name),
+      ['log0002.mkv'],
+    );
     assert.equal(await cached.removeAll(), 1);
     assert.deepEqual(await cached.list(), []);
     assert.equal((await cached.usage()).files, 0);

@@ -40,7 +40,14 @@ describe('large downloads', () => {
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
     try {
       const result = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-        const child = spawn(requireTool('curl'), ['-s', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', `${api.url}/api/v1/recordings/log0001.mkv`]);
+        const child = spawn(requireTool('curl'), [
+          '-s',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code} %{size_download}',
+          `${api.url}/api/v1/recordings/log0001.mkv`,
+        ]);
         let out = '';
         child.stdout.on('data', (c: Buffer) => (out += c.toString()));
         child.on('error', reject);
@@ -66,7 +73,10 @@ describe('large downloads', () => {
     const refused = await curl([`${api.url}/api/v1/recordings/log0001.mkv`], scratch.dir);
     assert.equal(refused.status, 429);
     assert.equal((JSON.parse(refused.text) as { error: { code: string } }).error.code, 'ERR_API_TOO_MANY_DOWNLOADS');
-    const legacy = await curl(['-X', 'POST', '--data-binary', join(scratch.dir, 'log0001.mkv'), `${api.url}/download-video`], scratch.dir);
+    const legacy = await curl(
+      ['-X', 'POST', '--data-binary', join(scratch.dir, 'log0001.mkv'), `${api.url}/download-video`],
+      scratch.dir,
+    );
     assert.equal(legacy.status, 429);
     // The idle timeout (400 ms here) cuts the stalled reader and frees its slot
     // (the paused client itself never sees the close: it does not read).

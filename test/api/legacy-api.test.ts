@@ -53,12 +53,20 @@ describe('legacy API (curl)', () => {
     const orig = { p: battery.readPercent, m: battery.readMillivolts };
     const origT = api.device.thermal.readCelsius;
     const origC = api.device.charging.isCharging;
-    const fail = async (): Promise<never> => { throw new Error('i2c timeout'); };
+    const fail = async (): Promise<never> => {
+      throw new Error('i2c timeout');
+    };
     Object.assign(battery, { readPercent: fail, readMillivolts: fail });
     Object.assign(api.device.thermal, { readCelsius: fail });
     Object.assign(api.device.charging, { isCharging: fail });
     try {
-      assert.deepEqual([(await curl([`${api.url}/battery-percent`], scratch.dir)).status, (await curl([`${api.url}/battery-percent`], scratch.dir)).text], [500, 'Failed to get battery state of charge']);
+      assert.deepEqual(
+        [
+          (await curl([`${api.url}/battery-percent`], scratch.dir)).status,
+          (await curl([`${api.url}/battery-percent`], scratch.dir)).text,
+        ],
+        [500, 'Failed to get battery state of charge'],
+      );
       assert.equal((await curl([`${api.url}/battery-millivolts`], scratch.dir)).text, 'Failed to get battery voltage');
       assert.equal((await curl([`${api.url}/cpu-temp`], scratch.dir)).text, 'Failed to read CPU temperature');
       const c = await curl([`${api.url}/is-charging`], scratch.dir);
@@ -79,8 +87,14 @@ describe('legacy API (curl)', () => {
     const r = await curl([`${api.url}/list-local-videos`], scratch.dir);
     assert.equal(r.status, 200);
     const list = JSON.parse(r.text) as Array<{ path: string; date_updated: string }>;
-    assert.deepEqual(list.map((e) => e.path), ['log0001.mkv', 'log0002.mkv', 'log0003.mkv'].map((n) => join(rec, n)));
-    assert.deepEqual(list.map((e) => e.date_updated), FIXTURE_MTIMES_S.map(String));
+    assert.deepEqual(
+      list.map((e) => e.path),
+      ['log0001.mkv', 'log0002.mkv', 'log0003.mkv'].map((n) => join(rec, n)),
+    );
+    assert.deepEqual(
+      list.map((e) => e.date_updated),
+      FIXTURE_MTIMES_S.map(String),
+    );
     for (const e of list) assert.equal(typeof e.date_updated, 'string');
   });
 
@@ -90,12 +104,19 @@ describe('legacy API (curl)', () => {
     assert.equal(r.headers['content-type'], 'video/mp4');
     const out = join(scratch.dir, 'got.mp4');
     writeFileSync(out, r.body);
-    const probe = spawnSync(requireTool('ffprobe'), ['-v', 'error', '-show_entries', 'stream=codec_name,width', '-of', 'csv=p=0', out], { encoding: 'utf8' });
+    const probe = spawnSync(
+      requireTool('ffprobe'),
+      ['-v', 'error', '-show_entries', 'stream=codec_name,width', '-of', 'csv=p=0', out],
+      { encoding: 'utf8' },
+    );
     assert.equal(probe.stdout.trim(), 'h264,320');
   });
 
   it('POST /download-video with the path as body returns the .mkv', async () => {
-    const r = await curl(['-X', 'POST', '--data-binary', join(rec, 'log0002.mkv'), `${api.url}/download-video`], scratch.dir);
+    const r = await curl(
+      ['-X', 'POST', '--data-binary', join(rec, 'log0002.mkv'), `${api.url}/download-video`],
+      scratch.dir,
+    );
     assert.equal(r.status, 200);
     assert.equal(r.headers['content-type'], 'video/x-matroska');
     assert.equal(r.body.subarray(0, 4).toString('hex'), '1a45dfa3'); // EBML magic
@@ -136,7 +157,10 @@ describe('legacy API (curl)', () => {
     const r = await curl([`${api.url}/wipe-local-videos`], scratch.dir);
     assert.equal(r.status, 200);
     assert.equal(r.text, 'Wiped 3 local videos');
-    assert.deepEqual(readdirSync(rec).filter((f) => f.endsWith('.mkv')), []);
+    assert.deepEqual(
+      readdirSync(rec).filter((f) => f.endsWith('.mkv')),
+      [],
+    );
     assert.equal(existsSync(join(rec, `log0001_${FIXTURE_MTIMES_S[0]}.jpg`)), false);
     const list = await curl([`${api.url}/list-local-videos`], scratch.dir);
     assert.equal(list.text, '[]');

@@ -21,7 +21,11 @@ import type { RecorderService } from '../../src/recorder/recorder-service.js';
 import { scratchDir } from '../support/paths.js';
 
 async function patch(base: string, body: unknown): Promise<SettingsPatchResult> {
-  const r = await fetch(`${base}/api/v1/settings`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const r = await fetch(`${base}/api/v1/settings`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const json = (await r.json()) as SettingsPatchResult;
   assert.equal(r.status, 200, JSON.stringify(json));
   return json;
@@ -41,8 +45,14 @@ describe('settings applied live', () => {
     mkdirSync(recordings, { recursive: true });
     for (let n = 1; n <= 5; n++) writeFileSync(join(recordings, `log000${n}.mkv`), Buffer.alloc(1000));
     const config = mergeConfig(defaultConfig(), {
-      streamPort: 0, apiPort: 0, bind: '127.0.0.1', recordingsDir: recordings, mdns: false, deviceBackend: 'simulated',
-      minFreeBytes: 0, minFreePercent: 0,
+      streamPort: 0,
+      apiPort: 0,
+      bind: '127.0.0.1',
+      recordingsDir: recordings,
+      mdns: false,
+      deviceBackend: 'simulated',
+      minFreeBytes: 0,
+      minFreePercent: 0,
     });
     daemon = new RearviewDaemon(config, { configFile: join(scratch.dir, 'rearview.json') });
     await daemon.start();
@@ -103,7 +113,13 @@ describe('settings applied live, started without recording', () => {
 
   it('turning record on needs a restart (there is no recorder to resume)', async () => {
     const config = mergeConfig(defaultConfig(), {
-      streamPort: 0, apiPort: 0, bind: '127.0.0.1', recordingsDir: join(scratch.dir, 'rec'), mdns: false, deviceBackend: 'simulated', record: false,
+      streamPort: 0,
+      apiPort: 0,
+      bind: '127.0.0.1',
+      recordingsDir: join(scratch.dir, 'rec'),
+      mdns: false,
+      deviceBackend: 'simulated',
+      record: false,
     });
     daemon = new RearviewDaemon(config, { configFile: join(scratch.dir, 'rearview.json') });
     await daemon.start();

@@ -21,7 +21,13 @@ describe('SettingsStore', () => {
       const rec = join(s.dir, 'standalone_videos');
       mkdirSync(rec);
       let config: RearviewConfig = mergeConfig(defaultConfig(), { recordingsDir: rec });
-      const store = new SettingsStore({ get: () => config, apply: async (next) => { config = next; return { restartedSource: false }; } });
+      const store = new SettingsStore({
+        get: () => config,
+        apply: async (next) => {
+          config = next;
+          return { restartedSource: false };
+        },
+      });
       // Regression: it was saved in the recordings folder's parent (the OS temp dir for tests, the checkout for ./recordings).
       assert.equal(store.path, join(rec, '.rearview-settings.json'));
       assert.equal(defaultSettingsPath(rec), store.path);
@@ -29,7 +35,10 @@ describe('SettingsStore', () => {
       assert.deepEqual(result.changed.sort(), ['streamWindowMs', 'video.bitrateBps']);
       assert.ok(existsSync(store.path));
       // Regression: durations were saved as bare numbers, which the config file reads as seconds (90000 s).
-      assert.deepEqual(JSON.parse(readFileSync(store.path, 'utf8')), { video: { bitrateBps: 2_000_000 }, streamWindowMs: '90000ms' });
+      assert.deepEqual(JSON.parse(readFileSync(store.path, 'utf8')), {
+        video: { bitrateBps: 2_000_000 },
+        streamWindowMs: '90000ms',
+      });
       const reloaded = mergeConfig(defaultConfig(), readPersistedSettings(store.path));
       assert.equal(reloaded.streamWindowMs, 90_000);
       assert.equal(reloaded.video.bitrateBps, 2_000_000);
@@ -44,7 +53,16 @@ describe('SettingsStore', () => {
     try {
       const config = mergeConfig(defaultConfig(), { recordingsDir: join(s.dir, 'r') });
       const store = new SettingsStore({ get: () => config, apply: async () => ({ restartedSource: false }) });
-      for (const bad of [{ apiPort: 1 }, { source: 'rpicam' }, { video: { width: 15 } }, { resolution: '1280*720' }, { video: { fps: 0 } }, { segmentMs: '10ms' }, [], 'x']) {
+      for (const bad of [
+        { apiPort: 1 },
+        { source: 'rpicam' },
+        { video: { width: 15 } },
+        { resolution: '1280*720' },
+        { video: { fps: 0 } },
+        { segmentMs: '10ms' },
+        [],
+        'x',
+      ]) {
         await assert.rejects(store.patch(bad), ConfigError, JSON.stringify(bad));
       }
       assert.equal(existsSync(store.path), false);
@@ -88,13 +106,20 @@ describe('SettingsStore', () => {
     const api = await startTestApi(s.dir);
     try {
       makeRecordings(s.dir, 1);
-      const res = await fetch(`${api.url}/api/v1/settings`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ segmentMs: '30s' }) });
+      const res = await fetch(`${api.url}/api/v1/settings`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ segmentMs: '30s' }),
+      });
       assert.equal(res.status, 200, await res.text());
       assert.equal(existsSync(leaked), false);
       const file = join(s.dir, '.rearview-settings.json');
       assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { segmentMs: '30000ms' });
       const library = new RecordingLibrary(s.dir);
-      assert.deepEqual((await library.list()).map((r) => r.name), ['log0001.mkv']);
+      assert.deepEqual(
+        (await library.list()).map((r) => r.name),
+        ['log0001.mkv'],
+      );
       assert.equal(await library.removeAll(), 1);
       assert.ok(existsSync(file), 'wipe keeps the settings');
     } finally {
@@ -115,16 +140,29 @@ it('PATCH settings on a read-only filesystem: 503 ERR_SETTINGS_WRITE saying why,
     const configFile = join(s.dir, 'config.json');
     writeFileSync(configFile, '{"maxFiles": 100}\n', { mode: 0o600 });
     execFileSync('mount', ['-o', 'remount,ro', s.dir]);
-    d = await startDaemonInProcess({ maxFiles: 100 }, { configFile, logger: new Logger({ level: 'error', sink: (l) => lines.push(l) }) });
+    d = await startDaemonInProcess(
+      { maxFiles: 100 },
+      { configFile, logger: new Logger({ level: 'error', sink: (l) => lines.push(l) }) },
+    );
     const base = `http://127.0.0.1:${d.daemon.apiAddress?.port}`;
-    const res = await fetch(`${base}/api/v1/settings`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ maxFiles: 200 }) });
+    const res = await fetch(`${base}/api/v1/settings`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ maxFiles: 200 }),
+    });
     const body = (await res.json()) as { error: { code: string; message: string } };
     assert.equal(res.status, 503);
     assert.equal(body.error.code, 'ERR_SETTINGS_WRITE');
-    assert.match(body.error.message, /cannot save settings to .*config\.json: the filesystem is read-only \(EROFS\); nothing was changed/);
+    assert.match(
+      body.error.message,
+      /cannot save settings to .*config\.json: the filesystem is read-only \(EROFS\); nothing was changed/,
+    );
     const after = (await (await fetch(`${base}/api/v1/settings`)).json()) as { maxFiles: number };
     assert.equal(after.maxFiles, 100, 'not applied when it could not be saved');
-    assert.ok(lines.some((l) => l.includes('ERR_SETTINGS_WRITE: cannot save settings')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes('ERR_SETTINGS_WRITE: cannot save settings')),
+      lines.join('\n'),
+    );
     assert.ok(!lines.some((l) => /\n\s+at /.test(l)), `no stack trace in the log:\n${lines.join('\n')}`);
   } finally {
     await d?.close();

@@ -9,11 +9,18 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openApiPath } from '../../src/api/openapi-document.js';
-import type { RecordingDocument, SettingsDocument, SettingsPatchResult, StatusDocument } from '../../src/api/wire-types.js';
+import type {
+  RecordingDocument,
+  SettingsDocument,
+  SettingsPatchResult,
+  StatusDocument,
+} from '../../src/api/wire-types.js';
 import { scratchDir } from '../support/paths.js';
 import { curl, FIXTURE_MTIMES_S, makeRecordings, startTestApi, type TestApi } from './api-harness.js';
 
-interface ErrorBody { error: { code: string; message: string } }
+interface ErrorBody {
+  error: { code: string; message: string };
+}
 
 describe('/api/v1', () => {
   const scratch = scratchDir('rearview-v1-');
@@ -76,7 +83,10 @@ describe('/api/v1', () => {
   it('GET /api/v1/recordings lists ISO dates, duration, size, resolution and URLs, old to new', async () => {
     const r = await curl([`${api.url}/api/v1/recordings`], scratch.dir);
     const body = JSON.parse(r.text) as { recordings: RecordingDocument[] };
-    assert.deepEqual(body.recordings.map((x) => x.name), ['log0001.mkv', 'log0002.mkv', 'log0003.mkv']);
+    assert.deepEqual(
+      body.recordings.map((x) => x.name),
+      ['log0001.mkv', 'log0002.mkv', 'log0003.mkv'],
+    );
     const first = body.recordings[0]!;
     assert.equal(first.modifiedAt, new Date(FIXTURE_MTIMES_S[0]! * 1000).toISOString());
     assert.equal(first.durationMs, 1000);
@@ -127,16 +137,39 @@ describe('/api/v1', () => {
     const before = JSON.parse((await curl([`${api.url}/api/v1/settings`], scratch.dir)).text) as SettingsDocument;
     assert.equal(before.resolution, '640x360');
     assert.equal(before.settingsFile, configFile);
-    const bad = await curl(['-X', 'PATCH', '-H', 'content-type: application/json', '-d', '{"video":{"fps":"fast"}}', `${api.url}/api/v1/settings`], scratch.dir);
+    const bad = await curl(
+      [
+        '-X',
+        'PATCH',
+        '-H',
+        'content-type: application/json',
+        '-d',
+        '{"video":{"fps":"fast"}}',
+        `${api.url}/api/v1/settings`,
+      ],
+      scratch.dir,
+    );
     assert.equal(bad.status, 400);
     assert.equal((JSON.parse(bad.text) as ErrorBody).error.code, 'ERR_CONFIG');
     const ro = await curl(['-X', 'PATCH', '-d', '{"apiToken":"x"}', `${api.url}/api/v1/settings`], scratch.dir);
     assert.equal(ro.status, 400, 'apiToken is not settable over the API');
-    const odd = await curl(['-X', 'PATCH', '-d', '{"resolution":"641x360"}', `${api.url}/api/v1/settings`], scratch.dir);
+    const odd = await curl(
+      ['-X', 'PATCH', '-d', '{"resolution":"641x360"}', `${api.url}/api/v1/settings`],
+      scratch.dir,
+    );
     assert.equal(odd.status, 400);
     const notJson = await curl(['-X', 'PATCH', '-d', '{', `${api.url}/api/v1/settings`], scratch.dir);
     assert.equal((JSON.parse(notJson.text) as ErrorBody).error.code, 'ERR_API_BAD_REQUEST');
-    const ok = await curl(['-X', 'PATCH', '-d', '{"resolution":"1280x720","video":{"bitrateBps":"4M"},"segmentMs":"30s","streamWindowMs":"90s"}', `${api.url}/api/v1/settings`], scratch.dir);
+    const ok = await curl(
+      [
+        '-X',
+        'PATCH',
+        '-d',
+        '{"resolution":"1280x720","video":{"bitrateBps":"4M"},"segmentMs":"30s","streamWindowMs":"90s"}',
+        `${api.url}/api/v1/settings`,
+      ],
+      scratch.dir,
+    );
     assert.equal(ok.status, 200, ok.text);
     const body = JSON.parse(ok.text) as SettingsPatchResult;
     assert.equal(body.resolution, '1280x720');
@@ -145,7 +178,11 @@ describe('/api/v1', () => {
     assert.equal(body.applied.restartedSource, true);
     assert.deepEqual(api.applied.at(-1)?.sourceChanged, true);
     assert.equal(api.modes.streamWindowMs, 90_000);
-    const file = JSON.parse(readFileSync(configFile, 'utf8')) as { cameraName: string; segmentMs: string; video: { width: number; bitrateBps: number } };
+    const file = JSON.parse(readFileSync(configFile, 'utf8')) as {
+      cameraName: string;
+      segmentMs: string;
+      video: { width: number; bitrateBps: number };
+    };
     assert.equal(file.cameraName, 'bike', 'other keys of the file are kept');
     assert.equal(file.video.width, 1280);
     assert.equal(file.video.bitrateBps, 4_000_000);
@@ -198,11 +235,15 @@ describe('/api/v1', () => {
     assert.doesNotMatch(r.text, /remote=/);
     assert.match(r.text, /^rearview_device_simulated\{part="battery"\} 1$/m);
     assert.match(r.text, /^rearview_http_requests_total\{route="\/api\/v1\/status",code="200"\} \d+$/m);
-    for (const line of r.text.trim().split('\n')) assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+-]+)$/, line);
+    for (const line of r.text.trim().split('\n'))
+      assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+-]+)$/, line);
   });
 
   it('the OpenAPI document and the route table agree', async () => {
-    const doc = JSON.parse((await curl([`${api.url}/api/v1/openapi.json`], scratch.dir)).text) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    const doc = JSON.parse((await curl([`${api.url}/api/v1/openapi.json`], scratch.dir)).text) as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+    };
     assert.equal(doc.openapi, '3.1.0');
     const fromRouter = new Set(api.server.router.routes.map((r) => `${r.method.toLowerCase()} ${openApiPath(r.path)}`));
     const fromDoc = new Set(Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`)));
@@ -210,11 +251,21 @@ describe('/api/v1', () => {
     // Every documented operation is really answered (not 404/501) by the server.
     for (const key of fromDoc) {
       const [method = '', path = ''] = key.split(' ');
-      if (method !== 'get' || path.includes('{') || path === '/api/v1/events' || path === '/wipe-local-videos') continue;
+      if (method !== 'get' || path.includes('{') || path === '/api/v1/events' || path === '/wipe-local-videos')
+        continue;
       const r = await curl([`${api.url}${path}`], scratch.dir);
       assert.ok(r.status !== 404 && r.status !== 501, `${key}: ${r.status}`);
     }
-    for (const must of ['/api/v1/status', '/api/v1/recordings', '/api/v1/recordings/{name}', '/api/v1/settings', '/api/v1/events', '/metrics', '/list-local-videos', '/download-video']) {
+    for (const must of [
+      '/api/v1/status',
+      '/api/v1/recordings',
+      '/api/v1/recordings/{name}',
+      '/api/v1/settings',
+      '/api/v1/events',
+      '/metrics',
+      '/list-local-videos',
+      '/download-video',
+    ]) {
       assert.ok(doc.paths[must], must);
     }
   });

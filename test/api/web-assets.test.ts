@@ -22,7 +22,10 @@ import { curl, startTestApi, type TestApi } from './api-harness.js';
 function makeWebRoot(dir: string): string {
   const root = join(dir, 'web');
   mkdirSync(join(root, 'assets'), { recursive: true });
-  writeFileSync(join(root, 'index.html'), '<!doctype html><html><body><script src="assets/app.js"></script></body></html>');
+  writeFileSync(
+    join(root, 'index.html'),
+    '<!doctype html><html><body><script src="assets/app.js"></script></body></html>',
+  );
   writeFileSync(join(root, 'assets', 'app.js'), 'console.log("app");\n');
   writeFileSync(join(root, 'assets', 'app.css'), 'body { margin: 0 }\n');
   return root;
@@ -35,7 +38,10 @@ describe('web page and assets with an API token', () => {
     const rec = join(scratch.dir, 'rec');
     mkdirSync(rec);
     const assets = createWebAssetsHandler({ root: makeWebRoot(scratch.dir) });
-    api = await startTestApi(rec, { config: { apiToken: 's3cret' }, api: { web: { handleRequest: (req: IncomingMessage, res: ServerResponse) => assets(req, res) } } });
+    api = await startTestApi(rec, {
+      config: { apiToken: 's3cret' },
+      api: { web: { handleRequest: (req: IncomingMessage, res: ServerResponse) => assets(req, res) } },
+    });
   });
   after(async () => {
     await api?.close();
@@ -52,12 +58,30 @@ describe('web page and assets with an API token', () => {
   });
 
   it('still refuses every API route and the greeting without the token', async () => {
-    for (const path of ['/', '/api/v1/status', '/api/v1/recordings', '/list-local-videos', '/metrics', '/api/v1/assets/x']) {
+    for (const path of [
+      '/',
+      '/api/v1/status',
+      '/api/v1/recordings',
+      '/list-local-videos',
+      '/metrics',
+      '/api/v1/assets/x',
+    ]) {
       assert.equal((await curl([`${api.url}${path}`], scratch.dir)).status, 401, path);
     }
-    assert.equal((await curl(['-X', 'POST', `${api.url}/assets/app.js`], scratch.dir)).status, 401, 'only GET/HEAD are public');
-    assert.equal((await curl([`${api.url}/api/v1/status?token=s3cret`], scratch.dir)).status, 401, 'never a token in the URL');
-    assert.equal((await curl(['-H', 'Cookie: rearview_token=s3cret', `${api.url}/api/v1/status`], scratch.dir)).status, 200);
+    assert.equal(
+      (await curl(['-X', 'POST', `${api.url}/assets/app.js`], scratch.dir)).status,
+      401,
+      'only GET/HEAD are public',
+    );
+    assert.equal(
+      (await curl([`${api.url}/api/v1/status?token=s3cret`], scratch.dir)).status,
+      401,
+      'never a token in the URL',
+    );
+    assert.equal(
+      (await curl(['-H', 'Cookie: rearview_token=s3cret', `${api.url}/api/v1/status`], scratch.dir)).status,
+      200,
+    );
   });
 });
 

@@ -24,35 +24,93 @@ import { waitFor } from '../support/wait.js';
 
 const usage: RecordingsUsage = { usedBytes: 1, freeBytes: 1, totalBytes: 1, files: 1 };
 const pool: StreamSlotPoolStatus = {
-  clients: 1, maxClients: 32, maxPerAddress: 4, behindLimitMs: 10_000, windowMs: 30_000,
-  refused: { full: 0, 'per-address': 0, 'not-allowed': 0, 'not-streaming': 0, closing: 0 }, evicted: 0, droppedBehind: 0,
+  clients: 1,
+  maxClients: 32,
+  maxPerAddress: 4,
+  behindLimitMs: 10_000,
+  windowMs: 30_000,
+  refused: { full: 0, 'per-address': 0, 'not-allowed': 0, 'not-streaming': 0, closing: 0 },
+  evicted: 0,
+  droppedBehind: 0,
 };
 const statusSample: StatusDocument = {
-  version: 'v', cameraName: 'c', uptimeMs: 1, mode: 'simultaneous', activity: 'both', modeReason: 'r',
-  windowEndsAtMs: 1, windowEndsAt: 'w', streamWindowMs: 1,
+  version: 'v',
+  cameraName: 'c',
+  uptimeMs: 1,
+  mode: 'simultaneous',
+  activity: 'both',
+  modeReason: 'r',
+  windowEndsAtMs: 1,
+  windowEndsAt: 'w',
+  streamWindowMs: 1,
   stream: {
-    source: 's', running: true, serving: true, width: 1, height: 1, resolution: 'r', fps: 1, bitrateBps: 1, measuredBitrateBps: 1, framesPublished: 1,
+    source: 's',
+    running: true,
+    serving: true,
+    width: 1,
+    height: 1,
+    resolution: 'r',
+    fps: 1,
+    bitrateBps: 1,
+    measuredBitrateBps: 1,
+    framesPublished: 1,
     clients: [{ kind: 'tcp', remote: 'r', connectedMs: 1, lagMs: 1, framesDropped: 1, bytesSent: 1, behindMs: 1 }],
     slots: { tcp: pool, ws: pool },
   },
-  recording: { active: true, state: 'recording', reason: 'r', error: 'e', errorCode: 'c', currentSegment: 's', segmentMs: 1, thumbnails: { enabled: true, reason: 'r' } },
+  recording: {
+    active: true,
+    state: 'recording',
+    reason: 'r',
+    error: 'e',
+    errorCode: 'c',
+    currentSegment: 's',
+    segmentMs: 1,
+    thumbnails: { enabled: true, reason: 'r' },
+  },
   disk: usage,
   battery: { percent: 1, millivolts: 1, charging: true },
-  temperatureC: 1, led: 'l',
+  temperatureC: 1,
+  led: 'l',
   simulated: { battery: true, thermal: true, charging: true, led: true, button: true },
-  downloads: { active: 1, max: 1 }, eventClients: 1,
+  downloads: { active: 1, max: 1 },
+  eventClients: 1,
 };
 const recordingSample: RecordingDocument = {
-  name: 'n', startedAt: 's', modifiedAt: 'm', durationMs: 1, sizeBytes: 1, width: 1, height: 1, resolution: 'r', inProgress: true,
-  downloadUrl: 'd', mp4Url: 'm', thumbnailUrl: 't',
+  name: 'n',
+  startedAt: 's',
+  modifiedAt: 'm',
+  durationMs: 1,
+  sizeBytes: 1,
+  width: 1,
+  height: 1,
+  resolution: 'r',
+  inProgress: true,
+  downloadUrl: 'd',
+  mp4Url: 'm',
+  thumbnailUrl: 't',
 };
 const listSample: RecordingsListDocument = { recordings: [recordingSample], usage };
 const settingsSample: SettingsDocument = {
-  resolution: 'r', video: { width: 1, height: 1, fps: 1, bitrateBps: 1, intraPeriod: 1, profile: 'baseline', level: 'l' },
-  segmentMs: 1, streamWindowMs: 1, maxFiles: 1, maxBytes: 1, minFreeBytes: 1, minFreePercent: 1, record: true,
-  join: 'latest-keyframe', timestamps: true, cameraName: 'c', settingsFile: 'f',
+  resolution: 'r',
+  video: { width: 1, height: 1, fps: 1, bitrateBps: 1, intraPeriod: 1, profile: 'baseline', level: 'l' },
+  segmentMs: 1,
+  streamWindowMs: 1,
+  maxFiles: 1,
+  maxBytes: 1,
+  minFreeBytes: 1,
+  minFreePercent: 1,
+  record: true,
+  join: 'latest-keyframe',
+  timestamps: true,
+  cameraName: 'c',
+  settingsFile: 'f',
 };
-const patchSample: SettingsPatchResult = { ...settingsSample, applied: { restartedSource: true, restartRequired: ['k'] }, changed: ['k'], restartRequired: ['k'] };
+const patchSample: SettingsPatchResult = {
+  ...settingsSample,
+  applied: { restartedSource: true, restartRequired: ['k'] },
+  changed: ['k'],
+  restartRequired: ['k'],
+};
 const errorSample: ApiErrorDocument = { error: { code: 'c', message: 'm' } };
 
 /**
@@ -68,7 +126,8 @@ function shapeDifferences(sample: unknown, actual: unknown, nullable: readonly s
     return actual.flatMap((item, i) => shapeDifferences(sample[0], item, nullable, `${path}[${i}]`));
   }
   if (typeof sample === 'object' && sample !== null) {
-    if (typeof actual !== 'object' || Array.isArray(actual)) return [`${path}: expected an object, got ${JSON.stringify(actual)}`];
+    if (typeof actual !== 'object' || Array.isArray(actual))
+      return [`${path}: expected an object, got ${JSON.stringify(actual)}`];
     const want = Object.keys(sample).sort();
     const got = Object.keys(actual).sort();
     const lines = [
@@ -76,7 +135,14 @@ function shapeDifferences(sample: unknown, actual: unknown, nullable: readonly s
       ...want.filter((k) => !got.includes(k)).map((k) => `${path}.${k}: missing from the answer`),
     ];
     for (const k of want.filter((key) => got.includes(key))) {
-      lines.push(...shapeDifferences((sample as Record<string, unknown>)[k], (actual as Record<string, unknown>)[k], nullable, `${path}.${k}`));
+      lines.push(
+        ...shapeDifferences(
+          (sample as Record<string, unknown>)[k],
+          (actual as Record<string, unknown>)[k],
+          nullable,
+          `${path}.${k}`,
+        ),
+      );
     }
     return lines;
   }
@@ -89,7 +155,13 @@ describe('/api/v1 answers have exactly the keys of the wire types', () => {
   let viewer: Socket;
 
   before(async () => {
-    camera = await startDaemonInProcess({ record: true, segmentMs: '1s', deviceBackend: 'simulated', minFreeBytes: 0, minFreePercent: 0 });
+    camera = await startDaemonInProcess({
+      record: true,
+      segmentMs: '1s',
+      deviceBackend: 'simulated',
+      minFreeBytes: 0,
+      minFreePercent: 0,
+    });
     base = `http://127.0.0.1:${(camera.daemon.apiAddress as { port: number }).port}`;
     viewer = connect(camera.streamPort, '127.0.0.1');
     viewer.on('data', () => undefined);
@@ -108,28 +180,50 @@ describe('/api/v1 answers have exactly the keys of the wire types', () => {
   it('GET /api/v1/status', async () => {
     // Wait for the figures that start as null: the measured bitrate and the stream client.
     let body: unknown;
-    await waitFor(async () => {
-      body = (await get('/api/v1/status')).body;
-      const s = body as StatusDocument;
-      return s.stream.clients.length === 1 && s.stream.measuredBitrateBps !== null && s.recording.currentSegment !== null;
-    }, 'a stream client, a measured bitrate and a segment being written', 20_000, 50);
+    await waitFor(
+      async () => {
+        body = (await get('/api/v1/status')).body;
+        const s = body as StatusDocument;
+        return (
+          s.stream.clients.length === 1 && s.stream.measuredBitrateBps !== null && s.recording.currentSegment !== null
+        );
+      },
+      'a stream client, a measured bitrate and a segment being written',
+      20_000,
+      50,
+    );
     // Simultaneous mode has no streaming window; thumbnails are on (no reason); recording, so no reason or
     // error; no web page without --web.
-    const nullable = ['$.windowEndsAtMs', '$.windowEndsAt', '$.recording.thumbnails.reason', '$.recording.reason', '$.recording.error', '$.recording.errorCode', '$.stream.slots.ws'];
+    const nullable = [
+      '$.windowEndsAtMs',
+      '$.windowEndsAt',
+      '$.recording.thumbnails.reason',
+      '$.recording.reason',
+      '$.recording.error',
+      '$.recording.errorCode',
+      '$.stream.slots.ws',
+    ];
     assert.deepEqual(shapeDifferences(statusSample, body, nullable), []);
   });
 
   it('GET /api/v1/recordings', async () => {
     let body: unknown;
-    await waitFor(async () => {
-      body = (await get('/api/v1/recordings')).body;
-      return (body as RecordingsListDocument).recordings.some((r) => !r.inProgress && r.thumbnailUrl !== null);
-    }, 'a finished segment with its thumbnail', 20_000, 50);
+    await waitFor(
+      async () => {
+        body = (await get('/api/v1/recordings')).body;
+        return (body as RecordingsListDocument).recordings.some((r) => !r.inProgress && r.thumbnailUrl !== null);
+      },
+      'a finished segment with its thumbnail',
+      20_000,
+      50,
+    );
     // A thumbnail comes a moment after its segment (at least one entry has one, compared above);
     // the segment being written may not know its duration, start or size in pixels yet.
     const nullable = (body as RecordingsListDocument).recordings.flatMap((r, i) => [
       `$.recordings[${i}].thumbnailUrl`,
-      ...(r.inProgress ? ['durationMs', 'startedAt', 'width', 'height', 'resolution'].map((k) => `$.recordings[${i}].${k}`) : []),
+      ...(r.inProgress
+        ? ['durationMs', 'startedAt', 'width', 'height', 'resolution'].map((k) => `$.recordings[${i}].${k}`)
+        : []),
     ]);
     assert.deepEqual(shapeDifferences(listSample, body, nullable), []);
   });
@@ -137,7 +231,11 @@ describe('/api/v1 answers have exactly the keys of the wire types', () => {
   it('GET and PATCH /api/v1/settings', async () => {
     const { body } = await get('/api/v1/settings');
     assert.deepEqual(shapeDifferences(settingsSample, body, []), []);
-    const patched = await get('/api/v1/settings', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ maxFiles: 500 }) });
+    const patched = await get('/api/v1/settings', {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ maxFiles: 500 }),
+    });
     assert.equal(patched.status, 200);
     assert.deepEqual(shapeDifferences(patchSample, patched.body, []), []);
   });

@@ -29,17 +29,35 @@ let client: CameraClient;
 /** Polls the camera until at least `n` finished recordings exist. */
 async function finished(n: number): Promise<Recording[]> {
   let done: Recording[] = [];
-  await waitFor(async () => {
-    done = (await client.recordings()).filter((r) => !r.inProgress);
-    return done.length >= n;
-  }, `${n} finished recordings`, 20_000, 100);
+  await waitFor(
+    async () => {
+      done = (await client.recordings()).filter((r) => !r.inProgress);
+      return done.length >= n;
+    },
+    `${n} finished recordings`,
+    20_000,
+    100,
+  );
   return done;
 }
 
 before(async () => {
   recordings = scratchDir();
   serve = await startServe(
-    ['--stream-port', '0', '--api-port', '0', '--bind', '127.0.0.1', '--recordings', recordings.dir, '--segment', '1s', '--name', name],
+    [
+      '--stream-port',
+      '0',
+      '--api-port',
+      '0',
+      '--bind',
+      '127.0.0.1',
+      '--recordings',
+      recordings.dir,
+      '--segment',
+      '1s',
+      '--name',
+      name,
+    ],
     { rawArgs: true, waitForApi: true },
   );
   client = new CameraClient(`127.0.0.1:${serve.apiPort}`);
@@ -69,12 +87,20 @@ test('videos sync twice against the daemon: the second run fetches only what was
     const s1 = JSON.parse(first.stdout) as { downloaded: string[]; pending: string[] };
     assert.ok(s1.downloaded.length >= 2);
     assert.equal(s1.pending.length, 1, `the segment being written is left for later: ${first.stdout}`);
-    for (const n of s1.downloaded) assert.deepEqual(readFileSync(join(out.dir, n)), readFileSync(join(recordings.dir, n)));
+    for (const n of s1.downloaded)
+      assert.deepEqual(readFileSync(join(out.dir, n)), readFileSync(join(recordings.dir, n)));
     const second = await runCli(['videos', 'sync', out.dir, '--camera', `127.0.0.1:${serve.apiPort}`, '--json']);
     assert.equal(second.code, 0, second.stderr);
     const s2 = JSON.parse(second.stdout) as { downloaded: string[]; skipped: string[] };
-    assert.deepEqual(s2.skipped.slice(0, s1.downloaded.length), s1.downloaded, 'everything from the first run is skipped');
-    assert.ok(s2.downloaded.every((n) => !s1.downloaded.includes(n)), 'nothing is downloaded twice');
+    assert.deepEqual(
+      s2.skipped.slice(0, s1.downloaded.length),
+      s1.downloaded,
+      'everything from the first run is skipped',
+    );
+    assert.ok(
+      s2.downloaded.every((n) => !s1.downloaded.includes(n)),
+      'nothing is downloaded twice',
+    );
   } finally {
     out.cleanup();
   }

@@ -64,29 +64,73 @@ function assertOneLine(r: CliResult, code: number, pattern: RegExp): void {
 }
 
 test('camera unreachable: connection refused and unknown host exit 4', async () => {
-  assertOneLine(await runCli(['status', '--camera', `127.0.0.1:${closedPort}`]), ExitCode.CONNECT, /cannot reach camera.*connection refused/);
-  assertOneLine(await runCli(['videos', 'list', '--camera', 'no-such-camera.invalid']), ExitCode.CONNECT, /unknown host/);
-  assertOneLine(await runCli(['record', `tcp://127.0.0.1:${closedPort}`, '-o', join(scratch.dir, 'x.mkv')]), ExitCode.CONNECT, /cannot connect to tcp:\/\/127\.0\.0\.1:\d+: connection refused/);
+  assertOneLine(
+    await runCli(['status', '--camera', `127.0.0.1:${closedPort}`]),
+    ExitCode.CONNECT,
+    /cannot reach camera.*connection refused/,
+  );
+  assertOneLine(
+    await runCli(['videos', 'list', '--camera', 'no-such-camera.invalid']),
+    ExitCode.CONNECT,
+    /unknown host/,
+  );
+  assertOneLine(
+    await runCli(['record', `tcp://127.0.0.1:${closedPort}`, '-o', join(scratch.dir, 'x.mkv')]),
+    ExitCode.CONNECT,
+    /cannot connect to tcp:\/\/127\.0\.0\.1:\d+: connection refused/,
+  );
 });
 
 test('not a Rearview, and HTTP errors, exit 6', async () => {
-  assertOneLine(await runCli(['status', '--camera', `127.0.0.1:${notCameraPort}`]), ExitCode.REMOTE, /is not a Rearview camera/);
-  assertOneLine(await runCli(['videos', 'sync', scratch.dir, '--camera', `127.0.0.1:${notCameraPort}`]), ExitCode.REMOTE, /is not a Rearview camera/);
-  assertOneLine(await runCli(['videos', 'download', 'log0099.mkv', '--camera', `127.0.0.1:${api.port}`, '-o', scratch.dir]), ExitCode.REMOTE, /no recording named log0099\.mkv/);
+  assertOneLine(
+    await runCli(['status', '--camera', `127.0.0.1:${notCameraPort}`]),
+    ExitCode.REMOTE,
+    /is not a Rearview camera/,
+  );
+  assertOneLine(
+    await runCli(['videos', 'sync', scratch.dir, '--camera', `127.0.0.1:${notCameraPort}`]),
+    ExitCode.REMOTE,
+    /is not a Rearview camera/,
+  );
+  assertOneLine(
+    await runCli(['videos', 'download', 'log0099.mkv', '--camera', `127.0.0.1:${api.port}`, '-o', scratch.dir]),
+    ExitCode.REMOTE,
+    /no recording named log0099\.mkv/,
+  );
 });
 
 test('bad options exit 2', async () => {
-  assertOneLine(await runCli(['status', '--camera', `127.0.0.1:${api.port}`, '--timeout', 'soon']), ExitCode.USAGE, /--timeout: cannot read "soon"/);
-  assertOneLine(await runCli(['record', `tcp://127.0.0.1:${closedPort}`, '-o', join(scratch.dir, 'x.avi')]), ExitCode.USAGE, /must end in \.mkv or \.mp4/);
-  assertOneLine(await runCli(['videos', 'sync', scratch.dir, '--format', 'avi', '--camera', `127.0.0.1:${api.port}`]), ExitCode.USAGE, /--format: expected mkv or mp4/);
+  assertOneLine(
+    await runCli(['status', '--camera', `127.0.0.1:${api.port}`, '--timeout', 'soon']),
+    ExitCode.USAGE,
+    /--timeout: cannot read "soon"/,
+  );
+  assertOneLine(
+    await runCli(['record', `tcp://127.0.0.1:${closedPort}`, '-o', join(scratch.dir, 'x.avi')]),
+    ExitCode.USAGE,
+    /must end in \.mkv or \.mp4/,
+  );
+  assertOneLine(
+    await runCli(['videos', 'sync', scratch.dir, '--format', 'avi', '--camera', `127.0.0.1:${api.port}`]),
+    ExitCode.USAGE,
+    /--format: expected mkv or mp4/,
+  );
   // wipe never deletes without a confirmation; with no terminal to ask on, --yes is required.
-  assertOneLine(await runCli(['videos', 'wipe', '--camera', `127.0.0.1:${api.port}`]), ExitCode.USAGE, /confirm with --yes/);
+  assertOneLine(
+    await runCli(['videos', 'wipe', '--camera', `127.0.0.1:${api.port}`]),
+    ExitCode.USAGE,
+    /confirm with --yes/,
+  );
   const list = await runCli(['videos', 'list', '--camera', `127.0.0.1:${api.port}`, '--json']);
   assert.equal((JSON.parse(list.stdout) as unknown[]).length, 1, 'nothing was deleted');
 });
 
 test('a stream that is not H.264 exits 3', async () => {
-  assertOneLine(await runCli(['record', `tcp://127.0.0.1:${garbagePort}`, '-o', join(scratch.dir, 'g.mkv'), '--no-reconnect']), ExitCode.BAD_STREAM, /not an H\.264 stream/);
+  assertOneLine(
+    await runCli(['record', `tcp://127.0.0.1:${garbagePort}`, '-o', join(scratch.dir, 'g.mkv'), '--no-reconnect']),
+    ExitCode.BAD_STREAM,
+    /not an H\.264 stream/,
+  );
 });
 
 test('disk full and unwritable folders exit 5', async () => {
@@ -96,14 +140,22 @@ test('disk full and unwritable folders exit 5', async () => {
     // A recording whose file is /dev/full: every write fails with ENOSPC.
     const full = join(scratch.dir, 'full.mkv');
     symlinkSync('/dev/full', full);
-    assertOneLine(await runCli(['record', `tcp://127.0.0.1:${serve.streamPort}`, '-o', full, '--duration', '5s']), ExitCode.IO, /disk full/);
+    assertOneLine(
+      await runCli(['record', `tcp://127.0.0.1:${serve.streamPort}`, '-o', full, '--duration', '5s']),
+      ExitCode.IO,
+      /disk full/,
+    );
   } finally {
     await serve?.close();
   }
   // A sync destination that is a file, not a folder.
   const file = join(scratch.dir, 'not-a-folder');
   writeFileSync(file, 'x');
-  assertOneLine(await runCli(['videos', 'sync', join(file, 'rides'), '--camera', `127.0.0.1:${api.port}`]), ExitCode.IO, /not a folder/);
+  assertOneLine(
+    await runCli(['videos', 'sync', join(file, 'rides'), '--camera', `127.0.0.1:${api.port}`]),
+    ExitCode.IO,
+    /not a folder/,
+  );
 });
 
 test('doctor exits 7 when a port is taken by another program, 0 otherwise', async () => {
@@ -122,7 +174,9 @@ test('doctor exits 7 when a port is taken by another program, 0 otherwise', asyn
   const checks = JSON.parse(ok.stdout) as { name: string; status: string }[];
   assert.ok(checks.every((c) => c.status !== 'fail'));
   assert.deepEqual(
-    ['camera tools', 'encoder', 'recordings folder', 'disk space', 'api port', 'stream port', 'clock', 'node'].filter((n) => !checks.some((c) => c.name === n)),
+    ['camera tools', 'encoder', 'recordings folder', 'disk space', 'api port', 'stream port', 'clock', 'node'].filter(
+      (n) => !checks.some((c) => c.name === n),
+    ),
     [],
   );
 });

@@ -87,7 +87,10 @@ test('webcams: found in the device folder, with the command that uses one', asyn
   const cams = check(checks, 'webcams');
   assert.equal(cams.status, 'ok');
   // video1 is video0's metadata node; video10/11/13 are the Pi's codec and ISP.
-  assert.equal(cams.message, `found ${join(dev, 'video0')} (HD Webcam C270): rearview serve --source ffmpeg --device ${join(dev, 'video0')}`);
+  assert.equal(
+    cams.message,
+    `found ${join(dev, 'video0')} (HD Webcam C270): rearview serve --source ffmpeg --device ${join(dev, 'video0')}`,
+  );
   assert.deepEqual(checks.map((c) => c.name).slice(0, 4), ['camera tools', 'ffmpeg', 'encoder', 'webcams']);
   assert.equal(check(checks, 'encoder').status, 'ok', 'the fake encoder node counts as the encoder');
 
@@ -106,7 +109,10 @@ test('webcams: none is fine unless the ffmpeg source is configured with a device
   const missing = join(dev, 'video7');
   const fail = check(await runDoctor(inputs({ source: 'ffmpeg', captureDevice: missing })), 'webcams');
   assert.equal(fail.status, 'fail');
-  assert.equal(fail.message, `the configured --device ${missing} is not there; found ${join(dev, 'video0')} (HD Webcam C270): plug it in or pick another`);
+  assert.equal(
+    fail.message,
+    `the configured --device ${missing} is not there; found ${join(dev, 'video0')} (HD Webcam C270): plug it in or pick another`,
+  );
   const ok = check(await runDoctor(inputs({ source: 'ffmpeg', captureDevice: join(dev, 'video0') })), 'webcams');
   assert.deepEqual(ok, { name: 'webcams', status: 'ok', message: `${join(dev, 'video0')} (the configured --device)` });
 });

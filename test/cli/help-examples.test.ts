@@ -19,7 +19,10 @@ describe('--help has examples', () => {
     assert.equal(root.code, 0);
     assert.match(root.stdout, /^Examples:$/m);
     const commands = commandsOf(root.stdout);
-    assert.ok(commands.includes('serve') && commands.includes('view') && commands.includes('videos'), commands.join(' '));
+    assert.ok(
+      commands.includes('serve') && commands.includes('view') && commands.includes('videos'),
+      commands.join(' '),
+    );
     const missing: string[] = [];
     for (const command of commands) {
       const help = await runCli([command, '--help']);

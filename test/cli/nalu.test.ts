@@ -37,7 +37,12 @@ function runCli(args: string[], input?: Uint8Array): Promise<CliResult> {
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.on('error', reject);
     child.on('close', (status, signal) =>
-      resolve({ status, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
+      resolve({
+        status,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
     );
     child.stdin.on('error', () => {
       // the CLI may exit before reading all of stdin
@@ -58,7 +63,9 @@ function assertOneLineError(r: CliResult, exitCode: number, pattern: RegExp): vo
 }
 
 /** A TCP server on 127.0.0.1:0; `onConnection` gets each socket and its 0-based index. */
-async function tcpServer(onConnection: (socket: Socket, index: number) => void): Promise<{ port: number; server: Server; close: () => Promise<void> }> {
+async function tcpServer(
+  onConnection: (socket: Socket, index: number) => void,
+): Promise<{ port: number; server: Server; close: () => Promise<void> }> {
   const sockets = new Set<Socket>();
   let index = 0;
   const server = createServer((socket) => {
@@ -139,19 +146,39 @@ test('--summary --json on every corpus file agrees with GROUND_TRUTH.json', asyn
     check('bytes', got.bytes, want.bytes);
     check('nalUnits', got.nalUnits, want.nalUnits);
     check('nalCounts', got.nalCounts, want.nalCounts);
-    check(`accessUnits (${want.accessUnitsSource}${want.accessUnitsReason ? `: ${want.accessUnitsReason}` : ''})`, got.accessUnits, want.accessUnits);
+    check(
+      `accessUnits (${want.accessUnitsSource}${want.accessUnitsReason ? `: ${want.accessUnitsReason}` : ''})`,
+      got.accessUnits,
+      want.accessUnits,
+    );
     check('codec', got.codec, want.codec);
     check('measured (a file is not live)', got.measured, null);
     if (!got.sps) {
       failures.push(`${name}: no sps`);
       return;
     }
-    for (const key of ['profileIdc', 'constraintFlags', 'levelIdc', 'level', 'chromaFormatIdc', 'bitDepthLuma', 'bitDepthChroma', 'width', 'height', 'codedWidth', 'codedHeight', 'frameMbsOnly', 'fps'] as const) {
+    for (const key of [
+      'profileIdc',
+      'constraintFlags',
+      'levelIdc',
+      'level',
+      'chromaFormatIdc',
+      'bitDepthLuma',
+      'bitDepthChroma',
+      'width',
+      'height',
+      'codedWidth',
+      'codedHeight',
+      'frameMbsOnly',
+      'fps',
+    ] as const) {
       check(`sps.${key}`, got.sps[key], want.sps[key]);
     }
     // Profile names as FFmpeg prints them ("Constrained Baseline", "High 10 Intra", ...), where ffprobe could open the file.
     if (want.sps.profile !== null && got.sps.profile !== want.sps.profile) {
-      failures.push(`${name}: sps.profile: got ${JSON.stringify(got.sps.profile)}, FFmpeg says ${JSON.stringify(want.sps.profile)}`);
+      failures.push(
+        `${name}: sps.profile: got ${JSON.stringify(got.sps.profile)}, FFmpeg says ${JSON.stringify(want.sps.profile)}`,
+      );
     }
   });
   assert.deepEqual(failures, []);
@@ -202,7 +229,10 @@ test("default lines equal the tutorial tool's output on files with only 4-byte s
   const python = requireTool('python3');
   // FRExt1_Panasonic.avc has end-of-sequence/end-of-stream NAL units: the seed prints "Unknown (10)" / "Unknown (11)".
   for (const name of ['test.h264', 'FRExt1_Panasonic.avc', 'AUD_MW_E.264', 'CAPA1_TOSHIBA_B.264']) {
-    const seed = spawnSync(python, ['-c', SEED_TOOL, corpusFile(name)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const seed = spawnSync(python, ['-c', SEED_TOOL, corpusFile(name)], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
     assert.equal(seed.status, 0, seed.stderr);
     const seedLines = seed.stdout.trimEnd().split('\n');
     const r = await runCli(['nalu', corpusFile(name)]);
@@ -231,7 +261,10 @@ test('--json lists every NAL unit with offsets, sizes and parsed fields', async 
   const name = '4pics.264';
   const r = await runCli(['nalu', corpusFile(name), '--json']);
   assert.equal(r.status, 0, r.stderr);
-  const nals = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as NaluJsonLine);
+  const nals = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as NaluJsonLine);
   const bytes = readFileSync(corpusFile(name));
   assert.equal(nals.length, expectedSummary(name).nalUnits);
   for (const nal of nals) {
@@ -245,7 +278,10 @@ test('--json lists every NAL unit with offsets, sizes and parsed fields', async 
   assert.equal(sps?.sps?.fps, 50);
   assert.equal(nals.find((n) => n.type === 8)?.pps?.ppsId, 0);
   assert.equal(nals.find((n) => n.type === 5)?.slice?.sliceKind, 2);
-  assert.deepEqual(nals.find((n) => n.type === 6)?.sei?.map((m) => m.payloadType), [0, 1]);
+  assert.deepEqual(
+    nals.find((n) => n.type === 6)?.sei?.map((m) => m.payloadType),
+    [0, 1],
+  );
 });
 
 test('--frames lists access units; a live TCP source adds arrival times; --count stops it', async () => {
@@ -253,7 +289,10 @@ test('--frames lists access units; a live TCP source adds arrival times; --count
   const file = readFileSync(corpusFile(name));
   const fromFile = await runCli(['nalu', corpusFile(name), '--frames', '--json']);
   assert.equal(fromFile.status, 0, fromFile.stderr);
-  const fileFrames = fromFile.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const fileFrames = fromFile.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(fileFrames.length, expectedSummary(name).accessUnits);
   assert.equal(fileFrames[0]!.key, true);
   assert.ok(!('arrivalMs' in fileFrames[0]!), 'no arrival times for a file');
@@ -263,7 +302,10 @@ test('--frames lists access units; a live TCP source adds arrival times; --count
   try {
     const r = await runCli(['nalu', `tcp://127.0.0.1:${server.port}`, '--frames', '--json', '--count', '25']);
     assert.equal(r.status, 0, r.stderr);
-    const frames = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const frames = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(frames.length, 25);
     frames.forEach((f, i) => {
       assert.equal(f.index, i);
@@ -274,7 +316,10 @@ test('--frames lists access units; a live TCP source adds arrival times; --count
     });
     const text = await runCli(['nalu', `tcp://127.0.0.1:${server.port}`, '--frames', '--count', '3']);
     assert.equal(text.status, 0, text.stderr);
-    assert.match(text.stdout.split('\n')[0]!, /^Frame 0: key, slices I, \d+ bytes, NAL types 7,8,6,5, POC 0, arrived [\d.]+ ms$/);
+    assert.match(
+      text.stdout.split('\n')[0]!,
+      /^Frame 0: key, slices I, \d+ bytes, NAL types 7,8,6,5, POC 0, arrived [\d.]+ ms$/,
+    );
   } finally {
     await server.close();
   }
@@ -286,7 +331,11 @@ test('--summary of a live TCP source has measured fps and bitrate', async () => 
   try {
     const r = await runCli(['nalu', `tcp://127.0.0.1:${server.port}`, '--summary', '--json']);
     assert.equal(r.status, 0, r.stderr);
-    const s = JSON.parse(r.stdout) as { accessUnits: number; measured: { fps: number; bitrateBps: number } | null; bytes: number };
+    const s = JSON.parse(r.stdout) as {
+      accessUnits: number;
+      measured: { fps: number; bitrateBps: number } | null;
+      bytes: number;
+    };
     assert.equal(s.bytes, file.length);
     assert.equal(s.accessUnits, expectedSummary('test_640x360.h264').accessUnits);
     assert.ok(s.measured && s.measured.fps > 0 && s.measured.bitrateBps > 0, JSON.stringify(s.measured));
@@ -304,10 +353,21 @@ test('--retry reconnects a dropped TCP source and continues counting', async () 
   });
   try {
     const total = expectedSummary('test_640x360.h264').accessUnits;
-    const r = await runCli(['nalu', `tcp://127.0.0.1:${server.port}`, '--frames', '--json', '--retry', '--count', String(total)]);
+    const r = await runCli([
+      'nalu',
+      `tcp://127.0.0.1:${server.port}`,
+      '--frames',
+      '--json',
+      '--retry',
+      '--count',
+      String(total),
+    ]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /reconnecting/);
-    const frames = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { index: number; key: boolean });
+    const frames = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { index: number; key: boolean });
     assert.equal(frames.length, total);
     assert.ok(frames.filter((f) => f.key).length >= 2, 'the second connection starts with a keyframe again');
   } finally {
@@ -316,7 +376,12 @@ test('--retry reconnects a dropped TCP source and continues counting', async () 
 });
 
 /** Spawns the CLI and collects its output while it runs. */
-function startCli(args: string[]): { stdout: () => string; stderr: () => string; exited: Promise<number | null>; kill: (signal: NodeJS.Signals) => void } {
+function startCli(args: string[]): {
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+  kill: (signal: NodeJS.Signals) => void;
+} {
   const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -338,7 +403,11 @@ test('Ctrl-C and --duration end a live source normally, with the summary', async
     await waitFor(() => listing.stdout().split('\n').length > 3, 'the first NAL units', 15_000);
     listing.kill('SIGINT');
     assert.equal(await listing.exited, 0, listing.stderr());
-    const nals = listing.stdout().trim().split('\n').map((l) => JSON.parse(l) as { type: number });
+    const nals = listing
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: number });
     assert.equal(nals[0]?.type, 7);
 
     // Summary: Ctrl-C prints exactly one JSON summary object and exits 0. Regression: a Ctrl-C
@@ -407,8 +476,14 @@ test('capture-time SEI shows in --json and --frames --json', async () => {
     writeFileSync(file, nalsToAnnexB([sps, pps, buildCaptureTimeSei(1732489200123.456), idr]));
     const nals = await runCli(['nalu', file, '--json']);
     assert.equal(nals.status, 0, nals.stderr);
-    const sei = nals.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: number; sei?: unknown[] }).find((n) => n.type === 6);
-    assert.deepEqual(sei?.sei, [{ payloadType: 5, payloadSize: 24, uuid: CAPTURE_TIME_SEI_UUID_TEXT, capturedAtMs: 1732489200123.456 }]);
+    const sei = nals.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: number; sei?: unknown[] })
+      .find((n) => n.type === 6);
+    assert.deepEqual(sei?.sei, [
+      { payloadType: 5, payloadSize: 24, uuid: CAPTURE_TIME_SEI_UUID_TEXT, capturedAtMs: 1732489200123.456 },
+    ]);
     const frames = await runCli(['nalu', file, '--frames', '--json']);
     assert.equal(frames.status, 0, frames.stderr);
     const frame = JSON.parse(frames.stdout) as { capturedAtMs: number; nalTypes: number[]; key: boolean };
@@ -436,13 +511,25 @@ test('error paths: one line, documented exit code, no stack trace', async () => 
     const probe = await tcpServer(() => undefined);
     const port = probe.port;
     await probe.close();
-    assertOneLineError(await runCli(['nalu', `tcp://127.0.0.1:${port}`]), ExitCode.CONNECT, /cannot connect to tcp:\/\/127\.0\.0\.1:\d+: connection refused/);
+    assertOneLineError(
+      await runCli(['nalu', `tcp://127.0.0.1:${port}`]),
+      ExitCode.CONNECT,
+      /cannot connect to tcp:\/\/127\.0\.0\.1:\d+: connection refused/,
+    );
     // Unknown host (.invalid never resolves, RFC 2606).
-    assertOneLineError(await runCli(['nalu', 'tcp://no-such-camera.invalid:5000']), ExitCode.CONNECT, /cannot connect to tcp:\/\/no-such-camera\.invalid:5000: (unknown host|host name lookup failed)/);
+    assertOneLineError(
+      await runCli(['nalu', 'tcp://no-such-camera.invalid:5000']),
+      ExitCode.CONNECT,
+      /cannot connect to tcp:\/\/no-such-camera\.invalid:5000: (unknown host|host name lookup failed)/,
+    );
     // Not H.264: 2 MiB without a start code, and a short text file.
     const junk = join(dir, 'junk.bin');
     writeFileSync(junk, new Uint8Array(2 * 1024 * 1024).fill(0xaa));
-    assertOneLineError(await runCli(['nalu', junk]), ExitCode.BAD_STREAM, /not an H\.264 Annex-B stream: no start code in the first 1 MiB/);
+    assertOneLineError(
+      await runCli(['nalu', junk]),
+      ExitCode.BAD_STREAM,
+      /not an H\.264 Annex-B stream: no start code in the first 1 MiB/,
+    );
     const text = join(dir, 'notes.txt');
     writeFileSync(text, 'hello, this is not video\n');
     assertOneLineError(await runCli(['nalu', text, '--summary']), ExitCode.BAD_STREAM, /no start code in the 25 bytes/);
@@ -450,15 +537,31 @@ test('error paths: one line, documented exit code, no stack trace', async () => 
     writeFileSync(empty, '');
     assertOneLineError(await runCli(['nalu', empty]), ExitCode.BAD_STREAM, /is empty/);
     // A NAL over the cap.
-    assertOneLineError(await runCli(['nalu', corpusFile('test.h264'), '--max-nal-bytes', '1000', '--summary']), ExitCode.BAD_STREAM, /exceeds 1000 bytes.*--max-nal-bytes/);
+    assertOneLineError(
+      await runCli(['nalu', corpusFile('test.h264'), '--max-nal-bytes', '1000', '--summary']),
+      ExitCode.BAD_STREAM,
+      /exceeds 1000 bytes.*--max-nal-bytes/,
+    );
     // Missing file, directory.
-    assertOneLineError(await runCli(['nalu', join(dir, 'missing.h264')]), ExitCode.IO, /cannot read .*missing\.h264: no such file/);
+    assertOneLineError(
+      await runCli(['nalu', join(dir, 'missing.h264')]),
+      ExitCode.IO,
+      /cannot read .*missing\.h264: no such file/,
+    );
     assertOneLineError(await runCli(['nalu', dir]), ExitCode.IO, /is a directory/);
     // Bad options.
     assertOneLineError(await runCli(['nalu', corpusFile('test.h264'), '--count', 'abc']), ExitCode.USAGE, /--count/);
-    assertOneLineError(await runCli(['nalu', corpusFile('test.h264'), '--duration', 'soon']), ExitCode.USAGE, /--duration/);
+    assertOneLineError(
+      await runCli(['nalu', corpusFile('test.h264'), '--duration', 'soon']),
+      ExitCode.USAGE,
+      /--duration/,
+    );
     // (A missing port means 5000, as for record, view and connect(): see test/util/stream-address.test.ts.)
-    assertOneLineError(await runCli(['nalu', 'tcp://127.0.0.1:0']), ExitCode.USAGE, /invalid stream address "tcp:\/\/127\.0\.0\.1:0": expected tcp:\/\/host\[:port\]/);
+    assertOneLineError(
+      await runCli(['nalu', 'tcp://127.0.0.1:0']),
+      ExitCode.USAGE,
+      /invalid stream address "tcp:\/\/127\.0\.0\.1:0": expected tcp:\/\/host\[:port\]/,
+    );
   } finally {
     cleanup();
   }
@@ -466,9 +569,16 @@ test('error paths: one line, documented exit code, no stack trace', async () => 
 
 test('piping into head ends quietly (EPIPE) with exit code 0', () => {
   // 8161 NAL units: far more output than a pipe buffer holds.
-  const r = spawnSync('bash', ['-c', `"${process.execPath}" "${cliPath}" nalu "${corpusFile('jm_1080p_allslice.264')}" --json | head -n 2 >/dev/null; echo "exit=\${PIPESTATUS[0]}" >&2`], {
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    'bash',
+    [
+      '-c',
+      `"${process.execPath}" "${cliPath}" nalu "${corpusFile('jm_1080p_allslice.264')}" --json | head -n 2 >/dev/null; echo "exit=\${PIPESTATUS[0]}" >&2`,
+    ],
+    {
+      encoding: 'utf8',
+    },
+  );
   assert.match(r.stderr, /^exit=0\n$/, r.stderr);
 });
 
@@ -480,12 +590,51 @@ test('nalu reads the H.264 track of MP4 and Matroska files (by content), and nam
     const mp4 = join(dir, 'clip.mp4');
     const mkv = join(dir, 'clip.bin');
     const webm = join(dir, 'clip.webm');
-    const gen = spawnSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-frames:v', '20', '-c:v', 'libx264', '-g', '10', '-bf', '0', '-f', 'h264', annexB]);
+    const gen = spawnSync(ffmpeg, [
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=160x120:rate=10',
+      '-frames:v',
+      '20',
+      '-c:v',
+      'libx264',
+      '-g',
+      '10',
+      '-bf',
+      '0',
+      '-f',
+      'h264',
+      annexB,
+    ]);
     assert.equal(gen.status, 0, String(gen.stderr));
-    for (const [out, format] of [[mp4, 'mp4'], [mkv, 'matroska']] as const) {
-      assert.equal(spawnSync(ffmpeg, ['-v', 'error', '-r', '10', '-i', annexB, '-c', 'copy', '-f', format, out]).status, 0);
+    for (const [out, format] of [
+      [mp4, 'mp4'],
+      [mkv, 'matroska'],
+    ] as const) {
+      assert.equal(
+        spawnSync(ffmpeg, ['-v', 'error', '-r', '10', '-i', annexB, '-c', 'copy', '-f', format, out]).status,
+        0,
+      );
     }
-    assert.equal(spawnSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-frames:v', '3', '-c:v', 'libvpx', webm]).status, 0);
+    assert.equal(
+      spawnSync(ffmpeg, [
+        '-v',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=160x120:rate=10',
+        '-frames:v',
+        '3',
+        '-c:v',
+        'libvpx',
+        webm,
+      ]).status,
+      0,
+    );
     for (const file of [mp4, mkv]) {
       const r = await runCli(['nalu', file, '--summary', '--json']);
       assert.equal(r.status, 0, r.stderr);

@@ -54,9 +54,14 @@ describe('rearview videos: camera options before and after the subcommand', () =
   });
 
   it('a value after the subcommand wins over one before it', async () => {
-    const wins = await runCli(['videos', '--camera', bad, '--token', 'secret', 'list', '--camera', good, '--json'], { env });
+    const wins = await runCli(['videos', '--camera', bad, '--token', 'secret', 'list', '--camera', good, '--json'], {
+      env,
+    });
     assert.equal(wins.code, 0, wins.stderr);
-    const loses = await runCli(['videos', '--camera', good, '--token', 'secret', 'list', '--camera', bad, '--timeout', '3s'], { env });
+    const loses = await runCli(
+      ['videos', '--camera', good, '--token', 'secret', 'list', '--camera', bad, '--timeout', '3s'],
+      { env },
+    );
     assert.equal(loses.code, 4, loses.stderr);
     assert.equal(loses.stderr.trim().split('\n').length, 1, 'one-line error');
   });

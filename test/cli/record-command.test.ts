@@ -31,9 +31,32 @@ after(async () => {
 /** ffprobe's decoded frame count, the first frame's key flag, and ffmpeg's decode errors. */
 function probe(file: string): { frames: number; firstIsKey: boolean; width: number; errors: string } {
   const ffprobe = requireTool('ffprobe');
-  const r = spawnSync(ffprobe, ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,width', '-of', 'json', file]);
+  const r = spawnSync(ffprobe, [
+    '-v',
+    'error',
+    '-count_frames',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'stream=nb_read_frames,width',
+    '-of',
+    'json',
+    file,
+  ]);
   const info = JSON.parse(r.stdout.toString()) as { streams: { nb_read_frames: string; width: number }[] };
-  const k = spawnSync(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=flags', '-read_intervals', '%+#1', '-of', 'csv=p=0', file]);
+  const k = spawnSync(ffprobe, [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'packet=flags',
+    '-read_intervals',
+    '%+#1',
+    '-of',
+    'csv=p=0',
+    file,
+  ]);
   const d = spawnSync(requireTool('ffmpeg'), ['-v', 'error', '-i', file, '-f', 'null', '-']);
   return {
     frames: Number(info.streams[0]?.nb_read_frames ?? 0),
@@ -63,7 +86,17 @@ for (const ext of ['mkv', 'mp4']) {
 
 test('--segment cuts new files at keyframes', async () => {
   const file = join(scratch.dir, 'seg.mkv');
-  const r = await runCli(['record', `tcp://127.0.0.1:${serve.streamPort}`, '-o', file, '--duration', '3s', '--segment', '1s', '--json']);
+  const r = await runCli([
+    'record',
+    `tcp://127.0.0.1:${serve.streamPort}`,
+    '-o',
+    file,
+    '--duration',
+    '3s',
+    '--segment',
+    '1s',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout) as { files: string[]; frames: number };
   assert.ok(summary.files.length >= 2, `several files: ${summary.files.join(', ')}`);
@@ -80,7 +113,9 @@ test('--segment cuts new files at keyframes', async () => {
 
 test('an MP4 recording killed with SIGKILL still plays up to its last fragment', async () => {
   const file = join(scratch.dir, 'killed.mp4');
-  const child = spawn(process.execPath, [cliPath, 'record', `tcp://127.0.0.1:${serve.streamPort}`, '-o', file], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [cliPath, 'record', `tcp://127.0.0.1:${serve.streamPort}`, '-o', file], {
+    stdio: 'ignore',
+  });
   try {
     // Wait (polling, with a deadline) until about two fragments (one per second) are on disk.
     await waitFor(() => existsSync(file) && statSync(file).size > 200_000, 'the recording to grow', 20_000, 20);
@@ -93,12 +128,19 @@ test('an MP4 recording killed with SIGKILL still plays up to its last fragment',
   assert.equal(p.firstIsKey, true);
   // ffmpeg may warn about the truncated tail, but must not fail to decode the complete fragments.
   assert.doesNotMatch(p.errors, /moov atom not found|Invalid data found/);
-  assert.deepEqual(readdirSync(scratch.dir).filter((f) => f.startsWith('killed')), ['killed.mp4']);
+  assert.deepEqual(
+    readdirSync(scratch.dir).filter((f) => f.startsWith('killed')),
+    ['killed.mp4'],
+  );
 });
 
 test('Ctrl-C (SIGINT) finishes the file cleanly and exits 0 with the summary', async () => {
   const file = join(scratch.dir, 'interrupted.mkv');
-  const child = spawn(process.execPath, [cliPath, 'record', `tcp://127.0.0.1:${serve.streamPort}`, '-o', file, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [cliPath, 'record', `tcp://127.0.0.1:${serve.streamPort}`, '-o', file, '--json'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));

@@ -23,7 +23,29 @@ test('recordings of frames captured 0.2 ms apart decode without timestamp errors
   const scratch = scratchDir();
   try {
     const file = join(scratch.dir, 'in.h264');
-    const gen = spawnSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-t', '2', '-c:v', 'libx264', '-g', '30', '-bf', '0', '-bsf:v', 'h264_mp4toannexb', '-x264-params', 'repeat-headers=1', '-f', 'h264', file]);
+    const gen = spawnSync(ffmpeg, [
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=30',
+      '-t',
+      '2',
+      '-c:v',
+      'libx264',
+      '-g',
+      '30',
+      '-bf',
+      '0',
+      '-bsf:v',
+      'h264_mp4toannexb',
+      '-x264-params',
+      'repeat-headers=1',
+      '-f',
+      'h264',
+      file,
+    ]);
     assert.equal(gen.status, 0, gen.stderr.toString());
     const aus: FramedAccessUnit[] = [];
     const framer = new AnnexBFramer({ onAccessUnit: (au) => aus.push(au) });

@@ -20,7 +20,12 @@ test('status prints the camera state, or the /api/v1/status document with --json
   try {
     const json = await runCli(['status', '--camera', `127.0.0.1:${api.port}`, '--json']);
     assert.equal(json.code, 0, json.stderr);
-    const doc = JSON.parse(json.stdout) as { api: string; version: string; stream: { resolution: string }; battery: { percent: number } };
+    const doc = JSON.parse(json.stdout) as {
+      api: string;
+      version: string;
+      stream: { resolution: string };
+      battery: { percent: number };
+    };
     assert.equal(doc.api, 'v1');
     assert.equal(doc.version, '0.1.0-test');
     assert.equal(doc.stream.resolution, '640x360');
@@ -69,7 +74,9 @@ test('status without --camera: the error says which address was tried and points
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0] as string, /^rearview: cannot reach camera: .*connection refused/);
   assert.ok(
-    (lines[0] as string).endsWith(`(no --camera given, so tried REARVIEW_CAMERA=127.0.0.1:${closedPort}; give --camera HOST[:PORT], or find cameras with \`rearview discover\`)`),
+    (lines[0] as string).endsWith(
+      `(no --camera given, so tried REARVIEW_CAMERA=127.0.0.1:${closedPort}; give --camera HOST[:PORT], or find cameras with \`rearview discover\`)`,
+    ),
     lines[0],
   );
 
@@ -82,7 +89,10 @@ test('status without --camera: the error says which address was tried and points
   const videos = await runCli(['videos', 'list'], { env: { REARVIEW_CAMERA: `127.0.0.1:${closedPort}` } });
   assert.equal(videos.code, ExitCode.CONNECT);
   assert.match(videos.stderr, /no --camera given, so tried REARVIEW_CAMERA=.*rearview discover/);
-  for (const args of [['videos', '--camera', `127.0.0.1:${closedPort}`, 'list'], ['videos', 'list', '--camera', `127.0.0.1:${closedPort}`]]) {
+  for (const args of [
+    ['videos', '--camera', `127.0.0.1:${closedPort}`, 'list'],
+    ['videos', 'list', '--camera', `127.0.0.1:${closedPort}`],
+  ]) {
     const r2 = await runCli(args);
     assert.equal(r2.code, ExitCode.CONNECT);
     assert.doesNotMatch(r2.stderr, /discover/, args.join(' '));

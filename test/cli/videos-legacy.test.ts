@@ -24,10 +24,13 @@ test('sync, list and status fall back to the legacy routes of the original firmw
       res.writeHead(501).end(`Unknown ${req.method} request`);
       return;
     }
-    const upstream = request({ host: '127.0.0.1', port: api.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const upstream = request(
+      { host: '127.0.0.1', port: api.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     req.pipe(upstream);
   });
   await new Promise<void>((resolve) => legacy.listen(0, '127.0.0.1', resolve));
@@ -38,13 +41,17 @@ test('sync, list and status fall back to the legacy routes of the original firmw
     const s1 = JSON.parse(first.stdout) as { downloaded: string[]; pending: string[] };
     assert.deepEqual(s1.downloaded, ['log0001.mkv', 'log0002.mkv']);
     assert.deepEqual(s1.pending, ['log0003.mkv'], 'the newest segment is the one being recorded');
-    for (const name of s1.downloaded) assert.deepEqual(readFileSync(join(out.dir, name)), readFileSync(join(recordings.dir, name)));
+    for (const name of s1.downloaded)
+      assert.deepEqual(readFileSync(join(out.dir, name)), readFileSync(join(recordings.dir, name)));
     const second = await runCli(['videos', 'sync', out.dir, '--camera', camera, '--json']);
     assert.deepEqual((JSON.parse(second.stdout) as { skipped: string[] }).skipped, ['log0001.mkv', 'log0002.mkv']);
     assert.deepEqual(readdirSync(out.dir).sort(), ['log0001.mkv', 'log0002.mkv']);
 
     const list = await runCli(['videos', 'list', '--camera', camera, '--json']);
-    assert.deepEqual((JSON.parse(list.stdout) as { name: string }[]).map((v) => v.name), ['log0001.mkv', 'log0002.mkv', 'log0003.mkv']);
+    assert.deepEqual(
+      (JSON.parse(list.stdout) as { name: string }[]).map((v) => v.name),
+      ['log0001.mkv', 'log0002.mkv', 'log0003.mkv'],
+    );
 
     const status = await runCli(['status', '--camera', camera, '--json']);
     assert.equal(status.code, 0, status.stderr);

@@ -31,7 +31,8 @@ before(async () => {
   writeSync(fd, Buffer.from('1a45dfa3', 'hex'));
   ftruncateSync(fd, BIG_BYTES);
   closeSync(fd);
-  for (const name of ['log0001.mkv', 'log0002.mkv', 'log0003.mkv']) sizes[name] = statSync(join(recordings.dir, name)).size;
+  for (const name of ['log0001.mkv', 'log0002.mkv', 'log0003.mkv'])
+    sizes[name] = statSync(join(recordings.dir, name)).size;
   serve = await startServe(['--recordings', recordings.dir, '--bind', '127.0.0.1'], { waitForApi: true });
   camera = `127.0.0.1:${serve.apiPort}`;
 });
@@ -53,7 +54,9 @@ test('sync --progress json: files and bytes of the whole run, one JSON object a 
   const out = scratchDir();
   try {
     const dest = join(out.dir, 'rides');
-    const r = await runCli(['videos', 'sync', dest, '--camera', camera, '--progress', 'json', '--json'], { env: { NODE_OPTIONS: '--trace-warnings' } });
+    const r = await runCli(['videos', 'sync', dest, '--camera', camera, '--progress', 'json', '--json'], {
+      env: { NODE_OPTIONS: '--trace-warnings' },
+    });
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout) as { downloaded: string[]; bytesTransferred: number };
     const total = Object.values(sizes).reduce((a, b) => a + b, 0);
@@ -64,25 +67,46 @@ test('sync --progress json: files and bytes of the whole run, one JSON object a 
     assert.deepEqual(events[0], { event: 'plan', filesDone: 0, filesTotal: 3, bytesDone: 0, bytesTotal: total });
     assert.deepEqual(events.at(-1), { event: 'end', filesDone: 3, filesTotal: 3, bytesDone: total, bytesTotal: total });
     // Each file: start, then bytes events, then finish, in list order.
-    const perFile = events.filter((e) => e.event === 'start' || e.event === 'finish').map((e) => `${e.event} ${e.file} ${e.fileBytes}`);
+    const perFile = events
+      .filter((e) => e.event === 'start' || e.event === 'finish')
+      .map((e) => `${e.event} ${e.file} ${e.fileBytes}`);
     assert.deepEqual(perFile, [
-      'start log0001.mkv 0', `finish log0001.mkv ${sizes['log0001.mkv']}`,
-      'start log0002.mkv 0', `finish log0002.mkv ${sizes['log0002.mkv']}`,
-      'start log0003.mkv 0', `finish log0003.mkv ${BIG_BYTES}`,
+      'start log0001.mkv 0',
+      `finish log0001.mkv ${sizes['log0001.mkv']}`,
+      'start log0002.mkv 0',
+      `finish log0002.mkv ${sizes['log0002.mkv']}`,
+      'start log0003.mkv 0',
+      `finish log0003.mkv ${BIG_BYTES}`,
     ]);
     const finishes = events.filter((e) => e.event === 'finish');
-    assert.deepEqual(finishes.map((e) => [e.ok, e.filesDone]), [[true, 1], [true, 2], [true, 3]]);
+    assert.deepEqual(
+      finishes.map((e) => [e.ok, e.filesDone]),
+      [
+        [true, 1],
+        [true, 2],
+        [true, 3],
+      ],
+    );
     // The big file reports its way through: at most one line per percent of the run, never backwards.
     const bytes = events.filter((e) => e.event === 'bytes');
     assert.ok(bytes.length >= 10 && bytes.length <= 101, `${bytes.length} bytes events`);
-    assert.ok(events.every((e, i) => i === 0 || e.bytesDone >= (events[i - 1] as ProgressEvent).bytesDone), 'overall bytes never go back');
+    assert.ok(
+      events.every((e, i) => i === 0 || e.bytesDone >= (events[i - 1] as ProgressEvent).bytesDone),
+      'overall bytes never go back',
+    );
     assert.ok(bytes.every((e) => e.bytesDone <= total && e.filesTotal === 3));
     assert.equal(statSync(join(dest, 'log0003.mkv')).size, BIG_BYTES);
 
     // Nothing new: the plan says so and the run ends at once.
     const again = await runCli(['videos', 'sync', dest, '--camera', camera, '--progress', 'json']);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(progressLines(again.stderr).map((e) => [e.event, e.filesTotal, e.bytesTotal]), [['plan', 0, 0], ['end', 0, 0]]);
+    assert.deepEqual(
+      progressLines(again.stderr).map((e) => [e.event, e.filesTotal, e.bytesTotal]),
+      [
+        ['plan', 0, 0],
+        ['end', 0, 0],
+      ],
+    );
     assert.match(again.stdout, /^synced 0 new \(0 B\), 3 already there\n$/);
   } finally {
     out.cleanup();
@@ -93,16 +117,34 @@ test('download: a missing folder is created; no warning however many chunks', as
   const out = scratchDir();
   try {
     const dest = join(out.dir, 'new', 'deeper');
-    const r = await runCli(['videos', 'download', 'log0003.mkv', 'log0001', '-o', dest, '--camera', camera], { env: { NODE_OPTIONS: '--trace-warnings' } });
+    const r = await runCli(['videos', 'download', 'log0003.mkv', 'log0001', '-o', dest, '--camera', camera], {
+      env: { NODE_OPTIONS: '--trace-warnings' },
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '', 'nothing on stderr: no progress off a terminal, no warning');
     assert.equal(statSync(join(dest, 'log0003.mkv')).size, BIG_BYTES);
     assert.deepEqual(readFileSync(join(dest, 'log0001.mkv')), readFileSync(join(recordings.dir, 'log0001.mkv')));
 
-    const json = await runCli(['videos', 'download', 'log0002.mkv', '-o', dest, '--camera', camera, '--progress', 'json']);
+    const json = await runCli([
+      'videos',
+      'download',
+      'log0002.mkv',
+      '-o',
+      dest,
+      '--camera',
+      camera,
+      '--progress',
+      'json',
+    ]);
     assert.equal(json.code, 0, json.stderr);
     const events = progressLines(json.stderr);
-    assert.deepEqual(events[0], { event: 'plan', filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: sizes['log0002.mkv'] });
+    assert.deepEqual(events[0], {
+      event: 'plan',
+      filesDone: 0,
+      filesTotal: 1,
+      bytesDone: 0,
+      bytesTotal: sizes['log0002.mkv'],
+    });
     assert.equal(events.at(-1)?.event, 'end');
     assert.equal(events.at(-1)?.bytesDone, sizes['log0002.mkv']);
   } finally {
@@ -115,7 +157,10 @@ test('a destination that is a regular file: one line naming it, exit 5', async (
   try {
     const file = join(out.dir, 'rides');
     writeFileSync(file, 'x');
-    for (const args of [['videos', 'download', 'log0001.mkv', '-o', file], ['videos', 'sync', file]]) {
+    for (const args of [
+      ['videos', 'download', 'log0001.mkv', '-o', file],
+      ['videos', 'sync', file],
+    ]) {
       const r = await runCli([...args, '--camera', camera]);
       assert.equal(r.code, ExitCode.IO, r.stderr);
       assert.equal(r.stderr, `rearview: ${file}: not a folder (a file of that name is in the way)\n`);

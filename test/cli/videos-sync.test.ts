@@ -44,7 +44,8 @@ test('sync twice: everything, then nothing', async () => {
     assert.equal(first.code, 0, first.stderr);
     const s1 = JSON.parse(first.stdout) as Summary;
     assert.deepEqual(s1.downloaded, ['log0001.mkv', 'log0002.mkv', 'log0003.mkv']);
-    for (const name of s1.downloaded) assert.deepEqual(readFileSync(join(dest, name)), readFileSync(join(recordings.dir, name)));
+    for (const name of s1.downloaded)
+      assert.deepEqual(readFileSync(join(dest, name)), readFileSync(join(recordings.dir, name)));
     assert.equal(first.stderr, '', 'no progress output when stderr is not a terminal');
 
     const second = await runCli(['videos', 'sync', dest, '--camera', `127.0.0.1:${api.port}`, '--json']);
@@ -87,8 +88,12 @@ test('a download cut in the middle is resumed by the next sync', async () => {
     // Only the missing half of the first file travelled again.
     const total = 3 * size;
     assert.equal(s.bytesTransferred, total - partBytes);
-    for (const name of ['log0001.mkv', 'log0002.mkv', 'log0003.mkv']) assert.deepEqual(readFileSync(join(out.dir, name)), readFileSync(join(recordings.dir, name)));
-    assert.deepEqual(readdirSync(out.dir).filter((f) => f.endsWith('.part')), []);
+    for (const name of ['log0001.mkv', 'log0002.mkv', 'log0003.mkv'])
+      assert.deepEqual(readFileSync(join(out.dir, name)), readFileSync(join(recordings.dir, name)));
+    assert.deepEqual(
+      readdirSync(out.dir).filter((f) => f.endsWith('.part')),
+      [],
+    );
   } finally {
     await proxy.close();
     out.cleanup();
@@ -101,7 +106,10 @@ test('videos list, download and thumbs', async () => {
     const list = await runCli(['videos', 'list', '--camera', `127.0.0.1:${api.port}`, '--json']);
     assert.equal(list.code, 0, list.stderr);
     const entries = JSON.parse(list.stdout) as { name: string; sizeBytes: number }[];
-    assert.deepEqual(entries.map((e) => e.name), ['log0001.mkv', 'log0002.mkv', 'log0003.mkv']);
+    assert.deepEqual(
+      entries.map((e) => e.name),
+      ['log0001.mkv', 'log0002.mkv', 'log0003.mkv'],
+    );
     const human = await runCli(['videos', 'list', '--camera', `127.0.0.1:${api.port}`]);
     assert.equal(human.stdout.trim().split('\n').length, 3);
 
@@ -110,7 +118,17 @@ test('videos list, download and thumbs', async () => {
     assert.deepEqual(readFileSync(join(out.dir, 'log0002.mkv')), readFileSync(join(recordings.dir, 'log0002.mkv')));
 
     // MP4 converted by the camera.
-    const mp4 = await runCli(['videos', 'download', 'log0001.mkv', '--format', 'mp4', '-o', out.dir, '--camera', `127.0.0.1:${api.port}`]);
+    const mp4 = await runCli([
+      'videos',
+      'download',
+      'log0001.mkv',
+      '--format',
+      'mp4',
+      '-o',
+      out.dir,
+      '--camera',
+      `127.0.0.1:${api.port}`,
+    ]);
     assert.equal(mp4.code, 0, mp4.stderr);
     const head = readFileSync(join(out.dir, 'log0001.mp4')).subarray(4, 8).toString('latin1');
     assert.equal(head, 'ftyp', 'an MP4 file');

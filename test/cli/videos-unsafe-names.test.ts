@@ -42,7 +42,12 @@ before(async () => {
     if (path === '/') return void res.end('Welcome to Velovision Rearview');
     if (path === '/api/v1/status') return void res.end('{}');
     if (path === '/api/v1/recordings') {
-      const entry = (name: string, thumbnailUrl: string): object => ({ name, sizeBytes: BODY.length, inProgress: false, thumbnailUrl });
+      const entry = (name: string, thumbnailUrl: string): object => ({
+        name,
+        sizeBytes: BODY.length,
+        inProgress: false,
+        thumbnailUrl,
+      });
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
@@ -80,15 +85,37 @@ function filesUnder(dir: string): string[] {
 
 describe('videos commands with a camera that lists unsafe names', () => {
   it('isSafeLocalName accepts plain names only', () => {
-    for (const ok of ['log0001.mkv', 'log0001_1713198307.jpg', 'log12345.mp4']) assert.equal(isSafeLocalName(ok), true, ok);
-    for (const bad of ['', '.', '..', '../evil.mkv', 'a/b.mkv', 'a\\b.mkv', '/abs.mkv', 'a\0b.mkv', '.hidden', 'x..mkv', 'a b.mkv']) {
+    for (const ok of ['log0001.mkv', 'log0001_1713198307.jpg', 'log12345.mp4'])
+      assert.equal(isSafeLocalName(ok), true, ok);
+    for (const bad of [
+      '',
+      '.',
+      '..',
+      '../evil.mkv',
+      'a/b.mkv',
+      'a\\b.mkv',
+      '/abs.mkv',
+      'a\0b.mkv',
+      '.hidden',
+      'x..mkv',
+      'a b.mkv',
+    ]) {
       assert.equal(isSafeLocalName(bad), false, JSON.stringify(bad));
     }
   });
 
   it('sync writes only the safe recording, inside the folder', async () => {
     const dest = join(scratch.dir, 'a', 'rides');
-    const r = await runCli(['videos', 'sync', dest, '--camera', `127.0.0.1:${cameraPort}`, '--token', 's3cret', '--json']);
+    const r = await runCli([
+      'videos',
+      'sync',
+      dest,
+      '--camera',
+      `127.0.0.1:${cameraPort}`,
+      '--token',
+      's3cret',
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual((JSON.parse(r.stdout) as { downloaded: string[] }).downloaded, ['log0003.mkv']);
     assert.match(r.stderr, /skipping "\.\.\/evil\.mkv"/);
@@ -97,7 +124,15 @@ describe('videos commands with a camera that lists unsafe names', () => {
 
   it('download refuses a listed name with a path in it', async () => {
     const dest = join(scratch.dir, 'b', 'rides');
-    const r = await runCli(['videos', 'download', '../evil.mkv', '--output', dest, '--camera', `127.0.0.1:${cameraPort}`]);
+    const r = await runCli([
+      'videos',
+      'download',
+      '../evil.mkv',
+      '--output',
+      dest,
+      '--camera',
+      `127.0.0.1:${cameraPort}`,
+    ]);
     assert.notEqual(r.code, 0);
     assert.ok(!existsSync(join(scratch.dir, 'b', 'evil.mkv')));
     assert.ok(!existsSync(join(scratch.dir, 'b', 'evil.mkv.part')));
@@ -107,7 +142,10 @@ describe('videos commands with a camera that lists unsafe names', () => {
     const dest = join(scratch.dir, 'c', 'thumbs');
     const r = await runCli(['videos', 'thumbs', dest, '--camera', `127.0.0.1:${cameraPort}`, '--token', 's3cret']);
     // The other host's thumbnail is refused (an error naming it), or at least fetched without credentials.
-    assert.ok(otherRequests.every((q) => q.authorization === undefined), JSON.stringify(otherRequests));
+    assert.ok(
+      otherRequests.every((q) => q.authorization === undefined),
+      JSON.stringify(otherRequests),
+    );
     assert.deepEqual(otherRequests, [], 'the other host is never asked');
     assert.ok(!existsSync(join(scratch.dir, 'evil.jpg')) && !existsSync(join(scratch.dir, 'c', 'evil.jpg')));
     for (const f of filesUnder(join(scratch.dir, 'c'))) assert.ok(f === 'thumbs' || f.startsWith(`thumbs${'/'}`), f);

@@ -42,7 +42,10 @@ test('connectWebSocket + decodeVideoFrames decode the live stream in Chromium', 
   const script = bundle.outputFiles[0]?.text ?? '';
   const page = createServer((req, res) => {
     if (req.url === '/bundle.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
-    else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/bundle.js"></script>');
+    else
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end('<!doctype html><script type="module" src="/bundle.js"></script>');
   });
   const serve = await startServe(['--bind', '127.0.0.1'], { waitForApi: true });
   // Forward WebSocket upgrades byte for byte (Host and Origin stay the page's: same origin).
@@ -65,7 +68,11 @@ test('connectWebSocket + decodeVideoFrames decode the live stream in Chromium', 
     await tab.goto(`http://127.0.0.1:${pagePort}/`);
     await tab.waitForFunction(() => typeof (window as unknown as { runDecode?: unknown }).runDecode === 'function');
     const sizes = await tab.evaluate(
-      ([url, count]) => (window as unknown as { runDecode: (u: string, n: number) => Promise<string[]> }).runDecode(url as string, count as number),
+      ([url, count]) =>
+        (window as unknown as { runDecode: (u: string, n: number) => Promise<string[]> }).runDecode(
+          url as string,
+          count as number,
+        ),
       [`ws://127.0.0.1:${pagePort}/api/v1/live`, 20] as const,
     );
     assert.equal(sizes.length, 20);

@@ -57,7 +57,10 @@ test('legacy routes: greeting, battery, temperature, charging, stream status, li
   assert.equal(await client.isCharging(), false);
   assert.equal(await client.cameraStreamStatus(), true);
   const list = await client.listLocalVideos();
-  assert.deepEqual(list.map((v) => v.path.split('/').pop()), ['log0001.mkv', 'log0002.mkv', 'log0003.mkv']);
+  assert.deepEqual(
+    list.map((v) => v.path.split('/').pop()),
+    ['log0001.mkv', 'log0002.mkv', 'log0003.mkv'],
+  );
   assert.match(list[0]?.date_updated ?? '', /^\d+$/);
   assert.match(await client.blinkOn(), /LED/);
   assert.match(await client.blinkOff(), /LED/);
@@ -91,8 +94,14 @@ test('patchSettings: the camera validates, applies and answers with the new sett
   assert.deepEqual(api.applied.at(-1)?.changed.sort(), ['cameraName', 'segmentMs']);
   assert.equal((await client.settings()).segmentMs, 30_000);
   // Not a settable key (nor in the SettingsPatch type): the camera refuses it.
-  await assert.rejects(client.patchSettings({ streamPort: 6000 } as SettingsPatch), (err: ClientError) => err.code === 'ERR_CLIENT_HTTP' && err.status === 400);
-  await assert.rejects(client.patchSettings({ segmentMs: -5 }), (err: ClientError) => err.code === 'ERR_CLIENT_HTTP' && err.status === 400);
+  await assert.rejects(
+    client.patchSettings({ streamPort: 6000 } as SettingsPatch),
+    (err: ClientError) => err.code === 'ERR_CLIENT_HTTP' && err.status === 400,
+  );
+  await assert.rejects(
+    client.patchSettings({ segmentMs: -5 }),
+    (err: ClientError) => err.code === 'ERR_CLIENT_HTTP' && err.status === 400,
+  );
   assert.equal((await client.settings()).segmentMs, 30_000, 'a refused patch changes nothing');
   await client.patchSettings({ segmentMs: 60_000, cameraName: 'velovision-rearview' });
 });
@@ -102,7 +111,10 @@ test('legacy thumbnail and downloads: the thumbnail bytes, the MKV itself, and a
   const second = list[1]!;
   assert.equal(second.path, join(recordings.dir, 'log0002.mkv'));
   const thumbName = `log0002_${FIXTURE_MTIMES_S[1]}.jpg`;
-  assert.deepEqual(Buffer.from(await client.legacyThumbnail(second.path)), readFileSync(join(recordings.dir, thumbName)));
+  assert.deepEqual(
+    Buffer.from(await client.legacyThumbnail(second.path)),
+    readFileSync(join(recordings.dir, thumbName)),
+  );
 
   const mkv = await client.legacyDownload(second.path, join(out.dir, 'legacy.mkv'), { format: 'mkv' });
   const source = readFileSync(join(recordings.dir, 'log0002.mkv'));
@@ -111,26 +123,54 @@ test('legacy thumbnail and downloads: the thumbnail bytes, the MKV itself, and a
 
   const mp4 = await client.legacyDownload(second.path, join(out.dir, 'legacy.mp4'));
   assert.equal(mp4.bytes, statSync(join(out.dir, 'legacy.mp4')).size);
-  const probe = spawnSync(requireTool('ffprobe'), ['-v', 'error', '-count_frames', '-show_entries', 'format=format_name:stream=codec_name,width,height,nb_read_frames', '-of', 'json', join(out.dir, 'legacy.mp4')], { encoding: 'utf8' });
-  const info = JSON.parse(probe.stdout) as { format: { format_name: string }; streams: { codec_name: string; width: number; height: number; nb_read_frames: string }[] };
+  const probe = spawnSync(
+    requireTool('ffprobe'),
+    [
+      '-v',
+      'error',
+      '-count_frames',
+      '-show_entries',
+      'format=format_name:stream=codec_name,width,height,nb_read_frames',
+      '-of',
+      'json',
+      join(out.dir, 'legacy.mp4'),
+    ],
+    { encoding: 'utf8' },
+  );
+  const info = JSON.parse(probe.stdout) as {
+    format: { format_name: string };
+    streams: { codec_name: string; width: number; height: number; nb_read_frames: string }[];
+  };
   assert.match(info.format.format_name, /mp4/);
-  assert.deepEqual(info.streams.map((st) => [st.codec_name, st.width, st.height, Number(st.nb_read_frames)]), [['h264', 320, 180, 30]], 'the fixture: 1 s of 320x180 at 30 fps');
-  await assert.rejects(client.legacyThumbnail('/etc/passwd'), (err: ClientError) => err.code === 'ERR_CLIENT_HTTP' && (err.status === 400 || err.status === 404));
+  assert.deepEqual(
+    info.streams.map((st) => [st.codec_name, st.width, st.height, Number(st.nb_read_frames)]),
+    [['h264', 320, 180, 30]],
+    'the fixture: 1 s of 320x180 at 30 fps',
+  );
+  await assert.rejects(
+    client.legacyThumbnail('/etc/passwd'),
+    (err: ClientError) => err.code === 'ERR_CLIENT_HTTP' && (err.status === 400 || err.status === 404),
+  );
 });
 
 test('download with progress, then resume a partial download with Range', async () => {
   const source = readFileSync(join(recordings.dir, 'log0002.mkv'));
   const dest = join(out.dir, 'log0002.mkv');
   const seen: number[] = [];
-  const full = await client.download('log0002.mkv', dest, { onProgress: (bytes, total) => {
-    seen.push(bytes);
-    assert.equal(total, source.length);
-  } });
+  const full = await client.download('log0002.mkv', dest, {
+    onProgress: (bytes, total) => {
+      seen.push(bytes);
+      assert.equal(total, source.length);
+    },
+  });
   assert.equal(full.resumed, false);
   assert.equal(full.bytes, source.length);
   assert.deepEqual(readFileSync(dest), source);
   assert.equal(seen.at(-1), source.length);
-  assert.ok(seen.every((v, i) => i === 0 || v >= (seen[i - 1] as number)), 'progress never goes back');
+  assert.ok(
+    seen.every((v, i) => i === 0 || v >= (seen[i - 1] as number)),
+    'progress never goes back',
+  );
 
   // A cut download: the first 1000 bytes are in the .part file.
   const dest3 = join(out.dir, 'log0003.mkv');
@@ -153,8 +193,14 @@ test('download with progress, then resume a partial download with Range', async 
 
 test('delete one recording, then all', async () => {
   await client.deleteRecording('log0001.mkv');
-  assert.deepEqual((await client.recordings()).map((r) => r.name), ['log0002.mkv', 'log0003.mkv']);
-  await assert.rejects(client.deleteRecording('log0001.mkv'), (err: ClientError) => err.code === 'ERR_CLIENT_HTTP' && err.status === 404 && err.remoteCode !== undefined);
+  assert.deepEqual(
+    (await client.recordings()).map((r) => r.name),
+    ['log0002.mkv', 'log0003.mkv'],
+  );
+  await assert.rejects(
+    client.deleteRecording('log0001.mkv'),
+    (err: ClientError) => err.code === 'ERR_CLIENT_HTTP' && err.status === 404 && err.remoteCode !== undefined,
+  );
   await client.deleteAllRecordings();
   assert.deepEqual(await client.recordings(), []);
   // The legacy wipe, on a fresh set (copies of earlier downloads): says how many it deleted and leaves none.
@@ -172,8 +218,14 @@ test('errors say what failed: not a Rearview, HTTP status, timeout, unreachable'
     // never answers
   });
   try {
-    await assert.rejects(new CameraClient(`127.0.0.1:${other.port}`).assertRearview(), (err: ClientError) => err.code === 'ERR_NOT_REARVIEW' && /not a Rearview/.test(err.message));
-    await assert.rejects(new CameraClient(`127.0.0.1:${other.port}`).batteryPercent(), (err: ClientError) => err.code === 'ERR_NOT_REARVIEW');
+    await assert.rejects(
+      new CameraClient(`127.0.0.1:${other.port}`).assertRearview(),
+      (err: ClientError) => err.code === 'ERR_NOT_REARVIEW' && /not a Rearview/.test(err.message),
+    );
+    await assert.rejects(
+      new CameraClient(`127.0.0.1:${other.port}`).batteryPercent(),
+      (err: ClientError) => err.code === 'ERR_NOT_REARVIEW',
+    );
     await assert.rejects(
       new CameraClient(`127.0.0.1:${silent.port}`, { timeoutMs: 200 }).status(),
       (err: ClientError) => err.code === 'ERR_CLIENT_TIMEOUT' && /200 ms/.test(err.message),
@@ -181,7 +233,10 @@ test('errors say what failed: not a Rearview, HTTP status, timeout, unreachable'
     const unused = await listen(() => undefined);
     const closedPort = unused.port;
     await new Promise<void>((resolve) => unused.server.close(() => resolve()));
-    await assert.rejects(new CameraClient(`127.0.0.1:${closedPort}`).status(), (err: ClientError) => err.code === 'ERR_CLIENT_CONNECT' && /connection refused/.test(err.message));
+    await assert.rejects(
+      new CameraClient(`127.0.0.1:${closedPort}`).status(),
+      (err: ClientError) => err.code === 'ERR_CLIENT_CONNECT' && /connection refused/.test(err.message),
+    );
   } finally {
     other.server.closeAllConnections();
     other.server.close();

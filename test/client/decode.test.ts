@@ -28,7 +28,13 @@ test('decode() yields rgb24 and scaled yuv420p frames from rearview serve', asyn
   const ffmpeg = requireTool('ffmpeg');
   const serve = await startServe([]);
   try {
-    const rgb = await take(decode(connect(`tcp://127.0.0.1:${serve.streamPort}`, { policy: 'all' }), { format: 'rgb24', ffmpegPath: ffmpeg }), 30);
+    const rgb = await take(
+      decode(connect(`tcp://127.0.0.1:${serve.streamPort}`, { policy: 'all' }), {
+        format: 'rgb24',
+        ffmpegPath: ffmpeg,
+      }),
+      30,
+    );
     assert.equal(rgb.length, 30);
     for (const f of rgb) {
       assert.equal(f.width, 640);
@@ -42,7 +48,15 @@ test('decode() yields rgb24 and scaled yuv420p frames from rearview serve', asyn
     const values = new Set(rgb[0]?.data.subarray(0, 640 * 3 * 10));
     assert.ok(values.size > 20, `varied pixels (${values.size} distinct values)`);
 
-    const yuv = await take(decode(connect(`tcp://127.0.0.1:${serve.streamPort}`, { policy: 'latest' }), { format: 'yuv420p', width: 320, height: 180, ffmpegPath: ffmpeg }), 10);
+    const yuv = await take(
+      decode(connect(`tcp://127.0.0.1:${serve.streamPort}`, { policy: 'latest' }), {
+        format: 'yuv420p',
+        width: 320,
+        height: 180,
+        ffmpegPath: ffmpeg,
+      }),
+      10,
+    );
     assert.equal(yuv.length, 10);
     assert.equal(yuv[0]?.data.length, 320 * 180 * 1.5);
     assert.equal(yuv[0]?.format, 'yuv420p');
@@ -58,7 +72,27 @@ test('decode() returns every frame of a finite stream (regression)', async () =>
   const scratch = scratchDir();
   try {
     const file = join(scratch.dir, 'four-seconds.h264');
-    const gen = spawnSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-t', '4', '-c:v', 'libx264', '-g', '30', '-bf', '0', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', file]);
+    const gen = spawnSync(ffmpeg, [
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=30',
+      '-t',
+      '4',
+      '-c:v',
+      'libx264',
+      '-g',
+      '30',
+      '-bf',
+      '0',
+      '-bsf:v',
+      'h264_mp4toannexb',
+      '-f',
+      'h264',
+      file,
+    ]);
     assert.equal(gen.status, 0, gen.stderr.toString());
     const bytes = readFileSync(file);
     const server = createServer((sock) => sock.end(bytes));
@@ -67,7 +101,9 @@ test('decode() returns every frame of a finite stream (regression)', async () =>
     let frames = 0;
     await assert.rejects(
       (async () => {
-        for await (const f of decode(connect(`tcp://127.0.0.1:${port}`, { policy: 'all', reconnect: false }), { ffmpegPath: ffmpeg })) {
+        for await (const f of decode(connect(`tcp://127.0.0.1:${port}`, { policy: 'all', reconnect: false }), {
+          ffmpegPath: ffmpeg,
+        })) {
           assert.equal(f.data.length, 320 * 240 * 3);
           frames++;
         }
@@ -85,6 +121,9 @@ test('decode() without a usable ffmpeg throws ERR_CLIENT_DECODE saying how to fi
   async function* none(): AsyncGenerator<never> {
     // yields nothing
   }
-  await assert.rejects(take(decode(none(), { ffmpegPath: '/nonexistent/ffmpeg' }), 1), (err: DecodeError) => err.code === 'ERR_CLIENT_DECODE' && /ffmpeg not usable/.test(err.message));
+  await assert.rejects(
+    take(decode(none(), { ffmpegPath: '/nonexistent/ffmpeg' }), 1),
+    (err: DecodeError) => err.code === 'ERR_CLIENT_DECODE' && /ffmpeg not usable/.test(err.message),
+  );
   await assert.rejects(take(decode(none(), { format: 'bgr' as never }), 1), TypeError);
 });

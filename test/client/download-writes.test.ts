@@ -54,7 +54,10 @@ test('a download of many chunks leaves no listener behind: no MaxListenersExceed
   } finally {
     process.off('warning', onWarning);
   }
-  assert.deepEqual(warnings.map((w) => `${w.name}: ${w.message}`), []);
+  assert.deepEqual(
+    warnings.map((w) => `${w.name}: ${w.message}`),
+    [],
+  );
 });
 
 test('a missing destination folder is created, parents too', async () => {
@@ -72,7 +75,11 @@ test('a destination folder that cannot be created is named in the error', async 
   writeFileSync(file, 'x');
   for (const folder of [file, join(file, 'rides')]) {
     await assert.rejects(client.download('log0001.mkv', join(folder, 'ride.mkv')), (err: NodeJS.ErrnoException) => {
-      assert.equal(err.code, 'ENOTDIR', 'the file-system code stays, so callers tell a disk problem from a network one');
+      assert.equal(
+        err.code,
+        'ENOTDIR',
+        'the file-system code stays, so callers tell a disk problem from a network one',
+      );
       assert.equal(err.path, folder);
       assert.equal(err.message, `cannot create the download folder ${folder}: a file is in the way`);
       return true;

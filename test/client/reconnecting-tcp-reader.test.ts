@@ -36,23 +36,40 @@ async function closedPort(): Promise<number> {
 test('refused: connecting, disconnected, reconnecting with doubling backoff; the words are the shared ones', async () => {
   const port = await closedPort();
   const events: StreamStateEvent[] = [];
-  const reader = new ReconnectingTcpReader(`tcp://127.0.0.1:${port}`, { initialBackoffMs: 20, maxBackoffMs: 60 }, { onData: () => undefined, onState: (e) => events.push(e) });
+  const reader = new ReconnectingTcpReader(
+    `tcp://127.0.0.1:${port}`,
+    { initialBackoffMs: 20, maxBackoffMs: 60 },
+    { onData: () => undefined, onState: (e) => events.push(e) },
+  );
   reader.start();
   await waitFor(() => events.filter((e) => e.state === 'reconnecting').length >= 3, 'three retries', 15_000);
   await reader.close();
   const url = `tcp://127.0.0.1:${port}`;
   assert.deepEqual(
     events.slice(0, 6).map((e) => [e.state, e.attempt]),
-    [['connecting', 1], ['disconnected', 1], ['reconnecting', 1], ['connecting', 2], ['disconnected', 2], ['reconnecting', 2]],
+    [
+      ['connecting', 1],
+      ['disconnected', 1],
+      ['reconnecting', 1],
+      ['connecting', 2],
+      ['disconnected', 2],
+      ['reconnecting', 2],
+    ],
   );
   const retries = events.filter((e) => e.state === 'reconnecting');
   for (const [i, base] of [20, 40, 60].entries()) {
     const delayMs = retries[i]?.delayMs ?? -1;
-    assert.ok(delayMs >= base && delayMs <= base * 1.2, `retry ${i}: ${delayMs} ms for a base of ${base} ms (20 % jitter at most)`);
+    assert.ok(
+      delayMs >= base && delayMs <= base * 1.2,
+      `retry ${i}: ${delayMs} ms for a base of ${base} ms (20 % jitter at most)`,
+    );
   }
   assert.equal(retries[0]?.error?.code, 'ERR_CLIENT_CONNECT');
   assert.equal(retries[0]?.error?.message, `cannot connect to ${url}: connection refused`);
-  assert.equal(reconnectingText(retries[0]!.error!.message, 250), `cannot connect to ${url}: connection refused; reconnecting in 0.3 s`);
+  assert.equal(
+    reconnectingText(retries[0]!.error!.message, 250),
+    `cannot connect to ${url}: connection refused; reconnecting in 0.3 s`,
+  );
   assert.equal(events.at(-1)?.state, 'closed');
   assert.equal(reader.failure, undefined, 'closed on request, not given up');
 });
@@ -72,14 +89,21 @@ test('a reset and a clean close are worded the same way everywhere; reconnect of
       const ends: boolean[] = [];
       let bytes = 0;
       const closed = new Promise<StreamStateEvent>((resolve) => {
-        const reader = new ReconnectingTcpReader(url, { reconnect: false }, {
-          onData: (chunk) => (bytes += chunk.length),
-          onEnd: (c) => ends.push(c),
-          onState: (e) => {
-            if (e.state === 'connected' && !clean) void waitFor(() => accepted.length > 0, 'the accepted socket').then(() => accepted[0]?.resetAndDestroy());
-            if (e.state === 'closed') resolve(e);
+        const reader = new ReconnectingTcpReader(
+          url,
+          { reconnect: false },
+          {
+            onData: (chunk) => (bytes += chunk.length),
+            onEnd: (c) => ends.push(c),
+            onState: (e) => {
+              if (e.state === 'connected' && !clean)
+                void waitFor(() => accepted.length > 0, 'the accepted socket').then(() =>
+                  accepted[0]?.resetAndDestroy(),
+                );
+              if (e.state === 'closed') resolve(e);
+            },
           },
-        });
+        );
         reader.start();
       });
       const event = await closed;
@@ -101,11 +125,18 @@ test('nalu --retry prints the same retry line as connect() reports', async () =>
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const lines: string[] = [];
-  const conn = connect(url, { onState: (e) => e.state === 'reconnecting' && lines.push(reconnectingText(e.error?.message ?? '', e.delayMs ?? 0)) });
+  const conn = connect(url, {
+    onState: (e) => e.state === 'reconnecting' && lines.push(reconnectingText(e.error?.message ?? '', e.delayMs ?? 0)),
+  });
   try {
     await waitFor(() => stderr.includes('\n') && lines.length > 0, 'a retry from both', 15_000);
     const first = stderr.split('\n')[0] as string;
-    assert.match(first, new RegExp(`^rearview: cannot connect to tcp://127\\.0\\.0\\.1:${port}: connection refused; reconnecting in \\d+\\.\\d s$`));
+    assert.match(
+      first,
+      new RegExp(
+        `^rearview: cannot connect to tcp://127\\.0\\.0\\.1:${port}: connection refused; reconnecting in \\d+\\.\\d s$`,
+      ),
+    );
     assert.equal(first.replace(/in [\d.]+ s$/, ''), `rearview: ${(lines[0] as string).replace(/in [\d.]+ s$/, '')}`);
   } finally {
     await conn.close();

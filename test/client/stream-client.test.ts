@@ -27,9 +27,17 @@ function delay(ms: number): Promise<void> {
 }
 
 /** Decodes Annex-B bytes with ffmpeg; returns decoded frame count and stderr. */
-function ffmpegDecode(bytes: Uint8Array, width: number, height: number): { frames: number; stderr: string; status: number | null } {
+function ffmpegDecode(
+  bytes: Uint8Array,
+  width: number,
+  height: number,
+): { frames: number; stderr: string; status: number | null } {
   const ffmpeg = requireTool('ffmpeg');
-  const r = spawnSync(ffmpeg, ['-v', 'error', '-f', 'h264', '-i', 'pipe:0', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1'], { input: bytes, maxBuffer: 1 << 30 });
+  const r = spawnSync(
+    ffmpeg,
+    ['-v', 'error', '-f', 'h264', '-i', 'pipe:0', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1'],
+    { input: bytes, maxBuffer: 1 << 30 },
+  );
   return { frames: r.stdout.length / (width * height), stderr: r.stderr.toString(), status: r.status };
 }
 
@@ -73,7 +81,12 @@ test('reconnects across a server restart on the same port and resumes at a keyfr
   let serve = await startServe([]);
   const port = serve.streamPort;
   const states: StreamStateEvent[] = [];
-  const conn = connect(`tcp://127.0.0.1:${port}`, { policy: 'all', initialBackoffMs: 50, maxBackoffMs: 200, onState: (e) => states.push(e) });
+  const conn = connect(`tcp://127.0.0.1:${port}`, {
+    policy: 'all',
+    initialBackoffMs: 50,
+    maxBackoffMs: 200,
+    onState: (e) => states.push(e),
+  });
   // seq of the first frame the second connection receives.
   let secondStartSeq = -1;
   conn.on('connected', () => {
@@ -142,7 +155,8 @@ test("'latest' keeps a consumer that takes 200 ms per frame within one GOP of li
       // Lag in frames: how many newer frames had already arrived when this one was taken.
       const lag = conn.stats.framesReceived - 1 - frame.seq;
       maxLag = Math.max(maxLag, lag);
-      if (previous && frame.seq !== previous.seq + 1) assert.equal(frame.isKey, true, 'after a skip the consumer gets a keyframe');
+      if (previous && frame.seq !== previous.seq + 1)
+        assert.equal(frame.isKey, true, 'after a skip the consumer gets a keyframe');
       previous = frame;
       if (++taken === 15) break;
       await delay(200); // the slow consumer's work, not synchronisation
@@ -161,7 +175,31 @@ test("'all' delivers every frame in order, pausing the socket when the consumer 
   const scratch = scratchDir();
   const file = join(scratch.dir, 'burst.h264');
   // With leading AUDs (x264 aud=1): the last frame ends only at EOF and must still be delivered.
-  const gen = spawnSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-t', '4', '-c:v', 'libx264', '-profile:v', 'baseline', '-g', '30', '-bf', '0', '-bsf:v', 'h264_mp4toannexb', '-x264-params', 'repeat-headers=1:aud=1', '-f', 'h264', file]);
+  const gen = spawnSync(ffmpeg, [
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=320x240:rate=30',
+    '-t',
+    '4',
+    '-c:v',
+    'libx264',
+    '-profile:v',
+    'baseline',
+    '-g',
+    '30',
+    '-bf',
+    '0',
+    '-bsf:v',
+    'h264_mp4toannexb',
+    '-x264-params',
+    'repeat-headers=1:aud=1',
+    '-f',
+    'h264',
+    file,
+  ]);
   assert.equal(gen.status, 0, gen.stderr.toString());
   const bytes = readFileSync(file);
   const server = createServer((s) => s.end(bytes));
@@ -200,11 +238,18 @@ test('an unreachable camera with reconnect off fails with ERR_CLIENT_CONNECT; ab
   const port = (server.address() as { port: number }).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   const conn = connect(`tcp://127.0.0.1:${port}`, { reconnect: false });
-  await assert.rejects(conn.next(), (err: Error & { code?: string }) => err.code === 'ERR_CLIENT_CONNECT' && /connection refused/.test(err.message));
+  await assert.rejects(
+    conn.next(),
+    (err: Error & { code?: string }) => err.code === 'ERR_CLIENT_CONNECT' && /connection refused/.test(err.message),
+  );
 
   const controller = new AbortController();
   const states: string[] = [];
-  const retrying = connect(`tcp://127.0.0.1:${port}`, { signal: controller.signal, initialBackoffMs: 10, onState: (e) => states.push(e.state) });
+  const retrying = connect(`tcp://127.0.0.1:${port}`, {
+    signal: controller.signal,
+    initialBackoffMs: 10,
+    onState: (e) => states.push(e.state),
+  });
   await waitFor(() => states.includes('reconnecting'), 'a retry', 15_000);
   controller.abort();
   assert.equal(await retrying.next(), undefined);
@@ -225,7 +270,11 @@ test('a peer that sends 1 MiB without a start code is reported as not H.264, wit
   const port = (server.address() as { port: number }).port;
   const conn = connect(`tcp://127.0.0.1:${port}`, { initialBackoffMs: 10 }); // reconnect on, as by default
   try {
-    await assert.rejects(conn.next(), (err: Error & { code?: string }) => err.code === 'ERR_H264_NO_START_CODE' && /not an H\.264 stream/.test(err.message));
+    await assert.rejects(
+      conn.next(),
+      (err: Error & { code?: string }) =>
+        err.code === 'ERR_H264_NO_START_CODE' && /not an H\.264 stream/.test(err.message),
+    );
     assert.equal(connections, 1, 'no reconnect to something that is not a camera');
     assert.equal(conn.state, 'closed');
   } finally {

@@ -21,12 +21,23 @@ after(() => scratch.cleanup());
 
 describe('config durations', () => {
   it('a bare number on every ...Ms key is milliseconds, strings keep their unit', () => {
-    const keys = ['sourceStallMs', 'sourceIdleCloseMs', 'clientSoftLimitMs', 'clientHardLimitMs', 'segmentMs', 'streamWindowMs'] as const;
+    const keys = [
+      'sourceStallMs',
+      'sourceIdleCloseMs',
+      'clientSoftLimitMs',
+      'clientHardLimitMs',
+      'segmentMs',
+      'streamWindowMs',
+    ] as const;
     for (const key of keys) {
       assert.equal(mergeConfig(defaultConfig(), { [key]: 5000 })[key], 5000, `${key} number`);
       assert.equal(mergeConfig(defaultConfig(), { [key]: '5000' })[key], 5000, `${key} numeric string (CLI)`);
       assert.equal(mergeConfig(defaultConfig(), { [key]: '5s' })[key], 5000, `${key} with unit`);
-      assert.equal(mergeConfig(defaultConfig(), { [key]: '5000ms' })[key], 5000, `${key} as the settings store writes it`);
+      assert.equal(
+        mergeConfig(defaultConfig(), { [key]: '5000ms' })[key],
+        5000,
+        `${key} as the settings store writes it`,
+      );
     }
   });
 
@@ -41,17 +52,34 @@ describe('config durations', () => {
 
   it('refuses a segment below 1 s ("segmentMs": 60 in a file is 60 ms, never meant) and zero fps/size/clients', () => {
     assert.throws(() => mergeConfig(defaultConfig(), { segmentMs: 60 }), ConfigError);
-    for (const bad of [{ video: { fps: 0 } }, { video: { width: 0 } }, { maxClients: 0 }, { maxClientsPerAddress: 0 }, { fileFps: 0 }, { video: { intraPeriod: 0 } }]) {
+    for (const bad of [
+      { video: { fps: 0 } },
+      { video: { width: 0 } },
+      { maxClients: 0 },
+      { maxClientsPerAddress: 0 },
+      { fileFps: 0 },
+      { video: { intraPeriod: 0 } },
+    ]) {
       assert.throws(() => mergeConfig(defaultConfig(), bad), ConfigError, JSON.stringify(bad));
     }
-    assert.equal(mergeConfig(defaultConfig(), { sourceIdleCloseMs: 0 }).sourceIdleCloseMs, 0, '0 still disables idle close');
+    assert.equal(
+      mergeConfig(defaultConfig(), { sourceIdleCloseMs: 0 }).sourceIdleCloseMs,
+      0,
+      '0 still disables idle close',
+    );
     assert.equal(mergeConfig(defaultConfig(), { maxBytes: 0 }).maxBytes, 0);
   });
 
   // Regression: bare numbers became milliseconds with no floor but segmentMs, so an old
   // file's "sourceStallMs": 5 (meant as seconds) loaded as 5 ms: a source restart loop.
   it('refuses durations below their floor, with the unit hint', () => {
-    for (const [key, value] of [['sourceStallMs', 5], ['clientHardLimitMs', 10], ['clientSoftLimitMs', 5], ['clientBehindLimitMs', 10], ['streamWindowMs', 60]] as const) {
+    for (const [key, value] of [
+      ['sourceStallMs', 5],
+      ['clientHardLimitMs', 10],
+      ['clientSoftLimitMs', 5],
+      ['clientBehindLimitMs', 10],
+      ['streamWindowMs', 60],
+    ] as const) {
       assert.throws(() => mergeConfig(defaultConfig(), { [key]: value }), /write "5s" for seconds/, key);
     }
     // Behind time is counted over 30 s: a longer limit could never be reached.
@@ -62,7 +90,8 @@ describe('config durations', () => {
   // Regression: maxFiles 0 or above 9999 was accepted; once the 10000 numbers were used the
   // recorder could not open a new segment and stopped for good.
   it('keeps maxFiles within the 10000 segment numbers', () => {
-    for (const bad of [0, 10_000, 20_000]) assert.throws(() => mergeConfig(defaultConfig(), { maxFiles: bad }), /maxFiles/, String(bad));
+    for (const bad of [0, 10_000, 20_000])
+      assert.throws(() => mergeConfig(defaultConfig(), { maxFiles: bad }), /maxFiles/, String(bad));
     assert.equal(mergeConfig(defaultConfig(), { maxFiles: 9999 }).maxFiles, 9999);
   });
 
@@ -77,8 +106,23 @@ describe('config durations', () => {
   });
 
   it('rearview serve refuses a duration option without a unit (seconds or milliseconds?) with one line, exit 2', async () => {
-    for (const args of [['--segment', '60'], ['--source-stall', '5000'], ['--stream-window', '90']]) {
-      const r = await runCli(['serve', ...args, '--recordings', join(scratch.dir, 'rec'), '--stream-port', '0', '--api-port', '0', '--no-mdns', '--no-record']);
+    for (const args of [
+      ['--segment', '60'],
+      ['--source-stall', '5000'],
+      ['--stream-window', '90'],
+    ]) {
+      const r = await runCli([
+        'serve',
+        ...args,
+        '--recordings',
+        join(scratch.dir, 'rec'),
+        '--stream-port',
+        '0',
+        '--api-port',
+        '0',
+        '--no-mdns',
+        '--no-record',
+      ]);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, new RegExp(`${args[0]} ${args[1]}: give a unit, e.g. ${args[1]}s or ${args[1]}ms`));
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);

@@ -23,7 +23,17 @@ describe('RearviewDaemon lifecycle', () => {
     const scratch = scratchDir();
     try {
       const port = (taken.address() as AddressInfo).port;
-      const config = loadConfig({ overrides: { bind: '127.0.0.1', streamPort: 0, apiPort: port, record: false, mdns: false, deviceBackend: 'simulated', recordingsDir: scratch.dir } });
+      const config = loadConfig({
+        overrides: {
+          bind: '127.0.0.1',
+          streamPort: 0,
+          apiPort: port,
+          record: false,
+          mdns: false,
+          deviceBackend: 'simulated',
+          recordingsDir: scratch.dir,
+        },
+      });
       const daemon = new RearviewDaemon(config);
       await assert.rejects(daemon.start(), /EADDRINUSE/);
       const api = daemon.services.find((s) => s.name === 'api') as unknown as { closed: boolean } | undefined;
@@ -45,17 +55,28 @@ describe('RearviewDaemon lifecycle', () => {
       let releaseStart: (() => void) | undefined;
       const slow = {
         name: 'slow',
-        start: () => new Promise<void>((resolve) => {
-          releaseStart = () => {
-            events.push('started');
-            resolve();
-          };
-        }),
+        start: () =>
+          new Promise<void>((resolve) => {
+            releaseStart = () => {
+              events.push('started');
+              resolve();
+            };
+          }),
         close: async () => {
           events.push('closed');
         },
       };
-      const config = loadConfig({ overrides: { bind: '127.0.0.1', streamPort: 0, apiPort: 0, record: false, mdns: false, deviceBackend: 'simulated', recordingsDir: scratch.dir } });
+      const config = loadConfig({
+        overrides: {
+          bind: '127.0.0.1',
+          streamPort: 0,
+          apiPort: 0,
+          record: false,
+          mdns: false,
+          deviceBackend: 'simulated',
+          recordingsDir: scratch.dir,
+        },
+      });
       const daemon = new RearviewDaemon(config, { services: [slow] });
       const starting = daemon.start();
       await waitFor(() => releaseStart !== undefined, 'the slow service to be starting');
@@ -91,10 +112,15 @@ describe('RearviewDaemon lifecycle', () => {
 
   it('applyConfig restarts the source while running', async () => {
     let created = 0;
-    const d = await startDaemonInProcess({}, { createSource: (c, l) => {
-        created++;
-        return createSource(c, l);
-      } });
+    const d = await startDaemonInProcess(
+      {},
+      {
+        createSource: (c, l) => {
+          created++;
+          return createSource(c, l);
+        },
+      },
+    );
     try {
       await waitFor(() => created >= 1, 'first source');
       const before = created;

@@ -19,7 +19,12 @@ function tableRows(md: string): string[][] {
   return md
     .split('\n')
     .filter((l) => l.startsWith('|') && !/^\|[-| ]+\|$/.test(l) && !/^\| *(key|code|folder) *\|/.test(l))
-    .map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+    .map((l) =>
+      l
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
 }
 
 describe('docs match the code', () => {
@@ -32,7 +37,11 @@ describe('docs match the code', () => {
     const rows = tableRows(read('docs/config.md'));
     const fromDocs = new Set(rows.flatMap((r) => [...(r[1] ?? '').matchAll(/--[a-z0-9-]+/g)].map((m) => m[0])));
     assert.deepEqual([...fromDocs].filter((f) => !fromHelp.has(f)).sort(), [], 'documented but not an option of serve');
-    assert.deepEqual([...fromHelp].filter((f) => !fromDocs.has(f)).sort(), [], 'options of serve missing from docs/config.md');
+    assert.deepEqual(
+      [...fromHelp].filter((f) => !fromDocs.has(f)).sort(),
+      [],
+      'options of serve missing from docs/config.md',
+    );
     const config = defaultConfig() as unknown as Record<string, unknown>;
     const keys = rows.flatMap((r) => [...(r[0] ?? '').matchAll(/`([A-Za-z.]+)`/g)].map((m) => m[1] as string));
     assert.ok(keys.length > 30, `found ${keys.length} keys`);
@@ -51,6 +60,10 @@ describe('docs match the code', () => {
     const docs = read('docs/errors.md');
     const documented = new Set([...docs.matchAll(/`(ERR_[A-Z0-9_]+)`/g)].map((m) => m[1] as string));
     assert.deepEqual([...codes].filter((c) => !documented.has(c)).sort(), [], 'codes missing from docs/errors.md');
-    assert.deepEqual([...documented].filter((c) => !codes.has(c)).sort(), [], 'documented codes not in the ErrorCode union');
+    assert.deepEqual(
+      [...documented].filter((c) => !codes.has(c)).sort(),
+      [],
+      'documented codes not in the ErrorCode union',
+    );
   });
 });

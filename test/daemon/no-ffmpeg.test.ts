@@ -19,16 +19,40 @@ test('without ffmpeg: recording goes on, thumbnails are off with one warning, st
   mkdirSync(emptyBin);
   const recordings = join(scratch.dir, 'recordings');
   const env = { ...process.env, PATH: emptyBin, REARVIEW_FFMPEG: '' };
-  const serve = await startServe(['--stream-port', '0', '--api-port', '0', '--no-mdns', '--recordings', recordings, '--segment', '1s', '--bind', '127.0.0.1'], { env, rawArgs: true, waitForApi: true });
+  const serve = await startServe(
+    [
+      '--stream-port',
+      '0',
+      '--api-port',
+      '0',
+      '--no-mdns',
+      '--recordings',
+      recordings,
+      '--segment',
+      '1s',
+      '--bind',
+      '127.0.0.1',
+    ],
+    { env, rawArgs: true, waitForApi: true },
+  );
   try {
     const segments = (): string[] => readdirSync(recordings).filter((n) => /^log\d{4}\.mkv$/.test(n));
     await waitFor(() => segments().length >= 3, 'three segments (two of them complete)');
     const res = await fetch(`http://127.0.0.1:${serve.apiPort}/api/v1/status`);
-    const status = (await res.json()) as { recording: { active: boolean; thumbnails: { enabled: boolean; reason: string | null } | null } };
+    const status = (await res.json()) as {
+      recording: { active: boolean; thumbnails: { enabled: boolean; reason: string | null } | null };
+    };
     assert.equal(status.recording.active, true);
     assert.equal(status.recording.thumbnails?.enabled, false);
-    assert.match(status.recording.thumbnails?.reason ?? '', /^thumbnails are off: no ffmpeg found: install it .* or set REARVIEW_FFMPEG to its path$/);
-    assert.deepEqual(readdirSync(recordings).filter((n) => n.endsWith('.jpg') || n.endsWith('.part')), [], 'no thumbnail and no temporary file');
+    assert.match(
+      status.recording.thumbnails?.reason ?? '',
+      /^thumbnails are off: no ffmpeg found: install it .* or set REARVIEW_FFMPEG to its path$/,
+    );
+    assert.deepEqual(
+      readdirSync(recordings).filter((n) => n.endsWith('.jpg') || n.endsWith('.part')),
+      [],
+      'no thumbnail and no temporary file',
+    );
     const warnings = serve.stderrLines.filter((l) => l.includes('thumbnails are off'));
     assert.equal(warnings.length, 1, serve.stderrLines.join('\n'));
     assert.match(warnings[0] ?? '', /warn/i);
@@ -36,13 +60,27 @@ test('without ffmpeg: recording goes on, thumbnails are off with one warning, st
     await serve.close();
   }
   try {
-    const doctor = await runCli(['doctor', '--api-port', '0', '--stream-port', '0', '--recordings', recordings, '--json'], { env });
+    const doctor = await runCli(
+      ['doctor', '--api-port', '0', '--stream-port', '0', '--recordings', recordings, '--json'],
+      { env },
+    );
     const checks = JSON.parse(doctor.stdout) as { name: string; status: string; message: string }[];
     const ffmpeg = checks.find((c) => c.name === 'ffmpeg');
     assert.equal(ffmpeg?.status, 'warn', doctor.stdout);
     assert.match(ffmpeg?.message ?? '', /^thumbnails are off and decode\(\) fails: no ffmpeg found: install it/);
-    const withFfmpeg = await runCli(['doctor', '--api-port', '0', '--stream-port', '0', '--recordings', recordings, '--json']);
-    const found = (JSON.parse(withFfmpeg.stdout) as { name: string; status: string; message: string }[]).find((c) => c.name === 'ffmpeg');
+    const withFfmpeg = await runCli([
+      'doctor',
+      '--api-port',
+      '0',
+      '--stream-port',
+      '0',
+      '--recordings',
+      recordings,
+      '--json',
+    ]);
+    const found = (JSON.parse(withFfmpeg.stdout) as { name: string; status: string; message: string }[]).find(
+      (c) => c.name === 'ffmpeg',
+    );
     assert.equal(found?.status, 'ok', withFfmpeg.stdout);
     assert.match(found?.message ?? '', /^\/.*ffmpeg \(thumbnails, decode\(\)\)$/);
   } finally {

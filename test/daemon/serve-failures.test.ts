@@ -27,7 +27,10 @@ after(async () => {
 const STACK_FRAME = /^\s+at .+\(.+:\d+:\d+\)$|^\s+at .+:\d+:\d+$/;
 
 /** Runs `rearview serve ...args` to its end; SIGKILL after 15 s. */
-async function serveUntilExit(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | string; stdout: string[]; stderr: string[] }> {
+async function serveUntilExit(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number | string; stdout: string[]; stderr: string[] }> {
   const child = spawn(process.execPath, [cliPath, 'serve', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const stdout: string[] = [];
   const stderr: string[] = [];
@@ -52,13 +55,28 @@ describe('serve: a recordings folder that cannot be created', () => {
   it('keeps streaming, says "not recording: <reason>" on standard output, answers the API and stops on SIGTERM', async () => {
     // Regression: Node's recursive mkdir spins for ever on /proc/x (ENOENT with the parent present):
     // only "stream listening" was printed, the API never answered, SIGTERM was ignored.
-    const serve = await startServe(['--stream-port', '0', '--api-port', '0', '--no-mdns', '--bind', '127.0.0.1', '--recordings', '/proc/rearview-cannot-exist/recordings'], { rawArgs: true, waitForApi: true });
+    const serve = await startServe(
+      [
+        '--stream-port',
+        '0',
+        '--api-port',
+        '0',
+        '--no-mdns',
+        '--bind',
+        '127.0.0.1',
+        '--recordings',
+        '/proc/rearview-cannot-exist/recordings',
+      ],
+      { rawArgs: true, waitForApi: true },
+    );
     cleanups.push(() => serve.close());
     const notRecording = serve.stdoutLines.find((l) => l.startsWith('not recording: '));
     assert.ok(notRecording, serve.stdoutLines.join('\n'));
     assert.match(notRecording, /ENOENT/);
     assert.match(notRecording, /\/proc\/rearview-cannot-exist/);
-    const status = (await (await fetch(`http://127.0.0.1:${serve.apiPort}/api/v1/status`)).json()) as { stream: { framesPublished: number } };
+    const status = (await (await fetch(`http://127.0.0.1:${serve.apiPort}/api/v1/status`)).json()) as {
+      stream: { framesPublished: number };
+    };
     assert.equal(typeof status.stream.framesPublished, 'number');
     assert.equal(await serve.close(), 0, serve.stderrLines.join('\n'));
     assert.ok(!serve.stderrLines.some((l) => STACK_FRAME.test(l)), serve.stderrLines.join('\n'));
@@ -67,7 +85,11 @@ describe('serve: a recordings folder that cannot be created', () => {
 
 describe('serve: SIGTERM ends the daemon with exit 0 in every state', () => {
   it('while starting (SIGTERM at its first log line)', async () => {
-    const child = spawn(process.execPath, [cliPath, 'serve', '--stream-port', '0', '--api-port', '0', '--no-mdns', '--no-record', '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [cliPath, 'serve', '--stream-port', '0', '--api-port', '0', '--no-mdns', '--no-record', '--bind', '127.0.0.1'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const output: string[] = [];
     let killer: ReturnType<typeof setTimeout> | undefined;
     createInterface({ input: child.stdout }).on('line', (l) => output.push(l));
@@ -92,8 +114,15 @@ describe('serve: SIGTERM ends the daemon with exit 0 in every state', () => {
 
   it('while recording (the sample)', async () => {
     // Recording on (rawArgs leaves out --no-record), into a scratch folder.
-    const serve = await startServe(['--stream-port', '0', '--api-port', '0', '--no-mdns', '--bind', '127.0.0.1', '--log-level', 'debug'], { rawArgs: true });
-    await waitFor(() => serve.stderrLines.some((l) => /segment log\d+\.mkv started/.test(l)), 'a segment being recorded', 30_000);
+    const serve = await startServe(
+      ['--stream-port', '0', '--api-port', '0', '--no-mdns', '--bind', '127.0.0.1', '--log-level', 'debug'],
+      { rawArgs: true },
+    );
+    await waitFor(
+      () => serve.stderrLines.some((l) => /segment log\d+\.mkv started/.test(l)),
+      'a segment being recorded',
+      30_000,
+    );
     assert.equal(await serve.close(), 0, serve.stderrLines.join('\n'));
   });
 });
@@ -105,7 +134,16 @@ describe('serve: options are checked before any port is bound', () => {
     ['file:', /needs a path/],
   ] as const) {
     it(`--source ${source}: one line, exit 2, nothing listening`, async () => {
-      const r = await serveUntilExit(['--source', source, '--stream-port', '0', '--api-port', '0', '--no-record', '--no-mdns']);
+      const r = await serveUntilExit([
+        '--source',
+        source,
+        '--stream-port',
+        '0',
+        '--api-port',
+        '0',
+        '--no-record',
+        '--no-mdns',
+      ]);
       assert.equal(r.code, 2, [...r.stdout, ...r.stderr].join('\n'));
       assert.equal(r.stdout.length, 0, r.stdout.join('\n'));
       assert.equal(r.stderr.length, 1, r.stderr.join('\n'));
@@ -114,7 +152,10 @@ describe('serve: options are checked before any port is bound', () => {
   }
 
   it('--source rpicam without rpicam-vid: one line, exit 5, no port bound first', async () => {
-    const r = await serveUntilExit(['--source', 'rpicam', '--stream-port', '0', '--api-port', '0', '--no-record', '--no-mdns'], { ...process.env, PATH: '/nonexistent' });
+    const r = await serveUntilExit(
+      ['--source', 'rpicam', '--stream-port', '0', '--api-port', '0', '--no-record', '--no-mdns'],
+      { ...process.env, PATH: '/nonexistent' },
+    );
     assert.equal(r.code, 5, [...r.stdout, ...r.stderr].join('\n'));
     assert.deepEqual(r.stdout, []);
     assert.ok(!r.stderr.some((l) => /listening|advertising/.test(l)), r.stderr.join('\n'));
@@ -131,7 +172,9 @@ describe('serve: aborted request bodies', () => {
       // Expect: 100-continue: the server answers "100 Continue" once the handler runs, so the
       // connection is cut while the body is being read (not before the request exists).
       const socket = connect(serve.apiPort as number, '127.0.0.1');
-      socket.write('POST /download-video HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 4000\r\nExpect: 100-continue\r\n\r\n');
+      socket.write(
+        'POST /download-video HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 4000\r\nExpect: 100-continue\r\n\r\n',
+      );
       await new Promise<void>((resolve) => socket.once('data', () => resolve()));
       socket.write('/home/pi/recor');
       socket.resetAndDestroy();
@@ -150,7 +193,15 @@ describe('RearviewDaemon: a part whose start never ends', () => {
     let closed = false;
     const daemon = new RearviewDaemon(config, {
       startingGraceMs: 50,
-      services: [{ name: 'stuck', start: () => new Promise<void>(() => undefined), close: async () => { closed = true; } }],
+      services: [
+        {
+          name: 'stuck',
+          start: () => new Promise<void>(() => undefined),
+          close: async () => {
+            closed = true;
+          },
+        },
+      ],
     });
     const started = daemon.start();
     await waitFor(() => daemon.streamAddress !== undefined, 'the TCP output bound');

@@ -30,10 +30,13 @@ describe('rearview serve last-resort handler', () => {
         `const t = setInterval(() => { if (existsSync(${JSON.stringify(trigger)})) { clearInterval(t); throw new Error('injected fault'); } }, 20);\n` +
         `t.unref();\n`,
     );
-    const serve = await startServe(['--stream-port', '0', '--api-port', '0', '--no-mdns', '--bind', '127.0.0.1', '--recordings', recordings], {
-      rawArgs: true,
-      env: { ...process.env, NODE_OPTIONS: `--import ${pathToFileURL(preload).href}` },
-    });
+    const serve = await startServe(
+      ['--stream-port', '0', '--api-port', '0', '--no-mdns', '--bind', '127.0.0.1', '--recordings', recordings],
+      {
+        rawArgs: true,
+        env: { ...process.env, NODE_OPTIONS: `--import ${pathToFileURL(preload).href}` },
+      },
+    );
     try {
       await waitFor(() => readdirSync(recordings).some((n) => /^log\d{4}\.mkv$/.test(n)), 'a segment being written');
       writeFileSync(trigger, '');

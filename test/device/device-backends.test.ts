@@ -35,12 +35,19 @@ class FixtureI2cBus implements I2cBus {
   closed = false;
   constructor(private readonly file: string) {}
   async readWord(address: number, command: number): Promise<number> {
-    const regs = (JSON.parse(readFileSync(this.file, 'utf8')) as { devices: Record<string, Record<string, number>> }).devices[String(address)];
+    const regs = (JSON.parse(readFileSync(this.file, 'utf8')) as { devices: Record<string, Record<string, number>> })
+      .devices[String(address)];
     const v = regs?.[String(command)];
-    if (v === undefined) throw Object.assign(new Error(`Remote I/O error (address 0x${address.toString(16)} reg 0x${command.toString(16)})`), { code: 'EREMOTEIO' });
+    if (v === undefined)
+      throw Object.assign(
+        new Error(`Remote I/O error (address 0x${address.toString(16)} reg 0x${command.toString(16)})`),
+        { code: 'EREMOTEIO' },
+      );
     return v;
   }
-  async close(): Promise<void> { this.closed = true; }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
 }
 
 function setRegister(root: string, reg: number, value: number): void {
@@ -57,7 +64,9 @@ describe('Linux backends on a fixture tree', () => {
       assert.equal(await new LinuxThermalSensor(root).readCelsius(), 48.312);
       writeFileSync(join(root, 'sys/class/thermal/thermal_zone0/temp'), 'oops\n');
       await assert.rejects(new LinuxThermalSensor(root).readCelsius(), (e) => hasCode(e, 'ERR_DEVICE_UNAVAILABLE'));
-      await assert.rejects(new LinuxThermalSensor(join(root, 'nothing')).readCelsius(), (e) => hasCode(e, 'ERR_DEVICE_UNAVAILABLE'));
+      await assert.rejects(new LinuxThermalSensor(join(root, 'nothing')).readCelsius(), (e) =>
+        hasCode(e, 'ERR_DEVICE_UNAVAILABLE'),
+      );
     } finally {
       cleanup();
     }
@@ -87,7 +96,10 @@ describe('Linux backends on a fixture tree', () => {
       led.write(0);
       assert.equal(led.read(), 0);
       // BCM 5 is not exported in the fixture: the line asks the kernel to export it (then fails, as no kernel answers).
-      assert.throws(() => new SysfsGpioLine(root, 5, 'in'), (e) => hasCode(e, 'ERR_DEVICE_UNAVAILABLE'));
+      assert.throws(
+        () => new SysfsGpioLine(root, 5, 'in'),
+        (e) => hasCode(e, 'ERR_DEVICE_UNAVAILABLE'),
+      );
       assert.equal(readFileSync(join(root, 'sys/class/gpio/export'), 'utf8'), '517');
     } finally {
       cleanup();
@@ -153,8 +165,18 @@ describe('Linux backends on a fixture tree', () => {
   it('createCameraDevice auto: Linux parts where the fixture has them', async () => {
     const { root, cleanup } = fixtureRoot();
     try {
-      const device = await createCameraDevice({ root, openI2c: async () => new FixtureI2cBus(join(root, 'i2c/bus-1.json')), watchPower: false });
-      assert.deepEqual(device.simulated, { battery: false, thermal: false, charging: false, led: false, button: false });
+      const device = await createCameraDevice({
+        root,
+        openI2c: async () => new FixtureI2cBus(join(root, 'i2c/bus-1.json')),
+        watchPower: false,
+      });
+      assert.deepEqual(device.simulated, {
+        battery: false,
+        thermal: false,
+        charging: false,
+        led: false,
+        button: false,
+      });
       assert.equal(await device.battery.readMillivolts(), 3987);
       assert.equal(await device.thermal.readCelsius(), 48.312);
       device.start();
@@ -231,11 +253,23 @@ describe('LED patterns', () => {
     const led = new LedController(line, clock);
     led.start();
     led.setMode('streaming');
-    assert.deepEqual(trace(led, line, clock, 2600).slice(0, 3), [[1, 1200], [0, 100], [1, 1200]]);
+    assert.deepEqual(trace(led, line, clock, 2600).slice(0, 3), [
+      [1, 1200],
+      [0, 100],
+      [1, 1200],
+    ]);
     led.setMode('recording');
-    assert.deepEqual(trace(led, line, clock, 2700).slice(0, 3), [[1, 100], [0, 1200], [1, 100]]);
+    assert.deepEqual(trace(led, line, clock, 2700).slice(0, 3), [
+      [1, 100],
+      [0, 1200],
+      [1, 100],
+    ]);
     led.setBlink(true);
-    assert.deepEqual(trace(led, line, clock, 2300).slice(0, 3), [[1, 100], [0, 1000], [1, 100]]);
+    assert.deepEqual(trace(led, line, clock, 2300).slice(0, 3), [
+      [1, 100],
+      [0, 1000],
+      [1, 100],
+    ]);
     led.setBlink(false);
     assert.equal(led.pattern, LED_PATTERNS.recording);
     const done = led.flashLowBattery(3000);
@@ -270,9 +304,22 @@ describe('low-battery shutdown', () => {
     const line = new SimulatedGpioLine(21);
     const led = new LedController(line, clock);
     led.start();
-    const battery = { simulated: true, readPercent: async () => pct, readMillivolts: async () => mv, close: async () => undefined };
+    const battery = {
+      simulated: true,
+      readPercent: async () => pct,
+      readMillivolts: async () => mv,
+      close: async () => undefined,
+    };
     const calls: string[] = [];
-    const guard = new LowBatteryGuard({ battery, charging: new SimulatedChargingSensor(charging), led, clock, shutdown: (r) => { calls.push(r); } });
+    const guard = new LowBatteryGuard({
+      battery,
+      charging: new SimulatedChargingSensor(charging),
+      led,
+      clock,
+      shutdown: (r) => {
+        calls.push(r);
+      },
+    });
     const checking = guard.check();
     // The LED flashes for 3 s before the shutdown call: let the fake clock run it.
     for (let i = 0; i < 400 && calls.length === 0; i++) {

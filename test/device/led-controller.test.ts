@@ -42,12 +42,29 @@ describe('LED priority', () => {
     assert.equal(led.pattern, LED_PATTERNS.error);
     const levels = trace(line, clock, 4100);
     assert.deepEqual(levels.slice(0, 12), [
-      [1, 100], [0, 100], [1, 100], [0, 100], [1, 100], [0, 1500],
-      [1, 100], [0, 100], [1, 100], [0, 100], [1, 100], [0, 1500],
+      [1, 100],
+      [0, 100],
+      [1, 100],
+      [0, 100],
+      [1, 100],
+      [0, 1500],
+      [1, 100],
+      [0, 100],
+      [1, 100],
+      [0, 100],
+      [1, 100],
+      [0, 1500],
     ]);
     led.setNotRecording(false);
     assert.equal(led.describe, 'streaming');
-    assert.deepEqual(trace(line, clock, 2700).slice(0, 2), [[1, 1200], [0, 100]], 'back to the mode pattern');
+    assert.deepEqual(
+      trace(line, clock, 2700).slice(0, 2),
+      [
+        [1, 1200],
+        [0, 100],
+      ],
+      'back to the mode pattern',
+    );
     led.close();
     assert.equal(clock.pending, 0);
   });
@@ -60,11 +77,22 @@ describe('LED priority', () => {
     assert.equal(led.describe, 'not-recording', 'blink-on is below the alarm');
     led.setBlink(false);
     assert.equal(led.describe, 'not-recording', 'blink-off does not end the alarm');
-    assert.deepEqual(trace(line, clock, 2000).slice(0, 6), [[1, 100], [0, 100], [1, 100], [0, 100], [1, 100], [0, 1500]]);
+    assert.deepEqual(trace(line, clock, 2000).slice(0, 6), [
+      [1, 100],
+      [0, 100],
+      [1, 100],
+      [0, 100],
+      [1, 100],
+      [0, 1500],
+    ]);
     led.setBlink(true);
     led.setNotRecording(false);
     assert.equal(led.describe, 'blink');
-    assert.deepEqual(trace(line, clock, 2300).slice(0, 3), [[1, 100], [0, 1000], [1, 100]]);
+    assert.deepEqual(trace(line, clock, 2300).slice(0, 3), [
+      [1, 100],
+      [0, 1000],
+      [1, 100],
+    ]);
     led.close();
   });
 
@@ -100,7 +128,10 @@ describe('LED priority', () => {
     assert.ok(flashes.length >= 58 && flashes.every(([, ms]) => ms === 50), 'fast 50/50 flashing');
     await done;
     assert.equal(led.describe, 'not-recording');
-    assert.deepEqual(trace(line, clock, 2000).slice(0, 2), [[1, 100], [0, 100]]);
+    assert.deepEqual(trace(line, clock, 2000).slice(0, 2), [
+      [1, 100],
+      [0, 100],
+    ]);
     led.close();
   });
 });

@@ -10,7 +10,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { MdnsAdvertiser, advertisementTxt, freeServiceName, type BonjourLike } from '../../src/discovery/mdns-advertiser.js';
+import {
+  MdnsAdvertiser,
+  advertisementTxt,
+  freeServiceName,
+  type BonjourLike,
+} from '../../src/discovery/mdns-advertiser.js';
 import { discover, cameraFromService, type DiscoveredCamera } from '../../src/discovery/mdns-browser.js';
 import { startDaemonInProcess, startServe } from '../support/daemon.js';
 import { listenForCamera } from '../support/mdns.js';
@@ -21,7 +26,15 @@ process.env.REARVIEW_MDNS_INTERFACE = '127.0.0.1';
 
 test('discover() finds a camera advertised on this machine, with its TXT records', async () => {
   const name = `test-camera-${randomUUID().slice(0, 8)}`;
-  const advertiser = new MdnsAdvertiser({ name, streamPort: 15000, apiPort: 18000, width: 640, height: 360, fps: 30, version: '9.9.9' });
+  const advertiser = new MdnsAdvertiser({
+    name,
+    streamPort: 15000,
+    apiPort: 18000,
+    width: 640,
+    height: 360,
+    fps: 30,
+    version: '9.9.9',
+  });
   await advertiser.start();
   try {
     assert.equal(advertiser.active, true);
@@ -98,12 +111,38 @@ test('advertiser wiring with an injected bonjour: type, TXT, errors never thrown
   const { Logger } = await import('../../src/log/logger.js');
   const advertiser = new MdnsAdvertiser(
     { name: 'cam', streamPort: 5000, apiPort: 8000, width: 1280, height: 720, version: '1.2.3' },
-    { createBonjour: (onError) => (fake = new FakeBonjour(onError)), logger: new Logger({ level: 'warn', sink: (l) => lines.push(l) }) },
+    {
+      createBonjour: (onError) => (fake = new FakeBonjour(onError)),
+      logger: new Logger({ level: 'warn', sink: (l) => lines.push(l) }),
+    },
   );
   await advertiser.start();
   assert.ok(fake);
-  assert.deepEqual(fake.published, [{ name: 'cam', type: 'rearview', protocol: 'tcp', port: 8000, probe: false, txt: advertisementTxt({ name: 'cam', streamPort: 5000, apiPort: 8000, width: 1280, height: 720, version: '1.2.3' }) }]);
-  assert.deepEqual(fake.published[0]?.txt, { stream: '5000', api: '8000', model: 'velovision-rearview', proto: 'h264-annexb', res: '1280x720', version: '1.2.3' });
+  assert.deepEqual(fake.published, [
+    {
+      name: 'cam',
+      type: 'rearview',
+      protocol: 'tcp',
+      port: 8000,
+      probe: false,
+      txt: advertisementTxt({
+        name: 'cam',
+        streamPort: 5000,
+        apiPort: 8000,
+        width: 1280,
+        height: 720,
+        version: '1.2.3',
+      }),
+    },
+  ]);
+  assert.deepEqual(fake.published[0]?.txt, {
+    stream: '5000',
+    api: '8000',
+    model: 'velovision-rearview',
+    proto: 'h264-annexb',
+    res: '1280x720',
+    version: '1.2.3',
+  });
   // A socket error (no multicast on this machine) is logged once and advertising stops; nothing throws.
   fake.onError(Object.assign(new Error('bind EADDRINUSE 0.0.0.0:5353'), { code: 'EADDRINUSE' }));
   fake.onError(new Error('again'));
@@ -113,7 +152,14 @@ test('advertiser wiring with an injected bonjour: type, TXT, errors never thrown
   await advertiser.close();
 
   // A factory that throws (no network stack at all) does not reject start().
-  const broken = new MdnsAdvertiser({ name: 'x', streamPort: 1, apiPort: 2 }, { createBonjour: () => { throw new Error('no multicast'); } });
+  const broken = new MdnsAdvertiser(
+    { name: 'x', streamPort: 1, apiPort: 2 },
+    {
+      createBonjour: () => {
+        throw new Error('no multicast');
+      },
+    },
+  );
   await broken.start();
   assert.equal(broken.active, false);
   await broken.close();
@@ -141,7 +187,10 @@ test('a name already taken gets the first free number, with one warning and no s
   assert.equal(fake?.published[0]?.name, 'cam (3)');
   assert.equal(advertiser.publishedName, 'cam (3)');
   assert.equal(lines.length, 1);
-  assert.match(lines[0] as string, /WARN .*"cam" is already used by another camera on the network: advertising as "cam \(3\)"/);
+  assert.match(
+    lines[0] as string,
+    /WARN .*"cam" is already used by another camera on the network: advertising as "cam \(3\)"/,
+  );
   await advertiser.close();
 });
 
@@ -154,7 +203,10 @@ test('a real daemon whose name is taken advertises "name (2)" at the loopback ad
   try {
     // mDNS on (rawArgs leaves out --no-mdns), on loopback only.
     const args = ['--stream-port', '0', '--api-port', '0', '--no-record', '--name', name, '--bind', '127.0.0.1'];
-    const serve = await startServe(args, { rawArgs: true, env: { ...process.env, REARVIEW_MDNS_INTERFACE: '127.0.0.1' } });
+    const serve = await startServe(args, {
+      rawArgs: true,
+      env: { ...process.env, REARVIEW_MDNS_INTERFACE: '127.0.0.1' },
+    });
     try {
       const mine = await listenForCamera(`${name} (2)`);
       assert.ok(mine, `"${name} (2)" was heard\n${serve.stderrLines.join('\n')}`);
@@ -175,7 +227,13 @@ test('a real daemon whose name is taken advertises "name (2)" at the loopback ad
 });
 
 test('cameraFromService reads TXT records (strings or buffers) and prefers IPv4', () => {
-  const cam = cameraFromService({ name: 'c', host: 'c.local', port: 8000, addresses: ['fe80::1', '192.168.9.1'], txt: { stream: Buffer.from('5000'), res: '640x360' } } as never);
+  const cam = cameraFromService({
+    name: 'c',
+    host: 'c.local',
+    port: 8000,
+    addresses: ['fe80::1', '192.168.9.1'],
+    txt: { stream: Buffer.from('5000'), res: '640x360' },
+  } as never);
   assert.equal(cam.streamUrl, 'tcp://192.168.9.1:5000');
   assert.equal(cam.apiUrl, 'http://192.168.9.1:8000');
   assert.equal(cam.resolution, '640x360');

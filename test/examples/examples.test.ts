@@ -28,10 +28,14 @@ after(async () => {
 });
 
 test('nal-debug.js | head -1: exits 0, no EPIPE stack trace', async () => {
-  const child = spawn(process.execPath, [join(examples, 'nal-debug.js'), '127.0.0.1', String(serve.streamPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(examples, 'nal-debug.js'), '127.0.0.1', String(serve.streamPort)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
-  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, signal) => resolve([code, signal])));
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on('close', (code, signal) => resolve([code, signal])),
+  );
   // Read the first line, then close the pipe as head does.
   const first = await new Promise<string>((resolve) => {
     let text = '';
@@ -51,7 +55,9 @@ test('nal-debug.js | head -1: exits 0, no EPIPE stack trace', async () => {
 
 test('overtake-warning.js says that it is running once frames come', async () => {
   const url = `tcp://127.0.0.1:${serve.streamPort}`;
-  const child = spawn(process.execPath, [join(examples, 'overtake-warning.js'), url, 'left', '12'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [join(examples, 'overtake-warning.js'), url, 'left', '12'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
@@ -86,7 +92,10 @@ test('frame-grabber schedule: shots on a fixed grid keep the interval; counting 
   const gaps = grid.slice(1).map((t, i) => t - (grid[i] as number));
   const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
   assert.ok(Math.abs(mean - everyMs) < 50, `mean interval ${mean} ms`);
-  assert.ok(gaps.every((g) => g > everyMs - 1000 && g < everyMs + 1000), `every gap within one keyframe of 5 s: ${gaps.join(', ')}`);
+  assert.ok(
+    gaps.every((g) => g > everyMs - 1000 && g < everyMs + 1000),
+    `every gap within one keyframe of 5 s: ${gaps.join(', ')}`,
+  );
   // What the example did before: the next shot one interval after the keyframe taken, so each
   // jittered-late keyframe pushes the schedule a whole GOP: about 6 s apart instead of 5.
   const drifting = shots((_due, taken) => taken + everyMs);
@@ -103,7 +112,10 @@ test('frame-grabber schedule: shots on a fixed grid keep the interval; counting 
 test("serve's OpenCV lines, fast-open options included, read frames of the right size", async () => {
   const start = serve.stdoutLines.findIndex((l) => l.startsWith('  python3 with OpenCV'));
   assert.ok(start > 0, serve.stdoutLines.join('\n'));
-  const printed = serve.stdoutLines.slice(start + 1).filter((l) => l.startsWith('    ')).map((l) => l.slice(4));
+  const printed = serve.stdoutLines
+    .slice(start + 1)
+    .filter((l) => l.startsWith('    '))
+    .map((l) => l.slice(4));
   assert.deepEqual(printed.slice(0, 4), [
     'import os',
     "os.environ['OPENCV_FFMPEG_CAPTURE_OPTIONS'] = 'probesize;32|analyzeduration;0|fflags;nobuffer'",
@@ -111,7 +123,13 @@ test("serve's OpenCV lines, fast-open options included, read frames of the right
     `cap = cv2.VideoCapture('tcp://127.0.0.1:${serve.streamPort}')`,
   ]);
   // The printed set-up as it is, then a window-less read loop in place of imshow.
-  const script = [...printed.slice(0, 4), 'for i in range(10):', '    ret, frame = cap.read()', "    assert ret, 'no frame %d' % i", '    print(frame.shape[1], frame.shape[0])'].join('\n');
+  const script = [
+    ...printed.slice(0, 4),
+    'for i in range(10):',
+    '    ret, frame = cap.read()',
+    "    assert ret, 'no frame %d' % i",
+    '    print(frame.shape[1], frame.shape[0])',
+  ].join('\n');
   const env = { ...process.env };
   delete env.OPENCV_FFMPEG_CAPTURE_OPTIONS;
   const child = spawn(requireTool('python3'), ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -121,5 +139,8 @@ test("serve's OpenCV lines, fast-open options included, read frames of the right
   child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   assert.equal(code, 0, stderr);
-  assert.deepEqual(stdout.trim().split('\n'), Array.from({ length: 10 }, () => '640 360'));
+  assert.deepEqual(
+    stdout.trim().split('\n'),
+    Array.from({ length: 10 }, () => '640 360'),
+  );
 });

@@ -25,7 +25,12 @@ import {
   type SyntheticSps,
 } from './h264-test-helpers.js';
 
-function assemble(sps: SyntheticSps, pps: SyntheticPps, slices: SyntheticSlice[], extraPps: SyntheticPps[] = []): AccessUnit[] {
+function assemble(
+  sps: SyntheticSps,
+  pps: SyntheticPps,
+  slices: SyntheticSlice[],
+  extraPps: SyntheticPps[] = [],
+): AccessUnit[] {
   const stream = annexB([
     buildSps(sps),
     buildPps(pps),
@@ -89,7 +94,13 @@ describe('AccessUnitAssembler: first slice of a new picture (7.4.1.2.4)', () => 
       { frameNum: 2, pocLsb: 4, firstMb: 0 },
     ]);
     assert.deepEqual(slicesPerAu(aus), [3, 2]);
-    assert.deepEqual(aus.map((a) => a.sliceTypes), [[0, 0, 0], [0, 0]]);
+    assert.deepEqual(
+      aus.map((a) => a.sliceTypes),
+      [
+        [0, 0, 0],
+        [0, 0],
+      ],
+    );
   });
 
   it('keeps redundant pictures (redundant_pic_cnt > 0) with their primary picture', () => {
@@ -105,8 +116,14 @@ describe('AccessUnitAssembler: first slice of a new picture (7.4.1.2.4)', () => 
     ]);
     assert.deepEqual(slicesPerAu(aus), [3, 3, 1]);
     // slice types list the primary picture's slices only.
-    assert.deepEqual(aus.map((a) => a.sliceTypes.length), [2, 1, 1]);
-    assert.deepEqual(aus.map((a) => a.poc), [0, 2, 4]);
+    assert.deepEqual(
+      aus.map((a) => a.sliceTypes.length),
+      [2, 1, 1],
+    );
+    assert.deepEqual(
+      aus.map((a) => a.poc),
+      [0, 2, 4],
+    );
   });
 });
 
@@ -125,17 +142,40 @@ describe('AccessUnitAssembler: non-VCL NAL units (7.4.1.2.3)', () => {
       ['type 18', Uint8Array.of(0x12, 0x80)],
     ] as const) {
       const { accessUnits } = parseAnnexB(annexB([sps, pps, pic(0, true), nal, pic(1)]));
-      assert.deepEqual(accessUnits.map((a) => a.nals.map((n) => n.type)), [[7, 8, 5], [nal[0]! & 0x1f, 1]], name);
+      assert.deepEqual(
+        accessUnits.map((a) => a.nals.map((n) => n.type)),
+        [
+          [7, 8, 5],
+          [nal[0]! & 0x1f, 1],
+        ],
+        name,
+      );
     }
     const filler = parseAnnexB(annexB([sps, pps, pic(0, true), Uint8Array.of(0x0c, 0xff, 0x80), pic(1)])).accessUnits;
-    assert.deepEqual(filler.map((a) => a.nals.map((n) => n.type)), [[7, 8, 5, 12], [1]]);
+    assert.deepEqual(
+      filler.map((a) => a.nals.map((n) => n.type)),
+      [[7, 8, 5, 12], [1]],
+    );
   });
 
   it('end of sequence and end of stream close the access unit they end', () => {
     const { accessUnits } = parseAnnexB(
-      annexB([sps, pps, pic(0, true), Uint8Array.of(0x0a), pic(0, true), pic(1), Uint8Array.of(0x0a), Uint8Array.of(0x0b), pic(0, true)]),
+      annexB([
+        sps,
+        pps,
+        pic(0, true),
+        Uint8Array.of(0x0a),
+        pic(0, true),
+        pic(1),
+        Uint8Array.of(0x0a),
+        Uint8Array.of(0x0b),
+        pic(0, true),
+      ]),
     );
-    assert.deepEqual(accessUnits.map((a) => a.nals.map((n) => n.type)), [[7, 8, 5, 10], [5], [1, 10, 11], [5]]);
+    assert.deepEqual(
+      accessUnits.map((a) => a.nals.map((n) => n.type)),
+      [[7, 8, 5, 10], [5], [1, 10, 11], [5]],
+    );
   });
 
   it('parses a PPS when it arrives: a re-sent PPS id changes the meaning of later slices', () => {
@@ -167,7 +207,10 @@ describe('AccessUnitAssembler on corpus files', () => {
     assert.ok(sl1.accessUnits.every((a) => a.sliceTypes.length === 3));
     const cif = load('test_cif_P_CABAC_slice.264');
     assert.equal(cif.accessUnits.length, 300);
-    assert.equal(cif.accessUnits.reduce((n, a) => n + a.sliceTypes.length, 0), 4200);
+    assert.equal(
+      cif.accessUnits.reduce((n, a) => n + a.sliceTypes.length, 0),
+      4200,
+    );
     const ba1 = load('BA1_FT_C.264');
     assert.equal(ba1.accessUnits.length, 299);
     assert.ok(ba1.accessUnits.some((a) => a.sliceTypes.length > 1));
@@ -176,9 +219,17 @@ describe('AccessUnitAssembler on corpus files', () => {
   it('arbitrary slice order with FMO: FM1_FT_E has 300 pictures, some starting with first_mb_in_slice != 0', () => {
     const { accessUnits } = load('FM1_FT_E.264');
     assert.equal(accessUnits.length, 300);
-    const vclFirstMbs = accessUnits.map((a) => a.nals.filter((n) => n.type === 1 || n.type === 5).map((n) => firstMb(n.data)));
-    assert.ok(vclFirstMbs.some((mbs) => mbs[0] !== 0), 'ASO: a picture whose first slice is not at macroblock 0');
-    assert.ok(vclFirstMbs.every((mbs) => mbs.filter((m) => m === 0).length === 1), 'exactly one slice at macroblock 0 per picture');
+    const vclFirstMbs = accessUnits.map((a) =>
+      a.nals.filter((n) => n.type === 1 || n.type === 5).map((n) => firstMb(n.data)),
+    );
+    assert.ok(
+      vclFirstMbs.some((mbs) => mbs[0] !== 0),
+      'ASO: a picture whose first slice is not at macroblock 0',
+    );
+    assert.ok(
+      vclFirstMbs.every((mbs) => mbs.filter((m) => m === 0).length === 1),
+      'exactly one slice at macroblock 0 per picture',
+    );
   });
 
   it('field pairs: each field is its own access unit (CVFI1_SVA_C, CAPAMA3_Sand_F)', () => {
@@ -199,7 +250,10 @@ describe('AccessUnitAssembler on corpus files', () => {
     const { accessUnits } = load('CAPA1_TOSHIBA_B.264');
     const last = accessUnits[accessUnits.length - 1]!;
     assert.equal(last.nals[last.nals.length - 1]?.type, 11);
-    assert.ok(accessUnits.every((a) => a.nals[0]?.type === 9), 'every access unit starts at its AUD');
+    assert.ok(
+      accessUnits.every((a) => a.nals[0]?.type === 9),
+      'every access unit starts at its AUD',
+    );
   });
 
   it('emits an access unit as soon as the next AUD begins (nalStart), before that NAL completes', () => {
@@ -219,7 +273,7 @@ describe('AccessUnitAssembler on corpus files', () => {
 });
 
 describe('AccessUnitAssembler latency on streams without AUD/SEI between pictures', () => {
-  it('emits a picture as soon as the next picture\'s slice header has arrived (test.h264, Raspberry Pi encoder)', () => {
+  it("emits a picture as soon as the next picture's slice header has arrived (test.h264, Raspberry Pi encoder)", () => {
     // Regression: the access unit was emitted only when the next picture's
     // first slice NAL was complete (when the start code after it arrived),
     // up to two frame intervals after the picture itself had arrived.
@@ -241,7 +295,10 @@ describe('AccessUnitAssembler latency on streams without AUD/SEI between picture
     }
     parser.push(bytes.subarray(at));
     parser.flush();
-    assert.deepEqual(seen.map((a) => a.offset), all.map((a) => a.offset));
+    assert.deepEqual(
+      seen.map((a) => a.offset),
+      all.map((a) => a.offset),
+    );
   });
 
   it('does not close a multi-slice picture early (SL1_SVA_B: 3 slices per picture, no AUD)', () => {
@@ -260,7 +317,10 @@ describe('AccessUnitAssembler limits and errors', () => {
     const bytes = readFileSync(corpusFile('jm_1080p_allslice.264'));
     const small = parseAnnexB(bytes, { maxNalsPerAccessUnit: 1000 });
     assert.equal(small.accessUnits.length, 0);
-    assert.deepEqual(small.errors.map((e) => e.code), ['ERR_H264_AU_TOO_LARGE']);
+    assert.deepEqual(
+      small.errors.map((e) => e.code),
+      ['ERR_H264_AU_TOO_LARGE'],
+    );
     // The default cap (16384) holds one slice per macroblock of a 1080p picture.
     const normal = parseAnnexB(bytes);
     assert.equal(normal.accessUnits.length, 1);
@@ -291,7 +351,10 @@ describe('AccessUnitAssembler limits and errors', () => {
     for (const n of nals) if (n.type !== 7 && n.type !== 8) assembler.push(n);
     assembler.flush();
     assert.equal(aus.length, 33);
-    assert.deepEqual(errors.map((e) => e.code), ['ERR_H264_MISSING_PARAMETER_SET']);
+    assert.deepEqual(
+      errors.map((e) => e.code),
+      ['ERR_H264_MISSING_PARAMETER_SET'],
+    );
     assert.ok(aus.every((a) => a.poc === null && a.sps === undefined));
   });
 
@@ -303,8 +366,14 @@ describe('AccessUnitAssembler limits and errors', () => {
     assembler.push(nalUnitFromBytes(Uint8Array.of(0x68, 0x00, 0x00, 0x00, 0x00, 0x80))); // ue with > 31 zeros
     assembler.push(nalUnitFromBytes(Uint8Array.of(0x65))); // empty slice
     assembler.flush();
-    assert.deepEqual(errors.map((e) => e.code), ['ERR_H264_TRUNCATED', 'ERR_H264_INVALID', 'ERR_H264_TRUNCATED']);
+    assert.deepEqual(
+      errors.map((e) => e.code),
+      ['ERR_H264_TRUNCATED', 'ERR_H264_INVALID', 'ERR_H264_TRUNCATED'],
+    );
     assert.equal(aus.length, 1);
-    assert.throws(() => new AccessUnitAssembler({ onAccessUnit: () => undefined, maxNalsPerAccessUnit: 0 }), RangeError);
+    assert.throws(
+      () => new AccessUnitAssembler({ onAccessUnit: () => undefined, maxNalsPerAccessUnit: 0 }),
+      RangeError,
+    );
   });
 });

@@ -74,7 +74,10 @@ describe('AnnexBScanner', () => {
       const whole = scanChunks(bytes, []).nals;
       const wholeFlat = flat(whole);
       // Byte-exact comparison at every offset is O(n^2); compare a cheap digest at every offset.
-      const digest = (nals: NalUnit[]) => nals.map((n) => `${n.offset}:${n.startCodeLength}:${n.data.length}:${n.data[0]}:${n.data[n.data.length - 1]}`).join(',');
+      const digest = (nals: NalUnit[]) =>
+        nals
+          .map((n) => `${n.offset}:${n.startCodeLength}:${n.data.length}:${n.data[0]}:${n.data[n.data.length - 1]}`)
+          .join(',');
       const wholeDigest = digest(whole);
       for (let i = 1; i < bytes.length; i++) {
         const got = scanChunks(bytes, [i]).nals;
@@ -92,7 +95,10 @@ describe('AnnexBScanner', () => {
     for (const splits of [[], [10, 50, 90], Array.from({ length: stream.length - 1 }, (_, k) => k + 1)]) {
       const { nals, errors } = scanChunks(stream, splits, 50);
       assert.deepEqual(errors, ['ERR_H264_NAL_TOO_LARGE']);
-      assert.deepEqual(flat(nals).map((n) => n.hex), ['4101']);
+      assert.deepEqual(
+        flat(nals).map((n) => n.hex),
+        ['4101'],
+      );
     }
   });
 

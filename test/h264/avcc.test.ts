@@ -45,13 +45,33 @@ function avcCBox(mp4: Uint8Array): Uint8Array {
 /** Remuxes a corpus file to MP4 with FFmpeg. */
 function ffmpegMp4(name: string, dir: string): string {
   const out = join(dir, `${name}.mp4`);
-  const r = spawnSync(requireTool('ffmpeg'), ['-v', 'error', '-y', '-f', 'h264', '-i', corpusFile(name), '-c', 'copy', '-frames:v', '3', out]);
+  const r = spawnSync(requireTool('ffmpeg'), [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'h264',
+    '-i',
+    corpusFile(name),
+    '-c',
+    'copy',
+    '-frames:v',
+    '3',
+    out,
+  ]);
   assert.equal(r.status, 0, `ffmpeg failed on ${name}: ${r.stderr}`);
   return out;
 }
 
 // profile_idc of each: 66 Baseline, 66 (constrained), 100 High, 110 High 10 Intra, 122 High 4:2:2, 244 High 4:4:4.
-const FILES = ['BA1_FT_C.264', 'test_640x360.h264', 'test.h264', 'PPH10I2_Panasonic_A.264', 'input-20-360p-I422.h264', 'input-10-720a.h264'];
+const FILES = [
+  'BA1_FT_C.264',
+  'test_640x360.h264',
+  'test.h264',
+  'PPH10I2_Panasonic_A.264',
+  'input-20-360p-I422.h264',
+  'input-10-720a.h264',
+];
 
 test('avcC built from the first SPS/PPS equals the one FFmpeg writes into an MP4', () => {
   const { dir, cleanup } = scratchDir();
@@ -91,13 +111,17 @@ test('avcC built from the first SPS/PPS equals the one FFmpeg writes into an MP4
 });
 
 test('the High-profile extension carries chroma format and bit depths', () => {
-  const high10 = parseAvcDecoderConfigurationRecord(buildAvcDecoderConfigurationRecord(...spsPps('PPH10I2_Panasonic_A.264')));
+  const high10 = parseAvcDecoderConfigurationRecord(
+    buildAvcDecoderConfigurationRecord(...spsPps('PPH10I2_Panasonic_A.264')),
+  );
   assert.equal(high10.profileIdc, 110);
   assert.equal(high10.chromaFormatIdc, 1);
   assert.equal(high10.bitDepthLuma, 10);
   assert.equal(high10.bitDepthChroma, 10);
   assert.deepEqual(high10.spsExt, []);
-  const i422 = parseAvcDecoderConfigurationRecord(buildAvcDecoderConfigurationRecord(...spsPps('input-20-360p-I422.h264')));
+  const i422 = parseAvcDecoderConfigurationRecord(
+    buildAvcDecoderConfigurationRecord(...spsPps('input-20-360p-I422.h264')),
+  );
   assert.equal(i422.profileIdc, 122);
   assert.equal(i422.chromaFormatIdc, 2);
   assert.equal(i422.bitDepthLuma, 8);
@@ -132,13 +156,23 @@ test('malformed avcC and misuse raise typed errors', () => {
   const record = buildAvcDecoderConfigurationRecord([sps], [pps]);
   for (let cut = 0; cut < record.length - 4; cut++) {
     // Every truncation inside the SPS/PPS lists is reported, never read past the end.
-    assert.throws(() => parseAvcDecoderConfigurationRecord(record.subarray(0, cut)), (e) => hasCode(e, 'ERR_H264_TRUNCATED'), `cut at ${cut}`);
+    assert.throws(
+      () => parseAvcDecoderConfigurationRecord(record.subarray(0, cut)),
+      (e) => hasCode(e, 'ERR_H264_TRUNCATED'),
+      `cut at ${cut}`,
+    );
   }
   const badVersion = record.slice();
   badVersion[0] = 2;
-  assert.throws(() => parseAvcDecoderConfigurationRecord(badVersion), (e) => hasCode(e, 'ERR_H264_INVALID'));
+  assert.throws(
+    () => parseAvcDecoderConfigurationRecord(badVersion),
+    (e) => hasCode(e, 'ERR_H264_INVALID'),
+  );
   assert.throws(() => buildAvcDecoderConfigurationRecord([], [pps]), RangeError);
-  assert.throws(() => buildAvcDecoderConfigurationRecord([pps], [pps]), (e) => hasCode(e, 'ERR_H264_INVALID'));
+  assert.throws(
+    () => buildAvcDecoderConfigurationRecord([pps], [pps]),
+    (e) => hasCode(e, 'ERR_H264_INVALID'),
+  );
 });
 
 test('length-prefixed framing round-trips for 1-, 2- and 4-byte lengths', () => {
@@ -150,16 +184,28 @@ test('length-prefixed framing round-trips for 1-, 2- and 4-byte lengths', () => 
   for (const size of [1, 2, 4]) {
     const small = size === 1 ? nals.slice(0, 2) : nals;
     const framed = annexBToLengthPrefixed(small, size);
-    assert.equal(framed.length, small.reduce((n, nal) => n + size + nal.length, 0));
+    assert.equal(
+      framed.length,
+      small.reduce((n, nal) => n + size + nal.length, 0),
+    );
     assert.deepEqual(lengthPrefixedToNals(framed, size).map(hex), small.map(hex));
   }
   assert.throws(() => annexBToLengthPrefixed([new Uint8Array(256)], 1), RangeError);
   assert.throws(() => annexBToLengthPrefixed(nals, 3), RangeError);
   const framed = annexBToLengthPrefixed(nals);
-  assert.throws(() => lengthPrefixedToNals(framed.subarray(0, framed.length - 1)), (e) => hasCode(e, 'ERR_H264_TRUNCATED'));
-  assert.throws(() => lengthPrefixedToNals(framed.subarray(0, 2)), (e) => hasCode(e, 'ERR_H264_TRUNCATED'));
+  assert.throws(
+    () => lengthPrefixedToNals(framed.subarray(0, framed.length - 1)),
+    (e) => hasCode(e, 'ERR_H264_TRUNCATED'),
+  );
+  assert.throws(
+    () => lengthPrefixedToNals(framed.subarray(0, 2)),
+    (e) => hasCode(e, 'ERR_H264_TRUNCATED'),
+  );
   const annexB = nalsToAnnexB(nals);
-  assert.deepEqual(splitAnnexB(annexB).map((n) => hex(n.data)), nals.map(hex));
+  assert.deepEqual(
+    splitAnnexB(annexB).map((n) => hex(n.data)),
+    nals.map(hex),
+  );
   assert.ok(splitAnnexB(annexB).every((n) => n.startCodeLength === 4));
 });
 
@@ -180,7 +226,10 @@ test("FFmpeg's MP4 samples convert back to the NAL units of the Annex-B input", 
     const sampleNals = lengthPrefixedToNals(packet.data, parsed.lengthSize);
     // The first access unit of the Annex-B file, NAL by NAL (FFmpeg keeps in-band SPS/PPS/SEI).
     const fileNals = splitAnnexB(readFileSync(corpusFile(name))).slice(0, sampleNals.length);
-    assert.deepEqual(sampleNals.map(hex), fileNals.map((n) => hex(n.data)));
+    assert.deepEqual(
+      sampleNals.map(hex),
+      fileNals.map((n) => hex(n.data)),
+    );
     assert.equal(hex(annexBToLengthPrefixed(sampleNals, parsed.lengthSize)), hex(packet.data));
     input.dispose();
   } finally {

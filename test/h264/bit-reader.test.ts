@@ -85,7 +85,10 @@ describe('BitReader', () => {
     r.readBits(5);
     assert.equal(r.moreRbspData(), false, 'stop bit at the first bit of byte 2; byte 3 is outside the range');
     assert.equal(r.bitsLeft, 8);
-    assert.throws(() => r.readBits(9), (e) => hasCode(e, 'ERR_H264_TRUNCATED'));
+    assert.throws(
+      () => r.readBits(9),
+      (e) => hasCode(e, 'ERR_H264_TRUNCATED'),
+    );
     assert.throws(() => new BitReader(bytes, 3, 5), RangeError);
   });
 
@@ -93,10 +96,19 @@ describe('BitReader', () => {
     const max = new BitReader(bits(`${'0'.repeat(31)}1${'1'.repeat(31)}`));
     assert.equal(max.readUE(), 2 ** 32 - 2);
     const tooLong = bits(`${'0'.repeat(32)}1${'0'.repeat(32)}`);
-    assert.throws(() => new BitReader(tooLong).readUE(), (e) => hasCode(e, 'ERR_H264_INVALID'));
-    assert.throws(() => new BitReader(tooLong).readSE(), (e) => hasCode(e, 'ERR_H264_INVALID'));
+    assert.throws(
+      () => new BitReader(tooLong).readUE(),
+      (e) => hasCode(e, 'ERR_H264_INVALID'),
+    );
+    assert.throws(
+      () => new BitReader(tooLong).readSE(),
+      (e) => hasCode(e, 'ERR_H264_INVALID'),
+    );
     // Many zero bytes: invalid, not a long loop.
-    assert.throws(() => new BitReader(new Uint8Array(1000)).readUE(), (e) => hasCode(e, 'ERR_H264_INVALID'));
+    assert.throws(
+      () => new BitReader(new Uint8Array(1000)).readUE(),
+      (e) => hasCode(e, 'ERR_H264_INVALID'),
+    );
   });
 
   it('se(v) of codeword "1" is +0, not -0', () => {
@@ -106,12 +118,27 @@ describe('BitReader', () => {
   });
 
   it('throws ERR_H264_TRUNCATED past the end (fixed fields, Exp-Golomb prefix and suffix, skip)', () => {
-    assert.throws(() => new BitReader(Uint8Array.of(0xff)).readBits(9), (e) => hasCode(e, 'ERR_H264_TRUNCATED'));
-    assert.throws(() => new BitReader(Uint8Array.of(0, 0)).readUE(), (e) => hasCode(e, 'ERR_H264_TRUNCATED'));
-    assert.throws(() => new BitReader(bits('0000001 1')).readUE(), (e) => hasCode(e, 'ERR_H264_TRUNCATED'));
-    assert.throws(() => new BitReader(new Uint8Array(0)).readBit(), (e) => hasCode(e, 'ERR_H264_TRUNCATED'));
+    assert.throws(
+      () => new BitReader(Uint8Array.of(0xff)).readBits(9),
+      (e) => hasCode(e, 'ERR_H264_TRUNCATED'),
+    );
+    assert.throws(
+      () => new BitReader(Uint8Array.of(0, 0)).readUE(),
+      (e) => hasCode(e, 'ERR_H264_TRUNCATED'),
+    );
+    assert.throws(
+      () => new BitReader(bits('0000001 1')).readUE(),
+      (e) => hasCode(e, 'ERR_H264_TRUNCATED'),
+    );
+    assert.throws(
+      () => new BitReader(new Uint8Array(0)).readBit(),
+      (e) => hasCode(e, 'ERR_H264_TRUNCATED'),
+    );
     const r = new BitReader(Uint8Array.of(1));
-    assert.throws(() => r.skipBits(9), (e) => hasCode(e, 'ERR_H264_TRUNCATED'));
+    assert.throws(
+      () => r.skipBits(9),
+      (e) => hasCode(e, 'ERR_H264_TRUNCATED'),
+    );
     r.skipBits(8);
     assert.equal(r.bitsLeft, 0);
   });

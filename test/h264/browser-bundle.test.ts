@@ -29,7 +29,10 @@ describe('rearview/h264 in a browser-like context', () => {
     assert.doesNotMatch(code, /require\(|from "node:/);
     const context = createContext({});
     runInContext(code, context);
-    assert.equal(runInContext('typeof Buffer + typeof process + typeof require', context), 'undefinedundefinedundefined');
+    assert.equal(
+      runInContext('typeof Buffer + typeof process + typeof require', context),
+      'undefinedundefinedundefined',
+    );
     const names = JSON.parse(runInContext('JSON.stringify(Object.keys(h264).sort())', context) as string) as string[];
     assert.deepEqual(names, Object.keys(h264).sort(), 'every export of the Node module is in the bundle');
 
@@ -61,6 +64,13 @@ describe('rearview/h264 in a browser-like context', () => {
       ) as string,
     ) as Record<string, unknown>;
     const s = h264.parseSps(sps);
-    assert.deepEqual(inContext, { codec: h264.codecString(sps), width: s.width, height: s.height, avccSps: 1, seiMs: 1713198307123, code: 'ERR_H264_INVALID' });
+    assert.deepEqual(inContext, {
+      codec: h264.codecString(sps),
+      width: s.width,
+      height: s.height,
+      avccSps: 1,
+      seiMs: 1713198307123,
+      code: 'ERR_H264_INVALID',
+    });
   });
 });

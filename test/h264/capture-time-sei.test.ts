@@ -86,10 +86,14 @@ test("FFmpeg's SEI parser (trace_headers) reads the UUID and the microsecond tim
     for (const ms of TIMES_MS) nals.push(sps, pps, buildCaptureTimeSei(ms), idr);
     const file = join(dir, 'sei.h264');
     writeFileSync(file, nalsToAnnexB(nals));
-    const r = spawnSync(ffmpeg, ['-hide_banner', '-f', 'h264', '-i', file, '-c', 'copy', '-bsf:v', 'trace_headers', '-f', 'null', '-'], {
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const r = spawnSync(
+      ffmpeg,
+      ['-hide_banner', '-f', 'h264', '-i', file, '-c', 'copy', '-bsf:v', 'trace_headers', '-f', 'null', '-'],
+      {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
     assert.equal(r.status, 0, r.stderr.slice(-2000));
     const uuids: number[] = [];
     const data: number[] = [];
@@ -136,7 +140,11 @@ test('captureTimeOf finds our stamp after the encoder SEI and applies the caller
     { type: 6, data: ours },
     { type: 5, data: Uint8Array.of(0x65, 0x88) },
   ];
-  assert.deepEqual(captureTimeOf(nals, 1_700_000_001_000, 2000), { index: 2, stampedAtMs: 1_700_000_000_000, trusted: true });
+  assert.deepEqual(captureTimeOf(nals, 1_700_000_001_000, 2000), {
+    index: 2,
+    stampedAtMs: 1_700_000_000_000,
+    trusted: true,
+  });
   assert.equal(captureTimeOf(nals, 1_700_000_003_000, 2000)?.trusted, false);
   assert.equal(captureTimeOf(nals, 0, Number.POSITIVE_INFINITY)?.trusted, true);
   assert.equal(captureTimeOf([nals[0]!, nals[1]!, nals[3]!], 0, 2000), undefined);

@@ -22,7 +22,10 @@ interface RawSps {
   reserved_zero_2bits: number;
 }
 
-const groundTruth = JSON.parse(readFileSync(corpusFile('GROUND_TRUTH.json'), 'utf8')) as Record<string, { sps_raw?: RawSps[] }>;
+const groundTruth = JSON.parse(readFileSync(corpusFile('GROUND_TRUTH.json'), 'utf8')) as Record<
+  string,
+  { sps_raw?: RawSps[] }
+>;
 
 test('codecString of the first SPS matches the ground-truth SPS fields of every corpus file', () => {
   let checked = 0;
@@ -52,7 +55,16 @@ test('known strings and errors', () => {
   assert.equal(codecString(Uint8Array.from([0x67, 0x64, 0x00, 0x1f, 0xac])), 'avc1.64001f');
   // An emulation-prevention byte inside the first three bytes is skipped.
   assert.equal(codecString(Uint8Array.from([0x67, 0x00, 0x00, 0x03, 0x01, 0xac])), 'avc1.000001');
-  assert.throws(() => codecString(Uint8Array.from([0x68, 0xce])), (e) => hasCode(e, 'ERR_H264_INVALID'));
-  assert.throws(() => codecString(new Uint8Array(0)), (e) => hasCode(e, 'ERR_H264_INVALID'));
-  assert.throws(() => codecString(Uint8Array.from([0x67, 0x64])), (e) => hasCode(e, 'ERR_H264_TRUNCATED'));
+  assert.throws(
+    () => codecString(Uint8Array.from([0x68, 0xce])),
+    (e) => hasCode(e, 'ERR_H264_INVALID'),
+  );
+  assert.throws(
+    () => codecString(new Uint8Array(0)),
+    (e) => hasCode(e, 'ERR_H264_INVALID'),
+  );
+  assert.throws(
+    () => codecString(Uint8Array.from([0x67, 0x64])),
+    (e) => hasCode(e, 'ERR_H264_TRUNCATED'),
+  );
 });

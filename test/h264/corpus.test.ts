@@ -22,7 +22,14 @@ import {
   expectedSummary,
   groundTruth,
 } from '../support/ground-truth.js';
-import { framesInPresentationOrder, framesOf, parseInChunks, ppsToRaw, presentationOrder, spsToRaw } from './h264-test-helpers.js';
+import {
+  framesInPresentationOrder,
+  framesOf,
+  parseInChunks,
+  ppsToRaw,
+  presentationOrder,
+  spsToRaw,
+} from './h264-test-helpers.js';
 
 function countBy<T>(items: T[], key: (t: T) => string | undefined): Record<string, number> {
   const out: Record<string, number> = {};
@@ -50,21 +57,42 @@ describe('corpus against GROUND_TRUTH.json', () => {
       for (let at = 65536; at < bytes.length; at += 65536) splits.push(at);
       const { nals, accessUnits, errors } = parseInChunks(bytes, splits);
 
-      assert.deepEqual(errors.map((e) => `${e.code}: ${e.message}`), [], 'no errors on a conforming stream');
+      assert.deepEqual(
+        errors.map((e) => `${e.code}: ${e.message}`),
+        [],
+        'no errors on a conforming stream',
+      );
       assert.equal(bytes.length, expected.bytes);
 
       // NAL census.
       assert.equal(nals.length, expected.nalUnits, 'NAL units');
-      assert.deepEqual(countBy(nals, (n) => String(n.type)), expected.nalCounts, 'NAL counts per type');
-      assert.deepEqual(countBy(nals, (n) => (n.refIdc ? String(n.type) : undefined)), gt.nal_scan.nal_ref_idc_nonzero_by_type);
-      assert.deepEqual(countBy(nals, (n) => String(n.startCodeLength)), gt.nal_scan.start_code_lengths, 'start code lengths');
+      assert.deepEqual(
+        countBy(nals, (n) => String(n.type)),
+        expected.nalCounts,
+        'NAL counts per type',
+      );
+      assert.deepEqual(
+        countBy(nals, (n) => (n.refIdc ? String(n.type) : undefined)),
+        gt.nal_scan.nal_ref_idc_nonzero_by_type,
+      );
+      assert.deepEqual(
+        countBy(nals, (n) => String(n.startCodeLength)),
+        gt.nal_scan.start_code_lengths,
+        'start code lengths',
+      );
       assert.equal(nals[0]?.offset, gt.nal_scan.first_start_code_offset);
-      const firstMbZero = nals.filter((n) => (n.type === 1 || n.type === 5) && parseSliceHeaderStart(n.data).firstMbInSlice === 0);
+      const firstMbZero = nals.filter(
+        (n) => (n.type === 1 || n.type === 5) && parseSliceHeaderStart(n.data).firstMbInSlice === 0,
+      );
       assert.equal(firstMbZero.length, gt.nal_scan.first_mb_zero_slices, 'slices with first_mb_in_slice == 0');
 
       // Access units: every NAL in exactly one, in order.
       assert.equal(accessUnits.length, expected.accessUnits, `access units (${expected.accessUnitsSource})`);
-      assert.deepEqual(accessUnits.flatMap((au) => au.nals), nals, 'access units partition the NAL units in order');
+      assert.deepEqual(
+        accessUnits.flatMap((au) => au.nals),
+        nals,
+        'access units partition the NAL units in order',
+      );
       for (const au of accessUnits) {
         const last = au.nals[au.nals.length - 1]!;
         assert.equal(au.offset, au.nals[0]!.offset);
@@ -158,9 +186,13 @@ describe('corpus against GROUND_TRUTH.json', () => {
 });
 
 function ffprobeFramePositions(file: string): number[] {
-  const r = spawnSync(requireTool('ffprobe'), ['-v', 'error', '-f', 'h264', '-show_entries', 'frame=pkt_pos', '-of', 'json', corpusFile(file)], {
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    requireTool('ffprobe'),
+    ['-v', 'error', '-f', 'h264', '-show_entries', 'frame=pkt_pos', '-of', 'json', corpusFile(file)],
+    {
+      encoding: 'utf8',
+    },
+  );
   assert.equal(r.status, 0, r.stderr);
   return (JSON.parse(r.stdout) as { frames: Array<{ pkt_pos: string }> }).frames.map((f) => Number(f.pkt_pos));
 }
@@ -168,14 +200,25 @@ function ffprobeFramePositions(file: string): number[] {
 describe('POC presentation order of field pictures against ffprobe -show_frames', () => {
   // Field pairs are one decoded frame at Min(TopFieldOrderCnt, BottomFieldOrderCnt);
   // ffprobe reports the position of one of the pair's two access units.
-  for (const file of ['CVFI1_SVA_C.264', 'CAFI1_SVA_C.264', 'CAPA1_TOSHIBA_B.264', 'CABREF3_Sand_D.264', 'HCAFF1_HHI.264', 'CAPAMA3_Sand_F.264']) {
+  for (const file of [
+    'CVFI1_SVA_C.264',
+    'CAFI1_SVA_C.264',
+    'CAPA1_TOSHIBA_B.264',
+    'CABREF3_Sand_D.264',
+    'HCAFF1_HHI.264',
+    'CAPAMA3_Sand_F.264',
+  ]) {
     it(file, () => {
       const { accessUnits } = parseInChunks(readFileSync(corpusFile(file)));
       const frames = framesInPresentationOrder(framesOf(accessUnits));
-      assert.ok(frames.some((f) => f.offsets.length === 2), 'has field pairs');
+      assert.ok(
+        frames.some((f) => f.offsets.length === 2),
+        'has field pairs',
+      );
       const positions = ffprobeFramePositions(file);
       assert.equal(frames.length, positions.length, 'decoded frames');
-      for (const [i, f] of frames.entries()) assert.ok(f.offsets.includes(positions[i]!), `frame ${i}: ${f.offsets.join('/')} vs ffprobe ${positions[i]}`);
+      for (const [i, f] of frames.entries())
+        assert.ok(f.offsets.includes(positions[i]!), `frame ${i}: ${f.offsets.join('/')} vs ffprobe ${positions[i]}`);
     });
   }
 });
@@ -197,9 +240,16 @@ describe('POC presentation order against ffprobe -show_frames', () => {
       const bytes = readFileSync(corpusFile(file));
       const { accessUnits } = parseInChunks(bytes);
       const order = presentationOrder(accessUnits);
-      assert.notDeepEqual(order, accessUnits.map((_, i) => i), 'the file reorders pictures');
+      assert.notDeepEqual(
+        order,
+        accessUnits.map((_, i) => i),
+        'the file reorders pictures',
+      );
       const ffOrder = ffprobeFramePositions(file);
-      assert.deepEqual(order.map((i) => accessUnits[i]!.offset), ffOrder);
+      assert.deepEqual(
+        order.map((i) => accessUnits[i]!.offset),
+        ffOrder,
+      );
     });
   }
 });

@@ -58,7 +58,15 @@ function randomBytes(rand: () => number, length: number): Uint8Array {
   return out;
 }
 
-const corpusNames = ['BA1_Sony_D.jsv', 'CABA3_TOSHIBA_E.264', 'CAPAMA3_Sand_F.264', 'FRExt1_Panasonic.avc', 'FM1_FT_E.264', '4pics.264', 'LS_SVA_D.264'];
+const corpusNames = [
+  'BA1_Sony_D.jsv',
+  'CABA3_TOSHIBA_E.264',
+  'CAPAMA3_Sand_F.264',
+  'FRExt1_Panasonic.avc',
+  'FM1_FT_E.264',
+  '4pics.264',
+  'LS_SVA_D.264',
+];
 const corpus = corpusNames.map((n) => readFileSync(corpusFile(n)));
 
 describe('fuzzing (seeded, bounded)', () => {
@@ -69,7 +77,10 @@ describe('fuzzing (seeded, bounded)', () => {
       const data = randomBytes(rand, Math.floor(rand() * 6000));
       for (let k = Math.floor(rand() * 40); k > 0; k--) {
         const p = Math.floor(rand() * Math.max(1, data.length - 5));
-        data.set([0, 0, rand() < 0.5 ? 1 : 0, 1, headers[Math.floor(rand() * headers.length)]!].slice(0, data.length - p), p);
+        data.set(
+          [0, 0, rand() < 0.5 ? 1 : 0, 1, headers[Math.floor(rand() * headers.length)]!].slice(0, data.length - p),
+          p,
+        );
       }
       fuzzOne(data, rand);
     }
@@ -127,7 +138,36 @@ describe('fuzzing (seeded, bounded)', () => {
 
   it('random parameter-set and slice bodies go only to H264Error', () => {
     const rand = seededRandom(5);
-    const sps = parseSps(Uint8Array.of(0x67, 0x64, 0x00, 0x1e, 0xac, 0xd9, 0x40, 0xa0, 0x2f, 0xf9, 0x70, 0x11, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x03, 0x00, 0x32, 0x0f, 0x16, 0x2d, 0x96));
+    const sps = parseSps(
+      Uint8Array.of(
+        0x67,
+        0x64,
+        0x00,
+        0x1e,
+        0xac,
+        0xd9,
+        0x40,
+        0xa0,
+        0x2f,
+        0xf9,
+        0x70,
+        0x11,
+        0x00,
+        0x00,
+        0x03,
+        0x00,
+        0x01,
+        0x00,
+        0x00,
+        0x03,
+        0x00,
+        0x32,
+        0x0f,
+        0x16,
+        0x2d,
+        0x96,
+      ),
+    );
     let parsed = 0;
     for (let iter = 0; iter < 20000; iter++) {
       const body = randomBytes(rand, 1 + Math.floor(rand() * 40));
@@ -151,7 +191,10 @@ describe('fuzzing (seeded, bounded)', () => {
           parse(nal);
           parsed++;
         } catch (e) {
-          assert.ok(e instanceof H264Error, `${header.toString(16)} ${Buffer.from(body).toString('hex')}: ${String(e)}`);
+          assert.ok(
+            e instanceof H264Error,
+            `${header.toString(16)} ${Buffer.from(body).toString('hex')}: ${String(e)}`,
+          );
         }
       }
     }
@@ -169,20 +212,31 @@ describe('memory stays bounded by the caps', () => {
 
   it('a NAL unit that never ends: 128 MiB in fresh 1 MiB chunks with maxNalBytes 4 MiB', () => {
     const errors: H264Error[] = [];
-    const parser = new H264StreamParser({ maxNalBytes: 4 * 2 ** 20, onAccessUnit: () => undefined, onError: (e) => errors.push(e) });
+    const parser = new H264StreamParser({
+      maxNalBytes: 4 * 2 ** 20,
+      onAccessUnit: () => undefined,
+      onError: (e) => errors.push(e),
+    });
     const before = retainedMiB();
     parser.push(Uint8Array.of(0, 0, 0, 1, 0x65));
     for (let i = 0; i < 128; i++) parser.push(new Uint8Array(2 ** 20).fill(0x5a));
     const during = retainedMiB();
     parser.flush();
     assert.ok(during - before < 24, `retained ${(during - before).toFixed(1)} MiB`);
-    assert.deepEqual(errors.map((e) => e.code), ['ERR_H264_NAL_TOO_LARGE']);
+    assert.deepEqual(
+      errors.map((e) => e.code),
+      ['ERR_H264_NAL_TOO_LARGE'],
+    );
   });
 
   it('an access unit that never ends: 200000 filler NAL units after a picture with maxNalsPerAccessUnit 1000', () => {
     const errors: H264Error[] = [];
     const aus: AccessUnit[] = [];
-    const parser = new H264StreamParser({ maxNalsPerAccessUnit: 1000, onAccessUnit: (au) => aus.push(au), onError: (e) => errors.push(e) });
+    const parser = new H264StreamParser({
+      maxNalsPerAccessUnit: 1000,
+      onAccessUnit: (au) => aus.push(au),
+      onError: (e) => errors.push(e),
+    });
     const idr = readFileSync(corpusFile('blackframe.264'));
     parser.push(idr);
     const before = retainedMiB();
@@ -198,7 +252,10 @@ describe('memory stays bounded by the caps', () => {
     const during = retainedMiB();
     parser.flush();
     assert.ok(during - before < 24, `retained ${(during - before).toFixed(1)} MiB`);
-    assert.deepEqual(errors.map((e) => e.code), ['ERR_H264_AU_TOO_LARGE']);
+    assert.deepEqual(
+      errors.map((e) => e.code),
+      ['ERR_H264_AU_TOO_LARGE'],
+    );
     assert.equal(aus.length, 0);
   });
 });

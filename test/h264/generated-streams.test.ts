@@ -24,17 +24,51 @@ function run(tool: string, args: string[]): string {
 }
 
 /** Encodes `frames` frames of testsrc2 with libx264 to a raw H.264 file in the scratch folder. */
-function encode(name: string, size: string, rate: number, frames: number, x264Args: string[], extra: string[] = []): Uint8Array {
+function encode(
+  name: string,
+  size: string,
+  rate: number,
+  frames: number,
+  x264Args: string[],
+  extra: string[] = [],
+): Uint8Array {
   const out = join(dir, name);
   run(requireTool('ffmpeg'), [
-    '-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${rate}`, '-frames:v', String(frames),
-    '-c:v', 'libx264', '-preset', 'veryfast', ...extra, '-x264-params', x264Args.join(':'), '-f', 'h264', out,
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${size}:rate=${rate}`,
+    '-frames:v',
+    String(frames),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    ...extra,
+    '-x264-params',
+    x264Args.join(':'),
+    '-f',
+    'h264',
+    out,
   ]);
   return readFileSync(out);
 }
 
 function ffprobeFramesPktPos(file: string): number[] {
-  const json = run(requireTool('ffprobe'), ['-v', 'error', '-f', 'h264', '-show_entries', 'frame=pkt_pos', '-of', 'json', file]);
+  const json = run(requireTool('ffprobe'), [
+    '-v',
+    'error',
+    '-f',
+    'h264',
+    '-show_entries',
+    'frame=pkt_pos',
+    '-of',
+    'json',
+    file,
+  ]);
   return (JSON.parse(json) as { frames: Array<{ pkt_pos: string }> }).frames.map((f) => Number(f.pkt_pos));
 }
 
@@ -45,7 +79,14 @@ describe('streams generated with ffmpeg/x264', () => {
   after(() => cleanup());
 
   it('B-frames with a B-pyramid: POC gives the presentation order ffprobe decodes', () => {
-    const bytes = encode('pyramid.h264', '320x240', 30, 75, ['bframes=3', 'b-pyramid=normal', 'keyint=30', 'min-keyint=30', 'scenecut=0', 'b-adapt=0']);
+    const bytes = encode('pyramid.h264', '320x240', 30, 75, [
+      'bframes=3',
+      'b-pyramid=normal',
+      'keyint=30',
+      'min-keyint=30',
+      'scenecut=0',
+      'b-adapt=0',
+    ]);
     const { accessUnits, errors } = parseAnnexB(bytes);
     assert.deepEqual(errors, []);
     assert.equal(accessUnits.length, 75);
@@ -55,8 +96,14 @@ describe('streams generated with ffmpeg/x264', () => {
     assert.ok(bRefs.length > 0, 'the pyramid has reference B pictures');
     assert.ok(bNonRefs.length > 0);
     const order = presentationOrder(accessUnits);
-    assert.notDeepEqual(order, accessUnits.map((_, i) => i));
-    assert.deepEqual(order.map((i) => accessUnits[i]!.offset), ffprobeFramesPktPos(join(dir, 'pyramid.h264')));
+    assert.notDeepEqual(
+      order,
+      accessUnits.map((_, i) => i),
+    );
+    assert.deepEqual(
+      order.map((i) => accessUnits[i]!.offset),
+      ffprobeFramesPktPos(join(dir, 'pyramid.h264')),
+    );
     assert.equal(accessUnits[0]!.sps?.vui?.maxNumReorderFrames, 2, 'x264 signals 2 reorder frames for a B-pyramid');
   });
 
@@ -66,7 +113,18 @@ describe('streams generated with ffmpeg/x264', () => {
     assert.deepEqual(errors, []);
     assert.equal(accessUnits.length, 30);
     assert.ok(accessUnits.every((a) => a.sliceTypes.length === 4));
-    const packets = run(requireTool('ffprobe'), ['-v', 'error', '-f', 'h264', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', join(dir, 'slices.h264')]);
+    const packets = run(requireTool('ffprobe'), [
+      '-v',
+      'error',
+      '-f',
+      'h264',
+      '-count_packets',
+      '-show_entries',
+      'stream=nb_read_packets',
+      '-of',
+      'csv=p=0',
+      join(dir, 'slices.h264'),
+    ]);
     assert.equal(Number(packets.trim()), 30);
   });
 
@@ -100,9 +158,35 @@ describe('streams generated with ffmpeg/x264', () => {
     assert.equal(at30.vui!.timeScale / at30.vui!.numUnitsInTick, 60);
 
     const yuv = join(dir, 'in60.yuv');
-    run(requireTool('ffmpeg'), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=60', '-frames:v', '6', '-pix_fmt', 'yuv420p', '-f', 'rawvideo', yuv]);
+    run(requireTool('ffmpeg'), [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=60',
+      '-frames:v',
+      '6',
+      '-pix_fmt',
+      'yuv420p',
+      '-f',
+      'rawvideo',
+      yuv,
+    ]);
     const out = join(dir, '60fps.264');
-    run(requireTool('x264'), ['--quiet', '--input-res', '320x240', '--fps', '60', '--preset', 'ultrafast', '-o', out, yuv]);
+    run(requireTool('x264'), [
+      '--quiet',
+      '--input-res',
+      '320x240',
+      '--fps',
+      '60',
+      '--preset',
+      'ultrafast',
+      '-o',
+      out,
+      yuv,
+    ]);
     const { accessUnits, errors } = parseAnnexB(readFileSync(out));
     assert.deepEqual(errors, []);
     assert.equal(accessUnits.length, 6);

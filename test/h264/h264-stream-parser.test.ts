@@ -38,7 +38,13 @@ describe('H264StreamParser chunking', () => {
 
   it('random multi-way splits of larger files (AUD, EOS, fields, ASO, 8160 slices) give the one-chunk result', () => {
     const rand = seededRandom(7);
-    for (const file of ['CAPA1_TOSHIBA_B.264', 'FM1_FT_E.264', 'FRExt1_Panasonic.avc', 'jm_1080p_allslice.264', 'CAPAMA3_Sand_F.264']) {
+    for (const file of [
+      'CAPA1_TOSHIBA_B.264',
+      'FM1_FT_E.264',
+      'FRExt1_Panasonic.avc',
+      'jm_1080p_allslice.264',
+      'CAPAMA3_Sand_F.264',
+    ]) {
       const bytes = readFileSync(corpusFile(file));
       const whole = flatAll(bytes, []);
       for (let round = 0; round < 4; round++) {
@@ -57,7 +63,10 @@ describe('H264StreamParser chunking', () => {
     const third = whole.accessUnits[2]!;
     const aus: string[] = [];
     const errors: string[] = [];
-    const parser = new H264StreamParser({ onAccessUnit: (au) => aus.push(`${au.offset}:${au.poc}`), onError: (e) => errors.push(e.code) });
+    const parser = new H264StreamParser({
+      onAccessUnit: (au) => aus.push(`${au.offset}:${au.poc}`),
+      onError: (e) => errors.push(e.code),
+    });
     // Stop in the middle of the third picture's slice.
     parser.push(bytes.subarray(0, third.offset + 10));
     parser.reset();
@@ -75,7 +84,10 @@ describe('H264StreamParser chunking', () => {
     p2.flush();
     p2.push(bytes.subarray(third.offset));
     p2.flush();
-    assert.deepEqual(kept, whole.accessUnits.map((a) => a.poc ?? -1));
+    assert.deepEqual(
+      kept,
+      whole.accessUnits.map((a) => a.poc ?? -1),
+    );
   });
 
   it('parseAnnexB returns NAL units, access units and errors of a whole buffer', () => {

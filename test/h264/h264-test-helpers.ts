@@ -99,7 +99,13 @@ export function framesOf(aus: AccessUnit[]): OrderedFrame[] {
   const frames: OrderedFrame[] = [];
   let open: { frame: OrderedFrame; au: AccessUnit } | null = null;
   for (const au of aus) {
-    if (au.structure !== 'frame' && open && open.au.structure !== au.structure && open.au.frameNum === au.frameNum && !au.pocReset) {
+    if (
+      au.structure !== 'frame' &&
+      open &&
+      open.au.structure !== au.structure &&
+      open.au.frameNum === au.frameNum &&
+      !au.pocReset
+    ) {
       open.frame.offsets.push(au.offset);
       open.frame.poc = Math.min(open.frame.poc, au.poc ?? 0);
       open = null;
@@ -231,7 +237,10 @@ export function spsToRaw(sps: SequenceParameterSet, nal: NalUnit): Record<string
 /** A parsed PPS in the naming of GROUND_TRUTH.json's pps_summary. */
 export function ppsToRaw(pps: PictureParameterSet): Record<string, number> {
   const tail: Record<string, number> = pps.hasHighProfileTail
-    ? { transform_8x8_mode_flag: b(pps.transform8x8ModeFlag), pic_scaling_matrix_present_flag: b(pps.picScalingMatrixPresentFlag) }
+    ? {
+        transform_8x8_mode_flag: b(pps.transform8x8ModeFlag),
+        pic_scaling_matrix_present_flag: b(pps.picScalingMatrixPresentFlag),
+      }
     : {};
   return {
     pic_parameter_set_id: pps.ppsId,
@@ -324,18 +333,27 @@ export interface SyntheticSps {
 
 /** Builds an SPS NAL unit (header byte first, emulation prevention applied). */
 export function buildSps(o: SyntheticSps = {}): Uint8Array {
-  const w = new BitWriter().u(8, o.profileIdc ?? 77).u(8, 0).u(8, 30).ue(o.spsId ?? 0);
+  const w = new BitWriter()
+    .u(8, o.profileIdc ?? 77)
+    .u(8, 0)
+    .u(8, 30)
+    .ue(o.spsId ?? 0);
   w.ue(o.log2MaxFrameNumMinus4 ?? 0);
   const pocType = o.picOrderCntType ?? 0;
   w.ue(pocType);
   if (pocType === 0) w.ue(o.log2MaxPicOrderCntLsbMinus4 ?? 0);
   if (pocType === 1) {
-    w.flag(o.deltaPicOrderAlwaysZeroFlag ?? false).se(o.offsetForNonRefPic ?? 0).se(o.offsetForTopToBottomField ?? 0);
+    w.flag(o.deltaPicOrderAlwaysZeroFlag ?? false)
+      .se(o.offsetForNonRefPic ?? 0)
+      .se(o.offsetForTopToBottomField ?? 0);
     const offsets = o.offsetForRefFrame ?? [];
     w.ue(offsets.length);
     for (const off of offsets) w.se(off);
   }
-  w.ue(1).flag(false).ue((o.widthMbs ?? 2) - 1).ue((o.heightMapUnits ?? 2) - 1);
+  w.ue(1)
+    .flag(false)
+    .ue((o.widthMbs ?? 2) - 1)
+    .ue((o.heightMapUnits ?? 2) - 1);
   const frameMbsOnly = o.frameMbsOnly ?? true;
   w.flag(frameMbsOnly);
   if (!frameMbsOnly) w.flag(false);
@@ -353,9 +371,15 @@ export interface SyntheticPps {
 
 /** Builds a PPS NAL unit (CAVLC, one slice group, no High-profile tail). */
 export function buildPps(o: SyntheticPps = {}): Uint8Array {
-  const w = new BitWriter().ue(o.ppsId ?? 0).ue(o.spsId ?? 0).flag(false).flag(o.bottomFieldPicOrderInFramePresentFlag ?? false);
+  const w = new BitWriter()
+    .ue(o.ppsId ?? 0)
+    .ue(o.spsId ?? 0)
+    .flag(false)
+    .flag(o.bottomFieldPicOrderInFramePresentFlag ?? false);
   w.ue(0).ue(0).ue(0).flag(false).u(2, 0).se(0).se(0).se(0);
-  w.flag(true).flag(false).flag(o.redundantPicCntPresentFlag ?? false);
+  w.flag(true)
+    .flag(false)
+    .flag(o.redundantPicCntPresentFlag ?? false);
   return nalBytes(0x68, w.trailing());
 }
 
@@ -385,7 +409,10 @@ export function buildSlice(o: SyntheticSlice = {}): Uint8Array {
   const idr = o.idr ?? false;
   const refIdc = o.refIdc ?? (idr ? 3 : 2);
   const sliceType = o.sliceType ?? (idr ? 7 : 5);
-  const w = new BitWriter().ue(o.firstMb ?? 0).ue(sliceType).ue(o.ppsId ?? pps.ppsId ?? 0);
+  const w = new BitWriter()
+    .ue(o.firstMb ?? 0)
+    .ue(sliceType)
+    .ue(o.ppsId ?? pps.ppsId ?? 0);
   w.u((sps.log2MaxFrameNumMinus4 ?? 0) + 4, o.frameNum ?? 0);
   if (sps.frameMbsOnly === false) {
     w.flag(o.field !== undefined);

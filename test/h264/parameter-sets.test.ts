@@ -56,12 +56,17 @@ function fullSps(): Uint8Array {
   w.flag(true).ue(1).ue(2); // chroma loc
   w.flag(true).u(32, 1001).u(32, 60000).flag(true); // timing: 29.97
   const hrd = (cpbs: number[][]) => {
-    w.ue(cpbs.length - 1).u(4, 3).u(4, 5);
+    w.ue(cpbs.length - 1)
+      .u(4, 3)
+      .u(4, 5);
     for (const [rate, size, cbr] of cpbs) w.ue(rate!).ue(size!).flag(cbr!);
     w.u(5, 23).u(5, 22).u(5, 21).u(5, 24);
   };
   w.flag(true);
-  hrd([[1000, 2000, 1], [3000, 4000, 0]]);
+  hrd([
+    [1000, 2000, 1],
+    [3000, 4000, 0],
+  ]);
   w.flag(true);
   hrd([[500, 600, 0]]);
   w.flag(true); // low_delay_hrd_flag
@@ -88,7 +93,10 @@ describe('parseSps', () => {
     assert.equal(sps.seqScalingLists[6]?.list.length, 64);
     assert.equal(sps.maxFrameNum, 512);
     assert.equal(sps.picOrderCntType, 1);
-    assert.deepEqual([sps.offsetForNonRefPic, sps.offsetForTopToBottomField, sps.numRefFramesInPicOrderCntCycle], [-3, 2, 3]);
+    assert.deepEqual(
+      [sps.offsetForNonRefPic, sps.offsetForTopToBottomField, sps.numRefFramesInPicOrderCntCycle],
+      [-3, 2, 3],
+    );
     assert.deepEqual(sps.offsetForRefFrame, [4, -2, 6]);
     assert.equal(sps.gapsInFrameNumAllowedFlag, true);
     assert.equal(sps.frameMbsOnly, false);
@@ -101,7 +109,10 @@ describe('parseSps', () => {
     assert.deepEqual(sps.sar, [40, 33]);
     assert.deepEqual([v.aspectRatioIdc, v.sarWidth, v.sarHeight], [255, 40, 33]);
     assert.deepEqual([v.overscanInfoPresentFlag, v.overscanAppropriateFlag], [true, true]);
-    assert.deepEqual([v.videoFormat, v.videoFullRangeFlag, v.colourPrimaries, v.transferCharacteristics, v.matrixCoefficients], [2, true, 1, 14, 9]);
+    assert.deepEqual(
+      [v.videoFormat, v.videoFullRangeFlag, v.colourPrimaries, v.transferCharacteristics, v.matrixCoefficients],
+      [2, true, 1, 14, 9],
+    );
     assert.deepEqual([v.chromaSampleLocTypeTopField, v.chromaSampleLocTypeBottomField], [1, 2]);
     assert.deepEqual([v.numUnitsInTick, v.timeScale, v.fixedFrameRateFlag], [1001, 60000, true]);
     assert.ok(Math.abs(sps.fps! - 29.97) < 0.001);
@@ -121,7 +132,15 @@ describe('parseSps', () => {
     assert.equal(v.lowDelayHrdFlag, true);
     assert.equal(v.picStructPresentFlag, true);
     assert.deepEqual(
-      [v.motionVectorsOverPicBoundariesFlag, v.maxBytesPerPicDenom, v.maxBitsPerMbDenom, v.log2MaxMvLengthHorizontal, v.log2MaxMvLengthVertical, v.maxNumReorderFrames, v.maxDecFrameBuffering],
+      [
+        v.motionVectorsOverPicBoundariesFlag,
+        v.maxBytesPerPicDenom,
+        v.maxBitsPerMbDenom,
+        v.log2MaxMvLengthHorizontal,
+        v.log2MaxMvLengthVertical,
+        v.maxNumReorderFrames,
+        v.maxDecFrameBuffering,
+      ],
       [false, 3, 2, 14, 13, 1, 4],
     );
   });
@@ -142,11 +161,37 @@ describe('parseSps', () => {
   });
 
   it('rejects out-of-range values and other NAL types with H264Error', () => {
-    assert.throws(() => parseSps(Uint8Array.of(0x68, 0, 0, 0)), (e) => hasCode(e, 'ERR_H264_INVALID'));
-    const badPoc = nal(0x67, new BitWriter().u(8, 66).u(8, 0).u(8, 30).ue(0).ue(0).ue(3).ue(1).flag(false).ue(1).ue(1).flag(true).flag(true).flag(false).flag(false));
-    assert.throws(() => parseSps(badPoc), (e) => hasCode(e, 'ERR_H264_INVALID') && /pic_order_cnt_type/.test((e as Error).message));
+    assert.throws(
+      () => parseSps(Uint8Array.of(0x68, 0, 0, 0)),
+      (e) => hasCode(e, 'ERR_H264_INVALID'),
+    );
+    const badPoc = nal(
+      0x67,
+      new BitWriter()
+        .u(8, 66)
+        .u(8, 0)
+        .u(8, 30)
+        .ue(0)
+        .ue(0)
+        .ue(3)
+        .ue(1)
+        .flag(false)
+        .ue(1)
+        .ue(1)
+        .flag(true)
+        .flag(true)
+        .flag(false)
+        .flag(false),
+    );
+    assert.throws(
+      () => parseSps(badPoc),
+      (e) => hasCode(e, 'ERR_H264_INVALID') && /pic_order_cnt_type/.test((e as Error).message),
+    );
     const bigId = nal(0x67, new BitWriter().u(8, 66).u(8, 0).u(8, 30).ue(32));
-    assert.throws(() => parseSps(bigId), (e) => hasCode(e, 'ERR_H264_INVALID'));
+    assert.throws(
+      () => parseSps(bigId),
+      (e) => hasCode(e, 'ERR_H264_INVALID'),
+    );
   });
 
   it('names profiles and levels as FFmpeg does', () => {
@@ -175,7 +220,13 @@ describe('parseSps', () => {
 
 /** A PPS with `numSliceGroups` slice groups of map type `mapType` and its parameters. */
 function fmoPps(mapType: number, numSliceGroups: number, params: (w: BitWriter) => void): Uint8Array {
-  const w = new BitWriter().ue(1).ue(0).flag(false).flag(false).ue(numSliceGroups - 1).ue(mapType);
+  const w = new BitWriter()
+    .ue(1)
+    .ue(0)
+    .flag(false)
+    .flag(false)
+    .ue(numSliceGroups - 1)
+    .ue(mapType);
   params(w);
   w.ue(0).ue(0).flag(false).u(2, 0).se(0).se(0).se(0).flag(true).flag(false).flag(false);
   return nal(0x68, w);
@@ -183,17 +234,44 @@ function fmoPps(mapType: number, numSliceGroups: number, params: (w: BitWriter) 
 
 describe('parsePps', () => {
   it('reads slice groups of every map type (FMO 0..6)', () => {
-    const p0 = parsePps(fmoPps(0, 3, (w) => w.ue(4).ue(5).ue(6)), () => undefined);
+    const p0 = parsePps(
+      fmoPps(0, 3, (w) => w.ue(4).ue(5).ue(6)),
+      () => undefined,
+    );
     assert.deepEqual([p0.numSliceGroupsMinus1, p0.sliceGroupMapType, p0.runLengthMinus1], [2, 0, [4, 5, 6]]);
-    assert.equal(parsePps(fmoPps(1, 2, () => undefined), () => undefined).sliceGroupMapType, 1);
-    const p2 = parsePps(fmoPps(2, 3, (w) => w.ue(0).ue(10).ue(2).ue(20)), () => undefined);
-    assert.deepEqual([p2.topLeft, p2.bottomRight], [[0, 2], [10, 20]]);
+    assert.equal(
+      parsePps(
+        fmoPps(1, 2, () => undefined),
+        () => undefined,
+      ).sliceGroupMapType,
+      1,
+    );
+    const p2 = parsePps(
+      fmoPps(2, 3, (w) => w.ue(0).ue(10).ue(2).ue(20)),
+      () => undefined,
+    );
+    assert.deepEqual(
+      [p2.topLeft, p2.bottomRight],
+      [
+        [0, 2],
+        [10, 20],
+      ],
+    );
     for (const type of [3, 4, 5]) {
-      const p = parsePps(fmoPps(type, 2, (w) => w.flag(true).ue(7)), () => undefined);
-      assert.deepEqual([p.sliceGroupMapType, p.sliceGroupChangeDirectionFlag, p.sliceGroupChangeRateMinus1], [type, true, 7]);
+      const p = parsePps(
+        fmoPps(type, 2, (w) => w.flag(true).ue(7)),
+        () => undefined,
+      );
+      assert.deepEqual(
+        [p.sliceGroupMapType, p.sliceGroupChangeDirectionFlag, p.sliceGroupChangeRateMinus1],
+        [type, true, 7],
+      );
     }
     // Type 6 with 5 groups: Ceil(Log2(5)) = 3 bits per map unit.
-    const p6 = parsePps(fmoPps(6, 5, (w) => w.ue(5).u(3, 0).u(3, 1).u(3, 2).u(3, 3).u(3, 4).u(3, 0)), () => undefined);
+    const p6 = parsePps(
+      fmoPps(6, 5, (w) => w.ue(5).u(3, 0).u(3, 1).u(3, 2).u(3, 3).u(3, 4).u(3, 0)),
+      () => undefined,
+    );
     assert.deepEqual([p6.picSizeInMapUnitsMinus1, p6.sliceGroupId], [5, [0, 1, 2, 3, 4, 0]]);
     assert.equal(p6.redundantPicCntPresentFlag, false);
     assert.equal(p6.hasHighProfileTail, false);
@@ -201,7 +279,19 @@ describe('parsePps', () => {
 
   it('reads the High-profile tail; 8x8 scaling lists count by chroma_format_idc (2 for 4:2:0, 6 for 4:4:4)', () => {
     const tail = (lists: number) => {
-      const w = new BitWriter().ue(0).ue(3).flag(true).flag(false).ue(0).ue(2).ue(0).flag(true).u(2, 1).se(-2).se(0).se(3);
+      const w = new BitWriter()
+        .ue(0)
+        .ue(3)
+        .flag(true)
+        .flag(false)
+        .ue(0)
+        .ue(2)
+        .ue(0)
+        .flag(true)
+        .u(2, 1)
+        .se(-2)
+        .se(0)
+        .se(3);
       w.flag(true).flag(false).flag(true); // deblocking, constrained intra, redundant_pic_cnt_present
       w.flag(true).flag(true); // transform_8x8_mode_flag, pic_scaling_matrix_present_flag
       for (let i = 0; i < lists; i++) {
@@ -217,7 +307,14 @@ describe('parsePps', () => {
     assert.equal(pps444.picScalingLists[0]?.useDefaultScalingMatrix, true);
     assert.equal(pps444.secondChromaQpIndexOffset, -4);
     assert.deepEqual(
-      [pps444.entropyCodingModeFlag, pps444.numRefIdxL0DefaultActiveMinus1, pps444.weightedPredFlag, pps444.weightedBipredIdc, pps444.picInitQpMinus26, pps444.chromaQpIndexOffset],
+      [
+        pps444.entropyCodingModeFlag,
+        pps444.numRefIdxL0DefaultActiveMinus1,
+        pps444.weightedPredFlag,
+        pps444.weightedBipredIdc,
+        pps444.picInitQpMinus26,
+        pps444.chromaQpIndexOffset,
+      ],
       [true, 2, true, 1, -2, 3],
     );
     assert.equal(pps444.redundantPicCntPresentFlag, true);
@@ -228,13 +325,28 @@ describe('parsePps', () => {
   });
 
   it('the assembler re-reads a 4:4:4 PPS that arrived before its SPS', () => {
-    const w = new BitWriter().ue(0).ue(3).flag(false).flag(false).ue(0).ue(0).ue(0).flag(false).u(2, 0).se(0).se(0).se(0);
+    const w = new BitWriter()
+      .ue(0)
+      .ue(3)
+      .flag(false)
+      .flag(false)
+      .ue(0)
+      .ue(0)
+      .ue(0)
+      .flag(false)
+      .u(2, 0)
+      .se(0)
+      .se(0)
+      .se(0);
     w.flag(true).flag(false).flag(false).flag(true).flag(true);
     for (let i = 0; i < 12; i++) w.flag(false);
     w.se(5);
     const ppsNal = nal(0x68, w);
     const errors: H264Error[] = [];
-    const assembler = new AccessUnitAssembler({ onAccessUnit: (_au: AccessUnit) => undefined, onError: (e) => errors.push(e) });
+    const assembler = new AccessUnitAssembler({
+      onAccessUnit: (_au: AccessUnit) => undefined,
+      onError: (e) => errors.push(e),
+    });
     assembler.push(nalUnitFromBytes(ppsNal));
     // Read as 4:2:0 (8 lists), the 9th list flag is taken for second_chroma_qp_index_offset.
     assert.notEqual(assembler.getPps(0)?.secondChromaQpIndexOffset, 5);

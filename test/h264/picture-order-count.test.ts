@@ -8,9 +8,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseAnnexB } from '../../src/h264/h264-stream-parser.js';
-import { annexB, buildPps, buildSlice, buildSps, type SyntheticPps, type SyntheticSlice, type SyntheticSps } from './h264-test-helpers.js';
+import {
+  annexB,
+  buildPps,
+  buildSlice,
+  buildSps,
+  type SyntheticPps,
+  type SyntheticSlice,
+  type SyntheticSps,
+} from './h264-test-helpers.js';
 
-function pocs(sps: SyntheticSps, pps: SyntheticPps, slices: SyntheticSlice[]): Array<{ poc: number | null; reset: boolean; structure: string }> {
+function pocs(
+  sps: SyntheticSps,
+  pps: SyntheticPps,
+  slices: SyntheticSlice[],
+): Array<{ poc: number | null; reset: boolean; structure: string }> {
   const stream = annexB([buildSps(sps), buildPps(pps), ...slices.map((s) => buildSlice({ ...s, sps, pps }))]);
   const { accessUnits, errors } = parseAnnexB(stream);
   assert.deepEqual(errors, []);
@@ -30,8 +42,14 @@ describe('PictureOrderCounter', () => {
       { frameNum: 3, pocLsb: 2 }, // 12 -> 2 wraps up: 16 + 2
       { frameNum: 4, pocLsb: 14, refIdc: 0, sliceType: 6 }, // 2 -> 14 wraps down: 16 - 16 + 14
     ]);
-    assert.deepEqual(got.map((g) => g.poc), [0, 6, 2, 4, 12, 18, 14]);
-    assert.deepEqual(got.map((g) => g.reset), [true, false, false, false, false, false, false]);
+    assert.deepEqual(
+      got.map((g) => g.poc),
+      [0, 6, 2, 4, 12, 18, 14],
+    );
+    assert.deepEqual(
+      got.map((g) => g.reset),
+      [true, false, false, false, false, false, false],
+    );
   });
 
   it('type 0: memory_management_control_operation 5 restarts the count', () => {
@@ -42,8 +60,14 @@ describe('PictureOrderCounter', () => {
       { frameNum: 2, pocLsb: 12, mmco5: true }, // 12, reset to 0
       { frameNum: 1, pocLsb: 2 }, // prevPicOrderCntMsb 0, prevPicOrderCntLsb 0 -> 2 (without the reset: 12 -> 2 wraps to 18)
     ]);
-    assert.deepEqual(got.map((g) => g.poc), [0, 6, 0, 2]);
-    assert.deepEqual(got.map((g) => g.reset), [true, false, true, false]);
+    assert.deepEqual(
+      got.map((g) => g.poc),
+      [0, 6, 0, 2],
+    );
+    assert.deepEqual(
+      got.map((g) => g.reset),
+      [true, false, true, false],
+    );
   });
 
   it('type 0: field pictures and delta_pic_order_cnt_bottom', () => {
@@ -56,8 +80,14 @@ describe('PictureOrderCounter', () => {
       { frameNum: 2, field: 'bottom', pocLsb: 13 },
       { frameNum: 2, field: 'top', pocLsb: 12 },
     ]);
-    assert.deepEqual(got.map((g) => g.poc), [0, 1, 7, 13, 12]);
-    assert.deepEqual(got.map((g) => g.structure), ['top', 'bottom', 'frame', 'bottom', 'top']);
+    assert.deepEqual(
+      got.map((g) => g.poc),
+      [0, 1, 7, 13, 12],
+    );
+    assert.deepEqual(
+      got.map((g) => g.structure),
+      ['top', 'bottom', 'frame', 'bottom', 'top'],
+    );
   });
 
   it('type 1: expected counts from the offset_for_ref_frame cycle', () => {
@@ -77,7 +107,10 @@ describe('PictureOrderCounter', () => {
       { frameNum: 3, deltaPoc: [1, 0] }, // abs 3: cycle 1, in-cycle 0 -> 6+2 = 8, +1 -> 9
       { frameNum: 4, deltaPoc: [0, -3] }, // abs 4 -> 12; bottom 12+1-3 = 10 -> min 10
     ]);
-    assert.deepEqual(got.map((g) => g.poc), [0, 2, 1, 6, 9, 10]);
+    assert.deepEqual(
+      got.map((g) => g.poc),
+      [0, 2, 1, 6, 9, 10],
+    );
   });
 
   it('type 2: 2 x (FrameNumOffset + frame_num), frame_num wrap, non-reference pictures, MMCO5', () => {
@@ -90,7 +123,10 @@ describe('PictureOrderCounter', () => {
     const want = [0];
     for (let fn = 1; fn < 16; fn++) want.push(2 * fn);
     want.push(32, 34, 35, 36, 0, 2);
-    assert.deepEqual(got.map((g) => g.poc), want);
+    assert.deepEqual(
+      got.map((g) => g.poc),
+      want,
+    );
     assert.equal(got[got.length - 2]?.reset, true);
   });
 });

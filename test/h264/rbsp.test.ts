@@ -7,7 +7,8 @@ const b = (...xs: number[]) => Uint8Array.from(xs);
 
 /** True when `bytes` contains 00 00 0x with x <= 2 (a start code or forbidden pattern). */
 function hasForbidden(bytes: Uint8Array): boolean {
-  for (let i = 2; i < bytes.length; i++) if (bytes[i - 2] === 0 && bytes[i - 1] === 0 && (bytes[i] as number) <= 2) return true;
+  for (let i = 2; i < bytes.length; i++)
+    if (bytes[i - 2] === 0 && bytes[i - 1] === 0 && (bytes[i] as number) <= 2) return true;
   return false;
 }
 

@@ -47,7 +47,10 @@ test("x264's user-data SEI in a corpus file: UUID and version text", () => {
 test('buffering period and picture timing messages of 4pics.264 (payload types 0 and 1)', () => {
   const seis = splitAnnexB(readFileSync(corpusFile('4pics.264'))).filter((n) => n.type === 6);
   assert.ok(seis.length >= 2);
-  assert.deepEqual(messagesOf(seis[0]!.data).map((m) => m.payloadType), [0, 1]);
+  assert.deepEqual(
+    messagesOf(seis[0]!.data).map((m) => m.payloadType),
+    [0, 1],
+  );
   for (const sei of seis) for (const m of messagesOf(sei.data)) assert.equal(m.payload.length, m.payloadSize);
 });
 
@@ -82,13 +85,26 @@ test('payloads that need emulation prevention and a large payload type', () => {
 test('truncated and malformed SEI raise typed H264Errors only', () => {
   const rbsp = nalToRbsp(buildUserDataUnregisteredSei(UUID, Uint8Array.from([1, 2, 3])).subarray(1));
   for (let cut = 1; cut < rbsp.length - 1; cut++) {
-    assert.throws(() => [...iterateSeiMessages(rbsp.subarray(0, cut))], (e) => hasCode(e, 'ERR_H264_TRUNCATED'), `cut at ${cut}`);
+    assert.throws(
+      () => [...iterateSeiMessages(rbsp.subarray(0, cut))],
+      (e) => hasCode(e, 'ERR_H264_TRUNCATED'),
+      `cut at ${cut}`,
+    );
   }
-  assert.throws(() => [...iterateSeiMessages(Uint8Array.from([0xff, 0xff]))], (e) => hasCode(e, 'ERR_H264_TRUNCATED'));
+  assert.throws(
+    () => [...iterateSeiMessages(Uint8Array.from([0xff, 0xff]))],
+    (e) => hasCode(e, 'ERR_H264_TRUNCATED'),
+  );
   assert.deepEqual([...iterateSeiMessages(new Uint8Array(0))], []);
   assert.deepEqual([...iterateSeiMessages(Uint8Array.from([0x80, 0, 0]))], [], 'only trailing bits');
-  assert.throws(() => readUserDataUnregistered({ payloadType: 4, payloadSize: 20, payload: new Uint8Array(20) }), (e) => hasCode(e, 'ERR_H264_INVALID'));
-  assert.throws(() => readUserDataUnregistered({ payloadType: 5, payloadSize: 3, payload: new Uint8Array(3) }), (e) => hasCode(e, 'ERR_H264_TRUNCATED'));
+  assert.throws(
+    () => readUserDataUnregistered({ payloadType: 4, payloadSize: 20, payload: new Uint8Array(20) }),
+    (e) => hasCode(e, 'ERR_H264_INVALID'),
+  );
+  assert.throws(
+    () => readUserDataUnregistered({ payloadType: 5, payloadSize: 3, payload: new Uint8Array(3) }),
+    (e) => hasCode(e, 'ERR_H264_TRUNCATED'),
+  );
   assert.throws(() => buildUserDataUnregisteredSei(new Uint8Array(15), new Uint8Array(0)), RangeError);
   // Random bytes never raise anything but H264Error.
   let seed = 12345;
@@ -114,7 +130,10 @@ test('a capture-time message after another message in the same SEI NAL is found 
   assert.equal(readCaptureTimeSei(nal), 1732489200123.456);
   const other = buildUserDataUnregisteredSei(UUID, new Uint8Array(8));
   assert.equal(readCaptureTimeSei(other), undefined);
-  assert.deepEqual([...readUserDataUnregistered(messagesOf(buildCaptureTimeSei(5)) [0]!).uuid], [...CAPTURE_TIME_SEI_UUID]);
+  assert.deepEqual(
+    [...readUserDataUnregistered(messagesOf(buildCaptureTimeSei(5))[0]!).uuid],
+    [...CAPTURE_TIME_SEI_UUID],
+  );
 });
 
 test("FFmpeg's SEI parser reads a built user_data_unregistered with a 300-byte payload", () => {
@@ -126,7 +145,11 @@ test("FFmpeg's SEI parser reads a built user_data_unregistered with a 300-byte p
     const payload = Uint8Array.from({ length: 300 }, (_, i) => (i % 5 === 0 ? 0 : i & 0xff));
     const file = join(dir, 'sei.h264');
     writeFileSync(file, nalsToAnnexB([sps, pps, buildUserDataUnregisteredSei(UUID, payload), idr]));
-    const r = spawnSync(ffmpeg, ['-hide_banner', '-f', 'h264', '-i', file, '-c', 'copy', '-bsf:v', 'trace_headers', '-f', 'null', '-'], { encoding: 'utf8' });
+    const r = spawnSync(
+      ffmpeg,
+      ['-hide_banner', '-f', 'h264', '-i', file, '-c', 'copy', '-bsf:v', 'trace_headers', '-f', 'null', '-'],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr.slice(-2000));
     const data = [...r.stderr.matchAll(/user_data_payload_byte\[\d+\]\s+[01]+ = (\d+)/g)].map((m) => Number(m[1]));
     assert.deepEqual(data, [...payload]);

@@ -42,7 +42,10 @@ describe('HubReader', () => {
     assert.equal(reader.stats.framesDropped, 0);
     const seqs: number[] = [];
     for (let f = reader.read(); f; f = reader.read()) seqs.push(f.seq);
-    assert.deepEqual(seqs, Array.from({ length: 22 }, (_, i) => 30 + i));
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 22 }, (_, i) => 30 + i),
+    );
     // Burst consumed: a backlog over the limit skips to the next keyframe as usual.
     feed(hub, clock, sample.slice(52, 59));
     assert.ok(reader.stats.dropEvents > 0, 'the soft limit applies once the join burst is read');
@@ -64,7 +67,13 @@ describe('HubReader', () => {
   it('skips a slow reader to the next keyframe, never delivering a frame without its reference', () => {
     const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
-    const reader = hub.addReader({ name: 'slow', join: 'next-keyframe', softLimitBytes: 60_000, softLimitMs: 10_000, hardLimitMs: 60_000 });
+    const reader = hub.addReader({
+      name: 'slow',
+      join: 'next-keyframe',
+      softLimitBytes: 60_000,
+      softLimitMs: 10_000,
+      hardLimitMs: 60_000,
+    });
     feed(hub, clock, sample.slice(0, 45)); // never read: backlog passes 60 kB within the first GOP
     assert.ok(reader.stats.dropEvents >= 1);
     assert.ok(reader.stats.queuedBytes <= 60_000 + 100_000);
@@ -88,7 +97,13 @@ describe('HubReader', () => {
   it('skips when the oldest queued frame waited longer than softLimitMs', () => {
     const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
-    const reader = hub.addReader({ name: 'late', join: 'next-keyframe', softLimitBytes: 1e9, softLimitMs: 200, hardLimitMs: 60_000 });
+    const reader = hub.addReader({
+      name: 'late',
+      join: 'next-keyframe',
+      softLimitBytes: 1e9,
+      softLimitMs: 200,
+      hardLimitMs: 60_000,
+    });
     feed(hub, clock, sample.slice(0, 10)); // 10 frames = 333 ms > 200 ms
     assert.equal(reader.stats.dropEvents, 1);
     assert.equal(reader.stats.queuedFrames, 0);
@@ -112,7 +127,13 @@ describe('HubReader', () => {
   it('reports going behind at a skip over the soft limit and catching up when its queue empties', () => {
     const clock = new FakeClock(1000);
     const hub = new StreamHub({ clock: clock.now });
-    const reader = hub.addReader({ name: 'behind', join: 'next-keyframe', softLimitBytes: 2_000_000, softLimitMs: 500, hardLimitMs: 60_000 });
+    const reader = hub.addReader({
+      name: 'behind',
+      join: 'next-keyframe',
+      softLimitBytes: 2_000_000,
+      softLimitMs: 500,
+      hardLimitMs: 60_000,
+    });
     const changes: Array<[boolean, number]> = [];
     reader.onBehindChange((behind) => changes.push([behind, clock.now()]));
     feed(hub, clock, sample.slice(0, 31)); // from the IDR at 0: the oldest frame is 1 s old, over 500 ms
@@ -122,7 +143,10 @@ describe('HubReader', () => {
     while (reader.read()) {
       // drain
     }
-    assert.deepEqual(changes.map(([b]) => b), [true, false]);
+    assert.deepEqual(
+      changes.map(([b]) => b),
+      [true, false],
+    );
     assert.equal(reader.behind, false);
     feed(hub, clock, sample.slice(31, 33));
     reader.read();
@@ -184,7 +208,10 @@ describe('HubReader', () => {
     assert.equal(reader.stats.queuedBytes, 0);
     feed(hub, clock, sample.slice(220, 230));
     readN(1000);
-    assert.deepEqual(seqs, Array.from({ length: 230 }, (_, i) => i));
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 230 }, (_, i) => i),
+    );
     assert.equal(reader.stats.framesDelivered, 230);
   });
 

@@ -46,11 +46,17 @@ describe('StreamHub', () => {
       assert.ok(!types(f).includes(9), 'no AUD inside a frame');
       assert.deepEqual([...f.annexB.subarray(f.annexB.length - 6)], [...TRAILING_AUD]);
       // The served bytes re-split give exactly frame.nals plus the trailing AUD.
-      assert.deepEqual(splitAnnexB(f.annexB).map((n) => n.type), [...types(f), 9]);
+      assert.deepEqual(
+        splitAnnexB(f.annexB).map((n) => n.type),
+        [...types(f), 9],
+      );
       if (f.isKey) assert.deepEqual(types(f).slice(0, 2), [7, 8]);
       else assert.ok(!types(f).includes(7) && !types(f).includes(8));
     }
-    assert.deepEqual(frames.map((f) => f.seq), frames.map((_, i) => i));
+    assert.deepEqual(
+      frames.map((f) => f.seq),
+      frames.map((_, i) => i),
+    );
     assert.equal(hub.params?.generation, 1);
     assert.equal(hub.params?.codec, 'avc1.42c01e');
     assert.equal(hub.params?.width, 640);
@@ -96,7 +102,9 @@ describe('StreamHub', () => {
     // Same stream with a different SPS (level byte changed): a "new encoder setting".
     const changed = sample.slice(45, 75).map((au) => ({
       ...au,
-      nals: au.nals.map((n) => (n.type === 7 ? { ...n, data: Uint8Array.from(n.data, (b, i) => (i === 3 ? 0x1f : b)) } : n)),
+      nals: au.nals.map((n) =>
+        n.type === 7 ? { ...n, data: Uint8Array.from(n.data, (b, i) => (i === 3 ? 0x1f : b)) } : n,
+      ),
     }));
     feed(hub, clock, changed);
     assert.equal(hub.params!.generation, 2);
@@ -110,7 +118,10 @@ describe('StreamHub', () => {
     assert.ok(first?.isKey);
     assert.equal(first.params.generation, 3);
     await Promise.resolve();
-    assert.deepEqual(seen.map((p) => p.generation), [1, 2, 3]);
+    assert.deepEqual(
+      seen.map((p) => p.generation),
+      [1, 2, 3],
+    );
   });
 
   it('handles a resolution change without a discontinuity: new generation with the new size at its IDR', () => {
@@ -167,7 +178,10 @@ describe('StreamHub', () => {
     const check = (): void => {
       if (epochIndex++ < skipEpochs) return;
       const byPts = [...epoch].sort((a, b) => a.pts - b.pts).map((x) => x.poc);
-      assert.deepEqual(byPts, [...byPts].sort((a, b) => a - b));
+      assert.deepEqual(
+        byPts,
+        [...byPts].sort((a, b) => a - b),
+      );
       assert.equal(new Set(epoch.map((x) => x.pts)).size, epoch.length, 'distinct pts');
     };
     frames.forEach((f, i) => {
@@ -185,9 +199,32 @@ describe('StreamHub', () => {
     const scratch = scratchDir();
     try {
       const file = join(scratch.dir, 'bframes.h264');
-      execFileSync(requireTool('ffmpeg'), ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-t', '2', '-c:v', 'libx264', '-profile:v', 'high', '-bf', '2', '-g', '12', '-f', 'h264', file]);
+      execFileSync(requireTool('ffmpeg'), [
+        '-v',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=320x240:rate=30',
+        '-t',
+        '2',
+        '-c:v',
+        'libx264',
+        '-profile:v',
+        'high',
+        '-bf',
+        '2',
+        '-g',
+        '12',
+        '-f',
+        'h264',
+        file,
+      ]);
       const aus = accessUnitsOfFile(file);
-      assert.ok(aus.some((au) => au.sliceTypes.includes(1)), 'the stream has B slices');
+      assert.ok(
+        aus.some((au) => au.sliceTypes.includes(1)),
+        'the stream has B slices',
+      );
       checkPresentationOrder(aus);
     } finally {
       scratch.cleanup();

@@ -21,7 +21,10 @@ async function status(base: string): Promise<StatusDocument> {
 }
 
 /** Connects to port 5000 and resolves with the bytes received before close, or once `enough` bytes arrived. */
-function streamClient(port: number, enough: number): { socket: Socket; result: Promise<{ bytes: number; closed: boolean }> } {
+function streamClient(
+  port: number,
+  enough: number,
+): { socket: Socket; result: Promise<{ bytes: number; closed: boolean }> } {
   const socket = connect(port, '127.0.0.1');
   const result = new Promise<{ bytes: number; closed: boolean }>((resolve) => {
     let bytes = 0;
@@ -43,8 +46,17 @@ describe('exclusive mode in the daemon', () => {
 
   before(async () => {
     const config = mergeConfig(defaultConfig(), {
-      mode: 'exclusive', streamWindowMs: '60s', streamPort: 0, apiPort: 0, bind: '127.0.0.1',
-      recordingsDir: scratch.dir, mdns: false, deviceBackend: 'simulated', segmentMs: '2s', minFreeBytes: 0, minFreePercent: 0,
+      mode: 'exclusive',
+      streamWindowMs: '60s',
+      streamPort: 0,
+      apiPort: 0,
+      bind: '127.0.0.1',
+      recordingsDir: scratch.dir,
+      mdns: false,
+      deviceBackend: 'simulated',
+      segmentMs: '2s',
+      minFreeBytes: 0,
+      minFreePercent: 0,
     });
     daemon = new RearviewDaemon(config);
     await daemon.start();
@@ -62,7 +74,12 @@ describe('exclusive mode in the daemon', () => {
     assert.equal(s.activity, 'streaming');
     assert.equal(s.modeReason, 'start-up');
     assert.ok((s.windowEndsAtMs ?? 0) > Date.now());
-    await waitFor(async () => (await status(base)).recording.active === false, 'the start-up recorder to stop', 15_000, 20);
+    await waitFor(
+      async () => (await status(base)).recording.active === false,
+      'the start-up recorder to stop',
+      15_000,
+      20,
+    );
   });
 
   it('serves a client; the last client leaving switches to recording and port 5000 refuses', async () => {
@@ -78,7 +95,13 @@ describe('exclusive mode in the daemon', () => {
     assert.equal(await (await fetch(`${base}/camera-stream-status`)).text(), 'false');
     const refused = streamClient(streamPort, 1);
     assert.deepEqual(await refused.result, { bytes: 0, closed: true });
-    await waitFor(async () => (await status(base)).recording.active === true && readdirSync(scratch.dir).some((f) => f.endsWith('.mkv')), 'a segment being recorded', 15_000, 20);
+    await waitFor(
+      async () =>
+        (await status(base)).recording.active === true && readdirSync(scratch.dir).some((f) => f.endsWith('.mkv')),
+      'a segment being recorded',
+      15_000,
+      20,
+    );
   });
 
   it('PUT /restart-stream-mode reopens the stream and stops recording', async () => {
@@ -87,10 +110,20 @@ describe('exclusive mode in the daemon', () => {
     const s = await status(base);
     assert.equal(s.activity, 'streaming');
     assert.equal(s.modeReason, 'restart-stream-mode request');
-    await waitFor(async () => (await status(base)).recording.active === false, 'recording stopped while streaming', 15_000, 20);
+    await waitFor(
+      async () => (await status(base)).recording.active === false,
+      'recording stopped while streaming',
+      15_000,
+      20,
+    );
     const c = streamClient(streamPort, 10_000);
     assert.equal((await c.result).closed, false);
     c.socket.destroy();
-    await waitFor(async () => (await status(base)).activity === 'recording', 'recording again after the client left', 15_000, 20);
+    await waitFor(
+      async () => (await status(base)).activity === 'recording',
+      'recording again after the client left',
+      15_000,
+      20,
+    );
   });
 });

@@ -66,8 +66,17 @@ describe('exclusive mode gates the web live view too', () => {
 
   before(async () => {
     const config = mergeConfig(defaultConfig(), {
-      mode: 'exclusive', streamWindowMs: '60s', streamPort: 0, apiPort: 0, bind: '127.0.0.1',
-      recordingsDir: scratch.dir, mdns: false, deviceBackend: 'simulated', segmentMs: '2s', minFreeBytes: 0, minFreePercent: 0,
+      mode: 'exclusive',
+      streamWindowMs: '60s',
+      streamPort: 0,
+      apiPort: 0,
+      bind: '127.0.0.1',
+      recordingsDir: scratch.dir,
+      mdns: false,
+      deviceBackend: 'simulated',
+      segmentMs: '2s',
+      minFreeBytes: 0,
+      minFreePercent: 0,
     });
     daemon = new RearviewDaemon(config);
     await daemon.start();
@@ -88,7 +97,12 @@ describe('exclusive mode gates the web live view too', () => {
 
   it('counts a live-view client as a stream client; its leaving switches to recording', async () => {
     const ws = await liveClient(apiPort, 5);
-    await waitFor(async () => (await status(base)).windowEndsAtMs === null, 'the client to hold the window open', 15_000, 20);
+    await waitFor(
+      async () => (await status(base)).windowEndsAtMs === null,
+      'the client to hold the window open',
+      15_000,
+      20,
+    );
     const s = await status(base);
     assert.equal(s.activity, 'streaming');
     assert.equal(s.modeReason, 'client connected');
@@ -97,7 +111,13 @@ describe('exclusive mode gates the web live view too', () => {
     await waitFor(async () => (await status(base)).activity === 'recording', 'recording', 15_000, 20);
     assert.equal((await status(base)).modeReason, 'last stream client left');
     assert.equal(recorderService.recorder.isPaused, false, 'the same recorder resumed');
-    await waitFor(async () => (await status(base)).recording.active === true && readdirSync(scratch.dir).some((f) => f.endsWith('.mkv')), 'a segment being recorded', 15_000, 20);
+    await waitFor(
+      async () =>
+        (await status(base)).recording.active === true && readdirSync(scratch.dir).some((f) => f.endsWith('.mkv')),
+      'a segment being recorded',
+      15_000,
+      20,
+    );
   });
 
   it('refuses the live view with 503 while recording', async () => {
@@ -107,25 +127,41 @@ describe('exclusive mode gates the web live view too', () => {
 
   it('PUT /restart-stream-mode reopens the live view and pauses the same recorder', async () => {
     const before = recorderService.recorder;
-    assert.equal(await (await fetch(`${base}/restart-stream-mode`, { method: 'PUT' })).text(), 'Restarted streaming mode');
+    assert.equal(
+      await (await fetch(`${base}/restart-stream-mode`, { method: 'PUT' })).text(),
+      'Restarted streaming mode',
+    );
     await waitFor(async () => (await status(base)).recording.active === false, 'recording paused', 15_000, 20);
     assert.equal(recorderService.recorder, before);
     assert.equal(before.isPaused, true);
     const ws = await liveClient(apiPort, 3);
     ws.close();
     await once(ws, 'close');
-    await waitFor(async () => (await status(base)).activity === 'recording', 'recording again after the live view left', 15_000, 20);
+    await waitFor(
+      async () => (await status(base)).activity === 'recording',
+      'recording again after the live view left',
+      15_000,
+      20,
+    );
   });
 
   it('a stream window shortened over PATCH /api/v1/settings applies to the next window', async () => {
-    const patched = await fetch(`${base}/api/v1/settings`, { method: 'PATCH', body: JSON.stringify({ streamWindowMs: '1s' }) });
+    const patched = await fetch(`${base}/api/v1/settings`, {
+      method: 'PATCH',
+      body: JSON.stringify({ streamWindowMs: '1s' }),
+    });
     assert.deepEqual(((await patched.json()) as { restartRequired: string[] }).restartRequired, []);
     await fetch(`${base}/restart-stream-mode`, { method: 'PUT' });
     const s = await status(base);
     assert.equal(s.activity, 'streaming');
     const endsInMs = (s.windowEndsAtMs ?? Number.NaN) - Date.now();
     assert.ok(endsInMs <= 1000, `window of 1 s, ends in ${endsInMs} ms`);
-    await waitFor(async () => (await status(base)).activity === 'recording', 'the 1 s window to expire without a client', 15_000, 20);
+    await waitFor(
+      async () => (await status(base)).activity === 'recording',
+      'the 1 s window to expire without a client',
+      15_000,
+      20,
+    );
     assert.equal((await status(base)).modeReason, 'no stream client within 1 s');
     assert.equal(await refusedStatus(apiPort), 503);
   });

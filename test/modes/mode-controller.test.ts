@@ -44,8 +44,14 @@ describe('ModeController', () => {
     assert.equal(modes.state.reason, 'no stream client within 60 s');
     assert.equal(modes.state.windowEndsAtMs, null);
     assert.equal(modes.acceptsStreamClients(), false);
-    assert.deepEqual(changes.map((c) => c.activity), ['streaming', 'recording']);
-    assert.ok(lines.some((l) => /mode exclusive: recording \(no stream client within 60 s\)/.test(l)), 'logged');
+    assert.deepEqual(
+      changes.map((c) => c.activity),
+      ['streaming', 'recording'],
+    );
+    assert.ok(
+      lines.some((l) => /mode exclusive: recording \(no stream client within 60 s\)/.test(l)),
+      'logged',
+    );
   });
 
   it('exclusive: a client in the window holds the stream; the last one leaving switches to recording', () => {

@@ -9,7 +9,12 @@ import { FakeClock } from '../support/fake-clock.js';
 
 function pool(options: { maxClients?: number; maxPerAddress?: number; behindLimitMs?: number } = {}) {
   const clock = new FakeClock(0);
-  const slots = new ClientSlots<string>({ maxClients: options.maxClients ?? 8, maxPerAddress: options.maxPerAddress ?? 4, behindLimitMs: options.behindLimitMs ?? 10_000, clock: clock.now });
+  const slots = new ClientSlots<string>({
+    maxClients: options.maxClients ?? 8,
+    maxPerAddress: options.maxPerAddress ?? 4,
+    behindLimitMs: options.behindLimitMs ?? 10_000,
+    clock: clock.now,
+  });
   return { clock, slots };
 }
 
@@ -71,9 +76,17 @@ describe('ClientSlots', () => {
       clock.advance(100);
       healthy.setBehind(false);
       clock.advance(900);
-      if (t === 6000) assert.deepEqual(slots.sweep().map((s) => s.client), [], 'nobody at the limit yet');
+      if (t === 6000)
+        assert.deepEqual(
+          slots.sweep().map((s) => s.client),
+          [],
+          'nobody at the limit yet',
+        );
     }
-    const due = slots.sweep().map((s) => s.client).sort();
+    const due = slots
+      .sweep()
+      .map((s) => s.client)
+      .sort();
     assert.deepEqual(due, ['choppy', 'steady']);
     assert.deepEqual(slots.sweep(), [], 'each is named once');
     assert.equal(slots.size, 1);
@@ -116,9 +129,19 @@ describe('ClientSlots', () => {
     slots.add('10.0.0.4', 'd');
     const again = slots.admit('10.0.0.5');
     assert.equal(again.ok && again.evict?.client, 'a');
-    assert.deepEqual({ ...slots.stats(), refused: slots.stats().refused.full }, {
-      clients: 2, maxClients: 3, maxPerAddress: 4, behindLimitMs: 10_000, windowMs: 30_000, refused: 2, evicted: 2, droppedBehind: 0,
-    });
+    assert.deepEqual(
+      { ...slots.stats(), refused: slots.stats().refused.full },
+      {
+        clients: 2,
+        maxClients: 3,
+        maxPerAddress: 4,
+        behindLimitMs: 10_000,
+        windowMs: 30_000,
+        refused: 2,
+        evicted: 2,
+        droppedBehind: 0,
+      },
+    );
   });
 
   it('the per-address cap applies before eviction: an address at its cap cannot push anyone out', () => {
@@ -136,7 +159,16 @@ describe('ClientSlots', () => {
     const { slots } = pool();
     slots.noteRefused('not-allowed');
     slots.noteRefused('not-streaming');
-    assert.deepEqual(slots.stats().refused, { full: 0, 'per-address': 0, 'not-allowed': 1, 'not-streaming': 1, closing: 0 });
-    assert.throws(() => new ClientSlots({ maxClients: 0, maxPerAddress: 1, behindLimitMs: 1, clock: () => 0 }), RangeError);
+    assert.deepEqual(slots.stats().refused, {
+      full: 0,
+      'per-address': 0,
+      'not-allowed': 1,
+      'not-streaming': 1,
+      closing: 0,
+    });
+    assert.throws(
+      () => new ClientSlots({ maxClients: 0, maxPerAddress: 1, behindLimitMs: 1, clock: () => 0 }),
+      RangeError,
+    );
   });
 });

@@ -37,20 +37,70 @@ type Peer = 'ffprobe' | 'ffmpeg';
 
 function peerArgs(peer: Peer, url: string): [string, string[]] {
   if (peer === 'ffprobe') {
-    return [requireTool('ffprobe'), ['-v', 'error', ...LOW_DELAY_INPUT, '-show_entries', 'packet=pos', '-of', 'csv=p=0', url]];
+    return [
+      requireTool('ffprobe'),
+      ['-v', 'error', ...LOW_DELAY_INPUT, '-show_entries', 'packet=pos', '-of', 'csv=p=0', url],
+    ];
   }
   // No nobuffer here: the probed IDR must be decoded, or no frame decodes correctly until the next IDR.
   return [
     requireTool('ffmpeg'),
-    ['-hide_banner', '-v', 'error', '-nostdin', '-flags', 'low_delay', '-threads', '1', '-probesize', '32', '-analyzeduration', '0', '-f', 'h264', '-i', url,
-      '-fps_mode', 'passthrough', '-f', 'framemd5', '-flush_packets', '1', '-'],
+    [
+      '-hide_banner',
+      '-v',
+      'error',
+      '-nostdin',
+      '-flags',
+      'low_delay',
+      '-threads',
+      '1',
+      '-probesize',
+      '32',
+      '-analyzeduration',
+      '0',
+      '-f',
+      'h264',
+      '-i',
+      url,
+      '-fps_mode',
+      'passthrough',
+      '-f',
+      'framemd5',
+      '-flush_packets',
+      '1',
+      '-',
+    ],
   ];
 }
 
 /** md5 of every decoded frame of the sample, in order (the same decoder and flags as the peer). */
 function referenceMd5s(): string[] {
-  const out = execFileSync(requireTool('ffmpeg'), ['-v', 'error', '-flags', 'low_delay', '-threads', '1', '-f', 'h264', '-i', samplePath, '-fps_mode', 'passthrough', '-f', 'framemd5', '-'], { maxBuffer: 1 << 24 });
-  return out.toString().split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(',')[5]!.trim());
+  const out = execFileSync(
+    requireTool('ffmpeg'),
+    [
+      '-v',
+      'error',
+      '-flags',
+      'low_delay',
+      '-threads',
+      '1',
+      '-f',
+      'h264',
+      '-i',
+      samplePath,
+      '-fps_mode',
+      'passthrough',
+      '-f',
+      'framemd5',
+      '-',
+    ],
+    { maxBuffer: 1 << 24 },
+  );
+  return out
+    .toString()
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(',')[5]!.trim());
 }
 
 /**
@@ -60,11 +110,20 @@ function referenceMd5s(): string[] {
  * (ffprobe packets) or by md5 (ffmpeg decoded frames), so FFmpeg dropping or
  * buffering frames while it probes does not matter.
  */
-async function run(peer: Peer, trailingAud: boolean, lag: number, frames: number, refMd5: string[]): Promise<{ latest: number[]; delaysMs: number[] }> {
+async function run(
+  peer: Peer,
+  trailingAud: boolean,
+  lag: number,
+  frames: number,
+  refMd5: string[],
+): Promise<{ latest: number[]; delaysMs: number[] }> {
   const hub = new StreamHub({ trailingAud });
   const server = new TcpStreamServer({ hub, host: '127.0.0.1', port: 0, join: 'next-keyframe' });
   const { port } = await server.start();
-  cleanups.push(() => server.close(), () => hub.close());
+  cleanups.push(
+    () => server.close(),
+    () => hub.close(),
+  );
   const [cmd, args] = peerArgs(peer, `tcp://127.0.0.1:${port}`);
   const child = spawn(cmd, args);
   cleanups.push(() => child.kill('SIGKILL'));
@@ -78,7 +137,8 @@ async function run(peer: Peer, trailingAud: boolean, lag: number, frames: number
     partial = lines.pop() ?? '';
     for (const l of lines) {
       if (!l || l.startsWith('#')) continue;
-      const frame = peer === 'ffprobe' ? (frameAtPos.get(Number(l.trim())) ?? -1) : refMd5.indexOf(l.split(',')[5]?.trim() ?? '');
+      const frame =
+        peer === 'ffprobe' ? (frameAtPos.get(Number(l.trim())) ?? -1) : refMd5.indexOf(l.split(',')[5]?.trim() ?? '');
       out.push({ frame, atMs: performance.now() });
     }
   });
@@ -106,7 +166,11 @@ async function run(peer: Peer, trailingAud: boolean, lag: number, frames: number
   for (; k < frames; k++) {
     publish(k);
     const want = k - lag;
-    await waitFor(() => out.some((o) => o.frame >= want), `${peer} to put out frame ${want} (${stderr}; out: ${out.slice(-5).map((o) => o.frame)})`, 15_000);
+    await waitFor(
+      () => out.some((o) => o.frame >= want),
+      `${peer} to put out frame ${want} (${stderr}; out: ${out.slice(-5).map((o) => o.frame)})`,
+      15_000,
+    );
     latest.push(Math.max(...out.map((o) => o.frame)) - k);
   }
   const errorsWhileRunning = stderr;
@@ -114,8 +178,13 @@ async function run(peer: Peer, trailingAud: boolean, lag: number, frames: number
   await server.close();
   await hub.close();
   assert.equal(errorsWhileRunning.trim(), '', `${peer} reported errors`);
-  assert.ok(out.every((o) => o.frame >= 0), `${peer}: every output identified`);
-  const delaysMs = out.filter((o) => sentAt[o.frame + lag] !== undefined && o.frame + lag >= k - latest.length).map((o) => o.atMs - sentAt[o.frame + lag]!);
+  assert.ok(
+    out.every((o) => o.frame >= 0),
+    `${peer}: every output identified`,
+  );
+  const delaysMs = out
+    .filter((o) => sentAt[o.frame + lag] !== undefined && o.frame + lag >= k - latest.length)
+    .map((o) => o.atMs - sentAt[o.frame + lag]!);
   return { latest, delaysMs };
 }
 
@@ -129,18 +198,35 @@ describe('trailing AUD', () => {
 
   it("lets FFmpeg's demuxer (ffprobe reading tcp://) hand out each frame before the next is sent", async (t) => {
     const on = await run('ffprobe', true, 0, n, refMd5);
-    assert.ok(on.latest.every((d) => d === 0), `with the AUD the latest packet out is the frame just sent: ${on.latest}`);
+    assert.ok(
+      on.latest.every((d) => d === 0),
+      `with the AUD the latest packet out is the frame just sent: ${on.latest}`,
+    );
     const off = await run('ffprobe', false, 1, n, refMd5);
-    assert.ok(off.latest.every((d) => d === -1), `without it, the one before: ${off.latest}`);
-    t.diagnostic(`ffprobe: frame sent -> its packet out, median ${median(on.delaysMs).toFixed(2)} ms with the AUD; without it the packet leaves only when the next frame is sent`);
+    assert.ok(
+      off.latest.every((d) => d === -1),
+      `without it, the one before: ${off.latest}`,
+    );
+    t.diagnostic(
+      `ffprobe: frame sent -> its packet out, median ${median(on.delaysMs).toFixed(2)} ms with the AUD; without it the packet leaves only when the next frame is sent`,
+    );
   });
 
   it('makes ffmpeg decoding tcp:// put out each frame one frame interval earlier', async (t) => {
     // The decoder adds a frame of delay of its own once it has settled (0 or 1 frame while starting).
     const on = await run('ffmpeg', true, 1, n, refMd5);
     const off = await run('ffmpeg', false, 2, n, refMd5);
-    assert.ok(off.latest.every((d) => d <= -1), `without the AUD the frame just sent is never out: ${off.latest}`);
-    assert.equal(median(on.latest) - median(off.latest), 1, `with it frames come out one frame earlier: on ${on.latest} / off ${off.latest}`);
-    t.diagnostic(`ffmpeg framemd5: with the AUD frame k is out ${median(on.delaysMs).toFixed(2)} ms (median) after frame k+1 is sent; without it only after frame k+2`);
+    assert.ok(
+      off.latest.every((d) => d <= -1),
+      `without the AUD the frame just sent is never out: ${off.latest}`,
+    );
+    assert.equal(
+      median(on.latest) - median(off.latest),
+      1,
+      `with it frames come out one frame earlier: on ${on.latest} / off ${off.latest}`,
+    );
+    t.diagnostic(
+      `ffmpeg framemd5: with the AUD frame k is out ${median(on.delaysMs).toFixed(2)} ms (median) after frame k+1 is sent; without it only after frame k+2`,
+    );
   });
 });

@@ -57,7 +57,12 @@ export class RawClient {
       this.socket.once('connect', () => resolve());
       this.socket.once('error', reject);
     });
-    this.ended = new Promise((resolve) => this.socket.once('close', () => { this.closed = true; resolve(); }));
+    this.ended = new Promise((resolve) =>
+      this.socket.once('close', () => {
+        this.closed = true;
+        resolve();
+      }),
+    );
     this.socket.on('error', () => {
       // a reset by the server ends the feed through 'close'
     });

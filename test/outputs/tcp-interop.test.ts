@@ -22,7 +22,11 @@ after(async () => {
 });
 
 /** Runs a command to completion; resolves with exit code, stdout and stderr. */
-function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
@@ -35,8 +39,23 @@ function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<{ code: n
 function ffmpegDecode(port: number, frames: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return run(requireTool('ffmpeg'), [
     // Small probe so the test does not wait seconds of live stream; the probed packets are still decoded.
-    '-hide_banner', '-nostdin', '-v', 'error', '-probesize', '32', '-analyzeduration', '0', '-f', 'h264', '-i', `tcp://127.0.0.1:${port}`,
-    '-frames:v', String(frames), '-f', 'framemd5', '-',
+    '-hide_banner',
+    '-nostdin',
+    '-v',
+    'error',
+    '-probesize',
+    '32',
+    '-analyzeduration',
+    '0',
+    '-f',
+    'h264',
+    '-i',
+    `tcp://127.0.0.1:${port}`,
+    '-frames:v',
+    String(frames),
+    '-f',
+    'framemd5',
+    '-',
   ]);
 }
 
@@ -72,15 +91,31 @@ describe('TCP output with real clients', () => {
     assert.equal(r.code, 0, r.stderr);
     const sizes = r.stdout.trim().split('\n');
     assert.equal(sizes.length, 30);
-    assert.ok(sizes.every((s) => s === '640 360'), sizes.join(','));
+    assert.ok(
+      sizes.every((s) => s === '640 360'),
+      sizes.join(','),
+    );
   });
 
   it('GStreamer tcpclientsrc ! h264parse ! avdec_h264 decodes', async () => {
     const d = await startDaemonInProcess();
     cleanups.push(() => d.close());
     const r = await run(requireTool('gstLaunch'), [
-      '-q', 'tcpclientsrc', 'host=127.0.0.1', `port=${d.streamPort}`, '!', 'h264parse', '!', 'avdec_h264', '!',
-      'identity', 'eos-after=30', 'silent=false', '!', 'fakesink', 'sync=false',
+      '-q',
+      'tcpclientsrc',
+      'host=127.0.0.1',
+      `port=${d.streamPort}`,
+      '!',
+      'h264parse',
+      '!',
+      'avdec_h264',
+      '!',
+      'identity',
+      'eos-after=30',
+      'silent=false',
+      '!',
+      'fakesink',
+      'sync=false',
     ]);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.ok(!/ERROR|WARNING/.test(r.stderr + r.stdout), r.stderr + r.stdout);
@@ -110,7 +145,9 @@ describe('TCP output with real clients', () => {
       assert.equal(r.code, 0);
       assert.equal(decodedFrames(r.stdout), 45, `client ${i}`);
     }
-    const stalledStats = d.daemon.tcpServer.stats().clients.find((c) => c.framesSent > 0 && c.remote.endsWith(`:${stalled.localPort}`));
+    const stalledStats = d.daemon.tcpServer
+      .stats()
+      .clients.find((c) => c.framesSent > 0 && c.remote.endsWith(`:${stalled.localPort}`));
     assert.ok(stalledStats, 'the stalled client is still connected');
   });
 
@@ -120,7 +157,27 @@ describe('TCP output with real clients', () => {
     cleanups.push(scratch.cleanup);
     const file = join(scratch.dir, 'headers-once.h264');
     // libx264 without repeat-headers: SPS/PPS only before the first IDR.
-    const made = await run(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-t', '4', '-c:v', 'libx264', '-profile:v', 'baseline', '-g', '15', '-bf', '0', '-f', 'h264', file]);
+    const made = await run(ffmpeg, [
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=30',
+      '-t',
+      '4',
+      '-c:v',
+      'libx264',
+      '-profile:v',
+      'baseline',
+      '-g',
+      '15',
+      '-bf',
+      '0',
+      '-f',
+      'h264',
+      file,
+    ]);
     assert.equal(made.code, 0, made.stderr);
     const d = await startDaemonInProcess({ source: `file:${file}` });
     cleanups.push(() => d.close());
@@ -156,7 +213,11 @@ describe('TCP output with real clients', () => {
   });
 
   it('rearview serve exits 2 with one line on a bad option', async () => {
-    for (const args of [['--join', 'sideways'], ['--stream-port', '70000'], ['--segment', 'soon']]) {
+    for (const args of [
+      ['--join', 'sideways'],
+      ['--stream-port', '70000'],
+      ['--segment', 'soon'],
+    ]) {
       const child = spawn(process.execPath, [cliPath, 'serve', ...args]);
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d));

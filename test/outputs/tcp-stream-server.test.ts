@@ -21,10 +21,20 @@ after(async () => {
 
 async function setup(options: Partial<ConstructorParameters<typeof TcpStreamServer>[0]> = {}, clock?: FakeClock) {
   const hub = new StreamHub(clock ? { clock: clock.now } : {});
-  const server = new TcpStreamServer({ hub, host: '127.0.0.1', port: 0, ...options, ...(clock ? { clock: clock.now } : {}) });
+  const server = new TcpStreamServer({
+    hub,
+    host: '127.0.0.1',
+    port: 0,
+    ...options,
+    ...(clock ? { clock: clock.now } : {}),
+  });
   const { port } = await server.start();
   const feeder = new PacedFeeder(hub, sample);
-  cleanups.push(() => server.close(), () => hub.close(), () => feeder.close());
+  cleanups.push(
+    () => server.close(),
+    () => hub.close(),
+    () => feeder.close(),
+  );
   return { hub, server, port, feeder };
 }
 
@@ -45,7 +55,11 @@ describe('TcpStreamServer', () => {
     const s = server.stats();
     assert.equal(s.clients.length, 1);
     assert.equal(s.clients[0]!.framesDropped, 0);
-    assert.equal(s.serverLatency.count, 30, 'only live frames are latency samples, not the 15 replayed from the join cache');
+    assert.equal(
+      s.serverLatency.count,
+      30,
+      'only live frames are latency samples, not the 15 replayed from the join cache',
+    );
   });
 
   it('refuses clients over maxClients by closing the connection', async () => {
@@ -53,7 +67,10 @@ describe('TcpStreamServer', () => {
     feeder.step(5);
     const a = new RawClient(port);
     const b = new RawClient(port);
-    cleanups.push(() => a.close(), () => b.close());
+    cleanups.push(
+      () => a.close(),
+      () => b.close(),
+    );
     await Promise.all([a.connected, b.connected]);
     await waitFor(() => server.clientCount === 2, 'two clients');
     const c = new RawClient(port);
@@ -76,7 +93,10 @@ describe('TcpStreamServer', () => {
 
   it('a client that falls behind skips to the next keyframe: what it receives still decodes with zero errors (ffmpeg)', async () => {
     const clock = new FakeClock(1000);
-    const { server, port, feeder } = await setup({ softLimitBytes: 100_000, softLimitMs: 300, hardLimitMs: 600_000 }, clock);
+    const { server, port, feeder } = await setup(
+      { softLimitBytes: 100_000, softLimitMs: 300, hardLimitMs: 600_000 },
+      clock,
+    );
     const slow = new RawClient(port);
     cleanups.push(() => slow.close());
     await slow.connected;
@@ -101,18 +121,29 @@ describe('TcpStreamServer', () => {
     const data = slow.data();
     assert.deepEqual([...data.subarray(data.length - 6)], [...TRAILING_AUD]);
     writeFileSync(file, data.subarray(0, data.length - 6));
-    const r = spawnSync(requireTool('ffmpeg'), ['-v', 'error', '-f', 'h264', '-i', file, '-f', 'framemd5', '-'], { maxBuffer: 1 << 26 });
+    const r = spawnSync(requireTool('ffmpeg'), ['-v', 'error', '-f', 'h264', '-i', file, '-f', 'framemd5', '-'], {
+      maxBuffer: 1 << 26,
+    });
     assert.equal(r.stderr.toString().trim(), '', 'no decoding errors: no frame arrived without its reference');
-    const decoded = r.stdout.toString().split('\n').filter((l) => l && !l.startsWith('#')).length;
+    const decoded = r.stdout
+      .toString()
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#')).length;
     assert.equal(decoded, st.framesSent);
   });
 
   it('disconnects a client that stops reading once past the hard limit, and keeps serving the others', async () => {
     const clock = new FakeClock(1000);
-    const { server, port, feeder } = await setup({ softLimitBytes: 100_000, softLimitMs: 300, hardLimitMs: 2000 }, clock);
+    const { server, port, feeder } = await setup(
+      { softLimitBytes: 100_000, softLimitMs: 300, hardLimitMs: 2000 },
+      clock,
+    );
     const stalled = new RawClient(port);
     const good = new RawClient(port);
-    cleanups.push(() => stalled.close(), () => good.close());
+    cleanups.push(
+      () => stalled.close(),
+      () => good.close(),
+    );
     await Promise.all([stalled.connected, good.connected]);
     await waitFor(() => server.clientCount === 2, 'two clients');
     stalled.socket.pause(); // never reads: kernel buffers fill, then the server's queue

@@ -60,7 +60,10 @@ describe('WsStreamServer gate', () => {
 
     const refused = new WebSocket(`ws://127.0.0.1:${p}/live`);
     refused.on('error', () => undefined);
-    const [, res] = (await once(refused, 'unexpected-response')) as [unknown, { statusCode: number; statusMessage: string }];
+    const [, res] = (await once(refused, 'unexpected-response')) as [
+      unknown,
+      { statusCode: number; statusMessage: string },
+    ];
     assert.equal(res.statusCode, 503);
     assert.equal(res.statusMessage, 'Camera Recording');
     refused.terminate();

@@ -18,20 +18,55 @@ import { scratchDir } from '../support/paths.js';
 import { requireTool } from '../support/tools.js';
 import { decodeErrors, HubFeeder, probe, noLimits, recordFrames } from './recording-fixtures.js';
 
-
 /** Encodes a short test clip with x264 through ffmpeg (Annex-B, SPS/PPS before each IDR). */
 function encode(path: string, profile: 'main' | 'high', size: string, seconds: number, bframes: number): void {
-  const r = spawnSync(requireTool('ffmpeg'), ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=30`, '-t', String(seconds),
-    '-c:v', 'libx264', '-profile:v', profile, '-bf', String(bframes), '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-b:v', '2M',
-    '-x264-params', 'repeat-headers=1', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', path]);
+  const r = spawnSync(requireTool('ffmpeg'), [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${size}:rate=30`,
+    '-t',
+    String(seconds),
+    '-c:v',
+    'libx264',
+    '-profile:v',
+    profile,
+    '-bf',
+    String(bframes),
+    '-g',
+    '30',
+    '-keyint_min',
+    '30',
+    '-sc_threshold',
+    '0',
+    '-b:v',
+    '2M',
+    '-x264-params',
+    'repeat-headers=1',
+    '-bsf:v',
+    'h264_mp4toannexb',
+    '-f',
+    'h264',
+    path,
+  ]);
   assert.equal(r.status, 0, r.stderr?.toString());
 }
 
 /** MD5 of every decoded picture, in output (presentation) order. */
 function pictureHashes(path: string, format?: string): string[] {
-  const r = spawnSync(requireTool('ffmpeg'), ['-v', 'error', ...(format ? ['-f', format] : []), '-i', path, '-fps_mode', 'passthrough', '-f', 'framemd5', '-'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(
+    requireTool('ffmpeg'),
+    ['-v', 'error', ...(format ? ['-f', format] : []), '-i', path, '-fps_mode', 'passthrough', '-f', 'framemd5', '-'],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
   assert.equal(r.status, 0, r.stderr);
-  return r.stdout.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(',').pop()?.trim() ?? '');
+  return r.stdout
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(',').pop()?.trim() ?? '');
 }
 
 test('High profile with B-frames: recorded pictures match the source in presentation order', async () => {
@@ -40,7 +75,10 @@ test('High profile with B-frames: recorded pictures match the source in presenta
     const src = join(dir, 'high.h264');
     encode(src, 'high', '640x360', 3, 3);
     const parsed = parseAnnexB(readFileSync(src));
-    assert.ok(parsed.accessUnits.some((au) => au.sliceTypes.includes(1)), 'the clip has B slices');
+    assert.ok(
+      parsed.accessUnits.some((au) => au.sliceTypes.includes(1)),
+      'the clip has B slices',
+    );
     await recordFrames(new HubFeeder(parsed.accessUnits, 30), dir, parsed.accessUnits.length);
     const mkv = join(dir, 'log0000.mkv');
     assert.equal(decodeErrors(mkv), '');
@@ -50,8 +88,15 @@ test('High profile with B-frames: recorded pictures match the source in presenta
     assert.deepEqual(pictureHashes(mkv), pictureHashes(src, 'h264'), 'same pictures in the same order');
     // The decoder outputs pictures in POC order whatever the container says: the timestamps must agree,
     // one frame interval apart (with decode-order timestamps they would jump back and forth).
-    const r = spawnSync(requireTool('ffprobe'), ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', mkv], { encoding: 'utf8' });
-    const pts = r.stdout.split('\n').filter((l) => l.trim()).map((l) => Number(l.split(',')[0]));
+    const r = spawnSync(
+      requireTool('ffprobe'),
+      ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', mkv],
+      { encoding: 'utf8' },
+    );
+    const pts = r.stdout
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => Number(l.split(',')[0]));
     assert.equal(pts.length, 90);
     for (let i = 1; i < pts.length; i++) {
       const step = (pts[i] as number) - (pts[i - 1] as number);
@@ -78,11 +123,19 @@ test('thumbnails of Main and High profile keyframes, with the system ffmpeg', as
         maker.request({ annexB: bytes, path: out });
         await maker.whenIdle();
         await maker.close();
-        assert.deepEqual(maker.stats, { made: 1, failed: 0, skipped: 0, unavailable: 0 }, `${profile} with the ${label} ffmpeg`);
+        assert.deepEqual(
+          maker.stats,
+          { made: 1, failed: 0, skipped: 0, unavailable: 0 },
+          `${profile} with the ${label} ffmpeg`,
+        );
         const jpeg = readFileSync(out);
         assert.equal(jpeg.readUInt16BE(0), 0xffd8, 'JPEG SOI marker');
         assert.ok(statSync(out).size > 5000);
-        const probeR = spawnSync(requireTool('ffprobe'), ['-v', 'error', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', out], { encoding: 'utf8' });
+        const probeR = spawnSync(
+          requireTool('ffprobe'),
+          ['-v', 'error', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', out],
+          { encoding: 'utf8' },
+        );
         assert.equal(probeR.stdout.trim(), '1280,720');
       }
     }
@@ -105,7 +158,12 @@ test('thumbnail queue of one: a burst of requests makes the first and the latest
     await maker.whenIdle();
     await maker.close();
     assert.deepEqual(maker.stats, { made: 2, failed: 0, skipped: 3, unavailable: 0 });
-    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.jpg')).sort(), ['t0.jpg', 't4.jpg']);
+    assert.deepEqual(
+      readdirSync(dir)
+        .filter((n) => n.endsWith('.jpg'))
+        .sort(),
+      ['t0.jpg', 't4.jpg'],
+    );
     // Garbage in: a failure is counted, never thrown.
     const bad = new ThumbnailMaker({ ffmpegPath: requireTool('ffmpeg') });
     bad.request({ annexB: new Uint8Array([0, 0, 0, 1, 0x65, 1, 2, 3]), path: join(dir, 'bad.jpg') });
@@ -137,7 +195,11 @@ test('a failed or timed-out thumbnail leaves no .part file; the recorder sweeps 
     hanging.request({ annexB: new Uint8Array([0, 0, 0, 1, 0x65]), path: join(dir, 'log0001_1.jpg') });
     await hanging.whenIdle();
     assert.equal(hanging.stats.failed, 1);
-    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.jpg')), [], 'no .part and no thumbnail left');
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.includes('.jpg')),
+      [],
+      'no .part and no thumbnail left',
+    );
 
     // Left by an older version or a power cut: removed when the recorder starts.
     const rec = join(dir, 'rec');
@@ -149,7 +211,13 @@ test('a failed or timed-out thumbnail leaves no .part file; the recorder sweeps 
     // Regression: the sweep removed every *.part, including other programs' files in a shared folder.
     writeFileSync(join(rec, 'holiday.mp4.part'), 'a browser download in progress');
     const feeder = HubFeeder.ofFile(samplePath, 30);
-    const recorder = new Recorder({ hub: feeder.hub, dir: rec, limits: noLimits, thumbnails: false, retentionIntervalMs: 0 });
+    const recorder = new Recorder({
+      hub: feeder.hub,
+      dir: rec,
+      limits: noLimits,
+      thumbnails: false,
+      retentionIntervalMs: 0,
+    });
     await recorder.start();
     await recorder.close();
     assert.deepEqual(readdirSync(rec), ['holiday.mp4.part']);

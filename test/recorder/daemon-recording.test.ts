@@ -14,10 +14,27 @@ import { scratchDir } from '../support/paths.js';
 import { waitFor } from '../support/wait.js';
 import { decodeErrors, probe } from './recording-fixtures.js';
 
-const mkvs = (dir: string): string[] => readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort();
+const mkvs = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((n) => n.endsWith('.mkv'))
+    .sort();
 
 function serveArgs(dir: string): string[] {
-  return ['--stream-port', '0', '--api-port', '0', '--no-mdns', '--bind', '127.0.0.1', '--recordings', dir, '--segment', '1s', '--log-level', 'warn'];
+  return [
+    '--stream-port',
+    '0',
+    '--api-port',
+    '0',
+    '--no-mdns',
+    '--bind',
+    '127.0.0.1',
+    '--recordings',
+    dir,
+    '--segment',
+    '1s',
+    '--log-level',
+    'warn',
+  ];
 }
 
 test('rearview serve records 1 s segments; SIGTERM seals the last one; SIGKILL is repaired and numbering continues', async () => {
@@ -38,9 +55,13 @@ test('rearview serve records 1 s segments; SIGTERM seals the last one; SIGKILL i
       assert.ok(p.firstFrameKey, `${name} starts with a keyframe`);
       assert.ok((await readMatroskaHeader(path)).durationMs !== null, `${name} sealed (Duration written)`);
       // One second at 30 fps; fewer only if the reader had to skip (a loaded machine), never more.
-      if (name !== clean[clean.length - 1]) assert.ok(p.frames >= 1 && p.frames <= 30, `${name}: ${p.frames} frames for one second at 30 fps`);
+      if (name !== clean[clean.length - 1])
+        assert.ok(p.frames >= 1 && p.frames <= 30, `${name}: ${p.frames} frames for one second at 30 fps`);
     }
-    assert.ok(readdirSync(dir).filter((n) => n.endsWith('.jpg')).length >= clean.length - 1, 'thumbnails beside the segments');
+    assert.ok(
+      readdirSync(dir).filter((n) => n.endsWith('.jpg')).length >= clean.length - 1,
+      'thumbnails beside the segments',
+    );
 
     // Killed runs: each restart repairs the cut segment and numbers on.
     let last = parseSegmentName(clean[clean.length - 1] as string) as number;
@@ -55,7 +76,10 @@ test('rearview serve records 1 s segments; SIGTERM seals the last one; SIGKILL i
         await serve.close();
       }
       const names = mkvs(dir);
-      const fresh = names.filter((n) => !clean.includes(n)).map((n) => parseSegmentName(n) as number).sort((a, b) => a - b);
+      const fresh = names
+        .filter((n) => !clean.includes(n))
+        .map((n) => parseSegmentName(n) as number)
+        .sort((a, b) => a - b);
       assert.equal(fresh[0], last + 1, `run ${run} continued after log${String(last).padStart(4, '0')}`);
       last = fresh[fresh.length - 1] as number;
       clean.push(...names.filter((n) => !clean.includes(n)));

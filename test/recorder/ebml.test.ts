@@ -10,7 +10,17 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
-  decodeElementHead, EbmlFileReader, EbmlId, encodeElement, encodeSize, encodeUint, forEachChild, MAX_HEAD_BYTES, readUint, vintLength, vintValue,
+  decodeElementHead,
+  EbmlFileReader,
+  EbmlId,
+  encodeElement,
+  encodeSize,
+  encodeUint,
+  forEachChild,
+  MAX_HEAD_BYTES,
+  readUint,
+  vintLength,
+  vintValue,
 } from '../../src/recorder/ebml.js';
 import { scratchDir } from '../support/paths.js';
 
@@ -26,7 +36,23 @@ test('vint length follows the leading zero bits, 1 to 8 bytes; 0x00 is not a vin
 });
 
 test('sizes of 1 to 8 bytes round-trip through encodeSize and the decoder, the largest of each length too', () => {
-  const values = [0, 1, 126, 127, 200, 16382, 16383, 2 ** 21 - 2, 2 ** 21, 2 ** 28 - 2, 2 ** 35 - 2, 2 ** 42 - 2, 2 ** 49 - 2, 2 ** 49, Number.MAX_SAFE_INTEGER];
+  const values = [
+    0,
+    1,
+    126,
+    127,
+    200,
+    16382,
+    16383,
+    2 ** 21 - 2,
+    2 ** 21,
+    2 ** 28 - 2,
+    2 ** 35 - 2,
+    2 ** 42 - 2,
+    2 ** 49 - 2,
+    2 ** 49,
+    Number.MAX_SAFE_INTEGER,
+  ];
   const lengths = [1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8, 8];
   values.forEach((value, i) => {
     const bytes = encodeSize(value);
@@ -47,7 +73,11 @@ test('a size with every value bit set is unknown (-1) at every length; one bit l
     assert.notEqual(vintValue(known, 0, length), -1, `${length}-byte known size`);
   }
   // A Cluster of unknown size, as a live writer starts one.
-  const head = decodeElementHead(Uint8Array.from([0x1f, 0x43, 0xb6, 0x75, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 0, 12);
+  const head = decodeElementHead(
+    Uint8Array.from([0x1f, 0x43, 0xb6, 0x75, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+    0,
+    12,
+  );
   assert.deepEqual(head, { id: EbmlId.Cluster, size: -1, offset: 0, dataOffset: 12 });
 });
 
@@ -63,11 +93,16 @@ test('element headers: IDs of 1-4 bytes with their marker bits, offsets in the f
 test('a header cut at any byte, an ID longer than 4 bytes or a 0x00 size byte answers undefined', () => {
   const el = encodeElement(EbmlId.Cluster, new Uint8Array(2 ** 22)); // 4-byte ID, 4-byte size
   const headLength = 8;
-  for (let end = 0; end < headLength; end++) assert.equal(decodeElementHead(el, 0, end), undefined, `cut after ${end} byte(s)`);
+  for (let end = 0; end < headLength; end++)
+    assert.equal(decodeElementHead(el, 0, end), undefined, `cut after ${end} byte(s)`);
   assert.ok(decodeElementHead(el, 0, headLength));
   assert.equal(decodeElementHead(Uint8Array.of(0x08, 0, 0, 0, 0, 0x81), 0, 6), undefined, '5-byte ID');
   assert.equal(decodeElementHead(Uint8Array.of(0x00, 0x81), 0, 2), undefined, 'ID starting 0x00');
-  assert.equal(decodeElementHead(Uint8Array.of(0xa3, 0x00, 0, 0, 0, 0, 0, 0, 0, 1), 0, 10), undefined, 'size starting 0x00');
+  assert.equal(
+    decodeElementHead(Uint8Array.of(0xa3, 0x00, 0, 0, 0, 0, 0, 0, 0, 1), 0, 10),
+    undefined,
+    'size starting 0x00',
+  );
   assert.equal(MAX_HEAD_BYTES, 12);
 });
 
@@ -84,25 +119,39 @@ test('children of a master element in memory: visited in order; a child running 
   const a = encodeElement(EbmlId.PixelWidth, encodeUint(1280));
   const b = encodeElement(EbmlId.PixelHeight, encodeUint(720));
   const seen: [number, number][] = [];
-  assert.equal(forEachChild(concat(a, b), (id, data) => seen.push([id, readUint(data)])), true);
-  assert.deepEqual(seen, [[EbmlId.PixelWidth, 1280], [EbmlId.PixelHeight, 720]]);
+  assert.equal(
+    forEachChild(concat(a, b), (id, data) => seen.push([id, readUint(data)])),
+    true,
+  );
+  assert.deepEqual(seen, [
+    [EbmlId.PixelWidth, 1280],
+    [EbmlId.PixelHeight, 720],
+  ]);
 
   const visited: number[] = [];
   const visit = (id: number): void => void visited.push(id);
   assert.equal(forEachChild(concat(a, b.subarray(0, b.length - 1)), visit), false, 'last child cut');
   assert.equal(forEachChild(concat(a, Uint8Array.of(0xb0)), visit), false, 'header cut');
   assert.equal(forEachChild(concat(a, Uint8Array.of(0xb0, 0xff, 1)), visit), false, 'unknown size');
-  assert.deepEqual(visited, [EbmlId.PixelWidth, EbmlId.PixelWidth, EbmlId.PixelWidth], 'the children before the bad one were visited');
+  assert.deepEqual(
+    visited,
+    [EbmlId.PixelWidth, EbmlId.PixelWidth, EbmlId.PixelWidth],
+    'the children before the bad one were visited',
+  );
   assert.equal(forEachChild(new Uint8Array(0), visit), true);
   // Buffer in, Buffer views out (the reader decodes CodecID with toString).
-  forEachChild(Buffer.from(encodeElement(EbmlId.CodecID, Buffer.from('V_MPEG4/ISO/AVC'))), (_id, data) => assert.equal(data.toString('latin1'), 'V_MPEG4/ISO/AVC'));
+  forEachChild(Buffer.from(encodeElement(EbmlId.CodecID, Buffer.from('V_MPEG4/ISO/AVC'))), (_id, data) =>
+    assert.equal(data.toString('latin1'), 'V_MPEG4/ISO/AVC'),
+  );
 });
 
 test('file reader: a front-to-back walk across chunk boundaries, the end of the file and a size limit', async () => {
   const { dir, cleanup } = scratchDir();
   try {
     // Elements of growing bodies (0..199 bytes, one a 2-byte size), then a header cut after its ID.
-    const elements = Array.from({ length: 200 }, (_, i) => encodeElement(EbmlId.SimpleBlock, new Uint8Array(i).fill(i)));
+    const elements = Array.from({ length: 200 }, (_, i) =>
+      encodeElement(EbmlId.SimpleBlock, new Uint8Array(i).fill(i)),
+    );
     const whole = concat(...elements);
     const path = join(dir, 'walk.mkv');
     writeFileSync(path, concat(whole, Uint8Array.of(0x1f, 0x43, 0xb6, 0x75)));
@@ -119,7 +168,10 @@ test('file reader: a front-to-back walk across chunk boundaries, the end of the 
           assert.equal(head.size, i);
           const at = await r.ensure(head.dataOffset, head.size); // larger than a 16-byte chunk: the buffer grows
           assert.ok(at >= 0);
-          assert.ok(r.bytes.subarray(at, at + head.size).every((x) => x === i % 256), `body of element ${i}`);
+          assert.ok(
+            r.bytes.subarray(at, at + head.size).every((x) => x === i % 256),
+            `body of element ${i}`,
+          );
           pos = head.dataOffset + head.size;
         }
         assert.equal(pos, whole.length);

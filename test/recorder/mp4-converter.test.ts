@@ -21,7 +21,6 @@ import { scratchDir } from '../support/paths.js';
 import { requireTool } from '../support/tools.js';
 import { decodeErrors, HubFeeder, probe, noLimits, recordFrames } from './recording-fixtures.js';
 
-
 async function collect(stream: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const chunk of stream) parts.push(chunk as Buffer);
@@ -97,14 +96,24 @@ test('the segment being recorded converts up to its last complete frame, without
   const { dir, cleanup } = scratchDir();
   try {
     const feeder = HubFeeder.ofFile(samplePath, 30);
-    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 600_000, limits: noLimits, thumbnails: false, retentionIntervalMs: 0 });
+    const recorder = new Recorder({
+      hub: feeder.hub,
+      dir,
+      segmentMs: 600_000,
+      limits: noLimits,
+      thumbnails: false,
+      retentionIntervalMs: 0,
+    });
     await recorder.start();
     feeder.push(75);
     await recorder.flush();
     const lib = new RecordingLibrary(dir, { isRecording: (p) => p === recorder.currentSegmentPath });
     const mp4 = await lib.openMp4('log0000.mkv');
     assert.equal(mp4.rangeable, false);
-    assert.throws(() => mp4.stream({ start: 0, end: 10 }), (e: unknown) => hasCode(e, 'ERR_CONVERT'));
+    assert.throws(
+      () => mp4.stream({ start: 0, end: 10 }),
+      (e: unknown) => hasCode(e, 'ERR_CONVERT'),
+    );
     const bytes = await collect(mp4.stream());
     const out = join(dir, 'partial.mp4');
     writeFileSync(out, bytes);
@@ -122,7 +131,9 @@ function serve(source: () => Promise<Mp4Source>): Promise<Server> {
   const server = createServer((req, res) => {
     void (async () => {
       if (req.url !== '/video.mp4') {
-        res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><video id="v" muted playsinline src="/video.mp4"></video>');
+        res
+          .writeHead(200, { 'content-type': 'text/html' })
+          .end('<!doctype html><video id="v" muted playsinline src="/video.mp4"></video>');
         return;
       }
       const mp4 = await source();
@@ -132,7 +143,12 @@ function serve(source: () => Promise<Mp4Source>): Promise<Server> {
       if (m) {
         const start = m[1] ? Number(m[1]) : size - Number(m[2]);
         const end = m[1] && m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
-        res.writeHead(206, { 'content-type': 'video/mp4', 'accept-ranges': 'bytes', 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 });
+        res.writeHead(206, {
+          'content-type': 'video/mp4',
+          'accept-ranges': 'bytes',
+          'content-range': `bytes ${start}-${end}/${size}`,
+          'content-length': end - start + 1,
+        });
         mp4.stream({ start, end }).pipe(res);
       } else {
         res.writeHead(200, { 'content-type': 'video/mp4', 'accept-ranges': 'bytes', 'content-length': size });
@@ -148,7 +164,16 @@ test('headless Chromium plays the MP4 in <video>, served with Range: duration, p
   const { dir, cleanup } = scratchDir();
   const browser = await chromium.launch({
     executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
   });
   let server: Server | undefined;
   try {
@@ -163,7 +188,9 @@ test('headless Chromium plays the MP4 in <video>, served with Range: duration, p
       const once = (ev: string): Promise<void> =>
         new Promise((resolve, reject) => {
           v.addEventListener(ev, () => resolve(), { once: true });
-          v.addEventListener('error', () => reject(new Error(`video error ${v.error?.code}: ${v.error?.message}`)), { once: true });
+          v.addEventListener('error', () => reject(new Error(`video error ${v.error?.code}: ${v.error?.message}`)), {
+            once: true,
+          });
         });
       if (v.readyState < 1) await once('loadedmetadata');
       const duration = v.duration;
@@ -175,7 +202,14 @@ test('headless Chromium plays the MP4 in <video>, served with Range: duration, p
       const seeked = once('seeked');
       v.currentTime = 6.5;
       await seeked;
-      return { duration, played, afterSeek: v.currentTime, width: v.videoWidth, height: v.videoHeight, error: v.error?.code ?? null };
+      return {
+        duration,
+        played,
+        afterSeek: v.currentTime,
+        width: v.videoWidth,
+        height: v.videoHeight,
+        error: v.error?.code ?? null,
+      };
     });
     assert.ok(Math.abs(result.duration - 8) < 0.1, `duration ${result.duration}`);
     assert.ok(result.played >= 0.5, `playback advanced to ${result.played}`);
@@ -191,7 +225,10 @@ test('headless Chromium plays the MP4 in <video>, served with Range: duration, p
 });
 
 /** Converts in this process into a Buffer. */
-async function convertToBuffer(mkv: string, options: Parameters<typeof convertMkvToMp4>[2] = {}): Promise<{ bytes: Buffer; result: ConversionResult }> {
+async function convertToBuffer(
+  mkv: string,
+  options: Parameters<typeof convertMkvToMp4>[2] = {},
+): Promise<{ bytes: Buffer; result: ConversionResult }> {
   const parts: Uint8Array[] = [];
   const result = await convertMkvToMp4(mkv, async (c) => void parts.push(Uint8Array.from(c)), options);
   return { bytes: Buffer.concat(parts), result };
@@ -211,19 +248,60 @@ function sameMedia(actual: Buffer, expected: Buffer): void {
 
 /** Every packet of the first video stream: pts, dts, duration and key flag, as ffprobe reads them. */
 function packetTable(path: string): string[] {
-  const r = spawnSync(requireTool('ffprobe'), ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,dts_time,duration_time,flags,size', '-of', 'csv=p=0', path], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  const r = spawnSync(
+    requireTool('ffprobe'),
+    [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'packet=pts_time,dts_time,duration_time,flags,size',
+      '-of',
+      'csv=p=0',
+      path,
+    ],
+    { encoding: 'utf8', maxBuffer: 16 << 20 },
+  );
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.trim().split('\n');
 }
 
-test('our Matroska reader gives the same MP4 packets as mediabunny\'s demuxer, B-frames included', async () => {
+test("our Matroska reader gives the same MP4 packets as mediabunny's demuxer, B-frames included", async () => {
   const { dir, cleanup } = scratchDir();
   try {
     // High profile, 3 B-frames: presentation order differs from decode order.
     const src = join(dir, 'high.h264');
-    const enc = spawnSync(requireTool('ffmpeg'), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30', '-t', '4',
-      '-c:v', 'libx264', '-profile:v', 'high', '-bf', '3', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0',
-      '-x264-params', 'repeat-headers=1', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', src]);
+    const enc = spawnSync(requireTool('ffmpeg'), [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x180:rate=30',
+      '-t',
+      '4',
+      '-c:v',
+      'libx264',
+      '-profile:v',
+      'high',
+      '-bf',
+      '3',
+      '-g',
+      '30',
+      '-keyint_min',
+      '30',
+      '-sc_threshold',
+      '0',
+      '-x264-params',
+      'repeat-headers=1',
+      '-bsf:v',
+      'h264_mp4toannexb',
+      '-f',
+      'h264',
+      src,
+    ]);
     assert.equal(enc.status, 0, enc.stderr?.toString());
     const parsed = parseAnnexB(readFileSync(src));
     await recordFrames(new HubFeeder(parsed.accessUnits, 30), dir, parsed.accessUnits.length);
@@ -291,13 +369,22 @@ test('ConvertPool: one child reused for queued jobs, results match in-process co
     assert.equal(pool.queued, 2, 'one runs, two wait');
     for (const got of await Promise.all(jobs)) sameMedia(got, expected);
     assert.equal(pool.spawned, 1, 'the child is reused');
-    await assert.rejects(pool.convert(join(dir, 'missing.mkv'), async () => undefined), (e: unknown) => hasCode(e, 'ERR_NOT_FOUND'));
+    await assert.rejects(
+      pool.convert(join(dir, 'missing.mkv'), async () => undefined),
+      (e: unknown) => hasCode(e, 'ERR_NOT_FOUND'),
+    );
     writeFileSync(join(dir, 'junk.mkv'), Buffer.alloc(20_000, 7));
-    await assert.rejects(pool.convert(join(dir, 'junk.mkv'), async () => undefined), (e: unknown) => hasCode(e, 'ERR_CONVERT'));
+    await assert.rejects(
+      pool.convert(join(dir, 'junk.mkv'), async () => undefined),
+      (e: unknown) => hasCode(e, 'ERR_CONVERT'),
+    );
     // A consumer that throws fails its job only; the child finishes the job and stays usable.
-    await assert.rejects(pool.convert(mkv, async () => {
-      throw new Error('consumer gone');
-    }), /consumer gone/);
+    await assert.rejects(
+      pool.convert(mkv, async () => {
+        throw new Error('consumer gone');
+      }),
+      /consumer gone/,
+    );
     sameMedia(await run(), expected);
     assert.equal(pool.spawned, 1);
   } finally {
@@ -317,7 +404,10 @@ test('ConvertPool refuses work beyond its queue with ERR_CONVERT_BUSY', async ()
     const mkv = join(dir, 'log0000.mkv');
     const running = pool.convert(mkv, async () => undefined);
     const waiting = pool.convert(mkv, async () => undefined);
-    await assert.rejects(pool.convert(mkv, async () => undefined), (e: unknown) => hasCode(e, 'ERR_CONVERT_BUSY'));
+    await assert.rejects(
+      pool.convert(mkv, async () => undefined),
+      (e: unknown) => hasCode(e, 'ERR_CONVERT_BUSY'),
+    );
     await Promise.all([running, waiting]);
   } finally {
     await pool.close();
@@ -332,20 +422,27 @@ test('ConvertPool: a converter process that dies fails its job with ERR_CONVERT;
     await recordOne(dir, 60);
     const mkv = join(dir, 'log0000.mkv');
     let killed = false;
-    await assert.rejects(pool.convert(mkv, async () => {
-      if (!killed) {
-        killed = true;
-        process.kill(pool.pids[0] as number, 'SIGKILL');
-      }
-      // Hold this chunk until the child is gone, so the job cannot finish first.
-      const deadline = Date.now() + 10_000;
-      while (pool.workerCount > 0 && Date.now() < deadline) await new Promise<void>((resolve) => setImmediate(resolve));
-    }), (e: unknown) => hasCode(e, 'ERR_CONVERT'));
+    await assert.rejects(
+      pool.convert(mkv, async () => {
+        if (!killed) {
+          killed = true;
+          process.kill(pool.pids[0] as number, 'SIGKILL');
+        }
+        // Hold this chunk until the child is gone, so the job cannot finish first.
+        const deadline = Date.now() + 10_000;
+        while (pool.workerCount > 0 && Date.now() < deadline)
+          await new Promise<void>((resolve) => setImmediate(resolve));
+      }),
+      (e: unknown) => hasCode(e, 'ERR_CONVERT'),
+    );
     const r = await pool.convert(mkv, async () => undefined);
     assert.equal(r.samples, 60);
     assert.equal(pool.spawned, 2);
     await pool.close();
-    await assert.rejects(pool.convert(mkv, async () => undefined), (e: unknown) => hasCode(e, 'ERR_CONVERT'));
+    await assert.rejects(
+      pool.convert(mkv, async () => undefined),
+      (e: unknown) => hasCode(e, 'ERR_CONVERT'),
+    );
   } finally {
     await pool.close();
     cleanup();

@@ -76,7 +76,11 @@ test('SIGKILL at random moments, 20 times: completed segments intact, interrupte
       const result = await runAndKill(dir, 2 + Math.floor(random() * 40));
       if (previous?.last && result.first) {
         const interrupted = parseSegmentName(previous.last) as number;
-        assert.equal(parseSegmentName(result.first), interrupted + 1, `run ${run} continues numbering after ${previous.last}`);
+        assert.equal(
+          parseSegmentName(result.first),
+          interrupted + 1,
+          `run ${run} continues numbering after ${previous.last}`,
+        );
         checkInterrupted(dir, previous.last, previous.written.get(previous.last) ?? 0);
         checked.add(previous.last);
       }
@@ -88,13 +92,22 @@ test('SIGKILL at random moments, 20 times: completed segments intact, interrupte
         assert.ok(p.frames >= frames, `${name}: ${p.frames} frames, ${frames} were written`);
         assert.ok(p.firstFrameKey, `${name} starts with a keyframe`);
         assert.equal(decodeErrors(path), '', `${name} decodes cleanly`);
-        assert.ok(Math.abs(p.durationS - p.frames / 30) <= 1 / 30 + 1e-3, `${name}: duration ${p.durationS} for ${p.frames} frames`);
+        assert.ok(
+          Math.abs(p.durationS - p.frames / 30) <= 1 / 30 + 1e-3,
+          `${name}: duration ${p.durationS} for ${p.frames} frames`,
+        );
         checked.add(name);
       }
       previous = result.written.size > 0 ? result : previous;
     }
     // A last start in this process repairs the final interrupted segment.
-    const recorder = new Recorder({ hub: new StreamHub(), dir, thumbnails: false, retentionIntervalMs: 0, limits: { maxFiles: 0, maxBytes: 0, minFreeBytes: 0, minFreePercent: 0 } });
+    const recorder = new Recorder({
+      hub: new StreamHub(),
+      dir,
+      thumbnails: false,
+      retentionIntervalMs: 0,
+      limits: { maxFiles: 0, maxBytes: 0, minFreeBytes: 0, minFreePercent: 0 },
+    });
     await recorder.start();
     await recorder.close();
     if (previous?.last) {
@@ -103,7 +116,8 @@ test('SIGKILL at random moments, 20 times: completed segments intact, interrupte
     }
     assert.ok(checked.size >= 20, `checked ${checked.size} segments`);
     const left = readdirSync(dir).filter((n) => n.endsWith('.mkv'));
-    for (const name of left) assert.equal(decodeErrors(join(dir, name)), '', `${name} decodes cleanly after all the kills`);
+    for (const name of left)
+      assert.equal(decodeErrors(join(dir, name)), '', `${name} decodes cleanly after all the kills`);
   } finally {
     cleanup();
   }
@@ -123,8 +137,14 @@ function checkInterrupted(dir: string, name: string, framesWritten: number): voi
     return;
   }
   const p = probe(path);
-  assert.ok(p.frames >= framesWritten - 2, `${name}: ${p.frames} frames after repair, ${framesWritten} were written before the kill`);
+  assert.ok(
+    p.frames >= framesWritten - 2,
+    `${name}: ${p.frames} frames after repair, ${framesWritten} were written before the kill`,
+  );
   assert.ok(p.firstFrameKey, `${name} starts with a keyframe`);
   assert.equal(decodeErrors(path), '', `${name} decodes cleanly after repair`);
-  assert.ok(Number.isFinite(p.durationS) && Math.abs(p.durationS - p.frames / 30) <= 1 / 30 + 1e-3, `${name}: repaired duration ${p.durationS} for ${p.frames} frames`);
+  assert.ok(
+    Number.isFinite(p.durationS) && Math.abs(p.durationS - p.frames / 30) <= 1 / 30 + 1e-3,
+    `${name}: repaired duration ${p.durationS} for ${p.frames} frames`,
+  );
 }

@@ -14,13 +14,19 @@ import { samplePath } from '../hub/access-units.js';
 import { scratchDir } from '../support/paths.js';
 import { HubFeeder, probe, noLimits } from './recording-fixtures.js';
 
-
 test('setSegmentMs and setLimits apply to the running recorder', async () => {
   const { dir, cleanup } = scratchDir();
   try {
     // The sample: 30 fps, a keyframe every 30 frames.
     const feeder = HubFeeder.ofFile(samplePath, 30);
-    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 600_000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+    const recorder = new Recorder({
+      hub: feeder.hub,
+      dir,
+      segmentMs: 600_000,
+      limits: noLimits,
+      retentionIntervalMs: 0,
+      thumbnails: false,
+    });
     await recorder.start();
     feeder.push(45);
     await recorder.flush();
@@ -29,7 +35,10 @@ test('setSegmentMs and setLimits apply to the running recorder', async () => {
     assert.equal(recorder.settings.segmentMs, 1000);
     feeder.push(75); // frames 45..119: cuts at the keyframes of frames 60 and 90
     await recorder.flush();
-    const segments = (): string[] => readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort();
+    const segments = (): string[] =>
+      readdirSync(dir)
+        .filter((n) => n.endsWith('.mkv'))
+        .sort();
     assert.deepEqual(segments(), ['log0000.mkv', 'log0001.mkv', 'log0002.mkv']);
     assert.equal(recorder.currentSegmentPath, join(dir, 'log0002.mkv'));
 

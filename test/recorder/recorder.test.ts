@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Logger } from '../../src/log/logger.js';
@@ -13,7 +23,6 @@ import { accessUnitsOfFile, samplePath } from '../hub/access-units.js';
 import { requireTool } from '../support/tools.js';
 import { scratchDir } from '../support/paths.js';
 import { decodeErrors, HubFeeder, probe, noLimits, recordFrames } from './recording-fixtures.js';
-
 
 test('records several segments cut at keyframes, each valid per ffprobe and starting with a keyframe', async () => {
   const { dir, cleanup } = scratchDir();
@@ -28,7 +37,9 @@ test('records several segments cut at keyframes, each valid per ffprobe and star
       await recorder.thumbnailsIdle(); // faster than real time: let each segment's thumbnail finish (queue of one)
     }
     await recorder.close();
-    const segments = readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort();
+    const segments = readdirSync(dir)
+      .filter((n) => n.endsWith('.mkv'))
+      .sort();
     assert.deepEqual(segments, ['log0000.mkv', 'log0001.mkv', 'log0002.mkv', 'log0003.mkv']);
     // Regression: 60 frames at 30 fps add up to 1999.99 ms in floating point, and segments were cut a
     // keyframe late (90 frames); the cut now allows half a frame of slack.
@@ -44,10 +55,15 @@ test('records several segments cut at keyframes, each valid per ffprobe and star
       assert.ok(Math.abs(p.durationS - fedS) <= 1 / 30 + 1e-3, `${name}: duration ${p.durationS} vs ${fedS} fed`);
       assert.equal(decodeErrors(path), '', `${name} decodes without errors`);
       const header = await readMatroskaHeader(path);
-      assert.ok(header.startedAtMs !== null && Math.abs(header.startedAtMs - (Date.UTC(2026, 0, 2, 3, 4, 5) + i * 2000)) <= 1, `${name} DateUTC`);
+      assert.ok(
+        header.startedAtMs !== null && Math.abs(header.startedAtMs - (Date.UTC(2026, 0, 2, 3, 4, 5) + i * 2000)) <= 1,
+        `${name} DateUTC`,
+      );
     }
     await recorder.thumbnailsIdle();
-    const thumbs = readdirSync(dir).filter((n) => n.endsWith('.jpg')).sort();
+    const thumbs = readdirSync(dir)
+      .filter((n) => n.endsWith('.jpg'))
+      .sort();
     assert.equal(thumbs.length, 4);
     assert.match(thumbs[0] as string, /^log0000_\d+\.jpg$/);
     assert.equal(thumbs[0], `log0000_${Math.floor(Date.UTC(2026, 0, 2, 3, 4, 5) / 1000)}.jpg`);
@@ -66,7 +82,12 @@ test('a recorder that falls behind (slow disk) skips to the next keyframe: count
     const lines: string[] = [];
     const feeder = HubFeeder.ofFile(samplePath, 30);
     const recorder = new Recorder({
-      hub: feeder.hub, dir, segmentMs: 2000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false,
+      hub: feeder.hub,
+      dir,
+      segmentMs: 2000,
+      limits: noLimits,
+      retentionIntervalMs: 0,
+      thumbnails: false,
       queueLimitBytes: 150_000, // about 1.2 s of the sample: pushing 4 s at once overflows it
       logger: new Logger({ level: 'warn', sink: (l) => lines.push(l) }),
     });
@@ -78,7 +99,10 @@ test('a recorder that falls behind (slow disk) skips to the next keyframe: count
     await recorder.close();
     const st = recorder.status;
     assert.ok(st.dropEvents > 0 && st.framesDropped > 0, `drops: ${st.dropEvents} events, ${st.framesDropped} frames`);
-    assert.ok(lines.some((l) => l.includes('disk too slow')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes('disk too slow')),
+      lines.join('\n'),
+    );
     assert.equal(st.framesWritten + st.framesDropped, 180, 'every frame either written or counted as dropped');
     for (const name of readdirSync(dir).filter((n) => n.endsWith('.mkv'))) {
       assert.equal(decodeErrors(join(dir, name)), '', `${name} decodes cleanly despite the gap`);
@@ -97,7 +121,14 @@ test('frames delivered in bursts with the same capture time get increasing times
   try {
     const units = accessUnitsOfFile(samplePath);
     const hub = new StreamHub();
-    const recorder = new Recorder({ hub, dir, segmentMs: 600_000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+    const recorder = new Recorder({
+      hub,
+      dir,
+      segmentMs: 600_000,
+      limits: noLimits,
+      retentionIntervalMs: 0,
+      thumbnails: false,
+    });
     await recorder.start();
     const t0 = Date.UTC(2026, 0, 2);
     for (let i = 0; i < 90; i++) {
@@ -108,8 +139,15 @@ test('frames delivered in bursts with the same capture time get increasing times
     const path = join(dir, 'log0000.mkv');
     assert.equal(decodeErrors(path), '');
     assert.equal(probe(path).frames, 90);
-    const r = spawnSync(requireTool('ffprobe'), ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path], { encoding: 'utf8' });
-    const pts = r.stdout.split('\n').filter((l) => l.trim()).map(Number);
+    const r = spawnSync(
+      requireTool('ffprobe'),
+      ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path],
+      { encoding: 'utf8' },
+    );
+    const pts = r.stdout
+      .split('\n')
+      .filter((l) => l.trim())
+      .map(Number);
     // On the nominal 30 fps grid: the bursts are spread one frame interval apart.
     for (let i = 1; i < pts.length; i++) {
       const step = (pts[i] as number) - (pts[i - 1] as number);
@@ -125,7 +163,14 @@ test('a dropped stretch stays a gap in the timestamps; a capture clock jump does
   try {
     const units = accessUnitsOfFile(samplePath);
     const hub = new StreamHub();
-    const recorder = new Recorder({ hub, dir, segmentMs: 600_000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+    const recorder = new Recorder({
+      hub,
+      dir,
+      segmentMs: 600_000,
+      limits: noLimits,
+      retentionIntervalMs: 0,
+      thumbnails: false,
+    });
     await recorder.start();
     const t0 = Date.UTC(2026, 0, 2);
     const stamps: number[] = [];
@@ -141,12 +186,26 @@ test('a dropped stretch stays a gap in the timestamps; a capture clock jump does
     await recorder.close();
     const path = join(dir, 'log0000.mkv');
     assert.equal(decodeErrors(path), '');
-    const r = spawnSync(requireTool('ffprobe'), ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path], { encoding: 'utf8' });
-    const pts = r.stdout.split('\n').filter((l) => l.trim()).map(Number);
+    const r = spawnSync(
+      requireTool('ffprobe'),
+      ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path],
+      { encoding: 'utf8' },
+    );
+    const pts = r.stdout
+      .split('\n')
+      .filter((l) => l.trim())
+      .map(Number);
     assert.equal(pts.length, 120);
-    assert.ok(Math.abs((pts[60] as number) - 3.0) < 0.002, `the frame after the lost second is at 3.0 s, got ${pts[60]}`);
-    for (let i = 1; i < pts.length; i++) assert.ok((pts[i] as number) > (pts[i - 1] as number), `packet ${i} increases`);
-    assert.ok(Math.abs((pts[119] as number) - (pts[89] as number) - 30 / 30) < 0.002, 'after the jump the stream continues at 30 fps');
+    assert.ok(
+      Math.abs((pts[60] as number) - 3.0) < 0.002,
+      `the frame after the lost second is at 3.0 s, got ${pts[60]}`,
+    );
+    for (let i = 1; i < pts.length; i++)
+      assert.ok((pts[i] as number) > (pts[i - 1] as number), `packet ${i} increases`);
+    assert.ok(
+      Math.abs((pts[119] as number) - (pts[89] as number) - 30 / 30) < 0.002,
+      'after the jump the stream continues at 30 fps',
+    );
   } finally {
     cleanup();
   }
@@ -156,7 +215,14 @@ test('pause() finishes the segment and skips frames; resume() starts a new segme
   const { dir, cleanup } = scratchDir();
   try {
     const feeder = HubFeeder.ofFile(samplePath, 30);
-    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 600_000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+    const recorder = new Recorder({
+      hub: feeder.hub,
+      dir,
+      segmentMs: 600_000,
+      limits: noLimits,
+      retentionIntervalMs: 0,
+      thumbnails: false,
+    });
     await recorder.start();
     feeder.push(45);
     await recorder.flush();
@@ -170,7 +236,12 @@ test('pause() finishes the segment and skips frames; resume() starts a new segme
     feeder.push(50); // resumes at the keyframe of frame 90
     await recorder.flush();
     await recorder.close();
-    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort(), ['log0000.mkv', 'log0001.mkv']);
+    assert.deepEqual(
+      readdirSync(dir)
+        .filter((n) => n.endsWith('.mkv'))
+        .sort(),
+      ['log0000.mkv', 'log0001.mkv'],
+    );
     assert.equal(probe(join(dir, 'log0000.mkv')).frames, 45);
     assert.equal(probe(join(dir, 'log0001.mkv')).frames, 45);
     assert.equal(recorder.status.framesSkipped, 40 + 5);
@@ -194,12 +265,24 @@ test('numbering wraps after log9999 and skips a taken number instead of replacin
     const before = readFileSync(seg);
     const now = Date.now() / 1000;
     utimesSync(seg, now - 100, now - 100);
-    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+    const recorder = new Recorder({
+      hub: feeder.hub,
+      dir,
+      segmentMs: 1000,
+      limits: noLimits,
+      retentionIntervalMs: 0,
+      thumbnails: false,
+    });
     await recorder.start();
     feeder.push(60);
     await recorder.flush();
     await recorder.close();
-    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort(), ['log0000.mkv', 'log0001.mkv', 'log0002.mkv', 'log9998.mkv', 'log9999.mkv']);
+    assert.deepEqual(
+      readdirSync(dir)
+        .filter((n) => n.endsWith('.mkv'))
+        .sort(),
+      ['log0000.mkv', 'log0001.mkv', 'log0002.mkv', 'log9998.mkv', 'log9999.mkv'],
+    );
     assert.deepEqual(readFileSync(seg), before, 'log0000 kept as it was: the taken number was skipped');
     assert.equal(JSON.parse(readFileSync(join(dir, RECORDER_STATE), 'utf8')).lastSegment, 'log0002.mkv');
   } finally {
@@ -218,7 +301,14 @@ test('a clock that went backwards never makes the recorder overwrite an earlier 
       const feeder = HubFeeder.ofFile(samplePath, 30);
       const ride = async (frames: number): Promise<void> => {
         if (!withState) rmSync(join(dir, RECORDER_STATE), { force: true });
-        const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+        const recorder = new Recorder({
+          hub: feeder.hub,
+          dir,
+          segmentMs: 1000,
+          limits: noLimits,
+          retentionIntervalMs: 0,
+          thumbnails: false,
+        });
         await recorder.start();
         feeder.push(frames);
         await recorder.flush();
@@ -230,10 +320,17 @@ test('a clock that went backwards never makes the recorder overwrite an earlier 
       const bytesB = rideB.map((n) => readFileSync(join(dir, n)));
       for (const n of rideB) utimesSync(join(dir, n), 1000, 1000); // ride B stamped 1970 (no RTC, no NTP yet)
       await ride(90); // ride C
-      const mkvNames = readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort();
+      const mkvNames = readdirSync(dir)
+        .filter((n) => n.endsWith('.mkv'))
+        .sort();
       assert.equal(mkvNames.length, 15, `withState=${withState}: ${mkvNames.join(' ')}`);
-      assert.deepEqual(mkvNames.slice(12), ['log0012.mkv', 'log0013.mkv', 'log0014.mkv'], 'ride C continues after ride B');
-      for (const [i, n] of rideB.entries()) assert.deepEqual(readFileSync(join(dir, n)), bytesB[i], `${n} byte-identical (withState=${withState})`);
+      assert.deepEqual(
+        mkvNames.slice(12),
+        ['log0012.mkv', 'log0013.mkv', 'log0014.mkv'],
+        'ride C continues after ride B',
+      );
+      for (const [i, n] of rideB.entries())
+        assert.deepEqual(readFileSync(join(dir, n)), bytesB[i], `${n} byte-identical (withState=${withState})`);
     } finally {
       cleanup();
     }
@@ -256,12 +353,22 @@ test('a stale state file does not make rotation delete the newest segments', asy
       utimesSync(name, now - 100 + n, now - 100 + n);
     }
     writeFileSync(join(dir, RECORDER_STATE), JSON.stringify({ lastSegment: 'log0002.mkv' }));
-    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: { ...noLimits, maxFiles: 5 }, retentionIntervalMs: 0, thumbnails: false });
+    const recorder = new Recorder({
+      hub: feeder.hub,
+      dir,
+      segmentMs: 1000,
+      limits: { ...noLimits, maxFiles: 5 },
+      retentionIntervalMs: 0,
+      thumbnails: false,
+    });
     await recorder.start();
     await recorder.close();
-    const mkv = readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort();
+    const mkv = readdirSync(dir)
+      .filter((n) => n.endsWith('.mkv'))
+      .sort();
     assert.ok(!mkv.includes('log0000.mkv'), `the oldest segment goes first: ${mkv.join(' ')}`);
-    for (const n of ['log0003.mkv', 'log0004.mkv', 'log0005.mkv']) assert.ok(mkv.includes(n), `${n} kept: ${mkv.join(' ')}`);
+    for (const n of ['log0003.mkv', 'log0004.mkv', 'log0005.mkv'])
+      assert.ok(mkv.includes(n), `${n} kept: ${mkv.join(' ')}`);
   } finally {
     cleanup();
   }
@@ -282,13 +389,23 @@ test('recovery at start-up deletes only a file proven to hold no frame', async (
     mkdirSync(join(dir, 'log0003.mkv'));
     writeFileSync(join(dir, '.recording.json'), JSON.stringify({ name: 'log0003.mkv', startedAtMs: 0, pid: 1 }));
     writeFileSync(join(dir, RECORDER_STATE), JSON.stringify({ lastSegment: 'log0002.mkv' }));
-    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+    const recorder = new Recorder({
+      hub: feeder.hub,
+      dir,
+      segmentMs: 1000,
+      limits: noLimits,
+      retentionIntervalMs: 0,
+      thumbnails: false,
+    });
     await recorder.start();
     assert.equal(recorder.status.errors, 0, JSON.stringify(recorder.status.lastError));
     await recorder.close();
     assert.ok(existsSync(join(dir, 'log0001.mkv')), 'unreadable header, not proven empty: kept');
     assert.equal(statSync(join(dir, 'log0001.mkv')).size, 4096);
-    assert.ok(!existsSync(join(dir, 'log0002.mkv')) && !existsSync(join(dir, 'log0002_1700000000.jpg')), 'cut before its header: deleted');
+    assert.ok(
+      !existsSync(join(dir, 'log0002.mkv')) && !existsSync(join(dir, 'log0002_1700000000.jpg')),
+      'cut before its header: deleted',
+    );
     assert.ok(statSync(join(dir, 'log0003.mkv')).isDirectory(), 'I/O error: left alone');
   } finally {
     cleanup();
@@ -302,7 +419,14 @@ test('close() writes the frames still queued into the final segment', async () =
   const { dir, cleanup } = scratchDir();
   try {
     const feeder = HubFeeder.ofFile(samplePath, 30);
-    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 600_000, limits: noLimits, retentionIntervalMs: 0, thumbnails: false });
+    const recorder = new Recorder({
+      hub: feeder.hub,
+      dir,
+      segmentMs: 600_000,
+      limits: noLimits,
+      retentionIntervalMs: 0,
+      thumbnails: false,
+    });
     await recorder.start();
     feeder.push(90); // all queued at once: the recorder has written at most the first when close() runs
     const closing = recorder.close();

@@ -56,9 +56,21 @@ export const noLimits = { maxFiles: 0, maxBytes: 0, minFreeBytes: 0, minFreePerc
  * (no rotation, no thumbnails), pushing `step` frames at a time and letting
  * the recorder catch up after each, then closes it.
  */
-export async function recordFrames(feeder: HubFeeder, dir: string, frames: number, options: { segmentMs?: number; step?: number } = {}): Promise<void> {
+export async function recordFrames(
+  feeder: HubFeeder,
+  dir: string,
+  frames: number,
+  options: { segmentMs?: number; step?: number } = {},
+): Promise<void> {
   const step = options.step ?? 15;
-  const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: options.segmentMs ?? 600_000, limits: noLimits, thumbnails: false, retentionIntervalMs: 0 });
+  const recorder = new Recorder({
+    hub: feeder.hub,
+    dir,
+    segmentMs: options.segmentMs ?? 600_000,
+    limits: noLimits,
+    thumbnails: false,
+    retentionIntervalMs: 0,
+  });
   await recorder.start();
   for (let i = 0; i < frames; i += step) {
     feeder.push(Math.min(step, frames - i));
@@ -80,13 +92,46 @@ export interface ProbeResult {
 /** ffprobe: counted frames, container duration, size, whether the first frame is a keyframe. */
 export function probe(path: string): ProbeResult {
   const ffprobe = requireTool('ffprobe');
-  const r = spawnSync(ffprobe, ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries',
-    'stream=nb_read_frames,width,height,codec_name:format=duration', '-of', 'json', path], { encoding: 'utf8' });
+  const r = spawnSync(
+    ffprobe,
+    [
+      '-v',
+      'error',
+      '-count_frames',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream=nb_read_frames,width,height,codec_name:format=duration',
+      '-of',
+      'json',
+      path,
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`ffprobe failed on ${path}: ${r.stderr}`);
-  const j = JSON.parse(r.stdout) as { streams: { nb_read_frames: string; width: number; height: number; codec_name: string }[]; format: { duration?: string } };
+  const j = JSON.parse(r.stdout) as {
+    streams: { nb_read_frames: string; width: number; height: number; codec_name: string }[];
+    format: { duration?: string };
+  };
   const s = j.streams[0];
   if (!s) throw new Error(`no video stream in ${path}`);
-  const f = spawnSync(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_entries', 'frame=key_frame', '-of', 'csv=p=0', path], { encoding: 'utf8' });
+  const f = spawnSync(
+    ffprobe,
+    [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-read_intervals',
+      '%+#1',
+      '-show_entries',
+      'frame=key_frame',
+      '-of',
+      'csv=p=0',
+      path,
+    ],
+    { encoding: 'utf8' },
+  );
   return {
     frames: Number(s.nb_read_frames),
     durationS: Number(j.format.duration ?? NaN),

@@ -31,7 +31,10 @@ test('list: names, start times, durations, sizes, resolution, thumbnails, old to
     await record(dir, 3);
     const lib = new RecordingLibrary(dir);
     const list = await lib.list();
-    assert.deepEqual(list.map((r) => r.name), ['log0000.mkv', 'log0001.mkv', 'log0002.mkv']);
+    assert.deepEqual(
+      list.map((r) => r.name),
+      ['log0000.mkv', 'log0001.mkv', 'log0002.mkv'],
+    );
     for (const [i, r] of list.entries()) {
       assert.equal(r.path, join(dir, r.name));
       assert.equal(r.startedAtMs, START_MS + i * 1000);
@@ -45,7 +48,10 @@ test('list: names, start times, durations, sizes, resolution, thumbnails, old to
     }
     const usage = await lib.usage();
     assert.equal(usage.files, 3);
-    assert.equal(usage.totalBytes, list.reduce((n, r) => n + r.sizeBytes, 0));
+    assert.equal(
+      usage.totalBytes,
+      list.reduce((n, r) => n + r.sizeBytes, 0),
+    );
     assert.ok(usage.diskBytes > 0 && usage.freeBytes > 0);
   } finally {
     cleanup();
@@ -96,23 +102,69 @@ test('path safety: every trick is refused with ERR_PATH_OUTSIDE, missing files w
     symlinkSync(outsideDir.dir, join(dir, 'linkdir'));
 
     const refusedSegments = [
-      '', '..', '.', '../log0001.mkv', 'sub/log0000.mkv', 'linkdir/secret.mkv', './log0001.mkv',
-      '/etc/passwd', '/etc/log0001.mkv', `${dir}/../log0001.mkv`, `${dir}/./log0001.mkv`, `${dir}/sub/log0000.mkv`, `${dir}//log0001.mkv`,
+      '',
+      '..',
+      '.',
+      '../log0001.mkv',
+      'sub/log0000.mkv',
+      'linkdir/secret.mkv',
+      './log0001.mkv',
+      '/etc/passwd',
+      '/etc/log0001.mkv',
+      `${dir}/../log0001.mkv`,
+      `${dir}/./log0001.mkv`,
+      `${dir}/sub/log0000.mkv`,
+      `${dir}//log0001.mkv`,
       `${dir}/log0001.mkv/`, // regression: a trailing slash once resolved to the file
-      'log0001.mkv\0.jpg', 'log0001.mkv\0', '%2e%2e%2flog0001.mkv', '..%2flog0001.mkv', '%2E%2E/log0001.mkv',
-      'log0001%2emkv', '%6cog0001.mkv', '..\\log0001.mkv', 'log0001.mkv\\', 'log0001.mp4', 'log0001.MKV', 'log0001.mkv.jpg', 'log1.mkv',
-      'log00001.mkv', 'passwd', thumb, 'log0007.mkv', `${outsideDir.dir}/secret.mkv`,
+      'log0001.mkv\0.jpg',
+      'log0001.mkv\0',
+      '%2e%2e%2flog0001.mkv',
+      '..%2flog0001.mkv',
+      '%2E%2E/log0001.mkv',
+      'log0001%2emkv',
+      '%6cog0001.mkv',
+      '..\\log0001.mkv',
+      'log0001.mkv\\',
+      'log0001.mp4',
+      'log0001.MKV',
+      'log0001.mkv.jpg',
+      'log1.mkv',
+      'log00001.mkv',
+      'passwd',
+      thumb,
+      'log0007.mkv',
+      `${outsideDir.dir}/secret.mkv`,
       'log0008.mkv', // any link is refused, even one to a segment inside: the file is opened without following links
     ];
     for (const bad of refusedSegments) {
-      await assert.rejects(lib.resolveSegment(bad), (e: unknown) => hasCode(e, 'ERR_PATH_OUTSIDE'), `segment ${JSON.stringify(bad)} must be refused`);
+      await assert.rejects(
+        lib.resolveSegment(bad),
+        (e: unknown) => hasCode(e, 'ERR_PATH_OUTSIDE'),
+        `segment ${JSON.stringify(bad)} must be refused`,
+      );
     }
-    const refusedThumbs = ['../x.jpg', 'log0001_1.png', 'log0001_1.jpg\0', '%2e%2e%2flog0001_1.jpg', 'log0007_1700000000.jpg', '/etc/log0001_1.jpg', 'sub/log0001_1.jpg'];
+    const refusedThumbs = [
+      '../x.jpg',
+      'log0001_1.png',
+      'log0001_1.jpg\0',
+      '%2e%2e%2flog0001_1.jpg',
+      'log0007_1700000000.jpg',
+      '/etc/log0001_1.jpg',
+      'sub/log0001_1.jpg',
+    ];
     for (const bad of refusedThumbs) {
-      await assert.rejects(lib.resolveThumbnail(bad), (e: unknown) => hasCode(e, 'ERR_PATH_OUTSIDE'), `thumbnail ${JSON.stringify(bad)} must be refused`);
+      await assert.rejects(
+        lib.resolveThumbnail(bad),
+        (e: unknown) => hasCode(e, 'ERR_PATH_OUTSIDE'),
+        `thumbnail ${JSON.stringify(bad)} must be refused`,
+      );
     }
     for (const missing of ['log0009.mkv', join(dir, 'log0009.mkv')]) {
-      await assert.rejects(lib.resolveSegment(missing), (e: unknown) => hasCode(e, 'ERR_NOT_FOUND'), `${missing} is not found`);
+      await assert.rejects(
+        lib.resolveSegment(missing),
+        (e: unknown) => hasCode(e, 'ERR_NOT_FOUND'),
+        `${missing} is not found`,
+      );
     }
     await assert.rejects(lib.resolveThumbnail('log0009_1.jpg'), (e: unknown) => hasCode(e, 'ERR_NOT_FOUND'));
     await assert.rejects(lib.resolveThumbnail('log0009.mkv'), (e: unknown) => hasCode(e, 'ERR_NOT_FOUND'));
@@ -122,7 +174,10 @@ test('path safety: every trick is refused with ERR_PATH_OUTSIDE, missing files w
     await assert.rejects(lib.openMp4('/etc/log0001.mkv'), (e: unknown) => hasCode(e, 'ERR_PATH_OUTSIDE'));
     assert.ok(existsSync(join(outsideDir.dir, 'secret.mkv')));
     // The listing never shows links or folders.
-    assert.deepEqual((await lib.list()).map((r) => r.name), ['log0000.mkv', 'log0001.mkv']);
+    assert.deepEqual(
+      (await lib.list()).map((r) => r.name),
+      ['log0000.mkv', 'log0001.mkv'],
+    );
   } finally {
     cleanup();
     outsideDir.cleanup();
@@ -142,10 +197,16 @@ test('remove deletes a segment with its thumbnail; removeAll spares the segment 
     assert.equal(listed.find((r) => r.name === 'log0002.mkv')?.inProgress, true);
     assert.equal(listed.find((r) => r.name === 'log0002.mkv')?.durationMs, null);
     assert.equal(await lib.removeAll(), 1);
-    assert.deepEqual((await lib.list()).map((r) => r.name), ['log0002.mkv']);
+    assert.deepEqual(
+      (await lib.list()).map((r) => r.name),
+      ['log0002.mkv'],
+    );
     current = '';
     assert.equal(await lib.removeAll(), 1);
-    assert.deepEqual(readdirSync(dir).filter((n) => !n.startsWith('.')), []);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => !n.startsWith('.')),
+      [],
+    );
   } finally {
     cleanup();
   }

@@ -6,17 +6,36 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statfsSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Logger } from '../../src/log/logger.js';
 import { Recorder } from '../../src/recorder/recorder.js';
-import { deletionOrder, enforceRetention, listSegmentFiles, newestSegmentNumber, readFolderListing, removeSegmentFiles, type DiskSpaceFn, type SegmentFile, type UploadState } from '../../src/recorder/retention.js';
+import {
+  deletionOrder,
+  enforceRetention,
+  listSegmentFiles,
+  newestSegmentNumber,
+  readFolderListing,
+  removeSegmentFiles,
+  type DiskSpaceFn,
+  type SegmentFile,
+  type UploadState,
+} from '../../src/recorder/retention.js';
 import { segmentName } from '../../src/recorder/segment-names.js';
 import { samplePath } from '../hub/access-units.js';
 import { scratchDir } from '../support/paths.js';
 import { decodeErrors, HubFeeder, probe, noLimits } from './recording-fixtures.js';
-
 
 /** Pushes `seconds` of video in 0.5 s steps, letting the recorder catch up (as fast as it can, not real time). */
 async function feed(feeder: HubFeeder, recorder: Recorder, seconds: number, thumbs = false): Promise<void> {
@@ -27,7 +46,10 @@ async function feed(feeder: HubFeeder, recorder: Recorder, seconds: number, thum
   }
 }
 
-const mkvs = (dir: string): string[] => readdirSync(dir).filter((n) => n.endsWith('.mkv')).sort();
+const mkvs = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((n) => n.endsWith('.mkv'))
+    .sort();
 
 /** Fills the filesystem of `dir` to the last byte (a file written until ENOSPC). */
 function fillDisk(dir: string): void {
@@ -54,7 +76,7 @@ function tmpfs(size: string): { dir: string; cleanup: () => void } {
   return {
     dir: scratch.dir,
     cleanup: () => {
-        execFileSync('umount', [scratch.dir]);
+      execFileSync('umount', [scratch.dir]);
       scratch.cleanup();
     },
   };
@@ -64,12 +86,24 @@ test('maxFiles: only the newest segments (and their thumbnails) are kept', async
   const { dir, cleanup } = scratchDir();
   try {
     const feeder = HubFeeder.ofFile(samplePath);
-    const recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: { ...noLimits, maxFiles: 3 }, retentionIntervalMs: 0 });
+    const recorder = new Recorder({
+      hub: feeder.hub,
+      dir,
+      segmentMs: 1000,
+      limits: { ...noLimits, maxFiles: 3 },
+      retentionIntervalMs: 0,
+    });
     await recorder.start();
     await feed(feeder, recorder, 6, true);
     await recorder.close();
     assert.deepEqual(mkvs(dir), ['log0003.mkv', 'log0004.mkv', 'log0005.mkv']);
-    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.jpg')).map((n) => n.slice(0, 7)).sort(), ['log0003', 'log0004', 'log0005']);
+    assert.deepEqual(
+      readdirSync(dir)
+        .filter((n) => n.endsWith('.jpg'))
+        .map((n) => n.slice(0, 7))
+        .sort(),
+      ['log0003', 'log0004', 'log0005'],
+    );
     assert.equal(recorder.status.rotatedSegments, 3);
   } finally {
     cleanup();
@@ -95,7 +129,11 @@ test('maxBytes and free space: oldest first, never the protected one', async () 
     const disk: DiskSpaceFn = async (d) => ({ diskBytes: 10_000, freeBytes: 10_000 - 4000 - mkvs(d).length * 1000 });
     r = await enforceRetention(dir, { ...noLimits, minFreePercent: 40 }, { diskSpace: disk });
     assert.deepEqual(r.deleted, ['log0000.mkv'], '3000 used + 4000 other = 3000 free < 4000: one segment goes');
-    r = await enforceRetention(dir, { ...noLimits, minFreeBytes: 9000 }, { diskSpace: disk, inProgress: new Set(['log0005.mkv']) });
+    r = await enforceRetention(
+      dir,
+      { ...noLimits, minFreeBytes: 9000 },
+      { diskSpace: disk, inProgress: new Set(['log0005.mkv']) },
+    );
     assert.deepEqual(r.deleted, ['log0004.mkv']);
     assert.equal(r.stillOver, true, 'only the protected segment is left');
     assert.deepEqual(mkvs(dir), ['log0005.mkv']);
@@ -110,7 +148,14 @@ test('min free space on a real 8 MB tmpfs: rotation keeps the free space, segmen
   try {
     const feeder = HubFeeder.ofFile(samplePath);
     const minFree = 5_000_000;
-    recorder = new Recorder({ hub: feeder.hub, dir: fs.dir, segmentMs: 2000, limits: { ...noLimits, minFreeBytes: minFree }, thumbnails: false, retentionIntervalMs: 0 });
+    recorder = new Recorder({
+      hub: feeder.hub,
+      dir: fs.dir,
+      segmentMs: 2000,
+      limits: { ...noLimits, minFreeBytes: minFree },
+      thumbnails: false,
+      retentionIntervalMs: 0,
+    });
     await recorder.start();
     await feed(feeder, recorder, 40); // about 4.8 MB of video: more than the 3 MB allowed
     const freeBeforeClose = statfsSync(fs.dir).bavail * statfsSync(fs.dir).bsize;
@@ -137,7 +182,15 @@ test('ENOSPC with nothing left to delete: reported and retried, never thrown; re
     let nowMs = Date.now();
     const feeder = HubFeeder.ofFile(samplePath);
     // One long segment: when the disk fills, the only segment is the one cut, which is never deleted.
-    recorder = new Recorder({ hub: feeder.hub, dir: fs.dir, segmentMs: 60_000, limits: noLimits, thumbnails: false, retentionIntervalMs: 0, now: () => nowMs });
+    recorder = new Recorder({
+      hub: feeder.hub,
+      dir: fs.dir,
+      segmentMs: 60_000,
+      limits: noLimits,
+      thumbnails: false,
+      retentionIntervalMs: 0,
+      now: () => nowMs,
+    });
     await recorder.start();
     await feed(feeder, recorder, 4);
     const st = recorder.status;
@@ -154,7 +207,8 @@ test('ENOSPC with nothing left to delete: reported and retried, never thrown; re
     assert.ok(probe(join(fs.dir, newest)).frames >= 30, `${newest} recorded after the disk had room again`);
     // Regression: a segment that hit ENOSPC before its first frame was "repaired" into a header-only file
     // that ffmpeg rejects ("End of file"); frameless leftovers are now deleted.
-    for (const name of left) assert.equal(decodeErrors(join(fs.dir, name)), '', `${name} (written until the disk filled) still plays`);
+    for (const name of left)
+      assert.equal(decodeErrors(join(fs.dir, name)), '', `${name} (written until the disk filled) still plays`);
   } finally {
     await recorder?.close();
     fs.cleanup();
@@ -172,7 +226,15 @@ test('read-only remount and a deleted folder: reported, retried, recording resum
     // Read-only before the recorder opens anything (a filesystem with files open for writing cannot be remounted).
     execFileSync('mount', ['-o', 'remount,ro', fs.dir]);
     try {
-      recorder = new Recorder({ hub: feeder.hub, dir, segmentMs: 1000, limits: noLimits, thumbnails: false, retentionIntervalMs: 0, now: () => nowMs });
+      recorder = new Recorder({
+        hub: feeder.hub,
+        dir,
+        segmentMs: 1000,
+        limits: noLimits,
+        thumbnails: false,
+        retentionIntervalMs: 0,
+        now: () => nowMs,
+      });
       await recorder.start();
       await feed(feeder, recorder, 2);
       assert.equal(recorder.status.lastError?.code, 'EROFS', JSON.stringify(recorder.status.lastError));
@@ -234,11 +296,18 @@ test('recording order follows the circular numbering, not modification times', a
     for (const n of [9997, 9998, 9999, 0, 1, 2]) {
       const p = join(dir, segmentName(n));
       writeFileSync(p, Buffer.alloc(100));
-      utimesSync(p, n <= 2 && n > 0 ? 1000 + n : now - 100 + (n % 100), n <= 2 && n > 0 ? 1000 + n : now - 100 + (n % 100));
+      utimesSync(
+        p,
+        n <= 2 && n > 0 ? 1000 + n : now - 100 + (n % 100),
+        n <= 2 && n > 0 ? 1000 + n : now - 100 + (n % 100),
+      );
     }
     const files = await listSegmentFiles(dir);
     assert.equal(newestSegmentNumber(files), 2);
-    assert.deepEqual(files.map((f) => f.name), ['log9997.mkv', 'log9998.mkv', 'log9999.mkv', 'log0000.mkv', 'log0001.mkv', 'log0002.mkv']);
+    assert.deepEqual(
+      files.map((f) => f.name),
+      ['log9997.mkv', 'log9998.mkv', 'log9999.mkv', 'log0000.mkv', 'log0001.mkv', 'log0002.mkv'],
+    );
     const r = await enforceRetention(dir, { ...noLimits, maxFiles: 4 });
     assert.deepEqual(r.deleted, ['log9997.mkv', 'log9998.mkv'], 'the oldest by number went, not the back-dated newest');
     // Two runs (log0001 deleted by hand): the run end modified last is the newest.
@@ -253,17 +322,45 @@ test('recording order follows the circular numbering, not modification times', a
 // moments and the archive: tier 1 done segments, tier 2 segments queued for upload, never protected
 // (within the cap) or in-progress ones.
 test('retention order: done first, then queued for upload, never protected or in progress; protection capped', () => {
-  const files: SegmentFile[] = [0, 1, 2, 3, 4, 5, 6].map((n) => ({ name: segmentName(n), path: segmentName(n), sizeBytes: 100, modifiedAtMs: n }));
+  const files: SegmentFile[] = [0, 1, 2, 3, 4, 5, 6].map((n) => ({
+    name: segmentName(n),
+    path: segmentName(n),
+    sizeBytes: 100,
+    modifiedAtMs: n,
+  }));
   const protectedNames = new Set(['log0000.mkv', 'log0003.mkv']);
-  const uploads: Record<string, UploadState> = { 'log0001.mkv': 'queued', 'log0002.mkv': 'uploaded', 'log0004.mkv': 'queued' };
-  const inputs = { isProtected: (n: string) => protectedNames.has(n), uploadState: (n: string) => uploads[n] ?? 'none' };
+  const uploads: Record<string, UploadState> = {
+    'log0001.mkv': 'queued',
+    'log0002.mkv': 'uploaded',
+    'log0004.mkv': 'queued',
+  };
+  const inputs = {
+    isProtected: (n: string) => protectedNames.has(n),
+    uploadState: (n: string) => uploads[n] ?? 'none',
+  };
   const order = (cap?: number): string[] =>
-    deletionOrder(files, new Set(['log0006.mkv']), { ...inputs, maxProtectedBytes: cap }).map((c) => `${c.file.name}:${c.reason}${c.overProtectedCap ? '!' : ''}`);
-  assert.deepEqual(order(), ['log0002.mkv:done', 'log0005.mkv:done', 'log0001.mkv:upload-queued', 'log0004.mkv:upload-queued']);
+    deletionOrder(files, new Set(['log0006.mkv']), { ...inputs, maxProtectedBytes: cap }).map(
+      (c) => `${c.file.name}:${c.reason}${c.overProtectedCap ? '!' : ''}`,
+    );
+  assert.deepEqual(order(), [
+    'log0002.mkv:done',
+    'log0005.mkv:done',
+    'log0001.mkv:upload-queued',
+    'log0004.mkv:upload-queued',
+  ]);
   // Cap of one segment: the newest protected (log0003) keeps its protection, log0000 loses it.
-  assert.deepEqual(order(100), ['log0000.mkv:done!', 'log0002.mkv:done', 'log0005.mkv:done', 'log0001.mkv:upload-queued', 'log0004.mkv:upload-queued']);
+  assert.deepEqual(order(100), [
+    'log0000.mkv:done!',
+    'log0002.mkv:done',
+    'log0005.mkv:done',
+    'log0001.mkv:upload-queued',
+    'log0004.mkv:upload-queued',
+  ]);
   // Defaults: unprotected, needing no upload: plain oldest first, the one being written never.
-  assert.deepEqual(deletionOrder(files, new Set(['log0006.mkv'])).map((c) => c.file.name), files.slice(0, 6).map((f) => f.name));
+  assert.deepEqual(
+    deletionOrder(files, new Set(['log0006.mkv'])).map((c) => c.file.name),
+    files.slice(0, 6).map((f) => f.name),
+  );
 });
 
 test('enforceRetention follows the rule: counts what was deleted before upload, stops short of protected data', async () => {
@@ -302,7 +399,12 @@ test('ENOSPC while creating a segment on a full tmpfs: the oldest segment is del
     const lines: string[] = [];
     const feeder = HubFeeder.ofFile(samplePath);
     recorder = new Recorder({
-      hub: feeder.hub, dir: fs.dir, segmentMs: 1000, limits: noLimits, thumbnails: false, retentionIntervalMs: 0,
+      hub: feeder.hub,
+      dir: fs.dir,
+      segmentMs: 1000,
+      limits: noLimits,
+      thumbnails: false,
+      retentionIntervalMs: 0,
       now: () => 0, // the clock never moves: only making room, not the backoff, can bring recording back
       logger: new Logger({ level: 'warn', sink: (l) => lines.push(l) }),
     });
@@ -320,7 +422,10 @@ test('ENOSPC while creating a segment on a full tmpfs: the oldest segment is del
     assert.ok(st.diskFullEvents >= 1);
     assert.equal(st.lastError?.code, 'ENOSPC');
     assert.ok(!mkvs(fs.dir).includes(before[0] as string), `${before[0]} made room`);
-    assert.ok(lines.some((l) => /disk full creating log\d{4}\.mkv: deleted log0000\.mkv\b.*recording again/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /disk full creating log\d{4}\.mkv: deleted log0000\.mkv\b.*recording again/.test(l)),
+      lines.join('\n'),
+    );
     await recorder.close();
     const left = mkvs(fs.dir);
     const newest = left[left.length - 1] as string;
@@ -334,13 +439,22 @@ test('ENOSPC while creating a segment on a full tmpfs: the oldest segment is del
 });
 
 test('a recorder whose segments are all protected rotates only what is past --max-protected', async () => {
-  for (const [maxProtected, kept] of [[{ percent: 100 }, 5], [{ bytes: 0 }, 2]] as const) {
+  for (const [maxProtected, kept] of [
+    [{ percent: 100 }, 5],
+    [{ bytes: 0 }, 2],
+  ] as const) {
     const { dir, cleanup } = scratchDir();
     try {
       const feeder = HubFeeder.ofFile(samplePath);
       const recorder = new Recorder({
-        hub: feeder.hub, dir, segmentMs: 1000, limits: { ...noLimits, maxFiles: 2 }, thumbnails: false, retentionIntervalMs: 0,
-        retention: { isProtected: () => true }, maxProtected,
+        hub: feeder.hub,
+        dir,
+        segmentMs: 1000,
+        limits: { ...noLimits, maxFiles: 2 },
+        thumbnails: false,
+        retentionIntervalMs: 0,
+        retention: { isProtected: () => true },
+        maxProtected,
       });
       await recorder.start();
       await feed(feeder, recorder, 5);

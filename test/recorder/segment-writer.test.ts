@@ -15,7 +15,11 @@ import { waitFor } from '../support/wait.js';
 import { decodeErrors, HubFeeder, probe } from './recording-fixtures.js';
 
 /** Opens files whose first write past the EBML header (the Segment header) waits until release(). */
-function slowHeaderDisk(): { openFile: (path: string, flags: number) => Promise<FileHandle>; release: () => void; held: () => boolean } {
+function slowHeaderDisk(): {
+  openFile: (path: string, flags: number) => Promise<FileHandle>;
+  release: () => void;
+  held: () => boolean;
+} {
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
   let held = false;
@@ -56,9 +60,15 @@ test('the start time is patched only after the Segment header reached the file',
     const path = join(dir, 'log0000.mkv');
     const writer = new SegmentWriter({ path, params: first.params, openFile: disk.openFile, syncIntervalMs: 0 });
     await writer.start();
-    const written = writer.write(first).then(() => 'written', (err: Error) => err.message);
+    const written = writer.write(first).then(
+      () => 'written',
+      (err: Error) => err.message,
+    );
     // Before the fix the write failed here, while the header was held; now it waits for it.
-    const outcome = await Promise.race([written, waitFor(() => writer.awaitingHeaderWrite, 'the writer to wait for its header').then(() => 'waiting')]);
+    const outcome = await Promise.race([
+      written,
+      waitFor(() => writer.awaitingHeaderWrite, 'the writer to wait for its header').then(() => 'waiting'),
+    ]);
     assert.equal(outcome, 'waiting');
     assert.ok(disk.held(), 'the Segment header write was held back');
     disk.release();

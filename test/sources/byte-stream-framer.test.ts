@@ -25,7 +25,13 @@ function setup(idleCloseMs: number, readBufferBytes = 65_536) {
   const { clock, fake } = fakeSourceClock();
   const { logger, lines } = memoryLogger();
   const got: Array<{ au: AccessUnit; capturedAtMs: number }> = [];
-  const framer = new ByteStreamFramer({ logger, clock, idleCloseMs, readBufferBytes, onAccessUnit: (au, capturedAtMs) => got.push({ au, capturedAtMs }) });
+  const framer = new ByteStreamFramer({
+    logger,
+    clock,
+    idleCloseMs,
+    readBufferBytes,
+    onAccessUnit: (au, capturedAtMs) => got.push({ au, capturedAtMs }),
+  });
   return { framer, fake, got, lines };
 }
 
@@ -56,9 +62,16 @@ describe('ByteStreamFramer', () => {
     assert.equal(framer.stats.idlePauses, 1);
     framer.push(auBytes(1).subarray(0, 16)); // the next picture's first bytes
     assert.equal(got.length, 1, "the next picture's first slice header closed frame 0");
-    assert.deepEqual(got[0]!.au.nals.map((n) => n.type), [7, 8, 6, 5, 5]);
+    assert.deepEqual(
+      got[0]!.au.nals.map((n) => n.type),
+      [7, 8, 6, 5, 5],
+    );
     assert.equal(got[0]!.au.byteLength, reference[0]!.byteLength);
-    assert.equal(got[0]!.capturedAtMs, 1_700_000_000_000, 'capture time is the arrival of its last byte, not the close');
+    assert.equal(
+      got[0]!.capturedAtMs,
+      1_700_000_000_000,
+      'capture time is the arrival of its last byte, not the close',
+    );
     assert.equal(framer.stats.midFramePauses, 0);
   });
 
@@ -111,9 +124,16 @@ describe('ByteStreamFramer', () => {
     assert.equal(got.length, 1, 'the AUD header closed frame 0 without waiting for frame 1');
     framer.push(concat(auBytes(1), AUD));
     assert.equal(got.length, 2);
-    assert.deepEqual(got[1]!.au.nals.map((n) => n.type), [9, 1, 1], 'the AUD stays in front of the next picture');
+    assert.deepEqual(
+      got[1]!.au.nals.map((n) => n.type),
+      [9, 1, 1],
+      'the AUD stays in front of the next picture',
+    );
     fake.advance(10);
-    assert.ok(got.every((g) => g.au.nals.some((n) => n.type === 1 || n.type === 5)), 'every delivered unit has a picture');
+    assert.ok(
+      got.every((g) => g.au.nals.some((n) => n.type === 1 || n.type === 5)),
+      'every delivered unit has a picture',
+    );
   });
 
   it('parameter sets written separately from their IDR still arrive with it', () => {
@@ -129,7 +149,10 @@ describe('ByteStreamFramer', () => {
     fake.advance(2);
     framer.end();
     assert.equal(got.length, 1);
-    assert.deepEqual(got[0]!.au.nals.map((n) => n.type), [7, 8, 6, 5, 5]);
+    assert.deepEqual(
+      got[0]!.au.nals.map((n) => n.type),
+      [7, 8, 6, 5, 5],
+    );
     assert.equal(got[0]!.au.isKey, true);
     assert.equal(got[0]!.au.byteLength, reference[0]!.byteLength);
   });

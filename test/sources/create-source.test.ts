@@ -39,9 +39,15 @@ describe('createSource', () => {
         (err as Error).message.includes('unknown source "webcam"') &&
         (err as Error).message.includes('sample, rpicam, gstreamer, ffmpeg, file:PATH, -, tcp://host:port'),
     );
-    assert.throws(() => make('file:'), (err) => hasCode(err, 'ERR_CONFIG'));
+    assert.throws(
+      () => make('file:'),
+      (err) => hasCode(err, 'ERR_CONFIG'),
+    );
     // (tcp://host without a port means port 5000, as for every command: test/util/stream-address.test.ts.)
-    assert.throws(() => make('tcp://nohost:0'), (err) => hasCode(err, 'ERR_CONFIG'));
+    assert.throws(
+      () => make('tcp://nohost:0'),
+      (err) => hasCode(err, 'ERR_CONFIG'),
+    );
   });
 
   it('finds the bundled sample from the package, whatever the working directory', async () => {

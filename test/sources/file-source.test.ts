@@ -34,7 +34,10 @@ describe('FileSource', () => {
     assert.equal(source.loops, 2);
     for (let n = 0; n < aus.length; n++) {
       const expected = T0 + (n * 1000) / 30;
-      assert.ok(Math.abs(aus[n]!.atMono - expected) < 1e-6, `frame ${n} at ${aus[n]!.atMono - T0} ms, expected ${expected - T0}`);
+      assert.ok(
+        Math.abs(aus[n]!.atMono - expected) < 1e-6,
+        `frame ${n} at ${aus[n]!.atMono - T0} ms, expected ${expected - T0}`,
+      );
       assert.equal(aus[n]!.capturedAtMs, aus[n]!.atMono, 'capturedAtMs is the wall clock at emission');
     }
     // The wrap: frame 300 is the file's first frame again, an IDR with its SPS/PPS, on the same cadence.
@@ -106,9 +109,17 @@ describe('FileSource', () => {
       writeFileSync(noIdr, sample.subarray(first.offset, last.offset + last.byteLength));
       const { logger } = memoryLogger();
       const sink = new CollectingSink();
-      await assert.rejects(new FileSource(text, { logger }).start(sink), (err) => hasCode(err, 'ERR_H264_NO_START_CODE') && /not an H\.264/.test((err as Error).message));
-      await assert.rejects(new FileSource(noIdr, { logger }).start(sink), (err) => hasCode(err, 'ERR_H264_INVALID') && /no IDR/.test((err as Error).message));
-      await assert.rejects(new FileSource(join(dir, 'missing.h264'), { logger }).start(sink), (err) => hasCode(err, 'ERR_NOT_FOUND'));
+      await assert.rejects(
+        new FileSource(text, { logger }).start(sink),
+        (err) => hasCode(err, 'ERR_H264_NO_START_CODE') && /not an H\.264/.test((err as Error).message),
+      );
+      await assert.rejects(
+        new FileSource(noIdr, { logger }).start(sink),
+        (err) => hasCode(err, 'ERR_H264_INVALID') && /no IDR/.test((err as Error).message),
+      );
+      await assert.rejects(new FileSource(join(dir, 'missing.h264'), { logger }).start(sink), (err) =>
+        hasCode(err, 'ERR_NOT_FOUND'),
+      );
     } finally {
       cleanup();
     }
@@ -122,14 +133,20 @@ describe('FileSource', () => {
       // The sample in containers, named misleadingly: the content decides.
       const mp4 = join(dir, 'ride.h264');
       const mkv = join(dir, 'ride.mp4');
-      for (const [out, format] of [[mp4, 'mp4'], [mkv, 'matroska']] as const) {
+      for (const [out, format] of [
+        [mp4, 'mp4'],
+        [mkv, 'matroska'],
+      ] as const) {
         const r = spawnSync(ffmpeg, ['-v', 'error', '-r', '25', '-i', samplePath, '-c', 'copy', '-f', format, out]);
         assert.equal(r.status, 0, String(r.stderr));
       }
       for (const path of [mp4, mkv]) {
         const { source, sink, fake, lines } = await play(path, 12_000);
         assert.equal(source.fps, 25, `${path}: container timing, 40 ms a frame`);
-        assert.ok(lines.some((l) => /from (MP4|Matroska) at 25 fps \(container timestamps\)/.test(l)), lines.join('\n'));
+        assert.ok(
+          lines.some((l) => /from (MP4|Matroska) at 25 fps \(container timestamps\)/.test(l)),
+          lines.join('\n'),
+        );
         const aus = sink.accessUnits;
         // 0 .. 12000 ms inclusive at 25 fps: 301 frames, one loop of the 300-frame sample and one more.
         assert.equal(aus.length, 301, path);
@@ -137,11 +154,20 @@ describe('FileSource', () => {
         assert.equal(aus[300]!.atMono - aus[0]!.atMono, 12_000, 'frame 300 (the loop back to the first IDR) at 12 s');
         for (const k of [0, 300]) {
           assert.equal(aus[k]!.au.isKey, true);
-          assert.deepEqual(aus[k]!.au.nals.slice(0, 2).map((n) => n.type), [7, 8], 'SPS/PPS in front of the keyframe');
+          assert.deepEqual(
+            aus[k]!.au.nals.slice(0, 2).map((n) => n.type),
+            [7, 8],
+            'SPS/PPS in front of the keyframe',
+          );
         }
         for (let i = 0; i < 300; i++) {
-          const slices = (a: typeof reference[number]) => a.nals.filter((n) => n.type === 1 || n.type === 5).map((n) => Buffer.from(n.data).toString('base64'));
-          assert.deepEqual(slices(aus[i]!.au), slices(reference[i]!), `AU ${i}: the same slices as the Annex-B original`);
+          const slices = (a: (typeof reference)[number]) =>
+            a.nals.filter((n) => n.type === 1 || n.type === 5).map((n) => Buffer.from(n.data).toString('base64'));
+          assert.deepEqual(
+            slices(aus[i]!.au),
+            slices(reference[i]!),
+            `AU ${i}: the same slices as the Annex-B original`,
+          );
         }
         assert.deepEqual(sink.discontinuities, []);
       }
@@ -155,14 +181,35 @@ describe('FileSource', () => {
     const { dir, cleanup } = scratchDir();
     try {
       const webm = join(dir, 'clip.webm');
-      const r = spawnSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-frames:v', '5', '-c:v', 'libvpx', webm]);
+      const r = spawnSync(ffmpeg, [
+        '-v',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=160x120:rate=10',
+        '-frames:v',
+        '5',
+        '-c:v',
+        'libvpx',
+        webm,
+      ]);
       assert.equal(r.status, 0, String(r.stderr));
       const { logger } = memoryLogger();
-      await assert.rejects(new FileSource(webm, { logger }).start(new CollectingSink()), (err) => hasCode(err, 'ERR_H264_UNSUPPORTED') && /vp8, not H\.264/.test((err as Error).message));
+      await assert.rejects(
+        new FileSource(webm, { logger }).start(new CollectingSink()),
+        (err) => hasCode(err, 'ERR_H264_UNSUPPORTED') && /vp8, not H\.264/.test((err as Error).message),
+      );
       // An MP4 box header with no usable content.
       const fake = join(dir, 'broken.mp4');
-      writeFileSync(fake, Buffer.concat([Buffer.from([0, 0, 0, 16]), Buffer.from('ftypisom'), Buffer.alloc(4), Buffer.alloc(2000, 0x41)]));
-      await assert.rejects(new FileSource(fake, { logger }).start(new CollectingSink()), (err) => hasCode(err, 'ERR_H264_UNSUPPORTED') || hasCode(err, 'ERR_H264_INVALID'));
+      writeFileSync(
+        fake,
+        Buffer.concat([Buffer.from([0, 0, 0, 16]), Buffer.from('ftypisom'), Buffer.alloc(4), Buffer.alloc(2000, 0x41)]),
+      );
+      await assert.rejects(
+        new FileSource(fake, { logger }).start(new CollectingSink()),
+        (err) => hasCode(err, 'ERR_H264_UNSUPPORTED') || hasCode(err, 'ERR_H264_INVALID'),
+      );
     } finally {
       cleanup();
     }

@@ -69,9 +69,11 @@ describe('ProcessRunner exit hook', () => {
     assert.equal(code, 1);
     assert.ok(pid > 0);
     // SIGKILL is sent synchronously in the hook; the kernel tears the group down right after.
-    await waitFor(() => !groupAlive(pid), `process group ${pid} to end with its parent`, 5000, 20).catch((err: unknown) => {
-      process.kill(-pid, 'SIGKILL'); // never leave the group behind, even when the test fails
-      throw err;
-    });
+    await waitFor(() => !groupAlive(pid), `process group ${pid} to end with its parent`, 5000, 20).catch(
+      (err: unknown) => {
+        process.kill(-pid, 'SIGKILL'); // never leave the group behind, even when the test fails
+        throw err;
+      },
+    );
   });
 });

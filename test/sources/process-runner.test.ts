@@ -25,12 +25,18 @@ describe('ProcessRunner', () => {
   it('logs stderr at most 20 lines a second, counts the rest, and keeps the tail for the exit message', async () => {
     // A fake clock that never moves: all 100 lines fall in one one-second window.
     const { clock } = fakeSourceClock();
-    const t = run("for (let i = 0; i < 100; i++) console.error('line ' + i); process.stdout.write('out'); process.exitCode = 4", { clock });
+    const t = run(
+      "for (let i = 0; i < 100; i++) console.error('line ' + i); process.stdout.write('out'); process.exitCode = 4",
+      { clock },
+    );
     await t.runner.start();
     await waitFor(() => t.exits.length === 1, 'exit');
     const logged = t.lines.filter((l) => / line \d+$/.test(l));
     assert.equal(logged.length, 20);
-    assert.ok(t.lines.some((l) => l.endsWith('(80 more stderr lines not shown)')), t.lines.join('\n'));
+    assert.ok(
+      t.lines.some((l) => l.endsWith('(80 more stderr lines not shown)')),
+      t.lines.join('\n'),
+    );
     const exit = t.exits[0]!;
     assert.equal(exit.code, 4);
     assert.equal(exit.requested, false);
@@ -56,8 +62,18 @@ describe('ProcessRunner', () => {
 
   it('a missing program is ERR_SOURCE_SPAWN', async () => {
     const { logger } = memoryLogger();
-    const runner = new ProcessRunner({ command: 'no-such-encoder-here', args: [], logger, onStdout: () => undefined, onExit: () => undefined, env: { PATH: fakeBinDir } });
-    await assert.rejects(runner.start(), (err) => hasCode(err, 'ERR_SOURCE_SPAWN') && /not found on PATH/.test((err as Error).message));
+    const runner = new ProcessRunner({
+      command: 'no-such-encoder-here',
+      args: [],
+      logger,
+      onStdout: () => undefined,
+      onExit: () => undefined,
+      env: { PATH: fakeBinDir },
+    });
+    await assert.rejects(
+      runner.start(),
+      (err) => hasCode(err, 'ERR_SOURCE_SPAWN') && /not found on PATH/.test((err as Error).message),
+    );
     await runner.close();
   });
 

@@ -18,7 +18,10 @@ async function launch(source: string, extraEnv: Record<string, string> = {}, con
   const log = join(dir, 'launches.jsonl');
   const config = mergeConfig(defaultConfig(), { source, ...configInput });
   const { logger, lines } = memoryLogger();
-  const src = createSource(config, logger, { env: fakeEnv({ FAKE_ENCODER_LOG: log, ...extraEnv }, binDir), killGraceMs: 500 }) as ProcessSource;
+  const src = createSource(config, logger, {
+    env: fakeEnv({ FAKE_ENCODER_LOG: log, ...extraEnv }, binDir),
+    killGraceMs: 500,
+  }) as ProcessSource;
   const sink = new CollectingSink();
   const exits: Array<RearviewError | undefined> = [];
   src.onExit((e) => exits.push(e));
@@ -34,9 +37,29 @@ describe('process sources: argv', () => {
     try {
       assert.equal(t.launched.tool, 'rpicam-vid');
       assert.deepEqual(t.launched.args, [
-        '--inline', '--flush', '-t', '0', '--codec', 'h264', '-o', '-',
-        '--width', '640', '--height', '360', '--framerate', '30', '--bitrate', '1000000',
-        '--intra', '30', '--profile', 'baseline', '--level', '4.1', '-n',
+        '--inline',
+        '--flush',
+        '-t',
+        '0',
+        '--codec',
+        'h264',
+        '-o',
+        '-',
+        '--width',
+        '640',
+        '--height',
+        '360',
+        '--framerate',
+        '30',
+        '--bitrate',
+        '1000000',
+        '--intra',
+        '30',
+        '--profile',
+        'baseline',
+        '--level',
+        '4.1',
+        '-n',
       ]);
     } finally {
       await t.src.close();
@@ -47,12 +70,32 @@ describe('process sources: argv', () => {
   it('rpicam falls back to libcamera-vid when only that exists, with the configured video settings', async () => {
     const bin = scratchDir();
     symlinkSync(join(fakeBinDir, 'libcamera-vid'), join(bin.dir, 'libcamera-vid'));
-    const t = await launch('rpicam', { FAKE_ENCODER_FRAMES: '1' }, { video: { width: 1280, height: 720, fps: 60, bitrateBps: '8M', intraPeriod: 60, profile: 'high', level: '4.2' } }, bin.dir);
+    const t = await launch(
+      'rpicam',
+      { FAKE_ENCODER_FRAMES: '1' },
+      {
+        video: { width: 1280, height: 720, fps: 60, bitrateBps: '8M', intraPeriod: 60, profile: 'high', level: '4.2' },
+      },
+      bin.dir,
+    );
     try {
       assert.equal(t.launched.tool, 'libcamera-vid');
       assert.deepEqual(t.launched.args.slice(8), [
-        '--width', '1280', '--height', '720', '--framerate', '60', '--bitrate', '8000000',
-        '--intra', '60', '--profile', 'high', '--level', '4.2', '-n',
+        '--width',
+        '1280',
+        '--height',
+        '720',
+        '--framerate',
+        '60',
+        '--bitrate',
+        '8000000',
+        '--intra',
+        '60',
+        '--profile',
+        'high',
+        '--level',
+        '4.2',
+        '-n',
       ]);
     } finally {
       await t.src.close();
@@ -79,9 +122,25 @@ describe('process sources: argv', () => {
     try {
       assert.equal(t.launched.tool, 'gst-launch-1.0');
       assert.deepEqual(t.launched.args, [
-        '-q', 'libcamerasrc', '!', 'videoconvert', '!', 'video/x-raw,width=640,height=360,framerate=30/1', '!',
-        'v4l2h264enc', 'extra-controls=controls,video_bitrate=1000000,repeat_sequence_header=1,h264_i_frame_period=30', '!',
-        'video/x-h264,level=(string)4.1,stream-format=byte-stream', '!', 'h264parse', 'config-interval=-1', '!', 'video/x-h264,stream-format=byte-stream,alignment=au', '!', 'fdsink', 'fd=1',
+        '-q',
+        'libcamerasrc',
+        '!',
+        'videoconvert',
+        '!',
+        'video/x-raw,width=640,height=360,framerate=30/1',
+        '!',
+        'v4l2h264enc',
+        'extra-controls=controls,video_bitrate=1000000,repeat_sequence_header=1,h264_i_frame_period=30',
+        '!',
+        'video/x-h264,level=(string)4.1,stream-format=byte-stream',
+        '!',
+        'h264parse',
+        'config-interval=-1',
+        '!',
+        'video/x-h264,stream-format=byte-stream,alignment=au',
+        '!',
+        'fdsink',
+        'fd=1',
       ]);
     } finally {
       await t.src.close();
@@ -94,11 +153,27 @@ describe('process sources: argv', () => {
       gstPipeline: `videotestsrc is-live=true ! x264enc tune=zerolatency key-int-max=30 ! video/x-h264,stream-format=byte-stream ! h264parse config-interval=-1 !`,
     });
     assert.deepEqual(gstreamerCommandLine(config).args, [
-      '-q', 'videotestsrc', 'is-live=true', '!', 'x264enc', 'tune=zerolatency', 'key-int-max=30', '!',
-      'video/x-h264,stream-format=byte-stream', '!', 'h264parse', 'config-interval=-1', '!', 'fdsink', 'fd=1',
+      '-q',
+      'videotestsrc',
+      'is-live=true',
+      '!',
+      'x264enc',
+      'tune=zerolatency',
+      'key-int-max=30',
+      '!',
+      'video/x-h264,stream-format=byte-stream',
+      '!',
+      'h264parse',
+      'config-interval=-1',
+      '!',
+      'fdsink',
+      'fd=1',
     ]);
     assert.deepEqual(splitPipeline(`a extra-controls="controls,video_bitrate=1000000" b='x y' c\\ d`), [
-      'a', 'extra-controls=controls,video_bitrate=1000000', 'b=x y', 'c d',
+      'a',
+      'extra-controls=controls,video_bitrate=1000000',
+      'b=x y',
+      'c d',
     ]);
   });
 
@@ -107,18 +182,68 @@ describe('process sources: argv', () => {
     try {
       assert.equal(t.launched.tool, 'ffmpeg');
       const encode = [
-        '-an', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level:v', '4.1',
-        '-pix_fmt', 'yuv420p', '-bf', '0', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0',
-        '-b:v', '1000000', '-maxrate', '1000000', '-bufsize', '1000000', '-x264-params', 'repeat-headers=1:aud=1',
-        '-flush_packets', '1', '-f', 'h264', '-',
+        '-an',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-tune',
+        'zerolatency',
+        '-profile:v',
+        'baseline',
+        '-level:v',
+        '4.1',
+        '-pix_fmt',
+        'yuv420p',
+        '-bf',
+        '0',
+        '-g',
+        '30',
+        '-keyint_min',
+        '30',
+        '-sc_threshold',
+        '0',
+        '-b:v',
+        '1000000',
+        '-maxrate',
+        '1000000',
+        '-bufsize',
+        '1000000',
+        '-x264-params',
+        'repeat-headers=1:aud=1',
+        '-flush_packets',
+        '1',
+        '-f',
+        'h264',
+        '-',
       ];
       assert.deepEqual(t.launched.args, [
-        '-hide_banner', '-nostdin', '-loglevel', 'warning', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', ...encode,
+        '-hide_banner',
+        '-nostdin',
+        '-loglevel',
+        'warning',
+        '-re',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=640x360:rate=30',
+        ...encode,
       ]);
       const video = defaultConfig().video;
       assert.deepEqual(ffmpegArgs(video, '/dev/video0'), [
-        '-hide_banner', '-nostdin', '-loglevel', 'warning',
-        '-f', 'v4l2', '-framerate', '30', '-video_size', '640x360', '-i', '/dev/video0', ...encode,
+        '-hide_banner',
+        '-nostdin',
+        '-loglevel',
+        'warning',
+        '-f',
+        'v4l2',
+        '-framerate',
+        '30',
+        '-video_size',
+        '640x360',
+        '-i',
+        '/dev/video0',
+        ...encode,
       ]);
     } finally {
       await t.src.close();
@@ -137,7 +262,10 @@ describe('process sources: running', () => {
       const err = t.exits[0]!;
       assert.ok(hasCode(err, 'ERR_SOURCE_EXITED'));
       assert.match(err.message, /rpicam-vid exited with code 3: fake rpicam-vid: done after 300 frames/);
-      assert.ok(t.lines.some((l) => l.includes('[rpicam rpicam-vid] fake rpicam-vid: started')), t.lines.join('\n'));
+      assert.ok(
+        t.lines.some((l) => l.includes('[rpicam rpicam-vid] fake rpicam-vid: started')),
+        t.lines.join('\n'),
+      );
     } finally {
       await t.src.close();
       t.cleanup();
@@ -149,7 +277,10 @@ describe('process sources: running', () => {
     // frame could still continue, so only 4 are complete.
     const t = await launch('rpicam', { FAKE_ENCODER_FRAMES: '5', FAKE_ENCODER_AFTER: 'hang' });
     try {
-      await waitFor(() => t.sink.accessUnits.length === 4 && (t.src.framerStats?.idlePauses ?? 0) > 0, '4 access units and an idle pause');
+      await waitFor(
+        () => t.sink.accessUnits.length === 4 && (t.src.framerStats?.idlePauses ?? 0) > 0,
+        '4 access units and an idle pause',
+      );
       assert.equal(t.sink.accessUnits.length, 4);
       assert.equal(t.src.framerStats?.midFramePauses, 0);
       assert.ok(pidAlive(t.launched.pid), 'the encoder is still running');
@@ -162,7 +293,12 @@ describe('process sources: running', () => {
   });
 
   it('close() kills the whole process group, even members that ignore SIGTERM', async () => {
-    const t = await launch('rpicam', { FAKE_ENCODER_AFTER: 'hang', FAKE_ENCODER_FRAMES: '1', FAKE_ENCODER_CHILD: '1', FAKE_ENCODER_IGNORE_TERM: '1' });
+    const t = await launch('rpicam', {
+      FAKE_ENCODER_AFTER: 'hang',
+      FAKE_ENCODER_FRAMES: '1',
+      FAKE_ENCODER_CHILD: '1',
+      FAKE_ENCODER_IGNORE_TERM: '1',
+    });
     try {
       const { pid, childPid } = t.launched;
       assert.ok(childPid !== undefined && pidAlive(childPid), 'the helper process runs');
@@ -170,7 +306,10 @@ describe('process sources: running', () => {
       await t.src.close();
       assert.equal(pidAlive(pid), false, 'the encoder is gone');
       await waitFor(() => !pidAlive(childPid), 'the helper to be gone (no orphan)', 5000);
-      assert.ok(t.lines.some((l) => l.includes('sending SIGKILL')), t.lines.join('\n'));
+      assert.ok(
+        t.lines.some((l) => l.includes('sending SIGKILL')),
+        t.lines.join('\n'),
+      );
       await t.src.close(); // idempotent
     } finally {
       t.cleanup();
@@ -182,7 +321,10 @@ describe('process sources: running', () => {
     try {
       const config = mergeConfig(defaultConfig(), { source: 'gstreamer' });
       const src = createSource(config, memoryLogger().logger, { env: { PATH: empty.dir } });
-      await assert.rejects(src.start(new CollectingSink()), (err) => hasCode(err, 'ERR_SOURCE_SPAWN') && /not found on PATH/.test((err as Error).message));
+      await assert.rejects(
+        src.start(new CollectingSink()),
+        (err) => hasCode(err, 'ERR_SOURCE_SPAWN') && /not found on PATH/.test((err as Error).message),
+      );
       await src.close();
     } finally {
       empty.cleanup();

@@ -18,14 +18,21 @@ import { CollectingSink, memoryLogger, pidAlive } from './source-fixtures.js';
 import { waitFor } from '../support/wait.js';
 
 /** Runs the source until `count` access units arrived, stops it, and checks the process is gone. */
-async function capture(input: ConfigInput, count: number): Promise<{ aus: AccessUnit[]; lines: string[]; src: ProcessSource }> {
+async function capture(
+  input: ConfigInput,
+  count: number,
+): Promise<{ aus: AccessUnit[]; lines: string[]; src: ProcessSource }> {
   const config = mergeConfig(defaultConfig(), input);
   const { logger, lines } = memoryLogger();
   const src = createSource(config, logger) as ProcessSource;
   const sink = new CollectingSink();
   try {
     await src.start(sink);
-    await waitFor(() => sink.accessUnits.length >= count, `${count} access units from ${src.commandLine.command}`, 20_000);
+    await waitFor(
+      () => sink.accessUnits.length >= count,
+      `${count} access units from ${src.commandLine.command}`,
+      20_000,
+    );
   } finally {
     const pid = src.pid;
     await src.close();
@@ -43,7 +50,9 @@ function decodeFrames(aus: AccessUnit[]): number {
     const parts: Buffer[] = [];
     for (const a of aus) for (const n of a.nals) parts.push(Buffer.from([0, 0, 0, 1]), Buffer.from(n.data));
     writeFileSync(file, Buffer.concat(parts));
-    const r = spawnSync(ffmpeg, ['-v', 'error', '-xerror', '-f', 'h264', '-i', file, '-f', 'framemd5', '-'], { encoding: 'utf8' });
+    const r = spawnSync(ffmpeg, ['-v', 'error', '-xerror', '-f', 'h264', '-i', file, '-f', 'framemd5', '-'], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, '');
     return r.stdout.split('\n').filter((l) => /^0,/.test(l)).length;
@@ -55,12 +64,29 @@ function decodeFrames(aus: AccessUnit[]): number {
 describe('process sources with real encoders', () => {
   it('ffmpeg: the libx264 test pattern arrives as decodable access units, one IDR per intra period, no B-frames', async () => {
     requireTool('ffmpeg');
-    const { aus, lines, src } = await capture({ source: 'ffmpeg', video: { width: 320, height: 180, fps: 30, intraPeriod: 10, bitrateBps: '500k' } }, 25);
+    const { aus, lines, src } = await capture(
+      { source: 'ffmpeg', video: { width: 320, height: 180, fps: 30, intraPeriod: 10, bitrateBps: '500k' } },
+      25,
+    );
     assert.equal(src.commandLine.command, 'ffmpeg', 'the ffmpeg on PATH');
-    assert.deepEqual(aus.map((a, i) => (a.isKey ? i : -1)).filter((i) => i >= 0), [0, 10, 20]);
-    for (const a of aus.filter((x) => x.isKey)) assert.deepEqual(a.nals.slice(0, 3).map((n) => n.type), [9, 7, 8], 'AUD, then SPS/PPS before every IDR');
-    assert.ok(aus.every((a) => a.nals[0]!.type === 9), 'an AUD opens every frame (the boundary signal)');
-    assert.ok(aus.every((a) => a.sliceTypes.every((t) => t !== 1)), 'no B slices');
+    assert.deepEqual(
+      aus.map((a, i) => (a.isKey ? i : -1)).filter((i) => i >= 0),
+      [0, 10, 20],
+    );
+    for (const a of aus.filter((x) => x.isKey))
+      assert.deepEqual(
+        a.nals.slice(0, 3).map((n) => n.type),
+        [9, 7, 8],
+        'AUD, then SPS/PPS before every IDR',
+      );
+    assert.ok(
+      aus.every((a) => a.nals[0]!.type === 9),
+      'an AUD opens every frame (the boundary signal)',
+    );
+    assert.ok(
+      aus.every((a) => a.sliceTypes.every((t) => t !== 1)),
+      'no B slices',
+    );
     assert.equal(aus[0]!.sps?.width, 320);
     assert.equal(decodeFrames(aus), 25);
     assert.ok(!lines.some((l) => / ERROR /.test(l)), lines.join('\n'));
@@ -74,8 +100,14 @@ describe('process sources with real encoders', () => {
     const { aus, src } = await capture({ source: 'gstreamer', gstPipeline }, 15);
     assert.equal(src.commandLine.command, 'gst-launch-1.0');
     assert.equal(aus[0]!.isKey, true);
-    assert.ok(aus.every((a) => a.nals[0]!.type === 9), 'alignment=au: h264parse opens every frame with an AUD');
-    assert.deepEqual(aus[0]!.nals.filter((n) => n.type === 7 || n.type === 8).map((n) => n.type), [7, 8]);
+    assert.ok(
+      aus.every((a) => a.nals[0]!.type === 9),
+      'alignment=au: h264parse opens every frame with an AUD',
+    );
+    assert.deepEqual(
+      aus[0]!.nals.filter((n) => n.type === 7 || n.type === 8).map((n) => n.type),
+      [7, 8],
+    );
     assert.equal(aus[0]!.sps?.width, 320);
     assert.equal(decodeFrames(aus), 15);
   });

@@ -13,7 +13,15 @@ import { CollectingSink, fakeEnv, fakeSourceClock, memoryLogger, pidAlive, readL
 import { waitFor } from '../support/wait.js';
 
 const au = (isKey: boolean): AccessUnit => ({
-  nals: [], isKey, sliceTypes: [], poc: null, structure: 'frame', sps: undefined, pps: undefined, offset: 0, byteLength: 0,
+  nals: [],
+  isKey,
+  sliceTypes: [],
+  poc: null,
+  structure: 'frame',
+  sps: undefined,
+  pps: undefined,
+  offset: 0,
+  byteLength: 0,
 });
 
 /** A CaptureSource driven by the test. */
@@ -51,7 +59,14 @@ function setup(factory: () => CaptureSource, stallMs = 5000) {
   const { clock, fake } = fakeSourceClock(0);
   const sink = new CollectingSink(() => fake.now());
   const { logger, lines } = memoryLogger();
-  const supervisor = new SourceSupervisor({ factory, sink, logger, clock, stallMs, backoff: { initialMs: 250, maxMs: 2000 } });
+  const supervisor = new SourceSupervisor({
+    factory,
+    sink,
+    logger,
+    clock,
+    stallMs,
+    backoff: { initialMs: 250, maxMs: 2000 },
+  });
   return { supervisor, sink, fake, lines };
 }
 
@@ -103,7 +118,10 @@ describe('SourceSupervisor', () => {
   it('restarts a source that stalls, and one that never finishes starting', async () => {
     const runs: ScriptedSource[] = [];
     const t = setup(() => {
-      const s = runs.length === 1 ? new ScriptedSource('cam', () => new Promise<void>(() => undefined)) : new ScriptedSource('cam');
+      const s =
+        runs.length === 1
+          ? new ScriptedSource('cam', () => new Promise<void>(() => undefined))
+          : new ScriptedSource('cam');
       runs.push(s);
       return s;
     }, 1000);
@@ -186,7 +204,9 @@ describe('SourceSupervisor', () => {
     const t = setup(() => {
       attempts++;
       return new ScriptedSource('tcp://cam:5000', () =>
-        attempts < 3 ? Promise.reject(new SourceError('ERR_SOURCE_CONNECT', 'cannot connect to tcp://cam:5000: ECONNREFUSED')) : Promise.resolve(),
+        attempts < 3
+          ? Promise.reject(new SourceError('ERR_SOURCE_CONNECT', 'cannot connect to tcp://cam:5000: ECONNREFUSED'))
+          : Promise.resolve(),
       );
     });
     await t.supervisor.start();
@@ -197,7 +217,11 @@ describe('SourceSupervisor', () => {
     await settle();
     assert.equal(attempts, 3);
     assert.equal(t.supervisor.state, 'running');
-    assert.equal(t.lines.filter((l) => l.includes('ECONNREFUSED') && l.includes('WARN')).length, 1, 'logged once per state change');
+    assert.equal(
+      t.lines.filter((l) => l.includes('ECONNREFUSED') && l.includes('WARN')).length,
+      1,
+      'logged once per state change',
+    );
     await t.supervisor.close();
   });
 
@@ -255,7 +279,13 @@ describe('SourceSupervisor with a real process', () => {
     const env = fakeEnv({ FAKE_ENCODER_LOG: log, FAKE_ENCODER_FRAMES: '30', FAKE_ENCODER_CHILD: '1' });
     // The process runner's kill grace stays on real time; backoff and stall use the fake clock.
     const sink = new CollectingSink();
-    const supervisor = new SourceSupervisor({ factory: () => createSource(config, logger, { env }), sink, logger, clock, stallMs: 0 });
+    const supervisor = new SourceSupervisor({
+      factory: () => createSource(config, logger, { env }),
+      sink,
+      logger,
+      clock,
+      stallMs: 0,
+    });
     try {
       await supervisor.start();
       await waitFor(() => supervisor.state === 'backoff', 'the first run to end');
@@ -274,7 +304,11 @@ describe('SourceSupervisor with a real process', () => {
       cleanup();
     }
     for (const launch of readLaunches(log)) {
-      await waitFor(() => !pidAlive(launch.pid) && !pidAlive(launch.childPid!), `process ${launch.pid} and its helper to be gone`, 5000);
+      await waitFor(
+        () => !pidAlive(launch.pid) && !pidAlive(launch.childPid!),
+        `process ${launch.pid} and its helper to be gone`,
+        5000,
+      );
     }
   });
 });

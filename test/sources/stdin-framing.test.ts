@@ -18,8 +18,29 @@ describe('stdin framing under CPU competition', () => {
     const { dir, cleanup } = scratchDir();
     try {
       const input = join(dir, '720p.h264');
-      const gen = spawnSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-frames:v', '60',
-        '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '30', '-b:v', '8M', '-f', 'h264', input]);
+      const gen = spawnSync(ffmpeg, [
+        '-v',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=1280x720:rate=30',
+        '-frames:v',
+        '60',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-bf',
+        '0',
+        '-g',
+        '30',
+        '-b:v',
+        '8M',
+        '-f',
+        'h264',
+        input,
+      ]);
       assert.equal(gen.status, 0, String(gen.stderr));
       const r = await runChunkedFraming({ input, seed: 7, maxGapMs: 4, busyLoops: 2, busyLimitMs: 60_000 });
       assert.equal(r.expected, 60);

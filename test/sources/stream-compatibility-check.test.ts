@@ -13,7 +13,22 @@ import { memoryLogger, samplePath } from './source-fixtures.js';
 /** Access units of a short libx264 stream with the given extra encoder arguments. */
 function encode(dir: string, name: string, args: string[]): AccessUnit[] {
   const out = join(dir, name);
-  const r = spawnSync(requireTool('ffmpeg'), ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=30', '-frames:v', '3', '-c:v', 'libx264', ...args, '-f', 'h264', out]);
+  const r = spawnSync(requireTool('ffmpeg'), [
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=160x120:rate=30',
+    '-frames:v',
+    '3',
+    '-c:v',
+    'libx264',
+    ...args,
+    '-f',
+    'h264',
+    out,
+  ]);
   assert.equal(r.status, 0, String(r.stderr));
   return parseAnnexB(readFileSync(out)).accessUnits;
 }
@@ -30,7 +45,10 @@ describe('StreamCompatibilityCheck', () => {
         const { logger, lines } = memoryLogger();
         const check = new StreamCompatibilityCheck(logger);
         const aus = encode(dir, name, args);
-        for (let round = 0; round < 3; round++) aus.forEach((au, i) => { check.check(au, i * 33); });
+        for (let round = 0; round < 3; round++)
+          aus.forEach((au, i) => {
+            check.check(au, i * 33);
+          });
         assert.equal(check.warnings.length, 1, `${name}: once, ${lines.join('\n')}`);
         assert.match(check.warnings[0]!, /will not play in web browsers/);
         assert.match(check.warnings[0]!, expected);
@@ -38,7 +56,9 @@ describe('StreamCompatibilityCheck', () => {
       }
       const { logger } = memoryLogger();
       const check = new StreamCompatibilityCheck(logger);
-      parseAnnexB(readFileSync(samplePath)).accessUnits.forEach((au, i) => { check.check(au, i * 33); });
+      parseAnnexB(readFileSync(samplePath)).accessUnits.forEach((au, i) => {
+        check.check(au, i * 33);
+      });
       assert.deepEqual(check.warnings, []);
     } finally {
       cleanup();

@@ -24,7 +24,9 @@ function frameBytes(i: number): Buffer {
   return sample.subarray(au.offset, au.offset + au.byteLength);
 }
 
-async function listen(onConnection: (socket: Socket) => void): Promise<{ server: Server; port: number; sockets: Set<Socket> }> {
+async function listen(
+  onConnection: (socket: Socket) => void,
+): Promise<{ server: Server; port: number; sockets: Set<Socket> }> {
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -71,7 +73,12 @@ describe('stdin source', () => {
     });
     const sink = new CollectingSink();
     const { logger } = memoryLogger();
-    const supervisor = new SourceSupervisor({ factory: () => createStdinSource(logger, { input: child.stdout! }), sink, logger, stallMs: 0 });
+    const supervisor = new SourceSupervisor({
+      factory: () => createStdinSource(logger, { input: child.stdout! }),
+      sink,
+      logger,
+      stallMs: 0,
+    });
     const stopped: RearviewError[] = [];
     supervisor.onStopped((e) => stopped.push(e));
     try {
@@ -113,7 +120,10 @@ describe('tcp relay source', () => {
       await relay.start(sink);
       await waitFor(() => sink.accessUnits.length === 10, '10 frames');
       assert.equal(sink.accessUnits[0]!.au.isKey, true);
-      assert.deepEqual(sink.accessUnits[1]!.au.nals.map((n) => n.type), [9, 1, 1]);
+      assert.deepEqual(
+        sink.accessUnits[1]!.au.nals.map((n) => n.type),
+        [9, 1, 1],
+      );
     } finally {
       await relay.close();
       await stop(server, sockets);
@@ -138,9 +148,16 @@ describe('tcp relay source', () => {
       const [a, b, c] = sink.accessUnits;
       assert.ok(Math.abs(a!.capturedAtMs - Date.now()) < 10_000, 'no SEI: arrival time');
       assert.equal(b!.capturedAtMs, now - 50, "the sender's capture time");
-      assert.deepEqual(b!.au.nals.map((n) => n.type), [9, 1, 1], 'its SEI is removed (the hub adds its own)');
+      assert.deepEqual(
+        b!.au.nals.map((n) => n.type),
+        [9, 1, 1],
+        'its SEI is removed (the hub adds its own)',
+      );
       assert.ok(c!.capturedAtMs > now - 1000, 'an hour of clock skew: arrival time');
-      assert.ok(lines.some((l) => l.includes("the sender's clock is -3600 s off ours")), lines.join('\n'));
+      assert.ok(
+        lines.some((l) => l.includes("the sender's clock is -3600 s off ours")),
+        lines.join('\n'),
+      );
     } finally {
       await relay.close();
       await stop(server, sockets);
@@ -159,21 +176,33 @@ describe('tcp relay source', () => {
     const sink = new CollectingSink();
     const { logger, lines } = memoryLogger();
     const config = mergeConfig(defaultConfig(), { source: `tcp://127.0.0.1:${port}` });
-    const supervisor = new SourceSupervisor({ factory: () => createSource(config, logger, { clock }), sink, logger, clock, stallMs: 0 });
+    const supervisor = new SourceSupervisor({
+      factory: () => createSource(config, logger, { clock }),
+      sink,
+      logger,
+      clock,
+      stallMs: 0,
+    });
     try {
       await supervisor.start();
       await waitFor(() => supervisor.state === 'backoff', 'the first connection to end');
       assert.equal(sink.accessUnits.length, 30);
       assert.equal(supervisor.status().lastError?.code, 'ERR_SOURCE_CONNECT');
       fake.advance(250);
-      await waitFor(() => connections === 2 && supervisor.state === 'backoff' && sink.accessUnits.length === 60, 'the second connection');
+      await waitFor(
+        () => connections === 2 && supervisor.state === 'backoff' && sink.accessUnits.length === 60,
+        'the second connection',
+      );
       assert.deepEqual(sink.discontinuities, [`source restarted after: ${supervisor.status().lastError!.message}`]);
       assert.equal(sink.accessUnits[30]!.au.isKey, true);
     } finally {
       await supervisor.close();
       await stop(server, sockets);
     }
-    assert.ok(lines.some((l) => l.includes('connection closed by the sender')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes('connection closed by the sender')),
+      lines.join('\n'),
+    );
   });
 
   it('close() while connecting settles start()', async () => {
@@ -216,7 +245,13 @@ describe('tcp relay source', () => {
         await waitFor(() => attempts === i + 1 && supervisor.state === 'backoff', `attempt ${i + 1}`);
       }
       assert.equal(supervisor.status().lastError?.code, 'ERR_SOURCE_CONNECT');
-      assert.equal(lines.filter((l) => l.includes(`cannot connect to tcp://127.0.0.1:${port}: connection refused`) && l.includes(' WARN ')).length, 1, lines.join('\n'));
+      assert.equal(
+        lines.filter(
+          (l) => l.includes(`cannot connect to tcp://127.0.0.1:${port}: connection refused`) && l.includes(' WARN '),
+        ).length,
+        1,
+        lines.join('\n'),
+      );
     } finally {
       await supervisor.close();
     }

@@ -44,7 +44,9 @@ export interface StartServeOptions {
  * a `--config` file that may set recordingsDir).
  */
 function choosesRecordings(args: readonly string[]): boolean {
-  return args.some((a) => a === '--recordings' || a.startsWith('--recordings=') || a === '--config' || a.startsWith('--config='));
+  return args.some(
+    (a) => a === '--recordings' || a.startsWith('--recordings=') || a === '--config' || a.startsWith('--config='),
+  );
 }
 
 /**
@@ -67,14 +69,24 @@ export async function startServe(args: string[] = [], opts: StartServeOptions = 
   });
   const stdoutLines: string[] = [];
   const stderrLines: string[] = [];
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   void exited.then(() => scratch?.cleanup());
   createInterface({ input: child.stderr }).on('line', (l) => stderrLines.push(l));
   let streamPort: number | undefined;
   let apiPort: number | undefined;
   const ready = new Promise<void>((resolve, reject) => {
     const timeoutMs = opts.timeoutMs ?? 20_000;
-    const timer = setTimeout(() => reject(new Error(`rearview serve did not report its ports within ${timeoutMs} ms\n${[...stdoutLines, ...stderrLines].join('\n')}`)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `rearview serve did not report its ports within ${timeoutMs} ms\n${[...stdoutLines, ...stderrLines].join('\n')}`,
+          ),
+        ),
+      timeoutMs,
+    );
     const done = (): void => {
       clearTimeout(timer);
       resolve();
@@ -95,7 +107,9 @@ export async function startServe(args: string[] = [], opts: StartServeOptions = 
     });
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`rearview serve exited (${code}) before listening\n${[...stdoutLines, ...stderrLines].join('\n')}`));
+      reject(
+        new Error(`rearview serve exited (${code}) before listening\n${[...stdoutLines, ...stderrLines].join('\n')}`),
+      );
     });
   });
   let closing: Promise<number | string> | undefined;
@@ -135,10 +149,17 @@ export interface InProcessDaemon {
  * folder is a fresh scratch folder (removed by close()) unless `overrides`
  * name one. Logs are silent unless REARVIEW_TEST_LOG=debug|info is set.
  */
-export async function startDaemonInProcess(overrides: ConfigInput = {}, options: RearviewDaemonOptions = {}): Promise<InProcessDaemon> {
+export async function startDaemonInProcess(
+  overrides: ConfigInput = {},
+  options: RearviewDaemonOptions = {},
+): Promise<InProcessDaemon> {
   const scratch = overrides.recordingsDir === undefined ? scratchDir('rearview-daemon-') : undefined;
   const config = mergeConfig(defaultConfig(), {
-    bind: '127.0.0.1', streamPort: 0, apiPort: 0, record: false, mdns: false,
+    bind: '127.0.0.1',
+    streamPort: 0,
+    apiPort: 0,
+    record: false,
+    mdns: false,
     ...(scratch ? { recordingsDir: join(scratch.dir, 'recordings') } : {}),
     ...overrides,
   });
@@ -153,7 +174,9 @@ export async function startDaemonInProcess(overrides: ConfigInput = {}, options:
     throw err;
   }
   return {
-    daemon, config, streamPort: (daemon.streamAddress as { port: number }).port,
+    daemon,
+    config,
+    streamPort: (daemon.streamAddress as { port: number }).port,
     close: async () => {
       await daemon.close();
       scratch?.cleanup();

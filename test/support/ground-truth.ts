@@ -91,7 +91,7 @@ export const ACCESS_UNIT_EXCEPTIONS: Readonly<Record<string, { accessUnits: numb
   'FM1_FT_E.264': {
     accessUnits: 300,
     reason:
-      'arbitrary slice order (ASO) with FMO: FFmpeg\'s parser starts a new packet whenever first_mb_in_slice goes backwards ' +
+      "arbitrary slice order (ASO) with FMO: FFmpeg's parser starts a new packet whenever first_mb_in_slice goes backwards " +
       '(305 packets); by 7.4.1.2.4 the stream has 300 primary pictures (= the census of slices with first_mb_in_slice == 0, no redundant pictures)',
   },
   'sps_subsetsps_bothVUI.264': {

@@ -24,7 +24,11 @@ test('findFfmpeg: REARVIEW_FFMPEG, then PATH, then none; the ffmpeg source uses 
     assert.equal(findFfmpeg({ PATH: bin }), 'ffmpeg', 'on PATH: the bare name, resolved by spawn with the same PATH');
     assert.equal(findFfmpeg({ PATH: empty }), undefined);
     assert.equal(findFfmpeg({ PATH: empty }), undefined, 'cached answer is the same');
-    assert.equal(ffmpegExecutable({ PATH: empty }), 'ffmpeg', 'the source spawns the bare name and reports it not found on PATH');
+    assert.equal(
+      ffmpegExecutable({ PATH: empty }),
+      'ffmpeg',
+      'the source spawns the bare name and reports it not found on PATH',
+    );
     assert.equal(ffmpegExecutable({ REARVIEW_FFMPEG: '/opt/ff/ffmpeg', PATH: bin }), '/opt/ff/ffmpeg');
     assert.match(FFMPEG_MISSING, /install it .*apt-get install ffmpeg.* or set REARVIEW_FFMPEG/);
   } finally {
@@ -33,8 +37,15 @@ test('findFfmpeg: REARVIEW_FFMPEG, then PATH, then none; the ffmpeg source uses 
 });
 
 test('no ffmpeg is bundled: package.json has no @ffmpeg-installer dependency', () => {
-  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as Record<string, Record<string, unknown> | undefined>;
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as Record<
+    string,
+    Record<string, unknown> | undefined
+  >;
   for (const field of ['dependencies', 'optionalDependencies', 'devDependencies', 'allowScripts']) {
-    assert.deepEqual(Object.keys(pkg[field] ?? {}).filter((n) => n.startsWith('@ffmpeg-installer/')), [], field);
+    assert.deepEqual(
+      Object.keys(pkg[field] ?? {}).filter((n) => n.startsWith('@ffmpeg-installer/')),
+      [],
+      field,
+    );
   }
 });

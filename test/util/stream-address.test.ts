@@ -50,7 +50,10 @@ test('parseStreamAddress: tcp://host[:port], port 5000 by default, IPv6 in brack
   for (const spec of BAD) {
     assert.throws(
       () => parseStreamAddress(spec),
-      (err: Error) => hasCode(err, 'ERR_CONFIG') && err.message === `invalid stream address ${JSON.stringify(spec)}: expected tcp://host[:port] with a port from 1 to 65535 (default 5000)`,
+      (err: Error) =>
+        hasCode(err, 'ERR_CONFIG') &&
+        err.message ===
+          `invalid stream address ${JSON.stringify(spec)}: expected tcp://host[:port] with a port from 1 to 65535 (default 5000)`,
       spec,
     );
   }
@@ -70,8 +73,20 @@ test('nalu, serve --source tcp:// and connect() all use it: same address, same e
   assert.equal(parseTcpAddress('ride.h264'), undefined, 'not a tcp:// spec: a file');
   for (const spec of BAD.filter(isTcpUrl)) {
     const words = `invalid stream address ${JSON.stringify(spec)}`;
-    assert.throws(() => parseTcpAddress(spec), (err: Error) => err instanceof CliError && err.exitCode === ExitCode.USAGE && err.message.startsWith(words), `nalu ${spec}`);
-    assert.throws(() => new StreamConnection(spec), (err: Error) => hasCode(err, 'ERR_CONFIG') && err.message.startsWith(words), `connect ${spec}`);
-    assert.throws(() => relay(spec), (err: Error) => hasCode(err, 'ERR_CONFIG') && err.message.startsWith(words), `relay ${spec}`);
+    assert.throws(
+      () => parseTcpAddress(spec),
+      (err: Error) => err instanceof CliError && err.exitCode === ExitCode.USAGE && err.message.startsWith(words),
+      `nalu ${spec}`,
+    );
+    assert.throws(
+      () => new StreamConnection(spec),
+      (err: Error) => hasCode(err, 'ERR_CONFIG') && err.message.startsWith(words),
+      `connect ${spec}`,
+    );
+    assert.throws(
+      () => relay(spec),
+      (err: Error) => hasCode(err, 'ERR_CONFIG') && err.message.startsWith(words),
+      `relay ${spec}`,
+    );
   }
 });

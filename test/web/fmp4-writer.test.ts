@@ -29,41 +29,75 @@ describe('fmp4-writer', () => {
     const pps = first.nals.find((n) => n.type === 8)!.data;
     const parts: Uint8Array[] = [initSegment({ width: 640, height: 360, sps, pps })];
     aus.forEach((au, i) => {
-      parts.push(mediaSegment({
-        sequence: i + 1,
-        decodeTime90k: i * 3000,
-        duration90k: 3000,
-        isKey: au.isKey,
-        nals: au.nals.filter((n) => n.type !== 7 && n.type !== 8 && n.type !== 9).map((n) => n.data),
-      }));
+      parts.push(
+        mediaSegment({
+          sequence: i + 1,
+          decodeTime90k: i * 3000,
+          duration90k: 3000,
+          isKey: au.isKey,
+          nals: au.nals.filter((n) => n.type !== 7 && n.type !== 8 && n.type !== 9).map((n) => n.data),
+        }),
+      );
     });
     const file = join(dir, 'live.mp4');
     writeFileSync(file, Buffer.concat(parts));
 
-    const probe = spawnSync(requireTool('ffprobe'), [
-      '-v', 'error', '-select_streams', 'v:0', '-count_frames',
-      '-show_entries', 'stream=codec_name,profile,width,height,nb_read_frames,time_base:packet=pts,flags',
-      '-of', 'json', file,
-    ], { encoding: 'utf8' });
+    const probe = spawnSync(
+      requireTool('ffprobe'),
+      [
+        '-v',
+        'error',
+        '-select_streams',
+        'v:0',
+        '-count_frames',
+        '-show_entries',
+        'stream=codec_name,profile,width,height,nb_read_frames,time_base:packet=pts,flags',
+        '-of',
+        'json',
+        file,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(probe.status, 0, probe.stderr);
     const info = JSON.parse(probe.stdout) as {
-      streams: Array<{ codec_name: string; profile: string; width: number; height: number; nb_read_frames: string; time_base: string }>;
+      streams: Array<{
+        codec_name: string;
+        profile: string;
+        width: number;
+        height: number;
+        nb_read_frames: string;
+        time_base: string;
+      }>;
       packets: Array<{ pts: number; flags: string }>;
     };
     const s = info.streams[0]!;
     assert.deepEqual([s.codec_name, s.profile, s.width, s.height], ['h264', 'Constrained Baseline', 640, 360]);
     assert.equal(s.time_base, `1/${FMP4_TIMESCALE}`);
     assert.equal(Number(s.nb_read_frames), 90);
-    assert.deepEqual(info.packets.map((p) => p.pts), aus.map((_, i) => i * 3000));
-    assert.deepEqual(info.packets.map((p) => p.flags.startsWith('K')), aus.map((au) => au.isKey));
+    assert.deepEqual(
+      info.packets.map((p) => p.pts),
+      aus.map((_, i) => i * 3000),
+    );
+    assert.deepEqual(
+      info.packets.map((p) => p.flags.startsWith('K')),
+      aus.map((au) => au.isKey),
+    );
 
-    const decode = spawnSync(requireTool('ffmpeg'), ['-v', 'error', '-xerror', '-i', file, '-f', 'null', '-'], { encoding: 'utf8' });
+    const decode = spawnSync(requireTool('ffmpeg'), ['-v', 'error', '-xerror', '-i', file, '-f', 'null', '-'], {
+      encoding: 'utf8',
+    });
     assert.equal(decode.status, 0, decode.stderr);
     assert.equal(decode.stderr.trim(), '', 'no decode errors');
   });
 
   it('writes 64-bit decode times past 2^32', () => {
-    const seg = mediaSegment({ sequence: 1, decodeTime90k: 2 ** 33 + 5, duration90k: 3000, isKey: true, nals: [Uint8Array.of(0x65, 1, 2)] });
+    const seg = mediaSegment({
+      sequence: 1,
+      decodeTime90k: 2 ** 33 + 5,
+      duration90k: 3000,
+      isKey: true,
+      nals: [Uint8Array.of(0x65, 1, 2)],
+    });
     const text = Buffer.from(seg).toString('latin1');
     const at = text.indexOf('tfdt');
     const view = new DataView(seg.buffer, seg.byteOffset + at + 8);
@@ -117,9 +151,18 @@ describe('ClockSync', () => {
 describe('page readers of the API JSON', () => {
   it('reads a /api/v1/recordings entry', () => {
     const r = toRecordingView({
-      name: 'log0007.mkv', startedAt: '2026-11-24T10:00:00.000Z', modifiedAt: '2026-11-24T10:01:00.000Z', durationMs: 60_000,
-      sizeBytes: 61_000_000, width: 1280, height: 720, resolution: '1280x720', inProgress: false,
-      downloadUrl: '/api/v1/recordings/log0007.mkv', mp4Url: '/api/v1/recordings/log0007.mp4', thumbnailUrl: '/api/v1/recordings/log0007_1764000000.jpg',
+      name: 'log0007.mkv',
+      startedAt: '2026-11-24T10:00:00.000Z',
+      modifiedAt: '2026-11-24T10:01:00.000Z',
+      durationMs: 60_000,
+      sizeBytes: 61_000_000,
+      width: 1280,
+      height: 720,
+      resolution: '1280x720',
+      inProgress: false,
+      downloadUrl: '/api/v1/recordings/log0007.mkv',
+      mp4Url: '/api/v1/recordings/log0007.mp4',
+      thumbnailUrl: '/api/v1/recordings/log0007_1764000000.jpg',
     })!;
     assert.equal(r.startedAtMs, Date.parse('2026-11-24T10:00:00.000Z'));
     assert.deepEqual([r.durationMs, r.sizeBytes, r.width, r.height], [60_000, 61_000_000, 1280, 720]);
@@ -127,17 +170,30 @@ describe('page readers of the API JSON', () => {
     assert.equal(r.downloadUrl, '/api/v1/recordings/log0007.mp4');
     assert.equal(r.mkvUrl, '/api/v1/recordings/log0007.mkv');
     assert.equal(r.deleteUrl, '/api/v1/recordings/log0007.mkv');
-    assert.equal(toRecordingView({ nothing: 1 } as unknown as RecordingDocument), undefined, 'an entry without a name is skipped');
+    assert.equal(
+      toRecordingView({ nothing: 1 } as unknown as RecordingDocument),
+      undefined,
+      'an entry without a name is skipped',
+    );
   });
 
   it('turns a /api/v1/status document into labelled rows', () => {
-    const rows = Object.fromEntries(statusRows({
-      mode: 'exclusive', activity: 'streaming', modeReason: 'start-up', windowEndsAtMs: Date.UTC(2026, 10, 24, 10, 0, 0),
-      battery: { percent: 87, millivolts: 4080, charging: false }, temperatureC: 48.3,
-      stream: { clients: [{}, {}], resolution: '640x360', fps: 30, measuredBitrateBps: 990_000 },
-      recording: { active: false, currentSegment: null }, disk: { usedBytes: 2_000_000, freeBytes: 3e9, totalBytes: 3.2e10 },
-      uptimeMs: 3_900_000, version: '0.1.0', simulated: { battery: true, thermal: false },
-    }));
+    const rows = Object.fromEntries(
+      statusRows({
+        mode: 'exclusive',
+        activity: 'streaming',
+        modeReason: 'start-up',
+        windowEndsAtMs: Date.UTC(2026, 10, 24, 10, 0, 0),
+        battery: { percent: 87, millivolts: 4080, charging: false },
+        temperatureC: 48.3,
+        stream: { clients: [{}, {}], resolution: '640x360', fps: 30, measuredBitrateBps: 990_000 },
+        recording: { active: false, currentSegment: null },
+        disk: { usedBytes: 2_000_000, freeBytes: 3e9, totalBytes: 3.2e10 },
+        uptimeMs: 3_900_000,
+        version: '0.1.0',
+        simulated: { battery: true, thermal: false },
+      }),
+    );
     assert.equal(rows.Mode, 'exclusive');
     assert.equal(rows.Now, 'streaming (start-up)');
     assert.ok(rows['Streaming window ends']);

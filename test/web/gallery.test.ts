@@ -35,13 +35,18 @@ async function setup(count = 3): Promise<{ api: TestApi; dir: string; page: Page
   const hub = new StreamHub();
   const mount = createWebMount({ hub });
   const api = await startTestApi(scratch.dir, { api: { web: mount } });
-  cleanups.push(() => api.close(), () => mount.close(), () => hub.close());
+  cleanups.push(
+    () => api.close(),
+    () => mount.close(),
+    () => hub.close(),
+  );
   const page = await browser.newPage({ viewport: { width: 1100, height: 800 }, bypassCSP: true });
   cleanups.push(() => page.close());
   return { api, dir: scratch.dir, page };
 }
 
-const cards = (page: Page): Promise<string[]> => page.$$eval('#recording-list li', (lis) => lis.map((li) => (li as HTMLElement).dataset.name ?? ''));
+const cards = (page: Page): Promise<string[]> =>
+  page.$$eval('#recording-list li', (lis) => lis.map((li) => (li as HTMLElement).dataset.name ?? ''));
 
 describe('recordings gallery in headless Chromium', () => {
   it('works from the keyboard, and every control has an accessible name', async () => {
@@ -53,7 +58,9 @@ describe('recordings gallery in headless Chromium', () => {
     await page.keyboard.press('Tab'); // Recordings
     assert.equal(await page.evaluate('document.activeElement.id'), 'nav-recordings');
     await page.keyboard.press('Enter');
-    await page.waitForFunction('document.querySelectorAll("#recording-list li").length === 1', undefined, { timeout: 15_000 });
+    await page.waitForFunction('document.querySelectorAll("#recording-list li").length === 1', undefined, {
+      timeout: 15_000,
+    });
     assert.equal(await page.getAttribute('#nav-recordings', 'aria-current'), 'page');
     assert.equal(await page.isVisible('#live'), false);
     await page.click('#nav-status');
@@ -61,7 +68,8 @@ describe('recordings gallery in headless Chromium', () => {
     for (const section of ['#live', '#recordings', '#status']) {
       await page.evaluate(`location.hash = '${section}'`);
       await page.waitForFunction(`!document.querySelector('${section}').hidden`);
-      const unnamed = (await page.evaluate(`[...document.querySelectorAll('${section} button, ${section} input, ${section} select, ${section} a')]
+      const unnamed =
+        (await page.evaluate(`[...document.querySelectorAll('${section} button, ${section} input, ${section} select, ${section} a')]
         .filter((e) => e.offsetParent !== null)
         .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
         .map((e) => e.outerHTML)`)) as string[];
@@ -69,14 +77,19 @@ describe('recordings gallery in headless Chromium', () => {
     }
   });
 
-
   it('lists recordings with thumbnails and facts, plays one, deletes one after confirming', async () => {
     const { api, dir, page } = await setup(3);
     await page.goto(`${api.url}/#recordings`);
-    await page.waitForFunction('document.querySelectorAll("#recording-list li").length === 3', undefined, { timeout: 15_000 });
+    await page.waitForFunction('document.querySelectorAll("#recording-list li").length === 3', undefined, {
+      timeout: 15_000,
+    });
     assert.deepEqual((await cards(page)).sort(), ['log0001.mkv', 'log0002.mkv', 'log0003.mkv']);
     // Thumbnails decoded (a JPEG from the API, not a broken image).
-    await page.waitForFunction('[...document.querySelectorAll("#recording-list img")].every((i) => i.complete && i.naturalWidth === 320)', undefined, { timeout: 10_000 });
+    await page.waitForFunction(
+      '[...document.querySelectorAll("#recording-list img")].every((i) => i.complete && i.naturalWidth === 320)',
+      undefined,
+      { timeout: 10_000 },
+    );
     const meta = await page.textContent('#recording-list li .meta');
     assert.match(meta ?? '', /0:01/, 'duration');
     assert.match(meta ?? '', /\d+(\.\d)? kB/, 'size');
@@ -90,7 +103,11 @@ describe('recordings gallery in headless Chromium', () => {
     // Play in the page: the MP4 loads and its picture has the recording's size.
     await page.click('#recording-list li:first-child button:has-text("Play")');
     assert.equal(await page.isVisible('#player'), true);
-    await page.waitForFunction('(() => { const v = document.getElementById("player-video"); return v.readyState >= 2 && v.videoWidth === 320; })()', undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      '(() => { const v = document.getElementById("player-video"); return v.readyState >= 2 && v.videoWidth === 320; })()',
+      undefined,
+      { timeout: 15_000 },
+    );
     assert.equal(await page.evaluate('document.getElementById("player-video").error'), null);
     await page.click('#player-close');
     assert.equal(await page.isVisible('#player'), false);
@@ -108,7 +125,9 @@ describe('recordings gallery in headless Chromium', () => {
       void d.accept();
     });
     await page.click('#recording-list li:first-child button:has-text("Delete")');
-    await page.waitForFunction('document.querySelectorAll("#recording-list li").length === 2', undefined, { timeout: 10_000 });
+    await page.waitForFunction('document.querySelectorAll("#recording-list li").length === 2', undefined, {
+      timeout: 10_000,
+    });
     assert.match(asked[0] ?? '', /cannot be undone/);
     assert.equal(existsSync(join(dir, first)), false);
     assert.ok(!(await cards(page)).includes(first));
@@ -119,10 +138,14 @@ describe('recordings gallery in headless Chromium', () => {
   it('wipes all recordings after confirming', async () => {
     const { api, dir, page } = await setup(2);
     await page.goto(`${api.url}/#recordings`);
-    await page.waitForFunction('document.querySelectorAll("#recording-list li").length === 2', undefined, { timeout: 15_000 });
+    await page.waitForFunction('document.querySelectorAll("#recording-list li").length === 2', undefined, {
+      timeout: 15_000,
+    });
     page.once('dialog', (d) => void d.accept());
     await page.click('#wipe');
-    await page.waitForFunction('document.querySelectorAll("#recording-list li").length === 0', undefined, { timeout: 10_000 });
+    await page.waitForFunction('document.querySelectorAll("#recording-list li").length === 0', undefined, {
+      timeout: 10_000,
+    });
     assert.equal(existsSync(join(dir, 'log0001.mkv')), false);
     assert.match((await page.textContent('#recordings-message')) ?? '', /No recordings|deleted/);
   });
@@ -130,14 +153,19 @@ describe('recordings gallery in headless Chromium', () => {
   it('shows the device status and saves a setting', async () => {
     const { api, page } = await setup(1);
     await page.goto(`${api.url}/#status`);
-    await page.waitForFunction('document.querySelectorAll("#status-list dt").length >= 6', undefined, { timeout: 15_000 });
+    await page.waitForFunction('document.querySelectorAll("#status-list dt").length >= 6', undefined, {
+      timeout: 15_000,
+    });
     const status = (await page.textContent('#status-list')) ?? '';
-    for (const label of ['Mode', 'Battery', 'Charging', 'Temperature', 'Stream clients', 'Recording']) assert.ok(status.includes(label), `${label} in ${status}`);
+    for (const label of ['Mode', 'Battery', 'Charging', 'Temperature', 'Stream clients', 'Recording'])
+      assert.ok(status.includes(label), `${label} in ${status}`);
     await page.waitForSelector('#setting-video-fps', { timeout: 10_000 });
     assert.equal(await page.inputValue('#setting-video-fps'), '30');
     await page.fill('#setting-segmentMs', '30');
     await page.click('#settings-form button[type="submit"]');
-    await page.waitForFunction('/Saved/.test(document.getElementById("settings-message").textContent)', undefined, { timeout: 10_000 });
+    await page.waitForFunction('/Saved/.test(document.getElementById("settings-message").textContent)', undefined, {
+      timeout: 10_000,
+    });
     assert.equal(api.config().segmentMs, 30_000);
     assert.deepEqual(api.applied.at(-1)?.changed, ['segmentMs']);
     await page.evaluate('window.scrollTo(0, 0)');

@@ -26,10 +26,15 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function liveServer(listen: { host?: string; port?: number } = {}): Promise<{ live: LiveServer; feeder: RealtimeFeeder }> {
+async function liveServer(
+  listen: { host?: string; port?: number } = {},
+): Promise<{ live: LiveServer; feeder: RealtimeFeeder }> {
   const live = await startLiveServer(undefined, listen);
   const feeder = new RealtimeFeeder(live.hub, sample).start();
-  cleanups.push(() => live.close(), () => feeder.close());
+  cleanups.push(
+    () => live.close(),
+    () => feeder.close(),
+  );
   return { live, feeder };
 }
 
@@ -38,8 +43,13 @@ async function waitInPage(page: Page, expr: string, what: string, timeoutMs = 20
   try {
     await page.waitForFunction(expr, undefined, { timeout: timeoutMs, polling: 50 });
   } catch (err) {
-    const probe = await page.evaluate('JSON.stringify({ ...window.__rearview, latencies: undefined })').catch(() => '?');
-    throw new Error(`timed out waiting for ${what} (${(err as Error).message.split("\n")[0]}); page state: ${String(probe)}`, { cause: err });
+    const probe = await page
+      .evaluate('JSON.stringify({ ...window.__rearview, latencies: undefined })')
+      .catch(() => '?');
+    throw new Error(
+      `timed out waiting for ${what} (${(err as Error).message.split('\n')[0]}); page state: ${String(probe)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -63,11 +73,18 @@ async function colours(page: Page, selector: string): Promise<Colours> {
     ctx.drawImage(src, 0, 0);
     const d = ctx.getImageData(0, 0, w, h).data;
     const mean = (y0: number, y1: number): [number, number, number] => {
-      let r = 0, g = 0, b = 0, n = 0;
-      for (let y = y0; y < y1; y++) for (let x = 0; x < w; x += 4) {
-        const i = (y * w + x) * 4;
-        r += d[i]!; g += d[i + 1]!; b += d[i + 2]!; n++;
-      }
+      let r = 0,
+        g = 0,
+        b = 0,
+        n = 0;
+      for (let y = y0; y < y1; y++)
+        for (let x = 0; x < w; x += 4) {
+          const i = (y * w + x) * 4;
+          r += d[i]!;
+          g += d[i + 1]!;
+          b += d[i + 2]!;
+          n++;
+        }
       return [r / n, g / n, b / n];
     };
     let red = 0;
@@ -85,10 +102,12 @@ function assertSampleColours(c: Colours, what: string): void {
   const [tr, tg, tb] = c.top;
   assert.ok(tb > tr + 40 && tb > tg + 20 && tb > 150, `${what}: top is sky blue, got ${c.top.map(Math.round)}`);
   const [br, bg, bb] = c.bottom;
-  assert.ok(Math.max(br, bg, bb) - Math.min(br, bg, bb) < 25, `${what}: bottom is grey, got ${c.bottom.map(Math.round)}`);
+  assert.ok(
+    Math.max(br, bg, bb) - Math.min(br, bg, bb) < 25,
+    `${what}: bottom is grey, got ${c.bottom.map(Math.round)}`,
+  );
   assert.ok(c.redPixels > 500, `${what}: the red box is visible (${c.redPixels} red pixels)`);
 }
-
 
 describe('live page in headless Chromium', () => {
   it('decodes with WebCodecs: picture matches the sample, changes over time, reports latency', async () => {
@@ -97,8 +116,13 @@ describe('live page in headless Chromium', () => {
     cleanups.push(() => page.close());
     await page.goto(live.url);
     await waitInPage(page, 'window.__rearview && window.__rearview.framesShown >= 30', '30 pictures');
-    const probe = (await page.evaluate('({ path: __rearview.path, state: __rearview.state, n: __rearview.latencies.length, p: __rearview.latencies.slice(-30) })')) as {
-      path: string; state: string; n: number; p: number[];
+    const probe = (await page.evaluate(
+      '({ path: __rearview.path, state: __rearview.state, n: __rearview.latencies.length, p: __rearview.latencies.slice(-30) })',
+    )) as {
+      path: string;
+      state: string;
+      n: number;
+      p: number[];
     };
     assert.equal(probe.path, 'webcodecs');
     assert.equal(probe.state, 'live');
@@ -113,9 +137,13 @@ describe('live page in headless Chromium', () => {
     const b = await colours(page, '#live-canvas');
     assert.notEqual(a.checksum, b.checksum, 'the picture changes over time');
     // The overlay shows the figures once the first second has passed.
-    await waitInPage(page, `/\\d+ ms/.test(document.getElementById('ov-latency').textContent)`, 'latency in the overlay');
-    assert.match(await page.textContent('#ov-path') ?? '', /WebCodecs/);
-    assert.match(await page.textContent('#path-note') ?? '', /WebCodecs/);
+    await waitInPage(
+      page,
+      `/\\d+ ms/.test(document.getElementById('ov-latency').textContent)`,
+      'latency in the overlay',
+    );
+    assert.match((await page.textContent('#ov-path')) ?? '', /WebCodecs/);
+    assert.match((await page.textContent('#path-note')) ?? '', /WebCodecs/);
     assert.equal(await page.textContent('#ov-size'), '640×360');
     assert.equal(await page.isChecked('#mirror'), true, 'mirrored by default');
     assert.match((await page.getAttribute('#live-canvas', 'class')) ?? '', /mirrored/);
@@ -144,13 +172,24 @@ describe('live page in headless Chromium', () => {
     while (feeder.delivered < target) await new Promise((r) => setTimeout(r, 20));
     // Nothing new reaches the decoder while hidden. (Counting pictures shown instead was flaky:
     // on a loaded machine more than a few frames were still inside the decoder when it hid.)
-    assert.equal((await page.evaluate('__rearview.framesFed')) as number, fedAt, 'no frame fed to the decoder while hidden');
+    assert.equal(
+      (await page.evaluate('__rearview.framesFed')) as number,
+      fedAt,
+      'no frame fed to the decoder while hidden',
+    );
     const whileHidden = ((await page.evaluate('__rearview.framesShown')) as number) - hiddenAt;
     const samplesBefore = (await page.evaluate('__rearview.latenciesRaw.length')) as number;
     await setVisibility('visible');
-    await waitInPage(page, `__rearview.framesShown >= ${hiddenAt + whileHidden + 10}`, 'pictures after becoming visible');
+    await waitInPage(
+      page,
+      `__rearview.framesShown >= ${hiddenAt + whileHidden + 10}`,
+      'pictures after becoming visible',
+    );
     const after = (await page.evaluate(`__rearview.latenciesRaw.slice(${samplesBefore})`)) as number[];
-    assert.ok(after.every((l) => l < 1000), `no stale frames after resuming: ${after.map(Math.round).join(',')}`);
+    assert.ok(
+      after.every((l) => l < 1000),
+      `no stale frames after resuming: ${after.map(Math.round).join(',')}`,
+    );
   });
 
   it('falls back to Media Source Extensions when VideoDecoder is missing', async () => {
@@ -162,14 +201,16 @@ describe('live page in headless Chromium', () => {
     await page.goto(live.url);
     await waitInPage(page, 'window.__rearview && window.__rearview.framesShown >= 20', '20 pictures via MSE');
     assert.equal(await page.evaluate('__rearview.path'), 'mse');
-    assert.match(await page.textContent('#path-note') ?? '', /Media Source Extensions/);
+    assert.match((await page.textContent('#path-note')) ?? '', /Media Source Extensions/);
     assert.equal(await page.isVisible('#live-video'), true);
     assert.equal(await page.isVisible('#live-canvas'), false);
     assertSampleColours(await colours(page, '#live-video'), 'MSE video');
     const n = (await page.evaluate('__rearview.latencies.length')) as number;
     assert.ok(n >= 20, 'latency samples from requestVideoFrameCallback');
     // Keeps to the live edge: the playhead is within a second of the buffered end.
-    const behind = (await page.evaluate('(() => { const v = document.getElementById("live-video"); return v.buffered.end(v.buffered.length - 1) - v.currentTime; })()')) as number;
+    const behind = (await page.evaluate(
+      '(() => { const v = document.getElementById("live-video"); return v.buffered.end(v.buffered.length - 1) - v.currentTime; })()',
+    )) as number;
     assert.ok(behind < 1, `playhead ${behind} s behind the buffered end`);
   });
 
@@ -188,13 +229,19 @@ describe('live page in headless Chromium', () => {
     }`);
     const page = await context.newPage();
     await page.goto(live.url);
-    await waitInPage(page, 'window.__rearview && window.__rearview.path === "mse" && window.__rearview.framesShown >= 10', 'pictures via MSE after the switch');
+    await waitInPage(
+      page,
+      'window.__rearview && window.__rearview.path === "mse" && window.__rearview.framesShown >= 10',
+      'pictures via MSE after the switch',
+    );
     assert.match((await page.textContent('#path-note')) ?? '', /cannot decode this stream/);
     assert.equal(await page.isVisible('#live-video'), true);
   });
 
   it('uses the fallback on a non-local address (no secure context there)', async () => {
-    const lan = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+    const lan = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal);
     assert.ok(lan, 'this test needs a non-loopback IPv4 address');
     const { live } = await liveServer({ host: lan.address });
     const page = await browser.newPage({ bypassCSP: true });
@@ -228,6 +275,11 @@ describe('live page in headless Chromium', () => {
     assert.match((await page.textContent('#live-state')) ?? '', /Camera offline/);
     const shown = (await page.evaluate('__rearview.framesShown')) as number;
     await liveServer({ port });
-    await waitInPage(page, `__rearview.state === 'live' && __rearview.framesShown >= ${shown + 10}`, 'reconnected', 30_000);
+    await waitInPage(
+      page,
+      `__rearview.state === 'live' && __rearview.framesShown >= ${shown + 10}`,
+      'reconnected',
+      30_000,
+    );
   });
 });

@@ -25,7 +25,10 @@ const scratch = scratchDir('rearview-pairing-page-');
 before(async () => {
   ensureWebBuilt();
   cleanups.push(scratch.cleanup);
-  serve = await startServe(['--bind', '127.0.0.1'], { waitForApi: true, env: { ...process.env, REARVIEW_API_TOKEN: TOKEN } });
+  serve = await startServe(['--bind', '127.0.0.1'], {
+    waitForApi: true,
+    env: { ...process.env, REARVIEW_API_TOKEN: TOKEN },
+  });
   cleanups.push(() => serve.close());
   base = `http://127.0.0.1:${serve.apiPort}`;
   browser = await launchChromium();
@@ -43,7 +46,10 @@ async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
 }
 
 const framesShown = (page: Page, n: number): Promise<unknown> =>
-  page.waitForFunction(`window.__rearview && window.__rearview.framesShown >= ${n}`, undefined, { timeout: 30_000, polling: 50 });
+  page.waitForFunction(`window.__rearview && window.__rearview.framesShown >= ${n}`, undefined, {
+    timeout: 30_000,
+    polling: 50,
+  });
 
 describe('pairing in the web page', () => {
   let qrUrl: string | undefined;
@@ -62,7 +68,13 @@ describe('pairing in the web page', () => {
     const cookies = await context.cookies();
     assert.equal(cookies.length, 1);
     assert.deepEqual(
-      { name: cookies[0]?.name, value: cookies[0]?.value, httpOnly: cookies[0]?.httpOnly, sameSite: cookies[0]?.sameSite, secure: cookies[0]?.secure },
+      {
+        name: cookies[0]?.name,
+        value: cookies[0]?.value,
+        httpOnly: cookies[0]?.httpOnly,
+        sameSite: cookies[0]?.sameSite,
+        secure: cookies[0]?.secure,
+      },
       { name: 'rearview_token', value: TOKEN, httpOnly: true, sameSite: 'Strict', secure: false },
     );
     assert.equal(await page.evaluate('document.cookie'), '', 'page scripts cannot read the token');

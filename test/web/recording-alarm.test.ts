@@ -20,7 +20,13 @@ import { scratchDir } from '../support/paths.js';
 import { waitFor } from '../support/wait.js';
 import { ensureWebBuilt, launchChromium } from './web-fixture.js';
 
-interface RecordingSection { active: boolean; state: string; reason: string | null; error: string | null; errorCode: string | null }
+interface RecordingSection {
+  active: boolean;
+  state: string;
+  reason: string | null;
+  error: string | null;
+  errorCode: string | null;
+}
 
 const cleanups: (() => unknown)[] = [];
 let browser: Browser;
@@ -35,7 +41,10 @@ after(async () => {
 });
 
 async function recordingOf(base: string): Promise<RecordingSection & { activity: string }> {
-  const status = (await (await fetch(`${base}/api/v1/status`)).json()) as { recording: RecordingSection; activity: string };
+  const status = (await (await fetch(`${base}/api/v1/status`)).json()) as {
+    recording: RecordingSection;
+    activity: string;
+  };
   return { ...status.recording, activity: status.activity };
 }
 
@@ -57,7 +66,19 @@ describe('recording folder that cannot be written', () => {
     const notAFolder = join(scratch.dir, 'card');
     writeFileSync(notAFolder, 'a file where the card should be mounted\n');
     serve = await startServe(
-      ['--source', 'sample', '--stream-port', '0', '--api-port', '0', '--bind', '127.0.0.1', '--no-mdns', '--recordings', join(notAFolder, 'recordings')],
+      [
+        '--source',
+        'sample',
+        '--stream-port',
+        '0',
+        '--api-port',
+        '0',
+        '--bind',
+        '127.0.0.1',
+        '--no-mdns',
+        '--recordings',
+        join(notAFolder, 'recordings'),
+      ],
       { rawArgs: true, waitForApi: true },
     );
     cleanups.push(() => serve.close());
@@ -77,7 +98,11 @@ describe('recording folder that cannot be written', () => {
     const cli = await runCli(['status', '--camera', `127.0.0.1:${serve.apiPort}`]);
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, /^recording +NOT RECORDING: the recordings folder is not a folder \(ENOTDIR\)/m);
-    assert.match(cli.stdout, /^mode +simultaneous \(streaming, not recording/m, 'the mode line does not claim recording');
+    assert.match(
+      cli.stdout,
+      /^mode +simultaneous \(streaming, not recording/m,
+      'the mode line does not claim recording',
+    );
     await waitFor(() => serve.stderrLines.some((l) => l.includes('NOT RECORDING')), 'the NOT RECORDING log line');
   });
 
@@ -101,20 +126,36 @@ describe('recording folder that cannot be written', () => {
   it('when the camera stops answering: offline, stale values greyed, Delete and Save disabled, sentences', async () => {
     const page = await newPage();
     await page.goto(`${base}/#status`);
-    await page.waitForFunction(`document.querySelectorAll('#status-list dd').length > 3 && document.querySelectorAll('#settings-fields input').length > 3`, undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      `document.querySelectorAll('#status-list dd').length > 3 && document.querySelectorAll('#settings-fields input').length > 3`,
+      undefined,
+      { timeout: 15_000 },
+    );
     assert.equal(await page.isDisabled('#settings-form button[type=submit]'), false);
     const logLines = serve.stderrLines.filter((l) => l.includes('NOT RECORDING')).length;
     assert.equal(logLines, 1, 'logged once per change, not once per retry');
     await serve.close();
     await page.waitForFunction(`document.body.dataset.offline === '1'`, undefined, { timeout: 15_000 });
-    await page.waitForFunction(`/^Camera offline: last seen \\d+ s ago/.test(document.getElementById('offline-banner').textContent)`, undefined, { timeout: 5000 });
+    await page.waitForFunction(
+      `/^Camera offline: last seen \\d+ s ago/.test(document.getElementById('offline-banner').textContent)`,
+      undefined,
+      { timeout: 5000 },
+    );
     assert.ok(await page.isVisible('#offline-banner'));
     assert.equal(await page.isDisabled('#settings-form button[type=submit]'), true, 'Save disabled');
-    assert.equal(await page.evaluate(`getComputedStyle(document.getElementById('status-list')).filter`), 'grayscale(1)', 'stale values greyed');
+    assert.equal(
+      await page.evaluate(`getComputedStyle(document.getElementById('status-list')).filter`),
+      'grayscale(1)',
+      'stale values greyed',
+    );
     assert.ok((await page.textContent('#status-list'))!.length > 0, 'the last values stay on screen');
     await page.goto(`${base}/#recordings`).catch(() => undefined); // the page cannot load any more: stay on the loaded app
     await page.evaluate(`location.hash = '#recordings'`);
-    await page.waitForFunction(`document.getElementById('recordings-message').textContent.includes('the camera did not answer')`, undefined, { timeout: 10_000 });
+    await page.waitForFunction(
+      `document.getElementById('recordings-message').textContent.includes('the camera did not answer')`,
+      undefined,
+      { timeout: 10_000 },
+    );
     assert.doesNotMatch((await page.textContent('#recordings-message'))!, /Failed to fetch/);
     assert.equal(await page.isDisabled('#wipe'), true, 'Delete all disabled');
   });
@@ -137,7 +178,11 @@ describe('--no-record', () => {
     await page.goto(`${base}/#status`);
     await page.waitForFunction(`${bannerText}.startsWith('Recording off: ')`, undefined, { timeout: 15_000 });
     assert.equal(await page.getAttribute('#recording-banner', 'data-level'), 'off');
-    await page.waitForFunction(`document.getElementById('status-list').textContent.includes('streaming, not recording')`, undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      `document.getElementById('status-list').textContent.includes('streaming, not recording')`,
+      undefined,
+      { timeout: 15_000 },
+    );
     assert.doesNotMatch((await page.textContent('#status-list'))!, /streaming and recording/);
     await serve.close();
   });

@@ -44,13 +44,18 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts `rearview view ARGS` and resolves with the URL it prints. */
-async function startView(args: string[]): Promise<{ url: string; exited: Promise<number | null>; stop: () => Promise<number | null> }> {
+async function startView(
+  args: string[],
+): Promise<{ url: string; exited: Promise<number | null>; stop: () => Promise<number | null> }> {
   const child = spawn(process.execPath, [cliPath, 'view', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const output: string[] = [];
   createInterface({ input: child.stderr }).on('line', (l) => output.push(l));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL from rearview view within 20 s:\n${output.join('\n')}`)), 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`no URL from rearview view within 20 s:\n${output.join('\n')}`)),
+      20_000,
+    );
     createInterface({ input: child.stdout }).on('line', (line) => {
       output.push(line);
       const m = /^viewer on (http:\/\/\S+)/.exec(line);
@@ -81,7 +86,10 @@ describe('rearview view', () => {
     const page = await browser.newPage({ bypassCSP: true });
     cleanups.push(() => page.close());
     await page.goto(view.url);
-    await page.waitForFunction('window.__rearview && window.__rearview.framesShown >= 30', undefined, { timeout: 30_000, polling: 50 });
+    await page.waitForFunction('window.__rearview && window.__rearview.framesShown >= 30', undefined, {
+      timeout: 30_000,
+      polling: 50,
+    });
     assert.equal(await page.evaluate('__rearview.path'), 'webcodecs');
     assert.equal(await page.evaluate('window.isSecureContext'), true);
     const latencies = (await page.evaluate('__rearview.latencies.slice(-30)')) as number[];
@@ -102,23 +110,48 @@ describe('rearview view', () => {
   it("shows another camera's stream (FFmpeg serving raw H.264 over TCP, no AUDs, no capture stamps)", async () => {
     const port = await freePort();
     // Like rpicam-vid --listen: one TCP client, raw Annex-B paced at 30 fps.
-    const camera = spawn(requireTool('ffmpeg'), [
-      '-v', 'error', '-re', '-framerate', '30', '-stream_loop', '-1', '-f', 'h264', '-i', samplePath,
-      '-c', 'copy', '-f', 'h264', `tcp://127.0.0.1:${port}?listen=1`,
-    ], { stdio: 'ignore' });
-    cleanups.push(() => { camera.kill('SIGKILL'); });
+    const camera = spawn(
+      requireTool('ffmpeg'),
+      [
+        '-v',
+        'error',
+        '-re',
+        '-framerate',
+        '30',
+        '-stream_loop',
+        '-1',
+        '-f',
+        'h264',
+        '-i',
+        samplePath,
+        '-c',
+        'copy',
+        '-f',
+        'h264',
+        `tcp://127.0.0.1:${port}?listen=1`,
+      ],
+      { stdio: 'ignore' },
+    );
+    cleanups.push(() => {
+      camera.kill('SIGKILL');
+    });
     const view = await startView([`tcp://127.0.0.1:${port}`, '--no-open', '--log-level', 'warn']);
     const page = await browser.newPage({ bypassCSP: true });
     cleanups.push(() => page.close());
     await page.goto(view.url);
-    await page.waitForFunction('window.__rearview && window.__rearview.framesShown >= 30', undefined, { timeout: 30_000, polling: 50 });
+    await page.waitForFunction('window.__rearview && window.__rearview.framesShown >= 30', undefined, {
+      timeout: 30_000,
+      polling: 50,
+    });
     assert.equal(await page.evaluate('__rearview.path'), 'webcodecs');
     assert.equal(await page.evaluate('__rearview.config.width'), 640);
     assert.equal(await view.stop(), 0);
   });
 
   it('refuses a malformed source with the usage exit code', async () => {
-    const child = spawn(process.execPath, [cliPath, 'view', 'bogus://x', '--no-open'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliPath, 'view', 'bogus://x', '--no-open'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -132,14 +165,20 @@ describe('rearview view', () => {
     const tcp = new TcpStreamServer({ hub, host: '127.0.0.1', port: 0 });
     const { port } = await tcp.start();
     const feeder = new RealtimeFeeder(hub, accessUnitsOfFile(samplePath)).start();
-    cleanups.push(() => hub.close(), () => tcp.close(), () => feeder.close());
+    cleanups.push(
+      () => hub.close(),
+      () => tcp.close(),
+      () => feeder.close(),
+    );
     // SDL's dummy drivers: ffplay decodes and "shows" without a display.
     const child = spawn(process.execPath, [cliPath, 'view', '--player', 'ffplay', `tcp://127.0.0.1:${port}`], {
       env: { ...process.env, SDL_VIDEODRIVER: 'dummy', SDL_AUDIODRIVER: 'dummy' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    cleanups.push(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+    cleanups.push(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
     await waitFor(() => (tcp.stats().clients[0]?.framesSent ?? 0) >= 30, 'ffplay reading 30 frames', 20_000);
@@ -150,7 +189,8 @@ describe('rearview view', () => {
 
   it('builds the ffplay low-latency command line', () => {
     const args = ffplayArgs('tcp://cam:5000', 30);
-    for (const flag of ['nobuffer', 'low_delay', '-framedrop', '-probesize', '-analyzeduration']) assert.ok(args.includes(flag), flag);
+    for (const flag of ['nobuffer', 'low_delay', '-framedrop', '-probesize', '-analyzeduration'])
+      assert.ok(args.includes(flag), flag);
     assert.deepEqual(args.slice(args.indexOf('-f'), args.indexOf('-f') + 4), ['-f', 'h264', '-framerate', '30']);
     assert.equal(args.at(-1), 'tcp://cam:5000');
   });

@@ -140,7 +140,7 @@ export class RealtimeFeeder {
         this.hub.accessUnit(au, Date.now());
         this.delivered++;
       }
-      const next = this.startedAt + ((this.delivered) * 1000) / this.fps;
+      const next = this.startedAt + (this.delivered * 1000) / this.fps;
       this.timer = setTimeout(tick, Math.max(0, next - performance.now()));
     };
     tick();

@@ -30,11 +30,26 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function setup(options: { maxClients?: number; apiToken?: string; allowNetworks?: string[]; softLimitBytes?: number; softLimitMs?: number; hardLimitMs?: number } = {}, clock?: FakeClock) {
+async function setup(
+  options: {
+    maxClients?: number;
+    apiToken?: string;
+    allowNetworks?: string[];
+    softLimitBytes?: number;
+    softLimitMs?: number;
+    hardLimitMs?: number;
+  } = {},
+  clock?: FakeClock,
+) {
   ensureWebBuilt();
   const hub = new StreamHub(clock ? { clock: clock.now } : {});
   const { allowNetworks, ...rest } = options;
-  const mount = createWebMount({ hub, cameraName: 'test-cam', ...rest, ...(allowNetworks ? { allowList: compileAllowList(allowNetworks) } : {}) });
+  const mount = createWebMount({
+    hub,
+    cameraName: 'test-cam',
+    ...rest,
+    ...(allowNetworks ? { allowList: compileAllowList(allowNetworks) } : {}),
+  });
   const server: Server = createServer((req, res) => {
     void mount.handleRequest(req, res).then((handled) => {
       if (!handled) {
@@ -53,7 +68,12 @@ async function setup(options: { maxClients?: number; apiToken?: string; allowNet
   tap.onReadable(() => {
     for (let f = tap.read(); f; f = tap.read()) frames.push(f);
   });
-  cleanups.push(() => feeder.close(), () => mount.close(), () => new Promise((r) => server.close(r)), () => hub.close());
+  cleanups.push(
+    () => feeder.close(),
+    () => mount.close(),
+    () => new Promise((r) => server.close(r)),
+    () => hub.close(),
+  );
   return { hub, mount, server, port, feeder, frames };
 }
 
@@ -108,9 +128,20 @@ describe('WsStreamServer', () => {
 
     const parsed = client.binaries.map((b) => parseLiveFrame(b));
     const first = parsed[0]!;
-    assert.ok(first.isKey && first.hasConfig && first.discontinuity, 'starts with a keyframe flagged config + discontinuity');
-    assert.deepEqual(splitAnnexB(first.payload).map((n) => n.type).slice(0, 2), [7, 8]);
-    assert.ok(splitAnnexB(first.payload).some((n) => n.type === 5), 'key message carries the IDR');
+    assert.ok(
+      first.isKey && first.hasConfig && first.discontinuity,
+      'starts with a keyframe flagged config + discontinuity',
+    );
+    assert.deepEqual(
+      splitAnnexB(first.payload)
+        .map((n) => n.type)
+        .slice(0, 2),
+      [7, 8],
+    );
+    assert.ok(
+      splitAnnexB(first.payload).some((n) => n.type === 5),
+      'key message carries the IDR',
+    );
     for (let i = 1; i < parsed.length; i++) {
       assert.equal(parsed[i]!.seq, parsed[i - 1]!.seq + 1, 'consecutive sequence numbers');
       assert.equal(parsed[i]!.discontinuity, false);
@@ -125,7 +156,10 @@ describe('WsStreamServer', () => {
       assert.equal(p.isKey, frame.isKey);
       const types = splitAnnexB(p.payload).map((n) => n.type);
       assert.ok(!types.includes(9), 'no AUD in WebSocket payloads');
-      assert.deepEqual(types, frame.nals.map((n) => n.type));
+      assert.deepEqual(
+        types,
+        frame.nals.map((n) => n.type),
+      );
       assert.equal(p.payload.length, frame.annexB.length - 6);
     }
     assert.equal(mount.streamClients().length, 1);
@@ -133,7 +167,10 @@ describe('WsStreamServer', () => {
   });
 
   it('encodes the documented 32-byte big-endian header', () => {
-    const nal = (type: number, len: number): { data: Uint8Array; type: number; refIdc: number; offset: number; startCodeLength: 4 } => {
+    const nal = (
+      type: number,
+      len: number,
+    ): { data: Uint8Array; type: number; refIdc: number; offset: number; startCodeLength: 4 } => {
       const data = new Uint8Array(len).fill(0xaa);
       data[0] = 0x60 | type;
       return { data, type, refIdc: 3, offset: 0, startCodeLength: 4 };
@@ -148,8 +185,15 @@ describe('WsStreamServer', () => {
     }
     annexB.set([0, 0, 0, 1, 9, 0xf0], at);
     const frame = {
-      seq: 0xfffffffe, isKey: true, pts90k: 2 ** 40 + 3000, dts90k: 0, capturedAtMs: 1_764_000_000_123, deliveredAtMono: 0,
-      nals, annexB, params: { generation: 7 },
+      seq: 0xfffffffe,
+      isKey: true,
+      pts90k: 2 ** 40 + 3000,
+      dts90k: 0,
+      capturedAtMs: 1_764_000_000_123,
+      deliveredAtMono: 0,
+      nals,
+      annexB,
+      params: { generation: 7 },
     } as unknown as StreamFrame;
     const msg = encodeWsFrame(frame);
     const view = new DataView(msg.buffer, msg.byteOffset);
@@ -163,7 +207,10 @@ describe('WsStreamServer', () => {
     assert.equal(msg.length, 32 + annexB.length - 6);
     assert.equal(encodeWsFrame(frame), msg, 'encoded once, shared by every client');
     const back = parseLiveFrame(msg);
-    assert.deepEqual([back.isKey, back.hasConfig, back.discontinuity, back.seq, back.generation], [true, true, false, 0xfffffffe, 7]);
+    assert.deepEqual(
+      [back.isKey, back.hasConfig, back.discontinuity, back.seq, back.generation],
+      [true, true, false, 0xfffffffe, 7],
+    );
     // A future, longer header is skipped by today's parser.
     const longer = new Uint8Array(msg.length + 8);
     longer.set(msg.subarray(0, 32));
@@ -239,14 +286,20 @@ describe('WsStreamServer', () => {
     assert.equal((await connect(port, '', { authorization: 'Bearer s3cret' })).ws.readyState, WebSocket.OPEN);
     // Another site's page in a visitor's browser must not watch the camera.
     assert.equal(await refusedWith(url, { cookie: 'rearview_token=s3cret', origin: 'http://evil.example' }), 403);
-    assert.equal((await connect(port, '', { cookie: 'rearview_token=s3cret', origin: `http://127.0.0.1:${port}` })).ws.readyState, WebSocket.OPEN);
+    assert.equal(
+      (await connect(port, '', { cookie: 'rearview_token=s3cret', origin: `http://127.0.0.1:${port}` })).ws.readyState,
+      WebSocket.OPEN,
+    );
     const other = await setup({ allowNetworks: ['10.0.0.0/8'] });
     assert.equal(await refusedWith(`ws://127.0.0.1:${other.port}${LIVE_WS_PATH}`), 403);
   });
 
   it('skips a slow client to the next keyframe (flagged DISCONTINUITY) and closes a stalled one with 1013', async () => {
     const clock = new FakeClock(1000);
-    const { port, feeder, mount } = await setup({ softLimitBytes: 100_000, softLimitMs: 10_000, hardLimitMs: 1000 }, clock);
+    const { port, feeder, mount } = await setup(
+      { softLimitBytes: 100_000, softLimitMs: 10_000, hardLimitMs: 1000 },
+      clock,
+    );
     feeder.step(1);
     const client = await connect(port);
     await waitFor(() => client.binaries.length >= 1, 'first frame');

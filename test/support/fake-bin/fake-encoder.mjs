@@ -16,15 +16,19 @@ import { appendFileSync, readFileSync } from 'node:fs';
 const [tool = 'fake', ...args] = process.argv.slice(2);
 const env = process.env;
 
-if (env.FAKE_ENCODER_IGNORE_TERM === '1') process.on('SIGTERM', () => process.stderr.write(`fake ${tool}: ignoring SIGTERM\n`));
+if (env.FAKE_ENCODER_IGNORE_TERM === '1')
+  process.on('SIGTERM', () => process.stderr.write(`fake ${tool}: ignoring SIGTERM\n`));
 
 let childPid;
 if (env.FAKE_ENCODER_CHILD === '1') {
-  const child = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"], { stdio: 'ignore' });
+  const child = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"], {
+    stdio: 'ignore',
+  });
   child.unref(); // the helper must not keep the fake itself alive
   childPid = child.pid;
 }
-if (env.FAKE_ENCODER_LOG) appendFileSync(env.FAKE_ENCODER_LOG, `${JSON.stringify({ tool, args, pid: process.pid, childPid })}\n`);
+if (env.FAKE_ENCODER_LOG)
+  appendFileSync(env.FAKE_ENCODER_LOG, `${JSON.stringify({ tool, args, pid: process.pid, childPid })}\n`);
 process.stderr.write(`fake ${tool}: started\n`);
 
 const streamPath = env.FAKE_ENCODER_STREAM || new URL('../../../assets/sample-640x360.h264', import.meta.url);
