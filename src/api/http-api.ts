@@ -339,6 +339,8 @@ const CLIENT_GONE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_S
 
 /** True when `err` comes from the client closing the connection (or the connection is gone with the request unread). */
 function clientWentAway(res: ServerResponse, err: unknown): boolean {
+  // Our own refusal (a body over its cap, ...) is answered even when we stopped reading the request.
+  if (err instanceof ApiError) return false;
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && CLIENT_GONE_CODES.has(code)) return true;
   if ((err as { name?: unknown } | null)?.name === 'AbortError') return true;

@@ -152,13 +152,14 @@ export class SegmentWriter {
    * EEXIST when the file exists unless `overwrite` was given.
    */
   async start(): Promise<void> {
-    // Never through a link: O_EXCL refuses one anyway, O_NOFOLLOW covers the overwrite mode.
+    // The recorder's segments (exclusive create) never go through a link: O_EXCL refuses one, and
+    // O_NOFOLLOW says so at once. `overwrite` is the `record` command's file, named by its user:
+    // a link there (to another disk, to /dev/full in a test) is the user's choice and is followed.
     this.fh = await this.openFile(
       this.path,
       constants.O_WRONLY |
         constants.O_CREAT |
-        constants.O_NOFOLLOW |
-        (this.overwrite ? constants.O_TRUNC : constants.O_EXCL),
+        (this.overwrite ? constants.O_TRUNC : constants.O_EXCL | constants.O_NOFOLLOW),
     );
     try {
       this.file = fileTarget(this.fh);

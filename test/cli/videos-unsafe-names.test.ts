@@ -45,6 +45,7 @@ before(async () => {
       const entry = (name: string, thumbnailUrl: string): object => ({
         name,
         sizeBytes: BODY.length,
+        modifiedAt: '2024-04-15T16:25:07.000Z',
         inProgress: false,
         thumbnailUrl,
       });
