@@ -30,7 +30,9 @@ if (files.length === 0) {
   );
   process.exit(1);
 }
-const child = spawn(process.execPath, ['--test', '--test-concurrency=3', '--test-timeout=180000', ...files], {
+// Each file gets 7 minutes: a guard against a hang, not a speed goal. recorder-crash (20 real
+// SIGKILLs) takes about a minute alone and over three beside the abuse suite's daemons.
+const child = spawn(process.execPath, ['--test', '--test-concurrency=3', '--test-timeout=420000', ...files], {
   stdio: 'inherit',
   cwd: root,
 });
