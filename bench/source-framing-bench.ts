@@ -21,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '../src/log/logger.js';
 import { ProcessSource } from '../src/sources/process-source.js';
+import { percentile } from './percentile.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const writer = join(here, 'paced-frame-writer.js');
@@ -28,10 +29,6 @@ const frames = Number(process.argv[2] ?? 300);
 const WARMUP = 30;
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 const work = mkdtempSync(join(tmpdir(), 'rearview-framing-bench-'));
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
 
 function summarise(written: number[], delivered: number[]): { p50: number; p99: number; max: number; n: number } {
   const lat: number[] = [];

@@ -8,40 +8,17 @@
  * pauses where a cut on idle alone would have damaged a frame.
  * Run: node dist/bench/stdin-framing-bench.js [frames]
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { percentile, runChunkedFraming } from './stdin-framing-run.js';
+import { percentile } from './percentile.js';
+import { encode720pTestStream, runChunkedFraming } from './stdin-framing-run.js';
 
 const frames = Number(process.argv[2] ?? 5000);
 const work = mkdtempSync(join(tmpdir(), 'rearview-stdin-bench-'));
 try {
   const input = join(work, '720p.h264');
-  const gen = spawnSync('ffmpeg', [
-    '-v',
-    'error',
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc2=size=1280x720:rate=30',
-    '-frames:v',
-    String(frames),
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
-    '-bf',
-    '0',
-    '-g',
-    '30',
-    '-b:v',
-    '8M',
-    '-f',
-    'h264',
-    input,
-  ]);
-  if (gen.status !== 0) throw new Error(`ffmpeg failed: ${gen.stderr}`);
+  encode720pTestStream('ffmpeg', input, frames);
   const r = await runChunkedFraming({ input, seed: 20240601, maxGapMs: 4, busyLoops: 2, busyLimitMs: 15 * 60_000 });
   const lat = r.closeLatenciesMs;
   console.log(`frames ${r.expected}, delivered ${r.delivered}, corrupted ${r.corrupted}`);

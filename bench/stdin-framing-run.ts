@@ -5,7 +5,7 @@
  * child processes spin on the CPU, then every delivered access unit compared
  * byte for byte with the parser's access units of the original file.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, spawnSync } from 'node:child_process';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -120,8 +120,33 @@ export async function runChunkedFraming(options: ChunkedFramingOptions): Promise
   }
 }
 
-/** The p-th percentile (0..100) of `values`. */
-export function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+/**
+ * Writes `frames` frames of a 720p30, 8 Mbit/s Baseline-like test pattern (no B-frames, an IDR every
+ * 30 frames) as Annex-B to `output` with `ffmpeg`: the input of the framing test and its bench.
+ */
+export function encode720pTestStream(ffmpeg: string, output: string, frames: number): void {
+  const gen = spawnSync(ffmpeg, [
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=1280x720:rate=30',
+    '-frames:v',
+    String(frames),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-bf',
+    '0',
+    '-g',
+    '30',
+    '-b:v',
+    '8M',
+    '-f',
+    'h264',
+    output,
+  ]);
+  if (gen.status !== 0) throw new Error(`ffmpeg could not make the test stream: ${String(gen.stderr)}`);
 }

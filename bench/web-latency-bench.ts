@@ -33,6 +33,7 @@ import { TcpStreamServer } from '../src/outputs/tcp-stream-server.js';
 import { accessUnitsOf, samplePath } from '../test/hub/access-units.js';
 import { launchChromium, RealtimeFeeder, startLiveServer } from '../test/web/web-fixture.js';
 import { requireTool } from '../test/support/tools.js';
+import { percentile } from './percentile.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -48,11 +49,6 @@ interface Case {
   aus: AccessUnit[];
   width: number;
   height: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
 interface Summary {

@@ -5,10 +5,9 @@
  * runs the same check over 5,000 and reports the close latency.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { runChunkedFraming } from '../../bench/stdin-framing-run.js';
+import { encode720pTestStream, runChunkedFraming } from '../../bench/stdin-framing-run.js';
 import { requireTool } from '../support/tools.js';
 import { scratchDir } from '../support/paths.js';
 
@@ -18,30 +17,7 @@ describe('stdin framing under CPU competition', () => {
     const { dir, cleanup } = scratchDir();
     try {
       const input = join(dir, '720p.h264');
-      const gen = spawnSync(ffmpeg, [
-        '-v',
-        'error',
-        '-f',
-        'lavfi',
-        '-i',
-        'testsrc2=size=1280x720:rate=30',
-        '-frames:v',
-        '60',
-        '-c:v',
-        'libx264',
-        '-preset',
-        'ultrafast',
-        '-bf',
-        '0',
-        '-g',
-        '30',
-        '-b:v',
-        '8M',
-        '-f',
-        'h264',
-        input,
-      ]);
-      assert.equal(gen.status, 0, String(gen.stderr));
+      encode720pTestStream(ffmpeg, input, 60);
       const r = await runChunkedFraming({ input, seed: 7, maxGapMs: 4, busyLoops: 2, busyLimitMs: 60_000 });
       assert.equal(r.expected, 60);
       assert.equal(r.delivered, 60);
