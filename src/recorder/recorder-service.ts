@@ -8,6 +8,7 @@
 import type { RearviewConfig } from '../config.js';
 import type { Logger } from '../log/logger.js';
 import { Recorder, type RecorderHub, type RecorderOptions } from './recorder.js';
+import { recordingHealth } from './recording-health.js';
 import { RecordingLibrary } from './recording-library.js';
 
 /** What the service needs from the daemon (RearviewDaemon has it). */
@@ -50,14 +51,19 @@ export class RecorderService {
 
   /**
    * Why the recorder is not recording because of a failure ("not recording:
-   * cannot create ...: ENOENT ..."), or undefined while it records, waits
-   * for a keyframe, is paused or closed. Read from the recorder's status, the
-   * one place the reason is kept; it clears when a segment opens again.
+   * the recordings folder is missing (ENOENT): cannot create ..."), or
+   * undefined while it records, waits for a keyframe, is paused or closed.
+   * Decided by recordingHealth(), the one place that words it for the page,
+   * the API and the LED; it clears when a segment opens again.
    */
   get error(): string | undefined {
-    const { state, lastError } = this.recorder.status;
-    if (state !== 'retrying' || !lastError) return undefined;
-    return `not recording: ${lastError.message}`;
+    const health = recordingHealth({
+      recorder: this.recorder.status,
+      recordEnabled: true,
+      modeAllowsRecording: true,
+      sourceState: 'running', // the recorder's own failure only: the source is reported apart
+    });
+    return health.state === 'failed' ? `not recording: ${health.reason}` : undefined;
   }
 
   /** Starts recording (folder problems are reported in recorder.status and retried, never thrown). */
