@@ -169,7 +169,9 @@ export async function runTrailingAud(
       }
       // FFmpeg's decoder sometimes holds its output after the probe for good; such a run is
       // returned with what came out (the bench reports it as stalled), not thrown.
-      await waitFor(() => out.some((o) => o.frame >= frames - 1 - lag), 'the last frames', 3_000).catch(() => {});
+      await waitFor(() => out.some((o) => o.frame >= frames - 1 - lag), 'the last frames', 3_000).catch(
+        () => undefined,
+      );
       return {
         latest,
         delaysMs: out
