@@ -65,8 +65,15 @@ export interface SegmentSummary {
 /** Longest believable gap between two frames' capture times; beyond it (clock jump) the stream's own timing is used. */
 const MAX_CAPTURE_GAP_MS = 5000;
 
-/** Frames the grid may run ahead of the capture clock before it is abandoned for the segment. */
-const MAX_GRID_LEAD_FRAMES = 10;
+/**
+ * The grid is abandoned for the segment only when the stream proves faster than its nominal rate:
+ * the grid's lead over the capture clock grows by more than this share of a window's frames in
+ * {@link FAST_WINDOWS} windows of {@link LEAD_WINDOW_MS} in a row. A burst after a stall adds its
+ * frames to the lead once (the stall's gap absorbs the previous lead), so it never trips this.
+ */
+const MAX_LEAD_GROWTH = 0.25;
+const LEAD_WINDOW_MS = 1000;
+const FAST_WINDOWS = 2;
 
 /** One segment file being written. Create, `start()`, `write()` frames starting with a keyframe, `close()`. */
 export class SegmentWriter {
@@ -87,6 +94,10 @@ export class SegmentWriter {
   /** Snapping decode times to the nominal frame grid (until the stream proves faster than it). */
   private onGrid = true;
   private lastSlot = 0;
+  /** Where the current lead-growth window began (capture clock, ms) and the grid's lead then (frames). */
+  private leadWindowStartMs = 0;
+  private leadAtWindowStart = 0;
+  private fastWindows = 0;
   private gopKeyDecodeMs = 0;
   private gopKeyPts90k = 0;
   /** The hub gives this GOP presentation times apart from decode times (a stream that can reorder). */
@@ -189,6 +200,17 @@ export class SegmentWriter {
     return this.waitingForHeader;
   }
 
+  /** Watches the grid's lead over the capture clock (in frames); true once it keeps growing (see MAX_LEAD_GROWTH). */
+  private leadGrowsTooFast(lead: number, capturedMs: number): boolean {
+    const elapsed = capturedMs - this.leadWindowStartMs;
+    if (elapsed < LEAD_WINDOW_MS) return false;
+    const grew = lead - this.leadAtWindowStart > (MAX_LEAD_GROWTH * elapsed) / this.frameMs;
+    this.fastWindows = grew ? this.fastWindows + 1 : 0;
+    this.leadWindowStartMs = capturedMs;
+    this.leadAtWindowStart = lead;
+    return this.fastWindows >= FAST_WINDOWS;
+  }
+
   /**
    * Appends one frame (decode order; the first must be a keyframe). Rejects
    * with the fs error when the write fails; the writer is then unusable
@@ -204,6 +226,9 @@ export class SegmentWriter {
       this.anchorCapturedAtMs = frame.capturedAtMs;
       this.anchorDecodeMs = 0;
       this.lastSlot = 0;
+      this.leadWindowStartMs = 0;
+      this.leadAtWindowStart = 0;
+      this.fastWindows = 0;
       decodeMs = 0;
     } else {
       // The capture clock, measured from an anchor (not summed deltas), so a burst of frames after a stall
@@ -222,11 +247,15 @@ export class SegmentWriter {
         // millisecond) become one frame interval apart, gaps (dropped frames) stay gaps. Players and
         // ffmpeg see a clean constant rate.
         const slot = Math.max(Math.round(capturedMs / this.frameMs), this.lastSlot + 1);
-        if (slot * this.frameMs - capturedMs > MAX_GRID_LEAD_FRAMES * this.frameMs) {
-          this.onGrid = false; // the stream runs faster than its nominal rate: follow the capture clock instead
-        } else {
-          this.lastSlot = slot;
-          decodeMs = slot * this.frameMs;
+        this.lastSlot = slot;
+        decodeMs = slot * this.frameMs;
+        if (this.leadGrowsTooFast(slot - capturedMs / this.frameMs, capturedMs)) {
+          // The stream runs faster than its nominal rate: follow the capture clock from here on,
+          // anchored at this frame's grid time, so the timeline never steps back (a step back would
+          // squeeze the next frames 1 ms apart, which players and ffmpeg take for equal times).
+          this.onGrid = false;
+          this.anchorCapturedAtMs = frame.capturedAtMs;
+          this.anchorDecodeMs = decodeMs;
         }
       }
       // At least one Matroska tick (1 ms) apart.

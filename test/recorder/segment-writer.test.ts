@@ -3,6 +3,7 @@
  * time (DateUTC) is patched into the header only once the header is in the file.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -11,6 +12,7 @@ import { readMatroskaHeader } from '../../src/recorder/matroska-file.js';
 import { SegmentWriter } from '../../src/recorder/segment-writer.js';
 import { samplePath } from '../hub/access-units.js';
 import { scratchDir } from '../support/paths.js';
+import { requireTool } from '../support/tools.js';
 import { waitFor } from '../support/wait.js';
 import { decodeErrors, HubFeeder, probe } from './recording-fixtures.js';
 
@@ -78,6 +80,61 @@ test('the start time is patched only after the Segment header reached the file',
     assert.equal((await readMatroskaHeader(path)).startedAtMs, first.capturedAtMs);
     assert.equal(probe(path).frames, frames.length);
     assert.equal(decodeErrors(path), '');
+  } finally {
+    cleanup();
+  }
+});
+
+/** Writes `frames` (capture times as given) to a new segment and returns its packet times in ms (ffprobe). */
+async function writeAndReadTimes(dir: string, name: string, frames: StreamFrame[]): Promise<number[]> {
+  const path = join(dir, name);
+  const writer = new SegmentWriter({ path, params: (frames[0] as StreamFrame).params, syncIntervalMs: 0 });
+  await writer.start();
+  for (const f of frames) await writer.write(f);
+  await writer.close();
+  assert.equal(decodeErrors(path), '', `${name} decodes cleanly`);
+  const r = spawnSync(
+    requireTool('ffprobe'),
+    ['-v', 'error', '-select_streams', 'v', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', path],
+    { encoding: 'utf8' },
+  );
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => Math.round(Number(l) * 1000));
+}
+
+/** The first frames of the sample as the hub gives them (capture times 30 a second). */
+function sampleFrames(count: number): StreamFrame[] {
+  const feeder = HubFeeder.ofFile(samplePath);
+  const reader = feeder.hub.addReader({ name: 'test', join: 'next-keyframe' });
+  feeder.push(count);
+  const frames: StreamFrame[] = [];
+  for (let f = reader.read(); f; f = reader.read()) frames.push(f);
+  return frames;
+}
+
+// Regression: after a burst of more than 10 frames (frames held during a stall, stamped on arrival)
+// the writer left its frame grid, stepped back to the capture clock and spaced the next frames 1 ms
+// apart; ffmpeg reported "non monotonically increasing dts" and players saw equal times.
+test('a burst after a stall stays on the frame grid: times one frame apart, gap kept', async () => {
+  const { dir, cleanup } = scratchDir();
+  try {
+    for (const burst of [8, 15, 40]) {
+      const frames = sampleFrames(150);
+      const stampedAt = (frames[30 + burst - 1] as StreamFrame).capturedAtMs;
+      const held = frames.map((f, i) => (i >= 30 && i < 30 + burst ? { ...f, capturedAtMs: stampedAt } : f));
+      const times = await writeAndReadTimes(dir, `burst${burst}.mkv`, held);
+      assert.equal(times.length, 150);
+      const steps = times.slice(1).map((t, i) => t - (times[i] as number));
+      const gap = steps[29] as number;
+      assert.ok(gap >= burst * 33, `burst of ${burst}: the stall stays a gap (${gap} ms)`);
+      steps.splice(29, 1);
+      assert.ok(
+        steps.every((d) => d >= 33 && d <= 34),
+        `burst of ${burst}: every other step is one frame interval: ${steps}`,
+      );
+    }
   } finally {
     cleanup();
   }
