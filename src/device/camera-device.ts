@@ -89,7 +89,8 @@ export class CameraDevice {
     readonly charging: ChargingSensor,
     readonly led: LedController,
     readonly simulated: SimulatedFlags,
-    private readonly button: PowerButton | undefined,
+    /** The button watcher (undefined when simulated or not watching). */
+    readonly button: PowerButton | undefined,
     private readonly guard: LowBatteryGuard | undefined,
     /** The GPIO lines and the interface they are on. */
     readonly gpio: BoardGpio,

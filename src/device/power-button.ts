@@ -81,14 +81,15 @@ export class PowerButton {
     this.clock = options.clock ?? systemClock;
   }
 
-  /** True while a press is in progress (held, or released less than `debounceMs` ago). */
-  get pressed(): boolean {
-    return this.pressedAtMs !== undefined;
-  }
-
-  /** True once the button has been seen released, so presses count. */
-  get watching(): boolean {
-    return this.armed;
+  /**
+   * `waiting` until the button has been seen released (presses do not count
+   * yet), then `released`, `pressed`, or `releasing` (released less than
+   * `debounceMs` ago: a bounce would continue the press).
+   */
+  get state(): 'waiting' | 'released' | 'pressed' | 'releasing' {
+    if (!this.armed) return 'waiting';
+    if (this.pressedAtMs === undefined) return 'released';
+    return this.releaseTimer === undefined ? 'pressed' : 'releasing';
   }
 
   start(): void {
