@@ -490,7 +490,8 @@ async function buttonCheck(inputs: DoctorInputs): Promise<DoctorCheck> {
   const paths = inputs.bootConfigPaths ?? BOOT_CONFIG_PATHS;
   const line = inputs.buttonGpio ?? 17;
   const boot = readBootConfig(paths);
-  if (!boot) return { name: 'button', status: 'ok', message: `no boot config (${paths.join(', ')}): not a Raspberry Pi` };
+  if (!boot)
+    return { name: 'button', status: 'ok', message: `no boot config (${paths.join(', ')}): not a Raspberry Pi` };
   const overlays = findGpioShutdownOverlays(boot.text, boot.file);
   if (overlays.length === 0)
     return {

@@ -69,7 +69,8 @@ describe('button presses on the event feed', () => {
               buf = buf.slice(i + 2);
               const ev = /^event: (.*)$/m.exec(block)?.[1];
               if (ev === 'hello') apiService.device!.reportButton({ press: 'short', heldMs: 180 });
-              if (ev === 'button') resolve(JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? '{}') as Record<string, unknown>);
+              if (ev === 'button')
+                resolve(JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? '{}') as Record<string, unknown>);
             }
           });
         });

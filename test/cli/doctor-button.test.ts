@@ -15,12 +15,14 @@ import { scratchDir } from '../support/paths.js';
 
 describe('gpio-shutdown in config.txt', () => {
   const find = (text: string, files: Record<string, string> = {}) =>
-    findGpioShutdownOverlays(text, '/boot/firmware/config.txt', (p) => files[p]).map(({ line, pin, activeLow, file }) => ({
-      file,
-      line,
-      pin,
-      activeLow,
-    }));
+    findGpioShutdownOverlays(text, '/boot/firmware/config.txt', (p) => files[p]).map(
+      ({ line, pin, activeLow, file }) => ({
+        file,
+        line,
+        pin,
+        activeLow,
+      }),
+    );
 
   it('finds the overlay with its defaults (GPIO 3, active low) and its parameters', () => {
     assert.deepEqual(find('dtparam=audio=on\ndtoverlay=gpio-shutdown\n'), [
@@ -29,9 +31,10 @@ describe('gpio-shutdown in config.txt', () => {
     assert.deepEqual(find('dtoverlay=gpio-shutdown,gpio_pin=17,active_low=0\n'), [
       { file: '/boot/firmware/config.txt', line: 1, pin: 17, activeLow: false },
     ]);
-    assert.deepEqual(find('dtoverlay=gpio-shutdown\ndtparam=gpio_pin=17\ndtoverlay=vc4-kms-v3d\ndtparam=gpio_pin=4\n'), [
-      { file: '/boot/firmware/config.txt', line: 1, pin: 17, activeLow: true },
-    ]);
+    assert.deepEqual(
+      find('dtoverlay=gpio-shutdown\ndtparam=gpio_pin=17\ndtoverlay=vc4-kms-v3d\ndtparam=gpio_pin=4\n'),
+      [{ file: '/boot/firmware/config.txt', line: 1, pin: 17, activeLow: true }],
+    );
   });
 
   it('ignores comments, other overlays and filters that cannot match a Zero 2 W', () => {
@@ -78,7 +81,10 @@ describe('rearview doctor: the button check', () => {
       writeFileSync(firmware, '[all]\ndtoverlay=gpio-shutdown,gpio_pin=17,active_low=0\n');
       let button = (await runDoctor(inputs(s.dir, [firmware, old]))).find((c) => c.name === 'button');
       assert.equal(button?.status, 'warn');
-      assert.match(button!.message, /dtoverlay=gpio-shutdown is active in .*firmware\/config\.txt line 2 \(GPIO 17, active high\)/);
+      assert.match(
+        button!.message,
+        /dtoverlay=gpio-shutdown is active in .*firmware\/config\.txt line 2 \(GPIO 17, active high\)/,
+      );
       assert.match(button!.message, /holds GPIO 17/);
       assert.match(button!.message, /remove that line/);
 
