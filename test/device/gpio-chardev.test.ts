@@ -17,7 +17,11 @@ import { openBoardGpio } from '../../src/device/board-gpio.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { fakeGpiod, noGpiodEnv, type FakeGpiod } from '../support/fake-gpiod.js';
 import { repoRoot, scratchDir } from '../support/paths.js';
-import { waitFor } from '../support/wait.js';
+import { waitFor as waitForDefault } from '../support/wait.js';
+
+/** Each fake tool is a Node process: on a loaded machine one can take seconds to start, so wait longer than usual. */
+const waitFor = (condition: () => boolean | Promise<boolean>, what: string): Promise<void> =>
+  waitForDefault(condition, what, 30_000);
 
 const FIXTURE = join(repoRoot, 'test', 'fixtures', 'device', 'pi-zero-2w');
 

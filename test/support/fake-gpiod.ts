@@ -91,12 +91,16 @@ export function fakeGpiod(version: 1 | 2, options: { gpiodetect?: string } = {})
     edge: async (offset, edge) => {
       const socket = join(dir, `gpiomon-${offset}.sock`);
       let pid = 0;
-      await waitFor(() => {
-        const mon = live('gpiomon').map((c) => c.pid);
-        const listening = calls().find((c) => c.event === 'listening' && mon.includes(c.pid) && c.socket === socket);
-        pid = listening?.pid ?? 0;
-        return pid !== 0;
-      }, `a listening gpiomon on line ${offset}`);
+      await waitFor(
+        () => {
+          const mon = live('gpiomon').map((c) => c.pid);
+          const listening = calls().find((c) => c.event === 'listening' && mon.includes(c.pid) && c.socket === socket);
+          pid = listening?.pid ?? 0;
+          return pid !== 0;
+        },
+        `a listening gpiomon on line ${offset}`,
+        30_000,
+      );
       await new Promise<void>((resolve, reject) => {
         const conn = createConnection(socket, () => conn.end(`${edge}\n`));
         conn.on('close', () => resolve());
