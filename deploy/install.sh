@@ -52,6 +52,8 @@ apt-get update
 apt-get install -y nodejs npm ffmpeg rsync
 # The camera tools: rpicam-apps on current Raspberry Pi OS, libcamera-apps on older releases.
 apt-get install -y rpicam-apps || apt-get install -y libcamera-apps || echo "warning: no rpicam-apps package: the rpicam source will not work" >&2
+# libgpiod's tools: the button, LED and charging lines through the GPIO character device (else sysfs).
+apt-get install -y gpiod || echo "warning: no gpiod package: GPIO falls back to sysfs" >&2
 
 NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
 if [ "$NODE_MAJOR" -lt 20 ]; then

@@ -22,6 +22,9 @@ export type CameraMode = 'simultaneous' | 'exclusive';
 /** Which hardware backends to use: real Linux devices, simulated stand-ins, or detect. */
 export type DeviceBackend = 'auto' | 'linux' | 'simulated';
 
+/** How GPIO lines are reached: libgpiod's tools (character device), sysfs, or the best found. */
+export type GpioInterfaceName = 'auto' | 'libgpiod' | 'sysfs';
+
 /** Encoder settings used by the process sources (rpicam, gstreamer, ffmpeg). */
 export interface VideoSettings {
   /** Pixels. Default 640x360 as on the device. */
@@ -148,6 +151,18 @@ export interface RearviewConfig {
   deviceBackend: DeviceBackend;
   /** BCM GPIO line of the charging-detect input (high = charging). Default 27, the device's I/O board. */
   chargingGpio: number;
+  /** BCM GPIO line of the status LED. Default 21. */
+  ledGpio: number;
+  /** BCM GPIO line of the button. Default 17. */
+  buttonGpio: number;
+  /** The button's bias. Default 'down' (PCB v1.4). */
+  buttonPull: 'down' | 'up' | 'off';
+  /** Which level is pressed. Default 'active-high' (PCB v1.4: HIGH = pressed). */
+  buttonPolarity: 'active-high' | 'active-low';
+  /** Hold that shuts the camera down. Default 3000 ms. */
+  buttonLongPressMs: number;
+  /** GPIO interface. Default 'auto' (libgpiod's tools when installed, else sysfs). */
+  gpioInterface: GpioInterfaceName;
   /** Log level. Default 'info'. */
   logLevel: LogLevel;
 }
@@ -219,6 +234,12 @@ export function defaultConfig(): RearviewConfig {
     cameraName: 'velovision-rearview',
     deviceBackend: 'auto',
     chargingGpio: 27,
+    ledGpio: 21,
+    buttonGpio: 17,
+    buttonPull: 'down',
+    buttonPolarity: 'active-high',
+    buttonLongPressMs: 3000,
+    gpioInterface: 'auto',
     logLevel: 'info',
   };
 }
@@ -245,6 +266,9 @@ const ENUMS: Record<string, readonly string[]> = {
   join: ['latest-keyframe', 'next-keyframe'],
   mode: ['simultaneous', 'exclusive'],
   deviceBackend: ['auto', 'linux', 'simulated'],
+  buttonPull: ['down', 'up', 'off'],
+  buttonPolarity: ['active-high', 'active-low'],
+  gpioInterface: ['auto', 'libgpiod', 'sysfs'],
   logLevel: ['debug', 'info', 'warn', 'error', 'silent'],
   'video.profile': ['baseline', 'main', 'high'],
   'video.level': H264_LEVELS,
@@ -263,6 +287,8 @@ const DURATION_RANGE_MS: Record<string, readonly [number, number]> = {
   clientHardLimitMs: [1000, 3_600_000],
   clientBehindLimitMs: [1000, 30_000],
   streamWindowMs: [1000, 86_400_000],
+  // Above the 600 ms of a short press; at most 30 s, so a stuck setting cannot make the button useless.
+  buttonLongPressMs: [1000, 30_000],
 };
 /** Segment numbers run log0000..log9999 and wrap: more files than that cannot be kept apart. */
 const MAX_FILES_LIMIT = 9999;
@@ -282,7 +308,10 @@ const INT_RANGES: Record<string, readonly [number, number]> = {
   maxFiles: [1, MAX_FILES_LIMIT],
   minFreePercent: [0, 100],
   fileFps: [1, 120],
-  chargingGpio: [0, 1023],
+  // BCM lines of the Pi's pin controller (0-53): they become arguments of libgpiod's tools.
+  chargingGpio: [0, 53],
+  ledGpio: [0, 53],
+  buttonGpio: [0, 53],
   'video.width': [16, 4096],
   'video.height': [16, 4096],
   'video.fps': [1, 120],

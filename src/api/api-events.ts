@@ -1,7 +1,7 @@
 /**
  * Live events for the web page as Server-Sent Events (`GET /api/v1/events`):
  * `status` (periodic and on change), `mode`, `recording-added`,
- * `recording-removed`, `settings`. Each client has a bounded backlog: a
+ * `recording-removed`, `settings`, `button`. Each client has a bounded backlog: a
  * client that stops reading is dropped, never buffered without limit.
  */
 import type { ServerResponse } from 'node:http';

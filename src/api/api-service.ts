@@ -133,6 +133,12 @@ export class ApiService {
     this.device = await createCameraDevice({
       backend: config.deviceBackend,
       chargingGpio: config.chargingGpio,
+      ledGpio: config.ledGpio,
+      buttonGpio: config.buttonGpio,
+      buttonPull: config.buttonPull,
+      buttonPolarity: config.buttonPolarity,
+      buttonLongPressMs: config.buttonLongPressMs,
+      gpioInterface: config.gpioInterface,
       logger: host.logger.child('device'),
     });
     this.device.start();

@@ -85,6 +85,7 @@ export class ApiServer {
   private readonly sockets = new Set<Socket>();
   private timers: NodeJS.Timeout[] = [];
   private unsubscribeMode: (() => void) | undefined;
+  private unsubscribeButton: (() => void) | undefined;
   private knownRecordings: Set<string> | undefined;
   private closed = false;
 
@@ -163,6 +164,10 @@ export class ApiServer {
       this.events.publish('mode', state);
       void this.publishStatus();
     });
+    // Button presses go to the feed for features built on them (a short press: marking a moment).
+    this.unsubscribeButton = this.options.device.onButton((press) =>
+      this.events.publish('button', { ...press, atMs: this.ctx.now() }),
+    );
     const statusTimer = setInterval(() => {
       if (this.events.clientCount > 0) void this.publishStatus();
     }, this.options.statusIntervalMs ?? 2000);
@@ -180,6 +185,7 @@ export class ApiServer {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.unsubscribeMode?.();
+    this.unsubscribeButton?.();
     this.events.close();
     const done = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sockets) s.destroy();

@@ -243,6 +243,8 @@ export interface ApiEventData {
   'recording-added': RecordingDocument;
   'recording-removed': { name: string } | { all: true; count: number };
   settings: SettingsPatchResult;
+  /** A press of the board's button: `short` (released within 600 ms), or `long` (held for `buttonLongPressMs`: the camera shuts down). */
+  button: { press: 'short' | 'long'; heldMs: number; atMs: number };
 }
 
 /** Event names on the feed. */

@@ -2,7 +2,8 @@
  * `rearview doctor`: checks what the camera daemon needs on this machine and
  * says what is wrong in plain words: the camera tools on PATH, the hardware
  * encoder, webcams (/dev/video*), the recordings folder (writable, free space), ports 5000/8000
- * (free, or held by a running Rearview), the clock, and Node itself.
+ * (free, or held by a running Rearview), the clock, the button (no kernel
+ * gpio-shutdown overlay in the boot config), and Node itself.
  * Exit code 0 when nothing failed (warnings allowed), 7 otherwise.
  */
 import type { Command } from 'commander';
@@ -13,7 +14,7 @@ import { FFMPEG_MISSING, findFfmpeg } from '../util/ffmpeg-path.js';
 
 /** Outcome of one check. */
 export interface DoctorCheck {
-  /** Short name: 'camera tools', 'ffmpeg', 'encoder', 'webcams', 'recordings folder', 'disk space', 'stream port', 'api port', 'clock', 'node'. */
+  /** Short name: 'camera tools', 'ffmpeg', 'encoder', 'webcams', 'recordings folder', 'disk space', 'stream port', 'api port', 'clock', 'button', 'node'. */
   name: string;
   status: 'ok' | 'warn' | 'fail';
   /** What was found, in plain words, and what to do about it. */
@@ -42,6 +43,10 @@ export interface DoctorInputs {
   video4linuxDir?: string;
   /** Wall clock, ms since the epoch. Default Date.now(). */
   nowMs?: number;
+  /** BCM line of the button (`buttonGpio`). Default 17. */
+  buttonGpio?: number;
+  /** Boot config files, first readable wins. Default /boot/firmware/config.txt, /boot/config.txt. */
+  bootConfigPaths?: readonly string[];
 }
 
 interface DoctorOptions {
@@ -89,6 +94,7 @@ Exit codes: 0 nothing wrong (warnings allowed), 2 bad option, 7 at least one che
           apiPort: config.apiPort,
           bind: config.bind,
           minFreeBytes: config.minFreeBytes,
+          buttonGpio: config.buttonGpio,
         };
       } catch (err) {
         throw toCliError(err);
@@ -362,6 +368,8 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
       });
   }
 
+  checks.push(await buttonCheck(inputs));
+
   const major = Number(process.versions.node.split('.')[0]);
   checks.push(
     major >= 20
@@ -474,4 +482,30 @@ async function ntpSynchronized(): Promise<boolean | undefined> {
       resolve(v === 'yes' ? true : v === 'no' ? false : undefined);
     });
   });
+}
+
+/** The button: warn when the kernel's gpio-shutdown overlay is active (it powers off by itself, and may hold the line). */
+async function buttonCheck(inputs: DoctorInputs): Promise<DoctorCheck> {
+  const { BOOT_CONFIG_PATHS, findGpioShutdownOverlays, readBootConfig } = await import('../device/boot-config.js');
+  const paths = inputs.bootConfigPaths ?? BOOT_CONFIG_PATHS;
+  const line = inputs.buttonGpio ?? 17;
+  const boot = readBootConfig(paths);
+  if (!boot)
+    return { name: 'button', status: 'ok', message: `no boot config (${paths.join(', ')}): not a Raspberry Pi` };
+  const overlays = findGpioShutdownOverlays(boot.text, boot.file);
+  if (overlays.length === 0)
+    return {
+      name: 'button',
+      status: 'ok',
+      message: `no gpio-shutdown overlay in ${boot.file}: the daemon watches the button on GPIO ${line}`,
+    };
+  const where = overlays
+    .map((o) => `${o.file} line ${o.line} (GPIO ${o.pin}, active ${o.activeLow ? 'low' : 'high'})`)
+    .join(', ');
+  const holdsOurs = overlays.some((o) => o.pin === line);
+  return {
+    name: 'button',
+    status: 'warn',
+    message: `dtoverlay=gpio-shutdown is active in ${where}: the kernel powers off on its own at a single press${holdsOurs ? `, and it holds GPIO ${line}, so the daemon cannot see the button (no short presses, no long-press shutdown)` : ''}; the daemon handles the button itself: remove that line and reboot`,
+  };
 }

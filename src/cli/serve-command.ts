@@ -198,6 +198,39 @@ const SERVE_OPTIONS: ServeOption[] = [
     key: 'chargingGpio',
     help: 'BCM GPIO line of the charging-detect input, high = charging (default: 27)',
   },
+  {
+    flags: '--led-gpio <line>',
+    key: 'ledGpio',
+    help: 'BCM GPIO line of the status LED, 0-53 (default: 21)',
+  },
+  {
+    flags: '--button-gpio <line>',
+    key: 'buttonGpio',
+    help: 'BCM GPIO line of the button, 0-53 (default: 17)',
+  },
+  {
+    flags: '--button-pull <pull>',
+    key: 'buttonPull',
+    help: "the button input's bias (default: down, as on PCB v1.4)",
+    choices: ['down', 'up', 'off'],
+  },
+  {
+    flags: '--button-polarity <polarity>',
+    key: 'buttonPolarity',
+    help: 'which level means pressed (default: active-high, as on PCB v1.4)',
+    choices: ['active-high', 'active-low'],
+  },
+  {
+    flags: '--button-long-press <duration>',
+    key: 'buttonLongPressMs',
+    help: 'hold the button this long to shut the camera down, 1s-30s (default: 3s)',
+  },
+  {
+    flags: '--gpio-interface <interface>',
+    key: 'gpioInterface',
+    help: "LED/button/charging lines through libgpiod's tools or sysfs (default: auto, the tools when installed)",
+    choices: ['auto', 'libgpiod', 'sysfs'],
+  },
 ];
 
 /** Registers `rearview serve` (options only; the daemon is loaded when it runs). */

@@ -6,7 +6,7 @@
  * and the stand-in otherwise, so the API answers on any machine.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeviceBackend } from '../config.js';
 import { RearviewError } from '../errors.js';
@@ -18,15 +18,21 @@ import {
   SimulatedChargingSensor,
   type ChargingSensor,
 } from './charging-sensor.js';
+import { openBoardGpio, type BoardGpio, type GpioInterface } from './board-gpio.js';
 import { LedController } from './led-controller.js';
+import type { GpioPull } from './libgpiod-tools.js';
 import { LowBatteryGuard } from './low-battery-guard.js';
-import { PowerButton } from './power-button.js';
-import { gpioSysfsDir, hasSysfsGpio, SimulatedGpioLine, SysfsGpioLine, type GpioLine } from './sysfs-gpio.js';
+import { DEFAULT_LONG_PRESS_MS, PowerButton, type ButtonPress } from './power-button.js';
 import { hasThermalZone, LinuxThermalSensor, SimulatedThermalSensor, type ThermalSensor } from './thermal-sensor.js';
 import { systemClock, type Clock } from '../util/clock.js';
 
+export { hasPiGpio } from './board-gpio.js';
+
 /** BCM lines of the device's I/O board. */
 export const DEVICE_GPIO = { led: 21, powerButton: 17 } as const;
+
+/** Which level means the button is pressed: PCB v1.4 pulls it down and a press drives it high. */
+export type ButtonPolarity = 'active-high' | 'active-low';
 
 /** Options of createCameraDevice. */
 export interface CameraDeviceOptions {
@@ -40,6 +46,20 @@ export interface CameraDeviceOptions {
   openI2c?: (busNumber: number) => Promise<I2cBus>;
   /** BCM line of charging detect. Default 27. */
   chargingGpio?: number;
+  /** BCM line of the status LED. Default 21. */
+  ledGpio?: number;
+  /** BCM line of the button. Default 17. */
+  buttonGpio?: number;
+  /** The button's bias. Default 'down' (PCB v1.4). */
+  buttonPull?: GpioPull;
+  /** Default 'active-high' (PCB v1.4: HIGH = pressed). */
+  buttonPolarity?: ButtonPolarity;
+  /** Hold that shuts down, ms. Default 3000. */
+  buttonLongPressMs?: number;
+  /** GPIO interface: libgpiod's tools, sysfs, or the best found. Default 'auto'. */
+  gpioInterface?: GpioInterface;
+  /** Environment of the libgpiod tools (PATH finds them). Default process.env. */
+  env?: NodeJS.ProcessEnv;
   /** Powers the machine off. Default: `systemctl poweroff` with Linux GPIO, a log line when simulated. */
   shutdown?: (reason: string) => void | Promise<void>;
   /** Run the low-battery guard and (with Linux GPIO) the power button. Default true. */
@@ -57,23 +77,11 @@ export interface SimulatedFlags {
   button: boolean;
 }
 
-/** True when `root` has the Raspberry Pi's GPIO controller in sysfs. */
-export function hasPiGpio(root: string): boolean {
-  if (!hasSysfsGpio(root)) return false;
-  const dir = gpioSysfsDir(root);
-  try {
-    return readdirSync(dir)
-      .filter((e) => e.startsWith('gpiochip'))
-      .some((chip) => /pinctrl-(bcm|rp1)/.test(readFileSync(join(dir, chip, 'label'), 'utf8')));
-  } catch {
-    return false;
-  }
-}
-
 /** The hardware, started and closed as one. */
 export class CameraDevice {
   private closed = false;
   private started = false;
+  private readonly buttonListeners = new Set<(press: ButtonPress) => void>();
 
   constructor(
     readonly battery: BatteryGauge,
@@ -81,10 +89,29 @@ export class CameraDevice {
     readonly charging: ChargingSensor,
     readonly led: LedController,
     readonly simulated: SimulatedFlags,
-    private readonly button: PowerButton | undefined,
+    /** The button watcher (undefined when simulated or not watching). */
+    readonly button: PowerButton | undefined,
     private readonly guard: LowBatteryGuard | undefined,
-    private readonly lines: GpioLine[],
+    /** The GPIO lines and the interface they are on. */
+    readonly gpio: BoardGpio,
   ) {}
+
+  /** Calls `listener` on every button press (short and long); returns the unsubscribe function. */
+  onButton(listener: (press: ButtonPress) => void): () => void {
+    this.buttonListeners.add(listener);
+    return () => this.buttonListeners.delete(listener);
+  }
+
+  /** Tells the listeners about a press (the power button calls it; so may a test). */
+  reportButton(press: ButtonPress): void {
+    for (const l of this.buttonListeners) {
+      try {
+        l(press);
+      } catch {
+        // A listener's failure must not stop the others or the shutdown.
+      }
+    }
+  }
 
   start(): void {
     if (this.started) return;
@@ -98,9 +125,9 @@ export class CameraDevice {
     if (this.closed) return;
     this.closed = true;
     this.guard?.close();
-    this.button?.close();
+    await this.button?.close();
     this.led.close();
-    for (const line of this.lines) line.close();
+    await this.gpio.close();
     await this.battery.close();
   }
 }
@@ -144,32 +171,53 @@ export async function createCameraDevice(options: CameraDeviceOptions = {}): Pro
     if (strict && !hasThermalZone(root)) throw new RearviewError('ERR_DEVICE_UNAVAILABLE', 'no thermal zone 0');
   } else thermal = new SimulatedThermalSensor();
 
-  const gpioLinux = tryLinux && (strict || hasPiGpio(root));
-  const lines: GpioLine[] = [];
-  let ledLine: GpioLine;
-  let buttonLine: GpioLine;
-  let chargingLine: GpioLine;
-  if (gpioLinux) {
-    ledLine = new SysfsGpioLine(root, DEVICE_GPIO.led, 'out');
-    buttonLine = new SysfsGpioLine(root, DEVICE_GPIO.powerButton, 'in');
-    chargingLine = new SysfsGpioLine(root, options.chargingGpio ?? DEFAULT_CHARGING_GPIO, 'in');
-  } else {
-    ledLine = new SimulatedGpioLine(DEVICE_GPIO.led);
-    buttonLine = new SimulatedGpioLine(DEVICE_GPIO.powerButton, 1); // released (pulled up)
-    chargingLine = new SimulatedGpioLine(DEFAULT_CHARGING_GPIO);
-  }
-  lines.push(ledLine, buttonLine, chargingLine);
-  const charging: ChargingSensor = gpioLinux ? new GpioChargingSensor(chargingLine) : new SimulatedChargingSensor();
-  const led = new LedController(ledLine, clock);
+  const gpio = await openBoardGpio({
+    backend,
+    gpioInterface: options.gpioInterface,
+    root,
+    env: options.env,
+    ledLine: options.ledGpio ?? DEVICE_GPIO.led,
+    buttonLine: options.buttonGpio ?? DEVICE_GPIO.powerButton,
+    buttonPull: options.buttonPull ?? 'down',
+    chargingLine: options.chargingGpio ?? DEFAULT_CHARGING_GPIO,
+    clock,
+    logger,
+  });
+  logger.info(`GPIO: ${gpio.description}`);
+  const gpioLinux = gpio.kind !== 'simulated';
+  const charging: ChargingSensor = gpio.charging
+    ? new GpioChargingSensor(gpio.charging)
+    : new SimulatedChargingSensor();
+  const led = new LedController(gpio.led, clock);
 
   const shutdown =
     options.shutdown ??
     (gpioLinux ? runPoweroff(logger) : (reason: string) => logger.warn(`simulated shutdown: ${reason}`));
   const watch = options.watchPower ?? true;
-  // A simulated button can never be pressed: do not poll it 20 times a second.
+  const longPressMs = options.buttonLongPressMs ?? DEFAULT_LONG_PRESS_MS;
+  const buttonLine = options.buttonGpio ?? DEVICE_GPIO.powerButton;
+  let device: CameraDevice | undefined;
+  // A simulated button can never be pressed: nothing watches it.
   const button =
-    watch && gpioLinux
-      ? new PowerButton(buttonLine, () => void shutdown('power button long press'), { clock })
+    watch && gpio.button
+      ? new PowerButton(
+          gpio.button,
+          (press) => {
+            if (press.press === 'short') logger.info(`button: short press (${press.heldMs} ms)`);
+            else logger.warn(`button: held ${longPressMs / 1000} s`);
+            device?.reportButton(press);
+            if (press.press === 'long') void shutdown('power button long press');
+          },
+          {
+            clock,
+            longPressMs,
+            pressedLevel: options.buttonPolarity === 'active-low' ? 0 : 1,
+            onPressedAtStart: () =>
+              logger.warn(
+                `button GPIO ${buttonLine} reads pressed at start: presses count once it is released (if it never is, check buttonPolarity and buttonPull)`,
+              ),
+          },
+        )
       : undefined;
   const guard = watch ? new LowBatteryGuard({ battery, charging, led, shutdown, clock, logger }) : undefined;
 
@@ -180,5 +228,6 @@ export async function createCameraDevice(options: CameraDeviceOptions = {}): Pro
     led: !gpioLinux,
     button: !gpioLinux,
   };
-  return new CameraDevice(battery, thermal, charging, led, simulated, button, guard, lines);
+  device = new CameraDevice(battery, thermal, charging, led, simulated, button, guard, gpio);
+  return device;
 }

@@ -3,7 +3,7 @@
  * line is board-specific, so it is an option (default BCM 27, active high:
  * 1 = charging); the simulated stand-in reports "not charging".
  */
-import type { GpioLine } from './sysfs-gpio.js';
+import type { GpioReader } from './board-gpio.js';
 
 /** Default BCM line of the charging-detect signal (see docs/api.md). */
 export const DEFAULT_CHARGING_GPIO = 27;
@@ -19,11 +19,11 @@ export class GpioChargingSensor implements ChargingSensor {
   readonly simulated = false;
   /** @param activeLow true when 0 means charging (default false) */
   constructor(
-    private readonly gpio: GpioLine,
+    private readonly gpio: GpioReader,
     private readonly activeLow = false,
   ) {}
   async isCharging(): Promise<boolean> {
-    const level = this.gpio.read();
+    const level = await this.gpio.read();
     return this.activeLow ? level === 0 : level === 1;
   }
 }

@@ -3,7 +3,10 @@
  * the device: streaming 1200 ms on / 100 ms off (mostly on), recording
  * 100/1200 (mostly off), `PUT /blink-on` 100/1000, low battery 50/50 for 3 s
  * before shutdown; and ours: not recording, 3 flashes of 100 ms every 2 s.
- * Which one shows is decided here only (see LedController).
+ * Which one shows is decided here only (see LedController). The controller
+ * toggles a plain line on its own timer (sysfs, simulated), or hands the
+ * whole pattern to an output that plays it by itself (a `gpioset -t`
+ * process), so no process is started per blink.
  */
 import type { GpioLine } from './sysfs-gpio.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
@@ -29,6 +32,41 @@ export const LED_PATTERNS = {
   error: { onMs: 100, offMs: 100, flashes: 3, periodMs: 2000 },
 } as const satisfies Record<string, BlinkPattern>;
 
+/**
+ * An LED output that plays a whole pattern by itself (libgpiod's gpioset):
+ * the controller hands it the pattern in force, or the steady level when
+ * there is none, instead of toggling the line.
+ */
+export interface LedPatternOutput {
+  show(pattern: BlinkPattern | null, level: 0 | 1): void;
+}
+
+/**
+ * The toggle periods of `pattern` from its on phase, ms, an even number of
+ * them (on, off, on, off...), a burst's last off stretched to its period:
+ * what `gpioset -t` repeats.
+ */
+export function togglePeriods(pattern: BlinkPattern): number[] {
+  const flashes = pattern.flashes ?? 1;
+  const out: number[] = [];
+  for (let i = 0; i < flashes; i++) out.push(pattern.onMs, pattern.offMs);
+  if (pattern.periodMs !== undefined)
+    out[out.length - 1] = Math.max(
+      pattern.offMs,
+      pattern.periodMs - flashes * (pattern.onMs + pattern.offMs) + pattern.offMs,
+    );
+  return out;
+}
+
+/**
+ * The one level that stands for `pattern` on an output that cannot blink
+ * (libgpiod v1 without sysfs): off for the mostly-off recording pattern, on
+ * for every other one, so the alarm, low battery and blink-on still light it.
+ */
+export function steadyLevelOf(pattern: BlinkPattern): 0 | 1 {
+  return pattern === LED_PATTERNS.recording ? 0 : 1;
+}
+
 /** What the LED shows: a mode pattern, solid on, or off. */
 export type LedState = 'streaming' | 'recording' | 'on' | 'off';
 
@@ -38,13 +76,15 @@ export const MOMENT_MS = 1000;
 /**
  * Drives one LED line. Everything that wants the LED goes through here, and
  * the one rule of who wins, highest first: low battery > not recording
- * (`error`) > a moment marked (solid 1 s) > `blink-on` > the mode pattern.
+ * (`error`) > a moment marked (solid 1 s) > `blink-on` or `blink-off` (the
+ * LED off, until `blink-on` or the mode pattern changes) > the mode pattern.
  * So `blink-off` (or a blink at all) never hides the not-recording alarm.
  * start()/close() lifecycle.
  */
 export class LedController {
   private modeState: LedState = 'off';
-  private blinkOverride = false;
+  /** `PUT /blink-on` ('blink') or `PUT /blink-off` ('off') in force. */
+  private userOverride: 'blink' | 'off' | undefined;
   private alarm = false;
   private lowBatteryUntilMs: number | undefined;
   private momentTimer: TimerHandle | undefined;
@@ -56,10 +96,17 @@ export class LedController {
   /** The low-battery flash in progress: its end timer and its promise's resolve. */
   private flash: { timer: TimerHandle; resolve: () => void } | undefined;
 
+  private readonly gpio: GpioLine | undefined;
+  private readonly output: LedPatternOutput | undefined;
+
+  /** @param gpio a line the controller toggles, or an output that plays patterns itself */
   constructor(
-    private readonly gpio: GpioLine,
+    gpio: GpioLine | LedPatternOutput,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    if ('show' in gpio) this.output = gpio;
+    else this.gpio = gpio;
+  }
 
   /** The pattern in force now (null = a steady level: solid for a moment or mode 'on', else off). */
   get pattern(): BlinkPattern | null {
@@ -72,6 +119,8 @@ export class LedController {
         return null;
       case 'blink':
         return LED_PATTERNS.blink;
+      case 'blink-off':
+        return null;
       case 'streaming':
         return LED_PATTERNS.streaming;
       case 'recording':
@@ -83,7 +132,7 @@ export class LedController {
 
   /** True while `PUT /blink-on` is in force (even when a higher priority hides it). */
   get blinking(): boolean {
-    return this.blinkOverride;
+    return this.userOverride === 'blink';
   }
 
   /** Name of what the LED shows, for status: the winner of the priority rule. */
@@ -91,7 +140,8 @@ export class LedController {
     if (this.lowBatteryUntilMs !== undefined) return 'low-battery';
     if (this.alarm) return 'not-recording';
     if (this.momentTimer !== undefined) return 'moment';
-    if (this.blinkOverride) return 'blink';
+    if (this.userOverride === 'blink') return 'blink';
+    if (this.userOverride === 'off') return 'blink-off';
     return this.modeState;
   }
 
@@ -100,15 +150,16 @@ export class LedController {
     this.apply();
   }
 
-  /** Sets the mode pattern (the camera's streaming/recording state). */
+  /** Sets the mode pattern (the camera's streaming/recording state); a change ends `blink-off`. */
   setMode(state: LedState): void {
+    if (state !== this.modeState && this.userOverride === 'off') this.userOverride = undefined;
     this.modeState = state;
     this.apply();
   }
 
-  /** `PUT /blink-on` / `/blink-off`. */
+  /** `PUT /blink-on` (the blink pattern) / `PUT /blink-off` (the LED off until blink-on or a mode change). */
   setBlink(on: boolean): void {
-    this.blinkOverride = on;
+    this.userOverride = on ? 'blink' : 'off';
     this.apply();
   }
 
@@ -174,8 +225,19 @@ export class LedController {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     const pattern = this.pattern;
+    const describe = this.describe;
+    const steady: 0 | 1 = describe === 'moment' || describe === 'on' ? 1 : 0;
+    if (this.output) {
+      this.level = pattern ? 1 : steady;
+      try {
+        this.output.show(pattern, steady);
+      } catch {
+        // An LED failure must never break the camera.
+      }
+      return;
+    }
     if (!pattern) {
-      this.set(this.describe === 'moment' || this.modeState === 'on' ? 1 : 0);
+      this.set(steady);
       return;
     }
     this.step = 0;
@@ -208,7 +270,7 @@ export class LedController {
   private set(level: 0 | 1): void {
     this.level = level;
     try {
-      this.gpio.write(level);
+      this.gpio?.write(level);
     } catch {
       // An LED write failure must never break the camera; the next toggle retries.
     }

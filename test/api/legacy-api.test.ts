@@ -136,7 +136,7 @@ describe('legacy API (curl)', () => {
     assert.equal(api.device.led.describe, 'blink');
     const off = await curl(['-X', 'PUT', `${api.url}/blink-off`], scratch.dir);
     assert.deepEqual([off.status, off.text], [200, 'Turned off LED']);
-    assert.notEqual(api.device.led.describe, 'blink');
+    assert.equal(api.device.led.describe, 'blink-off', 'the LED is off');
   });
 
   it('PUT /restart-stream-mode answers as the device', async () => {

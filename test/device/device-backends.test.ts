@@ -13,7 +13,7 @@ import { createCameraDevice } from '../../src/device/camera-device.js';
 import { GpioChargingSensor } from '../../src/device/charging-sensor.js';
 import { LED_PATTERNS, LedController } from '../../src/device/led-controller.js';
 import { LowBatteryGuard } from '../../src/device/low-battery-guard.js';
-import { PowerButton } from '../../src/device/power-button.js';
+import { PolledButtonInput, PowerButton, type ButtonPress } from '../../src/device/power-button.js';
 import { SimulatedGpioLine, SysfsGpioLine, sysfsGpioNumber } from '../../src/device/sysfs-gpio.js';
 import { LinuxThermalSensor } from '../../src/device/thermal-sensor.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -135,27 +135,33 @@ describe('Linux backends on a fixture tree', () => {
     }
   });
 
-  it('power button: a 1 s hold (active low) asks for shutdown once', () => {
+  it('power button on sysfs (sampled): active low when configured, a 3 s hold asks for shutdown once', () => {
     const { root, cleanup } = fixtureRoot();
     try {
       const clock = new FakeClock();
-      let presses = 0;
-      const button = new PowerButton(new SysfsGpioLine(root, 17, 'in'), () => presses++, { clock });
+      const presses: ButtonPress[] = [];
+      const input = new PolledButtonInput(new SysfsGpioLine(root, 17, 'in'), clock);
+      const button = new PowerButton(input, (p) => presses.push(p), { clock, pressedLevel: 0 });
       button.start();
       clock.advance(5000);
-      assert.equal(presses, 0, 'released (1) is not a press');
+      assert.deepEqual(presses, [], 'released (1) is not a press');
       const value = join(root, 'sys/class/gpio/gpio529/value');
       writeFileSync(value, '0\n');
-      clock.advance(500);
+      clock.advance(300);
       writeFileSync(value, '1\n');
       clock.advance(2000);
-      assert.equal(presses, 0, 'a short press is not a long press');
+      assert.deepEqual(presses, [{ press: 'short', heldMs: 300 }]);
       writeFileSync(value, '0\n');
-      clock.advance(1100);
-      assert.equal(presses, 1);
+      clock.advance(1500);
+      writeFileSync(value, '1\n');
+      clock.advance(1000);
+      assert.equal(presses.length, 1, 'a 1.5 s hold is neither short nor long');
+      writeFileSync(value, '0\n');
+      clock.advance(3100);
+      assert.deepEqual(presses[1], { press: 'long', heldMs: 3000 });
       clock.advance(5000);
-      assert.equal(presses, 1, 'holding longer does not repeat');
-      button.close();
+      assert.equal(presses.length, 2, 'holding longer does not repeat');
+      void button.close();
       assert.equal(clock.pending, 0);
     } finally {
       cleanup();
@@ -247,7 +253,7 @@ describe('LED patterns', () => {
     return out;
   }
 
-  it('streaming 1200/100, recording 100/1200, blink-on 100/1000 overriding, low battery 50/50 for 3 s', async () => {
+  it('streaming 1200/100, recording 100/1200, blink-on 100/1000 overriding, blink-off, low battery 50/50 for 3 s', async () => {
     const clock = new FakeClock();
     const line = new SimulatedGpioLine(21);
     const led = new LedController(line, clock);
@@ -271,7 +277,12 @@ describe('LED patterns', () => {
       [1, 100],
     ]);
     led.setBlink(false);
-    assert.equal(led.pattern, LED_PATTERNS.recording);
+    assert.equal(led.pattern, null, 'blink-off: the LED is off');
+    assert.deepEqual(trace(led, line, clock, 3000), []);
+    assert.equal(line.level, 0);
+    led.setMode('streaming');
+    led.setMode('recording');
+    assert.equal(led.pattern, LED_PATTERNS.recording, 'a mode change ends blink-off');
     const done = led.flashLowBattery(3000);
     const flashes = trace(led, line, clock, 3000);
     assert.ok(flashes.length >= 58 && flashes.every(([, ms]) => ms === 50), 'fast 50/50 flashing');

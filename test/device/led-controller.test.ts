@@ -1,11 +1,20 @@
 /**
  * The LED's priority rule on a fake clock: low battery > not recording (the
  * `error` pattern, 3 flashes of 100 ms every 2 s) > a marked moment (solid
- * 1 s) > blink-on > the mode pattern; blink-off never hides the alarm.
+ * 1 s) > blink-on > the mode pattern; blink-off turns the LED off until
+ * blink-on or a mode change and never hides the alarm. An output that plays
+ * patterns itself (gpioset -t) gets one call per change of pattern.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LED_PATTERNS, LedController } from '../../src/device/led-controller.js';
+import {
+  LED_PATTERNS,
+  LedController,
+  steadyLevelOf,
+  togglePeriods,
+  type BlinkPattern,
+  type LedPatternOutput,
+} from '../../src/device/led-controller.js';
 import { SimulatedGpioLine } from '../../src/device/sysfs-gpio.js';
 import { FakeClock } from '../support/fake-clock.js';
 
@@ -133,5 +142,81 @@ describe('LED priority', () => {
       [0, 100],
     ]);
     led.close();
+  });
+
+  it('blink-off: the LED stays off until blink-on or a mode change; the alarm still shows', () => {
+    const { clock, line, led } = setup();
+    led.setMode('streaming');
+    led.setBlink(false);
+    assert.equal(led.describe, 'blink-off');
+    assert.equal(line.level, 0);
+    assert.deepEqual(trace(line, clock, 5000), [], 'dark, no blinking');
+    led.setMode('streaming');
+    assert.equal(led.describe, 'blink-off', 'the same mode again is no change');
+    led.setNotRecording(true);
+    assert.equal(led.describe, 'not-recording', 'blink-off never hides the alarm');
+    assert.deepEqual(trace(line, clock, 500).slice(0, 2), [
+      [1, 100],
+      [0, 100],
+    ]);
+    led.setNotRecording(false);
+    assert.equal(led.describe, 'blink-off', 'and is off again after it');
+    led.setBlink(true);
+    assert.equal(led.describe, 'blink', 'blink-on ends blink-off');
+    led.setBlink(false);
+    led.setMode('recording');
+    assert.equal(led.describe, 'recording', 'a mode change ends blink-off');
+    led.close();
+    assert.equal(clock.pending, 0);
+  });
+});
+
+describe('LED on an output that plays patterns itself', () => {
+  class RecordingOutput implements LedPatternOutput {
+    shown: Array<[BlinkPattern | null, 0 | 1]> = [];
+    show(pattern: BlinkPattern | null, level: 0 | 1): void {
+      this.shown.push([pattern, level]);
+    }
+  }
+
+  it('gets the pattern in force, once per change, and no timers run for blinking', () => {
+    const clock = new FakeClock();
+    const out = new RecordingOutput();
+    const led = new LedController(out, clock);
+    led.start();
+    led.setMode('streaming');
+    clock.advance(10_000);
+    led.setBlink(false);
+    led.setNotRecording(true);
+    led.setNotRecording(false);
+    led.markMoment();
+    clock.advance(1000);
+    assert.deepEqual(out.shown, [
+      [null, 0],
+      [LED_PATTERNS.streaming, 0],
+      [null, 0],
+      [LED_PATTERNS.error, 0],
+      [null, 0],
+      [null, 1],
+      [null, 0],
+    ]);
+    assert.equal(clock.pending, 0, 'no blink timers: the output blinks by itself');
+    led.close();
+  });
+
+  it('toggle periods start with the on phase; a burst stretches its last off to the period', () => {
+    assert.deepEqual(togglePeriods(LED_PATTERNS.streaming), [1200, 100]);
+    assert.deepEqual(togglePeriods(LED_PATTERNS.recording), [100, 1200]);
+    assert.deepEqual(togglePeriods(LED_PATTERNS.blink), [100, 1000]);
+    assert.deepEqual(togglePeriods(LED_PATTERNS.lowBattery), [50, 50]);
+    assert.deepEqual(togglePeriods(LED_PATTERNS.error), [100, 100, 100, 100, 100, 1500]);
+    const sum = togglePeriods(LED_PATTERNS.error).reduce((a, b) => a + b, 0);
+    assert.equal(sum, 2000, 'a burst every 2 s');
+  });
+
+  it('a steady stand-in for outputs that cannot blink: only the mostly-off recording pattern is dark', () => {
+    assert.equal(steadyLevelOf(LED_PATTERNS.recording), 0);
+    for (const p of [LED_PATTERNS.streaming, LED_PATTERNS.blink, LED_PATTERNS.lowBattery, LED_PATTERNS.error])
+      assert.equal(steadyLevelOf(p), 1);
   });
 });
