@@ -136,7 +136,16 @@ function setupLive(): { start: () => void; stop: () => void } {
         return;
       }
       if (choice === 'webrtc') {
-        player = new WebRtcPlayer({ url: WHEP_PATH, video, onStats: showStats });
+        const webrtc = new WebRtcPlayer({
+          url: WHEP_PATH,
+          video,
+          onStats: showStats,
+          // No WebRTC on this server (turned off, all slots taken, `rearview view`): the WebSocket with MSE, if this browser has it.
+          ...(forced !== 'webrtc' && hasMse()
+            ? { onUnavailable: (why: string) => startWebSocket('mse', `WebRTC: ${why}`) }
+            : {}),
+        });
+        player = webrtc;
         canvas.hidden = true;
         showPath(
           'webrtc',
@@ -144,32 +153,36 @@ function setupLive(): { start: () => void; stop: () => void } {
             ? 'chosen in the address.'
             : 'WebCodecs needs a secure context such as https or localhost.',
         );
-        player.start();
+        webrtc.start();
         return;
       }
-      const ws = new LivePlayer({
-        url: liveUrl(),
-        canvas,
-        video,
-        onStats: showStats,
-        onConfig: (config) => {
-          if (config.cameraName) {
-            $('camera-name').textContent = config.cameraName;
-            document.title = `${config.cameraName} — Rearview`;
-          }
-        },
-        ...(forced === 'mse' || forced === 'webcodecs' ? { forcePath: forced } : { forcePath: choice }),
-        onPathChange: (path) => showPath(path, 'WebCodecs in this browser cannot decode this stream.'),
-      });
-      player = ws;
-      showPath(ws.path, 'WebCodecs needs a secure context such as https or localhost, and WebRTC is missing.');
-      ws.start();
+      startWebSocket(choice, 'WebCodecs needs a secure context such as https or localhost, and WebRTC is missing.');
     },
     stop() {
       player?.close();
       player = undefined;
     },
   };
+
+  function startWebSocket(path: 'webcodecs' | 'mse', whyFallback: string): void {
+    const ws = new LivePlayer({
+      url: liveUrl(),
+      canvas,
+      video,
+      onStats: showStats,
+      onConfig: (config) => {
+        if (config.cameraName) {
+          $('camera-name').textContent = config.cameraName;
+          document.title = `${config.cameraName} — Rearview`;
+        }
+      },
+      forcePath: path,
+      onPathChange: (changed) => showPath(changed, 'WebCodecs in this browser cannot decode this stream.'),
+    });
+    player = ws;
+    showPath(ws.path, whyFallback);
+    ws.start();
+  }
 }
 
 async function main(): Promise<void> {

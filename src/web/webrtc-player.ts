@@ -22,6 +22,18 @@ export interface WebRtcPlayerOptions {
   url: string;
   video: HTMLVideoElement;
   onStats: (stats: LiveStats) => void;
+  /**
+   * The server has no WebRTC for this viewer (no WHEP endpoint, WebRTC turned off, all WebRTC
+   * slots taken): the player stops and the page may take another path. Without it, it retries.
+   */
+  onUnavailable?: (why: string) => void;
+}
+
+/** A WHEP answer that means "no WebRTC here" rather than "try again later". */
+function noWebRtcHere(status: number, code: string | undefined, message: string): boolean {
+  if (status === 404 || status === 405 || status === 501) return true;
+  if (code === 'ERR_API_TOO_MANY_CLIENTS' && status === 503) return true;
+  return code === 'ERR_WEBRTC_UNAVAILABLE' && /turned off|not available/.test(message);
 }
 
 const BACKOFF_MIN_MS = 1000;
@@ -147,10 +159,18 @@ export class WebRtcPlayer {
       if (res.status !== 201) {
         const text = await res.text();
         let message = `HTTP ${res.status}`;
+        let code: string | undefined;
         try {
-          message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message;
+          const error = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+          message = error?.message ?? message;
+          code = error?.code;
         } catch {
           // not JSON
+        }
+        if (this.options.onUnavailable && noWebRtcHere(res.status, code, message)) {
+          this.close();
+          this.options.onUnavailable(message);
+          return;
         }
         throw new Error(message);
       }
