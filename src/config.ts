@@ -97,6 +97,11 @@ export interface RearviewConfig {
   maxClients: number;
   /** Most simultaneous stream clients from one address, per kind. Default 4. */
   maxClientsPerAddress: number;
+  /** Most simultaneous WebRTC (WHEP) viewers, in their own pool; 0 turns WebRTC off. Default 4. */
+  webrtcMaxViewers: number;
+  /** UDP ports WebRTC's ICE may use, inclusive; 0 and 0: any port. Default 0, 0. */
+  webrtcPortMin: number;
+  webrtcPortMax: number;
   /** A client behind its soft limit for this long out of any 30 s is dropped. Default 10000 ms. */
   clientBehindLimitMs: number;
   /** A client whose backlog exceeds this many bytes or ms skips to the next keyframe. Defaults 2 MB, 500 ms. */
@@ -208,6 +213,9 @@ export function defaultConfig(): RearviewConfig {
     join: 'latest-keyframe',
     maxClients: 32,
     maxClientsPerAddress: 4,
+    webrtcMaxViewers: 4,
+    webrtcPortMin: 0,
+    webrtcPortMax: 0,
     clientBehindLimitMs: 10_000,
     clientSoftLimitBytes: 2_000_000,
     clientSoftLimitMs: 500,
@@ -303,6 +311,9 @@ const INT_RANGES: Record<string, readonly [number, number]> = {
   apiPort: [0, 65_535],
   maxClients: [1, 10_000],
   maxClientsPerAddress: [1, 10_000],
+  webrtcMaxViewers: [0, 64],
+  webrtcPortMin: [0, 65_535],
+  webrtcPortMax: [0, 65_535],
   maxDownloads: [1, 1000],
   gopCacheMaxFrames: [0, 100_000],
   maxFiles: [1, MAX_FILES_LIMIT],
@@ -520,6 +531,13 @@ export function mergeConfig(base: RearviewConfig, input: ConfigInput): RearviewC
           : (normaliseValue('apiToken', readSecretFile(out.apiTokenFile, 'apiTokenFile')) as string);
     }
   }
+  if (
+    (out.webrtcPortMin > 0 || out.webrtcPortMax > 0) &&
+    !(0 < out.webrtcPortMin && out.webrtcPortMin <= out.webrtcPortMax)
+  )
+    throw new ConfigError(
+      `webrtcPortMin/webrtcPortMax: expected 1 <= min <= max (or both 0), got ${out.webrtcPortMin}-${out.webrtcPortMax}`,
+    );
   return out;
 }
 

@@ -42,6 +42,8 @@ export type ErrorCode =
   | 'ERR_API_TOO_MANY_CLIENTS'
   | 'ERR_API_METHOD'
   | 'ERR_SETTINGS_WRITE'
+  | 'ERR_WEBRTC_OFFER'
+  | 'ERR_WEBRTC_UNAVAILABLE'
   | 'ERR_INTERNAL';
 
 /** Base class of every error this project raises on purpose. */

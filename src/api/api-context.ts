@@ -4,7 +4,7 @@ import type { CameraDevice } from '../device/camera-device.js';
 import type { Logger } from '../log/logger.js';
 import type { ModeController } from '../modes/mode-controller.js';
 import type { ApiEvents } from './api-events.js';
-import type { Mp4Streamer, RecordingStore, StreamStatus } from './api-services.js';
+import type { Mp4Streamer, RecordingStore, StreamStatus, WebMount } from './api-services.js';
 import type { DownloadLimiter } from './file-responses.js';
 import type { SettingsStore } from './settings-store.js';
 
@@ -28,4 +28,6 @@ export interface ApiContext {
   now: () => number;
   /** Request counters for /metrics, by route pattern and status. */
   requestCounts: Map<string, number>;
+  /** The web page's live outputs (WebSocket, WebRTC) and their access check. */
+  web: WebMount | undefined;
 }

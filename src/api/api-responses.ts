@@ -21,6 +21,8 @@ export const STATUS_OF_CODE: Partial<Record<ErrorCode, number>> = {
   ERR_DEVICE_UNAVAILABLE: 503,
   ERR_CONVERT_BUSY: 503,
   ERR_SETTINGS_WRITE: 503,
+  ERR_WEBRTC_OFFER: 400,
+  ERR_WEBRTC_UNAVAILABLE: 503,
 };
 
 /** An error the API answers with a given status. */

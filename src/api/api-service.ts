@@ -175,6 +175,13 @@ export class ApiService {
     this.detach.push(
       this.web.ws.onClients((event) => (event === 'connected' ? modes.clientConnected() : modes.clientDisconnected())),
     );
+    const webrtc = this.web.webrtc;
+    if (webrtc) {
+      webrtc.onViewerChange = (event) => (event === 'connected' ? modes.clientConnected() : modes.clientDisconnected());
+      this.detach.push(() => {
+        webrtc.onViewerChange = undefined;
+      });
+    }
     const settings = new SettingsStore({
       get: () => host.config,
       configFile: host.configFile,
@@ -267,6 +274,12 @@ export class ApiService {
       ws.refusalReason = 'Camera Recording';
       if (!state.streaming) ws.disconnectAll(`camera recording (${state.reason})`);
     }
+    const webrtc = this.web?.webrtc;
+    if (webrtc) {
+      webrtc.accepting = state.streaming;
+      webrtc.refusalReason = `the camera is recording (${state.reason}); the live view returns in streaming mode`;
+      if (!state.streaming) webrtc.disconnectAll(`camera recording (${state.reason})`);
+    }
     this.device?.led.setMode(state.activity === 'recording' ? 'recording' : 'streaming');
     this.syncRecorder();
   }
@@ -355,6 +368,16 @@ export class ApiService {
           behindMs: Math.round(c.behindMs),
         })),
         ...(this.web?.streamClients() ?? []),
+        ...(this.web?.webrtc?.viewers() ?? []).map((v) => ({
+          kind: 'webrtc' as const,
+          remote: v.address,
+          connectedMs: v.connectedForMs,
+          lagMs: Math.round(v.lagMs),
+          framesDropped: v.framesDropped,
+          bytesSent: v.bytesSent,
+          state: v.state,
+          rttMs: v.rttMs,
+        })),
       ],
       slots: { tcp: tcp.slots, ws: this.web?.ws.slotStats() ?? null },
       recording: recorder?.state === 'recording',

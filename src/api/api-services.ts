@@ -3,6 +3,7 @@
  * the API can be tested against real files without a camera and the daemon
  * can plug in its parts (recordings library, MP4 converter, stream stats).
  */
+import type { WebRtcOutput } from '../outputs/webrtc-output.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { RecordingFile } from '../recorder/recording-file.js';
 import type { RecordingHealth } from '../recorder/recording-health.js';
@@ -98,4 +99,8 @@ export interface StreamStatus {
 export interface WebMount {
   handleRequest?(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean>;
   attach?(server: Server): void;
+  /** WebRTC viewers (WHEP); absent or undefined: WHEP answers 503. */
+  readonly webrtc?: WebRtcOutput | undefined;
+  /** The live view's access check, shared by the WebSocket and WHEP: undefined when allowed. */
+  authorize?(req: IncomingMessage): { status: number; reason: string } | undefined;
 }

@@ -36,6 +36,7 @@ import type { SettingsStore } from './settings-store.js';
 import { buildStatus } from './status-document.js';
 import { TokenAttemptLimiter } from './token-attempt-limiter.js';
 import { addV1Routes, recordingView } from './v1-routes.js';
+import { addWhepRoutes } from './whep-routes.js';
 
 /** Options of ApiServer. */
 export interface ApiServerOptions {
@@ -114,10 +115,12 @@ export class ApiServer {
       startedAtMs: options.startedAtMs ?? now(),
       now,
       requestCounts: new Map(),
+      web: options.web,
     };
     addLegacyRoutes(this.router, this.ctx);
     addV1Routes(this.router, this.ctx);
     addPairingRoutes(this.router, this.ctx, this.tokenAttempts);
+    addWhepRoutes(this.router, this.ctx);
     this.server = createServer((req, res) => void this.handle(req, res));
     // Bound slow or idle clients: headers within 10 s, keep-alive 5 s.
     this.server.headersTimeout = 10_000;

@@ -7,7 +7,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { JoinPolicy, RearviewConfig } from '../config.js';
 import type { Logger } from '../log/logger.js';
-import { WsStreamServer, type WsHub } from '../outputs/ws-stream-server.js';
+import { type WebRtcHub, WebRtcOutput, type WebRtcOutputOptions } from '../outputs/webrtc-output.js';
+import { WsStreamServer } from '../outputs/ws-stream-server.js';
 import type { AllowList } from './network-allow-list.js';
 import { isCrossSiteRequest, isTrustedHost, requestToken, tokenMatches } from './request-guard.js';
 import type { TokenAttemptLimiter } from './token-attempt-limiter.js';
@@ -18,7 +19,8 @@ export const LIVE_WS_PATH = '/api/v1/live';
 
 /** Options of {@link createWebMount}. */
 export interface WebMountOptions {
-  hub: WsHub;
+  /** The stream hub (its params tell WebRTC viewers the profile). */
+  hub: WebRtcHub;
   logger?: Logger;
   /** Folder of the built app (default dist/web). */
   root?: string;
@@ -41,6 +43,8 @@ export interface WebMountOptions {
   tokenAttempts?: TokenAttemptLimiter | undefined;
   /** The daemon's compiled allowNetworks: only these client networks may open the live stream. Default: everyone. */
   allowList?: Pick<AllowList, 'allows'>;
+  /** WebRTC viewers: off unless given with maxViewers > 0. */
+  webrtc?: Omit<WebRtcOutputOptions, 'hub' | 'logger'>;
 }
 
 /**
@@ -94,6 +98,10 @@ export interface WebMountHandle {
   attach(server: Server): void;
   /** The stream server (for tests and custom upgrade routing). */
   readonly ws: WsStreamServer;
+  /** WebRTC viewers (WHEP on /api/v1/whep); undefined when turned off (`webrtcMaxViewers` 0). */
+  readonly webrtc: WebRtcOutput | undefined;
+  /** The live view's access check (WebSocket upgrades and WHEP offers): undefined when allowed. */
+  authorize(req: IncomingMessage): { status: number; reason: string } | undefined;
   /** Connected WebSocket clients, for /api/v1/status. */
   streamClients(): WebStreamClientStatus[];
   /** Disconnects every client. Idempotent. */
@@ -106,6 +114,7 @@ export function createWebMount(options: WebMountOptions): WebMountHandle {
     ...(options.root !== undefined ? { root: options.root } : {}),
     viewerOnly: options.viewerOnly ?? false,
   });
+  const authorize = liveStreamGuard(options);
   const ws = new WsStreamServer({
     hub: options.hub,
     ...(options.logger ? { logger: options.logger } : {}),
@@ -118,10 +127,20 @@ export function createWebMount(options: WebMountOptions): WebMountHandle {
     ...(options.behindLimitMs !== undefined ? { behindLimitMs: options.behindLimitMs } : {}),
     ...(options.clock !== undefined ? { clock: options.clock } : {}),
     ...(options.cameraName !== undefined ? { cameraName: options.cameraName } : {}),
-    authorize: liveStreamGuard(options),
+    authorize,
   });
+  const webrtc =
+    options.webrtc && options.webrtc.maxViewers > 0
+      ? new WebRtcOutput({
+          hub: options.hub,
+          ...options.webrtc,
+          ...(options.logger ? { logger: options.logger.child('webrtc') } : {}),
+        })
+      : undefined;
   return {
     ws,
+    webrtc,
+    authorize,
     async handleRequest(req, res) {
       const pathname = (req.url ?? '/').split('?')[0];
       // `curl /` keeps the device's greeting: only a browser gets the page.
@@ -145,7 +164,10 @@ export function createWebMount(options: WebMountOptions): WebMountHandle {
         };
       });
     },
-    close: () => ws.close(),
+    async close() {
+      await webrtc?.close();
+      await ws.close();
+    },
   };
 }
 
@@ -156,7 +178,7 @@ export function createWebMount(options: WebMountOptions): WebMountHandle {
  * server's `web` option and close it after the API server.
  */
 export function webMountFromConfig(
-  hub: WsHub,
+  hub: WebRtcHub,
   config: RearviewConfig,
   daemon: {
     allowList: Pick<AllowList, 'allows'>;
@@ -181,5 +203,12 @@ export function webMountFromConfig(
     apiToken: config.apiToken,
     tokenAttempts: daemon.tokenAttempts,
     allowList: daemon.allowList,
+    webrtc: {
+      maxViewers: config.webrtcMaxViewers,
+      maxViewersPerAddress: Math.min(config.maxClientsPerAddress, config.webrtcMaxViewers),
+      // ICE binds only where the servers do.
+      ...(config.bind !== '0.0.0.0' && config.bind !== '::' ? { bindAddress: config.bind } : {}),
+      ...(config.webrtcPortMin > 0 ? { portRange: [config.webrtcPortMin, config.webrtcPortMax] as const } : {}),
+    },
   });
 }

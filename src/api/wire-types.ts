@@ -24,8 +24,8 @@ export type RecordingStateName = 'recording' | 'starting' | 'off' | 'paused' | '
 
 /** One live-stream client as shown in /api/v1/status and /metrics. */
 export interface StreamClientStatus {
-  /** 'tcp' (port 5000) or 'ws' (web page). */
-  kind: 'tcp' | 'ws';
+  /** 'tcp' (port 5000), 'ws' (web page over the WebSocket) or 'webrtc' (WHEP viewer). */
+  kind: 'tcp' | 'ws' | 'webrtc';
   /** Remote address:port. */
   remote: string;
   connectedMs: number;
@@ -35,6 +35,9 @@ export interface StreamClientStatus {
   bytesSent: number;
   /** Time spent behind the soft limit in the last 30 s, ms; 10 s (clientBehindLimitMs) drops the client. */
   behindMs?: number;
+  /** WebRTC: the session's state (connecting, connected) and ICE round-trip time, ms, when known. */
+  state?: string;
+  rttMs?: number | null;
 }
 
 /** One slot pool (src/outputs/client-slots.ts SlotPoolStats), as shown in /api/v1/status. */

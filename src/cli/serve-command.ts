@@ -100,6 +100,21 @@ const SERVE_OPTIONS: ServeOption[] = [
     help: 'most simultaneous stream clients of each kind from one address (default: 4)',
   },
   {
+    flags: '--webrtc-max-viewers <n>',
+    key: 'webrtcMaxViewers',
+    help: 'most simultaneous WebRTC (WHEP) viewers; 0 turns WebRTC off (default: 4)',
+  },
+  {
+    flags: '--webrtc-port-min <port>',
+    key: 'webrtcPortMin',
+    help: 'lowest UDP port WebRTC may use; 0 with --webrtc-port-max 0: any (default: 0)',
+  },
+  {
+    flags: '--webrtc-port-max <port>',
+    key: 'webrtcPortMax',
+    help: 'highest UDP port WebRTC may use (default: 0)',
+  },
+  {
     flags: '--client-behind-limit <duration>',
     key: 'clientBehindLimitMs',
     help: 'disconnect a client behind its soft limit for this long out of any 30 s, 1s to 30s (default: 10s)',

@@ -3,18 +3,23 @@
  * assets/app.js): the live view, the recordings gallery and the status
  * page, switched by the URL hash (#live, #recordings, #status).
  *
- * Page URL options: `?path=mse` forces the fallback decoder, `?ws=URL`
+ * Page URL options: `?path=webcodecs|webrtc|mse` forces a path, `?ws=URL`
  * takes the stream from another WebSocket. A camera with an API token is
  * paired once in the Pair section (#pair); the token never goes in a URL
  * sent to the camera.
  */
 import { CameraWatch } from './camera-watch.js';
 import { Gallery } from './gallery.js';
-import { LivePlayer, type LiveStats } from './live-player.js';
+import { LivePlayer, type LivePath, type LiveStats } from './live-player.js';
+import { hasWebCodecs } from './live-renderers.js';
+import { hasWebRtc, WebRtcPlayer } from './webrtc-player.js';
 import { PairingPanel, takePairingFragment } from './pairing-panel.js';
 import { StatusPanel } from './status-panel.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
+
+/** The camera's WHEP endpoint (docs/api.md). */
+const WHEP_PATH = '/api/v1/whep';
 
 /** Default path of the live WebSocket on the camera's API port. */
 const LIVE_PATH = '/api/v1/live';
@@ -44,7 +49,7 @@ function showStats(stats: LiveStats): void {
   $('ov-bitrate').textContent = stats.bitrateBps > 0 ? `${(stats.bitrateBps / 1e6).toFixed(2)} Mb/s` : '–';
   $('ov-size').textContent = stats.width ? `${stats.width}×${stats.height}` : '–';
   $('ov-drops').textContent = String(stats.drops);
-  $('ov-path').textContent = stats.path === 'webcodecs' ? 'WebCodecs' : 'MSE';
+  $('ov-path').textContent = PATH_LABEL[stats.path];
   const state = $('live-state');
   let text = stateText[stats.state];
   if (stats.state === 'offline' && stats.retryInS !== undefined) text += ` — retrying in ${stats.retryInS} s`;
@@ -63,12 +68,21 @@ function showStats(stats: LiveStats): void {
   }
 }
 
-function showPath(path: 'webcodecs' | 'mse', whyFallback: string): void {
+const PATH_LABEL: Record<LivePath, string> = { webcodecs: 'WebCodecs', mse: 'MSE', webrtc: 'WebRTC' };
+
+function showPath(path: LivePath, whyFallback: string): void {
   $('path-note').textContent =
     path === 'webcodecs'
       ? 'Decoding with WebCodecs (lowest latency).'
-      : `Decoding with Media Source Extensions (fallback: ${whyFallback}) Expect more latency.`;
+      : path === 'webrtc'
+        ? `Playing over WebRTC (${whyFallback}) The browser decodes the camera's H.264 itself.`
+        : `Decoding with Media Source Extensions (fallback: ${whyFallback}) Expect more latency.`;
   document.body.dataset.path = path;
+}
+
+/** True when this browser has Media Source Extensions (ManagedMediaSource alone is not used yet). */
+function hasMse(): boolean {
+  return typeof (globalThis as { MediaSource?: unknown }).MediaSource === 'function';
 }
 
 function setupLive(): { start: () => void; stop: () => void } {
@@ -97,32 +111,78 @@ function setupLive(): { start: () => void; stop: () => void } {
   });
 
   const forced = new URLSearchParams(location.search).get('path');
-  let player: LivePlayer | undefined;
+  // The best path this browser has, unless the URL names one: WebCodecs (secure contexts), else
+  // WebRTC (an iPhone on the camera's http:// page), else MSE, else a clear word.
+  const choice: LivePath | undefined =
+    forced === 'webcodecs' || forced === 'mse' || forced === 'webrtc'
+      ? forced
+      : hasWebCodecs()
+        ? 'webcodecs'
+        : hasWebRtc()
+          ? 'webrtc'
+          : hasMse()
+            ? 'mse'
+            : undefined;
+  let player: LivePlayer | WebRtcPlayer | undefined;
   return {
     start() {
       if (player) return;
-      player = new LivePlayer({
-        url: liveUrl(),
-        canvas,
-        video,
-        onStats: showStats,
-        onConfig: (config) => {
-          if (config.cameraName) {
-            $('camera-name').textContent = config.cameraName;
-            document.title = `${config.cameraName} — Rearview`;
-          }
-        },
-        ...(forced === 'mse' || forced === 'webcodecs' ? { forcePath: forced } : {}),
-        onPathChange: (path) => showPath(path, 'WebCodecs in this browser cannot decode this stream.'),
-      });
-      showPath(player.path, 'WebCodecs needs a secure context such as https or localhost.');
-      player.start();
+      if (choice === undefined) {
+        const state = $('live-state');
+        state.textContent =
+          'This browser cannot show the live view: it has neither WebCodecs, WebRTC nor Media Source Extensions.';
+        state.className = 'state offline';
+        state.dataset.state = 'unsupported';
+        return;
+      }
+      if (choice === 'webrtc') {
+        const webrtc = new WebRtcPlayer({
+          url: WHEP_PATH,
+          video,
+          onStats: showStats,
+          // No WebRTC on this server (turned off, all slots taken, `rearview view`): the WebSocket with MSE, if this browser has it.
+          ...(forced !== 'webrtc' && hasMse()
+            ? { onUnavailable: (why: string) => startWebSocket('mse', `WebRTC: ${why}`) }
+            : {}),
+        });
+        player = webrtc;
+        canvas.hidden = true;
+        showPath(
+          'webrtc',
+          forced === 'webrtc'
+            ? 'chosen in the address.'
+            : 'WebCodecs needs a secure context such as https or localhost.',
+        );
+        webrtc.start();
+        return;
+      }
+      startWebSocket(choice, 'WebCodecs needs a secure context such as https or localhost, and WebRTC is missing.');
     },
     stop() {
       player?.close();
       player = undefined;
     },
   };
+
+  function startWebSocket(path: 'webcodecs' | 'mse', whyFallback: string): void {
+    const ws = new LivePlayer({
+      url: liveUrl(),
+      canvas,
+      video,
+      onStats: showStats,
+      onConfig: (config) => {
+        if (config.cameraName) {
+          $('camera-name').textContent = config.cameraName;
+          document.title = `${config.cameraName} — Rearview`;
+        }
+      },
+      forcePath: path,
+      onPathChange: (changed) => showPath(changed, 'WebCodecs in this browser cannot decode this stream.'),
+    });
+    player = ws;
+    showPath(ws.path, whyFallback);
+    ws.start();
+  }
 }
 
 async function main(): Promise<void> {

@@ -15,12 +15,15 @@ import {
 } from './live-renderers.js';
 import { parseLiveFrame, parseLiveText, type LiveConfig, type LiveFrame } from '../outputs/ws-protocol.js';
 
+/** How the live view reaches the screen: the WebSocket into WebCodecs or MSE, or WebRTC (webrtc-player.ts). */
+export type LivePath = DecodePath | 'webrtc';
+
 /** Connection state shown to the viewer. */
 export type LiveState = 'connecting' | 'live' | 'no-video' | 'offline';
 
 /** Figures of the last second, for the overlay. */
 export interface LiveStats {
-  path: DecodePath;
+  path: LivePath;
   state: LiveState;
   /** Pictures shown per second. */
   fps: number;
@@ -46,7 +49,7 @@ export interface LiveStats {
 
 /** What tests and the benchmark read from `window.__rearview`. */
 export interface LiveProbe {
-  path: DecodePath;
+  path: LivePath;
   state: LiveState;
   framesShown: number;
   /** Frames handed to the decoder (WebCodecs or MSE); frames skipped while the tab is hidden are not. */

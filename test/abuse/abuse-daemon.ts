@@ -54,7 +54,11 @@ export const SECRET_NAMES = {
 } as const;
 
 /** What a route does with its argument, for the coverage table. */
-export type RouteKind = 'file' | 'destructive' | 'read' | 'feed';
+/**
+ * `live` opens or ends a live view (WHEP): checked like the WebSocket upgrade (network allow-list,
+ * token, same-site Origin, the camera's Host), see the WHEP cases in cross-site.test.ts.
+ */
+export type RouteKind = 'file' | 'destructive' | 'read' | 'feed' | 'live';
 
 /**
  * Every route the daemon's OpenAPI document lists, with its kind
@@ -89,6 +93,8 @@ export const COVERED_ROUTES: Readonly<Record<string, RouteKind>> = {
   'POST /api/v1/pair': 'destructive',
   'DELETE /api/v1/pair': 'destructive',
   'GET /metrics': 'read',
+  'POST /api/v1/whep': 'live',
+  'DELETE /api/v1/whep/{id}': 'live',
 };
 
 /** True when `body` carries a secret file's content or /etc/passwd. */

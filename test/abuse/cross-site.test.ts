@@ -111,6 +111,31 @@ describe('cross-site requests to state-changing routes', () => {
     d.secretsIntact();
   });
 
+  it('refuses a WebRTC offer (WHEP) from another site, as the WebSocket upgrade is, before reading the offer', async () => {
+    const offer = 'v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=mid:0\r\n';
+    const hostile: Array<Record<string, string>> = [
+      { Origin: 'http://evil.example', 'Sec-Fetch-Site': 'cross-site' },
+      { Origin: 'null' },
+      { Referer: 'http://evil.example/page' },
+      { Origin: `http://127.0.0.1:${d.apiPort}.evil.example` },
+    ];
+    for (const headers of hostile) {
+      const r = await d.http('POST', '/api/v1/whep', {
+        headers: { ...headers, 'Content-Type': 'application/sdp' },
+        body: offer,
+      });
+      assert.equal(r.status, 403, `${JSON.stringify(headers)}: ${r.body.toString()}`);
+      const del = await d.http('DELETE', `/api/v1/whep/${'a'.repeat(24)}`, { headers });
+      assert.equal(del.status, 403, `DELETE ${JSON.stringify(headers)}`);
+    }
+    // Our own page's offer is read (and this one refused for what it is, not for where it came from).
+    const own = await d.http('POST', '/api/v1/whep', {
+      headers: { Origin: `http://${d.hostHeader}`, 'Sec-Fetch-Site': 'same-origin', 'Content-Type': 'application/sdp' },
+      body: offer,
+    });
+    assert.ok(own.status === 400 || own.status === 503, `own page: ${own.status} ${own.body.toString()}`);
+  });
+
   it('allows reads cross-site, and state changes from our own page and from clients without browser headers', async () => {
     const evil = { Origin: 'http://evil.example', 'Sec-Fetch-Site': 'cross-site' };
     assert.equal((await d.http('GET', '/battery-percent', { headers: evil })).status, 200, 'reads are not destructive');

@@ -122,6 +122,12 @@ describe('oversized and hostile requests', () => {
       16 * MiB,
     );
     cutShort(patch, 413, 16 * MiB, 'PATCH /api/v1/settings over 64 KiB');
+    const offer = await pushBytes(
+      d.apiPort,
+      `POST /api/v1/whep HTTP/1.1\r\nHost: ${d.hostHeader}\r\nConnection: close\r\nContent-Type: application/sdp\r\nContent-Length: ${16 * MiB}\r\n\r\nv=0\r\n`,
+      16 * MiB,
+    );
+    cutShort(offer, 413, 16 * MiB, 'POST /api/v1/whep over 64 KiB');
     // Chunked: one 1 MiB chunk header and its bytes, repeated.
     const chunkHead = `PATCH /api/v1/settings HTTP/1.1\r\nHost: ${d.hostHeader}\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n${(16 * MiB).toString(16)}\r\n`;
     const chunked = await pushBytes(d.apiPort, chunkHead, 16 * MiB);
