@@ -2,6 +2,7 @@
 import type { RearviewConfig } from '../config.js';
 import type { CameraDevice } from '../device/camera-device.js';
 import type { Logger } from '../log/logger.js';
+import type { EventLoopDelayMonitor } from '../util/event-loop-delay.js';
 import type { ModeController } from '../modes/mode-controller.js';
 import type { ApiEvents } from './api-events.js';
 import type { Mp4Streamer, RecordingStore, StreamStatus } from './api-services.js';
@@ -28,4 +29,6 @@ export interface ApiContext {
   now: () => number;
   /** Request counters for /metrics, by route pattern and status. */
   requestCounts: Map<string, number>;
+  /** The event loop's delay since start, for /metrics. */
+  eventLoopDelay: EventLoopDelayMonitor;
 }

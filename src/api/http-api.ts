@@ -36,6 +36,7 @@ import type { SettingsStore } from './settings-store.js';
 import { buildStatus } from './status-document.js';
 import { TokenAttemptLimiter } from './token-attempt-limiter.js';
 import { addV1Routes, recordingView } from './v1-routes.js';
+import { EventLoopDelayMonitor } from '../util/event-loop-delay.js';
 
 /** Options of ApiServer. */
 export interface ApiServerOptions {
@@ -113,6 +114,7 @@ export class ApiServer {
       startedAtMs: options.startedAtMs ?? now(),
       now,
       requestCounts: new Map(),
+      eventLoopDelay: new EventLoopDelayMonitor(),
     };
     addLegacyRoutes(this.router, this.ctx);
     addV1Routes(this.router, this.ctx);
@@ -169,6 +171,7 @@ export class ApiServer {
     const pollTimer = setInterval(() => void this.pollRecordings(), this.options.recordingsPollMs ?? 5000);
     statusTimer.unref();
     pollTimer.unref();
+    this.ctx.eventLoopDelay.start();
     this.timers.push(statusTimer, pollTimer);
     return this.port;
   }
@@ -179,6 +182,7 @@ export class ApiServer {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.ctx.eventLoopDelay.stop();
     this.unsubscribeMode?.();
     this.events.close();
     const done = new Promise<void>((resolve) => this.server.close(() => resolve()));
