@@ -16,10 +16,11 @@
  * conversion runs at a few hundred times real time, so the SD card and the
  * Wi-Fi are the bottleneck, not the converter), two above.
  *
- * Same contract as convertMkvToMp4: `convert(path, write, { limitBytes })`
+ * Same contract as convertMkvToMp4: `convert(path, write, { limitBytes, output })`
  * hands the MP4 to `write` chunk by chunk in order (awaited: the worker waits
- * once CHUNK_CREDIT chunks are unwritten, so memory stays flat) and resolves
- * with the result or rejects with RearviewError ERR_CONVERT / ERR_NOT_FOUND.
+ * once CHUNK_CREDIT chunks are unwritten, so memory stays flat), or with
+ * `output` writes it to that descriptor from the worker, and resolves with
+ * the result or rejects with RearviewError ERR_CONVERT / ERR_NOT_FOUND.
  */
 import { totalmem } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
@@ -28,7 +29,7 @@ import { RearviewError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { ConvertAckMessage, ConvertJobMessage, ConvertReplyMessage } from './convert-worker.js';
-import type { ConversionResult } from './conversion-result.js';
+import type { ConversionResult, ConvertOutput } from './conversion-result.js';
 
 /** Options of {@link ConvertPool}. */
 export interface ConvertPoolOptions {
@@ -55,6 +56,7 @@ export function defaultConverters(totalBytes = totalmem()): number {
 interface Job {
   mkvPath: string;
   limitBytes: number | undefined;
+  output: ConvertOutput | undefined;
   write: (chunk: Uint8Array) => Promise<void>;
   resolve: (r: ConversionResult) => void;
   reject: (err: Error) => void;
@@ -116,7 +118,7 @@ export class ConvertPool {
   convert(
     mkvPath: string,
     write: (chunk: Uint8Array) => Promise<void>,
-    options: { limitBytes?: number } = {},
+    options: { limitBytes?: number; output?: ConvertOutput } = {},
   ): Promise<ConversionResult> {
     if (this.closed) return Promise.reject(new RearviewError('ERR_CONVERT', 'the MP4 converter is closed'));
     const allBusy = [...this.workers].filter((w) => !w.job).length === 0 && this.workers.size >= this.maxWorkers;
@@ -129,7 +131,7 @@ export class ConvertPool {
       );
     }
     return new Promise<ConversionResult>((resolve, reject) => {
-      this.queue.push({ mkvPath, limitBytes: options.limitBytes, write, resolve, reject });
+      this.queue.push({ mkvPath, limitBytes: options.limitBytes, output: options.output, write, resolve, reject });
       this.dispatch();
     });
   }
@@ -211,6 +213,7 @@ export class ConvertPool {
       type: 'convert',
       mkvPath: job.mkvPath,
       ...(job.limitBytes === undefined ? {} : { limitBytes: job.limitBytes }),
+      ...(job.output ? { outputFd: job.output.fd } : {}),
     };
     w.thread.postMessage(msg);
   }
@@ -218,6 +221,10 @@ export class ConvertPool {
   private onMessage(w: Worker, msg: ConvertReplyMessage): void {
     const job = w.job;
     if (!job) return; // cannot happen: the worker posts only for a job
+    if (msg.type === 'written') {
+      job.output?.progress(msg.bytes);
+      return;
+    }
     if (msg.type === 'chunk') {
       const chunk = new Uint8Array(msg.data);
       const ack = (): void => {

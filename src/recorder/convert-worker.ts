@@ -2,7 +2,9 @@
  * Worker-thread entry of {@link ConvertPool}: converts MKV segments to MP4
  * one at a time, on request from the daemon's thread, and posts the MP4
  * bytes back in order with bounded credit (at most CHUNK_CREDIT chunks not
- * yet written by the daemon), then one reply per job. Not a public module.
+ * yet written by the daemon), then one reply per job. Given a descriptor
+ * (a cache file), it writes the bytes there itself and posts only their
+ * count: the MP4 never passes through the daemon's heap. Not a public module.
  *
  * mediabunny is loaded here only, on the worker's first job: the daemon's
  * own heap never holds it, and it goes when the idle worker exits.
@@ -22,6 +24,8 @@ export interface ConvertJobMessage {
   mkvPath: string;
   /** Read the file as if it were this long (segment being recorded). */
   limitBytes?: number;
+  /** Write the MP4 to this descriptor of the process (ConvertOutput) and post `written` instead of the bytes. */
+  outputFd?: number;
 }
 
 /** The daemon's thread has written one chunk: the worker may send one more. */
@@ -32,6 +36,7 @@ export interface ConvertAckMessage {
 /** What the worker posts: MP4 bytes (the ArrayBuffer is transferred), then one reply per job. */
 export type ConvertReplyMessage =
   | { type: 'chunk'; data: ArrayBuffer }
+  | { type: 'written'; bytes: number }
   | { type: 'done'; bytes: number; samples: number; trimmedFragments: number; demuxer: 'rearview' | 'mediabunny' }
   | { type: 'error'; code: string; message: string };
 
@@ -100,6 +105,14 @@ port.on('message', (msg: ConvertJobMessage | ConvertAckMessage) => {
       const { convertMkvToMp4 } = await import('./convert-mkv-to-mp4.js');
       const result = await convertMkvToMp4(msg.mkvPath, post, {
         ...(msg.limitBytes === undefined ? {} : { limitBytes: msg.limitBytes }),
+        ...(msg.outputFd === undefined
+          ? {}
+          : {
+              output: {
+                fd: msg.outputFd,
+                progress: (bytes) => port.postMessage({ type: 'written', bytes } satisfies ConvertReplyMessage),
+              },
+            }),
         afterFragment: fragmentGc,
       });
       reply = {
