@@ -12,9 +12,11 @@
  * the worker only. Workers are reused while downloads keep coming and exit
  * after `idleMs` without work, handing their memory back.
  *
- * How many at once: one below 4 GB of RAM (a Pi Zero 2W has 512 MB; a
- * conversion runs at a few hundred times real time, so the SD card and the
- * Wi-Fi are the bottleneck, not the converter), two above.
+ * How many at once: one by default, whatever the machine. A conversion runs
+ * at a few hundred times real time (0.2-0.3 s per minute of 8 Mbit/s
+ * video), so the SD card and the Wi-Fi limit downloads, not the converter,
+ * while each worker adds 30-40 MB at its peak (measured): on a Pi Zero 2W
+ * (512 MB) a second one buys nothing and costs the most memory.
  *
  * Same contract as convertMkvToMp4: `convert(path, write, { limitBytes, output })`
  * hands the MP4 to `write` chunk by chunk in order (awaited: the worker waits
@@ -22,7 +24,6 @@
  * `output` writes it to that descriptor from the worker, and resolves with
  * the result or rejects with RearviewError ERR_CONVERT / ERR_NOT_FOUND.
  */
-import { totalmem } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { Worker as Thread } from 'node:worker_threads';
 import { RearviewError, type ErrorCode } from '../errors.js';
@@ -33,7 +34,7 @@ import type { ConversionResult, ConvertOutput } from './conversion-result.js';
 
 /** Options of {@link ConvertPool}. */
 export interface ConvertPoolOptions {
-  /** Conversions running at once (one worker thread each). Default: {@link defaultConverters}. */
+  /** Conversions running at once (one worker thread each). Default 1 (see the file comment). */
   maxWorkers?: number;
   /** An idle worker exits after this long, ms. Default 30 000. */
   idleMs?: number;
@@ -46,11 +47,6 @@ export interface ConvertPoolOptions {
   /** V8 heap limits of a worker. Default: 48 MB old generation, 4 MB young (measured: enough for any segment length). */
   resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
   logger?: Logger;
-}
-
-/** Conversions at once for a machine with `totalBytes` of RAM: 1 below 4 GB, else 2. */
-export function defaultConverters(totalBytes = totalmem()): number {
-  return totalBytes < 4 * 1024 ** 3 ? 1 : 2;
 }
 
 interface Job {
@@ -97,7 +93,7 @@ export class ConvertPool {
   spawned = 0;
 
   constructor(options: ConvertPoolOptions = {}) {
-    this.maxWorkers = Math.max(1, options.maxWorkers ?? defaultConverters());
+    this.maxWorkers = Math.max(1, options.maxWorkers ?? 1);
     this.idleMs = options.idleMs ?? 30_000;
     this.maxQueued = Math.max(0, options.maxQueued ?? 16);
     this.resourceLimits = options.resourceLimits ?? DEFAULT_LIMITS;
