@@ -15,13 +15,13 @@
  * Run: npm run bench, or `node dist/bench/convert-bench.js [--runs N] [--long-minutes M]`.
  */
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConvertPool } from '../src/recorder/convert-pool.js';
 import { convertMkvToMp4 } from '../src/recorder/convert-mkv-to-mp4.js';
-import { ensureCameraStream, findFfmpeg } from './camera-stream.js';
+import { findFfmpeg } from './camera-stream.js';
 import { recordSegment } from './recorded-segment.js';
 
 const arg = (name: string, fallback: number): number => {

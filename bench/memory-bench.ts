@@ -215,8 +215,13 @@ async function main(): Promise<void> {
 
   const camera = spawn(
     findFfmpeg(),
-    ['-v', 'error', '-re', '-stream_loop', '-1', '-f', 'h264', '-framerate', '30', '-i', stream]
-      .concat(['-c', 'copy', '-f', 'h264', 'pipe:1']),
+    ['-v', 'error', '-re', '-stream_loop', '-1', '-f', 'h264', '-framerate', '30', '-i', stream].concat([
+      '-c',
+      'copy',
+      '-f',
+      'h264',
+      'pipe:1',
+    ]),
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const daemon = spawn(
@@ -265,7 +270,10 @@ async function main(): Promise<void> {
   let sampler: NodeJS.Timeout | undefined;
   const clients: LiveClient[] = [];
   try {
-    const m = await waitForLine(daemon, /stream listening on tcp:\/\/[^\s]*:(\d+)\s+api listening on (http:\/\/[^\s]+)/);
+    const m = await waitForLine(
+      daemon,
+      /stream listening on tcp:\/\/[^\s]*:(\d+)\s+api listening on (http:\/\/[^\s]+)/,
+    );
     const base = m[2] as string;
     const streamPort = Number(m[1]);
     const pid = daemon.pid as number;
@@ -286,8 +294,11 @@ async function main(): Promise<void> {
     const phase = (from: number, to = performance.now()): Sample[] => samples.filter((s) => s.t >= from && s.t <= to);
     // Steady: streaming and recording, no download. The first 10 s (start-up, JIT) are left out.
     const steadyFrom = performance.now() + 10_000;
-    await sleep(10_000 + STEADY_S * 1000);
+    await sleep(10_000);
+    const steadyDelayBefore = await loopDelayBuckets(base);
+    await sleep(STEADY_S * 1000);
     const steady = phase(steadyFrom);
+    const steadyDelayAfter = await loopDelayBuckets(base);
     const ours = clients.slice(0, CLIENTS);
     const bytesBefore = ours.reduce((s, c) => s + c.bytes, 0);
 
@@ -295,12 +306,15 @@ async function main(): Promise<void> {
     for (const c of ours) c.resetGap();
     const dlFrom = performance.now();
     const results = await Promise.all(
-      names.map((n) => download(`${base}/download-video?${join(rec, n)}`).catch(() => ({ bytes: 0, retries: 0, status: 0 }))),
+      names.map((n) =>
+        download(`${base}/download-video?${join(rec, n)}`).catch(() => ({ bytes: 0, retries: 0, status: 0 })),
+      ),
     );
     const dlTo = performance.now();
     const delayAfter = await loopDelayBuckets(base);
     const gapMs = Math.max(...ours.map((c) => c.maxGapMs));
-    const liveMbps = ((ours.reduce((s, c) => s + c.bytes, 0) - bytesBefore) * 8) / 1e6 / ((dlTo - dlFrom) / 1000) / CLIENTS;
+    const liveMbps =
+      ((ours.reduce((s, c) => s + c.bytes, 0) - bytesBefore) * 8) / 1e6 / ((dlTo - dlFrom) / 1000) / CLIENTS;
     const during = phase(dlFrom, dlTo);
     await sleep(10_000);
     const after = phase(dlTo);
@@ -311,6 +325,8 @@ async function main(): Promise<void> {
     console.log(
       `  daemon RSS median ${mb(med(steady.map((s) => s.daemonKb)))} MB, max ${mb(max(steady.map((s) => s.daemonKb)))} MB; tree max ${mb(max(steady.map((s) => s.treeKb)))} MB (up to ${max(steady.map((s) => s.processes))} processes)`,
     );
+    const sq = (p: number): string => (windowQuantile(steadyDelayBefore, steadyDelayAfter, p) * 1000).toFixed(1);
+    console.log(`  daemon event-loop delay: p50 ${sq(0.5)} ms, p99 ${sq(0.99)} ms (the machine's load shows here too)`);
     console.log(
       `  peer: GStreamer tcpserversink RSS median ${mb(med(steady.map((s) => s.gstKb)))} MB, max ${mb(max(steady.map((s) => s.gstKb)))} MB`,
     );
@@ -323,7 +339,9 @@ async function main(): Promise<void> {
       `  tree peak ${mb(max(during.concat(after).map((s) => s.treeKb)))} MB (up to ${max(during.map((s) => s.processes))} processes); daemon peak ${mb(max(during.concat(after).map((s) => s.daemonKb)))} MB; 10 s after: tree ${mb(after.at(-1)?.treeKb ?? 0)} MB`,
     );
     const q = (p: number): string => (windowQuantile(delayBefore, delayAfter, p) * 1000).toFixed(1);
-    console.log(`  daemon event-loop delay during the downloads: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max bucket ${q(1)} ms`);
+    console.log(
+      `  daemon event-loop delay during the downloads: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max bucket ${q(1)} ms`,
+    );
     console.log(
       `  live TCP clients meanwhile: ${liveMbps.toFixed(2)} Mbit/s each, longest gap between reads ${gapMs.toFixed(0)} ms`,
     );
