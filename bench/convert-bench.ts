@@ -15,16 +15,14 @@
  * Run: npm run bench, or `node dist/bench/convert-bench.js [--runs N] [--long-minutes M]`.
  */
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAnnexB } from '../src/h264/h264-stream-parser.js';
-import { StreamHub } from '../src/hub/stream-hub.js';
 import { ConvertPool } from '../src/recorder/convert-pool.js';
 import { convertMkvToMp4 } from '../src/recorder/convert-mkv-to-mp4.js';
-import { Recorder } from '../src/recorder/recorder.js';
-import { ensureCameraStream, findFfmpeg } from './camera-stream.js';
+import { findFfmpeg } from './camera-stream.js';
+import { recordSegment } from './recorded-segment.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name);
@@ -56,12 +54,16 @@ function writerTo(out: WriteStream): (chunk: Uint8Array) => Promise<void> {
 
 /**
  * Child mode: convert through a ConvertPool (the daemon's path) `runs` times
- * into `output`: the first conversion starts the converter process (cold),
- * later ones reuse it (warm). Prints wall ms of each and the converter's
- * peak RSS (VmHWM), read before the pool closes it.
+ * into `output`: the first conversion starts the converter worker thread (cold),
+ * later ones reuse it (warm). Prints wall ms of each and the peak RSS (VmHWM)
+ * this process grew by over its RSS before the pool started (the converter's
+ * own cost, Node itself left out).
  */
 async function childPool(input: string, output: string, runs: number): Promise<void> {
   const pool = new ConvertPool({ maxWorkers: 1 });
+  const statusKb = (field: string): number =>
+    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
+  const before = statusKb('VmRSS');
   const ms: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
@@ -70,44 +72,9 @@ async function childPool(input: string, output: string, runs: number): Promise<v
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     ms.push(performance.now() - t0);
   }
-  const pid = pool.pids[0];
-  const hwm =
-    pid === undefined ? 0 : Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  const hwm = statusKb('VmHWM') - before;
   await pool.close();
   process.stdout.write(`${JSON.stringify({ ms, converterPeakRssMb: hwm / 1024 })}\n`);
-}
-
-/** Records `seconds` of the stream (looping it) into one segment, as fast as the disk takes it. */
-async function recordSegment(dir: string, seconds: number): Promise<string> {
-  const path = join(dir, 'log0000.mkv');
-  if (existsSync(path) && existsSync(join(dir, 'done'))) return path;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  process.stderr.write(`bench: recording a ${seconds} s segment into ${dir} ...\n`);
-  const units = parseAnnexB(readFileSync(ensureCameraStream())).accessUnits;
-  const hub = new StreamHub();
-  const recorder = new Recorder({
-    hub,
-    dir,
-    segmentMs: (seconds + 10) * 1000,
-    thumbnails: false,
-    retentionIntervalMs: 0,
-    limits: { maxFiles: 0, maxBytes: 0, minFreeBytes: 0, minFreePercent: 0 },
-    queueLimitBytes: 512 * 1024 * 1024,
-    queueLimitMs: 3_600_000,
-  });
-  await recorder.start();
-  const frames = seconds * 30;
-  const t0 = Date.UTC(2026, 0, 1);
-  for (let i = 0; i < frames; i++) {
-    // Looping needs no discontinuity: every second starts with SPS+PPS+IDR, and the same parameter sets keep one segment.
-    hub.accessUnit(units[i % units.length]!, t0 + Math.round((i * 1000) / 30));
-    if (i % 60 === 59) await recorder.flush();
-  }
-  await recorder.flush();
-  await recorder.close();
-  spawnSync('touch', [join(dir, 'done')]);
-  return path;
 }
 
 interface Timed {

@@ -2,6 +2,7 @@
 import type { RearviewConfig } from '../config.js';
 import type { CameraDevice } from '../device/camera-device.js';
 import type { Logger } from '../log/logger.js';
+import type { EventLoopDelayMonitor } from '../util/event-loop-delay.js';
 import type { ModeController } from '../modes/mode-controller.js';
 import type { ApiEvents } from './api-events.js';
 import type { Mp4Streamer, RecordingStore, StreamStatus, WebMount } from './api-services.js';
@@ -30,4 +31,6 @@ export interface ApiContext {
   requestCounts: Map<string, number>;
   /** The web page's live outputs (WebSocket, WebRTC) and their access check. */
   web: WebMount | undefined;
+  /** The event loop's delay since start, for /metrics. */
+  eventLoopDelay: EventLoopDelayMonitor;
 }

@@ -37,6 +37,7 @@ import { buildStatus } from './status-document.js';
 import { TokenAttemptLimiter } from './token-attempt-limiter.js';
 import { addV1Routes, recordingView } from './v1-routes.js';
 import { addWhepRoutes } from './whep-routes.js';
+import { EventLoopDelayMonitor } from '../util/event-loop-delay.js';
 
 /** Options of ApiServer. */
 export interface ApiServerOptions {
@@ -116,6 +117,7 @@ export class ApiServer {
       now,
       requestCounts: new Map(),
       web: options.web,
+      eventLoopDelay: new EventLoopDelayMonitor(),
     };
     addLegacyRoutes(this.router, this.ctx);
     addV1Routes(this.router, this.ctx);
@@ -177,6 +179,7 @@ export class ApiServer {
     const pollTimer = setInterval(() => void this.pollRecordings(), this.options.recordingsPollMs ?? 5000);
     statusTimer.unref();
     pollTimer.unref();
+    this.ctx.eventLoopDelay.start();
     this.timers.push(statusTimer, pollTimer);
     return this.port;
   }
@@ -187,6 +190,7 @@ export class ApiServer {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.ctx.eventLoopDelay.stop();
     this.unsubscribeMode?.();
     this.unsubscribeButton?.();
     this.events.close();

@@ -1,4 +1,5 @@
 /** `GET /metrics`: the status in Prometheus text exposition format (version 0.0.4). */
+import type { EventLoopDelayHistogram } from '../util/event-loop-delay.js';
 import type { StatusDocument } from './status-document.js';
 
 /** Content type of the exposition format. */
@@ -13,6 +14,7 @@ export function renderMetrics(
   status: StatusDocument,
   requests: ReadonlyMap<string, number>,
   downloadsRefused: number,
+  eventLoopDelay?: EventLoopDelayHistogram,
 ): string {
   const lines: string[] = [];
   const metric = (
@@ -138,5 +140,18 @@ export function renderMetrics(
       return [{ route, code }, n];
     }),
   );
+  metric('rearview_resident_memory_bytes', 'gauge', "The daemon process's resident memory (RSS), bytes.", [
+    [{}, process.memoryUsage.rss()],
+  ]);
+  if (eventLoopDelay) {
+    const name = 'rearview_event_loop_delay_seconds';
+    lines.push(
+      `# HELP ${name} How late the event loop ran (every live frame waits as long), sampled every 20 ms.`,
+      `# TYPE ${name} histogram`,
+    );
+    for (const [le, n] of eventLoopDelay.buckets)
+      lines.push(`${name}_bucket{le="${Number.isFinite(le) ? String(le) : '+Inf'}"} ${n}`);
+    lines.push(`${name}_sum ${eventLoopDelay.sumSeconds}`, `${name}_count ${eventLoopDelay.count}`);
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -217,9 +217,14 @@ export function addV1Routes(router: ApiRouter, ctx: ApiContext): void {
     },
     handler: async ({ res }) => {
       const status = await buildStatus(ctx);
-      sendText(res, 200, renderMetrics(status, ctx.requestCounts, ctx.downloads.refused), {
-        'content-type': PROMETHEUS_CONTENT_TYPE,
-      });
+      sendText(
+        res,
+        200,
+        renderMetrics(status, ctx.requestCounts, ctx.downloads.refused, ctx.eventLoopDelay.buckets()),
+        {
+          'content-type': PROMETHEUS_CONTENT_TYPE,
+        },
+      );
     },
   });
 }

@@ -9,10 +9,10 @@
  *
  * Our recordings are read with convert-mkv-reader.ts (mediabunny's demuxer is
  * the fallback for other files) and muxed with mediabunny. The daemon runs
- * this in converter child processes (convert-pool.ts, convert-worker.ts);
+ * this in converter worker threads (convert-pool.ts, convert-worker.ts);
  * the cache and HTTP side are in mp4-cache.ts. Figures: docs/recording.md.
  */
-import { constants } from 'node:fs';
+import { constants, write as fsWrite } from 'node:fs';
 import { access, open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import {
@@ -29,7 +29,7 @@ import {
   type StreamTargetChunk,
 } from 'mediabunny';
 import { RearviewError } from '../errors.js';
-import type { ConversionResult, ConvertOptions } from './conversion-result.js';
+import type { ConversionResult, ConvertOptions, ConvertOutput } from './conversion-result.js';
 import { openMkvVideo, type MkvVideoReader } from './convert-mkv-reader.js';
 import { FragmentSampleCounter } from './fragment-sample-counter.js';
 import { trimFinishedFragments } from './trim-finished-fragments.js';
@@ -60,7 +60,7 @@ export async function convertMkvToMp4(
       { cause: err },
     );
   }
-  const out = mp4Output(write, options);
+  const out = mp4Output(options.output ? fdWriter(options.output) : write, options);
   try {
     if (reader) await muxFrames(reader, out.output, mkvPath);
     else await convertWithMediabunny(mkvPath, out.output, options.limitBytes);
@@ -78,6 +78,21 @@ export async function convertMkvToMp4(
   if (result.samples === 0)
     throw new RearviewError('ERR_CONVERT', `converting ${basename(mkvPath)} produced no video samples (damaged file?)`);
   return { ...result, demuxer: reader ? 'rearview' : 'mediabunny' };
+}
+
+/** A `write` onto ConvertOptions.output: each chunk at the next offset, whole, then its size reported. */
+function fdWriter(output: ConvertOutput): (chunk: Uint8Array) => Promise<void> {
+  let position = 0;
+  const writeAt = (chunk: Uint8Array, at: number): Promise<number> =>
+    new Promise((resolve, reject) =>
+      fsWrite(output.fd, chunk, 0, chunk.byteLength, at, (err, n) => (err ? reject(err) : resolve(n))),
+    );
+  return async (chunk) => {
+    let done = 0;
+    while (done < chunk.byteLength) done += await writeAt(chunk.subarray(done), position + done);
+    position += chunk.byteLength;
+    output.progress(chunk.byteLength);
+  };
 }
 
 /** The fragmented-MP4 Output shared by both demuxers, with its byte, sample and trim counts. */

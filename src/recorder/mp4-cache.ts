@@ -19,10 +19,11 @@
  * its last complete frame, streamed without caching and without ranges
  * (its content changes every frame).
  *
- * Mp4Cache runs conversions in converter child processes (convert-pool.ts;
- * at most 2 at once, queued) so their memory never lands in the daemon, and
- * a first download follows the cache's .part file, so a slow client does not
- * hold a converter. Figures: docs/recording.md.
+ * Mp4Cache runs conversions in converter worker threads (convert-pool.ts;
+ * one at a time on a camera, queued), which write the cache file themselves,
+ * so neither the conversion's memory nor the MP4 bytes land in the daemon's
+ * heap; a first download follows the cache's .part file, so a slow client
+ * does not hold a converter. Figures: docs/recording.md.
  */
 import { lstat, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
@@ -82,9 +83,9 @@ export interface Mp4CacheOptions {
   /** Most cached files kept (oldest deleted first). Default 8. */
   maxFiles?: number;
   /**
-   * Runs one conversion. Default: the process-wide ConvertPool (child
-   * processes, at most 2 at once, memory kept out of the daemon);
-   * convertMkvToMp4 converts in this process.
+   * Runs one conversion. Default: the process-wide ConvertPool (worker
+   * threads, memory kept out of the daemon's heap); convertMkvToMp4
+   * converts in this thread.
    */
   convert?: ConvertFn;
   logger?: Logger;
@@ -232,7 +233,7 @@ export class Mp4Cache {
    * Streams a conversion to a new Readable. With a key (a finished segment) the conversion runs
    * at full speed into the cache's .part file and the Readable follows that file as it grows: the
    * converter is busy for the conversion time only, not for the client's download time (a slow
-   * client on Wi-Fi would otherwise hold one of the few converter processes for the whole
+   * client on Wi-Fi would otherwise hold one of the few converters for the whole
    * transfer). Without a key (segment being recorded, or no usable cache) the consumer's
    * backpressure paces the conversion.
    */
@@ -287,11 +288,11 @@ export class Mp4Cache {
         }
         let consumerGone = false;
         out?.on('close', () => (consumerGone = true));
+        // Into the cache: the converter writes the file itself (from its worker thread), the bytes never cross here.
+        const output = fh ? { fd: fh.fd, progress: (bytes: number) => progress?.advance(bytes) } : undefined;
         const result = await this.convert(
           mkvPath,
           async (chunk) => {
-            if (fh) await fh.write(chunk);
-            if (progress) progress.advance(chunk.byteLength);
             if (out && !consumerGone && !out.destroyed && !out.write(chunk)) {
               // Backpressure from the consumer keeps memory flat; a consumer that left stops mattering.
               await new Promise<void>((resolve) => {
@@ -305,7 +306,7 @@ export class Mp4Cache {
               });
             }
           },
-          limitBytes === undefined ? {} : { limitBytes },
+          { ...(limitBytes === undefined ? {} : { limitBytes }), ...(output ? { output } : {}) },
         );
         if (fh && folder && partName && key) {
           await fh.close();

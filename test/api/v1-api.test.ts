@@ -237,6 +237,17 @@ describe('/api/v1', () => {
     assert.match(r.text, /^rearview_http_requests_total\{route="\/api\/v1\/status",code="200"\} \d+$/m);
     for (const line of r.text.trim().split('\n'))
       assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+-]+)$/, line);
+    assert.match(r.text, /^rearview_resident_memory_bytes [1-9]\d*$/m);
+    // The event-loop delay histogram: cumulative buckets, ascending, the last one equal to the count.
+    assert.match(r.text, /^# TYPE rearview_event_loop_delay_seconds histogram$/m);
+    const buckets = [...r.text.matchAll(/^rearview_event_loop_delay_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)];
+    assert.equal(buckets.at(-1)?.[1], '+Inf');
+    const counts = buckets.map((m) => Number(m[2]));
+    assert.deepEqual(
+      counts,
+      [...counts].sort((a, b) => a - b),
+    );
+    assert.equal(String(counts.at(-1)), /^rearview_event_loop_delay_seconds_count (\d+)$/m.exec(r.text)?.[1]);
   });
 
   it('the OpenAPI document and the route table agree', async () => {

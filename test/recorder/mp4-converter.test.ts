@@ -349,7 +349,7 @@ test('a segment cut mid-frame (being written) converts up to its last whole fram
   }
 });
 
-test('ConvertPool: one child reused for queued jobs, results match in-process conversion, errors keep their codes', async () => {
+test('ConvertPool: one worker reused for queued jobs, results match in-process conversion, errors keep their codes', async () => {
   const { dir, cleanup } = scratchDir();
   const pool = new ConvertPool({ maxWorkers: 1, idleMs: 60_000 });
   try {
@@ -358,7 +358,7 @@ test('ConvertPool: one child reused for queued jobs, results match in-process co
     const expected = (await convertToBuffer(mkv)).bytes;
     const run = async (): Promise<Buffer> => {
       const parts: Uint8Array[] = [];
-      // A slow consumer: the child must wait (backpressure), and bytes must arrive whole and in order.
+      // A slow consumer: the worker must wait (backpressure), and bytes must arrive whole and in order.
       await pool.convert(mkv, async (c) => {
         parts.push(Uint8Array.from(c));
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -368,7 +368,7 @@ test('ConvertPool: one child reused for queued jobs, results match in-process co
     const jobs = [run(), run(), run()];
     assert.equal(pool.queued, 2, 'one runs, two wait');
     for (const got of await Promise.all(jobs)) sameMedia(got, expected);
-    assert.equal(pool.spawned, 1, 'the child is reused');
+    assert.equal(pool.spawned, 1, 'the worker is reused');
     await assert.rejects(
       pool.convert(join(dir, 'missing.mkv'), async () => undefined),
       (e: unknown) => hasCode(e, 'ERR_NOT_FOUND'),
@@ -378,7 +378,7 @@ test('ConvertPool: one child reused for queued jobs, results match in-process co
       pool.convert(join(dir, 'junk.mkv'), async () => undefined),
       (e: unknown) => hasCode(e, 'ERR_CONVERT'),
     );
-    // A consumer that throws fails its job only; the child finishes the job and stays usable.
+    // A consumer that throws fails its job only; the worker finishes the job and stays usable.
     await assert.rejects(
       pool.convert(mkv, async () => {
         throw new Error('consumer gone');
@@ -415,7 +415,7 @@ test('ConvertPool refuses work beyond its queue with ERR_CONVERT_BUSY', async ()
   }
 });
 
-test('ConvertPool: a converter process that dies fails its job with ERR_CONVERT; the next job gets a new one', async () => {
+test('ConvertPool: a converter worker that dies fails its job with ERR_CONVERT; the next job gets a new one', async () => {
   const { dir, cleanup } = scratchDir();
   const pool = new ConvertPool({ maxWorkers: 1 });
   try {
@@ -426,9 +426,9 @@ test('ConvertPool: a converter process that dies fails its job with ERR_CONVERT;
       pool.convert(mkv, async () => {
         if (!killed) {
           killed = true;
-          process.kill(pool.pids[0] as number, 'SIGKILL');
+          void pool.terminateWorkers();
         }
-        // Hold this chunk until the child is gone, so the job cannot finish first.
+        // Hold this chunk until the worker is gone, so the job cannot finish first.
         const deadline = Date.now() + 10_000;
         while (pool.workerCount > 0 && Date.now() < deadline)
           await new Promise<void>((resolve) => setImmediate(resolve));
