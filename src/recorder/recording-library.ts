@@ -20,13 +20,7 @@ import { RECORDING_MARKER } from './crash-recovery.js';
 import { readMatroskaHeader, scanMatroska } from './matroska-file.js';
 import { Mp4Cache, type Mp4Source } from './mp4-cache.js';
 import { openRecordingFile, type RecordingFile } from './recording-file.js';
-import {
-  MP4_CACHE_DIR,
-  orderSegments,
-  removeThumbnailsOf,
-  statfsDiskSpace,
-  type DiskSpaceFn,
-} from './retention.js';
+import { MP4_CACHE_DIR, orderSegments, removeThumbnailsOf, statfsDiskSpace, type DiskSpaceFn } from './retention.js';
 import { parseSegmentName, parseThumbnailName } from './segment-names.js';
 import { lastSegmentNumber } from './segment-numbering.js';
 

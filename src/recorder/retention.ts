@@ -68,10 +68,7 @@ export interface SegmentFile {
  * modified, as the device did; no run end (every number of the cycle taken):
  * the file modified last. Undefined for no files.
  */
-export function newestSegmentNumber(
-  files: readonly SegmentFile[],
-  span = MAX_SEGMENT_NUMBER + 1,
-): number | undefined {
+export function newestSegmentNumber(files: readonly SegmentFile[], span = MAX_SEGMENT_NUMBER + 1): number | undefined {
   const used = new Set<number>();
   for (const f of files) used.add(parseSegmentName(f.name) as number);
   const newer = (f: SegmentFile, n: number, best: { n: number; mtimeMs: number } | undefined): boolean =>

@@ -75,7 +75,6 @@ export async function lastSegmentNumber(
   let inSpan = 0;
   for (const f of files) if ((parseSegmentName(f.name) as number) < span) inSpan++;
   const stateIsRunEnd =
-    stateNumber !== undefined &&
-    (inSpan >= span || !names.has(segmentName(nextSegmentNumber(stateNumber, span))));
+    stateNumber !== undefined && (inSpan >= span || !names.has(segmentName(nextSegmentNumber(stateNumber, span))));
   return stateIsRunEnd ? stateNumber : newestSegmentNumber(files, span);
 }
