@@ -72,9 +72,13 @@ export async function lastSegmentNumber(
   // A reader that does not know the file limit (the library on its own) takes the recorder's.
   const span = spanGiven ?? state.span ?? MAX_SEGMENT_NUMBER + 1;
   const names = new Set(files.map((f) => f.name));
+  // Files above the span (from a larger limit or an older version) are evidence enough to go by.
   let inSpan = 0;
   for (const f of files) if ((parseSegmentName(f.name) as number) < span) inSpan++;
+  const fullCycle = inSpan >= span && inSpan === files.length;
   const stateIsRunEnd =
-    stateNumber !== undefined && (inSpan >= span || !names.has(segmentName(nextSegmentNumber(stateNumber, span))));
-  return stateIsRunEnd ? stateNumber : newestSegmentNumber(files, span);
+    stateNumber !== undefined && (fullCycle || !names.has(segmentName(nextSegmentNumber(stateNumber, span))));
+  if (stateIsRunEnd) return stateNumber;
+  // Numbers above the span were written in a larger cycle: look for run ends in the widest one.
+  return newestSegmentNumber(files, inSpan === files.length ? span : MAX_SEGMENT_NUMBER + 1);
 }
