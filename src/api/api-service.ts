@@ -268,6 +268,8 @@ export class ApiService {
     const tcp = this.host.tcpServer;
     tcp.accepting = state.streaming;
     if (!state.streaming) tcp.disconnectAll(`exclusive mode: recording (${state.reason})`);
+    // Recording phase: nothing listens on the stream port (connections are refused, as on the device).
+    void tcp.setListening(state.streaming);
     const ws = this.web?.ws;
     if (ws) {
       ws.accepting = state.streaming;

@@ -10,13 +10,24 @@ import { ApiError, readBody, sendText } from './api-responses.js';
 import type { ApiRequest, ApiRouter } from './api-router.js';
 import type { RecordingEntry } from './api-services.js';
 import type { RecordingFile } from '../recorder/recording-file.js';
+import { parseThumbnailName } from '../recorder/segment-names.js';
 import { armIdleTimeout, sendFile } from './file-responses.js';
 
 /** The greeting of `GET /` (how apps recognise the camera). */
 export const LEGACY_GREETING = 'Welcome to Velovision Rearview';
 
-/** The bare path a legacy file request names: percent-decoded, NUL-free, non-empty (else 400). */
+/**
+ * The path a legacy file request names: the whole query (the device's form,
+ * `?/opt/velovision/standalone_videos/log0001.mkv`) or its `path` parameter
+ * (`?path=...`, what HTTP libraries build); percent-decoded once, NUL-free,
+ * non-empty (else 400).
+ */
 export function legacyPathArgument(raw: string): string {
+  if (raw.startsWith('path=')) {
+    const values = new URLSearchParams(raw).getAll('path');
+    if (values.length !== 1) throw new ApiError('ERR_API_BAD_REQUEST', 'Invalid path');
+    return checkedLegacyPath(values[0] as string);
+  }
   let path = raw;
   if (path.includes('%')) {
     try {
@@ -25,7 +36,11 @@ export function legacyPathArgument(raw: string): string {
       throw new ApiError('ERR_API_BAD_REQUEST', 'Invalid path');
     }
   }
-  path = path.trim();
+  return checkedLegacyPath(path);
+}
+
+function checkedLegacyPath(decoded: string): string {
+  const path = decoded.trim();
   if (path === '') throw new ApiError('ERR_API_BAD_REQUEST', 'Missing path');
   if (path.includes('\0')) throw new ApiError('ERR_API_BAD_REQUEST', 'Invalid path');
   return path;
@@ -36,14 +51,24 @@ const text = (s: string): [string, string] => ['text/plain', s];
 /** The list body per listing: the store reuses one listing for a second, so the JSON is built once for it. */
 const legacyListBodies = new WeakMap<readonly RecordingEntry[], Buffer>();
 
-/** `GET /list-local-videos` body: old to new, `date_updated` as a string of Unix seconds. */
+/**
+ * The `date_updated` of a segment: the Unix seconds its thumbnail is named
+ * with (the segment's start), else its start floored to seconds. The flow of
+ * the device's docs (lesson 3) builds the thumbnail's path from it,
+ * `<path without .mkv>_<date_updated>.jpg`; a modification time would break
+ * that, and would change with every later write (sealing, repair).
+ */
+export function legacyDateUpdated(r: RecordingEntry): string {
+  const t = r.thumbnail ? parseThumbnailName(r.thumbnail.name) : undefined;
+  const ms = r.startedAtMs ?? r.modifiedAtMs;
+  return String(t ? t.unixSeconds : Math.floor(ms / 1000));
+}
+
+/** `GET /list-local-videos` body: old to new in recording order (the store's order), `date_updated` as a string of Unix seconds. */
 export function legacyListBody(list: readonly RecordingEntry[]): Buffer {
   let body = legacyListBodies.get(list);
   if (!body) {
-    const sorted = [...list].sort((a, b) => a.modifiedAtMs - b.modifiedAtMs || a.name.localeCompare(b.name));
-    body = Buffer.from(
-      JSON.stringify(sorted.map((r) => ({ path: r.path, date_updated: String(Math.floor(r.modifiedAtMs / 1000)) }))),
-    );
+    body = Buffer.from(JSON.stringify(list.map((r) => ({ path: r.path, date_updated: legacyDateUpdated(r) }))));
     legacyListBodies.set(list, body);
   }
   return body;
@@ -96,13 +121,14 @@ export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
     path: '/cpu-temp',
     doc: {
       tag: t,
-      summary: 'CPU temperature, integer degrees Celsius',
+      summary: 'CPU temperature, integer degrees Celsius (truncated, as the device)',
       responses: { 200: text('e.g. 48'), 500: text('Failed to read CPU temperature') },
     },
     handler: async ({ res }) => {
       const v = await ctx.device.thermal.readCelsius().catch(() => null);
-      if (v === null) sendText(res, 500, 'Failed to read CPU temperature');
-      else sendText(res, 200, String(Math.round(v)));
+      // Truncated like the device (`as i32` in cpu_temp.rs): 48.6 -> 48.
+      if (v === null || !Number.isFinite(v)) sendText(res, 500, 'Failed to read CPU temperature');
+      else sendText(res, 200, String(Math.trunc(v)));
     },
   });
   router.add({
@@ -132,7 +158,7 @@ export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
       tag: t,
       summary: 'Recorded segments, old to new',
       description:
-        'JSON array of {"path": absolute .mkv path, "date_updated": last-modified time as a string of Unix seconds}.',
+        'JSON array of {"path": absolute .mkv path, "date_updated": Unix seconds as a string}, oldest first in recording order (keep this order: names wrap, and a camera without a clock dates rides wrongly). date_updated is the segment start the thumbnail is named with: GET /download-thumbnail?<path without .mkv>_<date_updated>.jpg fetches it; it never changes once the segment is finished.',
       responses: {
         200: [
           'application/json',
@@ -157,8 +183,8 @@ export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
       tag: t,
       summary: 'A segment converted to MP4 (streamed)',
       description:
-        'The query is the absolute path of a .mkv from /list-local-videos: GET /download-video?/opt/velovision/standalone_videos/log0001.mkv. Only files inside the recordings folder are served.',
-      query: { '{path}': 'absolute path of the .mkv (the whole query string)' },
+        'The query is the absolute path of a .mkv from /list-local-videos: GET /download-video?/opt/velovision/standalone_videos/log0001.mkv, or GET /download-video?path=/opt/velovision/standalone_videos/log0001.mkv. Only files inside the recordings folder are served.',
+      query: { '{path}': 'absolute path of the .mkv (the whole query string, or the path parameter)' },
       responses: {
         200: ['video/mp4', 'the MP4'],
         400: text('Invalid path'),
@@ -201,8 +227,9 @@ export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
     doc: {
       tag: t,
       summary: 'A segment thumbnail JPEG',
-      description: 'GET /download-thumbnail?/opt/velovision/standalone_videos/log0001_1713198307.jpg',
-      query: { '{path}': 'absolute path of the .jpg (the whole query string)' },
+      description:
+        'GET /download-thumbnail?/opt/velovision/standalone_videos/log0001_1713198307.jpg (or ?path=...): the name is the segment path without .mkv, "_", and its date_updated from /list-local-videos.',
+      query: { '{path}': 'absolute path of the .jpg (the whole query string, or the path parameter)' },
       responses: { 200: ['image/jpeg', 'the JPEG'], 400: text('Invalid path'), 404: text('Thumbnail not found') },
     },
     handler: async ({ req, res, rawQuery }) => {

@@ -45,10 +45,8 @@ const listBodies = new WeakMap<readonly RecordingEntry[], { usage: RecordingsUsa
 function recordingsBody(list: readonly RecordingEntry[], usage: RecordingsUsage | null): Buffer {
   const cached = listBodies.get(list);
   if (cached && cached.usage === usage) return cached.body;
-  const sorted = [...list].sort(
-    (a, b) => (a.startedAtMs ?? a.modifiedAtMs) - (b.startedAtMs ?? b.modifiedAtMs) || a.name.localeCompare(b.name),
-  );
-  const doc: RecordingsListDocument = { recordings: sorted.map(recordingView), usage };
+  // The store's order: recording order, oldest first (RecordingLibrary.list), never re-sorted by time.
+  const doc: RecordingsListDocument = { recordings: list.map(recordingView), usage };
   const body = Buffer.from(JSON.stringify(doc));
   listBodies.set(list, { usage, body });
   return body;

@@ -162,6 +162,10 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
   private readonly latency = new LatencyWindow(4096);
   private closing: Promise<void> | undefined;
   private bound: { host: string; port: number } | undefined;
+  /** Whether the listening socket should be open (setListening), and the transition in progress. */
+  private wantListening = true;
+  private listening: Promise<void> = Promise.resolve();
+  private relistenTimer: NodeJS.Timeout | undefined;
 
   constructor(options: TcpStreamServerOptions) {
     super();
@@ -210,6 +214,53 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
     return this.bound;
   }
 
+  /**
+   * Closes (false) or reopens (true) the listening socket on the same
+   * address and port: exclusive mode's recording phase refuses connections
+   * at the TCP level, as the device did with nothing serving port 5000.
+   * Connected clients are not touched (see disconnectAll). A reopen that
+   * fails (port taken meanwhile) is logged and retried every second.
+   */
+  setListening(on: boolean): Promise<void> {
+    this.wantListening = on;
+    this.listening = this.listening.then(() => this.syncListening());
+    return this.listening;
+  }
+
+  /** True while the listening socket is open. */
+  get isListening(): boolean {
+    return this.server?.listening ?? false;
+  }
+
+  private async syncListening(): Promise<void> {
+    const server = this.server;
+    if (!server || !this.bound || this.closing) return;
+    if (this.relistenTimer) clearTimeout(this.relistenTimer);
+    this.relistenTimer = undefined;
+    if (!this.wantListening && server.listening) {
+      // Stops listening at once; not awaited: the callback waits for connections still closing.
+      server.close();
+      this.logger.info(`stream port ${this.bound.port} closed (not streaming now)`);
+    } else if (this.wantListening && !server.listening) {
+      const { host, port } = this.bound;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const onError = (err: Error): void => reject(err);
+          server.once('error', onError);
+          server.listen({ host, port }, () => {
+            server.off('error', onError);
+            resolve();
+          });
+        });
+        this.logger.info(`stream listening on tcp://${formatHostForUrl(host)}:${port} again`);
+      } catch (err) {
+        this.logger.error(`cannot listen on port ${port} again: ${(err as Error).message}; retrying in 1 s`);
+        this.relistenTimer = setTimeout(() => void this.setListening(this.wantListening), 1000);
+        this.relistenTimer.unref();
+      }
+    }
+  }
+
   /** The bound address; undefined before start(). */
   get address(): { host: string; port: number } | undefined {
     return this.bound;
@@ -225,8 +276,10 @@ export class TcpStreamServer extends EventEmitter<TcpStreamServerEvents> {
     this.closing ??= (async () => {
       const server = this.server;
       if (this.sweepTimer) clearInterval(this.sweepTimer);
+      if (this.relistenTimer) clearTimeout(this.relistenTimer);
+      await this.listening;
       for (const client of [...this.clients.values()]) this.drop(client, 'server closing', true);
-      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     })();
     return this.closing;
   }

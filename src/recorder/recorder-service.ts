@@ -44,6 +44,7 @@ export class RecorderService {
     });
     this.library = new RecordingLibrary(config.recordingsDir, {
       isRecording: (path) => path === this.recorder.currentSegmentPath,
+      lastSegment: () => this.recorder.lastSegment,
       diskSpace: overrides.diskSpace,
       logger: logger.child('library'),
     });

@@ -36,6 +36,7 @@ import {
 import {
   enforceRetention,
   listSegmentFiles,
+  removeOrphanThumbnails,
   statfsDiskSpace,
   type DiskSpaceFn,
   type RetentionInputs,
@@ -43,7 +44,13 @@ import {
   type RetentionResult,
 } from './retention.js';
 import { SegmentWriter, type SegmentSummary } from './segment-writer.js';
-import { MAX_SEGMENT_NUMBER, nextSegmentNumber, segmentName, thumbnailName } from './segment-names.js';
+import {
+  MAX_SEGMENT_NUMBER,
+  nextSegmentNumber,
+  segmentName,
+  segmentNumberSpan,
+  thumbnailName,
+} from './segment-names.js';
 import { lastSegmentNumber, saveLastSegment } from './segment-numbering.js';
 import { ThumbnailMaker } from './thumbnails.js';
 import { makeDirectory } from '../util/make-directory.js';
@@ -250,6 +257,19 @@ export class Recorder {
   /** The segment being written (absolute path), or undefined. */
   get currentSegmentPath(): string | undefined {
     return this.writer?.path;
+  }
+
+  /**
+   * The name of the last segment opened (or found newest at start-up): the
+   * end of the recording order. Undefined before the first one.
+   */
+  get lastSegment(): string | undefined {
+    return this.lastNumber === undefined ? undefined : segmentName(this.lastNumber);
+  }
+
+  /** How many numbers the names cycle through: the file limit (log0000..log0899 for 900), else 10000. */
+  private get span(): number {
+    return segmentNumberSpan(this.limits.maxFiles);
   }
 
   /**
@@ -516,6 +536,18 @@ export class Recorder {
     await this.retentionRunning?.catch(() => {
       // a failed pass logs its own error; only its end matters here
     });
+    // The number after the last one, in the cycle of the file limit as it is now (a limit changed
+    // at run time applies here; no file is renamed).
+    this.nextNumber = this.lastNumber === undefined ? 0 : nextSegmentNumber(this.lastNumber, this.span);
+    // Make room for the new file first: at the file limit the oldest segment goes, and in a full
+    // cycle that is the one holding the next number (the device overwrote it; we delete it by the
+    // retention rule, so a protected or unfinished one stays and its number is skipped).
+    try {
+      await this.retain(0, undefined, 1);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.logger.warn(`rotation failed: ${(err as Error).message}`);
+    }
     let name = segmentName(this.nextNumber);
     try {
       for (let attempt = 0; ; attempt++) {
@@ -534,7 +566,7 @@ export class Recorder {
       return false;
     }
     this.lastNumber = this.nextNumber;
-    this.nextNumber = nextSegmentNumber(this.nextNumber);
+    this.nextNumber = nextSegmentNumber(this.nextNumber, this.span);
     this.st.state = 'recording';
     this.st.currentSegment = name;
     this.opening = false;
@@ -544,33 +576,45 @@ export class Recorder {
       this.lastErrorCode = undefined;
     }
     this.logger.debug(`segment ${name} started`);
-    this.thumbnails?.request({ annexB: first.annexB, path: join(this.dir, thumbnailName(name, first.capturedAtMs)) });
-    // Awaited: a readdir and a stat per file, absorbed by the reader's queue; keeps the folder within limits at every cut.
-    await this.runRetention();
+    this.thumbnails?.request({
+      annexB: first.annexB,
+      path: join(this.dir, thumbnailName(name, first.capturedAtMs)),
+      segmentPath: join(this.dir, name),
+    });
     return true;
   }
 
   /** Creates the next free segment (marker, state, header); sets this.writer and returns its name. */
   private async createSegment(params: StreamParams, first: StreamFrame): Promise<string> {
     await makeDirectory(this.dir); // also brings back a folder deleted underneath us
-    // A taken number is skipped, never replaced: it may hold a ride (clock trouble, files copied back).
+    // A taken number is skipped, never replaced: it may hold a ride (protected, unfinished, clock
+    // trouble, files copied back). Free numbers of the cycle first; only when every one is held,
+    // one above it (the names leave log0000..log(maxFiles-1) then, with a warning).
     const taken = new Set(await readdir(this.dir));
     for (let attempt = 0; ; attempt++) {
-      let n = this.nextNumber;
-      for (let i = 0; taken.has(segmentName(n)); i++) {
-        if (i > MAX_SEGMENT_NUMBER)
-          throw new RearviewError(
-            'ERR_RECORDER_IO',
-            'every segment number is taken (log0000..log9999): set a rotation limit',
-          );
-        n = nextSegmentNumber(n);
+      const span = this.span;
+      const wanted = this.nextNumber;
+      let n: number | undefined;
+      for (let i = 0; i < span && n === undefined; i++) {
+        const x = (wanted + i) % span;
+        if (!taken.has(segmentName(x))) n = x;
       }
-      if (n !== this.nextNumber)
-        this.logger.warn(`${segmentName(this.nextNumber)} already exists: kept, recording into ${segmentName(n)}`);
+      for (let x = span; x <= MAX_SEGMENT_NUMBER && n === undefined; x++) if (!taken.has(segmentName(x))) n = x;
+      if (n === undefined)
+        throw new RearviewError(
+          'ERR_RECORDER_IO',
+          'every segment number is taken (log0000..log9999): set a rotation limit',
+        );
+      if (n >= span)
+        this.logger.warn(
+          `every name ${segmentName(0)}..${segmentName(span - 1)} is held (protected or unfinished segments): recording into ${segmentName(n)}`,
+        );
+      else if (n !== wanted)
+        this.logger.info(`${segmentName(wanted)} is kept (not deletable yet): recording into ${segmentName(n)}`);
       this.nextNumber = n;
       const name = segmentName(n);
       await writeRecordingMarker(this.dir, name, first.capturedAtMs);
-      await saveLastSegment(this.dir, name);
+      await saveLastSegment(this.dir, name, span);
       const writer = new SegmentWriter({ path: join(this.dir, name), params });
       try {
         await writer.start(); // exclusive create: never truncates a file that appeared meanwhile
@@ -644,7 +688,7 @@ export class Recorder {
   }
 
   /** One pass of the retention rule (rotation and a full disk alike); `keep` is a segment just cut, also never deleted. */
-  private async retain(freeBytes: number, keep?: string): Promise<RetentionResult> {
+  private async retain(freeBytes: number, keep?: string, reserveFiles = 0): Promise<RetentionResult> {
     const inProgress = new Set<string>();
     if (this.st.currentSegment) inProgress.add(this.st.currentSegment);
     if (keep) inProgress.add(keep);
@@ -665,6 +709,7 @@ export class Recorder {
       logger: this.logger,
       newest: this.lastNumber,
       freeBytes,
+      reserveFiles,
     });
     this.st.rotatedSegments += r.deleted.length;
     this.st.rotatedNotUploaded += r.deletedNotUploaded.length;
@@ -676,12 +721,14 @@ export class Recorder {
     await makeDirectory(this.dir);
     await sweepTempFiles(this.dir, this.logger);
     const files = await listSegmentFiles(this.dir);
-    this.lastNumber = await lastSegmentNumber(this.dir, files);
-    if (this.lastNumber !== undefined) this.nextNumber = nextSegmentNumber(this.lastNumber);
+    this.lastNumber = await lastSegmentNumber(this.dir, files, this.span);
+    if (this.lastNumber !== undefined) this.nextNumber = nextSegmentNumber(this.lastNumber, this.span);
     await recoverUnfinishedSegments(this.dir, files, this.lastNumber, {
       logger: this.logger,
       onRepaired: (name) => this.st.repairedSegments.push(name),
     });
+    const orphans = await removeOrphanThumbnails(this.dir);
+    if (orphans.length > 0) this.logger.info(`removed ${orphans.length} thumbnail(s) of deleted segments`);
     await this.runRetention();
   }
 }

@@ -11,7 +11,7 @@
  * client gives is resolved inside the folder or refused (see
  * `resolveSegment`).
  */
-import { readdir, readFile, lstat } from 'node:fs/promises';
+import { readdir, readFile, lstat, unlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { hasCode, RearviewError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -20,14 +20,9 @@ import { RECORDING_MARKER } from './crash-recovery.js';
 import { readMatroskaHeader, scanMatroska } from './matroska-file.js';
 import { Mp4Cache, type Mp4Source } from './mp4-cache.js';
 import { openRecordingFile, type RecordingFile } from './recording-file.js';
-import {
-  MP4_CACHE_DIR,
-  readFolderListing,
-  removeSegmentFiles,
-  statfsDiskSpace,
-  type DiskSpaceFn,
-} from './retention.js';
+import { MP4_CACHE_DIR, orderSegments, removeThumbnailsOf, statfsDiskSpace, type DiskSpaceFn } from './retention.js';
 import { parseSegmentName, parseThumbnailName } from './segment-names.js';
+import { lastSegmentNumber } from './segment-numbering.js';
 
 /** One recorded segment as listed. */
 export interface RecordingInfo {
@@ -71,6 +66,12 @@ export interface RecordingLibraryOptions {
   isRecording?: (path: string) => boolean;
   /** Free-space probe. Default statfs. */
   diskSpace?: DiskSpaceFn;
+  /**
+   * The name of the newest segment (the recorder's last one opened), which
+   * ends the recording order. Default: the one being written, else the
+   * recorder's state file and the numbers on disk (segment-numbering.ts).
+   */
+  lastSegment?: () => string | undefined;
   /** Converted MP4 files kept for Range requests. Default 8. */
   mp4CacheFiles?: number;
   logger?: Logger;
@@ -93,6 +94,7 @@ export class RecordingLibrary {
   /** Absolute path of the folder. */
   readonly dir: string;
   private readonly isRecordingOption: ((path: string) => boolean) | undefined;
+  private readonly lastSegmentOption: (() => string | undefined) | undefined;
   private readonly diskSpace: DiskSpaceFn;
   private readonly logger: Logger;
   private readonly cache = new Map<string, CacheEntry>();
@@ -103,6 +105,7 @@ export class RecordingLibrary {
   constructor(dir: string, options: RecordingLibraryOptions = {}) {
     this.dir = resolve(dir);
     this.isRecordingOption = options.isRecording;
+    this.lastSegmentOption = options.lastSegment;
     this.diskSpace = options.diskSpace ?? statfsDiskSpace;
     this.logger = options.logger ?? silentLogger;
     this.mp4 = new Mp4Cache({
@@ -117,7 +120,12 @@ export class RecordingLibrary {
     return this.mp4.conversions;
   }
 
-  /** Every segment, oldest first (start time, then name). A missing folder lists as empty. */
+  /**
+   * Every segment, oldest first in recording order: by number, in the cycle
+   * that ends with the newest segment (retention.ts orderSegments), the
+   * order rotation deletes in. Never by time (a camera without a clock may
+   * date a ride 1970) nor by name alone (the names wrap). A missing folder lists as empty.
+   */
   async list(): Promise<RecordingInfo[]> {
     let names: string[];
     try {
@@ -127,11 +135,13 @@ export class RecordingLibrary {
       throw err;
     }
     const recording = await this.recordingCheck();
-    const thumbs = new Map<string, { name: string; seconds: number }>();
+    const thumbs = new Map<string, { name: string; seconds: number }[]>();
     for (const n of names) {
       const t = parseThumbnailName(n);
-      if (t && (thumbs.get(t.stem)?.seconds ?? -1) < t.unixSeconds)
-        thumbs.set(t.stem, { name: n, seconds: t.unixSeconds });
+      if (!t) continue;
+      const list = thumbs.get(t.stem) ?? [];
+      list.push({ name: n, seconds: t.unixSeconds });
+      thumbs.set(t.stem, list);
     }
     const out: RecordingInfo[] = [];
     const seen = new Set<string>();
@@ -148,7 +158,7 @@ export class RecordingLibrary {
       seen.add(name);
       const inProgress = recording(path);
       const entry = await this.entryFor(name, path, s.size, s.mtimeMs, inProgress);
-      const thumb = thumbs.get(name.replace(/\.mkv$/, ''));
+      const thumb = pickThumbnail(thumbs.get(name.replace(/\.mkv$/, '')), entry.startedAtMs);
       const startedAtMs = entry.startedAtMs ?? (thumb ? thumb.seconds * 1000 : s.mtimeMs - (entry.durationMs ?? 0));
       out.push({
         name,
@@ -164,9 +174,16 @@ export class RecordingLibrary {
       });
     }
     for (const key of this.cache.keys()) if (!seen.has(key)) this.cache.delete(key);
-    return out.sort(
-      (a, b) => a.startedAtMs - b.startedAtMs || a.modifiedAtMs - b.modifiedAtMs || a.name.localeCompare(b.name),
-    );
+    return orderSegments(out, await this.newestNumber(out));
+  }
+
+  /** The number that ends the recording order (see list()). */
+  private async newestNumber(list: readonly RecordingInfo[]): Promise<number | undefined> {
+    const current = list.find((r) => r.inProgress);
+    const named = current?.name ?? this.lastSegmentOption?.();
+    const n = named === undefined ? undefined : parseSegmentName(named);
+    if (n !== undefined && list.some((r) => r.name === named)) return n;
+    return lastSegmentNumber(this.dir, list);
   }
 
   private async entryFor(
@@ -310,21 +327,28 @@ export class RecordingLibrary {
     const path = await this.resolveSegment(nameOrPath);
     if (await this.isRecording(path))
       throw new RearviewError('ERR_SEGMENT_IN_PROGRESS', `${basename(path)} is being recorded and cannot be deleted`);
-    await removeSegmentFiles(this.dir, basename(path));
+    const info = (await this.list()).find((r) => r.path === path);
+    await unlink(path).catch(ignoreMissing);
     this.cache.delete(basename(path));
+    await removeThumbnailsOf(this.dir, new Map([[basename(path), info ? thumbnailSeconds(info) : null]]));
   }
 
-  /** Deletes every segment except the one being recorded; returns how many were deleted. */
+  /**
+   * Deletes every segment except the one being recorded, then their
+   * thumbnails and cached MP4s (the folder is read again once the segments
+   * are gone, so a thumbnail finished during the wipe goes too); returns how
+   * many segments were deleted.
+   */
   async removeAll(): Promise<number> {
-    let n = 0;
-    const listing = await readFolderListing(this.dir); // read once: O(n) for 900 segments, not O(n²)
+    const removed = new Map<string, number | null>();
     for (const r of await this.list()) {
       if (r.inProgress) continue;
-      await removeSegmentFiles(this.dir, r.name, listing);
+      await unlink(r.path).catch(ignoreMissing);
       this.cache.delete(r.name);
-      n++;
+      removed.set(r.name, thumbnailSeconds(r));
     }
-    return n;
+    await removeThumbnailsOf(this.dir, removed);
+    return removed.size;
   }
 
   /** Segment count and bytes, and the disk's free and total bytes. */
@@ -361,6 +385,39 @@ export class RecordingLibrary {
       throw err;
     }
   }
+}
+
+/**
+ * The thumbnail of a segment among those named after its stem: the one named
+ * with its start (DateUTC), else the newest. A stale one (a thumbnail made
+ * late for an earlier segment of the same number) is never preferred.
+ */
+function pickThumbnail(
+  candidates: { name: string; seconds: number }[] | undefined,
+  startedAtMs: number | null,
+): { name: string; seconds: number } | undefined {
+  if (!candidates) return undefined;
+  if (startedAtMs !== null) {
+    const exact = candidates.find((c) => c.seconds === Math.floor(startedAtMs / 1000));
+    if (exact) return exact;
+  }
+  return candidates.reduce((a, b) => (b.seconds > a.seconds ? b : a));
+}
+
+/**
+ * The Unix seconds a segment is known by: those its thumbnail is named with
+ * (its start), else its start floored to seconds. This is the `date_updated`
+ * of GET /list-local-videos, so `<path without .mkv>_<date_updated>.jpg` names
+ * its thumbnail; nothing written to the file later (sealing, repair, a
+ * changed modification time) changes it.
+ */
+export function thumbnailSeconds(r: Pick<RecordingInfo, 'thumbnail' | 'startedAtMs'>): number {
+  const t = r.thumbnail ? parseThumbnailName(r.thumbnail.name) : undefined;
+  return t ? t.unixSeconds : Math.floor(r.startedAtMs / 1000);
+}
+
+function ignoreMissing(err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
 }
 
 function outside(given: string, why: string): RearviewError {

@@ -63,21 +63,25 @@ export interface SegmentFile {
  * the numbers themselves, never by modification times alone (a Pi without a
  * real-time clock may stamp a later ride 1970): with fewer files than numbers
  * in use, the newest is the end of the circular run, the used number whose
- * successor (mod 10000) is free. Several runs (segments deleted by hand):
- * the run end most recently modified, as the device did. Undefined for no files.
+ * successor (in a cycle of `span` numbers, see segmentNumberSpan) is free.
+ * Several runs (segments deleted by hand): the run end most recently
+ * modified, as the device did; no run end (every number of the cycle taken):
+ * the file modified last. Undefined for no files.
  */
-export function newestSegmentNumber(files: readonly SegmentFile[]): number | undefined {
+export function newestSegmentNumber(files: readonly SegmentFile[], span = MAX_SEGMENT_NUMBER + 1): number | undefined {
   const used = new Set<number>();
   for (const f of files) used.add(parseSegmentName(f.name) as number);
+  const newer = (f: SegmentFile, n: number, best: { n: number; mtimeMs: number } | undefined): boolean =>
+    !best || f.modifiedAtMs > best.mtimeMs || (f.modifiedAtMs === best.mtimeMs && n > best.n);
   let best: { n: number; mtimeMs: number } | undefined;
+  let latest: { n: number; mtimeMs: number } | undefined;
   for (const f of files) {
     const n = parseSegmentName(f.name) as number;
-    if (used.has(nextSegmentNumber(n))) continue;
-    if (!best || f.modifiedAtMs > best.mtimeMs || (f.modifiedAtMs === best.mtimeMs && n > best.n))
-      best = { n, mtimeMs: f.modifiedAtMs };
+    if (newer(f, n, latest)) latest = { n, mtimeMs: f.modifiedAtMs };
+    if (used.has(nextSegmentNumber(n, span))) continue;
+    if (newer(f, n, best)) best = { n, mtimeMs: f.modifiedAtMs };
   }
-  if (best) return best.n;
-  return used.size > 0 ? MAX_SEGMENT_NUMBER : undefined; // every number taken: no run end
+  return (best ?? latest)?.n;
 }
 
 /**
@@ -85,10 +89,10 @@ export function newestSegmentNumber(files: readonly SegmentFile[]): number | und
  * `newest` (mod 10000) come first, `newest` last. `newest` defaults to
  * newestSegmentNumber(files).
  */
-export function orderSegments(files: SegmentFile[], newest = newestSegmentNumber(files)): SegmentFile[] {
+export function orderSegments<T extends SegmentFile>(files: T[], newest = newestSegmentNumber(files)): T[] {
   if (newest === undefined) return files;
   const span = MAX_SEGMENT_NUMBER + 1;
-  const age = (f: SegmentFile): number => ((((parseSegmentName(f.name) as number) - newest - 1) % span) + span) % span;
+  const age = (f: T): number => ((((parseSegmentName(f.name) as number) - newest - 1) % span) + span) % span;
   return files.sort((a, b) => age(a) - age(b));
 }
 
@@ -185,6 +189,55 @@ export async function removeSegmentFiles(dir: string, name: string, listing?: Fo
   return freed;
 }
 
+/**
+ * Deletes the thumbnails (and cached MP4s) of segments already deleted, with
+ * one fresh read of the folder. `removed` maps each deleted segment name to
+ * the Unix seconds its thumbnail is named with (its start). Read after the
+ * segments are gone, so a thumbnail finished meanwhile is seen here (or its
+ * maker sees the segment gone, thumbnails.ts). When a new segment has taken
+ * the number meanwhile, only the thumbnails named with the old seconds go.
+ */
+export async function removeThumbnailsOf(dir: string, removed: ReadonlyMap<string, number | null>): Promise<void> {
+  if (removed.size === 0) return;
+  const listing = await readFolderListing(dir);
+  const present = new Set(listing.names);
+  const doomed = new Set<string>();
+  for (const n of listing.names) {
+    const t = parseThumbnailName(n);
+    if (!t || !removed.has(`${t.stem}.mkv`)) continue;
+    if (!present.has(`${t.stem}.mkv`) || removed.get(`${t.stem}.mkv`) === t.unixSeconds) doomed.add(n);
+  }
+  for (const n of doomed) await unlink(join(dir, n)).catch(ignoreMissing);
+  const cached = listing.cached.filter((n) => removed.has(`${n.split('-')[0]}.mkv`));
+  if (cached.length > 0)
+    await withCacheFolder(
+      dir,
+      async (folder) => {
+        for (const n of cached) await unlink(folder.ref(n)).catch(ignoreMissing);
+      },
+      undefined,
+    );
+}
+
+/**
+ * Deletes thumbnails whose segment is gone (left by an older version, or by a
+ * crash between the two deletions). Returns their names.
+ */
+export async function removeOrphanThumbnails(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const present = new Set(names);
+  const orphans = names.filter((n) => {
+    const t = parseThumbnailName(n);
+    return t !== undefined && !present.has(`${t.stem}.mkv`);
+  });
+  for (const n of orphans) await unlink(join(dir, n)).catch(ignoreMissing);
+  return orphans;
+}
+
+function ignoreMissing(err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+}
+
 /** Upload state of a segment: `none` = needs no upload (no archive configured). */
 export type UploadState = 'none' | 'uploaded' | 'queued';
 
@@ -272,6 +325,12 @@ export interface RetentionOptions extends RetentionInputs {
    * e.g. another writer): room for one more segment. Default 0.
    */
   freeBytes?: number;
+  /**
+   * Files about to be created: the file limit must hold with them (the
+   * recorder passes 1 before opening a segment, so the oldest segment, whose
+   * number comes next, is rotated away first). Default 0.
+   */
+  reserveFiles?: number;
 }
 
 /**
@@ -293,8 +352,9 @@ export async function enforceRetention(
   const needFree = space ? Math.max(limits.minFreeBytes, (limits.minFreePercent / 100) * space.diskBytes) : 0;
   let free = space?.freeBytes ?? Infinity;
   const mustFree = options.freeBytes ?? 0;
+  const reserve = options.reserveFiles ?? 0;
   const over = (): boolean =>
-    (limits.maxFiles > 0 && count > limits.maxFiles) ||
+    (limits.maxFiles > 0 && count + reserve > limits.maxFiles) ||
     (limits.maxBytes > 0 && total > limits.maxBytes) ||
     free < needFree;
   const result: RetentionResult = {

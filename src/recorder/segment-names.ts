@@ -1,10 +1,11 @@
 /**
  * File names of the recordings folder, as on the device: segments
- * `log%04d.mkv` (0000..9999, wrapping) and thumbnails
- * `log0001_<unix seconds>.jpg` beside them.
+ * `log%04d.mkv` and thumbnails `log0001_<unix seconds>.jpg` beside them.
+ * Numbers wrap at the file limit (`--max-files`, 900: log0000..log0899, as
+ * the device's lesson 3 says), and at 10000 when there is no file limit.
  */
 
-/** Segment numbers wrap after this one (four digits, as on the device). */
+/** The largest number four digits can name. */
 export const MAX_SEGMENT_NUMBER = 9999;
 
 const SEGMENT_RE = /^log(\d{4})\.mkv$/;
@@ -23,9 +24,22 @@ export function parseSegmentName(name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** The number after `n`, wrapping 9999 -> 0. */
-export function nextSegmentNumber(n: number): number {
-  return n >= MAX_SEGMENT_NUMBER ? 0 : n + 1;
+/**
+ * How many numbers the names cycle through: the file limit `maxFiles`
+ * (names log0000..log(maxFiles-1)), or all 10000 when there is no limit (0)
+ * or it is larger.
+ */
+export function segmentNumberSpan(maxFiles: number): number {
+  return maxFiles > 0 && maxFiles <= MAX_SEGMENT_NUMBER ? Math.floor(maxFiles) : MAX_SEGMENT_NUMBER + 1;
+}
+
+/**
+ * The number after `n` in a cycle of `span` numbers (segmentNumberSpan):
+ * 0 after span-1, and 0 after a number left above the span by a larger
+ * earlier limit. Default span 10000 (9999 -> 0).
+ */
+export function nextSegmentNumber(n: number, span = MAX_SEGMENT_NUMBER + 1): number {
+  return n + 1 >= span ? 0 : n + 1;
 }
 
 /** `log0001_1713198307.jpg` for `log0001.mkv` started at `startedAtMs` (ms since the epoch, floored to seconds). */

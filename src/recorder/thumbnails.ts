@@ -11,6 +11,7 @@
  * says why (the status API shows it); recording itself is unaffected.
  */
 import { spawn } from 'node:child_process';
+import { lstat, unlink } from 'node:fs/promises';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { FFMPEG_MISSING, findFfmpeg } from '../util/ffmpeg-path.js';
@@ -25,6 +26,11 @@ export interface ThumbnailJob {
   annexB: Uint8Array;
   /** Where the JPEG goes (written to an unpredictable temporary name, then renamed). */
   path: string;
+  /**
+   * The segment it belongs to: when that is gone (deleted, wiped or rotated
+   * while ffmpeg ran) the thumbnail is not kept, so none is left orphaned.
+   */
+  segmentPath?: string;
 }
 
 /** Options of {@link ThumbnailMaker}. */
@@ -46,6 +52,8 @@ export interface ThumbnailStats {
   skipped: number;
   /** Requests dropped because there is no ffmpeg. */
   unavailable: number;
+  /** Thumbnails not kept (or not made) because their segment was deleted meanwhile. */
+  discarded: number;
 }
 
 /** Makes thumbnails in a child process, one at a time; see the file comment. */
@@ -60,7 +68,7 @@ export class ThumbnailMaker {
   private closed = false;
   private child: ReturnType<typeof spawn> | undefined;
   /** Counters since creation. */
-  readonly stats: ThumbnailStats = { made: 0, failed: 0, skipped: 0, unavailable: 0 };
+  readonly stats: ThumbnailStats = { made: 0, failed: 0, skipped: 0, unavailable: 0, discarded: 0 };
   /** Why no thumbnails are made (no ffmpeg), or null when they are. */
   readonly unavailableReason: string | null;
 
@@ -104,8 +112,8 @@ export class ThumbnailMaker {
       const job = this.pending;
       this.pending = undefined;
       try {
-        await this.make(job);
-        this.stats.made++;
+        if (await this.make(job)) this.stats.made++;
+        else this.stats.discarded++;
       } catch (err) {
         this.stats.failed++;
         if (!this.closed) this.logger.warn(`thumbnail ${job.path} failed: ${(err as Error).message}`);
@@ -115,7 +123,9 @@ export class ThumbnailMaker {
     for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  private async make(job: ThumbnailJob): Promise<void> {
+  /** Makes one thumbnail; false when its segment was deleted meanwhile (then nothing is left behind). */
+  private async make(job: ThumbnailJob): Promise<boolean> {
+    if (!(await segmentExists(job))) return false;
     // ffmpeg writes the JPEG to its stdout, never to a path: it would follow a link planted at a
     // predictable temp name. We write it under an unpredictable name, created exclusively, then rename.
     const args = [
@@ -138,6 +148,12 @@ export class ThumbnailMaker {
     const jpeg = await this.run(args, job);
     if (jpeg.length === 0) throw new Error('ffmpeg produced no image');
     await writeFileReplacing(job.path, jpeg, '.part');
+    // Checked after the rename: a deletion (wipe, DELETE, rotation) removes the segment first and
+    // reads the folder for its thumbnails after that, so either it sees this file or we see the
+    // segment gone here and take the thumbnail back.
+    if (await segmentExists(job)) return true;
+    await unlink(job.path).catch(() => undefined);
+    return false;
   }
 
   /** Runs ffmpeg on the job's bytes; resolves with what it wrote to stdout (one JPEG, capped). */
@@ -171,5 +187,16 @@ export class ThumbnailMaker {
       });
       child.stdin?.end(Buffer.from(job.annexB.buffer, job.annexB.byteOffset, job.annexB.byteLength));
     });
+  }
+}
+
+/** True unless the job names a segment that no longer exists. */
+async function segmentExists(job: ThumbnailJob): Promise<boolean> {
+  if (job.segmentPath === undefined) return true;
+  try {
+    await lstat(job.segmentPath);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
   }
 }

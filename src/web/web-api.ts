@@ -99,6 +99,6 @@ export async function listRecordings(): Promise<{ recordings: RecordingView[]; u
   const recordings = (Array.isArray(body?.recordings) ? body.recordings : [])
     .map(toRecordingView)
     .filter((x): x is RecordingView => x !== undefined);
-  recordings.sort((a, b) => (b.startedAtMs || 0) - (a.startedAtMs || 0));
+  recordings.reverse(); // the API lists in recording order, oldest first; times can be wrong before the clock is set
   return { recordings, usage: body?.usage ?? undefined };
 }

@@ -48,6 +48,29 @@ describe('legacy API (curl)', () => {
     assert.match(ch.text, /^(true|false)$/);
   });
 
+  it('GET /cpu-temp truncates like the device (48.6 -> 48), and a reading that is not a number is a 500', async () => {
+    const thermal = api.device.thermal;
+    const orig = thermal.readCelsius;
+    try {
+      for (const [value, text] of [
+        [48.6, '48'],
+        [48.99, '48'],
+        [50, '50'],
+      ] as const) {
+        Object.assign(thermal, { readCelsius: async () => value });
+        const r = await curl([`${api.url}/cpu-temp`], scratch.dir);
+        assert.equal(r.status, 200);
+        assert.equal(r.text, text, `${value}`);
+      }
+      Object.assign(thermal, { readCelsius: async () => Number.NaN });
+      const bad = await curl([`${api.url}/cpu-temp`], scratch.dir);
+      assert.equal(bad.status, 500);
+      assert.equal(bad.text, 'Failed to read CPU temperature');
+    } finally {
+      Object.assign(thermal, { readCelsius: orig });
+    }
+  });
+
   it('hardware read failures give the documented 500 texts', async () => {
     const battery = api.device.battery;
     const orig = { p: battery.readPercent, m: battery.readMillivolts };

@@ -96,13 +96,14 @@ test('maxFiles: only the newest segments (and their thumbnails) are kept', async
     await recorder.start();
     await feed(feeder, recorder, 6, true);
     await recorder.close();
-    assert.deepEqual(mkvs(dir), ['log0003.mkv', 'log0004.mkv', 'log0005.mkv']);
+    // Names wrap at the file limit: the 4th to 6th segments took log0000..log0002 again.
+    assert.deepEqual(mkvs(dir), ['log0000.mkv', 'log0001.mkv', 'log0002.mkv']);
     assert.deepEqual(
       readdirSync(dir)
         .filter((n) => n.endsWith('.jpg'))
         .map((n) => n.slice(0, 7))
         .sort(),
-      ['log0003', 'log0004', 'log0005'],
+      ['log0000', 'log0001', 'log0002'],
     );
     assert.equal(recorder.status.rotatedSegments, 3);
   } finally {
