@@ -22,6 +22,9 @@ export type CameraMode = 'simultaneous' | 'exclusive';
 /** Which hardware backends to use: real Linux devices, simulated stand-ins, or detect. */
 export type DeviceBackend = 'auto' | 'linux' | 'simulated';
 
+/** The battery fuel gauge chip: the device's MAX17048 (0x36), an LC709203F (0x0B), probe both, or none. */
+export type FuelGaugeChoice = 'auto' | 'max17048' | 'lc709203f' | 'none';
+
 /** Encoder settings used by the process sources (rpicam, gstreamer, ffmpeg). */
 export interface VideoSettings {
   /** Pixels. Default 640x360 as on the device. */
@@ -146,6 +149,8 @@ export interface RearviewConfig {
   cameraName: string;
   /** Hardware backends. Default 'auto'. */
   deviceBackend: DeviceBackend;
+  /** Fuel gauge chip on I2C bus 1 (Linux backend). Default 'auto': MAX17048 at 0x36, then LC709203F at 0x0B. */
+  fuelGauge: FuelGaugeChoice;
   /** BCM GPIO line of the charging-detect input (high = charging). Default 27, the device's I/O board. */
   chargingGpio: number;
   /** Log level. Default 'info'. */
@@ -218,6 +223,7 @@ export function defaultConfig(): RearviewConfig {
     mdns: true,
     cameraName: 'velovision-rearview',
     deviceBackend: 'auto',
+    fuelGauge: 'auto',
     chargingGpio: 27,
     logLevel: 'info',
   };
@@ -245,6 +251,7 @@ const ENUMS: Record<string, readonly string[]> = {
   join: ['latest-keyframe', 'next-keyframe'],
   mode: ['simultaneous', 'exclusive'],
   deviceBackend: ['auto', 'linux', 'simulated'],
+  fuelGauge: ['auto', 'max17048', 'lc709203f', 'none'],
   logLevel: ['debug', 'info', 'warn', 'error', 'silent'],
   'video.profile': ['baseline', 'main', 'high'],
   'video.level': H264_LEVELS,
