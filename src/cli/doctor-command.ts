@@ -2,7 +2,8 @@
  * `rearview doctor`: checks what the camera daemon needs on this machine and
  * says what is wrong in plain words: the camera tools on PATH, the hardware
  * encoder, webcams (/dev/video*), the recordings folder (writable, free space), ports 5000/8000
- * (free, or held by a running Rearview), the clock, and Node itself.
+ * (free, or held by a running Rearview), the clock, Node itself, and on a Raspberry Pi the fuel
+ * gauge and the permission to power off (doctor-board-checks.ts).
  * Exit code 0 when nothing failed (warnings allowed), 7 otherwise.
  */
 import type { Command } from 'commander';
@@ -10,10 +11,11 @@ import { CliError, ExitCode } from './exit-codes.js';
 import { colours, printJson, toCliError } from './camera-helpers.js';
 import { findOnPath } from '../util/find-on-path.js';
 import { FFMPEG_MISSING, findFfmpeg } from '../util/ffmpeg-path.js';
+import { boardChecks, type BoardCheckInputs } from './doctor-board-checks.js';
 
 /** Outcome of one check. */
 export interface DoctorCheck {
-  /** Short name: 'camera tools', 'ffmpeg', 'encoder', 'webcams', 'recordings folder', 'disk space', 'stream port', 'api port', 'clock', 'node'. */
+  /** Short name: 'camera tools', 'ffmpeg', 'encoder', 'webcams', 'recordings folder', 'disk space', 'stream port', 'api port', 'clock', 'node', 'device', 'fuel gauge', 'power off'. */
   name: string;
   status: 'ok' | 'warn' | 'fail';
   /** What was found, in plain words, and what to do about it. */
@@ -42,6 +44,8 @@ export interface DoctorInputs {
   video4linuxDir?: string;
   /** Wall clock, ms since the epoch. Default Date.now(). */
   nowMs?: number;
+  /** The camera-board checks (device backend, fuel gauge, power off). Default: backend and gauge `auto`. */
+  board?: BoardCheckInputs;
 }
 
 interface DoctorOptions {
@@ -89,6 +93,7 @@ Exit codes: 0 nothing wrong (warnings allowed), 2 bad option, 7 at least one che
           apiPort: config.apiPort,
           bind: config.bind,
           minFreeBytes: config.minFreeBytes,
+          board: { deviceBackend: config.deviceBackend, fuelGauge: config.fuelGauge },
         };
       } catch (err) {
         throw toCliError(err);
@@ -368,6 +373,7 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
       ? { name: 'node', status: 'ok', message: `Node.js ${process.versions.node}` }
       : { name: 'node', status: 'fail', message: `Node.js ${process.versions.node} is too old: 20 or newer is needed` },
   );
+  checks.push(...(await boardChecks(inputs.board ?? { deviceBackend: 'auto', fuelGauge: 'auto' })));
   return checks;
 }
 
