@@ -4,7 +4,8 @@
 # Installs Node.js and the camera tools (rpicam-apps), copies this checkout to /opt/rearview and
 # builds it, creates the service user and /opt/velovision/standalone_videos, generates the API
 # token (/etc/rearview/api-token, 0600, shown once), writes the device config
-# (/etc/rearview/config.json, 0600), enables and starts the systemd service, then runs
+# (/etc/rearview/config.json, 0600), enables I2C and lets the service power off (polkit),
+# enables and starts the systemd service, then runs
 # `rearview doctor`. --no-token skips the token (for the original app, which cannot send one).
 # Safe to run again (an existing token and config are kept). See docs/deploy.md.
 set -euo pipefail
@@ -46,10 +47,11 @@ fi
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "Installing system packages (Node.js, npm, rpicam-apps, ffmpeg, rsync)"
+step "Installing system packages (Node.js, npm, rpicam-apps, ffmpeg, rsync, i2c-tools)"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-apt-get install -y nodejs npm ffmpeg rsync
+# i2c-tools: the daemon reads the battery fuel gauge with i2cget (no native module to build).
+apt-get install -y nodejs npm ffmpeg rsync i2c-tools
 # The camera tools: rpicam-apps on current Raspberry Pi OS, libcamera-apps on older releases.
 apt-get install -y rpicam-apps || apt-get install -y libcamera-apps || echo "warning: no rpicam-apps package: the rpicam source will not work" >&2
 # libgpiod's tools: the button, LED and charging lines through the GPIO character device (else sysfs).
@@ -140,6 +142,14 @@ if [ -n "$NEW_HOSTNAME" ]; then
   step "Setting the host name to $NEW_HOSTNAME ($NEW_HOSTNAME.local on the network)"
   hostnamectl set-hostname "$NEW_HOSTNAME"
 fi
+
+# The camera board: I2C for the fuel gauge, and the polkit rule that lets the service power off.
+# shellcheck source=deploy/board-setup.sh
+. "$SRC_DIR/deploy/board-setup.sh"
+step "Enabling I2C (the battery fuel gauge)"
+enable_i2c "" # the boot config found on this Pi
+step "Allowing $SERVICE_USER to power off (low battery, power button)"
+install_power_off_rule "$SERVICE_USER"
 
 step "Installing and enabling the systemd service"
 install -m 0644 "$APP_DIR/deploy/rearview.service" /etc/systemd/system/rearview.service

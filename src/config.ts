@@ -24,6 +24,8 @@ export type DeviceBackend = 'auto' | 'linux' | 'simulated';
 
 /** How GPIO lines are reached: libgpiod's tools (character device), sysfs, or the best found. */
 export type GpioInterfaceName = 'auto' | 'libgpiod' | 'sysfs';
+/** The battery fuel gauge chip: the device's MAX17048 (0x36), an LC709203F (0x0B), probe both, or none. */
+export type FuelGaugeChoice = 'auto' | 'max17048' | 'lc709203f' | 'none';
 
 /** Encoder settings used by the process sources (rpicam, gstreamer, ffmpeg). */
 export interface VideoSettings {
@@ -154,6 +156,8 @@ export interface RearviewConfig {
   cameraName: string;
   /** Hardware backends. Default 'auto'. */
   deviceBackend: DeviceBackend;
+  /** Fuel gauge chip on I2C bus 1 (Linux backend). Default 'auto': MAX17048 at 0x36, then LC709203F at 0x0B. */
+  fuelGauge: FuelGaugeChoice;
   /** BCM GPIO line of the charging-detect input (high = charging). Default 27, the device's I/O board. */
   chargingGpio: number;
   /** BCM GPIO line of the status LED. Default 21. */
@@ -241,6 +245,7 @@ export function defaultConfig(): RearviewConfig {
     mdns: true,
     cameraName: 'velovision-rearview',
     deviceBackend: 'auto',
+    fuelGauge: 'auto',
     chargingGpio: 27,
     ledGpio: 21,
     buttonGpio: 17,
@@ -277,6 +282,7 @@ const ENUMS: Record<string, readonly string[]> = {
   buttonPull: ['down', 'up', 'off'],
   buttonPolarity: ['active-high', 'active-low'],
   gpioInterface: ['auto', 'libgpiod', 'sysfs'],
+  fuelGauge: ['auto', 'max17048', 'lc709203f', 'none'],
   logLevel: ['debug', 'info', 'warn', 'error', 'silent'],
   'video.profile': ['baseline', 'main', 'high'],
   'video.level': H264_LEVELS,

@@ -26,6 +26,7 @@ import { MdnsService } from './discovery/mdns-service.js';
 import { RecorderService } from './recorder/recorder-service.js';
 import { ApiService } from './api/api-service.js';
 import type { RearviewError } from './errors.js';
+import type { CameraDeviceOverrides } from './device/camera-device.js';
 
 /** A long-lived optional part of the daemon (recorder, HTTP API, mDNS, ...). */
 export interface DaemonService {
@@ -52,6 +53,12 @@ export interface RearviewDaemonOptions {
   trailingAud?: boolean;
   /** close() waits this long for a part still starting before closing it anyway, ms. Default 1000. */
   startingGraceMs?: number;
+  /**
+   * Hardware the device backend reads instead of the machine's (tests: a fake
+   * Pi tree, a fake `i2cget`, a shutdown that powers nothing off). The backend
+   * and the fuel gauge chip still come from the config.
+   */
+  device?: CameraDeviceOverrides;
 }
 
 /** The camera daemon; see the file comment. */
@@ -60,6 +67,8 @@ export class RearviewDaemon {
   config: RearviewConfig;
   /** The --config file, if any (settings changes are saved there). */
   readonly configFile: string | undefined;
+  /** RearviewDaemonOptions.device, for the API service that builds the device. */
+  readonly deviceOptions: RearviewDaemonOptions['device'];
   readonly logger: Logger;
   readonly clock: () => number;
   /** The stream hub every video consumer reads from. */
@@ -100,6 +109,7 @@ export class RearviewDaemon {
   constructor(config: RearviewConfig, options: RearviewDaemonOptions = {}) {
     this.config = config;
     this.configFile = options.configFile;
+    this.deviceOptions = options.device;
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? (() => performance.now());
     this.hub = new StreamHub({

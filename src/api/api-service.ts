@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RearviewConfig } from '../config.js';
-import { createCameraDevice, type CameraDevice } from '../device/camera-device.js';
+import { createCameraDevice, type CameraDevice, type CameraDeviceOverrides } from '../device/camera-device.js';
 import type { StreamHub } from '../hub/stream-hub.js';
 import type { Logger } from '../log/logger.js';
 import { ModeController, type ModeState } from '../modes/mode-controller.js';
@@ -39,6 +39,8 @@ export interface ApiServiceHost {
   readonly services: ReadonlyArray<{ readonly name: string }>;
   /** The --config file, where settings changes are saved. */
   readonly configFile?: string | undefined;
+  /** Hardware overrides of the device backend (tests: a fake Pi tree and I2C tools). */
+  readonly deviceOptions?: CameraDeviceOverrides | undefined;
   apiAddress: { host: string; port: number } | undefined;
   /** Applies changed settings; restarts the source when asked. */
   applyConfig(next: RearviewConfig, restartSource: boolean): Promise<void>;
@@ -131,7 +133,9 @@ export class ApiService {
       recorderService?.library ?? new RecordingLibrary(config.recordingsDir, { logger: logger.child('library') });
 
     this.device = await createCameraDevice({
+      ...host.deviceOptions,
       backend: config.deviceBackend,
+      fuelGauge: config.fuelGauge,
       chargingGpio: config.chargingGpio,
       ledGpio: config.ledGpio,
       buttonGpio: config.buttonGpio,

@@ -66,7 +66,15 @@ export async function buildStatus(ctx: ApiContext): Promise<StatusDocument> {
       thumbnails: stream.thumbnails ?? null,
     },
     disk,
-    battery: { percent, millivolts, charging },
+    battery: {
+      // Whole numbers, as the legacy routes answer (the MAX17048 reads in 1/256 % and 78.125 uV steps).
+      percent: percent === null ? null : Math.round(percent),
+      millivolts: millivolts === null ? null : Math.round(millivolts),
+      charging,
+      gauge: ctx.device.batteryGauge.kind,
+      gaugeError: ctx.device.batteryGauge.error,
+    },
+    device: { backend: ctx.device.backend.backend, reason: ctx.device.backend.reason },
     temperatureC: temp === null ? null : Math.round(temp * 10) / 10,
     led: ctx.device.led.describe,
     simulated: { ...ctx.device.simulated },

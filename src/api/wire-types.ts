@@ -110,7 +110,19 @@ export interface StatusDocument {
     thumbnails: { enabled: boolean; reason: string | null } | null;
   };
   disk: RecordingsUsage | null;
-  battery: { percent: number | null; millivolts: number | null; charging: boolean | null };
+  /**
+   * `gauge`: the chip read (`max17048`, `lc709203f`), `simulated`, `missing` (none answered: the
+   * battery routes answer 500) or `none` (configured so); `gaugeError`: why it cannot be read, else null.
+   */
+  battery: {
+    percent: number | null;
+    millivolts: number | null;
+    charging: boolean | null;
+    gauge: 'max17048' | 'lc709203f' | 'simulated' | 'missing' | 'none';
+    gaugeError: string | null;
+  };
+  /** The hardware backend in use (`auto` resolved: linux on a Raspberry Pi) and why. */
+  device: { backend: 'linux' | 'simulated'; reason: string };
   temperatureC: number | null;
   led: string;
   /** Which hardware parts are simulated stand-ins. */

@@ -3,7 +3,8 @@
  * says what is wrong in plain words: the camera tools on PATH, the hardware
  * encoder, webcams (/dev/video*), the recordings folder (writable, free space), ports 5000/8000
  * (free, or held by a running Rearview), the clock, the button (no kernel
- * gpio-shutdown overlay in the boot config), and Node itself.
+ * gpio-shutdown overlay in the boot config), Node itself, and on a Raspberry Pi the fuel
+ * gauge and the permission to power off (doctor-board-checks.ts).
  * Exit code 0 when nothing failed (warnings allowed), 7 otherwise.
  */
 import type { Command } from 'commander';
@@ -11,10 +12,11 @@ import { CliError, ExitCode } from './exit-codes.js';
 import { colours, printJson, toCliError } from './camera-helpers.js';
 import { findOnPath } from '../util/find-on-path.js';
 import { FFMPEG_MISSING, findFfmpeg } from '../util/ffmpeg-path.js';
+import { boardChecks, type BoardCheckInputs } from './doctor-board-checks.js';
 
 /** Outcome of one check. */
 export interface DoctorCheck {
-  /** Short name: 'camera tools', 'ffmpeg', 'encoder', 'webcams', 'recordings folder', 'disk space', 'stream port', 'api port', 'clock', 'button', 'node'. */
+  /** Short name: 'camera tools', 'ffmpeg', 'encoder', 'webcams', 'recordings folder', 'disk space', 'stream port', 'api port', 'clock', 'button', 'node', 'device', 'fuel gauge', 'power off'. */
   name: string;
   status: 'ok' | 'warn' | 'fail';
   /** What was found, in plain words, and what to do about it. */
@@ -47,6 +49,8 @@ export interface DoctorInputs {
   buttonGpio?: number;
   /** Boot config files, first readable wins. Default /boot/firmware/config.txt, /boot/config.txt. */
   bootConfigPaths?: readonly string[];
+  /** The camera-board checks (device backend, fuel gauge, power off). Default: backend and gauge `auto`. */
+  board?: BoardCheckInputs;
 }
 
 interface DoctorOptions {
@@ -95,6 +99,7 @@ Exit codes: 0 nothing wrong (warnings allowed), 2 bad option, 7 at least one che
           bind: config.bind,
           minFreeBytes: config.minFreeBytes,
           buttonGpio: config.buttonGpio,
+          board: { deviceBackend: config.deviceBackend, fuelGauge: config.fuelGauge },
         };
       } catch (err) {
         throw toCliError(err);
@@ -376,6 +381,7 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
       ? { name: 'node', status: 'ok', message: `Node.js ${process.versions.node}` }
       : { name: 'node', status: 'fail', message: `Node.js ${process.versions.node} is too old: 20 or newer is needed` },
   );
+  checks.push(...(await boardChecks(inputs.board ?? { deviceBackend: 'auto', fuelGauge: 'auto' })));
   return checks;
 }
 

@@ -205,8 +205,14 @@ const SERVE_OPTIONS: ServeOption[] = [
   {
     flags: '--device-backend <backend>',
     key: 'deviceBackend',
-    help: 'battery/LED hardware (default: auto)',
+    help: 'battery/LED/button hardware: auto is linux on a Raspberry Pi, simulated elsewhere (default: auto)',
     choices: ['auto', 'linux', 'simulated'],
+  },
+  {
+    flags: '--fuel-gauge <chip>',
+    key: 'fuelGauge',
+    help: 'battery fuel gauge on I2C bus 1: auto probes max17048 (0x36) then lc709203f (0x0B) (default: auto)',
+    choices: ['auto', 'max17048', 'lc709203f', 'none'],
   },
   {
     flags: '--charging-gpio <line>',

@@ -157,7 +157,7 @@ async function printV1(baseUrl: string, status: StatusDocument): Promise<void> {
     `clients      ${clients.length}${clients.map((cl) => `\n  ${String(cl.kind)} ${String(cl.remote)}: lag ${num(cl.lagMs) ?? '?'} ms, ${num(cl.framesDropped) ?? 0} dropped`).join('')}`,
     `recording    ${recordingLine(recording, c)}`,
     `disk         ${disk === null ? 'unknown' : `${num(disk.files) ?? '?'} segments, ${formatBytes(num(disk.usedBytes) ?? 0)} used${num(disk.freeBytes) === null ? '' : `, ${formatBytes(num(disk.freeBytes) ?? 0)} free`}`}`,
-    `battery      ${num(battery.percent) === null ? 'unknown' : `${num(battery.percent)} %`}${num(battery.millivolts) === null ? '' : `, ${num(battery.millivolts)} mV`}${battery.charging === true ? ', charging' : ''}`,
+    `battery      ${num(battery.percent) === null ? 'unknown' : `${num(battery.percent)} %`}${num(battery.millivolts) === null ? '' : `, ${num(battery.millivolts)} mV`}${battery.charging === true ? ', charging' : ''}${battery.gauge === 'missing' ? ' (no fuel gauge answered)' : battery.gauge === 'none' ? ' (no fuel gauge)' : ''}`,
     `temperature  ${num(status.temperatureC) === null ? 'unknown' : `${num(status.temperatureC)} °C`}`,
   ];
   if (simulated.length > 0)

@@ -1,18 +1,26 @@
 /**
- * Battery state of charge and cell voltage. On the device an LC709203F fuel
- * gauge answers on I2C bus 1 at address 0x0B; it is read through the `i2c-bus`
- * npm package, an optional dependency loaded only when the Linux backend is
- * used (the build and the simulated backend never need it).
+ * Battery state of charge and cell voltage: the drivers of the two fuel
+ * gauges (the device's MAX17048 in max17048-gauge.ts, the LC709203F here),
+ * the simulated battery of machines that are not a camera, and the stand-in
+ * for a camera without an answering gauge (its reads fail, so the routes
+ * answer 500 as the device did).
  */
 import { RearviewError } from '../errors.js';
+import type { I2cBus } from './i2c-tools-bus.js';
+
+export type { I2cBus } from './i2c-tools-bus.js';
+
+/** What answers for the battery: a chip, the simulation, or nothing ('missing': none answered; 'none': configured so). */
+export type BatteryGaugeKind = 'max17048' | 'lc709203f' | 'simulated' | 'missing' | 'none';
 
 /** What the API and the low-battery guard read. */
 export interface BatteryGauge {
+  readonly kind: BatteryGaugeKind;
   /** True for the simulated stand-in (reported in /api/v1/status). */
   readonly simulated: boolean;
-  /** Relative state of charge in percent (the gauge may report over 100). */
+  /** Relative state of charge in percent (the gauge may report over 100; may be fractional). */
   readPercent(): Promise<number>;
-  /** Cell voltage in millivolts. */
+  /** Cell voltage in millivolts (may be fractional). */
   readMillivolts(): Promise<number>;
   close(): Promise<void>;
 }
@@ -32,47 +40,13 @@ export const Lc709203fRegister = {
 /** Default I2C address of the LC709203F. */
 export const LC709203F_ADDRESS = 0x0b;
 
-/** The few SMBus calls the gauge needs (subset of `i2c-bus`'s PromisifiedBus). */
-export interface I2cBus {
-  readWord(address: number, command: number): Promise<number>;
-  close(): Promise<void>;
-}
-
-/**
- * Opens I2C bus `busNumber` with the optional `i2c-bus` package. Throws
- * ERR_DEVICE_UNAVAILABLE when the package is not installed. The package opens
- * `/dev/i2c-N` lazily, so a missing bus shows up on the first read (which
- * Lc709203fGauge reports as ERR_DEVICE_UNAVAILABLE).
- */
-export async function openI2cBus(busNumber: number): Promise<I2cBus> {
-  // A variable module name keeps TypeScript and bundlers from requiring the package.
-  const moduleName = 'i2c-bus';
-  let mod: { openPromisified(bus: number): Promise<I2cBus> };
-  try {
-    const imported = (await import(moduleName)) as { default?: typeof mod } & typeof mod;
-    mod = imported.default ?? imported;
-  } catch (err) {
-    throw new RearviewError(
-      'ERR_DEVICE_UNAVAILABLE',
-      'the optional i2c-bus package is not installed (npm install i2c-bus)',
-      { cause: err },
-    );
-  }
-  try {
-    return await mod.openPromisified(busNumber);
-  } catch (err) {
-    throw new RearviewError('ERR_DEVICE_UNAVAILABLE', `cannot open I2C bus ${busNumber}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-}
-
 /** The LC709203F over an I2C bus. */
 export class Lc709203fGauge implements BatteryGauge {
+  readonly kind = 'lc709203f';
   readonly simulated = false;
 
   /**
-   * @param bus an open bus (from openI2cBus, or a fixture bus in tests)
+   * @param bus the I2C bus (an I2cToolsBus, or a fixture bus in tests)
    * @param address I2C address, default 0x0B
    */
   constructor(
@@ -94,6 +68,7 @@ export class Lc709203fGauge implements BatteryGauge {
 
   private async readRegister(register: number, what: string): Promise<number> {
     try {
+      // The LC709203F sends the low byte first, as SMBus words are.
       return (await this.bus.readWord(this.address, register)) & 0xffff;
     } catch (err) {
       throw new RearviewError('ERR_DEVICE_UNAVAILABLE', `LC709203F ${what}: ${(err as Error).message}`, { cause: err });
@@ -107,6 +82,7 @@ export class Lc709203fGauge implements BatteryGauge {
  * the voltage following a linear 3.60 V (0 %) .. 4.15 V (100 %) curve.
  */
 export class SimulatedBattery implements BatteryGauge {
+  readonly kind = 'simulated';
   readonly simulated = true;
   private readonly startedAtMs: number;
 
@@ -129,5 +105,31 @@ export class SimulatedBattery implements BatteryGauge {
 
   async close(): Promise<void> {
     // simulated: nothing to release
+  }
+}
+
+/**
+ * No gauge to read: every read fails with ERR_DEVICE_UNAVAILABLE and `reason`,
+ * so `/battery-percent` and `/battery-millivolts` answer 500 and the status
+ * shows null. Never made-up numbers on a camera.
+ */
+export class UnavailableBattery implements BatteryGauge {
+  readonly simulated = false;
+
+  constructor(
+    readonly kind: 'missing' | 'none',
+    readonly reason: string,
+  ) {}
+
+  async readPercent(): Promise<number> {
+    throw new RearviewError('ERR_DEVICE_UNAVAILABLE', this.reason);
+  }
+
+  async readMillivolts(): Promise<number> {
+    throw new RearviewError('ERR_DEVICE_UNAVAILABLE', this.reason);
+  }
+
+  async close(): Promise<void> {
+    // nothing to release
   }
 }

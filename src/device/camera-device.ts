@@ -1,17 +1,23 @@
 /**
  * The device's hardware as one object: battery gauge, CPU temperature,
  * charging detect, status LED, power button and the low-battery guard. Each
- * part has a Linux backend and a simulated stand-in; with backend 'auto' each
- * part independently uses Linux when its hardware is present under `root`
- * and the stand-in otherwise, so the API answers on any machine.
+ * part has a Linux backend and a simulated stand-in. Backend 'auto' is Linux
+ * on a Raspberry Pi (resolve-device-backend.ts) and simulated elsewhere; on
+ * Linux the battery is the configured fuel gauge or, when none answers, a
+ * gauge whose reads fail (never simulated numbers on a camera).
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DeviceBackend } from '../config.js';
+import type { DeviceBackend, FuelGaugeChoice } from '../config.js';
 import { RearviewError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
-import { Lc709203fGauge, openI2cBus, SimulatedBattery, type BatteryGauge, type I2cBus } from './battery-gauge.js';
+import {
+  SimulatedBattery,
+  UnavailableBattery,
+  type BatteryGauge,
+  type BatteryGaugeKind,
+  type I2cBus,
+} from './battery-gauge.js';
 import {
   DEFAULT_CHARGING_GPIO,
   GpioChargingSensor,
@@ -23,6 +29,10 @@ import { LedController } from './led-controller.js';
 import type { GpioPull } from './libgpiod-tools.js';
 import { LowBatteryGuard } from './low-battery-guard.js';
 import { DEFAULT_LONG_PRESS_MS, PowerButton, type ButtonPress } from './power-button.js';
+import { I2cToolsBus } from './i2c-tools-bus.js';
+import { openFuelGauge } from './open-fuel-gauge.js';
+import { resolveDeviceBackend, type ResolvedDeviceBackend } from './resolve-device-backend.js';
+import { SampledBatteryGauge } from './sampled-battery-gauge.js';
 import { hasThermalZone, LinuxThermalSensor, SimulatedThermalSensor, type ThermalSensor } from './thermal-sensor.js';
 import { systemClock, type Clock } from '../util/clock.js';
 
@@ -36,13 +46,19 @@ export type ButtonPolarity = 'active-high' | 'active-low';
 
 /** Options of createCameraDevice. */
 export interface CameraDeviceOptions {
-  /** 'auto' (default), 'linux' (fail when hardware is missing) or 'simulated'. */
+  /** 'auto' (default: linux on a Raspberry Pi), 'linux' (fail when GPIO or thermal hardware is missing) or 'simulated'. */
   backend?: DeviceBackend;
   /** Filesystem root of sysfs and /dev; '/' on the device, a fixture tree in tests. */
   root?: string;
+  /** The board model file `auto` reads. Default `<root>/proc/device-tree/model`. */
+  modelPath?: string;
+  /** Fuel gauge chip (Linux backend). Default 'auto': MAX17048 at 0x36, then LC709203F at 0x0B. */
+  fuelGauge?: FuelGaugeChoice;
   /** I2C bus number of the fuel gauge. Default 1. */
   i2cBusNumber?: number;
-  /** Opens the I2C bus; default uses the optional `i2c-bus` package. Tests inject a fixture bus. */
+  /** The `i2cget` executable of the default bus. Default 'i2cget' on PATH; tests give a fake. */
+  i2cget?: string;
+  /** Opens the I2C bus. Default: an I2cToolsBus (i2c-tools' `i2cget`). Tests may inject a fixture bus. */
   openI2c?: (busNumber: number) => Promise<I2cBus>;
   /** BCM line of charging detect. Default 27. */
   chargingGpio?: number;
@@ -60,13 +76,16 @@ export interface CameraDeviceOptions {
   gpioInterface?: GpioInterface;
   /** Environment of the libgpiod tools (PATH finds them). Default process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Powers the machine off. Default: `systemctl poweroff` with Linux GPIO, a log line when simulated. */
+  /** Powers the machine off. Default: `systemctl poweroff` on the Linux backend, a log line when simulated. */
   shutdown?: (reason: string) => void | Promise<void>;
   /** Run the low-battery guard and (with Linux GPIO) the power button. Default true. */
   watchPower?: boolean;
   clock?: Clock;
   logger?: Logger;
 }
+
+/** What an embedder or a test may point at other hardware (a fake Pi tree, a fake `i2cget`, a harmless shutdown). */
+export type CameraDeviceOverrides = Pick<CameraDeviceOptions, 'root' | 'modelPath' | 'i2cget' | 'openI2c' | 'shutdown'>;
 
 /** Which parts are simulated (shown in /api/v1/status). */
 export interface SimulatedFlags {
@@ -89,6 +108,8 @@ export class CameraDevice {
     readonly charging: ChargingSensor,
     readonly led: LedController,
     readonly simulated: SimulatedFlags,
+    /** The backend in use and why ('auto' resolved). */
+    readonly backend: ResolvedDeviceBackend,
     /** The button watcher (undefined when simulated or not watching). */
     readonly button: PowerButton | undefined,
     private readonly guard: LowBatteryGuard | undefined,
@@ -111,6 +132,13 @@ export class CameraDevice {
         // A listener's failure must not stop the others or the shutdown.
       }
     }
+  }
+
+  /** Which gauge answers for the battery, and why it cannot be read (null when it can, as far as known). */
+  get batteryGauge(): { kind: BatteryGaugeKind; error: string | null } {
+    const b = this.battery;
+    const error = b instanceof UnavailableBattery ? b.reason : b instanceof SampledBatteryGauge ? b.lastError : null;
+    return { kind: b.kind, error };
   }
 
   start(): void {
@@ -137,6 +165,13 @@ function runPoweroff(logger: Logger): (reason: string) => void {
     logger.warn(`powering off: ${reason}`);
     const child = spawn('systemctl', ['poweroff'], { stdio: 'ignore', detached: true });
     child.on('error', (err) => logger.error(`poweroff failed: ${err.message}`));
+    // As the service user, logind asks polkit: without the installer's rule the request is refused.
+    child.on('exit', (code) => {
+      if (code !== 0)
+        logger.error(
+          `systemctl poweroff exited with ${code}: not allowed to power off? (the installer's polkit rule; rearview doctor checks it)`,
+        );
+    });
     child.unref();
   };
 }
@@ -148,25 +183,31 @@ export async function createCameraDevice(options: CameraDeviceOptions = {}): Pro
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger;
   const busNumber = options.i2cBusNumber ?? 1;
+  const resolved = resolveDeviceBackend(backend, options.modelPath ?? join(root, 'proc', 'device-tree', 'model'));
   const strict = backend === 'linux';
-  const tryLinux = backend !== 'simulated';
+  const tryLinux = resolved.backend === 'linux';
+  logger.info(`device backend ${resolved.backend} (${resolved.reason})`);
 
-  let battery: BatteryGauge | undefined;
-  if (tryLinux && (strict || existsSync(join(root, 'dev', `i2c-${busNumber}`)) || options.openI2c)) {
-    try {
-      const bus = await (options.openI2c ?? openI2cBus)(busNumber);
-      const gauge = new Lc709203fGauge(bus);
-      await gauge.readMillivolts(); // the gauge must answer, not just the bus
-      battery = gauge;
-    } catch (err) {
-      if (strict) throw err;
-      logger.info(`battery gauge not available (${(err as Error).message}): using the simulated battery`);
-    }
-  }
-  battery ??= new SimulatedBattery(() => clock.monoNow());
+  let battery: BatteryGauge;
+  const fuelGauge = options.fuelGauge ?? 'auto';
+  if (tryLinux) {
+    const bus = await (options.openI2c ?? (async (n: number) => new I2cToolsBus(n, { command: options.i2cget })))(
+      busNumber,
+    );
+    const selection = await openFuelGauge({ choice: fuelGauge, bus, busNumber, root });
+    if (selection.gauge.kind === 'missing') logger.warn(selection.description);
+    else logger.info(selection.description);
+    battery =
+      selection.gauge instanceof UnavailableBattery
+        ? selection.gauge
+        : new SampledBatteryGauge(selection.gauge, 1000, clock);
+  } else if (fuelGauge === 'none') {
+    battery = new UnavailableBattery('none', 'no fuel gauge (fuelGauge is "none")');
+  } else battery = new SimulatedBattery(() => clock.monoNow());
 
   let thermal: ThermalSensor;
-  if (tryLinux && (strict || hasThermalZone(root))) {
+  if (tryLinux) {
+    // Read even when the zone is missing: /cpu-temp then answers 500, as the device did, never a made-up value.
     thermal = new LinuxThermalSensor(root);
     if (strict && !hasThermalZone(root)) throw new RearviewError('ERR_DEVICE_UNAVAILABLE', 'no thermal zone 0');
   } else thermal = new SimulatedThermalSensor();
@@ -190,9 +231,10 @@ export async function createCameraDevice(options: CameraDeviceOptions = {}): Pro
     : new SimulatedChargingSensor();
   const led = new LedController(gpio.led, clock);
 
+  // On a Pi a flat battery powers off even when the GPIO parts fell back to stand-ins.
   const shutdown =
     options.shutdown ??
-    (gpioLinux ? runPoweroff(logger) : (reason: string) => logger.warn(`simulated shutdown: ${reason}`));
+    (tryLinux ? runPoweroff(logger) : (reason: string) => logger.warn(`simulated shutdown: ${reason}`));
   const watch = options.watchPower ?? true;
   const longPressMs = options.buttonLongPressMs ?? DEFAULT_LONG_PRESS_MS;
   const buttonLine = options.buttonGpio ?? DEVICE_GPIO.powerButton;
@@ -228,6 +270,6 @@ export async function createCameraDevice(options: CameraDeviceOptions = {}): Pro
     led: !gpioLinux,
     button: !gpioLinux,
   };
-  device = new CameraDevice(battery, thermal, charging, led, simulated, button, guard, gpio);
+  device = new CameraDevice(battery, thermal, charging, led, simulated, resolved, button, guard, gpio);
   return device;
 }

@@ -71,7 +71,8 @@ export class LowBatteryGuard {
     const charging = await this.options.charging.isCharging().catch(() => false);
     if (charging) return false;
     this.triggered = true;
-    const reason = `battery low (${millivolts} mV, ${percent} %)`;
+    // The MAX17048 reads in 78.125 uV and 1/256 % steps: compare exact values, print them short.
+    const reason = `battery low (${Math.round(millivolts)} mV, ${Math.round(percent * 10) / 10} %)`;
     this.logger.warn(`${reason}: shutting down`);
     await this.options.led.flashLowBattery(3000);
     await this.options.shutdown(reason);

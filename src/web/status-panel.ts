@@ -46,6 +46,9 @@ export function statusRows(s: Json): Array<[string, string]> {
     new Date(v).toLocaleTimeString(),
   );
   add('Battery', first(s, 'battery.percent'), (v: number) => `${v} %`);
+  const gauge = get(s, 'battery.gauge');
+  if (gauge === 'missing') rows.push(['Battery', 'unknown: no fuel gauge answered']);
+  else if (gauge === 'none') rows.push(['Battery', 'no fuel gauge']);
   add('Battery voltage', first(s, 'battery.millivolts'), (v: number) => `${(v / 1000).toFixed(2)} V`);
   add('Charging', first(s, 'battery.charging'), (v: boolean) => (v ? 'yes' : 'no'));
   add('Temperature', first(s, 'temperatureC'), (v: number) => `${v} °C`);

@@ -68,7 +68,8 @@ const statusSample: StatusDocument = {
     thumbnails: { enabled: true, reason: 'r' },
   },
   disk: usage,
-  battery: { percent: 1, millivolts: 1, charging: true },
+  battery: { percent: 1, millivolts: 1, charging: true, gauge: 'max17048', gaugeError: 'e' },
+  device: { backend: 'linux', reason: 'r' },
   temperatureC: 1,
   led: 'l',
   simulated: { battery: true, thermal: true, charging: true, led: true, button: true },
@@ -202,6 +203,7 @@ describe('/api/v1 answers have exactly the keys of the wire types', () => {
       '$.recording.error',
       '$.recording.errorCode',
       '$.stream.slots.ws',
+      '$.battery.gaugeError',
     ];
     assert.deepEqual(shapeDifferences(statusSample, body, nullable), []);
   });
