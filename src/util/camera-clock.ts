@@ -145,7 +145,7 @@ export class CameraClock implements Clock {
    */
   isProvisional(wallMs: number): boolean {
     if (!this.isSet) return true;
-    return this.correction !== undefined && this.correction.ms > 0 && wallMs < this.correction.setAtProvisionalMs;
+    return this.correction !== undefined && this.correction.ms > 0 && wallMs <= this.correction.setAtProvisionalMs;
   }
 
   /** A stamped time made true: a provisional one plus the correction; others unchanged (also while not set). */
