@@ -10,11 +10,13 @@ import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { CameraClient } from '../../src/client/camera-client.js';
 import type { ClockSetResult, RecordingsListDocument, StatusDocument } from '../../src/api/wire-types.js';
 import type { RecorderService } from '../../src/recorder/recorder-service.js';
 import { readMatroskaHeader } from '../../src/recorder/matroska-file.js';
 import { parseThumbnailName } from '../../src/recorder/segment-names.js';
 import { CameraClock } from '../../src/util/camera-clock.js';
+import { runCli } from '../cli/cli-run.js';
 import { startDaemonInProcess } from '../support/daemon.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { waitFor } from '../support/wait.js';
@@ -164,6 +166,31 @@ test('the list shows the true start times after the clock is set', async () => {
         (await list()).recordings.find((r) => r.name === 'log0000.mkv')?.startedAt?.startsWith('2027-') ?? false,
       'log0000 listed with its true start',
     );
+  } finally {
+    await d.close();
+  }
+});
+
+test('`rearview status` says "clock not set"; the client library sets it; status then says where the time came from', async () => {
+  // The system clock, but no real-time clock and no network time: not to be believed.
+  const cameraClock = new CameraClock({ probe: async () => ({ ntpSynchronized: false, hasRtc: false }) });
+  const d = await startDaemonInProcess({ source: 'sample' }, { cameraClock });
+  try {
+    const camera = `127.0.0.1:${d.daemon.apiAddress?.port}`;
+    const before = await runCli(['status', '--camera', camera]);
+    assert.equal(before.code, 0, before.stderr);
+    assert.match(before.stdout, /^clock\s+clock not set: no real-time clock and no network time/m);
+
+    const client = new CameraClient(camera);
+    const sentMs = Date.now();
+    const result = await client.setClock();
+    assert.equal(result.applied, true);
+    assert.equal(result.source, 'client');
+    assert.ok(Math.abs(result.nowMs - sentMs) < 5000);
+    assert.equal((await client.setClock(sentMs + 86_400_000)).applied, false, 'the first client wins');
+
+    const after = await runCli(['status', '--camera', camera]);
+    assert.match(after.stdout, /^clock\s+\d{4}-\d\d-\d\dT[\d:.]+Z \(set by a client\)$/m);
   } finally {
     await d.close();
   }
