@@ -27,6 +27,8 @@ import { RecorderService } from './recorder/recorder-service.js';
 import { ApiService } from './api/api-service.js';
 import type { RearviewError } from './errors.js';
 import type { CameraDeviceOverrides } from './device/camera-device.js';
+import { CameraClock } from './util/camera-clock.js';
+import type { Clock } from './util/clock.js';
 
 /** A long-lived optional part of the daemon (recorder, HTTP API, mDNS, ...). */
 export interface DaemonService {
@@ -43,8 +45,10 @@ export interface RearviewDaemonOptions {
   logger?: Logger;
   /** Monotonic clock in ms for the hub and outputs. Default performance.now(). */
   clock?: () => number;
-  /** Makes the capture source of each run. Default: from config.source. Tests inject fakes here. */
-  createSource?: (config: RearviewConfig, logger: Logger) => CaptureSource;
+  /** Makes the capture source of each run (stamping with `options.clock`). Default: from config.source. Tests inject fakes here. */
+  createSource?: (config: RearviewConfig, logger: Logger, options: { clock: Clock }) => CaptureSource;
+  /** The camera's wall clock (valid or not, learnt from NTP or a client). Default: a CameraClock over the system clock. */
+  cameraClock?: CameraClock;
   /** Extra services (embedding, tests), started before the built-in ones (recorder, API, mDNS) and closed after them. */
   services?: DaemonService[];
   /** The --config file: the HTTP API saves settings changes there. */
@@ -71,6 +75,11 @@ export class RearviewDaemon {
   readonly deviceOptions: RearviewDaemonOptions['device'];
   readonly logger: Logger;
   readonly clock: () => number;
+  /**
+   * The one wall clock of the daemon: capture times, segment dates, status
+   * times. Not set until NTP or a client sets it (src/util/camera-clock.ts).
+   */
+  readonly cameraClock: CameraClock;
   /** The stream hub every video consumer reads from. */
   readonly hub: StreamHub;
   /** allowNetworks compiled once, for the TCP output, the HTTP API and the WebSocket viewers. */
@@ -112,6 +121,8 @@ export class RearviewDaemon {
     this.deviceOptions = options.device;
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? (() => performance.now());
+    const clockLog = this.logger.child('clock');
+    this.cameraClock = options.cameraClock ?? new CameraClock({ log: (m) => clockLog.info(m) });
     this.hub = new StreamHub({
       logger: this.logger.child('hub'),
       clock: this.clock,
@@ -152,10 +163,11 @@ export class RearviewDaemon {
     const createSource = options.createSource ?? createSourceFromConfig;
     this.supervisorOptions = {
       // this.config, not the constructor's: applyConfig() may have replaced it.
-      factory: () => createSource(this.config, this.logger),
+      factory: () => createSource(this.config, this.logger, { clock: this.cameraClock }),
       sink: this.hub,
       logger: this.logger.child('source'),
       stallMs: config.sourceStallMs,
+      clock: this.cameraClock,
     };
     this.sourceSupervisor = this.newSupervisor();
     this.services.push(...(options.services ?? []));
@@ -205,6 +217,10 @@ export class RearviewDaemon {
       // A source that cannot be built (a missing encoder program, a bad pipeline) is refused before
       // any port is bound or the camera is advertised. Building one starts nothing and holds nothing.
       if (this.checkSourceFirst) createSourceFromConfig(config, silentLogger);
+
+      // The clock first: whether it can be believed decides how the first frames are stamped.
+      track('clock', async () => this.cameraClock.close());
+      await this.stepOf(this.cameraClock.start());
 
       track('hub', () => this.hub.close());
       await this.stepOf(this.hub.start());

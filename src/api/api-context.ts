@@ -8,6 +8,10 @@ import type { ApiEvents } from './api-events.js';
 import type { Mp4Streamer, RecordingStore, StreamStatus, WebMount } from './api-services.js';
 import type { DownloadLimiter } from './file-responses.js';
 import type { SettingsStore } from './settings-store.js';
+import type { CameraClock } from '../util/camera-clock.js';
+
+/** What the API needs of the camera's clock. */
+export type ApiClock = Pick<CameraClock, 'state' | 'wallNow' | 'setFromClient'>;
 
 /** Shared by the route builders. */
 export interface ApiContext {
@@ -27,6 +31,8 @@ export interface ApiContext {
   /** Process start, ms since the epoch (uptime). */
   startedAtMs: number;
   now: () => number;
+  /** The camera's clock: status, and `POST /api/v1/clock`. */
+  clock: ApiClock;
   /** Request counters for /metrics, by route pattern and status. */
   requestCounts: Map<string, number>;
   /** The web page's live outputs (WebSocket, WebRTC) and their access check. */

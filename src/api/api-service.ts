@@ -24,6 +24,7 @@ import { TokenAttemptLimiter } from './token-attempt-limiter.js';
 import type { AllowList } from './network-allow-list.js';
 import { webMountFromConfig, type WebMountHandle } from './web-mount.js';
 import { packageVersion } from '../util/package-version.js';
+import type { CameraClock } from '../util/camera-clock.js';
 
 /** What the service needs from the daemon (RearviewDaemon has it). */
 export interface ApiServiceHost {
@@ -35,6 +36,8 @@ export interface ApiServiceHost {
   readonly allowList: AllowList;
   /** The daemon's monotonic clock, ms. */
   readonly clock: () => number;
+  /** The daemon's wall clock (set or not): status, `POST /api/v1/clock`, the live view's clock pongs, the modes. */
+  readonly cameraClock: CameraClock;
   readonly sourceSupervisor: SourceSupervisor;
   readonly services: ReadonlyArray<{ readonly name: string }>;
   /** The --config file, where settings changes are saved. */
@@ -152,6 +155,7 @@ export class ApiService {
     if (sim.length > 0) logger.info(`simulated hardware: ${sim.join(', ')}`);
 
     const modes = new ModeController({
+      clock: host.cameraClock,
       mode: config.mode,
       streamWindowMs: config.streamWindowMs,
       logger: host.logger.child('mode'),
@@ -172,6 +176,7 @@ export class ApiService {
     this.web = webMountFromConfig(host.hub, config, {
       allowList: host.allowList,
       clock: host.clock,
+      wallNow: () => host.cameraClock.wallNow(),
       logger: host.logger,
       tokenAttempts,
     });
@@ -211,11 +216,16 @@ export class ApiService {
       version: packageVersion() ?? '0.0.0',
       maxConcurrentDownloads: config.maxDownloads,
       tokenAttempts,
+      clock: host.cameraClock,
+      // Uptime and the token limiter measure durations: monotonic, so setting the wall clock moves neither.
+      now: host.clock,
     });
     const port = await this.server.start(config.apiPort, config.bind);
     host.apiAddress = { host: config.bind, port };
     modes.start();
     this.checkRecordingHealth();
+    // "clock not set" / "clock set" reach the page at once.
+    this.detach.push(host.cameraClock.onChange(() => void this.server?.publishStatus()));
     const healthTimer = setInterval(() => this.checkRecordingHealth(), HEALTH_CHECK_MS);
     healthTimer.unref();
     this.detach.push(() => clearInterval(healthTimer));

@@ -20,7 +20,8 @@ import type { CameraDevice } from '../device/camera-device.js';
 import { ConfigError, RearviewError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import type { ModeController } from '../modes/mode-controller.js';
-import type { ApiContext } from './api-context.js';
+import type { ApiClock, ApiContext } from './api-context.js';
+import { CameraClock } from '../util/camera-clock.js';
 import { ApiEvents } from './api-events.js';
 import { ApiError, sendJsonError, sendText, statusOf } from './api-responses.js';
 import { ApiRouter } from './api-router.js';
@@ -60,6 +61,8 @@ export interface ApiServerOptions {
   /** Process start for uptime, ms since the epoch. Default: now. */
   startedAtMs?: number;
   now?: () => number;
+  /** The camera's clock (status, `POST /api/v1/clock`). Default: a CameraClock over the system clock (never probed). */
+  clock?: ApiClock;
   /** Most downloads at once; 429 beyond. Default 4. */
   maxConcurrentDownloads?: number;
   /** A download with no progress for this long is dropped, ms. Default 30000. */
@@ -115,6 +118,7 @@ export class ApiServer {
       version: options.version ?? '0.0.0',
       startedAtMs: options.startedAtMs ?? now(),
       now,
+      clock: options.clock ?? new CameraClock(),
       requestCounts: new Map(),
       web: options.web,
       eventLoopDelay: new EventLoopDelayMonitor(),

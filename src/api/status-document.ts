@@ -1,6 +1,6 @@
 /** The `/api/v1/status` document, also the source of `/metrics` and the `status` events. */
-import type { ApiContext } from './api-context.js';
-import type { StatusDocument } from './wire-types.js';
+import type { ApiClock, ApiContext } from './api-context.js';
+import type { ClockDocument, StatusDocument } from './wire-types.js';
 
 export type { StatusDocument } from './wire-types.js';
 
@@ -10,6 +10,12 @@ async function orNull<T>(p: Promise<T>): Promise<T | null> {
   } catch {
     return null;
   }
+}
+
+/** The clock part of the status (and of `POST /api/v1/clock`'s answer). */
+export function clockDocument(clock: ApiClock): ClockDocument {
+  const nowMs = clock.wallNow();
+  return { ...clock.state, nowMs, now: new Date(nowMs).toISOString() };
 }
 
 /** Gathers the status; hardware that cannot be read shows as null, never as an error. */
@@ -80,5 +86,6 @@ export async function buildStatus(ctx: ApiContext): Promise<StatusDocument> {
     simulated: { ...ctx.device.simulated },
     downloads: { active: ctx.downloads.inProgress, max: ctx.downloads.max },
     eventClients: ctx.events.clientCount,
+    clock: clockDocument(ctx.clock),
   };
 }

@@ -8,12 +8,12 @@ import { ConfigError } from '../errors.js';
 import type { ApiContext } from './api-context.js';
 import { ApiError, readBody, sendJson, sendText } from './api-responses.js';
 import type { RecordingEntry } from './api-services.js';
-import type { RecordingDocument, RecordingsListDocument, RecordingsUsage } from './wire-types.js';
+import type { ClockSetResult, RecordingDocument, RecordingsListDocument, RecordingsUsage } from './wire-types.js';
 import type { ApiRouter } from './api-router.js';
 import { sendRecording, serveMp4 } from './legacy-routes.js';
 import { openApiDocument } from './openapi-document.js';
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from './prometheus-metrics.js';
-import { buildStatus } from './status-document.js';
+import { buildStatus, clockDocument } from './status-document.js';
 
 /** Base path of the JSON API. */
 export const API_V1 = '/api/v1';
@@ -187,6 +187,44 @@ export function addV1Routes(router: ApiRouter, ctx: ApiContext): void {
         if (err instanceof ConfigError) throw err;
         throw err;
       }
+    },
+  });
+  router.add({
+    method: 'POST',
+    path: `${API_V1}/clock`,
+    // Changes state: only from clients that may change settings (token, or the trusted networks).
+    destructive: true,
+    doc: {
+      tag: t,
+      summary:
+        "Gives the camera the client's time while its clock is not set (no real-time clock, no network time): the first client wins, network time wins over clients",
+      requestBody: ['application/json', '{"epochMs": 1764700000000} (the client\'s time when it sent the request)'],
+      responses: {
+        200: json('ClockSetResult: ClockDocument plus {"applied":bool,"differenceMs":N}'),
+        400: ERR,
+        403: ERR,
+      },
+    },
+    handler: async ({ req, res }) => {
+      let body: unknown;
+      try {
+        body = JSON.parse(await readBody(req, 1024));
+      } catch (err) {
+        if (err instanceof ApiError) throw err;
+        throw new ApiError('ERR_API_BAD_REQUEST', 'body is not valid JSON');
+      }
+      const epochMs = (body as { epochMs?: unknown } | null)?.epochMs;
+      if (typeof epochMs !== 'number' || !Number.isFinite(epochMs))
+        throw new ApiError('ERR_API_BAD_REQUEST', 'expected {"epochMs": <ms since the Unix epoch>}');
+      let applied: boolean;
+      try {
+        applied = ctx.clock.setFromClient(epochMs);
+      } catch (err) {
+        throw new ApiError('ERR_API_BAD_REQUEST', (err as Error).message);
+      }
+      const doc = clockDocument(ctx.clock);
+      const result: ClockSetResult = { ...doc, applied, differenceMs: Math.round(doc.nowMs - epochMs) };
+      sendJson(res, 200, result);
     },
   });
   router.add({

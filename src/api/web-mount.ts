@@ -36,6 +36,8 @@ export interface WebMountOptions {
   behindLimitMs?: number;
   /** Monotonic clock of the slot rules, ms (the daemon's clock). */
   clock?: () => number;
+  /** Wall clock of the clock pongs and config messages, ms since the epoch (the daemon's camera clock). Default Date.now. */
+  wallNow?: () => number;
   cameraName?: string;
   /** When set, the live stream needs it (the pairing cookie or `Authorization: Bearer`), as every API endpoint does. */
   apiToken?: string | undefined;
@@ -126,6 +128,7 @@ export function createWebMount(options: WebMountOptions): WebMountHandle {
     ...(options.maxClientsPerAddress !== undefined ? { maxClientsPerAddress: options.maxClientsPerAddress } : {}),
     ...(options.behindLimitMs !== undefined ? { behindLimitMs: options.behindLimitMs } : {}),
     ...(options.clock !== undefined ? { clock: options.clock } : {}),
+    ...(options.wallNow !== undefined ? { now: options.wallNow } : {}),
     ...(options.cameraName !== undefined ? { cameraName: options.cameraName } : {}),
     authorize,
   });
@@ -183,6 +186,7 @@ export function webMountFromConfig(
   daemon: {
     allowList: Pick<AllowList, 'allows'>;
     clock?: () => number;
+    wallNow?: () => number;
     logger?: Logger;
     tokenAttempts?: TokenAttemptLimiter;
   },
@@ -199,6 +203,7 @@ export function webMountFromConfig(
     maxClientsPerAddress: config.maxClientsPerAddress,
     behindLimitMs: config.clientBehindLimitMs,
     ...(daemon.clock ? { clock: daemon.clock } : {}),
+    ...(daemon.wallNow ? { wallNow: daemon.wallNow } : {}),
     cameraName: config.cameraName,
     apiToken: config.apiToken,
     tokenAttempts: daemon.tokenAttempts,

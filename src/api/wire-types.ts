@@ -66,6 +66,31 @@ export interface RecordingsUsage {
   files: number;
 }
 
+/**
+ * The camera's clock (`status.clock`, `GET`/`POST /api/v1/clock`). A Pi has
+ * no real-time clock: until network time or a client sets it, its times are
+ * provisional (docs/api.md, "The clock").
+ */
+export interface ClockDocument {
+  /** The camera's time can be believed. */
+  set: boolean;
+  /** Where it comes from: network time, a client (`POST /api/v1/clock`), the system's own clock; null while not set. */
+  source: 'ntp' | 'client' | 'system' | null;
+  /** Why it is not set ("clock not set: ..."); null when set. */
+  reason: string | null;
+  /** The camera's time now (provisional while not set), ms since the epoch and ISO. */
+  nowMs: number;
+  now: string;
+}
+
+/** `POST /api/v1/clock` answer: the clock after the request. */
+export interface ClockSetResult extends ClockDocument {
+  /** The client's time was taken (false when the clock was already set: the first client wins, network time wins over clients). */
+  applied: boolean;
+  /** The camera's time minus the client's, ms, when the request arrived (after applying it: about 0). */
+  differenceMs: number;
+}
+
 /** `GET /api/v1/status`. Times in ms; ISO strings beside them for people. */
 export interface StatusDocument {
   version: string;
@@ -129,6 +154,8 @@ export interface StatusDocument {
   simulated: { battery: boolean; thermal: boolean; charging: boolean; led: boolean; button: boolean };
   downloads: { active: number; max: number };
   eventClients: number;
+  /** The camera's clock: "clock not set" until network time or a client sets it. */
+  clock: ClockDocument;
 }
 
 /** One recording in `GET /api/v1/recordings` (and the `recording-added` event). No absolute paths. */

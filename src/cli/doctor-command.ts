@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { CliError, ExitCode } from './exit-codes.js';
 import { colours, printJson, toCliError } from './camera-helpers.js';
 import { findOnPath } from '../util/find-on-path.js';
+import { CLOCK_FLOOR_MS, probeSystemTime } from '../util/camera-clock.js';
 import { FFMPEG_MISSING, findFfmpeg } from '../util/ffmpeg-path.js';
 import { boardChecks, type BoardCheckInputs } from './doctor-board-checks.js';
 
@@ -348,30 +349,33 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
     } else checks.push({ name, status: 'fail', message: `cannot listen on ${inputs.bind}:${port}: ${state}` });
   }
 
-  // Clock: a Pi has no real-time clock; recordings and thumbnails are named and sorted by time.
+  // Clock: a Pi has no real-time clock. The same rule as the daemon's (src/util/camera-clock.ts, docs/api.md).
   const now = inputs.nowMs ?? Date.now();
-  const year = new Date(now).getUTCFullYear();
-  if (year < 2024) {
+  const facts = await probeSystemTime();
+  const iso = new Date(now).toISOString();
+  const fromClient =
+    'the camera takes the time from the first client (the web page, CameraClient.setClock()) and re-stamps what it recorded before';
+  if (facts.ntpSynchronized === true)
+    checks.push({ name: 'clock', status: 'ok', message: `${iso}, synchronised with network time` });
+  else if (now < CLOCK_FLOOR_MS)
     checks.push({
       name: 'clock',
-      status: 'fail',
-      message: `the clock says ${new Date(now).toISOString()}: it was never set (no network time yet?); recording dates and latency figures will be wrong`,
+      status: 'warn',
+      message: `the clock says ${iso}: it was never set (no real-time clock, no network time); ${fromClient}`,
     });
-  } else {
-    const sync = await ntpSynchronized();
-    if (sync === false)
-      checks.push({
-        name: 'clock',
-        status: 'warn',
-        message: `${new Date(now).toISOString()}, but not synchronised with network time: capture-to-display latency across machines will be off`,
-      });
-    else
-      checks.push({
-        name: 'clock',
-        status: 'ok',
-        message: `${new Date(now).toISOString()}${sync ? ', synchronised' : ''}`,
-      });
-  }
+  else if (facts.hasRtc === false)
+    checks.push({
+      name: 'clock',
+      status: 'warn',
+      message: `${iso}, but no real-time clock and no network time: it may be a time saved before switching off; ${fromClient}`,
+    });
+  else if (facts.ntpSynchronized === false)
+    checks.push({
+      name: 'clock',
+      status: 'warn',
+      message: `${iso}, but not synchronised with network time: capture-to-display latency across machines will be off`,
+    });
+  else checks.push({ name: 'clock', status: 'ok', message: iso });
 
   checks.push(await buttonCheck(inputs));
 
@@ -476,18 +480,6 @@ async function webcamCheck(inputs: DoctorInputs, encoders: string[], hasFfmpeg: 
       message: `found ${listed}, but this user cannot open it: add it to the "video" group`,
     };
   return { name: 'webcams', status: 'ok', message: `found ${listed}: ${how}` };
-}
-
-/** true/false from timedatectl when systemd runs, undefined when unknown. */
-async function ntpSynchronized(): Promise<boolean | undefined> {
-  const { execFile } = await import('node:child_process');
-  return new Promise((resolve) => {
-    execFile('timedatectl', ['show', '-p', 'NTPSynchronized', '--value'], { timeout: 2000 }, (err, stdout) => {
-      if (err) return resolve(undefined);
-      const v = stdout.trim();
-      resolve(v === 'yes' ? true : v === 'no' ? false : undefined);
-    });
-  });
 }
 
 /** The button: warn when the kernel's gpio-shutdown overlay is active (it powers off by itself, and may hold the line). */

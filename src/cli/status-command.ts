@@ -138,6 +138,16 @@ function recordingLine(recording: Record<string, unknown>, c: ReturnType<typeof 
   }
 }
 
+/** The clock line: the camera's time and where it came from, or "clock not set" and why (a camera older than the clock section: nothing). */
+function clockLine(clock: Record<string, unknown>, c: ReturnType<typeof colours>): string | undefined {
+  if (clock.set === true) {
+    const from = { ntp: 'network time', client: 'set by a client', system: "the system's clock" }[String(clock.source)];
+    return `${String(clock.now ?? '?')}${from ? ` (${from})` : ''}`;
+  }
+  if (clock.set === false) return c.yellow(String(clock.reason ?? 'clock not set'));
+  return undefined;
+}
+
 async function printV1(baseUrl: string, status: StatusDocument): Promise<void> {
   const { formatBytes } = await import('../util/units.js');
   const c = colours();
@@ -160,6 +170,8 @@ async function printV1(baseUrl: string, status: StatusDocument): Promise<void> {
     `battery      ${num(battery.percent) === null ? 'unknown' : `${num(battery.percent)} %`}${num(battery.millivolts) === null ? '' : `, ${num(battery.millivolts)} mV`}${battery.charging === true ? ', charging' : ''}${battery.gauge === 'missing' ? ' (no fuel gauge answered)' : battery.gauge === 'none' ? ' (no fuel gauge)' : ''}`,
     `temperature  ${num(status.temperatureC) === null ? 'unknown' : `${num(status.temperatureC)} °C`}`,
   ];
+  const clock = clockLine(obj(status.clock), c);
+  if (clock !== undefined) lines.splice(5, 0, `clock        ${clock}`);
   if (simulated.length > 0)
     lines.push(c.dim(`simulated    ${simulated.join(', ')} (no such hardware on this machine)`));
   process.stdout.write(`${lines.join('\n')}\n`);

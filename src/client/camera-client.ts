@@ -9,6 +9,7 @@ import { rename, stat, truncate } from 'node:fs/promises';
 import { makeDirectory } from '../util/make-directory.js';
 import { dirname } from 'node:path';
 import type {
+  ClockSetResult,
   RecordingDocument,
   RecordingsListDocument,
   SettingsDocument,
@@ -19,6 +20,8 @@ import type {
 import { ClientError, describeNetworkError } from './client-error.js';
 
 export type {
+  ClockDocument,
+  ClockSetResult,
   RecordingDocument,
   RecordingsListDocument,
   SettingsDocument,
@@ -366,6 +369,23 @@ export class CameraClient {
   /** `PATCH /api/v1/settings`: validated and persisted by the camera; resolves to the new settings, what changed and what waits for a restart. */
   async patchSettings(patch: SettingsPatch): Promise<SettingsPatchResult> {
     return (await this.json('PATCH', '/api/v1/settings', JSON.stringify(patch))) as SettingsPatchResult;
+  }
+
+  /**
+   * `POST /api/v1/clock`: gives the camera this machine's time (read as the
+   * request leaves) while its clock is not set. The camera has no real-time
+   * clock: until network time or a client sets it, recordings carry
+   * provisional times (re-stamped once set). It keeps the first client's
+   * time (`applied` false afterwards) and takes it only from clients allowed
+   * to change settings (the token, or a trusted network). Apps call it once
+   * when they connect; `differenceMs` is the camera's time minus this one.
+   */
+  async setClock(epochMs?: number): Promise<ClockSetResult> {
+    return (await this.json(
+      'POST',
+      '/api/v1/clock',
+      JSON.stringify({ epochMs: epochMs ?? Date.now() }),
+    )) as ClockSetResult;
   }
 
   /** `GET /api/v1/openapi.json`. */

@@ -31,6 +31,8 @@ export type {
   CameraClientOptions,
   CameraSettings,
   CameraStatus,
+  ClockDocument,
+  ClockSetResult,
   DownloadOptions,
   DownloadProgress,
   DownloadResult,

@@ -208,7 +208,7 @@ class WsClient {
     private readonly server: WsStreamServer,
     private readonly highWater: number,
   ) {
-    this.connectedAtMs = server.now();
+    this.connectedAtMs = server.monoNow(); // a duration: a wall clock set meanwhile must not change it
     reader.onReadable(() => this.pump());
     reader.onStalled(() => {
       // 1013 "try again later": the page reconnects and starts at a fresh keyframe.
@@ -274,7 +274,7 @@ class WsClient {
   info(): WsClientInfo {
     return {
       remote: this.remote,
-      connectedMs: this.server.now() - this.connectedAtMs,
+      connectedMs: this.server.monoNow() - this.connectedAtMs,
       framesSent: this.framesSent,
       bytesSent: this.bytesSent,
       bufferedBytes: this.ws.bufferedAmount,
@@ -308,6 +308,7 @@ export class WsStreamServer {
   /** @internal */ readonly log: Logger;
   /** @internal */ readonly cameraName: string;
   /** @internal */ readonly now: () => number;
+  /** @internal The slot rules' monotonic clock, ms. */ readonly monoNow: () => number;
   private readonly hub: WsHub;
   private readonly wss: WebSocketServer;
   private readonly clientSet = new Set<WsClient>();
@@ -334,6 +335,7 @@ export class WsStreamServer {
     this.cameraName = options.cameraName ?? 'rearview';
     this.join = options.join ?? 'latest-keyframe';
     this.now = options.now ?? Date.now;
+    this.monoNow = options.clock ?? (() => performance.now());
     // Video does not compress; deflate would only add CPU time and latency.
     this.wss = new WebSocketServer({
       noServer: true,
@@ -345,7 +347,7 @@ export class WsStreamServer {
       maxClients: options.maxClients ?? 32,
       maxPerAddress: options.maxClientsPerAddress ?? 4,
       behindLimitMs: options.behindLimitMs ?? 10_000,
-      clock: options.clock ?? (() => performance.now()),
+      clock: this.monoNow,
     });
     this.sweepTimer = setInterval(() => this.sweep(), SLOT_SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();

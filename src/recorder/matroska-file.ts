@@ -362,6 +362,36 @@ export async function patchMatroskaInfo(
   }
 }
 
+/**
+ * Moves a finished segment's DateUTC from `fromMs` to `toMs` (the clock was
+ * set after the segment was stamped), in place and with the same length,
+ * keeping its modification time (what lists it, e.g. `date_updated`, does
+ * not change). Opened once without following links; only a regular file
+ * with one link whose DateUTC is `fromMs` (to the millisecond) is changed.
+ * Returns false, changing nothing, for any other file.
+ */
+export async function restampMatroskaStart(path: string, fromMs: number, toMs: number): Promise<boolean> {
+  const fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.nlink !== 1) return false;
+    const header = await readHeaderFrom(new EbmlFileReader(fh, st.size, WINDOW_BYTES));
+    if (header.infoBodyOffset < 0 || header.startedAtMs === null || Math.abs(header.startedAtMs - fromMs) >= 1)
+      return false;
+    const body = buildInfoBody(header.infoBodyLength, {
+      timestampScaleNs: header.timestampScaleNs,
+      durationMs: header.durationMs,
+      startedAtMs: toMs,
+    });
+    if (!body) return false;
+    await fh.write(body, 0, body.length, header.infoBodyOffset);
+    await fh.utimes(st.atimeMs / 1000, st.mtimeMs / 1000); // numbers: a Date would drop the sub-millisecond part
+    return true;
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Builds a Cues element with one CuePoint per cluster (track 1), positions relative to the segment data. */
 export function buildCues(
   clusters: { offset: number; timestampMs: number }[],

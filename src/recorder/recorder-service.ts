@@ -7,6 +7,7 @@
  */
 import type { RearviewConfig } from '../config.js';
 import type { Logger } from '../log/logger.js';
+import type { CameraClock } from '../util/camera-clock.js';
 import { Recorder, type RecorderHub, type RecorderOptions } from './recorder.js';
 import { recordingHealth } from './recording-health.js';
 import { RecordingLibrary } from './recording-library.js';
@@ -16,6 +17,8 @@ export interface RecorderServiceHost {
   readonly config: RearviewConfig;
   readonly hub: RecorderHub;
   readonly logger: Logger;
+  /** The daemon's wall clock: segments started before it is set are re-stamped when it is. */
+  readonly cameraClock?: CameraClock;
 }
 
 /** DaemonService wrapper of Recorder + RecordingLibrary. Find it as `daemon.services.find((s) => s.name === 'recorder')`. */
@@ -39,6 +42,7 @@ export class RecorderService {
         minFreePercent: config.minFreePercent,
       },
       maxProtected: config.maxProtected,
+      ...(host.cameraClock ? { clock: host.cameraClock, now: () => host.cameraClock?.wallNow() ?? Date.now() } : {}),
       logger,
       ...overrides,
     });

@@ -53,7 +53,12 @@ import {
 } from './segment-names.js';
 import { lastSegmentNumber, saveLastSegment } from './segment-numbering.js';
 import { ThumbnailMaker } from './thumbnails.js';
+import { restampSegment } from './segment-restamp.js';
 import { makeDirectory } from '../util/make-directory.js';
+import type { CameraClock } from '../util/camera-clock.js';
+
+/** What the recorder needs of the camera's clock: whether capture times are provisional, and when they become true. */
+export type RecorderClock = Pick<CameraClock, 'isSet' | 'isProvisional' | 'corrected' | 'onChange'>;
 
 /** The part of a hub reader the recorder uses (StreamHub's HubReader has it). */
 export interface RecorderReader {
@@ -98,6 +103,12 @@ export interface RecorderOptions {
   retentionIntervalMs?: number;
   /** Wall clock for status times, ms since the epoch. Default Date.now. */
   now?: () => number;
+  /**
+   * The camera's clock (the one the capture times come from). Segments
+   * started while it is not set are re-stamped when it is (docs/recording.md,
+   * "The clock"). Default: none, capture times are taken as they are.
+   */
+  clock?: RecorderClock;
   logger?: Logger;
 }
 
@@ -158,6 +169,13 @@ export class Recorder {
   private readonly retryMaxMs: number;
   private readonly retentionIntervalMs: number;
   private readonly now: () => number;
+  private readonly clock: RecorderClock | undefined;
+  /** Segments of this run started while the clock was not set: name -> provisional start (ms). */
+  private readonly provisional = new Map<string, number>();
+  private restamping: Promise<void> | undefined;
+  /** The writer being sealed (its start is still written into the file). */
+  private sealing: { writer: SegmentWriter; done: Promise<unknown> } | undefined;
+  private unsubscribeClock: (() => void) | undefined;
   private readonly logger: Logger;
   private reader: RecorderReader | undefined;
   private writer: SegmentWriter | undefined;
@@ -201,6 +219,7 @@ export class Recorder {
     this.retryDelayMs = this.retryMinMs;
     this.retentionIntervalMs = options.retentionIntervalMs ?? 10_000;
     this.now = options.now ?? Date.now;
+    this.clock = options.clock;
     this.logger = options.logger ?? silentLogger;
     this.dropLog = new RateLimitedCounter(
       (n, total) =>
@@ -294,6 +313,9 @@ export class Recorder {
       // Never disconnect the recorder: a hung disk is reported, the reader keeps skipping to keyframes.
       hardLimitMs: 24 * 3_600_000,
     });
+    this.unsubscribeClock = this.clock?.onChange((change) => {
+      if (change.correctionMs !== null) this.restampProvisional();
+    });
     this.reader.onReadable(() => this.kick());
     this.reader.onStalled(() => this.logger.warn('recorder is not keeping up with the stream (disk too slow?)'));
     if (this.retryAtMs === null) this.st.state = 'waiting';
@@ -330,8 +352,10 @@ export class Recorder {
       }
     }
     reader?.close();
+    this.unsubscribeClock?.();
     await this.retentionRunning;
     await this.finishSegment();
+    await this.restamping;
     await this.thumbnails?.whenIdle();
     await this.thumbnails?.close();
     this.st.state = 'closed';
@@ -420,7 +444,13 @@ export class Recorder {
     }
   }
 
-  private async handle(frame: StreamFrame): Promise<void> {
+  private async handle(stamped: StreamFrame): Promise<void> {
+    // A frame captured before the clock was set but written after: its true time (one object per such frame).
+    const clock = this.clock;
+    const frame =
+      clock?.isSet && clock.isProvisional(stamped.capturedAtMs)
+        ? { ...stamped, capturedAtMs: clock.corrected(stamped.capturedAtMs) }
+        : stamped;
     if (this.paused) {
       if (this.writer) {
         await this.finishSegment();
@@ -571,6 +601,7 @@ export class Recorder {
     this.st.currentSegment = name;
     this.opening = false;
     this.st.currentSegmentStartedAtMs = first.capturedAtMs;
+    if (this.clock && !this.clock.isSet) this.provisional.set(name, first.capturedAtMs);
     if (this.lastErrorCode) {
       this.logger.info(`recording again after ${this.lastErrorCode}`);
       this.lastErrorCode = undefined;
@@ -637,7 +668,9 @@ export class Recorder {
     this.st.currentSegmentStartedAtMs = null;
     let summary: SegmentSummary | undefined;
     try {
-      summary = await writer.close();
+      const closing = writer.close();
+      this.sealing = { writer, done: closing.catch(() => undefined) }; // its failure is handled below
+      summary = await closing;
       await removeRecordingMarker(this.dir);
     } catch (err) {
       await writer.abort();
@@ -654,6 +687,58 @@ export class Recorder {
     this.logger.info(
       `segment ${summary.path} closed: ${summary.frames} frames, ${(summary.durationMs / 1000).toFixed(2)} s, ${summary.bytes} bytes`,
     );
+  }
+
+  /**
+   * The clock was set: every segment of this run started while it was not
+   * gets its true start (DateUTC, thumbnail name; segment-restamp.ts), the
+   * one being written included (its writer seals it with the true start).
+   * Runs in the background, one pass at a time; close() waits for it.
+   */
+  private restampProvisional(): void {
+    const clock = this.clock;
+    if (!clock?.isSet || this.provisional.size === 0) return;
+    const current = this.writer;
+    const currentName = current ? basename(current.path) : undefined;
+    // The writers that will still write their start into the file (DateUTC) take the true one now.
+    for (const writer of [current, this.sealing?.writer]) {
+      const from = writer ? this.provisional.get(basename(writer.path)) : undefined;
+      if (writer && from !== undefined) writer.shiftStart(clock.corrected(from) - from);
+    }
+    if (current && currentName === this.st.currentSegment) this.st.currentSegmentStartedAtMs = current.startedAtMs;
+    const sealing = this.sealing?.done;
+    const previous = this.restamping;
+    const run = (async () => {
+      await previous;
+      await sealing; // a segment being sealed has its start written first; then it is checked like any other
+      // A thumbnail still being made carries the provisional name: rename it once written.
+      await this.thumbnails?.whenIdle();
+      let segments = 0;
+      let thumbnails = 0;
+      for (const [name, from] of [...this.provisional]) {
+        this.provisional.delete(name);
+        const to = clock.corrected(from);
+        try {
+          const r = await restampSegment(this.dir, name, from, to, { segment: name !== currentName });
+          if (r.segment || name === currentName) segments++;
+          if (r.thumbnail) thumbnails++;
+        } catch (err) {
+          this.logger.warn(`could not re-stamp ${name}: ${(err as Error).message}`);
+        }
+      }
+      this.logger.info(
+        `clock set: re-stamped ${segments} segment(s) and ${thumbnails} thumbnail(s) recorded before it with their true times`,
+      );
+    })();
+    this.restamping = run;
+    void run.finally(() => {
+      if (this.restamping === run) this.restamping = undefined;
+    });
+  }
+
+  /** Resolves when no re-stamp pass is running (tests). */
+  async restampIdle(): Promise<void> {
+    while (this.restamping) await this.restamping;
   }
 
   private fail(err: unknown, what: string): void {

@@ -80,6 +80,8 @@ export interface RecordingLibraryOptions {
 interface CacheEntry {
   sizeBytes: number;
   mtimeMs: number;
+  /** The change time too: a re-stamp (the clock was set) rewrites the start but keeps size and mtime. */
+  ctimeMs: number;
   startedAtMs: number | null;
   durationMs: number | null;
   width: number | null;
@@ -157,7 +159,7 @@ export class RecordingLibrary {
       if (!s.isFile()) continue; // symlinks and folders are never listed
       seen.add(name);
       const inProgress = recording(path);
-      const entry = await this.entryFor(name, path, s.size, s.mtimeMs, inProgress);
+      const entry = await this.entryFor(name, path, s, inProgress);
       const thumb = pickThumbnail(thumbs.get(name.replace(/\.mkv$/, '')), entry.startedAtMs);
       const startedAtMs = entry.startedAtMs ?? (thumb ? thumb.seconds * 1000 : s.mtimeMs - (entry.durationMs ?? 0));
       out.push({
@@ -189,15 +191,23 @@ export class RecordingLibrary {
   private async entryFor(
     name: string,
     path: string,
-    sizeBytes: number,
-    mtimeMs: number,
+    { size: sizeBytes, mtimeMs, ctimeMs }: { size: number; mtimeMs: number; ctimeMs: number },
     inProgress: boolean,
   ): Promise<CacheEntry> {
     const cached = this.cache.get(name);
-    if (cached && cached.sizeBytes === sizeBytes && cached.mtimeMs === mtimeMs) return cached;
+    if (cached && cached.sizeBytes === sizeBytes && cached.mtimeMs === mtimeMs && cached.ctimeMs === ctimeMs)
+      return cached;
     // A growing segment keeps its header: re-read nothing while it grows.
     if (cached && inProgress && cached.startedAtMs !== null) return cached;
-    const entry: CacheEntry = { sizeBytes, mtimeMs, startedAtMs: null, durationMs: null, width: null, height: null };
+    const entry: CacheEntry = {
+      sizeBytes,
+      mtimeMs,
+      ctimeMs,
+      startedAtMs: null,
+      durationMs: null,
+      width: null,
+      height: null,
+    };
     try {
       this.stats.headerReads++;
       const h = await readMatroskaHeader(path);

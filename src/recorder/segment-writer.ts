@@ -159,6 +159,18 @@ export class SegmentWriter {
   }
 
   /**
+   * The camera's clock was set while this segment was written: its start
+   * (and the anchor of its timeline) move by `correctionMs`, so the next
+   * frames, stamped with the set clock, continue the timeline, and close()
+   * writes the true start into DateUTC.
+   */
+  shiftStart(correctionMs: number): void {
+    if (this.frames === 0) return;
+    this.firstCapturedAtMs += correctionMs;
+    this.anchorCapturedAtMs += correctionMs;
+  }
+
+  /**
    * Creates the file. Rejects with the fs error (ENOENT, ENOSPC, EROFS, ...) when it cannot, and with
    * EEXIST when the file exists unless `overwrite` was given.
    */

@@ -5,6 +5,11 @@
  * and, when the camera stops answering, "Camera offline: last seen N s ago"
  * with the stale values greyed and the buttons that need the camera
  * (`data-needs-camera`) disabled.
+ *
+ * The camera has no real-time clock: while its status says "clock not set",
+ * the page gives it this device's time (`POST /api/v1/clock`, once; the
+ * camera takes it only from clients allowed to change it) and shows "Camera
+ * clock not set" until it is.
  */
 import { apiJson, ApiError } from './web-api.js';
 
@@ -37,6 +42,18 @@ export function recordingBanner(status: Json): RecordingBanner | undefined {
   }
 }
 
+/**
+ * The clock banner for a status document: undefined when the camera's clock
+ * is set (or the camera does not say). `refused` is why this page could not
+ * set it, when it tried and failed.
+ */
+export function clockBanner(status: Json, refused?: string): string | undefined {
+  const clock = (typeof status.clock === 'object' && status.clock !== null ? status.clock : {}) as Json;
+  if (clock.set !== false) return undefined;
+  const why = refused ? `this page could not give it the time (${refused})` : 'giving it the time of this device';
+  return `Camera clock not set: ${why}. Recordings made meanwhile get their true times once it is set.`;
+}
+
 /** "5 s", "3 min", "2 h" ago. */
 export function agoText(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -49,6 +66,11 @@ export function agoText(ms: number): string {
 export class CameraWatch {
   private readonly recording = document.getElementById('recording-banner') as HTMLElement;
   private readonly offline = document.getElementById('offline-banner') as HTMLElement;
+  private readonly clock = document.getElementById('clock-banner') as HTMLElement | null;
+  /** This page sent its time already (once per page: the camera keeps the first client's). */
+  private clockSent = false;
+  /** Why the camera refused this page's time (not on a trusted network, no token). */
+  private clockRefused: string | undefined;
   private poll: ReturnType<typeof setTimeout> | undefined;
   private ticker: ReturnType<typeof setInterval> | undefined;
   /** When the camera last answered (ms, this browser's clock); undefined before the first answer. */
@@ -83,6 +105,8 @@ export class CameraWatch {
       const status = await apiJson<Json>('/api/v1/status', { signal: abort.signal });
       this.seen();
       this.renderRecording(status);
+      this.renderClock(status);
+      if ((status.clock as Json | undefined)?.set === false && !this.clockSent) await this.sendClock();
     } catch (err) {
       // An HTTP error still means the camera answered. 401/429: this browser is not paired (or
       // holds an old pairing); asking again every 2 s would only count as wrong tokens.
@@ -123,6 +147,28 @@ export class CameraWatch {
     const text = banner?.text ?? '';
     if (this.recording.textContent !== text) this.recording.textContent = text;
     this.recording.dataset.level = banner?.level ?? 'none';
+  }
+
+  /** Gives the camera this device's time (ms since the epoch, read as the request leaves). */
+  private async sendClock(): Promise<void> {
+    this.clockSent = true;
+    try {
+      await apiJson<Json>('/api/v1/clock', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ epochMs: Date.now() }),
+      });
+      this.clockRefused = undefined;
+    } catch (err) {
+      this.clockRefused = err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  private renderClock(status: Json): void {
+    if (!this.clock) return;
+    const text = clockBanner(status, this.clockRefused) ?? '';
+    this.clock.hidden = text === '';
+    if (this.clock.textContent !== text) this.clock.textContent = text;
   }
 
   private renderOffline(): void {

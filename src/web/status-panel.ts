@@ -26,6 +26,13 @@ function first(obj: unknown, ...paths: string[]): unknown {
   return undefined;
 }
 
+/** Where a set clock's time came from, in words. */
+const CLOCK_SOURCES: Record<string, string> = {
+  ntp: 'network time',
+  client: 'from a phone or computer',
+  system: "the system's clock",
+};
+
 /** The rows shown for a status object: label and text. */
 export function statusRows(s: Json): Array<[string, string]> {
   const rows: Array<[string, string]> = [];
@@ -44,6 +51,11 @@ export function statusRows(s: Json): Array<[string, string]> {
   );
   add('Streaming window ends', first(s, 'windowEndsAtMs', 'windowEndsAt'), (v: string | number) =>
     new Date(v).toLocaleTimeString(),
+  );
+  add('Camera clock', get(s, 'clock.set'), (v: boolean) =>
+    v
+      ? `${new Date(String(get(s, 'clock.now'))).toLocaleString()} (${CLOCK_SOURCES[String(get(s, 'clock.source'))] ?? 'set'})`
+      : 'clock not set',
   );
   add('Battery', first(s, 'battery.percent'), (v: number) => `${v} %`);
   const gauge = get(s, 'battery.gauge');

@@ -87,6 +87,7 @@ export const COVERED_ROUTES: Readonly<Record<string, RouteKind>> = {
   'DELETE /api/v1/recordings/{name}': 'destructive',
   'GET /api/v1/settings': 'read',
   'PATCH /api/v1/settings': 'destructive',
+  'POST /api/v1/clock': 'destructive',
   'GET /api/v1/events': 'feed',
   'GET /api/v1/openapi.json': 'read',
   'GET /api/v1/pair': 'read',

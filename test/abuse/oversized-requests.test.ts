@@ -128,6 +128,12 @@ describe('oversized and hostile requests', () => {
       16 * MiB,
     );
     cutShort(offer, 413, 16 * MiB, 'POST /api/v1/whep over 64 KiB');
+    const clock = await pushBytes(
+      d.apiPort,
+      `POST /api/v1/clock HTTP/1.1\r\nHost: ${d.hostHeader}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${16 * MiB}\r\n\r\n{"epochMs":"`,
+      16 * MiB,
+    );
+    cutShort(clock, 413, 16 * MiB, 'POST /api/v1/clock over 1 KiB');
     // Chunked: one 1 MiB chunk header and its bytes, repeated.
     const chunkHead = `PATCH /api/v1/settings HTTP/1.1\r\nHost: ${d.hostHeader}\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n${(16 * MiB).toString(16)}\r\n`;
     const chunked = await pushBytes(d.apiPort, chunkHead, 16 * MiB);
@@ -178,6 +184,14 @@ describe('oversized and hostile requests', () => {
       });
       if (r.status !== 400 && r.status !== 200) problems.push(`${body.slice(0, 30)}: ${r.status}`);
       if (r.status >= 500) problems.push(`${body.slice(0, 30)}: server error ${r.body.toString()}`);
+    }
+    // The same bodies (and numbers that are no time) as a clock: 400 (413 over its 1 KiB), never set.
+    for (const body of [...bodies, '{"epochMs":1e309}', '{"epochMs":-1}', '{"epochMs":"1800000000000"}']) {
+      const r = await d.http('POST', '/api/v1/clock', {
+        headers: { 'Content-Type': 'application/json' },
+        body: Buffer.from(body, 'latin1'),
+      });
+      if (r.status !== 400 && r.status !== 413) problems.push(`clock ${body.slice(0, 30)}: ${r.status}`);
     }
     assert.deepEqual(problems, []);
     const after = JSON.parse((await d.http('GET', '/api/v1/settings')).body.toString()) as Record<string, unknown>;

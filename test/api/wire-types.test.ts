@@ -75,6 +75,7 @@ const statusSample: StatusDocument = {
   simulated: { battery: true, thermal: true, charging: true, led: true, button: true },
   downloads: { active: 1, max: 1 },
   eventClients: 1,
+  clock: { set: true, source: 'ntp', reason: 'r', nowMs: 1, now: 'n' },
 };
 const recordingSample: RecordingDocument = {
   name: 'n',
@@ -204,6 +205,8 @@ describe('/api/v1 answers have exactly the keys of the wire types', () => {
       '$.recording.errorCode',
       '$.stream.slots.ws',
       '$.battery.gaugeError',
+      '$.clock.source',
+      '$.clock.reason',
     ];
     assert.deepEqual(shapeDifferences(statusSample, body, nullable), []);
   });
