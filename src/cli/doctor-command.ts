@@ -254,8 +254,6 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
   } else {
     checks.push({ name: 'camera tools', status: 'ok', message: found || 'found' });
   }
-  const profileCheck = await recordingProfileCheck(inputs);
-  if (profileCheck) checks.push(profileCheck);
   // Thumbnails and decode() use the daemon's locator; no ffmpeg ships with the package.
   const override = 'ffmpegOverride' in inputs ? inputs.ffmpegOverride : process.env.REARVIEW_FFMPEG;
   const { basename, dirname: parentOf } = await import('node:path');
@@ -301,6 +299,8 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
   }
 
   checks.push(await webcamCheck(inputs, encoders, Boolean(ffmpeg)));
+  const profileCheck = await recordingProfileCheck(inputs);
+  if (profileCheck) checks.push(profileCheck);
 
   // Recordings folder: exists and is writable, or its nearest existing parent is (the daemon creates it).
   // The check itself creates nothing but a probe file it removes at once.

@@ -17,7 +17,7 @@ import { ffmpegDualArgs } from '../../src/sources/ffmpeg-source.js';
 import { gstreamerCommandLine } from '../../src/sources/gstreamer-source.js';
 import type { ProcessSource } from '../../src/sources/process-source.js';
 import { SourceSupervisor } from '../../src/sources/source-supervisor.js';
-import { findFfmpeg } from '../../src/util/ffmpeg-path.js';
+import { requireTool } from '../support/tools.js';
 import { scratchDir } from '../support/paths.js';
 import { waitFor } from '../support/wait.js';
 import { CollectingSink, fakeEnv, fakeSourceClock, memoryLogger, readLaunches } from './source-fixtures.js';
@@ -205,8 +205,8 @@ describe('recording profile: both outputs delivered', () => {
     assert.equal(spsOf(recording)?.profileIdc, 100, 'High profile');
   });
 
-  it('ffmpeg: one process, the stream on stdout and the recording on fd 3 (real ffmpeg, test pattern)', async (t) => {
-    if (!findFfmpeg(process.env)) return t.skip('no ffmpeg');
+  it('ffmpeg: one process, the stream on stdout and the recording on fd 3 (real ffmpeg, test pattern)', async () => {
+    requireTool('ffmpeg');
     // Small sizes keep the encode cheap; the two outputs still differ in size and profile.
     const c = config({
       source: 'ffmpeg',
