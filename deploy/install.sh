@@ -47,7 +47,7 @@ fi
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "Installing system packages (Node.js, npm, rpicam-apps, ffmpeg, rsync, i2c-tools)"
+step "Installing system packages (Node.js, npm, rpicam-apps, GStreamer, ffmpeg, rsync, i2c-tools)"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 # i2c-tools: the daemon reads the battery fuel gauge with i2cget (no native module to build).
@@ -56,6 +56,9 @@ apt-get install -y nodejs npm ffmpeg rsync i2c-tools
 apt-get install -y rpicam-apps || apt-get install -y libcamera-apps || echo "warning: no rpicam-apps package: the rpicam source will not work" >&2
 # libgpiod's tools: the button, LED and charging lines through the GPIO character device (else sysfs).
 apt-get install -y gpiod || echo "warning: no gpiod package: GPIO falls back to sysfs" >&2
+# The default source: gst-launch with libcamerasrc, the V4L2 hardware encoder and h264parse (two profiles from one camera).
+apt-get install -y gstreamer1.0-tools gstreamer1.0-libcamera gstreamer1.0-plugins-good gstreamer1.0-plugins-bad ||
+  echo "warning: the GStreamer camera packages did not install: the gstreamer source will not work (set \"source\": \"rpicam\")" >&2
 
 NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
 if [ "$NODE_MAJOR" -lt 20 ]; then
@@ -119,7 +122,7 @@ if [ -f "$CONFIG_FILE" ]; then
 else
   (umask 077 && cat > "$CONFIG_FILE") <<JSON
 {
-  "source": "rpicam",
+  "source": "gstreamer",
   "streamPort": 5000,
   "apiPort": 8000,
   "bind": "0.0.0.0",
@@ -130,7 +133,9 @@ else
   "mdns": true,
   "cameraName": "velovision-rearview",
   $TOKEN_LINE
-  "video": { "width": 640, "height": 360, "fps": 30, "bitrateBps": "1M", "intraPeriod": 30 }
+  "video": { "width": 640, "height": 360, "fps": 30, "bitrateBps": "1M", "intraPeriod": 30 },
+  "recordProfile": "separate",
+  "recordVideo": { "width": 1280, "height": 720, "fps": 30, "bitrateBps": "8M", "intraPeriod": 30, "profile": "high" }
 }
 JSON
 fi

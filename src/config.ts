@@ -19,6 +19,13 @@ export type JoinPolicy = 'latest-keyframe' | 'next-keyframe';
 /** simultaneous: stream and record always; exclusive: the device's earlier streaming window. */
 export type CameraMode = 'simultaneous' | 'exclusive';
 
+/**
+ * Where recordings come from: `separate` (the recording profile `recordVideo`,
+ * its own encode of the same capture, where the source can do it) or `same`
+ * (the recorder records the live stream).
+ */
+export type RecordProfile = 'same' | 'separate';
+
 /** Which hardware backends to use: real Linux devices, simulated stand-ins, or detect. */
 export type DeviceBackend = 'auto' | 'linux' | 'simulated';
 
@@ -75,7 +82,12 @@ export type H264Level = (typeof H264_LEVELS)[number];
 export interface RearviewConfig {
   /** Capture source: sample | rpicam | gstreamer | ffmpeg | file:PATH | - | tcp://host:port. Default 'sample'. */
   source: string;
+  /** The stream profile: port 5000, the WebSocket and every live output. */
   video: VideoSettings;
+  /** Recordings: `separate` (their own profile, recordVideo) where the source can do it, else the stream's. Default 'separate'. */
+  recordProfile: RecordProfile;
+  /** The recording profile (with recordProfile `separate`). Default 1280x720, 30 fps, 8 Mbit/s, High. */
+  recordVideo: VideoSettings;
   /** V4L2 device for the ffmpeg source; undefined means a test pattern. */
   captureDevice: string | undefined;
   /** Overrides the gstreamer source's pipeline (everything before `! fdsink`). */
@@ -206,6 +218,16 @@ export function defaultConfig(): RearviewConfig {
       profile: 'baseline',
       level: '4.1',
     },
+    recordProfile: 'separate',
+    recordVideo: {
+      width: 1280,
+      height: 720,
+      fps: 30,
+      bitrateBps: 8_000_000,
+      intraPeriod: 30,
+      profile: 'high',
+      level: '4.1',
+    },
     captureDevice: undefined,
     gstPipeline: undefined,
     fileFps: 30,
@@ -262,7 +284,7 @@ export function defaultConfig(): RearviewConfig {
  * durations and sizes may be strings ("60s", "2GB"), video settings partial.
  */
 export type ConfigInput = {
-  [K in keyof RearviewConfig]?: K extends 'video'
+  [K in keyof RearviewConfig]?: K extends 'video' | 'recordVideo'
     ? Partial<Record<keyof VideoSettings, string | number>>
     : RearviewConfig[K] | string | number | boolean | string[];
 };
@@ -286,6 +308,9 @@ const ENUMS: Record<string, readonly string[]> = {
   logLevel: ['debug', 'info', 'warn', 'error', 'silent'],
   'video.profile': ['baseline', 'main', 'high'],
   'video.level': H264_LEVELS,
+  recordProfile: ['same', 'separate'],
+  'recordVideo.profile': ['baseline', 'main', 'high'],
+  'recordVideo.level': H264_LEVELS,
 };
 /**
  * Lowest and highest sensible value of each duration. A bare number is
@@ -333,12 +358,17 @@ const INT_RANGES: Record<string, readonly [number, number]> = {
   'video.height': [16, 4096],
   'video.fps': [1, 120],
   'video.intraPeriod': [1, 3600],
+  'recordVideo.width': [16, 4096],
+  'recordVideo.height': [16, 4096],
+  'recordVideo.fps': [1, 120],
+  'recordVideo.intraPeriod': [1, 3600],
 };
 /** Integers that must be even (the frame size: 4:2:0 chroma halves it). */
-const EVEN_INT_KEYS = new Set(['video.width', 'video.height']);
+const EVEN_INT_KEYS = new Set(['video.width', 'video.height', 'recordVideo.width', 'recordVideo.height']);
 /** Inclusive range of every size; bitrates from 10 kbit/s to 200 Mbit/s (the Pi's encoder tops out near 25). */
 const BYTE_RANGES: Record<string, readonly [number, number]> = {
   'video.bitrateBps': [10_000, 200_000_000],
+  'recordVideo.bitrateBps': [10_000, 200_000_000],
   clientSoftLimitBytes: [0, 1_000_000_000],
   gopCacheMaxBytes: [0, 1_000_000_000],
   maxBytes: [0, Number.MAX_SAFE_INTEGER],
@@ -432,7 +462,7 @@ function normaliseValue(key: string, value: unknown): unknown {
   const allowed = ENUMS[key];
   if (allowed) {
     // A JSON file may write a level as a number (4.1); it is the same level.
-    const text = key === 'video.level' && typeof value === 'number' ? String(value) : value;
+    const text = key.endsWith('.level') && typeof value === 'number' ? String(value) : value;
     if (typeof text !== 'string' || !allowed.includes(text))
       throw new ConfigError(`${key}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
     return text;
@@ -508,6 +538,7 @@ export function mergeConfig(base: RearviewConfig, input: ConfigInput): RearviewC
   const out: RearviewConfig = {
     ...base,
     video: { ...base.video },
+    recordVideo: { ...base.recordVideo },
     allowNetworks: [...base.allowNetworks],
     trustedNetworks: [...base.trustedNetworks],
   };
@@ -516,13 +547,14 @@ export function mergeConfig(base: RearviewConfig, input: ConfigInput): RearviewC
     throw new ConfigError('give either apiToken or apiTokenFile, not both');
   for (const [key, value] of Object.entries(input)) {
     if (value === undefined) continue;
-    if (key === 'video') {
+    if (key === 'video' || key === 'recordVideo') {
+      // Both profiles take the same keys, checked against the same sets and ranges.
       if (typeof value !== 'object' || value === null || Array.isArray(value))
-        throw new ConfigError('video: expected an object');
+        throw new ConfigError(`${key}: expected an object`);
       for (const [vk, vv] of Object.entries(value as Record<string, unknown>)) {
-        if (!(vk in defaults.video)) throw new ConfigError(`unknown setting video.${vk}`);
+        if (!(vk in defaults.video)) throw new ConfigError(`unknown setting ${key}.${vk}`);
         if (vv === undefined) continue;
-        (out.video as unknown as Record<string, unknown>)[vk] = normaliseValue(`video.${vk}`, vv);
+        (out[key] as unknown as Record<string, unknown>)[vk] = normaliseValue(`${key}.${vk}`, vv);
       }
       continue;
     }

@@ -8,6 +8,11 @@
  *                                                      page + WebSocket, mDNS,
  *                                                      mode controller)
  *
+ * With a separate recording profile (config.recordProfile, where the source
+ * can encode twice) the source's second output goes to a second StreamHub,
+ * `recordingHub`, which only the recorder reads; otherwise `recordingHub`
+ * is the stream hub itself.
+ *
  * start() starts them in that order (readers before the source, so the first
  * keyframe reaches everyone); close() stops them in reverse order and is
  * idempotent. Optional services implement DaemonService and are created from
@@ -19,7 +24,11 @@ import { StreamHub } from './hub/stream-hub.js';
 import { silentLogger, type Logger } from './log/logger.js';
 import { TcpStreamServer } from './outputs/tcp-stream-server.js';
 import type { CaptureSource } from './sources/capture-source.js';
-import { createSource as createSourceFromConfig } from './sources/create-source.js';
+import {
+  createSource as createSourceFromConfig,
+  recordingProfileOf,
+  type RecordingProfileChoice,
+} from './sources/create-source.js';
 import { SourceSupervisor } from './sources/source-supervisor.js';
 import { compileAllowList, type AllowList } from './api/network-allow-list.js';
 import { MdnsService } from './discovery/mdns-service.js';
@@ -55,6 +64,13 @@ export interface RearviewDaemonOptions {
   configFile?: string | undefined;
   /** Append an AUD after every frame on raw TCP. Default true (false only to measure its effect). */
   trailingAud?: boolean;
+  /**
+   * With an injected createSource: whether its sources deliver the recording
+   * profile (`recordingOutput`) when config.recordProfile is `separate`.
+   * Default false (the recorder records the stream). The default factory
+   * decides from the source (recordingProfileOf).
+   */
+  separateRecording?: boolean;
   /** close() waits this long for a part still starting before closing it anyway, ms. Default 1000. */
   startingGraceMs?: number;
   /**
@@ -80,8 +96,12 @@ export class RearviewDaemon {
    * times. Not set until NTP or a client sets it (src/util/camera-clock.ts).
    */
   readonly cameraClock: CameraClock;
-  /** The stream hub every video consumer reads from. */
+  /** The stream hub: port 5000, the WebSocket and every live output read from it. */
   readonly hub: StreamHub;
+  /** The recording profile's hub, which the recorder reads; the stream hub itself when recordings are the stream. */
+  readonly recordingHub: StreamHub;
+  /** Whether recordings have their own profile, fixed at construction (and why not, when a source cannot). */
+  readonly recordingProfile: RecordingProfileChoice;
   /** allowNetworks compiled once, for the TCP output, the HTTP API and the WebSocket viewers. */
   readonly allowList: AllowList;
   /** The raw H.264 output (port 5000); per-client stats via tcpServer.stats(). */
@@ -123,21 +143,31 @@ export class RearviewDaemon {
     this.clock = options.clock ?? (() => performance.now());
     const clockLog = this.logger.child('clock');
     this.cameraClock = options.cameraClock ?? new CameraClock({ log: (m) => clockLog.info(m) });
-    this.hub = new StreamHub({
-      logger: this.logger.child('hub'),
-      clock: this.clock,
-      captureTimeSei: config.timestamps ? buildCaptureTimeSei : undefined,
-      trailingAud: options.trailingAud ?? true,
-      gopCacheMaxBytes: config.gopCacheMaxBytes,
-      gopCacheMaxFrames: config.gopCacheMaxFrames,
-      fallbackVideo: { fps: config.video.fps },
-      readerDefaults: {
-        join: config.join,
-        softLimitBytes: config.clientSoftLimitBytes,
-        softLimitMs: config.clientSoftLimitMs,
-        hardLimitMs: config.clientHardLimitMs,
-      },
-    });
+    const newHub = (name: string, fps: number): StreamHub =>
+      new StreamHub({
+        logger: this.logger.child(name),
+        clock: this.clock,
+        captureTimeSei: config.timestamps ? buildCaptureTimeSei : undefined,
+        trailingAud: options.trailingAud ?? true,
+        gopCacheMaxBytes: config.gopCacheMaxBytes,
+        gopCacheMaxFrames: config.gopCacheMaxFrames,
+        fallbackVideo: { fps },
+        readerDefaults: {
+          join: config.join,
+          softLimitBytes: config.clientSoftLimitBytes,
+          softLimitMs: config.clientSoftLimitMs,
+          hardLimitMs: config.clientHardLimitMs,
+        },
+      });
+    this.hub = newHub('hub', config.video.fps);
+    // Without recording there is nothing to encode a second time for.
+    const wanted = config.record && config.recordProfile === 'separate';
+    this.recordingProfile = !wanted
+      ? { separate: false }
+      : options.createSource
+        ? { separate: options.separateRecording ?? false }
+        : recordingProfileOf(config);
+    this.recordingHub = this.recordingProfile.separate ? newHub('recording-hub', config.recordVideo.fps) : this.hub;
     this.allowList = compileAllowList(config.allowNetworks);
     this.tcpServer = new TcpStreamServer({
       hub: this.hub,
@@ -162,9 +192,11 @@ export class RearviewDaemon {
     this.checkSourceFirst = options.createSource === undefined;
     const createSource = options.createSource ?? createSourceFromConfig;
     this.supervisorOptions = {
-      // this.config, not the constructor's: applyConfig() may have replaced it.
-      factory: () => createSource(this.config, this.logger, { clock: this.cameraClock }),
+      // this.config, not the constructor's: applyConfig() may have replaced it. The
+      // recording profile stays as decided here, so every run has the outputs the hubs expect.
+      factory: () => createSource(this.sourceConfig(), this.logger, { clock: this.cameraClock }),
       sink: this.hub,
+      ...(this.recordingProfile.separate ? { recordingSink: this.recordingHub } : {}),
       logger: this.logger.child('source'),
       stallMs: config.sourceStallMs,
       clock: this.cameraClock,
@@ -180,6 +212,12 @@ export class RearviewDaemon {
    */
   onSourceStopped(callback: (error: RearviewError) => void): void {
     this.sourceStoppedCallbacks.push(callback);
+  }
+
+  /** The config the source is built from: the recording profile as decided at construction. */
+  private sourceConfig(): RearviewConfig {
+    const recordProfile = this.recordingProfile.separate ? 'separate' : 'same';
+    return this.config.recordProfile === recordProfile ? this.config : { ...this.config, recordProfile };
   }
 
   private newSupervisor(): SourceSupervisor {
@@ -216,7 +254,14 @@ export class RearviewDaemon {
     try {
       // A source that cannot be built (a missing encoder program, a bad pipeline) is refused before
       // any port is bound or the camera is advertised. Building one starts nothing and holds nothing.
-      if (this.checkSourceFirst) createSourceFromConfig(config, silentLogger);
+      if (this.checkSourceFirst) createSourceFromConfig(this.sourceConfig(), silentLogger);
+      if (this.recordingProfile.note) this.logger.info(`recording profile: ${this.recordingProfile.note}`);
+      else if (this.recordingProfile.separate) {
+        const v = config.recordVideo;
+        this.logger.info(
+          `recording profile: ${v.width}x${v.height} ${v.fps} fps ${v.bitrateBps / 1e6} Mbit/s ${v.profile}, stream ${config.video.width}x${config.video.height}`,
+        );
+      }
 
       // The clock first: whether it can be believed decides how the first frames are stamped.
       track('clock', async () => this.cameraClock.close());
@@ -224,6 +269,10 @@ export class RearviewDaemon {
 
       track('hub', () => this.hub.close());
       await this.stepOf(this.hub.start());
+      if (this.recordingHub !== this.hub) {
+        track('recording-hub', () => this.recordingHub.close());
+        await this.stepOf(this.recordingHub.start());
+      }
 
       track('tcp', () => this.tcpServer.close());
       this.streamAddress = await this.stepOf(this.tcpServer.start());

@@ -31,6 +31,8 @@ export interface ApiServiceHost {
   readonly config: RearviewConfig;
   readonly logger: Logger;
   readonly hub: StreamHub;
+  /** The recorder's hub: the stream hub unless recordings have their own profile. */
+  readonly recordingHub: StreamHub;
   readonly tcpServer: TcpStreamServer;
   /** allowNetworks compiled once by the daemon. */
   readonly allowList: AllowList;
@@ -319,7 +321,7 @@ export class ApiService {
     const recorder = this.recorderService?.recorder;
     const limitKeys = ['maxFiles', 'maxBytes', 'minFreeBytes', 'minFreePercent'] as const;
     for (const key of changed) {
-      if (key.startsWith('video.')) continue; // applied by restarting the source
+      if (key.startsWith('video.') || key.startsWith('recordVideo.')) continue; // applied by restarting the source
       switch (key) {
         case 'segmentMs':
           recorder?.setSegmentMs(next.segmentMs);
@@ -397,6 +399,20 @@ export class ApiService {
       ],
       slots: { tcp: tcp.slots, ws: this.web?.ws.slotStats() ?? null },
       recording: recorder?.state === 'recording',
+      recordingVideo:
+        host.recordingHub === host.hub
+          ? {
+              profile: 'same',
+              width: params?.width ?? null,
+              height: params?.height ?? null,
+              bitrateBps: host.config.video.bitrateBps,
+            }
+          : {
+              profile: 'separate',
+              width: host.recordingHub.params?.width ?? null,
+              height: host.recordingHub.params?.height ?? null,
+              bitrateBps: host.config.recordVideo.bitrateBps,
+            },
       currentSegment: recorder?.currentSegment ?? null,
       thumbnails: recorder?.thumbnails ?? null,
       recordingHealth: this.recordingHealth(),

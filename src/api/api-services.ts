@@ -84,6 +84,8 @@ export interface StreamStatus {
   slots?: { tcp: StreamSlotPoolStatus; ws: StreamSlotPoolStatus | null };
   /** True while the recorder writes segments. */
   recording: boolean;
+  /** The recorded video: its own profile or the stream's, its size as published, its configured bitrate. Absent: the stream's. */
+  recordingVideo?: { profile: 'same' | 'separate'; width: number | null; height: number | null; bitrateBps: number };
   /** Name of the segment being written. */
   currentSegment: string | null;
   /** Whether segments get thumbnails and, when not, why (no ffmpeg); null without a recorder. */

@@ -32,11 +32,11 @@ export const SETTABLE_KEYS = [
   'cameraName',
 ] as const;
 
-/** Video keys PATCH accepts; changing any of them restarts the source. */
+/** Video keys PATCH accepts, in `video` and in `recordVideo`; changing any of them restarts the source. */
 export const SETTABLE_VIDEO_KEYS = ['width', 'height', 'fps', 'bitrateBps', 'intraPeriod', 'profile', 'level'] as const;
 
 // The wire type of a PATCH body names exactly these keys (a compile error here when they drift apart).
-type SettablePatchKey = (typeof SETTABLE_KEYS)[number] | 'resolution' | 'video';
+type SettablePatchKey = (typeof SETTABLE_KEYS)[number] | 'resolution' | 'video' | 'recordVideo';
 const patchKeysMatch: [
   Exclude<SettablePatchKey, keyof SettingsPatch>,
   Exclude<keyof SettingsPatch, SettablePatchKey>,
@@ -142,6 +142,7 @@ export class SettingsStore {
     return {
       resolution: `${config.video.width}x${config.video.height}`,
       video: { ...config.video },
+      recordVideo: { ...config.recordVideo },
       segmentMs: config.segmentMs,
       streamWindowMs: config.streamWindowMs,
       maxFiles: config.maxFiles,
@@ -170,16 +171,19 @@ export class SettingsStore {
     const input = settableInput(
       patch,
       (key) =>
-        `${key} cannot be changed at run time (settable: resolution, video.{${SETTABLE_VIDEO_KEYS.join(',')}}, ${SETTABLE_KEYS.join(', ')})`,
+        `${key} cannot be changed at run time (settable: resolution, video.{${SETTABLE_VIDEO_KEYS.join(',')}}, recordVideo.{${SETTABLE_VIDEO_KEYS.join(',')}}, ${SETTABLE_KEYS.join(', ')})`,
     );
     const current = this.options.get();
     // The one validation of every value (config.ts): the same closed sets and ranges as the config file and the command line.
     const next = mergeConfig(current, input);
     const changed: string[] = [];
     for (const k of SETTABLE_VIDEO_KEYS) if (next.video[k] !== current.video[k]) changed.push(`video.${k}`);
+    for (const k of SETTABLE_VIDEO_KEYS)
+      if (next.recordVideo[k] !== current.recordVideo[k]) changed.push(`recordVideo.${k}`);
     for (const k of SETTABLE_KEYS) if (next[k] !== current[k]) changed.push(k);
     if (changed.length > 0) await this.persist(next, changed);
-    const sourceChanged = changed.some((k) => k.startsWith('video.'));
+    // One source encodes both profiles: a change of either restarts it.
+    const sourceChanged = changed.some((k) => k.startsWith('video.') || k.startsWith('recordVideo.'));
     const applied =
       changed.length > 0 ? await this.options.apply(next, changed, sourceChanged) : { restartedSource: false };
     return { ...this.view(next), applied, changed, restartRequired: applied.restartRequired ?? [] };
@@ -196,11 +200,19 @@ export class SettingsStore {
         : readSettingsDocument(path);
     const doc = (existing ?? {}) as Record<string, unknown>;
     for (const key of changed) {
-      if (key.startsWith('video.')) {
-        const vk = key.slice(6) as keyof RearviewConfig['video'];
-        const video = (typeof doc.video === 'object' && doc.video !== null ? doc.video : {}) as Record<string, unknown>;
-        video[vk] = next.video[vk];
-        doc.video = video;
+      const profileKey = key.startsWith('video.')
+        ? 'video'
+        : key.startsWith('recordVideo.')
+          ? 'recordVideo'
+          : undefined;
+      if (profileKey) {
+        const vk = key.slice(profileKey.length + 1) as keyof RearviewConfig['video'];
+        const existingProfile = doc[profileKey];
+        const video = (
+          typeof existingProfile === 'object' && existingProfile !== null ? existingProfile : {}
+        ) as Record<string, unknown>;
+        video[vk] = next[profileKey][vk];
+        doc[profileKey] = video;
       } else {
         const value = next[key as keyof RearviewConfig];
         // Durations are written with their unit ("30000ms"): unambiguous for a reader of the file.
@@ -234,18 +246,20 @@ function settableInput(patch: unknown, refused: (key: string) => string): Config
     throw new ConfigError('settings: expected a JSON object');
   const out: Record<string, unknown> = {};
   const video: Record<string, unknown> = {};
+  const recordVideo: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(patch as Record<string, unknown>)) {
     if (key === 'resolution') {
       const m = typeof value === 'string' ? /^(\d{1,5})x(\d{1,5})$/.exec(value) : null;
       if (!m) throw new ConfigError(`resolution: expected WIDTHxHEIGHT (e.g. 1280x720), got ${JSON.stringify(value)}`);
       video.width = Number(m[1]);
       video.height = Number(m[2]);
-    } else if (key === 'video') {
+    } else if (key === 'video' || key === 'recordVideo') {
       if (typeof value !== 'object' || value === null || Array.isArray(value))
-        throw new ConfigError('video: expected an object');
+        throw new ConfigError(`${key}: expected an object`);
+      const target = key === 'video' ? video : recordVideo;
       for (const [vk, vv] of Object.entries(value as Record<string, unknown>)) {
-        if (!(SETTABLE_VIDEO_KEYS as readonly string[]).includes(vk)) throw new ConfigError(refused(`video.${vk}`));
-        video[vk] = vv;
+        if (!(SETTABLE_VIDEO_KEYS as readonly string[]).includes(vk)) throw new ConfigError(refused(`${key}.${vk}`));
+        target[vk] = vv;
       }
     } else if (key === 'settingsFile') {
       // Where the settings are saved, not a setting: ignored in a PATCH body.
@@ -257,6 +271,7 @@ function settableInput(patch: unknown, refused: (key: string) => string): Config
     }
   }
   if (Object.keys(video).length > 0) out.video = video;
+  if (Object.keys(recordVideo).length > 0) out.recordVideo = recordVideo;
   return out as ConfigInput;
 }
 

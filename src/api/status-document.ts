@@ -24,6 +24,12 @@ export async function buildStatus(ctx: ApiContext): Promise<StatusDocument> {
   const stream = ctx.stream();
   const mode = ctx.modes.state;
   const recording = stream.recording && mode.recording;
+  const recorded = stream.recordingVideo ?? {
+    profile: 'same' as const,
+    width: stream.width,
+    height: stream.height,
+    bitrateBps: stream.bitrateBps,
+  };
   const health = stream.recordingHealth ?? {
     state: recording ? 'recording' : 'off',
     reason: recording ? null : 'not recording',
@@ -69,6 +75,11 @@ export async function buildStatus(ctx: ApiContext): Promise<StatusDocument> {
       errorCode: health.errorCode,
       currentSegment: stream.currentSegment,
       segmentMs: config.segmentMs,
+      profile: recorded.profile,
+      width: recorded.width,
+      height: recorded.height,
+      resolution: recorded.width !== null && recorded.height !== null ? `${recorded.width}x${recorded.height}` : null,
+      bitrateBps: recorded.bitrateBps,
       thumbnails: stream.thumbnails ?? null,
     },
     disk,

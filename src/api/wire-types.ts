@@ -131,6 +131,14 @@ export interface StatusDocument {
     errorCode: string | null;
     currentSegment: string | null;
     segmentMs: number;
+    /** `separate`: recordings have their own profile (`recordVideo`); `same`: they are the live stream. */
+    profile: RecordProfileName;
+    /** Size of the recorded video as published (null before its first keyframe). */
+    width: number | null;
+    height: number | null;
+    resolution: string | null;
+    /** Configured bitrate of the recorded video, bits per second. */
+    bitrateBps: number;
     /** Thumbnails on or off; `reason` says why they are off (no ffmpeg). null without a recorder. */
     thumbnails: { enabled: boolean; reason: string | null } | null;
   };
@@ -200,6 +208,9 @@ export interface VideoSettingsDocument {
   level: string;
 }
 
+/** Where recordings come from: their own profile, or the live stream. */
+export type RecordProfileName = 'same' | 'separate';
+
 /** How new clients join the live stream. */
 export type JoinPolicyName = 'latest-keyframe' | 'next-keyframe';
 
@@ -208,6 +219,8 @@ export interface SettingsDocument {
   /** "640x360". */
   resolution: string;
   video: VideoSettingsDocument;
+  /** The recording profile (used when recordings have their own, status `recording.profile` `separate`). */
+  recordVideo: VideoSettingsDocument;
   segmentMs: number;
   streamWindowMs: number;
   maxFiles: number;
@@ -231,6 +244,8 @@ export interface SettingsPatch {
   /** "WIDTHxHEIGHT": sets video.width and video.height. */
   resolution?: string;
   video?: Partial<Record<keyof VideoSettingsDocument, string | number>>;
+  /** The recording profile: the same keys and values as `video`. */
+  recordVideo?: Partial<Record<keyof VideoSettingsDocument, string | number>>;
   segmentMs?: number | string;
   streamWindowMs?: number | string;
   maxFiles?: number;

@@ -7,6 +7,7 @@
  * gauge and the permission to power off (doctor-board-checks.ts).
  * Exit code 0 when nothing failed (warnings allowed), 7 otherwise.
  */
+import type { RearviewConfig, VideoSettings } from '../config.js';
 import type { Command } from 'commander';
 import { CliError, ExitCode } from './exit-codes.js';
 import { colours, printJson, toCliError } from './camera-helpers.js';
@@ -38,6 +39,12 @@ export interface DoctorInputs {
   ffmpegOverride?: string;
   /** The ffmpeg source's V4L2 device (`--device`), when configured. */
   captureDevice?: string | undefined;
+  /** Recording and its profile (default: recording on, `separate`, the default profiles); see the `recording profile` check. */
+  record?: boolean;
+  recordProfile?: RearviewConfig['recordProfile'];
+  gstPipeline?: string | undefined;
+  video?: VideoSettings;
+  recordVideo?: VideoSettings;
   /** Device nodes of the hardware encoder to look for. Default ['/dev/video11'] (Raspberry Pi bcm2835-codec). */
   encoderDevices?: string[];
   /** Folder of the device nodes searched for webcams (`video<N>`). Default '/dev'. */
@@ -94,6 +101,11 @@ Exit codes: 0 nothing wrong (warnings allowed), 2 bad option, 7 at least one che
         inputs = {
           source: config.source,
           captureDevice: config.captureDevice,
+          record: config.record,
+          recordProfile: config.recordProfile,
+          gstPipeline: config.gstPipeline,
+          video: config.video,
+          recordVideo: config.recordVideo,
           recordingsDir: config.recordingsDir,
           streamPort: config.streamPort,
           apiPort: config.apiPort,
@@ -173,6 +185,47 @@ async function servesH264(port: number): Promise<boolean> {
     socket.on('error', () => done(false));
     socket.on('close', () => done(false));
   });
+}
+
+/**
+ * What the recordings will be: their own profile beside the stream, or the
+ * stream itself and why. The gstreamer source's two hardware encodes from one
+ * camera are built from the documentation and not yet run on hardware: said
+ * here as a warning until they have been.
+ */
+async function recordingProfileCheck(inputs: DoctorInputs): Promise<DoctorCheck | undefined> {
+  if (inputs.record === false) return undefined;
+  const { defaultConfig } = await import('../config.js');
+  const { recordingProfileOf } = await import('../sources/create-source.js');
+  const defaults = defaultConfig();
+  const video = inputs.video ?? defaults.video;
+  const recordVideo = inputs.recordVideo ?? defaults.recordVideo;
+  const size = (v: VideoSettings): string => `${v.width}x${v.height}`;
+  const source = inputs.source.trim();
+  const choice = recordingProfileOf({
+    source,
+    recordProfile: inputs.recordProfile ?? defaults.recordProfile,
+    gstPipeline: inputs.gstPipeline,
+  });
+  const name = 'recording profile';
+  if (choice.separate && source === 'gstreamer')
+    return {
+      name,
+      status: 'warn',
+      message: `recordings ${size(recordVideo)} and the stream ${size(video)} from one camera through two v4l2h264enc (libcamerasrc pads src and src_0): not yet run on hardware; if the source fails to start, set "recordProfile": "same"`,
+    };
+  if (choice.separate)
+    return {
+      name,
+      status: 'ok',
+      message: `recordings ${source === 'sample' ? '1280x720 (the bundled clip)' : size(recordVideo)} beside the ${source === 'sample' ? '640x360' : size(video)} stream`,
+    };
+  const camera = source === 'rpicam' || source === 'gstreamer';
+  return {
+    name,
+    status: camera ? 'warn' : 'ok',
+    message: `recordings are the stream${camera ? ` (${size(video)})` : ''}${choice.note ? `: ${choice.note.split(':')[0]}` : ' (recordProfile same)'}`,
+  };
 }
 
 /** Runs every check; never throws for what it finds (that is what the result says). */
@@ -258,6 +311,8 @@ export async function runDoctor(inputs: DoctorInputs): Promise<DoctorCheck[]> {
   }
 
   checks.push(await webcamCheck(inputs, encoders, Boolean(ffmpeg)));
+  const profileCheck = await recordingProfileCheck(inputs);
+  if (profileCheck) checks.push(profileCheck);
 
   // Recordings folder: exists and is writable, or its nearest existing parent is (the daemon creates it).
   // The check itself creates nothing but a probe file it removes at once.

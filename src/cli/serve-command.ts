@@ -69,6 +69,20 @@ const SERVE_OPTIONS: ServeOption[] = [
     help: 'H.264 level from the standard: 1, 1b, 1.1 .. 1.3, 2 .. 2.2, 3 .. 3.2, 4 .. 4.2, 5 .. 5.2, 6 .. 6.2 (default: 4.1)',
   },
   {
+    flags: '--record-profile <profile>',
+    key: 'recordProfile',
+    help: 'separate: record the recording profile (--record-width ...), its own encode of the same camera, where the source can do it (sample, ffmpeg, gstreamer); same: record the live stream (default: separate)',
+    choices: ['same', 'separate'],
+  },
+  { flags: '--record-width <pixels>', key: 'recordVideo.width', help: 'recording width (default: 1280)' },
+  { flags: '--record-height <pixels>', key: 'recordVideo.height', help: 'recording height (default: 720)' },
+  { flags: '--record-fps <n>', key: 'recordVideo.fps', help: 'recording frame rate (default: 30)' },
+  {
+    flags: '--record-bitrate <bps>',
+    key: 'recordVideo.bitrateBps',
+    help: 'recording bitrate, e.g. 8M (default: 8M)',
+  },
+  {
     flags: '--device <path>',
     key: 'captureDevice',
     help: 'V4L2 device for the ffmpeg source (default: a test pattern)',
@@ -289,6 +303,7 @@ Every option and its config-file key: docs/config.md.`,
 function overridesFrom(command: Command): ConfigInput {
   const out: Record<string, unknown> = {};
   const video: Record<string, unknown> = {};
+  const recordVideo: Record<string, unknown> = {};
   const values = command.opts<Record<string, unknown>>();
   for (const o of SERVE_OPTIONS) {
     const attr = new Option(o.flags).attributeName();
@@ -307,10 +322,12 @@ function overridesFrom(command: Command): ConfigInput {
         ExitCode.USAGE,
       );
     }
-    if (o.key.startsWith('video.')) video[o.key.slice(6)] = value;
+    if (o.key.startsWith('video.')) video[o.key.slice('video.'.length)] = value;
+    else if (o.key.startsWith('recordVideo.')) recordVideo[o.key.slice('recordVideo.'.length)] = value;
     else out[o.key] = value;
   }
   if (Object.keys(video).length > 0) out.video = video;
+  if (Object.keys(recordVideo).length > 0) out.recordVideo = recordVideo;
   return out as ConfigInput;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The recorder as a daemon service: built from the daemon's config, hub and
+ * The recorder as a daemon service: built from the daemon's config, recording hub and
  * logger (`config.record`, `recordingsDir`, `segmentMs`, `maxFiles`,
  * `maxBytes`, `minFreeBytes`, `minFreePercent`), with the recordings library
  * over the same folder, wired so the library knows which segment is being
@@ -15,7 +15,8 @@ import { RecordingLibrary } from './recording-library.js';
 /** What the service needs from the daemon (RearviewDaemon has it). */
 export interface RecorderServiceHost {
   readonly config: RearviewConfig;
-  readonly hub: RecorderHub;
+  /** The recording profile's hub (the stream hub when recordings are the stream). */
+  readonly recordingHub: RecorderHub;
   readonly logger: Logger;
   /** The daemon's wall clock: segments started before it is set are re-stamped when it is. */
   readonly cameraClock?: CameraClock;
@@ -32,7 +33,7 @@ export class RecorderService {
     const { config } = host;
     const logger = host.logger.child('recorder');
     this.recorder = new Recorder({
-      hub: host.hub,
+      hub: host.recordingHub,
       dir: config.recordingsDir,
       segmentMs: config.segmentMs,
       limits: {

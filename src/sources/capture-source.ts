@@ -34,11 +34,19 @@ export interface CaptureSource {
    */
   readonly restartable?: boolean;
   /**
-   * Starts delivering to `sink`. Resolves once running; rejects with a
-   * SourceError when it cannot start at all. Runtime failures after that are
-   * reported through `onExit` so a supervisor can restart the source.
+   * True when the source also delivers the recording profile (`recordVideo`),
+   * a second encode of the same capture, to the `recordingSink` of start().
+   * Absent means false: one stream, which the recorder records as it is.
    */
-  start(sink: SourceSink): Promise<void>;
+  readonly recordingOutput?: boolean;
+  /**
+   * Starts delivering to `sink` (the stream profile) and, for a source with
+   * `recordingOutput`, to `recordingSink` (the recording profile; without
+   * one that output is read and dropped). Resolves once running; rejects
+   * with a SourceError when it cannot start at all. Runtime failures after
+   * that are reported through `onExit` so a supervisor can restart the source.
+   */
+  start(sink: SourceSink, recordingSink?: SourceSink): Promise<void>;
   /** Called once when the source stops on its own (process exit, EOF, dropped connection). */
   onExit(callback: (error: RearviewError | undefined) => void): void;
   /** Stops the source and releases everything it holds (kills its process group). Idempotent. */

@@ -28,6 +28,9 @@ import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 /** The bundled sample clip, located from this module (not the working directory). */
 export const SAMPLE_ASSET_URL = new URL('../../../assets/sample-640x360.h264', import.meta.url);
 
+/** The sample's recording profile: the same scene at 1280x720 (scripts/make-sample.sh). */
+export const SAMPLE_RECORDING_ASSET_URL = new URL('../../../assets/sample-1280x720.h264', import.meta.url);
+
 /** When playback falls this far behind (a blocked event loop), it re-anchors instead of bursting. Default 1000 ms. */
 export const DEFAULT_MAX_LATE_MS = 1000;
 

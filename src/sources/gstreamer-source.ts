@@ -20,11 +20,9 @@ import { ProcessSource, type CommandLine, type ProcessSourceFactoryOptions } fro
  */
 const GST_ARG_RE = /^[A-Za-z0-9_.,=()/:!-]+$/;
 
-/** The default pipeline (before `! fdsink fd=1`), as gst-launch arguments. Throws ConfigError if a value would not stay one argument. */
-export function defaultGstPipeline(video: VideoSettings): string[] {
-  const args = [
-    'libcamerasrc',
-    '!',
+/** The encode after a raw-video pad: size and rate caps, the V4L2 hardware encoder, h264parse. */
+function encodeBranch(video: VideoSettings, profileCaps: boolean): string[] {
+  return [
     'videoconvert',
     '!',
     `video/x-raw,width=${video.width},height=${video.height},framerate=${video.fps}/1`,
@@ -32,7 +30,7 @@ export function defaultGstPipeline(video: VideoSettings): string[] {
     'v4l2h264enc',
     `extra-controls=controls,video_bitrate=${video.bitrateBps},repeat_sequence_header=1,h264_i_frame_period=${video.intraPeriod}`,
     '!',
-    `video/x-h264,level=(string)${video.level},stream-format=byte-stream`,
+    `video/x-h264,level=(string)${video.level}${profileCaps ? `,profile=(string)${video.profile}` : ''},stream-format=byte-stream`,
     '!',
     'h264parse',
     'config-interval=-1',
@@ -40,10 +38,50 @@ export function defaultGstPipeline(video: VideoSettings): string[] {
     // Whole access units: h264parse then opens each with an AUD, the frame boundary the framer needs.
     'video/x-h264,stream-format=byte-stream,alignment=au',
   ];
+}
+
+/** Refuses an argument gst-launch would split (see GST_ARG_RE). */
+function checkGstArgs(args: string[]): string[] {
   const bad = args.find((a) => !GST_ARG_RE.test(a));
   if (bad !== undefined)
     throw new ConfigError(`gstreamer: refusing a pipeline argument gst-launch would split: ${JSON.stringify(bad)}`);
   return args;
+}
+
+/** The default pipeline (before `! fdsink fd=1`), as gst-launch arguments. Throws ConfigError if a value would not stay one argument. */
+export function defaultGstPipeline(video: VideoSettings): string[] {
+  return checkGstArgs(['libcamerasrc', '!', ...encodeBranch(video, false)]);
+}
+
+/**
+ * One camera, two hardware encodes (not yet run on hardware): libcamerasrc's
+ * always pad `src` carries the recording profile and its request pad `src_0`
+ * a second stream of the same sensor (on a Raspberry Pi the ISP's second,
+ * low-resolution output, so no software scaling), each through its own
+ * `v4l2h264enc`. The recording goes to fd 3, the stream to fd 1; complete
+ * gst-launch arguments, sinks included.
+ */
+export function dualGstPipeline(stream: VideoSettings, recording: VideoSettings): string[] {
+  return checkGstArgs([
+    'libcamerasrc',
+    'name=cam',
+    'cam.src',
+    '!',
+    'queue',
+    '!',
+    ...encodeBranch(recording, true),
+    '!',
+    'fdsink',
+    'fd=3',
+    'cam.src_0',
+    '!',
+    'queue',
+    '!',
+    ...encodeBranch(stream, true),
+    '!',
+    'fdsink',
+    'fd=1',
+  ]);
 }
 
 /**
@@ -83,8 +121,16 @@ export function splitPipeline(text: string): string[] {
   return args;
 }
 
-/** The gst-launch command line for the config (its pipeline, or the default). */
-export function gstreamerCommandLine(config: Pick<RearviewConfig, 'video' | 'gstPipeline'>): CommandLine {
+/** The gst-launch command line for the config (its pipeline, or the default); `separate`: both profiles (see dualGstPipeline). */
+export function gstreamerCommandLine(
+  config: Pick<RearviewConfig, 'video' | 'gstPipeline'> & { recordVideo?: VideoSettings },
+  separate = false,
+): CommandLine {
+  if (separate)
+    return {
+      command: 'gst-launch-1.0',
+      args: ['-q', ...dualGstPipeline(config.video, config.recordVideo ?? config.video)],
+    };
   let pipeline = defaultGstPipeline(config.video);
   if (config.gstPipeline !== undefined && config.gstPipeline.trim() !== '') {
     pipeline = splitPipeline(config.gstPipeline.trim());
@@ -102,11 +148,13 @@ export function createGstreamerSource(
   config: RearviewConfig,
   logger: Logger,
   options: ProcessSourceFactoryOptions = {},
+  separate = false,
 ): ProcessSource {
   return new ProcessSource({
     ...options,
     name: 'gstreamer',
-    commandLine: gstreamerCommandLine(config),
+    commandLine: gstreamerCommandLine(config, separate),
+    recordingOutput: separate,
     logger,
     env: options.env ?? process.env,
   });

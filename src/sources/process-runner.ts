@@ -33,6 +33,12 @@ export interface ProcessRunnerOptions {
   logger: Logger;
   /** Every chunk read from the child's stdout, in order. */
   onStdout: (chunk: Buffer) => void;
+  /**
+   * When set, the child gets a pipe on file descriptor 3 too (an encoder's
+   * second output: ffmpeg `pipe:3`, gst-launch `fdsink fd=3`), and every
+   * chunk read from it comes here. The exit waits for it to end as for stdout.
+   */
+  onFd3?: (chunk: Buffer) => void;
   /** Called once when the process has exited and its stdout is fully read. */
   onExit: (exit: ProcessExit) => void;
   /** After SIGTERM, how long to wait before SIGKILL. Default 2000 ms. */
@@ -111,7 +117,7 @@ export class ProcessRunner {
       const child = spawn(command, [...args], {
         // Own process group: close() signals -pid and reaches every helper process.
         detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: this.options.onFd3 ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
         env: this.options.env ?? process.env,
       });
       this.child = child;
@@ -132,6 +138,13 @@ export class ProcessRunner {
         this.options.logger.warn(`${command}: ${err.message}`);
       });
       child.stdout!.on('data', (chunk: Buffer) => this.options.onStdout(chunk));
+      const onFd3 = this.options.onFd3;
+      const fd3 = child.stdio[3] as NodeJS.ReadableStream | null | undefined;
+      if (onFd3 && fd3) {
+        fd3.on('data', (chunk) => onFd3(chunk as Buffer));
+        // A read error on the second pipe ends with the process; it must not be an uncaught 'error'.
+        fd3.on('error', (err: Error) => this.options.logger.warn(`${command} fd 3: ${err.message}`));
+      }
       child.stderr!.setEncoding('utf8');
       child.stderr!.on('data', (text: string) => this.onStderr(text));
       // 'exit' comes first; kill what is left of the group so 'close' (all stdio ended) can follow.

@@ -36,6 +36,12 @@ export interface ProcessSourceOptions {
   name: string;
   commandLine: CommandLine;
   logger: Logger;
+  /**
+   * The encoder also writes the recording profile to file descriptor 3
+   * (ffmpeg `pipe:3`, gst-launch `fdsink fd=3`): it gets a pipe there, framed
+   * like stdout and delivered to start()'s recording sink. Default false.
+   */
+  recordingOutput?: boolean;
   /** Child environment (PATH is used to find the executable). Default: this process's. */
   env?: NodeJS.ProcessEnv;
   /** Idle-point grace in ms (statistics only), 0 disables. Default 2. */
@@ -50,9 +56,11 @@ export class ProcessSource implements CaptureSource {
   readonly name: string;
   /** The command line this source runs (for status pages and tests). */
   readonly commandLine: CommandLine;
+  readonly recordingOutput: boolean;
   private readonly options: ProcessSourceOptions;
   private runner: ProcessRunner | undefined;
   private framer: ByteStreamFramer | undefined;
+  private recordingFramer: ByteStreamFramer | undefined;
   private exitCallbacks: Array<(error: RearviewError | undefined) => void> = [];
   private exitReported = false;
   private closed = false;
@@ -61,6 +69,7 @@ export class ProcessSource implements CaptureSource {
     this.options = options;
     this.name = options.name;
     this.commandLine = options.commandLine;
+    this.recordingOutput = options.recordingOutput ?? false;
   }
 
   /** Process id (and process group id) of the running encoder. */
@@ -73,18 +82,28 @@ export class ProcessSource implements CaptureSource {
     return this.framer?.stats;
   }
 
+  /** Framing counters of the recording output (fd 3), when there is one. */
+  get recordingFramerStats(): ByteStreamFramer['stats'] | undefined {
+    return this.recordingFramer?.stats;
+  }
+
   /** Spawns the encoder. Rejects with ERR_SOURCE_SPAWN when it cannot start. */
-  async start(sink: SourceSink): Promise<void> {
+  async start(sink: SourceSink, recordingSink?: SourceSink): Promise<void> {
     if (this.runner) throw new Error(`${this.name}: start() called twice`);
     if (this.closed) throw new SourceError('ERR_ABORTED', `${this.name}: closed before start`);
     const { logger, clock } = this.options;
-    const framer = new ByteStreamFramer({
-      logger,
-      onAccessUnit: (au, capturedAtMs) => sink.accessUnit(au, capturedAtMs),
-      ...(this.options.idleCloseMs !== undefined ? { idleCloseMs: this.options.idleCloseMs } : {}),
-      ...(clock ? { clock } : {}),
-    });
+    const newFramer = (target: SourceSink | undefined, log: Logger): ByteStreamFramer =>
+      new ByteStreamFramer({
+        logger: log,
+        // Without a recording sink the recording output is still read (a full pipe would stall the encoder) and dropped.
+        onAccessUnit: (au, capturedAtMs) => target?.accessUnit(au, capturedAtMs),
+        ...(this.options.idleCloseMs !== undefined ? { idleCloseMs: this.options.idleCloseMs } : {}),
+        ...(clock ? { clock } : {}),
+      });
+    const framer = newFramer(sink, logger);
     this.framer = framer;
+    const recordingFramer = this.recordingOutput ? newFramer(recordingSink, logger.child('recording')) : undefined;
+    this.recordingFramer = recordingFramer;
     const { command, args } = this.commandLine;
     logger.info(`starting: ${command} ${args.map(quoteArg).join(' ')}`);
     this.runner = new ProcessRunner({
@@ -95,12 +114,15 @@ export class ProcessSource implements CaptureSource {
       ...(this.options.killGraceMs !== undefined ? { killGraceMs: this.options.killGraceMs } : {}),
       ...(clock ? { clock } : {}),
       onStdout: (chunk) => framer.push(chunk),
+      ...(recordingFramer ? { onFd3: (chunk: Buffer) => recordingFramer.push(chunk) } : {}),
       onExit: (exit) => {
         if (exit.requested || this.closed) {
           framer.close();
+          recordingFramer?.close();
           return;
         }
         framer.end();
+        recordingFramer?.end();
         this.reportExit(new SourceError('ERR_SOURCE_EXITED', describeExit(command, exit)));
       },
     });
@@ -115,6 +137,7 @@ export class ProcessSource implements CaptureSource {
   async close(): Promise<void> {
     this.closed = true;
     this.framer?.close();
+    this.recordingFramer?.close();
     await this.runner?.close();
   }
 

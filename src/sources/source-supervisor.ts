@@ -49,6 +49,13 @@ export interface SourceSupervisorOptions {
   factory: () => CaptureSource;
   /** Receives the access units of the current run, and a discontinuity before each restarted run. */
   sink: SourceSink;
+  /**
+   * The recording profile's sink (the daemon's recording hub), when recordings
+   * have their own profile. A source with `recordingOutput` delivers it there;
+   * from a source without one, the stream's access units go to both sinks, so
+   * the recorder never waits for an output that does not exist.
+   */
+  recordingSink?: SourceSink;
   logger?: Logger;
   /** A run that delivers no access unit for this long is restarted; 0 disables. Default 5000 ms (config.sourceStallMs). */
   stallMs?: number;
@@ -95,6 +102,10 @@ interface Run {
   startedMono: number;
   firstAuMono: number | undefined;
   lastAuMono: number | undefined;
+  /** Latest access unit of the recording output, when the run has one (for the stall check). */
+  lastRecordingAuMono: number | undefined;
+  /** The run's source delivers the recording profile itself. */
+  recordingOutput: boolean;
   ended: boolean;
 }
 
@@ -218,6 +229,8 @@ export class SourceSupervisor {
       startedMono: this.clock.monoNow(),
       firstAuMono: undefined,
       lastAuMono: undefined,
+      lastRecordingAuMono: undefined,
+      recordingOutput: false,
       ended: false,
     };
     this.run = run;
@@ -230,12 +243,20 @@ export class SourceSupervisor {
       return this.startFailed(run, toSourceError(err));
     }
     run.source = source;
-    if (restartReason !== undefined) this.options.sink.discontinuity(restartReason);
+    const recordingSink = this.options.recordingSink;
+    run.recordingOutput = recordingSink !== undefined && source.recordingOutput === true;
+    if (restartReason !== undefined) {
+      this.options.sink.discontinuity(restartReason);
+      recordingSink?.discontinuity(restartReason);
+    }
     source.onExit((error) => {
       this.fail(run, error ?? new SourceError('ERR_SOURCE_EXITED', `${source.name} stopped`));
     });
     try {
-      await source.start(this.runSink(run));
+      await source.start(
+        this.runSink(run),
+        run.recordingOutput && recordingSink ? this.recordingRunSink(run, recordingSink) : undefined,
+      );
     } catch (err) {
       return this.startFailed(run, toSourceError(err));
     }
@@ -261,8 +282,24 @@ export class SourceSupervisor {
     this.fail(run, error);
   }
 
+  /** The recording output's sink for one run: late output dropped, its last access unit timed for the stall check. */
+  private recordingRunSink(run: Run, sink: SourceSink): SourceSink {
+    return {
+      accessUnit: (au: AccessUnit, capturedAtMs: number) => {
+        if (run.ended) return;
+        run.lastRecordingAuMono = this.clock.monoNow();
+        sink.accessUnit(au, capturedAtMs);
+      },
+      discontinuity: (reason: string) => {
+        if (!run.ended) sink.discontinuity(reason);
+      },
+    };
+  }
+
   private runSink(run: Run): SourceSink {
     const sink = this.options.sink;
+    // A one-stream source feeds the recording sink too (see SourceSupervisorOptions.recordingSink).
+    const copyTo = run.recordingOutput ? undefined : this.options.recordingSink;
     return {
       accessUnit: (au: AccessUnit, capturedAtMs: number) => {
         // Late output of a run that was already replaced must not reach the hub.
@@ -281,9 +318,12 @@ export class SourceSupervisor {
         }
         this.compatibility.check(au, capturedAtMs);
         sink.accessUnit(au, capturedAtMs);
+        copyTo?.accessUnit(au, capturedAtMs);
       },
       discontinuity: (reason: string) => {
-        if (!run.ended) sink.discontinuity(reason);
+        if (run.ended) return;
+        sink.discontinuity(reason);
+        copyTo?.discontinuity(reason);
       },
     };
   }
@@ -342,10 +382,18 @@ export class SourceSupervisor {
       this.stallTimer = undefined;
       if (run.ended || this.closing) return;
       const now = this.clock.monoNow();
-      const since = run.lastAuMono ?? run.startedMono;
+      const streamSince = run.lastAuMono ?? run.startedMono;
+      // A recording output that falls silent loses the rider's recording: it stalls the run like the stream.
+      const recordingSince = run.recordingOutput ? (run.lastRecordingAuMono ?? run.startedMono) : Infinity;
+      const since = Math.min(streamSince, recordingSince);
       const idleMs = now - since;
       if (idleMs >= this.stallMs) {
-        const what = this.currentState === 'starting' ? 'did not start' : 'delivered no video';
+        const what =
+          this.currentState === 'starting'
+            ? 'did not start'
+            : recordingSince < streamSince
+              ? 'delivered no recording video'
+              : 'delivered no video';
         this.fail(
           run,
           new SourceError('ERR_SOURCE_STALLED', `${run.source?.name ?? 'source'} ${what} for ${this.stallMs} ms`),

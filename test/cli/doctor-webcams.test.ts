@@ -116,3 +116,29 @@ test('webcams: none is fine unless the ffmpeg source is configured with a device
   const ok = check(await runDoctor(inputs({ source: 'ffmpeg', captureDevice: join(dev, 'video0') })), 'webcams');
   assert.deepEqual(ok, { name: 'webcams', status: 'ok', message: `${join(dev, 'video0')} (the configured --device)` });
 });
+
+test('recording profile: separate beside the stream, the gstreamer encodes not yet run on hardware, rpicam records the stream', async () => {
+  const sample = check(await runDoctor(inputs({ source: 'sample' })), 'recording profile');
+  assert.deepEqual(sample, {
+    name: 'recording profile',
+    status: 'ok',
+    message: 'recordings 1280x720 (the bundled clip) beside the 640x360 stream',
+  });
+  const gst = check(await runDoctor(inputs({ source: 'gstreamer' })), 'recording profile');
+  assert.equal(gst.status, 'warn');
+  assert.match(gst.message, /^recordings 1280x720 and the stream 640x360 from one camera .*: not yet run on hardware;/);
+  const rpicam = check(await runDoctor(inputs({ source: 'rpicam' })), 'recording profile');
+  assert.equal(rpicam.status, 'warn');
+  assert.equal(
+    rpicam.message,
+    'recordings are the stream (640x360): rpicam-vid encodes one stream (--source gstreamer encodes both profiles)',
+  );
+  const same = check(await runDoctor(inputs({ source: 'ffmpeg', recordProfile: 'same' })), 'recording profile');
+  assert.deepEqual([same.status, same.message], ['ok', 'recordings are the stream (recordProfile same)']);
+  const off = await runDoctor(inputs({ record: false }));
+  assert.equal(
+    off.find((c) => c.name === 'recording profile'),
+    undefined,
+    'no recording, no profile to report',
+  );
+});

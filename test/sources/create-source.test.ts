@@ -8,10 +8,12 @@ import { ProcessSource } from '../../src/sources/process-source.js';
 import { StreamSource } from '../../src/sources/stream-source.js';
 import { TcpRelaySource } from '../../src/sources/tcp-relay-source.js';
 import { scratchDir } from '../support/paths.js';
+import { PairedSource } from '../../src/sources/paired-source.js';
 import { CollectingSink, fakeEnv, fakeSourceClock, memoryLogger } from './source-fixtures.js';
 
 const logger = memoryLogger().logger;
-const make = (source: string) => createSource(mergeConfig(defaultConfig(), { source }), logger, { env: fakeEnv() });
+const make = (source: string, recordProfile: 'same' | 'separate' = 'same') =>
+  createSource(mergeConfig(defaultConfig(), { source, recordProfile }), logger, { env: fakeEnv() });
 
 describe('createSource', () => {
   it('chooses the backend from config.source', () => {
@@ -28,6 +30,13 @@ describe('createSource', () => {
     assert.ok(make('-') instanceof StreamSource);
     const relay = make('tcp://127.0.0.1:5000');
     assert.ok(relay instanceof TcpRelaySource);
+    // With a separate recording profile: sample, ffmpeg and gstreamer deliver it; the others give one stream.
+    const pair = make('sample', 'separate');
+    assert.ok(pair instanceof PairedSource);
+    assert.equal(pair.name, 'sample');
+    for (const name of ['sample', 'ffmpeg', 'gstreamer']) assert.equal(make(name, 'separate').recordingOutput, true);
+    for (const name of ['rpicam', 'file:clip.h264', '-', 'tcp://127.0.0.1:5000', 'sample', 'ffmpeg'])
+      assert.ok(!make(name, name === 'sample' || name === 'ffmpeg' ? 'same' : 'separate').recordingOutput, name);
     assert.equal(relay.name, 'tcp://127.0.0.1:5000');
   });
 
@@ -59,7 +68,7 @@ describe('createSource', () => {
     const { clock, fake } = fakeSourceClock();
     try {
       process.chdir(dir);
-      const src = createSource(defaultConfig(), logger, { clock });
+      const src = createSource(mergeConfig(defaultConfig(), { recordProfile: 'same' }), logger, { clock });
       const sink = new CollectingSink();
       await src.start(sink);
       fake.advance(1000);

@@ -16,7 +16,8 @@ import { waitFor } from '../support/wait.js';
 async function launch(source: string, extraEnv: Record<string, string> = {}, configInput = {}, binDir = fakeBinDir) {
   const { dir, cleanup } = scratchDir();
   const log = join(dir, 'launches.jsonl');
-  const config = mergeConfig(defaultConfig(), { source, ...configInput });
+  // The one-stream command lines; record-profile-sources.test.ts checks the two-profile ones.
+  const config = mergeConfig(defaultConfig(), { source, recordProfile: 'same', ...configInput });
   const { logger, lines } = memoryLogger();
   const src = createSource(config, logger, {
     env: fakeEnv({ FAKE_ENCODER_LOG: log, ...extraEnv }, binDir),

@@ -10,8 +10,10 @@
 //   FAKE_ENCODER_EXIT_CODE  exit status (default 0)
 //   FAKE_ENCODER_CHILD      '1': start a helper process in the same process group
 //   FAKE_ENCODER_IGNORE_TERM '1': ignore SIGTERM (only SIGKILL stops it)
+//   FAKE_ENCODER_RECORDING_STREAM  Annex-B file written to fd 3, frame for frame beside stdout, when the
+//                           arguments name a second output there (`pipe:3`, `fd=3`); default the 720p sample clip
 import { spawn } from 'node:child_process';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, readFileSync } from 'node:fs';
 
 const [tool = 'fake', ...args] = process.argv.slice(2);
 const env = process.env;
@@ -62,11 +64,27 @@ function splitFrames(buf) {
   return out;
 }
 
-function writeFrame(frame) {
+// A second output on fd 3, as the ffmpeg and gstreamer sources ask for the recording profile.
+const recordingOut = args.includes('pipe:3') || args.includes('fd=3') ? createWriteStream('', { fd: 3 }) : undefined;
+const recordingFrames = recordingOut
+  ? splitFrames(
+      readFileSync(
+        env.FAKE_ENCODER_RECORDING_STREAM || new URL('../../../assets/sample-1280x720.h264', import.meta.url),
+      ),
+    )
+  : [];
+recordingOut?.on('error', () => process.exit(0));
+
+function writeTo(out, frame) {
   return new Promise((resolve) => {
-    if (process.stdout.write(frame)) resolve();
-    else process.stdout.once('drain', resolve);
+    if (out.write(frame)) resolve();
+    else out.once('drain', resolve);
   });
+}
+
+async function writeFrame(frame, n) {
+  await writeTo(process.stdout, frame);
+  if (recordingOut) await writeTo(recordingOut, recordingFrames[n % recordingFrames.length]);
 }
 
 process.stdout.on('error', () => process.exit(0));
@@ -77,7 +95,7 @@ for (let n = 0; n < total; n++) {
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
-  await writeFrame(frames[n % frames.length]);
+  await writeFrame(frames[n % frames.length], n);
 }
 if (env.FAKE_ENCODER_AFTER === 'hang') {
   setInterval(() => {
