@@ -36,6 +36,12 @@ export interface AnnexBScannerOptions {
    * picture begins. `bytes` is the pushed chunk, valid only during the call.
    */
   onNalStart?: (type: number, offset: number, bytes: Uint8Array, index: number) => void;
+  /**
+   * The caller overwrites a chunk once push() returns (one read buffer filled
+   * again and again): the unfinished NAL unit's bytes are then copied instead
+   * of kept as a view into the chunk. Default false.
+   */
+  reusesChunks?: boolean;
 }
 
 /** Default cap on a pending NAL unit: 16 MiB. */
@@ -47,6 +53,7 @@ export class AnnexBScanner {
   private readonly onNal: (nal: NalUnit) => void;
   private readonly onError: (error: H264Error) => void;
   private readonly onNalStart: ((type: number, offset: number, bytes: Uint8Array, index: number) => void) | undefined;
+  private readonly reusesChunks: boolean;
   /** A start code was seen at the very end of the last chunk; its header byte is still to come. */
   private headerPending = false;
 
@@ -79,6 +86,7 @@ export class AnnexBScanner {
     // Without a handler, stream errors are recovered from silently (the documented default).
     this.onError = options.onError ?? (() => undefined);
     this.onNalStart = options.onNalStart;
+    this.reusesChunks = options.reusesChunks === true;
   }
 
   /** Total bytes pushed so far. */
@@ -140,7 +148,8 @@ export class AnnexBScanner {
       if (this.pendingBytes + tail.length > this.maxNalBytes) {
         this.overflow();
       } else {
-        this.pending.push(tail);
+        // new Uint8Array(view) copies; a Node Buffer's slice() would not.
+        this.pending.push(this.reusesChunks ? new Uint8Array(tail) : tail);
         this.pendingBytes += tail.length;
       }
     }
