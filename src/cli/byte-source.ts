@@ -10,7 +10,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { RearviewError } from '../errors.js';
-import { demuxH264Container, detectMediaFileKind } from '../sources/demux-h264-container.js';
+import { detectMediaFileKind } from '../sources/detect-media-file-kind.js';
 import { ReconnectingTcpReader } from '../client/reconnecting-tcp-reader.js';
 import { ConfigError } from '../errors.js';
 import { reconnectingText } from '../util/describe-network-error.js';
@@ -190,6 +190,8 @@ async function* readRegularFile(
 
 /** The H.264 track of an MP4/Matroska file as Annex-B, one access unit per chunk. */
 async function* readContainer(fd: number, path: string): AsyncGenerator<Uint8Array> {
+  // Loaded only for containers: the demuxer's library is most of nalu's start-up otherwise.
+  const { demuxH264Container } = await import('../sources/demux-h264-container.js');
   let track: Awaited<ReturnType<typeof demuxH264Container>>;
   try {
     track = await demuxH264Container(readFileSync(fd), path);

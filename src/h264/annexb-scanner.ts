@@ -6,11 +6,12 @@
  * result for any chunking of the input. NAL data is handed out as a view
  * into the pushed chunk; only a NAL that spans chunks is copied (once).
  *
- * Speed: start codes are located with `indexOf(1)` (native memchr-like
- * search) and checked for two preceding zero bytes, so payload bytes are
- * never visited one by one in JavaScript.
+ * Speed: start code prefixes (`00 00 01`) are located with findStartCode
+ * (Node's native byte-sequence search: one call per start code, payload
+ * bytes never visited in JavaScript), then the zeros before them counted.
  */
 import { H264Error } from '../errors.js';
+import { findStartCode } from './find-start-code.js';
 import type { NalUnit } from './nal-unit.js';
 
 /** Options of {@link AnnexBScanner}. */
@@ -108,36 +109,26 @@ export class AnnexBScanner {
     }
     // Start of the current NAL's bytes inside this chunk.
     let segStart = 0;
-    let search = 0;
-    while (search < length) {
-      const one = chunk.indexOf(1, search);
-      if (one < 0) break;
-      search = one + 1;
-      // Count zero bytes before the 0x01, never past the current NAL's first byte.
-      let zeros = 0;
-      let i = one - 1;
+    // A start code whose zeros end the previous chunk(s) has its 0x01 at index 0 or 1 here.
+    if (this.tailZeros > 0 && length > 0) {
+      if (chunk[0] === 1) {
+        if (this.tailZeros >= 2) segStart = this.startCode(chunk, 0, 0, this.tailZeros);
+      } else if (length > 1 && chunk[0] === 0 && chunk[1] === 1) {
+        segStart = this.startCode(chunk, 0, 1, this.tailZeros + 1);
+      }
+    }
+    for (;;) {
+      const prefix = findStartCode(chunk, segStart);
+      if (prefix < 0) break;
+      // Count the zero bytes before the 0x01, never past the current NAL's first byte.
+      let zeros = 2;
+      let i = prefix - 1;
       while (i >= segStart && chunk[i] === 0) {
         zeros++;
         i--;
       }
-      const reachedChunkStart = i < segStart && segStart === 0;
-      if (reachedChunkStart) zeros += this.tailZeros;
-      if (zeros < 2) continue;
-      // Start code at `one`: the NAL in progress ends before these zeros.
-      const zerosInChunk = Math.min(zeros, one - segStart);
-      this.endNal(chunk, segStart, one - zerosInChunk, zeros - zerosInChunk);
-      const startCodeLength: 3 | 4 = zeros >= 3 ? 4 : 3;
-      this.inNal = true;
-      this.skipping = false;
-      this.nalStartCodeOffset = this.streamOffset + one - (startCodeLength - 1);
-      this.nalStartCodeLength = startCodeLength;
-      this.tailZeros = 0;
-      segStart = one + 1;
-      if (this.onNalStart) {
-        if (segStart < length)
-          this.onNalStart((chunk[segStart] as number) & 0x1f, this.nalStartCodeOffset, chunk, segStart);
-        else this.headerPending = true;
-      }
+      if (i < segStart && segStart === 0) zeros += this.tailZeros;
+      segStart = this.startCode(chunk, segStart, prefix + 2, zeros);
     }
     // Keep the unfinished tail of this chunk.
     let trailing = 0;
@@ -154,6 +145,29 @@ export class AnnexBScanner {
       }
     }
     this.streamOffset += length;
+  }
+
+  /**
+   * Handles a start code whose 0x01 is `chunk[one]`, preceded by `zeros` zero
+   * bytes (some possibly at the end of earlier chunks): the NAL in progress,
+   * which began at `segStart` in this chunk, ends before these zeros, and a
+   * new one begins. Returns the index of the new NAL's first byte.
+   */
+  private startCode(chunk: Uint8Array, segStart: number, one: number, zeros: number): number {
+    const zerosInChunk = Math.min(zeros, one - segStart);
+    this.endNal(chunk, segStart, one - zerosInChunk, zeros - zerosInChunk);
+    const startCodeLength: 3 | 4 = zeros >= 3 ? 4 : 3;
+    this.inNal = true;
+    this.skipping = false;
+    this.nalStartCodeOffset = this.streamOffset + one - (startCodeLength - 1);
+    this.nalStartCodeLength = startCodeLength;
+    this.tailZeros = 0;
+    const next = one + 1;
+    if (this.onNalStart) {
+      if (next < chunk.length) this.onNalStart((chunk[next] as number) & 0x1f, this.nalStartCodeOffset, chunk, next);
+      else this.headerPending = true;
+    }
+    return next;
   }
 
   /** Ends the stream: emits the last NAL unit (without its trailing zero bytes). */
