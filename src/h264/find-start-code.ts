@@ -15,7 +15,7 @@ const PREFIX = Uint8Array.of(0, 0, 1);
 /** The search in plain JavaScript (browsers): looks at about one byte in three of payload. */
 export const findStartCodePortable: StartCodeSearch = (bytes, from) => {
   const end = bytes.length - 2;
-  let p = from < 0 ? 0 : from;
+  let p = Math.max(from, 0);
   while (p < end) {
     const third = bytes[p + 2] as number;
     if (third > 1)
