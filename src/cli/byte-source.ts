@@ -1,14 +1,14 @@
 /**
  * Opens what a command names as its input (`tcp://host[:port]`, a file path,
- * or `-` for standard input) as an async iterable of byte chunks. Connection
+ * or `-` for standard input) as an async iterable of byte chunks. Files are
+ * read in large reads into reused buffers (see readRegularFile). Connection
  * and file problems become a CliError (one line, documented exit code). TCP
  * goes through the client library's ReconnectingTcpReader, so `nalu` and
  * `connect()` parse addresses, retry and word failures the same way; with
  * `retry`, a TCP source that cannot connect or drops is reconnected until the
  * caller aborts.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
+import { closeSync, fstatSync, openSync, read, readFileSync, readSync } from 'node:fs';
 import { RearviewError } from '../errors.js';
 import { detectMediaFileKind } from '../sources/detect-media-file-kind.js';
 import { ReconnectingTcpReader } from '../client/reconnecting-tcp-reader.js';
@@ -31,7 +31,7 @@ export interface ByteSourceOptions {
   onDisconnect?: (message: string) => void;
   /** Called after each successful (re)connection. */
   onConnect?: (address: string) => void;
-  /** Read size (and reused buffer size) for files in bytes (default 1 MiB). */
+  /** Read size for files in bytes (default {@link FILE_CHUNK_BYTES}). */
   fileChunkBytes?: number;
 }
 
@@ -149,19 +149,19 @@ function isContainerHead(head: Uint8Array): boolean {
   return kind === 'mp4' || kind === 'matroska';
 }
 
-/** Default read size for files: small enough to stay in the CPU cache between the read and the parse. */
-const DEFAULT_FILE_CHUNK_BYTES = 1024 * 1024;
-/** Longest stretch of synchronous reading before the event loop gets a turn (Ctrl-C, --duration, stdout errors). */
-const FILE_YIELD_MS = 20;
+/** Read size for files: small enough to stay in the CPU cache between the read and the parse. */
+export const FILE_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * Reads a regular file (or standard input redirected from one) from its
- * current position to the end into one buffer that every read reuses:
- * allocating fresh memory per read costs a page fault per 4 KiB, more than
- * the read itself. The reads are synchronous (a local file answers at once,
- * and a thread-pool round trip per read would cost more than it saves), with
- * a turn for the event loop every {@link FILE_YIELD_MS}. Each chunk is a view
- * into that buffer, valid until the next one is asked for.
+ * current position to the end through two buffers that all reads reuse
+ * (fresh memory per read would cost a page fault per 4 KiB, more than the
+ * read itself): while the consumer works on one, the next read fills the
+ * other on the thread pool, so reading and parsing overlap and the event
+ * loop gets a turn per read (Ctrl-C, --duration, output errors). Each
+ * chunk is a view into one of the buffers, valid until the next chunk is
+ * asked for (that starts the read that overwrites it); a consumer copies what
+ * it keeps.
  */
 async function* readRegularFile(
   fd: number,
@@ -169,22 +169,26 @@ async function* readRegularFile(
   mapError: (err: unknown) => Error,
 ): AsyncGenerator<Uint8Array> {
   const signal = options.signal;
-  const buffer = Buffer.allocUnsafeSlow(options.fileChunkBytes ?? DEFAULT_FILE_CHUNK_BYTES);
-  let turnAt = performance.now() + FILE_YIELD_MS;
-  for (;;) {
-    if (signal?.aborted) return;
-    let bytesRead: number;
-    try {
-      bytesRead = readSync(fd, buffer, 0, buffer.length, null);
-    } catch (err) {
-      throw mapError(err);
+  const size = options.fileChunkBytes ?? FILE_CHUNK_BYTES;
+  const buffers = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
+  const readInto = (buffer: Buffer): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      read(fd, buffer, 0, size, null, (err, bytesRead) => (err ? reject(mapError(err)) : resolve(bytesRead)));
+    });
+  let filling = 0;
+  let next = readInto(buffers[0] as Buffer);
+  try {
+    for (;;) {
+      const bytesRead = await next;
+      if (bytesRead === 0 || signal?.aborted) return;
+      const ready = buffers[filling] as Buffer;
+      filling ^= 1;
+      next = readInto(buffers[filling] as Buffer);
+      yield ready.subarray(0, bytesRead);
     }
-    if (bytesRead === 0) return;
-    yield buffer.subarray(0, bytesRead);
-    if (performance.now() >= turnAt) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      turnAt = performance.now() + FILE_YIELD_MS;
-    }
+  } finally {
+    // The file is closed after this returns: never under a read in flight.
+    await next.catch(() => undefined);
   }
 }
 
