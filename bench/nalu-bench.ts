@@ -10,7 +10,9 @@
  * bests of `--runs` runs. Goals: >= 1000 MB/s with start-up excluded, and a
  * shorter wall time than the ffmpeg command.
  *
- * Run: `npm run build && node dist/bench/nalu-bench.js [--runs N]`.
+ * Run: `npm run build && node dist/bench/nalu-bench.js [--runs N] [--baseline CLI]`,
+ * where CLI is another build's dist/src/cli/main.js, measured in the same
+ * rounds (to compare with an earlier version).
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
@@ -25,6 +27,8 @@ const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 7;
 const TINY_BYTES = 64 * 1024;
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+const baselineArg = process.argv.indexOf('--baseline');
+const baseline = baselineArg > 0 ? process.argv[baselineArg + 1] : undefined;
 const ffmpeg = findFfmpeg();
 const file = ensureCameraStream();
 const size = statSync(file).size;
@@ -57,6 +61,14 @@ const commands: Command[] = [
     },
   },
   { name: 'rearview nalu FILE --frames', argv: nalu('--frames') },
+  ...(baseline
+    ? [
+        {
+          name: 'baseline nalu FILE --summary',
+          argv: (input: string) => [process.execPath, baseline, 'nalu', input, '--summary'],
+        },
+      ]
+    : []),
   {
     name: 'ffmpeg -f h264 -i FILE -c copy -f null -',
     argv: (input) => [ffmpeg, '-v', 'error', '-f', 'h264', '-i', input, '-c', 'copy', '-f', 'null', '-'],
@@ -126,7 +138,7 @@ for (const r of rows) {
     `${r.name.padEnd(width)}  wall ${r.medianMs.toFixed(0).padStart(5)} ms median (best ${r.bestMs.toFixed(0).padStart(5)}), start-up ${r.startupMs.toFixed(0).padStart(4)} ms, net ${r.netMs.toFixed(0).padStart(5)} ms = ${mbps(r.netMs).toFixed(0).padStart(5)} MB/s; wall x${(peer.medianMs / r.medianMs).toFixed(2)} of ffmpeg's, net x${(peer.netMs / r.netMs).toFixed(2)}`,
   );
 }
-const naluRows = rows.slice(0, -1);
+const naluRows = rows.slice(0, 3);
 const slowest = naluRows.reduce((a, b) => (mbps(a.netMs) < mbps(b.netMs) ? a : b));
 const slowerThanPeer = naluRows.filter((r) => r.medianMs >= peer.medianMs);
 console.log(

@@ -203,15 +203,16 @@ export class AccessUnitAssembler {
 
   /**
    * Copies the data of the pending access unit's NAL units that are views
-   * into `buffer`, so the caller may overwrite it (a reused read buffer).
-   * Everything else the assembler keeps is parsed fields or its own copies.
+   * into one of `buffers`, so the caller may overwrite those (reused read
+   * buffers). Everything else the assembler keeps is parsed fields or its
+   * own copies.
    */
-  copyViewsOf(buffer: ArrayBufferLike): void {
+  copyViewsOf(buffers: readonly ArrayBufferLike[]): void {
     const nals = this.nals;
     for (let i = 0; i < nals.length; i++) {
       const nal = nals[i] as NalUnit;
       // new Uint8Array(view) copies; a Node Buffer's slice() would not.
-      if (nal.data.buffer === buffer) nals[i] = { ...nal, data: new Uint8Array(nal.data) };
+      if (buffers.includes(nal.data.buffer)) nals[i] = { ...nal, data: new Uint8Array(nal.data) };
     }
   }
 

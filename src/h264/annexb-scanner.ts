@@ -39,8 +39,11 @@ export interface AnnexBScannerOptions {
   onNalStart?: (type: number, offset: number, bytes: Uint8Array, index: number) => void;
   /**
    * The caller overwrites a chunk once push() returns (one read buffer filled
-   * again and again): the unfinished NAL unit's bytes are then copied instead
-   * of kept as a view into the chunk. Default false.
+   * again and again): the unfinished NAL unit's bytes are then kept in two
+   * scratch buffers of the scanner's own, reused too, instead of as views
+   * into the chunk, and a NAL unit that spans chunks is handed out as a view
+   * into one of them ({@link AnnexBScanner.scratchBuffers}). NAL units are
+   * then valid only during the onNal call. Default false.
    */
   reusesChunks?: boolean;
 }
@@ -70,6 +73,13 @@ export class AnnexBScanner {
   /** Parts of the current NAL from earlier chunks (views). */
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
+  /**
+   * With reusesChunks: the pending bytes live in scratch[current]. A new NAL
+   * takes the other one, so the NAL completed last (perhaps still held by
+   * the caller until it copies it) is never overwritten by the next one.
+   */
+  private readonly scratch: Uint8Array[] = [EMPTY, EMPTY];
+  private current = 0;
   /**
    * Zero bytes at the end of everything pushed so far, counted only within
    * the current NAL's data (or the pre-start-code garbage), for start codes
@@ -140,7 +150,8 @@ export class AnnexBScanner {
         this.overflow();
       } else {
         // new Uint8Array(view) copies; a Node Buffer's slice() would not.
-        this.pending.push(this.reusesChunks ? new Uint8Array(tail) : tail);
+        if (this.reusesChunks) this.keepInScratch(tail);
+        else this.pending.push(tail);
         this.pendingBytes += tail.length;
       }
     }
@@ -184,6 +195,30 @@ export class AnnexBScanner {
     this.tailZeros = 0;
   }
 
+  /**
+   * With reusesChunks: the buffers NAL units may be views into besides the
+   * pushed chunk. A caller that keeps NAL units past a push() copies those.
+   */
+  get scratchBuffers(): readonly ArrayBufferLike[] {
+    return [(this.scratch[0] as Uint8Array).buffer, (this.scratch[1] as Uint8Array).buffer];
+  }
+
+  /** Appends `bytes` to the pending NAL's bytes in scratch (a new NAL switches buffers). */
+  private keepInScratch(bytes: Uint8Array): void {
+    if (this.pendingBytes === 0) this.current ^= 1;
+    this.scratchWithRoom(this.pendingBytes + bytes.length).set(bytes, this.pendingBytes);
+  }
+
+  /** The current scratch buffer, grown (keeping its pending bytes) to hold `size` bytes. */
+  private scratchWithRoom(size: number): Uint8Array {
+    const buffer = this.scratch[this.current] as Uint8Array;
+    if (buffer.length >= size) return buffer;
+    const grown = new Uint8Array(Math.min(this.maxNalBytes, Math.max(size, buffer.length * 2, 64 * 1024)));
+    grown.set(buffer.subarray(0, this.pendingBytes));
+    this.scratch[this.current] = grown;
+    return grown;
+  }
+
   private overflow(): void {
     this.onError(
       new H264Error(
@@ -217,15 +252,13 @@ export class AnnexBScanner {
         this.skipping = false;
         return;
       }
-      data = new Uint8Array(total);
-      let at = 0;
-      for (const part of this.pending) {
-        const n = Math.min(part.length, keepPending - at);
-        if (n <= 0) break;
-        data.set(n === part.length ? part : part.subarray(0, n), at);
-        at += n;
+      if (this.reusesChunks) {
+        const buffer = this.scratchWithRoom(total);
+        if (to > from) buffer.set(chunk.subarray(from, to), keepPending);
+        data = buffer.subarray(0, total);
+      } else {
+        data = this.joinPending(keepPending, total, chunk.subarray(from, to));
       }
-      if (to > from) data.set(chunk.subarray(from, to), at);
       this.pending = [];
       this.pendingBytes = 0;
     }
@@ -244,6 +277,20 @@ export class AnnexBScanner {
       offset: this.nalStartCodeOffset,
       startCodeLength: this.nalStartCodeLength,
     });
+  }
+
+  /** The first `keep` pending bytes followed by `rest`, in a new array. */
+  private joinPending(keep: number, total: number, rest: Uint8Array): Uint8Array {
+    const data = new Uint8Array(total);
+    let at = 0;
+    for (const part of this.pending) {
+      const n = Math.min(part.length, keep - at);
+      if (n <= 0) break;
+      data.set(n === part.length ? part : part.subarray(0, n), at);
+      at += n;
+    }
+    if (rest.length > 0) data.set(rest, at);
+    return data;
   }
 }
 

@@ -30,10 +30,10 @@ export interface H264StreamParserOptions {
   /**
    * The caller overwrites a chunk once push() returns (one read buffer filled
    * again and again, which spares allocating and page-faulting fresh memory
-   * for every read): the parser then copies what it keeps of the chunk (the
-   * unfinished NAL unit and the pending access unit's NAL units) before
-   * push() returns. NAL units and access units handed to the callbacks may
-   * still be views into the chunk, valid only during the call. Default false.
+   * for every read): the parser then keeps the unfinished NAL unit in
+   * scratch buffers of its own (reused too) and copies the pending access
+   * unit's NAL units before push() returns. NAL units and access units
+   * handed to the callbacks are views, valid only during the call. Default false.
    */
   reusesChunks?: boolean;
 }
@@ -77,7 +77,7 @@ export class H264StreamParser {
    */
   push(chunk: Uint8Array): void {
     this.scanner.push(chunk);
-    if (this.reusesChunks) this.assembler.copyViewsOf(chunk.buffer);
+    if (this.reusesChunks) this.assembler.copyViewsOf([chunk.buffer, ...this.scanner.scratchBuffers]);
   }
 
   /**
