@@ -1,16 +1,16 @@
 /**
  * Opens what a command names as its input (`tcp://host[:port]`, a file path,
- * or `-` for standard input) as an async iterable of byte chunks. Connection
+ * or `-` for standard input) as an async iterable of byte chunks. Files are
+ * read in large reads into reused buffers (see readRegularFile). Connection
  * and file problems become a CliError (one line, documented exit code). TCP
  * goes through the client library's ReconnectingTcpReader, so `nalu` and
  * `connect()` parse addresses, retry and word failures the same way; with
  * `retry`, a TCP source that cannot connect or drops is reconnected until the
  * caller aborts.
  */
-import { createReadStream, fstatSync, statSync } from 'node:fs';
-import { open, readFile as readWholeFile } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, read, readFileSync, readSync } from 'node:fs';
 import { RearviewError } from '../errors.js';
-import { demuxH264Container, detectMediaFileKind } from '../sources/demux-h264-container.js';
+import { detectMediaFileKind } from '../sources/detect-media-file-kind.js';
 import { ReconnectingTcpReader } from '../client/reconnecting-tcp-reader.js';
 import { ConfigError } from '../errors.js';
 import { reconnectingText } from '../util/describe-network-error.js';
@@ -31,7 +31,7 @@ export interface ByteSourceOptions {
   onDisconnect?: (message: string) => void;
   /** Called after each successful (re)connection. */
   onConnect?: (address: string) => void;
-  /** Read size for files in bytes (default 1 MiB). */
+  /** Read size for files in bytes (default {@link FILE_CHUNK_BYTES}). */
   fileChunkBytes?: number;
 }
 
@@ -45,6 +45,12 @@ export interface ByteSource extends AsyncIterable<Uint8Array> {
    * something.
    */
   readonly live: boolean;
+  /**
+   * True when a chunk may be a view into a buffer that the next read
+   * overwrites (files): a consumer keeps nothing of a chunk past its turn
+   * without copying it. False: each chunk is fresh memory (TCP, pipes).
+   */
+  readonly reusesChunks: boolean;
 }
 
 /**
@@ -69,14 +75,27 @@ export function parseTcpAddress(spec: string): StreamAddress | undefined {
 export function openByteSource(spec: string, options: ByteSourceOptions = {}): ByteSource {
   const tcp = parseTcpAddress(spec);
   if (tcp)
-    return { name: tcp.url, live: true, [Symbol.asyncIterator]: () => readTcp(tcp, options)[Symbol.asyncIterator]() };
-  if (spec === '-')
+    return {
+      name: tcp.url,
+      live: true,
+      reusesChunks: false,
+      [Symbol.asyncIterator]: () => readTcp(tcp, options)[Symbol.asyncIterator](),
+    };
+  if (spec === '-') {
+    const live = stdinIsLive();
     return {
       name: 'stdin',
-      live: stdinIsLive(),
-      [Symbol.asyncIterator]: () => readStdin(options)[Symbol.asyncIterator](),
+      live,
+      reusesChunks: !live,
+      [Symbol.asyncIterator]: () => readStdin(options, !live)[Symbol.asyncIterator](),
     };
-  return { name: spec, live: false, [Symbol.asyncIterator]: () => readFile(spec, options)[Symbol.asyncIterator]() };
+  }
+  return {
+    name: spec,
+    live: false,
+    reusesChunks: true,
+    [Symbol.asyncIterator]: () => readFile(spec, options)[Symbol.asyncIterator](),
+  };
 }
 
 function stdinIsLive(): boolean {
@@ -88,48 +107,98 @@ function stdinIsLive(): boolean {
 }
 
 async function* readFile(path: string, options: ByteSourceOptions): AsyncGenerator<Uint8Array> {
+  const cannotRead = (err: unknown): CliError =>
+    new CliError(`cannot read ${path}: ${describeFsError(err)}`, ExitCode.IO);
+  // Opened once; everything below (kind, content) is about what was opened.
+  let fd: number;
   try {
-    if (statSync(path).isDirectory()) throw new CliError(`cannot read ${path}: is a directory`, ExitCode.IO);
+    fd = openSync(path, 'r');
   } catch (err) {
-    if (err instanceof CliError) throw err;
-    throw new CliError(`cannot read ${path}: ${describeFsError(err)}`, ExitCode.IO);
+    throw cannotRead(err);
   }
-  if (await isContainerFile(path)) {
-    yield* readContainer(path);
-    return;
+  try {
+    try {
+      if (fstatSync(fd).isDirectory()) throw new CliError(`cannot read ${path}: is a directory`, ExitCode.IO);
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      throw cannotRead(err);
+    }
+    if (isContainerHead(readHead(fd, cannotRead))) {
+      yield* readContainer(fd, path);
+      return;
+    }
+    yield* readRegularFile(fd, options, cannotRead);
+  } finally {
+    closeSync(fd);
   }
-  const stream = createReadStream(path, { highWaterMark: options.fileChunkBytes ?? 1024 * 1024 });
-  yield* readStream(
-    stream,
-    options.signal,
-    (err) => new CliError(`cannot read ${path}: ${describeFsError(err)}`, ExitCode.IO),
-  );
+}
+
+/** The first 64 bytes of the file (fewer when it is shorter). */
+function readHead(fd: number, mapError: (err: unknown) => Error): Uint8Array {
+  const head = new Uint8Array(64);
+  try {
+    return head.subarray(0, readSync(fd, head, 0, head.length, 0));
+  } catch (err) {
+    throw mapError(err);
+  }
 }
 
 /** True when the file begins like MP4 or Matroska (by content, never by name). */
-async function isContainerFile(path: string): Promise<boolean> {
-  let head: Uint8Array;
-  try {
-    const fh = await open(path, 'r');
-    try {
-      const buf = new Uint8Array(64);
-      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-      head = buf.subarray(0, bytesRead);
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    throw new CliError(`cannot read ${path}: ${describeFsError(err)}`, ExitCode.IO);
-  }
+function isContainerHead(head: Uint8Array): boolean {
   const kind = detectMediaFileKind(head);
   return kind === 'mp4' || kind === 'matroska';
 }
 
+/** Read size for files: small enough to stay in the CPU cache between the read and the parse. */
+export const FILE_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Reads a regular file (or standard input redirected from one) from its
+ * current position to the end through two buffers that all reads reuse
+ * (fresh memory per read would cost a page fault per 4 KiB, more than the
+ * read itself): while the consumer works on one, the next read fills the
+ * other on the thread pool, so reading and parsing overlap and the event
+ * loop gets a turn per read (Ctrl-C, --duration, output errors). Each
+ * chunk is a view into one of the buffers, valid until the next chunk is
+ * asked for (that starts the read that overwrites it); a consumer copies what
+ * it keeps.
+ */
+async function* readRegularFile(
+  fd: number,
+  options: ByteSourceOptions,
+  mapError: (err: unknown) => Error,
+): AsyncGenerator<Uint8Array> {
+  const signal = options.signal;
+  const size = options.fileChunkBytes ?? FILE_CHUNK_BYTES;
+  const buffers = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
+  const readInto = (buffer: Buffer): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      read(fd, buffer, 0, size, null, (err, bytesRead) => (err ? reject(mapError(err)) : resolve(bytesRead)));
+    });
+  let filling = 0;
+  let next = readInto(buffers[0] as Buffer);
+  try {
+    for (;;) {
+      const bytesRead = await next;
+      if (bytesRead === 0 || signal?.aborted) return;
+      const ready = buffers[filling] as Buffer;
+      filling ^= 1;
+      next = readInto(buffers[filling] as Buffer);
+      yield ready.subarray(0, bytesRead);
+    }
+  } finally {
+    // The file is closed after this returns: never under a read in flight.
+    await next.catch(() => undefined);
+  }
+}
+
 /** The H.264 track of an MP4/Matroska file as Annex-B, one access unit per chunk. */
-async function* readContainer(path: string): AsyncGenerator<Uint8Array> {
+async function* readContainer(fd: number, path: string): AsyncGenerator<Uint8Array> {
+  // Loaded only for containers: the demuxer's library is most of nalu's start-up otherwise.
+  const { demuxH264Container } = await import('../sources/demux-h264-container.js');
   let track: Awaited<ReturnType<typeof demuxH264Container>>;
   try {
-    track = await demuxH264Container(await readWholeFile(path), path);
+    track = await demuxH264Container(readFileSync(fd), path);
   } catch (err) {
     // A container without a usable H.264 track is "not an H.264 stream", like Annex-B garbage.
     if (err instanceof RearviewError) throw new CliError(err.message, ExitCode.BAD_STREAM);
@@ -138,12 +207,11 @@ async function* readContainer(path: string): AsyncGenerator<Uint8Array> {
   for (const au of track.accessUnits) yield au.annexB;
 }
 
-async function* readStdin(options: ByteSourceOptions): AsyncGenerator<Uint8Array> {
-  yield* readStream(
-    process.stdin,
-    options.signal,
-    (err) => new CliError(`cannot read standard input: ${describeFsError(err)}`, ExitCode.IO),
-  );
+async function* readStdin(options: ByteSourceOptions, regularFile: boolean): AsyncGenerator<Uint8Array> {
+  const mapError = (err: unknown): CliError =>
+    new CliError(`cannot read standard input: ${describeFsError(err)}`, ExitCode.IO);
+  if (regularFile) yield* readRegularFile(0, options, mapError);
+  else yield* readStream(process.stdin, options.signal, mapError);
 }
 
 /** Iterates a readable stream until it ends, the signal aborts, or it fails (mapped through `mapError`). */

@@ -162,7 +162,6 @@ export async function runNalu(spec: string, options: NaluOptions, io: NaluIo = d
     stats.errors++;
     firstError ??= err.message;
   };
-  const parser = new H264StreamParser({ onNal, onAccessUnit, onError, maxNalBytes });
 
   const source = openByteSource(spec, {
     retry: options.retry === true,
@@ -174,6 +173,13 @@ export async function runNalu(spec: string, options: NaluOptions, io: NaluIo = d
     },
   });
   const live = source.live;
+  const parser = new H264StreamParser({
+    onNal,
+    onAccessUnit,
+    onError,
+    maxNalBytes,
+    reusesChunks: source.reusesChunks,
+  });
   const removeInterrupt = io.onInterrupt(() => abort.abort());
   const timer = durationMs !== undefined ? setTimeout(() => abort.abort(), durationMs) : undefined;
   let searched = 0;

@@ -201,6 +201,21 @@ export class AccessUnitAssembler {
     }
   }
 
+  /**
+   * Copies the data of the pending access unit's NAL units that are views
+   * into one of `buffers`, so the caller may overwrite those (reused read
+   * buffers). Everything else the assembler keeps is parsed fields or its
+   * own copies.
+   */
+  copyViewsOf(buffers: readonly ArrayBufferLike[]): void {
+    const nals = this.nals;
+    for (let i = 0; i < nals.length; i++) {
+      const nal = nals[i] as NalUnit;
+      // new Uint8Array(view) copies; a Node Buffer's slice() would not.
+      if (buffers.includes(nal.data.buffer)) nals[i] = { ...nal, data: new Uint8Array(nal.data) };
+    }
+  }
+
   /** Emits the pending access unit (end of input, or a boundary known from elsewhere). State is kept. */
   flush(): void {
     this.close();
@@ -234,7 +249,7 @@ export class AccessUnitAssembler {
         this.ppsById[pps.ppsId] = pps;
         this.reportedMissing.clear();
         if (pps.picScalingMatrixPresentFlag && pps.transform8x8ModeFlag)
-          this.spsDependentPps.set(pps.ppsId, nal.data.slice());
+          this.spsDependentPps.set(pps.ppsId, new Uint8Array(nal.data)); // a copy, even of a Node Buffer
         else this.spsDependentPps.delete(pps.ppsId);
       }
     } catch (err) {

@@ -6,11 +6,12 @@
  * result for any chunking of the input. NAL data is handed out as a view
  * into the pushed chunk; only a NAL that spans chunks is copied (once).
  *
- * Speed: start codes are located with `indexOf(1)` (native memchr-like
- * search) and checked for two preceding zero bytes, so payload bytes are
- * never visited one by one in JavaScript.
+ * Speed: start code prefixes (`00 00 01`) are located with findStartCode
+ * (Node's native byte-sequence search: one call per start code, payload
+ * bytes never visited in JavaScript), then the zeros before them counted.
  */
 import { H264Error } from '../errors.js';
+import { findStartCode } from './find-start-code.js';
 import type { NalUnit } from './nal-unit.js';
 
 /** Options of {@link AnnexBScanner}. */
@@ -36,6 +37,15 @@ export interface AnnexBScannerOptions {
    * picture begins. `bytes` is the pushed chunk, valid only during the call.
    */
   onNalStart?: (type: number, offset: number, bytes: Uint8Array, index: number) => void;
+  /**
+   * The caller overwrites a chunk once push() returns (one read buffer filled
+   * again and again): the unfinished NAL unit's bytes are then kept in two
+   * scratch buffers of the scanner's own, reused too, instead of as views
+   * into the chunk, and a NAL unit that spans chunks is handed out as a view
+   * into one of them ({@link AnnexBScanner.scratchBuffers}). NAL units are
+   * then valid only during the onNal call. Default false.
+   */
+  reusesChunks?: boolean;
 }
 
 /** Default cap on a pending NAL unit: 16 MiB. */
@@ -47,6 +57,7 @@ export class AnnexBScanner {
   private readonly onNal: (nal: NalUnit) => void;
   private readonly onError: (error: H264Error) => void;
   private readonly onNalStart: ((type: number, offset: number, bytes: Uint8Array, index: number) => void) | undefined;
+  private readonly reusesChunks: boolean;
   /** A start code was seen at the very end of the last chunk; its header byte is still to come. */
   private headerPending = false;
 
@@ -62,6 +73,13 @@ export class AnnexBScanner {
   /** Parts of the current NAL from earlier chunks (views). */
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
+  /**
+   * With reusesChunks: the pending bytes live in scratch[current]. A new NAL
+   * takes the other one, so the NAL completed last (perhaps still held by
+   * the caller until it copies it) is never overwritten by the next one.
+   */
+  private readonly scratch: Uint8Array[] = [EMPTY, EMPTY];
+  private current = 0;
   /**
    * Zero bytes at the end of everything pushed so far, counted only within
    * the current NAL's data (or the pre-start-code garbage), for start codes
@@ -79,6 +97,7 @@ export class AnnexBScanner {
     // Without a handler, stream errors are recovered from silently (the documented default).
     this.onError = options.onError ?? (() => undefined);
     this.onNalStart = options.onNalStart;
+    this.reusesChunks = options.reusesChunks === true;
   }
 
   /** Total bytes pushed so far. */
@@ -100,36 +119,26 @@ export class AnnexBScanner {
     }
     // Start of the current NAL's bytes inside this chunk.
     let segStart = 0;
-    let search = 0;
-    while (search < length) {
-      const one = chunk.indexOf(1, search);
-      if (one < 0) break;
-      search = one + 1;
-      // Count zero bytes before the 0x01, never past the current NAL's first byte.
-      let zeros = 0;
-      let i = one - 1;
+    // A start code whose zeros end the previous chunk(s) has its 0x01 at index 0 or 1 here.
+    if (this.tailZeros > 0 && length > 0) {
+      if (chunk[0] === 1) {
+        if (this.tailZeros >= 2) segStart = this.startCode(chunk, 0, 0, this.tailZeros);
+      } else if (length > 1 && chunk[0] === 0 && chunk[1] === 1) {
+        segStart = this.startCode(chunk, 0, 1, this.tailZeros + 1);
+      }
+    }
+    for (;;) {
+      const prefix = findStartCode(chunk, segStart);
+      if (prefix < 0) break;
+      // Count the zero bytes before the 0x01, never past the current NAL's first byte.
+      let zeros = 2;
+      let i = prefix - 1;
       while (i >= segStart && chunk[i] === 0) {
         zeros++;
         i--;
       }
-      const reachedChunkStart = i < segStart && segStart === 0;
-      if (reachedChunkStart) zeros += this.tailZeros;
-      if (zeros < 2) continue;
-      // Start code at `one`: the NAL in progress ends before these zeros.
-      const zerosInChunk = Math.min(zeros, one - segStart);
-      this.endNal(chunk, segStart, one - zerosInChunk, zeros - zerosInChunk);
-      const startCodeLength: 3 | 4 = zeros >= 3 ? 4 : 3;
-      this.inNal = true;
-      this.skipping = false;
-      this.nalStartCodeOffset = this.streamOffset + one - (startCodeLength - 1);
-      this.nalStartCodeLength = startCodeLength;
-      this.tailZeros = 0;
-      segStart = one + 1;
-      if (this.onNalStart) {
-        if (segStart < length)
-          this.onNalStart((chunk[segStart] as number) & 0x1f, this.nalStartCodeOffset, chunk, segStart);
-        else this.headerPending = true;
-      }
+      if (i < segStart && segStart === 0) zeros += this.tailZeros;
+      segStart = this.startCode(chunk, segStart, prefix + 2, zeros);
     }
     // Keep the unfinished tail of this chunk.
     let trailing = 0;
@@ -140,11 +149,36 @@ export class AnnexBScanner {
       if (this.pendingBytes + tail.length > this.maxNalBytes) {
         this.overflow();
       } else {
-        this.pending.push(tail);
+        // new Uint8Array(view) copies; a Node Buffer's slice() would not.
+        if (this.reusesChunks) this.keepInScratch(tail);
+        else this.pending.push(tail);
         this.pendingBytes += tail.length;
       }
     }
     this.streamOffset += length;
+  }
+
+  /**
+   * Handles a start code whose 0x01 is `chunk[one]`, preceded by `zeros` zero
+   * bytes (some possibly at the end of earlier chunks): the NAL in progress,
+   * which began at `segStart` in this chunk, ends before these zeros, and a
+   * new one begins. Returns the index of the new NAL's first byte.
+   */
+  private startCode(chunk: Uint8Array, segStart: number, one: number, zeros: number): number {
+    const zerosInChunk = Math.min(zeros, one - segStart);
+    this.endNal(chunk, segStart, one - zerosInChunk, zeros - zerosInChunk);
+    const startCodeLength: 3 | 4 = zeros >= 3 ? 4 : 3;
+    this.inNal = true;
+    this.skipping = false;
+    this.nalStartCodeOffset = this.streamOffset + one - (startCodeLength - 1);
+    this.nalStartCodeLength = startCodeLength;
+    this.tailZeros = 0;
+    const next = one + 1;
+    if (this.onNalStart) {
+      if (next < chunk.length) this.onNalStart((chunk[next] as number) & 0x1f, this.nalStartCodeOffset, chunk, next);
+      else this.headerPending = true;
+    }
+    return next;
   }
 
   /** Ends the stream: emits the last NAL unit (without its trailing zero bytes). */
@@ -159,6 +193,30 @@ export class AnnexBScanner {
     this.pending = [];
     this.pendingBytes = 0;
     this.tailZeros = 0;
+  }
+
+  /**
+   * With reusesChunks: the buffers NAL units may be views into besides the
+   * pushed chunk. A caller that keeps NAL units past a push() copies those.
+   */
+  get scratchBuffers(): readonly ArrayBufferLike[] {
+    return [(this.scratch[0] as Uint8Array).buffer, (this.scratch[1] as Uint8Array).buffer];
+  }
+
+  /** Appends `bytes` to the pending NAL's bytes in scratch (a new NAL switches buffers). */
+  private keepInScratch(bytes: Uint8Array): void {
+    if (this.pendingBytes === 0) this.current ^= 1;
+    this.scratchWithRoom(this.pendingBytes + bytes.length).set(bytes, this.pendingBytes);
+  }
+
+  /** The current scratch buffer, grown (keeping its pending bytes) to hold `size` bytes. */
+  private scratchWithRoom(size: number): Uint8Array {
+    const buffer = this.scratch[this.current] as Uint8Array;
+    if (buffer.length >= size) return buffer;
+    const grown = new Uint8Array(Math.min(this.maxNalBytes, Math.max(size, buffer.length * 2, 64 * 1024)));
+    grown.set(buffer.subarray(0, this.pendingBytes));
+    this.scratch[this.current] = grown;
+    return grown;
   }
 
   private overflow(): void {
@@ -194,15 +252,13 @@ export class AnnexBScanner {
         this.skipping = false;
         return;
       }
-      data = new Uint8Array(total);
-      let at = 0;
-      for (const part of this.pending) {
-        const n = Math.min(part.length, keepPending - at);
-        if (n <= 0) break;
-        data.set(n === part.length ? part : part.subarray(0, n), at);
-        at += n;
+      if (this.reusesChunks) {
+        const buffer = this.scratchWithRoom(total);
+        if (to > from) buffer.set(chunk.subarray(from, to), keepPending);
+        data = buffer.subarray(0, total);
+      } else {
+        data = this.joinPending(keepPending, total, chunk.subarray(from, to));
       }
-      if (to > from) data.set(chunk.subarray(from, to), at);
       this.pending = [];
       this.pendingBytes = 0;
     }
@@ -221,6 +277,20 @@ export class AnnexBScanner {
       offset: this.nalStartCodeOffset,
       startCodeLength: this.nalStartCodeLength,
     });
+  }
+
+  /** The first `keep` pending bytes followed by `rest`, in a new array. */
+  private joinPending(keep: number, total: number, rest: Uint8Array): Uint8Array {
+    const data = new Uint8Array(total);
+    let at = 0;
+    for (const part of this.pending) {
+      const n = Math.min(part.length, keep - at);
+      if (n <= 0) break;
+      data.set(n === part.length ? part : part.subarray(0, n), at);
+      at += n;
+    }
+    if (rest.length > 0) data.set(rest, at);
+    return data;
   }
 }
 

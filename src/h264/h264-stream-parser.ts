@@ -27,6 +27,15 @@ export interface H264StreamParserOptions {
   maxNalsPerAccessUnit?: number;
   /** Largest access unit in bytes (default 64 MiB, see AccessUnitAssembler). */
   maxAccessUnitBytes?: number;
+  /**
+   * The caller overwrites a chunk once push() returns (one read buffer filled
+   * again and again, which spares allocating and page-faulting fresh memory
+   * for every read): the parser then keeps the unfinished NAL unit in
+   * scratch buffers of its own (reused too) and copies the pending access
+   * unit's NAL units before push() returns. NAL units and access units
+   * handed to the callbacks are views, valid only during the call. Default false.
+   */
+  reusesChunks?: boolean;
 }
 
 /** Streaming H.264 Annex-B parser: push chunks, receive NAL units and access units. */
@@ -35,9 +44,11 @@ export class H264StreamParser {
   private readonly assembler: AccessUnitAssembler;
   /** Set while reset() flushes the scanner: the partial NAL it hands out is dropped. */
   private discarding = false;
+  private readonly reusesChunks: boolean;
 
   constructor(options: H264StreamParserOptions) {
     const onNal = options.onNal;
+    this.reusesChunks = options.reusesChunks === true;
     // Without a handler, stream errors are recovered from silently (the documented default).
     const onError = options.onError ?? (() => undefined);
     this.assembler = new AccessUnitAssembler({
@@ -49,6 +60,7 @@ export class H264StreamParser {
     const assembler = this.assembler;
     this.scanner = new AnnexBScanner({
       ...(options.maxNalBytes !== undefined ? { maxNalBytes: options.maxNalBytes } : {}),
+      reusesChunks: this.reusesChunks,
       onNal: (nal) => {
         if (this.discarding) return;
         onNal?.(nal);
@@ -59,9 +71,13 @@ export class H264StreamParser {
     });
   }
 
-  /** Feeds the next chunk of the byte stream. Do not modify `chunk` afterwards (NAL units are views into it). */
+  /**
+   * Feeds the next chunk of the byte stream. Do not modify `chunk` afterwards
+   * (NAL units are views into it) unless the parser was made with `reusesChunks`.
+   */
   push(chunk: Uint8Array): void {
     this.scanner.push(chunk);
+    if (this.reusesChunks) this.assembler.copyViewsOf([chunk.buffer, ...this.scanner.scratchBuffers]);
   }
 
   /**

@@ -57,6 +57,57 @@ describe('H264StreamParser chunking', () => {
     }
   });
 
+  /**
+   * Parses `bytes` through one reused buffer, a Node Buffer like a file
+   * reader's (whose slice() is a view, not a copy), cut at `splits`; the
+   * buffer is scribbled over after every push, so anything the parser kept
+   * as a view shows up as wrong data. Access units are flattened as they
+   * are emitted (their NAL data is valid only during the callback).
+   */
+  function flatAllReused(bytes: Uint8Array, splits: number[]): string {
+    const buffer = Buffer.alloc(bytes.length);
+    const aus: Record<string, unknown>[] = [];
+    const errors: string[] = [];
+    const parser = new H264StreamParser({
+      reusesChunks: true,
+      onAccessUnit: (au) => aus.push(flatAccessUnit(au)),
+      onError: (e) => errors.push(e.code),
+    });
+    let at = 0;
+    for (const end of [...splits, bytes.length]) {
+      buffer.set(bytes.subarray(at, end));
+      parser.push(buffer.subarray(0, end - at));
+      buffer.fill(0xa5, 0, end - at);
+      at = end;
+    }
+    parser.flush();
+    return JSON.stringify({ aus, errors });
+  }
+
+  it('with reusesChunks, a buffer overwritten after every push gives the one-chunk result at every split offset', () => {
+    for (const file of ['input-sps-pps-non-idr-sps-pps-idr.h264', 'SarVui.264', 'blackframe.264']) {
+      const bytes = readFileSync(corpusFile(file));
+      const whole = flatAll(bytes, []);
+      assert.equal(flatAllReused(bytes, []), whole, file);
+      for (let at = 1; at < bytes.length; at++) {
+        const split = flatAllReused(bytes, [at]);
+        if (split !== whole) assert.equal(split, whole, `${file} split at ${at}`);
+      }
+    }
+  });
+
+  it('with reusesChunks, fixed-size reads of larger files (1 byte to 64 KiB) give the one-chunk result', () => {
+    for (const file of ['Static.264', 'CAPA1_TOSHIBA_B.264', 'FRExt1_Panasonic.avc', 'jm_1080p_allslice.264']) {
+      const bytes = readFileSync(corpusFile(file));
+      const whole = flatAll(bytes, []);
+      for (const size of file === 'Static.264' ? [1, 3, 100, 4096] : [997, 4096, 65536]) {
+        const splits: number[] = [];
+        for (let at = size; at < bytes.length; at += size) splits.push(at);
+        assert.equal(flatAllReused(bytes, splits), whole, `${file} in ${size}-byte reads`);
+      }
+    }
+  });
+
   it('reset() drops the partial NAL and access unit and forgets parameter sets; flush() keeps them', () => {
     const bytes = readFileSync(corpusFile('MIDR_MW_D.264'));
     const whole = parseAnnexB(bytes);
