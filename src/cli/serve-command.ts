@@ -405,13 +405,9 @@ async function runServe(command: Command): Promise<void> {
   const { Logger } = await import('../log/logger.js');
   const { RearviewDaemon } = await import('../daemon.js');
   const logger = new Logger({ level: config.logLevel });
-  let daemon: InstanceType<typeof RearviewDaemon>;
-  try {
-    daemon = new RearviewDaemon(config, { logger, configFile: opts.config });
-  } catch (err) {
-    throw new CliError((err as Error).message, exitCodeFor(err));
-  }
-
+  // Signals are handled before the daemon is built: building it already logs (the clock), and a
+  // SIGTERM at that first line must still end with exit 0.
+  let daemon: InstanceType<typeof RearviewDaemon> | undefined;
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -419,10 +415,11 @@ async function runServe(command: Command): Promise<void> {
     }
     stopping = true;
     logger.info(`${signal}: stopping`);
+    if (!daemon) process.exit(ExitCode.OK); // nothing built yet: nothing to close
     // A part that cannot finish (a hung disk) must not keep the process alive: exit anyway, and say which.
     setTimeout(() => {
       logger.error(
-        `still stopping after ${STOP_TIMEOUT_MS / 1000} s (${daemon.stoppingPart ?? 'start-up'}): exiting without waiting for it`,
+        `still stopping after ${STOP_TIMEOUT_MS / 1000} s (${daemon?.stoppingPart ?? 'start-up'}): exiting without waiting for it`,
       );
       process.exit(ExitCode.INTERNAL);
     }, STOP_TIMEOUT_MS).unref();
@@ -436,6 +433,11 @@ async function runServe(command: Command): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  try {
+    daemon = new RearviewDaemon(config, { logger, configFile: opts.config });
+  } catch (err) {
+    throw new CliError((err as Error).message, exitCodeFor(err));
+  }
   // Last resort: a bug that escapes (one missing 'error' listener is enough)
   // must not leave encoder process groups running (they are detached) or the
   // current segment unfinished. One log line, close with a cap, exit 1.

@@ -213,7 +213,8 @@ export async function createCameraDevice(options: CameraDeviceOptions = {}): Pro
   } else thermal = new SimulatedThermalSensor();
 
   const gpio = await openBoardGpio({
-    backend,
+    // Not a Pi (auto): no GPIO either, whatever lines the machine has.
+    backend: resolved.backend === 'simulated' ? 'simulated' : backend,
     gpioInterface: options.gpioInterface,
     root,
     env: options.env,

@@ -125,7 +125,7 @@ test('thumbnails of Main and High profile keyframes, with the system ffmpeg', as
         await maker.close();
         assert.deepEqual(
           maker.stats,
-          { made: 1, failed: 0, skipped: 0, unavailable: 0 },
+          { made: 1, failed: 0, skipped: 0, unavailable: 0, discarded: 0 },
           `${profile} with the ${label} ffmpeg`,
         );
         const jpeg = readFileSync(out);
@@ -157,7 +157,7 @@ test('thumbnail queue of one: a burst of requests makes the first and the latest
     for (let i = 0; i < 5; i++) maker.request({ annexB: bytes, path: join(dir, `t${i}.jpg`) });
     await maker.whenIdle();
     await maker.close();
-    assert.deepEqual(maker.stats, { made: 2, failed: 0, skipped: 3, unavailable: 0 });
+    assert.deepEqual(maker.stats, { made: 2, failed: 0, skipped: 3, unavailable: 0, discarded: 0 });
     assert.deepEqual(
       readdirSync(dir)
         .filter((n) => n.endsWith('.jpg'))

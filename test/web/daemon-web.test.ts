@@ -116,13 +116,13 @@ describe('web app on rearview serve', () => {
     const target = list[0]!.name;
     const card = `#recording-list li[data-name="${target}"]`;
     await page.waitForFunction(
-      `(() => { const i = document.querySelector('${card} img'); return i && i.complete && i.naturalWidth === 640; })()`,
+      `(() => { const i = document.querySelector('${card} img'); return i && i.complete && i.naturalWidth === 1280; })()`,
       undefined,
       { timeout: 15_000 },
     );
     await page.click(`${card} button:has-text("Play")`);
     await page.waitForFunction(
-      '(() => { const v = document.getElementById("player-video"); return v.readyState >= 2 && v.videoWidth === 640 && v.duration > 1; })()',
+      '(() => { const v = document.getElementById("player-video"); return v.readyState >= 2 && v.videoWidth === 1280 && v.duration > 1; })()',
       undefined,
       { timeout: 20_000 },
     );
