@@ -40,6 +40,8 @@ interface Rig {
 async function rig(version: 1 | 2, opts: { sysfs?: boolean } & CameraDeviceOptions = {}): Promise<Rig> {
   const fake = fakeGpiod(version);
   const scratch = scratchDir('rearview-gpio-root-');
+  // A Pi by its board model (device backend auto); its GPIO is what the test puts there.
+  cpSync(join(FIXTURE, 'proc'), join(scratch.dir, 'proc'), { recursive: true });
   if (opts.sysfs) cpSync(join(FIXTURE, 'sys'), join(scratch.dir, 'sys'), { recursive: true });
   const clock = new FakeClock();
   const presses: ButtonPress[] = [];
@@ -275,6 +277,7 @@ describe('charging detect and the fallbacks', () => {
   it('without the tools: sysfs on a Pi tree, simulated elsewhere; gpioInterface sysfs skips the tools', async () => {
     const root = scratchDir('rearview-gpio-fallback-');
     cpSync(join(FIXTURE, 'sys'), join(root.dir, 'sys'), { recursive: true });
+    cpSync(join(FIXTURE, 'proc'), join(root.dir, 'proc'), { recursive: true });
     const empty = scratchDir('rearview-gpio-empty-');
     const fake = fakeGpiod(2);
     try {
