@@ -139,7 +139,7 @@ describe('recording folder that cannot be written', () => {
     await page.waitForFunction(
       `/^Camera offline: last seen \\d+ s ago/.test(document.getElementById('offline-banner').textContent)`,
       undefined,
-      { timeout: 5000 },
+      { timeout: 15_000 },
     );
     assert.ok(await page.isVisible('#offline-banner'));
     assert.equal(await page.isDisabled('#settings-form button[type=submit]'), true, 'Save disabled');
