@@ -283,9 +283,8 @@ export class Uploader {
     });
     const max = this.options.queueMax ?? 1000;
     while (this.entries.length > max) {
-      // Oldest first; never the one being uploaded (it is about to leave the queue anyway).
-      const i = this.entries.findIndex((e) => e.name !== this.st.current?.name);
-      const [dropped] = this.entries.splice(i, 1);
+      // Oldest first (one being uploaded now still finishes, and is then recorded as uploaded).
+      const [dropped] = this.entries.splice(0, 1);
       this.st.droppedQueueFull++;
       this.logger.warn(
         `upload queue full (${max} segments): ${dropped?.name} dropped from the queue, it will not be uploaded`,
@@ -312,7 +311,7 @@ export class Uploader {
     let changed = false;
     for (const name of names) {
       const before = this.entries.length;
-      this.entries = this.entries.filter((e) => e.name !== name || e.name === this.st.current?.name);
+      this.entries = this.entries.filter((e) => e.name !== name);
       if (this.entries.length < before) {
         this.st.deletedBeforeUpload++;
         changed = true;
@@ -576,6 +575,7 @@ export class Uploader {
     const stream = file.stream({ start, end: start + length - 1 });
     const throttle = this.rate.throttle((n) => {
       if (this.st.current) this.st.current.sentBytes += n;
+      this.notify();
     });
     stream.on('error', (err) => throttle.destroy(err));
     return stream.pipe(throttle);
