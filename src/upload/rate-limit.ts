@@ -1,11 +1,9 @@
 /**
  * The upload bandwidth cap (`--upload-rate`): one token bucket shared by
- * every request of the uploader, applied to the bytes read from the file
- * before they reach the socket. A burst of at most one second's worth is
+ * every request of the uploader, applied to each piece of a body before
+ * it is written to the socket. A burst of at most one second's worth is
  * allowed; past it, reading waits.
  */
-import { Transform, type TransformCallback } from 'node:stream';
-
 /** A token bucket of `bytesPerSecond` (0: no cap). */
 export class RateLimit {
   private tokens: number;
@@ -32,21 +30,9 @@ export class RateLimit {
     return this.tokens >= 0 ? 0 : (-this.tokens * 1000) / this.bytesPerSecond;
   }
 
-  /**
-   * A pass-through stream that holds each chunk until the bucket allows it
-   * and reports bytes passed to `onBytes`.
-   */
-  throttle(onBytes: (n: number) => void): Transform {
-    return new Transform({
-      transform: (chunk: Buffer, _enc, done: TransformCallback) => {
-        const wait = this.take(chunk.length);
-        const pass = (): void => {
-          onBytes(chunk.length);
-          done(null, chunk);
-        };
-        if (wait <= 0) pass();
-        else this.timers.setTimeout(pass, Math.ceil(wait));
-      },
-    });
+  /** Waits until `bytes` may go (the uploader's BodyPacer). */
+  wait(bytes: number): Promise<void> {
+    const ms = this.take(bytes);
+    return ms <= 0 ? Promise.resolve() : new Promise((resolve) => this.timers.setTimeout(resolve, Math.ceil(ms)));
   }
 }

@@ -34,7 +34,7 @@ import { openRecordingFile, type RecordingFile } from '../recorder/recording-fil
 import { removeSegmentFiles, type UploadState } from '../recorder/retention.js';
 import { parseThumbnailName } from '../recorder/segment-names.js';
 import { RateLimit } from './rate-limit.js';
-import { S3RequestError, type S3Client } from './s3-client.js';
+import { S3RequestError, type BodyReader, type S3Client } from './s3-client.js';
 import { expectedChecksums, hashFile } from './segment-hashes.js';
 import {
   MAX_UPLOADED_RECORDS,
@@ -481,14 +481,7 @@ export class Uploader {
         if (hashes.size <= this.partBytes) {
           entry.sent = true;
           await this.save();
-          await client.put(
-            key,
-            () => this.body(file, 0, hashes.size),
-            hashes.size,
-            hashes,
-            this.headers(entry),
-            signal,
-          );
+          await client.put(key, this.body(file, 0), hashes.size, hashes, this.headers(entry), signal, this.pace);
         } else {
           await this.uploadMultipart(entry, file, key, signal);
         }
@@ -570,16 +563,17 @@ export class Uploader {
     }
   }
 
-  /** The body of bytes [start, start+length) of the open file, through the rate limit, counting progress. */
-  private body(file: RecordingFile, start: number, length: number): ReturnType<RecordingFile['stream']> {
-    const stream = file.stream({ start, end: start + length - 1 });
-    const throttle = this.rate.throttle((n) => {
-      if (this.st.current) this.st.current.sentBytes += n;
-      this.notify();
-    });
-    stream.on('error', (err) => throttle.destroy(err));
-    return stream.pipe(throttle);
+  /** Reads the open file from `start` (a part's offset) into the client's buffer. */
+  private body(file: RecordingFile, start: number): BodyReader {
+    return async (buf, at) => (await file.handle.read(buf, 0, buf.length, start + at)).bytesRead;
   }
+
+  /** Before each piece of a body: the bandwidth cap, and the progress count. */
+  private readonly pace = async (bytes: number): Promise<void> => {
+    await this.rate.wait(bytes);
+    if (this.st.current) this.st.current.sentBytes += bytes;
+    this.notify();
+  };
 
   /** Object metadata and options of a segment's PutObject / CreateMultipartUpload. */
   private headers(entry: QueueEntry): Record<string, string> {
@@ -637,7 +631,7 @@ export class Uploader {
         'x-amz-meta-sha256': hashes.sha256Hex,
       };
       if (this.options.sse) headers['x-amz-server-side-encryption'] = this.options.sse;
-      await this.options.client.put(key, () => thumb.stream(), thumb.size, hashes, headers, signal);
+      await this.options.client.put(key, this.body(thumb, 0), thumb.size, hashes, headers, signal);
     } finally {
       await thumb.close();
     }
@@ -695,10 +689,11 @@ export class Uploader {
           key,
           mp.uploadId,
           partNumber,
-          () => this.body(file, start, part.size),
+          this.body(file, start),
           part.size,
           part,
           signal,
+          this.pace,
         );
         mp.done.push({ partNumber, etag });
         await this.save();

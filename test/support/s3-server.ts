@@ -67,6 +67,8 @@ export class S3TestServer {
   readonly created = new Map<string, number>();
   /** Bodies whose SHA-256 differed from their signed x-amz-content-sha256. */
   readonly payloadMismatches: string[] = [];
+  /** Whether the SigV4 and payload checks run (the bench turns them off to time the server alone). */
+  verify = true;
   /** The secret signatures are checked with (s3rver's default key S3RVER). */
   secret = S3RVER_CREDENTIALS.secretAccessKey;
   private server: S3rverInstance | undefined;
@@ -77,8 +79,9 @@ export class S3TestServer {
   ) {}
 
   /** Starts s3rver on a free port (or `port`) over `dir` (a new temp folder by default). */
-  static async start(options: { dir?: string; port?: number } = {}): Promise<S3TestServer> {
+  static async start(options: { dir?: string; port?: number; verify?: boolean } = {}): Promise<S3TestServer> {
     const s = new S3TestServer(options.dir ?? mkdtempSync(join(tmpdir(), 'rearview-s3-')), options.port ?? 0);
+    s.verify = options.verify ?? true;
     await s.run();
     return s;
   }
@@ -100,6 +103,7 @@ export class S3TestServer {
     });
     server.middleware.unshift(async (ctx, next) => {
       this.requests.push({ method: ctx.method, url: ctx.url, headers: { ...ctx.headers } });
+      if (!this.verify) return next();
       const problem = verifySigV4(ctx.method, ctx.url, ctx.headers, this.secret);
       if (problem) {
         ctx.status = 403;
