@@ -186,7 +186,38 @@ export interface RearviewConfig {
   gpioInterface: GpioInterfaceName;
   /** Log level. Default 'info'. */
   logLevel: LogLevel;
+
+  /**
+   * Archive finished segments to S3-compatible object storage: `s3://BUCKET/PREFIX`.
+   * Undefined: no uploads (the upload code is not even loaded). Operator only (docs/recording.md, "Uploads").
+   */
+  upload: string | undefined;
+  /** S3 endpoint URL (MinIO, R2, B2, ...); undefined: AWS (`https://s3.REGION.amazonaws.com`). */
+  uploadEndpoint: string | undefined;
+  /** Region the requests are signed for. Default 'us-east-1'. */
+  uploadRegion: string;
+  /** Bucket in the URL path instead of the host name (MinIO and most self-hosted servers). Default false. */
+  uploadPathStyle: boolean;
+  /** Allow a plain http:// endpoint (tests, a LAN MinIO). Default false: TLS required. */
+  uploadInsecure: boolean;
+  /** File holding the access keys (mode 0600; AWS credentials-file keys). Default: the AWS_* environment variables. */
+  uploadCredentialsFile: string | undefined;
+  /** Server-side encryption asked for: none, AES256 (SSE-S3) or aws:kms (the bucket's default key). Default 'none'. */
+  uploadSse: UploadSse;
+  /** When uploads run: while charging (at home, on the home Wi-Fi) or always. Default 'charging'. */
+  uploadWhen: 'charging' | 'always';
+  /** Upload bandwidth cap, bytes per second; 0 = none. Default 0. */
+  uploadRateBytes: number;
+  /** Delete the local copy of a segment once its upload is verified. Default false. */
+  uploadThenDelete: boolean;
+  /** Most segments waiting in the upload queue; past it the oldest is dropped from the queue. Default 1000. */
+  uploadQueueMax: number;
+  /** Multipart part size (segments larger than this go in parts). Default 8 MiB. */
+  uploadPartBytes: number;
 }
+
+/** Server-side encryption of uploads. */
+export type UploadSse = 'none' | 'AES256' | 'aws:kms';
 
 /**
  * Default `trustedNetworks`: loopback and the device's own hotspot subnet
@@ -276,6 +307,18 @@ export function defaultConfig(): RearviewConfig {
     buttonLongPressMs: 3000,
     gpioInterface: 'auto',
     logLevel: 'info',
+    upload: undefined,
+    uploadEndpoint: undefined,
+    uploadRegion: 'us-east-1',
+    uploadPathStyle: false,
+    uploadInsecure: false,
+    uploadCredentialsFile: undefined,
+    uploadSse: 'none',
+    uploadWhen: 'charging',
+    uploadRateBytes: 0,
+    uploadThenDelete: false,
+    uploadQueueMax: 1000,
+    uploadPartBytes: 8 * 1024 * 1024,
   };
 }
 
@@ -309,6 +352,8 @@ const ENUMS: Record<string, readonly string[]> = {
   'video.profile': ['baseline', 'main', 'high'],
   'video.level': H264_LEVELS,
   recordProfile: ['same', 'separate'],
+  uploadSse: ['none', 'AES256', 'aws:kms'],
+  uploadWhen: ['charging', 'always'],
   'recordVideo.profile': ['baseline', 'main', 'high'],
   'recordVideo.level': H264_LEVELS,
 };
@@ -350,6 +395,7 @@ const INT_RANGES: Record<string, readonly [number, number]> = {
   maxFiles: [1, MAX_FILES_LIMIT],
   minFreePercent: [0, 100],
   fileFps: [1, 120],
+  uploadQueueMax: [1, 100_000],
   // BCM lines of the Pi's pin controller (0-53): they become arguments of libgpiod's tools.
   chargingGpio: [0, 53],
   ledGpio: [0, 53],
@@ -373,9 +419,20 @@ const BYTE_RANGES: Record<string, readonly [number, number]> = {
   gopCacheMaxBytes: [0, 1_000_000_000],
   maxBytes: [0, Number.MAX_SAFE_INTEGER],
   minFreeBytes: [0, Number.MAX_SAFE_INTEGER],
+  uploadRateBytes: [0, 10_000_000_000],
+  // S3's multipart limits: parts of 5 MiB to 5 GiB.
+  uploadPartBytes: [5 * 1024 * 1024, 5 * 1024 ** 3],
 };
-const BOOL_KEYS = new Set(['timestamps', 'record', 'mdns']);
-const OPTIONAL_STRING_KEYS = new Set(['captureDevice', 'gstPipeline', 'apiToken', 'apiTokenFile']);
+const BOOL_KEYS = new Set(['timestamps', 'record', 'mdns', 'uploadPathStyle', 'uploadInsecure', 'uploadThenDelete']);
+const OPTIONAL_STRING_KEYS = new Set([
+  'captureDevice',
+  'gstPipeline',
+  'apiToken',
+  'apiTokenFile',
+  'upload',
+  'uploadEndpoint',
+  'uploadCredentialsFile',
+]);
 /**
  * A camera name is a DNS host name: labels of letters, digits and inner
  * hyphens (1 to 63 characters), joined by dots, 253 at most. It is advertised
@@ -429,8 +486,9 @@ function normaliseValue(key: string, value: unknown): unknown {
   }
   const byteRange = BYTE_RANGES[key];
   if (byteRange) {
-    // Bitrates are written like sizes ("1M" = 1,000,000 bits per second).
-    const n = parseBytes(value as string | number, key);
+    // Bitrates are written like sizes ("1M" = 1,000,000 bits per second); a rate may say so ("2MB/s").
+    const text = key === 'uploadRateBytes' && typeof value === 'string' ? value.replace(/\/s\s*$/i, '') : value;
+    const n = parseBytes(text as string | number, key);
     const [min, max] = byteRange;
     if (n < min || n > max) throw new ConfigError(`${key}: expected ${min} to ${max}, got ${n}`);
     return n;
@@ -502,11 +560,85 @@ function normaliseValue(key: string, value: unknown): unknown {
   // The pipeline is split on whitespace (tabs, newlines) like a shell line; nothing else takes control characters.
   if (key !== 'gstPipeline' && CONTROL_CHAR_RE.test(value))
     throw new ConfigError(`${key}: control characters are not allowed, got ${JSON.stringify(value)}`);
+  if (key === 'upload') parseUploadTarget(value);
+  if (key === 'uploadEndpoint') parseUploadEndpoint(value);
+  if (key === 'uploadRegion' && !/^[a-z0-9-]{1,32}$/.test(value))
+    throw new ConfigError(`uploadRegion: expected a region name such as eu-central-1, got ${JSON.stringify(value)}`);
   if (key === 'captureDevice' && !value.startsWith('/'))
     throw new ConfigError(
       `captureDevice: expected an absolute device path such as /dev/video0, got ${JSON.stringify(value)}`,
     );
   return value;
+}
+
+/** Where uploads go, from `s3://BUCKET/PREFIX`: the prefix is '' or ends in '/'. */
+export interface UploadTarget {
+  bucket: string;
+  prefix: string;
+}
+
+/**
+ * Parses `s3://BUCKET/PREFIX`. The bucket follows S3's naming rules; the
+ * prefix may hold only S3's safe key characters (letters, digits and
+ * `!-_.*'()/`), no empty, `.` or `..` segment: it becomes part of every
+ * object key and nothing else.
+ */
+export function parseUploadTarget(value: string): UploadTarget {
+  const m = /^s3:\/\/([^/]*)(?:\/(.*))?$/.exec(value);
+  const bucket = m?.[1] ?? '';
+  if (!m || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes('..'))
+    throw new ConfigError(
+      `upload: expected s3://BUCKET/PREFIX with a bucket name of 3 to 63 lowercase letters, digits, dots and hyphens, got ${JSON.stringify(value)}`,
+    );
+  const raw = (m[2] ?? '').replace(/\/+$/, '');
+  if (raw !== '') {
+    const segments = raw.split('/');
+    if (!/^[A-Za-z0-9!_.*'()/-]{1,512}$/.test(raw) || segments.some((s) => s === '' || s === '.' || s === '..'))
+      throw new ConfigError(
+        `upload: the prefix may hold letters, digits and !-_.*'()/ in non-empty segments (no . or ..), got ${JSON.stringify(raw)}`,
+      );
+  }
+  return { bucket, prefix: raw === '' ? '' : `${raw}/` };
+}
+
+/** Parses the endpoint: an http(s) URL of a host (and port), nothing else (no path, query or user). */
+export function parseUploadEndpoint(value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(
+      `uploadEndpoint: expected a URL such as https://minio.lan:9000, got ${JSON.stringify(value)}`,
+    );
+  }
+  if (
+    (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+    url.username ||
+    url.password ||
+    (url.pathname !== '/' && url.pathname !== '') ||
+    url.search ||
+    url.hash
+  )
+    throw new ConfigError(
+      `uploadEndpoint: expected http(s)://HOST[:PORT] with no path, query or user, got ${JSON.stringify(value)}`,
+    );
+  return url;
+}
+
+/**
+ * Checks the upload settings together (after every layer is merged): a
+ * plain http:// endpoint needs uploadInsecure (credentials and recordings
+ * would cross the network unencrypted).
+ */
+export function checkUploadConfig(config: RearviewConfig): void {
+  if (config.upload === undefined) return;
+  if (config.uploadEndpoint !== undefined) {
+    const url = parseUploadEndpoint(config.uploadEndpoint);
+    if (url.protocol === 'http:' && !config.uploadInsecure)
+      throw new ConfigError(
+        `uploadEndpoint ${url.origin} is plain http: uploads require TLS (https://); --upload-insecure allows http for tests and a LAN server`,
+      );
+  }
 }
 
 /** The forms of `source`: checked when the config loads, before any port is bound. */
@@ -613,5 +745,6 @@ export function loadConfig(
   const envToken = options.env?.[API_TOKEN_ENV];
   if (envToken !== undefined && envToken !== '') config = mergeConfig(config, { apiToken: envToken });
   if (options.overrides) config = mergeConfig(config, options.overrides);
+  checkUploadConfig(config);
   return config;
 }

@@ -38,6 +38,7 @@ import type { RearviewError } from './errors.js';
 import type { CameraDeviceOverrides } from './device/camera-device.js';
 import { CameraClock } from './util/camera-clock.js';
 import type { Clock } from './util/clock.js';
+import type { UploadService as UploadServiceType } from './upload/upload-service.js';
 
 /** A long-lived optional part of the daemon (recorder, HTTP API, mDNS, ...). */
 export interface DaemonService {
@@ -73,6 +74,8 @@ export interface RearviewDaemonOptions {
   separateRecording?: boolean;
   /** close() waits this long for a part still starting before closing it anyway, ms. Default 1000. */
   startingGraceMs?: number;
+  /** Environment the upload credentials are read from (AWS_*). Default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
   /**
    * Hardware the device backend reads instead of the machine's (tests: a fake
    * Pi tree, a fake `i2cget`, a shutdown that powers nothing off). The backend
@@ -110,6 +113,10 @@ export class RearviewDaemon {
   sourceSupervisor: SourceSupervisor;
   /** Optional services in start order (extra ones first, then the built-in ones start() adds). Add before start(). */
   readonly services: DaemonService[] = [];
+  /** The uploader, when `upload` is configured (set by start()). */
+  upload: UploadServiceType | undefined;
+  /** Environment for the upload credentials. */
+  readonly env: Readonly<Record<string, string | undefined>>;
   /** Where the TCP stream listens (the real port when 0 was configured); set by start(). */
   streamAddress: { host: string; port: number } | undefined;
   /** Where the HTTP API listens; the API service sets it when it has bound. */
@@ -139,6 +146,7 @@ export class RearviewDaemon {
     this.config = config;
     this.configFile = options.configFile;
     this.deviceOptions = options.device;
+    this.env = options.env ?? process.env;
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? (() => performance.now());
     const clockLog = this.logger.child('clock');
@@ -278,8 +286,47 @@ export class RearviewDaemon {
       this.streamAddress = await this.stepOf(this.tcpServer.start());
 
       // Built-in services after the extra ones given to the constructor.
-      if (config.record) this.services.push(new RecorderService(this));
-      this.services.push(new ApiService(this)); // HTTP API, web page, modes, device
+      // Uploads (docs/recording.md, "Uploads"): the code loads only when configured.
+      let upload: UploadServiceType | undefined;
+      let recorderService: RecorderService | undefined;
+      let api: ApiService | undefined;
+      if (config.upload !== undefined) {
+        const { UploadService } = await import('./upload/upload-service.js');
+        upload = new UploadService({
+          config,
+          logger: this.logger.child('upload'),
+          env: this.env,
+          isCharging: async () => (api?.device ? await api.device.charging.isCharging() : null),
+          repairedSegments: async () => {
+            const names = new Set(recorderService?.recorder.status.repairedSegments ?? []);
+            if (names.size === 0 || !recorderService) return [];
+            return (await recorderService.library.list())
+              .filter((r) => names.has(r.name) && r.startedAtMs !== null)
+              .map((r) => ({
+                name: r.name,
+                startedAtMs: r.startedAtMs as number,
+                durationMs: r.durationMs ?? 0,
+                frames: null,
+                sizeBytes: r.sizeBytes,
+                width: r.width,
+                height: r.height,
+                provisional: false,
+              }));
+          },
+        });
+        this.upload = upload;
+      }
+      if (config.record) {
+        const u = upload;
+        recorderService = new RecorderService(
+          this,
+          u ? { events: u.recorderEvents, retention: { uploadState: (name) => u.uploadState(name) } } : {},
+        );
+        this.services.push(recorderService);
+      }
+      api = new ApiService(this); // HTTP API, web page, modes, device
+      this.services.push(api);
+      if (upload) this.services.push(upload);
 
       for (const service of this.services) {
         track(service.name, () => service.close());

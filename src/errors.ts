@@ -44,6 +44,8 @@ export type ErrorCode =
   | 'ERR_SETTINGS_WRITE'
   | 'ERR_WEBRTC_OFFER'
   | 'ERR_WEBRTC_UNAVAILABLE'
+  | 'ERR_UPLOAD'
+  | 'ERR_UPLOAD_VERIFY'
   | 'ERR_INTERNAL';
 
 /** Base class of every error this project raises on purpose. */

@@ -17,6 +17,7 @@ import { RecordingLibrary } from '../recorder/recording-library.js';
 import { recordingHealth, sameHealth, type RecordingHealth } from '../recorder/recording-health.js';
 import type { SourceSupervisor } from '../sources/source-supervisor.js';
 import type { Mp4Streamer, RecordingStore, StreamStatus } from './api-services.js';
+import type { UploadSettingsDocument, UploadStatusDocument } from './wire-types.js';
 import { attachment, sendRangeable } from './file-responses.js';
 import { ApiServer } from './http-api.js';
 import { SettingsStore } from './settings-store.js';
@@ -47,6 +48,8 @@ export interface ApiServiceHost {
   /** Hardware overrides of the device backend (tests: a fake Pi tree and I2C tools). */
   readonly deviceOptions?: CameraDeviceOverrides | undefined;
   apiAddress: { host: string; port: number } | undefined;
+  /** The uploader, when uploads are configured. */
+  readonly upload?: { readonly status: UploadStatusDocument; readonly settings: UploadSettingsDocument } | undefined;
   /** Applies changed settings; restarts the source when asked. */
   applyConfig(next: RearviewConfig, restartSource: boolean): Promise<void>;
 }
@@ -196,6 +199,7 @@ export class ApiService {
     const settings = new SettingsStore({
       get: () => host.config,
       configFile: host.configFile,
+      upload: () => host.upload?.settings ?? null,
       apply: async (next, changed, sourceChanged) => {
         await host.applyConfig(next, sourceChanged);
         const restartRequired = await this.applySettings(next, changed);
@@ -416,6 +420,7 @@ export class ApiService {
       currentSegment: recorder?.currentSegment ?? null,
       thumbnails: recorder?.thumbnails ?? null,
       recordingHealth: this.recordingHealth(),
+      upload: host.upload?.status ?? null,
     };
   }
 }

@@ -7,7 +7,13 @@ import type { WebRtcOutput } from '../outputs/webrtc-output.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { RecordingFile } from '../recorder/recording-file.js';
 import type { RecordingHealth } from '../recorder/recording-health.js';
-import type { RecordingsUsage, StreamClientStatus, StreamSlotPoolStatus } from './wire-types.js';
+import type {
+  RecordingsUsage,
+  StreamClientStatus,
+  StreamSlotPoolStatus,
+  UploadSettingsDocument,
+  UploadStatusDocument,
+} from './wire-types.js';
 
 export type { RecordingsUsage, StreamClientStatus, StreamSlotPoolStatus } from './wire-types.js';
 
@@ -92,6 +98,10 @@ export interface StreamStatus {
   thumbnails?: { enabled: boolean; reason: string | null } | null;
   /** Recording or not, and why not (src/recorder/recording-health.ts); derived from `recording` when absent. */
   recordingHealth?: RecordingHealth;
+  /** The uploader's status; absent or null when uploads are off. */
+  upload?: UploadStatusDocument | null;
+  /** The upload settings, masked; absent or null when uploads are off. */
+  uploadSettings?: UploadSettingsDocument | null;
 }
 
 /**

@@ -110,6 +110,37 @@ export function renderMetrics(
   metric('rearview_recording_active', 'gauge', '1 while segments are being written.', [
     [{}, status.recording.active ? 1 : 0],
   ]);
+  const up = status.upload;
+  if (up) {
+    metric('rearview_upload_queue_segments', 'gauge', 'Segments waiting to be uploaded.', [[{}, up.queueLength]]);
+    metric('rearview_upload_queue_bytes', 'gauge', 'Bytes of the segments waiting to be uploaded.', [
+      [{}, up.queueBytes],
+    ]);
+    metric('rearview_upload_uploaded_total', 'counter', 'Segments uploaded since start.', [[{}, up.uploaded]]);
+    metric('rearview_upload_uploaded_bytes_total', 'counter', 'Bytes of segments uploaded since start.', [
+      [{}, up.uploadedBytes],
+    ]);
+    metric(
+      'rearview_upload_verified_total',
+      'counter',
+      "Uploads verified against the server's SHA-256 checksum or MD5 ETag.",
+      [[{}, up.verified]],
+    );
+    metric('rearview_upload_failures_total', 'counter', 'Failed upload attempts since start.', [[{}, up.failures]]);
+    metric(
+      'rearview_upload_not_uploaded_total',
+      'counter',
+      'Segments that left the queue without an upload, by reason (queue-full, deleted).',
+      [
+        [{ reason: 'queue-full' }, up.droppedQueueFull],
+        [{ reason: 'deleted' }, up.deletedBeforeUpload],
+      ],
+    );
+    metric('rearview_upload_state', 'gauge', '1 for the state the uploader is in.', [[{ state: up.state }, 1]]);
+    metric('rearview_upload_last_error_timestamp_seconds', 'gauge', 'When the last upload error happened.', [
+      [{}, up.lastError ? up.lastError.atMs / 1000 : null],
+    ]);
+  }
   metric('rearview_recordings', 'gauge', 'Segments in the recordings folder.', [[{}, status.disk?.files ?? null]]);
   metric('rearview_recordings_bytes', 'gauge', 'Bytes used by recordings.', [[{}, status.disk?.usedBytes ?? null]]);
   metric('rearview_disk_free_bytes', 'gauge', 'Free bytes on the recordings filesystem.', [

@@ -14,7 +14,13 @@ import { dirname, join, resolve } from 'node:path';
 import { mergeConfig, readConfigFile, type ConfigInput, type RearviewConfig } from '../config.js';
 import { ConfigError, RearviewError } from '../errors.js';
 import { makeDirectory } from '../util/make-directory.js';
-import type { SettingsApplyResult, SettingsDocument, SettingsPatch, SettingsPatchResult } from './wire-types.js';
+import type {
+  SettingsApplyResult,
+  SettingsDocument,
+  SettingsPatch,
+  SettingsPatchResult,
+  UploadSettingsDocument,
+} from './wire-types.js';
 
 export type { SettingsApplyResult, SettingsPatchResult } from './wire-types.js';
 
@@ -125,6 +131,8 @@ export interface SettingsStoreOptions {
   apply: (next: RearviewConfig, changedKeys: string[], sourceChanged: boolean) => Promise<SettingsApplyResult>;
   /** The --config file, if any. */
   configFile?: string | undefined;
+  /** The upload settings, masked (read-only: config file and command line only). */
+  upload?: () => UploadSettingsDocument | null;
 }
 
 /** Validates, persists and applies settings changes; one PATCH at a time. */
@@ -154,6 +162,7 @@ export class SettingsStore {
       timestamps: config.timestamps,
       cameraName: config.cameraName,
       settingsFile: this.path,
+      upload: this.options.upload?.() ?? null,
     };
   }
 
@@ -261,8 +270,9 @@ function settableInput(patch: unknown, refused: (key: string) => string): Config
         if (!(SETTABLE_VIDEO_KEYS as readonly string[]).includes(vk)) throw new ConfigError(refused(`${key}.${vk}`));
         target[vk] = vv;
       }
-    } else if (key === 'settingsFile') {
-      // Where the settings are saved, not a setting: ignored in a PATCH body.
+    } else if (key === 'settingsFile' || (key === 'upload' && (value === null || typeof value === 'object'))) {
+      // Where the settings are saved, and the read-only upload view (as GET shows them): ignored in a PATCH
+      // body, so a client may send back what it read. Upload settings are never changed here.
     } else if ((SETTABLE_KEYS as readonly string[]).includes(key)) {
       // A JSON number on a key named ...Ms means milliseconds (as in mergeConfig); made explicit here.
       out[key] = key.endsWith('Ms') && typeof value === 'number' ? `${value}ms` : value;

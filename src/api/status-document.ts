@@ -98,5 +98,6 @@ export async function buildStatus(ctx: ApiContext): Promise<StatusDocument> {
     downloads: { active: ctx.downloads.inProgress, max: ctx.downloads.max },
     eventClients: ctx.events.clientCount,
     clock: clockDocument(ctx.clock),
+    upload: stream.upload ?? null,
   };
 }

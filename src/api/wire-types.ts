@@ -164,6 +164,56 @@ export interface StatusDocument {
   eventClients: number;
   /** The camera's clock: "clock not set" until network time or a client sets it. */
   clock: ClockDocument;
+  /** Uploads to object storage (docs/recording.md, "Uploads"); null when `upload` is not configured. */
+  upload: UploadStatusDocument | null;
+}
+
+/** `status.upload`: the upload queue and what the uploader is doing. */
+export interface UploadStatusDocument {
+  /** idle, uploading, waiting-charging, offline (endpoint unreachable), failing (refused: credentials, bucket...), starting, closed. */
+  state: 'starting' | 'idle' | 'uploading' | 'waiting-charging' | 'offline' | 'failing' | 'closed';
+  /** Why it waits or fails, in words; null while idle or uploading. */
+  reason: string | null;
+  /** `s3://BUCKET/***` (prefix and endpoint masked). */
+  target: string;
+  when: 'charging' | 'always';
+  queueLength: number;
+  queueBytes: number;
+  /** Queued segments recorded before the clock was set, waiting to be re-stamped. */
+  waitingForClock: number;
+  /** The segment going up now and the bytes sent of it. */
+  current: { name: string; sentBytes: number; sizeBytes: number } | null;
+  /** Segments uploaded since start, their bytes, and how many of them were verified against the server's checksum/ETag. */
+  uploaded: number;
+  uploadedBytes: number;
+  verified: number;
+  /** Failed attempts since start. */
+  failures: number;
+  lastError: { code: string; message: string; atMs: number } | null;
+  lastUploadAtMs: number | null;
+  /** Dropped from a full queue (oldest first), deleted before upload (rotation, a user), deleted after a verified upload. */
+  droppedQueueFull: number;
+  deletedBeforeUpload: number;
+  deletedAfterUpload: number;
+  /** The bandwidth cap, bytes per second (0: none). */
+  rateBytesPerSecond: number;
+}
+
+/** `GET /api/v1/settings` `upload`: read-only (config file and command line only), hosts and paths masked. */
+export interface UploadSettingsDocument {
+  enabled: true;
+  target: string;
+  endpoint: string;
+  region: string;
+  pathStyle: boolean;
+  insecure: boolean;
+  sse: 'none' | 'AES256' | 'aws:kms';
+  when: 'charging' | 'always';
+  rateBytesPerSecond: number;
+  thenDelete: boolean;
+  queueMax: number;
+  partBytes: number;
+  credentials: 'file' | 'environment' | 'missing';
 }
 
 /** One recording in `GET /api/v1/recordings` (and the `recording-added` event). No absolute paths. */
@@ -233,6 +283,8 @@ export interface SettingsDocument {
   cameraName: string;
   /** Where changes are saved. */
   settingsFile: string;
+  /** Upload settings, read-only and masked (never changed by PATCH); null when uploads are off. */
+  upload: UploadSettingsDocument | null;
 }
 
 /**

@@ -266,6 +266,63 @@ const SERVE_OPTIONS: ServeOption[] = [
     help: "LED/button/charging lines through libgpiod's tools or sysfs (default: auto, the tools when installed)",
     choices: ['auto', 'libgpiod', 'sysfs'],
   },
+  {
+    flags: '--upload <s3-url>',
+    key: 'upload',
+    help: 'archive finished segments and thumbnails to S3-compatible storage, s3://BUCKET/PREFIX; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) or uploadCredentialsFile in the config file (default: no uploads)',
+  },
+  {
+    flags: '--upload-endpoint <url>',
+    key: 'uploadEndpoint',
+    help: 'S3 endpoint, e.g. https://minio.lan:9000 or an R2/B2 endpoint (default: AWS, https://s3.REGION.amazonaws.com)',
+  },
+  {
+    flags: '--upload-region <region>',
+    key: 'uploadRegion',
+    help: 'region requests are signed for (default: us-east-1)',
+  },
+  {
+    flags: '--upload-path-style',
+    key: 'uploadPathStyle',
+    help: 'put the bucket in the URL path, not the host name (MinIO, most self-hosted servers)',
+  },
+  {
+    flags: '--upload-insecure',
+    key: 'uploadInsecure',
+    help: 'allow a plain http:// endpoint (tests, a LAN server); without it TLS is required',
+  },
+  {
+    flags: '--upload-sse <mode>',
+    key: 'uploadSse',
+    help: 'server-side encryption (default: none)',
+    choices: ['none', 'AES256', 'aws:kms'],
+  },
+  {
+    flags: '--upload-when <when>',
+    key: 'uploadWhen',
+    help: 'upload while charging (at home, on the home Wi-Fi) or always (default: charging)',
+    choices: ['charging', 'always'],
+  },
+  {
+    flags: '--upload-rate <rate>',
+    key: 'uploadRateBytes',
+    help: 'upload bandwidth cap, e.g. 2MB/s; 0 = none (default: 0)',
+  },
+  {
+    flags: '--upload-then-delete',
+    key: 'uploadThenDelete',
+    help: 'delete the local copy of a segment once its upload is verified',
+  },
+  {
+    flags: '--upload-queue-max <n>',
+    key: 'uploadQueueMax',
+    help: 'most segments waiting to upload; past it the oldest leaves the queue (default: 1000)',
+  },
+  {
+    flags: '--upload-part-size <size>',
+    key: 'uploadPartBytes',
+    help: 'multipart part size, 5MiB to 5GiB; larger segments go in parts (default: 8MiB)',
+  },
 ];
 
 /** Registers `rearview serve` (options only; the daemon is loaded when it runs). */

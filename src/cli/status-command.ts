@@ -148,6 +148,33 @@ function clockLine(clock: Record<string, unknown>, c: ReturnType<typeof colours>
   return undefined;
 }
 
+/** The upload line: state, queue, uploaded, failures and the last error. */
+function uploadLine(
+  u: Record<string, unknown>,
+  formatBytes: (n: number) => string,
+  c: ReturnType<typeof colours>,
+): string {
+  const state = String(u.state ?? '?');
+  const queue = `${num(u.queueLength) ?? 0} queued (${formatBytes(num(u.queueBytes) ?? 0)})`;
+  const done = `${num(u.uploaded) ?? 0} uploaded (${formatBytes(num(u.uploadedBytes) ?? 0)})`;
+  const failures = num(u.failures) ?? 0;
+  const current = obj(u.current);
+  const now =
+    typeof current.name === 'string'
+      ? `, sending ${current.name} ${formatBytes(num(current.sentBytes) ?? 0)} of ${formatBytes(num(current.sizeBytes) ?? 0)}`
+      : '';
+  const head = `${state === 'failing' || state === 'offline' ? c.yellow(state) : state} to ${String(u.target ?? '?')}: ${queue}, ${done}, ${failures} failure(s)${now}`;
+  const lastError = obj(u.lastError);
+  const reason = typeof u.reason === 'string' ? `\n  ${u.reason}` : '';
+  const error =
+    typeof lastError.message === 'string' && (state === 'failing' || state === 'offline')
+      ? ''
+      : typeof lastError.message === 'string'
+        ? c.dim(`\n  last error: ${lastError.message}`)
+        : '';
+  return `${head}${reason}${error}`;
+}
+
 async function printV1(baseUrl: string, status: StatusDocument): Promise<void> {
   const { formatBytes } = await import('../util/units.js');
   const c = colours();
@@ -170,6 +197,8 @@ async function printV1(baseUrl: string, status: StatusDocument): Promise<void> {
     `battery      ${num(battery.percent) === null ? 'unknown' : `${num(battery.percent)} %`}${num(battery.millivolts) === null ? '' : `, ${num(battery.millivolts)} mV`}${battery.charging === true ? ', charging' : ''}${battery.gauge === 'missing' ? ' (no fuel gauge answered)' : battery.gauge === 'none' ? ' (no fuel gauge)' : ''}`,
     `temperature  ${num(status.temperatureC) === null ? 'unknown' : `${num(status.temperatureC)} °C`}`,
   ];
+  const upload = status.upload === null || status.upload === undefined ? null : obj(status.upload);
+  if (upload) lines.push(`upload       ${uploadLine(upload, formatBytes, c)}`);
   const clock = clockLine(obj(status.clock), c);
   if (clock !== undefined) lines.splice(5, 0, `clock        ${clock}`);
   if (simulated.length > 0)

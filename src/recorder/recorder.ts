@@ -109,7 +109,34 @@ export interface RecorderOptions {
    * "The clock"). Default: none, capture times are taken as they are.
    */
   clock?: RecorderClock;
+  /**
+   * Told of every segment finished (sealed) and of its true start once
+   * re-stamped, and of segments rotation deleted: the uploader's queue
+   * (src/upload). Called synchronously; must not throw.
+   */
+  events?: RecorderEvents;
   logger?: Logger;
+}
+
+/** A segment the recorder finished. */
+export interface FinishedSegmentInfo {
+  name: string;
+  /** Capture time of its first frame (provisional when `provisional`), ms since the epoch. */
+  startedAtMs: number;
+  durationMs: number;
+  frames: number;
+  sizeBytes: number;
+  width: number;
+  height: number;
+  /** Started before the camera's clock was set: re-stamped (onSegmentRestamped) when it is. */
+  provisional: boolean;
+}
+
+/** What the recorder tells about its segments (RecorderOptions.events). */
+export interface RecorderEvents {
+  onSegmentFinished?(segment: FinishedSegmentInfo): void;
+  onSegmentRestamped?(name: string, startedAtMs: number): void;
+  onSegmentsDeleted?(names: readonly string[]): void;
 }
 
 /** The last error the recorder met. */
@@ -170,6 +197,7 @@ export class Recorder {
   private readonly retentionIntervalMs: number;
   private readonly now: () => number;
   private readonly clock: RecorderClock | undefined;
+  private readonly events: RecorderEvents;
   /** Segments of this run started while the clock was not set: name -> provisional start (ms). */
   private readonly provisional = new Map<string, number>();
   private restamping: Promise<void> | undefined;
@@ -220,6 +248,7 @@ export class Recorder {
     this.retentionIntervalMs = options.retentionIntervalMs ?? 10_000;
     this.now = options.now ?? Date.now;
     this.clock = options.clock;
+    this.events = options.events ?? {};
     this.logger = options.logger ?? silentLogger;
     this.dropLog = new RateLimitedCounter(
       (n, total) =>
@@ -683,6 +712,17 @@ export class Recorder {
     }
     this.st.segmentsCompleted++;
     this.st.bytesWritten += summary.bytes;
+    const name = basename(writer.path);
+    this.events.onSegmentFinished?.({
+      name,
+      startedAtMs: summary.startedAtMs,
+      durationMs: summary.durationMs,
+      frames: summary.frames,
+      sizeBytes: summary.bytes,
+      width: writer.params.width,
+      height: writer.params.height,
+      provisional: this.provisional.has(name),
+    });
     if (!this.closed && !cutting) this.st.state = 'waiting';
     this.logger.info(
       `segment ${summary.path} closed: ${summary.frames} frames, ${(summary.durationMs / 1000).toFixed(2)} s, ${summary.bytes} bytes`,
@@ -721,6 +761,7 @@ export class Recorder {
         try {
           const r = await restampSegment(this.dir, name, from, to, { segment: name !== currentName });
           if (r.segment || name === currentName) segments++;
+          if (r.segment || name === currentName) this.events.onSegmentRestamped?.(name, to);
           if (r.thumbnail) thumbnails++;
         } catch (err) {
           this.logger.warn(`could not re-stamp ${name}: ${(err as Error).message}`);
@@ -798,6 +839,7 @@ export class Recorder {
     });
     this.st.rotatedSegments += r.deleted.length;
     this.st.rotatedNotUploaded += r.deletedNotUploaded.length;
+    if (r.deleted.length > 0) this.events.onSegmentsDeleted?.(r.deleted);
     return r;
   }
 

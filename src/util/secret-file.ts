@@ -17,6 +17,17 @@ const MAX_SECRET_FILE_BYTES = 4096;
  * (mode o+r: `chmod 600` it).
  */
 export function readSecretFile(path: string, what: string): string {
+  const value = (readSecretText(path, what, 0o004).split(/\r?\n/)[0] ?? '').trim();
+  if (value === '') throw new ConfigError(`${what} ${path}: the file is empty`);
+  return value;
+}
+
+/**
+ * The whole text of a small secret file, checked as readSecretFile does;
+ * `forbiddenMode` is the permission bits that refuse it (0o004: readable by
+ * every user; 0o077: anything beyond the owner, i.e. not 0600/0400).
+ */
+export function readSecretText(path: string, what: string, forbiddenMode = 0o004): string {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -37,9 +48,9 @@ export function readSecretFile(path: string, what: string): string {
     if (!st.isFile()) throw new ConfigError(`${what} ${path}: not a regular file`);
     if (st.size > MAX_SECRET_FILE_BYTES)
       throw new ConfigError(`${what} ${path}: over ${MAX_SECRET_FILE_BYTES} bytes, not a token file`);
-    if ((st.mode & 0o004) !== 0) {
+    if ((st.mode & forbiddenMode) !== 0) {
       throw new ConfigError(
-        `${what} ${path}: readable by every user (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); run chmod 600 ${path}`,
+        `${what} ${path}: ${forbiddenMode === 0o004 ? 'readable by every user' : 'open to other users'} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); run chmod 600 ${path}`,
       );
     }
     const buf = Buffer.alloc(MAX_SECRET_FILE_BYTES + 1);
@@ -51,9 +62,7 @@ export function readSecretFile(path: string, what: string): string {
       if (length > MAX_SECRET_FILE_BYTES)
         throw new ConfigError(`${what} ${path}: over ${MAX_SECRET_FILE_BYTES} bytes, not a token file`);
     }
-    const value = (buf.subarray(0, length).toString('utf8').split(/\r?\n/)[0] ?? '').trim();
-    if (value === '') throw new ConfigError(`${what} ${path}: the file is empty`);
-    return value;
+    return buf.subarray(0, length).toString('utf8');
   } finally {
     closeSync(fd);
   }

@@ -88,6 +88,13 @@ export function statusRows(s: Json): Array<[string, string]> {
         return typeof v === 'boolean' ? (v ? `recording${segment}` : 'not recording') : String(v);
     }
   });
+  // One line for uploads (absent when they are off): state, queue, uploaded, failures.
+  add('Upload', get(s, 'upload.state'), (v: string) => {
+    const n = (k: string): number =>
+      typeof get(s, `upload.${k}`) === 'number' ? (get(s, `upload.${k}`) as number) : 0;
+    const why = get(s, 'upload.reason');
+    return `${v}: ${n('queueLength')} queued (${formatBytes(n('queueBytes'))}), ${n('uploaded')} uploaded, ${n('failures')} failure(s)${typeof why === 'string' ? ` (${why})` : ''}`;
+  });
   add('Disk used by recordings', first(s, 'disk.usedBytes'), (v: number) => formatBytes(v));
   add(
     'Disk free',

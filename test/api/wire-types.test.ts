@@ -81,6 +81,7 @@ const statusSample: StatusDocument = {
   downloads: { active: 1, max: 1 },
   eventClients: 1,
   clock: { set: true, source: 'ntp', reason: 'r', nowMs: 1, now: 'n' },
+  upload: null,
 };
 const recordingSample: RecordingDocument = {
   name: 'n',
@@ -112,6 +113,7 @@ const settingsSample: SettingsDocument = {
   timestamps: true,
   cameraName: 'c',
   settingsFile: 'f',
+  upload: null,
 };
 const patchSample: SettingsPatchResult = {
   ...settingsSample,

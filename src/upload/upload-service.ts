@@ -1,0 +1,156 @@
+/**
+ * The uploader as a daemon service, built from the config (`upload`,
+ * `uploadEndpoint`, ...: docs/config.md). The daemon imports this module
+ * only when `upload` is set, so a camera that does not upload never loads
+ * it. It plugs into the recorder (RecorderEvents: segments finished,
+ * re-stamped, deleted; and the retention rule's uploadState) and reads the
+ * charging state from the device layer.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseUploadEndpoint, parseUploadTarget, type RearviewConfig } from '../config.js';
+import type { Logger } from '../log/logger.js';
+import type { RecorderEvents } from '../recorder/recorder.js';
+import type { UploadState } from '../recorder/retention.js';
+import { CLOCK_FLOOR_MS } from '../util/camera-clock.js';
+import { S3Client } from './s3-client.js';
+import type { S3Credentials } from './sigv4.js';
+import { loadUploadCredentials, type CredentialSource } from './upload-credentials.js';
+import { Uploader, type FinishedSegment, type UploaderStatus } from './uploader.js';
+
+/** What the service needs from the daemon. */
+export interface UploadServiceHost {
+  readonly config: RearviewConfig;
+  readonly logger: Logger;
+  /** Environment for the AWS_* credentials (rearview serve passes process.env). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Charging or not; null when unknown (no device yet). */
+  isCharging(): Promise<boolean | null>;
+  /** Segments repaired at start-up (the recorder's), queued like finished ones. */
+  repairedSegments?(): Promise<FinishedSegment[]>;
+}
+
+/** The upload settings as shown by `GET /api/v1/settings` and the status: nothing that names a host, a path or a key. */
+export interface UploadSettingsView {
+  enabled: true;
+  /** `s3://BUCKET/***`. */
+  target: string;
+  /** `***` (custom endpoint) or `aws`. */
+  endpoint: string;
+  region: string;
+  pathStyle: boolean;
+  insecure: boolean;
+  sse: RearviewConfig['uploadSse'];
+  when: RearviewConfig['uploadWhen'];
+  rateBytesPerSecond: number;
+  thenDelete: boolean;
+  queueMax: number;
+  partBytes: number;
+  /** Where the credentials come from, or `missing`; never the values. */
+  credentials: CredentialSource | 'missing';
+}
+
+/** DaemonService of the uploader; find it as `daemon.services.find((s) => s.name === 'upload')`. */
+export class UploadService {
+  readonly name = 'upload';
+  readonly uploader: Uploader;
+  readonly settings: UploadSettingsView;
+  private readonly logger: Logger;
+
+  constructor(private readonly host: UploadServiceHost) {
+    const { config } = host;
+    this.logger = host.logger;
+    const target = parseUploadTarget(config.upload as string);
+    const endpoint = config.uploadEndpoint
+      ? parseUploadEndpoint(config.uploadEndpoint)
+      : new URL(`https://s3.${config.uploadRegion}.amazonaws.com`);
+    // Credentials are read once here; a failure does not stop the daemon (recording matters more):
+    // every upload attempt fails with the reason, in the status and the log.
+    let credentials: S3Credentials | undefined;
+    let credentialError: Error | undefined;
+    let source: CredentialSource | 'missing' = 'missing';
+    try {
+      const loaded = loadUploadCredentials(config.uploadCredentialsFile, host.env);
+      credentials = loaded.credentials;
+      source = loaded.source;
+    } catch (err) {
+      credentialError = err as Error;
+      this.logger.error(`uploads cannot run: ${credentialError.message}`);
+    }
+    const masked = `s3://${target.bucket}/***`;
+    this.settings = {
+      enabled: true,
+      target: masked,
+      endpoint: config.uploadEndpoint ? '***' : 'aws',
+      region: config.uploadRegion,
+      pathStyle: config.uploadPathStyle,
+      insecure: config.uploadInsecure,
+      sse: config.uploadSse,
+      when: config.uploadWhen,
+      rateBytesPerSecond: config.uploadRateBytes,
+      thenDelete: config.uploadThenDelete,
+      queueMax: config.uploadQueueMax,
+      partBytes: config.uploadPartBytes,
+      credentials: source,
+    };
+    const client = new S3Client({
+      endpoint,
+      bucket: target.bucket,
+      region: config.uploadRegion,
+      pathStyle: config.uploadPathStyle,
+      credentials: () => {
+        if (!credentials) throw credentialError ?? new Error('no upload credentials');
+        return credentials;
+      },
+    });
+    this.uploader = new Uploader({
+      dir: config.recordingsDir,
+      client,
+      target: masked,
+      prefix: target.prefix,
+      cameraName: config.cameraName,
+      partBytes: config.uploadPartBytes,
+      rateBytesPerSecond: config.uploadRateBytes,
+      when: config.uploadWhen,
+      isCharging: () => host.isCharging(),
+      thenDelete: config.uploadThenDelete,
+      queueMax: config.uploadQueueMax,
+      sse: config.uploadSse === 'none' ? undefined : config.uploadSse,
+      runId: `${process.pid}-${randomBytes(4).toString('hex')}`,
+      logger: this.logger,
+    });
+  }
+
+  /** The recorder's hooks: finished, re-stamped and deleted segments reach the queue. */
+  get recorderEvents(): RecorderEvents {
+    return {
+      onSegmentFinished: (s) => this.uploader.enqueue(s),
+      onSegmentRestamped: (name, startedAtMs) => this.uploader.restamped(name, startedAtMs),
+      onSegmentsDeleted: (names) => this.uploader.deleted(names),
+    };
+  }
+
+  /** For the retention rule. */
+  uploadState(name: string): UploadState {
+    return this.uploader.uploadState(name);
+  }
+
+  get status(): UploaderStatus {
+    return this.uploader.status;
+  }
+
+  async start(): Promise<void> {
+    await this.uploader.start();
+    this.logger.info(
+      `uploading finished segments to ${this.settings.target} (${this.settings.when === 'charging' ? 'while charging' : 'always'}${this.settings.rateBytesPerSecond > 0 ? `, at most ${this.settings.rateBytesPerSecond} bytes/s` : ''})`,
+    );
+    // A segment cut by a crash and repaired at start-up was recorded with uploads on: queue it too.
+    for (const seg of (await this.host.repairedSegments?.().catch(() => [])) ?? []) {
+      if (this.uploader.uploadState(seg.name) !== 'none') continue;
+      this.uploader.enqueue(seg.startedAtMs < CLOCK_FLOOR_MS ? { ...seg, clock: 'undated' } : seg);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.uploader.close();
+  }
+}
