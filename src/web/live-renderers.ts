@@ -188,13 +188,13 @@ export class WebCodecsRenderer implements LiveRenderer {
 /** Buffered seconds past the playhead past which the playhead jumps to the live edge. */
 const MSE_MAX_BEHIND_S = 0.3;
 /**
- * Until the first picture is shown, the playhead is left alone up to this far behind: the
- * buffer starts with a keyframe, so starting at its beginning needs no seek, and a seek before
- * the first picture is what a slow pipeline stumbles on.
+ * Until the video first plays, the playhead is left alone up to this far behind: the buffer
+ * starts with a keyframe, so starting at its beginning needs no seek, and a seek before the
+ * first picture is what a slow pipeline stumbles on.
  */
 const MSE_MAX_BEHIND_FIRST_S = 1.5;
 /**
- * After a jump, no other jump until a picture was shown or this long passed: a slow decoder
+ * After a jump, no other jump until the video played on from there or this long passed: a slow decoder
  * (WebKitGTK under load) needs longer than MSE_MAX_BEHIND_S to start again after a seek, and
  * jumping on every append then kept it from ever showing a picture.
  */
@@ -209,23 +209,16 @@ const MSE_STALL_MS = 5000;
 /** Past this (but under MSE_MAX_BEHIND_S) the video plays slightly fast to catch up without a visible jump. */
 const MSE_CATCH_UP_S = 0.08;
 
-/** A ManagedMediaSource: a MediaSource whose owner (the browser) says when it wants data. */
-interface ManagedMediaSourceLike extends MediaSource {
-  readonly streaming?: boolean;
-}
-
 /** MSE (or ManagedMediaSource) + fragmented MP4 renderer; see the file comment. */
 export class MseRenderer implements LiveRenderer {
   readonly path: 'mse' | 'mms';
   drops = 0;
-  /** ManagedMediaSource only: startstreaming/endstreaming events seen (the browser's wish for data). */
-  streamingEvents: string[] = [];
   /** Times the playhead was moved forward to the live edge. */
   jumps = 0;
   /** Times the media source was built anew after a stall. */
   restarts = 0;
   private readonly managed: boolean;
-  private mediaSource!: ManagedMediaSourceLike;
+  private mediaSource!: MediaSource;
   private sourceBuffer: SourceBuffer | undefined;
   private config: LiveConfig | undefined;
   private needInit = true;
@@ -249,11 +242,11 @@ export class MseRenderer implements LiveRenderer {
   private lastPlayheadS = 0;
   /** The browser refused to start playing (autoplay policy). */
   private playRefused = false;
-  /** performance.now() of the last jump, and pictures shown since. */
+  /** performance.now() of the last jump, and where it put the playhead (0: the start). */
   private lastJumpAtMs = Number.NEGATIVE_INFINITY;
-  private picturesSinceJump = 0;
-  /** Pictures shown since the source was opened. */
-  private picturesShown = 0;
+  private jumpTargetS = 0;
+  /** The video has played since the source was opened. */
+  private started = false;
 
   constructor(
     readonly element: HTMLVideoElement,
@@ -275,18 +268,13 @@ export class MseRenderer implements LiveRenderer {
 
   /** A new (Managed)MediaSource on the video element. */
   private openSource(): void {
-    let source: ManagedMediaSourceLike;
+    let source: MediaSource;
     if (this.managed) {
-      const Managed = (globalThis as { ManagedMediaSource?: new () => ManagedMediaSourceLike }).ManagedMediaSource;
+      const Managed = (globalThis as { ManagedMediaSource?: new () => MediaSource }).ManagedMediaSource;
       if (!Managed) throw new Error('this browser has no ManagedMediaSource');
+      // Its startstreaming/endstreaming (the browser's wish for data) are not followed: a live
+      // stream cannot pause, and the live-edge logic keeps only a few frames buffered.
       source = new Managed();
-      // A live stream cannot pause: the data keeps coming whatever the browser wishes, and the
-      // live-edge logic keeps the buffer at a few frames. The events are kept for the tests.
-      for (const name of ['startstreaming', 'endstreaming'])
-        source.addEventListener(name, () => {
-          this.streamingEvents.push(name);
-          if (this.streamingEvents.length > 50) this.streamingEvents.shift();
-        });
     } else {
       source = new MediaSource();
     }
@@ -314,8 +302,8 @@ export class MseRenderer implements LiveRenderer {
     this.lastPts90k = undefined;
     this.lastTrimS = 0;
     this.lastJumpAtMs = Number.NEGATIVE_INFINITY;
-    this.picturesSinceJump = 0;
-    this.picturesShown = 0;
+    this.jumpTargetS = 0;
+    this.started = false;
     this.lastProgressAtMs = performance.now();
     this.lastPlayheadS = 0;
     this.openSource();
@@ -440,14 +428,17 @@ export class MseRenderer implements LiveRenderer {
     const end = video.buffered.end(video.buffered.length - 1);
     const start = video.buffered.start(video.buffered.length - 1);
     const behind = end - video.currentTime;
-    const mayJump =
-      !video.seeking && (this.picturesSinceJump > 0 || performance.now() - this.lastJumpAtMs > MSE_JUMP_HOLD_MS);
-    const maxBehind = this.picturesShown === 0 ? MSE_MAX_BEHIND_FIRST_S : MSE_MAX_BEHIND_S;
+    // Played on from the last jump (or the start): the pipeline works, another jump is safe.
+    const playedOn = video.currentTime > this.jumpTargetS + 0.01;
+    if (playedOn) this.started = true;
+    const mayJump = !video.seeking && (playedOn || performance.now() - this.lastJumpAtMs > MSE_JUMP_HOLD_MS);
+    const maxBehind = this.started ? MSE_MAX_BEHIND_S : MSE_MAX_BEHIND_FIRST_S;
     if ((behind > maxBehind || video.currentTime < start) && mayJump) {
-      video.currentTime = Math.max(start, end - 0.02);
+      const target = Math.max(start, end - 0.02);
+      video.currentTime = target;
       this.jumps++;
       this.lastJumpAtMs = performance.now();
-      this.picturesSinceJump = 0;
+      this.jumpTargetS = target;
     }
     const rate = behind > MSE_CATCH_UP_S ? 1.15 : 1;
     if (video.playbackRate !== rate) video.playbackRate = rate;
@@ -478,8 +469,6 @@ export class MseRenderer implements LiveRenderer {
     if (typeof video.requestVideoFrameCallback !== 'function') return;
     const onFrame = (_now: number, meta: { mediaTime: number; width: number; height: number }): void => {
       if (this.closed) return;
-      this.picturesSinceJump++;
-      this.picturesShown++;
       const captured = this.captureTimeAt(meta.mediaTime);
       if (captured !== undefined) this.onPicture(captured, meta.width, meta.height);
       this.frameCallbackId = video.requestVideoFrameCallback!(onFrame);
