@@ -1,11 +1,20 @@
 #!/usr/bin/env node
 // Installs the real peers the test suite runs against (ffmpeg/ffprobe/ffplay,
-// GStreamer, OpenCV, Chromium, x264, curl; every tool of test/support/tools.ts)
+// GStreamer, OpenCV, Chromium, x264, curl; every tool of test/support/tools.ts;
+// Firefox ESR, WebKitGTK's WebKitWebDriver and MiniBrowser, and Xvfb for the
+// browser-engine tests of test/web/browser-engines.ts)
 // and /usr/bin/time for the benches, from Debian packages when they are
 // missing. Under CI a tool that cannot be installed fails the run: tests never
 // skip silently.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+
+/** Debian's multiarch folder name (x86_64-linux-gnu, aarch64-linux-gnu). */
+function multiarch() {
+  const r = spawnSync('/usr/bin/dpkg-architecture', ['-qDEB_HOST_MULTIARCH'], { encoding: 'utf8' });
+  if (r.status === 0 && r.stdout.trim()) return r.stdout.trim();
+  return process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
+}
 
 const needs = [
   {
@@ -35,6 +44,16 @@ const needs = [
     packages: ['python3-opencv'],
   },
   { check: () => existsSync('/usr/bin/chromium'), packages: ['chromium'] },
+  // Firefox is driven over WebDriver BiDi by puppeteer-core (no geckodriver needed).
+  { check: () => existsSync('/usr/bin/firefox-esr'), packages: ['firefox-esr'] },
+  // WebKitWebDriver starts WebKitGTK's MiniBrowser (in libwebkit2gtk-4.1-0) on an Xvfb display.
+  {
+    check: () =>
+      existsSync('/usr/bin/WebKitWebDriver') &&
+      existsSync(`/usr/lib/${multiarch()}/webkit2gtk-4.1/MiniBrowser`) &&
+      existsSync('/usr/bin/Xvfb'),
+    packages: ['webkit2gtk-driver', 'libwebkit2gtk-4.1-0', 'xvfb'],
+  },
   { check: () => existsSync('/usr/bin/curl'), packages: ['curl'] },
 ];
 

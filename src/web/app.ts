@@ -3,16 +3,16 @@
  * assets/app.js): the live view, the recordings gallery and the status
  * page, switched by the URL hash (#live, #recordings, #status).
  *
- * Page URL options: `?path=webcodecs|webrtc|mse` forces a path, `?ws=URL`
+ * Page URL options: `?path=webcodecs|webrtc|mse|mms` forces a path, `?ws=URL`
  * takes the stream from another WebSocket. A camera with an API token is
  * paired once in the Pair section (#pair); the token never goes in a URL
  * sent to the camera.
  */
 import { CameraWatch } from './camera-watch.js';
 import { Gallery } from './gallery.js';
-import { LivePlayer, type LivePath, type LiveStats } from './live-player.js';
-import { hasWebCodecs } from './live-renderers.js';
-import { hasWebRtc, WebRtcPlayer } from './webrtc-player.js';
+import { browserAbilities, choosePath, mediaSourcePath, type LivePath } from './live-path.js';
+import { LivePlayer, type LiveStats } from './live-player.js';
+import { WebRtcPlayer } from './webrtc-player.js';
 import { PairingPanel, takePairingFragment } from './pairing-panel.js';
 import { StatusPanel } from './status-panel.js';
 
@@ -68,21 +68,18 @@ function showStats(stats: LiveStats): void {
   }
 }
 
-const PATH_LABEL: Record<LivePath, string> = { webcodecs: 'WebCodecs', mse: 'MSE', webrtc: 'WebRTC' };
+const PATH_LABEL: Record<LivePath, string> = { webcodecs: 'WebCodecs', mse: 'MSE', mms: 'MMS', webrtc: 'WebRTC' };
 
-function showPath(path: LivePath, whyFallback: string): void {
+/** The note under the picture: the path, and why it (rather than a better one) when it was not named in the address. */
+function showPath(path: LivePath, whyFallback: string, forced = false): void {
+  const why = forced ? 'chosen in the address.' : whyFallback;
   $('path-note').textContent =
     path === 'webcodecs'
-      ? 'Decoding with WebCodecs (lowest latency).'
+      ? `Decoding with WebCodecs (${forced ? 'chosen in the address; ' : ''}lowest latency).`
       : path === 'webrtc'
-        ? `Playing over WebRTC (${whyFallback}) The browser decodes the camera's H.264 itself.`
-        : `Decoding with Media Source Extensions (fallback: ${whyFallback}) Expect more latency.`;
+        ? `Playing over WebRTC (${why}) The browser decodes the camera's H.264 itself.`
+        : `Decoding with ${path === 'mms' ? 'Managed Media Source (MMS)' : 'Media Source Extensions'} (${forced ? '' : 'fallback: '}${why}) Expect more latency.`;
   document.body.dataset.path = path;
-}
-
-/** True when this browser has Media Source Extensions (ManagedMediaSource alone is not used yet). */
-function hasMse(): boolean {
-  return typeof (globalThis as { MediaSource?: unknown }).MediaSource === 'function';
 }
 
 function setupLive(): { start: () => void; stop: () => void } {
@@ -110,53 +107,41 @@ function setupLive(): { start: () => void; stop: () => void } {
         });
   });
 
-  const forced = new URLSearchParams(location.search).get('path');
-  // The best path this browser has, unless the URL names one: WebCodecs (secure contexts), else
-  // WebRTC (an iPhone on the camera's http:// page), else MSE, else a clear word.
-  const choice: LivePath | undefined =
-    forced === 'webcodecs' || forced === 'mse' || forced === 'webrtc'
-      ? forced
-      : hasWebCodecs()
-        ? 'webcodecs'
-        : hasWebRtc()
-          ? 'webrtc'
-          : hasMse()
-            ? 'mse'
-            : undefined;
+  // The best path this browser has, unless the URL names one (live-path.ts): WebCodecs (secure
+  // contexts), else WebRTC (an iPhone on the camera's http:// page), else MSE or ManagedMediaSource.
+  const abilities = browserAbilities();
+  const choice = choosePath(new URLSearchParams(location.search).get('path'), abilities);
   let player: LivePlayer | WebRtcPlayer | undefined;
   return {
     start() {
       if (player) return;
-      if (choice === undefined) {
+      if (choice.path === undefined) {
         const state = $('live-state');
-        state.textContent =
-          'This browser cannot show the live view: it has neither WebCodecs, WebRTC nor Media Source Extensions.';
+        state.textContent = choice.why;
         state.className = 'state offline';
         state.dataset.state = 'unsupported';
+        $('path-note').textContent = choice.why;
         return;
       }
-      if (choice === 'webrtc') {
+      if (choice.path === 'webrtc') {
+        const fallback = choice.forced ? undefined : mediaSourcePath(abilities);
         const webrtc = new WebRtcPlayer({
           url: WHEP_PATH,
           video,
           onStats: showStats,
-          // No WebRTC on this server (turned off, all slots taken, `rearview view`): the WebSocket with MSE, if this browser has it.
-          ...(forced !== 'webrtc' && hasMse()
-            ? { onUnavailable: (why: string) => startWebSocket('mse', `WebRTC: ${why}`) }
+          // No WebRTC for this viewer (turned off, all slots taken, `rearview view`, a codec the
+          // browser lacks): the WebSocket with MSE or MMS, if this browser has one.
+          ...(fallback
+            ? { onUnavailable: (why: string) => startWebSocket(fallback, `WebRTC: ${why.replace(/\.$/, '')}.`) }
             : {}),
         });
         player = webrtc;
         canvas.hidden = true;
-        showPath(
-          'webrtc',
-          forced === 'webrtc'
-            ? 'chosen in the address.'
-            : 'WebCodecs needs a secure context such as https or localhost.',
-        );
+        showPath('webrtc', choice.why, choice.forced);
         webrtc.start();
         return;
       }
-      startWebSocket(choice, 'WebCodecs needs a secure context such as https or localhost, and WebRTC is missing.');
+      startWebSocket(choice.path, choice.why, choice.forced);
     },
     stop() {
       player?.close();
@@ -164,7 +149,7 @@ function setupLive(): { start: () => void; stop: () => void } {
     },
   };
 
-  function startWebSocket(path: 'webcodecs' | 'mse', whyFallback: string): void {
+  function startWebSocket(path: 'webcodecs' | 'mse' | 'mms', whyFallback: string, forced = false): void {
     const ws = new LivePlayer({
       url: liveUrl(),
       canvas,
@@ -180,7 +165,7 @@ function setupLive(): { start: () => void; stop: () => void } {
       onPathChange: (changed) => showPath(changed, 'WebCodecs in this browser cannot decode this stream.'),
     });
     player = ws;
-    showPath(ws.path, whyFallback);
+    showPath(ws.path, whyFallback, forced);
     ws.start();
   }
 }

@@ -6,7 +6,6 @@
  */
 import { ClockSync } from './clock-sync.js';
 import {
-  hasWebCodecs,
   MseRenderer,
   WebCodecsRenderer,
   type DecodePath,
@@ -14,9 +13,9 @@ import {
   type PictureCallback,
 } from './live-renderers.js';
 import { parseLiveFrame, parseLiveText, type LiveConfig, type LiveFrame } from '../outputs/ws-protocol.js';
+import { browserAbilities, mediaSourcePath, type LivePath } from './live-path.js';
 
-/** How the live view reaches the screen: the WebSocket into WebCodecs or MSE, or WebRTC (webrtc-player.ts). */
-export type LivePath = DecodePath | 'webrtc';
+export type { LivePath } from './live-path.js';
 
 /** Connection state shown to the viewer. */
 export type LiveState = 'connecting' | 'live' | 'no-video' | 'offline';
@@ -78,7 +77,7 @@ export interface LivePlayerOptions {
   onStats: (stats: LiveStats) => void;
   /** Called with the config message (camera name, size). */
   onConfig?: (config: LiveConfig) => void;
-  /** Force a path (tests, `?path=mse`); default: WebCodecs when available. */
+  /** The decoding path (app.ts picks it with live-path.ts); default: WebCodecs when available, else MSE or ManagedMediaSource. */
   forcePath?: DecodePath;
   /** Called when the player had to change its decoding path. */
   onPathChange?: (path: DecodePath) => void;
@@ -91,7 +90,7 @@ const NO_VIDEO_MS = 3000;
 
 /** The live view controller; see the file comment. */
 export class LivePlayer {
-  /** The decoding path in use (can change once: WebCodecs -> MSE when the codec is unsupported). */
+  /** The decoding path in use (can change once: WebCodecs -> MSE/MMS when the codec is unsupported). */
   path: DecodePath;
   private renderer: LiveRenderer;
   private readonly clock = new ClockSync();
@@ -118,7 +117,8 @@ export class LivePlayer {
   private readonly probe: LiveProbe;
 
   constructor(private readonly options: LivePlayerOptions) {
-    this.path = options.forcePath ?? (hasWebCodecs() ? 'webcodecs' : 'mse');
+    const abilities = browserAbilities();
+    this.path = options.forcePath ?? (abilities.webCodecs ? 'webcodecs' : (mediaSourcePath(abilities) ?? 'mse'));
     const onError = (message: string): void => {
       this.probe.errors.push(message);
       if (this.probe.errors.length > 50) this.probe.errors.shift();
@@ -129,9 +129,9 @@ export class LivePlayer {
     this.renderer =
       this.path === 'webcodecs'
         ? new WebCodecsRenderer(options.canvas, onPicture, onError, () => this.fallBackToMse(onPicture, onError))
-        : new MseRenderer(options.video, onPicture, onError);
+        : new MseRenderer(options.video, onPicture, onError, this.path === 'mms');
     options.canvas.hidden = this.path !== 'webcodecs';
-    options.video.hidden = this.path !== 'mse';
+    options.video.hidden = this.path === 'webcodecs';
     this.probe = {
       path: this.path,
       state: this.state,
@@ -149,18 +149,25 @@ export class LivePlayer {
     (globalThis as { __rearview?: LiveProbe }).__rearview = this.probe;
   }
 
-  /** WebCodecs cannot decode this stream here (unsupported profile or codec): use MSE from now on. */
+  /** WebCodecs cannot decode this stream here (unsupported profile or codec): use MSE (or MMS) from now on. */
   private fallBackToMse(onPicture: PictureCallback, onError: (message: string) => void): void {
-    if (this.path === 'mse' || this.closed) return;
-    onError('WebCodecs cannot decode this stream here; switching to Media Source Extensions');
+    if (this.path !== 'webcodecs' || this.closed) return;
+    const next = mediaSourcePath(browserAbilities());
+    if (!next) {
+      onError('WebCodecs cannot decode this stream here, and this browser has no Media Source Extensions');
+      return;
+    }
+    onError(
+      `WebCodecs cannot decode this stream here; switching to ${next === 'mse' ? 'Media Source Extensions' : 'ManagedMediaSource'}`,
+    );
     this.renderer.close();
-    this.path = 'mse';
-    this.probe.path = 'mse';
-    this.renderer = new MseRenderer(this.options.video, onPicture, onError);
+    this.path = next;
+    this.probe.path = next;
+    this.renderer = new MseRenderer(this.options.video, onPicture, onError, next === 'mms');
     this.options.canvas.hidden = true;
     this.options.video.hidden = false;
     if (this.config) this.renderer.configure(this.config);
-    this.options.onPathChange?.('mse');
+    this.options.onPathChange?.(next);
     this.emitStats();
   }
 

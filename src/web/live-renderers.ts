@@ -10,14 +10,15 @@
  * MseRenderer: the fallback where WebCodecs is missing (plain http on a LAN
  * address is not a secure context). Frames become one-sample fragmented MP4
  * segments appended to a SourceBuffer; the video element is pushed to the
- * live edge whenever its buffer grows past a few frames.
+ * live edge whenever its buffer grows past a few frames. The same renderer
+ * drives a ManagedMediaSource where MediaSource is missing (iOS 17.1+).
  */
 import { splitAnnexB } from '../h264/annexb-scanner.js';
 import { FMP4_TIMESCALE, initSegment, mediaSegment } from './fmp4-writer.js';
 import type { LiveConfig, LiveFrame } from '../outputs/ws-protocol.js';
 
-/** Which decoding path the page uses. */
-export type DecodePath = 'webcodecs' | 'mse';
+/** Which decoding path the page uses: WebCodecs, Media Source Extensions, or ManagedMediaSource (iOS 17.1+). */
+export type DecodePath = 'webcodecs' | 'mse' | 'mms';
 
 /**
  * Called for each picture shown: capture time (camera clock), size, and the
@@ -186,16 +187,38 @@ export class WebCodecsRenderer implements LiveRenderer {
 
 /** Buffered seconds past the playhead past which the playhead jumps to the live edge. */
 const MSE_MAX_BEHIND_S = 0.3;
+/**
+ * Until the video first plays, the playhead is left alone up to this far behind: the buffer
+ * starts with a keyframe, so starting at its beginning needs no seek, and a seek before the
+ * first picture is what a slow pipeline stumbles on.
+ */
+const MSE_MAX_BEHIND_FIRST_S = 1.5;
+/**
+ * After a jump, no other jump until the video played on from there or this long passed: a slow decoder
+ * (WebKitGTK under load) needs longer than MSE_MAX_BEHIND_S to start again after a seek, and
+ * jumping on every append then kept it from ever showing a picture.
+ */
+const MSE_JUMP_HOLD_MS = 2000;
+/**
+ * The playhead has not moved for this long while frames keep arriving: the media pipeline is
+ * stuck (seen in WebKitGTK under heavy load: a seek that never ends, an emptied buffer); the
+ * source is built anew. The playhead, not requestVideoFrameCallback: WebKitGTK under load
+ * plays on with few callbacks.
+ */
+const MSE_STALL_MS = 5000;
 /** Past this (but under MSE_MAX_BEHIND_S) the video plays slightly fast to catch up without a visible jump. */
 const MSE_CATCH_UP_S = 0.08;
 
-/** MSE + fragmented MP4 renderer; see the file comment. */
+/** MSE (or ManagedMediaSource) + fragmented MP4 renderer; see the file comment. */
 export class MseRenderer implements LiveRenderer {
-  readonly path = 'mse' as const;
+  readonly path: 'mse' | 'mms';
   drops = 0;
   /** Times the playhead was moved forward to the live edge. */
   jumps = 0;
-  private readonly mediaSource: MediaSource;
+  /** Times the media source was built anew after a stall. */
+  restarts = 0;
+  private readonly managed: boolean;
+  private mediaSource!: MediaSource;
   private sourceBuffer: SourceBuffer | undefined;
   private config: LiveConfig | undefined;
   private needInit = true;
@@ -203,27 +226,87 @@ export class MseRenderer implements LiveRenderer {
   private needKey = false;
   private readonly queue: Uint8Array[] = [];
   private sequence = 1;
+  /** Decode time of the next sample: where the last one ended. */
   private decodeTime90k = 0;
   private lastPts90k: number | undefined;
+  /** Smoothed frame interval (90 kHz ticks) from the pts steps; 0 until the config gives the rate. */
+  private frameInterval90k = 0;
   /** media time (s) of each appended frame -> capture time, oldest first. */
   private readonly times: Array<{ mediaTimeS: number; capturedAtMs: number }> = [];
   private lastTrimS = 0;
   private closed = false;
-  private readonly objectUrl: string;
+  private objectUrl = '';
   private frameCallbackId = 0;
+  /** performance.now() when the playhead last moved (or the start, a restart, a resync), and where it was. */
+  private lastProgressAtMs = performance.now();
+  private lastPlayheadS = 0;
+  /** The browser refused to start playing (autoplay policy). */
+  private playRefused = false;
+  /** performance.now() of the last jump, and where it put the playhead (0: the start). */
+  private lastJumpAtMs = Number.NEGATIVE_INFINITY;
+  private jumpTargetS = 0;
+  /** The video has played since the source was opened. */
+  private started = false;
 
   constructor(
     readonly element: HTMLVideoElement,
     private readonly onPicture: PictureCallback,
     private readonly onError: (message: string) => void,
+    /** Use ManagedMediaSource (the only kind iOS 17.1+ has) instead of MediaSource. */
+    managed = false,
   ) {
-    this.mediaSource = new MediaSource();
-    this.objectUrl = URL.createObjectURL(this.mediaSource);
+    this.path = managed ? 'mms' : 'mse';
+    this.managed = managed;
     element.muted = true;
     element.playsInline = true;
-    element.src = this.objectUrl;
-    this.mediaSource.addEventListener('sourceopen', () => this.flush());
+    // A ManagedMediaSource plays only when AirPlay has an alternative or is turned off: a live
+    // view has no URL another device could play, so it is turned off.
+    if (managed) element.disableRemotePlayback = true;
+    this.openSource();
     this.watchFrames();
+  }
+
+  /** A new (Managed)MediaSource on the video element. */
+  private openSource(): void {
+    let source: MediaSource;
+    if (this.managed) {
+      const Managed = (globalThis as { ManagedMediaSource?: new () => MediaSource }).ManagedMediaSource;
+      if (!Managed) throw new Error('this browser has no ManagedMediaSource');
+      // Its startstreaming/endstreaming (the browser's wish for data) are not followed: a live
+      // stream cannot pause, and the live-edge logic keeps only a few frames buffered.
+      source = new Managed();
+    } else {
+      source = new MediaSource();
+    }
+    this.mediaSource = source;
+    this.objectUrl = URL.createObjectURL(source);
+    this.element.src = this.objectUrl;
+    source.addEventListener('sourceopen', () => {
+      if (source === this.mediaSource) this.flush();
+    });
+  }
+
+  /** The pipeline is stuck: everything starts again at the next keyframe, on a new source. */
+  private restart(): void {
+    this.restarts++;
+    this.onError(
+      `the video stood still for ${MSE_STALL_MS / 1000} s while frames arrived: starting the ${this.path === 'mms' ? 'managed ' : ''}media source again`,
+    );
+    URL.revokeObjectURL(this.objectUrl);
+    this.sourceBuffer = undefined;
+    this.queue.length = 0;
+    this.times.length = 0;
+    this.needInit = true;
+    this.sequence = 1;
+    this.decodeTime90k = 0;
+    this.lastPts90k = undefined;
+    this.lastTrimS = 0;
+    this.lastJumpAtMs = Number.NEGATIVE_INFINITY;
+    this.jumpTargetS = 0;
+    this.started = false;
+    this.lastProgressAtMs = performance.now();
+    this.lastPlayheadS = 0;
+    this.openSource();
   }
 
   configure(config: LiveConfig): void {
@@ -237,6 +320,13 @@ export class MseRenderer implements LiveRenderer {
 
   push(frame: LiveFrame): void {
     if (!this.config || this.closed) return;
+    const nowMs = performance.now();
+    if (this.element.currentTime !== this.lastPlayheadS) {
+      this.lastPlayheadS = this.element.currentTime;
+      this.lastProgressAtMs = nowMs;
+    } else if (!this.playRefused && nowMs - this.lastProgressAtMs > MSE_STALL_MS) {
+      this.restart();
+    }
     if (frame.discontinuity && !frame.isKey) this.needInit = true;
     if (this.needKey) {
       if (!frame.isKey) {
@@ -261,11 +351,18 @@ export class MseRenderer implements LiveRenderer {
       this.needInit = false;
     }
     const nominal = Math.round(FMP4_TIMESCALE / (this.config.fps || 30));
-    // A monotonic decode clock from pts steps (clamped), so restarts never go backwards.
-    let step = this.lastPts90k === undefined ? nominal : frame.pts90k - this.lastPts90k;
-    if (!(step > 0 && step < nominal * 10)) step = nominal;
-    if (this.lastPts90k !== undefined) this.decodeTime90k += step;
+    // Each sample lasts the smoothed frame interval and the next starts where it ends: no gap or
+    // overlap in the buffer, and a decode clock that never goes backwards (source restarts). The
+    // raw pts steps jitter with the capture times of a loaded camera (1 tick to 2 frames): as
+    // sample times they leave gaps and overlaps, and WebKit takes a step over twice the one
+    // before as a discontinuity and drops every frame up to the next keyframe.
+    if (this.frameInterval90k === 0) this.frameInterval90k = nominal;
+    if (this.lastPts90k !== undefined) {
+      const step = frame.pts90k - this.lastPts90k;
+      if (step > 0 && step < nominal * 10) this.frameInterval90k += (step - this.frameInterval90k) / 16;
+    }
     this.lastPts90k = frame.pts90k;
+    const duration90k = Math.round(Math.min(nominal * 2, Math.max(nominal / 2, this.frameInterval90k)));
     const samples = nals.filter((n) => {
       const t = (n[0] ?? 0) & 0x1f;
       return t !== 7 && t !== 8 && t !== 9;
@@ -274,12 +371,13 @@ export class MseRenderer implements LiveRenderer {
       mediaSegment({
         sequence: this.sequence++,
         decodeTime90k: this.decodeTime90k,
-        duration90k: nominal,
+        duration90k,
         isKey: frame.isKey,
         nals: samples,
       }),
     );
     this.times.push({ mediaTimeS: this.decodeTime90k / FMP4_TIMESCALE, capturedAtMs: frame.capturedAtMs });
+    this.decodeTime90k += duration90k;
     if (this.times.length > 600) this.times.splice(0, this.times.length - 600);
     this.flush();
   }
@@ -330,16 +428,28 @@ export class MseRenderer implements LiveRenderer {
     const end = video.buffered.end(video.buffered.length - 1);
     const start = video.buffered.start(video.buffered.length - 1);
     const behind = end - video.currentTime;
-    if (behind > MSE_MAX_BEHIND_S || video.currentTime < start) {
-      video.currentTime = Math.max(start, end - 0.02);
+    // Played on from the last jump (or the start): the pipeline works, another jump is safe.
+    const playedOn = video.currentTime > this.jumpTargetS + 0.01;
+    if (playedOn) this.started = true;
+    const mayJump = !video.seeking && (playedOn || performance.now() - this.lastJumpAtMs > MSE_JUMP_HOLD_MS);
+    const maxBehind = this.started ? MSE_MAX_BEHIND_S : MSE_MAX_BEHIND_FIRST_S;
+    if ((behind > maxBehind || video.currentTime < start) && mayJump) {
+      const target = Math.max(start, end - 0.02);
+      video.currentTime = target;
       this.jumps++;
+      this.lastJumpAtMs = performance.now();
+      this.jumpTargetS = target;
     }
     const rate = behind > MSE_CATCH_UP_S ? 1.15 : 1;
     if (video.playbackRate !== rate) video.playbackRate = rate;
     if (video.paused) {
-      void video.play().catch(() => {
-        // autoplay refused: tried again on the next append
-      });
+      video.play().then(
+        () => (this.playRefused = false),
+        () => {
+          // autoplay refused: tried again on the next append, and no picture is no stall
+          this.playRefused = true;
+        },
+      );
     }
     if (!sb.updating && video.currentTime - this.lastTrimS > 20) {
       const trimTo = video.currentTime - 10;
@@ -381,6 +491,8 @@ export class MseRenderer implements LiveRenderer {
 
   resync(): void {
     this.needKey = true;
+    // Back from hidden: the time without frames was not a stall.
+    this.lastProgressAtMs = performance.now();
     this.keepLive();
   }
 

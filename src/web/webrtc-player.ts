@@ -33,6 +33,8 @@ export interface WebRtcPlayerOptions {
 function noWebRtcHere(status: number, code: string | undefined, message: string): boolean {
   if (status === 404 || status === 405 || status === 501) return true;
   if (code === 'ERR_API_TOO_MANY_CLIENTS' && status === 503) return true;
+  // The camera cannot answer this browser's offer (no H.264 it can send): retrying changes nothing.
+  if (code === 'ERR_WEBRTC_OFFER' && status === 400) return true;
   return code === 'ERR_WEBRTC_UNAVAILABLE' && /turned off|not available/.test(message);
 }
 
