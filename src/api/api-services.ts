@@ -7,7 +7,12 @@ import type { WebRtcOutput } from '../outputs/webrtc-output.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { RecordingFile } from '../recorder/recording-file.js';
 import type { RecordingHealth } from '../recorder/recording-health.js';
-import type { RecordingsUsage, StreamClientStatus, StreamSlotPoolStatus } from './wire-types.js';
+import type {
+  PublisherStatusDocument,
+  RecordingsUsage,
+  StreamClientStatus,
+  StreamSlotPoolStatus,
+} from './wire-types.js';
 
 export type { RecordingsUsage, StreamClientStatus, StreamSlotPoolStatus } from './wire-types.js';
 
@@ -92,6 +97,8 @@ export interface StreamStatus {
   thumbnails?: { enabled: boolean; reason: string | null } | null;
   /** Recording or not, and why not (src/recorder/recording-health.ts); derived from `recording` when absent. */
   recordingHealth?: RecordingHealth;
+  /** Publishing targets and their state; absent or empty when none. */
+  publish?: PublisherStatusDocument[];
 }
 
 /**

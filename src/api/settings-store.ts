@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { mergeConfig, readConfigFile, type ConfigInput, type RearviewConfig } from '../config.js';
 import { ConfigError, RearviewError } from '../errors.js';
 import { makeDirectory } from '../util/make-directory.js';
+import { parsePublishTarget } from '../util/publish-url.js';
 import type { SettingsApplyResult, SettingsDocument, SettingsPatch, SettingsPatchResult } from './wire-types.js';
 
 export type { SettingsApplyResult, SettingsPatchResult } from './wire-types.js';
@@ -153,6 +154,8 @@ export class SettingsStore {
       join: config.join,
       timestamps: config.timestamps,
       cameraName: config.cameraName,
+      // Read-only, masked: no LAN client may see or redirect where the video goes.
+      publish: config.publish.map((url) => parsePublishTarget(url).masked),
       settingsFile: this.path,
     };
   }
@@ -263,6 +266,8 @@ function settableInput(patch: unknown, refused: (key: string) => string): Config
       }
     } else if (key === 'settingsFile') {
       // Where the settings are saved, not a setting: ignored in a PATCH body.
+    } else if (key === 'publish' || key === 'publishCa') {
+      throw new ConfigError(`${key} cannot be changed over HTTP: set it in the config file or on the command line`);
     } else if ((SETTABLE_KEYS as readonly string[]).includes(key)) {
       // A JSON number on a key named ...Ms means milliseconds (as in mergeConfig); made explicit here.
       out[key] = key.endsWith('Ms') && typeof value === 'number' ? `${value}ms` : value;

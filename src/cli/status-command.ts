@@ -148,6 +148,16 @@ function clockLine(clock: Record<string, unknown>, c: ReturnType<typeof colours>
   return undefined;
 }
 
+/** One publishing target: its masked URL, state, counters and last error. */
+function publisherLine(p: Record<string, unknown>, c: ReturnType<typeof colours>): string {
+  const state = String(p.state ?? '?');
+  const shown =
+    state === 'publishing' ? c.green(state) : state === 'retrying' || state === 'unavailable' ? c.red(state) : state;
+  const retry = num(p.retryInMs) === null ? '' : ` (next try in ${Math.ceil((num(p.retryInMs) ?? 0) / 1000)} s)`;
+  const error = p.lastError && state !== 'publishing' ? `: ${String(p.lastError)}` : '';
+  return `${String(p.url ?? '?')} ${shown}${retry}, ${num(p.frames) ?? 0} frames, ${num(p.framesDropped) ?? 0} dropped, ${num(p.reconnects) ?? 0} reconnects${error}`;
+}
+
 async function printV1(baseUrl: string, status: StatusDocument): Promise<void> {
   const { formatBytes } = await import('../util/units.js');
   const c = colours();
@@ -170,6 +180,8 @@ async function printV1(baseUrl: string, status: StatusDocument): Promise<void> {
     `battery      ${num(battery.percent) === null ? 'unknown' : `${num(battery.percent)} %`}${num(battery.millivolts) === null ? '' : `, ${num(battery.millivolts)} mV`}${battery.charging === true ? ', charging' : ''}${battery.gauge === 'missing' ? ' (no fuel gauge answered)' : battery.gauge === 'none' ? ' (no fuel gauge)' : ''}`,
     `temperature  ${num(status.temperatureC) === null ? 'unknown' : `${num(status.temperatureC)} °C`}`,
   ];
+  const publishers = Array.isArray(status.publish) ? (status.publish as unknown[]).map(obj) : [];
+  if (publishers.length > 0) lines.push(`publish      ${publishers.map((p) => `\n  ${publisherLine(p, c)}`).join('')}`);
   const clock = clockLine(obj(status.clock), c);
   if (clock !== undefined) lines.splice(5, 0, `clock        ${clock}`);
   if (simulated.length > 0)

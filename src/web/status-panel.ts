@@ -88,6 +88,14 @@ export function statusRows(s: Json): Array<[string, string]> {
         return typeof v === 'boolean' ? (v ? `recording${segment}` : 'not recording') : String(v);
     }
   });
+  // Publishing targets (URLs arrive masked): one short line each.
+  const publish = get(s, 'publish');
+  if (Array.isArray(publish))
+    for (const p of publish as Json[])
+      rows.push([
+        'Publishing',
+        `${String(p.url)}: ${String(p.state)}${p.state !== 'publishing' && p.lastError ? ` (${String(p.lastError)})` : ''}`,
+      ]);
   add('Disk used by recordings', first(s, 'disk.usedBytes'), (v: number) => formatBytes(v));
   add(
     'Disk free',
