@@ -36,6 +36,9 @@ const needs = [
   },
   { check: () => existsSync('/usr/bin/chromium'), packages: ['chromium'] },
   { check: () => existsSync('/usr/bin/curl'), packages: ['curl'] },
+  // test/outputs/publish-*.test.ts: a TLS terminator in front of the RTMP server, certificates made with openssl.
+  { check: () => existsSync('/usr/bin/stunnel4'), packages: ['stunnel4'] },
+  { check: () => existsSync('/usr/bin/openssl'), packages: ['openssl'] },
 ];
 
 const missing = needs.filter((n) => !n.check()).flatMap((n) => n.packages);

@@ -308,7 +308,7 @@ export class Publisher {
   /** The child's argv: every value one element, nothing through a shell. */
   private args(): string[] {
     const t = this.target;
-    const out = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-progress', 'pipe:1', '-stats_period', '1'];
+    const out = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-progress', 'pipe:1', '-stats_period', '0.5'];
     // Input: our FLV on stdin, read as it comes (no probing delay, nothing but the pipe).
     out.push('-protocol_whitelist', 'pipe', '-fflags', 'nobuffer', '-probesize', '32', '-analyzeduration', '0');
     out.push('-f', 'flv', '-i', 'pipe:0', '-map', '0:v:0', '-c', 'copy');

@@ -125,7 +125,10 @@ export function parsePublishTarget(input: unknown): PublishTarget {
     const fragment = new URLSearchParams(url.hash.slice(1));
     for (const [k, v] of fragment) {
       if (k === 'profile' && (v === 'record' || v === 'stream')) profile = v;
-      else throw new ConfigError(`publish: unknown fragment option "${k}" in ${rough}: expected #profile=record`);
+      else
+        throw new ConfigError(
+          `publish: unknown fragment "${k}=${v}" in ${rough}: expected #profile=record or #profile=stream`,
+        );
     }
   }
   for (const [k, v] of url.searchParams) {
