@@ -470,6 +470,7 @@ export class Publisher {
       ],
       [/no route to host|network is unreachable|host is unreachable/i, 'ERR_PUBLISH_CONNECT', 'host unreachable'],
       [/timed? ?out/i, 'ERR_PUBLISH_CONNECT', 'timed out'],
+      [/rejected/i, 'ERR_PUBLISH_REFUSED', 'the server rejected the connection (a wrong passphrase or stream id?)'],
       [
         /connection reset|broken pipe|end of file|input\/output error/i,
         'ERR_PUBLISH_REFUSED',
