@@ -2,8 +2,9 @@
  * Cost of publishing (issue 18): `rearview serve` playing a 720p30 8 Mbit/s
  * stream with 0, 1 and 3 publishers (`--publish rtsp://...`, each an ffmpeg
  * child remuxing to a real RTSP server), beside the peer tool doing the same
- * job alone: `ffmpeg -re -f h264 -i FILE -c copy -f rtsp ...` pushing the
- * same file to the same kind of receiver, in the same run.
+ * job alone: `ffmpeg -re -stream_loop -1 -i FILE.mkv -c copy -f rtsp ...`
+ * pushing the same stream (the raw file copied into Matroska, which ffmpeg
+ * can loop) to the same kind of receiver, in the same run.
  *
  * Figures: CPU of the daemon's process tree (the daemon and its ffmpeg
  * children, user+system from /proc) as a percentage of one core over the
@@ -42,6 +43,17 @@ function makeInput(): string {
     ...['-b:v', '8M', '-maxrate', '8M', '-bufsize', '8M', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0'],
     ...['-x264-params', 'repeat-headers=1', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', path],
   ]);
+  return path;
+}
+
+/**
+ * The same stream in Matroska (copied, not re-encoded) for the peer: ffmpeg cannot loop a raw
+ * .h264 file (`-stream_loop` seeks, and the raw demuxer cannot: "Operation not permitted").
+ */
+function loopable(input: string): string {
+  const path = input.replace(/\.h264$/, '.mkv');
+  if (!existsSync(path))
+    execFileSync(FFMPEG, ['-v', 'error', '-y', '-f', 'h264', '-framerate', '30', '-i', input, '-c', 'copy', path]);
   return path;
 }
 
@@ -194,7 +206,7 @@ async function peer(input: string): Promise<Figures> {
     ff = spawn(
       FFMPEG,
       [
-        ...['-v', 'error', '-re', '-stream_loop', '-1', '-f', 'h264', '-framerate', '30', '-i', input],
+        ...['-nostdin', '-v', 'error', '-re', '-stream_loop', '-1', '-i', loopable(input)],
         ...['-c', 'copy', '-f', 'rtsp', '-rtsp_transport', 'tcp', `rtsp://127.0.0.1:${port}/live/cam`],
       ],
       { stdio: 'ignore' },
@@ -214,8 +226,8 @@ async function main(): Promise<void> {
     `publish bench: 720p30 8 Mbit/s file, ${warmupSeconds} s warm-up, ${seconds} s measured, RTSP receivers (ffmpeg -rtsp_flags listen)\n`,
   );
   const rows: string[] = [
-    '| what | publishing | processes | CPU % of one core | tree RSS MB |',
-    '|---|---|---|---|---|',
+    '| what | publishing | processes | CPU % of one core | tree RSS MB | tree PSS MB |',
+    '|---|---|---|---|---|---|',
   ];
   for (const n of counts) {
     const f = await ours(input, n);
@@ -225,7 +237,7 @@ async function main(): Promise<void> {
   }
   const p = await peer(input);
   rows.push(
-    `| ffmpeg -re -f h264 -i FILE -c copy -f rtsp (peer) | 1/1 | ${p.processes} | ${p.cpuPercent.toFixed(1)} | ${p.rssMb.toFixed(1)} | ${p.pssMb.toFixed(1)} |`,
+    `| ffmpeg -re -stream_loop -1 -i FILE.mkv -c copy -f rtsp (peer) | 1/1 | ${p.processes} | ${p.cpuPercent.toFixed(1)} | ${p.rssMb.toFixed(1)} | ${p.pssMb.toFixed(1)} |`,
   );
   process.stdout.write(`${rows.join('\n')}\n`);
 }

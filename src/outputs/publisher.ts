@@ -25,6 +25,7 @@
  * error) goes through maskSecrets().
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { HubReader, HubReaderOptions } from '../hub/hub-reader.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
@@ -32,6 +33,7 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import { FFMPEG_MISSING } from '../util/ffmpeg-path.js';
 import { maskSecrets, NAME_PLACEHOLDER, type PublishTarget } from '../util/publish-url.js';
 import { FlvWriter } from './flv-writer.js';
+import { openTlsTunnel, type TlsTunnel, type TlsTunnelError } from './tls-tunnel.js';
 import { PublishBackoff } from './publish-backoff.js';
 
 /** The part of a StreamHub a publisher needs. */
@@ -124,6 +126,9 @@ interface Run {
   endReason: { code: PublishErrorCode; message: string } | { restartNow: string } | undefined;
   waitingForDrain: boolean;
   exited: boolean;
+  /** The URL ffmpeg was given (rtsps: the tunnel's loopback end). */
+  runUrl: string;
+  tunnel: TlsTunnel | undefined;
 }
 
 /** See the file comment. */
@@ -237,13 +242,62 @@ export class Publisher {
     }
     this.runs++;
     this.setState('connecting');
+    if (this.target.scheme === 'rtsps') {
+      void this.attemptThroughTunnel(ffmpeg);
+      return;
+    }
+    this.spawnRun(ffmpeg, this.url, undefined);
+  }
+
+  /**
+   * rtsps: Node connects with TLS and verifies the server first (tls-tunnel.ts); ffmpeg then speaks
+   * RTSP to the tunnel's loopback end. A server that does not verify never sees ffmpeg.
+   */
+  private async attemptThroughTunnel(ffmpeg: string): Promise<void> {
+    const url = new URL(this.url);
+    let ca: Buffer | undefined;
+    if (this.options.caFile) {
+      try {
+        ca = readFileSync(this.options.caFile);
+      } catch (err) {
+        this.fail(
+          { code: 'ERR_PUBLISH_TLS', message: `cannot read publishCa: ${(err as NodeJS.ErrnoException).code ?? ''}` },
+          0,
+        );
+        return;
+      }
+    }
+    let tunnel: TlsTunnel;
+    try {
+      tunnel = await openTlsTunnel({ host: url.hostname, port: Number(url.port || 322), ca });
+    } catch (err) {
+      const e = err as TlsTunnelError;
+      if (this.closed) return;
+      this.fail(
+        { code: e.kind === 'tls' ? 'ERR_PUBLISH_TLS' : 'ERR_PUBLISH_CONNECT', message: this.mask(e.message) },
+        0,
+      );
+      return;
+    }
+    if (this.closed) {
+      tunnel.close();
+      return;
+    }
+    url.protocol = 'rtsp:';
+    url.hostname = '127.0.0.1';
+    url.port = String(tunnel.port);
+    this.spawnRun(ffmpeg, url.href, tunnel);
+  }
+
+  private spawnRun(ffmpeg: string, runUrl: string, tunnel: TlsTunnel | undefined): void {
     let child: ChildProcessWithoutNullStreams;
     try {
-      child = spawn(ffmpeg, this.args(), {
+      child = spawn(ffmpeg, this.args(runUrl), {
         stdio: ['pipe', 'pipe', 'pipe'],
         env: this.options.env ?? process.env,
       });
     } catch (err) {
+      tunnel?.close();
       this.fail(
         { code: 'ERR_PUBLISH_EXITED', message: `cannot start ${ffmpeg}: ${this.mask((err as Error).message)}` },
         0,
@@ -270,8 +324,17 @@ export class Publisher {
       endReason: undefined,
       waitingForDrain: false,
       exited: false,
+      runUrl,
+      tunnel,
     };
     this.run = run;
+    // The server hung up or the TLS session broke: end ffmpeg's run with that reason (not its loopback's).
+    tunnel?.onClose((err) =>
+      this.endRun(run, {
+        code: 'ERR_PUBLISH_REFUSED',
+        message: `the server closed the connection${err ? `: ${this.mask(err.message)}` : ''}`,
+      }),
+    );
     child.on('error', (err) => {
       // ENOENT (ffmpeg vanished), EACCES: the 'exit' may not follow, so end here.
       const code = (err as NodeJS.ErrnoException).code;
@@ -306,7 +369,7 @@ export class Publisher {
   }
 
   /** The child's argv: every value one element, nothing through a shell. */
-  private args(): string[] {
+  private args(url: string): string[] {
     const t = this.target;
     const out = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-progress', 'pipe:1', '-stats_period', '0.5'];
     // Input: our FLV on stdin, read as it comes (no probing delay, nothing but the pipe).
@@ -314,6 +377,7 @@ export class Publisher {
     out.push('-f', 'flv', '-i', 'pipe:0', '-map', '0:v:0', '-c', 'copy');
     switch (t.scheme) {
       case 'rtsp':
+      case 'rtsps': // through the verified tunnel, so plain RTSP to loopback
         out.push('-protocol_whitelist', 'rtsp,tcp', '-rtsp_transport', 'tcp', '-f', 'rtsp');
         break;
       case 'rtmp':
@@ -329,7 +393,7 @@ export class Publisher {
         out.push('-protocol_whitelist', 'srt', '-f', 'mpegts');
         break;
     }
-    out.push(this.url);
+    out.push(url);
     return out;
   }
 
@@ -412,6 +476,7 @@ export class Publisher {
     clearTimeout(run.killTimer as NodeJS.Timeout | undefined);
     this.droppedBefore += run.reader.stats.framesDropped;
     run.reader.close();
+    run.tunnel?.close();
     if (this.run === run) this.run = undefined;
     for (const w of this.exitWaiters.splice(0)) w();
     if (this.closed) return;
@@ -447,7 +512,7 @@ export class Publisher {
     code: number | null,
     signal: NodeJS.Signals | null,
   ): { code: PublishErrorCode; message: string } {
-    const text = this.mask(run.stderr);
+    const text = this.mask(run.stderr.split(run.runUrl).join(this.shown));
     // "[rtmp @ 0x5569...] " prefixes differ per run: without them the same failure reads the same (and is logged once).
     const lines = text
       .split('\n')

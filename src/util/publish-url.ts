@@ -13,8 +13,8 @@
  */
 import { ConfigError } from '../errors.js';
 
-/** The schemes we publish to. `rtsps` is refused: ffmpeg 5.1's RTSP client never verifies certificates. */
-export type PublishScheme = 'rtsp' | 'rtmp' | 'rtmps' | 'srt';
+/** The schemes we publish to. */
+export type PublishScheme = 'rtsp' | 'rtsps' | 'rtmp' | 'rtmps' | 'srt';
 
 /** Which hub a publisher reads: the live stream (default) or the recording profile. */
 export type PublishProfile = 'stream' | 'record';
@@ -28,22 +28,20 @@ export interface PublishTarget {
   masked: string;
   /** `#profile=record` publishes the recording profile; default the stream profile. */
   profile: PublishProfile;
-  /** Needs certificate verification (rtmps). */
+  /** Needs certificate verification (rtmps, rtsps). */
   tls: boolean;
   /** Secret strings (raw and percent-decoded) that must never appear in text we show. */
   secrets: string[];
 }
 
 /** Schemes and why a known but unsupported one is refused. */
-const SUPPORTED: readonly PublishScheme[] = ['rtsp', 'rtmp', 'rtmps', 'srt'];
+const SUPPORTED: readonly PublishScheme[] = ['rtsp', 'rtsps', 'rtmp', 'rtmps', 'srt'];
 const REFUSED: Record<string, string> = {
-  rtsps:
-    "rtsps is not supported: ffmpeg's RTSP client (5.1) does not verify the server's certificate; use rtmps://, or srt:// with a passphrase",
   http: 'http(s) targets (WHIP) are not supported yet',
   https: 'http(s) targets (WHIP) are not supported yet',
   whip: 'WHIP is not supported yet',
 };
-const DEFAULT_PORTS: Record<PublishScheme, number> = { rtsp: 554, rtmp: 1935, rtmps: 443, srt: 0 };
+const DEFAULT_PORTS: Record<PublishScheme, number> = { rtsp: 554, rtsps: 322, rtmp: 1935, rtmps: 443, srt: 0 };
 
 /** Query keys whose values are secrets (lower case). */
 const SECRET_QUERY_KEYS = new Set([
@@ -101,7 +99,7 @@ export function parsePublishTarget(input: unknown): PublishTarget {
   if (REFUSED[scheme]) throw new ConfigError(`publish: ${REFUSED[scheme]} (${rough})`);
   if (!(SUPPORTED as readonly string[]).includes(scheme))
     throw new ConfigError(
-      `publish: unknown scheme "${scheme}:" in ${rough}: expected rtsp://, rtmp://, rtmps:// or srt://`,
+      `publish: unknown scheme "${scheme}:" in ${rough}: expected rtsp://, rtsps://, rtmp://, rtmps:// or srt://`,
     );
   const s = scheme as PublishScheme;
   if (url.hostname === '') throw new ConfigError(`publish: no host in ${rough}`);
@@ -155,7 +153,7 @@ export function parsePublishTarget(input: unknown): PublishTarget {
     url: url.href.split('__rearview_name__').join(NAME_PLACEHOLDER),
     masked: '',
     profile,
-    tls: s === 'rtmps',
+    tls: s === 'rtmps' || s === 'rtsps',
     secrets: [...new Set(secrets)].sort((a, b) => b.length - a.length),
   };
   target.masked = maskedForm(url, s) + (profile === 'record' ? '#profile=record' : '');

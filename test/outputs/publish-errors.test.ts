@@ -60,7 +60,7 @@ describe('bad publishing targets at start-up', () => {
     ['malformed URL', ['--publish', 'rtmp://[::1/app/key'], /not a valid URL/],
     ['spaces', ['--publish', 'rtsp://host/a b'], /spaces and control characters/],
     ['rtmp without a stream name', ['--publish', 'rtmp://user:hunter2pw@host'], /application and a stream name/],
-    ['rtsps (cannot be verified)', ['--publish', 'rtsps://user:hunter2pw@host/x'], /rtsps is not supported/],
+    ['WHIP', ['--publish', 'https://user:hunter2pw@host/whip'], /not supported yet/],
     ['srt listener mode', ['--publish', 'srt://host:9000?mode=listener'], /caller mode only/],
     ['short srt passphrase', ['--publish', 'srt://host:9000?passphrase=hunter2pw'], /10 to 79 characters/],
     ['missing CA file', ['--publish-ca', '/nonexistent/ca.pem'], /publishCa: cannot read/],

@@ -44,7 +44,6 @@ describe('parsePublishTarget', () => {
     const refused: Array<[string, RegExp]> = [
       ['ftp://u:secretpw@h/x', /unknown scheme "ftp:"/],
       ['file:///etc/passwd', /unknown scheme "file:"/],
-      ['rtsps://u:secretpw@h/x', /rtsps is not supported/],
       ['https://h/whip', /not supported yet/],
       ['rtmp://h', /application and a stream name/],
       ['rtmp://h/app', /application and a stream name/],
