@@ -26,6 +26,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import type { ErrorCode } from '../errors.js';
 import type { HubReader, HubReaderOptions } from '../hub/hub-reader.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
@@ -44,16 +45,8 @@ export interface PublishHub {
 /** States of a publisher, as shown in status. */
 export type PublisherState = 'connecting' | 'publishing' | 'retrying' | 'unavailable' | 'stopped';
 
-/** Error codes of a publisher (docs/errors.md). */
-export type PublishErrorCode =
-  | 'ERR_PUBLISH_NO_FFMPEG'
-  | 'ERR_PUBLISH_CONNECT'
-  | 'ERR_PUBLISH_TLS'
-  | 'ERR_PUBLISH_AUTH'
-  | 'ERR_PUBLISH_REFUSED'
-  | 'ERR_PUBLISH_TIMEOUT'
-  | 'ERR_PUBLISH_STALLED'
-  | 'ERR_PUBLISH_EXITED';
+/** Error codes of a publisher (docs/errors.md): status values, never thrown. */
+export type PublishErrorCode = Extract<ErrorCode, `ERR_PUBLISH_${string}`>;
 
 /** One publisher in /api/v1/status. */
 export interface PublisherStatus {
