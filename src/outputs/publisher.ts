@@ -352,11 +352,18 @@ export class Publisher {
     });
     child.on('exit', (code, signal) => this.onExit(run, code, signal));
     reader.onReadable(() => this.pump(run));
+    // No progress past the backlog limit: before the server took the session it is a connection
+    // that does not come up (ffmpeg opens RTMP/SRT before it reads its input), after it a stall.
     reader.onStalled(() =>
-      this.endRun(run, {
-        code: 'ERR_PUBLISH_STALLED',
-        message: 'the server stopped taking the stream (no progress past the backlog limit)',
-      }),
+      this.endRun(
+        run,
+        run.publishingAtMs === undefined
+          ? { code: 'ERR_PUBLISH_TIMEOUT', message: 'timed out connecting (server unreachable or not answering)' }
+          : {
+              code: 'ERR_PUBLISH_STALLED',
+              message: 'the server stopped taking the stream (no progress past the backlog limit)',
+            },
+      ),
     );
     this.pump(run);
   }

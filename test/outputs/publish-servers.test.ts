@@ -79,3 +79,22 @@ for (const kind of ['rtsp', 'rtmp', 'srt'] as const) {
     });
   });
 }
+
+describe('#profile=record', () => {
+  it('publishes the recording profile (its own hub) while the stream profile serves port 5000', async () => {
+    const port = await freeTcpPort();
+    const receiver = startReceiver('rtmp', port);
+    cleanups.push(() => receiver.kill());
+    const d = await startDaemonInProcess({ record: true, publish: [`${receiverUrl('rtmp', port)}#profile=record`] });
+    cleanups.push(() => d.close());
+    assert.notEqual(d.daemon.recordingHub, d.daemon.hub, 'the sample source records its own 720p profile');
+    await waitFor(() => receiver.frames() >= 30, 'the server decoding the recording profile', 30_000);
+    assert.deepEqual(receiver.errors, []);
+    assert.ok(d.daemon.recordingHub.readerList.some((r) => r.name.startsWith('publish 0')));
+    assert.ok(!d.daemon.hub.readerList.some((r) => r.name.startsWith('publish')));
+    assert.equal(d.daemon.recordingHub.params?.width, 1280);
+    assert.equal(publishService(d).status()[0]?.profile, 'record');
+    await d.close();
+    await receiver.kill();
+  });
+});
