@@ -171,10 +171,11 @@ export class SettingsStore {
   }
 
   private async doPatch(patch: unknown): Promise<SettingsPatchResult> {
-    const input = settableInput(
-      patch,
-      (key) =>
-        `${key} cannot be changed at run time (settable: resolution, video.{${SETTABLE_VIDEO_KEYS.join(',')}}, recordVideo.{${SETTABLE_VIDEO_KEYS.join(',')}}, ${SETTABLE_KEYS.join(', ')})`,
+    const input = settableInput(patch, (key) =>
+      // Where the video goes: never from a client on the camera's network.
+      key === 'publish' || key === 'publishCa'
+        ? `${key} cannot be changed over HTTP: set it in the config file or on the command line`
+        : `${key} cannot be changed at run time (settable: resolution, video.{${SETTABLE_VIDEO_KEYS.join(',')}}, recordVideo.{${SETTABLE_VIDEO_KEYS.join(',')}}, ${SETTABLE_KEYS.join(', ')})`,
     );
     const current = this.options.get();
     // The one validation of every value (config.ts): the same closed sets and ranges as the config file and the command line.
@@ -266,8 +267,6 @@ function settableInput(patch: unknown, refused: (key: string) => string): Config
       }
     } else if (key === 'settingsFile') {
       // Where the settings are saved, not a setting: ignored in a PATCH body.
-    } else if (key === 'publish' || key === 'publishCa') {
-      throw new ConfigError(`${key} cannot be changed over HTTP: set it in the config file or on the command line`);
     } else if ((SETTABLE_KEYS as readonly string[]).includes(key)) {
       // A JSON number on a key named ...Ms means milliseconds (as in mergeConfig); made explicit here.
       out[key] = key.endsWith('Ms') && typeof value === 'number' ? `${value}ms` : value;
