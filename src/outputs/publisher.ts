@@ -493,6 +493,7 @@ export class Publisher {
 
   /** Records a failure, logs it once per distinct cause, and schedules the next attempt. */
   private fail(error: { code: PublishErrorCode; message: string }, publishedForMs: number): void {
+    if (this.closed) return; // a failure that lands after close(): nothing to retry
     const same = this.lastError?.message === error.message;
     this.lastError = error;
     const delay = error.code === 'ERR_PUBLISH_NO_FFMPEG' ? NO_FFMPEG_RETRY_MS : this.backoff.next(publishedForMs);
