@@ -55,6 +55,9 @@ const needs = [
     packages: ['webkit2gtk-driver', 'libwebkit2gtk-4.1-0', 'xvfb'],
   },
   { check: () => existsSync('/usr/bin/curl'), packages: ['curl'] },
+  // test/outputs/publish-*.test.ts: a TLS terminator in front of the RTMP server, certificates made with openssl.
+  { check: () => existsSync('/usr/bin/stunnel4'), packages: ['stunnel4'] },
+  { check: () => existsSync('/usr/bin/openssl'), packages: ['openssl'] },
 ];
 
 const missing = needs.filter((n) => !n.check()).flatMap((n) => n.packages);

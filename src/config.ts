@@ -5,11 +5,12 @@
  * ("60s", "2GB") are accepted in the file and on the command line and parsed
  * once here; inside, everything is integers with the unit in the name.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import type { LogLevel } from './log/logger.js';
 import { readSecretFile } from './util/secret-file.js';
 import { isTcpUrl, parseStreamAddress } from './util/stream-address.js';
+import { parsePublishTarget } from './util/publish-url.js';
 import { parseBytes, parseDurationMs } from './util/units.js';
 import { compileAllowList } from './api/network-allow-list.js';
 
@@ -184,6 +185,14 @@ export interface RearviewConfig {
   buttonLongPressMs: number;
   /** GPIO interface. Default 'auto' (libgpiod's tools when installed, else sysfs). */
   gpioInterface: GpioInterfaceName;
+  /**
+   * Media servers the live stream is published to (rtsp://, rtmp://, rtmps://, srt:// URLs; `{name}` in the
+   * path is the camera's fleet name, `#profile=record` publishes the recording profile). Config file and
+   * command line only; shown masked. Default none.
+   */
+  publish: string[];
+  /** CA certificates (PEM) that rtmps:// servers are verified against instead of the system's. */
+  publishCa: string | undefined;
   /** Log level. Default 'info'. */
   logLevel: LogLevel;
 
@@ -306,6 +315,8 @@ export function defaultConfig(): RearviewConfig {
     buttonPolarity: 'active-high',
     buttonLongPressMs: 3000,
     gpioInterface: 'auto',
+    publish: [],
+    publishCa: undefined,
     logLevel: 'info',
     upload: undefined,
     uploadEndpoint: undefined,
@@ -432,7 +443,10 @@ const OPTIONAL_STRING_KEYS = new Set([
   'upload',
   'uploadEndpoint',
   'uploadCredentialsFile',
+  'publishCa',
 ]);
+/** Most publishing targets: each is an ffmpeg process on a 512 MB camera. */
+const MAX_PUBLISH_TARGETS = 8;
 /**
  * A camera name is a DNS host name: labels of letters, digits and inner
  * hyphens (1 to 63 characters), joined by dots, 253 at most. It is advertised
@@ -547,6 +561,15 @@ function normaliseValue(key: string, value: unknown): unknown {
     return value;
   }
   if (key === 'source') return checkSourceForm(value);
+  if (key === 'publish') {
+    // One URL (the command line's repeated --publish gives a list), or a list in the file.
+    const list = typeof value === 'string' ? [value] : value;
+    if (!Array.isArray(list)) throw new ConfigError('publish: expected a list of URLs');
+    if (list.length > MAX_PUBLISH_TARGETS)
+      throw new ConfigError(`publish: at most ${MAX_PUBLISH_TARGETS} targets, got ${list.length}`);
+    for (const entry of list) parsePublishTarget(entry); // throws naming the masked URL
+    return [...list] as string[];
+  }
   if (OPTIONAL_STRING_KEYS.has(key)) {
     if (value === undefined || value === null || value === '') return undefined;
   }
@@ -564,6 +587,7 @@ function normaliseValue(key: string, value: unknown): unknown {
   if (key === 'uploadEndpoint') parseUploadEndpoint(value);
   if (key === 'uploadRegion' && !/^[a-z0-9-]{1,32}$/.test(value))
     throw new ConfigError(`uploadRegion: expected a region name such as eu-central-1, got ${JSON.stringify(value)}`);
+  if (key === 'publishCa') checkReadableFile(value, key);
   if (key === 'captureDevice' && !value.startsWith('/'))
     throw new ConfigError(
       `captureDevice: expected an absolute device path such as /dev/video0, got ${JSON.stringify(value)}`,
@@ -641,6 +665,19 @@ export function checkUploadConfig(config: RearviewConfig): void {
   }
 }
 
+/** A file the daemon will read later (a CA bundle): a regular file now, so a typo is one line at start-up. */
+function checkReadableFile(path: string, key: string): void {
+  let stat: ReturnType<typeof statSync>;
+  try {
+    stat = statSync(path);
+  } catch (err) {
+    throw new ConfigError(
+      `${key}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  if (!stat.isFile()) throw new ConfigError(`${key}: ${path} is not a regular file`);
+}
+
 /** The forms of `source`: checked when the config loads, before any port is bound. */
 const SOURCE_NAMES = ['sample', 'rpicam', 'gstreamer', 'ffmpeg', '-'];
 
@@ -673,6 +710,7 @@ export function mergeConfig(base: RearviewConfig, input: ConfigInput): RearviewC
     recordVideo: { ...base.recordVideo },
     allowNetworks: [...base.allowNetworks],
     trustedNetworks: [...base.trustedNetworks],
+    publish: [...base.publish],
   };
   const defaults = defaultConfig();
   if (input.apiToken !== undefined && input.apiTokenFile !== undefined)

@@ -18,7 +18,7 @@
  * idempotent. Optional services implement DaemonService and are created from
  * the config in one commented block of start().
  */
-import type { RearviewConfig } from './config.js';
+import { defaultConfig, type RearviewConfig } from './config.js';
 import { buildCaptureTimeSei } from './h264/capture-time-sei.js';
 import { StreamHub } from './hub/stream-hub.js';
 import { silentLogger, type Logger } from './log/logger.js';
@@ -39,6 +39,7 @@ import type { CameraDeviceOverrides } from './device/camera-device.js';
 import { CameraClock } from './util/camera-clock.js';
 import type { Clock } from './util/clock.js';
 import type { UploadService as UploadServiceType } from './upload/upload-service.js';
+import { fleetName, type FleetNameSources } from './util/fleet-name.js';
 
 /** A long-lived optional part of the daemon (recorder, HTTP API, mDNS, ...). */
 export interface DaemonService {
@@ -82,6 +83,8 @@ export interface RearviewDaemonOptions {
    * and the fuel gauge chip still come from the config.
    */
   device?: CameraDeviceOverrides;
+  /** Where `{name}` of publish URLs takes its device suffix from (tests: files of their own). */
+  fleetNameSources?: FleetNameSources;
 }
 
 /** The camera daemon; see the file comment. */
@@ -142,7 +145,10 @@ export class RearviewDaemon {
   /** Whether the default source factory is used (then start() checks the source can be built before binding). */
   private readonly checkSourceFirst: boolean;
 
-  constructor(config: RearviewConfig, options: RearviewDaemonOptions = {}) {
+  constructor(
+    config: RearviewConfig,
+    private readonly options: RearviewDaemonOptions = {},
+  ) {
     this.config = config;
     this.configFile = options.configFile;
     this.deviceOptions = options.device;
@@ -323,6 +329,15 @@ export class RearviewDaemon {
           u ? { events: u.recorderEvents, retention: { uploadState: (name) => u.uploadState(name) } } : {},
         );
         this.services.push(recorderService);
+      }
+      // Publishing is loaded only when configured (a 512 MB camera pays nothing for it otherwise).
+      if (config.publish.length > 0) {
+        const { PublishService } = await import('./outputs/publish-service.js');
+        this.services.push(
+          new PublishService(this, {
+            fleetName: fleetName(config.cameraName, defaultConfig().cameraName, this.options.fleetNameSources),
+          }),
+        );
       }
       api = new ApiService(this); // HTTP API, web page, modes, device
       this.services.push(api);

@@ -46,6 +46,14 @@ export type ErrorCode =
   | 'ERR_WEBRTC_UNAVAILABLE'
   | 'ERR_UPLOAD'
   | 'ERR_UPLOAD_VERIFY'
+  | 'ERR_PUBLISH_NO_FFMPEG'
+  | 'ERR_PUBLISH_CONNECT'
+  | 'ERR_PUBLISH_TLS'
+  | 'ERR_PUBLISH_AUTH'
+  | 'ERR_PUBLISH_REFUSED'
+  | 'ERR_PUBLISH_TIMEOUT'
+  | 'ERR_PUBLISH_STALLED'
+  | 'ERR_PUBLISH_EXITED'
   | 'ERR_INTERNAL';
 
 /** Base class of every error this project raises on purpose. */

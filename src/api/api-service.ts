@@ -13,6 +13,7 @@ import type { Logger } from '../log/logger.js';
 import { ModeController, type ModeState } from '../modes/mode-controller.js';
 import type { TcpStreamServer } from '../outputs/tcp-stream-server.js';
 import type { RecorderService } from '../recorder/recorder-service.js';
+import type { PublishService } from '../outputs/publish-service.js';
 import { RecordingLibrary } from '../recorder/recording-library.js';
 import { recordingHealth, sameHealth, type RecordingHealth } from '../recorder/recording-health.js';
 import type { SourceSupervisor } from '../sources/source-supervisor.js';
@@ -421,6 +422,7 @@ export class ApiService {
       thumbnails: recorder?.thumbnails ?? null,
       recordingHealth: this.recordingHealth(),
       upload: host.upload?.status ?? null,
+      publish: (host.services.find((s) => s.name === 'publish') as PublishService | undefined)?.status() ?? [],
     };
   }
 }

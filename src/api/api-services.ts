@@ -8,6 +8,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { RecordingFile } from '../recorder/recording-file.js';
 import type { RecordingHealth } from '../recorder/recording-health.js';
 import type {
+  PublisherStatusDocument,
   RecordingsUsage,
   StreamClientStatus,
   StreamSlotPoolStatus,
@@ -102,6 +103,8 @@ export interface StreamStatus {
   upload?: UploadStatusDocument | null;
   /** The upload settings, masked; absent or null when uploads are off. */
   uploadSettings?: UploadSettingsDocument | null;
+  /** Publishing targets and their state; absent or empty when none. */
+  publish?: PublisherStatusDocument[];
 }
 
 /**

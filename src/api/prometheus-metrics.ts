@@ -107,6 +107,42 @@ export function renderMetrics(
     'Live-stream clients dropped for being behind too long in the 30 s window, by kind.',
     pools.map(({ kind, pool }) => [{ kind }, pool.droppedBehind]),
   );
+  // Publishing targets: labelled by their position and scheme (bounded by the config), never by URL (credentials).
+  const publishers = status.publish ?? [];
+  const byPublisher = (
+    pick: (p: StatusDocument['publish'][number]) => number,
+  ): Array<[Record<string, string>, number]> =>
+    publishers.map((p) => [{ publisher: String(p.index), scheme: p.scheme, profile: p.profile }, pick(p)]);
+  metric(
+    'rearview_publish_up',
+    'gauge',
+    '1 while the target takes the stream (state publishing), by position in the publish list.',
+    byPublisher((p) => (p.state === 'publishing' ? 1 : 0)),
+  );
+  metric(
+    'rearview_publish_frames_total',
+    'counter',
+    'Frames handed to the publishing process.',
+    byPublisher((p) => p.frames),
+  );
+  metric(
+    'rearview_publish_bytes_total',
+    'counter',
+    'Bytes handed to the publishing process.',
+    byPublisher((p) => p.bytes),
+  );
+  metric(
+    'rearview_publish_dropped_frames_total',
+    'counter',
+    'Frames skipped because the server took the stream too slowly.',
+    byPublisher((p) => p.framesDropped),
+  );
+  metric(
+    'rearview_publish_reconnects_total',
+    'counter',
+    'Publishing sessions started after the first.',
+    byPublisher((p) => p.reconnects),
+  );
   metric('rearview_recording_active', 'gauge', '1 while segments are being written.', [
     [{}, status.recording.active ? 1 : 0],
   ]);

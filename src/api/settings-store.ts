@@ -21,6 +21,7 @@ import type {
   SettingsPatchResult,
   UploadSettingsDocument,
 } from './wire-types.js';
+import { parsePublishTarget } from '../util/publish-url.js';
 
 export type { SettingsApplyResult, SettingsPatchResult } from './wire-types.js';
 
@@ -161,6 +162,8 @@ export class SettingsStore {
       join: config.join,
       timestamps: config.timestamps,
       cameraName: config.cameraName,
+      // Read-only, masked: no LAN client may see or redirect where the video goes.
+      publish: config.publish.map((url) => parsePublishTarget(url).masked),
       settingsFile: this.path,
       upload: this.options.upload?.() ?? null,
     };
@@ -177,10 +180,11 @@ export class SettingsStore {
   }
 
   private async doPatch(patch: unknown): Promise<SettingsPatchResult> {
-    const input = settableInput(
-      patch,
-      (key) =>
-        `${key} cannot be changed at run time (settable: resolution, video.{${SETTABLE_VIDEO_KEYS.join(',')}}, recordVideo.{${SETTABLE_VIDEO_KEYS.join(',')}}, ${SETTABLE_KEYS.join(', ')})`,
+    const input = settableInput(patch, (key) =>
+      // Where the video goes: never from a client on the camera's network.
+      key === 'publish' || key === 'publishCa'
+        ? `${key} cannot be changed over HTTP: set it in the config file or on the command line`
+        : `${key} cannot be changed at run time (settable: resolution, video.{${SETTABLE_VIDEO_KEYS.join(',')}}, recordVideo.{${SETTABLE_VIDEO_KEYS.join(',')}}, ${SETTABLE_KEYS.join(', ')})`,
     );
     const current = this.options.get();
     // The one validation of every value (config.ts): the same closed sets and ranges as the config file and the command line.

@@ -83,6 +83,7 @@ export async function buildStatus(ctx: ApiContext): Promise<StatusDocument> {
       thumbnails: stream.thumbnails ?? null,
     },
     disk,
+    publish: stream.publish ?? [],
     battery: {
       // Whole numbers, as the legacy routes answer (the MAX17048 reads in 1/256 % and 78.125 uV steps).
       percent: percent === null ? null : Math.round(percent),

@@ -55,6 +55,34 @@ export interface StreamSlotPoolStatus {
   droppedBehind: number;
 }
 
+/** One publishing target (`publish`) in /api/v1/status: the masked URL, its state and counters. */
+export interface PublisherStatusDocument {
+  /** Position in the `publish` list, from 0. */
+  index: number;
+  /** rtsp, rtmp, rtmps or srt. */
+  scheme: string;
+  /** The URL with credentials (user, password, secret query values, RTMP stream key) masked as ***. */
+  url: string;
+  /** `stream` (the live profile) or `record` (the recording profile). */
+  profile: 'stream' | 'record';
+  /** connecting, publishing, retrying (after a failure, backoff), unavailable (no ffmpeg), stopped. */
+  state: 'connecting' | 'publishing' | 'retrying' | 'unavailable' | 'stopped';
+  /** Camera time (ms since the epoch) the state began. */
+  sinceMs: number;
+  /** Frames and bytes handed to the publishing process, over all sessions. */
+  frames: number;
+  bytes: number;
+  /** Frames skipped because the server took the stream too slowly (skip to the next keyframe). */
+  framesDropped: number;
+  /** Sessions started after the first. */
+  reconnects: number;
+  /** The last failure, masked, and its code (docs/errors.md); null before any. */
+  lastError: string | null;
+  lastErrorCode: string | null;
+  /** While retrying or unavailable: ms until the next attempt; else null. */
+  retryInMs: number | null;
+}
+
 /** Disk use of the recordings folder. */
 export interface RecordingsUsage {
   /** Bytes taken by recordings and thumbnails. */
@@ -143,6 +171,8 @@ export interface StatusDocument {
     thumbnails: { enabled: boolean; reason: string | null } | null;
   };
   disk: RecordingsUsage | null;
+  /** Publishing targets (`publish`, docs/config.md) in config order; empty when none. */
+  publish: PublisherStatusDocument[];
   /**
    * `gauge`: the chip read (`max17048`, `lc709203f`), `simulated`, `missing` (none answered: the
    * battery routes answer 500) or `none` (configured so); `gaugeError`: why it cannot be read, else null.
@@ -281,6 +311,8 @@ export interface SettingsDocument {
   join: JoinPolicyName;
   timestamps: boolean;
   cameraName: string;
+  /** Publishing targets, credentials masked; read-only (config file and command line only). */
+  publish: string[];
   /** Where changes are saved. */
   settingsFile: string;
   /** Upload settings, read-only and masked (never changed by PATCH); null when uploads are off. */

@@ -15,6 +15,8 @@ interface ServeOption {
   key: string;
   help: string;
   choices?: string[];
+  /** May be given more than once; the values make a list. */
+  repeatable?: boolean;
 }
 
 /** Every serve option; defaults are those of defaultConfig() (docs/config.md). */
@@ -217,6 +219,17 @@ const SERVE_OPTIONS: ServeOption[] = [
     help: 'camera name for mDNS and the web page, a DNS name: letters, digits, inner hyphens and dots (default: velovision-rearview)',
   },
   {
+    flags: '--publish <url>',
+    key: 'publish',
+    repeatable: true,
+    help: 'publish the live stream to a media server, repeatable: rtsp://HOST[:PORT]/PATH, rtmp://HOST/APP/KEY, rtmps://... (certificate verified), srt://HOST:PORT?passphrase=...&latency=US; {name} in the path is the camera name with a device suffix; #profile=record publishes the recording profile (default: none)',
+  },
+  {
+    flags: '--publish-ca <file>',
+    key: 'publishCa',
+    help: 'CA certificates (PEM) to verify rtmps:// servers with instead of the system ones',
+  },
+  {
     flags: '--device-backend <backend>',
     key: 'deviceBackend',
     help: 'battery/LED/button hardware: auto is linux on a Raspberry Pi, simulated elsewhere (default: auto)',
@@ -349,7 +362,10 @@ Every option and its config-file key: docs/config.md.`,
     );
   for (const o of SERVE_OPTIONS) {
     // Choices are listed in the help but checked by the config loader, so a bad value is one line and exit 2.
-    cmd.addOption(new Option(o.flags, o.choices ? `${o.help}; one of ${o.choices.join(', ')}` : o.help));
+    const option = new Option(o.flags, o.choices ? `${o.help}; one of ${o.choices.join(', ')}` : o.help);
+    if (o.repeatable)
+      option.argParser((value: string, previous: unknown) => [...((previous as string[]) ?? []), value]);
+    cmd.addOption(option);
   }
   cmd.action(async (_opts: Record<string, unknown>, command: Command) => {
     await runServe(command);

@@ -175,6 +175,16 @@ function uploadLine(
   return `${head}${reason}${error}`;
 }
 
+/** One publishing target: its masked URL, state, counters and last error. */
+function publisherLine(p: Record<string, unknown>, c: ReturnType<typeof colours>): string {
+  const state = String(p.state ?? '?');
+  const shown =
+    state === 'publishing' ? c.green(state) : state === 'retrying' || state === 'unavailable' ? c.red(state) : state;
+  const retry = num(p.retryInMs) === null ? '' : ` (next try in ${Math.ceil((num(p.retryInMs) ?? 0) / 1000)} s)`;
+  const error = p.lastError && state !== 'publishing' ? `: ${String(p.lastError)}` : '';
+  return `${String(p.url ?? '?')} ${shown}${retry}, ${num(p.frames) ?? 0} frames, ${num(p.framesDropped) ?? 0} dropped, ${num(p.reconnects) ?? 0} reconnects${error}`;
+}
+
 async function printV1(baseUrl: string, status: StatusDocument): Promise<void> {
   const { formatBytes } = await import('../util/units.js');
   const c = colours();
@@ -199,6 +209,8 @@ async function printV1(baseUrl: string, status: StatusDocument): Promise<void> {
   ];
   const upload = status.upload === null || status.upload === undefined ? null : obj(status.upload);
   if (upload) lines.push(`upload       ${uploadLine(upload, formatBytes, c)}`);
+  const publishers = Array.isArray(status.publish) ? (status.publish as unknown[]).map(obj) : [];
+  if (publishers.length > 0) lines.push(`publish      ${publishers.map((p) => `\n  ${publisherLine(p, c)}`).join('')}`);
   const clock = clockLine(obj(status.clock), c);
   if (clock !== undefined) lines.splice(5, 0, `clock        ${clock}`);
   if (simulated.length > 0)

@@ -29,6 +29,8 @@ export interface HubReaderOptions {
   softLimitMs?: number;
   /** Over the soft limit with no read() for this long: `onStalled` fires. Default 10000 ms. */
   hardLimitMs?: number;
+  /** Log skips at debug level instead of warn (an owner that reports them itself, e.g. a publisher). Default false. */
+  quiet?: boolean;
 }
 
 /** Counters of one reader. */
@@ -101,9 +103,10 @@ export class HubReader {
     }
     this.waitingForKey = true;
     this.lastProgressMs = clock();
+    const log = options.quiet ? logger.debug.bind(logger) : logger.warn.bind(logger);
     this.dropLog = new RateLimitedCounter(
       (n, total) =>
-        logger.warn(
+        log(
           `reader ${this.name} is slow: skipped to the next keyframe ${n} time(s) (${total} in all, ${this.framesDropped} frames dropped)`,
         ),
       1000,

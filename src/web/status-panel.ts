@@ -95,6 +95,14 @@ export function statusRows(s: Json): Array<[string, string]> {
     const why = get(s, 'upload.reason');
     return `${v}: ${n('queueLength')} queued (${formatBytes(n('queueBytes'))}), ${n('uploaded')} uploaded, ${n('failures')} failure(s)${typeof why === 'string' ? ` (${why})` : ''}`;
   });
+  // Publishing targets (URLs arrive masked): one short line each.
+  const publish = get(s, 'publish');
+  if (Array.isArray(publish))
+    for (const p of publish as Json[])
+      rows.push([
+        'Publishing',
+        `${String(p.url)}: ${String(p.state)}${p.state !== 'publishing' && p.lastError ? ` (${String(p.lastError)})` : ''}`,
+      ]);
   add('Disk used by recordings', first(s, 'disk.usedBytes'), (v: number) => formatBytes(v));
   add(
     'Disk free',

@@ -66,6 +66,9 @@ const FREE_FORM_PATCHES: Array<Record<string, unknown>> = [
   { recordingsDir: '/' },
   { apiToken: 'x' },
   { bind: '0.0.0.0' },
+  // Where the video goes: publishing targets and their CA.
+  { publish: ['rtmp://attacker.example/live/stolen'] },
+  { publishCa: '/etc/passwd' },
 ];
 
 /** Every argument of every launch. */

@@ -73,6 +73,7 @@ const statusSample: StatusDocument = {
     thumbnails: { enabled: true, reason: 'r' },
   },
   disk: usage,
+  publish: [],
   battery: { percent: 1, millivolts: 1, charging: true, gauge: 'max17048', gaugeError: 'e' },
   device: { backend: 'linux', reason: 'r' },
   temperatureC: 1,
@@ -112,6 +113,7 @@ const settingsSample: SettingsDocument = {
   join: 'latest-keyframe',
   timestamps: true,
   cameraName: 'c',
+  publish: [],
   settingsFile: 'f',
   upload: null,
 };

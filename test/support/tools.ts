@@ -18,6 +18,10 @@ export const tools = {
   x264: '/usr/bin/x264',
   /** HTTP API tests talk to the server with plain curl, as the device's docs do. */
   curl: '/usr/bin/curl',
+  /** TLS terminator in front of the publishing tests' servers (Debian's stunnel4). */
+  stunnel: '/usr/bin/stunnel4',
+  /** Certificates for the TLS publishing tests. */
+  openssl: '/usr/bin/openssl',
 } as const;
 
 /** Throws a clear error when a tool is missing (the install step should have put it there). */

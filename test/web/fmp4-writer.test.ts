@@ -209,4 +209,20 @@ describe('page readers of the API JSON', () => {
     assert.equal(rows.Uptime, '1 h 5 min');
     assert.equal(rows['Simulated hardware'], 'battery');
   });
+
+  it('shows each publishing target in one row, with the error while it does not publish', () => {
+    const rows = statusRows({
+      publish: [
+        { url: 'rtsp://***:***@media.example/ride/cam-1', state: 'publishing', lastError: 'old' },
+        { url: 'srt://ingest.example:9000?passphrase=***', state: 'retrying', lastError: 'connection refused' },
+      ],
+    }).filter(([label]) => label === 'Publishing');
+    assert.deepEqual(
+      rows.map(([, text]) => text),
+      [
+        'rtsp://***:***@media.example/ride/cam-1: publishing',
+        'srt://ingest.example:9000?passphrase=***: retrying (connection refused)',
+      ],
+    );
+  });
 });
