@@ -109,7 +109,15 @@ export interface RecorderOptions {
    * "The clock"). Default: none, capture times are taken as they are.
    */
   clock?: RecorderClock;
+  /** Told when a segment opens and when it is finished (sealed, or cut and repaired): the moments use it. */
+  segmentEvents?: RecorderSegmentEvents;
   logger?: Logger;
+}
+
+/** Segment lifecycle callbacks (must not throw; called synchronously). */
+export interface RecorderSegmentEvents {
+  opened(name: string, startedAtMs: number): void;
+  finished(name: string): void;
 }
 
 /** The last error the recorder met. */
@@ -170,6 +178,7 @@ export class Recorder {
   private readonly retentionIntervalMs: number;
   private readonly now: () => number;
   private readonly clock: RecorderClock | undefined;
+  private readonly segmentEvents: RecorderSegmentEvents | undefined;
   /** Segments of this run started while the clock was not set: name -> provisional start (ms). */
   private readonly provisional = new Map<string, number>();
   private restamping: Promise<void> | undefined;
@@ -220,6 +229,7 @@ export class Recorder {
     this.retentionIntervalMs = options.retentionIntervalMs ?? 10_000;
     this.now = options.now ?? Date.now;
     this.clock = options.clock;
+    this.segmentEvents = options.segmentEvents;
     this.logger = options.logger ?? silentLogger;
     this.dropLog = new RateLimitedCounter(
       (n, total) =>
@@ -602,6 +612,7 @@ export class Recorder {
     this.opening = false;
     this.st.currentSegmentStartedAtMs = first.capturedAtMs;
     if (this.clock && !this.clock.isSet) this.provisional.set(name, first.capturedAtMs);
+    this.segmentEvents?.opened(name, first.capturedAtMs);
     if (this.lastErrorCode) {
       this.logger.info(`recording again after ${this.lastErrorCode}`);
       this.lastErrorCode = undefined;
@@ -677,10 +688,12 @@ export class Recorder {
       // Sealing needs room too (Cues): make it, then the repair seals what was written.
       const roomMade = isDiskFull(err) && (await this.makeRoom(`closing ${writer.path}`, basename(writer.path)));
       await repairCutSegment(this.dir, writer.path, this.logger);
+      this.segmentEvents?.finished(basename(writer.path));
       if (!roomMade) this.fail(err, `closing ${writer.path}`);
       else if (!this.closed) this.st.state = 'waiting';
       return;
     }
+    this.segmentEvents?.finished(basename(writer.path));
     this.st.segmentsCompleted++;
     this.st.bytesWritten += summary.bytes;
     if (!this.closed && !cutting) this.st.state = 'waiting';
