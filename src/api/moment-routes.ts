@@ -260,6 +260,8 @@ async function streamClip(
       'x-clip-end': new Date(plan.toMs).toISOString(),
       'x-clip-lead-in-ms': String(Math.max(0, Math.round(plan.fromMs - (startMs ?? plan.fromMs)))),
       'x-clip-segments': plan.segments.map((s) => s.name).join(', '),
+      // No Content-Length (streamed as it is cut): an estimate for progress bars, the segments' bytes in the range.
+      'x-clip-estimated-bytes': String(estimateBytes(plan)),
     });
   };
   if (headOnly) {
@@ -298,4 +300,23 @@ async function streamClip(
   }
   head();
   res.end();
+}
+
+/** The bytes of the range in its segments, pro rata of each segment's time in it. */
+function estimateBytes(plan: {
+  fromMs: number;
+  toMs: number;
+  segments: { startedAtMs: number; durationMs: number | null; sizeBytes: number }[];
+}): number {
+  let n = 0;
+  for (const s of plan.segments) {
+    const dur = s.durationMs ?? 0;
+    if (dur <= 0) {
+      n += s.sizeBytes;
+      continue;
+    }
+    const inRange = Math.min(plan.toMs, s.startedAtMs + dur) - Math.max(plan.fromMs, s.startedAtMs);
+    n += Math.round(s.sizeBytes * Math.max(0, Math.min(1, inRange / dur)));
+  }
+  return n;
 }

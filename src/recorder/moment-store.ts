@@ -143,7 +143,7 @@ export class MomentStore {
 
   /** A moment's window is still open at `ms` (a segment starting then belongs to it). */
   private windowReaches(ms: number): boolean {
-    return this.moments.some((m) => m.toMs >= ms);
+    return this.moments.some((m) => m.toMs > ms);
   }
 
   /** Loads the stored moments (a damaged file is logged and set aside, never fatal). Call before the recorder starts. */
@@ -246,6 +246,14 @@ export class MomentStore {
       await this.reconcileNow(list);
       return this.info(moment, await this.library.list());
     });
+  }
+
+  /** Resolves when no operation (a mark, a reconcile after a segment finished) is running (tests). */
+  async idle(): Promise<void> {
+    for (let last: Promise<unknown> | undefined; last !== this.chain; ) {
+      last = this.chain;
+      await last;
+    }
   }
 
   /** Every moment, oldest first, with sizes. */
@@ -482,10 +490,10 @@ export class MomentStore {
   }
 }
 
-/** A segment's time span overlaps a moment's window (a segment being written reaches to "now and on"). */
+/** A segment's time span overlaps a moment's window [fromMs, toMs) (a segment being written reaches to "now and on"). */
 function overlaps(r: Pick<RecordingInfo, 'startedAtMs' | 'durationMs' | 'inProgress'>, m: Moment): boolean {
   const end = r.inProgress || r.durationMs === null ? Number.POSITIVE_INFINITY : r.startedAtMs + r.durationMs;
-  return r.startedAtMs <= m.toMs && end > m.fromMs;
+  return r.startedAtMs < m.toMs && end > m.fromMs;
 }
 
 function byStart(a: string, b: string): number {
