@@ -36,6 +36,8 @@ interface RemoteVideo {
   durationMs: number | undefined;
   resolution: string | undefined;
   inProgress: boolean;
+  /** Kept by a moment (out of rotation and wipe). */
+  protected: boolean;
   /** Legacy API: the absolute path on the camera. */
   legacyPath: string | undefined;
   recording: Recording | undefined;
@@ -96,7 +98,7 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
           const dur = v.durationMs === undefined ? '' : `${(v.durationMs / 1000).toFixed(0)} s`;
           const size = v.sizeBytes === undefined ? '' : formatBytes(v.sizeBytes);
           process.stdout.write(
-            `${v.name.padEnd(14)} ${when.padEnd(21)} ${dur.padStart(6)} ${size.padStart(9)} ${v.resolution ?? ''}${v.inProgress ? c.yellow('  (recording)') : ''}\n`,
+            `${v.name.padEnd(14)} ${when.padEnd(21)} ${dur.padStart(6)} ${size.padStart(9)} ${v.resolution ?? ''}${v.inProgress ? c.yellow('  (recording)') : ''}${v.protected ? '  (kept: moment)' : ''}\n`,
           );
         }
         if (list.length === 0) process.stderr.write('no recordings\n');
@@ -386,6 +388,7 @@ async function listAllVideos(client: CameraClient): Promise<RemoteVideo[]> {
       durationMs: r.durationMs,
       resolution: r.width && r.height ? `${r.width}x${r.height}` : undefined,
       inProgress: r.inProgress,
+      protected: r.protected,
       legacyPath: undefined,
       recording: r,
     }));
@@ -401,6 +404,7 @@ async function listAllVideos(client: CameraClient): Promise<RemoteVideo[]> {
       resolution: undefined,
       // The device records all the time: its newest segment is still being written.
       inProgress: i === legacy.length - 1,
+      protected: false,
       legacyPath: v.path,
       recording: undefined,
     };

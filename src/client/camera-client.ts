@@ -73,6 +73,8 @@ export interface Recording {
   height: number | undefined;
   /** True while the camera is still writing this segment. */
   inProgress: boolean;
+  /** Kept by a moment: out of rotation and wipe (false from cameras that do not say). */
+  protected: boolean;
   /** Absolute URL of the thumbnail JPEG, when there is one. */
   thumbnailUrl: string | undefined;
   /** The entry exactly as the camera sent it. */
@@ -524,6 +526,7 @@ export class CameraClient {
       width: orUndefined(entry.width),
       height: orUndefined(entry.height),
       inProgress: entry.inProgress === true,
+      protected: entry.protected === true,
       thumbnailUrl:
         typeof entry.thumbnailUrl === 'string' ? new URL(entry.thumbnailUrl, `${this.baseUrl}/`).toString() : undefined,
       raw: entry as RecordingDocument,

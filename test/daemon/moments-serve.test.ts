@@ -19,6 +19,8 @@ import type {
   RidesListDocument,
 } from '../../src/api/wire-types.js';
 import { parseProtectedName, parseSegmentName } from '../../src/recorder/segment-names.js';
+import { CameraClient } from '../../src/client/camera-client.js';
+import { ClientError } from '../../src/client/client-error.js';
 import { runCli } from '../cli/cli-run.js';
 import { decodeErrors, probe } from '../recorder/recording-fixtures.js';
 import { startDaemonInProcess, startServe, type ServeProcess } from '../support/daemon.js';
@@ -185,6 +187,22 @@ describe('moments on rearview serve (--segment 2s --max-files 3)', () => {
       const [m] = (await getJson<MomentsListDocument>(port, '/api/v1/moments')).moments;
       assert.equal(m?.source, 'button');
       await waitFor(() => confirmed === 1, 'the LED asked to confirm the mark');
+
+      // The client library, typed from the wire types.
+      const client = new CameraClient(`127.0.0.1:${port}`);
+      const listed = await client.moments();
+      assert.deepEqual(
+        listed.map((x) => x.id),
+        [m?.id],
+      );
+      await assert.rejects(
+        client.markMoment('again'),
+        (err) => err instanceof ClientError && err.status === 429 && err.remoteCode === 'ERR_RATE_LIMITED',
+      );
+      await waitFor(async () => (await client.rides()).length > 0, 'a ride');
+      const released = await client.deleteMoment(m?.id as string);
+      assert.equal(released.deleted, m?.id);
+      assert.deepEqual(await client.moments(), []);
     } finally {
       await d.close();
     }
