@@ -74,6 +74,7 @@ export interface ClipsApi {
     plan: ClipPlan,
     write: (chunk: Uint8Array) => Promise<void>,
     onStart?: (startMs: number) => void,
+    signal?: AbortSignal,
   ): Promise<ClipResult>;
 }
 

@@ -289,14 +289,26 @@ async function streamClip(
       }
     });
   };
+  const abort = new AbortController();
+  const onClose = (): void => {
+    if (!res.writableFinished) abort.abort();
+  };
+  res.on('close', onClose);
   try {
-    await clips.export(plan, write, (ms) => {
-      startMs = ms;
-    });
+    await clips.export(
+      plan,
+      write,
+      (ms) => {
+        startMs = ms;
+      },
+      abort.signal,
+    );
   } catch (err) {
     if (!res.headersSent) throw err; // a JSON error before any byte
     res.destroy(err as Error); // cut mid-body: the client sees an incomplete download, never a truncated "complete" file
     return;
+  } finally {
+    res.off('close', onClose);
   }
   head();
   res.end();

@@ -158,6 +158,7 @@ export class ClipExporter {
     plan: ClipPlan,
     write: (chunk: Uint8Array) => Promise<void>,
     onStart?: (startMs: number) => void,
+    signal?: AbortSignal,
   ): Promise<ClipResult> {
     const files: RecordingFile[] = [];
     try {
@@ -173,7 +174,7 @@ export class ClipExporter {
         });
       }
       const pool = this.options.pool?.() ?? sharedConvertPool();
-      return await pool.exportClip(job, write, onStart);
+      return await pool.exportClip(job, write, onStart, signal);
     } finally {
       await Promise.all(files.map((f) => f.close().catch(() => undefined)));
     }

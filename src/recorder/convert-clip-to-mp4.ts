@@ -75,7 +75,7 @@ const MP4_EPOCH_OFFSET_S = 2_082_844_800;
 export async function convertClipToMp4(
   job: ClipJob,
   write: (chunk: Uint8Array) => Promise<void>,
-  options: ConvertOptions & { onStart?: (startMs: number) => void } = {},
+  options: ConvertOptions & { onStart?: (startMs: number) => void; shouldStop?: () => boolean } = {},
 ): Promise<ClipResult> {
   const out = mp4Output(options.output ? fdWriter(options.output) : write, options);
   const output = out.output;
@@ -132,6 +132,8 @@ export async function convertClipToMp4(
         let gop: MkvFrame[] = [];
         let firstOfSegment = true;
         for await (const f of reader.frames()) {
+          // The client left: stop cutting (an hour of clip is minutes of the converter's time).
+          if (options.shouldStop?.()) throw new RearviewError('ERR_ABORTED', 'the clip export was cancelled');
           segZero ??= f.timestampS;
           const wallMs = seg.startedAtMs + (f.timestampS - segZero) * 1000;
           if (!started) {

@@ -29,7 +29,12 @@ import { Worker as Thread } from 'node:worker_threads';
 import { RearviewError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
-import type { ConvertAckMessage, ConvertJobMessage, ConvertReplyMessage } from './convert-worker.js';
+import type {
+  ConvertAckMessage,
+  ConvertCancelMessage,
+  ConvertJobMessage,
+  ConvertReplyMessage,
+} from './convert-worker.js';
 import type { ConversionResult, ConvertOutput } from './conversion-result.js';
 import type { ClipJob, ClipResult } from './convert-clip-to-mp4.js';
 
@@ -135,8 +140,24 @@ export class ConvertPool {
     clip: ClipJob,
     write: (chunk: Uint8Array) => Promise<void>,
     onStart?: (startMs: number) => void,
+    signal?: AbortSignal,
   ): Promise<ClipResult> {
-    return this.enqueue('clip', write, { clip, onClipStart: onStart }) as Promise<ClipResult>;
+    const run = this.enqueue('clip', write, { clip, onClipStart: onStart }) as Promise<ClipResult>;
+    if (!signal) return run;
+    // The client left: a queued export leaves the queue, a running one is told to stop.
+    const onAbort = (): void => {
+      const queued = this.queue.findIndex((j) => j.clip === clip);
+      if (queued >= 0) {
+        const [job] = this.queue.splice(queued, 1);
+        job?.reject(new RearviewError('ERR_ABORTED', 'the clip export was cancelled'));
+        return;
+      }
+      for (const w of this.workers)
+        if (w.job?.clip === clip && !w.exited) w.thread.postMessage({ type: 'cancel' } satisfies ConvertCancelMessage);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    return run.finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   private enqueue(

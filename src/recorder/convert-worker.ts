@@ -36,6 +36,11 @@ export interface ConvertAckMessage {
   type: 'ack';
 }
 
+/** The client of the running clip export left: stop it (conversions into the cache always finish). */
+export interface ConvertCancelMessage {
+  type: 'cancel';
+}
+
 /** What the worker posts: MP4 bytes (the ArrayBuffer is transferred), then one reply per job. */
 export type ConvertReplyMessage =
   | { type: 'chunk'; data: ArrayBuffer }
@@ -100,7 +105,13 @@ function post(chunk: Uint8Array): Promise<void> {
 
 let queue = Promise.resolve();
 
-port.on('message', (msg: ConvertJobMessage | ConvertAckMessage) => {
+let cancelled = false;
+
+port.on('message', (msg: ConvertJobMessage | ConvertAckMessage | ConvertCancelMessage) => {
+  if (msg?.type === 'cancel') {
+    cancelled = true;
+    return;
+  }
   if (msg?.type === 'ack') {
     credit++;
     const w = creditWaiter;
@@ -112,6 +123,7 @@ port.on('message', (msg: ConvertJobMessage | ConvertAckMessage) => {
   // One job at a time: the pool never sends a second before the reply, but be safe.
   queue = queue.then(async () => {
     credit = CHUNK_CREDIT;
+    cancelled = false;
     let reply: ConvertReplyMessage;
     try {
       const output =
@@ -129,6 +141,7 @@ port.on('message', (msg: ConvertJobMessage | ConvertAckMessage) => {
           ...output,
           afterFragment: fragmentGc,
           onStart: (startMs) => port.postMessage({ type: 'clip-start', startMs } satisfies ConvertReplyMessage),
+          shouldStop: () => cancelled,
         });
         port.postMessage({
           type: 'done',
@@ -155,7 +168,8 @@ port.on('message', (msg: ConvertJobMessage | ConvertAckMessage) => {
       };
     } catch (err) {
       const code =
-        err instanceof RearviewError && (hasCode(err, 'ERR_NOT_FOUND') || hasCode(err, 'ERR_CONVERT'))
+        err instanceof RearviewError &&
+        (hasCode(err, 'ERR_NOT_FOUND') || hasCode(err, 'ERR_CONVERT') || hasCode(err, 'ERR_ABORTED'))
           ? err.code
           : 'ERR_CONVERT';
       reply = { type: 'error', code, message: (err as Error).message };

@@ -182,3 +182,29 @@ test('a segment the worker cannot read fails the export with ERR_CONVERT, never 
     (err) => hasCode(err, 'ERR_CONVERT') && /missing\.mkv/.test(String(err)),
   );
 });
+
+test('a clip whose client left stops at once and frees the converter for the next one', async () => {
+  const library = new RecordingLibrary(scratch.dir);
+  const exporter = new ClipExporter(library, { maxMs: () => 3_600_000, now: () => T0 + 60_000, pool: () => pool });
+  const plan = await exporter.plan(T0 + 100, T0 + 7900);
+  const abort = new AbortController();
+  let chunks = 0;
+  await assert.rejects(
+    exporter.export(
+      plan,
+      async () => {
+        chunks++;
+        abort.abort(); // the client went away after the first bytes
+      },
+      undefined,
+      abort.signal,
+    ),
+    (err) => hasCode(err, 'ERR_ABORTED'),
+  );
+  assert.ok(chunks >= 1);
+  const again: Uint8Array[] = [];
+  const r = await exporter.export(await exporter.plan(T0 + 1500, T0 + 3500), async (c) => {
+    again.push(c);
+  });
+  assert.equal(r.joins, 1);
+});
