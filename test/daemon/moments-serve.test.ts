@@ -200,6 +200,11 @@ describe('moments on rearview serve (--segment 2s --max-files 3)', () => {
         (err) => err instanceof ClientError && err.status === 429 && err.remoteCode === 'ERR_RATE_LIMITED',
       );
       await waitFor(async () => (await client.rides()).length > 0, 'a ride');
+      const rides = await runCli(['videos', 'list', '--rides', '--camera', `127.0.0.1:${port}`]);
+      assert.equal(rides.code, 0, rides.stderr);
+      assert.match(rides.stdout, /segment\(s\) \(log0000[-.\d]*mkv \.\. log\d{4}[-.\d]*mkv\), 1 moment\(s\)/);
+      const badAt = await runCli(['videos', 'list', '--rides', '--at', 'noon', '--camera', `127.0.0.1:${port}`]);
+      assert.equal(badAt.code, 2, badAt.stderr);
       const released = await client.deleteMoment(m?.id as string);
       assert.equal(released.deleted, m?.id);
       assert.deepEqual(await client.moments(), []);
