@@ -237,7 +237,17 @@ export class MomentStore {
         segments: [],
       };
       this.moments.push(moment);
-      await this.save();
+      try {
+        await this.save();
+      } catch (err) {
+        // Not stored is not kept: say so rather than keep a moment a restart would forget.
+        this.moments.pop();
+        throw new RearviewError(
+          'ERR_RECORDER_IO',
+          `cannot save the moment in ${MOMENTS_FILE}: ${(err as Error).message} (recording goes on)`,
+          { cause: err },
+        );
+      }
       this.lastMarkMono = mono;
       for (const r of list) if (this.ringInWindow(r)) this.pending.add(r.name);
       this.logger.info(
