@@ -147,6 +147,12 @@ export interface RearviewConfig {
    * Older protected segments past it may be deleted, so recording never stops. Default 25 %.
    */
   maxProtected: ProtectedCap;
+  /** A moment keeps the recording from this long before the mark. Default 60000 ms. */
+  momentBeforeMs: number;
+  /** ... to this long after it. Default 30000 ms. */
+  momentAfterMs: number;
+  /** Longest clip `GET /api/v1/clip` exports. Default 3600000 ms (1 h). */
+  clipMaxMs: number;
 
   /** Streaming/recording modes. Default 'simultaneous'. */
   mode: CameraMode;
@@ -297,6 +303,9 @@ export function defaultConfig(): RearviewConfig {
     minFreeBytes: 500_000_000,
     minFreePercent: 5,
     maxProtected: { percent: 25 },
+    momentBeforeMs: 60_000,
+    momentAfterMs: 30_000,
+    clipMaxMs: 3_600_000,
     mode: 'simultaneous',
     streamWindowMs: 60_000,
     maxDownloads: 4,
@@ -376,6 +385,10 @@ const ENUMS: Record<string, readonly string[]> = {
  */
 const DURATION_RANGE_MS: Record<string, readonly [number, number]> = {
   segmentMs: [1000, 3_600_000],
+  // A moment is about an event, not a ride: at most 10 min either side (the --max-protected cap bounds the bytes).
+  momentBeforeMs: [0, 600_000],
+  momentAfterMs: [0, 600_000],
+  clipMaxMs: [1000, 6 * 3_600_000],
   sourceStallMs: [500, 600_000],
   sourceIdleCloseMs: [0, 10_000],
   clientSoftLimitMs: [50, 60_000],

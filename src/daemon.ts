@@ -303,6 +303,7 @@ export class RearviewDaemon {
           logger: this.logger.child('upload'),
           env: this.env,
           isCharging: async () => (api?.device ? await api.device.charging.isCharging() : null),
+          isProtected: (name) => recorderService?.moments.isProtected(name) ?? false,
           repairedSegments: async () => {
             const names = new Set(recorderService?.recorder.status.repairedSegments ?? []);
             if (names.size === 0 || !recorderService) return [];

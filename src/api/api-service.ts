@@ -15,6 +15,7 @@ import type { TcpStreamServer } from '../outputs/tcp-stream-server.js';
 import type { RecorderService } from '../recorder/recorder-service.js';
 import type { PublishService } from '../outputs/publish-service.js';
 import { RecordingLibrary } from '../recorder/recording-library.js';
+import { ClipExporter } from '../recorder/clip-export.js';
 import { recordingHealth, sameHealth, type RecordingHealth } from '../recorder/recording-health.js';
 import type { SourceSupervisor } from '../sources/source-supervisor.js';
 import type { Mp4Streamer, RecordingStore, StreamStatus } from './api-services.js';
@@ -214,6 +215,13 @@ export class ApiService {
       allowList: host.allowList,
       recordings: recordingStoreFromLibrary(library),
       mp4: mp4StreamerFromLibrary(library),
+      moments: recorderService?.moments,
+      clips: recorderService
+        ? new ClipExporter(library, {
+            maxMs: () => host.config.clipMaxMs,
+            now: () => host.cameraClock.wallNow(),
+          })
+        : undefined,
       device: this.device,
       modes,
       stream: () => this.streamStatus(recorderService),

@@ -6,6 +6,9 @@
 import type { WebRtcOutput } from '../outputs/webrtc-output.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { RecordingFile } from '../recorder/recording-file.js';
+import type { MomentInfo, MomentSource } from '../recorder/moment-store.js';
+import type { ClipPlan } from '../recorder/clip-export.js';
+import type { ClipResult } from '../recorder/convert-clip-to-mp4.js';
 import type { RecordingHealth } from '../recorder/recording-health.js';
 import type {
   PublisherStatusDocument,
@@ -33,6 +36,8 @@ export interface RecordingEntry {
   thumbnail: { name: string; path: string } | null;
   /** True while the recorder is still writing it. */
   inProgress: boolean;
+  /** Kept by a moment (docs/recording.md, "Moments"). Absent: false. */
+  protected?: boolean;
 }
 
 /**
@@ -55,6 +60,29 @@ export interface RecordingStore {
   /** Deletes every finished segment; resolves to how many were deleted. */
   removeAll(): Promise<number>;
   usage(): Promise<RecordingsUsage>;
+}
+
+/** Moments as the API uses them (the recorder service's MomentStore). */
+export interface MomentsApi {
+  readonly beforeMs: number;
+  readonly afterMs: number;
+  mark(input: { note?: unknown; source?: MomentSource }): Promise<MomentInfo>;
+  list(): Promise<MomentInfo[]>;
+  remove(id: string): Promise<{ deleted: string; deletedSegments: string[] }>;
+  /** Deletes every moment and protected segment; resolves to the segments deleted. */
+  removeAll(): Promise<number>;
+  holders(name: string): { id: string }[];
+}
+
+/** Clips by time as the API uses them (the recorder's ClipExporter). */
+export interface ClipsApi {
+  plan(fromMs: number, toMs: number): Promise<ClipPlan>;
+  export(
+    plan: ClipPlan,
+    write: (chunk: Uint8Array) => Promise<void>,
+    onStart?: (startMs: number) => void,
+    signal?: AbortSignal,
+  ): Promise<ClipResult>;
 }
 
 /**

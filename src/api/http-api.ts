@@ -25,7 +25,7 @@ import { CameraClock } from '../util/camera-clock.js';
 import { ApiEvents } from './api-events.js';
 import { ApiError, sendJsonError, sendText, statusOf } from './api-responses.js';
 import { ApiRouter } from './api-router.js';
-import type { Mp4Streamer, RecordingStore, StreamStatus, WebMount } from './api-services.js';
+import type { ClipsApi, MomentsApi, Mp4Streamer, RecordingStore, StreamStatus, WebMount } from './api-services.js';
 import { cachedRecordingStore } from './cached-recording-store.js';
 import { DownloadLimiter } from './file-responses.js';
 import { addLegacyRoutes } from './legacy-routes.js';
@@ -38,6 +38,7 @@ import { buildStatus } from './status-document.js';
 import { TokenAttemptLimiter } from './token-attempt-limiter.js';
 import { addV1Routes, recordingView } from './v1-routes.js';
 import { addWhepRoutes } from './whep-routes.js';
+import { addMomentRoutes, markMoment } from './moment-routes.js';
 import { EventLoopDelayMonitor } from '../util/event-loop-delay.js';
 
 /** Options of ApiServer. */
@@ -49,6 +50,9 @@ export interface ApiServerOptions {
   recordings: RecordingStore;
   /** MP4 conversion; without it the MP4 endpoints answer 503 ERR_CONVERT. */
   mp4?: Mp4Streamer | undefined;
+  /** Moments and clips; without them their endpoints answer 503 ERR_NOT_RECORDING. */
+  moments?: MomentsApi | undefined;
+  clips?: ClipsApi | undefined;
   device: CameraDevice;
   modes: ModeController;
   stream: () => StreamStatus;
@@ -108,6 +112,9 @@ export class ApiServer {
           ? options.recordings
           : cachedRecordingStore(options.recordings, { listTtlMs: options.listCacheMs ?? 1000 }),
       mp4: options.mp4,
+      moments: options.moments,
+      clips: options.clips,
+      captureNow: () => this.ctx.clock.wallNow(),
       device: options.device,
       modes: options.modes,
       stream: options.stream,
@@ -127,6 +134,7 @@ export class ApiServer {
     addV1Routes(this.router, this.ctx);
     addPairingRoutes(this.router, this.ctx, this.tokenAttempts);
     addWhepRoutes(this.router, this.ctx);
+    addMomentRoutes(this.router, this.ctx);
     this.server = createServer((req, res) => void this.handle(req, res));
     // Bound slow or idle clients: headers within 10 s, keep-alive 5 s.
     this.server.headersTimeout = 10_000;
@@ -174,9 +182,14 @@ export class ApiServer {
       void this.publishStatus();
     });
     // Button presses go to the feed for features built on them (a short press: marking a moment).
-    this.unsubscribeButton = this.options.device.onButton((press) =>
-      this.events.publish('button', { ...press, atMs: this.ctx.now() }),
-    );
+    this.unsubscribeButton = this.options.device.onButton((press) => {
+      this.events.publish('button', { ...press, atMs: this.ctx.now() });
+      // A short press marks a moment (a long one shuts the camera down).
+      if (press.press === 'short' && this.ctx.moments)
+        markMoment(this.ctx, 'button').catch((err: Error) =>
+          this.logger.warn(`button: moment not kept: ${err.message}`),
+        );
+    });
     const statusTimer = setInterval(() => {
       if (this.events.clientCount > 0) void this.publishStatus();
     }, this.options.statusIntervalMs ?? 2000);

@@ -248,14 +248,23 @@ export function addLegacyRoutes(router: ApiRouter, ctx: ApiContext): void {
     destructive: true,
     doc: {
       tag: t,
-      summary: 'Deletes all finished recordings',
-      description: 'Kept as GET for the app; refused (403) when a browser says the request is cross-site.',
-      responses: { 200: text('Wiped N local videos'), 403: text('Cross-site request refused') },
+      summary: 'Deletes all finished recordings except the protected ones (moments)',
+      description:
+        'Kept as GET for the app; refused (403) when a browser says the request is cross-site. Segments kept by a moment stay: the answer then says how many ("Wiped 12 local videos; kept 3 protected by moments"); DELETE /api/v1/recordings?protected=true deletes those too.',
+      responses: {
+        200: text('Wiped N local videos (plus "; kept M protected by moments" when M > 0)'),
+        403: text('Cross-site request refused'),
+      },
     },
     handler: async ({ res }) => {
       const n = await ctx.recordings.removeAll();
+      const kept = (await ctx.recordings.list()).filter((r) => r.protected && !r.inProgress).length;
       ctx.events.publish('recording-removed', { all: true, count: n });
-      sendText(res, 200, `Wiped ${n} local videos`);
+      sendText(
+        res,
+        200,
+        kept > 0 ? `Wiped ${n} local videos; kept ${kept} protected by moments` : `Wiped ${n} local videos`,
+      );
     },
   });
   router.add({

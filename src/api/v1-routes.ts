@@ -31,6 +31,7 @@ export function recordingView(r: RecordingEntry): RecordingDocument {
     height: r.height,
     resolution: r.width !== null && r.height !== null ? `${r.width}x${r.height}` : null,
     inProgress: r.inProgress,
+    protected: r.protected ?? false,
     downloadUrl: base + encodeURIComponent(r.name),
     mp4Url: base + encodeURIComponent(r.name.replace(/\.mkv$/i, '.mp4')),
     thumbnailUrl: r.thumbnail ? base + encodeURIComponent(r.thumbnail.name) : null,
@@ -91,11 +92,22 @@ export function addV1Routes(router: ApiRouter, ctx: ApiContext): void {
     method: 'DELETE',
     path: `${API_V1}/recordings`,
     destructive: true,
-    doc: { tag: t, summary: 'Deletes every finished recording', responses: { 200: json('{"deleted":N}'), 403: ERR } },
-    handler: async ({ res }) => {
-      const deleted = await ctx.recordings.removeAll();
+    doc: {
+      tag: t,
+      summary:
+        'Deletes every finished recording except protected ones (moments); ?protected=true deletes those too, with every moment',
+      query: { protected: '"true": also delete protected segments and all moments (default false)' },
+      responses: { 200: json('{"deleted":N,"keptProtected":N}'), 400: ERR, 403: ERR },
+    },
+    handler: async ({ res, query }) => {
+      const p = query.get('protected');
+      if (p !== null && p !== 'true' && p !== 'false')
+        throw new ApiError('ERR_API_BAD_REQUEST', 'protected: expected true or false');
+      let deleted = await ctx.recordings.removeAll();
+      if (p === 'true' && ctx.moments) deleted += await ctx.moments.removeAll();
+      const keptProtected = (await ctx.recordings.list()).filter((r) => r.protected && !r.inProgress).length;
       ctx.events.publish('recording-removed', { all: true, count: deleted });
-      sendJson(res, 200, { deleted });
+      sendJson(res, 200, { deleted, keptProtected });
     },
   });
   router.add({
@@ -139,6 +151,12 @@ export function addV1Routes(router: ApiRouter, ctx: ApiContext): void {
     handler: async ({ res, params }) => {
       const name = params.name as string;
       await ctx.recordings.resolveSegment(name); // 400/404 before anything is touched
+      const holders = ctx.moments?.holders(name) ?? [];
+      if (holders.length > 0)
+        throw new ApiError(
+          'ERR_SEGMENT_PROTECTED',
+          `${name} is kept by moment ${holders.map((h) => h.id).join(', ')}: DELETE /api/v1/moments/<id> releases it`,
+        );
       await ctx.recordings.remove(name);
       ctx.events.publish('recording-removed', { name });
       sendJson(res, 200, { deleted: name });

@@ -261,6 +261,11 @@ export interface RecordingDocument {
   resolution: string | null;
   /** True while the recorder is still writing it. */
   inProgress: boolean;
+  /**
+   * Kept by a moment: out of rotation and wipe. A protected segment has left the
+   * ring (`log0042-1713198307.mkv`), or is inside a moment's window and leaves it once finished.
+   */
+  protected: boolean;
   /** Relative URLs: the .mkv, its MP4 conversion, the thumbnail (null when there is none). */
   downloadUrl: string;
   mp4Url: string;
@@ -271,6 +276,67 @@ export interface RecordingDocument {
 export interface RecordingsListDocument {
   recordings: RecordingDocument[];
   usage: RecordingsUsage | null;
+}
+
+/** Who marked a moment. */
+export type MomentSourceName = 'api' | 'button' | 'page';
+
+/** One moment (`GET /api/v1/moments`, `POST /api/v1/moments`). Times are ISO 8601 capture times. */
+export interface MomentDocument {
+  /** 12 hexadecimal digits. */
+  id: string;
+  /** When it was marked, and the window kept around it. */
+  at: string;
+  from: string;
+  to: string;
+  note: string | null;
+  source: MomentSourceName;
+  /** False when the camera's clock was not set at the mark (the times were corrected when it was). */
+  clockSet: boolean;
+  /** Protected segments it holds (names for `/api/v1/recordings/NAME`). */
+  segments: string[];
+  /** Segments of its window still being recorded or waiting to leave the ring. */
+  pendingSegments: string[];
+  /** Bytes of its protected segments. */
+  bytes: number;
+  /** The window has ended and all of it is protected. */
+  complete: boolean;
+  /** `GET /api/v1/clip` URL of the window (MP4). */
+  clipUrl: string;
+}
+
+/** `GET /api/v1/moments`: oldest first, with the protected-data figures. */
+export interface MomentsListDocument {
+  moments: MomentDocument[];
+  /** The window a new mark keeps, ms before and after it. */
+  beforeMs: number;
+  afterMs: number;
+}
+
+/** `DELETE /api/v1/moments/:id`. */
+export interface MomentDeleteResult {
+  deleted: string;
+  /** Protected segments deleted with it (those no other moment holds). */
+  deletedSegments: string[];
+}
+
+/** One ride: segments recorded back to back (no gap over 2 s between one's end and the next's start). */
+export interface RideDocument {
+  /** ISO 8601 start of its first segment and end of its last. */
+  start: string;
+  end: string;
+  durationMs: number;
+  /** Segment names, in time order. */
+  segments: string[];
+  /** Moment ids whose mark falls in the ride. */
+  moments: string[];
+  /** True while its last segment is being recorded. */
+  inProgress: boolean;
+}
+
+/** `GET /api/v1/rides`: oldest first. */
+export interface RidesListDocument {
+  rides: RideDocument[];
 }
 
 /** H.264 profiles the encoders take. */
@@ -384,6 +450,8 @@ export interface ApiEventData {
   'recording-added': RecordingDocument;
   'recording-removed': { name: string } | { all: true; count: number };
   settings: SettingsPatchResult;
+  /** A moment was marked (by the API, the page or the button). */
+  moment: MomentDocument;
   /** A press of the board's button: `short` (released within 600 ms), or `long` (held for `buttonLongPressMs`: the camera shuts down). */
   button: { press: 'short' | 'long'; heldMs: number; atMs: number };
 }

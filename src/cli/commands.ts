@@ -11,6 +11,7 @@ import { registerVideos } from './videos-command.js';
 import { registerStatus } from './status-command.js';
 import { registerDiscover } from './discover-command.js';
 import { registerDoctor } from './doctor-command.js';
+import { registerClip } from './clip-command.js';
 
 /** Adds one subcommand to the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -21,6 +22,7 @@ export const commands: RegisterCommand[] = [
   registerView,
   registerRecord,
   registerVideos,
+  registerClip,
   registerStatus,
   registerDiscover,
   registerDoctor,

@@ -174,7 +174,22 @@ const SERVE_OPTIONS: ServeOption[] = [
   {
     flags: '--max-protected <size|n%>',
     key: 'maxProtected',
-    help: 'most space protected segments may hold, a size or a percentage of the disk; older protected ones past it may be deleted (default: 25%)',
+    help: 'most space protected segments (moments) may hold, a size or a percentage of the disk; a new moment past it is refused, recording goes on (default: 25%)',
+  },
+  {
+    flags: '--moment-before <duration>',
+    key: 'momentBeforeMs',
+    help: 'a moment (button, page, POST /api/v1/moments) keeps this much before the mark, 0 to 10min (default: 60s)',
+  },
+  {
+    flags: '--moment-after <duration>',
+    key: 'momentAfterMs',
+    help: 'and this much after it, 0 to 10min (default: 30s)',
+  },
+  {
+    flags: '--clip-max <duration>',
+    key: 'clipMaxMs',
+    help: 'longest clip GET /api/v1/clip exports, 1s to 6h (default: 1h)',
   },
   {
     flags: '--mode <mode>',

@@ -36,6 +36,8 @@ interface RemoteVideo {
   durationMs: number | undefined;
   resolution: string | undefined;
   inProgress: boolean;
+  /** Kept by a moment (out of rotation and wipe). */
+  protected: boolean;
   /** Legacy API: the absolute path on the camera. */
   legacyPath: string | undefined;
   recording: Recording | undefined;
@@ -78,15 +80,26 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
     };
 
   addCameraOptions(
-    videos.command('list').description('list recordings, old to new').option('--json', 'print one JSON array'),
+    videos
+      .command('list')
+      .description('list recordings, old to new')
+      .option('--json', 'print one JSON array')
+      .option('--rides', 'group the segments into rides (continuous recording), with their moments')
+      .option('--at <time>', 'with --rides: only the ride recording at this ISO 8601 time (with a zone)'),
   )
     .addHelpText(
       'after',
-      examples('rearview videos list --camera 192.168.9.1', 'rearview videos --camera 192.168.9.1 list --json'),
+      examples(
+        'rearview videos list --camera 192.168.9.1',
+        'rearview videos --camera 192.168.9.1 list --json',
+        'rearview videos list --rides --camera 192.168.9.1',
+        'rearview videos list --rides --at 2026-12-03T08:14:05Z --camera 192.168.9.1',
+      ),
     )
     .action(
-      wrap(async (opts: CameraCommandOptions) => {
+      wrap(async (opts: CameraCommandOptions & { rides?: boolean; at?: string }) => {
         const client = await cameraFromOptions(opts);
+        if (opts.rides || opts.at !== undefined) return listRides(client, opts);
         const list = await listVideos(client);
         if (opts.json) return printJson(list.map(({ recording: _r, legacyPath: _p, ...rest }) => rest));
         const { formatBytes } = await import('../util/units.js');
@@ -96,7 +109,7 @@ Exit codes: 0 ok, 2 bad option, 4 camera unreachable or timed out, 5 disk full /
           const dur = v.durationMs === undefined ? '' : `${(v.durationMs / 1000).toFixed(0)} s`;
           const size = v.sizeBytes === undefined ? '' : formatBytes(v.sizeBytes);
           process.stdout.write(
-            `${v.name.padEnd(14)} ${when.padEnd(21)} ${dur.padStart(6)} ${size.padStart(9)} ${v.resolution ?? ''}${v.inProgress ? c.yellow('  (recording)') : ''}\n`,
+            `${v.name.padEnd(14)} ${when.padEnd(21)} ${dur.padStart(6)} ${size.padStart(9)} ${v.resolution ?? ''}${v.inProgress ? c.yellow('  (recording)') : ''}${v.protected ? '  (kept: moment)' : ''}\n`,
           );
         }
         if (list.length === 0) process.stderr.write('no recordings\n');
@@ -366,6 +379,32 @@ function warnUnsafe(name: string): void {
   process.stderr.write(`warning: skipping ${JSON.stringify(name)} from the camera: not a plain file name\n`);
 }
 
+/** `videos list --rides [--at TIME]`: rides from GET /api/v1/rides, one line each with its segments and moments. */
+async function listRides(client: CameraClient, opts: { json?: boolean; at?: string }): Promise<void> {
+  let at: number | undefined;
+  if (opts.at !== undefined) {
+    at = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(opts.at)
+      ? Date.parse(opts.at)
+      : Number.NaN;
+    if (!Number.isFinite(at))
+      throw new CliError(`--at: expected an ISO 8601 time with a zone, got ${JSON.stringify(opts.at)}`, ExitCode.USAGE);
+  }
+  const rides = (await client.rides()).filter(
+    (r) => at === undefined || (Date.parse(r.start) <= at && at < Date.parse(r.end)),
+  );
+  if (opts.json) return printJson(rides);
+  const c = colours();
+  for (const r of rides) {
+    const span = `${r.start.replace('T', ' ').replace(/\.\d+Z$/, 'Z')} to ${r.end.replace(/^.*T/, '').replace(/\.\d+Z$/, 'Z')}`;
+    const minutes = `${(r.durationMs / 60_000).toFixed(1)} min`;
+    const moments = r.moments.length > 0 ? `, ${r.moments.length} moment(s)` : '';
+    process.stdout.write(
+      `${span}  ${minutes.padStart(9)}  ${r.segments.length} segment(s) (${r.segments[0]} .. ${r.segments.at(-1)})${moments}${r.inProgress ? c.yellow('  (recording)') : ''}\n`,
+    );
+  }
+  if (rides.length === 0) process.stderr.write(at === undefined ? 'no recordings\n' : `no ride at ${opts.at}\n`);
+}
+
 /** Lists recordings through /api/v1 when the camera has it, else the legacy list. Checks it is a Rearview first. */
 async function listVideos(client: CameraClient): Promise<RemoteVideo[]> {
   const all = await listAllVideos(client);
@@ -386,6 +425,7 @@ async function listAllVideos(client: CameraClient): Promise<RemoteVideo[]> {
       durationMs: r.durationMs,
       resolution: r.width && r.height ? `${r.width}x${r.height}` : undefined,
       inProgress: r.inProgress,
+      protected: r.protected,
       legacyPath: undefined,
       recording: r,
     }));
@@ -401,6 +441,7 @@ async function listAllVideos(client: CameraClient): Promise<RemoteVideo[]> {
       resolution: undefined,
       // The device records all the time: its newest segment is still being written.
       inProgress: i === legacy.length - 1,
+      protected: false,
       legacyPath: v.path,
       recording: undefined,
     };

@@ -9,6 +9,11 @@ import { rename, stat, truncate } from 'node:fs/promises';
 import { makeDirectory } from '../util/make-directory.js';
 import { dirname } from 'node:path';
 import type {
+  MomentDeleteResult,
+  MomentDocument,
+  MomentsListDocument,
+  RideDocument,
+  RidesListDocument,
   ClockSetResult,
   RecordingDocument,
   RecordingsListDocument,
@@ -20,6 +25,11 @@ import type {
 import { ClientError, describeNetworkError } from './client-error.js';
 
 export type {
+  MomentDeleteResult,
+  MomentDocument,
+  MomentsListDocument,
+  RideDocument,
+  RidesListDocument,
   ClockDocument,
   ClockSetResult,
   RecordingDocument,
@@ -63,6 +73,8 @@ export interface Recording {
   height: number | undefined;
   /** True while the camera is still writing this segment. */
   inProgress: boolean;
+  /** Kept by a moment: out of rotation and wipe (false from cameras that do not say). */
+  protected: boolean;
   /** Absolute URL of the thumbnail JPEG, when there is one. */
   thumbnailUrl: string | undefined;
   /** The entry exactly as the camera sent it. */
@@ -103,6 +115,28 @@ export interface DownloadResult {
   transferredBytes: number;
   /** True when an earlier partial download was continued. */
   resumed: boolean;
+}
+
+/** What to cut with {@link CameraClient.clip}: a start and an end, or a start and a length. Dates or ISO 8601 strings with a zone. */
+export type ClipRange = { from: Date | string; to: Date | string } | { from: Date | string; durationMs: number };
+
+/** Options of {@link CameraClient.clip}. */
+export interface ClipOptions {
+  /** Bytes on disk so far and the camera's estimate of the total (a clip is streamed without a length). */
+  onProgress?: DownloadProgress;
+  signal?: AbortSignal;
+}
+
+/** What {@link CameraClient.clip} saved. */
+export interface ClipDownloadResult {
+  path: string;
+  bytes: number;
+  /** Capture time of the clip's first frame (the keyframe at or before `from`), ISO 8601. */
+  start: string;
+  /** How much before `from` the clip starts, ms. */
+  leadInMs: number;
+  /** The segments it spans. */
+  segments: string[];
 }
 
 /** The greeting the camera answers on `GET /`; anything else is not a Rearview. */
@@ -388,6 +422,79 @@ export class CameraClient {
     )) as ClockSetResult;
   }
 
+  /**
+   * `POST /api/v1/moments`: keeps the recording around now (the camera's
+   * `momentBefore`/`momentAfter`, 60 s and 30 s by default) out of rotation
+   * and wipe. Refused with HTTP 429 (one mark per 5 s) or 507 (protected data
+   * at `--max-protected`; recording goes on): ClientError `status`/`remoteCode` say which.
+   */
+  async markMoment(note?: string): Promise<MomentDocument> {
+    return (await this.json(
+      'POST',
+      '/api/v1/moments',
+      JSON.stringify(note === undefined ? {} : { note }),
+    )) as MomentDocument;
+  }
+
+  /** `GET /api/v1/moments`: every moment, oldest first. */
+  async moments(): Promise<MomentDocument[]> {
+    const body = (await this.json('GET', '/api/v1/moments')) as Partial<MomentsListDocument> | null;
+    if (!Array.isArray(body?.moments)) throw this.badBody('/api/v1/moments', 'expected {"moments":[...]}');
+    return body.moments;
+  }
+
+  /** `DELETE /api/v1/moments/:id`: releases a moment; its protected segments no other moment holds are deleted. */
+  async deleteMoment(id: string): Promise<MomentDeleteResult> {
+    return (await this.json('DELETE', `/api/v1/moments/${encodeURIComponent(id)}`)) as MomentDeleteResult;
+  }
+
+  /** `GET /api/v1/rides`: segments grouped by continuous recording, oldest first. */
+  async rides(): Promise<RideDocument[]> {
+    const body = (await this.json('GET', '/api/v1/rides')) as Partial<RidesListDocument> | null;
+    if (!Array.isArray(body?.rides)) throw this.badBody('/api/v1/rides', 'expected {"rides":[...]}');
+    return body.rides;
+  }
+
+  /** The `GET /api/v1/clip` URL of a range. */
+  clipUrl(range: ClipRange): string {
+    const iso = (d: Date | string): string => (typeof d === 'string' ? d : d.toISOString());
+    const q = new URLSearchParams({ from: iso(range.from) });
+    if ('to' in range) q.set('to', iso(range.to));
+    else q.set('duration', `${Math.round(range.durationMs)}ms`);
+    return `${this.baseUrl}/api/v1/clip?${q}`;
+  }
+
+  /**
+   * `GET /api/v1/clip`: one MP4 of the recording between two capture times,
+   * across segments, saved to `dest` (through `<dest>.part`, renamed once
+   * complete). A range with a stretch without recording is refused (HTTP
+   * 409, the message names it); bad input is HTTP 400 with the reason.
+   */
+  async clip(range: ClipRange, dest: string, options: ClipOptions = {}): Promise<ClipDownloadResult> {
+    await ensureFolder(dirname(dest));
+    const res = await this.request('GET', this.clipUrl(range), { signal: options.signal });
+    const estimate = Number(res.headers.get('x-clip-estimated-bytes') ?? NaN);
+    const part = `${dest}.part`;
+    const saved = await this.saveBody(res, part, {
+      offset: 0,
+      onProgress: options.onProgress
+        ? (bytes) => options.onProgress?.(bytes, Number.isFinite(estimate) ? Math.max(estimate, bytes) : undefined)
+        : undefined,
+      signal: options.signal,
+    });
+    await rename(part, dest);
+    return {
+      path: dest,
+      bytes: saved.bytes,
+      start: res.headers.get('x-clip-start') ?? '',
+      leadInMs: Number(res.headers.get('x-clip-lead-in-ms') ?? 0),
+      segments: (res.headers.get('x-clip-segments') ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    };
+  }
+
   /** `GET /api/v1/openapi.json`. */
   async openApi(): Promise<Record<string, unknown>> {
     return (await this.json('GET', '/api/v1/openapi.json')) as Record<string, unknown>;
@@ -419,6 +526,7 @@ export class CameraClient {
       width: orUndefined(entry.width),
       height: orUndefined(entry.height),
       inProgress: entry.inProgress === true,
+      protected: entry.protected === true,
       thumbnailUrl:
         typeof entry.thumbnailUrl === 'string' ? new URL(entry.thumbnailUrl, `${this.baseUrl}/`).toString() : undefined,
       raw: entry as RecordingDocument,

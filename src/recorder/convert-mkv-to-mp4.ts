@@ -81,7 +81,7 @@ export async function convertMkvToMp4(
 }
 
 /** A `write` onto ConvertOptions.output: each chunk at the next offset, whole, then its size reported. */
-function fdWriter(output: ConvertOutput): (chunk: Uint8Array) => Promise<void> {
+export function fdWriter(output: ConvertOutput): (chunk: Uint8Array) => Promise<void> {
   let position = 0;
   const writeAt = (chunk: Uint8Array, at: number): Promise<number> =>
     new Promise((resolve, reject) =>
@@ -95,8 +95,8 @@ function fdWriter(output: ConvertOutput): (chunk: Uint8Array) => Promise<void> {
   };
 }
 
-/** The fragmented-MP4 Output shared by both demuxers, with its byte, sample and trim counts. */
-function mp4Output(
+/** The fragmented-MP4 Output shared by both demuxers (and clips, convert-clip-to-mp4.ts), with its byte, sample and trim counts. */
+export function mp4Output(
   write: (chunk: Uint8Array) => Promise<void>,
   options: ConvertOptions,
 ): { output: Output; result: () => Omit<ConversionResult, 'demuxer'> } {

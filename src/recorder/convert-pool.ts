@@ -29,8 +29,14 @@ import { Worker as Thread } from 'node:worker_threads';
 import { RearviewError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
-import type { ConvertAckMessage, ConvertJobMessage, ConvertReplyMessage } from './convert-worker.js';
+import type {
+  ConvertAckMessage,
+  ConvertCancelMessage,
+  ConvertJobMessage,
+  ConvertReplyMessage,
+} from './convert-worker.js';
 import type { ConversionResult, ConvertOutput } from './conversion-result.js';
+import type { ClipJob, ClipResult } from './convert-clip-to-mp4.js';
 
 /** Options of {@link ConvertPool}. */
 export interface ConvertPoolOptions {
@@ -53,8 +59,10 @@ interface Job {
   mkvPath: string;
   limitBytes: number | undefined;
   output: ConvertOutput | undefined;
+  clip: ClipJob | undefined;
+  onClipStart: ((startMs: number) => void) | undefined;
   write: (chunk: Uint8Array) => Promise<void>;
-  resolve: (r: ConversionResult) => void;
+  resolve: (r: ConversionResult | ClipResult) => void;
   reject: (err: Error) => void;
 }
 
@@ -116,6 +124,52 @@ export class ConvertPool {
     write: (chunk: Uint8Array) => Promise<void>,
     options: { limitBytes?: number; output?: ConvertOutput } = {},
   ): Promise<ConversionResult> {
+    return this.enqueue(mkvPath, write, {
+      ...options,
+      clip: undefined,
+      onClipStart: undefined,
+    }) as Promise<ConversionResult>;
+  }
+
+  /**
+   * Exports a clip across segments (convert-clip-to-mp4.ts) in a worker
+   * thread, in the same queue and bounds as conversions. `onStart` hears the
+   * first frame's capture time before the first chunk is written.
+   */
+  exportClip(
+    clip: ClipJob,
+    write: (chunk: Uint8Array) => Promise<void>,
+    onStart?: (startMs: number) => void,
+    signal?: AbortSignal,
+  ): Promise<ClipResult> {
+    const run = this.enqueue('clip', write, { clip, onClipStart: onStart }) as Promise<ClipResult>;
+    if (!signal) return run;
+    // The client left: a queued export leaves the queue, a running one is told to stop.
+    const onAbort = (): void => {
+      const queued = this.queue.findIndex((j) => j.clip === clip);
+      if (queued >= 0) {
+        const [job] = this.queue.splice(queued, 1);
+        job?.reject(new RearviewError('ERR_ABORTED', 'the clip export was cancelled'));
+        return;
+      }
+      for (const w of this.workers)
+        if (w.job?.clip === clip && !w.exited) w.thread.postMessage({ type: 'cancel' } satisfies ConvertCancelMessage);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    return run.finally(() => signal.removeEventListener('abort', onAbort));
+  }
+
+  private enqueue(
+    mkvPath: string,
+    write: (chunk: Uint8Array) => Promise<void>,
+    options: {
+      limitBytes?: number;
+      output?: ConvertOutput;
+      clip: ClipJob | undefined;
+      onClipStart: ((startMs: number) => void) | undefined;
+    },
+  ): Promise<ConversionResult | ClipResult> {
     if (this.closed) return Promise.reject(new RearviewError('ERR_CONVERT', 'the MP4 converter is closed'));
     const allBusy = [...this.workers].filter((w) => !w.job).length === 0 && this.workers.size >= this.maxWorkers;
     if (allBusy && this.queue.length >= this.maxQueued) {
@@ -126,8 +180,17 @@ export class ConvertPool {
         ),
       );
     }
-    return new Promise<ConversionResult>((resolve, reject) => {
-      this.queue.push({ mkvPath, limitBytes: options.limitBytes, output: options.output, write, resolve, reject });
+    return new Promise<ConversionResult | ClipResult>((resolve, reject) => {
+      this.queue.push({
+        mkvPath,
+        limitBytes: options.limitBytes,
+        output: options.output,
+        clip: options.clip,
+        onClipStart: options.onClipStart,
+        write,
+        resolve,
+        reject,
+      });
       this.dispatch();
     });
   }
@@ -210,6 +273,7 @@ export class ConvertPool {
       mkvPath: job.mkvPath,
       ...(job.limitBytes === undefined ? {} : { limitBytes: job.limitBytes }),
       ...(job.output ? { outputFd: job.output.fd } : {}),
+      ...(job.clip ? { clip: job.clip } : {}),
     };
     w.thread.postMessage(msg);
   }
@@ -219,6 +283,11 @@ export class ConvertPool {
     if (!job) return; // cannot happen: the worker posts only for a job
     if (msg.type === 'written') {
       job.output?.progress(msg.bytes);
+      return;
+    }
+    if (msg.type === 'clip-start') {
+      // Ordered before the first chunk's write: the chain runs it in turn.
+      w.writing = w.writing.then(() => job.onClipStart?.(msg.startMs));
       return;
     }
     if (msg.type === 'chunk') {
@@ -240,12 +309,11 @@ export class ConvertPool {
       w.job = undefined;
       if (w.writeError) job.reject(w.writeError);
       else if (msg.type === 'done')
-        job.resolve({
-          bytes: msg.bytes,
-          samples: msg.samples,
-          trimmedFragments: msg.trimmedFragments,
-          demuxer: msg.demuxer,
-        });
+        job.resolve(
+          msg.clip
+            ? { bytes: msg.bytes, samples: msg.samples, trimmedFragments: msg.trimmedFragments, ...msg.clip }
+            : { bytes: msg.bytes, samples: msg.samples, trimmedFragments: msg.trimmedFragments, demuxer: msg.demuxer },
+        );
       else job.reject(new RearviewError(msg.code as ErrorCode, msg.message));
       this.idle(w);
     });

@@ -17,6 +17,7 @@ import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { hasCode, RearviewError } from '../errors.js';
+import type { ClipJob, ClipResult } from './convert-clip-to-mp4.js';
 
 /** A conversion request from the daemon's thread. */
 export interface ConvertJobMessage {
@@ -26,6 +27,8 @@ export interface ConvertJobMessage {
   limitBytes?: number;
   /** Write the MP4 to this descriptor of the process (ConvertOutput) and post `written` instead of the bytes. */
   outputFd?: number;
+  /** A clip across segments (convert-clip-to-mp4.ts) instead of one segment: `mkvPath` is then only a label. */
+  clip?: ClipJob;
 }
 
 /** The daemon's thread has written one chunk: the worker may send one more. */
@@ -33,11 +36,25 @@ export interface ConvertAckMessage {
   type: 'ack';
 }
 
+/** The client of the running clip export left: stop it (conversions into the cache always finish). */
+export interface ConvertCancelMessage {
+  type: 'cancel';
+}
+
 /** What the worker posts: MP4 bytes (the ArrayBuffer is transferred), then one reply per job. */
 export type ConvertReplyMessage =
   | { type: 'chunk'; data: ArrayBuffer }
   | { type: 'written'; bytes: number }
-  | { type: 'done'; bytes: number; samples: number; trimmedFragments: number; demuxer: 'rearview' | 'mediabunny' }
+  | { type: 'clip-start'; startMs: number }
+  | {
+      type: 'done';
+      bytes: number;
+      samples: number;
+      trimmedFragments: number;
+      demuxer: 'rearview' | 'mediabunny';
+      /** Clips only. */
+      clip?: Omit<ClipResult, 'bytes' | 'samples' | 'trimmedFragments'>;
+    }
   | { type: 'error'; code: string; message: string };
 
 /** Chunks posted and not yet written by the daemon before the worker waits (about one fragment each at most). */
@@ -88,7 +105,13 @@ function post(chunk: Uint8Array): Promise<void> {
 
 let queue = Promise.resolve();
 
-port.on('message', (msg: ConvertJobMessage | ConvertAckMessage) => {
+let cancelled = false;
+
+port.on('message', (msg: ConvertJobMessage | ConvertAckMessage | ConvertCancelMessage) => {
+  if (msg?.type === 'cancel') {
+    cancelled = true;
+    return;
+  }
   if (msg?.type === 'ack') {
     credit++;
     const w = creditWaiter;
@@ -100,19 +123,40 @@ port.on('message', (msg: ConvertJobMessage | ConvertAckMessage) => {
   // One job at a time: the pool never sends a second before the reply, but be safe.
   queue = queue.then(async () => {
     credit = CHUNK_CREDIT;
+    cancelled = false;
     let reply: ConvertReplyMessage;
     try {
-      const { convertMkvToMp4 } = await import('./convert-mkv-to-mp4.js');
-      const result = await convertMkvToMp4(msg.mkvPath, post, {
-        ...(msg.limitBytes === undefined ? {} : { limitBytes: msg.limitBytes }),
-        ...(msg.outputFd === undefined
+      const output =
+        msg.outputFd === undefined
           ? {}
           : {
               output: {
                 fd: msg.outputFd,
-                progress: (bytes) => port.postMessage({ type: 'written', bytes } satisfies ConvertReplyMessage),
+                progress: (bytes: number) => port.postMessage({ type: 'written', bytes } satisfies ConvertReplyMessage),
               },
-            }),
+            };
+      if (msg.clip) {
+        const { convertClipToMp4 } = await import('./convert-clip-to-mp4.js');
+        const r = await convertClipToMp4(msg.clip, post, {
+          ...output,
+          afterFragment: fragmentGc,
+          onStart: (startMs) => port.postMessage({ type: 'clip-start', startMs } satisfies ConvertReplyMessage),
+          shouldStop: () => cancelled,
+        });
+        port.postMessage({
+          type: 'done',
+          bytes: r.bytes,
+          samples: r.samples,
+          trimmedFragments: r.trimmedFragments,
+          demuxer: 'rearview',
+          clip: { startMs: r.startMs, endMs: r.endMs, durationS: r.durationS, joins: r.joins },
+        } satisfies ConvertReplyMessage);
+        return;
+      }
+      const { convertMkvToMp4 } = await import('./convert-mkv-to-mp4.js');
+      const result = await convertMkvToMp4(msg.mkvPath, post, {
+        ...(msg.limitBytes === undefined ? {} : { limitBytes: msg.limitBytes }),
+        ...output,
         afterFragment: fragmentGc,
       });
       reply = {
@@ -124,7 +168,8 @@ port.on('message', (msg: ConvertJobMessage | ConvertAckMessage) => {
       };
     } catch (err) {
       const code =
-        err instanceof RearviewError && (hasCode(err, 'ERR_NOT_FOUND') || hasCode(err, 'ERR_CONVERT'))
+        err instanceof RearviewError &&
+        (hasCode(err, 'ERR_NOT_FOUND') || hasCode(err, 'ERR_CONVERT') || hasCode(err, 'ERR_ABORTED'))
           ? err.code
           : 'ERR_CONVERT';
       reply = { type: 'error', code, message: (err as Error).message };

@@ -19,8 +19,8 @@ export const RECORDING_MARKER = '.recording.json';
 
 /** Temp files the recorder and its thumbnailer write: `log0001_1713198307.jpg.part`. */
 const OWN_PART_FILE = /^log\d{4}[\w.-]*\.part$/;
-/** Temp files of the markers and the upload queue: `.recording.json.<random>.tmp` (and the older fixed `.recording.json.tmp`). */
-const OWN_MARKER_TMP = /^\.(recording|recorder-state|upload-queue)\.json(\.[0-9a-f]+)?\.tmp$/;
+/** Temp files of the markers, the upload queue and the moments file: `.recording.json.<random>.tmp` (and the older fixed `.recording.json.tmp`). */
+const OWN_MARKER_TMP = /^\.(recording|recorder-state|upload-queue|moments)\.json(\.[0-9a-f]+)?\.tmp$/;
 
 /** Below this size a file that does not parse as Matroska was cut before its header was complete, so before any frame. */
 const MIN_HEADER_BYTES = 1024;

@@ -115,6 +115,8 @@ export interface RecorderOptions {
    * (src/upload). Called synchronously; must not throw.
    */
   events?: RecorderEvents;
+  /** Told when a segment opens and when it is finished (sealed, or cut and repaired): the moments use it. */
+  segmentEvents?: RecorderSegmentEvents;
   logger?: Logger;
 }
 
@@ -137,6 +139,14 @@ export interface RecorderEvents {
   onSegmentFinished?(segment: FinishedSegmentInfo): void;
   onSegmentRestamped?(name: string, startedAtMs: number): void;
   onSegmentsDeleted?(names: readonly string[]): void;
+  /** A finished segment left the ring under a new name: a moment keeps it (told by the moments, src/recorder/moment-store.ts). */
+  onSegmentRenamed?(from: string, to: string): void;
+}
+
+/** Segment lifecycle callbacks (must not throw; called synchronously). */
+export interface RecorderSegmentEvents {
+  opened(name: string, startedAtMs: number): void;
+  finished(name: string): void;
 }
 
 /** The last error the recorder met. */
@@ -198,6 +208,7 @@ export class Recorder {
   private readonly now: () => number;
   private readonly clock: RecorderClock | undefined;
   private readonly events: RecorderEvents;
+  private readonly segmentEvents: RecorderSegmentEvents | undefined;
   /** Segments of this run started while the clock was not set: name -> provisional start (ms). */
   private readonly provisional = new Map<string, number>();
   private restamping: Promise<void> | undefined;
@@ -249,6 +260,7 @@ export class Recorder {
     this.now = options.now ?? Date.now;
     this.clock = options.clock;
     this.events = options.events ?? {};
+    this.segmentEvents = options.segmentEvents;
     this.logger = options.logger ?? silentLogger;
     this.dropLog = new RateLimitedCounter(
       (n, total) =>
@@ -631,6 +643,7 @@ export class Recorder {
     this.opening = false;
     this.st.currentSegmentStartedAtMs = first.capturedAtMs;
     if (this.clock && !this.clock.isSet) this.provisional.set(name, first.capturedAtMs);
+    this.segmentEvents?.opened(name, first.capturedAtMs);
     if (this.lastErrorCode) {
       this.logger.info(`recording again after ${this.lastErrorCode}`);
       this.lastErrorCode = undefined;
@@ -706,10 +719,12 @@ export class Recorder {
       // Sealing needs room too (Cues): make it, then the repair seals what was written.
       const roomMade = isDiskFull(err) && (await this.makeRoom(`closing ${writer.path}`, basename(writer.path)));
       await repairCutSegment(this.dir, writer.path, this.logger);
+      this.segmentEvents?.finished(basename(writer.path));
       if (!roomMade) this.fail(err, `closing ${writer.path}`);
       else if (!this.closed) this.st.state = 'waiting';
       return;
     }
+    this.segmentEvents?.finished(basename(writer.path));
     this.st.segmentsCompleted++;
     this.st.bytesWritten += summary.bytes;
     const name = basename(writer.path);

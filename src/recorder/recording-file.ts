@@ -17,7 +17,7 @@
 import { constants, createReadStream, existsSync, type Stats } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { RearviewError } from '../errors.js';
 
@@ -171,11 +171,18 @@ export function createExclusive(path: string, mode = 0o644): Promise<FileHandle>
  * temporary file under an unpredictable name, created exclusively, then
  * renamed over `path` (rename replaces a planted link itself, never its target).
  */
-export async function writeFileReplacing(path: string, data: string | Uint8Array, suffix = '.tmp'): Promise<void> {
+export async function writeFileReplacing(
+  path: string,
+  data: string | Uint8Array,
+  suffix = '.tmp',
+  options: { durable?: boolean } = {},
+): Promise<void> {
   const tmp = `${path}.${randomSuffix()}${suffix}`;
   const fh = await createExclusive(tmp);
   try {
     await fh.writeFile(data);
+    // durable: the bytes reach the card before the rename makes them current, so a power cut leaves the old file or the new one, never an empty one.
+    if (options.durable) await fh.sync();
   } catch (err) {
     await fh.close().catch(() => undefined); // failing already: the write error is what is reported
     await unlink(tmp).catch(() => undefined); // best effort: the start-up sweep removes a leftover temp file
@@ -187,6 +194,20 @@ export async function writeFileReplacing(path: string, data: string | Uint8Array
   } catch (err) {
     await unlink(tmp).catch(() => undefined); // best effort: the start-up sweep removes a leftover temp file
     throw err;
+  }
+  if (options.durable) await syncFolder(dirname(path));
+}
+
+/** fsync of a folder: makes a rename in it survive a power cut. Best effort where folders cannot be opened. */
+export async function syncFolder(dir: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    await fh.sync();
+  } catch {
+    // not supported here (some filesystems refuse fsync on a folder): the file itself was synced
+  } finally {
+    await fh?.close().catch(() => undefined);
   }
 }
 

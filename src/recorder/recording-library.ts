@@ -21,7 +21,7 @@ import { readMatroskaHeader, scanMatroska } from './matroska-file.js';
 import { Mp4Cache, type Mp4Source } from './mp4-cache.js';
 import { openRecordingFile, type RecordingFile } from './recording-file.js';
 import { MP4_CACHE_DIR, orderSegments, removeThumbnailsOf, statfsDiskSpace, type DiskSpaceFn } from './retention.js';
-import { parseSegmentName, parseThumbnailName } from './segment-names.js';
+import { isRecordingName, parseProtectedName, parseSegmentName, parseThumbnailName } from './segment-names.js';
 import { lastSegmentNumber } from './segment-numbering.js';
 
 /** One recorded segment as listed. */
@@ -44,6 +44,11 @@ export interface RecordingInfo {
   thumbnail: { name: string; path: string } | null;
   /** True while the recorder is writing it. */
   inProgress: boolean;
+  /**
+   * Kept by a moment: out of the ring (`log0042-1713198307.mkv`), or still in
+   * it but inside a moment's window (rotation skips it until it is moved out).
+   */
+  protected: boolean;
 }
 
 /** Folder totals. */
@@ -74,6 +79,8 @@ export interface RecordingLibraryOptions {
   lastSegment?: () => string | undefined;
   /** Converted MP4 files kept for Range requests. Default 8. */
   mp4CacheFiles?: number;
+  /** Ring segments a moment keeps (not moved out of the ring yet), listed as protected. Default: none. */
+  isProtected?: (name: string) => boolean;
   logger?: Logger;
 }
 
@@ -97,6 +104,8 @@ export class RecordingLibrary {
   readonly dir: string;
   private readonly isRecordingOption: ((path: string) => boolean) | undefined;
   private readonly lastSegmentOption: (() => string | undefined) | undefined;
+  /** Set by the moments (see RecordingLibraryOptions.isProtected); may be set after construction. */
+  isProtectedOption: ((name: string) => boolean) | undefined;
   private readonly diskSpace: DiskSpaceFn;
   private readonly logger: Logger;
   private readonly cache = new Map<string, CacheEntry>();
@@ -108,6 +117,7 @@ export class RecordingLibrary {
     this.dir = resolve(dir);
     this.isRecordingOption = options.isRecording;
     this.lastSegmentOption = options.lastSegment;
+    this.isProtectedOption = options.isProtected;
     this.diskSpace = options.diskSpace ?? statfsDiskSpace;
     this.logger = options.logger ?? silentLogger;
     this.mp4 = new Mp4Cache({
@@ -147,8 +157,10 @@ export class RecordingLibrary {
     }
     const out: RecordingInfo[] = [];
     const seen = new Set<string>();
+    const kept: RecordingInfo[] = [];
     for (const name of names) {
-      if (parseSegmentName(name) === undefined) continue;
+      const ring = parseSegmentName(name) !== undefined;
+      if (!ring && !parseProtectedName(name)) continue;
       const path = join(this.dir, name);
       let s: Awaited<ReturnType<typeof lstat>>;
       try {
@@ -162,7 +174,7 @@ export class RecordingLibrary {
       const entry = await this.entryFor(name, path, s, inProgress);
       const thumb = pickThumbnail(thumbs.get(name.replace(/\.mkv$/, '')), entry.startedAtMs);
       const startedAtMs = entry.startedAtMs ?? (thumb ? thumb.seconds * 1000 : s.mtimeMs - (entry.durationMs ?? 0));
-      out.push({
+      (ring ? out : kept).push({
         name,
         path,
         startedAtMs,
@@ -173,10 +185,13 @@ export class RecordingLibrary {
         height: entry.height,
         thumbnail: thumb ? { name: thumb.name, path: join(this.dir, thumb.name) } : null,
         inProgress,
+        protected: !ring || (this.isProtectedOption?.(name) ?? false),
       });
     }
     for (const key of this.cache.keys()) if (!seen.has(key)) this.cache.delete(key);
-    return orderSegments(out, await this.newestNumber(out));
+    // Protected segments left the ring: they come first, by their start (the seconds in their name).
+    kept.sort((a, b) => protectedStart(a.name) - protectedStart(b.name) || (a.name < b.name ? -1 : 1));
+    return [...kept, ...orderSegments(out, await this.newestNumber(out))];
   }
 
   /** The number that ends the recording order (see list()). */
@@ -271,7 +286,7 @@ export class RecordingLibrary {
   /** The segment opened once and checked (see resolveSegment); read it through the returned file, then close it. */
   async openSegmentFile(nameOrPath: string): Promise<RecordingFile> {
     const name = this.checkedName(nameOrPath, 'segment');
-    if (parseSegmentName(name) === undefined) throw outside(nameOrPath, 'not a recording name (log0001.mkv)');
+    if (!isRecordingName(name)) throw outside(nameOrPath, 'not a recording name (log0001.mkv)');
     return this.openChecked(name, nameOrPath);
   }
 
@@ -289,7 +304,7 @@ export class RecordingLibrary {
   /** The thumbnail opened once and checked (see resolveThumbnail); read it through the returned file, then close it. */
   async openThumbnailFile(nameOrPath: string): Promise<RecordingFile> {
     const name = this.checkedName(nameOrPath, 'thumbnail');
-    if (parseSegmentName(name) !== undefined) {
+    if (isRecordingName(name)) {
       const stem = name.replace(/\.mkv$/, '');
       let best: { name: string; seconds: number } | undefined;
       for (const n of await readdir(this.dir).catch(() => [] as string[])) {
@@ -344,15 +359,16 @@ export class RecordingLibrary {
   }
 
   /**
-   * Deletes every segment except the one being recorded, then their
-   * thumbnails and cached MP4s (the folder is read again once the segments
-   * are gone, so a thumbnail finished during the wipe goes too); returns how
-   * many segments were deleted.
+   * Deletes every segment except the one being recorded and the protected
+   * ones (moments: the moment store deletes those), then their thumbnails
+   * and cached MP4s (the folder is read again once the segments are gone, so
+   * a thumbnail finished during the wipe goes too); returns how many
+   * segments were deleted.
    */
   async removeAll(): Promise<number> {
     const removed = new Map<string, number | null>();
     for (const r of await this.list()) {
-      if (r.inProgress) continue;
+      if (r.inProgress || r.protected) continue;
       await unlink(r.path).catch(ignoreMissing);
       this.cache.delete(r.name);
       removed.set(r.name, thumbnailSeconds(r));
@@ -424,6 +440,10 @@ function pickThumbnail(
 export function thumbnailSeconds(r: Pick<RecordingInfo, 'thumbnail' | 'startedAtMs'>): number {
   const t = r.thumbnail ? parseThumbnailName(r.thumbnail.name) : undefined;
   return t ? t.unixSeconds : Math.floor(r.startedAtMs / 1000);
+}
+
+function protectedStart(name: string): number {
+  return parseProtectedName(name)?.startUnixSeconds ?? 0;
 }
 
 function ignoreMissing(err: unknown): void {

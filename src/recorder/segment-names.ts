@@ -9,7 +9,10 @@
 export const MAX_SEGMENT_NUMBER = 9999;
 
 const SEGMENT_RE = /^log(\d{4})\.mkv$/;
-const THUMBNAIL_RE = /^(log\d{4})_(\d+)\.jpg$/;
+/** A protected segment (kept for a moment, out of the ring): `log0042-1713198307.mkv`. */
+const PROTECTED_RE = /^log(\d{4})-(\d{1,12})\.mkv$/;
+/** Thumbnails of ring segments (`log0042_<s>.jpg`) and of protected ones (`log0042-1713198307_<s>.jpg`). */
+const THUMBNAIL_RE = /^(log\d{4}(?:-\d{1,12})?)_(\d+)\.jpg$/;
 
 /** `log0001.mkv` for 1. Throws RangeError outside 0..9999. */
 export function segmentName(n: number): string {
@@ -22,6 +25,29 @@ export function segmentName(n: number): string {
 export function parseSegmentName(name: string): number | undefined {
   const m = SEGMENT_RE.exec(name);
   return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The name a segment takes when a moment protects it (it leaves the ring,
+ * so its number is free again): its ring name plus its start in Unix
+ * seconds, `log0042-1713198307.mkv`. Unique across laps of the ring.
+ */
+export function protectedSegmentName(ringName: string, startUnixSeconds: number): string {
+  const n = parseSegmentName(ringName);
+  if (n === undefined) throw new RangeError(`not a ring segment name: ${ringName}`);
+  const s = Math.max(0, Math.floor(startUnixSeconds));
+  return `${ringName.replace(/\.mkv$/, '')}-${s}.mkv`;
+}
+
+/** `{ number, startUnixSeconds }` of a protected segment name (`log0042-1713198307.mkv`), else undefined. */
+export function parseProtectedName(name: string): { number: number; startUnixSeconds: number } | undefined {
+  const m = PROTECTED_RE.exec(name);
+  return m ? { number: Number(m[1]), startUnixSeconds: Number(m[2]) } : undefined;
+}
+
+/** True for a segment name of either kind: ring (`log0042.mkv`) or protected (`log0042-1713198307.mkv`). */
+export function isRecordingName(name: string): boolean {
+  return SEGMENT_RE.test(name) || PROTECTED_RE.test(name);
 }
 
 /**
@@ -47,7 +73,7 @@ export function thumbnailName(segment: string, startedAtMs: number): string {
   return `${segment.replace(/\.mkv$/, '')}_${Math.floor(startedAtMs / 1000)}.jpg`;
 }
 
-/** Splits a thumbnail name into its segment stem (`log0001`) and Unix seconds; undefined when it is not one. */
+/** Splits a thumbnail name into its segment stem (`log0001`, or `log0001-1713198307` for a protected segment) and Unix seconds; undefined when it is not one. */
 export function parseThumbnailName(name: string): { stem: string; unixSeconds: number } | undefined {
   const m = THUMBNAIL_RE.exec(name);
   return m ? { stem: m[1] as string, unixSeconds: Number(m[2]) } : undefined;

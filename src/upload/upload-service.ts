@@ -27,6 +27,8 @@ export interface UploadServiceHost {
   isCharging(): Promise<boolean | null>;
   /** Segments repaired at start-up (the recorder's), queued like finished ones. */
   repairedSegments?(): Promise<FinishedSegment[]>;
+  /** A moment keeps this segment (never deleted after its upload). */
+  isProtected?(name: string): boolean;
 }
 
 /** The upload settings as shown by `GET /api/v1/settings` and the status: nothing that names a host, a path or a key. */
@@ -113,6 +115,7 @@ export class UploadService {
       when: config.uploadWhen,
       isCharging: () => host.isCharging(),
       thenDelete: config.uploadThenDelete,
+      isProtected: (name) => host.isProtected?.(name) ?? false,
       queueMax: config.uploadQueueMax,
       sse: config.uploadSse === 'none' ? undefined : config.uploadSse,
       runId: `${process.pid}-${randomBytes(4).toString('hex')}`,
@@ -126,6 +129,7 @@ export class UploadService {
       onSegmentFinished: (s) => this.uploader.enqueue(s),
       onSegmentRestamped: (name, startedAtMs) => this.uploader.restamped(name, startedAtMs),
       onSegmentsDeleted: (names) => this.uploader.deleted(names),
+      onSegmentRenamed: (from, to) => this.uploader.renamed(from, to),
     };
   }
 

@@ -32,7 +32,7 @@ import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { openRecordingFile, type RecordingFile } from '../recorder/recording-file.js';
 import { removeSegmentFiles, type UploadState } from '../recorder/retention.js';
-import { parseThumbnailName } from '../recorder/segment-names.js';
+import { parseProtectedName, parseThumbnailName } from '../recorder/segment-names.js';
 import { RateLimit } from './rate-limit.js';
 import { S3RequestError, type BodyReader, type S3Client } from './s3-client.js';
 import { expectedChecksums, hashFile } from './segment-hashes.js';
@@ -123,6 +123,8 @@ export interface UploaderOptions {
   isCharging?: () => Promise<boolean | null>;
   /** Delete local copies after a verified upload. */
   thenDelete?: boolean;
+  /** A moment keeps this segment: never deleted by thenDelete. */
+  isProtected?: (name: string) => boolean;
   /** Most segments queued. Default 1000. */
   queueMax?: number;
   /** Server-side encryption header value. */
@@ -304,6 +306,29 @@ export class Uploader {
     e.hashes = undefined; // its bytes changed (DateUTC)
     void this.save();
     this.wake();
+  }
+
+  /**
+   * A segment left the ring under a new name (a moment keeps it): its queue
+   * entry and uploaded record follow it. Its object key stays the one of its
+   * ring name (keyFor drops the protected suffix), so an upload under way or
+   * done is not repeated under another key.
+   */
+  renamed(from: string, to: string): void {
+    let changed = false;
+    for (const e of this.entries) {
+      if (e.name !== from) continue;
+      e.name = to;
+      changed = true;
+    }
+    const record = this.uploaded.get(from);
+    if (record) {
+      this.uploaded.delete(from);
+      this.uploaded.set(to, { ...record, name: to });
+      changed = true;
+    }
+    if (this.st.current?.name === from) this.st.current.name = to;
+    if (changed) void this.save();
   }
 
   /** Segments deleted (rotation, a user): they leave the queue and the uploaded record. */
@@ -549,6 +574,11 @@ export class Uploader {
 
   /** `--upload-then-delete`: the segment, its thumbnail and cached MP4s, when the file is still the one uploaded. */
   private async deleteLocal(name: string, file: RecordingFile): Promise<void> {
+    // A moment's segment stays on the camera: the rider asked to keep it there.
+    if (parseProtectedName(name) || this.options.isProtected?.(name)) {
+      this.logger.info(`kept ${name} after its upload: a moment keeps it`);
+      return;
+    }
     try {
       const now = await openRecordingFile(this.options.dir, name);
       const same = now.stats.ino === file.stats.ino && now.stats.size === file.stats.size;
@@ -595,7 +625,8 @@ export class Uploader {
 
   /** `PREFIX/CAMERA/YYYY/MM/DD/log0001_<start unix>.mkv` (UTC), or `PREFIX/CAMERA/undated/...`. */
   private keyFor(entry: QueueEntry): string {
-    const stem = entry.name.replace(/\.mkv$/, '');
+    // A segment a moment kept (log0042-<s>.mkv) keeps the key of its ring name (log0042).
+    const stem = entry.name.replace(/\.mkv$/, '').replace(/-\d+$/, '');
     const seconds = Math.floor(entry.startedAtMs / 1000);
     const base = `${this.options.prefix}${this.options.cameraName}/`;
     if (entry.clock !== 'valid') return `${base}undated/${stem}_${seconds}.mkv`;

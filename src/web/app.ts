@@ -15,6 +15,8 @@ import { LivePlayer, type LiveStats } from './live-player.js';
 import { WebRtcPlayer } from './webrtc-player.js';
 import { PairingPanel, takePairingFragment } from './pairing-panel.js';
 import { StatusPanel } from './status-panel.js';
+import { apiJson } from './web-api.js';
+import type { MomentDocument } from '../api/wire-types.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -97,6 +99,27 @@ function setupLive(): { start: () => void; stop: () => void } {
   applyMirror();
   const showOverlay = $<HTMLInputElement>('show-overlay');
   showOverlay.addEventListener('change', () => ($('overlay').hidden = !showOverlay.checked));
+  const momentButton = $<HTMLButtonElement>('mark-moment');
+  momentButton.addEventListener('click', () => {
+    // A moment: the camera keeps the recording around now out of rotation (docs/api.md, "Moments").
+    momentButton.disabled = true;
+    const note = $('moment-note');
+    apiJson<MomentDocument>('/api/v1/moments', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ source: 'page' }),
+    })
+      .then((m) => {
+        const t = (iso: string): string => new Date(iso).toLocaleTimeString();
+        note.textContent = `Kept: ${t(m.from)} to ${t(m.to)}${m.clockSet ? '' : " (the camera's clock is not set: times are approximate)"}.`;
+      })
+      .catch((err: Error) => {
+        note.textContent = `Not kept: ${err.message}`;
+      })
+      .finally(() => {
+        momentButton.disabled = false;
+      });
+  });
   $('fullscreen').addEventListener('click', () => {
     if (document.fullscreenElement) void document.exitFullscreen();
     else

@@ -94,6 +94,12 @@ export const COVERED_ROUTES: Readonly<Record<string, RouteKind>> = {
   'POST /api/v1/pair': 'destructive',
   'DELETE /api/v1/pair': 'destructive',
   'GET /metrics': 'read',
+  'POST /api/v1/moments': 'destructive',
+  'GET /api/v1/moments': 'read',
+  'DELETE /api/v1/moments/{id}': 'destructive',
+  // Times, not names: no file argument to traverse (the segments are found by the library).
+  'GET /api/v1/clip': 'read',
+  'GET /api/v1/rides': 'read',
   'POST /api/v1/whep': 'live',
   'DELETE /api/v1/whep/{id}': 'live',
 };

@@ -134,6 +134,12 @@ describe('oversized and hostile requests', () => {
       16 * MiB,
     );
     cutShort(clock, 413, 16 * MiB, 'POST /api/v1/clock over 1 KiB');
+    const moment = await pushBytes(
+      d.apiPort,
+      `POST /api/v1/moments HTTP/1.1\r\nHost: ${d.hostHeader}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${16 * MiB}\r\n\r\n{"note":"`,
+      16 * MiB,
+    );
+    cutShort(moment, 413, 16 * MiB, 'POST /api/v1/moments over 4 KiB');
     // Chunked: one 1 MiB chunk header and its bytes, repeated.
     const chunkHead = `PATCH /api/v1/settings HTTP/1.1\r\nHost: ${d.hostHeader}\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n${(16 * MiB).toString(16)}\r\n`;
     const chunked = await pushBytes(d.apiPort, chunkHead, 16 * MiB);

@@ -94,6 +94,7 @@ const recordingSample: RecordingDocument = {
   height: 1,
   resolution: 'r',
   inProgress: true,
+  protected: false,
   downloadUrl: 'd',
   mp4Url: 'm',
   thumbnailUrl: 't',

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -289,5 +289,36 @@ describe('uploader with s3rver', () => {
     charging = true;
     await up.waitFor((x) => x.uploaded === 1);
     await up.close();
+  });
+  it("a segment a moment keeps: renamed out of the ring while queued, it goes up under its ring name's key and stays on the camera", async () => {
+    const server = await S3TestServer.start();
+    servers.push(server);
+    const dir = recordingsDir();
+    let charging = false;
+    const up = uploader(server, dir, {
+      when: 'charging',
+      isCharging: async () => charging,
+      chargingPollMs: 20,
+      thenDelete: true,
+    });
+    await up.start();
+    const kept = segment(dir, 12, 2000);
+    const plain = segment(dir, 13, 2000);
+    up.enqueue(kept);
+    up.enqueue(plain);
+    await up.waitFor((x) => x.state === 'waiting-charging');
+    // What the moments do (src/recorder/moment-store.ts): rename, then tell.
+    const protectedName = `log0012-${Math.floor(kept.startedAtMs / 1000)}.mkv`;
+    renameSync(join(dir, kept.name), join(dir, protectedName));
+    up.renamed(kept.name, protectedName);
+    assert.equal(up.uploadState(protectedName), 'queued');
+    charging = true;
+    const s = await up.waitFor((x) => x.uploaded === 2 || x.failures > 0);
+    assert.equal(s.failures, 0, JSON.stringify(s.lastError));
+    await up.close();
+    assert.deepEqual(await server.getObject(keyOf(12)), readFileSync(join(dir, protectedName)));
+    assert.ok(existsSync(join(dir, protectedName)), "the moment's segment stays on the camera after its upload");
+    assert.ok(!existsSync(join(dir, plain.name)), 'an ordinary segment is deleted after its verified upload');
+    assert.equal(up.status.deletedAfterUpload, 1);
   });
 });

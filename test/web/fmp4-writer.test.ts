@@ -160,6 +160,7 @@ describe('page readers of the API JSON', () => {
       height: 720,
       resolution: '1280x720',
       inProgress: false,
+      protected: false,
       downloadUrl: '/api/v1/recordings/log0007.mkv',
       mp4Url: '/api/v1/recordings/log0007.mp4',
       thumbnailUrl: '/api/v1/recordings/log0007_1764000000.jpg',
