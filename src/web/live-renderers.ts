@@ -77,10 +77,13 @@ class JoinTracker {
 const BEHIND_QUEUE = 3;
 /**
  * Once live: restart at a keyframe when the oldest frame still waiting for
- * the decoder was captured this much earlier (ms). A short hiccup (a few
- * frames) decodes through instead of costing frames.
+ * the decoder was captured this much earlier (ms), the hub's own soft limit
+ * for slow readers. A stall shorter than that (the tab's thread busy for a
+ * moment) decodes through in a few milliseconds per frame: a skip would only
+ * cost frames. A decoder that is too slow for the stream falls further
+ * behind and still restarts.
  */
-const BEHIND_MS = 250;
+const BEHIND_MS = 500;
 /** Decode queue length at which we stop feeding deltas and wait for a keyframe (above a GOP: the join burst from the GOP cache must decode). */
 const GIVE_UP_QUEUE = 45;
 
