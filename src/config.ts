@@ -12,7 +12,7 @@ import { readSecretFile } from './util/secret-file.js';
 import { isTcpUrl, parseStreamAddress } from './util/stream-address.js';
 import { parseBytes, parseDurationMs } from './util/units.js';
 import { compileAllowList } from './api/network-allow-list.js';
-import { IceServerError, parseIceServers, type IceServerConfig } from './outputs/ice-servers.js';
+import { IceServerError, parseIceServers, type IceServerConfig } from './util/ice-servers.js';
 
 /** How a new TCP/WebSocket client joins the live stream. */
 export type JoinPolicy = 'latest-keyframe' | 'next-keyframe';

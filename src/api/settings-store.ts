@@ -13,7 +13,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { mergeConfig, readConfigFile, type ConfigInput, type RearviewConfig } from '../config.js';
 import { ConfigError, RearviewError } from '../errors.js';
-import { maskedIceServers } from '../outputs/ice-servers.js';
+import { maskedIceServers } from '../util/ice-servers.js';
 import { makeDirectory } from '../util/make-directory.js';
 import type { SettingsApplyResult, SettingsDocument, SettingsPatch, SettingsPatchResult } from './wire-types.js';
 

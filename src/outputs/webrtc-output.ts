@@ -31,7 +31,7 @@ import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { WsHub, WsHubReader } from './ws-stream-server.js';
 import { chooseH264, parseWhepOffer, profileOfCodec, WhepOfferError } from './whep-offer.js';
-import { toNdcIceServers, type IceServerConfig } from './ice-servers.js';
+import { toNdcIceServers, type IceServerConfig } from '../util/ice-servers.js';
 
 type Ndc = typeof import('node-datachannel');
 type PeerConnection = InstanceType<Ndc['PeerConnection']>;

@@ -1,5 +1,5 @@
 /**
- * `webrtcIceServers`: the URLs and credentials accepted, refused and
+ * `webrtcIceServers` (src/util/ice-servers.ts): the URLs and credentials accepted, refused and
  * masked; what reaches node-datachannel; the config loader's errors never
  * echo a credential. (Over HTTP: test/web/webrtc-live.test.ts.)
  */
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { defaultConfig, mergeConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
-import { maskedIceServers, parseIceServers, toNdcIceServers } from '../../src/outputs/ice-servers.js';
+import { maskedIceServers, parseIceServers, toNdcIceServers } from '../../src/util/ice-servers.js';
 
 describe('webrtcIceServers', () => {
   it('accepts stun:, turn: and turns: URLs and RTCIceServer-like objects, with default ports', () => {
