@@ -10,9 +10,9 @@
  * H264RtpPacketizer cuts into RTP (RFC 6184 packetization-mode 1: FU-A and
  * STAP-A); RTP timestamps are the capture time at 90 kHz, RTCP sender
  * reports map them to wall time, and NACKs are answered from a bounded
- * retransmission buffer (RtcpNackResponder). A picture loss indication
- * needs no encoder restart: SPS, PPS and a keyframe come with the next GOP
- * (at most one keyframe interval, 1 s on the camera).
+ * retransmission buffer (RtcpNackResponder). A picture loss indication or
+ * full intra request restarts no encoder: the viewer gets the GOP cache
+ * again (keyframe, then the frames since), as when it joined.
  *
  * The WebRTC stack, node-datachannel (libdatachannel's bindings, prebuilt
  * for linux-x64 and linux-arm64), is loaded on the first viewer only: a
