@@ -13,6 +13,7 @@ import { isTcpUrl, parseStreamAddress } from './util/stream-address.js';
 import { parsePublishTarget } from './util/publish-url.js';
 import { parseBytes, parseDurationMs } from './util/units.js';
 import { compileAllowList } from './api/network-allow-list.js';
+import { IceServerError, parseIceServers, type IceServerConfig } from './util/ice-servers.js';
 
 /** How a new TCP/WebSocket client joins the live stream. */
 export type JoinPolicy = 'latest-keyframe' | 'next-keyframe';
@@ -117,6 +118,11 @@ export interface RearviewConfig {
   /** UDP ports WebRTC's ICE may use, inclusive; 0 and 0: any port. Default 0, 0. */
   webrtcPortMin: number;
   webrtcPortMax: number;
+  /**
+   * STUN/TURN servers for WebRTC viewers beyond the camera's own network; none by default (host
+   * candidates serve the camera's Wi-Fi). Config file only: TURN credentials are secrets.
+   */
+  webrtcIceServers: IceServerConfig[];
   /** A client behind its soft limit for this long out of any 30 s is dropped. Default 10000 ms. */
   clientBehindLimitMs: number;
   /** A client whose backlog exceeds this many bytes or ms skips to the next keyframe. Defaults 2 MB, 500 ms. */
@@ -288,6 +294,7 @@ export function defaultConfig(): RearviewConfig {
     webrtcMaxViewers: 4,
     webrtcPortMin: 0,
     webrtcPortMax: 0,
+    webrtcIceServers: [],
     clientBehindLimitMs: 10_000,
     clientSoftLimitBytes: 2_000_000,
     clientSoftLimitMs: 500,
@@ -349,7 +356,9 @@ export function defaultConfig(): RearviewConfig {
 export type ConfigInput = {
   [K in keyof RearviewConfig]?: K extends 'video' | 'recordVideo'
     ? Partial<Record<keyof VideoSettings, string | number>>
-    : RearviewConfig[K] | string | number | boolean | string[];
+    : K extends 'webrtcIceServers'
+      ? (string | IceServerConfig)[]
+      : RearviewConfig[K] | string | number | boolean | string[];
 };
 
 /*
@@ -496,6 +505,14 @@ function parseProtectedCap(value: unknown): ProtectedCap {
 
 function normaliseValue(key: string, value: unknown): unknown {
   if (key === 'maxProtected') return parseProtectedCap(value);
+  if (key === 'webrtcIceServers') {
+    try {
+      return parseIceServers(value);
+    } catch (err) {
+      if (err instanceof IceServerError) throw new ConfigError(err.message);
+      throw err;
+    }
+  }
   const durationRange = DURATION_RANGE_MS[key];
   if (durationRange) {
     const ms = parseDurationMs(value as string | number, key, 'ms');

@@ -408,9 +408,12 @@ export class ApiService {
           bytesSent: v.bytesSent,
           state: v.state,
           rttMs: v.rttMs,
+          route: v.route,
+          keyframeRequests: v.keyframeRequests,
         })),
       ],
       slots: { tcp: tcp.slots, ws: this.web?.ws.slotStats() ?? null },
+      webrtc: this.web?.webrtc?.stats() ?? null,
       recording: recorder?.state === 'recording',
       recordingVideo:
         host.recordingHub === host.hub

@@ -17,6 +17,7 @@ import type {
   StreamSlotPoolStatus,
   UploadSettingsDocument,
   UploadStatusDocument,
+  WebRtcStatus,
 } from './wire-types.js';
 
 export type { RecordingsUsage, StreamClientStatus, StreamSlotPoolStatus } from './wire-types.js';
@@ -117,6 +118,8 @@ export interface StreamStatus {
   clients: StreamClientStatus[];
   /** The slot pools, one per kind of client (ws: null without the web page). Absent when the host has none. */
   slots?: { tcp: StreamSlotPoolStatus; ws: StreamSlotPoolStatus | null };
+  /** The WebRTC output's counters; null or absent without WebRTC. */
+  webrtc?: WebRtcStatus | null;
   /** True while the recorder writes segments. */
   recording: boolean;
   /** The recorded video: its own profile or the stream's, its size as published, its configured bitrate. Absent: the stream's. */

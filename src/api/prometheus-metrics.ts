@@ -52,16 +52,19 @@ export function renderMetrics(
   metric('rearview_stream_measured_bitrate_bps', 'gauge', 'Measured bitrate, bits per second.', [
     [{}, status.stream.measuredBitrateBps],
   ]);
-  metric('rearview_stream_clients', 'gauge', 'Connected live-stream clients.', [
-    [{ kind: 'tcp' }, status.stream.clients.filter((c) => c.kind === 'tcp').length],
-    [{ kind: 'ws' }, status.stream.clients.filter((c) => c.kind === 'ws').length],
-  ]);
+  const kinds = ['tcp', 'ws', 'webrtc'] as const;
+  metric(
+    'rearview_stream_clients',
+    'gauge',
+    'Connected live-stream clients (webrtc: WHEP sessions, connecting ones included).',
+    kinds.map((kind) => [{ kind }, status.stream.clients.filter((c) => c.kind === kind).length]),
+  );
   // Labelled by kind only: an ip:port label made a new series per connection (unbounded cardinality).
   const byKind = (
     pick: (c: StatusDocument['stream']['clients'][number]) => number,
     fold: (a: number, b: number) => number,
   ): Array<[Record<string, string>, number]> =>
-    (['tcp', 'ws'] as const).map((kind) => [
+    kinds.map((kind) => [
       { kind },
       status.stream.clients
         .filter((c) => c.kind === kind)
@@ -83,6 +86,37 @@ export function renderMetrics(
       (a, b) => a + b,
     ),
   );
+  metric(
+    'rearview_stream_client_sent_bytes',
+    'gauge',
+    'Bytes of video sent, summed over the connected clients of a kind.',
+    byKind(
+      (c) => c.bytesSent,
+      (a, b) => a + b,
+    ),
+  );
+  const webrtc = status.stream.webrtc;
+  if (webrtc) {
+    metric('rearview_webrtc_sessions_total', 'counter', 'WebRTC (WHEP) sessions answered.', [[{}, webrtc.sessions]]);
+    metric(
+      'rearview_webrtc_refused_total',
+      'counter',
+      'WebRTC offers refused, by reason (offer, full, rate, unavailable).',
+      Object.entries(webrtc.refused).map(([reason, n]): [Record<string, string>, number] => [{ reason }, n]),
+    );
+    metric(
+      'rearview_webrtc_keyframe_requests_total',
+      'counter',
+      'Picture loss indications and full intra requests from WebRTC viewers.',
+      [[{}, webrtc.keyframeRequests]],
+    );
+    metric(
+      'rearview_webrtc_keyframes_resent_total',
+      'counter',
+      'Keyframe requests answered by sending the cached GOP again.',
+      [[{}, webrtc.keyframesResent]],
+    );
+  }
   const pools = (['tcp', 'ws'] as const).flatMap((kind) => {
     const pool = status.stream.slots[kind];
     return pool ? [{ kind, pool }] : [];

@@ -13,6 +13,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { mergeConfig, readConfigFile, type ConfigInput, type RearviewConfig } from '../config.js';
 import { ConfigError, RearviewError } from '../errors.js';
+import { maskedIceServers } from '../util/ice-servers.js';
 import { makeDirectory } from '../util/make-directory.js';
 import type {
   SettingsApplyResult,
@@ -164,6 +165,7 @@ export class SettingsStore {
       cameraName: config.cameraName,
       // Read-only, masked: no LAN client may see or redirect where the video goes.
       publish: config.publish.map((url) => parsePublishTarget(url).masked),
+      webrtcIceServers: maskedIceServers(config.webrtcIceServers),
       settingsFile: this.path,
       upload: this.options.upload?.() ?? null,
     };

@@ -66,6 +66,7 @@ export async function buildStatus(ctx: ApiContext): Promise<StatusDocument> {
       framesPublished: stream.framesPublished,
       clients: stream.clients,
       slots: { tcp: stream.slots?.tcp ?? null, ws: stream.slots?.ws ?? null },
+      webrtc: stream.webrtc ?? null,
     },
     recording: {
       active: health.state === 'recording',

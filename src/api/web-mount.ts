@@ -214,6 +214,7 @@ export function webMountFromConfig(
       // ICE binds only where the servers do.
       ...(config.bind !== '0.0.0.0' && config.bind !== '::' ? { bindAddress: config.bind } : {}),
       ...(config.webrtcPortMin > 0 ? { portRange: [config.webrtcPortMin, config.webrtcPortMax] as const } : {}),
+      iceServers: config.webrtcIceServers,
     },
   });
 }

@@ -38,6 +38,25 @@ export interface StreamClientStatus {
   /** WebRTC: the session's state (connecting, connected) and ICE round-trip time, ms, when known. */
   state?: string;
   rttMs?: number | null;
+  /** WebRTC: the ICE candidate pair the media takes (host, srflx, prflx, relay; udp or tcp), once connected. */
+  route?: { local: string; remote: string; transport: string } | null;
+  /** WebRTC: picture loss indications and full intra requests from this viewer. */
+  keyframeRequests?: number;
+}
+
+/** The WebRTC output's counters since start (`stream.webrtc` in /api/v1/status). */
+export interface WebRtcStatus {
+  maxViewers: number;
+  /** Sessions answered. */
+  sessions: number;
+  /** Offers refused, by reason: offer (unusable), full, rate, unavailable. */
+  refused: { offer: number; full: number; rate: number; unavailable: number };
+  /** Picture loss indications and full intra requests received. */
+  keyframeRequests: number;
+  /** Those answered by sending the cached GOP again from its keyframe. */
+  keyframesResent: number;
+  /** STUN/TURN servers configured (`webrtcIceServers`). */
+  iceServers: number;
 }
 
 /** One slot pool (src/outputs/client-slots.ts SlotPoolStats), as shown in /api/v1/status. */
@@ -147,6 +166,8 @@ export interface StatusDocument {
     clients: StreamClientStatus[];
     /** One slot pool per kind of client: caps, refusals by reason, evictions, clients dropped for being behind. */
     slots: { tcp: StreamSlotPoolStatus | null; ws: StreamSlotPoolStatus | null };
+    /** WebRTC viewers' counters; null when WebRTC is off (`webrtcMaxViewers` 0). */
+    webrtc: WebRtcStatus | null;
   };
   recording: {
     active: boolean;
@@ -379,6 +400,8 @@ export interface SettingsDocument {
   cameraName: string;
   /** Publishing targets, credentials masked; read-only (config file and command line only). */
   publish: string[];
+  /** Read-only (config file only): the STUN/TURN servers for WebRTC, credentials shown as "***". */
+  webrtcIceServers: { urls: string; username?: string; credential?: string }[];
   /** Where changes are saved. */
   settingsFile: string;
   /** Upload settings, read-only and masked (never changed by PATCH); null when uploads are off. */

@@ -10,9 +10,9 @@
  * H264RtpPacketizer cuts into RTP (RFC 6184 packetization-mode 1: FU-A and
  * STAP-A); RTP timestamps are the capture time at 90 kHz, RTCP sender
  * reports map them to wall time, and NACKs are answered from a bounded
- * retransmission buffer (RtcpNackResponder). A picture loss indication
- * needs no encoder restart: SPS, PPS and a keyframe come with the next GOP
- * (at most one keyframe interval, 1 s on the camera).
+ * retransmission buffer (RtcpNackResponder). A picture loss indication or
+ * full intra request restarts no encoder: the viewer gets the GOP cache
+ * again (keyframe, then the frames since), as when it joined.
  *
  * The WebRTC stack, node-datachannel (libdatachannel's bindings, prebuilt
  * for linux-x64 and linux-arm64), is loaded on the first viewer only: a
@@ -31,6 +31,7 @@ import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { WsHub, WsHubReader } from './ws-stream-server.js';
 import { chooseH264, parseWhepOffer, profileOfCodec, WhepOfferError } from './whep-offer.js';
+import { toNdcIceServers, type IceServerConfig } from '../util/ice-servers.js';
 
 type Ndc = typeof import('node-datachannel');
 type PeerConnection = InstanceType<Ndc['PeerConnection']>;
@@ -53,8 +54,8 @@ export interface WebRtcOutputOptions {
   bindAddress?: string;
   /** UDP ports ICE may use, inclusive; undefined: any. */
   portRange?: readonly [number, number];
-  /** STUN/TURN servers for viewers beyond the camera's own network ("stun:host:port"); none by default. */
-  iceServers?: readonly string[];
+  /** STUN/TURN servers for viewers beyond the camera's own network (config `webrtcIceServers`); none by default. */
+  iceServers?: readonly IceServerConfig[];
   /** A session whose ICE and DTLS are not up after this long is ended, ms. Default 15000. */
   connectTimeoutMs?: number;
   /** Most new sessions in any {@link CREATION_WINDOW_MS}. Default 8. */
@@ -64,6 +65,28 @@ export interface WebRtcOutputOptions {
   now?: () => number;
   /** Loads the WebRTC stack (tests may count the loads). */
   loadStack?: () => Promise<Ndc>;
+}
+
+/** The ICE candidate pair a viewer's media takes: candidate types (host, srflx, prflx, relay) and transport. */
+export interface WebRtcRoute {
+  local: string;
+  remote: string;
+  transport: string;
+}
+
+/** Counters of the output since start, for /api/v1/status and /metrics. */
+export interface WebRtcOutputStats {
+  maxViewers: number;
+  /** Sessions answered. */
+  sessions: number;
+  /** Offers refused, by reason: offer (unusable), full, rate, unavailable. */
+  refused: Record<WebRtcRefusal['reason'], number>;
+  /** Picture loss indications and full intra requests received (ended viewers included). */
+  keyframeRequests: number;
+  /** Those answered by resending the cached GOP from its keyframe. */
+  keyframesResent: number;
+  /** STUN/TURN servers configured. */
+  iceServers: number;
 }
 
 /** One viewer in /api/v1/status. */
@@ -80,6 +103,10 @@ export interface WebRtcViewerStatus {
   connectedForMs: number;
   /** Round-trip time measured by ICE, ms, when known. */
   rttMs: number | null;
+  /** The candidate pair in use, once connected. */
+  route: WebRtcRoute | null;
+  /** Picture loss indications and full intra requests from this viewer. */
+  keyframeRequests: number;
 }
 
 /** Why a session was refused (the HTTP route maps it to a status). */
@@ -95,6 +122,30 @@ export class WebRtcRefusal extends Error {
 /** Window of the creation rate limit, ms. */
 export const CREATION_WINDOW_MS = 10_000;
 
+/**
+ * A keyframe request within this long of the viewer's last keyframe start
+ * (its join, or an earlier resend) is not answered again: the browser asks
+ * before that keyframe reached it, and another GOP burst would only add load.
+ */
+export const KEYFRAME_RESEND_MIN_INTERVAL_MS = 1000;
+
+/** RTCP payload-specific feedback (RFC 4585): FMT 1 picture loss indication; FMT 4 full intra request (RFC 5104). */
+const RTCP_PSFB = 206;
+
+/** True when the RTCP compound packet `data` holds a PLI or a FIR. */
+export function hasKeyframeRequest(data: Uint8Array): boolean {
+  let at = 0;
+  while (at + 4 <= data.length) {
+    const first = data[at] as number;
+    if (first >> 6 !== 2) return false; // not RTCP version 2
+    const type = data[at + 1] as number;
+    const fmt = first & 0x1f;
+    if (type === RTCP_PSFB && (fmt === 1 || fmt === 4)) return true;
+    at += 4 * ((((data[at + 2] as number) << 8) | (data[at + 3] as number)) + 1);
+  }
+  return false;
+}
+
 interface Session {
   id: string;
   address: string;
@@ -108,6 +159,12 @@ interface Session {
   bytesSent: number;
   timer: ReturnType<typeof setTimeout> | undefined;
   closed: boolean;
+  keyframeRequests: number;
+  /** When the viewer last started on a keyframe (its join, a resend), ms. */
+  keyframeStartAtMs: number | undefined;
+  /** Capture time and RTP time of the last frame sent. */
+  lastCaptureMs: number;
+  lastRtpTimestamp: number;
 }
 
 /** The WebRTC output: sessions by id, each a peer connection fed by a hub reader. */
@@ -125,6 +182,12 @@ export class WebRtcOutput {
   private readonly now: () => number;
   private stack: Promise<Ndc> | undefined;
   private closed = false;
+  private readonly counters: Omit<WebRtcOutputStats, 'maxViewers' | 'iceServers'> = {
+    sessions: 0,
+    refused: { offer: 0, full: 0, rate: 0, unavailable: 0 },
+    keyframeRequests: 0,
+    keyframesResent: 0,
+  };
 
   constructor(options: WebRtcOutputOptions) {
     this.options = options;
@@ -143,6 +206,17 @@ export class WebRtcOutput {
    * {@link WebRtcRefusal}.
    */
   async createSession(offerSdp: string, address: string): Promise<{ id: string; answer: string }> {
+    try {
+      const session = await this.answer(offerSdp, address);
+      this.counters.sessions++;
+      return session;
+    } catch (err) {
+      if (err instanceof WebRtcRefusal) this.counters.refused[err.reason]++;
+      throw err;
+    }
+  }
+
+  private async answer(offerSdp: string, address: string): Promise<{ id: string; answer: string }> {
     if (this.closed || !this.accepting) throw new WebRtcRefusal('unavailable', this.refusalReason);
     const params = this.options.hub.params;
     if (!params) throw new WebRtcRefusal('unavailable', 'the camera has no picture yet; try again in a moment');
@@ -180,7 +254,7 @@ export class WebRtcOutput {
     const id = randomBytes(12).toString('hex');
     const [portRangeBegin, portRangeEnd] = this.options.portRange ?? [undefined, undefined];
     const pc = new ndc.PeerConnection(`viewer-${id}`, {
-      iceServers: [...(this.options.iceServers ?? [])],
+      iceServers: toNdcIceServers(this.options.iceServers ?? []),
       disableAutoNegotiation: true,
       ...(this.options.bindAddress ? { bindAddress: this.options.bindAddress } : {}),
       ...(portRangeBegin !== undefined ? { portRangeBegin, portRangeEnd } : {}),
@@ -209,6 +283,10 @@ export class WebRtcOutput {
       bytesSent: 0,
       timer: undefined,
       closed: false,
+      keyframeRequests: 0,
+      keyframeStartAtMs: undefined,
+      lastCaptureMs: Number.NEGATIVE_INFINITY,
+      lastRtpTimestamp: 0,
     };
     this.sessions.set(id, session);
     session.timer = setTimeout(() => {
@@ -222,26 +300,12 @@ export class WebRtcOutput {
       session.state = 'connected';
       this.logger.info(`webrtc viewer ${address} connected (${id.slice(0, 8)})`);
       this.onViewerChange?.('connected');
-      const reader = this.options.hub.addReader({ name: `webrtc ${address}`, join: 'latest-keyframe' });
-      session.reader = reader;
-      const pump = (): void => {
-        for (let frame = reader.read(); frame && !session.closed; frame = reader.read()) {
-          // RTP time is the capture time at 90 kHz (wrapping at 2^32), so the viewer can tell how old a frame is.
-          rtp.timestamp = Math.round(frame.capturedAtMs * 90) % 0x1_0000_0000;
-          const bytes = frame.annexB;
-          try {
-            track.sendMessageBinary(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-          } catch (err) {
-            this.end(session, `send failed: ${(err as Error).message}`);
-            return;
-          }
-          session.framesSent++;
-          session.bytesSent += bytes.byteLength;
-        }
-      };
-      reader.onReadable(pump);
-      reader.onStalled(() => this.end(session, 'too slow (stalled)'));
-      pump();
+      this.startReader(session, rtp);
+    });
+    // RTCP from the viewer: NACKs are answered by the RtcpNackResponder in the chain; a picture
+    // loss indication or full intra request gets the cached GOP again (keyframeRequested).
+    track.onMessage((message) => {
+      if (hasKeyframeRequest(message)) this.keyframeRequested(session, rtp);
     });
     track.onClosed(() => this.end(session, 'track closed'));
     pc.onStateChange((state) => {
@@ -281,6 +345,73 @@ export class WebRtcOutput {
     }
   }
 
+  /**
+   * Feeds the session from a new hub reader that starts on the cached
+   * keyframe (the GOP cache: SPS, PPS, IDR and the frames since, then live).
+   */
+  private startReader(session: Session, rtp: InstanceType<Ndc['RtpPacketizationConfig']>): void {
+    session.reader?.close();
+    session.keyframeStartAtMs = this.now();
+    const reader = this.options.hub.addReader({ name: `webrtc ${session.address}`, join: 'latest-keyframe' });
+    session.reader = reader;
+    const pump = (): void => {
+      for (let frame = reader.read(); frame && !session.closed && session.reader === reader; frame = reader.read()) {
+        // RTP time is the capture time at 90 kHz (wrapping at 2^32), so the viewer can tell how old a
+        // frame is. Frames sent again from the GOP cache (a keyframe request) follow the last one sent
+        // a tick apart: RTP time never goes back, and the browser decodes them at once to catch up.
+        if (frame.capturedAtMs > session.lastCaptureMs) {
+          rtp.timestamp = Math.round(frame.capturedAtMs * 90) % 0x1_0000_0000;
+          session.lastCaptureMs = frame.capturedAtMs;
+        } else {
+          rtp.timestamp = (session.lastRtpTimestamp + 1) % 0x1_0000_0000;
+        }
+        session.lastRtpTimestamp = rtp.timestamp;
+        const bytes = frame.annexB;
+        try {
+          session.track.sendMessageBinary(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+        } catch (err) {
+          this.end(session, `send failed: ${(err as Error).message}`);
+          return;
+        }
+        session.framesSent++;
+        session.bytesSent += bytes.byteLength;
+      }
+    };
+    reader.onReadable(pump);
+    reader.onStalled(() => this.end(session, 'too slow (stalled)'));
+    pump();
+  }
+
+  /**
+   * A PLI or FIR: the viewer lost its reference pictures. The encoder is
+   * never restarted for one viewer; it gets the GOP cache again (keyframe
+   * first, then every frame since, so the deltas after it decode), unless
+   * it started on a keyframe within KEYFRAME_RESEND_MIN_INTERVAL_MS.
+   */
+  private keyframeRequested(session: Session, rtp: InstanceType<Ndc['RtpPacketizationConfig']>): void {
+    // Out of the RTCP callback: the reader is swapped on a clean stack.
+    setImmediate(() => {
+      if (session.closed || !session.reader) return;
+      session.keyframeRequests++;
+      this.counters.keyframeRequests++;
+      const since = this.now() - (session.keyframeStartAtMs ?? Number.NEGATIVE_INFINITY);
+      if (since < KEYFRAME_RESEND_MIN_INTERVAL_MS) return;
+      this.counters.keyframesResent++;
+      this.logger.debug(`webrtc viewer ${session.address}: keyframe request answered from the GOP cache`);
+      this.startReader(session, rtp);
+    });
+  }
+
+  /** Counters since start. */
+  stats(): WebRtcOutputStats {
+    return {
+      maxViewers: this.options.maxViewers,
+      ...this.counters,
+      refused: { ...this.counters.refused },
+      iceServers: this.options.iceServers?.length ?? 0,
+    };
+  }
+
   /** Ends session `id` (WHEP DELETE); false when there is no such session. */
   deleteSession(id: string): boolean {
     const session = this.sessions.get(id);
@@ -300,9 +431,19 @@ export class WebRtcOutput {
     return [...this.sessions.values()].map((s) => {
       const stats = s.reader?.stats as Partial<HubReaderStats> | undefined;
       let rttMs: number | null = null;
+      let route: WebRtcRoute | null = null;
       try {
         const rtt = s.pc.rtt();
         rttMs = rtt >= 0 ? rtt : null;
+        if (s.connectedAtMs !== undefined) {
+          const pair = s.pc.getSelectedCandidatePair();
+          if (pair)
+            route = {
+              local: pair.local.type,
+              remote: pair.remote.type,
+              transport: pair.local.transportType.toLowerCase(),
+            };
+        }
       } catch {
         rttMs = null; // the connection is going away
       }
@@ -317,6 +458,8 @@ export class WebRtcOutput {
         lagMs: stats?.lagMs ?? 0,
         connectedForMs: s.connectedAtMs === undefined ? 0 : nowMs - s.connectedAtMs,
         rttMs,
+        route,
+        keyframeRequests: s.keyframeRequests,
       };
     });
   }

@@ -13,6 +13,7 @@ import { Gallery } from './gallery.js';
 import { browserAbilities, choosePath, mediaSourcePath, type LivePath } from './live-path.js';
 import { LivePlayer, type LiveStats } from './live-player.js';
 import { WebRtcPlayer } from './webrtc-player.js';
+import { isPhoneSized, showCameraName, trackChromeHeight } from './page-layout.js';
 import { PairingPanel, takePairingFragment } from './pairing-panel.js';
 import { StatusPanel } from './status-panel.js';
 import { apiJson } from './web-api.js';
@@ -98,7 +99,14 @@ function setupLive(): { start: () => void; stop: () => void } {
   mirror.addEventListener('change', applyMirror);
   applyMirror();
   const showOverlay = $<HTMLInputElement>('show-overlay');
-  showOverlay.addEventListener('change', () => ($('overlay').hidden = !showOverlay.checked));
+  // The figures hide part of a phone's small picture: off there unless this browser chose otherwise.
+  const figures = localStorage.getItem('rearview.figures');
+  showOverlay.checked = figures === null ? !isPhoneSized() : figures === 'on';
+  $('overlay').hidden = !showOverlay.checked;
+  showOverlay.addEventListener('change', () => {
+    $('overlay').hidden = !showOverlay.checked;
+    localStorage.setItem('rearview.figures', showOverlay.checked ? 'on' : 'off');
+  });
   const momentButton = $<HTMLButtonElement>('mark-moment');
   momentButton.addEventListener('click', () => {
     // A moment: the camera keeps the recording around now out of rotation (docs/api.md, "Moments").
@@ -179,10 +187,7 @@ function setupLive(): { start: () => void; stop: () => void } {
       video,
       onStats: showStats,
       onConfig: (config) => {
-        if (config.cameraName) {
-          $('camera-name').textContent = config.cameraName;
-          document.title = `${config.cameraName} — Rearview`;
-        }
+        if (config.cameraName) showCameraName(config.cameraName);
       },
       forcePath: path,
       onPathChange: (changed) => showPath(changed, 'WebCodecs in this browser cannot decode this stream.'),
@@ -196,6 +201,7 @@ function setupLive(): { start: () => void; stop: () => void } {
 async function main(): Promise<void> {
   // First of all: a token scanned from a QR code leaves the address bar and history at once.
   const scannedToken = takePairingFragment();
+  trackChromeHeight();
   const live = setupLive();
   const viewerOnly = document.body.dataset.viewer === '1';
   if (viewerOnly) {

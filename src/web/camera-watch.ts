@@ -4,13 +4,15 @@
  * when recording failed, an amber "Recording off" when it was turned off,
  * and, when the camera stops answering, "Camera offline: last seen N s ago"
  * with the stale values greyed and the buttons that need the camera
- * (`data-needs-camera`) disabled.
+ * (`data-needs-camera`) disabled. It also keeps the camera's name in the
+ * header.
  *
  * The camera has no real-time clock: while its status says "clock not set",
  * the page gives it this device's time (`POST /api/v1/clock`, once; the
  * camera takes it only from clients allowed to change it) and shows "Camera
  * clock not set" until it is.
  */
+import { showCameraName } from './page-layout.js';
 import { apiJson, ApiError } from './web-api.js';
 
 type Json = Record<string, unknown>;
@@ -104,6 +106,8 @@ export class CameraWatch {
     try {
       const status = await apiJson<Json>('/api/v1/status', { signal: abort.signal });
       this.seen();
+      // The camera's name in the header on every section, whatever the live path (WebRTC has no config message).
+      if (typeof status.cameraName === 'string') showCameraName(status.cameraName);
       this.renderRecording(status);
       this.renderClock(status);
       if ((status.clock as Json | undefined)?.set === false && !this.clockSent) await this.sendClock();

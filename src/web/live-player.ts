@@ -30,7 +30,10 @@ export interface LiveStats {
   bitrateBps: number;
   width: number;
   height: number;
-  /** Frames received but not shown (skipped to a keyframe, waiting after a gap). */
+  /**
+   * Frames lost once the picture was live: skipped to a keyframe, waiting after a gap (the
+   * WebSocket paths; not the join's catch-up), or the browser's framesDropped (WebRTC).
+   */
   drops: number;
   /** Median capture-to-display latency over the last second, ms; undefined without pictures. */
   latencyMs: number | undefined;
@@ -104,6 +107,10 @@ export class LivePlayer {
   private config: LiveConfig | undefined;
   private closed = false;
   private hidden = false;
+  /** This connection's first config message came (the join time is known). */
+  private joined = false;
+  /** Camera time this viewer (re)joined at; see LiveRenderer.joined. */
+  private joinedAtMs: number | undefined;
   // Per-second window.
   private windowBytes = 0;
   private windowPictures = 0;
@@ -164,6 +171,7 @@ export class LivePlayer {
     this.path = next;
     this.probe.path = next;
     this.renderer = new MseRenderer(this.options.video, onPicture, onError, next === 'mms');
+    if (this.joinedAtMs !== undefined) this.renderer.joined(this.joinedAtMs);
     this.options.canvas.hidden = true;
     this.options.video.hidden = false;
     if (this.config) this.renderer.configure(this.config);
@@ -192,6 +200,7 @@ export class LivePlayer {
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     this.clock.reset();
+    this.joined = false;
     ws.onopen = () => {
       this.lastFrameAtMs = performance.now();
       // A burst of pings at the start (the first replies are often slow while
@@ -232,6 +241,13 @@ export class LivePlayer {
     const msg = parseLiveText(text);
     if (!msg) return;
     if (msg.type === 'config') {
+      // The connection's first config is sent as this viewer joins: frames captured before it
+      // are the cached GOP's history, skipped to reach the live edge, not frames the viewer missed.
+      if (!this.joined) {
+        this.joined = true;
+        this.joinedAtMs = msg.serverTimeMs;
+        this.renderer.joined(msg.serverTimeMs);
+      }
       this.config = msg;
       this.probe.config = msg;
       this.renderer.configure(msg);

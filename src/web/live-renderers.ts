@@ -35,8 +35,10 @@ export interface LiveRenderer {
   configure(config: LiveConfig): void;
   /** One access unit as received. */
   push(frame: LiveFrame): void;
-  /** Frames thrown away so far (waiting for a keyframe, catching up). */
+  /** Frames lost once the picture was live (skipped to a keyframe, waiting after a gap); see {@link JoinTracker}. */
   readonly drops: number;
+  /** This viewer (re)joined the stream at camera time `serverTimeMs` (the connection's first config message). */
+  joined(serverTimeMs: number): void;
   /** The tab was hidden and is visible again: skip to the newest picture. */
   resync(): void;
   close(): void;
@@ -47,8 +49,42 @@ export function hasWebCodecs(): boolean {
   return typeof (globalThis as { VideoDecoder?: unknown }).VideoDecoder === 'function';
 }
 
-/** Decode queue length that counts as "behind": reset at the next keyframe. */
+/**
+ * Tells frames the viewer missed from the join's catch-up. A new viewer gets
+ * the camera's cached GOP at once (history, so a picture shows at once) and
+ * the page skips ahead to the live edge as it can; frames skipped before the
+ * first live picture (one captured after the join) are not drops. Only once
+ * live does a skipped frame count: that is a picture the rider lost.
+ */
+class JoinTracker {
+  private liveFromMs = Number.NEGATIVE_INFINITY;
+  private shownSinceJoin = 0;
+  /** A picture captured after the join was shown. */
+  live = false;
+
+  joined(serverTimeMs: number): void {
+    this.liveFromMs = serverTimeMs;
+    this.shownSinceJoin = 0;
+    this.live = false;
+  }
+
+  shown(capturedAtMs: number): void {
+    // The count is a safety net for a capture clock that runs behind the server's.
+    if (capturedAtMs >= this.liveFromMs || ++this.shownSinceJoin > 90) this.live = true;
+  }
+}
+
+/** Before the picture is live (catching up after a join): decode queue length at which to restart at the next keyframe. */
 const BEHIND_QUEUE = 3;
+/**
+ * Once live: restart at a keyframe when the oldest frame still waiting for
+ * the decoder was captured this much earlier (ms), the hub's own soft limit
+ * for slow readers. A stall shorter than that (the tab's thread busy for a
+ * moment) decodes through in a few milliseconds per frame: a skip would only
+ * cost frames. A decoder that is too slow for the stream falls further
+ * behind and still restarts.
+ */
+const BEHIND_MS = 500;
 /** Decode queue length at which we stop feeding deltas and wait for a keyframe (above a GOP: the join burst from the GOP cache must decode). */
 const GIVE_UP_QUEUE = 45;
 
@@ -56,6 +92,7 @@ const GIVE_UP_QUEUE = 45;
 export class WebCodecsRenderer implements LiveRenderer {
   readonly path = 'webcodecs' as const;
   drops = 0;
+  private readonly join = new JoinTracker();
   private decoder: VideoDecoder | undefined;
   private config: LiveConfig | undefined;
   private needKey = true;
@@ -132,15 +169,16 @@ export class WebCodecsRenderer implements LiveRenderer {
     if (!this.decoder || this.decoder.state === 'closed') this.reset();
     const decoder = this.decoder;
     if (!decoder) return;
-    if (frame.isKey && decoder.decodeQueueSize >= BEHIND_QUEUE) {
-      // Behind: drop what is queued and start over at this, the newest, keyframe.
-      this.drops += decoder.decodeQueueSize;
+    if (frame.isKey && this.behind(frame.capturedAtMs, decoder.decodeQueueSize)) {
+      // Behind: drop what is queued and start over at this, the newest, keyframe. Right after a
+      // join this is the normal case, not a loss (JoinTracker).
+      if (this.join.live) this.drops += decoder.decodeQueueSize;
       this.reset();
     } else if (!frame.isKey && decoder.decodeQueueSize >= GIVE_UP_QUEUE) {
       this.needKey = true;
     }
     if (this.needKey && !frame.isKey) {
-      this.drops++;
+      if (this.join.live) this.drops++;
       return;
     }
     this.needKey = false;
@@ -158,6 +196,19 @@ export class WebCodecsRenderer implements LiveRenderer {
     }
   }
 
+  /** True when the decoder is so far behind that restarting at a keyframe is better than decoding on. */
+  private behind(keyCapturedAtMs: number, queued: number): boolean {
+    if (!this.join.live) return queued >= BEHIND_QUEUE;
+    if (queued === 0) return false;
+    // captureTimes holds the frames not yet out of the decoder, oldest first.
+    const oldest = this.captureTimes.values().next().value;
+    return queued >= GIVE_UP_QUEUE || (oldest !== undefined && keyCapturedAtMs - oldest > BEHIND_MS);
+  }
+
+  joined(serverTimeMs: number): void {
+    this.join.joined(serverTimeMs);
+  }
+
   private output(frame: VideoFrame): void {
     const decodedAtMs = Date.now();
     const canvas = this.element;
@@ -171,7 +222,10 @@ export class WebCodecsRenderer implements LiveRenderer {
     const captured = this.captureTimes.get(frame.timestamp);
     this.captureTimes.delete(frame.timestamp);
     frame.close();
-    if (captured !== undefined) this.onPicture(captured, w, h, decodedAtMs);
+    if (captured !== undefined) {
+      this.join.shown(captured);
+      this.onPicture(captured, w, h, decodedAtMs);
+    }
   }
 
   resync(): void {
@@ -213,6 +267,7 @@ const MSE_CATCH_UP_S = 0.08;
 export class MseRenderer implements LiveRenderer {
   readonly path: 'mse' | 'mms';
   drops = 0;
+  private readonly join = new JoinTracker();
   /** Times the playhead was moved forward to the live edge. */
   jumps = 0;
   /** Times the media source was built anew after a stall. */
@@ -330,7 +385,7 @@ export class MseRenderer implements LiveRenderer {
     if (frame.discontinuity && !frame.isKey) this.needInit = true;
     if (this.needKey) {
       if (!frame.isKey) {
-        this.drops++;
+        this.drop();
         return;
       }
       this.needKey = false;
@@ -338,13 +393,13 @@ export class MseRenderer implements LiveRenderer {
     const nals = splitAnnexB(frame.payload).map((n) => n.data);
     if (this.needInit) {
       if (!frame.isKey) {
-        this.drops++;
+        this.drop();
         return;
       }
       const sps = nals.find((n) => ((n[0] ?? 0) & 0x1f) === 7);
       const pps = nals.find((n) => ((n[0] ?? 0) & 0x1f) === 8);
       if (!sps || !pps) {
-        this.drops++;
+        this.drop();
         return;
       }
       this.queue.push(initSegment({ width: this.config.width, height: this.config.height, sps, pps }));
@@ -435,6 +490,7 @@ export class MseRenderer implements LiveRenderer {
     const maxBehind = this.started ? MSE_MAX_BEHIND_S : MSE_MAX_BEHIND_FIRST_S;
     if ((behind > maxBehind || video.currentTime < start) && mayJump) {
       const target = Math.max(start, end - 0.02);
+      if (this.join.live) this.countSkipped(video.currentTime, target);
       video.currentTime = target;
       this.jumps++;
       this.lastJumpAtMs = performance.now();
@@ -460,6 +516,25 @@ export class MseRenderer implements LiveRenderer {
     }
   }
 
+  /** A frame not appended: a drop once the picture is live. */
+  private drop(): void {
+    if (this.join.live) this.drops++;
+  }
+
+  /**
+   * Counts as drops the frames a jump from `fromS` to `toS` skips (after the
+   * one on screen, before the one shown at `toS`).
+   */
+  private countSkipped(fromS: number, toS: number): void {
+    let shownAtS = Number.NEGATIVE_INFINITY;
+    for (const t of this.times) if (t.mediaTimeS <= toS + 0.001) shownAtS = t.mediaTimeS;
+    for (const t of this.times) if (t.mediaTimeS > fromS + 0.001 && t.mediaTimeS < shownAtS) this.drops++;
+  }
+
+  joined(serverTimeMs: number): void {
+    this.join.joined(serverTimeMs);
+  }
+
   private watchFrames(): void {
     const video = this.element as HTMLVideoElement & {
       requestVideoFrameCallback?: (
@@ -470,7 +545,10 @@ export class MseRenderer implements LiveRenderer {
     const onFrame = (_now: number, meta: { mediaTime: number; width: number; height: number }): void => {
       if (this.closed) return;
       const captured = this.captureTimeAt(meta.mediaTime);
-      if (captured !== undefined) this.onPicture(captured, meta.width, meta.height);
+      if (captured !== undefined) {
+        this.join.shown(captured);
+        this.onPicture(captured, meta.width, meta.height);
+      }
       this.frameCallbackId = video.requestVideoFrameCallback!(onFrame);
     };
     this.frameCallbackId = video.requestVideoFrameCallback(onFrame);

@@ -74,8 +74,10 @@ export class WebRtcPlayer {
   private lastBytes = 0;
   private lastBytesAtMs = 0;
   private bitrateBps = 0;
-  private dropsAtStart: number | undefined;
-  private drops = 0;
+  /** Drops of the connections before this one (each new RTCPeerConnection counts from 0). */
+  private dropsBefore = 0;
+  /** framesDropped of the current connection. */
+  private dropsNow = 0;
   private readonly probe: LiveProbe;
 
   constructor(private readonly options: WebRtcPlayerOptions) {
@@ -252,10 +254,7 @@ export class WebRtcPlayer {
               this.lastBytesAtMs = nowMs;
             }
             if (typeof s.framesReceived === 'number') this.probe.framesFed = s.framesReceived;
-            if (typeof s.framesDropped === 'number') {
-              this.dropsAtStart ??= s.framesDropped;
-              this.drops = s.framesDropped - this.dropsAtStart;
-            }
+            if (typeof s.framesDropped === 'number') this.dropsNow = s.framesDropped;
           },
         );
       } catch {
@@ -270,7 +269,7 @@ export class WebRtcPlayer {
       bitrateBps: this.bitrateBps,
       width: this.options.video.videoWidth,
       height: this.options.video.videoHeight,
-      drops: this.drops,
+      drops: this.dropsBefore + this.dropsNow,
       latencyMs: sorted.length > 0 ? sorted[Math.floor(sorted.length / 2)] : undefined,
       clockOffsetMs: this.clock.offsetMs,
       clockCorrectionMs: this.clock.correctionMs,
@@ -301,6 +300,8 @@ export class WebRtcPlayer {
     this.sessionUrl = undefined;
     if (url) void fetch(url, { method: 'DELETE', credentials: 'same-origin', keepalive: true }).catch(() => undefined);
     this.clockChannel = undefined;
+    this.dropsBefore += this.dropsNow;
+    this.dropsNow = 0;
     this.pc?.close();
     this.pc = undefined;
   }

@@ -56,6 +56,14 @@ const statusSample: StatusDocument = {
     framesPublished: 1,
     clients: [{ kind: 'tcp', remote: 'r', connectedMs: 1, lagMs: 1, framesDropped: 1, bytesSent: 1, behindMs: 1 }],
     slots: { tcp: pool, ws: pool },
+    webrtc: {
+      maxViewers: 4,
+      sessions: 0,
+      refused: { offer: 0, full: 0, rate: 0, unavailable: 0 },
+      keyframeRequests: 0,
+      keyframesResent: 0,
+      iceServers: 0,
+    },
   },
   recording: {
     active: true,
@@ -115,6 +123,7 @@ const settingsSample: SettingsDocument = {
   timestamps: true,
   cameraName: 'c',
   publish: [],
+  webrtcIceServers: [],
   settingsFile: 'f',
   upload: null,
 };

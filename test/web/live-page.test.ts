@@ -214,6 +214,31 @@ describe('live page in headless Chromium', () => {
     assert.ok(behind < 1, `playhead ${behind} s behind the buffered end`);
   });
 
+  it('loses no GOP on MSE when a frame comes late (capture-time steps past twice a frame)', async () => {
+    // A frame 120 ms late every 45 frames: its pts step is over twice a frame's duration, a
+    // discontinuity to MSE that made the browser throw frames away up to the next keyframe.
+    const live = await startLiveServer();
+    cleanups.push(() => live.close());
+    const feeder = new RealtimeFeeder(live.hub, sample, 30, { every: 45, ms: 120 }).start();
+    cleanups.push(() => feeder.close());
+    const context = await browser.newContext({ bypassCSP: true });
+    cleanups.push(() => context.close());
+    await context.addInitScript('delete window.VideoDecoder;');
+    const page = await context.newPage();
+    await page.goto(live.url);
+    await waitInPage(page, 'window.__rearview && window.__rearview.framesShown >= 150', '150 pictures via MSE', 60_000);
+    assert.equal(await page.evaluate('__rearview.path'), 'mse');
+    const ranges = (await page.evaluate(
+      '(() => { const b = document.getElementById("live-video").buffered; return Array.from({ length: b.length }, (_, i) => [b.start(i), b.end(i)]); })()',
+    )) as [number, number][];
+    assert.equal(
+      ranges.length,
+      1,
+      `one buffered range, no hole where a GOP was thrown away: ${JSON.stringify(ranges)}`,
+    );
+    assert.equal(await page.evaluate('__rearview.stats.drops'), 0);
+  });
+
   it('switches to MSE when WebCodecs cannot decode the stream', async () => {
     const { live } = await liveServer();
     const context = await browser.newContext({ bypassCSP: true });

@@ -128,13 +128,23 @@ export class RealtimeFeeder {
     private readonly hub: StreamHub,
     private readonly aus: AccessUnit[],
     private readonly fps = 30,
+    /** Deliver every `every`-th frame `ms` late (a camera whose frame came late; the next ones are on time). */
+    private readonly late?: { every: number; ms: number },
   ) {}
 
   start(): this {
     this.startedAt = performance.now();
     const tick = (): void => {
-      const due = Math.floor(((performance.now() - this.startedAt) * this.fps) / 1000) + 1;
+      const now = performance.now();
+      const due = Math.floor(((now - this.startedAt) * this.fps) / 1000) + 1;
       while (this.delivered < due) {
+        if (this.late && (this.delivered + 1) % this.late.every === 0) {
+          const lateAt = this.startedAt + (this.delivered * 1000) / this.fps + this.late.ms;
+          if (now < lateAt) {
+            this.timer = setTimeout(tick, lateAt - now);
+            return;
+          }
+        }
         const au = this.aus[this.index] as AccessUnit;
         this.index = (this.index + 1) % this.aus.length;
         this.hub.accessUnit(au, Date.now());

@@ -10,9 +10,12 @@
  *   on the camera's non-secure `.local` name picks WebRTC by itself.
  */
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import ndc from 'node-datachannel';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { StatusDocument } from '../../src/api/wire-types.js';
 import { parseWhepOffer, chooseH264, WhepOfferError, profileOfCodec } from '../../src/outputs/whep-offer.js';
 import { startDaemonInProcess, type InProcessDaemon } from '../support/daemon.js';
 import { requireTool } from '../support/tools.js';
@@ -48,11 +51,37 @@ after(async () => {
 
 const base = (): string => `http://127.0.0.1:${apiPort}`;
 
+/** One picture received over RTP: its RTP time and whether it holds an IDR slice. */
+interface RtpPicture {
+  timestamp: number;
+  key: boolean;
+}
+
+/** True when an RFC 6184 payload holds an IDR slice (single NAL unit, STAP-A or FU-A). */
+function carriesIdr(payload: Buffer): boolean {
+  const type = (payload[0] ?? 0) & 0x1f;
+  if (type === 5) return true;
+  if (type === 28) return ((payload[1] ?? 0) & 0x1f) === 5;
+  if (type === 24) {
+    for (let at = 1; at + 2 < payload.length; at += 2 + payload.readUInt16BE(at))
+      if (((payload[at + 2] ?? 0) & 0x1f) === 5) return true;
+  }
+  return false;
+}
+
 /** A WHEP viewer without a browser: node-datachannel makes a recvonly H.264 offer. */
-async function nodeViewer(profileLevelId: string | 'vp8' = '42e01f'): Promise<{
+async function nodeViewer(
+  profileLevelId: string | 'vp8' = '42e01f',
+  /** Send receiver reports and allow requestKeyframe() (libdatachannel's RtcpReceivingSession). */
+  rtcp = false,
+): Promise<{
   offer: string;
   accept: (answer: string) => void;
   packets: () => number;
+  /** Pictures received, in order of their first packet. */
+  pictures: RtpPicture[];
+  /** Sends a picture loss indication. */
+  requestKeyframe: () => boolean;
   close: () => void;
 }> {
   const pc = new ndc.PeerConnection('test-viewer', { iceServers: [] });
@@ -60,8 +89,24 @@ async function nodeViewer(profileLevelId: string | 'vp8' = '42e01f'): Promise<{
   if (profileLevelId === 'vp8') video.addVP8Codec(96);
   else video.addH264Codec(102, `level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=${profileLevelId}`);
   const track = pc.addTrack(video);
+  if (rtcp) track.setMediaHandler(new ndc.RtcpReceivingSession());
   let packets = 0;
-  track.onMessage(() => packets++);
+  const pictures: RtpPicture[] = [];
+  track.onMessage((packet) => {
+    packets++;
+    const type = packet[1] ?? 0;
+    if (packet.length < 12 || (type >= 200 && type <= 207)) return; // RTCP
+    const csrcs = (packet[0] ?? 0) & 0x0f;
+    let at = 12 + 4 * csrcs;
+    if ((packet[0] ?? 0) & 0x10) at += 4 + 4 * packet.readUInt16BE(at + 2);
+    const timestamp = packet.readUInt32BE(4);
+    let picture = pictures[pictures.length - 1];
+    if (!picture || picture.timestamp !== timestamp) {
+      picture = { timestamp, key: false };
+      pictures.push(picture);
+    }
+    if (carriesIdr(packet.subarray(at))) picture.key = true;
+  });
   const gathered = new Promise<void>((resolve) =>
     pc.onGatheringStateChange((state) => {
       if (state === 'complete') resolve();
@@ -73,8 +118,78 @@ async function nodeViewer(profileLevelId: string | 'vp8' = '42e01f'): Promise<{
     offer: pc.localDescription()?.sdp ?? '',
     accept: (answer) => pc.setRemoteDescription(answer, 'answer'),
     packets: () => packets,
+    pictures,
+    requestKeyframe: () => track.requestKeyframe(),
     close: () => pc.close(),
   };
+}
+
+/**
+ * A STUN/TURN server just real enough to see what the camera's ICE agent
+ * sends: Binding requests are answered (XOR-MAPPED-ADDRESS); an Allocate
+ * without credentials gets the 401 challenge, one with them is refused 403
+ * after its USERNAME is noted.
+ */
+async function fakeStunTurnServer(): Promise<{
+  port: number;
+  bindings: () => number;
+  usernames: string[];
+  close: () => void;
+}> {
+  const socket = createSocket('udp4');
+  let bindings = 0;
+  const usernames: string[] = [];
+  const attribute = (type: number, value: Buffer): Buffer => {
+    const head = Buffer.alloc(4);
+    head.writeUInt16BE(type, 0);
+    head.writeUInt16BE(value.length, 2);
+    return Buffer.concat([head, value, Buffer.alloc((4 - (value.length % 4)) % 4)]);
+  };
+  const errorCode = (code: number, reason: string): Buffer =>
+    attribute(0x0009, Buffer.concat([Buffer.from([0, 0, Math.floor(code / 100), code % 100]), Buffer.from(reason)]));
+  socket.on('message', (msg, from) => {
+    if (msg.length < 20 || msg.readUInt32BE(4) !== 0x2112a442) return;
+    const type = msg.readUInt16BE(0);
+    const attrs = new Map<number, Buffer>();
+    for (let at = 20; at + 4 <= msg.length; ) {
+      const t = msg.readUInt16BE(at);
+      const len = msg.readUInt16BE(at + 2);
+      attrs.set(t, msg.subarray(at + 4, at + 4 + len));
+      at += 4 + len + ((4 - (len % 4)) % 4);
+    }
+    const reply = (replyType: number, body: Buffer[]): void => {
+      const payload = Buffer.concat(body);
+      const head = Buffer.alloc(20);
+      head.writeUInt16BE(replyType, 0);
+      head.writeUInt16BE(payload.length, 2);
+      head.writeUInt32BE(0x2112a442, 4);
+      msg.copy(head, 8, 8, 20);
+      socket.send(Buffer.concat([head, payload]), from.port, from.address);
+    };
+    if (type === 0x0001) {
+      bindings++;
+      const mapped = Buffer.alloc(8);
+      mapped.writeUInt16BE(0x0001, 0);
+      mapped.writeUInt16BE(from.port ^ 0x2112, 2);
+      mapped.writeUInt32BE((from.address.split('.').reduce((a, b) => a * 256 + Number(b), 0) ^ 0x2112a442) >>> 0, 4);
+      reply(0x0101, [attribute(0x0020, mapped)]);
+    } else if (type === 0x0003) {
+      const user = attrs.get(0x0006);
+      if (user) {
+        usernames.push(user.toString('utf8'));
+        reply(0x0113, [errorCode(403, 'Forbidden')]);
+      } else {
+        reply(0x0113, [
+          errorCode(401, 'Unauthorized'),
+          attribute(0x0014, Buffer.from('test')),
+          attribute(0x0015, Buffer.from('nonce123')),
+        ]);
+      }
+    }
+  });
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  return { port: socket.address().port, bindings: () => bindings, usernames, close: () => socket.close() };
 }
 
 async function postOffer(offer: string, contentType = 'application/sdp'): Promise<Response> {
@@ -180,6 +295,100 @@ describe('WebRTC live view (WHEP)', () => {
     const full = await postOffer(over.offer);
     assert.equal(full.status, 503);
     for (const l of locations) await fetch(base() + l, { method: 'DELETE' });
+    viewer.close();
+  });
+
+  it('answers a picture loss indication from the GOP cache: a keyframe at once, RTP time never going back', async () => {
+    const viewer = await nodeViewer('42e01f', true);
+    cleanups.push(viewer.close);
+    const res = await postOffer(viewer.offer);
+    assert.equal(res.status, 201);
+    viewer.accept(await res.text());
+    const keyIndexes = (): number[] => viewer.pictures.flatMap((p, i) => (p.key ? [i] : []));
+    // Past the join (the cached keyframe and GOP, then the stream's next keyframe) and just after the
+    // stream's keyframe a GOP later: over KEYFRAME_RESEND_MIN_INTERVAL_MS since the join, and the
+    // stream's next keyframe is a whole GOP (30 pictures in the sample) away.
+    await waitFor(() => keyIndexes().length >= 3, 'three keyframes at the viewer', 20_000);
+    const natural = keyIndexes()[2] as number;
+    assert.equal(natural - (keyIndexes()[1] as number), 30, 'the sample has a keyframe every 30 pictures');
+    await waitFor(() => viewer.pictures.length > natural + 2, 'pictures after the keyframe', 5000);
+    const before = ((await (await fetch(`${base()}/api/v1/status`)).json()) as StatusDocument).stream.webrtc;
+    assert.ok(viewer.requestKeyframe(), 'the viewer sent a PLI');
+    await waitFor(
+      async () =>
+        ((await (await fetch(`${base()}/api/v1/status`)).json()) as StatusDocument).stream.webrtc?.keyframesResent ===
+        (before?.keyframesResent ?? 0) + 1,
+      'the PLI answered',
+    );
+    await waitFor(() => keyIndexes().length >= 4, 'the keyframe answering it', 5000);
+    const resent = keyIndexes()[3] as number;
+    assert.ok(
+      resent - natural < 30,
+      `a keyframe ${resent - natural} pictures after the last one, before the stream's next`,
+    );
+    // RTP time never goes back (32-bit serial-number order), resent pictures included.
+    for (let i = 1; i < viewer.pictures.length; i++) {
+      const step =
+        ((viewer.pictures[i] as RtpPicture).timestamp - (viewer.pictures[i - 1] as RtpPicture).timestamp) | 0;
+      assert.ok(step > 0, `RTP time step ${step} at picture ${i}`);
+    }
+    const status = (await (await fetch(`${base()}/api/v1/status`)).json()) as StatusDocument;
+    const me = status.stream.clients.find((c) => c.kind === 'webrtc' && (c.keyframeRequests ?? 0) > 0);
+    assert.ok(me, 'the viewer shows its keyframe request');
+    // The viewer's own candidate is host, or peer-reflexive when its check came before its SDP.
+    assert.equal(me.route?.local, 'host');
+    assert.equal(me.route?.transport, 'udp');
+    assert.match(me.route?.remote ?? '', /^(host|prflx)$/);
+    const metrics = await (await fetch(`${base()}/metrics`)).text();
+    assert.match(metrics, /^rearview_stream_clients\{kind="webrtc"\} [1-9]/m);
+    assert.match(metrics, /^rearview_stream_client_sent_bytes\{kind="webrtc"\} [1-9]/m);
+    assert.match(metrics, /^rearview_webrtc_keyframes_resent_total [1-9]/m);
+    assert.match(metrics, /^rearview_webrtc_sessions_total [1-9]/m);
+    viewer.close();
+  });
+
+  it('gathers through the configured STUN and TURN servers, with credentials from the config file only, shown masked', async () => {
+    const server = await fakeStunTurnServer();
+    cleanups.push(server.close);
+    const secret = 'rider-secret-42';
+    const other = await startDaemonInProcess({
+      webrtcMaxViewers: 1,
+      webrtcIceServers: [
+        `stun:127.0.0.1:${server.port}`,
+        { urls: `turn:127.0.0.1:${server.port}`, username: 'rider', credential: secret },
+      ],
+    });
+    cleanups.push(() => other.close());
+    const otherBase = `http://127.0.0.1:${(other.daemon.apiAddress as { port: number }).port}`;
+    await waitFor(() => other.daemon.hub.params !== undefined, 'the first keyframe');
+    const viewer = await nodeViewer();
+    cleanups.push(viewer.close);
+    const res = await fetch(`${otherBase}/api/v1/whep`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/sdp' },
+      body: viewer.offer,
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    await waitFor(() => server.bindings() > 0 && server.usernames.length > 0, 'STUN and TURN requests from the camera');
+    assert.ok(
+      server.usernames.every((u) => u === 'rider'),
+      `TURN usernames ${server.usernames.join(',')}`,
+    );
+    const settingsText = await (await fetch(`${otherBase}/api/v1/settings`)).text();
+    assert.ok(!settingsText.includes(secret), 'the credential is never shown');
+    assert.deepEqual((JSON.parse(settingsText) as { webrtcIceServers: unknown }).webrtcIceServers, [
+      { urls: `stun:127.0.0.1:${server.port}` },
+      { urls: `turn:127.0.0.1:${server.port}`, username: '***', credential: '***' },
+    ]);
+    const patch = await fetch(`${otherBase}/api/v1/settings`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ webrtcIceServers: [`stun:127.0.0.1:${server.port}`] }),
+    });
+    assert.equal(patch.status, 400, 'not settable over HTTP');
+    const status = (await (await fetch(`${otherBase}/api/v1/status`)).json()) as StatusDocument;
+    assert.equal(status.stream.webrtc?.iceServers, 2);
+    assert.ok(!JSON.stringify(status).includes(secret));
     viewer.close();
   });
 
