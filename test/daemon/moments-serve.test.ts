@@ -80,7 +80,7 @@ describe('moments on rearview serve (--segment 2s --max-files 3)', () => {
         100,
       );
       const from = rotations(serve);
-      await waitFor(() => rotations(serve) >= from + 10, '20 s of rotation', 60_000, 100);
+      await waitFor(() => rotations(serve) >= from + 10, '20 s of rotation', 120_000, 100);
       const [m] = (await getJson<MomentsListDocument>(port, '/api/v1/moments')).moments;
       assert.ok(m);
       assert.ok(m.segments.length >= 4, `an 8 s window of 2 s segments: ${m.segments}`);
