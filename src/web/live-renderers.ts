@@ -490,7 +490,6 @@ export class MseRenderer implements LiveRenderer {
     const maxBehind = this.started ? MSE_MAX_BEHIND_S : MSE_MAX_BEHIND_FIRST_S;
     if ((behind > maxBehind || video.currentTime < start) && mayJump) {
       const target = Math.max(start, end - 0.02);
-      if (this.join.live) this.countSkipped(video.currentTime, target);
       video.currentTime = target;
       this.jumps++;
       this.lastJumpAtMs = performance.now();
@@ -519,16 +518,6 @@ export class MseRenderer implements LiveRenderer {
   /** A frame not appended: a drop once the picture is live. */
   private drop(): void {
     if (this.join.live) this.drops++;
-  }
-
-  /**
-   * Counts as drops the frames a jump from `fromS` to `toS` skips (after the
-   * one on screen, before the one shown at `toS`).
-   */
-  private countSkipped(fromS: number, toS: number): void {
-    let shownAtS = Number.NEGATIVE_INFINITY;
-    for (const t of this.times) if (t.mediaTimeS <= toS + 0.001) shownAtS = t.mediaTimeS;
-    for (const t of this.times) if (t.mediaTimeS > fromS + 0.001 && t.mediaTimeS < shownAtS) this.drops++;
   }
 
   joined(serverTimeMs: number): void {
