@@ -292,7 +292,8 @@ export class StatusPanel {
       inputs.push(settingInput(spec, value));
     }
     for (const [key, value] of Object.entries(this.settings)) {
-      if (seen.has(key) || (typeof value === 'object' && value !== null)) continue;
+      // Objects, lists and null are read-only views (publish, upload, STUN/TURN servers): no input for them.
+      if (seen.has(key) || typeof value === 'object') continue;
       inputs.push(
         settingInput(
           {
