@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Installs the real peers the test suite runs against (ffmpeg/ffprobe/ffplay,
-// GStreamer, OpenCV, Chromium, x264, curl; every tool of test/support/tools.ts)
+// GStreamer, OpenCV, Chromium, x264, curl, openssl; every tool of test/support/tools.ts)
 // and /usr/bin/time for the benches, from Debian packages when they are
 // missing. Under CI a tool that cannot be installed fails the run: tests never
 // skip silently.
@@ -36,6 +36,8 @@ const needs = [
   },
   { check: () => existsSync('/usr/bin/chromium'), packages: ['chromium'] },
   { check: () => existsSync('/usr/bin/curl'), packages: ['curl'] },
+  // test/upload/upload-tls.test.ts makes a throwaway CA and server certificate.
+  { check: () => existsSync('/usr/bin/openssl'), packages: ['openssl'] },
 ];
 
 const missing = needs.filter((n) => !n.check()).flatMap((n) => n.packages);

@@ -297,6 +297,7 @@ export class RearviewDaemon {
           logger: this.logger.child('upload'),
           env: this.env,
           isCharging: async () => (api?.device ? await api.device.charging.isCharging() : null),
+          thumbnailSettled: (name) => recorderService?.recorder.thumbnailSettled(name) ?? Promise.resolve(),
           repairedSegments: async () => {
             const names = new Set(recorderService?.recorder.status.repairedSegments ?? []);
             if (names.size === 0 || !recorderService) return [];

@@ -446,6 +446,11 @@ export class Recorder {
     await this.thumbnails?.whenIdle();
   }
 
+  /** Resolves once the thumbnail of segment `name` is made, failed or dropped (the uploader waits for it). */
+  thumbnailSettled(name: string): Promise<void> {
+    return this.thumbnails?.settled(join(this.dir, name)) ?? Promise.resolve();
+  }
+
   private kick(): void {
     if (this.pumping || this.closed || !this.reader) return;
     this.pumping = this.pump().finally(() => {

@@ -12,6 +12,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import { RearviewError } from '../errors.js';
 import { canonicalQuery, EMPTY_SHA256, signRequest, uriEncode, type S3Credentials } from './sigv4.js';
 
@@ -38,7 +39,12 @@ export class S3RequestError extends RearviewError {
 
   /** The server was not reached or did not answer (offline: wait, nothing is wrong with the request). */
   get isNetwork(): boolean {
-    return this.status === null;
+    return this.status === null && !this.isTls;
+  }
+
+  /** The endpoint was reached but its TLS certificate was refused (untrusted CA, wrong name, expired, or our clock). */
+  get isTls(): boolean {
+    return this.errno !== null && TLS_CERT_ERRORS.has(this.errno);
   }
 
   /** Credentials or permissions refused: retrying without a change will fail again. */
@@ -98,6 +104,8 @@ export interface S3ClientOptions extends S3Location {
   idleTimeoutMs?: number;
   /** Wall clock for the signature date. Default Date.now. */
   now?: () => number;
+  /** PEM CA certificates trusted for an https endpoint besides Node's built-in roots (`uploadCa`). */
+  ca?: string | undefined;
 }
 
 const MAX_ANSWER_BYTES = 1 << 20;
@@ -113,7 +121,12 @@ export class S3Client {
     this.now = options.now ?? Date.now;
     this.agent =
       options.endpoint.protocol === 'https:'
-        ? new HttpsAgent({ keepAlive: true, maxSockets: 2 })
+        ? new HttpsAgent({
+            keepAlive: true,
+            maxSockets: 2,
+            // `ca` replaces the default roots: keep them, add the operator's.
+            ...(options.ca ? { ca: [...rootCertificates, options.ca] } : {}),
+          })
         : new HttpAgent({ keepAlive: true, maxSockets: 2 });
   }
 
@@ -425,8 +438,31 @@ function tag(xml: string, name: string): string | null {
   return m ? (m[1] as string).replace(/&quot;/g, '"').replace(/&amp;/g, '&') : null;
 }
 
-/** A network error in words: the endpoint is offline, unknown, refusing or not answering. */
+/** OpenSSL's and Node's codes for a certificate refused. */
+const TLS_CERT_ERRORS = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** A network error in words: the endpoint is offline, unknown, refusing or not answering, or its certificate refused. */
 function describeNetworkError(err: NodeJS.ErrnoException): string {
+  if (err.code === 'CERT_NOT_YET_VALID' || err.code === 'CERT_HAS_EXPIRED')
+    return `the endpoint's TLS certificate is refused (${err.code}: ${err.message}); is the camera's clock set?`;
+  if (err.code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `the endpoint's TLS certificate is for another host name (${err.message})`;
+  if (err.code && TLS_CERT_ERRORS.has(err.code))
+    return `the endpoint's TLS certificate is not trusted (${err.code}: ${err.message}); give its CA with uploadCa (--upload-ca FILE) or NODE_EXTRA_CA_CERTS`;
   switch (err.code) {
     case 'ECONNREFUSED':
       return 'connection refused (is the endpoint up?)';

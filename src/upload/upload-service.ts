@@ -14,6 +14,7 @@ import type { UploadState } from '../recorder/retention.js';
 import { CLOCK_FLOOR_MS } from '../util/camera-clock.js';
 import { S3Client } from './s3-client.js';
 import type { S3Credentials } from './sigv4.js';
+import { readUploadCa } from './upload-ca.js';
 import { loadUploadCredentials, type CredentialSource } from './upload-credentials.js';
 import { Uploader, type FinishedSegment, type UploaderStatus } from './uploader.js';
 
@@ -27,6 +28,8 @@ export interface UploadServiceHost {
   isCharging(): Promise<boolean | null>;
   /** Segments repaired at start-up (the recorder's), queued like finished ones. */
   repairedSegments?(): Promise<FinishedSegment[]>;
+  /** Resolves once the recorder's thumbnail of segment `name` is made, failed or dropped. */
+  thumbnailSettled?(name: string): Promise<void>;
 }
 
 /** The upload settings as shown by `GET /api/v1/settings` and the status: nothing that names a host, a path or a key. */
@@ -47,6 +50,8 @@ export interface UploadSettingsView {
   partBytes: number;
   /** Where the credentials come from, or `missing`; never the values. */
   credentials: CredentialSource | 'missing';
+  /** Whether extra CA certificates are trusted (`uploadCa`); never the path. */
+  customCa: boolean;
 }
 
 /** DaemonService of the uploader; find it as `daemon.services.find((s) => s.name === 'upload')`. */
@@ -63,18 +68,27 @@ export class UploadService {
     const endpoint = config.uploadEndpoint
       ? parseUploadEndpoint(config.uploadEndpoint)
       : new URL(`https://s3.${config.uploadRegion}.amazonaws.com`);
-    // Credentials are read once here; a failure does not stop the daemon (recording matters more):
-    // every upload attempt fails with the reason, in the status and the log.
+    // Credentials and the CA file are read once here; a failure does not stop the daemon (recording
+    // matters more): the uploader sends nothing and its status says why (state failing, lastError).
     let credentials: S3Credentials | undefined;
-    let credentialError: Error | undefined;
+    let unusable: { code: string; message: string } | undefined;
     let source: CredentialSource | 'missing' = 'missing';
     try {
-      const loaded = loadUploadCredentials(config.uploadCredentialsFile, host.env);
+      const loaded = loadUploadCredentials(config.uploadCredentialsFile, host.env, config.uploadCredentialsProfile);
       credentials = loaded.credentials;
       source = loaded.source;
     } catch (err) {
-      credentialError = err as Error;
-      this.logger.error(`uploads cannot run: ${credentialError.message}`);
+      unusable = { code: 'ERR_UPLOAD_CREDENTIALS', message: `uploads cannot run: ${(err as Error).message}` };
+      this.logger.error(unusable.message);
+    }
+    let ca: string | undefined;
+    if (config.uploadCa !== undefined) {
+      try {
+        ca = readUploadCa(config.uploadCa);
+      } catch (err) {
+        unusable ??= { code: 'ERR_UPLOAD_CA', message: `uploads cannot run: ${(err as Error).message}` };
+        this.logger.error(`uploads cannot run: ${(err as Error).message}`);
+      }
     }
     const masked = `s3://${target.bucket}/***`;
     this.settings = {
@@ -91,6 +105,7 @@ export class UploadService {
       queueMax: config.uploadQueueMax,
       partBytes: config.uploadPartBytes,
       credentials: source,
+      customCa: config.uploadCa !== undefined,
     };
     const client = new S3Client({
       endpoint,
@@ -98,9 +113,10 @@ export class UploadService {
       region: config.uploadRegion,
       pathStyle: config.uploadPathStyle,
       credentials: () => {
-        if (!credentials) throw credentialError ?? new Error('no upload credentials');
+        if (!credentials) throw new Error('no upload credentials');
         return credentials;
       },
+      ca,
     });
     this.uploader = new Uploader({
       dir: config.recordingsDir,
@@ -113,6 +129,10 @@ export class UploadService {
       when: config.uploadWhen,
       isCharging: () => host.isCharging(),
       thenDelete: config.uploadThenDelete,
+      thumbnailSettled: host.thumbnailSettled
+        ? (name) => host.thumbnailSettled?.(name) ?? Promise.resolve()
+        : undefined,
+      unusable,
       queueMax: config.uploadQueueMax,
       sse: config.uploadSse === 'none' ? undefined : config.uploadSse,
       runId: `${process.pid}-${randomBytes(4).toString('hex')}`,

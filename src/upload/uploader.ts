@@ -123,6 +123,18 @@ export interface UploaderOptions {
   isCharging?: () => Promise<boolean | null>;
   /** Delete local copies after a verified upload. */
   thenDelete?: boolean;
+  /**
+   * Resolves once the thumbnail of segment `name` is made, failed or dropped
+   * (the recorder's thumbnail maker): awaited before a segment's thumbnail
+   * is looked for, so none is made after its segment went up.
+   */
+  thumbnailSettled?: (name: string) => Promise<void>;
+  /**
+   * Set when uploads cannot work at all (credentials or CA file refused at
+   * start): nothing is sent, the status says `failing` with this reason, the
+   * queue still fills (and waits for a restart with the problem fixed).
+   */
+  unusable?: { code: string; message: string } | undefined;
   /** Most segments queued. Default 1000. */
   queueMax?: number;
   /** Server-side encryption header value. */
@@ -248,6 +260,11 @@ export class Uploader {
     if (this.entries.length > 0)
       this.logger.info(`upload queue: ${this.entries.length} segment(s) waiting from an earlier run`);
     this.st.state = 'idle';
+    const unusable = this.options.unusable;
+    if (unusable) {
+      this.st.lastError = { code: unusable.code, message: unusable.message, atMs: this.now() };
+      this.setState('failing', unusable.message);
+    }
     this.loop = this.run();
   }
 
@@ -369,6 +386,12 @@ export class Uploader {
 
   private async run(): Promise<void> {
     while (!this.closed) {
+      const unusable = this.options.unusable;
+      if (unusable) {
+        this.setState('failing', unusable.message);
+        await this.sleep(3_600_000);
+        continue;
+      }
       const entry = this.entries.find((e) => e.clock !== 'waiting');
       if (!entry) {
         this.setState(
@@ -551,7 +574,10 @@ export class Uploader {
   private async deleteLocal(name: string, file: RecordingFile): Promise<void> {
     try {
       const now = await openRecordingFile(this.options.dir, name);
-      const same = now.stats.ino === file.stats.ino && now.stats.size === file.stats.size;
+      const same =
+        now.stats.ino === file.stats.ino &&
+        now.stats.size === file.stats.size &&
+        now.stats.mtimeMs === file.stats.mtimeMs;
       await now.close();
       if (!same) return;
       await removeSegmentFiles(this.options.dir, name);
@@ -606,6 +632,20 @@ export class Uploader {
 
   /** The segment's thumbnail (`log0001_<s>.jpg`, the newest when several), beside the segment's key. Skipped when there is none. */
   private async uploadThumbnail(entry: QueueEntry, signal: AbortSignal): Promise<void> {
+    const settled = this.options.thumbnailSettled?.(entry.name);
+    if (settled) {
+      // Its thumbnail may still be in the making (a slow decoder, a short segment): wait for it.
+      let onAbort: (() => void) | undefined;
+      await Promise.race([
+        settled,
+        new Promise<void>((resolve) => {
+          onAbort = resolve;
+          signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) throw new RearviewError('ERR_UPLOAD', 'closing');
+    }
     const stem = entry.name.replace(/\.mkv$/, '');
     const names = (await readdir(this.options.dir).catch(() => [] as string[]))
       .filter((n) => parseThumbnailName(n)?.stem === stem)

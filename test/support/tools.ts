@@ -18,6 +18,8 @@ export const tools = {
   x264: '/usr/bin/x264',
   /** HTTP API tests talk to the server with plain curl, as the device's docs do. */
   curl: '/usr/bin/curl',
+  /** Makes the throwaway CA and server certificate of the upload TLS test. */
+  openssl: '/usr/bin/openssl',
 } as const;
 
 /** Throws a clear error when a tool is missing (the install step should have put it there). */
