@@ -88,7 +88,7 @@ export interface RecorderOptions {
   /** Free-space probe. Default statfs. */
   diskSpace?: DiskSpaceFn;
   /** Protection and upload state of segments for the retention rule. Default: unprotected, needing no upload. */
-  retention?: Pick<RetentionInputs, 'isProtected' | 'uploadState'>;
+  retention?: Pick<RetentionInputs, 'isProtected' | 'uploadState' | 'uploadOrder'>;
   /** Most space protected segments keep their protection in: bytes or a percentage of the disk. Default 25 %. */
   maxProtected?: { bytes: number } | { percent: number };
   /** Thumbnail maker; `false` for none. Default a new ThumbnailMaker. */
@@ -187,7 +187,7 @@ export class Recorder {
   private segmentMs: number;
   private limits: RetentionLimits;
   private readonly diskSpace: DiskSpaceFn | undefined;
-  private readonly retention: Pick<RetentionInputs, 'isProtected' | 'uploadState'>;
+  private readonly retention: Pick<RetentionInputs, 'isProtected' | 'uploadState' | 'uploadOrder'>;
   private readonly maxProtected: { bytes: number } | { percent: number };
   private readonly thumbnails: ThumbnailMaker | undefined;
   private readonly queueLimitBytes: number;

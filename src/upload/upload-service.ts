@@ -154,6 +154,11 @@ export class UploadService {
     return this.uploader.uploadState(name);
   }
 
+  /** For the retention rule: queued segments go oldest first in the queue's order. */
+  uploadOrder(name: string): number | undefined {
+    return this.uploader.queuePosition(name);
+  }
+
   get status(): UploaderStatus {
     return this.uploader.status;
   }

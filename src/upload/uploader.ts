@@ -160,6 +160,7 @@ const MAX_THUMBNAIL_BYTES = 4 * 1024 * 1024;
 /** Uploads finished segments; see the file comment. */
 export class Uploader {
   private entries: QueueEntry[] = [];
+  private rankOf: { list: QueueEntry[]; length: number; map: Map<string, number> } | undefined;
   private uploaded = new Map<string, UploadedRecord>();
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -228,8 +229,25 @@ export class Uploader {
 
   /** For the retention rule: queued segments are deleted only after uploaded ones. */
   uploadState(name: string): UploadState {
-    if (this.entries.some((e) => e.name === name)) return 'queued';
+    if (this.ranks().has(name)) return 'queued';
     return this.uploaded.has(name) ? 'uploaded' : 'none';
+  }
+
+  /** For the retention rule: a queued segment's place in the queue (0 = the oldest, recorded first). */
+  queuePosition(name: string): number | undefined {
+    return this.ranks().get(name);
+  }
+
+  /** Name to queue position, built once per change of the queue (rotation asks for every segment). */
+  private ranks(): Map<string, number> {
+    if (this.rankOf?.list !== this.entries || this.rankOf.length !== this.entries.length) {
+      this.rankOf = {
+        list: this.entries,
+        length: this.entries.length,
+        map: new Map(this.entries.map((e, i) => [e.name, i])),
+      };
+    }
+    return this.rankOf.map;
   }
 
   /** Loads the persisted queue (earlier runs' segments waiting for the clock become undated) and starts uploading. */
