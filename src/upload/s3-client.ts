@@ -65,20 +65,22 @@ export interface BodyHashes {
 }
 
 /**
- * A request body read piece by piece into the client's one reused buffer:
- * `read(buf, at)` fills `buf` from byte `at` of the body and resolves the
- * bytes read. The buffer is written to the socket and reused only once the
- * write has completed, so a body of any size costs one 64 KiB buffer (a
- * stream of fresh chunks piled up 30 MB of buffers before V8 collected
- * them: bench/upload-bench.ts).
+ * A request body read piece by piece into one reused buffer (the caller's,
+ * or one the request allocates): `read(buf, at)` fills `buf` from byte `at`
+ * of the body and resolves the bytes read. The buffer is written to the
+ * socket and reused only once the write has completed, so a body of any
+ * size costs one buffer (a stream of fresh chunks piled up 30 MB of buffers
+ * before V8 collected them). Pieces are large (1 MiB) because every piece
+ * costs a few promises and views: 64 KiB pieces (940 per 60 MB) made V8
+ * grow its young generation by about 8 MB (bench/upload-bench.ts).
  */
 export type BodyReader = (buf: Buffer, at: number) => Promise<number>;
 
 /** Called before each piece of a body is written (the bandwidth cap waits here), with its size. */
 export type BodyPacer = (bytes: number) => Promise<void>;
 
-/** Size of the one body buffer. */
-const BODY_CHUNK_BYTES = 64 * 1024;
+/** Size of a body buffer allocated by a request (when the caller gives none). */
+const BODY_CHUNK_BYTES = 1024 * 1024;
 
 /** What HEAD says about an object. */
 export interface ObjectHead {
@@ -160,13 +162,14 @@ export class S3Client {
     headers: Record<string, string>,
     signal?: AbortSignal,
     pace?: BodyPacer,
+    buffer?: Buffer,
   ): Promise<string> {
     const { res } = await this.send(
       'PUT',
       key,
       {},
       { ...headers, ...bodyHeaders(size, hashes) },
-      { read: body, size, pace },
+      { read: body, size, pace, buffer },
       signal,
       [],
       hashes,
@@ -192,13 +195,14 @@ export class S3Client {
     hashes: BodyHashes,
     signal?: AbortSignal,
     pace?: BodyPacer,
+    buffer?: Buffer,
   ): Promise<string> {
     const { res } = await this.send(
       'PUT',
       key,
       { partNumber: String(partNumber), uploadId },
       bodyHeaders(size, hashes),
-      { read: body, size, pace },
+      { read: body, size, pace, buffer },
       signal,
       [],
       hashes,
@@ -314,7 +318,7 @@ export class S3Client {
     key: string,
     query: Record<string, string>,
     headers: Record<string, string>,
-    body: { read: BodyReader; size: number; pace?: BodyPacer | undefined } | undefined,
+    body: { read: BodyReader; size: number; pace?: BodyPacer | undefined; buffer?: Buffer | undefined } | undefined,
     signal: AbortSignal | undefined,
     allowed: number[] = [],
     hashes?: BodyHashes,
@@ -393,7 +397,7 @@ export class S3Client {
       });
       if (body) {
         // One buffer: read a piece, wait for the cap, write it, reuse the buffer once the write is done.
-        const buf = Buffer.allocUnsafe(Math.min(BODY_CHUNK_BYTES, Math.max(1, body.size)));
+        const buf = body.buffer ?? Buffer.allocUnsafe(Math.min(BODY_CHUNK_BYTES, Math.max(1, body.size)));
         void (async () => {
           for (let at = 0; at < body.size && !settled; ) {
             let n: number;

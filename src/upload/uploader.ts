@@ -154,6 +154,14 @@ export interface UploaderOptions {
 /** Default part size: 8 MiB (S3's minimum is 5 MiB; a 60 MB segment is 8 parts). */
 export const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
 
+/**
+ * The uploader's I/O buffer: files are read (hashed, sent) 1 MiB at a time.
+ * Large pieces matter more than the buffer: each piece costs a few promises
+ * and views, and 64 KiB pieces made V8 grow its young generation by about
+ * 8 MB during a 60 MB upload (docs/recording.md, "Figures").
+ */
+const IO_BUFFER_BYTES = 1024 * 1024;
+
 /** Largest thumbnail uploaded (ours are tens of KB). */
 const MAX_THUMBNAIL_BYTES = 4 * 1024 * 1024;
 
@@ -480,6 +488,9 @@ export class Uploader {
   /** Uploads one queued segment end to end; throws to retry later. */
   private async uploadEntry(entry: QueueEntry): Promise<void> {
     const signal = this.abort.signal;
+    // One buffer for every read of this segment: hashing, thumbnail, request bodies. Not pooled
+    // (allocUnsafeSlow): its pages cost memory only once used, and it goes with the attempt.
+    const io = Buffer.allocUnsafeSlow(IO_BUFFER_BYTES);
     const client = this.options.client;
     let file: RecordingFile;
     try {
@@ -501,7 +512,7 @@ export class Uploader {
       if (!h || h.size !== s.size || h.ino !== s.ino || h.mtimeMs !== s.mtimeMs || h.partBytes !== this.partBytes) {
         if (entry.multipart) await this.abandonMultipart(entry);
         entry.sent = false;
-        const hashes = await hashFile(file.handle, s.size, this.partBytes);
+        const hashes = await hashFile(file.handle, s.size, this.partBytes, io);
         entry.hashes = { ...hashes, ino: s.ino, mtimeMs: s.mtimeMs };
         entry.sizeBytes = s.size;
         await this.save();
@@ -511,7 +522,7 @@ export class Uploader {
       const key = entry.key;
       this.st.current = { name: entry.name, sentBytes: 0, sizeBytes: hashes.size };
       if (!entry.thumbnailDone) {
-        await this.uploadThumbnail(entry, signal);
+        await this.uploadThumbnail(entry, signal, io);
         entry.thumbnailDone = true;
         await this.save();
       }
@@ -522,9 +533,18 @@ export class Uploader {
         if (hashes.size <= this.partBytes) {
           entry.sent = true;
           await this.save();
-          await client.put(key, this.body(file, 0), hashes.size, hashes, this.headers(entry), signal, this.pace);
+          await client.put(
+            key,
+            this.body(file, 0),
+            hashes.size,
+            hashes,
+            this.headers(entry),
+            signal,
+            this.pace,
+            this.pieceOf(io),
+          );
         } else {
-          await this.uploadMultipart(entry, file, key, signal);
+          await this.uploadMultipart(entry, file, key, signal, io);
         }
         const head = await client.head(key, signal);
         verified = head ? this.verify(head, hashes) : false;
@@ -607,6 +627,12 @@ export class Uploader {
     }
   }
 
+  /** The piece of the I/O buffer a body is written in: under a bandwidth cap at most a quarter second's worth. */
+  private pieceOf(io: Buffer): Buffer {
+    const rate = this.rate.bytesPerSecond;
+    return rate > 0 ? io.subarray(0, Math.max(16 * 1024, Math.min(io.length, Math.floor(rate / 4)))) : io;
+  }
+
   /** Reads the open file from `start` (a part's offset) into the client's buffer. */
   private body(file: RecordingFile, start: number): BodyReader {
     return async (buf, at) => (await file.handle.read(buf, 0, buf.length, start + at)).bytesRead;
@@ -649,7 +675,7 @@ export class Uploader {
   }
 
   /** The segment's thumbnail (`log0001_<s>.jpg`, the newest when several), beside the segment's key. Skipped when there is none. */
-  private async uploadThumbnail(entry: QueueEntry, signal: AbortSignal): Promise<void> {
+  private async uploadThumbnail(entry: QueueEntry, signal: AbortSignal, io: Buffer): Promise<void> {
     const settled = this.options.thumbnailSettled?.(entry.name);
     if (settled) {
       // Its thumbnail may still be in the making (a slow decoder, a short segment): wait for it.
@@ -678,7 +704,7 @@ export class Uploader {
     }
     try {
       if (thumb.size === 0 || thumb.size > MAX_THUMBNAIL_BYTES) return;
-      const hashes = await hashFile(thumb.handle, thumb.size, thumb.size);
+      const hashes = await hashFile(thumb.handle, thumb.size, thumb.size, io);
       const key = (entry.key as string).replace(/\.mkv$/, '.jpg');
       const existing = await this.options.client.head(key, signal);
       if (existing && existing.size === thumb.size && existing.metadata.sha256 === hashes.sha256Hex) return;
@@ -689,7 +715,7 @@ export class Uploader {
         'x-amz-meta-sha256': hashes.sha256Hex,
       };
       if (this.options.sse) headers['x-amz-server-side-encryption'] = this.options.sse;
-      await this.options.client.put(key, this.body(thumb, 0), thumb.size, hashes, headers, signal);
+      await this.options.client.put(key, this.body(thumb, 0), thumb.size, hashes, headers, signal, undefined, io);
     } finally {
       await thumb.close();
     }
@@ -701,6 +727,7 @@ export class Uploader {
     file: RecordingFile,
     key: string,
     signal: AbortSignal,
+    io: Buffer,
   ): Promise<void> {
     const client = this.options.client;
     const hashes = entry.hashes as NonNullable<QueueEntry['hashes']>;
@@ -752,6 +779,7 @@ export class Uploader {
           part,
           signal,
           this.pace,
+          this.pieceOf(io),
         );
         mp.done.push({ partNumber, etag });
         await this.save();
