@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseUploadEndpoint, parseUploadTarget, type RearviewConfig } from '../config.js';
+import type { ErrorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RecorderEvents } from '../recorder/recorder.js';
 import type { UploadState } from '../recorder/retention.js';
@@ -71,7 +72,7 @@ export class UploadService {
     // Credentials and the CA file are read once here; a failure does not stop the daemon (recording
     // matters more): the uploader sends nothing and its status says why (state failing, lastError).
     let credentials: S3Credentials | undefined;
-    let unusable: { code: string; message: string } | undefined;
+    let unusable: { code: ErrorCode; message: string } | undefined;
     let source: CredentialSource | 'missing' = 'missing';
     try {
       const loaded = loadUploadCredentials(config.uploadCredentialsFile, host.env, config.uploadCredentialsProfile);
