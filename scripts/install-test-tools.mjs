@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Installs the real peers the test suite runs against (ffmpeg/ffprobe/ffplay,
-// GStreamer, OpenCV, Chromium, x264, curl; every tool of test/support/tools.ts;
+// GStreamer, OpenCV, Chromium, x264, curl, openssl; every tool of test/support/tools.ts;
 // Firefox ESR, WebKitGTK's WebKitWebDriver and MiniBrowser, and Xvfb for the
 // browser-engine tests of test/web/browser-engines.ts)
 // and /usr/bin/time for the benches, from Debian packages when they are
@@ -57,6 +57,7 @@ const needs = [
   { check: () => existsSync('/usr/bin/curl'), packages: ['curl'] },
   // test/outputs/publish-*.test.ts: a TLS terminator in front of the RTMP server, certificates made with openssl.
   { check: () => existsSync('/usr/bin/stunnel4'), packages: ['stunnel4'] },
+  // test/upload/upload-tls.test.ts makes a throwaway CA and server certificate.
   { check: () => existsSync('/usr/bin/openssl'), packages: ['openssl'] },
 ];
 

@@ -223,6 +223,10 @@ export interface RearviewConfig {
   uploadInsecure: boolean;
   /** File holding the access keys (mode 0600; AWS credentials-file keys). Default: the AWS_* environment variables. */
   uploadCredentialsFile: string | undefined;
+  /** Profile (`[section]`) of the credentials file to use. Default 'default' (a file without sections: its keys). */
+  uploadCredentialsProfile: string;
+  /** PEM file of CA certificates trusted for an https endpoint besides Node's built-in roots (a private MinIO's CA). */
+  uploadCa: string | undefined;
   /** Server-side encryption asked for: none, AES256 (SSE-S3) or aws:kms (the bucket's default key). Default 'none'. */
   uploadSse: UploadSse;
   /** When uploads run: while charging (at home, on the home Wi-Fi) or always. Default 'charging'. */
@@ -340,6 +344,8 @@ export function defaultConfig(): RearviewConfig {
     uploadPathStyle: false,
     uploadInsecure: false,
     uploadCredentialsFile: undefined,
+    uploadCredentialsProfile: 'default',
+    uploadCa: undefined,
     uploadSse: 'none',
     uploadWhen: 'charging',
     uploadRateBytes: 0,
@@ -466,6 +472,7 @@ const OPTIONAL_STRING_KEYS = new Set([
   'uploadEndpoint',
   'uploadCredentialsFile',
   'publishCa',
+  'uploadCa',
 ]);
 /** Most publishing targets: each is an ffmpeg process on a 512 MB camera. */
 const MAX_PUBLISH_TARGETS = 8;
@@ -615,6 +622,10 @@ function normaliseValue(key: string, value: unknown): unknown {
     throw new ConfigError(`${key}: control characters are not allowed, got ${JSON.stringify(value)}`);
   if (key === 'upload') parseUploadTarget(value);
   if (key === 'uploadEndpoint') parseUploadEndpoint(value);
+  if (key === 'uploadCredentialsProfile' && !/^[A-Za-z0-9_.+@-]{1,64}$/.test(value))
+    throw new ConfigError(
+      `uploadCredentialsProfile: expected a profile name of letters, digits and _.+@- (1 to 64), got ${JSON.stringify(value)}`,
+    );
   if (key === 'uploadRegion' && !/^[a-z0-9-]{1,32}$/.test(value))
     throw new ConfigError(`uploadRegion: expected a region name such as eu-central-1, got ${JSON.stringify(value)}`);
   if (key === 'publishCa') checkReadableFile(value, key);
@@ -692,6 +703,8 @@ export function checkUploadConfig(config: RearviewConfig): void {
       throw new ConfigError(
         `uploadEndpoint ${url.origin} is plain http: uploads require TLS (https://); --upload-insecure allows http for tests and a LAN server`,
       );
+    if (url.protocol === 'http:' && config.uploadCa !== undefined)
+      throw new ConfigError(`uploadCa is for an https:// endpoint; ${url.origin} is plain http`);
   }
 }
 

@@ -304,6 +304,7 @@ export class RearviewDaemon {
           env: this.env,
           isCharging: async () => (api?.device ? await api.device.charging.isCharging() : null),
           isProtected: (name) => recorderService?.moments.isProtected(name) ?? false,
+          thumbnailSettled: (name) => recorderService?.recorder.thumbnailSettled(name) ?? Promise.resolve(),
           repairedSegments: async () => {
             const names = new Set(recorderService?.recorder.status.repairedSegments ?? []);
             if (names.size === 0 || !recorderService) return [];
@@ -327,7 +328,12 @@ export class RearviewDaemon {
         const u = upload;
         recorderService = new RecorderService(
           this,
-          u ? { events: u.recorderEvents, retention: { uploadState: (name) => u.uploadState(name) } } : {},
+          u
+            ? {
+                events: u.recorderEvents,
+                retention: { uploadState: (name) => u.uploadState(name), uploadOrder: (name) => u.uploadOrder(name) },
+              }
+            : {},
         );
         this.services.push(recorderService);
       }
@@ -344,8 +350,14 @@ export class RearviewDaemon {
       this.services.push(api);
       if (upload) this.services.push(upload);
 
+      // The uploader closes after the recorder (parts close in reverse order): the segment the
+      // recorder seals when it stops is queued and saved, and goes up at the next start.
+      if (upload) {
+        const u = upload;
+        track(u.name, () => u.close());
+      }
       for (const service of this.services) {
-        track(service.name, () => service.close());
+        if (service !== upload) track(service.name, () => service.close());
         await this.stepOf(service.start());
       }
 

@@ -265,6 +265,8 @@ export interface UploadSettingsDocument {
   queueMax: number;
   partBytes: number;
   credentials: 'file' | 'environment' | 'missing';
+  /** Extra CA certificates trusted for the endpoint (`uploadCa`); the path is never shown. */
+  customCa: boolean;
 }
 
 /** One recording in `GET /api/v1/recordings` (and the `recording-added` event). No absolute paths. */

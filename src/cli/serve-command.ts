@@ -320,6 +320,16 @@ const SERVE_OPTIONS: ServeOption[] = [
     help: 'allow a plain http:// endpoint (tests, a LAN server); without it TLS is required',
   },
   {
+    flags: '--upload-profile <name>',
+    key: 'uploadCredentialsProfile',
+    help: 'profile ([section]) of uploadCredentialsFile to use (default: default)',
+  },
+  {
+    flags: '--upload-ca <file>',
+    key: 'uploadCa',
+    help: 'PEM file of CA certificates trusted for the https endpoint besides the built-in ones (a private MinIO); or NODE_EXTRA_CA_CERTS',
+  },
+  {
     flags: '--upload-sse <mode>',
     key: 'uploadSse',
     help: 'server-side encryption (default: none)',

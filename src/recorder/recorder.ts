@@ -88,7 +88,7 @@ export interface RecorderOptions {
   /** Free-space probe. Default statfs. */
   diskSpace?: DiskSpaceFn;
   /** Protection and upload state of segments for the retention rule. Default: unprotected, needing no upload. */
-  retention?: Pick<RetentionInputs, 'isProtected' | 'uploadState'>;
+  retention?: Pick<RetentionInputs, 'isProtected' | 'uploadState' | 'uploadOrder'>;
   /** Most space protected segments keep their protection in: bytes or a percentage of the disk. Default 25 %. */
   maxProtected?: { bytes: number } | { percent: number };
   /** Thumbnail maker; `false` for none. Default a new ThumbnailMaker. */
@@ -197,7 +197,7 @@ export class Recorder {
   private segmentMs: number;
   private limits: RetentionLimits;
   private readonly diskSpace: DiskSpaceFn | undefined;
-  private readonly retention: Pick<RetentionInputs, 'isProtected' | 'uploadState'>;
+  private readonly retention: Pick<RetentionInputs, 'isProtected' | 'uploadState' | 'uploadOrder'>;
   private readonly maxProtected: { bytes: number } | { percent: number };
   private readonly thumbnails: ThumbnailMaker | undefined;
   private readonly queueLimitBytes: number;
@@ -456,6 +456,11 @@ export class Recorder {
   /** Resolves when no thumbnail is being made. */
   async thumbnailsIdle(): Promise<void> {
     await this.thumbnails?.whenIdle();
+  }
+
+  /** Resolves once the thumbnail of segment `name` is made, failed or dropped (the uploader waits for it). */
+  thumbnailSettled(name: string): Promise<void> {
+    return this.thumbnails?.settled(join(this.dir, name)) ?? Promise.resolve();
   }
 
   private kick(): void {

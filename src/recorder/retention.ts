@@ -4,7 +4,8 @@
  *
  * Candidates, oldest first within each tier (recording order):
  *   1. finished, unprotected segments already uploaded or needing no upload;
- *   2. finished, unprotected segments still queued for upload (logged and counted);
+ *   2. finished, unprotected segments still queued for upload (logged and counted),
+ *      oldest first in the upload queue's order (uploadOrder);
  *   never the segment being written, never a protected one. Protection is capped
  *   (maxProtectedBytes): the oldest protected segments past the cap count as
  *   unprotected, so protected data can never stop recording.
@@ -251,6 +252,13 @@ export interface RetentionInputs {
   isProtected?: (name: string) => boolean;
   /** Default: 'none' for every segment. */
   uploadState?: (name: string) => UploadState;
+  /**
+   * A queued segment's place in the upload queue (0 = the oldest): queued
+   * segments are deleted in this order. Names skipped while a queued segment
+   * held them (the cycle of names wraps) make the names' order differ from
+   * the recording order; the queue has the true one. Default: names' order.
+   */
+  uploadOrder?: (name: string) => number | undefined;
   /** Most bytes of protected segments honoured; older protected ones past it are deletable. Default: no cap. */
   maxProtectedBytes?: number;
 }
@@ -296,6 +304,11 @@ export function deletionOrder(
     if (!overProtectedCap && isProtected(file.name)) continue;
     if (uploadState(file.name) === 'queued') queued.push({ file, reason: 'upload-queued', overProtectedCap });
     else done.push({ file, reason: 'done', overProtectedCap });
+  }
+  const rank = inputs.uploadOrder;
+  if (rank) {
+    const at = (c: DeletionCandidate): number => rank(c.file.name) ?? Number.MAX_SAFE_INTEGER;
+    queued.sort((a, b) => at(a) - at(b)); // stable: ties keep the names' order
   }
   return [...done, ...queued];
 }

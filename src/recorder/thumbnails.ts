@@ -65,6 +65,8 @@ export class ThumbnailMaker {
   private pending: ThumbnailJob | undefined;
   private running: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
+  private current: ThumbnailJob | undefined;
+  private settleWaiters: { segmentPath: string; resolve: () => void }[] = [];
   private closed = false;
   private child: ReturnType<typeof spawn> | undefined;
   /** Counters since creation. */
@@ -90,7 +92,33 @@ export class ThumbnailMaker {
     }
     if (this.pending) this.stats.skipped++;
     this.pending = job;
+    this.wakeSettled();
     if (!this.running) this.running = this.drain();
+  }
+
+  /**
+   * Resolves once no job for `segmentPath` waits or runs: its thumbnail is
+   * made, failed, or was replaced by a newer request. The uploader waits for
+   * this before it uploads a segment's thumbnail, so no thumbnail is made
+   * after its segment went up.
+   */
+  settled(segmentPath: string): Promise<void> {
+    if (!this.holds(segmentPath)) return Promise.resolve();
+    return new Promise((resolve) => this.settleWaiters.push({ segmentPath, resolve }));
+  }
+
+  private holds(segmentPath: string): boolean {
+    return this.pending?.segmentPath === segmentPath || this.current?.segmentPath === segmentPath;
+  }
+
+  private wakeSettled(): void {
+    if (this.settleWaiters.length === 0) return;
+    const still: typeof this.settleWaiters = [];
+    for (const w of this.settleWaiters) {
+      if (this.holds(w.segmentPath)) still.push(w);
+      else w.resolve();
+    }
+    this.settleWaiters = still;
   }
 
   /** Resolves when no job is running or waiting. */
@@ -111,6 +139,7 @@ export class ThumbnailMaker {
     while (this.pending && !this.closed) {
       const job = this.pending;
       this.pending = undefined;
+      this.current = job;
       try {
         if (await this.make(job)) this.stats.made++;
         else this.stats.discarded++;
@@ -118,8 +147,13 @@ export class ThumbnailMaker {
         this.stats.failed++;
         if (!this.closed) this.logger.warn(`thumbnail ${job.path} failed: ${(err as Error).message}`);
       }
+      this.current = undefined;
+      this.wakeSettled();
     }
     this.running = undefined;
+    this.current = undefined;
+    this.pending = undefined;
+    this.wakeSettled();
     for (const w of this.idleWaiters.splice(0)) w();
   }
 

@@ -12,6 +12,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import { RearviewError } from '../errors.js';
 import { canonicalQuery, EMPTY_SHA256, signRequest, uriEncode, type S3Credentials } from './sigv4.js';
 
@@ -38,7 +39,12 @@ export class S3RequestError extends RearviewError {
 
   /** The server was not reached or did not answer (offline: wait, nothing is wrong with the request). */
   get isNetwork(): boolean {
-    return this.status === null;
+    return this.status === null && !this.isTls;
+  }
+
+  /** The endpoint was reached but its TLS certificate was refused (untrusted CA, wrong name, expired, or our clock). */
+  get isTls(): boolean {
+    return this.errno !== null && TLS_CERT_ERRORS.has(this.errno);
   }
 
   /** Credentials or permissions refused: retrying without a change will fail again. */
@@ -59,20 +65,22 @@ export interface BodyHashes {
 }
 
 /**
- * A request body read piece by piece into the client's one reused buffer:
- * `read(buf, at)` fills `buf` from byte `at` of the body and resolves the
- * bytes read. The buffer is written to the socket and reused only once the
- * write has completed, so a body of any size costs one 64 KiB buffer (a
- * stream of fresh chunks piled up 30 MB of buffers before V8 collected
- * them: bench/upload-bench.ts).
+ * A request body read piece by piece into one reused buffer (the caller's,
+ * or one the request allocates): `read(buf, at)` fills `buf` from byte `at`
+ * of the body and resolves the bytes read. The buffer is written to the
+ * socket and reused only once the write has completed, so a body of any
+ * size costs one buffer (a stream of fresh chunks piled up 30 MB of buffers
+ * before V8 collected them). Pieces are large (1 MiB) because every piece
+ * costs a few promises and views: 64 KiB pieces (940 per 60 MB) made V8
+ * grow its young generation by about 8 MB (bench/upload-bench.ts).
  */
 export type BodyReader = (buf: Buffer, at: number) => Promise<number>;
 
 /** Called before each piece of a body is written (the bandwidth cap waits here), with its size. */
 export type BodyPacer = (bytes: number) => Promise<void>;
 
-/** Size of the one body buffer. */
-const BODY_CHUNK_BYTES = 64 * 1024;
+/** Size of a body buffer allocated by a request (when the caller gives none). */
+const BODY_CHUNK_BYTES = 1024 * 1024;
 
 /** What HEAD says about an object. */
 export interface ObjectHead {
@@ -98,6 +106,8 @@ export interface S3ClientOptions extends S3Location {
   idleTimeoutMs?: number;
   /** Wall clock for the signature date. Default Date.now. */
   now?: () => number;
+  /** PEM CA certificates trusted for an https endpoint besides Node's built-in roots (`uploadCa`). */
+  ca?: string | undefined;
 }
 
 const MAX_ANSWER_BYTES = 1 << 20;
@@ -113,7 +123,12 @@ export class S3Client {
     this.now = options.now ?? Date.now;
     this.agent =
       options.endpoint.protocol === 'https:'
-        ? new HttpsAgent({ keepAlive: true, maxSockets: 2 })
+        ? new HttpsAgent({
+            keepAlive: true,
+            maxSockets: 2,
+            // `ca` replaces the default roots: keep them, add the operator's.
+            ...(options.ca ? { ca: [...rootCertificates, options.ca] } : {}),
+          })
         : new HttpAgent({ keepAlive: true, maxSockets: 2 });
   }
 
@@ -147,13 +162,14 @@ export class S3Client {
     headers: Record<string, string>,
     signal?: AbortSignal,
     pace?: BodyPacer,
+    buffer?: Buffer,
   ): Promise<string> {
     const { res } = await this.send(
       'PUT',
       key,
       {},
       { ...headers, ...bodyHeaders(size, hashes) },
-      { read: body, size, pace },
+      { read: body, size, pace, buffer },
       signal,
       [],
       hashes,
@@ -179,13 +195,14 @@ export class S3Client {
     hashes: BodyHashes,
     signal?: AbortSignal,
     pace?: BodyPacer,
+    buffer?: Buffer,
   ): Promise<string> {
     const { res } = await this.send(
       'PUT',
       key,
       { partNumber: String(partNumber), uploadId },
       bodyHeaders(size, hashes),
-      { read: body, size, pace },
+      { read: body, size, pace, buffer },
       signal,
       [],
       hashes,
@@ -301,7 +318,7 @@ export class S3Client {
     key: string,
     query: Record<string, string>,
     headers: Record<string, string>,
-    body: { read: BodyReader; size: number; pace?: BodyPacer | undefined } | undefined,
+    body: { read: BodyReader; size: number; pace?: BodyPacer | undefined; buffer?: Buffer | undefined } | undefined,
     signal: AbortSignal | undefined,
     allowed: number[] = [],
     hashes?: BodyHashes,
@@ -380,7 +397,7 @@ export class S3Client {
       });
       if (body) {
         // One buffer: read a piece, wait for the cap, write it, reuse the buffer once the write is done.
-        const buf = Buffer.allocUnsafe(Math.min(BODY_CHUNK_BYTES, Math.max(1, body.size)));
+        const buf = body.buffer ?? Buffer.allocUnsafe(Math.min(BODY_CHUNK_BYTES, Math.max(1, body.size)));
         void (async () => {
           for (let at = 0; at < body.size && !settled; ) {
             let n: number;
@@ -425,8 +442,31 @@ function tag(xml: string, name: string): string | null {
   return m ? (m[1] as string).replace(/&quot;/g, '"').replace(/&amp;/g, '&') : null;
 }
 
-/** A network error in words: the endpoint is offline, unknown, refusing or not answering. */
+/** OpenSSL's and Node's codes for a certificate refused. */
+const TLS_CERT_ERRORS = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** A network error in words: the endpoint is offline, unknown, refusing or not answering, or its certificate refused. */
 function describeNetworkError(err: NodeJS.ErrnoException): string {
+  if (err.code === 'CERT_NOT_YET_VALID' || err.code === 'CERT_HAS_EXPIRED')
+    return `the endpoint's TLS certificate is refused (${err.code}: ${err.message}); is the camera's clock set?`;
+  if (err.code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `the endpoint's TLS certificate is for another host name (${err.message})`;
+  if (err.code && TLS_CERT_ERRORS.has(err.code))
+    return `the endpoint's TLS certificate is not trusted (${err.code}: ${err.message}); give its CA with uploadCa (--upload-ca FILE) or NODE_EXTRA_CA_CERTS`;
   switch (err.code) {
     case 'ECONNREFUSED':
       return 'connection refused (is the endpoint up?)';

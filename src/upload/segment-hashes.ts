@@ -28,21 +28,27 @@ const READ_BYTES = 1 << 20;
 
 /**
  * Reads `size` bytes of `handle` from the start once and hashes them (whole
- * file and per part of `partBytes`). One 1 MiB buffer, reused.
+ * file and per part of `partBytes`), through `buffer` (the uploader's one
+ * I/O buffer; a 1 MiB one of its own when not given).
  */
-export async function hashFile(handle: FileHandle, size: number, partBytes: number): Promise<FileHashes> {
+export async function hashFile(
+  handle: FileHandle,
+  size: number,
+  partBytes: number,
+  buffer?: Buffer,
+): Promise<FileHashes> {
   const whole = { sha: createHash('sha256'), md5: createHash('md5') };
   const single = size <= partBytes;
   const parts: PartHashes[] = [];
   let part: { sha: Hash; md5: Hash; size: number } | undefined;
-  const buf = Buffer.allocUnsafe(READ_BYTES);
+  const buf = buffer ?? Buffer.allocUnsafe(READ_BYTES);
   let pos = 0;
   while (pos < size) {
     if (!single && (part === undefined || part.size === partBytes)) {
       if (part) parts.push(finish(part));
       part = { sha: createHash('sha256'), md5: createHash('md5'), size: 0 };
     }
-    const want = Math.min(READ_BYTES, size - pos, single ? Infinity : partBytes - (part?.size ?? 0));
+    const want = Math.min(buf.length, size - pos, single ? Infinity : partBytes - (part?.size ?? 0));
     const { bytesRead } = await handle.read(buf, 0, want, pos);
     if (bytesRead === 0)
       throw Object.assign(new Error(`the file ended at ${pos} of ${size} bytes`), { code: 'ESHORT' });

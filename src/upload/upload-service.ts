@@ -8,12 +8,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseUploadEndpoint, parseUploadTarget, type RearviewConfig } from '../config.js';
+import type { ErrorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RecorderEvents } from '../recorder/recorder.js';
 import type { UploadState } from '../recorder/retention.js';
 import { CLOCK_FLOOR_MS } from '../util/camera-clock.js';
 import { S3Client } from './s3-client.js';
 import type { S3Credentials } from './sigv4.js';
+import { readUploadCa } from './upload-ca.js';
 import { loadUploadCredentials, type CredentialSource } from './upload-credentials.js';
 import { Uploader, type FinishedSegment, type UploaderStatus } from './uploader.js';
 
@@ -29,6 +31,8 @@ export interface UploadServiceHost {
   repairedSegments?(): Promise<FinishedSegment[]>;
   /** A moment keeps this segment (never deleted after its upload). */
   isProtected?(name: string): boolean;
+  /** Resolves once the recorder's thumbnail of segment `name` is made, failed or dropped. */
+  thumbnailSettled?(name: string): Promise<void>;
 }
 
 /** The upload settings as shown by `GET /api/v1/settings` and the status: nothing that names a host, a path or a key. */
@@ -49,6 +53,8 @@ export interface UploadSettingsView {
   partBytes: number;
   /** Where the credentials come from, or `missing`; never the values. */
   credentials: CredentialSource | 'missing';
+  /** Whether extra CA certificates are trusted (`uploadCa`); never the path. */
+  customCa: boolean;
 }
 
 /** DaemonService of the uploader; find it as `daemon.services.find((s) => s.name === 'upload')`. */
@@ -65,18 +71,27 @@ export class UploadService {
     const endpoint = config.uploadEndpoint
       ? parseUploadEndpoint(config.uploadEndpoint)
       : new URL(`https://s3.${config.uploadRegion}.amazonaws.com`);
-    // Credentials are read once here; a failure does not stop the daemon (recording matters more):
-    // every upload attempt fails with the reason, in the status and the log.
+    // Credentials and the CA file are read once here; a failure does not stop the daemon (recording
+    // matters more): the uploader sends nothing and its status says why (state failing, lastError).
     let credentials: S3Credentials | undefined;
-    let credentialError: Error | undefined;
+    let unusable: { code: ErrorCode; message: string } | undefined;
     let source: CredentialSource | 'missing' = 'missing';
     try {
-      const loaded = loadUploadCredentials(config.uploadCredentialsFile, host.env);
+      const loaded = loadUploadCredentials(config.uploadCredentialsFile, host.env, config.uploadCredentialsProfile);
       credentials = loaded.credentials;
       source = loaded.source;
     } catch (err) {
-      credentialError = err as Error;
-      this.logger.error(`uploads cannot run: ${credentialError.message}`);
+      unusable = { code: 'ERR_UPLOAD_CREDENTIALS', message: `uploads cannot run: ${(err as Error).message}` };
+      this.logger.error(unusable.message);
+    }
+    let ca: string | undefined;
+    if (config.uploadCa !== undefined) {
+      try {
+        ca = readUploadCa(config.uploadCa);
+      } catch (err) {
+        unusable ??= { code: 'ERR_UPLOAD_CA', message: `uploads cannot run: ${(err as Error).message}` };
+        this.logger.error(`uploads cannot run: ${(err as Error).message}`);
+      }
     }
     const masked = `s3://${target.bucket}/***`;
     this.settings = {
@@ -93,6 +108,7 @@ export class UploadService {
       queueMax: config.uploadQueueMax,
       partBytes: config.uploadPartBytes,
       credentials: source,
+      customCa: config.uploadCa !== undefined,
     };
     const client = new S3Client({
       endpoint,
@@ -100,9 +116,10 @@ export class UploadService {
       region: config.uploadRegion,
       pathStyle: config.uploadPathStyle,
       credentials: () => {
-        if (!credentials) throw credentialError ?? new Error('no upload credentials');
+        if (!credentials) throw new Error('no upload credentials');
         return credentials;
       },
+      ca,
     });
     this.uploader = new Uploader({
       dir: config.recordingsDir,
@@ -116,6 +133,10 @@ export class UploadService {
       isCharging: () => host.isCharging(),
       thenDelete: config.uploadThenDelete,
       isProtected: (name) => host.isProtected?.(name) ?? false,
+      thumbnailSettled: host.thumbnailSettled
+        ? (name) => host.thumbnailSettled?.(name) ?? Promise.resolve()
+        : undefined,
+      unusable,
       queueMax: config.uploadQueueMax,
       sse: config.uploadSse === 'none' ? undefined : config.uploadSse,
       runId: `${process.pid}-${randomBytes(4).toString('hex')}`,
@@ -136,6 +157,11 @@ export class UploadService {
   /** For the retention rule. */
   uploadState(name: string): UploadState {
     return this.uploader.uploadState(name);
+  }
+
+  /** For the retention rule: queued segments go oldest first in the queue's order. */
+  uploadOrder(name: string): number | undefined {
+    return this.uploader.queuePosition(name);
   }
 
   get status(): UploaderStatus {

@@ -125,6 +125,18 @@ export interface UploaderOptions {
   thenDelete?: boolean;
   /** A moment keeps this segment: never deleted by thenDelete. */
   isProtected?: (name: string) => boolean;
+  /**
+   * Resolves once the thumbnail of segment `name` is made, failed or dropped
+   * (the recorder's thumbnail maker): awaited before a segment's thumbnail
+   * is looked for, so none is made after its segment went up.
+   */
+  thumbnailSettled?: (name: string) => Promise<void>;
+  /**
+   * Set when uploads cannot work at all (credentials or CA file refused at
+   * start): nothing is sent, the status says `failing` with this reason, the
+   * queue still fills (and waits for a restart with the problem fixed).
+   */
+  unusable?: { code: string; message: string } | undefined;
   /** Most segments queued. Default 1000. */
   queueMax?: number;
   /** Server-side encryption header value. */
@@ -144,12 +156,21 @@ export interface UploaderOptions {
 /** Default part size: 8 MiB (S3's minimum is 5 MiB; a 60 MB segment is 8 parts). */
 export const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
 
+/**
+ * The uploader's I/O buffer: files are read (hashed, sent) 1 MiB at a time.
+ * Large pieces matter more than the buffer: each piece costs a few promises
+ * and views, and 64 KiB pieces made V8 grow its young generation by about
+ * 8 MB during a 60 MB upload (docs/recording.md, "Figures").
+ */
+const IO_BUFFER_BYTES = 1024 * 1024;
+
 /** Largest thumbnail uploaded (ours are tens of KB). */
 const MAX_THUMBNAIL_BYTES = 4 * 1024 * 1024;
 
 /** Uploads finished segments; see the file comment. */
 export class Uploader {
   private entries: QueueEntry[] = [];
+  private rankOf: { list: QueueEntry[]; length: number; map: Map<string, number> } | undefined;
   private uploaded = new Map<string, UploadedRecord>();
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -218,8 +239,25 @@ export class Uploader {
 
   /** For the retention rule: queued segments are deleted only after uploaded ones. */
   uploadState(name: string): UploadState {
-    if (this.entries.some((e) => e.name === name)) return 'queued';
+    if (this.ranks().has(name)) return 'queued';
     return this.uploaded.has(name) ? 'uploaded' : 'none';
+  }
+
+  /** For the retention rule: a queued segment's place in the queue (0 = the oldest, recorded first). */
+  queuePosition(name: string): number | undefined {
+    return this.ranks().get(name);
+  }
+
+  /** Name to queue position, built once per change of the queue (rotation asks for every segment). */
+  private ranks(): Map<string, number> {
+    if (this.rankOf?.list !== this.entries || this.rankOf.length !== this.entries.length) {
+      this.rankOf = {
+        list: this.entries,
+        length: this.entries.length,
+        map: new Map(this.entries.map((e, i) => [e.name, i])),
+      };
+    }
+    return this.rankOf.map;
   }
 
   /** Loads the persisted queue (earlier runs' segments waiting for the clock become undated) and starts uploading. */
@@ -250,6 +288,11 @@ export class Uploader {
     if (this.entries.length > 0)
       this.logger.info(`upload queue: ${this.entries.length} segment(s) waiting from an earlier run`);
     this.st.state = 'idle';
+    const unusable = this.options.unusable;
+    if (unusable) {
+      this.st.lastError = { code: unusable.code, message: unusable.message, atMs: this.now() };
+      this.setState('failing', unusable.message);
+    }
     this.loop = this.run();
   }
 
@@ -394,6 +437,12 @@ export class Uploader {
 
   private async run(): Promise<void> {
     while (!this.closed) {
+      const unusable = this.options.unusable;
+      if (unusable) {
+        this.setState('failing', unusable.message);
+        await this.sleep(3_600_000);
+        continue;
+      }
       const entry = this.entries.find((e) => e.clock !== 'waiting');
       if (!entry) {
         this.setState(
@@ -464,6 +513,9 @@ export class Uploader {
   /** Uploads one queued segment end to end; throws to retry later. */
   private async uploadEntry(entry: QueueEntry): Promise<void> {
     const signal = this.abort.signal;
+    // One buffer for every read of this segment: hashing, thumbnail, request bodies. Not pooled
+    // (allocUnsafeSlow): its pages cost memory only once used, and it goes with the attempt.
+    const io = Buffer.allocUnsafeSlow(IO_BUFFER_BYTES);
     const client = this.options.client;
     let file: RecordingFile;
     try {
@@ -485,7 +537,7 @@ export class Uploader {
       if (!h || h.size !== s.size || h.ino !== s.ino || h.mtimeMs !== s.mtimeMs || h.partBytes !== this.partBytes) {
         if (entry.multipart) await this.abandonMultipart(entry);
         entry.sent = false;
-        const hashes = await hashFile(file.handle, s.size, this.partBytes);
+        const hashes = await hashFile(file.handle, s.size, this.partBytes, io);
         entry.hashes = { ...hashes, ino: s.ino, mtimeMs: s.mtimeMs };
         entry.sizeBytes = s.size;
         await this.save();
@@ -495,7 +547,7 @@ export class Uploader {
       const key = entry.key;
       this.st.current = { name: entry.name, sentBytes: 0, sizeBytes: hashes.size };
       if (!entry.thumbnailDone) {
-        await this.uploadThumbnail(entry, signal);
+        await this.uploadThumbnail(entry, signal, io);
         entry.thumbnailDone = true;
         await this.save();
       }
@@ -506,9 +558,18 @@ export class Uploader {
         if (hashes.size <= this.partBytes) {
           entry.sent = true;
           await this.save();
-          await client.put(key, this.body(file, 0), hashes.size, hashes, this.headers(entry), signal, this.pace);
+          await client.put(
+            key,
+            this.body(file, 0),
+            hashes.size,
+            hashes,
+            this.headers(entry),
+            signal,
+            this.pace,
+            this.pieceOf(io),
+          );
         } else {
-          await this.uploadMultipart(entry, file, key, signal);
+          await this.uploadMultipart(entry, file, key, signal, io);
         }
         const head = await client.head(key, signal);
         verified = head ? this.verify(head, hashes) : false;
@@ -581,7 +642,10 @@ export class Uploader {
     }
     try {
       const now = await openRecordingFile(this.options.dir, name);
-      const same = now.stats.ino === file.stats.ino && now.stats.size === file.stats.size;
+      const same =
+        now.stats.ino === file.stats.ino &&
+        now.stats.size === file.stats.size &&
+        now.stats.mtimeMs === file.stats.mtimeMs;
       await now.close();
       if (!same) return;
       await removeSegmentFiles(this.options.dir, name);
@@ -591,6 +655,12 @@ export class Uploader {
     } catch (err) {
       this.logger.warn(`could not delete ${name} after upload: ${(err as Error).message}`);
     }
+  }
+
+  /** The piece of the I/O buffer a body is written in: under a bandwidth cap at most a quarter second's worth. */
+  private pieceOf(io: Buffer): Buffer {
+    const rate = this.rate.bytesPerSecond;
+    return rate > 0 ? io.subarray(0, Math.max(16 * 1024, Math.min(io.length, Math.floor(rate / 4)))) : io;
   }
 
   /** Reads the open file from `start` (a part's offset) into the client's buffer. */
@@ -636,7 +706,21 @@ export class Uploader {
   }
 
   /** The segment's thumbnail (`log0001_<s>.jpg`, the newest when several), beside the segment's key. Skipped when there is none. */
-  private async uploadThumbnail(entry: QueueEntry, signal: AbortSignal): Promise<void> {
+  private async uploadThumbnail(entry: QueueEntry, signal: AbortSignal, io: Buffer): Promise<void> {
+    const settled = this.options.thumbnailSettled?.(entry.name);
+    if (settled) {
+      // Its thumbnail may still be in the making (a slow decoder, a short segment): wait for it.
+      let onAbort: (() => void) | undefined;
+      await Promise.race([
+        settled,
+        new Promise<void>((resolve) => {
+          onAbort = resolve;
+          signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) throw new RearviewError('ERR_UPLOAD', 'closing');
+    }
     const stem = entry.name.replace(/\.mkv$/, '');
     const names = (await readdir(this.options.dir).catch(() => [] as string[]))
       .filter((n) => parseThumbnailName(n)?.stem === stem)
@@ -651,7 +735,7 @@ export class Uploader {
     }
     try {
       if (thumb.size === 0 || thumb.size > MAX_THUMBNAIL_BYTES) return;
-      const hashes = await hashFile(thumb.handle, thumb.size, thumb.size);
+      const hashes = await hashFile(thumb.handle, thumb.size, thumb.size, io);
       const key = (entry.key as string).replace(/\.mkv$/, '.jpg');
       const existing = await this.options.client.head(key, signal);
       if (existing && existing.size === thumb.size && existing.metadata.sha256 === hashes.sha256Hex) return;
@@ -662,7 +746,7 @@ export class Uploader {
         'x-amz-meta-sha256': hashes.sha256Hex,
       };
       if (this.options.sse) headers['x-amz-server-side-encryption'] = this.options.sse;
-      await this.options.client.put(key, this.body(thumb, 0), thumb.size, hashes, headers, signal);
+      await this.options.client.put(key, this.body(thumb, 0), thumb.size, hashes, headers, signal, undefined, io);
     } finally {
       await thumb.close();
     }
@@ -674,6 +758,7 @@ export class Uploader {
     file: RecordingFile,
     key: string,
     signal: AbortSignal,
+    io: Buffer,
   ): Promise<void> {
     const client = this.options.client;
     const hashes = entry.hashes as NonNullable<QueueEntry['hashes']>;
@@ -725,6 +810,7 @@ export class Uploader {
           part,
           signal,
           this.pace,
+          this.pieceOf(io),
         );
         mp.done.push({ partNumber, etag });
         await this.save();

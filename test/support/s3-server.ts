@@ -34,6 +34,8 @@ interface KoaContext {
   status: number;
   type: string;
   body: unknown;
+  set(field: string, value: string): void;
+  remove(field: string): void;
 }
 
 interface S3rverInstance {
@@ -71,6 +73,13 @@ export class S3TestServer {
   verify = true;
   /** The secret signatures are checked with (s3rver's default key S3RVER). */
   secret = S3RVER_CREDENTIALS.secretAccessKey;
+  /**
+   * Makes HEAD answers about `.mkv` objects lie, to test verification:
+   * `etag` gives a wrong MD5 ETag, `strip` no ETag nor checksum at all.
+   */
+  headTamper: 'etag' | 'strip' | undefined;
+  /** Called as each request arrives (before it is checked or handled). */
+  onRequest: ((method: string, url: string) => void) | undefined;
   private server: S3rverInstance | undefined;
   private sockets = new Set<Socket>();
   private constructor(
@@ -103,12 +112,21 @@ export class S3TestServer {
     });
     server.middleware.unshift(async (ctx, next) => {
       this.requests.push({ method: ctx.method, url: ctx.url, headers: { ...ctx.headers } });
-      if (!this.verify) return next();
-      const problem = verifySigV4(ctx.method, ctx.url, ctx.headers, this.secret);
+      this.onRequest?.(ctx.method, ctx.url);
+      if (!this.verify && !this.headTamper) return next();
+      const problem = this.verify ? verifySigV4(ctx.method, ctx.url, ctx.headers, this.secret) : undefined;
       if (problem) {
         ctx.status = 403;
         ctx.type = 'application/xml';
         ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SignatureDoesNotMatch</Code><Message>${problem}</Message></Error>`;
+        return;
+      }
+      if (this.headTamper && ctx.method === 'HEAD' && /\.mkv$/.test(ctx.url.split('?')[0] ?? '')) {
+        await next();
+        if (ctx.status !== 200) return;
+        if (this.headTamper === 'etag') ctx.set('ETag', '"00000000000000000000000000000000"');
+        else ctx.remove('ETag');
+        ctx.remove('x-amz-checksum-sha256');
         return;
       }
       const claimed = ctx.headers['x-amz-content-sha256'];

@@ -20,7 +20,7 @@ export const tools = {
   curl: '/usr/bin/curl',
   /** TLS terminator in front of the publishing tests' servers (Debian's stunnel4). */
   stunnel: '/usr/bin/stunnel4',
-  /** Certificates for the TLS publishing tests. */
+  /** Throwaway CAs and server certificates of the TLS publishing and upload tests. */
   openssl: '/usr/bin/openssl',
 } as const;
 

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -18,7 +18,9 @@ import { S3Client } from '../../src/upload/s3-client.js';
 import { signRequest } from '../../src/upload/sigv4.js';
 import { readQueueFile } from '../../src/upload/upload-queue.js';
 import { Uploader, type FinishedSegment, type UploaderOptions } from '../../src/upload/uploader.js';
+import { Logger } from '../../src/log/logger.js';
 import { S3RVER_CREDENTIALS, S3TestServer, TEST_BUCKET } from '../support/s3-server.js';
+import { makeTestCertificates, TlsFront } from '../support/tls-front.js';
 
 const MiB = 1024 * 1024;
 const START = Date.UTC(2027, 0, 2, 3, 4, 5, 600);
@@ -320,5 +322,186 @@ describe('uploader with s3rver', () => {
     assert.ok(existsSync(join(dir, protectedName)), "the moment's segment stays on the camera after its upload");
     assert.ok(!existsSync(join(dir, plain.name)), 'an ordinary segment is deleted after its verified upload');
     assert.equal(up.status.deletedAfterUpload, 1);
+  });
+
+  it('--upload-then-delete: the local segment and thumbnail go only after the verified upload of both, never before', async () => {
+    const server = await S3TestServer.start();
+    servers.push(server);
+    const dir = recordingsDir();
+    const seg = segment(dir, 12, 7 * MiB); // 2 parts
+    const thumbName = `log0012_${SECONDS + 12 * 60}.jpg`;
+    writeFileSync(join(dir, thumbName), randomBytes(5000));
+    // What the server saw, with whether the local copy still existed at that moment.
+    const seen: { method: string; url: string; local: boolean }[] = [];
+    server.onRequest = (method, url) => seen.push({ method, url, local: existsSync(join(dir, 'log0012.mkv')) });
+    const up = uploader(server, dir, { thenDelete: true });
+    await up.start();
+    up.enqueue(seg);
+    const s = await up.waitFor((x) => x.deletedAfterUpload === 1 || x.failures > 0);
+    assert.equal(s.failures, 0, JSON.stringify(s.lastError));
+    assert.equal(s.verified, 1);
+    await up.close();
+    server.onRequest = undefined;
+    assert.ok(!existsSync(join(dir, 'log0012.mkv')), 'segment deleted');
+    assert.ok(!existsSync(join(dir, thumbName)), 'thumbnail deleted');
+    assert.equal(up.uploadState('log0012.mkv'), 'none');
+    assert.ok((await server.getObject(keyOf(12).replace(/\.mkv$/, '.jpg')))?.length === 5000, 'thumbnail uploaded');
+    assert.equal((await server.getObject(keyOf(12)))?.length, seg.sizeBytes);
+    // Every request, the last verifying HEAD included, came while the local copy was there.
+    const last = seen[seen.length - 1];
+    assert.equal(last?.method, 'HEAD');
+    assert.ok(last?.url.includes('log0012_'), last?.url);
+    assert.ok(
+      seen.every((r) => r.local),
+      'nothing deleted before the final verification',
+    );
+  });
+
+  it('--upload-then-delete keeps the local copy when the stored object does not verify, or cannot be checked', async () => {
+    const server = await S3TestServer.start();
+    servers.push(server);
+    const dir = recordingsDir();
+    server.headTamper = 'etag'; // the HEAD after the upload reports another MD5
+    const up = uploader(server, dir, { thenDelete: true });
+    await up.start();
+    up.enqueue(segment(dir, 13, 3000));
+    const s = await up.waitFor((x) => x.failures >= 2);
+    assert.equal(s.lastError?.code, 'ERR_UPLOAD_VERIFY');
+    assert.match(s.lastError?.message ?? '', /does not match the local file/);
+    assert.equal(s.uploaded, 0);
+    assert.ok(existsSync(join(dir, 'log0013.mkv')), 'kept: not verified');
+    assert.equal(up.uploadState('log0013.mkv'), 'queued');
+    // A server that gives neither checksum nor ETag: counted uploaded, not verified, kept.
+    server.headTamper = 'strip';
+    const done = await up.waitFor((x) => x.uploaded === 1);
+    assert.equal(done.verified, 0);
+    assert.equal(done.deletedAfterUpload, 0);
+    await up.close();
+    assert.ok(existsSync(join(dir, 'log0013.mkv')), 'kept: nothing to verify against');
+  });
+
+  it('waits for the segment thumbnail still being made, then uploads it with the segment', async () => {
+    const server = await S3TestServer.start();
+    servers.push(server);
+    const dir = recordingsDir();
+    let release: () => void = () => undefined;
+    const made = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const asked: string[] = [];
+    let wasAsked: () => void = () => undefined;
+    const askedOnce = new Promise<void>((resolve) => {
+      wasAsked = resolve;
+    });
+    const up = uploader(server, dir, {
+      thumbnailSettled: (name) => {
+        asked.push(name);
+        wasAsked();
+        return made;
+      },
+    });
+    await up.start();
+    up.enqueue(segment(dir, 14, 2000));
+    // The uploader asked and waits: nothing of log0014 was sent.
+    await askedOnce;
+    assert.deepEqual(asked, ['log0014.mkv']);
+    assert.ok(!server.requests.some((r) => r.url.includes('log0014_')), 'nothing sent while the thumbnail is made');
+    assert.equal(up.status.uploaded, 0);
+    // The thumbnail maker finishes (renames the JPEG into place), then settles.
+    const thumb = randomBytes(3000);
+    writeFileSync(join(dir, `log0014_${SECONDS + 14 * 60}.jpg`), thumb);
+    release();
+    await up.waitFor((x) => x.uploaded === 1);
+    await up.close();
+    assert.deepEqual(await server.getObject(keyOf(14).replace(/\.mkv$/, '.jpg')), thumb);
+    const firstThumb = server.requests.findIndex(
+      (r) => r.method === 'PUT' && r.url.includes('log0014_') && r.url.includes('.jpg'),
+    );
+    const firstSeg = server.requests.findIndex(
+      (r) => r.method === 'PUT' && r.url.includes('log0014_') && r.url.includes('.mkv'),
+    );
+    assert.ok(firstThumb >= 0 && firstThumb < firstSeg, 'thumbnail before its segment');
+  });
+
+  it('a queue file that does not parse, or is a link, is set aside as .bad (logged) and the queue starts empty', async () => {
+    const server = await S3TestServer.start();
+    servers.push(server);
+    for (const plant of [
+      (dir: string) =>
+        writeFileSync(join(dir, '.upload-queue.json'), '{"version":1,"entries":[{"name":"../../etc/passwd"'),
+      (dir: string) =>
+        writeFileSync(
+          join(dir, '.upload-queue.json'),
+          JSON.stringify({ version: 1, entries: [{ name: '../x.mkv', queuedAtMs: 1 }], uploaded: [] }),
+        ),
+      (dir: string) => {
+        writeFileSync(join(dir, 'target'), 'not ours');
+        symlinkSync(join(dir, 'target'), join(dir, '.upload-queue.json'));
+      },
+    ]) {
+      const dir = recordingsDir();
+      plant(dir);
+      const lines: string[] = [];
+      const logger = new Logger({ level: 'warn', sink: (l: string) => lines.push(l) });
+      const up = uploader(server, dir, { logger });
+      await up.start();
+      assert.equal(up.status.state, 'idle');
+      assert.equal(up.status.queueLength, 0);
+      assert.ok(existsSync(join(dir, '.upload-queue.json.bad')), 'set aside');
+      assert.ok(
+        lines.some((l) => /could not be read .*set aside as \.upload-queue\.json\.bad/.test(l)),
+        lines.join('\n'),
+      );
+      // Uploads go on with a fresh queue.
+      up.enqueue(segment(dir, 15, 1000));
+      await up.waitFor((x) => x.uploaded === 1);
+      await up.close();
+      assert.equal((await readQueueFile(dir)).uploaded.length, 1);
+      if (existsSync(join(dir, 'target'))) assert.equal(readFileSync(join(dir, 'target'), 'utf8'), 'not ours');
+    }
+  });
+
+  it('TLS: an endpoint whose CA is trusted through `ca` works; another CA is refused with a clear failing status', async () => {
+    const server = await S3TestServer.start();
+    servers.push(server);
+    const certs = makeTestCertificates(mkdtempSync(join(tmpdir(), 'rearview-tls-')));
+    const other = makeTestCertificates(mkdtempSync(join(tmpdir(), 'rearview-tls-')), 'some other CA');
+    const front = await TlsFront.start(certs, () => server.port);
+    try {
+      const client = (ca: string | undefined): S3Client =>
+        new S3Client({
+          endpoint: new URL(front.endpoint),
+          bucket: TEST_BUCKET,
+          region: 'us-east-1',
+          pathStyle: true,
+          credentials: () => S3RVER_CREDENTIALS,
+          ca,
+        });
+      const badDir = recordingsDir();
+      const bad = uploader(front, badDir, { client: client(other.caCert) });
+      await bad.start();
+      bad.enqueue(segment(badDir, 16, 1000));
+      const s = await bad.waitFor((x) => x.failures >= 1);
+      assert.equal(s.state, 'failing', 'a refused certificate is not "offline"');
+      assert.equal(s.lastError?.code, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+      assert.match(s.reason ?? '', /TLS certificate is not trusted .*--upload-ca FILE/);
+      await bad.close();
+      const noCaDir = recordingsDir();
+      const noCa = uploader(front, noCaDir, { client: client(undefined) });
+      await noCa.start();
+      noCa.enqueue(segment(noCaDir, 17, 1000));
+      assert.equal((await noCa.waitFor((x) => x.failures >= 1)).state, 'failing');
+      await noCa.close();
+      const dir = recordingsDir();
+      const good = uploader(front, dir, { client: client(certs.caCert) });
+      await good.start();
+      good.enqueue(segment(dir, 18, 6 * MiB));
+      const ok = await good.waitFor((x) => x.uploaded === 1 || x.failures > 0);
+      assert.equal(ok.failures, 0, JSON.stringify(ok.lastError));
+      await good.close();
+      assert.deepEqual(await server.getObject(keyOf(18)), readFileSync(join(dir, 'log0018.mkv')));
+    } finally {
+      await front.close();
+    }
   });
 });
