@@ -5,7 +5,9 @@
  * as ICE and DTLS are up.
  *
  * H.264 goes out as the hub has it: no transcoding. Each viewer is a hub
- * reader (joins on the cached keyframe, skips to the next keyframe when
+ * reader (joins at the live edge: the cached keyframe alone, a picture at
+ * once, then live frames from the next keyframe, since a browser's jitter
+ * buffer would play a GOP burst out at its capture pace and stay behind; skips to the next keyframe when
  * behind, is dropped when stalled) whose frames libdatachannel's
  * H264RtpPacketizer cuts into RTP (RFC 6184 packetization-mode 1: FU-A and
  * STAP-A); RTP timestamps are the capture time at 90 kHz, RTCP sender
@@ -222,12 +224,14 @@ export class WebRtcOutput {
       session.state = 'connected';
       this.logger.info(`webrtc viewer ${address} connected (${id.slice(0, 8)})`);
       this.onViewerChange?.('connected');
-      const reader = this.options.hub.addReader({ name: `webrtc ${address}`, join: 'latest-keyframe' });
+      const reader = this.options.hub.addReader({ name: `webrtc ${address}`, join: 'live-edge', liveEdge: 'keyframe' });
       session.reader = reader;
       const pump = (): void => {
         for (let frame = reader.read(); frame && !session.closed; frame = reader.read()) {
           // RTP time is the capture time at 90 kHz (wrapping at 2^32), so the viewer can tell how old a frame is.
-          rtp.timestamp = Math.round(frame.capturedAtMs * 90) % 0x1_0000_0000;
+          // (The join keyframe sent alone carries the live edge's time: see presentationCaptureTime.)
+          rtp.timestamp =
+            Math.round((reader.presentationCaptureTime?.(frame) ?? frame.capturedAtMs) * 90) % 0x1_0000_0000;
           const bytes = frame.annexB;
           try {
             track.sendMessageBinary(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));

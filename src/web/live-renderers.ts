@@ -61,6 +61,8 @@ export class WebCodecsRenderer implements LiveRenderer {
   private readonly ctx: CanvasRenderingContext2D;
   /** chunk timestamp (µs) -> capture time, to match outputs to inputs. */
   private readonly captureTimes = new Map<number, number>();
+  /** Chunk timestamps of catch-up frames (a live-edge join's burst): decoded, never drawn. */
+  private readonly catchUp = new Set<number>();
   private timestampUs = 0;
 
   constructor(
@@ -114,6 +116,7 @@ export class WebCodecsRenderer implements LiveRenderer {
       this.decoder.reset();
     }
     this.captureTimes.clear();
+    this.catchUp.clear();
     this.needKey = true;
     try {
       this.decoder.configure(this.decoderConfig(this.config));
@@ -148,6 +151,10 @@ export class WebCodecsRenderer implements LiveRenderer {
     const timestamp = this.timestampUs;
     this.captureTimes.set(timestamp, frame.capturedAtMs);
     if (this.captureTimes.size > 256) this.captureTimes.delete(this.captureTimes.keys().next().value as number);
+    if (frame.catchUp) {
+      this.catchUp.add(timestamp);
+      if (this.catchUp.size > 512) this.catchUp.delete(this.catchUp.values().next().value as number);
+    }
     try {
       decoder.decode(new EncodedVideoChunk({ type: frame.isKey ? 'key' : 'delta', timestamp, data: frame.payload }));
     } catch (err) {
@@ -158,6 +165,12 @@ export class WebCodecsRenderer implements LiveRenderer {
   }
 
   private output(frame: VideoFrame): void {
+    if (this.catchUp.delete(frame.timestamp)) {
+      // Older than the live edge: decoded for the frames that refer to it, not shown.
+      this.captureTimes.delete(frame.timestamp);
+      frame.close();
+      return;
+    }
     const decodedAtMs = Date.now();
     const canvas = this.element;
     const w = frame.displayWidth;
@@ -208,6 +221,9 @@ export class MseRenderer implements LiveRenderer {
   /** media time (s) of each appended frame -> capture time, oldest first. */
   private readonly times: Array<{ mediaTimeS: number; capturedAtMs: number }> = [];
   private lastTrimS = 0;
+  /** Appending a live-edge join's catch-up frames; then the media time of the first live one, to jump to. */
+  private catchingUp = false;
+  private liveEdgeS: number | undefined;
   private closed = false;
   private readonly objectUrl: string;
   private frameCallbackId = 0;
@@ -280,6 +296,11 @@ export class MseRenderer implements LiveRenderer {
       }),
     );
     this.times.push({ mediaTimeS: this.decodeTime90k / FMP4_TIMESCALE, capturedAtMs: frame.capturedAtMs });
+    if (frame.catchUp) this.catchingUp = true;
+    else if (this.catchingUp) {
+      this.catchingUp = false;
+      this.liveEdgeS = this.decodeTime90k / FMP4_TIMESCALE;
+    }
     if (this.times.length > 600) this.times.splice(0, this.times.length - 600);
     this.flush();
   }
@@ -330,7 +351,13 @@ export class MseRenderer implements LiveRenderer {
     const end = video.buffered.end(video.buffered.length - 1);
     const start = video.buffered.start(video.buffered.length - 1);
     const behind = end - video.currentTime;
-    if (behind > MSE_MAX_BEHIND_S || video.currentTime < start) {
+    const edge = this.liveEdgeS;
+    if (edge !== undefined && end >= edge) {
+      // A live-edge join: the catch-up frames are in the buffer for decoding; play from the first live one.
+      this.liveEdgeS = undefined;
+      video.currentTime = Math.max(start, edge);
+      this.jumps++;
+    } else if (behind > MSE_MAX_BEHIND_S || video.currentTime < start) {
       video.currentTime = Math.max(start, end - 0.02);
       this.jumps++;
     }
