@@ -78,7 +78,7 @@ export interface WsHub {
 export interface WsStreamServerOptions {
   hub: WsHub;
   logger?: Logger;
-  /** How a new client joins. Default 'latest-keyframe' (a picture at once). */
+  /** How a new client joins unless it asks with `?join=`. Default 'latest-keyframe' (a picture at once). */
   join?: JoinPolicy;
   /** Slow-reader limits passed to the hub (defaults: the hub's own). */
   softLimitBytes?: number;
