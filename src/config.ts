@@ -15,8 +15,8 @@ import { parseBytes, parseDurationMs } from './util/units.js';
 import { compileAllowList } from './api/network-allow-list.js';
 import { IceServerError, parseIceServers, type IceServerConfig } from './util/ice-servers.js';
 
-/** How a new TCP/WebSocket client joins the live stream. */
-export type JoinPolicy = 'latest-keyframe' | 'next-keyframe';
+/** How a new TCP/WebSocket client joins the live stream (docs/protocol.md "Joining"). */
+export type JoinPolicy = 'latest-keyframe' | 'next-keyframe' | 'live-edge';
 
 /** simultaneous: stream and record always; exclusive: the device's earlier streaming window. */
 export type CameraMode = 'simultaneous' | 'exclusive';
@@ -376,7 +376,7 @@ export type ConfigInput = {
  * number (JSON or CLI) is milliseconds.
  */
 const ENUMS: Record<string, readonly string[]> = {
-  join: ['latest-keyframe', 'next-keyframe'],
+  join: ['latest-keyframe', 'next-keyframe', 'live-edge'],
   mode: ['simultaneous', 'exclusive'],
   deviceBackend: ['auto', 'linux', 'simulated'],
   buttonPull: ['down', 'up', 'off'],

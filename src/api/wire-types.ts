@@ -381,7 +381,7 @@ export interface VideoSettingsDocument {
 export type RecordProfileName = 'same' | 'separate';
 
 /** How new clients join the live stream. */
-export type JoinPolicyName = 'latest-keyframe' | 'next-keyframe';
+export type JoinPolicyName = 'latest-keyframe' | 'next-keyframe' | 'live-edge';
 
 /** `GET /api/v1/settings`: what can be changed at run time, plus where it is saved. */
 export interface SettingsDocument {

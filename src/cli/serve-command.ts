@@ -44,8 +44,8 @@ const SERVE_OPTIONS: ServeOption[] = [
   {
     flags: '--join <policy>',
     key: 'join',
-    help: 'how new clients start (default: latest-keyframe)',
-    choices: ['latest-keyframe', 'next-keyframe'],
+    help: 'how new clients start (default: latest-keyframe; live-edge: port 5000 sends the cached keyframe alone, then live frames from the next keyframe)',
+    choices: ['latest-keyframe', 'next-keyframe', 'live-edge'],
   },
   { flags: '--no-record', key: 'record', help: 'do not record segments' },
   {

@@ -15,7 +15,7 @@
  * WebCodecs exists only in a secure context: pages on https or on
  * localhost/127.0.0.1 (not on a plain-http LAN address; use `rearview view`).
  */
-import { parseLiveFrame, type LiveConfig } from '../outputs/ws-protocol.js';
+import { parseLiveFrame, WS_JOIN_POLICIES, type LiveConfig, type WsJoinPolicy } from '../outputs/ws-protocol.js';
 
 /** One access unit received over the WebSocket. */
 export interface BrowserFrame {
@@ -32,6 +32,8 @@ export interface BrowserFrame {
   codec: string;
   width: number;
   height: number;
+  /** A frame of a live-edge join's burst (the CATCH_UP flag): decode it, do not show it. */
+  catchUp: boolean;
 }
 
 /** Options of {@link connectWebSocket}. */
@@ -40,6 +42,21 @@ export interface BrowserConnectOptions {
   signal?: AbortSignal;
   /** Most frames buffered for a slow consumer before skipping to the newest keyframe. Default 60. */
   maxQueueFrames?: number;
+  /**
+   * How to join (the `join` query parameter, docs/protocol.md "Joining"); default 'live-edge':
+   * the cached GOP at once with its older frames flagged `catchUp`. A `join` already in `url` wins.
+   */
+  join?: WsJoinPolicy;
+}
+
+/** `url` with `join=` added unless it has one. */
+function withJoin(url: string, join: WsJoinPolicy): string {
+  if (!(WS_JOIN_POLICIES as readonly string[]).includes(join))
+    throw new TypeError(`join must be one of ${WS_JOIN_POLICIES.join(', ')}, got ${JSON.stringify(join)}`);
+  if (/[?&]join=/.test(url)) return url;
+  const hash = url.indexOf('#');
+  const base = hash < 0 ? url : url.slice(0, hash);
+  return `${base}${base.includes('?') ? '&' : '?'}join=${join}${hash < 0 ? '' : url.slice(hash)}`;
 }
 
 /**
@@ -52,7 +69,7 @@ export async function* connectWebSocket(
   url: string,
   options: BrowserConnectOptions = {},
 ): AsyncGenerator<BrowserFrame, void, undefined> {
-  const ws = new WebSocket(url);
+  const ws = new WebSocket(withJoin(url, options.join ?? 'live-edge'));
   ws.binaryType = 'arraybuffer';
   const maxQueue = options.maxQueueFrames ?? 60;
   let config: LiveConfig | undefined;
@@ -89,6 +106,7 @@ export async function* connectWebSocket(
       codec: config?.codec ?? '',
       width: config?.width ?? 0,
       height: config?.height ?? 0,
+      catchUp: frame.catchUp,
     };
     if (item.isKey && queue.length > 0) queue = [];
     if (queue.length >= maxQueue) {
@@ -135,12 +153,14 @@ export interface EncodedChunkLike {
   isKey: boolean;
   pts90k: number;
   codec: string;
+  /** Decoded but not yielded (a live-edge join's burst). */
+  catchUp?: boolean;
 }
 
 /**
  * Decodes access units with WebCodecs `VideoDecoder` (Annex-B chunks, no
  * description; `optimizeForLatency`) and yields `VideoFrame`s in output
- * order. The caller must `close()` every frame. The decoder is configured
+ * order; catch-up chunks (`catchUp`) are decoded but their pictures not yielded. The caller must `close()` every frame. The decoder is configured
  * from the first frame's codec string and reconfigured when it changes.
  * Throws when WebCodecs is missing (not a secure context).
  */
@@ -158,8 +178,14 @@ export async function* decodeVideoFrames(
     wake = undefined;
     w?.();
   };
+  /** Timestamps of catch-up chunks: their pictures are decoded (later frames refer to them), then closed unseen. */
+  const hidden = new Set<number>();
   const decoder = new VideoDecoder({
     output: (frame) => {
+      if (hidden.delete(frame.timestamp)) {
+        frame.close();
+        return;
+      }
       out.push(frame);
       notify();
     },
@@ -183,10 +209,12 @@ export async function* decodeVideoFrames(
           decoder.configure({ codec, optimizeForLatency: true });
         }
         if (!codec) continue;
+        const timestamp = Math.round(frame.pts90k / 0.09);
+        if (frame.catchUp) hidden.add(timestamp);
         decoder.decode(
           new EncodedVideoChunk({
             type: frame.isKey ? 'key' : 'delta',
-            timestamp: Math.round(frame.pts90k / 0.09),
+            timestamp,
             data: frame.data,
           }),
         );

@@ -165,6 +165,9 @@ export function cameraBaseUrl(camera: string, defaultPort = DEFAULT_API_PORT): s
   return `${url.protocol}//${url.host}`;
 }
 
+/** Longest wait for a clip's answer to begin, ms (the converter may be busy with a download). */
+const CLIP_ANSWER_TIMEOUT_MS = 60_000;
+
 /** Typed client of one camera's HTTP API. Stateless apart from its options: no close() needed. */
 export class CameraClient {
   /** Base URL such as `http://192.168.9.1:8000`. */
@@ -472,7 +475,12 @@ export class CameraClient {
    */
   async clip(range: ClipRange, dest: string, options: ClipOptions = {}): Promise<ClipDownloadResult> {
     await ensureFolder(dirname(dest));
-    const res = await this.request('GET', this.clipUrl(range), { signal: options.signal });
+    // A clip answers once the camera's converter has planned it and opened its segments; it may
+    // wait behind a download in the converter's queue: more than the usual few seconds.
+    const res = await this.request('GET', this.clipUrl(range), {
+      signal: options.signal,
+      answerTimeoutMs: Math.max(this.timeoutMs, CLIP_ANSWER_TIMEOUT_MS),
+    });
     const estimate = Number(res.headers.get('x-clip-estimated-bytes') ?? NaN);
     const part = `${dest}.part`;
     const saved = await this.saveBody(res, part, {
@@ -625,6 +633,8 @@ export class CameraClient {
       headers?: Record<string, string>;
       signal?: AbortSignal | undefined;
       okStatuses?: number[];
+      /** Time to wait for the answer's head, ms. Default the client's timeoutMs. */
+      answerTimeoutMs?: number;
     } = {},
   ): Promise<Response> {
     const url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : this.baseUrl + pathOrUrl;
@@ -633,7 +643,8 @@ export class CameraClient {
     if (this.token && new URL(url).origin === new URL(this.baseUrl).origin)
       headers.authorization = `Bearer ${this.token}`;
     const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), this.timeoutMs);
+    const answerTimeoutMs = options.answerTimeoutMs ?? this.timeoutMs;
+    const timer = setTimeout(() => timeout.abort(), answerTimeoutMs);
     const signal = options.signal ? AbortSignal.any([timeout.signal, options.signal]) : timeout.signal;
     let res: Response;
     try {
@@ -642,7 +653,7 @@ export class CameraClient {
       if (options.signal?.aborted)
         throw new ClientError('ERR_ABORTED', `${method} ${url}: aborted`, { url, cause: err });
       if (timeout.signal.aborted)
-        throw new ClientError('ERR_CLIENT_TIMEOUT', `${method} ${url}: no answer within ${this.timeoutMs} ms`, {
+        throw new ClientError('ERR_CLIENT_TIMEOUT', `${method} ${url}: no answer within ${answerTimeoutMs} ms`, {
           url,
           cause: err,
         });

@@ -31,6 +31,8 @@ export interface EncodedFrameLike {
   readonly height?: number;
   readonly seq?: number;
   readonly capturedAtMs?: number | undefined;
+  /** A live-edge join's catch-up frame (ClientFrame.catchUp): decoded, its picture not yielded. */
+  readonly catchUp?: boolean;
 }
 
 /** One decoded picture. */
@@ -103,7 +105,8 @@ function bytesPerFrame(format: PixelFormat, width: number, height: number): numb
  * only as fast as frames are taken from the output (pipes give
  * backpressure), so with a `connect(..., { policy: 'latest' })` source a slow
  * consumer skips whole GOPs before the decoder, never mid-GOP. Breaking out
- * of the loop stops ffmpeg.
+ * of the loop stops ffmpeg. Frames flagged `catchUp` (a live-edge join's burst)
+ * are decoded but not yielded.
  */
 export async function* decode(
   stream: AsyncIterable<EncodedFrameLike>,
@@ -222,6 +225,8 @@ export async function* decode(
         }
         partBytes -= frameBytes;
         const meta = pending.shift();
+        // A catch-up frame is decoded for the frames that refer to it, but it is not live: not shown.
+        if (meta?.catchUp) continue;
         yield {
           data,
           width,

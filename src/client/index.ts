@@ -11,6 +11,7 @@
 export { connect, parseStreamUrl, StreamConnection, DEFAULT_STREAM_PORT } from './stream-client.js';
 export type {
   ClientFrame,
+  ClientJoin,
   ConnectOptions,
   StreamState,
   StreamStateEvent,

@@ -64,7 +64,20 @@ export interface ClientFrame {
   readonly nalTypes: readonly number[];
   /** The NAL units of `data` without start codes (views into `data`), in order. */
   readonly nals: readonly Uint8Array[];
+  /**
+   * With `join: 'live-edge'`: a frame of the burst a server sends a new client (the GOP it cached,
+   * older than live). Decode it, since later frames refer to it, but do not show it: the first frame
+   * with `catchUp` false is the live edge. Always false with `join: 'latest-keyframe'`.
+   */
+  readonly catchUp: boolean;
 }
+
+/**
+ * How the library treats the start of a connection (docs/client.md "Joining at the live edge"):
+ * `'live-edge'` flags the frames a server sends at once from its join cache as `catchUp`;
+ * `'latest-keyframe'` flags nothing (every frame as it came).
+ */
+export type ClientJoin = 'live-edge' | 'latest-keyframe';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions extends ReconnectOptions {
@@ -74,6 +87,8 @@ export interface ConnectOptions extends ReconnectOptions {
    * Reconnecting (reconnect, maxRetries: the iterator then throws ERR_CLIENT_CONNECT, initialBackoffMs,
    * maxBackoffMs, connectTimeoutMs, idleTimeoutMs) and signal: see ReconnectOptions.
    */
+  /** Flag the join burst as catch-up frames ('live-edge') or not. Default 'live-edge' with policy 'latest', else 'latest-keyframe'. */
+  join?: ClientJoin;
   /** 'all': pause the socket when this many frames wait. Default 60. */
   highWaterFrames?: number;
   /** 'latest': most frames kept while no keyframe comes. Default 300. */
@@ -104,7 +119,12 @@ export interface StreamStats {
   connections: number;
   /** Times the 'all' policy paused the socket because the consumer fell behind. */
   pauses: number;
+  /** Frames delivered flagged `catchUp` (join: 'live-edge'). */
+  catchUpFrames: number;
 }
+
+/** A frame as queued: with its lead over the connection's first frame, for the live-edge test. */
+type QueuedFrame = { -readonly [K in keyof ClientFrame]: ClientFrame[K] } & { lead: number };
 
 /** Events of a {@link StreamConnection}: 'state' for every change, and one event per state name. */
 export interface StreamConnectionEvents {
@@ -144,7 +164,18 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
   readonly url: string;
   private readonly fps: number;
   private readonly clock: () => number;
-  private readonly queue: FrameQueue<ClientFrame>;
+  private readonly queue: FrameQueue<QueuedFrame>;
+  private readonly join: ClientJoin;
+  /**
+   * Live-edge state of the current connection: true from its first keyframe until a frame is
+   * handed out that is not catch-up. `joinBase` is the first frame's capture and arrival time.
+   */
+  private joining = false;
+  private joinBase: { capturedMs: number; receivedMs: number; seq: number } | undefined;
+  /** Lead of the newest frame received (see accessUnit). */
+  private newestLead = 0;
+  /** Resolves a next() that waits for evidence that its frame is not the newest. */
+  private arrival: (() => void) | undefined;
   private readonly framer: AnnexBFramer;
   private readonly reader: ReconnectingTcpReader;
   private waitingForKey = true;
@@ -162,6 +193,7 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
     bytesReceived: 0,
     connections: 0,
     pauses: 0,
+    catchUpFrames: 0,
   };
 
   /** Throws ConfigError (ERR_CONFIG) for a bad address, TypeError/RangeError for a bad option. */
@@ -170,6 +202,9 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
     const policy = options.policy ?? 'latest';
     if (policy !== 'all' && policy !== 'latest')
       throw new TypeError(`policy must be 'all' or 'latest', got ${JSON.stringify(policy)}`);
+    this.join = options.join ?? (policy === 'latest' ? 'live-edge' : 'latest-keyframe');
+    if (this.join !== 'live-edge' && this.join !== 'latest-keyframe')
+      throw new TypeError(`join must be 'live-edge' or 'latest-keyframe', got ${JSON.stringify(this.join)}`);
     this.fps = options.fps ?? 30;
     if (!Number.isFinite(this.fps) || this.fps < 0)
       throw new RangeError(`fps must be a non-negative number, got ${this.fps}`);
@@ -186,7 +221,7 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
       },
     });
     this.url = this.reader.url;
-    this.queue = new FrameQueue<ClientFrame>({
+    this.queue = new FrameQueue<QueuedFrame>({
       policy,
       ...(options.highWaterFrames === undefined ? {} : { highWaterFrames: options.highWaterFrames }),
       ...(options.maxQueueFrames === undefined ? {} : { maxFrames: options.maxQueueFrames }),
@@ -238,8 +273,11 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
     for (;;) {
       const frame = this.queue.shift();
       if (frame) {
+        if (this.joining) await this.judgeCatchUp(frame);
         this.stats.framesDelivered++;
-        return frame;
+        if (frame.catchUp) this.stats.catchUpFrames++;
+        const { lead: _lead, ...out } = frame;
+        return out;
       }
       if (this.reader.failure) throw this.reader.failure;
       if (this.reader.closed) return undefined;
@@ -263,6 +301,34 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
     };
   }
 
+  /**
+   * While joining: a frame is catch-up when a frame received after it leads it by half a frame
+   * interval or more (it was captured that much later yet arrived about as soon: a burst). When
+   * no later frame has arrived yet, waits up to half a frame interval for one, since a burst
+   * read in several socket chunks would otherwise end the join at a chunk's last frame. The
+   * first frame that is not catch-up ends the join.
+   */
+  private async judgeCatchUp(frame: QueuedFrame): Promise<void> {
+    const half = 500 / (this.currentFps() || 30);
+    if (this.newestLead - frame.lead < half && !this.reader.closed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, half);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.arrival = done;
+      });
+      this.arrival = undefined;
+    }
+    if (this.newestLead - frame.lead >= half) frame.catchUp = true;
+    else this.joining = false;
+  }
+
+  private currentFps(): number {
+    return this.spsInfo?.fps ?? this.fps;
+  }
+
   private wake(): void {
     const waiter = this.waiter;
     this.waiter = undefined;
@@ -274,6 +340,7 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
       // A new connection is a new byte stream: forget the partial frame and wait for a keyframe.
       this.framer.reset();
       this.waitingForKey = true;
+      this.joinBase = undefined;
       this.queue.resetPause();
     } else if (event.state === 'connected') this.stats.connections++;
     this.emit('state', event);
@@ -321,6 +388,8 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
       }
       this.waitingForKey = false;
       this.reader.connectionWorks(); // the next failure starts the backoff again
+      this.joining = this.join === 'live-edge';
+      this.joinBase = undefined;
     }
     const info = au.sps ? this.describeSps(au.sps, au.parsedSps) : undefined;
     const fps = info?.fps ?? this.fps;
@@ -336,8 +405,17 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
     // correction) gets the nominal frame interval instead, as muxers and decoders require.
     if (this.lastPts90k !== undefined && pts90k <= this.lastPts90k) pts90k = this.lastPts90k + frame90k;
     this.lastPts90k = pts90k;
+    // Lead: how much later than the connection's first frame this one was captured (the capture-time
+    // SEI, else the nominal frame interval), less how much later it arrived. A burst of cached frames
+    // raises it by a frame interval per frame; live frames keep it about level.
+    const capturedMs = au.capturedAtMs ?? (seq * frame90k) / 90;
+    this.joinBase ??= { capturedMs, receivedMs: receivedAtMs, seq };
+    const lead = capturedMs - this.joinBase.capturedMs - (receivedAtMs - this.joinBase.receivedMs);
+    this.newestLead = lead;
     const joined = joinAnnexB(au.nals);
-    const frame: ClientFrame = {
+    const frame: QueuedFrame = {
+      catchUp: false,
+      lead,
       data: joined.data,
       nals: joined.views,
       isKey: au.isKey,
@@ -354,6 +432,7 @@ export class StreamConnection extends EventEmitter<StreamConnectionEvents> imple
     this.queue.push(frame);
     this.stats.framesSkipped += this.queue.skipped - before;
     this.wake();
+    this.arrival?.();
   }
 }
 

@@ -14,15 +14,34 @@
 import { RateLimitedCounter, type Logger } from '../log/logger.js';
 import type { StreamFrame } from './stream-frame.js';
 
-/** How a new reader starts. */
-export type ReaderJoin = 'latest-keyframe' | 'next-keyframe';
+/**
+ * How a new reader starts (docs/protocol.md "Joining"):
+ * - `latest-keyframe`: the cached GOP at once, so a picture at once, but the first frames are up
+ *   to a GOP old and a decoder that shows every frame it gets stays behind by as much;
+ * - `next-keyframe`: nothing until the next IDR (what MediaMTX and go2rtc do);
+ * - `live-edge`: a picture at once and then only live frames, as `liveEdge` says how.
+ */
+export type ReaderJoin = 'latest-keyframe' | 'next-keyframe' | 'live-edge';
+
+/**
+ * How a `live-edge` reader gets to the live edge:
+ * - `keyframe` (default): the cached keyframe alone, then nothing until the next keyframe (none of
+ *   the old GOP's P frames). For consumers that cannot tell their decoder to hide frames (raw TCP,
+ *   WebRTC): the decoder shows one still picture, up to a GOP old, and is live from the next IDR.
+ * - `catch-up`: the whole cached GOP at once like `latest-keyframe`, every frame but the newest
+ *   marked catch-up (`isCatchUp()`), for consumers that tell their decoder to decode those frames
+ *   without showing them (the WebSocket's CATCH-UP flag): the first picture shown is the newest.
+ */
+export type LiveEdgeMode = 'keyframe' | 'catch-up';
 
 /** Options of `hub.addReader()`. */
 export interface HubReaderOptions {
   /** Name for logs ("tcp 10.0.0.2:51234", "recorder"). */
   name: string;
-  /** latest-keyframe (default): start with the cached GOP; next-keyframe: wait for the next IDR. */
+  /** latest-keyframe (default): start with the cached GOP; next-keyframe: wait for the next IDR; live-edge: see ReaderJoin. */
   join?: ReaderJoin;
+  /** How a `live-edge` reader starts (see LiveEdgeMode). Default 'keyframe'. */
+  liveEdge?: LiveEdgeMode;
   /** Backlog in bytes past which the reader skips to the next keyframe. Default 2 MB. */
   softLimitBytes?: number;
   /** Age in ms of the oldest queued frame past which the reader skips to the next keyframe. Default 500 ms. */
@@ -57,6 +76,11 @@ export class HubReader {
   /** Name given at creation. */
   readonly name: string;
   readonly join: ReaderJoin;
+  readonly liveEdge: LiveEdgeMode;
+  /** Frames with a hub sequence number below this one came from the join cache as catch-up frames. */
+  private catchUpBeforeSeq = -1;
+  /** A `keyframe` live-edge join: the cached keyframe sent alone, and the capture time of the newest cached frame. */
+  private still: { seq: number; edgeCapturedAtMs: number } | undefined;
   private readonly softLimitBytes: number;
   private readonly softLimitMs: number;
   private readonly hardLimitMs: number;
@@ -91,6 +115,11 @@ export class HubReader {
   ) {
     this.name = options.name;
     this.join = options.join ?? 'latest-keyframe';
+    this.liveEdge = options.liveEdge ?? 'keyframe';
+    if (!['latest-keyframe', 'next-keyframe', 'live-edge'].includes(this.join))
+      throw new RangeError(`join must be latest-keyframe, next-keyframe or live-edge, got ${String(this.join)}`);
+    if (this.liveEdge !== 'keyframe' && this.liveEdge !== 'catch-up')
+      throw new RangeError(`liveEdge must be keyframe or catch-up, got ${String(this.liveEdge)}`);
     this.softLimitBytes = options.softLimitBytes ?? 2_000_000;
     this.softLimitMs = options.softLimitMs ?? 500;
     this.hardLimitMs = options.hardLimitMs ?? 10_000;
@@ -186,6 +215,24 @@ export class HubReader {
     };
   }
 
+  /**
+   * True for a frame a `live-edge` `catch-up` reader got from the join cache that is not the newest
+   * one: decode it (later frames refer to it) but do not show it.
+   */
+  isCatchUp(frame: StreamFrame): boolean {
+    return frame.seq < this.catchUpBeforeSeq;
+  }
+
+  /**
+   * The capture time to present `frame` at: its own, except for the keyframe a `keyframe` live-edge
+   * join sent alone, which stands for the live edge at join time (the newest cached frame's capture
+   * time). A WebRTC viewer's jitter buffer takes its timeline from the first frame: with the old
+   * keyframe's time it would hold every live frame back by the keyframe's age.
+   */
+  presentationCaptureTime(frame: StreamFrame): number {
+    return this.still !== undefined && frame.seq === this.still.seq ? this.still.edgeCapturedAtMs : frame.capturedAtMs;
+  }
+
   /** Times this reader skipped to a keyframe; a cheap read (no object, no clock) for per-frame checks. */
   get dropEventCount(): number {
     return this.dropEvents;
@@ -211,8 +258,23 @@ export class HubReader {
   }
 
   /** @internal Seeds the queue with the cached GOP at join time. */
-  seed(frames: readonly StreamFrame[]): void {
-    if (this.join !== 'latest-keyframe' || frames.length === 0 || !frames[0]?.isKey) return;
+  seed(cached: readonly StreamFrame[]): void {
+    if (this.join === 'next-keyframe' || cached.length === 0 || !cached[0]?.isKey) return;
+    let frames = cached;
+    if (this.join === 'live-edge') {
+      if (this.liveEdge === 'keyframe' && cached.length > 1) {
+        // The keyframe alone (a picture at once); the old GOP's P frames are skipped, so is the
+        // rest of this GOP (its frames refer to those): live from the next keyframe.
+        frames = cached.slice(0, 1);
+        this.framesDropped += cached.length - 1;
+        this.still = {
+          seq: (cached[0] as StreamFrame).seq,
+          edgeCapturedAtMs: (cached.at(-1) as StreamFrame).capturedAtMs,
+        };
+      } else if (this.liveEdge === 'catch-up') {
+        this.catchUpBeforeSeq = (cached.at(-1) as StreamFrame).seq;
+      }
+    }
     const now = this.clock();
     for (const frame of frames) {
       this.queue.push({ frame, enqueuedAtMs: now });
@@ -221,7 +283,8 @@ export class HubReader {
     // The cached GOP may exceed the soft limit on its own (high bitrate, long GOP): it is
     // allowed on top of the limit until read, so a new client is not skipped at its first frame.
     this.joinBurstBytes = this.queuedBytes;
-    this.waitingForKey = false;
+    // A live-edge keyframe reader whose cache held more than the keyframe waits for the next one.
+    this.waitingForKey = frames.length < cached.length;
   }
 
   /** @internal Called by the hub for every published frame. Never blocks. */

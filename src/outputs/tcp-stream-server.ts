@@ -43,7 +43,7 @@ export interface TcpStreamServerOptions {
   maxClientsPerAddress?: number;
   /** A client behind its soft limit for this long out of any 30 s is dropped, ms. Default 10000. */
   behindLimitMs?: number;
-  /** Join policy of new clients. Default 'latest-keyframe'. */
+  /** Join policy of new clients. Default 'latest-keyframe'. 'live-edge' is the reader's 'keyframe' mode: raw clients cannot be told to hide a burst. */
   join?: ReaderJoin;
   /** Slow-client limits handed to each client's HubReader (defaults 2 MB, 500 ms, 10000 ms). */
   softLimitBytes?: number;

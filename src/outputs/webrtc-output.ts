@@ -5,7 +5,9 @@
  * as ICE and DTLS are up.
  *
  * H.264 goes out as the hub has it: no transcoding. Each viewer is a hub
- * reader (joins on the cached keyframe, skips to the next keyframe when
+ * reader (joins at the live edge: the cached keyframe alone, a picture at
+ * once, then live frames from the next keyframe, since a browser's jitter
+ * buffer would play a GOP burst out at its capture pace and stay behind; skips to the next keyframe when
  * behind, is dropped when stalled) whose frames libdatachannel's
  * H264RtpPacketizer cuts into RTP (RFC 6184 packetization-mode 1: FU-A and
  * STAP-A); RTP timestamps are the capture time at 90 kHz, RTCP sender
@@ -349,19 +351,33 @@ export class WebRtcOutput {
    * Feeds the session from a new hub reader that starts on the cached
    * keyframe (the GOP cache: SPS, PPS, IDR and the frames since, then live).
    */
-  private startReader(session: Session, rtp: InstanceType<Ndc['RtpPacketizationConfig']>): void {
+  private startReader(
+    session: Session,
+    rtp: InstanceType<Ndc['RtpPacketizationConfig']>,
+    why: 'join' | 'keyframe-request' = 'join',
+  ): void {
     session.reader?.close();
     session.keyframeStartAtMs = this.now();
-    const reader = this.options.hub.addReader({ name: `webrtc ${session.address}`, join: 'latest-keyframe' });
+    // Joining: at the live edge (the cached keyframe alone, then live from the next keyframe): a
+    // browser plays WebRTC by RTP time and cannot decode a burst unseen. A keyframe request: the
+    // whole cached GOP again, so the deltas after the keyframe decode (sent a tick apart, below).
+    const reader = this.options.hub.addReader(
+      why === 'join'
+        ? { name: `webrtc ${session.address}`, join: 'live-edge', liveEdge: 'keyframe' }
+        : { name: `webrtc ${session.address}`, join: 'latest-keyframe' },
+    );
     session.reader = reader;
     const pump = (): void => {
       for (let frame = reader.read(); frame && !session.closed && session.reader === reader; frame = reader.read()) {
         // RTP time is the capture time at 90 kHz (wrapping at 2^32), so the viewer can tell how old a
-        // frame is. Frames sent again from the GOP cache (a keyframe request) follow the last one sent
-        // a tick apart: RTP time never goes back, and the browser decodes them at once to catch up.
-        if (frame.capturedAtMs > session.lastCaptureMs) {
-          rtp.timestamp = Math.round(frame.capturedAtMs * 90) % 0x1_0000_0000;
-          session.lastCaptureMs = frame.capturedAtMs;
+        // frame is; the join keyframe sent alone carries the live edge's time (presentationCaptureTime),
+        // or the jitter buffer would hold every live frame back by the keyframe's age. Frames sent
+        // again from the GOP cache (a keyframe request) follow the last one sent a tick apart: RTP
+        // time never goes back, and the browser decodes them at once to catch up.
+        const capturedAtMs = reader.presentationCaptureTime?.(frame) ?? frame.capturedAtMs;
+        if (capturedAtMs > session.lastCaptureMs) {
+          rtp.timestamp = Math.round(capturedAtMs * 90) % 0x1_0000_0000;
+          session.lastCaptureMs = capturedAtMs;
         } else {
           rtp.timestamp = (session.lastRtpTimestamp + 1) % 0x1_0000_0000;
         }
@@ -398,7 +414,7 @@ export class WebRtcOutput {
       if (since < KEYFRAME_RESEND_MIN_INTERVAL_MS) return;
       this.counters.keyframesResent++;
       this.logger.debug(`webrtc viewer ${session.address}: keyframe request answered from the GOP cache`);
-      this.startReader(session, rtp);
+      this.startReader(session, rtp, 'keyframe-request');
     });
   }
 

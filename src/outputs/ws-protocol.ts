@@ -23,7 +23,17 @@ export const WsFrameFlags = {
   CONFIG: 2,
   /** First frame a client receives after a gap (join, skip to keyframe, new generation). */
   DISCONTINUITY: 4,
+  /**
+   * Sent from the join cache to a `live-edge` client, older than the newest cached frame: decode it
+   * (later frames refer to it) but do not show it; the first frame without it is the live edge.
+   */
+  CATCH_UP: 8,
 } as const;
+
+/** `?join=` values of the live WebSocket (docs/protocol.md "Joining"). */
+export const WS_JOIN_POLICIES = ['latest-keyframe', 'next-keyframe', 'live-edge'] as const;
+/** How one WebSocket client joins: `?join=` on the upgrade URL, else the camera's `join` setting. */
+export type WsJoinPolicy = (typeof WS_JOIN_POLICIES)[number];
 
 /** The `type: "config"` text message, sent on connect and whenever the parameters change. */
 export interface WsConfigMessage {
@@ -97,6 +107,8 @@ export interface LiveFrame {
   hasConfig: boolean;
   /** First frame after a gap (join, skip, new generation): the decoder must restart at a keyframe. */
   discontinuity: boolean;
+  /** A catch-up frame of a live-edge join: decode, do not show. */
+  catchUp: boolean;
   /** Hub sequence number (uint32, wraps). */
   seq: number;
   /** Parameter generation (matches the config message). */
@@ -130,6 +142,7 @@ export function parseLiveFrame(message: ArrayBuffer | Uint8Array): LiveFrame {
     isKey: (flags & WsFrameFlags.KEY) !== 0,
     hasConfig: (flags & WsFrameFlags.CONFIG) !== 0,
     discontinuity: (flags & WsFrameFlags.DISCONTINUITY) !== 0,
+    catchUp: (flags & WsFrameFlags.CATCH_UP) !== 0,
     seq: view.getUint32(4),
     generation: view.getUint32(8),
     pts90k: view.getFloat64(16),

@@ -25,7 +25,14 @@ import { silentLogger, type Logger } from '../log/logger.js';
 import type { StreamFrame, StreamParams } from '../hub/stream-frame.js';
 import { ClientSlots, type ClientSlot, type SlotPoolStats } from './client-slots.js';
 import { SLOT_SWEEP_INTERVAL_MS } from './tcp-stream-server.js';
-import { encodeWsMessage, WsFrameFlags, type WsConfigMessage, type WsPongMessage } from './ws-protocol.js';
+import {
+  encodeWsMessage,
+  WS_JOIN_POLICIES,
+  WsFrameFlags,
+  type WsConfigMessage,
+  type WsJoinPolicy,
+  type WsPongMessage,
+} from './ws-protocol.js';
 
 // The wire format lives in ws-protocol.ts (pure, shared with the web page); re-exported for existing importers.
 export {
@@ -46,6 +53,10 @@ export interface WsHubReader {
   onStalled(callback: () => void): void;
   /** Called with true when the reader goes over its soft limit, false when it caught up. */
   onBehindChange(callback: (behind: boolean) => void): void;
+  /** True for a catch-up frame of a live-edge join (src/hub/hub-reader.ts). */
+  isCatchUp?(frame: StreamFrame): boolean;
+  /** The capture time a frame stands for (src/hub/hub-reader.ts; WebRTC's RTP time). */
+  presentationCaptureTime?(frame: StreamFrame): number;
   /** Counters kept by the hub (frames, skips, lag), passed through to status. */
   readonly stats: unknown;
   close(): void;
@@ -56,6 +67,7 @@ export interface WsHub {
   addReader(options: {
     name: string;
     join?: JoinPolicy;
+    liveEdge?: 'keyframe' | 'catch-up';
     softLimitBytes?: number;
     softLimitMs?: number;
     hardLimitMs?: number;
@@ -66,7 +78,7 @@ export interface WsHub {
 export interface WsStreamServerOptions {
   hub: WsHub;
   logger?: Logger;
-  /** How a new client joins. Default 'latest-keyframe' (a picture at once). */
+  /** How a new client joins unless it asks with `?join=`. Default 'latest-keyframe' (a picture at once). */
   join?: JoinPolicy;
   /** Slow-reader limits passed to the hub (defaults: the hub's own). */
   softLimitBytes?: number;
@@ -238,7 +250,8 @@ class WsClient {
       // The hub may skip a slow reader forward to a keyframe: a jump in seq is a gap too.
       if (this.lastSeq !== undefined && frame.seq !== this.lastSeq + 1) this.gap = true;
       this.lastSeq = frame.seq;
-      const msg = encodeWsFrame(frame, this.gap ? WsFrameFlags.DISCONTINUITY : 0);
+      const catchUp = this.reader.isCatchUp?.(frame) ? WsFrameFlags.CATCH_UP : 0;
+      const msg = encodeWsFrame(frame, (this.gap ? WsFrameFlags.DISCONTINUITY : 0) | catchUp);
       this.gap = false;
       this.inFlight++;
       this.framesSent++;
@@ -435,6 +448,12 @@ export class WsStreamServer {
       refuseUpgrade(socket, 503, this.refusalReason);
       return;
     }
+    const join = joinOfUrl(req.url ?? '', this.join);
+    if (join === undefined) {
+      this.log.info(`${address}: refused live stream: join must be one of ${WS_JOIN_POLICIES.join(', ')}`);
+      refuseUpgrade(socket, 400, 'Bad Request: join must be latest-keyframe, next-keyframe or live-edge');
+      return;
+    }
     const admission = this.slots.admit(req.socket.remoteAddress);
     if (!admission.ok) {
       this.log.info(`${address}: refused live stream: ${admission.message}`);
@@ -452,10 +471,10 @@ export class WsStreamServer {
       );
     }
     // Without verifyClient the handshake completes synchronously: accept() takes the slot before another upgrade is looked at.
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, join));
   }
 
-  private accept(ws: WebSocket, req: IncomingMessage): void {
+  private accept(ws: WebSocket, req: IncomingMessage, join: WsJoinPolicy): void {
     // The mode may have switched while the handshake was in flight.
     if (this.closed || !this.accepting) {
       ws.terminate();
@@ -464,7 +483,9 @@ export class WsStreamServer {
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
     const reader = this.hub.addReader({
       name: `ws ${remote}`,
-      join: this.join,
+      join,
+      // The CATCH_UP flag lets the page decode the cached GOP without showing it.
+      liveEdge: 'catch-up',
       ...(this.options.softLimitBytes !== undefined ? { softLimitBytes: this.options.softLimitBytes } : {}),
       ...(this.options.softLimitMs !== undefined ? { softLimitMs: this.options.softLimitMs } : {}),
       ...(this.options.hardLimitMs !== undefined ? { hardLimitMs: this.options.hardLimitMs } : {}),
@@ -515,6 +536,20 @@ export class WsStreamServer {
     for (const client of [...this.clientSet]) client.close(1001, 'server closing');
     this.wss.close();
   }
+}
+
+/**
+ * The `join` query parameter of an upgrade URL: `fallback` when absent, undefined when it is not
+ * one of {@link WS_JOIN_POLICIES} (the upgrade is then refused with 400).
+ */
+export function joinOfUrl(url: string, fallback: WsJoinPolicy): WsJoinPolicy | undefined {
+  const q = url.indexOf('?');
+  if (q < 0) return fallback;
+  const values = new URLSearchParams(url.slice(q + 1)).getAll('join');
+  if (values.length === 0) return fallback;
+  if (values.length > 1) return undefined;
+  const v = values[0] as string;
+  return (WS_JOIN_POLICIES as readonly string[]).includes(v) ? (v as WsJoinPolicy) : undefined;
 }
 
 /** 'error' listener for upgrade sockets (one is needed, or a reset crashes the process). */

@@ -18,6 +18,7 @@ import { PairingPanel, takePairingFragment } from './pairing-panel.js';
 import { StatusPanel } from './status-panel.js';
 import { apiJson } from './web-api.js';
 import type { MomentDocument } from '../api/wire-types.js';
+import { WS_JOIN_POLICIES } from '../outputs/ws-protocol.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -31,7 +32,10 @@ function liveUrl(): string {
   const given = new URLSearchParams(location.search).get('ws');
   if (given) return given;
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${location.host}${LIVE_PATH}`;
+  // Live edge by default (docs/web.md): the cached GOP decodes unseen, the first picture is the newest.
+  const asked = new URLSearchParams(location.search).get('join') ?? '';
+  const join = (WS_JOIN_POLICIES as readonly string[]).includes(asked) ? asked : 'live-edge';
+  return `${scheme}//${location.host}${LIVE_PATH}?join=${join}`;
 }
 
 function formatLatency(stats: LiveStats): string {

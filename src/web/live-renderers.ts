@@ -99,6 +99,8 @@ export class WebCodecsRenderer implements LiveRenderer {
   private readonly ctx: CanvasRenderingContext2D;
   /** chunk timestamp (µs) -> capture time, to match outputs to inputs. */
   private readonly captureTimes = new Map<number, number>();
+  /** Chunk timestamps of catch-up frames (a live-edge join's burst): decoded, never drawn. */
+  private readonly catchUp = new Set<number>();
   private timestampUs = 0;
 
   constructor(
@@ -152,6 +154,7 @@ export class WebCodecsRenderer implements LiveRenderer {
       this.decoder.reset();
     }
     this.captureTimes.clear();
+    this.catchUp.clear();
     this.needKey = true;
     try {
       this.decoder.configure(this.decoderConfig(this.config));
@@ -187,6 +190,10 @@ export class WebCodecsRenderer implements LiveRenderer {
     const timestamp = this.timestampUs;
     this.captureTimes.set(timestamp, frame.capturedAtMs);
     if (this.captureTimes.size > 256) this.captureTimes.delete(this.captureTimes.keys().next().value as number);
+    if (frame.catchUp) {
+      this.catchUp.add(timestamp);
+      if (this.catchUp.size > 512) this.catchUp.delete(this.catchUp.values().next().value as number);
+    }
     try {
       decoder.decode(new EncodedVideoChunk({ type: frame.isKey ? 'key' : 'delta', timestamp, data: frame.payload }));
     } catch (err) {
@@ -210,6 +217,12 @@ export class WebCodecsRenderer implements LiveRenderer {
   }
 
   private output(frame: VideoFrame): void {
+    if (this.catchUp.delete(frame.timestamp)) {
+      // Older than the live edge: decoded for the frames that refer to it, not shown.
+      this.captureTimes.delete(frame.timestamp);
+      frame.close();
+      return;
+    }
     const decodedAtMs = Date.now();
     const canvas = this.element;
     const w = frame.displayWidth;
@@ -289,6 +302,9 @@ export class MseRenderer implements LiveRenderer {
   /** media time (s) of each appended frame -> capture time, oldest first. */
   private readonly times: Array<{ mediaTimeS: number; capturedAtMs: number }> = [];
   private lastTrimS = 0;
+  /** Appending a live-edge join's catch-up frames; then the media time of the first live one, to jump to. */
+  private catchingUp = false;
+  private liveEdgeS: number | undefined;
   private closed = false;
   private objectUrl = '';
   private frameCallbackId = 0;
@@ -432,6 +448,11 @@ export class MseRenderer implements LiveRenderer {
       }),
     );
     this.times.push({ mediaTimeS: this.decodeTime90k / FMP4_TIMESCALE, capturedAtMs: frame.capturedAtMs });
+    if (frame.catchUp) this.catchingUp = true;
+    else if (this.catchingUp) {
+      this.catchingUp = false;
+      this.liveEdgeS = this.decodeTime90k / FMP4_TIMESCALE;
+    }
     this.decodeTime90k += duration90k;
     if (this.times.length > 600) this.times.splice(0, this.times.length - 600);
     this.flush();
@@ -483,12 +504,21 @@ export class MseRenderer implements LiveRenderer {
     const end = video.buffered.end(video.buffered.length - 1);
     const start = video.buffered.start(video.buffered.length - 1);
     const behind = end - video.currentTime;
+    const edge = this.liveEdgeS;
     // Played on from the last jump (or the start): the pipeline works, another jump is safe.
     const playedOn = video.currentTime > this.jumpTargetS + 0.01;
     if (playedOn) this.started = true;
     const mayJump = !video.seeking && (playedOn || performance.now() - this.lastJumpAtMs > MSE_JUMP_HOLD_MS);
     const maxBehind = this.started ? MSE_MAX_BEHIND_S : MSE_MAX_BEHIND_FIRST_S;
-    if ((behind > maxBehind || video.currentTime < start) && mayJump) {
+    if (edge !== undefined && end >= edge) {
+      // A live-edge join: the catch-up frames are in the buffer for decoding; play from the first live one.
+      this.liveEdgeS = undefined;
+      const target = Math.max(start, edge);
+      video.currentTime = target;
+      this.jumps++;
+      this.lastJumpAtMs = performance.now();
+      this.jumpTargetS = target;
+    } else if ((behind > maxBehind || video.currentTime < start) && mayJump) {
       const target = Math.max(start, end - 0.02);
       video.currentTime = target;
       this.jumps++;

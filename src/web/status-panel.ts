@@ -152,7 +152,12 @@ const SETTING_FIELDS: SettingField[] = [
   { key: 'minFreeBytes', label: 'Keep free on the card (MB)', kind: 'number', scale: 1_000_000, min: 0 },
   { key: 'minFreePercent', label: 'Keep free on the card (%)', kind: 'number', min: 0 },
   { key: 'streamWindowMs', label: 'Streaming window in exclusive mode (seconds)', kind: 'number', scale: 1000, min: 1 },
-  { key: 'join', label: 'New viewers start at', kind: 'select', options: ['latest-keyframe', 'next-keyframe'] },
+  {
+    key: 'join',
+    label: 'New viewers start at',
+    kind: 'select',
+    options: ['latest-keyframe', 'next-keyframe', 'live-edge'],
+  },
   { key: 'timestamps', label: 'Capture-time stamps in the stream', kind: 'bool' },
 ];
 

@@ -30,6 +30,69 @@ describe('HubReader', () => {
     assert.equal(next.stats.framesDropped, 20);
   });
 
+  it('live-edge, keyframe: sends the cached keyframe alone, then nothing until the next keyframe', () => {
+    const clock = new FakeClock(1000);
+    const hub = new StreamHub({ clock: clock.now });
+    const t0 = 1_700_000_000_000;
+    sample.slice(0, 40).forEach((au, i) => {
+      hub.accessUnit(au, t0 + i * FRAME_MS);
+      clock.advance(FRAME_MS);
+    });
+    const edge = hub.addReader({ name: 'edge', join: 'live-edge' });
+    assert.equal(edge.liveEdge, 'keyframe');
+    assert.equal(edge.stats.queuedFrames, 1);
+    const still = edge.read();
+    assert.equal(still?.seq, 30);
+    assert.equal(still?.isKey, true);
+    assert.equal(edge.isCatchUp(still as NonNullable<typeof still>), false);
+    // The still stands for the live edge at join time: the newest cached frame's capture time.
+    assert.equal(edge.presentationCaptureTime(still as NonNullable<typeof still>), t0 + 39 * FRAME_MS);
+    sample.slice(40, 62).forEach((au, i) => {
+      hub.accessUnit(au, t0 + (40 + i) * FRAME_MS);
+      clock.advance(FRAME_MS);
+    });
+    const seqs: number[] = [];
+    for (let f = edge.read(); f; f = edge.read()) {
+      seqs.push(f.seq);
+      assert.equal(edge.presentationCaptureTime(f), f.capturedAtMs);
+    }
+    assert.deepEqual(seqs, [60, 61]); // none of the old GOP's P frames
+    assert.equal(edge.stats.framesDropped, 9 + 20);
+  });
+
+  it('live-edge, keyframe: a cache holding only the keyframe is the live edge, nothing is skipped', () => {
+    const clock = new FakeClock(1000);
+    const hub = new StreamHub({ clock: clock.now });
+    feed(hub, clock, sample.slice(0, 31)); // cache: keyframe 30 alone
+    const edge = hub.addReader({ name: 'edge', join: 'live-edge' });
+    feed(hub, clock, sample.slice(31, 33));
+    assert.deepEqual([edge.read()?.seq, edge.read()?.seq, edge.read()?.seq], [30, 31, 32]);
+    assert.equal(edge.stats.framesDropped, 0);
+  });
+
+  it('live-edge, catch-up: the whole cached GOP at once, every frame but the newest marked catch-up', () => {
+    const clock = new FakeClock(1000);
+    const hub = new StreamHub({ clock: clock.now });
+    feed(hub, clock, sample.slice(0, 40));
+    const edge = hub.addReader({ name: 'edge', join: 'live-edge', liveEdge: 'catch-up' });
+    feed(hub, clock, sample.slice(40, 42));
+    const got: Array<[number, boolean]> = [];
+    for (let f = edge.read(); f; f = edge.read()) got.push([f.seq, edge.isCatchUp(f)]);
+    assert.deepEqual(
+      got,
+      Array.from({ length: 12 }, (_, i) => [30 + i, 30 + i < 39] as [number, boolean]),
+    );
+    // A latest-keyframe reader gets the same frames, none marked.
+    const latest = hub.addReader({ name: 'latest', join: 'latest-keyframe' });
+    for (let f = latest.read(); f; f = latest.read()) assert.equal(latest.isCatchUp(f), false);
+  });
+
+  it('refuses an unknown join policy or live-edge mode', () => {
+    const hub = new StreamHub();
+    assert.throws(() => hub.addReader({ name: 'x', join: 'oldest' as never }), RangeError);
+    assert.throws(() => hub.addReader({ name: 'x', join: 'live-edge', liveEdge: 'all' as never }), RangeError);
+  });
+
   // Regression: a cached GOP bigger than the client's soft byte limit was queued at join and
   // then dropped whole at the next published frame, so the new client waited a GOP for a picture.
   it('delivers a join-time GOP larger than the soft byte limit, then applies the limit again', () => {

@@ -166,6 +166,41 @@ describe('WsStreamServer', () => {
     assert.equal(mount.streamClients()[0]!.kind, 'ws');
   });
 
+  it('?join=live-edge: the cached GOP at once, every frame but the newest flagged CATCH_UP', async () => {
+    const { port, feeder } = await setup();
+    feeder.step(40); // cache: keyframe 30 and frames 31..39
+    const edge = await connect(port, '?join=live-edge');
+    const latest = await connect(port, '?join=latest-keyframe');
+    const next = await connect(port, '?join=next-keyframe');
+    await waitFor(() => edge.binaries.length >= 10 && latest.binaries.length >= 10, 'the join bursts');
+    feeder.step(25); // frames 40..64: 60 is the next keyframe
+    await waitFor(() => edge.binaries.length >= 35 && next.binaries.length >= 5, 'live frames');
+    const e = edge.binaries.map((b) => parseLiveFrame(b));
+    assert.deepEqual(
+      e.slice(0, 12).map((f) => [f.seq, f.catchUp]),
+      Array.from({ length: 12 }, (_, i) => [30 + i, 30 + i < 39]),
+    );
+    assert.ok(e.slice(12).every((f) => !f.catchUp));
+    assert.ok(latest.binaries.map((b) => parseLiveFrame(b)).every((f) => !f.catchUp));
+    const n = next.binaries.map((b) => parseLiveFrame(b));
+    assert.equal(n[0]?.seq, 60, 'next-keyframe waits for the next keyframe');
+    assert.equal(n[0]?.isKey, true);
+  });
+
+  it('refuses an unknown ?join= with 400', async () => {
+    const { port } = await setup();
+    for (const query of ['?join=oldest', '?join=live-edge&join=next-keyframe']) {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}${LIVE_WS_PATH}${query}`);
+      ws.on('error', () => {
+        // the refused handshake
+      });
+      const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number; resume(): void }];
+      assert.equal(res.statusCode, 400, query);
+      res.resume();
+      ws.terminate();
+    }
+  });
+
   it('encodes the documented 32-byte big-endian header', () => {
     const nal = (
       type: number,
