@@ -9,7 +9,7 @@
 import type { MomentDocument, MomentsListDocument, RideDocument, RidesListDocument } from '../api/wire-types.js';
 import { formatDuration } from './gallery.js';
 import { RidePlayer } from './ride-player.js';
-import { apiJson } from './web-api.js';
+import { apiJson, listRecordings } from './web-api.js';
 
 function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -50,6 +50,8 @@ export class RideList {
   );
   private rides: RideDocument[] = [];
   private moments = new Map<string, MomentDocument>();
+  /** Segment name -> its thumbnail URL (the thumbnail's name carries a time only the list knows). */
+  private thumbs = new Map<string, string>();
 
   constructor() {
     document.getElementById('ride-find')?.addEventListener('submit', (e) => {
@@ -60,10 +62,14 @@ export class RideList {
 
   async refresh(): Promise<void> {
     try {
-      const [rides, moments] = await Promise.all([
+      const [rides, moments, recordings] = await Promise.all([
         apiJson<RidesListDocument>('/api/v1/rides'),
         apiJson<MomentsListDocument>('/api/v1/moments').catch(() => ({ moments: [] as MomentDocument[] })),
+        listRecordings().catch(() => ({ recordings: [] })),
       ]);
+      this.thumbs = new Map(
+        recordings.recordings.flatMap((r) => (r.thumbnailUrl ? [[r.name, r.thumbnailUrl] as const] : [])),
+      );
       this.rides = Array.isArray(rides?.rides) ? rides.rides : [];
       this.moments = new Map((moments.moments ?? []).map((m) => [m.id, m]));
       this.render();
@@ -104,7 +110,8 @@ export class RideList {
         ...r.segments.map((name) => {
           const base = `/api/v1/recordings/${encodeURIComponent(name.replace(/\.mkv$/, ''))}`;
           const img = el('img', { alt: '', loading: 'lazy', decoding: 'async', width: 64, height: 36 });
-          img.dataset.src = `${base}.jpg`;
+          const thumb = this.thumbs.get(name);
+          if (thumb) img.dataset.src = thumb;
           const link = el('a', { href: `${base}.mp4`, textContent: name });
           link.setAttribute('download', name.replace(/\.mkv$/, '.mp4'));
           return el('li', {}, img, link);
@@ -141,7 +148,17 @@ export class RideList {
 
   private async play(r: RideDocument, title: string): Promise<void> {
     const moments = r.moments.map((id) => this.moments.get(id)).filter((m): m is MomentDocument => !!m);
-    await this.player.open(r, title, moments);
+    await this.openPlayer(r, title, moments);
+  }
+
+  /** Opens the player; a failure is said in the rides message, never swallowed. */
+  private async openPlayer(r: RideDocument, title: string, moments: MomentDocument[], atMs?: number): Promise<void> {
+    try {
+      this.message.textContent = '';
+      await this.player.open(r, title, moments, atMs);
+    } catch (err) {
+      this.message.textContent = `Could not play the ride: ${(err as Error).message}`;
+    }
   }
 
   /** The time picker: opens the ride recorded at that local time (or the nearest one) and seeks there. */
@@ -161,6 +178,7 @@ export class RideList {
       row.scrollIntoView({ block: 'nearest' });
     }
     const start = new Date(ride.start);
-    void this.player.open(ride, `${start.toLocaleString()}`, [], at);
+    const moments = ride.moments.map((id) => this.moments.get(id)).filter((m): m is MomentDocument => !!m);
+    void this.openPlayer(ride, start.toLocaleString(), moments, at);
   }
 }

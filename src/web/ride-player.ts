@@ -48,12 +48,19 @@ export function timelineAt(segments: readonly RideSegment[], ms: number): number
   return last ? last.start + last.duration : 0;
 }
 
-/** Which path plays rides here. */
-export function ridePath(video: HTMLVideoElement): 'hls' | 'mse' | 'none' {
+/**
+ * Which path plays a ride here: the browser's own HLS player where it has
+ * one, except for a ride still being recorded where MediaSource exists too
+ * (Chromium's HLS player did not start on the growing EVENT playlist in our
+ * test; the MediaSource path plays its finished segments).
+ */
+export function ridePath(video: HTMLVideoElement, inProgress: boolean): 'hls' | 'mse' | 'none' {
   const forced = new URLSearchParams(location.search).get('ride-path');
   if (forced === 'hls' || forced === 'mse') return forced;
-  if (video.canPlayType('application/vnd.apple.mpegurl')) return 'hls';
-  return typeof MediaSource === 'function' ? 'mse' : 'none';
+  const mse = typeof MediaSource === 'function';
+  const hls = video.canPlayType('application/vnd.apple.mpegurl') !== '';
+  if (hls && !(inProgress && mse)) return 'hls';
+  return mse ? 'mse' : hls ? 'hls' : 'none';
 }
 
 const AHEAD_S = 30;
@@ -83,7 +90,7 @@ export class RidePlayer {
     const playlist = parseRidePlaylist(await res.text(), new URL(ride.playlistUrl, location.href).href);
     if (session !== this.session) return;
     this.segments = playlist.segments;
-    const path = ridePath(this.video);
+    const path = ridePath(this.video, ride.inProgress);
     this.box.dataset.path = path;
     this.renderMarks(moments);
     const startAt = atMs !== undefined ? timelineAt(this.segments, atMs) : 0;
@@ -92,7 +99,7 @@ export class RidePlayer {
       if (startAt > 0)
         this.video.addEventListener('loadedmetadata', () => (this.video.currentTime = startAt), { once: true });
     } else if (path === 'mse') await this.feed(session, startAt);
-    else this.box.dataset.error = 'this browser plays neither HLS nor MediaSource';
+    else throw new Error('this browser plays neither HLS nor MediaSource');
     void this.video.play().catch(() => undefined); // autoplay refused: the controls start it
   }
 
