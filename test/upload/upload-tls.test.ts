@@ -101,7 +101,8 @@ describe('rearview serve --upload over TLS with a private CA', () => {
       await waitFor(
         async () => {
           up = await uploadStatus(port);
-          return (up.failures as number) >= 1;
+          // Between two tries the state is 'failing'; during the next try it reads 'uploading'.
+          return (up.failures as number) >= 1 && up.state === 'failing';
         },
         'a refused upload',
         60_000,
