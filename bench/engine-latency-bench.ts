@@ -3,7 +3,9 @@
  * (its own process, `--source file:...` played in real time, capture-time
  * SEI on), and the daemon's CPU per viewer, WebRTC against WebSocket.
  *
- * Part 1, latency: for 720p 8 Mbit/s and 640x360 1 Mbit/s, in each engine
+ * Part 1, latency: for 720p 8 Mbit/s and 640x360 1 Mbit/s (both Constrained
+ * Baseline, the camera's default profile: Debian's Chromium refuses High over
+ * WebRTC, bench/stream-720p.ts), in each engine
  * (Chromium through playwright-core, Firefox ESR through puppeteer-core over
  * WebDriver BiDi, WebKitGTK's MiniBrowser through WebKitWebDriver under Xvfb:
  * the launchers of the engine tests, test/web/browser-engines.ts) and each
@@ -23,8 +25,8 @@
  * Part 2, CPU: utime+stime of the daemon process (/proc/PID/stat) over
  * `--cpu-seconds` with 0, 1 and 4 WebSocket viewers (Node `ws` clients on
  * /api/v1/live) and 0, 1 and 4 WebRTC viewers (node-datachannel peers making
- * WHEP offers, as test/web/webrtc-live.test.ts does), all in this process, so
- * the daemon's figure holds only the daemon's work. Baseline measured before
+ * WHEP offers, as test/web/webrtc-live.test.ts does, one process each:
+ * whep-viewer.ts), all outside the daemon, so its figure holds only its own work. Baseline measured before
  * and after; the added cost is against their mean.
  *
  * Every figure is printed with the 1-minute load average when it was taken.
@@ -38,7 +40,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import ndc from 'node-datachannel';
 import WebSocket from 'ws';
 import type { LivePath } from '../src/web/live-path.js';
 import { startServe, type ServeProcess } from '../test/support/daemon.js';
@@ -78,7 +79,7 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: '720p 8 Mbit/s', source: '' },
+  { name: '720p 8 Mbit/s', source: '' }, // made in main()
   { name: '640x360 1 Mbit/s', source: `file:${new URL('../../assets/sample-640x360.h264', import.meta.url).pathname}` },
 ].filter((c) => ONLY === '' || (ONLY === '720p' ? c.name.startsWith('720p') : c.name.startsWith('640')));
 
@@ -150,7 +151,7 @@ async function startDaemon(source: string): Promise<ServeProcess> {
       '--max-clients-per-address',
       '16',
       '--log-level',
-      'warn',
+      'info',
     ],
     { waitForApi: true },
   );
@@ -300,35 +301,32 @@ async function wsViewer(serve: ServeProcess): Promise<Viewer> {
   };
 }
 
+/** A WebRTC viewer in its own process (whep-viewer.ts says why). */
 async function webrtcViewer(serve: ServeProcess): Promise<Viewer> {
-  const pc = new ndc.PeerConnection('bench-viewer', { iceServers: [] });
-  const video = new ndc.Video('0', 'RecvOnly');
-  // High profile receivers take the 720p High stream and the Constrained Baseline sample alike.
-  video.addH264Codec(102, 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640c1f');
-  const track = pc.addTrack(video);
-  let packets = 0;
-  track.onMessage(() => packets++);
-  const gathered = new Promise<void>((resolve) =>
-    pc.onGatheringStateChange((state) => {
-      if (state === 'complete') resolve();
-    }),
+  const child = spawn(
+    process.execPath,
+    [new URL('./whep-viewer.js', import.meta.url).pathname, String(serve.apiPort)],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
   );
-  pc.setLocalDescription();
-  if (pc.gatheringState() !== 'complete') await gathered;
-  const base = `http://127.0.0.1:${serve.apiPort}`;
-  const res = await fetch(`${base}/api/v1/whep`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/sdp' },
-    body: pc.localDescription()?.sdp ?? '',
+  let packets = 0;
+  let buffered = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    const last = lines.at(-1);
+    if (last !== undefined) packets = Number(last);
   });
-  if (res.status !== 201) throw new Error(`WHEP offer refused: ${res.status} ${await res.text()}`);
-  const location = res.headers.get('location') ?? '';
-  pc.setRemoteDescription(await res.text(), 'answer');
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     received: () => packets,
     close: async () => {
-      await fetch(base + location, { method: 'DELETE' }).catch(() => undefined);
-      pc.close();
+      child.stdin.end(); // the viewer sends DELETE and exits
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(killer);
     },
   };
 }
@@ -372,6 +370,11 @@ async function runCpu(c: Case): Promise<CpuPoint[]> {
         const r0 = viewers.map((v) => v.received());
         const m = await measureCpu(pid, CPU_SECONDS);
         const rate = viewers.reduce((s, v, i) => s + (v.received() - (r0[i] as number)), 0) / count / CPU_SECONDS;
+        const idle = viewers.filter((v, i) => v.received() === r0[i]).length;
+        if (idle > 0)
+          throw new Error(
+            `${idle} of ${count} ${kind} viewers received nothing while measured; daemon log:\n${serve.stderrLines.slice(-12).join('\n')}`,
+          );
         points.push({ label: kind, viewers: count, percent: m.percent, perViewerRate: rate, load: m.load });
       } finally {
         for (const v of viewers) await v.close();
@@ -394,7 +397,8 @@ async function runCpu(c: Case): Promise<CpuPoint[]> {
 async function main(): Promise<void> {
   ensureWebBuilt();
   mapCameraHost();
-  const stream720 = make720p();
+  // Constrained Baseline: the camera's default profile, and the one Debian's Chromium takes over WebRTC.
+  const stream720 = make720p('baseline');
   for (const c of CASES) if (c.source === '') c.source = `file:${stream720}`;
   console.log(
     `engine-latency-bench: ${SECONDS} s per path, ${LOADS} loads for first picture, ${CPU_SECONDS} s per CPU point; ` +
@@ -483,5 +487,5 @@ async function main(): Promise<void> {
 }
 
 await main();
-// node-datachannel's threads keep the process alive after every peer is closed.
+// A browser driver's handles may outlive close(): end here.
 process.exit(0);

@@ -1,8 +1,11 @@
 /**
- * The 720p test stream of the web latency benchmarks: 10 s of 1280x720 30 fps
- * High profile without B-frames at 8 Mbit/s, SPS/PPS before each IDR, an IDR
- * every second (like the camera's recording profile). Made once with ffmpeg
- * into the OS temp folder.
+ * The 720p test streams of the web latency benchmarks: 10 s of 1280x720 30 fps
+ * without B-frames at 8 Mbit/s, SPS/PPS before each IDR, an IDR every second.
+ * High profile (the default, as the existing bench has always used), or
+ * Constrained Baseline (the camera's default `--profile baseline`, and the
+ * only kind Debian's Chromium takes over WebRTC: its offer lists 42001f,
+ * 42e01f, 4d001f and f4001f, no High). Made once with ffmpeg into the OS temp
+ * folder.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,8 +14,11 @@ import { join } from 'node:path';
 import { requireTool } from '../test/support/tools.js';
 
 /** Path of the stream, encoding it first when missing. */
-export function make720p(): string {
-  const out = join(tmpdir(), 'rearview-bench-720p-8M.h264');
+export function make720p(profile: 'high' | 'baseline' = 'high'): string {
+  const out = join(
+    tmpdir(),
+    profile === 'high' ? 'rearview-bench-720p-8M.h264' : 'rearview-bench-720p-8M-baseline.h264',
+  );
   if (existsSync(out)) return out;
   const ffmpeg = requireTool('ffmpeg');
   const r = spawnSync(ffmpeg, [
@@ -28,7 +34,7 @@ export function make720p(): string {
     '-c:v',
     'libx264',
     '-profile:v',
-    'high',
+    profile,
     '-bf',
     '0',
     '-preset',
