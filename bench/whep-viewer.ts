@@ -11,37 +11,59 @@ import ndc from 'node-datachannel';
 
 const port = Number(process.argv[2]);
 if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error('usage: whep-viewer API_PORT');
-const pc = new ndc.PeerConnection('bench-viewer', { iceServers: [] });
-const video = new ndc.Video('0', 'RecvOnly');
-// High profile receivers take the 720p High stream and the Constrained Baseline sample alike.
-video.addH264Codec(102, 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640c1f');
-const track = pc.addTrack(video);
-let packets = 0;
-track.onMessage(() => packets++);
-const gathered = new Promise<void>((resolve) =>
-  pc.onGatheringStateChange((state) => {
-    if (state === 'complete') resolve();
-  }),
-);
-pc.setLocalDescription();
-if (pc.gatheringState() !== 'complete') await gathered;
 const base = `http://127.0.0.1:${port}`;
-const res = await fetch(`${base}/api/v1/whep`, {
-  method: 'POST',
-  headers: { 'content-type': 'application/sdp' },
-  body: pc.localDescription()?.sdp ?? '',
-});
-if (res.status !== 201) {
-  process.stderr.write(`WHEP offer refused: ${res.status} ${await res.text()}\n`);
-  process.exit(1);
+let packets = 0;
+
+/** Makes the offer, posts it, applies the answer; the WHEP session's location. */
+async function connect(pc: ndc.PeerConnection): Promise<string> {
+  const video = new ndc.Video('0', 'RecvOnly');
+  // High profile receivers take the 720p High stream and the Constrained Baseline sample alike.
+  video.addH264Codec(102, 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640c1f');
+  const track = pc.addTrack(video);
+  track.onMessage(() => packets++);
+  const gathered = new Promise<void>((resolve) =>
+    pc.onGatheringStateChange((state) => {
+      if (state === 'complete') resolve();
+    }),
+  );
+  pc.setLocalDescription();
+  if (pc.gatheringState() !== 'complete') await gathered;
+  const res = await fetch(`${base}/api/v1/whep`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/sdp' },
+    body: pc.localDescription()?.sdp ?? '',
+  });
+  if (res.status !== 201) throw new Error(`WHEP offer refused: ${res.status} ${await res.text()}`);
+  const location = res.headers.get('location') ?? '';
+  try {
+    pc.setRemoteDescription(await res.text(), 'answer');
+  } catch (err) {
+    await fetch(base + location, { method: 'DELETE' }).catch(() => undefined);
+    throw err;
+  }
+  return location;
 }
-const location = res.headers.get('location') ?? '';
-pc.setRemoteDescription(await res.text(), 'answer');
+
+// libdatachannel here sometimes refuses the answer ("Got a remote candidate without ICE
+// transport") when the machine is busy: a new peer connection is tried, and the attempt is said.
+let pc: ndc.PeerConnection | undefined;
+let location = '';
+for (let attempt = 1; ; attempt++) {
+  pc = new ndc.PeerConnection('bench-viewer', { iceServers: [] });
+  try {
+    location = await connect(pc);
+    break;
+  } catch (err) {
+    pc.close();
+    process.stderr.write(`whep-viewer: attempt ${attempt} failed: ${(err as Error).message}\n`);
+    if (attempt === 3) process.exit(1);
+  }
+}
 const timer = setInterval(() => process.stdout.write(`${packets}\n`), 250);
 const stop = async (): Promise<void> => {
   clearInterval(timer);
   await fetch(base + location, { method: 'DELETE' }).catch(() => undefined);
-  pc.close();
+  pc?.close();
   // node-datachannel's threads keep the process alive after the peer is closed.
   process.exit(0);
 };
