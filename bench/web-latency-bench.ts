@@ -22,10 +22,9 @@
  * Run: node dist/bench/web-latency-bench.js [--seconds 60] [--loads 5] [--only sample|720p]
  * Goals (issue 6): WebCodecs p95 < 20 ms at 720p, first picture < 500 ms.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import type { Browser } from 'playwright-core';
 import type { AccessUnit } from '../src/h264/access-unit.js';
 import { buildCaptureTimeSei } from '../src/h264/capture-time-sei.js';
@@ -34,6 +33,7 @@ import { accessUnitsOf, samplePath } from '../test/hub/access-units.js';
 import { launchChromium, RealtimeFeeder, startLiveServer } from '../test/web/web-fixture.js';
 import { requireTool } from '../test/support/tools.js';
 import { percentile } from './percentile.js';
+import { make720p } from './stream-720p.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -65,55 +65,6 @@ function summarise(samples: number[]): Summary {
 
 const fmt = (s: Summary): string =>
   `p50 ${s.p50.toFixed(1)} ms  p95 ${s.p95.toFixed(1)} ms  p99 ${s.p99.toFixed(1)} ms  (n=${s.n})`;
-
-/** 10 s of 1280x720 30 fps High profile without B-frames at 8 Mbps, SPS/PPS before each IDR, IDR every second. */
-function make720p(): string {
-  const out = join(tmpdir(), 'rearview-bench-720p-8M.h264');
-  if (existsSync(out)) return out;
-  const ffmpeg = requireTool('ffmpeg');
-  const r = spawnSync(ffmpeg, [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc2=size=1280x720:rate=30',
-    '-t',
-    '10',
-    '-c:v',
-    'libx264',
-    '-profile:v',
-    'high',
-    '-bf',
-    '0',
-    '-preset',
-    'veryfast',
-    '-tune',
-    'zerolatency',
-    '-b:v',
-    '8M',
-    '-maxrate',
-    '8M',
-    '-bufsize',
-    '8M',
-    '-g',
-    '30',
-    '-keyint_min',
-    '30',
-    '-sc_threshold',
-    '0',
-    '-x264-params',
-    'repeat-headers=1',
-    '-bsf:v',
-    'h264_mp4toannexb',
-    '-f',
-    'h264',
-    out,
-  ]);
-  if (r.status !== 0) throw new Error(`ffmpeg failed: ${r.stderr}`);
-  return out;
-}
 
 /** Streams `c` for SECONDS into a page using `path`; returns latency samples and first-picture times. */
 async function runBrowser(
