@@ -29,6 +29,7 @@ import { connect } from 'node:net';
 import { arch, homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const cache = process.env.REARVIEW_DEPLOY_CACHE || join(homedir(), '.cache', 'rearview-test-deploy');
@@ -189,6 +190,7 @@ async function runInstall(suite, root, release, logFile, runNo) {
 mount --bind ${archives} ${root}/var/cache/apt/archives
 chroot ${root} /usr/bin/env -i ${envArgs.join(' ')} bash ${inRoot}/install.sh --no-start ${inRoot}/${release.tarball}`;
   log(`${suite}: install.sh --no-start, run ${runNo} (log: ${logFile})`);
+  const logStart = existsSync(logFile) ? readFileSync(logFile, 'utf8').length : 0;
   const started = Date.now();
   const code = await inMountNamespace(
     script,
@@ -197,7 +199,20 @@ chroot ${root} /usr/bin/env -i ${envArgs.join(' ')} bash ${inRoot}/install.sh --
     /^(==> |Installing Rearview|Node\.js|The distribution|Done|warning|note|keeping|removing|wrote|already|install\.sh|rearview doctor|ok |warn|FAIL)/,
   );
   const ms = Date.now() - started;
-  if (code !== 0) fail(`${suite}: install.sh exited with ${code} after ${seconds(ms)}; see ${logFile}`);
+  if (code !== 0) {
+    // The one failure a root without Raspberry Pi OS's packages may end with: doctor finds no
+    // rpicam-vid for a config whose source is rpicam (rpicam-apps is not in Debian).
+    const text = stripVTControlCharacters(readFileSync(logFile, 'utf8').slice(logStart));
+    const failed = text.split('\n').filter((l) => l.startsWith('FAIL'));
+    const onlyCamera =
+      failed.length > 0 &&
+      failed.every((l) => /^FAIL\s+camera tools\s+the configured source "rpicam" needs rpicam-vid/.test(l));
+    if (code !== 1 || !text.includes('rearview doctor found problems') || !onlyCamera)
+      fail(`${suite}: install.sh exited with ${code} after ${seconds(ms)}; see ${logFile}`);
+    log(
+      `  accepted: install.sh exit 1 from doctor's one failure, no rpicam-vid (Raspberry Pi OS's rpicam-apps is not in Debian)`,
+    );
+  }
   return ms;
 }
 
