@@ -102,9 +102,11 @@ echo "Installing Rearview $VERSION from $TARBALL (release $RELEASE_ID)"
 step "Installing system packages (Node.js, npm, ffmpeg, i2c-tools, camera tools)"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-# npm installs the release's dependencies (and, on an old distribution, Node.js itself).
-# i2c-tools: the daemon reads the battery fuel gauge with i2cget (no native module to build).
-apt-get install -y nodejs npm ffmpeg i2c-tools
+# npm installs the release's dependencies (and, on an old distribution, Node.js itself); without
+# its recommended build-essential: nothing is compiled here. i2c-tools: the daemon reads the
+# battery fuel gauge with i2cget (no native module to build).
+apt-get install -y --no-install-recommends nodejs npm ca-certificates
+apt-get install -y ffmpeg i2c-tools
 # The camera tools: rpicam-apps on current Raspberry Pi OS, libcamera-apps on older releases.
 apt-get install -y rpicam-apps || apt-get install -y libcamera-apps || echo "warning: no rpicam-apps package: the rpicam source will not work" >&2
 # libgpiod's tools: the button, LED and charging lines through the GPIO character device (else sysfs).
