@@ -279,7 +279,12 @@ step "Installing and enabling the systemd service"
 # The release's unit replaces the file each time; local changes belong in a drop-in
 # (systemctl edit rearview), which is kept.
 install -m 0644 "$APP_DIR/current/deploy/rearview.service" /etc/systemd/system/rearview.service
-systemctl daemon-reload
+# Without a running systemd (a chroot, an image being prepared) the unit is enabled for the next boot.
+if [ -d /run/systemd/system ]; then
+  systemctl daemon-reload
+else
+  echo "systemd is not running here: the unit is enabled for the next boot"
+fi
 systemctl enable rearview.service
 if [ "$START" -eq 1 ]; then
   systemctl restart rearview.service
