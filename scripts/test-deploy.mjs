@@ -164,7 +164,8 @@ function plantLegacyInstall(root) {
   chmodSync(join(root, 'etc/rearview/config.json'), 0o644);
 }
 
-async function runInstall(suite, root, release, logFile, runNo) {
+async function runInstall(suite, root, getRelease, logFile, runNo) {
+  const release = getRelease();
   const inRoot = '/root/rearview-release';
   mkdirSync(join(root, inRoot.slice(1)), { recursive: true });
   copyFileSync(join(release.dir, release.tarball), join(root, inRoot.slice(1), release.tarball));
@@ -425,9 +426,9 @@ async function runPhase(suite, root, resultFile) {
   writeFileSync(configPath, configText);
 }
 
-async function testSuite(suite, release) {
+async function testSuite(suite, getRelease) {
   const total = Date.now();
-  const times = { release: release.ms };
+  const times = {};
   const pristine = pristineRoot(suite);
   times.debootstrap = pristine.ms;
   const root = join(cache, 'work', `${suite}-arm64`);
@@ -451,12 +452,12 @@ async function testSuite(suite, release) {
     writeFileSync(join(root, 'etc/apt/apt.conf.d/99rearview-test'), 'Acquire::Languages "none";\n');
     if (legacy) plantLegacyInstall(root);
     rmSync(join(logs, `${suite}-install.log`), { force: true });
-    times.install = await runInstall(suite, root, release, join(logs, `${suite}-install.log`), 1);
+    times.install = await runInstall(suite, root, getRelease, join(logs, `${suite}-install.log`), 1);
   }
   checkInstalled(suite, root, legacy);
   if (!legacy && !reuse) {
     const before = readFileSync(join(root, 'etc/rearview/config.json'), 'utf8');
-    times.reinstall = await runInstall(suite, root, release, join(logs, `${suite}-install.log`), 2);
+    times.reinstall = await runInstall(suite, root, getRelease, join(logs, `${suite}-install.log`), 2);
     check(
       readFileSync(join(root, 'etc/rearview/config.json'), 'utf8') === before,
       `${suite}: installing again keeps the config byte for byte`,
@@ -492,11 +493,16 @@ async function main() {
   for (const s of suites) if (!(s in SUITES)) fail(`unknown suite ${s} (bookworm, trixie)`);
   if (process.getuid?.() !== 0) fail('run as root (debootstrap, chroot, mounts, binfmt_misc)');
   ensureHostTools();
-  const release = makeRelease();
+  // Built on first use: a run that reuses installed roots needs none.
+  let release;
+  const getRelease = () => {
+    release ??= makeRelease();
+    return release;
+  };
   const results = {};
   for (const suite of suites.length > 0 ? suites : Object.keys(SUITES))
-    results[suite] = await testSuite(suite, release);
-  log('durations:');
+    results[suite] = await testSuite(suite, getRelease);
+  log(`durations:${release ? ` release ${seconds(release.ms)}` : ''}`);
   for (const [suite, { times }] of Object.entries(results)) {
     const parts = Object.entries(times)
       .filter(([k, v]) => v > 0 || k === 'debootstrap')
