@@ -217,6 +217,15 @@ chroot ${root} /usr/bin/env -i ${envArgs.join(' ')} bash ${inRoot}/install.sh --
   return ms;
 }
 
+/** Where a symbolic link points (links in a root are absolute inside it: never follow them here). */
+function linkTarget(path) {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 function check(condition, message) {
   if (!condition) fail(message);
   log(`  ok: ${message}`);
@@ -256,7 +265,8 @@ function checkInstalled(suite, root, legacy) {
     `${suite}: /etc/systemd/system/rearview.service is deploy/rearview.service`,
   );
   check(
-    existsSync(join(root, 'etc/systemd/system/multi-user.target.wants/rearview.service')),
+    linkTarget(join(root, 'etc/systemd/system/multi-user.target.wants/rearview.service')) ===
+      '/etc/systemd/system/rearview.service',
     `${suite}: the unit is enabled`,
   );
   check(
