@@ -453,6 +453,7 @@ async function testSuite(suite, getRelease) {
   if (reuse) {
     log(`${suite}: REARVIEW_DEPLOY_REUSE=1: upgrading the root installed by the last run, ${root}`);
     const previous = linkTarget(join(root, 'opt/rearview/current'));
+    const configBefore = readFileSync(join(root, 'etc/rearview/config.json'), 'utf8');
     times.upgrade = await runInstall(suite, root, getRelease, join(logs, `${suite}-install.log`), 'upgrade');
     const now = linkTarget(join(root, 'opt/rearview/current'));
     if (now !== previous)
@@ -460,6 +461,10 @@ async function testSuite(suite, getRelease) {
         existsSync(join(root, 'opt/rearview', previous)),
         `${suite}: the release before (${previous}) is kept beside ${now}`,
       );
+    check(
+      readFileSync(join(root, 'etc/rearview/config.json'), 'utf8') === configBefore,
+      `${suite}: the upgrade keeps the config byte for byte`,
+    );
   } else {
     rmSync(root, { recursive: true, force: true });
     mkdirSync(join(cache, 'work'), { recursive: true });
