@@ -341,6 +341,8 @@ async function runPhase(suite, root, resultFile) {
   const configPath = join(root, 'etc/rearview/config.json');
   const configText = readFileSync(configPath, 'utf8');
   const config = JSON.parse(configText);
+  // Put the installed config back however this ends (fail() exits at once).
+  process.on('exit', () => writeFileSync(configPath, configText));
   writeFileSync(configPath, `${JSON.stringify({ ...config, source: 'sample' }, null, 2)}\n`);
   const envVars = [
     `PATH=${PATH_IN_ROOT}`,
@@ -433,7 +435,6 @@ async function runPhase(suite, root, resultFile) {
   );
   if (doctor.status !== 0 && doctor.status !== 7) fail(`${suite}: rearview doctor did not run (exit ${doctor.status})`);
   check(code === 0, `${suite}: the daemon stopped on SIGTERM with exit 0`);
-  writeFileSync(configPath, configText);
 }
 
 async function testSuite(suite, getRelease) {
