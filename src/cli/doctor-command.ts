@@ -155,11 +155,16 @@ async function probePort(port: number, host: string): Promise<string> {
   });
 }
 
-/** True when the HTTP server on `port` answers the Rearview greeting. */
+/**
+ * True when the HTTP server on `port` answers the Rearview greeting, or Rearview's 401 when it
+ * requires a token (doctor does not read the token: it recognises the daemon, nothing more).
+ */
 async function isRearviewApi(port: number): Promise<boolean> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1500) });
-    return (await res.text()).trim() === 'Welcome to Velovision Rearview';
+    const body = (await res.text()).trim();
+    if (res.status === 401) return body.startsWith('missing or wrong API token');
+    return body === 'Welcome to Velovision Rearview';
   } catch {
     return false;
   }

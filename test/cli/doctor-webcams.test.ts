@@ -164,3 +164,20 @@ test('a camera source whose tool is found: its command line is marked not yet ru
   // A source that runs no camera tool says nothing of the kind.
   assert.equal(check(await runDoctor(inputs({ path: camBin })), 'camera tools').status, 'ok');
 });
+
+test('ports held by a running Rearview that requires a token are still recognised as its own', async () => {
+  const { startServe } = await import('../support/daemon.js');
+  const serve = await startServe(['--bind', '127.0.0.1', '--api-token', 'c0ffee'.repeat(6)], { waitForApi: true });
+  try {
+    const checks = await runDoctor(
+      inputs({ streamPort: serve.streamPort, apiPort: serve.apiPort ?? 0, bind: '127.0.0.1' }),
+    );
+    for (const name of ['api port', 'stream port']) {
+      const port = check(checks, name);
+      assert.equal(port.status, 'ok', port.message);
+      assert.match(port.message, /is in use by a running Rearview/);
+    }
+  } finally {
+    await serve.close();
+  }
+});
