@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Camera-board steps of deploy/install.sh, kept apart so each can be run and tested alone:
 #   source deploy/board-setup.sh; enable_i2c; install_power_off_rule rearview
 # Both functions are idempotent (safe to run on every install and upgrade). See docs/deploy.md.

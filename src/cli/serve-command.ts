@@ -371,6 +371,10 @@ export function registerServe(program: Command): void {
       'run the camera daemon: raw H.264 on TCP port 5000, recording, HTTP API (defaults: the sample source on 0.0.0.0:5000)',
     )
     .option('--config <file>', 'JSON config file (docs/config.md); options given here override it')
+    .option(
+      '--check-config',
+      'read and check the settings as serve would, print "config ok", and exit (2 when refused)',
+    )
     .addHelpText(
       'after',
       `
@@ -380,6 +384,7 @@ Examples:
   rpicam-vid -t 0 --inline --codec h264 -o - | rearview serve --source -
   rearview serve --config /etc/rearview.json --mode exclusive --stream-window 90s
   rearview serve --no-record --api-port 0 --stream-port 0   free ports, printed on standard output
+  rearview serve --config /etc/rearview/config.json --check-config   (the installer's check before an upgrade)
 
 Exit codes: 0 stopped by Ctrl-C/SIGTERM (or standard input ended), 2 bad option or config file,
 3 the source is not H.264, 5 cannot listen (port in use) or cannot write, 130 second Ctrl-C.
@@ -484,7 +489,7 @@ const STOP_TIMEOUT_MS = 4000;
 
 async function runServe(command: Command): Promise<void> {
   const { loadConfig, mergeConfig } = await import('../config.js');
-  const opts = command.opts<{ config?: string }>();
+  const opts = command.opts<{ config?: string; checkConfig?: boolean }>();
   let config: RearviewConfig;
   try {
     // The token may come from the environment (REARVIEW_API_TOKEN), which ps does not show.
@@ -499,6 +504,11 @@ async function runServe(command: Command): Promise<void> {
     }
   } catch (err) {
     throw new CliError((err as Error).message, ExitCode.USAGE);
+  }
+  if (opts.checkConfig) {
+    // The installer runs this with a new release before switching to it (docs/deploy.md).
+    process.stdout.write(`config ok: ${opts.config ?? 'defaults'} (source ${config.source})\n`);
+    return;
   }
   const { Logger } = await import('../log/logger.js');
   const { RearviewDaemon } = await import('../daemon.js');

@@ -213,7 +213,10 @@ export class MdnsAdvertiser {
       if (this.failed || this.closed) return;
       this.failed = true;
       this.log.warn(`mDNS advertising disabled: ${err.message} (the camera still works; find it by address)`);
-      this.shutdown();
+      // Not at once: multicast-dns reports a failed setMulticastInterface (no multicast-capable
+      // interface, e.g. only loopback up) from inside its 'listening' handler, which goes on to call
+      // setMulticastTTL; a socket closed under it throws there, uncaught, and stops the daemon.
+      setImmediate(() => this.shutdown());
     };
     try {
       const bonjour = this.factory(onError);

@@ -142,3 +142,42 @@ test('recording profile: separate beside the stream, the gstreamer encodes not y
     'no recording, no profile to report',
   );
 });
+
+test('a camera source whose tool is found: its command line is marked not yet run on hardware', async () => {
+  const camBin = join(scratch.dir, 'cam-bin');
+  mkdirSync(camBin);
+  for (const tool of ['rpicam-vid', 'gst-launch-1.0']) {
+    writeFileSync(join(camBin, tool), '#!/bin/sh\nexit 0\n');
+    chmodSync(join(camBin, tool), 0o755);
+  }
+  for (const [source, tool] of [
+    ['rpicam', 'rpicam-vid'],
+    ['gstreamer', 'gst-launch-1.0'],
+  ] as const) {
+    const tools = check(await runDoctor(inputs({ source, path: camBin })), 'camera tools');
+    assert.equal(tools.status, 'warn');
+    assert.equal(
+      tools.message,
+      `camera: ${join(camBin, 'rpicam-vid')}, gstreamer: ${join(camBin, 'gst-launch-1.0')}; the ${tool} command line of the "${source}" source (docs/sources.md) is not yet run on hardware: if the source does not start, the log quotes the tool's last line`,
+    );
+  }
+  // A source that runs no camera tool says nothing of the kind.
+  assert.equal(check(await runDoctor(inputs({ path: camBin })), 'camera tools').status, 'ok');
+});
+
+test('ports held by a running Rearview that requires a token are still recognised as its own', async () => {
+  const { startServe } = await import('../support/daemon.js');
+  const serve = await startServe(['--bind', '127.0.0.1', '--api-token', 'c0ffee'.repeat(6)], { waitForApi: true });
+  try {
+    const checks = await runDoctor(
+      inputs({ streamPort: serve.streamPort, apiPort: serve.apiPort ?? 0, bind: '127.0.0.1' }),
+    );
+    for (const name of ['api port', 'stream port']) {
+      const port = check(checks, name);
+      assert.equal(port.status, 'ok', port.message);
+      assert.match(port.message, /is in use by a running Rearview/);
+    }
+  } finally {
+    await serve.close();
+  }
+});
