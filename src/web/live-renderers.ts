@@ -273,6 +273,8 @@ const MSE_JUMP_HOLD_MS = 2000;
  * plays on with few callbacks.
  */
 const MSE_STALL_MS = 5000;
+/** Media-pipeline failures in a row (no picture between) after which the renderer stops trying. */
+const MSE_MAX_FAILURES = 5;
 /** Past this (but under MSE_MAX_BEHIND_S) the video plays slightly fast to catch up without a visible jump. */
 const MSE_CATCH_UP_S = 0.08;
 
@@ -318,6 +320,8 @@ export class MseRenderer implements LiveRenderer {
   private jumpTargetS = 0;
   /** The video has played since the source was opened. */
   private started = false;
+  /** Media-pipeline failures since the last picture shown: past MSE_MAX_FAILURES the renderer gives up. */
+  private failuresWithoutPicture = 0;
 
   constructor(
     readonly element: HTMLVideoElement,
@@ -335,6 +339,23 @@ export class MseRenderer implements LiveRenderer {
     if (managed) element.disableRemotePlayback = true;
     this.openSource();
     this.watchFrames();
+    // The element's own failure (a decode error, or WebKitGTK's "Failed to push buffer" under
+    // load) ends its media source for good, and neither the stall check (play() is refused from
+    // then on) nor the source buffer says so: a new source at the next keyframe plays again.
+    element.addEventListener('error', () => this.mediaFailed());
+  }
+
+  private mediaFailed(): void {
+    const error = this.element.error;
+    if (this.closed || !error) return;
+    this.failuresWithoutPicture++;
+    const what = `the browser's media pipeline failed (${error.message || `code ${error.code}`})`;
+    if (this.failuresWithoutPicture > MSE_MAX_FAILURES) {
+      this.onError(`${what} ${MSE_MAX_FAILURES + 1} times without a picture: no more attempts; reload the page`);
+      this.close();
+      return;
+    }
+    this.restart(what);
   }
 
   /** A new (Managed)MediaSource on the video element. */
@@ -358,11 +379,9 @@ export class MseRenderer implements LiveRenderer {
   }
 
   /** The pipeline is stuck: everything starts again at the next keyframe, on a new source. */
-  private restart(): void {
+  private restart(why: string): void {
     this.restarts++;
-    this.onError(
-      `the video stood still for ${MSE_STALL_MS / 1000} s while frames arrived: starting the ${this.path === 'mms' ? 'managed ' : ''}media source again`,
-    );
+    this.onError(`${why}: starting the ${this.path === 'mms' ? 'managed ' : ''}media source again`);
     URL.revokeObjectURL(this.objectUrl);
     this.sourceBuffer = undefined;
     this.queue.length = 0;
@@ -375,6 +394,9 @@ export class MseRenderer implements LiveRenderer {
     this.lastJumpAtMs = Number.NEGATIVE_INFINITY;
     this.jumpTargetS = 0;
     this.started = false;
+    this.playRefused = false;
+    this.catchingUp = false;
+    this.liveEdgeS = undefined;
     this.lastProgressAtMs = performance.now();
     this.lastPlayheadS = 0;
     this.openSource();
@@ -396,7 +418,7 @@ export class MseRenderer implements LiveRenderer {
       this.lastPlayheadS = this.element.currentTime;
       this.lastProgressAtMs = nowMs;
     } else if (!this.playRefused && nowMs - this.lastProgressAtMs > MSE_STALL_MS) {
-      this.restart();
+      this.restart(`the video stood still for ${MSE_STALL_MS / 1000} s while frames arrived`);
     }
     if (frame.discontinuity && !frame.isKey) this.needInit = true;
     if (this.needKey) {
@@ -565,6 +587,7 @@ export class MseRenderer implements LiveRenderer {
       if (this.closed) return;
       const captured = this.captureTimeAt(meta.mediaTime);
       if (captured !== undefined) {
+        this.failuresWithoutPicture = 0;
         this.join.shown(captured);
         this.onPicture(captured, meta.width, meta.height);
       }
