@@ -21,7 +21,8 @@
  * - Verified: after the upload, HEAD's checksum (SHA-256, composite for
  *   multipart) or ETag (MD5) must match the local hashes; every request's
  *   body was checked by the server too (signed payload SHA-256, Content-MD5,
- *   x-amz-checksum-sha256).
+ *   x-amz-checksum-sha256). With `sse`, the server's answers must confirm
+ *   the encryption asked for (else ERR_UPLOAD_SSE, sent again).
  * - Segments recorded before the clock was set wait until the recorder
  *   re-stamps them (their bytes change); a run that ended before that
  *   leaves them `undated` (uploaded under `CAMERA/undated/`).
