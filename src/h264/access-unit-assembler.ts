@@ -104,6 +104,15 @@ export class AccessUnitAssembler {
   private pps: PictureParameterSet | undefined;
   /** An end-of-sequence NAL ended the pending access unit; anything but end-of-stream starts the next. */
   private endOfSequence = false;
+  /**
+   * The slice header nalStart() read for the NAL unit at `offset`, for push()
+   * to use instead of reading it again. Kept only when it is sure to be what
+   * push() would read: the whole header lay within the
+   * SLICE_HEADER_PREFIX_BYTES bytes after the header byte (no tail error),
+   * and push() checks that the NAL unit is longer than that (else those
+   * bytes ran on into the next NAL unit).
+   */
+  private started: { offset: number; type: number; header: SliceHeader } | null = null;
 
   /** Access units emitted so far. */
   accessUnitCount = 0;
@@ -142,9 +151,10 @@ export class AccessUnitAssembler {
    * shows a new primary picture. Without the latter a stream with no AUD/SEI
    * between pictures (a Raspberry Pi encoder's) would get each access unit
    * only once the next picture's first slice was complete, up to two frame
-   * intervals late.
+   * intervals late. With the NAL's stream `offset` (its start code's, as in
+   * NalUnit.offset), the slice header read here is reused by push().
    */
-  nalStart(type: number, bytes?: Uint8Array, index = 0): void {
+  nalStart(type: number, bytes?: Uint8Array, index = 0, offset?: number): void {
     if (this.endOfSequence) {
       if (type !== 11) this.close();
       return;
@@ -157,8 +167,10 @@ export class AccessUnitAssembler {
     const prev = this.prevSlice;
     if (!bytes || !prev || (type !== 1 && type !== 5 && type !== 2) || index + 1 >= bytes.length) return;
     let header: SliceHeader;
+    const end = Math.min(bytes.length, index + 1 + SLICE_HEADER_PREFIX_BYTES);
+    // The whole header (not only the fields that tell pictures apart) when push() may reuse it.
+    const reusable = offset !== undefined && end === index + 1 + SLICE_HEADER_PREFIX_BYTES;
     try {
-      const end = Math.min(bytes.length, index + 1 + SLICE_HEADER_PREFIX_BYTES);
       header = parseSliceHeaderAt(
         bytes,
         index,
@@ -167,11 +179,12 @@ export class AccessUnitAssembler {
         ((bytes[index] as number) >> 5) & 3,
         this.getPpsFn,
         this.getSpsFn,
-        true,
+        !reusable,
       );
     } catch {
       return; // not enough bytes yet, or malformed: push() decides and reports
     }
+    if (reusable && !header.tailError) this.started = { offset, type, header };
     const sps = this.spsById[this.ppsById[header.ppsId]?.spsId ?? -1];
     if (header.redundantPicCnt === 0 && isFirstSliceOfNewPicture(prev, header, sps)) this.close();
   }
@@ -244,6 +257,7 @@ export class AccessUnitAssembler {
     this.spsDependentPps.clear();
     this.seenSps.length = 0;
     this.seenPps.length = 0;
+    this.started = null;
     this.reportedMissing.clear();
     this.poc.reset();
   }
@@ -299,18 +313,17 @@ export class AccessUnitAssembler {
 
   private pushSlice(nal: NalUnit): void {
     let header: SliceHeader | null = null;
-    try {
-      header = parseSliceHeader(nal, this.getPpsFn, this.getSpsFn);
-    } catch (err) {
-      if (err instanceof H264Error && err.code === 'ERR_H264_MISSING_PARAMETER_SET') {
-        const key = err.message; // names the missing id
-        if (!this.reportedMissing.has(key)) {
-          this.reportedMissing.add(key);
-          this.report(err, nal);
-        }
-      } else {
-        this.report(err, nal);
-      }
+    const started = this.started;
+    this.started = null;
+    if (
+      started !== null &&
+      started.offset === nal.offset &&
+      started.type === nal.type &&
+      nal.data.length > SLICE_HEADER_PREFIX_BYTES
+    ) {
+      header = started.header;
+    } else {
+      header = this.readSliceHeader(nal);
     }
     if (header?.tailError) this.report(header.tailError, nal);
 
@@ -340,6 +353,24 @@ export class AccessUnitAssembler {
       const start = safeStart(nal);
       if (start) this.sliceTypes.push(start.sliceType % 5);
       this.prevSlice = null;
+    }
+  }
+
+  /** The slice header of `nal`, or null (reported) when it cannot be read. */
+  private readSliceHeader(nal: NalUnit): SliceHeader | null {
+    try {
+      return parseSliceHeader(nal, this.getPpsFn, this.getSpsFn);
+    } catch (err) {
+      if (err instanceof H264Error && err.code === 'ERR_H264_MISSING_PARAMETER_SET') {
+        const key = err.message; // names the missing id
+        if (!this.reportedMissing.has(key)) {
+          this.reportedMissing.add(key);
+          this.report(err, nal);
+        }
+      } else {
+        this.report(err, nal);
+      }
+      return null;
     }
   }
 
