@@ -1,0 +1,94 @@
+/**
+ * WHIP publishing (`--publish whip+http://TOKEN@host/path`) to a WHIP
+ * endpoint that runs here (test/support/whip-receiver.ts: node-datachannel
+ * answering, ffmpeg depacketizing and decoding the RTP): the stream decodes
+ * with 0 errors; a PLI from the server is answered with the cached keyframe;
+ * the endpoint killed and started again gets the stream again from a
+ * keyframe; the daemon's stop DELETEs the session; a wrong token is a clear
+ * status (HTTP 401), never a crash; the token never shows.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { PublishService } from '../../src/outputs/publish-service.js';
+import type { WhipPublisherStatus } from '../../src/outputs/whip-publisher.js';
+import { startDaemonInProcess, type InProcessDaemon } from '../support/daemon.js';
+import { freeTcpPort, startWhipReceiver, type WhipReceiver } from '../support/media-receivers.js';
+import { scratchDir } from '../support/paths.js';
+import { waitFor } from '../support/wait.js';
+
+function publishService(d: InProcessDaemon): PublishService {
+  return d.daemon.services.find((s) => s.name === 'publish') as PublishService;
+}
+
+const TOKEN = 'whip-s3cret-token';
+const cleanups: Array<() => Promise<unknown>> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+describe('publishing over WHIP', () => {
+  it('decodes with 0 errors, answers a PLI, reconnects after the server died, DELETEs on stop', async () => {
+    const scratch = scratchDir('rearview-whip-');
+    cleanups.push(async () => scratch.cleanup());
+    const port = await freeTcpPort();
+    let receiver: WhipReceiver = await startWhipReceiver(port, scratch.dir, TOKEN);
+    cleanups.push(() => receiver.kill());
+    const url = `whip+http://${TOKEN}@127.0.0.1:${port}/whip/cam`;
+    const d = await startDaemonInProcess({ publish: [url] });
+    cleanups.push(() => d.close());
+    const status = () => publishService(d).status()[0] as WhipPublisherStatus | undefined;
+
+    await waitFor(() => receiver.frames() >= 60, 'the WHIP receiver decoding 60 frames', 30_000);
+    await waitFor(() => status()?.state === 'publishing', 'state publishing');
+    assert.deepEqual(receiver.errors, [], 'receiver errors');
+    assert.equal(status()?.url, `whip+http://***@127.0.0.1:${port}/whip/cam`);
+    assert.equal(status()?.scheme, 'whip+http');
+
+    // The server lost a picture: it asks, and gets the cached keyframe (SPS/PPS/IDR) again.
+    const before = receiver.frames();
+    receiver.pli();
+    await waitFor(() => (status()?.keyframeRequests ?? 0) >= 1, 'the PLI counted');
+    await waitFor(() => receiver.frames() >= before + 30, 'decoding on after the PLI');
+    assert.deepEqual(receiver.errors, [], 'receiver errors after the PLI');
+
+    // The server dies: the camera notices, retries, and publishes again from a keyframe once it is back.
+    await receiver.kill();
+    await waitFor(() => status()?.state !== 'publishing', 'the publisher noticing the server is gone', 60_000);
+    receiver = await startWhipReceiver(port, scratch.dir, TOKEN);
+    await waitFor(() => receiver.frames() >= 30, 'the receiver decoding again', 60_000);
+    assert.deepEqual(receiver.errors, [], 'receiver errors after the restart (it must start on a keyframe)');
+    await waitFor(() => status()?.state === 'publishing', 'state publishing again');
+    const s = status();
+    assert.ok((s?.reconnects ?? 0) >= 1, `reconnects ${s?.reconnects}`);
+    assert.ok(s?.lastError, 'the failure is reported');
+    assert.doesNotMatch(JSON.stringify(publishService(d).status()), new RegExp(TOKEN));
+
+    // Stopping ends the session on the server (DELETE on its Location).
+    await d.close();
+    await waitFor(() => receiver.events.some((e) => /^deleted \d+$/.test(e)), 'the DELETE of the session');
+    await receiver.kill();
+  });
+
+  it('a wrong token: ERR_PUBLISH_AUTH (HTTP 401) and retrying, the token masked, the camera serving on', async () => {
+    const scratch = scratchDir('rearview-whip-');
+    cleanups.push(async () => scratch.cleanup());
+    const port = await freeTcpPort();
+    const receiver = await startWhipReceiver(port, scratch.dir, TOKEN);
+    cleanups.push(() => receiver.kill());
+    const d = await startDaemonInProcess({
+      publish: [`whip+http://bearer:wrong-hunter2pw@127.0.0.1:${port}/whip/cam`],
+    });
+    cleanups.push(() => d.close());
+    await waitFor(() => publishService(d).status()[0]?.lastErrorCode != null, 'a failure', 20_000);
+    const s = publishService(d).status()[0];
+    assert.equal(s?.lastErrorCode, 'ERR_PUBLISH_AUTH', String(s?.lastError));
+    assert.match(String(s?.lastError), /refused the token \(HTTP 401\)/);
+    assert.equal(s?.state, 'retrying');
+    assert.equal(s?.url, `whip+http://***:***@127.0.0.1:${port}/whip/cam`);
+    assert.doesNotMatch(JSON.stringify(s), /hunter2pw/);
+    assert.ok(receiver.events.includes('unauthorized'));
+    await waitFor(() => d.daemon.hub.stats().frames > 0, 'the stream going on');
+    await d.close();
+    await receiver.kill();
+  });
+});
