@@ -438,7 +438,7 @@ export class Publisher {
           () =>
             this.endRun(run, {
               code: 'ERR_PUBLISH_TIMEOUT',
-              message: `not publishing ${Math.round(this.connectTimeoutMs / 1000)} s after starting (server unreachable or not answering)`,
+              message: `timed out: not publishing ${Math.round(this.connectTimeoutMs / 1000)} s after starting (server unreachable or not answering)`,
             }),
           this.connectTimeoutMs,
         );

@@ -12,7 +12,13 @@ import { after, describe, it } from 'node:test';
 import type { PublishService } from '../../src/outputs/publish-service.js';
 import type { WhipPublisherStatus } from '../../src/outputs/whip-publisher.js';
 import { startDaemonInProcess, type InProcessDaemon } from '../support/daemon.js';
-import { freeTcpPort, startWhipReceiver, type WhipReceiver } from '../support/media-receivers.js';
+import {
+  freeTcpPort,
+  makeTestCertificates,
+  startStunnel,
+  startWhipReceiver,
+  type WhipReceiver,
+} from '../support/media-receivers.js';
 import { scratchDir } from '../support/paths.js';
 import { waitFor } from '../support/wait.js';
 
@@ -89,6 +95,37 @@ describe('publishing over WHIP', () => {
     assert.ok(receiver.events.includes('unauthorized'));
     await waitFor(() => d.daemon.hub.stats().frames > 0, 'the stream going on');
     await d.close();
+    await receiver.kill();
+  });
+
+  it('whip+https: verified against publishCa (publishes, DELETE over TLS); another CA is ERR_PUBLISH_TLS', async () => {
+    const scratch = scratchDir('rearview-whip-tls-');
+    cleanups.push(async () => scratch.cleanup());
+    const certs = await makeTestCertificates(scratch.dir);
+    const plainPort = await freeTcpPort();
+    const tlsPort = await freeTcpPort();
+    const receiver = await startWhipReceiver(plainPort, scratch.dir, TOKEN);
+    cleanups.push(() => receiver.kill());
+    const stunnel = await startStunnel(scratch.dir, tlsPort, plainPort, certs.cert, certs.key);
+    cleanups.push(() => stunnel.close());
+    const url = `whip+https://${TOKEN}@127.0.0.1:${tlsPort}/whip/cam`;
+
+    const wrong = await startDaemonInProcess({ publish: [url], publishCa: certs.otherCa });
+    cleanups.push(() => wrong.close());
+    await waitFor(() => publishService(wrong).status()[0]?.lastErrorCode != null, 'a failure', 20_000);
+    const w = publishService(wrong).status()[0];
+    assert.equal(w?.lastErrorCode, 'ERR_PUBLISH_TLS', String(w?.lastError));
+    assert.match(String(w?.lastError), /certificate did not verify/);
+    assert.ok(!receiver.events.includes('offer'), 'nothing reached the server');
+    await wrong.close();
+
+    const d = await startDaemonInProcess({ publish: [url], publishCa: certs.ca });
+    cleanups.push(() => d.close());
+    await waitFor(() => receiver.frames() >= 30, 'the receiver decoding over https signalling', 30_000);
+    await waitFor(() => publishService(d).status()[0]?.state === 'publishing', 'state publishing');
+    assert.deepEqual(receiver.errors, []);
+    await d.close();
+    await waitFor(() => receiver.events.some((e) => /^deleted \d+$/.test(e)), 'the DELETE over TLS');
     await receiver.kill();
   });
 });
