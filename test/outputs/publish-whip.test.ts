@@ -4,10 +4,12 @@
  * answering, ffmpeg depacketizing and decoding the RTP): the stream decodes
  * with 0 errors; a PLI from the server is answered with the cached keyframe;
  * the endpoint killed and started again gets the stream again from a
- * keyframe; the daemon's stop DELETEs the session; a wrong token is a clear
- * status (HTTP 401), never a crash; the token never shows.
+ * keyframe while a local port-5000 client loses nothing; the daemon's
+ * stop DELETEs the session; a wrong token is a clear status (HTTP 401),
+ * never a crash; the token never shows.
  */
 import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { PublishService } from '../../src/outputs/publish-service.js';
 import type { WhipPublisherStatus } from '../../src/outputs/whip-publisher.js';
@@ -43,6 +45,13 @@ describe('publishing over WHIP', () => {
     const d = await startDaemonInProcess({ publish: [url] });
     cleanups.push(() => d.close());
     const status = () => publishService(d).status()[0] as WhipPublisherStatus | undefined;
+    // A local viewer on port 5000 all along: the WHIP server's death must cost it nothing.
+    const viewer: Socket = connect(d.streamPort, '127.0.0.1');
+    let viewerBytes = 0;
+    viewer.on('data', (b: Buffer) => {
+      viewerBytes += b.length;
+    });
+    cleanups.push(async () => viewer.destroy());
 
     await waitFor(() => receiver.frames() >= 60, 'the WHIP receiver decoding 60 frames', 30_000);
     await waitFor(() => status()?.state === 'publishing', 'state publishing');
@@ -60,6 +69,7 @@ describe('publishing over WHIP', () => {
     // The server dies: the camera notices, retries, and publishes again from a keyframe once it is back.
     await receiver.kill();
     await waitFor(() => status()?.state !== 'publishing', 'the publisher noticing the server is gone', 60_000);
+    const bytesWhileDown = viewerBytes;
     receiver = await startWhipReceiver(port, scratch.dir, TOKEN);
     await waitFor(() => receiver.frames() >= 30, 'the receiver decoding again', 60_000);
     assert.deepEqual(receiver.errors, [], 'receiver errors after the restart (it must start on a keyframe)');
@@ -68,6 +78,12 @@ describe('publishing over WHIP', () => {
     assert.ok((s?.reconnects ?? 0) >= 1, `reconnects ${s?.reconnects}`);
     assert.ok(s?.lastError, 'the failure is reported');
     assert.doesNotMatch(JSON.stringify(publishService(d).status()), new RegExp(TOKEN));
+    // Port 5000 went on meanwhile and skipped nothing.
+    assert.ok(viewerBytes > bytesWhileDown, 'the local viewer kept receiving');
+    const client = d.daemon.tcpServer.stats().clients[0];
+    assert.equal(client?.framesDropped, 0);
+    assert.equal(client?.dropEvents, 0);
+    viewer.destroy();
 
     // Stopping ends the session on the server (DELETE on its Location).
     await d.close();
