@@ -333,7 +333,15 @@ export class WhipPublisher {
     try {
       pc.setRemoteDescription(answer, 'answer');
     } catch (err) {
-      throw new WhipError('ERR_PUBLISH_REFUSED', `the server's answer could not be used: ${(err as Error).message}`);
+      const message = (err as Error).message;
+      // libdatachannel under CPU contention sometimes drops its own ICE transport before a good
+      // answer goes in (seen once in the bench at load 11): not the server's fault; the retry works.
+      if (/without ICE transport/.test(message))
+        throw new WhipError(
+          'ERR_PUBLISH_CONNECT',
+          `the WebRTC stack lost its ICE transport before the answer went in (${message})`,
+        );
+      throw new WhipError('ERR_PUBLISH_REFUSED', `the server's answer could not be used: ${message}`);
     }
   }
 
