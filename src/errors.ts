@@ -62,6 +62,7 @@ export type ErrorCode =
   | 'ERR_PUBLISH_TIMEOUT'
   | 'ERR_PUBLISH_STALLED'
   | 'ERR_PUBLISH_EXITED'
+  | 'ERR_PUBLISH_NO_WEBRTC'
   | 'ERR_INTERNAL';
 
 /** Base class of every error this project raises on purpose. */

@@ -78,7 +78,7 @@ export interface StreamSlotPoolStatus {
 export interface PublisherStatusDocument {
   /** Position in the `publish` list, from 0. */
   index: number;
-  /** rtsp, rtmp, rtmps or srt. */
+  /** rtsp, rtsps, rtmp, rtmps, srt, whip+http or whip+https. */
   scheme: string;
   /** The URL with credentials (user, password, secret query values, RTMP stream key) masked as ***. */
   url: string;
@@ -100,6 +100,8 @@ export interface PublisherStatusDocument {
   lastErrorCode: string | null;
   /** While retrying or unavailable: ms until the next attempt; else null. */
   retryInMs: number | null;
+  /** WHIP only: picture loss indications and full intra requests the server sent. */
+  keyframeRequests?: number;
 }
 
 /** Disk use of the recordings folder. */

@@ -438,7 +438,7 @@ export class Publisher {
           () =>
             this.endRun(run, {
               code: 'ERR_PUBLISH_TIMEOUT',
-              message: `not publishing ${Math.round(this.connectTimeoutMs / 1000)} s after starting (server unreachable or not answering)`,
+              message: `timed out: not publishing ${Math.round(this.connectTimeoutMs / 1000)} s after starting (server unreachable or not answering)`,
             }),
           this.connectTimeoutMs,
         );
@@ -515,9 +515,15 @@ export class Publisher {
   ): { code: PublishErrorCode; message: string } {
     const text = this.mask(run.stderr.split(run.runUrl).join(this.shown));
     // "[rtmp @ 0x5569...] " prefixes differ per run: without them the same failure reads the same (and is logged once).
+    // libsrt's own lines start with a wall-clock time and a thread tag ("10:34:58.453144/SRT:RcvQ:w1!W:SRT.cn: "): dropped too.
     const lines = text
       .split('\n')
-      .map((l) => l.replace(/^\[[^\]@]* @ 0x[0-9a-f]+\] /, '').trim())
+      .map((l) =>
+        l
+          .replace(/^\[[^\]@]* @ 0x[0-9a-f]+\] /, '')
+          .replace(/^\d\d:\d\d:\d\d\.\d+\/SRT:\S* /, '')
+          .trim(),
+      )
       .filter((l) => l !== '' && !/^Last message repeated/.test(l));
     const last = lines.slice(-2).join(' / ').slice(0, 300);
     const how = signal ? `killed by ${signal}` : `exit code ${code}`;
@@ -528,6 +534,12 @@ export class Publisher {
         'ERR_PUBLISH_AUTH',
         'refused the credentials',
       ],
+      // libsrt says why the listener rejected the handshake (ffmpeg itself only "Input/output error").
+      [
+        /incorrect passphrase|password required or unexpected|BADSECRET|NOSECRET/i,
+        'ERR_PUBLISH_AUTH',
+        'the SRT listener refused the passphrase (wrong, or set on one side only)',
+      ],
       [/connection refused/i, 'ERR_PUBLISH_CONNECT', 'connection refused'],
       [
         /name or service not known|failed to resolve|temporary failure in name resolution|no address associated/i,
@@ -536,7 +548,11 @@ export class Publisher {
       ],
       [/no route to host|network is unreachable|host is unreachable/i, 'ERR_PUBLISH_CONNECT', 'host unreachable'],
       [/timed? ?out/i, 'ERR_PUBLISH_CONNECT', 'timed out'],
-      [/rejected/i, 'ERR_PUBLISH_REFUSED', 'the server rejected the connection (a wrong passphrase or stream id?)'],
+      [
+        /rejected|\bREJECT\b/i,
+        'ERR_PUBLISH_REFUSED',
+        'the server rejected the connection (a stream id in use or refused?)',
+      ],
       [
         /connection reset|broken pipe|end of file|input\/output error/i,
         'ERR_PUBLISH_REFUSED',
