@@ -1,0 +1,169 @@
+/**
+ * The WebRTC slow-viewer rule on a fake clock: receiver reports parsed from
+ * real RTCP bytes, the lag from their round trip and from their silence, the
+ * skip to keyframes and the return to the whole stream at the next keyframe.
+ * The real thing (a viewer process stopped with SIGSTOP against a daemon) is
+ * in test/web/webrtc-slow-viewer.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  parseReceiverReports,
+  REPORT_INTERVAL_SLACK_MS,
+  reportRoundTripMs,
+  WebRtcCatchUp,
+  type ReceiverReport,
+} from '../../src/outputs/webrtc-catch-up.js';
+
+const SSRC = 0x1234_5678;
+
+/** An RTCP RR (RFC 3550 6.4.2) from `reporter` with one block per entry. */
+function rr(blocks: { ssrc: number; seq: number; lsr?: number; dlsr?: number; lost?: number }[]): Buffer {
+  const out = Buffer.alloc(8 + 24 * blocks.length);
+  out[0] = 0x80 | blocks.length;
+  out[1] = 201;
+  out.writeUInt16BE(out.length / 4 - 1, 2);
+  out.writeUInt32BE(0xdead_beef, 4);
+  blocks.forEach((b, i) => {
+    const at = 8 + 24 * i;
+    out.writeUInt32BE(b.ssrc >>> 0, at);
+    out[at + 4] = b.lost ?? 0;
+    out.writeUInt32BE(b.seq >>> 0, at + 8);
+    out.writeUInt32BE((b.lsr ?? 0) >>> 0, at + 16);
+    out.writeUInt32BE((b.dlsr ?? 0) >>> 0, at + 20);
+  });
+  return out;
+}
+
+/** A PLI (RFC 4585 6.3.1), as browsers put after a report in one compound packet. */
+function pli(): Buffer {
+  const out = Buffer.alloc(12);
+  out[0] = 0x81;
+  out[1] = 206;
+  out.writeUInt16BE(2, 2);
+  out.writeUInt32BE(SSRC, 8);
+  return out;
+}
+
+/** Middle 32 bits of the NTP time of wall-clock `ms`. */
+function ntpMid(ms: number): number {
+  return Math.floor(((ms / 1000 + 2_208_988_800) * 65536) % 0x1_0000_0000);
+}
+
+describe('RTCP receiver reports', () => {
+  it('reads the blocks about our SSRC from a compound packet, and nothing from garbage', () => {
+    const packet = Buffer.concat([
+      rr([
+        { ssrc: 7, seq: 1 },
+        { ssrc: SSRC, seq: 70_000, lsr: 5, dlsr: 6, lost: 64 },
+      ]),
+      pli(),
+    ]);
+    assert.deepEqual(parseReceiverReports(packet, SSRC), [
+      { highestSeq: 70_000, fractionLost: 0.25, lastSr: 5, delaySinceLastSr: 6 },
+    ]);
+    assert.deepEqual(parseReceiverReports(Buffer.from('hello world, not RTCP'), SSRC), []);
+    // A length running past the end is ignored, not read past.
+    const cut = rr([{ ssrc: SSRC, seq: 1 }]).subarray(0, 20);
+    assert.deepEqual(parseReceiverReports(cut, SSRC), []);
+  });
+
+  it('takes the round trip from LSR and DLSR on the wall clock', () => {
+    const wall = 1_700_000_000_000;
+    const report: ReceiverReport = {
+      highestSeq: 1,
+      fractionLost: 0,
+      lastSr: ntpMid(wall - 300),
+      delaySinceLastSr: Math.round(0.1 * 65536),
+    };
+    const rtt = reportRoundTripMs(report, wall) as number;
+    assert.ok(Math.abs(rtt - 200) < 1, `round trip ${rtt} ms`);
+    assert.equal(reportRoundTripMs({ ...report, lastSr: 0 }, wall), undefined, 'no sender report yet');
+    assert.equal(reportRoundTripMs({ ...report, lastSr: ntpMid(wall + 5000) }, wall), undefined, 'from the future');
+  });
+});
+
+describe('WebRtcCatchUp', () => {
+  function setup(): { catchUp: WebRtcCatchUp; clock: { now: number }; events: string[] } {
+    const clock = { now: 0 };
+    const catchUp = new WebRtcCatchUp({ softLimitMs: 500, clock: () => clock.now });
+    const events: string[] = [];
+    catchUp.onBehindChange = (behind) => events.push(behind ? 'behind' : 'caught-up');
+    return { catchUp, clock, events };
+  }
+  const report = (seq: number, rttMs?: number): [ReceiverReport, number | undefined] => [
+    { highestSeq: seq, fractionLost: 0, lastSr: 0, delaySinceLastSr: 0 },
+    rttMs,
+  ];
+
+  it('sends everything while reports keep coming with a short round trip', () => {
+    const { catchUp, clock, events } = setup();
+    let seq = 100;
+    for (let frame = 0; frame < 300; frame++, clock.now += 33) {
+      assert.equal(catchUp.decide(frame % 30 === 0), 'send');
+      seq += 3;
+      if (frame % 30 === 29) catchUp.report(...report(seq, 2));
+    }
+    assert.deepEqual(events, []);
+    assert.equal(catchUp.framesDropped, 0);
+    assert.ok(catchUp.lagMs() < 500);
+  });
+
+  it('goes behind when the reports stop, sends keyframes only, and is whole again from the keyframe after a good report', () => {
+    const { catchUp, clock, events } = setup();
+    catchUp.report(...report(10, 1));
+    const sent: boolean[] = [];
+    // Silence: no report for the whole run below, until frame 160.
+    for (let frame = 0; frame < 240; frame++, clock.now += 33) {
+      const key = frame % 30 === 0;
+      if (frame === 160) catchUp.report(...report(500, 3));
+      sent.push(catchUp.decide(key) === 'send');
+    }
+    const behindAt = Math.floor((REPORT_INTERVAL_SLACK_MS + 500) / 33) + 1; // the first frame past 2 s of silence
+    assert.deepEqual(events, ['behind', 'caught-up']);
+    assert.equal(catchUp.skips, 1);
+    // Everything before going behind, then keyframes only (every 30th) until the report at 160,
+    // then keyframe 180 onwards whole (161-179 wait for it).
+    for (let frame = 0; frame < 240; frame++) {
+      const expected = frame < behindAt || frame % 30 === 0 || frame >= 180;
+      assert.equal(sent[frame], expected, `frame ${frame}`);
+    }
+    assert.equal(catchUp.framesDropped, sent.filter((s) => !s).length);
+  });
+
+  it('goes behind on a long round trip and stays there while reports still show one', () => {
+    const { catchUp, clock, events } = setup();
+    assert.equal(catchUp.decide(true), 'send');
+    catchUp.report(...report(5, 800));
+    clock.now += 33;
+    assert.equal(catchUp.decide(false), 'drop');
+    assert.deepEqual(events, ['behind']);
+    assert.equal(catchUp.lagMs(), 800);
+    clock.now += 1000;
+    catchUp.report(...report(9, 700)); // progress, but the path still holds 700 ms
+    assert.equal(catchUp.behind, true);
+    assert.equal(catchUp.decide(true), 'send', 'a keyframe while behind');
+    catchUp.report(...report(9, 5)); // no progress: not proof it caught up
+    assert.equal(catchUp.behind, true);
+    catchUp.report(...report(12, 5));
+    assert.deepEqual(events, ['behind', 'caught-up']);
+    assert.equal(catchUp.decide(false), 'drop', 'waits for the next keyframe');
+    assert.equal(catchUp.decide(true), 'send');
+    assert.equal(catchUp.decide(false), 'send');
+  });
+
+  it('orders sequence numbers on 16 bits (libdatachannel reports no wrap count)', () => {
+    const { catchUp, clock, events } = setup();
+    catchUp.decide(true);
+    catchUp.report(...report(65_530, 1));
+    clock.now += 1000;
+    catchUp.decide(false);
+    catchUp.report(...report(4, 1)); // wrapped: progress
+    clock.now += 1900;
+    assert.equal(catchUp.decide(false), 'send', 'the wrapped report counted as progress');
+    catchUp.report(...report(65_000, 1)); // older: no progress
+    clock.now += 2100;
+    catchUp.decide(false);
+    assert.deepEqual(events, ['behind']);
+  });
+});
