@@ -8,15 +8,22 @@
  * somewhere between us and it and we see nothing on the sending side. What it
  * tells us comes back in its RTCP receiver reports (RFC 3550 6.4): the highest
  * sequence number it received, and the last sender report it got (LSR) with
- * the delay since (DLSR), from which the round-trip time follows. A report
- * travels behind the media sent before it, so a queue on the path shows as a
- * longer round trip, and a viewer that stopped reading sends no report at all.
+ * the delay since (DLSR). A sender report travels behind the media sent before
+ * it, so a queue on the path shows as a longer "arrival - LSR - DLSR", and a
+ * viewer that stopped reading sends no report at all.
  *
- * The viewer's lag is therefore estimated as the larger of
- * - the round-trip time of its last report (the age of what it gets), and
+ * That difference is the round-trip time only when LSR is the sender report's
+ * send time. libdatachannel (node-datachannel 0.33) derives a sender report's
+ * NTP time from the RTP time, which here is the capture time, plus an offset
+ * of its own: so only its growth is used, over the smallest value seen in the
+ * session (the path's base delay), as delay-based congestion control does.
+ * The viewer's lag is estimated as the larger of
+ * - that queueing delay (how much older than at best what it gets is), and
  * - how long the oldest frame sent since its last report (one whose received
  *   sequence number moved on) has gone unreported, less
- *   {@link REPORT_INTERVAL_SLACK_MS} (browsers report about once a second).
+ *   {@link REPORT_INTERVAL_SLACK_MS} (browsers report about once a second);
+ *   only for a viewer that has reported at least once (every browser does:
+ *   one that sends no RTCP at all is not judged by its silence).
  *
  * Over the soft limit the other outputs use (clientSoftLimitMs, 500 ms), the
  * viewer is behind: it gets keyframes only (so a congested path drains, and
@@ -33,9 +40,6 @@
 
 /** Longest normal gap between two receiver reports (Chrome: 1 s randomised to 0.5-1.5 s; libdatachannel: one per sender report, about 1 s), ms. */
 export const REPORT_INTERVAL_SLACK_MS = 1500;
-
-/** Seconds from the NTP epoch (1900) to the Unix epoch (1970). */
-const NTP_UNIX_OFFSET_S = 2_208_988_800;
 
 /** One RTCP report block (RFC 3550 6.4.1) about the media we send. */
 export interface ReceiverReport {
@@ -84,18 +88,15 @@ export function parseReceiverReports(data: Uint8Array, ssrc: number): ReceiverRe
 }
 
 /**
- * Round-trip time from a report block (RFC 3550 6.4.1: arrival - LSR - DLSR),
- * ms, with `wallMs` the wall clock the sender reports were stamped with
- * (libdatachannel stamps them with the system clock); undefined when the
- * viewer has had no sender report yet or the figure is not sane.
+ * "arrival - LSR - DLSR" of a report block (RFC 3550 6.4.1) in 1/65536 s,
+ * modulo 2^32, with `nowMs` any steady clock in ms (only differences between
+ * two results mean anything; see the file comment); undefined when the viewer
+ * has had no sender report yet.
  */
-export function reportRoundTripMs(report: ReceiverReport, wallMs: number): number | undefined {
+export function reportDelayUnits(report: ReceiverReport, nowMs: number): number | undefined {
   if (report.lastSr === 0) return undefined;
-  const nowMid = Math.floor(((wallMs / 1000 + NTP_UNIX_OFFSET_S) * 65536) % 0x1_0000_0000);
-  const rtt = (nowMid - report.lastSr - report.delaySinceLastSr) >>> 0;
-  // Over half the 16-bit-seconds range: the clocks disagree (or the report is forged), not a real round trip.
-  if (rtt >= 0x8000_0000) return undefined;
-  return rtt / 65.536;
+  const nowMid = Math.floor(((nowMs / 1000) * 65536) % 0x1_0000_0000);
+  return (nowMid - report.lastSr - report.delaySinceLastSr) >>> 0;
 }
 
 /** Options of {@link WebRtcCatchUp}. */
@@ -121,8 +122,12 @@ export class WebRtcCatchUp {
   private readonly clock: () => number;
   /** Send time of the oldest frame sent since the last report that showed progress. */
   private unreportedSince: number | undefined;
-  private lastRttMs: number | undefined;
-  /** Low 16 bits of the highest sequence number reported (libdatachannel reports no wrap count). */
+  /** Queueing delay of the last report with a sender report in it, ms. */
+  private lastQueueMs: number | undefined;
+  /** reportDelayUnits of the session's first such report, and the least since relative to it (signed units). */
+  private baseDelay: number | undefined;
+  private leastDelay = 0;
+  /** The last "extended highest sequence number" that moved on. */
   private reportedSeq: number | undefined;
   private behindSince: number | undefined;
   private waitingForKey = false;
@@ -140,29 +145,42 @@ export class WebRtcCatchUp {
     return this.behindSince !== undefined;
   }
 
-  /** Round-trip time of the last report that had one, ms. */
-  get rttMs(): number | undefined {
-    return this.lastRttMs;
+  /** Queueing delay shown by the last report that had one (over the session's base delay), ms. */
+  get queueMs(): number | undefined {
+    return this.lastQueueMs;
   }
 
   /** The viewer's estimated lag now, ms (see the file comment). */
   lagMs(now = this.clock()): number {
-    const silent = this.unreportedSince === undefined ? 0 : Math.max(0, now - this.unreportedSince - this.slackMs);
-    return Math.max(this.lastRttMs ?? 0, silent);
+    // A viewer that never reported (no RTCP at all: not a browser) is not judged by silence.
+    const silent =
+      this.unreportedSince === undefined || this.reportedSeq === undefined
+        ? 0
+        : Math.max(0, now - this.unreportedSince - this.slackMs);
+    return Math.max(this.lastQueueMs ?? 0, silent);
   }
 
-  /** A report block from the viewer about our media, `rttMs` from {@link reportRoundTripMs}. */
-  report(report: ReceiverReport, rttMs: number | undefined): void {
-    const seq = report.highestSeq & 0xffff;
-    const step = this.reportedSeq === undefined ? 1 : (seq - this.reportedSeq) & 0xffff;
-    // Serial-number order on 16 bits: a step of half the range or more is an old report.
-    const progressed = step > 0 && step < 0x8000;
+  /** A report block from the viewer about our media, arrived now. */
+  report(report: ReceiverReport): void {
+    const delay = reportDelayUnits(report, this.clock());
+    if (delay !== undefined) {
+      this.baseDelay ??= delay;
+      // Signed 32-bit difference to the first: later reports may be smaller (a shorter queue).
+      const relative = (delay - this.baseDelay) | 0;
+      this.leastDelay = Math.min(this.leastDelay, relative);
+      this.lastQueueMs = (relative - this.leastDelay) / 65.536;
+    }
+    // Any change is progress. The field's layout differs between viewers (RFC 3550's wrap count
+    // high and sequence number low from browsers; node-datachannel 0.33's RtcpReceivingSession puts
+    // the sequence number in the high 16 bits, and reports 0 before its first packet), so no order
+    // is read into it; a reordered older report is rare and the round trip still has to be short.
+    const seq = report.highestSeq >>> 0;
+    const progressed = seq !== this.reportedSeq;
     if (progressed) {
       this.reportedSeq = seq;
       this.unreportedSince = undefined;
     }
-    if (rttMs !== undefined) this.lastRttMs = rttMs;
-    if (this.behindSince !== undefined && progressed && (this.lastRttMs ?? 0) <= this.softLimitMs) {
+    if (this.behindSince !== undefined && progressed && (this.lastQueueMs ?? 0) <= this.softLimitMs) {
       const lag = this.clock() - this.behindSince;
       this.behindSince = undefined;
       // The frames after the last keyframe it got were not sent: the next one it gets is a keyframe.

@@ -51,7 +51,7 @@ import { chooseH264, parseWhepOffer, profileOfCodec, WhepOfferError } from './wh
 import { toNdcIceServers, type IceServerConfig } from '../util/ice-servers.js';
 import { ClientSlots, type ClientSlot, type SlotPoolStats } from './client-slots.js';
 import { SLOT_SWEEP_INTERVAL_MS } from './tcp-stream-server.js';
-import { parseReceiverReports, reportRoundTripMs, WebRtcCatchUp } from './webrtc-catch-up.js';
+import { parseReceiverReports, WebRtcCatchUp } from './webrtc-catch-up.js';
 
 type Ndc = typeof import('node-datachannel');
 type PeerConnection = InstanceType<Ndc['PeerConnection']>;
@@ -413,12 +413,10 @@ export class WebRtcOutput {
     });
     // RTCP from the viewer: NACKs are answered by the RtcpNackResponder in the chain; a picture
     // loss indication or full intra request gets the cached GOP again (keyframeRequested); receiver
-    // reports feed the slow-viewer rule (webrtc-catch-up.ts). The SR's NTP time is libdatachannel's
-    // system clock, so the round trip is taken on Date.now, not on an injected clock.
+    // reports feed the slow-viewer rule (webrtc-catch-up.ts).
     track.onMessage((message) => {
       if (session.closed) return;
-      for (const report of parseReceiverReports(message, session.ssrc))
-        session.catchUp.report(report, reportRoundTripMs(report, Date.now()));
+      for (const report of parseReceiverReports(message, session.ssrc)) session.catchUp.report(report);
       if (hasKeyframeRequest(message)) this.keyframeRequested(session, rtp);
     });
     track.onClosed(() => this.end(session, 'track closed'));

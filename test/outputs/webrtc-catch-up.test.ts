@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import {
   parseReceiverReports,
   REPORT_INTERVAL_SLACK_MS,
-  reportRoundTripMs,
+  reportDelayUnits,
   WebRtcCatchUp,
   type ReceiverReport,
 } from '../../src/outputs/webrtc-catch-up.js';
@@ -45,10 +45,13 @@ function pli(): Buffer {
   return out;
 }
 
-/** Middle 32 bits of the NTP time of wall-clock `ms`. */
+/** Middle 32 bits of an NTP time `ms` (any origin). */
 function ntpMid(ms: number): number {
-  return Math.floor(((ms / 1000 + 2_208_988_800) * 65536) % 0x1_0000_0000);
+  return Math.floor(((ms / 1000) * 65536) % 0x1_0000_0000);
 }
+
+/** An offset between our clock and the sender reports' NTP times (libdatachannel's is its own). */
+const SR_CLOCK_OFFSET_MS = 3_912_345_678.9;
 
 describe('RTCP receiver reports', () => {
   it('reads the blocks about our SSRC from a compound packet, and nothing from garbage', () => {
@@ -68,18 +71,17 @@ describe('RTCP receiver reports', () => {
     assert.deepEqual(parseReceiverReports(cut, SSRC), []);
   });
 
-  it('takes the round trip from LSR and DLSR on the wall clock', () => {
-    const wall = 1_700_000_000_000;
+  it('takes arrival - LSR - DLSR in 1/65536 s, modulo 2^32', () => {
+    const now = 1_700_000;
     const report: ReceiverReport = {
       highestSeq: 1,
       fractionLost: 0,
-      lastSr: ntpMid(wall - 300),
+      lastSr: ntpMid(now - 300),
       delaySinceLastSr: Math.round(0.1 * 65536),
     };
-    const rtt = reportRoundTripMs(report, wall) as number;
-    assert.ok(Math.abs(rtt - 200) < 1, `round trip ${rtt} ms`);
-    assert.equal(reportRoundTripMs({ ...report, lastSr: 0 }, wall), undefined, 'no sender report yet');
-    assert.equal(reportRoundTripMs({ ...report, lastSr: ntpMid(wall + 5000) }, wall), undefined, 'from the future');
+    const units = reportDelayUnits(report, now) as number;
+    assert.ok(Math.abs(units / 65.536 - 200) < 1, `${units / 65.536} ms`);
+    assert.equal(reportDelayUnits({ ...report, lastSr: 0 }, now), undefined, 'no sender report yet');
   });
 });
 
@@ -91,10 +93,15 @@ describe('WebRtcCatchUp', () => {
     catchUp.onBehindChange = (behind) => events.push(behind ? 'behind' : 'caught-up');
     return { catchUp, clock, events };
   }
-  const report = (seq: number, rttMs?: number): [ReceiverReport, number | undefined] => [
-    { highestSeq: seq, fractionLost: 0, lastSr: 0, delaySinceLastSr: 0 },
-    rttMs,
-  ];
+  /** A report of `seq`, about a sender report that took `delayMs` to come back (none: no sender report yet). */
+  function reportAt(clock: { now: number }, seq: number, delayMs?: number): ReceiverReport {
+    return {
+      highestSeq: seq,
+      fractionLost: 0,
+      lastSr: delayMs === undefined ? 0 : ntpMid(clock.now - delayMs + SR_CLOCK_OFFSET_MS),
+      delaySinceLastSr: 0,
+    };
+  }
 
   it('sends everything while reports keep coming with a short round trip', () => {
     const { catchUp, clock, events } = setup();
@@ -102,7 +109,7 @@ describe('WebRtcCatchUp', () => {
     for (let frame = 0; frame < 300; frame++, clock.now += 33) {
       assert.equal(catchUp.decide(frame % 30 === 0), 'send');
       seq += 3;
-      if (frame % 30 === 29) catchUp.report(...report(seq, 2));
+      if (frame % 30 === 29) catchUp.report(reportAt(clock, seq, 2));
     }
     assert.deepEqual(events, []);
     assert.equal(catchUp.framesDropped, 0);
@@ -111,12 +118,12 @@ describe('WebRtcCatchUp', () => {
 
   it('goes behind when the reports stop, sends keyframes only, and is whole again from the keyframe after a good report', () => {
     const { catchUp, clock, events } = setup();
-    catchUp.report(...report(10, 1));
+    catchUp.report(reportAt(clock, 10, 1));
     const sent: boolean[] = [];
     // Silence: no report for the whole run below, until frame 160.
     for (let frame = 0; frame < 240; frame++, clock.now += 33) {
       const key = frame % 30 === 0;
-      if (frame === 160) catchUp.report(...report(500, 3));
+      if (frame === 160) catchUp.report(reportAt(clock, 500, 3));
       sent.push(catchUp.decide(key) === 'send');
     }
     const behindAt = Math.floor((REPORT_INTERVAL_SLACK_MS + 500) / 33) + 1; // the first frame past 2 s of silence
@@ -134,36 +141,47 @@ describe('WebRtcCatchUp', () => {
   it('goes behind on a long round trip and stays there while reports still show one', () => {
     const { catchUp, clock, events } = setup();
     assert.equal(catchUp.decide(true), 'send');
-    catchUp.report(...report(5, 800));
+    catchUp.report(reportAt(clock, 3, 5)); // the path's base delay
+    clock.now += 33;
+    catchUp.decide(false);
+    catchUp.report(reportAt(clock, 5, 805)); // 800 ms more: a queue
     clock.now += 33;
     assert.equal(catchUp.decide(false), 'drop');
     assert.deepEqual(events, ['behind']);
-    assert.equal(catchUp.lagMs(), 800);
+    assert.ok(Math.abs(catchUp.lagMs() - 800) < 0.1, `lag ${catchUp.lagMs()}`);
     clock.now += 1000;
-    catchUp.report(...report(9, 700)); // progress, but the path still holds 700 ms
+    catchUp.report(reportAt(clock, 9, 705)); // progress, but the path still holds 700 ms
     assert.equal(catchUp.behind, true);
     assert.equal(catchUp.decide(true), 'send', 'a keyframe while behind');
-    catchUp.report(...report(9, 5)); // no progress: not proof it caught up
+    catchUp.report(reportAt(clock, 9, 6)); // no progress: not proof it caught up
     assert.equal(catchUp.behind, true);
-    catchUp.report(...report(12, 5));
+    catchUp.report(reportAt(clock, 12, 6));
     assert.deepEqual(events, ['behind', 'caught-up']);
     assert.equal(catchUp.decide(false), 'drop', 'waits for the next keyframe');
     assert.equal(catchUp.decide(true), 'send');
     assert.equal(catchUp.decide(false), 'send');
   });
 
-  it('orders sequence numbers on 16 bits (libdatachannel reports no wrap count)', () => {
-    const { catchUp, clock, events } = setup();
-    catchUp.decide(true);
-    catchUp.report(...report(65_530, 1));
-    clock.now += 1000;
-    catchUp.decide(false);
-    catchUp.report(...report(4, 1)); // wrapped: progress
-    clock.now += 1900;
-    assert.equal(catchUp.decide(false), 'send', 'the wrapped report counted as progress');
-    catchUp.report(...report(65_000, 1)); // older: no progress
-    clock.now += 2100;
-    catchUp.decide(false);
-    assert.deepEqual(events, ['behind']);
+  it('takes any change of the highest sequence number as progress, in both layouts in use', () => {
+    for (const [name, at] of [
+      ['RFC 3550 (wrap count high)', (cycles: number, seq: number) => cycles * 0x1_0000 + seq],
+      ['libdatachannel (sequence number high)', (_cycles: number, seq: number) => seq * 0x1_0000],
+    ] as const) {
+      const { catchUp, clock, events } = setup();
+      catchUp.decide(true);
+      catchUp.report(reportAt(clock, 0, 1)); // before its first packet
+      clock.now += 1000;
+      catchUp.decide(false);
+      catchUp.report(reportAt(clock, at(0, 60_000), 1)); // a random first sequence number
+      clock.now += 1900;
+      assert.equal(catchUp.decide(false), 'send', `${name}: progress`);
+      catchUp.report(reportAt(clock, at(1, 4), 1)); // wrapped: progress
+      clock.now += 1900;
+      assert.equal(catchUp.decide(false), 'send', `${name}: the wrapped report counted as progress`);
+      catchUp.report(reportAt(clock, at(1, 4), 1)); // the same: no progress
+      clock.now += 2100;
+      catchUp.decide(false);
+      assert.deepEqual(events, ['behind'], name);
+    }
   });
 });

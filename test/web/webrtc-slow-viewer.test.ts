@@ -31,7 +31,10 @@ let apiPort: number;
 
 before(async () => {
   daemon = await startDaemonInProcess(
-    { webrtcMaxViewers: 2, clientBehindLimitMs: 5000 },
+    // A soft limit of 2 s (500 ms by default) for every output: on a loaded 2-core test machine a
+    // viewer process that is not scheduled for over a second is behind for real, and the steady
+    // viewer must not be.
+    { webrtcMaxViewers: 2, clientBehindLimitMs: 5000, clientSoftLimitMs: 2000 },
     { logger: new Logger({ level: 'info', sink: (line) => logLines.push(line) }) },
   );
   cleanups.push(() => daemon.close());
@@ -70,6 +73,25 @@ function startViewer(): Viewer {
     if (kind === 'P') pictures.push({ ts: Number(ts), key: key === '1', first: Number(first), last: Number(last) });
   });
   return { child, pictures };
+}
+
+/** Index of the first picture from `from` on more than 100 ms of RTP time after the one before (frames not sent). */
+function timeGap(pictures: Picture[], from: number): number {
+  for (let i = Math.max(1, from); i < pictures.length; i++) {
+    if ((((pictures[i] as Picture).ts - (pictures[i - 1] as Picture).ts) | 0) > 9000) return i;
+  }
+  return -1;
+}
+
+/** The pictures from `from` on, for an assertion's message: RTP time step in ms, K for a keyframe, seq range. */
+function describePictures(pictures: Picture[], from: number): string {
+  return pictures
+    .slice(Math.max(1, from))
+    .map(
+      (p, i) =>
+        `${Math.round(((p.ts - (pictures[Math.max(1, from) + i - 1] as Picture).ts) | 0) / 90)}${p.key ? 'K' : ''}:${p.first}-${p.last}`,
+    )
+    .join(' ');
 }
 
 /** Index of the first picture after `from` whose first packet does not follow the last one's. */
@@ -122,7 +144,7 @@ describe('a WebRTC viewer that cannot keep up', () => {
       100,
     );
     const behind = (await viewerIn(1)) as StreamClientStatus;
-    assert.ok(behind.lagMs > 500, `lag ${behind.lagMs} ms over the soft limit`);
+    assert.ok(behind.lagMs > 2000, `lag ${behind.lagMs} ms over the soft limit`);
     const metrics = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
     assert.match(metrics, /^rearview_webrtc_viewer_behind\{slot="1"\} 1$/m);
     assert.match(metrics, /^rearview_webrtc_viewer_skips\{slot="1"\} 1$/m);
@@ -138,18 +160,38 @@ describe('a WebRTC viewer that cannot keep up', () => {
     // It reads again: what it had buffered, the gap, then what was sent since: keyframes only.
     slow.child.kill('SIGCONT');
     await waitFor(async () => (await viewerIn(1))?.behind === false, 'the viewer caught up', 15_000, 100);
-    const caughtUpAt = slow.pictures.length;
-    await waitFor(() => slow.pictures.length > caughtUpAt + 60, 'pictures after it caught up', 15_000, 100);
-    const gap = seqGap(slow.pictures);
+    // What it had buffered comes first; then the gap, the keyframes sent while it was behind, and the
+    // whole stream again.
+    const gapFrom = picturesAtStop - 5; // past the join (its keyframe alone, then the next)
+    await waitFor(
+      () => {
+        const at = timeGap(slow.pictures, gapFrom);
+        return at > 0 && slow.pictures.length > at + 60;
+      },
+      'pictures after the gap',
+      15_000,
+      100,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${describePictures(slow.pictures, gapFrom)}\n${logLines.join('\n')}`);
+    });
+    const gap = timeGap(slow.pictures, gapFrom);
     assert.ok(
       gap >= picturesAtStop - 5,
-      `a gap in the stopped viewer's RTP (at picture ${gap}, stopped at ${picturesAtStop})`,
+      `a gap in its RTP time (at picture ${gap}, stopped at ${picturesAtStop}): ${describePictures(slow.pictures, picturesAtStop - 5)}\n${logLines.join('\n')}`,
     );
     assert.equal(slow.pictures[gap]?.key, true, 'the first picture after the gap is a keyframe');
-    assert.equal(seqGap(slow.pictures, gap + 1), -1, 'no other gap: the packets sent after it all arrived');
-    // Keyframes only while behind; then the whole stream again, starting at a keyframe.
     const firstDelta = slow.pictures.findIndex((p, i) => i > gap && !p.key);
-    assert.ok(firstDelta > gap && slow.pictures[firstDelta - 1]?.key, 'the stream resumes at a keyframe');
+    assert.ok(firstDelta > gap, 'the whole stream again');
+    assert.ok(
+      slow.pictures.slice(gap, firstDelta).every((p) => p.key),
+      'only keyframes from the gap until it caught up',
+    );
+    assert.equal(
+      timeGap(slow.pictures, firstDelta),
+      -1,
+      `no gap in RTP time since it caught up: ${describePictures(slow.pictures, firstDelta - 1)}\n${logLines.filter((l) => l.includes('webrtc')).join('\n')}`,
+    );
+    assert.equal(seqGap(slow.pictures, firstDelta), -1, 'every packet since it caught up');
     assert.ok(
       slow.pictures.slice(firstDelta, firstDelta + 29).every((p) => !p.key),
       'then every picture (the sample has a keyframe every 30)',
