@@ -160,37 +160,30 @@ describe('a WebRTC viewer that cannot keep up', () => {
     // It reads again: what it had buffered, the gap, then what was sent since: keyframes only.
     slow.child.kill('SIGCONT');
     await waitFor(async () => (await viewerIn(1))?.behind === false, 'the viewer caught up', 15_000, 100);
-    // What it had buffered comes first; then the gap, the keyframes sent while it was behind, and the
-    // whole stream again.
+    // What it had buffered comes first; then the frames not sent (a gap in its RTP time, not in its
+    // sequence numbers: what is not sent takes none), the keyframes sent while it was behind, and
+    // the whole stream again from a keyframe. Two keyframes in a row never happen otherwise (the
+    // sample has one every 30 pictures), so they mark the stretch; a stall of the machine can leave
+    // a gap in RTP time too, so a gap alone does not.
     const gapFrom = picturesAtStop - 5; // past the join (its keyframe alone, then the next)
+    const keysOnly = (): number =>
+      slow.pictures.findIndex((p, i) => i >= gapFrom && p.key && slow.pictures[i + 1]?.key === true);
     await waitFor(
-      () => {
-        const at = timeGap(slow.pictures, gapFrom);
-        return at > 0 && slow.pictures.length > at + 60;
-      },
-      'pictures after the gap',
+      () => keysOnly() > 0 && slow.pictures.length > keysOnly() + 60,
+      'keyframes only, then the whole stream',
       15_000,
       100,
     ).catch((err: Error) => {
       throw new Error(`${err.message}: ${describePictures(slow.pictures, gapFrom)}\n${logLines.join('\n')}`);
     });
-    const gap = timeGap(slow.pictures, gapFrom);
+    const gap = keysOnly();
+    const step = (((slow.pictures[gap] as Picture).ts - (slow.pictures[gap - 1] as Picture).ts) | 0) / 90;
     assert.ok(
-      gap >= picturesAtStop - 5,
-      `a gap in its RTP time (at picture ${gap}, stopped at ${picturesAtStop}): ${describePictures(slow.pictures, picturesAtStop - 5)}\n${logLines.join('\n')}`,
+      step > 50,
+      `frames not sent before the first keyframe (${step} ms of RTP time): ${describePictures(slow.pictures, gapFrom)}`,
     );
-    assert.equal(slow.pictures[gap]?.key, true, 'the first picture after the gap is a keyframe');
     const firstDelta = slow.pictures.findIndex((p, i) => i > gap && !p.key);
-    assert.ok(firstDelta > gap, 'the whole stream again');
-    assert.ok(
-      slow.pictures.slice(gap, firstDelta).every((p) => p.key),
-      'only keyframes from the gap until it caught up',
-    );
-    assert.equal(
-      timeGap(slow.pictures, firstDelta),
-      -1,
-      `no gap in RTP time since it caught up: ${describePictures(slow.pictures, firstDelta - 1)}\n${logLines.filter((l) => l.includes('webrtc')).join('\n')}`,
-    );
+    assert.ok(firstDelta > gap + 1, 'the whole stream again after the keyframes');
     assert.equal(seqGap(slow.pictures, firstDelta), -1, 'every packet since it caught up');
     assert.ok(
       slow.pictures.slice(firstDelta, firstDelta + 29).every((p) => !p.key),
