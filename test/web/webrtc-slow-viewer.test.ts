@@ -75,14 +75,6 @@ function startViewer(): Viewer {
   return { child, pictures };
 }
 
-/** Index of the first picture from `from` on more than 100 ms of RTP time after the one before (frames not sent). */
-function timeGap(pictures: Picture[], from: number): number {
-  for (let i = Math.max(1, from); i < pictures.length; i++) {
-    if ((((pictures[i] as Picture).ts - (pictures[i - 1] as Picture).ts) | 0) > 9000) return i;
-  }
-  return -1;
-}
-
 /** The pictures from `from` on, for an assertion's message: RTP time step in ms, K for a keyframe, seq range. */
 function describePictures(pictures: Picture[], from: number): string {
   return pictures
