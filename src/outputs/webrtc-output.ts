@@ -28,7 +28,8 @@
  * Memory per viewer is bounded: the hub reader's soft limit (2 MB or 500 ms
  * of frames, only reached when the event loop itself falls behind; the
  * queue is drained at every frame), libdatachannel's NACK buffer of
- * {@link NACK_BUFFER_PACKETS} RTP packets (at most about 630 KB), and the
+ * {@link NACK_BUFFER_PACKETS} RTP packets (at most about 630 KB), the clock
+ * channel's unsent answers ({@link CLOCK_CHANNEL_MAX_BUFFERED_BYTES}), and the
  * kernel's UDP send buffer of the viewer's socket.
  *
  * The WebRTC stack, node-datachannel (libdatachannel's bindings, prebuilt
@@ -166,6 +167,9 @@ export const CREATION_WINDOW_MS = 10_000;
  * before that keyframe reached it, and another GOP burst would only add load.
  */
 export const KEYFRAME_RESEND_MIN_INTERVAL_MS = 1000;
+
+/** Clock answers waiting in a viewer's data channel past which pings go unanswered, bytes (a pong is under 100). */
+export const CLOCK_CHANNEL_MAX_BUFFERED_BYTES = 16 * 1024;
 
 /** RTP packets libdatachannel keeps per viewer to answer NACKs (about 1.2 KB each). */
 export const NACK_BUFFER_PACKETS = 512;
@@ -431,6 +435,8 @@ export class WebRtcOutput {
         try {
           const ping = JSON.parse(message) as { type?: unknown; id?: unknown };
           if (ping.type !== 'ping' || typeof ping.id !== 'number') return;
+          // A viewer that pings but does not take the answers would queue them without end: bounded.
+          if (channel.bufferedAmount() > CLOCK_CHANNEL_MAX_BUFFERED_BYTES) return;
           channel.sendMessage(JSON.stringify({ type: 'pong', id: ping.id, serverTimeMs: this.now() }));
         } catch {
           // not JSON: ignored, as on the WebSocket
