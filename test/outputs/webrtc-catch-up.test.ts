@@ -116,6 +116,17 @@ describe('WebRtcCatchUp', () => {
     assert.ok(catchUp.lagMs() < 500);
   });
 
+  it('does not judge by silence a viewer that never sent a report (no RTCP at all: not a browser)', () => {
+    const { catchUp, clock, events } = setup();
+    for (let frame = 0; frame < 600; frame++, clock.now += 33) assert.equal(catchUp.decide(frame % 30 === 0), 'send');
+    assert.deepEqual(events, []);
+    assert.equal(catchUp.lagMs(), 0);
+    // Once it has reported, its silence counts.
+    catchUp.report(reportAt(clock, 7, 2));
+    for (let frame = 0; frame < 120; frame++, clock.now += 33) catchUp.decide(frame % 30 === 0);
+    assert.deepEqual(events, ['behind']);
+  });
+
   it('goes behind when the reports stop, sends keyframes only, and is whole again from the keyframe after a good report', () => {
     const { catchUp, clock, events } = setup();
     catchUp.report(reportAt(clock, 10, 1));
