@@ -29,7 +29,7 @@ export interface StreamClientStatus {
   /** Remote address:port. */
   remote: string;
   connectedMs: number;
-  /** Age of the oldest unsent frame, ms. */
+  /** Age of the oldest unsent frame, ms; WebRTC: the viewer's lag from its receiver reports (docs/api.md, "Slow viewers"). */
   lagMs: number;
   framesDropped: number;
   bytesSent: number;
