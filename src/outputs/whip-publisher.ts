@@ -34,8 +34,9 @@ import { silentLogger } from '../log/logger.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { toNdcIceServers, type IceServerConfig } from '../util/ice-servers.js';
 import { maskSecrets, NAME_PLACEHOLDER, type PublishTarget, whipEndpoint } from '../util/publish-url.js';
+import { type PublishErrorCode, type PublishFailure, PublishAttempts } from './publish-attempts.js';
 import { PublishBackoff } from './publish-backoff.js';
-import type { PublishErrorCode, PublisherState, PublisherStatus, PublishHub } from './publisher.js';
+import type { PublisherStatus, PublishHub } from './publisher.js';
 import { hasKeyframeRequest, KEYFRAME_RESEND_MIN_INTERVAL_MS } from './webrtc-output.js';
 
 type Ndc = typeof import('node-datachannel');
@@ -90,7 +91,7 @@ export const RTCP_SILENCE_MS = 10_000;
 /** Without parameter sets yet (no keyframe seen), look again this often, ms. */
 const NO_PICTURE_RETRY_MS = 500;
 
-type EndReason = { code: PublishErrorCode; message: string } | { restartNow: string };
+type EndReason = PublishFailure | { restartNow: string };
 
 interface Session {
   pc: PeerConnection | undefined;
@@ -140,19 +141,13 @@ export class WhipPublisher {
   private readonly backoff: PublishBackoff;
   private readonly connectTimeoutMs: number;
   private stack: Promise<Ndc> | undefined;
-  private state: PublisherState = 'connecting';
-  private stateSinceMs: number;
+  private readonly attempts: PublishAttempts;
   private session: Session | undefined;
-  private retryTimer: TimerHandle | undefined;
-  private retryAtMs: number | undefined;
   private runs = 0;
   private frames = 0;
   private bytes = 0;
   private droppedBefore = 0;
   private keyframeRequests = 0;
-  private lastError: { code: PublishErrorCode; message: string } | undefined;
-  private failuresInRow = 0;
-  private failedAttempts = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
   private deletes: Array<Promise<void>> = [];
@@ -170,7 +165,7 @@ export class WhipPublisher {
     this.clock = options.clock;
     this.backoff = options.backoff ?? new PublishBackoff();
     this.connectTimeoutMs = options.connectTimeoutMs ?? 15_000;
-    this.stateSinceMs = this.clock.wallNow();
+    this.attempts = new PublishAttempts(this.clock, this.logger, this.shown, () => this.attempt());
   }
 
   /** The target as shown (masked). */
@@ -188,11 +183,10 @@ export class WhipPublisher {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
-      if (this.retryTimer !== undefined) this.clock.clearTimeout(this.retryTimer);
-      this.retryTimer = undefined;
+      this.attempts.cancelRetry();
       if (this.session) this.endSession(this.session, { restartNow: 'closing' });
       await Promise.all(this.deletes);
-      this.setState('stopped');
+      this.attempts.setState('stopped');
     })();
     return this.closing;
   }
@@ -200,44 +194,36 @@ export class WhipPublisher {
   /** Figures for /api/v1/status. */
   status(): WhipPublisherStatus {
     const dropped = this.droppedBefore + (this.session?.reader?.stats.framesDropped ?? 0);
+    const attempts = this.attempts.status();
     return {
       index: this.index,
       scheme: this.target.scheme,
       url: this.shown,
       profile: this.target.profile,
-      state: this.state,
-      sinceMs: this.stateSinceMs,
+      state: attempts.state,
+      sinceMs: attempts.sinceMs,
       frames: this.frames,
       bytes: this.bytes,
       framesDropped: dropped,
       reconnects: Math.max(0, this.runs - 1),
-      lastError: this.lastError?.message ?? null,
-      lastErrorCode: this.lastError?.code ?? null,
-      retryInMs:
-        this.state === 'retrying' || this.state === 'unavailable'
-          ? Math.max(0, Math.round((this.retryAtMs ?? 0) - this.clock.monoNow()))
-          : null,
+      lastError: attempts.lastError,
+      lastErrorCode: attempts.lastErrorCode,
+      retryInMs: attempts.retryInMs,
       keyframeRequests: this.keyframeRequests,
     };
   }
 
-  private setState(state: PublisherState): void {
-    if (state === this.state) return;
-    this.state = state;
-    this.stateSinceMs = this.clock.wallNow();
-  }
-
   private attempt(): void {
-    this.retryTimer = undefined;
+    this.attempts.attemptStarted();
     if (this.closed) return;
     const params = this.options.hub.params;
     if (!params) {
       // No keyframe yet: the offer needs the stream's profile. Not a failure; look again soon.
-      this.retryTimer = this.clock.setTimeout(() => this.attempt(), NO_PICTURE_RETRY_MS);
+      this.attempts.retryLater(NO_PICTURE_RETRY_MS);
       return;
     }
     this.runs++;
-    this.setState('connecting');
+    this.attempts.setState('connecting');
     const session: Session = {
       pc: undefined,
       track: undefined,
@@ -462,11 +448,7 @@ export class WhipPublisher {
     session.publishingAtMs = this.clock.monoNow();
     if (session.connectTimer !== undefined) this.clock.clearTimeout(session.connectTimer);
     session.connectTimer = undefined;
-    this.setState('publishing');
-    const again = this.failedAttempts > 0 ? ` again after ${this.failedAttempts} failed attempt(s)` : '';
-    this.logger.info(`publishing to ${this.shown}${again}`);
-    this.failuresInRow = 0;
-    this.failedAttempts = 0;
+    this.attempts.published();
     this.watchSilence(session);
     this.startReader(session);
   }
@@ -631,20 +613,10 @@ export class WhipPublisher {
   }
 
   /** Records a failure, logs it once per distinct cause, and schedules the next attempt. */
-  private fail(error: { code: PublishErrorCode; message: string }, publishedForMs: number): void {
+  private fail(error: PublishFailure, publishedForMs: number): void {
     if (this.closed) return;
-    const same = this.lastError?.message === error.message;
-    this.lastError = error;
-    const unavailable = error.code === 'ERR_PUBLISH_NO_WEBRTC';
-    const delay = unavailable ? 60_000 : this.backoff.next(publishedForMs);
-    this.setState(unavailable ? 'unavailable' : 'retrying');
-    this.failuresInRow = same ? this.failuresInRow + 1 : 1;
-    this.failedAttempts++;
-    const line = `cannot publish to ${this.shown}: ${error.message}; retrying in ${(delay / 1000).toFixed(1)} s`;
-    if (this.failuresInRow === 1) this.logger.error(line);
-    else this.logger.debug(`${line} (${this.failuresInRow} times in a row)`);
-    this.retryAtMs = this.clock.monoNow() + delay;
-    this.retryTimer = this.clock.setTimeout(() => this.attempt(), delay);
+    if (error.code === 'ERR_PUBLISH_NO_WEBRTC') this.attempts.fail(error, 60_000, 'unavailable');
+    else this.attempts.fail(error, this.backoff.next(publishedForMs), 'retrying');
   }
 
   private mask(text: string): string {
