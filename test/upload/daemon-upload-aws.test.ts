@@ -8,14 +8,14 @@
  * tried; see docs/recording.md ("Uploads", tests).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readQueueFile } from '../../src/upload/upload-queue.js';
 import { startServe, type ServeProcess } from '../support/daemon.js';
 import { S3TestServer } from '../support/s3-server.js';
 import { waitFor } from '../support/wait.js';
+import { killMidMultipart, multipartUploadServe } from './multipart-kill.js';
 
 describe('rearview serve --upload, AWS-documented test front', () => {
   const daemons: ServeProcess[] = [];
@@ -28,59 +28,10 @@ describe('rearview serve --upload, AWS-documented test front', () => {
   it('SIGKILLed mid multipart upload: the restart resumes through ListParts, completes once, verifies by SHA-256, encrypted as asked', async () => {
     server = await S3TestServer.start({ aws: true });
     const front = server.aws as NonNullable<S3TestServer['aws']>;
-    const dir = join(mkdtempSync(join(tmpdir(), 'rearview-daemon-upload-aws-')), 'recordings');
-    const args = [
-      '--stream-port',
-      '0',
-      '--api-port',
-      '0',
-      '--no-mdns',
-      '--device-backend',
-      'simulated',
-      '--name',
-      'cam-a',
-      '--recordings',
-      dir,
-      // 45 s segments of the sample are over 5 MiB: 2 parts.
-      '--segment',
-      '45s',
-      '--upload',
-      's3://rides/fleet',
-      '--upload-endpoint',
-      server.endpoint,
-      '--upload-insecure',
-      '--upload-path-style',
-      '--upload-when',
-      'always',
-      '--upload-rate',
-      '3MB/s',
-      '--upload-part-size',
-      '5MiB',
-      '--upload-sse',
-      'aws:kms',
-    ];
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+    const { dir, args, env } = multipartUploadServe(server, 'rearview-daemon-upload-aws-', ['--upload-sse', 'aws:kms']);
     const first = await startServe(args, { rawArgs: true, env, waitForApi: true, timeoutMs: 30_000 });
     daemons.push(first);
-    let key = '';
-    let name = '';
-    await waitFor(
-      async () => {
-        const doc = await readQueueFile(dir).catch(() => undefined);
-        const e = doc?.entries.find((x) => (x.multipart?.done.length ?? 0) >= 1);
-        if (e) {
-          key = e.key ?? '';
-          name = e.name;
-        }
-        return e !== undefined;
-      },
-      'a multipart upload with a part acknowledged',
-      120_000,
-      20,
-    );
-    first.process.kill('SIGKILL');
-    await first.exited;
-    assert.ok(!server.created.has(key), 'not completed before the kill');
+    const { key, name } = await killMidMultipart(first, dir, server);
     const held = front.partsHeld(key);
     assert.ok(held.length >= 1, 'the server holds a part');
     const listBefore = front.seen.listParts;
