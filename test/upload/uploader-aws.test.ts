@@ -83,8 +83,11 @@ function client(server: S3TestServer, o: { virtualHosted?: boolean } = {}): S3Cl
   });
 }
 
+/** Every uploader made, closed after the tests even when one fails (an open one keeps the file from ending). */
+const uploaders: Uploader[] = [];
+
 function uploader(server: S3TestServer, dir: string, o: Partial<UploaderOptions> = {}): Uploader {
-  return new Uploader({
+  const up = new Uploader({
     dir,
     client: client(server),
     target: `s3://${TEST_BUCKET}/***`,
@@ -97,6 +100,8 @@ function uploader(server: S3TestServer, dir: string, o: Partial<UploaderOptions>
     retryMaxMs: 200,
     ...o,
   });
+  uploaders.push(up);
+  return up;
 }
 
 /** One signed request straight to the server (to check the front itself). */
@@ -177,6 +182,7 @@ describe('the AWS-documented test front itself', () => {
 describe('uploader with the AWS-documented test front', () => {
   const servers: S3TestServer[] = [];
   after(async () => {
+    for (const up of uploaders) await up.close();
     for (const s of servers) await s.stop();
   });
 
