@@ -52,8 +52,11 @@ before(async () => {
   // A finished segment, so the gallery shows a card with its buttons.
   await waitFor(
     async () => {
-      const list = (await (await fetch(`${base}/api/v1/recordings`)).json()) as { recordings: unknown[] };
-      return list.recordings.length > 0;
+      // Finished: the card of the segment being recorded has no buttons, and the page lists once, on load.
+      const list = (await (await fetch(`${base}/api/v1/recordings`)).json()) as {
+        recordings: { inProgress: boolean }[];
+      };
+      return list.recordings.some((r) => !r.inProgress);
     },
     'a finished recording',
     30_000,
