@@ -48,7 +48,7 @@ import type { StreamParams } from '../hub/stream-frame.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { WsHub, WsHubReader } from './ws-stream-server.js';
-import { chooseH264, parseWhepOffer, profileOfCodec, WhepOfferError } from './whep-offer.js';
+import { chooseH264, PLAYOUT_DELAY_URI, parseWhepOffer, profileOfCodec, WhepOfferError } from './whep-offer.js';
 import { toNdcIceServers, type IceServerConfig } from '../util/ice-servers.js';
 import { ClientSlots, type ClientSlot, type SlotPoolStats } from './client-slots.js';
 import { SLOT_SWEEP_INTERVAL_MS } from './tcp-stream-server.js';
@@ -367,8 +367,16 @@ export class WebRtcOutput {
     video.addH264Codec(format.payloadType, format.fmtp);
     const ssrc = randomInt(1, 0xffff_fffe);
     video.addSSRC(ssrc, 'rearview', 'rearview', 'video');
+    // A live camera view: when the viewer offers the playout-delay extension, every packet asks
+    // it to show each frame as soon as it is decoded (delay 0-0), not to hold frames to smooth.
+    if (offer.playoutDelayId !== undefined) video.parseSdpLine(`a=extmap:${offer.playoutDelayId} ${PLAYOUT_DELAY_URI}`);
     const track = pc.addTrack(video);
     const rtp = new ndc.RtpPacketizationConfig(ssrc, 'rearview', format.payloadType, 90_000);
+    if (offer.playoutDelayId !== undefined) {
+      rtp.playoutDelayId = offer.playoutDelayId;
+      rtp.playoutDelayMin = 0;
+      rtp.playoutDelayMax = 0;
+    }
     const packetizer = new ndc.H264RtpPacketizer('StartSequence', rtp);
     packetizer.addToChain(new ndc.RtcpSrReporter(rtp));
     packetizer.addToChain(new ndc.RtcpNackResponder(NACK_BUFFER_PACKETS));

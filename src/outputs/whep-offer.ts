@@ -26,7 +26,12 @@ export interface WhepOffer {
   h264: OfferedH264[];
   /** mid of an application (data channel) section, when the viewer asked for one. */
   applicationMid: string | undefined;
+  /** The id the offer gives the playout-delay RTP header extension in its video section (1-14), if any. */
+  playoutDelayId: number | undefined;
 }
+
+/** The playout-delay RTP header extension (libwebrtc's; Chromium offers it): how long a receiver may buffer. */
+export const PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay';
 
 /** The offer cannot be answered: the message says why (shown to the viewer). */
 export class WhepOfferError extends Error {}
@@ -44,6 +49,7 @@ export function parseWhepOffer(sdp: string): WhepOffer {
   let applicationMid: string | undefined;
   let seenVideo = false;
   let inFirstVideo = false;
+  let playoutDelayId: number | undefined;
   const rtpmap = new Map<number, string>();
   const fmtp = new Map<number, string>();
   for (const line of sdp.split(/\r?\n/)) {
@@ -65,6 +71,12 @@ export function parseWhepOffer(sdp: string): WhepOffer {
     if (map) rtpmap.set(Number(map[1]), (map[2] as string).toUpperCase());
     const params = /^a=fmtp:(\d{1,3}) ([\x21-\x7e]{1,512})$/.exec(line);
     if (params) fmtp.set(Number(params[1]), params[2] as string);
+    // One-byte header ids only (1-14): the packetizer writes that form.
+    const ext = /^a=extmap:(\d{1,2})(?:\/[a-z]+)? (\S+)$/.exec(line);
+    if (ext && ext[2] === PLAYOUT_DELAY_URI) {
+      const id = Number(ext[1]);
+      if (id >= 1 && id <= 14) playoutDelayId = id;
+    }
   }
   if (!seenVideo || videoMid === undefined)
     throw new WhepOfferError('the offer asks for no video (no m=video with a=mid)');
@@ -83,7 +95,7 @@ export function parseWhepOffer(sdp: string): WhepOffer {
       packetizationMode: mode,
     });
   }
-  return { videoMid, h264, applicationMid };
+  return { videoMid, h264, applicationMid, playoutDelayId };
 }
 
 /** The stream's profile as in its SPS (profile_idc, the constraint flags byte, level_idc). */

@@ -16,7 +16,13 @@ import { after, before, describe, it } from 'node:test';
 import ndc from 'node-datachannel';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { StatusDocument } from '../../src/api/wire-types.js';
-import { parseWhepOffer, chooseH264, WhepOfferError, profileOfCodec } from '../../src/outputs/whep-offer.js';
+import {
+  parseWhepOffer,
+  chooseH264,
+  PLAYOUT_DELAY_URI,
+  WhepOfferError,
+  profileOfCodec,
+} from '../../src/outputs/whep-offer.js';
 import { startDaemonInProcess, type InProcessDaemon } from '../support/daemon.js';
 import { requireTool } from '../support/tools.js';
 import { waitFor } from '../support/wait.js';
@@ -232,6 +238,25 @@ describe('WHEP offers', () => {
     assert.throws(() => parseWhepOffer('GET / HTTP/1.1'), /not an SDP offer/);
     assert.throws(() => parseWhepOffer('v=0\r\nm=audio 9 RTP/AVP 0\r\na=mid:a\r\n'), /no video/);
     assert.throws(() => parseWhepOffer('v=0\r\nm=video 9 RTP/AVP 96\r\na=mid:$(reboot)\r\n'), /a=mid/);
+  });
+
+  it("reads the playout-delay extension's id from the video section only, one-byte ids only", () => {
+    const offer = (lines: string[]): string =>
+      [
+        'v=0',
+        'm=audio 9 RTP/AVP 0',
+        'a=mid:a',
+        `a=extmap:3 ${PLAYOUT_DELAY_URI}`,
+        'm=video 9 RTP/AVP 96',
+        'a=mid:v',
+        ...lines,
+        '',
+      ].join('\r\n');
+    assert.equal(parseWhepOffer(offer([`a=extmap:5 ${PLAYOUT_DELAY_URI}`])).playoutDelayId, 5);
+    assert.equal(parseWhepOffer(offer([`a=extmap:7/recvonly ${PLAYOUT_DELAY_URI}`])).playoutDelayId, 7);
+    assert.equal(parseWhepOffer(offer([])).playoutDelayId, undefined, 'not from the audio section');
+    assert.equal(parseWhepOffer(offer([`a=extmap:15 ${PLAYOUT_DELAY_URI}`])).playoutDelayId, undefined);
+    assert.equal(parseWhepOffer(offer(['a=extmap:5 urn:ietf:params:rtp-hdrext:toffset'])).playoutDelayId, undefined);
   });
 });
 
@@ -470,6 +495,44 @@ describe('WebRTC live view (WHEP)', () => {
       undefined,
       { timeout: 10_000 },
     );
+    await page.close();
+  });
+
+  it('asks Chromium to show each frame once decoded: playout delay 0 in the answer and on every packet', async () => {
+    const page = await openPage(`${base()}/api/v1/pair`, false);
+    const seen = (await page.evaluate(async () => {
+      const pc = new RTCPeerConnection();
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      await pc.setLocalDescription(await pc.createOffer());
+      const offered = /a=extmap:(\d+) [^\r\n]*playout-delay/.exec(pc.localDescription?.sdp ?? '')?.[1];
+      const res = await fetch('/api/v1/whep', {
+        method: 'POST',
+        headers: { 'content-type': 'application/sdp' },
+        body: pc.localDescription?.sdp,
+      });
+      const answer = await res.text();
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+      const inbound = async (): Promise<{ packetsReceived?: number; headerBytesReceived?: number }> => {
+        let found = {};
+        (await pc.getStats()).forEach((s: { type: string }) => {
+          if (s.type === 'inbound-rtp') found = s;
+        });
+        return found;
+      };
+      let stats = await inbound();
+      for (let i = 0; i < 200 && (stats.packetsReceived ?? 0) < 100; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        stats = await inbound();
+      }
+      pc.close();
+      await fetch(res.headers.get('location') ?? '', { method: 'DELETE' });
+      return { offered, answered: /a=extmap:(\d+) [^\r\n]*playout-delay/.exec(answer)?.[1], ...stats };
+    })) as { offered?: string; answered?: string; packetsReceived?: number; headerBytesReceived?: number };
+    assert.ok(seen.offered, 'Chromium offers the playout-delay extension');
+    assert.equal(seen.answered, seen.offered, 'the answer takes it with the same id');
+    assert.ok((seen.packetsReceived ?? 0) >= 100, `packets received: ${seen.packetsReceived}`);
+    // 12 bytes of RTP header, plus 8 for the extension block (its 4-byte header, the 1-byte element and 3 bytes of delay).
+    assert.equal((seen.headerBytesReceived ?? 0) / (seen.packetsReceived ?? 1), 20, 'every packet carries it');
     await page.close();
   });
 
