@@ -31,6 +31,11 @@ export interface WebAssetsOptions {
   root?: string;
   /** Mark the page as the stand-alone live viewer (no gallery or status: `rearview view`). Default false. */
   viewerOnly?: boolean;
+  /**
+   * The camera asks no API token: the page may start the live view at once instead of after its
+   * pairing check (one round trip less before the first picture). Default false.
+   */
+  noToken?: boolean;
   /** Reads a file (default fs/promises readFile); injectable so tests can make a read fail. */
   readFile?: (file: string) => Promise<Buffer>;
 }
@@ -105,7 +110,7 @@ export function createWebAssetsHandler(options: WebAssetsOptions = {}): WebAsset
       }
       return true;
     }
-    const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}${options.viewerOnly ? '-v' : ''}"`;
+    const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}${options.viewerOnly ? '-v' : ''}${options.noToken ? '-n' : ''}"`;
     const ext = file.slice(file.lastIndexOf('.'));
     const headers: Record<string, string> = {
       'Content-Type': TYPES[ext] ?? 'application/octet-stream',
@@ -137,8 +142,10 @@ export function createWebAssetsHandler(options: WebAssetsOptions = {}): WebAsset
         res.end('The web app is being rebuilt or cannot be read: reload in a moment.\n');
         return true;
       }
-      if (ext === '.html' && options.viewerOnly)
-        body = Buffer.from(body.toString('utf8').replace('<body>', '<body data-viewer="1">'));
+      if (ext === '.html' && (options.viewerOnly || options.noToken)) {
+        const marks = `${options.viewerOnly ? ' data-viewer="1"' : ''}${options.noToken ? ' data-no-token="1"' : ''}`;
+        body = Buffer.from(body.toString('utf8').replace('<body>', `<body${marks}>`));
+      }
       cache.set(file, { etag, body });
     }
     headers['Content-Length'] = String(body.length);

@@ -115,6 +115,7 @@ export function createWebMount(options: WebMountOptions): WebMountHandle {
   const assets: WebAssetsHandler = createWebAssetsHandler({
     ...(options.root !== undefined ? { root: options.root } : {}),
     viewerOnly: options.viewerOnly ?? false,
+    noToken: !options.apiToken,
   });
   const authorize = liveStreamGuard(options);
   const ws = new WsStreamServer({

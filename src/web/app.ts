@@ -247,15 +247,22 @@ async function main(): Promise<void> {
     else watch?.start();
   };
   window.addEventListener('hashchange', route);
+  // A camera with no token needs no pairing: show the section at once, without waiting a round
+  // trip for the pairing state (it only locks the page when the camera asks for a token).
+  const routedEarly = document.body.dataset.noToken === '1';
+  if (routedEarly) route();
+  let lockChanged = false;
   if (pairing) {
     const state = await pairing.refresh();
-    mustPair = state.tokenRequired && !state.paired;
+    const locked = state.tokenRequired && !state.paired;
+    lockChanged = locked !== mustPair;
+    mustPair = locked;
     if (scannedToken !== undefined && state.tokenRequired && !state.paired) {
       await pairing.pair(scannedToken);
       return;
     }
   }
-  route();
+  if (!routedEarly || lockChanged) route();
 }
 
 void main();

@@ -4,7 +4,9 @@
  * app.css answered 401, so the page was blank), while every API route still
  * needs the token; an asset read that fails answers 503 instead of
  * rejecting (regression: `rearview view` died on that unhandled rejection);
- * unchanged assets are read from disk once.
+ * unchanged assets are read from disk once; the page is marked for a
+ * camera without a token (it then starts the live view before its pairing
+ * check) and for the stand-alone viewer.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -122,5 +124,29 @@ describe('web assets handler', () => {
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }
+  });
+
+  it('marks the page for a camera without a token and for the stand-alone viewer, each with its own ETag', async () => {
+    const root = makeWebRoot(scratch.dir);
+    const pages: { body: string; etag: string | null }[] = [];
+    for (const options of [{}, { noToken: true }, { viewerOnly: true, noToken: true }]) {
+      const handler = createWebAssetsHandler({ root, ...options });
+      const server = createServer((req, res) => void handler(req, res));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      try {
+        const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+        pages.push({ body: await res.text(), etag: res.headers.get('etag') });
+      } finally {
+        await new Promise<void>((r) => server.close(() => r()));
+      }
+    }
+    assert.match(pages[0]?.body ?? '', /<body><script/);
+    assert.match(pages[1]?.body ?? '', /<body data-no-token="1"><script/);
+    assert.match(pages[2]?.body ?? '', /<body data-viewer="1" data-no-token="1"><script/);
+    assert.equal(
+      new Set(pages.map((p) => p.etag)).size,
+      3,
+      'a cached page of one kind is never revalidated as another',
+    );
   });
 });
