@@ -345,6 +345,8 @@ export interface MomentDeleteResult {
 
 /** One ride: segments recorded back to back (no gap over 2 s between one's end and the next's start). */
 export interface RideDocument {
+  /** Its first segment's name without `.mkv`: names the ride in `/api/v1/rides/ID/...`. */
+  id: string;
   /** ISO 8601 start of its first segment and end of its last. */
   start: string;
   end: string;
@@ -355,6 +357,8 @@ export interface RideDocument {
   moments: string[];
   /** True while its last segment is being recorded. */
   inProgress: boolean;
+  /** The ride as one HLS playlist of fragmented MP4 (finished segments). */
+  playlistUrl: string;
 }
 
 /** `GET /api/v1/rides`: oldest first. */
