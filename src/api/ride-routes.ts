@@ -3,8 +3,9 @@
  * segments grouped by continuous recording; each ride plays as one HLS
  * playlist of fragmented MP4 (`/api/v1/rides/ID/playlist.m3u8`, the
  * segments' MP4 conversions split into init and media parts by
- * fmp4-parts.ts). A ride's id is its first segment's name without `.mkv`;
- * a part names a segment of that ride, so a request can only reach a
+ * fmp4-parts.ts). Ids and timelines stay put while rotation deletes a
+ * ride's first segments (ride-timelines.ts); a part names a finished
+ * segment of that ride (`NAME-SECONDS`), so a request can only reach a
  * segment the library lists (then opened and checked like every download).
  */
 import { Readable } from 'node:stream';
@@ -16,17 +17,18 @@ import { ApiError, sendJson } from './api-responses.js';
 import type { ApiRouter } from './api-router.js';
 import { armIdleTimeout } from './file-responses.js';
 import { fmp4Part } from './fmp4-parts.js';
-import { playlistEntries, ridePlaylist, segmentStem, type PlaylistEntry } from './ride-playlist.js';
+import { ridePlaylist, type PlaylistEntry } from './ride-playlist.js';
+import { partStem, RideTimelines, type PlacedRide } from './ride-timelines.js';
 import type { RidesListDocument } from './wire-types.js';
 
 const API_V1 = '/api/v1';
 const ERR: [string, string] = ['application/json', '{"error":{"code","message"}}'];
-/** A ride id or part stem: a segment name without `.mkv` (ring or protected name). */
-const STEM_RE = /^[A-Za-z0-9_-]{1,64}$/;
-const PART_RE = /^([A-Za-z0-9_-]{1,64})\.(init\.mp4|m4s)$/;
+/** A ride id or part stem: a segment name without `.mkv` (ring or protected name), maybe `-SECONDS` after it. */
+const STEM_RE = /^[A-Za-z0-9_-]{1,80}$/;
+const PART_RE = /^([A-Za-z0-9_-]{1,80})\.(init\.mp4|m4s)$/;
 
 /** The rides now, from the library's list, oldest first. */
-export async function currentRides(ctx: ApiContext): Promise<Ride[]> {
+async function currentRides(ctx: ApiContext): Promise<Ride[]> {
   const list = await ctx.recordings.list();
   const infos: RecordingInfo[] = list.map((r) => ({
     ...r,
@@ -36,17 +38,22 @@ export async function currentRides(ctx: ApiContext): Promise<Ride[]> {
   return groupRides(infos, ctx.captureNow());
 }
 
-/** The id of a ride: its first segment's name without `.mkv`. */
-export function rideId(ride: Ride): string {
-  return segmentStem(ride.segments[0]?.name ?? '');
+/** True when `entry`'s segment is listed, finished, with the start its part stem names. */
+async function stillListed(ctx: ApiContext, entry: PlaylistEntry): Promise<boolean> {
+  const list = await ctx.recordings.list();
+  return list.some(
+    (r) =>
+      r.name === entry.name &&
+      !r.inProgress &&
+      partStem({ name: r.name, startedAtMs: r.startedAtMs ?? r.modifiedAtMs }) === entry.stem,
+  );
 }
 
 /** GET /api/v1/rides. */
-export async function ridesDocument(ctx: ApiContext): Promise<RidesListDocument> {
+async function ridesDocument(ctx: ApiContext, timelines: RideTimelines): Promise<RidesListDocument> {
   const [rides, moments] = await Promise.all([currentRides(ctx), ctx.moments?.list() ?? Promise.resolve([])]);
   return {
-    rides: rides.map((ride) => {
-      const id = rideId(ride);
+    rides: timelines.place(rides).map(({ id, ride }) => {
       return {
         id,
         start: new Date(ride.startMs).toISOString(),
@@ -62,28 +69,17 @@ export async function ridesDocument(ctx: ApiContext): Promise<RidesListDocument>
 }
 
 /** The ride with this id and the playable timeline of its finished segments; 404 otherwise. */
-async function findRide(ctx: ApiContext, id: string): Promise<{ ride: Ride; entries: PlaylistEntry[] }> {
+async function findRide(ctx: ApiContext, timelines: RideTimelines, id: string): Promise<PlacedRide> {
   if (!STEM_RE.test(id)) throw new ApiError('ERR_API_BAD_REQUEST', 'a ride id is a segment name without .mkv');
-  const ride = (await currentRides(ctx)).find((r) => rideId(r) === id);
+  const ride = timelines.place(await currentRides(ctx)).find((r) => r.id === id);
   if (!ride) throw new ApiError('ERR_NOT_FOUND', `no ride ${id} (GET /api/v1/rides lists them)`);
-  const finished = ride.segments.filter((s) => !s.inProgress && s.durationMs !== null && s.durationMs > 0);
-  return {
-    ride,
-    entries: playlistEntries(
-      finished.map((s) => ({
-        name: s.name,
-        startedAtMs: s.startedAtMs,
-        durationMs: s.durationMs as number,
-        width: s.width,
-        height: s.height,
-      })),
-    ),
-  };
+  return ride;
 }
 
 /** Adds the ride routes to `router` (the list, the playlist and its parts). */
 export function addRideRoutes(router: ApiRouter, ctx: ApiContext): void {
   const t = 'v1' as const;
+  const timelines = new RideTimelines();
   router.add({
     method: 'GET',
     path: `${API_V1}/rides`,
@@ -97,7 +93,7 @@ export function addRideRoutes(router: ApiRouter, ctx: ApiContext): void {
         ],
       },
     },
-    handler: async ({ res }) => sendJson(res, 200, await ridesDocument(ctx)),
+    handler: async ({ res }) => sendJson(res, 200, await ridesDocument(ctx, timelines)),
   });
   router.add({
     method: 'GET',
@@ -106,7 +102,7 @@ export function addRideRoutes(router: ApiRouter, ctx: ApiContext): void {
       tag: t,
       summary: 'A ride as one HLS playlist (version 7) of fragmented MP4, one media segment per finished recording',
       description:
-        "VOD with EXT-X-ENDLIST once the ride is over, EVENT while it is recorded; EXT-X-PROGRAM-DATE-TIME is each segment's capture time; EXT-X-DISCONTINUITY only where the picture size changes.",
+        "VOD with EXT-X-ENDLIST once the ride is over, a live playlist while it is recorded (MEDIA-SEQUENCE counts the first segments rotation deleted; ids and timelines do not move then); EXT-X-PROGRAM-DATE-TIME is each segment's capture time; EXT-X-DISCONTINUITY only where the picture size changes.",
       responses: {
         200: ['application/vnd.apple.mpegurl', 'the playlist'],
         400: ERR,
@@ -114,7 +110,7 @@ export function addRideRoutes(router: ApiRouter, ctx: ApiContext): void {
       },
     },
     handler: async ({ res, params }) => {
-      const { ride, entries } = await findRide(ctx, params.id ?? '');
+      const { ride, entries } = await findRide(ctx, timelines, params.id ?? '');
       const ended = !ride.segments.some((s) => s.inProgress);
       const body = ridePlaylist(entries, ended);
       res.writeHead(200, {
@@ -131,9 +127,10 @@ export function addRideRoutes(router: ApiRouter, ctx: ApiContext): void {
     path: `${API_V1}/rides/:id/:part`,
     doc: {
       tag: t,
-      summary: 'A part of a ride playlist: NAME.init.mp4 (ftyp+moov) or NAME.m4s (moof+mdat on the ride timeline)',
+      summary:
+        'A part of a ride playlist: NAME-SECONDS.init.mp4 (ftyp+moov) or NAME-SECONDS.m4s (moof+mdat on the ride timeline)',
       description:
-        'NAME is a finished segment of the ride, without .mkv. Counts against the download limit like an MP4 download.',
+        'NAME is a finished segment of the ride, without .mkv, SECONDS its start (Unix seconds). Counts against the download limit like an MP4 download.',
       responses: {
         200: ['video/mp4', 'the part (video/iso.segment for .m4s)'],
         400: ERR,
@@ -144,9 +141,9 @@ export function addRideRoutes(router: ApiRouter, ctx: ApiContext): void {
     },
     handler: async ({ res, params }) => {
       const m = PART_RE.exec(params.part ?? '');
-      if (!m) throw new ApiError('ERR_API_BAD_REQUEST', 'a ride part is NAME.init.mp4 or NAME.m4s');
-      const { entries } = await findRide(ctx, params.id ?? '');
-      const entry = entries.find((e) => segmentStem(e.name) === m[1]);
+      if (!m) throw new ApiError('ERR_API_BAD_REQUEST', 'a ride part is NAME-SECONDS.init.mp4 or NAME-SECONDS.m4s');
+      const { entries } = await findRide(ctx, timelines, params.id ?? '');
+      const entry: PlaylistEntry | undefined = entries.find((e) => e.stem === m[1]);
       if (!entry) throw new ApiError('ERR_NOT_FOUND', `${m[1]} is not a finished segment of ride ${params.id}`);
       if (!ctx.mp4Source) throw new ApiError('ERR_CONVERT', 'MP4 conversion is not available in this build', 503);
       const init = m[2] === 'init.mp4';
@@ -154,6 +151,11 @@ export function addRideRoutes(router: ApiRouter, ctx: ApiContext): void {
       let source: Awaited<ReturnType<NonNullable<ApiContext['mp4Source']>>> | undefined;
       try {
         source = await ctx.mp4Source(entry.name);
+        // Ring names come back: between the list and the open, rotation may have deleted this segment and
+        // started a new one under its name. Listed again after the open, the name still has its start only
+        // if the file opened is the one the playlist names (a file open before the deletion stays readable).
+        if (!(await stillListed(ctx, entry)))
+          throw new ApiError('ERR_NOT_FOUND', `${m[1]} was deleted by rotation (read the playlist again)`);
         armIdleTimeout(res, ctx.downloadIdleTimeoutMs);
         const bytes = source.stream();
         const parts = fmp4Part(bytes, init ? 'init' : 'media', entry.offsetSeconds);

@@ -47,6 +47,9 @@ export class RideList {
     document.getElementById('ride-player') as HTMLElement,
     document.getElementById('ride-video') as HTMLVideoElement,
     document.getElementById('ride-marks') as HTMLElement,
+    (message) => {
+      this.message.textContent = `Could not play the ride: ${message}`;
+    },
   );
   private rides: RideDocument[] = [];
   private moments = new Map<string, MomentDocument>();

@@ -1,11 +1,13 @@
 /**
  * Plays a ride as one timeline: the ride's HLS playlist of fragmented MP4
  * (GET /api/v1/rides/ID/playlist.m3u8), natively where the browser plays
- * HLS (Safari, iPhone: no MediaSource there), otherwise by appending the
- * same init and media parts to MediaSource in order, each placed right
- * after the previous one (timestampOffset), a window of them around the
- * playhead. Moments are marks on the timeline with a "save clip" link
- * (GET /api/v1/clip, an MP4 download). `?ride-path=hls|mse` forces a path.
+ * HLS (Safari, iPhone), otherwise by appending the same init and media parts
+ * to MediaSource (or ManagedMediaSource, which an iPhone without native HLS
+ * would have) in order, each placed right after the previous one
+ * (timestampOffset), a window of them around the playhead; a ride being
+ * recorded reloads its playlist for the segments finished since. Moments
+ * are marks on the timeline with a "save clip" link (GET /api/v1/clip, an
+ * MP4 download). `?ride-path=hls|mse|mms` forces a path.
  */
 import type { MomentDocument, RideDocument } from '../api/wire-types.js';
 
@@ -19,7 +21,11 @@ export interface RideSegment {
   capturedAtMs: number;
 }
 
-/** Parses the playlist the camera writes (ride-playlist.ts): EXT-X-MAP, PROGRAM-DATE-TIME, EXTINF. */
+/**
+ * Parses the playlist the camera writes (ride-playlist.ts): EXT-X-MAP, PROGRAM-DATE-TIME, EXTINF, and
+ * EXT-RV-TIMELINE-START (where the first segment sits on the ride's timeline: past 0 once rotation
+ * deleted the ride's first segments; the parts' timestamps are on that timeline).
+ */
 export function parseRidePlaylist(text: string, base: string): { segments: RideSegment[]; ended: boolean } {
   const segments: RideSegment[] = [];
   let init = '';
@@ -28,7 +34,10 @@ export function parseRidePlaylist(text: string, base: string): { segments: RideS
   let t = 0;
   for (const raw of text.split('\n')) {
     const line = raw.trim();
-    if (line.startsWith('#EXT-X-MAP:')) init = new URL(/URI="([^"]+)"/.exec(line)?.[1] ?? '', base).href;
+    if (line.startsWith('#EXT-RV-TIMELINE-START:') && segments.length === 0) {
+      const start = Number.parseFloat(line.slice(23));
+      if (Number.isFinite(start) && start >= 0) t = start;
+    } else if (line.startsWith('#EXT-X-MAP:')) init = new URL(/URI="([^"]+)"/.exec(line)?.[1] ?? '', base).href;
     else if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) pdt = Date.parse(line.slice(25));
     else if (line.startsWith('#EXTINF:')) dur = Number.parseFloat(line.slice(8));
     else if (line && !line.startsWith('#') && Number.isFinite(dur)) {
@@ -48,19 +57,38 @@ export function timelineAt(segments: readonly RideSegment[], ms: number): number
   return last ? last.start + last.duration : 0;
 }
 
+/** How a ride reaches the screen. */
+export type RidePath = 'hls' | 'mse' | 'mms';
+
+/** Why a ride cannot play in this browser (shown on the page). */
+export const NO_RIDE_PATH = 'this browser plays neither HLS nor MediaSource nor ManagedMediaSource';
+
+const managedMediaSource = (): (new () => MediaSource) | undefined =>
+  (globalThis as { ManagedMediaSource?: new () => MediaSource }).ManagedMediaSource;
+
 /**
  * Which path plays a ride here: the browser's own HLS player where it has
- * one, except for a ride still being recorded where MediaSource exists too
- * (Chromium's HLS player did not start on the growing EVENT playlist in our
- * test; the MediaSource path plays its finished segments).
+ * one, except for a ride still being recorded where a media source exists
+ * too (Chromium's HLS player did not start on the growing playlist in our
+ * test; the media-source path plays its finished segments and reloads).
+ * A path forced with `?ride-path=` that this browser lacks is refused, not
+ * swapped.
  */
-export function ridePath(video: HTMLVideoElement, inProgress: boolean): 'hls' | 'mse' | 'none' {
+export function ridePath(video: HTMLVideoElement, inProgress: boolean): RidePath {
+  const has: Record<RidePath, boolean> = {
+    hls: video.canPlayType('application/vnd.apple.mpegurl') !== '',
+    mse: typeof MediaSource === 'function',
+    mms: typeof managedMediaSource() === 'function',
+  };
   const forced = new URLSearchParams(location.search).get('ride-path');
-  if (forced === 'hls' || forced === 'mse') return forced;
-  const mse = typeof MediaSource === 'function';
-  const hls = video.canPlayType('application/vnd.apple.mpegurl') !== '';
-  if (hls && !(inProgress && mse)) return 'hls';
-  return mse ? 'mse' : hls ? 'hls' : 'none';
+  if (forced === 'hls' || forced === 'mse' || forced === 'mms') {
+    if (!has[forced]) throw new Error(`?ride-path=${forced}, but this browser has no ${forced.toUpperCase()}`);
+    return forced;
+  }
+  const source: RidePath | undefined = has.mse ? 'mse' : has.mms ? 'mms' : undefined;
+  if (has.hls && !(inProgress && source)) return 'hls';
+  if (source) return source;
+  throw new Error(NO_RIDE_PATH);
 }
 
 const AHEAD_S = 30;
@@ -70,18 +98,22 @@ const BEHIND_S = 30;
 export class RidePlayer {
   private session = 0;
   private objectUrl: string | undefined;
+  /** Removes the listeners of the ride being played. */
+  private listeners: AbortController | undefined;
   segments: RideSegment[] = [];
 
   constructor(
     private readonly box: HTMLElement,
     private readonly video: HTMLVideoElement,
     private readonly marks: HTMLElement,
+    /** Where a failure after the start is said. */
+    private readonly onError: (message: string) => void = () => undefined,
   ) {}
 
   /** Loads `ride` and starts it (at capture time `atMs` when given). */
   async open(ride: RideDocument, title: string, moments: MomentDocument[], atMs?: number): Promise<void> {
-    const session = ++this.session;
     this.stop();
+    const session = this.session;
     this.box.hidden = false;
     const heading = this.box.querySelector('h3');
     if (heading) heading.textContent = `Ride from ${title}`;
@@ -90,20 +122,34 @@ export class RidePlayer {
     const playlist = parseRidePlaylist(await res.text(), new URL(ride.playlistUrl, location.href).href);
     if (session !== this.session) return;
     this.segments = playlist.segments;
-    const path = ridePath(this.video, ride.inProgress);
-    this.box.dataset.path = path;
     this.renderMarks(moments);
-    const startAt = atMs !== undefined ? timelineAt(this.segments, atMs) : 0;
+    let path: RidePath;
+    try {
+      path = ridePath(this.video, ride.inProgress);
+    } catch (err) {
+      this.box.dataset.path = 'none';
+      throw err;
+    }
+    this.box.dataset.path = path;
+    const startAt = atMs !== undefined ? timelineAt(this.segments, atMs) : (this.segments[0]?.start ?? 0);
     if (path === 'hls') {
       this.video.src = ride.playlistUrl;
-      if (startAt > 0)
+      if (atMs !== undefined && startAt > 0)
         this.video.addEventListener('loadedmetadata', () => (this.video.currentTime = startAt), { once: true });
-    } else if (path === 'mse') await this.feed(session, startAt);
-    else throw new Error('this browser plays neither HLS nor MediaSource');
+    } else {
+      const source = await this.openSource(path === 'mms');
+      // The feeder runs on while the ride plays; its failure is said, not swallowed.
+      this.feed(session, source, startAt, ride, playlist.ended).catch((err: Error) => {
+        if (session === this.session) this.onError(`the ride stopped loading: ${err.message}`);
+      });
+    }
     void this.video.play().catch(() => undefined); // autoplay refused: the controls start it
   }
 
   stop(): void {
+    this.session++;
+    this.listeners?.abort();
+    this.listeners = undefined;
     this.video.pause();
     this.video.removeAttribute('src');
     this.video.load();
@@ -112,7 +158,8 @@ export class RidePlayer {
   }
 
   private renderMarks(moments: MomentDocument[]): void {
-    const total = this.segments.reduce((n, s) => n + s.duration, 0);
+    const last = this.segments[this.segments.length - 1];
+    const total = last ? last.start + last.duration : 0;
     this.marks.replaceChildren(
       ...moments.map((m) => {
         const at = timelineAt(this.segments, Date.parse(m.at));
@@ -138,14 +185,31 @@ export class RidePlayer {
     );
   }
 
-  /** MediaSource: init once per map, then media parts in order, each right after the previous one. */
-  private async feed(session: number, startAt: number): Promise<void> {
-    const ms = new MediaSource();
+  /** A new MediaSource (or ManagedMediaSource) on the video element, open. */
+  private async openSource(managed: boolean): Promise<MediaSource> {
+    const Managed = managedMediaSource();
+    if (managed && !Managed) throw new Error('this browser has no ManagedMediaSource');
+    // A ManagedMediaSource plays only when AirPlay has an alternative or is turned off.
+    if (managed) this.video.disableRemotePlayback = true;
+    const ms = managed && Managed ? new Managed() : new MediaSource();
     this.objectUrl = URL.createObjectURL(ms);
     this.video.src = this.objectUrl;
-    await new Promise((r) => ms.addEventListener('sourceopen', r, { once: true }));
-    const first = this.segments[0];
-    if (!first || session !== this.session) return;
+    if (ms.readyState !== 'open') await new Promise((r) => ms.addEventListener('sourceopen', r, { once: true }));
+    return ms;
+  }
+
+  /**
+   * Init once per map, then media parts in order, each right after the previous one; a ride being
+   * recorded reloads its playlist when the parts run out (its timeline does not move: ride-timelines.ts).
+   */
+  private async feed(
+    session: number,
+    ms: MediaSource,
+    startAt: number,
+    ride: RideDocument,
+    ended: boolean,
+  ): Promise<void> {
+    if (!this.segments[0] || session !== this.session) return;
     const sb = ms.addSourceBuffer('video/mp4; codecs="avc1.42E01F"');
     const done = (): Promise<void> =>
       new Promise((r) => (sb.updating ? sb.addEventListener('updateend', () => r(), { once: true }) : r()));
@@ -154,48 +218,115 @@ export class RidePlayer {
       sb.appendBuffer(data);
       await done();
     };
-    const total = this.segments.reduce((n, s) => n + s.duration, 0);
-    ms.duration = total;
+    /** A part's bytes; undefined when it is gone (404: rotation deleted the segment since the playlist). */
+    const fetchPart = async (url: string): Promise<ArrayBuffer | undefined> => {
+      const res = await fetch(url);
+      if (res.status === 404) return undefined;
+      if (!res.ok) throw new Error(`${new URL(url).pathname.split('/').pop()}: ${res.status}`);
+      return res.arrayBuffer();
+    };
+    /** The playlist again; `next` becomes its first segment at or after `from` on the timeline. */
+    const reload = async (from: number): Promise<boolean> => {
+      const res = await fetch(ride.playlistUrl);
+      if (!res.ok) throw new Error(`playlist: ${res.status}`);
+      const playlist = parseRidePlaylist(await res.text(), new URL(ride.playlistUrl, location.href).href);
+      if (session !== this.session) return false;
+      this.segments = playlist.segments;
+      ended = playlist.ended;
+      const i = this.segments.findIndex((s) => s.start >= from - 0.001);
+      next = i < 0 ? this.segments.length : i;
+      if (ended && ms.readyState === 'open') ms.duration = Math.max(total(), Number.isFinite(end) ? end : 0);
+      return true;
+    };
+    const total = (): number => {
+      const last = this.segments[this.segments.length - 1];
+      return last ? last.start + last.duration : 0;
+    };
+    if (ended) ms.duration = total();
     let next = Math.max(
       0,
       this.segments.findIndex((s) => s.start + s.duration > startAt),
     );
     let initLoaded = '';
     let end = Number.NaN;
-    this.video.addEventListener('seeking', () => {
-      const t = this.video.currentTime;
+    /** Timeline start of the last part appended (new playlists continue after it). */
+    let lastStart = Number.NEGATIVE_INFINITY;
+    this.listeners = new AbortController();
+    const { signal } = this.listeners;
+    this.video.addEventListener(
+      'seeking',
+      () => {
+        const t = this.video.currentTime;
+        const b = sb.buffered;
+        for (let i = 0; i < b.length; i++) if (t >= b.start(i) && t < b.end(i)) return;
+        next = Math.max(
+          0,
+          this.segments.findIndex((s) => s.start + s.duration > t),
+        );
+        end = Number.NaN;
+      },
+      { signal },
+    );
+    /**
+     * Where playback should start, until it is there. A seek before the element has metadata is
+     * not kept by every engine (Chromium stayed at 0 with the ride's timeline starting at 16 s,
+     * once rotation had deleted its first segments): it is made again once data is buffered.
+     */
+    let want: number | undefined = startAt;
+    const seekToStart = (): void => {
       const b = sb.buffered;
-      for (let i = 0; i < b.length; i++) if (t >= b.start(i) && t < b.end(i)) return;
-      next = Math.max(
-        0,
-        this.segments.findIndex((s) => s.start + s.duration > t),
-      );
-      end = Number.NaN;
-    });
+      if (want === undefined || this.video.readyState < 1 || b.length === 0) return;
+      const to = Math.max(want, b.start(0));
+      if (Math.abs(this.video.currentTime - to) > 0.05) this.video.currentTime = to;
+      want = undefined;
+    };
     if (startAt > 0) this.video.currentTime = startAt;
     while (session === this.session) {
       const seg = this.segments[next];
       if (!seg) {
-        if (ms.readyState === 'open') {
-          await done();
-          ms.endOfStream();
+        if (ended) {
+          if (ms.readyState === 'open') {
+            await done();
+            ms.endOfStream();
+          }
+          return;
         }
-        return;
-      }
-      if (this.video.currentTime + AHEAD_S < seg.start) {
-        await new Promise((r) => this.video.addEventListener('timeupdate', r, { once: true }));
+        // Being recorded: the next segment is listed once finished (a segment's length from now at most).
+        const last = this.segments[this.segments.length - 1];
+        await new Promise((r) => setTimeout(r, Math.max(1000, (last?.duration ?? 2) * 500)));
+        if (session !== this.session) return;
+        if (!(await reload(lastStart + 0.002))) return;
         continue;
       }
-      if (seg.init !== initLoaded) {
-        await append(await (await fetch(seg.init)).arrayBuffer());
+      if (this.video.currentTime + AHEAD_S < seg.start) {
+        await new Promise((r) => this.video.addEventListener('timeupdate', r, { once: true, signal }));
+        if (signal.aborted) return;
+        continue;
+      }
+      const init = seg.init !== initLoaded ? await fetchPart(seg.init) : undefined;
+      const data = seg.init === initLoaded || init ? await fetchPart(seg.uri) : undefined;
+      if (session !== this.session) return;
+      if (!data) {
+        // Rotated away since the playlist was read: go on from the first segment still there.
+        if (!(await reload(seg.start))) return;
+        const gone = seg.init !== initLoaded && !init ? seg.init : seg.uri;
+        if (this.segments.some((s) => s.uri === gone || s.init === gone))
+          throw new Error(`${gone.split('/').pop()}: 404`);
+        const first = this.segments[next];
+        if (first && sb.buffered.length === 0) want = first.start;
+        end = Number.NaN;
+        continue;
+      }
+      if (init) {
+        await append(init);
         initLoaded = seg.init;
       }
-      const data = await (await fetch(seg.uri)).arrayBuffer();
-      if (session !== this.session) return;
       // Its timestamps already sit at seg.start (the camera moved them); place it exactly at the previous end.
       await done();
       sb.timestampOffset = Number.isFinite(end) && Math.abs(end - seg.start) < 0.5 ? end - seg.start : 0;
       await append(data);
+      lastStart = seg.start;
+      seekToStart();
       end = seg.start + sb.timestampOffset + seg.duration;
       const b = sb.buffered;
       // The real end of what was just appended (its last frame's end), so the next part joins without a hole.

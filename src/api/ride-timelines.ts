@@ -1,0 +1,124 @@
+/**
+ * Ride ids and ride timelines that stay put while rotation deletes a ride's
+ * oldest segments. A ride is found from the files (clip-export.ts
+ * groupRides), so without memory its id (its first segment's name) and the
+ * place of every segment on its timeline (the sum of the durations before
+ * it) would change each time the ring deletes its first segment: a page
+ * holding the id would get 404, and a player that loaded the playlist would
+ * get parts whose timestamps moved by a segment's length. So each segment,
+ * once seen, keeps its ride id, its offset on the ride's timeline and its
+ * media sequence number for as long as it is listed (memory only: after a
+ * restart the timelines start again from the segments there are).
+ *
+ * A segment is known by its name and its start second: ring names are
+ * reused, and a part URL names both, so a stale URL is a 404, never another
+ * recording.
+ */
+import type { Ride } from '../recorder/clip-export.js';
+import type { RecordingInfo } from '../recorder/recording-library.js';
+import { segmentStem, type PlaylistEntry } from './ride-playlist.js';
+
+/** A ride with its id and the playlist entries of its finished segments. */
+export interface PlacedRide {
+  id: string;
+  ride: Ride;
+  entries: PlaylistEntry[];
+}
+
+interface Remembered {
+  ride: string;
+  /** Offset on the ride's timeline, ms; undefined until the segment is finished. */
+  offsetMs?: number;
+  seq?: number;
+}
+
+/** `NAME-SECONDS`: a segment's name without `.mkv` and its start, in Unix seconds. */
+export function partStem(s: Pick<RecordingInfo, 'name' | 'startedAtMs'>): string {
+  return `${segmentStem(s.name)}-${Math.floor(s.startedAtMs / 1000)}`;
+}
+
+const finished = (s: RecordingInfo): boolean => !s.inProgress && s.durationMs !== null && s.durationMs > 0;
+
+/** The memory of ride ids and timelines of one daemon. */
+export class RideTimelines {
+  private known = new Map<string, Remembered>();
+
+  /** Ids and timelines of `rides` (oldest first, as groupRides gives them); forgets segments no longer listed. */
+  place(rides: readonly Ride[]): PlacedRide[] {
+    const next = new Map<string, Remembered>();
+    const taken = new Set<string>();
+    const out = rides.map((ride) => {
+      const keys = ride.segments.map(partStem);
+      // The ride keeps the id one of its segments remembers (the oldest first); a ride split in two keeps it in its first half.
+      let id = keys.map((k) => this.known.get(k)?.ride).find((r): r is string => r !== undefined && !taken.has(r));
+      if (id === undefined) {
+        const first = ride.segments[0];
+        const plain = segmentStem(first?.name ?? '');
+        const inUse = (c: string): boolean => taken.has(c) || [...this.known.values()].some((k) => k.ride === c);
+        id = first && inUse(plain) ? partStem(first) : plain;
+      }
+      taken.add(id);
+      const rideId = id;
+      const remembered = (k: string): Remembered | undefined => {
+        const r = this.known.get(k);
+        return r && r.ride === rideId ? r : undefined;
+      };
+      const done = ride.segments.filter(finished);
+      const doneKeys = done.map(partStem);
+      // Where nothing before it is remembered, a segment is placed back from the first one that is.
+      const anchor = doneKeys.findIndex((k) => remembered(k)?.offsetMs !== undefined);
+      const entries: PlaylistEntry[] = [];
+      let mapName: string | undefined;
+      let map: RecordingInfo | undefined;
+      done.forEach((s, i) => {
+        const key = doneKeys[i] as string;
+        const prev = entries[i - 1];
+        const mem = remembered(key);
+        let offsetMs: number;
+        let seq: number;
+        if (
+          mem?.offsetMs !== undefined &&
+          mem.seq !== undefined &&
+          (!prev || mem.offsetMs >= prev.offsetSeconds * 1000)
+        ) {
+          offsetMs = mem.offsetMs;
+          seq = Math.max(mem.seq, prev ? prev.sequence + 1 : 0);
+        } else if (prev) {
+          offsetMs = prev.offsetSeconds * 1000 + prev.durationMs;
+          seq = prev.sequence + 1;
+        } else if (anchor > 0) {
+          const a = remembered(doneKeys[anchor] as string) as Remembered;
+          const before = done.slice(0, anchor).reduce((n, d) => n + (d.durationMs as number), 0);
+          offsetMs = Math.max(0, (a.offsetMs as number) - before);
+          seq = Math.max(0, (a.seq as number) - anchor);
+        } else {
+          offsetMs = 0;
+          seq = 0;
+        }
+        const sameSize = map && map.width === s.width && map.height === s.height;
+        if (!sameSize) {
+          map = s;
+          mapName = key;
+        }
+        entries.push({
+          name: s.name,
+          startedAtMs: s.startedAtMs,
+          durationMs: s.durationMs as number,
+          width: s.width,
+          height: s.height,
+          offsetSeconds: offsetMs / 1000,
+          mapStem: mapName as string,
+          stem: key,
+          sequence: seq,
+        });
+        next.set(key, { ride: rideId, offsetMs, seq });
+      });
+      keys.forEach((k, i) => {
+        if (!next.has(k) && !finished(ride.segments[i] as RecordingInfo)) next.set(k, { ride: rideId });
+      });
+      return { id: rideId, ride, entries };
+    });
+    this.known = next;
+    return out;
+  }
+}
