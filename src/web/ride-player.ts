@@ -280,6 +280,9 @@ export class RidePlayer {
       if (Math.abs(this.video.currentTime - to) > 0.05) this.video.currentTime = to;
       want = undefined;
     };
+    // The metadata can arrive after the last append before the feeder waits (for the playhead, or
+    // for the next segment): the seek is made then too, or playback waits at 0 before a gap forever.
+    this.video.addEventListener('loadedmetadata', seekToStart, { signal });
     if (startAt > 0) this.video.currentTime = startAt;
     while (session === this.session) {
       const seg = this.segments[next];

@@ -75,7 +75,9 @@ export interface JoinResult {
 
 /**
  * Opens ride `id` from the recordings page already loaded in `page` and plays it past the
- * starts of `segments[first]` and `segments[first + 1]` (the joins measured).
+ * starts of `segments[first]` and `segments[first + 1]` (the joins measured). With `first` past 1
+ * it starts through the page's time picker, a second into `segments[first - 1]`: the ride's
+ * oldest segments are the next that rotation deletes.
  */
 export async function playRideAcrossJoins(
   page: RidePage,
@@ -100,8 +102,18 @@ export async function playRideAcrossJoins(
       else v.requestVideoFrameCallback(step);
     };
     v.requestVideoFrameCallback(step);
-    document.querySelector('${row} details').open = true;
-    document.querySelector('${row} .rv-ride-actions button').click();
+    const at = ${first > 1 ? ((segments[first - 1] as RideSegment).capturedAtMs + 1000).toFixed(0) : 'undefined'};
+    if (at === undefined) {
+      document.querySelector('${row} details').open = true;
+      document.querySelector('${row} .rv-ride-actions button').click();
+      return true;
+    }
+    // datetime-local: the page's local wall time, to the second (the picker's step).
+    const d = new Date(at);
+    const p = (n) => String(n).padStart(2, '0');
+    document.getElementById('ride-time').value =
+      d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + 'T' + p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds());
+    document.getElementById('ride-find').requestSubmit();
     return true;
   })()`);
   // The player sets its source after reading the playlist; play() then (muted: autoplay allowed).

@@ -78,7 +78,7 @@ async function partTimes(init: string, part: string): Promise<{ first: number; l
 
 describe('rides as a timeline', () => {
   it('serves a playlist ffprobe reads over HTTP without a decode error', async () => {
-    const { ride, segments } = await rideWith(base, 3);
+    const { ride, segments } = await rideWith(base, 4);
     const url = `${base}${ride.playlistUrl}`;
     const text = await (await fetch(url)).text();
     assert.match(text, /^#EXTM3U\n#EXT-X-VERSION:7\n/);
@@ -87,10 +87,11 @@ describe('rides as a timeline', () => {
     assert.doesNotMatch(text, /DISCONTINUITY|PLAYLIST-TYPE:EVENT/);
     // A ride being recorded is a live playlist: ffmpeg would start at its live edge and then wait for
     // each new segment in real time (a minute and more, long enough for the ring to wrap under the
-    // tests that follow). From the first segment, to the end of the finished ones, it stops.
-    const finished = segments.reduce((n, s) => n + s.duration, 0);
+    // tests that follow). From the third segment (the oldest may be deleted by rotation any moment),
+    // to the end of the finished ones, it stops.
+    const finished = segments.slice(2).reduce((n, s) => n + s.duration, 0);
     const { stderr } = await run('ffmpeg', [
-      ...['-v', 'error', '-live_start_index', '0', '-i', url],
+      ...['-v', 'error', '-live_start_index', '2', '-i', url],
       ...['-t', (finished - 0.1).toFixed(3), '-f', 'null', '-'],
     ]);
     assert.equal(stderr.trim(), '', 'decode errors');
@@ -132,13 +133,13 @@ describe('rides as a timeline', () => {
 
   for (const path of ['mse', 'default'] as const) {
     it(`plays a ride across joins in Chromium (${path}) with no frame interval over 100 ms at a join`, async (t) => {
-      const { ride, segments } = await rideWith(base, 4);
+      const { ride, segments } = await rideWith(base, 6);
       const page = await browser.newPage();
       try {
         await page.goto(`${base}/${path === 'mse' ? '?ride-path=mse' : ''}#recordings`);
         const ridePage = { evaluate: async <T>(e: string) => (await page.evaluate(e)) as T };
-        // Joins 2 and 3: the oldest segment may be rotated away while the page starts.
-        const result = await playRideAcrossJoins(ridePage, ride.id, segments, 2);
+        // From the time picker, inside the ride's 4th segment: the oldest may be rotated away any moment.
+        const result = await playRideAcrossJoins(ridePage, ride.id, segments, 4);
         // Chromium has its own HLS player, but a ride being recorded goes to MediaSource (ride-player.ts ridePath).
         assert.equal(result.path, 'mse');
         t.diagnostic(
