@@ -22,6 +22,9 @@ import {
   type InitScriptProxy,
 } from './browser-engines.js';
 import { ensureWebBuilt } from './web-fixture.js';
+import { type JoinResult, playRideAcrossJoins, rideMessage, rideWith } from './ride-check.js';
+import { join } from 'node:path';
+import { scratchDir } from '../support/paths.js';
 
 /** What a page sees of the browser. */
 export interface Findings {
@@ -50,6 +53,11 @@ export interface EngineExpectations {
    * its message when it can play none.
    */
   iphone: { keepManaged: boolean; path: LivePath } | { keepManaged: boolean; message: RegExp };
+  /**
+   * The ride player on the recordings page at the `.local` name (a ride being recorded): the path
+   * it picks, and on the iPhone-like page the path it plays or its message.
+   */
+  ride: { path: string; iphone: { path: string } | { message: RegExp } };
 }
 
 const FINDINGS_EXPR = `({
@@ -144,6 +152,11 @@ async function expectMovingPicture(page: EnginePage, selector: string): Promise<
   }
 }
 
+function rideFigures(r: JoinResult): string {
+  const at = r.intervalsMs.map((d) => `${d.toFixed(1)} ms`).join(', ');
+  return `ride ${r.path}: ${r.frames} frames at half speed; intervals at the joins ${at}; largest anywhere ${r.maxIntervalMs.toFixed(1)} ms`;
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] as number;
@@ -175,7 +188,16 @@ export function engineSuite(
   before(async () => {
     ensureWebBuilt();
     mapCameraHost();
-    serve = await startServe(['--source', 'sample', '--bind', '127.0.0.1'], { waitForApi: true });
+    // Recording 2 s segments for the ride checks (the ring of 30 wraps after a minute, as a camera's does).
+    const scratch = scratchDir('rearview-engine-');
+    cleanups.push(() => scratch.cleanup());
+    serve = await startServe(
+      [
+        ...['--source', 'sample', '--stream-port', '0', '--api-port', '0', '--bind', '127.0.0.1', '--no-mdns'],
+        ...['--recordings', join(scratch.dir, 'recordings'), '--segment', '2s', '--max-files', '30'],
+      ],
+      { rawArgs: true, waitForApi: true },
+    );
     cleanups.push(() => serve.close());
     engine = await launch(async () => {
       if (!proxy) {
@@ -294,6 +316,29 @@ export function engineSuite(
         t.diagnostic(`${engine.version}: ${errors.join(' | ')}`);
       });
     }
+
+    const ride = expected.ride;
+    it(`plays a ride across joins on ${CAMERA_HOST} through ${ride.path}, no frame interval over 100 ms at a join`, async (t) => {
+      const { ride: r, segments } = await rideWith(`http://127.0.0.1:${serve.apiPort}`, 6);
+      const result = await playRideAcrossJoins(await open(local('', '#recordings')), r.id, segments, 4);
+      t.diagnostic(rideFigures(result));
+      assert.equal(result.path, ride.path);
+      for (const d of result.intervalsMs) assert.ok(d <= 100, `a frame interval of ${d.toFixed(1)} ms at a join`);
+    });
+    it(`on an iPhone-like page at ${CAMERA_HOST}: ${'path' in ride.iphone ? `plays a ride through ${ride.iphone.path}` : 'says why it cannot play a ride'}`, async (t) => {
+      const { ride: r, segments } = await rideWith(`http://127.0.0.1:${serve.apiPort}`, 6);
+      const page = await open(local('', '#recordings'), iphoneLikeScript(iphone.keepManaged));
+      if (!('path' in ride.iphone)) {
+        const said = await rideMessage(page, r.id);
+        assert.equal(said.path, 'none');
+        assert.match(said.message, ride.iphone.message);
+        return;
+      }
+      const result = await playRideAcrossJoins(page, r.id, segments, 4);
+      t.diagnostic(`iPhone-like: ${rideFigures(result)}`);
+      assert.equal(result.path, ride.iphone.path);
+      for (const d of result.intervalsMs) assert.ok(d <= 100, `a frame interval of ${d.toFixed(1)} ms at a join`);
+    });
 
     extra?.({ open, local: (query) => local(query), expectPlays });
   });

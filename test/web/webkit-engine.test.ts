@@ -31,4 +31,5 @@ engineSuite((proxy) => launchWebKitEngine(proxy), {
   refuses: { webrtc: /\?path=webrtc, but this browser has no WebRTC/ },
   auto: { path: 'webcodecs', note: /WebCodecs/ },
   iphone: { keepManaged: true, path: 'mms' },
+  ride: { path: 'mse', iphone: { path: 'mms' } },
 });
