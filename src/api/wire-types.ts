@@ -345,7 +345,10 @@ export interface MomentDeleteResult {
 
 /** One ride: segments recorded back to back (no gap over 2 s between one's end and the next's start). */
 export interface RideDocument {
-  /** Its first segment's name without `.mkv`: names the ride in `/api/v1/rides/ID/...`. */
+  /**
+   * Names the ride in `/api/v1/rides/ID/...`: its first segment's name without `.mkv` when the
+   * daemon first listed it; kept while rotation deletes the ride's first segments (docs/api.md "Rides").
+   */
   id: string;
   /** ISO 8601 start of its first segment and end of its last. */
   start: string;
