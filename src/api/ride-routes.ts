@@ -18,7 +18,7 @@ import type { ApiRouter } from './api-router.js';
 import { armIdleTimeout } from './file-responses.js';
 import { fmp4Part } from './fmp4-parts.js';
 import { ridePlaylist, type PlaylistEntry } from './ride-playlist.js';
-import { partStem, RideTimelines, type PlacedRide } from './ride-timelines.js';
+import { RideTimelines, SAME_START_MS, type PlacedRide } from './ride-timelines.js';
 import type { RidesListDocument } from './wire-types.js';
 
 const API_V1 = '/api/v1';
@@ -45,7 +45,7 @@ async function stillListed(ctx: ApiContext, entry: PlaylistEntry): Promise<boole
     (r) =>
       r.name === entry.name &&
       !r.inProgress &&
-      partStem({ name: r.name, startedAtMs: r.startedAtMs ?? r.modifiedAtMs }) === entry.stem,
+      Math.abs((r.startedAtMs ?? r.modifiedAtMs) - entry.startedAtMs) < SAME_START_MS,
   );
 }
 

@@ -10,9 +10,12 @@
  * media sequence number for as long as it is listed (memory only: after a
  * restart the timelines start again from the segments there are).
  *
- * A segment is known by its name and its start second: ring names are
- * reused, and a part URL names both, so a stale URL is a 404, never another
- * recording.
+ * A segment is known by its name and its start: ring names are reused, and
+ * a part URL names both, so a stale URL is a 404, never another recording.
+ * The start a listing gives can move by a fraction of a second (where it was
+ * read from changes when the segment closes and its thumbnail is made), so a
+ * name whose start moved less than SAME_START_MS keeps its part stem; a name
+ * reused by the ring starts a whole ring later.
  */
 import type { Ride } from '../recorder/clip-export.js';
 import type { RecordingInfo } from '../recorder/recording-library.js';
@@ -27,6 +30,10 @@ export interface PlacedRide {
 
 interface Remembered {
   ride: string;
+  /** The part stem the segment was first given (its start second as first listed). */
+  stem: string;
+  /** Its start as first listed, ms. */
+  startMs: number;
   /** Offset on the ride's timeline, ms; undefined until the segment is finished. */
   offsetMs?: number;
   seq?: number;
@@ -36,6 +43,9 @@ interface Remembered {
 export function partStem(s: Pick<RecordingInfo, 'name' | 'startedAtMs'>): string {
   return `${segmentStem(s.name)}-${Math.floor(s.startedAtMs / 1000)}`;
 }
+
+/** Starts of one segment as two listings give them differ by less than this. */
+export const SAME_START_MS = 2000;
 
 const finished = (s: RecordingInfo): boolean => !s.inProgress && s.durationMs !== null && s.durationMs > 0;
 
@@ -47,10 +57,15 @@ export class RideTimelines {
   place(rides: readonly Ride[]): PlacedRide[] {
     const next = new Map<string, Remembered>();
     const taken = new Set<string>();
+    /** What is remembered of `s` (by name, when its start is the same one). */
+    const recall = (s: RecordingInfo): Remembered | undefined => {
+      const r = this.known.get(s.name);
+      return r && Math.abs(r.startMs - s.startedAtMs) < SAME_START_MS ? r : undefined;
+    };
     const out = rides.map((ride) => {
-      const keys = ride.segments.map(partStem);
+      const keys = ride.segments.map((s) => recall(s)?.stem ?? partStem(s));
       // The ride keeps the id one of its segments remembers (the oldest first); a ride split in two keeps it in its first half.
-      let id = keys.map((k) => this.known.get(k)?.ride).find((r): r is string => r !== undefined && !taken.has(r));
+      let id = ride.segments.map((s) => recall(s)?.ride).find((r): r is string => r !== undefined && !taken.has(r));
       if (id === undefined) {
         const first = ride.segments[0];
         const plain = segmentStem(first?.name ?? '');
@@ -59,21 +74,21 @@ export class RideTimelines {
       }
       taken.add(id);
       const rideId = id;
-      const remembered = (k: string): Remembered | undefined => {
-        const r = this.known.get(k);
+      const remembered = (s: RecordingInfo): Remembered | undefined => {
+        const r = recall(s);
         return r && r.ride === rideId ? r : undefined;
       };
       const done = ride.segments.filter(finished);
-      const doneKeys = done.map(partStem);
+      const doneKeys = done.map((s) => recall(s)?.stem ?? partStem(s));
       // Where nothing before it is remembered, a segment is placed back from the first one that is.
-      const anchor = doneKeys.findIndex((k) => remembered(k)?.offsetMs !== undefined);
+      const anchor = done.findIndex((s) => remembered(s)?.offsetMs !== undefined);
       const entries: PlaylistEntry[] = [];
       let mapName: string | undefined;
       let map: RecordingInfo | undefined;
       done.forEach((s, i) => {
         const key = doneKeys[i] as string;
         const prev = entries[i - 1];
-        const mem = remembered(key);
+        const mem = remembered(s);
         let offsetMs: number;
         let seq: number;
         if (
@@ -87,7 +102,7 @@ export class RideTimelines {
           offsetMs = prev.offsetSeconds * 1000 + prev.durationMs;
           seq = prev.sequence + 1;
         } else if (anchor > 0) {
-          const a = remembered(doneKeys[anchor] as string) as Remembered;
+          const a = remembered(done[anchor] as RecordingInfo) as Remembered;
           const before = done.slice(0, anchor).reduce((n, d) => n + (d.durationMs as number), 0);
           offsetMs = Math.max(0, (a.offsetMs as number) - before);
           seq = Math.max(0, (a.seq as number) - anchor);
@@ -111,10 +126,11 @@ export class RideTimelines {
           stem: key,
           sequence: seq,
         });
-        next.set(key, { ride: rideId, offsetMs, seq });
+        next.set(s.name, { ride: rideId, stem: key, startMs: recall(s)?.startMs ?? s.startedAtMs, offsetMs, seq });
       });
-      keys.forEach((k, i) => {
-        if (!next.has(k) && !finished(ride.segments[i] as RecordingInfo)) next.set(k, { ride: rideId });
+      ride.segments.forEach((s, i) => {
+        if (!next.has(s.name) && !finished(s))
+          next.set(s.name, { ride: rideId, stem: keys[i] as string, startMs: recall(s)?.startMs ?? s.startedAtMs });
       });
       return { id: rideId, ride, entries };
     });

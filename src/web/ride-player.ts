@@ -218,10 +218,15 @@ export class RidePlayer {
       sb.appendBuffer(data);
       await done();
     };
+    /** The camera's answer to the last part that was not found. */
+    let lastMissing = '';
     /** A part's bytes; undefined when it is gone (404: rotation deleted the segment since the playlist). */
     const fetchPart = async (url: string): Promise<ArrayBuffer | undefined> => {
       const res = await fetch(url);
-      if (res.status === 404) return undefined;
+      if (res.status === 404) {
+        lastMissing = await res.text().catch(() => '');
+        return undefined;
+      }
       if (!res.ok) throw new Error(`${new URL(url).pathname.split('/').pop()}: ${res.status}`);
       return res.arrayBuffer();
     };
@@ -314,7 +319,7 @@ export class RidePlayer {
         if (!(await reload(seg.start))) return;
         const gone = seg.init !== initLoaded && !init ? seg.init : seg.uri;
         if (this.segments.some((s) => s.uri === gone || s.init === gone))
-          throw new Error(`${gone.split('/').pop()}: 404`);
+          throw new Error(`${gone.split('/').pop()}: 404 ${lastMissing}`);
         const first = this.segments[next];
         if (first && sb.buffered.length === 0) want = first.start;
         end = Number.NaN;

@@ -76,8 +76,8 @@ export interface JoinResult {
 /**
  * Opens ride `id` from the recordings page already loaded in `page` and plays it past the
  * starts of `segments[first]` and `segments[first + 1]` (the joins measured). With `first` past 1
- * it starts through the page's time picker, a second into `segments[first - 1]`: the ride's
- * oldest segments are the next that rotation deletes.
+ * it starts through the page's time picker at the capture time of `segments[first - 1]` (to the
+ * second, so at most a second before): the ride's oldest segments are the next that rotation deletes.
  */
 export async function playRideAcrossJoins(
   page: RidePage,
@@ -102,7 +102,7 @@ export async function playRideAcrossJoins(
       else v.requestVideoFrameCallback(step);
     };
     v.requestVideoFrameCallback(step);
-    const at = ${first > 1 ? ((segments[first - 1] as RideSegment).capturedAtMs + 1000).toFixed(0) : 'undefined'};
+    const at = ${first > 1 ? (segments[first - 1] as RideSegment).capturedAtMs.toFixed(0) : 'undefined'};
     if (at === undefined) {
       document.querySelector('${row} details').open = true;
       document.querySelector('${row} .rv-ride-actions button').click();
