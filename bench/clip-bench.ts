@@ -11,61 +11,21 @@
  * Run: `npm run build && node dist/bench/clip-bench.js [--runs 3] [--minutes 10]`.
  */
 import { spawnSync } from 'node:child_process';
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-  type WriteStream,
-} from 'node:fs';
+import { createWriteStream, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAnnexB } from '../src/h264/h264-stream-parser.js';
-import { StreamHub } from '../src/hub/stream-hub.js';
 import { ClipExporter } from '../src/recorder/clip-export.js';
 import { ConvertPool } from '../src/recorder/convert-pool.js';
-import { Recorder } from '../src/recorder/recorder.js';
 import { RecordingLibrary } from '../src/recorder/recording-library.js';
-import { ensureCameraStream, findFfmpeg } from './camera-stream.js';
+import { findFfmpeg } from './camera-stream.js';
+import { CLIP_T0, recordClipSegments } from './recorded-segment.js';
 
-const T0 = Date.UTC(2026, 0, 1);
+const T0 = CLIP_T0;
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
-
-/** `minutes + 1` one-minute segments of the camera-like stream in `dir`, made once and kept. */
-async function recordSegments(dir: string, minutes: number): Promise<void> {
-  if (existsSync(join(dir, 'done'))) return;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  process.stderr.write(`bench: recording ${minutes + 1} one-minute segments into ${dir} ...\n`);
-  const units = parseAnnexB(readFileSync(ensureCameraStream())).accessUnits;
-  const hub = new StreamHub();
-  const recorder = new Recorder({
-    hub,
-    dir,
-    segmentMs: 60_000,
-    thumbnails: false,
-    retentionIntervalMs: 0,
-    limits: { maxFiles: 0, maxBytes: 0, minFreeBytes: 0, minFreePercent: 0 },
-    queueLimitBytes: 512 * 1024 * 1024,
-    queueLimitMs: 3_600_000,
-  });
-  await recorder.start();
-  // One frame past the last minute, so the last segment is cut and sealed at its keyframe.
-  const frames = (minutes + 1) * 60 * 30 + 1;
-  for (let i = 0; i < frames; i++) {
-    hub.accessUnit(units[i % units.length]!, T0 + Math.round((i * 1000) / 30));
-    if (i % 60 === 59) await recorder.flush();
-  }
-  await recorder.flush();
-  await recorder.close();
-  writeFileSync(join(dir, 'done'), '');
-}
 
 function writerTo(out: WriteStream): (chunk: Uint8Array) => Promise<void> {
   return (chunk) =>
@@ -138,7 +98,7 @@ async function main(): Promise<void> {
   const runs = arg('--runs', 3);
   const minutes = arg('--minutes', 10);
   const dir = join(tmpdir(), 'rearview-bench', `clip-${minutes}min`);
-  await recordSegments(dir, minutes);
+  await recordClipSegments(dir, minutes);
   const self = fileURLToPath(import.meta.url);
   const ffmpeg = findFfmpeg();
   const fromMs = T0 + 30_000;

@@ -23,8 +23,8 @@
  *        [--node-flags "--max-semi-space-size=1 ..."] (V8 flags of the daemon)
  * Files go to the OS temp folder (the 60 s segment is recorded once and kept).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { get } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,6 +32,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureCameraStream, findFfmpeg } from './camera-stream.js';
 import { percentile } from './percentile.js';
+import { loopDelayBuckets, processTree, rssKb, waitForLine, windowQuantile } from './process-tree.js';
 import { recordSegment } from './recorded-segment.js';
 
 const argv = process.argv.slice(2);
@@ -50,97 +51,12 @@ const GST = '/usr/bin/gst-launch-1.0';
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function rssKb(pid: number): number {
-  try {
-    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0; // exited meanwhile
-  }
-}
-
-/** The process and all its descendants, from /proc/PID/task/TID/children. */
-function tree(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    const p = out[i] as number;
-    let tasks: string[] = [];
-    try {
-      tasks = readdirSync(`/proc/${p}/task`);
-    } catch {
-      continue;
-    }
-    for (const t of tasks) {
-      try {
-        for (const c of readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim().split(/\s+/))
-          if (c) out.push(Number(c));
-      } catch {
-        // thread or process gone
-      }
-    }
-  }
-  return out;
-}
-
 interface Sample {
   t: number;
   daemonKb: number;
   treeKb: number;
   processes: number;
   gstKb: number;
-}
-
-function waitForLine(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const on = (c: Buffer): void => {
-      buf += c.toString();
-      const m = re.exec(buf);
-      if (m) {
-        child.stdout?.off('data', on);
-        resolve(m);
-      }
-    };
-    child.stdout?.on('data', on);
-    child.once('exit', (code) => reject(new Error(`exited ${code} before printing ${re}: ${buf}`)));
-  });
-}
-
-function fetchText(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get(url, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(Buffer.concat(chunks).toString()));
-    }).on('error', reject);
-  });
-}
-
-/** Cumulative buckets of the daemon's event-loop delay histogram: [upper bound s, count]. */
-async function loopDelayBuckets(base: string): Promise<Array<[number, number]>> {
-  const text = await fetchText(`${base}/metrics`);
-  const out: Array<[number, number]> = [];
-  for (const m of text.matchAll(/^rearview_event_loop_delay_seconds_bucket\{le="([^"]+)"\} (\d+)/gm))
-    out.push([m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])]);
-  return out;
-}
-
-/** A quantile of the delays recorded between two scrapes, interpolated within its bucket (as Prometheus does). */
-function windowQuantile(before: Array<[number, number]>, after: Array<[number, number]>, q: number): number {
-  const diff = after.map(([le, n], i) => [le, n - (before[i]?.[1] ?? 0)] as [number, number]);
-  const total = diff.at(-1)?.[1] ?? 0;
-  if (total === 0) return Number.NaN;
-  const rank = q * total;
-  let prevLe = 0;
-  let prevN = 0;
-  for (const [le, n] of diff) {
-    if (n >= rank) {
-      if (!Number.isFinite(le)) return prevLe;
-      return prevLe + ((le - prevLe) * (rank - prevN)) / Math.max(1, n - prevN);
-    }
-    prevLe = le;
-    prevN = n;
-  }
-  return prevLe;
 }
 
 /** A live client: counts bytes and the longest gap between reads. */
@@ -278,7 +194,7 @@ async function main(): Promise<void> {
     const streamPort = Number(m[1]);
     const pid = daemon.pid as number;
     sampler = setInterval(() => {
-      const pids = tree(pid);
+      const pids = processTree(pid);
       samples.push({
         t: performance.now(),
         daemonKb: rssKb(pid),

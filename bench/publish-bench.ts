@@ -12,10 +12,16 @@
  * and the same for the peer ffmpeg. The receivers (ffmpeg -rtsp_flags
  * listen, copying to nothing) are not measured.
  *
- * Usage: node dist/bench/publish-bench.js [--seconds 20] [--warmup-seconds 10] [--publishers 0,1,3]
+ * With `--kind whip` each publisher is a WHIP target (`--publish whip+http://...`, node-datachannel
+ * in the daemon, no ffmpeg child) sending to its own WHIP endpoint (test/support/whip-receiver.ts,
+ * built: dist/test/support/whip-receiver.js) whose RTP an ffmpeg copies to nothing; the peer row is
+ * still the RTSP one (ffmpeg 5.1 has no WHIP muxer), for scale.
+ *
+ * Usage: node dist/bench/publish-bench.js [--seconds 20] [--warmup-seconds 10] [--publishers 0,1,3] [--kind rtsp|whip]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +36,8 @@ const FFMPEG = '/usr/bin/ffmpeg';
 const seconds = Number(arg('--seconds', '20'));
 const warmupSeconds = Number(arg('--warmup-seconds', '10'));
 const counts = arg('--publishers', '0,1,3').split(',').map(Number);
+const kind = arg('--kind', 'rtsp');
+if (kind !== 'rtsp' && kind !== 'whip') throw new Error('--kind must be rtsp or whip');
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 /** 10 s of 1280x720 30 fps High at 8 Mbit/s, SPS/PPS before every IDR, one IDR per second, no B-frames. */
@@ -133,6 +141,48 @@ function receiver(port: number): ChildProcess {
   );
 }
 
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** A WHIP endpoint on `port` and the ffmpeg copying its RTP to nothing (two processes, not measured). */
+async function whipReceiver(port: number): Promise<ChildProcess[]> {
+  const rtpPort = await freeUdpPort();
+  const sdp = join(mkdtempSync(join(tmpdir(), 'rearview-bench-whip-')), 'in.sdp');
+  writeFileSync(
+    sdp,
+    `v=0\no=- 0 0 IN IP4 127.0.0.1\ns=whip\nc=IN IP4 127.0.0.1\nt=0 0\nm=video ${rtpPort} RTP/AVP 96\na=rtpmap:96 H264/90000\na=fmtp:96 packetization-mode=1\n`,
+  );
+  const ff = spawn(
+    FFMPEG,
+    [
+      '-v',
+      'error',
+      '-protocol_whitelist',
+      'file,udp,rtp',
+      '-buffer_size',
+      '8388608',
+      '-i',
+      sdp,
+      '-c',
+      'copy',
+      '-f',
+      'null',
+      '-',
+    ],
+    { stdio: 'ignore' },
+  );
+  const script = fileURLToPath(new URL('../test/support/whip-receiver.js', import.meta.url));
+  const endpoint = spawn(process.execPath, [script, String(port), String(rtpPort)], {
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
+  return [ff, endpoint];
+}
+
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
@@ -167,7 +217,7 @@ async function measure(root: number): Promise<Figures> {
 
 async function ours(input: string, n: number): Promise<Figures & { publishing: number }> {
   const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
-  const receivers = ports.map(receiver);
+  const receivers = kind === 'whip' ? (await Promise.all(ports.map(whipReceiver))).flat() : ports.map(receiver);
   await sleep(300);
   const apiPort = await freePort();
   const daemon = spawn(
@@ -177,7 +227,10 @@ async function ours(input: string, n: number): Promise<Figures & { publishing: n
       'serve',
       ...['--source', `file:${input}`, '--no-record', '--no-mdns', '--stream-port', '0', '--api-port', String(apiPort)],
       ...['--bind', '127.0.0.1', '--log-level', 'warn'],
-      ...ports.flatMap((p) => ['--publish', `rtsp://127.0.0.1:${p}/live/cam`]),
+      ...ports.flatMap((p) => [
+        '--publish',
+        kind === 'whip' ? `whip+http://127.0.0.1:${p}/whip/cam` : `rtsp://127.0.0.1:${p}/live/cam`,
+      ]),
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
@@ -223,7 +276,7 @@ async function peer(input: string): Promise<Figures> {
 async function main(): Promise<void> {
   const input = makeInput();
   process.stdout.write(
-    `publish bench: 720p30 8 Mbit/s file, ${warmupSeconds} s warm-up, ${seconds} s measured, RTSP receivers (ffmpeg -rtsp_flags listen)\n`,
+    `publish bench: 720p30 8 Mbit/s file, ${warmupSeconds} s warm-up, ${seconds} s measured, ${kind === 'whip' ? 'WHIP endpoints (node-datachannel, RTP to ffmpeg -c copy)' : 'RTSP receivers (ffmpeg -rtsp_flags listen)'}\n`,
   );
   const rows: string[] = [
     '| what | publishing | processes | CPU % of one core | tree RSS MB | tree PSS MB |',
@@ -232,7 +285,7 @@ async function main(): Promise<void> {
   for (const n of counts) {
     const f = await ours(input, n);
     rows.push(
-      `| rearview serve, ${n} publisher(s) | ${f.publishing}/${n} | ${f.processes} | ${f.cpuPercent.toFixed(1)} | ${f.rssMb.toFixed(1)} | ${f.pssMb.toFixed(1)} |`,
+      `| rearview serve, ${n} ${kind.toUpperCase()} publisher(s) | ${f.publishing}/${n} | ${f.processes} | ${f.cpuPercent.toFixed(1)} | ${f.rssMb.toFixed(1)} | ${f.pssMb.toFixed(1)} |`,
     );
   }
   const p = await peer(input);

@@ -21,8 +21,8 @@
  * Files go to a fresh folder under the OS temp folder (removed at the end
  * unless --keep).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { findFfmpeg } from './camera-stream.js';
+import { commandLine, processTree, rssKb, waitForLine } from './process-tree.js';
 
 const argv = process.argv.slice(2);
 function arg(name: string, fallback: string): string {
@@ -50,48 +51,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 if (!Number.isFinite(MINUTES) || MINUTES < 1) throw new Error('--minutes must be at least 1');
 
-function rssKb(pid: number): number {
-  try {
-    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0; // exited meanwhile
-  }
-}
-
-function children(pid: number): number[] {
-  const out: number[] = [];
-  let tasks: string[] = [];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const t of tasks) {
-    try {
-      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/))
-        if (c) out.push(Number(c));
-    } catch {
-      // thread or process gone
-    }
-  }
-  return out;
-}
-
-/** The process and its descendants. */
-function tree(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) out.push(...children(out[i] as number));
-  return out;
-}
-
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return '';
-  }
-}
-
 function fdCount(pid: number): number {
   try {
     return readdirSync(`/proc/${pid}/fd`).length;
@@ -111,22 +70,6 @@ interface Sample {
   daemonFds: number;
   tcpBytes: number;
   wsFrames: number;
-}
-
-function waitForLine(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const on = (c: Buffer): void => {
-      buf += c.toString();
-      const m = re.exec(buf);
-      if (m) {
-        child.stdout?.off('data', on);
-        resolve(m);
-      }
-    };
-    child.stdout?.on('data', on);
-    child.once('exit', (code) => reject(new Error(`exited ${code} before printing ${re}: ${buf}`)));
-  });
 }
 
 function fetchJson<T>(url: string): Promise<T> {
@@ -303,10 +246,10 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const elapsed = (): number => (performance.now() - t0) / 1000;
     const sample = (): void => {
-      const all = tree(pid);
+      const all = processTree(pid);
       const capture = new Set<number>();
       for (const p of all)
-        if (p !== pid && /\bffmpeg\b.*testsrc2/.test(cmdline(p))) for (const q of tree(p)) capture.add(q);
+        if (p !== pid && /\bffmpeg\b.*testsrc2/.test(commandLine(p))) for (const q of processTree(p)) capture.add(q);
       const rest = all.filter((p) => !capture.has(p));
       const s: Sample = {
         t: Math.round(elapsed()),

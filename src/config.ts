@@ -198,12 +198,12 @@ export interface RearviewConfig {
   /** GPIO interface. Default 'auto' (libgpiod's tools when installed, else sysfs). */
   gpioInterface: GpioInterfaceName;
   /**
-   * Media servers the live stream is published to (rtsp://, rtmp://, rtmps://, srt:// URLs; `{name}` in the
-   * path is the camera's fleet name, `#profile=record` publishes the recording profile). Config file and
-   * command line only; shown masked. Default none.
+   * Media servers the live stream is published to (rtsp://, rtsps://, rtmp://, rtmps://, srt://, whip+https://,
+   * whip+http:// URLs; `{name}` in the path is the camera's fleet name, `#profile=record` publishes the
+   * recording profile). Config file and command line only; shown masked. Default none.
    */
   publish: string[];
-  /** CA certificates (PEM) that rtmps:// servers are verified against instead of the system's. */
+  /** CA certificates (PEM) that rtmps://, rtsps:// and whip+https:// servers are verified against instead of the system's. */
   publishCa: string | undefined;
   /** Log level. Default 'info'. */
   logLevel: LogLevel;

@@ -53,6 +53,7 @@ export type ErrorCode =
   | 'ERR_UPLOAD_CA'
   | 'ERR_UPLOAD_CREDENTIALS'
   | 'ERR_UPLOAD_VERIFY'
+  | 'ERR_UPLOAD_SSE'
   | 'ERR_PUBLISH_NO_FFMPEG'
   | 'ERR_PUBLISH_CONNECT'
   | 'ERR_PUBLISH_TLS'
@@ -61,6 +62,7 @@ export type ErrorCode =
   | 'ERR_PUBLISH_TIMEOUT'
   | 'ERR_PUBLISH_STALLED'
   | 'ERR_PUBLISH_EXITED'
+  | 'ERR_PUBLISH_NO_WEBRTC'
   | 'ERR_INTERNAL';
 
 /** Base class of every error this project raises on purpose. */

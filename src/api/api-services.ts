@@ -121,7 +121,7 @@ export interface StreamStatus {
   framesPublished: number;
   clients: StreamClientStatus[];
   /** The slot pools, one per kind of client (ws: null without the web page). Absent when the host has none. */
-  slots?: { tcp: StreamSlotPoolStatus; ws: StreamSlotPoolStatus | null };
+  slots?: { tcp: StreamSlotPoolStatus; ws: StreamSlotPoolStatus | null; webrtc?: StreamSlotPoolStatus | null };
   /** The WebRTC output's counters; null or absent without WebRTC. */
   webrtc?: WebRtcStatus | null;
   /** True while the recorder writes segments. */

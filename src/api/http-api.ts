@@ -378,7 +378,8 @@ export class ApiServer {
 }
 
 /** Error codes of a connection the client closed or reset. */
-const CLIENT_GONE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
+// ERR_ABORTED: a clip export or conversion the client's leaving cancelled (moment-routes.ts, convert-pool.ts).
+const CLIENT_GONE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_ABORTED']);
 
 /** True when `err` comes from the client closing the connection (or the connection is gone with the request unread). */
 function clientWentAway(res: ServerResponse, err: unknown): boolean {

@@ -116,8 +116,61 @@ export function renderMetrics(
       'Keyframe requests answered by sending the cached GOP again.',
       [[{}, webrtc.keyframesResent]],
     );
+    metric(
+      'rearview_webrtc_skips_total',
+      'counter',
+      'Times a WebRTC viewer could not keep up and was skipped to keyframes.',
+      [[{}, webrtc.skips]],
+    );
+    // Per viewer, labelled by its place in the pool (at most webrtcMaxViewers series, never an address).
+    const viewers = status.stream.clients.filter((c) => c.kind === 'webrtc' && c.slot !== undefined);
+    const bySlot = (pick: (c: (typeof viewers)[number]) => number | null | undefined) =>
+      viewers.map((c): [Record<string, string>, number | null] => [{ slot: String(c.slot) }, pick(c) ?? null]);
+    metric(
+      'rearview_webrtc_viewer_lag_ms',
+      'gauge',
+      "A WebRTC viewer's estimated lag (its receiver reports), ms, by slot.",
+      bySlot((c) => c.lagMs),
+    );
+    metric(
+      'rearview_webrtc_viewer_dropped_frames',
+      'gauge',
+      'Frames not sent to a WebRTC viewer (its join, and while it was behind), by slot.',
+      bySlot((c) => c.framesDropped),
+    );
+    metric(
+      'rearview_webrtc_viewer_skips',
+      'gauge',
+      'Times a WebRTC viewer was skipped to keyframes, by slot.',
+      bySlot((c) => c.skips),
+    );
+    metric(
+      'rearview_webrtc_viewer_behind',
+      'gauge',
+      '1 while a WebRTC viewer is behind (keyframes only), by slot.',
+      bySlot((c) => (c.behind ? 1 : 0)),
+    );
+    metric(
+      'rearview_webrtc_viewer_rtt_ms',
+      'gauge',
+      "A WebRTC viewer's round-trip time, ms, by slot.",
+      bySlot((c) => c.rttMs),
+    );
+    metric(
+      'rearview_webrtc_viewer_info',
+      'gauge',
+      "A WebRTC viewer's state and route (candidate types local/remote, transport), always 1, by slot.",
+      viewers.map((c): [Record<string, string>, number] => [
+        {
+          slot: String(c.slot),
+          state: c.state ?? '',
+          route: c.route ? `${c.route.local}/${c.route.remote}/${c.route.transport}` : '',
+        },
+        1,
+      ]),
+    );
   }
-  const pools = (['tcp', 'ws'] as const).flatMap((kind) => {
+  const pools = (['tcp', 'ws', 'webrtc'] as const).flatMap((kind) => {
     const pool = status.stream.slots[kind];
     return pool ? [{ kind, pool }] : [];
   });

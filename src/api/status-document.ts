@@ -65,7 +65,11 @@ export async function buildStatus(ctx: ApiContext): Promise<StatusDocument> {
       measuredBitrateBps: stream.measuredBitrateBps,
       framesPublished: stream.framesPublished,
       clients: stream.clients,
-      slots: { tcp: stream.slots?.tcp ?? null, ws: stream.slots?.ws ?? null },
+      slots: {
+        tcp: stream.slots?.tcp ?? null,
+        ws: stream.slots?.ws ?? null,
+        webrtc: stream.slots?.webrtc ?? null,
+      },
       webrtc: stream.webrtc ?? null,
     },
     recording: {

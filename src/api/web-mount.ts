@@ -211,6 +211,10 @@ export function webMountFromConfig(
     webrtc: {
       maxViewers: config.webrtcMaxViewers,
       maxViewersPerAddress: Math.min(config.maxClientsPerAddress, config.webrtcMaxViewers),
+      // The slow-viewer rule of the other outputs: lag past the soft limit skips to keyframes; behind this long is ended.
+      softLimitMs: config.clientSoftLimitMs,
+      behindLimitMs: config.clientBehindLimitMs,
+      ...(daemon.clock ? { clock: daemon.clock } : {}),
       // ICE binds only where the servers do.
       ...(config.bind !== '0.0.0.0' && config.bind !== '::' ? { bindAddress: config.bind } : {}),
       ...(config.webrtcPortMin > 0 ? { portRange: [config.webrtcPortMin, config.webrtcPortMax] as const } : {}),

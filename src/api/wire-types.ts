@@ -29,7 +29,7 @@ export interface StreamClientStatus {
   /** Remote address:port. */
   remote: string;
   connectedMs: number;
-  /** Age of the oldest unsent frame, ms. */
+  /** Age of the oldest unsent frame, ms; WebRTC: the viewer's lag from its receiver reports (docs/api.md, "Slow viewers"). */
   lagMs: number;
   framesDropped: number;
   bytesSent: number;
@@ -42,6 +42,12 @@ export interface StreamClientStatus {
   route?: { local: string; remote: string; transport: string } | null;
   /** WebRTC: picture loss indications and full intra requests from this viewer. */
   keyframeRequests?: number;
+  /** WebRTC: times it could not keep up and was skipped to keyframes (docs/api.md, slow viewers). */
+  skips?: number;
+  /** WebRTC: true while it is behind (sent keyframes only until it catches up). */
+  behind?: boolean;
+  /** WebRTC: its place in the pool, 0 to webrtcMaxViewers-1 (the `slot` label in /metrics). */
+  slot?: number;
 }
 
 /** The WebRTC output's counters since start (`stream.webrtc` in /api/v1/status). */
@@ -55,6 +61,8 @@ export interface WebRtcStatus {
   keyframeRequests: number;
   /** Those answered by sending the cached GOP again from its keyframe. */
   keyframesResent: number;
+  /** Times a viewer could not keep up and was skipped to keyframes. */
+  skips: number;
   /** STUN/TURN servers configured (`webrtcIceServers`). */
   iceServers: number;
 }
@@ -78,7 +86,7 @@ export interface StreamSlotPoolStatus {
 export interface PublisherStatusDocument {
   /** Position in the `publish` list, from 0. */
   index: number;
-  /** rtsp, rtmp, rtmps or srt. */
+  /** rtsp, rtsps, rtmp, rtmps, srt, whip+http or whip+https. */
   scheme: string;
   /** The URL with credentials (user, password, secret query values, RTMP stream key) masked as ***. */
   url: string;
@@ -100,6 +108,8 @@ export interface PublisherStatusDocument {
   lastErrorCode: string | null;
   /** While retrying or unavailable: ms until the next attempt; else null. */
   retryInMs: number | null;
+  /** WHIP only: picture loss indications and full intra requests the server sent. */
+  keyframeRequests?: number;
 }
 
 /** Disk use of the recordings folder. */
@@ -165,7 +175,12 @@ export interface StatusDocument {
     framesPublished: number;
     clients: StreamClientStatus[];
     /** One slot pool per kind of client: caps, refusals by reason, evictions, clients dropped for being behind. */
-    slots: { tcp: StreamSlotPoolStatus | null; ws: StreamSlotPoolStatus | null };
+    slots: {
+      tcp: StreamSlotPoolStatus | null;
+      ws: StreamSlotPoolStatus | null;
+      /** WebRTC viewers' pool; null when WebRTC is off. */
+      webrtc: StreamSlotPoolStatus | null;
+    };
     /** WebRTC viewers' counters; null when WebRTC is off (`webrtcMaxViewers` 0). */
     webrtc: WebRtcStatus | null;
   };

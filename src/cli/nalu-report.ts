@@ -78,12 +78,19 @@ export function nalJson(nal: NalUnit, details: NalDetails): string {
   if (details.sps) object.sps = details.sps;
   if (details.pps) object.pps = details.pps;
   if (details.slice) {
-    const { tailError, ...slice } = details.slice;
-    object.slice = tailError ? { ...slice, tailError: tailError.message } : slice;
+    if (details.slice.tailError) {
+      const { tailError, ...slice } = details.slice;
+      object.slice = { ...slice, tailError: tailError.message };
+    } else {
+      // The header itself: a rest copy is a slow dictionary-mode object, and JSON leaves out an absent tailError.
+      object.slice = details.slice;
+    }
   }
   if (details.sei) object.sei = details.sei;
   if (details.error) object.error = details.error;
-  return JSON.stringify(object, jsonReplacer);
+  // Slices and SEI hold only numbers, booleans, strings and plain arrays: a replacer, called for
+  // every value, would cost more than the rest of the line.
+  return details.sps || details.pps ? JSON.stringify(object, jsonReplacer) : JSON.stringify(object);
 }
 
 /** Typed arrays (scaling lists) as plain arrays; errors as their message. */

@@ -237,12 +237,12 @@ const SERVE_OPTIONS: ServeOption[] = [
     flags: '--publish <url>',
     key: 'publish',
     repeatable: true,
-    help: 'publish the live stream to a media server, repeatable: rtsp://HOST[:PORT]/PATH, rtmp://HOST/APP/KEY, rtmps://... (certificate verified), srt://HOST:PORT?passphrase=...&latency=US; {name} in the path is the camera name with a device suffix; #profile=record publishes the recording profile (default: none)',
+    help: 'publish the live stream to a media server, repeatable: rtsp://HOST[:PORT]/PATH, rtmp://HOST/APP/KEY, rtmps://... (certificate verified), srt://HOST:PORT?passphrase=...&latency=US, whip+https://[TOKEN@]HOST/PATH (WHIP; whip+http:// without TLS); {name} in the path is the camera name with a device suffix; #profile=record publishes the recording profile (default: none)',
   },
   {
     flags: '--publish-ca <file>',
     key: 'publishCa',
-    help: 'CA certificates (PEM) to verify rtmps:// servers with instead of the system ones',
+    help: 'CA certificates (PEM) to verify rtmps://, rtsps:// and whip+https:// servers with instead of the system ones',
   },
   {
     flags: '--device-backend <backend>',

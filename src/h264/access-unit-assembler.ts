@@ -71,6 +71,16 @@ export class AccessUnitAssembler {
    * lists: 2 or 6 of them by chroma_format_idc), re-parsed when that SPS changes.
    */
   private readonly spsDependentPps = new Map<number, Uint8Array>();
+  /**
+   * Parameter sets parsed so far, by content (copies of their bytes), one per
+   * id: a camera repeats the same SPS and PPS before every keyframe, and
+   * comparing a few dozen bytes costs far less than parsing them again. Only
+   * PPSs whose meaning does not depend on their SPS are kept, and only the
+   * last {@link SEEN_PARAMETER_SETS} of each kind, of {@link SEEN_MAX_BYTES}
+   * at most (bounded memory and lookups, whatever the stream).
+   */
+  private readonly seenSps: Seen<SequenceParameterSet>[] = [];
+  private readonly seenPps: Seen<PictureParameterSet>[] = [];
   private readonly poc = new PictureOrderCounter();
   /** Missing-parameter-set messages already reported (cleared when a parameter set arrives). */
   private readonly reportedMissing = new Set<string>();
@@ -94,6 +104,15 @@ export class AccessUnitAssembler {
   private pps: PictureParameterSet | undefined;
   /** An end-of-sequence NAL ended the pending access unit; anything but end-of-stream starts the next. */
   private endOfSequence = false;
+  /**
+   * The slice header nalStart() read for the NAL unit at `offset`, for push()
+   * to use instead of reading it again. Kept only when it is sure to be what
+   * push() would read: the whole header lay within the
+   * SLICE_HEADER_PREFIX_BYTES bytes after the header byte (no tail error),
+   * and push() checks that the NAL unit is longer than that (else those
+   * bytes ran on into the next NAL unit).
+   */
+  private started: { offset: number; type: number; header: SliceHeader } | null = null;
 
   /** Access units emitted so far. */
   accessUnitCount = 0;
@@ -132,9 +151,10 @@ export class AccessUnitAssembler {
    * shows a new primary picture. Without the latter a stream with no AUD/SEI
    * between pictures (a Raspberry Pi encoder's) would get each access unit
    * only once the next picture's first slice was complete, up to two frame
-   * intervals late.
+   * intervals late. With the NAL's stream `offset` (its start code's, as in
+   * NalUnit.offset), the slice header read here is reused by push().
    */
-  nalStart(type: number, bytes?: Uint8Array, index = 0): void {
+  nalStart(type: number, bytes?: Uint8Array, index = 0, offset?: number): void {
     if (this.endOfSequence) {
       if (type !== 11) this.close();
       return;
@@ -147,8 +167,10 @@ export class AccessUnitAssembler {
     const prev = this.prevSlice;
     if (!bytes || !prev || (type !== 1 && type !== 5 && type !== 2) || index + 1 >= bytes.length) return;
     let header: SliceHeader;
+    const end = Math.min(bytes.length, index + 1 + SLICE_HEADER_PREFIX_BYTES);
+    // The whole header (not only the fields that tell pictures apart) when push() may reuse it.
+    const reusable = offset !== undefined && end === index + 1 + SLICE_HEADER_PREFIX_BYTES;
     try {
-      const end = Math.min(bytes.length, index + 1 + SLICE_HEADER_PREFIX_BYTES);
       header = parseSliceHeaderAt(
         bytes,
         index,
@@ -157,11 +179,12 @@ export class AccessUnitAssembler {
         ((bytes[index] as number) >> 5) & 3,
         this.getPpsFn,
         this.getSpsFn,
-        true,
+        !reusable,
       );
     } catch {
       return; // not enough bytes yet, or malformed: push() decides and reports
     }
+    if (reusable && !header.tailError) this.started = { offset, type, header };
     const sps = this.spsById[this.ppsById[header.ppsId]?.spsId ?? -1];
     if (header.redundantPicCnt === 0 && isFirstSliceOfNewPicture(prev, header, sps)) this.close();
   }
@@ -232,6 +255,9 @@ export class AccessUnitAssembler {
     this.spsById.fill(undefined);
     this.ppsById.fill(undefined);
     this.spsDependentPps.clear();
+    this.seenSps.length = 0;
+    this.seenPps.length = 0;
+    this.started = null;
     this.reportedMissing.clear();
     this.poc.reset();
   }
@@ -239,13 +265,13 @@ export class AccessUnitAssembler {
   private parseParameterSet(nal: NalUnit): void {
     try {
       if (nal.type === 7) {
-        const sps = parseSps(nal.data);
+        const sps = seen(this.seenSps, nal.data)?.value ?? this.parseNewSps(nal.data);
         const previous = this.spsById[sps.spsId];
         this.spsById[sps.spsId] = sps;
         this.reportedMissing.clear();
         if (previous?.chromaFormatIdc !== sps.chromaFormatIdc) this.reparseDependentPps(sps.spsId);
       } else {
-        const pps = parsePps(nal.data, this.getSpsFn);
+        const pps = seen(this.seenPps, nal.data)?.value ?? this.parseNewPps(nal.data);
         this.ppsById[pps.ppsId] = pps;
         this.reportedMissing.clear();
         if (pps.picScalingMatrixPresentFlag && pps.transform8x8ModeFlag)
@@ -255,6 +281,20 @@ export class AccessUnitAssembler {
     } catch (err) {
       this.report(err, nal);
     }
+  }
+
+  private parseNewSps(data: Uint8Array): SequenceParameterSet {
+    const sps = parseSps(data);
+    remember(this.seenSps, data, sps, (e) => e.value.spsId === sps.spsId);
+    return sps;
+  }
+
+  private parseNewPps(data: Uint8Array): PictureParameterSet {
+    const pps = parsePps(data, this.getSpsFn);
+    const sameId = (e: Seen<PictureParameterSet>): boolean => e.value.ppsId === pps.ppsId;
+    if (pps.picScalingMatrixPresentFlag) forget(this.seenPps, sameId);
+    else remember(this.seenPps, data, pps, sameId);
+    return pps;
   }
 
   /** A PPS parsed before its SPS (or under an SPS with another chroma format) is read again. */
@@ -273,18 +313,17 @@ export class AccessUnitAssembler {
 
   private pushSlice(nal: NalUnit): void {
     let header: SliceHeader | null = null;
-    try {
-      header = parseSliceHeader(nal, this.getPpsFn, this.getSpsFn);
-    } catch (err) {
-      if (err instanceof H264Error && err.code === 'ERR_H264_MISSING_PARAMETER_SET') {
-        const key = err.message; // names the missing id
-        if (!this.reportedMissing.has(key)) {
-          this.reportedMissing.add(key);
-          this.report(err, nal);
-        }
-      } else {
-        this.report(err, nal);
-      }
+    const started = this.started;
+    this.started = null;
+    if (
+      started !== null &&
+      started.offset === nal.offset &&
+      started.type === nal.type &&
+      nal.data.length > SLICE_HEADER_PREFIX_BYTES
+    ) {
+      header = started.header;
+    } else {
+      header = this.readSliceHeader(nal);
     }
     if (header?.tailError) this.report(header.tailError, nal);
 
@@ -314,6 +353,24 @@ export class AccessUnitAssembler {
       const start = safeStart(nal);
       if (start) this.sliceTypes.push(start.sliceType % 5);
       this.prevSlice = null;
+    }
+  }
+
+  /** The slice header of `nal`, or null (reported) when it cannot be read. */
+  private readSliceHeader(nal: NalUnit): SliceHeader | null {
+    try {
+      return parseSliceHeader(nal, this.getPpsFn, this.getSpsFn);
+    } catch (err) {
+      if (err instanceof H264Error && err.code === 'ERR_H264_MISSING_PARAMETER_SET') {
+        const key = err.message; // names the missing id
+        if (!this.reportedMissing.has(key)) {
+          this.reportedMissing.add(key);
+          this.report(err, nal);
+        }
+      } else {
+        this.report(err, nal);
+      }
+      return null;
     }
   }
 
@@ -403,6 +460,43 @@ export class AccessUnitAssembler {
     const message = err instanceof Error ? err.message : String(err);
     this.onError(new H264Error(code, `NAL unit type ${nal.type} at byte ${nal.offset}: ${message}`, { cause: err }));
   }
+}
+
+/** A parameter set's bytes (a copy) and what they parse to. */
+interface Seen<T> {
+  data: Uint8Array;
+  value: T;
+}
+
+/** The entry whose bytes equal `data`, if any. */
+function seen<T>(entries: readonly Seen<T>[], data: Uint8Array): Seen<T> | undefined {
+  for (const entry of entries) if (sameBytes(entry.data, data)) return entry;
+  return undefined;
+}
+
+/** Parameter sets of each kind remembered by content. */
+const SEEN_PARAMETER_SETS = 8;
+/** Largest parameter set remembered by content (real ones are a few dozen bytes). */
+const SEEN_MAX_BYTES = 512;
+
+/** Keeps `data` (copied) and `value` in place of the entry `sameId` matches, dropping the oldest beyond the cap. */
+function remember<T>(entries: Seen<T>[], data: Uint8Array, value: T, sameId: (e: Seen<T>) => boolean): void {
+  forget(entries, sameId);
+  if (data.length > SEEN_MAX_BYTES) return;
+  // new Uint8Array(view) copies; a Node Buffer's slice() would not.
+  entries.push({ data: new Uint8Array(data), value });
+  if (entries.length > SEEN_PARAMETER_SETS) entries.shift();
+}
+
+function forget<T>(entries: T[], sameId: (e: T) => boolean): void {
+  const i = entries.findIndex(sameId);
+  if (i >= 0) entries.splice(i, 1);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function endOf(nal: NalUnit): number {

@@ -66,7 +66,7 @@ export class H264StreamParser {
         onNal?.(nal);
         assembler.push(nal);
       },
-      onNalStart: (type, _offset, bytes, index) => assembler.nalStart(type, bytes, index),
+      onNalStart: (type, offset, bytes, index) => assembler.nalStart(type, bytes, index, offset),
       onError,
     });
   }

@@ -2,7 +2,8 @@
  * The daemon service of `publish`: one Publisher per configured target,
  * reading the stream hub or (with `#profile=record`) the recording hub. The
  * daemon imports this module only when `publish` is not empty, so a camera
- * that publishes nothing loads none of it.
+ * that publishes nothing loads none of it; WHIP targets (whip-publisher.ts)
+ * are imported only when one is configured.
  */
 import type { RearviewConfig } from '../config.js';
 import type { StreamHub } from '../hub/stream-hub.js';
@@ -11,6 +12,13 @@ import type { Clock } from '../util/clock.js';
 import { findOnPath } from '../util/find-on-path.js';
 import { parsePublishTarget } from '../util/publish-url.js';
 import { Publisher, type PublisherStatus } from './publisher.js';
+
+/** What the service asks of a publisher of either kind (ffmpeg child or WHIP). */
+interface AnyPublisher {
+  start(): void;
+  close(): Promise<void>;
+  status(): PublisherStatus;
+}
 
 /** What the service needs from the daemon. */
 export interface PublishServiceHost {
@@ -36,7 +44,7 @@ export class PublishService {
   readonly name = 'publish';
   /** `{name}` in the targets: the camera name, with a device suffix when it is the default. */
   readonly fleetName: string;
-  private readonly publishers: Publisher[] = [];
+  private readonly publishers: AnyPublisher[] = [];
 
   constructor(
     private readonly host: PublishServiceHost,
@@ -52,21 +60,45 @@ export class PublishService {
     const findFfmpeg = (): string | undefined =>
       env.REARVIEW_FFMPEG ? env.REARVIEW_FFMPEG : findOnPath('ffmpeg', env.PATH) ? 'ffmpeg' : undefined;
     const logger = this.host.logger.child('publish');
-    config.publish.forEach((text, index) => {
-      const target = parsePublishTarget(text); // validated when the config loaded; parsed again for the secrets
+    const targets = config.publish.map((text) => parsePublishTarget(text)); // validated when the config loaded; parsed again for the secrets
+    const whip = targets.some((t) => t.scheme === 'whip+http' || t.scheme === 'whip+https')
+      ? await import('./whip-publisher.js')
+      : undefined;
+    const reader = {
+      softLimitBytes: config.clientSoftLimitBytes,
+      softLimitMs: config.clientSoftLimitMs,
+      hardLimitMs: config.clientHardLimitMs,
+    };
+    const connectTimeout =
+      this.options.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.options.connectTimeoutMs } : {};
+    targets.forEach((target, index) => {
+      const hub = target.profile === 'record' ? this.host.recordingHub : this.host.hub;
+      if (whip && (target.scheme === 'whip+http' || target.scheme === 'whip+https')) {
+        this.publishers.push(
+          new whip.WhipPublisher({
+            target,
+            index,
+            name: this.fleetName,
+            hub,
+            caFile: config.publishCa,
+            iceServers: config.webrtcIceServers,
+            reader,
+            ...connectTimeout,
+            logger,
+            clock: this.host.cameraClock,
+          }),
+        );
+        return;
+      }
       const publisher = new Publisher({
         target,
         index,
         name: this.fleetName,
-        hub: target.profile === 'record' ? this.host.recordingHub : this.host.hub,
+        hub,
         findFfmpeg,
         caFile: config.publishCa,
-        reader: {
-          softLimitBytes: config.clientSoftLimitBytes,
-          softLimitMs: config.clientSoftLimitMs,
-          hardLimitMs: config.clientHardLimitMs,
-        },
-        ...(this.options.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.options.connectTimeoutMs } : {}),
+        reader,
+        ...connectTimeout,
         logger,
         clock: this.host.cameraClock,
         env,

@@ -26,7 +26,6 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { ErrorCode } from '../errors.js';
 import type { HubReader, HubReaderOptions } from '../hub/hub-reader.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
@@ -35,18 +34,18 @@ import { FFMPEG_MISSING } from '../util/ffmpeg-path.js';
 import { maskSecrets, NAME_PLACEHOLDER, type PublishTarget } from '../util/publish-url.js';
 import { FlvWriter } from './flv-writer.js';
 import { openTlsTunnel, type TlsTunnel, type TlsTunnelError } from './tls-tunnel.js';
+import {
+  type PublishErrorCode,
+  type PublisherState,
+  type PublishFailure,
+  PublishAttempts,
+} from './publish-attempts.js';
 import { PublishBackoff } from './publish-backoff.js';
 
 /** The part of a StreamHub a publisher needs. */
 export interface PublishHub {
   addReader(options: HubReaderOptions): HubReader;
 }
-
-/** States of a publisher, as shown in status. */
-export type PublisherState = 'connecting' | 'publishing' | 'retrying' | 'unavailable' | 'stopped';
-
-/** Error codes of a publisher (docs/errors.md): status values, never thrown. */
-export type PublishErrorCode = Extract<ErrorCode, `ERR_PUBLISH_${string}`>;
 
 /** One publisher in /api/v1/status. */
 export interface PublisherStatus {
@@ -136,20 +135,12 @@ export class Publisher {
   private readonly clock: Clock;
   private readonly backoff: PublishBackoff;
   private readonly connectTimeoutMs: number;
-  private state: PublisherState = 'connecting';
-  private stateSinceMs: number;
+  private readonly attempts: PublishAttempts;
   private run: Run | undefined;
-  private retryTimer: TimerHandle | undefined;
-  private retryAtMs: number | undefined;
   private runs = 0;
   private frames = 0;
   private bytes = 0;
   private droppedBefore = 0;
-  private lastError: { code: PublishErrorCode; message: string } | undefined;
-  /** Failures in a row with the same message (logged once). */
-  private failuresInRow = 0;
-  /** Failed attempts since the last time it published. */
-  private failedAttempts = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
   private exitWaiters: Array<() => void> = [];
@@ -165,7 +156,7 @@ export class Publisher {
     this.clock = options.clock;
     this.backoff = options.backoff ?? new PublishBackoff();
     this.connectTimeoutMs = options.connectTimeoutMs ?? 15_000;
-    this.stateSinceMs = this.clock.wallNow();
+    this.attempts = new PublishAttempts(this.clock, this.logger, this.shown, () => this.attempt());
   }
 
   /** The target as shown (masked). */
@@ -183,15 +174,14 @@ export class Publisher {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
-      if (this.retryTimer !== undefined) this.clock.clearTimeout(this.retryTimer);
-      this.retryTimer = undefined;
+      this.attempts.cancelRetry();
       const run = this.run;
       if (run && !run.exited) {
         const exited = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
         this.endRun(run, { restartNow: 'closing' });
         await exited;
       }
-      this.setState('stopped');
+      this.attempts.setState('stopped');
     })();
     return this.closing;
   }
@@ -199,34 +189,26 @@ export class Publisher {
   /** Figures for /api/v1/status. */
   status(): PublisherStatus {
     const dropped = this.droppedBefore + (this.run ? this.run.reader.stats.framesDropped : 0);
+    const attempts = this.attempts.status();
     return {
       index: this.index,
       scheme: this.target.scheme,
       url: this.shown,
       profile: this.target.profile,
-      state: this.state,
-      sinceMs: this.stateSinceMs,
+      state: attempts.state,
+      sinceMs: attempts.sinceMs,
       frames: this.frames,
       bytes: this.bytes,
       framesDropped: dropped,
       reconnects: Math.max(0, this.runs - 1),
-      lastError: this.lastError?.message ?? null,
-      lastErrorCode: this.lastError?.code ?? null,
-      retryInMs:
-        this.state === 'retrying' || this.state === 'unavailable'
-          ? Math.max(0, Math.round((this.retryAtMs ?? 0) - this.clock.monoNow()))
-          : null,
+      lastError: attempts.lastError,
+      lastErrorCode: attempts.lastErrorCode,
+      retryInMs: attempts.retryInMs,
     };
   }
 
-  private setState(state: PublisherState): void {
-    if (state === this.state) return;
-    this.state = state;
-    this.stateSinceMs = this.clock.wallNow();
-  }
-
   private attempt(): void {
-    this.retryTimer = undefined;
+    this.attempts.attemptStarted();
     if (this.closed) return;
     const ffmpeg = this.options.findFfmpeg();
     if (ffmpeg === undefined) {
@@ -234,7 +216,7 @@ export class Publisher {
       return;
     }
     this.runs++;
-    this.setState('connecting');
+    this.attempts.setState('connecting');
     if (this.target.scheme === 'rtsps') {
       void this.attemptThroughTunnel(ffmpeg);
       return;
@@ -412,11 +394,7 @@ export class Publisher {
     run.publishingAtMs = this.clock.monoNow();
     if (run.connectTimer !== undefined) this.clock.clearTimeout(run.connectTimer);
     run.connectTimer = undefined;
-    this.setState('publishing');
-    const again = this.failedAttempts > 0 ? ` again after ${this.failedAttempts} failed attempt(s)` : '';
-    this.logger.info(`publishing to ${this.shown}${again}`);
-    this.failuresInRow = 0;
-    this.failedAttempts = 0;
+    this.attempts.published();
   }
 
   /** Moves frames from the reader into ffmpeg's stdin while its buffer is small. */
@@ -438,7 +416,7 @@ export class Publisher {
           () =>
             this.endRun(run, {
               code: 'ERR_PUBLISH_TIMEOUT',
-              message: `not publishing ${Math.round(this.connectTimeoutMs / 1000)} s after starting (server unreachable or not answering)`,
+              message: `timed out: not publishing ${Math.round(this.connectTimeoutMs / 1000)} s after starting (server unreachable or not answering)`,
             }),
           this.connectTimeoutMs,
         );
@@ -492,19 +470,10 @@ export class Publisher {
   }
 
   /** Records a failure, logs it once per distinct cause, and schedules the next attempt. */
-  private fail(error: { code: PublishErrorCode; message: string }, publishedForMs: number): void {
+  private fail(error: PublishFailure, publishedForMs: number): void {
     if (this.closed) return; // a failure that lands after close(): nothing to retry
-    const same = this.lastError?.message === error.message;
-    this.lastError = error;
-    const delay = error.code === 'ERR_PUBLISH_NO_FFMPEG' ? NO_FFMPEG_RETRY_MS : this.backoff.next(publishedForMs);
-    this.setState(error.code === 'ERR_PUBLISH_NO_FFMPEG' ? 'unavailable' : 'retrying');
-    this.failuresInRow = same ? this.failuresInRow + 1 : 1;
-    this.failedAttempts++;
-    const line = `cannot publish to ${this.shown}: ${error.message}; retrying in ${(delay / 1000).toFixed(1)} s`;
-    if (this.failuresInRow === 1) this.logger.error(line);
-    else this.logger.debug(`${line} (${this.failuresInRow} times in a row)`);
-    this.retryAtMs = this.clock.monoNow() + delay;
-    this.retryTimer = this.clock.setTimeout(() => this.attempt(), delay);
+    if (error.code === 'ERR_PUBLISH_NO_FFMPEG') this.attempts.fail(error, NO_FFMPEG_RETRY_MS, 'unavailable');
+    else this.attempts.fail(error, this.backoff.next(publishedForMs), 'retrying');
   }
 
   /** Why ffmpeg exited, in words and a code, from its last error lines (masked). */
@@ -515,9 +484,15 @@ export class Publisher {
   ): { code: PublishErrorCode; message: string } {
     const text = this.mask(run.stderr.split(run.runUrl).join(this.shown));
     // "[rtmp @ 0x5569...] " prefixes differ per run: without them the same failure reads the same (and is logged once).
+    // libsrt's own lines start with a wall-clock time and a thread tag ("10:34:58.453144/SRT:RcvQ:w1!W:SRT.cn: "): dropped too.
     const lines = text
       .split('\n')
-      .map((l) => l.replace(/^\[[^\]@]* @ 0x[0-9a-f]+\] /, '').trim())
+      .map((l) =>
+        l
+          .replace(/^\[[^\]@]* @ 0x[0-9a-f]+\] /, '')
+          .replace(/^\d\d:\d\d:\d\d\.\d+\/SRT:\S* /, '')
+          .trim(),
+      )
       .filter((l) => l !== '' && !/^Last message repeated/.test(l));
     const last = lines.slice(-2).join(' / ').slice(0, 300);
     const how = signal ? `killed by ${signal}` : `exit code ${code}`;
@@ -528,6 +503,12 @@ export class Publisher {
         'ERR_PUBLISH_AUTH',
         'refused the credentials',
       ],
+      // libsrt says why the listener rejected the handshake (ffmpeg itself only "Input/output error").
+      [
+        /incorrect passphrase|password required or unexpected|BADSECRET|NOSECRET/i,
+        'ERR_PUBLISH_AUTH',
+        'the SRT listener refused the passphrase (wrong, or set on one side only)',
+      ],
       [/connection refused/i, 'ERR_PUBLISH_CONNECT', 'connection refused'],
       [
         /name or service not known|failed to resolve|temporary failure in name resolution|no address associated/i,
@@ -536,7 +517,11 @@ export class Publisher {
       ],
       [/no route to host|network is unreachable|host is unreachable/i, 'ERR_PUBLISH_CONNECT', 'host unreachable'],
       [/timed? ?out/i, 'ERR_PUBLISH_CONNECT', 'timed out'],
-      [/rejected/i, 'ERR_PUBLISH_REFUSED', 'the server rejected the connection (a wrong passphrase or stream id?)'],
+      [
+        /rejected|\bREJECT\b/i,
+        'ERR_PUBLISH_REFUSED',
+        'the server rejected the connection (a stream id in use or refused?)',
+      ],
       [
         /connection reset|broken pipe|end of file|input\/output error/i,
         'ERR_PUBLISH_REFUSED',

@@ -7,14 +7,30 @@
  * H.264 goes out as the hub has it: no transcoding. Each viewer is a hub
  * reader (joins at the live edge: the cached keyframe alone, a picture at
  * once, then live frames from the next keyframe, since a browser's jitter
- * buffer would play a GOP burst out at its capture pace and stay behind; skips to the next keyframe when
- * behind, is dropped when stalled) whose frames libdatachannel's
+ * buffer would play a GOP burst out at its capture pace and stay behind)
+ * whose frames libdatachannel's
  * H264RtpPacketizer cuts into RTP (RFC 6184 packetization-mode 1: FU-A and
  * STAP-A); RTP timestamps are the capture time at 90 kHz, RTCP sender
  * reports map them to wall time, and NACKs are answered from a bounded
  * retransmission buffer (RtcpNackResponder). A picture loss indication or
  * full intra request restarts no encoder: the viewer gets the GOP cache
  * again (keyframe, then the frames since), as when it joined.
+ *
+ * Slow viewers: the hub reader is drained as frames come (a track has no
+ * send queue: RTP leaves over UDP at once), so a viewer that cannot keep up
+ * shows in its RTCP receiver reports instead; webrtc-catch-up.ts turns them
+ * into a lag and, over clientSoftLimitMs, skips the viewer to keyframes only
+ * until it catches up. The viewers have their own slot pool
+ * (client-slots.ts, as port 5000 and the WebSocket): a cap per address, a
+ * viewer behind for clientBehindLimitMs of the last 30 s is ended, and when
+ * the pool is full the viewer behind longest gives way to a new one.
+ *
+ * Memory per viewer is bounded: the hub reader's soft limit (2 MB or 500 ms
+ * of frames, only reached when the event loop itself falls behind; the
+ * queue is drained at every frame), libdatachannel's NACK buffer of
+ * {@link NACK_BUFFER_PACKETS} RTP packets (at most about 630 KB), the clock
+ * channel's unsent answers ({@link CLOCK_CHANNEL_MAX_BUFFERED_BYTES}), and the
+ * kernel's UDP send buffer of the viewer's socket.
  *
  * The WebRTC stack, node-datachannel (libdatachannel's bindings, prebuilt
  * for linux-x64 and linux-arm64), is loaded on the first viewer only: a
@@ -34,6 +50,9 @@ import { silentLogger } from '../log/logger.js';
 import type { WsHub, WsHubReader } from './ws-stream-server.js';
 import { chooseH264, parseWhepOffer, profileOfCodec, WhepOfferError } from './whep-offer.js';
 import { toNdcIceServers, type IceServerConfig } from '../util/ice-servers.js';
+import { ClientSlots, type ClientSlot, type SlotPoolStats } from './client-slots.js';
+import { SLOT_SWEEP_INTERVAL_MS } from './tcp-stream-server.js';
+import { parseReceiverReports, WebRtcCatchUp } from './webrtc-catch-up.js';
 
 type Ndc = typeof import('node-datachannel');
 type PeerConnection = InstanceType<Ndc['PeerConnection']>;
@@ -52,6 +71,12 @@ export interface WebRtcOutputOptions {
   maxViewers: number;
   /** Most viewers from one address. */
   maxViewersPerAddress?: number;
+  /** Lag past which a viewer is behind and skips to keyframes, ms (clientSoftLimitMs). Default 500. */
+  softLimitMs?: number;
+  /** A viewer behind for this long out of any 30 s is ended, ms (clientBehindLimitMs). Default 10000. */
+  behindLimitMs?: number;
+  /** Monotonic clock of the slot and catch-up rules, ms. Default performance.now(). */
+  clock?: () => number;
   /** Local address ICE binds to; undefined: every interface. */
   bindAddress?: string;
   /** UDP ports ICE may use, inclusive; undefined: any. */
@@ -87,6 +112,8 @@ export interface WebRtcOutputStats {
   keyframeRequests: number;
   /** Those answered by resending the cached GOP from its keyframe. */
   keyframesResent: number;
+  /** Times a viewer went behind and was skipped to keyframes (ended viewers included). */
+  skips: number;
   /** STUN/TURN servers configured. */
   iceServers: number;
 }
@@ -100,8 +127,18 @@ export interface WebRtcViewerStatus {
   state: string;
   framesSent: number;
   bytesSent: number;
+  /** Frames not sent: the join's (the old GOP after its keyframe) and the slow-viewer rule's. */
   framesDropped: number;
+  /** Times it went behind and was skipped to keyframes. */
+  skips: number;
+  /** True while it is behind (keyframes only). */
+  behind: boolean;
+  /** Time spent behind in the last 30 s, ms (the slot rules' measure). */
+  behindMs: number;
+  /** Estimated lag (receiver reports' round trip or silence; the hub queue's age if larger), ms. */
   lagMs: number;
+  /** Its place in the pool, 0 to maxViewers-1 (the /metrics label). */
+  slot: number;
   connectedForMs: number;
   /** Round-trip time measured by ICE, ms, when known. */
   rttMs: number | null;
@@ -131,6 +168,12 @@ export const CREATION_WINDOW_MS = 10_000;
  */
 export const KEYFRAME_RESEND_MIN_INTERVAL_MS = 1000;
 
+/** Clock answers waiting in a viewer's data channel past which pings go unanswered, bytes (a pong is under 100). */
+export const CLOCK_CHANNEL_MAX_BUFFERED_BYTES = 16 * 1024;
+
+/** RTP packets libdatachannel keeps per viewer to answer NACKs (about 1.2 KB each). */
+export const NACK_BUFFER_PACKETS = 512;
+
 /** RTCP payload-specific feedback (RFC 4585): FMT 1 picture loss indication; FMT 4 full intra request (RFC 5104). */
 const RTCP_PSFB = 206;
 
@@ -146,6 +189,11 @@ export function hasKeyframeRequest(data: Uint8Array): boolean {
     at += 4 * ((((data[at + 2] as number) << 8) | (data[at + 3] as number)) + 1);
   }
   return false;
+}
+
+/** What a slot holds: the session, once its peer connection exists (the stack may still be loading). */
+interface SlotHolder {
+  session: Session | undefined;
 }
 
 interface Session {
@@ -167,6 +215,12 @@ interface Session {
   /** Capture time and RTP time of the last frame sent. */
   lastCaptureMs: number;
   lastRtpTimestamp: number;
+  ssrc: number;
+  catchUp: WebRtcCatchUp;
+  slot: ClientSlot<SlotHolder>;
+  slotIndex: number;
+  /** Frames dropped by hub readers replaced since (a keyframe request swaps the reader). */
+  earlierReaderDrops: number;
 }
 
 /** The WebRTC output: sessions by id, each a peer connection fed by a hub reader. */
@@ -182,6 +236,9 @@ export class WebRtcOutput {
   private readonly creations: number[] = [];
   private readonly logger: Logger;
   private readonly now: () => number;
+  private readonly clock: () => number;
+  private readonly slots: ClientSlots<SlotHolder>;
+  private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private stack: Promise<Ndc> | undefined;
   private closed = false;
   private readonly counters: Omit<WebRtcOutputStats, 'maxViewers' | 'iceServers'> = {
@@ -189,12 +246,25 @@ export class WebRtcOutput {
     refused: { offer: 0, full: 0, rate: 0, unavailable: 0 },
     keyframeRequests: 0,
     keyframesResent: 0,
+    skips: 0,
   };
 
   constructor(options: WebRtcOutputOptions) {
     this.options = options;
     this.logger = options.logger ?? silentLogger;
     this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? (() => performance.now());
+    this.slots = new ClientSlots<SlotHolder>({
+      maxClients: options.maxViewers,
+      maxPerAddress: options.maxViewersPerAddress ?? options.maxViewers,
+      behindLimitMs: options.behindLimitMs ?? 10_000,
+      clock: this.clock,
+    });
+  }
+
+  /** The slot pool's figures (caps, refusals by reason, evictions, viewers ended for being behind). */
+  slotStats(): SlotPoolStats {
+    return this.slots.stats();
   }
 
   /** True once the WebRTC stack was loaded (a viewer came). */
@@ -219,7 +289,10 @@ export class WebRtcOutput {
   }
 
   private async answer(offerSdp: string, address: string): Promise<{ id: string; answer: string }> {
-    if (this.closed || !this.accepting) throw new WebRtcRefusal('unavailable', this.refusalReason);
+    if (this.closed || !this.accepting) {
+      this.slots.noteRefused(this.closed ? 'closing' : 'not-streaming');
+      throw new WebRtcRefusal('unavailable', this.refusalReason);
+    }
     const params = this.options.hub.params;
     if (!params) throw new WebRtcRefusal('unavailable', 'the camera has no picture yet; try again in a moment');
     let offer: ReturnType<typeof parseWhepOffer>;
@@ -231,18 +304,47 @@ export class WebRtcOutput {
       if (err instanceof WhepOfferError) throw new WebRtcRefusal('offer', err.message);
       throw err;
     }
-    if (this.sessions.size >= this.options.maxViewers)
-      throw new WebRtcRefusal('full', `all ${this.options.maxViewers} WebRTC viewer slots are taken`);
-    const perAddress = this.options.maxViewersPerAddress ?? this.options.maxViewers;
-    if ([...this.sessions.values()].filter((s) => s.address === address).length >= perAddress)
-      throw new WebRtcRefusal('full', `at most ${perAddress} WebRTC viewers from one address`);
     const nowMs = this.now();
     while (this.creations.length > 0 && (this.creations[0] as number) <= nowMs - CREATION_WINDOW_MS)
       this.creations.shift();
     if (this.creations.length >= (this.options.maxCreationsPerWindow ?? 8))
       throw new WebRtcRefusal('rate', 'too many new WebRTC sessions; try again in a few seconds');
+    // The slot last: a viewer evicted to make room is not ended for an offer refused anyway.
+    const admission = this.slots.admit(address);
+    if (!admission.ok)
+      throw new WebRtcRefusal(
+        'full',
+        admission.reason === 'full'
+          ? `all ${this.options.maxViewers} WebRTC viewer slots are taken by viewers that keep up`
+          : `at most ${this.options.maxViewersPerAddress ?? this.options.maxViewers} WebRTC viewers from one address`,
+      );
+    const victim = admission.evict;
+    if (victim?.client.session) {
+      this.end(
+        victim.client.session,
+        `gave way to a new viewer: behind for ${Math.round(victim.behindMs())} ms of the last ${this.slots.stats().windowMs / 1000} s with all slots taken`,
+      );
+    }
     this.creations.push(nowMs);
+    // Held from here: the stack may load meanwhile, and a second offer must see the slot taken.
+    const holder: SlotHolder = { session: undefined };
+    const slot = this.slots.add(address, holder);
+    try {
+      return await this.open(offerSdp, offer, format, address, nowMs, slot);
+    } catch (err) {
+      if (!holder.session) slot.release();
+      throw err;
+    }
+  }
 
+  private async open(
+    offerSdp: string,
+    offer: ReturnType<typeof parseWhepOffer>,
+    format: ReturnType<typeof chooseH264>,
+    address: string,
+    nowMs: number,
+    slot: ClientSlot<SlotHolder>,
+  ): Promise<{ id: string; answer: string }> {
     let ndc: Ndc;
     try {
       this.stack ??= (this.options.loadStack ?? (() => import('node-datachannel')))();
@@ -269,7 +371,7 @@ export class WebRtcOutput {
     const rtp = new ndc.RtpPacketizationConfig(ssrc, 'rearview', format.payloadType, 90_000);
     const packetizer = new ndc.H264RtpPacketizer('StartSequence', rtp);
     packetizer.addToChain(new ndc.RtcpSrReporter(rtp));
-    packetizer.addToChain(new ndc.RtcpNackResponder(512));
+    packetizer.addToChain(new ndc.RtcpNackResponder(NACK_BUFFER_PACKETS));
     track.setMediaHandler(packetizer);
 
     const session: Session = {
@@ -289,8 +391,17 @@ export class WebRtcOutput {
       keyframeStartAtMs: undefined,
       lastCaptureMs: Number.NEGATIVE_INFINITY,
       lastRtpTimestamp: 0,
+      ssrc,
+      catchUp: new WebRtcCatchUp({ softLimitMs: this.options.softLimitMs ?? 500, clock: this.clock }),
+      slot,
+      slotIndex: this.freeSlotIndex(),
+      earlierReaderDrops: 0,
     };
+    slot.client.session = session;
+    session.catchUp.onBehindChange = (behind, lagMs) => this.behindChanged(session, behind, lagMs);
     this.sessions.set(id, session);
+    this.sweepTimer ??= setInterval(() => this.sweep(), SLOT_SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref?.();
     session.timer = setTimeout(() => {
       if (session.connectedAtMs === undefined) this.end(session, 'ICE/DTLS did not connect in time');
     }, this.options.connectTimeoutMs ?? 15_000);
@@ -305,8 +416,11 @@ export class WebRtcOutput {
       this.startReader(session, rtp);
     });
     // RTCP from the viewer: NACKs are answered by the RtcpNackResponder in the chain; a picture
-    // loss indication or full intra request gets the cached GOP again (keyframeRequested).
+    // loss indication or full intra request gets the cached GOP again (keyframeRequested); receiver
+    // reports feed the slow-viewer rule (webrtc-catch-up.ts).
     track.onMessage((message) => {
+      if (session.closed) return;
+      for (const report of parseReceiverReports(message, session.ssrc)) session.catchUp.report(report);
       if (hasKeyframeRequest(message)) this.keyframeRequested(session, rtp);
     });
     track.onClosed(() => this.end(session, 'track closed'));
@@ -321,6 +435,8 @@ export class WebRtcOutput {
         try {
           const ping = JSON.parse(message) as { type?: unknown; id?: unknown };
           if (ping.type !== 'ping' || typeof ping.id !== 'number') return;
+          // A viewer that pings but does not take the answers would queue them without end: bounded.
+          if (channel.bufferedAmount() > CLOCK_CHANNEL_MAX_BUFFERED_BYTES) return;
           channel.sendMessage(JSON.stringify({ type: 'pong', id: ping.id, serverTimeMs: this.now() }));
         } catch {
           // not JSON: ignored, as on the WebSocket
@@ -356,7 +472,7 @@ export class WebRtcOutput {
     rtp: InstanceType<Ndc['RtpPacketizationConfig']>,
     why: 'join' | 'keyframe-request' = 'join',
   ): void {
-    session.reader?.close();
+    this.closeReader(session);
     session.keyframeStartAtMs = this.now();
     // Joining: at the live edge (the cached keyframe alone, then live from the next keyframe): a
     // browser plays WebRTC by RTP time and cannot decode a burst unseen. A keyframe request: the
@@ -369,6 +485,8 @@ export class WebRtcOutput {
     session.reader = reader;
     const pump = (): void => {
       for (let frame = reader.read(); frame && !session.closed && session.reader === reader; frame = reader.read()) {
+        // A viewer behind gets keyframes only until it catches up, then the stream from the next one.
+        if (session.catchUp.decide(frame.isKey) === 'drop') continue;
         // RTP time is the capture time at 90 kHz (wrapping at 2^32), so the viewer can tell how old a
         // frame is; the join keyframe sent alone carries the live edge's time (presentationCaptureTime),
         // or the jitter buffer would hold every live frame back by the keyframe's age. Frames sent
@@ -411,7 +529,8 @@ export class WebRtcOutput {
       session.keyframeRequests++;
       this.counters.keyframeRequests++;
       const since = this.now() - (session.keyframeStartAtMs ?? Number.NEGATIVE_INFINITY);
-      if (since < KEYFRAME_RESEND_MIN_INTERVAL_MS) return;
+      // Behind, it gets keyframes anyway: a GOP burst would only add to what it cannot take.
+      if (since < KEYFRAME_RESEND_MIN_INTERVAL_MS || session.catchUp.behind) return;
       this.counters.keyframesResent++;
       this.logger.debug(`webrtc viewer ${session.address}: keyframe request answered from the GOP cache`);
       this.startReader(session, rtp, 'keyframe-request');
@@ -424,6 +543,7 @@ export class WebRtcOutput {
       maxViewers: this.options.maxViewers,
       ...this.counters,
       refused: { ...this.counters.refused },
+      skips: this.counters.skips,
       iceServers: this.options.iceServers?.length ?? 0,
     };
   }
@@ -470,8 +590,12 @@ export class WebRtcOutput {
         state: s.state,
         framesSent: s.framesSent,
         bytesSent: s.bytesSent,
-        framesDropped: stats?.framesDropped ?? 0,
-        lagMs: stats?.lagMs ?? 0,
+        framesDropped: s.earlierReaderDrops + (stats?.framesDropped ?? 0) + s.catchUp.framesDropped,
+        skips: s.catchUp.skips,
+        behind: s.catchUp.behind,
+        behindMs: Math.round(s.slot.behindMs()),
+        lagMs: Math.max(stats?.lagMs ?? 0, s.catchUp.lagMs()),
+        slot: s.slotIndex,
         connectedForMs: s.connectedAtMs === undefined ? 0 : nowMs - s.connectedAtMs,
         rttMs,
         route,
@@ -488,7 +612,53 @@ export class WebRtcOutput {
   /** Ends every session; later offers are refused. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
     this.disconnectAll('closing');
+  }
+
+  /** The lowest slot index no session has (bounded /metrics labels). */
+  private freeSlotIndex(): number {
+    const taken = new Set([...this.sessions.values()].map((s) => s.slotIndex));
+    let i = 0;
+    while (taken.has(i)) i++;
+    return i;
+  }
+
+  /** Logs a behind episode once at its start and once at its end; the slot counts the time between. */
+  private behindChanged(session: Session, behind: boolean, lagMs: number): void {
+    session.slot.setBehind(behind);
+    if (behind) {
+      this.counters.skips++;
+      this.logger.warn(
+        `webrtc viewer ${session.address} (${session.id.slice(0, 8)}) cannot keep up (lag ${Math.round(lagMs)} ms): keyframes only until it catches up`,
+      );
+    } else {
+      this.logger.info(
+        `webrtc viewer ${session.address} (${session.id.slice(0, 8)}) caught up after ${Math.round(lagMs)} ms (${session.catchUp.framesDropped} frames dropped in all)`,
+      );
+    }
+  }
+
+  /** Ends the viewers that were behind too long in the window. */
+  private sweep(): void {
+    for (const slot of this.slots.sweep()) {
+      const session = slot.client.session;
+      if (session)
+        this.end(
+          session,
+          `too slow: behind for ${Math.round(slot.behindMs())} ms of the last ${this.slots.stats().windowMs / 1000} s`,
+        );
+    }
+  }
+
+  /** Closes the session's hub reader, keeping its drop count. */
+  private closeReader(session: Session): void {
+    const reader = session.reader;
+    if (!reader) return;
+    session.earlierReaderDrops += (reader.stats as Partial<HubReaderStats> | undefined)?.framesDropped ?? 0;
+    reader.close();
+    session.reader = undefined;
   }
 
   private end(session: Session, why: string): void {
@@ -497,7 +667,8 @@ export class WebRtcOutput {
     session.state = 'closed';
     this.sessions.delete(session.id);
     if (session.timer) clearTimeout(session.timer);
-    session.reader?.close();
+    this.closeReader(session);
+    session.slot.release();
     this.logger.info(`webrtc viewer ${session.address} ended: ${why}`);
     if (session.connectedAtMs !== undefined) this.onViewerChange?.('disconnected');
     // libdatachannel calls back from its own threads; closing inside one of its callbacks is allowed.

@@ -11,6 +11,7 @@
  * that let a later HEAD prove what is stored (uploader.ts).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { LookupFunction } from 'node:net';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { RearviewError } from '../errors.js';
@@ -88,7 +89,16 @@ export interface ObjectHead {
   etag: string | null;
   /** `x-amz-checksum-sha256` (base64, `-N` suffix for a multipart object) when the server keeps checksums. */
   checksumSha256: string | null;
+  /** `x-amz-server-side-encryption`: how the server says the object is encrypted (null: it does not say). */
+  sse: string | null;
   metadata: Record<string, string>;
+}
+
+/** What PutObject and CreateMultipartUpload answer that the uploader checks. */
+export interface WriteAnswer {
+  etag: string;
+  /** `x-amz-server-side-encryption` of the answer (null: none). */
+  sse: string | null;
 }
 
 /** A part of a multipart upload as the server lists it. */
@@ -108,6 +118,8 @@ export interface S3ClientOptions extends S3Location {
   now?: () => number;
   /** PEM CA certificates trusted for an https endpoint besides Node's built-in roots (`uploadCa`). */
   ca?: string | undefined;
+  /** Host name resolution (default the system's); the tests resolve a virtual-hosted test name with it. */
+  lookup?: LookupFunction | undefined;
 }
 
 const MAX_ANSWER_BYTES = 1 << 20;
@@ -149,11 +161,12 @@ export class S3Client {
       size: Number(h['content-length'] ?? -1),
       etag: typeof h.etag === 'string' ? h.etag.replace(/"/g, '') : null,
       checksumSha256: typeof h['x-amz-checksum-sha256'] === 'string' ? h['x-amz-checksum-sha256'] : null,
+      sse: sseOf(res),
       metadata,
     };
   }
 
-  /** PutObject of `size` bytes read by `body`. Returns the ETag. */
+  /** PutObject of `size` bytes read by `body`. Returns the ETag and the encryption the server answers. */
   async put(
     key: string,
     body: BodyReader,
@@ -163,7 +176,7 @@ export class S3Client {
     signal?: AbortSignal,
     pace?: BodyPacer,
     buffer?: Buffer,
-  ): Promise<string> {
+  ): Promise<WriteAnswer> {
     const { res } = await this.send(
       'PUT',
       key,
@@ -174,15 +187,19 @@ export class S3Client {
       [],
       hashes,
     );
-    return etagOf(res);
+    return { etag: etagOf(res), sse: sseOf(res) };
   }
 
-  /** CreateMultipartUpload: the upload id. */
-  async createMultipart(key: string, headers: Record<string, string>, signal?: AbortSignal): Promise<string> {
-    const { text } = await this.send('POST', key, { uploads: '' }, headers, undefined, signal);
+  /** CreateMultipartUpload: the upload id, and the encryption the server answers. */
+  async createMultipart(
+    key: string,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<{ uploadId: string; sse: string | null }> {
+    const { res, text } = await this.send('POST', key, { uploads: '' }, headers, undefined, signal);
     const id = tag(text, 'UploadId');
     if (!id) throw new S3RequestError(`CreateMultipartUpload for ${key}: no UploadId in the answer`, 200, null, null);
-    return id;
+    return { uploadId: id, sse: sseOf(res) };
   }
 
   /** UploadPart: the part's ETag. */
@@ -358,6 +375,7 @@ export class S3Client {
         headers: signed,
         agent: this.agent,
         signal,
+        ...(this.options.lookup ? { lookup: this.options.lookup } : {}),
       });
       req.setTimeout(this.idleTimeoutMs, () =>
         fail(new S3RequestError(`${what}: no answer for ${this.idleTimeoutMs / 1000} s`, null, null, 'ETIMEDOUT')),
@@ -429,6 +447,11 @@ function bodyHeaders(size: number, hashes: BodyHashes): Record<string, string> {
     'content-md5': Buffer.from(hashes.md5Hex, 'hex').toString('base64'),
     'x-amz-checksum-sha256': Buffer.from(hashes.sha256Hex, 'hex').toString('base64'),
   };
+}
+
+function sseOf(res: IncomingMessage): string | null {
+  const v = res.headers['x-amz-server-side-encryption'];
+  return typeof v === 'string' ? v : null;
 }
 
 function etagOf(res: IncomingMessage): string {

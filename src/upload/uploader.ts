@@ -21,7 +21,8 @@
  * - Verified: after the upload, HEAD's checksum (SHA-256, composite for
  *   multipart) or ETag (MD5) must match the local hashes; every request's
  *   body was checked by the server too (signed payload SHA-256, Content-MD5,
- *   x-amz-checksum-sha256).
+ *   x-amz-checksum-sha256). With `sse`, the server's answers must confirm
+ *   the encryption asked for (else ERR_UPLOAD_SSE, sent again).
  * - Segments recorded before the clock was set wait until the recorder
  *   re-stamps them (their bytes change); a run that ended before that
  *   leaves them `undated` (uploaded under `CAMERA/undated/`).
@@ -552,13 +553,18 @@ export class Uploader {
         await this.save();
       }
       // Already there with our bytes (a run that died after completing): never sent or completed twice.
+      // Not when it is not encrypted as asked: then it is sent again.
       const existing = await client.head(key, signal);
-      let verified = existing && existing.metadata.sha256 === hashes.sha256Hex ? this.verify(existing, hashes) : null;
-      if (verified === null || verified === false) {
+      const found =
+        existing && existing.metadata.sha256 === hashes.sha256Hex && !this.sseProblem(existing.sse)
+          ? this.compare(existing, hashes)
+          : null;
+      let verified = found && 'verified' in found ? found.verified : null;
+      if (verified === null) {
         if (hashes.size <= this.partBytes) {
           entry.sent = true;
           await this.save();
-          await client.put(
+          const answer = await client.put(
             key,
             this.body(file, 0),
             hashes.size,
@@ -568,20 +574,25 @@ export class Uploader {
             this.pace,
             this.pieceOf(io),
           );
+          await this.checkSse(entry, key, answer.sse);
         } else {
           await this.uploadMultipart(entry, file, key, signal, io);
         }
         const head = await client.head(key, signal);
-        verified = head ? this.verify(head, hashes) : false;
-        if (verified === false) {
+        const stored = head
+          ? this.compare(head, hashes)
+          : { mismatch: 'there is no object under its key after the upload' };
+        if ('mismatch' in stored) {
           entry.sent = false;
           entry.multipart = undefined;
           await this.save();
           throw new RearviewError(
             'ERR_UPLOAD_VERIFY',
-            `${key}: the stored object does not match the local file (size ${head?.size ?? 'none'} of ${hashes.size}, checksum/ETag differ): uploading again`,
+            `${key}: the stored object does not match the local file: ${stored.mismatch}; the local copy is kept, uploading again`,
           );
         }
+        await this.checkSse(entry, key, head?.sse ?? null);
+        verified = stored.verified;
       }
       this.finishEntry(entry, key, hashes, verified);
       await this.save();
@@ -591,16 +602,49 @@ export class Uploader {
     }
   }
 
-  /** `sha256`/`md5`: the stored object is ours; `none`: nothing to compare with (size and our metadata match); false: it differs. */
-  private verify(
+  /**
+   * The stored object against the local hashes: `sha256`/`md5` when it is
+   * ours, `none` when there is nothing to compare with (size and our
+   * metadata match), or what differs, in words (both values).
+   */
+  private compare(
     head: NonNullable<Awaited<ReturnType<S3Client['head']>>>,
     hashes: NonNullable<QueueEntry['hashes']>,
-  ): UploadedRecord['verified'] | false {
-    if (head.size !== hashes.size) return false;
+  ): { verified: UploadedRecord['verified'] } | { mismatch: string } {
+    if (head.size !== hashes.size)
+      return { mismatch: `its size is ${head.size} bytes, the local file's ${hashes.size} bytes` };
     const expected = expectedChecksums(hashes);
-    if (head.checksumSha256) return expected.checksumSha256.includes(head.checksumSha256) ? 'sha256' : false;
-    if (head.etag && /^[0-9a-f]{32}(-\d+)?$/.test(head.etag)) return expected.etag.includes(head.etag) ? 'md5' : false;
-    return 'none';
+    if (head.checksumSha256)
+      return expected.checksumSha256.includes(head.checksumSha256)
+        ? { verified: 'sha256' }
+        : {
+            mismatch: `its SHA-256 checksum is ${head.checksumSha256}, the local file's is ${expected.checksumSha256[0]}`,
+          };
+    if (head.etag && /^[0-9a-f]{32}(-\d+)?$/.test(head.etag))
+      return expected.etag.includes(head.etag)
+        ? { verified: 'md5' }
+        : { mismatch: `its ETag (MD5) is ${head.etag}, the local file's is ${expected.etag[0]}` };
+    return { verified: 'none' };
+  }
+
+  /** What is wrong with the encryption the server answered (null: nothing asked, or what was asked). */
+  private sseProblem(answered: string | null): string | null {
+    const asked = this.options.sse;
+    if (!asked || answered === asked) return null;
+    return `server-side encryption ${asked} was asked for, the server answered ${answered ?? 'no x-amz-server-side-encryption header'}`;
+  }
+
+  /** Throws ERR_UPLOAD_SSE (the entry to be sent again) when the server's answer does not confirm the encryption asked for. */
+  private async checkSse(entry: QueueEntry, key: string, answered: string | null): Promise<void> {
+    const problem = this.sseProblem(answered);
+    if (!problem) return;
+    entry.sent = false;
+    entry.multipart = undefined;
+    await this.save();
+    throw new RearviewError(
+      'ERR_UPLOAD_SSE',
+      `${key}: ${problem}: the object is not known to be stored encrypted; the local copy is kept, uploading again`,
+    );
   }
 
   private finishEntry(
@@ -738,7 +782,13 @@ export class Uploader {
       const hashes = await hashFile(thumb.handle, thumb.size, thumb.size, io);
       const key = (entry.key as string).replace(/\.mkv$/, '.jpg');
       const existing = await this.options.client.head(key, signal);
-      if (existing && existing.size === thumb.size && existing.metadata.sha256 === hashes.sha256Hex) return;
+      if (
+        existing &&
+        existing.size === thumb.size &&
+        existing.metadata.sha256 === hashes.sha256Hex &&
+        !this.sseProblem(existing.sse)
+      )
+        return;
       const headers: Record<string, string> = {
         'content-type': 'image/jpeg',
         'x-amz-meta-camera': this.options.cameraName,
@@ -746,7 +796,22 @@ export class Uploader {
         'x-amz-meta-sha256': hashes.sha256Hex,
       };
       if (this.options.sse) headers['x-amz-server-side-encryption'] = this.options.sse;
-      await this.options.client.put(key, this.body(thumb, 0), thumb.size, hashes, headers, signal, undefined, io);
+      const answer = await this.options.client.put(
+        key,
+        this.body(thumb, 0),
+        thumb.size,
+        hashes,
+        headers,
+        signal,
+        undefined,
+        io,
+      );
+      const problem = this.sseProblem(answer.sse);
+      if (problem)
+        throw new RearviewError(
+          'ERR_UPLOAD_SSE',
+          `${key}: ${problem}: the thumbnail is not known to be stored encrypted; uploading again`,
+        );
     } finally {
       await thumb.close();
     }
@@ -782,11 +847,19 @@ export class Uploader {
       }
     }
     if (!entry.multipart) {
-      const uploadId = await client.createMultipart(
+      const { uploadId, sse } = await client.createMultipart(
         key,
         { ...this.headers(entry), 'x-amz-checksum-algorithm': 'SHA256' },
         signal,
       );
+      const problem = this.sseProblem(sse);
+      if (problem) {
+        // Not one part to an upload the server will not encrypt as asked.
+        await client.abortMultipart(key, uploadId, signal).catch((err: unknown) => {
+          this.logger.debug(`aborting multipart upload of ${entry.name}: ${(err as Error).message}`);
+        });
+        await this.checkSse(entry, `${key} (CreateMultipartUpload)`, sse);
+      }
       entry.multipart = { uploadId, key, done: [] };
       held = new Map();
       await this.save();
@@ -825,8 +898,10 @@ export class Uploader {
     try {
       await client.completeMultipart(key, mp.uploadId, done, signal);
     } catch (err) {
-      // A part the server lost (restarted without it): start the upload again from scratch next time.
+      // A part the server lost (restarted without it) or refused: start the upload again from scratch next time.
       if (err instanceof S3RequestError && (err.s3Code === 'NoSuchUpload' || err.s3Code === 'InvalidPart')) {
+        // After InvalidPart the upload still exists: abort it, or S3 keeps (and bills) its parts.
+        if (err.s3Code === 'InvalidPart') await this.abandonMultipart(entry);
         entry.multipart = undefined;
         entry.sent = false;
         await this.save();

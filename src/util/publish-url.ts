@@ -14,7 +14,7 @@
 import { ConfigError } from '../errors.js';
 
 /** The schemes we publish to. */
-export type PublishScheme = 'rtsp' | 'rtsps' | 'rtmp' | 'rtmps' | 'srt';
+export type PublishScheme = 'rtsp' | 'rtsps' | 'rtmp' | 'rtmps' | 'srt' | 'whip+http' | 'whip+https';
 
 /** Which hub a publisher reads: the live stream (default) or the recording profile. */
 export type PublishProfile = 'stream' | 'record';
@@ -28,20 +28,33 @@ export interface PublishTarget {
   masked: string;
   /** `#profile=record` publishes the recording profile; default the stream profile. */
   profile: PublishProfile;
-  /** Needs certificate verification (rtmps, rtsps). */
+  /** Needs certificate verification (rtmps, rtsps, whip+https). */
   tls: boolean;
   /** Secret strings (raw and percent-decoded) that must never appear in text we show. */
   secrets: string[];
 }
 
 /** Schemes and why a known but unsupported one is refused. */
-const SUPPORTED: readonly PublishScheme[] = ['rtsp', 'rtsps', 'rtmp', 'rtmps', 'srt'];
+const SUPPORTED: readonly PublishScheme[] = ['rtsp', 'rtsps', 'rtmp', 'rtmps', 'srt', 'whip+http', 'whip+https'];
+const WHIP_HINT = 'a WHIP endpoint is written whip+https://[TOKEN@]host[:port]/path (or whip+http://)';
 const REFUSED: Record<string, string> = {
-  http: 'http(s) targets (WHIP) are not supported yet',
-  https: 'http(s) targets (WHIP) are not supported yet',
-  whip: 'WHIP is not supported yet',
+  http: `http(s):// is ambiguous: ${WHIP_HINT}`,
+  https: `http(s):// is ambiguous: ${WHIP_HINT}`,
+  whip: WHIP_HINT,
+  whips: WHIP_HINT,
 };
-const DEFAULT_PORTS: Record<PublishScheme, number> = { rtsp: 554, rtsps: 322, rtmp: 1935, rtmps: 443, srt: 0 };
+const DEFAULT_PORTS: Record<PublishScheme, number> = {
+  rtsp: 554,
+  rtsps: 322,
+  rtmp: 1935,
+  rtmps: 443,
+  srt: 0,
+  'whip+http': 80,
+  'whip+https': 443,
+};
+
+/** A WHIP endpoint's host: a DNS name or an address (the URL parser keeps other hosts of whip+ URLs opaque). */
+const WHIP_HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.?)*|\[[0-9A-Fa-f:.]+\])$/;
 
 /** Query keys whose values are secrets (lower case). */
 const SECRET_QUERY_KEYS = new Set([
@@ -99,10 +112,23 @@ export function parsePublishTarget(input: unknown): PublishTarget {
   if (REFUSED[scheme]) throw new ConfigError(`publish: ${REFUSED[scheme]} (${rough})`);
   if (!(SUPPORTED as readonly string[]).includes(scheme))
     throw new ConfigError(
-      `publish: unknown scheme "${scheme}:" in ${rough}: expected rtsp://, rtsps://, rtmp://, rtmps:// or srt://`,
+      `publish: unknown scheme "${scheme}:" in ${rough}: expected rtsp://, rtsps://, rtmp://, rtmps://, srt://, whip+https:// or whip+http://`,
     );
   const s = scheme as PublishScheme;
   if (url.hostname === '') throw new ConfigError(`publish: no host in ${rough}`);
+  const whip = s === 'whip+http' || s === 'whip+https';
+  if (whip && !WHIP_HOST_RE.test(url.hostname))
+    throw new ConfigError(`publish: not a host name or address in ${rough}`);
+  if (whip && url.password !== '' && url.username !== '' && url.username !== 'bearer')
+    throw new ConfigError(
+      `publish: a WHIP token goes as whip+https://TOKEN@host/... or whip+https://bearer:TOKEN@host/... (${rough})`,
+    );
+  if (whip) {
+    // The token becomes an Authorization header: printable ASCII only (no header splitting).
+    const token = whipEndpoint(url.href).token;
+    if (token !== undefined && !/^[\x21-\x7e]{1,4096}$/.test(token))
+      throw new ConfigError(`publish: the WHIP token may only hold printable ASCII characters (${rough})`);
+  }
   if (url.port === '' && s === 'srt')
     throw new ConfigError(`publish: srt:// needs a port (srt://host:port) in ${rough}`);
   const secrets: string[] = [];
@@ -153,7 +179,7 @@ export function parsePublishTarget(input: unknown): PublishTarget {
     url: url.href.split('__rearview_name__').join(NAME_PLACEHOLDER),
     masked: '',
     profile,
-    tls: s === 'rtmps' || s === 'rtsps',
+    tls: s === 'rtmps' || s === 'rtsps' || s === 'whip+https',
     secrets: [...new Set(secrets)].sort((a, b) => b.length - a.length),
   };
   target.masked = maskedForm(url, s) + (profile === 'record' ? '#profile=record' : '');
@@ -214,6 +240,32 @@ export function maskSecrets(text: string, target: Pick<PublishTarget, 'url' | 'm
   let out = text.split(target.url).join(target.masked);
   for (const secret of target.secrets) out = out.split(secret).join('***');
   return out;
+}
+
+/** A WHIP target's HTTP endpoint and bearer token (from its user information). */
+export interface WhipEndpoint {
+  /** http(s)://host[:port]/path[?query]: what the offer is POSTed to. */
+  endpoint: string;
+  /** The bearer token (percent-decoded), or undefined for none. */
+  token: string | undefined;
+}
+
+/**
+ * Splits a checked `whip+http(s)://` URL (its `{name}` filled in) into the
+ * endpoint and the token: the password of `bearer:TOKEN@`, else the user
+ * name of `TOKEN@`.
+ */
+export function whipEndpoint(url: string): WhipEndpoint {
+  const u = new URL(url);
+  const scheme = u.protocol === 'whip+https:' ? 'https' : 'http';
+  const raw = u.password !== '' ? u.password : u.username;
+  let token: string | undefined;
+  try {
+    token = raw === '' ? undefined : decodeURIComponent(raw);
+  } catch {
+    token = raw;
+  }
+  return { endpoint: `${scheme}://${u.host}${u.pathname}${u.search}`, token };
 }
 
 /** Default port of a scheme (0: none). */

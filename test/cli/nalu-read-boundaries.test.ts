@@ -8,6 +8,9 @@
  * with a slice (told apart by its header, which the boundary may cut).
  * The CLI's output must equal what the library gives for the whole buffer
  * in one piece, and what the same CLI gives for the file through a pipe.
+ * Likewise NAL units larger than a read (a slice over three reads, filler
+ * data over two), and files that end mid-NAL, mid-start-code or exactly at
+ * a read boundary.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -69,6 +72,58 @@ function buildStream(): Uint8Array {
   return bytes;
 }
 
+function concat(parts: Uint8Array[]): Uint8Array {
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  return bytes;
+}
+
+/** Static.264 with a slice NAL unit that spans three reads and filler data that spans two. */
+function buildBigNalStream(): Uint8Array {
+  const corpus = parseAnnexB(readFileSync(corpusFile('Static.264')));
+  const sc = Uint8Array.of(0, 0, 0, 1);
+  const parts: Uint8Array[] = [];
+  corpus.accessUnits.forEach((au, i) => {
+    au.nals.forEach((nal, k) => {
+      parts.push(sc, nal.data);
+      // The first picture's last slice grows by two reads and a bit (0xaa never makes a start code).
+      if (i === 0 && k === au.nals.length - 1) parts.push(new Uint8Array(2 * FILE_CHUNK_BYTES + 333).fill(0xaa));
+    });
+    if (i === 2) {
+      const filler = new Uint8Array(FILE_CHUNK_BYTES + 4097).fill(0xff);
+      filler[0] = 0x0c;
+      filler[filler.length - 1] = 0x80;
+      parts.push(Uint8Array.of(0, 0, 1), filler);
+    }
+  });
+  return concat(parts);
+}
+
+/** The CLI's output equals the one-piece library output in the main modes, and a pipe's. */
+function checkAgainstOnePiece(file: string, bytes: Uint8Array, label: string): void {
+  writeFileSync(file, bytes);
+  const whole = parseAnnexB(bytes);
+  const listing = nalu([file]);
+  assert.equal(listing.stdout, `${splitAnnexB(bytes).map(seedLine).join('\n')}\n`, `${label}: listing`);
+  const frames = nalu([file, '--frames', '--json']);
+  assert.equal(
+    frames.stdout,
+    `${whole.accessUnits.map((au, i) => frameJson(i, au, undefined)).join('\n')}\n`,
+    `${label}: --frames --json`,
+  );
+  const summary = JSON.parse(nalu([file, '--summary', '--json']).stdout) as Record<string, unknown>;
+  assert.equal(summary.bytes, bytes.length, `${label}: bytes`);
+  assert.equal(summary.nalUnits, whole.nals.length, `${label}: NAL units`);
+  assert.equal(summary.accessUnits, whole.accessUnits.length, `${label}: access units`);
+  const json = nalu([file, '--json']);
+  assert.deepEqual(nalu(['-', '--json'], bytes), json, `${label}: the same through a pipe`);
+  assert.equal(frames.stderr, json.stderr, `${label}: the same warnings in every mode`);
+}
+
 function nalu(args: string[], input?: Uint8Array): { stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cliPath, 'nalu', ...args], {
     encoding: 'utf8',
@@ -109,6 +164,30 @@ test('start codes straddling read boundaries at every offset give the one-piece 
     assert.equal(json.split('\n').length - 1, whole.nals.length);
     assert.equal(nalu(['-', '--json'], bytes).stdout, json);
     assert.equal(nalu(['-'], bytes).stdout, listing.stdout);
+  } finally {
+    cleanup();
+  }
+});
+
+test('NAL units larger than a read, and files that end mid-NAL or at a read boundary, give the one-piece output', () => {
+  const bytes = buildBigNalStream();
+  assert.ok(bytes.length > 3 * FILE_CHUNK_BYTES);
+  const whole = parseAnnexB(bytes);
+  assert.deepEqual(whole.errors, []);
+  assert.ok(whole.nals.some((n) => (n.type === 1 || n.type === 5) && n.data.length > 2 * FILE_CHUNK_BYTES));
+  assert.ok(whole.nals.some((n) => n.type === 12 && n.data.length > FILE_CHUNK_BYTES));
+  const { dir, cleanup } = scratchDir();
+  try {
+    const file = join(dir, 'big-nal.h264');
+    checkAgainstOnePiece(file, bytes, 'whole');
+    // Cut inside the big slice: exactly at a read boundary, and a byte past one.
+    checkAgainstOnePiece(file, bytes.subarray(0, 2 * FILE_CHUNK_BYTES), 'ends at a read boundary inside a NAL unit');
+    checkAgainstOnePiece(file, bytes.subarray(0, FILE_CHUNK_BYTES + 1), 'ends a byte into a read, inside a NAL unit');
+    // Cut right after the last start code (then after its header byte), and inside a start code.
+    const lastStart = whole.nals[whole.nals.length - 1]!.offset;
+    checkAgainstOnePiece(file, bytes.subarray(0, lastStart + 4), 'ends after a start code');
+    checkAgainstOnePiece(file, bytes.subarray(0, lastStart + 5), 'ends after a NAL header byte');
+    checkAgainstOnePiece(file, bytes.subarray(0, lastStart + 2), 'ends inside a start code');
   } finally {
     cleanup();
   }

@@ -196,7 +196,8 @@ describe('the LED on the character device', () => {
 
       r.device.led.setBlink(false);
       await waitFor(() => r.fake.live('gpioset')[0]?.args?.at(-1) === '21=0', 'blink-off: held low');
-      assert.equal(r.fake.level(21), '0');
+      // The fake gpioset shows its arguments before it has set the line: wait for the level itself.
+      await waitFor(() => r.fake.level(21) === '0', 'the line held low');
       r.device.led.setNotRecording(true);
       await waitFor(
         () => r.fake.live('gpioset')[0]?.args?.includes('100ms,100ms,100ms,100ms,100ms,1500ms') === true,

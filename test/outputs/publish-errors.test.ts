@@ -13,6 +13,7 @@ import { createServer, type Server } from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { PublishService } from '../../src/outputs/publish-service.js';
 import { startDaemonInProcess, startServe, type InProcessDaemon } from '../support/daemon.js';
+import { freeUdpPort, startReceiver } from '../support/media-receivers.js';
 import { cliPath } from '../support/paths.js';
 import { waitFor } from '../support/wait.js';
 
@@ -60,7 +61,16 @@ describe('bad publishing targets at start-up', () => {
     ['malformed URL', ['--publish', 'rtmp://[::1/app/key'], /not a valid URL/],
     ['spaces', ['--publish', 'rtsp://host/a b'], /spaces and control characters/],
     ['rtmp without a stream name', ['--publish', 'rtmp://user:hunter2pw@host'], /application and a stream name/],
-    ['WHIP', ['--publish', 'https://user:hunter2pw@host/whip'], /not supported yet/],
+    ['https:// for WHIP', ['--publish', 'https://user:hunter2pw@host/whip'], /whip\+https:\/\//],
+    ['whip://', ['--publish', 'whip://hunter2pw@host/whip'], /whip\+https:\/\//],
+    ['WHIP host not a name', ['--publish', 'whip+https://hunter2pw@ho%2Fst/whip'], /not a host name or address/],
+    ['WHIP malformed', ['--publish', 'whip+https://hunter2pw@[::1/whip'], /not a valid URL/],
+    ['WHIP user and token', ['--publish', 'whip+https://user:hunter2pw@host/whip'], /bearer:TOKEN@/],
+    [
+      'WHIP token with a line break',
+      ['--publish', 'whip+https://bearer:hunter2pw%0d%0aX@host/whip'],
+      /printable ASCII/,
+    ],
     ['srt listener mode', ['--publish', 'srt://host:9000?mode=listener'], /caller mode only/],
     ['short srt passphrase', ['--publish', 'srt://host:9000?passphrase=hunter2pw'], /10 to 79 characters/],
     ['missing CA file', ['--publish-ca', '/nonexistent/ca.pem'], /publishCa: cannot read/],
@@ -89,6 +99,66 @@ describe('publishing targets that fail while running', () => {
     assert.equal(s?.url, 'rtsp://***:***@127.0.0.1:1/live/cam');
     assert.doesNotMatch(JSON.stringify(s), /hunter2pw/);
     await waitFor(() => d.daemon.hub.stats().frames > 0, 'the stream going on');
+    await d.close();
+  });
+
+  it('a wrong SRT passphrase: ERR_PUBLISH_AUTH naming the passphrase, retrying with backoff, no crash', async () => {
+    // A real SRT listener (ffmpeg) with another passphrase than the camera's.
+    const port = await freeUdpPort();
+    const receiver = startReceiver('srt', port);
+    cleanups.push(() => receiver.kill());
+    const d = await startDaemonInProcess({
+      publish: [`srt://127.0.0.1:${port}?passphrase=wrong-hunter2pw-passphrase`],
+    });
+    cleanups.push(() => d.close());
+    const status = () => publishService(d).status()[0];
+    // Two failures: the first reported, then a retry after a backoff delay that fails the same way.
+    await waitFor(() => (status()?.reconnects ?? 0) >= 1 && status()?.state === 'retrying', 'a second failure', 40_000);
+    const s = status();
+    assert.equal(s?.lastErrorCode, 'ERR_PUBLISH_AUTH', String(s?.lastError));
+    assert.match(String(s?.lastError), /refused the passphrase/);
+    assert.ok((s?.retryInMs ?? -1) >= 0, 'a retry is scheduled');
+    assert.equal(s?.url, `srt://127.0.0.1:${port}?passphrase=***`);
+    assert.doesNotMatch(JSON.stringify(s), /hunter2pw/);
+    assert.equal(receiver.frames(), 0, 'nothing decoded with the wrong key');
+    await waitFor(() => d.daemon.hub.stats().frames > 0, 'the stream going on');
+    await d.close();
+    await receiver.kill();
+  });
+
+  it('a server that accepts TCP and never answers: ERR_PUBLISH_TIMEOUT "timed out" (RTSP and WHIP)', async () => {
+    // The connections are taken and never read nor answered: a host that hangs, not one that refuses.
+    const held: Array<import('node:net').Socket> = [];
+    const server: Server = createServer({ pauseOnConnect: true }, (socket) => {
+      held.push(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      for (const s of held) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const port = (server.address() as { port: number }).port;
+    const d = await startDaemonInProcess({
+      publish: [`rtsp://127.0.0.1:${port}/live/cam`, `whip+http://127.0.0.1:${port}/whip/cam`],
+    });
+    cleanups.push(() => d.close());
+    // Documented: 15 s after the session's first frame (docs/errors.md, ERR_PUBLISH_TIMEOUT); the wait
+    // below is a guard with room for a loaded machine, not a measurement.
+    await waitFor(
+      () =>
+        publishService(d)
+          .status()
+          .every((p) => p.lastErrorCode != null),
+      'both publishers failing',
+      40_000,
+    );
+    for (const s of publishService(d).status()) {
+      assert.equal(s.lastErrorCode, 'ERR_PUBLISH_TIMEOUT', `${s.scheme}: ${s.lastError}`);
+      assert.match(String(s.lastError), /timed out/);
+      assert.ok(s.state === 'retrying' || s.state === 'connecting', s.state);
+    }
+    assert.ok(held.length >= 2, 'both connected and were left hanging');
     await d.close();
   });
 

@@ -10,6 +10,7 @@ import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { requireTool } from './tools.js';
 
@@ -222,5 +223,95 @@ export async function makeTestCertificates(dir: string): Promise<{
     cert: join(dir, 'server.pem'),
     key: join(dir, 'server.key'),
     otherCa: join(dir, 'other.pem'),
+  };
+}
+
+/** A WHIP endpoint (whip-receiver.ts, its own process) and the ffmpeg decoding what it receives. */
+export interface WhipReceiver extends MediaReceiver {
+  /** The endpoint URL (http://127.0.0.1:PORT/whip/cam); publish to it as whip+http://... */
+  endpoint: string;
+  /** The endpoint's event lines so far (offer, unauthorized, connected, pli-sent, deleted N). */
+  events: string[];
+  /** Asks the publisher for a keyframe (RTCP PLI). */
+  pli(): void;
+}
+
+/**
+ * Starts ffmpeg reading H.264 RTP on a free UDP port (an SDP file says what
+ * comes) and a WHIP endpoint on `httpPort` forwarding what it receives
+ * there; resolves once the endpoint listens. kill() ends both.
+ */
+export async function startWhipReceiver(httpPort: number, dir: string, token?: string): Promise<WhipReceiver> {
+  const ffmpeg = requireTool('ffmpeg');
+  const rtpPort = await freeUdpPort();
+  const sdp = join(dir, `whip-${httpPort}-${rtpPort}.sdp`);
+  writeFileSync(
+    sdp,
+    [
+      'v=0',
+      'o=- 0 0 IN IP4 127.0.0.1',
+      's=whip',
+      'c=IN IP4 127.0.0.1',
+      't=0 0',
+      `m=video ${rtpPort} RTP/AVP 96`,
+      'a=rtpmap:96 H264/90000',
+      'a=fmtp:96 packetization-mode=1',
+      '',
+    ].join('\n'),
+  );
+  const decoder = spawn(
+    ffmpeg,
+    [
+      ...['-hide_banner', '-nostdin', '-v', 'error', '-progress', 'pipe:1', '-stats_period', '0.2'],
+      ...['-protocol_whitelist', 'file,udp,rtp', '-buffer_size', '4194304', '-i', sdp],
+      ...['-fps_mode', 'passthrough', '-enc_time_base', '1:90000', '-f', 'null', '-'],
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let frames = 0;
+  const errors: string[] = [];
+  createInterface({ input: decoder.stdout }).on('line', (line) => {
+    const m = /^frame=(\d+)/.exec(line);
+    if (m) frames = Number(m[1]);
+  });
+  createInterface({ input: decoder.stderr }).on('line', (line) => {
+    if (line.trim() !== '') errors.push(line);
+  });
+  const decoderExited = new Promise<number | string>((resolve) =>
+    decoder.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  const script = fileURLToPath(new URL('./whip-receiver.js', import.meta.url));
+  const endpoint = spawn(process.execPath, [script, String(httpPort), String(rtpPort), ...(token ? [token] : [])], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const events: string[] = [];
+  const endpointExited = new Promise<number | string>((resolve) =>
+    endpoint.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  createInterface({ input: endpoint.stderr }).on('line', (line) => {
+    if (line.trim() !== '') errors.push(`whip endpoint: ${line}`);
+  });
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: endpoint.stdout }).on('line', (line) => {
+      events.push(line);
+      if (line === 'listening') resolve();
+    });
+    void endpointExited.then((code) => reject(new Error(`the WHIP endpoint exited (${code}): ${errors.join('\n')}`)));
+  });
+  const killOne = async (child: ChildProcessWithoutNullStreams, exited: Promise<unknown>): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  };
+  return {
+    process: endpoint,
+    endpoint: `http://127.0.0.1:${httpPort}/whip/cam`,
+    frames: () => frames,
+    errors,
+    events,
+    exited: endpointExited,
+    pli: () => endpoint.stdin.write('pli\n'),
+    kill: async () => {
+      await Promise.all([killOne(endpoint, endpointExited), killOne(decoder, decoderExited)]);
+    },
   };
 }

@@ -7,15 +7,14 @@
  * the upload (masked), and PATCH cannot change it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { readQueueFile } from '../../src/upload/upload-queue.js';
 import { runCli } from '../cli/cli-run.js';
 import { startServe, type ServeProcess } from '../support/daemon.js';
 import { S3TestServer } from '../support/s3-server.js';
 import { waitFor } from '../support/wait.js';
+import { killMidMultipart, multipartUploadServe } from './multipart-kill.js';
 
 async function getJson(port: number, path: string): Promise<Record<string, unknown>> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -32,58 +31,11 @@ describe('rearview serve --upload', () => {
 
   it('SIGKILLed mid-upload and restarted: nothing lost, no object completed twice; status shows it', async () => {
     server = await S3TestServer.start();
-    const dir = join(mkdtempSync(join(tmpdir(), 'rearview-daemon-upload-')), 'recordings');
-    const args = [
-      '--stream-port',
-      '0',
-      '--api-port',
-      '0',
-      '--no-mdns',
-      '--device-backend',
-      'simulated',
-      '--name',
-      'cam-a',
-      '--recordings',
-      dir,
-      // The sample's 720p clip compresses to about 1 MB per 8 s: 45 s segments are over 5 MiB (2 parts).
-      '--segment',
-      '45s',
-      '--upload',
-      's3://rides/fleet',
-      '--upload-endpoint',
-      server.endpoint,
-      '--upload-insecure',
-      '--upload-path-style',
-      '--upload-when',
-      'always',
-      '--upload-rate',
-      '3MB/s',
-      '--upload-part-size',
-      '5MiB',
-    ];
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+    const { dir, args, env } = multipartUploadServe(server, 'rearview-daemon-upload-');
     const first = await startServe(args, { rawArgs: true, env, waitForApi: true, timeoutMs: 30_000 });
     daemons.push(first);
     // The first segment goes up in 2 parts at 3 MB/s: kill once one part is acknowledged and saved.
-    let key = '';
-    let name = '';
-    await waitFor(
-      async () => {
-        const doc = await readQueueFile(dir).catch(() => undefined);
-        const e = doc?.entries.find((x) => (x.multipart?.done.length ?? 0) >= 1);
-        if (e) {
-          key = e.key ?? '';
-          name = e.name;
-        }
-        return e !== undefined;
-      },
-      'a multipart upload with a part acknowledged',
-      120_000,
-      20,
-    );
-    first.process.kill('SIGKILL');
-    await first.exited;
-    assert.ok(!server.created.has(key), 'not completed before the kill');
+    const { key, name } = await killMidMultipart(first, dir, server);
 
     const second = await startServe(args, { rawArgs: true, env, waitForApi: true, timeoutMs: 30_000 });
     daemons.push(second);

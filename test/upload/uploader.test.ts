@@ -53,6 +53,9 @@ function keyOf(n: number, startMs = START + n * 60_000): string {
   return `fleet/cam-a/${d.getUTCFullYear()}/${p(d.getUTCMonth() + 1)}/${p(d.getUTCDate())}/log${String(n).padStart(4, '0')}_${Math.floor(startMs / 1000)}.mkv`;
 }
 
+/** Every uploader made, closed after the tests even when one fails (an open one keeps the file from ending). */
+const uploaders: Uploader[] = [];
+
 function uploader(
   server: S3TestServer | { endpoint: string },
   dir: string,
@@ -66,7 +69,7 @@ function uploader(
     credentials: () => S3RVER_CREDENTIALS,
     idleTimeoutMs: 5000,
   });
-  return new Uploader({
+  const up = new Uploader({
     dir,
     client,
     target: `s3://${TEST_BUCKET}/***`,
@@ -79,6 +82,8 @@ function uploader(
     retryMaxMs: 200,
     ...o,
   });
+  uploaders.push(up);
+  return up;
 }
 
 describe('SigV4 signer', () => {
@@ -105,6 +110,7 @@ describe('SigV4 signer', () => {
 describe('uploader with s3rver', () => {
   const servers: S3TestServer[] = [];
   after(async () => {
+    for (const up of uploaders) await up.close();
     for (const s of servers) await s.stop();
   });
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultConfig, mergeConfig } from '../../src/config.js';
 import { deviceSuffix, fleetName } from '../../src/util/fleet-name.js';
-import { maskSecrets, parsePublishTarget } from '../../src/util/publish-url.js';
+import { maskSecrets, parsePublishTarget, whipEndpoint } from '../../src/util/publish-url.js';
 
 describe('parsePublishTarget', () => {
   it('masks user, password, secret query values and the RTMP stream key', () => {
@@ -32,6 +32,27 @@ describe('parsePublishTarget', () => {
     assert.equal(rtmps.masked, 'rtmps://live.example:443/app/***#profile=record');
   });
 
+  it('WHIP: whip+https:// and whip+http://, the token from the user information, masked', () => {
+    const a = parsePublishTarget('whip+https://tok%40en@Media.Example:8889/ride/{name}/whip?room=1#profile=record');
+    assert.equal(a.scheme, 'whip+https');
+    assert.equal(a.tls, true);
+    assert.equal(a.profile, 'record');
+    assert.equal(a.masked, 'whip+https://***@Media.Example:8889/ride/{name}/whip?room=1#profile=record');
+    assert.deepEqual(whipEndpoint(a.url.replace('{name}', 'cam')), {
+      endpoint: 'https://Media.Example:8889/ride/cam/whip?room=1',
+      token: 'tok@en',
+    });
+    assert.doesNotMatch(maskSecrets('Bearer tok@en failed for tok%40en', a), /tok/);
+    const b = parsePublishTarget('whip+http://bearer:s3cret@127.0.0.1/whip');
+    assert.equal(b.tls, false);
+    assert.equal(b.masked, 'whip+http://***:***@127.0.0.1/whip');
+    assert.deepEqual(whipEndpoint(b.url), { endpoint: 'http://127.0.0.1/whip', token: 's3cret' });
+    assert.deepEqual(whipEndpoint(parsePublishTarget('whip+https://[::1]:8443/w').url), {
+      endpoint: 'https://[::1]:8443/w',
+      token: undefined,
+    });
+  });
+
   it('maskSecrets hides the URL and every secret in any text (ffmpeg errors)', () => {
     const t = parsePublishTarget('rtmp://u:pw-secret@h/app/streamkey42');
     const text = `[rtmp @ 0x1] rtmp://u:pw-secret@h/app/streamkey42: I/O error; key streamkey42, pw pw-secret`;
@@ -44,7 +65,11 @@ describe('parsePublishTarget', () => {
     const refused: Array<[string, RegExp]> = [
       ['ftp://u:secretpw@h/x', /unknown scheme "ftp:"/],
       ['file:///etc/passwd', /unknown scheme "file:"/],
-      ['https://h/whip', /not supported yet/],
+      ['https://h/whip', /whip\+https:\/\//],
+      ['whip://secretpw@h/whip', /whip\+https:\/\//],
+      ['whip+https://secretpw@h%2Fx/whip', /not a host name or address/],
+      ['whip+https://user:secretpw@h/whip', /bearer:TOKEN@/],
+      ['whip+https://bearer:secretpw%0A@h/whip', /printable ASCII/],
       ['rtmp://h', /application and a stream name/],
       ['rtmp://h/app', /application and a stream name/],
       ['srt://h', /needs a port/],

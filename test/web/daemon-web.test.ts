@@ -124,7 +124,7 @@ describe('web app on rearview serve', () => {
     await page.waitForFunction(
       '(() => { const v = document.getElementById("player-video"); return v.readyState >= 2 && v.videoWidth === 1280 && v.duration > 1; })()',
       undefined,
-      { timeout: 20_000 },
+      { timeout: 60_000 },
     );
     // Seek inside the MP4 (the daemon serves it with Range support).
     await page.evaluate('document.getElementById("player-video").currentTime = 1');

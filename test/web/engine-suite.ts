@@ -311,6 +311,9 @@ export function engineSuite(
           `window.__rearview.errors.some((e) => /media pipeline failed/.test(e))`,
           'the failure reported',
         );
+        // Pictures of the new source (the element is black until its first one).
+        const shown = await page.evaluate<number>('window.__rearview.framesShown');
+        await waitInPage(page, `window.__rearview.framesShown >= ${shown + 5}`, 'pictures from the new source');
         await expectPlays(page, 'mse', t);
         const errors = await page.evaluate<string[]>('window.__rearview.errors');
         t.diagnostic(`${engine.version}: ${errors.join(' | ')}`);

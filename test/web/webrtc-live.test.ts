@@ -447,6 +447,24 @@ describe('WebRTC live view (WHEP)', () => {
     t.diagnostic(
       `Chromium over WebRTC, loopback: capture to screen median ${median.toFixed(1)} ms over ${latencies.length} pictures`,
     );
+    // A browser that keeps up is never taken for a slow viewer (its receiver reports, webrtc-catch-up.ts):
+    // 5 s more of stream, never skipped to keyframes.
+    const viewer = async (): Promise<StatusDocument['stream']['clients'][number] | undefined> =>
+      ((await (await fetch(`${base()}/api/v1/status`)).json()) as StatusDocument).stream.clients
+        .filter((c) => c.kind === 'webrtc')
+        .at(-1);
+    const connectedAt = (await viewer())?.connectedMs ?? 0;
+    await waitFor(
+      async () => ((await viewer())?.connectedMs ?? 0) >= connectedAt + 5000,
+      '5 s more of stream',
+      20_000,
+      250,
+    );
+    const chromiumViewer = await viewer();
+    t.diagnostic(
+      `Chromium viewer after ${chromiumViewer?.connectedMs} ms: lag ${chromiumViewer?.lagMs} ms, skips ${chromiumViewer?.skips}, behind ${chromiumViewer?.behind}`,
+    );
+    assert.equal(chromiumViewer?.skips, 0, 'a browser that keeps up is never skipped');
     await page.waitForFunction(
       "document.getElementById('ov-path').textContent === 'WebRTC' && /ms$/.test(document.getElementById('ov-latency').textContent)",
       undefined,
