@@ -45,12 +45,20 @@ export function segmentStem(name: string): string {
  * init section after EXT-X-DISCONTINUITY; the segments of one ride have no
  * other gap (rides split at gaps, clip-export.ts groupRides).
  */
-export function ridePlaylist(entries: readonly PlaylistEntry[], ended: boolean): string {
+export function ridePlaylist(all: readonly PlaylistEntry[], ended: boolean, from?: number): string {
+  // `from` (timeline seconds): the playlist starts at the segment holding it, and EXT-X-START points at it
+  // inside that segment. A browser's own HLS player counts its time from the playlist's first segment
+  // (Chromium does), so the page, which cannot ask it where a capture time is, starts it there.
+  const at = from === undefined ? -1 : all.findIndex((e) => e.offsetSeconds + e.durationMs / 1000 > from);
+  const entries = at > 0 ? all.slice(at) : at < 0 && from !== undefined ? all.slice(-1) : all;
+  const head = entries[0];
+  const startOffset =
+    from !== undefined && head ? Math.min(head.durationMs / 1000, Math.max(0, from - head.offsetSeconds)) : 0;
   const target = Math.max(1, ...entries.map((e) => Math.ceil(e.durationMs / 1000)));
   const first = entries[0]?.sequence ?? 0;
   const lines = ['#EXTM3U', '#EXT-X-VERSION:7', `#EXT-X-TARGETDURATION:${target}`, `#EXT-X-MEDIA-SEQUENCE:${first}`];
   if (ended) lines.push('#EXT-X-PLAYLIST-TYPE:VOD');
-  lines.push('#EXT-X-INDEPENDENT-SEGMENTS', '#EXT-X-START:TIME-OFFSET=0');
+  lines.push('#EXT-X-INDEPENDENT-SEGMENTS', `#EXT-X-START:TIME-OFFSET=${startOffset.toFixed(3)},PRECISE=YES`);
   lines.push(`#EXT-RV-TIMELINE-START:${(entries[0]?.offsetSeconds ?? 0).toFixed(3)}`);
   let map: string | undefined;
   for (const e of entries) {

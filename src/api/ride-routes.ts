@@ -101,6 +101,10 @@ export function addRideRoutes(router: ApiRouter, ctx: ApiContext): void {
     doc: {
       tag: t,
       summary: 'A ride as one HLS playlist (version 7) of fragmented MP4, one media segment per finished recording',
+      query: {
+        from: 'seconds on the ride timeline: the playlist starts at the segment holding that time, EXT-X-START at it',
+        snapshot: '1: the segments finished now as a VOD playlist (EXT-X-ENDLIST) even while the ride is recorded',
+      },
       description:
         "VOD with EXT-X-ENDLIST once the ride is over, a live playlist while it is recorded (MEDIA-SEQUENCE counts the first segments rotation deleted; ids and timelines do not move then); EXT-X-PROGRAM-DATE-TIME is each segment's capture time; EXT-X-DISCONTINUITY only where the picture size changes.",
       responses: {
@@ -109,10 +113,20 @@ export function addRideRoutes(router: ApiRouter, ctx: ApiContext): void {
         404: ERR,
       },
     },
-    handler: async ({ res, params }) => {
+    handler: async ({ res, params, query }) => {
       const { ride, entries } = await findRide(ctx, timelines, params.id ?? '');
-      const ended = !ride.segments.some((s) => s.inProgress);
-      const body = ridePlaylist(entries, ended);
+      const snapshot = query.get('snapshot');
+      if (snapshot !== null && snapshot !== '1') throw new ApiError('ERR_API_BAD_REQUEST', 'snapshot: only 1');
+      // A snapshot: the segments finished now, as VOD, for players that cannot seek a live playlist.
+      const ended = snapshot === '1' || !ride.segments.some((s) => s.inProgress);
+      let from: number | undefined;
+      const fromText = query.get('from');
+      if (fromText !== null) {
+        from = /^\d{1,9}(\.\d{1,6})?$/.test(fromText) ? Number(fromText) : Number.NaN;
+        if (!Number.isFinite(from))
+          throw new ApiError('ERR_API_BAD_REQUEST', 'from: seconds on the ride timeline, e.g. 75.5');
+      }
+      const body = ridePlaylist(entries, ended, from);
       res.writeHead(200, {
         'content-type': 'application/vnd.apple.mpegurl',
         'content-length': Buffer.byteLength(body),

@@ -91,6 +91,39 @@ export function ridePath(video: HTMLVideoElement, inProgress: boolean): RidePath
   throw new Error(NO_RIDE_PATH);
 }
 
+/**
+ * The MSE type of an init section: `avc1.PPCCLL` from its avcC box (profile, constraints, level), so the
+ * source buffer is opened for the stream the camera recorded (High here, Baseline on some cameras), not a
+ * guess; Baseline 3.1 when no avcC is found.
+ */
+export function initCodec(init: ArrayBuffer): string {
+  const b = new Uint8Array(init);
+  for (let i = 4; i + 8 <= b.length; i++)
+    if (b[i] === 0x61 && b[i + 1] === 0x76 && b[i + 2] === 0x63 && b[i + 3] === 0x43) {
+      const hex = (n: number | undefined): string => (n ?? 0).toString(16).padStart(2, '0').toUpperCase();
+      return `video/mp4; codecs="avc1.${hex(b[i + 5])}${hex(b[i + 6])}${hex(b[i + 7])}"`;
+    }
+  return 'video/mp4; codecs="avc1.42E01F"';
+}
+
+/** Largest hole in the buffer the player steps over, s (holes of a recording are capture stalls, under 2 s). */
+const MAX_HOLE_S = 2;
+
+/**
+ * Where playback at `t` should go on when `t` sits in a hole of `b` (or within 50 ms of the end of a
+ * range) and the next range starts within MAX_HOLE_S; undefined otherwise.
+ */
+export function holeEnd(b: TimeRanges, t: number): number | undefined {
+  for (let i = 0; i < b.length; i++) {
+    if (t >= b.start(i) && t < b.end(i) - 0.05) return undefined;
+    if (b.start(i) > t) return b.start(i) - t <= MAX_HOLE_S ? b.start(i) + 0.001 : undefined;
+  }
+  return undefined;
+}
+
+/** Retries of the browser's own HLS player after an error with no picture shown between. */
+const HLS_RETRIES = 3;
+
 const AHEAD_S = 30;
 const BEHIND_S = 30;
 
@@ -101,6 +134,13 @@ export class RidePlayer {
   /** Removes the listeners of the ride being played. */
   private listeners: AbortController | undefined;
   segments: RideSegment[] = [];
+  /**
+   * The ride timeline's seconds at the element's time 0. 0 on the media-source paths (the parts'
+   * timestamps are on the ride timeline). The browser's own HLS player may instead start its time at
+   * the playlist's first segment (Chromium does, whatever the parts' timestamps): then it is that
+   * segment's place, once rotation deleted the ride's first segments.
+   */
+  base = 0;
 
   constructor(
     private readonly box: HTMLElement,
@@ -131,12 +171,20 @@ export class RidePlayer {
       throw err;
     }
     this.box.dataset.path = path;
+    this.base = 0;
+    this.box.dataset.base = '0';
     const startAt = atMs !== undefined ? timelineAt(this.segments, atMs) : (this.segments[0]?.start ?? 0);
-    if (path === 'hls') {
-      this.video.src = ride.playlistUrl;
-      if (atMs !== undefined && startAt > 0)
-        this.video.addEventListener('loadedmetadata', () => (this.video.currentTime = startAt), { once: true });
-    } else {
+    this.listeners = new AbortController();
+    const { signal } = this.listeners;
+    if (path === 'hls') this.playHls(session, ride, startAt, signal);
+    else {
+      // A failed element (a decode error, a part it cannot read) is said, never a still black player.
+      this.video.addEventListener(
+        'error',
+        () =>
+          this.onError(`the browser's player failed: ${this.video.error?.message || `code ${this.video.error?.code}`}`),
+        { signal },
+      );
       const source = await this.openSource(path === 'mms');
       // The feeder runs on while the ride plays; its failure is said, not swallowed.
       this.feed(session, source, startAt, ride, playlist.ended).catch((err: Error) => {
@@ -144,6 +192,104 @@ export class RidePlayer {
       });
     }
     void this.video.play().catch(() => undefined); // autoplay refused: the controls start it
+  }
+
+  /**
+   * The browser's own HLS player on the playlist. Its time 0 is found from what it can seek once it
+   * has the metadata (ride-player's `base`). Rotation can delete a part between the playlist's reading
+   * and its fetch: the player then fails (Chromium: DEMUXER_ERROR_COULD_NOT_PARSE, as the 404's body is
+   * no MP4); it is started again at the capture time it was showing, from a fresh playlist, up to
+   * HLS_RETRIES times with no picture between, then the failure is said.
+   */
+  private playHls(session: number, ride: RideDocument, startAt: number, signal: AbortSignal): void {
+    let retries = 0;
+    let want = startAt;
+    const start = (): void => {
+      // The playlist from the segment holding `want` (ride-playlist.ts `from`): its first segment is then
+      // known, whatever rotation deleted before it, and so is where the player's time 0 is.
+      const seg = this.segments.find((s) => s.start + s.duration > want) ?? this.segments[this.segments.length - 1];
+      const first = seg?.start ?? 0;
+      this.video.addEventListener(
+        'loadedmetadata',
+        () => {
+          const s = this.video.seekable;
+          const s0 = s.length ? s.start(0) : 0;
+          // Where the player put the playlist's first segment: at its timestamps, or at 0.
+          this.base = Math.abs(s0 - first) < Math.abs(s0) ? 0 : first;
+          this.box.dataset.base = String(this.base);
+          // EXT-X-START asked for `want`; a player that did not honour it is moved there.
+          const to = want - this.base;
+          if (Math.abs(this.video.currentTime - to) > 0.1) this.video.currentTime = Math.max(0, to);
+        },
+        { once: true, signal },
+      );
+      const url = new URL(ride.playlistUrl, location.href);
+      if (seg && want > (this.segments[0]?.start ?? 0) + 0.05) url.searchParams.set('from', want.toFixed(3));
+      // A ride being recorded as a snapshot (VOD) of its finished segments, continued when it ends:
+      // Chromium's player cannot seek a live playlist, and fails one played at another rate than 1
+      // (DEMUXER_ERROR_COULD_NOT_PARSE; media/filters/hls_live_rendition.cc).
+      if (ride.inProgress) url.searchParams.set('snapshot', '1');
+      this.video.src = url.href;
+      void this.video.play().catch(() => undefined);
+    };
+    this.video.addEventListener('timeupdate', () => (retries = this.video.currentTime > 0 ? 0 : retries), { signal });
+    if (ride.inProgress)
+      this.video.addEventListener(
+        'ended',
+        () => {
+          // The snapshot ran out: go on from its end with the segments finished since.
+          const last = this.segments[this.segments.length - 1];
+          const end = last ? last.start + last.duration : 0;
+          void this.reloadPlaylist(session, ride).then((more) => {
+            if (!more || session !== this.session) return;
+            const next = this.segments.find((s) => s.start >= end - 0.05);
+            if (!next) return;
+            want = next.start;
+            start();
+          });
+        },
+        { signal },
+      );
+    this.video.addEventListener(
+      'error',
+      () => {
+        const why = this.video.error?.message || `code ${this.video.error?.code}`;
+        if (session !== this.session) return;
+        if (retries >= HLS_RETRIES) {
+          this.onError(`the browser's HLS player failed ${retries + 1} times: ${why}`);
+          return;
+        }
+        retries++;
+        const at = this.video.currentTime + this.base;
+        void fetch(ride.playlistUrl)
+          .then(async (res) => {
+            if (!res.ok) throw new Error(`playlist: ${res.status}`);
+            const p = parseRidePlaylist(await res.text(), new URL(ride.playlistUrl, location.href).href);
+            if (session !== this.session) return;
+            this.segments = p.segments;
+            want = Math.max(at, this.segments[0]?.start ?? 0);
+            start();
+          })
+          .catch((err: Error) => session === this.session && this.onError(`${why}; then ${err.message}`));
+      },
+      { signal },
+    );
+    start();
+  }
+
+  /** Reads the ride's playlist again into `segments`; false when the ride was closed meanwhile. */
+  private async reloadPlaylist(session: number, ride: RideDocument): Promise<boolean> {
+    try {
+      const res = await fetch(ride.playlistUrl);
+      if (!res.ok) throw new Error(`playlist: ${res.status}`);
+      const p = parseRidePlaylist(await res.text(), new URL(ride.playlistUrl, location.href).href);
+      if (session !== this.session) return false;
+      this.segments = p.segments;
+      return true;
+    } catch (err) {
+      if (session === this.session) this.onError((err as Error).message);
+      return false;
+    }
   }
 
   stop(): void {
@@ -171,7 +317,7 @@ export class RidePlayer {
         seek.textContent = `${when}${m.note ? ` ${m.note}` : ''}`;
         seek.setAttribute('aria-label', `Go to the moment at ${when}`);
         seek.addEventListener('click', () => {
-          this.video.currentTime = timelineAt(this.segments, Date.parse(m.from));
+          this.video.currentTime = Math.max(0, timelineAt(this.segments, Date.parse(m.from)) - this.base);
         });
         const save = document.createElement('a');
         save.href = m.clipUrl;
@@ -210,14 +356,17 @@ export class RidePlayer {
     ended: boolean,
   ): Promise<void> {
     if (!this.segments[0] || session !== this.session) return;
-    const sb = ms.addSourceBuffer('video/mp4; codecs="avc1.42E01F"');
+    // Opened on the first init section, for the codec it names.
+    let sb: SourceBuffer | undefined;
     const done = (): Promise<void> =>
-      new Promise((r) => (sb.updating ? sb.addEventListener('updateend', () => r(), { once: true }) : r()));
+      new Promise((r) => (sb?.updating ? sb.addEventListener('updateend', () => r(), { once: true }) : r()));
     const append = async (data: ArrayBuffer): Promise<void> => {
       await done();
+      sb ??= ms.addSourceBuffer(initCodec(data));
       sb.appendBuffer(data);
       await done();
     };
+    const buffered = (): TimeRanges | { length: 0 } => sb?.buffered ?? { length: 0 };
     /** The camera's answer to the last part that was not found. */
     let lastMissing = '';
     /** A part's bytes; undefined when it is gone (404: rotation deleted the segment since the playlist). */
@@ -256,13 +405,12 @@ export class RidePlayer {
     let end = Number.NaN;
     /** Timeline start of the last part appended (new playlists continue after it). */
     let lastStart = Number.NEGATIVE_INFINITY;
-    this.listeners = new AbortController();
-    const { signal } = this.listeners;
+    const signal = this.listeners?.signal ?? new AbortController().signal;
     this.video.addEventListener(
       'seeking',
       () => {
         const t = this.video.currentTime;
-        const b = sb.buffered;
+        const b = buffered() as TimeRanges;
         for (let i = 0; i < b.length; i++) if (t >= b.start(i) && t < b.end(i)) return;
         next = Math.max(
           0,
@@ -279,7 +427,7 @@ export class RidePlayer {
      */
     let want: number | undefined = startAt;
     const seekToStart = (): void => {
-      const b = sb.buffered;
+      const b = buffered() as TimeRanges;
       if (want === undefined || this.video.readyState < 1 || b.length === 0) return;
       const to = Math.max(want, b.start(0));
       if (Math.abs(this.video.currentTime - to) > 0.05) this.video.currentTime = to;
@@ -288,6 +436,13 @@ export class RidePlayer {
     // The metadata can arrive after the last append before the feeder waits (for the playhead, or
     // for the next segment): the seek is made then too, or playback waits at 0 before a gap forever.
     this.video.addEventListener('loadedmetadata', seekToStart, { signal });
+    // Over a hole in the buffer: WebKitGTK's buffer had one where the recording skipped frames up to a
+    // keyframe, and it waits at a hole forever (Chromium steps over small ones), so the page steps over.
+    const hop = setInterval(() => {
+      const to = holeEnd(buffered() as TimeRanges, this.video.currentTime);
+      if (to !== undefined && !this.video.paused && !this.video.seeking) this.video.currentTime = to;
+    }, 250);
+    signal.addEventListener('abort', () => clearInterval(hop), { once: true });
     if (startAt > 0) this.video.currentTime = startAt;
     while (session === this.session) {
       const seg = this.segments[next];
@@ -321,7 +476,7 @@ export class RidePlayer {
         if (this.segments.some((s) => s.uri === gone || s.init === gone))
           throw new Error(`${gone.split('/').pop()}: 404 ${lastMissing}`);
         const first = this.segments[next];
-        if (first && sb.buffered.length === 0) want = first.start;
+        if (first && buffered().length === 0) want = first.start;
         end = Number.NaN;
         continue;
       }
@@ -331,6 +486,7 @@ export class RidePlayer {
       }
       // Its timestamps already sit at seg.start (the camera moved them); place it exactly at the previous end.
       await done();
+      if (!sb) throw new Error(`${seg.init.split('/').pop()}: no init section before the media`);
       sb.timestampOffset = Number.isFinite(end) && Math.abs(end - seg.start) < 0.5 ? end - seg.start : 0;
       await append(data);
       lastStart = seg.start;

@@ -77,7 +77,9 @@ export interface JoinResult {
  * Opens ride `id` from the recordings page already loaded in `page` and plays it past the
  * starts of `segments[first]` and `segments[first + 1]` (the joins measured). With `first` past 1
  * it starts through the page's time picker at the capture time of `segments[first - 1]` (to the
- * second, so at most a second before): the ride's oldest segments are the next that rotation deletes.
+ * second, so at most a second before). The callers measure the newest joins: the ride's oldest
+ * segments are the next that rotation deletes (a part gone before it is fetched), and a live HLS
+ * player (Chromium's) skips ahead once its playhead falls out of the playlist.
  */
 export async function playRideAcrossJoins(
   page: RidePage,
@@ -97,8 +99,10 @@ export async function playRideAcrossJoins(
     v.playbackRate = 0.5;
     window.__ride = { times: [], done: false };
     const step = (_now, meta) => {
-      window.__ride.times.push(meta.mediaTime);
-      if (meta.mediaTime > ${until}) window.__ride.done = true;
+      // On the ride's timeline: the browser's own HLS player may count from the playlist's first segment.
+      const t = meta.mediaTime + Number(document.getElementById('ride-player').dataset.base || 0);
+      window.__ride.times.push(t);
+      if (t > ${until}) window.__ride.done = true;
       else v.requestVideoFrameCallback(step);
     };
     v.requestVideoFrameCallback(step);
