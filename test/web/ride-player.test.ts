@@ -17,9 +17,10 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { MomentDocument, MomentsListDocument, RidesListDocument } from '../../src/api/wire-types.js';
 import type { RideSegment } from '../../src/web/ride-player.js';
-import { writeFileSync } from 'node:fs';
-import { playRideAcrossJoins, rideWith } from './ride-check.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { playRideAcrossJoins, rideWith, waitInRidePage } from './ride-check.js';
 import type { Browser } from 'playwright-core';
 import { startServe, type ServeProcess } from '../support/daemon.js';
 import { scratchDir } from '../support/paths.js';
@@ -40,6 +41,8 @@ before(async () => {
       ...['--source', 'sample', '--stream-port', '0', '--api-port', '0', '--bind', '127.0.0.1', '--no-mdns'],
       ...['--recordings', join(scratch.dir, 'recordings'), '--segment', '2s', '--max-files', '12'],
       ...['--width', '640', '--height', '360'],
+      // A moment's window inside the ring of 12 (the default keeps a minute before the mark).
+      ...['--moment-before', '4s', '--moment-after', '2s'],
     ],
     { rawArgs: true, waitForApi: true },
   );
@@ -152,4 +155,77 @@ describe('rides as a timeline', () => {
       }
     });
   }
+  it('"Save clip" on a moment of the ride downloads an MP4 a phone takes: attachment, video/mp4, clean for ffprobe', async () => {
+    const marked = await fetch(`${base}/api/v1/moments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ note: 'save clip test' }),
+    });
+    assert.equal(marked.status, 201, await marked.clone().text());
+    const moment = (await marked.json()) as MomentDocument;
+    // The window ends 2 s after the mark; its clip is whole once the moment is complete.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const doc = (await (await fetch(`${base}/api/v1/moments`)).json()) as MomentsListDocument;
+      if (doc.moments.find((m) => m.id === moment.id)?.complete) break;
+      assert.ok(Date.now() < deadline, 'the moment completed within a minute');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const rides = (await (await fetch(`${base}/api/v1/rides`)).json()) as RidesListDocument;
+    const ride = rides.rides.find((r) => r.moments.includes(moment.id));
+    assert.ok(ride, 'a ride lists the moment');
+    const page = await browser.newPage({ acceptDownloads: true });
+    const dir = scratchDir('rearview-ride-clip-');
+    try {
+      await page.goto(`${base}/#recordings`);
+      const ridePage = { evaluate: async <T>(e: string) => (await page.evaluate(e)) as T };
+      const row = `li[data-ride="${ride.id}"] .rv-ride-actions button`;
+      await waitInRidePage(ridePage, `document.querySelector('${row}')`, 'the ride listed');
+      await page.click(`li[data-ride="${ride.id}"] summary`); // the row opens on its summary
+      await page.click(row);
+      const link = page.locator('#ride-marks a', { hasText: 'Save clip' });
+      await link.waitFor();
+      const href = (await link.getAttribute('href')) as string;
+      assert.equal(href, moment.clipUrl);
+      // What the phone gets: an attachment, MP4 by type and by name.
+      const head = await fetch(`${base}${href}`);
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('content-type'), 'video/mp4');
+      assert.match(head.headers.get('content-disposition') ?? '', /^attachment; filename="[\w.-]+\.mp4"$/);
+      await head.body?.cancel();
+      const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+      assert.match(download.suggestedFilename(), /\.mp4$/);
+      const file = join(dir.dir, download.suggestedFilename());
+      await download.saveAs(file);
+      assert.equal(readFileSync(file).subarray(4, 8).toString('latin1'), 'ftyp');
+      const probe = await run('ffprobe', [
+        ...['-v', 'error', '-show_entries', 'stream=codec_name,width,height:format=format_name,duration'],
+        ...['-of', 'json', file],
+      ]);
+      assert.equal(probe.stderr.trim(), '', 'ffprobe reads it without an error');
+      const info = JSON.parse(probe.stdout) as {
+        streams: { codec_name: string; width: number; height: number }[];
+        format: { format_name: string; duration: string };
+      };
+      // The recording's own picture (the sample source is 1280x720 whatever --width says).
+      const listed = (await (await fetch(`${base}/api/v1/recordings`)).json()) as {
+        recordings: { name: string; resolution: string }[];
+      };
+      const resolution = listed.recordings.find(
+        (r) => moment.segments.includes(r.name) || ride.segments.includes(r.name),
+      )?.resolution;
+      assert.deepEqual(
+        info.streams.map((st) => `${st.codec_name} ${st.width}x${st.height}`),
+        [`h264 ${resolution}`],
+      );
+      assert.match(info.format.format_name, /mp4/);
+      assert.ok(Number(info.format.duration) >= 5, `the clip covers the window (${info.format.duration} s)`);
+      // Every frame decodes.
+      const decode = await run('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-']);
+      assert.equal(decode.stderr.trim(), '', 'decode errors');
+    } finally {
+      await page.close();
+      dir.cleanup();
+    }
+  });
 });
