@@ -436,8 +436,9 @@ export class RidePlayer {
     // The metadata can arrive after the last append before the feeder waits (for the playhead, or
     // for the next segment): the seek is made then too, or playback waits at 0 before a gap forever.
     this.video.addEventListener('loadedmetadata', seekToStart, { signal });
-    // Over a hole in the buffer: WebKitGTK's had one of 0.53 s ending at a keyframe, and it waits in a
-    // hole for ever (Chromium steps over small ones), so the page steps over.
+    // Over a hole in the buffer: WebKitGTK shows a capture stall of a recording as one (it keeps the
+    // nominal duration of the frame before it, not the trun's) and waits in it for ever; Chromium and
+    // Firefox play on. So the page steps over.
     const hop = setInterval(() => {
       const to = holeEnd(buffered() as TimeRanges, this.video.currentTime);
       if (to !== undefined && !this.video.paused && !this.video.seeking) this.video.currentTime = to;
