@@ -5,7 +5,15 @@ import type { Logger } from '../log/logger.js';
 import type { EventLoopDelayMonitor } from '../util/event-loop-delay.js';
 import type { ModeController } from '../modes/mode-controller.js';
 import type { ApiEvents } from './api-events.js';
-import type { ClipsApi, MomentsApi, Mp4Streamer, RecordingStore, StreamStatus, WebMount } from './api-services.js';
+import type {
+  ClipsApi,
+  MomentsApi,
+  Mp4SourceOpener,
+  Mp4Streamer,
+  RecordingStore,
+  StreamStatus,
+  WebMount,
+} from './api-services.js';
 import type { DownloadLimiter } from './file-responses.js';
 import type { SettingsStore } from './settings-store.js';
 import type { CameraClock } from '../util/camera-clock.js';
@@ -19,6 +27,8 @@ export interface ApiContext {
   logger: Logger;
   recordings: RecordingStore;
   mp4: Mp4Streamer | undefined;
+  /** The MP4 conversion of a segment as bytes (ride playlist parts). */
+  mp4Source?: Mp4SourceOpener | undefined;
   /** Moments and clips: absent without a recorder (record off at start). */
   moments: MomentsApi | undefined;
   clips: ClipsApi | undefined;

@@ -215,6 +215,7 @@ export class ApiService {
       allowList: host.allowList,
       recordings: recordingStoreFromLibrary(library),
       mp4: mp4StreamerFromLibrary(library),
+      mp4Source: (segment) => library.openMp4(segment),
       moments: recorderService?.moments,
       clips: recorderService
         ? new ClipExporter(library, {

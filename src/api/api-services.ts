@@ -6,6 +6,7 @@
 import type { WebRtcOutput } from '../outputs/webrtc-output.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { RecordingFile } from '../recorder/recording-file.js';
+import type { Mp4Source } from '../recorder/mp4-cache.js';
 import type { MomentInfo, MomentSource } from '../recorder/moment-store.js';
 import type { ClipPlan } from '../recorder/clip-export.js';
 import type { ClipResult } from '../recorder/convert-clip-to-mp4.js';
@@ -85,6 +86,9 @@ export interface ClipsApi {
     signal?: AbortSignal,
   ): Promise<ClipResult>;
 }
+
+/** Opens the MP4 conversion of a segment (RecordingLibrary.openMp4): `stream()` its bytes, then `close()`. */
+export type Mp4SourceOpener = (segment: string) => Promise<Pick<Mp4Source, 'stream' | 'close'>>;
 
 /**
  * Answers a request for the MP4 remux of a .mkv segment: writes status,

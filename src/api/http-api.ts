@@ -25,7 +25,15 @@ import { CameraClock } from '../util/camera-clock.js';
 import { ApiEvents } from './api-events.js';
 import { ApiError, sendJsonError, sendText, statusOf } from './api-responses.js';
 import { ApiRouter } from './api-router.js';
-import type { ClipsApi, MomentsApi, Mp4Streamer, RecordingStore, StreamStatus, WebMount } from './api-services.js';
+import type {
+  ClipsApi,
+  MomentsApi,
+  Mp4SourceOpener,
+  Mp4Streamer,
+  RecordingStore,
+  StreamStatus,
+  WebMount,
+} from './api-services.js';
 import { cachedRecordingStore } from './cached-recording-store.js';
 import { DownloadLimiter } from './file-responses.js';
 import { addLegacyRoutes } from './legacy-routes.js';
@@ -39,6 +47,7 @@ import { TokenAttemptLimiter } from './token-attempt-limiter.js';
 import { addV1Routes, recordingView } from './v1-routes.js';
 import { addWhepRoutes } from './whep-routes.js';
 import { addMomentRoutes, markMoment } from './moment-routes.js';
+import { addRideRoutes } from './ride-routes.js';
 import { EventLoopDelayMonitor } from '../util/event-loop-delay.js';
 
 /** Options of ApiServer. */
@@ -50,6 +59,8 @@ export interface ApiServerOptions {
   recordings: RecordingStore;
   /** MP4 conversion; without it the MP4 endpoints answer 503 ERR_CONVERT. */
   mp4?: Mp4Streamer | undefined;
+  /** The MP4 conversion of a segment as bytes (ride playlist parts). */
+  mp4Source?: Mp4SourceOpener | undefined;
   /** Moments and clips; without them their endpoints answer 503 ERR_NOT_RECORDING. */
   moments?: MomentsApi | undefined;
   clips?: ClipsApi | undefined;
@@ -112,6 +123,7 @@ export class ApiServer {
           ? options.recordings
           : cachedRecordingStore(options.recordings, { listTtlMs: options.listCacheMs ?? 1000 }),
       mp4: options.mp4,
+      mp4Source: options.mp4Source,
       moments: options.moments,
       clips: options.clips,
       captureNow: () => this.ctx.clock.wallNow(),
@@ -135,6 +147,7 @@ export class ApiServer {
     addPairingRoutes(this.router, this.ctx, this.tokenAttempts);
     addWhepRoutes(this.router, this.ctx);
     addMomentRoutes(this.router, this.ctx);
+    addRideRoutes(this.router, this.ctx);
     this.server = createServer((req, res) => void this.handle(req, res));
     // Bound slow or idle clients: headers within 10 s, keep-alive 5 s.
     this.server.headersTimeout = 10_000;

@@ -1,19 +1,17 @@
 /**
  * Rider features of the JSON API (docs/api.md): moments (mark "now", list,
- * delete), a clip by wall-clock time as one MP4, and rides (segments
- * grouped by continuous recording). Marking and deleting follow the rules
+ * delete) and a clip by wall-clock time as one MP4 (rides: ride-routes.ts). Marking and deleting follow the rules
  * of every state-changing route (token, trusted networks, same-site).
  */
 import type { ServerResponse } from 'node:http';
 import { RearviewError } from '../errors.js';
-import { groupRides } from '../recorder/clip-export.js';
 import type { MomentInfo, MomentSource } from '../recorder/moment-store.js';
 import { parseDurationMs } from '../util/units.js';
 import type { ApiContext } from './api-context.js';
 import { ApiError, readBody, sendJson } from './api-responses.js';
 import type { ApiRouter } from './api-router.js';
 import { armIdleTimeout } from './file-responses.js';
-import type { MomentDeleteResult, MomentDocument, MomentsListDocument, RidesListDocument } from './wire-types.js';
+import type { MomentDeleteResult, MomentDocument, MomentsListDocument } from './wire-types.js';
 
 const API_V1 = '/api/v1';
 const json = (s: string): [string, string] => ['application/json', s];
@@ -206,36 +204,6 @@ export function addMomentRoutes(router: ApiRouter, ctx: ApiContext): void {
       } finally {
         release();
       }
-    },
-  });
-  router.add({
-    method: 'GET',
-    path: `${API_V1}/rides`,
-    doc: {
-      tag: t,
-      summary: 'Rides (segments recorded back to back, no gap over 2 s), oldest first, with their segments and moments',
-      responses: {
-        200: json('RidesListDocument: {"rides":[{"start","end","durationMs","segments","moments","inProgress"}]}'),
-      },
-    },
-    handler: async ({ res }) => {
-      const [list, moments] = await Promise.all([ctx.recordings.list(), ctx.moments?.list() ?? Promise.resolve([])]);
-      const infos = list.map((r) => ({
-        ...r,
-        startedAtMs: r.startedAtMs ?? r.modifiedAtMs,
-        protected: r.protected ?? false,
-      }));
-      const doc: RidesListDocument = {
-        rides: groupRides(infos, ctx.captureNow()).map((ride) => ({
-          start: new Date(ride.startMs).toISOString(),
-          end: new Date(ride.endMs).toISOString(),
-          durationMs: Math.round(ride.endMs - ride.startMs),
-          segments: ride.segments.map((s) => s.name),
-          moments: moments.filter((m) => m.atMs >= ride.startMs && m.atMs <= ride.endMs).map((m) => m.id),
-          inProgress: ride.segments.some((s) => s.inProgress),
-        })),
-      };
-      sendJson(res, 200, doc);
     },
   });
 }

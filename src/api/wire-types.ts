@@ -360,6 +360,11 @@ export interface MomentDeleteResult {
 
 /** One ride: segments recorded back to back (no gap over 2 s between one's end and the next's start). */
 export interface RideDocument {
+  /**
+   * Names the ride in `/api/v1/rides/ID/...`: its first segment's name without `.mkv` when the
+   * daemon first listed it; kept while rotation deletes the ride's first segments (docs/api.md "Rides").
+   */
+  id: string;
   /** ISO 8601 start of its first segment and end of its last. */
   start: string;
   end: string;
@@ -370,6 +375,8 @@ export interface RideDocument {
   moments: string[];
   /** True while its last segment is being recorded. */
   inProgress: boolean;
+  /** The ride as one HLS playlist of fragmented MP4 (finished segments). */
+  playlistUrl: string;
 }
 
 /** `GET /api/v1/rides`: oldest first. */

@@ -10,6 +10,7 @@
  */
 import { CameraWatch } from './camera-watch.js';
 import { Gallery } from './gallery.js';
+import { RideList } from './ride-list.js';
 import { browserAbilities, choosePath, mediaSourcePath, type LivePath } from './live-path.js';
 import { LivePlayer, type LiveStats } from './live-player.js';
 import { WebRtcPlayer } from './webrtc-player.js';
@@ -212,6 +213,7 @@ async function main(): Promise<void> {
     for (const id of ['nav-recordings', 'nav-status', 'nav-pair']) $(id).hidden = true;
   }
   const gallery = viewerOnly ? undefined : new Gallery();
+  const rides = viewerOnly ? undefined : new RideList();
   const status = viewerOnly ? undefined : new StatusPanel();
   const sections = ['live', 'recordings', 'status', 'pair'];
   // Until this browser is paired with a camera that needs a token, only the Pair section works.
@@ -240,6 +242,7 @@ async function main(): Promise<void> {
     if (name === 'live') live.start();
     else live.stop();
     if (name === 'recordings') void gallery?.refresh();
+    if (name === 'recordings') void rides?.refresh();
     if (name === 'status') status?.start();
     else status?.stop();
     // Not before pairing: the status needs the token (and a wrong one counts against this address).

@@ -25,6 +25,9 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
+/** Cards shown at first and added by each "Show more". */
+export const CARDS_PER_PAGE = 60;
+
 /** The gallery section; call refresh() when it is shown. */
 export class Gallery {
   private readonly list = document.getElementById('recording-list') as HTMLUListElement;
@@ -33,10 +36,15 @@ export class Gallery {
   private readonly player = document.getElementById('player') as HTMLDialogElement;
   private readonly playerVideo = document.getElementById('player-video') as HTMLVideoElement;
   private readonly playerTitle = document.getElementById('player-title') as HTMLElement;
+  private readonly more = document.getElementById('more-recordings') as HTMLButtonElement;
+  /** The recordings last listed, newest first, and how many of them have a card. */
+  private all: RecordingView[] = [];
+  private shown = 0;
 
   constructor() {
     document.getElementById('refresh-recordings')?.addEventListener('click', () => void this.refresh());
     document.getElementById('wipe')?.addEventListener('click', () => void this.wipe());
+    this.more.addEventListener('click', () => this.showMore());
     this.player.addEventListener('close', () => {
       this.playerVideo.pause();
       this.playerVideo.removeAttribute('src');
@@ -70,8 +78,27 @@ export class Gallery {
 
   private render(recordings: RecordingView[]): void {
     const total = recordings.reduce((sum, r) => sum + r.sizeBytes, 0);
-    this.list.replaceChildren(...recordings.map((r) => this.card(r)));
+    this.all = recordings;
+    // The newest page only: a full card ring (900 one-minute segments) is hundreds of cards; the rides
+    // above group them, and "Show more" adds the next page.
+    this.shown = Math.min(recordings.length, Math.max(CARDS_PER_PAGE, Math.min(this.shown, recordings.length)));
+    this.list.replaceChildren(...recordings.slice(0, this.shown).map((r) => this.card(r)));
     this.list.setAttribute('aria-label', `${recordings.length} recordings, ${formatBytes(total)}`);
+    this.updateMore();
+  }
+
+  /** Adds the next page of cards. */
+  private showMore(): void {
+    const next = this.all.slice(this.shown, this.shown + CARDS_PER_PAGE);
+    this.list.append(...next.map((r) => this.card(r)));
+    this.shown += next.length;
+    this.updateMore();
+  }
+
+  private updateMore(): void {
+    const left = this.all.length - this.shown;
+    this.more.hidden = left <= 0;
+    this.more.textContent = `Show ${Math.min(left, CARDS_PER_PAGE)} more (${left} older not shown)`;
   }
 
   private card(r: RecordingView): HTMLLIElement {

@@ -100,6 +100,9 @@ export const COVERED_ROUTES: Readonly<Record<string, RouteKind>> = {
   // Times, not names: no file argument to traverse (the segments are found by the library).
   'GET /api/v1/clip': 'read',
   'GET /api/v1/rides': 'read',
+  // A ride id and part name are matched against the library's list of the ride's segments (a closed set), never used as a path.
+  'GET /api/v1/rides/{id}/playlist.m3u8': 'read',
+  'GET /api/v1/rides/{id}/{part}': 'read',
   'POST /api/v1/whep': 'live',
   'DELETE /api/v1/whep/{id}': 'live',
 };

@@ -51,6 +51,7 @@ engineSuite(
     refuses: { mms: /\?path=mms, but this browser has no ManagedMediaSource/ },
     auto: { path: 'webrtc', note: /WebCodecs needs a secure context/ },
     iphone: { keepManaged: false, path: 'webrtc' },
+    ride: { path: 'mse', iphone: { path: 'hls' } },
   },
   ({ open, local, expectPlays }) => {
     it('falls back to MSE when the camera refuses an offer without H.264', async (t) => {

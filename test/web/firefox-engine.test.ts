@@ -33,4 +33,5 @@ engineSuite(() => launchFirefoxEngine(), {
   },
   auto: { path: 'mse', note: /WebRTC cannot receive H\.264/ },
   iphone: { keepManaged: false, message: /cannot show the live view: .*WebRTC cannot receive H\.264/ },
+  ride: { path: 'mse', iphone: { message: /plays neither HLS nor MediaSource nor ManagedMediaSource/ } },
 });

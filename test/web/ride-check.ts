@@ -1,0 +1,157 @@
+/**
+ * The ride player's checks, shared by ride-player.test.ts (Chromium) and the
+ * engine suite (every engine): find the newest ride through the API, play it
+ * from the recordings page at half speed and measure, with
+ * requestVideoFrameCallback, the interval between the frames shown on each
+ * side of two joins; or read the page's message where the engine has no
+ * path. Waits are on conditions in the page (polled), never sleeps.
+ * Half speed: the test machine is shared, and a starved browser skips
+ * presenting frames anywhere; what is tested is the timeline at the joins.
+ */
+import type { RideDocument, RidesListDocument } from '../../src/api/wire-types.js';
+import { parseRidePlaylist, type RideSegment } from '../../src/web/ride-player.js';
+
+/** What the checks need of a page (playwright's and the engines' EnginePage both fit). */
+export interface RidePage {
+  evaluate<T>(expression: string): Promise<T>;
+}
+
+/** Polls `expression` in the page until truthy; the deadline only guards against a hang. */
+export async function waitInRidePage(
+  page: RidePage,
+  expression: string,
+  what: string,
+  timeoutMs = 90_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await page.evaluate<boolean>(`!!(${expression})`)) return;
+    if (Date.now() > deadline) {
+      const probe = await page
+        .evaluate<string>(
+          `(() => { const v = document.getElementById('ride-video'); const b = v.buffered;
+            return JSON.stringify({ path: document.getElementById('ride-player').dataset.path,
+              message: document.getElementById('rides-message').textContent, currentTime: v.currentTime,
+              paused: v.paused, readyState: v.readyState, error: v.error && v.error.message,
+              buffered: Array.from({ length: b.length }, (_, i) => [b.start(i), b.end(i)]),
+              frames: window.__ride && window.__ride.times.length }); })()`,
+        )
+        .catch((err: Error) => err.message);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; page: ${probe}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The newest ride once it has more than `n` finished segments (polls the daemon's list). */
+export async function rideWith(base: string, n: number): Promise<{ ride: RideDocument; segments: RideSegment[] }> {
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    if (Date.now() > deadline) throw new Error(`no ride with more than ${n} finished segments after 3 minutes`);
+    const doc = (await (await fetch(`${base}/api/v1/rides`)).json()) as RidesListDocument;
+    const ride = doc.rides[doc.rides.length - 1];
+    if (ride) {
+      const url = `${base}${ride.playlistUrl}`;
+      const { segments } = parseRidePlaylist(await (await fetch(url)).text(), url);
+      if (segments.length > n) return { ride, segments };
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** What playing a ride across joins measured. */
+export interface JoinResult {
+  /** The page's path: hls, mse or mms. */
+  path: string;
+  /** Frames shown (requestVideoFrameCallback calls) from the start to past the last join. */
+  frames: number;
+  /** Timeline seconds of the joins measured. */
+  joins: number[];
+  /** Interval between the frames shown on each side of each join, ms. */
+  intervalsMs: number[];
+  /** The largest interval between frames shown anywhere in the run, ms (for the report). */
+  maxIntervalMs: number;
+}
+
+/**
+ * Opens ride `id` from the recordings page already loaded in `page` and plays it past the
+ * starts of `segments[first]` and `segments[first + 1]` (the joins measured). With `first` past 1
+ * it starts through the page's time picker at the capture time of `segments[first - 1]` (to the
+ * second, so at most a second before). The callers measure the newest joins: the ride's oldest
+ * segments are the next that rotation deletes (a part gone before it is fetched), and a live HLS
+ * player (Chromium's) skips ahead once its playhead falls out of the playlist.
+ */
+export async function playRideAcrossJoins(
+  page: RidePage,
+  id: string,
+  segments: readonly RideSegment[],
+  first = 1,
+): Promise<JoinResult> {
+  const joins = [segments[first]?.start, segments[first + 1]?.start].filter((j): j is number => j !== undefined);
+  if (joins.length < 2) throw new Error(`the ride has ${segments.length} segments, too few for two joins`);
+  const until = (joins[1] as number) + 0.5;
+  const row = `li[data-ride="${id}"]`;
+  await waitInRidePage(page, `document.querySelector('${row} .rv-ride-actions button')`, `the ride ${id} listed`);
+  await page.evaluate(`(() => {
+    const v = document.getElementById('ride-video');
+    v.muted = true;
+    v.defaultPlaybackRate = 0.5;
+    v.playbackRate = 0.5;
+    window.__ride = { times: [], done: false };
+    const step = (_now, meta) => {
+      // On the ride's timeline: the browser's own HLS player may count from the playlist's first segment.
+      const t = meta.mediaTime + Number(document.getElementById('ride-player').dataset.base || 0);
+      window.__ride.times.push(t);
+      if (t > ${until}) window.__ride.done = true;
+      else v.requestVideoFrameCallback(step);
+    };
+    v.requestVideoFrameCallback(step);
+    const at = ${first > 1 ? (segments[first - 1] as RideSegment).capturedAtMs.toFixed(0) : 'undefined'};
+    if (at === undefined) {
+      document.querySelector('${row} details').open = true;
+      document.querySelector('${row} .rv-ride-actions button').click();
+      return true;
+    }
+    // datetime-local: the page's local wall time, to the second (the picker's step).
+    const d = new Date(at);
+    const p = (n) => String(n).padStart(2, '0');
+    document.getElementById('ride-time').value =
+      d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + 'T' + p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds());
+    document.getElementById('ride-find').requestSubmit();
+    return true;
+  })()`);
+  // The player sets its source after reading the playlist; play() then (muted: autoplay allowed).
+  await waitInRidePage(
+    page,
+    `(() => { const v = document.getElementById('ride-video');
+      if (document.getElementById('rides-message').textContent) return true;
+      if (v.readyState >= 1 && v.paused) { v.playbackRate = 0.5; v.play().catch(() => {}); }
+      return window.__ride.done; })()`,
+    `frames past ${until.toFixed(3)} s`,
+  );
+  const message = await page.evaluate<string>(`document.getElementById('rides-message').textContent`);
+  if (message) throw new Error(`the page says: ${message}`);
+  const { times, path } = await page.evaluate<{ times: number[]; path: string }>(
+    `({ times: window.__ride.times, path: document.getElementById('ride-player').dataset.path })`,
+  );
+  const intervalsMs = joins.map((j) => {
+    const i = times.findIndex((t) => t >= j - 0.001);
+    if (i <= 0) throw new Error(`no frame shown before and after the join at ${j} s (${times.length} frames)`);
+    return ((times[i] as number) - (times[i - 1] as number)) * 1000;
+  });
+  let maxIntervalMs = 0;
+  for (let i = 1; i < times.length; i++)
+    maxIntervalMs = Math.max(maxIntervalMs, ((times[i] as number) - (times[i - 1] as number)) * 1000);
+  return { path, frames: times.length, joins, intervalsMs, maxIntervalMs };
+}
+
+/** Opens ride `id` and returns the page's message (for an engine with no path). */
+export async function rideMessage(page: RidePage, id: string): Promise<{ message: string; path: string }> {
+  const row = `li[data-ride="${id}"]`;
+  await waitInRidePage(page, `document.querySelector('${row} .rv-ride-actions button')`, `the ride ${id} listed`);
+  await page.evaluate(`(document.querySelector('${row} .rv-ride-actions button').click(), true)`);
+  await waitInRidePage(page, `document.getElementById('rides-message').textContent`, 'the message');
+  return page.evaluate<{ message: string; path: string }>(
+    `({ message: document.getElementById('rides-message').textContent, path: document.getElementById('ride-player').dataset.path })`,
+  );
+}
