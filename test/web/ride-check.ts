@@ -8,8 +8,11 @@
  * Half speed: the test machine is shared, and a starved browser skips
  * presenting frames anywhere; what is tested is the timeline at the joins.
  */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import type { RideDocument, RidesListDocument } from '../../src/api/wire-types.js';
 import { parseRidePlaylist, type RideSegment } from '../../src/web/ride-player.js';
+import { requireTool } from '../support/tools.js';
 
 /** What the checks need of a page (playwright's and the engines' EnginePage both fit). */
 export interface RidePage {
@@ -69,6 +72,12 @@ export interface JoinResult {
   joins: number[];
   /** Interval between the frames shown on each side of each join, ms. */
   intervalsMs: number[];
+  /**
+   * The recording's own interval at each join: the first frame of the part after it minus the
+   * last frame of the part before it, read with ffprobe from the parts the page was given, ms.
+   * Under load the camera's source can stall right at a segment cut; the player must not add to it.
+   */
+  recordedMs: number[];
   /** The largest interval between frames shown anywhere in the run, ms (for the report). */
   maxIntervalMs: number;
 }
@@ -90,6 +99,13 @@ export async function playRideAcrossJoins(
   const joins = [segments[first]?.start, segments[first + 1]?.start].filter((j): j is number => j !== undefined);
   if (joins.length < 2) throw new Error(`the ride has ${segments.length} segments, too few for two joins`);
   const until = (joins[1] as number) + 0.5;
+  // The recording's own intervals at the joins, read first: the ring may delete these parts soon after.
+  const recordedMs: number[] = [];
+  for (const k of [first, first + 1]) {
+    const before = await framePts(segments[k - 1] as RideSegment);
+    const after = await framePts(segments[k] as RideSegment);
+    recordedMs.push(((after[0] as number) - (before[before.length - 1] as number)) * 1000);
+  }
   const row = `li[data-ride="${id}"]`;
   await waitInRidePage(page, `document.querySelector('${row} .rv-ride-actions button')`, `the ride ${id} listed`);
   await page.evaluate(`(() => {
@@ -142,7 +158,47 @@ export async function playRideAcrossJoins(
   let maxIntervalMs = 0;
   for (let i = 1; i < times.length; i++)
     maxIntervalMs = Math.max(maxIntervalMs, ((times[i] as number) - (times[i - 1] as number)) * 1000);
-  return { path, frames: times.length, joins, intervalsMs, maxIntervalMs };
+  return { path, frames: times.length, joins, intervalsMs, recordedMs, maxIntervalMs };
+}
+
+/** Presentation times (s, on the ride's timeline) of a part's frames, in order: ffprobe on its init and part. */
+async function framePts(segment: RideSegment): Promise<number[]> {
+  const fetchBytes = async (url: string): Promise<Buffer> => {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+    return Buffer.from(await res.arrayBuffer());
+  };
+  // Its own init section (every part has one, NAME-SECONDS.init.mp4), not the playlist's map, which
+  // names the oldest segment of the run: the next one rotation deletes.
+  const ownInit = segment.uri.replace(/\.m4s(\?.*)?$/, '.init.mp4');
+  const input = Buffer.concat([await fetchBytes(ownInit), await fetchBytes(segment.uri)]);
+  const probe = spawnSync(
+    requireTool('ffprobe'),
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', '-i', 'pipe:0'],
+    { input, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 },
+  );
+  const pts = probe.stdout
+    .split('\n')
+    .map((l) => Number.parseFloat(l))
+    .filter((v) => Number.isFinite(v))
+    .sort((a, b) => a - b);
+  if (pts.length === 0) throw new Error(`ffprobe read no frame from ${segment.uri}: ${probe.stderr}`);
+  return pts;
+}
+
+/**
+ * The acceptance at the joins: no frame interval over 100 ms, unless the recording itself has a
+ * longer one there (a source stall at the cut), which the player may show but never lengthen
+ * (1 ms of rounding allowed).
+ */
+export function assertJoins(result: JoinResult): void {
+  result.intervalsMs.forEach((shown, i) => {
+    const recorded = result.recordedMs[i] as number;
+    assert.ok(
+      shown <= Math.max(100, recorded + 1),
+      `a frame interval of ${shown.toFixed(1)} ms at a join, where the recording has ${recorded.toFixed(1)} ms`,
+    );
+  });
 }
 
 /** Opens ride `id` and returns the page's message (for an engine with no path). */
