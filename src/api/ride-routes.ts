@@ -10,7 +10,7 @@
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { groupRides, type Ride } from '../recorder/clip-export.js';
+import { groupRides, JOIN_TOLERANCE_MS, type Ride } from '../recorder/clip-export.js';
 import type { RecordingInfo } from '../recorder/recording-library.js';
 import type { ApiContext } from './api-context.js';
 import { ApiError, sendJson } from './api-responses.js';
@@ -52,6 +52,7 @@ async function stillListed(ctx: ApiContext, entry: PlaylistEntry): Promise<boole
 /** GET /api/v1/rides. */
 async function ridesDocument(ctx: ApiContext, timelines: RideTimelines): Promise<RidesListDocument> {
   const [rides, moments] = await Promise.all([currentRides(ctx), ctx.moments?.list() ?? Promise.resolve([])]);
+  const nowMs = ctx.captureNow();
   return {
     rides: timelines.place(rides).map(({ id, ride }) => {
       return {
@@ -61,7 +62,9 @@ async function ridesDocument(ctx: ApiContext, timelines: RideTimelines): Promise
         durationMs: Math.round(ride.endMs - ride.startMs),
         segments: ride.segments.map((s) => s.name),
         moments: moments.filter((m) => m.atMs >= ride.startMs && m.atMs <= ride.endMs).map((m) => m.id),
-        inProgress: ride.segments.some((s) => s.inProgress),
+        // Also between two segments: at a cut the last one is finished before the next is listed,
+        // and a page loading then would take a ride being recorded for a finished one.
+        inProgress: ride.segments.some((s) => s.inProgress) || nowMs - ride.endMs <= JOIN_TOLERANCE_MS,
         playlistUrl: `${API_V1}/rides/${encodeURIComponent(id)}/playlist.m3u8`,
       };
     }),

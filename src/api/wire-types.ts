@@ -373,7 +373,7 @@ export interface RideDocument {
   segments: string[];
   /** Moment ids whose mark falls in the ride. */
   moments: string[];
-  /** True while its last segment is being recorded. */
+  /** True while its last segment is being recorded, or ended at most 2 s ago (a cut between segments). */
   inProgress: boolean;
   /** The ride as one HLS playlist of fragmented MP4 (finished segments). */
   playlistUrl: string;

@@ -57,7 +57,9 @@ export interface EngineExpectations {
    * The ride player on the recordings page at the `.local` name (a ride being recorded): the path
    * it picks, and on the iPhone-like page the path it plays or its message.
    */
-  ride: { path: string; iphone: { path: string } | { message: RegExp } } | { notInSuite: string };
+  ride:
+    | { path: string; iphone: { path: string } | { message: RegExp } | { notInSuite: string } }
+    | { notInSuite: string };
 }
 
 const FINDINGS_EXPR = `({
@@ -380,24 +382,27 @@ export function engineSuite(
             await page.close();
           }
         });
-        it(`on an iPhone-like page at ${CAMERA_HOST}: ${'path' in ride.iphone ? `plays a ride through ${ride.iphone.path}` : 'says why it cannot play a ride'}`, async (t) => {
-          const { ride: r, segments } = await rideWith(`http://127.0.0.1:${rides?.apiPort}`, 6);
-          const page = await openRides(iphoneLikeScript(iphone.keepManaged));
-          try {
-            if (!('path' in ride.iphone)) {
-              const said = await rideMessage(page, r.id);
-              assert.equal(said.path, 'none');
-              assert.match(said.message, ride.iphone.message);
-              return;
+        const iphoneRide = ride.iphone;
+        // Not in the suite where the engine's iPhone-like ride player is not reliable yet (docs/web.md).
+        if (!('notInSuite' in iphoneRide))
+          it(`on an iPhone-like page at ${CAMERA_HOST}: ${'path' in iphoneRide ? `plays a ride through ${iphoneRide.path}` : 'says why it cannot play a ride'}`, async (t) => {
+            const { ride: r, segments } = await rideWith(`http://127.0.0.1:${rides?.apiPort}`, 6);
+            const page = await openRides(iphoneLikeScript(iphone.keepManaged));
+            try {
+              if (!('path' in iphoneRide)) {
+                const said = await rideMessage(page, r.id);
+                assert.equal(said.path, 'none');
+                assert.match(said.message, iphoneRide.message);
+                return;
+              }
+              const result = await playRideAcrossJoins(page, r.id, segments, segments.length - 2);
+              t.diagnostic(`iPhone-like: ${rideFigures(result)}`);
+              assert.equal(result.path, iphoneRide.path);
+              assertJoins(result);
+            } finally {
+              await page.close();
             }
-            const result = await playRideAcrossJoins(page, r.id, segments, segments.length - 2);
-            t.diagnostic(`iPhone-like: ${rideFigures(result)}`);
-            assert.equal(result.path, ride.iphone.path);
-            assertJoins(result);
-          } finally {
-            await page.close();
-          }
-        });
+          });
       });
 
     extra?.({ open, local: (query) => local(query), expectPlays });

@@ -46,14 +46,19 @@ export async function waitInRidePage(
   }
 }
 
-/** The newest ride once it has more than `n` finished segments (polls the daemon's list). */
+/**
+ * The ride being recorded once it has more than `n` finished segments (polls the daemon's list).
+ * Only a ride being recorded: a capture stall under load can end a ride and start another, and a
+ * finished ride goes to a different player (the browser's own HLS where there is one).
+ */
 export async function rideWith(base: string, n: number): Promise<{ ride: RideDocument; segments: RideSegment[] }> {
   const deadline = Date.now() + 180_000;
   for (;;) {
-    if (Date.now() > deadline) throw new Error(`no ride with more than ${n} finished segments after 3 minutes`);
+    if (Date.now() > deadline)
+      throw new Error(`no ride being recorded with more than ${n} finished segments after 3 minutes`);
     const doc = (await (await fetch(`${base}/api/v1/rides`)).json()) as RidesListDocument;
     const ride = doc.rides[doc.rides.length - 1];
-    if (ride) {
+    if (ride?.inProgress) {
       const url = `${base}${ride.playlistUrl}`;
       const { segments } = parseRidePlaylist(await (await fetch(url)).text(), url);
       if (segments.length > n) return { ride, segments };
