@@ -6,18 +6,8 @@
  */
 import { formatBytes } from '../util/units.js';
 import type { RecordingsUsage, StatusDocument } from '../api/wire-types.js';
+import { el } from './dom.js';
 import { apiJson, listRecordings, type RecordingView } from './web-api.js';
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  props: Partial<HTMLElementTagNameMap[K]> = {},
-  ...children: Array<Node | string>
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  Object.assign(node, props);
-  node.append(...children);
-  return node;
-}
 
 /** "1:05" from milliseconds. */
 export function formatDuration(ms: number): string {

@@ -9,18 +9,8 @@
 import type { MomentDocument, MomentsListDocument, RideDocument, RidesListDocument } from '../api/wire-types.js';
 import { formatDuration } from './gallery.js';
 import { RidePlayer } from './ride-player.js';
+import { el } from './dom.js';
 import { apiJson, listRecordings } from './web-api.js';
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  props: Partial<HTMLElementTagNameMap[K]> = {},
-  ...children: Array<Node | string>
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  Object.assign(node, props);
-  node.append(...children);
-  return node;
-}
 
 /** The ride whose recording covers `ms`, else the nearest one; undefined for none. */
 export function rideAt(rides: readonly RideDocument[], ms: number): RideDocument | undefined {
