@@ -22,6 +22,7 @@ import {
   type InitScriptProxy,
 } from './browser-engines.js';
 import { ensureWebBuilt } from './web-fixture.js';
+import { waitInPageFor } from './page-wait.js';
 import { assertJoins, type JoinResult, playRideAcrossJoins, rideMessage, rideWith } from './ride-check.js';
 import { join } from 'node:path';
 import { scratchDir } from '../support/paths.js';
@@ -74,29 +75,20 @@ const FINDINGS_EXPR = `({
 
 const LABEL: Record<LivePath, string> = { webcodecs: 'WebCodecs', webrtc: 'WebRTC', mse: 'MSE', mms: 'MMS' };
 
+/** The live view's state, for a timeout's message. */
+const LIVE_PROBE = `(() => {
+  const v = document.getElementById('live-video');
+  const b = v.buffered;
+  const video = { paused: v.paused, readyState: v.readyState, networkState: v.networkState, currentTime: v.currentTime,
+    buffered: Array.from({ length: b.length }, (_, i) => [b.start(i), b.end(i)]), error: v.error && v.error.message };
+  return JSON.stringify({ ...window.__rearview, latencies: undefined, latenciesRaw: undefined, receiveLatenciesRaw: undefined,
+    decodedLatenciesRaw: undefined, video, state: document.getElementById('live-state').textContent,
+    note: document.getElementById('path-note').textContent });
+})()`;
+
 /** Polls a page expression until it is truthy (a deadline, no sleeps as synchronisation). */
-async function waitInPage(page: EnginePage, expression: string, what: string, timeoutMs = 40_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await page.evaluate<boolean>(`!!(${expression})`)) return;
-    if (Date.now() > deadline) {
-      const probe = await page
-        .evaluate<string>(
-          `(() => {
-            const v = document.getElementById('live-video');
-            const b = v.buffered;
-            const video = { paused: v.paused, readyState: v.readyState, networkState: v.networkState, currentTime: v.currentTime,
-              buffered: Array.from({ length: b.length }, (_, i) => [b.start(i), b.end(i)]), error: v.error && v.error.message };
-            return JSON.stringify({ ...window.__rearview, latencies: undefined, latenciesRaw: undefined, receiveLatenciesRaw: undefined,
-              decodedLatenciesRaw: undefined, video, state: document.getElementById('live-state').textContent,
-              note: document.getElementById('path-note').textContent });
-          })()`,
-        )
-        .catch((err: Error) => err.message);
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; page: ${probe}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+function waitInPage(page: EnginePage, expression: string, what: string, timeoutMs = 40_000): Promise<void> {
+  return waitInPageFor(page, expression, what, { timeoutMs, intervalMs: 100, probe: LIVE_PROBE });
 }
 
 interface Picture {

@@ -13,37 +13,22 @@ import { spawnSync } from 'node:child_process';
 import type { RideDocument, RidesListDocument } from '../../src/api/wire-types.js';
 import { parseRidePlaylist, type RideSegment } from '../../src/web/ride-player.js';
 import { requireTool } from '../support/tools.js';
+import { type EvaluatingPage, waitInPageFor } from './page-wait.js';
 
 /** What the checks need of a page (playwright's and the engines' EnginePage both fit). */
-export interface RidePage {
-  evaluate<T>(expression: string): Promise<T>;
-}
+export type RidePage = EvaluatingPage;
+
+/** The ride player's state, for a timeout's message. */
+const RIDE_PROBE = `(() => { const v = document.getElementById('ride-video'); const b = v.buffered;
+  return JSON.stringify({ path: document.getElementById('ride-player').dataset.path,
+    message: document.getElementById('rides-message').textContent, currentTime: v.currentTime,
+    paused: v.paused, readyState: v.readyState, error: v.error && v.error.message,
+    buffered: Array.from({ length: b.length }, (_, i) => [b.start(i), b.end(i)]),
+    frames: window.__ride && window.__ride.times.length }); })()`;
 
 /** Polls `expression` in the page until truthy; the deadline only guards against a hang. */
-export async function waitInRidePage(
-  page: RidePage,
-  expression: string,
-  what: string,
-  timeoutMs = 90_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await page.evaluate<boolean>(`!!(${expression})`)) return;
-    if (Date.now() > deadline) {
-      const probe = await page
-        .evaluate<string>(
-          `(() => { const v = document.getElementById('ride-video'); const b = v.buffered;
-            return JSON.stringify({ path: document.getElementById('ride-player').dataset.path,
-              message: document.getElementById('rides-message').textContent, currentTime: v.currentTime,
-              paused: v.paused, readyState: v.readyState, error: v.error && v.error.message,
-              buffered: Array.from({ length: b.length }, (_, i) => [b.start(i), b.end(i)]),
-              frames: window.__ride && window.__ride.times.length }); })()`,
-        )
-        .catch((err: Error) => err.message);
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; page: ${probe}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+export function waitInRidePage(page: RidePage, expression: string, what: string, timeoutMs = 90_000): Promise<void> {
+  return waitInPageFor(page, expression, what, { timeoutMs, intervalMs: 200, probe: RIDE_PROBE });
 }
 
 /**
