@@ -14,7 +14,8 @@
  * Usage: node dist/bench/fanout-bench.js [--seconds 15] [--clients 1,10,50]
  *        [--stall-seconds 30] (use --stall-seconds 300 for the 5-minute check)
  *        [--warmup-seconds 20] [--source file|tcp] [--servers rearview,gstreamer] [--profile DIR] (writes a V8 CPU
- *        profile of each of our server processes into DIR, for DevTools)
+ *        profile of each of our server processes into DIR, for DevTools) [--young-growth] (our server
+ *        without the daemon's young-generation cap, src/util/young-generation.ts)
  *
  * Fairness: both servers play the same file at its own rate for the same
  * measured time; the "delivered" column is the bytes the clients received
@@ -191,7 +192,10 @@ interface ServerHandle {
 /** Our daemon in a child process (this script with --server-child). */
 async function startOurs(input: string): Promise<ServerHandle> {
   const execArgv = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-  const child = fork(fileURLToPath(import.meta.url), ['--server-child', await sourceSpec(input)], {
+  const childArgs = ['--server-child', await sourceSpec(input)].concat(
+    argv.includes('--young-growth') ? ['--young-growth'] : [],
+  );
+  const child = fork(fileURLToPath(import.meta.url), childArgs, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     execArgv,
   });
@@ -392,6 +396,8 @@ async function stallCheck(
 }
 
 async function serverChild(input: string): Promise<void> {
+  // As `rearview serve` does first (src/cli/main.ts), unless --young-growth is given (to measure its cost).
+  if (!argv.includes('--young-growth')) (await import('../src/util/young-generation.js')).keepYoungGenerationSmall();
   const { loadConfig } = await import('../src/config.js');
   const { RearviewDaemon } = await import('../src/daemon.js');
   const config = loadConfig({

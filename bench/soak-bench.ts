@@ -18,6 +18,12 @@
  * figures and every sample.
  *
  * Usage: node dist/bench/soak-bench.js [--minutes 60] [--json FILE] [--keep]
+ *        [--segment-seconds 60] [--download-every-seconds 60] (shorter: an
+ *        accelerated soak, as many segment cuts and downloads in less time)
+ *
+ * Every sample also reads the daemon's /metrics: its main thread's V8 heap
+ * (used, total) and the memory JS objects hold outside it, so growth can be
+ * told apart as heap (kept objects) or native (allocator, threads).
  * Files go to a fresh folder under the OS temp folder (removed at the end
  * unless --keep).
  */
@@ -41,7 +47,8 @@ const MINUTES = Number(arg('--minutes', '60'));
 const JSON_OUT = arg('--json', '');
 const KEEP = argv.includes('--keep');
 const SAMPLE_MS = 10_000;
-const DOWNLOAD_EVERY_MS = 60_000;
+const SEGMENT_SECONDS = Number(arg('--segment-seconds', '60'));
+const DOWNLOAD_EVERY_MS = Number(arg('--download-every-seconds', '60')) * 1000;
 const BASELINE_MS = Math.min(5 * 60_000, (MINUTES * 60_000) / 2);
 const TCP_CLIENTS = 3;
 const FFMPEG = findFfmpeg();
@@ -50,6 +57,9 @@ const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 if (!Number.isFinite(MINUTES) || MINUTES < 1) throw new Error('--minutes must be at least 1');
+if (!Number.isInteger(SEGMENT_SECONDS) || SEGMENT_SECONDS < 2) throw new Error('--segment-seconds: an integer >= 2');
+if (!Number.isFinite(DOWNLOAD_EVERY_MS) || DOWNLOAD_EVERY_MS < 1000)
+  throw new Error('--download-every-seconds must be at least 1');
 
 function fdCount(pid: number): number {
   try {
@@ -70,6 +80,32 @@ interface Sample {
   daemonFds: number;
   tcpBytes: number;
   wsFrames: number;
+  /** The daemon's /metrics: V8 heap used and total, memory outside it (external), KB; -1 when not read. */
+  heapUsedKb: number;
+  heapTotalKb: number;
+  externalKb: number;
+  /** Of heapTotalKb, the young generation's reserved size (new_space), KB. */
+  newSpaceKb: number;
+}
+
+/** The daemon's V8 heap and external memory from its /metrics, KB. */
+async function heapKb(base: string): Promise<{ used: number; total: number; external: number; newSpace: number }> {
+  const text = await new Promise<string>((resolve, reject) => {
+    get(`${base}/metrics`, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(body));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+  const read = (re: RegExp): number => Math.round(Number(re.exec(text)?.[1] ?? -1024) / 1024);
+  return {
+    used: read(/^rearview_heap_bytes\{kind="used"\} (\d+)$/m),
+    total: read(/^rearview_heap_bytes\{kind="total"\} (\d+)$/m),
+    external: read(/^rearview_external_memory_bytes\{kind="external"\} (\d+)$/m),
+    newSpace: read(/^rearview_heap_space_bytes\{space="new_space",kind="size"\} (\d+)$/m),
+  };
 }
 
 function fetchJson<T>(url: string): Promise<T> {
@@ -194,7 +230,8 @@ async function main(): Promise<void> {
     process.execPath,
     [cli, 'serve', '--source', 'ffmpeg', '--stream-port', '0', '--api-port', '0', '--bind', '127.0.0.1']
       .concat(['--recordings', rec, '--min-free', '0', '--min-free-percent', '0'])
-      .concat(['--no-mdns', '--device-backend', 'simulated', '--log-level', 'warn']),
+      .concat(['--no-mdns', '--device-backend', 'simulated', '--log-level', 'warn'])
+      .concat(SEGMENT_SECONDS === 60 ? [] : ['--segment', `${SEGMENT_SECONDS}s`]),
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, REARVIEW_FFMPEG: FFMPEG } },
   );
   const samples: Sample[] = [];
@@ -245,7 +282,8 @@ async function main(): Promise<void> {
 
     const t0 = performance.now();
     const elapsed = (): number => (performance.now() - t0) / 1000;
-    const sample = (): void => {
+    const sample = async (): Promise<void> => {
+      const heap = await heapKb(base).catch(() => ({ used: -1, total: -1, external: -1, newSpace: -1 }));
       const all = processTree(pid);
       const capture = new Set<number>();
       for (const p of all)
@@ -260,17 +298,21 @@ async function main(): Promise<void> {
         daemonFds: fdCount(pid),
         tcpBytes,
         wsFrames,
+        heapUsedKb: heap.used,
+        heapTotalKb: heap.total,
+        externalKb: heap.external,
+        newSpaceKb: heap.newSpace,
       };
       samples.push(s);
       console.log(
-        `t=${String(s.t).padStart(5)} s  tree ${mb(s.treeKb)} MB (${s.processes} proc)  daemon ${mb(s.daemonKb)} MB  capture ${mb(s.captureKb)} MB  fds ${s.daemonFds}  tcp ${(tcpBytes / 1e6).toFixed(0)} MB  ws ${wsFrames} frames`,
+        `t=${String(s.t).padStart(5)} s  tree ${mb(s.treeKb)} MB (${s.processes} proc)  daemon ${mb(s.daemonKb)} MB  capture ${mb(s.captureKb)} MB  heap ${mb(s.heapUsedKb)}/${mb(s.heapTotalKb)} MB (new space ${mb(s.newSpaceKb)})  external ${mb(s.externalKb)} MB  fds ${s.daemonFds}  tcp ${(tcpBytes / 1e6).toFixed(0)} MB  ws ${wsFrames} frames`,
       );
     };
-    sample();
-    sampler = setInterval(sample, SAMPLE_MS);
+    await sample();
+    sampler = setInterval(() => void sample(), SAMPLE_MS);
 
     const end = t0 + MINUTES * 60_000;
-    let nextDownload = t0 + DOWNLOAD_EVERY_MS + 5_000; // the first segment closes after 60 s
+    let nextDownload = t0 + Math.max(DOWNLOAD_EVERY_MS, SEGMENT_SECONDS * 1000) + 5_000; // after the first segment closes
     while (performance.now() < end) {
       if (daemonExit !== undefined) throw new Error(`daemon exited (${daemonExit}) during the soak`);
       const wait = Math.min(end, nextDownload) - performance.now();

@@ -1,4 +1,5 @@
 /** `GET /metrics`: the status in Prometheus text exposition format (version 0.0.4). */
+import { getHeapSpaceStatistics } from 'node:v8';
 import type { EventLoopDelayHistogram } from '../util/event-loop-delay.js';
 import type { StatusDocument } from './status-document.js';
 
@@ -294,8 +295,30 @@ export function renderMetrics(
       return [{ route, code }, n];
     }),
   );
+  const memory = process.memoryUsage();
   metric('rearview_resident_memory_bytes', 'gauge', "The daemon process's resident memory (RSS), bytes.", [
-    [{}, process.memoryUsage.rss()],
+    [{}, memory.rss],
+  ]);
+  // Where the RSS goes: the main isolate's V8 heap, and memory outside it (Buffers, ArrayBuffers).
+  metric('rearview_heap_bytes', 'gauge', "The main thread's V8 heap, bytes: used and reserved (total).", [
+    [{ kind: 'used' }, memory.heapUsed],
+    [{ kind: 'total' }, memory.heapTotal],
+  ]);
+  // Per space, as prom-client's nodejs_heap_space_*: a grown new space shows here (young-generation.ts).
+  metric(
+    'rearview_heap_space_bytes',
+    'gauge',
+    "The main thread's V8 heap by space, bytes: used and reserved (size).",
+    getHeapSpaceStatistics().flatMap(
+      (sp): Array<[Record<string, string>, number]> => [
+        [{ space: sp.space_name, kind: 'used' }, sp.space_used_size],
+        [{ space: sp.space_name, kind: 'size' }, sp.space_size],
+      ],
+    ),
+  );
+  metric('rearview_external_memory_bytes', 'gauge', 'Memory held outside the V8 heap by JS objects, bytes.', [
+    [{ kind: 'external' }, memory.external],
+    [{ kind: 'array_buffers' }, memory.arrayBuffers],
   ]);
   if (eventLoopDelay) {
     const name = 'rearview_event_loop_delay_seconds';

@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { CliError, ExitCode } from './exit-codes.js';
 import { commands } from './commands.js';
 import { packageVersion } from '../util/package-version.js';
+import { keepYoungGenerationSmall } from '../util/young-generation.js';
 
 /** Builds the program; exported for tests. */
 export function buildProgram(): Command {
@@ -51,6 +52,8 @@ export function exitWithError(err: unknown): never {
 
 async function main(): Promise<void> {
   try {
+    // Before the daemon's modules load: their loading alone grew the new space to 16 MB.
+    if (process.argv[2] === 'serve') keepYoungGenerationSmall();
     await buildProgram().parseAsync(process.argv);
   } catch (err) {
     exitWithError(err);

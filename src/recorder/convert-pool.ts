@@ -28,6 +28,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Worker as Thread } from 'node:worker_threads';
 import { RearviewError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { keepAfterWorkerStarts } from '../util/young-generation.js';
 import { silentLogger } from '../log/logger.js';
 import type {
   ConvertAckMessage,
@@ -232,6 +233,7 @@ export class ConvertPool {
     this.spawned++;
     exposeGcToWorkers();
     const thread = new Thread(WORKER_URL, { resourceLimits: this.resourceLimits, stdout: false, stderr: false });
+    keepAfterWorkerStarts(thread);
     const w: Worker = {
       thread,
       job: undefined,

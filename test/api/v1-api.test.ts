@@ -238,6 +238,8 @@ describe('/api/v1', () => {
     for (const line of r.text.trim().split('\n'))
       assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+-]+)$/, line);
     assert.match(r.text, /^rearview_resident_memory_bytes [1-9]\d*$/m);
+    assert.match(r.text, /^rearview_heap_bytes\{kind="used"\} [1-9]\d*$/m);
+    assert.match(r.text, /^rearview_external_memory_bytes\{kind="array_buffers"\} \d+$/m);
     // The event-loop delay histogram: cumulative buckets, ascending, the last one equal to the count.
     assert.match(r.text, /^# TYPE rearview_event_loop_delay_seconds histogram$/m);
     const buckets = [...r.text.matchAll(/^rearview_event_loop_delay_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)];
