@@ -10,6 +10,7 @@
  */
 import { CameraWatch } from './camera-watch.js';
 import { Gallery } from './gallery.js';
+import { RecordingsFeed } from './recordings-feed.js';
 import { RideList } from './ride-list.js';
 import { browserAbilities, choosePath, mediaSourcePath, type LivePath } from './live-path.js';
 import { LivePlayer, type LiveStats } from './live-player.js';
@@ -215,6 +216,8 @@ async function main(): Promise<void> {
   const gallery = viewerOnly ? undefined : new Gallery();
   const rides = viewerOnly ? undefined : new RideList();
   const status = viewerOnly ? undefined : new StatusPanel();
+  // A finished (or rotated) segment shows without a reload; the rides keep their own list.
+  const recordingsFeed = gallery ? new RecordingsFeed(() => void gallery.refresh()) : undefined;
   const sections = ['live', 'recordings', 'status', 'pair'];
   // Until this browser is paired with a camera that needs a token, only the Pair section works.
   let mustPair = false;
@@ -243,6 +246,8 @@ async function main(): Promise<void> {
     else live.stop();
     if (name === 'recordings') void gallery?.refresh();
     if (name === 'recordings') void rides?.refresh();
+    if (name === 'recordings' && !mustPair) recordingsFeed?.start();
+    else recordingsFeed?.stop();
     if (name === 'status') status?.start();
     else status?.stop();
     // Not before pairing: the status needs the token (and a wrong one counts against this address).

@@ -7,7 +7,7 @@
  * wipes all; shows status values and saves a setting.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -28,13 +28,15 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function setup(count = 3): Promise<{ api: TestApi; dir: string; page: Page }> {
+async function setup(count = 3, recordingsPollMs?: number): Promise<{ api: TestApi; dir: string; page: Page }> {
   const scratch = scratchDir('rearview-gallery-');
   cleanups.push(scratch.cleanup);
   makeRecordings(scratch.dir, count);
   const hub = new StreamHub();
   const mount = createWebMount({ hub });
-  const api = await startTestApi(scratch.dir, { api: { web: mount } });
+  const api = await startTestApi(scratch.dir, {
+    api: { web: mount, ...(recordingsPollMs === undefined ? {} : { recordingsPollMs }) },
+  });
   cleanups.push(
     () => api.close(),
     () => mount.close(),
@@ -133,6 +135,25 @@ describe('recordings gallery in headless Chromium', () => {
     assert.ok(!(await cards(page)).includes(first));
     assert.match((await page.textContent('#recordings-message')) ?? '', /^Deleted the recording from /);
     assert.equal(await page.evaluate('document.activeElement.id'), 'recordings-message', 'focus stays on the result');
+  });
+
+  it('shows a segment that appears, and drops one that goes, without a reload', async () => {
+    const { api, dir, page } = await setup(2, 200);
+    await page.goto(`${api.url}/#recordings`);
+    await page.waitForFunction('document.querySelectorAll("#recording-list li").length === 2', undefined, {
+      timeout: 15_000,
+    });
+    // As the recorder's cut would: a new segment beside the others (the page is not told otherwise).
+    copyFileSync(join(dir, 'log0001.mkv'), join(dir, 'log0003.mkv'));
+    await page.waitForFunction('document.querySelectorAll("#recording-list li").length === 3', undefined, {
+      timeout: 15_000,
+    });
+    assert.ok((await cards(page)).includes('log0003.mkv'));
+    rmSync(join(dir, 'log0001.mkv'));
+    await page.waitForFunction('document.querySelectorAll("#recording-list li").length === 2', undefined, {
+      timeout: 15_000,
+    });
+    assert.ok(!(await cards(page)).includes('log0001.mkv'));
   });
 
   it('wipes all recordings after confirming', async () => {
