@@ -248,6 +248,12 @@ async function main(): Promise<void> {
   const started = new Date();
   let daemonExit: number | null | undefined;
   daemon.once('exit', (code) => (daemonExit = code));
+  // Interrupted: stop the daemon too (it stops its capture), or it keeps recording, orphaned.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      daemon.kill('SIGTERM');
+      daemon.once('exit', () => process.exit(130));
+    });
   try {
     const m = await waitForLine(
       daemon,
