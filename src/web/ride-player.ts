@@ -260,7 +260,10 @@ export class RidePlayer {
           return;
         }
         retries++;
-        const at = this.video.currentTime + this.base;
+        // Where it was: what it showed, or, failing before its metadata (currentTime 0 then, on a time 0
+        // that is not yet known), where it was asked to start. Not the ride's first segment: rotation
+        // deletes that next, and playing there the player failed again and again, chasing the ring.
+        const at = this.video.readyState >= 1 ? this.video.currentTime + this.base : want;
         void fetch(ride.playlistUrl)
           .then(async (res) => {
             if (!res.ok) throw new Error(`playlist: ${res.status}`);

@@ -115,7 +115,9 @@ export async function playRideAcrossJoins(
         ((performance.now() - t0) / 1000).toFixed(2) + 's ' + e + ' at ' + v.currentTime.toFixed(3) +
         ' base ' + (document.getElementById('ride-player').dataset.base || 0) +
         (e === 'loadstart' ? ' ' + (v.currentSrc.split('?')[1] || v.currentSrc.slice(0, 5)) : '') +
-        (e === 'error' && v.error ? ' ' + v.error.code + ' ' + v.error.message : '')));
+        (e === 'error' && v.error ? ' ' + v.error.code + ' ' + v.error.message : '') +
+        (e === 'error' || e === 'waiting' ? ' buffered ' + Array.from({ length: v.buffered.length },
+          (_, i) => v.buffered.start(i).toFixed(3) + '-' + v.buffered.end(i).toFixed(3)).join(' ') : '')));
     const step = (_now, meta) => {
       // On the ride's timeline: the browser's own HLS player may count from the playlist's first segment.
       const t = meta.mediaTime + Number(document.getElementById('ride-player').dataset.base || 0);
@@ -150,7 +152,10 @@ export async function playRideAcrossJoins(
     `frames past ${until.toFixed(3)} s`,
   );
   const message = await page.evaluate<string>(`document.getElementById('rides-message').textContent`);
-  if (message) throw new Error(`the page says: ${message}`);
+  if (message) {
+    const events = await page.evaluate<string[]>('window.__ride.events');
+    throw new Error(`the page says: ${message}; the video's events: ${events.join(', ')}`);
+  }
   const { times, dropped, path, events } = await page.evaluate<{
     times: number[];
     dropped: number[];
