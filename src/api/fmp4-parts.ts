@@ -5,7 +5,9 @@
  * media segment (every moof+mdat, with each `tfdt` moved by an offset so
  * the segments of a ride form one continuous timeline). Streaming: only a
  * box header, a moov or a moof is held at a time; mdat bytes pass through.
+ * The init section's SPS gets a slow VUI clock (moovWithSpsTiming, RIDE_VUI_TIMING).
  */
+import { spsWithTiming, type VuiTiming } from '../h264/sps-with-timing.js';
 
 /** Which part of the MP4 to keep. */
 export type Fmp4Part = 'init' | 'media';
@@ -37,6 +39,95 @@ export function shiftMoof(moof: Uint8Array, ticks: bigint): void {
       view.setUint32(12, Number(v));
     }
   });
+}
+
+/** Boxes on the way from a moov's payload to the avcC, and the bytes before their children (sample descriptions). */
+const TO_AVCC: Record<string, { next: string[]; skip: number }> = {
+  moov: { next: ['trak'], skip: 0 },
+  trak: { next: ['mdia'], skip: 0 },
+  mdia: { next: ['minf'], skip: 0 },
+  minf: { next: ['stbl'], skip: 0 },
+  stbl: { next: ['stsd'], skip: 0 },
+  // Full box (version, flags) and entry_count, then the sample entries.
+  stsd: { next: ['avc1', 'avc3'], skip: 8 },
+  // VisualSampleEntry's fields before its child boxes.
+  avc1: { next: ['avcC'], skip: 78 },
+  avc3: { next: ['avcC'], skip: 78 },
+};
+
+/**
+ * The VUI clock of the rides' init sections: a tick of a quarter second, so WebKitGTK's MediaSource
+ * (GStreamer's h264parse: two ticks a frame, whatever the MP4 says) counts every frame as half a
+ * second long and takes capture stalls up to a second for no discontinuity (sps-with-timing.ts).
+ * Chromium, Firefox and Safari take frame durations from the MP4.
+ */
+export const RIDE_VUI_TIMING: VuiTiming = { numUnitsInTick: 1, timeScale: 4 };
+
+/**
+ * A moov box whose avcC SPS have VUI timing `timing` (spsWithTiming); the moov itself (same bytes)
+ * when nothing changes. Box sizes on the way to the avcC are fixed.
+ */
+export function moovWithSpsTiming(moov: Uint8Array, timing: VuiTiming = RIDE_VUI_TIMING): Uint8Array {
+  const view = new DataView(moov.buffer, moov.byteOffset, moov.byteLength);
+  /** Offsets of the boxes from the moov down to the avcC, the avcC last. */
+  const path: number[] = [];
+  const find = (at: number, end: number, wanted: string[]): boolean => {
+    while (at + 8 <= end) {
+      const size = view.getUint32(at);
+      const type = String.fromCharCode(moov[at + 4] ?? 0, moov[at + 5] ?? 0, moov[at + 6] ?? 0, moov[at + 7] ?? 0);
+      if (size < 8 || at + size > end) throw new Error(`malformed ${type} box at ${at}`);
+      if (wanted.includes(type)) {
+        path.push(at);
+        if (type === 'avcC') return true;
+        const step = TO_AVCC[type] as { next: string[]; skip: number };
+        if (find(at + 8 + step.skip, at + size, step.next)) return true;
+        path.pop();
+      }
+      at += size;
+    }
+    return false;
+  };
+  if (!find(0, moov.byteLength, ['moov'])) return moov;
+  const at = path[path.length - 1] as number;
+  const size = view.getUint32(at);
+  const record = moov.subarray(at + 8, at + size);
+  const rewritten = avccWithSpsTiming(record, timing);
+  if (rewritten === record) return moov;
+  const delta = rewritten.byteLength - record.byteLength;
+  const out = new Uint8Array(moov.byteLength + delta);
+  out.set(moov.subarray(0, at + 8), 0);
+  out.set(rewritten, at + 8);
+  out.set(moov.subarray(at + size), at + 8 + rewritten.byteLength);
+  const outView = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (const box of path) outView.setUint32(box, outView.getUint32(box) + delta);
+  return out;
+}
+
+/** An AVCDecoderConfigurationRecord with each SPS through spsWithTiming (the record itself when none changes). */
+function avccWithSpsTiming(record: Uint8Array, timing: VuiTiming): Uint8Array {
+  if (record.byteLength < 6) throw new Error('avcC too short');
+  const pieces: Uint8Array[] = [record.subarray(0, 6)];
+  let at = 6;
+  let changed = false;
+  for (let i = 0; i < ((record[5] as number) & 0x1f); i++) {
+    if (at + 2 > record.byteLength) throw new Error('avcC: SPS past its end');
+    const length = ((record[at] as number) << 8) | (record[at + 1] as number);
+    if (at + 2 + length > record.byteLength) throw new Error('avcC: SPS past its end');
+    const sps = record.subarray(at + 2, at + 2 + length);
+    const cut = spsWithTiming(sps, timing);
+    if (cut !== sps) changed = true;
+    pieces.push(Uint8Array.of(cut.byteLength >> 8, cut.byteLength & 0xff), cut);
+    at += 2 + length;
+  }
+  if (!changed) return record;
+  pieces.push(record.subarray(at));
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
+  let o = 0;
+  for (const p of pieces) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
 }
 
 /** Calls `visit` for each box between `from` and `to`, descending into the containers named above. */
@@ -87,13 +178,14 @@ export async function* fmp4Part(
       if (type === 'mdat') {
         if (!sawMoov) throw new Error('mdat before moov');
         passing = size - 8;
-        if (part === 'media') yield buf.slice(0, 8);
+        if (part === 'media') yield new Uint8Array(buf.subarray(0, 8));
         buf = buf.subarray(8);
         continue;
       }
       if (size > 16 * 1024 * 1024) throw new Error(`${type} box too large (${size} bytes)`);
       if (buf.byteLength < size) break;
-      const box = buf.slice(0, size);
+      // A copy (new Uint8Array, not slice: a Buffer's slice is a view): the moof is changed in place.
+      const box = new Uint8Array(buf.subarray(0, size));
       buf = buf.subarray(size);
       if (type === 'ftyp') {
         if (part === 'init') yield box;
@@ -101,7 +193,7 @@ export async function* fmp4Part(
         sawMoov = true;
         timescale = moovTimescale(box);
         if (part === 'init') {
-          yield box;
+          yield moovWithSpsTiming(box);
           return;
         }
         if (timescale === undefined) throw new Error('moov without a media timescale');
@@ -113,7 +205,7 @@ export async function* fmp4Part(
       }
       // mfra, free and others: not part of an HLS media segment.
     }
-    pending = buf.byteLength ? buf.slice() : new Uint8Array(0);
+    pending = buf.byteLength ? new Uint8Array(buf) : new Uint8Array(0);
   }
   if (passing > 0 || pending.byteLength > 0) throw new Error('the MP4 ended inside a box');
   if (!sawMoov) throw new Error('no moov in the MP4');

@@ -2,9 +2,10 @@
  * A ride as an HLS playlist (RFC 8216, version 7) of fragmented MP4: each
  * finished segment is one media segment (`NAME-SECONDS.m4s`, the segment's
  * MP4 conversion without its moov, timestamps moved to the ride's
- * timeline), under the initialization section of the first segment of its
- * size (`NAME-SECONDS.init.mp4`). Pure: the routes are in ride-routes.ts,
- * the timeline in ride-timelines.ts.
+ * timeline), under the initialization section of the first segment listed
+ * of its size (`NAME-SECONDS.init.mp4`: every segment has its own, alike
+ * within a size). Pure: the routes are in ride-routes.ts, the timeline in
+ * ride-timelines.ts.
  */
 
 /** What the playlist needs of a segment. */
@@ -21,7 +22,7 @@ export interface PlaylistSegment {
 export interface PlaylistEntry extends PlaylistSegment {
   /** Start on the ride's timeline, seconds. */
   offsetSeconds: number;
-  /** The part stem of the segment whose init section this one plays under. */
+  /** The part stem of the first segment of its picture size in the ride (a new one starts a new init section). */
   mapStem: string;
   /** Its part stem: `NAME-SECONDS` (ride-timelines.ts partStem). */
   stem: string;
@@ -65,7 +66,10 @@ export function ridePlaylist(all: readonly PlaylistEntry[], ended: boolean, from
     if (e.mapStem !== map) {
       if (map !== undefined) lines.push('#EXT-X-DISCONTINUITY');
       map = e.mapStem;
-      lines.push(`#EXT-X-MAP:URI="${encodeURIComponent(e.mapStem)}.init.mp4"`);
+      // The init section of this segment, the first listed of its size: with `from`, the ride's first
+      // segment is older, the next one rotation deletes, and a player that fetched its init after the
+      // playlist got a 404 (Chromium's player fails then, before any picture).
+      lines.push(`#EXT-X-MAP:URI="${encodeURIComponent(e.stem)}.init.mp4"`);
     }
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(e.startedAtMs).toISOString()}`);
     lines.push(`#EXTINF:${(e.durationMs / 1000).toFixed(3)},`);

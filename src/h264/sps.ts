@@ -60,6 +60,8 @@ export interface VuiParameters {
   chromaLocInfoPresentFlag: boolean;
   chromaSampleLocTypeTopField: number;
   chromaSampleLocTypeBottomField: number;
+  /** Bit position of timing_info_present_flag in the RBSP after the NAL header byte (spsWithoutTiming cuts there). */
+  timingInfoBit: number;
   timingInfoPresentFlag: boolean;
   /** Ticks: the frame rate is timeScale / (2 * numUnitsInTick) for progressive content. 0 when absent. */
   numUnitsInTick: number;
@@ -141,6 +143,8 @@ export interface SequenceParameterSet {
   frameCropRightOffset: number;
   frameCropTopOffset: number;
   frameCropBottomOffset: number;
+  /** Bit position of vui_parameters_present_flag in the RBSP after the NAL header byte (spsWithTiming writes there). */
+  vuiBit: number;
   vuiParametersPresentFlag: boolean;
   /** VUI, null when vui_parameters_present_flag is 0. */
   vui: VuiParameters | null;
@@ -290,6 +294,7 @@ export function parseSps(nal: Uint8Array): SequenceParameterSet {
     frameCropTopOffset = r.readUE();
     frameCropBottomOffset = r.readUE();
   }
+  const vuiBit = r.bitPosition;
   const vuiParametersPresentFlag = r.readFlag();
   const vui = vuiParametersPresentFlag ? readVui(r) : null;
 
@@ -369,6 +374,7 @@ export function parseSps(nal: Uint8Array): SequenceParameterSet {
     frameCropRightOffset,
     frameCropTopOffset,
     frameCropBottomOffset,
+    vuiBit,
     vuiParametersPresentFlag,
     vui,
     maxFrameNum: 2 ** (log2MaxFrameNumMinus4 + 4),
@@ -444,6 +450,7 @@ function readVui(r: BitReader): VuiParameters {
     chromaLocInfoPresentFlag: false,
     chromaSampleLocTypeTopField: 0,
     chromaSampleLocTypeBottomField: 0,
+    timingInfoBit: 0,
     timingInfoPresentFlag: false,
     numUnitsInTick: 0,
     timeScale: 0,
@@ -489,6 +496,7 @@ function readVui(r: BitReader): VuiParameters {
     v.chromaSampleLocTypeTopField = r.readUE();
     v.chromaSampleLocTypeBottomField = r.readUE();
   }
+  v.timingInfoBit = r.bitPosition;
   v.timingInfoPresentFlag = r.readFlag();
   if (v.timingInfoPresentFlag) {
     v.numUnitsInTick = r.readBits(32);

@@ -260,7 +260,10 @@ export class RidePlayer {
           return;
         }
         retries++;
-        const at = this.video.currentTime + this.base;
+        // Where it was: what it showed, or, failing before its metadata (currentTime 0 then, on a time 0
+        // that is not yet known), where it was asked to start. Not the ride's first segment: rotation
+        // deletes that next, and playing there the player failed again and again, chasing the ring.
+        const at = this.video.readyState >= 1 ? this.video.currentTime + this.base : want;
         void fetch(ride.playlistUrl)
           .then(async (res) => {
             if (!res.ok) throw new Error(`playlist: ${res.status}`);
@@ -389,7 +392,7 @@ export class RidePlayer {
       ended = playlist.ended;
       const i = this.segments.findIndex((s) => s.start >= from - 0.001);
       next = i < 0 ? this.segments.length : i;
-      if (ended && ms.readyState === 'open') ms.duration = Math.max(total(), Number.isFinite(end) ? end : 0);
+      if (ended && ms.readyState === 'open') ms.duration = total();
       return true;
     };
     const total = (): number => {
@@ -402,7 +405,6 @@ export class RidePlayer {
       this.segments.findIndex((s) => s.start + s.duration > startAt),
     );
     let initLoaded = '';
-    let end = Number.NaN;
     /** Timeline start of the last part appended (new playlists continue after it). */
     let lastStart = Number.NEGATIVE_INFINITY;
     const signal = this.listeners?.signal ?? new AbortController().signal;
@@ -416,7 +418,6 @@ export class RidePlayer {
           0,
           this.segments.findIndex((s) => s.start + s.duration > t),
         );
-        end = Number.NaN;
       },
       { signal },
     );
@@ -478,25 +479,20 @@ export class RidePlayer {
           throw new Error(`${gone.split('/').pop()}: 404 ${lastMissing}`);
         const first = this.segments[next];
         if (first && buffered().length === 0) want = first.start;
-        end = Number.NaN;
         continue;
       }
       if (init) {
         await append(init);
         initLoaded = seg.init;
       }
-      // Its timestamps already sit at seg.start (the camera moved them); place it exactly at the previous end.
-      await done();
+      // Appended at its own timestamps: the camera placed them on the ride timeline (seg.start), where
+      // the previous part's last frame ends. Not at the buffered end: WebKitGTK counts every frame as
+      // long as the init section's VUI clock says (half a second, fmp4-parts.ts RIDE_VUI_TIMING).
       if (!sb) throw new Error(`${seg.init.split('/').pop()}: no init section before the media`);
-      sb.timestampOffset = Number.isFinite(end) && Math.abs(end - seg.start) < 0.5 ? end - seg.start : 0;
       await append(data);
       lastStart = seg.start;
       seekToStart();
-      end = seg.start + sb.timestampOffset + seg.duration;
       const b = sb.buffered;
-      // The real end of what was just appended (its last frame's end), so the next part joins without a hole.
-      for (let i = 0; i < b.length; i++)
-        if (b.start(i) <= end - seg.duration / 2 && b.end(i) >= end - 0.5) end = b.end(i);
       next++;
       const behind = this.video.currentTime - BEHIND_S;
       if (behind > 1 && b.length && b.start(0) < behind) {

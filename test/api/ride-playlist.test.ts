@@ -51,10 +51,10 @@ describe('ride playlist', () => {
     assert.match(text, /#EXT-X-MEDIA-SEQUENCE:6\n/);
     assert.doesNotMatch(text, /PLAYLIST-TYPE|ENDLIST/);
     assert.match(text, /#EXT-X-START:TIME-OFFSET=0\.500,PRECISE=YES\n#EXT-RV-TIMELINE-START:12\.000\n/);
-    // The init section stays the ride's one.
+    // The init section of the first segment listed, not of the ride's first (the next that rotation deletes).
     assert.match(
       text,
-      /#EXT-X-MAP:URI="log0000-1796284800\.init\.mp4"\n#EXT-X-PROGRAM-DATE-TIME:2026-12-03T08:00:02\.000Z/,
+      /#EXT-X-MAP:URI="log0001-1796284802\.init\.mp4"\n#EXT-X-PROGRAM-DATE-TIME:2026-12-03T08:00:02\.000Z/,
     );
     const { segments } = parseRidePlaylist(text, BASE);
     assert.deepEqual(

@@ -51,13 +51,8 @@ engineSuite(
     refuses: { mms: /\?path=mms, but this browser has no ManagedMediaSource/ },
     auto: { path: 'webrtc', note: /WebCodecs needs a secure context/ },
     iphone: { keepManaged: false, path: 'webrtc' },
-    // Its own HLS player on the iPhone-like page passed in most runs but once showed a 4.8 s
-    // interval at a join (the player restarted, its dropped-frame count reset): not in the suite
-    // until that is understood (docs/web.md, "Rides").
-    ride: {
-      path: 'mse',
-      iphone: { notInSuite: 'a 4.8 s interval at a join in 1 CI run of 3: the HLS player restarted' },
-    },
+    // On the iPhone-like page its own HLS player (a ride being recorded, as snapshots).
+    ride: { path: 'mse', iphone: { path: 'hls' } },
   },
   ({ open, local, expectPlays }) => {
     it('falls back to MSE when the camera refuses an offer without H.264', async (t) => {

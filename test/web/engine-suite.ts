@@ -159,7 +159,7 @@ async function expectMovingPicture(page: EnginePage, selector: string): Promise<
 function rideFigures(r: JoinResult): string {
   const at = r.intervalsMs.map((d) => `${d.toFixed(1)} ms`).join(', ');
   const rec = r.recordedMs.map((d) => `${d.toFixed(1)} ms`).join(', ');
-  return `ride ${r.path}: ${r.frames} frames at half speed; intervals at the joins ${at} (recorded ${rec}; dropped as late ${r.droppedAtJoins.join(', ')}); largest anywhere ${r.maxIntervalMs.toFixed(1)} ms`;
+  return `ride ${r.path}: ${r.frames} frames at half speed; intervals at the joins ${at} (recorded ${rec}; dropped as late ${r.droppedAtJoins.join(', ')}); largest anywhere ${r.maxIntervalMs.toFixed(1)} ms; the video's events: ${r.events.join(', ')}`;
 }
 
 function median(values: number[]): number {

@@ -24,7 +24,7 @@ const RIDE_PROBE = `(() => { const v = document.getElementById('ride-video'); co
     message: document.getElementById('rides-message').textContent, currentTime: v.currentTime,
     paused: v.paused, readyState: v.readyState, error: v.error && v.error.message,
     buffered: Array.from({ length: b.length }, (_, i) => [b.start(i), b.end(i)]),
-    frames: window.__ride && window.__ride.times.length }); })()`;
+    frames: window.__ride && window.__ride.times.length, events: window.__ride && window.__ride.events }); })()`;
 
 /** Polls `expression` in the page until truthy; the deadline only guards against a hang. */
 export function waitInRidePage(page: RidePage, expression: string, what: string, timeoutMs = 90_000): Promise<void> {
@@ -72,6 +72,8 @@ export interface JoinResult {
   droppedAtJoins: number[];
   /** The largest interval between frames shown anywhere in the run, ms (for the report). */
   maxIntervalMs: number;
+  /** The video element's events during the run (time since the start, event, its currentTime, the page's base). */
+  events: string[];
 }
 
 /**
@@ -105,7 +107,17 @@ export async function playRideAcrossJoins(
     v.muted = true;
     v.defaultPlaybackRate = 0.5;
     v.playbackRate = 0.5;
-    window.__ride = { times: [], dropped: [], done: false };
+    window.__ride = { times: [], dropped: [], done: false, events: [] };
+    // What the element went through (a failure's message shows it: a reload, a seek, an error).
+    const t0 = performance.now();
+    for (const e of ['loadstart', 'loadedmetadata', 'seeking', 'seeked', 'waiting', 'ended', 'error', 'emptied'])
+      v.addEventListener(e, () => window.__ride.events.push(
+        ((performance.now() - t0) / 1000).toFixed(2) + 's ' + e + ' at ' + v.currentTime.toFixed(3) +
+        ' base ' + (document.getElementById('ride-player').dataset.base || 0) +
+        (e === 'loadstart' ? ' ' + (v.currentSrc.split('?')[1] || v.currentSrc.slice(0, 5)) : '') +
+        (e === 'error' && v.error ? ' ' + v.error.code + ' ' + v.error.message : '') +
+        (e === 'error' || e === 'waiting' ? ' buffered ' + Array.from({ length: v.buffered.length },
+          (_, i) => v.buffered.start(i).toFixed(3) + '-' + v.buffered.end(i).toFixed(3)).join(' ') : '')));
     const step = (_now, meta) => {
       // On the ride's timeline: the browser's own HLS player may count from the playlist's first segment.
       const t = meta.mediaTime + Number(document.getElementById('ride-player').dataset.base || 0);
@@ -140,9 +152,17 @@ export async function playRideAcrossJoins(
     `frames past ${until.toFixed(3)} s`,
   );
   const message = await page.evaluate<string>(`document.getElementById('rides-message').textContent`);
-  if (message) throw new Error(`the page says: ${message}`);
-  const { times, dropped, path } = await page.evaluate<{ times: number[]; dropped: number[]; path: string }>(
-    `({ times: window.__ride.times, dropped: window.__ride.dropped, path: document.getElementById('ride-player').dataset.path })`,
+  if (message) {
+    const events = await page.evaluate<string[]>('window.__ride.events');
+    throw new Error(`the page says: ${message}; the video's events: ${events.join(', ')}`);
+  }
+  const { times, dropped, path, events } = await page.evaluate<{
+    times: number[];
+    dropped: number[];
+    path: string;
+    events: string[];
+  }>(
+    `({ times: window.__ride.times, dropped: window.__ride.dropped, events: window.__ride.events, path: document.getElementById('ride-player').dataset.path })`,
   );
   const droppedAtJoins: number[] = [];
   const intervalsMs = joins.map((j) => {
@@ -154,7 +174,7 @@ export async function playRideAcrossJoins(
   let maxIntervalMs = 0;
   for (let i = 1; i < times.length; i++)
     maxIntervalMs = Math.max(maxIntervalMs, ((times[i] as number) - (times[i - 1] as number)) * 1000);
-  return { path, frames: times.length, joins, intervalsMs, recordedMs, droppedAtJoins, maxIntervalMs };
+  return { path, frames: times.length, joins, intervalsMs, recordedMs, droppedAtJoins, maxIntervalMs, events };
 }
 
 /** Presentation times (s, on the ride's timeline) of a part's frames, in order: ffprobe on its init and part. */
@@ -198,7 +218,7 @@ export function assertJoins(result: JoinResult): void {
     assert.ok(
       missing <= dropped,
       `a frame interval of ${shown.toFixed(1)} ms at a join, where the recording has ${recorded.toFixed(1)} ms: ` +
-        `${missing} frames missing, ${dropped} dropped as late by the browser`,
+        `${missing} frames missing, ${dropped} dropped as late by the browser; the video's events: ${result.events.join(', ')}`,
     );
   });
 }
