@@ -21,6 +21,8 @@
  *
  * Usage: node dist/bench/memory-bench.js [--steady-seconds 70] [--downloads 10]
  *        [--node-flags "--max-semi-space-size=1 ..."] (V8 flags of the daemon)
+ *        [--no-unit-env] (without deploy/rearview.service's malloc settings, which the daemon
+ *        runs with otherwise, as on the camera)
  * Files go to the OS temp folder (the 60 s segment is recorded once and kept).
  */
 import { spawn } from 'node:child_process';
@@ -32,7 +34,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureCameraStream, findFfmpeg } from './camera-stream.js';
 import { percentile } from './percentile.js';
-import { loopDelayBuckets, processTree, rssKb, waitForLine, windowQuantile } from './process-tree.js';
+import { loopDelayBuckets, processTree, rssKb, unitEnvironment, waitForLine, windowQuantile } from './process-tree.js';
 import { recordSegment } from './recorded-segment.js';
 
 const argv = process.argv.slice(2);
@@ -164,7 +166,7 @@ async function main(): Promise<void> {
       '--log-level',
       'warn',
     ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
+    { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...unitEnvironment() } },
   );
   const gstPort = 20000 + Math.floor(Math.random() * 20000);
   const gst = spawn(

@@ -6,6 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
+import { fileURLToPath } from 'node:url';
 
 /** VmRSS of a process in kB; 0 when it has exited meanwhile. */
 export function rssKb(pid: number): number {
@@ -101,4 +102,22 @@ export function windowQuantile(before: Array<[number, number]>, after: Array<[nu
     prevN = n;
   }
   return prevLe;
+}
+
+/**
+ * The environment deploy/rearview.service gives the daemon on the camera (its `Environment=` line:
+ * the glibc malloc settings), so the memory benches measure the daemon as it runs there. Empty
+ * with `--no-unit-env` on the bench's command line (the malloc defaults, to compare).
+ */
+export function unitEnvironment(): Record<string, string> {
+  if (process.argv.includes('--no-unit-env')) return {};
+  const unit = readFileSync(fileURLToPath(new URL('../../deploy/rearview.service', import.meta.url)), 'utf8');
+  const line = /^Environment=(.*)$/m.exec(unit)?.[1] ?? '';
+  const env: Record<string, string> = {};
+  for (const pair of line.split(' ').filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq > 0) env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  delete env.NODE_ENV;
+  return env;
 }

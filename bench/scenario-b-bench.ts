@@ -45,7 +45,15 @@ import { writeQueueFile } from '../src/upload/upload-queue.js';
 import { S3TestServer, TEST_BUCKET } from '../test/support/s3-server.js';
 import { findFfmpeg } from './camera-stream.js';
 import { percentile } from './percentile.js';
-import { commandLine, loopDelayBuckets, processTree, rssKb, waitForLine, windowQuantile } from './process-tree.js';
+import {
+  commandLine,
+  loopDelayBuckets,
+  processTree,
+  rssKb,
+  unitEnvironment,
+  waitForLine,
+  windowQuantile,
+} from './process-tree.js';
 import { recordClipSegments, recordSegment } from './recorded-segment.js';
 
 const argv = process.argv.slice(2);
@@ -216,7 +224,7 @@ async function withDaemon<T>(setup: RunSetup, body: (d: Daemon) => Promise<T>): 
       .concat(['--stream-port', '0', '--api-port', '0', '--bind', '127.0.0.1', '--recordings', rec])
       .concat(['--min-free', '0', '--min-free-percent', '0', '--no-mdns', '--log-level', 'warn'])
       .concat(setup.args),
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...setup.env } },
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...unitEnvironment(), ...setup.env } },
   );
   const samples: Sample[] = [];
   const kinds = new Map<number, Kind>();

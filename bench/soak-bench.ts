@@ -20,6 +20,8 @@
  * Usage: node dist/bench/soak-bench.js [--minutes 60] [--json FILE] [--keep]
  *        [--segment-seconds 60] [--download-every-seconds 60] (shorter: an
  *        accelerated soak, as many segment cuts and downloads in less time)
+ *        [--no-unit-env] (the daemon without deploy/rearview.service's malloc
+ *        settings, which it runs with otherwise, as on the camera)
  *
  * Every sample also reads the daemon's /metrics: its main thread's V8 heap
  * (used, total) and the memory JS objects hold outside it, so growth can be
@@ -36,7 +38,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { findFfmpeg } from './camera-stream.js';
-import { commandLine, processTree, rssKb, waitForLine } from './process-tree.js';
+import { commandLine, processTree, rssKb, unitEnvironment, waitForLine } from './process-tree.js';
 
 const argv = process.argv.slice(2);
 function arg(name: string, fallback: string): string {
@@ -232,7 +234,7 @@ async function main(): Promise<void> {
       .concat(['--recordings', rec, '--min-free', '0', '--min-free-percent', '0'])
       .concat(['--no-mdns', '--device-backend', 'simulated', '--log-level', 'warn'])
       .concat(SEGMENT_SECONDS === 60 ? [] : ['--segment', `${SEGMENT_SECONDS}s`]),
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, REARVIEW_FFMPEG: FFMPEG } },
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...unitEnvironment(), REARVIEW_FFMPEG: FFMPEG } },
   );
   const samples: Sample[] = [];
   const downloads: DownloadResult[] = [];

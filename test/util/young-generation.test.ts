@@ -3,10 +3,12 @@
  * processes since V8 flags are per process: objects that survive scavenges
  * grow an uncapped new space to many MB; capped it stays at its starting
  * size, also after a worker thread was created (which puts V8's flags back);
- * and `rearview serve` reports the small space in /metrics.
+ * and `rearview serve`, started with the environment of the camera's systemd
+ * unit (glibc malloc settings), runs and reports the small space in /metrics.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
@@ -49,8 +51,14 @@ test('uncapped, surviving objects grow the new space; capped, it keeps its size,
   assert.ok(cappedWithWorker <= 4 * MB, `capped new space after a worker thread ${cappedWithWorker / MB} MB`);
 });
 
-test('rearview serve runs with the cap: /metrics shows a new space of at most 4 MB', async () => {
+test("rearview serve, with the environment of the camera's unit, runs with the cap: /metrics shows a new space of at most 4 MB", async () => {
   const scratch = scratchDir('rearview-young-');
+  // As deploy/rearview.service starts it (its one Environment= line: the malloc settings).
+  const unit = readFileSync(join(repoRoot, 'deploy', 'rearview.service'), 'utf8');
+  const unitEnv = Object.fromEntries(
+    (/^Environment=(.*)$/m.exec(unit)?.[1] ?? '').split(' ').map((pair) => pair.split('=', 2) as [string, string]),
+  );
+  assert.equal(unitEnv.MALLOC_ARENA_MAX, '2');
   const serve = await startServe(
     ['--source', 'sample', '--bind', '127.0.0.1', '--recordings', join(scratch.dir, 'recordings'), '--no-mdns'].concat([
       '--stream-port',
@@ -58,7 +66,7 @@ test('rearview serve runs with the cap: /metrics shows a new space of at most 4 
       '--api-port',
       '0',
     ]),
-    { rawArgs: true, waitForApi: true },
+    { rawArgs: true, waitForApi: true, env: { ...process.env, ...unitEnv } },
   );
   try {
     const text = await (await fetch(`http://127.0.0.1:${serve.apiPort}/metrics`)).text();
