@@ -394,6 +394,81 @@ test('ConvertPool: one worker reused for queued jobs, results match in-process c
   }
 });
 
+test('ConvertPool.runWithoutWorkers: a task (a thumbnail) runs with no converter thread alive, conversions wait for it', async () => {
+  const { dir, cleanup } = scratchDir();
+  const pool = new ConvertPool({ maxWorkers: 1, idleMs: 60_000 });
+  try {
+    await recordOne(dir, 60);
+    const mkv = join(dir, 'log0000.mkv');
+    await pool.convert(mkv, async () => undefined);
+    assert.equal(pool.workerCount, 1, 'an idle worker stays for idleMs');
+
+    // An idle worker ends at once; a conversion asked during the task waits, then gets a new thread.
+    let queuedDuringTask: Promise<ConversionResult> | undefined;
+    const seen = await pool.runWithoutWorkers(async () => {
+      const alive = pool.workerCount;
+      queuedDuringTask = pool.convert(mkv, async () => undefined);
+      return { alive, afterAsking: pool.workerCount, queued: pool.queued };
+    }, 10_000);
+    assert.deepEqual(seen, { alive: 0, afterAsking: 0, queued: 1 });
+    assert.equal((await queuedDuringTask)?.samples, 60);
+    assert.equal(pool.spawned, 2);
+
+    // A busy worker finishes its job first (the task waits for it), then ends; the job queued behind
+    // it waits for the task.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let firstChunk: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (firstChunk = resolve));
+    const busy = pool.convert(mkv, async () => {
+      firstChunk();
+      await held;
+    });
+    await started;
+    const behind = pool.convert(mkv, async () => undefined);
+    let taskRan = false;
+    const task = pool.runWithoutWorkers(async () => {
+      taskRan = true;
+      return pool.workerCount;
+    }, 10_000);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    assert.equal(taskRan, false, 'the task waits for the busy conversion');
+    release();
+    assert.equal((await busy).samples, 60);
+    assert.equal(await task, 0, 'no thread alive while the task ran');
+    assert.equal((await behind).samples, 60);
+    assert.equal(pool.spawned, 3, 'the busy job reused the second thread; the one behind the task got a third');
+  } finally {
+    await pool.close();
+    cleanup();
+  }
+});
+
+test('ConvertPool.runWithoutWorkers: past its wait the task runs beside a conversion that is still busy', async () => {
+  const { dir, cleanup } = scratchDir();
+  const pool = new ConvertPool({ maxWorkers: 1, idleMs: 60_000 });
+  try {
+    await recordOne(dir, 60);
+    const mkv = join(dir, 'log0000.mkv');
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let firstChunk: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (firstChunk = resolve));
+    const busy = pool.convert(mkv, async () => {
+      firstChunk();
+      await held;
+    });
+    await started;
+    // Never lost: the thumbnail runs once the wait is over, even with the conversion still held.
+    assert.equal(await pool.runWithoutWorkers(async () => pool.workerCount, 50), 1);
+    release();
+    assert.equal((await busy).samples, 60);
+  } finally {
+    await pool.close();
+    cleanup();
+  }
+});
+
 // Regression (second review, N4): the queue had no bound, so a client starting and aborting many
 // MP4 downloads piled up conversions (each holding open files) until file handles ran out.
 test('ConvertPool refuses work beyond its queue with ERR_CONVERT_BUSY', async () => {
