@@ -98,9 +98,6 @@ export class ConvertPool {
   private readonly workers = new Set<Worker>();
   private readonly queue: Job[] = [];
   private closed = false;
-  /** Tasks running by runWithoutWorkers: while any, no thread starts or takes a job. */
-  private holds = 0;
-  private readonly noWorkerWaiters = new Set<() => void>();
   /** Workers started since creation (tests check reuse). */
   spawned = 0;
 
@@ -200,44 +197,6 @@ export class ConvertPool {
   }
 
   /**
-   * Runs `task` (a thumbnail's ffmpeg child, thumbnails.ts) with no converter thread alive, so
-   * the two never add up in the camera's memory (each is 20-60 MB; docs/recording.md "Memory
-   * over hours"): idle threads end now, a busy one ends when its job is done (the jobs waiting
-   * behind it wait for the task), and no thread starts until the task has settled. After
-   * `maxWaitMs` without getting there the task runs anyway: a thumbnail is never lost to a long
-   * conversion, it only waits. Conversions wait at most one task (a thumbnail: about 0.1-0.3 s).
-   */
-  async runWithoutWorkers<T>(task: () => Promise<T>, maxWaitMs: number): Promise<T> {
-    this.holds++;
-    try {
-      await this.untilNoWorkers(maxWaitMs);
-      return await task();
-    } finally {
-      this.holds--;
-      if (this.holds === 0 && !this.closed) this.dispatch();
-    }
-  }
-
-  private untilNoWorkers(maxWaitMs: number): Promise<void> {
-    for (const w of this.workers)
-      if (!w.job) {
-        if (w.idleTimer) clearTimeout(w.idleTimer);
-        void w.thread.terminate();
-      }
-    if (this.workers.size === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.noWorkerWaiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, maxWaitMs);
-      timer.unref();
-      this.noWorkerWaiters.add(done);
-    });
-  }
-
-  /**
    * Ends every worker now, as a crash would: running conversions reject with
    * ERR_CONVERT, queued ones start in new workers. For tests and for a
    * conversion that must stop at once.
@@ -260,7 +219,6 @@ export class ConvertPool {
   }
 
   private dispatch(): void {
-    if (this.holds > 0) return; // runWithoutWorkers: dispatched again when its task settles
     while (this.queue.length > 0) {
       let worker = [...this.workers].find((w) => !w.job);
       if (!worker) {
@@ -290,7 +248,6 @@ export class ConvertPool {
     thread.on('exit', (code) => {
       w.exited = true;
       this.workers.delete(w);
-      if (this.workers.size === 0) for (const wake of [...this.noWorkerWaiters]) wake();
       if (w.idleTimer) clearTimeout(w.idleTimer);
       const job = w.job;
       w.job = undefined;
@@ -366,11 +323,6 @@ export class ConvertPool {
 
   private idle(w: Worker): void {
     if (this.closed) return;
-    if (this.holds > 0) {
-      // A task is waiting for no thread to be alive (runWithoutWorkers): end this one now.
-      void w.thread.terminate();
-      return;
-    }
     if (this.queue.length > 0) {
       this.start(w, this.queue.shift() as Job);
       return;

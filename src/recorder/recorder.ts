@@ -53,16 +53,9 @@ import {
 } from './segment-names.js';
 import { lastSegmentNumber, saveLastSegment } from './segment-numbering.js';
 import { ThumbnailMaker } from './thumbnails.js';
-import { sharedConvertPool } from './convert-pool.js';
 import { restampSegment } from './segment-restamp.js';
 import { makeDirectory } from '../util/make-directory.js';
 import type { CameraClock } from '../util/camera-clock.js';
-
-/**
- * How long a thumbnail waits for an MP4 conversion to end before it runs beside it anyway (a
- * conversion of a one-minute segment takes 0.2-0.5 s; a queue of downloads can hold it longer).
- */
-const THUMBNAIL_WAIT_FOR_CONVERSION_MS = 10_000;
 
 /** What the recorder needs of the camera's clock: whether capture times are provisional, and when they become true. */
 export type RecorderClock = Pick<CameraClock, 'isSet' | 'isProvisional' | 'corrected' | 'onChange'>;
@@ -257,12 +250,7 @@ export class Recorder {
     this.thumbnails =
       options.thumbnails === false
         ? undefined
-        : (options.thumbnails ??
-          new ThumbnailMaker({
-            logger: options.logger?.child('thumbnails'),
-            // Never beside an MP4 conversion (the camera's memory); waits at most this long for one.
-            exclusive: (task) => sharedConvertPool().runWithoutWorkers(task, THUMBNAIL_WAIT_FOR_CONVERSION_MS),
-          }));
+        : (options.thumbnails ?? new ThumbnailMaker({ logger: options.logger?.child('thumbnails') }));
     this.queueLimitBytes = options.queueLimitBytes ?? 16_000_000;
     this.queueLimitMs = options.queueLimitMs ?? 3000;
     this.retryMinMs = options.retryMinMs ?? 1000;

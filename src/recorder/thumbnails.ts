@@ -41,11 +41,6 @@ export interface ThumbnailMakerOptions {
   timeoutMs?: number;
   /** JPEG quality for ffmpeg's -q:v (2 best .. 31 worst). Default 4. */
   quality?: number;
-  /**
-   * Runs each ffmpeg child inside this, e.g. ConvertPool.runWithoutWorkers, so a thumbnail and
-   * an MP4 conversion never hold their memory at the same time. Default: run at once.
-   */
-  exclusive?: <T>(task: () => Promise<T>) => Promise<T>;
   logger?: Logger;
 }
 
@@ -67,7 +62,6 @@ export class ThumbnailMaker {
   private readonly quality: number;
   private readonly logger: Logger;
   private readonly ffmpegPath: string | undefined;
-  private readonly exclusive: (<T>(task: () => Promise<T>) => Promise<T>) | undefined;
   private pending: ThumbnailJob | undefined;
   private running: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
@@ -84,7 +78,6 @@ export class ThumbnailMaker {
     this.ffmpegPath = options.ffmpegPath ?? findFfmpeg();
     this.timeoutMs = options.timeoutMs ?? 15_000;
     this.quality = options.quality ?? 4;
-    this.exclusive = options.exclusive;
     this.logger = options.logger ?? silentLogger;
     this.unavailableReason = this.ffmpegPath ? null : `thumbnails are off: ${FFMPEG_MISSING}`;
     if (this.unavailableReason) this.logger.warn(this.unavailableReason);
@@ -186,7 +179,7 @@ export class ThumbnailMaker {
       'mjpeg',
       'pipe:1',
     ];
-    const jpeg = this.exclusive ? await this.exclusive(() => this.run(args, job)) : await this.run(args, job);
+    const jpeg = await this.run(args, job);
     if (jpeg.length === 0) throw new Error('ffmpeg produced no image');
     await writeFileReplacing(job.path, jpeg, '.part');
     // Checked after the rename: a deletion (wipe, DELETE, rotation) removes the segment first and

@@ -159,6 +159,13 @@ describe('moments on rearview serve (--segment 2s --max-files 3)', () => {
       assert.equal(rel.status, 200);
       assert.deepEqual(kept(rec), []);
       assert.ok(JSON.parse(readFileSync(join(rec, '.moments.json'), 'utf8')).moments.length === 0);
+    } catch (err) {
+      // What the daemon said last: a failed request alone does not say whether it was refused or the daemon fell.
+      const log = serve.stderrLines.slice(-40).join('\n');
+      const exit = serve.process.exitCode ?? serve.process.signalCode;
+      throw new Error(
+        `${(err as Error).message}\n(cause: ${String((err as Error).cause ?? '')})\nrearview serve (exit ${exit ?? 'none'}) said last:\n${log}`,
+      );
     } finally {
       await serve.close();
       cleanup();
