@@ -253,6 +253,8 @@ async function main(): Promise<void> {
   // Interrupted: stop the daemon too (it stops its capture), or it keeps recording, orphaned.
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(signal, () => {
+      // Already gone (stopped at the end of the soak, before the segments are decoded): exit now.
+      if (daemon.exitCode !== null || daemon.signalCode !== null) process.exit(130);
       daemon.kill('SIGTERM');
       daemon.once('exit', () => process.exit(130));
     });
