@@ -38,7 +38,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { findFfmpeg } from './camera-stream.js';
-import { commandLine, processTree, rssKb, unitEnvironment, waitForLine } from './process-tree.js';
+import { commandLine, fetchText, processTree, rssKb, unitEnvironment, waitForLine } from './process-tree.js';
 
 const argv = process.argv.slice(2);
 function arg(name: string, fallback: string): string {
@@ -92,15 +92,7 @@ interface Sample {
 
 /** The daemon's V8 heap and external memory from its /metrics, KB. */
 async function heapKb(base: string): Promise<{ used: number; total: number; external: number; newSpace: number }> {
-  const text = await new Promise<string>((resolve, reject) => {
-    get(`${base}/metrics`, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(body));
-      res.on('error', reject);
-    }).on('error', reject);
-  });
+  const text = await fetchText(`${base}/metrics`);
   const read = (re: RegExp): number => Math.round(Number(re.exec(text)?.[1] ?? -1024) / 1024);
   return {
     used: read(/^rearview_heap_bytes\{kind="used"\} (\d+)$/m),
@@ -110,21 +102,8 @@ async function heapKb(base: string): Promise<{ used: number; total: number; exte
   };
 }
 
-function fetchJson<T>(url: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    get(url, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString()) as T);
-        } catch (e) {
-          reject(e);
-        }
-      });
-      res.on('error', reject);
-    }).on('error', reject);
-  });
+async function fetchJson<T>(url: string): Promise<T> {
+  return JSON.parse(await fetchText(url)) as T;
 }
 
 /** GET into a file until the answer is not 429. */

@@ -73,9 +73,7 @@ export function moovWithSpsTiming(moov: Uint8Array, timing: VuiTiming = RIDE_VUI
   const path: number[] = [];
   const find = (at: number, end: number, wanted: string[]): boolean => {
     while (at + 8 <= end) {
-      const size = view.getUint32(at);
-      const type = String.fromCharCode(moov[at + 4] ?? 0, moov[at + 5] ?? 0, moov[at + 6] ?? 0, moov[at + 7] ?? 0);
-      if (size < 8 || at + size > end) throw new Error(`malformed ${type} box at ${at}`);
+      const { size, type } = boxAt(view, at, end);
       if (wanted.includes(type)) {
         path.push(at);
         if (type === 'avcC') return true;
@@ -121,13 +119,25 @@ function avccWithSpsTiming(record: Uint8Array, timing: VuiTiming): Uint8Array {
   }
   if (!changed) return record;
   pieces.push(record.subarray(at));
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
-  let o = 0;
-  for (const p of pieces) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
+  return Buffer.concat(pieces);
+}
+
+/** The size and type of the box at `at`, which must end by `end` (a malformed size throws). */
+function boxAt(view: DataView, at: number, end: number): { size: number; type: string } {
+  const size = view.getUint32(at);
+  const type = boxType(view, at);
+  if (size < 8 || at + size > end) throw new Error(`malformed ${type} box at ${at}`);
+  return { size, type };
+}
+
+/** The four-character type of the box whose header starts at `at`. */
+function boxType(view: DataView, at: number): string {
+  return String.fromCharCode(
+    view.getUint8(at + 4),
+    view.getUint8(at + 5),
+    view.getUint8(at + 6),
+    view.getUint8(at + 7),
+  );
 }
 
 /** Calls `visit` for each box between `from` and `to`, descending into the containers named above. */
@@ -135,9 +145,7 @@ function walk(buf: Uint8Array, from: number, to: number, visit: (type: string, s
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let at = from;
   while (at + 8 <= to) {
-    const size = view.getUint32(at);
-    const type = String.fromCharCode(buf[at + 4] ?? 0, buf[at + 5] ?? 0, buf[at + 6] ?? 0, buf[at + 7] ?? 0);
-    if (size < 8 || at + size > to) throw new Error(`malformed ${type} box at ${at}`);
+    const { size, type } = boxAt(view, at, to);
     visit(type, at);
     if (CONTAINERS.has(type)) walk(buf, at + 8, at + size, visit);
     at += size;
@@ -161,7 +169,7 @@ export async function* fmp4Part(
   let passing = 0;
   let sawMoov = false;
   for await (const chunk of source) {
-    let buf: Uint8Array = pending.byteLength ? concat(pending, chunk) : chunk;
+    let buf: Uint8Array = pending.byteLength ? Buffer.concat([pending, chunk]) : chunk;
     while (buf.byteLength > 0) {
       if (passing > 0) {
         const n = Math.min(passing, buf.byteLength);
@@ -173,7 +181,7 @@ export async function* fmp4Part(
       if (buf.byteLength < 8) break;
       const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
       const size = view.getUint32(0);
-      const type = String.fromCharCode(buf[4] ?? 0, buf[5] ?? 0, buf[6] ?? 0, buf[7] ?? 0);
+      const type = boxType(view, 0);
       if (size < 8) throw new Error(`unsupported MP4 box size ${size} (${type})`);
       if (type === 'mdat') {
         if (!sawMoov) throw new Error('mdat before moov');
@@ -209,11 +217,4 @@ export async function* fmp4Part(
   }
   if (passing > 0 || pending.byteLength > 0) throw new Error('the MP4 ended inside a box');
   if (!sawMoov) throw new Error('no moov in the MP4');
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a, 0);
-  out.set(b, a.byteLength);
-  return out;
 }

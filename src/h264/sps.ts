@@ -60,7 +60,7 @@ export interface VuiParameters {
   chromaLocInfoPresentFlag: boolean;
   chromaSampleLocTypeTopField: number;
   chromaSampleLocTypeBottomField: number;
-  /** Bit position of timing_info_present_flag in the RBSP after the NAL header byte (spsWithoutTiming cuts there). */
+  /** Bit position of timing_info_present_flag in the RBSP after the NAL header byte (spsWithTiming rewrites from there). */
   timingInfoBit: number;
   timingInfoPresentFlag: boolean;
   /** Ticks: the frame rate is timeScale / (2 * numUnitsInTick) for progressive content. 0 when absent. */

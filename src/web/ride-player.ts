@@ -3,8 +3,8 @@
  * (GET /api/v1/rides/ID/playlist.m3u8), natively where the browser plays
  * HLS (Safari, iPhone), otherwise by appending the same init and media parts
  * to MediaSource (or ManagedMediaSource, which an iPhone without native HLS
- * would have) in order, each placed right after the previous one
- * (timestampOffset), a window of them around the playhead; a ride being
+ * would have) in order, each at its own timestamps (the camera placed them
+ * on the ride's timeline), a window of them around the playhead; a ride being
  * recorded reloads its playlist for the segments finished since. Moments
  * are marks on the timeline with a "save clip" link (GET /api/v1/clip, an
  * MP4 download). `?ride-path=hls|mse|mms` forces a path.

@@ -58,9 +58,7 @@ export interface EngineExpectations {
    * The ride player on the recordings page at the `.local` name (a ride being recorded): the path
    * it picks, and on the iPhone-like page the path it plays or its message.
    */
-  ride:
-    | { path: string; iphone: { path: string } | { message: RegExp } | { notInSuite: string } }
-    | { notInSuite: string };
+  ride: { path: string; iphone: { path: string } | { message: RegExp } };
 }
 
 const FINDINGS_EXPR = `({
@@ -327,75 +325,70 @@ export function engineSuite(
     // The rides get their own daemon, recording 2 s segments (the ring of 30 wraps after a minute, as a
     // camera's does after 30 minutes), started for these tests only: beside the live tests, its
     // conversions and thumbnails every 2 s (30 times a camera's rate) starved WebKitGTK's live pictures.
-    const rideExpected = expected.ride;
-    // An engine whose ride player is not reliable yet has no ride tests here: docs/web.md says why.
-    if (!('notInSuite' in rideExpected))
-      describe('rides', () => {
-        const ride = rideExpected;
-        let rides: ServeProcess | undefined;
-        let scratch: { cleanup(): void } | undefined;
-        before(async () => {
-          const dir = scratchDir('rearview-engine-rides-');
-          scratch = dir;
-          rides = await startServe(
-            [
-              ...['--source', 'sample', '--stream-port', '0', '--api-port', '0', '--bind', '127.0.0.1', '--no-mdns'],
-              ...['--recordings', join(dir.dir, 'recordings'), '--segment', '2s', '--max-files', '30'],
-            ],
-            { rawArgs: true, waitForApi: true },
-          );
-        });
-        after(async () => {
-          await rides?.close();
-          scratch?.cleanup();
-        });
-        /** A page on the ride daemon at the camera's `.local` name, closed by the caller. */
-        async function openRides(initScript?: string): Promise<EnginePage> {
-          proxyPort = rides?.apiPort as number;
-          try {
-            return await engine.open(
-              `http://${CAMERA_HOST}:${rides?.apiPort}/#recordings`,
-              initScript ? { initScript } : {},
-            );
-          } finally {
-            proxyPort = serve.apiPort as number;
-          }
-        }
-
-        it(`plays a ride across joins on ${CAMERA_HOST} through ${ride.path}, no frame interval over 100 ms at a join`, async (t) => {
-          const { ride: r, segments } = await rideWith(`http://127.0.0.1:${rides?.apiPort}`, 6);
-          const page = await openRides();
-          try {
-            const result = await playRideAcrossJoins(page, r.id, segments, segments.length - 2);
-            t.diagnostic(rideFigures(result));
-            assert.equal(result.path, ride.path);
-            assertJoins(result);
-          } finally {
-            await page.close();
-          }
-        });
-        const iphoneRide = ride.iphone;
-        // Not in the suite where the engine's iPhone-like ride player is not reliable yet (docs/web.md).
-        if (!('notInSuite' in iphoneRide))
-          it(`on an iPhone-like page at ${CAMERA_HOST}: ${'path' in iphoneRide ? `plays a ride through ${iphoneRide.path}` : 'says why it cannot play a ride'}`, async (t) => {
-            const { ride: r, segments } = await rideWith(`http://127.0.0.1:${rides?.apiPort}`, 6);
-            const page = await openRides(iphoneLikeScript(iphone.keepManaged));
-            try {
-              if (!('path' in iphoneRide)) {
-                const said = await rideMessage(page, r.id);
-                assert.equal(said.path, 'none');
-                assert.match(said.message, iphoneRide.message);
-                return;
-              }
-              const result = await playRideAcrossJoins(page, r.id, segments, segments.length - 2);
-              t.diagnostic(`iPhone-like: ${rideFigures(result)}`);
-              assert.equal(result.path, iphoneRide.path);
-              assertJoins(result);
-            } finally {
-              await page.close();
-            }
-          });
+    describe('rides', () => {
+      const ride = expected.ride;
+      let rides: ServeProcess | undefined;
+      let scratch: { cleanup(): void } | undefined;
+      before(async () => {
+        const dir = scratchDir('rearview-engine-rides-');
+        scratch = dir;
+        rides = await startServe(
+          [
+            ...['--source', 'sample', '--stream-port', '0', '--api-port', '0', '--bind', '127.0.0.1', '--no-mdns'],
+            ...['--recordings', join(dir.dir, 'recordings'), '--segment', '2s', '--max-files', '30'],
+          ],
+          { rawArgs: true, waitForApi: true },
+        );
       });
+      after(async () => {
+        await rides?.close();
+        scratch?.cleanup();
+      });
+      /** A page on the ride daemon at the camera's `.local` name, closed by the caller. */
+      async function openRides(initScript?: string): Promise<EnginePage> {
+        proxyPort = rides?.apiPort as number;
+        try {
+          return await engine.open(
+            `http://${CAMERA_HOST}:${rides?.apiPort}/#recordings`,
+            initScript ? { initScript } : {},
+          );
+        } finally {
+          proxyPort = serve.apiPort as number;
+        }
+      }
+
+      it(`plays a ride across joins on ${CAMERA_HOST} through ${ride.path}, no frame interval over 100 ms at a join`, async (t) => {
+        const { ride: r, segments } = await rideWith(`http://127.0.0.1:${rides?.apiPort}`, 6);
+        const page = await openRides();
+        try {
+          const result = await playRideAcrossJoins(page, r.id, segments, segments.length - 2);
+          t.diagnostic(rideFigures(result));
+          assert.equal(result.path, ride.path);
+          assertJoins(result);
+        } finally {
+          await page.close();
+        }
+      });
+      const iphoneRide = ride.iphone;
+      it(`on an iPhone-like page at ${CAMERA_HOST}: ${'path' in iphoneRide ? `plays a ride through ${iphoneRide.path}` : 'says why it cannot play a ride'}`, async (t) => {
+        const { ride: r, segments } = await rideWith(`http://127.0.0.1:${rides?.apiPort}`, 6);
+        const page = await openRides(iphoneLikeScript(iphone.keepManaged));
+        try {
+          if (!('path' in iphoneRide)) {
+            const said = await rideMessage(page, r.id);
+            assert.equal(said.path, 'none');
+            assert.match(said.message, iphoneRide.message);
+            return;
+          }
+          const result = await playRideAcrossJoins(page, r.id, segments, segments.length - 2);
+          t.diagnostic(`iPhone-like: ${rideFigures(result)}`);
+          assert.equal(result.path, iphoneRide.path);
+          assertJoins(result);
+        } finally {
+          await page.close();
+        }
+      });
+    });
 
     extra?.({ open, local: (query) => local(query), expectPlays });
   });

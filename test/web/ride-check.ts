@@ -184,8 +184,8 @@ async function framePts(segment: RideSegment): Promise<number[]> {
     if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
     return Buffer.from(await res.arrayBuffer());
   };
-  // Its own init section (every part has one, NAME-SECONDS.init.mp4), not the playlist's map, which
-  // names the oldest segment of the run: the next one rotation deletes.
+  // Its own init section (every part has one, NAME-SECONDS.init.mp4): the playlist's map is that of
+  // the first segment listed of its size, which rotation may have deleted since.
   const ownInit = segment.uri.replace(/\.m4s(\?.*)?$/, '.init.mp4');
   const input = Buffer.concat([await fetchBytes(ownInit), await fetchBytes(segment.uri)]);
   const probe = spawnSync(
